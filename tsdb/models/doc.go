@@ -1,0 +1,39 @@
+// Package models defines Strata's data model: points, tags, field values and
+// series keys, and a zero-allocation line-protocol parser built on
+// github.com/influxdata/line-protocol/v2.
+//
+// It is a leaf package: it imports nothing else from Strata, so every layer
+// (storage engine, coordinator, hinted handoff, anti-entropy) can share it.
+//
+// # Series keys
+//
+// A series key is the measurement followed by the sorted tag set, in
+// canonical line-protocol escaping (see docs/series-key.md). It is the unit
+// of routing (fnv64a of the key picks the shard) and of indexing.
+//
+// # Parsing
+//
+// A [Parser] turns a line-protocol body into []Point. A malformed line costs
+// only that line: it is reported in a [*PartialParseError] with its 1-based
+// line number and the good lines are still returned. The parser reuses its
+// buffers, so points are only valid until the next Parse call; use
+// [Point.Clone] to keep one longer.
+//
+// Behaviour worth knowing (InfluxDB 1.x semantics unless noted):
+//   - a missing timestamp becomes the caller's "now", truncated to the
+//     precision; a timestamp that overflows int64 nanoseconds after scaling
+//     by the precision is a line error;
+//   - tags are sorted by key; a repeated tag key is a line error;
+//   - a repeated field key keeps the last value (at the first key's position);
+//   - a line without a measurement or without fields is a line error;
+//   - floats must be finite: NaN and ±Inf are rejected by line-protocol/v2;
+//   - invalid UTF-8 anywhere in a measurement, tag key, tag value, field key
+//     or string field value is a line error (line-protocol/v2 validates every
+//     token), and so are control characters (0x00-0x1f, 0x7f) in measurements,
+//     tag keys, tag values and field keys;
+//   - inside string field values line-protocol/v2 unescapes \\, \", \n, \r and
+//     \t (InfluxDB 1.x only unescapes \\ and \"); [Point.AppendLine] escapes
+//     the same set, so output round-trips through the parser;
+//   - blank lines, lines of spaces and comment lines (starting with '#') are
+//     skipped, and CRLF line endings are accepted.
+package models

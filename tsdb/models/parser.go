@@ -1,0 +1,315 @@
+package models
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"unsafe"
+
+	"github.com/influxdata/line-protocol/v2/lineprotocol"
+)
+
+// Parser decodes line protocol with github.com/influxdata/line-protocol/v2
+// into Points. It is reusable and not safe for concurrent use. The points it
+// returns, and every byte slice in them, are valid until the next Parse call:
+// the parser reuses the point slice, the tag and field backing arrays and one
+// byte arena, so steady-state parsing allocates nothing per point.
+type Parser struct {
+	dec    lineprotocol.Decoder
+	points []Point
+	tags   []Tag
+	fields []Field
+	arena  []byte
+	errs   []LineError
+
+	// Line-number bookkeeping for errors detected here rather than by the
+	// decoder: lineOff is an offset into body known to be on line lineNo.
+	body    []byte
+	lineOff int
+	lineNo  int
+}
+
+// entry tracks where the line being decoded is, for error reporting.
+type entry struct {
+	// anchor is the body offset of the first token of the entry that the
+	// decoder returned as a slice of body (unescaped tokens are copies), or -1.
+	anchor int
+	// nlBefore counts newlines inside string values decoded before anchor
+	// was found; they belong to the entry, not to the lines before it.
+	nlBefore int
+}
+
+// Parse decodes body, in which timestamps are in units of prec, and returns
+// the points of its good lines in order. Lines without a timestamp get now
+// (ns since the epoch) truncated to prec. When some lines are bad, the error
+// is a *PartialParseError listing them and the good points are still
+// returned. The result is valid until the next Parse call; body is not
+// referenced after Parse returns.
+func (p *Parser) Parse(body []byte, prec Precision, now int64) ([]Point, error) {
+	p.reset(body)
+	defaultTime := prec.truncate(now)
+	p.dec = *lineprotocol.NewDecoderWithBytes(body)
+	dropped := 0
+	for p.dec.Next() {
+		nt, nf, na := len(p.tags), len(p.fields), len(p.arena)
+		line, err := p.parseEntry(prec, defaultTime)
+		if err == nil {
+			continue
+		}
+		// Roll back what the bad line added.
+		p.tags, p.fields, p.arena = p.tags[:nt], p.fields[:nf], p.arena[:na]
+		dropped++
+		if len(p.errs) < maxLineErrors {
+			p.errs = append(p.errs, LineError{Line: line, Err: err})
+		}
+	}
+	p.body = nil
+	if dropped == 0 {
+		return p.points, nil
+	}
+	return p.points, &PartialParseError{Lines: slices.Clone(p.errs), Dropped: dropped}
+}
+
+func (p *Parser) reset(body []byte) {
+	p.points = p.points[:0]
+	p.tags = p.tags[:0]
+	p.fields = p.fields[:0]
+	p.errs = p.errs[:0]
+	// Unescaped tokens are never longer than the body, so with this capacity
+	// the arena does not grow during a Parse and its slices stay put.
+	if cap(p.arena) < len(body) {
+		p.arena = make([]byte, 0, len(body))
+	}
+	p.arena = p.arena[:0]
+	p.body = body
+	p.lineOff, p.lineNo = 0, 1
+}
+
+// parseEntry decodes one line. On failure it returns the 1-based line number
+// and the reason.
+func (p *Parser) parseEntry(prec Precision, defaultTime int64) (int, error) {
+	d := &p.dec
+	e := entry{anchor: -1}
+	m, err := d.Measurement()
+	if err != nil {
+		return decodeErrLine(err), err
+	}
+	p.locate(&e, m)
+	name := p.save(m)
+
+	t0 := len(p.tags)
+	for {
+		k, v, err := d.NextTag()
+		if err != nil {
+			return decodeErrLine(err), err
+		}
+		if k == nil {
+			break
+		}
+		p.locate(&e, k)
+		p.locate(&e, v)
+		p.tags = append(p.tags, Tag{Key: p.save(k), Value: p.save(v)})
+	}
+	tags := Tags(p.tags[t0:len(p.tags):len(p.tags)])
+	sortTags(tags)
+	var semErr error
+	for i := 1; i < len(tags); i++ {
+		if bytes.Equal(tags[i-1].Key, tags[i].Key) {
+			semErr = fmt.Errorf("%w %q", ErrDuplicateTagKey, tags[i].Key)
+			break
+		}
+	}
+
+	f0 := len(p.fields)
+	for {
+		k, v, err := d.NextField()
+		if err != nil {
+			return decodeErrLine(err), err
+		}
+		if k == nil {
+			break
+		}
+		p.locate(&e, k)
+		fv := Value{}
+		switch v.Kind() {
+		case lineprotocol.Float:
+			fv = FloatValue(v.FloatV())
+		case lineprotocol.Int:
+			fv = IntegerValue(v.IntV())
+		case lineprotocol.Uint:
+			fv = UnsignedValue(v.UintV())
+		case lineprotocol.Bool:
+			fv = BooleanValue(v.BoolV())
+		case lineprotocol.String:
+			s := v.BytesV()
+			if e.anchor < 0 {
+				if !p.locate(&e, s) {
+					e.nlBefore += bytes.Count(s, newline)
+				}
+			}
+			fv = StringValue(p.save(s))
+		default:
+			return p.lineOf(e), fmt.Errorf("field %q: BUG: unexpected value kind %v", k, v.Kind())
+		}
+		p.setField(f0, k, fv)
+	}
+	if len(p.fields) == f0 {
+		// line-protocol/v2 already rejects a line without fields; keep the
+		// check so the invariant does not depend on it.
+		return p.lineOf(e), errNoFields
+	}
+
+	tb, err := d.TimeBytes()
+	if err != nil {
+		return decodeErrLine(err), err
+	}
+	ts := defaultTime
+	if tb != nil {
+		p.locate(&e, tb)
+		raw, err := parseTimestamp(tb)
+		if err != nil {
+			return p.lineOf(e), err
+		}
+		var ok bool
+		if ts, ok = prec.scale(raw); !ok {
+			return p.lineOf(e), fmt.Errorf("%w: %d at precision %dns", ErrTimestampOutOfRange, raw, max(int64(prec), 1))
+		}
+	}
+	if semErr != nil {
+		return p.lineOf(e), semErr
+	}
+	p.points = append(p.points, Point{
+		Measurement: name,
+		Tags:        tags,
+		Fields:      p.fields[f0:len(p.fields):len(p.fields)],
+		Time:        ts,
+	})
+	return 0, nil
+}
+
+var (
+	newline     = []byte{'\n'}
+	errNoFields = errors.New("no fields")
+)
+
+// setField appends a field, or overwrites the value of an earlier field of
+// the same point with the same key (last value wins, as in InfluxDB).
+func (p *Parser) setField(f0 int, k []byte, v Value) {
+	for i := f0; i < len(p.fields); i++ {
+		fk := p.fields[i].Key
+		if len(fk) == len(k) && string(fk) == string(k) {
+			p.fields[i].Value = v
+			return
+		}
+	}
+	p.fields = append(p.fields, Field{Key: p.save(k), Value: v})
+}
+
+// save copies b into the arena and returns the copy, capped so that appends
+// by the caller cannot overwrite neighbouring tokens.
+func (p *Parser) save(b []byte) []byte {
+	start := len(p.arena)
+	p.arena = append(p.arena, b...)
+	return p.arena[start:len(p.arena):len(p.arena)]
+}
+
+// locate records tok as the entry's anchor if it is the first token of the
+// entry that points into the body. It reports whether the entry has an anchor.
+func (p *Parser) locate(e *entry, tok []byte) bool {
+	if e.anchor >= 0 {
+		return true
+	}
+	if off := offsetIn(p.body, tok); off >= 0 {
+		e.anchor = off
+		return true
+	}
+	return false
+}
+
+// offsetIn returns the offset of tok within body, or -1 if tok does not point
+// into body. The pointers are only compared, never converted back.
+func offsetIn(body, tok []byte) int {
+	if len(tok) == 0 || len(body) == 0 {
+		return -1
+	}
+	b := uintptr(unsafe.Pointer(unsafe.SliceData(body)))
+	t := uintptr(unsafe.Pointer(unsafe.SliceData(tok)))
+	if t < b || t >= b+uintptr(len(body)) {
+		return -1
+	}
+	return int(t - b)
+}
+
+// lineOf returns the 1-based line on which entry e starts. Offsets only grow
+// during a Parse, so counting newlines from the previous answer keeps the
+// total cost linear. When no token of the entry points into the body (every
+// token escaped and no timestamp) the answer is the line after the last one
+// located, a best effort.
+func (p *Parser) lineOf(e entry) int {
+	if e.anchor < 0 {
+		return p.lineNo + 1
+	}
+	if e.anchor >= p.lineOff {
+		p.lineNo += bytes.Count(p.body[p.lineOff:e.anchor], newline)
+		p.lineOff = e.anchor
+	}
+	return max(p.lineNo-e.nlBefore, 1)
+}
+
+// decodeErrLine returns the line of a line-protocol/v2 decode error.
+func decodeErrLine(err error) int {
+	var de *lineprotocol.DecodeError
+	if errors.As(err, &de) {
+		return int(de.Line)
+	}
+	return 0
+}
+
+// sortTags sorts tags by key: insertion sort for the usual handful of tags,
+// the standard library beyond that. Neither allocates.
+func sortTags(tags Tags) {
+	if len(tags) > 16 {
+		slices.SortFunc(tags, func(a, b Tag) int { return bytes.Compare(a.Key, b.Key) })
+		return
+	}
+	for i := 1; i < len(tags); i++ {
+		for j := i; j > 0 && bytes.Compare(tags[j-1].Key, tags[j].Key) > 0; j-- {
+			tags[j-1], tags[j] = tags[j], tags[j-1]
+		}
+	}
+}
+
+// parseTimestamp parses a decimal int64 without allocating.
+func parseTimestamp(b []byte) (int64, error) {
+	s := b
+	neg := false
+	if len(s) > 0 && s[0] == '-' {
+		neg = true
+		s = s[1:]
+	}
+	if len(s) == 0 {
+		return 0, fmt.Errorf("%w %q", ErrInvalidTimestamp, b)
+	}
+	var u uint64
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return 0, fmt.Errorf("%w %q", ErrInvalidTimestamp, b)
+		}
+		if u > (math.MaxUint64-9)/10 {
+			return 0, fmt.Errorf("%w: %q", ErrTimestampOutOfRange, b)
+		}
+		u = u*10 + uint64(c-'0')
+	}
+	if neg {
+		if u > 1<<63 {
+			return 0, fmt.Errorf("%w: %q", ErrTimestampOutOfRange, b)
+		}
+		return -int64(u), nil
+	}
+	if u > math.MaxInt64 {
+		return 0, fmt.Errorf("%w: %q", ErrTimestampOutOfRange, b)
+	}
+	return int64(u), nil
+}
