@@ -1,0 +1,174 @@
+package encoding_test
+
+import (
+	"compress/gzip"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/influxdata/line-protocol/v2/lineprotocol"
+)
+
+// column is one (series, field) of a dataset: timestamps and integer or
+// float values (exactly one of ints and floats is used).
+type column struct {
+	series, field string
+	ts            []int64
+	ints          []int64
+	floats        []float64
+}
+
+// dataPath finds a file of /work/shared/data: $STRATA_DATA_DIR, else the
+// first shared/data found walking up from the package directory.
+func dataPath(t testing.TB, name string) string {
+	t.Helper()
+	if dir := os.Getenv("STRATA_DATA_DIR"); dir != "" {
+		return filepath.Join(dir, name)
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatalf("getwd: %v", err)
+	}
+	for {
+		p := filepath.Join(dir, "shared", "data", name)
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return filepath.Join("shared", "data", name)
+		}
+		dir = parent
+	}
+}
+
+var datasets sync.Map // file name -> *datasetOnce
+
+type datasetOnce struct {
+	once sync.Once
+	cols []column
+	err  error
+}
+
+// loadColumns parses a gzip line-protocol dataset into columns, sorted by
+// series then field, once per process. It skips the test when the file is
+// absent.
+func loadColumns(t testing.TB, name string) []column {
+	t.Helper()
+	p := dataPath(t, name)
+	if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) {
+		t.Skipf("dataset %s not found (looked for %s; set STRATA_DATA_DIR): skipping", name, p)
+	}
+	v, _ := datasets.LoadOrStore(name, new(datasetOnce))
+	d := v.(*datasetOnce)
+	d.once.Do(func() { d.cols, d.err = parseColumns(p) })
+	if d.err != nil {
+		t.Fatalf("load %s: %v", p, d.err)
+	}
+	return d.cols
+}
+
+func parseColumns(p string) ([]column, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		return nil, err
+	}
+	dec := lineprotocol.NewDecoder(zr)
+	byKey := map[string]*column{}
+	var key strings.Builder
+	for dec.Next() {
+		m, err := dec.Measurement()
+		if err != nil {
+			return nil, err
+		}
+		key.Reset()
+		key.Write(m)
+		for {
+			k, v, err := dec.NextTag()
+			if err != nil {
+				return nil, err
+			}
+			if k == nil {
+				break
+			}
+			key.WriteByte(',')
+			key.Write(k)
+			key.WriteByte('=')
+			key.Write(v)
+		}
+		series := key.String()
+		type fv struct {
+			name string
+			v    lineprotocol.Value
+		}
+		var fields []fv
+		for {
+			k, v, err := dec.NextField()
+			if err != nil {
+				return nil, err
+			}
+			if k == nil {
+				break
+			}
+			fields = append(fields, fv{string(k), v})
+		}
+		ts, err := dec.Time(lineprotocol.Nanosecond, time.Time{})
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range fields {
+			ck := series + " " + f.name
+			c := byKey[ck]
+			if c == nil {
+				c = &column{series: series, field: f.name}
+				byKey[ck] = c
+			}
+			switch f.v.Kind() {
+			case lineprotocol.Int:
+				c.ints = append(c.ints, f.v.IntV())
+			case lineprotocol.Uint:
+				c.ints = append(c.ints, int64(f.v.UintV()))
+			case lineprotocol.Float:
+				c.floats = append(c.floats, f.v.FloatV())
+			default:
+				continue // strings and booleans are not measured
+			}
+			c.ts = append(c.ts, ts.UnixNano())
+		}
+	}
+	if err := dec.Err(); err != nil {
+		return nil, err
+	}
+	cols := make([]column, 0, len(byKey))
+	for _, c := range byKey {
+		if len(c.ints) > 0 && len(c.floats) > 0 {
+			return nil, errors.New("field " + c.field + " of " + c.series + " mixes types")
+		}
+		cols = append(cols, *c)
+	}
+	sort.Slice(cols, func(i, j int) bool {
+		if cols[i].series != cols[j].series {
+			return cols[i].series < cols[j].series
+		}
+		return cols[i].field < cols[j].field
+	})
+	return cols, nil
+}
+
+// blocks calls fn for each cut of n values of [0, total).
+func blocks(total, n int, fn func(lo, hi int)) {
+	for lo := 0; lo < total; lo += n {
+		fn(lo, min(lo+n, total))
+	}
+}

@@ -1,0 +1,117 @@
+package encoding
+
+import (
+	"encoding/binary"
+	"fmt"
+	"slices"
+
+	"github.com/klauspost/compress/s2"
+)
+
+// String schemes. See docs/format.md.
+const (
+	schemeRaw = 1 // lengths then bytes, uncompressed
+	schemeS2  = 2 // lengths then bytes, as one s2 block
+)
+
+// maxS2Ratio bounds how much larger than its s2 payload a string block may
+// decode to, which bounds what a decoder allocates for hostile input. The
+// encoder falls back to s2's snappy-compatible output (which never exceeds
+// about 22:1) or to raw when s2 would compress further.
+const maxS2Ratio = 64
+
+// AppendStrings encodes vs as varint lengths followed by the bytes, s2
+// compressed when that is smaller, and appends the block to dst. It panics
+// if len(vs) > MaxValues.
+func AppendStrings(dst []byte, vs [][]byte) []byte {
+	checkCount(len(vs))
+	if len(vs) == 0 {
+		return append(dst, header(typeString, schemeEmpty))
+	}
+	e := intEncoderPool.Get().(*intEncoder)
+	defer intEncoderPool.Put(e)
+	raw := e.cand[:0]
+	for _, v := range vs {
+		raw = binary.AppendUvarint(raw, uint64(len(v)))
+	}
+	for _, v := range vs {
+		raw = append(raw, v...)
+	}
+	e.cand = raw
+	comp := s2.Encode(e.best[:cap(e.best)], raw)
+	if len(comp)*maxS2Ratio < len(raw) {
+		comp = s2.EncodeSnappy(e.best[:cap(e.best)], raw)
+	}
+	e.best = comp
+	if len(comp) < len(raw) && len(comp)*maxS2Ratio >= len(raw) {
+		dst = appendHeader(dst, typeString, schemeS2, len(vs))
+		return append(dst, comp...)
+	}
+	dst = appendHeader(dst, typeString, schemeRaw, len(vs))
+	return append(dst, raw...)
+}
+
+// DecodeStrings decodes a block written by AppendStrings and appends the
+// values to dst. The returned slices alias one newly allocated buffer, never
+// src, so src may be reused at once.
+func DecodeStrings(dst [][]byte, src []byte) ([][]byte, error) {
+	scheme, n, rest, err := readHeader(src, typeString)
+	if err != nil || n == 0 {
+		return dst, err
+	}
+	var buf []byte
+	switch scheme {
+	case schemeRaw:
+		buf = make([]byte, len(rest))
+		copy(buf, rest)
+	case schemeS2:
+		dl, err := s2.DecodedLen(rest)
+		if err != nil {
+			return dst, corruptf("read s2 length: %w", err)
+		}
+		if dl > maxS2Ratio*len(rest) {
+			return dst, corruptf("s2 payload of %d bytes claims %d decoded bytes", len(rest), dl)
+		}
+		buf = make([]byte, dl)
+		if buf, err = s2.Decode(buf, rest); err != nil {
+			return dst, corruptf("decode s2: %w", err)
+		}
+	default:
+		return dst, corruptf("unknown string scheme %d", scheme)
+	}
+	// buf holds n varint lengths, then the bytes.
+	if len(buf) < n {
+		return dst, errTruncated
+	}
+	start := len(dst)
+	dst = slices.Grow(dst, n)[:start+n]
+	out := dst[start:]
+	lens := buf
+	total := 0
+	for i := range out {
+		l, k := binary.Uvarint(lens)
+		if k <= 0 {
+			return dst[:start], corruptf("string %d: bad length varint", i)
+		}
+		lens = lens[k:]
+		if l > uint64(len(buf)) {
+			return dst[:start], fmt.Errorf("string %d: length %d exceeds block of %d bytes: %w", i, l, len(buf), errTruncated)
+		}
+		total += int(l)
+		out[i] = buf[:l:l] // placeholder; sliced below once the offset is known
+	}
+	data := lens
+	if total != len(data) {
+		if total > len(data) {
+			return dst[:start], errTruncated
+		}
+		return dst[:start], corruptf("%d trailing bytes", len(data)-total)
+	}
+	off := 0
+	for i := range out {
+		l := len(out[i])
+		out[i] = data[off : off+l : off+l]
+		off += l
+	}
+	return dst, nil
+}
