@@ -1,0 +1,3 @@
+package wal_test
+
+func crashChild() bool { return false }

@@ -1,0 +1,269 @@
+package wal
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// maxRetainedBuffer is the largest group buffer kept for reuse after a flush;
+// a larger one (a burst of writers, an oversize record) is left to the GC so
+// that an idle shard does not pin it.
+const maxRetainedBuffer = 16 << 20
+
+// WAL is a write-ahead log in one directory. Write, WriteMulti, Rotate,
+// RemoveThrough, Segments, Size and Close are safe for concurrent use. Replay
+// is meant to run once after Open, before the first Write, and must not run
+// concurrently with RemoveThrough.
+type WAL struct {
+	dir     string
+	cfg     Config
+	logger  *slog.Logger
+	metrics *Metrics
+	// sync makes a segment's written bytes durable; (*os.File).Sync except in
+	// tests that need to hold a group commit open.
+	sync func(*os.File) error
+	// recovered is the newest segment that existed before Open; Replay reads
+	// the segments up to it.
+	recovered uint64
+
+	// mu protects the fields below up to segMu. cond (on mu) is broadcast
+	// whenever a flush ends.
+	mu   sync.Mutex
+	cond sync.Cond
+	// closed is set by Close; no record is accepted after it.
+	closed bool
+	// err is the first write or fsync failure. It is sticky: after it the
+	// state of the segment's tail is unknown (a failed fsync may have dropped
+	// dirty pages), so nothing more is written until the WAL is reopened and
+	// the tail is checked.
+	err error
+	// file is the active segment, active its id, activeLen its length
+	// counting bytes written, in flight and pending.
+	file      *os.File
+	active    uint64
+	activeLen int64
+	// pending holds framed records waiting for the next flush; pendingRecs
+	// counts them. spare is the buffer of the last flush, reused next.
+	pending     []byte
+	pendingRecs int
+	spare       []byte
+	// pendingSeq numbers Write calls; syncedSeq is the highest number whose
+	// record is durable. A flush covers every call numbered up to pendingSeq
+	// when it starts.
+	pendingSeq uint64
+	syncedSeq  uint64
+	// flushing is true while a writer has a group in flight with mu released.
+	flushing bool
+
+	// segMu protects sealed. Lock order: mu, then segMu.
+	segMu sync.Mutex
+	// sealed lists the segments no longer written, ascending by id.
+	sealed []segmentInfo
+}
+
+// segmentInfo describes a sealed segment.
+type segmentInfo struct {
+	id   uint64
+	size int64
+}
+
+// Open opens (creating it if needed) the WAL in dir. It checks the newest
+// segment and truncates a torn or corrupt tail (logged, counted in
+// strata_wal_corrupt_tail_truncations_total), then starts a new active
+// segment; the older segments are checked by Replay. A nil logger discards;
+// a nil reg leaves the metrics unregistered (see Metrics for sharing a
+// registry among many WALs).
+func Open(dir string, cfg Config, logger *slog.Logger, reg prometheus.Registerer, opts ...Option) (*WAL, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if o.metrics == nil {
+		m, err := NewMetrics(reg)
+		if err != nil {
+			return nil, err
+		}
+		o.metrics = m
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create wal dir: %w", err)
+	}
+	w := &WAL{
+		dir:     dir,
+		cfg:     cfg,
+		logger:  logger,
+		metrics: o.metrics,
+		sync:    (*os.File).Sync,
+	}
+	w.cond.L = &w.mu
+
+	ids, err := listSegments(dir)
+	if err != nil {
+		return nil, err
+	}
+	next := uint64(1)
+	if len(ids) > 0 {
+		last := ids[len(ids)-1]
+		keep, err := w.repairLast(last)
+		if err != nil {
+			return nil, err
+		}
+		if keep {
+			next = last + 1
+		} else {
+			// The newest segment held no record and is gone; reuse its id.
+			ids = ids[:len(ids)-1]
+			next = last
+		}
+	}
+	for _, id := range ids {
+		fi, err := os.Stat(segmentPath(dir, id))
+		if err != nil {
+			return nil, fmt.Errorf("stat segment %d: %w", id, err)
+		}
+		w.sealed = append(w.sealed, segmentInfo{id: id, size: fi.Size()})
+		w.recovered = id
+	}
+	f, err := w.createSegment(next)
+	if err != nil {
+		return nil, err
+	}
+	w.file, w.active, w.activeLen = f, next, segmentHeaderSize
+	w.metrics.segments.Add(float64(len(w.sealed) + 1))
+	logger.Info("wal opened", "dir", dir, "segments", len(w.sealed)+1, "active_segment", next)
+	return w, nil
+}
+
+// repairLast scans the newest segment and truncates it after its last valid
+// record. It reports whether the segment still holds a record; if not, the
+// file has been removed.
+func (w *WAL) repairLast(id uint64) (keep bool, err error) {
+	path := segmentPath(w.dir, id)
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return false, fmt.Errorf("open segment %d: %w", id, err)
+	}
+	defer func() {
+		if cerr := f.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("close segment %d: %w", id, cerr)
+		}
+	}()
+	fi, err := f.Stat()
+	if err != nil {
+		return false, fmt.Errorf("stat segment %d: %w", id, err)
+	}
+	size := fi.Size()
+	r := newSegmentReader(w.cfg.MaxRecordSize)
+	r.reset(f, size)
+	if err := r.readHeader(); err != nil {
+		if !errors.Is(err, io.ErrUnexpectedEOF) {
+			// A complete header that is not ours (bad magic, newer version):
+			// refuse rather than destroy what may be valid data.
+			if errors.Is(err, ErrCorrupt) {
+				return false, &CorruptionError{Dir: w.dir, Segment: id, Offset: 0, Err: err}
+			}
+			return false, fmt.Errorf("scan segment %d: %w", id, err)
+		}
+		// Torn header: the crash came right after the segment was created.
+		if size > 0 {
+			w.logger.Warn("wal removing segment with torn header", "segment", id, "size", size)
+			w.metrics.tailTruncations.Inc()
+		}
+		return false, w.removeSegmentFile(id)
+	}
+	records := 0
+	for {
+		_, err := r.next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			if !errors.Is(err, ErrCorrupt) {
+				return false, fmt.Errorf("scan segment %d: %w", id, err)
+			}
+			cerr := &CorruptionError{Dir: w.dir, Segment: id, Offset: r.off, Err: err}
+			w.logger.Warn("wal truncating corrupt tail", "segment", id, "offset", r.off,
+				"dropped_bytes", size-r.off, "records_kept", records, "err", cerr)
+			if err := f.Truncate(r.off); err != nil {
+				return false, fmt.Errorf("truncate segment %d: %w", id, err)
+			}
+			if err := f.Sync(); err != nil {
+				return false, fmt.Errorf("fsync segment %d: %w", id, err)
+			}
+			w.metrics.tailTruncations.Inc()
+			break
+		}
+		records++
+	}
+	if records == 0 {
+		return false, w.removeSegmentFile(id)
+	}
+	return true, nil
+}
+
+// createSegment creates segment id with its header, durably.
+func (w *WAL) createSegment(id uint64) (*os.File, error) {
+	path := segmentPath(w.dir, id)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("create segment %d: %w", id, err)
+	}
+	fail := func(err error) (*os.File, error) {
+		_ = f.Close()
+		_ = os.Remove(path)
+		return nil, err
+	}
+	var hdr [segmentHeaderSize]byte
+	if _, err := f.Write(appendSegmentHeader(hdr[:0])); err != nil {
+		return fail(fmt.Errorf("write segment %d header: %w", id, err))
+	}
+	if !w.cfg.NoSync {
+		if err := w.sync(f); err != nil {
+			return fail(fmt.Errorf("fsync segment %d: %w", id, err))
+		}
+		if err := syncDir(w.dir); err != nil {
+			return fail(err)
+		}
+	}
+	return f, nil
+}
+
+// removeSegmentFile deletes segment id's file and makes that durable.
+func (w *WAL) removeSegmentFile(id uint64) error {
+	if err := os.Remove(segmentPath(w.dir, id)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove segment %d: %w", id, err)
+	}
+	if w.cfg.NoSync {
+		return nil
+	}
+	return syncDir(w.dir)
+}
+
+// syncDir fsyncs a directory so that file creations and removals in it are
+// durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("open wal dir: %w", err)
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("fsync wal dir: %w", err)
+	}
+	return nil
+}
