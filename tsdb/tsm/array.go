@@ -1,0 +1,350 @@
+package tsm
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+
+	"github.com/strata-db/strata/tsdb/models"
+)
+
+// Array is one column of values: timestamps and the values of one type, in
+// the slice named by Type (the other value slices are unused). Most
+// functions require strictly ascending timestamps; SortDedupe establishes
+// that. The zero Array is empty and of unknown type. Methods reuse the
+// slices' capacity, so one Array can serve many blocks without allocating.
+type Array struct {
+	Type       models.FieldType
+	Timestamps []int64
+	Floats     []float64
+	Integers   []int64
+	Unsigneds  []uint64
+	Strings    [][]byte
+	Booleans   []bool
+}
+
+// Len returns the number of values.
+func (a *Array) Len() int { return len(a.Timestamps) }
+
+// Reset empties a, keeping capacity, and sets its type.
+func (a *Array) Reset(t models.FieldType) {
+	a.Type = t
+	a.Timestamps = a.Timestamps[:0]
+	a.Floats = a.Floats[:0]
+	a.Integers = a.Integers[:0]
+	a.Unsigneds = a.Unsigneds[:0]
+	clear(a.Strings) // drop references to old string bytes
+	a.Strings = a.Strings[:0]
+	a.Booleans = a.Booleans[:0]
+}
+
+// Append adds one value at time t. v.Type must equal a.Type (an empty
+// Array of unknown type takes v's type); otherwise Append returns
+// ErrTypeMismatch. String bytes are not copied. Append does not check
+// time order.
+func (a *Array) Append(t int64, v models.Value) error {
+	if a.Type == models.FieldTypeUnknown && a.Len() == 0 {
+		a.Type = v.Type
+	}
+	if v.Type != a.Type {
+		return fmt.Errorf("%w: append %s to %s array", ErrTypeMismatch, v.Type, a.Type)
+	}
+	switch a.Type {
+	case models.FieldTypeFloat:
+		a.Floats = append(a.Floats, v.Float())
+	case models.FieldTypeInteger:
+		a.Integers = append(a.Integers, v.Integer())
+	case models.FieldTypeUnsigned:
+		a.Unsigneds = append(a.Unsigneds, v.Unsigned())
+	case models.FieldTypeString:
+		a.Strings = append(a.Strings, v.S)
+	case models.FieldTypeBoolean:
+		a.Booleans = append(a.Booleans, v.Boolean())
+	default:
+		return fmt.Errorf("%w: unknown field type %d", ErrTypeMismatch, a.Type)
+	}
+	a.Timestamps = append(a.Timestamps, t)
+	return nil
+}
+
+// Value returns the i-th value.
+func (a *Array) Value(i int) models.Value {
+	switch a.Type {
+	case models.FieldTypeFloat:
+		return models.FloatValue(a.Floats[i])
+	case models.FieldTypeInteger:
+		return models.IntegerValue(a.Integers[i])
+	case models.FieldTypeUnsigned:
+		return models.UnsignedValue(a.Unsigneds[i])
+	case models.FieldTypeString:
+		return models.StringValue(a.Strings[i])
+	case models.FieldTypeBoolean:
+		return models.BooleanValue(a.Booleans[i])
+	}
+	panic(fmt.Sprintf("BUG: tsm: Value on array of type %d", a.Type))
+}
+
+// valueLen returns the length of the value slice named by Type, or -1 for
+// an unknown type.
+func (a *Array) valueLen() int {
+	switch a.Type {
+	case models.FieldTypeFloat:
+		return len(a.Floats)
+	case models.FieldTypeInteger:
+		return len(a.Integers)
+	case models.FieldTypeUnsigned:
+		return len(a.Unsigneds)
+	case models.FieldTypeString:
+		return len(a.Strings)
+	case models.FieldTypeBoolean:
+		return len(a.Booleans)
+	}
+	return -1
+}
+
+// Validate checks that a's type is known, that its value slice has one
+// value per timestamp, and that timestamps strictly ascend. It returns an
+// error wrapping ErrInvalidBlock or ErrBlockOrder.
+func (a *Array) Validate() error {
+	if n := a.valueLen(); n < 0 {
+		return fmt.Errorf("%w: unknown field type %d", ErrInvalidBlock, a.Type)
+	} else if n != len(a.Timestamps) {
+		return fmt.Errorf("%w: %d timestamps, %d values", ErrInvalidBlock, len(a.Timestamps), n)
+	}
+	for i := 1; i < len(a.Timestamps); i++ {
+		if a.Timestamps[i] <= a.Timestamps[i-1] {
+			return fmt.Errorf("%w: timestamp %d at index %d follows %d", ErrBlockOrder, a.Timestamps[i], i, a.Timestamps[i-1])
+		}
+	}
+	return nil
+}
+
+// Slice returns a view of values [i, j) sharing a's memory.
+func (a *Array) Slice(i, j int) Array {
+	s := Array{Type: a.Type, Timestamps: a.Timestamps[i:j]}
+	switch a.Type {
+	case models.FieldTypeFloat:
+		s.Floats = a.Floats[i:j]
+	case models.FieldTypeInteger:
+		s.Integers = a.Integers[i:j]
+	case models.FieldTypeUnsigned:
+		s.Unsigneds = a.Unsigneds[i:j]
+	case models.FieldTypeString:
+		s.Strings = a.Strings[i:j]
+	case models.FieldTypeBoolean:
+		s.Booleans = a.Booleans[i:j]
+	}
+	return s
+}
+
+// search returns the index of the first timestamp >= t.
+func (a *Array) search(t int64) int {
+	i, _ := slices.BinarySearch(a.Timestamps, t)
+	return i
+}
+
+// Exclude removes the values with min <= time <= max, in place.
+func (a *Array) Exclude(min, max int64) {
+	if min > max || a.Len() == 0 || max < a.Timestamps[0] || min > a.Timestamps[a.Len()-1] {
+		return
+	}
+	i := a.search(min)
+	j := i
+	if max == math.MaxInt64 {
+		j = a.Len()
+	} else {
+		j = a.search(max + 1)
+	}
+	if i == j {
+		return
+	}
+	a.Timestamps = slices.Delete(a.Timestamps, i, j)
+	switch a.Type {
+	case models.FieldTypeFloat:
+		a.Floats = slices.Delete(a.Floats, i, j)
+	case models.FieldTypeInteger:
+		a.Integers = slices.Delete(a.Integers, i, j)
+	case models.FieldTypeUnsigned:
+		a.Unsigneds = slices.Delete(a.Unsigneds, i, j)
+	case models.FieldTypeString:
+		a.Strings = slices.Delete(a.Strings, i, j)
+	case models.FieldTypeBoolean:
+		a.Booleans = slices.Delete(a.Booleans, i, j)
+	}
+}
+
+// Include keeps only the values with min <= time <= max, in place.
+func (a *Array) Include(min, max int64) {
+	if min > max {
+		a.Reset(a.Type)
+		return
+	}
+	if min != math.MinInt64 {
+		a.Exclude(math.MinInt64, min-1)
+	}
+	if max != math.MaxInt64 {
+		a.Exclude(max+1, math.MaxInt64)
+	}
+}
+
+// MergeArrays sets dst to the union of a and b, which must each have
+// strictly ascending timestamps; on equal timestamps b's value wins (b is
+// newer). dst must not alias a or b; its capacity is reused. An empty input
+// of unknown type merges with any type; otherwise the types must agree
+// (ErrTypeMismatch). String bytes are shared, not copied.
+func MergeArrays(dst, a, b *Array) error {
+	switch {
+	case a.Len() == 0 && b.Len() == 0:
+		dst.Reset(max(a.Type, b.Type))
+		return nil
+	case a.Len() == 0:
+		dst.Reset(b.Type)
+		appendArray(dst, b, 0, b.Len())
+		return nil
+	case b.Len() == 0:
+		dst.Reset(a.Type)
+		appendArray(dst, a, 0, a.Len())
+		return nil
+	case a.Type != b.Type:
+		return fmt.Errorf("%w: merge %s with %s", ErrTypeMismatch, a.Type, b.Type)
+	}
+	dst.Reset(a.Type)
+	switch a.Type {
+	case models.FieldTypeFloat:
+		dst.Timestamps, dst.Floats = mergeCol(dst.Timestamps, dst.Floats, a.Timestamps, a.Floats, b.Timestamps, b.Floats)
+	case models.FieldTypeInteger:
+		dst.Timestamps, dst.Integers = mergeCol(dst.Timestamps, dst.Integers, a.Timestamps, a.Integers, b.Timestamps, b.Integers)
+	case models.FieldTypeUnsigned:
+		dst.Timestamps, dst.Unsigneds = mergeCol(dst.Timestamps, dst.Unsigneds, a.Timestamps, a.Unsigneds, b.Timestamps, b.Unsigneds)
+	case models.FieldTypeString:
+		dst.Timestamps, dst.Strings = mergeCol(dst.Timestamps, dst.Strings, a.Timestamps, a.Strings, b.Timestamps, b.Strings)
+	case models.FieldTypeBoolean:
+		dst.Timestamps, dst.Booleans = mergeCol(dst.Timestamps, dst.Booleans, a.Timestamps, a.Booleans, b.Timestamps, b.Booleans)
+	default:
+		return fmt.Errorf("%w: unknown field type %d", ErrTypeMismatch, a.Type)
+	}
+	return nil
+}
+
+// mergeCol appends the union of (ats, avs) and (bts, bvs) to (dts, dvs),
+// b winning on equal timestamps. It copies runs rather than single values.
+func mergeCol[T any](dts []int64, dvs []T, ats []int64, avs []T, bts []int64, bvs []T) ([]int64, []T) {
+	i, j := 0, 0
+	for i < len(ats) && j < len(bts) {
+		switch {
+		case ats[i] < bts[j]:
+			k := i + 1
+			for k < len(ats) && ats[k] < bts[j] {
+				k++
+			}
+			dts, dvs = append(dts, ats[i:k]...), append(dvs, avs[i:k]...)
+			i = k
+		case ats[i] > bts[j]:
+			k := j + 1
+			for k < len(bts) && bts[k] < ats[i] {
+				k++
+			}
+			dts, dvs = append(dts, bts[j:k]...), append(dvs, bvs[j:k]...)
+			j = k
+		default:
+			dts, dvs = append(dts, bts[j]), append(dvs, bvs[j])
+			i++
+			j++
+		}
+	}
+	dts, dvs = append(dts, ats[i:]...), append(dvs, avs[i:]...)
+	dts, dvs = append(dts, bts[j:]...), append(dvs, bvs[j:]...)
+	return dts, dvs
+}
+
+// appendArray appends src's values [i, j) to dst (same type).
+func appendArray(dst, src *Array, i, j int) {
+	dst.Timestamps = append(dst.Timestamps, src.Timestamps[i:j]...)
+	switch src.Type {
+	case models.FieldTypeFloat:
+		dst.Floats = append(dst.Floats, src.Floats[i:j]...)
+	case models.FieldTypeInteger:
+		dst.Integers = append(dst.Integers, src.Integers[i:j]...)
+	case models.FieldTypeUnsigned:
+		dst.Unsigneds = append(dst.Unsigneds, src.Unsigneds[i:j]...)
+	case models.FieldTypeString:
+		dst.Strings = append(dst.Strings, src.Strings[i:j]...)
+	case models.FieldTypeBoolean:
+		dst.Booleans = append(dst.Booleans, src.Booleans[i:j]...)
+	}
+}
+
+// Merge merges b into a, b winning on equal timestamps (see MergeArrays).
+// It appends in place when b lies after a and allocates otherwise.
+func (a *Array) Merge(b *Array) error {
+	if b.Len() == 0 {
+		return nil
+	}
+	if a.Len() == 0 || a.Timestamps[a.Len()-1] < b.Timestamps[0] {
+		if a.Len() > 0 && a.Type != b.Type {
+			return fmt.Errorf("%w: merge %s with %s", ErrTypeMismatch, a.Type, b.Type)
+		}
+		a.Type = b.Type
+		appendArray(a, b, 0, b.Len())
+		return nil
+	}
+	var out Array
+	if err := MergeArrays(&out, a, b); err != nil {
+		return err
+	}
+	*a = out
+	return nil
+}
+
+// SortDedupe sorts a by time and, of values with equal timestamps, keeps
+// the one appended last (the newest write wins), so that a cache can append
+// writes in arrival order. It allocates only when a is out of order.
+func (a *Array) SortDedupe() {
+	ts := a.Timestamps
+	sorted := true
+	for i := 1; i < len(ts); i++ {
+		if ts[i] <= ts[i-1] {
+			sorted = false
+			break
+		}
+	}
+	if sorted {
+		return
+	}
+	perm := make([]int, len(ts))
+	for i := range perm {
+		perm[i] = i
+	}
+	sort.SliceStable(perm, func(x, y int) bool { return ts[perm[x]] < ts[perm[y]] })
+	// Keep the last of each run of equal timestamps.
+	keep := perm[:0]
+	for k, p := range perm {
+		if k+1 < len(perm) && ts[perm[k+1]] == ts[p] {
+			continue
+		}
+		keep = append(keep, p)
+	}
+	a.Timestamps = permute(a.Timestamps, keep)
+	switch a.Type {
+	case models.FieldTypeFloat:
+		a.Floats = permute(a.Floats, keep)
+	case models.FieldTypeInteger:
+		a.Integers = permute(a.Integers, keep)
+	case models.FieldTypeUnsigned:
+		a.Unsigneds = permute(a.Unsigneds, keep)
+	case models.FieldTypeString:
+		a.Strings = permute(a.Strings, keep)
+	case models.FieldTypeBoolean:
+		a.Booleans = permute(a.Booleans, keep)
+	}
+}
+
+// permute returns the values of vs at the indexes idx, in a new slice.
+func permute[T any](vs []T, idx []int) []T {
+	out := make([]T, len(idx))
+	for k, i := range idx {
+		out[k] = vs[i]
+	}
+	return out
+}

@@ -1,0 +1,208 @@
+package tsm
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/strata-db/strata/tsdb/encoding"
+	"github.com/strata-db/strata/tsdb/models"
+)
+
+// EncodeBlock appends the block encoding of arr to dst (the bytes
+// Writer.WriteBlock takes; the Writer adds the CRC). arr must hold 1 to
+// MaxBlockValues values of a known type, one per timestamp; it returns
+// ErrInvalidBlock otherwise. Time order is not checked here.
+//
+// Layout: type u8 | uvarint len(ts) | timestamps block | values block,
+// where the two blocks are tsdb/encoding's formats.
+func EncodeBlock(dst []byte, arr *Array) ([]byte, error) {
+	n := arr.Len()
+	if vn := arr.valueLen(); vn < 0 || vn != n || n == 0 || n > MaxBlockValues {
+		return dst, fmt.Errorf("%w: %d timestamps, %d values of type %d", ErrInvalidBlock, n, vn, arr.Type)
+	}
+	dst = append(dst, byte(arr.Type))
+	tsStart := len(dst)
+	dst = encoding.AppendTimestamps(dst, arr.Timestamps)
+	tsLen := len(dst) - tsStart
+	var lb [binary.MaxVarintLen64]byte
+	k := binary.PutUvarint(lb[:], uint64(tsLen))
+	dst = append(dst, lb[:k]...)
+	copy(dst[tsStart+k:], dst[tsStart:tsStart+tsLen])
+	copy(dst[tsStart:], lb[:k])
+	switch arr.Type {
+	case models.FieldTypeFloat:
+		dst = encoding.AppendFloats(dst, arr.Floats)
+	case models.FieldTypeInteger:
+		dst = encoding.AppendIntegers(dst, arr.Integers)
+	case models.FieldTypeUnsigned:
+		dst = encoding.AppendUnsigneds(dst, arr.Unsigneds)
+	case models.FieldTypeString:
+		dst = encoding.AppendStrings(dst, arr.Strings)
+	case models.FieldTypeBoolean:
+		dst = encoding.AppendBooleans(dst, arr.Booleans)
+	}
+	return dst, nil
+}
+
+// DecodeBlock decodes block (as returned by Reader.ReadBlock) into arr,
+// replacing its contents and type and reusing its capacity. Strings are
+// copied out of block. Malformed bytes yield an error wrapping ErrCorrupt
+// (and the codec's error); DecodeBlock never panics and allocates at most
+// MaxBlockValues values per column.
+func DecodeBlock(block []byte, arr *Array) error {
+	d := newDecoder(block)
+	typ := models.FieldType(d.byte())
+	ts := d.bytes()
+	if !d.ok || !validType(typ) {
+		return &CorruptError{Offset: int64(d.off), Reason: "malformed block header"}
+	}
+	vals := block[d.off:]
+	arr.Reset(typ)
+	var err error
+	arr.Timestamps, err = encoding.DecodeTimestamps(arr.Timestamps, ts)
+	if err != nil {
+		return &CorruptError{Offset: 1, Reason: "decode timestamps", Err: err}
+	}
+	switch typ {
+	case models.FieldTypeFloat:
+		arr.Floats, err = encoding.DecodeFloats(arr.Floats, vals)
+	case models.FieldTypeInteger:
+		arr.Integers, err = encoding.DecodeIntegers(arr.Integers, vals)
+	case models.FieldTypeUnsigned:
+		arr.Unsigneds, err = encoding.DecodeUnsigneds(arr.Unsigneds, vals)
+	case models.FieldTypeString:
+		arr.Strings, err = encoding.DecodeStrings(arr.Strings, vals)
+	case models.FieldTypeBoolean:
+		arr.Booleans, err = encoding.DecodeBooleans(arr.Booleans, vals)
+	}
+	if err != nil {
+		return &CorruptError{Offset: int64(d.off), Reason: "decode " + typ.String() + " values", Err: err}
+	}
+	if arr.valueLen() != arr.Len() {
+		return &CorruptError{Offset: int64(d.off), Reason: fmt.Sprintf("%d timestamps but %d values", arr.Len(), arr.valueLen())}
+	}
+	return nil
+}
+
+// ReadArray reads, checks and decodes the block m describes into arr. Beyond
+// DecodeBlock's checks it requires the values to match m's count and time
+// range, so a block whose bytes disagree with the index is reported as
+// corrupt rather than returned.
+func (r *Reader) ReadArray(m BlockMeta, arr *Array) error {
+	b, err := r.ReadBlock(m)
+	if err != nil {
+		return err
+	}
+	if err := DecodeBlock(b, arr); err != nil {
+		var ce *CorruptError
+		if errors.As(err, &ce) {
+			ce.Path, ce.Offset = r.path, m.Offset+crcSize+ce.Offset
+		}
+		return err
+	}
+	if n := arr.Len(); n != m.Count || arr.Timestamps[0] != m.MinTime || arr.Timestamps[n-1] != m.MaxTime {
+		return &CorruptError{Path: r.path, Offset: m.Offset, Reason: "block contents disagree with index entry"}
+	}
+	return nil
+}
+
+// ComputeMeta returns the time range, count and statistics of arr, which
+// must be non-empty with ascending timestamps; Offset and Size are left for
+// the Writer.
+func ComputeMeta(arr *Array) BlockMeta {
+	n := arr.Len()
+	m := BlockMeta{MinTime: arr.Timestamps[0], MaxTime: arr.Timestamps[n-1], Count: n}
+	switch arr.Type {
+	case models.FieldTypeFloat:
+		m.Stats = floatStats(arr.Floats)
+	case models.FieldTypeInteger:
+		lo, hi, sum := intStats(arr.Integers)
+		m.Stats = Stats{Min: uint64(lo), Max: uint64(hi), Sum: uint64(sum),
+			First: uint64(arr.Integers[0]), Last: uint64(arr.Integers[n-1])}
+	case models.FieldTypeUnsigned:
+		lo, hi, sum := intStats(arr.Unsigneds)
+		m.Stats = Stats{Min: lo, Max: hi, Sum: sum, First: arr.Unsigneds[0], Last: arr.Unsigneds[n-1]}
+	case models.FieldTypeBoolean:
+		m.Stats = Stats{Min: 1, First: b2u(arr.Booleans[0]), Last: b2u(arr.Booleans[n-1])}
+		for _, v := range arr.Booleans {
+			if v {
+				m.Stats.Max = 1
+			} else {
+				m.Stats.Min = 0
+			}
+		}
+	}
+	return m
+}
+
+func b2u(b bool) uint64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// intStats returns the min, max and wrapping sum of a non-empty slice.
+func intStats[T int64 | uint64](vs []T) (lo, hi, sum T) {
+	lo, hi = vs[0], vs[0]
+	for _, v := range vs {
+		lo, hi = min(lo, v), max(hi, v)
+		sum += v
+	}
+	return lo, hi, sum
+}
+
+// floatStats computes float statistics; Min/Max skip NaN unless all are NaN.
+func floatStats(vs []float64) Stats {
+	lo, hi, sum := math.Inf(1), math.Inf(-1), 0.0
+	seen := false
+	for _, v := range vs {
+		sum += v
+		if v == v {
+			seen = true
+			if v < lo {
+				lo = v
+			}
+			if v > hi {
+				hi = v
+			}
+		}
+	}
+	if !seen {
+		lo, hi = math.NaN(), math.NaN()
+	}
+	return Stats{Min: math.Float64bits(lo), Max: math.Float64bits(hi), Sum: math.Float64bits(sum),
+		First: math.Float64bits(vs[0]), Last: math.Float64bits(vs[len(vs)-1])}
+}
+
+// WriteValues encodes arr for (series, field) in blocks of at most
+// MaxPointsPerBlock values and writes them with WriteBlock. arr's
+// timestamps must strictly ascend and start after the key's previous block
+// (ErrBlockOrder otherwise). An empty arr writes nothing.
+func (w *Writer) WriteValues(series, field []byte, arr *Array) error {
+	if arr.Len() == 0 {
+		return nil
+	}
+	if err := arr.Validate(); err != nil {
+		return err
+	}
+	for i := 0; i < arr.Len(); i += MaxPointsPerBlock {
+		part := arr.Slice(i, min(i+MaxPointsPerBlock, arr.Len()))
+		if err := w.writeArray(series, field, &part); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeArray encodes and writes one block of already validated values.
+func (w *Writer) writeArray(series, field []byte, arr *Array) error {
+	var err error
+	w.scratch, err = EncodeBlock(w.scratch[:0], arr)
+	if err != nil {
+		return err
+	}
+	return w.WriteBlock(series, field, arr.Type, ComputeMeta(arr), w.scratch)
+}

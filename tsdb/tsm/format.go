@@ -1,0 +1,303 @@
+package tsm
+
+import (
+	"encoding/binary"
+	"hash/crc32"
+	"math"
+
+	"github.com/strata-db/strata/tsdb/models"
+)
+
+// Format constants; docs/format.md is the specification.
+const (
+	// Version is the format version this package writes and reads.
+	Version = 1
+
+	// MaxPointsPerBlock is the number of values WriteValues and Merge put
+	// into each block (the last block of a key may hold fewer).
+	MaxPointsPerBlock = 1000
+
+	// MaxBlockValues is the most values a block may claim in the index; it
+	// equals the block codecs' limit (encoding.MaxValues) and bounds what a
+	// reader allocates for one block.
+	MaxBlockValues = 1 << 16
+
+	headerSize = 8  // magic[4] version[1] reserved[3]
+	footerSize = 56 // see encodeFooter
+	crcSize    = 4  // CRC32-C prefix of every block
+)
+
+// magic opens and closes every file.
+var magic = [4]byte{'S', 'T', 'S', 'M'}
+
+// castagnoli is the CRC32-C table used for blocks, the index and the footer.
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// BlockMeta describes one block of a column, as recorded in the index.
+type BlockMeta struct {
+	MinTime int64 // time of the first value, ns
+	MaxTime int64 // time of the last value, ns
+	Count   int   // number of values, 1..MaxBlockValues
+	Offset  int64 // file offset of the block (its CRC); set by the Writer
+	Size    int64 // bytes of the block including its 4-byte CRC; set by the Writer
+	Stats   Stats // value statistics; meaning depends on the column type
+}
+
+// Stats are a block's value statistics. Each field holds a value in the
+// encoding of models.Value.N: float64 bits for floats, int64 (two's
+// complement) for integers, uint64 for unsigneds, 0 or 1 for booleans.
+//
+//   - First and Last are the values at MinTime and MaxTime (all types but
+//     string).
+//   - Min and Max are the smallest and largest value (float, integer,
+//     unsigned; for booleans Min is 0 if any value is false and Max is 1 if
+//     any value is true). Float Min/Max ignore NaN unless all values are NaN.
+//   - Sum is the sum of the values: float64 for floats; for integers and
+//     unsigneds the exact wrapping (two's complement) sum, which is what
+//     InfluxQL's integer SUM computes; unused for booleans.
+//
+// String columns have no statistics (all zero).
+type Stats struct {
+	Min, Max, Sum, First, Last uint64
+}
+
+// validType reports whether t is a type a file can hold.
+func validType(t models.FieldType) bool {
+	return t >= models.FieldTypeFloat && t <= models.FieldTypeBoolean
+}
+
+// footer is the fixed-size trailer of a file.
+type footer struct {
+	indexOffset int64
+	indexSize   int64
+	seriesCount uint32
+	keyCount    uint32
+	minTime     int64
+	maxTime     int64
+	indexCRC    uint32
+}
+
+// appendFooter encodes f:
+//
+//	0  indexOffset u64 | 8 indexSize u64 | 16 seriesCount u32 | 20 keyCount u32
+//	24 minTime i64 | 32 maxTime i64 | 40 indexCRC u32 | 44 version u8
+//	45 reserved[3] | 48 footerCRC u32 (over bytes 0..47) | 52 magic[4]
+func appendFooter(dst []byte, f footer) []byte {
+	start := len(dst)
+	dst = binary.LittleEndian.AppendUint64(dst, uint64(f.indexOffset))
+	dst = binary.LittleEndian.AppendUint64(dst, uint64(f.indexSize))
+	dst = binary.LittleEndian.AppendUint32(dst, f.seriesCount)
+	dst = binary.LittleEndian.AppendUint32(dst, f.keyCount)
+	dst = binary.LittleEndian.AppendUint64(dst, uint64(f.minTime))
+	dst = binary.LittleEndian.AppendUint64(dst, uint64(f.maxTime))
+	dst = binary.LittleEndian.AppendUint32(dst, f.indexCRC)
+	dst = append(dst, Version, 0, 0, 0)
+	dst = binary.LittleEndian.AppendUint32(dst, crc32.Checksum(dst[start:], castagnoli))
+	return append(dst, magic[:]...)
+}
+
+// parseFooter decodes and checks the last footerSize bytes b of a file.
+func parseFooter(b []byte) (footer, string) {
+	var f footer
+	if len(b) != footerSize {
+		return f, "short footer"
+	}
+	if [4]byte(b[52:56]) != magic {
+		return f, "bad footer magic"
+	}
+	if crc32.Checksum(b[:48], castagnoli) != binary.LittleEndian.Uint32(b[48:52]) {
+		return f, "footer checksum mismatch"
+	}
+	if b[44] != Version {
+		return f, "unsupported version"
+	}
+	f.indexOffset = int64(binary.LittleEndian.Uint64(b[0:]))
+	f.indexSize = int64(binary.LittleEndian.Uint64(b[8:]))
+	f.seriesCount = binary.LittleEndian.Uint32(b[16:])
+	f.keyCount = binary.LittleEndian.Uint32(b[20:])
+	f.minTime = int64(binary.LittleEndian.Uint64(b[24:]))
+	f.maxTime = int64(binary.LittleEndian.Uint64(b[32:]))
+	f.indexCRC = binary.LittleEndian.Uint32(b[40:])
+	return f, ""
+}
+
+// appendHeader encodes the file header: magic, version, 3 reserved zeros.
+func appendHeader(dst []byte) []byte {
+	dst = append(dst, magic[:]...)
+	return append(dst, Version, 0, 0, 0)
+}
+
+// appendEntry encodes m relative to prev, the previous entry of the same
+// column (zero for the first), using the statistics layout of typ.
+func appendEntry(dst []byte, typ models.FieldType, m, prev *BlockMeta, first bool) []byte {
+	prevMax, prevEnd := int64(0), int64(0)
+	if !first {
+		prevMax, prevEnd = prev.MaxTime, prev.Offset+prev.Size
+	}
+	dst = binary.AppendVarint(dst, int64(uint64(m.MinTime)-uint64(prevMax)))
+	dst = binary.AppendUvarint(dst, uint64(m.MaxTime)-uint64(m.MinTime))
+	dst = binary.AppendUvarint(dst, uint64(m.Count))
+	dst = binary.AppendUvarint(dst, uint64(m.Offset-prevEnd))
+	dst = binary.AppendUvarint(dst, uint64(m.Size))
+	s := &m.Stats
+	switch typ {
+	case models.FieldTypeFloat:
+		for _, v := range [...]uint64{s.Min, s.Max, s.Sum, s.First, s.Last} {
+			dst = binary.LittleEndian.AppendUint64(dst, v)
+		}
+	case models.FieldTypeInteger:
+		dst = binary.AppendVarint(dst, int64(s.Min))
+		dst = binary.AppendUvarint(dst, s.Max-s.Min)
+		dst = binary.AppendVarint(dst, int64(s.Sum))
+		dst = binary.AppendUvarint(dst, s.First-s.Min)
+		dst = binary.AppendUvarint(dst, s.Last-s.Min)
+	case models.FieldTypeUnsigned:
+		dst = binary.AppendUvarint(dst, s.Min)
+		dst = binary.AppendUvarint(dst, s.Max-s.Min)
+		dst = binary.AppendUvarint(dst, s.Sum)
+		dst = binary.AppendUvarint(dst, s.First-s.Min)
+		dst = binary.AppendUvarint(dst, s.Last-s.Min)
+	case models.FieldTypeBoolean:
+		dst = append(dst, byte(s.First&1)|byte(s.Last&1)<<1|byte(s.Min&1)<<2|byte(s.Max&1)<<3)
+	}
+	return dst
+}
+
+// decoder reads varints and fixed-size fields from an untrusted byte slice.
+// The first failure sticks in ok=false and every later read returns zero, so
+// callers check ok once after a group of reads.
+type decoder struct {
+	b   []byte
+	off int
+	ok  bool
+}
+
+func newDecoder(b []byte) decoder { return decoder{b: b, ok: true} }
+
+func (d *decoder) uvarint() uint64 {
+	if !d.ok {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b[d.off:])
+	if n <= 0 {
+		d.ok = false
+		return 0
+	}
+	d.off += n
+	return v
+}
+
+func (d *decoder) varint() int64 {
+	if !d.ok {
+		return 0
+	}
+	v, n := binary.Varint(d.b[d.off:])
+	if n <= 0 {
+		d.ok = false
+		return 0
+	}
+	d.off += n
+	return v
+}
+
+func (d *decoder) byte() byte {
+	if !d.ok || d.off >= len(d.b) {
+		d.ok = false
+		return 0
+	}
+	c := d.b[d.off]
+	d.off++
+	return c
+}
+
+func (d *decoder) u64() uint64 {
+	if !d.ok || len(d.b)-d.off < 8 {
+		d.ok = false
+		return 0
+	}
+	v := binary.LittleEndian.Uint64(d.b[d.off:])
+	d.off += 8
+	return v
+}
+
+// bytes returns the next n bytes (aliasing the input) where n was read as
+// a uvarint length.
+func (d *decoder) bytes() []byte {
+	n := d.uvarint()
+	if !d.ok || n > uint64(len(d.b)-d.off) {
+		d.ok = false
+		return nil
+	}
+	s := d.b[d.off : d.off+int(n)]
+	d.off += int(n)
+	return s
+}
+
+func (d *decoder) done() bool { return d.ok && d.off == len(d.b) }
+
+// readEntry decodes one entry written by appendEntry. It reports false when
+// the bytes are malformed or the entry is inconsistent (times not after
+// prev, MinTime > MaxTime, zero or too many values, a block outside
+// [headerSize, dataEnd)).
+func (d *decoder) readEntry(typ models.FieldType, m, prev *BlockMeta, first bool, dataEnd int64) bool {
+	prevMax, prevEnd := int64(0), int64(0)
+	if !first {
+		prevMax, prevEnd = prev.MaxTime, prev.Offset+prev.Size
+	}
+	m.MinTime = int64(uint64(prevMax) + uint64(d.varint()))
+	span := d.uvarint()
+	count := d.uvarint()
+	gap := d.uvarint()
+	size := d.uvarint()
+	if !d.ok || span > math.MaxInt64 || count == 0 || count > MaxBlockValues ||
+		size <= crcSize || size > uint64(dataEnd) || gap > uint64(dataEnd) {
+		d.ok = false
+		return false
+	}
+	if !first && m.MinTime <= prevMax {
+		d.ok = false
+		return false
+	}
+	m.MaxTime = m.MinTime + int64(span)
+	if m.MaxTime < m.MinTime {
+		d.ok = false
+		return false
+	}
+	m.Offset = prevEnd + int64(gap)
+	m.Count, m.Size = int(count), int64(size)
+	if m.Offset < headerSize || m.Offset > dataEnd-m.Size {
+		d.ok = false
+		return false
+	}
+	s := &m.Stats
+	*s = Stats{}
+	switch typ {
+	case models.FieldTypeFloat:
+		s.Min, s.Max, s.Sum, s.First, s.Last = d.u64(), d.u64(), d.u64(), d.u64(), d.u64()
+	case models.FieldTypeInteger:
+		s.Min = uint64(d.varint())
+		r := d.uvarint()
+		s.Sum = uint64(d.varint())
+		f, l := d.uvarint(), d.uvarint()
+		s.Max, s.First, s.Last = s.Min+r, s.Min+f, s.Min+l
+		if f > r || l > r || int64(s.Max) < int64(s.Min) {
+			d.ok = false
+		}
+	case models.FieldTypeUnsigned:
+		s.Min = d.uvarint()
+		r := d.uvarint()
+		s.Sum = d.uvarint()
+		f, l := d.uvarint(), d.uvarint()
+		if f > r || l > r || s.Min+r < s.Min {
+			d.ok = false
+		}
+		s.Max, s.First, s.Last = s.Min+r, s.Min+f, s.Min+l
+	case models.FieldTypeBoolean:
+		c := d.byte()
+		if c > 0xf {
+			d.ok = false
+		}
+		s.First, s.Last, s.Min, s.Max = uint64(c&1), uint64(c>>1&1), uint64(c>>2&1), uint64(c>>3&1)
+	}
+	return d.ok
+}

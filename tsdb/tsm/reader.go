@@ -1,0 +1,420 @@
+package tsm
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"iter"
+	"math"
+	"os"
+	"sort"
+
+	"github.com/strata-db/strata/tsdb/models"
+)
+
+// Reader gives read access to one finished file through a read-only memory
+// mapping. Open validates the footer and the whole index, so lookups cannot
+// fail afterwards; block contents are checked by their CRC when read.
+//
+// All methods are safe for concurrent use, except that Close must not run
+// concurrently with, or before the end of the use of, any other method or
+// any slice a method returned (block bytes and keys alias the mapping): the
+// caller (the engine) reference-counts readers and closes a file only when
+// no query or compaction holds it.
+type Reader struct {
+	path     string
+	data     []byte // whole file
+	records  []byte // series records of the index
+	offsets  []byte // seriesCount little-endian uint32 offsets into records
+	dataEnd  int64  // end of the block area (index offset)
+	nSeries  int
+	nKeys    int
+	nBlocks  int
+	minTime  int64
+	maxTime  int64
+	unmapped bool
+}
+
+// Open maps the file at path and validates it. A malformed file yields an
+// error wrapping ErrCorrupt (a *CorruptError).
+func Open(path string) (*Reader, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open tsm file: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("stat tsm file: %w", err)
+	}
+	size := st.Size()
+	if size < headerSize+footerSize {
+		return nil, &CorruptError{Path: path, Offset: size, Reason: "file too short"}
+	}
+	if size > math.MaxInt {
+		return nil, &CorruptError{Path: path, Offset: size, Reason: "file too large to map"}
+	}
+	data, err := mapFile(f, int(size))
+	if err != nil {
+		return nil, fmt.Errorf("map tsm file %s: %w", path, err)
+	}
+	r, err := newReader(path, data)
+	if err != nil {
+		_ = unmapFile(data)
+		return nil, err
+	}
+	return r, nil
+}
+
+// newReader validates data, the complete contents of a file.
+func newReader(path string, data []byte) (*Reader, error) {
+	bad := func(off int64, reason string) error {
+		return &CorruptError{Path: path, Offset: off, Reason: reason}
+	}
+	size := int64(len(data))
+	if size < headerSize+footerSize {
+		return nil, bad(size, "file too short")
+	}
+	if [4]byte(data[:4]) != magic {
+		return nil, bad(0, "bad header magic")
+	}
+	if data[4] != Version {
+		return nil, bad(4, "unsupported version")
+	}
+	if data[5]|data[6]|data[7] != 0 {
+		return nil, bad(5, "reserved header bytes not zero")
+	}
+	ft, reason := parseFooter(data[size-footerSize:])
+	if reason != "" {
+		return nil, bad(size-footerSize, reason)
+	}
+	if ft.indexOffset < headerSize || ft.indexSize < 0 || ft.indexOffset > size-footerSize ||
+		ft.indexSize != size-footerSize-ft.indexOffset {
+		return nil, bad(size-footerSize, "index bounds do not fit the file")
+	}
+	idx := data[ft.indexOffset : ft.indexOffset+ft.indexSize]
+	if crc32.Checksum(idx, castagnoli) != ft.indexCRC {
+		return nil, bad(ft.indexOffset, "index checksum mismatch")
+	}
+	if uint64(ft.seriesCount)*4 > uint64(len(idx)) {
+		return nil, bad(ft.indexOffset, "series count exceeds index size")
+	}
+	split := len(idx) - int(ft.seriesCount)*4
+	r := &Reader{
+		path:    path,
+		data:    data,
+		records: idx[:split],
+		offsets: idx[split:],
+		dataEnd: ft.indexOffset,
+		nSeries: int(ft.seriesCount),
+	}
+	if err := r.validate(); err != nil {
+		return nil, err
+	}
+	if uint64(r.nKeys) != uint64(ft.keyCount) {
+		return nil, bad(size-footerSize, "key count does not match index")
+	}
+	if r.nKeys == 0 {
+		r.minTime, r.maxTime = 0, 0
+	}
+	if r.minTime != ft.minTime || r.maxTime != ft.maxTime {
+		return nil, bad(size-footerSize, "time range does not match index")
+	}
+	return r, nil
+}
+
+// validate walks the whole index once: offsets table, key order, field
+// types, every entry's bounds and time order. It sets the key and block
+// counts and the file's time range.
+func (r *Reader) validate() error {
+	base := r.dataEnd
+	bad := func(off int, reason string) error {
+		return &CorruptError{Path: r.path, Offset: base + int64(off), Reason: reason}
+	}
+	r.minTime, r.maxTime = math.MaxInt64, math.MinInt64
+	d := newDecoder(r.records)
+	var prevSeries []byte
+	var entries []BlockMeta
+	for i := range r.nSeries {
+		if int(binary.LittleEndian.Uint32(r.offsets[4*i:])) != d.off {
+			return bad(d.off, "series offset table mismatch")
+		}
+		series := d.bytes()
+		nf := d.uvarint()
+		if !d.ok || nf == 0 || nf > uint64(len(r.records)-d.off) {
+			return bad(d.off, "malformed series record")
+		}
+		if i > 0 && bytes.Compare(series, prevSeries) <= 0 {
+			return bad(d.off, "series keys out of order")
+		}
+		prevSeries = series
+		var prevField []byte
+		for j := range int(nf) {
+			start := d.off
+			field, typ, nb, raw := d.fieldRecord()
+			if !d.ok || !validType(typ) || nb == 0 || nb > len(raw) {
+				return bad(start, "malformed field record")
+			}
+			if j > 0 && bytes.Compare(field, prevField) <= 0 {
+				return bad(start, "field keys out of order")
+			}
+			prevField = field
+			var ok bool
+			entries, ok = appendEntries(entries[:0], typ, nb, raw, r.dataEnd)
+			if !ok {
+				return bad(start, "malformed block entry")
+			}
+			r.minTime = min(r.minTime, entries[0].MinTime)
+			r.maxTime = max(r.maxTime, entries[len(entries)-1].MaxTime)
+			r.nKeys++
+			r.nBlocks += nb
+		}
+	}
+	if !d.done() {
+		return bad(d.off, "trailing bytes in index")
+	}
+	return nil
+}
+
+// fieldRecord reads one field record: key, type, block count and the raw
+// entry bytes.
+func (d *decoder) fieldRecord() (field []byte, typ models.FieldType, nBlocks int, entries []byte) {
+	field = d.bytes()
+	typ = models.FieldType(d.byte())
+	nb := d.uvarint()
+	entries = d.bytes()
+	if nb > MaxBlockValues*uint64(len(d.b)) {
+		d.ok = false
+	}
+	return field, typ, int(min(nb, math.MaxInt32)), entries
+}
+
+// appendEntries decodes n entries of a column of type typ from raw.
+func appendEntries(dst []BlockMeta, typ models.FieldType, n int, raw []byte, dataEnd int64) ([]BlockMeta, bool) {
+	d := newDecoder(raw)
+	start := len(dst)
+	for i := range n {
+		dst = append(dst, BlockMeta{})
+		var prev *BlockMeta
+		if i > 0 {
+			prev = &dst[start+i-1]
+		}
+		if !d.readEntry(typ, &dst[start+i], prev, i == 0, dataEnd) {
+			return dst[:start], false
+		}
+	}
+	return dst, d.done()
+}
+
+// Path returns the file's path.
+func (r *Reader) Path() string { return r.path }
+
+// Size returns the file's size in bytes.
+func (r *Reader) Size() int64 { return int64(len(r.data)) }
+
+// IndexSize returns the size of the index and footer in bytes.
+func (r *Reader) IndexSize() int64 { return int64(len(r.data)) - r.dataEnd }
+
+// MinTime returns the smallest timestamp in the file (0 if it is empty).
+func (r *Reader) MinTime() int64 { return r.minTime }
+
+// MaxTime returns the largest timestamp in the file (0 if it is empty).
+func (r *Reader) MaxTime() int64 { return r.maxTime }
+
+// KeyCount returns the number of (series, field) keys in the file.
+func (r *Reader) KeyCount() int { return r.nKeys }
+
+// SeriesCount returns the number of distinct series keys in the file.
+func (r *Reader) SeriesCount() int { return r.nSeries }
+
+// BlockCount returns the number of blocks in the file.
+func (r *Reader) BlockCount() int { return r.nBlocks }
+
+// Close unmaps the file. It is idempotent. See the Reader doc for the
+// rule on concurrent use.
+func (r *Reader) Close() error {
+	if r.unmapped {
+		return nil
+	}
+	r.unmapped = true
+	data := r.data
+	r.data, r.records, r.offsets, r.nSeries = nil, nil, nil, 0
+	if err := unmapFile(data); err != nil {
+		return fmt.Errorf("unmap tsm file %s: %w", r.path, err)
+	}
+	return nil
+}
+
+// seriesAt returns the i-th series key and a decoder positioned after it
+// (at the field count).
+func (r *Reader) seriesAt(i int) ([]byte, decoder) {
+	d := newDecoder(r.records)
+	d.off = int(binary.LittleEndian.Uint32(r.offsets[4*i:]))
+	return d.bytes(), d
+}
+
+// findSeries binary-searches for series; it returns a decoder positioned
+// at the series' field count.
+func (r *Reader) findSeries(series []byte) (decoder, bool) {
+	i := sort.Search(r.nSeries, func(i int) bool {
+		k, _ := r.seriesAt(i)
+		return bytes.Compare(k, series) >= 0
+	})
+	if i == r.nSeries {
+		return decoder{}, false
+	}
+	k, d := r.seriesAt(i)
+	return d, bytes.Equal(k, series)
+}
+
+// HasSeries reports whether the file holds any field of series.
+func (r *Reader) HasSeries(series []byte) bool {
+	_, ok := r.findSeries(series)
+	return ok
+}
+
+// AppendEntries appends the index entries of (series, field) to dst and
+// returns the column's type. If the key is absent it returns
+// models.FieldTypeUnknown and dst unchanged.
+func (r *Reader) AppendEntries(dst []BlockMeta, series, field []byte) (models.FieldType, []BlockMeta) {
+	d, ok := r.findSeries(series)
+	if !ok {
+		return models.FieldTypeUnknown, dst
+	}
+	nf := d.uvarint()
+	for range nf {
+		f, typ, nb, raw := d.fieldRecord()
+		if !d.ok {
+			break
+		}
+		switch c := bytes.Compare(f, field); {
+		case c == 0:
+			out, ok := appendEntries(dst, typ, nb, raw, r.dataEnd)
+			if !ok {
+				return models.FieldTypeUnknown, dst
+			}
+			return typ, out
+		case c > 0:
+			return models.FieldTypeUnknown, dst
+		}
+	}
+	return models.FieldTypeUnknown, dst
+}
+
+// Entries returns the index entries of (series, field) in time order, or
+// nil if the key is absent.
+func (r *Reader) Entries(series, field []byte) []BlockMeta {
+	_, e := r.AppendEntries(nil, series, field)
+	return e
+}
+
+// Type returns the field type of (series, field), or
+// models.FieldTypeUnknown if the key is absent.
+func (r *Reader) Type(series, field []byte) models.FieldType {
+	d, ok := r.findSeries(series)
+	if !ok {
+		return models.FieldTypeUnknown
+	}
+	nf := d.uvarint()
+	for range nf {
+		f, typ, _, _ := d.fieldRecord()
+		if !d.ok {
+			break
+		}
+		if bytes.Equal(f, field) {
+			return typ
+		}
+	}
+	return models.FieldTypeUnknown
+}
+
+// SeriesKeys yields every series key in ascending order. The slices alias
+// the mapping and must not be modified or kept past Close.
+func (r *Reader) SeriesKeys() iter.Seq[[]byte] {
+	return func(yield func([]byte) bool) {
+		for i := range r.nSeries {
+			k, _ := r.seriesAt(i)
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+// ReadBlock returns the bytes of the block m describes (without its CRC),
+// after checking the CRC. The slice aliases the mapping: it must not be
+// modified or used after Close. m normally comes from this file's index; a
+// block outside the file's block area yields ErrCorrupt.
+func (r *Reader) ReadBlock(m BlockMeta) ([]byte, error) {
+	if r.unmapped {
+		return nil, ErrClosed
+	}
+	if m.Offset < headerSize || m.Size <= crcSize || m.Offset > r.dataEnd || m.Size > r.dataEnd-m.Offset {
+		return nil, &CorruptError{Path: r.path, Offset: m.Offset, Reason: "block outside the data area"}
+	}
+	b := r.data[m.Offset : m.Offset+m.Size]
+	if crc32.Checksum(b[crcSize:], castagnoli) != binary.LittleEndian.Uint32(b) {
+		return nil, &CorruptError{Path: r.path, Offset: m.Offset, Reason: "block checksum mismatch"}
+	}
+	return b[crcSize:], nil
+}
+
+// Iterator returns an iterator over all keys in ascending order.
+func (r *Reader) Iterator() *Iterator {
+	return &Iterator{r: r, d: newDecoder(r.records), seriesLeft: r.nSeries}
+}
+
+// Iterator walks a file's keys in ascending (series, field) order, for
+// compaction and anti-entropy digests. It is not safe for concurrent use.
+//
+//	it := r.Iterator()
+//	for it.Next() { use(it.Series(), it.Field(), it.Type(), it.Entries()) }
+type Iterator struct {
+	r          *Reader
+	d          decoder
+	seriesLeft int
+	fieldsLeft uint64
+	series     []byte
+	field      []byte
+	typ        models.FieldType
+	nBlocks    int
+	raw        []byte
+	entries    []BlockMeta
+	decoded    bool
+}
+
+// Next advances to the next key and reports whether there is one.
+func (it *Iterator) Next() bool {
+	for it.fieldsLeft == 0 {
+		if it.seriesLeft == 0 || !it.d.ok {
+			return false
+		}
+		it.seriesLeft--
+		it.series = it.d.bytes()
+		it.fieldsLeft = it.d.uvarint()
+	}
+	it.fieldsLeft--
+	it.field, it.typ, it.nBlocks, it.raw = it.d.fieldRecord()
+	it.decoded = false
+	return it.d.ok
+}
+
+// Series returns the current series key (aliasing the mapping).
+func (it *Iterator) Series() []byte { return it.series }
+
+// Field returns the current field key (aliasing the mapping).
+func (it *Iterator) Field() []byte { return it.field }
+
+// Type returns the current key's field type.
+func (it *Iterator) Type() models.FieldType { return it.typ }
+
+// Entries returns the current key's block entries in time order. The slice
+// is reused by the next call to Next.
+func (it *Iterator) Entries() []BlockMeta {
+	if !it.decoded {
+		it.entries, _ = appendEntries(it.entries[:0], it.typ, it.nBlocks, it.raw, it.r.dataEnd)
+		it.decoded = true
+	}
+	return it.entries
+}

@@ -1,0 +1,378 @@
+package tsm_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/strata-db/strata/tsdb/models"
+	"github.com/strata-db/strata/tsdb/tsm"
+)
+
+func TestRoundTripAllTypes(t *testing.T) {
+	dir := t.TempDir()
+	var cols []column
+	for i, typ := range allTypes {
+		// 2,345 values: two full blocks and one partial.
+		cols = append(cols, column{"cpu,host=a", fmt.Sprintf("f%d_%s", i, typ), genArray(typ, 2345, 1_000_000_000, 10_000_000_000, uint64(i))})
+	}
+	path := writeFile(t, dir, "a.tsm", cols)
+	r := mustOpen(t, path)
+
+	if got, want := r.KeyCount(), len(cols); got != want {
+		t.Errorf("KeyCount() = %d; want %d", got, want)
+	}
+	if got, want := r.BlockCount(), 3*len(cols); got != want {
+		t.Errorf("BlockCount() = %d; want %d", got, want)
+	}
+	if got, want := r.MinTime(), int64(1_000_000_000); got != want {
+		t.Errorf("MinTime() = %d; want %d", got, want)
+	}
+	if got, want := r.MaxTime(), int64(1_000_000_000+2344*10_000_000_000); got != want {
+		t.Errorf("MaxTime() = %d; want %d", got, want)
+	}
+	for _, c := range cols {
+		if got := r.Type([]byte(c.series), []byte(c.field)); got != c.arr.Type {
+			t.Errorf("Type(%q) = %s; want %s", c.field, got, c.arr.Type)
+		}
+		ents := r.Entries([]byte(c.series), []byte(c.field))
+		if len(ents) != 3 || ents[0].Count != 1000 || ents[1].Count != 1000 || ents[2].Count != 345 {
+			t.Errorf("Entries(%q): got %d blocks %v; want counts 1000,1000,345", c.field, len(ents), ents)
+		}
+		for k, m := range ents {
+			part := c.arr.Slice(k*1000, min((k+1)*1000, c.arr.Len()))
+			if want := tsm.ComputeMeta(&part); m.Stats != want.Stats || m.MinTime != want.MinTime || m.MaxTime != want.MaxTime {
+				t.Errorf("Entries(%q)[%d] = %+v; want times/stats of %+v", c.field, k, m, want)
+			}
+		}
+		if got := readColumn(t, r, c.series, c.field); !equalArrays(got, c.arr) {
+			t.Errorf("column %q: read values differ from written (got %d values, want %d)", c.field, got.Len(), c.arr.Len())
+		}
+	}
+	if r.Entries([]byte("cpu,host=a"), []byte("nope")) != nil {
+		t.Errorf("Entries(absent field) = non-nil; want nil")
+	}
+	if got := r.Type([]byte("cpu,host=b"), []byte("f0_float")); got != models.FieldTypeUnknown {
+		t.Errorf("Type(absent series) = %s; want unknown", got)
+	}
+}
+
+func TestStatsValues(t *testing.T) {
+	cases := []struct {
+		name string
+		arr  tsm.Array
+		want tsm.Stats
+	}{
+		{"integer wraps sum", tsm.Array{Type: models.FieldTypeInteger, Timestamps: []int64{1, 2, 3},
+			Integers: []int64{math.MaxInt64, 1, -5}},
+			tsm.Stats{Min: u64(-5), Max: math.MaxInt64, Sum: 1<<63 - 5, First: math.MaxInt64, Last: u64(-5)}},
+		{"unsigned", tsm.Array{Type: models.FieldTypeUnsigned, Timestamps: []int64{1, 2}, Unsigneds: []uint64{7, 3}},
+			tsm.Stats{Min: 3, Max: 7, Sum: 10, First: 7, Last: 3}},
+		{"float skips NaN in min/max", tsm.Array{Type: models.FieldTypeFloat, Timestamps: []int64{1, 2, 3}, Floats: []float64{2, math.NaN(), -1}},
+			tsm.Stats{Min: math.Float64bits(-1), Max: math.Float64bits(2), Sum: math.Float64bits(math.NaN()), First: math.Float64bits(2), Last: math.Float64bits(-1)}},
+		{"boolean", tsm.Array{Type: models.FieldTypeBoolean, Timestamps: []int64{1, 2, 3}, Booleans: []bool{true, true, false}},
+			tsm.Stats{Min: 0, Max: 1, First: 1, Last: 0}},
+		{"boolean all true", tsm.Array{Type: models.FieldTypeBoolean, Timestamps: []int64{1}, Booleans: []bool{true}},
+			tsm.Stats{Min: 1, Max: 1, First: 1, Last: 1}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := tsm.ComputeMeta(&tc.arr).Stats
+			if tc.arr.Type == models.FieldTypeFloat {
+				// NaN sums compare by NaN-ness.
+				if !math.IsNaN(math.Float64frombits(got.Sum)) {
+					t.Errorf("Sum = %v; want NaN", math.Float64frombits(got.Sum))
+				}
+				got.Sum, tc.want.Sum = 0, 0
+			}
+			if got != tc.want {
+				t.Errorf("ComputeMeta().Stats = %+v; want %+v", got, tc.want)
+			}
+			// The stats survive the index encoding.
+			path := writeFile(t, t.TempDir(), "s.tsm", []column{{"s", "f", &tc.arr}})
+			r := mustOpen(t, path)
+			ents := r.Entries([]byte("s"), []byte("f"))
+			if len(ents) != 1 {
+				t.Fatalf("Entries: got %d; want 1", len(ents))
+			}
+			want := tsm.ComputeMeta(&tc.arr).Stats
+			if ents[0].Stats != want {
+				t.Errorf("index stats = %+v; want %+v", ents[0].Stats, want)
+			}
+		})
+	}
+}
+
+// u64 converts a (possibly negative) int64 to its Stats encoding.
+func u64(v int64) uint64 { return uint64(v) }
+
+func TestManyKeysLookupAndIterate(t *testing.T) {
+	dir := t.TempDir()
+	var cols []column
+	for s := range 300 {
+		for f := range 4 {
+			// Series keys sort by string; use zero padding so the order is numeric too.
+			cols = append(cols, column{fmt.Sprintf("m,host=h%04d", s*2), fmt.Sprintf("f%d", f),
+				genArray(models.FieldTypeInteger, 1+s%7, int64(s), 3, uint64(s))})
+		}
+	}
+	path := writeFile(t, dir, "many.tsm", cols)
+	r := mustOpen(t, path)
+	if got, want := r.SeriesCount(), 300; got != want {
+		t.Errorf("SeriesCount() = %d; want %d", got, want)
+	}
+	for _, c := range cols {
+		ents := r.Entries([]byte(c.series), []byte(c.field))
+		if len(ents) != 1 || ents[0].Count != c.arr.Len() || ents[0].MinTime != c.arr.Timestamps[0] {
+			t.Fatalf("Entries(%q,%q) = %+v; want one block of %d values at %d", c.series, c.field, ents, c.arr.Len(), c.arr.Timestamps[0])
+		}
+	}
+	for s := range 300 {
+		absent := fmt.Sprintf("m,host=h%04d", s*2+1)
+		if r.HasSeries([]byte(absent)) {
+			t.Errorf("HasSeries(%q) = true; want false", absent)
+		}
+		if e := r.Entries([]byte(absent), []byte("f0")); e != nil {
+			t.Errorf("Entries(%q) = %v; want nil", absent, e)
+		}
+	}
+	if !r.HasSeries([]byte("m,host=h0000")) || r.HasSeries([]byte("a")) || r.HasSeries([]byte("z")) {
+		t.Errorf("HasSeries on first/before/after gave wrong answers")
+	}
+	var keys []string
+	for k := range r.SeriesKeys() {
+		keys = append(keys, string(k))
+	}
+	if len(keys) != 300 || !slices.IsSorted(keys) || keys[0] != "m,host=h0000" {
+		t.Errorf("SeriesKeys: got %d keys (sorted=%v); want 300 sorted from m,host=h0000", len(keys), slices.IsSorted(keys))
+	}
+	it := r.Iterator()
+	i := 0
+	for it.Next() {
+		c := cols[i]
+		if string(it.Series()) != c.series || string(it.Field()) != c.field || it.Type() != models.FieldTypeInteger {
+			t.Fatalf("Iterator key %d = %q/%q %s; want %q/%q integer", i, it.Series(), it.Field(), it.Type(), c.series, c.field)
+		}
+		if e := it.Entries(); len(e) != 1 || e[0].Count != c.arr.Len() {
+			t.Fatalf("Iterator entries %d = %+v; want one block of %d", i, e, c.arr.Len())
+		}
+		i++
+	}
+	if i != len(cols) {
+		t.Errorf("Iterator visited %d keys; want %d", i, len(cols))
+	}
+}
+
+func TestWriterRejects(t *testing.T) {
+	meta := func(lo, hi int64) tsm.BlockMeta { return tsm.BlockMeta{MinTime: lo, MaxTime: hi, Count: 1} }
+	blk := []byte{1, 2, 3}
+	type call struct {
+		series, field string
+		typ           models.FieldType
+		meta          tsm.BlockMeta
+	}
+	cases := []struct {
+		name  string
+		calls []call
+		want  error
+	}{
+		{"series out of order", []call{{"b", "f", 1, meta(1, 1)}, {"a", "f", 1, meta(1, 1)}}, tsm.ErrKeyOrder},
+		{"field out of order", []call{{"a", "g", 1, meta(1, 1)}, {"a", "f", 1, meta(1, 1)}}, tsm.ErrKeyOrder},
+		{"overlapping blocks", []call{{"a", "f", 1, meta(1, 5)}, {"a", "f", 1, meta(5, 9)}}, tsm.ErrBlockOrder},
+		{"type change", []call{{"a", "f", 1, meta(1, 5)}, {"a", "f", 2, meta(6, 9)}}, tsm.ErrTypeMismatch},
+		{"min after max", []call{{"a", "f", 1, meta(5, 1)}}, tsm.ErrInvalidBlock},
+		{"zero count", []call{{"a", "f", 1, tsm.BlockMeta{MinTime: 1, MaxTime: 1}}}, tsm.ErrInvalidBlock},
+		{"unknown type", []call{{"a", "f", 0, meta(1, 1)}}, tsm.ErrInvalidBlock},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			w, err := tsm.NewWriter(filepath.Join(t.TempDir(), "x.tsm"))
+			if err != nil {
+				t.Fatalf("NewWriter: got error %v; want nil", err)
+			}
+			defer w.Remove()
+			var last error
+			for _, c := range tc.calls {
+				last = w.WriteBlock([]byte(c.series), []byte(c.field), c.typ, c.meta, blk)
+			}
+			if !errors.Is(last, tc.want) {
+				t.Errorf("last WriteBlock: got error %v; want %v", last, tc.want)
+			}
+		})
+	}
+	t.Run("unsorted values", func(t *testing.T) {
+		w, err := tsm.NewWriter(filepath.Join(t.TempDir(), "x.tsm"))
+		if err != nil {
+			t.Fatalf("NewWriter: got error %v; want nil", err)
+		}
+		defer w.Remove()
+		arr := &tsm.Array{Type: models.FieldTypeInteger, Timestamps: []int64{2, 1}, Integers: []int64{1, 2}}
+		if err := w.WriteValues([]byte("a"), []byte("f"), arr); !errors.Is(err, tsm.ErrBlockOrder) {
+			t.Errorf("WriteValues(unsorted): got %v; want ErrBlockOrder", err)
+		}
+	})
+}
+
+func TestWriterAtomicAndRemove(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "a.tsm")
+	w, err := tsm.NewWriter(path)
+	if err != nil {
+		t.Fatalf("NewWriter: got error %v; want nil", err)
+	}
+	if err := w.WriteValues([]byte("s"), []byte("f"), genArray(models.FieldTypeFloat, 10, 0, 1, 1)); err != nil {
+		t.Fatalf("WriteValues: got error %v; want nil", err)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("before Close: Stat(path) error = %v; want ErrNotExist", err)
+	}
+	if err := w.Remove(); err != nil {
+		t.Fatalf("Remove: got error %v; want nil", err)
+	}
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 0 {
+		t.Errorf("after Remove: dir holds %d entries; want 0", len(ents))
+	}
+	if err := w.WriteBlock([]byte("t"), []byte("f"), models.FieldTypeFloat, tsm.BlockMeta{Count: 1}, []byte{1}); !errors.Is(err, tsm.ErrClosed) {
+		t.Errorf("WriteBlock after Remove: got %v; want ErrClosed", err)
+	}
+	if err := w.Close(); err != nil {
+		t.Errorf("Close after Remove: got %v; want nil", err)
+	}
+}
+
+func TestEmptyFile(t *testing.T) {
+	path := writeFile(t, t.TempDir(), "e.tsm", nil)
+	r := mustOpen(t, path)
+	if r.KeyCount() != 0 || r.SeriesCount() != 0 || r.MinTime() != 0 || r.MaxTime() != 0 {
+		t.Errorf("empty file: keys=%d series=%d min=%d max=%d; want all 0", r.KeyCount(), r.SeriesCount(), r.MinTime(), r.MaxTime())
+	}
+	if r.Iterator().Next() {
+		t.Errorf("Iterator().Next() on empty file = true; want false")
+	}
+}
+
+func TestReaderClose(t *testing.T) {
+	path := writeFile(t, t.TempDir(), "a.tsm", []column{{"s", "f", genArray(models.FieldTypeInteger, 5, 0, 1, 1)}})
+	r, err := tsm.Open(path)
+	if err != nil {
+		t.Fatalf("Open: got error %v; want nil", err)
+	}
+	m := r.Entries([]byte("s"), []byte("f"))[0]
+	if err := r.Close(); err != nil {
+		t.Fatalf("Close: got error %v; want nil", err)
+	}
+	if err := r.Close(); err != nil {
+		t.Errorf("second Close: got error %v; want nil", err)
+	}
+	if _, err := r.ReadBlock(m); !errors.Is(err, tsm.ErrClosed) {
+		t.Errorf("ReadBlock after Close: got %v; want ErrClosed", err)
+	}
+	if r.HasSeries([]byte("s")) {
+		t.Errorf("HasSeries after Close = true; want false")
+	}
+}
+
+// smallFile returns the bytes of a small valid file with all types.
+func smallFile(t testing.TB) []byte {
+	t.Helper()
+	var cols []column
+	for i, typ := range allTypes {
+		cols = append(cols, column{fmt.Sprintf("m,t=%d", i/2), fmt.Sprintf("f%d", i), genArray(typ, 3+i, int64(i), 7, uint64(i))})
+	}
+	path := writeFile(t, t.TempDir(), "small.tsm", cols)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("ReadFile: got error %v; want nil", err)
+	}
+	return b
+}
+
+// openAndReadAll opens b as a file and reads every block; it returns the
+// first error.
+func openAndReadAll(t testing.TB, b []byte) error {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "c.tsm")
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatalf("WriteFile: got error %v; want nil", err)
+	}
+	r, err := tsm.Open(path)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	var arr tsm.Array
+	it := r.Iterator()
+	for it.Next() {
+		for _, m := range it.Entries() {
+			if err := r.ReadArray(m, &arr); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func TestCorruptTruncated(t *testing.T) {
+	b := smallFile(t)
+	for n := range len(b) {
+		err := openAndReadAll(t, b[:n])
+		if !errors.Is(err, tsm.ErrCorrupt) {
+			t.Fatalf("file truncated to %d of %d bytes: got error %v; want ErrCorrupt", n, len(b), err)
+		}
+	}
+}
+
+func TestCorruptBitFlips(t *testing.T) {
+	b := smallFile(t)
+	c := make([]byte, len(b))
+	for i := range len(b) {
+		for _, bit := range []byte{0x01, 0x80} {
+			copy(c, b)
+			c[i] ^= bit
+			if err := openAndReadAll(t, c); !errors.Is(err, tsm.ErrCorrupt) {
+				t.Fatalf("bit flip 0x%02x at offset %d of %d: got error %v; want ErrCorrupt", bit, i, len(b), err)
+			}
+		}
+	}
+}
+
+func TestReadBlockOutOfBounds(t *testing.T) {
+	path := writeFile(t, t.TempDir(), "a.tsm", []column{{"s", "f", genArray(models.FieldTypeInteger, 5, 0, 1, 1)}})
+	r := mustOpen(t, path)
+	for _, m := range []tsm.BlockMeta{
+		{Offset: 0, Size: 10}, {Offset: 8, Size: 4}, {Offset: r.Size(), Size: 10}, {Offset: 8, Size: math.MaxInt64},
+		{Offset: -1, Size: 10},
+	} {
+		if _, err := r.ReadBlock(m); !errors.Is(err, tsm.ErrCorrupt) {
+			t.Errorf("ReadBlock(offset %d size %d): got %v; want ErrCorrupt", m.Offset, m.Size, err)
+		}
+	}
+}
+
+func TestDecodeBlockCorrupt(t *testing.T) {
+	arr := genArray(models.FieldTypeInteger, 100, 0, 10, 3)
+	blk, err := tsm.EncodeBlock(nil, arr)
+	if err != nil {
+		t.Fatalf("EncodeBlock: got error %v; want nil", err)
+	}
+	var got tsm.Array
+	if err := tsm.DecodeBlock(blk, &got); err != nil || !equalArrays(&got, arr) {
+		t.Fatalf("DecodeBlock(valid): got err=%v equal=%v; want nil, true", err, equalArrays(&got, arr))
+	}
+	for n := range len(blk) {
+		if err := tsm.DecodeBlock(blk[:n], &got); !errors.Is(err, tsm.ErrCorrupt) {
+			t.Fatalf("DecodeBlock(truncated to %d): got %v; want ErrCorrupt", n, err)
+		}
+	}
+	bad := bytes.Clone(blk)
+	bad[0] = 9
+	if err := tsm.DecodeBlock(bad, &got); !errors.Is(err, tsm.ErrCorrupt) {
+		t.Errorf("DecodeBlock(bad type): got %v; want ErrCorrupt", err)
+	}
+}

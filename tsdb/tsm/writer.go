@@ -1,0 +1,291 @@
+package tsm
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"math"
+	"os"
+	"path/filepath"
+
+	"github.com/strata-db/strata/tsdb/models"
+)
+
+// Writer creates one file. Keys must arrive in ascending (series, field)
+// order and the blocks of one key in ascending, non-overlapping time order.
+// The data goes to path+".tmp"; Close writes the index and footer, fsyncs
+// and renames the file to path, so a file at path is always complete.
+// Remove abandons the file. The index is built in memory (a few tens of
+// bytes per block plus the keys). A Writer is not safe for concurrent use.
+type Writer struct {
+	path, tmpPath string
+	f             *os.File
+	bw            *bufio.Writer
+	off           int64 // bytes written so far
+	err           error // sticky error; the file is unusable once set
+	closed        bool
+
+	index         []byte   // finished series records
+	seriesOffsets []uint32 // start of each series record in index
+	seriesBody    []byte   // finished field records of the current series
+	fieldCount    int      // field records in seriesBody
+	entries       []byte   // entries of the current key
+	blockCount    int      // entries in entries
+	prev          BlockMeta
+	series, field []byte // current key (owned copies)
+	typ           models.FieldType
+	hasKey        bool
+	keyCount      int
+	minTime       int64
+	maxTime       int64
+
+	scratch []byte // block bytes for WriteValues
+	hdr     [crcSize]byte
+}
+
+// NewWriter creates path+".tmp" (truncating any leftover) and returns a
+// Writer for it.
+func NewWriter(path string) (*Writer, error) {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("create tsm file: %w", err)
+	}
+	w := &Writer{
+		path: path, tmpPath: tmp, f: f,
+		bw:      bufio.NewWriterSize(f, 1<<20),
+		minTime: math.MaxInt64, maxTime: math.MinInt64,
+	}
+	w.write(appendHeader(nil))
+	if w.err != nil {
+		_ = w.Remove()
+		return nil, w.err
+	}
+	return w, nil
+}
+
+// Path returns the final path of the file.
+func (w *Writer) Path() string { return w.path }
+
+// Size returns the number of bytes written so far (header and blocks; the
+// index and footer are added by Close).
+func (w *Writer) Size() int64 { return w.off }
+
+// KeyCount returns the number of keys written so far.
+func (w *Writer) KeyCount() int {
+	if w.hasKey {
+		return w.keyCount + 1
+	}
+	return 0
+}
+
+func (w *Writer) write(b []byte) {
+	if w.err != nil {
+		return
+	}
+	n, err := w.bw.Write(b)
+	w.off += int64(n)
+	if err != nil {
+		w.err = fmt.Errorf("write tsm file %s: %w", w.tmpPath, err)
+	}
+}
+
+// WriteBlock appends one encoded block (as produced by EncodeBlock or
+// returned by Reader.ReadBlock) for the key (series, field) of type typ.
+// meta must give the block's MinTime, MaxTime, Count and Stats; its Offset
+// and Size are ignored and set by the Writer. The Writer prefixes the block
+// with its CRC32-C. Errors: ErrKeyOrder, ErrBlockOrder, ErrTypeMismatch,
+// ErrInvalidBlock, ErrClosed, or an I/O error (after which only Remove is
+// useful).
+func (w *Writer) WriteBlock(series, field []byte, typ models.FieldType, meta BlockMeta, block []byte) error {
+	if len(block) == 0 {
+		return fmt.Errorf("%w: empty block", ErrInvalidBlock)
+	}
+	if err := w.startBlock(series, field, typ, &meta); err != nil {
+		return err
+	}
+	binary.LittleEndian.PutUint32(w.hdr[:], crc32.Checksum(block, castagnoli))
+	meta.Offset = w.off
+	meta.Size = int64(crcSize + len(block))
+	w.write(w.hdr[:])
+	w.write(block)
+	if w.err != nil {
+		return w.err
+	}
+	w.addEntry(&meta)
+	return nil
+}
+
+// startBlock validates a block's key and metadata and switches to its key.
+func (w *Writer) startBlock(series, field []byte, typ models.FieldType, meta *BlockMeta) error {
+	switch {
+	case w.closed:
+		return ErrClosed
+	case w.err != nil:
+		return w.err
+	case !validType(typ):
+		return fmt.Errorf("%w: unknown field type %d", ErrInvalidBlock, typ)
+	case meta.Count <= 0 || meta.Count > MaxBlockValues:
+		return fmt.Errorf("%w: count %d out of range", ErrInvalidBlock, meta.Count)
+	case meta.MinTime > meta.MaxTime:
+		return fmt.Errorf("%w: min time %d after max time %d", ErrInvalidBlock, meta.MinTime, meta.MaxTime)
+	}
+	if w.hasKey {
+		c := bytes.Compare(series, w.series)
+		if c == 0 {
+			c = bytes.Compare(field, w.field)
+		}
+		switch {
+		case c < 0:
+			return fmt.Errorf("%w: %q/%q after %q/%q", ErrKeyOrder, series, field, w.series, w.field)
+		case c == 0:
+			if typ != w.typ {
+				return fmt.Errorf("%w: %q/%q is %s, block is %s", ErrTypeMismatch, series, field, w.typ, typ)
+			}
+			if meta.MinTime <= w.prev.MaxTime {
+				return fmt.Errorf("%w: %q/%q block starting %d after block ending %d",
+					ErrBlockOrder, series, field, meta.MinTime, w.prev.MaxTime)
+			}
+			return nil
+		}
+		w.finishKey(!bytes.Equal(series, w.series))
+	}
+	w.series = append(w.series[:0], series...)
+	w.field = append(w.field[:0], field...)
+	w.typ = typ
+	w.hasKey = true
+	return nil
+}
+
+// addEntry records meta in the current key's index entries.
+func (w *Writer) addEntry(meta *BlockMeta) {
+	w.entries = appendEntry(w.entries, w.typ, meta, &w.prev, w.blockCount == 0)
+	w.blockCount++
+	w.prev = *meta
+	w.minTime = min(w.minTime, meta.MinTime)
+	w.maxTime = max(w.maxTime, meta.MaxTime)
+}
+
+// finishKey moves the current key's entries into the series record and, if
+// endSeries, the series record into the index.
+func (w *Writer) finishKey(endSeries bool) {
+	b := w.seriesBody
+	b = binary.AppendUvarint(b, uint64(len(w.field)))
+	b = append(b, w.field...)
+	b = append(b, byte(w.typ))
+	b = binary.AppendUvarint(b, uint64(w.blockCount))
+	b = binary.AppendUvarint(b, uint64(len(w.entries)))
+	w.seriesBody = append(b, w.entries...)
+	w.fieldCount++
+	w.keyCount++
+	w.entries, w.blockCount, w.prev = w.entries[:0], 0, BlockMeta{}
+	if !endSeries {
+		return
+	}
+	w.seriesOffsets = append(w.seriesOffsets, uint32(len(w.index)))
+	w.index = binary.AppendUvarint(w.index, uint64(len(w.series)))
+	w.index = append(w.index, w.series...)
+	w.index = binary.AppendUvarint(w.index, uint64(w.fieldCount))
+	w.index = append(w.index, w.seriesBody...)
+	w.seriesBody, w.fieldCount = w.seriesBody[:0], 0
+}
+
+// Close writes the index and footer, fsyncs, and renames the file to its
+// final path. After an error the temporary file is removed. Close is
+// idempotent; later calls return nil.
+func (w *Writer) Close() error {
+	if w.closed {
+		return nil
+	}
+	err := w.finish()
+	w.closed = true
+	if err != nil {
+		_ = w.f.Close()
+		_ = os.Remove(w.tmpPath)
+		return err
+	}
+	return nil
+}
+
+func (w *Writer) finish() error {
+	if w.err != nil {
+		return w.err
+	}
+	if w.hasKey {
+		w.finishKey(true)
+	}
+	if uint64(len(w.index)) > math.MaxUint32 || w.keyCount > math.MaxUint32 {
+		return fmt.Errorf("write tsm index: %d bytes, %d keys: %w", len(w.index), w.keyCount, errIndexTooLarge)
+	}
+	ft := footer{
+		indexOffset: w.off,
+		seriesCount: uint32(len(w.seriesOffsets)),
+		keyCount:    uint32(w.keyCount),
+		minTime:     w.minTime,
+		maxTime:     w.maxTime,
+	}
+	if w.keyCount == 0 {
+		ft.minTime, ft.maxTime = 0, 0
+	}
+	idx := w.index
+	for _, o := range w.seriesOffsets {
+		idx = binary.LittleEndian.AppendUint32(idx, o)
+	}
+	w.index = idx
+	ft.indexSize = int64(len(idx))
+	ft.indexCRC = crc32.Checksum(idx, castagnoli)
+	w.write(idx)
+	w.write(appendFooter(nil, ft))
+	if w.err != nil {
+		return w.err
+	}
+	if err := w.bw.Flush(); err != nil {
+		return fmt.Errorf("flush tsm file %s: %w", w.tmpPath, err)
+	}
+	if err := w.f.Sync(); err != nil {
+		return fmt.Errorf("sync tsm file %s: %w", w.tmpPath, err)
+	}
+	if err := w.f.Close(); err != nil {
+		return fmt.Errorf("close tsm file %s: %w", w.tmpPath, err)
+	}
+	if err := os.Rename(w.tmpPath, w.path); err != nil {
+		return fmt.Errorf("rename tsm file %s: %w", w.tmpPath, err)
+	}
+	return syncDir(filepath.Dir(w.path))
+}
+
+// errIndexTooLarge reports an index past the format's 4 GiB limit.
+var errIndexTooLarge = errors.New("tsm: index exceeds 4 GiB")
+
+// Remove abandons the file: it closes and deletes the temporary file. It is
+// a no-op after a successful Close and safe to call more than once.
+func (w *Writer) Remove() error {
+	if w.closed {
+		return nil
+	}
+	w.closed = true
+	_ = w.f.Close()
+	if err := os.Remove(w.tmpPath); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove tsm file %s: %w", w.tmpPath, err)
+	}
+	return nil
+}
+
+// syncDir fsyncs a directory so a rename in it is durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("open dir %s: %w", dir, err)
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("sync dir %s: %w", dir, err)
+	}
+	return nil
+}
