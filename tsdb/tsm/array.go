@@ -275,6 +275,28 @@ func appendArray(dst, src *Array, i, j int) {
 	}
 }
 
+// dropFront removes the first i values, moving the rest to the front.
+func (a *Array) dropFront(i int) {
+	if i == 0 {
+		return
+	}
+	a.Timestamps = a.Timestamps[:copy(a.Timestamps, a.Timestamps[i:])]
+	switch a.Type {
+	case models.FieldTypeFloat:
+		a.Floats = a.Floats[:copy(a.Floats, a.Floats[i:])]
+	case models.FieldTypeInteger:
+		a.Integers = a.Integers[:copy(a.Integers, a.Integers[i:])]
+	case models.FieldTypeUnsigned:
+		a.Unsigneds = a.Unsigneds[:copy(a.Unsigneds, a.Unsigneds[i:])]
+	case models.FieldTypeString:
+		n := copy(a.Strings, a.Strings[i:])
+		clear(a.Strings[n:])
+		a.Strings = a.Strings[:n]
+	case models.FieldTypeBoolean:
+		a.Booleans = a.Booleans[:copy(a.Booleans, a.Booleans[i:])]
+	}
+}
+
 // Merge merges b into a, b winning on equal timestamps (see MergeArrays).
 // It appends in place when b lies after a and allocates otherwise.
 func (a *Array) Merge(b *Array) error {
