@@ -1,0 +1,534 @@
+package meta
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+// Client defaults.
+const (
+	DefaultClientTimeout       = 30 * time.Second
+	DefaultClientRetryInterval = 100 * time.Millisecond
+)
+
+// ClientConfig configures a Client.
+type ClientConfig struct {
+	// Addrs are meta HTTP addresses (host:port); any one may be asked.
+	Addrs []string
+	// Timeout bounds a call whose ctx has no deadline, retries included.
+	Timeout time.Duration
+	// LongPollTimeout is the wait of each watch request (the server caps it).
+	LongPollTimeout time.Duration
+	// RetryInterval is the pause after every address failed once.
+	RetryInterval time.Duration
+	// Logger receives watch errors; nil discards.
+	Logger *slog.Logger
+	// BcryptCost is the cost used to hash passwords; 0 means bcrypt.DefaultCost.
+	BcryptCost int
+}
+
+// Client talks to the meta cluster over HTTP with failover: a connection
+// error moves on to the next address, a not-leader answer follows the
+// leader's address. After Open it keeps a cached *Data current by
+// long-polling. All methods are safe for concurrent use.
+type Client struct {
+	cfg    ClientConfig
+	logger *slog.Logger
+	hc     *http.Client
+
+	data atomic.Pointer[Data]
+
+	mu      sync.Mutex // protects next, hint, changed
+	next    int        // index into cfg.Addrs to try first
+	hint    string     // leader address learned from a not-leader answer
+	changed chan struct{}
+
+	stopCh    chan struct{}
+	wg        sync.WaitGroup
+	opened    atomic.Bool
+	closeOnce sync.Once
+}
+
+// NewClient returns a Client; it does no I/O until called.
+func NewClient(cfg ClientConfig) *Client {
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultClientTimeout
+	}
+	if cfg.LongPollTimeout <= 0 {
+		cfg.LongPollTimeout = DefaultLongPollTimeout
+	}
+	if cfg.RetryInterval <= 0 {
+		cfg.RetryInterval = DefaultClientRetryInterval
+	}
+	if cfg.BcryptCost == 0 {
+		cfg.BcryptCost = bcrypt.DefaultCost
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Client{
+		cfg:     cfg,
+		logger:  logger,
+		hc:      &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4, IdleConnTimeout: 30 * time.Second}},
+		changed: make(chan struct{}),
+		stopCh:  make(chan struct{}),
+	}
+}
+
+// Open fetches the state (default consistency) and starts the goroutine
+// that keeps Data current. Call Close to stop it.
+func (c *Client) Open(ctx context.Context) error {
+	if !c.opened.CompareAndSwap(false, true) {
+		return errors.New("meta client already opened")
+	}
+	d, _, err := c.ReadData(ctx, ReadDefault)
+	if err != nil {
+		return fmt.Errorf("open meta client: %w", err)
+	}
+	c.swap(d)
+	c.goFunc(c.watchLoop)
+	return nil
+}
+
+// Close stops the watch goroutine and drops idle connections. Idempotent.
+func (c *Client) Close() error {
+	c.closeOnce.Do(func() {
+		close(c.stopCh)
+		c.wg.Wait()
+		c.hc.CloseIdleConnections()
+	})
+	return nil
+}
+
+func (c *Client) goFunc(fn func()) {
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		fn()
+	}()
+}
+
+// Data returns the cached state: nil before the first successful fetch,
+// never nil after. The value is immutable; Clone it to change it.
+func (c *Client) Data() *Data { return c.data.Load() }
+
+// WaitForDataChanged returns a channel closed when the cached state next
+// changes.
+func (c *Client) WaitForDataChanged() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.changed
+}
+
+// swap installs d if it is newer than the cache.
+func (c *Client) swap(d *Data) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old := c.data.Load(); old != nil && d.Index <= old.Index {
+		return
+	}
+	c.data.Store(d)
+	close(c.changed)
+	c.changed = make(chan struct{})
+}
+
+// watchLoop long-polls /data?index= and swaps the cache on each change.
+func (c *Client) watchLoop() {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c.goFunc(func() {
+		select {
+		case <-c.stopCh:
+			cancel()
+		case <-ctx.Done():
+		}
+	})
+	backoff := time.NewTimer(0)
+	<-backoff.C
+	defer backoff.Stop()
+	for {
+		var index uint64
+		if d := c.Data(); d != nil {
+			index = d.Index
+		}
+		q := url.Values{"index": {strconv.FormatUint(index, 10)}, "timeout": {c.cfg.LongPollTimeout.String()}, "consistency": {string(ReadDefault)}}
+		rctx, rcancel := context.WithTimeout(ctx, c.cfg.LongPollTimeout+c.cfg.Timeout)
+		var resp DataResponse
+		_, err := c.call(rctx, http.MethodGet, "/data", q, nil, &resp)
+		rcancel()
+		if ctx.Err() != nil {
+			return
+		}
+		if err == nil && resp.Data != nil {
+			c.swap(resp.Data)
+			continue
+		}
+		if err == nil {
+			err = errors.New("empty data answer")
+		}
+		c.logger.Warn("meta watch failed", "err", err)
+		backoff.Reset(c.cfg.RetryInterval)
+		select {
+		case <-ctx.Done():
+			return
+		case <-backoff.C:
+		}
+	}
+}
+
+// addrOrder returns the addresses to try, leader hint first.
+func (c *Client) addrOrder() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]string, 0, len(c.cfg.Addrs)+1)
+	if c.hint != "" {
+		out = append(out, c.hint)
+	}
+	for i := range c.cfg.Addrs {
+		a := c.cfg.Addrs[(c.next+i)%len(c.cfg.Addrs)]
+		if a != c.hint {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+func (c *Client) remember(addr string, ok bool, leaderHint string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if leaderHint != "" {
+		c.hint = leaderHint
+	} else if !ok && addr == c.hint {
+		c.hint = ""
+	}
+	for i, a := range c.cfg.Addrs {
+		if a == addr {
+			if ok {
+				c.next = i
+			} else if c.next == i {
+				c.next = (i + 1) % len(c.cfg.Addrs)
+			}
+		}
+	}
+}
+
+// call sends one request with failover and decodes a 200 answer into out.
+// Connection errors and 503 answers move on to the next address (or the
+// leader hint) until ctx (or Timeout, when ctx has no deadline) ends. Any
+// other non-200 answer is returned as an *APIError.
+func (c *Client) call(ctx context.Context, method, path string, q url.Values, body []byte, out any) (int, error) {
+	if len(c.cfg.Addrs) == 0 {
+		return 0, fmt.Errorf("meta client: no addresses: %w", ErrInvalidAddress)
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.cfg.Timeout)
+		defer cancel()
+	}
+	var lastErr error
+	pause := time.NewTimer(0)
+	<-pause.C
+	defer pause.Stop()
+	for {
+		for _, addr := range c.addrOrder() {
+			status, err := c.callOnce(ctx, method, addr, path, q, body, out)
+			var apiErr *APIError
+			switch {
+			case err == nil:
+				c.remember(addr, true, "")
+				return status, nil
+			case errors.As(err, &apiErr) && apiErr.StatusCode != http.StatusServiceUnavailable:
+				c.remember(addr, true, "")
+				return status, err
+			case errors.As(err, &apiErr):
+				c.remember(addr, false, apiErr.Leader)
+			default:
+				c.remember(addr, false, "")
+			}
+			lastErr = err
+			if ctx.Err() != nil {
+				return 0, fmt.Errorf("meta %s %s: %w (last error: %w)", method, path, ctx.Err(), lastErr)
+			}
+		}
+		pause.Reset(c.cfg.RetryInterval)
+		select {
+		case <-ctx.Done():
+			return 0, fmt.Errorf("meta %s %s: %w (last error: %w)", method, path, ctx.Err(), lastErr)
+		case <-c.stopCh:
+			return 0, ErrClosed
+		case <-pause.C:
+		}
+	}
+}
+
+func (c *Client) callOnce(ctx context.Context, method, addr, path string, q url.Values, body []byte, out any) (int, error) {
+	u := "http://" + addr + path
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return 0, fmt.Errorf("build request: %w", err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return resp.StatusCode, decodeAPIError(resp)
+	}
+	if out != nil {
+		if err := json.NewDecoder(io.LimitReader(resp.Body, 256<<20)).Decode(out); err != nil {
+			return resp.StatusCode, fmt.Errorf("decode %s answer: %w", path, err)
+		}
+	}
+	return resp.StatusCode, nil
+}
+
+// Execute sends a command (through any meta node) and returns its result.
+// A rejected command comes back as an error wrapping its sentinel. The
+// request id is kept across retries, so a retried command applies once.
+// When the Client is open, the cache has caught up with the command before
+// Execute returns.
+func (c *Client) Execute(ctx context.Context, cmd *Command) (*Result, error) {
+	if cmd.RequestID == "" {
+		cmd.RequestID = newRequestID()
+	}
+	body, err := json.Marshal(cmd)
+	if err != nil {
+		return nil, fmt.Errorf("encode command: %w", err)
+	}
+	var res Result
+	if _, err := c.call(ctx, http.MethodPost, "/execute", nil, body, &res); err != nil {
+		return nil, fmt.Errorf("%s: %w", cmd.Type, err)
+	}
+	if err := res.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", cmd.Type, err)
+	}
+	if c.opened.Load() {
+		if d := c.Data(); d == nil || d.Index < res.Index {
+			if d, _, err := c.ReadData(ctx, ReadDefault); err == nil {
+				c.swap(d)
+			}
+		}
+	}
+	return &res, nil
+}
+
+func (c *Client) exec(ctx context.Context, typ CommandType, payload any) (*Result, error) {
+	cmd, err := NewCommand(typ, "", payload)
+	if err != nil {
+		return nil, err
+	}
+	return c.Execute(ctx, cmd)
+}
+
+// ReadData fetches the state at the given consistency and returns it with
+// its index.
+func (c *Client) ReadData(ctx context.Context, rc ReadConsistency) (*Data, uint64, error) {
+	var resp DataResponse
+	if _, err := c.call(ctx, http.MethodGet, "/data", url.Values{"consistency": {string(rc)}}, nil, &resp); err != nil {
+		return nil, 0, err
+	}
+	if resp.Data == nil {
+		return nil, 0, fmt.Errorf("read meta data: empty answer: %w", ErrInvalidCommand)
+	}
+	return resp.Data, resp.Index, nil
+}
+
+// Status fetches GET /status from the meta node at addr (no failover).
+func (c *Client) Status(ctx context.Context, addr string) (*Status, error) {
+	var st Status
+	if _, err := c.callOnce(ctx, http.MethodGet, addr, "/status", nil, nil, &st); err != nil {
+		return nil, fmt.Errorf("status of %s: %w", addr, err)
+	}
+	return &st, nil
+}
+
+// CreateDatabase creates a database; spec nil means the autogen policy.
+func (c *Client) CreateDatabase(ctx context.Context, name string, spec *RetentionPolicySpec) (*DatabaseInfo, error) {
+	res, err := c.exec(ctx, CmdCreateDatabase, CreateDatabasePayload{Name: name, RetentionPolicy: spec})
+	if err != nil {
+		return nil, err
+	}
+	return res.Database, nil
+}
+
+// DropDatabase drops a database (a missing one is not an error).
+func (c *Client) DropDatabase(ctx context.Context, name string) error {
+	_, err := c.exec(ctx, CmdDropDatabase, DropDatabasePayload{Name: name})
+	return err
+}
+
+// CreateRetentionPolicy creates a retention policy on db.
+func (c *Client) CreateRetentionPolicy(ctx context.Context, db string, spec RetentionPolicySpec, makeDefault bool) (*RetentionPolicyInfo, error) {
+	res, err := c.exec(ctx, CmdCreateRetentionPolicy, CreateRetentionPolicyPayload{Database: db, Spec: spec, MakeDefault: makeDefault})
+	if err != nil {
+		return nil, err
+	}
+	return res.RetentionPolicy, nil
+}
+
+// UpdateRetentionPolicy changes the set fields of upd on db's policy name.
+func (c *Client) UpdateRetentionPolicy(ctx context.Context, db, name string, upd RetentionPolicyUpdate, makeDefault bool) error {
+	_, err := c.exec(ctx, CmdUpdateRetentionPolicy, UpdateRetentionPolicyPayload{Database: db, Name: name, Update: upd, MakeDefault: makeDefault})
+	return err
+}
+
+// DropRetentionPolicy drops a retention policy (a missing one is not an error).
+func (c *Client) DropRetentionPolicy(ctx context.Context, db, name string) error {
+	_, err := c.exec(ctx, CmdDropRetentionPolicy, DropRetentionPolicyPayload{Database: db, Name: name})
+	return err
+}
+
+// CreateShardGroup returns the group of db/rp covering t, creating it if
+// needed. When open, it first looks in the cache.
+func (c *Client) CreateShardGroup(ctx context.Context, db, rp string, t time.Time) (*ShardGroupInfo, error) {
+	if d := c.Data(); d != nil {
+		if sg := d.ShardGroupByTimestamp(db, rp, t); sg != nil {
+			return sg, nil
+		}
+	}
+	res, err := c.exec(ctx, CmdCreateShardGroup, CreateShardGroupPayload{Database: db, RetentionPolicy: rp, Timestamp: t})
+	if err != nil {
+		return nil, err
+	}
+	return res.ShardGroup, nil
+}
+
+// DeleteShardGroup marks a shard group deleted.
+func (c *Client) DeleteShardGroup(ctx context.Context, db, rp string, id uint64) error {
+	_, err := c.exec(ctx, CmdDeleteShardGroup, DeleteShardGroupPayload{Database: db, RetentionPolicy: rp, ID: id})
+	return err
+}
+
+// TruncateShardGroups ends every group containing t at t.
+func (c *Client) TruncateShardGroups(ctx context.Context, t time.Time) error {
+	_, err := c.exec(ctx, CmdTruncateShardGroups, TruncateShardGroupsPayload{Timestamp: t})
+	return err
+}
+
+// CreateDataNode registers a data node (idempotent by rpcAddr) and returns it.
+func (c *Client) CreateDataNode(ctx context.Context, httpAddr, rpcAddr string) (*NodeInfo, error) {
+	res, err := c.exec(ctx, CmdCreateDataNode, CreateDataNodePayload{HTTPAddr: httpAddr, RPCAddr: rpcAddr})
+	if err != nil {
+		return nil, err
+	}
+	return res.DataNode, nil
+}
+
+// UpdateDataNode changes a data node's addresses.
+func (c *Client) UpdateDataNode(ctx context.Context, id uint64, httpAddr, rpcAddr string) error {
+	_, err := c.exec(ctx, CmdUpdateDataNode, UpdateDataNodePayload{ID: id, HTTPAddr: httpAddr, RPCAddr: rpcAddr})
+	return err
+}
+
+// DeleteDataNode removes a data node; its shards become under-replicated.
+func (c *Client) DeleteDataNode(ctx context.Context, id uint64) error {
+	_, err := c.exec(ctx, CmdDeleteDataNode, DeleteDataNodePayload{ID: id})
+	return err
+}
+
+// AddMetaNode asks the meta node at httpAddr for its id and raft address
+// (GET /status) and adds it to the cluster as a voter via the leader.
+func (c *Client) AddMetaNode(ctx context.Context, httpAddr string) error {
+	st, err := c.Status(ctx, httpAddr)
+	if err != nil {
+		return err
+	}
+	body, err := json.Marshal(JoinRequest{ID: st.ID, RaftAddr: st.RaftAddr, HTTPAddr: st.HTTPAddr})
+	if err != nil {
+		return fmt.Errorf("encode join: %w", err)
+	}
+	if _, err := c.call(ctx, http.MethodPost, "/join", nil, body, nil); err != nil {
+		return fmt.Errorf("add meta node %s: %w", httpAddr, err)
+	}
+	return nil
+}
+
+// RemoveMetaNode removes the meta node with that id, HTTP or raft address.
+func (c *Client) RemoveMetaNode(ctx context.Context, idOrAddr string) error {
+	id := idOrAddr
+	d, _, err := c.ReadData(ctx, ReadDefault)
+	if err != nil {
+		return err
+	}
+	if m := d.MetaNode(idOrAddr); m != nil {
+		id = m.ID
+	}
+	body, err := json.Marshal(LeaveRequest{ID: id})
+	if err != nil {
+		return fmt.Errorf("encode leave: %w", err)
+	}
+	if _, err := c.call(ctx, http.MethodPost, "/leave", nil, body, nil); err != nil {
+		return fmt.Errorf("remove meta node %s: %w", idOrAddr, err)
+	}
+	return nil
+}
+
+// CreateUser creates a user; the password is bcrypt-hashed here, so only
+// the hash crosses the network and enters the raft log.
+func (c *Client) CreateUser(ctx context.Context, name, password string, admin bool) error {
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), c.cfg.BcryptCost)
+	if err != nil {
+		return fmt.Errorf("hash password: %w", err)
+	}
+	_, err = c.exec(ctx, CmdCreateUser, CreateUserPayload{Name: name, Hash: string(hash), Admin: admin})
+	return err
+}
+
+// DropUser drops a user.
+func (c *Client) DropUser(ctx context.Context, name string) error {
+	_, err := c.exec(ctx, CmdDropUser, DropUserPayload{Name: name})
+	return err
+}
+
+// SetPassword changes a user's password.
+func (c *Client) SetPassword(ctx context.Context, name, password string) error {
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), c.cfg.BcryptCost)
+	if err != nil {
+		return fmt.Errorf("hash password: %w", err)
+	}
+	_, err = c.exec(ctx, CmdSetPassword, SetPasswordPayload{Name: name, Hash: string(hash)})
+	return err
+}
+
+// SetAdmin grants or revokes a user's admin flag.
+func (c *Client) SetAdmin(ctx context.Context, name string, admin bool) error {
+	_, err := c.exec(ctx, CmdSetAdmin, SetAdminPayload{Name: name, Admin: admin})
+	return err
+}
+
+// GrantPrivilege sets a user's privilege on db.
+func (c *Client) GrantPrivilege(ctx context.Context, user, db string, p Privilege) error {
+	_, err := c.exec(ctx, CmdGrantPrivilege, GrantPrivilegePayload{User: user, Database: db, Privilege: p})
+	return err
+}
+
+// RevokePrivilege removes a user's privilege on db.
+func (c *Client) RevokePrivilege(ctx context.Context, user, db string) error {
+	_, err := c.exec(ctx, CmdRevokePrivilege, RevokePrivilegePayload{User: user, Database: db})
+	return err
+}

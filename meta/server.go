@@ -1,0 +1,448 @@
+package meta
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// nodeIDFile holds the meta node's id inside Config.Dir.
+const nodeIDFile = "node-id"
+
+// Server is one meta node: raft plus the meta HTTP API.
+//
+// NewServer only builds it; Open binds the listeners, starts raft and the
+// HTTP server, and bootstraps or joins; Close stops everything. All methods
+// are safe for concurrent use.
+type Server struct {
+	cfg      Config
+	logger   *slog.Logger
+	gatherer prometheus.Gatherer
+	metrics  *metrics
+	fsm      *fsm
+
+	id       string
+	httpAddr string // advertised
+	raftAddr string // advertised
+
+	raft      atomic.Pointer[raft.Raft] // nil until Open succeeds
+	stream    *streamLayer
+	transport *raft.NetworkTransport
+	store     *raftboltdb.BoltStore
+	observer  *raft.Observer
+	obsCh     chan raft.Observation
+	httpLn    net.Listener
+	httpSrv   *http.Server
+	fwd       *http.Client // forwards requests to the leader
+
+	// readyTerm is the term in which this node, as leader, has applied a
+	// barrier: from then on its CommitIndex is authoritative for reads.
+	readyTerm  atomic.Uint64
+	leaderKick chan struct{} // cap 1: "leadership may have changed"
+
+	stopCh    chan struct{}
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+	closeErr  error
+	opened    atomic.Bool
+}
+
+// NewServer returns a meta node configured by cfg. A nil logger discards;
+// a nil reg uses a private registry. When reg is also a
+// prometheus.Gatherer, GET /metrics serves it.
+func NewServer(cfg Config, logger *slog.Logger, reg prometheus.Registerer) *Server {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	s := &Server{
+		cfg:        cfg,
+		logger:     logger,
+		fsm:        newFSM(DefaultRecentRequests),
+		leaderKick: make(chan struct{}, 1),
+		stopCh:     make(chan struct{}),
+	}
+	if g, ok := reg.(prometheus.Gatherer); ok {
+		s.gatherer = g
+	}
+	s.metrics = newMetrics(reg, s)
+	s.fsm.onApply = func(typ CommandType, outcome string) {
+		s.metrics.commands.WithLabelValues(string(typ), outcome).Inc()
+	}
+	return s
+}
+
+// Open validates the config, starts raft and the HTTP API, and bootstraps a
+// new cluster (no Join and no raft state in Dir) or joins one (Join set).
+// A node restarted from its Dir rejoins with its saved state.
+func (s *Server) Open() (err error) {
+	if err := s.cfg.Validate(); err != nil {
+		return err
+	}
+	if !s.opened.CompareAndSwap(false, true) {
+		return errors.New("meta server already opened")
+	}
+	defer func() {
+		if err != nil {
+			s.shutdown(false)
+		}
+	}()
+	if err := os.MkdirAll(s.cfg.Dir, 0o755); err != nil {
+		return fmt.Errorf("create meta dir: %w", err)
+	}
+	if s.id, err = loadOrCreateNodeID(s.cfg.Dir); err != nil {
+		return err
+	}
+
+	raftLn, err := net.Listen("tcp", s.cfg.RaftAddr)
+	if err != nil {
+		return fmt.Errorf("listen raft %s: %w", s.cfg.RaftAddr, err)
+	}
+	advRaft, err := advertiseAddr("raft", s.cfg.RaftAdvertiseAddr, raftLn.Addr())
+	if err != nil {
+		raftLn.Close()
+		return err
+	}
+	s.raftAddr = advRaft.String()
+	s.stream = newStreamLayer(raftLn, advRaft)
+
+	if s.httpLn, err = net.Listen("tcp", s.cfg.HTTPAddr); err != nil {
+		s.stream.Close()
+		return fmt.Errorf("listen http %s: %w", s.cfg.HTTPAddr, err)
+	}
+	advHTTP, err := advertiseAddr("http", s.cfg.HTTPAdvertiseAddr, s.httpLn.Addr())
+	if err != nil {
+		s.stream.Close()
+		s.httpLn.Close()
+		return err
+	}
+	s.httpAddr = advHTTP.String()
+
+	hlog := newRaftLogger(s.logger, s.cfg.RaftLogLevel)
+	s.transport = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream: s.stream, MaxPool: 3, Timeout: 10 * time.Second, Logger: hlog,
+	})
+	if s.store, err = raftboltdb.New(raftboltdb.Options{Path: filepath.Join(s.cfg.Dir, "raft.db")}); err != nil {
+		s.transport.Close()
+		s.httpLn.Close()
+		return fmt.Errorf("open raft store: %w", err)
+	}
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(s.cfg.Dir, s.cfg.SnapshotRetain, hlog)
+	if err != nil {
+		s.closeStores()
+		return fmt.Errorf("open snapshot store: %w", err)
+	}
+	hasState, err := raft.HasExistingState(s.store, s.store, snaps)
+	if err != nil {
+		s.closeStores()
+		return fmt.Errorf("check raft state: %w", err)
+	}
+
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(s.id)
+	rc.Logger = hlog
+	rc.HeartbeatTimeout = s.cfg.HeartbeatTimeout.D()
+	rc.ElectionTimeout = s.cfg.ElectionTimeout.D()
+	rc.LeaderLeaseTimeout = s.cfg.LeaderLeaseTimeout.D()
+	rc.CommitTimeout = s.cfg.CommitTimeout.D()
+	rc.SnapshotThreshold = s.cfg.SnapshotThreshold
+	rc.SnapshotInterval = s.cfg.SnapshotInterval.D()
+	rc.TrailingLogs = s.cfg.TrailingLogs
+	r, err := raft.NewRaft(rc, s.fsm, s.store, s.store, snaps, s.transport)
+	if err != nil {
+		s.closeStores()
+		return fmt.Errorf("start raft: %w", err)
+	}
+	s.raft.Store(r)
+
+	s.obsCh = make(chan raft.Observation, 64)
+	s.observer = raft.NewObserver(s.obsCh, false, func(o *raft.Observation) bool {
+		_, ok := o.Data.(raft.LeaderObservation)
+		return ok
+	})
+	r.RegisterObserver(s.observer)
+
+	if !hasState && len(s.cfg.Join) == 0 {
+		s.logger.Info("bootstrapping new meta cluster", "node_id", s.id, "raft_addr", s.raftAddr)
+		cfg := raft.Configuration{Servers: []raft.Server{{Suffrage: raft.Voter, ID: rc.LocalID, Address: raft.ServerAddress(s.raftAddr)}}}
+		if err := r.BootstrapCluster(cfg).Error(); err != nil {
+			return fmt.Errorf("bootstrap raft: %w", err)
+		}
+	}
+
+	s.fwd = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 8, IdleConnTimeout: 30 * time.Second}}
+	s.httpSrv = &http.Server{Handler: s.handler(), ReadHeaderTimeout: 10 * time.Second}
+	s.goFunc(func() {
+		if err := s.httpSrv.Serve(s.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.logger.Error("meta http server stopped", "err", err)
+		}
+	})
+	s.goFunc(s.observeLoop)
+	s.goFunc(s.leaderLoop)
+	if len(s.cfg.Join) > 0 {
+		s.goFunc(s.joinLoop)
+	}
+	s.kickLeader()
+	s.logger.Info("meta node started", "node_id", s.id, "http_addr", s.httpAddr, "raft_addr", s.raftAddr, "existing_state", hasState)
+	return nil
+}
+
+// goFunc runs fn in a goroutine owned by s (waited for in Close).
+func (s *Server) goFunc(fn func()) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		fn()
+	}()
+}
+
+// Close stops the node. On the leader it first hands leadership to another
+// voter (bounded by LeadershipTransferTimeout) so the cluster does not wait
+// for an election timeout. Close is idempotent.
+func (s *Server) Close() error { return s.shutdown(true) }
+
+// Abort stops the node without handing off leadership, as a crash would
+// (tests use it to simulate one). It is idempotent, and Close after Abort
+// does nothing.
+func (s *Server) Abort() error { return s.shutdown(false) }
+
+func (s *Server) shutdown(transfer bool) error {
+	s.closeOnce.Do(func() {
+		var errs []error
+		r := s.raft.Load()
+		if r != nil && transfer && r.State() == raft.Leader && s.hasOtherVoters(r) {
+			s.transferLeadership(r)
+		}
+		if r != nil {
+			if err := r.Shutdown().Error(); err != nil {
+				errs = append(errs, fmt.Errorf("shutdown raft: %w", err))
+			}
+			r.DeregisterObserver(s.observer)
+		}
+		close(s.stopCh)
+		if s.httpSrv != nil {
+			if err := s.httpSrv.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("close http server: %w", err))
+			}
+		} else if s.httpLn != nil {
+			s.httpLn.Close()
+		}
+		s.wg.Wait()
+		if s.fwd != nil {
+			s.fwd.CloseIdleConnections()
+		}
+		if err := s.closeStores(); err != nil {
+			errs = append(errs, err)
+		}
+		s.closeErr = errors.Join(errs...)
+		s.logger.Info("meta node stopped", "node_id", s.id)
+	})
+	return s.closeErr
+}
+
+func (s *Server) closeStores() error {
+	var errs []error
+	if s.transport != nil {
+		if err := s.transport.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close raft transport: %w", err))
+		}
+		s.transport = nil
+	} else if s.stream != nil {
+		s.stream.Close()
+	}
+	if s.store != nil {
+		if err := s.store.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close raft store: %w", err))
+		}
+		s.store = nil
+	}
+	return errors.Join(errs...)
+}
+
+func (s *Server) hasOtherVoters(r *raft.Raft) bool {
+	f := r.GetConfiguration()
+	if f.Error() != nil {
+		return false
+	}
+	for _, srv := range f.Configuration().Servers {
+		if srv.Suffrage == raft.Voter && string(srv.ID) != s.id {
+			return true
+		}
+	}
+	return false
+}
+
+// transferLeadership asks raft to hand leadership to another voter and
+// waits at most LeadershipTransferTimeout for it.
+func (s *Server) transferLeadership(r *raft.Raft) {
+	done := make(chan error, 1)
+	fut := r.LeadershipTransfer()
+	go func() { done <- fut.Error() }() // ends when raft finishes or shuts down
+	t := time.NewTimer(s.cfg.LeadershipTransferTimeout.D())
+	defer t.Stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			s.logger.Warn("leadership transfer failed", "node_id", s.id, "err", err)
+		} else {
+			s.logger.Info("leadership transferred", "node_id", s.id)
+		}
+	case <-t.C:
+		s.logger.Warn("leadership transfer timed out", "node_id", s.id)
+	}
+}
+
+// ID returns the node's stable id: random hex generated on first start and
+// kept in Dir/node-id, so it survives address changes.
+func (s *Server) ID() string { return s.id }
+
+// HTTPAddr returns the advertised HTTP address (the bound one by default).
+func (s *Server) HTTPAddr() string { return s.httpAddr }
+
+// RaftAddr returns the advertised raft address (the bound one by default).
+func (s *Server) RaftAddr() string { return s.raftAddr }
+
+// IsLeader reports whether this node is the raft leader now.
+func (s *Server) IsLeader() bool { return s.raftState() == raft.Leader }
+
+// Data returns this node's current state (a stale read).
+func (s *Server) Data() *Data { return s.fsm.Data() }
+
+// WaitForLeader blocks until the cluster has a leader whose HTTP address
+// this node knows, or ctx ends.
+func (s *Server) WaitForLeader(ctx context.Context) error {
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if _, err := s.leaderHTTPAddr(); err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait for meta leader: %w", ctx.Err())
+		case <-s.stopCh:
+			return ErrClosed
+		case <-t.C:
+		}
+	}
+}
+
+// SetNetworkFilter is a fault hook for tests: allow(peer) is asked before
+// each raft connection this node dials (peer = the target raft address)
+// and accepts (peer = "", unknown). Open connections it rejects are closed
+// at once. nil allows everything. The HTTP API is not affected.
+func (s *Server) SetNetworkFilter(allow func(peer string) bool) {
+	if s.stream != nil {
+		s.stream.setFilter(allow)
+	}
+}
+
+func (s *Server) raftState() raft.RaftState {
+	r := s.raft.Load()
+	if r == nil {
+		return raft.Shutdown
+	}
+	return r.State()
+}
+
+func (s *Server) raftUint(fn func(*raft.Raft) uint64) uint64 {
+	r := s.raft.Load()
+	if r == nil {
+		return 0
+	}
+	return fn(r)
+}
+
+// leaderHTTPAddr returns the leader's HTTP address from the replicated
+// meta-node list, or ErrNoLeader.
+func (s *Server) leaderHTTPAddr() (string, error) {
+	r := s.raft.Load()
+	if r == nil {
+		return "", ErrNoLeader
+	}
+	if r.State() == raft.Leader {
+		return s.httpAddr, nil
+	}
+	_, id := r.LeaderWithID()
+	if id == "" {
+		return "", ErrNoLeader
+	}
+	m := s.fsm.Data().MetaNode(string(id))
+	if m == nil {
+		return "", fmt.Errorf("leader %s has no known http address: %w", id, ErrNoLeader)
+	}
+	return m.HTTPAddr, nil
+}
+
+func loadOrCreateNodeID(dir string) (string, error) {
+	p := filepath.Join(dir, nodeIDFile)
+	b, err := os.ReadFile(p)
+	if err == nil {
+		id := strings.TrimSpace(string(b))
+		if id == "" {
+			return "", fmt.Errorf("read node id %s: file is empty", p)
+		}
+		return id, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("read node id: %w", err)
+	}
+	var raw [8]byte
+	if _, err := io.ReadFull(rand.Reader, raw[:]); err != nil {
+		return "", fmt.Errorf("generate node id: %w", err)
+	}
+	id := hex.EncodeToString(raw[:])
+	tmp := p + ".tmp"
+	if err := os.WriteFile(tmp, []byte(id+"\n"), 0o644); err != nil {
+		return "", fmt.Errorf("write node id: %w", err)
+	}
+	if err := os.Rename(tmp, p); err != nil {
+		return "", fmt.Errorf("write node id: %w", err)
+	}
+	return id, nil
+}
+
+// advertiseAddr returns the configured advertise address, or the bound one
+// when none is set; an unspecified bound IP (0.0.0.0, ::) cannot be dialled
+// by peers, so that needs an explicit advertise address.
+func advertiseAddr(kind, configured string, bound net.Addr) (*net.TCPAddr, error) {
+	if configured != "" {
+		a, err := net.ResolveTCPAddr("tcp", configured)
+		if err != nil {
+			return nil, fmt.Errorf("resolve %s advertise address %q: %w", kind, configured, err)
+		}
+		return a, nil
+	}
+	a, ok := bound.(*net.TCPAddr)
+	if !ok {
+		return nil, fmt.Errorf("%s listener address %s is not TCP", kind, bound)
+	}
+	if a.IP.IsUnspecified() {
+		return nil, fmt.Errorf("%s address %s binds all interfaces: set %s-advertise-addr", kind, a, kind)
+	}
+	return a, nil
+}
+
+func newRequestID() string {
+	var b [16]byte
+	_, _ = io.ReadFull(rand.Reader, b[:])
+	return hex.EncodeToString(b[:])
+}
