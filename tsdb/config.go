@@ -1,0 +1,121 @@
+package tsdb
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/strata-db/strata/tsdb/wal"
+)
+
+// Defaults for Config.
+const (
+	// DefaultCacheSnapshotSize is the cache size that triggers a snapshot to a
+	// level-1 file (InfluxDB's cache-snapshot-memory-size is 25 MiB).
+	DefaultCacheSnapshotSize = 25 << 20
+	// DefaultCacheMaxSize is the hard limit of a shard's cache (live plus
+	// snapshotting); a write that would pass it fails with ErrCacheFull.
+	DefaultCacheMaxSize = 1 << 30
+	// DefaultCompactThroughput is the compaction write rate limit in bytes/s
+	// (0 disables the limit).
+	DefaultCompactThroughput = 48 << 20
+	// DefaultMaxConcurrentCompactions bounds compactions running at once
+	// across the Store.
+	DefaultMaxConcurrentCompactions = 1
+	// DefaultCompactFullWriteColdDuration is how long a shard must go without
+	// writes before it is fully compacted.
+	DefaultCompactFullWriteColdDuration = 4 * time.Hour
+	// DefaultCompactCheckInterval is how often the compaction planner runs.
+	DefaultCompactCheckInterval = time.Second
+	// DefaultDigestWindow is the time width of a digest bucket.
+	DefaultDigestWindow = time.Hour
+	// DefaultDigestSeriesBuckets is the number of series-key hash ranges of
+	// the digest buckets.
+	DefaultDigestSeriesBuckets = 4096
+)
+
+// Duration is a time.Duration that reads and writes TOML as a string such as
+// "1h30m".
+type Duration time.Duration
+
+// UnmarshalText parses a Go duration string.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("parse duration %q: %w", b, err)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalText formats the duration as a Go duration string.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+// Config configures a Store and every shard engine in it.
+type Config struct {
+	// Dir holds one sub-directory per shard, named by the shard id.
+	Dir string `toml:"dir"`
+	// CacheSnapshotSize is the cache size in bytes that triggers a snapshot.
+	CacheSnapshotSize int64 `toml:"cache-snapshot-memory-size"`
+	// CacheMaxSize is the hard limit of a shard's cache in bytes.
+	CacheMaxSize int64 `toml:"cache-max-memory-size"`
+	// CompactThroughput limits compaction writes in bytes per second; 0 is
+	// unlimited.
+	CompactThroughput int64 `toml:"compact-throughput"`
+	// MaxConcurrentCompactions bounds compactions running at once in the Store.
+	MaxConcurrentCompactions int `toml:"max-concurrent-compactions"`
+	// CompactFullWriteColdDuration is the quiet time after which a shard is
+	// fully compacted.
+	CompactFullWriteColdDuration Duration `toml:"compact-full-write-cold-duration"`
+	// CompactCheckInterval is the period of the background planner; 0 turns
+	// background snapshots and compactions off (tests call Snapshot/Compact).
+	CompactCheckInterval Duration `toml:"compact-check-interval"`
+	// DigestWindow is the time width of a digest bucket.
+	DigestWindow Duration `toml:"digest-window"`
+	// DigestSeriesBuckets is the number of series-key hash ranges.
+	DigestSeriesBuckets int `toml:"digest-series-buckets"`
+	// WAL configures each shard's write-ahead log.
+	WAL wal.Config `toml:"wal"`
+}
+
+// NewConfig returns a Config with the defaults.
+func NewConfig() Config {
+	return Config{
+		CacheSnapshotSize:            DefaultCacheSnapshotSize,
+		CacheMaxSize:                 DefaultCacheMaxSize,
+		CompactThroughput:            DefaultCompactThroughput,
+		MaxConcurrentCompactions:     DefaultMaxConcurrentCompactions,
+		CompactFullWriteColdDuration: Duration(DefaultCompactFullWriteColdDuration),
+		CompactCheckInterval:         Duration(DefaultCompactCheckInterval),
+		DigestWindow:                 Duration(DefaultDigestWindow),
+		DigestSeriesBuckets:          DefaultDigestSeriesBuckets,
+		WAL:                          wal.NewConfig(),
+	}
+}
+
+// Validate reports the first invalid setting.
+func (c Config) Validate() error {
+	switch {
+	case c.Dir == "":
+		return errors.New("tsdb config: dir must be set")
+	case c.CacheSnapshotSize <= 0:
+		return fmt.Errorf("tsdb config: cache-snapshot-memory-size %d must be > 0", c.CacheSnapshotSize)
+	case c.CacheMaxSize < c.CacheSnapshotSize:
+		return fmt.Errorf("tsdb config: cache-max-memory-size %d must be >= cache-snapshot-memory-size %d",
+			c.CacheMaxSize, c.CacheSnapshotSize)
+	case c.CompactThroughput < 0:
+		return fmt.Errorf("tsdb config: compact-throughput %d must be >= 0", c.CompactThroughput)
+	case c.MaxConcurrentCompactions < 1:
+		return fmt.Errorf("tsdb config: max-concurrent-compactions %d must be >= 1", c.MaxConcurrentCompactions)
+	case c.CompactCheckInterval < 0:
+		return fmt.Errorf("tsdb config: compact-check-interval %v must be >= 0", time.Duration(c.CompactCheckInterval))
+	case c.DigestWindow <= 0:
+		return fmt.Errorf("tsdb config: digest-window %v must be > 0", time.Duration(c.DigestWindow))
+	case c.DigestSeriesBuckets < 1:
+		return fmt.Errorf("tsdb config: digest-series-buckets %d must be >= 1", c.DigestSeriesBuckets)
+	}
+	if err := c.WAL.Validate(); err != nil {
+		return fmt.Errorf("tsdb config: %w", err)
+	}
+	return nil
+}

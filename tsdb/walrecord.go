@@ -1,0 +1,303 @@
+package tsdb
+
+import (
+	"encoding/binary"
+	"fmt"
+	"sync"
+
+	"github.com/klauspost/compress/s2"
+
+	"github.com/strata-db/strata/tsdb/models"
+)
+
+// WAL record kinds. The format is specified in docs/wal-record.md.
+const (
+	walRecordPoints byte = 1
+	walRecordDelete byte = 2
+
+	walFlagS2 byte = 1 << 0
+
+	// walCompressMin is the payload size from which a record is s2-compressed.
+	walCompressMin = 512
+	// walMaxDecoded bounds the decoded size of one record so a corrupt length
+	// cannot make replay allocate without limit.
+	walMaxDecoded = 1 << 30
+)
+
+// walEncoder encodes point batches into WAL records with reusable buffers,
+// so the steady-state write path does not allocate. Not safe for concurrent
+// use; the engine keeps a sync.Pool of them.
+type walEncoder struct {
+	raw []byte
+	out []byte
+}
+
+var walEncoderPool = sync.Pool{New: func() any { return &walEncoder{} }}
+
+// encodePoints encodes the points whose drop[i] is false (drop may be nil)
+// and returns the record, valid until the next call on e.
+func (e *walEncoder) encodePoints(points []models.Point, drop []bool) []byte {
+	raw := e.raw[:0]
+	raw = append(raw, walRecordPoints, 0)
+	n := 0
+	for i := range points {
+		if (drop == nil || !drop[i]) && len(points[i].Fields) > 0 {
+			n++
+		}
+	}
+	raw = binary.AppendUvarint(raw, uint64(n))
+	for i := range points {
+		p := &points[i]
+		if (drop != nil && drop[i]) || len(p.Fields) == 0 {
+			continue
+		}
+		// The key's length is known only after appending it: append the
+		// key, then shift it right to make room for its uvarint length.
+		start := len(raw)
+		raw = p.AppendSeriesKey(raw)
+		keyLen := len(raw) - start
+		var lenBuf [binary.MaxVarintLen64]byte
+		ln := binary.PutUvarint(lenBuf[:], uint64(keyLen))
+		raw = append(raw, lenBuf[:ln]...)
+		copy(raw[start+ln:], raw[start:start+keyLen])
+		copy(raw[start:], lenBuf[:ln])
+		raw = binary.LittleEndian.AppendUint64(raw, uint64(p.Time))
+		raw = binary.AppendUvarint(raw, uint64(len(p.Fields)))
+		for j := range p.Fields {
+			f := &p.Fields[j]
+			raw = binary.AppendUvarint(raw, uint64(len(f.Key)))
+			raw = append(raw, f.Key...)
+			raw = appendValue(raw, f.Value)
+		}
+	}
+	e.raw = raw
+	return e.finish(raw)
+}
+
+// encodeDelete encodes a batch of tombstones (without their file sequence,
+// which only the tombstone sidecar needs).
+func (e *walEncoder) encodeDelete(ts []Tombstone) []byte {
+	raw := e.raw[:0]
+	raw = append(raw, walRecordDelete, 0)
+	raw = binary.AppendUvarint(raw, uint64(len(ts)))
+	for i := range ts {
+		raw = appendTombstoneBody(raw, &ts[i])
+	}
+	e.raw = raw
+	return e.finish(raw)
+}
+
+func (e *walEncoder) finish(raw []byte) []byte {
+	if len(raw)-2 < walCompressMin {
+		return raw
+	}
+	need := 2 + s2.MaxEncodedLen(len(raw)-2)
+	if cap(e.out) < need {
+		e.out = make([]byte, need)
+	}
+	out := e.out[:need]
+	out[0], out[1] = raw[0], walFlagS2
+	enc := s2.Encode(out[2:], raw[2:])
+	return out[:2+len(enc)]
+}
+
+func appendValue(dst []byte, v models.Value) []byte {
+	dst = append(dst, byte(v.Type))
+	switch v.Type {
+	case models.FieldTypeFloat:
+		dst = binary.LittleEndian.AppendUint64(dst, v.N)
+	case models.FieldTypeInteger:
+		dst = binary.AppendVarint(dst, int64(v.N))
+	case models.FieldTypeUnsigned:
+		dst = binary.AppendUvarint(dst, v.N)
+	case models.FieldTypeBoolean:
+		dst = append(dst, byte(v.N&1))
+	case models.FieldTypeString:
+		dst = binary.AppendUvarint(dst, uint64(len(v.S)))
+		dst = append(dst, v.S...)
+	default:
+		panic(fmt.Sprintf("BUG: wal encode of field type %d", v.Type))
+	}
+	return dst
+}
+
+// walDecoder decodes WAL records; its buffer is reused between records.
+type walDecoder struct {
+	buf []byte
+}
+
+// walVisitor receives the content of a decoded record. Byte slices alias the
+// decoder's buffer and are valid only during the call.
+type walVisitor struct {
+	value  func(key, field []byte, ts int64, v models.Value) error
+	delete func(t Tombstone) error
+}
+
+// decode parses rec and calls vis for every value or tombstone in it.
+func (d *walDecoder) decode(rec []byte, vis walVisitor) error {
+	if len(rec) < 2 {
+		return fmt.Errorf("wal record of %d bytes: %w", len(rec), ErrCorruptRecord)
+	}
+	kind, flags := rec[0], rec[1]
+	body := rec[2:]
+	if flags&^walFlagS2 != 0 {
+		return fmt.Errorf("wal record flags %#x: %w", flags, ErrCorruptRecord)
+	}
+	if flags&walFlagS2 != 0 {
+		n, err := s2.DecodedLen(body)
+		if err != nil || n > walMaxDecoded {
+			return fmt.Errorf("wal record s2 header: %w", ErrCorruptRecord)
+		}
+		if cap(d.buf) < n {
+			d.buf = make([]byte, n)
+		}
+		out, err := s2.Decode(d.buf[:n], body)
+		if err != nil {
+			return fmt.Errorf("wal record s2 payload: %w: %w", ErrCorruptRecord, err)
+		}
+		body = out
+	}
+	r := byteReader{b: body}
+	switch kind {
+	case walRecordPoints:
+		return decodePointsBody(&r, vis)
+	case walRecordDelete:
+		n := r.uvarint()
+		for i := uint64(0); i < n && r.err == nil; i++ {
+			t := readTombstoneBody(&r)
+			if r.err != nil {
+				break
+			}
+			if vis.delete != nil {
+				if err := vis.delete(t); err != nil {
+					return err
+				}
+			}
+		}
+		if r.err != nil {
+			return fmt.Errorf("wal delete record: %w", r.err)
+		}
+		return nil
+	default:
+		return fmt.Errorf("wal record kind %d: %w", kind, ErrCorruptRecord)
+	}
+}
+
+func decodePointsBody(r *byteReader, vis walVisitor) error {
+	n := r.uvarint()
+	for i := uint64(0); i < n && r.err == nil; i++ {
+		key := r.bytes()
+		ts := int64(r.u64())
+		nf := r.uvarint()
+		for j := uint64(0); j < nf && r.err == nil; j++ {
+			field := r.bytes()
+			v := r.value()
+			if r.err != nil {
+				break
+			}
+			if vis.value != nil {
+				if err := vis.value(key, field, ts, v); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if r.err != nil {
+		return fmt.Errorf("wal points record: %w", r.err)
+	}
+	if len(r.b) != 0 {
+		return fmt.Errorf("wal points record: %d trailing bytes: %w", len(r.b), ErrCorruptRecord)
+	}
+	return nil
+}
+
+// byteReader reads the primitive encodings of WAL and tombstone records. The
+// first error sticks in err; later reads return zero values.
+type byteReader struct {
+	b   []byte
+	err error
+}
+
+func (r *byteReader) fail(what string) {
+	if r.err == nil {
+		r.err = fmt.Errorf("truncated or invalid %s: %w", what, ErrCorruptRecord)
+	}
+	r.b = nil
+}
+
+func (r *byteReader) uvarint() uint64 {
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.fail("uvarint")
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *byteReader) varint() int64 {
+	v, n := binary.Varint(r.b)
+	if n <= 0 {
+		r.fail("varint")
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *byteReader) u64() uint64 {
+	if len(r.b) < 8 {
+		r.fail("uint64")
+		return 0
+	}
+	v := binary.LittleEndian.Uint64(r.b)
+	r.b = r.b[8:]
+	return v
+}
+
+func (r *byteReader) byte1() byte {
+	if len(r.b) < 1 {
+		r.fail("byte")
+		return 0
+	}
+	v := r.b[0]
+	r.b = r.b[1:]
+	return v
+}
+
+func (r *byteReader) bytes() []byte {
+	n := r.uvarint()
+	if r.err != nil {
+		return nil
+	}
+	if n > uint64(len(r.b)) {
+		r.fail("length-prefixed bytes")
+		return nil
+	}
+	v := r.b[:n:n]
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *byteReader) value() models.Value {
+	t := models.FieldType(r.byte1())
+	switch t {
+	case models.FieldTypeFloat:
+		return models.Value{Type: t, N: r.u64()}
+	case models.FieldTypeInteger:
+		return models.Value{Type: t, N: uint64(r.varint())}
+	case models.FieldTypeUnsigned:
+		return models.Value{Type: t, N: r.uvarint()}
+	case models.FieldTypeBoolean:
+		b := r.byte1()
+		if b > 1 {
+			r.fail("boolean")
+		}
+		return models.Value{Type: t, N: uint64(b)}
+	case models.FieldTypeString:
+		return models.Value{Type: t, S: r.bytes()}
+	default:
+		r.fail("field type")
+		return models.Value{}
+	}
+}

@@ -1,0 +1,157 @@
+package tsdb
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/strata-db/strata/tsdb/models"
+)
+
+type decodedValue struct {
+	key, field string
+	ts         int64
+	v          models.Value
+}
+
+func decodeAll(t testing.TB, rec []byte) ([]decodedValue, []Tombstone, error) {
+	t.Helper()
+	var vals []decodedValue
+	var tombs []Tombstone
+	var d walDecoder
+	err := d.decode(rec, walVisitor{
+		value: func(key, field []byte, ts int64, v models.Value) error {
+			v.S = bytes.Clone(v.S)
+			vals = append(vals, decodedValue{string(key), string(field), ts, v})
+			return nil
+		},
+		delete: func(tb Tombstone) error {
+			tombs = append(tombs, tb)
+			return nil
+		},
+	})
+	return vals, tombs, err
+}
+
+func testPoints(n int, tagLen int) []models.Point {
+	var pts []models.Point
+	for i := range n {
+		pts = append(pts, models.Point{
+			Measurement: []byte("cpu,x"),
+			Tags: models.Tags{
+				{Key: []byte("host"), Value: []byte(fmt.Sprintf("h %d%s", i%7, strings.Repeat("z", tagLen)))},
+			},
+			Fields: []models.Field{
+				{Key: []byte("f"), Value: models.FloatValue(float64(i) / 3)},
+				{Key: []byte("i"), Value: models.IntegerValue(-int64(i) * 1000)},
+				{Key: []byte("u"), Value: models.UnsignedValue(uint64(i) << 40)},
+				{Key: []byte("s"), Value: models.StringValue([]byte(fmt.Sprintf("str%d", i)))},
+				{Key: []byte("b"), Value: models.BooleanValue(i%3 == 0)},
+			},
+			Time: int64(i)*1e9 - 5e9,
+		})
+	}
+	return pts
+}
+
+func TestWALRecordPointsRoundTrip(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		n, tagLen  int
+		compressed bool
+	}{
+		{"small uncompressed", 2, 0, false},
+		{"large s2", 200, 30, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pts := testPoints(tc.n, tc.tagLen)
+			drop := make([]bool, len(pts))
+			drop[1] = true
+			var e walEncoder
+			rec := e.encodePoints(pts, drop)
+			if got := rec[1]&walFlagS2 != 0; got != tc.compressed {
+				t.Fatalf("compressed flag: got %v, want %v", got, tc.compressed)
+			}
+			vals, _, err := decodeAll(t, rec)
+			if err != nil {
+				t.Fatalf("decode: %v", err)
+			}
+			var want []decodedValue
+			for i, p := range pts {
+				if drop[i] {
+					continue
+				}
+				for _, f := range p.Fields {
+					want = append(want, decodedValue{string(p.AppendSeriesKey(nil)), string(f.Key), p.Time, f.Value})
+				}
+			}
+			if len(vals) != len(want) {
+				t.Fatalf("decoded %d values, want %d", len(vals), len(want))
+			}
+			for i := range want {
+				g, w := vals[i], want[i]
+				if g.key != w.key || g.field != w.field || g.ts != w.ts || !g.v.Equal(w.v) {
+					t.Fatalf("value %d: got %+v, want %+v", i, g, w)
+				}
+			}
+		})
+	}
+}
+
+func TestWALRecordDeleteRoundTrip(t *testing.T) {
+	in := []Tombstone{
+		{SeriesKey: []byte("cpu,host=a"), Min: -5, Max: 10},
+		{SeriesKey: []byte("cpu,host=b"), Field: []byte("usage"), Min: 0, Max: 0},
+	}
+	var e walEncoder
+	_, got, err := decodeAll(t, e.encodeDelete(in))
+	if err != nil {
+		t.Fatalf("decode: %v", err)
+	}
+	if len(got) != 2 || !bytes.Equal(got[1].Field, in[1].Field) || got[0].Min != -5 || got[0].Max != 10 ||
+		!bytes.Equal(got[0].SeriesKey, in[0].SeriesKey) {
+		t.Fatalf("tombstones: got %+v, want %+v", got, in)
+	}
+}
+
+func TestWALRecordCorruptIsErrorNotPanic(t *testing.T) {
+	var e walEncoder
+	rec := bytes.Clone(e.encodePoints(testPoints(3, 0), nil))
+	for cut := 0; cut < len(rec); cut++ {
+		if _, _, err := decodeAll(t, rec[:cut]); !errors.Is(err, ErrCorruptRecord) {
+			t.Fatalf("record cut at %d of %d: got %v, want ErrCorruptRecord", cut, len(rec), err)
+		}
+	}
+	bad := bytes.Clone(rec)
+	bad[0] = 9
+	if _, _, err := decodeAll(t, bad); !errors.Is(err, ErrCorruptRecord) {
+		t.Fatalf("unknown kind: got %v, want ErrCorruptRecord", err)
+	}
+}
+
+func TestWALEncodeAllocationFree(t *testing.T) {
+	pts := testPoints(100, 20)
+	var e walEncoder
+	e.encodePoints(pts, nil)
+	if n := testing.AllocsPerRun(20, func() { e.encodePoints(pts, nil) }); n != 0 {
+		t.Fatalf("allocations per encode: got %v, want 0", n)
+	}
+}
+
+func FuzzWALRecordDecode(f *testing.F) {
+	var e walEncoder
+	f.Add(bytes.Clone(e.encodePoints(testPoints(2, 0), nil)))
+	f.Add(bytes.Clone(e.encodePoints(testPoints(50, 20), nil)))
+	f.Add(bytes.Clone(e.encodeDelete([]Tombstone{{SeriesKey: []byte("a"), Min: 1, Max: 2}})))
+	f.Fuzz(func(t *testing.T, rec []byte) {
+		if len(rec) > 1<<20 {
+			return
+		}
+		_, _, err := decodeAll(t, rec)
+		if err != nil && !errors.Is(err, ErrCorruptRecord) {
+			t.Fatalf("error does not wrap ErrCorruptRecord: %v", err)
+		}
+	})
+}
