@@ -123,8 +123,9 @@ func (p *Parser) parseEntry(prec Precision, defaultTime int64) (int, error) {
 	}
 
 	f0 := len(p.fields)
+	var seen uint64 // bloom filter of this line's field keys
 	for {
-		k, v, err := d.NextField()
+		k, kind, data, err := d.NextFieldBytes()
 		if err != nil {
 			return decodeErrLine(err), err
 		}
@@ -132,28 +133,26 @@ func (p *Parser) parseEntry(prec Precision, defaultTime int64) (int, error) {
 			break
 		}
 		p.locate(&e, k)
-		fv := Value{}
-		switch v.Kind() {
-		case lineprotocol.Float:
-			fv = FloatValue(v.FloatV())
-		case lineprotocol.Int:
-			fv = IntegerValue(v.IntV())
-		case lineprotocol.Uint:
-			fv = UnsignedValue(v.UintV())
-		case lineprotocol.Bool:
-			fv = BooleanValue(v.BoolV())
-		case lineprotocol.String:
-			s := v.BytesV()
-			if e.anchor < 0 {
-				if !p.locate(&e, s) {
-					e.nlBefore += bytes.Count(s, newline)
-				}
+		var fv Value
+		if kind == lineprotocol.String {
+			// The decoder has unescaped and UTF-8-checked the string.
+			if e.anchor < 0 && !p.locate(&e, data) {
+				e.nlBefore += bytes.Count(data, newline)
 			}
-			fv = StringValue(p.save(s))
-		default:
-			return p.lineOf(e), fmt.Errorf("field %q: BUG: unexpected value kind %v", k, v.Kind())
+			fv = StringValue(p.save(data))
+		} else {
+			p.locate(&e, data)
+			if fv, err = parseValue(kind, data); err != nil {
+				return p.lineOf(e), fmt.Errorf("field %q: %w", k, err)
+			}
 		}
-		p.setField(f0, k, fv)
+		bit := uint64(1) << ((uint(len(k)) ^ uint(k[len(k)-1])*7 ^ uint(k[len(k)/2])*13) & 63)
+		if seen&bit == 0 {
+			seen |= bit
+			p.fields = append(p.fields, Field{Key: p.save(k), Value: fv})
+		} else {
+			p.setField(f0, k, fv)
+		}
 	}
 	if len(p.fields) == f0 {
 		// line-protocol/v2 already rejects a line without fields; keep the
@@ -283,33 +282,19 @@ func sortTags(tags Tags) {
 
 // parseTimestamp parses a decimal int64 without allocating.
 func parseTimestamp(b []byte) (int64, error) {
-	s := b
-	neg := false
-	if len(s) > 0 && s[0] == '-' {
-		neg = true
-		s = s[1:]
-	}
-	if len(s) == 0 {
-		return 0, fmt.Errorf("%w %q", ErrInvalidTimestamp, b)
-	}
-	var u uint64
-	for _, c := range s {
-		if c < '0' || c > '9' {
-			return 0, fmt.Errorf("%w %q", ErrInvalidTimestamp, b)
-		}
-		if u > (math.MaxUint64-9)/10 {
-			return 0, fmt.Errorf("%w: %q", ErrTimestampOutOfRange, b)
-		}
-		u = u*10 + uint64(c-'0')
-	}
+	digits := b
+	neg := len(b) > 0 && b[0] == '-'
 	if neg {
-		if u > 1<<63 {
-			return 0, fmt.Errorf("%w: %q", ErrTimestampOutOfRange, b)
-		}
-		return -int64(u), nil
+		digits = b[1:]
 	}
-	if u > math.MaxInt64 {
+	u, ok := parseDigits(digits)
+	switch {
+	case !ok && u != math.MaxUint64:
+		return 0, fmt.Errorf("%w %q", ErrInvalidTimestamp, b)
+	case !ok, neg && u > 1<<63, !neg && u > math.MaxInt64:
 		return 0, fmt.Errorf("%w: %q", ErrTimestampOutOfRange, b)
+	case neg:
+		return -int64(u), nil
 	}
 	return int64(u), nil
 }

@@ -329,3 +329,26 @@ func TestMissingTimestampNegativeNowTruncatesDown(t *testing.T) {
 		t.Errorf("got %v; want one point at %d", got, want)
 	}
 }
+
+func TestParseSteadyStateAllocs(t *testing.T) {
+	var body []byte
+	for i := range 500 {
+		body = append(body, "cpu,region=eu,host=h"...)
+		body = strconv.AppendInt(body, int64(i), 10)
+		body = append(body, ` usage=1.5,idle=2i,n=3u,ok=t,s="x\"y" 1700000000000000000`+"\n"...)
+	}
+	var p models.Parser
+	if _, err := p.Parse(body, 1, 0); err != nil {
+		t.Fatalf("Parse: got error %v; want none", err)
+	}
+	// line-protocol/v2 has no Decoder.Reset: building one per body costs a
+	// single 512-byte allocation, independent of the number of points.
+	allocs := testing.AllocsPerRun(20, func() {
+		if _, err := p.Parse(body, 1, 0); err != nil {
+			t.Fatalf("Parse: got error %v; want none", err)
+		}
+	})
+	if allocs > 1 {
+		t.Errorf("Parse of 500 lines in steady state: got %v allocs; want <= 1", allocs)
+	}
+}

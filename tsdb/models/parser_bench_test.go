@@ -1,0 +1,137 @@
+package models_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/influxdata/line-protocol/v2/lineprotocol"
+	"github.com/strata-db/strata/tsdb/models"
+)
+
+const benchBatch = 5000
+
+// rawDecode decodes body with a bare lineprotocol.Decoder, reading every
+// token and field value, and returns the number of values. It is the floor
+// Parser is compared against.
+func rawDecode(body []byte) int {
+	n := 0
+	dec := lineprotocol.NewDecoderWithBytes(body)
+	for dec.Next() {
+		if _, err := dec.Measurement(); err != nil {
+			continue
+		}
+		for {
+			k, _, err := dec.NextTag()
+			if err != nil || k == nil {
+				break
+			}
+		}
+		for {
+			k, _, err := dec.NextField()
+			if err != nil || k == nil {
+				break
+			}
+			n++
+		}
+		_, _ = dec.Time(lineprotocol.Nanosecond, time.Time{})
+	}
+	return n
+}
+
+func countValues(b *testing.B, batches [][]byte) (values, bytes int) {
+	var p models.Parser
+	for _, body := range batches {
+		pts, err := p.Parse(body, 1, 0)
+		if err != nil {
+			b.Fatalf("Parse: got error %v; want none", err)
+		}
+		for i := range pts {
+			values += len(pts[i].Fields)
+		}
+		bytes += len(body)
+	}
+	return values, bytes
+}
+
+func benchParse(b *testing.B, batches [][]byte) {
+	values, size := countValues(b, batches)
+	b.Run("lineprotocol", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(size / len(batches)))
+		i := 0
+		for b.Loop() {
+			rawDecode(batches[i%len(batches)])
+			i++
+		}
+		b.ReportMetric(float64(values)/float64(len(batches))*float64(b.N)/b.Elapsed().Seconds(), "values/s")
+	})
+	b.Run("models", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(size / len(batches)))
+		var p models.Parser
+		i := 0
+		for b.Loop() {
+			if _, err := p.Parse(batches[i%len(batches)], 1, 0); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+		b.ReportMetric(float64(values)/float64(len(batches))*float64(b.N)/b.Elapsed().Seconds(), "values/s")
+	})
+	// vs-raw alternates the bare decoder and Parser on the same batch and
+	// reports Parser's speed as a fraction of the decoder's ("x-raw"), which
+	// cancels most of the noise of a shared machine.
+	b.Run("vs-raw", func(b *testing.B) {
+		b.ReportAllocs()
+		var p models.Parser
+		var rawDur, modelsDur time.Duration
+		i := 0
+		for b.Loop() {
+			body := batches[i%len(batches)]
+			t0 := time.Now()
+			rawDecode(body)
+			t1 := time.Now()
+			if _, err := p.Parse(body, 1, 0); err != nil {
+				b.Fatal(err)
+			}
+			rawDur += t1.Sub(t0)
+			modelsDur += time.Since(t1)
+			i++
+		}
+		b.ReportMetric(rawDur.Seconds()/modelsDur.Seconds(), "x-raw")
+	})
+}
+
+// BenchmarkParse parses TSBS cpu-only data in batches of 5,000 lines (one op
+// is one batch) and a synthetic body with every value type and escapes.
+// "values/s" counts field values; vs-raw reports "x-raw", Parser's speed as a
+// fraction of a bare lineprotocol.Decoder's on the same batches.
+func BenchmarkParse(b *testing.B) {
+	b.Run("tsbs-cpu", func(b *testing.B) {
+		batches := loadBatches(b, "tsbs-cpu-only-s100-1d.lp.gz", benchBatch, 40*benchBatch)
+		benchParse(b, batches)
+	})
+	b.Run("synthetic", func(b *testing.B) {
+		var body []byte
+		for i := range benchBatch {
+			body = fmt.Appendf(body, `weather,location=loc\ %d,station=s%d,zone=z%d temp=%d.25,hum=%di,count=%du,ok=true,note="n\"%d" %d`+"\n",
+				i%37, i%100, i%7, i, i%100, i, i, 1767225600000000000+int64(i)*1e9)
+		}
+		benchParse(b, [][]byte{body})
+	})
+}
+
+func BenchmarkAppendSeriesKey(b *testing.B) {
+	var p models.Parser
+	pts, err := p.Parse([]byte("cpu,hostname=host_0,region=eu-central-1,datacenter=eu-central-1a,rack=6,os=Ubuntu15.10,arch=x86,team=SF,service=19,service_version=1,service_environment=test usage_user=58i 1\n"), 1, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	dst := make([]byte, 0, 256)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(pts[0].AppendSeriesKey(nil))))
+	for b.Loop() {
+		dst = pts[0].AppendSeriesKey(dst[:0])
+	}
+}
