@@ -96,11 +96,9 @@ func appendSegmentHeader(dst []byte) []byte {
 // appendRecord appends rec framed as a record (length, CRC32-C, payload).
 // len(rec) must fit in uint32; Write checks it against MaxRecordSize first.
 func appendRecord(dst, rec []byte) []byte {
-	var lenBuf [4]byte
-	binary.LittleEndian.PutUint32(lenBuf[:], uint32(len(rec)))
-	crc := crc32.Update(0, castagnoli, lenBuf[:])
+	dst = binary.LittleEndian.AppendUint32(dst, uint32(len(rec)))
+	crc := crc32.Update(0, castagnoli, dst[len(dst)-4:])
 	crc = crc32.Update(crc, castagnoli, rec)
-	dst = append(dst, lenBuf[:]...)
 	dst = binary.LittleEndian.AppendUint32(dst, crc)
 	return append(dst, rec...)
 }

@@ -305,3 +305,82 @@ func TestRotateAndRemoveThrough(t *testing.T) {
 		t.Errorf("RemoveThrough(active) removed segments: %d left; want 3", n)
 	}
 }
+
+func TestMetricsSharedByManyWALs(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	cfg := testConfig(wal.MinSegmentSize)
+	// Two WALs opened with the same registry share its collectors.
+	a := mustOpen(t, t.TempDir(), cfg, reg)
+	defer a.Close()
+	b := mustOpen(t, t.TempDir(), cfg, reg)
+	defer b.Close()
+	// A third gets a Metrics built once, as a Store with many shards would.
+	m, err := wal.NewMetrics(reg)
+	if err != nil {
+		t.Fatalf("NewMetrics on a registry that has them: got %v; want nil", err)
+	}
+	c, err := wal.Open(t.TempDir(), cfg, nil, nil, wal.WithMetrics(m))
+	if err != nil {
+		t.Fatalf("Open with WithMetrics: %v", err)
+	}
+	for i, w := range []*wal.WAL{a, b, c} {
+		if _, err := w.WriteMulti(makeRecord(i, 10), makeRecord(i+10, 20)); err != nil {
+			t.Fatalf("WriteMulti: %v", err)
+		}
+	}
+	if got := metricValue(t, reg, "strata_wal_writes_total"); got != 6 {
+		t.Errorf("strata_wal_writes_total = %v; want 6", got)
+	}
+	if got, want := metricValue(t, reg, "strata_wal_bytes_total"), float64(3*(8+10+8+20)); got != want {
+		t.Errorf("strata_wal_bytes_total = %v; want %v", got, want)
+	}
+	if got := metricValue(t, reg, "strata_wal_fsync_duration_seconds"); got != 3 {
+		t.Errorf("strata_wal_fsync_duration_seconds count = %v; want 3 (one group each)", got)
+	}
+	if got := metricValue(t, reg, "strata_wal_segments"); got != 3 {
+		t.Errorf("strata_wal_segments = %v; want 3", got)
+	}
+	c.Close()
+	if got := metricValue(t, reg, "strata_wal_segments"); got != 2 {
+		t.Errorf("strata_wal_segments after closing one WAL = %v; want 2", got)
+	}
+}
+
+func TestMetricsNameClash(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(prometheus.NewGauge(prometheus.GaugeOpts{Name: "strata_wal_writes_total", Help: "something else"}))
+	if _, err := wal.Open(t.TempDir(), testConfig(wal.MinSegmentSize), nil, reg); err == nil {
+		t.Errorf("Open with a clashing metric registered: got nil error; want the registration error")
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	tests := []struct {
+		name   string
+		modify func(*wal.Config)
+		ok     bool
+	}{
+		{"defaults", func(*wal.Config) {}, true},
+		{"segment size too small", func(c *wal.Config) { c.SegmentSize = wal.MinSegmentSize - 1 }, false},
+		{"segment size minimum", func(c *wal.Config) { c.SegmentSize = wal.MinSegmentSize }, true},
+		{"zero max record", func(c *wal.Config) { c.MaxRecordSize = 0 }, false},
+		{"max record past uint32", func(c *wal.Config) { c.MaxRecordSize = 1 << 32 }, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := wal.NewConfig()
+			tc.modify(&cfg)
+			err := cfg.Validate()
+			if (err == nil) != tc.ok {
+				t.Errorf("Validate() = %v; want ok=%v", err, tc.ok)
+			}
+			w, oerr := wal.Open(t.TempDir(), cfg, nil, nil)
+			if (oerr == nil) != tc.ok {
+				t.Errorf("Open() error = %v; want ok=%v", oerr, tc.ok)
+			}
+			if oerr == nil {
+				w.Close()
+			}
+		})
+	}
+}

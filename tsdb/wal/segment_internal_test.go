@@ -1,0 +1,151 @@
+package wal
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"testing"
+)
+
+// fuzzMaxRecord is the record size limit of the fuzzed reader, small enough
+// that the limit itself gets exercised.
+const fuzzMaxRecord = 1 << 12
+
+// encodeSegment returns a segment holding recs.
+func encodeSegment(recs ...[]byte) []byte {
+	b := appendSegmentHeader(nil)
+	for _, r := range recs {
+		b = appendRecord(b, r)
+	}
+	return b
+}
+
+func FuzzSegmentReader(f *testing.F) {
+	full := encodeSegment([]byte("cpu,host=a usage=1 1"), nil, bytes.Repeat([]byte{0xab}, 300))
+	f.Add(full)
+	f.Add(full[:len(full)-1])
+	f.Add(full[:5])
+	f.Add(encodeSegment())
+	f.Add(encodeSegment(make([]byte, fuzzMaxRecord+1)))
+	flipped := bytes.Clone(full)
+	flipped[20] ^= 0x10
+	f.Add(flipped)
+	f.Add(append(encodeSegment([]byte("x")), make([]byte, 40)...))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > 1<<20 {
+			t.Skip("input over 1 MiB")
+		}
+		r := newSegmentReader(fuzzMaxRecord)
+		r.reset(bytes.NewReader(data), int64(len(data)))
+		var recs [][]byte
+		err := r.readHeader()
+		for err == nil {
+			var rec []byte
+			if rec, err = r.next(); err == nil {
+				recs = append(recs, bytes.Clone(rec))
+			}
+		}
+		if !errors.Is(err, io.EOF) && !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("reader error %v; want io.EOF or one wrapping ErrCorrupt", err)
+		}
+		if cap(r.buf) > len(data) {
+			t.Fatalf("record buffer of %d bytes for a %d-byte input; want <= input size", cap(r.buf), len(data))
+		}
+		// Everything before the reader's offset is exactly the records it
+		// returned, re-encoded.
+		if r.off > 0 {
+			if again := encodeSegment(recs...); !bytes.Equal(again, data[:r.off]) {
+				t.Fatalf("re-encoded %d records = %d bytes; want the %d good input bytes", len(recs), len(again), r.off)
+			}
+		} else if len(recs) > 0 {
+			t.Fatalf("%d records returned without a valid header", len(recs))
+		}
+		if errors.Is(err, io.EOF) && r.off != int64(len(data)) {
+			t.Fatalf("clean end at offset %d of %d bytes", r.off, len(data))
+		}
+	})
+}
+
+func TestSegmentReaderErrors(t *testing.T) {
+	good := encodeSegment([]byte("hello"), []byte("world"))
+	tests := []struct {
+		name     string
+		data     []byte
+		maxRec   int
+		wantRecs int
+		torn     bool // want io.ErrUnexpectedEOF as well as ErrCorrupt
+		wantEOF  bool
+	}{
+		{name: "clean", data: good, maxRec: 100, wantRecs: 2, wantEOF: true},
+		{name: "empty file", data: nil, maxRec: 100, torn: true},
+		{name: "torn header", data: good[:7], maxRec: 100, torn: true},
+		{name: "zeroed header", data: make([]byte, 64), maxRec: 100, torn: true},
+		{name: "bad magic", data: append([]byte("XXXX"), good[4:]...), maxRec: 100},
+		{name: "bad version", data: append(append([]byte("STWL"), 2, 0, 0, 0), good[8:]...), maxRec: 100},
+		{name: "torn record header", data: good[:len(good)-13+3], maxRec: 100, wantRecs: 1, torn: true},
+		{name: "torn payload", data: good[:len(good)-1], maxRec: 100, wantRecs: 1, torn: true},
+		{name: "over limit", data: good, maxRec: 4},
+		{name: "zeroed tail", data: append(bytes.Clone(good), make([]byte, 16)...), maxRec: 100, wantRecs: 2},
+		{name: "flipped crc", data: flip(good, 8+4, 0x01), maxRec: 100},
+		{name: "flipped payload", data: flip(good, len(good)-1, 0x01), maxRec: 100, wantRecs: 1},
+		{name: "shrunk length", data: flip(good, 8+13, 0x01), maxRec: 100, wantRecs: 1},
+		{name: "grown length", data: flip(good, 8+13, 0x80), maxRec: 100, wantRecs: 1, torn: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newSegmentReader(tc.maxRec)
+			r.reset(bytes.NewReader(tc.data), int64(len(tc.data)))
+			n := 0
+			err := r.readHeader()
+			for err == nil {
+				if _, err = r.next(); err == nil {
+					n++
+				}
+			}
+			if n != tc.wantRecs {
+				t.Errorf("decoded %d records; want %d", n, tc.wantRecs)
+			}
+			if tc.wantEOF {
+				if err != io.EOF {
+					t.Errorf("got error %v; want io.EOF", err)
+				}
+				return
+			}
+			if !errors.Is(err, ErrCorrupt) {
+				t.Errorf("got error %v; want one wrapping ErrCorrupt", err)
+			}
+			if got := errors.Is(err, io.ErrUnexpectedEOF); got != tc.torn {
+				t.Errorf("error %v wraps io.ErrUnexpectedEOF = %v; want %v", err, got, tc.torn)
+			}
+		})
+	}
+}
+
+// flip returns a copy of b with the bits of mask inverted in byte i.
+func flip(b []byte, i int, mask byte) []byte {
+	c := bytes.Clone(b)
+	c[i] ^= mask
+	return c
+}
+
+func TestParseSegmentName(t *testing.T) {
+	tests := []struct {
+		name   string
+		wantID uint64
+		wantOK bool
+	}{
+		{segmentName(1), 1, true},
+		{segmentName(18446744073709551615), 18446744073709551615, true},
+		{"00000000000000000000.wal", 0, false},
+		{"0000000000000000001.wal", 0, false},
+		{"0000000000000000000a.wal", 0, false},
+		{"00000000000000000001.tmp", 0, false},
+		{"99999999999999999999.wal", 0, false},
+	}
+	for _, tc := range tests {
+		id, ok := parseSegmentName(tc.name)
+		if id != tc.wantID || ok != tc.wantOK {
+			t.Errorf("parseSegmentName(%q) = %d, %v; want %d, %v", tc.name, id, ok, tc.wantID, tc.wantOK)
+		}
+	}
+}

@@ -1,0 +1,222 @@
+package wal
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"testing"
+	"time"
+)
+
+// blockingSync is a sync hook that holds the first fsync until released.
+type blockingSync struct {
+	mu      sync.Mutex
+	calls   int
+	started chan struct{} // closed when the first fsync begins
+	release chan struct{} // closed to let it finish
+	fail    error         // returned by every fsync if set
+}
+
+func newBlockingSync() *blockingSync {
+	return &blockingSync{started: make(chan struct{}), release: make(chan struct{})}
+}
+
+func (b *blockingSync) sync(f *os.File) error {
+	b.mu.Lock()
+	b.calls++
+	first := b.calls == 1
+	b.mu.Unlock()
+	if first {
+		close(b.started)
+		<-b.release
+	}
+	if b.fail != nil {
+		return b.fail
+	}
+	return f.Sync()
+}
+
+func (b *blockingSync) count() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.calls
+}
+
+// waitPending waits until n records wait for the next group.
+func waitPending(t *testing.T, w *WAL, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		w.mu.Lock()
+		got := w.pendingRecs
+		w.mu.Unlock()
+		if got == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pending records = %d; want %d", got, n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func openInternal(t *testing.T, dir string) *WAL {
+	t.Helper()
+	cfg := NewConfig()
+	cfg.SegmentSize = 1 << 20
+	w, err := Open(dir, cfg, nil, nil)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	return w
+}
+
+// startWrites starts n writers of distinct records and returns a channel of
+// their results.
+func startWrites(w *WAL, wg *sync.WaitGroup, first, n int) <-chan error {
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Go(func() {
+			_, err := w.Write(fmt.Appendf(nil, "record %d", first+i))
+			errs <- err
+		})
+	}
+	return errs
+}
+
+func TestGroupCommitSharesFsync(t *testing.T) {
+	dir := t.TempDir()
+	w := openInternal(t, dir)
+	hook := newBlockingSync()
+	w.sync = hook.sync
+
+	var wg sync.WaitGroup
+	firstErr := startWrites(w, &wg, 0, 1)
+	<-hook.started
+	// While the first group's fsync is held, five more writers queue up.
+	const queued = 5
+	restErr := startWrites(w, &wg, 1, queued)
+	waitPending(t, w, queued)
+	close(hook.release)
+	wg.Wait()
+	if err := <-firstErr; err != nil {
+		t.Fatalf("first Write: %v", err)
+	}
+	for range queued {
+		if err := <-restErr; err != nil {
+			t.Fatalf("queued Write: %v", err)
+		}
+	}
+	if n := hook.count(); n != 2 {
+		t.Errorf("fsyncs for 1 + %d concurrent writes = %d; want 2 (one per group)", queued, n)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	w = openInternal(t, dir)
+	defer w.Close()
+	n := 0
+	if err := w.Replay(func(uint64, []byte) error { n++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1+queued {
+		t.Errorf("replayed %d records; want %d", n, 1+queued)
+	}
+}
+
+func TestCloseWaitsForInFlightWrites(t *testing.T) {
+	dir := t.TempDir()
+	w := openInternal(t, dir)
+	hook := newBlockingSync()
+	w.sync = hook.sync
+
+	var wg sync.WaitGroup
+	firstErr := startWrites(w, &wg, 0, 1)
+	<-hook.started
+	restErr := startWrites(w, &wg, 1, 2)
+	waitPending(t, w, 2)
+	closed := make(chan error, 1)
+	wg.Go(func() { closed <- w.Close() })
+	select {
+	case err := <-closed:
+		t.Fatalf("Close returned %v while a group was in flight; want it to wait", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(hook.release)
+	wg.Wait()
+	if err := <-closed; err != nil {
+		t.Errorf("Close: got %v; want nil", err)
+	}
+	if err := <-firstErr; err != nil {
+		t.Errorf("in-flight Write: got %v; want nil", err)
+	}
+	for range 2 {
+		if err := <-restErr; err != nil {
+			t.Errorf("queued Write during Close: got %v; want nil", err)
+		}
+	}
+	w = openInternal(t, dir)
+	defer w.Close()
+	var got []string
+	if err := w.Replay(func(_ uint64, rec []byte) error { got = append(got, string(rec)); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 {
+		t.Errorf("replayed %q; want 3 records", got)
+	}
+}
+
+func TestFsyncFailureIsSticky(t *testing.T) {
+	dir := t.TempDir()
+	w := openInternal(t, dir)
+	defer w.Close()
+	hook := newBlockingSync()
+	hook.fail = errors.New("injected EIO")
+	w.sync = hook.sync
+
+	var wg sync.WaitGroup
+	firstErr := startWrites(w, &wg, 0, 1)
+	<-hook.started
+	restErr := startWrites(w, &wg, 1, 3)
+	waitPending(t, w, 3)
+	close(hook.release)
+	wg.Wait()
+	if err := <-firstErr; !errors.Is(err, hook.fail) {
+		t.Errorf("Write whose fsync failed: got %v; want the fsync error", err)
+	}
+	// The queued writers' group is never attempted: the WAL is broken.
+	for range 3 {
+		if err := <-restErr; !errors.Is(err, hook.fail) {
+			t.Errorf("queued Write: got %v; want the fsync error", err)
+		}
+	}
+	if _, err := w.Write([]byte("later")); !errors.Is(err, hook.fail) {
+		t.Errorf("Write after a failed fsync: got %v; want the sticky fsync error", err)
+	}
+	if _, err := w.Rotate(); !errors.Is(err, hook.fail) {
+		t.Errorf("Rotate after a failed fsync: got %v; want the sticky fsync error", err)
+	}
+	if n := hook.count(); n != 1 {
+		t.Errorf("fsync calls = %d; want 1", n)
+	}
+}
+
+func TestSteadyStateWriteAllocations(t *testing.T) {
+	w := openInternal(t, t.TempDir())
+	defer w.Close()
+	w.cfg.NoSync = true
+	rec := bytes.Repeat([]byte{7}, 4096)
+	if _, err := w.Write(rec); err != nil { // grow the buffers once
+		t.Fatal(err)
+	}
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, err := w.Write(rec); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("allocations per Write = %v; want 0", allocs)
+	}
+}
