@@ -1,0 +1,87 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/strata-db/strata/meta"
+)
+
+// ctlOptions are the flags every `strata ctl` command shares.
+type ctlOptions struct {
+	metaAddrs []string
+	json      bool
+	timeout   time.Duration
+}
+
+// client returns a meta client over the --meta addresses. Commands use it
+// for one request each, so it is never Opened (no watch goroutine).
+func (o *ctlOptions) client() *meta.Client {
+	return meta.NewClient(meta.ClientConfig{Addrs: splitList(o.metaAddrs), Timeout: o.timeout})
+}
+
+// context bounds one ctl command by --timeout.
+func (o *ctlOptions) context(cmd *cobra.Command) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(cmd.Context(), o.timeout)
+}
+
+func newCtlCommand() *cobra.Command {
+	opts := &ctlOptions{}
+	cmd := &cobra.Command{
+		Use:   "ctl",
+		Short: "Operate a Strata cluster: nodes, databases, retention policies, shards",
+		Long: `Operate a Strata cluster through its meta nodes, like influxd-ctl.
+Every command talks to the meta nodes named by --meta (any one will do;
+the others are tried when one is down). Output is a table, or JSON with
+--json. A failed command prints one line and exits non-zero.`,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			return applyEnv(cmd.Flags(), "STRATA_CTL_")
+		},
+	}
+	pf := cmd.PersistentFlags()
+	pf.StringSliceVar(&opts.metaAddrs, "meta", []string{"127.0.0.1:8091"}, "meta node HTTP addresses (comma-separated)")
+	pf.BoolVar(&opts.json, "json", false, "print JSON instead of tables")
+	pf.DurationVar(&opts.timeout, "timeout", 10*time.Second, "give up on the command after this long")
+	cmd.AddCommand(
+		newCtlShowCommand(opts),
+		newCtlAddMetaCommand(opts),
+		newCtlRemoveMetaCommand(opts),
+		newCtlCreateDatabaseCommand(opts),
+		newCtlDropDatabaseCommand(opts),
+		newCtlCreateRPCommand(opts),
+		newCtlAlterRPCommand(opts),
+		newCtlDropRPCommand(opts),
+		newCtlShowDatabasesCommand(opts),
+		newCtlShowRPsCommand(opts),
+		newCtlShowShardsCommand(opts),
+	)
+	return cmd
+}
+
+// output prints v as indented JSON with --json, else calls table with a
+// tabwriter that is flushed afterwards.
+func (o *ctlOptions) output(w io.Writer, v any, table func(tw *tabwriter.Writer)) error {
+	if o.json {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	table(tw)
+	return tw.Flush()
+}
+
+// done prints a one-line confirmation (or {"ok":true,...} with --json).
+func (o *ctlOptions) done(w io.Writer, msg string) error {
+	if o.json {
+		return json.NewEncoder(w).Encode(map[string]any{"ok": true, "message": msg})
+	}
+	_, err := fmt.Fprintln(w, msg)
+	return err
+}

@@ -1,0 +1,346 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/strata-db/strata/meta"
+)
+
+// rpFlags are the retention-policy settings shared by create-database,
+// create-retention-policy and alter-retention-policy.
+type rpFlags struct {
+	duration      string
+	shardDuration string
+	replication   int
+}
+
+func (f *rpFlags) register(cmd *cobra.Command, durationFlag string) {
+	cmd.Flags().StringVar(&f.duration, durationFlag, "INF", "how long data is kept (e.g. 30d, 1w, 72h; INF keeps it forever)")
+	cmd.Flags().StringVar(&f.shardDuration, "shard-duration", "", "time span of each shard group (default: InfluxDB's rule from the duration)")
+	cmd.Flags().IntVar(&f.replication, "replication", meta.DefaultReplicaN, "replication factor: how many data nodes hold each shard")
+}
+
+// spec turns the flags into a policy spec named name.
+func (f *rpFlags) spec(name, durationFlag string) (meta.RetentionPolicySpec, error) {
+	spec := meta.RetentionPolicySpec{Name: name}
+	d, err := parseRetention(f.duration)
+	if err != nil {
+		return spec, fmt.Errorf("--%s: %w", durationFlag, err)
+	}
+	spec.Duration = d
+	if f.shardDuration != "" {
+		sd, err := parseRetention(f.shardDuration)
+		if err != nil {
+			return spec, fmt.Errorf("--shard-duration: %w", err)
+		}
+		spec.ShardGroupDuration = sd
+	}
+	if f.replication < 1 {
+		return spec, fmt.Errorf("--replication must be at least 1, got %d", f.replication)
+	}
+	n := f.replication
+	spec.ReplicaN = &n
+	return spec, nil
+}
+
+func newCtlCreateDatabaseCommand(o *ctlOptions) *cobra.Command {
+	var f rpFlags
+	var rpName string
+	cmd := &cobra.Command{
+		Use:   "create-database NAME",
+		Short: "Create a database with its default retention policy",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			spec, err := f.spec(rpName, "retention")
+			if err != nil {
+				return err
+			}
+			ctx, cancel := o.context(cmd)
+			defer cancel()
+			c := o.client()
+			defer c.Close()
+			if _, err := c.CreateDatabase(ctx, args[0], &spec); err != nil {
+				return fmt.Errorf("create database %q: %w", args[0], err)
+			}
+			return o.done(cmd.OutOrStdout(), "created database "+args[0])
+		},
+	}
+	f.register(cmd, "retention")
+	cmd.Flags().StringVar(&rpName, "rp-name", meta.DefaultRetentionPolicyName, "name of the default retention policy")
+	return cmd
+}
+
+func newCtlDropDatabaseCommand(o *ctlOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "drop-database NAME",
+		Short: "Drop a database, its retention policies and shard groups",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, cancel := o.context(cmd)
+			defer cancel()
+			c := o.client()
+			defer c.Close()
+			if err := c.DropDatabase(ctx, args[0]); err != nil {
+				return fmt.Errorf("drop database %q: %w", args[0], err)
+			}
+			return o.done(cmd.OutOrStdout(), "dropped database "+args[0])
+		},
+	}
+}
+
+func newCtlCreateRPCommand(o *ctlOptions) *cobra.Command {
+	var f rpFlags
+	var makeDefault bool
+	cmd := &cobra.Command{
+		Use:   "create-retention-policy DB NAME --duration D",
+		Short: "Create a retention policy on a database",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			spec, err := f.spec(args[1], "duration")
+			if err != nil {
+				return err
+			}
+			ctx, cancel := o.context(cmd)
+			defer cancel()
+			c := o.client()
+			defer c.Close()
+			if _, err := c.CreateRetentionPolicy(ctx, args[0], spec, makeDefault); err != nil {
+				return fmt.Errorf("create retention policy %q on %q: %w", args[1], args[0], err)
+			}
+			return o.done(cmd.OutOrStdout(), "created retention policy "+args[1]+" on "+args[0])
+		},
+	}
+	f.register(cmd, "duration")
+	cmd.Flags().BoolVar(&makeDefault, "default", false, "make it the database's default policy")
+	if err := cmd.MarkFlagRequired("duration"); err != nil {
+		panic("BUG: " + err.Error())
+	}
+	return cmd
+}
+
+func newCtlAlterRPCommand(o *ctlOptions) *cobra.Command {
+	var f rpFlags
+	var makeDefault bool
+	cmd := &cobra.Command{
+		Use:   "alter-retention-policy DB NAME [--duration D] [--shard-duration D] [--replication N] [--default]",
+		Short: "Change a retention policy's settings",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			fs := cmd.Flags()
+			var upd meta.RetentionPolicyUpdate
+			if fs.Changed("duration") {
+				d, err := parseRetention(f.duration)
+				if err != nil {
+					return fmt.Errorf("--duration: %w", err)
+				}
+				upd.Duration = &d
+			}
+			if fs.Changed("shard-duration") {
+				d, err := parseRetention(f.shardDuration)
+				if err != nil {
+					return fmt.Errorf("--shard-duration: %w", err)
+				}
+				upd.ShardGroupDuration = &d
+			}
+			if fs.Changed("replication") {
+				if f.replication < 1 {
+					return fmt.Errorf("--replication must be at least 1, got %d", f.replication)
+				}
+				upd.ReplicaN = &f.replication
+			}
+			if upd == (meta.RetentionPolicyUpdate{}) && !makeDefault {
+				return fmt.Errorf("nothing to change: give --duration, --shard-duration, --replication or --default")
+			}
+			ctx, cancel := o.context(cmd)
+			defer cancel()
+			c := o.client()
+			defer c.Close()
+			if err := c.UpdateRetentionPolicy(ctx, args[0], args[1], upd, makeDefault); err != nil {
+				return fmt.Errorf("alter retention policy %q on %q: %w", args[1], args[0], err)
+			}
+			return o.done(cmd.OutOrStdout(), "altered retention policy "+args[1]+" on "+args[0])
+		},
+	}
+	f.register(cmd, "duration")
+	cmd.Flags().BoolVar(&makeDefault, "default", false, "make it the database's default policy")
+	return cmd
+}
+
+func newCtlDropRPCommand(o *ctlOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "drop-retention-policy DB NAME",
+		Short: "Drop a retention policy and its shard groups",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, cancel := o.context(cmd)
+			defer cancel()
+			c := o.client()
+			defer c.Close()
+			if err := c.DropRetentionPolicy(ctx, args[0], args[1]); err != nil {
+				return fmt.Errorf("drop retention policy %q on %q: %w", args[1], args[0], err)
+			}
+			return o.done(cmd.OutOrStdout(), "dropped retention policy "+args[1]+" on "+args[0])
+		},
+	}
+}
+
+// readState fetches the cluster state at default consistency for a show
+// command.
+func readState(cmd *cobra.Command, o *ctlOptions) (*meta.Data, error) {
+	ctx, cancel := o.context(cmd)
+	defer cancel()
+	c := o.client()
+	defer c.Close()
+	d, _, err := c.ReadData(ctx, meta.ReadDefault)
+	if err != nil {
+		return nil, fmt.Errorf("read cluster state: %w", err)
+	}
+	return d, nil
+}
+
+func newCtlShowDatabasesCommand(o *ctlOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "show-databases",
+		Short: "List databases",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			d, err := readState(cmd, o)
+			if err != nil {
+				return err
+			}
+			type dbView struct {
+				Name                   string `json:"name"`
+				DefaultRetentionPolicy string `json:"default_retention_policy"`
+				RetentionPolicies      int    `json:"retention_policies"`
+			}
+			views := make([]dbView, 0, len(d.Databases))
+			for _, db := range d.Databases {
+				views = append(views, dbView{db.Name, db.DefaultRetentionPolicy, len(db.RetentionPolicies)})
+			}
+			return o.output(cmd.OutOrStdout(), views, func(tw *tabwriter.Writer) {
+				fmt.Fprintln(tw, "NAME\tDEFAULT RP\tRPS")
+				for _, v := range views {
+					fmt.Fprintf(tw, "%s\t%s\t%d\n", v.Name, v.DefaultRetentionPolicy, v.RetentionPolicies)
+				}
+			})
+		},
+	}
+}
+
+func newCtlShowRPsCommand(o *ctlOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "show-retention-policies DB",
+		Short: "List a database's retention policies",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			d, err := readState(cmd, o)
+			if err != nil {
+				return err
+			}
+			db := d.Database(args[0])
+			if db == nil {
+				return fmt.Errorf("database not found: %s", args[0])
+			}
+			type rpView struct {
+				Name               string `json:"name"`
+				Duration           string `json:"duration"`
+				ShardGroupDuration string `json:"shard_group_duration"`
+				ReplicaN           int    `json:"replica_n"`
+				Default            bool   `json:"default"`
+			}
+			views := make([]rpView, 0, len(db.RetentionPolicies))
+			for _, rp := range db.RetentionPolicies {
+				views = append(views, rpView{rp.Name, formatRetention(rp.Duration, true), rp.ShardGroupDuration.String(), rp.ReplicaN, rp.Name == db.DefaultRetentionPolicy})
+			}
+			return o.output(cmd.OutOrStdout(), views, func(tw *tabwriter.Writer) {
+				fmt.Fprintln(tw, "NAME\tDURATION\tSHARD DURATION\tREPLICATION\tDEFAULT")
+				for _, v := range views {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%t\n", v.Name, v.Duration, v.ShardGroupDuration, v.ReplicaN, v.Default)
+				}
+			})
+		},
+	}
+}
+
+// shardView is one row of `strata ctl show-shards`.
+type shardView struct {
+	ID              uint64    `json:"id"`
+	Database        string    `json:"database"`
+	RetentionPolicy string    `json:"retention_policy"`
+	ShardGroup      uint64    `json:"shard_group"`
+	StartTime       time.Time `json:"start_time"`
+	EndTime         time.Time `json:"end_time"`
+	Owners          []uint64  `json:"owners"`
+	Replication     int       `json:"replication"`
+	State           string    `json:"state"`
+}
+
+func newCtlShowShardsCommand(o *ctlOptions) *cobra.Command {
+	var database string
+	cmd := &cobra.Command{
+		Use:   "show-shards",
+		Short: "List shards: database, policy, group, time range, owners",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			d, err := readState(cmd, o)
+			if err != nil {
+				return err
+			}
+			if database != "" && d.Database(database) == nil {
+				return fmt.Errorf("database not found: %s", database)
+			}
+			var views []shardView
+			for _, db := range d.Databases {
+				if database != "" && db.Name != database {
+					continue
+				}
+				for _, rp := range db.RetentionPolicies {
+					for _, sg := range rp.ShardGroups {
+						state := "ok"
+						switch {
+						case sg.Deleted():
+							state = "deleted"
+						case sg.Truncated():
+							state = "truncated"
+						}
+						for _, sh := range sg.Shards {
+							s := state
+							if s == "ok" && len(sh.Owners) < rp.ReplicaN {
+								s = "under-replicated"
+							}
+							views = append(views, shardView{sh.ID, db.Name, rp.Name, sg.ID, sg.StartTime, sg.EndTime, sh.Owners, rp.ReplicaN, s})
+						}
+					}
+				}
+			}
+			return o.output(cmd.OutOrStdout(), views, func(tw *tabwriter.Writer) {
+				fmt.Fprintln(tw, "ID\tDATABASE\tRP\tGROUP\tSTART\tEND\tOWNERS\tSTATE")
+				for _, v := range views {
+					fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", v.ID, v.Database, v.RetentionPolicy, v.ShardGroup,
+						v.StartTime.UTC().Format(time.RFC3339), v.EndTime.UTC().Format(time.RFC3339), formatOwners(v.Owners), v.State)
+				}
+			})
+		},
+	}
+	cmd.Flags().StringVar(&database, "database", "", "only this database's shards")
+	return cmd
+}
+
+func formatOwners(ids []uint64) string {
+	if len(ids) == 0 {
+		return "-"
+	}
+	s := ""
+	for i, id := range ids {
+		if i > 0 {
+			s += ","
+		}
+		s += strconv.FormatUint(id, 10)
+	}
+	return s
+}

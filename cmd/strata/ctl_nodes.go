@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/strata-db/strata/meta"
+)
+
+// clusterView is what `strata ctl show` prints.
+type clusterView struct {
+	Leader    string          `json:"leader"`
+	MetaNodes []metaNodeView  `json:"meta_nodes"`
+	DataNodes []meta.NodeInfo `json:"data_nodes"`
+	// UnderReplicated lists shards with fewer owners than their policy wants.
+	UnderReplicated []meta.ShardLocation `json:"under_replicated,omitempty"`
+}
+
+type metaNodeView struct {
+	meta.MetaNodeInfo
+	Voter  bool `json:"voter"`
+	Leader bool `json:"leader"`
+}
+
+// clusterStatus asks the --meta addresses in turn for GET /status and
+// returns the first answer.
+func clusterStatus(ctx context.Context, c *meta.Client, addrs []string) (*meta.Status, error) {
+	var errs []error
+	for _, addr := range addrs {
+		st, err := c.Status(ctx, addr)
+		if err == nil {
+			return st, nil
+		}
+		errs = append(errs, err)
+	}
+	return nil, fmt.Errorf("no meta node answered: %w", errors.Join(errs...))
+}
+
+func newCtlShowCommand(o *ctlOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "show",
+		Short: "Show the meta nodes (leader marked) and data nodes",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, cancel := o.context(cmd)
+			defer cancel()
+			c := o.client()
+			defer c.Close()
+			st, err := clusterStatus(ctx, c, splitList(o.metaAddrs))
+			if err != nil {
+				return err
+			}
+			d, _, err := c.ReadData(ctx, meta.ReadDefault)
+			if err != nil {
+				return fmt.Errorf("read cluster state: %w", err)
+			}
+			view := clusterView{Leader: st.Leader.ID, DataNodes: d.DataNodes, UnderReplicated: d.UnderReplicatedShards()}
+			for _, p := range st.Peers {
+				view.MetaNodes = append(view.MetaNodes, metaNodeView{MetaNodeInfo: p.MetaNodeInfo, Voter: p.Voter, Leader: p.ID == st.Leader.ID})
+			}
+			return o.output(cmd.OutOrStdout(), view, func(tw *tabwriter.Writer) {
+				fmt.Fprintln(tw, "Meta nodes")
+				fmt.Fprintln(tw, "ID\tHTTP ADDR\tRAFT ADDR\tROLE")
+				for _, m := range view.MetaNodes {
+					role := "follower"
+					switch {
+					case m.Leader:
+						role = "leader"
+					case !m.Voter:
+						role = "non-voter"
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", m.ID, m.HTTPAddr, m.RaftAddr, role)
+				}
+				fmt.Fprintln(tw)
+				fmt.Fprintln(tw, "Data nodes")
+				fmt.Fprintln(tw, "ID\tHTTP ADDR\tRPC ADDR")
+				for _, n := range view.DataNodes {
+					fmt.Fprintf(tw, "%d\t%s\t%s\n", n.ID, n.HTTPAddr, n.RPCAddr)
+				}
+				if len(view.DataNodes) == 0 {
+					fmt.Fprintln(tw, "(none)")
+				}
+				if n := len(view.UnderReplicated); n > 0 {
+					fmt.Fprintf(tw, "\n%d shard(s) under-replicated; see `strata ctl show-shards`\n", n)
+				}
+			})
+		},
+	}
+}
+
+func newCtlAddMetaCommand(o *ctlOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "add-meta HTTP_ADDR",
+		Short: "Add the running meta node at HTTP_ADDR to the cluster as a voter",
+		Long: `Add the running meta node at HTTP_ADDR to the cluster as a voter. The node
+is asked for its id and raft address, then joined through the leader. A
+node started with --join does this by itself.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, cancel := o.context(cmd)
+			defer cancel()
+			c := o.client()
+			defer c.Close()
+			if err := c.AddMetaNode(ctx, args[0]); err != nil {
+				return fmt.Errorf("add meta node %s: %w", args[0], err)
+			}
+			return o.done(cmd.OutOrStdout(), "added meta node "+args[0])
+		},
+	}
+}
+
+func newCtlRemoveMetaCommand(o *ctlOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "remove-meta ID|HTTP_ADDR|RAFT_ADDR",
+		Short: "Remove a meta node from the raft cluster",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, cancel := o.context(cmd)
+			defer cancel()
+			c := o.client()
+			defer c.Close()
+			if err := c.RemoveMetaNode(ctx, args[0]); err != nil {
+				return fmt.Errorf("remove meta node %s: %w", args[0], err)
+			}
+			return o.done(cmd.OutOrStdout(), "removed meta node "+args[0])
+		},
+	}
+}

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/BurntSushi/toml"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/cobra"
+
+	"github.com/strata-db/strata/meta"
+)
+
+func newMetaCommand() *cobra.Command {
+	var (
+		configPath string
+		dir        string
+		httpAddr   string
+		raftAddr   string
+		httpAdv    string
+		raftAdv    string
+		join       []string
+		logs       logOptions
+	)
+	cmd := &cobra.Command{
+		Use:   "meta",
+		Short: "Run a meta node (raft-replicated cluster metadata)",
+		Long: `Run a meta node. The first node of a cluster bootstraps it; every other node
+starts with --join naming one or more running meta nodes and is added as a voter.
+A node restarted from its --dir rejoins on its own.
+
+Precedence of settings: flags, then STRATA_META_* environment variables
+(--http-addr is STRATA_META_HTTP_ADDR), then the --config file, then defaults.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			fs := cmd.Flags()
+			if err := applyEnv(fs, "STRATA_META_"); err != nil {
+				return err
+			}
+			cfg := meta.NewConfig()
+			if configPath != "" {
+				if _, err := toml.DecodeFile(configPath, &cfg); err != nil {
+					return fmt.Errorf("read config %s: %w", configPath, err)
+				}
+			}
+			if fs.Changed("dir") {
+				cfg.Dir = dir
+			}
+			if fs.Changed("http-addr") {
+				cfg.HTTPAddr = httpAddr
+			}
+			if fs.Changed("raft-addr") {
+				cfg.RaftAddr = raftAddr
+			}
+			if fs.Changed("http-advertise-addr") {
+				cfg.HTTPAdvertiseAddr = httpAdv
+			}
+			if fs.Changed("raft-advertise-addr") {
+				cfg.RaftAdvertiseAddr = raftAdv
+			}
+			if fs.Changed("join") {
+				cfg.Join = splitList(join)
+			}
+			if err := cfg.Validate(); err != nil {
+				return fmt.Errorf("invalid configuration: %w", err)
+			}
+			logger, err := logs.logger(os.Stderr)
+			if err != nil {
+				return err
+			}
+			reg := prometheus.NewRegistry()
+			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+			srv := meta.NewServer(cfg, logger, reg)
+			if err := srv.Open(); err != nil {
+				return fmt.Errorf("start meta node: %w", err)
+			}
+			logger.Info("meta node started", "id", srv.ID(), "http_addr", srv.HTTPAddr(), "raft_addr", srv.RaftAddr(), "dir", cfg.Dir)
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			<-ctx.Done()
+			logger.Info("shutting down meta node")
+			if err := srv.Close(); err != nil {
+				return fmt.Errorf("stop meta node: %w", err)
+			}
+			logger.Info("meta node stopped")
+			return nil
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&configPath, "config", "", "TOML config file (see configs/meta.toml)")
+	fs.StringVar(&dir, "dir", meta.NewConfig().Dir, "directory for raft log, snapshots and node identity")
+	fs.StringVar(&httpAddr, "http-addr", meta.NewConfig().HTTPAddr, "meta HTTP API listen address")
+	fs.StringVar(&raftAddr, "raft-addr", meta.NewConfig().RaftAddr, "raft listen address (must be reachable by the other meta nodes)")
+	fs.StringVar(&httpAdv, "http-advertise-addr", "", "HTTP address other nodes and clients use to reach this node (default: the bound --http-addr)")
+	fs.StringVar(&raftAdv, "raft-advertise-addr", "", "raft address the other meta nodes dial (default: the bound --raft-addr); must not change across restarts")
+	fs.StringSliceVar(&join, "join", nil, "HTTP addresses of running meta nodes to join (comma-separated)")
+	logs.register(fs)
+	return cmd
+}
+
+// splitList flattens comma-separated values and drops empty entries.
+func splitList(values []string) []string {
+	var out []string
+	for _, v := range values {
+		for _, s := range strings.Split(v, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
