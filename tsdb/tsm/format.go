@@ -127,18 +127,35 @@ func appendHeader(dst []byte) []byte {
 	return append(dst, Version, 0, 0, 0)
 }
 
-// appendEntry encodes m relative to prev, the previous entry of the same
-// column (zero for the first), using the statistics layout of typ.
-func appendEntry(dst []byte, typ models.FieldType, m, prev *BlockMeta, first bool) []byte {
-	prevMax, prevEnd := int64(0), int64(0)
-	if !first {
-		prevMax, prevEnd = prev.MaxTime, prev.Offset+prev.Size
-	}
-	dst = binary.AppendVarint(dst, int64(uint64(m.MinTime)-uint64(prevMax)))
-	dst = binary.AppendUvarint(dst, uint64(m.MaxTime)-uint64(m.MinTime))
-	dst = binary.AppendUvarint(dst, uint64(m.Count))
-	dst = binary.AppendUvarint(dst, uint64(m.Offset-prevEnd))
+// entryState carries what an entry is encoded against: the previous
+// entry of the same column. The zero value is the state before the first
+// entry. Time gaps, spans and counts are stored as differences from the
+// previous entry's (delta-of-delta), so regular series cost one byte each.
+type entryState struct {
+	maxTime int64  // previous MaxTime
+	end     int64  // previous Offset+Size
+	gap     uint64 // previous MinTime - its predecessor's MaxTime (wrapping)
+	span    uint64 // previous MaxTime - MinTime
+	count   uint64 // previous Count
+}
+
+// next records m as the previous entry.
+func (st *entryState) next(m *BlockMeta, gap uint64) {
+	st.maxTime, st.end, st.gap = m.MaxTime, m.Offset+m.Size, gap
+	st.span, st.count = uint64(m.MaxTime)-uint64(m.MinTime), uint64(m.Count)
+}
+
+// appendEntry encodes m against st (and advances st), using the statistics
+// layout of typ.
+func appendEntry(dst []byte, typ models.FieldType, m *BlockMeta, st *entryState) []byte {
+	gap := uint64(m.MinTime) - uint64(st.maxTime)
+	span := uint64(m.MaxTime) - uint64(m.MinTime)
+	dst = binary.AppendVarint(dst, int64(gap-st.gap))
+	dst = binary.AppendVarint(dst, int64(span-st.span))
+	dst = binary.AppendVarint(dst, int64(uint64(m.Count)-st.count))
+	dst = binary.AppendUvarint(dst, uint64(m.Offset-st.end))
 	dst = binary.AppendUvarint(dst, uint64(m.Size))
+	st.next(m, gap)
 	s := &m.Stats
 	switch typ {
 	case models.FieldTypeFloat:
@@ -235,26 +252,23 @@ func (d *decoder) bytes() []byte {
 
 func (d *decoder) done() bool { return d.ok && d.off == len(d.b) }
 
-// readEntry decodes one entry written by appendEntry. It reports false when
-// the bytes are malformed or the entry is inconsistent (times not after
-// prev, MinTime > MaxTime, zero or too many values, a block outside
-// [headerSize, dataEnd)).
-func (d *decoder) readEntry(typ models.FieldType, m, prev *BlockMeta, first bool, dataEnd int64) bool {
-	prevMax, prevEnd := int64(0), int64(0)
-	if !first {
-		prevMax, prevEnd = prev.MaxTime, prev.Offset+prev.Size
-	}
-	m.MinTime = int64(uint64(prevMax) + uint64(d.varint()))
-	span := d.uvarint()
-	count := d.uvarint()
-	gap := d.uvarint()
+// readEntry decodes one entry written by appendEntry against st (and
+// advances st). It reports false when the bytes are malformed or the entry
+// is inconsistent (not after the previous entry, MinTime > MaxTime, zero or
+// too many values, a block outside [headerSize, dataEnd)).
+func (d *decoder) readEntry(typ models.FieldType, m *BlockMeta, st *entryState, first bool, dataEnd int64) bool {
+	gap := st.gap + uint64(d.varint())
+	span := st.span + uint64(d.varint())
+	count := st.count + uint64(d.varint())
+	off := d.uvarint()
 	size := d.uvarint()
 	if !d.ok || span > math.MaxInt64 || count == 0 || count > MaxBlockValues ||
-		size <= crcSize || size > uint64(dataEnd) || gap > uint64(dataEnd) {
+		size <= crcSize || size > uint64(dataEnd) || off > uint64(dataEnd) {
 		d.ok = false
 		return false
 	}
-	if !first && m.MinTime <= prevMax {
+	m.MinTime = int64(uint64(st.maxTime) + gap)
+	if !first && m.MinTime <= st.maxTime {
 		d.ok = false
 		return false
 	}
@@ -263,12 +277,13 @@ func (d *decoder) readEntry(typ models.FieldType, m, prev *BlockMeta, first bool
 		d.ok = false
 		return false
 	}
-	m.Offset = prevEnd + int64(gap)
+	m.Offset = st.end + int64(off)
 	m.Count, m.Size = int(count), int64(size)
 	if m.Offset < headerSize || m.Offset > dataEnd-m.Size {
 		d.ok = false
 		return false
 	}
+	st.next(m, gap)
 	s := &m.Stats
 	*s = Stats{}
 	switch typ {

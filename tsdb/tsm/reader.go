@@ -194,13 +194,10 @@ func (d *decoder) fieldRecord() (field []byte, typ models.FieldType, nBlocks int
 func appendEntries(dst []BlockMeta, typ models.FieldType, n int, raw []byte, dataEnd int64) ([]BlockMeta, bool) {
 	d := newDecoder(raw)
 	start := len(dst)
+	var st entryState
 	for i := range n {
 		dst = append(dst, BlockMeta{})
-		var prev *BlockMeta
-		if i > 0 {
-			prev = &dst[start+i-1]
-		}
-		if !d.readEntry(typ, &dst[start+i], prev, i == 0, dataEnd) {
+		if !d.readEntry(typ, &dst[start+i], &st, i == 0, dataEnd) {
 			return dst[:start], false
 		}
 	}

@@ -28,14 +28,15 @@ type Writer struct {
 	err           error // sticky error; the file is unusable once set
 	closed        bool
 
-	index         []byte   // finished series records
-	seriesOffsets []uint32 // start of each series record in index
-	seriesBody    []byte   // finished field records of the current series
-	fieldCount    int      // field records in seriesBody
-	entries       []byte   // entries of the current key
-	blockCount    int      // entries in entries
-	prev          BlockMeta
-	series, field []byte // current key (owned copies)
+	index         []byte     // finished series records
+	seriesOffsets []uint32   // start of each series record in index
+	seriesBody    []byte     // finished field records of the current series
+	fieldCount    int        // field records in seriesBody
+	entries       []byte     // entries of the current key
+	blockCount    int        // entries in entries
+	prev          BlockMeta  // last block of the current key
+	state         entryState // index encoding state of the current key
+	series, field []byte     // current key (owned copies)
 	typ           models.FieldType
 	hasKey        bool
 	keyCount      int
@@ -162,7 +163,7 @@ func (w *Writer) startBlock(series, field []byte, typ models.FieldType, meta *Bl
 
 // addEntry records meta in the current key's index entries.
 func (w *Writer) addEntry(meta *BlockMeta) {
-	w.entries = appendEntry(w.entries, w.typ, meta, &w.prev, w.blockCount == 0)
+	w.entries = appendEntry(w.entries, w.typ, meta, &w.state)
 	w.blockCount++
 	w.prev = *meta
 	w.minTime = min(w.minTime, meta.MinTime)
@@ -181,7 +182,7 @@ func (w *Writer) finishKey(endSeries bool) {
 	w.seriesBody = append(b, w.entries...)
 	w.fieldCount++
 	w.keyCount++
-	w.entries, w.blockCount, w.prev = w.entries[:0], 0, BlockMeta{}
+	w.entries, w.blockCount, w.prev, w.state = w.entries[:0], 0, BlockMeta{}, entryState{}
 	if !endSeries {
 		return
 	}

@@ -1,0 +1,122 @@
+package tsm
+
+import (
+	"errors"
+	"hash/crc32"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/strata-db/strata/tsdb/models"
+)
+
+// FuzzOpen validates arbitrary bytes as a file (the in-memory core of
+// Open, skipping the file system so the fuzzer runs fast) and reads every
+// block: it must never panic, and every error must wrap ErrCorrupt.
+func FuzzOpen(f *testing.F) {
+	f.Add(fuzzSeedFile(f))
+	f.Add([]byte("STSM\x01\x00\x00\x00"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if len(b) > 1<<16 {
+			return
+		}
+		r, err := newReader("fuzz", b)
+		if err != nil {
+			if !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("newReader: got error %v; want ErrCorrupt", err)
+			}
+			return
+		}
+		var arr Array
+		it := r.Iterator()
+		for it.Next() {
+			_ = r.Type(it.Series(), it.Field())
+			for _, m := range r.Entries(it.Series(), it.Field()) {
+				if err := r.ReadArray(m, &arr); err != nil && !errors.Is(err, ErrCorrupt) {
+					t.Fatalf("ReadArray: got error %v; want nil or ErrCorrupt", err)
+				}
+			}
+		}
+	})
+}
+
+// fuzzSeedFile returns a small valid file with every type.
+func fuzzSeedFile(f *testing.F) []byte {
+	path := filepath.Join(f.TempDir(), "seed.tsm")
+	w, err := NewWriter(path)
+	if err != nil {
+		f.Fatalf("NewWriter: got error %v; want nil", err)
+	}
+	types := []models.FieldType{models.FieldTypeFloat, models.FieldTypeInteger, models.FieldTypeUnsigned, models.FieldTypeString, models.FieldTypeBoolean}
+	for i, typ := range types {
+		a := Array{Type: typ}
+		for j := range 3 {
+			v := models.Value{Type: typ, N: uint64(j * i)}
+			if typ == models.FieldTypeBoolean {
+				v.N &= 1
+			}
+			if typ == models.FieldTypeString {
+				v.S = []byte("x")
+			}
+			_ = a.Append(int64(j*10+i), v)
+		}
+		if err := w.WriteValues([]byte("s"), []byte{'a' + byte(i)}, &a); err != nil {
+			f.Fatalf("WriteValues: got error %v; want nil", err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		f.Fatalf("Close: got error %v; want nil", err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		f.Fatalf("ReadFile: got error %v; want nil", err)
+	}
+	return b
+}
+
+// FuzzIndex wraps arbitrary block and index bytes in a valid header and
+// footer (with correct checksums) so the fuzzer explores the index
+// decoder behind the CRC. It must never panic; errors wrap ErrCorrupt; an
+// accepted index only yields blocks inside the data area.
+func FuzzIndex(f *testing.F) {
+	seed := fuzzSeedFile(f)
+	ft, _ := parseFooter(seed[len(seed)-footerSize:])
+	f.Add(seed[headerSize:ft.indexOffset], seed[ft.indexOffset:ft.indexOffset+ft.indexSize],
+		ft.seriesCount, ft.keyCount, ft.minTime, ft.maxTime)
+	f.Fuzz(func(t *testing.T, blocks, index []byte, nSeries, nKeys uint32, minT, maxT int64) {
+		if len(blocks)+len(index) > 1<<16 {
+			return
+		}
+		b := appendHeader(nil)
+		b = append(b, blocks...)
+		b = append(b, index...)
+		b = appendFooter(b, footer{
+			indexOffset: int64(headerSize + len(blocks)), indexSize: int64(len(index)),
+			seriesCount: nSeries, keyCount: nKeys, minTime: minT, maxTime: maxT,
+			indexCRC: crc32Checksum(index),
+		})
+		r, err := newReader("fuzz", b)
+		if err != nil {
+			if !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("newReader: got error %v; want ErrCorrupt", err)
+			}
+			return
+		}
+		it := r.Iterator()
+		keys := 0
+		for it.Next() {
+			keys++
+			for _, m := range it.Entries() {
+				if m.Offset < headerSize || m.Offset+m.Size > r.dataEnd || m.Count < 1 || m.MinTime > m.MaxTime {
+					t.Fatalf("accepted entry %+v outside data area [%d, %d) or inconsistent", m, headerSize, r.dataEnd)
+				}
+			}
+		}
+		if keys != r.KeyCount() {
+			t.Fatalf("iterator saw %d keys; KeyCount() = %d", keys, r.KeyCount())
+		}
+	})
+}
+
+// crc32Checksum is the index checksum.
+func crc32Checksum(b []byte) uint32 { return crc32.Checksum(b, castagnoli) }

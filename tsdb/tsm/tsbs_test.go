@@ -1,0 +1,173 @@
+package tsm_test
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"testing"
+
+	"github.com/strata-db/strata/tsdb/models"
+	"github.com/strata-db/strata/tsdb/tsm"
+)
+
+// dataFile returns the path of a shared dataset, or skips the test when it
+// is absent. It honours STRATA_DATA_DIR, else walks up from the package
+// directory looking for a shared/data folder beside the repository.
+func dataFile(tb testing.TB, name string) string {
+	tb.Helper()
+	if dir := os.Getenv("STRATA_DATA_DIR"); dir != "" {
+		p := filepath.Join(dir, name)
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+		tb.Skipf("dataset %s not found in STRATA_DATA_DIR=%s", name, dir)
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		tb.Skipf("dataset %s: cannot get working directory: %v", name, err)
+	}
+	for {
+		p := filepath.Join(dir, "shared", "data", name)
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			tb.Skipf("dataset %s not found (looked for shared/data/ above the package; set STRATA_DATA_DIR)", name)
+		}
+		dir = parent
+	}
+}
+
+// dataset is a TSBS file loaded as sorted columns.
+type dataset struct {
+	cols   []column
+	values int
+}
+
+var (
+	datasetOnce = map[string]*sync.Once{}
+	datasets    = map[string]*dataset{}
+	datasetMu   sync.Mutex
+)
+
+// loadDataset parses a gzipped line-protocol file into sorted columns,
+// once per process.
+func loadDataset(tb testing.TB, name string) *dataset {
+	tb.Helper()
+	path := dataFile(tb, name)
+	datasetMu.Lock()
+	once := datasetOnce[name]
+	if once == nil {
+		once = &sync.Once{}
+		datasetOnce[name] = once
+	}
+	datasetMu.Unlock()
+	once.Do(func() {
+		ds, err := parseDataset(path)
+		if err != nil {
+			tb.Fatalf("load %s: got error %v; want nil", path, err)
+		}
+		datasetMu.Lock()
+		datasets[name] = ds
+		datasetMu.Unlock()
+	})
+	datasetMu.Lock()
+	defer datasetMu.Unlock()
+	if datasets[name] == nil {
+		tb.Fatalf("dataset %s failed to load earlier", name)
+	}
+	return datasets[name]
+}
+
+func parseDataset(path string) (*dataset, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		return nil, err
+	}
+	byKey := map[string]*tsm.Array{}
+	var p models.Parser
+	var batch []byte
+	var key []byte
+	flush := func() error {
+		pts, err := p.Parse(batch, models.PrecisionNanosecond, 0)
+		if err != nil {
+			return err
+		}
+		for i := range pts {
+			pt := &pts[i]
+			key = pt.AppendSeriesKey(key[:0])
+			for _, fl := range pt.Fields {
+				k := string(key) + "\x00" + string(fl.Key)
+				a := byKey[k]
+				if a == nil {
+					a = &tsm.Array{}
+					byKey[k] = a
+				}
+				if err := a.Append(pt.Time, fl.Value); err != nil {
+					return err
+				}
+			}
+		}
+		batch = batch[:0]
+		return nil
+	}
+	sc := bufio.NewScanner(zr)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	lines := 0
+	for sc.Scan() {
+		batch = append(append(batch, sc.Bytes()...), '\n')
+		if lines++; lines%5000 == 0 {
+			if err := flush(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	if err := flush(); err != nil {
+		return nil, err
+	}
+	ds := &dataset{}
+	keys := make([]string, 0, len(byKey))
+	for k := range byKey {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		a := byKey[k]
+		a.SortDedupe()
+		i := bytes.IndexByte([]byte(k), 0)
+		ds.cols = append(ds.cols, column{series: k[:i], field: k[i+1:], arr: a})
+		ds.values += a.Len()
+	}
+	return ds, nil
+}
+
+// TestTSBSBytesPerValue writes the TSBS cpu-only s100 1d dataset as one
+// fully compacted file and checks the size target of issue 3: at most
+// 0.35 bytes per value (InfluxDB 1.8: 0.48).
+func TestTSBSBytesPerValue(t *testing.T) {
+	if testing.Short() {
+		t.Skip("loads 8.6 M values; skipped in -short mode")
+	}
+	ds := loadDataset(t, "tsbs-cpu-only-s100-1d.lp.gz")
+	path := writeFile(t, t.TempDir(), "tsbs.tsm", ds.cols)
+	r := mustOpen(t, path)
+	bpv := float64(r.Size()) / float64(ds.values)
+	t.Logf("%d values, %d keys, %d blocks, file %d bytes (index %d): %.4f bytes/value",
+		ds.values, r.KeyCount(), r.BlockCount(), r.Size(), r.IndexSize(), bpv)
+	if bpv > 0.35 {
+		t.Errorf("bytes per value = %.4f; want <= 0.35", bpv)
+	}
+}
