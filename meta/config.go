@@ -73,6 +73,10 @@ type Config struct {
 	// node of a new cluster, which bootstraps. Ignored when Dir already holds
 	// raft state, except to re-announce this node's addresses.
 	Join []string `toml:"join"`
+	// NoBootstrap keeps a node with no raft state and no Join from
+	// bootstrapping a new cluster: it waits until an existing cluster adds
+	// it (strata ctl add-meta, i.e. Client.AddMetaNode).
+	NoBootstrap bool `toml:"no-bootstrap"`
 
 	// HeartbeatTimeout, ElectionTimeout, LeaderLeaseTimeout and
 	// CommitTimeout are passed to hashicorp/raft.

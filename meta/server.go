@@ -180,7 +180,7 @@ func (s *Server) Open() (err error) {
 	})
 	r.RegisterObserver(s.observer)
 
-	if !hasState && len(s.cfg.Join) == 0 {
+	if !hasState && len(s.cfg.Join) == 0 && !s.cfg.NoBootstrap {
 		s.logger.Info("bootstrapping new meta cluster", "node_id", s.id, "raft_addr", s.raftAddr)
 		cfg := raft.Configuration{Servers: []raft.Server{{Suffrage: raft.Voter, ID: rc.LocalID, Address: raft.ServerAddress(s.raftAddr)}}}
 		if err := r.BootstrapCluster(cfg).Error(); err != nil {

@@ -22,9 +22,10 @@ type streamLayer struct {
 	ln        net.Listener
 	advertise net.Addr
 
-	mu    sync.Mutex // protects allow, conns
-	allow func(peer string) bool
-	conns map[net.Conn]string // open connections → peer ("" for inbound)
+	mu     sync.Mutex // protects allow, conns, closed
+	allow  func(peer string) bool
+	conns  map[net.Conn]string // open connections → peer ("" for inbound)
+	closed bool
 }
 
 func newStreamLayer(ln net.Listener, advertise net.Addr) *streamLayer {
@@ -85,6 +86,10 @@ func (s *streamLayer) Accept() (net.Conn, error) {
 func (s *streamLayer) track(c net.Conn, peer string) (net.Conn, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.closed {
+		_ = c.Close()
+		return nil, net.ErrClosed
+	}
 	if !s.allowed(peer) {
 		_ = c.Close()
 		return nil, errFiltered
@@ -100,8 +105,23 @@ func (s *streamLayer) untrack(c net.Conn) {
 	s.mu.Unlock()
 }
 
-// Close implements net.Listener.
-func (s *streamLayer) Close() error { return s.ln.Close() }
+// Close implements net.Listener. It also closes every open raft
+// connection: hashicorp/raft's transport leaves accepted connections and
+// its pool open on Close, and their reader goroutines would outlive it.
+func (s *streamLayer) Close() error {
+	err := s.ln.Close()
+	s.mu.Lock()
+	s.closed = true
+	conns := make([]net.Conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		_ = c.Close()
+	}
+	return err
+}
 
 // Addr implements net.Listener, returning the advertised address.
 func (s *streamLayer) Addr() net.Addr { return s.advertise }
