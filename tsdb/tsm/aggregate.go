@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/strata-db/strata/tsdb/models"
 )
@@ -45,16 +46,26 @@ type Aggregator struct {
 	start, end int64 // [start, end)
 	every      int64
 	windows    []Aggregate
+	ents       []BlockMeta // scratch for Reader.Aggregate
 }
 
 // NewAggregator returns an Aggregator for a column of type typ (float,
-// integer, unsigned or boolean).
+// integer, unsigned or boolean) over [start, end) in windows of every ns.
 func NewAggregator(typ models.FieldType, start, end, every int64) (*Aggregator, error) {
+	g := &Aggregator{}
+	if err := g.Reset(typ, start, end, every); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// Reset makes g a fresh Aggregator for new parameters, reusing its memory.
+func (g *Aggregator) Reset(typ models.FieldType, start, end, every int64) error {
 	switch {
 	case !validType(typ) || typ == models.FieldTypeString:
-		return nil, fmt.Errorf("%w: no aggregates for type %s", ErrInvalidWindow, typ)
+		return fmt.Errorf("%w: no aggregates for type %s", ErrInvalidWindow, typ)
 	case every <= 0 || end <= start:
-		return nil, fmt.Errorf("%w: range [%d, %d) every %d", ErrInvalidWindow, start, end, every)
+		return fmt.Errorf("%w: range [%d, %d) every %d", ErrInvalidWindow, start, end, every)
 	}
 	span := uint64(end) - uint64(start)
 	n := span / uint64(every)
@@ -62,13 +73,14 @@ func NewAggregator(typ models.FieldType, start, end, every int64) (*Aggregator, 
 		n++
 	}
 	if n > MaxWindows {
-		return nil, fmt.Errorf("%w: %d windows exceed %d", ErrInvalidWindow, n, MaxWindows)
+		return fmt.Errorf("%w: %d windows exceed %d", ErrInvalidWindow, n, MaxWindows)
 	}
-	g := &Aggregator{typ: typ, start: start, end: end, every: every, windows: make([]Aggregate, n)}
+	g.typ, g.start, g.end, g.every = typ, start, end, every
+	g.windows = slices.Grow(g.windows[:0], int(n))[:n]
 	for k := range g.windows {
-		g.windows[k].Start = start + int64(k)*every
+		g.windows[k] = Aggregate{Start: start + int64(k)*every}
 	}
-	return g, nil
+	return nil
 }
 
 // Windows returns the aggregates, one per window in time order. The slice
@@ -197,7 +209,8 @@ func (g *Aggregator) addRun(w *Aggregate, a *Array, i, j int) {
 // ErrTypeMismatch if the column's type differs from g's, and an
 // ErrCorrupt error for a damaged block.
 func (r *Reader) Aggregate(series, field []byte, g *Aggregator, exclude []TimeRange, scratch *Array) error {
-	typ, ents := r.AppendEntries(nil, series, field)
+	typ, ents := r.AppendEntries(g.ents[:0], series, field)
+	g.ents = ents
 	if typ == models.FieldTypeUnknown {
 		return nil
 	}

@@ -1,0 +1,167 @@
+package tsm_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/strata-db/strata/tsdb/models"
+	"github.com/strata-db/strata/tsdb/tsm"
+)
+
+// rawValueBytes is what one value costs uncompressed (timestamp + 8-byte
+// value), the base for the MB/s figures.
+const rawValueBytes = 16
+
+const tsbsFile = "tsbs-cpu-only-s100-1d.lp.gz"
+
+// BenchmarkWriteTSBS writes the TSBS cpu s100 1d dataset (8.64 M integer
+// values, 1,000 keys) as one file; MB/s are of raw 16-byte values.
+func BenchmarkWriteTSBS(b *testing.B) {
+	ds := loadDataset(b, tsbsFile)
+	dir := b.TempDir()
+	b.ReportAllocs()
+	b.SetBytes(int64(ds.values * rawValueBytes))
+	var size int64
+	for b.Loop() {
+		path := filepath.Join(dir, "w.tsm")
+		w, err := tsm.NewWriter(path)
+		if err != nil {
+			b.Fatalf("NewWriter: got error %v; want nil", err)
+		}
+		for _, c := range ds.cols {
+			if err := w.WriteValues([]byte(c.series), []byte(c.field), c.arr); err != nil {
+				b.Fatalf("WriteValues: got error %v; want nil", err)
+			}
+		}
+		if err := w.Close(); err != nil {
+			b.Fatalf("Close: got error %v; want nil", err)
+		}
+		size = w.Size()
+	}
+	b.ReportMetric(float64(ds.values)*float64(b.N)/b.Elapsed().Seconds(), "values/s")
+	b.ReportMetric(float64(size)/float64(ds.values), "B/value")
+}
+
+// BenchmarkDecodeBlock decodes one 1,000-value block per type.
+func BenchmarkDecodeBlock(b *testing.B) {
+	for _, typ := range allTypes {
+		b.Run(typ.String(), func(b *testing.B) {
+			blk, err := tsm.EncodeBlock(nil, genArray(typ, tsm.MaxPointsPerBlock, 1_767_225_600_000_000_000, 10_000_000_000, 1))
+			if err != nil {
+				b.Fatalf("EncodeBlock: got error %v; want nil", err)
+			}
+			var arr tsm.Array
+			b.ReportAllocs()
+			b.SetBytes(tsm.MaxPointsPerBlock * rawValueBytes)
+			for b.Loop() {
+				if err := tsm.DecodeBlock(blk, &arr); err != nil {
+					b.Fatalf("DecodeBlock: got error %v; want nil", err)
+				}
+			}
+			b.ReportMetric(float64(tsm.MaxPointsPerBlock)*float64(b.N)/b.Elapsed().Seconds(), "values/s")
+		})
+	}
+}
+
+// tsbsReader writes the TSBS dataset once per benchmark and opens it.
+func tsbsReader(b *testing.B) (*tsm.Reader, *dataset) {
+	b.Helper()
+	ds := loadDataset(b, tsbsFile)
+	return mustOpen(b, writeFile(b, b.TempDir(), "tsbs.tsm", ds.cols)), ds
+}
+
+// BenchmarkAggregateTSBS computes window aggregates over every key of the
+// TSBS file; values/s counts the values covered (scanned). With 1h windows
+// most 1,000-value blocks (2.8 h) straddle a window edge and are decoded;
+// with 1d windows every block is answered from its index statistics.
+func BenchmarkAggregateTSBS(b *testing.B) {
+	r, ds := tsbsReader(b)
+	for _, every := range []time.Duration{time.Minute, time.Hour, 24 * time.Hour} {
+		b.Run(every.String(), func(b *testing.B) {
+			var scratch tsm.Array
+			var g tsm.Aggregator
+			start := r.MinTime() - r.MinTime()%int64(every)
+			b.ReportAllocs()
+			b.SetBytes(int64(ds.values * rawValueBytes))
+			for b.Loop() {
+				for _, c := range ds.cols {
+					if err := g.Reset(models.FieldTypeInteger, start, r.MaxTime()+1, int64(every)); err != nil {
+						b.Fatalf("Reset: got error %v; want nil", err)
+					}
+					if err := r.Aggregate([]byte(c.series), []byte(c.field), &g, nil, &scratch); err != nil {
+						b.Fatalf("Aggregate: got error %v; want nil", err)
+					}
+				}
+			}
+			b.ReportMetric(float64(ds.values)*float64(b.N)/b.Elapsed().Seconds(), "values/s")
+		})
+	}
+}
+
+// BenchmarkMergeTSBS merges the TSBS dataset split into parts files, either
+// by time (adjacent ranges: partial blocks at each edge are re-blocked) or
+// by interleaving (every other value in each of two files: all decoded).
+func BenchmarkMergeTSBS(b *testing.B) {
+	ds := loadDataset(b, tsbsFile)
+	split := func(name string, parts int, pick func(i, n int) int) []*tsm.Reader {
+		dir := b.TempDir()
+		var readers []*tsm.Reader
+		for p := range parts {
+			var cols []column
+			for _, c := range ds.cols {
+				part := &tsm.Array{Type: c.arr.Type}
+				for i := range c.arr.Len() {
+					if pick(i, c.arr.Len()) == p {
+						_ = part.Append(c.arr.Timestamps[i], c.arr.Value(i))
+					}
+				}
+				cols = append(cols, column{c.series, c.field, part})
+			}
+			readers = append(readers, mustOpen(b, writeFile(b, dir, fmt.Sprintf("%s%d.tsm", name, p), cols)))
+		}
+		return readers
+	}
+	cases := []struct {
+		name    string
+		readers []*tsm.Reader
+	}{
+		{"time-4", split("t", 4, func(i, n int) int { return i * 4 / n })},
+		{"interleaved-2", split("i", 2, func(i, _ int) int { return i % 2 })},
+	}
+	for _, tc := range cases {
+		b.Run(tc.name, func(b *testing.B) {
+			out := filepath.Join(b.TempDir(), "m.tsm")
+			b.ReportAllocs()
+			b.SetBytes(int64(ds.values * rawValueBytes))
+			for b.Loop() {
+				w, err := tsm.NewWriter(out)
+				if err != nil {
+					b.Fatalf("NewWriter: got error %v; want nil", err)
+				}
+				if err := tsm.Merge(context.Background(), w, tc.readers, nil); err != nil {
+					b.Fatalf("Merge: got error %v; want nil", err)
+				}
+				if err := w.Close(); err != nil {
+					b.Fatalf("Close: got error %v; want nil", err)
+				}
+			}
+			b.ReportMetric(float64(ds.values)*float64(b.N)/b.Elapsed().Seconds(), "values/s")
+		})
+	}
+}
+
+// BenchmarkEntries looks up one key's index entries in the TSBS file.
+func BenchmarkEntries(b *testing.B) {
+	r, ds := tsbsReader(b)
+	var dst []tsm.BlockMeta
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		c := ds.cols[i%len(ds.cols)]
+		_, dst = r.AppendEntries(dst[:0], []byte(c.series), []byte(c.field))
+		i++
+	}
+}
