@@ -434,3 +434,101 @@ func TestCluster_Users(t *testing.T) {
 		t.Fatalf("DropUser twice: got %v, want ErrUserNotFound", err)
 	}
 }
+
+func TestCluster_CutOffFollowerReads(t *testing.T) {
+	c := metatest.New(t, 3)
+	c.WaitLeader()
+	fi := c.FollowerIndexes()[0]
+	f := c.Server(fi)
+	ctx := ctxT(t)
+	c.Partition(fi)
+	var others []string
+	for i, a := range c.HTTPAddrs() {
+		if i != fi {
+			others = append(others, a)
+		}
+	}
+	if _, err := newClient(t, others...).CreateDatabase(ctx, "new", nil); err != nil {
+		t.Fatalf("CreateDatabase while a follower is cut off: %v", err)
+	}
+	hc := newHTTP(t)
+	var dr meta.DataResponse
+	resp, b := get(t, hc, "http://"+f.HTTPAddr()+"/data?consistency=stale")
+	if err := json.Unmarshal(b, &dr); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("stale read on cut-off follower: got %d %s", resp.StatusCode, b)
+	}
+	if dr.Data.Database("new") != nil {
+		t.Fatalf("cut-off follower's stale state already has the new database; test proves nothing")
+	}
+	for _, mode := range []string{"default", "consistent"} {
+		resp, b := get(t, hc, "http://"+f.HTTPAddr()+"/data?consistency="+mode)
+		if resp.StatusCode != http.StatusOK {
+			continue // failing is allowed
+		}
+		var dr meta.DataResponse
+		if err := json.Unmarshal(b, &dr); err != nil {
+			t.Fatalf("decode: %v", err)
+		}
+		if dr.Data.Database("new") == nil {
+			t.Fatalf("%s read via cut-off follower returned old state (index %d)", mode, dr.Index)
+		}
+	}
+	c.Heal(fi)
+	c.WaitLeader()
+	waitFor(t, "healed follower catches up", func() bool { return c.Server(fi).Data().Database("new") != nil })
+}
+
+func TestCluster_RetriedCommandAppliesOnce(t *testing.T) {
+	c := metatest.New(t, 3)
+	c.WaitLeader()
+	ctx := ctxT(t)
+	cl := newClient(t, c.HTTPAddrs()...)
+	if _, err := cl.CreateDataNode(ctx, "a:1", "a:2"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.CreateDatabase(ctx, "db", nil); err != nil {
+		t.Fatal(err)
+	}
+	cmd := func() *meta.Command {
+		c, _ := meta.NewCommand(meta.CmdCreateShardGroup, "fixed-id", meta.CreateShardGroupPayload{Database: "db", Timestamp: time.Unix(0, 0)})
+		return c
+	}
+	first, err := cl.Execute(ctx, cmd())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The group is deleted; a retry of the same request must not recreate it.
+	if err := cl.DeleteShardGroup(ctx, "db", "", first.ShardGroup.ID); err != nil {
+		t.Fatal(err)
+	}
+	for _, addr := range c.HTTPAddrs() { // retry through every node
+		again, err := newClient(t, addr).Execute(ctx, cmd())
+		if err != nil || again.ShardGroup.ID != first.ShardGroup.ID || again.Index != first.Index {
+			t.Fatalf("retry via %s: got %+v, %v; want first result (group %d, index %d)", addr, again, err, first.ShardGroup.ID, first.Index)
+		}
+	}
+	d, _, _ := cl.ReadData(ctx, meta.ReadConsistent)
+	if d.MaxShardGroupID != 1 || d.ShardGroupByTimestamp("db", "", time.Unix(0, 0)) != nil {
+		t.Fatalf("after retries: max group id %d, live group %+v; want 1 and none", d.MaxShardGroupID, d.ShardGroupByTimestamp("db", "", time.Unix(0, 0)))
+	}
+}
+
+func TestCluster_CloseLeaderHandsOff(t *testing.T) {
+	c := metatest.New(t, 3)
+	li := c.WaitLeader()
+	old := c.Server(li)
+	c.Stop(li) // Close: leadership transfer first
+	if err := old.Close(); err != nil {
+		t.Fatalf("second Close: got %v, want nil", err)
+	}
+	if err := old.Abort(); err != nil {
+		t.Fatalf("Abort after Close: got %v, want nil", err)
+	}
+	ni := c.WaitLeader()
+	if ni == li {
+		t.Fatalf("closed node still leader")
+	}
+	if _, err := newClient(t, c.Server(ni).HTTPAddr()).CreateDatabase(ctxT(t), "after-close", nil); err != nil {
+		t.Fatalf("DDL after leader Close: %v", err)
+	}
+}
