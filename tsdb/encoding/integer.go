@@ -36,36 +36,27 @@ const (
 
 // intEncoder is the per-goroutine scratch space of the integer encoders.
 type intEncoder struct {
-	res        []uint64 // residuals of the transform being tried, minus base
-	sym        []byte   // residuals as bytes, for the entropy packings
-	prefix     []byte   // seeds and base of the transform being tried
-	cand       []byte   // packed residuals of the candidate being built
-	best       []byte   // packed residuals of the smallest candidate so far
-	bestPrefix []byte   // prefix of the smallest candidate so far
-	bestScheme int      // scheme of the smallest candidate, -1 if none yet
-	bestSize   int      // len(bestPrefix) + len(best)
-	only       int      // if >= 0, the one scheme allowed (tests)
+	tr   [numTransforms]transformStats
+	sym  []byte // residuals as bytes, for the entropy packings
+	best []byte // packed residuals of the smallest candidate so far
+	cand []byte // packed residuals of the candidate being built
+}
+
+// transformStats describes the residuals of one transform of a block.
+type transformStats struct {
+	res     []uint64 // residuals minus base
+	base    uint64   // minimum residual
+	span    uint64   // largest of res
+	sumBits int      // sum of the bit lengths of res
+	prefix  int      // length of the seeds and base
 }
 
 var intEncoderPool = sync.Pool{New: func() any { return new(intEncoder) }}
 
-// better reports whether a candidate of the given scheme whose packed
-// residuals take size bytes would beat the best one so far.
-func (e *intEncoder) better(scheme, size int) bool {
-	if e.only >= 0 && scheme != e.only {
-		return false
-	}
-	return e.bestScheme < 0 || len(e.prefix)+size < e.bestSize
-}
-
-// keep records payload (which must be e.cand's storage) with the current
-// prefix as the best candidate.
-func (e *intEncoder) keep(scheme int, payload []byte) {
-	e.bestScheme = scheme
-	e.bestSize = len(e.prefix) + len(payload)
-	e.best, e.cand = payload, e.best
-	e.bestPrefix = append(e.bestPrefix[:0], e.prefix...)
-}
+// entropySlack is how many bytes an entropy coder's table and framing are
+// assumed to add to the histogram's entropy when deciding whether simple8b
+// could still win. It only steers which candidates are tried.
+const entropySlack = 32
 
 // AppendTimestamps encodes ts and appends the block to dst. Any order of
 // values works; ascending timestamps at a regular interval take a few bytes
@@ -142,43 +133,94 @@ func appendIntsWith[T integer](dst []byte, typ blockType, vs []T, unsigned bool,
 	// n >= 3 from here: two values always form a progression.
 	e := intEncoderPool.Get().(*intEncoder)
 	defer intEncoderPool.Put(e)
-	e.bestScheme = -1
-	e.only = only
+	allowed := func(t, p int) bool { return only < 0 || only == schemeTransformed+4*t+p }
+
+	// Bit-packing sizes are exact and cheap: start from the smallest.
+	bestScheme, bestT, bestSize := -1, 0, math.MaxInt
+	entT, entEst := -1, math.MaxInt // most promising transform for entropy coding
 	for t := range numTransforms {
-		base, span := residuals(e, vs, t, unsigned)
-		res := e.res
-		e.prefix = appendPrefix(e.prefix[:0], vs, t, base)
-		w := uint(bits.Len64(span))
-		sc := schemeTransformed + 4*t
-		if e.better(sc+packBits, 1+packedLen(len(res), w)) {
-			e.keep(sc+packBits, appendPacked(append(e.cand[:0], byte(w)), res, w))
+		st := &e.tr[t]
+		residuals(st, vs, t, unsigned)
+		st.prefix = prefixLen(vs, t, st.base)
+		if size := st.prefix + 1 + packedLen(len(st.res), uint(bits.Len64(st.span))); size < bestSize && allowed(t, packBits) {
+			bestScheme, bestT, bestSize = schemeTransformed+4*t+packBits, t, size
 		}
-		if span <= s8bMax && e.better(sc+packSimple8b, 8*((len(res)+239)/240)) {
-			if payload := appendSimple8b(e.cand[:0], res); e.better(sc+packSimple8b, len(payload)) {
-				e.keep(sc+packSimple8b, payload)
+		if st.span < 256 && len(st.res) >= 2 && (allowed(t, packHuff0) || allowed(t, packFSE)) {
+			if est := st.prefix + entropyEstimate(st.res, int(st.span)); est < entEst {
+				entT, entEst = t, est
 			}
-		}
-		if span < 256 && len(res) >= 2 {
-			e.sym = slices.Grow(e.sym[:0], len(res))[:len(res)]
-			for i, r := range res {
-				e.sym[i] = byte(r)
-			}
-			ec := entropyPool.Get().(*entropyCoder)
-			if out := ec.compressHuff0(e.sym); out != nil && e.better(sc+packHuff0, len(out)) {
-				e.keep(sc+packHuff0, append(e.cand[:0], out...))
-			}
-			if out := ec.compressFSE(e.sym); out != nil && e.better(sc+packFSE, len(out)) {
-				e.keep(sc+packFSE, append(e.cand[:0], out...))
-			}
-			entropyPool.Put(ec)
 		}
 	}
-	if e.bestScheme < 0 {
+	// Entropy coding is the slow part: code only the most promising
+	// transform, and only if it could beat bit-packing.
+	if entT >= 0 && (entEst < bestSize || only >= 0) {
+		st := &e.tr[entT]
+		e.sym = slices.Grow(e.sym[:0], len(st.res))[:len(st.res)]
+		for i, r := range st.res {
+			e.sym[i] = byte(r)
+		}
+		ec := entropyPool.Get().(*entropyCoder)
+		if allowed(entT, packHuff0) {
+			if out := ec.compressHuff0(e.sym); out != nil && st.prefix+len(out) < bestSize {
+				bestScheme, bestT, bestSize = schemeTransformed+4*entT+packHuff0, entT, st.prefix+len(out)
+				e.best = append(e.best[:0], out...)
+			}
+		}
+		if allowed(entT, packFSE) {
+			if out := ec.compressFSE(e.sym); out != nil && st.prefix+len(out) < bestSize {
+				bestScheme, bestT, bestSize = schemeTransformed+4*entT+packFSE, entT, st.prefix+len(out)
+				e.best = append(e.best[:0], out...)
+			}
+		}
+		entropyPool.Put(ec)
+	}
+	// Simple8b wins on residuals with rare outliers; skip it when even its
+	// lower bound (60 payload bits per 64-bit word) cannot win.
+	for t := range numTransforms {
+		st := &e.tr[t]
+		if st.span > s8bMax || !allowed(t, packSimple8b) {
+			continue
+		}
+		lower := st.prefix + 8*((st.sumBits+59)/60)
+		if lower >= bestSize || (t == entT && only < 0 && lower >= entEst+entropySlack) {
+			continue
+		}
+		if payload := appendSimple8b(e.cand[:0], st.res); st.prefix+len(payload) < bestSize {
+			bestScheme, bestT, bestSize = schemeTransformed+4*t+packSimple8b, t, st.prefix+len(payload)
+			e.best, e.cand = payload, e.best
+		} else {
+			e.cand = payload
+		}
+	}
+	if bestScheme < 0 {
 		panic(fmt.Sprintf("BUG: encoding: integer scheme %d cannot encode these values", only))
 	}
-	dst = appendHeader(dst, typ, byte(e.bestScheme), n)
-	dst = append(dst, e.bestPrefix...)
+	st := &e.tr[bestT]
+	dst = appendHeader(dst, typ, byte(bestScheme), n)
+	dst = appendPrefix(dst, vs, bestT, st.base)
+	if (bestScheme-schemeTransformed)%4 == packBits {
+		w := uint(bits.Len64(st.span))
+		return appendPacked(append(dst, byte(w)), st.res, w)
+	}
 	return append(dst, e.best...)
+}
+
+// entropyEstimate returns the order-0 entropy of res (values <= span < 256)
+// in bytes, rounded up: about what huff0 or fse reach before their table
+// headers.
+func entropyEstimate(res []uint64, span int) int {
+	var hist [256]uint32
+	for _, r := range res {
+		hist[byte(r)]++
+	}
+	m := float64(len(res))
+	bitsTotal := 0.0
+	for _, c := range hist[:span+1] {
+		if c > 0 {
+			bitsTotal += float64(c) * math.Log2(m/float64(c))
+		}
+	}
+	return int(math.Ceil(bitsTotal / 8))
 }
 
 // appendPrefix appends the seeds of transform t and the residuals' base.
@@ -192,177 +234,63 @@ func appendPrefix[T integer](dst []byte, vs []T, t int, base uint64) []byte {
 	return binary.AppendVarint(dst, int64(base))
 }
 
-// residuals fills e.res with the residuals of transform t over vs minus
-// their minimum, and returns that minimum (base) and the largest residual
-// (span). The minimum is unsigned for untransformed unsigneds and signed
-// otherwise.
-func residuals[T integer](e *intEncoder, vs []T, t int, unsigned bool) (base, span uint64) {
+// prefixLen is len(appendPrefix(nil, vs, t, base)).
+func prefixLen[T integer](vs []T, t int, base uint64) int {
+	var buf [3 * binary.MaxVarintLen64]byte
+	return len(appendPrefix(buf[:0], vs, t, base))
+}
+
+// residuals fills st with the residuals of transform t over vs minus their
+// minimum (base). The minimum is unsigned for untransformed unsigneds and
+// signed otherwise.
+func residuals[T integer](st *transformStats, vs []T, t int, unsigned bool) {
 	m := len(vs) - t
-	e.res = slices.Grow(e.res[:0], m)[:m]
-	res := e.res
+	st.res = slices.Grow(st.res[:0], m)[:m]
+	res := st.res
+	lo, hi := int64(math.MaxInt64), int64(math.MinInt64)
 	switch t {
 	case transformNone:
+		if unsigned {
+			ulo, uhi := uint64(math.MaxUint64), uint64(0)
+			for i, v := range vs {
+				res[i] = uint64(v)
+				ulo, uhi = min(ulo, uint64(v)), max(uhi, uint64(v))
+			}
+			st.base, st.span = ulo, uhi-ulo
+			st.sumBits = subtractBase(res, st.base)
+			return
+		}
 		for i, v := range vs {
 			res[i] = uint64(v)
+			lo, hi = min(lo, int64(v)), max(hi, int64(v))
 		}
 	case transformDelta:
-		for i := 1; i < len(vs); i++ {
-			res[i-1] = uint64(vs[i]) - uint64(vs[i-1])
+		for i := range res {
+			d := uint64(vs[i+1]) - uint64(vs[i])
+			res[i] = d
+			lo, hi = min(lo, int64(d)), max(hi, int64(d))
 		}
 	case transformDoD:
 		prev := uint64(vs[1]) - uint64(vs[0])
-		for i := 2; i < len(vs); i++ {
-			d := uint64(vs[i]) - uint64(vs[i-1])
-			res[i-2] = d - prev
+		for i := range res {
+			d := uint64(vs[i+2]) - uint64(vs[i+1])
+			x := d - prev
+			res[i] = x
+			lo, hi = min(lo, int64(x)), max(hi, int64(x))
 			prev = d
 		}
 	}
-	if t == transformNone && unsigned {
-		lo, hi := uint64(math.MaxUint64), uint64(0)
-		for _, r := range res {
-			lo, hi = min(lo, r), max(hi, r)
-		}
-		base = lo
-		span = hi - lo
-	} else {
-		lo, hi := int64(math.MaxInt64), int64(math.MinInt64)
-		for _, r := range res {
-			lo, hi = min(lo, int64(r)), max(hi, int64(r))
-		}
-		base = uint64(lo)
-		span = uint64(hi) - uint64(lo)
-	}
+	st.base, st.span = uint64(lo), uint64(hi)-uint64(lo)
+	st.sumBits = subtractBase(res, st.base)
+}
+
+// subtractBase subtracts base from every residual and returns the sum of
+// their bit lengths.
+func subtractBase(res []uint64, base uint64) int {
+	sum := 0
 	for i := range res {
 		res[i] -= base
+		sum += bits.Len64(res[i])
 	}
-	return base, span
-}
-
-func decodeInts[T integer](dst []T, src []byte, typ blockType) ([]T, error) {
-	scheme, n, rest, err := readHeader(src, typ)
-	if err != nil || n == 0 {
-		return dst, err
-	}
-	start := len(dst)
-	dst = slices.Grow(dst, n)[:start+n]
-	if err := decodeIntBody(dst[start:], scheme, rest); err != nil {
-		return dst[:start], err
-	}
-	return dst, nil
-}
-
-// decodeIntBody decodes the part of a block after its count into out.
-func decodeIntBody[T integer](out []T, scheme byte, src []byte) error {
-	if scheme == schemeConst {
-		first, src, err := readVarint(src)
-		if err != nil {
-			return err
-		}
-		d, src, err := readVarint(src)
-		if err != nil {
-			return err
-		}
-		if len(src) != 0 {
-			return corruptf("%d trailing bytes", len(src))
-		}
-		v := uint64(first)
-		for i := range out {
-			out[i] = T(v)
-			v += uint64(d)
-		}
-		return nil
-	}
-	if scheme < schemeTransformed || scheme > schemeMaxInt {
-		return corruptf("unknown integer scheme %d", scheme)
-	}
-	t, p := int(scheme-schemeTransformed)/4, int(scheme-schemeTransformed)%4
-	if len(out) < t {
-		return corruptf("%d values, transform %d needs at least %d", len(out), t, t)
-	}
-	var seed0, seed1 int64
-	var err error
-	if t >= transformDelta {
-		if seed0, src, err = readVarint(src); err != nil {
-			return err
-		}
-	}
-	if t == transformDoD {
-		if seed1, src, err = readVarint(src); err != nil {
-			return err
-		}
-	}
-	b, src, err := readVarint(src)
-	if err != nil {
-		return err
-	}
-	base := uint64(b)
-	res := out[t:]
-	switch p {
-	case packSimple8b:
-		if err := decodeSimple8b(res, src); err != nil {
-			return err
-		}
-	case packBits:
-		if len(src) == 0 {
-			return errTruncated
-		}
-		w := uint(src[0])
-		src = src[1:]
-		if w > 64 {
-			return corruptf("bit width %d > 64", w)
-		}
-		if want := packedLen(len(res), w); len(src) != want {
-			if len(src) < want {
-				return errTruncated
-			}
-			return corruptf("bit-packed section is %d bytes, want %d", len(src), want)
-		}
-		unpackBits(res, src, w)
-	case packHuff0, packFSE:
-		ec := entropyPool.Get().(*entropyCoder)
-		var sym []byte
-		if p == packHuff0 {
-			sym, err = ec.decodeHuff0(src, len(res))
-		} else {
-			sym, err = ec.decodeFSE(src, len(res))
-		}
-		if err == nil {
-			for i, s := range sym {
-				res[i] = T(s)
-			}
-		}
-		entropyPool.Put(ec)
-		if err != nil {
-			return err
-		}
-	}
-	undoTransform(out, t, uint64(seed0), uint64(seed1), base)
-	return nil
-}
-
-// undoTransform turns out[t:] from residuals minus base back into values.
-func undoTransform[T integer](out []T, t int, seed0, seed1, base uint64) {
-	switch t {
-	case transformNone:
-		for i, r := range out {
-			out[i] = T(uint64(r) + base)
-		}
-	case transformDelta:
-		v := seed0
-		out[0] = T(v)
-		for i := 1; i < len(out); i++ {
-			v += uint64(out[i]) + base
-			out[i] = T(v)
-		}
-	case transformDoD:
-		v, d := seed0, seed1
-		out[0] = T(v)
-		v += d
-		out[1] = T(v)
-		for i := 2; i < len(out); i++ {
-			d += uint64(out[i]) + base
-			v += d
-			out[i] = T(v)
-		}
-	}
+	return sum
 }
