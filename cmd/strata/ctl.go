@@ -15,9 +15,10 @@ import (
 
 // ctlOptions are the flags every `strata ctl` command shares.
 type ctlOptions struct {
-	metaAddrs []string
-	json      bool
-	timeout   time.Duration
+	metaAddrs   []string
+	json        bool
+	timeout     time.Duration
+	consistency string
 }
 
 // client returns a meta client over the --meta addresses. Commands use it
@@ -41,13 +42,21 @@ Every command talks to the meta nodes named by --meta (any one will do;
 the others are tried when one is down). Output is a table, or JSON with
 --json. A failed command prints one line and exits non-zero.`,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			return applyEnv(cmd.Flags(), "STRATA_CTL_")
+			if err := applyEnv(cmd.Flags(), "STRATA_CTL_"); err != nil {
+				return err
+			}
+			switch meta.ReadConsistency(opts.consistency) {
+			case meta.ReadStale, meta.ReadDefault, meta.ReadConsistent:
+				return nil
+			}
+			return fmt.Errorf("invalid --consistency %q: want stale, default or consistent", opts.consistency)
 		},
 	}
 	pf := cmd.PersistentFlags()
 	pf.StringSliceVar(&opts.metaAddrs, "meta", []string{"127.0.0.1:8091"}, "meta node HTTP addresses (comma-separated)")
 	pf.BoolVar(&opts.json, "json", false, "print JSON instead of tables")
 	pf.DurationVar(&opts.timeout, "timeout", 10*time.Second, "give up on the command after this long")
+	pf.StringVar(&opts.consistency, "consistency", string(meta.ReadDefault), "read consistency of show commands: stale (the asked node's own state), default (the leader's) or consistent (linearizable)")
 	cmd.AddCommand(
 		newCtlShowCommand(opts),
 		newCtlAddMetaCommand(opts),

@@ -189,14 +189,14 @@ func newCtlDropRPCommand(o *ctlOptions) *cobra.Command {
 	}
 }
 
-// readState fetches the cluster state at default consistency for a show
-// command.
+// readState fetches the cluster state at the --consistency level for a
+// show command.
 func readState(cmd *cobra.Command, o *ctlOptions) (*meta.Data, error) {
 	ctx, cancel := o.context(cmd)
 	defer cancel()
 	c := o.client()
 	defer c.Close()
-	d, _, err := c.ReadData(ctx, meta.ReadDefault)
+	d, _, err := c.ReadData(ctx, meta.ReadConsistency(o.consistency))
 	if err != nil {
 		return nil, fmt.Errorf("read cluster state: %w", err)
 	}

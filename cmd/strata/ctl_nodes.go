@@ -54,9 +54,9 @@ func newCtlShowCommand(o *ctlOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			d, _, err := c.ReadData(ctx, meta.ReadDefault)
+			d, err := readState(cmd, o)
 			if err != nil {
-				return fmt.Errorf("read cluster state: %w", err)
+				return err
 			}
 			view := clusterView{Leader: st.Leader.ID, DataNodes: d.DataNodes, UnderReplicated: d.UnderReplicatedShards()}
 			for _, p := range st.Peers {
