@@ -1,0 +1,208 @@
+package index
+
+import (
+	"fmt"
+
+	"github.com/strata-db/strata/tsdb/models"
+)
+
+// maxStackKey is the series key length served from a stack buffer on the hot
+// path; longer keys cost one allocation.
+const maxStackKey = 512
+
+// CreateSeriesAndFields resolves the series ids of a batch, creating the
+// series and fields it does not know yet, and checks field types. ids must
+// be at least as long as points; ids[i] receives the id of points[i], or 0
+// for a rejected point. A point with a field whose type differs from the
+// field's type in the shard (or from its type earlier in the same batch) is
+// rejected as a whole and listed in conflicts with a *FieldConflictError;
+// nothing of it is created. The other points proceed.
+//
+// New series and fields are durable (written and fsynced to the index log,
+// one fsync for the whole batch) before it returns, so the caller may then
+// write its data. When every series and field already exists it takes only
+// a read lock, does not touch the disk and does not allocate. err is non-nil
+// only when the index cannot record new entries (closed, log I/O failure);
+// then no id is valid. Safe for concurrent use.
+func (ix *Index) CreateSeriesAndFields(points []models.Point, ids []uint64) (conflicts []PointError, err error) {
+	if len(ids) < len(points) {
+		return nil, fmt.Errorf("create series: %d ids for %d points: %w", len(ids), len(points), ErrIDsTooShort)
+	}
+	var buf [maxStackKey]byte
+	ix.mu.RLock()
+	if ix.closed {
+		ix.mu.RUnlock()
+		return nil, ErrClosed
+	}
+	complete := true
+	var m *measurement
+	for i := range points {
+		p := &points[i]
+		if m == nil || string(m.name) != string(p.Measurement) {
+			if m = ix.measurements[string(p.Measurement)]; m == nil {
+				complete = false
+				break
+			}
+		}
+		var conflict error
+		for j := range p.Fields {
+			f := &p.Fields[j]
+			t, ok := m.fields[string(f.Key)]
+			if !ok {
+				complete = false
+				break
+			}
+			if t != f.Value.Type && conflict == nil {
+				conflict = &FieldConflictError{Measurement: string(m.name), Field: string(f.Key), Existing: t, Got: f.Value.Type}
+			}
+		}
+		if !complete {
+			break
+		}
+		if conflict != nil {
+			ids[i] = 0
+			conflicts = append(conflicts, PointError{Index: i, Err: conflict})
+			continue
+		}
+		id := ix.series.lookup(p.AppendSeriesKey(buf[:0]))
+		if id == 0 {
+			complete = false
+			break
+		}
+		ids[i] = uint64(id)
+	}
+	ix.mu.RUnlock()
+	if complete {
+		return conflicts, nil
+	}
+	return ix.createSlow(points, ids)
+}
+
+// pendingField is a field created by the batch being processed.
+type pendingField struct {
+	measurement, field string
+}
+
+// createSlow is CreateSeriesAndFields when something must be created: under
+// the write lock it resolves every point again, logs what is new with one
+// fsync, then applies it to memory.
+func (ix *Index) createSlow(points []models.Point, ids []uint64) ([]PointError, error) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if ix.closed {
+		return nil, ErrClosed
+	}
+	if ix.err != nil {
+		return nil, fmt.Errorf("create series: index log failed earlier: %w", ix.err)
+	}
+	var (
+		conflicts  []PointError
+		newFields  = map[pendingField]models.FieldType{}
+		fieldOrder []pendingField
+		newSeries  = map[string]uint32{}
+		seriesList []int // index of the first point of each new series
+		key        []byte
+		logBuf     = ix.scratch[:0]
+		nextID     = ix.nextID
+	)
+	for i := range points {
+		p := &points[i]
+		m := ix.measurements[string(p.Measurement)]
+		var conflict error
+		for j := range p.Fields {
+			f := &p.Fields[j]
+			t, ok := models.FieldTypeUnknown, false
+			if m != nil {
+				t, ok = m.fields[string(f.Key)]
+			}
+			if !ok {
+				t, ok = newFields[pendingField{string(p.Measurement), string(f.Key)}]
+			}
+			if ok && t != f.Value.Type {
+				conflict = &FieldConflictError{Measurement: string(p.Measurement), Field: string(f.Key), Existing: t, Got: f.Value.Type}
+				break
+			}
+		}
+		if conflict != nil {
+			ids[i] = 0
+			conflicts = append(conflicts, PointError{Index: i, Err: conflict})
+			continue
+		}
+		if len(p.Measurement) == 0 || len(p.Fields) == 0 {
+			return nil, fmt.Errorf("create series: point %d has no measurement or no fields: %w", i, errInvalidPoint)
+		}
+		for j := range p.Fields {
+			f := &p.Fields[j]
+			if m != nil {
+				if _, ok := m.fields[string(f.Key)]; ok {
+					continue
+				}
+			}
+			pf := pendingField{string(p.Measurement), string(f.Key)}
+			if _, ok := newFields[pf]; !ok {
+				newFields[pf] = f.Value.Type
+				fieldOrder = append(fieldOrder, pf)
+				logBuf = appendRecord(logBuf, &record{typ: recFieldCreated, measurement: p.Measurement, field: f.Key, fieldType: f.Value.Type})
+			}
+		}
+		key = p.AppendSeriesKey(key[:0])
+		id := ix.series.lookup(key)
+		if id == 0 {
+			id = newSeries[string(key)]
+		}
+		if id == 0 {
+			if nextID > maxSeriesID {
+				return nil, fmt.Errorf("create series %q: %w", key, ErrIndexFull)
+			}
+			if err := validKey(p); err != nil {
+				return nil, fmt.Errorf("create series %q: %w", key, err)
+			}
+			id = nextID
+			nextID++
+			newSeries[string(key)] = id
+			seriesList = append(seriesList, i)
+			logBuf = appendRecord(logBuf, &record{typ: recSeriesCreated, id: uint64(id), key: key})
+		}
+		ids[i] = uint64(id)
+	}
+	ix.scratch = logBuf[:0]
+	if len(logBuf) == 0 {
+		return conflicts, nil
+	}
+	if err := ix.log.append(logBuf); err != nil {
+		ix.err = err
+		ix.logger.Error("index log write failed; refusing new series until reopened", "dir", ix.dir, "err", err)
+		return nil, fmt.Errorf("create series: %w", err)
+	}
+	for _, pf := range fieldOrder {
+		ix.applyField([]byte(pf.measurement), []byte(pf.field), newFields[pf])
+	}
+	for _, i := range seriesList {
+		p := &points[i]
+		key = p.AppendSeriesKey(key[:0])
+		ix.applySeries(uint32(ids[i]), key, p.Measurement, p.Tags)
+	}
+	if ix.log.size > ix.compactBytes {
+		if err := ix.compact(); err != nil {
+			// Which log file the name points at is now uncertain: refuse
+			// changes until a reopen replays whatever is on disk.
+			ix.err = err
+			ix.logger.Error("index snapshot failed; refusing new series until reopened", "dir", ix.dir, "err", err)
+		}
+	}
+	return conflicts, nil
+}
+
+// validKey checks what a stored series key needs: a measurement and
+// non-empty, sorted, unique tag keys with non-empty values.
+func validKey(p *models.Point) error {
+	for i, t := range p.Tags {
+		if len(t.Key) == 0 || len(t.Value) == 0 {
+			return fmt.Errorf("tag %d: empty key or value: %w", i, errInvalidPoint)
+		}
+		if i > 0 && string(p.Tags[i-1].Key) >= string(t.Key) {
+			return fmt.Errorf("tags not sorted or not unique at %q: %w", t.Key, errInvalidPoint)
+		}
+	}
+	return nil
+}

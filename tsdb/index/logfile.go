@@ -1,0 +1,297 @@
+package index
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/strata-db/strata/tsdb/models"
+)
+
+// File names inside the index directory.
+const (
+	logFileName      = "index.log"
+	snapshotFileName = "index.snap"
+	tmpSuffix        = ".tmp"
+)
+
+// File headers: 8 magic bytes each, the last one the format version.
+var (
+	logMagic      = []byte("STRXILG1")
+	snapshotMagic = []byte("STRXISN1")
+)
+
+// logFile is the open, append-only index log.
+type logFile struct {
+	f    *os.File
+	size int64
+}
+
+// append writes b and fsyncs it.
+func (l *logFile) append(b []byte) error {
+	n, err := l.f.Write(b)
+	l.size += int64(n)
+	if err != nil {
+		return fmt.Errorf("write index log: %w", err)
+	}
+	if err := l.f.Sync(); err != nil {
+		return fmt.Errorf("sync index log: %w", err)
+	}
+	return nil
+}
+
+func (l *logFile) close() error { return l.f.Close() }
+
+// load reads the snapshot and the log into memory and opens the log for
+// appending. Called once, by Open.
+func (ix *Index) load() error {
+	if err := os.MkdirAll(ix.dir, 0o755); err != nil {
+		return fmt.Errorf("create index dir: %w", err)
+	}
+	// A leftover temporary file is an interrupted snapshot; the previous
+	// snapshot and log are still complete.
+	for _, name := range []string{snapshotFileName + tmpSuffix, logFileName + tmpSuffix} {
+		if err := os.Remove(filepath.Join(ix.dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("remove %s: %w", name, err)
+		}
+	}
+	snapPath := filepath.Join(ix.dir, snapshotFileName)
+	snap, err := os.ReadFile(snapPath)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+	case err != nil:
+		return fmt.Errorf("read snapshot: %w", err)
+	default:
+		if err := ix.replaySnapshot(snap); err != nil {
+			return fmt.Errorf("replay %s: %w", snapPath, err)
+		}
+	}
+
+	logPath := filepath.Join(ix.dir, logFileName)
+	f, err := os.OpenFile(logPath, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return fmt.Errorf("open index log: %w", err)
+	}
+	good, err := ix.replayLog(f, logPath)
+	if err != nil {
+		f.Close()
+		return err
+	}
+	if _, err := f.Seek(good, io.SeekStart); err != nil {
+		f.Close()
+		return fmt.Errorf("seek index log: %w", err)
+	}
+	ix.log = &logFile{f: f, size: good}
+	if good > ix.compactBytes {
+		if err := ix.compact(); err != nil {
+			ix.log.close()
+			return err
+		}
+	}
+	return nil
+}
+
+// replayLog applies the log's records and returns the offset after the last
+// good record. A torn or corrupt tail is truncated there (and logged): the
+// records after it were never acknowledged.
+func (ix *Index) replayLog(f *os.File, path string) (int64, error) {
+	data, err := io.ReadAll(f)
+	if err != nil {
+		return 0, fmt.Errorf("read index log: %w", err)
+	}
+	if len(data) < len(logMagic) || !bytes.Equal(data[:len(logMagic)], logMagic) {
+		if len(data) >= len(logMagic) || !bytes.HasPrefix(logMagic, data) {
+			return 0, fmt.Errorf("index log %s: bad header %q: %w", path, data[:min(len(data), len(logMagic))], ErrCorrupt)
+		}
+		// Empty, or torn while writing the header: start afresh.
+		if err := writeHeader(f, logMagic); err != nil {
+			return 0, err
+		}
+		return int64(len(logMagic)), nil
+	}
+	off := len(logMagic)
+	n := 0
+	for off < len(data) {
+		r, size, err := decodeRecord(data[off:])
+		if err == nil {
+			err = ix.applyRecord(&r)
+		}
+		if err != nil {
+			ix.logger.Warn("truncating index log", "path", path, "offset", off,
+				"dropped_bytes", len(data)-off, "records", n, "err", err)
+			if err := f.Truncate(int64(off)); err != nil {
+				return 0, fmt.Errorf("truncate index log: %w", err)
+			}
+			if err := f.Sync(); err != nil {
+				return 0, fmt.Errorf("sync index log: %w", err)
+			}
+			break
+		}
+		off += size
+		n++
+	}
+	return int64(off), nil
+}
+
+func writeHeader(f *os.File, magic []byte) error {
+	if err := f.Truncate(0); err != nil {
+		return fmt.Errorf("truncate index log: %w", err)
+	}
+	if _, err := f.WriteAt(magic, 0); err != nil {
+		return fmt.Errorf("write index log header: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("sync index log: %w", err)
+	}
+	return nil
+}
+
+// replaySnapshot applies a snapshot file. Unlike the log, a snapshot is
+// written completely before it is renamed into place, so any defect is
+// corruption.
+func (ix *Index) replaySnapshot(data []byte) error {
+	if !bytes.HasPrefix(data, snapshotMagic) {
+		return fmt.Errorf("bad snapshot header: %w", ErrCorrupt)
+	}
+	off := len(snapshotMagic)
+	var n uint64
+	for off < len(data) {
+		r, size, err := decodeRecord(data[off:])
+		if err != nil {
+			return fmt.Errorf("snapshot offset %d: %w", off, errors.Join(err, ErrCorrupt))
+		}
+		off += size
+		if r.typ == recSnapshotEnd {
+			if r.id != n || off != len(data) {
+				return fmt.Errorf("snapshot end: %d records (%d bytes after), want %d (0): %w", r.id, len(data)-off, n, ErrCorrupt)
+			}
+			return nil
+		}
+		if err := ix.applyRecord(&r); err != nil {
+			return fmt.Errorf("snapshot offset %d: %w", off-size, err)
+		}
+		n++
+	}
+	return fmt.Errorf("snapshot has no end record: %w", ErrCorrupt)
+}
+
+// applyRecord applies one decoded record to memory.
+func (ix *Index) applyRecord(r *record) error {
+	switch r.typ {
+	case recSeriesCreated:
+		name, tags, err := models.ParseSeriesKey(r.key)
+		if err != nil {
+			return fmt.Errorf("series record %d: %w", r.id, errors.Join(err, ErrCorrupt))
+		}
+		ix.applySeries(uint32(r.id), r.key, name, tags)
+	case recFieldCreated:
+		ix.applyField(r.measurement, r.field, r.fieldType)
+	case recSeriesDropped:
+		if r.id != 0 && r.id <= maxSeriesID {
+			ix.applyDropSeries([]uint32{uint32(r.id)})
+		}
+	case recMeasurementDropped:
+		ix.applyDropMeasurement(r.measurement)
+	case recNextID:
+		if r.id > maxSeriesID+1 {
+			return fmt.Errorf("next id %d: %w", r.id, ErrCorrupt)
+		}
+		if uint32(r.id) > ix.nextID {
+			ix.nextID = uint32(r.id)
+		}
+	default:
+		return fmt.Errorf("unexpected record type %d: %w", r.typ, ErrCorrupt)
+	}
+	return nil
+}
+
+// compact writes a snapshot of the whole index and starts an empty log.
+// The caller holds ix.mu (or is Open). Crash safety: the snapshot is
+// complete and synced before it replaces the old one, and replaying the old
+// log over the new snapshot is idempotent, so a crash at any point loses
+// nothing.
+func (ix *Index) compact() error {
+	var buf []byte
+	buf = append(buf, snapshotMagic...)
+	var n uint64
+	names := make([]string, 0, len(ix.measurements))
+	for name := range ix.measurements {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		m := ix.measurements[name]
+		fields := make([]string, 0, len(m.fields))
+		for f := range m.fields {
+			fields = append(fields, f)
+		}
+		slices.Sort(fields)
+		for _, f := range fields {
+			buf = appendRecord(buf, &record{typ: recFieldCreated, measurement: m.name, field: []byte(f), fieldType: m.fields[f]})
+			n++
+		}
+	}
+	for id := uint32(1); id < uint32(len(ix.series.locs)); id++ {
+		if key := ix.series.key(id); key != nil {
+			buf = appendRecord(buf, &record{typ: recSeriesCreated, id: uint64(id), key: key})
+			n++
+		}
+	}
+	buf = appendRecord(buf, &record{typ: recNextID, id: uint64(ix.nextID)})
+	n++
+	buf = appendRecord(buf, &record{typ: recSnapshotEnd, id: n})
+	if err := writeFileSync(ix.dir, snapshotFileName, buf); err != nil {
+		return fmt.Errorf("write index snapshot: %w", err)
+	}
+	if err := writeFileSync(ix.dir, logFileName, logMagic); err != nil {
+		return fmt.Errorf("reset index log: %w", err)
+	}
+	f, err := os.OpenFile(filepath.Join(ix.dir, logFileName), os.O_RDWR, 0o644)
+	if err != nil {
+		return fmt.Errorf("open index log: %w", err)
+	}
+	if _, err := f.Seek(0, io.SeekEnd); err != nil {
+		f.Close()
+		return fmt.Errorf("seek index log: %w", err)
+	}
+	if ix.log != nil {
+		ix.log.close()
+	}
+	ix.log = &logFile{f: f, size: int64(len(logMagic))}
+	ix.logger.Info("index snapshot written", "dir", ix.dir, "series", ix.series.live, "bytes", len(buf))
+	return nil
+}
+
+// writeFileSync writes name in dir atomically: temporary file, fsync,
+// rename, fsync of the directory.
+func writeFileSync(dir, name string, data []byte) error {
+	tmp := filepath.Join(dir, name+tmpSuffix)
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
+		return err
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

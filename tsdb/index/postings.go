@@ -1,0 +1,101 @@
+package index
+
+// Postings are sorted, duplicate-free lists of series ids. Ids are assigned
+// in increasing order, so appending a new id keeps a list sorted.
+
+// intersect returns the ids in both a and b.
+func intersect(a, b []uint32) []uint32 {
+	out := make([]uint32, 0, min(len(a), len(b)))
+	for i, j := 0, 0; i < len(a) && j < len(b); {
+		switch {
+		case a[i] < b[j]:
+			i++
+		case a[i] > b[j]:
+			j++
+		default:
+			out = append(out, a[i])
+			i++
+			j++
+		}
+	}
+	return out
+}
+
+// union returns the ids in a or b.
+func union(a, b []uint32) []uint32 {
+	out := make([]uint32, 0, len(a)+len(b))
+	i, j := 0, 0
+	for i < len(a) && j < len(b) {
+		switch {
+		case a[i] < b[j]:
+			out = append(out, a[i])
+			i++
+		case a[i] > b[j]:
+			out = append(out, b[j])
+			j++
+		default:
+			out = append(out, a[i])
+			i++
+			j++
+		}
+	}
+	out = append(out, a[i:]...)
+	return append(out, b[j:]...)
+}
+
+// difference returns the ids in a but not in b.
+func difference(a, b []uint32) []uint32 {
+	out := make([]uint32, 0, len(a))
+	j := 0
+	for _, x := range a {
+		for j < len(b) && b[j] < x {
+			j++
+		}
+		if j < len(b) && b[j] == x {
+			continue
+		}
+		out = append(out, x)
+	}
+	return out
+}
+
+// removeSorted removes the ids of drop (sorted) from a in place and returns
+// the shortened list.
+func removeSorted(a, drop []uint32) []uint32 {
+	out := a[:0]
+	j := 0
+	for _, x := range a {
+		for j < len(drop) && drop[j] < x {
+			j++
+		}
+		if j < len(drop) && drop[j] == x {
+			continue
+		}
+		out = append(out, x)
+	}
+	clear(a[len(out):])
+	return out
+}
+
+// insertSorted adds id to a keeping it sorted (a no-op if present).
+func insertSorted(a []uint32, id uint32) []uint32 {
+	if n := len(a); n == 0 || a[n-1] < id {
+		return append(a, id)
+	}
+	lo, hi := 0, len(a)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if a[m] < id {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	if lo < len(a) && a[lo] == id {
+		return a
+	}
+	a = append(a, 0)
+	copy(a[lo+1:], a[lo:])
+	a[lo] = id
+	return a
+}

@@ -1,0 +1,142 @@
+package index
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"io"
+
+	"github.com/strata-db/strata/tsdb/models"
+)
+
+// Record types of the index log and snapshot (see docs/index-log.md).
+const (
+	recSeriesCreated      byte = 1
+	recFieldCreated       byte = 2
+	recSeriesDropped      byte = 3
+	recMeasurementDropped byte = 4
+	recNextID             byte = 5
+	recSnapshotEnd        byte = 6
+)
+
+const (
+	recHeaderSize = 8       // length u32 + crc32c u32
+	maxRecordSize = 1 << 20 // type + payload; keys are far smaller
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// record is one decoded log record. Byte slices alias the decoded buffer.
+type record struct {
+	typ         byte
+	id          uint64 // series created/dropped, next id, snapshot count
+	key         []byte // series created
+	measurement []byte // field created, measurement dropped
+	field       []byte // field created
+	fieldType   models.FieldType
+}
+
+// appendRecord appends the framed encoding of r to dst.
+func appendRecord(dst []byte, r *record) []byte {
+	start := len(dst)
+	dst = append(dst, 0, 0, 0, 0, 0, 0, 0, 0, r.typ)
+	switch r.typ {
+	case recSeriesCreated:
+		dst = binary.AppendUvarint(dst, r.id)
+		dst = append(dst, r.key...)
+	case recFieldCreated:
+		dst = binary.AppendUvarint(dst, uint64(len(r.measurement)))
+		dst = append(dst, r.measurement...)
+		dst = binary.AppendUvarint(dst, uint64(len(r.field)))
+		dst = append(dst, r.field...)
+		dst = append(dst, byte(r.fieldType))
+	case recSeriesDropped, recNextID, recSnapshotEnd:
+		dst = binary.AppendUvarint(dst, r.id)
+	case recMeasurementDropped:
+		dst = append(dst, r.measurement...)
+	default:
+		panic(fmt.Sprintf("BUG: append index record of unknown type %d", r.typ))
+	}
+	body := dst[start+recHeaderSize:]
+	binary.LittleEndian.PutUint32(dst[start:], uint32(len(body)))
+	binary.LittleEndian.PutUint32(dst[start+4:], crc32.Checksum(body, castagnoli))
+	return dst
+}
+
+// decodeRecord decodes the record at the start of b and returns it with its
+// encoded size. A record cut short by the end of b returns
+// io.ErrUnexpectedEOF (a torn tail); a bad length, checksum or payload
+// returns an error wrapping ErrCorrupt.
+func decodeRecord(b []byte) (record, int, error) {
+	if len(b) < recHeaderSize {
+		return record{}, 0, io.ErrUnexpectedEOF
+	}
+	n := binary.LittleEndian.Uint32(b)
+	if n == 0 || n > maxRecordSize {
+		return record{}, 0, fmt.Errorf("record length %d: %w", n, ErrCorrupt)
+	}
+	if uint64(len(b)-recHeaderSize) < uint64(n) {
+		return record{}, 0, io.ErrUnexpectedEOF
+	}
+	body := b[recHeaderSize : recHeaderSize+int(n)]
+	if crc := crc32.Checksum(body, castagnoli); crc != binary.LittleEndian.Uint32(b[4:]) {
+		return record{}, 0, fmt.Errorf("record checksum %08x, want %08x: %w", crc, binary.LittleEndian.Uint32(b[4:]), ErrCorrupt)
+	}
+	r := record{typ: body[0]}
+	p := body[1:]
+	var err error
+	switch r.typ {
+	case recSeriesCreated:
+		if r.id, p, err = uvarint(p); err == nil && (r.id == 0 || r.id > maxSeriesID || len(p) == 0) {
+			err = fmt.Errorf("series record: id %d, key length %d: %w", r.id, len(p), ErrCorrupt)
+		}
+		r.key = p
+	case recFieldCreated:
+		if r.measurement, p, err = lenBytes(p); err != nil {
+			break
+		}
+		if r.field, p, err = lenBytes(p); err != nil {
+			break
+		}
+		if len(p) != 1 || len(r.measurement) == 0 || len(r.field) == 0 ||
+			models.FieldType(p[0]) < models.FieldTypeFloat || models.FieldType(p[0]) > models.FieldTypeBoolean {
+			err = fmt.Errorf("field record: %w", ErrCorrupt)
+			break
+		}
+		r.fieldType = models.FieldType(p[0])
+	case recSeriesDropped, recNextID, recSnapshotEnd:
+		if r.id, p, err = uvarint(p); err == nil && len(p) != 0 {
+			err = fmt.Errorf("record type %d: %d trailing bytes: %w", r.typ, len(p), ErrCorrupt)
+		}
+	case recMeasurementDropped:
+		if len(p) == 0 {
+			err = fmt.Errorf("measurement dropped record: empty name: %w", ErrCorrupt)
+		}
+		r.measurement = p
+	default:
+		err = fmt.Errorf("record type %d: %w", r.typ, ErrCorrupt)
+	}
+	if err != nil {
+		return record{}, 0, err
+	}
+	return r, recHeaderSize + int(n), nil
+}
+
+func uvarint(p []byte) (uint64, []byte, error) {
+	v, n := binary.Uvarint(p)
+	if n <= 0 {
+		return 0, nil, fmt.Errorf("bad uvarint: %w", ErrCorrupt)
+	}
+	return v, p[n:], nil
+}
+
+func lenBytes(p []byte) ([]byte, []byte, error) {
+	n, p, err := uvarint(p)
+	if err != nil {
+		return nil, nil, err
+	}
+	if n > uint64(len(p)) {
+		return nil, nil, fmt.Errorf("length %d exceeds record: %w", n, ErrCorrupt)
+	}
+	return p[:n], p[n:], nil
+}

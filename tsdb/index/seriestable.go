@@ -1,0 +1,179 @@
+package index
+
+import (
+	"bytes"
+	"encoding/binary"
+	"hash/maphash"
+)
+
+// slabSize is the size of one key slab. Keys are never split across slabs;
+// a key longer than a slab gets a slab of its own.
+const slabSize = 1 << 20
+
+// deletedLoc marks the location of a dropped series.
+const deletedLoc = ^uint64(0)
+
+// Slot values of the open-addressing table: the high 32 bits hold the key's
+// hash (so growing never rehashes keys), the low 32 bits the series id.
+// Ids start at 1, so 0 is an empty slot; tombSlot marks a removed entry.
+const (
+	emptySlot = uint64(0)
+	tombSlot  = ^uint64(0)
+)
+
+// seriesTable maps series keys to dense uint32 ids and back without storing
+// a Go pointer per series: keys live in append-only byte slabs (prefixed by
+// their uvarint length) and the hash table is a []uint64. That keeps the
+// per-series overhead near 25 bytes plus the key and gives the garbage
+// collector nothing to scan. It is not safe for concurrent use.
+type seriesTable struct {
+	seed  maphash.Seed
+	slabs [][]byte
+	// locs[id] is slab<<32 | offset of the key's length prefix, or deletedLoc
+	// (also for id 0 and for ids never created).
+	locs  []uint64
+	slots []uint64
+	used  int // live entries plus tombstones in slots
+	live  int
+}
+
+func newSeriesTable() *seriesTable {
+	return &seriesTable{seed: maphash.MakeSeed(), locs: []uint64{deletedLoc}}
+}
+
+func (t *seriesTable) hash(key []byte) uint32 {
+	h := maphash.Bytes(t.seed, key)
+	return uint32(h>>32) ^ uint32(h)
+}
+
+// key returns the key of id, or nil if id is not live. The result aliases
+// the slab and must not be modified.
+func (t *seriesTable) key(id uint32) []byte {
+	if int(id) >= len(t.locs) {
+		return nil
+	}
+	loc := t.locs[id]
+	if loc == deletedLoc {
+		return nil
+	}
+	slab := t.slabs[loc>>32]
+	off := int(uint32(loc))
+	n, w := binary.Uvarint(slab[off:])
+	start := off + w
+	return slab[start : start+int(n) : start+int(n)]
+}
+
+// lookup returns the id of key, or 0.
+func (t *seriesTable) lookup(key []byte) uint32 {
+	if len(t.slots) == 0 {
+		return 0
+	}
+	h := t.hash(key)
+	mask := uint32(len(t.slots) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		s := t.slots[i]
+		if s == emptySlot {
+			return 0
+		}
+		if s != tombSlot && uint32(s>>32) == h {
+			id := uint32(s)
+			if bytes.Equal(t.key(id), key) {
+				return id
+			}
+		}
+	}
+}
+
+// insert records key under id, which must be new and not yet in the table.
+// It copies key.
+func (t *seriesTable) insert(id uint32, key []byte) {
+	for int(id) >= len(t.locs) {
+		t.locs = append(t.locs, deletedLoc)
+	}
+	t.locs[id] = t.store(key)
+	if (t.used+1)*4 >= len(t.slots)*3 {
+		t.grow()
+	}
+	t.place(t.hash(key), id)
+	t.used++
+	t.live++
+}
+
+func (t *seriesTable) place(h, id uint32) {
+	mask := uint32(len(t.slots) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		if t.slots[i] == emptySlot {
+			t.slots[i] = uint64(h)<<32 | uint64(id)
+			return
+		}
+	}
+}
+
+// grow doubles the table (or rebuilds it at the same size when tombstones
+// fill it), reusing the stored hashes.
+func (t *seriesTable) grow() {
+	n := len(t.slots) * 2
+	if t.live*2 < t.used {
+		n = len(t.slots) // mostly tombstones: rebuild in place size
+	}
+	if n < 1024 {
+		n = 1024
+	}
+	old := t.slots
+	t.slots = make([]uint64, n)
+	t.used = 0
+	for _, s := range old {
+		if s != emptySlot && s != tombSlot {
+			t.place(uint32(s>>32), uint32(s))
+			t.used++
+		}
+	}
+}
+
+// remove deletes id from the table. The key bytes stay in their slab until
+// the next snapshot-and-reopen.
+func (t *seriesTable) remove(id uint32) {
+	key := t.key(id)
+	if key == nil {
+		return
+	}
+	h := t.hash(key)
+	mask := uint32(len(t.slots) - 1)
+	want := uint64(h)<<32 | uint64(id)
+	for i := h & mask; ; i = (i + 1) & mask {
+		s := t.slots[i]
+		if s == emptySlot {
+			break
+		}
+		if s == want {
+			t.slots[i] = tombSlot
+			t.live--
+			break
+		}
+	}
+	t.locs[id] = deletedLoc
+}
+
+// store appends key with its length prefix to the current slab.
+func (t *seriesTable) store(key []byte) uint64 {
+	need := binary.MaxVarintLen64 + len(key)
+	if len(t.slabs) == 0 || cap(t.slabs[len(t.slabs)-1])-len(t.slabs[len(t.slabs)-1]) < need {
+		t.slabs = append(t.slabs, make([]byte, 0, max(slabSize, need)))
+	}
+	si := len(t.slabs) - 1
+	slab := t.slabs[si]
+	off := len(slab)
+	slab = binary.AppendUvarint(slab, uint64(len(key)))
+	slab = append(slab, key...)
+	t.slabs[si] = slab
+	return uint64(si)<<32 | uint64(off)
+}
+
+// memBytes estimates the table's heap use.
+func (t *seriesTable) memBytes() int {
+	n := len(t.slots)*8 + cap(t.locs)*8
+	for _, s := range t.slabs {
+		n += cap(s)
+	}
+	return n
+}
