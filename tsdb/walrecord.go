@@ -3,7 +3,6 @@ package tsdb
 import (
 	"encoding/binary"
 	"fmt"
-	"sync"
 
 	"github.com/klauspost/compress/s2"
 
@@ -28,15 +27,23 @@ const (
 // so the steady-state write path does not allocate. Not safe for concurrent
 // use; the engine keeps a sync.Pool of them.
 type walEncoder struct {
-	raw []byte
-	out []byte
+	raw  []byte
+	out  []byte
+	keys []keySpan
 }
 
-var walEncoderPool = sync.Pool{New: func() any { return &walEncoder{} }}
+// keySpan locates a series key in walEncoder.raw.
+type keySpan struct{ start, end int }
+
+// seriesKey returns the series key of the i-th encoded point.
+func (e *walEncoder) seriesKey(i int) []byte { return e.raw[e.keys[i].start:e.keys[i].end] }
 
 // encodePoints encodes the points whose drop[i] is false (drop may be nil)
-// and returns the record, valid until the next call on e.
+// and returns the record, valid until the next call on e. e.keys receives,
+// per encoded point, the span of its series key in e.raw, so the caller can
+// reuse the key instead of building it again.
 func (e *walEncoder) encodePoints(points []models.Point, drop []bool) []byte {
+	e.keys = e.keys[:0]
 	raw := e.raw[:0]
 	raw = append(raw, walRecordPoints, 0)
 	n := 0
@@ -61,6 +68,7 @@ func (e *walEncoder) encodePoints(points []models.Point, drop []bool) []byte {
 		raw = append(raw, lenBuf[:ln]...)
 		copy(raw[start+ln:], raw[start:start+keyLen])
 		copy(raw[start:], lenBuf[:ln])
+		e.keys = append(e.keys, keySpan{start + ln, start + ln + keyLen})
 		raw = binary.LittleEndian.AppendUint64(raw, uint64(p.Time))
 		raw = binary.AppendUvarint(raw, uint64(len(p.Fields)))
 		for j := range p.Fields {

@@ -1,0 +1,238 @@
+package tsdb_test
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/strata-db/strata/tsdb"
+	"github.com/strata-db/strata/tsdb/models"
+)
+
+const bigDataset = "tsbs-cpu-only-s100-1d.lp.gz"
+
+// loadBatches parses a gzipped line-protocol dataset into batches of
+// linesPerBatch lines of decoded points (cloned, so they outlive the parser).
+func loadBatches(tb testing.TB, name string, linesPerBatch int) [][]models.Point {
+	tb.Helper()
+	path := dataFile(tb, name)
+	f, err := os.Open(path)
+	must(tb, err, "open dataset")
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	must(tb, err, "gunzip dataset")
+	sc := bufio.NewScanner(zr)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	var batches [][]models.Point
+	var body bytes.Buffer
+	var parser models.Parser
+	lines := 0
+	flush := func() {
+		if lines == 0 {
+			return
+		}
+		pts, err := parser.Parse(body.Bytes(), 1, 0)
+		must(tb, err, "parse dataset")
+		batch := make([]models.Point, len(pts))
+		for i := range pts {
+			batch[i] = pts[i].Clone()
+		}
+		batches = append(batches, batch)
+		body.Reset()
+		lines = 0
+	}
+	for sc.Scan() {
+		body.Write(sc.Bytes())
+		body.WriteByte('\n')
+		lines++
+		if lines == linesPerBatch {
+			flush()
+		}
+	}
+	must(tb, sc.Err(), "read dataset")
+	flush()
+	return batches
+}
+
+var (
+	bigOnce    sync.Once
+	bigBatches [][]models.Point
+)
+
+func bigData(b *testing.B) [][]models.Point {
+	dataFile(b, bigDataset) // skip early when absent
+	bigOnce.Do(func() { bigBatches = loadBatches(b, bigDataset, 5000) })
+	return bigBatches
+}
+
+func countValues(batches [][]models.Point) int {
+	n := 0
+	for _, bt := range batches {
+		for i := range bt {
+			n += len(bt[i].Fields)
+		}
+	}
+	return n
+}
+
+// BenchmarkIngest writes the TSBS cpu-only day (batches of 5,000 lines,
+// decoded points) into one shard through the index, the fsynced WAL and the
+// cache (snapshots run in the background at the default 25 MiB), from 1 or 4
+// concurrent writers (group commit shares fsyncs, as a multi-worker loader
+// does). One op is one batch; values/s is the figure to compare.
+func BenchmarkIngest(b *testing.B) {
+	batches := bigData(b)
+	perBatch := countValues(batches[:1])
+	for _, writers := range []int{1, 4} {
+		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
+			cfg := tsdb.NewConfig()
+			cfg.Dir = b.TempDir()
+			_, sh := openShard(b, cfg)
+			b.ReportAllocs()
+			b.SetBytes(int64(perBatch) * 8)
+			var next atomic.Int64
+			work := make(chan struct{})
+			var wg sync.WaitGroup
+			errs := make(chan error, writers)
+			for range writers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for range work {
+						i := next.Add(1) - 1
+						if err := sh.WritePoints(batches[int(i)%len(batches)]); err != nil {
+							errs <- err
+							return
+						}
+					}
+				}()
+			}
+			start := time.Now()
+			for b.Loop() {
+				work <- struct{}{}
+			}
+			close(work)
+			wg.Wait()
+			elapsed := time.Since(start)
+			select {
+			case err := <-errs:
+				b.Fatalf("write: %v", err)
+			default:
+			}
+			b.ReportMetric(float64(next.Load())*float64(perBatch)/elapsed.Seconds(), "values/s")
+		})
+	}
+}
+
+// loadedShard writes the whole dataset into a fresh shard.
+func loadedShard(b *testing.B) (*tsdb.Shard, int) {
+	batches := bigData(b)
+	cfg := tsdb.NewConfig()
+	cfg.Dir = b.TempDir()
+	cfg.CompactCheckInterval = 0
+	_, sh := openShard(b, cfg)
+	for _, bt := range batches {
+		if err := sh.WritePoints(bt); err != nil {
+			b.Fatalf("write: %v", err)
+		}
+	}
+	return sh, countValues(batches)
+}
+
+func heapInUseMB() float64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return float64(ms.HeapInuse) / (1 << 20)
+}
+
+func tsmBytes(b *testing.B, sh *tsdb.Shard) int64 {
+	var n int64
+	ents, err := os.ReadDir(sh.Path())
+	must(b, err, "read shard dir")
+	for _, e := range ents {
+		if strings.HasSuffix(e.Name(), ".tsm") {
+			info, err := os.Stat(filepath.Join(sh.Path(), e.Name()))
+			must(b, err, "stat")
+			n += info.Size()
+		}
+	}
+	return n
+}
+
+// BenchmarkLoadAndCompact loads the dataset, reports the heap after load
+// (cache only), then snapshots and fully compacts and reports bytes per
+// value on disk and the heap afterwards. One op is the full compaction.
+func BenchmarkLoadAndCompact(b *testing.B) {
+	bigData(b)
+	base := heapInUseMB()
+	sh, values := loadedShard(b)
+	b.ReportMetric(heapInUseMB()-base, "heapMB-after-load")
+	must(b, sh.Snapshot(), "snapshot")
+	for b.Loop() {
+		must(b, sh.Compact(true), "compact")
+	}
+	b.ReportMetric(float64(tsmBytes(b, sh))/float64(values), "bytes/value")
+	b.ReportMetric(heapInUseMB()-base, "heapMB-compacted")
+}
+
+// BenchmarkWindowAggregate runs the two TSBS-style aggregate queries on the
+// fully compacted dataset and reports values scanned per second.
+func BenchmarkWindowAggregate(b *testing.B) {
+	sh, _ := loadedShard(b)
+	must(b, sh.Snapshot(), "snapshot")
+	must(b, sh.Compact(true), "compact")
+	start := int64(1767225600000000000) // 2026-01-01T00:00:00Z
+	seen := map[string]bool{}
+	var hosts [][]byte
+	for _, p := range bigData(b)[0] {
+		k := p.AppendSeriesKey(nil)
+		if !seen[string(k)] {
+			seen[string(k)] = true
+			hosts = append(hosts, k)
+		}
+	}
+	if len(hosts) != 100 {
+		b.Fatalf("series: got %d, want 100", len(hosts))
+	}
+	b.Run("max-1m-12h-one-series", func(b *testing.B) {
+		end := start + int64(12*time.Hour) - 1
+		scanned := 0
+		b.ReportAllocs()
+		t0 := time.Now()
+		for b.Loop() {
+			ws, err := sh.WindowAggregate(hosts[0], []byte("usage_user"), start, end, int64(time.Minute), tsdb.AggMax)
+			must(b, err, "aggregate")
+			for _, w := range ws {
+				scanned += int(w.Count)
+			}
+		}
+		b.ReportMetric(float64(scanned)/time.Since(t0).Seconds(), "values/s")
+	})
+	b.Run("mean-1h-24h-100-hosts", func(b *testing.B) {
+		end := start + int64(24*time.Hour) - 1
+		scanned := 0
+		b.ReportAllocs()
+		t0 := time.Now()
+		for b.Loop() {
+			for _, h := range hosts {
+				ws, err := sh.WindowAggregate(h, []byte("usage_user"), start, end, int64(time.Hour), tsdb.AggMean)
+				must(b, err, "aggregate")
+				for _, w := range ws {
+					scanned += int(w.Count)
+				}
+			}
+		}
+		b.ReportMetric(float64(scanned)/time.Since(t0).Seconds(), "values/s")
+	})
+}

@@ -1,0 +1,101 @@
+package tsdb
+
+import (
+	"math"
+	"slices"
+
+	"github.com/strata-db/strata/tsdb/models"
+	"github.com/strata-db/strata/tsdb/tsm"
+)
+
+// valueSize is the cache accounting size of one value.
+func valueSize(v models.Value) int64 {
+	if v.Type == models.FieldTypeString {
+		return 8 + 24 + int64(len(v.S))
+	}
+	return 16
+}
+
+// arraySize is the cache accounting size of an array's values.
+func arraySize(a *tsm.Array) int64 {
+	if a.Type != models.FieldTypeString {
+		return int64(a.Len()) * 16
+	}
+	var n int64
+	for _, s := range a.Strings {
+		n += 32 + int64(len(s))
+	}
+	return n
+}
+
+// arrayWindow returns the index range [lo, hi) of a's (sorted) times within
+// [min, max].
+func arrayWindow(a *tsm.Array, min, max int64) (lo, hi int) {
+	lo, _ = slices.BinarySearch(a.Timestamps, min)
+	if max == math.MaxInt64 {
+		return lo, a.Len()
+	}
+	hi, _ = slices.BinarySearch(a.Timestamps, max+1)
+	if hi < lo {
+		hi = lo
+	}
+	return lo, hi
+}
+
+// cloneArray returns a copy of a's values [lo, hi) that shares no slice with
+// a (string bytes are shared: they are never modified in place).
+func cloneArray(a *tsm.Array, lo, hi int) tsm.Array {
+	v := a.Slice(lo, hi)
+	return tsm.Array{
+		Type:       v.Type,
+		Timestamps: slices.Clone(v.Timestamps),
+		Floats:     slices.Clone(v.Floats),
+		Integers:   slices.Clone(v.Integers),
+		Unsigneds:  slices.Clone(v.Unsigneds),
+		Strings:    slices.Clone(v.Strings),
+		Booleans:   slices.Clone(v.Booleans),
+	}
+}
+
+// mergeNewestWins merges sorted arrays ordered oldest first into one; on
+// equal timestamps the newer array wins. Arrays of a type other than the
+// newest non-empty array's are skipped (a field dropped and re-created with
+// another type).
+func mergeNewestWins(arrs []tsm.Array) tsm.Array {
+	typ := models.FieldTypeUnknown
+	for i := len(arrs) - 1; i >= 0; i-- {
+		if arrs[i].Len() > 0 {
+			typ = arrs[i].Type
+			break
+		}
+	}
+	var acc tsm.Array
+	acc.Type = typ
+	for i := range arrs {
+		a := &arrs[i]
+		if a.Len() == 0 || a.Type != typ {
+			continue
+		}
+		if acc.Len() == 0 {
+			acc = *a
+			continue
+		}
+		var out tsm.Array
+		if err := tsm.MergeArrays(&out, &acc, a); err != nil {
+			panic("BUG: merge of arrays of one type failed: " + err.Error())
+		}
+		acc = out
+	}
+	return acc
+}
+
+// applyTombstones removes from a (values of seriesKey/field read from a
+// source with sequence seq) what the tombstones delete.
+func applyTombstones(a *tsm.Array, tombs []Tombstone, seq uint64, seriesKey, field []byte) {
+	for i := range tombs {
+		t := &tombs[i]
+		if seq < t.Seq && t.matches(seriesKey, field) {
+			a.Exclude(t.Min, t.Max)
+		}
+	}
+}

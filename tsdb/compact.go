@@ -1,0 +1,271 @@
+package tsdb
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/strata-db/strata/tsdb/models"
+	"github.com/strata-db/strata/tsdb/tsm"
+)
+
+const (
+	// levelRun is how many adjacent files of one level trigger a compaction
+	// into the next level (InfluxDB compacts L1 files in groups of 4-8).
+	levelRun = 4
+	// maxRun bounds the inputs of one level compaction.
+	maxRun = 8
+	// maxPlannedLevel is the highest level a level compaction produces;
+	// full compactions go above it.
+	maxPlannedLevel = 4
+)
+
+// errCompactionAborted is returned when Close interrupts a compaction.
+var errCompactionAborted = errors.New("compaction aborted by close")
+
+// Compact runs one compaction now: with full, every file is merged into one
+// (applying all tombstones, which are then dropped); otherwise the planner's
+// next level compaction, if any. Writes continue meanwhile. Safe for
+// concurrent use (compactions of a shard serialize).
+func (s *Shard) Compact(full bool) error {
+	if s.closed.Load() {
+		return ErrEngineClosed
+	}
+	s.compactMu.Lock()
+	defer s.compactMu.Unlock()
+	if full {
+		return s.compactFull()
+	}
+	inputs, level := s.planLevel()
+	if inputs == nil {
+		return nil
+	}
+	return s.compact(inputs, level, false)
+}
+
+// compactPlanned is the background planner's step: level compactions
+// while there are any, then a full compaction of a cold shard.
+func (s *Shard) compactPlanned(cold bool) {
+	select {
+	case s.compSem <- struct{}{}:
+	default:
+		return // the Store's compaction slots are busy; try next tick
+	}
+	defer func() { <-s.compSem }()
+	s.compactMu.Lock()
+	defer s.compactMu.Unlock()
+	var err error
+	if inputs, level := s.planLevel(); inputs != nil {
+		err = s.compact(inputs, level, false)
+	} else if cold {
+		err = s.compactFull()
+	}
+	if err != nil && !errors.Is(err, ErrEngineClosed) && !errors.Is(err, errCompactionAborted) {
+		s.metrics.compactionError.Inc()
+		s.logger.Error("compaction failed", "err", err)
+	}
+}
+
+// planLevel returns the first run of at least levelRun adjacent files of
+// one level below maxPlannedLevel, and the level to write. Adjacent in
+// sequence order matters: merging non-adjacent files would let the output
+// (which takes its newest input's sequence) shadow a newer file between
+// them.
+func (s *Shard) planLevel() ([]*dataFile, int) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for i := 0; i < len(s.files); {
+		j := i
+		for j < len(s.files) && s.files[j].level == s.files[i].level {
+			j++
+		}
+		if lvl := s.files[i].level; lvl < maxPlannedLevel && j-i >= levelRun {
+			return slices.Clone(s.files[i:min(j, i+maxRun)]), lvl + 1
+		}
+		i = j
+	}
+	return nil, 0
+}
+
+// compactFull merges every file into one when there is more than one file
+// or any tombstone to apply.
+func (s *Shard) compactFull() error {
+	s.mu.RLock()
+	inputs := slices.Clone(s.files)
+	s.mu.RUnlock()
+	if len(inputs) == 0 || (len(inputs) == 1 && len(s.tombs.all()) == 0) {
+		return nil
+	}
+	level := 0
+	for _, f := range inputs {
+		level = max(level, f.level)
+	}
+	return s.compact(inputs, max(level+1, 2), true)
+}
+
+// compact merges inputs (adjacent in sequence order, oldest first) into one
+// file of the given level, named by the newest input's sequence, applying
+// overwrites and the tombstones that concern each input.
+func (s *Shard) compact(inputs []*dataFile, level int, full bool) error {
+	tombs := s.tombs.all()
+	nTombs := len(tombs)
+	seq := inputs[len(inputs)-1].seq
+	path := filepath.Join(s.dir, dataFileName(seq, level))
+	start := time.Now()
+	w, err := tsm.NewWriter(path)
+	if err != nil {
+		return fmt.Errorf("compact shard %d: %w", s.id, err)
+	}
+	if err := s.mergeInto(w, inputs, tombs, start); err != nil {
+		_ = w.Remove()
+		return fmt.Errorf("compact shard %d into %s: %w", s.id, path, err)
+	}
+	if err := w.Close(); err != nil {
+		_ = w.Remove()
+		return fmt.Errorf("compact shard %d: %w", s.id, err)
+	}
+	out, err := openDataFile(path, seq, level)
+	if err != nil {
+		return fmt.Errorf("compact shard %d: reopen %s: %w", s.id, path, err)
+	}
+	if err := s.replaceFiles(inputs, []*dataFile{out}); err != nil {
+		out.obsolete.Store(true)
+		out.release()
+		return fmt.Errorf("compact shard %d: %w", s.id, err)
+	}
+	if full {
+		if err := s.dropAppliedTombstones(nTombs, out); err != nil {
+			return fmt.Errorf("compact shard %d: %w", s.id, err)
+		}
+	}
+	s.metrics.compactions.WithLabelValues(strconv.Itoa(level)).Inc()
+	s.logger.Info("compacted files", "inputs", len(inputs), "level", level,
+		"bytes", out.size, "duration", time.Since(start))
+	return nil
+}
+
+// dropAppliedTombstones removes, of the first n tombstones (all applied by
+// the full compaction that produced out), those no other file or pending
+// snapshot still needs.
+func (s *Shard) dropAppliedTombstones(n int, out *dataFile) error {
+	s.mu.RLock()
+	minSeq := uint64(1<<64 - 1)
+	for _, f := range s.files {
+		if f != out {
+			minSeq = min(minSeq, f.seq)
+		}
+	}
+	if s.snap != nil {
+		minSeq = min(minSeq, s.snap.seq)
+	}
+	s.mu.RUnlock()
+	return s.tombs.removeApplied(n, func(t *Tombstone) bool { return t.Seq <= minSeq })
+}
+
+// mergeInto writes the merged content of inputs to w.
+func (s *Shard) mergeInto(w *tsm.Writer, inputs []*dataFile, tombs []Tombstone, start time.Time) error {
+	keys := map[string]struct{}{}
+	var kb []byte
+	for _, f := range inputs {
+		it := f.r.Iterator()
+		for it.Next() {
+			kb = appendCompositeKey(kb[:0], it.Series(), it.Field())
+			keys[string(kb)] = struct{}{}
+		}
+	}
+	sorted := slices.Collect(maps.Keys(keys))
+	slices.SortFunc(sorted, compareCompositeKeys)
+
+	type source struct {
+		f     *dataFile
+		typ   models.FieldType
+		metas []tsm.BlockMeta
+	}
+	srcs := make([]source, 0, len(inputs))
+	var blk tsm.Array
+	for _, k := range sorted {
+		select {
+		case <-s.stopCh:
+			return errCompactionAborted
+		default:
+		}
+		series, field, _ := splitCompositeKey([]byte(k))
+		srcs = srcs[:0]
+		for _, f := range inputs {
+			typ, metas := f.r.AppendEntries(nil, series, field)
+			if typ != models.FieldTypeUnknown {
+				srcs = append(srcs, source{f: f, typ: typ, metas: metas})
+			}
+		}
+		if len(srcs) == 1 && !tombstoned(tombs, srcs[0].f.seq, series, field) {
+			// Only one input holds the key and nothing deletes from it: copy
+			// its blocks without decoding.
+			for _, m := range srcs[0].metas {
+				raw, err := srcs[0].f.r.ReadBlock(m)
+				if err != nil {
+					return err
+				}
+				if err := w.WriteBlock(series, field, srcs[0].typ, m, raw); err != nil {
+					return err
+				}
+			}
+		} else {
+			parts := make([]tsm.Array, 0, len(srcs))
+			for _, src := range srcs {
+				acc := tsm.Array{Type: src.typ}
+				for _, m := range src.metas {
+					if err := src.f.r.ReadArray(m, &blk); err != nil {
+						return err
+					}
+					appendOwned(&acc, &blk)
+				}
+				applyTombstones(&acc, tombs, src.f.seq, series, field)
+				parts = append(parts, acc)
+			}
+			merged := mergeNewestWins(parts)
+			if err := w.WriteValues(series, field, &merged); err != nil {
+				return err
+			}
+		}
+		if err := s.throttle(w.Size(), start); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// tombstoned reports whether any tombstone deletes from (series, field) in
+// a file of sequence seq.
+func tombstoned(tombs []Tombstone, seq uint64, series, field []byte) bool {
+	for i := range tombs {
+		if seq < tombs[i].Seq && tombs[i].matches(series, field) {
+			return true
+		}
+	}
+	return false
+}
+
+// throttle sleeps so that compaction writes stay under
+// Config.CompactThroughput bytes per second.
+func (s *Shard) throttle(written int64, start time.Time) error {
+	if s.cfg.CompactThroughput <= 0 {
+		return nil
+	}
+	due := start.Add(time.Duration(float64(written) / float64(s.cfg.CompactThroughput) * float64(time.Second)))
+	wait := time.Until(due)
+	if wait < 10*time.Millisecond {
+		return nil
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-s.stopCh:
+		return errCompactionAborted
+	case <-t.C:
+		return nil
+	}
+}

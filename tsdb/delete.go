@@ -1,0 +1,93 @@
+package tsdb
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/strata-db/strata/tsdb/index"
+)
+
+// DeleteSeriesRange deletes the values of the given series (all fields)
+// with min <= time <= max. It records durable tombstones (the sidecar for
+// files, a WAL record for the cache) before returning; compaction later
+// removes the data physically. Writes are paused while it runs.
+func (s *Shard) DeleteSeriesRange(seriesKeys [][]byte, min, max int64) error {
+	if min > max || len(seriesKeys) == 0 {
+		return nil
+	}
+	ts := make([]Tombstone, len(seriesKeys))
+	for i, k := range seriesKeys {
+		ts[i] = Tombstone{SeriesKey: bytes.Clone(k), Min: min, Max: max}
+	}
+	return s.deleteTombstones(ts)
+}
+
+// DeleteFieldRange deletes the values of one field of one series with
+// min <= time <= max.
+func (s *Shard) DeleteFieldRange(seriesKey, field []byte, min, max int64) error {
+	if min > max {
+		return nil
+	}
+	return s.deleteTombstones([]Tombstone{{SeriesKey: bytes.Clone(seriesKey), Field: bytes.Clone(field), Min: min, Max: max}})
+}
+
+func (s *Shard) deleteTombstones(ts []Tombstone) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed.Load() {
+		return ErrEngineClosed
+	}
+	for i := range ts {
+		ts[i].Seq = s.nextSeq
+	}
+	if err := s.tombs.add(ts); err != nil {
+		return fmt.Errorf("delete in shard %d: %w", s.id, err)
+	}
+	enc := walEncoder{}
+	if _, err := s.wal.Write(enc.encodeDelete(ts)); err != nil {
+		return fmt.Errorf("delete in shard %d wal: %w", s.id, err)
+	}
+	var freed int64
+	for i := range ts {
+		freed += s.cache.deleteRange(&ts[i])
+		s.dig.markDelete(&ts[i])
+	}
+	s.metrics.cacheBytes.Sub(float64(freed))
+	return nil
+}
+
+// DropMeasurement deletes every series of a measurement (all their data, as
+// tombstones) and then removes the measurement, its series and fields from
+// the index.
+func (s *Shard) DropMeasurement(name []byte) error {
+	if err := s.deleteSeriesIDs(s.index.MeasurementSeriesIDs(name)); err != nil {
+		return err
+	}
+	if err := s.index.DropMeasurement(name); err != nil {
+		return fmt.Errorf("drop measurement in shard %d: %w", s.id, err)
+	}
+	return nil
+}
+
+// DropSeries deletes the series of a measurement that match expr (nil
+// matches all) and removes them from the index.
+func (s *Shard) DropSeries(measurement []byte, expr index.TagExpr) error {
+	ids := s.index.MatchSeries(measurement, expr)
+	if err := s.deleteSeriesIDs(ids); err != nil {
+		return err
+	}
+	if err := s.index.DropSeries(ids); err != nil {
+		return fmt.Errorf("drop series in shard %d: %w", s.id, err)
+	}
+	return nil
+}
+
+func (s *Shard) deleteSeriesIDs(ids []uint64) error {
+	keys := make([][]byte, 0, len(ids))
+	for _, id := range ids {
+		if k := s.index.SeriesKey(id); k != nil {
+			keys = append(keys, k)
+		}
+	}
+	return s.DeleteSeriesRange(keys, allTimeMin, allTimeMax)
+}

@@ -1,0 +1,293 @@
+package tsdb
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"hash"
+	"maps"
+	"math"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/strata-db/strata/tsdb/models"
+	"github.com/strata-db/strata/tsdb/tsm"
+)
+
+// BucketID names a digest bucket: the series whose fnv64a(series key) modulo
+// Config.DigestSeriesBuckets is SeriesBucket, over the time window
+// [WindowStart, WindowStart+Config.DigestWindow).
+type BucketID struct {
+	SeriesBucket uint32
+	WindowStart  int64
+}
+
+// Digest is the SHA-256 of a bucket's logical content (docs/digest.md).
+type Digest [sha256.Size]byte
+
+// DigestSet maps every non-empty bucket of a shard to its digest.
+type DigestSet map[BucketID]Digest
+
+// SeriesBucket returns the digest series bucket of a series key.
+func SeriesBucket(seriesKey []byte, buckets int) uint32 {
+	return uint32(fnv64a(seriesKey) % uint64(buckets))
+}
+
+func fnv64a(b []byte) uint64 {
+	h := uint64(14695981039346656037)
+	for _, c := range b {
+		h ^= uint64(c)
+		h *= 1099511628211
+	}
+	return h
+}
+
+// digestState tracks which buckets changed since their digest was computed.
+type digestState struct {
+	buckets int
+	window  int64
+
+	mu    sync.Mutex // protects all, dirty, clean
+	all   bool       // no digest computed yet: compute every bucket
+	dirty map[BucketID]struct{}
+	clean DigestSet
+}
+
+func newDigestState(cfg Config) *digestState {
+	return &digestState{
+		buckets: cfg.DigestSeriesBuckets,
+		window:  int64(time.Duration(cfg.DigestWindow)),
+		all:     true,
+		dirty:   make(map[BucketID]struct{}),
+		clean:   make(DigestSet),
+	}
+}
+
+func (d *digestState) bucketOf(seriesKey []byte, ts int64) BucketID {
+	return BucketID{SeriesBucket: SeriesBucket(seriesKey, d.buckets), WindowStart: floorDiv(ts, d.window) * d.window}
+}
+
+// markBuckets marks buckets dirty.
+func (d *digestState) markBuckets(ids []BucketID) {
+	if len(ids) == 0 {
+		return
+	}
+	d.mu.Lock()
+	if !d.all {
+		for _, b := range ids {
+			d.dirty[b] = struct{}{}
+		}
+	}
+	d.mu.Unlock()
+}
+
+// markDelete marks dirty every known bucket a tombstone touches (a delete
+// cannot create a bucket, so unknown ones need no mark).
+func (d *digestState) markDelete(t *Tombstone) {
+	sb := SeriesBucket(t.SeriesKey, d.buckets)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.all {
+		return
+	}
+	for b := range d.clean {
+		if b.SeriesBucket == sb && b.WindowStart <= t.Max && b.WindowStart+d.window-1 >= t.Min {
+			d.dirty[b] = struct{}{}
+		}
+	}
+}
+
+// Digests returns the digest of every non-empty bucket of the shard.
+// Only buckets written or deleted since the previous call are recomputed
+// (the first call computes all). The digest covers the live content after
+// overwrites and tombstones, so replicas holding the same points agree
+// whatever their file layout. Safe for concurrent use.
+func (s *Shard) Digests(ctx context.Context) (DigestSet, error) {
+	d := s.dig
+	d.mu.Lock()
+	all := d.all
+	dirty := d.dirty
+	d.all = false
+	d.dirty = make(map[BucketID]struct{})
+	d.mu.Unlock()
+
+	sums, err := s.computeDigests(ctx, all, dirty)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err != nil {
+		// Put the work back for the next call.
+		if all {
+			d.all = true
+		}
+		for b := range dirty {
+			d.dirty[b] = struct{}{}
+		}
+		return nil, err
+	}
+	if all {
+		d.clean = sums
+	} else {
+		for b := range dirty {
+			if sum, ok := sums[b]; ok {
+				d.clean[b] = sum
+			} else {
+				delete(d.clean, b)
+			}
+		}
+	}
+	return maps.Clone(d.clean), nil
+}
+
+// computeDigests hashes the buckets in dirty (or all buckets).
+func (s *Shard) computeDigests(ctx context.Context, all bool, dirty map[BucketID]struct{}) (DigestSet, error) {
+	if !all && len(dirty) == 0 {
+		return DigestSet{}, nil
+	}
+	// Per series bucket, the window range to read.
+	type span struct{ lo, hi int64 }
+	spans := map[uint32]span{}
+	for b := range dirty {
+		sp, ok := spans[b.SeriesBucket]
+		if !ok {
+			sp = span{lo: b.WindowStart, hi: b.WindowStart}
+		}
+		sp.lo, sp.hi = min(sp.lo, b.WindowStart), max(sp.hi, b.WindowStart)
+		spans[b.SeriesBucket] = sp
+	}
+	rs, err := s.acquireRead()
+	if err != nil {
+		return nil, err
+	}
+	defer rs.release()
+	window := s.dig.window
+	hashers := map[BucketID]*bucketHasher{}
+	err = rs.forEachKey(func(series []byte) bool {
+		if all {
+			return true
+		}
+		_, ok := spans[SeriesBucket(series, s.dig.buckets)]
+		return ok
+	}, func(series, field []byte) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		sb := SeriesBucket(series, s.dig.buckets)
+		lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
+		if !all {
+			sp := spans[sb]
+			lo, hi = sp.lo, sp.hi+window-1
+		}
+		a, err := rs.read(series, field, lo, hi)
+		if err != nil {
+			return err
+		}
+		for i := 0; i < a.Len(); {
+			b := BucketID{SeriesBucket: sb, WindowStart: floorDiv(a.Timestamps[i], window) * window}
+			j := i
+			for j < a.Len() && a.Timestamps[j] < b.WindowStart+window {
+				j++
+			}
+			if _, ok := dirty[b]; all || ok {
+				h := hashers[b]
+				if h == nil {
+					h = newBucketHasher()
+					hashers[b] = h
+				}
+				h.add(series, field, &a, i, j)
+			}
+			i = j
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("digests of shard %d: %w", s.id, err)
+	}
+	out := make(DigestSet, len(hashers))
+	for b, h := range hashers {
+		out[b] = h.sum()
+	}
+	return out, nil
+}
+
+// bucketHasher hashes the canonical content of one bucket.
+type bucketHasher struct {
+	h   hash.Hash
+	buf []byte
+}
+
+func newBucketHasher() *bucketHasher { return &bucketHasher{h: sha256.New()} }
+
+// add hashes values [i, j) of (series, field): the key once, then each
+// timestamp and value (docs/digest.md).
+func (bh *bucketHasher) add(series, field []byte, a *tsm.Array, i, j int) {
+	b := bh.buf[:0]
+	b = binary.AppendUvarint(b, uint64(len(series)))
+	b = append(b, series...)
+	b = binary.AppendUvarint(b, uint64(len(field)))
+	b = append(b, field...)
+	b = append(b, byte(a.Type))
+	b = binary.AppendUvarint(b, uint64(j-i))
+	for k := i; k < j; k++ {
+		b = binary.LittleEndian.AppendUint64(b, uint64(a.Timestamps[k]))
+		v := a.Value(k)
+		if v.Type == models.FieldTypeString {
+			b = binary.AppendUvarint(b, uint64(len(v.S)))
+			b = append(b, v.S...)
+		} else {
+			b = binary.LittleEndian.AppendUint64(b, v.N)
+		}
+		if len(b) >= 32<<10 {
+			bh.h.Write(b)
+			b = b[:0]
+		}
+	}
+	bh.h.Write(b)
+	bh.buf = b[:0]
+}
+
+func (bh *bucketHasher) sum() Digest {
+	var d Digest
+	bh.h.Sum(d[:0])
+	return d
+}
+
+// forEachKey calls fn for every (series, field) held by the read state's
+// files and caches whose series passes keep, in (series, field) order.
+func (rs *readState) forEachKey(keep func(series []byte) bool, fn func(series, field []byte) error) error {
+	set := map[string]struct{}{}
+	var kb []byte
+	for _, f := range rs.files {
+		it := f.r.Iterator()
+		for it.Next() {
+			if !keep(it.Series()) {
+				continue
+			}
+			kb = appendCompositeKey(kb[:0], it.Series(), it.Field())
+			set[string(kb)] = struct{}{}
+		}
+	}
+	caches := []*cache{rs.cache}
+	if rs.snap != nil {
+		caches = append(caches, rs.snap.c)
+	}
+	for _, c := range caches {
+		for _, k := range c.keys() {
+			series, _, ok := splitCompositeKey([]byte(k))
+			if ok && keep(series) {
+				set[k] = struct{}{}
+			}
+		}
+	}
+	keys := slices.Collect(maps.Keys(set))
+	slices.SortFunc(keys, compareCompositeKeys)
+	for _, k := range keys {
+		series, field, _ := splitCompositeKey([]byte(k))
+		if err := fn(bytes.Clone(series), bytes.Clone(field)); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,88 @@
+package tsdb_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/strata-db/strata/tsdb"
+	"github.com/strata-db/strata/tsdb/index"
+	"github.com/strata-db/strata/tsdb/models"
+)
+
+func TestFieldTypeConflictIsPartialWrite(t *testing.T) {
+	_, sh := openShard(t, testConfig(t.TempDir()))
+	must(t, sh.WritePoints([]models.Point{pt("a", "v", 1, models.FloatValue(1))}), "first write")
+	err := sh.WritePoints([]models.Point{
+		pt("a", "v", 2, models.IntegerValue(2)), // conflicts: v is float
+		pt("b", "v", 3, models.FloatValue(3)),
+	})
+	var pwe *tsdb.PartialWriteError
+	if !errors.As(err, &pwe) || pwe.Dropped != 1 {
+		t.Fatalf("conflicting write: got %v, want *PartialWriteError with Dropped=1", err)
+	}
+	var fce *index.FieldConflictError
+	if !errors.As(err, &fce) || fce.Field != "v" || fce.Existing != models.FieldTypeFloat || fce.Got != models.FieldTypeInteger {
+		t.Fatalf("conflict detail: got %#v, want field v float vs integer", fce)
+	}
+	if got := readAll(t, sh, seriesKey("a"), "v", true); len(got) != 1 {
+		t.Fatalf("series a: got %v, want only the first value", got)
+	}
+	if got := readAll(t, sh, seriesKey("b"), "v", true); len(got) != 1 || got[0].v.Float() != 3 {
+		t.Fatalf("series b: got %v, want [3=3] (the good point of the batch)", got)
+	}
+	if sh.SeriesN() != 2 {
+		t.Fatalf("SeriesN: got %d, want 2", sh.SeriesN())
+	}
+}
+
+func TestDropSeriesAndMeasurement(t *testing.T) {
+	cfg := testConfig(t.TempDir())
+	st, sh := openShard(t, cfg)
+	mem := func(host string, ts int64) models.Point {
+		p := pt(host, "free", ts, models.IntegerValue(ts))
+		p.Measurement = []byte("mem")
+		return p
+	}
+	memKey := func(host string) []byte {
+		return models.AppendSeriesKey(nil, []byte("mem"), models.Tags{{Key: []byte("host"), Value: []byte(host)}})
+	}
+	for ts := range int64(5) {
+		must(t, sh.WritePoints([]models.Point{
+			pt("a", "v", ts, models.FloatValue(1)), pt("b", "v", ts, models.FloatValue(2)),
+			mem("a", ts), mem("b", ts),
+		}), "write")
+	}
+	must(t, sh.Snapshot(), "snapshot")
+	must(t, sh.DropSeries([]byte("cpu"), index.TagMatch{Key: "host", Op: index.Equal, Value: "a"}), "drop series")
+	must(t, sh.DropMeasurement([]byte("mem")), "drop measurement")
+	check := func(stage string) {
+		t.Helper()
+		if n := len(readAll(t, sh, seriesKey("a"), "v", true)); n != 0 {
+			t.Fatalf("%s: dropped series cpu,host=a has %d values, want 0", stage, n)
+		}
+		if n := len(readAll(t, sh, seriesKey("b"), "v", true)); n != 5 {
+			t.Fatalf("%s: cpu,host=b has %d values, want 5", stage, n)
+		}
+		for _, h := range []string{"a", "b"} {
+			if n := len(readAll(t, sh, memKey(h), "free", true)); n != 0 {
+				t.Fatalf("%s: dropped measurement mem host %s has %d values, want 0", stage, h, n)
+			}
+		}
+		if sh.SeriesN() != 1 {
+			t.Fatalf("%s: SeriesN: got %d, want 1", stage, sh.SeriesN())
+		}
+	}
+	check("after drop")
+	must(t, sh.Compact(true), "compact")
+	check("compacted")
+	must(t, st.Close(), "close")
+	sh = openStore(t, cfg).Shard(1)
+	check("reopen")
+	// The measurement can come back with another field type.
+	p := mem("a", 9)
+	p.Fields[0].Value = models.StringValue([]byte("x"))
+	must(t, sh.WritePoints([]models.Point{p}), "rewrite dropped measurement")
+	if got := readAll(t, sh, memKey("a"), "free", true); len(got) != 1 || string(got[0].v.S) != "x" {
+		t.Fatalf("re-created field: got %v, want [9=x]", got)
+	}
+}
