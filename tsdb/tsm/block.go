@@ -206,3 +206,31 @@ func (w *Writer) writeArray(series, field []byte, arr *Array) error {
 	}
 	return w.WriteBlock(series, field, arr.Type, ComputeMeta(arr), w.scratch)
 }
+
+// ReadValues sets dst to this file's values of (series, field) with
+// tr.Min <= time <= tr.Max, decoding only the blocks that overlap tr. dst
+// is left empty (with unknown type) if the key is absent. scratch holds one
+// decoded block and may be nil.
+func (r *Reader) ReadValues(series, field []byte, tr TimeRange, dst, scratch *Array) error {
+	dst.Reset(models.FieldTypeUnknown)
+	var buf [16]BlockMeta
+	typ, ents := r.AppendEntries(buf[:0], series, field)
+	if typ == models.FieldTypeUnknown {
+		return nil
+	}
+	dst.Type = typ
+	if scratch == nil {
+		scratch = &Array{}
+	}
+	for _, m := range ents {
+		if !tr.Overlaps(m.MinTime, m.MaxTime) {
+			continue
+		}
+		if err := r.ReadArray(m, scratch); err != nil {
+			return err
+		}
+		scratch.Include(tr.Min, tr.Max)
+		appendArray(dst, scratch, 0, scratch.Len())
+	}
+	return nil
+}

@@ -376,3 +376,67 @@ func TestDecodeBlockCorrupt(t *testing.T) {
 		t.Errorf("DecodeBlock(bad type): got %v; want ErrCorrupt", err)
 	}
 }
+
+func TestReadValuesRange(t *testing.T) {
+	arr := genArray(models.FieldTypeFloat, 3500, 0, 2, 4)
+	r := mustOpen(t, writeFile(t, t.TempDir(), "a.tsm", []column{{"s", "f", arr}}))
+	cases := []struct {
+		name   string
+		tr     tsm.TimeRange
+		lo, hi int // expected index range [lo, hi) in arr
+	}{
+		{"all", tsm.TimeRange{Min: math.MinInt64, Max: math.MaxInt64}, 0, 3500},
+		{"inside one block", tsm.TimeRange{Min: 10, Max: 20}, 5, 11},
+		{"across blocks", tsm.TimeRange{Min: 1990, Max: 4001}, 995, 2001},
+		{"between values", tsm.TimeRange{Min: 3, Max: 3}, 0, 0},
+		{"after end", tsm.TimeRange{Min: 7000, Max: 9000}, 0, 0},
+	}
+	var got, scratch tsm.Array
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := r.ReadValues([]byte("s"), []byte("f"), tc.tr, &got, &scratch); err != nil {
+				t.Fatalf("ReadValues: got error %v; want nil", err)
+			}
+			want := arr.Slice(tc.lo, tc.hi)
+			if !equalArrays(&got, &want) {
+				t.Errorf("ReadValues(%+v): got %d values; want %d (indexes %d..%d)", tc.tr, got.Len(), want.Len(), tc.lo, tc.hi)
+			}
+		})
+	}
+	if err := r.ReadValues([]byte("s"), []byte("absent"), tsm.TimeRange{Max: 10}, &got, nil); err != nil || got.Len() != 0 || got.Type != models.FieldTypeUnknown {
+		t.Errorf("ReadValues(absent): got err=%v len=%d type=%s; want nil, 0, unknown", err, got.Len(), got.Type)
+	}
+}
+
+// TestConcurrentReads reads one file from several goroutines (run with
+// -race): a Reader is safe for concurrent use.
+func TestConcurrentReads(t *testing.T) {
+	var cols []column
+	for i := range 20 {
+		cols = append(cols, column{fmt.Sprintf("s%02d", i), "f", genArray(models.FieldTypeInteger, 2500, 0, 1, uint64(i))})
+	}
+	r := mustOpen(t, writeFile(t, t.TempDir(), "a.tsm", cols))
+	errc := make(chan error, 4)
+	for g := range 4 {
+		go func() {
+			var arr, scratch tsm.Array
+			for k := range 50 {
+				c := cols[(g*7+k)%len(cols)]
+				if err := r.ReadValues([]byte(c.series), []byte(c.field), tsm.TimeRange{Min: 0, Max: math.MaxInt64}, &arr, &scratch); err != nil {
+					errc <- err
+					return
+				}
+				if !equalArrays(&arr, c.arr) {
+					errc <- fmt.Errorf("goroutine %d: %s read back differently", g, c.series)
+					return
+				}
+			}
+			errc <- nil
+		}()
+	}
+	for range 4 {
+		if err := <-errc; err != nil {
+			t.Errorf("concurrent read: got error %v; want nil", err)
+		}
+	}
+}

@@ -161,6 +161,9 @@ func TestTSBSBytesPerValue(t *testing.T) {
 	if testing.Short() {
 		t.Skip("loads 8.6 M values; skipped in -short mode")
 	}
+	if raceEnabled {
+		t.Skip("loads 8.6 M values and has no concurrency; skipped under -race")
+	}
 	ds := loadDataset(t, "tsbs-cpu-only-s100-1d.lp.gz")
 	path := writeFile(t, t.TempDir(), "tsbs.tsm", ds.cols)
 	r := mustOpen(t, path)
