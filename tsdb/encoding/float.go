@@ -1,6 +1,7 @@
 package encoding
 
 import (
+	"encoding/binary"
 	"math"
 	"math/bits"
 	"slices"
@@ -36,14 +37,23 @@ func AppendFloats(dst []byte, vs []float64) []byte {
 		trail := uint(bits.TrailingZeros64(x))
 		if lead >= prevLead && trail >= prevTrail {
 			// '10': reuse the previous window.
-			w.write(0b10, 2)
-			w.write(x>>prevTrail, 64-prevLead-prevTrail)
+			if sig := 64 - prevLead - prevTrail; sig <= 62 {
+				w.write(0b10<<sig|x>>prevTrail, sig+2)
+			} else {
+				w.write(0b10, 2)
+				w.write(x>>prevTrail, sig)
+			}
 			continue
 		}
 		// '11': new window: 5 bits leading zeros, 6 bits length (64 as 0).
 		sig := 64 - lead - trail
-		w.write(0b11<<11|uint64(lead)<<6|uint64(sig&63), 13)
-		w.write(x>>trail, sig)
+		ctl := 0b11<<11 | uint64(lead)<<6 | uint64(sig&63)
+		if sig <= 51 {
+			w.write(ctl<<sig|x>>trail, sig+13)
+		} else {
+			w.write(ctl, 13)
+			w.write(x>>trail, sig)
+		}
 		prevLead, prevTrail = lead, trail
 	}
 	return w.flush()
@@ -73,50 +83,73 @@ func DecodeFloats(dst []float64, src []byte) ([]float64, error) {
 
 // decodeGorilla fills out from a Gorilla bit stream.
 func decodeGorilla(out []float64, src []byte) error {
-	r := bitReader{src: src}
-	v, err := r.read(64)
-	if err != nil {
-		return err
+	total := uint(len(src)) * 8
+	pos := uint(64)
+	if pos > total {
+		return errTruncated
 	}
+	v := peekBits(src, 0, 32)<<32 | peekBits(src, 32, 32)
 	out[0] = math.Float64frombits(v)
 	var lead, trail uint
 	sig := uint(0) // 0: no window yet
 	for i := 1; i < len(out); i++ {
-		b, err := r.readBit()
-		if err != nil {
-			return err
-		}
-		if b {
-			b, err = r.readBit()
-			if err != nil {
-				return err
-			}
-			if b {
-				c, err := r.read(11)
-				if err != nil {
-					return err
-				}
-				lead, sig = uint(c>>6), uint(c&63)
-				if sig == 0 {
-					sig = 64
-				}
-				if lead+sig > 64 {
-					return corruptf("float window of %d leading and %d significant bits", lead, sig)
-				}
-				trail = 64 - lead - sig
-			} else if sig == 0 {
+		ctl := peekBits(src, pos, 13)
+		switch {
+		case ctl>>12 == 0: // '0': same value
+			pos++
+			out[i] = math.Float64frombits(v)
+			continue
+		case ctl>>11 == 0b10: // reuse the window
+			if sig == 0 {
 				return corruptf("float window reused before it was set")
 			}
-			x, err := r.read(sig)
-			if err != nil {
-				return err
+			pos += 2
+		default: // '11': new window
+			lead, sig = uint(ctl>>6&31), uint(ctl&63)
+			if sig == 0 {
+				sig = 64
 			}
-			v ^= x << trail
+			if lead+sig > 64 {
+				return corruptf("float window of %d leading and %d significant bits", lead, sig)
+			}
+			trail = 64 - lead - sig
+			pos += 13
 		}
+		var x uint64
+		if sig <= 56 {
+			x = peekBits(src, pos, sig)
+		} else {
+			x = peekBits(src, pos, sig-32)<<32 | peekBits(src, pos+sig-32, 32)
+		}
+		pos += sig
+		if pos > total {
+			return errTruncated
+		}
+		v ^= x << trail
 		out[i] = math.Float64frombits(v)
 	}
-	if r.rest() >= 8 {
-		return corruptf("%d trailing bits", r.rest())
+	if pos > total {
+		return errTruncated
+	}
+	if total-pos >= 8 {
+		return corruptf("%d trailing bits", total-pos)
 	}
 	return nil
+}
+
+// peekBits returns the n bits (1 <= n <= 56) of src starting at bit pos,
+// most significant first; bits past the end of src read as zero.
+func peekBits(src []byte, pos, n uint) uint64 {
+	off := pos >> 3
+	var w uint64
+	if off+8 <= uint(len(src)) {
+		w = binary.BigEndian.Uint64(src[off:])
+	} else {
+		var tmp [8]byte
+		if off < uint(len(src)) {
+			copy(tmp[:], src[off:])
+		}
+		w = binary.BigEndian.Uint64(tmp[:])
+	}
+	return w << (pos & 7) >> (64 - n)
 }
