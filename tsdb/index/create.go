@@ -16,7 +16,9 @@ const maxStackKey = 512
 // for a rejected point. A point with a field whose type differs from the
 // field's type in the shard (or from its type earlier in the same batch) is
 // rejected as a whole and listed in conflicts with a *FieldConflictError;
-// nothing of it is created. The other points proceed.
+// nothing of it is created. The other points proceed. (A point the parser
+// cannot produce — no fields, unsorted tags, a token ending in a backslash —
+// is rejected the same way with an error wrapping ErrInvalidPoint.)
 //
 // New series and fields are durable (written and fsynced to the index log,
 // one fsync for the whole batch) before it returns, so the caller may then
@@ -123,13 +125,13 @@ func (ix *Index) createSlow(points []models.Point, ids []uint64) ([]PointError, 
 				break
 			}
 		}
+		if conflict == nil {
+			conflict = validKey(p)
+		}
 		if conflict != nil {
 			ids[i] = 0
 			conflicts = append(conflicts, PointError{Index: i, Err: conflict})
 			continue
-		}
-		if len(p.Measurement) == 0 || len(p.Fields) == 0 {
-			return nil, fmt.Errorf("create series: point %d has no measurement or no fields: %w", i, errInvalidPoint)
 		}
 		for j := range p.Fields {
 			f := &p.Fields[j]
@@ -153,9 +155,6 @@ func (ix *Index) createSlow(points []models.Point, ids []uint64) ([]PointError, 
 		if id == 0 {
 			if nextID > maxSeriesID {
 				return nil, fmt.Errorf("create series %q: %w", key, ErrIndexFull)
-			}
-			if err := validKey(p); err != nil {
-				return nil, fmt.Errorf("create series %q: %w", key, err)
 			}
 			id = nextID
 			nextID++
@@ -193,16 +192,29 @@ func (ix *Index) createSlow(points []models.Point, ids []uint64) ([]PointError, 
 	return conflicts, nil
 }
 
-// validKey checks what a stored series key needs: a measurement and
-// non-empty, sorted, unique tag keys with non-empty values.
+// validKey checks what a stored series key needs to parse back into the
+// same measurement and tags: non-empty, sorted, unique tag keys with
+// non-empty values, and no token ending in a backslash (which would escape
+// the separator after it). The line-protocol parser never produces others.
 func validKey(p *models.Point) error {
+	if len(p.Measurement) == 0 || len(p.Fields) == 0 {
+		return fmt.Errorf("no measurement or no fields: %w", ErrInvalidPoint)
+	}
+	if endsInBackslash(p.Measurement) {
+		return fmt.Errorf("measurement ends in a backslash: %w", ErrInvalidPoint)
+	}
 	for i, t := range p.Tags {
 		if len(t.Key) == 0 || len(t.Value) == 0 {
-			return fmt.Errorf("tag %d: empty key or value: %w", i, errInvalidPoint)
+			return fmt.Errorf("tag %d: empty key or value: %w", i, ErrInvalidPoint)
+		}
+		if endsInBackslash(t.Key) || endsInBackslash(t.Value) {
+			return fmt.Errorf("tag %q ends in a backslash: %w", t.Key, ErrInvalidPoint)
 		}
 		if i > 0 && string(p.Tags[i-1].Key) >= string(t.Key) {
-			return fmt.Errorf("tags not sorted or not unique at %q: %w", t.Key, errInvalidPoint)
+			return fmt.Errorf("tags not sorted or not unique at %q: %w", t.Key, ErrInvalidPoint)
 		}
 	}
 	return nil
 }
+
+func endsInBackslash(b []byte) bool { return len(b) > 0 && b[len(b)-1] == '\\' }

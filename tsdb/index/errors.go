@@ -34,7 +34,8 @@ func (e *FieldConflictError) Error() string {
 }
 
 // PointError is the rejection of one point of a batch: Index is the point's
-// position in the batch, Err is a *FieldConflictError.
+// position in the batch, Err is a *FieldConflictError (or wraps
+// ErrInvalidPoint).
 type PointError struct {
 	Index int
 	Err   error
@@ -46,6 +47,6 @@ func (e PointError) Error() string { return fmt.Sprintf("point %d: %s", e.Index,
 // Unwrap returns the reason.
 func (e PointError) Unwrap() error { return e.Err }
 
-// errInvalidPoint wraps points that cannot be indexed (the parser never
-// produces them).
-var errInvalidPoint = errors.New("invalid point")
+// ErrInvalidPoint wraps the rejection of a point that cannot be indexed
+// (one the line-protocol parser never produces).
+var ErrInvalidPoint = errors.New("invalid point")

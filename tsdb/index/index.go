@@ -295,19 +295,20 @@ func (ix *Index) applyDropSeries(ids []uint32) {
 		if key == nil {
 			continue
 		}
+		// Stored keys parse (they are checked on the way in), and their
+		// measurement exists (applySeries creates it); if either ever
+		// failed, dropping the id from the table is still right.
 		name, tags, err := models.ParseSeriesKey(key)
-		if err != nil {
-			// Keys are validated before they enter the table.
-			panic(fmt.Sprintf("BUG: stored series key %q does not parse: %v", key, err))
-		}
 		d := byName[string(name)]
-		if d == nil {
-			m := ix.measurements[string(name)]
-			if m == nil {
-				panic(fmt.Sprintf("BUG: series %d has no measurement %q", id, name))
+		if err == nil && d == nil {
+			if m := ix.measurements[string(name)]; m != nil {
+				d = &drop{m: m, tags: map[*postings][]uint32{}}
+				byName[string(name)] = d
 			}
-			d = &drop{m: m, tags: map[*postings][]uint32{}}
-			byName[string(name)] = d
+		}
+		if d == nil {
+			ix.series.remove(id)
+			continue
 		}
 		d.ids = append(d.ids, id)
 		for _, t := range tags {

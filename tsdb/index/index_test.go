@@ -405,3 +405,34 @@ func TestShortIDs(t *testing.T) {
 		t.Errorf("got %v; want ErrIDsTooShort", err)
 	}
 }
+
+func TestInvalidPointsRejected(t *testing.T) {
+	ix := openIndex(t, t.TempDir())
+	pts := []models.Point{
+		{Measurement: []byte("m"), Fields: []models.Field{{Key: []byte("f"), Value: models.FloatValue(1)}}},
+		{Measurement: []byte("m")}, // no fields
+		{Measurement: []byte("m"), Tags: models.Tags{{Key: []byte("b"), Value: []byte("1")}, {Key: []byte("a"), Value: []byte("2")}},
+			Fields: []models.Field{{Key: []byte("f"), Value: models.FloatValue(1)}}}, // unsorted tags
+		{Measurement: []byte(`m\`), Fields: []models.Field{{Key: []byte("f"), Value: models.FloatValue(1)}}}, // trailing backslash
+		{Measurement: []byte("m"), Tags: models.Tags{{Key: []byte("a"), Value: []byte{}}},
+			Fields: []models.Field{{Key: []byte("f"), Value: models.FloatValue(1)}}}, // empty tag value
+	}
+	ids := make([]uint64, len(pts))
+	conflicts, err := ix.CreateSeriesAndFields(pts, ids)
+	if err != nil {
+		t.Fatalf("CreateSeriesAndFields: got error %v; want none", err)
+	}
+	var got []int
+	for _, c := range conflicts {
+		got = append(got, c.Index)
+		if !errors.Is(c, index.ErrInvalidPoint) {
+			t.Errorf("point %d: got error %v; want ErrInvalidPoint", c.Index, c.Err)
+		}
+	}
+	if want := []int{1, 2, 3, 4}; !slices.Equal(got, want) {
+		t.Errorf("rejected points: got %v; want %v", got, want)
+	}
+	if ids[0] == 0 || ix.SeriesN() != 1 {
+		t.Errorf("valid point: got id %d and %d series; want an id and 1 series", ids[0], ix.SeriesN())
+	}
+}
