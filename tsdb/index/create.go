@@ -1,6 +1,7 @@
 package index
 
 import (
+	"bytes"
 	"fmt"
 
 	"github.com/strata-db/strata/tsdb/models"
@@ -46,19 +47,9 @@ func (ix *Index) CreateSeriesAndFields(points []models.Point, ids []uint64) (con
 				break
 			}
 		}
-		var conflict error
-		for j := range p.Fields {
-			f := &p.Fields[j]
-			t, ok := m.fields[string(f.Key)]
-			if !ok {
-				complete = false
-				break
-			}
-			if t != f.Value.Type && conflict == nil {
-				conflict = &FieldConflictError{Measurement: string(m.name), Field: string(f.Key), Existing: t, Got: f.Value.Type}
-			}
-		}
-		if !complete {
+		conflict, ok := m.checkFields(p)
+		if !ok {
+			complete = false
 			break
 		}
 		if conflict != nil {
@@ -78,6 +69,74 @@ func (ix *Index) CreateSeriesAndFields(points []models.Point, ids []uint64) (con
 		return conflicts, nil
 	}
 	return ix.createSlow(points, ids)
+}
+
+// checkFields checks p's field types against m's fields under the read
+// lock. ok is false when a field does not exist yet; otherwise conflict is
+// the first type mismatch, or nil.
+func (m *measurement) checkFields(p *models.Point) (conflict error, ok bool) {
+	if sigs := m.sigs.Load(); sigs != nil {
+		for _, sig := range *sigs {
+			if sig.matches(p.Fields) {
+				for j := range p.Fields {
+					if t := sig.types[j]; t != p.Fields[j].Value.Type {
+						return m.conflict(p.Fields[j].Key, t, p.Fields[j].Value.Type), true
+					}
+				}
+				return nil, true
+			}
+		}
+	}
+	for j := range p.Fields {
+		f := &p.Fields[j]
+		t, ok := m.fields[string(f.Key)]
+		if !ok {
+			return nil, false
+		}
+		if t != f.Value.Type && conflict == nil {
+			conflict = m.conflict(f.Key, t, f.Value.Type)
+		}
+	}
+	m.addSig(p.Fields)
+	return conflict, true
+}
+
+func (m *measurement) conflict(field []byte, existing, got models.FieldType) error {
+	return &FieldConflictError{Measurement: string(m.name), Field: string(field), Existing: existing, Got: got}
+}
+
+// matches reports whether fields has exactly the signature's keys, in order.
+func (s *fieldSig) matches(fields []models.Field) bool {
+	if len(fields) != len(s.keys) {
+		return false
+	}
+	for j := range fields {
+		if string(fields[j].Key) != string(s.keys[j]) {
+			return false
+		}
+	}
+	return true
+}
+
+// addSig caches the field-key list of fields, which all exist in m, unless
+// the cache is full. Concurrent callers may race; a lost update only costs
+// a later retry.
+func (m *measurement) addSig(fields []models.Field) {
+	old := m.sigs.Load()
+	if old != nil && len(*old) >= maxFieldSigs {
+		return
+	}
+	sig := &fieldSig{keys: make([][]byte, len(fields)), types: make([]models.FieldType, len(fields))}
+	for j := range fields {
+		sig.keys[j] = bytes.Clone(fields[j].Key)
+		sig.types[j] = m.fields[string(fields[j].Key)]
+	}
+	var sigs []*fieldSig
+	if old != nil {
+		sigs = append(sigs, *old...)
+	}
+	sigs = append(sigs, sig)
+	m.sigs.CompareAndSwap(old, &sigs)
 }
 
 // pendingField is a field created by the batch being processed.

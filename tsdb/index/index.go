@@ -8,6 +8,7 @@ import (
 	"math"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/strata-db/strata/tsdb/models"
 )
@@ -48,7 +49,23 @@ type measurement struct {
 	ids    []uint32 // live series, sorted
 	tags   map[string]*tagValues
 	fields map[string]models.FieldType
+	// sigs caches up to maxFieldSigs field-key lists seen in complete
+	// points, so the write hot path checks a point's field types with a few
+	// byte comparisons instead of a map lookup per field. Written under the
+	// read lock, hence atomic; the lists are immutable, and valid for the
+	// life of the measurement because a field's type never changes.
+	sigs atomic.Pointer[[]*fieldSig]
 }
+
+// fieldSig is one field-key list of a measurement and the fields' types.
+type fieldSig struct {
+	keys  [][]byte
+	types []models.FieldType
+}
+
+// maxFieldSigs bounds the cached field-key lists per measurement (and so the
+// hot path's allocations over a measurement's life).
+const maxFieldSigs = 4
 
 // tagValues indexes one tag key of a measurement.
 type tagValues struct {
