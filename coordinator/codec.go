@@ -1,0 +1,301 @@
+package coordinator
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+
+	"github.com/strata-db/strata/tsdb/models"
+)
+
+// Point-batch format constants; docs/wire.md is the spec.
+const (
+	// BatchVersion is the version byte of the batches AppendPoints writes
+	// and the only one DecodePoints reads. Bump it when the layout changes;
+	// hinted-handoff segments on disk hold batches, so a new version must
+	// keep decoding the old one.
+	BatchVersion = 1
+
+	batchMagic0, batchMagic1 = 'S', 'B'
+	batchHeaderSize          = 4 // magic (2), version (1), flags (1)
+	batchTrailerSize         = 4 // CRC32-C
+	// minBatchSize is an empty batch: header, count 0, trailer.
+	minBatchSize = batchHeaderSize + 1 + batchTrailerSize
+	// minPointSize is the smallest encoded point: a 1-byte measurement,
+	// no tags, one field with a 1-byte key and a 1-byte value, and a
+	// 1-byte time delta. It bounds the count a batch may claim.
+	minPointSize = 2 + 1 + 1 + 4 + 1
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// AppendPoints appends the encoding of points (see docs/wire.md) to dst and
+// returns the extended slice. It does not allocate when dst has room.
+// Points must have a non-empty measurement and at least one field with a
+// non-empty key and a known type to be decodable; parsed points always do.
+func AppendPoints(dst []byte, points []models.Point) []byte {
+	start := len(dst)
+	dst = append(dst, batchMagic0, batchMagic1, BatchVersion, 0)
+	dst = binary.AppendUvarint(dst, uint64(len(points)))
+	var prev int64
+	for i := range points {
+		p := &points[i]
+		dst = appendBytes(dst, p.Measurement)
+		dst = binary.AppendUvarint(dst, uint64(len(p.Tags)))
+		for _, t := range p.Tags {
+			dst = appendBytes(dst, t.Key)
+			dst = appendBytes(dst, t.Value)
+		}
+		dst = binary.AppendUvarint(dst, uint64(len(p.Fields)))
+		for _, f := range p.Fields {
+			dst = appendBytes(dst, f.Key)
+			dst = append(dst, byte(f.Value.Type))
+			switch f.Value.Type {
+			case models.FieldTypeFloat:
+				dst = binary.LittleEndian.AppendUint64(dst, f.Value.N)
+			case models.FieldTypeInteger:
+				dst = binary.AppendVarint(dst, int64(f.Value.N))
+			case models.FieldTypeUnsigned:
+				dst = binary.AppendUvarint(dst, f.Value.N)
+			case models.FieldTypeBoolean:
+				dst = append(dst, byte(f.Value.N&1))
+			case models.FieldTypeString:
+				dst = appendBytes(dst, f.Value.S)
+			}
+		}
+		dst = binary.AppendVarint(dst, p.Time-prev)
+		prev = p.Time
+	}
+	return binary.LittleEndian.AppendUint32(dst, crc32.Checksum(dst[start:], castagnoli))
+}
+
+func appendBytes(dst, b []byte) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(b)))
+	return append(dst, b...)
+}
+
+// DecodePoints decodes a batch written by AppendPoints, appending its
+// points to dst[:0] and returning the result. The points' byte slices
+// alias src (nothing is copied); their tag and field slices share two
+// arrays allocated per call. src may come from the network or disk: a bad
+// checksum, an unknown version, a truncated or malformed batch or trailing
+// bytes return an error wrapping ErrCorruptBatch (ErrProtocolVersion as
+// well for a version mismatch) and never panic, and allocation is bounded
+// by a small multiple of len(src).
+func DecodePoints(src []byte, dst []models.Point) ([]models.Point, error) {
+	dst = dst[:0]
+	if len(src) < minBatchSize {
+		return dst, fmt.Errorf("decode point batch: %d bytes, need at least %d: %w", len(src), minBatchSize, ErrCorruptBatch)
+	}
+	if src[0] != batchMagic0 || src[1] != batchMagic1 {
+		return dst, fmt.Errorf("decode point batch: bad magic %#x%02x: %w", src[0], src[1], ErrCorruptBatch)
+	}
+	if src[2] != BatchVersion {
+		return dst, fmt.Errorf("decode point batch: version %d, want %d: %w", src[2], BatchVersion, errCorruptVersion)
+	}
+	body := src[:len(src)-batchTrailerSize]
+	if want, got := binary.LittleEndian.Uint32(src[len(body):]), crc32.Checksum(body, castagnoli); want != got {
+		return dst, fmt.Errorf("decode point batch: checksum %#08x, want %#08x: %w", got, want, ErrCorruptBatch)
+	}
+	if src[3] != 0 {
+		return dst, fmt.Errorf("decode point batch: unknown flags %#02x: %w", src[3], ErrCorruptBatch)
+	}
+	r := batchReader{b: body, off: batchHeaderSize}
+	count := r.uvarint()
+	if r.err == nil && count > uint64((len(body)-r.off)/minPointSize) {
+		return dst, fmt.Errorf("decode point batch: count %d exceeds what %d bytes can hold: %w", count, len(body), ErrCorruptBatch)
+	}
+	if r.err != nil {
+		return dst, fmt.Errorf("decode point batch: count: %w", r.err)
+	}
+	// Pass 1 validates and sizes the arrays; pass 2 fills them.
+	start := r.off
+	nTags, nFields := r.points(int(count), nil, nil, nil)
+	if r.err != nil {
+		return dst, fmt.Errorf("decode point batch: %w", r.err)
+	}
+	if r.off != len(body) {
+		return dst, fmt.Errorf("decode point batch: %d trailing bytes: %w", len(body)-r.off, ErrCorruptBatch)
+	}
+	dst = growPoints(dst, int(count))
+	tags := make([]models.Tag, nTags)
+	fields := make([]models.Field, nFields)
+	r.off = start
+	r.points(int(count), dst, tags, fields)
+	return dst, nil
+}
+
+// errCorruptVersion is a version mismatch: both corrupt and a protocol
+// version error.
+var errCorruptVersion = fmt.Errorf("%w: %w", ErrProtocolVersion, ErrCorruptBatch)
+
+func growPoints(p []models.Point, n int) []models.Point {
+	if cap(p) < n {
+		return make([]models.Point, n)
+	}
+	return p[:n]
+}
+
+// batchReader reads a batch body; the first error sticks in err and every
+// later read returns zero values.
+type batchReader struct {
+	b   []byte
+	off int
+	err error
+}
+
+// points reads n points. With pts nil it only validates and counts the
+// tags and fields; otherwise it fills pts, tags and fields, which pass 1
+// sized.
+func (r *batchReader) points(n int, pts []models.Point, tags []models.Tag, fields []models.Field) (nTags, nFields int) {
+	var prev int64
+	for i := 0; i < n && r.err == nil; i++ {
+		m := r.bytes()
+		if r.err == nil && len(m) == 0 {
+			r.fail("point %d: empty measurement", i)
+		}
+		nt := r.count(2) // a tag is at least two length bytes
+		var pt models.Tags
+		if pts != nil {
+			pt = tags[nTags : nTags+nt : nTags+nt]
+		}
+		for j := 0; j < nt && r.err == nil; j++ {
+			k, v := r.bytes(), r.bytes()
+			if r.err == nil && len(k) == 0 {
+				r.fail("point %d: empty tag key", i)
+			}
+			if pts != nil {
+				pt[j] = models.Tag{Key: k, Value: v}
+			}
+		}
+		nTags += nt
+		nf := r.count(4) // key length, key, type, value
+		if r.err == nil && nf == 0 {
+			r.fail("point %d: no fields", i)
+		}
+		var pf []models.Field
+		if pts != nil {
+			pf = fields[nFields : nFields+nf : nFields+nf]
+		}
+		for j := 0; j < nf && r.err == nil; j++ {
+			k := r.bytes()
+			if r.err == nil && len(k) == 0 {
+				r.fail("point %d: empty field key", i)
+			}
+			v := r.value(i)
+			if pts != nil {
+				pf[j] = models.Field{Key: k, Value: v}
+			}
+		}
+		nFields += nf
+		prev += r.varint()
+		if pts != nil {
+			if len(pt) == 0 {
+				pt = nil
+			}
+			pts[i] = models.Point{Measurement: m, Tags: pt, Fields: pf, Time: prev}
+		}
+	}
+	return nTags, nFields
+}
+
+func (r *batchReader) value(point int) models.Value {
+	if r.err != nil {
+		return models.Value{}
+	}
+	if r.off >= len(r.b) {
+		r.fail("point %d: truncated field", point)
+		return models.Value{}
+	}
+	typ := models.FieldType(r.b[r.off])
+	r.off++
+	switch typ {
+	case models.FieldTypeFloat:
+		if len(r.b)-r.off < 8 {
+			r.fail("point %d: truncated float", point)
+			return models.Value{}
+		}
+		v := binary.LittleEndian.Uint64(r.b[r.off:])
+		r.off += 8
+		return models.Value{Type: typ, N: v}
+	case models.FieldTypeInteger:
+		return models.Value{Type: typ, N: uint64(r.varint())}
+	case models.FieldTypeUnsigned:
+		return models.Value{Type: typ, N: r.uvarint()}
+	case models.FieldTypeBoolean:
+		if r.off >= len(r.b) || r.b[r.off] > 1 {
+			r.fail("point %d: bad boolean", point)
+			return models.Value{}
+		}
+		v := uint64(r.b[r.off])
+		r.off++
+		return models.Value{Type: typ, N: v}
+	case models.FieldTypeString:
+		s := r.bytes()
+		if s == nil {
+			s = []byte{}
+		}
+		return models.Value{Type: typ, S: s}
+	}
+	r.fail("point %d: unknown field type %d", point, typ)
+	return models.Value{}
+}
+
+func (r *batchReader) fail(format string, args ...any) {
+	if r.err == nil {
+		r.err = fmt.Errorf("at offset %d: %s: %w", r.off, fmt.Sprintf(format, args...), ErrCorruptBatch)
+	}
+}
+
+func (r *batchReader) uvarint() uint64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(r.b[r.off:])
+	if n <= 0 {
+		r.fail("bad uvarint")
+		return 0
+	}
+	r.off += n
+	return v
+}
+
+func (r *batchReader) varint() int64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(r.b[r.off:])
+	if n <= 0 {
+		r.fail("bad varint")
+		return 0
+	}
+	r.off += n
+	return v
+}
+
+// count reads an element count whose elements take at least minSize
+// bytes each, rejecting one the remaining bytes cannot hold.
+func (r *batchReader) count(minSize int) int {
+	v := r.uvarint()
+	if r.err == nil && v > uint64((len(r.b)-r.off)/minSize) {
+		r.fail("count %d exceeds remaining %d bytes", v, len(r.b)-r.off)
+		return 0
+	}
+	return int(v)
+}
+
+// bytes reads a length-prefixed byte string, aliasing r.b.
+func (r *batchReader) bytes() []byte {
+	n := r.uvarint()
+	if r.err != nil {
+		return nil
+	}
+	if n > uint64(len(r.b)-r.off) {
+		r.fail("length %d exceeds remaining %d bytes", n, len(r.b)-r.off)
+		return nil
+	}
+	b := r.b[r.off : r.off+int(n) : r.off+int(n)]
+	r.off += int(n)
+	return b
+}
+

@@ -1,0 +1,96 @@
+package coordinator
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/strata-db/strata/meta"
+)
+
+// Defaults for Config.
+const (
+	// DefaultWriteTimeout bounds one WritePoints call across all owners
+	// (InfluxDB's coordinator write-timeout).
+	DefaultWriteTimeout = 10 * time.Second
+	// DefaultRPCDialTimeout bounds establishing a connection to a peer.
+	DefaultRPCDialTimeout = 2 * time.Second
+	// DefaultRPCTimeout bounds one shard write RPC (request and response),
+	// on top of the caller's context deadline.
+	DefaultRPCTimeout = 10 * time.Second
+	// DefaultRPCMaxIdleConnsPerPeer is how many idle keep-alive
+	// connections the client keeps per peer.
+	DefaultRPCMaxIdleConnsPerPeer = 16
+	// DefaultRPCIdleConnTimeout closes idle connections after this long.
+	DefaultRPCIdleConnTimeout = 90 * time.Second
+	// DefaultRPCMaxBodySize bounds a shard-write request body (the encoded
+	// batch, and its size after s2 decompression). A 5,000-point TSBS batch
+	// encodes to well under 1 MiB.
+	DefaultRPCMaxBodySize = 64 << 20
+	// DefaultRPCReadTimeout bounds how long the handler waits for a request
+	// body.
+	DefaultRPCReadTimeout = 10 * time.Second
+	// DefaultRPCCompression compresses request bodies with s2 (see
+	// docs/benchmarks/coordinator.md for the measurement).
+	DefaultRPCCompression = true
+)
+
+// Config configures the PointsWriter, the RPCClient and the RPCHandler.
+// Zero-valued fields are not defaults: start from NewConfig.
+type Config struct {
+	// WriteTimeout bounds one WritePoints call.
+	WriteTimeout meta.Duration `toml:"write-timeout"`
+	// RPCDialTimeout bounds dialing a peer's RPC port.
+	RPCDialTimeout meta.Duration `toml:"rpc-dial-timeout"`
+	// RPCTimeout bounds one shard write RPC on the client.
+	RPCTimeout meta.Duration `toml:"rpc-timeout"`
+	// RPCMaxIdleConnsPerPeer is the keep-alive pool size per peer.
+	RPCMaxIdleConnsPerPeer int `toml:"rpc-max-idle-conns-per-peer"`
+	// RPCIdleConnTimeout closes pooled connections idle this long.
+	RPCIdleConnTimeout meta.Duration `toml:"rpc-idle-conn-timeout"`
+	// RPCMaxBodySize bounds a request body on the handler, before and after
+	// decompression; a larger one gets 413 and its connection is closed.
+	RPCMaxBodySize int64 `toml:"rpc-max-body-size"`
+	// RPCReadTimeout bounds reading one request body on the handler.
+	RPCReadTimeout meta.Duration `toml:"rpc-read-timeout"`
+	// RPCCompression makes the client send s2-compressed bodies. The
+	// handler accepts both forms whatever this says.
+	RPCCompression bool `toml:"rpc-compression"`
+}
+
+// NewConfig returns a Config with every default filled in.
+func NewConfig() Config {
+	return Config{
+		WriteTimeout:           meta.Duration(DefaultWriteTimeout),
+		RPCDialTimeout:         meta.Duration(DefaultRPCDialTimeout),
+		RPCTimeout:             meta.Duration(DefaultRPCTimeout),
+		RPCMaxIdleConnsPerPeer: DefaultRPCMaxIdleConnsPerPeer,
+		RPCIdleConnTimeout:     meta.Duration(DefaultRPCIdleConnTimeout),
+		RPCMaxBodySize:         DefaultRPCMaxBodySize,
+		RPCReadTimeout:         meta.Duration(DefaultRPCReadTimeout),
+		RPCCompression:         DefaultRPCCompression,
+	}
+}
+
+// Validate checks the config, reporting every problem at once. Each
+// problem wraps ErrInvalidConfig.
+func (c *Config) Validate() error {
+	var errs []error
+	positive := func(name string, d meta.Duration) {
+		if d <= 0 {
+			errs = append(errs, fmt.Errorf("%s must be positive, got %s: %w", name, d.D(), ErrInvalidConfig))
+		}
+	}
+	positive("write-timeout", c.WriteTimeout)
+	positive("rpc-dial-timeout", c.RPCDialTimeout)
+	positive("rpc-timeout", c.RPCTimeout)
+	positive("rpc-idle-conn-timeout", c.RPCIdleConnTimeout)
+	positive("rpc-read-timeout", c.RPCReadTimeout)
+	if c.RPCMaxIdleConnsPerPeer < 1 {
+		errs = append(errs, fmt.Errorf("rpc-max-idle-conns-per-peer must be at least 1, got %d: %w", c.RPCMaxIdleConnsPerPeer, ErrInvalidConfig))
+	}
+	if c.RPCMaxBodySize < minBatchSize {
+		errs = append(errs, fmt.Errorf("rpc-max-body-size must be at least %d, got %d: %w", minBatchSize, c.RPCMaxBodySize, ErrInvalidConfig))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,213 @@
+package coordinator
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/klauspost/compress/s2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/strata-db/strata/tsdb/models"
+)
+
+// RPCHandler serves shard writes from other data nodes (RPCShardWritePath)
+// into the local store. The data node mounts it on its RPC listener. It is
+// safe for concurrent use.
+//
+// Answers: 204 written; 200 with code "partial_write" and the dropped
+// count when the store rejected some points; 400 "protocol_version" for
+// another protocol or batch version, "corrupt_batch" for an undecodable
+// body, "bad_request" for a bad shard parameter or encoding; 404
+// "shard_not_found"; 413 "body_too_large" (with Connection: close, so only
+// that connection is lost); 500 "internal".
+type RPCHandler struct {
+	cfg     Config
+	store   TSDBStore
+	logger  *slog.Logger
+	metrics *rpcHandlerMetrics
+	bufs    sync.Pool // of *[]byte
+	points  sync.Pool // of *[]models.Point
+}
+
+type rpcHandlerMetrics struct {
+	requests      *prometheus.CounterVec
+	receivedBytes prometheus.Counter
+}
+
+// NewRPCHandler returns a handler writing into store. A nil logger
+// discards; a nil reg registers nothing.
+func NewRPCHandler(cfg Config, store TSDBStore, logger *slog.Logger, reg prometheus.Registerer) *RPCHandler {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	f := promauto.With(reg)
+	return &RPCHandler{
+		cfg:    cfg,
+		store:  store,
+		logger: logger,
+		metrics: &rpcHandlerMetrics{
+			requests: f.NewCounterVec(prometheus.CounterOpts{Namespace: metricsNamespace, Subsystem: metricsSubsystem,
+				Name: "rpc_handler_requests_total",
+				Help: "Shard write RPCs served, by answer code (ok, partial_write, shard_not_found, ...)."}, []string{"code"}),
+			receivedBytes: f.NewCounter(prometheus.CounterOpts{Namespace: metricsNamespace, Subsystem: metricsSubsystem,
+				Name: "rpc_handler_received_bytes_total",
+				Help: "Request body bytes of shard write RPCs received (before decompression)."}),
+		},
+		bufs:   sync.Pool{New: func() any { return new([]byte) }},
+		points: sync.Pool{New: func() any { return new([]models.Point) }},
+	}
+}
+
+// ServeHTTP implements http.Handler.
+func (h *RPCHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set(RPCVersionHeader, rpcVersionString)
+	if r.URL.Path != RPCShardWritePath {
+		h.answer(w, http.StatusNotFound, rpcCodeBadRequest, fmt.Sprintf("no rpc at %s", r.URL.Path), 0)
+		return
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		h.answer(w, http.StatusMethodNotAllowed, rpcCodeBadRequest, "method must be POST", 0)
+		return
+	}
+	if v := r.Header.Get(RPCVersionHeader); v != rpcVersionString {
+		h.answer(w, http.StatusBadRequest, rpcCodeProtocolVersion,
+			fmt.Sprintf("rpc protocol version %q not supported: this node speaks version %s", v, rpcVersionString), 0)
+		return
+	}
+	shardID, err := strconv.ParseUint(r.URL.Query().Get("shard"), 10, 64)
+	if err != nil {
+		h.answer(w, http.StatusBadRequest, rpcCodeBadRequest, fmt.Sprintf("bad shard parameter: %v", err), 0)
+		return
+	}
+	// Not every ResponseWriter supports deadlines (httptest recorders do
+	// not); the server's own timeouts then apply.
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(h.cfg.RPCReadTimeout.D()))
+
+	bp := h.bufs.Get().(*[]byte)
+	defer h.bufs.Put(bp)
+	body, err := h.readBody(r, bp)
+	if err != nil {
+		h.fail(w, shardID, err)
+		return
+	}
+	h.metrics.receivedBytes.Add(float64(len(body)))
+
+	switch enc := r.Header.Get("Content-Encoding"); enc {
+	case "", "identity":
+	case RPCEncodingS2:
+		n, err := s2.DecodedLen(body)
+		if err != nil {
+			h.fail(w, shardID, fmt.Errorf("s2 body: %w: %w", ErrCorruptBatch, err))
+			return
+		}
+		if int64(n) > h.cfg.RPCMaxBodySize {
+			h.fail(w, shardID, fmt.Errorf("s2 body decodes to %d bytes, limit %d: %w", n, h.cfg.RPCMaxBodySize, ErrBodyTooLarge))
+			return
+		}
+		dp := h.bufs.Get().(*[]byte)
+		defer h.bufs.Put(dp)
+		if cap(*dp) < n {
+			*dp = make([]byte, n)
+		}
+		if body, err = s2.Decode((*dp)[:n], body); err != nil {
+			h.fail(w, shardID, fmt.Errorf("s2 body: %w: %w", ErrCorruptBatch, err))
+			return
+		}
+	default:
+		h.answer(w, http.StatusBadRequest, rpcCodeBadRequest, fmt.Sprintf("unsupported Content-Encoding %q", enc), 0)
+		return
+	}
+
+	pp := h.points.Get().(*[]models.Point)
+	defer func() {
+		clear(*pp) // drop references to the body
+		h.points.Put(pp)
+	}()
+	pts, err := DecodePoints(body, *pp)
+	*pp = pts[:0]
+	if err != nil {
+		h.fail(w, shardID, err)
+		return
+	}
+	err = h.store.WriteToShard(shardID, pts)
+	var pw PartialWriter
+	switch {
+	case err == nil:
+		h.metrics.requests.WithLabelValues("ok").Inc()
+		w.WriteHeader(http.StatusNoContent)
+	case errors.As(err, &pw):
+		h.answer(w, http.StatusOK, rpcCodePartialWrite, err.Error(), pw.PartialWrite())
+	default:
+		h.fail(w, shardID, err)
+	}
+	*pp = pts // keep the grown array for the next request
+}
+
+// readBody reads the request body into *bp, bounded by RPCMaxBodySize.
+func (h *RPCHandler) readBody(r *http.Request, bp *[]byte) ([]byte, error) {
+	limit := h.cfg.RPCMaxBodySize
+	if r.ContentLength > limit {
+		return nil, fmt.Errorf("body of %d bytes, limit %d: %w", r.ContentLength, limit, ErrBodyTooLarge)
+	}
+	if r.ContentLength >= 0 {
+		n := int(r.ContentLength)
+		if cap(*bp) < n {
+			*bp = make([]byte, n)
+		}
+		b := (*bp)[:n]
+		if _, err := io.ReadFull(r.Body, b); err != nil {
+			return nil, fmt.Errorf("read body: %w: %w", ErrCorruptBatch, err)
+		}
+		return b, nil
+	}
+	// Chunked: read up to one byte past the limit.
+	buf := (*bp)[:0]
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Body.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		*bp = buf
+		if int64(len(buf)) > limit {
+			return nil, fmt.Errorf("body over %d bytes: %w", limit, ErrBodyTooLarge)
+		}
+		if errors.Is(err, io.EOF) {
+			return buf, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read body: %w: %w", ErrCorruptBatch, err)
+		}
+	}
+}
+
+// fail answers err with its code; an oversize body also closes the
+// connection so that its unread remainder is never parsed as a request.
+func (h *RPCHandler) fail(w http.ResponseWriter, shardID uint64, err error) {
+	code, status := rpcCodeOf(err)
+	if status == http.StatusRequestEntityTooLarge {
+		w.Header().Set("Connection", "close")
+	}
+	if status >= 500 {
+		h.logger.Warn("shard write rpc failed", "shard_id", shardID, "err", err)
+	} else {
+		h.logger.Debug("shard write rpc rejected", "shard_id", shardID, "code", code, "err", err)
+	}
+	h.answer(w, status, code, err.Error(), 0)
+}
+
+func (h *RPCHandler) answer(w http.ResponseWriter, status int, code, msg string, dropped int) {
+	h.metrics.requests.WithLabelValues(code).Inc()
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(rpcAnswer{Code: code, Error: msg, Dropped: dropped})
+}
