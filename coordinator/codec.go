@@ -298,4 +298,3 @@ func (r *batchReader) bytes() []byte {
 	r.off += int(n)
 	return b
 }
-

@@ -108,11 +108,11 @@ func NewPointsWriter(cfg Config, nodeID func() uint64, mc MetaClient, local TSDB
 
 // ownerResult is what one owner's write came to.
 type ownerResult struct {
-	acked   bool  // the owner stored the batch (maybe minus dropped points)
-	hh      bool  // hinted handoff took the batch
-	dropped int   // points the owner rejected
+	acked   bool   // the owner stored the batch (maybe minus dropped points)
+	hh      bool   // hinted handoff took the batch
+	dropped int    // points the owner rejected
 	reason  string // why they were rejected
-	err     error // why the owner did not acknowledge (nil when acked)
+	err     error  // why the owner did not acknowledge (nil when acked)
 }
 
 // WritePoints writes points to database db, retention policy rp ("" for

@@ -21,7 +21,7 @@ type mapping struct {
 	key     []byte         // series key scratch
 	results []ownerResult
 	counts  []int // per batch: points routed to it
-	dropped int // points beyond the retention policy
+	dropped int   // points beyond the retention policy
 }
 
 // groupRef is one shard group a write touches, with its bounds in ns.
