@@ -10,16 +10,27 @@ import (
 // Float schemes. See docs/format.md.
 const (
 	schemeGorilla = 1 // XOR with the previous value (Gorilla, VLDB 2015)
+	schemeDecimal = 2 // integers m with v = m / 10^e, as an integer block
 )
 
-// AppendFloats encodes vs with Gorilla XOR compression and appends the block
-// to dst. Values round-trip bit for bit (NaN payloads, -0 and infinities
-// included). It panics if len(vs) > MaxValues.
+// AppendFloats encodes vs and appends the block to dst. Columns of decimal
+// numbers with at most 15 digits after the point (integral floats
+// included) are stored as scaled integers with the integer codecs; others
+// use Gorilla XOR compression. Either way values round-trip bit for bit (NaN
+// payloads, -0 and infinities included). It panics if len(vs) > MaxValues.
 func AppendFloats(dst []byte, vs []float64) []byte {
 	checkCount(len(vs))
 	if len(vs) == 0 {
 		return append(dst, header(typeFloat, schemeEmpty))
 	}
+	if out, ok := appendDecimal(dst, vs); ok {
+		return out
+	}
+	return appendGorilla(dst, vs)
+}
+
+// appendGorilla appends a Gorilla block of vs (len(vs) >= 1).
+func appendGorilla(dst []byte, vs []float64) []byte {
 	dst = appendHeader(dst, typeFloat, schemeGorilla, len(vs))
 	w := bitWriter{buf: dst}
 	prev := math.Float64bits(vs[0])
@@ -65,6 +76,14 @@ func DecodeFloats(dst []float64, src []byte) ([]float64, error) {
 	scheme, n, rest, err := readHeader(src, typeFloat)
 	if err != nil || n == 0 {
 		return dst, err
+	}
+	if scheme == schemeDecimal {
+		start := len(dst)
+		dst = slices.Grow(dst, n)[:start+n]
+		if err := decodeDecimal(dst[start:], rest); err != nil {
+			return dst[:start], err
+		}
+		return dst, nil
 	}
 	if scheme != schemeGorilla {
 		return dst, corruptf("unknown float scheme %d", scheme)

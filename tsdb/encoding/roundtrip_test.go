@@ -146,18 +146,29 @@ func floatCases() map[string][]float64 {
 		random[i] = math.Float64frombits(r.Uint64())
 	}
 	ints := make([]float64, 1000)
+	cents := make([]float64, 1000)
 	for i := range ints {
 		ints[i] = float64(r.IntN(100))
+		cents[i] = float64(r.IntN(10000)) / 100
 	}
+	decimalNegZero := slices.Clone(cents)
+	decimalNegZero[500] = math.Copysign(0, -1)
 	return map[string][]float64{
-		"empty":       {},
-		"one":         {3.25},
-		"constant":    slices.Repeat([]float64{1.5}, 100),
-		"specials":    {math.NaN(), math.Inf(1), math.Inf(-1), math.Copysign(0, -1), 0, math.SmallestNonzeroFloat64, math.MaxFloat64, -math.MaxFloat64},
-		"nan payload": {math.Float64frombits(0x7ff8000000000001), math.Float64frombits(0xfff0000000000fff), 1},
-		"random walk": walk,
-		"random bits": random,
-		"integral":    ints,
+		"empty":            {},
+		"one":              {3.25},
+		"constant":         slices.Repeat([]float64{1.5}, 100),
+		"specials":         {math.NaN(), math.Inf(1), math.Inf(-1), math.Copysign(0, -1), 0, math.SmallestNonzeroFloat64, math.MaxFloat64, -math.MaxFloat64},
+		"nan payload":      {math.Float64frombits(0x7ff8000000000001), math.Float64frombits(0xfff0000000000fff), 1},
+		"random walk":      walk,
+		"random bits":      random,
+		"integral":         ints,
+		"two decimals":     cents,
+		"decimals with -0": decimalNegZero,
+		"15 decimals":      {0.123456789012345, 1.5, -2.000000000000001},
+		"16 decimals":      {0.1234567890123456, 1.5},
+		"beyond 2^53":      {1 << 54, 3},
+		"tiny":             {1e-300, 2e-300},
+		"one decimal run":  slices.Repeat([]float64{0.1}, 500),
 	}
 }
 

@@ -1,6 +1,7 @@
 package encoding
 
 import (
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -53,5 +54,23 @@ func TestSchemeChoice(t *testing.T) {
 	}
 	if got := AppendBooleans(nil, []bool{true, true})[0] & 0x0f; got != schemeAllSame {
 		t.Errorf("equal booleans: got scheme %d, want %d", got, schemeAllSame)
+	}
+	cents := make([]float64, 1000)
+	for i := range cents {
+		cents[i] = float64(i%300) / 100
+	}
+	if got := AppendFloats(nil, cents)[0] & 0x0f; got != schemeDecimal {
+		t.Errorf("two-decimal floats: got scheme %d, want %d (decimal)", got, schemeDecimal)
+	}
+	for name, vs := range map[string][]float64{
+		"-0":          {1, math.Copysign(0, -1)},
+		"NaN":         {1, math.NaN()},
+		"Inf":         {1, math.Inf(1)},
+		"16 decimals": {0.1234567890123456},
+		"2^54":        {1 << 54},
+	} {
+		if got := AppendFloats(nil, vs)[0] & 0x0f; got != schemeGorilla {
+			t.Errorf("%s: got scheme %d, want %d (Gorilla)", name, got, schemeGorilla)
+		}
 	}
 }
