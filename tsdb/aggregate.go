@@ -78,15 +78,14 @@ type blockRef struct {
 }
 
 func (rs *readState) aggregate(wa *windowAgg, seriesKey, field []byte, min, max int64) error {
-	key := appendCompositeKey(nil, seriesKey, field)
 	var caches []tsm.Array
 	if rs.snap != nil {
-		if a, ok := rs.snap.c.values(key, min, max); ok {
+		if a, ok := rs.snap.c.values(seriesKey, field, min, max); ok {
 			applyTombstones(&a, rs.tombs, rs.snap.seq, seriesKey, field)
 			caches = append(caches, a)
 		}
 	}
-	if a, ok := rs.cache.values(key, min, max); ok {
+	if a, ok := rs.cache.values(seriesKey, field, min, max); ok {
 		caches = append(caches, a)
 	}
 

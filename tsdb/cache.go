@@ -15,16 +15,18 @@ import (
 // concurrent writers rarely contend.
 const cachePartitions = 32
 
-// cacheEntryOverhead approximates the memory of a map slot, the key string
-// and the Array header, for size accounting.
-const cacheEntryOverhead = 160
+// Accounting overheads of a series entry (map slot, key, struct) and of a
+// field entry (name, Array header).
+const (
+	cacheSeriesOverhead = 96
+	cacheFieldOverhead  = 160
+)
 
 var cacheSeed = maphash.MakeSeed()
 
-// appendCompositeKey appends the engine's key of one series field:
+// appendCompositeKey appends a key naming one series field:
 // uvarint(len(seriesKey)) | seriesKey | field. The length prefix keeps the
-// split unambiguous whatever bytes the series key or field contain, and all
-// fields of a series stay adjacent in sorted order.
+// split unambiguous whatever bytes the series key or field contain.
 func appendCompositeKey(dst, seriesKey, field []byte) []byte {
 	dst = binary.AppendUvarint(dst, uint64(len(seriesKey)))
 	dst = append(dst, seriesKey...)
@@ -41,130 +43,220 @@ func splitCompositeKey(key []byte) (seriesKey, field []byte, ok bool) {
 	return key[w : w+int(n)], key[w+int(n):], true
 }
 
-// cache holds recent values per composite key, appended in arrival order and
-// normalized (sorted, newest wins) lazily when read. Safe for concurrent use.
+// cache holds recent values per series and field, appended in arrival
+// order and normalized (sorted, newest wins) lazily when read. Entries are
+// grouped by series so a point costs one map lookup and one lock for all
+// its fields. Safe for concurrent use.
 type cache struct {
 	size  atomic.Int64
 	parts [cachePartitions]cachePart
 }
 
 type cachePart struct {
-	mu      sync.Mutex // protects entries and the Arrays in them
-	entries map[string]*tsm.Array
-	_       [40]byte // keep partitions on separate cache lines
+	mu     sync.Mutex // protects series and the entries in it
+	series map[string]*cacheSeries
+	_      [40]byte // keep partitions on separate cache lines
+}
+
+// cacheSeries holds the fields of one series; a series has few fields, so
+// they are searched linearly.
+type cacheSeries struct {
+	fields []cacheField
+}
+
+type cacheField struct {
+	name string
+	arr  tsm.Array
 }
 
 func newCache() *cache {
 	c := &cache{}
 	for i := range c.parts {
-		c.parts[i].entries = make(map[string]*tsm.Array)
+		c.parts[i].series = make(map[string]*cacheSeries)
 	}
 	return c
 }
 
-func (c *cache) part(key []byte) *cachePart {
-	return &c.parts[maphash.Bytes(cacheSeed, key)%cachePartitions]
+func (c *cache) part(series []byte) *cachePart {
+	return &c.parts[maphash.Bytes(cacheSeed, series)%cachePartitions]
 }
 
-// write appends one value and returns the bytes it added to the cache. A
-// value whose type differs from the entry's replaces the entry (the field was
-// dropped and re-created with a new type).
-func (c *cache) write(key []byte, ts int64, v models.Value) int64 {
-	p := c.part(key)
-	p.mu.Lock()
-	e := p.entries[string(key)]
-	add := valueSize(v)
-	if e == nil {
-		e = &tsm.Array{Type: v.Type}
-		p.entries[string(key)] = e
-		add += cacheEntryOverhead + int64(len(key))
-	} else if e.Type != v.Type {
-		add -= arraySize(e)
-		*e = tsm.Array{Type: v.Type}
+// field returns the entry of field in cs, creating it (hint is the index
+// where the field probably is: points usually list fields in one order).
+func (cs *cacheSeries) field(name []byte, hint int, create bool) (*cacheField, int, bool) {
+	if hint < len(cs.fields) && cs.fields[hint].name == string(name) {
+		return &cs.fields[hint], hint, false
 	}
-	if v.Type == models.FieldTypeString {
-		v.S = append([]byte(nil), v.S...) // the caller's bytes are reused
+	for i := range cs.fields {
+		if cs.fields[i].name == string(name) {
+			return &cs.fields[i], i, false
+		}
 	}
-	if len(e.Timestamps) == cap(e.Timestamps) {
-		growArray(e)
+	if !create {
+		return nil, -1, false
 	}
-	if err := e.Append(ts, v); err != nil {
-		panic("BUG: cache append of matching type failed: " + err.Error())
+	cs.fields = append(cs.fields, cacheField{name: string(name)})
+	i := len(cs.fields) - 1
+	return &cs.fields[i], i, true
+}
+
+// writePoint appends every field of p to series' entries and returns the
+// bytes added to the cache.
+func (c *cache) writePoint(series []byte, p *models.Point) int64 {
+	pt := c.part(series)
+	pt.mu.Lock()
+	cs := pt.series[string(series)]
+	var add int64
+	if cs == nil {
+		cs = &cacheSeries{fields: make([]cacheField, 0, len(p.Fields))}
+		pt.series[string(series)] = cs
+		add += cacheSeriesOverhead + int64(len(series))
 	}
-	p.mu.Unlock()
+	for j := range p.Fields {
+		f := &p.Fields[j]
+		e, _, created := cs.field(f.Key, j, true)
+		if created {
+			add += cacheFieldOverhead + int64(len(f.Key))
+		}
+		add += appendCached(&e.arr, p.Time, f.Value)
+	}
+	pt.mu.Unlock()
 	c.size.Add(add)
 	return add
 }
 
-// values returns a normalized copy of key's values within [min, max].
-func (c *cache) values(key []byte, min, max int64) (tsm.Array, bool) {
-	p := c.part(key)
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	e := p.entries[string(key)]
+// write appends one value and returns the bytes it added.
+func (c *cache) write(series, field []byte, ts int64, v models.Value) int64 {
+	pt := c.part(series)
+	pt.mu.Lock()
+	cs := pt.series[string(series)]
+	var add int64
+	if cs == nil {
+		cs = &cacheSeries{}
+		pt.series[string(series)] = cs
+		add += cacheSeriesOverhead + int64(len(series))
+	}
+	e, _, created := cs.field(field, 0, true)
+	if created {
+		add += cacheFieldOverhead + int64(len(field))
+	}
+	add += appendCached(&e.arr, ts, v)
+	pt.mu.Unlock()
+	c.size.Add(add)
+	return add
+}
+
+// appendCached appends one value to a cache array and returns the bytes
+// added. A value whose type differs from the array's replaces the array's
+// values (the field was dropped and re-created with another type).
+func appendCached(a *tsm.Array, ts int64, v models.Value) int64 {
+	add := valueSize(v)
+	if a.Type != v.Type {
+		add -= arraySize(a)
+		*a = tsm.Array{Type: v.Type}
+	}
+	if v.Type == models.FieldTypeString {
+		v.S = append([]byte(nil), v.S...) // the caller's bytes are reused
+	}
+	if len(a.Timestamps) == cap(a.Timestamps) {
+		growArray(a)
+	}
+	if err := a.Append(ts, v); err != nil {
+		panic("BUG: cache append of matching type failed: " + err.Error())
+	}
+	return add
+}
+
+// values returns a normalized copy of (series, field)'s values within
+// [min, max]; ok is false when the cache has no such entry.
+func (c *cache) values(series, field []byte, min, max int64) (tsm.Array, bool) {
+	pt := c.part(series)
+	pt.mu.Lock()
+	defer pt.mu.Unlock()
+	cs := pt.series[string(series)]
+	if cs == nil {
+		return tsm.Array{}, false
+	}
+	e, _, _ := cs.field(field, 0, false)
 	if e == nil {
 		return tsm.Array{}, false
 	}
-	e.SortDedupe()
-	lo, hi := arrayWindow(e, min, max)
-	return cloneArray(e, lo, hi), true
+	e.arr.SortDedupe()
+	lo, hi := arrayWindow(&e.arr, min, max)
+	return cloneArray(&e.arr, lo, hi), true
 }
 
-// keys returns every composite key, sorted.
+// keys returns the composite keys of every entry, in (series, field) order.
 func (c *cache) keys() []string {
 	var out []string
+	var kb []byte
 	for i := range c.parts {
-		p := &c.parts[i]
-		p.mu.Lock()
-		for k := range p.entries {
-			out = append(out, k)
+		pt := &c.parts[i]
+		pt.mu.Lock()
+		for s, cs := range pt.series {
+			for _, f := range cs.fields {
+				kb = appendCompositeKey(kb[:0], []byte(s), []byte(f.name))
+				out = append(out, string(kb))
+			}
 		}
-		p.mu.Unlock()
+		pt.mu.Unlock()
 	}
-	slices.Sort(out)
+	slices.SortFunc(out, compareCompositeKeys)
 	return out
 }
 
-// normalized returns key's full normalized column; the caller must not
-// modify it and may only use it while the cache receives no writes (a
-// snapshotting cache).
-func (c *cache) normalized(key string) *tsm.Array {
-	p := &c.parts[maphash.String(cacheSeed, key)%cachePartitions]
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	e := p.entries[key]
-	if e != nil {
-		e.SortDedupe()
+// normalized returns the full normalized array of (series, field), or nil;
+// the caller must not modify it and may use it only while the cache
+// receives no writes (a snapshotting cache).
+func (c *cache) normalized(series, field []byte) *tsm.Array {
+	pt := c.part(series)
+	pt.mu.Lock()
+	defer pt.mu.Unlock()
+	cs := pt.series[string(series)]
+	if cs == nil {
+		return nil
 	}
-	return e
+	e, _, _ := cs.field(field, 0, false)
+	if e == nil {
+		return nil
+	}
+	e.arr.SortDedupe()
+	return &e.arr
 }
 
 // deleteRange removes the values a tombstone deletes and returns the bytes
 // freed.
 func (c *cache) deleteRange(t *Tombstone) int64 {
-	var total int64
-	for i := range c.parts {
-		p := &c.parts[i]
-		p.mu.Lock()
-		for k, e := range p.entries {
-			sk, f, ok := splitCompositeKey([]byte(k))
-			if !ok || !t.matches(sk, f) {
+	pt := c.part(t.SeriesKey)
+	pt.mu.Lock()
+	defer pt.mu.Unlock()
+	cs := pt.series[string(t.SeriesKey)]
+	if cs == nil {
+		return 0
+	}
+	var freed int64
+	kept := cs.fields[:0]
+	for _, f := range cs.fields {
+		if len(t.Field) == 0 || f.name == string(t.Field) {
+			before := arraySize(&f.arr)
+			f.arr.SortDedupe()
+			f.arr.Exclude(t.Min, t.Max)
+			freed += before - arraySize(&f.arr)
+			if f.arr.Len() == 0 {
+				freed += cacheFieldOverhead + int64(len(f.name))
 				continue
 			}
-			before := arraySize(e)
-			e.SortDedupe()
-			e.Exclude(t.Min, t.Max)
-			freed := before - arraySize(e)
-			if e.Len() == 0 {
-				delete(p.entries, k)
-				freed += cacheEntryOverhead + int64(len(k))
-			}
-			c.size.Add(-freed)
-			total += freed
 		}
-		p.mu.Unlock()
+		kept = append(kept, f)
 	}
-	return total
+	clear(cs.fields[len(kept):])
+	cs.fields = kept
+	if len(kept) == 0 {
+		delete(pt.series, string(t.SeriesKey))
+		freed += cacheSeriesOverhead + int64(len(t.SeriesKey))
+	}
+	c.size.Add(-freed)
+	return freed
 }
 
 // growArray doubles the capacity of a cache array's slices ahead of an

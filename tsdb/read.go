@@ -94,14 +94,13 @@ func (rs *readState) read(seriesKey, field []byte, min, max int64) (tsm.Array, e
 		applyTombstones(&acc, rs.tombs, f.seq, seriesKey, field)
 		parts = append(parts, acc)
 	}
-	key := appendCompositeKey(nil, seriesKey, field)
 	if rs.snap != nil {
-		if a, ok := rs.snap.c.values(key, min, max); ok {
+		if a, ok := rs.snap.c.values(seriesKey, field, min, max); ok {
 			applyTombstones(&a, rs.tombs, rs.snap.seq, seriesKey, field)
 			parts = append(parts, a)
 		}
 	}
-	if a, ok := rs.cache.values(key, min, max); ok {
+	if a, ok := rs.cache.values(seriesKey, field, min, max); ok {
 		parts = append(parts, a)
 	}
 	return mergeNewestWins(parts), nil

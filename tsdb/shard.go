@@ -124,11 +124,9 @@ func openShard(id uint64, dir string, cfg Config, logger *slog.Logger, m *metric
 // replay re-inserts the WAL's records into the cache, in order.
 func (s *Shard) replay() error {
 	var dec walDecoder
-	var keyBuf []byte
 	vis := walVisitor{
 		value: func(seriesKey, field []byte, ts int64, v models.Value) error {
-			keyBuf = appendCompositeKey(keyBuf[:0], seriesKey, field)
-			s.cache.write(keyBuf, ts, v)
+			s.cache.write(seriesKey, field, ts, v)
 			return nil
 		},
 		delete: func(t Tombstone) error {

@@ -70,7 +70,6 @@ func (s *Shard) Snapshot() error {
 // writeSnapshot writes a snapshotting cache to its level-1 file.
 func (s *Shard) writeSnapshot(snap *snapState) (*dataFile, error) {
 	keys := snap.c.keys()
-	slices.SortFunc(keys, compareCompositeKeys)
 	path := filepath.Join(s.dir, dataFileName(snap.seq, 1))
 	w, err := tsm.NewWriter(path)
 	if err != nil {
@@ -81,7 +80,7 @@ func (s *Shard) writeSnapshot(snap *snapState) (*dataFile, error) {
 		if !ok {
 			panic("BUG: malformed composite key in cache")
 		}
-		arr := snap.c.normalized(k)
+		arr := snap.c.normalized(series, field)
 		if arr == nil || arr.Len() == 0 {
 			continue
 		}

@@ -11,7 +11,6 @@ import (
 // writeScratch holds the reusable buffers of one WritePoints call.
 type writeScratch struct {
 	enc     walEncoder
-	key     []byte
 	ids     []uint64
 	drop    []bool
 	buckets []BucketID
@@ -73,7 +72,6 @@ func (s *Shard) WritePoints(points []models.Point) error {
 	c := s.cache
 	var added int64
 	sc.buckets = sc.buckets[:0]
-	key := sc.key
 	k := 0
 	for i := range points {
 		p := &points[i]
@@ -82,19 +80,12 @@ func (s *Shard) WritePoints(points []models.Point) error {
 		}
 		series := sc.enc.seriesKey(k)
 		k++
-		key = appendCompositeKey(key[:0], series, nil)
-		n := len(key)
-		for j := range p.Fields {
-			f := &p.Fields[j]
-			key = append(key[:n], f.Key...)
-			added += c.write(key, p.Time, f.Value)
-		}
+		added += c.writePoint(series, p)
 		b := s.dig.bucketOf(series, p.Time)
 		if len(sc.buckets) == 0 || sc.buckets[len(sc.buckets)-1] != b {
 			sc.buckets = append(sc.buckets, b)
 		}
 	}
-	sc.key = key
 	size := c.size.Load()
 	s.mu.RUnlock()
 
