@@ -52,10 +52,11 @@ func parseConsistency(s string) (ReadConsistency, error) {
 // (not leader, timeout, closed); retrying with the same RequestID is safe.
 func (s *Server) Execute(ctx context.Context, c *Command) (*Result, error) {
 	start := time.Now()
-	defer func() { s.metrics.commandDur.WithLabelValues(string(c.Type)).Observe(time.Since(start).Seconds()) }()
 	if _, err := c.decodePayload(); err != nil {
 		return errorResult(err), nil
 	}
+	// Only known types become label values, so junk input cannot grow the series set.
+	defer func() { s.metrics.commandDur.WithLabelValues(string(c.Type)).Observe(time.Since(start).Seconds()) }()
 	r := s.raft.Load()
 	if r == nil {
 		return nil, ErrClosed

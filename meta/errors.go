@@ -51,6 +51,8 @@ var (
 	ErrAuthenticationFailed = errors.New("authentication failed")
 	// ErrInvalidPrivilege means a privilege other than read, write or all.
 	ErrInvalidPrivilege = errors.New("invalid privilege")
+	// ErrRequestTooLarge means an HTTP request body exceeded the 1 MiB limit.
+	ErrRequestTooLarge = errors.New("request body too large")
 	// ErrNotLeader means the node is not the raft leader and the request
 	// asked not to be forwarded (or could not be). A *NotLeaderError
 	// carrying the leader's HTTP address wraps it.
@@ -88,6 +90,7 @@ var errorCodes = []struct {
 	{"user_exists", ErrUserExists},
 	{"invalid_privilege", ErrInvalidPrivilege},
 	{"authentication_failed", ErrAuthenticationFailed},
+	{"request_too_large", ErrRequestTooLarge},
 	{"not_leader", ErrNotLeader},
 	{"no_leader", ErrNoLeader},
 	{"closed", ErrClosed},

@@ -94,6 +94,8 @@ func writeError(w http.ResponseWriter, err error) {
 	case errors.As(err, &nl):
 		status = http.StatusServiceUnavailable
 		body.Leader = nl.Leader
+	case errors.Is(err, ErrRequestTooLarge):
+		status = http.StatusRequestEntityTooLarge
 	case errors.Is(err, ErrNoLeader), errors.Is(err, ErrClosed), errors.Is(err, ErrTimeout):
 		status = http.StatusServiceUnavailable
 	case body.Code != "internal":
@@ -151,6 +153,10 @@ func (s *Server) toLeader(w http.ResponseWriter, r *http.Request, body []byte) b
 
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return nil, fmt.Errorf("request body over %d bytes: %w", maxBodyBytes, ErrRequestTooLarge)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read request body: %w: %w", ErrInvalidCommand, err)
 	}

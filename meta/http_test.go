@@ -90,6 +90,16 @@ func TestHTTP_BadInputIs400(t *testing.T) {
 			})
 		}
 	}
+	big := `{"version":1,"type":"create_database","payload":{"name":"` + strings.Repeat("x", 2<<20) + `"}}`
+	resp, err := hc.Post("http://"+targets[0]+"/execute", "application/json", strings.NewReader(big))
+	if err != nil {
+		t.Fatalf("POST oversize: %v", err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge || !bytes.Contains(b, []byte("request_too_large")) {
+		t.Fatalf("oversize body: got %d %s, want 413 request_too_large", resp.StatusCode, b)
+	}
 	for _, q := range []string{"consistency=bogus", "index=-1", "timeout=soon"} {
 		resp, b := get(t, hc, "http://"+targets[0]+"/data?"+q)
 		if resp.StatusCode != http.StatusBadRequest || !bytes.Contains(b, []byte(`"code":"invalid_command"`)) {
