@@ -81,17 +81,21 @@ func BenchmarkAggregateTSBS(b *testing.B) {
 	r, ds := tsbsReader(b)
 	for _, every := range []time.Duration{time.Minute, time.Hour, 24 * time.Hour} {
 		b.Run(every.String(), func(b *testing.B) {
+			keys := make([][2][]byte, len(ds.cols))
+			for i, c := range ds.cols {
+				keys[i] = [2][]byte{[]byte(c.series), []byte(c.field)}
+			}
 			var scratch tsm.Array
 			var g tsm.Aggregator
 			start := r.MinTime() - r.MinTime()%int64(every)
 			b.ReportAllocs()
 			b.SetBytes(int64(ds.values * rawValueBytes))
 			for b.Loop() {
-				for _, c := range ds.cols {
+				for _, k := range keys {
 					if err := g.Reset(models.FieldTypeInteger, start, r.MaxTime()+1, int64(every)); err != nil {
 						b.Fatalf("Reset: got error %v; want nil", err)
 					}
-					if err := r.Aggregate([]byte(c.series), []byte(c.field), &g, nil, &scratch); err != nil {
+					if err := r.Aggregate(k[0], k[1], &g, nil, &scratch); err != nil {
 						b.Fatalf("Aggregate: got error %v; want nil", err)
 					}
 				}
@@ -156,12 +160,16 @@ func BenchmarkMergeTSBS(b *testing.B) {
 // BenchmarkEntries looks up one key's index entries in the TSBS file.
 func BenchmarkEntries(b *testing.B) {
 	r, ds := tsbsReader(b)
+	keys := make([][2][]byte, len(ds.cols))
+	for i, c := range ds.cols {
+		keys[i] = [2][]byte{[]byte(c.series), []byte(c.field)}
+	}
 	var dst []tsm.BlockMeta
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		c := ds.cols[i%len(ds.cols)]
-		_, dst = r.AppendEntries(dst[:0], []byte(c.series), []byte(c.field))
+		k := keys[i%len(keys)]
+		_, dst = r.AppendEntries(dst[:0], k[0], k[1])
 		i++
 	}
 }
