@@ -1,0 +1,262 @@
+package coordinator_test
+
+import (
+	"bufio"
+	"compress/gzip"
+	"context"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/strata-db/strata/coordinator"
+	"github.com/strata-db/strata/meta"
+	"github.com/strata-db/strata/tsdb/models"
+)
+
+// fakeMeta implements coordinator.MetaClient with function fields.
+type fakeMeta struct {
+	DataFn             func() *meta.Data
+	CreateShardGroupFn func(ctx context.Context, db, rp string, t time.Time) (*meta.ShardGroupInfo, error)
+}
+
+func (f *fakeMeta) Data() *meta.Data { return f.DataFn() }
+
+func (f *fakeMeta) CreateShardGroup(ctx context.Context, db, rp string, t time.Time) (*meta.ShardGroupInfo, error) {
+	return f.CreateShardGroupFn(ctx, db, rp, t)
+}
+
+// fakeStore implements coordinator.TSDBStore.
+type fakeStore struct {
+	WriteToShardFn func(shardID uint64, points []models.Point) error
+}
+
+func (f *fakeStore) WriteToShard(shardID uint64, points []models.Point) error {
+	return f.WriteToShardFn(shardID, points)
+}
+
+// fakeShardWriter implements coordinator.ShardWriter.
+type fakeShardWriter struct {
+	WriteShardFn func(ctx context.Context, nodeID, shardID uint64, points []models.Point) error
+}
+
+func (f *fakeShardWriter) WriteShard(ctx context.Context, nodeID, shardID uint64, points []models.Point) error {
+	return f.WriteShardFn(ctx, nodeID, shardID, points)
+}
+
+// fakeHH implements coordinator.HintedHandoff.
+type fakeHH struct {
+	WriteShardFn func(nodeID, shardID uint64, points []models.Point) error
+	PendingFn    func(nodeID uint64) bool
+}
+
+func (f *fakeHH) WriteShard(nodeID, shardID uint64, points []models.Point) error {
+	return f.WriteShardFn(nodeID, shardID, points)
+}
+
+func (f *fakeHH) Pending(nodeID uint64) bool { return f.PendingFn(nodeID) }
+
+// partialErr is a store-side partial write error that is not the
+// coordinator's own type, as tsdb's is.
+type partialErr struct{ dropped int }
+
+func (e *partialErr) Error() string {
+	return "partial write: field type conflict: input field \"v\" is type string, already exists as type float dropped=2"
+}
+func (e *partialErr) PartialWrite() int { return e.dropped }
+
+// recorder collects the (node, shard, points) writes it sees.
+type recorder struct {
+	mu     sync.Mutex
+	writes []write
+}
+
+type write struct {
+	node, shard uint64
+	lines       []string
+}
+
+func (r *recorder) add(node, shard uint64, pts []models.Point) {
+	w := write{node: node, shard: shard}
+	for i := range pts {
+		w.lines = append(w.lines, pts[i].String())
+	}
+	r.mu.Lock()
+	r.writes = append(r.writes, w)
+	r.mu.Unlock()
+}
+
+func (r *recorder) all() []write {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]write(nil), r.writes...)
+}
+
+const (
+	testDB = "db0"
+	testRP = "rp0"
+)
+
+var testGroupStart = time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)
+
+// testData returns a state with data nodes 1..nodes and database db0 whose
+// default policy rp0 (infinite retention, 1h groups, replication rf) holds
+// groups.
+func testData(nodes, rf int, groups ...meta.ShardGroupInfo) *meta.Data {
+	d := &meta.Data{Index: 1}
+	for i := 1; i <= nodes; i++ {
+		d.DataNodes = append(d.DataNodes, meta.NodeInfo{ID: uint64(i), HTTPAddr: "127.0.0.1:1", RPCAddr: "127.0.0.1:1"})
+	}
+	d.Databases = []meta.DatabaseInfo{{
+		Name:                   testDB,
+		DefaultRetentionPolicy: testRP,
+		RetentionPolicies: []meta.RetentionPolicyInfo{{
+			Name: testRP, ShardGroupDuration: time.Hour, ReplicaN: rf, ShardGroups: groups,
+		}},
+	}}
+	return d
+}
+
+// group returns a 1h group starting at start whose shards have the given
+// owners, with shard ids firstShard, firstShard+1, ...
+func group(id uint64, start time.Time, firstShard uint64, owners ...[]uint64) meta.ShardGroupInfo {
+	g := meta.ShardGroupInfo{ID: id, StartTime: start, EndTime: start.Add(time.Hour)}
+	for i, o := range owners {
+		g.Shards = append(g.Shards, meta.ShardInfo{ID: firstShard + uint64(i), Owners: o})
+	}
+	return g
+}
+
+// staticMeta serves d and fails shard group creation.
+func staticMeta(t testing.TB, d *meta.Data) *fakeMeta {
+	return &fakeMeta{
+		DataFn: func() *meta.Data { return d },
+		CreateShardGroupFn: func(ctx context.Context, db, rp string, ts time.Time) (*meta.ShardGroupInfo, error) {
+			t.Errorf("unexpected CreateShardGroup(%q, %q, %s)", db, rp, ts)
+			return nil, meta.ErrShardGroupNotFound
+		},
+	}
+}
+
+func testConfig() coordinator.Config {
+	c := coordinator.NewConfig()
+	c.WriteTimeout = meta.Duration(5 * time.Second)
+	return c
+}
+
+func selfID(id uint64) func() uint64 { return func() uint64 { return id } }
+
+// mustParse parses line protocol (ns timestamps), failing the test on any
+// bad line; the points are cloned so they outlive the parser.
+func mustParse(t testing.TB, lp string) []models.Point {
+	t.Helper()
+	var p models.Parser
+	pts, err := p.Parse([]byte(lp), models.PrecisionNanosecond, 0)
+	if err != nil {
+		t.Fatalf("parse %q: got error %v, want none", lp, err)
+	}
+	out := make([]models.Point, len(pts))
+	for i := range pts {
+		out[i] = pts[i].Clone()
+	}
+	return out
+}
+
+// dataFile returns the path of a shared dataset, skipping the test when it
+// is absent: $STRATA_DATA_DIR, else the first shared/data found walking up
+// from the package directory.
+func dataFile(tb testing.TB, name string) string {
+	tb.Helper()
+	if dir := os.Getenv("STRATA_DATA_DIR"); dir != "" {
+		p := filepath.Join(dir, name)
+		if _, err := os.Stat(p); err != nil {
+			tb.Skipf("dataset %s not available in STRATA_DATA_DIR=%s: %v", name, dir, err)
+		}
+		return p
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		tb.Skipf("dataset %s: cannot find working directory: %v", name, err)
+	}
+	for {
+		p := filepath.Join(dir, "shared", "data", name)
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			tb.Skipf("dataset %s not found in any shared/data above the package; set STRATA_DATA_DIR", name)
+		}
+		dir = parent
+	}
+}
+
+// loadPoints parses up to max lines of a gzipped line-protocol dataset into
+// cloned points.
+func loadPoints(tb testing.TB, name string, max int) []models.Point {
+	tb.Helper()
+	f, err := os.Open(dataFile(tb, name))
+	if err != nil {
+		tb.Fatalf("open dataset: %v", err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		tb.Fatalf("gunzip dataset: %v", err)
+	}
+	sc := bufio.NewScanner(zr)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	var body []byte
+	n := 0
+	for n < max && sc.Scan() {
+		body = append(append(body, sc.Bytes()...), '\n')
+		n++
+	}
+	if err := sc.Err(); err != nil {
+		tb.Fatalf("read dataset: %v", err)
+	}
+	var p models.Parser
+	pts, err := p.Parse(body, models.PrecisionNanosecond, 0)
+	if err != nil {
+		tb.Fatalf("parse dataset: %v", err)
+	}
+	out := make([]models.Point, len(pts))
+	for i := range pts {
+		out[i] = pts[i].Clone()
+	}
+	return out
+}
+
+// metricValue returns the value of the counter or gauge name whose label
+// has value (label "" for an unlabelled series), or 0 when absent.
+func metricValue(t testing.TB, reg *prometheus.Registry, name, label, value string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatalf("gather metrics: %v", err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			match := label == ""
+			for _, lp := range m.GetLabel() {
+				if lp.GetName() == label && lp.GetValue() == value {
+					match = true
+				}
+			}
+			if !match {
+				continue
+			}
+			if c := m.GetCounter(); c != nil {
+				return c.GetValue()
+			}
+			return m.GetGauge().GetValue()
+		}
+	}
+	return 0
+}
