@@ -20,23 +20,32 @@ func (r TimeRange) Overlaps(min, max int64) bool { return r.Min <= max && r.Max 
 // Covers reports whether r contains all of [min, max].
 func (r TimeRange) Covers(min, max int64) bool { return r.Min <= min && r.Max >= max }
 
-// TombstoneFunc returns the deleted time ranges of one key; Merge drops
-// the values inside them. It may return nil.
-type TombstoneFunc func(series, field []byte) []TimeRange
+// MergeOptions are the optional parts of a Merge.
+type MergeOptions struct {
+	// Tombstones, if set, returns the deleted time ranges of one key in
+	// readers[reader]; Merge drops that reader's values inside them (and
+	// only that reader's, so a delete does not hide data written after it
+	// into a newer file). It may return nil.
+	Tombstones func(reader int, series, field []byte) []TimeRange
+
+	// AfterKey, if set, is called after each key has been written with the
+	// number of bytes written to dst so far, e.g. to throttle compaction
+	// I/O. A non-nil error aborts the merge and is returned.
+	AfterKey func(written int64) error
+}
 
 // Merge writes the union of readers' keys into dst, in key order, and
 // leaves dst open (the caller closes or removes it). readers are ordered
 // oldest first: on equal (series, field, timestamp) the value from the
 // later reader wins, and if a key's type differs between readers, the
 // latest reader's type wins and the older blocks of that key are dropped.
-// tombstones, if not nil, gives deleted ranges per key.
 //
 // Values are re-blocked into blocks of MaxPointsPerBlock. A block that
 // overlaps no other block of its key, is full, touches no tombstone and
 // follows no pending partial block is copied without decoding.
 // Merge checks ctx between keys and returns ctx.Err() when cancelled.
-func Merge(ctx context.Context, dst *Writer, readers []*Reader, tombstones TombstoneFunc) error {
-	m := merger{dst: dst, readers: readers, tombstones: tombstones}
+func Merge(ctx context.Context, dst *Writer, readers []*Reader, opts MergeOptions) error {
+	m := merger{dst: dst, readers: readers, tombstones: opts.Tombstones, dead: make([][]TimeRange, len(readers))}
 	its := make([]*Iterator, len(readers))
 	live := make([]bool, len(readers))
 	for i, r := range readers {
@@ -73,6 +82,11 @@ func Merge(ctx context.Context, dst *Writer, readers []*Reader, tombstones Tombs
 		for _, s := range m.srcs {
 			live[s.reader] = its[s.reader].Next()
 		}
+		if opts.AfterKey != nil {
+			if err := opts.AfterKey(dst.Size()); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
@@ -102,11 +116,11 @@ type mergeBlock struct {
 type merger struct {
 	dst        *Writer
 	readers    []*Reader
-	tombstones TombstoneFunc
+	tombstones func(reader int, series, field []byte) []TimeRange
 
 	srcs    []mergeSource
 	blocks  []mergeBlock
-	dead    []TimeRange
+	dead    [][]TimeRange // per reader: deleted ranges of the current key
 	order   []int // readers of the current cluster, ascending
 	pending Array // merged values not yet written (fewer than a block)
 	cluster Array // merged values of the current cluster
@@ -135,9 +149,11 @@ func (m *merger) mergeKey(series, field []byte, typ models.FieldType) error {
 		}
 		return a.reader - b.reader
 	})
-	m.dead = m.dead[:0]
+	clear(m.dead)
 	if m.tombstones != nil {
-		m.dead = append(m.dead, m.tombstones(series, field)...)
+		for _, s := range m.srcs {
+			m.dead[s.reader] = m.tombstones(s.reader, series, field)
+		}
 	}
 	m.pending.Reset(typ)
 	for i := 0; i < len(m.blocks); {
@@ -147,7 +163,7 @@ func (m *merger) mergeKey(series, field []byte, typ models.FieldType) error {
 			j++
 		}
 		b := m.blocks[i].meta
-		if j == i+1 && m.pending.Len() == 0 && b.Count >= MaxPointsPerBlock && !m.touchesTombstone(b) {
+		if j == i+1 && m.pending.Len() == 0 && b.Count >= MaxPointsPerBlock && !m.touchesTombstone(m.blocks[i]) {
 			raw, err := m.readers[m.blocks[i].reader].ReadBlock(b)
 			if err != nil {
 				return err
@@ -170,10 +186,10 @@ func (m *merger) mergeKey(series, field []byte, typ models.FieldType) error {
 	return m.flush(series, field, true)
 }
 
-// touchesTombstone reports whether any deleted range overlaps b.
-func (m *merger) touchesTombstone(b BlockMeta) bool {
-	for _, r := range m.dead {
-		if r.Overlaps(b.MinTime, b.MaxTime) {
+// touchesTombstone reports whether a deleted range of b's reader overlaps b.
+func (m *merger) touchesTombstone(b mergeBlock) bool {
+	for _, r := range m.dead[b.reader] {
+		if r.Overlaps(b.meta.MinTime, b.meta.MaxTime) {
 			return true
 		}
 	}
@@ -196,7 +212,7 @@ func (m *merger) mergeCluster(blocks []mergeBlock, typ models.FieldType) error {
 		// they concatenate into one ascending array.
 		m.src.Reset(typ)
 		for _, b := range blocks {
-			if b.reader != reader || m.coveredByTombstone(b.meta) {
+			if b.reader != reader || m.coveredByTombstone(b) {
 				continue
 			}
 			if err := m.readers[reader].ReadArray(b.meta, &m.blk); err != nil {
@@ -204,21 +220,22 @@ func (m *merger) mergeCluster(blocks []mergeBlock, typ models.FieldType) error {
 			}
 			appendArray(&m.src, &m.blk, 0, m.blk.Len())
 		}
+		for _, r := range m.dead[reader] {
+			m.src.Exclude(r.Min, r.Max)
+		}
 		if err := MergeArrays(&m.tmp, &m.cluster, &m.src); err != nil {
 			return err
 		}
 		m.cluster, m.tmp = m.tmp, m.cluster
 	}
-	for _, r := range m.dead {
-		m.cluster.Exclude(r.Min, r.Max)
-	}
 	return nil
 }
 
-// coveredByTombstone reports whether one deleted range contains all of b.
-func (m *merger) coveredByTombstone(b BlockMeta) bool {
-	for _, r := range m.dead {
-		if r.Covers(b.MinTime, b.MaxTime) {
+// coveredByTombstone reports whether one deleted range of b's reader
+// contains all of b.
+func (m *merger) coveredByTombstone(b mergeBlock) bool {
+	for _, r := range m.dead[b.reader] {
+		if r.Covers(b.meta.MinTime, b.meta.MaxTime) {
 			return true
 		}
 	}

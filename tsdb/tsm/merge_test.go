@@ -35,7 +35,7 @@ func modelArray(typ models.FieldType, m model) *tsm.Array {
 }
 
 // mergeAndRead merges files into a new file and returns its reader.
-func mergeAndRead(t *testing.T, dir string, paths []string, tomb tsm.TombstoneFunc) *tsm.Reader {
+func mergeAndRead(t *testing.T, dir string, paths []string, opts tsm.MergeOptions) *tsm.Reader {
 	t.Helper()
 	var readers []*tsm.Reader
 	for _, p := range paths {
@@ -46,7 +46,7 @@ func mergeAndRead(t *testing.T, dir string, paths []string, tomb tsm.TombstoneFu
 	if err != nil {
 		t.Fatalf("NewWriter: got error %v; want nil", err)
 	}
-	if err := tsm.Merge(context.Background(), w, readers, tomb); err != nil {
+	if err := tsm.Merge(context.Background(), w, readers, opts); err != nil {
 		_ = w.Remove()
 		t.Fatalf("Merge: got error %v; want nil", err)
 	}
@@ -57,8 +57,8 @@ func mergeAndRead(t *testing.T, dir string, paths []string, tomb tsm.TombstoneFu
 }
 
 // TestMergeRandom merges randomly overlapping files and compares with a
-// map model: newest file wins, tombstones drop values, keys stay sorted,
-// and every block but a key's last is full.
+// map model: newest file wins, tombstones drop values of their own file
+// only, keys stay sorted, and every block but a key's last is full.
 func TestMergeRandom(t *testing.T) {
 	for seed := range uint64(6) {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
@@ -68,6 +68,23 @@ func TestMergeRandom(t *testing.T) {
 			series := []string{"cpu,host=a", "cpu,host=b", "mem,host=a"}
 			fields := []string{"f", "g"}
 			want := map[string]model{}
+			// Deleted ranges per file and key; the last file has none, so
+			// its values in deleted ranges must survive.
+			dead := map[string][]tsm.TimeRange{}
+			deadKey := func(f int, k string) string { return fmt.Sprint(f) + "/" + k }
+			for f := range nFiles - 1 {
+				dead[deadKey(f, keyOf("cpu,host=a", "f"))] = []tsm.TimeRange{{Min: 100, Max: 250}, {Min: 2000, Max: 2100}}
+				dead[deadKey(f, keyOf("cpu,host=b", "g"))] = []tsm.TimeRange{{Min: -1 << 62, Max: 1 << 62}}
+			}
+			dead[deadKey(0, keyOf("mem,host=a", "f"))] = []tsm.TimeRange{{Min: 0, Max: 1500}}
+			isDead := func(f int, k string, t int64) bool {
+				for _, r := range dead[deadKey(f, k)] {
+					if t >= r.Min && t <= r.Max {
+						return true
+					}
+				}
+				return false
+			}
 			types := map[string]models.FieldType{}
 			var paths []string
 			for f := range nFiles {
@@ -94,27 +111,20 @@ func TestMergeRandom(t *testing.T) {
 							types[k] = typ
 						}
 						for i := range arr.Len() {
-							want[k][arr.Timestamps[i]] = arr.Value(i)
+							if !isDead(f, k, arr.Timestamps[i]) {
+								want[k][arr.Timestamps[i]] = arr.Value(i)
+							}
 						}
 					}
 				}
 				paths = append(paths, writeFile(t, dir, fmt.Sprintf("%d.tsm", f), cols))
 			}
-			dead := map[string][]tsm.TimeRange{
-				keyOf("cpu,host=a", "f"): {{Min: 100, Max: 250}, {Min: 2000, Max: 2100}},
-				keyOf("cpu,host=b", "g"): {{Min: -1 << 62, Max: 1 << 62}},
+			tomb := func(f int, s, fl []byte) []tsm.TimeRange { return dead[deadKey(f, keyOf(string(s), string(fl)))] }
+			keysDone := 0
+			r := mergeAndRead(t, dir, paths, tsm.MergeOptions{Tombstones: tomb, AfterKey: func(int64) error { keysDone++; return nil }})
+			if keysDone == 0 {
+				t.Errorf("AfterKey called %d times; want > 0", keysDone)
 			}
-			for k, rs := range dead {
-				for t := range want[k] {
-					for _, r := range rs {
-						if t >= r.Min && t <= r.Max {
-							delete(want[k], t)
-						}
-					}
-				}
-			}
-			tomb := func(s, f []byte) []tsm.TimeRange { return dead[keyOf(string(s), string(f))] }
-			r := mergeAndRead(t, dir, paths, tomb)
 
 			seen := map[string]bool{}
 			it := r.Iterator()
@@ -156,7 +166,7 @@ func TestMergeRawCopyFastPath(t *testing.T) {
 	p1 := writeFile(t, dir, "1.tsm", []column{{"s", "f", old}})
 	p2 := writeFile(t, dir, "2.tsm", []column{{"s", "f", newer}})
 	r1, r2 := mustOpen(t, p1), mustOpen(t, p2)
-	r := mergeAndRead(t, dir, []string{p1, p2}, nil)
+	r := mergeAndRead(t, dir, []string{p1, p2}, tsm.MergeOptions{})
 	got := r.Entries([]byte("s"), []byte("f"))
 	var inputs [][]byte
 	for _, in := range []*tsm.Reader{r1, r2} {
@@ -192,7 +202,12 @@ func TestMergeCancelled(t *testing.T) {
 	defer w.Remove()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := tsm.Merge(ctx, w, []*tsm.Reader{mustOpen(t, p)}, nil); !errors.Is(err, context.Canceled) {
+	if err := tsm.Merge(ctx, w, []*tsm.Reader{mustOpen(t, p)}, tsm.MergeOptions{}); !errors.Is(err, context.Canceled) {
 		t.Errorf("Merge(cancelled ctx): got %v; want context.Canceled", err)
+	}
+	errStop := errors.New("stop")
+	err = tsm.Merge(context.Background(), w, []*tsm.Reader{mustOpen(t, p)}, tsm.MergeOptions{AfterKey: func(int64) error { return errStop }})
+	if !errors.Is(err, errStop) {
+		t.Errorf("Merge(AfterKey error): got %v; want the AfterKey error", err)
 	}
 }

@@ -145,7 +145,7 @@ func BenchmarkMergeTSBS(b *testing.B) {
 				if err != nil {
 					b.Fatalf("NewWriter: got error %v; want nil", err)
 				}
-				if err := tsm.Merge(context.Background(), w, tc.readers, nil); err != nil {
+				if err := tsm.Merge(context.Background(), w, tc.readers, tsm.MergeOptions{}); err != nil {
 					b.Fatalf("Merge: got error %v; want nil", err)
 				}
 				if err := w.Close(); err != nil {
