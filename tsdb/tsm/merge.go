@@ -121,10 +121,10 @@ type merger struct {
 	srcs    []mergeSource
 	blocks  []mergeBlock
 	dead    [][]TimeRange // per reader: deleted ranges of the current key
-	order   []int // readers of the current cluster, ascending
-	pending Array // merged values not yet written (fewer than a block)
-	cluster Array // merged values of the current cluster
-	src     Array // one reader's values in the current cluster
+	order   []int         // readers of the current cluster, ascending
+	pending Array         // merged values not yet written (fewer than a block)
+	cluster Array         // merged values of the current cluster
+	src     Array         // one reader's values in the current cluster
 	tmp     Array
 	blk     Array
 }
