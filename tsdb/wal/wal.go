@@ -11,9 +11,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// maxRetainedBuffer is the largest group buffer kept for reuse after a flush;
-// a larger one (a burst of writers, an oversize record) is left to the GC so
-// that an idle shard does not pin it.
+// maxRetainedBuffer is the largest group buffer always kept for reuse after a
+// flush. A larger one is kept only while groups fill at least half of it, so
+// that sustained heavy load does not reallocate while a shard that had one
+// burst (or one oversize record) does not pin the memory.
 const maxRetainedBuffer = 16 << 20
 
 // WAL is a write-ahead log in one directory. Write, WriteMulti, Rotate,

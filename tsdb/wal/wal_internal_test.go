@@ -44,6 +44,16 @@ func (b *blockingSync) count() int {
 	return b.calls
 }
 
+// waitStarted waits until the first fsync is being held.
+func waitStarted(t *testing.T, hook *blockingSync) {
+	t.Helper()
+	select {
+	case <-hook.started:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no fsync began within 10s of a Write")
+	}
+}
+
 // waitPending waits until n records wait for the next group.
 func waitPending(t *testing.T, w *WAL, n int) {
 	t.Helper()
@@ -94,11 +104,19 @@ func TestGroupCommitSharesFsync(t *testing.T) {
 
 	var wg sync.WaitGroup
 	firstErr := startWrites(w, &wg, 0, 1)
-	<-hook.started
+	waitStarted(t, hook)
 	// While the first group's fsync is held, five more writers queue up.
 	const queued = 5
 	restErr := startWrites(w, &wg, 1, queued)
 	waitPending(t, w, queued)
+	// No Write may return while the fsync of its record is held.
+	select {
+	case err := <-firstErr:
+		t.Fatalf("first Write returned (error %v) before its fsync finished", err)
+	case err := <-restErr:
+		t.Fatalf("queued Write returned (error %v) before any fsync of its record", err)
+	case <-time.After(20 * time.Millisecond):
+	}
 	close(hook.release)
 	wg.Wait()
 	if err := <-firstErr; err != nil {
@@ -134,7 +152,7 @@ func TestCloseWaitsForInFlightWrites(t *testing.T) {
 
 	var wg sync.WaitGroup
 	firstErr := startWrites(w, &wg, 0, 1)
-	<-hook.started
+	waitStarted(t, hook)
 	restErr := startWrites(w, &wg, 1, 2)
 	waitPending(t, w, 2)
 	closed := make(chan error, 1)
@@ -178,7 +196,7 @@ func TestFsyncFailureIsSticky(t *testing.T) {
 
 	var wg sync.WaitGroup
 	firstErr := startWrites(w, &wg, 0, 1)
-	<-hook.started
+	waitStarted(t, hook)
 	restErr := startWrites(w, &wg, 1, 3)
 	waitPending(t, w, 3)
 	close(hook.release)

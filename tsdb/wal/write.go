@@ -132,7 +132,7 @@ func (w *WAL) writeGroup(g group) error {
 // finishGroupLocked records the outcome of a group and wakes its writers.
 func (w *WAL) finishGroupLocked(g group, err error) {
 	w.flushing = false
-	if cap(g.buf) <= maxRetainedBuffer {
+	if c := cap(g.buf); c <= maxRetainedBuffer || c <= 2*len(g.buf) {
 		w.spare = g.buf[:0]
 	}
 	if err != nil {
