@@ -1,0 +1,183 @@
+package coordinator_test
+
+import (
+	"encoding/binary"
+	"errors"
+	"hash/crc32"
+	"math"
+	"testing"
+
+	"github.com/strata-db/strata/coordinator"
+	"github.com/strata-db/strata/tsdb/models"
+)
+
+func samplePoints() []models.Point {
+	return []models.Point{
+		{
+			Measurement: []byte("cpu"),
+			Tags:        models.Tags{{Key: []byte("host"), Value: []byte("a b")}, {Key: []byte("region"), Value: []byte("eu")}},
+			Fields: []models.Field{
+				{Key: []byte("f"), Value: models.FloatValue(-1.5)},
+				{Key: []byte("i"), Value: models.IntegerValue(math.MinInt64)},
+				{Key: []byte("u"), Value: models.UnsignedValue(math.MaxUint64)},
+				{Key: []byte("b"), Value: models.BooleanValue(true)},
+				{Key: []byte("s"), Value: models.StringValue([]byte("hello \"world\""))},
+				{Key: []byte("e"), Value: models.StringValue([]byte{})},
+			},
+			Time: 1_700_000_000_000_000_000,
+		},
+		{Measurement: []byte("m"), Fields: []models.Field{{Key: []byte("v"), Value: models.BooleanValue(false)}}, Time: math.MinInt64},
+		{Measurement: []byte("m"), Fields: []models.Field{{Key: []byte("v"), Value: models.FloatValue(math.Copysign(0, -1))}}, Time: math.MaxInt64},
+		{Measurement: []byte("m"), Fields: []models.Field{{Key: []byte("v"), Value: models.IntegerValue(0)}}, Time: -1},
+	}
+}
+
+func pointsEqual(a, b []models.Point) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		p, q := &a[i], &b[i]
+		if string(p.Measurement) != string(q.Measurement) || p.Time != q.Time || len(p.Tags) != len(q.Tags) || len(p.Fields) != len(q.Fields) {
+			return false
+		}
+		for j := range p.Tags {
+			if string(p.Tags[j].Key) != string(q.Tags[j].Key) || string(p.Tags[j].Value) != string(q.Tags[j].Value) {
+				return false
+			}
+		}
+		for j := range p.Fields {
+			if string(p.Fields[j].Key) != string(q.Fields[j].Key) || !p.Fields[j].Value.Equal(q.Fields[j].Value) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func TestCodec_RoundTrip(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		pts  []models.Point
+	}{
+		{"empty", nil},
+		{"sample", samplePoints()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			prefix := []byte("keep")
+			b := coordinator.AppendPoints(prefix, tc.pts)
+			if string(b[:4]) != "keep" {
+				t.Fatalf("AppendPoints clobbered dst's prefix: got %q", b[:4])
+			}
+			got, err := coordinator.DecodePoints(b[4:], make([]models.Point, 1, 8))
+			if err != nil {
+				t.Fatalf("DecodePoints: got error %v; want nil", err)
+			}
+			if !pointsEqual(got, tc.pts) {
+				t.Fatalf("round trip: got %v; want %v", got, tc.pts)
+			}
+		})
+	}
+}
+
+// TestCodec_TSBS round-trips real TSBS devops data (integers and floats,
+// nine measurements) and checks the encoding is compact.
+func TestCodec_TSBS(t *testing.T) {
+	pts := loadPoints(t, "tsbs-devops-s10-1h.lp.gz", 5000)
+	b := coordinator.AppendPoints(nil, pts)
+	got, err := coordinator.DecodePoints(b, nil)
+	if err != nil {
+		t.Fatalf("DecodePoints: got error %v; want nil", err)
+	}
+	if !pointsEqual(got, pts) {
+		t.Fatal("round trip of TSBS points: decoded points differ from the input")
+	}
+	lpSize := 0
+	for i := range pts {
+		lpSize += len(pts[i].AppendLine(nil))
+	}
+	if len(b) >= lpSize {
+		t.Errorf("encoded size %d bytes; want less than the %d bytes of line protocol", len(b), lpSize)
+	}
+	t.Logf("%d points: %d bytes line protocol, %d bytes encoded", len(pts), lpSize, len(b))
+}
+
+// reseal recomputes the CRC of a batch after the test edited it.
+func reseal(b []byte) []byte {
+	body := b[:len(b)-4]
+	binary.LittleEndian.PutUint32(b[len(body):], crc32.Checksum(body, crc32.MakeTable(crc32.Castagnoli)))
+	return b
+}
+
+func TestCodec_Corrupt(t *testing.T) {
+	good := coordinator.AppendPoints(nil, samplePoints())
+	one := coordinator.AppendPoints(nil, []models.Point{{Measurement: []byte("m"),
+		Fields: []models.Field{{Key: []byte("v"), Value: models.BooleanValue(true)}}, Time: 5}})
+	// one's layout: magic(2) version flags count=1 | 1 'm' | 0 tags | 1 field: 1 'v' type=5 value=1 | time=10 (zigzag) | crc
+	edit := func(b []byte, f func([]byte) []byte) []byte {
+		return f(append([]byte(nil), b...))
+	}
+	for _, tc := range []struct {
+		name    string
+		in      []byte
+		wantVer bool
+	}{
+		{"empty", nil, false},
+		{"short", good[:5], false},
+		{"bad magic", edit(good, func(b []byte) []byte { b[0] = 'X'; return reseal(b) }), false},
+		{"flipped bit", edit(good, func(b []byte) []byte { b[len(b)/2] ^= 0x10; return b }), false},
+		{"bad crc", edit(good, func(b []byte) []byte { b[len(b)-1] ^= 1; return b }), false},
+		{"version 2", edit(good, func(b []byte) []byte { b[2] = 2; return reseal(b) }), true},
+		{"unknown flags", edit(good, func(b []byte) []byte { b[3] = 1; return reseal(b) }), false},
+		{"count too large", edit(one, func(b []byte) []byte { b[4] = 0x7f; return reseal(b) }), false},
+		{"count above data", edit(one, func(b []byte) []byte { b[4] = 2; return reseal(b) }), false},
+		{"empty measurement", edit(one, func(b []byte) []byte { b[5] = 0; return reseal(b) }), false},
+		{"no fields", edit(one, func(b []byte) []byte { b[8] = 0; return reseal(b) }), false},
+		{"unknown field type", edit(one, func(b []byte) []byte { b[11] = 9; return reseal(b) }), false},
+		{"bad boolean", edit(one, func(b []byte) []byte { b[12] = 2; return reseal(b) }), false},
+		{"trailing bytes", reseal(append(append([]byte(nil), one[:len(one)-4]...), 0, 0, 0, 0, 0)), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pts, err := coordinator.DecodePoints(tc.in, nil)
+			if !errors.Is(err, coordinator.ErrCorruptBatch) {
+				t.Fatalf("DecodePoints: got %d points, error %v; want ErrCorruptBatch", len(pts), err)
+			}
+			if got := errors.Is(err, coordinator.ErrProtocolVersion); got != tc.wantVer {
+				t.Errorf("errors.Is(err, ErrProtocolVersion) = %t; want %t (err %v)", got, tc.wantVer, err)
+			}
+		})
+	}
+	// Every truncation of a good batch is rejected.
+	for n := range len(good) {
+		if _, err := coordinator.DecodePoints(good[:n], nil); !errors.Is(err, coordinator.ErrCorruptBatch) {
+			t.Fatalf("DecodePoints(first %d of %d bytes): got %v; want ErrCorruptBatch", n, len(good), err)
+		}
+	}
+	// The hand-computed offsets above assume this layout.
+	if len(one) != 18 || one[11] != byte(models.FieldTypeBoolean) {
+		t.Fatalf("single-point batch layout changed: % x", one)
+	}
+}
+
+func FuzzDecodePoints(f *testing.F) {
+	f.Add(coordinator.AppendPoints(nil, samplePoints()))
+	f.Add(coordinator.AppendPoints(nil, nil))
+	f.Add([]byte("SB\x01\x00"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		pts, err := coordinator.DecodePoints(in, nil)
+		if err != nil {
+			if !errors.Is(err, coordinator.ErrCorruptBatch) {
+				t.Fatalf("DecodePoints error %v does not wrap ErrCorruptBatch", err)
+			}
+			return
+		}
+		// Bounded: a batch cannot claim more points than its bytes hold.
+		if len(pts) > len(in)/9 {
+			t.Fatalf("decoded %d points from %d bytes", len(pts), len(in))
+		}
+		again, err := coordinator.DecodePoints(coordinator.AppendPoints(nil, pts), nil)
+		if err != nil || !pointsEqual(again, pts) {
+			t.Fatalf("re-encoded batch does not round-trip: error %v", err)
+		}
+	})
+}
