@@ -2,6 +2,7 @@ package loadgen_test
 
 import (
 	"errors"
+	"runtime"
 	"testing"
 
 	"github.com/strata-db/strata/loadgen"
@@ -18,6 +19,9 @@ func TestMeasureCeiling(t *testing.T) {
 	}
 	if c.Elapsed < loadgen.MinCeilingTime || c.ValuesPerSec <= 0 {
 		t.Errorf("elapsed %s rate %.0f, want >= %s and > 0", c.Elapsed, c.ValuesPerSec, loadgen.MinCeilingTime)
+	}
+	if runtime.GOOS == "linux" && (c.CPUTime <= 0 || c.ValuesPerCPUSec < c.ValuesPerSec) {
+		t.Errorf("cpu time %s, %.0f values per CPU-second; want > 0 and >= the wall rate %.0f", c.CPUTime, c.ValuesPerCPUSec, c.ValuesPerSec)
 	}
 	if err := w.Compress(); err != nil {
 		t.Fatal(err)

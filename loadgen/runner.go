@@ -99,6 +99,7 @@ func (r *Runner) Run(ctx context.Context, w *Workload) (*Summary, error) {
 	// reports on every batch it started.
 	sendCtx := context.WithoutCancel(ctx)
 	r.logger.Info("load started", "batches", len(w.Batches), "lines", w.Lines, "values", w.Values, "workers", r.cfg.Workers)
+	cpu0 := processCPU()
 	start := time.Now()
 	for range r.cfg.Workers {
 		workers.Go(func() {
@@ -121,6 +122,9 @@ func (r *Runner) Run(ctx context.Context, w *Workload) (*Summary, error) {
 	printer.Wait()
 
 	s := st.summary(r.cfg, w, elapsed)
+	if cpu0 > 0 {
+		s.ClientCPU = processCPU() - cpu0
+	}
 	r.logger.Info("load finished", "lines", s.Lines, "values", s.Values, "failed_batches", s.BatchesFailed, "elapsed", elapsed)
 	var errs []error
 	if s.BatchesFailed > 0 {

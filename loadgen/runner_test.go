@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -104,6 +105,9 @@ func TestRunDelivers(t *testing.T) {
 			got := bytes.Join(srv.bodies, nil)
 			if len(got) != len(want) {
 				t.Errorf("server got %d bytes of line protocol, want %d", len(got), len(want))
+			}
+			if runtime.GOOS == "linux" && sum.ClientCPU <= 0 {
+				t.Errorf("ClientCPU = %s, want > 0 on linux", sum.ClientCPU)
 			}
 			if sum.Latency.P50 <= 0 || sum.Latency.P99 < sum.Latency.P50 || sum.Latency.Max < sum.Latency.P99 {
 				t.Errorf("latency p50 %s p99 %s max %s, want 0 < p50 <= p99 <= max", sum.Latency.P50, sum.Latency.P99, sum.Latency.Max)

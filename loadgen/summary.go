@@ -25,13 +25,16 @@ type Summary struct {
 	Retries       int64         `json:"retries"`
 	WorkloadLines int64         `json:"workload_lines"` // lines the run meant to send
 	Elapsed       time.Duration `json:"-"`
-	ValuesPerSec  float64       `json:"values_per_sec"`
-	LinesPerSec   float64       `json:"lines_per_sec"`
-	WireMBPerSec  float64       `json:"wire_mb_per_sec"`
-	Latency       Latency       `json:"latency_ms"`
-	Errors        []StatusCount `json:"errors,omitempty"`
-	FirstError    string        `json:"first_error,omitempty"`
-	Interrupted   bool          `json:"interrupted"`
+	// ClientCPU is the CPU time this process used during the run (Linux
+	// only, else 0): the load generator's own share of a shared machine.
+	ClientCPU    time.Duration `json:"-"`
+	ValuesPerSec float64       `json:"values_per_sec"`
+	LinesPerSec  float64       `json:"lines_per_sec"`
+	WireMBPerSec float64       `json:"wire_mb_per_sec"`
+	Latency      Latency       `json:"latency_ms"`
+	Errors       []StatusCount `json:"errors,omitempty"`
+	FirstError   string        `json:"first_error,omitempty"`
+	Interrupted  bool          `json:"interrupted"`
 	// Ceiling is set by the caller when it measured one (MeasureCeiling).
 	Ceiling *Ceiling `json:"ceiling,omitempty"`
 }
@@ -70,12 +73,13 @@ func (s *Summary) Ratio() float64 {
 func (s *Summary) WriteJSON(w io.Writer) error {
 	type out struct {
 		*Summary
-		ElapsedSeconds float64 `json:"elapsed_seconds"`
-		CeilingRatio   float64 `json:"ceiling_ratio,omitempty"`
+		ElapsedSeconds   float64 `json:"elapsed_seconds"`
+		ClientCPUSeconds float64 `json:"client_cpu_seconds,omitempty"`
+		CeilingRatio     float64 `json:"ceiling_ratio,omitempty"`
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	if err := enc.Encode(out{Summary: s, ElapsedSeconds: s.Elapsed.Seconds(), CeilingRatio: s.Ratio()}); err != nil {
+	if err := enc.Encode(out{Summary: s, ElapsedSeconds: s.Elapsed.Seconds(), ClientCPUSeconds: s.ClientCPU.Seconds(), CeilingRatio: s.Ratio()}); err != nil {
 		return fmt.Errorf("write json summary: %w", err)
 	}
 	return nil
@@ -95,6 +99,10 @@ func (s *Summary) WriteText(w io.Writer) error {
 		s.Lines, s.Values, s.Batches, float64(s.WireBytes)/1e6, s.Elapsed.Round(time.Millisecond))
 	p.printf("  rate        %s values/s, %s lines/s, %.1f MB/s (mean over the run)\n",
 		humanRate(s.ValuesPerSec), humanRate(s.LinesPerSec), s.WireMBPerSec)
+	if s.ClientCPU > 0 && s.Elapsed > 0 {
+		p.printf("  client cpu  %s (%.2f cores): what the load generator itself used\n",
+			s.ClientCPU.Round(time.Millisecond), s.ClientCPU.Seconds()/s.Elapsed.Seconds())
+	}
 	if c := s.Ceiling; c != nil {
 		p.printf("  ceiling     %s values/s: line-protocol/v2 decode of the same data on one core, this run; rate/ceiling = %.2f\n",
 			humanRate(c.ValuesPerSec), s.Ratio())

@@ -1,0 +1,29 @@
+package loadgen
+
+import (
+	"syscall"
+	"time"
+)
+
+// rusageThread is Linux's RUSAGE_THREAD: the calling thread only.
+const rusageThread = 1
+
+// threadCPU returns the user+system CPU time of the calling OS thread (the
+// caller holds runtime.LockOSThread), or 0 when it cannot be read.
+func threadCPU() time.Duration {
+	return rusage(rusageThread)
+}
+
+// processCPU returns the user+system CPU time of the whole process, or 0
+// when it cannot be read.
+func processCPU() time.Duration {
+	return rusage(syscall.RUSAGE_SELF)
+}
+
+func rusage(who int) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(who, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
