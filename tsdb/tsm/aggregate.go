@@ -168,10 +168,8 @@ func (g *Aggregator) AddArray(a *Array) error {
 		if wEnd > g.end || wEnd < g.windows[k].Start {
 			wEnd = g.end
 		}
-		j := i + 1
-		for j < len(ts) && ts[j] < wEnd {
-			j++
-		}
+		j, _ := slices.BinarySearch(ts[i+1:], wEnd)
+		j += i + 1
 		g.addRun(&g.windows[k], a, i, j)
 		i = j
 	}

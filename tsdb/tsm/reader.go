@@ -184,10 +184,11 @@ func (d *decoder) fieldRecord() (field []byte, typ models.FieldType, nBlocks int
 	typ = models.FieldType(d.byte())
 	nb := d.uvarint()
 	entries = d.bytes()
-	if nb > MaxBlockValues*uint64(len(d.b)) {
+	if nb > uint64(len(entries)) { // every entry takes at least one byte
 		d.ok = false
+		nb = 0
 	}
-	return field, typ, int(min(nb, math.MaxInt32)), entries
+	return field, typ, int(nb), entries
 }
 
 // appendEntries decodes n entries of a column of type typ from raw.

@@ -440,3 +440,23 @@ func TestConcurrentReads(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyTupleOrder checks that keys sort by (series, field) as a tuple:
+// a series key that is a prefix of another sorts first whatever the fields.
+func TestKeyTupleOrder(t *testing.T) {
+	cols := []column{
+		{"cpu", "zz", genArray(models.FieldTypeInteger, 3, 0, 1, 1)},
+		{"cpu,host=a", "a", genArray(models.FieldTypeInteger, 3, 0, 1, 2)},
+		{"cpu,host=a", "a2", genArray(models.FieldTypeFloat, 3, 0, 1, 3)},
+		{"cpu,host=a", "b", genArray(models.FieldTypeBoolean, 3, 0, 1, 4)},
+	}
+	r := mustOpen(t, writeFile(t, t.TempDir(), "a.tsm", cols))
+	for _, c := range cols {
+		if got := readColumn(t, r, c.series, c.field); !equalArrays(got, c.arr) {
+			t.Errorf("key %q/%q read back differently (got %d values, want %d)", c.series, c.field, got.Len(), c.arr.Len())
+		}
+	}
+	if r.Type([]byte("cpu"), []byte("a")) != models.FieldTypeUnknown || r.Type([]byte("cpu,host=a"), []byte("a1")) != models.FieldTypeUnknown {
+		t.Errorf("Type of absent keys between present ones: want unknown")
+	}
+}
