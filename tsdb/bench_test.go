@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -248,4 +249,56 @@ func BenchmarkWindowAggregate(b *testing.B) {
 		}
 		b.ReportMetric(float64(scanned)/time.Since(t0).Seconds(), "values/s")
 	})
+}
+
+// BenchmarkReopen1MSeries measures opening a shard holding 1M series (one
+// value each), once with the data snapshotted to a file and once with the
+// data only in the WAL (replayed into the cache), and the heap it holds
+// once open.
+func BenchmarkReopen1MSeries(b *testing.B) {
+	const series = 1_000_000
+	for _, snapshot := range []bool{true, false} {
+		b.Run(fmt.Sprintf("snapshotted=%v", snapshot), func(b *testing.B) {
+			cfg := tsdb.NewConfig()
+			cfg.Dir = b.TempDir()
+			cfg.CompactCheckInterval = 0
+			cfg.CacheSnapshotSize = 1 << 30
+			st := tsdb.NewStore(cfg, nil, nil)
+			must(b, st.Open(), "open")
+			must(b, st.CreateShard(1), "create")
+			sh := st.Shard(1)
+			batch := make([]models.Point, 0, 10_000)
+			for i := range series {
+				host := "host_" + strconv.Itoa(i)
+				batch = append(batch, models.Point{
+					Measurement: []byte("cpu"),
+					Tags:        models.Tags{{Key: []byte("host"), Value: []byte(host)}, {Key: []byte("region"), Value: []byte("eu-west-" + strconv.Itoa(i%7))}},
+					Fields:      []models.Field{{Key: []byte("usage"), Value: models.FloatValue(float64(i))}},
+					Time:        int64(i),
+				})
+				if len(batch) == cap(batch) {
+					must(b, sh.WritePoints(batch), "write")
+					batch = batch[:0]
+				}
+			}
+			if snapshot {
+				must(b, sh.Snapshot(), "snapshot")
+			}
+			must(b, st.Close(), "close")
+			base := heapInUseMB()
+			var heap float64
+			for b.Loop() {
+				st := tsdb.NewStore(cfg, nil, nil)
+				must(b, st.Open(), "reopen")
+				b.StopTimer()
+				heap = heapInUseMB() - base
+				if n := st.Shard(1).SeriesN(); n != series {
+					b.Fatalf("series after reopen: got %d, want %d", n, series)
+				}
+				must(b, st.Close(), "close")
+				b.StartTimer()
+			}
+			b.ReportMetric(heap, "heapMB-open")
+		})
+	}
 }

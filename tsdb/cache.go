@@ -158,7 +158,7 @@ func appendCached(a *tsm.Array, ts int64, v models.Value) int64 {
 	if v.Type == models.FieldTypeString {
 		v.S = append([]byte(nil), v.S...) // the caller's bytes are reused
 	}
-	if len(a.Timestamps) == cap(a.Timestamps) {
+	if n := len(a.Timestamps); n >= 256 && n == cap(a.Timestamps) {
 		growArray(a)
 	}
 	if err := a.Append(ts, v); err != nil {
@@ -259,12 +259,12 @@ func (c *cache) deleteRange(t *Tombstone) int64 {
 	return freed
 }
 
-// growArray doubles the capacity of a cache array's slices ahead of an
-// append: cache entries grow by many small appends, and doubling keeps the
-// copying and zeroing of regrowth (Go grows large slices by only 1.25x)
-// amortized low.
+// growArray doubles the capacity of a large cache array's slices ahead of
+// an append: entries grow by many small appends, and doubling keeps the
+// copying and zeroing of regrowth amortized low (Go's append doubles only
+// below 256 elements, then grows by about 1.25x).
 func growArray(a *tsm.Array) {
-	n := max(2*len(a.Timestamps), 16) - len(a.Timestamps)
+	n := len(a.Timestamps)
 	a.Timestamps = slices.Grow(a.Timestamps, n)
 	switch a.Type {
 	case models.FieldTypeFloat:
