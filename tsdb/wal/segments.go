@@ -97,6 +97,9 @@ func (w *WAL) RemoveThrough(segment uint64) error {
 	}
 	w.segMu.Lock()
 	defer w.segMu.Unlock()
+	if w.segClosed {
+		return ErrClosed
+	}
 	removed := 0
 	var err error
 	for _, s := range w.sealed {

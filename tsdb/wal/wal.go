@@ -62,10 +62,13 @@ type WAL struct {
 	// flushing is true while a writer has a group in flight with mu released.
 	flushing bool
 
-	// segMu protects sealed. Lock order: mu, then segMu.
+	// segMu protects sealed and segClosed. Lock order: mu, then segMu.
 	segMu sync.Mutex
 	// sealed lists the segments no longer written, ascending by id.
 	sealed []segmentInfo
+	// segClosed is set by Close, so that RemoveThrough, which does not take
+	// mu while it works, stops touching files and metrics after Close.
+	segClosed bool
 }
 
 // segmentInfo describes a sealed segment.

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/strata-db/strata/tsdb/wal"
 )
 
@@ -45,12 +47,17 @@ func BenchmarkWrite(b *testing.B) {
 
 // BenchmarkWriteParallel appends 500 KB records from parallelism×GOMAXPROCS
 // goroutines, fsync on: group commit lets them share write calls and fsyncs.
-// The groups metric is the mean number of fsyncs per Write.
+// fsyncs/op is the mean number of fsyncs per Write.
 func BenchmarkWriteParallel(b *testing.B) {
 	const size = 500 << 10
 	for _, par := range []int{1, 4, 16} {
 		b.Run(fmt.Sprintf("size=%d/parallelism=%d", size, par), func(b *testing.B) {
-			w := openBench(b, false)
+			reg := prometheus.NewRegistry()
+			w, err := wal.Open(b.TempDir(), wal.NewConfig(), nil, reg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { w.Close() })
 			b.ReportAllocs()
 			b.SetBytes(size)
 			b.SetParallelism(par)
@@ -63,6 +70,7 @@ func BenchmarkWriteParallel(b *testing.B) {
 					}
 				}
 			})
+			b.ReportMetric(metricValue(b, reg, "strata_wal_fsync_duration_seconds")/float64(b.N), "fsyncs/op")
 		})
 	}
 }

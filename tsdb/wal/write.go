@@ -225,6 +225,7 @@ func (w *WAL) Close() error {
 	}
 	w.segMu.Lock()
 	n := len(w.sealed) + 1
+	w.segClosed = true
 	w.segMu.Unlock()
 	w.metrics.segments.Sub(float64(n))
 	if err := w.file.Close(); err != nil {
