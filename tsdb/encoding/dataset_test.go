@@ -1,13 +1,13 @@
 package encoding_test
 
 import (
+	"bufio"
 	"compress/gzip"
 	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -84,16 +84,19 @@ func parseColumns(p string) ([]column, error) {
 	if err != nil {
 		return nil, err
 	}
-	dec := lineprotocol.NewDecoder(zr)
-	byKey := map[string]*column{}
-	var key strings.Builder
+	dec := lineprotocol.NewDecoder(bufio.NewReaderSize(zr, 1<<20))
+	type seriesCols struct {
+		fields map[string]*column
+	}
+	bySeries := map[string]*seriesCols{}
+	var all []*column
+	var key []byte
 	for dec.Next() {
 		m, err := dec.Measurement()
 		if err != nil {
 			return nil, err
 		}
-		key.Reset()
-		key.Write(m)
+		key = append(key[:0], m...)
 		for {
 			k, v, err := dec.NextTag()
 			if err != nil {
@@ -102,17 +105,15 @@ func parseColumns(p string) ([]column, error) {
 			if k == nil {
 				break
 			}
-			key.WriteByte(',')
-			key.Write(k)
-			key.WriteByte('=')
-			key.Write(v)
+			key = append(append(append(append(key, ','), k...), '='), v...)
 		}
-		series := key.String()
-		type fv struct {
-			name string
-			v    lineprotocol.Value
+		sc := bySeries[string(key)]
+		if sc == nil {
+			sc = &seriesCols{fields: map[string]*column{}}
+			bySeries[string(key)] = sc
 		}
-		var fields []fv
+		var cols []*column
+		var vals []lineprotocol.Value
 		for {
 			k, v, err := dec.NextField()
 			if err != nil {
@@ -121,26 +122,27 @@ func parseColumns(p string) ([]column, error) {
 			if k == nil {
 				break
 			}
-			fields = append(fields, fv{string(k), v})
+			c := sc.fields[string(k)]
+			if c == nil {
+				c = &column{series: string(key), field: string(k)}
+				sc.fields[string(k)] = c
+				all = append(all, c)
+			}
+			cols = append(cols, c)
+			vals = append(vals, v)
 		}
 		ts, err := dec.Time(lineprotocol.Nanosecond, time.Time{})
 		if err != nil {
 			return nil, err
 		}
-		for _, f := range fields {
-			ck := series + " " + f.name
-			c := byKey[ck]
-			if c == nil {
-				c = &column{series: series, field: f.name}
-				byKey[ck] = c
-			}
-			switch f.v.Kind() {
+		for i, c := range cols {
+			switch v := vals[i]; v.Kind() {
 			case lineprotocol.Int:
-				c.ints = append(c.ints, f.v.IntV())
+				c.ints = append(c.ints, v.IntV())
 			case lineprotocol.Uint:
-				c.ints = append(c.ints, int64(f.v.UintV()))
+				c.ints = append(c.ints, int64(v.UintV()))
 			case lineprotocol.Float:
-				c.floats = append(c.floats, f.v.FloatV())
+				c.floats = append(c.floats, v.FloatV())
 			default:
 				continue // strings and booleans are not measured
 			}
@@ -150,12 +152,14 @@ func parseColumns(p string) ([]column, error) {
 	if err := dec.Err(); err != nil {
 		return nil, err
 	}
-	cols := make([]column, 0, len(byKey))
-	for _, c := range byKey {
+	cols := make([]column, 0, len(all))
+	for _, c := range all {
 		if len(c.ints) > 0 && len(c.floats) > 0 {
 			return nil, errors.New("field " + c.field + " of " + c.series + " mixes types")
 		}
-		cols = append(cols, *c)
+		if len(c.ts) > 0 {
+			cols = append(cols, *c)
+		}
 	}
 	sort.Slice(cols, func(i, j int) bool {
 		if cols[i].series != cols[j].series {
