@@ -41,7 +41,7 @@ func state(ix *Index) string {
 		fmt.Fprintf(&b, "m %s ids=%v\n", name, m.ids)
 		for _, k := range sortedKeys(m.tags) {
 			for _, v := range sortedKeys(m.tags[k].values) {
-				fmt.Fprintf(&b, "  %s=%s %v\n", k, v, m.tags[k].values[v].ids)
+				fmt.Fprintf(&b, "  %s=%s %v\n", k, v, m.postingsOf(m.tags[k].values[v]))
 			}
 		}
 		for _, f := range sortedKeys(m.fields) {

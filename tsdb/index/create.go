@@ -236,9 +236,11 @@ func (ix *Index) createSlow(points []models.Point, ids []uint64) ([]PointError, 
 		ix.applyField([]byte(pf.measurement), []byte(pf.field), newFields[pf])
 	}
 	for _, i := range seriesList {
-		p := &points[i]
-		key = p.AppendSeriesKey(key[:0])
-		ix.applySeries(uint32(ids[i]), key, p.Measurement, p.Tags)
+		key = points[i].AppendSeriesKey(key[:0])
+		if err := ix.applySeries(uint32(ids[i]), key); err != nil {
+			// validKey admitted the point, so its key parses.
+			panic(fmt.Sprintf("BUG: series key %q of a valid point: %v", key, err))
+		}
 	}
 	if ix.log.size > ix.compactBytes {
 		if err := ix.compact(); err != nil {

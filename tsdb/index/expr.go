@@ -94,8 +94,8 @@ func (m *measurement) matchTag(e *TagMatch) []uint32 {
 		negate = e.Op == NotEqual
 		emptyMatch = e.Value == ""
 		if tv != nil {
-			if pl := tv.values[e.Value]; pl != nil {
-				hit = pl.ids
+			if r, ok := tv.values[e.Value]; ok {
+				hit = m.postingsOf(r)
 			}
 		}
 	case RegexMatch, RegexNotMatch:
@@ -106,9 +106,9 @@ func (m *measurement) matchTag(e *TagMatch) []uint32 {
 		emptyMatch = e.Regex.MatchString("")
 		if tv != nil {
 			var lists [][]uint32
-			for v, pl := range tv.values {
+			for v, r := range tv.values {
 				if e.Regex.MatchString(v) {
-					lists = append(lists, pl.ids)
+					lists = append(lists, m.postingsOf(r))
 				}
 			}
 			hit = unionAll(lists)
@@ -118,7 +118,7 @@ func (m *measurement) matchTag(e *TagMatch) []uint32 {
 	}
 	if emptyMatch {
 		// hit ∪ (series without the tag) = all − (with the tag − hit).
-		hit = difference(m.ids, difference(withTag(tv), hit))
+		hit = difference(m.ids, difference(m.withTag(tv), hit))
 	}
 	if negate {
 		return difference(m.ids, hit)
@@ -127,13 +127,13 @@ func (m *measurement) matchTag(e *TagMatch) []uint32 {
 }
 
 // withTag returns the series that have the tag at all.
-func withTag(tv *tagValues) []uint32 {
+func (m *measurement) withTag(tv *tagValues) []uint32 {
 	if tv == nil {
 		return nil
 	}
 	lists := make([][]uint32, 0, len(tv.values))
-	for _, pl := range tv.values {
-		lists = append(lists, pl.ids)
+	for _, r := range tv.values {
+		lists = append(lists, m.postingsOf(r))
 	}
 	return unionAll(lists)
 }

@@ -2,6 +2,7 @@ package index
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -9,13 +10,14 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/strata-db/strata/tsdb/models"
 )
 
-// maxSeriesID is the largest series id; ids are stored as uint32 and
-// ^uint32(0) is reserved.
-const maxSeriesID = math.MaxUint32 - 1
+// maxSeriesID is the largest series id: ids are stored as uint32, and tag
+// postings use the top bit to mark an inline id (see valueRef).
+const maxSeriesID = math.MaxInt32
 
 // Index is the series index of one shard: series key ↔ id, measurement →
 // series, (measurement, tag key) → tag value → series, and measurement →
@@ -39,6 +41,8 @@ type Index struct {
 	closed bool
 	// scratch is the encode buffer for log records (guarded by mu).
 	scratch []byte
+	// tagBuf is reused to parse series keys (guarded by mu).
+	tagBuf models.Tags
 	// compactBytes is the log size that triggers a snapshot.
 	compactBytes int64
 }
@@ -49,6 +53,9 @@ type measurement struct {
 	ids    []uint32 // live series, sorted
 	tags   map[string]*tagValues
 	fields map[string]models.FieldType
+	// lists holds the sorted id postings of tag values with two series or
+	// more (see valueRef); an emptied list stays as a nil hole until reopen.
+	lists [][]uint32
 	// sigs caches up to maxFieldSigs field-key lists seen in complete
 	// points, so the write hot path checks a point's field types with a few
 	// byte comparisons instead of a map lookup per field. Written under the
@@ -69,13 +76,17 @@ const maxFieldSigs = 4
 
 // tagValues indexes one tag key of a measurement.
 type tagValues struct {
-	values map[string]*postings
+	values map[string]valueRef
 }
 
-// postings is the sorted id list of one tag value.
-type postings struct {
-	ids []uint32
-}
+// valueRef locates the series of one tag value: the id itself when only one
+// series has the value (inlineRef set; typical of host names, and it saves a
+// list per series), else the index of a sorted list in measurement.lists.
+type valueRef uint32
+
+const inlineRef valueRef = 1 << 31
+
+func (r valueRef) inline() (uint32, bool) { return uint32(r &^ inlineRef), r&inlineRef != 0 }
 
 // FieldInfo is one field of a measurement and its type.
 type FieldInfo struct {
@@ -263,30 +274,41 @@ func (ix *Index) measurementFor(name []byte) *measurement {
 }
 
 // applySeries adds a series to memory. It is idempotent on a key that
-// exists, as replaying a log over a snapshot requires.
-func (ix *Index) applySeries(id uint32, key, name []byte, tags models.Tags) {
+// exists, as replaying a log over a snapshot requires. key must parse (see
+// validKey); a key that does not is reported as corrupt.
+func (ix *Index) applySeries(id uint32, key []byte) error {
 	if ix.series.lookup(key) != 0 || ix.series.key(id) != nil {
-		return
+		return nil
+	}
+	// Parse the key first, to refuse it before it enters the table.
+	if _, _, err := models.ParseSeriesKeyAppend(ix.tagBuf[:0], key); err != nil {
+		return fmt.Errorf("series %d: %w", id, errors.Join(err, ErrCorrupt))
 	}
 	ix.series.insert(id, key)
 	if id >= ix.nextID {
 		ix.nextID = id + 1
 	}
+	// Parse the stored copy: unescaped tokens then alias the slab, whose
+	// bytes never change, so the maps can use them as keys without copying.
+	name, tags, _ := models.ParseSeriesKeyAppend(ix.tagBuf[:0], ix.series.key(id))
+	ix.tagBuf = tags[:0]
 	m := ix.measurementFor(name)
 	m.ids = insertSorted(m.ids, id)
 	for _, t := range tags {
 		tv := m.tags[string(t.Key)]
 		if tv == nil {
-			tv = &tagValues{values: make(map[string]*postings)}
-			m.tags[string(t.Key)] = tv
+			tv = &tagValues{values: make(map[string]valueRef)}
+			m.tags[bytesString(t.Key)] = tv
 		}
-		pl := tv.values[string(t.Value)]
-		if pl == nil {
-			pl = &postings{}
-			tv.values[string(t.Value)] = pl
-		}
-		pl.ids = insertSorted(pl.ids, id)
+		m.addPosting(tv, t.Value, id)
 	}
+	return nil
+}
+
+// bytesString returns b as a string without copying. Only for bytes that
+// are never modified afterwards: the index's key slabs and fresh copies.
+func bytesString(b []byte) string {
+	return unsafe.String(unsafe.SliceData(b), len(b))
 }
 
 // applyField records a field type unless the field exists.
@@ -302,9 +324,10 @@ func (ix *Index) applyDropSeries(ids []uint32) {
 	// Group by measurement and by (tag key, value) so each list is
 	// filtered once.
 	type drop struct {
-		m    *measurement
-		ids  []uint32
-		tags map[*postings][]uint32
+		m       *measurement
+		ids     []uint32
+		lists   map[uint32][]uint32 // list index → dropped ids
+		touched []touchedValue
 	}
 	byName := map[string]*drop{}
 	for _, id := range ids {
@@ -315,11 +338,12 @@ func (ix *Index) applyDropSeries(ids []uint32) {
 		// Stored keys parse (they are checked on the way in), and their
 		// measurement exists (applySeries creates it); if either ever
 		// failed, dropping the id from the table is still right.
-		name, tags, err := models.ParseSeriesKey(key)
+		name, tags, err := models.ParseSeriesKeyAppend(ix.tagBuf[:0], key)
+		ix.tagBuf = tags[:0]
 		d := byName[string(name)]
 		if err == nil && d == nil {
 			if m := ix.measurements[string(name)]; m != nil {
-				d = &drop{m: m, tags: map[*postings][]uint32{}}
+				d = &drop{m: m, lists: map[uint32][]uint32{}}
 				byName[string(name)] = d
 			}
 		}
@@ -329,33 +353,61 @@ func (ix *Index) applyDropSeries(ids []uint32) {
 		}
 		d.ids = append(d.ids, id)
 		for _, t := range tags {
-			if tv := d.m.tags[string(t.Key)]; tv != nil {
-				if pl := tv.values[string(t.Value)]; pl != nil {
-					d.tags[pl] = append(d.tags[pl], id)
-				}
+			tv := d.m.tags[string(t.Key)]
+			if tv == nil {
+				continue
 			}
+			r, ok := tv.values[string(t.Value)]
+			if !ok {
+				continue
+			}
+			if one, inline := r.inline(); inline {
+				if one == id {
+					delete(tv.values, string(t.Value))
+					d.touched = append(d.touched, touchedValue{key: string(t.Key)})
+				}
+				continue
+			}
+			d.lists[uint32(r)] = append(d.lists[uint32(r)], id)
+			d.touched = append(d.touched, touchedValue{key: string(t.Key), value: string(t.Value), ref: r})
 		}
 		ix.series.remove(id)
 	}
 	for _, d := range byName {
 		slices.Sort(d.ids)
 		d.m.ids = removeSorted(d.m.ids, d.ids)
-		for pl, dropped := range d.tags {
+		for li, dropped := range d.lists {
 			slices.Sort(dropped)
-			pl.ids = removeSorted(pl.ids, dropped)
+			d.m.lists[li] = removeSorted(d.m.lists[li], dropped)
 		}
-		// Forget tag values and keys that no series uses any more.
-		for k, tv := range d.m.tags {
-			for v, pl := range tv.values {
-				if len(pl.ids) == 0 {
-					delete(tv.values, v)
+		// Shrink what became empty or single, and forget unused tag keys.
+		for _, tc := range d.touched {
+			tv := d.m.tags[tc.key]
+			if tv == nil {
+				continue
+			}
+			// A value is touched once per dropped series that had it; act
+			// only while it still refers to its list.
+			if r, ok := tv.values[tc.value]; ok && r == tc.ref {
+				switch l := d.m.lists[uint32(tc.ref)]; len(l) {
+				case 0:
+					delete(tv.values, tc.value)
+				case 1:
+					tv.values[tc.value] = inlineRef | valueRef(l[0])
+					d.m.lists[uint32(tc.ref)] = nil
 				}
 			}
 			if len(tv.values) == 0 {
-				delete(d.m.tags, k)
+				delete(d.m.tags, tc.key)
 			}
 		}
 	}
+}
+
+// touchedValue is a tag value whose postings a drop changed.
+type touchedValue struct {
+	key, value string
+	ref        valueRef
 }
 
 // applyDropMeasurement removes a measurement, its series and its fields.

@@ -436,3 +436,49 @@ func TestInvalidPointsRejected(t *testing.T) {
 		t.Errorf("valid point: got id %d and %d series; want an id and 1 series", ids[0], ix.SeriesN())
 	}
 }
+
+// TestDropSharedTagValues drops series sharing tag values in various
+// combinations and checks every query against a recomputed expectation.
+func TestDropSharedTagValues(t *testing.T) {
+	dir := t.TempDir()
+	ix := openIndex(t, dir)
+	create(t, ix, `m,h=a,z=1 f=1 1
+m,h=b,z=1 f=1 1
+m,h=c,z=1 f=1 1
+m,h=d,z=2 f=1 1
+m,h=e,z=2 f=1 1
+m,h=f,z=3 f=1 1
+`)
+	// z=1 goes from 3 series to 1 (list to inline), z=2 from 2 to 0, z=3
+	// (inline) to 0, in one call with a repeated id.
+	if err := ix.DropSeries([]uint64{1, 2, 4, 5, 6, 2}); err != nil {
+		t.Fatal(err)
+	}
+	check := func(ix *index.Index) {
+		t.Helper()
+		if got := strs(ix.TagValues([]byte("m"), []byte("z"))); got != "1" {
+			t.Errorf("z values: got %s; want 1", got)
+		}
+		if got := keysOf(ix, ix.MatchSeries([]byte("m"), index.TagMatch{Key: "z", Op: index.Equal, Value: "1"})); got != "m,h=c,z=1" {
+			t.Errorf("z=1: got %s; want m,h=c,z=1", got)
+		}
+		if got := ix.MatchSeries([]byte("m"), index.TagMatch{Key: "z", Op: index.Equal, Value: "2"}); len(got) != 0 {
+			t.Errorf("z=2: got %v; want none", got)
+		}
+		if got := strs(ix.TagValues([]byte("m"), []byte("h"))); got != "c" {
+			t.Errorf("h values: got %s; want c", got)
+		}
+	}
+	check(ix)
+	// Adding a series to the now-inline value turns it back into a list.
+	create(t, ix, "m,h=g,z=1 f=1 1")
+	if got := keysOf(ix, ix.MatchSeries([]byte("m"), index.TagMatch{Key: "z", Op: index.Equal, Value: "1"})); got != "m,h=c,z=1 | m,h=g,z=1" {
+		t.Errorf("z=1 after re-add: got %s", got)
+	}
+	if err := ix.DropSeries([]uint64{7}); err != nil {
+		t.Fatal(err)
+	}
+	check(ix)
+	ix.Close()
+	check(openIndex(t, dir))
+}

@@ -8,8 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-
-	"github.com/strata-db/strata/tsdb/models"
 )
 
 // File names inside the index directory.
@@ -99,7 +97,7 @@ func (ix *Index) load() error {
 // good record. A torn or corrupt tail is truncated there (and logged): the
 // records after it were never acknowledged.
 func (ix *Index) replayLog(f *os.File, path string) (int64, error) {
-	data, err := io.ReadAll(f)
+	data, err := readAll(f)
 	if err != nil {
 		return 0, fmt.Errorf("read index log: %w", err)
 	}
@@ -183,11 +181,7 @@ func (ix *Index) replaySnapshot(data []byte) error {
 func (ix *Index) applyRecord(r *record) error {
 	switch r.typ {
 	case recSeriesCreated:
-		name, tags, err := models.ParseSeriesKey(r.key)
-		if err != nil {
-			return fmt.Errorf("series record %d: %w", r.id, errors.Join(err, ErrCorrupt))
-		}
-		ix.applySeries(uint32(r.id), r.key, name, tags)
+		return ix.applySeries(uint32(r.id), r.key)
 	case recFieldCreated:
 		ix.applyField(r.measurement, r.field, r.fieldType)
 	case recSeriesDropped:
@@ -294,4 +288,17 @@ func writeFileSync(dir, name string, data []byte) error {
 	}
 	defer d.Close()
 	return d.Sync()
+}
+
+// readAll reads an open file whole into a buffer of its exact size.
+func readAll(f *os.File) ([]byte, error) {
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	data := make([]byte, st.Size())
+	if _, err := io.ReadFull(f, data); err != nil {
+		return nil, err
+	}
+	return data, nil
 }

@@ -99,3 +99,31 @@ func insertSorted(a []uint32, id uint32) []uint32 {
 	a[lo] = id
 	return a
 }
+
+// addPosting records that series id has tag value v in tv.
+func (m *measurement) addPosting(tv *tagValues, v []byte, id uint32) {
+	r, ok := tv.values[string(v)]
+	if !ok {
+		tv.values[bytesString(v)] = inlineRef | valueRef(id)
+		return
+	}
+	if one, inline := r.inline(); inline {
+		if one == id {
+			return
+		}
+		li := valueRef(len(m.lists))
+		m.lists = append(m.lists, insertSorted([]uint32{one}, id))
+		tv.values[bytesString(v)] = li
+		return
+	}
+	m.lists[r] = insertSorted(m.lists[r], id)
+}
+
+// postingsOf returns the series of a tag value. The result may alias index
+// memory and must not be modified.
+func (m *measurement) postingsOf(r valueRef) []uint32 {
+	if one, inline := r.inline(); inline {
+		return []uint32{one}
+	}
+	return m.lists[r]
+}

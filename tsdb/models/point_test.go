@@ -168,3 +168,21 @@ func TestValues(t *testing.T) {
 		}
 	}
 }
+
+func TestParseSeriesKeyAppendReusesBuffer(t *testing.T) {
+	buf := make(models.Tags, 0, 4)
+	m, tags, err := models.ParseSeriesKeyAppend(buf, []byte("cpu,a=1,b=2"))
+	if err != nil || string(m) != "cpu" || len(tags) != 2 || string(tags[1].Value) != "2" {
+		t.Fatalf("ParseSeriesKeyAppend: got %q %v %v; want cpu [a=1 b=2] nil", m, tags, err)
+	}
+	if &tags[0] != &buf[:1][0] {
+		t.Errorf("ParseSeriesKeyAppend did not append to the given buffer")
+	}
+	key := []byte("cpu,a=1,b=2")
+	allocs := testing.AllocsPerRun(50, func() {
+		_, tags, _ = models.ParseSeriesKeyAppend(tags[:0], key)
+	})
+	if allocs != 0 {
+		t.Errorf("ParseSeriesKeyAppend of an unescaped key: got %v allocs; want 0", allocs)
+	}
+}

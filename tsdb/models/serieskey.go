@@ -31,9 +31,16 @@ func AppendSeriesKey(dst, measurement []byte, tags Tags) []byte {
 // without '=', or an empty tag key or value returns an error wrapping
 // ErrInvalidSeriesKey.
 func ParseSeriesKey(key []byte) (measurement []byte, tags Tags, err error) {
+	return ParseSeriesKeyAppend(nil, key)
+}
+
+// ParseSeriesKeyAppend is ParseSeriesKey appending the tags to dst, so a
+// caller parsing many keys can reuse one Tags buffer.
+func ParseSeriesKeyAppend(dst Tags, key []byte) (measurement []byte, tags Tags, err error) {
+	tags = dst
 	n, esc := scanEscaped(key, measurementStop, measurementEscapes)
 	if n == 0 {
-		return nil, nil, fmt.Errorf("parse series key %q: empty measurement: %w", key, ErrInvalidSeriesKey)
+		return nil, dst, fmt.Errorf("parse series key %q: empty measurement: %w", key, ErrInvalidSeriesKey)
 	}
 	measurement = unescapeToken(key[:n], esc, measurementEscapes)
 	rest := key[n:]
@@ -42,13 +49,13 @@ func ParseSeriesKey(key []byte) (measurement []byte, tags Tags, err error) {
 		rest = rest[1:]
 		n, esc = scanEscaped(rest, tagKeyStop, tagEscapes)
 		if n == 0 || n == len(rest) {
-			return nil, nil, fmt.Errorf("parse series key %q: tag %d: missing key or '=': %w", key, len(tags), ErrInvalidSeriesKey)
+			return nil, dst, fmt.Errorf("parse series key %q: tag %d: missing key or '=': %w", key, len(tags)-len(dst), ErrInvalidSeriesKey)
 		}
 		k := unescapeToken(rest[:n], esc, tagEscapes)
 		rest = rest[n+1:]
 		n, esc = scanEscaped(rest, tagValueStop, tagEscapes)
 		if n == 0 {
-			return nil, nil, fmt.Errorf("parse series key %q: tag %q: empty value: %w", key, k, ErrInvalidSeriesKey)
+			return nil, dst, fmt.Errorf("parse series key %q: tag %q: empty value: %w", key, k, ErrInvalidSeriesKey)
 		}
 		tags = append(tags, Tag{Key: k, Value: unescapeToken(rest[:n], esc, tagEscapes)})
 		rest = rest[n:]
