@@ -10,6 +10,44 @@ import (
 
 var benchSizes = []int{10, 100, 1000}
 
+// loop runs body in a b.Loop over n values whose encoding takes encodedLen
+// bytes, with b.SetBytes(rawBytes), and reports ns/value (wall),
+// cpu-ns/value (process CPU time, which an oversubscribed machine inflates
+// less) and B/value.
+func loop(b *testing.B, n, rawBytes, encodedLen int, body func()) {
+	b.ReportAllocs()
+	b.SetBytes(int64(rawBytes))
+	cpu0, ok := processCPU()
+	for b.Loop() {
+		body()
+	}
+	cpu1, _ := processCPU()
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/value")
+	if ok {
+		b.ReportMetric(float64(cpu1-cpu0)/float64(b.N)/float64(n), "cpu-ns/value")
+	}
+	b.ReportMetric(float64(encodedLen)/float64(n), "B/value")
+}
+
+// benchCodec benchmarks encode and decode of vs (rawBytes of input).
+func benchCodec[T any](b *testing.B, vs []T, rawBytes int, enc func([]byte, []T) []byte, dec func([]T, []byte) ([]T, error)) {
+	n := len(vs)
+	block := enc(nil, vs)
+	b.Run("encode", func(b *testing.B) {
+		buf := enc(nil, vs)
+		loop(b, n, rawBytes, len(block), func() { buf = enc(buf[:0], vs) })
+	})
+	b.Run("decode", func(b *testing.B) {
+		out := make([]T, 0, n)
+		var err error
+		loop(b, n, rawBytes, len(block), func() {
+			if out, err = dec(out[:0], block); err != nil {
+				b.Fatalf("decode: %v", err)
+			}
+		})
+	})
+}
+
 // benchInts returns TSBS-like int columns: a regular and a jittered
 // timestamp column and a bounded random walk 0..100.
 func benchInts(n int) (regular, jittered, walk []int64) {
@@ -25,46 +63,14 @@ func benchInts(n int) (regular, jittered, walk []int64) {
 	return regular, jittered, walk
 }
 
-// perValue reports ns/value and bytes/value metrics.
-func perValue(b *testing.B, n, encodedLen int) {
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/value")
-	b.ReportMetric(float64(encodedLen)/float64(n), "B/value")
-}
-
-func benchIntCodec[T int64 | uint64](b *testing.B, vs []T, enc func([]byte, []T) []byte, dec func([]T, []byte) ([]T, error)) {
-	n := len(vs)
-	block := enc(nil, vs)
-	b.Run("encode", func(b *testing.B) {
-		b.ReportAllocs()
-		b.SetBytes(int64(8 * n))
-		buf := enc(nil, vs)
-		for b.Loop() {
-			buf = enc(buf[:0], vs)
-		}
-		perValue(b, n, len(block))
-	})
-	b.Run("decode", func(b *testing.B) {
-		b.ReportAllocs()
-		b.SetBytes(int64(8 * n))
-		out := make([]T, 0, n)
-		var err error
-		for b.Loop() {
-			if out, err = dec(out[:0], block); err != nil {
-				b.Fatalf("decode: %v", err)
-			}
-		}
-		perValue(b, n, len(block))
-	})
-}
-
 func BenchmarkTimestamps(b *testing.B) {
 	for _, n := range benchSizes {
 		regular, jittered, _ := benchInts(n)
 		b.Run(fmt.Sprintf("regular/%d", n), func(b *testing.B) {
-			benchIntCodec(b, regular, encoding.AppendTimestamps, encoding.DecodeTimestamps)
+			benchCodec(b, regular, 8*n, encoding.AppendTimestamps, encoding.DecodeTimestamps)
 		})
 		b.Run(fmt.Sprintf("jittered/%d", n), func(b *testing.B) {
-			benchIntCodec(b, jittered, encoding.AppendTimestamps, encoding.DecodeTimestamps)
+			benchCodec(b, jittered, 8*n, encoding.AppendTimestamps, encoding.DecodeTimestamps)
 		})
 	}
 }
@@ -73,7 +79,7 @@ func BenchmarkIntegers(b *testing.B) {
 	for _, n := range benchSizes {
 		_, _, walk := benchInts(n)
 		b.Run(fmt.Sprintf("walk/%d", n), func(b *testing.B) {
-			benchIntCodec(b, walk, encoding.AppendIntegers, encoding.DecodeIntegers)
+			benchCodec(b, walk, 8*n, encoding.AppendIntegers, encoding.DecodeIntegers)
 		})
 	}
 }
@@ -88,7 +94,7 @@ func BenchmarkUnsigneds(b *testing.B) {
 			counter[i] = c
 		}
 		b.Run(fmt.Sprintf("counter/%d", n), func(b *testing.B) {
-			benchIntCodec(b, counter, encoding.AppendUnsigneds, encoding.DecodeUnsigneds)
+			benchCodec(b, counter, 8*n, encoding.AppendUnsigneds, encoding.DecodeUnsigneds)
 		})
 	}
 }
@@ -97,32 +103,18 @@ func BenchmarkFloats(b *testing.B) {
 	for _, n := range benchSizes {
 		r := rand.New(rand.NewPCG(15, 16))
 		walk := make([]float64, n)
+		cents := make([]float64, n)
 		v := 50.0
 		for i := range walk {
 			v = min(100, max(0, v+r.NormFloat64()))
-			walk[i] = float64(int64(v*100)) / 100 // two decimals, like gauges
+			walk[i] = v
+			cents[i] = float64(int64(v*100)) / 100 // two decimals, like gauges
 		}
-		block := encoding.AppendFloats(nil, walk)
-		b.Run(fmt.Sprintf("walk/%d/encode", n), func(b *testing.B) {
-			b.ReportAllocs()
-			b.SetBytes(int64(8 * n))
-			buf := encoding.AppendFloats(nil, walk)
-			for b.Loop() {
-				buf = encoding.AppendFloats(buf[:0], walk)
-			}
-			perValue(b, n, len(block))
+		b.Run(fmt.Sprintf("walk/%d", n), func(b *testing.B) {
+			benchCodec(b, walk, 8*n, encoding.AppendFloats, encoding.DecodeFloats)
 		})
-		b.Run(fmt.Sprintf("walk/%d/decode", n), func(b *testing.B) {
-			b.ReportAllocs()
-			b.SetBytes(int64(8 * n))
-			out := make([]float64, 0, n)
-			var err error
-			for b.Loop() {
-				if out, err = encoding.DecodeFloats(out[:0], block); err != nil {
-					b.Fatalf("decode: %v", err)
-				}
-			}
-			perValue(b, n, len(block))
+		b.Run(fmt.Sprintf("cents/%d", n), func(b *testing.B) {
+			benchCodec(b, cents, 8*n, encoding.AppendFloats, encoding.DecodeFloats)
 		})
 	}
 }
@@ -134,27 +126,8 @@ func BenchmarkBooleans(b *testing.B) {
 		for i := range vs {
 			vs[i] = r.IntN(2) == 1
 		}
-		block := encoding.AppendBooleans(nil, vs)
-		b.Run(fmt.Sprintf("random/%d/encode", n), func(b *testing.B) {
-			b.ReportAllocs()
-			b.SetBytes(int64(n))
-			buf := encoding.AppendBooleans(nil, vs)
-			for b.Loop() {
-				buf = encoding.AppendBooleans(buf[:0], vs)
-			}
-			perValue(b, n, len(block))
-		})
-		b.Run(fmt.Sprintf("random/%d/decode", n), func(b *testing.B) {
-			b.ReportAllocs()
-			b.SetBytes(int64(n))
-			out := make([]bool, 0, n)
-			var err error
-			for b.Loop() {
-				if out, err = encoding.DecodeBooleans(out[:0], block); err != nil {
-					b.Fatalf("decode: %v", err)
-				}
-			}
-			perValue(b, n, len(block))
+		b.Run(fmt.Sprintf("random/%d", n), func(b *testing.B) {
+			benchCodec(b, vs, n, encoding.AppendBooleans, encoding.DecodeBooleans)
 		})
 	}
 }
@@ -168,34 +141,15 @@ func BenchmarkStrings(b *testing.B) {
 			vs[i] = fmt.Appendf(nil, "status=%d path=/api/v1/items/%d", 200+r.IntN(3)*100, r.IntN(50))
 			raw += len(vs[i])
 		}
-		block := encoding.AppendStrings(nil, vs)
-		b.Run(fmt.Sprintf("log/%d/encode", n), func(b *testing.B) {
-			b.ReportAllocs()
-			b.SetBytes(int64(raw))
-			buf := encoding.AppendStrings(nil, vs)
-			for b.Loop() {
-				buf = encoding.AppendStrings(buf[:0], vs)
-			}
-			perValue(b, n, len(block))
-		})
-		b.Run(fmt.Sprintf("log/%d/decode", n), func(b *testing.B) {
-			b.ReportAllocs()
-			b.SetBytes(int64(raw))
-			out := make([][]byte, 0, n)
-			var err error
-			for b.Loop() {
-				if out, err = encoding.DecodeStrings(out[:0], block); err != nil {
-					b.Fatalf("decode: %v", err)
-				}
-			}
-			perValue(b, n, len(block))
+		b.Run(fmt.Sprintf("log/%d", n), func(b *testing.B) {
+			benchCodec(b, vs, raw, encoding.AppendStrings, encoding.DecodeStrings)
 		})
 	}
 }
 
 // BenchmarkTSBS encodes and decodes 1000-value blocks of the real TSBS
-// cpu-only columns (the first 50 columns: 5 hosts, 10 fields, 8,640 values
-// each).
+// cpu-only columns (the first 50: 5 hosts x 10 fields, 8,640 values each),
+// timestamps and values.
 func BenchmarkTSBS(b *testing.B) {
 	cols := loadColumns(b, tsbsFile)
 	cols = cols[:min(50, len(cols))]
@@ -215,24 +169,19 @@ func BenchmarkTSBS(b *testing.B) {
 		size += len(encoded[i][0]) + len(encoded[i][1])
 	}
 	b.Run("encode", func(b *testing.B) {
-		b.ReportAllocs()
-		b.SetBytes(int64(16 * values))
 		var buf []byte
-		for b.Loop() {
+		loop(b, values, 16*values, size, func() {
 			for _, k := range blks {
 				buf = encoding.AppendTimestamps(buf[:0], k.ts)
 				buf = encoding.AppendIntegers(buf[:0], k.vals)
 			}
-		}
-		perValue(b, values, size)
+		})
 	})
 	b.Run("decode", func(b *testing.B) {
-		b.ReportAllocs()
-		b.SetBytes(int64(16 * values))
 		ts := make([]int64, 0, blockSize)
 		vals := make([]int64, 0, blockSize)
 		var err error
-		for b.Loop() {
+		loop(b, values, 16*values, size, func() {
 			for _, e := range encoded {
 				if ts, err = encoding.DecodeTimestamps(ts[:0], e[0]); err != nil {
 					b.Fatalf("decode timestamps: %v", err)
@@ -241,7 +190,6 @@ func BenchmarkTSBS(b *testing.B) {
 					b.Fatalf("decode values: %v", err)
 				}
 			}
-		}
-		perValue(b, values, size)
+		})
 	})
 }
