@@ -5,39 +5,119 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
+	"github.com/strata-db/strata/data"
 	"github.com/strata-db/strata/meta"
 )
 
 // Local cluster ports: node i (0-based) listens on the base port plus
-// localPortStep*i, so the first meta node keeps InfluxDB's 8091/8089.
+// localPortStep*i, so the first meta and data nodes keep InfluxDB's ports
+// (8091/8089 meta, 8086/8088 data).
 const (
 	localMetaHTTPBase = 8091
 	localMetaRaftBase = 8089
+	localDataHTTPBase = 8086
+	localDataRPCBase  = 8088
 	localPortStep     = 100
 )
 
+// localCluster is the set of nodes `strata local` runs in one process.
+type localCluster struct {
+	metas []*meta.Server
+	datas []*data.Server
+}
+
+// close stops data nodes first, then meta nodes, newest first.
+func (c *localCluster) close() error {
+	var errs []error
+	for i := len(c.datas) - 1; i >= 0; i-- {
+		errs = append(errs, c.datas[i].Close())
+	}
+	for i := len(c.metas) - 1; i >= 0; i-- {
+		errs = append(errs, c.metas[i].Close())
+	}
+	return errors.Join(errs...)
+}
+
+// localOptions are the flags of `strata local`.
+type localOptions struct {
+	dir         string
+	metaNodes   int
+	dataNodes   int
+	replication int
+	host        string
+}
+
+func (o *localOptions) addr(base, i int) string {
+	return o.host + ":" + strconv.Itoa(base+localPortStep*i)
+}
+
+// start brings up the meta nodes (the first bootstraps, the rest join it)
+// and then the data nodes.
+func (o *localOptions) start(c *localCluster, logger *slog.Logger) error {
+	var join, metaAddrs []string
+	for i := range o.metaNodes {
+		cfg := meta.NewConfig()
+		cfg.Dir = filepath.Join(o.dir, "meta"+strconv.Itoa(i+1))
+		cfg.HTTPAddr = o.addr(localMetaHTTPBase, i)
+		cfg.RaftAddr = o.addr(localMetaRaftBase, i)
+		cfg.Join = join
+		if err := cfg.Validate(); err != nil {
+			return fmt.Errorf("meta node %d: %w", i+1, err)
+		}
+		srv := meta.NewServer(cfg, logger.With("node", "meta"+strconv.Itoa(i+1)), prometheus.NewRegistry())
+		if err := srv.Open(); err != nil {
+			return fmt.Errorf("start meta node %d: %w", i+1, err)
+		}
+		c.metas = append(c.metas, srv)
+		if i == 0 {
+			join = []string{srv.HTTPAddr()}
+		}
+		metaAddrs = append(metaAddrs, srv.HTTPAddr())
+	}
+	for i := range o.dataNodes {
+		cfg := data.NewConfig()
+		cfg.Dir = filepath.Join(o.dir, "data"+strconv.Itoa(i+1))
+		cfg.HTTPAddr = o.addr(localDataHTTPBase, i)
+		cfg.RPCAddr = o.addr(localDataRPCBase, i)
+		cfg.Meta = metaAddrs
+		cfg.DefaultReplication = o.replication
+		if err := cfg.Validate(); err != nil {
+			return fmt.Errorf("data node %d: %w", i+1, err)
+		}
+		srv := data.NewServer(cfg, Version, logger.With("node", "data"+strconv.Itoa(i+1)), prometheus.NewRegistry())
+		if err := srv.Open(); err != nil {
+			return fmt.Errorf("start data node %d: %w", i+1, err)
+		}
+		c.datas = append(c.datas, srv)
+	}
+	return nil
+}
+
 func newLocalCommand() *cobra.Command {
 	var (
-		dir       string
-		metaNodes int
-		host      string
-		logs      logOptions
+		o    localOptions
+		logs logOptions
 	)
 	cmd := &cobra.Command{
 		Use:   "local",
 		Short: "Run a whole Strata cluster on this machine, in one process",
 		Long: `Run a whole Strata cluster on loopback in one process, its data under one
 folder (--dir). Meta node i (counting from 0) serves its HTTP API on
-` + strconv.Itoa(localMetaHTTPBase) + `+` + strconv.Itoa(localPortStep) + `*i and raft on ` + strconv.Itoa(localMetaRaftBase) + `+` + strconv.Itoa(localPortStep) + `*i.
+8091+100*i and raft on 8089+100*i; data node i serves the InfluxDB API on
+8086+100*i and internode RPC on 8088+100*i, so every InfluxDB client works
+against localhost:8086. Databases created through /query without a
+replication factor get --replication (capped at the number of data nodes).
 A second start with the same --dir reuses the cluster's data. Ctrl-C stops
 every node cleanly.`,
 		Args: cobra.NoArgs,
@@ -45,9 +125,15 @@ every node cleanly.`,
 			if err := applyEnv(cmd.Flags(), "STRATA_LOCAL_"); err != nil {
 				return err
 			}
-			if metaNodes < 1 {
-				return fmt.Errorf("--meta-nodes must be at least 1, got %d", metaNodes)
+			switch {
+			case o.metaNodes < 1:
+				return fmt.Errorf("--meta-nodes must be at least 1, got %d", o.metaNodes)
+			case o.dataNodes < 0:
+				return fmt.Errorf("--data-nodes must not be negative, got %d", o.dataNodes)
+			case o.replication < 1:
+				return fmt.Errorf("--replication must be at least 1, got %d", o.replication)
 			}
+			o.replication = min(o.replication, max(o.dataNodes, 1))
 			logger, err := logs.logger(os.Stderr)
 			if err != nil {
 				return err
@@ -55,37 +141,14 @@ every node cleanly.`,
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 
-			var servers []*meta.Server
-			closeAll := func() error {
-				var errs []error
-				for i := len(servers) - 1; i >= 0; i-- {
-					errs = append(errs, servers[i].Close())
-				}
-				return errors.Join(errs...)
+			var c localCluster
+			if err := o.start(&c, logger); err != nil {
+				return errors.Join(err, c.close())
 			}
-			var join []string
-			for i := range metaNodes {
-				cfg := meta.NewConfig()
-				cfg.Dir = filepath.Join(dir, "meta"+strconv.Itoa(i+1))
-				cfg.HTTPAddr = host + ":" + strconv.Itoa(localMetaHTTPBase+localPortStep*i)
-				cfg.RaftAddr = host + ":" + strconv.Itoa(localMetaRaftBase+localPortStep*i)
-				cfg.Join = join
-				if err := cfg.Validate(); err != nil {
-					return errors.Join(fmt.Errorf("meta node %d: %w", i+1, err), closeAll())
-				}
-				srv := meta.NewServer(cfg, logger.With("node", "meta"+strconv.Itoa(i+1)), prometheus.NewRegistry())
-				if err := srv.Open(); err != nil {
-					return errors.Join(fmt.Errorf("start meta node %d: %w", i+1, err), closeAll())
-				}
-				servers = append(servers, srv)
-				if i == 0 {
-					join = []string{srv.HTTPAddr()}
-				}
-			}
-			printLocalEndpoints(cmd.OutOrStdout(), dir, servers)
+			printLocalEndpoints(cmd.OutOrStdout(), o.dir, &c)
 			<-ctx.Done()
 			logger.Info("stopping local cluster")
-			if err := closeAll(); err != nil {
+			if err := c.close(); err != nil {
 				return fmt.Errorf("stop local cluster: %w", err)
 			}
 			logger.Info("local cluster stopped")
@@ -93,27 +156,33 @@ every node cleanly.`,
 		},
 	}
 	fs := cmd.Flags()
-	fs.StringVar(&dir, "dir", "./strata-data", "folder holding every node's data")
-	fs.IntVar(&metaNodes, "meta-nodes", 3, "number of meta nodes")
-	fs.StringVar(&host, "host", "127.0.0.1", "address every node listens on")
+	fs.StringVar(&o.dir, "dir", "./strata-data", "folder holding every node's data")
+	fs.IntVar(&o.metaNodes, "meta-nodes", 3, "number of meta nodes")
+	fs.IntVar(&o.dataNodes, "data-nodes", 2, "number of data nodes")
+	fs.IntVar(&o.replication, "replication", 2, "default replication factor of databases created through /query")
+	fs.StringVar(&o.host, "host", "127.0.0.1", "address every node listens on")
 	logs.register(fs)
 	return cmd
 }
 
-func printLocalEndpoints(w io.Writer, dir string, servers []*meta.Server) {
-	addrs := ""
-	for i, s := range servers {
+func printLocalEndpoints(w io.Writer, dir string, c *localCluster) {
+	var metaAddrs []string
+	for i, s := range c.metas {
 		fmt.Fprintf(w, "meta%d  http://%s  raft %s\n", i+1, s.HTTPAddr(), s.RaftAddr())
-		if i > 0 {
-			addrs += ","
-		}
-		addrs += s.HTTPAddr()
+		metaAddrs = append(metaAddrs, s.HTTPAddr())
+	}
+	for i, s := range c.datas {
+		fmt.Fprintf(w, "data%d  http://%s  rpc %s  (node %d)\n", i+1, s.HTTPAddr(), s.RPCAddr(), s.NodeID())
 	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		abs = dir
 	}
 	fmt.Fprintf(w, "data under %s\n", abs)
-	fmt.Fprintf(w, "try: strata ctl --meta %s show\n", addrs)
+	fmt.Fprintf(w, "try: strata ctl --meta %s show\n", strings.Join(metaAddrs, ","))
+	if len(c.datas) > 0 {
+		fmt.Fprintf(w, "     curl -XPOST 'http://%s/query' --data-urlencode 'q=CREATE DATABASE mydb'\n", c.datas[0].HTTPAddr())
+		fmt.Fprintf(w, "     curl -XPOST 'http://%s/write?db=mydb' --data-binary 'cpu,host=a usage=0.5'\n", c.datas[0].HTTPAddr())
+	}
 	fmt.Fprintln(w, "Ctrl-C stops the cluster.")
 }

@@ -54,7 +54,7 @@ func newRootCommand() *cobra.Command {
 		SilenceErrors: true,
 		Version:       Version + " (" + Build + ")",
 	}
-	root.AddCommand(newMetaCommand(), newCtlCommand(), newLocalCommand(), newHealthcheckCommand())
+	root.AddCommand(newMetaCommand(), newDataCommand(), newCtlCommand(), newLocalCommand(), newBenchCommand(), newHealthcheckCommand())
 	return root
 }
 

@@ -1,0 +1,131 @@
+package data
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/strata-db/strata/coordinator"
+	"github.com/strata-db/strata/meta"
+	"github.com/strata-db/strata/tsdb"
+)
+
+// Defaults for Config.
+const (
+	// DefaultDir holds the node id file and the shards (under shards/).
+	DefaultDir = "strata-data/data"
+	// DefaultHTTPAddr is the client API address, InfluxDB's port.
+	DefaultHTTPAddr = "127.0.0.1:8086"
+	// DefaultRPCAddr is the internode RPC address.
+	DefaultRPCAddr = "127.0.0.1:8088"
+	// DefaultMetaAddr is the meta node asked when none is configured.
+	DefaultMetaAddr = "127.0.0.1:8091"
+	// DefaultMaxBodySize is InfluxDB's max-body-size: 25 MB.
+	DefaultMaxBodySize = 25_000_000
+	// DefaultShardPrecreateAdvance is how far ahead of a group's end the
+	// next group is created.
+	DefaultShardPrecreateAdvance = 30 * time.Minute
+	// DefaultShardPrecreateInterval is how often the pre-creator runs.
+	DefaultShardPrecreateInterval = 1 * time.Minute
+	// DefaultShutdownTimeout bounds the drain of in-flight requests.
+	DefaultShutdownTimeout = 30 * time.Second
+)
+
+// Config configures a data node. Start from NewConfig.
+type Config struct {
+	// Dir holds node.json (this node's id) and shards/.
+	Dir string `toml:"dir"`
+	// HTTPAddr is where the client API (InfluxDB 1.x) listens.
+	HTTPAddr string `toml:"http-addr"`
+	// HTTPAdvertiseAddr is the client API address registered with meta; ""
+	// means the bound address.
+	HTTPAdvertiseAddr string `toml:"http-advertise-addr"`
+	// RPCAddr is where internode shard writes arrive.
+	RPCAddr string `toml:"rpc-addr"`
+	// RPCAdvertiseAddr is the RPC address other data nodes dial; "" means
+	// the bound address. It identifies the node to meta: keep it stable.
+	RPCAdvertiseAddr string `toml:"rpc-advertise-addr"`
+	// Meta lists meta node HTTP addresses.
+	Meta []string `toml:"meta"`
+	// MaxBodySize bounds a /write body (after gzip decoding) in bytes;
+	// larger bodies get 413. 0 disables the limit.
+	MaxBodySize int64 `toml:"max-body-size"`
+	// ShardPrecreateAdvance and ShardPrecreateInterval drive the creation
+	// of the next shard group before writes need it.
+	ShardPrecreateAdvance  meta.Duration `toml:"shard-precreate-advance"`
+	ShardPrecreateInterval meta.Duration `toml:"shard-precreate-interval"`
+	// ShutdownTimeout bounds how long Close waits for in-flight requests.
+	ShutdownTimeout meta.Duration `toml:"shutdown-timeout"`
+	// DefaultReplication is the replication factor of a database created
+	// through /query without WITH REPLICATION.
+	DefaultReplication int `toml:"default-replication"`
+	// AuthEnabled requires a user (u/p query parameters, Basic auth or
+	// "Token user:password") on every client request but /ping and /health.
+	AuthEnabled bool `toml:"auth-enabled"`
+
+	// Coordinator configures the write path and internode RPC.
+	Coordinator coordinator.Config `toml:"coordinator"`
+	// Storage configures the shard engine. An empty storage dir means
+	// <dir>/shards.
+	Storage tsdb.Config `toml:"storage"`
+}
+
+// NewConfig returns a Config with every default filled in.
+func NewConfig() Config {
+	return Config{
+		Dir:                    DefaultDir,
+		HTTPAddr:               DefaultHTTPAddr,
+		RPCAddr:                DefaultRPCAddr,
+		Meta:                   []string{DefaultMetaAddr},
+		MaxBodySize:            DefaultMaxBodySize,
+		ShardPrecreateAdvance:  meta.Duration(DefaultShardPrecreateAdvance),
+		ShardPrecreateInterval: meta.Duration(DefaultShardPrecreateInterval),
+		ShutdownTimeout:        meta.Duration(DefaultShutdownTimeout),
+		DefaultReplication:     1,
+		Coordinator:            coordinator.NewConfig(),
+		Storage:                storageDefaults(),
+	}
+}
+
+// Validate reports every problem with the config at once.
+func (c *Config) Validate() error {
+	var errs []error
+	req := func(ok bool, format string, args ...any) {
+		if !ok {
+			errs = append(errs, fmt.Errorf(format, args...))
+		}
+	}
+	req(c.Dir != "", "dir must be set")
+	req(c.HTTPAddr != "", "http-addr must be set")
+	req(c.RPCAddr != "", "rpc-addr must be set")
+	req(len(c.Meta) > 0, "meta must name at least one meta node")
+	req(c.MaxBodySize >= 0, "max-body-size must not be negative")
+	req(c.ShardPrecreateAdvance > 0, "shard-precreate-advance must be positive")
+	req(c.ShardPrecreateInterval > 0, "shard-precreate-interval must be positive")
+	req(c.ShutdownTimeout > 0, "shutdown-timeout must be positive")
+	req(c.DefaultReplication >= 1, "default-replication must be at least 1")
+	if err := c.Coordinator.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.storageConfig().Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// storageDefaults is tsdb's default config with the dir left to follow Dir.
+func storageDefaults() tsdb.Config {
+	c := tsdb.NewConfig()
+	c.Dir = ""
+	return c
+}
+
+// storageConfig returns the engine config with its dir resolved.
+func (c *Config) storageConfig() tsdb.Config {
+	sc := c.Storage
+	if sc.Dir == "" {
+		sc.Dir = filepath.Join(c.Dir, "shards")
+	}
+	return sc
+}

@@ -1,0 +1,184 @@
+package data
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/strata-db/strata/meta"
+)
+
+// InfluxDBVersion is what /ping and every response report in
+// X-Influxdb-Version: the InfluxDB 1.x API level Strata speaks, so client
+// libraries that branch on it pick their 1.x code paths.
+const InfluxDBVersion = "1.8.10"
+
+// errUnauthorized is the answer to a request without valid credentials.
+var errUnauthorized = errors.New("authorization failed")
+
+// metaView is what the client API needs from the meta client.
+type metaView interface {
+	Data() *meta.Data
+	CreateDatabase(ctx context.Context, name string, spec *meta.RetentionPolicySpec) (*meta.DatabaseInfo, error)
+}
+
+// handler serves the InfluxDB 1.x client HTTP API.
+type handler struct {
+	cfg     Config
+	build   string
+	meta    metaView
+	writer  pointsWriter
+	gather  prometheus.Gatherer
+	logger  *slog.Logger
+	metrics *httpMetrics
+	mux     *http.ServeMux
+	auth    authCache
+}
+
+func newHandler(cfg Config, build string, mv metaView, w pointsWriter, gather prometheus.Gatherer, logger *slog.Logger, m *httpMetrics) *handler {
+	h := &handler{cfg: cfg, build: build, meta: mv, writer: w, gather: gather, logger: logger, metrics: m}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /write", h.serveWrite)
+	mux.HandleFunc("POST /api/v2/write", h.serveWriteV2)
+	mux.HandleFunc("GET /query", h.serveQuery)
+	mux.HandleFunc("POST /query", h.serveQuery)
+	mux.HandleFunc("GET /ping", h.servePing)
+	mux.HandleFunc("HEAD /ping", h.servePing)
+	mux.HandleFunc("GET /health", h.serveHealth)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(gather, promhttp.HandlerOpts{}))
+	h.mux = mux
+	return h
+}
+
+// ServeHTTP sets InfluxDB's headers on every answer and dispatches.
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	hdr := w.Header()
+	hdr.Set("X-Influxdb-Version", InfluxDBVersion)
+	hdr.Set("X-Influxdb-Build", "ENT")
+	hdr.Set("X-Strata-Build", h.build)
+	h.mux.ServeHTTP(w, r)
+}
+
+// httpError writes InfluxDB's error answer: {"error": msg} and the
+// X-Influxdb-Error header.
+func httpError(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Influxdb-Error", strings.ReplaceAll(msg, "\n", " "))
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]string{"error": msg})
+}
+
+func (h *handler) servePing(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Query().Get("verbose") == "true" {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]string{"version": InfluxDBVersion})
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// serveHealth answers InfluxDB 1.8's /health body; a node that has not yet
+// learnt the cluster state from meta is not ready.
+func (h *handler) serveHealth(w http.ResponseWriter, _ *http.Request) {
+	body := map[string]any{"name": "strata", "version": InfluxDBVersion, "checks": []any{}}
+	status := http.StatusOK
+	if h.meta.Data() == nil {
+		status = http.StatusServiceUnavailable
+		body["status"], body["message"] = "fail", "no cluster state from the meta nodes yet"
+	} else {
+		body["status"], body["message"] = "pass", "ready for queries and writes"
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(body)
+}
+
+// authCache remembers credentials that passed bcrypt against one meta
+// state, so a busy writer does not pay a bcrypt per request.
+type authCache struct {
+	mu    sync.Mutex // protects data, users
+	data  *meta.Data
+	users map[[sha256.Size]byte]*meta.UserInfo
+}
+
+// authenticate checks the request's credentials when auth is enabled and
+// returns the user (nil when auth is off).
+func (h *handler) authenticate(r *http.Request) (*meta.UserInfo, error) {
+	if !h.cfg.AuthEnabled {
+		return nil, nil
+	}
+	name, password, ok := credentials(r)
+	if !ok {
+		return nil, errUnauthorized
+	}
+	d := h.meta.Data()
+	if d == nil {
+		return nil, errUnauthorized
+	}
+	key := sha256.Sum256([]byte(name + "\x00" + password))
+	c := &h.auth
+	c.mu.Lock()
+	if c.data != d {
+		c.data, c.users = d, make(map[[sha256.Size]byte]*meta.UserInfo)
+	}
+	u := c.users[key]
+	c.mu.Unlock()
+	if u != nil {
+		return u, nil
+	}
+	u, err := d.Authenticate(name, password)
+	if err != nil {
+		return nil, errUnauthorized
+	}
+	c.mu.Lock()
+	if c.data == d {
+		c.users[key] = u
+	}
+	c.mu.Unlock()
+	return u, nil
+}
+
+// credentials extracts a user and password the ways InfluxDB 1.x accepts
+// them: u/p query parameters, HTTP Basic auth, or "Token user:password".
+func credentials(r *http.Request) (name, password string, ok bool) {
+	q := r.URL.Query()
+	if u := q.Get("u"); u != "" {
+		return u, q.Get("p"), true
+	}
+	if u, p, ok := r.BasicAuth(); ok {
+		return u, p, true
+	}
+	if tok, found := strings.CutPrefix(r.Header.Get("Authorization"), "Token "); found {
+		if u, p, ok := strings.Cut(tok, ":"); ok {
+			return u, p, true
+		}
+		if b, err := base64.StdEncoding.DecodeString(tok); err == nil {
+			if u, p, ok := strings.Cut(string(b), ":"); ok {
+				return u, p, true
+			}
+		}
+	}
+	return "", "", false
+}
+
+// authorized reports whether u may use privilege p on db (nil u means auth
+// is off).
+func authorized(u *meta.UserInfo, db string, p meta.Privilege) bool {
+	if u == nil || u.Admin {
+		return true
+	}
+	have, ok := u.Privileges[db]
+	if !ok {
+		return false
+	}
+	return have == meta.PrivilegeAll || have == p
+}

@@ -1,0 +1,42 @@
+package data
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+)
+
+// httpMetrics are the client API's metrics.
+type httpMetrics struct {
+	requests      *prometheus.CounterVec
+	pointsWritten prometheus.Counter
+	pointsDropped prometheus.Counter
+	bodyBytes     prometheus.Counter
+	writeDuration prometheus.Histogram
+}
+
+func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
+	f := promauto.With(reg)
+	return &httpMetrics{
+		requests: f.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "strata", Subsystem: "http", Name: "requests_total",
+			Help: "Client API requests by endpoint and HTTP status.",
+		}, []string{"endpoint", "status"}),
+		pointsWritten: f.NewCounter(prometheus.CounterOpts{
+			Namespace: "strata", Subsystem: "http", Name: "points_written_total",
+			Help: "Points accepted by /write.",
+		}),
+		pointsDropped: f.NewCounter(prometheus.CounterOpts{
+			Namespace: "strata", Subsystem: "http", Name: "points_dropped_total",
+			Help: "Lines /write rejected as unparseable.",
+		}),
+		bodyBytes: f.NewCounter(prometheus.CounterOpts{
+			Namespace: "strata", Subsystem: "http", Name: "write_body_bytes_total",
+			Help: "Decoded /write body bytes.",
+		}),
+		writeDuration: f.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "strata", Subsystem: "http", Name: "write_duration_seconds",
+			Help:    "Time to serve a successful /write, replication included.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+		}),
+	}
+}

@@ -1,0 +1,241 @@
+package data
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/strata-db/strata/coordinator"
+	"github.com/strata-db/strata/meta"
+	"github.com/strata-db/strata/tsdb"
+)
+
+// Server is one data node. Build it with NewServer, start it with Open and
+// stop it with Close; both are safe to call twice.
+type Server struct {
+	cfg    Config
+	build  string
+	logger *slog.Logger
+	reg    prometheus.Registerer
+	gather prometheus.Gatherer
+
+	store  *tsdb.Store
+	meta   *meta.Client
+	rpc    *coordinator.RPCClient
+	writer *coordinator.PointsWriter
+	nodeID atomic.Uint64
+
+	httpLn, rpcLn     net.Listener
+	httpSrv, rpcSrv   *http.Server
+	httpAddr, rpcAddr string
+
+	mu     sync.Mutex // protects opened, closed
+	opened bool
+	closed bool
+	stopCh chan struct{}
+	wg     sync.WaitGroup
+}
+
+// NewServer returns a data node for cfg. reg receives every metric of the
+// node and gather serves them on /metrics (a *prometheus.Registry is
+// both); build is reported in the X-Strata-Build header.
+func NewServer(cfg Config, build string, logger *slog.Logger, reg *prometheus.Registry) *Server {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Server{cfg: cfg, build: build, logger: logger, reg: reg, gather: reg, stopCh: make(chan struct{})}
+}
+
+// NodeID is this node's id in the cluster (0 before Open registers it).
+func (s *Server) NodeID() uint64 { return s.nodeID.Load() }
+
+// HTTPAddr is the client API's advertised address.
+func (s *Server) HTTPAddr() string { return s.httpAddr }
+
+// RPCAddr is the internode RPC's advertised address.
+func (s *Server) RPCAddr() string { return s.rpcAddr }
+
+// Store is the node's shard store (for tests and tools).
+func (s *Server) Store() *tsdb.Store { return s.store }
+
+// Open starts the node: listeners bound (so their addresses can be
+// registered), store opened, meta state fetched, node registered, shards
+// synced, then the client and RPC APIs served.
+func (s *Server) Open() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.opened {
+		return nil
+	}
+	if err := s.cfg.Validate(); err != nil {
+		return fmt.Errorf("invalid data node config: %w", err)
+	}
+	if err := s.open(); err != nil {
+		s.shutdown()
+		return err
+	}
+	s.opened = true
+	return nil
+}
+
+func (s *Server) open() error {
+	if err := os.MkdirAll(s.cfg.Dir, 0o755); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	var err error
+	if s.httpLn, err = net.Listen("tcp", s.cfg.HTTPAddr); err != nil {
+		return fmt.Errorf("listen on http-addr: %w", err)
+	}
+	if s.rpcLn, err = net.Listen("tcp", s.cfg.RPCAddr); err != nil {
+		return fmt.Errorf("listen on rpc-addr: %w", err)
+	}
+	if s.httpAddr, err = advertise("http", s.cfg.HTTPAdvertiseAddr, s.httpLn.Addr()); err != nil {
+		return err
+	}
+	if s.rpcAddr, err = advertise("rpc", s.cfg.RPCAdvertiseAddr, s.rpcLn.Addr()); err != nil {
+		return err
+	}
+
+	s.store = tsdb.NewStore(s.cfg.storageConfig(), s.logger.With("component", "tsdb"), s.reg)
+	if err := s.store.Open(); err != nil {
+		return fmt.Errorf("open shard store: %w", err)
+	}
+
+	s.meta = meta.NewClient(meta.ClientConfig{Addrs: s.cfg.Meta, Logger: s.logger.With("component", "meta-client")})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := s.meta.Open(ctx); err != nil {
+		return fmt.Errorf("reach meta nodes %v: %w", s.cfg.Meta, err)
+	}
+	id, err := register(ctx, s.cfg.Dir, s.meta, s.httpAddr, s.rpcAddr)
+	if err != nil {
+		return err
+	}
+	s.nodeID.Store(id)
+	s.logger = s.logger.With("node_id", id)
+	if err := syncShards(s.meta.Data(), id, s.store, s.logger); err != nil {
+		s.logger.Warn("shard sync incomplete", "error", err)
+	}
+
+	s.rpc = coordinator.NewRPCClient(s.cfg.Coordinator, s.meta, s.logger.With("component", "rpc-client"), s.reg)
+	local := &localStore{store: s.store, meta: s.meta, node: s.NodeID}
+	s.writer = coordinator.NewPointsWriter(s.cfg.Coordinator, s.NodeID, s.meta, local, s.rpc, nil, s.logger.With("component", "coordinator"), s.reg)
+
+	h := newHandler(s.cfg, s.build, s.meta, s.writer, s.gather, s.logger.With("component", "http"), newHTTPMetrics(s.reg))
+	s.httpSrv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn)}
+	s.rpcSrv = &http.Server{Handler: coordinator.NewRPCHandler(s.cfg.Coordinator, local, s.logger.With("component", "rpc"), s.reg), ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn)}
+	s.goFunc(func() { s.serve(s.httpSrv, s.httpLn, "http") })
+	s.goFunc(func() { s.serve(s.rpcSrv, s.rpcLn, "rpc") })
+	s.goFunc(s.lifecycleLoop)
+	s.logger.Info("data node started", "http_addr", s.httpAddr, "rpc_addr", s.rpcAddr, "dir", s.cfg.Dir)
+	return nil
+}
+
+func (s *Server) goFunc(f func()) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		f()
+	}()
+}
+
+func (s *Server) serve(srv *http.Server, ln net.Listener, name string) {
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		s.logger.Error("listener stopped", "listener", name, "error", err)
+	}
+}
+
+// lifecycleLoop keeps the store's shards in line with meta (created when
+// assigned, deleted when dropped or expired) and pre-creates shard groups.
+func (s *Server) lifecycleLoop() {
+	tick := time.NewTicker(s.cfg.ShardPrecreateInterval.D())
+	defer tick.Stop()
+	for {
+		changed := s.meta.WaitForDataChanged()
+		select {
+		case <-s.stopCh:
+			return
+		case <-changed:
+			if err := syncShards(s.meta.Data(), s.NodeID(), s.store, s.logger); err != nil {
+				s.logger.Warn("shard sync incomplete", "error", err)
+			}
+		case <-tick.C:
+			if err := syncShards(s.meta.Data(), s.NodeID(), s.store, s.logger); err != nil {
+				s.logger.Warn("shard sync incomplete", "error", err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			if err := precreateShardGroups(ctx, s.meta, time.Now(), s.cfg.ShardPrecreateAdvance.D()); err != nil {
+				s.logger.Warn("shard group pre-creation failed", "error", err)
+			}
+			cancel()
+		}
+	}
+}
+
+// Close stops the node: listeners stop accepting and in-flight requests
+// drain (bounded by ShutdownTimeout), background loops stop, then the
+// meta client and the store close.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	return s.shutdown()
+}
+
+func (s *Server) shutdown() error {
+	var errs []error
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout.D())
+	defer cancel()
+	for _, srv := range []*http.Server{s.httpSrv, s.rpcSrv} {
+		if srv != nil {
+			errs = append(errs, srv.Shutdown(ctx))
+		}
+	}
+	for _, ln := range []net.Listener{s.httpLn, s.rpcLn} {
+		if ln != nil {
+			ln.Close() // no-op error when Shutdown closed it
+		}
+	}
+	select {
+	case <-s.stopCh:
+	default:
+		close(s.stopCh)
+	}
+	s.wg.Wait()
+	if s.rpc != nil {
+		errs = append(errs, s.rpc.Close())
+	}
+	if s.meta != nil {
+		errs = append(errs, s.meta.Close())
+	}
+	if s.store != nil {
+		errs = append(errs, s.store.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// advertise returns the address to register: the configured one, else the
+// bound one (which must not be a wildcard).
+func advertise(kind, configured string, bound net.Addr) (string, error) {
+	if configured != "" {
+		return configured, nil
+	}
+	tcp, ok := bound.(*net.TCPAddr)
+	if !ok || tcp.IP.IsUnspecified() {
+		return "", fmt.Errorf("%s address %s binds every interface: set %s-advertise-addr", kind, bound, kind)
+	}
+	return tcp.String(), nil
+}

@@ -1,0 +1,144 @@
+package data
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/strata-db/strata/coordinator"
+	"github.com/strata-db/strata/meta"
+	"github.com/strata-db/strata/tsdb"
+	"github.com/strata-db/strata/tsdb/models"
+)
+
+// shardStore is what shard lifecycle and local writes need from tsdb.Store.
+type shardStore interface {
+	CreateShard(id uint64) error
+	DeleteShard(id uint64) error
+	ShardIDs() []uint64
+	WriteToShard(id uint64, points []models.Point) error
+}
+
+// ownedShards returns the ids of the shards of live groups that node owns.
+// Shards of deleted groups, dropped databases and other owners are absent.
+func ownedShards(d *meta.Data, node uint64) map[uint64]bool {
+	owned := make(map[uint64]bool)
+	for _, db := range d.Databases {
+		for _, rp := range db.RetentionPolicies {
+			for _, sg := range rp.ShardGroups {
+				if sg.Deleted() {
+					continue
+				}
+				for _, sh := range sg.Shards {
+					for _, o := range sh.Owners {
+						if o == node {
+							owned[sh.ID] = true
+						}
+					}
+				}
+			}
+		}
+	}
+	return owned
+}
+
+// syncShards makes the store hold exactly the shards node owns in d:
+// missing ones are created, ones it no longer owns (dropped database,
+// deleted group, removed ownership) are deleted. It returns the first
+// error but keeps going past it.
+func syncShards(d *meta.Data, node uint64, store shardStore, logger *slog.Logger) error {
+	owned := ownedShards(d, node)
+	held := make(map[uint64]bool)
+	var errs []error
+	for _, id := range store.ShardIDs() {
+		held[id] = true
+		if owned[id] {
+			continue
+		}
+		if err := store.DeleteShard(id); err != nil && !errors.Is(err, tsdb.ErrShardNotFound) {
+			errs = append(errs, err)
+			continue
+		}
+		logger.Info("deleted shard no longer owned", "shard_id", id)
+	}
+	for id := range owned {
+		if held[id] {
+			continue
+		}
+		if err := store.CreateShard(id); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		logger.Info("created shard", "shard_id", id)
+	}
+	return errors.Join(errs...)
+}
+
+// localStore writes to this node's shards, creating a shard that meta says
+// this node owns but the lifecycle loop has not created yet (a write can
+// race the loop right after a new group appears).
+type localStore struct {
+	store shardStore
+	meta  interface{ Data() *meta.Data }
+	node  func() uint64
+}
+
+// WriteToShard implements coordinator.TSDBStore. Field type conflicts
+// come back as a *coordinator.PartialWriteError (the shard took the other
+// points); a shard this node does not own is coordinator.ErrShardNotFound.
+func (s *localStore) WriteToShard(id uint64, points []models.Point) error {
+	err := s.store.WriteToShard(id, points)
+	if errors.Is(err, tsdb.ErrShardNotFound) {
+		if d := s.meta.Data(); d == nil || !ownedShards(d, s.node())[id] {
+			return fmt.Errorf("shard %d: %w", id, coordinator.ErrShardNotFound)
+		}
+		if err := s.store.CreateShard(id); err != nil {
+			return err
+		}
+		err = s.store.WriteToShard(id, points)
+	}
+	var pw *tsdb.PartialWriteError
+	if errors.As(err, &pw) {
+		reason := pw.Reason
+		if len(pw.Errs) > 0 {
+			reason = pw.Errs[0].Error() // InfluxDB names the first conflict
+		}
+		return &coordinator.PartialWriteError{Reason: reason, Dropped: pw.Dropped}
+	}
+	return err
+}
+
+// shardGroupCreator is what pre-creation needs from the meta client.
+type shardGroupCreator interface {
+	Data() *meta.Data
+	CreateShardGroup(ctx context.Context, db, rp string, t time.Time) (*meta.ShardGroupInfo, error)
+}
+
+// precreateShardGroups creates, for every policy whose current group ends
+// within advance of now, the group that follows it, so the first writes
+// of the next period do not wait for meta. Policies without a current
+// group (nothing written lately) are left alone.
+func precreateShardGroups(ctx context.Context, mc shardGroupCreator, now time.Time, advance time.Duration) error {
+	d := mc.Data()
+	if d == nil {
+		return nil
+	}
+	var errs []error
+	for _, db := range d.Databases {
+		for _, rp := range db.RetentionPolicies {
+			cur := d.ShardGroupByTimestamp(db.Name, rp.Name, now)
+			if cur == nil || cur.EndTime.Sub(now) > advance {
+				continue
+			}
+			if d.ShardGroupByTimestamp(db.Name, rp.Name, cur.EndTime) != nil {
+				continue
+			}
+			if _, err := mc.CreateShardGroup(ctx, db.Name, rp.Name, cur.EndTime); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
