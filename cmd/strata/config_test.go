@@ -3,10 +3,13 @@ package main
 import (
 	"path/filepath"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/strata-db/strata/data"
 	"github.com/strata-db/strata/meta"
 )
 
@@ -14,33 +17,53 @@ import (
 // option of its Config and sets each to the default, so the documented file
 // and the code cannot drift apart.
 func TestConfigSamples(t *testing.T) {
-	var cfg meta.Config
-	md, err := toml.DecodeFile(filepath.Join("..", "..", "configs", "meta.toml"), &cfg)
-	if err != nil {
-		t.Fatalf("decode configs/meta.toml: %v", err)
-	}
-	if undecoded := md.Undecoded(); len(undecoded) > 0 {
-		t.Errorf("configs/meta.toml has keys meta.Config does not know: %v", undecoded)
-	}
-	if want := meta.NewConfig(); !reflect.DeepEqual(normalize(cfg), normalize(want)) {
-		t.Errorf("configs/meta.toml differs from meta.NewConfig():\n got %+v\nwant %+v", cfg, want)
-	}
-	typ := reflect.TypeFor[meta.Config]()
-	for i := range typ.NumField() {
-		key := typ.Field(i).Tag.Get("toml")
-		if key == "" || key == "-" {
-			continue
+	t.Run("meta.toml", func(t *testing.T) {
+		var cfg meta.Config
+		checkSample(t, "meta.toml", &cfg)
+		want := meta.NewConfig()
+		if len(cfg.Join) == 0 {
+			cfg.Join = want.Join // nil and [] mean the same
 		}
-		if !md.IsDefined(key) {
-			t.Errorf("configs/meta.toml does not document option %q", key)
+		if !reflect.DeepEqual(cfg, want) {
+			t.Errorf("configs/meta.toml differs from meta.NewConfig():\n got %+v\nwant %+v", cfg, want)
 		}
-	}
+	})
+	t.Run("data.toml", func(t *testing.T) {
+		var cfg data.Config
+		checkSample(t, "data.toml", &cfg)
+		if want := data.NewConfig(); !reflect.DeepEqual(cfg, want) {
+			t.Errorf("configs/data.toml differs from data.NewConfig():\n got %+v\nwant %+v", cfg, want)
+		}
+	})
 }
 
-// normalize treats a nil and an empty Join list alike.
-func normalize(c meta.Config) meta.Config {
-	if len(c.Join) == 0 {
-		c.Join = nil
+// checkSample decodes configs/name into cfg and fails on keys the struct
+// does not know and on options (at any depth) the file does not set.
+func checkSample(t *testing.T, name string, cfg any) {
+	t.Helper()
+	md, err := toml.DecodeFile(filepath.Join("..", "..", "configs", name), cfg)
+	if err != nil {
+		t.Fatalf("decode configs/%s: %v", name, err)
 	}
-	return c
+	if undecoded := md.Undecoded(); len(undecoded) > 0 {
+		t.Errorf("configs/%s has keys the config does not know: %v", name, undecoded)
+	}
+	var walk func(typ reflect.Type, prefix []string)
+	walk = func(typ reflect.Type, prefix []string) {
+		for i := range typ.NumField() {
+			f := typ.Field(i)
+			key := f.Tag.Get("toml")
+			if key == "" || key == "-" || !f.IsExported() {
+				continue
+			}
+			path := append(slices.Clone(prefix), key)
+			if !md.IsDefined(path...) {
+				t.Errorf("configs/%s does not document option %q", name, strings.Join(path, "."))
+			}
+			if f.Type.Kind() == reflect.Struct && f.Type.NumField() > 0 && f.Type.Field(0).Tag.Get("toml") != "" {
+				walk(f.Type, path)
+			}
+		}
+	}
+	walk(reflect.TypeOf(cfg).Elem(), nil)
 }

@@ -25,6 +25,7 @@ func newMetaCommand() *cobra.Command {
 		httpAdv    string
 		raftAdv    string
 		join       []string
+		noBoot     bool
 		logs       logOptions
 	)
 	cmd := &cobra.Command{
@@ -66,6 +67,9 @@ Precedence of settings: flags, then STRATA_META_* environment variables
 			if fs.Changed("join") {
 				cfg.Join = splitList(join)
 			}
+			if fs.Changed("no-bootstrap") {
+				cfg.NoBootstrap = noBoot
+			}
 			if err := cfg.Validate(); err != nil {
 				return fmt.Errorf("invalid configuration: %w", err)
 			}
@@ -99,6 +103,7 @@ Precedence of settings: flags, then STRATA_META_* environment variables
 	fs.StringVar(&httpAdv, "http-advertise-addr", "", "HTTP address other nodes and clients use to reach this node (default: the bound --http-addr)")
 	fs.StringVar(&raftAdv, "raft-advertise-addr", "", "raft address the other meta nodes dial (default: the bound --raft-addr); must not change across restarts")
 	fs.StringSliceVar(&join, "join", nil, "HTTP addresses of running meta nodes to join (comma-separated)")
+	fs.BoolVar(&noBoot, "no-bootstrap", false, "with no raft state and no --join, wait to be added by `strata ctl add-meta` instead of bootstrapping a new cluster")
 	logs.register(fs)
 	return cmd
 }
