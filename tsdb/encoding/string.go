@@ -79,39 +79,37 @@ func DecodeStrings(dst [][]byte, src []byte) ([][]byte, error) {
 	default:
 		return dst, corruptf("unknown string scheme %d", scheme)
 	}
-	// buf holds n varint lengths, then the bytes.
-	if len(buf) < n {
-		return dst, errTruncated
+	// buf holds n varint lengths, then the bytes. Check the lengths add up
+	// to the rest of buf before slicing anything.
+	data := buf
+	total := uint64(0)
+	for i := range n {
+		l, k := binary.Uvarint(data)
+		if k == 0 {
+			return dst, fmt.Errorf("string %d: length: %w", i, errTruncated)
+		}
+		if k < 0 {
+			return dst, corruptf("string %d: length varint overflows", i)
+		}
+		data = data[k:]
+		if total += l; l > uint64(len(buf)) || total > uint64(len(buf)) {
+			return dst, fmt.Errorf("string %d: length %d exceeds block of %d bytes: %w", i, l, len(buf), errTruncated)
+		}
+	}
+	if total != uint64(len(data)) {
+		if total > uint64(len(data)) {
+			return dst, errTruncated
+		}
+		return dst, corruptf("%d trailing bytes", uint64(len(data))-total)
 	}
 	start := len(dst)
 	dst = slices.Grow(dst, n)[:start+n]
-	out := dst[start:]
 	lens := buf
-	total := 0
-	for i := range out {
+	for i := range n {
 		l, k := binary.Uvarint(lens)
-		if k <= 0 {
-			return dst[:start], corruptf("string %d: bad length varint", i)
-		}
 		lens = lens[k:]
-		if l > uint64(len(buf)) {
-			return dst[:start], fmt.Errorf("string %d: length %d exceeds block of %d bytes: %w", i, l, len(buf), errTruncated)
-		}
-		total += int(l)
-		out[i] = buf[:l:l] // placeholder; sliced below once the offset is known
-	}
-	data := lens
-	if total != len(data) {
-		if total > len(data) {
-			return dst[:start], errTruncated
-		}
-		return dst[:start], corruptf("%d trailing bytes", len(data)-total)
-	}
-	off := 0
-	for i := range out {
-		l := len(out[i])
-		out[i] = data[off : off+l : off+l]
-		off += l
+		dst[start+i] = data[:l:l]
+		data = data[l:]
 	}
 	return dst, nil
 }
