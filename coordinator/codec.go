@@ -77,12 +77,28 @@ func appendBytes(dst, b []byte) []byte {
 // DecodePoints decodes a batch written by AppendPoints, appending its
 // points to dst[:0] and returning the result. The points' byte slices
 // alias src (nothing is copied); their tag and field slices share two
-// arrays allocated per call. src may come from the network or disk: a bad
-// checksum, an unknown version, a truncated or malformed batch or trailing
-// bytes return an error wrapping ErrCorruptBatch (ErrProtocolVersion as
-// well for a version mismatch) and never panic, and allocation is bounded
-// by a small multiple of len(src).
+// arrays allocated per call (use a PointsDecoder to reuse them). src may
+// come from the network or disk: a bad checksum, an unknown version, a
+// truncated or malformed batch or trailing bytes return an error wrapping
+// ErrCorruptBatch (ErrProtocolVersion as well for a version mismatch) and
+// never panic, and allocation is bounded by a small multiple of len(src).
 func DecodePoints(src []byte, dst []models.Point) ([]models.Point, error) {
+	var d PointsDecoder
+	return d.Decode(src, dst)
+}
+
+// PointsDecoder decodes batches like DecodePoints but keeps its tag and
+// field arrays from one call to the next, so steady-state decoding
+// allocates nothing. The points of a Decode call are valid until the next
+// call. A PointsDecoder is not safe for concurrent use; its zero value is
+// ready.
+type PointsDecoder struct {
+	tags   []models.Tag
+	fields []models.Field
+}
+
+// Decode decodes src into dst[:0] as DecodePoints does.
+func (d *PointsDecoder) Decode(src []byte, dst []models.Point) ([]models.Point, error) {
 	dst = dst[:0]
 	if len(src) < minBatchSize {
 		return dst, fmt.Errorf("decode point batch: %d bytes, need at least %d: %w", len(src), minBatchSize, ErrCorruptBatch)
@@ -118,10 +134,14 @@ func DecodePoints(src []byte, dst []models.Point) ([]models.Point, error) {
 		return dst, fmt.Errorf("decode point batch: %d trailing bytes: %w", len(body)-r.off, ErrCorruptBatch)
 	}
 	dst = growPoints(dst, int(count))
-	tags := make([]models.Tag, nTags)
-	fields := make([]models.Field, nFields)
+	if cap(d.tags) < nTags {
+		d.tags = make([]models.Tag, nTags)
+	}
+	if cap(d.fields) < nFields {
+		d.fields = make([]models.Field, nFields)
+	}
 	r.off = start
-	r.points(int(count), dst, tags, fields)
+	r.points(int(count), dst, d.tags[:nTags], d.fields[:nFields])
 	return dst, nil
 }
 

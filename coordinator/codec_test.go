@@ -181,3 +181,18 @@ func FuzzDecodePoints(f *testing.F) {
 		}
 	})
 }
+
+// TestPointsDecoder_Reuse checks a decoder reused across batches of
+// different shapes decodes each correctly.
+func TestPointsDecoder_Reuse(t *testing.T) {
+	var d coordinator.PointsDecoder
+	var dst []models.Point
+	batches := [][]models.Point{samplePoints(), samplePoints()[1:2], samplePoints()[:1], nil, samplePoints()}
+	for i, want := range batches {
+		var err error
+		dst, err = d.Decode(coordinator.AppendPoints(nil, want), dst)
+		if err != nil || !pointsEqual(dst, want) {
+			t.Fatalf("batch %d: got %v, %v; want %v, nil", i, dst, err, want)
+		}
+	}
+}

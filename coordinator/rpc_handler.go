@@ -34,7 +34,13 @@ type RPCHandler struct {
 	logger  *slog.Logger
 	metrics *rpcHandlerMetrics
 	bufs    sync.Pool // of *[]byte
-	points  sync.Pool // of *[]models.Point
+	decs    sync.Pool // of *handlerDecoder
+}
+
+// handlerDecoder is a pooled decoder with its point slice.
+type handlerDecoder struct {
+	dec    PointsDecoder
+	points []models.Point
 }
 
 type rpcHandlerMetrics struct {
@@ -62,7 +68,7 @@ func NewRPCHandler(cfg Config, store TSDBStore, logger *slog.Logger, reg prometh
 				Help: "Request body bytes of shard write RPCs received (before decompression)."}),
 		},
 		bufs:   sync.Pool{New: func() any { return new([]byte) }},
-		points: sync.Pool{New: func() any { return new([]models.Point) }},
+		decs:   sync.Pool{New: func() any { return new(handlerDecoder) }},
 	}
 }
 
@@ -127,13 +133,13 @@ func (h *RPCHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	pp := h.points.Get().(*[]models.Point)
+	hd := h.decs.Get().(*handlerDecoder)
 	defer func() {
-		clear(*pp) // drop references to the body
-		h.points.Put(pp)
+		clear(hd.points) // drop references to the body
+		h.decs.Put(hd)
 	}()
-	pts, err := DecodePoints(body, *pp)
-	*pp = pts[:0]
+	pts, err := hd.dec.Decode(body, hd.points)
+	hd.points = pts
 	if err != nil {
 		h.fail(w, shardID, err)
 		return
@@ -149,7 +155,6 @@ func (h *RPCHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		h.fail(w, shardID, err)
 	}
-	*pp = pts // keep the grown array for the next request
 }
 
 // readBody reads the request body into *bp, bounded by RPCMaxBodySize.
