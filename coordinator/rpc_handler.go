@@ -67,8 +67,8 @@ func NewRPCHandler(cfg Config, store TSDBStore, logger *slog.Logger, reg prometh
 				Name: "rpc_handler_received_bytes_total",
 				Help: "Request body bytes of shard write RPCs received (before decompression)."}),
 		},
-		bufs:   sync.Pool{New: func() any { return new([]byte) }},
-		decs:   sync.Pool{New: func() any { return new(handlerDecoder) }},
+		bufs: sync.Pool{New: func() any { return new([]byte) }},
+		decs: sync.Pool{New: func() any { return new(handlerDecoder) }},
 	}
 }
 
