@@ -7,6 +7,8 @@ import (
 	"math"
 	"testing"
 
+	"github.com/klauspost/compress/s2"
+
 	"github.com/strata-db/strata/coordinator"
 	"github.com/strata-db/strata/tsdb/models"
 )
@@ -99,7 +101,7 @@ func TestCodec_TSBS(t *testing.T) {
 	if len(b) >= lpSize {
 		t.Errorf("encoded size %d bytes; want less than the %d bytes of line protocol", len(b), lpSize)
 	}
-	t.Logf("%d points: %d bytes line protocol, %d bytes encoded", len(pts), lpSize, len(b))
+	t.Logf("%d points: %d bytes line protocol, %d bytes encoded, %d bytes s2-compressed", len(pts), lpSize, len(b), len(s2.Encode(nil, b)))
 }
 
 // reseal recomputes the CRC of a batch after the test edited it.
