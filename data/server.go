@@ -64,6 +64,18 @@ func (s *Server) HTTPAddr() string { return s.httpAddr }
 // RPCAddr is the internode RPC's advertised address.
 func (s *Server) RPCAddr() string { return s.rpcAddr }
 
+// BoundRPCAddr is the address the RPC listener is bound to (it differs from
+// RPCAddr when an advertise address is configured).
+func (s *Server) BoundRPCAddr() string { return s.rpcLn.Addr().String() }
+
+// MetaData is the node's cached cluster state (nil before Open).
+func (s *Server) MetaData() *meta.Data {
+	if s.meta == nil {
+		return nil
+	}
+	return s.meta.Data()
+}
+
 // Store is the node's shard store (for tests and tools).
 func (s *Server) Store() *tsdb.Store { return s.store }
 

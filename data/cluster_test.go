@@ -1,0 +1,217 @@
+package data_test
+
+import (
+	"fmt"
+	"net/url"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/strata-db/strata/data/clustertest"
+	"github.com/strata-db/strata/internal/faultproxy"
+	"github.com/strata-db/strata/meta"
+	"github.com/strata-db/strata/tsdb/models"
+)
+
+// batch builds line protocol for hosts series × n timestamps with a float
+// and an integer field, starting at t0; it returns the body and the
+// expected one-field lines (canonical, sorted).
+func batch(hosts, n int, t0 time.Time) (string, []string) {
+	var body strings.Builder
+	var want []string
+	for i := range n {
+		ts := t0.Add(time.Duration(i) * time.Second).UnixNano()
+		for h := range hosts {
+			fmt.Fprintf(&body, "cpu,host=h%03d,region=r%d usage=%d.5,count=%di %d\n", h, h%3, i, h*i, ts)
+			want = append(want,
+				fmt.Sprintf("cpu,host=h%03d,region=r%d usage=%d.5 %d", h, h%3, i, ts),
+				fmt.Sprintf("cpu,host=h%03d,region=r%d count=%di %d", h, h%3, h*i, ts))
+		}
+	}
+	sort.Strings(want)
+	return body.String(), want
+}
+
+func params(kv ...string) url.Values {
+	v := url.Values{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		v.Set(kv[i], kv[i+1])
+	}
+	return v
+}
+
+// TestReplicationPlacesPointsOnTheirOwners writes to each data node in
+// turn (owners and non-owners alike) on a 3-node RF 2 cluster and checks,
+// by reading every node's shards, that each point lands on exactly the two
+// owners of the shard its series routes to and nowhere else.
+func TestReplicationPlacesPointsOnTheirOwners(t *testing.T) {
+	c := clustertest.New(t, clustertest.Options{Data: 3})
+	c.CreateDatabase("db", 2)
+	t0 := time.Now().Add(-time.Hour).Truncate(time.Second)
+	var want []string
+	for i := range c.N() {
+		body, lines := batch(40, 5, t0.Add(time.Duration(i)*time.Minute))
+		if code, resp := c.Write(i, params("db", "db"), body); code != 204 {
+			t.Fatalf("write to data node %d: got %d %s, want 204", i, code, resp)
+		}
+		want = append(want, lines...)
+	}
+	sort.Strings(want)
+
+	d := c.Server(0).MetaData()
+	held := make([]map[uint64][]string, c.N())
+	for i := range c.N() {
+		held[i] = c.ShardPoints(i)
+	}
+	var union []string
+	for _, db := range d.Databases {
+		for _, rp := range db.RetentionPolicies {
+			for _, sg := range rp.ShardGroups {
+				for _, sh := range sg.Shards {
+					if len(sh.Owners) != 2 {
+						t.Fatalf("shard %d has owners %v, want 2", sh.ID, sh.Owners)
+					}
+					var replicas [][]string
+					for i := range c.N() {
+						pts, has := held[i][sh.ID]
+						owner := slices.Contains(sh.Owners, c.NodeID(i))
+						switch {
+						case owner && !has:
+							t.Errorf("shard %d: owner node %d does not hold it", sh.ID, c.NodeID(i))
+						case !owner && has && len(pts) > 0:
+							t.Errorf("shard %d: non-owner node %d holds %d values", sh.ID, c.NodeID(i), len(pts))
+						case owner:
+							replicas = append(replicas, pts)
+						}
+					}
+					if len(replicas) == 2 && !slices.Equal(replicas[0], replicas[1]) {
+						t.Errorf("shard %d: the two replicas differ (%d and %d values)", sh.ID, len(replicas[0]), len(replicas[1]))
+					}
+					if len(replicas) > 0 {
+						for _, line := range replicas[0] {
+							checkRouting(t, d, &sg, sh.ID, line)
+						}
+						union = append(union, replicas[0]...)
+					}
+				}
+			}
+		}
+	}
+	sort.Strings(union)
+	if !slices.Equal(union, want) {
+		for i := range min(len(union), len(want)) {
+			if union[i] != want[i] {
+				t.Errorf("first difference at %d: got %q, want %q", i, union[i], want[i])
+				break
+			}
+		}
+		t.Fatalf("values held across the cluster: got %d, want %d (every written value exactly once per shard)", len(union), len(want))
+	}
+}
+
+// checkRouting fails unless the series of line routes to shard id.
+func checkRouting(t *testing.T, d *meta.Data, sg *meta.ShardGroupInfo, id uint64, line string) {
+	t.Helper()
+	var p models.Parser
+	pts, err := p.Parse([]byte(line), 1, 0)
+	if err != nil || len(pts) != 1 {
+		t.Fatalf("parse stored line %q: %v", line, err)
+	}
+	if got := d.ShardFor(sg, pts[0].AppendSeriesKey(nil)); got.ID != id {
+		t.Errorf("%q is stored in shard %d but routes to shard %d", line, id, got.ID)
+	}
+}
+
+// TestConsistencyLevelsWithAnOwnerDown cuts one owner's RPC link and
+// checks each consistency level's answer on RF 2 and RF 3 databases.
+func TestConsistencyLevelsWithAnOwnerDown(t *testing.T) {
+	c := clustertest.New(t, clustertest.Options{Data: 3})
+	c.CreateDatabase("rf2", 2)
+	c.CreateDatabase("rf3", 3)
+	ts := time.Now().Add(-time.Minute).UnixNano()
+	// Make the shard groups exist while everyone is up.
+	for _, db := range []string{"rf2", "rf3"} {
+		if code, resp := c.Write(0, params("db", db), fmt.Sprintf("m,k=v f=1 %d", ts)); code != 204 {
+			t.Fatalf("initial write to %s: %d %s", db, code, resp)
+		}
+	}
+	// Find a remote owner of the rf2 shard as seen from node 0 and cut it.
+	d := c.Server(0).MetaData()
+	sg := d.ShardGroupByTimestamp("rf2", "autogen", time.Unix(0, ts))
+	sh := d.ShardFor(sg, []byte("m,k=v"))
+	var cut int = -1
+	for _, o := range sh.Owners {
+		if o != c.NodeID(0) {
+			cut = c.Index(o)
+			break
+		}
+	}
+	writer := 0
+	if !slices.Contains(sh.Owners, c.NodeID(0)) {
+		// Node 0 owns nothing here: cut one owner and write through node 0.
+		cut = c.Index(sh.Owners[0])
+	}
+	c.SetLink(cut, faultproxy.Refuse)
+	t.Logf("shard %d owners %v; writing via node %d with node %d cut", sh.ID, sh.Owners, c.NodeID(writer), c.NodeID(cut))
+
+	tests := []struct {
+		db, level string
+		want      int
+	}{
+		{"rf2", "any", 204},
+		{"rf2", "one", 204},
+		{"rf2", "quorum", 500}, // quorum of 2 is 2
+		{"rf2", "all", 500},
+		{"rf3", "one", 204},
+		{"rf3", "quorum", 204}, // 2 of 3 still answer
+		{"rf3", "all", 500},
+	}
+	for i, tc := range tests {
+		t.Run(tc.db+"/"+tc.level, func(t *testing.T) {
+			body := fmt.Sprintf("m,k=v f=%d %d", i+2, ts)
+			code, resp := c.Write(writer, params("db", tc.db, "consistency", tc.level), body)
+			if code != tc.want {
+				t.Fatalf("got %d %s, want %d", code, resp, tc.want)
+			}
+			if code == 500 && !strings.Contains(resp, "consistency level "+tc.level) {
+				t.Errorf("error body %s does not name the failed level %q", resp, tc.level)
+			}
+		})
+	}
+}
+
+// TestRestartedNodeServesItsShards stops a data node and restarts it from
+// its directory: it keeps its id and every point it held.
+func TestRestartedNodeServesItsShards(t *testing.T) {
+	c := clustertest.New(t, clustertest.Options{Data: 2})
+	c.CreateDatabase("db", 2)
+	body, want := batch(20, 3, time.Now().Add(-time.Hour).Truncate(time.Second))
+	if code, resp := c.Write(0, params("db", "db"), body); code != 204 {
+		t.Fatalf("write: %d %s", code, resp)
+	}
+	id := c.NodeID(1)
+	before := c.ShardPoints(1)
+	c.Stop(1)
+	c.Restart(1)
+	if got := c.NodeID(1); got != id {
+		t.Fatalf("restarted node id: got %d, want %d", got, id)
+	}
+	after := c.ShardPoints(1)
+	var all []string
+	for sid, pts := range before {
+		if !slices.Equal(after[sid], pts) {
+			t.Errorf("shard %d after restart: %d values, before %d", sid, len(after[sid]), len(pts))
+		}
+		all = append(all, pts...)
+	}
+	sort.Strings(all)
+	if !slices.Equal(all, want) {
+		t.Errorf("node 1 held %d values, want all %d (RF 2 on 2 nodes)", len(all), len(want))
+	}
+	// And it takes writes again, as an owner.
+	if code, resp := c.Write(1, params("db", "db", "consistency", "all"), "cpu,host=new usage=1"); code != 204 {
+		t.Fatalf("write with consistency=all after restart: %d %s", code, resp)
+	}
+}
