@@ -213,3 +213,34 @@ func TestReadFileDataset(t *testing.T) {
 		})
 	}
 }
+
+// FuzzSplitLines: arbitrary input never panics, batches joined are exactly
+// the input (when it holds any point line), none is larger
+// than the batch size, and the totals add up.
+func FuzzSplitLines(f *testing.F) {
+	f.Add([]byte("m a=1 1\n# c\n\nm b=\"x,y z\",c=2 2\r\n"), 1)
+	f.Add([]byte("\n\n\n"), 3)
+	f.Add([]byte(`m\ x,t=a\ b f=1`), 0)
+	f.Fuzz(func(t *testing.T, data []byte, batchSize int) {
+		if batchSize > 1000 {
+			batchSize = 1000
+		}
+		w := loadgen.SplitLines(data, batchSize)
+		var joined []byte
+		var lines, values int64
+		for i, b := range w.Batches {
+			if b.Lines < 1 || (batchSize >= 1 && b.Lines > batchSize) || b.Values < 0 || b.RawBytes != len(b.Body) {
+				t.Fatalf("batch %d: lines %d values %d rawBytes %d/%d, batch size %d", i, b.Lines, b.Values, b.RawBytes, len(b.Body), batchSize)
+			}
+			joined = append(joined, b.Body...)
+			lines += int64(b.Lines)
+			values += int64(b.Values)
+		}
+		if len(w.Batches) > 0 && !bytes.Equal(data, joined) {
+			t.Fatalf("batches joined (%d bytes) are not the input (%d bytes)", len(joined), len(data))
+		}
+		if lines != w.Lines || values != w.Values || int64(len(joined)) != w.RawBytes {
+			t.Fatalf("totals %d/%d/%d, batches sum to %d/%d/%d", w.Lines, w.Values, w.RawBytes, lines, values, len(joined))
+		}
+	})
+}
