@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -131,10 +133,10 @@ func TestCluster_ConsistentReadNeverStale(t *testing.T) {
 			t.Fatalf("consistent HTTP read via cut-off node returned stale state")
 		}
 	}
-	// The new leader answers consistent reads with the new state.
-	d, err := c.Server(ni).ReadData(ctx, meta.ReadConsistent, 0, 0)
+	// The majority side answers consistent reads with the new state.
+	d, _, err := cl2.ReadData(ctx, meta.ReadConsistent)
 	if err != nil || d.Database("after") == nil {
-		t.Fatalf("consistent read on new leader: got err %v, has 'after' = %v; want the new state", err, d != nil && d.Database("after") != nil)
+		t.Fatalf("consistent read on majority side: got err %v, has 'after' = %v; want the new state", err, d != nil && d.Database("after") != nil)
 	}
 
 	c.Heal(li)
@@ -158,7 +160,7 @@ func TestCluster_LeaderCrashKeepsAcknowledgedDDL(t *testing.T) {
 		acked = append(acked, name)
 	}
 	c.Kill(li)
-	ni := c.WaitLeader()
+	c.WaitLeader()
 	// 2 of 3 keep accepting DDL.
 	for i := 10; i < 15; i++ {
 		name := fmt.Sprintf("db%02d", i)
@@ -167,9 +169,9 @@ func TestCluster_LeaderCrashKeepsAcknowledgedDDL(t *testing.T) {
 		}
 		acked = append(acked, name)
 	}
-	d, err := c.Server(ni).ReadData(ctx, meta.ReadConsistent, 0, 0)
+	d, _, err := cl.ReadData(ctx, meta.ReadConsistent)
 	if err != nil {
-		t.Fatalf("consistent read on new leader: %v", err)
+		t.Fatalf("consistent read after leader crash: %v", err)
 	}
 	for _, name := range acked {
 		if d.Database(name) == nil {
@@ -202,7 +204,7 @@ func TestCluster_RestartedFollowerCatchesUp(t *testing.T) {
 		t.Fatalf("CreateDatabase: %v", err)
 	}
 	c.Restart(fi)
-	c.WaitIndex(c.Leader().Data().Index)
+	c.WaitIndex(c.Server(c.WaitLeader()).Data().Index)
 	if c.Server(fi).Data().Database("while-down") == nil || c.Server(fi).Data().DataNode(1) == nil {
 		t.Fatalf("restarted follower missing changes made while it was down")
 	}
@@ -531,4 +533,56 @@ func TestCluster_CloseLeaderHandsOff(t *testing.T) {
 	if _, err := newClient(t, c.Server(ni).HTTPAddr()).CreateDatabase(ctxT(t), "after-close", nil); err != nil {
 		t.Fatalf("DDL after leader Close: %v", err)
 	}
+}
+
+func TestCluster_LaggingNodeCatchesUpFromSnapshot(t *testing.T) {
+	c := metatest.NewWithOptions(t, 3, metatest.Options{Configure: func(_ int, cfg *meta.Config) {
+		cfg.SnapshotThreshold = 8
+		cfg.TrailingLogs = 4
+		cfg.SnapshotInterval = meta.Duration(20 * time.Millisecond)
+	}})
+	c.WaitLeader()
+	fi := c.FollowerIndexes()[0]
+	c.Kill(fi)
+	ctx := ctxT(t)
+	cl := newClient(t, c.HTTPAddrs()...)
+	first, err := cl.Execute(ctx, mustCommand(t, meta.CmdCreateDatabase, "dedupe-me", meta.CreateDatabasePayload{Name: "db-first"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 40 {
+		if _, err := cl.CreateDatabase(ctx, fmt.Sprintf("db%02d", i), nil); err != nil {
+			t.Fatalf("CreateDatabase: %v", err)
+		}
+	}
+	// Give the leader time to snapshot and compact past the follower's log.
+	leaderDir := c.Server(c.WaitLeader()).Config().Dir
+	waitFor(t, "leader snapshot", func() bool {
+		entries, _ := os.ReadDir(filepath.Join(leaderDir, "snapshots"))
+		return len(entries) > 0
+	})
+	time.Sleep(100 * time.Millisecond)
+	c.Restart(fi)
+	c.WaitIndex(c.Server(c.WaitLeader()).Data().Index)
+	d := c.Server(fi).Data()
+	if len(d.Databases) != 41 {
+		t.Fatalf("restarted follower has %d databases, want 41", len(d.Databases))
+	}
+	// The request-id ring travelled in the snapshot: if the restarted node
+	// becomes leader, the retry still answers with the first result.
+	c.Stop(c.LeaderIndex())
+	c.WaitLeader()
+	again, err := cl.Execute(ctx, mustCommand(t, meta.CmdCreateDatabase, "dedupe-me", meta.CreateDatabasePayload{Name: "db-first"}))
+	if err != nil || again.Index != first.Index {
+		t.Fatalf("retry after snapshot install and failover: got %+v, %v; want index %d", again, err, first.Index)
+	}
+}
+
+func mustCommand(t *testing.T, typ meta.CommandType, rid string, payload any) *meta.Command {
+	t.Helper()
+	c, err := meta.NewCommand(typ, rid, payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

@@ -310,6 +310,9 @@ func (s *Server) transferLeadership(r *raft.Raft) {
 	}
 }
 
+// Config returns the config the server was built with.
+func (s *Server) Config() Config { return s.cfg }
+
 // ID returns the node's stable id: random hex generated on first start and
 // kept in Dir/node-id, so it survives address changes.
 func (s *Server) ID() string { return s.id }

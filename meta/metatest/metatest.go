@@ -28,9 +28,11 @@ func Config(dir string) meta.Config {
 	cfg.Dir = dir
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.RaftAddr = "127.0.0.1:0"
-	cfg.HeartbeatTimeout = meta.Duration(200 * time.Millisecond)
-	cfg.ElectionTimeout = meta.Duration(200 * time.Millisecond)
-	cfg.LeaderLeaseTimeout = meta.Duration(100 * time.Millisecond)
+	// Short enough for quick failover tests, long enough that a loaded
+	// 2-core CI machine running -race does not depose healthy leaders.
+	cfg.HeartbeatTimeout = meta.Duration(300 * time.Millisecond)
+	cfg.ElectionTimeout = meta.Duration(300 * time.Millisecond)
+	cfg.LeaderLeaseTimeout = meta.Duration(200 * time.Millisecond)
 	cfg.CommitTimeout = meta.Duration(5 * time.Millisecond)
 	cfg.ApplyTimeout = meta.Duration(5 * time.Second)
 	cfg.LeadershipTransferTimeout = meta.Duration(2 * time.Second)
@@ -50,15 +52,30 @@ type Cluster struct {
 	partitioned map[int]bool
 }
 
+// Options adjusts a cluster built by NewWithOptions.
+type Options struct {
+	// Configure, if set, may change node i's config before it first starts.
+	Configure func(i int, cfg *meta.Config)
+}
+
 // New starts an n-node cluster: node 0 bootstraps, the others join it. It
 // returns once every node is a voter and knows every other node's address.
 func New(t testing.TB, n int) *Cluster {
 	t.Helper()
+	return NewWithOptions(t, n, Options{})
+}
+
+// NewWithOptions is New with per-node config changes.
+func NewWithOptions(t testing.TB, n int, opts Options) *Cluster {
+	t.Helper()
 	c := &Cluster{t: t, cfgs: make([]meta.Config, n), servers: make([]*meta.Server, n), partitioned: map[int]bool{}}
+	root := t.TempDir() // before the Cleanup below, so nodes stop before removal
 	t.Cleanup(c.closeAll)
-	root := t.TempDir()
 	for i := range n {
 		cfg := Config(filepath.Join(root, fmt.Sprintf("meta%d", i)))
+		if opts.Configure != nil {
+			opts.Configure(i, &cfg)
+		}
 		if i > 0 {
 			cfg.Join = []string{c.servers[0].HTTPAddr()}
 		}
