@@ -49,22 +49,24 @@ func BenchmarkCreateSeriesAndFieldsExisting(b *testing.B) {
 	}
 	b.ReportAllocs()
 	b.SetBytes(int64(len(body)))
+	startCPU := processCPU()
 	for b.Loop() {
 		if _, err := ix.CreateSeriesAndFields(pts, ids); err != nil {
 			b.Fatal(err)
 		}
 	}
+	cpu := processCPU() - startCPU
 	b.ReportMetric(float64(len(pts)*10)*float64(b.N)/b.Elapsed().Seconds(), "values/s")
+	b.ReportMetric(float64(len(pts))*float64(b.N)/cpu.Seconds(), "points/cpu-s")
 }
 
 // createSeries indexes n distinct TSBS-style series in batches of 5,000 and
-// returns the time spent inside CreateSeriesAndFields.
-func createSeries(b *testing.B, ix *index.Index, n int) time.Duration {
+// returns the wall and process CPU time spent inside CreateSeriesAndFields.
+func createSeries(b *testing.B, ix *index.Index, n int) (wall, cpu time.Duration) {
 	var (
 		p    models.Parser
 		body []byte
 		ids  = make([]uint64, benchBatch)
-		d    time.Duration
 	)
 	for first := 0; first < n; first += benchBatch {
 		body = tsbsBatch(body[:0], first, min(benchBatch, n-first))
@@ -72,13 +74,14 @@ func createSeries(b *testing.B, ix *index.Index, n int) time.Duration {
 		if err != nil {
 			b.Fatal(err)
 		}
-		start := time.Now()
+		start, startCPU := time.Now(), processCPU()
 		if c, err := ix.CreateSeriesAndFields(pts, ids); err != nil || len(c) != 0 {
 			b.Fatalf("create: conflicts %v, error %v", c, err)
 		}
-		d += time.Since(start)
+		wall += time.Since(start)
+		cpu += processCPU() - startCPU
 	}
-	return d
+	return wall, cpu
 }
 
 func heapInUse() uint64 {
@@ -92,13 +95,13 @@ func heapInUse() uint64 {
 var benchSizes = []int{100_000, 1_000_000}
 
 // BenchmarkCreateSeries creates N new series (one op = the whole N, one
-// fsync per 5,000-series batch) and reports series/s and the heap the index
-// holds per series.
+// fsync per 5,000-series batch) and reports series/s (wall), series per
+// CPU-second and the heap the index holds per series.
 func BenchmarkCreateSeries(b *testing.B) {
 	for _, n := range benchSizes {
 		b.Run(strconv.Itoa(n), func(b *testing.B) {
 			b.ReportAllocs()
-			var spent time.Duration
+			var spent, spentCPU time.Duration
 			var perSeries float64
 			for b.Loop() {
 				b.StopTimer()
@@ -108,7 +111,9 @@ func BenchmarkCreateSeries(b *testing.B) {
 					b.Fatal(err)
 				}
 				b.StartTimer()
-				spent += createSeries(b, ix, n)
+				wall, cpu := createSeries(b, ix, n)
+				spent += wall
+				spentCPU += cpu
 				b.StopTimer()
 				perSeries = float64(heapInUse()-before) / float64(n)
 				if ix.SeriesN() != n {
@@ -118,13 +123,15 @@ func BenchmarkCreateSeries(b *testing.B) {
 				b.StartTimer()
 			}
 			b.ReportMetric(float64(n)*float64(b.N)/spent.Seconds(), "series/s")
+			b.ReportMetric(float64(n)*float64(b.N)/spentCPU.Seconds(), "series/cpu-s")
 			b.ReportMetric(perSeries, "heap-B/series")
 		})
 	}
 }
 
-// BenchmarkReopen measures Open of an index holding N series, from its log
-// and from its snapshot, and the heap the reopened index holds per series.
+// BenchmarkReopen measures Open of an index holding N series (replaying its
+// log), in wall time per op and process CPU seconds ("cpu-s/op"), and the
+// heap the reopened index holds per series.
 func BenchmarkReopen(b *testing.B) {
 	for _, n := range benchSizes {
 		b.Run(strconv.Itoa(n), func(b *testing.B) {
@@ -137,14 +144,17 @@ func BenchmarkReopen(b *testing.B) {
 			ix.Close()
 			b.ReportAllocs()
 			var perSeries float64
+			var cpu time.Duration
 			for b.Loop() {
 				b.StopTimer()
 				before := heapInUse()
 				b.StartTimer()
+				startCPU := processCPU()
 				ix, err := index.Open(dir, nil)
 				if err != nil {
 					b.Fatal(err)
 				}
+				cpu += processCPU() - startCPU
 				b.StopTimer()
 				perSeries = float64(heapInUse()-before) / float64(n)
 				if ix.SeriesN() != n {
@@ -154,6 +164,7 @@ func BenchmarkReopen(b *testing.B) {
 				b.StartTimer()
 			}
 			b.ReportMetric(perSeries, "heap-B/series")
+			b.ReportMetric(cpu.Seconds()/float64(b.N), "cpu-s/op")
 		})
 	}
 }
