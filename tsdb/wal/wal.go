@@ -11,11 +11,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// maxRetainedBuffer is the largest group buffer always kept for reuse after a
-// flush. A larger one is kept only while groups fill at least half of it, so
-// that sustained heavy load does not reallocate while a shard that had one
-// burst (or one oversize record) does not pin the memory.
-const maxRetainedBuffer = 16 << 20
+// Group buffers up to maxRetainedBuffer are always kept for reuse after a
+// flush. A larger one is dropped once maxUnderusedFlushes groups in a row
+// filled less than half of it: sustained heavy load, whose group sizes
+// vary, does not reallocate, while a shard that saw one burst (or one
+// oversize record) does not pin the memory.
+const (
+	maxRetainedBuffer   = 16 << 20
+	maxUnderusedFlushes = 64
+)
 
 // WAL is a write-ahead log in one directory. Write, WriteMulti, Rotate,
 // RemoveThrough, Segments, Size and Close are safe for concurrent use. Replay
@@ -54,6 +58,9 @@ type WAL struct {
 	pending     []byte
 	pendingRecs int
 	spare       []byte
+	// underused counts flushes in a row that used under half of a group
+	// buffer larger than maxRetainedBuffer.
+	underused int
 	// pendingSeq numbers Write calls; syncedSeq is the highest number whose
 	// record is durable. A flush covers every call numbered up to pendingSeq
 	// when it starts.

@@ -61,8 +61,8 @@ func BenchmarkWriteParallel(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(size)
 			b.SetParallelism(par)
+			rec := makeRecord(2, size)
 			b.RunParallel(func(pb *testing.PB) {
-				rec := makeRecord(2, size)
 				for pb.Next() {
 					if _, err := w.Write(rec); err != nil {
 						b.Error(err)

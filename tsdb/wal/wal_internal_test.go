@@ -238,3 +238,32 @@ func TestSteadyStateWriteAllocations(t *testing.T) {
 		t.Errorf("allocations per Write = %v; want 0", allocs)
 	}
 }
+
+func TestBigGroupBufferReleased(t *testing.T) {
+	w := openInternal(t, t.TempDir())
+	defer w.Close()
+	w.cfg.NoSync = true
+	big := make([]byte, 2*maxRetainedBuffer)
+	if _, err := w.Write(big); err != nil {
+		t.Fatal(err)
+	}
+	bufCaps := func() (int, int) {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		return cap(w.pending), cap(w.spare)
+	}
+	if _, spare := bufCaps(); spare < len(big) {
+		t.Fatalf("spare buffer after a %d-byte group: cap %d; want it kept for reuse", len(big), spare)
+	}
+	// The two group buffers alternate, so the big one serves every other
+	// group.
+	small := []byte("small record")
+	for range 2 * (maxUnderusedFlushes + 1) {
+		if _, err := w.Write(small); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if pending, spare := bufCaps(); pending > maxRetainedBuffer || spare > maxRetainedBuffer {
+		t.Errorf("buffer caps after %d small groups = %d, %d; want both <= %d", 2*(maxUnderusedFlushes+1), pending, spare, maxRetainedBuffer)
+	}
+}

@@ -132,8 +132,16 @@ func (w *WAL) writeGroup(g group) error {
 // finishGroupLocked records the outcome of a group and wakes its writers.
 func (w *WAL) finishGroupLocked(g group, err error) {
 	w.flushing = false
-	if c := cap(g.buf); c <= maxRetainedBuffer || c <= 2*len(g.buf) {
+	switch c := cap(g.buf); {
+	case c <= maxRetainedBuffer:
 		w.spare = g.buf[:0]
+	case c <= 2*len(g.buf):
+		w.spare, w.underused = g.buf[:0], 0
+	case w.underused < maxUnderusedFlushes:
+		w.spare = g.buf[:0]
+		w.underused++
+	default:
+		w.underused = 0 // drop the big buffer
 	}
 	if err != nil {
 		if w.err == nil {
