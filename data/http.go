@@ -42,6 +42,8 @@ type handler struct {
 	metrics *httpMetrics
 	mux     *http.ServeMux
 	auth    authCache
+	// shards lists the node's shards for ShardsPath (nil: none).
+	shards func() []ShardStatus
 }
 
 func newHandler(cfg Config, build string, mv metaView, w pointsWriter, gather prometheus.Gatherer, logger *slog.Logger, m *httpMetrics) *handler {
@@ -55,6 +57,7 @@ func newHandler(cfg Config, build string, mv metaView, w pointsWriter, gather pr
 	mux.HandleFunc("HEAD /ping", h.servePing)
 	mux.HandleFunc("GET /health", h.serveHealth)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(gather, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET "+ShardsPath, h.serveShards)
 	h.mux = mux
 	return h
 }

@@ -143,6 +143,7 @@ func (s *Server) open() error {
 	s.writer = coordinator.NewPointsWriter(s.cfg.Coordinator, s.NodeID, s.meta, local, s.rpc, nil, s.logger.With("component", "coordinator"), s.reg)
 
 	h := newHandler(s.cfg, s.build, s.meta, s.writer, s.gather, s.logger.With("component", "http"), newHTTPMetrics(s.reg))
+	h.shards = func() []ShardStatus { return shardStatuses(s.store) }
 	s.httpSrv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn)}
 	s.rpcSrv = &http.Server{Handler: coordinator.NewRPCHandler(s.cfg.Coordinator, local, s.logger.With("component", "rpc"), s.reg), ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn)}

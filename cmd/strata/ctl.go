@@ -69,6 +69,10 @@ the others are tried when one is down). Output is a table, or JSON with
 		newCtlShowDatabasesCommand(opts),
 		newCtlShowRPsCommand(opts),
 		newCtlShowShardsCommand(opts),
+		newCtlAddDataCommand(opts),
+		newCtlRemoveDataCommand(opts),
+		newCtlUpdateDataCommand(opts),
+		newCtlTruncateShardsCommand(opts),
 	)
 	return cmd
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/strata-db/strata/data"
 	"github.com/strata-db/strata/meta"
 )
 
@@ -278,6 +279,9 @@ type shardView struct {
 	Owners          []uint64  `json:"owners"`
 	Replication     int       `json:"replication"`
 	State           string    `json:"state"`
+	// DiskBytes is the largest size any reachable owner reports (-1 when
+	// no owner answered).
+	DiskBytes int64 `json:"disk_bytes"`
 }
 
 func newCtlShowShardsCommand(o *ctlOptions) *cobra.Command {
@@ -293,6 +297,14 @@ func newCtlShowShardsCommand(o *ctlOptions) *cobra.Command {
 			}
 			if database != "" && d.Database(database) == nil {
 				return fmt.Errorf("database not found: %s", database)
+			}
+			ctx, cancel := o.context(cmd)
+			defer cancel()
+			held := make(map[uint64]map[uint64]data.ShardStatus) // node → shard → status
+			for _, n := range d.DataNodes {
+				if m, ok := nodeShards(ctx, n.HTTPAddr); ok {
+					held[n.ID] = m
+				}
 			}
 			var views []shardView
 			for _, db := range d.Databases {
@@ -313,22 +325,45 @@ func newCtlShowShardsCommand(o *ctlOptions) *cobra.Command {
 							if s == "ok" && len(sh.Owners) < rp.ReplicaN {
 								s = "under-replicated"
 							}
-							views = append(views, shardView{sh.ID, db.Name, rp.Name, sg.ID, sg.StartTime, sg.EndTime, sh.Owners, rp.ReplicaN, s})
+							size := int64(-1)
+							for _, o := range sh.Owners {
+								if st, ok := held[o][sh.ID]; ok {
+									size = max(size, st.DiskBytes)
+								}
+							}
+							views = append(views, shardView{sh.ID, db.Name, rp.Name, sg.ID, sg.StartTime, sg.EndTime, sh.Owners, rp.ReplicaN, s, size})
 						}
 					}
 				}
 			}
 			return o.output(cmd.OutOrStdout(), views, func(tw *tabwriter.Writer) {
-				fmt.Fprintln(tw, "ID\tDATABASE\tRP\tGROUP\tSTART\tEND\tOWNERS\tSTATE")
+				fmt.Fprintln(tw, "ID\tDATABASE\tRP\tGROUP\tSTART\tEND\tOWNERS\tSIZE\tSTATE")
 				for _, v := range views {
-					fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", v.ID, v.Database, v.RetentionPolicy, v.ShardGroup,
-						v.StartTime.UTC().Format(time.RFC3339), v.EndTime.UTC().Format(time.RFC3339), formatOwners(v.Owners), v.State)
+					fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", v.ID, v.Database, v.RetentionPolicy, v.ShardGroup,
+						v.StartTime.UTC().Format(time.RFC3339), v.EndTime.UTC().Format(time.RFC3339), formatOwners(v.Owners), formatBytes(v.DiskBytes), v.State)
 				}
 			})
 		},
 	}
 	cmd.Flags().StringVar(&database, "database", "", "only this database's shards")
 	return cmd
+}
+
+// formatBytes prints a size in binary units, or "?" when unknown (< 0).
+func formatBytes(n int64) string {
+	if n < 0 {
+		return "?"
+	}
+	const unit = 1024
+	if n < unit {
+		return strconv.FormatInt(n, 10) + " B"
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 func formatOwners(ids []uint64) string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -13,11 +14,19 @@ import (
 
 // clusterView is what `strata ctl show` prints.
 type clusterView struct {
-	Leader    string          `json:"leader"`
-	MetaNodes []metaNodeView  `json:"meta_nodes"`
-	DataNodes []meta.NodeInfo `json:"data_nodes"`
+	Leader    string         `json:"leader"`
+	MetaNodes []metaNodeView `json:"meta_nodes"`
+	DataNodes []dataNodeView `json:"data_nodes"`
 	// UnderReplicated lists shards with fewer owners than their policy wants.
 	UnderReplicated []meta.ShardLocation `json:"under_replicated,omitempty"`
+}
+
+// dataNodeView is a data node with its state: "up" when its /health
+// answers 200, else "down".
+type dataNodeView struct {
+	meta.NodeInfo
+	State  string `json:"state"`
+	Shards int    `json:"shards"`
 }
 
 type metaNodeView struct {
@@ -58,7 +67,14 @@ func newCtlShowCommand(o *ctlOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			view := clusterView{Leader: st.Leader.ID, DataNodes: d.DataNodes, UnderReplicated: d.UnderReplicatedShards()}
+			view := clusterView{Leader: st.Leader.ID, UnderReplicated: d.UnderReplicatedShards()}
+			for _, n := range d.DataNodes {
+				v := dataNodeView{NodeInfo: n, State: "down", Shards: -1}
+				if m, ok := nodeShards(ctx, n.HTTPAddr); ok {
+					v.State, v.Shards = "up", len(m)
+				}
+				view.DataNodes = append(view.DataNodes, v)
+			}
 			for _, p := range st.Peers {
 				view.MetaNodes = append(view.MetaNodes, metaNodeView{MetaNodeInfo: p.MetaNodeInfo, Voter: p.Voter, Leader: p.ID == st.Leader.ID})
 			}
@@ -77,9 +93,13 @@ func newCtlShowCommand(o *ctlOptions) *cobra.Command {
 				}
 				fmt.Fprintln(tw)
 				fmt.Fprintln(tw, "Data nodes")
-				fmt.Fprintln(tw, "ID\tHTTP ADDR\tRPC ADDR")
+				fmt.Fprintln(tw, "ID\tHTTP ADDR\tRPC ADDR\tSTATE\tSHARDS")
 				for _, n := range view.DataNodes {
-					fmt.Fprintf(tw, "%d\t%s\t%s\n", n.ID, n.HTTPAddr, n.RPCAddr)
+					shards := "?"
+					if n.Shards >= 0 {
+						shards = strconv.Itoa(n.Shards)
+					}
+					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", n.ID, n.HTTPAddr, n.RPCAddr, n.State, shards)
 				}
 				if len(view.DataNodes) == 0 {
 					fmt.Fprintln(tw, "(none)")

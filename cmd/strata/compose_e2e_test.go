@@ -1,0 +1,185 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/strata-db/strata/internal/proctest"
+)
+
+// composeProject runs docker-compose commands for one test's project.
+type composeProject struct {
+	t    *testing.T
+	dir  string // holds docker-compose.yml
+	name string
+	env  []string
+}
+
+func (c *composeProject) run(ctx context.Context, args ...string) (string, error) {
+	full := append([]string{"-p", c.name, "-f", filepath.Join(c.dir, "docker-compose.yml")}, args...)
+	cmd := exec.CommandContext(ctx, "docker-compose", full...)
+	cmd.Env = append(os.Environ(), c.env...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	if err != nil {
+		return out.String(), fmt.Errorf("docker-compose %s: %w\n%s", strings.Join(args, " "), err, out.String())
+	}
+	return out.String(), nil
+}
+
+// must runs docker-compose and fails the test on error.
+func (c *composeProject) must(args ...string) string {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	out, err := c.run(ctx, args...)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return out
+}
+
+// dockerAvailable says why Docker cannot be used, or "" when it can.
+func dockerAvailable() string {
+	for _, tool := range []string{"docker", "docker-compose"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return tool + " is not installed"
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, "docker", "info").CombinedOutput(); err != nil {
+		return "the Docker engine does not answer `docker info`: " + strings.TrimSpace(string(out))
+	}
+	return ""
+}
+
+// TestComposeMetaCluster builds the strata image FROM scratch, starts the
+// three meta nodes of docker-compose.yml, creates databases, kills one node,
+// keeps changing state through a survivor, restarts it and checks that
+// every node reports the same databases.
+func TestComposeMetaCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Docker Compose test skipped in -short mode")
+	}
+	if why := dockerAvailable(); why != "" {
+		t.Skip("SKIPPED Docker Compose e2e test: " + why)
+	}
+	bin := proctest.Build(t)
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctxDir := t.TempDir()
+	data, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(ctxDir, "strata"), data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	image := fmt.Sprintf("strata:e2e-%d", os.Getpid())
+	if out, err := exec.Command("docker", "build", "-q", "-t", image, "-f", filepath.Join(root, "Dockerfile"), ctxDir).CombinedOutput(); err != nil {
+		t.Fatalf("docker build: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("docker", "rmi", "-f", image).Run() })
+
+	port := strings.TrimPrefix(proctest.FreeAddr(t), "127.0.0.1:")
+	c := &composeProject{t: t, dir: root, name: fmt.Sprintf("stratae2e%d", os.Getpid()),
+		env: []string{"STRATA_IMAGE=" + image, "STRATA_META_PORT=" + port}}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		if t.Failed() {
+			out, _ := c.run(ctx, "logs", "--no-color", "--tail", "50")
+			t.Log(out)
+		}
+		c.run(ctx, "down", "-v", "--remove-orphans", "-t", "5")
+	})
+	c.must("up", "-d")
+
+	// ctl inside a container reaches every node by its compose hostname.
+	ctlIn := func(service string, args ...string) string {
+		t.Helper()
+		full := append([]string{"exec", "-T", service, "/strata", "ctl", "--meta", service + ":8091", "--timeout", "30s"}, args...)
+		return c.must(full...)
+	}
+	waitHealthy := func(service string) {
+		t.Helper()
+		deadline := time.Now().Add(90 * time.Second)
+		for {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			_, err := c.run(ctx, "exec", "-T", service, "/strata", "healthcheck", "http://127.0.0.1:8091/health")
+			cancel()
+			if err == nil {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s not healthy after 90s: %v", service, err)
+			}
+			time.Sleep(time.Second)
+		}
+	}
+	for _, s := range []string{"meta1", "meta2", "meta3"} {
+		waitHealthy(s)
+	}
+
+	// From the host, through the published port.
+	ctl(t, bin, []string{"127.0.0.1:" + port}, "create-database", "one")
+	ctlIn("meta2", "create-database", "two")
+
+	c.must("kill", "meta1")
+	ctlIn("meta2", "create-database", "three")
+	ctlIn("meta3", "create-database", "four")
+	c.must("start", "meta1")
+	waitHealthy("meta1")
+
+	want := []string{"four", "one", "three", "two"}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		var got [][]string
+		for _, s := range []string{"meta1", "meta2", "meta3"} {
+			got = append(got, composeDatabases(c, s))
+		}
+		if slices.EqualFunc(got, [][]string{want, want, want}, slices.Equal) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("databases per node after restart: %v; want %v on every node", got, want)
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+// composeDatabases lists the databases in one node's own (stale) state by
+// asking that node alone through `strata ctl --consistency stale`; nil when
+// the node does not answer.
+func composeDatabases(c *composeProject, service string) []string {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := c.run(ctx, "exec", "-T", service, "/strata", "ctl", "--meta", service+":8091", "--json", "--consistency", "stale", "show-databases")
+	if err != nil {
+		return nil
+	}
+	var dbs []struct {
+		Name string `json:"name"`
+	}
+	if err := json.Unmarshal([]byte(out), &dbs); err != nil {
+		return nil
+	}
+	var names []string
+	for _, d := range dbs {
+		names = append(names, d.Name)
+	}
+	return names
+}
