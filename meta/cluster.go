@@ -220,7 +220,7 @@ func (s *Server) observeLoop() {
 
 // leaderLoop does the leader's duties: on gaining leadership, record this
 // node in the meta-node list; every RetentionCheckInterval, mark expired
-// shard groups deleted.
+// shard groups deleted and prune long-deleted ones.
 func (s *Server) leaderLoop() {
 	ret := time.NewTicker(s.cfg.RetentionCheckInterval.D())
 	defer ret.Stop()
@@ -260,9 +260,10 @@ func (s *Server) registerSelf() {
 	}
 }
 
-// enforceRetention applies CmdDeleteExpiredShardGroups when some group expired.
+// enforceRetention applies CmdDeleteExpiredShardGroups when some group
+// expired or a deleted one is due for pruning.
 func (s *Server) enforceRetention(now time.Time) {
-	if s.fsm.Data().Clone().deleteExpiredShardGroups(now) == 0 {
+	if marked, pruned := s.fsm.Data().Clone().deleteExpiredShardGroups(now); marked+pruned == 0 {
 		return
 	}
 	c, err := NewCommand(CmdDeleteExpiredShardGroups, "", DeleteExpiredShardGroupsPayload{})
@@ -280,7 +281,7 @@ func (s *Server) enforceRetention(now time.Time) {
 		s.logger.Warn("retention sweep failed", "node_id", s.id, "err", err)
 		return
 	}
-	s.logger.Info("retention marked shard groups deleted", "node_id", s.id, "count", res.Count)
+	s.logger.Info("retention swept shard groups", "node_id", s.id, "marked_deleted", res.Count, "pruned", res.Pruned)
 }
 
 // executeOK runs a locally built command and folds a rejection into err.

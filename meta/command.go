@@ -180,8 +180,10 @@ type Result struct {
 	RetentionPolicy *RetentionPolicyInfo `json:"retention_policy,omitempty"`
 	ShardGroup      *ShardGroupInfo      `json:"shard_group,omitempty"`
 	DataNode        *NodeInfo            `json:"data_node,omitempty"`
-	// Count is the number of groups a retention sweep marked deleted.
-	Count int `json:"count,omitempty"`
+	// Count is the number of groups a retention sweep marked deleted;
+	// Pruned how many long-deleted groups it removed from the state.
+	Count  int `json:"count,omitempty"`
+	Pruned int `json:"pruned,omitempty"`
 }
 
 // Err returns the result's error as a value that unwraps to its sentinel, or nil.
@@ -313,7 +315,7 @@ func (c *Command) applyTo(d *Data) (*Result, error) {
 	case *TruncateShardGroupsPayload:
 		d.truncateShardGroups(p.Timestamp)
 	case *DeleteExpiredShardGroupsPayload:
-		r.Count = d.deleteExpiredShardGroups(c.Time)
+		r.Count, r.Pruned = d.deleteExpiredShardGroups(c.Time)
 	case *CreateDataNodePayload:
 		var n *NodeInfo
 		if n, err = d.createDataNode(p.HTTPAddr, p.RPCAddr); err == nil {

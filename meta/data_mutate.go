@@ -327,15 +327,26 @@ func (d *Data) truncateShardGroups(t time.Time) {
 	}
 }
 
+// ShardGroupDeletedExpiration is how long a group stays in the state after
+// it was marked deleted, so every data node sees the mark (and drops its
+// shards) before the group disappears; as InfluxDB's meta service does.
+const ShardGroupDeletedExpiration = 24 * time.Hour
+
 // deleteExpiredShardGroups marks deleted, at now, every live group whose end
-// is older than now minus its policy's duration. It returns how many groups
-// it marked.
-func (d *Data) deleteExpiredShardGroups(now time.Time) int {
+// is older than now minus its policy's duration, and removes groups marked
+// deleted before now - ShardGroupDeletedExpiration. It returns how many
+// groups it marked and how many it removed.
+func (d *Data) deleteExpiredShardGroups(now time.Time) (marked, pruned int) {
 	now = now.UTC()
-	n := 0
+	pruneBefore := now.Add(-ShardGroupDeletedExpiration)
 	for i := range d.Databases {
 		for j := range d.Databases[i].RetentionPolicies {
 			rpi := &d.Databases[i].RetentionPolicies[j]
+			n := len(rpi.ShardGroups)
+			rpi.ShardGroups = slices.DeleteFunc(rpi.ShardGroups, func(sg ShardGroupInfo) bool {
+				return sg.Deleted() && sg.DeletedAt.Before(pruneBefore)
+			})
+			pruned += n - len(rpi.ShardGroups)
 			if rpi.Duration == 0 {
 				continue
 			}
@@ -344,12 +355,12 @@ func (d *Data) deleteExpiredShardGroups(now time.Time) int {
 				sg := &rpi.ShardGroups[k]
 				if !sg.Deleted() && sg.EndTime.Before(cutoff) {
 					sg.DeletedAt = now
-					n++
+					marked++
 				}
 			}
 		}
 	}
-	return n
+	return marked, pruned
 }
 
 // createDataNode registers a data node keyed by its RPC address: an existing

@@ -445,6 +445,21 @@ func TestFSM_Retention(t *testing.T) {
 	if tf.data().ShardGroupByTimestamp("db", "", base) != nil {
 		t.Fatalf("deleted group still returned by ShardGroupByTimestamp")
 	}
+
+	// A deleted group stays visible (marked) for ShardGroupDeletedExpiration,
+	// then the sweep removes it from the state.
+	deletedAt := tf.now
+	tf.now = deletedAt.Add(ShardGroupDeletedExpiration)
+	r = tf.mustOK(CmdDeleteExpiredShardGroups, DeleteExpiredShardGroupsPayload{})
+	if r.Pruned != 0 || tf.data().ShardGroup("db", "", ids[0]) == nil {
+		t.Fatalf("sweep exactly at expiration: pruned %d, group %d present=%v; want 0 pruned, still present",
+			r.Pruned, ids[0], tf.data().ShardGroup("db", "", ids[0]) != nil)
+	}
+	tf.now = deletedAt.Add(ShardGroupDeletedExpiration + time.Second)
+	r = tf.mustOK(CmdDeleteExpiredShardGroups, DeleteExpiredShardGroupsPayload{})
+	if r.Pruned != 2 || tf.data().ShardGroup("db", "", ids[0]) != nil || tf.data().ShardGroup("db", "", ids[1]) != nil {
+		t.Fatalf("sweep after expiration: pruned %d; want groups %d and %d removed", r.Pruned, ids[0], ids[1])
+	}
 }
 
 func TestFSM_DataNodes(t *testing.T) {
