@@ -586,3 +586,68 @@ func mustCommand(t *testing.T, typ meta.CommandType, rid string, payload any) *m
 	}
 	return c
 }
+
+func TestCluster_ConcurrentDDLAcrossLeaderCrash(t *testing.T) {
+	c := metatest.New(t, 3)
+	li := c.WaitLeader()
+	ctx := ctxT(t)
+	watcher := newClient(t, c.HTTPAddrs()...)
+	if err := watcher.Open(ctx); err != nil {
+		t.Fatalf("Open watcher: %v", err)
+	}
+
+	const writers, perWriter = 4, 15
+	type outcome struct {
+		acked []string
+		err   error
+	}
+	results := make(chan outcome, writers)
+	killAt := make(chan struct{})
+	for w := range writers {
+		go func() {
+			cl := meta.NewClient(meta.ClientConfig{Addrs: c.HTTPAddrs(), Timeout: 15 * time.Second, RetryInterval: 20 * time.Millisecond})
+			defer cl.Close()
+			var o outcome
+			for i := range perWriter {
+				if w == 0 && i == perWriter/3 {
+					close(killAt)
+				}
+				name := fmt.Sprintf("w%d-db%02d", w, i)
+				if _, err := cl.CreateDatabase(ctx, name, nil); err != nil {
+					o.err = fmt.Errorf("CreateDatabase(%s): %w", name, err)
+					break
+				}
+				o.acked = append(o.acked, name)
+			}
+			results <- o
+		}()
+	}
+	<-killAt
+	c.Kill(li)
+	var acked []string
+	for range writers {
+		o := <-results
+		if o.err != nil {
+			t.Errorf("writer failed across the leader crash: %v", o.err)
+		}
+		acked = append(acked, o.acked...)
+	}
+	if len(acked) != writers*perWriter {
+		t.Fatalf("acknowledged %d of %d commands", len(acked), writers*perWriter)
+	}
+	c.WaitLeader()
+	d, _, err := watcher.ReadData(ctx, meta.ReadConsistent)
+	if err != nil {
+		t.Fatalf("consistent read: %v", err)
+	}
+	for _, name := range acked {
+		if d.Database(name) == nil {
+			t.Errorf("acknowledged database %s lost", name)
+		}
+	}
+	// The watcher survived the crash and converges to the same state.
+	waitFor(t, "watcher cache reaches the final index", func() bool { return watcher.Data().Index >= d.Index })
+	if got := len(watcher.Data().Databases); got != len(acked) {
+		t.Fatalf("watcher cache has %d databases, want %d", got, len(acked))
+	}
+}
