@@ -280,17 +280,17 @@ func (ix *Index) applySeries(id uint32, key []byte) error {
 	if ix.series.lookup(key) != 0 || ix.series.key(id) != nil {
 		return nil
 	}
-	// Parse the key first, to refuse it before it enters the table.
-	if _, _, err := models.ParseSeriesKeyAppend(ix.tagBuf[:0], key); err != nil {
+	ix.series.insert(id, key)
+	// Parse the stored copy: unescaped tokens then alias the slab, whose
+	// bytes never change, so the maps can use them as keys without copying.
+	name, tags, err := models.ParseSeriesKeyAppend(ix.tagBuf[:0], ix.series.key(id))
+	if err != nil {
+		ix.series.remove(id)
 		return fmt.Errorf("series %d: %w", id, errors.Join(err, ErrCorrupt))
 	}
-	ix.series.insert(id, key)
 	if id >= ix.nextID {
 		ix.nextID = id + 1
 	}
-	// Parse the stored copy: unescaped tokens then alias the slab, whose
-	// bytes never change, so the maps can use them as keys without copying.
-	name, tags, _ := models.ParseSeriesKeyAppend(ix.tagBuf[:0], ix.series.key(id))
 	ix.tagBuf = tags[:0]
 	m := ix.measurementFor(name)
 	m.ids = insertSorted(m.ids, id)

@@ -181,6 +181,11 @@ func (ix *Index) replaySnapshot(data []byte) error {
 func (ix *Index) applyRecord(r *record) error {
 	switch r.typ {
 	case recSeriesCreated:
+		// Ids are handed out in order, so a record never names an id past
+		// the next one; refusing that also bounds the id table's growth.
+		if r.id > uint64(ix.nextID) {
+			return fmt.Errorf("series record id %d beyond next id %d: %w", r.id, ix.nextID, ErrCorrupt)
+		}
 		return ix.applySeries(uint32(r.id), r.key)
 	case recFieldCreated:
 		ix.applyField(r.measurement, r.field, r.fieldType)
@@ -229,14 +234,16 @@ func (ix *Index) compact() error {
 			n++
 		}
 	}
+	// The next id comes before the series, so that replay can check that
+	// no series record names an id past it.
+	buf = appendRecord(buf, &record{typ: recNextID, id: uint64(ix.nextID)})
+	n++
 	for id := uint32(1); id < uint32(len(ix.series.locs)); id++ {
 		if key := ix.series.key(id); key != nil {
 			buf = appendRecord(buf, &record{typ: recSeriesCreated, id: uint64(id), key: key})
 			n++
 		}
 	}
-	buf = appendRecord(buf, &record{typ: recNextID, id: uint64(ix.nextID)})
-	n++
 	buf = appendRecord(buf, &record{typ: recSnapshotEnd, id: n})
 	if err := writeFileSync(ix.dir, snapshotFileName, buf); err != nil {
 		return fmt.Errorf("write index snapshot: %w", err)
