@@ -58,6 +58,11 @@ var intEncoderPool = sync.Pool{New: func() any { return new(intEncoder) }}
 // could still win. It only steers which candidates are tried.
 const entropySlack = 32
 
+// minEntropyValues is the fewest residuals worth entropy coding: below it the
+// coders' tables cost about what they save, and building them dominates
+// encode time (a 10-value block took 10x longer per value).
+const minEntropyValues = 32
+
 // AppendTimestamps encodes ts and appends the block to dst. Any order of
 // values works; ascending timestamps at a regular interval take a few bytes
 // per block. It panics if len(ts) > MaxValues.
@@ -145,7 +150,7 @@ func appendIntsWith[T integer](dst []byte, typ blockType, vs []T, unsigned bool,
 		if size := st.prefix + 1 + packedLen(len(st.res), uint(bits.Len64(st.span))); size < bestSize && allowed(t, packBits) {
 			bestScheme, bestT, bestSize = schemeTransformed+4*t+packBits, t, size
 		}
-		if st.span < 256 && len(st.res) >= 2 && (allowed(t, packHuff0) || allowed(t, packFSE)) {
+		if st.span < 256 && len(st.res) >= minEntropyValues && (allowed(t, packHuff0) || allowed(t, packFSE)) {
 			if est := st.prefix + entropyEstimate(st.res, int(st.span)); est < entEst {
 				entT, entEst = t, est
 			}
