@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"strconv"
 	"time"
@@ -34,6 +35,13 @@ var cpuFields = [...]string{
 	"usage_user", "usage_system", "usage_idle", "usage_nice", "usage_iowait",
 	"usage_irq", "usage_softirq", "usage_steal", "usage_guest", "usage_guest_nice",
 }
+
+// minTimestamp and maxTimestamp bound what int64 nanoseconds since the
+// epoch can hold.
+var (
+	minTimestamp = time.Unix(0, math.MinInt64).UTC()
+	maxTimestamp = time.Unix(0, math.MaxInt64).UTC()
+)
 
 // regions are TSBS's host regions with their datacenters.
 var regions = [...]struct {
@@ -95,6 +103,9 @@ func (c CPUConfig) Validate() error {
 		return fmt.Errorf("%w: interval = %s, want > 0", ErrInvalidConfig, c.Interval)
 	case c.Duration <= 0:
 		return fmt.Errorf("%w: duration = %s, want > 0", ErrInvalidConfig, c.Duration)
+	case c.Start.Before(minTimestamp) || c.Start.After(maxTimestamp.Add(-c.Duration)):
+		return fmt.Errorf("%w: start %s + duration %s leaves the nanosecond timestamp range (%d..%d)",
+			ErrInvalidConfig, c.Start.Format(time.RFC3339), c.Duration, minTimestamp.Year(), maxTimestamp.Year())
 	}
 	if _, err := ParsePrecision(c.Precision); err != nil {
 		return err

@@ -183,6 +183,8 @@ func TestCPUConfigValidate(t *testing.T) {
 		{"zero interval", func(c *loadgen.CPUConfig) { c.Interval = 0 }},
 		{"negative duration", func(c *loadgen.CPUConfig) { c.Duration = -time.Second }},
 		{"bad precision", func(c *loadgen.CPUConfig) { c.Precision = "fortnight" }},
+		{"zero start", func(c *loadgen.CPUConfig) { c.Start = time.Time{} }},
+		{"end past 2262", func(c *loadgen.CPUConfig) { c.Start = time.Date(2262, 4, 11, 23, 30, 0, 0, time.UTC) }},
 		{"too big for memory", func(c *loadgen.CPUConfig) { c.Hosts = 1_000_000; c.Duration = 24 * time.Hour }},
 	}
 	for _, tc := range tests {
