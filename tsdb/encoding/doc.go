@@ -8,7 +8,8 @@
 // without breaking old files. The formats are specified in docs/format.md.
 //
 // Append* functions encode and append to dst; Decode* functions decode src
-// and append to dst, reusing its capacity. All functions are safe for
+// and append to dst, reusing its capacity, and on error return dst with its
+// original length. All functions are safe for
 // concurrent use: per-call scratch space comes from sync.Pools. Decoders
 // treat src as untrusted: they never panic, never allocate more than
 // MaxValues elements (or a bound derived from len(src)), and every error

@@ -53,6 +53,21 @@ type transformStats struct {
 
 var intEncoderPool = sync.Pool{New: func() any { return new(intEncoder) }}
 
+// maxPooledBytes is the largest scratch buffer kept in a pool, so one huge
+// block does not pin its memory.
+const maxPooledBytes = 1 << 20
+
+// release returns e to the pool, dropping oversized buffers.
+func (e *intEncoder) release() {
+	if cap(e.best) > maxPooledBytes {
+		e.best = nil
+	}
+	if cap(e.cand) > maxPooledBytes {
+		e.cand = nil
+	}
+	intEncoderPool.Put(e)
+}
+
 // entropySlack is how many bytes an entropy coder's table and framing are
 // assumed to add to the histogram's entropy when deciding whether simple8b
 // could still win. It only steers which candidates are tried.
@@ -137,7 +152,7 @@ func appendIntsWith[T integer](dst []byte, typ blockType, vs []T, unsigned bool,
 	}
 	// n >= 3 from here: two values always form a progression.
 	e := intEncoderPool.Get().(*intEncoder)
-	defer intEncoderPool.Put(e)
+	defer e.release()
 	allowed := func(t, p int) bool { return only < 0 || only == schemeTransformed+4*t+p }
 
 	// Bit-packing sizes are exact and cheap: start from the smallest.

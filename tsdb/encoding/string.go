@@ -20,6 +20,10 @@ const (
 // about 22:1) or to raw when s2 would compress further.
 const maxS2Ratio = 64
 
+// maxS2Input is the largest string body the encoder compresses; larger ones
+// (far beyond any real block) are stored raw, well inside s2's 4 GiB limit.
+const maxS2Input = 1 << 30
+
 // AppendStrings encodes vs as varint lengths followed by the bytes, s2
 // compressed when that is smaller, and appends the block to dst. It panics
 // if len(vs) > MaxValues.
@@ -28,27 +32,32 @@ func AppendStrings(dst []byte, vs [][]byte) []byte {
 	if len(vs) == 0 {
 		return append(dst, header(typeString, schemeEmpty))
 	}
+	// Write the raw block, then replace its body if s2 makes it smaller.
+	start := len(dst)
+	dst = appendHeader(dst, typeString, schemeRaw, len(vs))
+	bodyStart := len(dst)
+	for _, v := range vs {
+		dst = binary.AppendUvarint(dst, uint64(len(v)))
+	}
+	for _, v := range vs {
+		dst = append(dst, v...)
+	}
+	body := dst[bodyStart:]
+	if len(body) > maxS2Input {
+		return dst
+	}
 	e := intEncoderPool.Get().(*intEncoder)
-	defer intEncoderPool.Put(e)
-	raw := e.cand[:0]
-	for _, v := range vs {
-		raw = binary.AppendUvarint(raw, uint64(len(v)))
-	}
-	for _, v := range vs {
-		raw = append(raw, v...)
-	}
-	e.cand = raw
-	comp := s2.Encode(e.best[:cap(e.best)], raw)
-	if len(comp)*maxS2Ratio < len(raw) {
-		comp = s2.EncodeSnappy(e.best[:cap(e.best)], raw)
+	defer e.release()
+	comp := s2.Encode(e.best[:cap(e.best)], body)
+	if len(comp)*maxS2Ratio < len(body) {
+		comp = s2.EncodeSnappy(e.best[:cap(e.best)], body)
 	}
 	e.best = comp
-	if len(comp) < len(raw) && len(comp)*maxS2Ratio >= len(raw) {
-		dst = appendHeader(dst, typeString, schemeS2, len(vs))
-		return append(dst, comp...)
+	if len(comp) >= len(body) || len(comp)*maxS2Ratio < len(body) {
+		return dst
 	}
-	dst = appendHeader(dst, typeString, schemeRaw, len(vs))
-	return append(dst, raw...)
+	dst = appendHeader(dst[:start], typeString, schemeS2, len(vs))
+	return append(dst, comp...)
 }
 
 // DecodeStrings decodes a block written by AppendStrings and appends the
