@@ -242,3 +242,47 @@ func FuzzReplayLog(f *testing.F) {
 		}
 	})
 }
+
+// TestSnapshotHandOver checks that records appended to the log while a
+// snapshot is being written outside the lock end up in the new log.
+func TestSnapshotHandOver(t *testing.T) {
+	dir := t.TempDir()
+	ix, err := Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustCreate(t, ix, "cpu,host=a usage=1 1\ncpu,host=b usage=1 1")
+	// Step 1 of maybeCompact: encode under the lock, remember the offset.
+	ix.mu.Lock()
+	snap := ix.encodeSnapshot()
+	off := ix.log.size
+	ix.mu.Unlock()
+	// Meanwhile other writers go on.
+	mustCreate(t, ix, "cpu,host=c usage=1 1\nmem,host=a free=1i 1")
+	if err := ix.DropSeries([]uint64{1}); err != nil {
+		t.Fatal(err)
+	}
+	// Steps 2 and 3.
+	if err := writeTemp(dir, snapshotFileName, snap); err != nil {
+		t.Fatal(err)
+	}
+	ix.mu.Lock()
+	if err := ix.switchLog(off); err != nil {
+		t.Fatal(err)
+	}
+	ix.mu.Unlock()
+	mustCreate(t, ix, "cpu,host=d usage=1 1")
+	want := state(ix)
+	ix.Close()
+	ix, err = Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix.Close()
+	if got := state(ix); got != want {
+		t.Errorf("after hand-over and reopen:\ngot:\n%s\nwant:\n%s", got, want)
+	}
+	if _, ok := ix.SeriesID([]byte("cpu,host=a")); ok {
+		t.Errorf("series dropped during the snapshot came back")
+	}
+}

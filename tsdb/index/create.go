@@ -68,7 +68,11 @@ func (ix *Index) CreateSeriesAndFields(points []models.Point, ids []uint64) (con
 	if complete {
 		return conflicts, nil
 	}
-	return ix.createSlow(points, ids)
+	conflicts, err = ix.createSlow(points, ids)
+	if err == nil {
+		ix.maybeCompact()
+	}
+	return conflicts, err
 }
 
 // checkFields checks p's field types against m's fields under the read
@@ -240,14 +244,6 @@ func (ix *Index) createSlow(points []models.Point, ids []uint64) ([]PointError, 
 		if err := ix.applySeries(uint32(ids[i]), key); err != nil {
 			// validKey admitted the point, so its key parses.
 			panic(fmt.Sprintf("BUG: series key %q of a valid point: %v", key, err))
-		}
-	}
-	if ix.log.size > ix.compactBytes {
-		if err := ix.compact(); err != nil {
-			// Which log file the name points at is now uncertain: refuse
-			// changes until a reopen replays whatever is on disk.
-			ix.err = err
-			ix.logger.Error("index snapshot failed; refusing new series until reopened", "dir", ix.dir, "err", err)
 		}
 	}
 	return conflicts, nil

@@ -45,6 +45,8 @@ type Index struct {
 	tagBuf models.Tags
 	// compactBytes is the log size that triggers a snapshot.
 	compactBytes int64
+	// compacting is set while a snapshot is written outside the lock.
+	compacting bool
 }
 
 // measurement is the index of one measurement.

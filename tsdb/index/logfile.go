@@ -85,7 +85,7 @@ func (ix *Index) load() error {
 	}
 	ix.log = &logFile{f: f, size: good}
 	if good > ix.compactBytes {
-		if err := ix.compact(); err != nil {
+		if err := ix.compactNow(); err != nil {
 			ix.log.close()
 			return err
 		}
@@ -208,12 +208,59 @@ func (ix *Index) applyRecord(r *record) error {
 	return nil
 }
 
-// compact writes a snapshot of the whole index and starts an empty log.
-// The caller holds ix.mu (or is Open). Crash safety: the snapshot is
-// complete and synced before it replaces the old one, and replaying the old
-// log over the new snapshot is idempotent, so a crash at any point loses
-// nothing.
-func (ix *Index) compact() error {
+// maybeCompact folds the log into a snapshot when the log has grown past
+// compactBytes. It is called without ix.mu held, by the writer whose batch
+// pushed the log over the limit: that writer waits for the snapshot, other
+// writers and readers do not, because the snapshot is encoded under the
+// lock but written and fsynced outside it (see switchLog for the
+// hand-over).
+func (ix *Index) maybeCompact() {
+	ix.mu.Lock()
+	if ix.closed || ix.err != nil || ix.compacting || ix.log.size <= ix.compactBytes {
+		ix.mu.Unlock()
+		return
+	}
+	ix.compacting = true
+	snap := ix.encodeSnapshot()
+	off := ix.log.size
+	ix.mu.Unlock()
+
+	err := writeTemp(ix.dir, snapshotFileName, snap)
+
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	ix.compacting = false
+	if err == nil && ix.closed {
+		err = ErrClosed
+	}
+	if err == nil {
+		if err = ix.switchLog(off); err != nil {
+			// Which log file the name points at is now uncertain: refuse
+			// changes until a reopen replays whatever is on disk.
+			ix.err = err
+			ix.logger.Error("index snapshot failed; refusing changes until reopened", "dir", ix.dir, "err", err)
+			return
+		}
+		ix.logger.Info("index snapshot written", "dir", ix.dir, "series", ix.series.live, "bytes", len(snap))
+		return
+	}
+	os.Remove(filepath.Join(ix.dir, snapshotFileName+tmpSuffix))
+	if !errors.Is(err, ErrClosed) {
+		ix.logger.Error("index snapshot failed", "dir", ix.dir, "err", err)
+	}
+}
+
+// compactNow writes a snapshot synchronously; for Open, before the index
+// is shared.
+func (ix *Index) compactNow() error {
+	if err := writeTemp(ix.dir, snapshotFileName, ix.encodeSnapshot()); err != nil {
+		return fmt.Errorf("write index snapshot: %w", err)
+	}
+	return ix.switchLog(ix.log.size)
+}
+
+// encodeSnapshot encodes the whole index. The caller holds ix.mu.
+func (ix *Index) encodeSnapshot() []byte {
 	var buf []byte
 	buf = append(buf, snapshotMagic...)
 	var n uint64
@@ -244,12 +291,31 @@ func (ix *Index) compact() error {
 			n++
 		}
 	}
-	buf = appendRecord(buf, &record{typ: recSnapshotEnd, id: n})
-	if err := writeFileSync(ix.dir, snapshotFileName, buf); err != nil {
-		return fmt.Errorf("write index snapshot: %w", err)
+	return appendRecord(buf, &record{typ: recSnapshotEnd, id: n})
+}
+
+// switchLog installs the snapshot written to its temporary file and starts
+// a new log holding the records appended to the old log since offset off
+// (when the snapshot was encoded). The caller holds ix.mu. Crash safety:
+// the new log is complete and synced before either rename; after the
+// snapshot's rename and before the log's, the directory holds the new
+// snapshot and the whole old log, and replaying that is idempotent.
+func (ix *Index) switchLog(off int64) error {
+	tail := make([]byte, len(logMagic)+int(ix.log.size-off))
+	copy(tail, logMagic)
+	if _, err := ix.log.f.ReadAt(tail[len(logMagic):], off); err != nil {
+		return fmt.Errorf("read index log tail: %w", err)
 	}
-	if err := writeFileSync(ix.dir, logFileName, logMagic); err != nil {
-		return fmt.Errorf("reset index log: %w", err)
+	if err := writeTemp(ix.dir, logFileName, tail); err != nil {
+		return fmt.Errorf("write new index log: %w", err)
+	}
+	for _, name := range []string{snapshotFileName, logFileName} {
+		if err := os.Rename(filepath.Join(ix.dir, name+tmpSuffix), filepath.Join(ix.dir, name)); err != nil {
+			return fmt.Errorf("install %s: %w", name, err)
+		}
+	}
+	if err := syncDir(ix.dir); err != nil {
+		return fmt.Errorf("sync index dir: %w", err)
 	}
 	f, err := os.OpenFile(filepath.Join(ix.dir, logFileName), os.O_RDWR, 0o644)
 	if err != nil {
@@ -259,19 +325,14 @@ func (ix *Index) compact() error {
 		f.Close()
 		return fmt.Errorf("seek index log: %w", err)
 	}
-	if ix.log != nil {
-		ix.log.close()
-	}
-	ix.log = &logFile{f: f, size: int64(len(logMagic))}
-	ix.logger.Info("index snapshot written", "dir", ix.dir, "series", ix.series.live, "bytes", len(buf))
+	ix.log.close()
+	ix.log = &logFile{f: f, size: int64(len(tail))}
 	return nil
 }
 
-// writeFileSync writes name in dir atomically: temporary file, fsync,
-// rename, fsync of the directory.
-func writeFileSync(dir, name string, data []byte) error {
-	tmp := filepath.Join(dir, name+tmpSuffix)
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+// writeTemp writes data to name+".tmp" in dir and fsyncs it.
+func writeTemp(dir, name string, data []byte) error {
+	f, err := os.OpenFile(filepath.Join(dir, name+tmpSuffix), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return err
 	}
@@ -283,12 +344,10 @@ func writeFileSync(dir, name string, data []byte) error {
 		f.Close()
 		return err
 	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
-		return err
-	}
+	return f.Close()
+}
+
+func syncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return err
