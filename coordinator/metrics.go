@@ -37,7 +37,7 @@ func newWriterMetrics(reg prometheus.Registerer) *writerMetrics {
 	f := promauto.With(reg)
 	writes := f.NewCounterVec(prometheus.CounterOpts{Namespace: metricsNamespace, Subsystem: metricsSubsystem,
 		Name: "writes_total",
-		Help: "WritePoints calls by outcome: ok, partial (points dropped), timeout, failed (consistency not met), hh (met with replicas queued in hinted handoff)."},
+		Help: "WritePoints calls by outcome: ok, partial (points dropped), timeout, failed (consistency not met, or no shard could be found), hh (met with replicas queued in hinted handoff)."},
 		[]string{"result"})
 	m := &writerMetrics{
 		pointsWritten: f.NewCounter(prometheus.CounterOpts{Namespace: metricsNamespace, Subsystem: metricsSubsystem,

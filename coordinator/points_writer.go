@@ -84,7 +84,8 @@ type PointsWriter struct {
 }
 
 // NewPointsWriter returns a PointsWriter. nodeID returns this data node's
-// id (0 while unknown: then every owner is treated as remote). hh may be
+// id (0 while unknown, or when nodeID is nil: then every owner is treated
+// as remote). remote may be nil only when this node owns every shard. hh may be
 // nil (no hinted handoff: a failed replica write is only counted, and
 // ConsistencyLevelAny behaves as ConsistencyLevelOne). A nil logger
 // discards; a nil reg registers nothing.
@@ -92,6 +93,9 @@ func NewPointsWriter(cfg Config, nodeID func() uint64, mc MetaClient, local TSDB
 	hh HintedHandoff, logger *slog.Logger, reg prometheus.Registerer) *PointsWriter {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
+	}
+	if nodeID == nil {
+		nodeID = func() uint64 { return 0 }
 	}
 	return &PointsWriter{
 		cfg:     cfg,
@@ -145,6 +149,8 @@ func (w *PointsWriter) WritePoints(ctx context.Context, db, rp string, level Con
 	err := w.mapShards(ctx, m, db, rp, points, start)
 	if err == nil {
 		err = w.writeShards(ctx, m, level)
+	} else {
+		w.metrics.writes[resultFailed].Inc()
 	}
 	w.metrics.duration.Observe(time.Since(start).Seconds())
 	return err
@@ -293,6 +299,11 @@ func (w *PointsWriter) writeOwner(ctx context.Context, self, owner, shardID uint
 	}
 	if w.hh != nil && w.hh.Pending(owner) {
 		return w.handOff(owner, shardID, pts, nil)
+	}
+	if w.remote == nil {
+		err := fmt.Errorf("write shard %d to node %d: no shard writer configured: %w", shardID, owner, ErrNodeNotFound)
+		w.replicaFailed(owner, shardID, err)
+		return ownerResult{err: err}
 	}
 	r := classify(w.remote.WriteShard(ctx, owner, shardID, pts))
 	if r.acked {

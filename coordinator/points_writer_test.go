@@ -209,12 +209,16 @@ func TestPointsWriter_LookupErrors(t *testing.T) {
 				t.Error("store written on a failed lookup")
 				return nil
 			}}
-			w := coordinator.NewPointsWriter(testConfig(), selfID(1), staticMeta(t, tc.data), local, noRemote(t), nil, nil, nil)
+			reg := prometheus.NewRegistry()
+			w := coordinator.NewPointsWriter(testConfig(), selfID(1), staticMeta(t, tc.data), local, noRemote(t), nil, nil, reg)
 			err := w.WritePoints(context.Background(), tc.db, tc.rp, coordinator.ConsistencyLevelOne, pts)
 			for _, want := range tc.want {
 				if !errors.Is(err, want) {
 					t.Errorf("WritePoints: got %v; want an error wrapping %v", err, want)
 				}
+			}
+			if got := metricValue(t, reg, "strata_coordinator_writes_total", "result", "failed"); got != 1 {
+				t.Errorf("writes_total{result=failed}: got %v; want 1", got)
 			}
 		})
 	}
@@ -471,5 +475,17 @@ func TestPointsWriter_Concurrent(t *testing.T) {
 	wg.Wait()
 	if got := total.Load(); got != 8*20*100 {
 		t.Errorf("points written: got %d; want %d", got, 8*20*100)
+	}
+}
+
+// TestPointsWriter_NoRemoteWriter checks a writer built without a shard
+// writer fails remote owners instead of crashing.
+func TestPointsWriter_NoRemoteWriter(t *testing.T) {
+	d := testData(2, 1, group(1, testGroupStart, 10, []uint64{2}))
+	w := coordinator.NewPointsWriter(testConfig(), nil, staticMeta(t, d), localRecorder(1, &recorder{}), nil, nil, nil, nil)
+	err := w.WritePoints(context.Background(), testDB, "", coordinator.ConsistencyLevelOne,
+		mustParse(t, fmt.Sprintf("m v=1 %d", testGroupStart.UnixNano())))
+	if !errors.Is(err, coordinator.ErrConsistency) || !errors.Is(err, coordinator.ErrNodeNotFound) {
+		t.Fatalf("WritePoints: got %v; want ErrConsistency wrapping ErrNodeNotFound", err)
 	}
 }
