@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/strata-db/strata/tsdb/models"
@@ -284,5 +285,64 @@ func TestSnapshotHandOver(t *testing.T) {
 	}
 	if _, ok := ix.SeriesID([]byte("cpu,host=a")); ok {
 		t.Errorf("series dropped during the snapshot came back")
+	}
+}
+
+// TestConcurrentWritesWithSnapshots runs writers, droppers and readers while
+// small log limits force many snapshots, then checks a reopen sees the same
+// state. Run with -race.
+func TestConcurrentWritesWithSnapshots(t *testing.T) {
+	dir := t.TempDir()
+	ix, err := Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix.mu.Lock()
+	ix.compactBytes = 2048
+	ix.mu.Unlock()
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var p models.Parser
+			for i := range 150 {
+				lp := fmt.Sprintf("cpu,w=%d,host=h%d usage=1 1\nmem,w=%d free=%di 1", w, i, w, i)
+				pts, err := p.Parse([]byte(lp), 1, 1)
+				if err != nil {
+					t.Errorf("parse: %v", err)
+					return
+				}
+				ids := make([]uint64, len(pts))
+				if c, err := ix.CreateSeriesAndFields(pts, ids); err != nil || len(c) != 0 {
+					t.Errorf("create: conflicts %v, error %v", c, err)
+					return
+				}
+				if i%3 == 0 {
+					if err := ix.DropSeries(ids[:1]); err != nil {
+						t.Errorf("drop: %v", err)
+						return
+					}
+				}
+				ix.MatchSeries([]byte("cpu"), TagMatch{Key: "w", Op: NotEqual, Value: "1"})
+			}
+		}()
+	}
+	wg.Wait()
+	if _, err := os.Stat(filepath.Join(dir, snapshotFileName)); err != nil {
+		t.Fatalf("no snapshot was written: %v", err)
+	}
+	want := state(ix)
+	if n := ix.SeriesN(); n != 4*100+4 {
+		t.Errorf("SeriesN: got %d; want %d", n, 4*100+4)
+	}
+	ix.Close()
+	ix, err = Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix.Close()
+	if got := state(ix); got != want {
+		t.Errorf("state after reopen differs:\ngot:\n%s\nwant:\n%s", got, want)
 	}
 }
