@@ -273,6 +273,9 @@ func (w *PointsWriter) writeShards(ctx context.Context, m *mapping, level Consis
 		} else {
 			w.metrics.writes[resultFailed].Inc()
 		}
+		if len(failures) == 1 {
+			return failures[0]
+		}
 		return errors.Join(failures...)
 	case dropped > 0:
 		w.metrics.writes[resultPartial].Inc()
