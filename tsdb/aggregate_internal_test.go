@@ -26,10 +26,12 @@ func TestMarkStatBlocks(t *testing.T) {
 	cache := tsm.Array{Type: models.FieldTypeFloat, Timestamps: []int64{44}, Floats: []float64{1}}
 	tombs := []Tombstone{{Seq: 5, SeriesKey: []byte("k"), Min: 52, Max: 52}}
 	markStatBlocks(blocks, []tsm.Array{cache}, tombs, []byte("k"), []byte("f"), 0, 72, 10)
-	want := []bool{true, false, false, false, false, true, false, false}
+	wantStat := []bool{true, false, false, false, false, true, false, false}
+	wantIsolated := []bool{true, true, false, false, false, true, false, true}
 	for i, b := range blocks {
-		if b.stat != want[i] {
-			t.Fatalf("block %d [%d,%d]: stat got %v, want %v", i, b.meta.MinTime, b.meta.MaxTime, b.stat, want[i])
+		if b.stat != wantStat[i] || b.isolated != wantIsolated[i] {
+			t.Fatalf("block %d [%d,%d]: stat, isolated got %v, %v, want %v, %v",
+				i, b.meta.MinTime, b.meta.MaxTime, b.stat, b.isolated, wantStat[i], wantIsolated[i])
 		}
 	}
 }
