@@ -24,6 +24,9 @@ var (
 	// ErrTimeout means a write did not meet its consistency level before
 	// the write timeout. A *WriteError wrapping it says which shard.
 	ErrTimeout = errors.New("timeout")
+	// ErrQueued is the OwnerError of an owner whose write went to its
+	// hinted-handoff queue instead (it counts only for ConsistencyLevelAny).
+	ErrQueued = errors.New("queued in hinted handoff")
 	// ErrPartialWrite means some points were not written: beyond the
 	// retention policy, or rejected by an owner (field type conflict).
 	// A *PartialWriteError wrapping it carries the count.
@@ -108,7 +111,8 @@ type WriteError struct {
 	Owners int
 	// Timeout is true when the deadline was reached.
 	Timeout bool
-	// Errs holds one *OwnerError per owner that did not acknowledge.
+	// Errs holds one *OwnerError per owner that did not acknowledge
+	// (wrapping ErrQueued when hinted handoff took its write).
 	Errs []error
 }
 

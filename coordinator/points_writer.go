@@ -237,8 +237,15 @@ func (w *PointsWriter) writeShards(ctx context.Context, m *mapping, level Consis
 			case r.hh:
 				queued++
 			}
-			if r.err != nil && !r.acked && !r.hh {
-				errs = append(errs, &OwnerError{OwnerID: b.shard.Owners[k], Err: r.err})
+			if !r.acked {
+				err := r.err
+				if r.hh {
+					err = ErrQueued
+					if r.err != nil {
+						err = fmt.Errorf("%w after: %w", ErrQueued, r.err)
+					}
+				}
+				errs = append(errs, &OwnerError{OwnerID: b.shard.Owners[k], Err: err})
 			}
 		}
 		required := level.required(owners)

@@ -394,3 +394,49 @@ func FuzzRPCHandler(f *testing.F) {
 		}
 	})
 }
+
+// TestPointsWriter_PeerDownGoesToHintedHandoff stops the peer's server and
+// writes with RF 2: the real RPC failure (connection refused) is counted
+// and the replica is queued in hinted handoff.
+func TestPointsWriter_PeerDownGoesToHintedHandoff(t *testing.T) {
+	p := startPeer(t, rpcConfig(), localRecorder(2, &recorder{}))
+	p.srv.Close()
+	d := p.data
+	d.Databases[0].RetentionPolicies[0].ShardGroups = []meta.ShardGroupInfo{group(1, testGroupStart, 10, []uint64{1, 2})}
+	var queued []uint64
+	var mu sync.Mutex
+	hh := &fakeHH{
+		PendingFn: func(uint64) bool { return false },
+		WriteShardFn: func(node, shard uint64, pts []models.Point) error {
+			mu.Lock()
+			defer mu.Unlock()
+			queued = append(queued, node)
+			return nil
+		},
+	}
+	reg := prometheus.NewRegistry()
+	w := coordinator.NewPointsWriter(testConfig(), selfID(1), staticMeta(t, d), localRecorder(1, &recorder{}), p.client, hh, nil, reg)
+	pts := mustParse(t, fmt.Sprintf("m v=1 %d", testGroupStart.UnixNano()))
+	if err := w.WritePoints(context.Background(), testDB, "", coordinator.ConsistencyLevelOne, pts); err != nil {
+		t.Fatalf("level one with the peer down: got %v; want nil", err)
+	}
+	err := w.WritePoints(context.Background(), testDB, "", coordinator.ConsistencyLevelAll, pts)
+	var oe *coordinator.OwnerError
+	if !errors.Is(err, coordinator.ErrConsistency) || !errors.Is(err, coordinator.ErrQueued) || !errors.As(err, &oe) || oe.OwnerID != 2 {
+		t.Fatalf("level all with the peer down: got %v; want ErrConsistency naming owner 2 as queued", err)
+	}
+	if !strings.Contains(err.Error(), "owner 2: queued in hinted handoff after: write shard 10 to node 2") {
+		t.Errorf("error %q does not say owner 2's write failed and was queued", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(queued) != 2 || queued[0] != 2 || queued[1] != 2 {
+		t.Errorf("hinted handoff writes for nodes %v; want [2 2]", queued)
+	}
+	if got := metricValue(t, reg, "strata_coordinator_replica_write_failures_total", "node", "2"); got != 2 {
+		t.Errorf("replica_write_failures_total{node=2}: got %v; want 2", got)
+	}
+	if got := metricValue(t, reg, "strata_coordinator_hinted_handoff_writes_total", "node", "2"); got != 2 {
+		t.Errorf("hinted_handoff_writes_total{node=2}: got %v; want 2", got)
+	}
+}
