@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -203,7 +204,12 @@ func (w *PointsWriter) writeShards(ctx context.Context, m *mapping, level Consis
 		inline()
 	}
 	wg.Wait()
+	return w.evaluate(ctx, m, level)
+}
 
+// evaluate judges each shard of m against level from the owners' results,
+// counts the outcome, and returns WritePoints' answer.
+func (w *PointsWriter) evaluate(ctx context.Context, m *mapping, level ConsistencyLevel) error {
 	var (
 		failures         []error
 		timeout          bool
@@ -215,7 +221,7 @@ func (w *PointsWriter) writeShards(ctx context.Context, m *mapping, level Consis
 		dropped = m.dropped
 		reasons = append(reasons, "points beyond retention policy")
 	}
-	j = 0
+	j := 0
 	for i := range m.batches {
 		b := &m.batches[i]
 		if len(b.points) == 0 {
@@ -268,7 +274,9 @@ func (w *PointsWriter) writeShards(ctx context.Context, m *mapping, level Consis
 		written += len(b.points) - maxDropped
 		if maxDropped > 0 {
 			dropped += maxDropped
-			reasons = append(reasons, reason)
+			if !slices.Contains(reasons, reason) {
+				reasons = append(reasons, reason)
+			}
 		}
 	}
 	w.metrics.pointsWritten.Add(float64(written))
