@@ -24,6 +24,16 @@ type Parser struct {
 	arena  []byte
 	errs   []LineError
 
+	// Tag-order cache: bodies usually repeat one tag-key order line after
+	// line (TSBS, Telegraf), so the sorting permutation of the previous good
+	// line is tried first. orderKeys are that line's tag keys in input order
+	// (arena slices, so only valid within one Parse and reset whenever a
+	// line is rolled back); order[i] is the input index of the i-th tag in
+	// sorted order.
+	orderKeys [][]byte
+	order     []int32
+	tagTmp    []Tag
+
 	// Line-number bookkeeping for errors detected here rather than by the
 	// decoder: lineOff is an offset into body known to be on line lineNo.
 	body    []byte
@@ -60,6 +70,7 @@ func (p *Parser) Parse(body []byte, prec Precision, now int64) ([]Point, error) 
 		}
 		// Roll back what the bad line added.
 		p.tags, p.fields, p.arena = p.tags[:nt], p.fields[:nf], p.arena[:na]
+		p.orderKeys = p.orderKeys[:0]
 		dropped++
 		if len(p.errs) < maxLineErrors {
 			p.errs = append(p.errs, LineError{Line: line, Err: err})
@@ -77,6 +88,7 @@ func (p *Parser) reset(body []byte) {
 	p.tags = p.tags[:0]
 	p.fields = p.fields[:0]
 	p.errs = p.errs[:0]
+	p.orderKeys = p.orderKeys[:0]
 	// Unescaped tokens are never longer than the body, so with this capacity
 	// the arena does not grow during a Parse and its slices stay put.
 	if cap(p.arena) < len(body) {
@@ -113,14 +125,7 @@ func (p *Parser) parseEntry(prec Precision, defaultTime int64) (int, error) {
 		p.tags = append(p.tags, Tag{Key: p.save(k), Value: p.save(v)})
 	}
 	tags := Tags(p.tags[t0:len(p.tags):len(p.tags)])
-	sortTags(tags)
-	var semErr error
-	for i := 1; i < len(tags); i++ {
-		if bytes.Equal(tags[i-1].Key, tags[i].Key) {
-			semErr = fmt.Errorf("%w %q", ErrDuplicateTagKey, tags[i].Key)
-			break
-		}
-	}
+	semErr := p.sortTags(tags)
 
 	f0 := len(p.fields)
 	var seen uint64 // bloom filter of this line's field keys
@@ -266,18 +271,62 @@ func decodeErrLine(err error) int {
 	return 0
 }
 
-// sortTags sorts tags by key: insertion sort for the usual handful of tags,
-// the standard library beyond that. Neither allocates.
-func sortTags(tags Tags) {
-	if len(tags) > 16 {
-		slices.SortFunc(tags, func(a, b Tag) int { return bytes.Compare(a.Key, b.Key) })
-		return
+// sortTags sorts one line's tags by key and reports a repeated key. It
+// reuses the previous line's permutation when the keys come in the same
+// order, and otherwise sorts (insertion sort of indices for the usual
+// handful of tags) and remembers the new permutation. It does not allocate
+// in steady state.
+func (p *Parser) sortTags(tags Tags) error {
+	n := len(tags)
+	if n < 2 {
+		return nil
 	}
-	for i := 1; i < len(tags); i++ {
-		for j := i; j > 0 && bytes.Compare(tags[j-1].Key, tags[j].Key) > 0; j-- {
-			tags[j-1], tags[j] = tags[j], tags[j-1]
+	if len(p.orderKeys) == n && sameKeys(tags, p.orderKeys) {
+		p.permute(tags)
+		return nil
+	}
+	keys := p.orderKeys[:0]
+	order := p.order[:0]
+	for i := range tags {
+		keys = append(keys, tags[i].Key)
+		order = append(order, int32(i))
+	}
+	if n <= 64 {
+		for i := 1; i < n; i++ {
+			for j := i; j > 0 && bytes.Compare(tags[order[j-1]].Key, tags[order[j]].Key) > 0; j-- {
+				order[j-1], order[j] = order[j], order[j-1]
+			}
+		}
+	} else {
+		slices.SortFunc(order, func(a, b int32) int { return bytes.Compare(tags[a].Key, tags[b].Key) })
+	}
+	p.order = order
+	p.permute(tags)
+	for i := 1; i < n; i++ {
+		if bytes.Equal(tags[i-1].Key, tags[i].Key) {
+			p.orderKeys = keys[:0]
+			return fmt.Errorf("%w %q", ErrDuplicateTagKey, tags[i].Key)
 		}
 	}
+	p.orderKeys = keys
+	return nil
+}
+
+// permute reorders tags by p.order.
+func (p *Parser) permute(tags Tags) {
+	p.tagTmp = append(p.tagTmp[:0], tags...)
+	for i, j := range p.order {
+		tags[i] = p.tagTmp[j]
+	}
+}
+
+func sameKeys(tags Tags, keys [][]byte) bool {
+	for i := range tags {
+		if string(tags[i].Key) != string(keys[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // parseTimestamp parses a decimal int64 without allocating.

@@ -352,3 +352,34 @@ func TestParseSteadyStateAllocs(t *testing.T) {
 		t.Errorf("Parse of 500 lines in steady state: got %v allocs; want <= 1", allocs)
 	}
 }
+
+// TestParseTagOrderCache exercises the reuse of the previous line's tag
+// permutation: same order, another order, a repeated key in the cached
+// order, and a rolled-back line in between.
+func TestParseTagOrderCache(t *testing.T) {
+	in := "m,z=1,a=2,m=3 f=1i 1\n" +
+		"m,z=4,a=5,m=6 f=1i 2\n" + // same order: cached permutation
+		"m,a=7,m=8,z=9 f=1i 3\n" + // already sorted: new permutation
+		"m,z=1,a=2,z=3 f=1i 4\n" + // repeated key
+		"m,z=1,a=2,m=3 f=bad 5\n" + // sorts, then fails: cache dropped
+		"m,z=1,a=2,m=3 f=1i 6\n" +
+		"m,z=x,a=y f=1i 7\n" + // fewer tags
+		"m,q=1,p=2,o=3,n=4,m=5,l=6,k=7,j=8,i=9,h=10,g=11,f=12,e=13,d=14,c=15,b=16,a=17,zz=18 f=1i 8\n"
+	var p models.Parser
+	got, err := p.Parse([]byte(in), 1, 0)
+	var pe *models.PartialParseError
+	if !errors.As(err, &pe) || pe.Dropped != 2 || pe.Lines[0].Line != 4 || pe.Lines[1].Line != 5 {
+		t.Fatalf("got error %v; want lines 4 and 5 rejected", err)
+	}
+	one := fs(fld("f", i64(1)))
+	want := []models.Point{
+		pt("m", tg("a", "2", "m", "3", "z", "1"), one, 1),
+		pt("m", tg("a", "5", "m", "6", "z", "4"), one, 2),
+		pt("m", tg("a", "7", "m", "8", "z", "9"), one, 3),
+		pt("m", tg("a", "2", "m", "3", "z", "1"), one, 6),
+		pt("m", tg("a", "y", "z", "x"), one, 7),
+		pt("m", tg("a", "17", "b", "16", "c", "15", "d", "14", "e", "13", "f", "12", "g", "11", "h", "10", "i", "9",
+			"j", "8", "k", "7", "l", "6", "m", "5", "n", "4", "o", "3", "p", "2", "q", "1", "zz", "18"), one, 8),
+	}
+	checkPoints(t, got, want)
+}
