@@ -328,7 +328,7 @@ func (w *PointsWriter) writeOwner(ctx context.Context, self, owner, shardID uint
 		return r
 	}
 	w.replicaFailed(owner, shardID, r.err)
-	if w.hh == nil || errors.Is(r.err, ErrShardNotFound) || errors.Is(r.err, ErrCorruptBatch) {
+	if w.hh == nil || errors.Is(r.err, ErrShardNotFound) || errors.Is(r.err, ErrCorruptBatch) || errors.Is(r.err, ErrBodyTooLarge) {
 		// No queue, or an answer a replay would get again.
 		return r
 	}

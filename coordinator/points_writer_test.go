@@ -402,6 +402,12 @@ func TestPointsWriter_NoHandoffForPermanentErrors(t *testing.T) {
 	if !errors.Is(err, coordinator.ErrShardNotFound) {
 		t.Fatalf("level all: got %v; want an error wrapping ErrShardNotFound", err)
 	}
+	for _, permanent := range []error{coordinator.ErrCorruptBatch, coordinator.ErrBodyTooLarge} {
+		remoteErr = fmt.Errorf("write shard: %w", permanent)
+		if err := w.WritePoints(context.Background(), testDB, "", coordinator.ConsistencyLevelAll, pts); !errors.Is(err, permanent) {
+			t.Fatalf("level all: got %v; want an error wrapping %v", err, permanent)
+		}
+	}
 
 	queueFull := errors.New("queue full")
 	remote.WriteShardFn = func(context.Context, uint64, uint64, []models.Point) error { return errors.New("refused") }
