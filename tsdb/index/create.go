@@ -19,7 +19,8 @@ const maxStackKey = 512
 // rejected as a whole and listed in conflicts with a *FieldConflictError;
 // nothing of it is created. The other points proceed. (A point the parser
 // cannot produce — no fields, unsorted tags, a token ending in a backslash —
-// is rejected the same way with an error wrapping ErrInvalidPoint.)
+// is rejected the same way, with an error wrapping ErrInvalidPoint, when it
+// would create a series or field.)
 //
 // New series and fields are durable (written and fsynced to the index log,
 // one fsync for the whole batch) before it returns, so the caller may then

@@ -14,7 +14,7 @@ var (
 	ErrCorrupt = errors.New("corrupt index file")
 	// ErrIndexFull means the shard ran out of series ids (2^32-2 series).
 	ErrIndexFull = errors.New("index full: series ids exhausted")
-	// ErrTooManyIDs is returned by CreateSeriesAndFields when ids is shorter
+	// ErrIDsTooShort is returned by CreateSeriesAndFields when ids is shorter
 	// than points.
 	ErrIDsTooShort = errors.New("ids shorter than points")
 )
