@@ -1,0 +1,109 @@
+package tsdb_test
+
+import (
+	"context"
+	"math"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/strata-db/strata/tsdb"
+	"github.com/strata-db/strata/tsdb/models"
+)
+
+// TestConcurrentWritesReadsAndCompactions runs writers, readers, deletes
+// and the background snapshot/compaction loop at once (run it with -race),
+// then checks every series holds exactly its last written values.
+func TestConcurrentWritesReadsAndCompactions(t *testing.T) {
+	cfg := testConfig(t.TempDir())
+	cfg.CacheSnapshotSize = 16 << 10
+	cfg.CompactCheckInterval = tsdb.Duration(5 * time.Millisecond)
+	cfg.CompactFullWriteColdDuration = tsdb.Duration(20 * time.Millisecond)
+	st, sh := openShard(t, cfg)
+	const writers, rounds, perRound = 4, 40, 50
+	stop := make(chan struct{})
+	var readers sync.WaitGroup
+	for r := range 2 {
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				key := seriesKey("w" + strconv.Itoa(r))
+				if _, err := sh.Cursor(key, []byte("v"), 0, math.MaxInt64, r == 0); err != nil {
+					t.Errorf("cursor: %v", err)
+					return
+				}
+				if _, err := sh.WindowAggregate(key, []byte("v"), 0, 1<<20, 100, tsdb.AggAll); err != nil {
+					t.Errorf("aggregate: %v", err)
+					return
+				}
+				if _, err := sh.Digests(context.Background()); err != nil {
+					t.Errorf("digests: %v", err)
+					return
+				}
+			}
+		}()
+	}
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			host := "w" + strconv.Itoa(w)
+			for r := range rounds {
+				pts := make([]models.Point, 0, perRound)
+				for i := range perRound {
+					// Each round rewrites the previous round's timestamps too.
+					ts := int64(max(r-1, 0)*perRound + i*2)
+					pts = append(pts, pt(host, "v", ts, models.IntegerValue(int64(r))))
+				}
+				if err := sh.WritePoints(pts); err != nil {
+					t.Errorf("write: %v", err)
+					return
+				}
+				if w == 0 && r == rounds/2 {
+					if err := sh.DeleteSeriesRange([][]byte{seriesKey("w0")}, 0, 9); err != nil {
+						t.Errorf("delete: %v", err)
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	readers.Wait()
+	if t.Failed() {
+		return
+	}
+	must(t, sh.Compact(true), "final compaction")
+	for w := range writers {
+		got := readAll(t, sh, seriesKey("w"+strconv.Itoa(w)), "v", true)
+		want := map[int64]int64{}
+		for r := range rounds {
+			for i := range perRound {
+				want[int64(max(r-1, 0)*perRound+i*2)] = int64(r)
+			}
+			if w == 0 && r == rounds/2 {
+				for ts := range int64(10) {
+					delete(want, ts)
+				}
+			}
+		}
+		if len(got) != len(want) {
+			t.Fatalf("writer %d: got %d values, want %d", w, len(got), len(want))
+		}
+		for _, g := range got {
+			if want[g.ts] != g.v.Integer() {
+				t.Fatalf("writer %d ts %d: got %d, want %d", w, g.ts, g.v.Integer(), want[g.ts])
+			}
+		}
+	}
+	must(t, st.Close(), "close")
+}
