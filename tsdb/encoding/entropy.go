@@ -34,6 +34,18 @@ func (e *entropyCoder) compressHuff0(in []byte) []byte {
 	return out
 }
 
+// huff0EstimateSlack is how far below its real size huff0.EstimateSizes may
+// put a stream; estimates within it are confirmed by compressing.
+const huff0EstimateSlack = 4
+
+// huff0MayFit reports whether huff0 might code in into at most limit bytes,
+// judged from its size estimate (no bit stream is written).
+func (e *entropyCoder) huff0MayFit(in []byte, limit int) bool {
+	e.huff.Reuse = huff0.ReusePolicyNone
+	table, data, _, err := huff0.EstimateSizes(in, &e.huff)
+	return err == nil && table+data-huff0EstimateSlack <= limit
+}
+
 // compressFSE returns the fse encoding of in, or nil if fse cannot make it
 // smaller. The result aliases the coder's scratch space.
 func (e *entropyCoder) compressFSE(in []byte) []byte {

@@ -44,11 +44,24 @@ type intEncoder struct {
 
 // transformStats describes the residuals of one transform of a block.
 type transformStats struct {
-	res     []uint64 // residuals minus base
-	base    uint64   // minimum residual
-	span    uint64   // largest of res
-	sumBits int      // sum of the bit lengths of res
-	prefix  int      // length of the seeds and base
+	res        []uint64 // residuals; minus base once subtracted is set
+	subtracted bool     // whether base has been subtracted from res
+	base       uint64   // minimum residual
+	span       uint64   // largest residual minus base
+	sumBits    int      // sum of the bit lengths of the residuals minus base
+	entropy    int      // order-0 entropy in bytes, if span < 256 and enough residuals; else math.MaxInt
+	prefix     int      // length of the seeds and base
+}
+
+// packable returns the residuals minus base, subtracting on first use.
+func (st *transformStats) packable() []uint64 {
+	if !st.subtracted {
+		for i := range st.res {
+			st.res[i] -= st.base
+		}
+		st.subtracted = true
+	}
+	return st.res
 }
 
 var intEncoderPool = sync.Pool{New: func() any { return new(intEncoder) }}
@@ -165,8 +178,8 @@ func appendIntsWith[T integer](dst []byte, typ blockType, vs []T, unsigned bool,
 		if size := st.prefix + 1 + packedLen(len(st.res), uint(bits.Len64(st.span))); size < bestSize && allowed(t, packBits) {
 			bestScheme, bestT, bestSize = schemeTransformed+4*t+packBits, t, size
 		}
-		if st.span < 256 && len(st.res) >= minEntropyValues && (allowed(t, packHuff0) || allowed(t, packFSE)) {
-			if est := st.prefix + entropyEstimate(st.res, int(st.span)); est < entEst {
+		if st.entropy < math.MaxInt && (allowed(t, packHuff0) || allowed(t, packFSE)) {
+			if est := st.prefix + st.entropy; est < entEst {
 				entT, entEst = t, est
 			}
 		}
@@ -177,18 +190,20 @@ func appendIntsWith[T integer](dst []byte, typ blockType, vs []T, unsigned bool,
 		st := &e.tr[entT]
 		e.sym = slices.Grow(e.sym[:0], len(st.res))[:len(st.res)]
 		for i, r := range st.res {
-			e.sym[i] = byte(r)
+			e.sym[i] = byte(r - st.base)
 		}
 		ec := entropyPool.Get().(*entropyCoder)
-		if allowed(entT, packHuff0) {
-			if out := ec.compressHuff0(e.sym); out != nil && st.prefix+len(out) < bestSize {
-				bestScheme, bestT, bestSize = schemeTransformed+4*entT+packHuff0, entT, st.prefix+len(out)
-				e.best = append(e.best[:0], out...)
-			}
-		}
 		if allowed(entT, packFSE) {
 			if out := ec.compressFSE(e.sym); out != nil && st.prefix+len(out) < bestSize {
 				bestScheme, bestT, bestSize = schemeTransformed+4*entT+packFSE, entT, st.prefix+len(out)
+				e.best = append(e.best[:0], out...)
+			}
+		}
+		// huff0 decodes faster, so it wins ties; fse's fractional code
+		// lengths usually make it smaller, so estimate huff0 before coding.
+		if allowed(entT, packHuff0) && ec.huff0MayFit(e.sym, bestSize-st.prefix) {
+			if out := ec.compressHuff0(e.sym); out != nil && st.prefix+len(out) <= bestSize {
+				bestScheme, bestT, bestSize = schemeTransformed+4*entT+packHuff0, entT, st.prefix+len(out)
 				e.best = append(e.best[:0], out...)
 			}
 		}
@@ -205,7 +220,7 @@ func appendIntsWith[T integer](dst []byte, typ blockType, vs []T, unsigned bool,
 		if lower >= bestSize || (t == entT && only < 0 && lower >= entEst+entropySlack) {
 			continue
 		}
-		if payload := appendSimple8b(e.cand[:0], st.res); st.prefix+len(payload) < bestSize {
+		if payload := appendSimple8b(e.cand[:0], st.packable()); st.prefix+len(payload) < bestSize {
 			bestScheme, bestT, bestSize = schemeTransformed+4*t+packSimple8b, t, st.prefix+len(payload)
 			e.best, e.cand = payload, e.best
 		} else {
@@ -220,24 +235,20 @@ func appendIntsWith[T integer](dst []byte, typ blockType, vs []T, unsigned bool,
 	dst = appendPrefix(dst, vs, bestT, st.base)
 	if (bestScheme-schemeTransformed)%4 == packBits {
 		w := uint(bits.Len64(st.span))
-		return appendPacked(append(dst, byte(w)), st.res, w)
+		return appendPacked(append(dst, byte(w)), st.packable(), w)
 	}
 	return append(dst, e.best...)
 }
 
-// entropyEstimate returns the order-0 entropy of res (values <= span < 256)
-// in bytes, rounded up: about what huff0 or fse reach before their table
-// headers.
-func entropyEstimate(res []uint64, span int) int {
-	var hist [256]uint32
-	for _, r := range res {
-		hist[byte(r)]++
-	}
-	m := float64(len(res))
+// entropyBytes returns the order-0 entropy of m symbols with histogram
+// hist, in bytes rounded up: about what huff0 or fse reach before their
+// table headers.
+func entropyBytes(hist *[256]uint32, m int) int {
+	fm := float64(m)
 	bitsTotal := 0.0
-	for _, c := range hist[:span+1] {
+	for _, c := range hist {
 		if c > 0 {
-			bitsTotal += float64(c) * math.Log2(m/float64(c))
+			bitsTotal += float64(c) * math.Log2(fm/float64(c))
 		}
 	}
 	return int(math.Ceil(bitsTotal / 8))
@@ -260,12 +271,13 @@ func prefixLen[T integer](vs []T, t int, base uint64) int {
 	return len(appendPrefix(buf[:0], vs, t, base))
 }
 
-// residuals fills st with the residuals of transform t over vs minus their
-// minimum (base). The minimum is unsigned for untransformed unsigneds and
-// signed otherwise.
+// residuals fills st with the residuals of transform t over vs and their
+// statistics. The base is the residuals' minimum, unsigned for untransformed
+// unsigneds and signed otherwise.
 func residuals[T integer](st *transformStats, vs []T, t int, unsigned bool) {
 	m := len(vs) - t
 	st.res = slices.Grow(st.res[:0], m)[:m]
+	st.subtracted = false
 	res := st.res
 	lo, hi := int64(math.MaxInt64), int64(math.MinInt64)
 	switch t {
@@ -277,7 +289,7 @@ func residuals[T integer](st *transformStats, vs []T, t int, unsigned bool) {
 				ulo, uhi = min(ulo, uint64(v)), max(uhi, uint64(v))
 			}
 			st.base, st.span = ulo, uhi-ulo
-			st.sumBits = subtractBase(res, st.base)
+			st.stats()
 			return
 		}
 		for i, v := range vs {
@@ -301,16 +313,27 @@ func residuals[T integer](st *transformStats, vs []T, t int, unsigned bool) {
 		}
 	}
 	st.base, st.span = uint64(lo), uint64(hi)-uint64(lo)
-	st.sumBits = subtractBase(res, st.base)
+	st.stats()
 }
 
-// subtractBase subtracts base from every residual and returns the sum of
-// their bit lengths.
-func subtractBase(res []uint64, base uint64) int {
+// stats sets sumBits and entropy from the residuals, base and span, in one
+// pass that leaves the residuals as they are.
+func (st *transformStats) stats() {
 	sum := 0
-	for i := range res {
-		res[i] -= base
-		sum += bits.Len64(res[i])
+	st.entropy = math.MaxInt
+	if st.span >= 256 || len(st.res) < minEntropyValues {
+		for _, r := range st.res {
+			sum += bits.Len64(r - st.base)
+		}
+		st.sumBits = sum
+		return
 	}
-	return sum
+	var hist [256]uint32
+	for _, r := range st.res {
+		x := r - st.base
+		sum += bits.Len64(x)
+		hist[byte(x)]++
+	}
+	st.sumBits = sum
+	st.entropy = entropyBytes(&hist, len(st.res))
 }
