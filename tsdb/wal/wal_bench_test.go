@@ -2,6 +2,8 @@ package wal_test
 
 import (
 	"fmt"
+	"runtime"
+	"sync"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -62,6 +64,20 @@ func BenchmarkWriteParallel(b *testing.B) {
 			b.SetBytes(size)
 			b.SetParallelism(par)
 			rec := makeRecord(2, size)
+			// Grow the group buffers to the steady-state group size first,
+			// so that B/op measures steady state, not a fresh WAL.
+			var warm sync.WaitGroup
+			for range par * runtime.GOMAXPROCS(0) {
+				warm.Go(func() {
+					for range 4 {
+						if _, err := w.Write(rec); err != nil {
+							b.Error(err)
+						}
+					}
+				})
+			}
+			warm.Wait()
+			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					if _, err := w.Write(rec); err != nil {
