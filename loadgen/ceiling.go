@@ -19,14 +19,20 @@ const MinCeilingTime = 300 * time.Millisecond
 // noise; ValuesPerCPUSec is by the thread's CPU time (Linux only, else 0)
 // and shows what one uncontended core does.
 type Ceiling struct {
-	Passes          int           `json:"passes"`
-	Lines           int64         `json:"lines"`
-	Values          int64         `json:"values"`
-	Elapsed         time.Duration `json:"-"`
-	CPUTime         time.Duration `json:"-"`
-	ValuesPerSec    float64       `json:"values_per_sec"`
-	LinesPerSec     float64       `json:"lines_per_sec"`
-	ValuesPerCPUSec float64       `json:"values_per_cpu_sec,omitempty"`
+	// Passes is how many times the whole workload was decoded.
+	Passes int `json:"passes"`
+	// Lines and Values decoded without error, over all passes.
+	Lines  int64 `json:"lines"`
+	Values int64 `json:"values"`
+	// Elapsed is the wall time and CPUTime the thread's CPU time (0 when
+	// unknown) of all passes.
+	Elapsed time.Duration `json:"-"`
+	CPUTime time.Duration `json:"-"`
+	// ValuesPerSec and LinesPerSec are by wall time.
+	ValuesPerSec float64 `json:"values_per_sec"`
+	LinesPerSec  float64 `json:"lines_per_sec"`
+	// ValuesPerCPUSec is by the thread's CPU time; 0 when unknown.
+	ValuesPerCPUSec float64 `json:"values_per_cpu_sec,omitempty"`
 }
 
 // MeasureCeiling decodes w's bodies with line-protocol/v2 on the calling
@@ -134,7 +140,11 @@ func lineprotocolPrecision(s string) (lineprotocol.Precision, error) {
 
 // String describes the ceiling in one line.
 func (c *Ceiling) String() string {
-	s := fmt.Sprintf("%s values/s (%d passes, %d values in %s", humanRate(c.ValuesPerSec), c.Passes, c.Values, c.Elapsed.Round(time.Millisecond))
+	passes := "passes"
+	if c.Passes == 1 {
+		passes = "pass"
+	}
+	s := fmt.Sprintf("%s values/s (%d %s, %d values in %s", humanRate(c.ValuesPerSec), c.Passes, passes, c.Values, c.Elapsed.Round(time.Millisecond))
 	if c.ValuesPerCPUSec > 0 {
 		s += fmt.Sprintf("; %s values per CPU-second", humanRate(c.ValuesPerCPUSec))
 	}

@@ -10,31 +10,47 @@ import (
 // Summary is the outcome of a run. Counts cover accepted batches only,
 // except BatchesFailed and Errors.
 type Summary struct {
-	URL           string        `json:"url"`
-	Database      string        `json:"db"`
-	Consistency   string        `json:"consistency,omitempty"`
-	Workers       int           `json:"workers"`
-	BatchSize     int           `json:"batch_size"`
-	Gzip          bool          `json:"gzip"`
-	Batches       int64         `json:"batches"`        // accepted
-	BatchesFailed int64         `json:"batches_failed"` // failed after retries
-	Lines         int64         `json:"lines"`
-	Values        int64         `json:"values"`
-	WireBytes     int64         `json:"wire_bytes"`
-	RawBytes      int64         `json:"raw_bytes"`
-	Retries       int64         `json:"retries"`
-	WorkloadLines int64         `json:"workload_lines"` // lines the run meant to send
-	Elapsed       time.Duration `json:"-"`
+	// URL, Database, Consistency, Workers, BatchSize and Gzip echo the
+	// configuration of the run.
+	URL         string `json:"url"`
+	Database    string `json:"db"`
+	Consistency string `json:"consistency,omitempty"`
+	Workers     int    `json:"workers"`
+	BatchSize   int    `json:"batch_size"`
+	Gzip        bool   `json:"gzip"`
+	// Batches is the number of accepted batches (2xx answer).
+	Batches int64 `json:"batches"`
+	// BatchesFailed is the number of batches that failed after retries.
+	BatchesFailed int64 `json:"batches_failed"`
+	// Lines and Values were accepted by the server.
+	Lines  int64 `json:"lines"`
+	Values int64 `json:"values"`
+	// WireBytes were sent in accepted bodies; RawBytes is their
+	// uncompressed size.
+	WireBytes int64 `json:"wire_bytes"`
+	RawBytes  int64 `json:"raw_bytes"`
+	// Retries counts resent requests.
+	Retries int64 `json:"retries"`
+	// WorkloadLines is how many lines the run meant to send.
+	WorkloadLines int64 `json:"workload_lines"`
+	// Elapsed is the wall time of the load, from the first request to the
+	// last answer.
+	Elapsed time.Duration `json:"-"`
 	// ClientCPU is the CPU time this process used during the run (Linux
 	// only, else 0): the load generator's own share of a shared machine.
-	ClientCPU    time.Duration `json:"-"`
-	ValuesPerSec float64       `json:"values_per_sec"`
-	LinesPerSec  float64       `json:"lines_per_sec"`
-	WireMBPerSec float64       `json:"wire_mb_per_sec"`
-	Latency      Latency       `json:"latency_ms"`
-	Errors       []StatusCount `json:"errors,omitempty"`
-	FirstError   string        `json:"first_error,omitempty"`
-	Interrupted  bool          `json:"interrupted"`
+	ClientCPU time.Duration `json:"-"`
+	// ValuesPerSec, LinesPerSec and WireMBPerSec are means over Elapsed.
+	ValuesPerSec float64 `json:"values_per_sec"`
+	LinesPerSec  float64 `json:"lines_per_sec"`
+	WireMBPerSec float64 `json:"wire_mb_per_sec"`
+	// Latency summarises the accepted batches' latencies.
+	Latency Latency `json:"latency_ms"`
+	// Errors counts failed batches by HTTP status, in status order.
+	Errors []StatusCount `json:"errors,omitempty"`
+	// FirstError is the first failure, with the start of its answer body.
+	FirstError string `json:"first_error,omitempty"`
+	// Interrupted says the run was cancelled before every batch was sent.
+	Interrupted bool `json:"interrupted"`
 	// Ceiling is set by the caller when it measured one (MeasureCeiling).
 	Ceiling *Ceiling `json:"ceiling,omitempty"`
 }
