@@ -24,6 +24,8 @@ const (
 	headerForwarded = "X-Strata-Forwarded"
 	// maxBodyBytes bounds request bodies.
 	maxBodyBytes = 1 << 20
+	// forwardDialTimeout bounds connecting to the leader when forwarding.
+	forwardDialTimeout = 2 * time.Second
 )
 
 // DataResponse is the body of GET /data.

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -188,7 +189,14 @@ func (s *Server) Open() (err error) {
 		}
 	}
 
-	s.fwd = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 8, IdleConnTimeout: 30 * time.Second}}
+	// A short dial timeout: a leader that just died may not answer at all
+	// (no RST from a vanished host); the 503 that follows makes the client
+	// retry, by which time a new leader is known.
+	s.fwd = &http.Client{Transport: &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: forwardDialTimeout}).DialContext,
+		MaxIdleConnsPerHost: 8,
+		IdleConnTimeout:     30 * time.Second,
+	}}
 	s.httpSrv = &http.Server{Handler: s.handler(), ReadHeaderTimeout: 10 * time.Second}
 	s.goFunc(func() {
 		if err := s.httpSrv.Serve(s.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -425,14 +433,21 @@ func loadOrCreateNodeID(dir string) (string, error) {
 
 // advertiseAddr returns the configured advertise address, or the bound one
 // when none is set; an unspecified bound IP (0.0.0.0, ::) cannot be dialled
-// by peers, so that needs an explicit advertise address.
-func advertiseAddr(kind, configured string, bound net.Addr) (*net.TCPAddr, error) {
+// by peers, so that needs an explicit advertise address. A configured
+// address is kept as written (see hostAddr), not resolved.
+func advertiseAddr(kind, configured string, bound net.Addr) (net.Addr, error) {
 	if configured != "" {
-		a, err := net.ResolveTCPAddr("tcp", configured)
-		if err != nil {
-			return nil, fmt.Errorf("resolve %s advertise address %q: %w", kind, configured, err)
+		host, port, err := net.SplitHostPort(configured)
+		if err != nil || host == "" {
+			return nil, fmt.Errorf("%s advertise address %q: want host:port", kind, configured)
 		}
-		return a, nil
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return nil, fmt.Errorf("%s advertise address %q: invalid port", kind, configured)
+		}
+		if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+			return nil, fmt.Errorf("%s advertise address %q: peers cannot dial an unspecified address", kind, configured)
+		}
+		return hostAddr(configured), nil
 	}
 	a, ok := bound.(*net.TCPAddr)
 	if !ok {
@@ -443,6 +458,18 @@ func advertiseAddr(kind, configured string, bound net.Addr) (*net.TCPAddr, error
 	}
 	return a, nil
 }
+
+// hostAddr is an advertise address kept as configured. A hostname (a
+// container's service name, a DNS name) is then what raft stores and
+// dials, resolved afresh on every dial, so a peer whose IP changes across
+// restarts stays reachable.
+type hostAddr string
+
+// Network implements net.Addr.
+func (a hostAddr) Network() string { return "tcp" }
+
+// String implements net.Addr.
+func (a hostAddr) String() string { return string(a) }
 
 func newRequestID() string {
 	var b [16]byte
