@@ -1,51 +1,25 @@
 package models
 
-import "encoding/binary"
-
 // escapeSet marks the bytes that are escaped with a backslash in one kind of
 // line-protocol token. The sets match github.com/influxdata/line-protocol/v2.
 type escapeSet struct {
 	has [256]bool
-	// words holds each byte of the set repeated in all 8 lanes of a uint64,
-	// for scanning 8 bytes at a time.
-	words []uint64
 }
 
 func newEscapeSet(chars string) *escapeSet {
 	var s escapeSet
 	for i := 0; i < len(chars); i++ {
 		s.has[chars[i]] = true
-		s.words = append(s.words, uint64(chars[i])*lanes01)
 	}
 	return &s
 }
 
-const (
-	lanes01 = 0x0101010101010101
-	lanes80 = 0x8080808080808080
-)
-
 // firstEscape returns the index of the first byte of s in set, or len(s).
-// It tests 8 bytes per step (a SWAR "has zero byte" test per set member), as
-// the common token has nothing to escape.
+// (A word-at-a-time scan was tried: tokens are mostly shorter than 8 bytes
+// and it was slower.)
 func firstEscape(s []byte, set *escapeSet) int {
-	i := 0
-	for ; i+8 <= len(s); i += 8 {
-		w := binary.LittleEndian.Uint64(s[i:])
-		hit := false
-		for _, c := range set.words {
-			x := w ^ c
-			if (x-lanes01)&^x&lanes80 != 0 {
-				hit = true
-				break
-			}
-		}
-		if hit {
-			break
-		}
-	}
-	for ; i < len(s); i++ {
-		if set.has[s[i]] {
+	for i, c := range s {
+		if set.has[c] {
 			return i
 		}
 	}
