@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -64,11 +66,13 @@ func dockerAvailable() string {
 	return ""
 }
 
-// TestComposeMetaCluster builds the strata image FROM scratch, starts the
-// three meta nodes of docker-compose.yml, creates databases, kills one node,
-// keeps changing state through a survivor, restarts it and checks that
-// every node reports the same databases.
-func TestComposeMetaCluster(t *testing.T) {
+// TestComposeCluster builds the strata image FROM scratch and starts
+// docker-compose.yml (3 meta + 2 data nodes). On the meta tier it creates
+// databases, kills a meta node, keeps changing state through a survivor,
+// restarts it and checks that every node reports the same databases; on
+// the data tier it writes through the published InfluxDB port with RF 2
+// and checks consistency=all against a killed and restarted data node.
+func TestComposeCluster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("Docker Compose test skipped in -short mode")
 	}
@@ -95,8 +99,9 @@ func TestComposeMetaCluster(t *testing.T) {
 	t.Cleanup(func() { exec.Command("docker", "rmi", "-f", image).Run() })
 
 	port := strings.TrimPrefix(proctest.FreeAddr(t), "127.0.0.1:")
+	dataPort := strings.TrimPrefix(proctest.FreeAddr(t), "127.0.0.1:")
 	c := &composeProject{t: t, dir: root, name: fmt.Sprintf("stratae2e%d", os.Getpid()),
-		env: []string{"STRATA_IMAGE=" + image, "STRATA_META_PORT=" + port}}
+		env: []string{"STRATA_IMAGE=" + image, "STRATA_META_PORT=" + port, "STRATA_DATA_PORT=" + dataPort}}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
@@ -117,9 +122,13 @@ func TestComposeMetaCluster(t *testing.T) {
 	waitHealthy := func(service string) {
 		t.Helper()
 		deadline := time.Now().Add(90 * time.Second)
+		port := "8091"
+		if strings.HasPrefix(service, "data") {
+			port = "8086"
+		}
 		for {
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-			_, err := c.run(ctx, "exec", "-T", service, "/strata", "healthcheck", "http://127.0.0.1:8091/health")
+			_, err := c.run(ctx, "exec", "-T", service, "/strata", "healthcheck", "http://127.0.0.1:"+port+"/health")
 			cancel()
 			if err == nil {
 				return
@@ -130,7 +139,7 @@ func TestComposeMetaCluster(t *testing.T) {
 			time.Sleep(time.Second)
 		}
 	}
-	for _, s := range []string{"meta1", "meta2", "meta3"} {
+	for _, s := range []string{"meta1", "meta2", "meta3", "data1", "data2"} {
 		waitHealthy(s)
 	}
 
@@ -144,8 +153,42 @@ func TestComposeMetaCluster(t *testing.T) {
 	c.must("start", "meta1")
 	waitHealthy("meta1")
 
-	want := []string{"four", "one", "three", "two"}
+	// The data tier, through data1's published InfluxDB port.
+	influx := "http://127.0.0.1:" + dataPort
+	post := func(path, body string) int {
+		t.Helper()
+		resp, err := http.Post(influx+path, "text/plain", strings.NewReader(body))
+		if err != nil {
+			t.Fatalf("POST %s: %v", path, err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := post("/query?q="+url.QueryEscape("CREATE DATABASE metrics WITH REPLICATION 2"), ""); code != 200 {
+		t.Fatalf("CREATE DATABASE through data1: status %d", code)
+	}
+	if code := post("/write?db=metrics&consistency=all", "cpu,host=a v=1"); code != 204 {
+		t.Fatalf("write with consistency=all, both owners up: status %d, want 204", code)
+	}
+	c.must("kill", "data2")
+	if code := post("/write?db=metrics&consistency=all", "cpu,host=a v=2"); code != 500 {
+		t.Errorf("write with consistency=all, data2 killed: status %d, want 500", code)
+	}
+	if code := post("/write?db=metrics&consistency=one", "cpu,host=a v=3"); code != 204 {
+		t.Errorf("write with consistency=one, data2 killed: status %d, want 204", code)
+	}
+	c.must("start", "data2")
+	waitHealthy("data2")
 	deadline := time.Now().Add(60 * time.Second)
+	for post("/write?db=metrics&consistency=all", "cpu,host=a v=4") != 204 {
+		if time.Now().After(deadline) {
+			t.Fatal("consistency=all writes still fail 60s after data2 restarted")
+		}
+		time.Sleep(time.Second)
+	}
+
+	want := []string{"four", "metrics", "one", "three", "two"}
+	deadline = time.Now().Add(60 * time.Second)
 	for {
 		var got [][]string
 		for _, s := range []string{"meta1", "meta2", "meta3"} {
