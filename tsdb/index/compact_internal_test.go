@@ -346,3 +346,50 @@ func TestConcurrentWritesWithSnapshots(t *testing.T) {
 		t.Errorf("state after reopen differs:\ngot:\n%s\nwant:\n%s", got, want)
 	}
 }
+
+// TestLogFailureIsSticky checks that after a failed log write the index
+// refuses changes (its log's content is unknown) while reads still work,
+// and that a reopen recovers.
+func TestLogFailureIsSticky(t *testing.T) {
+	dir := t.TempDir()
+	ix, err := Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustCreate(t, ix, "cpu,host=a usage=1 1")
+	ix.mu.Lock()
+	ix.log.f.Close() // the next write fails
+	ix.mu.Unlock()
+	var p models.Parser
+	pts, _ := p.Parse([]byte("cpu,host=b usage=1 1"), 1, 1)
+	if _, err := ix.CreateSeriesAndFields(pts, make([]uint64, 1)); err == nil {
+		t.Fatalf("create with a broken log: got nil error")
+	}
+	if _, ok := ix.SeriesID([]byte("cpu,host=b")); ok {
+		t.Errorf("series of a failed write is visible")
+	}
+	pts, _ = p.Parse([]byte("cpu,host=c usage=1 1"), 1, 1)
+	if _, err := ix.CreateSeriesAndFields(pts, make([]uint64, 1)); err == nil {
+		t.Errorf("create after a log failure: got nil error; want the sticky failure")
+	}
+	if err := ix.DropSeries([]uint64{1}); err == nil {
+		t.Errorf("drop after a log failure: got nil error")
+	}
+	if _, ok := ix.SeriesID([]byte("cpu,host=a")); !ok {
+		t.Errorf("reads fail after a log failure")
+	}
+	pts, _ = p.Parse([]byte("cpu,host=a usage=2 2"), 1, 1)
+	if _, err := ix.CreateSeriesAndFields(pts, make([]uint64, 1)); err != nil {
+		t.Errorf("hot path for an existing series after a log failure: got %v; want nil", err)
+	}
+	ix.Close()
+	ix, err = Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix.Close()
+	mustCreate(t, ix, "cpu,host=b usage=1 1")
+	if ix.SeriesN() != 2 {
+		t.Errorf("SeriesN after reopen: got %d; want 2", ix.SeriesN())
+	}
+}
