@@ -60,6 +60,9 @@ type Config struct {
 	// DefaultReplication is the replication factor of a database created
 	// through /query without WITH REPLICATION.
 	DefaultReplication int `toml:"default-replication"`
+	// PprofEnabled serves Go's profiler under /debug/pprof/ on the client
+	// API, as InfluxDB does.
+	PprofEnabled bool `toml:"pprof-enabled"`
 	// AuthEnabled requires a user (u/p query parameters, Basic auth or
 	// "Token user:password") on every client request but /ping and /health.
 	AuthEnabled bool `toml:"auth-enabled"`
@@ -83,6 +86,7 @@ func NewConfig() Config {
 		ShardPrecreateInterval: meta.Duration(DefaultShardPrecreateInterval),
 		ShutdownTimeout:        meta.Duration(DefaultShutdownTimeout),
 		DefaultReplication:     1,
+		PprofEnabled:           true,
 		Coordinator:            coordinator.NewConfig(),
 		Storage:                storageDefaults(),
 	}
