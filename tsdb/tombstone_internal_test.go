@@ -61,3 +61,34 @@ func TestTombstoneSidecarDurableAndTornTail(t *testing.T) {
 		t.Fatalf("after removeApplied: got seqs %v, want [4 5]", got)
 	}
 }
+
+func FuzzTombstoneFileDecode(f *testing.F) {
+	var good []byte
+	good = appendTombstoneRecord(good, &Tombstone{Seq: 2, SeriesKey: []byte("cpu,host=a"), Min: 1, Max: 5})
+	good = appendTombstoneRecord(good, &Tombstone{Seq: 3, SeriesKey: []byte("m"), Field: []byte("f"), Min: -1, Max: 0})
+	f.Add(good)
+	f.Add(good[:len(good)-3])
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > 1<<20 {
+			return
+		}
+		list, n, err := decodeTombstoneFile(data)
+		if n < 0 || n > len(data) {
+			t.Fatalf("valid prefix %d outside [0, %d]", n, len(data))
+		}
+		if (err == nil) != (n == len(data)) {
+			t.Fatalf("err %v with valid prefix %d of %d", err, n, len(data))
+		}
+		// The valid prefix decodes to the same records on its own.
+		again, m, err2 := decodeTombstoneFile(data[:n])
+		if err2 != nil || m != n || len(again) != len(list) {
+			t.Fatalf("prefix re-decode: got %d records, %v; want %d records", len(again), err2, len(list))
+		}
+		for _, tb := range list {
+			if tb.Min > tb.Max {
+				t.Fatalf("accepted tombstone with min %d > max %d", tb.Min, tb.Max)
+			}
+		}
+	})
+}

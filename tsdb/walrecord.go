@@ -18,9 +18,12 @@ const (
 
 	// walCompressMin is the payload size from which a record is s2-compressed.
 	walCompressMin = 512
-	// walMaxDecoded bounds the decoded size of one record so a corrupt length
-	// cannot make replay allocate without limit.
-	walMaxDecoded = 1 << 30
+	// walMaxRatio bounds the decoded size of a compressed record to
+	// walMaxRatio times its compressed size (plus walRatioSlack), so a
+	// corrupt length cannot make replay allocate without limit; the encoder
+	// stores a record uncompressed rather than exceed it.
+	walMaxRatio   = 64
+	walRatioSlack = 4096
 )
 
 // walEncoder encodes point batches into WAL records with reusable buffers,
@@ -106,6 +109,9 @@ func (e *walEncoder) finish(raw []byte) []byte {
 	out := e.out[:need]
 	out[0], out[1] = raw[0], walFlagS2
 	enc := s2.Encode(out[2:], raw[2:])
+	if len(raw)-2 > walMaxRatio*len(enc)+walRatioSlack {
+		return raw
+	}
 	return out[:2+len(enc)]
 }
 
@@ -153,7 +159,7 @@ func (d *walDecoder) decode(rec []byte, vis walVisitor) error {
 	}
 	if flags&walFlagS2 != 0 {
 		n, err := s2.DecodedLen(body)
-		if err != nil || n > walMaxDecoded {
+		if err != nil || n > walMaxRatio*len(body)+walRatioSlack {
 			return fmt.Errorf("wal record s2 header: %w", ErrCorruptRecord)
 		}
 		if cap(d.buf) < n {
