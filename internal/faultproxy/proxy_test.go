@@ -62,7 +62,7 @@ func TestProxyModes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	if got, err := roundTrip(p.Addr(), time.Second); err != nil || got != "hello\n" {
+	if got, err := roundTrip(p.Addr(), 10*time.Second); err != nil || got != "hello\n" {
 		t.Fatalf("pass: got %q, %v; want the echo", got, err)
 	}
 	p.SetMode(Refuse)
@@ -78,7 +78,7 @@ func TestProxyModes(t *testing.T) {
 	p.SetMode(Pass)
 	p.SetDelay(100 * time.Millisecond)
 	start := time.Now()
-	if got, err := roundTrip(p.Addr(), 2*time.Second); err != nil || got != "hello\n" {
+	if got, err := roundTrip(p.Addr(), 10*time.Second); err != nil || got != "hello\n" {
 		t.Fatalf("delay: got %q, %v; want the echo", got, err)
 	}
 	if elapsed := time.Since(start); elapsed < 200*time.Millisecond {
