@@ -262,53 +262,63 @@ func (wa *windowAgg) result() []Window {
 			n++
 		}
 	}
-	out := make([]Window, 0, n)
+	out := make([]Window, n)
+	k := 0
 	for i := range wa.dense {
 		if wa.dense[i].count > 0 {
-			out = append(out, wa.convert(wa.base+int64(i), &wa.dense[i]))
+			wa.fill(&out[k], wa.base+int64(i), &wa.dense[i])
+			k++
 		}
 	}
 	if len(wa.sparse) > 0 {
-		for k, w := range wa.sparse {
-			out = append(out, wa.convert(k, w))
+		for n, w := range wa.sparse {
+			wa.fill(&out[k], n, w)
+			k++
 		}
 		slices.SortFunc(out, func(a, b Window) int { return cmpInt64(a.Start, b.Start) })
 	}
 	return out
 }
 
-func (wa *windowAgg) value(bits uint64) models.Value {
+// set stores bits of the window's type into v, field by field: for
+// non-strings no pointer is written, which keeps filling large results free
+// of GC write barriers.
+func (wa *windowAgg) set(v *models.Value, bits uint64) {
+	v.Type = wa.typ
 	if wa.typ == models.FieldTypeString {
-		return models.Value{Type: wa.typ, S: wa.strs[bits]}
+		v.S = wa.strs[bits]
+		return
 	}
-	return models.Value{Type: wa.typ, N: bits}
+	v.N = bits
 }
 
-func (wa *windowAgg) convert(n int64, w *winAcc) Window {
-	out := Window{Start: n * wa.every}
+// fill writes window number n of w into the zeroed out.
+func (wa *windowAgg) fill(out *Window, n int64, w *winAcc) {
+	out.Start = n * wa.every
 	if wa.aggs&AggCount != 0 {
 		out.Count = w.count
 	}
 	if numeric(wa.typ) {
 		if wa.aggs&AggSum != 0 {
-			out.Sum = wa.value(w.sum)
+			wa.set(&out.Sum, w.sum)
 		}
 		lo, hi := w.min, w.max
 		if !w.minMax { // only NaN seen
 			lo, hi = math.Float64bits(math.NaN()), math.Float64bits(math.NaN())
 		}
 		if wa.aggs&AggMin != 0 {
-			out.Min = wa.value(lo)
+			wa.set(&out.Min, lo)
 		}
 		if wa.aggs&AggMax != 0 {
-			out.Max = wa.value(hi)
+			wa.set(&out.Max, hi)
 		}
 	}
 	if wa.aggs&AggFirst != 0 {
-		out.First, out.FirstTime = wa.value(w.first), w.firstTime
+		wa.set(&out.First, w.first)
+		out.FirstTime = w.firstTime
 	}
 	if wa.aggs&AggLast != 0 {
-		out.Last, out.LastTime = wa.value(w.last), w.lastTime
+		wa.set(&out.Last, w.last)
+		out.LastTime = w.lastTime
 	}
-	return out
 }
