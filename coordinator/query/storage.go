@@ -1,0 +1,125 @@
+package query
+
+import (
+	"context"
+
+	"github.com/influxdata/influxql"
+
+	"github.com/strata-db/strata/tsdb/models"
+)
+
+// Storage is where the executor reads a database's data from, wherever its
+// shards live. The cluster implements it in package coordinator (shard
+// mapping, local reads, RPC to other owners); tests use an in-memory one.
+//
+// Every call covers the shards of db/rp whose time range overlaps
+// [min, max] (inclusive, ns since the epoch). rp is never empty: the
+// executor resolves the default policy first. cond, where present, is a
+// condition on tags only (the executor keeps field and time conditions
+// for itself); nil matches every series. Implementations are safe for
+// concurrent use.
+type Storage interface {
+	// MeasurementNames returns the sorted names of the measurements that
+	// have at least one series matching cond.
+	MeasurementNames(ctx context.Context, db, rp string, cond influxql.Expr, min, max int64) ([]string, error)
+	// FieldKeys returns measurement's field keys with their types, sorted
+	// by key. A field with different types in different shards appears
+	// once per type.
+	FieldKeys(ctx context.Context, db, rp, measurement string, min, max int64) ([]FieldKey, error)
+	// TagKeys returns the sorted tag keys of the series of measurement
+	// that match cond.
+	TagKeys(ctx context.Context, db, rp, measurement string, cond influxql.Expr, min, max int64) ([]string, error)
+	// TagValues returns the sorted values of tag key among the series of
+	// measurement that match cond.
+	TagValues(ctx context.Context, db, rp, measurement, key string, cond influxql.Expr, min, max int64) ([]string, error)
+	// SeriesKeys returns the sorted, de-duplicated canonical series keys of
+	// measurement that match cond.
+	SeriesKeys(ctx context.Context, db, rp, measurement string, cond influxql.Expr, min, max int64) ([]string, error)
+	// Scan calls fn for the data of every series of req.Measurement that
+	// matches req.Condition. fn may be called several times for one series
+	// (once per shard holding it; different shards of one series cover
+	// disjoint time ranges), in no particular order, never concurrently.
+	// The batch is only valid during the call.
+	Scan(ctx context.Context, req ScanRequest, fn func(*SeriesBatch) error) error
+}
+
+// FieldKey is a field and its type.
+type FieldKey struct {
+	Name string
+	Type models.FieldType
+}
+
+// ScanRequest says what Storage.Scan reads.
+type ScanRequest struct {
+	Database, RetentionPolicy, Measurement string
+	// Condition is on tags only; nil matches every series.
+	Condition influxql.Expr
+	// Fields are the field keys to read; fields a series lacks are absent
+	// from its batch.
+	Fields []string
+	// Min and Max bound the time range, inclusive, in ns.
+	Min, Max int64
+	// Window, when set, asks for per-window partial aggregates of each
+	// field instead of raw values (aggregate pushdown).
+	Window *WindowRequest
+}
+
+// WindowRequest asks for partial aggregates per time window. Windows start
+// at multiples of Every shifted by Offset (InfluxQL GROUP BY time(every,
+// offset)): a point at t falls in the window starting at
+// t - ((t - Offset) mod Every), with mod taken non-negative.
+type WindowRequest struct {
+	Every, Offset int64
+	Aggregates    AggregateSet
+}
+
+// AggregateSet is a set of partial aggregates a WindowRequest asks for.
+type AggregateSet uint8
+
+// Partial aggregates that split across shards and merge exactly.
+const (
+	AggregateCount AggregateSet = 1 << iota
+	AggregateSum
+	AggregateMin
+	AggregateMax
+	AggregateFirst
+	AggregateLast
+)
+
+// SeriesBatch is the data of one series from one shard.
+type SeriesBatch struct {
+	// Key is the canonical series key (models.AppendSeriesKey form).
+	Key string
+	// Tags are the series' tags, sorted by key.
+	Tags models.Tags
+	// Fields holds one column per requested field the series has.
+	Fields []FieldColumn
+}
+
+// FieldColumn is one field's values in a SeriesBatch: raw points (sorted
+// by time, one per timestamp) or, for a windowed scan, window aggregates
+// (sorted by start, only windows holding at least one point).
+type FieldColumn struct {
+	Name    string
+	Type    models.FieldType
+	Points  []Point
+	Windows []Window
+}
+
+// Point is one raw value.
+type Point struct {
+	Time  int64
+	Value models.Value
+}
+
+// Window holds the partial aggregates of one field over one window. Only
+// the aggregates asked for are meaningful. Sum, Min and Max have the
+// field's type (integer sums stay integers); First and Last carry their
+// point's time.
+type Window struct {
+	Start               int64
+	Count               int64
+	Sum, Min, Max       models.Value
+	First, Last         models.Value
+	FirstTime, LastTime int64
+}
