@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"os"
 	"testing"
 )
 
@@ -148,4 +149,88 @@ func TestParseSegmentName(t *testing.T) {
 			t.Errorf("parseSegmentName(%q) = %d, %v; want %d, %v", tc.name, id, ok, tc.wantID, tc.wantOK)
 		}
 	}
+}
+
+// FuzzOpenRepair puts arbitrary bytes in the newest segment and checks what
+// Open makes of them: either it refuses a foreign header with a
+// *CorruptionError, or it keeps exactly the records a reader decodes before
+// the first bad byte and cuts the file there.
+func FuzzOpenRepair(f *testing.F) {
+	full := encodeSegment([]byte("first"), bytes.Repeat([]byte{1}, 100), nil)
+	f.Add(full)
+	f.Add(full[:len(full)-3])
+	f.Add(full[:3])
+	f.Add([]byte{})
+	f.Add(flip(full, 30, 0x20))
+	f.Add(flip(full, 0, 0x01))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > 1<<16 {
+			t.Skip("input over 64 KiB")
+		}
+		// What a reader decodes from the bytes.
+		r := newSegmentReader(fuzzMaxRecord)
+		r.reset(bytes.NewReader(data), int64(len(data)))
+		var want [][]byte
+		hdrErr := r.readHeader()
+		err := hdrErr
+		for err == nil {
+			var rec []byte
+			if rec, err = r.next(); err == nil {
+				want = append(want, bytes.Clone(rec))
+			}
+		}
+
+		dir := t.TempDir()
+		path := segmentPath(dir, 1)
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cfg := NewConfig()
+		cfg.MaxRecordSize = fuzzMaxRecord
+		cfg.NoSync = true
+		w, oerr := Open(dir, cfg, nil, nil)
+		if hdrErr != nil && !errors.Is(hdrErr, io.ErrUnexpectedEOF) {
+			var cerr *CorruptionError
+			if !errors.As(oerr, &cerr) || cerr.Segment != 1 {
+				t.Fatalf("Open on a foreign header: got %v; want *CorruptionError for segment 1", oerr)
+			}
+			return
+		}
+		if oerr != nil {
+			t.Fatalf("Open: got %v; want the torn or corrupt tail repaired", oerr)
+		}
+		defer w.Close()
+		var got [][]byte
+		if err := w.Replay(func(_ uint64, rec []byte) error {
+			got = append(got, bytes.Clone(rec))
+			return nil
+		}); err != nil {
+			t.Fatalf("Replay: %v", err)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("replayed %d records; want the %d before the first bad byte", len(got), len(want))
+		}
+		for i := range want {
+			if !bytes.Equal(got[i], want[i]) {
+				t.Fatalf("record %d differs from the decoded one", i)
+			}
+		}
+		fi, serr := os.Stat(path)
+		switch {
+		case len(want) == 0:
+			// Nothing kept: the file was removed and segment 1 is active again.
+			if serr != nil || fi.Size() != segmentHeaderSize {
+				t.Fatalf("segment 1 after repairing a recordless file: %v, %v; want a fresh active segment", sizeOrErr(fi), serr)
+			}
+		case serr != nil || fi.Size() != r.off:
+			t.Fatalf("segment 1 after repair: size %v, error %v; want %d bytes", sizeOrErr(fi), serr, r.off)
+		}
+	})
+}
+
+func sizeOrErr(fi os.FileInfo) int64 {
+	if fi == nil {
+		return -1
+	}
+	return fi.Size()
 }
