@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -58,6 +59,7 @@ func (s *Shard) compactPlanned(cold bool) {
 	defer func() { <-s.compSem }()
 	s.compactMu.Lock()
 	defer s.compactMu.Unlock()
+	s.tryDropTombstones()
 	var err error
 	if inputs, level := s.planLevel(); inputs != nil {
 		err = s.compact(inputs, level, false)
@@ -97,7 +99,8 @@ func (s *Shard) compactFull() error {
 	s.mu.RLock()
 	inputs := slices.Clone(s.files)
 	s.mu.RUnlock()
-	if len(inputs) == 0 || (len(inputs) == 1 && len(s.tombs.all()) == 0) {
+	s.tryDropTombstones()
+	if len(inputs) == 0 || (len(inputs) == 1 && (len(s.tombs.all()) == 0 || s.tombDrop != nil)) {
 		return nil
 	}
 	level := 0
@@ -138,9 +141,12 @@ func (s *Shard) compact(inputs []*dataFile, level int, full bool) error {
 		return fmt.Errorf("compact shard %d: %w", s.id, err)
 	}
 	if full {
-		if err := s.dropAppliedTombstones(nTombs, out); err != nil {
-			return fmt.Errorf("compact shard %d: %w", s.id, err)
+		paths := make([]string, len(inputs))
+		for i, f := range inputs {
+			paths[i] = f.path
 		}
+		s.tombDrop = &tombstoneDrop{n: nTombs, out: out, inputs: paths}
+		s.tryDropTombstones()
 	}
 	s.metrics.compactions.WithLabelValues(strconv.Itoa(level)).Inc()
 	s.logger.Info("compacted files", "inputs", len(inputs), "level", level,
@@ -148,14 +154,38 @@ func (s *Shard) compact(inputs []*dataFile, level int, full bool) error {
 	return nil
 }
 
-// dropAppliedTombstones removes, of the first n tombstones (all applied by
-// the full compaction that produced out), those no other file or pending
-// snapshot still needs.
-func (s *Shard) dropAppliedTombstones(n int, out *dataFile) error {
+// tombstoneDrop is a tombstone removal waiting for a full compaction's
+// inputs to be deleted from disk.
+type tombstoneDrop struct {
+	n      int       // the first n tombstones were applied
+	out    *dataFile // the compaction output
+	inputs []string  // input paths that must be gone first
+}
+
+// tryDropTombstones finishes a pending tombstone removal once the inputs of
+// the full compaction that applied them are deleted (readers may still hold
+// them) and that deletion is durable: dropping a tombstone while an input
+// could reappear after a crash would resurrect deleted data. Of the applied
+// tombstones it drops those no other file or pending snapshot still needs.
+// The caller holds compactMu.
+func (s *Shard) tryDropTombstones() {
+	d := s.tombDrop
+	if d == nil {
+		return
+	}
+	for _, p := range d.inputs {
+		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+			return // still referenced by a reader; retry on a later call
+		}
+	}
+	if err := syncDir(s.dir); err != nil {
+		s.logger.Warn("sync shard dir before dropping tombstones failed", "err", err)
+		return
+	}
 	s.mu.RLock()
 	minSeq := uint64(1<<64 - 1)
 	for _, f := range s.files {
-		if f != out {
+		if f != d.out {
 			minSeq = min(minSeq, f.seq)
 		}
 	}
@@ -163,7 +193,11 @@ func (s *Shard) dropAppliedTombstones(n int, out *dataFile) error {
 		minSeq = min(minSeq, s.snap.seq)
 	}
 	s.mu.RUnlock()
-	return s.tombs.removeApplied(n, func(t *Tombstone) bool { return t.Seq <= minSeq })
+	if err := s.tombs.removeApplied(d.n, func(t *Tombstone) bool { return t.Seq <= minSeq }); err != nil {
+		s.logger.Warn("dropping applied tombstones failed", "err", err)
+		return
+	}
+	s.tombDrop = nil
 }
 
 // mergeInto writes the merged content of inputs to w.

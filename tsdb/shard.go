@@ -53,7 +53,10 @@ type Shard struct {
 	nextSeq uint64
 
 	snapMu    sync.Mutex // serializes snapshots
-	compactMu sync.Mutex // serializes compactions
+	compactMu sync.Mutex // serializes compactions; protects tombDrop
+	// tombDrop is a tombstone removal waiting for compaction inputs to be
+	// deleted.
+	tombDrop *tombstoneDrop
 
 	lastWrite atomic.Int64 // unix ns of the last write, for cold detection
 	closed    atomic.Bool

@@ -1,0 +1,74 @@
+package tsdb
+
+import (
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/strata-db/strata/tsdb/models"
+)
+
+// TestTombstonesDroppedOnlyAfterInputsDeleted checks that a full
+// compaction drops the tombstones it applied, but not while a reader still
+// holds (so keeps on disk) an input file that the tombstones concern.
+func TestTombstonesDroppedOnlyAfterInputsDeleted(t *testing.T) {
+	cfg := NewConfig()
+	cfg.Dir = t.TempDir()
+	cfg.CompactCheckInterval = 0
+	st := NewStore(cfg, nil, prometheus.NewRegistry())
+	if err := st.Open(); err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	defer st.Close()
+	if err := st.CreateShard(1); err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	sh := st.Shard(1)
+	key := []byte("m,t=a")
+	p := models.Point{Measurement: []byte("m"), Tags: models.Tags{{Key: []byte("t"), Value: []byte("a")}},
+		Fields: []models.Field{{Key: []byte("v"), Value: models.IntegerValue(1)}}}
+	for ts := range int64(3) {
+		p.Time = ts
+		if err := sh.WritePoints([]models.Point{p}); err != nil {
+			t.Fatalf("write: %v", err)
+		}
+		if err := sh.Snapshot(); err != nil {
+			t.Fatalf("snapshot: %v", err)
+		}
+	}
+	if err := sh.DeleteSeriesRange([][]byte{key}, 1, 1); err != nil {
+		t.Fatalf("delete: %v", err)
+	}
+	rs, err := sh.acquireRead() // a reader pins the current files
+	if err != nil {
+		t.Fatalf("acquire: %v", err)
+	}
+	if err := sh.Compact(true); err != nil {
+		t.Fatalf("compact: %v", err)
+	}
+	if n := len(sh.tombs.all()); n != 1 {
+		t.Fatalf("tombstones while an input is pinned: got %d, want 1", n)
+	}
+	rs.release()
+	if err := sh.Compact(true); err != nil {
+		t.Fatalf("compact again: %v", err)
+	}
+	if n := len(sh.tombs.all()); n != 0 {
+		t.Fatalf("tombstones after inputs are gone: got %d, want 0", n)
+	}
+	c, err := sh.Cursor(key, []byte("v"), 0, 10, true)
+	if err != nil {
+		t.Fatalf("cursor: %v", err)
+	}
+	var got []int64
+	for {
+		ts, _, ok := c.Next()
+		if !ok {
+			break
+		}
+		got = append(got, ts)
+	}
+	if len(got) != 2 || got[0] != 0 || got[1] != 2 {
+		t.Fatalf("times after delete and compactions: got %v, want [0 2]", got)
+	}
+}
