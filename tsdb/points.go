@@ -16,19 +16,37 @@ import (
 func (s *Shard) BucketPoints(bucket BucketID, fn func(models.Point) error) error {
 	lo := bucket.WindowStart
 	hi := lo + int64(time.Duration(s.cfg.DigestWindow)) - 1
-	return s.emitPoints(func(series []byte) bool {
+	return s.emitPoints(nil, func(series []byte) bool {
 		return SeriesBucket(series, s.cfg.DigestSeriesBuckets) == bucket.SeriesBucket
 	}, lo, hi, fn)
 }
 
 // SeriesPoints calls fn for every live value of one series with
 // min <= time <= max, as single-field points in (field, time) order; the
-// point is valid only during the call.
+// point is valid only during the call. The series' fields are those the
+// index lists for its measurement.
 func (s *Shard) SeriesPoints(seriesKey []byte, min, max int64, fn func(models.Point) error) error {
-	return s.emitPoints(func(series []byte) bool { return bytes.Equal(series, seriesKey) }, min, max, fn)
+	name, _, err := models.ParseSeriesKey(seriesKey)
+	if err != nil {
+		return fmt.Errorf("shard %d series key %q: %w", s.id, seriesKey, err)
+	}
+	fields := s.index.Fields(name)
+	return s.emitPoints(func(keep func(series []byte) bool, fn func(series, field []byte) error) error {
+		for _, f := range fields {
+			if err := fn(seriesKey, f.Name); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, nil, min, max, fn)
 }
 
-func (s *Shard) emitPoints(keep func(series []byte) bool, min, max int64, fn func(models.Point) error) error {
+// keyLister calls fn for each (series, field) to emit, in order.
+type keyLister func(keep func(series []byte) bool, fn func(series, field []byte) error) error
+
+// emitPoints streams the values of the keys list (nil: every key of the
+// read state whose series passes keep) within [min, max].
+func (s *Shard) emitPoints(list keyLister, keep func(series []byte) bool, min, max int64, fn func(models.Point) error) error {
 	if min > max {
 		return nil
 	}
@@ -37,10 +55,13 @@ func (s *Shard) emitPoints(keep func(series []byte) bool, min, max int64, fn fun
 		return err
 	}
 	defer rs.release()
+	if list == nil {
+		list = rs.forEachKey
+	}
 	var p models.Point
 	p.Fields = make([]models.Field, 1)
 	var lastSeries []byte
-	return rs.forEachKey(keep, func(series, field []byte) error {
+	return list(keep, func(series, field []byte) error {
 		a, err := rs.read(series, field, min, max)
 		if err != nil {
 			return fmt.Errorf("read shard %d: %w", s.id, err)
