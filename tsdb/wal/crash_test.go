@@ -133,7 +133,8 @@ func runCrashChild(t *testing.T, dir string, round uint32, rng *rand.Rand) []cra
 	<-firstAcks
 	time.Sleep(time.Duration(rng.IntN(300)) * time.Millisecond)
 	if err := cmd.Process.Kill(); err != nil {
-		t.Fatalf("kill crash child: %v", err)
+		werr := cmd.Wait()
+		t.Fatalf("kill crash child: %v (it ended with %v, stderr %q)", err, werr, stderr.String())
 	}
 	if err := <-done; err != nil {
 		t.Fatalf("read child acks: %v", err)
