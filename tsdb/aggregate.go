@@ -194,7 +194,7 @@ func markStatBlocks(blocks []blockRef, caches []tsm.Array, tombs []Tombstone, se
 		}
 		for t := range tombs {
 			tb := &tombs[t]
-			if blocks[i].file.seq < tb.Seq && tb.Max >= m.MinTime && tb.Min <= m.MaxTime && tb.matches(seriesKey, field) {
+			if tb.Max >= m.MinTime && tb.Min <= m.MaxTime && tb.appliesTo(blocks[i].file.seq, seriesKey, field) {
 				covered = true
 				break
 			}

@@ -94,7 +94,7 @@ func mergeNewestWins(arrs []tsm.Array) tsm.Array {
 func applyTombstones(a *tsm.Array, tombs []Tombstone, seq uint64, seriesKey, field []byte) {
 	for i := range tombs {
 		t := &tombs[i]
-		if seq < t.Seq && t.matches(seriesKey, field) {
+		if t.appliesTo(seq, seriesKey, field) {
 			a.Exclude(t.Min, t.Max)
 		}
 	}

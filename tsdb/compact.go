@@ -59,7 +59,7 @@ func (s *Shard) compactPlanned(cold bool) {
 	defer func() { <-s.compSem }()
 	s.compactMu.Lock()
 	defer s.compactMu.Unlock()
-	s.tryDropTombstones()
+	s.settleTombstones()
 	var err error
 	if inputs, level := s.planLevel(); inputs != nil {
 		err = s.compact(inputs, level, false)
@@ -99,8 +99,9 @@ func (s *Shard) compactFull() error {
 	s.mu.RLock()
 	inputs := slices.Clone(s.files)
 	s.mu.RUnlock()
-	s.tryDropTombstones()
-	if len(inputs) == 0 || (len(inputs) == 1 && (len(s.tombs.all()) == 0 || s.tombDrop != nil)) {
+	s.settleTombstones()
+	pending := slices.ContainsFunc(s.tombs.all(), func(t Tombstone) bool { return !t.Applied })
+	if len(inputs) == 0 || (len(inputs) == 1 && (!pending || s.tombDrop != nil)) {
 		return nil
 	}
 	level := 0
@@ -146,7 +147,7 @@ func (s *Shard) compact(inputs []*dataFile, level int, full bool) error {
 			paths[i] = f.path
 		}
 		s.tombDrop = &tombstoneDrop{n: nTombs, out: out, inputs: paths}
-		s.tryDropTombstones()
+		s.settleTombstones()
 	}
 	s.metrics.compactions.WithLabelValues(strconv.Itoa(level)).Inc()
 	s.logger.Info("compacted files", "inputs", len(inputs), "level", level,
@@ -154,50 +155,61 @@ func (s *Shard) compact(inputs []*dataFile, level int, full bool) error {
 	return nil
 }
 
-// tombstoneDrop is a tombstone removal waiting for a full compaction's
-// inputs to be deleted from disk.
+// tombstoneDrop is the tombstone bookkeeping of a full compaction, waiting
+// for the compaction's inputs to be deleted from disk.
 type tombstoneDrop struct {
 	n      int       // the first n tombstones were applied
 	out    *dataFile // the compaction output
 	inputs []string  // input paths that must be gone first
 }
 
-// tryDropTombstones finishes a pending tombstone removal once the inputs of
-// the full compaction that applied them are deleted (readers may still hold
-// them) and that deletion is durable: dropping a tombstone while an input
-// could reappear after a crash would resurrect deleted data. Of the applied
-// tombstones it drops those no other file or pending snapshot still needs.
-// The caller holds compactMu.
-func (s *Shard) tryDropTombstones() {
+// settleTombstones runs on every planner tick and compaction. It finishes
+// a pending full compaction's tombstone bookkeeping once that compaction's
+// inputs are deleted (readers may still hold them) and the deletion is
+// durable: marking a tombstone applied (no longer filtering reads) while an
+// input could reappear after a crash would resurrect deleted data. Of the
+// tombstones the compaction applied, those no other file or pending snapshot
+// still needs are marked applied. Applied tombstones older than
+// Config.TombstoneRetention are dropped. The caller holds compactMu.
+func (s *Shard) settleTombstones() {
+	expire := time.Now().Add(-time.Duration(s.cfg.TombstoneRetention)).UnixNano()
+	n, apply := 0, func(*Tombstone) bool { return false }
 	d := s.tombDrop
-	if d == nil {
+	if d != nil && s.inputsGone(d.inputs) {
+		s.mu.RLock()
+		minSeq := uint64(1<<64 - 1)
+		for _, f := range s.files {
+			if f != d.out {
+				minSeq = min(minSeq, f.seq)
+			}
+		}
+		if s.snap != nil {
+			minSeq = min(minSeq, s.snap.seq)
+		}
+		s.mu.RUnlock()
+		n, apply = d.n, func(t *Tombstone) bool { return t.Seq <= minSeq }
+	}
+	if err := s.tombs.settle(n, apply, expire); err != nil {
+		s.logger.Warn("settling tombstones failed", "err", err)
 		return
 	}
-	for _, p := range d.inputs {
+	if n > 0 {
+		s.tombDrop = nil
+	}
+}
+
+// inputsGone reports whether every path is deleted, durably.
+func (s *Shard) inputsGone(paths []string) bool {
+	for _, p := range paths {
 		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
-			return // still referenced by a reader; retry on a later call
+			return false
 		}
 	}
 	if err := syncDir(s.dir); err != nil {
-		s.logger.Warn("sync shard dir before dropping tombstones failed", "err", err)
-		return
+		s.logger.Warn("sync shard dir failed", "err", err)
+		return false
 	}
-	s.mu.RLock()
-	minSeq := uint64(1<<64 - 1)
-	for _, f := range s.files {
-		if f != d.out {
-			minSeq = min(minSeq, f.seq)
-		}
-	}
-	if s.snap != nil {
-		minSeq = min(minSeq, s.snap.seq)
-	}
-	s.mu.RUnlock()
-	if err := s.tombs.removeApplied(d.n, func(t *Tombstone) bool { return t.Seq <= minSeq }); err != nil {
-		s.logger.Warn("dropping applied tombstones failed", "err", err)
-		return
-	}
-	s.tombDrop = nil
+	return true
 }
 
 // mergeInto writes the merged content of inputs to w.
@@ -276,7 +288,7 @@ func (s *Shard) mergeInto(w *tsm.Writer, inputs []*dataFile, tombs []Tombstone, 
 // a file of sequence seq.
 func tombstoned(tombs []Tombstone, seq uint64, series, field []byte) bool {
 	for i := range tombs {
-		if seq < tombs[i].Seq && tombs[i].matches(series, field) {
+		if tombs[i].appliesTo(seq, series, field) {
 			return true
 		}
 	}

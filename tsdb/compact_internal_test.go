@@ -8,10 +8,11 @@ import (
 	"github.com/strata-db/strata/tsdb/models"
 )
 
-// TestTombstonesDroppedOnlyAfterInputsDeleted checks that a full
-// compaction drops the tombstones it applied, but not while a reader still
-// holds (so keeps on disk) an input file that the tombstones concern.
-func TestTombstonesDroppedOnlyAfterInputsDeleted(t *testing.T) {
+// TestTombstonesSettledOnlyAfterInputsDeleted checks that a full
+// compaction marks the tombstones it applied as applied (kept for the
+// retention), but not while a reader still holds (so keeps on disk) an
+// input file that the tombstones concern.
+func TestTombstonesSettledOnlyAfterInputsDeleted(t *testing.T) {
 	cfg := NewConfig()
 	cfg.Dir = t.TempDir()
 	cfg.CompactCheckInterval = 0
@@ -46,15 +47,24 @@ func TestTombstonesDroppedOnlyAfterInputsDeleted(t *testing.T) {
 	if err := sh.Compact(true); err != nil {
 		t.Fatalf("compact: %v", err)
 	}
-	if n := len(sh.tombs.all()); n != 1 {
-		t.Fatalf("tombstones while an input is pinned: got %d, want 1", n)
+	if ts := sh.Tombstones(); len(ts) != 1 || ts[0].Applied {
+		t.Fatalf("tombstones while an input is pinned: got %+v, want one, not applied", ts)
 	}
 	rs.release()
 	if err := sh.Compact(true); err != nil {
 		t.Fatalf("compact again: %v", err)
 	}
-	if n := len(sh.tombs.all()); n != 0 {
-		t.Fatalf("tombstones after inputs are gone: got %d, want 0", n)
+	ts := sh.Tombstones()
+	if len(ts) != 1 || !ts[0].Applied || ts[0].Created == 0 || string(ts[0].SeriesKey) != string(key) {
+		t.Fatalf("tombstones after inputs are gone: got %+v, want one, applied, kept for the retention", ts)
+	}
+	// An applied tombstone no longer triggers full compactions.
+	before := sh.files[0]
+	if err := sh.Compact(true); err != nil {
+		t.Fatalf("compact a third time: %v", err)
+	}
+	if sh.files[0] != before {
+		t.Fatalf("full compaction rewrote a single file with only applied tombstones")
 	}
 	c, err := sh.Cursor(key, []byte("v"), 0, 10, true)
 	if err != nil {

@@ -27,6 +27,11 @@ const (
 	DefaultCompactFullWriteColdDuration = 4 * time.Hour
 	// DefaultCompactCheckInterval is how often the compaction planner runs.
 	DefaultCompactCheckInterval = time.Second
+	// DefaultTombstoneRetention is how long a tombstone is kept after its
+	// data was removed by compaction: longer than the hinted-handoff max-age
+	// (InfluxDB's default is 7 days) plus an anti-entropy cycle, so deleted
+	// data is never repaired back from a replica that missed the delete.
+	DefaultTombstoneRetention = 8 * 24 * time.Hour
 	// DefaultDigestWindow is the time width of a digest bucket.
 	DefaultDigestWindow = time.Hour
 	// DefaultDigestSeriesBuckets is the number of series-key hash ranges of
@@ -70,6 +75,8 @@ type Config struct {
 	// CompactCheckInterval is the period of the background planner; 0 turns
 	// background snapshots and compactions off (tests call Snapshot/Compact).
 	CompactCheckInterval Duration `toml:"compact-check-interval"`
+	// TombstoneRetention is how long applied tombstones are kept.
+	TombstoneRetention Duration `toml:"tombstone-retention"`
 	// DigestWindow is the time width of a digest bucket.
 	DigestWindow Duration `toml:"digest-window"`
 	// DigestSeriesBuckets is the number of series-key hash ranges.
@@ -87,6 +94,7 @@ func NewConfig() Config {
 		MaxConcurrentCompactions:     DefaultMaxConcurrentCompactions,
 		CompactFullWriteColdDuration: Duration(DefaultCompactFullWriteColdDuration),
 		CompactCheckInterval:         Duration(DefaultCompactCheckInterval),
+		TombstoneRetention:           Duration(DefaultTombstoneRetention),
 		DigestWindow:                 Duration(DefaultDigestWindow),
 		DigestSeriesBuckets:          DefaultDigestSeriesBuckets,
 		WAL:                          wal.NewConfig(),
@@ -109,6 +117,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("tsdb config: max-concurrent-compactions %d must be >= 1", c.MaxConcurrentCompactions)
 	case c.CompactCheckInterval < 0:
 		return fmt.Errorf("tsdb config: compact-check-interval %v must be >= 0", time.Duration(c.CompactCheckInterval))
+	case c.TombstoneRetention < 0:
+		return fmt.Errorf("tsdb config: tombstone-retention %v must be >= 0", time.Duration(c.TombstoneRetention))
 	case c.DigestWindow <= 0:
 		return fmt.Errorf("tsdb config: digest-window %v must be > 0", time.Duration(c.DigestWindow))
 	case c.DigestSeriesBuckets < 1:

@@ -3,6 +3,8 @@ package tsdb
 import (
 	"bytes"
 	"fmt"
+	"slices"
+	"time"
 
 	"github.com/strata-db/strata/tsdb/index"
 )
@@ -31,14 +33,22 @@ func (s *Shard) DeleteFieldRange(seriesKey, field []byte, min, max int64) error 
 	return s.deleteTombstones([]Tombstone{{SeriesKey: bytes.Clone(seriesKey), Field: bytes.Clone(field), Min: min, Max: max}})
 }
 
+// Tombstones returns the shard's tombstones, applied ones included (they
+// are kept for Config.TombstoneRetention), so anti-entropy can tell deleted
+// data from missing data. The result is a copy.
+func (s *Shard) Tombstones() []Tombstone {
+	return slices.Clone(s.tombs.all())
+}
+
 func (s *Shard) deleteTombstones(ts []Tombstone) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed.Load() {
 		return ErrEngineClosed
 	}
+	now := time.Now().UnixNano()
 	for i := range ts {
-		ts[i].Seq = s.nextSeq
+		ts[i].Seq, ts[i].Created = s.nextSeq, now
 	}
 	if err := s.tombs.add(ts); err != nil {
 		return fmt.Errorf("delete in shard %d: %w", s.id, err)

@@ -54,7 +54,7 @@ type Shard struct {
 
 	snapMu    sync.Mutex // serializes snapshots
 	compactMu sync.Mutex // serializes compactions; protects tombDrop
-	// tombDrop is a tombstone removal waiting for compaction inputs to be
+	// tombDrop is tombstone bookkeeping waiting for compaction inputs to be
 	// deleted.
 	tombDrop *tombstoneDrop
 

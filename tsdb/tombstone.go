@@ -16,17 +16,30 @@ import (
 // Tombstone deletes the values of one series (one field of it, or all fields
 // when Field is empty) with Min <= time <= Max from every file whose sequence
 // number is below Seq. Data written after the delete lands in files with a
-// sequence >= Seq and is therefore not affected. The sidecar format is
-// specified in docs/tombstones.md.
+// sequence >= Seq and is therefore not affected. Once a full compaction has
+// removed the data physically the tombstone is marked applied and kept
+// until Config.TombstoneRetention has passed since Created, so that
+// anti-entropy can tell deleted data from missing data. The sidecar format
+// is specified in docs/tombstones.md.
 type Tombstone struct {
 	// Seq is the file sequence number that was next when the delete ran.
 	Seq uint64
+	// Created is the wall-clock time of the delete, ns since the epoch.
+	Created int64
+	// Applied reports that no file holds data it deletes any more.
+	Applied bool
 	// SeriesKey is the canonical series key.
 	SeriesKey []byte
 	// Field is the field key, or empty for all fields of the series.
 	Field []byte
 	// Min and Max bound the deleted time range, inclusive.
 	Min, Max int64
+}
+
+// appliesTo reports whether t still removes values of (seriesKey, field)
+// read from a file (or snapshot) of sequence seq.
+func (t *Tombstone) appliesTo(seq uint64, seriesKey, field []byte) bool {
+	return !t.Applied && seq < t.Seq && t.matches(seriesKey, field)
 }
 
 // matches reports whether t applies to (seriesKey, field) at some time.
@@ -123,7 +136,12 @@ func decodeTombstoneFile(data []byte) (list []Tombstone, good int, err error) {
 			return list, good, fmt.Errorf("tombstone checksum at %d: %w", good, ErrCorruptRecord)
 		}
 		r := byteReader{b: body}
+		flags := r.byte1()
+		if flags > 1 {
+			r.fail("tombstone flags")
+		}
 		seq := r.uvarint()
+		created := r.varint()
 		t := readTombstoneBody(&r)
 		if r.err == nil && len(r.b) != 0 {
 			r.fail("tombstone trailing bytes")
@@ -131,7 +149,7 @@ func decodeTombstoneFile(data []byte) (list []Tombstone, good int, err error) {
 		if r.err != nil {
 			return list, good, fmt.Errorf("tombstone at %d: %w", good, r.err)
 		}
-		t.Seq = seq
+		t.Seq, t.Created, t.Applied = seq, created, flags == 1
 		list = append(list, t)
 		good += 8 + int(n)
 	}
@@ -141,7 +159,13 @@ func decodeTombstoneFile(data []byte) (list []Tombstone, good int, err error) {
 func appendTombstoneRecord(dst []byte, t *Tombstone) []byte {
 	start := len(dst)
 	dst = append(dst, 0, 0, 0, 0, 0, 0, 0, 0)
+	var flags byte
+	if t.Applied {
+		flags = 1
+	}
+	dst = append(dst, flags)
 	dst = binary.AppendUvarint(dst, t.Seq)
+	dst = binary.AppendVarint(dst, t.Created)
 	dst = appendTombstoneBody(dst, t)
 	body := dst[start+8:]
 	binary.LittleEndian.PutUint32(dst[start:], uint32(len(body)))
@@ -183,27 +207,33 @@ func (s *tombstoneSet) all() []Tombstone {
 	return s.list
 }
 
-// removeApplied drops those of the first n tombstones (the ones a full
-// compaction applied) for which drop returns true, rewriting the sidecar
-// atomically.
-func (s *tombstoneSet) removeApplied(n int, drop func(t *Tombstone) bool) error {
+// settle marks applied those of the first n tombstones for which apply
+// returns true, drops applied tombstones created before expireBefore, and
+// rewrites the sidecar atomically when anything changed.
+func (s *tombstoneSet) settle(n int, apply func(t *Tombstone) bool, expireBefore int64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.f == nil {
 		return ErrEngineClosed
 	}
-	var rest []Tombstone
-	for i := range s.list {
-		if i >= n || !drop(&s.list[i]) {
-			rest = append(rest, s.list[i])
+	changed := false
+	next := make([]Tombstone, 0, len(s.list))
+	for i, t := range s.list {
+		if i < n && !t.Applied && apply(&t) {
+			t.Applied, changed = true, true
 		}
+		if t.Applied && t.Created < expireBefore {
+			changed = true
+			continue
+		}
+		next = append(next, t)
 	}
-	if len(rest) == len(s.list) {
+	if !changed {
 		return nil
 	}
 	var buf []byte
-	for i := range rest {
-		buf = appendTombstoneRecord(buf, &rest[i])
+	for i := range next {
+		buf = appendTombstoneRecord(buf, &next[i])
 	}
 	tmp := s.path + ".tmp"
 	if err := writeFileSync(tmp, buf); err != nil {
@@ -221,7 +251,7 @@ func (s *tombstoneSet) removeApplied(n int, drop func(t *Tombstone) bool) error 
 	}
 	s.f.Close()
 	s.f = nf
-	s.list = rest
+	s.list = next
 	return nil
 }
 

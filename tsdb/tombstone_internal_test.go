@@ -47,8 +47,9 @@ func TestTombstoneSidecarDurableAndTornTail(t *testing.T) {
 	if err := ts.add([]Tombstone{{Seq: 5, SeriesKey: []byte("x"), Min: 0, Max: 1}}); err != nil {
 		t.Fatalf("add after repair: %v", err)
 	}
-	if err := ts.removeApplied(2, func(t *Tombstone) bool { return t.Seq <= 3 }); err != nil {
-		t.Fatalf("removeApplied: %v", err)
+	// Mark seq 3 applied and expire it; seq 4 is not applied, so it stays.
+	if err := ts.settle(2, func(t *Tombstone) bool { return t.Seq <= 3 }, 1); err != nil {
+		t.Fatalf("settle: %v", err)
 	}
 	ts.close()
 	ts, err = openTombstones(dir, discard)
@@ -58,7 +59,7 @@ func TestTombstoneSidecarDurableAndTornTail(t *testing.T) {
 	defer ts.close()
 	got = ts.all()
 	if len(got) != 2 || got[0].Seq != 4 || got[1].Seq != 5 {
-		t.Fatalf("after removeApplied: got seqs %v, want [4 5]", got)
+		t.Fatalf("after settle: got seqs %v, want [4 5]", got)
 	}
 }
 
