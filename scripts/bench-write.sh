@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Ingest benchmark of issue 4: runs `strata bench` against a fresh cluster of
+# real processes on loopback and prints each run's summary line and every
+# data node's resident memory after the load.
+#
+#   scripts/bench-write.sh single [runs] [extra strata bench flags...]   # 1 meta + 1 data, RF 1
+#   scripts/bench-write.sh cluster [runs] [extra strata bench flags...]  # 3 meta + 2 data, RF 2 (strata local's shape)
+#
+# FILE (default ../shared/data/tsbs-cpu-only-s100-1d.lp.gz) is the data.
+set -euo pipefail
+mode=${1:-single}
+runs=${2:-3}
+shift $(( $# > 2 ? 2 : $# )) || true
+root=$(cd "$(dirname "$0")/.." && pwd)
+file=${FILE:-$root/../shared/data/tsbs-cpu-only-s100-1d.lp.gz}
+[ -f "$file" ] || { echo "data file $file not found (set FILE)"; exit 1; }
+work=$(mktemp -d)
+bin=$work/strata
+(cd "$root" && CGO_ENABLED=0 go build -o "$bin" ./cmd/strata)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+wait_http() { for _ in $(seq 100); do curl -sf -o /dev/null "$1" && return 0; sleep 0.1; done; echo "timeout waiting for $1"; exit 1; }
+
+case $mode in
+single) metas=1; datas=1; rf=1 ;;
+cluster) metas=3; datas=2; rf=2 ;;
+*) echo "mode must be single or cluster"; exit 2 ;;
+esac
+metaaddrs=""
+for i in $(seq 0 $((metas - 1))); do
+  join=(); [ "$i" -gt 0 ] && join=(--join 127.0.0.1:19091)
+  "$bin" meta --dir "$work/meta$i" --http-addr 127.0.0.1:$((19091 + i * 100)) --raft-addr 127.0.0.1:$((19089 + i * 100)) "${join[@]}" --log-level warn 2>"$work/meta$i.log" &
+  pids+=($!)
+  wait_http http://127.0.0.1:$((19091 + i * 100))/health
+  metaaddrs+="${metaaddrs:+,}127.0.0.1:$((19091 + i * 100))"
+done
+datapids=()
+for i in $(seq 0 $((datas - 1))); do
+  "$bin" data --dir "$work/data$i" --meta "$metaaddrs" --http-addr 127.0.0.1:$((19086 + i * 100)) --rpc-addr 127.0.0.1:$((19088 + i * 100)) --log-level warn 2>"$work/data$i.log" &
+  pids+=($!); datapids+=($!)
+  wait_http http://127.0.0.1:$((19086 + i * 100))/health
+done
+for r in $(seq 1 "$runs"); do
+  curl -sf -XPOST http://127.0.0.1:19086/query --data-urlencode "q=CREATE DATABASE run$r WITH REPLICATION $rf" >/dev/null
+  "$bin" bench --url http://127.0.0.1:19086 --db "run$r" --create-db=false --file "$file" --workers 2 --batch-size 5000 --progress off "$@" \
+    | grep -E '^  (rate|ceiling|latency|errors)'
+done
+for i in "${!datapids[@]}"; do
+  echo "data$i resident memory after the load: $(awk '/VmRSS/ {printf "%.0f MB", $2/1024}' /proc/${datapids[$i]}/status)"
+done
