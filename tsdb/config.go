@@ -16,6 +16,10 @@ const (
 	// DefaultCacheMaxSize is the hard limit of a shard's cache (live plus
 	// snapshotting); a write that would pass it fails with ErrCacheFull.
 	DefaultCacheMaxSize = 1 << 30
+	// DefaultCacheSnapshotWriteColdDuration is how long a shard must go
+	// without writes before its cache is snapshotted whatever its size, which
+	// bounds the WAL a restart replays (InfluxDB's default).
+	DefaultCacheSnapshotWriteColdDuration = 10 * time.Minute
 	// DefaultCompactThroughput is the compaction write rate limit in bytes/s
 	// (0 disables the limit).
 	DefaultCompactThroughput = 48 << 20
@@ -64,6 +68,9 @@ type Config struct {
 	CacheSnapshotSize int64 `toml:"cache-snapshot-memory-size"`
 	// CacheMaxSize is the hard limit of a shard's cache in bytes.
 	CacheMaxSize int64 `toml:"cache-max-memory-size"`
+	// CacheSnapshotWriteColdDuration is the quiet time after which the cache
+	// is snapshotted whatever its size.
+	CacheSnapshotWriteColdDuration Duration `toml:"cache-snapshot-write-cold-duration"`
 	// CompactThroughput limits compaction writes in bytes per second; 0 is
 	// unlimited.
 	CompactThroughput int64 `toml:"compact-throughput"`
@@ -88,16 +95,17 @@ type Config struct {
 // NewConfig returns a Config with the defaults.
 func NewConfig() Config {
 	return Config{
-		CacheSnapshotSize:            DefaultCacheSnapshotSize,
-		CacheMaxSize:                 DefaultCacheMaxSize,
-		CompactThroughput:            DefaultCompactThroughput,
-		MaxConcurrentCompactions:     DefaultMaxConcurrentCompactions,
-		CompactFullWriteColdDuration: Duration(DefaultCompactFullWriteColdDuration),
-		CompactCheckInterval:         Duration(DefaultCompactCheckInterval),
-		TombstoneRetention:           Duration(DefaultTombstoneRetention),
-		DigestWindow:                 Duration(DefaultDigestWindow),
-		DigestSeriesBuckets:          DefaultDigestSeriesBuckets,
-		WAL:                          wal.NewConfig(),
+		CacheSnapshotSize:              DefaultCacheSnapshotSize,
+		CacheMaxSize:                   DefaultCacheMaxSize,
+		CacheSnapshotWriteColdDuration: Duration(DefaultCacheSnapshotWriteColdDuration),
+		CompactThroughput:              DefaultCompactThroughput,
+		MaxConcurrentCompactions:       DefaultMaxConcurrentCompactions,
+		CompactFullWriteColdDuration:   Duration(DefaultCompactFullWriteColdDuration),
+		CompactCheckInterval:           Duration(DefaultCompactCheckInterval),
+		TombstoneRetention:             Duration(DefaultTombstoneRetention),
+		DigestWindow:                   Duration(DefaultDigestWindow),
+		DigestSeriesBuckets:            DefaultDigestSeriesBuckets,
+		WAL:                            wal.NewConfig(),
 	}
 }
 
@@ -111,6 +119,8 @@ func (c Config) Validate() error {
 	case c.CacheMaxSize < c.CacheSnapshotSize:
 		return fmt.Errorf("tsdb config: cache-max-memory-size %d must be >= cache-snapshot-memory-size %d",
 			c.CacheMaxSize, c.CacheSnapshotSize)
+	case c.CacheSnapshotWriteColdDuration < 0:
+		return fmt.Errorf("tsdb config: cache-snapshot-write-cold-duration %v must be >= 0", time.Duration(c.CacheSnapshotWriteColdDuration))
 	case c.CompactThroughput < 0:
 		return fmt.Errorf("tsdb config: compact-throughput %d must be >= 0", c.CompactThroughput)
 	case c.MaxConcurrentCompactions < 1:

@@ -253,11 +253,11 @@ func (s *Shard) background() {
 			s.mu.RLock()
 			big := s.cache.size.Load() >= s.cfg.CacheSnapshotSize
 			s.mu.RUnlock()
-			cold := time.Since(time.Unix(0, s.lastWrite.Load())) >= time.Duration(s.cfg.CompactFullWriteColdDuration)
-			if big || cold {
+			idle := time.Since(time.Unix(0, s.lastWrite.Load()))
+			if big || idle >= time.Duration(s.cfg.CacheSnapshotWriteColdDuration) {
 				s.snapshotLogged()
 			}
-			s.compactPlanned(cold)
+			s.compactPlanned(idle >= time.Duration(s.cfg.CompactFullWriteColdDuration))
 		}
 	}
 }
