@@ -1,0 +1,533 @@
+package coordinator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/influxdata/influxql"
+
+	"github.com/strata-db/strata/coordinator/query"
+	"github.com/strata-db/strata/tsdb"
+	"github.com/strata-db/strata/tsdb/index"
+	"github.com/strata-db/strata/tsdb/models"
+)
+
+// ErrInvalidReadRequest means a shard read or delete request is malformed
+// (an unknown kind, a window of width <= 0).
+var ErrInvalidReadRequest = errors.New("invalid shard read request")
+
+// MetaKind says what a MetaRequest asks for.
+type MetaKind uint8
+
+// Kinds of metadata a shard answers.
+const (
+	// MetaMeasurements asks for the names of measurements with a series
+	// matching the condition.
+	MetaMeasurements MetaKind = iota + 1
+	// MetaTagKeys asks for a measurement's tag keys.
+	MetaTagKeys
+	// MetaTagValues asks for the values of a measurement's tag TagKey.
+	MetaTagValues
+	// MetaSeriesKeys asks for canonical series keys.
+	MetaSeriesKeys
+	// MetaFieldKeys asks for a measurement's fields and their types.
+	MetaFieldKeys
+)
+
+// MetaRequest asks one shard for metadata taken from its index.
+type MetaRequest struct {
+	Kind MetaKind
+	// Measurement is the measurement asked about; for MetaSeriesKeys ""
+	// means every measurement. Ignored by MetaMeasurements.
+	Measurement string
+	// TagKey is the tag of MetaTagValues.
+	TagKey string
+	// Condition is on tags only; nil matches every series. Ignored by
+	// MetaFieldKeys.
+	Condition influxql.Expr
+}
+
+// MetaResult is one shard's answer to a MetaRequest: Values (sorted) for
+// every kind but MetaFieldKeys, which fills Fields (sorted by name).
+type MetaResult struct {
+	Values []string
+	Fields []query.FieldKey
+}
+
+// DeleteKind says what a DeleteRequest removes.
+type DeleteKind uint8
+
+// Kinds of deletes a shard applies.
+const (
+	// DeleteMeasurement drops a measurement with all its series (DROP
+	// MEASUREMENT).
+	DeleteMeasurement DeleteKind = iota + 1
+	// DeleteSeries drops the matching series and their data (DROP SERIES).
+	DeleteSeries
+	// DeleteRange deletes the matching series' values with
+	// Min <= time <= Max (DELETE).
+	DeleteRange
+)
+
+// DeleteRequest asks one shard to delete data.
+type DeleteRequest struct {
+	Kind DeleteKind
+	// Measurement is the measurement to delete from; for DeleteSeries and
+	// DeleteRange "" means every measurement.
+	Measurement string
+	// Condition is on tags only; nil matches every series.
+	Condition influxql.Expr
+	// Min and Max bound DeleteRange, inclusive, in ns.
+	Min, Max int64
+}
+
+// ShardReader reads and deletes the data of shards held by one node: the
+// local store (LocalShardReader), or a peer seen through the RPC.
+// Implementations are safe for concurrent use and report a shard they do
+// not hold with an error wrapping ErrShardNotFound.
+type ShardReader interface {
+	// ScanShard calls fn, serially, once per series of req.Measurement in
+	// the shard that matches req.Condition and has data for a requested
+	// field in [req.Min, req.Max]. The batch is valid only during the call;
+	// an error from fn stops the scan and is returned as is.
+	ScanShard(ctx context.Context, shardID uint64, req *query.ScanRequest, fn func(*query.SeriesBatch) error) error
+	// ShardMeta answers req from the shard's index.
+	ShardMeta(ctx context.Context, shardID uint64, req *MetaRequest) (MetaResult, error)
+	// DeleteFromShard applies req to the shard, durably.
+	DeleteFromShard(ctx context.Context, shardID uint64, req *DeleteRequest) error
+}
+
+// RemoteShardReader is a ShardReader for the shards of other data nodes:
+// the same calls with the owner's node id. RPCClient implements it.
+type RemoteShardReader interface {
+	// ScanShard is ShardReader.ScanShard on node nodeID.
+	ScanShard(ctx context.Context, nodeID, shardID uint64, req *query.ScanRequest, fn func(*query.SeriesBatch) error) error
+	// ShardMeta is ShardReader.ShardMeta on node nodeID.
+	ShardMeta(ctx context.Context, nodeID, shardID uint64, req *MetaRequest) (MetaResult, error)
+	// DeleteFromShard is ShardReader.DeleteFromShard on node nodeID.
+	DeleteFromShard(ctx context.Context, nodeID, shardID uint64, req *DeleteRequest) error
+}
+
+// ShardStore gives the local shards by id. *tsdb.Store implements it.
+type ShardStore interface {
+	// Shard returns the open shard, or nil if this node does not hold it.
+	Shard(id uint64) *tsdb.Shard
+}
+
+// LocalShardReader is the ShardReader of the shards in this node's tsdb
+// store. It is safe for concurrent use.
+type LocalShardReader struct {
+	store ShardStore
+}
+
+// NewLocalShardReader returns a reader of store's shards.
+func NewLocalShardReader(store ShardStore) *LocalShardReader {
+	return &LocalShardReader{store: store}
+}
+
+func (r *LocalShardReader) shard(id uint64) (*tsdb.Shard, error) {
+	sh := r.store.Shard(id)
+	if sh == nil {
+		return nil, fmt.Errorf("shard %d: %w", id, ErrShardNotFound)
+	}
+	return sh, nil
+}
+
+// ctxCheckEvery is how many series a local scan reads between checks of
+// its context.
+const ctxCheckEvery = 64
+
+// ScanShard implements ShardReader.
+func (r *LocalShardReader) ScanShard(ctx context.Context, shardID uint64, req *query.ScanRequest, fn func(*query.SeriesBatch) error) error {
+	if req.Window != nil && req.Window.Every <= 0 {
+		return fmt.Errorf("scan shard %d: window every %d: %w", shardID, req.Window.Every, ErrInvalidReadRequest)
+	}
+	sh, err := r.shard(shardID)
+	if err != nil {
+		return err
+	}
+	expr, err := TagExprFromCondition(req.Condition)
+	if err != nil {
+		return fmt.Errorf("scan shard %d: %w", shardID, err)
+	}
+	if req.Min > req.Max {
+		return nil
+	}
+	ix := sh.Index()
+	name := []byte(req.Measurement)
+	type fieldRef struct {
+		name  string
+		bname []byte
+		typ   models.FieldType
+	}
+	fields := make([]fieldRef, 0, len(req.Fields))
+	for _, f := range req.Fields {
+		if t, ok := ix.FieldType(name, []byte(f)); ok {
+			fields = append(fields, fieldRef{name: f, bname: []byte(f), typ: t})
+		}
+	}
+	if len(fields) == 0 {
+		return nil
+	}
+	var batch query.SeriesBatch
+	for i, id := range ix.MatchSeries(name, expr) {
+		if i%ctxCheckEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return fmt.Errorf("scan shard %d: %w", shardID, err)
+			}
+		}
+		key := ix.SeriesKey(id)
+		if key == nil {
+			continue // dropped meanwhile
+		}
+		batch.Fields = batch.Fields[:0]
+		for _, f := range fields {
+			col := query.FieldColumn{Name: f.name, Type: f.typ}
+			if req.Window == nil {
+				col.Points, err = readPoints(sh, key, f.bname, req.Min, req.Max)
+			} else {
+				col.Windows, err = readWindows(sh, key, f.bname, req.Min, req.Max, req.Window)
+			}
+			if err != nil {
+				return fmt.Errorf("scan shard %d series %q field %q: %w", shardID, key, f.name, err)
+			}
+			if len(col.Points) > 0 || len(col.Windows) > 0 {
+				batch.Fields = append(batch.Fields, col)
+			}
+		}
+		if len(batch.Fields) == 0 {
+			continue
+		}
+		_, tags, err := models.ParseSeriesKey(key)
+		if err != nil {
+			return fmt.Errorf("scan shard %d: series key %q: %w", shardID, key, err)
+		}
+		batch.Key, batch.Tags = string(key), tags
+		if err := fn(&batch); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readPoints returns the values of one series field in [min, max], string
+// bytes copied.
+func readPoints(sh *tsdb.Shard, key, field []byte, min, max int64) ([]query.Point, error) {
+	c, err := sh.Cursor(key, field, min, max, true)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	if c.Len() == 0 {
+		return nil, nil
+	}
+	pts := make([]query.Point, 0, c.Len())
+	for {
+		t, v, ok := c.Next()
+		if !ok {
+			return pts, nil
+		}
+		pts = append(pts, query.Point{Time: t, Value: ownValue(v)})
+	}
+}
+
+// ownValue returns v with its string bytes copied.
+func ownValue(v models.Value) models.Value {
+	if v.Type == models.FieldTypeString {
+		v.S = append([]byte(nil), v.S...)
+	}
+	return v
+}
+
+// readWindows aggregates one series field per window of w over [min, max].
+// tsdb aligns windows to multiples of every since the epoch, which is
+// w's alignment when the offset is a multiple of every; otherwise the
+// windows are folded here from the raw values.
+func readWindows(sh *tsdb.Shard, key, field []byte, min, max int64, w *query.WindowRequest) ([]query.Window, error) {
+	if floorMod(w.Offset, w.Every) == 0 {
+		ws, err := sh.WindowAggregate(key, field, min, max, w.Every, tsdbAggregates(w.Aggregates))
+		if err != nil {
+			return nil, err
+		}
+		if len(ws) == 0 {
+			return nil, nil
+		}
+		out := make([]query.Window, len(ws))
+		for i := range ws {
+			x := &ws[i]
+			out[i] = query.Window{Start: x.Start, Count: x.Count, Sum: x.Sum, Min: x.Min, Max: x.Max,
+				First: ownValue(x.First), Last: ownValue(x.Last), FirstTime: x.FirstTime, LastTime: x.LastTime}
+		}
+		return out, nil
+	}
+	c, err := sh.Cursor(key, field, min, max, true)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	return foldWindows(c, w.Every, w.Offset), nil
+}
+
+// tsdbAggregates maps the query's aggregate set onto tsdb's.
+func tsdbAggregates(a query.AggregateSet) tsdb.AggregateSet {
+	var out tsdb.AggregateSet
+	for _, m := range [...]struct {
+		q query.AggregateSet
+		t tsdb.AggregateSet
+	}{
+		{query.AggregateCount, tsdb.AggCount}, {query.AggregateSum, tsdb.AggSum},
+		{query.AggregateMin, tsdb.AggMin}, {query.AggregateMax, tsdb.AggMax},
+		{query.AggregateFirst, tsdb.AggFirst}, {query.AggregateLast, tsdb.AggLast},
+	} {
+		if a&m.q != 0 {
+			out |= m.t
+		}
+	}
+	return out
+}
+
+// valueSource yields values in ascending time order; tsdb.Cursor is one.
+type valueSource interface {
+	Next() (int64, models.Value, bool)
+}
+
+// foldWindows computes every aggregate per window of width every shifted
+// by offset from ascending values, as tsdb.Window does: Sum, Min and Max
+// of the field's type for numbers (integer sums wrap; Min and Max ignore
+// NaN), unset for strings and booleans.
+func foldWindows(src valueSource, every, offset int64) []query.Window {
+	var (
+		out    []query.Window
+		w      *query.Window
+		minMax bool // w.Min and w.Max hold a number
+	)
+	for {
+		t, v, ok := src.Next()
+		if !ok {
+			return out
+		}
+		start := windowStart(t, every, offset)
+		if w == nil || start != w.Start {
+			out = append(out, query.Window{Start: start, First: ownValue(v), FirstTime: t})
+			w, minMax = &out[len(out)-1], false
+		}
+		w.Count++
+		w.Last, w.LastTime = ownValue(v), t
+		switch v.Type {
+		case models.FieldTypeFloat:
+			f := v.Float()
+			if w.Count == 1 {
+				w.Sum = models.FloatValue(f)
+			} else {
+				w.Sum = models.FloatValue(w.Sum.Float() + f)
+			}
+			if !math.IsNaN(f) {
+				if !minMax || f < w.Min.Float() {
+					w.Min = v
+				}
+				if !minMax || f > w.Max.Float() {
+					w.Max = v
+				}
+				minMax = true
+			}
+		case models.FieldTypeInteger:
+			i := v.Integer()
+			if w.Count == 1 {
+				w.Sum, w.Min, w.Max = v, v, v
+			} else {
+				w.Sum = models.IntegerValue(w.Sum.Integer() + i)
+				if i < w.Min.Integer() {
+					w.Min = v
+				}
+				if i > w.Max.Integer() {
+					w.Max = v
+				}
+			}
+		case models.FieldTypeUnsigned:
+			u := v.Unsigned()
+			if w.Count == 1 {
+				w.Sum, w.Min, w.Max = v, v, v
+			} else {
+				w.Sum = models.UnsignedValue(w.Sum.Unsigned() + u)
+				if u < w.Min.Unsigned() {
+					w.Min = v
+				}
+				if u > w.Max.Unsigned() {
+					w.Max = v
+				}
+			}
+		}
+	}
+}
+
+// windowStart is the start of the window holding t: t - ((t - offset) mod
+// every), mod non-negative, computed without overflow; a start before the
+// int64 range is clamped to math.MinInt64.
+func windowStart(t, every, offset int64) int64 {
+	r := floorMod(t, every) - floorMod(offset, every)
+	if r < 0 {
+		r += every
+	}
+	if t < math.MinInt64+r {
+		return math.MinInt64
+	}
+	return t - r
+}
+
+// floorMod is a mod b in [0, b) for b > 0.
+func floorMod(a, b int64) int64 {
+	m := a % b
+	if m < 0 {
+		m += b
+	}
+	return m
+}
+
+// ShardMeta implements ShardReader.
+func (r *LocalShardReader) ShardMeta(ctx context.Context, shardID uint64, req *MetaRequest) (MetaResult, error) {
+	sh, err := r.shard(shardID)
+	if err != nil {
+		return MetaResult{}, err
+	}
+	expr, err := TagExprFromCondition(req.Condition)
+	if err != nil {
+		return MetaResult{}, fmt.Errorf("shard %d metadata: %w", shardID, err)
+	}
+	ix := sh.Index()
+	name := []byte(req.Measurement)
+	var res MetaResult
+	switch req.Kind {
+	case MetaMeasurements:
+		for _, m := range ix.Measurements() {
+			if expr == nil || len(ix.MatchSeries(m, expr)) > 0 {
+				res.Values = append(res.Values, string(m))
+			}
+		}
+	case MetaFieldKeys:
+		for _, f := range ix.Fields(name) {
+			res.Fields = append(res.Fields, query.FieldKey{Name: string(f.Name), Type: f.Type})
+		}
+	case MetaTagKeys:
+		if expr == nil {
+			res.Values = stringsOf(ix.TagKeys(name))
+			break
+		}
+		res.Values, err = tagsOfSeries(ix, name, expr, func(t models.Tag, add func([]byte)) { add(t.Key) })
+	case MetaTagValues:
+		if expr == nil {
+			res.Values = stringsOf(ix.TagValues(name, []byte(req.TagKey)))
+			break
+		}
+		res.Values, err = tagsOfSeries(ix, name, expr, func(t models.Tag, add func([]byte)) {
+			if string(t.Key) == req.TagKey {
+				add(t.Value)
+			}
+		})
+	case MetaSeriesKeys:
+		names := [][]byte{name}
+		if req.Measurement == "" {
+			names = ix.Measurements()
+		}
+		for _, m := range names {
+			for _, id := range ix.MatchSeries(m, expr) {
+				if k := ix.SeriesKey(id); k != nil {
+					res.Values = append(res.Values, string(k))
+				}
+			}
+		}
+		slices.Sort(res.Values)
+	default:
+		return MetaResult{}, fmt.Errorf("shard %d metadata kind %d: %w", shardID, req.Kind, ErrInvalidReadRequest)
+	}
+	if err != nil {
+		return MetaResult{}, fmt.Errorf("shard %d metadata: %w", shardID, err)
+	}
+	return res, nil
+}
+
+// tagsOfSeries collects, sorted and de-duplicated, what pick adds from the
+// tags of the measurement's series matching expr.
+func tagsOfSeries(ix *index.Index, name []byte, expr index.TagExpr, pick func(models.Tag, func([]byte))) ([]string, error) {
+	seen := make(map[string]struct{})
+	add := func(b []byte) {
+		if _, ok := seen[string(b)]; !ok {
+			seen[string(b)] = struct{}{}
+		}
+	}
+	var tags models.Tags
+	for _, id := range ix.MatchSeries(name, expr) {
+		k := ix.SeriesKey(id)
+		if k == nil {
+			continue
+		}
+		var err error
+		if _, tags, err = models.ParseSeriesKeyAppend(tags[:0], k); err != nil {
+			return nil, fmt.Errorf("series key %q: %w", k, err)
+		}
+		for _, t := range tags {
+			pick(t, add)
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for s := range seen {
+		out = append(out, s)
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+func stringsOf(bs [][]byte) []string {
+	out := make([]string, len(bs))
+	for i, b := range bs {
+		out[i] = string(b)
+	}
+	return out
+}
+
+// DeleteFromShard implements ShardReader.
+func (r *LocalShardReader) DeleteFromShard(ctx context.Context, shardID uint64, req *DeleteRequest) error {
+	sh, err := r.shard(shardID)
+	if err != nil {
+		return err
+	}
+	expr, err := TagExprFromCondition(req.Condition)
+	if err != nil {
+		return fmt.Errorf("delete in shard %d: %w", shardID, err)
+	}
+	ix := sh.Index()
+	names := [][]byte{[]byte(req.Measurement)}
+	if req.Measurement == "" {
+		names = ix.Measurements()
+	}
+	switch req.Kind {
+	case DeleteMeasurement:
+		err = sh.DropMeasurement([]byte(req.Measurement))
+	case DeleteSeries:
+		for _, m := range names {
+			if err = sh.DropSeries(m, expr); err != nil {
+				break
+			}
+		}
+	case DeleteRange:
+		for _, m := range names {
+			var keys [][]byte
+			for _, id := range ix.MatchSeries(m, expr) {
+				if k := ix.SeriesKey(id); k != nil {
+					keys = append(keys, k)
+				}
+			}
+			if err = sh.DeleteSeriesRange(keys, req.Min, req.Max); err != nil {
+				break
+			}
+		}
+	default:
+		return fmt.Errorf("delete in shard %d: kind %d: %w", shardID, req.Kind, ErrInvalidReadRequest)
+	}
+	if err != nil {
+		return fmt.Errorf("delete in shard %d: %w", shardID, err)
+	}
+	return nil
+}
