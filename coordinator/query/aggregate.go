@@ -1,0 +1,320 @@
+package query
+
+import (
+	"sort"
+	"strconv"
+
+	"github.com/influxdata/influxql"
+
+	"github.com/strata-db/strata/tsdb/models"
+)
+
+// callFunc answers one aggregate call for window w: its value, the time
+// of the selected point (selectors) and whether the window had data.
+type callFunc func(c *influxql.Call, w int) (any, int64, bool)
+
+// fieldOf returns the plan field index an aggregate call reads.
+func fieldOf(c *influxql.Call) int {
+	arg := c.Args[0]
+	if inner, ok := arg.(*influxql.Call); ok { // count(distinct(f))
+		arg = inner.Args[0]
+	}
+	if r, ok := arg.(*influxql.VarRef); ok {
+		if i, _, ok := parseRef(r.Val); ok {
+			return i
+		}
+	}
+	return -1
+}
+
+// groupPoints returns, per plan field, the points of every series of g
+// that pass the condition, sorted by time (stable in series order).
+func (p *plan) groupPoints(g *group) [][]Point {
+	out := make([][]Point, len(p.fields))
+	if !p.needsPts {
+		for _, s := range g.series {
+			for i, c := range s.cols {
+				out[i] = append(out[i], c...)
+			}
+		}
+	} else {
+		v := &pointValuer{}
+		ev := influxql.ValuerEval{Valuer: v, IntegerFloatDivision: true}
+		for _, s := range g.series {
+			v.tags = s.tags
+			align(s, func(t int64, vals []models.Value) {
+				v.vals = vals
+				if !ev.EvalBool(p.cond) {
+					return
+				}
+				for i, x := range vals {
+					if x.Type != models.FieldTypeUnknown {
+						out[i] = append(out[i], Point{Time: t, Value: x})
+					}
+				}
+			})
+		}
+	}
+	if len(g.series) > 1 {
+		for i := range out {
+			sort.SliceStable(out[i], func(a, b int) bool { return out[i][a].Time < out[i][b].Time })
+		}
+	}
+	return out
+}
+
+// aggRows computes an aggregate query for one group from raw points.
+func (p *plan) aggRows(g *group, limit int64) ([][]any, error) {
+	pts := p.groupPoints(g)
+	lo, found := int64(0), false
+	for _, f := range pts {
+		if len(f) > 0 && (!found || f[0].Time < lo) {
+			lo, found = f[0].Time, true
+		}
+	}
+	if !found {
+		return nil, nil
+	}
+	starts, err := p.windowStarts(lo, limit)
+	if err != nil {
+		return nil, err
+	}
+	// bounds[f][w] is the index of the first point of field f in window w.
+	bounds := make([][]int, len(pts))
+	for f, list := range pts {
+		b := make([]int, len(starts)+1)
+		j := 0
+		for w := range starts {
+			if p.interval > 0 {
+				for j < len(list) && list[j].Time < starts[w] {
+					j++
+				}
+			}
+			b[w] = j
+		}
+		b[len(starts)] = len(list)
+		bounds[f] = b
+	}
+	winPts := func(f, w int) []Point { return pts[f][bounds[f][w]:bounds[f][w+1]] }
+	calls := func(c *influxql.Call, w int) (any, int64, bool) {
+		f := fieldOf(c)
+		if f < 0 {
+			return nil, 0, false
+		}
+		wp := winPts(f, w)
+		if inner, ok := c.Args[0].(*influxql.Call); ok && c.Name == "count" {
+			if len(wp) == 0 {
+				return nil, 0, false
+			}
+			return int64(len(multiAggregate(inner, wp, 0))), 0, true
+		}
+		return aggregate(c, wp)
+	}
+	cols := make([][]tv, len(p.exprs))
+	fillable := make([]bool, len(p.exprs))
+	for i, e := range p.exprs {
+		c, isCall := e.(*influxql.Call)
+		switch {
+		case isCall && transforms[c.Name]:
+			cols[i] = p.transformColumn(c, starts, calls, pts)
+		case isCall && isMulti(c.Name):
+			f := fieldOf(c)
+			for w, s := range starts {
+				cols[i] = append(cols[i], multiAggregate(c, winPts(f, w), s)...)
+			}
+		default:
+			cols[i] = p.exprColumn(e, starts, calls)
+			fillable[i] = true
+		}
+	}
+	return p.fill(join(cols), fillable), nil
+}
+
+// transformColumn applies a transformation to an aggregate per window or,
+// without GROUP BY time, to a field's raw points.
+func (p *plan) transformColumn(c *influxql.Call, starts []int64, calls callFunc, pts [][]Point) []tv {
+	var in []tv
+	switch a := c.Args[0].(type) {
+	case *influxql.Call:
+		for w, s := range starts {
+			v, _, ok := calls(a, w)
+			if ok {
+				in = append(in, tv{s, v})
+			}
+		}
+	case *influxql.VarRef:
+		if f, _, ok := parseRef(a.Val); ok {
+			for _, pt := range pts[f] {
+				in = append(in, tv{pt.Time, toAny(pt.Value)})
+			}
+		}
+	}
+	return transform(c, in, timeDuration(p.interval))
+}
+
+// exprColumn evaluates a select expression made of aggregate calls for
+// every window. A lone selector without GROUP BY time takes its point's
+// time.
+func (p *plan) exprColumn(e influxql.Expr, starts []int64, calls callFunc) []tv {
+	out := make([]tv, len(starts))
+	if c, ok := e.(*influxql.Call); ok {
+		selector := isSelector(c.Name) && p.interval == 0
+		for w, s := range starts {
+			v, t, ok := calls(c, w)
+			if !ok {
+				v = nil
+			}
+			if selector && ok {
+				s = t
+			}
+			out[w] = tv{s, v}
+		}
+		return out
+	}
+	// Replace each call by a reference to its value, then evaluate.
+	var list []*influxql.Call
+	expr := influxql.RewriteExpr(influxql.CloneExpr(e), func(x influxql.Expr) influxql.Expr {
+		if c, ok := x.(*influxql.Call); ok {
+			list = append(list, c)
+			return &influxql.VarRef{Val: "\x00c" + strconv.Itoa(len(list)-1)}
+		}
+		return x
+	})
+	vals := make(influxql.MapValuer, len(list))
+	ev := influxql.ValuerEval{Valuer: vals, IntegerFloatDivision: true}
+	for w, s := range starts {
+		some := false
+		for k, c := range list {
+			v, _, ok := calls(c, w)
+			if !ok {
+				v = nil
+			}
+			some = some || ok
+			vals["\x00c"+strconv.Itoa(k)] = v
+		}
+		var v any
+		if some {
+			v = ev.Eval(expr)
+			if f, ok := v.(float64); ok {
+				v = finite(f)
+			}
+		}
+		out[w] = tv{s, v}
+	}
+	return out
+}
+
+// join merges columns sorted by time into rows: each row takes the next
+// value of every column at the smallest pending time.
+func join(cols [][]tv) [][]any {
+	pos := make([]int, len(cols))
+	var rows [][]any
+	for {
+		t, found := int64(0), false
+		for i, c := range cols {
+			if pos[i] < len(c) && (!found || c[pos[i]].t < t) {
+				t, found = c[pos[i]].t, true
+			}
+		}
+		if !found {
+			return rows
+		}
+		row := make([]any, len(cols)+1)
+		row[0] = t
+		for i, c := range cols {
+			if pos[i] < len(c) && c[pos[i]].t == t {
+				row[i+1] = c[pos[i]].v
+				pos[i]++
+			}
+		}
+		rows = append(rows, row)
+	}
+}
+
+// fill applies the statement's fill option to the aggregate columns of
+// GROUP BY time rows.
+func (p *plan) fill(rows [][]any, fillable []bool) [][]any {
+	if p.interval == 0 {
+		return dropEmpty(rows)
+	}
+	opt := p.stmt.Fill
+	for j, ok := range fillable {
+		if !ok {
+			continue
+		}
+		col := j + 1
+		switch opt {
+		case influxql.NullFill:
+			if c, ok := p.exprs[j].(*influxql.Call); ok && c.Name == "count" {
+				for _, r := range rows {
+					if r[col] == nil {
+						r[col] = int64(0)
+					}
+				}
+			}
+		case influxql.NumberFill:
+			for _, r := range rows {
+				if r[col] == nil {
+					r[col] = p.stmt.FillValue
+				}
+			}
+		case influxql.PreviousFill:
+			var prev any
+			for _, r := range rows {
+				if r[col] == nil {
+					r[col] = prev
+				} else {
+					prev = r[col]
+				}
+			}
+		case influxql.LinearFill:
+			linearFill(rows, col)
+		}
+	}
+	if opt == influxql.NoFill {
+		return dropEmpty(rows)
+	}
+	return rows
+}
+
+// dropEmpty removes rows whose values are all null.
+func dropEmpty(rows [][]any) [][]any {
+	out := rows[:0]
+	for _, r := range rows {
+		for _, v := range r[1:] {
+			if v != nil {
+				out = append(out, r)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// linearFill interpolates nulls between two numeric neighbours by time.
+func linearFill(rows [][]any, col int) {
+	prev := -1
+	for i, r := range rows {
+		if r[col] == nil {
+			continue
+		}
+		if prev >= 0 && i-prev > 1 {
+			a, okA := anyFloat(rows[prev][col])
+			b, okB := anyFloat(r[col])
+			_, ints := r[col].(int64)
+			if okA && okB {
+				t0, t1 := rows[prev][0].(int64), r[0].(int64)
+				for k := prev + 1; k < i; k++ {
+					tk := rows[k][0].(int64)
+					v := a + (b-a)*float64(tk-t0)/float64(t1-t0)
+					if ints {
+						rows[k][col] = int64(v)
+					} else {
+						rows[k][col] = v
+					}
+				}
+			}
+		}
+		prev = i
+	}
+}

@@ -1,0 +1,203 @@
+package query
+
+import (
+	"time"
+
+	"github.com/influxdata/influxql"
+
+	"github.com/strata-db/strata/tsdb/models"
+)
+
+// pushable maps the aggregates Storage can compute per window to the
+// partials they need. They merge exactly across shards and series.
+var pushable = map[string]AggregateSet{
+	"count": AggregateCount,
+	"sum":   AggregateSum,
+	"mean":  AggregateSum | AggregateCount,
+	"min":   AggregateMin,
+	"max":   AggregateMax,
+	"first": AggregateFirst,
+	"last":  AggregateLast,
+}
+
+// pushdown returns the partial aggregates to ask Storage for, or 0 when
+// the query must read raw points: it needs GROUP BY time, no field
+// condition, and only count/sum/mean/min/max/first/last of plain fields
+// (numeric ones for sum, mean, min and max).
+func (p *plan) pushdown() AggregateSet {
+	if !p.agg || p.interval == 0 || p.needsPts {
+		return 0
+	}
+	var set AggregateSet
+	ok := true
+	for _, e := range p.exprs {
+		influxql.WalkFunc(e, func(n influxql.Node) {
+			c, isCall := n.(*influxql.Call)
+			if !isCall || !ok {
+				return
+			}
+			a, known := pushable[c.Name]
+			if !known || len(c.Args) != 1 {
+				ok = false
+				return
+			}
+			f := fieldOf(c)
+			if f < 0 {
+				ok = false
+				return
+			}
+			if c.Name != "count" && c.Name != "first" && c.Name != "last" && !isNumeric(p.types[f]) {
+				ok = false
+				return
+			}
+			set |= a
+		})
+	}
+	if !ok {
+		return 0
+	}
+	return set
+}
+
+// BuildWindows computes the partial aggregates of req over pts (sorted by
+// time), appending one Window per non-empty window to dst. Storage
+// implementations that hold raw points can use it to answer a windowed
+// Scan.
+func BuildWindows(dst []Window, pts []Point, req *WindowRequest) []Window {
+	p := plan{interval: req.Every, offset: req.Offset}
+	for i := 0; i < len(pts); {
+		start := p.windowStart(pts[i].Time)
+		end := start + req.Every
+		j := i
+		for j < len(pts) && pts[j].Time < end {
+			j++
+		}
+		w := Window{Start: start}
+		for _, pt := range pts[i:j] {
+			mergePoint(&w, pt, req.Aggregates)
+		}
+		dst = append(dst, w)
+		i = j
+	}
+	return dst
+}
+
+// mergePoint adds one point to a window's partials.
+func mergePoint(w *Window, pt Point, set AggregateSet) {
+	mergeWindow(w, Window{
+		Count: 1, Sum: pt.Value, Min: pt.Value, Max: pt.Value,
+		First: pt.Value, Last: pt.Value, FirstTime: pt.Time, LastTime: pt.Time,
+	}, set)
+}
+
+// mergeWindow merges the partials of src into dst (same window). A
+// zero-Count dst takes src's values.
+func mergeWindow(dst *Window, src Window, set AggregateSet) {
+	if src.Count == 0 {
+		return
+	}
+	if dst.Count == 0 {
+		start := dst.Start
+		*dst = src
+		dst.Start = start
+		return
+	}
+	dst.Count += src.Count
+	if set&AggregateSum != 0 {
+		dst.Sum = addValues(dst.Sum, src.Sum)
+	}
+	if set&AggregateMin != 0 && less(src.Min, dst.Min) {
+		dst.Min = src.Min
+	}
+	if set&AggregateMax != 0 && less(dst.Max, src.Max) {
+		dst.Max = src.Max
+	}
+	if set&AggregateFirst != 0 && src.FirstTime < dst.FirstTime {
+		dst.First, dst.FirstTime = src.First, src.FirstTime
+	}
+	if set&AggregateLast != 0 && src.LastTime > dst.LastTime {
+		dst.Last, dst.LastTime = src.Last, src.LastTime
+	}
+}
+
+// addValues adds two sums, keeping integer sums integers.
+func addValues(a, b models.Value) models.Value {
+	switch {
+	case a.Type == models.FieldTypeInteger && b.Type == models.FieldTypeInteger:
+		return models.IntegerValue(a.Integer() + b.Integer())
+	case a.Type == models.FieldTypeUnsigned && b.Type == models.FieldTypeUnsigned:
+		return models.UnsignedValue(a.Unsigned() + b.Unsigned())
+	}
+	x, _ := asFloat(a)
+	y, _ := asFloat(b)
+	return models.FloatValue(x + y)
+}
+
+// windowRows computes a pushed-down aggregate query for one group from
+// the windows Storage returned.
+func (p *plan) windowRows(g *group, limit int64) ([][]any, error) {
+	lo, found := int64(0), false
+	for _, s := range g.series {
+		for _, ws := range s.wins {
+			if len(ws) > 0 && (!found || ws[0].Start < lo) {
+				lo, found = ws[0].Start, true
+			}
+		}
+	}
+	if !found {
+		return nil, nil
+	}
+	starts, err := p.windowStarts(lo, limit)
+	if err != nil {
+		return nil, err
+	}
+	first := starts[0]
+	merged := make([][]Window, len(p.fields))
+	set := p.pushdown()
+	for f := range merged {
+		merged[f] = make([]Window, len(starts))
+		for _, s := range g.series {
+			for _, w := range s.wins[f] {
+				k := (w.Start - first) / p.interval
+				if w.Start < first || k >= int64(len(starts)) {
+					continue
+				}
+				mergeWindow(&merged[f][k], w, set)
+			}
+		}
+	}
+	calls := func(c *influxql.Call, w int) (any, int64, bool) {
+		f := fieldOf(c)
+		win := &merged[f][w]
+		if win.Count == 0 {
+			return nil, 0, false
+		}
+		switch c.Name {
+		case "count":
+			return win.Count, 0, true
+		case "sum":
+			return toAny(win.Sum), 0, true
+		case "mean":
+			s, _ := asFloat(win.Sum)
+			return s / float64(win.Count), 0, true
+		case "min":
+			return toAny(win.Min), 0, true
+		case "max":
+			return toAny(win.Max), 0, true
+		case "first":
+			return toAny(win.First), win.FirstTime, true
+		case "last":
+			return toAny(win.Last), win.LastTime, true
+		}
+		return nil, 0, false
+	}
+	cols := make([][]tv, len(p.exprs))
+	fillable := make([]bool, len(p.exprs))
+	for i, e := range p.exprs {
+		cols[i] = p.exprColumn(e, starts, calls)
+		fillable[i] = true
+	}
+	return p.fill(join(cols), fillable), nil
+}
+
+func timeDuration(ns int64) time.Duration { return time.Duration(ns) }

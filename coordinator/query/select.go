@@ -1,0 +1,470 @@
+package query
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/influxdata/influxql"
+
+	"github.com/strata-db/strata/tsdb/models"
+)
+
+// series is the data of one series gathered from every shard.
+type series struct {
+	key  string
+	tags models.Tags
+	cols [][]Point  // per plan field
+	wins [][]Window // per plan field, windowed scans
+}
+
+// group is the series sharing one GROUP BY tag set.
+type group struct {
+	key    string
+	tags   map[string]string
+	series []*series
+}
+
+func (e *Executor) executeSelect(ctx context.Context, s *influxql.SelectStatement, opts ExecutionOptions) ([]*Row, error) {
+	return e.selectFrom(ctx, e.storage, s, opts)
+}
+
+// selectFrom runs a SELECT over st (the cluster, or a subquery's rows).
+func (e *Executor) selectFrom(ctx context.Context, st Storage, s *influxql.SelectStatement, opts ExecutionOptions) ([]*Row, error) {
+	if sub, ok := subquery(s); ok {
+		inner, err := e.selectFrom(ctx, st, sub, opts)
+		if err != nil {
+			return nil, err
+		}
+		outer := s.Clone()
+		outer.Sources = influxql.Sources{&influxql.Measurement{Regex: &influxql.RegexLiteral{Val: matchAll}}}
+		return e.selectFrom(ctx, newRowStorage(inner), outer, ExecutionOptions{
+			Database: rowStorageDB, RetentionPolicy: rowStorageDB, Now: opts.Now,
+		})
+	}
+	cond, tr, err := influxql.ConditionExpr(s.Condition, &influxql.NowValuer{Now: opts.Now, Location: s.Location})
+	if err != nil {
+		return nil, invalidf("%s", err.Error())
+	}
+	interval, err := s.GroupByInterval()
+	if err != nil {
+		return nil, invalidf("%s", err.Error())
+	}
+	offset, err := s.GroupByOffset()
+	if err != nil {
+		return nil, invalidf("%s", err.Error())
+	}
+	min, max := tr.MinTimeNano(), tr.MaxTimeNano()
+	if interval > 0 && tr.Max.IsZero() {
+		max = opts.Now.UnixNano()
+	}
+	if min > max {
+		return nil, nil
+	}
+	srcs, err := e.sourcesOf(ctx, st, s, opts, min, max)
+	if err != nil {
+		return nil, err
+	}
+	var rows []*Row
+	seriesN := 0
+	for _, src := range srcs {
+		p, err := e.newPlan(ctx, st, s, src, cond, min, max, int64(interval), int64(offset))
+		if err != nil {
+			return nil, err
+		}
+		if p == nil {
+			continue
+		}
+		r, n, err := e.run(ctx, st, p, seriesN)
+		if err != nil {
+			return nil, err
+		}
+		seriesN += n
+		rows = append(rows, r...)
+	}
+	lo, hi := window(len(rows), s.SLimit, s.SOffset)
+	return rows[lo:hi], nil
+}
+
+// sourcesOf resolves a SELECT's FROM clause against st.
+func (e *Executor) sourcesOf(ctx context.Context, st Storage, s *influxql.SelectStatement, opts ExecutionOptions, min, max int64) ([]source, error) {
+	saved := e.storage
+	defer func() { e.storage = saved }()
+	e.storage = st
+	srcs, err := e.sources(ctx, "", s.Sources, opts, nil, min, max)
+	if err != nil {
+		return nil, err
+	}
+	slices.SortStableFunc(srcs, func(a, b source) int { return strings.Compare(a.name, b.name) })
+	return srcs, nil
+}
+
+// newPlan resolves s against one measurement; nil when it has no fields.
+func (e *Executor) newPlan(ctx context.Context, st Storage, s *influxql.SelectStatement, src source, cond influxql.Expr, min, max, interval, offset int64) (*plan, error) {
+	keys, err := st.FieldKeys(ctx, src.db, src.rp, src.name, min, max)
+	if err != nil {
+		return nil, fmt.Errorf("list field keys of %q: %w", src.name, err)
+	}
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	r := &resolver{types: make(map[string]models.FieldType, len(keys))}
+	for _, k := range keys {
+		if _, dup := r.types[k.Name]; !dup {
+			r.types[k.Name] = k.Type
+		}
+	}
+	if s.HasWildcard() || hasWildcardDim(s) {
+		r.tags, err = st.TagKeys(ctx, src.db, src.rp, src.name, nil, min, max)
+		if err != nil {
+			return nil, fmt.Errorf("list tag keys of %q: %w", src.name, err)
+		}
+	}
+	p := &plan{stmt: s, src: src, min: min, max: max, interval: interval, offset: offset}
+	p.dims = resolveDims(s, r.tags)
+	fields, err := expandFields(s.Fields, r, p.dims)
+	if err != nil {
+		return nil, err
+	}
+	if len(fields) == 0 {
+		return nil, nil
+	}
+	if p.agg, err = validate(s, fields, interval); err != nil {
+		return nil, err
+	}
+	named := s.Clone()
+	named.Fields = fields
+	p.columns = named.ColumnNames()
+	idx := make(map[string]int)
+	for _, f := range fields {
+		p.exprs = append(p.exprs, p.rewrite(f.Expr, r, idx))
+	}
+	p.tagCond, p.needsPts = splitCondition(cond, r.isField)
+	if p.needsPts {
+		p.cond = p.rewrite(cond, r, idx)
+	}
+	if len(p.fields) == 0 {
+		// Only tags selected: InfluxDB returns nothing.
+		return nil, nil
+	}
+	return p, nil
+}
+
+// run scans the plan's measurement and builds its rows. seriesN is the
+// number of series earlier measurements read (for the series limit).
+func (e *Executor) run(ctx context.Context, st Storage, p *plan, seriesN int) ([]*Row, int, error) {
+	req := ScanRequest{
+		Database: p.src.db, RetentionPolicy: p.src.rp, Measurement: p.src.name,
+		Condition: p.tagCond, Fields: p.fields, Min: p.min, Max: p.max,
+	}
+	pd := p.pushdown()
+	if pd != 0 {
+		req.Window = &WindowRequest{Every: p.interval, Offset: p.offset, Aggregates: pd}
+	}
+	byKey := make(map[string]*series)
+	var list []*series
+	fieldIdx := make(map[string]int, len(p.fields))
+	for i, f := range p.fields {
+		fieldIdx[f] = i
+	}
+	limit := e.cfg.MaxSelectSeriesN
+	err := st.Scan(ctx, req, func(b *SeriesBatch) error {
+		s := byKey[b.Key]
+		if s == nil {
+			if limit > 0 && seriesN+len(list)+1 > limit {
+				return &MaxSeriesError{N: seriesN + len(list) + 1, Limit: limit}
+			}
+			s = &series{key: b.Key, tags: cloneTags(b.Tags), cols: make([][]Point, len(p.fields))}
+			if pd != 0 {
+				s.wins = make([][]Window, len(p.fields))
+			}
+			byKey[b.Key] = s
+			list = append(list, s)
+		}
+		for _, c := range b.Fields {
+			i, ok := fieldIdx[c.Name]
+			if !ok {
+				continue
+			}
+			if pd != 0 {
+				s.wins[i] = appendWindows(s.wins[i], c.Windows)
+				continue
+			}
+			s.cols[i] = appendPoints(s.cols[i], c.Points, p.min, p.max)
+		}
+		return ctx.Err()
+	})
+	if err != nil {
+		return nil, 0, contextErrOr(ctx, fmt.Errorf("scan %q: %w", p.src.name, err))
+	}
+	for _, s := range list {
+		for i := range s.cols {
+			if !slices.IsSortedFunc(s.cols[i], cmpPointTime) {
+				slices.SortStableFunc(s.cols[i], cmpPointTime)
+			}
+		}
+		for i := range s.wins {
+			if !slices.IsSortedFunc(s.wins[i], cmpWindowStart) {
+				slices.SortStableFunc(s.wins[i], cmpWindowStart)
+			}
+		}
+	}
+	groups := groupSeries(list, p.dims)
+	var rows []*Row
+	for _, g := range groups {
+		if err := ctx.Err(); err != nil {
+			return nil, 0, contextErrOr(ctx, err)
+		}
+		var values [][]any
+		var err error
+		switch {
+		case !p.agg:
+			values = p.rawRows(g)
+		case pd != 0:
+			values, err = p.windowRows(g, e.cfg.MaxSelectBucketsN)
+		default:
+			values, err = p.aggRows(g, e.cfg.MaxSelectBucketsN)
+		}
+		if err != nil {
+			return nil, 0, err
+		}
+		if len(values) == 0 {
+			continue
+		}
+		if !p.stmt.TimeAscending() {
+			slices.Reverse(values)
+		}
+		lo, hi := window(len(values), p.stmt.Limit, p.stmt.Offset)
+		if lo == hi {
+			continue
+		}
+		row := &Row{Name: p.src.name, Columns: p.columns, Values: values[lo:hi]}
+		if len(p.dims) > 0 {
+			row.Tags = g.tags
+		}
+		rows = append(rows, row)
+	}
+	return rows, len(list), nil
+}
+
+func cmpPointTime(a, b Point) int    { return cmpInt(a.Time, b.Time) }
+func cmpWindowStart(a, b Window) int { return cmpInt(a.Start, b.Start) }
+
+func cmpInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// appendPoints copies the points of src within [min, max] to dst; the
+// batch's memory is only valid during the Scan callback.
+func appendPoints(dst, src []Point, min, max int64) []Point {
+	for _, p := range src {
+		if p.Time < min || p.Time > max {
+			continue
+		}
+		if p.Value.S != nil {
+			p.Value.S = slices.Clone(p.Value.S)
+		}
+		dst = append(dst, p)
+	}
+	return dst
+}
+
+func appendWindows(dst, src []Window) []Window {
+	for _, w := range src {
+		for _, v := range []*models.Value{&w.Sum, &w.Min, &w.Max, &w.First, &w.Last} {
+			if v.S != nil {
+				v.S = slices.Clone(v.S)
+			}
+		}
+		dst = append(dst, w)
+	}
+	return dst
+}
+
+func cloneTags(tags models.Tags) models.Tags {
+	out := make(models.Tags, len(tags))
+	for i, t := range tags {
+		out[i] = models.Tag{Key: slices.Clone(t.Key), Value: slices.Clone(t.Value)}
+	}
+	return out
+}
+
+// groupSeries groups series by their values of dims, sorted by those.
+func groupSeries(list []*series, dims []string) []*group {
+	byKey := make(map[string]*group)
+	var groups []*group
+	var sb strings.Builder
+	for _, s := range list {
+		sb.Reset()
+		for _, d := range dims {
+			sb.Write(s.tags.Get([]byte(d)))
+			sb.WriteByte(0)
+		}
+		k := sb.String()
+		g := byKey[k]
+		if g == nil {
+			g = &group{key: k}
+			if len(dims) > 0 {
+				g.tags = make(map[string]string, len(dims))
+				for _, d := range dims {
+					g.tags[d] = string(s.tags.Get([]byte(d)))
+				}
+			}
+			byKey[k] = g
+			groups = append(groups, g)
+		}
+		g.series = append(g.series, s)
+	}
+	sort.Slice(groups, func(i, j int) bool { return groups[i].key < groups[j].key })
+	for _, g := range groups {
+		sort.Slice(g.series, func(i, j int) bool { return g.series[i].key < g.series[j].key })
+	}
+	return groups
+}
+
+// pointValuer evaluates encoded references against one aligned row.
+type pointValuer struct {
+	vals []models.Value
+	tags models.Tags
+}
+
+func (v *pointValuer) Value(key string) (any, bool) {
+	i, tag, isField := parseRef(key)
+	if isField {
+		if i < len(v.vals) {
+			return toAny(v.vals[i]), true
+		}
+		return nil, true
+	}
+	if t := v.tags.Get([]byte(tag)); t != nil {
+		return string(t), true
+	}
+	return "", true
+}
+
+// align calls fn for each timestamp of s with the values of every field
+// at that time (Type 0 when absent). vals is reused between calls.
+func align(s *series, fn func(t int64, vals []models.Value)) {
+	pos := make([]int, len(s.cols))
+	vals := make([]models.Value, len(s.cols))
+	for {
+		t, any := int64(0), false
+		for i, c := range s.cols {
+			if pos[i] < len(c) && (!any || c[pos[i]].Time < t) {
+				t, any = c[pos[i]].Time, true
+			}
+		}
+		if !any {
+			return
+		}
+		for i, c := range s.cols {
+			if pos[i] < len(c) && c[pos[i]].Time == t {
+				vals[i] = c[pos[i]].Value
+				pos[i]++
+			} else {
+				vals[i] = models.Value{}
+			}
+		}
+		fn(t, vals)
+	}
+}
+
+// rawRows builds the rows of a raw (non-aggregate) query for one group.
+func (p *plan) rawRows(g *group) [][]any {
+	var out [][]any
+	v := &pointValuer{}
+	ev := influxql.ValuerEval{Valuer: v, IntegerFloatDivision: true}
+	hasField := make([]bool, len(p.exprs))
+	direct := make([]int, len(p.exprs))
+	for i, e := range p.exprs {
+		direct[i] = -1
+		for _, r := range varRefs(e) {
+			if _, _, ok := parseRef(r.Val); ok {
+				hasField[i] = true
+			}
+		}
+		if r, ok := e.(*influxql.VarRef); ok {
+			if fi, _, ok := parseRef(r.Val); ok {
+				direct[i] = fi
+			}
+		}
+	}
+	for _, s := range g.series {
+		v.tags = s.tags
+		align(s, func(t int64, vals []models.Value) {
+			v.vals = vals
+			if p.needsPts && !ev.EvalBool(p.cond) {
+				return
+			}
+			row := make([]any, len(p.exprs)+1)
+			row[0] = t
+			some := false
+			for i, e := range p.exprs {
+				var x any
+				if direct[i] >= 0 {
+					x = toAny(vals[direct[i]])
+				} else {
+					x = ev.Eval(e)
+				}
+				row[i+1] = x
+				if x != nil && hasField[i] {
+					some = true
+				}
+			}
+			if some {
+				out = append(out, row)
+			}
+		})
+	}
+	if len(g.series) > 1 {
+		sort.SliceStable(out, func(i, j int) bool { return out[i][0].(int64) < out[j][0].(int64) })
+	}
+	return out
+}
+
+// windowStart returns the start of the window holding t.
+func (p *plan) windowStart(t int64) int64 {
+	m := (t - p.offset) % p.interval
+	if m < 0 {
+		m += p.interval
+	}
+	return t - m
+}
+
+// windowStarts lists the windows of the query's time range; lo is the
+// earliest data time when the range has no lower bound.
+func (p *plan) windowStarts(lo int64, limit int64) ([]int64, error) {
+	if p.interval == 0 {
+		return []int64{p.aggTime()}, nil
+	}
+	if p.min != influxql.MinTime {
+		lo = p.min
+	}
+	first, last := p.windowStart(lo), p.windowStart(p.max)
+	n := (last-first)/p.interval + 1
+	if limit > 0 && n > limit {
+		return nil, &MaxBucketsError{N: n, Limit: limit}
+	}
+	out := make([]int64, 0, n)
+	for t := first; t <= last; t += p.interval {
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+// aggTime is the time of an aggregate without GROUP BY time: the start of
+// the range, or the epoch when it has none.
+func (p *plan) aggTime() int64 {
+	if p.min == influxql.MinTime {
+		return 0
+	}
+	return p.min
+}
