@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -53,8 +54,15 @@ func crashBatch(b int64) []models.Point {
 	return pts
 }
 
+// crashDeleted is the batch whose timestamps of host h0 the child deletes
+// after acknowledging batch b, if any (nothing rewrites them afterwards).
+func crashDeleted(b int64) (int64, bool) {
+	return b - 5, b%10 == 9 && b >= 10
+}
+
 // crashChild runs in the re-executed test binary: it writes batches until
-// it is killed, printing "ack N" after batch N was acknowledged.
+// it is killed, printing "ack N" after batch N was acknowledged and "del D"
+// after the delete of batch D's timestamps of host h0 returned.
 func crashChild() {
 	dir := os.Getenv(crashChildEnv)
 	start, _ := strconv.ParseInt(os.Getenv(crashStartEnv), 10, 64)
@@ -76,12 +84,23 @@ func crashChild() {
 		}
 		fmt.Fprintln(out, "ack", b)
 		out.Flush()
+		if d, ok := crashDeleted(b); ok {
+			err := st.Shard(1).DeleteSeriesRange([][]byte{seriesKey("h0")}, d*crashPerBatch, d*crashPerBatch+crashPerBatch-1)
+			if err != nil {
+				fmt.Fprintln(out, "error", err)
+				out.Flush()
+				os.Exit(2)
+			}
+			fmt.Fprintln(out, "del", d)
+			out.Flush()
+		}
 	}
 }
 
 // runCrashChild starts a writer child at batch start, kills it with
-// SIGKILL after a random delay and returns the last acknowledged batch.
-func runCrashChild(t *testing.T, dir string, start int64, rng *rand.Rand) int64 {
+// SIGKILL after a random delay and returns the last acknowledged batch; it
+// adds the acknowledged deletes to deleted.
+func runCrashChild(t *testing.T, dir string, start int64, rng *rand.Rand, deleted map[int64]bool) int64 {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), crashChildEnv+"="+dir, crashStartEnv+"="+strconv.FormatInt(start, 10))
@@ -89,6 +108,7 @@ func runCrashChild(t *testing.T, dir string, start int64, rng *rand.Rand) int64 
 	must(t, err, "stdout pipe")
 	must(t, cmd.Start(), "start child")
 	acks := make(chan int64, 1<<16)
+	var mu sync.Mutex // protects deleted until the reader is done
 	done := make(chan error, 1)
 	go func() {
 		defer close(acks)
@@ -98,6 +118,11 @@ func runCrashChild(t *testing.T, dir string, start int64, rng *rand.Rand) int64 
 			if n, ok := strings.CutPrefix(line, "ack "); ok {
 				v, _ := strconv.ParseInt(n, 10, 64)
 				acks <- v
+			} else if n, ok := strings.CutPrefix(line, "del "); ok {
+				v, _ := strconv.ParseInt(n, 10, 64)
+				mu.Lock()
+				deleted[v] = true
+				mu.Unlock()
 			} else {
 				done <- fmt.Errorf("child: %s", line)
 				return
@@ -143,8 +168,14 @@ func TestCrashAcknowledgedWritesSurvive(t *testing.T) {
 	// skipped batches were possibly half-written before a crash and never
 	// retried; the batch after them overwrites their timestamps.
 	skipped := map[int64]bool{}
+	// deleted: acknowledged deletes of h0's batch timestamps; maybeDeleted:
+	// deletes that may or may not have run before a kill.
+	deleted, maybeDeleted := map[int64]bool{}, map[int64]bool{}
 	for round := range 3 {
-		last := runCrashChild(t, dir, next, rng)
+		last := runCrashChild(t, dir, next, rng, deleted)
+		if d, ok := crashDeleted(last); ok && !deleted[d] {
+			maybeDeleted[d] = true
+		}
 		if last < next {
 			t.Fatalf("round %d: no batch acknowledged", round)
 		}
@@ -163,6 +194,15 @@ func TestCrashAcknowledgedWritesSurvive(t *testing.T) {
 			for ts := int64(0); ts < (last+1)*crashPerBatch; ts++ {
 				b := ts / crashPerBatch
 				v, ok := byTS[ts]
+				if h == 0 && deleted[b] {
+					if ok {
+						t.Fatalf("round %d: ts %d of h0 (batch %d) was deleted (acknowledged) but holds %d", round, ts, b, v)
+					}
+					continue
+				}
+				if h == 0 && maybeDeleted[b] && !ok {
+					continue
+				}
 				switch {
 				case !ok:
 					t.Fatalf("round %d host %d: acknowledged ts %d (batch %d, last ack %d) missing", round, h, ts, b, last)
@@ -176,7 +216,7 @@ func TestCrashAcknowledgedWritesSurvive(t *testing.T) {
 			}
 		}
 		must(t, st.Close(), "close")
-		t.Logf("round %d: batches %d..%d acknowledged and verified", round, next, last)
+		t.Logf("round %d: batches %d..%d acknowledged and verified (%d deletes of h0 ranges)", round, next, last, len(deleted))
 		skipped[last+1] = true
 		next = last + 2 // skip the possibly half-written batch
 	}
