@@ -30,6 +30,7 @@ type arrayCursor struct {
 	step int
 }
 
+// Next implements Cursor.
 func (c *arrayCursor) Next() (int64, models.Value, bool) {
 	if c.i < 0 || c.i >= c.a.Len() {
 		return 0, models.Value{}, false
@@ -39,9 +40,14 @@ func (c *arrayCursor) Next() (int64, models.Value, bool) {
 	return c.a.Timestamps[i], c.a.Value(i), true
 }
 
+// Type implements Cursor.
 func (c *arrayCursor) Type() models.FieldType { return c.a.Type }
-func (c *arrayCursor) Len() int               { return c.a.Len() }
-func (c *arrayCursor) Close() error           { c.a = tsm.Array{}; return nil }
+
+// Len implements Cursor.
+func (c *arrayCursor) Len() int { return c.a.Len() }
+
+// Close implements Cursor.
+func (c *arrayCursor) Close() error { c.a = tsm.Array{}; return nil }
 
 // Cursor returns the values of (seriesKey, field) with min <= time <= max,
 // ascending or descending: files, the snapshotting cache and the live cache
