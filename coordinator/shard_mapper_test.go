@@ -338,8 +338,13 @@ func TestClusterStorageMetadataUnion(t *testing.T) {
 		1: {Values: []string{"cpu", "mem"}, Fields: []query.FieldKey{{Name: "v", Type: models.FieldTypeFloat}, {Name: "w", Type: models.FieldTypeInteger}}},
 		2: {Values: []string{"disk", "mem"}, Fields: []query.FieldKey{{Name: "v", Type: models.FieldTypeFloat}, {Name: "v", Type: models.FieldTypeString}}},
 	}
-	var gotReq coordinator.MetaRequest
+	var (
+		mu     sync.Mutex // protects gotReq (shards are read in parallel)
+		gotReq coordinator.MetaRequest
+	)
 	reader := &fakeReader{ShardMetaFn: func(ctx context.Context, shardID uint64, req *coordinator.MetaRequest) (coordinator.MetaResult, error) {
+		mu.Lock()
+		defer mu.Unlock()
 		gotReq = *req
 		return answers[shardID], nil
 	}}
