@@ -117,8 +117,11 @@ func (s *Shard) compactFull() error {
 func (s *Shard) compact(inputs []*dataFile, level int, full bool) error {
 	tombs := s.tombs.all()
 	nTombs := len(tombs)
-	seq := inputs[len(inputs)-1].seq
-	path := filepath.Join(s.dir, dataFileName(seq, level))
+	id := fileID{minSeq: inputs[0].minSeq, seq: inputs[len(inputs)-1].seq, level: level}
+	for _, f := range inputs {
+		id.minSeq, id.seq = min(id.minSeq, f.minSeq), max(id.seq, f.seq)
+	}
+	path := filepath.Join(s.dir, dataFileName(id.minSeq, id.seq, id.level))
 	start := time.Now()
 	w, err := tsm.NewWriter(path)
 	if err != nil {
@@ -132,7 +135,7 @@ func (s *Shard) compact(inputs []*dataFile, level int, full bool) error {
 		_ = w.Remove()
 		return fmt.Errorf("compact shard %d: %w", s.id, err)
 	}
-	out, err := openDataFile(path, seq, level)
+	out, err := openDataFile(path, id)
 	if err != nil {
 		return fmt.Errorf("compact shard %d: reopen %s: %w", s.id, path, err)
 	}

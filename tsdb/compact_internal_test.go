@@ -1,6 +1,7 @@
 package tsdb
 
 import (
+	"os"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -80,5 +81,84 @@ func TestTombstonesSettledOnlyAfterInputsDeleted(t *testing.T) {
 	}
 	if len(got) != 2 || got[0] != 0 || got[1] != 2 {
 		t.Fatalf("times after delete and compactions: got %v, want [0 2]", got)
+	}
+}
+
+// TestCrashLeftoverCompactionInputsRemoved simulates a crash after a
+// compaction output was renamed into place but before its inputs were
+// deleted: on reopen the inputs are recognised by their sequence ranges and
+// removed, so a later compaction cannot produce a second file of the same
+// name (which would then be deleted as obsolete, losing data).
+func TestCrashLeftoverCompactionInputsRemoved(t *testing.T) {
+	cfg := NewConfig()
+	cfg.Dir = t.TempDir()
+	cfg.CompactCheckInterval = 0
+	st := NewStore(cfg, nil, prometheus.NewRegistry())
+	if err := st.Open(); err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	if err := st.CreateShard(1); err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	sh := st.Shard(1)
+	key := []byte("m,t=a")
+	write := func(ts int64) {
+		p := models.Point{Measurement: []byte("m"), Tags: models.Tags{{Key: []byte("t"), Value: []byte("a")}},
+			Fields: []models.Field{{Key: []byte("v"), Value: models.IntegerValue(ts)}}, Time: ts}
+		if err := sh.WritePoints([]models.Point{p}); err != nil {
+			t.Fatalf("write: %v", err)
+		}
+		if err := sh.Snapshot(); err != nil {
+			t.Fatalf("snapshot: %v", err)
+		}
+	}
+	for ts := range int64(4) {
+		write(ts)
+	}
+	// Keep copies of the level-1 inputs, as a crash before their removal would.
+	var saved []string
+	for _, f := range sh.files {
+		if err := os.Link(f.path, f.path+".keep"); err != nil {
+			t.Fatalf("link: %v", err)
+		}
+		saved = append(saved, f.path)
+	}
+	if err := sh.Compact(false); err != nil {
+		t.Fatalf("compact: %v", err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	for _, p := range saved {
+		if err := os.Rename(p+".keep", p); err != nil {
+			t.Fatalf("restore input: %v", err)
+		}
+	}
+	st = NewStore(cfg, nil, prometheus.NewRegistry())
+	if err := st.Open(); err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	defer st.Close()
+	sh = st.Shard(1)
+	if len(sh.files) != 1 || sh.files[0].level != 2 {
+		t.Fatalf("files after reopen: got %d (first level %d), want the one level-2 output", len(sh.files), sh.files[0].level)
+	}
+	for _, p := range saved {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Fatalf("leftover input %s: stat err %v, want not-exist", p, err)
+		}
+	}
+	for ts := int64(4); ts < 8; ts++ {
+		write(ts)
+	}
+	if err := sh.Compact(true); err != nil {
+		t.Fatalf("full compaction: %v", err)
+	}
+	c, err := sh.Cursor(key, []byte("v"), 0, 100, true)
+	if err != nil {
+		t.Fatalf("cursor: %v", err)
+	}
+	if c.Len() != 8 {
+		t.Fatalf("values after reopen and compaction: got %d, want 8", c.Len())
 	}
 }

@@ -12,33 +12,45 @@ import (
 	"github.com/strata-db/strata/tsdb/tsm"
 )
 
-// dataFileExt is the suffix of data files; names are "<seq>-<level>.tsm"
-// with a zero-padded 12-digit sequence and 2-digit level (docs/layout.md).
+// dataFileExt is the suffix of data files; names are
+// "<first seq>-<last seq>-<level>.tsm" with zero-padded 12-digit sequences
+// and a 2-digit level (docs/layout.md).
 const dataFileExt = ".tsm"
 
-func dataFileName(seq uint64, level int) string {
-	return fmt.Sprintf("%012d-%02d%s", seq, level, dataFileExt)
+func dataFileName(minSeq, seq uint64, level int) string {
+	return fmt.Sprintf("%012d-%012d-%02d%s", minSeq, seq, level, dataFileExt)
 }
 
-// parseDataFileName returns the sequence and level of a data file name.
-func parseDataFileName(name string) (seq uint64, level int, ok bool) {
+// fileID is what a data file name says: the range of snapshot sequences
+// merged into the file and its level.
+type fileID struct {
+	minSeq, seq uint64
+	level       int
+}
+
+// supersedes reports whether f was produced by a compaction that had g
+// among its inputs (a crash can leave the inputs behind).
+func (f fileID) supersedes(g fileID) bool {
+	return f.level > g.level && f.minSeq <= g.minSeq && g.seq <= f.seq
+}
+
+// parseDataFileName returns the sequence range and level of a data file.
+func parseDataFileName(name string) (fileID, bool) {
 	base, found := strings.CutSuffix(name, dataFileExt)
 	if !found {
-		return 0, 0, false
+		return fileID{}, false
 	}
-	seqStr, levelStr, found := strings.Cut(base, "-")
-	if !found {
-		return 0, 0, false
+	parts := strings.Split(base, "-")
+	if len(parts) != 3 {
+		return fileID{}, false
 	}
-	seq, err := strconv.ParseUint(seqStr, 10, 64)
-	if err != nil {
-		return 0, 0, false
+	lo, err1 := strconv.ParseUint(parts[0], 10, 64)
+	hi, err2 := strconv.ParseUint(parts[1], 10, 64)
+	l, err3 := strconv.ParseUint(parts[2], 10, 16)
+	if err1 != nil || err2 != nil || err3 != nil || l < 1 || lo > hi {
+		return fileID{}, false
 	}
-	l, err := strconv.ParseUint(levelStr, 10, 16)
-	if err != nil || l < 1 {
-		return 0, 0, false
-	}
-	return seq, int(l), true
+	return fileID{minSeq: lo, seq: hi, level: int(l)}, true
 }
 
 // dataFile is an open data file with a reference count: the shard's file set
@@ -47,19 +59,20 @@ func parseDataFileName(name string) (seq uint64, level int, ok bool) {
 type dataFile struct {
 	r        *tsm.Reader
 	path     string
-	seq      uint64
+	minSeq   uint64 // first snapshot sequence merged into the file
+	seq      uint64 // last one: the file's place in the newest-wins order
 	level    int
 	size     int64
 	refs     atomic.Int64
 	obsolete atomic.Bool
 }
 
-func openDataFile(path string, seq uint64, level int) (*dataFile, error) {
+func openDataFile(path string, id fileID) (*dataFile, error) {
 	r, err := tsm.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	f := &dataFile{r: r, path: path, seq: seq, level: level, size: r.Size()}
+	f := &dataFile{r: r, path: path, minSeq: id.minSeq, seq: id.seq, level: id.level, size: r.Size()}
 	f.refs.Store(1)
 	return f, nil
 }
@@ -82,8 +95,9 @@ func (f *dataFile) release() {
 	}
 }
 
-// fileOrder sorts files oldest first: by sequence, then level (a compaction
-// output shares its newest input's sequence and has a higher level).
+// fileOrder sorts files oldest first: by last sequence, then level (live
+// files have disjoint sequence ranges; the level only orders a compaction
+// output after an input a reader still holds).
 func fileOrder(a, b *dataFile) int {
 	if a.seq != b.seq {
 		if a.seq < b.seq {
@@ -95,12 +109,13 @@ func fileOrder(a, b *dataFile) int {
 }
 
 // openFiles loads the data files of the shard directory, removing
-// temporaries a crash left behind.
+// temporaries and compaction inputs that a crash left behind.
 func (s *Shard) openFiles() error {
 	entries, err := os.ReadDir(s.dir)
 	if err != nil {
 		return fmt.Errorf("list shard dir: %w", err)
 	}
+	ids := map[string]fileID{}
 	for _, e := range entries {
 		name := e.Name()
 		if strings.HasSuffix(name, ".tmp") {
@@ -109,16 +124,36 @@ func (s *Shard) openFiles() error {
 			}
 			continue
 		}
-		seq, level, ok := parseDataFileName(name)
-		if !ok {
-			continue
+		if id, ok := parseDataFileName(name); ok {
+			ids[name] = id
 		}
-		f, err := openDataFile(filepath.Join(s.dir, name), seq, level)
+	}
+	removed := false
+	for name, id := range ids {
+		for other, oid := range ids {
+			if other != name && oid.supersedes(id) {
+				s.logger.Info("removing compacted input left by a crash", "file", name, "output", other)
+				if err := os.Remove(filepath.Join(s.dir, name)); err != nil {
+					return fmt.Errorf("remove superseded %s: %w", name, err)
+				}
+				delete(ids, name)
+				removed = true
+				break
+			}
+		}
+	}
+	if removed {
+		if err := syncDir(s.dir); err != nil {
+			return err
+		}
+	}
+	for name, id := range ids {
+		f, err := openDataFile(filepath.Join(s.dir, name), id)
 		if err != nil {
 			return fmt.Errorf("open data file %s: %w", name, err)
 		}
 		s.files = append(s.files, f)
-		s.nextSeq = max(s.nextSeq, seq)
+		s.nextSeq = max(s.nextSeq, id.seq)
 	}
 	slices.SortFunc(s.files, fileOrder)
 	s.nextSeq++

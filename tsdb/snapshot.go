@@ -70,7 +70,8 @@ func (s *Shard) Snapshot() error {
 // writeSnapshot writes a snapshotting cache to its level-1 file.
 func (s *Shard) writeSnapshot(snap *snapState) (*dataFile, error) {
 	keys := snap.c.keys()
-	path := filepath.Join(s.dir, dataFileName(snap.seq, 1))
+	id := fileID{minSeq: snap.seq, seq: snap.seq, level: 1}
+	path := filepath.Join(s.dir, dataFileName(id.minSeq, id.seq, id.level))
 	w, err := tsm.NewWriter(path)
 	if err != nil {
 		return nil, err
@@ -93,7 +94,7 @@ func (s *Shard) writeSnapshot(snap *snapState) (*dataFile, error) {
 		_ = w.Remove()
 		return nil, fmt.Errorf("close %s: %w", path, err)
 	}
-	f, err := openDataFile(path, snap.seq, 1)
+	f, err := openDataFile(path, id)
 	if err != nil {
 		return nil, fmt.Errorf("reopen %s: %w", path, err)
 	}
