@@ -139,7 +139,10 @@ func (s *Server) open() error {
 	}
 
 	s.rpc = coordinator.NewRPCClient(s.cfg.Coordinator, s.meta, s.logger.With("component", "rpc-client"), s.reg)
-	local := &localStore{store: s.store, meta: s.meta, node: s.NodeID}
+	local := &localStore{store: s.store, meta: s.meta, node: s.NodeID, refresh: func(ctx context.Context) (*meta.Data, error) {
+		d, _, err := s.meta.ReadData(ctx, meta.ReadDefault)
+		return d, err
+	}}
 	s.writer = coordinator.NewPointsWriter(s.cfg.Coordinator, s.NodeID, s.meta, local, s.rpc, nil, s.logger.With("component", "coordinator"), s.reg)
 
 	h := newHandler(s.cfg, s.build, s.meta, s.writer, s.gather, s.logger.With("component", "http"), newHTTPMetrics(s.reg))

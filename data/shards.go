@@ -77,13 +77,22 @@ func syncShards(d *meta.Data, node uint64, store shardStore, logger *slog.Logger
 }
 
 // localStore writes to this node's shards, creating a shard that meta says
-// this node owns but the lifecycle loop has not created yet (a write can
-// race the loop right after a new group appears).
+// this node owns but the lifecycle loop has not created yet. A write can
+// race the loop right after a new group appears, and it can even arrive
+// (from another data node) before this node's cached state shows the
+// group: then the state is read from meta once more before the write is
+// refused.
 type localStore struct {
 	store shardStore
 	meta  interface{ Data() *meta.Data }
 	node  func() uint64
+	// refresh reads the current state from meta, bypassing the cache; nil
+	// disables the re-check.
+	refresh func(ctx context.Context) (*meta.Data, error)
 }
+
+// refreshTimeout bounds the meta read behind an unknown shard.
+const refreshTimeout = 5 * time.Second
 
 // WriteToShard implements coordinator.TSDBStore. Field type conflicts
 // come back as a *coordinator.PartialWriteError (the shard took the other
@@ -91,7 +100,7 @@ type localStore struct {
 func (s *localStore) WriteToShard(id uint64, points []models.Point) error {
 	err := s.store.WriteToShard(id, points)
 	if errors.Is(err, tsdb.ErrShardNotFound) {
-		if d := s.meta.Data(); d == nil || !ownedShards(d, s.node())[id] {
+		if !s.owns(id) {
 			return fmt.Errorf("shard %d: %w", id, coordinator.ErrShardNotFound)
 		}
 		if err := s.store.CreateShard(id); err != nil {
@@ -108,6 +117,21 @@ func (s *localStore) WriteToShard(id uint64, points []models.Point) error {
 		return &coordinator.PartialWriteError{Reason: reason, Dropped: pw.Dropped}
 	}
 	return err
+}
+
+// owns reports whether meta assigns shard id to this node, asking meta
+// directly when the cached state does not say so.
+func (s *localStore) owns(id uint64) bool {
+	if d := s.meta.Data(); d != nil && ownedShards(d, s.node())[id] {
+		return true
+	}
+	if s.refresh == nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), refreshTimeout)
+	defer cancel()
+	d, err := s.refresh(ctx)
+	return err == nil && d != nil && ownedShards(d, s.node())[id]
 }
 
 // shardGroupCreator is what pre-creation needs from the meta client.

@@ -134,6 +134,18 @@ func TestLocalStoreCreatesOwnedShardOnDemand(t *testing.T) {
 	if _, ok := store.shards[11]; ok {
 		t.Errorf("shard 11 was created on a node that does not own it")
 	}
+	// A shard the cached state does not show yet, but meta does.
+	newer := stateWithShards(false)
+	newer.Databases[0].RetentionPolicies[0].ShardGroups[1].Shards = append(newer.Databases[0].RetentionPolicies[0].ShardGroups[1].Shards,
+		meta.ShardInfo{ID: 13, Owners: []uint64{1}})
+	refreshes := 0
+	ls.refresh = func(context.Context) (*meta.Data, error) { refreshes++; return newer, nil }
+	if err := ls.WriteToShard(13, make([]models.Point, 2)); err != nil || store.shards[13] != 2 || refreshes != 1 {
+		t.Errorf("write to a shard only meta knows yet: err %v, %d points, %d refreshes; want nil, 2, 1", err, store.shards[13], refreshes)
+	}
+	if err := ls.WriteToShard(11, make([]models.Point, 1)); !errors.Is(err, coordinator.ErrShardNotFound) {
+		t.Errorf("write to another node's shard after a refresh: got %v, want ErrShardNotFound", err)
+	}
 	store.writeFn = func(uint64) error {
 		return &tsdb.PartialWriteError{Reason: "field type conflict", Dropped: 2, Errs: []error{errors.New(`field type conflict: input field "v"`)}}
 	}
