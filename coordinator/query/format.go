@@ -199,7 +199,8 @@ func WriteChunked(w io.Writer, results []*Result, opts FormatOptions, chunkSize 
 
 // WriteCSV writes results as InfluxDB's CSV (Accept: application/csv):
 // a header "name,tags,<columns>" whenever the columns change, then one
-// line per value with the series name and its tags as k=v pairs.
+// line per value with the series name and its tags as k=v pairs, and a
+// blank line before every header but the first.
 // Statement errors are written as a line "error,<message>".
 func WriteCSV(w io.Writer, results []*Result, opts FormatOptions) error {
 	unit, err := epochUnit(opts.Epoch)
@@ -209,8 +210,10 @@ func WriteCSV(w io.Writer, results []*Result, opts FormatOptions) error {
 	bw := bufio.NewWriter(w)
 	cw := csv.NewWriter(bw)
 	var last []string
+	wrote := false
 	for _, res := range results {
 		if res.Err != nil {
+			wrote = true
 			if err := cw.Write([]string{"error", res.Err.Error()}); err != nil {
 				return fmt.Errorf("write csv: %w", err)
 			}
@@ -219,7 +222,7 @@ func WriteCSV(w io.Writer, results []*Result, opts FormatOptions) error {
 		}
 		for _, r := range res.Series {
 			if !equalStrings(last, r.Columns) {
-				if last != nil {
+				if wrote {
 					cw.Flush()
 					if _, err := bw.WriteString("\n"); err != nil {
 						return fmt.Errorf("write csv: %w", err)
@@ -229,6 +232,7 @@ func WriteCSV(w io.Writer, results []*Result, opts FormatOptions) error {
 					return fmt.Errorf("write csv: %w", err)
 				}
 				last = r.Columns
+				wrote = true
 			}
 			tags := formatTags(r.Tags)
 			for _, v := range renderTime(r, r.Values, unit, true) {

@@ -1,0 +1,145 @@
+package query_test
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/strata-db/strata/coordinator/query"
+)
+
+func sampleResults() []*query.Result {
+	return []*query.Result{
+		{StatementID: 0, Series: []*query.Row{
+			{Name: "cpu", Tags: map[string]string{"host": "a", "dc": "x"}, Columns: []string{"time", "v", "s"},
+				Values: [][]any{{int64(1767225600123456789), 1.5, "a,b"}, {int64(1767225601000000000), nil, "q\"x"}}},
+			{Name: "cpu", Tags: map[string]string{"host": "b", "dc": "x"}, Columns: []string{"time", "v", "s"},
+				Values: [][]any{{int64(0), int64(2), ""}}},
+		}},
+		{StatementID: 1, Err: errors.New("boom")},
+		{StatementID: 2},
+	}
+}
+
+func TestWriteJSONEpochs(t *testing.T) {
+	res := []*query.Result{{Series: []*query.Row{{Name: "m", Columns: []string{"time", "v"},
+		Values: [][]any{{int64(1767225600123456789), 1.0}}}}}}
+	for _, tc := range []struct{ epoch, want string }{
+		{"", `"2026-01-01T00:00:00.123456789Z"`},
+		{"ns", `1767225600123456789`},
+		{"u", `1767225600123456`},
+		{"ms", `1767225600123`},
+		{"s", `1767225600`},
+		{"m", `29453760`},
+		{"h", `490896`},
+	} {
+		var buf bytes.Buffer
+		if err := query.WriteJSON(&buf, res, query.FormatOptions{Epoch: tc.epoch}); err != nil {
+			t.Fatalf("WriteJSON(epoch=%q): got %v, want nil", tc.epoch, err)
+		}
+		want := `{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","v"],"values":[[` + tc.want + `,1]]}]}]}`
+		if got := strings.TrimSpace(buf.String()); got != want {
+			t.Errorf("epoch=%q\n got %s\nwant %s", tc.epoch, got, want)
+		}
+	}
+	var buf bytes.Buffer
+	if err := query.WriteJSON(&buf, res, query.FormatOptions{Epoch: "fortnight"}); !errors.Is(err, query.ErrInvalidQuery) {
+		t.Errorf("WriteJSON(epoch=fortnight): got %v, want ErrInvalidQuery", err)
+	}
+}
+
+func TestWriteJSONErrorsAndEmpty(t *testing.T) {
+	var buf bytes.Buffer
+	if err := query.WriteJSON(&buf, sampleResults()[1:], query.FormatOptions{}); err != nil {
+		t.Fatalf("WriteJSON: got %v, want nil", err)
+	}
+	want := `{"results":[{"statement_id":1,"error":"boom"},{"statement_id":2}]}`
+	if got := strings.TrimSpace(buf.String()); got != want {
+		t.Errorf("got %s\nwant %s", got, want)
+	}
+	buf.Reset()
+	if err := query.WriteError(&buf, errors.New(`error parsing query: found EOF, expected FROM at line 1, char 9`), false); err != nil {
+		t.Fatalf("WriteError: got %v, want nil", err)
+	}
+	want = `{"error":"error parsing query: found EOF, expected FROM at line 1, char 9"}`
+	if got := strings.TrimSpace(buf.String()); got != want {
+		t.Errorf("WriteError got %s\nwant %s", got, want)
+	}
+}
+
+func TestWriteJSONPretty(t *testing.T) {
+	var buf bytes.Buffer
+	res := []*query.Result{{Series: []*query.Row{{Name: "m", Columns: []string{"name"}, Values: [][]any{{"x"}}}}}}
+	if err := query.WriteJSON(&buf, res, query.FormatOptions{Pretty: true}); err != nil {
+		t.Fatalf("WriteJSON: got %v, want nil", err)
+	}
+	want := `{
+    "results": [
+        {
+            "statement_id": 0,
+            "series": [
+                {
+                    "name": "m",
+                    "columns": [
+                        "name"
+                    ],
+                    "values": [
+                        [
+                            "x"
+                        ]
+                    ]
+                }
+            ]
+        }
+    ]
+}
+`
+	if got := buf.String(); got != want {
+		t.Errorf("got %s\nwant %s", got, want)
+	}
+}
+
+func TestWriteChunked(t *testing.T) {
+	var buf bytes.Buffer
+	if err := query.WriteChunked(&buf, sampleResults(), query.FormatOptions{Epoch: "s"}, 1); err != nil {
+		t.Fatalf("WriteChunked: got %v, want nil", err)
+	}
+	want := []string{
+		`{"results":[{"statement_id":0,"series":[{"name":"cpu","tags":{"dc":"x","host":"a"},"columns":["time","v","s"],"values":[[1767225600,1.5,"a,b"]],"partial":true}],"partial":true}]}`,
+		`{"results":[{"statement_id":0,"series":[{"name":"cpu","tags":{"dc":"x","host":"a"},"columns":["time","v","s"],"values":[[1767225601,null,"q\"x"]]}],"partial":true}]}`,
+		`{"results":[{"statement_id":0,"series":[{"name":"cpu","tags":{"dc":"x","host":"b"},"columns":["time","v","s"],"values":[[0,2,""]]}]}]}`,
+		`{"results":[{"statement_id":1,"error":"boom"}]}`,
+		`{"results":[{"statement_id":2}]}`,
+	}
+	got := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(got) != len(want) {
+		t.Fatalf("got %d chunks, want %d:\n%s", len(got), len(want), buf.String())
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("chunk %d\n got %s\nwant %s", i, got[i], want[i])
+		}
+	}
+}
+
+func TestWriteCSV(t *testing.T) {
+	var buf bytes.Buffer
+	res := sampleResults()
+	res = append(res, &query.Result{StatementID: 3, Series: []*query.Row{{Name: "measurements", Columns: []string{"name"}, Values: [][]any{{"cpu"}}}}})
+	if err := query.WriteCSV(&buf, res, query.FormatOptions{}); err != nil {
+		t.Fatalf("WriteCSV: got %v, want nil", err)
+	}
+	want := `name,tags,time,v,s
+cpu,"dc=x,host=a",1767225600123456789,1.5,"a,b"
+cpu,"dc=x,host=a",1767225601000000000,,"q""x"
+cpu,"dc=x,host=b",0,2,
+error,boom
+
+name,tags,name
+measurements,,cpu
+`
+	if got := buf.String(); got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+}
