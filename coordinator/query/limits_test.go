@@ -1,0 +1,162 @@
+package query_test
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/influxdata/influxql"
+
+	"github.com/strata-db/strata/coordinator/query"
+	"github.com/strata-db/strata/meta"
+)
+
+func TestQueryTimeout(t *testing.T) {
+	cfg := query.NewConfig()
+	cfg.QueryTimeout = meta.Duration(20 * time.Millisecond)
+	e, st := newExec(t, cfg, hostData)
+	st.BeforeScan = func(ctx context.Context) error {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	res := exec(t, e, `SELECT usage FROM cpu; SHOW MEASUREMENTS`)
+	if !errors.Is(res[0].Err, query.ErrQueryTimeout) {
+		t.Errorf("statement 0: got %v, want ErrQueryTimeout", res[0].Err)
+	}
+	if got, want := res[0].Err.Error(), "query-timeout limit exceeded"; got != want {
+		t.Errorf("timeout message: got %q, want %q", got, want)
+	}
+	if !errors.Is(res[1].Err, query.ErrNotExecuted) {
+		t.Errorf("statement 1: got %v, want ErrNotExecuted", res[1].Err)
+	}
+}
+
+func TestMaxSelectSeries(t *testing.T) {
+	cfg := query.NewConfig()
+	cfg.MaxSelectSeriesN = 1
+	e, _ := newExec(t, cfg, hostData)
+	res := exec(t, e, `SELECT usage FROM cpu`)
+	var mse *query.MaxSeriesError
+	if !errors.As(res[0].Err, &mse) {
+		t.Fatalf("got %v, want *MaxSeriesError", res[0].Err)
+	}
+	if got, want := mse.Error(), "max-select-series limit exceeded: (2/1)"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	if res := exec(t, e, `SELECT usage FROM cpu WHERE host = 'a'`); res[0].Err != nil {
+		t.Errorf("one series: got %v, want nil", res[0].Err)
+	}
+}
+
+func TestMaxSelectBuckets(t *testing.T) {
+	cfg := query.NewConfig()
+	cfg.MaxSelectBucketsN = 10
+	e, _ := newExec(t, cfg, hostData)
+	res := exec(t, e, `SELECT mean(usage) FROM cpu WHERE time >= '2026-01-01T00:00:00Z' AND time < '2026-01-01T01:00:00Z' GROUP BY time(1m)`)
+	var mbe *query.MaxBucketsError
+	if !errors.As(res[0].Err, &mbe) || mbe.N != 60 {
+		t.Fatalf("got %v, want *MaxBucketsError with N 60", res[0].Err)
+	}
+}
+
+func TestKillQueryAndShowQueries(t *testing.T) {
+	cfg := query.NewConfig()
+	cfg.MaxConcurrentQueries = 2
+	e, st := newExec(t, cfg, hostData)
+	entered := make(chan struct{})
+	st.BeforeScan = func(ctx context.Context) error {
+		close(entered)
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	done := make(chan []*query.Result, 1)
+	go func() {
+		q, _ := influxql.ParseQuery(`SELECT usage FROM cpu`)
+		res, err := e.ExecuteQuery(context.Background(), q, opts())
+		if err != nil {
+			t.Errorf("ExecuteQuery: got %v, want nil", err)
+		}
+		done <- res
+	}()
+	<-entered
+
+	res := exec(t, e, `SHOW QUERIES`)
+	rows := res[0].Series
+	if len(rows) != 1 || len(rows[0].Values) != 2 {
+		t.Fatalf("SHOW QUERIES: got %+v, want one row per running query (2)", rows)
+	}
+	if got := rows[0].Columns; len(got) != 5 || got[0] != "qid" || got[1] != "query" || got[2] != "database" || got[3] != "duration" || got[4] != "status" {
+		t.Errorf("SHOW QUERIES columns: got %v", got)
+	}
+	first := rows[0].Values[0]
+	if first[1] != "SELECT usage FROM cpu" || first[2] != "db0" || first[4] != "running" {
+		t.Errorf("SHOW QUERIES first row: got %v", first)
+	}
+
+	// The limit is 2: the blocked query and this one run; a third would not.
+	q, _ := influxql.ParseQuery(`SHOW MEASUREMENTS`)
+	if _, err := e.ExecuteQuery(context.Background(), q, opts()); err != nil {
+		t.Errorf("second concurrent query: got %v, want nil", err)
+	}
+
+	id := first[0].(int64)
+	kill := exec(t, e, "KILL QUERY "+itoa(id))
+	if kill[0].Err != nil {
+		t.Fatalf("KILL QUERY: got %v, want nil", kill[0].Err)
+	}
+	got := <-done
+	if !errors.Is(got[0].Err, query.ErrQueryKilled) {
+		t.Errorf("killed query: got %v, want ErrQueryKilled", got[0].Err)
+	}
+	if res := exec(t, e, "KILL QUERY 999"); !errors.Is(res[0].Err, query.ErrQueryNotFound) {
+		t.Errorf("KILL QUERY 999: got %v, want ErrQueryNotFound", res[0].Err)
+	}
+}
+
+func TestMaxConcurrentQueries(t *testing.T) {
+	cfg := query.NewConfig()
+	cfg.MaxConcurrentQueries = 1
+	e, st := newExec(t, cfg, hostData)
+	entered := make(chan struct{})
+	release := make(chan struct{})
+	st.BeforeScan = func(ctx context.Context) error {
+		close(entered)
+		<-release
+		return nil
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		q, _ := influxql.ParseQuery(`SELECT usage FROM cpu`)
+		if _, err := e.ExecuteQuery(context.Background(), q, opts()); err != nil {
+			t.Errorf("first query: got %v, want nil", err)
+		}
+	}()
+	<-entered
+	q, _ := influxql.ParseQuery(`SHOW MEASUREMENTS`)
+	_, err := e.ExecuteQuery(context.Background(), q, opts())
+	if !errors.Is(err, query.ErrMaxConcurrentQueries) {
+		t.Errorf("second query: got %v, want ErrMaxConcurrentQueries", err)
+	}
+	close(release)
+	<-done
+	if _, err := e.ExecuteQuery(context.Background(), q, opts()); err != nil {
+		t.Errorf("after the first finished: got %v, want nil", err)
+	}
+}
+
+func TestDatabaseRequired(t *testing.T) {
+	e, _ := newExec(t, query.NewConfig(), hostData)
+	q, _ := influxql.ParseQuery(`SELECT usage FROM cpu; SHOW MEASUREMENTS`)
+	res, err := e.ExecuteQuery(context.Background(), q, query.ExecutionOptions{DefaultRetentionPolicy: defaultRP})
+	if err != nil {
+		t.Fatalf("ExecuteQuery: got %v, want nil", err)
+	}
+	if !errors.Is(res[0].Err, query.ErrDatabaseRequired) || res[0].Err.Error() != "database name required" {
+		t.Errorf("got %v, want %q", res[0].Err, "database name required")
+	}
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
