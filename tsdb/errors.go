@@ -18,6 +18,9 @@ var (
 	ErrEngineClosed = errors.New("engine is closed")
 	// ErrStoreClosed is returned by Store methods before Open or after Close.
 	ErrStoreClosed = errors.New("store is closed")
+	// ErrInvalidFieldType is reported (in a *PartialWriteError) for a point
+	// with a field value of no known type; the point is dropped.
+	ErrInvalidFieldType = errors.New("invalid field value type")
 	// ErrCorruptRecord wraps every failure to decode a WAL record or a
 	// tombstone record.
 	ErrCorruptRecord = errors.New("corrupt record")

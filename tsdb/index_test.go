@@ -86,3 +86,19 @@ func TestDropSeriesAndMeasurement(t *testing.T) {
 		t.Fatalf("re-created field: got %v, want [9=x]", got)
 	}
 }
+
+func TestInvalidFieldTypeIsPartialWrite(t *testing.T) {
+	_, sh := openShard(t, testConfig(t.TempDir()))
+	bad := pt("a", "v", 1, models.Value{Type: 9, N: 1})
+	err := sh.WritePoints([]models.Point{bad, pt("b", "v", 2, models.FloatValue(2))})
+	var pwe *tsdb.PartialWriteError
+	if !errors.As(err, &pwe) || pwe.Dropped != 1 || !errors.Is(err, tsdb.ErrInvalidFieldType) {
+		t.Fatalf("write with an invalid type: got %v, want *PartialWriteError wrapping ErrInvalidFieldType, Dropped=1", err)
+	}
+	if got := readAll(t, sh, seriesKey("b"), "v", true); len(got) != 1 {
+		t.Fatalf("valid point of the batch: got %v, want it written", got)
+	}
+	if n := sh.SeriesN(); n != 1 {
+		t.Fatalf("SeriesN: got %d, want 1 (the invalid point created nothing)", n)
+	}
+}

@@ -31,12 +31,16 @@ func (s *Shard) WritePoints(points []models.Point) error {
 	if len(points) == 0 {
 		return nil
 	}
+	points, invalid := validPoints(points)
 	sc := writeScratchPool.Get().(*writeScratch)
 	defer writeScratchPool.Put(sc)
 
 	drop, perr, err := s.indexPoints(points, sc)
 	if err != nil {
 		return err
+	}
+	if invalid != nil {
+		perr = invalid.merge(perr)
 	}
 	var need int64
 	nvals := 0
@@ -99,4 +103,47 @@ func (s *Shard) WritePoints(points []models.Point) error {
 		s.requestSnapshot()
 	}
 	return perr.orNil()
+}
+
+// validPoints returns points without those having a field of no known type
+// (the parser never produces them; a caller building points might), and
+// the error reporting them. It allocates only when some are invalid.
+func validPoints(points []models.Point) ([]models.Point, *PartialWriteError) {
+	var perr *PartialWriteError
+	var good []models.Point
+	for i := range points {
+		bad := -1
+		for j := range points[i].Fields {
+			if t := points[i].Fields[j].Value.Type; t < models.FieldTypeFloat || t > models.FieldTypeBoolean {
+				bad = j
+				break
+			}
+		}
+		switch {
+		case bad >= 0 && perr == nil:
+			perr = &PartialWriteError{Reason: "invalid field value type"}
+			good = append(make([]models.Point, 0, len(points)), points[:i]...)
+			fallthrough
+		case bad >= 0:
+			perr.Dropped++
+			perr.Errs = append(perr.Errs, fmt.Errorf("point %d field %q type %d: %w",
+				i, points[i].Fields[bad].Key, points[i].Fields[bad].Value.Type, ErrInvalidFieldType))
+		case perr != nil:
+			good = append(good, points[i])
+		}
+	}
+	if perr == nil {
+		return points, nil
+	}
+	return good, perr
+}
+
+// merge adds other's dropped points to e.
+func (e *PartialWriteError) merge(other *PartialWriteError) *PartialWriteError {
+	if other != nil {
+		e.Dropped += other.Dropped
+		e.Errs = append(e.Errs, other.Errs...)
+		e.Reason += "; " + other.Reason
+	}
+	return e
 }
