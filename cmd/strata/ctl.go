@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -97,4 +98,25 @@ func (o *ctlOptions) done(w io.Writer, msg string) error {
 	}
 	_, err := fmt.Fprintln(w, msg)
 	return err
+}
+
+// cliError is a ctl failure: a one-line message for the operator that
+// still unwraps to the underlying error.
+type cliError struct {
+	msg string
+	err error
+}
+
+func (e *cliError) Error() string { return e.msg }
+func (e *cliError) Unwrap() error { return e.err }
+
+// failed words a failed action for the operator: a meta node's refusal
+// (a 4xx answer) is shown in the server's own words after the action;
+// anything else keeps its whole chain.
+func failed(action string, err error) error {
+	var apiErr *meta.APIError
+	if errors.As(err, &apiErr) && apiErr.StatusCode < 500 {
+		return &cliError{msg: action + ": " + apiErr.Message, err: err}
+	}
+	return &cliError{msg: action + ": " + err.Error(), err: err}
 }

@@ -30,7 +30,7 @@ func newCtlAddDataCommand(o *ctlOptions) *cobra.Command {
 			defer c.Close()
 			n, err := c.CreateDataNode(ctx, httpAddr, args[0])
 			if err != nil {
-				return fmt.Errorf("add data node %s: %w", args[0], err)
+				return failed(fmt.Sprintf("add data node %s", args[0]), err)
 			}
 			return o.done(cmd.OutOrStdout(), fmt.Sprintf("added data node %d (rpc %s, http %s)", n.ID, n.RPCAddr, n.HTTPAddr))
 		},
@@ -46,7 +46,7 @@ func dataNodeID(ctx context.Context, c *meta.Client, arg string) (uint64, error)
 	}
 	d, _, err := c.ReadData(ctx, meta.ReadDefault)
 	if err != nil {
-		return 0, fmt.Errorf("read cluster state: %w", err)
+		return 0, failed("read cluster state", err)
 	}
 	for _, n := range d.DataNodes {
 		if n.HTTPAddr == arg || n.RPCAddr == arg {
@@ -71,7 +71,7 @@ func newCtlRemoveDataCommand(o *ctlOptions) *cobra.Command {
 				return err
 			}
 			if err := c.DeleteDataNode(ctx, id); err != nil {
-				return fmt.Errorf("remove data node %d: %w", id, err)
+				return failed(fmt.Sprintf("remove data node %d", id), err)
 			}
 			return o.done(cmd.OutOrStdout(), fmt.Sprintf("removed data node %d", id))
 		},
@@ -95,7 +95,7 @@ func newCtlUpdateDataCommand(o *ctlOptions) *cobra.Command {
 			}
 			d, _, err := c.ReadData(ctx, meta.ReadDefault)
 			if err != nil {
-				return fmt.Errorf("read cluster state: %w", err)
+				return failed("read cluster state", err)
 			}
 			n := d.DataNode(id)
 			if n == nil {
@@ -112,7 +112,7 @@ func newCtlUpdateDataCommand(o *ctlOptions) *cobra.Command {
 				return fmt.Errorf("nothing to change: give --http-addr or --rpc-addr with a new value")
 			}
 			if err := c.UpdateDataNode(ctx, id, h, r); err != nil {
-				return fmt.Errorf("update data node %d: %w", id, err)
+				return failed(fmt.Sprintf("update data node %d", id), err)
 			}
 			return o.done(cmd.OutOrStdout(), fmt.Sprintf("updated data node %d (rpc %s, http %s)", id, r, h))
 		},
@@ -141,7 +141,7 @@ how a cluster starts using nodes added since the groups were made.`,
 			defer c.Close()
 			at := time.Now().Add(delay).UTC()
 			if err := c.TruncateShardGroups(ctx, at); err != nil {
-				return fmt.Errorf("truncate shard groups: %w", err)
+				return failed("truncate shard groups", err)
 			}
 			return o.done(cmd.OutOrStdout(), "truncated shard groups at "+at.Format(time.RFC3339))
 		},

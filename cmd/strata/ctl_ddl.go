@@ -66,7 +66,7 @@ func newCtlCreateDatabaseCommand(o *ctlOptions) *cobra.Command {
 			c := o.client()
 			defer c.Close()
 			if _, err := c.CreateDatabase(ctx, args[0], &spec); err != nil {
-				return fmt.Errorf("create database %q: %w", args[0], err)
+				return failed(fmt.Sprintf("create database %q", args[0]), err)
 			}
 			return o.done(cmd.OutOrStdout(), "created database "+args[0])
 		},
@@ -87,7 +87,7 @@ func newCtlDropDatabaseCommand(o *ctlOptions) *cobra.Command {
 			c := o.client()
 			defer c.Close()
 			if err := c.DropDatabase(ctx, args[0]); err != nil {
-				return fmt.Errorf("drop database %q: %w", args[0], err)
+				return failed(fmt.Sprintf("drop database %q", args[0]), err)
 			}
 			return o.done(cmd.OutOrStdout(), "dropped database "+args[0])
 		},
@@ -111,7 +111,7 @@ func newCtlCreateRPCommand(o *ctlOptions) *cobra.Command {
 			c := o.client()
 			defer c.Close()
 			if _, err := c.CreateRetentionPolicy(ctx, args[0], spec, makeDefault); err != nil {
-				return fmt.Errorf("create retention policy %q on %q: %w", args[1], args[0], err)
+				return failed(fmt.Sprintf("create retention policy %q on %q", args[1], args[0]), err)
 			}
 			return o.done(cmd.OutOrStdout(), "created retention policy "+args[1]+" on "+args[0])
 		},
@@ -137,14 +137,14 @@ func newCtlAlterRPCommand(o *ctlOptions) *cobra.Command {
 			if fs.Changed("duration") {
 				d, err := parseRetention(f.duration)
 				if err != nil {
-					return fmt.Errorf("--duration: %w", err)
+					return failed("--duration", err)
 				}
 				upd.Duration = &d
 			}
 			if fs.Changed("shard-duration") {
 				d, err := parseRetention(f.shardDuration)
 				if err != nil {
-					return fmt.Errorf("--shard-duration: %w", err)
+					return failed("--shard-duration", err)
 				}
 				upd.ShardGroupDuration = &d
 			}
@@ -162,7 +162,7 @@ func newCtlAlterRPCommand(o *ctlOptions) *cobra.Command {
 			c := o.client()
 			defer c.Close()
 			if err := c.UpdateRetentionPolicy(ctx, args[0], args[1], upd, makeDefault); err != nil {
-				return fmt.Errorf("alter retention policy %q on %q: %w", args[1], args[0], err)
+				return failed(fmt.Sprintf("alter retention policy %q on %q", args[1], args[0]), err)
 			}
 			return o.done(cmd.OutOrStdout(), "altered retention policy "+args[1]+" on "+args[0])
 		},
@@ -183,7 +183,7 @@ func newCtlDropRPCommand(o *ctlOptions) *cobra.Command {
 			c := o.client()
 			defer c.Close()
 			if err := c.DropRetentionPolicy(ctx, args[0], args[1]); err != nil {
-				return fmt.Errorf("drop retention policy %q on %q: %w", args[1], args[0], err)
+				return failed(fmt.Sprintf("drop retention policy %q on %q", args[1], args[0]), err)
 			}
 			return o.done(cmd.OutOrStdout(), "dropped retention policy "+args[1]+" on "+args[0])
 		},
@@ -199,7 +199,7 @@ func readState(cmd *cobra.Command, o *ctlOptions) (*meta.Data, error) {
 	defer c.Close()
 	d, _, err := c.ReadData(ctx, meta.ReadConsistency(o.consistency))
 	if err != nil {
-		return nil, fmt.Errorf("read cluster state: %w", err)
+		return nil, failed("read cluster state", err)
 	}
 	return d, nil
 }

@@ -126,7 +126,7 @@ node started with --join does this by itself.`,
 			c := o.client()
 			defer c.Close()
 			if err := c.AddMetaNode(ctx, args[0]); err != nil {
-				return fmt.Errorf("add meta node %s: %w", args[0], err)
+				return failed(fmt.Sprintf("add meta node %s", args[0]), err)
 			}
 			return o.done(cmd.OutOrStdout(), "added meta node "+args[0])
 		},
@@ -144,7 +144,7 @@ func newCtlRemoveMetaCommand(o *ctlOptions) *cobra.Command {
 			c := o.client()
 			defer c.Close()
 			if err := c.RemoveMetaNode(ctx, args[0]); err != nil {
-				return fmt.Errorf("remove meta node %s: %w", args[0], err)
+				return failed(fmt.Sprintf("remove meta node %s", args[0]), err)
 			}
 			return o.done(cmd.OutOrStdout(), "removed meta node "+args[0])
 		},
