@@ -59,6 +59,7 @@ func (s *Shard) WindowAggregate(seriesKey, field []byte, min, max, every int64, 
 	}
 	defer rs.release()
 	wa := windowAgg{every: every, aggs: aggs}
+	defer wa.release()
 	if err := rs.aggregate(&wa, seriesKey, field, min, max); err != nil {
 		return nil, fmt.Errorf("window aggregate shard %d: %w", s.id, err)
 	}

@@ -3,6 +3,7 @@ package tsdb
 import (
 	"math"
 	"slices"
+	"sync"
 
 	"github.com/strata-db/strata/tsdb/models"
 	"github.com/strata-db/strata/tsdb/tsm"
@@ -55,7 +56,25 @@ func (wa *windowAgg) plan(blocks []blockRef, caches []tsm.Array, min, max int64)
 	first, last := floorDiv(lo, wa.every), floorDiv(hi, wa.every)
 	if last-first < maxDenseWindows {
 		wa.base = first
-		wa.dense = make([]winAcc, last-first+1)
+		n := int(last - first + 1)
+		if p, ok := winAccPool.Get().(*[]winAcc); ok && cap(*p) >= n {
+			wa.dense = (*p)[:n]
+			clear(wa.dense)
+		} else {
+			wa.dense = make([]winAcc, n)
+		}
+	}
+}
+
+// winAccPool recycles dense window accumulators between queries.
+var winAccPool sync.Pool
+
+// release returns the accumulators to the pool; wa must not be used after.
+func (wa *windowAgg) release() {
+	if wa.dense != nil {
+		d := wa.dense
+		wa.dense = nil
+		winAccPool.Put(&d)
 	}
 }
 
