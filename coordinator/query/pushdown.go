@@ -1,6 +1,7 @@
 package query
 
 import (
+	"math"
 	"time"
 
 	"github.com/influxdata/influxql"
@@ -59,6 +60,33 @@ func (p *plan) pushdown() AggregateSet {
 	return set
 }
 
+// rawKeep is how many points per field and series a raw query can need
+// at most: with no field condition, the rows of LIMIT n OFFSET m are
+// among the first (or, descending, last) n+m timestamps of each series,
+// and those lie within each field's first (last) n+m points. 0 means all.
+func (p *plan) rawKeep() int {
+	if p.agg || p.needsPts || p.stmt.Limit <= 0 {
+		return 0
+	}
+	return p.stmt.Limit + p.stmt.Offset
+}
+
+// edgePushdown returns AggregateLast (descending) or AggregateFirst for a
+// raw query that needs one point per field and series (LIMIT 1, the
+// "last point of every host" query), so Storage sends one value per field
+// instead of every point: one window spanning all time (Every
+// math.MaxInt64) whose first or last point per field is exactly what the
+// raw rows would start with.
+func (p *plan) edgePushdown() AggregateSet {
+	if p.rawKeep() != 1 {
+		return 0
+	}
+	if p.stmt.TimeAscending() {
+		return AggregateFirst
+	}
+	return AggregateLast
+}
+
 // BuildWindows computes the partial aggregates of req over pts (sorted by
 // time), appending one Window per non-empty window to dst. Storage
 // implementations that hold raw points can use it to answer a windowed
@@ -72,22 +100,45 @@ func BuildWindows(dst []Window, pts []Point, req *WindowRequest) []Window {
 		for j < len(pts) && pts[j].Time < end {
 			j++
 		}
-		w := Window{Start: start}
-		for _, pt := range pts[i:j] {
-			mergePoint(&w, pt, req.Aggregates)
-		}
-		dst = append(dst, w)
+		dst = append(dst, partials(start, pts[i:j], req.Aggregates))
 		i = j
 	}
 	return dst
 }
 
-// mergePoint adds one point to a window's partials.
-func mergePoint(w *Window, pt Point, set AggregateSet) {
-	mergeWindow(w, Window{
-		Count: 1, Sum: pt.Value, Min: pt.Value, Max: pt.Value,
-		First: pt.Value, Last: pt.Value, FirstTime: pt.Time, LastTime: pt.Time,
-	}, set)
+// partials computes the partial aggregates of one window's points.
+func partials(start int64, pts []Point, set AggregateSet) Window {
+	first, last := pts[0], pts[len(pts)-1]
+	w := Window{
+		Start: start, Count: int64(len(pts)),
+		First: first.Value, FirstTime: first.Time, Last: last.Value, LastTime: last.Time,
+		Sum: first.Value, Min: first.Value, Max: first.Value,
+	}
+	if set&(AggregateSum|AggregateMin|AggregateMax) == 0 || !isNumeric(first.Value.Type) {
+		return w
+	}
+	switch first.Value.Type {
+	case models.FieldTypeFloat:
+		sum, lo, hi := 0.0, first.Value.Float(), first.Value.Float()
+		for _, p := range pts {
+			f := p.Value.Float()
+			sum += f
+			lo = math.Min(lo, f)
+			hi = math.Max(hi, f)
+		}
+		w.Sum, w.Min, w.Max = models.FloatValue(sum), models.FloatValue(lo), models.FloatValue(hi)
+	default:
+		for _, p := range pts[1:] {
+			w.Sum = addValues(w.Sum, p.Value)
+			if less(p.Value, w.Min) {
+				w.Min = p.Value
+			}
+			if less(w.Max, p.Value) {
+				w.Max = p.Value
+			}
+		}
+	}
+	return w
 }
 
 // mergeWindow merges the partials of src into dst (same window). A

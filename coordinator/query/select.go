@@ -3,6 +3,7 @@ package query
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -163,6 +164,11 @@ func (e *Executor) run(ctx context.Context, st Storage, p *plan, seriesN int) ([
 	if pd != 0 {
 		req.Window = &WindowRequest{Every: p.interval, Offset: p.offset, Aggregates: pd}
 	}
+	edge := p.edgePushdown()
+	if edge != 0 {
+		req.Window = &WindowRequest{Every: math.MaxInt64, Aggregates: edge}
+	}
+	keep := p.rawKeep()
 	byKey := make(map[string]*series)
 	var list []*series
 	fieldIdx := make(map[string]int, len(p.fields))
@@ -188,11 +194,14 @@ func (e *Executor) run(ctx context.Context, st Storage, p *plan, seriesN int) ([
 			if !ok {
 				continue
 			}
-			if pd != 0 {
+			switch {
+			case pd != 0:
 				s.wins[i] = appendWindows(s.wins[i], c.Windows)
-				continue
+			case edge != 0:
+				s.cols[i] = appendEdges(s.cols[i], c.Windows, edge)
+			default:
+				s.cols[i] = appendPoints(s.cols[i], edgePoints(c.Points, keep, p.stmt.TimeAscending()), p.min, p.max)
 			}
-			s.cols[i] = appendPoints(s.cols[i], c.Points, p.min, p.max)
 		}
 		return ctx.Err()
 	})
@@ -204,6 +213,7 @@ func (e *Executor) run(ctx context.Context, st Storage, p *plan, seriesN int) ([
 			if !slices.IsSortedFunc(s.cols[i], cmpPointTime) {
 				slices.SortStableFunc(s.cols[i], cmpPointTime)
 			}
+			s.cols[i] = edgePoints(s.cols[i], keep, p.stmt.TimeAscending())
 		}
 		for i := range s.wins {
 			if !slices.IsSortedFunc(s.wins[i], cmpWindowStart) {
@@ -285,6 +295,36 @@ func appendWindows(dst, src []Window) []Window {
 			}
 		}
 		dst = append(dst, w)
+	}
+	return dst
+}
+
+// edgePoints keeps the first (ascending) or last keep points of pts;
+// keep 0 keeps everything.
+func edgePoints(pts []Point, keep int, asc bool) []Point {
+	if keep <= 0 || len(pts) <= keep {
+		return pts
+	}
+	if asc {
+		return pts[:keep]
+	}
+	return pts[len(pts)-keep:]
+}
+
+// appendEdges turns the first or last of each window into a point.
+func appendEdges(dst []Point, ws []Window, edge AggregateSet) []Point {
+	for _, w := range ws {
+		if w.Count == 0 {
+			continue
+		}
+		p := Point{Time: w.LastTime, Value: w.Last}
+		if edge == AggregateFirst {
+			p = Point{Time: w.FirstTime, Value: w.First}
+		}
+		if p.Value.S != nil {
+			p.Value.S = slices.Clone(p.Value.S)
+		}
+		dst = append(dst, p)
 	}
 	return dst
 }
