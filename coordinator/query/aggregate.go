@@ -31,7 +31,7 @@ func fieldOf(c *influxql.Call) int {
 // that pass the condition, sorted by time (stable in series order).
 func (p *plan) groupPoints(g *group) [][]Point {
 	out := make([][]Point, len(p.fields))
-	if !p.needsPts {
+	if !p.needsPts || p.filtered {
 		for _, s := range g.series {
 			for i, c := range s.cols {
 				out[i] = append(out[i], c...)
@@ -42,7 +42,7 @@ func (p *plan) groupPoints(g *group) [][]Point {
 		ev := influxql.ValuerEval{Valuer: v, IntegerFloatDivision: true}
 		for _, s := range g.series {
 			v.tags = s.tags
-			align(s, func(t int64, vals []models.Value) {
+			align(s.cols, func(t int64, vals []models.Value) {
 				v.vals = vals
 				if !ev.EvalBool(p.cond) {
 					return

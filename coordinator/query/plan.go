@@ -26,6 +26,7 @@ type plan struct {
 	cond     influxql.Expr   // rewritten condition for per-point evaluation
 	tagCond  influxql.Expr   // condition pushed to Storage
 	needsPts bool            // cond must be evaluated per point
+	filtered bool            // cond was applied during the scan
 	agg      bool            // aggregate query (otherwise raw)
 	min, max int64
 	interval int64

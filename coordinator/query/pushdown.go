@@ -2,6 +2,7 @@ package query
 
 import (
 	"math"
+	"slices"
 	"time"
 
 	"github.com/influxdata/influxql"
@@ -93,6 +94,10 @@ func (p *plan) edgePushdown() AggregateSet {
 // Scan.
 func BuildWindows(dst []Window, pts []Point, req *WindowRequest) []Window {
 	p := plan{interval: req.Every, offset: req.Offset}
+	if len(pts) > 0 {
+		span := (pts[len(pts)-1].Time - p.windowStart(pts[0].Time)) / req.Every
+		dst = slices.Grow(dst, int(min(span+1, int64(len(pts)))))
+	}
 	for i := 0; i < len(pts); {
 		start := p.windowStart(pts[i].Time)
 		end := start + req.Every

@@ -169,6 +169,11 @@ func (e *Executor) run(ctx context.Context, st Storage, p *plan, seriesN int) ([
 		req.Window = &WindowRequest{Every: math.MaxInt64, Aggregates: edge}
 	}
 	keep := p.rawKeep()
+	p.filtered = p.needsPts && req.Window == nil
+	var filter *scanFilter
+	if p.filtered {
+		filter = newScanFilter(p)
+	}
 	byKey := make(map[string]*series)
 	var list []*series
 	fieldIdx := make(map[string]int, len(p.fields))
@@ -199,9 +204,14 @@ func (e *Executor) run(ctx context.Context, st Storage, p *plan, seriesN int) ([
 				s.wins[i] = appendWindows(s.wins[i], c.Windows)
 			case edge != 0:
 				s.cols[i] = appendEdges(s.cols[i], c.Windows, edge)
+			case filter != nil:
+				filter.cols[i] = c.Points
 			default:
 				s.cols[i] = appendPoints(s.cols[i], edgePoints(c.Points, keep, p.stmt.TimeAscending()), p.min, p.max)
 			}
+		}
+		if filter != nil {
+			filter.apply(s)
 		}
 		return ctx.Err()
 	})
@@ -275,6 +285,7 @@ func cmpInt(a, b int64) int {
 // appendPoints copies the points of src within [min, max] to dst; the
 // batch's memory is only valid during the Scan callback.
 func appendPoints(dst, src []Point, min, max int64) []Point {
+	dst = slices.Grow(dst, len(src))
 	for _, p := range src {
 		if p.Time < min || p.Time > max {
 			continue
@@ -288,15 +299,55 @@ func appendPoints(dst, src []Point, min, max int64) []Point {
 }
 
 func appendWindows(dst, src []Window) []Window {
+	dst = slices.Grow(dst, len(src))
 	for _, w := range src {
-		for _, v := range []*models.Value{&w.Sum, &w.Min, &w.Max, &w.First, &w.Last} {
-			if v.S != nil {
-				v.S = slices.Clone(v.S)
-			}
+		if w.First.S != nil || w.Last.S != nil || w.Min.S != nil || w.Max.S != nil {
+			w.First.S, w.Last.S = slices.Clone(w.First.S), slices.Clone(w.Last.S)
+			w.Min.S, w.Max.S = slices.Clone(w.Min.S), slices.Clone(w.Max.S)
 		}
 		dst = append(dst, w)
 	}
 	return dst
+}
+
+// scanFilter evaluates a field condition on each batch during the scan,
+// so only the values of passing rows are copied and kept.
+type scanFilter struct {
+	p    *plan
+	cols [][]Point
+	v    pointValuer
+	ev   influxql.ValuerEval
+}
+
+func newScanFilter(p *plan) *scanFilter {
+	f := &scanFilter{p: p, cols: make([][]Point, len(p.fields))}
+	f.ev = influxql.ValuerEval{Valuer: &f.v, IntegerFloatDivision: true}
+	return f
+}
+
+// apply appends the rows of the pending batch columns that pass the
+// condition to s, then clears the pending columns.
+func (f *scanFilter) apply(s *series) {
+	f.v.tags = s.tags
+	align(f.cols, func(t int64, vals []models.Value) {
+		if t < f.p.min || t > f.p.max {
+			return
+		}
+		f.v.vals = vals
+		if !f.ev.EvalBool(f.p.cond) {
+			return
+		}
+		for i, x := range vals {
+			if x.Type == models.FieldTypeUnknown {
+				continue
+			}
+			if x.S != nil {
+				x.S = slices.Clone(x.S)
+			}
+			s.cols[i] = append(s.cols[i], Point{Time: t, Value: x})
+		}
+	})
+	clear(f.cols)
 }
 
 // edgePoints keeps the first (ascending) or last keep points of pts;
@@ -390,14 +441,14 @@ func (v *pointValuer) Value(key string) (any, bool) {
 	return "", true
 }
 
-// align calls fn for each timestamp of s with the values of every field
+// align calls fn for each timestamp of cols with the values of every field
 // at that time (Type 0 when absent). vals is reused between calls.
-func align(s *series, fn func(t int64, vals []models.Value)) {
-	pos := make([]int, len(s.cols))
-	vals := make([]models.Value, len(s.cols))
+func align(cols [][]Point, fn func(t int64, vals []models.Value)) {
+	pos := make([]int, len(cols))
+	vals := make([]models.Value, len(cols))
 	for {
 		t, any := int64(0), false
-		for i, c := range s.cols {
+		for i, c := range cols {
 			if pos[i] < len(c) && (!any || c[pos[i]].Time < t) {
 				t, any = c[pos[i]].Time, true
 			}
@@ -405,7 +456,7 @@ func align(s *series, fn func(t int64, vals []models.Value)) {
 		if !any {
 			return
 		}
-		for i, c := range s.cols {
+		for i, c := range cols {
 			if pos[i] < len(c) && c[pos[i]].Time == t {
 				vals[i] = c[pos[i]].Value
 				pos[i]++
@@ -439,9 +490,9 @@ func (p *plan) rawRows(g *group) [][]any {
 	}
 	for _, s := range g.series {
 		v.tags = s.tags
-		align(s, func(t int64, vals []models.Value) {
+		align(s.cols, func(t int64, vals []models.Value) {
 			v.vals = vals
-			if p.needsPts && !ev.EvalBool(p.cond) {
+			if p.needsPts && !p.filtered && !ev.EvalBool(p.cond) {
 				return
 			}
 			row := make([]any, len(p.exprs)+1)
