@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/strata-db/strata/coordinator"
+	"github.com/strata-db/strata/coordinator/query"
 	"github.com/strata-db/strata/meta"
 	"github.com/strata-db/strata/tsdb"
 )
@@ -69,6 +70,8 @@ type Config struct {
 
 	// Coordinator configures the write path and internode RPC.
 	Coordinator coordinator.Config `toml:"coordinator"`
+	// Query limits what queries may cost.
+	Query query.Config `toml:"query"`
 	// Storage configures the shard engine. An empty storage dir means
 	// <dir>/shards.
 	Storage tsdb.Config `toml:"storage"`
@@ -88,6 +91,7 @@ func NewConfig() Config {
 		DefaultReplication:     1,
 		PprofEnabled:           true,
 		Coordinator:            coordinator.NewConfig(),
+		Query:                  query.NewConfig(),
 		Storage:                storageDefaults(),
 	}
 }
@@ -110,6 +114,9 @@ func (c *Config) Validate() error {
 	req(c.ShutdownTimeout > 0, "shutdown-timeout must be positive")
 	req(c.DefaultReplication >= 1, "default-replication must be at least 1")
 	if err := c.Coordinator.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Query.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	if err := c.storageConfig().Validate(); err != nil {

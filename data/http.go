@@ -45,6 +45,11 @@ type handler struct {
 	auth    authCache
 	// shards lists the node's shards for ShardsPath (nil: none).
 	shards func() []ShardStatus
+	// ddl runs cluster-state statements; queries runs SELECT and SHOW over
+	// the data; deletes runs DROP/DELETE on the owners. Nil disables them.
+	ddl     metaDDL
+	queries queryRunner
+	deletes deleter
 }
 
 func newHandler(cfg Config, build string, mv metaView, w pointsWriter, gather prometheus.Gatherer, logger *slog.Logger, m *httpMetrics) *handler {

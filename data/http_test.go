@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -24,6 +25,7 @@ type fakeMeta struct {
 	mu      sync.Mutex
 	data    *meta.Data
 	created []string
+	dropped []string
 	specs   []*meta.RetentionPolicySpec
 }
 
@@ -39,6 +41,25 @@ func (f *fakeMeta) CreateDatabase(_ context.Context, name string, spec *meta.Ret
 	f.created = append(f.created, name)
 	f.specs = append(f.specs, spec)
 	return &meta.DatabaseInfo{Name: name}, nil
+}
+
+func (f *fakeMeta) DropDatabase(_ context.Context, name string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.dropped = append(f.dropped, name)
+	return nil
+}
+
+func (f *fakeMeta) CreateRetentionPolicy(_ context.Context, db string, spec meta.RetentionPolicySpec, makeDefault bool) (*meta.RetentionPolicyInfo, error) {
+	return nil, errors.New("not used by these tests")
+}
+
+func (f *fakeMeta) UpdateRetentionPolicy(_ context.Context, db, name string, upd meta.RetentionPolicyUpdate, makeDefault bool) error {
+	return errors.New("not used by these tests")
+}
+
+func (f *fakeMeta) DropRetentionPolicy(_ context.Context, db, name string) error {
+	return errors.New("not used by these tests")
 }
 
 // writeCall is one recorded WritePoints call; the points are copied as
@@ -77,7 +98,9 @@ func newTestHandler(t *testing.T, mutate func(*Config)) (*handler, *fakeMeta, *f
 		RetentionPolicies: []meta.RetentionPolicyInfo{{Name: "autogen", ReplicaN: 1}}}}}}
 	fw := &fakeWriter{}
 	reg := prometheus.NewRegistry()
-	return newHandler(cfg, "test", fm, fw, reg, nil, newHTTPMetrics(reg)), fm, fw
+	h := newHandler(cfg, "test", fm, fw, reg, nil, newHTTPMetrics(reg))
+	h.ddl = fm
+	return h, fm, fw
 }
 
 func gzipped(t *testing.T, s string) []byte {

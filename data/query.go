@@ -1,37 +1,51 @@
 package data
 
 import (
-	"encoding/json"
+	"context"
+	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/influxdata/influxql"
 
+	"github.com/strata-db/strata/coordinator/query"
 	"github.com/strata-db/strata/meta"
 )
 
 // maxQueryBytes bounds the q parameter of /query.
 const maxQueryBytes = 1 << 20
 
-// queryResult is one statement's part of InfluxDB's /query answer.
-type queryResult struct {
-	StatementID int           `json:"statement_id"`
-	Series      []querySeries `json:"series,omitempty"`
-	Err         string        `json:"error,omitempty"`
+// queryRunner is what /query needs for data statements: the InfluxQL
+// executor (SELECT and SHOW over the data) and the deletes it leaves to the
+// caller.
+type queryRunner interface {
+	ExecuteQuery(ctx context.Context, q *influxql.Query, opts query.ExecutionOptions) ([]*query.Result, error)
 }
 
-// querySeries is one series of a statement's result.
-type querySeries struct {
-	Name    string   `json:"name,omitempty"`
-	Columns []string `json:"columns"`
-	Values  [][]any  `json:"values,omitempty"`
+// deleter runs DROP MEASUREMENT, DROP SERIES and DELETE on every owner.
+type deleter interface {
+	DropMeasurement(ctx context.Context, db, name string) error
+	DropSeries(ctx context.Context, db, measurement string, cond influxql.Expr) error
+	DeleteSeries(ctx context.Context, db, measurement string, cond influxql.Expr, min, max int64) error
 }
 
-// serveQuery answers /query. The data node executes the statements loaders
-// and client libraries send before they write (CREATE DATABASE, SHOW
-// DATABASES); the rest of InfluxQL answers a per-statement error until the
-// query path exists.
+// metaDDL is what /query needs from the meta client for cluster-state
+// statements.
+type metaDDL interface {
+	CreateDatabase(ctx context.Context, name string, spec *meta.RetentionPolicySpec) (*meta.DatabaseInfo, error)
+	DropDatabase(ctx context.Context, name string) error
+	CreateRetentionPolicy(ctx context.Context, db string, spec meta.RetentionPolicySpec, makeDefault bool) (*meta.RetentionPolicyInfo, error)
+	UpdateRetentionPolicy(ctx context.Context, db, name string, upd meta.RetentionPolicyUpdate, makeDefault bool) error
+	DropRetentionPolicy(ctx context.Context, db, name string) error
+}
+
+// serveQuery answers /query as InfluxDB 1.x does: every statement gets a
+// result (errors per statement, HTTP 200); after a failed statement the
+// rest are not executed. Cluster-state statements go to meta; SELECT and
+// SHOW over the data go to the executor; deletes go to every owner.
 func (h *handler) serveQuery(w http.ResponseWriter, r *http.Request) {
 	user, err := h.authenticate(r)
 	if err != nil {
@@ -39,72 +53,153 @@ func (h *handler) serveQuery(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxQueryBytes)
-	q := r.FormValue("q")
-	if q == "" {
+	qs := r.FormValue("q")
+	if qs == "" {
 		httpError(w, http.StatusBadRequest, `missing required parameter "q"`)
 		return
 	}
-	stmts, err := influxql.ParseQuery(q)
+	format := query.FormatOptions{Epoch: r.FormValue("epoch"), Pretty: r.FormValue("pretty") == "true"}
+	if err := format.Validate(); err != nil {
+		httpError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	chunkSize := 0
+	if r.FormValue("chunked") == "true" {
+		chunkSize = 10000
+		if v := r.FormValue("chunk_size"); v != "" {
+			if chunkSize, err = strconv.Atoi(v); err != nil || chunkSize <= 0 {
+				httpError(w, http.StatusBadRequest, fmt.Sprintf("invalid chunk_size %q", v))
+				return
+			}
+		}
+	}
+	q, err := influxql.ParseQuery(qs)
 	if err != nil {
 		httpError(w, http.StatusBadRequest, "error parsing query: "+err.Error())
 		return
 	}
-	results := make([]queryResult, 0, len(stmts.Statements))
-	for i, stmt := range stmts.Statements {
-		res := queryResult{StatementID: i}
-		if err := h.executeStatement(r, user, stmt, &res); err != nil {
-			res.Err = err.Error()
+	opts := query.ExecutionOptions{
+		Database:        r.FormValue("db"),
+		RetentionPolicy: r.FormValue("rp"),
+		DefaultRetentionPolicy: func(db string) (string, error) {
+			d := h.meta.Data()
+			if d == nil {
+				return "", fmt.Errorf("no cluster state from the meta nodes yet")
+			}
+			di := d.Database(db)
+			if di == nil {
+				return "", fmt.Errorf("%w: %s", meta.ErrDatabaseNotFound, db)
+			}
+			return di.DefaultRetentionPolicy, nil
+		},
+		Now: time.Now(),
+	}
+	results := make([]*query.Result, 0, len(q.Statements))
+	failed := false
+	for i, stmt := range q.Statements {
+		res := &query.Result{StatementID: i}
+		switch {
+		case failed:
+			res.Err = query.ErrNotExecuted
+		default:
+			h.executeStatement(r, user, stmt, opts, res)
+			failed = res.Err != nil
 		}
+		res.StatementID = i
 		results = append(results, res)
 	}
-	w.Header().Set("Content-Type", "application/json")
-	enc := json.NewEncoder(w)
-	if r.FormValue("pretty") == "true" {
-		enc.SetIndent("", "    ")
+	switch {
+	case strings.Contains(r.Header.Get("Accept"), "application/csv"):
+		w.Header().Set("Content-Type", "text/csv")
+		_ = query.WriteCSV(w, results, format)
+	case chunkSize > 0:
+		w.Header().Set("Content-Type", "application/json")
+		_ = query.WriteChunked(w, results, format, chunkSize)
+	default:
+		w.Header().Set("Content-Type", "application/json")
+		_ = query.WriteJSON(w, results, format)
 	}
-	_ = enc.Encode(map[string]any{"results": results})
 }
 
-func (h *handler) executeStatement(r *http.Request, user *meta.UserInfo, stmt influxql.Statement, res *queryResult) error {
-	switch s := stmt.(type) {
-	case *influxql.CreateDatabaseStatement:
-		if r.Method != http.MethodPost {
-			return fmt.Errorf("%s is a write: send it with POST", s.String())
-		}
-		if user != nil && !user.Admin {
-			return fmt.Errorf("%q user is not authorized to execute CREATE DATABASE", user.Name)
-		}
-		if d := h.meta.Data(); !s.RetentionPolicyCreate && d != nil && d.Database(s.Name) != nil {
-			return nil // InfluxDB: creating an existing database is a no-op
-		}
-		spec := &meta.RetentionPolicySpec{ReplicaN: &h.cfg.DefaultReplication}
-		if s.RetentionPolicyCreate {
-			spec.Name, spec.ShardGroupDuration = s.RetentionPolicyName, s.RetentionPolicyShardGroupDuration
-			if s.RetentionPolicyReplication != nil {
-				spec.ReplicaN = s.RetentionPolicyReplication
-			}
-			if s.RetentionPolicyDuration != nil {
-				spec.Duration = *s.RetentionPolicyDuration
-			}
-		}
-		if _, err := h.meta.CreateDatabase(r.Context(), s.Name, spec); err != nil {
-			return err
-		}
-		return nil
-	case *influxql.ShowDatabasesStatement:
-		d := h.meta.Data()
-		if d == nil {
-			return fmt.Errorf("no cluster state from the meta nodes yet")
-		}
-		series := querySeries{Name: "databases", Columns: []string{"name"}}
-		for _, db := range d.Databases {
-			if authorized(user, db.Name, meta.PrivilegeRead) {
-				series.Values = append(series.Values, []any{db.Name})
-			}
-		}
-		res.Series = []querySeries{series}
-		return nil
-	default:
-		return fmt.Errorf("statement not supported by this version of Strata yet: %s", strings.SplitN(stmt.String(), " ", 3)[0])
+// executeStatement runs one statement into res.
+func (h *handler) executeStatement(r *http.Request, user *meta.UserInfo, stmt influxql.Statement, opts query.ExecutionOptions, res *query.Result) {
+	if r.Method != http.MethodPost && isWrite(stmt) {
+		res.Err = fmt.Errorf("%s changes the database: send it with POST", statementKind(stmt))
+		return
 	}
+	if err := h.authorize(user, stmt, opts.Database); err != nil {
+		res.Err = err
+		return
+	}
+	handled, err := h.executeClusterStatement(r.Context(), stmt, opts, res)
+	if handled {
+		res.Err = err
+		return
+	}
+	if h.queries == nil {
+		res.Err = fmt.Errorf("%w: %s", query.ErrUnsupported, statementKind(stmt))
+		return
+	}
+	out, err := h.queries.ExecuteQuery(r.Context(), &influxql.Query{Statements: influxql.Statements{stmt}}, opts)
+	switch {
+	case err != nil:
+		res.Err = err
+	case len(out) == 1:
+		*res = *out[0]
+		if errors.Is(res.Err, query.ErrNotHandled) {
+			res.Err = fmt.Errorf("%w: %s", query.ErrUnsupported, statementKind(stmt))
+		}
+	}
+}
+
+// isWrite reports whether stmt changes anything.
+func isWrite(stmt influxql.Statement) bool {
+	switch stmt.(type) {
+	case *influxql.SelectStatement, *influxql.ShowDatabasesStatement, *influxql.ShowRetentionPoliciesStatement,
+		*influxql.ShowMeasurementsStatement, *influxql.ShowTagKeysStatement, *influxql.ShowTagValuesStatement,
+		*influxql.ShowFieldKeysStatement, *influxql.ShowSeriesStatement, *influxql.ShowShardsStatement,
+		*influxql.ShowShardGroupsStatement, *influxql.ShowQueriesStatement, *influxql.ShowMeasurementCardinalityStatement,
+		*influxql.ShowSeriesCardinalityStatement, *influxql.ShowTagKeyCardinalityStatement, *influxql.ShowTagValuesCardinalityStatement,
+		*influxql.ShowFieldKeyCardinalityStatement, *influxql.ShowUsersStatement, *influxql.ShowGrantsForUserStatement,
+		*influxql.ShowDiagnosticsStatement, *influxql.ShowStatsStatement, *influxql.ExplainStatement:
+		return false
+	}
+	return true
+}
+
+// statementKind is the first words of a statement, for messages.
+func statementKind(stmt influxql.Statement) string {
+	words := strings.Fields(stmt.String())
+	if len(words) > 3 {
+		words = words[:3]
+	}
+	return strings.Join(words, " ")
+}
+
+// authorize checks user's right to run stmt (nil user: auth is off).
+func (h *handler) authorize(user *meta.UserInfo, stmt influxql.Statement, db string) error {
+	if user == nil || user.Admin {
+		return nil
+	}
+	privs, err := stmt.RequiredPrivileges()
+	if err != nil {
+		return err
+	}
+	for _, p := range privs {
+		if p.Admin {
+			return fmt.Errorf("%q user is not authorized to execute %s", user.Name, statementKind(stmt))
+		}
+		name := p.Name
+		if name == "" {
+			name = db
+		}
+		want := meta.PrivilegeRead
+		if p.Privilege == influxql.WritePrivilege {
+			want = meta.PrivilegeWrite
+		}
+		if p.Privilege != influxql.NoPrivileges && !authorized(user, name, want) {
+			return fmt.Errorf("%q user is not authorized to execute %s on %q", user.Name, statementKind(stmt), name)
+		}
+	}
+	return nil
 }

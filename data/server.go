@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/strata-db/strata/coordinator"
+	"github.com/strata-db/strata/coordinator/query"
 	"github.com/strata-db/strata/meta"
 	"github.com/strata-db/strata/tsdb"
 )
@@ -145,10 +146,17 @@ func (s *Server) open() error {
 	}}
 	s.writer = coordinator.NewPointsWriter(s.cfg.Coordinator, s.NodeID, s.meta, local, s.rpc, nil, s.logger.With("component", "coordinator"), s.reg)
 
+	reader := coordinator.NewLocalShardReader(s.store)
+	storage := coordinator.NewClusterStorage(s.cfg.Coordinator, s.meta, s.NodeID, reader, s.rpc, s.logger.With("component", "query"), s.reg)
+	executor := query.NewExecutor(s.cfg.Query, storage, s.logger.With("component", "query"), s.reg)
+
 	h := newHandler(s.cfg, s.build, s.meta, s.writer, s.gather, s.logger.With("component", "http"), newHTTPMetrics(s.reg))
 	h.shards = func() []ShardStatus { return shardStatuses(s.store) }
+	h.ddl, h.queries, h.deletes = s.meta, executor, storage
+	rpcHandler := coordinator.NewRPCHandler(s.cfg.Coordinator, local, s.logger.With("component", "rpc"), s.reg)
+	rpcHandler.SetShardReader(reader)
 	s.httpSrv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn)}
-	s.rpcSrv = &http.Server{Handler: coordinator.NewRPCHandler(s.cfg.Coordinator, local, s.logger.With("component", "rpc"), s.reg), ReadHeaderTimeout: 10 * time.Second,
+	s.rpcSrv = &http.Server{Handler: rpcHandler, ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn)}
 	s.goFunc(func() { s.serve(s.httpSrv, s.httpLn, "http") })
 	s.goFunc(func() { s.serve(s.rpcSrv, s.rpcLn, "rpc") })
