@@ -40,6 +40,9 @@ type Row struct {
 	Columns []string
 	Values  [][]any
 	Partial bool
+
+	// loc renders times in the zone of a tz() clause.
+	loc *time.Location
 }
 
 // ExecutionOptions say where and when a query runs.

@@ -89,6 +89,8 @@ func renderTime(r *Row, vals [][]any, unit int64, csvMode bool) [][]any {
 			nv[0] = t / unit
 		case csvMode:
 			nv[0] = t
+		case r.loc != nil:
+			nv[0] = time.Unix(0, t).In(r.loc).Format(time.RFC3339Nano)
 		default:
 			nv[0] = time.Unix(0, t).UTC().Format(time.RFC3339Nano)
 		}

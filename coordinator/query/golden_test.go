@@ -77,6 +77,8 @@ func TestGolden(t *testing.T) {
 			`{"results":[{"statement_id":0,"error":"undefined function nosuch()"},{"statement_id":1,"error":"not executed"}]}`},
 		{"multiple statements", `SELECT count(used) FROM mem; SELECT count(idle) FROM cpu WHERE host = 'b'`, "s",
 			`{"results":[{"statement_id":0,"series":[{"name":"mem","columns":["time","count"],"values":[[0,1]]}]},{"statement_id":1,"series":[{"name":"cpu","columns":["time","count"],"values":[[0,3]]}]}]}`},
+		{"tz aligns windows and renders offsets", `SELECT count(usage) FROM cpu WHERE time >= '2025-12-31T00:00:00Z' AND time < '2026-01-02T00:00:00Z' GROUP BY time(1d) tz('America/Chicago')`, "",
+			`{"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["time","count"],"values":[["2025-12-30T00:00:00-06:00",0],["2025-12-31T00:00:00-06:00",7],["2026-01-01T00:00:00-06:00",0]]}]}]}`},
 		// Grafana's queries.
 		{"grafana show measurements", `SHOW MEASUREMENTS LIMIT 100`, "",
 			`{"results":[{"statement_id":0,"series":[{"name":"measurements","columns":["name"],"values":[["cpu"],["mem"]]}]}]}`},

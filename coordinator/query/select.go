@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"time"
 	"slices"
 	"sort"
 	"strings"
@@ -60,6 +61,17 @@ func (e *Executor) selectFrom(ctx context.Context, st Storage, s *influxql.Selec
 	min, max := tr.MinTimeNano(), tr.MaxTimeNano()
 	if interval > 0 && tr.Max.IsZero() {
 		max = opts.Now.UnixNano()
+	}
+	if s.Location != nil && interval > 0 {
+		// Windows start at midnight (etc.) of the query's zone: shift the
+		// offset by the zone's UTC offset at the start of the range (one
+		// offset for the whole query, so windows stay evenly spaced).
+		anchor := min
+		if anchor == influxql.MinTime {
+			anchor = max
+		}
+		_, zoneOff := time.Unix(0, anchor).In(s.Location).Zone()
+		offset -= time.Duration(zoneOff) * time.Second
 	}
 	if min > max {
 		return nil, nil
@@ -260,7 +272,7 @@ func (e *Executor) run(ctx context.Context, st Storage, p *plan, seriesN int) ([
 		if lo == hi {
 			continue
 		}
-		row := &Row{Name: p.src.name, Columns: p.columns, Values: values[lo:hi]}
+		row := &Row{Name: p.src.name, Columns: p.columns, Values: values[lo:hi], loc: p.stmt.Location}
 		if len(p.dims) > 0 {
 			row.Tags = g.tags
 		}
