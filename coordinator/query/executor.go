@@ -202,6 +202,12 @@ func (e *Executor) executeStatement(ctx context.Context, stmt influxql.Statement
 		return e.showMeasurementCardinality(ctx, s, opts)
 	case *influxql.ShowSeriesCardinalityStatement:
 		return e.showSeriesCardinality(ctx, s, opts)
+	case *influxql.ShowTagKeyCardinalityStatement:
+		return e.showTagKeyCardinality(ctx, s, opts)
+	case *influxql.ShowTagValuesCardinalityStatement:
+		return e.showTagValuesCardinality(ctx, s, opts)
+	case *influxql.ShowFieldKeyCardinalityStatement:
+		return e.showFieldKeyCardinality(ctx, s, opts)
 	case *influxql.ShowQueriesStatement:
 		return e.queries.show(), nil
 	case *influxql.KillQueryStatement:

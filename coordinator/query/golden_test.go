@@ -107,6 +107,12 @@ func TestGolden(t *testing.T) {
 			`{"results":[{"statement_id":0,"series":[{"columns":["count"],"values":[[2]]}]}]}`},
 		{"show series exact cardinality", `SHOW SERIES EXACT CARDINALITY`, "",
 			`{"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["count"],"values":[[2]]},{"name":"mem","columns":["count"],"values":[[1]]}]}]}`},
+		{"show tag key cardinality", `SHOW TAG KEY CARDINALITY`, "",
+			`{"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["count"],"values":[[2]]},{"name":"mem","columns":["count"],"values":[[1]]}]}]}`},
+		{"show tag values cardinality", `SHOW TAG VALUES CARDINALITY FROM cpu WITH KEY = "host"`, "",
+			`{"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["count"],"values":[[2]]}]}]}`},
+		{"show field key cardinality", `SHOW FIELD KEY CARDINALITY`, "",
+			`{"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["count"],"values":[[2]]},{"name":"mem","columns":["count"],"values":[[2]]}]}]}`},
 		{"ddl is not handled", `DROP MEASUREMENT cpu`, "",
 			`{"results":[{"statement_id":0,"error":"DROP MEASUREMENT cpu: statement not handled by the query executor"}]}`},
 	}

@@ -330,3 +330,83 @@ func (e *Executor) showSeriesCardinality(ctx context.Context, s *influxql.ShowSe
 	lo, hi := window(len(rows), s.Limit, s.Offset)
 	return rows[lo:hi], nil
 }
+
+// countPerMeasurement answers the per-measurement cardinality statements:
+// one row per measurement with a non-zero count, column "count".
+func (e *Executor) countPerMeasurement(ctx context.Context, stmtDB string, srcs influxql.Sources, where influxql.Expr, dims influxql.Dimensions, limit, offset int, opts ExecutionOptions, count func(src source, cond influxql.Expr, min, max int64) (int, error)) ([]*Row, error) {
+	if len(dims) > 0 {
+		return nil, fmt.Errorf("cardinality with GROUP BY: %w", ErrUnsupported)
+	}
+	cond, min, max, err := metaCondition(where, opts)
+	if err != nil {
+		return nil, err
+	}
+	list, err := e.sources(ctx, stmtDB, srcs, opts, cond, min, max)
+	if err != nil {
+		return nil, err
+	}
+	var rows []*Row
+	for _, src := range list {
+		n, err := count(src, cond, min, max)
+		if err != nil {
+			return nil, err
+		}
+		if n > 0 {
+			rows = append(rows, &Row{Name: src.name, Columns: []string{"count"}, Values: [][]any{{int64(n)}}})
+		}
+	}
+	lo, hi := window(len(rows), limit, offset)
+	return rows[lo:hi], nil
+}
+
+func (e *Executor) showTagKeyCardinality(ctx context.Context, s *influxql.ShowTagKeyCardinalityStatement, opts ExecutionOptions) ([]*Row, error) {
+	return e.countPerMeasurement(ctx, s.Database, s.Sources, s.Condition, s.Dimensions, s.Limit, s.Offset, opts,
+		func(src source, cond influxql.Expr, min, max int64) (int, error) {
+			keys, err := e.storage.TagKeys(ctx, src.db, src.rp, src.name, cond, min, max)
+			if err != nil {
+				return 0, fmt.Errorf("list tag keys of %q: %w", src.name, err)
+			}
+			return len(keys), nil
+		})
+}
+
+func (e *Executor) showTagValuesCardinality(ctx context.Context, s *influxql.ShowTagValuesCardinalityStatement, opts ExecutionOptions) ([]*Row, error) {
+	match, err := tagKeyMatcher(s.Op, s.TagKeyExpr)
+	if err != nil {
+		return nil, err
+	}
+	return e.countPerMeasurement(ctx, s.Database, s.Sources, s.Condition, s.Dimensions, s.Limit, s.Offset, opts,
+		func(src source, cond influxql.Expr, min, max int64) (int, error) {
+			keys, err := e.storage.TagKeys(ctx, src.db, src.rp, src.name, cond, min, max)
+			if err != nil {
+				return 0, fmt.Errorf("list tag keys of %q: %w", src.name, err)
+			}
+			n := 0
+			for _, k := range keys {
+				if !match(k) {
+					continue
+				}
+				vals, err := e.storage.TagValues(ctx, src.db, src.rp, src.name, k, cond, min, max)
+				if err != nil {
+					return 0, fmt.Errorf("list tag values of %q in %q: %w", k, src.name, err)
+				}
+				n += len(vals)
+			}
+			return n, nil
+		})
+}
+
+func (e *Executor) showFieldKeyCardinality(ctx context.Context, s *influxql.ShowFieldKeyCardinalityStatement, opts ExecutionOptions) ([]*Row, error) {
+	return e.countPerMeasurement(ctx, s.Database, s.Sources, s.Condition, s.Dimensions, s.Limit, s.Offset, opts,
+		func(src source, _ influxql.Expr, min, max int64) (int, error) {
+			keys, err := e.storage.FieldKeys(ctx, src.db, src.rp, src.name, min, max)
+			if err != nil {
+				return 0, fmt.Errorf("list field keys of %q: %w", src.name, err)
+			}
+			names := make(map[string]bool, len(keys))
+			for _, k := range keys {
+				names[k.Name] = true
+			}
+			return len(names), nil
+		})
+}
