@@ -4,10 +4,10 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"time"
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/influxdata/influxql"
 
