@@ -1,8 +1,9 @@
 package tsdb
 
 import (
+	"errors"
+
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promauto"
 )
 
 // metrics are the engine metrics of a Store, summed over its shards.
@@ -21,32 +22,47 @@ type metrics struct {
 	replayErrors    prometheus.Counter
 }
 
+// newMetrics builds the metrics and registers them with reg (nil: not
+// registered). When reg already holds an identical collector (a second
+// Store in the same process and registry) that one is shared rather than
+// panicking as promauto would.
 func newMetrics(reg prometheus.Registerer) *metrics {
-	f := promauto.With(reg)
-	return &metrics{
-		writes: f.NewCounter(prometheus.CounterOpts{
-			Name: "strata_tsdb_writes_total", Help: "Point batches written to shards."}),
-		valuesWritten: f.NewCounter(prometheus.CounterOpts{
-			Name: "strata_tsdb_values_written_total", Help: "Field values written to shards."}),
-		pointsDropped: f.NewCounter(prometheus.CounterOpts{
-			Name: "strata_tsdb_points_dropped_total", Help: "Points rejected by field type conflicts."}),
-		cacheFull: f.NewCounter(prometheus.CounterOpts{
-			Name: "strata_tsdb_cache_full_total", Help: "Writes rejected because the cache hard limit was reached."}),
-		cacheBytes: f.NewGauge(prometheus.GaugeOpts{
-			Name: "strata_tsdb_cache_bytes", Help: "Bytes held by shard caches, live and snapshotting."}),
-		snapshots: f.NewCounter(prometheus.CounterOpts{
-			Name: "strata_tsdb_snapshots_total", Help: "Cache snapshots written to level-1 files."}),
-		snapshotErrors: f.NewCounter(prometheus.CounterOpts{
-			Name: "strata_tsdb_snapshot_errors_total", Help: "Cache snapshots that failed and will be retried."}),
-		compactions: f.NewCounterVec(prometheus.CounterOpts{
-			Name: "strata_tsdb_compactions_total", Help: "Compactions completed, by output level."}, []string{"level"}),
-		compactionError: f.NewCounter(prometheus.CounterOpts{
-			Name: "strata_tsdb_compaction_errors_total", Help: "Compactions that failed."}),
-		files: f.NewGauge(prometheus.GaugeOpts{
-			Name: "strata_tsdb_files", Help: "Data files of all open shards."}),
-		shards: f.NewGauge(prometheus.GaugeOpts{
-			Name: "strata_tsdb_shards", Help: "Open shards."}),
-		replayErrors: f.NewCounter(prometheus.CounterOpts{
-			Name: "strata_tsdb_wal_replay_errors_total", Help: "WAL records skipped on replay because they did not decode."}),
+	counter := func(name, help string) prometheus.Counter {
+		return register(reg, prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help}))
 	}
+	gauge := func(name, help string) prometheus.Gauge {
+		return register(reg, prometheus.NewGauge(prometheus.GaugeOpts{Name: name, Help: help}))
+	}
+	return &metrics{
+		writes:         counter("strata_tsdb_writes_total", "Point batches written to shards."),
+		valuesWritten:  counter("strata_tsdb_values_written_total", "Field values written to shards."),
+		pointsDropped:  counter("strata_tsdb_points_dropped_total", "Points rejected by field type conflicts or invalid values."),
+		cacheFull:      counter("strata_tsdb_cache_full_total", "Writes rejected because the cache hard limit was reached."),
+		cacheBytes:     gauge("strata_tsdb_cache_bytes", "Bytes held by shard caches, live and snapshotting."),
+		snapshots:      counter("strata_tsdb_snapshots_total", "Cache snapshots written to level-1 files."),
+		snapshotErrors: counter("strata_tsdb_snapshot_errors_total", "Cache snapshots that failed and will be retried."),
+		compactions: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "strata_tsdb_compactions_total", Help: "Compactions completed, by output level."}, []string{"level"})),
+		compactionError: counter("strata_tsdb_compaction_errors_total", "Compactions that failed."),
+		files:           gauge("strata_tsdb_files", "Data files of all open shards."),
+		shards:          gauge("strata_tsdb_shards", "Open shards."),
+		replayErrors:    counter("strata_tsdb_wal_replay_errors_total", "WAL records skipped on replay because they did not decode."),
+	}
+}
+
+// register registers c with reg, or returns the identical collector reg
+// already holds. A conflicting foreign collector leaves c unregistered
+// (the engine still works; the metric is just not exported).
+func register[T prometheus.Collector](reg prometheus.Registerer, c T) T {
+	if reg == nil {
+		return c
+	}
+	err := reg.Register(c)
+	var are prometheus.AlreadyRegisteredError
+	if err != nil && errors.As(err, &are) {
+		if existing, ok := are.ExistingCollector.(T); ok {
+			return existing
+		}
+	}
+	return c
 }

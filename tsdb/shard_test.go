@@ -8,6 +8,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/strata-db/strata/tsdb"
 	"github.com/strata-db/strata/tsdb/models"
 )
@@ -340,4 +342,29 @@ func TestConfigValidate(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestTwoStoresShareOneRegistry(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	a := tsdb.NewStore(testConfig(t.TempDir()), nil, reg)
+	b := tsdb.NewStore(testConfig(t.TempDir()), nil, reg)
+	must(t, a.Open(), "open a")
+	defer a.Close()
+	must(t, b.Open(), "open b")
+	defer b.Close()
+	must(t, a.CreateShard(1), "create a")
+	must(t, b.CreateShard(1), "create b")
+	must(t, a.WriteToShard(1, []models.Point{pt("x", "v", 1, models.FloatValue(1))}), "write a")
+	must(t, b.WriteToShard(1, []models.Point{pt("x", "v", 1, models.FloatValue(1))}), "write b")
+	mfs, err := reg.Gather()
+	must(t, err, "gather")
+	for _, mf := range mfs {
+		if mf.GetName() == "strata_tsdb_values_written_total" {
+			if got := mf.GetMetric()[0].GetCounter().GetValue(); got != 2 {
+				t.Fatalf("values written across both stores: got %v, want 2", got)
+			}
+			return
+		}
+	}
+	t.Fatalf("strata_tsdb_values_written_total not registered")
 }
