@@ -40,6 +40,7 @@ func (s *Shard) WritePoints(points []models.Point) error {
 		return err
 	}
 	if invalid != nil {
+		s.metrics.pointsDropped.Add(float64(invalid.Dropped))
 		perr = invalid.merge(perr)
 	}
 	var need int64
