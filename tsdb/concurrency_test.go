@@ -107,3 +107,38 @@ func TestConcurrentWritesReadsAndCompactions(t *testing.T) {
 	}
 	must(t, st.Close(), "close")
 }
+
+// TestWritesProceedDuringCompaction throttles compaction to a crawl and
+// checks that writes, snapshots and reads all complete while it runs, and
+// that closing the shard aborts it.
+func TestWritesProceedDuringCompaction(t *testing.T) {
+	cfg := testConfig(t.TempDir())
+	cfg.CompactThroughput = 1 // byte per second: the compaction stalls in its throttle
+	st, sh := openShard(t, cfg)
+	for f := range 3 {
+		var pts []models.Point
+		for h := range 50 {
+			pts = append(pts, pt("h"+strconv.Itoa(h), "v", int64(f), models.IntegerValue(int64(f))))
+		}
+		must(t, sh.WritePoints(pts), "write")
+		must(t, sh.Snapshot(), "snapshot")
+	}
+	done := make(chan error, 1)
+	go func() { done <- sh.Compact(true) }()
+	for i := range 20 {
+		must(t, sh.WritePoints([]models.Point{pt("h1", "v", int64(100+i), models.IntegerValue(1))}), "write during compaction")
+	}
+	must(t, sh.Snapshot(), "snapshot during compaction")
+	if got := readAll(t, sh, seriesKey("h1"), "v", true); len(got) != 23 {
+		t.Fatalf("values during compaction: got %d, want 23", len(got))
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("throttled compaction finished early: %v", err)
+	default:
+	}
+	must(t, st.Close(), "close")
+	if err := <-done; err == nil {
+		t.Fatalf("compaction interrupted by Close: got nil error, want an abort")
+	}
+}
