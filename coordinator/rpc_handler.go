@@ -19,8 +19,10 @@ import (
 )
 
 // RPCHandler serves shard writes from other data nodes (RPCShardWritePath)
-// into the local store. The data node mounts it on its RPC listener. It is
-// safe for concurrent use.
+// into the local store and, once SetShardReader was called, the
+// shard-read RPCs (RPCShardScanPath, RPCShardMetaPath, RPCShardDeletePath).
+// The data node mounts it on its RPC listener. It is safe for concurrent
+// use.
 //
 // Answers: 204 written; 200 with code "partial_write" and the dropped
 // count when the store rejected some points; 400 "protocol_version" for
@@ -31,6 +33,7 @@ import (
 type RPCHandler struct {
 	cfg     Config
 	store   TSDBStore
+	reader  ShardReader // serves the read RPCs when set (SetShardReader)
 	logger  *slog.Logger
 	metrics *rpcHandlerMetrics
 	bufs    sync.Pool // of *[]byte
@@ -75,7 +78,8 @@ func NewRPCHandler(cfg Config, store TSDBStore, logger *slog.Logger, reg prometh
 // ServeHTTP implements http.Handler.
 func (h *RPCHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set(RPCVersionHeader, rpcVersionString)
-	if r.URL.Path != RPCShardWritePath {
+	isRead := r.URL.Path == RPCShardScanPath || r.URL.Path == RPCShardMetaPath || r.URL.Path == RPCShardDeletePath
+	if r.URL.Path != RPCShardWritePath && !isRead {
 		h.answer(w, http.StatusNotFound, rpcCodeBadRequest, fmt.Sprintf("no rpc at %s", r.URL.Path), 0)
 		return
 	}
@@ -87,6 +91,10 @@ func (h *RPCHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if v := r.Header.Get(RPCVersionHeader); v != rpcVersionString {
 		h.answer(w, http.StatusBadRequest, rpcCodeProtocolVersion,
 			fmt.Sprintf("rpc protocol version %q not supported: this node speaks version %s", v, rpcVersionString), 0)
+		return
+	}
+	if isRead {
+		h.serveRead(w, r)
 		return
 	}
 	shardID, err := strconv.ParseUint(r.URL.Query().Get("shard"), 10, 64)
