@@ -79,8 +79,9 @@ type Config struct {
 	// CompactFullWriteColdDuration is the quiet time after which a shard is
 	// fully compacted.
 	CompactFullWriteColdDuration Duration `toml:"compact-full-write-cold-duration"`
-	// CompactCheckInterval is the period of the background planner; 0 turns
-	// background snapshots and compactions off (tests call Snapshot/Compact).
+	// CompactCheckInterval is the period of the background planner
+	// (compactions, cold snapshots); 0 turns the planner off (tests call
+	// Snapshot/Compact). Snapshots triggered by cache size run regardless.
 	CompactCheckInterval Duration `toml:"compact-check-interval"`
 	// TombstoneRetention is how long applied tombstones are kept.
 	TombstoneRetention Duration `toml:"tombstone-retention"`
