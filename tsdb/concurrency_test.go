@@ -3,7 +3,9 @@ package tsdb_test
 import (
 	"context"
 	"math"
+	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -140,5 +142,38 @@ func TestWritesProceedDuringCompaction(t *testing.T) {
 	must(t, st.Close(), "close")
 	if err := <-done; err == nil {
 		t.Fatalf("compaction interrupted by Close: got nil error, want an abort")
+	}
+}
+
+// TestBackgroundPlannerCompactsLevels checks that the background planner
+// alone turns four level-1 snapshots into one level-2 file.
+func TestBackgroundPlannerCompactsLevels(t *testing.T) {
+	cfg := testConfig(t.TempDir())
+	cfg.CompactCheckInterval = tsdb.Duration(5 * time.Millisecond)
+	_, sh := openShard(t, cfg)
+	for f := range 4 {
+		must(t, sh.WritePoints([]models.Point{pt("a", "v", int64(f), models.IntegerValue(int64(f)))}), "write")
+		must(t, sh.Snapshot(), "snapshot")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ents, err := os.ReadDir(sh.Path())
+		must(t, err, "read dir")
+		var tsm []string
+		for _, e := range ents {
+			if strings.HasSuffix(e.Name(), ".tsm") {
+				tsm = append(tsm, e.Name())
+			}
+		}
+		if len(tsm) == 1 && strings.HasSuffix(tsm[0], "-02.tsm") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("data files after 10s: got %v, want one level-2 file", tsm)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := readAll(t, sh, seriesKey("a"), "v", true); len(got) != 4 {
+		t.Fatalf("values after background compaction: got %d, want 4", len(got))
 	}
 }
