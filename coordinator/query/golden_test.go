@@ -79,6 +79,10 @@ func TestGolden(t *testing.T) {
 			`{"results":[{"statement_id":0,"series":[{"name":"mem","columns":["time","count"],"values":[[0,1]]}]},{"statement_id":1,"series":[{"name":"cpu","columns":["time","count"],"values":[[0,3]]}]}]}`},
 		{"tz aligns windows and renders offsets", `SELECT count(usage) FROM cpu WHERE time >= '2025-12-31T00:00:00Z' AND time < '2026-01-02T00:00:00Z' GROUP BY time(1d) tz('America/Chicago')`, "",
 			`{"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["time","count"],"values":[["2025-12-30T00:00:00-06:00",0],["2025-12-31T00:00:00-06:00",7],["2026-01-01T00:00:00-06:00",0]]}]}]}`},
+		{"selector with auxiliary field and tag", `SELECT max(usage), host, idle FROM cpu`, "s",
+			`{"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["time","max","host","idle"],"values":[[1767225680,40,"a",60]]}]}]}`},
+		{"selector with auxiliary tag by time", `SELECT min(usage), host FROM cpu WHERE time >= '2026-01-01T00:00:00Z' AND time < '2026-01-01T00:03:00Z' GROUP BY time(1m) fill(none)`, "s",
+			`{"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["time","min","host"],"values":[[1767225600,5,"b"],[1767225660,25,"b"]]}]}]}`},
 		// Grafana's queries.
 		{"grafana show measurements", `SHOW MEASUREMENTS LIMIT 100`, "",
 			`{"results":[{"statement_id":0,"series":[{"name":"measurements","columns":["name"],"values":[["cpu"],["mem"]]}]}]}`},

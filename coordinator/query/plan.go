@@ -28,6 +28,7 @@ type plan struct {
 	needsPts bool            // cond must be evaluated per point
 	filtered bool            // cond was applied during the scan
 	agg      bool            // aggregate query (otherwise raw)
+	aux      int             // index of a selector with auxiliary fields, or -1
 	min, max int64
 	interval int64
 	offset   int64
@@ -179,7 +180,7 @@ func validate(s *influxql.SelectStatement, fields influxql.Fields, interval int6
 		calls += c
 		raw += r
 	}
-	if calls > 0 && raw > 0 {
+	if calls > 0 && raw > 0 && auxSelector(fields) < 0 {
 		return false, invalidf("mixing aggregate and non-aggregate queries is not supported")
 	}
 	if calls == 0 && interval > 0 {
@@ -199,6 +200,31 @@ func validate(s *influxql.SelectStatement, fields influxql.Fields, interval int6
 		}
 	}
 	return calls > 0, nil
+}
+
+// auxSelector returns the index of the lone selector of a query that
+// selects one point per window together with other fields or tags of
+// that point (SELECT max(x), host …), or -1.
+func auxSelector(fields influxql.Fields) int {
+	sel := -1
+	for i, f := range fields {
+		switch x := f.Expr.(type) {
+		case *influxql.Call:
+			if sel >= 0 {
+				return -1
+			}
+			switch x.Name {
+			case "min", "max", "first", "last", "percentile":
+				sel = i
+			default:
+				return -1
+			}
+		case *influxql.VarRef:
+		default:
+			return -1
+		}
+	}
+	return sel
 }
 
 // countRefs counts the calls and the references outside calls in expr.

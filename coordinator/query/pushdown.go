@@ -27,7 +27,7 @@ var pushable = map[string]AggregateSet{
 // condition, and only count/sum/mean/min/max/first/last of plain fields
 // (numeric ones for sum, mean, min and max).
 func (p *plan) pushdown() AggregateSet {
-	if !p.agg || p.interval == 0 || p.needsPts {
+	if !p.agg || p.interval == 0 || p.needsPts || p.aux >= 0 {
 		return 0
 	}
 	var set AggregateSet

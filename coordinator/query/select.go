@@ -147,6 +147,10 @@ func (e *Executor) newPlan(ctx context.Context, st Storage, s *influxql.SelectSt
 	if p.agg, err = validate(s, fields, interval); err != nil {
 		return nil, err
 	}
+	p.aux = -1
+	if p.agg && len(fields) > 1 {
+		p.aux = auxSelector(fields)
+	}
 	named := s.Clone()
 	named.Fields = fields
 	p.columns = named.ColumnNames()
@@ -254,6 +258,8 @@ func (e *Executor) run(ctx context.Context, st Storage, p *plan, seriesN int) ([
 		switch {
 		case !p.agg:
 			values = p.rawRows(g)
+		case p.aux >= 0:
+			values, err = p.auxRows(g, e.cfg.MaxSelectBucketsN)
 		case pd != 0:
 			values, err = p.windowRows(g, e.cfg.MaxSelectBucketsN)
 		default:

@@ -1,0 +1,118 @@
+package query
+
+import (
+	"sort"
+
+	"github.com/influxdata/influxql"
+
+	"github.com/strata-db/strata/tsdb/models"
+)
+
+// auxRow is one aligned row of a series, kept whole so a selector can
+// report the other fields and tags of the point it picks.
+type auxRow struct {
+	t    int64
+	vals []models.Value
+	tags models.Tags
+}
+
+// auxRows answers a lone selector with auxiliary fields and tags
+// (SELECT max(x), host, y …): per window, the selected point's row.
+func (p *plan) auxRows(g *group, limit int64) ([][]any, error) {
+	c := p.exprs[p.aux].(*influxql.Call)
+	f := fieldOf(c)
+	var rows []auxRow
+	v := &pointValuer{}
+	ev := influxql.ValuerEval{Valuer: v, IntegerFloatDivision: true}
+	for _, s := range g.series {
+		v.tags = s.tags
+		align(s.cols, func(t int64, vals []models.Value) {
+			if vals[f].Type == models.FieldTypeUnknown {
+				return
+			}
+			v.vals = vals
+			if p.needsPts && !p.filtered && !ev.EvalBool(p.cond) {
+				return
+			}
+			rows = append(rows, auxRow{t: t, vals: append([]models.Value(nil), vals...), tags: s.tags})
+		})
+	}
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	sort.SliceStable(rows, func(i, j int) bool { return rows[i].t < rows[j].t })
+	starts, err := p.windowStarts(rows[0].t, limit)
+	if err != nil {
+		return nil, err
+	}
+	cols := make([][]tv, len(p.exprs))
+	fillable := make([]bool, len(p.exprs))
+	fillable[p.aux] = true
+	pts := make([]Point, 0, len(rows))
+	j := 0
+	for w, start := range starts {
+		end := len(rows)
+		if p.interval > 0 && w+1 < len(starts) {
+			end = sort.Search(len(rows), func(i int) bool { return rows[i].t >= starts[w+1] })
+		}
+		in := rows[j:end]
+		j = end
+		pts = pts[:0]
+		for _, r := range in {
+			pts = append(pts, Point{Time: r.t, Value: r.vals[f]})
+		}
+		k := selectIndex(c, pts)
+		t := start
+		if k >= 0 && p.interval == 0 {
+			t = in[k].t
+		}
+		for i, e := range p.exprs {
+			var x any
+			switch {
+			case k < 0:
+			case i == p.aux:
+				x = toAny(in[k].vals[f])
+			default:
+				v.vals, v.tags = in[k].vals, in[k].tags
+				x = ev.Eval(e)
+			}
+			cols[i] = append(cols[i], tv{t, x})
+		}
+	}
+	return p.fill(join(cols), fillable), nil
+}
+
+// selectIndex returns the index of the point a selector picks, or -1.
+func selectIndex(c *influxql.Call, pts []Point) int {
+	if len(pts) == 0 {
+		return -1
+	}
+	switch c.Name {
+	case "first":
+		return 0
+	case "last":
+		return len(pts) - 1
+	case "min", "max":
+		best := 0
+		for i := 1; i < len(pts); i++ {
+			if (c.Name == "min" && less(pts[i].Value, pts[best].Value)) ||
+				(c.Name == "max" && less(pts[best].Value, pts[i].Value)) {
+				best = i
+			}
+		}
+		return best
+	case "percentile":
+		idx := make([]int, len(pts))
+		for i := range idx {
+			idx[i] = i
+		}
+		sort.SliceStable(idx, func(a, b int) bool { return less(pts[idx[a]].Value, pts[idx[b]].Value) })
+		pct, _ := numberArg(c, 1)
+		i := int(float64(len(idx))*pct/100+0.5) - 1
+		if i < 0 || i >= len(idx) {
+			return -1
+		}
+		return idx[i]
+	}
+	return -1
+}
