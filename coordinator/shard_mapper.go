@@ -335,9 +335,11 @@ func appendShards(dst []meta.ShardInfo, groups []meta.ShardGroupInfo) []meta.Sha
 	return dst
 }
 
+// isLocal reports whether owner is this node (and there is a local
+// reader to read it with).
 func (s *ClusterStorage) isLocal(owner uint64) bool {
 	id := s.nodeID()
-	return id != 0 && owner == id
+	return id != 0 && owner == id && s.local != nil
 }
 
 // ownerOrder returns the order in which sh's owners are tried: this node
