@@ -119,6 +119,9 @@ func (p *plan) aggRows(g *group, limit int64) ([][]any, error) {
 			cols[i] = p.transformColumn(c, starts, calls, pts)
 		case isCall && isMulti(c.Name):
 			f := fieldOf(c)
+			if f < 0 { // an aggregate of a tag or unknown name: no values
+				continue
+			}
 			for w, s := range starts {
 				cols[i] = append(cols[i], multiAggregate(c, winPts(f, w), s)...)
 			}

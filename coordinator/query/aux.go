@@ -21,6 +21,9 @@ type auxRow struct {
 func (p *plan) auxRows(g *group, limit int64) ([][]any, error) {
 	c := p.exprs[p.aux].(*influxql.Call)
 	f := fieldOf(c)
+	if f < 0 {
+		return nil, nil
+	}
 	var rows []auxRow
 	v := &pointValuer{}
 	ev := influxql.ValuerEval{Valuer: v, IntegerFloatDivision: true}

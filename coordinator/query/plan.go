@@ -268,8 +268,12 @@ func validateCall(c *influxql.Call, interval int64) error {
 			return invalidf("expected field argument in %s()", c.Name)
 		}
 		if c.Name == "moving_average" {
-			if n, ok := numberArg(c, 1); !ok || n < 1 {
-				return invalidf("moving_average window must be greater than 1, got %d", int(n))
+			n, ok := c.Args[len(c.Args)-1].(*influxql.IntegerLiteral)
+			if len(c.Args) != 2 || !ok {
+				return invalidf("moving_average requires an integer window size")
+			}
+			if n.Val <= 1 {
+				return invalidf("moving_average window must be greater than 1, got %d", n.Val)
 			}
 		}
 		return nil
@@ -292,8 +296,12 @@ func validateCall(c *influxql.Call, interval int64) error {
 			if len(c.Args) != 2 {
 				return fmt.Errorf("%s with tag arguments: %w", c.Name, ErrUnsupported)
 			}
-			if n, ok := numberArg(c, 1); !ok || n <= 0 {
-				return invalidf("limit (%s) in %s function must be at least 1", c.Args[1].String(), c.Name)
+			n, ok := c.Args[1].(*influxql.IntegerLiteral)
+			if !ok {
+				return invalidf("expected integer as last argument in %s(), found %s", c.Name, c.Args[1].String())
+			}
+			if n.Val <= 0 {
+				return invalidf("limit (%d) in %s function must be at least 1", n.Val, c.Name)
 			}
 		}
 		return nil

@@ -539,6 +539,11 @@ func (p *plan) rawRows(g *group) [][]any {
 	return out
 }
 
+// hardMaxBuckets bounds the windows of one series whatever the
+// configuration says: windows are materialized, so an unbounded count
+// (GROUP BY time(1ns) over years) would exhaust memory.
+const hardMaxBuckets = 1 << 20
+
 // windowStart returns the start of the window holding t.
 func (p *plan) windowStart(t int64) int64 {
 	m := (t - p.offset) % p.interval
@@ -559,7 +564,10 @@ func (p *plan) windowStarts(lo int64, limit int64) ([]int64, error) {
 	}
 	first, last := p.windowStart(lo), p.windowStart(p.max)
 	n := (last-first)/p.interval + 1
-	if limit > 0 && n > limit {
+	if limit <= 0 || limit > hardMaxBuckets {
+		limit = hardMaxBuckets
+	}
+	if n > limit {
 		return nil, &MaxBucketsError{N: n, Limit: limit}
 	}
 	out := make([]int64, 0, n)
