@@ -199,11 +199,13 @@ func WriteChunked(w io.Writer, results []*Result, opts FormatOptions, chunkSize 
 	return nil
 }
 
-// WriteCSV writes results as InfluxDB's CSV (Accept: application/csv):
-// a header "name,tags,<columns>" whenever the columns change, then one
-// line per value with the series name and its tags as k=v pairs, and a
-// blank line before every header but the first.
-// Statement errors are written as a line "error,<message>".
+// WriteCSV writes results as InfluxDB 1.x's CSV (Accept: application/csv):
+// per statement, a header "name,tags,<columns>" from its first series
+// (repeated after a blank line when the columns change), then one line per
+// value with the series name and its tags as "k=v,k2=v2" (escaped as in a
+// series key); statements are separated by a blank line. As in InfluxDB,
+// statements without series — including failed ones — are not written;
+// use WriteCSVError for a whole-request error.
 func WriteCSV(w io.Writer, results []*Result, opts FormatOptions) error {
 	unit, err := epochUnit(opts.Epoch)
 	if err != nil {
@@ -211,30 +213,32 @@ func WriteCSV(w io.Writer, results []*Result, opts FormatOptions) error {
 	}
 	bw := bufio.NewWriter(w)
 	cw := csv.NewWriter(bw)
-	var last []string
-	wrote := false
+	newline := func() error {
+		cw.Flush()
+		_, err := bw.WriteString("\n")
+		return err
+	}
+	stmt := -1
 	for _, res := range results {
-		if res.Err != nil {
-			wrote = true
-			if err := cw.Write([]string{"error", res.Err.Error()}); err != nil {
-				return fmt.Errorf("write csv: %w", err)
-			}
-			last = nil
+		if len(res.Series) == 0 {
 			continue
 		}
-		for _, r := range res.Series {
-			if !equalStrings(last, r.Columns) {
-				if wrote {
-					cw.Flush()
-					if _, err := bw.WriteString("\n"); err != nil {
-						return fmt.Errorf("write csv: %w", err)
-					}
+		if stmt >= 0 {
+			if err := newline(); err != nil {
+				return fmt.Errorf("write csv: %w", err)
+			}
+		}
+		stmt = res.StatementID
+		for i, r := range res.Series {
+			if i > 0 && !equalStrings(res.Series[i-1].Columns, r.Columns) {
+				if err := newline(); err != nil {
+					return fmt.Errorf("write csv: %w", err)
 				}
+			}
+			if i == 0 || !equalStrings(res.Series[i-1].Columns, r.Columns) {
 				if err := cw.Write(append([]string{"name", "tags"}, r.Columns...)); err != nil {
 					return fmt.Errorf("write csv: %w", err)
 				}
-				last = r.Columns
-				wrote = true
 			}
 			tags := formatTags(r.Tags)
 			for _, v := range renderTime(r, r.Values, unit, true) {
@@ -259,8 +263,21 @@ func WriteCSV(w io.Writer, results []*Result, opts FormatOptions) error {
 	return nil
 }
 
+// WriteCSVError writes a whole-request error in CSV form: a line "error"
+// and a line with the message.
+func WriteCSVError(w io.Writer, err error) error {
+	cw := csv.NewWriter(w)
+	_ = cw.Write([]string{"error"})
+	_ = cw.Write([]string{err.Error()})
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		return fmt.Errorf("write csv: %w", err)
+	}
+	return nil
+}
+
 func equalStrings(a, b []string) bool {
-	if a == nil || len(a) != len(b) {
+	if len(a) != len(b) {
 		return false
 	}
 	for i := range a {
@@ -270,6 +287,9 @@ func equalStrings(a, b []string) bool {
 	}
 	return true
 }
+
+// tagEscaper escapes tag keys and values as in a series key.
+var tagEscaper = strings.NewReplacer(",", `\,`, "=", `\=`, " ", `\ `)
 
 func formatTags(tags map[string]string) string {
 	keys := make([]string, 0, len(tags))
@@ -282,9 +302,9 @@ func formatTags(tags map[string]string) string {
 		if i > 0 {
 			sb.WriteByte(',')
 		}
-		sb.WriteString(k)
+		sb.WriteString(tagEscaper.Replace(k))
 		sb.WriteByte('=')
-		sb.WriteString(tags[k])
+		sb.WriteString(tagEscaper.Replace(tags[k]))
 	}
 	return sb.String()
 }

@@ -126,6 +126,8 @@ func TestWriteChunked(t *testing.T) {
 func TestWriteCSV(t *testing.T) {
 	var buf bytes.Buffer
 	res := sampleResults()
+	res[0].Series = append(res[0].Series, &query.Row{Name: "cpu", Tags: map[string]string{"host": "c d", "dc": "x,y"},
+		Columns: []string{"time", "other"}, Values: [][]any{{int64(5), true}}})
 	res = append(res, &query.Result{StatementID: 3, Series: []*query.Row{{Name: "measurements", Columns: []string{"name"}, Values: [][]any{{"cpu"}}}}})
 	if err := query.WriteCSV(&buf, res, query.FormatOptions{}); err != nil {
 		t.Fatalf("WriteCSV: got %v, want nil", err)
@@ -134,12 +136,21 @@ func TestWriteCSV(t *testing.T) {
 cpu,"dc=x,host=a",1767225600123456789,1.5,"a,b"
 cpu,"dc=x,host=a",1767225601000000000,,"q""x"
 cpu,"dc=x,host=b",0,2,
-error,boom
+
+name,tags,time,other
+cpu,"dc=x\,y,host=c\ d",5,true
 
 name,tags,name
 measurements,,cpu
 `
 	if got := buf.String(); got != want {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+	buf.Reset()
+	if err := query.WriteCSVError(&buf, errors.New("error parsing query: bad")); err != nil {
+		t.Fatalf("WriteCSVError: got %v, want nil", err)
+	}
+	if got, want := buf.String(), "error\nerror parsing query: bad\n"; got != want {
+		t.Errorf("WriteCSVError got %q, want %q", got, want)
 	}
 }
