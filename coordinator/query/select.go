@@ -36,6 +36,10 @@ func (e *Executor) executeSelect(ctx context.Context, s *influxql.SelectStatemen
 // selectFrom runs a SELECT over st (the cluster, or a subquery's rows).
 func (e *Executor) selectFrom(ctx context.Context, st Storage, s *influxql.SelectStatement, opts ExecutionOptions) ([]*Row, error) {
 	if sub, ok := subquery(s); ok {
+		sub, err := withOuterTimeRange(sub, s, opts)
+		if err != nil {
+			return nil, err
+		}
 		inner, err := e.selectFrom(ctx, st, sub, opts)
 		if err != nil {
 			return nil, err
@@ -101,12 +105,44 @@ func (e *Executor) selectFrom(ctx context.Context, st Storage, s *influxql.Selec
 	return rows[lo:hi], nil
 }
 
+// withOuterTimeRange adds the outer statement's time range to a
+// subquery's condition, as InfluxDB does, so the inner query reads (and
+// windows) only what the outer one can use.
+func withOuterTimeRange(inner, outer *influxql.SelectStatement, opts ExecutionOptions) (*influxql.SelectStatement, error) {
+	_, tr, err := influxql.ConditionExpr(outer.Condition, &influxql.NowValuer{Now: opts.Now, Location: outer.Location})
+	if err != nil {
+		return nil, invalidf("%s", err.Error())
+	}
+	if tr.IsZero() {
+		return inner, nil
+	}
+	out := inner.Clone()
+	var bounds influxql.Expr
+	add := func(op influxql.Token, t time.Time) {
+		e := &influxql.BinaryExpr{Op: op, LHS: &influxql.VarRef{Val: "time"}, RHS: &influxql.IntegerLiteral{Val: t.UnixNano()}}
+		if bounds == nil {
+			bounds = e
+		} else {
+			bounds = &influxql.BinaryExpr{Op: influxql.AND, LHS: bounds, RHS: e}
+		}
+	}
+	if !tr.Min.IsZero() {
+		add(influxql.GTE, tr.Min)
+	}
+	if !tr.Max.IsZero() {
+		add(influxql.LTE, tr.Max)
+	}
+	if out.Condition == nil {
+		out.Condition = bounds
+	} else {
+		out.Condition = &influxql.BinaryExpr{Op: influxql.AND, LHS: &influxql.ParenExpr{Expr: out.Condition}, RHS: bounds}
+	}
+	return out, nil
+}
+
 // sourcesOf resolves a SELECT's FROM clause against st.
 func (e *Executor) sourcesOf(ctx context.Context, st Storage, s *influxql.SelectStatement, opts ExecutionOptions, min, max int64) ([]source, error) {
-	saved := e.storage
-	defer func() { e.storage = saved }()
-	e.storage = st
-	srcs, err := e.sources(ctx, "", s.Sources, opts, nil, min, max)
+	srcs, err := e.sources(ctx, st, "", s.Sources, opts, nil, min, max)
 	if err != nil {
 		return nil, err
 	}

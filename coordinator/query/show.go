@@ -27,13 +27,13 @@ func metaCondition(cond influxql.Expr, opts ExecutionOptions) (influxql.Expr, in
 
 // sources resolves the FROM clause of a statement to measurements. Empty
 // sources mean every measurement of the statement's database.
-func (e *Executor) sources(ctx context.Context, stmtDB string, srcs influxql.Sources, opts ExecutionOptions, cond influxql.Expr, min, max int64) ([]source, error) {
+func (e *Executor) sources(ctx context.Context, st Storage, stmtDB string, srcs influxql.Sources, opts ExecutionOptions, cond influxql.Expr, min, max int64) ([]source, error) {
 	if len(srcs) == 0 {
 		t, err := resolve(stmtDB, nil, opts)
 		if err != nil {
 			return nil, err
 		}
-		names, err := e.storage.MeasurementNames(ctx, t.db, t.rp, cond, min, max)
+		names, err := st.MeasurementNames(ctx, t.db, t.rp, cond, min, max)
 		if err != nil {
 			return nil, fmt.Errorf("list measurements: %w", err)
 		}
@@ -56,7 +56,7 @@ func (e *Executor) sources(ctx context.Context, stmtDB string, srcs influxql.Sou
 		}
 		var names []string
 		if m.Regex != nil {
-			all, err := e.storage.MeasurementNames(ctx, t.db, t.rp, cond, min, max)
+			all, err := st.MeasurementNames(ctx, t.db, t.rp, cond, min, max)
 			if err != nil {
 				return nil, fmt.Errorf("list measurements: %w", err)
 			}
@@ -126,7 +126,7 @@ func (e *Executor) showTagKeys(ctx context.Context, s *influxql.ShowTagKeysState
 	if err != nil {
 		return nil, err
 	}
-	srcs, err := e.sources(ctx, s.Database, s.Sources, opts, cond, min, max)
+	srcs, err := e.sources(ctx, e.storage, s.Database, s.Sources, opts, cond, min, max)
 	if err != nil {
 		return nil, err
 	}
@@ -192,7 +192,7 @@ func (e *Executor) showTagValues(ctx context.Context, s *influxql.ShowTagValuesS
 	if err != nil {
 		return nil, err
 	}
-	srcs, err := e.sources(ctx, s.Database, s.Sources, opts, cond, min, max)
+	srcs, err := e.sources(ctx, e.storage, s.Database, s.Sources, opts, cond, min, max)
 	if err != nil {
 		return nil, err
 	}
@@ -226,7 +226,7 @@ func (e *Executor) showTagValues(ctx context.Context, s *influxql.ShowTagValuesS
 
 func (e *Executor) showFieldKeys(ctx context.Context, s *influxql.ShowFieldKeysStatement, opts ExecutionOptions) ([]*Row, error) {
 	min, max := influxql.MinTime, influxql.MaxTime
-	srcs, err := e.sources(ctx, s.Database, s.Sources, opts, nil, min, max)
+	srcs, err := e.sources(ctx, e.storage, s.Database, s.Sources, opts, nil, min, max)
 	if err != nil {
 		return nil, err
 	}
@@ -254,7 +254,7 @@ func (e *Executor) seriesKeys(ctx context.Context, stmtDB string, srcs influxql.
 	if err != nil {
 		return nil, nil, err
 	}
-	list, err := e.sources(ctx, stmtDB, srcs, opts, cond, min, max)
+	list, err := e.sources(ctx, e.storage, stmtDB, srcs, opts, cond, min, max)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -299,7 +299,7 @@ func (e *Executor) showMeasurementCardinality(ctx context.Context, s *influxql.S
 	if err != nil {
 		return nil, err
 	}
-	srcs, err := e.sources(ctx, s.Database, s.Sources, opts, cond, min, max)
+	srcs, err := e.sources(ctx, e.storage, s.Database, s.Sources, opts, cond, min, max)
 	if err != nil {
 		return nil, err
 	}
@@ -341,7 +341,7 @@ func (e *Executor) countPerMeasurement(ctx context.Context, stmtDB string, srcs 
 	if err != nil {
 		return nil, err
 	}
-	list, err := e.sources(ctx, stmtDB, srcs, opts, cond, min, max)
+	list, err := e.sources(ctx, e.storage, stmtDB, srcs, opts, cond, min, max)
 	if err != nil {
 		return nil, err
 	}
