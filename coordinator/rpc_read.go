@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/influxdata/influxql"
@@ -55,6 +56,8 @@ const (
 	frameSeries = 'S'
 	frameEnd    = 'E'
 	frameError  = 'X'
+	// frameHeartbeat (empty) says the scan is still running.
+	frameHeartbeat = 'H'
 
 	frameHeaderSize = 5 // type, uint32 LE payload length
 	frameCRCSize    = 4
@@ -64,7 +67,9 @@ const (
 
 	partMore = 1 // flags bit: the next frame continues this series
 
-	// scanFlushInterval is the longest a scan holds encoded frames back.
+	// scanFlushInterval is the longest a scan holds encoded frames back,
+	// and the longest it stays silent (heartbeats); it must stay well
+	// below the client's idle timeout (rpc-timeout, 10 s by default).
 	scanFlushInterval = time.Second
 )
 
@@ -175,6 +180,9 @@ func (h *RPCHandler) serveRead(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		req, err := wr.request()
+		if err == nil {
+			err = validateScan(&req)
+		}
 		if err != nil {
 			h.failRead(w, wr.Shard, err)
 			return
@@ -224,52 +232,90 @@ func (h *RPCHandler) serveRead(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// serveScan streams the scan of one shard as frames.
+// serveScan streams the scan of one shard as frames. The answer starts at
+// once (so a scan that finds its first series late never trips the
+// client's response-header timeout), and while the scan runs a heartbeat
+// frame goes out whenever nothing was flushed for scanFlushInterval, so
+// the client's idle timeout catches a dead peer or link but not a slow
+// scan. Frames are flushed at least that often too.
 func (h *RPCHandler) serveScan(w http.ResponseWriter, r *http.Request, shardID uint64, req *query.ScanRequest) {
-	bw := bufio.NewWriterSize(w, 64<<10)
-	enc := scanEncoder{w: bw}
-	started := false
-	start := func() {
-		if !started {
-			started = true
-			w.Header().Set("Content-Type", RPCScanContentType)
-			w.WriteHeader(http.StatusOK)
-		}
-	}
+	w.Header().Set("Content-Type", RPCScanContentType)
+	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
-	var lastFlush time.Time
+	bw := bufio.NewWriterSize(w, 64<<10)
+	var (
+		mu        sync.Mutex // protects enc, bw, lastFlush, first
+		enc       = scanEncoder{w: bw}
+		lastFlush time.Time
+		first     = true // the first series is flushed at once
+	)
+	flush := func(now time.Time) error {
+		lastFlush = now
+		if err := bw.Flush(); err != nil {
+			return err
+		}
+		return rc.Flush()
+	}
+	mu.Lock()
+	_ = flush(time.Now()) // the status line and headers
+	mu.Unlock()
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		ticker := time.NewTicker(scanFlushInterval / 2)
+		defer ticker.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case now := <-ticker.C:
+				mu.Lock()
+				if now.Sub(lastFlush) >= scanFlushInterval/2 {
+					if enc.writeHeartbeat() == nil {
+						_ = flush(now)
+					}
+				}
+				mu.Unlock()
+			}
+		}
+	})
 	err := h.reader.ScanShard(r.Context(), shardID, req, func(b *query.SeriesBatch) error {
-		start()
+		mu.Lock()
+		defer mu.Unlock()
 		if err := enc.writeSeries(b); err != nil {
 			return err
 		}
-		// Flush the first series at once and then at least every
-		// scanFlushInterval, so a slow scan still shows progress within the
-		// client's idle timeout.
-		if now := time.Now(); now.Sub(lastFlush) >= scanFlushInterval {
-			lastFlush = now
-			if err := bw.Flush(); err != nil {
-				return err
-			}
-			_ = rc.Flush()
+		if now := time.Now(); first || now.Sub(lastFlush) >= scanFlushInterval {
+			first = false
+			return flush(now)
 		}
 		return nil
 	})
-	if err != nil && !started {
-		h.failRead(w, shardID, err)
-		return
-	}
-	start()
+	close(stop)
+	wg.Wait()
 	if err != nil {
-		code, _ := readCodeOf(err)
+		code, status := readCodeOf(err)
 		h.metrics.requests.WithLabelValues(code).Inc()
-		h.logger.Warn("shard scan rpc failed mid-stream", "shard_id", shardID, "err", err)
+		if status >= 500 {
+			h.logger.Warn("shard scan rpc failed", "shard_id", shardID, "err", err)
+		}
 		_ = enc.writeError(code, err.Error())
 	} else {
 		h.metrics.requests.WithLabelValues("ok").Inc()
 		_ = enc.writeEnd()
 	}
 	_ = bw.Flush()
+}
+
+// validateScan rejects, before the stream starts, a scan every owner
+// would reject.
+func validateScan(req *query.ScanRequest) error {
+	if req.Window != nil && req.Window.Every <= 0 {
+		return fmt.Errorf("window every %d: %w", req.Window.Every, ErrInvalidReadRequest)
+	}
+	_, err := TagExprFromCondition(req.Condition)
+	return err
 }
 
 // readRequestBody reads a read RPC's JSON body, bounded.
@@ -404,6 +450,11 @@ func (e *scanEncoder) writeSeries(b *query.SeriesBatch) error {
 	return e.endPart(b.Key, false)
 }
 
+func (e *scanEncoder) writeHeartbeat() error {
+	e.frame = append(e.frame[:0], frameHeartbeat, 0, 0, 0, 0)
+	return e.flush()
+}
+
 func (e *scanEncoder) writeEnd() error {
 	e.frame = append(e.frame[:0], frameEnd, 0, 0, 0, 0)
 	return e.flush()
@@ -499,6 +550,10 @@ func readScanStream(r io.Reader, onFrame func(), fn func(*query.SeriesBatch) err
 				if err := fn(&batch); err != nil {
 					return err
 				}
+			}
+		case frameHeartbeat:
+			if n != 0 {
+				return fmt.Errorf("heartbeat frame with %d payload bytes: %w", n, ErrCorruptStream)
 			}
 		case frameEnd:
 			if n != 0 || pending {

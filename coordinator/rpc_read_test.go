@@ -178,10 +178,10 @@ func TestReadRPCErrors(t *testing.T) {
 	http.DefaultClient.CloseIdleConnections()
 }
 
-// stallingReader delivers one series and then fails or blocks.
+// stallingReader delivers one series and then fails, or pauses and ends.
 type stallingReader struct {
 	fail  error         // returned after the first series, if set
-	block chan struct{} // else waited on (or ctx) after the first series
+	pause time.Duration // else slept (or until ctx ends) after the first series
 }
 
 func (s *stallingReader) ScanShard(ctx context.Context, shardID uint64, req *query.ScanRequest, fn func(*query.SeriesBatch) error) error {
@@ -192,11 +192,14 @@ func (s *stallingReader) ScanShard(ctx context.Context, shardID uint64, req *que
 	if s.fail != nil {
 		return s.fail
 	}
+	t := time.NewTimer(s.pause)
+	defer t.Stop()
 	select {
-	case <-s.block:
+	case <-t.C:
+		return nil
 	case <-ctx.Done():
+		return ctx.Err()
 	}
-	return ctx.Err()
 }
 
 func (s *stallingReader) ShardMeta(context.Context, uint64, *coordinator.MetaRequest) (coordinator.MetaResult, error) {
@@ -234,21 +237,35 @@ func TestReadRPCMidStreamFailures(t *testing.T) {
 		t.Errorf("truncated stream: got nil error, want a failure")
 	}
 
-	// A stalled stream times out after RPCTimeout without a frame.
-	block := make(chan struct{})
-	defer close(block)
-	stall := &stallingReader{block: block}
-	h := coordinator.NewRPCHandler(coordinator.NewConfig(), &fakeStore{}, nil, prometheus.NewRegistry())
-	h.SetShardReader(stall)
-	slow := httptest.NewServer(h)
-	t.Cleanup(slow.Close)
+	// A peer that answers and then sends nothing times out after
+	// RPCTimeout without a frame.
+	silent := make(chan struct{})
+	mute := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set(coordinator.RPCVersionHeader, "1")
+		w.WriteHeader(http.StatusOK)
+		_ = http.NewResponseController(w).Flush()
+		select {
+		case <-silent:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(mute.Close)
+	defer close(silent)
 	cfg := coordinator.NewConfig()
 	cfg.RPCTimeout = meta.Duration(300 * time.Millisecond)
-	c = rpcClientFor(t, cfg, readNode{4, slow})
+	c = rpcClientFor(t, cfg, readNode{4, mute})
+	err = c.ScanShard(ctx, 4, 1, req, func(*query.SeriesBatch) error { return nil })
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("silent peer: got %v, want an error wrapping context.DeadlineExceeded", err)
+	}
+
+	// A scan that pauses longer than RPCTimeout is kept alive by heartbeats.
+	slow := serveReads(t, &stallingReader{pause: 2500 * time.Millisecond})
+	cfg.RPCTimeout = meta.Duration(1800 * time.Millisecond)
+	c = rpcClientFor(t, cfg, readNode{5, slow})
 	n = 0
-	err = c.ScanShard(ctx, 4, 1, req, func(*query.SeriesBatch) error { n++; return nil })
-	if n != 1 || !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("stalled stream: %d batches, %v; want the first series, then an error wrapping context.DeadlineExceeded", n, err)
+	if err := c.ScanShard(ctx, 5, 1, req, func(*query.SeriesBatch) error { n++; return nil }); err != nil || n != 1 {
+		t.Errorf("slow scan with heartbeats: %d batches, %v; want 1 batch, no error", n, err)
 	}
 }
 
