@@ -53,7 +53,8 @@ type ExecutionOptions struct {
 	// RetentionPolicy is the request's rp parameter.
 	RetentionPolicy string
 	// DefaultRetentionPolicy resolves the default policy of db when
-	// neither the statement nor the request names one.
+	// neither the statement nor the request names one. Its error becomes
+	// the statement's error unchanged.
 	DefaultRetentionPolicy func(db string) (string, error)
 	// Now is the query's now(); zero means time.Now().
 	Now time.Time
@@ -245,7 +246,9 @@ func resolve(stmtDB string, m *influxql.Measurement, opts ExecutionOptions) (tar
 		}
 		rp, err := opts.DefaultRetentionPolicy(t.db)
 		if err != nil {
-			return t, fmt.Errorf("resolve default retention policy of %q: %w", t.db, err)
+			// Unchanged: the hook words it for the client, as InfluxDB
+			// does ("database not found: x").
+			return t, err
 		}
 		t.rp = rp
 	}

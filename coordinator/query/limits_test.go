@@ -160,3 +160,18 @@ func TestDatabaseRequired(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+func TestDefaultRetentionPolicyError(t *testing.T) {
+	e, _ := newExec(t, query.NewConfig(), hostData)
+	notFound := errors.New("database not found: nope")
+	q, _ := influxql.ParseQuery(`SELECT usage FROM cpu`)
+	res, err := e.ExecuteQuery(context.Background(), q, query.ExecutionOptions{
+		Database: "nope", DefaultRetentionPolicy: func(string) (string, error) { return "", notFound },
+	})
+	if err != nil {
+		t.Fatalf("ExecuteQuery: got %v, want nil", err)
+	}
+	if res[0].Err != notFound {
+		t.Errorf("got %v, want the hook's error unchanged", res[0].Err)
+	}
+}
