@@ -156,12 +156,12 @@ func (p *plan) transformColumn(c *influxql.Call, starts []int64, calls callFunc,
 }
 
 // exprColumn evaluates a select expression made of aggregate calls for
-// every window. A lone selector without GROUP BY time takes its point's
-// time.
+// every window. A selector that is the only column, without GROUP BY
+// time, takes its point's time.
 func (p *plan) exprColumn(e influxql.Expr, starts []int64, calls callFunc) []tv {
 	out := make([]tv, len(starts))
 	if c, ok := e.(*influxql.Call); ok {
-		selector := isSelector(c.Name) && p.interval == 0
+		selector := isSelector(c.Name) && p.interval == 0 && len(p.exprs) == 1
 		for w, s := range starts {
 			v, t, ok := calls(c, w)
 			if !ok {

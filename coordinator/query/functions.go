@@ -84,7 +84,7 @@ func aggregate(call *influxql.Call, pts []Point) (val any, t int64, ok bool) {
 				hi = p.Value
 			}
 		}
-		switch lo.Type {
+		switch sameType(pts) {
 		case models.FieldTypeInteger:
 			return hi.Integer() - lo.Integer(), 0, true
 		case models.FieldTypeUnsigned:
@@ -211,8 +211,20 @@ func floats(pts []Point) []float64 {
 	return fs
 }
 
+// sameType returns the type all pts share, or FieldTypeUnknown when a
+// field has different types in different shards.
+func sameType(pts []Point) models.FieldType {
+	t := pts[0].Value.Type
+	for _, p := range pts[1:] {
+		if p.Value.Type != t {
+			return models.FieldTypeUnknown
+		}
+	}
+	return t
+}
+
 func sumOf(pts []Point) any {
-	switch pts[0].Value.Type {
+	switch sameType(pts) {
 	case models.FieldTypeInteger:
 		var s int64
 		for _, p := range pts {
