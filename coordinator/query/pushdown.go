@@ -171,7 +171,10 @@ func mergeWindow(dst *Window, src Window, set AggregateSet) {
 	if set&AggregateFirst != 0 && src.FirstTime < dst.FirstTime {
 		dst.First, dst.FirstTime = src.First, src.FirstTime
 	}
-	if set&AggregateLast != 0 && src.LastTime > dst.LastTime {
+	// On equal times the later partial wins for last and the earlier for
+	// first: partials are merged in series-key order, so this picks the
+	// same point as the raw path (points stably sorted by time).
+	if set&AggregateLast != 0 && src.LastTime >= dst.LastTime {
 		dst.Last, dst.LastTime = src.Last, src.LastTime
 	}
 }
