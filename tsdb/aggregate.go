@@ -50,6 +50,12 @@ type Window struct {
 // value or tombstone is aggregated from its index statistics without being
 // decoded.
 func (s *Shard) WindowAggregate(seriesKey, field []byte, min, max, every int64, aggs AggregateSet) ([]Window, error) {
+	return s.AppendWindowAggregate(nil, seriesKey, field, min, max, every, aggs)
+}
+
+// AppendWindowAggregate is WindowAggregate appending to dst, so a caller
+// aggregating many series reuses one result buffer.
+func (s *Shard) AppendWindowAggregate(dst []Window, seriesKey, field []byte, min, max, every int64, aggs AggregateSet) ([]Window, error) {
 	if every <= 0 || min > max {
 		return nil, fmt.Errorf("window aggregate every=%d over [%d, %d]: %w", every, min, max, ErrInvalidWindow)
 	}
@@ -63,7 +69,7 @@ func (s *Shard) WindowAggregate(seriesKey, field []byte, min, max, every int64, 
 	if err := rs.aggregate(&wa, seriesKey, field, min, max); err != nil {
 		return nil, fmt.Errorf("window aggregate shard %d: %w", s.id, err)
 	}
-	return wa.result(), nil
+	return wa.appendResult(dst), nil
 }
 
 // blockRef is one file block of the aggregated key.

@@ -229,8 +229,10 @@ func BenchmarkWindowAggregate(b *testing.B) {
 		scanned := 0
 		b.ReportAllocs()
 		t0, cpu0 := time.Now(), cpuTime(b)
+		var ws []tsdb.Window
 		for b.Loop() {
-			ws, err := sh.WindowAggregate(hosts[0], []byte("usage_user"), start, end, int64(time.Minute), tsdb.AggMax|tsdb.AggCount)
+			var err error
+			ws, err = sh.AppendWindowAggregate(ws[:0], hosts[0], []byte("usage_user"), start, end, int64(time.Minute), tsdb.AggMax|tsdb.AggCount)
 			must(b, err, "aggregate")
 			for _, w := range ws {
 				scanned += int(w.Count)
@@ -244,9 +246,11 @@ func BenchmarkWindowAggregate(b *testing.B) {
 		scanned := 0
 		b.ReportAllocs()
 		t0, cpu0 := time.Now(), cpuTime(b)
+		var ws []tsdb.Window
 		for b.Loop() {
 			for _, h := range hosts {
-				ws, err := sh.WindowAggregate(h, []byte("usage_user"), start, end, int64(time.Hour), tsdb.AggMean)
+				var err error
+				ws, err = sh.AppendWindowAggregate(ws[:0], h, []byte("usage_user"), start, end, int64(time.Hour), tsdb.AggMean)
 				must(b, err, "aggregate")
 				for _, w := range ws {
 					scanned += int(w.Count)

@@ -274,14 +274,17 @@ func (wa *windowAgg) foldMinMax(w *winAcc, lo, hi uint64) {
 
 // result converts the windows in use to Windows in time order, keeping only
 // the requested aggregates.
-func (wa *windowAgg) result() []Window {
+func (wa *windowAgg) appendResult(dst []Window) []Window {
 	n := len(wa.sparse)
 	for i := range wa.dense {
 		if wa.dense[i].count > 0 {
 			n++
 		}
 	}
-	out := make([]Window, n)
+	base := len(dst)
+	dst = slices.Grow(dst, n)[:base+n]
+	out := dst[base:]
+	clear(out)
 	k := 0
 	for i := range wa.dense {
 		if wa.dense[i].count > 0 {
@@ -296,7 +299,7 @@ func (wa *windowAgg) result() []Window {
 		}
 		slices.SortFunc(out, func(a, b Window) int { return cmpInt64(a.Start, b.Start) })
 	}
-	return out
+	return dst
 }
 
 // set stores bits of the window's type into v, field by field: for
