@@ -233,6 +233,16 @@ func TestLocalShardReaderScanWindows(t *testing.T) {
 			}
 		}
 	}
+	// The whole int64 time range, as an unbounded query asks.
+	for _, off := range []int64{0, 3} {
+		got := collect(t, func(fn func(*query.SeriesBatch) error) error {
+			return r.ScanShard(ctx, 1, &query.ScanRequest{Measurement: "mem", Fields: []string{"free"}, Min: math.MinInt64, Max: math.MaxInt64,
+				Window: &query.WindowRequest{Every: 1 << 62, Offset: off, Aggregates: all}}, fn)
+		})
+		if len(got) != 2 || len(got[0].Fields[0].Windows) != 1 || got[0].Fields[0].Windows[0].Count != 2 || got[0].Fields[0].Windows[0].Start != off {
+			t.Errorf("windows of 2^62 ns offset %d over all time = %+v, want one window of 2 values at %d for mem,host=a", off, got, off)
+		}
+	}
 	_, err := collectErr(r, &query.ScanRequest{Measurement: "cpu", Fields: []string{"usage"}, Max: 10, Window: &query.WindowRequest{Every: 0}})
 	if !errors.Is(err, coordinator.ErrInvalidReadRequest) {
 		t.Errorf("window every 0: got %v, want ErrInvalidReadRequest", err)
