@@ -76,6 +76,8 @@ func TestDevopsDataset(t *testing.T) {
 		{"mem", "used_percent", "time(10m), region"},
 		{"diskio", "reads", "time(1m)"},
 		{"redis", "used_memory", "time(15m), hostname"},
+		{"cpu", "usage_system", "hostname"},
+		{"disk", "used_percent", "path"},
 	} {
 		t.Run(tc.m+"."+tc.f, func(t *testing.T) {
 			calls := fmt.Sprintf("count(%[1]s), sum(%[1]s), mean(%[1]s), min(%[1]s), max(%[1]s), first(%[1]s), last(%[1]s)", tc.f)

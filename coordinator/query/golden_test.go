@@ -35,6 +35,8 @@ func TestGolden(t *testing.T) {
 			`{"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["time","max"],"values":[["2026-01-01T00:01:20Z",40]]}]}]}`},
 		{"group by time and tag", `SELECT mean(usage) FROM cpu WHERE time >= '2026-01-01T00:00:00Z' AND time < '2026-01-01T00:02:00Z' GROUP BY time(1m), host`, "s",
 			`{"results":[{"statement_id":0,"series":[{"name":"cpu","tags":{"host":"a"},"columns":["time","mean"],"values":[[1767225600,20],[1767225660,40]]},{"name":"cpu","tags":{"host":"b"},"columns":["time","mean"],"values":[[1767225600,10],[1767225660,25]]}]}]}`},
+		{"lone last without group by time keeps its time", `SELECT last(usage) FROM cpu WHERE host = 'b'`, "s",
+			`{"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["time","last"],"values":[[1767225690,25]]}]}]}`},
 		{"group by star", `SELECT last(usage) FROM cpu GROUP BY *`, "s",
 			`{"results":[{"statement_id":0,"series":[{"name":"cpu","tags":{"host":"a","region":"east"},"columns":["time","last"],"values":[[1767225680,40]]},{"name":"cpu","tags":{"host":"b","region":"west"},"columns":["time","last"],"values":[[1767225690,25]]}]}]}`},
 		{"fill null with count gives 0", `SELECT count(usage) FROM cpu WHERE time >= '2026-01-01T00:00:00Z' AND time < '2026-01-01T00:03:00Z' GROUP BY time(1m)`, "s",

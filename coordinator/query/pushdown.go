@@ -23,12 +23,20 @@ var pushable = map[string]AggregateSet{
 }
 
 // pushdown returns the partial aggregates to ask Storage for, or 0 when
-// the query must read raw points: it needs GROUP BY time, no field
-// condition, and only count/sum/mean/min/max/first/last of plain fields
-// (numeric ones for sum, mean, min and max).
+// the query must read raw points: it needs no field condition and only
+// count/sum/mean/min/max/first/last of plain fields (numeric ones for
+// sum, mean, min and max). Without GROUP BY time the whole range is one
+// window (see windowEvery), except for a lone min or max.
 func (p *plan) pushdown() AggregateSet {
-	if !p.agg || p.interval == 0 || p.needsPts || p.aux >= 0 {
+	if !p.agg || p.needsPts || p.aux >= 0 {
 		return 0
+	}
+	if p.interval == 0 && len(p.exprs) == 1 {
+		// A lone min/max without GROUP BY time reports its point's time,
+		// which partials do not carry.
+		if c, ok := p.exprs[0].(*influxql.Call); ok && (c.Name == "min" || c.Name == "max") {
+			return 0
+		}
 	}
 	var set AggregateSet
 	ok := true
@@ -86,6 +94,15 @@ func (p *plan) edgePushdown() AggregateSet {
 		return AggregateFirst
 	}
 	return AggregateLast
+}
+
+// windowEvery is the window width asked of Storage: the GROUP BY
+// interval, or all of time (math.MaxInt64) without one.
+func (p *plan) windowEvery() int64 {
+	if p.interval == 0 {
+		return math.MaxInt64
+	}
+	return p.interval
 }
 
 // BuildWindows computes the partial aggregates of req over pts (sorted by
@@ -212,13 +229,24 @@ func (p *plan) windowRows(g *group, limit int64) ([][]any, error) {
 	}
 	first := starts[0]
 	merged := make([][]Window, len(p.fields))
+	interval := p.interval
+	if interval == 0 {
+		// One answer over the whole range: every partial goes to it.
+		interval, first = math.MaxInt64, math.MinInt64
+	}
 	set := p.pushdown()
 	for f := range merged {
 		merged[f] = make([]Window, len(starts))
 		for _, s := range g.series {
 			for _, w := range s.wins[f] {
-				k := (w.Start - first) / p.interval
-				if w.Start < first || k >= int64(len(starts)) {
+				if w.Start < first {
+					continue
+				}
+				k := int64(0)
+				if p.interval > 0 {
+					k = (w.Start - first) / interval
+				}
+				if k >= int64(len(starts)) {
 					continue
 				}
 				mergeWindow(&merged[f][k], w, set)

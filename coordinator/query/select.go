@@ -214,7 +214,7 @@ func (e *Executor) run(ctx context.Context, st Storage, p *plan, seriesN int) ([
 	}
 	pd := p.pushdown()
 	if pd != 0 {
-		req.Window = &WindowRequest{Every: p.interval, Offset: p.offset, Aggregates: pd}
+		req.Window = &WindowRequest{Every: p.windowEvery(), Offset: p.offset, Aggregates: pd}
 	}
 	edge := p.edgePushdown()
 	if edge != 0 {
