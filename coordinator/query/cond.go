@@ -23,6 +23,7 @@ func MatchTags(cond influxql.Expr, tags models.Tags) bool {
 // tagValuer evaluates tag references against a series' tags.
 type tagValuer models.Tags
 
+// Value returns a tag's value, "" when the series lacks it.
 func (t tagValuer) Value(key string) (any, bool) {
 	if v := models.Tags(t).Get([]byte(key)); v != nil {
 		return string(v), true
@@ -30,7 +31,7 @@ func (t tagValuer) Value(key string) (any, bool) {
 	return "", true
 }
 
-// varNames returns the names referenced by expr.
+// varRefs returns the references in expr.
 func varRefs(expr influxql.Expr) []*influxql.VarRef {
 	var refs []*influxql.VarRef
 	influxql.WalkFunc(expr, func(n influxql.Node) {

@@ -481,6 +481,7 @@ type pointValuer struct {
 	tags models.Tags
 }
 
+// Value resolves an encoded field or tag reference.
 func (v *pointValuer) Value(key string) (any, bool) {
 	i, tag, isField := parseRef(key)
 	if isField {

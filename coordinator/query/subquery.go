@@ -79,6 +79,7 @@ func newRowStorage(rows []*Row) *rowStorage {
 	return st
 }
 
+// MeasurementNames implements Storage over the rows.
 func (st *rowStorage) MeasurementNames(_ context.Context, _, _ string, cond influxql.Expr, _, _ int64) ([]string, error) {
 	var names []string
 	for _, s := range st.series {
@@ -90,6 +91,7 @@ func (st *rowStorage) MeasurementNames(_ context.Context, _, _ string, cond infl
 	return slices.Compact(names), nil
 }
 
+// FieldKeys implements Storage over the rows.
 func (st *rowStorage) FieldKeys(_ context.Context, _, _, m string, _, _ int64) ([]FieldKey, error) {
 	var keys []FieldKey
 	for _, s := range st.series {
@@ -112,6 +114,7 @@ func (st *rowStorage) FieldKeys(_ context.Context, _, _, m string, _, _ int64) (
 	return slices.Compact(keys), nil
 }
 
+// TagKeys implements Storage over the rows.
 func (st *rowStorage) TagKeys(_ context.Context, _, _, m string, cond influxql.Expr, _, _ int64) ([]string, error) {
 	var keys []string
 	for _, s := range st.series {
@@ -125,6 +128,7 @@ func (st *rowStorage) TagKeys(_ context.Context, _, _, m string, cond influxql.E
 	return slices.Compact(keys), nil
 }
 
+// TagValues implements Storage over the rows.
 func (st *rowStorage) TagValues(_ context.Context, _, _, m, key string, cond influxql.Expr, _, _ int64) ([]string, error) {
 	var vals []string
 	for _, s := range st.series {
@@ -138,6 +142,7 @@ func (st *rowStorage) TagValues(_ context.Context, _, _, m, key string, cond inf
 	return slices.Compact(vals), nil
 }
 
+// SeriesKeys implements Storage over the rows.
 func (st *rowStorage) SeriesKeys(_ context.Context, _, _, m string, cond influxql.Expr, _, _ int64) ([]string, error) {
 	var keys []string
 	for _, s := range st.series {
@@ -149,6 +154,7 @@ func (st *rowStorage) SeriesKeys(_ context.Context, _, _, m string, cond influxq
 	return slices.Compact(keys), nil
 }
 
+// Scan implements Storage over the rows.
 func (st *rowStorage) Scan(ctx context.Context, req ScanRequest, fn func(*SeriesBatch) error) error {
 	for _, s := range st.series {
 		if s.name != req.Measurement || !MatchTags(req.Condition, s.tags) {
