@@ -3,6 +3,7 @@ package query
 import (
 	"sort"
 	"strconv"
+	"time"
 
 	"github.com/influxdata/influxql"
 
@@ -102,6 +103,9 @@ func (p *plan) aggRows(g *group, limit int64) ([][]any, error) {
 			return nil, 0, false
 		}
 		wp := winPts(f, w)
+		if c.Name == "integral" && p.interval > 0 {
+			return integralWindow(c, pts[f], bounds[f][w], bounds[f][w+1], starts[w], starts[w]+p.interval)
+		}
 		if inner, ok := c.Args[0].(*influxql.Call); ok && c.Name == "count" {
 			if len(wp) == 0 {
 				return nil, 0, false
@@ -131,6 +135,35 @@ func (p *plan) aggRows(g *group, limit int64) ([][]any, error) {
 		}
 	}
 	return p.fill(join(cols), fillable), nil
+}
+
+// integralWindow is integral() over one GROUP BY time window, as
+// InfluxDB computes it: the area under the line through the points, with
+// the value at each window edge interpolated from the points around it,
+// so consecutive windows add up to the integral over their union.
+func integralWindow(c *influxql.Call, pts []Point, lo, hi int, start, end int64) (any, int64, bool) {
+	if lo == hi {
+		return nil, 0, false
+	}
+	unit := float64(durationArg(c, 1, time.Second))
+	val := func(i int) float64 { f, _ := asFloat(pts[i].Value); return f }
+	at := func(i int, t int64) float64 { // value at t between points i and i+1
+		a, b := val(i), val(i+1)
+		return a + (b-a)*float64(t-pts[i].Time)/float64(pts[i+1].Time-pts[i].Time)
+	}
+	area := 0.0
+	if lo > 0 && pts[lo].Time > start {
+		v := at(lo-1, start)
+		area += (v + val(lo)) / 2 * float64(pts[lo].Time-start)
+	}
+	for i := lo + 1; i < hi; i++ {
+		area += (val(i-1) + val(i)) / 2 * float64(pts[i].Time-pts[i-1].Time)
+	}
+	if hi < len(pts) && pts[hi-1].Time < end {
+		v := at(hi-1, end)
+		area += (val(hi-1) + v) / 2 * float64(end-pts[hi-1].Time)
+	}
+	return area / unit, 0, true
 }
 
 // transformColumn applies a transformation to an aggregate per window or,

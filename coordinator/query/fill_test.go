@@ -81,6 +81,10 @@ func TestTransforms(t *testing.T) {
 			`"columns":["time","bottom"],"values":[[1767225650,7],[1767225660,4]]`},
 		{"percentile selects a point", `SELECT percentile(v, 50) FROM f`,
 			`"columns":["time","percentile"],"values":[[1767225650,7]]`},
+		// 0 s:10, 30 s:40, 50 s:7 → the value at 20 s is 30 and at 40 s
+		// 23.5; the windows add up to the whole integral (122).
+		{"integral by window interpolates at the edges", `SELECT integral(v, 10s) FROM f WHERE time >= '2026-01-01T00:00:00Z' AND time < '2026-01-01T00:01:00Z' GROUP BY time(20s) fill(none)`,
+			`"columns":["time","integral"],"values":[[1767225600,40],[1767225620,66.75],[1767225640,15.25]]`},
 		{"math on aggregates", `SELECT max(v) - min(v) AS range FROM f`,
 			`"columns":["time","range"],"values":[[0,36]]`},
 	}
