@@ -91,8 +91,9 @@ type DeleteRequest struct {
 type ShardReader interface {
 	// ScanShard calls fn, serially, once per series of req.Measurement in
 	// the shard that matches req.Condition and has data for a requested
-	// field in [req.Min, req.Max]. The batch is valid only during the call;
-	// an error from fn stops the scan and is returned as is.
+	// field in [req.Min, req.Max]. Windows always carry their Count, asked
+	// for or not. The batch is valid only during the call; an error from
+	// fn stops the scan and is returned as is.
 	ScanShard(ctx context.Context, shardID uint64, req *query.ScanRequest, fn func(*query.SeriesBatch) error) error
 	// ShardMeta answers req from the shard's index.
 	ShardMeta(ctx context.Context, shardID uint64, req *MetaRequest) (MetaResult, error)
@@ -242,13 +243,15 @@ func ownValue(v models.Value) models.Value {
 	return v
 }
 
-// readWindows aggregates one series field per window of w over [min, max].
+// readWindows aggregates one series field per window of w over [min, max];
+// Count is set whatever w asks for.
 // tsdb aligns windows to multiples of every since the epoch, which is
 // w's alignment when the offset is a multiple of every; otherwise the
 // windows are folded here from the raw values.
 func readWindows(sh *tsdb.Shard, key, field []byte, min, max int64, w *query.WindowRequest) ([]query.Window, error) {
 	if floorMod(w.Offset, w.Every) == 0 {
-		ws, err := sh.WindowAggregate(key, field, min, max, w.Every, tsdbAggregates(w.Aggregates))
+		// Count always: a window's count is what says it holds points.
+		ws, err := sh.WindowAggregate(key, field, min, max, w.Every, tsdbAggregates(w.Aggregates)|tsdb.AggCount)
 		if err != nil {
 			return nil, err
 		}

@@ -243,6 +243,20 @@ func TestLocalShardReaderScanWindows(t *testing.T) {
 			t.Errorf("windows of 2^62 ns offset %d over all time = %+v, want one window of 2 values at %d for mem,host=a", off, got, off)
 		}
 	}
+	// Windows carry their count even when only another aggregate is asked
+	// for (the count says a window holds points), on both window paths.
+	for _, off := range []int64{0, 5} {
+		got := collect(t, func(fn func(*query.SeriesBatch) error) error {
+			return r.ScanShard(ctx, 1, &query.ScanRequest{Measurement: "mem", Condition: cond(t, "host = 'a'"), Fields: []string{"free"}, Min: 0, Max: 100,
+				Window: &query.WindowRequest{Every: 1000, Offset: off, Aggregates: query.AggregateLast}}, fn)
+		})
+		if len(got) != 1 || len(got[0].Fields[0].Windows) != 1 {
+			t.Fatalf("last per 1000 ns offset %d = %+v, want one window", off, got)
+		}
+		if w := got[0].Fields[0].Windows[0]; w.Count != 2 || w.Last.Integer() != 50 || w.LastTime != 40 {
+			t.Errorf("last per 1000 ns offset %d: window %+v, want count 2 and last 50 at 40", off, w)
+		}
+	}
 	_, err := collectErr(r, &query.ScanRequest{Measurement: "cpu", Fields: []string{"usage"}, Max: 10, Window: &query.WindowRequest{Every: 0}})
 	if !errors.Is(err, coordinator.ErrInvalidReadRequest) {
 		t.Errorf("window every 0: got %v, want ErrInvalidReadRequest", err)
