@@ -114,27 +114,7 @@ func (p *plan) aggRows(g *group, limit int64) ([][]any, error) {
 		}
 		return aggregate(c, wp)
 	}
-	cols := make([][]tv, len(p.exprs))
-	fillable := make([]bool, len(p.exprs))
-	for i, e := range p.exprs {
-		c, isCall := e.(*influxql.Call)
-		switch {
-		case isCall && transforms[c.Name]:
-			cols[i] = p.transformColumn(c, starts, calls, pts)
-		case isCall && isMulti(c.Name):
-			f := fieldOf(c)
-			if f < 0 { // an aggregate of a tag or unknown name: no values
-				continue
-			}
-			for w, s := range starts {
-				cols[i] = append(cols[i], multiAggregate(c, winPts(f, w), s)...)
-			}
-		default:
-			cols[i] = p.exprColumn(e, starts, calls)
-			fillable[i] = true
-		}
-	}
-	return p.fill(join(cols), fillable), nil
+	return p.buildRows(starts, calls, pts, winPts), nil
 }
 
 // integralWindow is integral() over one GROUP BY time window, as
@@ -164,6 +144,128 @@ func integralWindow(c *influxql.Call, pts []Point, lo, hi int, start, end int64)
 		area += (val(hi-1) + v) / 2 * float64(end-pts[hi-1].Time)
 	}
 	return area / unit, 0, true
+}
+
+// buildRows evaluates every select expression into a column and joins
+// them into filled rows. pts and winPts give raw points; they are nil for
+// pushed-down queries, which have neither raw transformations nor
+// top/bottom/distinct.
+func (p *plan) buildRows(starts []int64, calls callFunc, pts [][]Point, winPts func(f, w int) []Point) [][]any {
+	cols := make([][]tv, len(p.exprs))
+	fillable := make([]bool, len(p.exprs))
+	for i, e := range p.exprs {
+		if nestsSeries(e) {
+			cols[i] = p.seriesColumn(e, starts, calls, pts, winPts).col
+			continue
+		}
+		cols[i] = p.exprColumn(e, starts, calls)
+		fillable[i] = true
+	}
+	return p.fill(join(cols), fillable)
+}
+
+// nestsSeries reports whether e holds a transformation or a multi-value
+// function, which make a series of their own instead of one value per
+// window.
+func nestsSeries(e influxql.Expr) bool {
+	found := false
+	influxql.WalkFunc(e, func(n influxql.Node) {
+		if c, ok := n.(*influxql.Call); ok && (transforms[c.Name] || isMulti(c.Name)) {
+			found = true
+		}
+	})
+	return found
+}
+
+// seriesCol is a column, or a constant when scalar.
+type seriesCol struct {
+	col     []tv
+	scalar  any
+	isConst bool
+}
+
+// seriesColumn evaluates an expression made of transformations,
+// multi-value functions, aggregates, literals and arithmetic into one
+// column; arithmetic pairs values of equal time (non_negative_derivative
+// (mean(x), 1s) * 8).
+func (p *plan) seriesColumn(e influxql.Expr, starts []int64, calls callFunc, pts [][]Point, winPts func(f, w int) []Point) seriesCol {
+	switch x := e.(type) {
+	case *influxql.ParenExpr:
+		return p.seriesColumn(x.Expr, starts, calls, pts, winPts)
+	case *influxql.Call:
+		switch {
+		case transforms[x.Name]:
+			return seriesCol{col: p.transformColumn(x, starts, calls, pts)}
+		case isMulti(x.Name):
+			f := fieldOf(x)
+			var col []tv
+			if f >= 0 && winPts != nil {
+				for w, s := range starts {
+					col = append(col, multiAggregate(x, winPts(f, w), s)...)
+				}
+			}
+			return seriesCol{col: col}
+		}
+		var col []tv
+		for _, v := range p.exprColumn(x, starts, calls) {
+			if v.v != nil {
+				col = append(col, v)
+			}
+		}
+		return seriesCol{col: col}
+	case *influxql.BinaryExpr:
+		l := p.seriesColumn(x.LHS, starts, calls, pts, winPts)
+		r := p.seriesColumn(x.RHS, starts, calls, pts, winPts)
+		return combine(x.Op, l, r)
+	}
+	ev := influxql.ValuerEval{Valuer: influxql.MapValuer{}}
+	return seriesCol{scalar: ev.Eval(e), isConst: true}
+}
+
+// combine applies a binary operator to two columns (values of equal
+// time), a column and a constant, or two constants.
+func combine(op influxql.Token, l, r seriesCol) seriesCol {
+	expr := &influxql.BinaryExpr{Op: op, LHS: &influxql.VarRef{Val: "l"}, RHS: &influxql.VarRef{Val: "r"}}
+	vals := influxql.MapValuer{}
+	ev := influxql.ValuerEval{Valuer: vals, IntegerFloatDivision: true}
+	apply := func(a, b any) any {
+		vals["l"], vals["r"] = a, b
+		v := ev.Eval(expr)
+		if f, ok := v.(float64); ok {
+			return finite(f)
+		}
+		return v
+	}
+	switch {
+	case l.isConst && r.isConst:
+		return seriesCol{scalar: apply(l.scalar, r.scalar), isConst: true}
+	case r.isConst:
+		out := make([]tv, 0, len(l.col))
+		for _, x := range l.col {
+			out = append(out, tv{x.t, apply(x.v, r.scalar)})
+		}
+		return seriesCol{col: out}
+	case l.isConst:
+		out := make([]tv, 0, len(r.col))
+		for _, x := range r.col {
+			out = append(out, tv{x.t, apply(l.scalar, x.v)})
+		}
+		return seriesCol{col: out}
+	}
+	var out []tv
+	for i, j := 0, 0; i < len(l.col) && j < len(r.col); {
+		switch {
+		case l.col[i].t < r.col[j].t:
+			i++
+		case l.col[i].t > r.col[j].t:
+			j++
+		default:
+			out = append(out, tv{l.col[i].t, apply(l.col[i].v, r.col[j].v)})
+			i++
+			j++
+		}
+	}
+	return seriesCol{col: out}
 }
 
 // transformColumn applies a transformation to an aggregate per window or,

@@ -1,6 +1,7 @@
 package query_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/strata-db/strata/coordinator/query"
@@ -85,6 +86,10 @@ func TestTransforms(t *testing.T) {
 		// 23.5; the windows add up to the whole integral (122).
 		{"integral by window interpolates at the edges", `SELECT integral(v, 10s) FROM f WHERE time >= '2026-01-01T00:00:00Z' AND time < '2026-01-01T00:01:00Z' GROUP BY time(20s) fill(none)`,
 			`"columns":["time","integral"],"values":[[1767225600,40],[1767225620,66.75],[1767225640,15.25]]`},
+		{"transformation of an aggregate in arithmetic (Grafana bits/s)", `SELECT non_negative_derivative(max(v), 1s) * 8 AS bits FROM f WHERE time >= '2026-01-01T00:00:00Z' AND time < '2026-01-01T00:01:10Z' GROUP BY time(10s) fill(none)`,
+			`"columns":["time","bits"],"values":[[1767225630,8]]`},
+		{"constant times a raw transformation", `SELECT 2 * derivative(v) FROM f`,
+			`"columns":["time","derivative"],"values":[[1767225630,2],[1767225650,-3.3],[1767225660,-0.6]]`},
 		{"math on aggregates", `SELECT max(v) - min(v) AS range FROM f`,
 			`"columns":["time","range"],"values":[[0,36]]`},
 	}
@@ -95,5 +100,24 @@ func TestTransforms(t *testing.T) {
 				t.Errorf("%s\n got %s\nwant %s", tc.q, got, want)
 			}
 		})
+	}
+}
+
+// TestTransformPushdown checks that a transformation of pushable
+// aggregates still reads window partials, and answers as the raw path.
+func TestTransformPushdown(t *testing.T) {
+	e, st := newExec(t, query.NewConfig(), hostData)
+	const q = `SELECT non_negative_derivative(mean(usage), 1s) * 8, difference(sum(idle)) FROM cpu WHERE time >= '2026-01-01T00:00:00Z' AND time < '2026-01-01T00:02:00Z'`
+	before := len(st.ScanRequests())
+	got := execJSON(t, e, q+` GROUP BY time(30s), host`, "s")
+	if st.ScanRequests()[before].Window == nil {
+		t.Errorf("not pushed down: %s", q)
+	}
+	want := execJSON(t, e, q+` AND usage > -1 GROUP BY time(30s), host`, "s")
+	if got != want {
+		t.Errorf("pushed down and raw differ\n got %s\nwant %s", got, want)
+	}
+	if !strings.Contains(got, `"values":[[`) {
+		t.Errorf("no values: %s", got)
 	}
 }

@@ -25,7 +25,8 @@ var pushable = map[string]AggregateSet{
 // pushdown returns the partial aggregates to ask Storage for, or 0 when
 // the query must read raw points: it needs no field condition and only
 // count/sum/mean/min/max/first/last of plain fields (numeric ones for
-// sum, mean, min and max). Without GROUP BY time the whole range is one
+// sum, mean, min and max), possibly inside transformations and
+// arithmetic. Without GROUP BY time the whole range is one
 // window (see windowEvery), except for a lone min or max.
 func (p *plan) pushdown() AggregateSet {
 	if !p.agg || p.needsPts || p.aux >= 0 {
@@ -44,6 +45,13 @@ func (p *plan) pushdown() AggregateSet {
 		influxql.WalkFunc(e, func(n influxql.Node) {
 			c, isCall := n.(*influxql.Call)
 			if !isCall || !ok {
+				return
+			}
+			if transforms[c.Name] {
+				// Over a pushed-down aggregate (visited next) only.
+				if _, inner := c.Args[0].(*influxql.Call); !inner {
+					ok = false
+				}
 				return
 			}
 			a, known := pushable[c.Name]
@@ -278,13 +286,7 @@ func (p *plan) windowRows(g *group, limit int64) ([][]any, error) {
 		}
 		return nil, 0, false
 	}
-	cols := make([][]tv, len(p.exprs))
-	fillable := make([]bool, len(p.exprs))
-	for i, e := range p.exprs {
-		cols[i] = p.exprColumn(e, starts, calls)
-		fillable[i] = true
-	}
-	return p.fill(join(cols), fillable), nil
+	return p.buildRows(starts, calls, nil, nil), nil
 }
 
 func timeDuration(ns int64) time.Duration { return time.Duration(ns) }
