@@ -1,6 +1,7 @@
 package data_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"slices"
@@ -213,5 +214,63 @@ func TestRestartedNodeServesItsShards(t *testing.T) {
 	// And it takes writes again, as an owner.
 	if code, resp := c.Write(1, params("db", "db", "consistency", "all"), "cpu,host=new usage=1"); code != 204 {
 		t.Fatalf("write with consistency=all after restart: %d %s", code, resp)
+	}
+}
+
+// TestWriteEdgeCasesEndToEnd sends InfluxDB's documented edge cases through
+// a 2-node RF 2 cluster and checks both the answer and what the owners
+// store.
+func TestWriteEdgeCasesEndToEnd(t *testing.T) {
+	c := clustertest.New(t, clustertest.Options{Data: 2})
+	c.CreateDatabase("db", 2)
+	tests := []struct {
+		name       string
+		params     url.Values
+		body       string
+		wantStatus int
+		wantErr    string
+	}{
+		{name: "all field types", params: params("db", "db"), body: "types f=1.5,i=-2i,u=3u,s=\"x y\",b=t 1000", wantStatus: 204},
+		{name: "escapes", params: params("db", "db"), body: `esc\,m,t\ k=v\=1 f\,k="q\"s" 1000`, wantStatus: 204},
+		{name: "duplicate point, last wins", params: params("db", "db"), body: "dup v=1 1000\ndup v=2 1000", wantStatus: 204},
+		{name: "type conflict", params: params("db", "db"), body: "types f=\"now a string\" 2000\ntypes i=5i 2000", wantStatus: 400,
+			wantErr: `partial write: field type conflict: input field "f" on measurement "types" is type string, already exists as type float dropped=1`},
+		{name: "invalid utf-8", params: params("db", "db"), body: "bad v=\"\xff\" 1000\nok v=1 1000", wantStatus: 400, wantErr: "partial write"},
+		{name: "precision ms", params: params("db", "db", "precision", "ms"), body: "prec v=1 5", wantStatus: 204},
+		{name: "empty body", params: params("db", "db"), body: "", wantStatus: 204},
+	}
+	for _, tc := range tests {
+		code, resp := c.Write(0, tc.params, tc.body)
+		var body struct{ Error string }
+		if resp != "" {
+			if err := json.Unmarshal([]byte(resp), &body); err != nil {
+				t.Errorf("%s: answer %q is not InfluxDB's JSON error body: %v", tc.name, resp, err)
+			}
+		}
+		if code != tc.wantStatus || !strings.Contains(body.Error, tc.wantErr) {
+			t.Errorf("%s: got %d %s; want %d containing %q", tc.name, code, resp, tc.wantStatus, tc.wantErr)
+		}
+	}
+	want := []string{
+		`dup v=2 1000`,
+		`esc\,m,t\ k=v\=1 f\,k="q\"s" 1000`,
+		`ok v=1 1000`,
+		`prec v=1 5000000`,
+		`types b=true 1000`,
+		`types f=1.5 1000`,
+		`types i=-2i 1000`,
+		`types i=5i 2000`,
+		`types s="x y" 1000`,
+		`types u=3u 1000`,
+	}
+	for i := range c.N() {
+		var got []string
+		for _, lines := range c.ShardPoints(i) {
+			got = append(got, lines...)
+		}
+		sort.Strings(got)
+		if !slices.Equal(got, want) {
+			t.Errorf("data node %d stores:\n%q\nwant:\n%q", i, got, want)
+		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/strata-db/strata/coordinator"
 	"github.com/strata-db/strata/meta"
 	"github.com/strata-db/strata/tsdb"
+	"github.com/strata-db/strata/tsdb/index"
 	"github.com/strata-db/strata/tsdb/models"
 )
 
@@ -112,7 +113,12 @@ func (s *localStore) WriteToShard(id uint64, points []models.Point) error {
 	if errors.As(err, &pw) {
 		reason := pw.Reason
 		if len(pw.Errs) > 0 {
-			reason = pw.Errs[0].Error() // InfluxDB names the first conflict
+			// InfluxDB names the first conflict, in the index's words.
+			reason = pw.Errs[0].Error()
+			var conflict *index.FieldConflictError
+			if errors.As(pw.Errs[0], &conflict) {
+				reason = conflict.Error()
+			}
 		}
 		return &coordinator.PartialWriteError{Reason: reason, Dropped: pw.Dropped}
 	}
