@@ -40,7 +40,7 @@ func (p *plan) groupPoints(g *group) [][]Point {
 		}
 	} else {
 		v := &pointValuer{}
-		ev := influxql.ValuerEval{Valuer: v, IntegerFloatDivision: true}
+		ev := influxql.ValuerEval{Valuer: mathValuer{v}, IntegerFloatDivision: true}
 		for _, s := range g.series {
 			v.tags = s.tags
 			align(s.cols, func(t int64, vals []models.Value) {
@@ -196,6 +196,12 @@ func (p *plan) seriesColumn(e influxql.Expr, starts []int64, calls callFunc, pts
 		switch {
 		case transforms[x.Name]:
 			return seriesCol{col: p.transformColumn(x, starts, calls, pts)}
+		case isMath(x.Name) && nestsSeries(x):
+			args := make([]seriesCol, len(x.Args))
+			for i, arg := range x.Args {
+				args[i] = p.seriesColumn(arg, starts, calls, pts, winPts)
+			}
+			return applyMath(x.Name, args)
 		case isMulti(x.Name):
 			f := fieldOf(x)
 			var col []tv
@@ -220,6 +226,53 @@ func (p *plan) seriesColumn(e influxql.Expr, starts []int64, calls callFunc, pts
 	}
 	ev := influxql.ValuerEval{Valuer: influxql.MapValuer{}}
 	return seriesCol{scalar: ev.Eval(e), isConst: true}
+}
+
+// applyMath applies a math function to columns (values of equal time)
+// and constants.
+func applyMath(name string, args []seriesCol) seriesCol {
+	if len(args) == 1 {
+		a := args[0]
+		if a.isConst {
+			return seriesCol{scalar: evalMath(name, []any{a.scalar}), isConst: true}
+		}
+		out := make([]tv, 0, len(a.col))
+		for _, x := range a.col {
+			out = append(out, tv{x.t, evalMath(name, []any{x.v})})
+		}
+		return seriesCol{col: out}
+	}
+	if len(args) != 2 {
+		return seriesCol{}
+	}
+	// Pair the arguments by time, as arithmetic does.
+	l, r := args[0], args[1]
+	var out []tv
+	at := func(c seriesCol, t int64) (any, bool) {
+		if c.isConst {
+			return c.scalar, true
+		}
+		i := sort.Search(len(c.col), func(i int) bool { return c.col[i].t >= t })
+		if i < len(c.col) && c.col[i].t == t {
+			return c.col[i].v, true
+		}
+		return nil, false
+	}
+	times := l.col
+	if l.isConst {
+		times = r.col
+	}
+	for _, x := range times {
+		a, okA := at(l, x.t)
+		b, okB := at(r, x.t)
+		if okA && okB {
+			out = append(out, tv{x.t, evalMath(name, []any{a, b})})
+		}
+	}
+	if l.isConst && r.isConst {
+		return seriesCol{scalar: evalMath(name, []any{l.scalar, r.scalar}), isConst: true}
+	}
+	return seriesCol{col: out}
 }
 
 // combine applies a binary operator to two columns (values of equal
@@ -295,7 +348,7 @@ func (p *plan) transformColumn(c *influxql.Call, starts []int64, calls callFunc,
 // time, takes its point's time.
 func (p *plan) exprColumn(e influxql.Expr, starts []int64, calls callFunc) []tv {
 	out := make([]tv, len(starts))
-	if c, ok := e.(*influxql.Call); ok {
+	if c, ok := e.(*influxql.Call); ok && isAggregate(c.Name) {
 		selector := isSelector(c.Name) && p.interval == 0 && len(p.exprs) == 1
 		for w, s := range starts {
 			v, t, ok := calls(c, w)
@@ -312,14 +365,14 @@ func (p *plan) exprColumn(e influxql.Expr, starts []int64, calls callFunc) []tv 
 	// Replace each call by a reference to its value, then evaluate.
 	var list []*influxql.Call
 	expr := influxql.RewriteExpr(influxql.CloneExpr(e), func(x influxql.Expr) influxql.Expr {
-		if c, ok := x.(*influxql.Call); ok {
+		if c, ok := x.(*influxql.Call); ok && isAggregate(c.Name) {
 			list = append(list, c)
 			return &influxql.VarRef{Val: "\x00c" + strconv.Itoa(len(list)-1)}
 		}
 		return x
 	})
 	vals := make(influxql.MapValuer, len(list))
-	ev := influxql.ValuerEval{Valuer: vals, IntegerFloatDivision: true}
+	ev := influxql.ValuerEval{Valuer: mathValuer{vals}, IntegerFloatDivision: true}
 	for w, s := range starts {
 		some := false
 		for k, c := range list {

@@ -231,6 +231,13 @@ func auxSelector(fields influxql.Fields) int {
 func countRefs(expr influxql.Expr, inCall bool) (calls, raw int) {
 	switch x := expr.(type) {
 	case *influxql.Call:
+		if isMath(x.Name) {
+			for _, a := range x.Args {
+				c, r := countRefs(a, inCall)
+				calls, raw = calls+c, raw+r
+			}
+			return calls, raw
+		}
 		return 1, 0
 	case *influxql.VarRef:
 		if !inCall {
@@ -248,6 +255,11 @@ func countRefs(expr influxql.Expr, inCall bool) (calls, raw int) {
 
 func validateCall(c *influxql.Call, interval int64) error {
 	switch {
+	case isMath(c.Name):
+		if n := mathFuncs[c.Name]; len(c.Args) != n {
+			return invalidf("invalid number of arguments for %s, expected %d, got %d", c.Name, n, len(c.Args))
+		}
+		return nil
 	case transforms[c.Name]:
 		if len(c.Args) == 0 {
 			return invalidf("invalid number of arguments for %s, expected at least 1, got 0", c.Name)

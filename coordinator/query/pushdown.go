@@ -47,6 +47,9 @@ func (p *plan) pushdown() AggregateSet {
 			if !isCall || !ok {
 				return
 			}
+			if isMath(c.Name) {
+				return // applied to the merged values
+			}
 			if transforms[c.Name] {
 				// Over a pushed-down aggregate (visited next) only.
 				if _, inner := c.Args[0].(*influxql.Call); !inner {

@@ -375,7 +375,7 @@ type scanFilter struct {
 
 func newScanFilter(p *plan) *scanFilter {
 	f := &scanFilter{p: p, cols: make([][]Point, len(p.fields))}
-	f.ev = influxql.ValuerEval{Valuer: &f.v, IntegerFloatDivision: true}
+	f.ev = influxql.ValuerEval{Valuer: mathValuer{&f.v}, IntegerFloatDivision: true}
 	return f
 }
 
@@ -527,7 +527,7 @@ func align(cols [][]Point, fn func(t int64, vals []models.Value)) {
 func (p *plan) rawRows(g *group) [][]any {
 	var out [][]any
 	v := &pointValuer{}
-	ev := influxql.ValuerEval{Valuer: v, IntegerFloatDivision: true}
+	ev := influxql.ValuerEval{Valuer: mathValuer{v}, IntegerFloatDivision: true}
 	hasField := make([]bool, len(p.exprs))
 	direct := make([]int, len(p.exprs))
 	for i, e := range p.exprs {
