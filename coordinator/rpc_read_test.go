@@ -321,3 +321,30 @@ func TestClusterStorageOverRPC(t *testing.T) {
 		t.Errorf("drop measurement with node 1 down: got %v, want a *ShardOwnersError naming owner 1", err)
 	}
 }
+
+// FuzzReadRPCHandler posts arbitrary bodies to the read endpoints: the
+// handler never panics and answers every request with a status.
+func FuzzReadRPCHandler(f *testing.F) {
+	store := openTestStore(f, 1)
+	if err := store.WriteToShard(1, lp(f, readerTestData)); err != nil {
+		f.Fatalf("write: %v", err)
+	}
+	h := coordinator.NewRPCHandler(coordinator.NewConfig(), &fakeStore{}, nil, nil)
+	h.SetShardReader(coordinator.NewLocalShardReader(store))
+	paths := []string{coordinator.RPCShardScanPath, coordinator.RPCShardMetaPath, coordinator.RPCShardDeletePath}
+	f.Add(uint8(0), `{"shard":1,"measurement":"cpu","fields":["usage"],"min":0,"max":100,"condition":"host = 'a' OR region =~ /u/"}`)
+	f.Add(uint8(0), `{"shard":1,"measurement":"cpu","fields":["usage","state"],"max":100,"window":{"every":7,"offset":-3,"aggregates":63}}`)
+	f.Add(uint8(1), `{"shard":1,"kind":3,"measurement":"cpu","tag_key":"host","condition":"region != 'x'"}`)
+	f.Add(uint8(1), `{"shard":1,"kind":5,"measurement":"cpu"}`)
+	f.Add(uint8(2), `{"shard":1,"kind":3,"measurement":"mem","condition":"host = 'c'","min":0,"max":10}`)
+	f.Add(uint8(0), `{"shard":1,"condition":"((("}`)
+	f.Fuzz(func(t *testing.T, which uint8, body string) {
+		req := httptest.NewRequest(http.MethodPost, paths[int(which)%len(paths)], strings.NewReader(body))
+		req.Header.Set(coordinator.RPCVersionHeader, "1")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code == 0 {
+			t.Fatalf("no status for %q", body)
+		}
+	})
+}
