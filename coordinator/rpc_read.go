@@ -26,8 +26,9 @@ import (
 //	POST /rpc/v1/shard/meta     JSON request → 200 JSON MetaResult
 //	POST /rpc/v1/shard/delete   JSON request → 204
 //
-// Errors before a scan stream starts are answered like shard writes (JSON
-// body with a stable code); an error after it started is an error frame.
+// A request that fails validation is answered like a shard write (JSON
+// body with a stable code); a valid scan is answered 200 at once, and any
+// later failure, a missing shard included, is an error frame.
 const (
 	// RPCShardScanPath is where RPCHandler serves shard scans.
 	RPCShardScanPath = "/rpc/v1/shard/scan"
