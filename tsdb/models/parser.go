@@ -66,6 +66,9 @@ func (p *Parser) Parse(body []byte, prec Precision, now int64) ([]Point, error) 
 		nt, nf, na := len(p.tags), len(p.fields), len(p.arena)
 		line, err := p.parseEntry(prec, defaultTime)
 		if err == nil {
+			if len(p.points) == 1 {
+				p.presize(len(body))
+			}
 			continue
 		}
 		// Roll back what the bad line added.
@@ -81,6 +84,27 @@ func (p *Parser) Parse(body []byte, prec Precision, now int64) ([]Point, error) 
 		return p.points, nil
 	}
 	return p.points, &PartialParseError{Lines: slices.Clone(p.errs), Dropped: dropped}
+}
+
+// presize gives the point, tag and field arrays room for the whole body,
+// estimated from the first point's line length and tag and field counts.
+// Points keep slices of these arrays, so every regrowth mid-Parse would
+// leave the older arrays alive until the next Parse: for a 5,000-line TSBS
+// body that summed to about five times the final arrays (33 MB instead of
+// 7 MB per parser).
+func (p *Parser) presize(bodyLen int) {
+	first := &p.points[0]
+	lineLen := max(len(p.arena), 16) // the first line's saved bytes, a lower bound of its length
+	lines := bodyLen/lineLen*5/4 + 1 // headroom, so a reused parser settles on one size
+	if cap(p.points) < lines {
+		p.points = slices.Grow(p.points, lines-len(p.points))
+	}
+	if want := lines * len(first.Tags); cap(p.tags) < want {
+		p.tags = slices.Grow(p.tags, want-len(p.tags))
+	}
+	if want := lines * len(first.Fields); cap(p.fields) < want {
+		p.fields = slices.Grow(p.fields, want-len(p.fields))
+	}
 }
 
 func (p *Parser) reset(body []byte) {
