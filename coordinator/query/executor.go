@@ -10,7 +10,6 @@ import (
 
 	"github.com/influxdata/influxql"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promauto"
 )
 
 // Result is the answer to one statement.
@@ -76,22 +75,42 @@ type metrics struct {
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
-	f := promauto.With(reg)
-	return &metrics{
-		queries: f.NewCounterVec(prometheus.CounterOpts{
+	m := &metrics{
+		queries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "strata", Subsystem: "query", Name: "statements_total",
 			Help: "InfluxQL statements executed, by result.",
 		}, []string{"result"}),
-		duration: f.NewHistogram(prometheus.HistogramOpts{
+		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Namespace: "strata", Subsystem: "query", Name: "duration_seconds",
 			Help:    "Time to execute one query.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 4, 10),
 		}),
-		running: f.NewGauge(prometheus.GaugeOpts{
+		running: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: "strata", Subsystem: "query", Name: "running",
 			Help: "Queries running now.",
 		}),
 	}
+	if reg != nil {
+		m.queries = registerOrExisting(reg, m.queries)
+		m.duration = registerOrExisting(reg, m.duration)
+		m.running = registerOrExisting(reg, m.running)
+	}
+	return m
+}
+
+// registerOrExisting registers c, or returns the collector already
+// registered under its name, so two executors can share a registry.
+func registerOrExisting[C prometheus.Collector](reg prometheus.Registerer, c C) C {
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(C); ok {
+				return existing
+			}
+		}
+		panic("BUG: register query metrics: " + err.Error())
+	}
+	return c
 }
 
 // NewExecutor returns an Executor reading from storage. logger and reg may

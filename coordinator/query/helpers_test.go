@@ -70,3 +70,12 @@ cpu,host=b,region=west usage=15,idle=85i 1767225630000000000
 cpu,host=b,region=west usage=25,idle=75i 1767225690000000000
 mem,host=a used=100i,label="x" 1767225600000000000
 `
+
+func mustStore(t testing.TB) *querytest.Store {
+	t.Helper()
+	st := querytest.NewStore(time.Hour)
+	if err := st.WriteLines("db0", "autogen", hostData); err != nil {
+		t.Fatalf("WriteLines: got %v, want nil", err)
+	}
+	return st
+}
