@@ -31,8 +31,9 @@ type Message struct {
 	Text  string `json:"text"`
 }
 
-// Row is one series of a Result. Time values (column "time" of a SELECT)
-// are int64 ns since the epoch; the formatter renders them.
+// Row is one series of a Result. Time values (the first column of a
+// SELECT, or any row whose first column is "time") are int64 ns since the
+// epoch; the formatter renders them.
 type Row struct {
 	Name    string
 	Tags    map[string]string
@@ -42,6 +43,9 @@ type Row struct {
 
 	// loc renders times in the zone of a tz() clause.
 	loc *time.Location
+	// hasTime marks a SELECT's rows, whose first column is the time
+	// whatever its name (SELECT time AS t, …).
+	hasTime bool
 }
 
 // ExecutionOptions say where and when a query runs.

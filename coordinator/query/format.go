@@ -72,7 +72,7 @@ type jsonRow struct {
 // renderTime converts the time column of rows whose first column is
 // "time" (int64 ns) to its output form.
 func renderTime(r *Row, vals [][]any, unit int64, csvMode bool) [][]any {
-	if len(r.Columns) == 0 || r.Columns[0] != "time" {
+	if !r.hasTime && (len(r.Columns) == 0 || r.Columns[0] != "time") {
 		return vals
 	}
 	out := make([][]any, len(vals))

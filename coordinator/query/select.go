@@ -50,6 +50,13 @@ func (e *Executor) selectFrom(ctx context.Context, st Storage, s *influxql.Selec
 			Database: rowStorageDB, RetentionPolicy: rowStorageDB, Now: opts.Now,
 		})
 	}
+	// "SELECT time, x" names the implicit time column (maybe with an
+	// alias); it is not a field or tag.
+	s = s.Clone()
+	s.RewriteTimeFields()
+	if len(s.Fields) == 0 {
+		return nil, invalidf("at least 1 non-time field must be queried")
+	}
 	cond, tr, err := influxql.ConditionExpr(s.Condition, &influxql.NowValuer{Now: opts.Now, Location: s.Location})
 	if err != nil {
 		return nil, invalidf("%s", err.Error())
@@ -314,7 +321,7 @@ func (e *Executor) run(ctx context.Context, st Storage, p *plan, seriesN int) ([
 		if lo == hi {
 			continue
 		}
-		row := &Row{Name: p.src.name, Columns: p.columns, Values: values[lo:hi], loc: p.stmt.Location}
+		row := &Row{Name: p.src.name, Columns: p.columns, Values: values[lo:hi], loc: p.stmt.Location, hasTime: true}
 		if len(p.dims) > 0 {
 			row.Tags = g.tags
 		}

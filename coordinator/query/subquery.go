@@ -45,7 +45,7 @@ type rowSeries struct {
 func newRowStorage(rows []*Row) *rowStorage {
 	st := &rowStorage{}
 	for _, r := range rows {
-		if len(r.Columns) == 0 || r.Columns[0] != "time" {
+		if !r.hasTime && (len(r.Columns) == 0 || r.Columns[0] != "time") {
 			continue
 		}
 		s := rowSeries{name: r.Name}
