@@ -65,7 +65,7 @@ func NewRPCHandler(cfg Config, store TSDBStore, logger *slog.Logger, reg prometh
 		metrics: &rpcHandlerMetrics{
 			requests: f.NewCounterVec(prometheus.CounterOpts{Namespace: metricsNamespace, Subsystem: metricsSubsystem,
 				Name: "rpc_handler_requests_total",
-				Help: "Shard write RPCs served, by answer code (ok, partial_write, shard_not_found, ...)."}, []string{"code"}),
+				Help: "Shard RPCs served (writes, and the scan, metadata and delete reads), by answer code (ok, partial_write, shard_not_found, ...)."}, []string{"code"}),
 			receivedBytes: f.NewCounter(prometheus.CounterOpts{Namespace: metricsNamespace, Subsystem: metricsSubsystem,
 				Name: "rpc_handler_received_bytes_total",
 				Help: "Request body bytes of shard write RPCs received (before decompression)."}),
