@@ -138,6 +138,9 @@ func NewExecutor(cfg Config, storage Storage, logger *slog.Logger, reg prometheu
 // failed statement, the rest answer ErrNotExecuted, as InfluxDB does;
 // statements answering ErrNotHandled do not stop the others.
 func (e *Executor) ExecuteQuery(ctx context.Context, q *influxql.Query, opts ExecutionOptions) ([]*Result, error) {
+	if q == nil {
+		return nil, nil
+	}
 	if opts.Now.IsZero() {
 		opts.Now = time.Now().UTC()
 	}
