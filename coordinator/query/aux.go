@@ -2,6 +2,7 @@ package query
 
 import (
 	"sort"
+	"strings"
 
 	"github.com/influxdata/influxql"
 
@@ -118,4 +119,104 @@ func selectIndex(c *influxql.Call, pts []Point) int {
 		return idx[i]
 	}
 	return -1
+}
+
+// topTags returns the tag arguments of a top() or bottom() with tags
+// (top(x, host, 3): the best value of each host, then the best 3), or nil.
+func (p *plan) topTags() []string {
+	if len(p.exprs) != 1 {
+		return nil
+	}
+	c, ok := p.exprs[0].(*influxql.Call)
+	if !ok || (c.Name != "top" && c.Name != "bottom") || len(c.Args) <= 2 {
+		return nil
+	}
+	tags := make([]string, 0, len(c.Args)-2)
+	for _, a := range c.Args[1 : len(c.Args)-1] {
+		if r, ok := a.(*influxql.VarRef); ok {
+			if _, tag, isField := parseRef(r.Val); !isField {
+				tags = append(tags, tag)
+			}
+		}
+	}
+	return tags
+}
+
+// topTagRows answers top/bottom with tag arguments: per window, the best
+// point of each distinct tag combination, then the best n of those,
+// ordered by time, with the tag values as extra columns.
+func (p *plan) topTagRows(g *group, limit int64) ([][]any, error) {
+	c := p.exprs[0].(*influxql.Call)
+	tags := p.topTags()
+	f := fieldOf(c)
+	nArg := c.Args[len(c.Args)-1].(*influxql.IntegerLiteral).Val
+	if f < 0 {
+		return nil, nil
+	}
+	type cand struct {
+		t    int64
+		v    models.Value
+		tags []string
+	}
+	var rows []cand
+	for _, s := range g.series {
+		vals := make([]string, len(tags))
+		for i, k := range tags {
+			vals[i] = string(s.tags.Get([]byte(k)))
+		}
+		for _, pt := range s.cols[f] {
+			rows = append(rows, cand{pt.Time, pt.Value, vals})
+		}
+	}
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	sort.SliceStable(rows, func(i, j int) bool { return rows[i].t < rows[j].t })
+	starts, err := p.windowStarts(rows[0].t, limit)
+	if err != nil {
+		return nil, err
+	}
+	better := func(a, b cand) bool { // a beats b
+		if c.Name == "top" {
+			return less(b.v, a.v)
+		}
+		return less(a.v, b.v)
+	}
+	var out [][]any
+	j := 0
+	for w := range starts {
+		end := len(rows)
+		if p.interval > 0 && w+1 < len(starts) {
+			end = sort.Search(len(rows), func(i int) bool { return rows[i].t >= starts[w+1] })
+		}
+		best := map[string]int{}
+		var order []string
+		for i := j; i < end; i++ {
+			k := strings.Join(rows[i].tags, "\x00")
+			b, seen := best[k]
+			if !seen {
+				order = append(order, k)
+				best[k] = i
+			} else if better(rows[i], rows[b]) {
+				best[k] = i
+			}
+		}
+		j = end
+		picked := make([]cand, 0, len(order))
+		for _, k := range order {
+			picked = append(picked, rows[best[k]])
+		}
+		sort.SliceStable(picked, func(a, b int) bool { return better(picked[a], picked[b]) })
+		picked = picked[:min(int(nArg), len(picked))]
+		sort.SliceStable(picked, func(a, b int) bool { return picked[a].t < picked[b].t })
+		for _, x := range picked {
+			row := make([]any, 0, 2+len(tags))
+			row = append(row, x.t, toAny(x.v))
+			for _, v := range x.tags {
+				row = append(row, v)
+			}
+			out = append(out, row)
+		}
+	}
+	return out, nil
 }

@@ -183,6 +183,11 @@ func validate(s *influxql.SelectStatement, fields influxql.Fields, interval int6
 	if calls > 0 && raw > 0 && auxSelector(fields) < 0 {
 		return false, invalidf("mixing aggregate and non-aggregate queries is not supported")
 	}
+	for _, f := range fields {
+		if c, ok := f.Expr.(*influxql.Call); ok && (c.Name == "top" || c.Name == "bottom") && len(c.Args) > 2 && len(fields) > 1 {
+			return false, invalidf("selector function %s() cannot be combined with other functions", c.Name)
+		}
+	}
 	if calls == 0 && interval > 0 {
 		return false, invalidf("GROUP BY requires at least one aggregate function")
 	}
@@ -305,12 +310,18 @@ func validateCall(c *influxql.Call, interval int64) error {
 				return invalidf("invalid number of arguments for percentile, expected 2, got %d", len(c.Args))
 			}
 		case "top", "bottom":
-			if len(c.Args) != 2 {
-				return fmt.Errorf("%s with tag arguments: %w", c.Name, ErrUnsupported)
+			if len(c.Args) < 2 {
+				return invalidf("invalid number of arguments for %s, expected at least 2, got %d", c.Name, len(c.Args))
 			}
-			n, ok := c.Args[1].(*influxql.IntegerLiteral)
+			for _, a := range c.Args[1 : len(c.Args)-1] {
+				if _, ok := a.(*influxql.VarRef); !ok {
+					return invalidf("only fields or tags are allowed in %s(), found %s", c.Name, a.String())
+				}
+			}
+			last := c.Args[len(c.Args)-1]
+			n, ok := last.(*influxql.IntegerLiteral)
 			if !ok {
-				return invalidf("expected integer as last argument in %s(), found %s", c.Name, c.Args[1].String())
+				return invalidf("expected integer as last argument in %s(), found %s", c.Name, last.String())
 			}
 			if n.Val <= 0 {
 				return invalidf("limit (%d) in %s function must be at least 1", n.Val, c.Name)

@@ -301,6 +301,8 @@ func (e *Executor) run(ctx context.Context, st Storage, p *plan, seriesN int) ([
 		switch {
 		case !p.agg:
 			values = p.rawRows(g)
+		case p.topTags() != nil:
+			values, err = p.topTagRows(g, e.cfg.MaxSelectBucketsN)
 		case p.aux >= 0:
 			values, err = p.auxRows(g, e.cfg.MaxSelectBucketsN)
 		case pd != 0:
