@@ -146,10 +146,11 @@ func WriteError(w io.Writer, err error, pretty bool) error {
 }
 
 // WriteChunked writes results the way InfluxDB answers chunked=true: one
-// JSON object per line, each holding one statement's rows cut into
-// chunks of at most chunkSize values (default 10,000). A row continued in
-// the next chunk is marked "partial", and so is a statement result that
-// has more chunks. If w is an http.Flusher, each chunk is flushed.
+// JSON object per line, each holding one statement's next chunk of at
+// most chunkSize values (default 10,000), which may span several series.
+// A series continued in the next chunk is marked "partial", and so is a
+// statement result that has more chunks. If w is an http.Flusher, each
+// chunk is flushed.
 func WriteChunked(w io.Writer, results []*Result, opts FormatOptions, chunkSize int) error {
 	unit, err := epochUnit(opts.Epoch)
 	if err != nil {
@@ -175,24 +176,36 @@ func WriteChunked(w io.Writer, results []*Result, opts FormatOptions, chunkSize 
 			}
 			continue
 		}
-		// Each chunk carries up to chunkSize values of one row.
+		chunk := jsonResult{StatementID: res.StatementID, Messages: res.Messages}
+		n := 0 // values in chunk
 		for si, r := range res.Series {
 			vals := r.Values
-			for start := 0; start == 0 || start < len(vals); start += chunkSize {
-				end := min(start+chunkSize, len(vals))
-				moreRow := end < len(vals)
-				jr := jsonResult{StatementID: res.StatementID, Messages: res.Messages}
-				jr.Series = []jsonRow{{
+			for {
+				take := min(chunkSize-n, len(vals))
+				more := take < len(vals)
+				chunk.Series = append(chunk.Series, jsonRow{
 					Name: r.Name, Tags: r.Tags, Columns: r.Columns,
-					Values: renderTime(r, vals[start:end], unit, false), Partial: moreRow || r.Partial,
-				}}
-				jr.Partial = moreRow || si < len(res.Series)-1
-				if err := emit(jr); err != nil {
-					return err
+					Values: renderTime(r, vals[:take], unit, false), Partial: more || r.Partial,
+				})
+				n += take
+				vals = vals[take:]
+				last := !more && si == len(res.Series)-1
+				if n == chunkSize && !last {
+					chunk.Partial = true
+					if err := emit(chunk); err != nil {
+						return err
+					}
+					chunk = jsonResult{StatementID: res.StatementID}
+					n = 0
 				}
-				if len(vals) == 0 {
+				if !more {
 					break
 				}
+			}
+		}
+		if len(chunk.Series) > 0 {
+			if err := emit(chunk); err != nil {
+				return err
 			}
 		}
 	}

@@ -123,6 +123,30 @@ func TestWriteChunked(t *testing.T) {
 	}
 }
 
+func TestWriteChunkedPacksSeries(t *testing.T) {
+	for _, tc := range []struct {
+		size int
+		want []string
+	}{
+		{2, []string{
+			`{"results":[{"statement_id":0,"series":[{"name":"cpu","tags":{"dc":"x","host":"a"},"columns":["time","v","s"],"values":[[1767225600,1.5,"a,b"],[1767225601,null,"q\"x"]]}],"partial":true}]}`,
+			`{"results":[{"statement_id":0,"series":[{"name":"cpu","tags":{"dc":"x","host":"b"},"columns":["time","v","s"],"values":[[0,2,""]]}]}]}`,
+		}},
+		{3, []string{
+			`{"results":[{"statement_id":0,"series":[{"name":"cpu","tags":{"dc":"x","host":"a"},"columns":["time","v","s"],"values":[[1767225600,1.5,"a,b"],[1767225601,null,"q\"x"]]},{"name":"cpu","tags":{"dc":"x","host":"b"},"columns":["time","v","s"],"values":[[0,2,""]]}]}]}`,
+		}},
+	} {
+		var buf bytes.Buffer
+		if err := query.WriteChunked(&buf, sampleResults()[:1], query.FormatOptions{Epoch: "s"}, tc.size); err != nil {
+			t.Fatalf("WriteChunked: got %v, want nil", err)
+		}
+		got := strings.Split(strings.TrimSpace(buf.String()), "\n")
+		if strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
+			t.Errorf("chunk size %d\n got %s\nwant %s", tc.size, strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
+		}
+	}
+}
+
 func TestWriteCSV(t *testing.T) {
 	var buf bytes.Buffer
 	res := sampleResults()
