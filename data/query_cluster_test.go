@@ -17,7 +17,7 @@ import (
 
 // sharedData finds ../shared/data/name from the module root, or
 // STRATA_DATA_DIR/name; it skips the test when the file is absent.
-func sharedData(t *testing.T, name string) string {
+func sharedData(t testing.TB, name string) string {
 	t.Helper()
 	if dir := os.Getenv("STRATA_DATA_DIR"); dir != "" {
 		return filepath.Join(dir, name)
@@ -31,7 +31,7 @@ func sharedData(t *testing.T, name string) string {
 }
 
 // writeFile posts a gzipped line-protocol file to node i in batches.
-func writeFile(t *testing.T, c *clustertest.Cluster, i int, db, path string) {
+func writeFile(t testing.TB, c *clustertest.Cluster, i int, db, path string) {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
