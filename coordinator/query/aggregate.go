@@ -76,7 +76,15 @@ func (p *plan) aggRows(g *group, limit int64) ([][]any, error) {
 	if !found {
 		return nil, nil
 	}
-	starts, err := p.windowStarts(lo, limit)
+	starts, err := p.windowStarts(lo, limit, func() []int64 {
+		var times []int64
+		for _, f := range pts {
+			for _, pt := range f {
+				times = append(times, pt.Time)
+			}
+		}
+		return p.startsOf(times)
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -45,7 +45,13 @@ func (p *plan) auxRows(g *group, limit int64) ([][]any, error) {
 		return nil, nil
 	}
 	sort.SliceStable(rows, func(i, j int) bool { return rows[i].t < rows[j].t })
-	starts, err := p.windowStarts(rows[0].t, limit)
+	starts, err := p.windowStarts(rows[0].t, limit, func() []int64 {
+		times := make([]int64, len(rows))
+		for i, r := range rows {
+			times[i] = r.t
+		}
+		return p.startsOf(times)
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -172,7 +178,13 @@ func (p *plan) topTagRows(g *group, limit int64) ([][]any, error) {
 		return nil, nil
 	}
 	sort.SliceStable(rows, func(i, j int) bool { return rows[i].t < rows[j].t })
-	starts, err := p.windowStarts(rows[0].t, limit)
+	starts, err := p.windowStarts(rows[0].t, limit, func() []int64 {
+		times := make([]int64, len(rows))
+		for i, r := range rows {
+			times[i] = r.t
+		}
+		return p.startsOf(times)
+	})
 	if err != nil {
 		return nil, err
 	}

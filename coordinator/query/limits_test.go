@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -173,5 +174,25 @@ func TestDefaultRetentionPolicyError(t *testing.T) {
 	}
 	if res[0].Err != notFound {
 		t.Errorf("got %v, want the hook's error unchanged", res[0].Err)
+	}
+}
+
+// TestFillNoneSparseWindows checks that fill(none) over a range with far
+// more windows than the hard cap works when few windows hold data, on
+// the pushed-down and the raw path, while fill(null) reports the limit.
+func TestFillNoneSparseWindows(t *testing.T) {
+	e, _ := newExec(t, query.NewConfig(), hostData)
+	const where = ` FROM cpu WHERE time >= '2000-01-01T00:00:00Z' AND time < '2026-01-02T00:00:00Z' GROUP BY time(1s)`
+	want := `"values":[[1767225600,7.5],[1767225610,20],[1767225620,30],[1767225630,15],[1767225680,40],[1767225690,25]]`
+	for _, fn := range []string{"mean", "median"} {
+		got := execJSON(t, e, "SELECT "+fn+"(usage)"+where+" fill(none)", "s")
+		if !strings.Contains(got, want) {
+			t.Errorf("%s fill(none): got %s, want %s", fn, got, want)
+		}
+		res := exec(t, e, "SELECT "+fn+"(usage)"+where)
+		var mbe *query.MaxBucketsError
+		if !errors.As(res[0].Err, &mbe) {
+			t.Errorf("%s fill(null): got %v, want *MaxBucketsError", fn, res[0].Err)
+		}
 	}
 }

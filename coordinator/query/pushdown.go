@@ -3,6 +3,7 @@ package query
 import (
 	"math"
 	"slices"
+	"sort"
 	"time"
 
 	"github.com/influxdata/influxql"
@@ -234,31 +235,33 @@ func (p *plan) windowRows(g *group, limit int64) ([][]any, error) {
 	if !found {
 		return nil, nil
 	}
-	starts, err := p.windowStarts(lo, limit)
+	starts, err := p.windowStarts(lo, limit, func() []int64 {
+		var times []int64
+		for _, s := range g.series {
+			for _, ws := range s.wins {
+				for _, w := range ws {
+					times = append(times, w.Start)
+				}
+			}
+		}
+		return p.startsOf(times)
+	})
 	if err != nil {
 		return nil, err
 	}
-	first := starts[0]
+	// Without GROUP BY time every partial goes to the one answer.
 	merged := make([][]Window, len(p.fields))
-	interval := p.interval
-	if interval == 0 {
-		// One answer over the whole range: every partial goes to it.
-		interval, first = math.MaxInt64, math.MinInt64
-	}
 	set := p.pushdown()
 	for f := range merged {
 		merged[f] = make([]Window, len(starts))
 		for _, s := range g.series {
 			for _, w := range s.wins[f] {
-				if w.Start < first {
-					continue
-				}
-				k := int64(0)
+				k := 0
 				if p.interval > 0 {
-					k = (w.Start - first) / interval
-				}
-				if k >= int64(len(starts)) {
-					continue
+					k = sort.Search(len(starts), func(i int) bool { return starts[i] >= w.Start })
+					if k == len(starts) || starts[k] != w.Start {
+						continue
+					}
 				}
 				mergeWindow(&merged[f][k], w, set)
 			}

@@ -600,19 +600,29 @@ func (p *plan) windowStart(t int64) int64 {
 }
 
 // windowStarts lists the windows of the query's time range; lo is the
-// earliest data time when the range has no lower bound.
-func (p *plan) windowStarts(lo int64, limit int64) ([]int64, error) {
+// earliest data time when the range has no lower bound. With fill(none)
+// only the windows holding data matter: present lists their starts
+// (sorted, unique), so a long range with sparse data needs no empty
+// windows.
+func (p *plan) windowStarts(lo int64, limit int64, present func() []int64) ([]int64, error) {
 	if p.interval == 0 {
 		return []int64{p.aggTime()}, nil
+	}
+	if limit <= 0 || limit > hardMaxBuckets {
+		limit = hardMaxBuckets
+	}
+	if p.stmt.Fill == influxql.NoFill && present != nil {
+		out := present()
+		if n := int64(len(out)); n > limit {
+			return nil, &MaxBucketsError{N: n, Limit: limit}
+		}
+		return out, nil
 	}
 	if p.min != influxql.MinTime {
 		lo = p.min
 	}
 	first, last := p.windowStart(lo), p.windowStart(p.max)
 	n := (last-first)/p.interval + 1
-	if limit <= 0 || limit > hardMaxBuckets {
-		limit = hardMaxBuckets
-	}
 	if n > limit {
 		return nil, &MaxBucketsError{N: n, Limit: limit}
 	}
@@ -621,6 +631,16 @@ func (p *plan) windowStarts(lo int64, limit int64) ([]int64, error) {
 		out = append(out, t)
 	}
 	return out, nil
+}
+
+// startsOf returns the sorted, unique window starts of times.
+func (p *plan) startsOf(times []int64) []int64 {
+	out := make([]int64, len(times))
+	for i, t := range times {
+		out[i] = p.windowStart(t)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // aggTime is the time of an aggregate without GROUP BY time: the start of
