@@ -14,4 +14,12 @@
 // docs/wire.md) that hinted handoff and anti-entropy reuse, an RPCClient
 // that implements ShardWriter over net/http, and an RPCHandler that serves
 // it. DESIGN.md explains the consistency semantics and why they are so.
+//
+// The read path is here too: ClusterStorage implements query.Storage (the
+// InfluxQL executor in coordinator/query reads through it) by mapping a
+// query's time range to shard groups, reading each shard from one owner
+// (this node first, then the others in turn, retrying the next owner when
+// one fails) through a LocalShardReader over tsdb or the shard-read RPCs,
+// and sending deletes to every owner. DESIGN.md's "Read path" section has
+// the reasons.
 package coordinator

@@ -174,6 +174,7 @@ func (r *LocalShardReader) ScanShard(ctx context.Context, shardID uint64, req *q
 		return nil
 	}
 	var batch query.SeriesBatch
+	var scratch []tsdb.Window // reused by every windowed read of this scan
 	for i, id := range ix.MatchSeries(name, expr) {
 		if i%ctxCheckEvery == 0 {
 			if err := ctx.Err(); err != nil {
@@ -190,7 +191,7 @@ func (r *LocalShardReader) ScanShard(ctx context.Context, shardID uint64, req *q
 			if req.Window == nil {
 				col.Points, err = readPoints(sh, key, f.bname, req.Min, req.Max)
 			} else {
-				col.Windows, err = readWindows(sh, key, f.bname, req.Min, req.Max, req.Window)
+				col.Windows, err = readWindows(sh, key, f.bname, req.Min, req.Max, req.Window, &scratch)
 			}
 			if err != nil {
 				return fmt.Errorf("scan shard %d series %q field %q: %w", shardID, key, f.name, err)
@@ -247,14 +248,16 @@ func ownValue(v models.Value) models.Value {
 // Count is set whatever w asks for.
 // tsdb aligns windows to multiples of every since the epoch, which is
 // w's alignment when the offset is a multiple of every; otherwise the
-// windows are folded here from the raw values.
-func readWindows(sh *tsdb.Shard, key, field []byte, min, max int64, w *query.WindowRequest) ([]query.Window, error) {
+// windows are folded here from the raw values. scratch is tsdb's result
+// buffer, reused across the reads of one scan.
+func readWindows(sh *tsdb.Shard, key, field []byte, min, max int64, w *query.WindowRequest, scratch *[]tsdb.Window) ([]query.Window, error) {
 	if floorMod(w.Offset, w.Every) == 0 {
 		// Count always: a window's count is what says it holds points.
-		ws, err := sh.WindowAggregate(key, field, min, max, w.Every, tsdbAggregates(w.Aggregates)|tsdb.AggCount)
+		ws, err := sh.AppendWindowAggregate((*scratch)[:0], key, field, min, max, w.Every, tsdbAggregates(w.Aggregates)|tsdb.AggCount)
 		if err != nil {
 			return nil, err
 		}
+		*scratch = ws
 		if len(ws) == 0 {
 			return nil, nil
 		}
