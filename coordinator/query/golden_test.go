@@ -79,6 +79,8 @@ func TestGolden(t *testing.T) {
 			`{"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["time","max"],"values":[[0,25]]}]}]}`},
 		{"subquery gets the outer time range", `SELECT max(m) FROM (SELECT mean(usage) AS m FROM cpu GROUP BY time(1m), host) WHERE time >= '2026-01-01T00:01:00Z' AND time < '2026-01-01T00:02:00Z'`, "s",
 			`{"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["time","max"],"values":[[1767225660,40]]}]}]}`},
+		{"subquery windows of windows", `SELECT max(m) FROM (SELECT mean(usage) AS m FROM cpu WHERE time >= '2026-01-01T00:00:00Z' AND time < '2026-01-01T00:02:00Z' GROUP BY time(30s), host) WHERE time >= '2026-01-01T00:00:00Z' AND time < '2026-01-01T00:02:00Z' GROUP BY time(1m)`, "s",
+			`{"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["time","max"],"values":[[1767225600,20],[1767225660,40]]}]}]}`},
 		{"subquery grouped by an inner tag", `SELECT sum(c) FROM (SELECT count(usage) AS c FROM cpu GROUP BY host, region) GROUP BY region`, "s",
 			`{"results":[{"statement_id":0,"series":[{"name":"cpu","tags":{"region":"east"},"columns":["time","sum"],"values":[[0,4]]},{"name":"cpu","tags":{"region":"west"},"columns":["time","sum"],"values":[[0,3]]}]}]}`},
 		{"function of wildcard", `SELECT mean(*) FROM cpu`, "s",
