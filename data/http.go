@@ -59,6 +59,9 @@ func newHandler(cfg Config, build string, mv metaView, w pointsWriter, gather pr
 	mux.HandleFunc("POST /api/v2/write", h.serveWriteV2)
 	mux.HandleFunc("GET /query", h.serveQuery)
 	mux.HandleFunc("POST /query", h.serveQuery)
+	mux.HandleFunc("POST /api/v2/query", func(w http.ResponseWriter, _ *http.Request) {
+		httpError(w, http.StatusNotImplemented, "Flux is not supported: send InfluxQL to /query (InfluxDB 1.x API)")
+	})
 	mux.HandleFunc("GET /ping", h.servePing)
 	mux.HandleFunc("HEAD /ping", h.servePing)
 	mux.HandleFunc("GET /health", h.serveHealth)

@@ -1,0 +1,107 @@
+package data_test
+
+import (
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/strata-db/strata/data/clustertest"
+)
+
+// postQuery sends q to node i's /query with POST and returns the body.
+func postQuery(t *testing.T, c *clustertest.Cluster, i int, db, q string) string {
+	t.Helper()
+	resp, err := http.PostForm(c.URL(i)+"/query", url.Values{"db": {db}, "q": {q}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+// TestQueryDDLAndDeletes runs cluster-state statements and deletes through
+// /query and checks their effect and InfluxDB's answer shapes.
+func TestQueryDDLAndDeletes(t *testing.T) {
+	c := clustertest.New(t, clustertest.Options{Data: 2})
+	steps := []struct {
+		q, want string
+	}{
+		{`CREATE DATABASE shop WITH DURATION 30d REPLICATION 2 SHARD DURATION 1d NAME month`, `{"results":[{"statement_id":0}]}`},
+		{`CREATE RETENTION POLICY week ON shop DURATION 7d REPLICATION 1`, `{"results":[{"statement_id":0}]}`},
+		{`ALTER RETENTION POLICY week ON shop DURATION 14d DEFAULT`, `{"results":[{"statement_id":0}]}`},
+		{`SHOW RETENTION POLICIES ON shop`, `{"results":[{"statement_id":0,"series":[{"columns":["name","duration","shardGroupDuration","replicaN","default"],"values":[["month","720h0m0s","24h0m0s",2,false],["week","336h0m0s","24h0m0s",1,true]]}]}]}`},
+		{`SHOW DATABASES`, `{"results":[{"statement_id":0,"series":[{"name":"databases","columns":["name"],"values":[["shop"]]}]}]}`},
+		{`CREATE RETENTION POLICY bad ON nope DURATION 1h REPLICATION 1`, `"error":`},
+		// Dropping the default policy leaves none, as in InfluxDB.
+		{`DROP RETENTION POLICY week ON shop; SHOW RETENTION POLICIES ON shop`, `[["month","720h0m0s","24h0m0s",2,false]]`},
+		{`ALTER RETENTION POLICY month ON shop DEFAULT; SHOW RETENTION POLICIES ON shop`, `[["month","720h0m0s","24h0m0s",2,true]]`},
+	}
+	for _, s := range steps {
+		if got := postQuery(t, c, 0, "", s.q); !strings.Contains(got, s.want) {
+			t.Errorf("%s\n got %s\nwant %s", s.q, got, s.want)
+		}
+	}
+	c.WaitFor("shop on every node", func() bool {
+		for i := range c.N() {
+			if d := c.Server(i).MetaData(); d == nil || d.Database("shop") == nil {
+				return false
+			}
+		}
+		return true
+	})
+
+	ts := time.Now().Add(-time.Hour).Truncate(time.Second)
+	body := ""
+	for i := range 10 {
+		body += "orders,store=a n=1 " + strconv.FormatInt(ts.Add(time.Duration(i)*time.Minute).UnixNano(), 10) + "\n"
+		body += "visits,store=a n=1 " + strconv.FormatInt(ts.Add(time.Duration(i)*time.Minute).UnixNano(), 10) + "\n"
+	}
+	if code, resp := c.Write(0, params("db", "shop"), body); code != 204 {
+		t.Fatalf("write: %d %s", code, resp)
+	}
+	if got := postQuery(t, c, 1, "shop", `SHOW SHARDS`); !strings.Contains(got, `"name":"shop"`) || !strings.Contains(got, `"owners"`) {
+		t.Errorf("SHOW SHARDS: got %s", got)
+	}
+	if got := postQuery(t, c, 0, "shop", `SELECT count(n) FROM orders`); !strings.Contains(got, `10]]`) {
+		t.Fatalf("count before DELETE: got %s, want 10", got)
+	}
+	del := `DELETE FROM orders WHERE time < '` + ts.Add(5*time.Minute).UTC().Format(time.RFC3339) + `'`
+	if got := postQuery(t, c, 0, "shop", del); strings.Contains(got, "error") {
+		t.Fatalf("%s: %s", del, got)
+	}
+	for i := range c.N() { // both owners applied it
+		if got := postQuery(t, c, i, "shop", `SELECT count(n) FROM orders`); !strings.Contains(got, `5]]`) {
+			t.Errorf("count after DELETE on node %d: got %s, want 5", i, got)
+		}
+	}
+	if got := postQuery(t, c, 1, "shop", `DROP MEASUREMENT visits`); strings.Contains(got, "error") {
+		t.Fatalf("DROP MEASUREMENT: %s", got)
+	}
+	for i := range c.N() {
+		if got := postQuery(t, c, i, "shop", `SHOW MEASUREMENTS`); strings.Contains(got, "visits") || !strings.Contains(got, "orders") {
+			t.Errorf("SHOW MEASUREMENTS after DROP on node %d: got %s", i, got)
+		}
+	}
+	// GET refuses statements that write.
+	resp, err := http.Get(c.URL(0) + "/query?" + url.Values{"db": {"shop"}, "q": {"DROP MEASUREMENT orders"}}.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got := postQuery(t, c, 0, "shop", `SELECT count(n) FROM orders`); !strings.Contains(got, `5]]`) {
+		t.Errorf("a GET DROP MEASUREMENT changed data: count %s", got)
+	}
+	resp, err = http.Post(c.URL(0)+"/api/v2/query", "application/json", strings.NewReader(`{"query":"from(bucket:\"x\")"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotImplemented {
+		t.Errorf("/api/v2/query (Flux): got %d, want 501", resp.StatusCode)
+	}
+}
