@@ -65,7 +65,7 @@ type jsonRow struct {
 	Name    string            `json:"name,omitempty"`
 	Tags    map[string]string `json:"tags,omitempty"`
 	Columns []string          `json:"columns"`
-	Values  [][]any           `json:"values,omitempty"`
+	Values  jsonValues        `json:"values,omitempty"`
 	Partial bool              `json:"partial,omitempty"`
 }
 
