@@ -380,11 +380,14 @@ type scanFilter struct {
 	cols [][]Point
 	v    pointValuer
 	ev   influxql.ValuerEval
+	// pred is the condition compiled, when it compiles; else ev evaluates it.
+	pred fieldPredicate
 }
 
 func newScanFilter(p *plan) *scanFilter {
 	f := &scanFilter{p: p, cols: make([][]Point, len(p.fields))}
 	f.ev = influxql.ValuerEval{Valuer: mathValuer{&f.v}, IntegerFloatDivision: true}
+	f.pred, _ = compileFieldPredicate(p.cond)
 	return f
 }
 
@@ -396,8 +399,11 @@ func (f *scanFilter) apply(s *series) {
 		if t < f.p.min || t > f.p.max {
 			return
 		}
-		f.v.vals = vals
-		if !f.ev.EvalBool(f.p.cond) {
+		if f.pred != nil {
+			if !f.pred(vals, f.v.tags) {
+				return
+			}
+		} else if f.v.vals = vals; !f.ev.EvalBool(f.p.cond) {
 			return
 		}
 		for i, x := range vals {
