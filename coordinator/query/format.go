@@ -124,7 +124,17 @@ func WriteJSON(w io.Writer, results []*Result, opts FormatOptions) error {
 	for _, res := range results {
 		resp.Results = append(resp.Results, toJSONResult(res, unit))
 	}
-	return encodeJSON(w, resp, opts.Pretty)
+	if opts.Pretty {
+		return encodeJSON(w, resp, true)
+	}
+	b, err := appendJSONResponse(nil, &resp)
+	if err != nil {
+		return fmt.Errorf("encode json: %w", err)
+	}
+	if _, err := w.Write(b); err != nil {
+		return fmt.Errorf("write json: %w", err)
+	}
+	return nil
 }
 
 func encodeJSON(w io.Writer, v any, pretty bool) error {

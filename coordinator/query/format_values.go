@@ -3,6 +3,7 @@ package query
 import (
 	"encoding/json"
 	"math"
+	"slices"
 	"strconv"
 	"unicode/utf8"
 )
@@ -142,4 +143,105 @@ func appendJSONString(b []byte, s string) []byte {
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
+}
+
+// appendJSONResponse appends resp as encoding/json encodes it (compact,
+// with its trailing newline), writing the result structure directly: going
+// through encoding/json would re-validate every row's bytes.
+func appendJSONResponse(b []byte, resp *jsonResponse) ([]byte, error) {
+	b = append(b, `{"results":[`...)
+	for i := range resp.Results {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		var err error
+		if b, err = appendJSONResult(b, &resp.Results[i]); err != nil {
+			return nil, err
+		}
+	}
+	return append(b, "]}\n"...), nil
+}
+
+func appendJSONResult(b []byte, r *jsonResult) ([]byte, error) {
+	b = append(b, `{"statement_id":`...)
+	b = strconv.AppendInt(b, int64(r.StatementID), 10)
+	if len(r.Series) > 0 {
+		b = append(b, `,"series":[`...)
+		for i := range r.Series {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			var err error
+			if b, err = appendJSONRow(b, &r.Series[i]); err != nil {
+				return nil, err
+			}
+		}
+		b = append(b, ']')
+	}
+	if len(r.Messages) > 0 {
+		msgs, err := json.Marshal(r.Messages)
+		if err != nil {
+			return nil, err
+		}
+		b = append(append(b, `,"messages":`...), msgs...)
+	}
+	if r.Partial {
+		b = append(b, `,"partial":true`...)
+	}
+	if r.Err != "" {
+		b = append(b, `,"error":`...)
+		b = appendJSONString(b, r.Err)
+	}
+	return append(b, '}'), nil
+}
+
+func appendJSONRow(b []byte, r *jsonRow) ([]byte, error) {
+	b = append(b, '{')
+	if r.Name != "" {
+		b = append(b, `"name":`...)
+		b = appendJSONString(b, r.Name)
+		b = append(b, ',')
+	}
+	if len(r.Tags) > 0 {
+		b = append(b, `"tags":{`...)
+		keys := make([]string, 0, len(r.Tags))
+		for k := range r.Tags {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for i, k := range keys {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, k)
+			b = append(b, ':')
+			b = appendJSONString(b, r.Tags[k])
+		}
+		b = append(b, "},"...)
+	}
+	b = append(b, `"columns":`...)
+	if r.Columns == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i, c := range r.Columns {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, c)
+		}
+		b = append(b, ']')
+	}
+	if len(r.Values) > 0 {
+		b = append(b, `,"values":`...)
+		vals, err := r.Values.MarshalJSON()
+		if err != nil {
+			return nil, err
+		}
+		b = append(b, vals...)
+	}
+	if r.Partial {
+		b = append(b, `,"partial":true`...)
+	}
+	return append(b, '}'), nil
 }

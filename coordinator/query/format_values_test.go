@@ -1,6 +1,7 @@
 package query
 
 import (
+	"bytes"
 	"encoding/json"
 	"math"
 	"testing"
@@ -59,4 +60,29 @@ func FuzzJSONFloat(f *testing.F) {
 			t.Fatalf("appendJSONFloat(%v) = %s, want %s", x, got, want)
 		}
 	})
+}
+
+// TestJSONResponseMatchesEncodingJSON checks the direct response writer
+// against encoding/json on results using every optional part.
+func TestJSONResponseMatchesEncodingJSON(t *testing.T) {
+	resp := jsonResponse{Results: []jsonResult{
+		{StatementID: 0},
+		{StatementID: 1, Err: "bad <query> & \"more\""},
+		{StatementID: 2, Messages: []*Message{{Level: "warning", Text: "deprecated <x>"}}, Partial: true, Series: []jsonRow{
+			{Name: "cpu", Tags: map[string]string{"z": "1", "a": "é<", "m": ""}, Columns: []string{"time", "v"}, Values: jsonValues{{"2026-01-01T00:00:00Z", 1.5}, {"x", nil}}, Partial: true},
+			{Columns: nil},
+			{Name: "m", Columns: []string{}, Values: jsonValues{}},
+		}},
+	}}
+	var want bytes.Buffer
+	if err := encodeJSON(&want, resp, false); err != nil {
+		t.Fatal(err)
+	}
+	got, err := appendJSONResponse(nil, &resp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != want.String() {
+		t.Fatalf("direct JSON differs from encoding/json:\n got %s\nwant %s", got, want.String())
+	}
 }
