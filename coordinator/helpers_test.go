@@ -5,10 +5,11 @@ import (
 	"compress/gzip"
 	"context"
 	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/strata-db/strata/internal/datasets"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -165,40 +166,11 @@ func mustParse(t testing.TB, lp string) []models.Point {
 	return out
 }
 
-// dataFile returns the path of a shared dataset, skipping the test when it
-// is absent: $STRATA_DATA_DIR, else the first shared/data found walking up
-// from the package directory.
-func dataFile(tb testing.TB, name string) string {
-	tb.Helper()
-	if dir := os.Getenv("STRATA_DATA_DIR"); dir != "" {
-		p := filepath.Join(dir, name)
-		if _, err := os.Stat(p); err != nil {
-			tb.Skipf("dataset %s not available in STRATA_DATA_DIR=%s: %v", name, dir, err)
-		}
-		return p
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		tb.Skipf("dataset %s: cannot find working directory: %v", name, err)
-	}
-	for {
-		p := filepath.Join(dir, "shared", "data", name)
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			tb.Skipf("dataset %s not found in any shared/data above the package; set STRATA_DATA_DIR", name)
-		}
-		dir = parent
-	}
-}
-
 // loadPoints parses up to max lines of a gzipped line-protocol dataset into
 // cloned points.
 func loadPoints(tb testing.TB, name string, max int) []models.Point {
 	tb.Helper()
-	f, err := os.Open(dataFile(tb, name))
+	f, err := os.Open(datasets.Path(tb, name))
 	if err != nil {
 		tb.Fatalf("open dataset: %v", err)
 	}

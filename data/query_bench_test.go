@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/strata-db/strata/internal/datasets"
+
 	"github.com/strata-db/strata/data/clustertest"
 )
 
@@ -47,7 +49,7 @@ func tsbsQueries() []struct{ name, q string } {
 //
 //	go test -run XXX -bench TSBSQueries -benchtime 3s ./data
 func BenchmarkTSBSQueries(b *testing.B) {
-	path := sharedData(b, "tsbs-cpu-only-s100-1d.lp.gz")
+	path := datasets.Path(b, "tsbs-cpu-only-s100-1d.lp.gz")
 	for _, shape := range []struct {
 		name      string
 		nodes, rf int

@@ -7,28 +7,13 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
+	"github.com/strata-db/strata/internal/datasets"
+
 	"github.com/strata-db/strata/data/clustertest"
 )
-
-// sharedData finds ../shared/data/name from the module root, or
-// STRATA_DATA_DIR/name; it skips the test when the file is absent.
-func sharedData(t testing.TB, name string) string {
-	t.Helper()
-	if dir := os.Getenv("STRATA_DATA_DIR"); dir != "" {
-		return filepath.Join(dir, name)
-	}
-	_, file, _, _ := runtime.Caller(0)
-	p := filepath.Join(filepath.Dir(file), "..", "..", "shared", "data", name)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("dataset %s not found (looked for %s; set STRATA_DATA_DIR)", name, p)
-	}
-	return p
-}
 
 // writeFile posts a gzipped line-protocol file to node i in batches.
 func writeFile(t testing.TB, c *clustertest.Cluster, i int, db, path string) {
@@ -81,7 +66,7 @@ func queryNode(t *testing.T, c *clustertest.Cluster, i int, db, q string) string
 // cluster and checks that every node answers a set of queries the same,
 // and still does with one data node stopped.
 func TestQueriesAgreeAcrossNodes(t *testing.T) {
-	path := sharedData(t, "tsbs-devops-s10-1h.lp.gz")
+	path := datasets.Path(t, "tsbs-devops-s10-1h.lp.gz")
 	c := clustertest.New(t, clustertest.Options{Data: 3})
 	c.CreateDatabase("devops", 2)
 	writeFile(t, c, 0, "devops", path)

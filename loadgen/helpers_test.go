@@ -8,8 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -17,35 +15,6 @@ import (
 
 	"github.com/influxdata/line-protocol/v2/lineprotocol"
 )
-
-// dataFile returns the path of a shared dataset, or skips the test when it
-// is absent: $STRATA_DATA_DIR, else the first shared/data found walking up
-// from the package directory.
-func dataFile(tb testing.TB, name string) string {
-	tb.Helper()
-	if dir := os.Getenv("STRATA_DATA_DIR"); dir != "" {
-		p := filepath.Join(dir, name)
-		if _, err := os.Stat(p); err != nil {
-			tb.Skipf("dataset %s not available in STRATA_DATA_DIR=%s: %v", name, dir, err)
-		}
-		return p
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		tb.Skipf("dataset %s not available: %v", name, err)
-	}
-	for {
-		p := filepath.Join(dir, "shared", "data", name)
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			tb.Skipf("dataset %s not found in any shared/data above the package; set STRATA_DATA_DIR", name)
-		}
-		dir = parent
-	}
-}
 
 // decodeCount decodes body with line-protocol/v2 and returns its lines and
 // field values, or the first decode error.

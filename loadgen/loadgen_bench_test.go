@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/strata-db/strata/internal/datasets"
+
 	"github.com/klauspost/compress/gzip"
 
 	"github.com/strata-db/strata/loadgen"
@@ -46,7 +48,7 @@ func BenchmarkGenerateCPU(b *testing.B) {
 // BenchmarkSplitLines measures cutting a file into counted batches: the
 // per-line field count is the only per-byte work.
 func BenchmarkSplitLines(b *testing.B) {
-	f, err := os.Open(dataFile(b, "tsbs-cpu-only-s10-1h.lp.gz"))
+	f, err := os.Open(datasets.Path(b, "tsbs-cpu-only-s10-1h.lp.gz"))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -74,7 +76,7 @@ func BenchmarkReadFile(b *testing.B) {
 	if testing.Short() {
 		b.Skip("reads a 300 MB dataset")
 	}
-	path := dataFile(b, "tsbs-cpu-only-s100-1d.lp.gz")
+	path := datasets.Path(b, "tsbs-cpu-only-s100-1d.lp.gz")
 	w, err := loadgen.ReadFile(path, 5000)
 	if err != nil {
 		b.Fatal(err)

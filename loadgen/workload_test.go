@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/strata-db/strata/internal/datasets"
+
 	"github.com/strata-db/strata/loadgen"
 )
 
@@ -182,7 +184,7 @@ func TestCompressRoundTrip(t *testing.T) {
 func TestReadFileDataset(t *testing.T) {
 	for _, name := range []string{"tsbs-cpu-only-s10-1h.lp.gz", "tsbs-devops-s10-1h.lp.gz"} {
 		t.Run(name, func(t *testing.T) {
-			w, err := loadgen.ReadFile(dataFile(t, name), 5000)
+			w, err := loadgen.ReadFile(datasets.Path(t, name), 5000)
 			if err != nil {
 				t.Fatalf("ReadFile: %v", err)
 			}

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/strata-db/strata/internal/datasets"
+
 	"github.com/strata-db/strata/tsdb"
 	"github.com/strata-db/strata/tsdb/models"
 )
@@ -26,7 +28,7 @@ const bigDataset = "tsbs-cpu-only-s100-1d.lp.gz"
 // linesPerBatch lines of decoded points (cloned, so they outlive the parser).
 func loadBatches(tb testing.TB, name string, linesPerBatch int) [][]models.Point {
 	tb.Helper()
-	path := dataFile(tb, name)
+	path := datasets.Path(tb, name)
 	f, err := os.Open(path)
 	must(tb, err, "open dataset")
 	defer f.Close()
@@ -71,7 +73,7 @@ var (
 )
 
 func bigData(b *testing.B) [][]models.Point {
-	dataFile(b, bigDataset) // skip early when absent
+	datasets.Path(b, bigDataset) // skip early when absent
 	bigOnce.Do(func() { bigBatches = loadBatches(b, bigDataset, 5000) })
 	return bigBatches
 }

@@ -3,8 +3,6 @@ package tsdb_test
 import (
 	"fmt"
 	"math"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -103,33 +101,6 @@ func equalTV(a, b []tv) bool {
 		}
 	}
 	return true
-}
-
-// dataFile returns the path of a shared dataset, or skips the test.
-func dataFile(t testing.TB, name string) string {
-	t.Helper()
-	if d := os.Getenv("STRATA_DATA_DIR"); d != "" {
-		p := filepath.Join(d, name)
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatalf("getwd: %v", err)
-	}
-	for {
-		p := filepath.Join(dir, "shared", "data", name)
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skipf("dataset %s not found (looked for shared/data above the package dir and in $STRATA_DATA_DIR)", name)
-			return ""
-		}
-		dir = parent
-	}
 }
 
 // must fails the test on err.

@@ -4,12 +4,10 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
+	"github.com/strata-db/strata/internal/datasets"
 	"github.com/strata-db/strata/internal/proctest"
 )
 
@@ -32,11 +30,7 @@ func TestQueriesSurviveKill9(t *testing.T) {
 	if testing.Short() {
 		t.Skip("multi-process test skipped in -short mode")
 	}
-	_, file, _, _ := runtime.Caller(0)
-	data := filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "data", "tsbs-devops-s10-1h.lp.gz")
-	if _, err := os.Stat(data); err != nil {
-		t.Skipf("dataset not found at %s", data)
-	}
+	data := datasets.Path(t, "tsbs-devops-s10-1h.lp.gz")
 	bin := proctest.Build(t)
 	metas := startMetaCluster(t, bin, 3)
 	metaAddrs := []string{metas[0].httpAddr, metas[1].httpAddr, metas[2].httpAddr}

@@ -5,45 +5,18 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/strata-db/strata/internal/datasets"
 
 	"github.com/strata-db/strata/coordinator/query"
 	"github.com/strata-db/strata/coordinator/query/querytest"
 )
 
-// dataFile returns the path of a shared dataset, from STRATA_DATA_DIR or
-// the first shared/data folder found walking up from the package; it
-// skips the test when the file is absent.
-func dataFile(t testing.TB, name string) string {
-	t.Helper()
-	if dir := os.Getenv("STRATA_DATA_DIR"); dir != "" {
-		p := filepath.Join(dir, name)
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatalf("Getwd: %v", err)
-	}
-	for {
-		p := filepath.Join(dir, "shared", "data", name)
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skipf("dataset %s not found (set STRATA_DATA_DIR or provide ../shared/data)", name)
-		}
-		dir = parent
-	}
-}
-
 func loadDataset(t testing.TB, name string) *querytest.Store {
 	t.Helper()
-	f, err := os.Open(dataFile(t, name))
+	f, err := os.Open(datasets.Path(t, name))
 	if err != nil {
 		t.Fatalf("open dataset: %v", err)
 	}

@@ -4,15 +4,15 @@ import (
 	"bufio"
 	"compress/gzip"
 	"errors"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"sort"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/influxdata/line-protocol/v2/lineprotocol"
+
+	"github.com/strata-db/strata/internal/datasets"
 )
 
 // column is one (series, field) of a dataset: timestamps and integer or
@@ -24,31 +24,7 @@ type column struct {
 	floats        []float64
 }
 
-// dataPath finds a file of /work/shared/data: $STRATA_DATA_DIR, else the
-// first shared/data found walking up from the package directory.
-func dataPath(t testing.TB, name string) string {
-	t.Helper()
-	if dir := os.Getenv("STRATA_DATA_DIR"); dir != "" {
-		return filepath.Join(dir, name)
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatalf("getwd: %v", err)
-	}
-	for {
-		p := filepath.Join(dir, "shared", "data", name)
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return filepath.Join("shared", "data", name)
-		}
-		dir = parent
-	}
-}
-
-var datasets sync.Map // file name -> *datasetOnce
+var loaded sync.Map // file name -> *datasetOnce
 
 type datasetOnce struct {
 	once sync.Once
@@ -61,11 +37,8 @@ type datasetOnce struct {
 // absent.
 func loadColumns(t testing.TB, name string) []column {
 	t.Helper()
-	p := dataPath(t, name)
-	if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) {
-		t.Skipf("dataset %s not found (looked for %s; set STRATA_DATA_DIR): skipping", name, p)
-	}
-	v, _ := datasets.LoadOrStore(name, new(datasetOnce))
+	p := datasets.Path(t, name)
+	v, _ := loaded.LoadOrStore(name, new(datasetOnce))
 	d := v.(*datasetOnce)
 	d.once.Do(func() { d.cols, d.err = parseColumns(p) })
 	if d.err != nil {

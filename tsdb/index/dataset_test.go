@@ -3,6 +3,8 @@ package index_test
 import (
 	"testing"
 
+	"github.com/strata-db/strata/internal/datasets"
+
 	"github.com/strata-db/strata/tsdb/models"
 )
 
@@ -10,7 +12,7 @@ import (
 // integer and float fields) and checks the index against an independent
 // count of distinct series keys and field types, before and after reopen.
 func TestIndexDataset(t *testing.T) {
-	batches := loadBatches(t, "tsbs-devops-s10-1h.lp.gz", 5000, 1<<30)
+	batches := datasets.Batches(t, "tsbs-devops-s10-1h.lp.gz", 5000, 1<<30)
 	dir := t.TempDir()
 	ix := openIndex(t, dir)
 	wantSeries := map[string]uint64{}

@@ -3,7 +3,10 @@ package models_test
 import (
 	"testing"
 
+	"github.com/strata-db/strata/internal/datasets"
+
 	"github.com/influxdata/line-protocol/v2/lineprotocol"
+
 	"github.com/strata-db/strata/tsdb/models"
 )
 
@@ -20,7 +23,7 @@ func TestParseDatasets(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.file, func(t *testing.T) {
-			batches := loadBatches(t, tc.file, 5000, 1<<30)
+			batches := datasets.Batches(t, tc.file, 5000, 1<<30)
 			var p models.Parser
 			lines, values := 0, 0
 			for _, body := range batches {

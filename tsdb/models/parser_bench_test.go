@@ -6,7 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/strata-db/strata/internal/datasets"
+
 	"github.com/influxdata/line-protocol/v2/lineprotocol"
+
 	"github.com/strata-db/strata/tsdb/models"
 )
 
@@ -116,7 +119,7 @@ func benchParse(b *testing.B, batches [][]byte) {
 // fraction of a bare lineprotocol.Decoder's on the same batches, by CPU time.
 func BenchmarkParse(b *testing.B) {
 	b.Run("tsbs-cpu", func(b *testing.B) {
-		batches := loadBatches(b, "tsbs-cpu-only-s100-1d.lp.gz", benchBatch, 40*benchBatch)
+		batches := datasets.Batches(b, "tsbs-cpu-only-s100-1d.lp.gz", benchBatch, 40*benchBatch)
 		benchParse(b, batches)
 	})
 	b.Run("synthetic", func(b *testing.B) {

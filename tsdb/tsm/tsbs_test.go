@@ -5,43 +5,14 @@ import (
 	"bytes"
 	"compress/gzip"
 	"os"
-	"path/filepath"
 	"sort"
 	"sync"
 	"testing"
 
+	"github.com/strata-db/strata/internal/datasets"
 	"github.com/strata-db/strata/tsdb/models"
 	"github.com/strata-db/strata/tsdb/tsm"
 )
-
-// dataFile returns the path of a shared dataset, or skips the test when it
-// is absent. It honours STRATA_DATA_DIR, else walks up from the package
-// directory looking for a shared/data folder beside the repository.
-func dataFile(tb testing.TB, name string) string {
-	tb.Helper()
-	if dir := os.Getenv("STRATA_DATA_DIR"); dir != "" {
-		p := filepath.Join(dir, name)
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-		tb.Skipf("dataset %s not found in STRATA_DATA_DIR=%s", name, dir)
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		tb.Skipf("dataset %s: cannot get working directory: %v", name, err)
-	}
-	for {
-		p := filepath.Join(dir, "shared", "data", name)
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			tb.Skipf("dataset %s not found (looked for shared/data/ above the package; set STRATA_DATA_DIR)", name)
-		}
-		dir = parent
-	}
-}
 
 // dataset is a TSBS file loaded as sorted columns.
 type dataset struct {
@@ -51,7 +22,7 @@ type dataset struct {
 
 var (
 	datasetOnce = map[string]*sync.Once{}
-	datasets    = map[string]*dataset{}
+	loaded      = map[string]*dataset{}
 	datasetMu   sync.Mutex
 )
 
@@ -59,7 +30,7 @@ var (
 // once per process.
 func loadDataset(tb testing.TB, name string) *dataset {
 	tb.Helper()
-	path := dataFile(tb, name)
+	path := datasets.Path(tb, name)
 	datasetMu.Lock()
 	once := datasetOnce[name]
 	if once == nil {
@@ -73,15 +44,15 @@ func loadDataset(tb testing.TB, name string) *dataset {
 			tb.Fatalf("load %s: got error %v; want nil", path, err)
 		}
 		datasetMu.Lock()
-		datasets[name] = ds
+		loaded[name] = ds
 		datasetMu.Unlock()
 	})
 	datasetMu.Lock()
 	defer datasetMu.Unlock()
-	if datasets[name] == nil {
+	if loaded[name] == nil {
 		tb.Fatalf("dataset %s failed to load earlier", name)
 	}
-	return datasets[name]
+	return loaded[name]
 }
 
 func parseDataset(path string) (*dataset, error) {
