@@ -33,6 +33,17 @@ func (o *ctlOptions) context(cmd *cobra.Command) (context.Context, context.Cance
 	return context.WithTimeout(cmd.Context(), o.timeout)
 }
 
+// session is what one ctl command talks to meta with: a context bounded by
+// --timeout and a client; done releases both.
+func (o *ctlOptions) session(cmd *cobra.Command) (context.Context, *meta.Client, func()) {
+	ctx, cancel := o.context(cmd)
+	c := o.client()
+	return ctx, c, func() {
+		c.Close()
+		cancel()
+	}
+}
+
 func newCtlCommand() *cobra.Command {
 	opts := &ctlOptions{}
 	cmd := &cobra.Command{

@@ -24,10 +24,8 @@ func newCtlAddDataCommand(o *ctlOptions) *cobra.Command {
 			if httpAddr == "" {
 				return fmt.Errorf("--http-addr is required: the node's client API address")
 			}
-			ctx, cancel := o.context(cmd)
-			defer cancel()
-			c := o.client()
-			defer c.Close()
+			ctx, c, done := o.session(cmd)
+			defer done()
 			n, err := c.CreateDataNode(ctx, httpAddr, args[0])
 			if err != nil {
 				return failed(fmt.Sprintf("add data node %s", args[0]), err)
@@ -62,10 +60,8 @@ func newCtlRemoveDataCommand(o *ctlOptions) *cobra.Command {
 		Short: "Remove a data node; its shards are then reported under-replicated (nothing is moved)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, cancel := o.context(cmd)
-			defer cancel()
-			c := o.client()
-			defer c.Close()
+			ctx, c, done := o.session(cmd)
+			defer done()
 			id, err := dataNodeID(ctx, c, args[0])
 			if err != nil {
 				return err
@@ -85,10 +81,8 @@ func newCtlUpdateDataCommand(o *ctlOptions) *cobra.Command {
 		Short: "Change a data node's registered addresses",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, cancel := o.context(cmd)
-			defer cancel()
-			c := o.client()
-			defer c.Close()
+			ctx, c, done := o.session(cmd)
+			defer done()
 			id, err := dataNodeID(ctx, c, args[0])
 			if err != nil {
 				return err
@@ -135,10 +129,8 @@ how a cluster starts using nodes added since the groups were made.`,
 			if delay < 0 {
 				return fmt.Errorf("--delay must not be negative")
 			}
-			ctx, cancel := o.context(cmd)
-			defer cancel()
-			c := o.client()
-			defer c.Close()
+			ctx, c, done := o.session(cmd)
+			defer done()
 			at := time.Now().Add(delay).UTC()
 			if err := c.TruncateShardGroups(ctx, at); err != nil {
 				return failed("truncate shard groups", err)

@@ -61,10 +61,8 @@ func newCtlCreateDatabaseCommand(o *ctlOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ctx, cancel := o.context(cmd)
-			defer cancel()
-			c := o.client()
-			defer c.Close()
+			ctx, c, done := o.session(cmd)
+			defer done()
 			if _, err := c.CreateDatabase(ctx, args[0], &spec); err != nil {
 				return failed(fmt.Sprintf("create database %q", args[0]), err)
 			}
@@ -82,10 +80,8 @@ func newCtlDropDatabaseCommand(o *ctlOptions) *cobra.Command {
 		Short: "Drop a database, its retention policies and shard groups",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, cancel := o.context(cmd)
-			defer cancel()
-			c := o.client()
-			defer c.Close()
+			ctx, c, done := o.session(cmd)
+			defer done()
 			if err := c.DropDatabase(ctx, args[0]); err != nil {
 				return failed(fmt.Sprintf("drop database %q", args[0]), err)
 			}
@@ -106,10 +102,8 @@ func newCtlCreateRPCommand(o *ctlOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ctx, cancel := o.context(cmd)
-			defer cancel()
-			c := o.client()
-			defer c.Close()
+			ctx, c, done := o.session(cmd)
+			defer done()
 			if _, err := c.CreateRetentionPolicy(ctx, args[0], spec, makeDefault); err != nil {
 				return failed(fmt.Sprintf("create retention policy %q on %q", args[1], args[0]), err)
 			}
@@ -157,10 +151,8 @@ func newCtlAlterRPCommand(o *ctlOptions) *cobra.Command {
 			if upd == (meta.RetentionPolicyUpdate{}) && !makeDefault {
 				return fmt.Errorf("nothing to change: give --duration, --shard-duration, --replication or --default")
 			}
-			ctx, cancel := o.context(cmd)
-			defer cancel()
-			c := o.client()
-			defer c.Close()
+			ctx, c, done := o.session(cmd)
+			defer done()
 			if err := c.UpdateRetentionPolicy(ctx, args[0], args[1], upd, makeDefault); err != nil {
 				return failed(fmt.Sprintf("alter retention policy %q on %q", args[1], args[0]), err)
 			}
@@ -178,10 +170,8 @@ func newCtlDropRPCommand(o *ctlOptions) *cobra.Command {
 		Short: "Drop a retention policy and its shard groups",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, cancel := o.context(cmd)
-			defer cancel()
-			c := o.client()
-			defer c.Close()
+			ctx, c, done := o.session(cmd)
+			defer done()
 			if err := c.DropRetentionPolicy(ctx, args[0], args[1]); err != nil {
 				return failed(fmt.Sprintf("drop retention policy %q on %q", args[1], args[0]), err)
 			}
@@ -193,10 +183,8 @@ func newCtlDropRPCommand(o *ctlOptions) *cobra.Command {
 // readState fetches the cluster state at the --consistency level for a
 // show command.
 func readState(cmd *cobra.Command, o *ctlOptions) (*meta.Data, error) {
-	ctx, cancel := o.context(cmd)
-	defer cancel()
-	c := o.client()
-	defer c.Close()
+	ctx, c, done := o.session(cmd)
+	defer done()
 	d, _, err := c.ReadData(ctx, meta.ReadConsistency(o.consistency))
 	if err != nil {
 		return nil, failed("read cluster state", err)

@@ -55,10 +55,8 @@ func newCtlShowCommand(o *ctlOptions) *cobra.Command {
 		Short: "Show the meta nodes (leader marked) and data nodes",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, cancel := o.context(cmd)
-			defer cancel()
-			c := o.client()
-			defer c.Close()
+			ctx, c, done := o.session(cmd)
+			defer done()
 			st, err := clusterStatus(ctx, c, splitList(o.metaAddrs))
 			if err != nil {
 				return err
@@ -121,10 +119,8 @@ is asked for its id and raft address, then joined through the leader. A
 node started with --join does this by itself.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, cancel := o.context(cmd)
-			defer cancel()
-			c := o.client()
-			defer c.Close()
+			ctx, c, done := o.session(cmd)
+			defer done()
 			if err := c.AddMetaNode(ctx, args[0]); err != nil {
 				return failed(fmt.Sprintf("add meta node %s", args[0]), err)
 			}
@@ -139,10 +135,8 @@ func newCtlRemoveMetaCommand(o *ctlOptions) *cobra.Command {
 		Short: "Remove a meta node from the raft cluster",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, cancel := o.context(cmd)
-			defer cancel()
-			c := o.client()
-			defer c.Close()
+			ctx, c, done := o.session(cmd)
+			defer done()
 			if err := c.RemoveMetaNode(ctx, args[0]); err != nil {
 				return failed(fmt.Sprintf("remove meta node %s", args[0]), err)
 			}

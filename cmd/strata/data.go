@@ -1,15 +1,9 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 
-	"github.com/BurntSushi/toml"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 
 	"github.com/strata-db/strata/data"
@@ -42,29 +36,17 @@ Precedence of settings: flags, then STRATA_DATA_* environment variables
 				return err
 			}
 			cfg := data.NewConfig()
-			if configPath != "" {
-				if _, err := toml.DecodeFile(configPath, &cfg); err != nil {
-					return fmt.Errorf("read config %s: %w", configPath, err)
-				}
+			if err := readConfig(configPath, &cfg); err != nil {
+				return err
 			}
-			if fs.Changed("dir") {
-				cfg.Dir = dir
-			}
-			if fs.Changed("http-addr") {
-				cfg.HTTPAddr = httpAddr
-			}
-			if fs.Changed("rpc-addr") {
-				cfg.RPCAddr = rpcAddr
-			}
-			if fs.Changed("http-advertise-addr") {
-				cfg.HTTPAdvertiseAddr = httpAdv
-			}
-			if fs.Changed("rpc-advertise-addr") {
-				cfg.RPCAdvertiseAddr = rpcAdv
-			}
-			if fs.Changed("meta") {
-				cfg.Meta = splitList(metaAddrs)
-			}
+			override(fs, map[string]func(){
+				"dir":                 func() { cfg.Dir = dir },
+				"http-addr":           func() { cfg.HTTPAddr = httpAddr },
+				"rpc-addr":            func() { cfg.RPCAddr = rpcAddr },
+				"http-advertise-addr": func() { cfg.HTTPAdvertiseAddr = httpAdv },
+				"rpc-advertise-addr":  func() { cfg.RPCAdvertiseAddr = rpcAdv },
+				"meta":                func() { cfg.Meta = splitList(metaAddrs) },
+			})
 			if err := cfg.Validate(); err != nil {
 				return fmt.Errorf("invalid configuration: %w", err)
 			}
@@ -72,21 +54,8 @@ Precedence of settings: flags, then STRATA_DATA_* environment variables
 			if err != nil {
 				return err
 			}
-			reg := prometheus.NewRegistry()
-			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-			srv := data.NewServer(cfg, Version, logger, reg)
-			if err := srv.Open(); err != nil {
-				return fmt.Errorf("start data node: %w", err)
-			}
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			<-ctx.Done()
-			logger.Info("shutting down data node")
-			if err := srv.Close(); err != nil {
-				return fmt.Errorf("stop data node: %w", err)
-			}
-			logger.Info("data node stopped")
-			return nil
+			srv := data.NewServer(cfg, Version, logger, processRegistry())
+			return serve(logger, "data node", srv, nil)
 		},
 	}
 	def := data.NewConfig()

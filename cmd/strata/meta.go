@@ -1,16 +1,10 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 
-	"github.com/BurntSushi/toml"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 
 	"github.com/strata-db/strata/meta"
@@ -44,32 +38,18 @@ Precedence of settings: flags, then STRATA_META_* environment variables
 				return err
 			}
 			cfg := meta.NewConfig()
-			if configPath != "" {
-				if _, err := toml.DecodeFile(configPath, &cfg); err != nil {
-					return fmt.Errorf("read config %s: %w", configPath, err)
-				}
+			if err := readConfig(configPath, &cfg); err != nil {
+				return err
 			}
-			if fs.Changed("dir") {
-				cfg.Dir = dir
-			}
-			if fs.Changed("http-addr") {
-				cfg.HTTPAddr = httpAddr
-			}
-			if fs.Changed("raft-addr") {
-				cfg.RaftAddr = raftAddr
-			}
-			if fs.Changed("http-advertise-addr") {
-				cfg.HTTPAdvertiseAddr = httpAdv
-			}
-			if fs.Changed("raft-advertise-addr") {
-				cfg.RaftAdvertiseAddr = raftAdv
-			}
-			if fs.Changed("join") {
-				cfg.Join = splitList(join)
-			}
-			if fs.Changed("no-bootstrap") {
-				cfg.NoBootstrap = noBoot
-			}
+			override(fs, map[string]func(){
+				"dir":                 func() { cfg.Dir = dir },
+				"http-addr":           func() { cfg.HTTPAddr = httpAddr },
+				"raft-addr":           func() { cfg.RaftAddr = raftAddr },
+				"http-advertise-addr": func() { cfg.HTTPAdvertiseAddr = httpAdv },
+				"raft-advertise-addr": func() { cfg.RaftAdvertiseAddr = raftAdv },
+				"join":                func() { cfg.Join = splitList(join) },
+				"no-bootstrap":        func() { cfg.NoBootstrap = noBoot },
+			})
 			if err := cfg.Validate(); err != nil {
 				return fmt.Errorf("invalid configuration: %w", err)
 			}
@@ -77,22 +57,10 @@ Precedence of settings: flags, then STRATA_META_* environment variables
 			if err != nil {
 				return err
 			}
-			reg := prometheus.NewRegistry()
-			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-			srv := meta.NewServer(cfg, logger, reg)
-			if err := srv.Open(); err != nil {
-				return fmt.Errorf("start meta node: %w", err)
-			}
-			logger.Info("meta node started", "id", srv.ID(), "http_addr", srv.HTTPAddr(), "raft_addr", srv.RaftAddr(), "dir", cfg.Dir)
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			<-ctx.Done()
-			logger.Info("shutting down meta node")
-			if err := srv.Close(); err != nil {
-				return fmt.Errorf("stop meta node: %w", err)
-			}
-			logger.Info("meta node stopped")
-			return nil
+			srv := meta.NewServer(cfg, logger, processRegistry())
+			return serve(logger, "meta node", srv, func() {
+				logger.Info("meta node started", "id", srv.ID(), "http_addr", srv.HTTPAddr(), "raft_addr", srv.RaftAddr(), "dir", cfg.Dir)
+			})
 		},
 	}
 	fs := cmd.Flags()

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/BurntSushi/toml"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/pflag"
+)
+
+// lifecycle is a server as the process runs it.
+type lifecycle interface {
+	Open() error
+	Close() error
+}
+
+// readConfig decodes the TOML file at path (if any) over cfg's defaults.
+func readConfig(path string, cfg any) error {
+	if path == "" {
+		return nil
+	}
+	if _, err := toml.DecodeFile(path, cfg); err != nil {
+		return fmt.Errorf("read config %s: %w", path, err)
+	}
+	return nil
+}
+
+// override copies each set flag's value into its config field: flags win
+// over the config file. The map is flag name → apply function.
+func override(fs *pflag.FlagSet, set map[string]func()) {
+	for name, apply := range set {
+		if fs.Changed(name) {
+			apply()
+		}
+	}
+}
+
+// processRegistry is a registry with the Go runtime and process metrics
+// every node exports.
+func processRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
+
+// serve opens srv, waits for SIGINT or SIGTERM, then closes it (a graceful
+// stop: in-flight work drains, a meta leader hands over leadership).
+// started, if not nil, logs what the node is once it is open.
+func serve(logger *slog.Logger, what string, srv lifecycle, started func()) error {
+	if err := srv.Open(); err != nil {
+		return fmt.Errorf("start %s: %w", what, err)
+	}
+	if started != nil {
+		started()
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	<-ctx.Done()
+	logger.Info("shutting down " + what)
+	if err := srv.Close(); err != nil {
+		return fmt.Errorf("stop %s: %w", what, err)
+	}
+	logger.Info(what + " stopped")
+	return nil
+}
