@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/strata-db/strata/internal/durable"
+
 	"github.com/strata-db/strata/meta"
 )
 
@@ -65,41 +67,8 @@ func register(ctx context.Context, dir string, mc metaRegistrar, httpAddr, rpcAd
 	if err != nil {
 		return 0, fmt.Errorf("encode node identity: %w", err)
 	}
-	if err := writeFileSync(path, b); err != nil {
+	if err := durable.ReplaceFile(path, b); err != nil {
 		return 0, err
 	}
 	return n.ID, nil
-}
-
-// writeFileSync writes path atomically and durably: temp file, fsync,
-// rename, fsync of the directory.
-func writeFileSync(path string, b []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
-	if err != nil {
-		return fmt.Errorf("create %s: %w", tmp, err)
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", tmp, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("sync %s: %w", tmp, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", tmp, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("rename %s: %w", tmp, err)
-	}
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return fmt.Errorf("open %s: %w", filepath.Dir(path), err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", filepath.Dir(path), err)
-	}
-	return nil
 }

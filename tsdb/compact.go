@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/strata-db/strata/internal/durable"
+
 	"github.com/strata-db/strata/tsdb/models"
 	"github.com/strata-db/strata/tsdb/tsm"
 )
@@ -208,7 +210,7 @@ func (s *Shard) inputsGone(paths []string) bool {
 			return false
 		}
 	}
-	if err := syncDir(s.dir); err != nil {
+	if err := durable.SyncDir(s.dir); err != nil {
 		s.logger.Warn("sync shard dir failed", "err", err)
 		return false
 	}

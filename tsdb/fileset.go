@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/strata-db/strata/internal/durable"
+
 	"github.com/strata-db/strata/tsdb/tsm"
 )
 
@@ -143,7 +145,7 @@ func (s *Shard) openFiles() error {
 		}
 	}
 	if removed {
-		if err := syncDir(s.dir); err != nil {
+		if err := durable.SyncDir(s.dir); err != nil {
 			return err
 		}
 	}

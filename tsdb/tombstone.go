@@ -3,7 +3,6 @@ package tsdb
 import (
 	"bytes"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
@@ -11,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+
+	"github.com/strata-db/strata/internal/durable"
 )
 
 // Tombstone deletes the values of one series (one field of it, or all fields
@@ -236,13 +237,13 @@ func (s *tombstoneSet) settle(n int, apply func(t *Tombstone) bool, expireBefore
 		buf = appendTombstoneRecord(buf, &next[i])
 	}
 	tmp := s.path + ".tmp"
-	if err := writeFileSync(tmp, buf); err != nil {
+	if err := durable.WriteFile(tmp, buf); err != nil {
 		return fmt.Errorf("rewrite tombstones: %w", err)
 	}
 	if err := os.Rename(tmp, s.path); err != nil {
 		return fmt.Errorf("rename tombstones: %w", err)
 	}
-	if err := syncDir(filepath.Dir(s.path)); err != nil {
+	if err := durable.SyncDir(filepath.Dir(s.path)); err != nil {
 		return err
 	}
 	nf, err := os.OpenFile(s.path, os.O_RDWR|os.O_APPEND, 0o644)
@@ -265,39 +266,6 @@ func (s *tombstoneSet) close() error {
 	s.f = nil
 	if err != nil {
 		return fmt.Errorf("close tombstones: %w", err)
-	}
-	return nil
-}
-
-// writeFileSync writes data to path and fsyncs it.
-func writeFileSync(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
-// syncDir fsyncs a directory so renames and creations in it are durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("open dir for sync: %w", err)
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil && !errors.Is(err, os.ErrInvalid) {
-		return fmt.Errorf("sync dir %s: %w", dir, err)
 	}
 	return nil
 }

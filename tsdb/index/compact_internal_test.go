@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/strata-db/strata/internal/durable"
 	"github.com/strata-db/strata/tsdb/models"
 )
 
@@ -264,7 +265,7 @@ func TestSnapshotHandOver(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Steps 2 and 3.
-	if err := writeTemp(dir, snapshotFileName, snap); err != nil {
+	if err := durable.WriteFile(filepath.Join(dir, snapshotFileName+tmpSuffix), snap); err != nil {
 		t.Fatal(err)
 	}
 	ix.mu.Lock()

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+
+	"github.com/strata-db/strata/internal/durable"
 )
 
 // File names inside the index directory.
@@ -225,7 +227,7 @@ func (ix *Index) maybeCompact() {
 	off := ix.log.size
 	ix.mu.Unlock()
 
-	err := writeTemp(ix.dir, snapshotFileName, snap)
+	err := durable.WriteFile(filepath.Join(ix.dir, snapshotFileName+tmpSuffix), snap)
 
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
@@ -253,7 +255,7 @@ func (ix *Index) maybeCompact() {
 // compactNow writes a snapshot synchronously; for Open, before the index
 // is shared.
 func (ix *Index) compactNow() error {
-	if err := writeTemp(ix.dir, snapshotFileName, ix.encodeSnapshot()); err != nil {
+	if err := durable.WriteFile(filepath.Join(ix.dir, snapshotFileName+tmpSuffix), ix.encodeSnapshot()); err != nil {
 		return fmt.Errorf("write index snapshot: %w", err)
 	}
 	return ix.switchLog(ix.log.size)
@@ -306,7 +308,7 @@ func (ix *Index) switchLog(off int64) error {
 	if _, err := ix.log.f.ReadAt(tail[len(logMagic):], off); err != nil {
 		return fmt.Errorf("read index log tail: %w", err)
 	}
-	if err := writeTemp(ix.dir, logFileName, tail); err != nil {
+	if err := durable.WriteFile(filepath.Join(ix.dir, logFileName+tmpSuffix), tail); err != nil {
 		return fmt.Errorf("write new index log: %w", err)
 	}
 	for _, name := range []string{snapshotFileName, logFileName} {
@@ -314,7 +316,7 @@ func (ix *Index) switchLog(off int64) error {
 			return fmt.Errorf("install %s: %w", name, err)
 		}
 	}
-	if err := syncDir(ix.dir); err != nil {
+	if err := durable.SyncDir(ix.dir); err != nil {
 		return fmt.Errorf("sync index dir: %w", err)
 	}
 	f, err := os.OpenFile(filepath.Join(ix.dir, logFileName), os.O_RDWR, 0o644)
@@ -328,32 +330,6 @@ func (ix *Index) switchLog(off int64) error {
 	ix.log.close()
 	ix.log = &logFile{f: f, size: int64(len(tail))}
 	return nil
-}
-
-// writeTemp writes data to name+".tmp" in dir and fsyncs it.
-func writeTemp(dir, name string, data []byte) error {
-	f, err := os.OpenFile(filepath.Join(dir, name+tmpSuffix), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // readAll reads an open file whole into a buffer of its exact size.

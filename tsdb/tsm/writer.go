@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/strata-db/strata/internal/durable"
+
 	"github.com/strata-db/strata/tsdb/models"
 )
 
@@ -255,7 +257,7 @@ func (w *Writer) finish() error {
 	if err := os.Rename(w.tmpPath, w.path); err != nil {
 		return fmt.Errorf("rename tsm file %s: %w", w.tmpPath, err)
 	}
-	return syncDir(filepath.Dir(w.path))
+	return durable.SyncDir(filepath.Dir(w.path))
 }
 
 // errIndexTooLarge reports an index past the format's 4 GiB limit.
@@ -271,22 +273,6 @@ func (w *Writer) Remove() error {
 	_ = w.f.Close()
 	if err := os.Remove(w.tmpPath); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("remove tsm file %s: %w", w.tmpPath, err)
-	}
-	return nil
-}
-
-// syncDir fsyncs a directory so a rename in it is durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("open dir %s: %w", dir, err)
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("sync dir %s: %w", dir, err)
 	}
 	return nil
 }

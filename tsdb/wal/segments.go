@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/strata-db/strata/internal/durable"
 )
 
 // Replay calls fn for every record of the segments that existed when the WAL
@@ -118,7 +120,7 @@ func (w *WAL) RemoveThrough(segment uint64) error {
 	w.sealed = append(w.sealed[:0], w.sealed[removed:]...)
 	w.metrics.segments.Sub(float64(removed))
 	if !w.cfg.NoSync {
-		if serr := syncDir(w.dir); err == nil {
+		if serr := durable.SyncDir(w.dir); err == nil {
 			err = serr
 		}
 	}

@@ -8,6 +8,8 @@ import (
 	"os"
 	"sync"
 
+	"github.com/strata-db/strata/internal/durable"
+
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -244,7 +246,7 @@ func (w *WAL) createSegment(id uint64) (*os.File, error) {
 		if err := w.sync(f); err != nil {
 			return fail(fmt.Errorf("fsync segment %d: %w", id, err))
 		}
-		if err := syncDir(w.dir); err != nil {
+		if err := durable.SyncDir(w.dir); err != nil {
 			return fail(err)
 		}
 	}
@@ -259,22 +261,5 @@ func (w *WAL) removeSegmentFile(id uint64) error {
 	if w.cfg.NoSync {
 		return nil
 	}
-	return syncDir(w.dir)
-}
-
-// syncDir fsyncs a directory so that file creations and removals in it are
-// durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("open wal dir: %w", err)
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil && cerr != nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("fsync wal dir: %w", err)
-	}
-	return nil
+	return durable.SyncDir(w.dir)
 }
