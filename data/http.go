@@ -29,6 +29,8 @@ var errUnauthorized = errors.New("authorization failed")
 // metaView is what the client API needs from the meta client.
 type metaView interface {
 	Data() *meta.Data
+	// Refresh reads the current state from meta into the cache.
+	Refresh(ctx context.Context) (*meta.Data, error)
 	CreateDatabase(ctx context.Context, name string, spec *meta.RetentionPolicySpec) (*meta.DatabaseInfo, error)
 }
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -22,17 +23,31 @@ import (
 
 // fakeMeta serves a fixed state and records CreateDatabase calls.
 type fakeMeta struct {
-	mu      sync.Mutex
-	data    *meta.Data
-	created []string
-	dropped []string
-	specs   []*meta.RetentionPolicySpec
+	mu        sync.Mutex
+	data      *meta.Data
+	created   []string
+	dropped   []string
+	refreshes int
+	fresh     *meta.Data
+	specs     []*meta.RetentionPolicySpec
 }
 
 func (f *fakeMeta) Data() *meta.Data {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.data
+}
+
+// Refresh returns the state, counting calls; fresh, when set, becomes the
+// state on the next call (another node's change arriving).
+func (f *fakeMeta) Refresh(context.Context) (*meta.Data, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.refreshes++
+	if f.fresh != nil {
+		f.data, f.fresh = f.fresh, nil
+	}
+	return f.data, nil
 }
 
 func (f *fakeMeta) CreateDatabase(_ context.Context, name string, spec *meta.RetentionPolicySpec) (*meta.DatabaseInfo, error) {
@@ -305,5 +320,24 @@ func TestWriteAuth(t *testing.T) {
 	}
 	if len(fw.calls) != 3 {
 		t.Errorf("writes that reached the writer: got %d, want 3", len(fw.calls))
+	}
+}
+
+// TestWriteToDatabaseCreatedElsewhere checks that a write for a database
+// this node's cache does not know yet re-reads meta before answering 404.
+func TestWriteToDatabaseCreatedElsewhere(t *testing.T) {
+	h, fm, fw := newTestHandler(t, nil)
+	newer := *fm.data
+	newer.Databases = append(slices.Clone(newer.Databases), meta.DatabaseInfo{Name: "db1", DefaultRetentionPolicy: "autogen"})
+	fm.fresh = &newer
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/write?db=db1", strings.NewReader("cpu v=1 1")))
+	if rec.Code != 204 || len(fw.calls) != 1 || fm.refreshes != 1 {
+		t.Fatalf("write to a database only meta knows yet: got %d %s, %d writes, %d refreshes; want 204, 1, 1", rec.Code, rec.Body, len(fw.calls), fm.refreshes)
+	}
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/write?db=none", strings.NewReader("cpu v=1 1")))
+	if rec.Code != 404 || fm.refreshes != 2 {
+		t.Fatalf("write to a database nobody has: got %d after %d refreshes; want 404 after a refresh", rec.Code, fm.refreshes)
 	}
 }

@@ -88,6 +88,12 @@ func (h *handler) serveQuery(w http.ResponseWriter, r *http.Request) {
 			}
 			di := d.Database(db)
 			if di == nil {
+				// Created through another node a moment ago?
+				if fresh, err := h.meta.Refresh(r.Context()); err == nil {
+					di = fresh.Database(db)
+				}
+			}
+			if di == nil {
 				return "", fmt.Errorf("%w: %s", meta.ErrDatabaseNotFound, db)
 			}
 			return di.DefaultRetentionPolicy, nil

@@ -140,10 +140,7 @@ func (s *Server) open() error {
 	}
 
 	s.rpc = coordinator.NewRPCClient(s.cfg.Coordinator, s.meta, s.logger.With("component", "rpc-client"), s.reg)
-	local := &localStore{store: s.store, meta: s.meta, node: s.NodeID, refresh: func(ctx context.Context) (*meta.Data, error) {
-		d, _, err := s.meta.ReadData(ctx, meta.ReadDefault)
-		return d, err
-	}}
+	local := &localStore{store: s.store, meta: s.meta, node: s.NodeID, refresh: s.meta.Refresh}
 	s.writer = coordinator.NewPointsWriter(s.cfg.Coordinator, s.NodeID, s.meta, local, s.rpc, nil, s.logger.With("component", "coordinator"), s.reg)
 
 	reader := coordinator.NewLocalShardReader(s.store)

@@ -98,8 +98,15 @@ func (h *handler) write(w http.ResponseWriter, r *http.Request, db, rp, precisio
 		return
 	}
 	if d.Database(db) == nil {
-		httpError(w, http.StatusNotFound, fmt.Sprintf("database not found: %q", db))
-		return
+		// It may have been created through another node a moment ago,
+		// before this node's cache heard of it.
+		if fresh, err := h.meta.Refresh(r.Context()); err == nil {
+			d = fresh
+		}
+		if d.Database(db) == nil {
+			httpError(w, http.StatusNotFound, fmt.Sprintf("database not found: %q", db))
+			return
+		}
 	}
 
 	bufs := writeBufferPool.Get().(*writeBuffers)

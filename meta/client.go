@@ -134,6 +134,19 @@ func (c *Client) WaitForDataChanged() <-chan struct{} {
 	return c.changed
 }
 
+// Refresh reads the leader's state now (default consistency), installs it
+// in the cache if it is newer, and returns the cached state. Callers use it
+// when the cache may lag a change another node just made (a database
+// created through another data node), instead of waiting for the watch.
+func (c *Client) Refresh(ctx context.Context) (*Data, error) {
+	d, _, err := c.ReadData(ctx, ReadDefault)
+	if err != nil {
+		return nil, err
+	}
+	c.swap(d)
+	return c.Data(), nil
+}
+
 // swap installs d if it is newer than the cache.
 func (c *Client) swap(d *Data) {
 	c.mu.Lock()

@@ -651,3 +651,26 @@ func TestCluster_ConcurrentDDLAcrossLeaderCrash(t *testing.T) {
 		t.Fatalf("watcher cache has %d databases, want %d", got, len(acked))
 	}
 }
+
+// TestClient_Refresh checks that Refresh installs the leader's current
+// state in a client's cache at once, without the watch.
+func TestClient_Refresh(t *testing.T) {
+	c := metatest.New(t, 3)
+	c.WaitLeader()
+	ctx := ctxT(t)
+	writer := newClient(t, c.HTTPAddrs()...)
+	reader := newClient(t, c.HTTPAddrs()...) // never opened: no watch
+	if reader.Data() != nil {
+		t.Fatal("an unopened client has cached state")
+	}
+	if _, err := writer.CreateDatabase(ctx, "fresh", nil); err != nil {
+		t.Fatalf("CreateDatabase: %v", err)
+	}
+	d, err := reader.Refresh(ctx)
+	if err != nil {
+		t.Fatalf("Refresh: %v", err)
+	}
+	if d.Database("fresh") == nil || reader.Data() != d {
+		t.Fatalf("after Refresh: returned %v, cached %v; want the state holding database fresh, cached", d.Databases, reader.Data())
+	}
+}
