@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"math"
 	"reflect"
 	"strings"
 	"testing"
@@ -31,7 +32,7 @@ func encodeStream(t testing.TB, batches []query.SeriesBatch) []byte {
 func sampleBatches() []query.SeriesBatch {
 	return []query.SeriesBatch{
 		{Key: "cpu,host=a", Fields: []query.FieldColumn{
-			{Name: "f", Type: models.FieldTypeFloat, Points: []query.Point{{Time: -5, Value: models.FloatValue(1.5)}, {Time: 1 << 62, Value: models.FloatValue(-0.0)}}},
+			{Name: "f", Type: models.FieldTypeFloat, Points: []query.Point{{Time: -5, Value: models.FloatValue(1.5)}, {Time: 1 << 62, Value: models.FloatValue(math.Copysign(0, -1))}}},
 			{Name: "s", Type: models.FieldTypeString, Points: []query.Point{{Time: 3, Value: models.StringValue([]byte("x y"))}}},
 			{Name: "b", Type: models.FieldTypeBoolean, Points: []query.Point{{Time: 3, Value: models.BooleanValue(true)}}},
 		}},

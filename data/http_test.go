@@ -259,7 +259,9 @@ func TestQueryCreateAndShowDatabases(t *testing.T) {
 	if len(fm.created) != 1 {
 		t.Errorf("CREATE DATABASE of an existing database called meta: %v", fm.created)
 	}
-	rec = post("CREATE DATABASE r WITH DURATION 1d REPLICATION 3 NAME week")
+	if rec := post("CREATE DATABASE r WITH DURATION 1d REPLICATION 3 NAME week"); strings.Contains(rec.Body.String(), "error") {
+		t.Errorf("CREATE DATABASE WITH: %s", rec.Body)
+	}
 	if spec := fm.specs[len(fm.specs)-1]; spec.Name != "week" || *spec.ReplicaN != 3 || spec.Duration.Hours() != 24 {
 		t.Errorf("CREATE DATABASE WITH: got spec %+v", spec)
 	}

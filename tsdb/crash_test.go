@@ -133,7 +133,7 @@ func runCrashChild(t *testing.T, dir string, start int64, rng *rand.Rand, delete
 	// Let it write for a while (at least one ack), then kill -9.
 	first := time.NewTimer(10 * time.Second)
 	defer first.Stop()
-	last := start - 1
+	var last int64
 	select {
 	case v, ok := <-acks:
 		if !ok {

@@ -1,8 +1,6 @@
 package query
 
 import (
-	"strings"
-
 	"github.com/influxdata/influxql"
 
 	"github.com/strata-db/strata/tsdb/models"
@@ -41,9 +39,6 @@ func varRefs(expr influxql.Expr) []*influxql.VarRef {
 	})
 	return refs
 }
-
-// isTimeRef reports whether r names the time column.
-func isTimeRef(r *influxql.VarRef) bool { return strings.EqualFold(r.Val, "time") }
 
 // splitCondition separates the part of cond that Storage can apply (tags
 // only) from whether a per-point evaluation is still needed. isField says

@@ -12,7 +12,7 @@ import (
 func TestJSONValuesMatchEncodingJSON(t *testing.T) {
 	rows := [][]any{
 		{nil, true, false, int64(-7), int64(math.MaxInt64), int(3), uint64(math.MaxUint64)},
-		{0.0, -0.0, 1.5, 1e20, 1e21, 1e-6, 1e-7, 123456789.125, -2.5e-300, math.MaxFloat64, math.SmallestNonzeroFloat64},
+		{0.0, math.Copysign(0, -1), 1.5, 1e20, 1e21, 1e-6, 1e-7, 123456789.125, -2.5e-300, math.MaxFloat64, math.SmallestNonzeroFloat64},
 		{"", "plain", `q"uote\back`, "<a href='x'>&</a>", "tab\tnl\nret\rbs\bff\f", "\x00\x01\x1f\x7f", "é ☃ 𝄞", "\xff\xfe bad", "line\u2028sep\u2029"},
 		{"2026-01-01T00:00:00Z", int64(1767225600000), map[string]any{"k": 1}, []string{"x"}},
 	}

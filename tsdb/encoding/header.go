@@ -78,18 +78,6 @@ func appendHeader(dst []byte, t blockType, scheme byte, n int) []byte {
 	return binary.AppendUvarint(dst, uint64(n))
 }
 
-// readUvarint reads one unsigned varint from src.
-func readUvarint(src []byte) (uint64, []byte, error) {
-	u, k := binary.Uvarint(src)
-	if k <= 0 {
-		if k == 0 {
-			return 0, nil, errTruncated
-		}
-		return 0, nil, corruptf("varint overflows 64 bits")
-	}
-	return u, src[k:], nil
-}
-
 // readVarint reads one zigzag-encoded signed varint from src.
 func readVarint(src []byte) (int64, []byte, error) {
 	v, k := binary.Varint(src)

@@ -168,12 +168,3 @@ func (t *seriesTable) store(key []byte) uint64 {
 	t.slabs[si] = slab
 	return uint64(si)<<32 | uint64(off)
 }
-
-// memBytes estimates the table's heap use.
-func (t *seriesTable) memBytes() int {
-	n := len(t.slots)*8 + cap(t.locs)*8
-	for _, s := range t.slabs {
-		n += cap(s)
-	}
-	return n
-}
