@@ -49,19 +49,7 @@ func AppendPoints(dst []byte, points []models.Point) []byte {
 		dst = binary.AppendUvarint(dst, uint64(len(p.Fields)))
 		for _, f := range p.Fields {
 			dst = appendBytes(dst, f.Key)
-			dst = append(dst, byte(f.Value.Type))
-			switch f.Value.Type {
-			case models.FieldTypeFloat:
-				dst = binary.LittleEndian.AppendUint64(dst, f.Value.N)
-			case models.FieldTypeInteger:
-				dst = binary.AppendVarint(dst, int64(f.Value.N))
-			case models.FieldTypeUnsigned:
-				dst = binary.AppendUvarint(dst, f.Value.N)
-			case models.FieldTypeBoolean:
-				dst = append(dst, byte(f.Value.N&1))
-			case models.FieldTypeString:
-				dst = appendBytes(dst, f.Value.S)
-			}
+			dst = models.AppendValue(dst, f.Value)
 		}
 		dst = binary.AppendVarint(dst, p.Time-prev)
 		prev = p.Time
@@ -223,42 +211,16 @@ func (r *batchReader) value(point int) models.Value {
 	if r.err != nil {
 		return models.Value{}
 	}
-	if r.off >= len(r.b) {
-		r.fail("point %d: truncated field", point)
+	v, n, err := models.ReadValue(r.b[r.off:])
+	if err != nil || v.Type == models.FieldTypeUnknown {
+		r.fail("point %d: bad field value", point)
 		return models.Value{}
 	}
-	typ := models.FieldType(r.b[r.off])
-	r.off++
-	switch typ {
-	case models.FieldTypeFloat:
-		if len(r.b)-r.off < 8 {
-			r.fail("point %d: truncated float", point)
-			return models.Value{}
-		}
-		v := binary.LittleEndian.Uint64(r.b[r.off:])
-		r.off += 8
-		return models.Value{Type: typ, N: v}
-	case models.FieldTypeInteger:
-		return models.Value{Type: typ, N: uint64(r.varint())}
-	case models.FieldTypeUnsigned:
-		return models.Value{Type: typ, N: r.uvarint()}
-	case models.FieldTypeBoolean:
-		if r.off >= len(r.b) || r.b[r.off] > 1 {
-			r.fail("point %d: bad boolean", point)
-			return models.Value{}
-		}
-		v := uint64(r.b[r.off])
-		r.off++
-		return models.Value{Type: typ, N: v}
-	case models.FieldTypeString:
-		s := r.bytes()
-		if s == nil {
-			s = []byte{}
-		}
-		return models.Value{Type: typ, S: s}
+	r.off += n
+	if v.Type == models.FieldTypeString && v.S == nil {
+		v.S = []byte{}
 	}
-	r.fail("point %d: unknown field type %d", point, typ)
-	return models.Value{}
+	return v
 }
 
 func (r *batchReader) fail(format string, args ...any) {

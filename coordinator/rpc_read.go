@@ -433,13 +433,13 @@ func (e *scanEncoder) writeSeries(b *query.SeriesBatch) error {
 				p := &col.Points[j]
 				e.frame = binary.AppendVarint(e.frame, p.Time-prev)
 				prev = p.Time
-				e.frame = appendTypedValue(e.frame, p.Value)
+				e.frame = models.AppendValue(e.frame, p.Value)
 			} else {
 				w := &col.Windows[j]
 				e.frame = binary.AppendVarint(e.frame, w.Start)
 				e.frame = binary.AppendVarint(e.frame, w.Count)
 				for _, v := range [...]models.Value{w.Sum, w.Min, w.Max, w.First, w.Last} {
-					e.frame = appendTypedValue(e.frame, v)
+					e.frame = models.AppendValue(e.frame, v)
 				}
 				e.frame = binary.AppendVarint(e.frame, w.FirstTime)
 				e.frame = binary.AppendVarint(e.frame, w.LastTime)
@@ -475,27 +475,6 @@ func uvarintLen(x uint64) int {
 		n++
 	}
 	return n
-}
-
-// appendTypedValue appends v's type byte and its value: float 8 bytes LE,
-// integer zig-zag varint, unsigned uvarint, string uvarint length and
-// bytes, boolean 1 byte; an unset value (type 0) is the type byte alone.
-func appendTypedValue(dst []byte, v models.Value) []byte {
-	dst = append(dst, byte(v.Type))
-	switch v.Type {
-	case models.FieldTypeFloat:
-		dst = binary.LittleEndian.AppendUint64(dst, v.N)
-	case models.FieldTypeInteger:
-		dst = binary.AppendVarint(dst, int64(v.N))
-	case models.FieldTypeUnsigned:
-		dst = binary.AppendUvarint(dst, v.N)
-	case models.FieldTypeString:
-		dst = binary.AppendUvarint(dst, uint64(len(v.S)))
-		dst = append(dst, v.S...)
-	case models.FieldTypeBoolean:
-		dst = append(dst, byte(v.N&1))
-	}
-	return dst
 }
 
 // readScanStream decodes a scan stream from r, calling fn for every
@@ -640,33 +619,16 @@ func (p *partReader) bytes(what string) []byte {
 }
 
 func (p *partReader) value(what string) models.Value {
-	t := models.FieldType(p.byte1(what))
-	switch t {
-	case models.FieldTypeUnknown:
+	v, n, err := models.ReadValue(p.b)
+	if err != nil {
+		p.fail(what)
 		return models.Value{}
-	case models.FieldTypeFloat:
-		if len(p.b) < 8 {
-			p.fail(what)
-			return models.Value{}
-		}
-		v := models.Value{Type: t, N: binary.LittleEndian.Uint64(p.b)}
-		p.b = p.b[8:]
-		return v
-	case models.FieldTypeInteger:
-		return models.IntegerValue(p.varint(what))
-	case models.FieldTypeUnsigned:
-		return models.UnsignedValue(p.uvarint(what))
-	case models.FieldTypeString:
-		return models.StringValue(append([]byte(nil), p.bytes(what)...))
-	case models.FieldTypeBoolean:
-		c := p.byte1(what)
-		if c > 1 {
-			p.fail(what)
-		}
-		return models.BooleanValue(c == 1)
 	}
-	p.fail(what)
-	return models.Value{}
+	p.b = p.b[n:]
+	if v.Type == models.FieldTypeString {
+		v.S = append([]byte(nil), v.S...) // the frame buffer is reused
+	}
+	return v
 }
 
 // Smallest encodings, bounding counts by the bytes left.

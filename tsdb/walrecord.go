@@ -78,7 +78,10 @@ func (e *walEncoder) encodePoints(points []models.Point, drop []bool) []byte {
 			f := &p.Fields[j]
 			raw = binary.AppendUvarint(raw, uint64(len(f.Key)))
 			raw = append(raw, f.Key...)
-			raw = appendValue(raw, f.Value)
+			if f.Value.Type == models.FieldTypeUnknown {
+				panic("BUG: wal encode of a value without a type") // the write path drops such points first
+			}
+			raw = models.AppendValue(raw, f.Value)
 		}
 	}
 	e.raw = raw
@@ -113,26 +116,6 @@ func (e *walEncoder) finish(raw []byte) []byte {
 		return raw
 	}
 	return out[:2+len(enc)]
-}
-
-func appendValue(dst []byte, v models.Value) []byte {
-	dst = append(dst, byte(v.Type))
-	switch v.Type {
-	case models.FieldTypeFloat:
-		dst = binary.LittleEndian.AppendUint64(dst, v.N)
-	case models.FieldTypeInteger:
-		dst = binary.AppendVarint(dst, int64(v.N))
-	case models.FieldTypeUnsigned:
-		dst = binary.AppendUvarint(dst, v.N)
-	case models.FieldTypeBoolean:
-		dst = append(dst, byte(v.N&1))
-	case models.FieldTypeString:
-		dst = binary.AppendUvarint(dst, uint64(len(v.S)))
-		dst = append(dst, v.S...)
-	default:
-		panic(fmt.Sprintf("BUG: wal encode of field type %d", v.Type))
-	}
-	return dst
 }
 
 // walDecoder decodes WAL records; its buffer is reused between records.
@@ -294,24 +277,11 @@ func (r *byteReader) bytes() []byte {
 }
 
 func (r *byteReader) value() models.Value {
-	t := models.FieldType(r.byte1())
-	switch t {
-	case models.FieldTypeFloat:
-		return models.Value{Type: t, N: r.u64()}
-	case models.FieldTypeInteger:
-		return models.Value{Type: t, N: uint64(r.varint())}
-	case models.FieldTypeUnsigned:
-		return models.Value{Type: t, N: r.uvarint()}
-	case models.FieldTypeBoolean:
-		b := r.byte1()
-		if b > 1 {
-			r.fail("boolean")
-		}
-		return models.Value{Type: t, N: uint64(b)}
-	case models.FieldTypeString:
-		return models.Value{Type: t, S: r.bytes()}
-	default:
-		r.fail("field type")
+	v, n, err := models.ReadValue(r.b)
+	if err != nil || v.Type == models.FieldTypeUnknown {
+		r.fail("value")
 		return models.Value{}
 	}
+	r.b = r.b[n:]
+	return v
 }
