@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"net"
 	"sort"
 	"strings"
 
@@ -43,6 +44,11 @@ func (w *slogWriter) Write(p []byte) (int, error) {
 		lvl = slog.LevelWarn
 	case "error":
 		lvl = slog.LevelError
+	}
+	if e, _ := rec["error"].(string); lvl > slog.LevelDebug && strings.HasSuffix(e, net.ErrClosed.Error()) {
+		// raft's transport reports connections closed by its own shutdown
+		// as errors; hclog hands us only the error's text.
+		lvl = slog.LevelDebug
 	}
 	msg, _ := rec["@message"].(string)
 	keys := make([]string, 0, len(rec))

@@ -1,0 +1,21 @@
+package meta
+
+import (
+	"bytes"
+	"log/slog"
+	"strings"
+	"testing"
+)
+
+func TestRaftLogLevels(t *testing.T) {
+	var out bytes.Buffer
+	w := &slogWriter{logger: slog.New(slog.NewTextHandler(&out, &slog.HandlerOptions{Level: slog.LevelInfo}))}
+	w.Write([]byte(`{"@level":"error","@message":"failed to decode incoming command","error":"read tcp 127.0.0.1:1->127.0.0.1:2: use of closed network connection"}`))
+	if out.Len() != 0 {
+		t.Errorf("a connection closed by shutdown was logged above debug: %s", out.String())
+	}
+	w.Write([]byte(`{"@level":"error","@message":"failed to heartbeat","error":"dial tcp: connection refused"}`))
+	if !strings.Contains(out.String(), "level=ERROR") || !strings.Contains(out.String(), "connection refused") {
+		t.Errorf("a real raft error was not logged as an error: %q", out.String())
+	}
+}
