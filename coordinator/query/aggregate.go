@@ -112,7 +112,7 @@ func (p *plan) aggRows(g *group, limit int64) ([][]any, error) {
 		}
 		wp := winPts(f, w)
 		if c.Name == "integral" && p.interval > 0 {
-			return integralWindow(c, pts[f], bounds[f][w], bounds[f][w+1], starts[w], starts[w]+p.interval)
+			return integralWindow(c, pts[f], bounds[f][w], bounds[f][w+1], starts[w], p.windowEnd(starts[w]))
 		}
 		if inner, ok := c.Args[0].(*influxql.Call); ok && c.Name == "count" {
 			if len(wp) == 0 {

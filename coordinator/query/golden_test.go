@@ -1,7 +1,10 @@
 package query_test
 
 import (
+	"fmt"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/strata-db/strata/coordinator/query"
 )
@@ -156,6 +159,116 @@ func TestGolden(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := execJSON(t, e, tc.q, tc.epoch); got != tc.want {
 				t.Errorf("%s\n got %s\nwant %s", tc.q, got, tc.want)
+			}
+		})
+	}
+}
+
+// dstLines builds line protocol for measurement m with one float field v
+// per RFC3339 time, so the DST data below reads as wall-clock times.
+func dstLines(m string, pts ...any) string {
+	var b strings.Builder
+	for i := 0; i < len(pts); i += 2 {
+		t, err := time.Parse(time.RFC3339, pts[i].(string))
+		if err != nil {
+			panic(err)
+		}
+		fmt.Fprintf(&b, "%s v=%v %d\n", m, pts[i+1], t.UnixNano())
+	}
+	return b.String()
+}
+
+// dstData straddles zone changes in 2026:
+//   - ny:  America/New_York spring forward, 2026-03-08 07:00Z (02:00 EST → 03:00 EDT);
+//   - nyf: America/New_York fall back, 2026-11-01 06:00Z (02:00 EDT → 01:00 EST);
+//   - lon: Europe/London, 2026-03-29 01:00Z (GMT → BST) and 2026-10-25 01:00Z (BST → GMT);
+//   - lhi: Australia/Lord_Howe fall back by 30 min, 2026-04-04 15:00Z (02:00 +11 → 01:30 +10:30).
+var dstData = dstLines("ny",
+	"2026-03-07T06:00:00Z", 1, // 03-07 01:00 EST
+	"2026-03-08T04:30:00Z", 2, // 03-07 23:30 EST
+	"2026-03-08T05:30:00Z", 4, // 03-08 00:30 EST
+	"2026-03-08T06:30:00Z", 8, // 03-08 01:30 EST
+	"2026-03-08T07:30:00Z", 16, // 03-08 03:30 EDT
+	"2026-03-09T03:30:00Z", 32, // 03-08 23:30 EDT
+	"2026-03-09T04:30:00Z", 64, // 03-09 00:30 EDT
+	"2026-03-09T12:00:00Z", 128, // 03-09 08:00 EDT
+) + dstLines("nyf",
+	"2026-10-31T12:00:00Z", 1, // 10-31 08:00 EDT
+	"2026-11-01T04:30:00Z", 2, // 11-01 00:30 EDT
+	"2026-11-01T05:30:00Z", 4, // 11-01 01:30 EDT
+	"2026-11-01T06:30:00Z", 8, // 11-01 01:30 EST
+	"2026-11-02T04:30:00Z", 16, // 11-01 23:30 EST
+) + dstLines("lon",
+	"2026-03-28T12:00:00Z", 1, // 03-28 12:00 GMT
+	"2026-03-29T00:30:00Z", 2, // 03-29 00:30 GMT
+	"2026-03-29T22:30:00Z", 4, // 03-29 23:30 BST
+	"2026-03-29T23:30:00Z", 8, // 03-30 00:30 BST
+	"2026-10-24T22:30:00Z", 16, // 10-24 23:30 BST
+	"2026-10-24T23:30:00Z", 32, // 10-25 00:30 BST
+	"2026-10-25T23:30:00Z", 64, // 10-25 23:30 GMT
+	"2026-10-26T00:30:00Z", 128, // 10-26 00:30 GMT
+) + dstLines("lhi",
+	"2026-04-04T14:10:00Z", 1, // 04-05 01:10 +11
+	"2026-04-04T14:40:00Z", 2, // 04-05 01:40 +11
+	"2026-04-04T15:10:00Z", 4, // 04-05 01:40 +10:30
+	"2026-04-04T15:40:00Z", 8, // 04-05 02:10 +10:30
+	"2026-04-04T16:10:00Z", 16, // 04-05 02:40 +10:30
+)
+
+// dstQueries are GROUP BY time ... tz() queries across zone changes with
+// InfluxDB 1.x's answers: windows follow IteratorOptions.Window (the zone
+// offset at each window's start and end, so a DST day lasts 23 or 25 h;
+// an offset change smaller than the interval moves the edge, one equal to
+// or larger does not), and times render in the zone. count/sum/mean are
+// pushed down, median/spread are not.
+var dstQueries = []struct {
+	name, q, want string
+}{
+	{"spring forward day is 23h, pushed down",
+		`SELECT count(v), sum(v) FROM ny WHERE time >= '2026-03-07T05:00:00Z' AND time < '2026-03-10T04:00:00Z' GROUP BY time(1d) tz('America/New_York')`,
+		`{"name":"ny","columns":["time","count","sum"],"values":[["2026-03-07T00:00:00-05:00",2,3],["2026-03-08T00:00:00-05:00",4,60],["2026-03-09T00:00:00-04:00",2,192]]}`},
+	{"spring forward day is 23h, raw",
+		`SELECT median(v), spread(v) FROM ny WHERE time >= '2026-03-07T05:00:00Z' AND time < '2026-03-10T04:00:00Z' GROUP BY time(1d) tz('America/New_York')`,
+		`{"name":"ny","columns":["time","median","spread"],"values":[["2026-03-07T00:00:00-05:00",1.5,1],["2026-03-08T00:00:00-05:00",12,28],["2026-03-09T00:00:00-04:00",96,64]]}`},
+	{"spring forward 12h windows start at local noon",
+		`SELECT mean(v) FROM ny WHERE time >= '2026-03-08T05:00:00Z' AND time < '2026-03-09T04:00:00Z' GROUP BY time(12h) tz('America/New_York')`,
+		`{"name":"ny","columns":["time","mean"],"values":[["2026-03-08T00:00:00-05:00",9.333333333333334],["2026-03-08T12:00:00-04:00",32]]}`},
+	{"spring forward hours skip 02:00, fill(null)",
+		`SELECT count(v) FROM ny WHERE time >= '2026-03-08T05:00:00Z' AND time < '2026-03-08T09:00:00Z' GROUP BY time(1h) tz('America/New_York')`,
+		`{"name":"ny","columns":["time","count"],"values":[["2026-03-08T00:00:00-05:00",1],["2026-03-08T01:00:00-05:00",1],["2026-03-08T03:00:00-04:00",1],["2026-03-08T04:00:00-04:00",0]]}`},
+	{"fall back day is 25h, fill(null)",
+		`SELECT count(v), mean(v) FROM nyf WHERE time >= '2026-10-31T04:00:00Z' AND time < '2026-11-03T05:00:00Z' GROUP BY time(1d) tz('America/New_York')`,
+		`{"name":"nyf","columns":["time","count","mean"],"values":[["2026-10-31T00:00:00-04:00",1,1],["2026-11-01T00:00:00-04:00",4,7.5],["2026-11-02T00:00:00-05:00",0,null]]}`},
+	{"fall back day is 25h, fill(none)",
+		`SELECT count(v), mean(v) FROM nyf WHERE time >= '2026-10-31T04:00:00Z' AND time < '2026-11-03T05:00:00Z' GROUP BY time(1d) fill(none) tz('America/New_York')`,
+		`{"name":"nyf","columns":["time","count","mean"],"values":[["2026-10-31T00:00:00-04:00",1,1],["2026-11-01T00:00:00-04:00",4,7.5]]}`},
+	{"fall back day is 25h, raw, fill(none)",
+		`SELECT median(v) FROM nyf WHERE time >= '2026-10-31T04:00:00Z' AND time < '2026-11-03T05:00:00Z' GROUP BY time(1d) fill(none) tz('America/New_York')`,
+		`{"name":"nyf","columns":["time","median"],"values":[["2026-10-31T00:00:00-04:00",1],["2026-11-01T00:00:00-04:00",6]]}`},
+	{"fall back repeats 01:00",
+		`SELECT count(v) FROM nyf WHERE time >= '2026-11-01T04:00:00Z' AND time < '2026-11-01T08:00:00Z' GROUP BY time(1h) tz('America/New_York')`,
+		`{"name":"nyf","columns":["time","count"],"values":[["2026-11-01T00:00:00-04:00",1],["2026-11-01T01:00:00-04:00",1],["2026-11-01T01:00:00-05:00",1],["2026-11-01T02:00:00-05:00",0]]}`},
+	{"london spring forward",
+		`SELECT sum(v) FROM lon WHERE time >= '2026-03-28T00:00:00Z' AND time < '2026-03-30T23:00:00Z' GROUP BY time(1d) tz('Europe/London')`,
+		`{"name":"lon","columns":["time","sum"],"values":[["2026-03-28T00:00:00Z",1],["2026-03-29T00:00:00Z",6],["2026-03-30T00:00:00+01:00",8]]}`},
+	{"london fall back, raw",
+		`SELECT count(v), spread(v) FROM lon WHERE time >= '2026-10-23T23:00:00Z' AND time < '2026-10-27T00:00:00Z' GROUP BY time(1d) tz('Europe/London')`,
+		`{"name":"lon","columns":["time","count","spread"],"values":[["2026-10-24T00:00:00+01:00",1,0],["2026-10-25T00:00:00+01:00",2,32],["2026-10-26T00:00:00Z",1,0]]}`},
+	{"half-hour change moves an hourly edge",
+		`SELECT sum(v) FROM lhi WHERE time >= '2026-04-04T14:00:00Z' AND time < '2026-04-04T17:00:00Z' GROUP BY time(1h) fill(none) tz('Australia/Lord_Howe')`,
+		`{"name":"lhi","columns":["time","sum"],"values":[["2026-04-05T01:00:00+11:00",7],["2026-04-05T02:00:00+10:30",24]]}`},
+	{"no lower bound starts at the first point's local day",
+		`SELECT count(v) FROM ny WHERE time < '2026-03-10T04:00:00Z' GROUP BY time(1d) tz('America/New_York')`,
+		`{"name":"ny","columns":["time","count"],"values":[["2026-03-07T00:00:00-05:00",2],["2026-03-08T00:00:00-05:00",4],["2026-03-09T00:00:00-04:00",2]]}`},
+}
+
+func TestGoldenDST(t *testing.T) {
+	e, _ := newExec(t, query.NewConfig(), dstData)
+	for _, tc := range dstQueries {
+		t.Run(tc.name, func(t *testing.T) {
+			want := `{"results":[{"statement_id":0,"series":[` + tc.want + `]}]}`
+			if got := execJSON(t, e, tc.q, ""); got != want {
+				t.Errorf("%s\n got %s\nwant %s", tc.q, got, want)
 			}
 		})
 	}

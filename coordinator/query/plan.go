@@ -30,8 +30,7 @@ type plan struct {
 	agg      bool            // aggregate query (otherwise raw)
 	aux      int             // index of a selector with auxiliary fields, or -1
 	min, max int64
-	interval int64
-	offset   int64
+	windowing
 }
 
 // Encoded references: "\x00f<index>" for a field, "\x00t<name>" for a tag.

@@ -28,9 +28,13 @@ var pushable = map[string]AggregateSet{
 // count/sum/mean/min/max/first/last of plain fields (numeric ones for
 // sum, mean, min and max), possibly inside transformations and
 // arithmetic. Without GROUP BY time the whole range is one
-// window (see windowEvery), except for a lone min or max.
+// window (see windowGrid), except for a lone min or max.
 func (p *plan) pushdown() AggregateSet {
 	if !p.agg || p.needsPts || p.aux >= 0 {
+		return 0
+	}
+	if p.loc != nil && p.gridEvery == 0 {
+		// Windows that follow the zone's changes and no grid under them.
 		return 0
 	}
 	if p.interval == 0 && len(p.exprs) == 1 {
@@ -108,13 +112,17 @@ func (p *plan) edgePushdown() AggregateSet {
 	return AggregateLast
 }
 
-// windowEvery is the window width asked of Storage: the GROUP BY
-// interval, or all of time (math.MaxInt64) without one.
-func (p *plan) windowEvery() int64 {
-	if p.interval == 0 {
-		return math.MaxInt64
+// windowGrid is the windows asked of Storage: the GROUP BY windows, the
+// finer grid their edges lie on when they follow a zone's changes, or
+// all of time (Every math.MaxInt64) without GROUP BY time.
+func (p *plan) windowGrid() (every, offset int64) {
+	switch {
+	case p.interval == 0:
+		return math.MaxInt64, 0
+	case p.loc != nil:
+		return p.gridEvery, p.gridOffset
 	}
-	return p.interval
+	return p.interval, p.offset
 }
 
 // BuildWindows computes the partial aggregates of req over pts (sorted by
@@ -122,7 +130,7 @@ func (p *plan) windowEvery() int64 {
 // implementations that hold raw points can use it to answer a windowed
 // Scan.
 func BuildWindows(dst []Window, pts []Point, req *WindowRequest) []Window {
-	p := plan{interval: req.Every, offset: req.Offset}
+	p := plan{windowing: windowing{interval: req.Every, offset: req.Offset}}
 	if len(pts) > 0 {
 		span := (pts[len(pts)-1].Time - p.windowStart(pts[0].Time)) / req.Every
 		dst = slices.Grow(dst, int(min(span+1, int64(len(pts)))))
@@ -258,8 +266,10 @@ func (p *plan) windowRows(g *group, limit int64) ([][]any, error) {
 			for _, w := range s.wins[f] {
 				k := 0
 				if p.interval > 0 {
-					k = sort.Search(len(starts), func(i int) bool { return starts[i] >= w.Start })
-					if k == len(starts) || starts[k] != w.Start {
+					// The window holding the partial's: its own, or with a
+					// zone's windows the one its grid cell lies in.
+					k = sort.Search(len(starts), func(i int) bool { return starts[i] > w.Start }) - 1
+					if k < 0 || (p.loc == nil && starts[k] != w.Start) {
 						continue
 					}
 				}

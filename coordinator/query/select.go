@@ -73,17 +73,6 @@ func (e *Executor) selectFrom(ctx context.Context, st Storage, s *influxql.Selec
 	if interval > 0 && tr.Max.IsZero() {
 		max = opts.Now.UnixNano()
 	}
-	if s.Location != nil && interval > 0 {
-		// Windows start at midnight (etc.) of the query's zone: shift the
-		// offset by the zone's UTC offset at the start of the range (one
-		// offset for the whole query, so windows stay evenly spaced).
-		anchor := min
-		if anchor == influxql.MinTime {
-			anchor = max
-		}
-		_, zoneOff := time.Unix(0, anchor).In(s.Location).Zone()
-		offset -= time.Duration(zoneOff) * time.Second
-	}
 	if min > max {
 		return nil, nil
 	}
@@ -91,10 +80,11 @@ func (e *Executor) selectFrom(ctx context.Context, st Storage, s *influxql.Selec
 	if err != nil {
 		return nil, err
 	}
+	win := newWindowing(s.Location, int64(interval), int64(offset), min, max)
 	var rows []*Row
 	seriesN := 0
 	for _, src := range srcs {
-		p, err := e.newPlan(ctx, st, s, src, cond, min, max, int64(interval), int64(offset))
+		p, err := e.newPlan(ctx, st, s, src, cond, min, max, win)
 		if err != nil {
 			return nil, err
 		}
@@ -158,7 +148,7 @@ func (e *Executor) sourcesOf(ctx context.Context, st Storage, s *influxql.Select
 }
 
 // newPlan resolves s against one measurement; nil when it has no fields.
-func (e *Executor) newPlan(ctx context.Context, st Storage, s *influxql.SelectStatement, src source, cond influxql.Expr, min, max, interval, offset int64) (*plan, error) {
+func (e *Executor) newPlan(ctx context.Context, st Storage, s *influxql.SelectStatement, src source, cond influxql.Expr, min, max int64, win windowing) (*plan, error) {
 	keys, err := st.FieldKeys(ctx, src.db, src.rp, src.name, min, max)
 	if err != nil {
 		return nil, fmt.Errorf("list field keys of %q: %w", src.name, err)
@@ -178,7 +168,7 @@ func (e *Executor) newPlan(ctx context.Context, st Storage, s *influxql.SelectSt
 			return nil, fmt.Errorf("list tag keys of %q: %w", src.name, err)
 		}
 	}
-	p := &plan{stmt: s, src: src, min: min, max: max, interval: interval, offset: offset}
+	p := &plan{stmt: s, src: src, min: min, max: max, windowing: win}
 	p.dims = resolveDims(s, r.tags)
 	fields, err := expandFields(s.Fields, r, p.dims)
 	if err != nil {
@@ -187,7 +177,7 @@ func (e *Executor) newPlan(ctx context.Context, st Storage, s *influxql.SelectSt
 	if len(fields) == 0 {
 		return nil, nil
 	}
-	if p.agg, err = validate(s, fields, interval); err != nil {
+	if p.agg, err = validate(s, fields, p.interval); err != nil {
 		return nil, err
 	}
 	p.aux = -1
@@ -221,7 +211,8 @@ func (e *Executor) run(ctx context.Context, st Storage, p *plan, seriesN int) ([
 	}
 	pd := p.pushdown()
 	if pd != 0 {
-		req.Window = &WindowRequest{Every: p.windowEvery(), Offset: p.offset, Aggregates: pd}
+		every, offset := p.windowGrid()
+		req.Window = &WindowRequest{Every: every, Offset: offset, Aggregates: pd}
 	}
 	edge := p.edgePushdown()
 	if edge != 0 {
@@ -598,11 +589,24 @@ const hardMaxBuckets = 1 << 20
 
 // windowStart returns the start of the window holding t.
 func (p *plan) windowStart(t int64) int64 {
+	if p.loc != nil {
+		start, _ := zoneWindow(t, p.interval, p.offset, p.loc)
+		return start
+	}
 	m := (t - p.offset) % p.interval
 	if m < 0 {
 		m += p.interval
 	}
 	return t - m
+}
+
+// windowEnd returns the end (exclusive) of the window starting at start.
+func (p *plan) windowEnd(start int64) int64 {
+	if p.loc != nil {
+		_, end := zoneWindow(start, p.interval, p.offset, p.loc)
+		return end
+	}
+	return addSat(start, p.interval)
 }
 
 // windowStarts lists the windows of the query's time range; lo is the
@@ -628,9 +632,26 @@ func (p *plan) windowStarts(lo int64, limit int64, present func() []int64) ([]in
 		lo = p.min
 	}
 	first, last := p.windowStart(lo), p.windowStart(p.max)
+	// InfluxDB's count (compile.go), also with tz(), where windows are
+	// not all interval wide: then the list below is counted too.
 	n := (last-first)/p.interval + 1
 	if n > limit {
 		return nil, &MaxBucketsError{N: n, Limit: limit}
+	}
+	if p.loc != nil {
+		out := make([]int64, 0, n+1)
+		for t := first; t <= last; {
+			if int64(len(out)) == limit {
+				return nil, &MaxBucketsError{N: limit + 1, Limit: limit}
+			}
+			out = append(out, t)
+			next := p.windowEnd(t)
+			if next <= t {
+				break
+			}
+			t = next
+		}
+		return out, nil
 	}
 	out := make([]int64, 0, n)
 	for t := first; t <= last; t += p.interval {
@@ -641,6 +662,26 @@ func (p *plan) windowStarts(lo int64, limit int64, present func() []int64) ([]in
 
 // startsOf returns the sorted, unique window starts of times.
 func (p *plan) startsOf(times []int64) []int64 {
+	if p.loc != nil {
+		// Zone lookups cost more than arithmetic: one per window.
+		slices.Sort(times)
+		var out []int64
+		end := int64(math.MinInt64)
+		for _, t := range times {
+			if len(out) > 0 && t < end {
+				continue
+			}
+			start := p.windowStart(t)
+			end = p.windowEnd(start)
+			if end <= t { // cannot happen for a consistent zone; stay exact
+				end = t + 1
+			}
+			if len(out) == 0 || out[len(out)-1] != start {
+				out = append(out, start)
+			}
+		}
+		return out
+	}
 	out := make([]int64, len(times))
 	for i, t := range times {
 		out[i] = p.windowStart(t)
