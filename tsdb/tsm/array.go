@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"sort"
 
 	"github.com/strata-db/strata/tsdb/models"
 )
@@ -321,7 +320,8 @@ func (a *Array) Merge(b *Array) error {
 
 // SortDedupe sorts a by time and, of values with equal timestamps, keeps
 // the one appended last (the newest write wins), so that a cache can append
-// writes in arrival order. It allocates only when a is out of order.
+// writes in arrival order. It works in place: it never allocates, so a
+// cache being snapshotted does not briefly need twice its memory.
 func (a *Array) SortDedupe() {
 	ts := a.Timestamps
 	sorted := true
@@ -334,39 +334,120 @@ func (a *Array) SortDedupe() {
 	if sorted {
 		return
 	}
-	perm := make([]int, len(ts))
-	for i := range perm {
-		perm[i] = i
-	}
-	sort.SliceStable(perm, func(x, y int) bool { return ts[perm[x]] < ts[perm[y]] })
-	// Keep the last of each run of equal timestamps.
-	keep := perm[:0]
-	for k, p := range perm {
-		if k+1 < len(perm) && ts[perm[k+1]] == ts[p] {
-			continue
-		}
-		keep = append(keep, p)
-	}
-	a.Timestamps = permute(a.Timestamps, keep)
+	var n int
 	switch a.Type {
 	case models.FieldTypeFloat:
-		a.Floats = permute(a.Floats, keep)
+		n = sortDedupe(ts, a.Floats)
+		a.Floats = a.Floats[:n]
 	case models.FieldTypeInteger:
-		a.Integers = permute(a.Integers, keep)
+		n = sortDedupe(ts, a.Integers)
+		a.Integers = a.Integers[:n]
 	case models.FieldTypeUnsigned:
-		a.Unsigneds = permute(a.Unsigneds, keep)
+		n = sortDedupe(ts, a.Unsigneds)
+		a.Unsigneds = a.Unsigneds[:n]
 	case models.FieldTypeString:
-		a.Strings = permute(a.Strings, keep)
+		n = sortDedupe(ts, a.Strings)
+		clear(a.Strings[n:]) // release the dropped values' bytes
+		a.Strings = a.Strings[:n]
 	case models.FieldTypeBoolean:
-		a.Booleans = permute(a.Booleans, keep)
+		n = sortDedupe(ts, a.Booleans)
+		a.Booleans = a.Booleans[:n]
+	default:
+		n = len(ts)
+	}
+	a.Timestamps = ts[:n]
+}
+
+// sortDedupe stably sorts ts, moving vs along, then keeps the last value of
+// each run of equal timestamps; it returns the number kept.
+func sortDedupe[T any](ts []int64, vs []T) int {
+	stableSort(ts, vs)
+	w := 0
+	for i := range ts {
+		if i+1 < len(ts) && ts[i+1] == ts[i] {
+			continue
+		}
+		ts[w], vs[w] = ts[i], vs[i]
+		w++
+	}
+	return w
+}
+
+// stableSortBlock is the length of the runs stableSort insertion-sorts
+// before merging them.
+const stableSortBlock = 20
+
+// stableSort sorts ts ascending in place, moving vs along and keeping equal
+// timestamps in their original order: insertion sort of short blocks, then
+// in-place merges of doubling width (SymMerge, Kim and Kutzner 2004). Merges
+// of ranges already in order cost one comparison, so the nearly sorted
+// columns a cache holds sort in about linear time.
+func stableSort[T any](ts []int64, vs []T) {
+	n := len(ts)
+	for lo := 0; lo < n; lo += stableSortBlock {
+		hi := min(lo+stableSortBlock, n)
+		for i := lo + 1; i < hi; i++ {
+			for j := i; j > lo && ts[j] < ts[j-1]; j-- {
+				ts[j], ts[j-1] = ts[j-1], ts[j]
+				vs[j], vs[j-1] = vs[j-1], vs[j]
+			}
+		}
+	}
+	for width := stableSortBlock; width < n; width *= 2 {
+		for lo := 0; lo+width < n; lo += 2 * width {
+			symMerge(ts, vs, lo, lo+width, min(lo+2*width, n))
+		}
 	}
 }
 
-// permute returns the values of vs at the indexes idx, in a new slice.
-func permute[T any](vs []T, idx []int) []T {
-	out := make([]T, len(idx))
-	for k, i := range idx {
-		out[k] = vs[i]
+// symMerge stably merges the sorted ranges [lo, mid) and [mid, hi) in place.
+func symMerge[T any](ts []int64, vs []T, lo, mid, hi int) {
+	if lo >= mid || mid >= hi || ts[mid-1] <= ts[mid] {
+		return
 	}
-	return out
+	// Split both ranges so that everything left of the split point of the
+	// whole range sorts before everything right of it: find how many of the
+	// first range's tail and the second range's head change sides, swap
+	// those blocks by rotation, and merge each side recursively.
+	half := int(uint(lo+hi) >> 1)
+	sum := half + mid
+	var start, r int
+	if mid > half {
+		start, r = sum-hi, half
+	} else {
+		start, r = lo, mid
+	}
+	p := sum - 1
+	for start < r {
+		c := int(uint(start+r) >> 1)
+		if ts[p-c] >= ts[c] {
+			start = c + 1
+		} else {
+			r = c
+		}
+	}
+	end := sum - start
+	if start < mid && mid < end {
+		rotate(ts, vs, start, mid, end)
+	}
+	if lo < start && start < half {
+		symMerge(ts, vs, lo, start, half)
+	}
+	if half < end && end < hi {
+		symMerge(ts, vs, half, end, hi)
+	}
+}
+
+// rotate exchanges the adjacent ranges [lo, mid) and [mid, hi) in place.
+func rotate[T any](ts []int64, vs []T, lo, mid, hi int) {
+	reverse(ts, vs, lo, mid)
+	reverse(ts, vs, mid, hi)
+	reverse(ts, vs, lo, hi)
+}
+
+func reverse[T any](ts []int64, vs []T, lo, hi int) {
+	for i, j := lo, hi-1; i < j; i, j = i+1, j-1 {
+		ts[i], ts[j] = ts[j], ts[i]
+		vs[i], vs[j] = vs[j], vs[i]
+	}
 }

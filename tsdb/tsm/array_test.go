@@ -3,6 +3,8 @@ package tsm_test
 import (
 	"errors"
 	"math"
+	"math/rand/v2"
+	"sort"
 	"testing"
 
 	"github.com/strata-db/strata/tsdb/models"
@@ -151,4 +153,54 @@ func TestEncodeDecodeBlockAllTypes(t *testing.T) {
 	if _, err := tsm.EncodeBlock(nil, &tsm.Array{Type: models.FieldTypeInteger}); !errors.Is(err, tsm.ErrInvalidBlock) {
 		t.Errorf("EncodeBlock(empty): got %v; want ErrInvalidBlock", err)
 	}
+}
+
+// TestSortDedupeMatchesReference checks the in-place sort against a plain
+// reference (stable sort of indexes, last of equal timestamps wins) on
+// random, nearly sorted, swapped-run and descending columns.
+func TestSortDedupeMatchesReference(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	shapes := map[string]func(i, n int) int64{
+		"random":     func(i, n int) int64 { return rng.Int64N(int64(n)) },
+		"few-values": func(i, n int) int64 { return rng.Int64N(4) },
+		"descending": func(i, n int) int64 { return int64(n - i) },
+		"nearly":     func(i, n int) int64 { return int64(i) + rng.Int64N(8) },
+		"swapped-runs": func(i, n int) int64 { // runs of 37, each pair swapped
+			if b := i / 37; b%2 == 0 {
+				return int64((b+1)*37 + i%37)
+			}
+			return int64(i - 37)
+		},
+	}
+	for name, gen := range shapes {
+		for _, n := range []int{2, 3, 19, 20, 21, 41, 100, 1000, 4099} {
+			a := &tsm.Array{Type: models.FieldTypeInteger}
+			for i := range n {
+				a.Timestamps = append(a.Timestamps, gen(i, n))
+				a.Integers = append(a.Integers, int64(i)) // arrival order
+			}
+			want := referenceSortDedupe(a)
+			a.SortDedupe()
+			if !equalArrays(a, want) {
+				t.Fatalf("%s/%d: SortDedupe differs from the reference:\n got %v/%v\nwant %v/%v", name, n, a.Timestamps, a.Integers, want.Timestamps, want.Integers)
+			}
+		}
+	}
+}
+
+func referenceSortDedupe(a *tsm.Array) *tsm.Array {
+	idx := make([]int, a.Len())
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(x, y int) bool { return a.Timestamps[idx[x]] < a.Timestamps[idx[y]] })
+	out := &tsm.Array{Type: a.Type}
+	for k, i := range idx {
+		if k+1 < len(idx) && a.Timestamps[idx[k+1]] == a.Timestamps[i] {
+			continue
+		}
+		out.Timestamps = append(out.Timestamps, a.Timestamps[i])
+		out.Integers = append(out.Integers, a.Integers[i])
+	}
+	return out
 }
