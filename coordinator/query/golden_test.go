@@ -142,16 +142,6 @@ func TestGolden(t *testing.T) {
 			`{"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["key","value"],"values":[["region","east"],["region","west"]]}]}]}`},
 		{"show series from where", `SHOW SERIES FROM cpu WHERE host = 'a'`, "",
 			`{"results":[{"statement_id":0,"series":[{"columns":["key"],"values":[["cpu,host=a,region=east"]]}]}]}`},
-		{"show measurement cardinality", `SHOW MEASUREMENT CARDINALITY`, "",
-			`{"results":[{"statement_id":0,"series":[{"columns":["count"],"values":[[2]]}]}]}`},
-		{"show series exact cardinality", `SHOW SERIES EXACT CARDINALITY`, "",
-			`{"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["count"],"values":[[2]]},{"name":"mem","columns":["count"],"values":[[1]]}]}]}`},
-		{"show tag key cardinality", `SHOW TAG KEY CARDINALITY`, "",
-			`{"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["count"],"values":[[2]]},{"name":"mem","columns":["count"],"values":[[1]]}]}]}`},
-		{"show tag values cardinality", `SHOW TAG VALUES CARDINALITY FROM cpu WITH KEY = "host"`, "",
-			`{"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["count"],"values":[[2]]}]}]}`},
-		{"show field key cardinality", `SHOW FIELD KEY CARDINALITY`, "",
-			`{"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["count"],"values":[[2]]},{"name":"mem","columns":["count"],"values":[[2]]}]}]}`},
 		{"ddl is not handled", `DROP MEASUREMENT cpu`, "",
 			`{"results":[{"statement_id":0,"error":"DROP MEASUREMENT cpu: statement not handled by the query executor"}]}`},
 	}
@@ -269,6 +259,80 @@ func TestGoldenDST(t *testing.T) {
 			want := `{"results":[{"statement_id":0,"series":[` + tc.want + `]}]}`
 			if got := execJSON(t, e, tc.q, ""); got != want {
 				t.Errorf("%s\n got %s\nwant %s", tc.q, got, want)
+			}
+		})
+	}
+}
+
+// cardData adds to hostData a measurement whose two tag keys share a
+// value, for the distinct-value count of SHOW TAG VALUES CARDINALITY.
+const cardData = hostData + `shared,x=1,y=1 v=1 1767225600000000000
+shared,x=2,y=1 v=1 1767225600000000000
+`
+
+// TestGoldenCardinality pins InfluxDB 1.8's shapes for the cardinality
+// statements. SHOW SERIES / MEASUREMENT CARDINALITY with none of FROM,
+// WHERE, GROUP BY, LIMIT, OFFSET is answered from the index
+// (coordinator/statement_executor.go: one unnamed row, column
+// "cardinality estimation", also 0 for an empty database); everything
+// else is rewritten into a SELECT (query/statement_rewriter.go) with
+// OmitTime: count(distinct(_name)) with StripName for measurements (one
+// unnamed row, "count"), and per measurement count(_seriesKey),
+// count(distinct(_tagKey)), count(distinct(_fieldKey)),
+// count(distinct(_tagValue)) for the others (a row named after each
+// measurement with a non-zero count, "count"). Being SELECTs, they answer
+// nothing when nothing matches, and LIMIT/OFFSET apply to the one row of
+// each series.
+func TestGoldenCardinality(t *testing.T) {
+	e, _ := newExec(t, query.NewConfig(), cardData)
+	const empty = `{"results":[{"statement_id":0}]}`
+	tests := []struct{ name, q, want string }{
+		{"measurement estimate", `SHOW MEASUREMENT CARDINALITY`,
+			`{"results":[{"statement_id":0,"series":[{"columns":["cardinality estimation"],"values":[[3]]}]}]}`},
+		{"measurement estimate on db", `SHOW MEASUREMENT CARDINALITY ON db0`,
+			`{"results":[{"statement_id":0,"series":[{"columns":["cardinality estimation"],"values":[[3]]}]}]}`},
+		{"measurement estimate of an empty database", `SHOW MEASUREMENT CARDINALITY ON empty`,
+			`{"results":[{"statement_id":0,"series":[{"columns":["cardinality estimation"],"values":[[0]]}]}]}`},
+		{"measurement exact is one total", `SHOW MEASUREMENT EXACT CARDINALITY`,
+			`{"results":[{"statement_id":0,"series":[{"columns":["count"],"values":[[3]]}]}]}`},
+		{"measurement with where counts exactly", `SHOW MEASUREMENT CARDINALITY WHERE region = 'west'`,
+			`{"results":[{"statement_id":0,"series":[{"columns":["count"],"values":[[1]]}]}]}`},
+		{"measurement exact from regex on db", `SHOW MEASUREMENT EXACT CARDINALITY ON db0 FROM /^(cpu|mem)$/`,
+			`{"results":[{"statement_id":0,"series":[{"columns":["count"],"values":[[2]]}]}]}`},
+		{"measurement exact from a missing measurement", `SHOW MEASUREMENT EXACT CARDINALITY FROM nope`, empty},
+		{"measurement exact of an empty database", `SHOW MEASUREMENT EXACT CARDINALITY ON empty`, empty},
+		{"measurement exact offset past its one row", `SHOW MEASUREMENT EXACT CARDINALITY OFFSET 1`, empty},
+		{"series estimate", `SHOW SERIES CARDINALITY`,
+			`{"results":[{"statement_id":0,"series":[{"columns":["cardinality estimation"],"values":[[5]]}]}]}`},
+		{"series estimate of an empty database", `SHOW SERIES CARDINALITY ON empty`,
+			`{"results":[{"statement_id":0,"series":[{"columns":["cardinality estimation"],"values":[[0]]}]}]}`},
+		{"series with from counts per measurement", `SHOW SERIES CARDINALITY FROM cpu`,
+			`{"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["count"],"values":[[2]]}]}]}`},
+		{"series exact per measurement", `SHOW SERIES EXACT CARDINALITY`,
+			`{"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["count"],"values":[[2]]},{"name":"mem","columns":["count"],"values":[[1]]},{"name":"shared","columns":["count"],"values":[[2]]}]}]}`},
+		{"series exact where", `SHOW SERIES EXACT CARDINALITY ON db0 WHERE host = 'a'`,
+			`{"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["count"],"values":[[1]]},{"name":"mem","columns":["count"],"values":[[1]]}]}]}`},
+		{"series exact limit keeps each row", `SHOW SERIES EXACT CARDINALITY LIMIT 1`,
+			`{"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["count"],"values":[[2]]},{"name":"mem","columns":["count"],"values":[[1]]},{"name":"shared","columns":["count"],"values":[[2]]}]}]}`},
+		{"series exact offset past each row", `SHOW SERIES EXACT CARDINALITY OFFSET 1`, empty},
+		{"series exact of an empty database", `SHOW SERIES EXACT CARDINALITY ON empty`, empty},
+		{"tag key", `SHOW TAG KEY CARDINALITY`,
+			`{"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["count"],"values":[[2]]},{"name":"mem","columns":["count"],"values":[[1]]},{"name":"shared","columns":["count"],"values":[[2]]}]}]}`},
+		{"tag key exact from where", `SHOW TAG KEY EXACT CARDINALITY FROM cpu WHERE host = 'a'`,
+			`{"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["count"],"values":[[2]]}]}]}`},
+		{"tag values count distinct values", `SHOW TAG VALUES CARDINALITY WITH KEY IN ("host", "region", "x", "y")`,
+			`{"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["count"],"values":[[4]]},{"name":"mem","columns":["count"],"values":[[1]]},{"name":"shared","columns":["count"],"values":[[2]]}]}]}`},
+		{"tag values exact from", `SHOW TAG VALUES EXACT CARDINALITY FROM cpu WITH KEY = "host"`,
+			`{"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["count"],"values":[[2]]}]}]}`},
+		{"field key", `SHOW FIELD KEY CARDINALITY`,
+			`{"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["count"],"values":[[2]]},{"name":"mem","columns":["count"],"values":[[2]]},{"name":"shared","columns":["count"],"values":[[1]]}]}]}`},
+		{"field key where no series matches", `SHOW FIELD KEY EXACT CARDINALITY FROM cpu WHERE host = 'nobody'`, empty},
+		{"tag key of an empty database", `SHOW TAG KEY CARDINALITY ON empty`, empty},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := execJSON(t, e, tc.q, ""); got != tc.want {
+				t.Errorf("%s\n got %s\nwant %s", tc.q, got, tc.want)
 			}
 		})
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strings"
 
 	"github.com/influxdata/influxql"
 )
@@ -291,6 +292,72 @@ func (e *Executor) showSeries(ctx context.Context, s *influxql.ShowSeriesStateme
 	return []*Row{row}, nil
 }
 
+// InfluxDB 1.8 answers SHOW SERIES / MEASUREMENT CARDINALITY without
+// FROM, WHERE, GROUP BY, LIMIT and OFFSET from the index
+// (coordinator/statement_executor.go): one unnamed row, column
+// "cardinality estimation" (0 for an empty database). Every other
+// cardinality statement is rewritten into a SELECT with OmitTime
+// (query/statement_rewriter.go), so it answers like one: measurements as
+// count(distinct(_name)) with StripName, one unnamed row "count"; series,
+// tag keys, tag values and field keys as count(_seriesKey),
+// count(distinct(_tagKey|_tagValue|_fieldKey)), a row "count" named
+// after each measurement with a match; nothing when nothing matches; and
+// LIMIT/OFFSET apply to the one row of each series, so OFFSET > 0 leaves
+// nothing. Strata's estimates are exact counts.
+
+// cardinalityEstimated reports whether a SHOW SERIES / MEASUREMENT
+// CARDINALITY statement gets InfluxDB's estimate shape.
+func cardinalityEstimated(exact bool, srcs influxql.Sources, cond influxql.Expr, dims influxql.Dimensions, limit, offset int) bool {
+	return !exact && srcs == nil && cond == nil && dims == nil && limit == 0 && offset == 0
+}
+
+func estimateRows(n int) []*Row {
+	return []*Row{{Columns: []string{"cardinality estimation"}, Values: [][]any{{int64(n)}}}}
+}
+
+// countRow is the one row of a rewritten cardinality SELECT, or nothing
+// when the count is 0 or OFFSET skips it.
+func countRow(name string, n, offset int) *Row {
+	if n == 0 || offset > 0 {
+		return nil
+	}
+	return &Row{Name: name, Columns: []string{"count"}, Values: [][]any{{int64(n)}}}
+}
+
+// matchingSources resolves a cardinality statement's FROM clause to the
+// measurements that have a series matching cond in [min, max], sorted by
+// name (a named measurement that does not exist counts for nothing, as
+// the rewritten SELECT reads nothing from it).
+func (e *Executor) matchingSources(ctx context.Context, stmtDB string, srcs influxql.Sources, opts ExecutionOptions, cond influxql.Expr, min, max int64) ([]source, error) {
+	list, err := e.sources(ctx, e.storage, stmtDB, srcs, opts, cond, min, max)
+	if err != nil {
+		return nil, err
+	}
+	if len(srcs) > 0 {
+		exists := make(map[target]map[string]bool)
+		list = slices.DeleteFunc(list, func(src source) bool {
+			names, ok := exists[src.target]
+			if !ok {
+				all, lerr := e.storage.MeasurementNames(ctx, src.db, src.rp, cond, min, max)
+				if lerr != nil {
+					err = fmt.Errorf("list measurements: %w", lerr)
+				}
+				names = make(map[string]bool, len(all))
+				for _, n := range all {
+					names[n] = true
+				}
+				exists[src.target] = names
+			}
+			return !names[src.name]
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	slices.SortStableFunc(list, func(a, b source) int { return strings.Compare(a.name, b.name) })
+	return list, nil
+}
+
 func (e *Executor) showMeasurementCardinality(ctx context.Context, s *influxql.ShowMeasurementCardinalityStatement, opts ExecutionOptions) ([]*Row, error) {
 	if len(s.Dimensions) > 0 {
 		return nil, fmt.Errorf("SHOW MEASUREMENT CARDINALITY with GROUP BY: %w", ErrUnsupported)
@@ -299,41 +366,42 @@ func (e *Executor) showMeasurementCardinality(ctx context.Context, s *influxql.S
 	if err != nil {
 		return nil, err
 	}
-	srcs, err := e.sources(ctx, e.storage, s.Database, s.Sources, opts, cond, min, max)
+	srcs, err := e.matchingSources(ctx, s.Database, s.Sources, opts, cond, min, max)
 	if err != nil {
 		return nil, err
 	}
-	return []*Row{{Columns: []string{"count"}, Values: [][]any{{int64(len(srcs))}}}}, nil
+	if cardinalityEstimated(s.Exact, s.Sources, s.Condition, s.Dimensions, s.Limit, s.Offset) {
+		return estimateRows(len(srcs)), nil
+	}
+	names := make(map[string]bool, len(srcs))
+	for _, src := range srcs {
+		names[src.name] = true
+	}
+	if r := countRow("", len(names), s.Offset); r != nil {
+		return []*Row{r}, nil
+	}
+	return nil, nil
 }
 
 func (e *Executor) showSeriesCardinality(ctx context.Context, s *influxql.ShowSeriesCardinalityStatement, opts ExecutionOptions) ([]*Row, error) {
 	if len(s.Dimensions) > 0 {
 		return nil, fmt.Errorf("SHOW SERIES CARDINALITY with GROUP BY: %w", ErrUnsupported)
 	}
-	byName, list, err := e.seriesKeys(ctx, s.Database, s.Sources, s.Condition, opts)
-	if err != nil {
-		return nil, err
-	}
-	if !s.Exact {
-		var n int64
-		for _, k := range byName {
-			n += int64(len(k))
-		}
-		return []*Row{{Columns: []string{"count"}, Values: [][]any{{n}}}}, nil
-	}
-	var rows []*Row
-	for _, src := range list {
-		if n := len(byName[src.name]); n > 0 {
-			rows = append(rows, &Row{Name: src.name, Columns: []string{"count"}, Values: [][]any{{int64(n)}}})
-		}
-	}
-	lo, hi := window(len(rows), s.Limit, s.Offset)
-	return rows[lo:hi], nil
+	estimate := cardinalityEstimated(s.Exact, s.Sources, s.Condition, s.Dimensions, s.Limit, s.Offset)
+	return e.countPerMeasurement(ctx, s.Database, s.Sources, s.Condition, s.Dimensions, s.Offset, opts, estimate,
+		func(src source, cond influxql.Expr, min, max int64) (int, error) {
+			keys, err := e.storage.SeriesKeys(ctx, src.db, src.rp, src.name, cond, min, max)
+			if err != nil {
+				return 0, fmt.Errorf("list series of %q: %w", src.name, err)
+			}
+			return len(keys), nil
+		})
 }
 
-// countPerMeasurement answers the per-measurement cardinality statements:
-// one row per measurement with a non-zero count, column "count".
-func (e *Executor) countPerMeasurement(ctx context.Context, stmtDB string, srcs influxql.Sources, where influxql.Expr, dims influxql.Dimensions, limit, offset int, opts ExecutionOptions, count func(src source, cond influxql.Expr, min, max int64) (int, error)) ([]*Row, error) {
+// countPerMeasurement answers the per-measurement cardinality statements
+// (see above): a row "count" per measurement with a match, or with
+// estimate the sum in one "cardinality estimation" row.
+func (e *Executor) countPerMeasurement(ctx context.Context, stmtDB string, srcs influxql.Sources, where influxql.Expr, dims influxql.Dimensions, offset int, opts ExecutionOptions, estimate bool, count func(src source, cond influxql.Expr, min, max int64) (int, error)) ([]*Row, error) {
 	if len(dims) > 0 {
 		return nil, fmt.Errorf("cardinality with GROUP BY: %w", ErrUnsupported)
 	}
@@ -341,26 +409,30 @@ func (e *Executor) countPerMeasurement(ctx context.Context, stmtDB string, srcs 
 	if err != nil {
 		return nil, err
 	}
-	list, err := e.sources(ctx, e.storage, stmtDB, srcs, opts, cond, min, max)
+	list, err := e.matchingSources(ctx, stmtDB, srcs, opts, cond, min, max)
 	if err != nil {
 		return nil, err
 	}
 	var rows []*Row
+	total := 0
 	for _, src := range list {
 		n, err := count(src, cond, min, max)
 		if err != nil {
 			return nil, err
 		}
-		if n > 0 {
-			rows = append(rows, &Row{Name: src.name, Columns: []string{"count"}, Values: [][]any{{int64(n)}}})
+		total += n
+		if r := countRow(src.name, n, offset); r != nil {
+			rows = append(rows, r)
 		}
 	}
-	lo, hi := window(len(rows), limit, offset)
-	return rows[lo:hi], nil
+	if estimate {
+		return estimateRows(total), nil
+	}
+	return rows, nil
 }
 
 func (e *Executor) showTagKeyCardinality(ctx context.Context, s *influxql.ShowTagKeyCardinalityStatement, opts ExecutionOptions) ([]*Row, error) {
-	return e.countPerMeasurement(ctx, s.Database, s.Sources, s.Condition, s.Dimensions, s.Limit, s.Offset, opts,
+	return e.countPerMeasurement(ctx, s.Database, s.Sources, s.Condition, s.Dimensions, s.Offset, opts, false,
 		func(src source, cond influxql.Expr, min, max int64) (int, error) {
 			keys, err := e.storage.TagKeys(ctx, src.db, src.rp, src.name, cond, min, max)
 			if err != nil {
@@ -375,13 +447,14 @@ func (e *Executor) showTagValuesCardinality(ctx context.Context, s *influxql.Sho
 	if err != nil {
 		return nil, err
 	}
-	return e.countPerMeasurement(ctx, s.Database, s.Sources, s.Condition, s.Dimensions, s.Limit, s.Offset, opts,
+	return e.countPerMeasurement(ctx, s.Database, s.Sources, s.Condition, s.Dimensions, s.Offset, opts, false,
 		func(src source, cond influxql.Expr, min, max int64) (int, error) {
 			keys, err := e.storage.TagKeys(ctx, src.db, src.rp, src.name, cond, min, max)
 			if err != nil {
 				return 0, fmt.Errorf("list tag keys of %q: %w", src.name, err)
 			}
-			n := 0
+			// count(distinct(_tagValue)): a value two keys share counts once.
+			distinct := make(map[string]bool)
 			for _, k := range keys {
 				if !match(k) {
 					continue
@@ -390,14 +463,16 @@ func (e *Executor) showTagValuesCardinality(ctx context.Context, s *influxql.Sho
 				if err != nil {
 					return 0, fmt.Errorf("list tag values of %q in %q: %w", k, src.name, err)
 				}
-				n += len(vals)
+				for _, v := range vals {
+					distinct[v] = true
+				}
 			}
-			return n, nil
+			return len(distinct), nil
 		})
 }
 
 func (e *Executor) showFieldKeyCardinality(ctx context.Context, s *influxql.ShowFieldKeyCardinalityStatement, opts ExecutionOptions) ([]*Row, error) {
-	return e.countPerMeasurement(ctx, s.Database, s.Sources, s.Condition, s.Dimensions, s.Limit, s.Offset, opts,
+	return e.countPerMeasurement(ctx, s.Database, s.Sources, s.Condition, s.Dimensions, s.Offset, opts, false,
 		func(src source, _ influxql.Expr, min, max int64) (int, error) {
 			keys, err := e.storage.FieldKeys(ctx, src.db, src.rp, src.name, min, max)
 			if err != nil {
