@@ -1,6 +1,7 @@
 package query
 
 import (
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -442,6 +443,21 @@ func (p *plan) fill(rows [][]any, fillable []bool) [][]any {
 			continue
 		}
 		col := j + 1
+		// InfluxDB fills each call on its own (one fill iterator per
+		// call, query/select.go), and a fill iterator sees only the series
+		// its call has points in: from the window of the lower bound, or,
+		// without one, from the window of that call's first point
+		// (iterator.gen.go.tmpl, FillIterator.Next). So a column stays
+		// null in a group where it has no value, and before its first
+		// value when the range has no lower bound.
+		from := slices.IndexFunc(rows, func(r []any) bool { return r[col] != nil })
+		if from < 0 {
+			continue
+		}
+		if p.min != influxql.MinTime {
+			from = 0
+		}
+		rows := rows[from:]
 		switch opt {
 		case influxql.NullFill:
 			if c, ok := p.exprs[j].(*influxql.Call); ok && c.Name == "count" {

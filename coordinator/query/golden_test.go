@@ -337,3 +337,56 @@ func TestGoldenCardinality(t *testing.T) {
 		})
 	}
 }
+
+// groupStartData has two groups whose first points differ, and a field w
+// only group a has, first seen after its v.
+var groupStartData = dstLines("g,k=a",
+	"2026-01-01T02:30:00Z", 1,
+) + dstLines("g,k=b",
+	"2026-01-01T04:20:00Z", 3,
+) + strings.ReplaceAll(dstLines("g,k=a", "2026-01-01T06:10:00Z", 5), " v=", " w=")
+
+// TestGoldenGroupByTimeStart pins where GROUP BY time windows start and
+// end, as InfluxDB 1.8 does: the upper bound is now() when the query has
+// none (compile.go); each call has its own fill iterator, which starts at
+// the window of the lower bound or, without one, at the window of the
+// first point that call has in the group, runs to the window of the upper
+// bound, and never sees a group the call has no point in
+// (iterator.gen.go.tmpl FillIterator); the cursor joins the calls by time,
+// null where a call has no row.
+func TestGoldenGroupByTimeStart(t *testing.T) {
+	e, _ := newExec(t, query.NewConfig(), groupStartData)
+	// 2026-01-01T02:00Z … 12:00Z (now) every 2 h.
+	const h2, h4, h6, h8, h10, h12 = "1767232800", "1767240000", "1767247200", "1767254400", "1767261600", "1767268800"
+	row := func(vals ...string) string { return "[" + strings.Join(vals, ",") + "]" }
+	rows := func(rs ...string) string { return "[" + strings.Join(rs, ",") + "]" }
+	series := func(k, cols, values string) string {
+		return `{"name":"g","tags":{"k":"` + k + `"},"columns":["time",` + cols + `],"values":` + values + `}`
+	}
+	tests := []struct{ name, q, want string }{
+		{"each group from its first point to now, fill(null)",
+			`SELECT mean(v) FROM g GROUP BY time(2h), k fill(null)`,
+			series("a", `"mean"`, rows(row(h2, "1"), row(h4, "null"), row(h6, "null"), row(h8, "null"), row(h10, "null"), row(h12, "null"))) + "," +
+				series("b", `"mean"`, rows(row(h4, "3"), row(h6, "null"), row(h8, "null"), row(h10, "null"), row(h12, "null")))},
+		{"each call from its own first point; none where it has no point",
+			`SELECT count(v), count(w) FROM g GROUP BY time(2h), k`,
+			series("a", `"count","count_1"`, rows(row(h2, "1", "null"), row(h4, "0", "null"), row(h6, "0", "1"), row(h8, "0", "0"), row(h10, "0", "0"), row(h12, "0", "0"))) + "," +
+				series("b", `"count","count_1"`, rows(row(h4, "1", "null"), row(h6, "0", "null"), row(h8, "0", "null"), row(h10, "0", "null"), row(h12, "0", "null")))},
+		{"number fill likewise",
+			`SELECT mean(v), mean(w) FROM g WHERE time <= '2026-01-01T08:00:00Z' GROUP BY time(2h), k fill(-1)`,
+			series("a", `"mean","mean_1"`, rows(row(h2, "1", "null"), row(h4, "-1", "null"), row(h6, "-1", "5"), row(h8, "-1", "-1"))) + "," +
+				series("b", `"mean","mean_1"`, rows(row(h4, "3", "null"), row(h6, "-1", "null"), row(h8, "-1", "null")))},
+		{"a lower bound starts every call there, still none where it has no point",
+			`SELECT count(v), count(w) FROM g WHERE time >= '2026-01-01T02:00:00Z' AND time < '2026-01-01T08:00:00Z' GROUP BY time(2h), k`,
+			series("a", `"count","count_1"`, rows(row(h2, "1", "0"), row(h4, "0", "0"), row(h6, "0", "1"))) + "," +
+				series("b", `"count","count_1"`, rows(row(h2, "0", "null"), row(h4, "1", "null"), row(h6, "0", "null")))},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			want := `{"results":[{"statement_id":0,"series":[` + tc.want + `]}]}`
+			if got := execJSON(t, e, tc.q, "s"); got != want {
+				t.Errorf("%s\n got %s\nwant %s", tc.q, got, want)
+			}
+		})
+	}
+}
