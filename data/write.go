@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -34,7 +35,33 @@ type writeBuffers struct {
 	parser models.Parser
 }
 
-var writeBufferPool = sync.Pool{New: func() any { return new(writeBuffers) }}
+// idleWriteBuffers keeps a few idle writeBuffers for the next requests. A
+// parse of a 5,000-line body holds about 10 MB, so the free list is bounded
+// (a sync.Pool would keep every buffer a burst of requests created alive for
+// two GC cycles), and buffers grown by an unusually large body are dropped.
+var idleWriteBuffers = make(chan *writeBuffers, runtime.GOMAXPROCS(0))
+
+// maxIdleWriteBody is the largest body buffer capacity kept for reuse.
+const maxIdleWriteBody = 8 << 20
+
+func getWriteBuffers() *writeBuffers {
+	select {
+	case b := <-idleWriteBuffers:
+		return b
+	default:
+		return new(writeBuffers)
+	}
+}
+
+func putWriteBuffers(b *writeBuffers) {
+	if b.body.Cap() > maxIdleWriteBody {
+		return
+	}
+	select {
+	case idleWriteBuffers <- b:
+	default:
+	}
+}
 
 // gzipReaders pools gzip readers across requests.
 var gzipReaders sync.Pool
@@ -109,8 +136,8 @@ func (h *handler) write(w http.ResponseWriter, r *http.Request, db, rp, precisio
 		}
 	}
 
-	bufs := writeBufferPool.Get().(*writeBuffers)
-	defer writeBufferPool.Put(bufs)
+	bufs := getWriteBuffers()
+	defer putWriteBuffers(bufs)
 	if err := h.readBody(r, &bufs.body); err != nil {
 		if errors.Is(err, errBodyTooLarge) {
 			h.metrics.requests.WithLabelValues("write", "413").Inc()

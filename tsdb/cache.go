@@ -147,24 +147,28 @@ func (c *cache) write(series, field []byte, ts int64, v models.Value) int64 {
 }
 
 // appendCached appends one value to a cache array and returns the bytes
-// added. A value whose type differs from the array's replaces the array's
+// added: the growth of the array's capacity (what the process really holds,
+// so the snapshot threshold bounds memory, not just values) plus a string's
+// bytes. A value whose type differs from the array's replaces the array's
 // values (the field was dropped and re-created with another type).
 func appendCached(a *tsm.Array, ts int64, v models.Value) int64 {
-	add := valueSize(v)
+	var add int64
 	if a.Type != v.Type {
 		add -= arraySize(a)
 		*a = tsm.Array{Type: v.Type}
 	}
 	if v.Type == models.FieldTypeString {
 		v.S = append([]byte(nil), v.S...) // the caller's bytes are reused
+		add += int64(len(v.S))
 	}
+	before := arrayCapacity(a)
 	if n := len(a.Timestamps); n >= 256 && n == cap(a.Timestamps) {
 		growArray(a)
 	}
 	if err := a.Append(ts, v); err != nil {
 		panic("BUG: cache append of matching type failed: " + err.Error())
 	}
-	return add
+	return add + arrayCapacity(a) - before
 }
 
 // values returns a normalized copy of (series, field)'s values within
@@ -243,7 +247,7 @@ func (c *cache) deleteRange(t *Tombstone) int64 {
 			f.arr.Exclude(t.Min, t.Max)
 			freed += before - arraySize(&f.arr)
 			if f.arr.Len() == 0 {
-				freed += cacheFieldOverhead + int64(len(f.name))
+				freed += arraySize(&f.arr) + cacheFieldOverhead + int64(len(f.name))
 				continue
 			}
 		}
