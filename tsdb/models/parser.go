@@ -34,6 +34,14 @@ type Parser struct {
 	order     []int32
 	tagTmp    []Tag
 
+	// Series cache: bodies repeat a few series many times (every TSBS or
+	// Telegraf batch does), so a line whose measurement and tags are, byte
+	// for byte, those of an earlier good line shares that point's
+	// Measurement and Tags instead of copying and sorting them again.
+	// Keys alias the body being parsed; the map is emptied after each
+	// Parse.
+	series map[string]int32 // raw "measurement,tags" text → index in points
+
 	// Line-number bookkeeping for errors detected here rather than by the
 	// decoder: lineOff is an offset into body known to be on line lineNo.
 	body    []byte
@@ -80,6 +88,7 @@ func (p *Parser) Parse(body []byte, prec Precision, now int64) ([]Point, error) 
 		}
 	}
 	p.body = nil
+	clear(p.series) // its keys alias body
 	if dropped == 0 {
 		return p.points, nil
 	}
@@ -133,7 +142,12 @@ func (p *Parser) parseEntry(prec Precision, defaultTime int64) (int, error) {
 		return decodeErrLine(err), err
 	}
 	p.locate(&e, m)
+	na := len(p.arena)
 	name := p.save(m)
+	// raw spans the line's measurement and tags in the body while every one
+	// of those tokens points into it (no escapes), for the series cache.
+	rawStart := offsetIn(p.body, m)
+	rawEnd := rawStart + len(m)
 
 	t0 := len(p.tags)
 	for {
@@ -146,10 +160,29 @@ func (p *Parser) parseEntry(prec Precision, defaultTime int64) (int, error) {
 		}
 		p.locate(&e, k)
 		p.locate(&e, v)
+		if rawStart >= 0 {
+			if vo := offsetIn(p.body, v); vo >= 0 && offsetIn(p.body, k) >= 0 {
+				rawEnd = vo + len(v)
+			} else {
+				rawStart = -1
+			}
+		}
 		p.tags = append(p.tags, Tag{Key: p.save(k), Value: p.save(v)})
 	}
-	tags := Tags(p.tags[t0:len(p.tags):len(p.tags)])
-	semErr := p.sortTags(tags)
+	var raw string
+	if rawStart >= 0 {
+		raw = unsafe.String(&p.body[rawStart], rawEnd-rawStart)
+	}
+	var tags Tags
+	var semErr error
+	if i, ok := p.series[raw]; ok && raw != "" {
+		// An earlier good line had these very bytes: share its series.
+		p.tags, p.arena = p.tags[:t0], p.arena[:na]
+		name, tags = p.points[i].Measurement, p.points[i].Tags
+	} else {
+		tags = Tags(p.tags[t0:len(p.tags):len(p.tags)])
+		semErr = p.sortTags(tags)
+	}
 
 	f0 := len(p.fields)
 	var seen uint64 // bloom filter of this line's field keys
@@ -178,7 +211,7 @@ func (p *Parser) parseEntry(prec Precision, defaultTime int64) (int, error) {
 		bit := uint64(1) << ((uint(len(k)) ^ uint(k[len(k)-1])*7 ^ uint(k[len(k)/2])*13) & 63)
 		if seen&bit == 0 {
 			seen |= bit
-			p.fields = append(p.fields, Field{Key: p.save(k), Value: fv})
+			p.fields = append(p.fields, Field{Key: p.fieldKey(f0, k), Value: fv})
 		} else {
 			p.setField(f0, k, fv)
 		}
@@ -208,6 +241,14 @@ func (p *Parser) parseEntry(prec Precision, defaultTime int64) (int, error) {
 	if semErr != nil {
 		return p.lineOf(e), semErr
 	}
+	if raw != "" {
+		if _, ok := p.series[raw]; !ok {
+			if p.series == nil {
+				p.series = make(map[string]int32)
+			}
+			p.series[raw] = int32(len(p.points))
+		}
+	}
 	p.points = append(p.points, Point{
 		Measurement: name,
 		Tags:        tags,
@@ -215,6 +256,19 @@ func (p *Parser) parseEntry(prec Precision, defaultTime int64) (int, error) {
 		Time:        ts,
 	})
 	return 0, nil
+}
+
+// fieldKey returns k saved in the arena, or the same key of the previous
+// point when it has one at the same position (lines of a batch usually
+// list the same fields in the same order).
+func (p *Parser) fieldKey(f0 int, k []byte) []byte {
+	if len(p.points) > 0 {
+		prev := p.points[len(p.points)-1].Fields
+		if i := len(p.fields) - f0; i < len(prev) && string(prev[i].Key) == string(k) {
+			return prev[i].Key
+		}
+	}
+	return p.save(k)
 }
 
 var (

@@ -383,3 +383,40 @@ func TestParseTagOrderCache(t *testing.T) {
 	}
 	checkPoints(t, got, want)
 }
+
+// TestParseSharesRepeatedSeries checks the series cache: a line whose
+// measurement and tags are byte for byte an earlier good line's shares that
+// point's tags (no copy), while lines that differ only in tag order, carry
+// escapes, or are bad parse as on their own.
+func TestParseSharesRepeatedSeries(t *testing.T) {
+	in := "cpu,host=a,dc=x v=1 1\n" +
+		"cpu,dc=x,host=a v=2 2\n" + // same series, other text: sorted, not shared
+		"cpu,host=a,dc=x v=3,w=1 3\n" + // shares line 1
+		"cpu,host=a,host=b v=1 4\n" + // bad: repeated key
+		"cpu,host=a,host=b v=1 5\n" + // the same bad text is still bad
+		"cpu,host=a\\ b v=1 6\n" + // escaped: parsed on its own
+		"cpu,host=a\\ b v=2 7\n" +
+		"cpu,host=a,dc=x w=2,v=4 8\n" // shares line 1; other field order
+	var p models.Parser
+	got, err := p.Parse([]byte(in), 1, 0)
+	var pe *models.PartialParseError
+	if !errors.As(err, &pe) || pe.Dropped != 2 || pe.Lines[0].Line != 4 || pe.Lines[1].Line != 5 {
+		t.Fatalf("got error %v; want lines 4 and 5 rejected", err)
+	}
+	ax := tg("dc", "x", "host", "a")
+	want := []models.Point{
+		pt("cpu", ax, fs(fld("v", models.FloatValue(1))), 1),
+		pt("cpu", ax, fs(fld("v", models.FloatValue(2))), 2),
+		pt("cpu", ax, fs(fld("v", models.FloatValue(3)), fld("w", models.FloatValue(1))), 3),
+		pt("cpu", tg("host", "a b"), fs(fld("v", models.FloatValue(1))), 6),
+		pt("cpu", tg("host", "a b"), fs(fld("v", models.FloatValue(2))), 7),
+		pt("cpu", ax, fs(fld("w", models.FloatValue(2)), fld("v", models.FloatValue(4))), 8),
+	}
+	checkPoints(t, got, want)
+	if &got[2].Tags[0] != &got[0].Tags[0] || &got[5].Tags[0] != &got[0].Tags[0] {
+		t.Errorf("lines 3 and 8 repeat line 1's series text but do not share its tags")
+	}
+	if &got[1].Tags[0] == &got[0].Tags[0] {
+		t.Errorf("line 2 shares line 1's tags though its text differs")
+	}
+}
