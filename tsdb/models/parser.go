@@ -95,8 +95,10 @@ func (p *Parser) Parse(body []byte, prec Precision, now int64) ([]Point, error) 
 	return p.points, &PartialParseError{Lines: slices.Clone(p.errs), Dropped: dropped}
 }
 
-// presize gives the point, tag and field arrays room for the whole body,
-// estimated from the first point's line length and tag and field counts.
+// presize gives the point and field arrays room for the whole body,
+// estimated from the first point's line length and field count. (Tags are
+// not presized: lines repeating a series share its tags, so a body usually
+// needs far fewer than a line's tags per line; appendTag doubles instead.)
 // Points keep slices of these arrays, so every regrowth mid-Parse would
 // leave the older arrays alive until the next Parse: for a 5,000-line TSBS
 // body that summed to about five times the final arrays (33 MB instead of
@@ -107,9 +109,6 @@ func (p *Parser) presize(bodyLen int) {
 	lines := bodyLen/lineLen*5/4 + 1 // headroom, so a reused parser settles on one size
 	if cap(p.points) < lines {
 		p.points = slices.Grow(p.points, lines-len(p.points))
-	}
-	if want := lines * len(first.Tags); cap(p.tags) < want {
-		p.tags = slices.Grow(p.tags, want-len(p.tags))
 	}
 	if want := lines * len(first.Fields); cap(p.fields) < want {
 		p.fields = slices.Grow(p.fields, want-len(p.fields))
@@ -167,7 +166,7 @@ func (p *Parser) parseEntry(prec Precision, defaultTime int64) (int, error) {
 				rawStart = -1
 			}
 		}
-		p.tags = append(p.tags, Tag{Key: p.save(k), Value: p.save(v)})
+		p.appendTag(Tag{Key: p.save(k), Value: p.save(v)})
 	}
 	var raw string
 	if rawStart >= 0 {
@@ -256,6 +255,16 @@ func (p *Parser) parseEntry(prec Precision, defaultTime int64) (int, error) {
 		Time:        ts,
 	})
 	return 0, nil
+}
+
+// appendTag appends t to the tag array, doubling its capacity when full:
+// points keep slices of the older arrays until the next Parse, and doubling
+// bounds what they add up to by the final array's size.
+func (p *Parser) appendTag(t Tag) {
+	if len(p.tags) == cap(p.tags) {
+		p.tags = slices.Grow(p.tags, max(len(p.tags), 64))
+	}
+	p.tags = append(p.tags, t)
 }
 
 // fieldKey returns k saved in the arena, or the same key of the previous
