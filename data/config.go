@@ -31,6 +31,12 @@ const (
 	DefaultShardPrecreateInterval = 1 * time.Minute
 	// DefaultShutdownTimeout bounds the drain of in-flight requests.
 	DefaultShutdownTimeout = 30 * time.Second
+	// DefaultGCPercent is the Go garbage collector's target (GOGC) for a
+	// data node: the heap may grow 30% over live memory, not Go's 100%.
+	// Loading TSBS data this holds a node to about 2/3 of the memory for a
+	// few percent more CPU (docs/benchmarks.md); VictoriaMetrics ships the
+	// same default.
+	DefaultGCPercent = 30
 )
 
 // Config configures a data node. Start from NewConfig.
@@ -67,6 +73,11 @@ type Config struct {
 	// AuthEnabled requires a user (u/p query parameters, Basic auth or
 	// "Token user:password") on every client request but /ping and /health.
 	AuthEnabled bool `toml:"auth-enabled"`
+	// GCPercent is the Go garbage collector's target (GOGC) for the
+	// process: how far, in percent of live memory, the heap may grow before
+	// a collection. Lower holds less memory and spends more CPU. The GOGC
+	// environment variable, when set, wins.
+	GCPercent int `toml:"gc-percent"`
 
 	// Coordinator configures the write path and internode RPC.
 	Coordinator coordinator.Config `toml:"coordinator"`
@@ -90,6 +101,7 @@ func NewConfig() Config {
 		ShutdownTimeout:        meta.Duration(DefaultShutdownTimeout),
 		DefaultReplication:     1,
 		PprofEnabled:           true,
+		GCPercent:              DefaultGCPercent,
 		Coordinator:            coordinator.NewConfig(),
 		Query:                  query.NewConfig(),
 		Storage:                storageDefaults(),
@@ -113,6 +125,7 @@ func (c *Config) Validate() error {
 	req(c.ShardPrecreateInterval > 0, "shard-precreate-interval must be positive")
 	req(c.ShutdownTimeout > 0, "shutdown-timeout must be positive")
 	req(c.DefaultReplication >= 1, "default-replication must be at least 1")
+	req(c.GCPercent >= 10, "gc-percent must be at least 10 (lower makes the collector run almost constantly)")
 	if err := c.Coordinator.Validate(); err != nil {
 		errs = append(errs, err)
 	}

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"log/slog"
 	"path/filepath"
 	"reflect"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"testing"
@@ -66,4 +68,32 @@ func checkSample(t *testing.T, name string, cfg any) {
 		}
 	}
 	walk(reflect.TypeOf(cfg).Elem(), nil)
+}
+
+// TestSetGCPercent checks that a data node's gc-percent reaches the Go
+// runtime, and that an operator's GOGC wins over it.
+func TestSetGCPercent(t *testing.T) {
+	logger := slog.New(slog.DiscardHandler)
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+
+	t.Setenv("GOGC", "")
+	setGCPercent(logger, 42)
+	if got := debug.SetGCPercent(100); got != 42 {
+		t.Errorf("gc percent after setGCPercent(42) = %d; want 42", got)
+	}
+
+	t.Setenv("GOGC", "77")
+	setGCPercent(logger, 42)
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Errorf("gc percent with GOGC set = %d; want 100 (unchanged)", got)
+	}
+}
+
+// TestDataConfigRejectsTinyGCPercent checks the gc-percent floor.
+func TestDataConfigRejectsTinyGCPercent(t *testing.T) {
+	cfg := data.NewConfig()
+	cfg.GCPercent = 5
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "gc-percent") {
+		t.Errorf("Validate(gc-percent = 5) = %v; want an error naming gc-percent", err)
+	}
 }

@@ -54,6 +54,7 @@ Precedence of settings: flags, then STRATA_DATA_* environment variables
 			if err != nil {
 				return err
 			}
+			setGCPercent(logger, cfg.GCPercent)
 			srv := data.NewServer(cfg, Version, logger, processRegistry())
 			return serve(logger, "data node", srv, nil)
 		},

@@ -95,6 +95,9 @@ func (o *localOptions) start(c *localCluster, logger *slog.Logger) error {
 		if err := cfg.Validate(); err != nil {
 			return fmt.Errorf("data node %d: %w", i+1, err)
 		}
+		if i == 0 {
+			setGCPercent(logger, cfg.GCPercent) // one process: the data nodes' setting
+		}
 		srv := data.NewServer(cfg, Version, logger.With("node", "data"+strconv.Itoa(i+1)), prometheus.NewRegistry())
 		if err := srv.Open(); err != nil {
 			return fmt.Errorf("start data node %d: %w", i+1, err)

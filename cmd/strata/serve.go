@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/BurntSushi/toml"
@@ -68,4 +69,14 @@ func serve(logger *slog.Logger, what string, srv lifecycle, started func()) erro
 	}
 	logger.Info(what + " stopped")
 	return nil
+}
+
+// setGCPercent sets the process's garbage collector target from a data
+// node's config unless the operator set GOGC, which wins.
+func setGCPercent(logger *slog.Logger, percent int) {
+	if env := os.Getenv("GOGC"); env != "" {
+		logger.Info("GOGC is set; gc-percent ignored", "GOGC", env)
+		return
+	}
+	debug.SetGCPercent(percent)
 }
