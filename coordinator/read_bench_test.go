@@ -13,8 +13,9 @@ import (
 
 // BenchmarkShardScan reads the usage_user field of every series of the
 // TSBS cpu-only hour (10 hosts × 360 points) from one shard: locally, and
-// through the scan RPC on loopback; raw and as 1-minute windows. Bytes are
-// the points read (16 per point).
+// through the scan RPC on loopback; raw, as 1-minute windows and as
+// 1-minute windows shifted by 15 s. Bytes are the points read (16 per
+// point).
 func BenchmarkShardScan(b *testing.B) {
 	points := loadPoints(b, "tsbs-cpu-only-s10-1h.lp.gz", 1<<20)
 	store := openTestStore(b, 1)
@@ -34,6 +35,8 @@ func BenchmarkShardScan(b *testing.B) {
 	raw := query.ScanRequest{Measurement: "cpu", Fields: []string{"usage_user"}, Min: 0, Max: 1 << 62}
 	win := raw
 	win.Window = &query.WindowRequest{Every: 60e9, Aggregates: query.AggregateCount | query.AggregateSum | query.AggregateMin | query.AggregateMax}
+	shifted := raw
+	shifted.Window = &query.WindowRequest{Every: 60e9, Offset: 15e9, Aggregates: win.Window.Aggregates}
 	readers := []struct {
 		name string
 		scan func(req *query.ScanRequest, fn func(*query.SeriesBatch) error) error
@@ -49,7 +52,7 @@ func BenchmarkShardScan(b *testing.B) {
 		for _, q := range []struct {
 			name string
 			req  *query.ScanRequest
-		}{{"raw", &raw}, {"window-1m", &win}} {
+		}{{"raw", &raw}, {"window-1m", &win}, {"window-1m-offset-15s", &shifted}} {
 			b.Run(r.name+"/"+q.name, func(b *testing.B) {
 				b.ReportAllocs()
 				b.SetBytes(int64(len(points)) * 16)

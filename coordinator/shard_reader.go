@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 
 	"github.com/influxdata/influxql"
@@ -245,36 +244,27 @@ func ownValue(v models.Value) models.Value {
 }
 
 // readWindows aggregates one series field per window of w over [min, max];
-// Count is set whatever w asks for.
-// tsdb aligns windows to multiples of every since the epoch, which is
-// w's alignment when the offset is a multiple of every; otherwise the
-// windows are folded here from the raw values. scratch is tsdb's result
-// buffer, reused across the reads of one scan.
+// Count is set whatever w asks for. tsdb shifts its windows by w's offset,
+// so blocks inside one window are aggregated from their statistics for
+// every offset. scratch is tsdb's result buffer, reused across the reads of
+// one scan.
 func readWindows(sh *tsdb.Shard, key, field []byte, min, max int64, w *query.WindowRequest, scratch *[]tsdb.Window) ([]query.Window, error) {
-	if floorMod(w.Offset, w.Every) == 0 {
-		// Count always: a window's count is what says it holds points.
-		ws, err := sh.AppendWindowAggregate((*scratch)[:0], key, field, min, max, w.Every, tsdbAggregates(w.Aggregates)|tsdb.AggCount)
-		if err != nil {
-			return nil, err
-		}
-		*scratch = ws
-		if len(ws) == 0 {
-			return nil, nil
-		}
-		out := make([]query.Window, len(ws))
-		for i := range ws {
-			x := &ws[i]
-			out[i] = query.Window{Start: x.Start, Count: x.Count, Sum: x.Sum, Min: x.Min, Max: x.Max,
-				First: ownValue(x.First), Last: ownValue(x.Last), FirstTime: x.FirstTime, LastTime: x.LastTime}
-		}
-		return out, nil
-	}
-	c, err := sh.Cursor(key, field, min, max, true)
+	// Count always: a window's count is what says it holds points.
+	ws, err := sh.AppendWindowAggregate((*scratch)[:0], key, field, min, max, w.Every, w.Offset, tsdbAggregates(w.Aggregates)|tsdb.AggCount)
 	if err != nil {
 		return nil, err
 	}
-	defer c.Close()
-	return foldWindows(c, w.Every, w.Offset), nil
+	*scratch = ws
+	if len(ws) == 0 {
+		return nil, nil
+	}
+	out := make([]query.Window, len(ws))
+	for i := range ws {
+		x := &ws[i]
+		out[i] = query.Window{Start: x.Start, Count: x.Count, Sum: x.Sum, Min: x.Min, Max: x.Max,
+			First: ownValue(x.First), Last: ownValue(x.Last), FirstTime: x.FirstTime, LastTime: x.LastTime}
+	}
+	return out, nil
 }
 
 // tsdbAggregates maps the query's aggregate set onto tsdb's.
@@ -293,103 +283,6 @@ func tsdbAggregates(a query.AggregateSet) tsdb.AggregateSet {
 		}
 	}
 	return out
-}
-
-// valueSource yields values in ascending time order; tsdb.Cursor is one.
-type valueSource interface {
-	Next() (int64, models.Value, bool)
-}
-
-// foldWindows computes every aggregate per window of width every shifted
-// by offset from ascending values, as tsdb.Window does: Sum, Min and Max
-// of the field's type for numbers (integer sums wrap; Min and Max ignore
-// NaN), unset for strings and booleans.
-func foldWindows(src valueSource, every, offset int64) []query.Window {
-	var (
-		out    []query.Window
-		w      *query.Window
-		minMax bool // w.Min and w.Max hold a number
-	)
-	for {
-		t, v, ok := src.Next()
-		if !ok {
-			return out
-		}
-		start := windowStart(t, every, offset)
-		if w == nil || start != w.Start {
-			out = append(out, query.Window{Start: start, First: ownValue(v), FirstTime: t})
-			w, minMax = &out[len(out)-1], false
-		}
-		w.Count++
-		w.Last, w.LastTime = ownValue(v), t
-		switch v.Type {
-		case models.FieldTypeFloat:
-			f := v.Float()
-			if w.Count == 1 {
-				w.Sum = models.FloatValue(f)
-			} else {
-				w.Sum = models.FloatValue(w.Sum.Float() + f)
-			}
-			if !math.IsNaN(f) {
-				if !minMax || f < w.Min.Float() {
-					w.Min = v
-				}
-				if !minMax || f > w.Max.Float() {
-					w.Max = v
-				}
-				minMax = true
-			}
-		case models.FieldTypeInteger:
-			i := v.Integer()
-			if w.Count == 1 {
-				w.Sum, w.Min, w.Max = v, v, v
-			} else {
-				w.Sum = models.IntegerValue(w.Sum.Integer() + i)
-				if i < w.Min.Integer() {
-					w.Min = v
-				}
-				if i > w.Max.Integer() {
-					w.Max = v
-				}
-			}
-		case models.FieldTypeUnsigned:
-			u := v.Unsigned()
-			if w.Count == 1 {
-				w.Sum, w.Min, w.Max = v, v, v
-			} else {
-				w.Sum = models.UnsignedValue(w.Sum.Unsigned() + u)
-				if u < w.Min.Unsigned() {
-					w.Min = v
-				}
-				if u > w.Max.Unsigned() {
-					w.Max = v
-				}
-			}
-		}
-	}
-}
-
-// windowStart is the start of the window holding t: t - ((t - offset) mod
-// every), mod non-negative, computed without overflow; a start before the
-// int64 range is clamped to math.MinInt64.
-func windowStart(t, every, offset int64) int64 {
-	r := floorMod(t, every) - floorMod(offset, every)
-	if r < 0 {
-		r += every
-	}
-	if t < math.MinInt64+r {
-		return math.MinInt64
-	}
-	return t - r
-}
-
-// floorMod is a mod b in [0, b) for b > 0.
-func floorMod(a, b int64) int64 {
-	m := a % b
-	if m < 0 {
-		m += b
-	}
-	return m
 }
 
 // ShardMeta implements ShardReader.

@@ -30,11 +30,13 @@ const (
 // min > max.
 var ErrInvalidWindow = errors.New("invalid aggregate window")
 
-// Window is the aggregate of one time window [Start, Start+every). Only the
-// requested aggregates are set. Sum, Min and Max are of the field's type
-// (float, integer or unsigned; integer sums wrap) and unset for strings and
-// booleans; Min and Max ignore NaN. First and Last are the values with the
-// smallest and largest timestamps.
+// Window is the aggregate of one time window [Start, Start+every), except
+// that a window beginning before the int64 time range has Start
+// math.MinInt64. Only the requested aggregates are set. Sum, Min and Max are
+// of the field's type (float, integer or unsigned; integer sums wrap) and
+// unset for strings and booleans; Min and Max ignore NaN (NaN when a window
+// holds only NaN). First and Last are the values with the smallest and
+// largest timestamps.
 type Window struct {
 	Start               int64
 	Count               int64
@@ -44,18 +46,19 @@ type Window struct {
 }
 
 // WindowAggregate computes aggregates of (seriesKey, field) per window of
-// width every over [min, max], windows aligned to multiples of every since
-// the epoch; windows without values are omitted. A file block that lies
-// wholly inside one window and is not overlapped by any other block, cached
-// value or tombstone is aggregated from its index statistics without being
-// decoded.
-func (s *Shard) WindowAggregate(seriesKey, field []byte, min, max, every int64, aggs AggregateSet) ([]Window, error) {
-	return s.AppendWindowAggregate(nil, seriesKey, field, min, max, every, aggs)
+// width every over [min, max], windows starting at offset + k*every for
+// integers k (any offset: only offset modulo every matters, so 0 aligns
+// windows to multiples of every since the epoch); windows without values
+// are omitted. A file block that lies wholly inside one window and is not
+// overlapped by any other block, cached value or tombstone is aggregated
+// from its index statistics without being decoded.
+func (s *Shard) WindowAggregate(seriesKey, field []byte, min, max, every, offset int64, aggs AggregateSet) ([]Window, error) {
+	return s.AppendWindowAggregate(nil, seriesKey, field, min, max, every, offset, aggs)
 }
 
 // AppendWindowAggregate is WindowAggregate appending to dst, so a caller
 // aggregating many series reuses one result buffer.
-func (s *Shard) AppendWindowAggregate(dst []Window, seriesKey, field []byte, min, max, every int64, aggs AggregateSet) ([]Window, error) {
+func (s *Shard) AppendWindowAggregate(dst []Window, seriesKey, field []byte, min, max, every, offset int64, aggs AggregateSet) ([]Window, error) {
 	if every <= 0 || min > max {
 		return nil, fmt.Errorf("window aggregate every=%d over [%d, %d]: %w", every, min, max, ErrInvalidWindow)
 	}
@@ -64,7 +67,7 @@ func (s *Shard) AppendWindowAggregate(dst []Window, seriesKey, field []byte, min
 		return nil, err
 	}
 	defer rs.release()
-	wa := windowAgg{every: every, aggs: aggs}
+	wa := windowAgg{grid: newGrid(every, offset), aggs: aggs}
 	defer wa.release()
 	if err := rs.aggregate(&wa, seriesKey, field, min, max); err != nil {
 		return nil, fmt.Errorf("window aggregate shard %d: %w", s.id, err)
@@ -118,7 +121,7 @@ func (rs *readState) aggregate(wa *windowAgg, seriesKey, field []byte, min, max 
 		}
 	}
 	wa.typ = typ
-	markStatBlocks(blocks, caches, rs.tombs, seriesKey, field, min, max, wa.every)
+	markStatBlocks(blocks, caches, rs.tombs, seriesKey, field, min, max, wa.grid)
 	wa.plan(blocks, caches, min, max)
 
 	// Blocks overlapping nothing are folded straight from their decoded
@@ -168,8 +171,8 @@ func (rs *readState) aggregate(wa *windowAgg, seriesKey, field []byte, min, max 
 // markStatBlocks sets isolated on the blocks that overlap no other block
 // (of any file), no cached value and no applicable tombstone, and stat on
 // the isolated blocks that can be aggregated from their statistics (inside
-// [min, max] and one window).
-func markStatBlocks(blocks []blockRef, caches []tsm.Array, tombs []Tombstone, seriesKey, field []byte, min, max, every int64) {
+// [min, max] and one window of g).
+func markStatBlocks(blocks []blockRef, caches []tsm.Array, tombs []Tombstone, seriesKey, field []byte, min, max int64, g grid) {
 	if len(blocks) == 0 {
 		return
 	}
@@ -208,7 +211,7 @@ func markStatBlocks(blocks []blockRef, caches []tsm.Array, tombs []Tombstone, se
 		}
 		blocks[i].isolated = !covered
 		blocks[i].stat = !covered && m.MinTime >= min && m.MaxTime <= max &&
-			floorDiv(m.MinTime, every) == floorDiv(m.MaxTime, every)
+			g.num(m.MinTime) == g.num(m.MaxTime)
 	}
 }
 
@@ -222,6 +225,59 @@ func cmpInt64(a, b int64) int {
 	return 0
 }
 
+// grid is the windows of width every starting at offset + k*every, k
+// any integer; window k is numbered k. Numbers and starts are computed
+// without overflow over the whole int64 time range.
+type grid struct {
+	every  int64
+	offset int64 // in [0, every)
+	// first and last are the numbers of the windows holding
+	// math.MinInt64 and math.MaxInt64.
+	first, last int64
+}
+
+// newGrid returns the grid of width every > 0 shifted by offset (any
+// int64; only offset modulo every matters).
+func newGrid(every, offset int64) grid {
+	g := grid{every: every, offset: floorMod(offset, every)}
+	g.first, g.last = g.num(math.MinInt64), g.num(math.MaxInt64)
+	return g
+}
+
+// num returns the number of the window holding t, floor((t-offset)/every).
+func (g grid) num(t int64) int64 {
+	n := t / g.every
+	r := t % g.every
+	if r < 0 {
+		n, r = n-1, r+g.every
+	}
+	// Now t = n*every + r with 0 <= r < every.
+	if r < g.offset {
+		n--
+	}
+	return n
+}
+
+// start returns the start of window n, or math.MinInt64 for the window
+// holding math.MinInt64 (which may begin before it). n must hold a time.
+func (g grid) start(n int64) int64 {
+	if n <= g.first {
+		return math.MinInt64
+	}
+	// The start lies in the int64 range, so the wrapping arithmetic is
+	// exact even where n*every alone overflows.
+	return n*g.every + g.offset
+}
+
+// end returns the last time of window n, math.MaxInt64 for the window
+// holding math.MaxInt64. n must hold a time.
+func (g grid) end(n int64) int64 {
+	if n >= g.last {
+		return math.MaxInt64
+	}
+	return g.start(n+1) - 1
+}
+
 // floorDiv returns floor(a / b) for b > 0.
 func floorDiv(a, b int64) int64 {
 	q := a / b
@@ -229,4 +285,13 @@ func floorDiv(a, b int64) int64 {
 		q--
 	}
 	return q
+}
+
+// floorMod returns a mod b in [0, b) for b > 0.
+func floorMod(a, b int64) int64 {
+	m := a % b
+	if m < 0 {
+		m += b
+	}
+	return m
 }

@@ -1,7 +1,9 @@
 package tsdb_test
 
 import (
+	"fmt"
 	"math"
+	"math/big"
 	"math/rand/v2"
 	"testing"
 
@@ -9,11 +11,25 @@ import (
 	"github.com/strata-db/strata/tsdb/models"
 )
 
-// naiveWindows aggregates cursor output directly.
-func naiveWindows(vals []tv, every int64) map[int64]*tsdb.Window {
+// naiveStart is the start of the window of width every shifted by offset
+// that holds t, t - ((t - offset) mod every), computed exactly and clamped
+// to math.MinInt64 when the window begins before the int64 range.
+func naiveStart(t, every, offset int64) int64 {
+	m := new(big.Int).Sub(big.NewInt(t), big.NewInt(offset))
+	m.Mod(m, big.NewInt(every)) // Euclidean: in [0, every)
+	start := new(big.Int).Sub(big.NewInt(t), m)
+	if !start.IsInt64() {
+		return math.MinInt64
+	}
+	return start.Int64()
+}
+
+// naiveWindows aggregates cursor output directly into windows of width
+// every shifted by offset.
+func naiveWindows(vals []tv, every, offset int64) map[int64]*tsdb.Window {
 	out := map[int64]*tsdb.Window{}
 	for _, x := range vals {
-		start := x.ts - ((x.ts%every)+every)%every
+		start := naiveStart(x.ts, every, offset)
 		w := out[start]
 		if w == nil {
 			w = &tsdb.Window{Start: start, Min: x.v, Max: x.v, First: x.v, FirstTime: x.ts, Sum: models.Value{Type: x.v.Type}}
@@ -61,7 +77,9 @@ func checkWindows(t *testing.T, stage string, got []tsdb.Window, want map[int64]
 
 // TestWindowAggregateMatchesCursor compares pushed-down aggregates (block
 // statistics where possible) with aggregates of the cursor's values, across
-// overlapping files, overwrites, a tombstone and the cache.
+// overlapping files, overwrites, a tombstone and the cache, for windows
+// aligned to the epoch and shifted by offsets (positive, negative, larger
+// than every, a multiple of every), over a time range crossing zero.
 func TestWindowAggregateMatchesCursor(t *testing.T) {
 	_, sh := openShard(t, testConfig(t.TempDir()))
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -75,34 +93,74 @@ func TestWindowAggregateMatchesCursor(t *testing.T) {
 		must(t, sh.WritePoints(pts), "write")
 	}
 	const every = 10_000
+	offsets := []int64{0, 2_500, -2_500, 13_000, -37_777, 3 * every, every - 1, math.MinInt64, math.MaxInt64}
 	check := func(stage string) {
 		t.Helper()
 		for _, f := range []string{"f", "i"} {
-			for _, r := range [][2]int64{{math.MinInt64, math.MaxInt64}, {12_345, 77_777}} {
-				got, err := sh.WindowAggregate(key, []byte(f), r[0], r[1], every, tsdb.AggAll)
-				must(t, err, "window aggregate")
-				want := naiveWindows(readRange(t, sh, key, f, r[0], r[1], true), every)
-				checkWindows(t, stage+" field "+f, got, want, f == "f")
+			for _, r := range [][2]int64{{math.MinInt64, math.MaxInt64}, {12_345, 77_777}, {-23_456, 4_321}} {
+				vals := readRange(t, sh, key, f, r[0], r[1], true)
+				for _, off := range offsets {
+					got, err := sh.WindowAggregate(key, []byte(f), r[0], r[1], every, off, tsdb.AggAll)
+					must(t, err, "window aggregate")
+					want := naiveWindows(vals, every, off)
+					checkWindows(t, fmt.Sprintf("%s field %s range %v offset %d", stage, f, r, off), got, want, f == "f")
+				}
 			}
 		}
 	}
-	write(0, 100_000, 7) // ~14k values: many full blocks
+	write(-30_000, 100_000, 7) // ~18k values: many full blocks
 	must(t, sh.Snapshot(), "snapshot")
 	check("one file")
 	write(50_000, 52_000, 13) // overlapping file
 	must(t, sh.Snapshot(), "snapshot")
+	write(-12_000, -9_000, 11) // overlapping file across an offset window edge
+	must(t, sh.Snapshot(), "snapshot")
 	write(90_000, 91_000, 3) // cache overlapping
+	write(-2_000, 2_000, 5)  // cache across zero
 	must(t, sh.DeleteFieldRange(key, []byte("f"), 20_000, 20_500), "delete")
-	check("files+cache+tombstone")
+	must(t, sh.DeleteFieldRange(key, []byte("i"), -7_600, -7_400), "delete")
+	check("files+cache+tombstones")
 	must(t, sh.Compact(true), "compact")
 	check("compacted")
-	if _, err := sh.WindowAggregate(key, []byte("f"), 0, 10, 0, tsdb.AggAll); err == nil {
+	if _, err := sh.WindowAggregate(key, []byte("f"), 0, 10, 0, 0, tsdb.AggAll); err == nil {
 		t.Fatalf("every=0: got nil error, want ErrInvalidWindow")
 	}
 	// Only requested aggregates are set.
-	got, err := sh.WindowAggregate(key, []byte("i"), 0, 100_000, every, tsdb.AggCount)
+	got, err := sh.WindowAggregate(key, []byte("i"), 0, 100_000, every, 0, tsdb.AggCount)
 	must(t, err, "count only")
 	if got[0].Count == 0 || got[0].Sum.Type != models.FieldTypeUnknown || got[0].Max.Type != models.FieldTypeUnknown {
 		t.Fatalf("count only: got %+v, want only Count set", got[0])
+	}
+}
+
+// TestWindowAggregateTimeRangeEdges aggregates values at the ends of the
+// int64 time range, where window starts and ends leave the range: the
+// window holding math.MinInt64 starts at math.MinInt64. (Two fields: a file
+// block cannot span more than math.MaxInt64 ns.)
+func TestWindowAggregateTimeRangeEdges(t *testing.T) {
+	_, sh := openShard(t, testConfig(t.TempDir()))
+	key := seriesKey("a")
+	var pts []models.Point
+	for i := range int64(50) {
+		pts = append(pts, pt("a", "lo", math.MinInt64+i*3, models.IntegerValue(i)))
+		pts = append(pts, pt("a", "lo", i*7-400, models.IntegerValue(i*i)))
+		pts = append(pts, pt("a", "hi", math.MaxInt64-i*3, models.IntegerValue(-i)))
+		pts = append(pts, pt("a", "hi", i*7, models.IntegerValue(i*i)))
+	}
+	must(t, sh.WritePoints(pts), "write")
+	for _, snapshot := range []bool{false, true} {
+		if snapshot {
+			must(t, sh.Snapshot(), "snapshot")
+		}
+		for _, f := range []string{"lo", "hi"} {
+			vals := readAll(t, sh, key, f, true)
+			for _, every := range []int64{1, 10, 1000, 1 << 62, math.MaxInt64} {
+				for _, off := range []int64{0, 3, -3, 1 << 61, math.MinInt64, math.MaxInt64} {
+					got, err := sh.WindowAggregate(key, []byte(f), math.MinInt64, math.MaxInt64, every, off, tsdb.AggAll)
+					must(t, err, "window aggregate")
+					checkWindows(t, fmt.Sprintf("snapshot %v field %s every %d offset %d", snapshot, f, every, off), got, naiveWindows(vals, every, off), false)
+				}
+			}
+		}
 	}
 }

@@ -41,7 +41,7 @@ func TestConcurrentWritesReadsAndCompactions(t *testing.T) {
 					t.Errorf("cursor: %v", err)
 					return
 				}
-				if _, err := sh.WindowAggregate(key, []byte("v"), 0, 1<<20, 100, tsdb.AggAll); err != nil {
+				if _, err := sh.WindowAggregate(key, []byte("v"), 0, 1<<20, 100, 0, tsdb.AggAll); err != nil {
 					t.Errorf("aggregate: %v", err)
 					return
 				}

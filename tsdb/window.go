@@ -29,13 +29,14 @@ type winAcc struct {
 // windows. A window is in use once its count is non-zero. Values must be
 // folded in time order per source; sources may come in any order.
 type windowAgg struct {
-	every  int64
+	grid   grid
 	aggs   AggregateSet
 	typ    models.FieldType
 	base   int64    // window number of dense[0]
 	dense  []winAcc // nil when all windows are sparse
 	sparse map[int64]*winAcc
 	strs   [][]byte // first/last string values
+	stats  int      // blocks folded from their statistics
 }
 
 // plan sizes the window storage from the time range the sources cover.
@@ -53,8 +54,8 @@ func (wa *windowAgg) plan(blocks []blockRef, caches []tsm.Array, min, max int64)
 	if lo > hi {
 		return
 	}
-	first, last := floorDiv(lo, wa.every), floorDiv(hi, wa.every)
-	if last-first < maxDenseWindows {
+	first, last := wa.grid.num(lo), wa.grid.num(hi)
+	if uint64(last-first) < maxDenseWindows { // last-first may not fit an int64
 		wa.base = first
 		n := int(last - first + 1)
 		if p, ok := winAccPool.Get().(*[]winAcc); ok && cap(*p) >= n {
@@ -119,7 +120,8 @@ func numeric(t models.FieldType) bool {
 
 // addStats folds a block's index statistics into its window.
 func (wa *windowAgg) addStats(m *tsm.BlockMeta) {
-	w := wa.window(floorDiv(m.MinTime, wa.every))
+	wa.stats++
+	w := wa.window(wa.grid.num(m.MinTime))
 	first := w.count == 0
 	w.count += int64(m.Count)
 	if numeric(wa.typ) {
@@ -138,10 +140,10 @@ func (wa *windowAgg) addStats(m *tsm.BlockMeta) {
 func (wa *windowAgg) addArray(a *tsm.Array) {
 	ts := a.Timestamps
 	for i := 0; i < len(ts); {
-		n := floorDiv(ts[i], wa.every)
-		end := (n + 1) * wa.every
+		n := wa.grid.num(ts[i])
+		end := wa.grid.end(n)
 		j := i + 1
-		for j < len(ts) && ts[j] < end {
+		for j < len(ts) && ts[j] <= end {
 			j++
 		}
 		wa.foldRun(wa.window(n), a, i, j)
@@ -316,7 +318,7 @@ func (wa *windowAgg) set(v *models.Value, bits uint64) {
 
 // fill writes window number n of w into the zeroed out.
 func (wa *windowAgg) fill(out *Window, n int64, w *winAcc) {
-	out.Start = n * wa.every
+	out.Start = wa.grid.start(n)
 	if wa.aggs&AggCount != 0 {
 		out.Count = w.count
 	}
