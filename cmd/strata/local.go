@@ -43,8 +43,10 @@ func (c *localCluster) close() error {
 	for i := len(c.datas) - 1; i >= 0; i-- {
 		errs = append(errs, c.datas[i].Close())
 	}
+	// The whole meta cluster stops: handing leadership to a node about to
+	// stop (or already stopped) would only wait and warn.
 	for i := len(c.metas) - 1; i >= 0; i-- {
-		errs = append(errs, c.metas[i].Close())
+		errs = append(errs, c.metas[i].Abort())
 	}
 	return errors.Join(errs...)
 }
