@@ -66,6 +66,20 @@ func cloneArray(a *tsm.Array, lo, hi int) tsm.Array {
 // newest non-empty array's are skipped (a field dropped and re-created with
 // another type).
 func mergeNewestWins(arrs []tsm.Array) tsm.Array {
+	var bufs mergeBufs
+	return bufs.merge(arrs)
+}
+
+// mergeBufs is the scratch of mergeNewestWins: two arrays that successive
+// merge steps write in turn, so merging many keys with one mergeBufs
+// allocates only while the buffers grow.
+type mergeBufs [2]tsm.Array
+
+// merge is mergeNewestWins writing into the buffers. The result may alias
+// the buffers, arrs' elements and their string bytes: it is valid until the
+// next merge with b and as long as arrs is. String bytes are shared, not
+// copied.
+func (b *mergeBufs) merge(arrs []tsm.Array) tsm.Array {
 	typ := models.FieldTypeUnknown
 	for i := len(arrs) - 1; i >= 0; i-- {
 		if arrs[i].Len() > 0 {
@@ -75,6 +89,7 @@ func mergeNewestWins(arrs []tsm.Array) tsm.Array {
 	}
 	var acc tsm.Array
 	acc.Type = typ
+	cur := -1 // the buffer acc is, or -1 while acc is an input
 	for i := range arrs {
 		a := &arrs[i]
 		if a.Len() == 0 || a.Type != typ {
@@ -84,13 +99,45 @@ func mergeNewestWins(arrs []tsm.Array) tsm.Array {
 			acc = *a
 			continue
 		}
-		var out tsm.Array
-		if err := tsm.MergeArrays(&out, &acc, a); err != nil {
+		if a.Timestamps[0] > acc.Timestamps[acc.Len()-1] {
+			// a follows acc (files of successive time ranges): append.
+			if cur < 0 {
+				cur = 0
+				b[cur].Reset(typ)
+				appendShared(&b[cur], &acc)
+			}
+			appendShared(&b[cur], a)
+			acc = b[cur]
+			continue
+		}
+		next := 0
+		if cur == 0 {
+			next = 1
+		}
+		if err := tsm.MergeArrays(&b[next], &acc, a); err != nil {
 			panic("BUG: merge of arrays of one type failed: " + err.Error())
 		}
-		acc = out
+		cur, acc = next, b[next]
 	}
 	return acc
+}
+
+// appendShared appends b's values to a (of b's type), sharing b's string
+// bytes.
+func appendShared(a, b *tsm.Array) {
+	a.Timestamps = append(a.Timestamps, b.Timestamps...)
+	switch b.Type {
+	case models.FieldTypeFloat:
+		a.Floats = append(a.Floats, b.Floats...)
+	case models.FieldTypeInteger:
+		a.Integers = append(a.Integers, b.Integers...)
+	case models.FieldTypeUnsigned:
+		a.Unsigneds = append(a.Unsigneds, b.Unsigneds...)
+	case models.FieldTypeBoolean:
+		a.Booleans = append(a.Booleans, b.Booleans...)
+	case models.FieldTypeString:
+		a.Strings = append(a.Strings, b.Strings...)
+	}
 }
 
 // applyTombstones removes from a (values of seriesKey/field read from a

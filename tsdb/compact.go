@@ -236,7 +236,17 @@ func (s *Shard) mergeInto(w *tsm.Writer, inputs []*dataFile, tombs []Tombstone, 
 		typ   models.FieldType
 		metas []tsm.BlockMeta
 	}
+	// Scratch reused across keys: the block entries of each input, the
+	// values of each source slot and the merge buffers. A key's values are
+	// dead once WriteValues returns (it encodes them into the file and
+	// keeps no reference to them), so the next key may overwrite them.
+	// String bytes are shared, not copied: tsm.DecodeBlock puts each
+	// block's strings in fresh memory that no later decode reuses.
 	srcs := make([]source, 0, len(inputs))
+	metas := make([][]tsm.BlockMeta, len(inputs))
+	accs := make([]tsm.Array, len(inputs))
+	parts := make([]tsm.Array, 0, len(inputs))
+	var bufs mergeBufs
 	var blk tsm.Array
 	for _, k := range sorted {
 		select {
@@ -244,12 +254,14 @@ func (s *Shard) mergeInto(w *tsm.Writer, inputs []*dataFile, tombs []Tombstone, 
 			return errCompactionAborted
 		default:
 		}
-		series, field, _ := splitCompositeKey([]byte(k))
+		kb = append(kb[:0], k...)
+		series, field, _ := splitCompositeKey(kb)
 		srcs = srcs[:0]
-		for _, f := range inputs {
-			typ, metas := f.r.AppendEntries(nil, series, field)
+		for i, f := range inputs {
+			var typ models.FieldType
+			typ, metas[i] = f.r.AppendEntries(metas[i][:0], series, field)
 			if typ != models.FieldTypeUnknown {
-				srcs = append(srcs, source{f: f, typ: typ, metas: metas})
+				srcs = append(srcs, source{f: f, typ: typ, metas: metas[i]})
 			}
 		}
 		if len(srcs) == 1 && !tombstoned(tombs, srcs[0].f.seq, series, field) {
@@ -265,19 +277,20 @@ func (s *Shard) mergeInto(w *tsm.Writer, inputs []*dataFile, tombs []Tombstone, 
 				}
 			}
 		} else {
-			parts := make([]tsm.Array, 0, len(srcs))
-			for _, src := range srcs {
-				acc := tsm.Array{Type: src.typ}
+			parts = parts[:0]
+			for i, src := range srcs {
+				acc := &accs[i]
+				acc.Reset(src.typ)
 				for _, m := range src.metas {
 					if err := src.f.r.ReadArray(m, &blk); err != nil {
 						return err
 					}
-					appendOwned(&acc, &blk)
+					appendShared(acc, &blk)
 				}
-				applyTombstones(&acc, tombs, src.f.seq, series, field)
-				parts = append(parts, acc)
+				applyTombstones(acc, tombs, src.f.seq, series, field)
+				parts = append(parts, *acc)
 			}
-			merged := mergeNewestWins(parts)
+			merged := bufs.merge(parts)
 			if err := w.WriteValues(series, field, &merged); err != nil {
 				return err
 			}

@@ -1,12 +1,16 @@
 package tsdb
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"os"
+	"strconv"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/strata-db/strata/tsdb/models"
+	"github.com/strata-db/strata/tsdb/tsm"
 )
 
 // TestTombstonesSettledOnlyAfterInputsDeleted checks that a full
@@ -160,5 +164,91 @@ func TestCrashLeftoverCompactionInputsRemoved(t *testing.T) {
 	}
 	if c.Len() != 8 {
 		t.Fatalf("values after reopen and compaction: got %d, want 8", c.Len())
+	}
+}
+
+// TestMergeBufsReuse merges random sorted arrays (following, overlapping,
+// overwriting, of another type, empty) many times with one mergeBufs and
+// checks each result against a map-based merge, and that no input changes,
+// not even past its length (inputs are windows of one shared array).
+func TestMergeBufsReuse(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	var bufs mergeBufs
+	for round := range 500 {
+		n := rng.IntN(5)
+		// All inputs are windows of one backing array: writing past an
+		// input's length would change the next input.
+		var backing tsm.Array
+		backing.Type = models.FieldTypeString
+		type span struct{ lo, hi int }
+		spans := make([]span, n)
+		types := make([]models.FieldType, n)
+		base := int64(rng.IntN(100))
+		for i := range spans {
+			lo := backing.Len()
+			ts := base + int64(rng.IntN(50)) - 25
+			if rng.IntN(2) == 0 {
+				base += 30 // the next input follows this one
+			}
+			for range rng.IntN(20) {
+				ts += 1 + int64(rng.IntN(3))
+				backing.Timestamps = append(backing.Timestamps, ts)
+				backing.Strings = append(backing.Strings, []byte(fmt.Sprintf("r%d-%d-%d", round, i, ts)))
+			}
+			spans[i] = span{lo, backing.Len()}
+			types[i] = models.FieldTypeString
+			if rng.IntN(8) == 0 {
+				types[i] = models.FieldTypeInteger // an older type: skipped unless newest
+			}
+		}
+		arrs := make([]tsm.Array, n)
+		want := map[int64]string{}
+		wantType := models.FieldTypeUnknown
+		for i := n - 1; i >= 0; i-- {
+			if spans[i].hi > spans[i].lo {
+				wantType = types[i]
+				break
+			}
+		}
+		for i, s := range spans {
+			a := backing.Slice(s.lo, s.hi)
+			if types[i] == models.FieldTypeInteger {
+				a = tsm.Array{Type: models.FieldTypeInteger, Timestamps: a.Timestamps[:len(a.Timestamps):len(a.Timestamps)]}
+				for range a.Timestamps {
+					a.Integers = append(a.Integers, int64(i))
+				}
+			}
+			arrs[i] = a
+			if types[i] == wantType {
+				for j, ts := range a.Timestamps {
+					if wantType == models.FieldTypeString {
+						want[ts] = string(a.Strings[j])
+					} else {
+						want[ts] = strconv.FormatInt(a.Integers[j], 10)
+					}
+				}
+			}
+		}
+		before := cloneArray(&backing, 0, backing.Len())
+		got := bufs.merge(arrs)
+		if len(want) > 0 && got.Type != wantType || got.Len() != len(want) {
+			t.Fatalf("round %d: got %d values of %s, want %d of %s", round, got.Len(), got.Type, len(want), wantType)
+		}
+		for j, ts := range got.Timestamps {
+			v := ""
+			if got.Type == models.FieldTypeString {
+				v = string(got.Strings[j])
+			} else {
+				v = strconv.FormatInt(got.Integers[j], 10)
+			}
+			if w, ok := want[ts]; !ok || w != v || j > 0 && got.Timestamps[j-1] >= ts {
+				t.Fatalf("round %d: value %d at %d = %q, want %q (present %v), ascending", round, j, ts, v, w, ok)
+			}
+		}
+		for j := range backing.Timestamps {
+			if backing.Timestamps[j] != before.Timestamps[j] || string(backing.Strings[j]) != string(before.Strings[j]) {
+				t.Fatalf("round %d: input value %d changed by the merge", round, j)
+			}
+		}
 	}
 }
