@@ -262,7 +262,7 @@ func (d *decoder) readEntry(typ models.FieldType, m *BlockMeta, st *entryState, 
 	count := st.count + uint64(d.varint())
 	off := d.uvarint()
 	size := d.uvarint()
-	if !d.ok || span > math.MaxInt64 || count == 0 || count > MaxBlockValues ||
+	if !d.ok || count == 0 || count > MaxBlockValues ||
 		size <= crcSize || size > uint64(dataEnd) || off > uint64(dataEnd) {
 		d.ok = false
 		return false
@@ -272,11 +272,14 @@ func (d *decoder) readEntry(typ models.FieldType, m *BlockMeta, st *entryState, 
 		d.ok = false
 		return false
 	}
-	m.MaxTime = m.MinTime + int64(span)
-	if m.MaxTime < m.MinTime {
+	// A block may span more than MaxInt64 ns (values before 1970 and near
+	// the end of time): the span is an unsigned distance, which must stay
+	// within the int64 range above MinTime.
+	if span > uint64(math.MaxInt64)-uint64(m.MinTime) {
 		d.ok = false
 		return false
 	}
+	m.MaxTime = int64(uint64(m.MinTime) + span)
 	m.Offset = st.end + int64(off)
 	m.Count, m.Size = int(count), int64(size)
 	if m.Offset < headerSize || m.Offset > dataEnd-m.Size {

@@ -460,3 +460,26 @@ func TestKeyTupleOrder(t *testing.T) {
 		t.Errorf("Type of absent keys between present ones: want unknown")
 	}
 }
+
+// TestBlockSpanningMoreThanMaxInt64 writes blocks whose timestamps span
+// more than MaxInt64 ns (before 1970 and near the end of time) and reads
+// them back: the file must open and return every value.
+func TestBlockSpanningMoreThanMaxInt64(t *testing.T) {
+	cols := []column{
+		{"a", "f", &tsm.Array{Type: models.FieldTypeInteger, Timestamps: []int64{-5, math.MaxInt64 - 1}, Integers: []int64{1, 2}}},
+		{"b", "f", &tsm.Array{Type: models.FieldTypeInteger, Timestamps: []int64{math.MinInt64, 0, math.MaxInt64}, Integers: []int64{1, 2, 3}}},
+	}
+	r := mustOpen(t, writeFile(t, t.TempDir(), "a.tsm", cols))
+	var got, scratch tsm.Array
+	for _, c := range cols {
+		if err := r.ReadValues([]byte(c.series), []byte(c.field), tsm.TimeRange{Min: math.MinInt64, Max: math.MaxInt64}, &got, &scratch); err != nil {
+			t.Fatalf("ReadValues(%s): got error %v; want nil", c.series, err)
+		}
+		if !equalArrays(&got, c.arr) {
+			t.Errorf("ReadValues(%s) = %v; want %v", c.series, got.Timestamps, c.arr.Timestamps)
+		}
+	}
+	if r.MinTime() != math.MinInt64 || r.MaxTime() != math.MaxInt64 {
+		t.Errorf("file time range = [%d, %d]; want the whole int64 range", r.MinTime(), r.MaxTime())
+	}
+}
