@@ -124,25 +124,28 @@ func (c *cache) sizeHints() map[string][]fieldSize {
 	return hints
 }
 
-// presize gives a new field entry's array the capacity its field had in
-// the previous generation, if it had many values.
+// presize gives a new field entry's array room for the values its field
+// had in the previous generation, if it had many, plus a quarter: snapshots
+// start asynchronously, so generations differ in length, and an array
+// outgrowing its room is copied at double the size.
 func (cs *cacheSeries) presize(e *cacheField, t models.FieldType) {
 	for _, h := range cs.sizes {
 		if h.name != e.name {
 			continue
 		}
-		e.arr = tsm.Array{Type: t, Timestamps: make([]int64, 0, h.n)}
+		n := h.n + h.n/4
+		e.arr = tsm.Array{Type: t, Timestamps: make([]int64, 0, n)}
 		switch t {
 		case models.FieldTypeFloat:
-			e.arr.Floats = make([]float64, 0, h.n)
+			e.arr.Floats = make([]float64, 0, n)
 		case models.FieldTypeInteger:
-			e.arr.Integers = make([]int64, 0, h.n)
+			e.arr.Integers = make([]int64, 0, n)
 		case models.FieldTypeUnsigned:
-			e.arr.Unsigneds = make([]uint64, 0, h.n)
+			e.arr.Unsigneds = make([]uint64, 0, n)
 		case models.FieldTypeString:
-			e.arr.Strings = make([][]byte, 0, h.n)
+			e.arr.Strings = make([][]byte, 0, n)
 		case models.FieldTypeBoolean:
-			e.arr.Booleans = make([]bool, 0, h.n)
+			e.arr.Booleans = make([]bool, 0, n)
 		}
 		return
 	}
