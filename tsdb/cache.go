@@ -124,28 +124,25 @@ func (c *cache) sizeHints() map[string][]fieldSize {
 	return hints
 }
 
-// presize gives a new field entry's array room for the values its field
-// had in the previous generation, if it had many, plus a quarter: snapshots
-// start asynchronously, so generations differ in length, and an array
-// outgrowing its room is copied at double the size.
+// presize gives a new field entry's array the capacity its field had in
+// the previous generation, if it had many values.
 func (cs *cacheSeries) presize(e *cacheField, t models.FieldType) {
 	for _, h := range cs.sizes {
 		if h.name != e.name {
 			continue
 		}
-		n := h.n + h.n/4
-		e.arr = tsm.Array{Type: t, Timestamps: make([]int64, 0, n)}
+		e.arr = tsm.Array{Type: t, Timestamps: make([]int64, 0, h.n)}
 		switch t {
 		case models.FieldTypeFloat:
-			e.arr.Floats = make([]float64, 0, n)
+			e.arr.Floats = make([]float64, 0, h.n)
 		case models.FieldTypeInteger:
-			e.arr.Integers = make([]int64, 0, n)
+			e.arr.Integers = make([]int64, 0, h.n)
 		case models.FieldTypeUnsigned:
-			e.arr.Unsigneds = make([]uint64, 0, n)
+			e.arr.Unsigneds = make([]uint64, 0, h.n)
 		case models.FieldTypeString:
-			e.arr.Strings = make([][]byte, 0, n)
+			e.arr.Strings = make([][]byte, 0, h.n)
 		case models.FieldTypeBoolean:
-			e.arr.Booleans = make([]bool, 0, n)
+			e.arr.Booleans = make([]bool, 0, h.n)
 		}
 		return
 	}

@@ -33,8 +33,8 @@ func TestCacheSizeHints(t *testing.T) {
 	cs := c.part(series).series[string(series)]
 	big, _, _ := cs.field([]byte("big"), 0, false)
 	small, _, _ := cs.field([]byte("small"), 1, false)
-	if cap(big.arr.Timestamps) != 3750 || cap(big.arr.Floats) != 3750 || big.arr.Len() != 1 {
-		t.Errorf("big: cap %d/%d, len %d; want capacity 3750 (presized: 3000 and a quarter) holding 1 value", cap(big.arr.Timestamps), cap(big.arr.Floats), big.arr.Len())
+	if cap(big.arr.Timestamps) != 3000 || cap(big.arr.Floats) != 3000 || big.arr.Len() != 1 {
+		t.Errorf("big: cap %d/%d, len %d; want capacity 3000 (presized) holding 1 value", cap(big.arr.Timestamps), cap(big.arr.Floats), big.arr.Len())
 	}
 	if cap(small.arr.Timestamps) >= minSizeHint {
 		t.Errorf("small: capacity %d; want it unsized (below %d)", cap(small.arr.Timestamps), minSizeHint)
