@@ -50,24 +50,7 @@ func splitCompositeKey(key []byte) (seriesKey, field []byte, ok bool) {
 type cache struct {
 	size  atomic.Int64
 	parts [cachePartitions]cachePart
-	// sizes holds, per series, how many values each field with at least
-	// minSizeHint of them had in the previous cache generation; read-only.
-	// Such a field's array starts at that capacity, so a steady load fills
-	// it without regrowing (every regrowth copies the array and leaves the
-	// old one to the garbage collector).
-	sizes map[string][]fieldSize
 }
-
-// fieldSize is the number of values a field had in a cache generation.
-type fieldSize struct {
-	name string
-	n    int
-}
-
-// minSizeHint is the fewest values a field needs in one cache generation
-// to have its array presized in the next; it bounds the hints' memory to
-// one small entry per 4 KB of cached values.
-const minSizeHint = 256
 
 type cachePart struct {
 	mu     sync.Mutex // protects series and the entries in it
@@ -79,7 +62,6 @@ type cachePart struct {
 // they are searched linearly.
 type cacheSeries struct {
 	fields []cacheField
-	sizes  []fieldSize // this series' entry of cache.sizes
 }
 
 type cacheField struct {
@@ -87,65 +69,12 @@ type cacheField struct {
 	arr  tsm.Array
 }
 
-// newCache returns an empty cache; sizes (may be nil) are the previous
-// generation's sizeHints.
-func newCache(sizes map[string][]fieldSize) *cache {
-	c := &cache{sizes: sizes}
+func newCache() *cache {
+	c := &cache{}
 	for i := range c.parts {
 		c.parts[i].series = make(map[string]*cacheSeries)
 	}
 	return c
-}
-
-// sizeHints returns, per series, the fields holding at least minSizeHint
-// values and how many, for sizing the next generation's arrays. Writes may
-// continue meanwhile: the counts are only hints.
-func (c *cache) sizeHints() map[string][]fieldSize {
-	var hints map[string][]fieldSize
-	for i := range c.parts {
-		pt := &c.parts[i]
-		pt.mu.Lock()
-		for series, cs := range pt.series {
-			var sizes []fieldSize
-			for _, f := range cs.fields {
-				if l := f.arr.Len(); l >= minSizeHint {
-					sizes = append(sizes, fieldSize{name: f.name, n: l})
-				}
-			}
-			if sizes != nil {
-				if hints == nil {
-					hints = make(map[string][]fieldSize)
-				}
-				hints[series] = sizes
-			}
-		}
-		pt.mu.Unlock()
-	}
-	return hints
-}
-
-// presize gives a new field entry's array the capacity its field had in
-// the previous generation, if it had many values.
-func (cs *cacheSeries) presize(e *cacheField, t models.FieldType) {
-	for _, h := range cs.sizes {
-		if h.name != e.name {
-			continue
-		}
-		e.arr = tsm.Array{Type: t, Timestamps: make([]int64, 0, h.n)}
-		switch t {
-		case models.FieldTypeFloat:
-			e.arr.Floats = make([]float64, 0, h.n)
-		case models.FieldTypeInteger:
-			e.arr.Integers = make([]int64, 0, h.n)
-		case models.FieldTypeUnsigned:
-			e.arr.Unsigneds = make([]uint64, 0, h.n)
-		case models.FieldTypeString:
-			e.arr.Strings = make([][]byte, 0, h.n)
-		case models.FieldTypeBoolean:
-			e.arr.Booleans = make([]bool, 0, h.n)
-		}
-		return
-	}
 }
 
 func (c *cache) part(series []byte) *cachePart {
@@ -179,7 +108,7 @@ func (c *cache) writePoint(series []byte, p *models.Point) int64 {
 	cs := pt.series[string(series)]
 	var add int64
 	if cs == nil {
-		cs = &cacheSeries{fields: make([]cacheField, 0, len(p.Fields)), sizes: c.sizes[string(series)]}
+		cs = &cacheSeries{fields: make([]cacheField, 0, len(p.Fields))}
 		pt.series[string(series)] = cs
 		add += cacheSeriesOverhead + int64(len(series))
 	}
@@ -188,7 +117,6 @@ func (c *cache) writePoint(series []byte, p *models.Point) int64 {
 		e, _, created := cs.field(f.Key, j, true)
 		if created {
 			add += cacheFieldOverhead + int64(len(f.Key))
-			cs.presize(e, f.Value.Type)
 		}
 		add += appendCached(&e.arr, p.Time, f.Value)
 	}
@@ -204,14 +132,13 @@ func (c *cache) write(series, field []byte, ts int64, v models.Value) int64 {
 	cs := pt.series[string(series)]
 	var add int64
 	if cs == nil {
-		cs = &cacheSeries{sizes: c.sizes[string(series)]}
+		cs = &cacheSeries{}
 		pt.series[string(series)] = cs
 		add += cacheSeriesOverhead + int64(len(series))
 	}
 	e, _, created := cs.field(field, 0, true)
 	if created {
 		add += cacheFieldOverhead + int64(len(field))
-		cs.presize(e, v.Type)
 	}
 	add += appendCached(&e.arr, ts, v)
 	pt.mu.Unlock()
@@ -219,25 +146,29 @@ func (c *cache) write(series, field []byte, ts int64, v models.Value) int64 {
 	return add
 }
 
-// appendCached appends one value to a cache array and returns the bytes it
-// added. A value whose type differs from the array's replaces the array's
+// appendCached appends one value to a cache array and returns the bytes
+// added: the growth of the array's capacity (what the process really holds,
+// so the snapshot threshold bounds memory, not just values) plus a string's
+// bytes. A value whose type differs from the array's replaces the array's
 // values (the field was dropped and re-created with another type).
 func appendCached(a *tsm.Array, ts int64, v models.Value) int64 {
-	add := valueSize(v)
+	var add int64
 	if a.Type != v.Type {
 		add -= arraySize(a)
 		*a = tsm.Array{Type: v.Type}
 	}
 	if v.Type == models.FieldTypeString {
 		v.S = append([]byte(nil), v.S...) // the caller's bytes are reused
+		add += int64(len(v.S))
 	}
+	before := arrayCapacity(a)
 	if n := len(a.Timestamps); n >= 256 && n == cap(a.Timestamps) {
 		growArray(a)
 	}
 	if err := a.Append(ts, v); err != nil {
 		panic("BUG: cache append of matching type failed: " + err.Error())
 	}
-	return add
+	return add + arrayCapacity(a) - before
 }
 
 // values returns a normalized copy of (series, field)'s values within
@@ -316,7 +247,7 @@ func (c *cache) deleteRange(t *Tombstone) int64 {
 			f.arr.Exclude(t.Min, t.Max)
 			freed += before - arraySize(&f.arr)
 			if f.arr.Len() == 0 {
-				freed += cacheFieldOverhead + int64(len(f.name))
+				freed += arraySize(&f.arr) + cacheFieldOverhead + int64(len(f.name))
 				continue
 			}
 		}

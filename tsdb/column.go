@@ -16,16 +16,20 @@ func valueSize(v models.Value) int64 {
 	return 16
 }
 
-// arraySize is the cache accounting size of an array's values.
+// arraySize is the cache accounting size of an array: its capacity plus
+// the bytes of its strings.
 func arraySize(a *tsm.Array) int64 {
-	if a.Type != models.FieldTypeString {
-		return int64(a.Len()) * 16
-	}
-	var n int64
+	n := arrayCapacity(a)
 	for _, s := range a.Strings {
-		n += 32 + int64(len(s))
+		n += int64(len(s))
 	}
 	return n
+}
+
+// arrayCapacity is the bytes of an array's slices at full capacity.
+func arrayCapacity(a *tsm.Array) int64 {
+	return 8*int64(cap(a.Timestamps)+cap(a.Floats)+cap(a.Integers)+cap(a.Unsigneds)) +
+		24*int64(cap(a.Strings)) + int64(cap(a.Booleans))
 }
 
 // arrayWindow returns the index range [lo, hi) of a's (sorted) times within

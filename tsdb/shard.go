@@ -82,7 +82,7 @@ func openShard(id uint64, dir string, cfg Config, logger *slog.Logger, m *metric
 	}
 	s := &Shard{
 		id: id, dir: dir, cfg: cfg, logger: logger, metrics: m, compSem: compSem,
-		cache:  newCache(nil),
+		cache:  newCache(),
 		snapCh: make(chan struct{}, 1),
 		stopCh: make(chan struct{}),
 	}

@@ -28,12 +28,6 @@ func (s *Shard) Snapshot() error {
 	if s.closed.Load() {
 		return ErrEngineClosed
 	}
-	// Size the next cache from this one, before taking the lock that stops
-	// writes (snapMu keeps s.cache and s.snap from changing meanwhile).
-	var hints map[string][]fieldSize
-	if s.snap == nil {
-		hints = s.cache.sizeHints()
-	}
 	s.mu.Lock()
 	if s.snap == nil {
 		if s.cache.size.Load() == 0 {
@@ -47,7 +41,7 @@ func (s *Shard) Snapshot() error {
 		}
 		s.snap = &snapState{c: s.cache, seq: s.nextSeq, walSeg: seg}
 		s.nextSeq++
-		s.cache = newCache(hints)
+		s.cache = newCache()
 	}
 	snap := s.snap
 	s.mu.Unlock()
