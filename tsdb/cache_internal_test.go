@@ -34,3 +34,32 @@ func TestCacheSizeCountsCapacity(t *testing.T) {
 		t.Fatalf("after deleting everything: freed %d, size %d; want %d freed, size 0", freed, c.size.Load(), held)
 	}
 }
+
+// TestCompareCompositeKeys checks the order (series, then field, whatever
+// bytes they hold) and that comparing allocates nothing: sorts of every
+// snapshot and compaction call it for each pair.
+func TestCompareCompositeKeys(t *testing.T) {
+	key := func(series, field string) string {
+		return string(appendCompositeKey(nil, []byte(series), []byte(field)))
+	}
+	ordered := []string{key("a", "z"), key("a,b=1", "a"), key("a,b=1", "b"), key("b", ""), key("b\x00", "a")}
+	for i := range ordered {
+		for j := range ordered {
+			want := 0
+			switch {
+			case i < j:
+				want = -1
+			case i > j:
+				want = 1
+			}
+			if got := compareCompositeKeys(ordered[i], ordered[j]); got != want {
+				t.Errorf("compare(%q, %q) = %d; want %d", ordered[i], ordered[j], got, want)
+			}
+		}
+	}
+	long := "cpu,hostname=host_0,region=eu-central-1,datacenter=eu-central-1a,rack=6" // past any small-buffer copy
+	a, b := key(long, "usage_user"), key(long, "usage_system")
+	if n := testing.AllocsPerRun(100, func() { compareCompositeKeys(a, b) }); n != 0 {
+		t.Errorf("compareCompositeKeys allocates %.0f times per call; want 0", n)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"unsafe"
 
 	"github.com/strata-db/strata/tsdb/tsm"
 )
@@ -104,8 +105,10 @@ func (s *Shard) writeSnapshot(snap *snapState) (*dataFile, error) {
 // compareCompositeKeys orders composite keys as data files do: by series
 // key, then field key.
 func compareCompositeKeys(a, b string) int {
-	as, af, _ := splitCompositeKey([]byte(a))
-	bs, bf, _ := splitCompositeKey([]byte(b))
+	// Read-only views of the strings: converting them would copy two keys
+	// per comparison of every sort.
+	as, af, _ := splitCompositeKey(unsafe.Slice(unsafe.StringData(a), len(a)))
+	bs, bf, _ := splitCompositeKey(unsafe.Slice(unsafe.StringData(b), len(b)))
 	if c := bytes.Compare(as, bs); c != 0 {
 		return c
 	}
