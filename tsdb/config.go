@@ -65,6 +65,8 @@ type Config struct {
 	// Dir holds one sub-directory per shard, named by the shard id.
 	Dir string `toml:"dir"`
 	// CacheSnapshotSize is the cache size in bytes that triggers a snapshot.
+	// A cache's size is the memory its value arrays hold (their capacity,
+	// string bytes and per-entry overheads), not only the values in them.
 	CacheSnapshotSize int64 `toml:"cache-snapshot-memory-size"`
 	// CacheMaxSize is the hard limit of a shard's cache in bytes.
 	CacheMaxSize int64 `toml:"cache-max-memory-size"`
