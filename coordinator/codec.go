@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
+	"unsafe"
 
 	"github.com/strata-db/strata/tsdb/models"
 )
@@ -30,10 +31,15 @@ const (
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // AppendPoints appends the encoding of points (see docs/wire.md) to dst and
-// returns the extended slice. It does not allocate when dst has room.
-// Points must have a non-empty measurement and at least one field with a
-// non-empty key and a known type to be decodable; parsed points always do.
+// returns the extended slice. It does not allocate when dst has room, and
+// otherwise grows dst once to the exact size of the batch (rather than
+// regrowing it as it goes). Points must have a non-empty measurement and
+// at least one field with a non-empty key and a known type to be
+// decodable; parsed points always do.
 func AppendPoints(dst []byte, points []models.Point) []byte {
+	if n := encodedSize(points); n > cap(dst)-len(dst) {
+		dst = append(make([]byte, 0, len(dst)+n), dst...)
+	}
 	start := len(dst)
 	dst = append(dst, batchMagic0, batchMagic1, BatchVersion, 0)
 	dst = binary.AppendUvarint(dst, uint64(len(points)))
@@ -62,6 +68,59 @@ func appendBytes(dst, b []byte) []byte {
 	return append(dst, b...)
 }
 
+// encodedSize returns the exact length of AppendPoints' encoding of points.
+// It reads only lengths and numbers, so it costs a small fraction of the
+// encoding itself.
+func encodedSize(points []models.Point) int {
+	n := batchHeaderSize + uvarintLen(uint64(len(points))) + batchTrailerSize
+	var prev int64
+	for i := range points {
+		p := &points[i]
+		n += bytesSize(p.Measurement) + uvarintLen(uint64(len(p.Tags)))
+		for j := range p.Tags {
+			n += bytesSize(p.Tags[j].Key) + bytesSize(p.Tags[j].Value)
+		}
+		n += uvarintLen(uint64(len(p.Fields)))
+		for j := range p.Fields {
+			n += bytesSize(p.Fields[j].Key) + valueSize(p.Fields[j].Value)
+		}
+		n += varintLen(p.Time - prev)
+		prev = p.Time
+	}
+	return n
+}
+
+// bytesSize is the length of appendBytes' encoding of b.
+func bytesSize(b []byte) int { return uvarintLen(uint64(len(b))) + len(b) }
+
+// valueSize is the length of models.AppendValue's encoding of v.
+func valueSize(v models.Value) int {
+	switch v.Type {
+	case models.FieldTypeFloat:
+		return 1 + 8
+	case models.FieldTypeInteger:
+		return 1 + varintLen(int64(v.N))
+	case models.FieldTypeUnsigned:
+		return 1 + uvarintLen(v.N)
+	case models.FieldTypeBoolean:
+		return 1 + 1
+	case models.FieldTypeString:
+		return 1 + bytesSize(v.S)
+	default:
+		return 1
+	}
+}
+
+// varintLen is the length of binary.AppendVarint's encoding of x
+// (uvarintLen, in rpc_read.go, is binary.AppendUvarint's).
+func varintLen(x int64) int {
+	ux := uint64(x) << 1
+	if x < 0 {
+		ux = ^ux
+	}
+	return uvarintLen(ux)
+}
+
 // DecodePoints decodes a batch written by AppendPoints, appending its
 // points to dst[:0] and returning the result. The points' byte slices
 // alias src (nothing is copied); their tag and field slices share two
@@ -83,6 +142,22 @@ func DecodePoints(src []byte, dst []models.Point) ([]models.Point, error) {
 type PointsDecoder struct {
 	tags   []models.Tag
 	fields []models.Field
+	// nTags and nFields are the entries of tags and fields the last
+	// Decode filled (which alias its src).
+	nTags, nFields int
+}
+
+// release drops the references the last Decode left to its src, so a
+// decoder kept idle does not keep that buffer alive.
+func (d *PointsDecoder) release() {
+	clear(d.tags[:d.nTags])
+	clear(d.fields[:d.nFields])
+	d.nTags, d.nFields = 0, 0
+}
+
+// retainedBytes is the size of the arrays d keeps between calls.
+func (d *PointsDecoder) retainedBytes() int {
+	return cap(d.tags)*int(unsafe.Sizeof(models.Tag{})) + cap(d.fields)*int(unsafe.Sizeof(models.Field{}))
 }
 
 // Decode decodes src into dst[:0] as DecodePoints does.
@@ -129,6 +204,8 @@ func (d *PointsDecoder) Decode(src []byte, dst []models.Point) ([]models.Point, 
 		d.fields = make([]models.Field, nFields)
 	}
 	r.off = start
+	d.release()
+	d.nTags, d.nFields = nTags, nFields
 	r.points(int(count), dst, d.tags[:nTags], d.fields[:nFields])
 	return dst, nil
 }
