@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 	"strconv"
 	"sync"
 	"time"
@@ -31,7 +32,59 @@ type RPCClient struct {
 	client    *http.Client
 	logger    *slog.Logger
 	metrics   *rpcClientMetrics
-	bufs      sync.Pool // of *[]byte
+	scratch   freeList[sendScratch]
+}
+
+// sendScratch is the buffers of one shard-write RPC. Each role has its own
+// buffer, so neither is ever handed a buffer sized for the other.
+type sendScratch struct {
+	batch []byte // the encoded point batch
+	comp  []byte // its s2 encoding, sized s2.MaxEncodedLen(len(batch))
+}
+
+// maxIdleRPCBuffer is the largest buffer capacity an idle scratch keeps (a
+// 5,000-line TSBS batch encodes to 1.8 MB); a larger one, grown by an
+// unusually large batch, is dropped when the request is done.
+const maxIdleRPCBuffer = 8 << 20
+
+func (s *sendScratch) trim() {
+	if cap(s.batch) > maxIdleRPCBuffer {
+		s.batch = nil
+	}
+	if cap(s.comp) > maxIdleRPCBuffer {
+		s.comp = nil
+	}
+}
+
+// freeList keeps a few idle scratch values for the next requests. Unlike a
+// sync.Pool, whose content is dropped within two GC cycles, it keeps them
+// across GCs: a data node runs the GC every ~100 ms under load, so a pool
+// would be empty at most batches and every batch would allocate its
+// megabytes of buffers again. It holds at most idleScratch values; the
+// caller trims what it puts back.
+type freeList[T any] struct{ ch chan *T }
+
+// idleScratch is the number of idle values a freeList keeps: enough for
+// the requests a node serves at once, bounded so a burst of requests does
+// not leave its buffers behind.
+var idleScratch = max(2, runtime.GOMAXPROCS(0))
+
+func newFreeList[T any]() freeList[T] { return freeList[T]{ch: make(chan *T, idleScratch)} }
+
+func (l freeList[T]) get() *T {
+	select {
+	case v := <-l.ch:
+		return v
+	default:
+		return new(T)
+	}
+}
+
+func (l freeList[T]) put(v *T) {
+	select {
+	case l.ch <- v:
+	default:
+	}
 }
 
 // NewRPCClient returns an RPCClient. A nil logger discards; a nil reg
@@ -67,7 +120,7 @@ func NewRPCClient(cfg Config, state MetaState, logger *slog.Logger, reg promethe
 				Help:    "Duration of shard write RPCs.",
 				Buckets: prometheus.ExponentialBuckets(0.0002, 2, 16)}),
 		},
-		bufs: sync.Pool{New: func() any { return new([]byte) }},
+		scratch: newFreeList[sendScratch](),
 	}
 }
 
@@ -84,25 +137,32 @@ type rpcClientMetrics struct {
 // (wrapping context.DeadlineExceeded on a timeout). points are not used
 // after it returns.
 func (c *RPCClient) WriteShard(ctx context.Context, nodeID, shardID uint64, points []models.Point) error {
-	bp := c.bufs.Get().(*[]byte)
-	*bp = AppendPoints((*bp)[:0], points)
-	return c.send(ctx, nodeID, shardID, bp)
+	sc := c.scratch.get()
+	sc.batch = AppendPoints(sc.batch[:0], points)
+	return c.send(ctx, nodeID, shardID, sc, sc.batch)
 }
 
 // WriteShardBatch writes a batch already encoded by AppendPoints (as
 // hinted handoff stores them) to shard shardID on node nodeID, with the
 // same answers as WriteShard. batch is not used after it returns.
 func (c *RPCClient) WriteShardBatch(ctx context.Context, nodeID, shardID uint64, batch []byte) error {
-	bp := c.bufs.Get().(*[]byte)
-	*bp = append((*bp)[:0], batch...)
-	return c.send(ctx, nodeID, shardID, bp)
+	sc := c.scratch.get()
+	if !c.cfg.RPCCompression {
+		// The transport may read the body after this returns: copy it.
+		sc.batch = append(sc.batch[:0], batch...)
+		batch = sc.batch
+	}
+	// Compressed, only the s2 output (in sc) is the body, and batch is
+	// read only before the request is sent.
+	return c.send(ctx, nodeID, shardID, sc, batch)
 }
 
-// send posts the batch in *bp, which it hands back to the pool once the
+// send posts batch, which is sc.batch or, with compression on, any slice
+// not used after send returns. sc goes back to the free list once the
 // transport is done with it.
-func (c *RPCClient) send(ctx context.Context, nodeID, shardID uint64, bp *[]byte) error {
+func (c *RPCClient) send(ctx context.Context, nodeID, shardID uint64, sc *sendScratch, batch []byte) error {
 	start := time.Now()
-	err := c.roundTrip(ctx, nodeID, shardID, bp)
+	err := c.roundTrip(ctx, nodeID, shardID, sc, batch)
 	c.metrics.duration.Observe(time.Since(start).Seconds())
 	switch err.(type) {
 	case nil:
@@ -115,8 +175,8 @@ func (c *RPCClient) send(ctx context.Context, nodeID, shardID uint64, bp *[]byte
 	return err
 }
 
-func (c *RPCClient) roundTrip(ctx context.Context, nodeID, shardID uint64, bp *[]byte) error {
-	body := &pooledBody{pool: &c.bufs, buf: bp}
+func (c *RPCClient) roundTrip(ctx context.Context, nodeID, shardID uint64, sc *sendScratch, batch []byte) error {
+	body := &pooledBody{free: c.scratch, sc: sc}
 	defer body.Close() // the transport closes it too; the first Close wins
 	data := c.state.Data()
 	if data == nil {
@@ -127,14 +187,17 @@ func (c *RPCClient) roundTrip(ctx context.Context, nodeID, shardID uint64, bp *[
 		return fmt.Errorf("write shard %d to node %d: %w", shardID, nodeID, ErrNodeNotFound)
 	}
 	encoding := ""
+	payload := batch
 	if c.cfg.RPCCompression {
-		cp := c.bufs.Get().(*[]byte)
-		*cp = s2.Encode((*cp)[:cap(*cp)], *bp)
-		c.bufs.Put(bp)
-		body.buf = cp
+		// s2.Encode allocates unless dst has room for the worst case.
+		if n := s2.MaxEncodedLen(len(batch)); n > cap(sc.comp) {
+			sc.comp = make([]byte, n)
+		}
+		sc.comp = s2.Encode(sc.comp[:cap(sc.comp)], batch)
+		payload = sc.comp
 		encoding = RPCEncodingS2
 	}
-	body.r.Reset(*body.buf)
+	body.r.Reset(payload)
 
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.RPCTimeout.D())
 	defer cancel()
@@ -143,7 +206,7 @@ func (c *RPCClient) roundTrip(ctx context.Context, nodeID, shardID uint64, bp *[
 	if err != nil {
 		return fmt.Errorf("write shard %d to node %d: build request: %w", shardID, nodeID, err)
 	}
-	req.ContentLength = int64(len(*body.buf))
+	req.ContentLength = int64(len(payload))
 	req.Header.Set(RPCVersionHeader, rpcVersionString)
 	req.Header.Set("Content-Type", RPCContentType)
 	if encoding != "" {
@@ -185,20 +248,21 @@ func (c *RPCClient) Close() error {
 	return nil
 }
 
-// pooledBody is a request body over a pooled buffer that it returns to the
-// pool on the first Close. net/http may close a request body from another
-// goroutine, even after Do returns, so reads and Close are serialized.
+// pooledBody is a request body over a scratch's buffer; it returns the
+// scratch to the free list on the first Close. net/http may close a
+// request body from another goroutine, even after Do returns, so reads and
+// Close are serialized.
 type pooledBody struct {
-	mu   sync.Mutex // protects r, buf
+	mu   sync.Mutex // protects r, sc
 	r    bytes.Reader
-	buf  *[]byte
-	pool *sync.Pool
+	sc   *sendScratch
+	free freeList[sendScratch]
 }
 
 func (b *pooledBody) Read(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.buf == nil {
+	if b.sc == nil {
 		return 0, io.EOF
 	}
 	return b.r.Read(p)
@@ -207,10 +271,11 @@ func (b *pooledBody) Read(p []byte) (int, error) {
 func (b *pooledBody) Close() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.buf != nil {
+	if b.sc != nil {
 		b.r.Reset(nil)
-		b.pool.Put(b.buf)
-		b.buf = nil
+		b.sc.trim()
+		b.free.put(b.sc)
+		b.sc = nil
 	}
 	return nil
 }
