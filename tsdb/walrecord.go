@@ -3,6 +3,7 @@ package tsdb
 import (
 	"encoding/binary"
 	"fmt"
+	"math/bits"
 
 	"github.com/klauspost/compress/s2"
 
@@ -38,6 +39,20 @@ type walEncoder struct {
 // keySpan locates a series key in walEncoder.raw.
 type keySpan struct{ start, end int }
 
+// trim drops the buffers grown past maxCap bytes, so an encoder kept idle
+// does not hold on to what one unusually large batch needed.
+func (e *walEncoder) trim(maxCap int) {
+	if cap(e.raw) > maxCap {
+		e.raw = nil
+	}
+	if cap(e.out) > maxCap {
+		e.out = nil
+	}
+	if cap(e.keys) > maxCap/16 {
+		e.keys = nil
+	}
+}
+
 // seriesKey returns the series key of the i-th encoded point.
 func (e *walEncoder) seriesKey(i int) []byte { return e.raw[e.keys[i].start:e.keys[i].end] }
 
@@ -46,15 +61,25 @@ func (e *walEncoder) seriesKey(i int) []byte { return e.raw[e.keys[i].start:e.ke
 // per encoded point, the span of its series key in e.raw, so the caller can
 // reuse the key instead of building it again.
 func (e *walEncoder) encodePoints(points []models.Point, drop []bool) []byte {
-	e.keys = e.keys[:0]
-	raw := e.raw[:0]
-	raw = append(raw, walRecordPoints, 0)
-	n := 0
+	n, size := 0, 2+binary.MaxVarintLen64
 	for i := range points {
 		if (drop == nil || !drop[i]) && len(points[i].Fields) > 0 {
 			n++
+			size += pointRecordSize(&points[i])
 		}
 	}
+	// Grow the buffers once to what the batch needs rather than by
+	// doubling as it is appended (escapes in series keys may still add a
+	// little).
+	if cap(e.raw) < size {
+		e.raw = make([]byte, 0, size)
+	}
+	if cap(e.keys) < n {
+		e.keys = make([]keySpan, 0, n)
+	}
+	e.keys = e.keys[:0]
+	raw := e.raw[:0]
+	raw = append(raw, walRecordPoints, 0)
 	raw = binary.AppendUvarint(raw, uint64(n))
 	for i := range points {
 		p := &points[i]
@@ -87,6 +112,46 @@ func (e *walEncoder) encodePoints(points []models.Point, drop []bool) []byte {
 	e.raw = raw
 	return e.finish(raw)
 }
+
+// pointRecordSize is the size of p's entry in a points record when its
+// series key needs no escapes (escapes only add to it).
+func pointRecordSize(p *models.Point) int {
+	key := len(p.Measurement)
+	for i := range p.Tags {
+		key += 2 + len(p.Tags[i].Key) + len(p.Tags[i].Value) // ",k=v"
+	}
+	n := uvarintLen(uint64(key)) + key + 8 + uvarintLen(uint64(len(p.Fields)))
+	for i := range p.Fields {
+		f := &p.Fields[i]
+		n += uvarintLen(uint64(len(f.Key))) + len(f.Key) + encodedValueLen(f.Value)
+	}
+	return n
+}
+
+// encodedValueLen is the length of models.AppendValue's encoding of v.
+func encodedValueLen(v models.Value) int {
+	switch v.Type {
+	case models.FieldTypeFloat:
+		return 1 + 8
+	case models.FieldTypeInteger:
+		ux := uint64(v.N) << 1 // zigzag, as binary.AppendVarint
+		if int64(v.N) < 0 {
+			ux = ^ux
+		}
+		return 1 + uvarintLen(ux)
+	case models.FieldTypeUnsigned:
+		return 1 + uvarintLen(v.N)
+	case models.FieldTypeBoolean:
+		return 2
+	case models.FieldTypeString:
+		return 1 + uvarintLen(uint64(len(v.S))) + len(v.S)
+	default:
+		return 1
+	}
+}
+
+// uvarintLen is the length of binary.AppendUvarint's encoding of x.
+func uvarintLen(x uint64) int { return (bits.Len64(x|1) + 6) / 7 }
 
 // encodeDelete encodes a batch of tombstones (without their file sequence,
 // which only the tombstone sidecar needs).

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"strings"
 	"testing"
 
@@ -154,4 +155,68 @@ func FuzzWALRecordDecode(f *testing.F) {
 			t.Fatalf("error does not wrap ErrCorruptRecord: %v", err)
 		}
 	})
+}
+
+// TestWALEncodePresized checks that a fresh encoder sizes its buffers from
+// the batch: pointRecordSize is exact for a series key without escapes, and
+// the encode allocates each buffer once instead of regrowing it.
+func TestWALEncodePresized(t *testing.T) {
+	var pts []models.Point
+	for i, v := range []int64{0, -1, 63, -64, 64, -65, 1 << 40, -1 << 62, 1<<63 - 1, -1 << 63} {
+		pts = append(pts, models.Point{
+			Measurement: []byte("cpu"),
+			Tags:        models.Tags{{Key: []byte("host"), Value: []byte(strings.Repeat("h", i*20))}},
+			Fields: []models.Field{
+				{Key: []byte(strings.Repeat("k", 100+i*10)), Value: models.IntegerValue(v)},
+				{Key: []byte("f"), Value: models.FloatValue(float64(v))},
+				{Key: []byte("u"), Value: models.UnsignedValue(uint64(v))},
+				{Key: []byte("s"), Value: models.StringValue([]byte(strings.Repeat("s", i*15)))},
+				{Key: []byte("b"), Value: models.BooleanValue(v > 0)},
+			},
+			Time: v,
+		})
+	}
+	for i := range pts {
+		var e walEncoder
+		e.encodePoints(pts[i:i+1], nil)
+		want := len(e.raw) - 2 - 1 // kind, flags, count 1
+		if got := pointRecordSize(&pts[i]); got != want {
+			t.Fatalf("point %d: pointRecordSize %d, entry is %d bytes", i, got, want)
+		}
+	}
+	big := make([]models.Point, 0, 2000)
+	for len(big) < cap(big) {
+		big = append(big, pts...)
+	}
+	// A GC during the runs would empty s2's sync.Pool of hash tables and
+	// count its allocation.
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	for _, batch := range [][]models.Point{pts, big} {
+		if n := testing.AllocsPerRun(10, func() {
+			var e walEncoder
+			e.encodePoints(batch, nil)
+		}); n > 3 {
+			t.Fatalf("%d points: a fresh encoder made %v allocations, want at most 3 (raw, keys, out)", len(batch), n)
+		}
+	}
+}
+
+func TestWALEncoderTrim(t *testing.T) {
+	var e walEncoder
+	e.encodePoints(testPoints(2000, 20), nil)
+	if cap(e.raw) == 0 || cap(e.out) == 0 || cap(e.keys) == 0 {
+		t.Fatal("encode left no buffers")
+	}
+	e.trim(1 << 30)
+	if cap(e.raw) == 0 || cap(e.out) == 0 || cap(e.keys) == 0 {
+		t.Fatal("trim under the limit dropped buffers")
+	}
+	e.trim(1024)
+	if e.raw != nil || e.out != nil || e.keys != nil {
+		t.Fatalf("trim to 1 KiB kept raw %d, out %d, keys %d", cap(e.raw), cap(e.out), cap(e.keys))
+	}
+	rec := e.encodePoints(testPoints(3, 0), nil)
+	if vals, _, err := decodeAll(t, rec); err != nil || len(vals) != 15 {
+		t.Fatalf("encode after trim: %d values, %v", len(vals), err)
+	}
 }

@@ -2,7 +2,7 @@ package tsdb
 
 import (
 	"fmt"
-	"sync"
+	"runtime"
 	"time"
 
 	"github.com/strata-db/strata/tsdb/models"
@@ -16,7 +16,41 @@ type writeScratch struct {
 	buckets []BucketID
 }
 
-var writeScratchPool = sync.Pool{New: func() any { return new(writeScratch) }}
+// idleWriteScratch keeps a few idle writeScratch values for the next
+// writes. A sync.Pool would lose them at every GC cycle or two, and a data
+// node under load runs the GC every ~100 ms at a low gc-percent: most
+// batches would then grow a WAL record buffer of a few MB again. The list
+// is bounded, and buffers grown past maxIdleWriteBuffer are dropped.
+var idleWriteScratch = make(chan *writeScratch, max(2, runtime.GOMAXPROCS(0)))
+
+// maxIdleWriteBuffer bounds each buffer an idle writeScratch keeps (a
+// 5,000-line TSBS batch makes a 1.6 MB record).
+const maxIdleWriteBuffer = 8 << 20
+
+func getWriteScratch() *writeScratch {
+	select {
+	case sc := <-idleWriteScratch:
+		return sc
+	default:
+		return new(writeScratch)
+	}
+}
+
+func putWriteScratch(sc *writeScratch) {
+	sc.enc.trim(maxIdleWriteBuffer)
+	// ids and drop take 9 bytes a point, keys 16: 1/8 of the limit in
+	// points bounds them well under it.
+	if cap(sc.ids) > maxIdleWriteBuffer/8 || cap(sc.drop) > maxIdleWriteBuffer/8 {
+		sc.ids, sc.drop = nil, nil
+	}
+	if cap(sc.buckets) > maxIdleWriteBuffer/8 {
+		sc.buckets = nil
+	}
+	select {
+	case idleWriteScratch <- sc:
+	default:
+	}
+}
 
 // WritePoints writes a batch durably: when it returns nil, every point is in
 // the fsynced WAL and visible to reads. Points whose field types conflict
@@ -32,8 +66,8 @@ func (s *Shard) WritePoints(points []models.Point) error {
 		return nil
 	}
 	points, invalid := validPoints(points)
-	sc := writeScratchPool.Get().(*writeScratch)
-	defer writeScratchPool.Put(sc)
+	sc := getWriteScratch()
+	defer putWriteScratch(sc)
 
 	drop, perr, err := s.indexPoints(points, sc)
 	if err != nil {
