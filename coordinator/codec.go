@@ -32,13 +32,13 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // AppendPoints appends the encoding of points (see docs/wire.md) to dst and
 // returns the extended slice. It does not allocate when dst has room, and
-// otherwise grows dst once to the exact size of the batch (rather than
-// regrowing it as it goes). Points must have a non-empty measurement and
+// otherwise grows dst once, to the size of the batch plus withHeadroom's
+// margin (rather than regrowing it as it goes). Points must have a non-empty measurement and
 // at least one field with a non-empty key and a known type to be
 // decodable; parsed points always do.
 func AppendPoints(dst []byte, points []models.Point) []byte {
 	if n := encodedSize(points); n > cap(dst)-len(dst) {
-		dst = append(make([]byte, 0, len(dst)+n), dst...)
+		dst = append(make([]byte, 0, len(dst)+withHeadroom(n)), dst...)
 	}
 	start := len(dst)
 	dst = append(dst, batchMagic0, batchMagic1, BatchVersion, 0)
@@ -67,6 +67,11 @@ func appendBytes(dst, b []byte) []byte {
 	dst = binary.AppendUvarint(dst, uint64(len(b)))
 	return append(dst, b...)
 }
+
+// withHeadroom is the capacity to allocate for n elements of a buffer that
+// is reused: an eighth more, so that the next batch, often a little larger
+// than the last, does not reallocate it again.
+func withHeadroom(n int) int { return n + n/8 }
 
 // encodedSize returns the exact length of AppendPoints' encoding of points.
 // It reads only lengths and numbers, so it costs a small fraction of the
@@ -198,10 +203,10 @@ func (d *PointsDecoder) Decode(src []byte, dst []models.Point) ([]models.Point, 
 	}
 	dst = growPoints(dst, int(count))
 	if cap(d.tags) < nTags {
-		d.tags = make([]models.Tag, nTags)
+		d.tags = make([]models.Tag, withHeadroom(nTags))
 	}
 	if cap(d.fields) < nFields {
-		d.fields = make([]models.Field, nFields)
+		d.fields = make([]models.Field, withHeadroom(nFields))
 	}
 	r.off = start
 	d.release()
@@ -216,7 +221,7 @@ var errCorruptVersion = fmt.Errorf("%w: %w", ErrProtocolVersion, ErrCorruptBatch
 
 func growPoints(p []models.Point, n int) []models.Point {
 	if cap(p) < n {
-		return make([]models.Point, n)
+		return make([]models.Point, n, withHeadroom(n))
 	}
 	return p[:n]
 }

@@ -191,7 +191,7 @@ func (c *RPCClient) roundTrip(ctx context.Context, nodeID, shardID uint64, sc *s
 	if c.cfg.RPCCompression {
 		// s2.Encode allocates unless dst has room for the worst case.
 		if n := s2.MaxEncodedLen(len(batch)); n > cap(sc.comp) {
-			sc.comp = make([]byte, n)
+			sc.comp = make([]byte, withHeadroom(n))
 		}
 		sc.comp = s2.Encode(sc.comp[:cap(sc.comp)], batch)
 		payload = sc.comp

@@ -156,7 +156,7 @@ func (h *RPCHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if cap(sc.decoded) < n {
-			sc.decoded = make([]byte, n)
+			sc.decoded = make([]byte, withHeadroom(n))
 		}
 		if body, err = s2.Decode(sc.decoded[:n], body); err != nil {
 			h.fail(w, shardID, fmt.Errorf("s2 body: %w: %w", ErrCorruptBatch, err))
@@ -195,7 +195,7 @@ func (h *RPCHandler) readBody(r *http.Request, bp *[]byte) ([]byte, error) {
 	if r.ContentLength >= 0 {
 		n := int(r.ContentLength)
 		if cap(*bp) < n {
-			*bp = make([]byte, n)
+			*bp = make([]byte, withHeadroom(n))
 		}
 		b := (*bp)[:n]
 		if _, err := io.ReadFull(r.Body, b); err != nil {

@@ -24,6 +24,12 @@ func TestWriteScratchKeptAcrossGC(t *testing.T) {
 	if got := getWriteScratch(); got != sc || cap(got.enc.raw) != rawCap || cap(got.ids) != 1000 {
 		t.Fatalf("after 2 GCs: scratch %p with raw %d, ids %d; want the idle %p with %d, 1000", got, cap(got.enc.raw), cap(got.ids), sc, rawCap)
 	}
+	// The next batch, a little larger, fits the headroom.
+	outCap := cap(sc.enc.out)
+	sc.enc.encodePoints(testPoints(1040, 20), nil)
+	if cap(sc.enc.raw) != rawCap || cap(sc.enc.out) != outCap {
+		t.Fatalf("a 4%% larger batch regrew raw %d -> %d, out %d -> %d", rawCap, cap(sc.enc.raw), outCap, cap(sc.enc.out))
+	}
 
 	sc.enc.raw = make([]byte, 0, maxIdleWriteBuffer+1)
 	sc.enc.out = make([]byte, 0, maxIdleWriteBuffer+1)
