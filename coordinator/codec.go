@@ -31,14 +31,17 @@ const (
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // AppendPoints appends the encoding of points (see docs/wire.md) to dst and
-// returns the extended slice. It does not allocate when dst has room, and
-// otherwise grows dst once, to the size of the batch plus withHeadroom's
-// margin (rather than regrowing it as it goes). Points must have a non-empty measurement and
-// at least one field with a non-empty key and a known type to be
-// decodable; parsed points always do.
+// returns the extended slice. It does not allocate when dst has room. A dst
+// without spare capacity (nil, say) is grown once, to the batch's size plus
+// withHeadroom's margin, rather than regrown as the encoding proceeds; one
+// with spare capacity (a reused buffer) is not sized first, which would
+// cost a pass over the points, and grows as append does if the batch does
+// not fit. Points must have a non-empty measurement and at least one field
+// with a non-empty key and a known type to be decodable; parsed points
+// always do.
 func AppendPoints(dst []byte, points []models.Point) []byte {
-	if n := encodedSize(points); n > cap(dst)-len(dst) {
-		dst = append(make([]byte, 0, len(dst)+withHeadroom(n)), dst...)
+	if cap(dst) == len(dst) {
+		dst = append(make([]byte, 0, len(dst)+withHeadroom(encodedSize(points))), dst...)
 	}
 	start := len(dst)
 	dst = append(dst, batchMagic0, batchMagic1, BatchVersion, 0)
@@ -153,7 +156,8 @@ type PointsDecoder struct {
 }
 
 // release drops the references the last Decode left to its src, so a
-// decoder kept idle does not keep that buffer alive.
+// decoder kept idle does not keep that buffer alive (Decode itself leaves
+// none to the src of earlier calls).
 func (d *PointsDecoder) release() {
 	clear(d.tags[:d.nTags])
 	clear(d.fields[:d.nFields])
@@ -209,7 +213,10 @@ func (d *PointsDecoder) Decode(src []byte, dst []models.Point) ([]models.Point, 
 		d.fields = make([]models.Field, withHeadroom(nFields))
 	}
 	r.off = start
-	d.release()
+	// Entries past this batch's, from a larger earlier one, would keep
+	// its src alive; the others are overwritten.
+	clear(d.tags[nTags:max(nTags, d.nTags)])
+	clear(d.fields[nFields:max(nFields, d.nFields)])
 	d.nTags, d.nFields = nTags, nFields
 	r.points(int(count), dst, d.tags[:nTags], d.fields[:nFields])
 	return dst, nil

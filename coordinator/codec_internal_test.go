@@ -96,3 +96,27 @@ func TestPointsDecoder_Release(t *testing.T) {
 		t.Fatalf("decode after release: %d points, %v", len(pts), err)
 	}
 }
+
+// TestPointsDecoder_StaleEntries checks that a decode of a smaller batch
+// leaves no reference to the previous batch in the entries it does not use.
+func TestPointsDecoder_StaleEntries(t *testing.T) {
+	var d PointsDecoder
+	all := sizePoints()
+	if _, err := d.Decode(AppendPoints(nil, all), nil); err != nil {
+		t.Fatal(err)
+	}
+	pts, err := d.Decode(AppendPoints(nil, all[:1]), nil)
+	if err != nil || len(pts) != 1 {
+		t.Fatalf("decode: %d points, %v", len(pts), err)
+	}
+	for i, tg := range d.tags[d.nTags:cap(d.tags)] {
+		if tg.Key != nil || tg.Value != nil {
+			t.Fatalf("unused tag %d still references the previous batch", d.nTags+i)
+		}
+	}
+	for i, f := range d.fields[d.nFields:cap(d.fields)] {
+		if f.Key != nil || f.Value.S != nil {
+			t.Fatalf("unused field %d still references the previous batch", d.nFields+i)
+		}
+	}
+}

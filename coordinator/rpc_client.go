@@ -39,7 +39,7 @@ type RPCClient struct {
 // buffer, so neither is ever handed a buffer sized for the other.
 type sendScratch struct {
 	batch []byte // the encoded point batch
-	comp  []byte // its s2 encoding, sized s2.MaxEncodedLen(len(batch))
+	comp  []byte // its s2 encoding, with room for s2.MaxEncodedLen(len(batch))
 }
 
 // maxIdleRPCBuffer is the largest buffer capacity an idle scratch keeps (a

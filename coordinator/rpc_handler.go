@@ -56,16 +56,19 @@ type recvScratch struct {
 // point) needs 6 MB.
 const maxIdleDecoder = 16 << 20
 
-// release drops every reference into the request's buffers and what was
-// grown past the idle limits, before s goes back to the free list.
+// release drops what was grown past the idle limits, and every reference
+// into a buffer it drops, before s goes back to the free list. The
+// decoder's arrays alias body or decoded, which stay with them otherwise.
 func (s *recvScratch) release() {
 	clear(s.points) // drop references to the body
-	s.dec.release()
-	if cap(s.body) > maxIdleRPCBuffer {
-		s.body = nil
-	}
-	if cap(s.decoded) > maxIdleRPCBuffer {
-		s.decoded = nil
+	if cap(s.body) > maxIdleRPCBuffer || cap(s.decoded) > maxIdleRPCBuffer {
+		s.dec.release()
+		if cap(s.body) > maxIdleRPCBuffer {
+			s.body = nil
+		}
+		if cap(s.decoded) > maxIdleRPCBuffer {
+			s.decoded = nil
+		}
 	}
 	if s.dec.retainedBytes()+cap(s.points)*int(unsafe.Sizeof(models.Point{})) > maxIdleDecoder {
 		s.dec, s.points = PointsDecoder{}, nil

@@ -145,14 +145,28 @@ func TestRPCHandler_ScratchRelease(t *testing.T) {
 			t.Fatalf("idle point %d still references the body", i)
 		}
 	}
+
+	// A few points whose body decodes past maxIdleRPCBuffer: the decoded
+	// buffer is dropped, and the decoder, which is kept, no longer
+	// references it.
+	huge := scratchBatch(3)
+	huge[1].Fields[0].Value = models.StringValue(bytes.Repeat([]byte("s"), maxIdleRPCBuffer+1))
+	serve(huge)
+	sc = idle()
+	if cap(sc.decoded) > maxIdleRPCBuffer {
+		t.Fatalf("idle scratch kept a decoded body of %d bytes, limit %d", cap(sc.decoded), maxIdleRPCBuffer)
+	}
+	if cap(sc.dec.tags) == 0 {
+		t.Fatal("small decoder arrays were dropped")
+	}
 	for i, tg := range sc.dec.tags[:cap(sc.dec.tags)] {
 		if tg.Key != nil || tg.Value != nil {
-			t.Fatalf("idle tag %d still references the body", i)
+			t.Fatalf("idle tag %d still references the dropped body", i)
 		}
 	}
 	for i, f := range sc.dec.fields[:cap(sc.dec.fields)] {
 		if f.Key != nil || f.Value.S != nil {
-			t.Fatalf("idle field %d still references the body", i)
+			t.Fatalf("idle field %d still references the dropped body", i)
 		}
 	}
 
