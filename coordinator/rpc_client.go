@@ -60,22 +60,31 @@ func (s *sendScratch) trim() {
 // sync.Pool, whose content is dropped within two GC cycles, it keeps them
 // across GCs: a data node runs the GC every ~100 ms under load, so a pool
 // would be empty at most batches and every batch would allocate its
-// megabytes of buffers again. It holds at most idleScratch values; the
-// caller trims what it puts back.
-type freeList[T any] struct{ ch chan *T }
+// megabytes of buffers again. It holds at most idleScratch values; more,
+// put back while it is full (more requests at once than it holds), go to
+// a sync.Pool until the next GCs. The caller trims what it puts back.
+type freeList[T any] struct {
+	ch   chan *T
+	more *sync.Pool
+}
 
 // idleScratch is the number of idle values a freeList keeps: enough for
 // the requests a node serves at once, bounded so a burst of requests does
 // not leave its buffers behind.
 var idleScratch = max(2, runtime.GOMAXPROCS(0))
 
-func newFreeList[T any]() freeList[T] { return freeList[T]{ch: make(chan *T, idleScratch)} }
+func newFreeList[T any]() freeList[T] {
+	return freeList[T]{ch: make(chan *T, idleScratch), more: new(sync.Pool)}
+}
 
 func (l freeList[T]) get() *T {
 	select {
 	case v := <-l.ch:
 		return v
 	default:
+		if v, ok := l.more.Get().(*T); ok {
+			return v
+		}
 		return new(T)
 	}
 }
@@ -84,6 +93,7 @@ func (l freeList[T]) put(v *T) {
 	select {
 	case l.ch <- v:
 	default:
+		l.more.Put(v)
 	}
 }
 

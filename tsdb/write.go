@@ -3,6 +3,7 @@ package tsdb
 import (
 	"fmt"
 	"runtime"
+	"sync"
 	"time"
 
 	"github.com/strata-db/strata/tsdb/models"
@@ -20,8 +21,13 @@ type writeScratch struct {
 // writes. A sync.Pool would lose them at every GC cycle or two, and a data
 // node under load runs the GC every ~100 ms at a low gc-percent: most
 // batches would then grow a WAL record buffer of a few MB again. The list
-// is bounded, and buffers grown past maxIdleWriteBuffer are dropped.
-var idleWriteScratch = make(chan *writeScratch, max(2, runtime.GOMAXPROCS(0)))
+// is bounded, and buffers grown past maxIdleWriteBuffer are dropped; more
+// scratches, put back while it is full (more writes at once than it
+// holds), go to moreWriteScratch until the next GCs.
+var (
+	idleWriteScratch = make(chan *writeScratch, max(2, runtime.GOMAXPROCS(0)))
+	moreWriteScratch sync.Pool
+)
 
 // maxIdleWriteBuffer bounds each buffer an idle writeScratch keeps (a
 // 5,000-line TSBS batch makes a 1.6 MB record).
@@ -32,6 +38,9 @@ func getWriteScratch() *writeScratch {
 	case sc := <-idleWriteScratch:
 		return sc
 	default:
+		if sc, ok := moreWriteScratch.Get().(*writeScratch); ok {
+			return sc
+		}
 		return new(writeScratch)
 	}
 }
@@ -49,6 +58,7 @@ func putWriteScratch(sc *writeScratch) {
 	select {
 	case idleWriteScratch <- sc:
 	default:
+		moreWriteScratch.Put(sc)
 	}
 }
 
