@@ -29,6 +29,10 @@ type slogWriter struct {
 	logger *slog.Logger
 }
 
+// raftNoPeersMessage is what raft logs when its election timer fires
+// without a configuration (hashicorp/raft's runFollower).
+const raftNoPeersMessage = "no known peers, aborting election"
+
 // Write implements io.Writer.
 func (w *slogWriter) Write(p []byte) (int, error) {
 	var rec map[string]any
@@ -51,6 +55,11 @@ func (w *slogWriter) Write(p []byte) (int, error) {
 		lvl = slog.LevelDebug
 	}
 	msg, _ := rec["@message"].(string)
+	if msg == raftNoPeersMessage && lvl > slog.LevelInfo {
+		// Only a node with an empty raft configuration says this: one
+		// waiting for its join to be accepted, which is normal.
+		lvl = slog.LevelInfo
+	}
 	keys := make([]string, 0, len(rec))
 	for k := range rec {
 		if !strings.HasPrefix(k, "@") {

@@ -18,4 +18,9 @@ func TestRaftLogLevels(t *testing.T) {
 	if !strings.Contains(out.String(), "level=ERROR") || !strings.Contains(out.String(), "connection refused") {
 		t.Errorf("a real raft error was not logged as an error: %q", out.String())
 	}
+	out.Reset()
+	w.Write([]byte(`{"@level":"warn","@message":"no known peers, aborting election"}`))
+	if strings.Contains(out.String(), "level=WARN") || !strings.Contains(out.String(), "level=INFO") {
+		t.Errorf("a node waiting to join was logged as a warning, want info: %q", out.String())
+	}
 }
