@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"runtime"
 	"strconv"
 	"sync"
 	"time"
@@ -18,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
+	"github.com/strata-db/strata/internal/freelist"
 	"github.com/strata-db/strata/tsdb/models"
 )
 
@@ -32,7 +32,7 @@ type RPCClient struct {
 	client    *http.Client
 	logger    *slog.Logger
 	metrics   *rpcClientMetrics
-	scratch   freeList[sendScratch]
+	scratch   freelist.List[sendScratch]
 }
 
 // sendScratch is the buffers of one shard-write RPC. Each role has its own
@@ -53,47 +53,6 @@ func (s *sendScratch) trim() {
 	}
 	if cap(s.comp) > maxIdleRPCBuffer {
 		s.comp = nil
-	}
-}
-
-// freeList keeps a few idle scratch values for the next requests. Unlike a
-// sync.Pool, whose content is dropped within two GC cycles, it keeps them
-// across GCs: a data node runs the GC every ~100 ms under load, so a pool
-// would be empty at most batches and every batch would allocate its
-// megabytes of buffers again. It holds at most idleScratch values; more,
-// put back while it is full (more requests at once than it holds), go to
-// a sync.Pool until the next GCs. The caller trims what it puts back.
-type freeList[T any] struct {
-	ch   chan *T
-	more *sync.Pool
-}
-
-// idleScratch is the number of idle values a freeList keeps: enough for
-// the requests a node serves at once, bounded so a burst of requests does
-// not leave its buffers behind.
-var idleScratch = max(2, runtime.GOMAXPROCS(0))
-
-func newFreeList[T any]() freeList[T] {
-	return freeList[T]{ch: make(chan *T, idleScratch), more: new(sync.Pool)}
-}
-
-func (l freeList[T]) get() *T {
-	select {
-	case v := <-l.ch:
-		return v
-	default:
-		if v, ok := l.more.Get().(*T); ok {
-			return v
-		}
-		return new(T)
-	}
-}
-
-func (l freeList[T]) put(v *T) {
-	select {
-	case l.ch <- v:
-	default:
-		l.more.Put(v)
 	}
 }
 
@@ -130,7 +89,7 @@ func NewRPCClient(cfg Config, state MetaState, logger *slog.Logger, reg promethe
 				Help:    "Duration of shard write RPCs.",
 				Buckets: prometheus.ExponentialBuckets(0.0002, 2, 16)}),
 		},
-		scratch: newFreeList[sendScratch](),
+		scratch: freelist.New[sendScratch](),
 	}
 }
 
@@ -147,7 +106,7 @@ type rpcClientMetrics struct {
 // (wrapping context.DeadlineExceeded on a timeout). points are not used
 // after it returns.
 func (c *RPCClient) WriteShard(ctx context.Context, nodeID, shardID uint64, points []models.Point) error {
-	sc := c.scratch.get()
+	sc := c.scratch.Get()
 	sc.batch = AppendPoints(sc.batch[:0], points)
 	return c.send(ctx, nodeID, shardID, sc, sc.batch)
 }
@@ -156,7 +115,7 @@ func (c *RPCClient) WriteShard(ctx context.Context, nodeID, shardID uint64, poin
 // hinted handoff stores them) to shard shardID on node nodeID, with the
 // same answers as WriteShard. batch is not used after it returns.
 func (c *RPCClient) WriteShardBatch(ctx context.Context, nodeID, shardID uint64, batch []byte) error {
-	sc := c.scratch.get()
+	sc := c.scratch.Get()
 	if !c.cfg.RPCCompression {
 		// The transport may read the body after this returns: copy it.
 		sc.batch = append(sc.batch[:0], batch...)
@@ -266,7 +225,7 @@ type pooledBody struct {
 	mu   sync.Mutex // protects r, sc
 	r    bytes.Reader
 	sc   *sendScratch
-	free freeList[sendScratch]
+	free freelist.List[sendScratch]
 }
 
 func (b *pooledBody) Read(p []byte) (int, error) {
@@ -284,7 +243,7 @@ func (b *pooledBody) Close() error {
 	if b.sc != nil {
 		b.r.Reset(nil)
 		b.sc.trim()
-		b.free.put(b.sc)
+		b.free.Put(b.sc)
 		b.sc = nil
 	}
 	return nil

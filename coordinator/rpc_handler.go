@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
+	"github.com/strata-db/strata/internal/freelist"
 	"github.com/strata-db/strata/tsdb/models"
 )
 
@@ -36,7 +37,7 @@ type RPCHandler struct {
 	reader  ShardReader // serves the read RPCs when set (SetShardReader)
 	logger  *slog.Logger
 	metrics *rpcHandlerMetrics
-	scratch freeList[recvScratch]
+	scratch freelist.List[recvScratch]
 }
 
 // recvScratch is what one shard-write request needs, kept across requests
@@ -99,7 +100,7 @@ func NewRPCHandler(cfg Config, store TSDBStore, logger *slog.Logger, reg prometh
 				Name: "rpc_handler_received_bytes_total",
 				Help: "Request body bytes of shard write RPCs received (before decompression)."}),
 		},
-		scratch: newFreeList[recvScratch](),
+		scratch: freelist.New[recvScratch](),
 	}
 }
 
@@ -134,10 +135,10 @@ func (h *RPCHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// not); the server's own timeouts then apply.
 	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(h.cfg.RPCReadTimeout.D()))
 
-	sc := h.scratch.get()
+	sc := h.scratch.Get()
 	defer func() {
 		sc.release()
-		h.scratch.put(sc)
+		h.scratch.Put(sc)
 	}()
 	body, err := h.readBody(r, &sc.body)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/klauspost/compress/s2"
 
+	"github.com/strata-db/strata/internal/freelist"
 	"github.com/strata-db/strata/meta"
 	"github.com/strata-db/strata/tsdb/models"
 )
@@ -127,11 +128,11 @@ func TestRPCHandler_ScratchRelease(t *testing.T) {
 	}
 	idle := func() *recvScratch {
 		t.Helper()
-		if len(h.scratch.ch) != 1 {
-			t.Fatalf("%d idle scratches, want 1", len(h.scratch.ch))
+		if h.scratch.Idle() != 1 {
+			t.Fatalf("%d idle scratches, want 1", h.scratch.Idle())
 		}
-		sc := <-h.scratch.ch
-		h.scratch.ch <- sc
+		sc := h.scratch.TryGet()
+		h.scratch.Put(sc)
 		return sc
 	}
 
@@ -189,15 +190,13 @@ func TestRPCHandler_ScratchRelease(t *testing.T) {
 }
 
 // takeIdle removes an idle scratch from l, failing when there is none.
-func takeIdle[T any](t *testing.T, l freeList[T]) *T {
+func takeIdle[T any](t *testing.T, l freelist.List[T]) *T {
 	t.Helper()
-	select {
-	case v := <-l.ch:
-		return v
-	default:
+	v := l.TryGet()
+	if v == nil {
 		t.Fatal("no idle scratch")
-		return nil
 	}
+	return v
 }
 
 // TestRPCClient_KeepsBuffersAcrossGC guards the sending node: encoding and
@@ -223,8 +222,8 @@ func TestRPCClient_KeepsBuffersAcrossGC(t *testing.T) {
 				t.Fatal(err)
 			}
 			sc := takeIdle(t, c.scratch)
-			if len(c.scratch.ch) != 0 {
-				t.Fatalf("%d more idle scratches, want 0", len(c.scratch.ch))
+			if c.scratch.Idle() != 0 {
+				t.Fatalf("%d more idle scratches, want 0", c.scratch.Idle())
 			}
 			if cap(sc.batch) < len(raw) {
 				t.Fatalf("idle batch buffer of %d bytes, want >= %d", cap(sc.batch), len(raw))
@@ -233,7 +232,7 @@ func TestRPCClient_KeepsBuffersAcrossGC(t *testing.T) {
 				t.Fatalf("idle s2 buffer of %d bytes, want >= %d", cap(sc.comp), s2.MaxEncodedLen(len(raw)))
 			}
 			batchBuf, compBuf := cap(sc.batch), cap(sc.comp)
-			c.scratch.ch <- sc
+			c.scratch.Put(sc)
 			for i := range 3 {
 				runtime.GC()
 				runtime.GC()
@@ -247,7 +246,7 @@ func TestRPCClient_KeepsBuffersAcrossGC(t *testing.T) {
 					t.Fatalf("call %d after 2 GCs: scratch %p (batch %d, s2 %d bytes), want the idle one %p (%d, %d)",
 						i, got, cap(got.batch), cap(got.comp), sc, batchBuf, compBuf)
 				}
-				c.scratch.ch <- got
+				c.scratch.Put(got)
 			}
 		})
 	}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,6 +15,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 
 	"github.com/strata-db/strata/coordinator"
+	"github.com/strata-db/strata/internal/freelist"
 	"github.com/strata-db/strata/meta"
 	"github.com/strata-db/strata/tsdb/models"
 )
@@ -35,32 +35,19 @@ type writeBuffers struct {
 	parser models.Parser
 }
 
-// idleWriteBuffers keeps a few idle writeBuffers for the next requests. A
-// parse of a 5,000-line body holds about 10 MB, so the free list is bounded
-// (a sync.Pool would keep every buffer a burst of requests created alive for
-// two GC cycles), and buffers grown by an unusually large body are dropped.
-var idleWriteBuffers = make(chan *writeBuffers, runtime.GOMAXPROCS(0))
+// idleWriteBuffers keeps idle writeBuffers across GCs. A parse of a
+// 5,000-line body holds about 10 MB, so buffers grown by an unusually large
+// body are dropped rather than kept.
+var idleWriteBuffers = freelist.New[writeBuffers]()
 
 // maxIdleWriteBody is the largest body buffer capacity kept for reuse.
 const maxIdleWriteBody = 8 << 20
-
-func getWriteBuffers() *writeBuffers {
-	select {
-	case b := <-idleWriteBuffers:
-		return b
-	default:
-		return new(writeBuffers)
-	}
-}
 
 func putWriteBuffers(b *writeBuffers) {
 	if b.body.Cap() > maxIdleWriteBody {
 		return
 	}
-	select {
-	case idleWriteBuffers <- b:
-	default:
-	}
+	idleWriteBuffers.Put(b)
 }
 
 // gzipReaders pools gzip readers across requests.
@@ -136,7 +123,7 @@ func (h *handler) write(w http.ResponseWriter, r *http.Request, db, rp, precisio
 		}
 	}
 
-	bufs := getWriteBuffers()
+	bufs := idleWriteBuffers.Get()
 	defer putWriteBuffers(bufs)
 	if err := h.readBody(r, &bufs.body); err != nil {
 		if errors.Is(err, errBodyTooLarge) {

@@ -115,19 +115,9 @@ func (rs *readState) read(seriesKey, field []byte, min, max int64) (tsm.Array, e
 // appendOwned appends b's values to a, copying string bytes out of the
 // file mapping.
 func appendOwned(a, b *tsm.Array) {
-	a.Timestamps = append(a.Timestamps, b.Timestamps...)
-	switch b.Type {
-	case models.FieldTypeFloat:
-		a.Floats = append(a.Floats, b.Floats...)
-	case models.FieldTypeInteger:
-		a.Integers = append(a.Integers, b.Integers...)
-	case models.FieldTypeUnsigned:
-		a.Unsigneds = append(a.Unsigneds, b.Unsigneds...)
-	case models.FieldTypeBoolean:
-		a.Booleans = append(a.Booleans, b.Booleans...)
-	case models.FieldTypeString:
-		for _, v := range b.Strings {
-			a.Strings = append(a.Strings, append([]byte(nil), v...))
-		}
+	n := len(a.Strings)
+	appendShared(a, b)
+	for i := n; i < len(a.Strings); i++ {
+		a.Strings[i] = append([]byte(nil), a.Strings[i]...)
 	}
 }

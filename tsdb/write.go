@@ -2,10 +2,9 @@ package tsdb
 
 import (
 	"fmt"
-	"runtime"
-	"sync"
 	"time"
 
+	"github.com/strata-db/strata/internal/freelist"
 	"github.com/strata-db/strata/tsdb/models"
 )
 
@@ -17,33 +16,14 @@ type writeScratch struct {
 	buckets []BucketID
 }
 
-// idleWriteScratch keeps a few idle writeScratch values for the next
-// writes. A sync.Pool would lose them at every GC cycle or two, and a data
-// node under load runs the GC every ~100 ms at a low gc-percent: most
-// batches would then grow a WAL record buffer of a few MB again. The list
-// is bounded, and buffers grown past maxIdleWriteBuffer are dropped; more
-// scratches, put back while it is full (more writes at once than it
-// holds), go to moreWriteScratch until the next GCs.
-var (
-	idleWriteScratch = make(chan *writeScratch, max(2, runtime.GOMAXPROCS(0)))
-	moreWriteScratch sync.Pool
-)
+// idleWriteScratch keeps idle writeScratch values across GCs (the GC runs
+// every ~100 ms on a loaded data node, and a scratch holds a WAL record
+// buffer of a few MB); buffers grown past maxIdleWriteBuffer are dropped.
+var idleWriteScratch = freelist.New[writeScratch]()
 
 // maxIdleWriteBuffer bounds each buffer an idle writeScratch keeps (a
 // 5,000-line TSBS batch makes a 1.6 MB record).
 const maxIdleWriteBuffer = 8 << 20
-
-func getWriteScratch() *writeScratch {
-	select {
-	case sc := <-idleWriteScratch:
-		return sc
-	default:
-		if sc, ok := moreWriteScratch.Get().(*writeScratch); ok {
-			return sc
-		}
-		return new(writeScratch)
-	}
-}
 
 func putWriteScratch(sc *writeScratch) {
 	sc.enc.trim(maxIdleWriteBuffer)
@@ -55,11 +35,7 @@ func putWriteScratch(sc *writeScratch) {
 	if cap(sc.buckets) > maxIdleWriteBuffer/8 {
 		sc.buckets = nil
 	}
-	select {
-	case idleWriteScratch <- sc:
-	default:
-		moreWriteScratch.Put(sc)
-	}
+	idleWriteScratch.Put(sc)
 }
 
 // WritePoints writes a batch durably: when it returns nil, every point is in
@@ -76,7 +52,7 @@ func (s *Shard) WritePoints(points []models.Point) error {
 		return nil
 	}
 	points, invalid := validPoints(points)
-	sc := getWriteScratch()
+	sc := idleWriteScratch.Get()
 	defer putWriteScratch(sc)
 
 	drop, perr, err := s.indexPoints(points, sc)

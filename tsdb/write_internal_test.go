@@ -3,6 +3,8 @@ package tsdb
 import (
 	"runtime"
 	"testing"
+
+	"github.com/strata-db/strata/internal/freelist"
 )
 
 // TestWriteScratchKeptAcrossGC guards the write path's steady state: the
@@ -11,17 +13,16 @@ import (
 // Buffers grown past maxIdleWriteBuffer are not kept.
 func TestWriteScratchKeptAcrossGC(t *testing.T) {
 	// Empty the list so the scratches seen are this test's.
-	for len(idleWriteScratch) > 0 {
-		<-idleWriteScratch
+	for idleWriteScratch.TryGet() != nil {
 	}
-	sc := getWriteScratch()
+	sc := idleWriteScratch.Get()
 	sc.enc.encodePoints(testPoints(1000, 20), nil)
 	sc.ids = make([]uint64, 1000)
 	rawCap := cap(sc.enc.raw)
 	putWriteScratch(sc)
 	runtime.GC()
 	runtime.GC()
-	if got := getWriteScratch(); got != sc || cap(got.enc.raw) != rawCap || cap(got.ids) != 1000 {
+	if got := idleWriteScratch.TryGet(); got != sc || cap(got.enc.raw) != rawCap || cap(got.ids) != 1000 {
 		t.Fatalf("after 2 GCs: scratch %p with raw %d, ids %d; want the idle %p with %d, 1000", got, cap(got.enc.raw), cap(got.ids), sc, rawCap)
 	}
 	// The next batch, a little larger, fits the headroom.
@@ -36,7 +37,7 @@ func TestWriteScratchKeptAcrossGC(t *testing.T) {
 	sc.ids = make([]uint64, maxIdleWriteBuffer/8+1)
 	sc.drop = make([]bool, 10)
 	putWriteScratch(sc)
-	got := getWriteScratch()
+	got := idleWriteScratch.TryGet()
 	if got != sc {
 		t.Fatal("an oversized scratch was not kept (its small buffers should be)")
 	}
@@ -47,10 +48,10 @@ func TestWriteScratchKeptAcrossGC(t *testing.T) {
 	putWriteScratch(got)
 
 	// The list is bounded.
-	for range cap(idleWriteScratch) + 3 {
+	for range freelist.DefaultSize + 3 {
 		putWriteScratch(new(writeScratch))
 	}
-	if len(idleWriteScratch) != cap(idleWriteScratch) {
-		t.Fatalf("%d idle scratches, want %d", len(idleWriteScratch), cap(idleWriteScratch))
+	if got := idleWriteScratch.Idle(); got != freelist.DefaultSize {
+		t.Fatalf("%d idle scratches, want %d", got, freelist.DefaultSize)
 	}
 }
