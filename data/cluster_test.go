@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/strata-db/strata/data"
 	"github.com/strata-db/strata/data/clustertest"
 	"github.com/strata-db/strata/internal/faultproxy"
 	"github.com/strata-db/strata/meta"
@@ -272,5 +273,38 @@ func TestWriteEdgeCasesEndToEnd(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Errorf("data node %d stores:\n%q\nwant:\n%q", i, got, want)
 		}
+	}
+}
+
+// TestWriteLargeBodyInChunks sends a body of several parse chunks with bad
+// lines and field type conflicts in different chunks: every good line is
+// stored, and the answer sums what each chunk dropped, as one Parse of the
+// whole body would.
+func TestWriteLargeBodyInChunks(t *testing.T) {
+	c := clustertest.New(t, clustertest.Options{Data: 1})
+	c.CreateDatabase("db", 1)
+	const lines = 2*data.WriteChunkLines + 1
+	var body strings.Builder
+	for i := range lines {
+		switch i {
+		case 7, 2*data.WriteChunkLines + 0: // bad syntax, in the first and the last chunk
+			fmt.Fprintf(&body, "big v= %d\n", i)
+		case data.WriteChunkLines + 3, 2*data.WriteChunkLines - 1: // type conflicts, in the second chunk and at its end
+			fmt.Fprintf(&body, "big v=\"s\" %d\n", i)
+		default:
+			fmt.Fprintf(&body, "big v=%d.5 %d\n", i, i)
+		}
+	}
+	code, resp := c.Write(0, params("db", "db"), body.String())
+	if code != 400 || !strings.Contains(resp, `is type string, already exists as type float dropped=2; partial write:`) ||
+		!strings.Contains(resp, "dropped=2") || !strings.Contains(resp, "line 8") {
+		t.Fatalf("got %d %s; want 400 with both conflicts (dropped=2) and both bad lines (dropped=2, line 8 first)", code, resp)
+	}
+	stored := 0
+	for _, pts := range c.ShardPoints(0) {
+		stored += len(pts)
+	}
+	if stored != lines-4 {
+		t.Fatalf("stored %d values; want %d (all but 2 bad lines and 2 conflicts)", stored, lines-4)
 	}
 }

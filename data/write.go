@@ -43,6 +43,11 @@ var idleWriteBuffers = freelist.New[writeBuffers]()
 // maxIdleWriteBody is the largest body buffer capacity kept for reuse.
 const maxIdleWriteBody = 8 << 20
 
+// writeChunkLines is how many lines of a /write body are parsed and written
+// at a time: the parse of a chunk of TSBS-like lines (10 tags, 10 fields)
+// holds about 15 MB, whatever the body's size (up to max-body-size).
+const writeChunkLines = 10_000
+
 func putWriteBuffers(b *writeBuffers) {
 	if b.body.Cap() > maxIdleWriteBody {
 		return
@@ -135,30 +140,56 @@ func (h *handler) write(w http.ResponseWriter, r *http.Request, db, rp, precisio
 		return
 	}
 	h.metrics.bodyBytes.Add(float64(bufs.body.Len()))
-	points, parseErr := bufs.parser.Parse(bufs.body.Bytes(), prec, time.Now().UnixNano())
-	var partial *models.PartialParseError
-	if parseErr != nil && !errors.As(parseErr, &partial) {
-		httpError(w, http.StatusBadRequest, parseErr.Error())
-		return
-	}
-	if len(points) > 0 {
-		if err := h.writer.WritePoints(r.Context(), db, rp, level, points); err != nil {
-			status, msg := writeErrorAnswer(err)
-			if partial != nil && status == http.StatusBadRequest {
-				msg = msg + "; " + partial.Error()
+	// The body is parsed and written writeChunkLines lines at a time, so a
+	// large body never has all its points in memory at once (a 5,000-line
+	// batch is one chunk). Bad lines are skipped and reported at the end,
+	// after the good ones are written, as InfluxDB does.
+	bufs.parser.Start(bufs.body.Bytes(), prec, time.Now().UnixNano())
+	var conflicts *coordinator.PartialWriteError // field type conflicts, summed over chunks
+	for {
+		points := bufs.parser.Next(writeChunkLines)
+		if len(points) == 0 {
+			break
+		}
+		err := h.writer.WritePoints(r.Context(), db, rp, level, points)
+		var pw *coordinator.PartialWriteError
+		switch {
+		case err == nil:
+			h.metrics.pointsWritten.Add(float64(len(points)))
+		case errors.As(err, &pw):
+			// The chunk's other points are written: keep going.
+			h.metrics.pointsWritten.Add(float64(len(points) - pw.Dropped))
+			if conflicts == nil {
+				conflicts = &coordinator.PartialWriteError{Reason: pw.Reason}
 			}
+			conflicts.Dropped += pw.Dropped
+		default:
+			status, msg := writeErrorAnswer(err)
 			h.metrics.requests.WithLabelValues("write", strconv.Itoa(status)).Inc()
 			httpError(w, status, msg)
 			return
 		}
 	}
-	h.metrics.pointsWritten.Add(float64(len(points)))
 	h.metrics.writeDuration.Observe(time.Since(start).Seconds())
+	var partial *models.PartialParseError
+	if err := bufs.parser.Err(); err != nil && !errors.As(err, &partial) {
+		httpError(w, http.StatusBadRequest, err.Error())
+		return
+	}
 	if partial != nil {
-		// The good lines are written; the client sent bad ones.
 		h.metrics.pointsDropped.Add(float64(partial.Dropped))
+	}
+	if conflicts != nil || partial != nil {
+		// The good lines are written; the client sent bad ones.
+		var msgs []string
+		if conflicts != nil {
+			msgs = append(msgs, conflicts.Error())
+		}
+		if partial != nil {
+			msgs = append(msgs, partial.Error())
+		}
 		h.metrics.requests.WithLabelValues("write", "400").Inc()
-		httpError(w, http.StatusBadRequest, partial.Error())
+		httpError(w, http.StatusBadRequest, strings.Join(msgs, "; "))
 		return
 	}
 	h.metrics.requests.WithLabelValues("write", "204").Inc()

@@ -12,10 +12,11 @@ import (
 )
 
 // Parser decodes line protocol with github.com/influxdata/line-protocol/v2
-// into Points. It is reusable and not safe for concurrent use. The points it
-// returns, and every byte slice in them, are valid until the next Parse call:
-// the parser reuses the point slice, the tag and field backing arrays and one
-// byte arena, so steady-state parsing allocates nothing per point.
+// into Points, a whole body at a time (Parse) or a chunk of lines at a time
+// (Start, Next, Err). It is reusable and not safe for concurrent use. The
+// points it returns, and every byte slice in them, are valid until its next
+// call: the parser reuses the point slice, the tag and field backing arrays
+// and one byte arena, so steady-state parsing allocates nothing per point.
 type Parser struct {
 	dec    lineprotocol.Decoder
 	points []Point
@@ -38,8 +39,7 @@ type Parser struct {
 	// Telegraf batch does), so a line whose measurement and tags are, byte
 	// for byte, those of an earlier good line shares that point's
 	// Measurement and Tags instead of copying and sorting them again.
-	// Keys alias the body being parsed; the map is emptied after each
-	// Parse.
+	// Keys alias the body being parsed; the map is emptied by each Next.
 	series map[string]int32 // raw "measurement,tags" text → index in points
 
 	// Line-number bookkeeping for errors detected here rather than by the
@@ -47,6 +47,13 @@ type Parser struct {
 	body    []byte
 	lineOff int
 	lineNo  int
+
+	// The body being decoded (see Start): its precision and default time,
+	// whether it is done and how many of its lines were bad.
+	prec        Precision
+	defaultTime int64
+	done        bool
+	dropped     int
 }
 
 // entry tracks where the line being decoded is, for error reporting.
@@ -66,36 +73,75 @@ type entry struct {
 // returned. The result is valid until the next Parse call; body is not
 // referenced after Parse returns.
 func (p *Parser) Parse(body []byte, prec Precision, now int64) ([]Point, error) {
+	p.Start(body, prec, now)
+	points := p.Next(0)
+	return points, p.Err()
+}
+
+// Start begins decoding body as Parse does; Next then returns its points a
+// chunk at a time, so a large body never has all its points in memory at
+// once. body must not change until Next has returned no points.
+func (p *Parser) Start(body []byte, prec Precision, now int64) {
 	p.reset(body)
-	defaultTime := prec.truncate(now)
+	p.prec, p.defaultTime = prec, prec.truncate(now)
 	p.dec = *lineprotocol.NewDecoderWithBytes(body)
-	dropped := 0
-	for p.dec.Next() {
+	p.done, p.dropped = false, 0
+}
+
+// Next returns the points of the next max good lines of the body given to
+// Start (all the rest when max <= 0), or none once the body is done. The
+// points are valid until the next call of Next, Start or Parse. Bad lines
+// are skipped and reported by Err.
+func (p *Parser) Next(max int) []Point {
+	p.points, p.tags, p.fields = p.points[:0], p.tags[:0], p.fields[:0]
+	p.orderKeys = p.orderKeys[:0]
+	clear(p.series) // it indexes p.points
+	if p.done {
+		return nil
+	}
+	if max <= 0 && cap(p.arena) < len(p.body) {
+		// Unescaped tokens are never longer than the body, so the arena
+		// does not grow during the call and its slices stay put.
+		p.arena = make([]byte, 0, len(p.body))
+	}
+	p.arena = p.arena[:0]
+	for max <= 0 || len(p.points) < max {
+		if !p.dec.Next() {
+			p.done = true
+			p.body = nil
+			clear(p.series) // its keys alias body
+			break
+		}
 		nt, nf, na := len(p.tags), len(p.fields), len(p.arena)
-		line, err := p.parseEntry(prec, defaultTime)
+		line, err := p.parseEntry(p.prec, p.defaultTime)
 		if err == nil {
 			if len(p.points) == 1 {
-				p.presize(len(body))
+				p.presize(len(p.body), max)
 			}
 			continue
 		}
 		// Roll back what the bad line added.
 		p.tags, p.fields, p.arena = p.tags[:nt], p.fields[:nf], p.arena[:na]
 		p.orderKeys = p.orderKeys[:0]
-		dropped++
+		p.dropped++
 		if len(p.errs) < maxLineErrors {
 			p.errs = append(p.errs, LineError{Line: line, Err: err})
 		}
 	}
-	p.body = nil
-	clear(p.series) // its keys alias body
-	if dropped == 0 {
-		return p.points, nil
-	}
-	return p.points, &PartialParseError{Lines: slices.Clone(p.errs), Dropped: dropped}
+	return p.points
 }
 
-// presize gives the point and field arrays room for the whole body,
+// Err returns, once Next has returned no points (or after Parse), a
+// *PartialParseError listing the bad lines of the whole body, or nil.
+func (p *Parser) Err() error {
+	if p.dropped == 0 {
+		return nil
+	}
+	return &PartialParseError{Lines: slices.Clone(p.errs), Dropped: p.dropped}
+}
+
+// presize gives the point and field arrays room for the whole body (or
+// for maxLines lines when that is fewer),
 // estimated from the first point's line length and field count. (Tags are
 // not presized: lines repeating a series share its tags, so a body usually
 // needs far fewer than a line's tags per line; appendTag doubles instead.)
@@ -103,10 +149,13 @@ func (p *Parser) Parse(body []byte, prec Precision, now int64) ([]Point, error) 
 // leave the older arrays alive until the next Parse: for a 5,000-line TSBS
 // body that summed to about five times the final arrays (33 MB instead of
 // 7 MB per parser).
-func (p *Parser) presize(bodyLen int) {
+func (p *Parser) presize(bodyLen, maxLines int) {
 	first := &p.points[0]
 	lineLen := max(len(p.arena), 16) // the first line's saved bytes, a lower bound of its length
 	lines := bodyLen/lineLen*5/4 + 1 // headroom, so a reused parser settles on one size
+	if maxLines > 0 {
+		lines = min(lines, maxLines)
+	}
 	if cap(p.points) < lines {
 		p.points = slices.Grow(p.points, lines-len(p.points))
 	}
@@ -121,11 +170,6 @@ func (p *Parser) reset(body []byte) {
 	p.fields = p.fields[:0]
 	p.errs = p.errs[:0]
 	p.orderKeys = p.orderKeys[:0]
-	// Unescaped tokens are never longer than the body, so with this capacity
-	// the arena does not grow during a Parse and its slices stay put.
-	if cap(p.arena) < len(body) {
-		p.arena = make([]byte, 0, len(body))
-	}
 	p.arena = p.arena[:0]
 	p.body = body
 	p.lineOff, p.lineNo = 0, 1

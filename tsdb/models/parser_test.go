@@ -2,6 +2,7 @@ package models_test
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -418,5 +419,50 @@ func TestParseSharesRepeatedSeries(t *testing.T) {
 	}
 	if &got[1].Tags[0] == &got[0].Tags[0] {
 		t.Errorf("line 2 shares line 1's tags though its text differs")
+	}
+}
+
+// TestParseInChunks checks that Start/Next/Err give, chunk by chunk, exactly
+// the points and errors Parse gives for the whole body, whatever the chunk
+// size, including bad lines, escapes, strings with newlines and repeated
+// series across chunk boundaries.
+func TestParseInChunks(t *testing.T) {
+	var body []byte
+	for i := range 300 {
+		switch i % 7 {
+		case 3:
+			body = fmt.Appendf(body, "cpu,host=h%d v=oops %d\n", i%5, i) // bad value
+		case 5:
+			body = fmt.Appendf(body, "cpu,host=h\\ %d s=\"two\nlines\",v=%di\n", i%3, i) // escape, newline, no time
+		default:
+			body = fmt.Appendf(body, "cpu,host=h%d,dc=x v=%d,w=%di %d\n", i%5, i, i, i)
+		}
+	}
+	var whole models.Parser
+	wantPts, wantErr := whole.Parse(body, 1, 42)
+	var want []models.Point
+	for i := range wantPts {
+		want = append(want, wantPts[i].Clone())
+	}
+	for _, chunk := range []int{1, 2, 7, 64, 299, 1000} {
+		var p models.Parser
+		p.Start(body, 1, 42)
+		var got []models.Point
+		for {
+			pts := p.Next(chunk)
+			if len(pts) == 0 {
+				break
+			}
+			if len(pts) > chunk {
+				t.Fatalf("chunk %d: Next returned %d points", chunk, len(pts))
+			}
+			for i := range pts {
+				got = append(got, pts[i].Clone())
+			}
+		}
+		checkPoints(t, got, want)
+		if err := p.Err(); fmt.Sprint(err) != fmt.Sprint(wantErr) {
+			t.Errorf("chunk %d: Err() = %v; want %v", chunk, err, wantErr)
+		}
 	}
 }

@@ -1,0 +1,4 @@
+package data
+
+// WriteChunkLines exposes writeChunkLines to the external tests.
+const WriteChunkLines = writeChunkLines
