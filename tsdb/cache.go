@@ -67,6 +67,19 @@ type cacheSeries struct {
 type cacheField struct {
 	name string
 	arr  tsm.Array
+	// unsorted is set when a value arrives at or before the last one, so
+	// reads sort (normalize) only entries that need it instead of scanning
+	// every entry they read.
+	unsorted bool
+}
+
+// normalize sorts and dedupes the entry's values if an append left them
+// out of order.
+func (f *cacheField) normalize() {
+	if f.unsorted {
+		f.arr.SortDedupe()
+		f.unsorted = false
+	}
 }
 
 func newCache() *cache {
@@ -118,7 +131,7 @@ func (c *cache) writePoint(series []byte, p *models.Point) int64 {
 		if created {
 			add += cacheFieldOverhead + int64(len(f.Key))
 		}
-		add += appendCached(&e.arr, p.Time, f.Value)
+		add += appendCached(e, p.Time, f.Value)
 	}
 	pt.mu.Unlock()
 	c.size.Add(add)
@@ -140,22 +153,27 @@ func (c *cache) write(series, field []byte, ts int64, v models.Value) int64 {
 	if created {
 		add += cacheFieldOverhead + int64(len(field))
 	}
-	add += appendCached(&e.arr, ts, v)
+	add += appendCached(e, ts, v)
 	pt.mu.Unlock()
 	c.size.Add(add)
 	return add
 }
 
-// appendCached appends one value to a cache array and returns the bytes
+// appendCached appends one value to a cache entry and returns the bytes
 // added: the growth of the array's capacity (what the process really holds,
 // so the snapshot threshold bounds memory, not just values) plus a string's
 // bytes. A value whose type differs from the array's replaces the array's
 // values (the field was dropped and re-created with another type).
-func appendCached(a *tsm.Array, ts int64, v models.Value) int64 {
+func appendCached(e *cacheField, ts int64, v models.Value) int64 {
+	a := &e.arr
 	var add int64
 	if a.Type != v.Type {
 		add -= arraySize(a)
 		*a = tsm.Array{Type: v.Type}
+		e.unsorted = false
+	}
+	if n := len(a.Timestamps); n > 0 && ts <= a.Timestamps[n-1] {
+		e.unsorted = true
 	}
 	if v.Type == models.FieldTypeString {
 		v.S = append([]byte(nil), v.S...) // the caller's bytes are reused
@@ -185,7 +203,7 @@ func (c *cache) values(series, field []byte, min, max int64) (tsm.Array, bool) {
 	if e == nil {
 		return tsm.Array{}, false
 	}
-	e.arr.SortDedupe()
+	e.normalize()
 	lo, hi := arrayWindow(&e.arr, min, max)
 	return cloneArray(&e.arr, lo, hi), true
 }
@@ -224,7 +242,7 @@ func (c *cache) normalized(series, field []byte) *tsm.Array {
 	if e == nil {
 		return nil
 	}
-	e.arr.SortDedupe()
+	e.normalize()
 	return &e.arr
 }
 
@@ -243,7 +261,7 @@ func (c *cache) deleteRange(t *Tombstone) int64 {
 	for _, f := range cs.fields {
 		if len(t.Field) == 0 || f.name == string(t.Field) {
 			before := arraySize(&f.arr)
-			f.arr.SortDedupe()
+			f.normalize()
 			f.arr.Exclude(t.Min, t.Max)
 			freed += before - arraySize(&f.arr)
 			if f.arr.Len() == 0 {

@@ -2,6 +2,7 @@ package tsdb
 
 import (
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/strata-db/strata/tsdb/models"
@@ -61,5 +62,30 @@ func TestCompareCompositeKeys(t *testing.T) {
 	a, b := key(long, "usage_user"), key(long, "usage_system")
 	if n := testing.AllocsPerRun(100, func() { compareCompositeKeys(a, b) }); n != 0 {
 		t.Errorf("compareCompositeKeys allocates %.0f times per call; want 0", n)
+	}
+}
+
+// TestCacheSortsOnlyWhenNeeded checks that reads see sorted, deduplicated
+// values after out-of-order and duplicate appends, including appends that
+// arrive after an earlier read sorted the entry.
+func TestCacheSortsOnlyWhenNeeded(t *testing.T) {
+	c := newCache()
+	s, f := []byte("m"), []byte("v")
+	read := func() []int64 {
+		a, _ := c.values(s, f, math.MinInt64, math.MaxInt64)
+		return a.Timestamps
+	}
+	for _, ts := range []int64{3, 1, 2} {
+		c.write(s, f, ts, models.IntegerValue(ts))
+	}
+	if got := read(); !slices.Equal(got, []int64{1, 2, 3}) {
+		t.Fatalf("after 3,1,2: %v; want [1 2 3]", got)
+	}
+	c.write(s, f, 5, models.IntegerValue(5)) // in order: no sort needed
+	c.write(s, f, 0, models.IntegerValue(0)) // before the rest, after a read
+	c.write(s, f, 5, models.IntegerValue(50))
+	a, _ := c.values(s, f, math.MinInt64, math.MaxInt64)
+	if !slices.Equal(a.Timestamps, []int64{0, 1, 2, 3, 5}) || a.Integers[4] != 50 {
+		t.Fatalf("after 5,0,5 again: %v %v; want [0 1 2 3 5] with the last 5 = 50", a.Timestamps, a.Integers)
 	}
 }
