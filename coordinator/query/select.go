@@ -535,7 +535,9 @@ func (p *plan) rawRows(g *group) [][]any {
 	v := &pointValuer{}
 	ev := influxql.ValuerEval{Valuer: mathValuer{v}, IntegerFloatDivision: true}
 	hasField := make([]bool, len(p.exprs))
-	direct := make([]int, len(p.exprs))
+	direct := make([]int, len(p.exprs))  // field index of a bare field reference, or -1
+	tagRef := make([]bool, len(p.exprs)) // a bare tag reference: one value per series
+	tagVals := make([]any, len(p.exprs)) // those values, for the current series
 	for i, e := range p.exprs {
 		direct[i] = -1
 		for _, r := range varRefs(e) {
@@ -546,11 +548,18 @@ func (p *plan) rawRows(g *group) [][]any {
 		if r, ok := e.(*influxql.VarRef); ok {
 			if fi, _, ok := parseRef(r.Val); ok {
 				direct[i] = fi
+			} else {
+				tagRef[i] = true
 			}
 		}
 	}
 	for _, s := range g.series {
 		v.tags = s.tags
+		for i, e := range p.exprs {
+			if tagRef[i] {
+				tagVals[i] = ev.Eval(e)
+			}
+		}
 		align(s.cols, func(t int64, vals []models.Value) {
 			v.vals = vals
 			if p.needsPts && !p.filtered && !ev.EvalBool(p.cond) {
@@ -561,9 +570,12 @@ func (p *plan) rawRows(g *group) [][]any {
 			some := false
 			for i, e := range p.exprs {
 				var x any
-				if direct[i] >= 0 {
+				switch {
+				case direct[i] >= 0:
 					x = toAny(vals[direct[i]])
-				} else {
+				case tagRef[i]:
+					x = tagVals[i]
+				default:
 					x = ev.Eval(e)
 				}
 				row[i+1] = x
