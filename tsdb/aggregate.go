@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 
+	"github.com/strata-db/strata/internal/freelist"
 	"github.com/strata-db/strata/tsdb/models"
 	"github.com/strata-db/strata/tsdb/tsm"
 )
@@ -86,16 +87,40 @@ type blockRef struct {
 	stat bool
 }
 
-func (rs *readState) aggregate(wa *windowAgg, seriesKey, field []byte, min, max int64) error {
-	var caches []tsm.Array
-	if rs.snap != nil {
-		if a, ok := rs.snap.c.values(seriesKey, field, min, max); ok {
-			applyTombstones(&a, rs.tombs, rs.snap.seq, seriesKey, field)
-			caches = append(caches, a)
+// aggScratch holds the copies of cached values one aggregation reads; it
+// is reused across aggregations (a query aggregates every series it reads,
+// and copying a whole cache entry anew each time allocated ~20 MB per
+// TSBS lastpoint query).
+type aggScratch struct {
+	snap, live tsm.Array
+}
+
+var aggScratches = freelist.New[aggScratch]()
+
+// maxIdleAggValues bounds the values an idle aggScratch array keeps room
+// for.
+const maxIdleAggValues = 1 << 20
+
+func (sc *aggScratch) release() {
+	for _, a := range []*tsm.Array{&sc.snap, &sc.live} {
+		clear(a.Strings[:cap(a.Strings)]) // the cache's string bytes
+		if cap(a.Timestamps) > maxIdleAggValues {
+			*a = tsm.Array{}
 		}
 	}
-	if a, ok := rs.cache.values(seriesKey, field, min, max); ok {
-		caches = append(caches, a)
+	aggScratches.Put(sc)
+}
+
+func (rs *readState) aggregate(wa *windowAgg, seriesKey, field []byte, min, max int64) error {
+	sc := aggScratches.Get()
+	defer sc.release()
+	var caches []tsm.Array
+	if rs.snap != nil && rs.snap.c.valuesInto(&sc.snap, seriesKey, field, min, max) {
+		applyTombstones(&sc.snap, rs.tombs, rs.snap.seq, seriesKey, field)
+		caches = append(caches, sc.snap)
+	}
+	if rs.cache.valuesInto(&sc.live, seriesKey, field, min, max) {
+		caches = append(caches, sc.live)
 	}
 
 	var blocks []blockRef

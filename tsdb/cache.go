@@ -190,22 +190,34 @@ func appendCached(e *cacheField, ts int64, v models.Value) int64 {
 }
 
 // values returns a normalized copy of (series, field)'s values within
-// [min, max]; ok is false when the cache has no such entry.
+// [min, max]; ok is false when the cache has no such entry. The copy shares
+// only string bytes, which the cache never changes.
 func (c *cache) values(series, field []byte, min, max int64) (tsm.Array, bool) {
+	var a tsm.Array
+	ok := c.valuesInto(&a, series, field, min, max)
+	return a, ok
+}
+
+// valuesInto is values copying into dst, whose capacity it reuses (its old
+// content is replaced).
+func (c *cache) valuesInto(dst *tsm.Array, series, field []byte, min, max int64) bool {
 	pt := c.part(series)
 	pt.mu.Lock()
 	defer pt.mu.Unlock()
 	cs := pt.series[string(series)]
 	if cs == nil {
-		return tsm.Array{}, false
+		return false
 	}
 	e, _, _ := cs.field(field, 0, false)
 	if e == nil {
-		return tsm.Array{}, false
+		return false
 	}
 	e.normalize()
 	lo, hi := arrayWindow(&e.arr, min, max)
-	return cloneArray(&e.arr, lo, hi), true
+	v := e.arr.Slice(lo, hi)
+	dst.Reset(v.Type)
+	appendShared(dst, &v)
+	return true
 }
 
 // keys returns the composite keys of every entry, in (series, field) order.

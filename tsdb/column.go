@@ -46,21 +46,6 @@ func arrayWindow(a *tsm.Array, min, max int64) (lo, hi int) {
 	return lo, hi
 }
 
-// cloneArray returns a copy of a's values [lo, hi) that shares no slice with
-// a (string bytes are shared: they are never modified in place).
-func cloneArray(a *tsm.Array, lo, hi int) tsm.Array {
-	v := a.Slice(lo, hi)
-	return tsm.Array{
-		Type:       v.Type,
-		Timestamps: slices.Clone(v.Timestamps),
-		Floats:     slices.Clone(v.Floats),
-		Integers:   slices.Clone(v.Integers),
-		Unsigneds:  slices.Clone(v.Unsigneds),
-		Strings:    slices.Clone(v.Strings),
-		Booleans:   slices.Clone(v.Booleans),
-	}
-}
-
 // mergeNewestWins merges sorted arrays ordered oldest first into one; on
 // equal timestamps the newer array wins. Arrays of a type other than the
 // newest non-empty array's are skipped (a field dropped and re-created with

@@ -229,7 +229,9 @@ func TestMergeBufsReuse(t *testing.T) {
 				}
 			}
 		}
-		before := cloneArray(&backing, 0, backing.Len())
+		var before tsm.Array
+		before.Reset(backing.Type)
+		appendShared(&before, &backing)
 		got := bufs.merge(arrs)
 		if len(want) > 0 && got.Type != wantType || got.Len() != len(want) {
 			t.Fatalf("round %d: got %d values of %s, want %d of %s", round, got.Len(), got.Type, len(want), wantType)
