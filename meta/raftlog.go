@@ -29,9 +29,26 @@ type slogWriter struct {
 	logger *slog.Logger
 }
 
-// raftNoPeersMessage is what raft logs when its election timer fires
-// without a configuration (hashicorp/raft's runFollower).
-const raftNoPeersMessage = "no known peers, aborting election"
+// routineRaftWarning reports raft warnings that describe a node joining
+// rather than a problem, logged at info instead:
+//   - "no known peers, aborting election": a node with an empty
+//     configuration, waiting for its join to be accepted;
+//   - "failed to get previous log" with last-index 0, and "appendEntries
+//     rejected, sending older logs" with next 1: the leader's first
+//     contact with a new, empty follower, which it then catches up.
+func routineRaftWarning(msg string, rec map[string]any) bool {
+	switch msg {
+	case "no known peers, aborting election":
+		return true
+	case "failed to get previous log":
+		n, ok := rec["last-index"].(float64)
+		return ok && n == 0
+	case "appendEntries rejected, sending older logs":
+		n, ok := rec["next"].(float64)
+		return ok && n == 1
+	}
+	return false
+}
 
 // Write implements io.Writer.
 func (w *slogWriter) Write(p []byte) (int, error) {
@@ -55,9 +72,7 @@ func (w *slogWriter) Write(p []byte) (int, error) {
 		lvl = slog.LevelDebug
 	}
 	msg, _ := rec["@message"].(string)
-	if msg == raftNoPeersMessage && lvl > slog.LevelInfo {
-		// Only a node with an empty raft configuration says this: one
-		// waiting for its join to be accepted, which is normal.
+	if lvl > slog.LevelInfo && routineRaftWarning(msg, rec) {
 		lvl = slog.LevelInfo
 	}
 	keys := make([]string, 0, len(rec))

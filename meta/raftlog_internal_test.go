@@ -23,4 +23,24 @@ func TestRaftLogLevels(t *testing.T) {
 	if strings.Contains(out.String(), "level=WARN") || !strings.Contains(out.String(), "level=INFO") {
 		t.Errorf("a node waiting to join was logged as a warning, want info: %q", out.String())
 	}
+	for _, line := range []string{
+		`{"@level":"warn","@message":"failed to get previous log","error":"log not found","last-index":0,"previous-index":8}`,
+		`{"@level":"warn","@message":"appendEntries rejected, sending older logs","next":1,"peer":"x"}`,
+	} {
+		out.Reset()
+		w.Write([]byte(line))
+		if !strings.Contains(out.String(), "level=INFO") {
+			t.Errorf("a new follower's catch-up was not logged at info: %q", out.String())
+		}
+	}
+	for _, line := range []string{
+		`{"@level":"warn","@message":"failed to get previous log","error":"log not found","last-index":57,"previous-index":80}`,
+		`{"@level":"warn","@message":"appendEntries rejected, sending older logs","next":40,"peer":"x"}`,
+	} {
+		out.Reset()
+		w.Write([]byte(line))
+		if !strings.Contains(out.String(), "level=WARN") {
+			t.Errorf("a follower behind with a log was not warned about: %q", out.String())
+		}
+	}
 }
