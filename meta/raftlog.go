@@ -35,11 +35,17 @@ type slogWriter struct {
 //     configuration, waiting for its join to be accepted;
 //   - "failed to get previous log" with last-index 0, and "appendEntries
 //     rejected, sending older logs" with next 1: the leader's first
-//     contact with a new, empty follower, which it then catches up.
+//     contact with a new, empty follower, which it then catches up;
+//   - "heartbeat timeout reached, starting election" by a node that has
+//     never known a leader: the first election of a new cluster (or of a
+//     node started alone). Losing a known leader still warns.
 func routineRaftWarning(msg string, rec map[string]any) bool {
 	switch msg {
 	case "no known peers, aborting election":
 		return true
+	case "heartbeat timeout reached, starting election":
+		addr, ok := rec["last-leader-addr"].(string)
+		return ok && addr == ""
 	case "failed to get previous log":
 		n, ok := rec["last-index"].(float64)
 		return ok && n == 0

@@ -26,6 +26,7 @@ func TestRaftLogLevels(t *testing.T) {
 	for _, line := range []string{
 		`{"@level":"warn","@message":"failed to get previous log","error":"log not found","last-index":0,"previous-index":8}`,
 		`{"@level":"warn","@message":"appendEntries rejected, sending older logs","next":1,"peer":"x"}`,
+		`{"@level":"warn","@message":"heartbeat timeout reached, starting election","last-leader-addr":"","last-leader-id":""}`,
 	} {
 		out.Reset()
 		w.Write([]byte(line))
@@ -36,6 +37,7 @@ func TestRaftLogLevels(t *testing.T) {
 	for _, line := range []string{
 		`{"@level":"warn","@message":"failed to get previous log","error":"log not found","last-index":57,"previous-index":80}`,
 		`{"@level":"warn","@message":"appendEntries rejected, sending older logs","next":40,"peer":"x"}`,
+		`{"@level":"warn","@message":"heartbeat timeout reached, starting election","last-leader-addr":"127.0.0.1:8089","last-leader-id":"a"}`,
 	} {
 		out.Reset()
 		w.Write([]byte(line))
