@@ -171,11 +171,8 @@ func (h *handler) write(w http.ResponseWriter, r *http.Request, db, rp, precisio
 		}
 	}
 	h.metrics.writeDuration.Observe(time.Since(start).Seconds())
-	var partial *models.PartialParseError
-	if err := bufs.parser.Err(); err != nil && !errors.As(err, &partial) {
-		httpError(w, http.StatusBadRequest, err.Error())
-		return
-	}
+	var partial *models.PartialParseError // Err returns nothing else
+	errors.As(bufs.parser.Err(), &partial)
 	if partial != nil {
 		h.metrics.pointsDropped.Add(float64(partial.Dropped))
 	}

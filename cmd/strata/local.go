@@ -87,6 +87,7 @@ func (o *localOptions) start(c *localCluster, logger *slog.Logger) error {
 		}
 		metaAddrs = append(metaAddrs, srv.HTTPAddr())
 	}
+	setGCPercent(logger, data.NewConfig().GCPercent) // one process: the data nodes' setting
 	for i := range o.dataNodes {
 		cfg := data.NewConfig()
 		cfg.Dir = filepath.Join(o.dir, "data"+strconv.Itoa(i+1))
@@ -96,9 +97,6 @@ func (o *localOptions) start(c *localCluster, logger *slog.Logger) error {
 		cfg.DefaultReplication = o.replication
 		if err := cfg.Validate(); err != nil {
 			return fmt.Errorf("data node %d: %w", i+1, err)
-		}
-		if i == 0 {
-			setGCPercent(logger, cfg.GCPercent) // one process: the data nodes' setting
 		}
 		srv := data.NewServer(cfg, Version, logger.With("node", "data"+strconv.Itoa(i+1)), prometheus.NewRegistry())
 		if err := srv.Open(); err != nil {
