@@ -222,6 +222,10 @@ func (s *Server) goFunc(fn func()) {
 	}()
 }
 
+// httpDrainTimeout bounds how long Close waits for the HTTP requests in
+// flight before cutting them.
+const httpDrainTimeout = 5 * time.Second
+
 // Close stops the node. On the leader it first hands leadership to another
 // voter (bounded by LeadershipTransferTimeout) so the cluster does not wait
 // for an election timeout. Close is idempotent.
@@ -239,21 +243,31 @@ func (s *Server) shutdown(transfer bool) error {
 		if r != nil && transfer && r.State() == raft.Leader && s.hasOtherVoters(r) {
 			s.transferLeadership(r)
 		}
+		// Stop this node's own work while raft still runs: a command that
+		// raft has committed but not yet applied when it shuts down is
+		// never answered (hashicorp/raft), so a request or loop waiting on
+		// it would block for good. Long polls and loops end on stopCh; the
+		// HTTP server then waits for the requests in flight.
+		close(s.stopCh)
+		if s.httpSrv != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), httpDrainTimeout)
+			if err := s.httpSrv.Shutdown(ctx); err != nil {
+				// Requests still running: cut them.
+				if err := s.httpSrv.Close(); err != nil {
+					errs = append(errs, fmt.Errorf("close http server: %w", err))
+				}
+			}
+			cancel()
+		} else if s.httpLn != nil {
+			s.httpLn.Close()
+		}
+		s.wg.Wait()
 		if r != nil {
 			if err := r.Shutdown().Error(); err != nil {
 				errs = append(errs, fmt.Errorf("shutdown raft: %w", err))
 			}
 			r.DeregisterObserver(s.observer)
 		}
-		close(s.stopCh)
-		if s.httpSrv != nil {
-			if err := s.httpSrv.Close(); err != nil {
-				errs = append(errs, fmt.Errorf("close http server: %w", err))
-			}
-		} else if s.httpLn != nil {
-			s.httpLn.Close()
-		}
-		s.wg.Wait()
 		if s.fwd != nil {
 			s.fwd.CloseIdleConnections()
 		}
