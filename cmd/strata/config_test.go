@@ -1,7 +1,9 @@
 package main
 
 import (
+	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"reflect"
 	"runtime/debug"
@@ -95,5 +97,72 @@ func TestDataConfigRejectsTinyGCPercent(t *testing.T) {
 	cfg.GCPercent = 5
 	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "gc-percent") {
 		t.Errorf("Validate(gc-percent = 5) = %v; want an error naming gc-percent", err)
+	}
+}
+
+// TestUnknownConfigKeyRefusesStart checks that a config file with a key the
+// node does not know stops `strata data` and `strata meta` before they
+// start, naming the key and the file, and pointing from InfluxDB's names
+// and from near misses to the key to use.
+func TestUnknownConfigKeyRefusesStart(t *testing.T) {
+	cases := []struct {
+		name, cmd, file string
+		want            []string
+	}{
+		{"influxdb section", "data", "[http]\nauth-enabled = true\n",
+			[]string{"unknown key [http] auth-enabled", "use auth-enabled (top level)"}},
+		{"typo", "data", "auth-enabledd = true\n",
+			[]string{"unknown key auth-enabledd (top level)", "did you mean auth-enabled (top level)?"}},
+		{"influxdb name", "data", "[http]\nbind-address = \":8086\"\n",
+			[]string{"unknown key [http] bind-address", "InfluxDB's name; use http-addr (top level)"}},
+		{"nested", "data", "[storage.wal]\nsegment-sise = 1\n",
+			[]string{"unknown key [storage.wal] segment-sise", "did you mean [storage.wal] segment-size?"}},
+		{"unknown section", "data", "[nope]\n",
+			[]string{"unknown section [nope]"}},
+		{"meta", "meta", "[meta]\ndir = \"x\"\n",
+			[]string{"unknown key [meta] dir", "use dir (top level)"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "node.toml")
+			if err := os.WriteFile(path, []byte(tc.file), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			cmd := newDataCommand()
+			if tc.cmd == "meta" {
+				cmd = newMetaCommand()
+			}
+			// An empty --http-addr fails validation, so a loader that let
+			// the key through fails this test instead of starting a node.
+			cmd.SetArgs([]string{"--config", path, "--dir", dir, "--http-addr", ""})
+			cmd.SetOut(io.Discard)
+			cmd.SetErr(io.Discard)
+			err := cmd.Execute()
+			if err == nil {
+				t.Fatalf("%s started with config %q; want an unknown-key error", tc.cmd, tc.file)
+			}
+			for _, want := range append(tc.want, path) {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q does not say %q", err, want)
+				}
+			}
+		})
+	}
+}
+
+// TestInfluxKeysNameKnownKeys checks that every key influxKeys points to
+// exists in the data or meta config, so no hint names a key that is gone.
+func TestInfluxKeysNameKnownKeys(t *testing.T) {
+	var known []string
+	for _, cfg := range []any{data.Config{}, meta.Config{}} {
+		for _, k := range configKeys(reflect.TypeOf(cfg), nil) {
+			known = append(known, strings.Join(k, "."))
+		}
+	}
+	for from, to := range influxKeys {
+		if !slices.Contains(known, to) {
+			t.Errorf("influxKeys[%q] = %q, which no config has", from, to)
+		}
 	}
 }

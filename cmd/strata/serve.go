@@ -9,7 +9,6 @@ import (
 	"runtime/debug"
 	"syscall"
 
-	"github.com/BurntSushi/toml"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/pflag"
@@ -19,17 +18,6 @@ import (
 type lifecycle interface {
 	Open() error
 	Close() error
-}
-
-// readConfig decodes the TOML file at path (if any) over cfg's defaults.
-func readConfig(path string, cfg any) error {
-	if path == "" {
-		return nil
-	}
-	if _, err := toml.DecodeFile(path, cfg); err != nil {
-		return fmt.Errorf("read config %s: %w", path, err)
-	}
-	return nil
 }
 
 // override copies each set flag's value into its config field: flags win
