@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/strata-db/strata/antientropy"
 	"github.com/strata-db/strata/coordinator"
 	"github.com/strata-db/strata/coordinator/query"
 	"github.com/strata-db/strata/meta"
@@ -86,6 +87,8 @@ type Config struct {
 	// Storage configures the shard engine. An empty storage dir means
 	// <dir>/shards.
 	Storage tsdb.Config `toml:"storage"`
+	// AntiEntropy configures the replica repair service.
+	AntiEntropy antientropy.Config `toml:"anti-entropy"`
 }
 
 // NewConfig returns a Config with every default filled in.
@@ -105,6 +108,7 @@ func NewConfig() Config {
 		Coordinator:            coordinator.NewConfig(),
 		Query:                  query.NewConfig(),
 		Storage:                storageDefaults(),
+		AntiEntropy:            antientropy.NewConfig(),
 	}
 }
 
@@ -135,6 +139,13 @@ func (c *Config) Validate() error {
 	if err := c.storageConfig().Validate(); err != nil {
 		errs = append(errs, err)
 	}
+	if err := c.AntiEntropy.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	// A tombstone must outlive a full anti-entropy cycle, or a replica that
+	// missed the delete could repair the data back.
+	req(time.Duration(c.Storage.TombstoneRetention) > c.AntiEntropy.CheckInterval.D()+c.AntiEntropy.SettleHorizon.D(),
+		"storage tombstone-retention must exceed anti-entropy check-interval plus settle-horizon")
 	return errors.Join(errs...)
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/strata-db/strata/antientropy"
 	"github.com/strata-db/strata/coordinator"
 	"github.com/strata-db/strata/coordinator/query"
 	"github.com/strata-db/strata/meta"
@@ -33,6 +34,8 @@ type Server struct {
 	meta   *meta.Client
 	rpc    *coordinator.RPCClient
 	writer *coordinator.PointsWriter
+	ae     *antientropy.Service
+	aePeer *antientropy.HTTPPeers
 	nodeID atomic.Uint64
 
 	httpLn, rpcLn     net.Listener
@@ -152,8 +155,23 @@ func (s *Server) open() error {
 	h.ddl, h.queries, h.deletes = s.meta, executor, storage
 	rpcHandler := coordinator.NewRPCHandler(s.cfg.Coordinator, local, s.logger.With("component", "rpc"), s.reg)
 	rpcHandler.SetShardReader(reader)
+
+	s.aePeer = antientropy.NewHTTPPeers(s.meta, s.cfg.Coordinator.RPCDialTimeout.D(), s.cfg.AntiEntropy.RPCTimeout.D())
+	s.ae = antientropy.NewService(s.cfg.AntiEntropy, antientropy.Deps{
+		Node: s.NodeID, Meta: s.meta, Store: aeStore{s.store}, Peers: s.aePeer, Hints: antientropy.NoHints{},
+		Buckets: s.cfg.Storage.DigestSeriesBuckets, Window: time.Duration(s.cfg.Storage.DigestWindow),
+		Logger: s.logger.With("component", "anti-entropy"), Registerer: s.reg,
+	})
+	if err := s.ae.Open(); err != nil {
+		return fmt.Errorf("open anti-entropy: %w", err)
+	}
+	h.mountEntropy(s.ae)
+	rpcMux := http.NewServeMux()
+	rpcMux.Handle(antientropy.PathPrefix, s.ae.Handler())
+	rpcMux.Handle("/", rpcHandler)
+
 	s.httpSrv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn)}
-	s.rpcSrv = &http.Server{Handler: rpcHandler, ReadHeaderTimeout: 10 * time.Second,
+	s.rpcSrv = &http.Server{Handler: rpcMux, ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn)}
 	s.goFunc(func() { s.serve(s.httpSrv, s.httpLn, "http") })
 	s.goFunc(func() { s.serve(s.rpcSrv, s.rpcLn, "rpc") })
@@ -236,6 +254,10 @@ func (s *Server) shutdown() error {
 		close(s.stopCh)
 	}
 	s.wg.Wait()
+	if s.ae != nil {
+		errs = append(errs, s.ae.Close())
+		s.aePeer.Close()
+	}
 	if s.rpc != nil {
 		errs = append(errs, s.rpc.Close())
 	}

@@ -40,6 +40,27 @@ func (s *Shard) Tombstones() []Tombstone {
 	return slices.Clone(s.tombs.all())
 }
 
+// ApplyTombstones records tombstones another replica holds (anti-entropy
+// repair) and deletes what they cover, as DeleteSeriesRange and
+// DeleteFieldRange do, but each keeps its Created time: both replicas then
+// hold the same tombstone, recognise it as such, and drop it at the same
+// time. A tombstone with an empty series key or Min > Max is ignored.
+func (s *Shard) ApplyTombstones(ts []Tombstone) error {
+	cp := make([]Tombstone, 0, len(ts))
+	for _, t := range ts {
+		if len(t.SeriesKey) == 0 || t.Min > t.Max {
+			continue
+		}
+		cp = append(cp, Tombstone{Created: t.Created, SeriesKey: bytes.Clone(t.SeriesKey), Field: bytes.Clone(t.Field), Min: t.Min, Max: t.Max})
+	}
+	if len(cp) == 0 {
+		return nil
+	}
+	return s.deleteTombstones(cp)
+}
+
+// deleteTombstones records ts (a zero Created becomes now) and deletes what
+// they cover.
 func (s *Shard) deleteTombstones(ts []Tombstone) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -48,7 +69,10 @@ func (s *Shard) deleteTombstones(ts []Tombstone) error {
 	}
 	now := time.Now().UnixNano()
 	for i := range ts {
-		ts[i].Seq, ts[i].Created = s.nextSeq, now
+		ts[i].Seq = s.nextSeq
+		if ts[i].Created == 0 {
+			ts[i].Created = now
+		}
 	}
 	if err := s.tombs.add(ts); err != nil {
 		return fmt.Errorf("delete in shard %d: %w", s.id, err)

@@ -123,3 +123,28 @@ func countEqual(a, b tsdb.DigestSet) int {
 	}
 	return n
 }
+
+// TestApplyTombstonesKeepsCreated: a tombstone copied from another replica
+// deletes what it covers and keeps its Created time, so both replicas
+// hold the same tombstone.
+func TestApplyTombstonesKeepsCreated(t *testing.T) {
+	_, sh := openShard(t, testConfig(t.TempDir()))
+	if err := sh.WritePoints([]models.Point{pt("a", "v", 10, models.IntegerValue(1)), pt("a", "v", 20, models.IntegerValue(2))}); err != nil {
+		t.Fatal(err)
+	}
+	in := tsdb.Tombstone{SeriesKey: seriesKey("a"), Min: 0, Max: 15, Created: 12345}
+	if err := sh.ApplyTombstones([]tsdb.Tombstone{in, {SeriesKey: nil, Min: 0, Max: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	ts := sh.Tombstones()
+	if len(ts) != 1 || ts[0].Created != 12345 || ts[0].Min != 0 || ts[0].Max != 15 {
+		t.Fatalf("tombstones after ApplyTombstones: %+v; want the one given, Created 12345", ts)
+	}
+	var got []int64
+	if err := sh.SeriesPoints(seriesKey("a"), 0, 100, func(p models.Point) error { got = append(got, p.Time); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0] != 20 {
+		t.Fatalf("values left: %v; want [20]", got)
+	}
+}

@@ -1,0 +1,64 @@
+package antientropy
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// rateLimiter paces repair bytes to a rate: each call reserves the time its
+// bytes take at the rate and sleeps until the reservation starts. Safe for
+// concurrent use; a zero rate never waits.
+type rateLimiter struct {
+	rate int64 // bytes per second
+
+	mu   sync.Mutex // protects next
+	next time.Time
+}
+
+// wait blocks until n more bytes may move, or ctx ends.
+func (l *rateLimiter) wait(ctx context.Context, n int) error {
+	if l.rate <= 0 || n <= 0 {
+		return ctx.Err()
+	}
+	cost := time.Duration(float64(n) / float64(l.rate) * float64(time.Second))
+	now := time.Now()
+	l.mu.Lock()
+	start := l.next
+	if start.Before(now) {
+		start = now
+	}
+	l.next = start.Add(cost)
+	l.mu.Unlock()
+	return sleep(ctx, start.Sub(now))
+}
+
+// cpuBudget keeps one exchange's duty cycle at or below a fraction: after a
+// stretch of work lasting d, pause sleeps d·(1−f)/f.
+type cpuBudget struct {
+	fraction float64
+}
+
+// pause sleeps off the work done since start; it returns ctx's error.
+func (b cpuBudget) pause(ctx context.Context, start time.Time) error {
+	if b.fraction >= 1 {
+		return ctx.Err()
+	}
+	worked := time.Since(start)
+	return sleep(ctx, time.Duration(float64(worked)*(1-b.fraction)/b.fraction))
+}
+
+// sleep waits d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
