@@ -56,7 +56,9 @@ type staticMeta struct{ d *meta.Data }
 func (m staticMeta) Data() *meta.Data { return m.d }
 
 // handlerPeers routes Post to the services' handlers in process.
-type handlerPeers struct{ nodes map[uint64]*antientropy.Service }
+type handlerPeers struct {
+	nodes map[uint64]*antientropy.Service
+}
 
 func (p *handlerPeers) Post(ctx context.Context, node uint64, path string, body io.Reader) (io.ReadCloser, error) {
 	svc := p.nodes[node]
@@ -76,7 +78,7 @@ func (p *handlerPeers) Post(ctx context.Context, node uint64, path string, body 
 
 type fakeHints struct{ pending map[uint64]bool }
 
-func (h fakeHints) Pending(n uint64) bool   { return h.pending[n] }
+func (h fakeHints) Pending(n uint64) bool  { return h.pending[n] }
 func (h fakeHints) PurgedShards() []uint64 { return nil }
 
 // cluster is N nodes owning shard testShard, each with its own store.

@@ -33,13 +33,13 @@ const digestSize = len(tsdb.Digest{})
 
 // Sizes that bound decoding: the fewest bytes an element can take.
 const (
-	minBucketSize = 2                   // uvarint series bucket, varint window
-	minNodeSize   = 3                   // varint window, level byte, uvarint index
+	minBucketSize = 2              // uvarint series bucket, varint window
+	minNodeSize   = 3              // varint window, level byte, uvarint index
 	minChildSize  = 1 + digestSize // uvarint index, digest
-	minKeySize    = 2                   // length byte and at least one key byte
-	minRangeSize  = 4                   // key, min, max
-	minTombSize   = 5                   // key, field, min, max, created
-	minColumnSize = 6                   // series, field, type, two block lengths
+	minKeySize    = 2              // length byte and at least one key byte
+	minRangeSize  = 4              // key, min, max
+	minTombSize   = 5              // key, field, min, max, created
+	minColumnSize = 6              // series, field, type, two block lengths
 	minWindowSize = 1 + digestSize // varint start, digest
 )
 

@@ -58,10 +58,10 @@ type Service struct {
 	treesMu sync.Mutex // protects trees
 	trees   map[uint64]*lockedTree
 
-	mu      sync.Mutex // protects status, repair, cancelRepair, opened, closed
-	status  map[uint64]*ShardStatus
-	repair  *RepairStatus
-	cancelRepair context.CancelFunc
+	mu             sync.Mutex // protects status, repair, cancelRepair, opened, closed
+	status         map[uint64]*ShardStatus
+	repair         *RepairStatus
+	cancelRepair   context.CancelFunc
 	opened, closed bool
 
 	// stopCtx ends at Close; the loop and manual repairs derive from it.
