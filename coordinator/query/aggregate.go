@@ -138,19 +138,19 @@ func integralWindow(c *influxql.Call, pts []Point, lo, hi int, start, end int64)
 	val := func(i int) float64 { f, _ := asFloat(pts[i].Value); return f }
 	at := func(i int, t int64) float64 { // value at t between points i and i+1
 		a, b := val(i), val(i+1)
-		return a + (b-a)*float64(t-pts[i].Time)/float64(pts[i+1].Time-pts[i].Time)
+		return a + (b-a)*nsBetween(pts[i].Time, t)/nsBetween(pts[i].Time, pts[i+1].Time)
 	}
 	area := 0.0
 	if lo > 0 && pts[lo].Time > start {
 		v := at(lo-1, start)
-		area += (v + val(lo)) / 2 * float64(pts[lo].Time-start)
+		area += (v + val(lo)) / 2 * nsBetween(start, pts[lo].Time)
 	}
 	for i := lo + 1; i < hi; i++ {
-		area += (val(i-1) + val(i)) / 2 * float64(pts[i].Time-pts[i-1].Time)
+		area += (val(i-1) + val(i)) / 2 * nsBetween(pts[i-1].Time, pts[i].Time)
 	}
 	if hi < len(pts) && pts[hi-1].Time < end {
 		v := at(hi-1, end)
-		area += (val(hi-1) + v) / 2 * float64(end-pts[hi-1].Time)
+		area += (val(hi-1) + v) / 2 * nsBetween(pts[hi-1].Time, end)
 	}
 	return area / unit, 0, true
 }
@@ -521,7 +521,7 @@ func linearFill(rows [][]any, col int) {
 				t0, t1 := rows[prev][0].(int64), r[0].(int64)
 				for k := prev + 1; k < i; k++ {
 					tk := rows[k][0].(int64)
-					v := a + (b-a)*float64(tk-t0)/float64(t1-t0)
+					v := a + (b-a)*nsBetween(t0, tk)/nsBetween(t0, t1)
 					if ints {
 						rows[k][col] = int64(v)
 					} else {

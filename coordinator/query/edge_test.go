@@ -1,8 +1,10 @@
 package query_test
 
 import (
+	"fmt"
 	"math"
 	"testing"
+	"time"
 
 	"github.com/strata-db/strata/coordinator/query"
 )
@@ -47,4 +49,45 @@ cpu,host=b,region=west idle=1i 1767225700000000000
 			}
 		})
 	}
+}
+
+// TestTimeSpansOverflowingInt64 checks the functions that compute with
+// the time between points when two points lie further apart than int64
+// nanoseconds can subtract (~292 years): the differences used to wrap
+// and turn negative.
+func TestTimeSpansOverflowingInt64(t *testing.T) {
+	t0 := time.Date(1700, 1, 1, 0, 0, 0, 0, time.UTC)
+	t1 := time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
+	data := fmt.Sprintf("old v=1 %d\nold v=3 %d\n", t0.UnixNano(), t1.UnixNano())
+	e, _ := newExec(t, query.NewConfig(), data)
+	secs := float64(t1.Unix() - t0.Unix())
+	value := func(q string, row int) any {
+		t.Helper()
+		res := exec(t, e, q)
+		if res[0].Err != nil || len(res[0].Series) != 1 || len(res[0].Series[0].Values) <= row {
+			t.Fatalf("%s: got %v, %+v; want a row %d", q, res[0].Err, res[0].Series, row)
+		}
+		return res[0].Series[0].Values[row][1]
+	}
+	if got, want := value(`SELECT elapsed(v, 1s) FROM old`, 0), int64(secs); got != want {
+		t.Errorf("elapsed: got %v, want %v", got, want)
+	}
+	if got, want := value(`SELECT derivative(v, 1s) FROM old`, 0), 2/secs; !near(got, want) {
+		t.Errorf("derivative: got %v, want %v", got, want)
+	}
+	if got, want := value(`SELECT integral(v, 1s) FROM old`, 0), 2*secs; !near(got, want) {
+		t.Errorf("integral: got %v, want %v", got, want)
+	}
+	// Windows of 100 years: linear fill puts 1 + 2*(k·100y)/500y in the
+	// empty window k.
+	q := fmt.Sprintf(`SELECT max(v) FROM old WHERE time >= %d AND time <= %d GROUP BY time(%dns, %dns) fill(linear)`,
+		t0.UnixNano(), t1.UnixNano(), int64(secs/5)*int64(time.Second), t0.UnixNano())
+	if got, want := value(q, 1), 1+2*0.2; !near(got, want) {
+		t.Errorf("fill(linear): got %v, want %v", got, want)
+	}
+}
+
+func near(got any, want float64) bool {
+	f, ok := got.(float64)
+	return ok && math.Abs(f-want) <= 1e-9*math.Abs(want)
 }

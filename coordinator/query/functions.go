@@ -114,7 +114,7 @@ func aggregate(call *influxql.Call, pts []Point) (val any, t int64, ok bool) {
 		for i := 1; i < len(pts); i++ {
 			a, _ := asFloat(pts[i-1].Value)
 			b, _ := asFloat(pts[i].Value)
-			area += (a + b) / 2 * float64(pts[i].Time-pts[i-1].Time)
+			area += (a + b) / 2 * nsBetween(pts[i-1].Time, pts[i].Time)
 		}
 		return area / float64(unit), 0, true
 	case "min", "max":
@@ -308,7 +308,7 @@ func transform(call *influxql.Call, in []tv, interval time.Duration) []tv {
 		for i := 1; i < len(vals); i++ {
 			a, _ := anyFloat(vals[i-1].v)
 			b, _ := anyFloat(vals[i].v)
-			dt := float64(vals[i].t - vals[i-1].t)
+			dt := nsBetween(vals[i-1].t, vals[i].t)
 			if dt == 0 {
 				continue
 			}
@@ -359,7 +359,7 @@ func transform(call *influxql.Call, in []tv, interval time.Duration) []tv {
 	case "elapsed":
 		unit := int64(durationArg(call, 1, time.Nanosecond))
 		for i := 1; i < len(vals); i++ {
-			out = append(out, tv{vals[i].t, (vals[i].t - vals[i-1].t) / unit})
+			out = append(out, tv{vals[i].t, elapsed(vals[i-1].t, vals[i].t, unit)})
 		}
 	}
 	return out
@@ -395,4 +395,17 @@ func add(a, b any) any {
 	fa, _ := anyFloat(a)
 	fb, _ := anyFloat(b)
 	return fa + fb
+}
+
+// elapsed is the time from a to b in whole units, saturated where the
+// span does not fit int64 nanoseconds.
+func elapsed(a, b, unit int64) int64 {
+	if b < a {
+		return -elapsed(b, a, unit)
+	}
+	n := uint64(b-a) / uint64(unit)
+	if n > math.MaxInt64 {
+		return math.MaxInt64
+	}
+	return int64(n)
 }

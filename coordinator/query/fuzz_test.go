@@ -3,7 +3,10 @@ package query_test
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"math"
 	"testing"
+	"time"
 
 	"github.com/influxdata/influxql"
 
@@ -45,3 +48,62 @@ func FuzzExecuteQuery(f *testing.F) {
 		_ = query.WriteCSV(&buf, res, query.FormatOptions{Epoch: "ms"})
 	})
 }
+
+// FuzzSelectTimeRange runs whole SELECT statements over extreme time
+// ranges, GROUP BY intervals and offsets (anywhere in int64, the ends
+// included), with every fill and a raw, a pushed-down and a raw-point
+// aggregate: each must answer rows or an error, never panic, and never
+// list more windows than the configured limit.
+func FuzzSelectTimeRange(f *testing.F) {
+	day := int64(24 * time.Hour)
+	for _, s := range []struct {
+		lo, hi, every, offset int64
+		fill, fn              uint8
+	}{
+		{time.Date(1700, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano(), time.Date(2262, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano(), day, 0, 0, 0},
+		{math.MinInt64, math.MaxInt64, 1, 0, 1, 1},
+		{math.MinInt64 + 2, math.MaxInt64 - 2, int64(time.Hour), int64(time.Minute), 2, 2},
+		{math.MinInt64, 0, math.MaxInt64, math.MaxInt64 - 1, 3, 0},
+		{0, math.MaxInt64, 7 * day, -day, 4, 3},
+		{1767225600000000000, 1767225700000000000, int64(10 * time.Second), 0, 5, 4},
+	} {
+		f.Add(s.lo, s.hi, s.every, s.offset, s.fill, s.fn)
+	}
+	cfg := query.NewConfig()
+	cfg.MaxSelectBucketsN = fuzzMaxBuckets
+	e, _ := newExec(f, cfg, hostData)
+	fills := []string{"", "fill(none)", "fill(previous)", "fill(linear)", "fill(7)", "fill(null)"}
+	fns := []string{"mean(usage)", "median(usage)", "max(usage), host", "derivative(mean(usage))", "count(idle)", ""}
+	f.Fuzz(func(t *testing.T, lo, hi, every, offset int64, fill, fn uint8) {
+		sel := fns[int(fn)%len(fns)]
+		var q string
+		switch {
+		case sel == "":
+			q = fmt.Sprintf(`SELECT usage FROM cpu WHERE time >= %d AND time <= %d`, lo, hi)
+		case fn&0x80 != 0:
+			q = fmt.Sprintf(`SELECT %s FROM cpu WHERE time >= %d AND time <= %d GROUP BY time(%dns, %dns), host %s tz('Europe/Paris')`,
+				sel, lo, hi, every, offset, fills[int(fill)%len(fills)])
+		default:
+			q = fmt.Sprintf(`SELECT %s FROM cpu WHERE time >= %d AND time <= %d GROUP BY time(%dns, %dns) %s`,
+				sel, lo, hi, every, offset, fills[int(fill)%len(fills)])
+		}
+		parsed, err := influxql.ParseQuery(q)
+		if err != nil {
+			return
+		}
+		res, err := e.ExecuteQuery(context.Background(), parsed, opts())
+		if err != nil {
+			t.Fatalf("ExecuteQuery(%q): got %v, want nil", q, err)
+		}
+		for _, row := range res[0].Series {
+			if len(row.Values) > fuzzMaxBuckets {
+				t.Fatalf("%q: %d rows in one series, over max-select-buckets %d", q, len(row.Values), fuzzMaxBuckets)
+			}
+		}
+		var buf bytes.Buffer
+		_ = query.WriteJSON(&buf, res, query.FormatOptions{})
+	})
+}
+
+// fuzzMaxBuckets keeps each FuzzSelectTimeRange input quick.
+const fuzzMaxBuckets = 4096

@@ -196,3 +196,71 @@ func TestFillNoneSparseWindows(t *testing.T) {
 		}
 	}
 }
+
+// TestGroupByTimeOverCenturies checks GROUP BY time over ranges longer
+// than int64 nanoseconds can subtract (over ~292 years): the windows are
+// counted exactly, listed when within the limit and refused with
+// max-select-buckets past it, where the count used to overflow and panic.
+func TestGroupByTimeOverCenturies(t *testing.T) {
+	lo := time.Date(1700, 1, 1, 0, 0, 0, 0, time.UTC)
+	hi := time.Date(2262, 1, 1, 0, 0, 0, 0, time.UTC)
+	days := (hi.Unix()-lo.Unix())/86400 + 1
+	where := ` FROM cpu WHERE time >= '1700-01-01T00:00:00Z' AND time <= '2262-01-01T00:00:00Z' GROUP BY time(`
+	e, _ := newExec(t, query.NewConfig(), hostData)
+	for _, fn := range []string{"mean", "median"} {
+		res := exec(t, e, "SELECT "+fn+"(usage)"+where+"1d)")
+		if res[0].Err != nil {
+			t.Fatalf("%s by 1d: got %v, want rows", fn, res[0].Err)
+		}
+		rows := res[0].Series[0].Values
+		if int64(len(rows)) != days {
+			t.Fatalf("%s by 1d: got %d windows, want %d", fn, len(rows), days)
+		}
+		if first, last := rows[0][0].(int64), rows[len(rows)-1][0].(int64); first != lo.UnixNano() || last != hi.UnixNano() {
+			t.Errorf("%s by 1d: windows from %d to %d, want %d to %d", fn, first, last, lo.UnixNano(), hi.UnixNano())
+		}
+		res = exec(t, e, "SELECT "+fn+"(usage)"+where+"1h)")
+		var mbe *query.MaxBucketsError
+		if !errors.As(res[0].Err, &mbe) || mbe.N != (days-1)*24+1 {
+			t.Errorf("%s by 1h: got %v, want *MaxBucketsError with N %d", fn, res[0].Err, (days-1)*24+1)
+		}
+	}
+	// The whole of int64 time, with an offset: the first window is cut
+	// at the earliest time, the rest stay on the grid.
+	cfg := query.NewConfig()
+	cfg.MaxSelectBucketsN = 1000
+	e, _ = newExec(t, cfg, hostData)
+	res := exec(t, e, `SELECT count(usage) FROM cpu WHERE time >= -9223372036854775806 AND time <= 9223372036854775806 GROUP BY time(1000w, 1h)`)
+	if res[0].Err != nil {
+		t.Fatalf("all time by 1000w: got %v, want rows", res[0].Err)
+	}
+	rows := res[0].Series[0].Values
+	week := int64(7 * 24 * time.Hour)
+	for i, r := range rows[1:] {
+		if ts := r[0].(int64); (ts-int64(time.Hour))%(1000*week) != 0 || ts <= rows[i][0].(int64) {
+			t.Fatalf("window %d starts at %d: off the 1000w+1h grid or not after %d", i+1, ts, rows[i][0])
+		}
+	}
+	var total int64
+	for _, r := range rows {
+		total += r[1].(int64)
+	}
+	if total != 7 {
+		t.Errorf("all time by 1000w: counts add up to %d, want the 7 points", total)
+	}
+}
+
+// TestGroupByTimeNotPositive checks InfluxDB's answer to a GROUP BY
+// interval that is zero or negative.
+func TestGroupByTimeNotPositive(t *testing.T) {
+	e, _ := newExec(t, query.NewConfig(), hostData)
+	for _, q := range []string{
+		`SELECT mean(usage) FROM cpu GROUP BY time(-207ns)`,
+		`SELECT mean(usage) FROM cpu GROUP BY time(0s)`,
+	} {
+		res := exec(t, e, q)
+		if res[0].Err == nil || res[0].Err.Error() != "time dimension must have positive duration" {
+			t.Errorf("%s: got %v, want %q", q, res[0].Err, "time dimension must have positive duration")
+		}
+	}
+}

@@ -368,3 +368,13 @@ func hasWildcardDim(s *influxql.SelectStatement) bool {
 	}
 	return false
 }
+
+// hasTimeDim reports whether s has a GROUP BY time(…) dimension.
+func hasTimeDim(s *influxql.SelectStatement) bool {
+	for _, d := range s.Dimensions {
+		if c, ok := d.Expr.(*influxql.Call); ok && c.Name == "time" {
+			return true
+		}
+	}
+	return false
+}

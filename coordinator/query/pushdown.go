@@ -132,14 +132,14 @@ func (p *plan) windowGrid() (every, offset int64) {
 func BuildWindows(dst []Window, pts []Point, req *WindowRequest) []Window {
 	p := plan{windowing: windowing{interval: req.Every, offset: req.Offset}}
 	if len(pts) > 0 {
-		span := (pts[len(pts)-1].Time - p.windowStart(pts[0].Time)) / req.Every
-		dst = slices.Grow(dst, int(min(span+1, int64(len(pts)))))
+		n := windowCount(p.windowStart(pts[0].Time), p.windowStart(pts[len(pts)-1].Time), req.Every)
+		dst = slices.Grow(dst, int(min(n, int64(len(pts)))))
 	}
 	for i := 0; i < len(pts); {
 		start := p.windowStart(pts[i].Time)
-		end := start + req.Every
+		end := p.windowEnd(start) // math.MaxInt64: the window runs to the end of time
 		j := i
-		for j < len(pts) && pts[j].Time < end {
+		for j < len(pts) && (pts[j].Time < end || end == math.MaxInt64) {
 			j++
 		}
 		dst = append(dst, partials(start, pts[i:j], req.Aggregates))

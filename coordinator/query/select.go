@@ -65,6 +65,10 @@ func (e *Executor) selectFrom(ctx context.Context, st Storage, s *influxql.Selec
 	if err != nil {
 		return nil, invalidf("%s", err.Error())
 	}
+	if interval < 0 || (interval == 0 && hasTimeDim(s)) {
+		// time(-207ns) parses; InfluxDB's words.
+		return nil, invalidf("time dimension must have positive duration")
+	}
 	offset, err := s.GroupByOffset()
 	if err != nil {
 		return nil, invalidf("%s", err.Error())
@@ -605,11 +609,30 @@ func (p *plan) windowStart(t int64) int64 {
 		start, _ := zoneWindow(t, p.interval, p.offset, p.loc)
 		return start
 	}
-	m := (t - p.offset) % p.interval
-	if m < 0 {
-		m += p.interval
+	m := p.intoWindow(t)
+	if t < math.MinInt64+m {
+		return math.MinInt64 // the window starts before int64 time does
 	}
 	return t - m
+}
+
+// intoWindow is (t - offset) mod interval, taken non-negative, without
+// computing t - offset, which overflows near either end of int64.
+func (p *plan) intoWindow(t int64) int64 {
+	return floorMod(floorMod(t, p.interval)-floorMod(p.offset, p.interval), p.interval)
+}
+
+// windowCount is the number of windows of width every from the one
+// starting at first to the one starting at last (first <= last),
+// computed without overflow (the two can lie 2^64-1 ns apart) and
+// saturated at math.MaxInt64.
+func windowCount(first, last, every int64) int64 {
+	// last - first wraps in int64, but as uint64 it is exact.
+	n := uint64(last-first) / uint64(every)
+	if n >= math.MaxInt64 {
+		return math.MaxInt64
+	}
+	return int64(n) + 1
 }
 
 // windowEnd returns the end (exclusive) of the window starting at start.
@@ -618,7 +641,13 @@ func (p *plan) windowEnd(start int64) int64 {
 		_, end := zoneWindow(start, p.interval, p.offset, p.loc)
 		return end
 	}
-	return addSat(start, p.interval)
+	// The next window's start, also after a first window cut at
+	// math.MinInt64; saturated at math.MaxInt64.
+	rest := p.interval - p.intoWindow(start)
+	if start > math.MaxInt64-rest {
+		return math.MaxInt64
+	}
+	return start + rest
 }
 
 // windowStarts lists the windows of the query's time range; lo is the
@@ -646,7 +675,12 @@ func (p *plan) windowStarts(lo int64, limit int64, present func() []int64) ([]in
 	first, last := p.windowStart(lo), p.windowStart(p.max)
 	// InfluxDB's count (compile.go), also with tz(), where windows are
 	// not all interval wide: then the list below is counted too.
-	n := (last-first)/p.interval + 1
+	n := int64(1)
+	if first < last {
+		// first may be cut at math.MinInt64, off the grid: count from
+		// the next window.
+		n = min(windowCount(p.windowEnd(first), last, p.interval), math.MaxInt64-1) + 1
+	}
 	if n > limit {
 		return nil, &MaxBucketsError{N: n, Limit: limit}
 	}
@@ -665,9 +699,15 @@ func (p *plan) windowStarts(lo int64, limit int64, present func() []int64) ([]in
 		}
 		return out, nil
 	}
-	out := make([]int64, 0, n)
-	for t := first; t <= last; t += p.interval {
-		out = append(out, t)
+	// Counted, not compared with last: t + interval past the last
+	// window may wrap around int64.
+	out := make([]int64, n)
+	out[0] = first
+	if n > 1 {
+		next := p.windowEnd(first)
+		for i := range out[1:] {
+			out[i+1] = next + int64(i)*p.interval
+		}
 	}
 	return out, nil
 }

@@ -181,3 +181,12 @@ func subSat(a, b int64) int64 {
 	}
 	return addSat(a, -b)
 }
+
+// nsBetween is b - a as a float64, exact in range where the int64
+// difference of two times overflows (they can lie 2^64-1 ns apart).
+func nsBetween(a, b int64) float64 {
+	if b >= a {
+		return float64(uint64(b - a))
+	}
+	return -float64(uint64(a - b))
+}
