@@ -118,6 +118,10 @@ func (r *reader) column() Column {
 		r.fail("empty series or field key")
 		return Column{}
 	}
+	if _, _, err := models.ParseSeriesKey(c.Series); err != nil {
+		r.fail(fmt.Sprintf("series key: %v", err))
+		return Column{}
+	}
 	var err error
 	if c.Times, err = encoding.DecodeTimestamps(nil, tb); err != nil {
 		r.fail(fmt.Sprintf("timestamps: %v", err))

@@ -1,6 +1,7 @@
 package antientropy
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -286,7 +287,7 @@ func (s *Service) Status() Status {
 			out.Shards = append(out.Shards, ShardStatus{Shard: id, State: "unchecked"})
 		}
 	}
-	slices.SortFunc(out.Shards, func(a, b ShardStatus) int { return compareInt64(int64(a.Shard), int64(b.Shard)) })
+	slices.SortFunc(out.Shards, func(a, b ShardStatus) int { return cmp.Compare(a.Shard, b.Shard) })
 	if s.repair != nil {
 		r := *s.repair
 		out.Repair = &r

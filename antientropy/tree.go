@@ -1,6 +1,7 @@
 package antientropy
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/binary"
 	"slices"
@@ -188,7 +189,7 @@ func (t *Tree) WindowRoots(before int64) []WindowRoot {
 			out = append(out, WindowRoot{Start: w, Root: t.WindowRoot(w)})
 		}
 	}
-	slices.SortFunc(out, func(a, b WindowRoot) int { return compareInt64(a.Start, b.Start) })
+	slices.SortFunc(out, func(a, b WindowRoot) int { return cmp.Compare(a.Start, b.Start) })
 	return out
 }
 
@@ -217,13 +218,3 @@ func (t *Tree) Empty() bool { return len(t.leaves) == 0 }
 
 // Leaves returns how many buckets are non-empty.
 func (t *Tree) Leaves() int { return len(t.leaves) }
-
-func compareInt64(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}

@@ -21,7 +21,7 @@ func testData() []models.Point {
 	return pts
 }
 
-func openTestShard(t *testing.T) *tsdb.Shard {
+func openTestShard(t testing.TB) *tsdb.Shard {
 	t.Helper()
 	st := tsdb.NewStore(storageConfig(t.TempDir()), nil, prometheus.NewRegistry())
 	if err := st.Open(); err != nil {

@@ -85,6 +85,7 @@ the others are tried when one is down). Output is a table, or JSON with
 		newCtlRemoveDataCommand(opts),
 		newCtlUpdateDataCommand(opts),
 		newCtlTruncateShardsCommand(opts),
+		newCtlEntropyCommand(opts),
 	)
 	return cmd
 }

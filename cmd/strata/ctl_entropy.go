@@ -1,0 +1,254 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+
+	"github.com/strata-db/strata/antientropy"
+	"github.com/strata-db/strata/data"
+	"github.com/strata-db/strata/meta"
+)
+
+func newCtlEntropyCommand(o *ctlOptions) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "entropy",
+		Short: "Anti-entropy: per-shard check state, manual repair",
+	}
+	cmd.AddCommand(newCtlEntropyShowCommand(o), newCtlEntropyRepairCommand(o), newCtlEntropyKillCommand(o))
+	return cmd
+}
+
+// entropyRow is one shard on one owner, as `entropy show` prints it.
+type entropyRow struct {
+	Node uint64 `json:"node"`
+	antientropy.ShardStatus
+}
+
+func newCtlEntropyShowCommand(o *ctlOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "show",
+		Short: "Per shard and owner: last check, state, differing buckets, last repair",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, c, done := o.session(cmd)
+			defer done()
+			d, _, err := c.ReadData(ctx, meta.ReadConsistency(o.consistency))
+			if err != nil {
+				return failed("read cluster state", err)
+			}
+			var rows []entropyRow
+			var down []uint64
+			var repairs []antientropy.RepairStatus
+			for _, n := range d.DataNodes {
+				var st antientropy.Status
+				if err := entropyCall(ctx, http.MethodGet, n.HTTPAddr, data.EntropyPath, &st); err != nil {
+					down = append(down, n.ID)
+					continue
+				}
+				for _, s := range st.Shards {
+					rows = append(rows, entropyRow{Node: n.ID, ShardStatus: s})
+				}
+				if st.Repair != nil {
+					repairs = append(repairs, *st.Repair)
+				}
+			}
+			slices.SortFunc(rows, func(a, b entropyRow) int {
+				if a.Shard != b.Shard {
+					return cmp.Compare(a.Shard, b.Shard)
+				}
+				return cmp.Compare(a.Node, b.Node)
+			})
+			err = o.output(cmd.OutOrStdout(), map[string]any{"shards": rows, "repairs": repairs, "unreachable": down}, func(tw *tabwriter.Writer) {
+				fmt.Fprintln(tw, "SHARD\tNODE\tSTATE\tLAST CHECK\tDIFFERING BUCKETS\tLAST REPAIR\tPOINTS REPAIRED")
+				for _, r := range rows {
+					fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%d\t%s\t%d\n", r.Shard, r.Node, r.State, ago(r.LastCheck), r.DifferingBuckets, ago(r.LastRepair), r.PointsRepaired)
+				}
+				for _, r := range repairs {
+					state := "running"
+					if !r.Running {
+						state = "finished " + ago(r.Finished)
+					}
+					fmt.Fprintf(tw, "\nrepair of shard %d: %s, %s, %d points", r.Shard, state, r.Phase, r.Points)
+					if r.Error != "" {
+						fmt.Fprintf(tw, ", error: %s", r.Error)
+					}
+					fmt.Fprintln(tw)
+				}
+				for _, id := range down {
+					fmt.Fprintf(tw, "\ndata node %d did not answer\n", id)
+				}
+			})
+			return err
+		},
+	}
+}
+
+func newCtlEntropyRepairCommand(o *ctlOptions) *cobra.Command {
+	var wait time.Duration
+	cmd := &cobra.Command{
+		Use:   "repair SHARD",
+		Short: "Compare SHARD on one owner with every other owner now and repair it, with a live progress line",
+		Long: `Run anti-entropy for SHARD at once on its first owner that answers, against
+every other owner, comparing every window (the settle horizon is ignored).
+A progress line follows the repair until it ends; interrupting the command
+leaves the repair running (stop it with "strata ctl entropy kill-repair").`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := strconv.ParseUint(args[0], 10, 64)
+			if err != nil {
+				return fmt.Errorf("SHARD must be a shard id, got %q", args[0])
+			}
+			ctx, c, done := o.session(cmd)
+			d, _, err := c.ReadData(ctx, meta.ReadConsistency(o.consistency))
+			done()
+			if err != nil {
+				return failed("read cluster state", err)
+			}
+			owners := d.ShardOwners(id)
+			if len(owners) == 0 {
+				return fmt.Errorf("shard %d has no owners in the cluster state", id)
+			}
+			var addr string
+			var errs []error
+			for _, owner := range owners {
+				n := d.DataNode(owner)
+				if n == nil {
+					continue
+				}
+				ctx, cancel := o.context(cmd)
+				err := entropyCall(ctx, http.MethodPost, n.HTTPAddr, data.EntropyRepairPath+"?shard="+args[0], nil)
+				cancel()
+				if err == nil {
+					addr = n.HTTPAddr
+					break
+				}
+				errs = append(errs, fmt.Errorf("node %d: %w", owner, err))
+			}
+			if addr == "" {
+				return failed(fmt.Sprintf("start repair of shard %d", id), errors.Join(errs...))
+			}
+			return followRepair(cmd, o, addr, id, wait)
+		},
+	}
+	cmd.Flags().DurationVar(&wait, "wait", time.Hour, "stop following the repair after this long")
+	return cmd
+}
+
+// followRepair polls the node's repair status and draws a progress line
+// until the repair ends.
+func followRepair(cmd *cobra.Command, o *ctlOptions, addr string, shard uint64, wait time.Duration) error {
+	out := cmd.OutOrStdout()
+	var bar *progressbar.ProgressBar
+	if !o.json {
+		bar = progressbar.NewOptions(-1, progressbar.OptionSetWriter(out), progressbar.OptionShowCount(),
+			progressbar.OptionSetDescription(fmt.Sprintf("shard %d: starting", shard)), progressbar.OptionClearOnFinish())
+	}
+	ctx, cancel := context.WithTimeout(cmd.Context(), wait)
+	defer cancel()
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		var st antientropy.Status
+		rctx, rcancel := o.context(cmd)
+		err := entropyCall(rctx, http.MethodGet, addr, data.EntropyPath, &st)
+		rcancel()
+		if err != nil {
+			return failed("read repair progress", err)
+		}
+		r := st.Repair
+		if r != nil && r.Shard == shard && bar != nil {
+			bar.ChangeMax(r.Total)
+			bar.Describe(fmt.Sprintf("shard %d: %s (%d points)", shard, r.Phase, r.Points))
+			_ = bar.Set(r.Done)
+		}
+		if r != nil && r.Shard == shard && !r.Running {
+			if bar != nil {
+				_ = bar.Finish()
+			}
+			if r.Error != "" {
+				return &cliError{msg: fmt.Sprintf("repair of shard %d: %s", shard, r.Error)}
+			}
+			return o.output(out, r, func(tw *tabwriter.Writer) {
+				fmt.Fprintf(tw, "repaired shard %d: %d points moved in %s\n", shard, r.Points, r.Finished.Sub(r.Started).Round(time.Millisecond))
+			})
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("stopped following the repair of shard %d (it keeps running): %w", shard, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+func newCtlEntropyKillCommand(o *ctlOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "kill-repair",
+		Short: "Cancel the manual repair running on any data node",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, c, done := o.session(cmd)
+			defer done()
+			d, _, err := c.ReadData(ctx, meta.ReadConsistency(o.consistency))
+			if err != nil {
+				return failed("read cluster state", err)
+			}
+			var killed []uint64
+			for _, n := range d.DataNodes {
+				var ans struct{ Killed bool }
+				if err := entropyCall(ctx, http.MethodPost, n.HTTPAddr, data.EntropyKillPath, &ans); err == nil && ans.Killed {
+					killed = append(killed, n.ID)
+				}
+			}
+			if len(killed) == 0 {
+				return o.done(cmd.OutOrStdout(), "no repair was running")
+			}
+			return o.done(cmd.OutOrStdout(), fmt.Sprintf("cancelled the repair on data node(s) %v", killed))
+		},
+	}
+}
+
+// entropyCall sends a request to a data node's entropy endpoint and decodes
+// the JSON answer into v (when not nil).
+func entropyCall(ctx context.Context, method, httpAddr, path string, v any) error {
+	req, err := http.NewRequestWithContext(ctx, method, "http://"+httpAddr+path, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		var e struct{ Error string }
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		if json.Unmarshal(b, &e) != nil || e.Error == "" {
+			e.Error = string(b)
+		}
+		return fmt.Errorf("%s answered %d: %s", httpAddr, resp.StatusCode, e.Error)
+	}
+	if v == nil {
+		return nil
+	}
+	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+// ago formats how long ago t was ("-" for never).
+func ago(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return time.Since(t).Round(time.Second).String() + " ago"
+}
