@@ -3,9 +3,11 @@ package antientropy
 import (
 	"cmp"
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"sync"
 	"time"
@@ -89,6 +91,9 @@ type ShardStatus struct {
 	LastRepair       time.Time `json:"last_repair,omitzero"`
 	// PointsRepaired counts the values the last repair moved.
 	PointsRepaired int `json:"points_repaired"`
+	// Root is the hex root of this replica's tree over every window, as of
+	// the status call ("" when the shard is not held).
+	Root string `json:"root"`
 }
 
 // RepairStatus is the progress of a manual repair.
@@ -278,14 +283,25 @@ func (s *Service) Status() Status {
 			owned[loc.Shard.ID] = true
 		}
 	}
+	roots := map[uint64]string{}
+	for id := range owned {
+		if sh := s.store.Shard(id); sh != nil {
+			_ = s.withTree(s.stopCtx, id, sh, true, func(t *Tree) error {
+				r := t.Root(math.MaxInt64)
+				roots[id] = hex.EncodeToString(r[:])
+				return nil
+			})
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for id := range owned {
-		if st := s.status[id]; st != nil {
-			out.Shards = append(out.Shards, *st)
-		} else {
-			out.Shards = append(out.Shards, ShardStatus{Shard: id, State: "unchecked"})
+		st := ShardStatus{Shard: id, State: "unchecked"}
+		if p := s.status[id]; p != nil {
+			st = *p
 		}
+		st.Root = roots[id]
+		out.Shards = append(out.Shards, st)
 	}
 	slices.SortFunc(out.Shards, func(a, b ShardStatus) int { return cmp.Compare(a.Shard, b.Shard) })
 	if s.repair != nil {
