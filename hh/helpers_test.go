@@ -197,7 +197,6 @@ func metric(t *testing.T, reg *prometheus.Registry, name string, labels ...strin
 	return 0
 }
 
-
 func fileSize(t *testing.T, path string) int64 {
 	t.Helper()
 	fi, err := os.Stat(path)

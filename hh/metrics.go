@@ -25,7 +25,7 @@ const (
 // queueStats are one queue's counters and gauges, read by the collector
 // at scrape time (so the hot paths only touch atomics).
 type queueStats struct {
-	bytes   atomic.Int64 // unread bytes, including records in flight
+	bytes atomic.Int64 // unread bytes, including records in flight
 	// records counts unread records; exact but for corrupt stretches,
 	// which it may over- or under-count until replay catches up.
 	records atomic.Int64
