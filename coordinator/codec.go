@@ -129,6 +129,22 @@ func varintLen(x int64) int {
 	return uvarintLen(ux)
 }
 
+// BatchLen returns the number of points a batch written by AppendPoints
+// holds, reading only its header: it neither checks the checksum nor
+// decodes the points (DecodePoints does). A batch too short for its
+// header, or with another magic or version, or claiming more points than
+// its length can hold, returns an error wrapping ErrCorruptBatch.
+func BatchLen(batch []byte) (int, error) {
+	if len(batch) < minBatchSize || batch[0] != batchMagic0 || batch[1] != batchMagic1 || batch[2] != BatchVersion {
+		return 0, fmt.Errorf("read point batch header: %w", ErrCorruptBatch)
+	}
+	n, k := binary.Uvarint(batch[batchHeaderSize:])
+	if k <= 0 || n > uint64(len(batch)/minPointSize) {
+		return 0, fmt.Errorf("read point batch count: %w", ErrCorruptBatch)
+	}
+	return int(n), nil
+}
+
 // DecodePoints decodes a batch written by AppendPoints, appending its
 // points to dst[:0] and returning the result. The points' byte slices
 // alias src (nothing is copied); their tag and field slices share two

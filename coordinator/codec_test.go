@@ -198,3 +198,24 @@ func TestPointsDecoder_Reuse(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchLen checks that BatchLen reads the point count from a batch's
+// header and refuses what is not a batch.
+func TestBatchLen(t *testing.T) {
+	pts := samplePoints()
+	for _, n := range []int{0, 1, len(pts)} {
+		if got, err := coordinator.BatchLen(coordinator.AppendPoints(nil, pts[:n])); got != n || err != nil {
+			t.Errorf("BatchLen of a %d-point batch = %d, %v; want %d, nil", n, got, err, n)
+		}
+	}
+	batch := coordinator.AppendPoints(nil, pts)
+	lying := append([]byte(nil), batch[:4]...)
+	lying = binary.AppendUvarint(lying, 1<<40)
+	lying = append(lying, make([]byte, 8)...)
+	for name, b := range map[string][]byte{"empty": nil, "short": batch[:5], "bad magic": append([]byte("XX"), batch[2:]...),
+		"count past length": lying} {
+		if _, err := coordinator.BatchLen(b); !errors.Is(err, coordinator.ErrCorruptBatch) {
+			t.Errorf("BatchLen(%s) error = %v; want ErrCorruptBatch", name, err)
+		}
+	}
+}

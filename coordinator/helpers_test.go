@@ -54,7 +54,11 @@ type fakeHH struct {
 	PendingFn    func(nodeID uint64) bool
 }
 
-func (f *fakeHH) WriteShard(nodeID, shardID uint64, points []models.Point) error {
+func (f *fakeHH) WriteShardBatch(nodeID, shardID uint64, batch []byte) error {
+	points, err := coordinator.DecodePoints(batch, nil)
+	if err != nil {
+		return err
+	}
 	return f.WriteShardFn(nodeID, shardID, points)
 }
 

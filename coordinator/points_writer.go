@@ -55,9 +55,11 @@ type ShardWriter interface {
 // HintedHandoff is the per-node durable queue of writes a peer did not
 // take. The hh package implements it; it is optional (nil).
 //
-// WriteShard must return only once the points are durable (a nil error is
-// counted as an acknowledgement for ConsistencyLevelAny) and must not use
-// points after it returns.
+// WriteShardBatch durably queues batch, shardID's points encoded by
+// AppendPoints (the RPC's own encoding, so replay sends it as is), for
+// node nodeID. It must return only once the batch is durable (a nil error
+// is counted as an acknowledgement for ConsistencyLevelAny) and must not
+// keep batch after it returns. A full queue returns an error.
 //
 // Pending reports whether the queue for nodeID is not empty. While it is,
 // the PointsWriter sends that node's new writes to the queue too instead of
@@ -65,7 +67,7 @@ type ShardWriter interface {
 // overwrite a newer one. It is called once per owner per write, so it
 // must be cheap (an atomic load).
 type HintedHandoff interface {
-	WriteShard(nodeID, shardID uint64, points []models.Point) error
+	WriteShardBatch(nodeID, shardID uint64, batch []byte) error
 	Pending(nodeID uint64) bool
 }
 
@@ -338,7 +340,7 @@ func (w *PointsWriter) writeOwner(ctx context.Context, self, owner, shardID uint
 // handOff queues points for owner in hinted handoff; cause is the failed
 // remote write that led here (nil when the queue was already pending).
 func (w *PointsWriter) handOff(owner, shardID uint64, pts []models.Point, cause error) ownerResult {
-	if err := w.hh.WriteShard(owner, shardID, pts); err != nil {
+	if err := w.hh.WriteShardBatch(owner, shardID, AppendPoints(nil, pts)); err != nil {
 		err = fmt.Errorf("hinted handoff for node %d: %w", owner, err)
 		w.logger.Warn("hinted handoff write failed", "owner_id", owner, "shard_id", shardID, "err", err)
 		return ownerResult{err: errors.Join(cause, err)}

@@ -76,7 +76,7 @@ func (h *handler) admin(w http.ResponseWriter, r *http.Request) bool {
 		return false
 	}
 	if u != nil && !u.Admin {
-		httpError(w, http.StatusForbidden, "anti-entropy repairs need an admin user")
+		httpError(w, http.StatusForbidden, "operator actions (repairs, purges) need an admin user")
 		return false
 	}
 	return true

@@ -9,6 +9,7 @@ import (
 	"github.com/strata-db/strata/antientropy"
 	"github.com/strata-db/strata/coordinator"
 	"github.com/strata-db/strata/coordinator/query"
+	"github.com/strata-db/strata/hh"
 	"github.com/strata-db/strata/meta"
 	"github.com/strata-db/strata/tsdb"
 )
@@ -89,6 +90,9 @@ type Config struct {
 	Storage tsdb.Config `toml:"storage"`
 	// AntiEntropy configures the replica repair service.
 	AntiEntropy antientropy.Config `toml:"anti-entropy"`
+	// HintedHandoff configures the queues of writes other nodes missed.
+	// An empty dir means <dir>/hh.
+	HintedHandoff hh.Config `toml:"hinted-handoff"`
 }
 
 // NewConfig returns a Config with every default filled in.
@@ -109,6 +113,7 @@ func NewConfig() Config {
 		Query:                  query.NewConfig(),
 		Storage:                storageDefaults(),
 		AntiEntropy:            antientropy.NewConfig(),
+		HintedHandoff:          hh.NewConfig(),
 	}
 }
 
@@ -139,6 +144,11 @@ func (c *Config) Validate() error {
 	if err := c.storageConfig().Validate(); err != nil {
 		errs = append(errs, err)
 	}
+	if c.HintedHandoff.Enabled {
+		if err := c.HintedHandoff.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if err := c.AntiEntropy.Validate(); err != nil {
 		errs = append(errs, err)
 	}
@@ -146,6 +156,11 @@ func (c *Config) Validate() error {
 	// missed the delete could repair the data back.
 	req(time.Duration(c.Storage.TombstoneRetention) > c.AntiEntropy.CheckInterval.D()+c.AntiEntropy.SettleHorizon.D(),
 		"storage tombstone-retention must exceed anti-entropy check-interval plus settle-horizon")
+	// Writes hinted handoff gave up on are repaired by anti-entropy, which
+	// must not find a tombstone gone by then.
+	req(!c.HintedHandoff.Enabled || time.Duration(c.Storage.TombstoneRetention) >
+		c.HintedHandoff.MaxAge.D()+c.AntiEntropy.CheckInterval.D()+c.AntiEntropy.SettleHorizon.D(),
+		"storage tombstone-retention must exceed hinted-handoff max-age plus anti-entropy check-interval and settle-horizon")
 	return errors.Join(errs...)
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/strata-db/strata/antientropy"
 	"github.com/strata-db/strata/coordinator"
 	"github.com/strata-db/strata/coordinator/query"
+	"github.com/strata-db/strata/hh"
 	"github.com/strata-db/strata/meta"
 	"github.com/strata-db/strata/tsdb"
 )
@@ -34,6 +35,7 @@ type Server struct {
 	meta   *meta.Client
 	rpc    *coordinator.RPCClient
 	writer *coordinator.PointsWriter
+	hh     *hh.Service
 	ae     *antientropy.Service
 	aePeer *antientropy.HTTPPeers
 	nodeID atomic.Uint64
@@ -144,7 +146,11 @@ func (s *Server) open() error {
 
 	s.rpc = coordinator.NewRPCClient(s.cfg.Coordinator, s.meta, s.logger.With("component", "rpc-client"), s.reg)
 	local := &localStore{store: s.store, meta: s.meta, node: s.NodeID, refresh: s.meta.Refresh}
-	s.writer = coordinator.NewPointsWriter(s.cfg.Coordinator, s.NodeID, s.meta, local, s.rpc, nil, s.logger.With("component", "coordinator"), s.reg)
+	handoff, hints, err := s.openHH()
+	if err != nil {
+		return err
+	}
+	s.writer = coordinator.NewPointsWriter(s.cfg.Coordinator, s.NodeID, s.meta, local, s.rpc, handoff, s.logger.With("component", "coordinator"), s.reg)
 
 	reader := coordinator.NewLocalShardReader(s.store)
 	storage := coordinator.NewClusterStorage(s.cfg.Coordinator, s.meta, s.NodeID, reader, s.rpc, s.logger.With("component", "query"), s.reg)
@@ -158,7 +164,7 @@ func (s *Server) open() error {
 
 	s.aePeer = antientropy.NewHTTPPeers(s.meta, s.cfg.Coordinator.RPCDialTimeout.D(), s.cfg.AntiEntropy.RPCTimeout.D())
 	s.ae = antientropy.NewService(s.cfg.AntiEntropy, antientropy.Deps{
-		Node: s.NodeID, Meta: s.meta, Store: aeStore{s.store}, Peers: s.aePeer, Hints: antientropy.NoHints{},
+		Node: s.NodeID, Meta: s.meta, Store: aeStore{s.store}, Peers: s.aePeer, Hints: hints,
 		Buckets: s.cfg.Storage.DigestSeriesBuckets, Window: time.Duration(s.cfg.Storage.DigestWindow),
 		Logger: s.logger.With("component", "anti-entropy"), Registerer: s.reg,
 	})
@@ -166,6 +172,9 @@ func (s *Server) open() error {
 		return fmt.Errorf("open anti-entropy: %w", err)
 	}
 	h.mountEntropy(s.ae)
+	if s.hh != nil {
+		h.mountHH(s.hh)
+	}
 	rpcMux := http.NewServeMux()
 	rpcMux.Handle(antientropy.PathPrefix, s.ae.Handler())
 	rpcMux.Handle("/", rpcHandler)
@@ -208,6 +217,7 @@ func (s *Server) lifecycleLoop() {
 			if err := syncShards(s.meta.Data(), s.NodeID(), s.store, s.logger); err != nil {
 				s.logger.Warn("shard sync incomplete", "error", err)
 			}
+			s.pruneHH()
 		case <-tick.C:
 			if err := syncShards(s.meta.Data(), s.NodeID(), s.store, s.logger); err != nil {
 				s.logger.Warn("shard sync incomplete", "error", err)
@@ -257,6 +267,9 @@ func (s *Server) shutdown() error {
 	if s.ae != nil {
 		errs = append(errs, s.ae.Close())
 		s.aePeer.Close()
+	}
+	if s.hh != nil {
+		errs = append(errs, s.hh.Close())
 	}
 	if s.rpc != nil {
 		errs = append(errs, s.rpc.Close())

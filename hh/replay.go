@@ -74,6 +74,7 @@ func (p *processor) run(ctx context.Context) {
 	waiting := false
 	for {
 		if !waiting {
+			p.stats.backoff.Store(0) // retrying, not backing off
 			acked, caughtUp, err := p.round(ctx)
 			if ctx.Err() != nil {
 				return
@@ -89,7 +90,6 @@ func (p *processor) run(ctx context.Context) {
 				p.stats.backoff.Store(int64(backoff))
 				p.logger.Debug("hinted-handoff replay failed; backing off", "node_id", p.nodeID, "backoff", backoff, "err", err)
 			case !caughtUp:
-				p.stats.backoff.Store(0)
 				select {
 				case <-ctx.Done():
 					return
@@ -102,7 +102,6 @@ func (p *processor) run(ctx context.Context) {
 				continue
 			default:
 				backoff = 0
-				p.stats.backoff.Store(0)
 			}
 		}
 		select {
