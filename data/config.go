@@ -43,7 +43,8 @@ const (
 
 // Config configures a data node. Start from NewConfig.
 type Config struct {
-	// Dir holds node.json (this node's id) and shards/.
+	// Dir holds node.json (this node's id), meta-state.json (the last
+	// cluster state seen) and shards/.
 	Dir string `toml:"dir"`
 	// HTTPAddr is where the client API (InfluxDB 1.x) listens.
 	HTTPAddr string `toml:"http-addr"`

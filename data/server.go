@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -44,11 +45,15 @@ type Server struct {
 	httpSrv, rpcSrv   *http.Server
 	httpAddr, rpcAddr string
 
-	mu     sync.Mutex // protects opened, closed
-	opened bool
-	closed bool
-	stopCh chan struct{}
-	wg     sync.WaitGroup
+	// life ends when Close begins: a wait of Open for meta and the
+	// background calls to meta derive from it, so none delays a stop.
+	life    context.Context
+	endLife context.CancelFunc
+	mu      sync.Mutex // protects opened, closed
+	opened  bool
+	closed  bool
+	stopCh  chan struct{}
+	wg      sync.WaitGroup
 }
 
 // NewServer returns a data node for cfg. reg receives every metric of the
@@ -58,7 +63,8 @@ func NewServer(cfg Config, build string, logger *slog.Logger, reg *prometheus.Re
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Server{cfg: cfg, build: build, logger: logger, reg: reg, gather: reg, stopCh: make(chan struct{})}
+	life, endLife := context.WithCancel(context.Background())
+	return &Server{cfg: cfg, build: build, logger: logger, reg: reg, gather: reg, life: life, endLife: endLife, stopCh: make(chan struct{})}
 }
 
 // NodeID is this node's id in the cluster (0 before Open registers it).
@@ -86,13 +92,19 @@ func (s *Server) MetaData() *meta.Data {
 func (s *Server) Store() *tsdb.Store { return s.store }
 
 // Open starts the node: listeners bound (so their addresses can be
-// registered), store opened, meta state fetched, node registered, shards
-// synced, then the client and RPC APIs served.
+// registered), store opened, cluster state loaded, node registered, shards
+// synced, then the client and RPC APIs served. A node that saved the
+// cluster state in its dir starts from it without waiting for meta; a new
+// node waits for meta (logging each attempt) until it answers or Close is
+// called, which makes Open return an error.
 func (s *Server) Open() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.opened {
 		return nil
+	}
+	if s.life.Err() != nil {
+		return errors.New("data node closed or its start cancelled")
 	}
 	if err := s.cfg.Validate(); err != nil {
 		return fmt.Errorf("invalid data node config: %w", err)
@@ -128,18 +140,20 @@ func (s *Server) open() error {
 		return fmt.Errorf("open shard store: %w", err)
 	}
 
-	s.meta = meta.NewClient(meta.ClientConfig{Addrs: s.cfg.Meta, Logger: s.logger.With("component", "meta-client")})
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := s.meta.Open(ctx); err != nil {
+	s.meta = meta.NewClient(meta.ClientConfig{Addrs: s.cfg.Meta, Logger: s.logger.With("component", "meta-client"),
+		StatePath: filepath.Join(s.cfg.Dir, metaStateFile)})
+	if err := s.meta.Open(s.life); err != nil {
 		return fmt.Errorf("reach meta nodes %v: %w", s.cfg.Meta, err)
 	}
-	id, err := register(ctx, s.cfg.Dir, s.meta, s.httpAddr, s.rpcAddr)
+	id, moved, err := register(s.life, s.cfg.Dir, s.meta, s.httpAddr, s.rpcAddr, s.logger)
 	if err != nil {
 		return err
 	}
 	s.nodeID.Store(id)
 	s.logger = s.logger.With("node_id", id)
+	if moved {
+		s.goFunc(func() { s.updateAddresses(id) })
+	}
 	if err := syncShards(s.meta.Data(), id, s.store, s.logger); err != nil {
 		s.logger.Warn("shard sync incomplete", "error", err)
 	}
@@ -222,7 +236,7 @@ func (s *Server) lifecycleLoop() {
 			if err := syncShards(s.meta.Data(), s.NodeID(), s.store, s.logger); err != nil {
 				s.logger.Warn("shard sync incomplete", "error", err)
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			ctx, cancel := context.WithTimeout(s.life, 30*time.Second)
 			if err := precreateShardGroups(ctx, s.meta, time.Now(), s.cfg.ShardPrecreateAdvance.D()); err != nil {
 				s.logger.Warn("shard group pre-creation failed", "error", err)
 			}
@@ -231,16 +245,40 @@ func (s *Server) lifecycleLoop() {
 	}
 }
 
+// updateAddresses tells meta this node's new addresses, once per
+// addressRetryInterval until meta takes them or the node stops; the node
+// serves meanwhile, and other nodes reach it once meta has them.
+func (s *Server) updateAddresses(id uint64) {
+	err := retryEvery(s.life, addressRetryInterval, func(ctx context.Context) error {
+		return s.meta.UpdateDataNode(ctx, id, s.httpAddr, s.rpcAddr)
+	}, func(attempt int, err error) {
+		s.logger.Warn("waiting for meta to take this node's new addresses; other data nodes still dial the old ones",
+			"attempt", attempt, "http_addr", s.httpAddr, "rpc_addr", s.rpcAddr, "retry_in", addressRetryInterval, "err", err)
+	})
+	if err == nil {
+		s.logger.Info("meta has this node's new addresses", "http_addr", s.httpAddr, "rpc_addr", s.rpcAddr)
+	}
+}
+
+// CancelOpen makes an Open that waits for meta give up and return an
+// error; after it, the node cannot open. Close calls it.
+func (s *Server) CancelOpen() { s.endLife() }
+
 // Close stops the node: listeners stop accepting and in-flight requests
 // drain (bounded by ShutdownTimeout), background loops stop, then the
-// meta client and the store close.
+// meta client and the store close. Called while Open waits for meta, it
+// makes Open give up.
 func (s *Server) Close() error {
+	s.CancelOpen()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return nil
 	}
 	s.closed = true
+	if !s.opened {
+		return nil // a failed Open has shut down what it started
+	}
 	return s.shutdown()
 }
 

@@ -3,6 +3,7 @@ package data
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -193,50 +194,61 @@ func TestPrecreateShardGroups(t *testing.T) {
 	}
 }
 
-// fakeRegistrar is an in-memory metaRegistrar.
+// fakeRegistrar is an in-memory metaRegistrar; fresh is what Refresh
+// returns (meta's state).
 type fakeRegistrar struct {
-	data    *meta.Data
-	creates int
-	updates []string
+	data, fresh *meta.Data
+	creates     int
+	refreshes   int
 }
 
 func (f *fakeRegistrar) Data() *meta.Data { return f.data }
+func (f *fakeRegistrar) Refresh(context.Context) (*meta.Data, error) {
+	f.refreshes++
+	f.data = f.fresh
+	return f.fresh, nil
+}
 func (f *fakeRegistrar) CreateDataNode(_ context.Context, httpAddr, rpcAddr string) (*meta.NodeInfo, error) {
 	f.creates++
 	n := meta.NodeInfo{ID: 5, HTTPAddr: httpAddr, RPCAddr: rpcAddr}
 	f.data.DataNodes = []meta.NodeInfo{n}
+	f.data.MaxNodeID = 5
 	return &n, nil
-}
-func (f *fakeRegistrar) UpdateDataNode(_ context.Context, id uint64, httpAddr, rpcAddr string) error {
-	f.updates = append(f.updates, httpAddr+" "+rpcAddr)
-	f.data.DataNodes = []meta.NodeInfo{{ID: id, HTTPAddr: httpAddr, RPCAddr: rpcAddr}}
-	return nil
 }
 
 func TestRegisterKeepsNodeID(t *testing.T) {
 	dir := t.TempDir()
 	f := &fakeRegistrar{data: &meta.Data{}}
 	ctx := context.Background()
-	id, err := register(ctx, dir, f, "h:1", "r:1")
-	if err != nil || id != 5 || f.creates != 1 {
-		t.Fatalf("first start: got id %d, err %v, %d creates; want 5, nil, 1", id, err, f.creates)
+	logger := slog.New(slog.DiscardHandler)
+	id, moved, err := register(ctx, dir, f, "h:1", "r:1", logger)
+	if err != nil || id != 5 || moved || f.creates != 1 {
+		t.Fatalf("first start: got id %d, moved %t, err %v, %d creates; want 5, false, nil, 1", id, moved, err, f.creates)
 	}
-	id, err = register(ctx, dir, f, "h:1", "r:1")
-	if err != nil || id != 5 || f.creates != 1 || len(f.updates) != 0 {
-		t.Fatalf("restart: got id %d, err %v, %d creates, updates %v; want 5 with no new registration", id, err, f.creates, f.updates)
+	id, moved, err = register(ctx, dir, f, "h:1", "r:1", logger)
+	if err != nil || id != 5 || moved || f.creates != 1 || f.refreshes != 0 {
+		t.Fatalf("restart: got id %d, moved %t, err %v, %d creates, %d refreshes; want 5 from the cache with no new registration", id, moved, err, f.creates, f.refreshes)
 	}
-	id, err = register(ctx, dir, f, "h:2", "r:2")
-	if err != nil || id != 5 || len(f.updates) != 1 || f.updates[0] != "h:2 r:2" {
-		t.Fatalf("moved addresses: got id %d, err %v, updates %v; want 5 and one update", id, err, f.updates)
+	id, moved, err = register(ctx, dir, f, "h:2", "r:2", logger)
+	if err != nil || id != 5 || !moved || f.refreshes != 0 {
+		t.Fatalf("moved addresses: got id %d, moved %t, err %v, %d refreshes; want 5, moved, without asking meta", id, moved, err, f.refreshes)
 	}
-	f.data.DataNodes = nil // removed from the cluster meanwhile
-	if _, err := register(ctx, dir, f, "h:2", "r:2"); err == nil {
+	// A state saved before this node registered does not list it: only
+	// meta can tell whether it is still a member.
+	f.fresh = f.data
+	f.data = &meta.Data{MaxNodeID: 4}
+	id, _, err = register(ctx, dir, f, "h:2", "r:2", logger)
+	if err != nil || id != 5 || f.refreshes != 1 {
+		t.Fatalf("state older than the registration: got id %d, err %v, %d refreshes; want 5 after one refresh", id, err, f.refreshes)
+	}
+	f.data = &meta.Data{MaxNodeID: 5} // removed from the cluster meanwhile
+	if _, _, err := register(ctx, dir, f, "h:2", "r:2", logger); err == nil {
 		t.Fatal("a node removed from the cluster registered again under its old id; want an error")
 	}
 	if err := os.WriteFile(filepath.Join(dir, nodeFile), []byte("{"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := register(ctx, dir, f, "h:2", "r:2"); err == nil {
+	if _, _, err := register(ctx, dir, f, "h:2", "r:2", logger); err == nil {
 		t.Fatal("a corrupt node.json was accepted; want an error")
 	}
 }

@@ -22,6 +22,13 @@ import (
 const (
 	DefaultClientTimeout       = 30 * time.Second
 	DefaultClientRetryInterval = 100 * time.Millisecond
+	// DefaultClientRetryMaxInterval caps the pause between two attempts of
+	// the watch (and of Open's first fetch) while meta does not answer, so
+	// each attempt's log line comes at a bounded rate.
+	DefaultClientRetryMaxInterval = 5 * time.Second
+	// DefaultStateSaveInterval is the least time between two writes of the
+	// state file.
+	DefaultStateSaveInterval = time.Second
 )
 
 // ClientConfig configures a Client.
@@ -32,8 +39,18 @@ type ClientConfig struct {
 	Timeout time.Duration
 	// LongPollTimeout is the wait of each watch request (the server caps it).
 	LongPollTimeout time.Duration
-	// RetryInterval is the pause after every address failed once.
+	// RetryInterval is the pause after every address failed once, and the
+	// watch's first pause after a failed attempt.
 	RetryInterval time.Duration
+	// RetryMaxInterval caps the watch's pause, doubled after each failed
+	// attempt; every attempt logs one line.
+	RetryMaxInterval time.Duration
+	// StatePath, if set, is the file where the client keeps the last state
+	// it saw (written atomically, at most once per StateSaveInterval), and
+	// from which Open starts without waiting for meta.
+	StatePath string
+	// StateSaveInterval is the least time between two writes of StatePath.
+	StateSaveInterval time.Duration
 	// Logger receives watch errors; nil discards.
 	Logger *slog.Logger
 	// BcryptCost is the cost used to hash passwords; 0 means bcrypt.DefaultCost.
@@ -73,6 +90,12 @@ func NewClient(cfg ClientConfig) *Client {
 	if cfg.RetryInterval <= 0 {
 		cfg.RetryInterval = DefaultClientRetryInterval
 	}
+	if cfg.RetryMaxInterval < cfg.RetryInterval {
+		cfg.RetryMaxInterval = max(DefaultClientRetryMaxInterval, cfg.RetryInterval)
+	}
+	if cfg.StateSaveInterval <= 0 {
+		cfg.StateSaveInterval = DefaultStateSaveInterval
+	}
 	if cfg.BcryptCost == 0 {
 		cfg.BcryptCost = bcrypt.DefaultCost
 	}
@@ -89,19 +112,67 @@ func NewClient(cfg ClientConfig) *Client {
 	}
 }
 
-// Open fetches the state (default consistency) and starts the goroutine
-// that keeps Data current. Call Close to stop it.
+// Open makes the state available and starts the goroutines that keep it
+// current (and, with StatePath, saved). With a saved state it starts from
+// that at once, whether meta answers or not; without one it fetches the
+// state (default consistency), retrying and logging each attempt until
+// meta answers or ctx ends. Call Close to stop it.
 func (c *Client) Open(ctx context.Context) error {
 	if !c.opened.CompareAndSwap(false, true) {
 		return errors.New("meta client already opened")
 	}
-	d, _, err := c.ReadData(ctx, ReadDefault)
-	if err != nil {
-		return fmt.Errorf("open meta client: %w", err)
+	saved := c.loadState()
+	if saved != nil {
+		c.swap(saved)
+		c.logger.Info("starting from the saved cluster state; meta is asked in the background", "path", c.cfg.StatePath, "index", saved.Index)
+	} else {
+		d, err := c.firstFetch(ctx)
+		if err != nil {
+			return fmt.Errorf("open meta client: %w", err)
+		}
+		c.swap(d)
 	}
-	c.swap(d)
-	c.goFunc(c.watchLoop)
+	c.goFunc(func() { c.watchLoop(saved == nil) })
+	if c.cfg.StatePath != "" {
+		var savedIndex uint64
+		if saved != nil {
+			savedIndex = saved.Index
+		}
+		c.goFunc(func() { c.saveLoop(savedIndex) })
+	}
 	return nil
+}
+
+// firstFetch reads the state, one pass over the addresses per attempt,
+// logging every failed attempt, until an answer comes or ctx ends.
+func (c *Client) firstFetch(ctx context.Context) (*Data, error) {
+	bo := c.newBackoff()
+	defer bo.stop()
+	for attempt := 1; ; attempt++ {
+		var resp DataResponse
+		_, err := c.pass(ctx, http.MethodGet, "/data", url.Values{"consistency": {string(ReadDefault)}}, nil, &resp)
+		if err == nil && resp.Data != nil {
+			if attempt > 1 {
+				c.logger.Info("meta answered; starting", "attempts", attempt)
+			}
+			return resp.Data, nil
+		}
+		if err == nil {
+			err = errors.New("empty data answer")
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("no meta node answered in %d attempts: %w (last error: %w)", attempt, ctx.Err(), err)
+		}
+		wait := bo.next()
+		c.logger.Warn("waiting for meta: this node has no saved cluster state, so it serves nothing until a meta node with a leader answers",
+			"attempt", attempt, "meta", c.cfg.Addrs, "retry_in", wait, "err", err)
+		if !bo.wait(ctx, c.stopCh) {
+			if ctx.Err() != nil {
+				return nil, fmt.Errorf("no meta node answered in %d attempts: %w (last error: %w)", attempt, ctx.Err(), err)
+			}
+			return nil, ErrClosed
+		}
+	}
 }
 
 // Close stops the watch goroutine and drops idle connections. Idempotent.
@@ -159,8 +230,11 @@ func (c *Client) swap(d *Data) {
 	c.changed = make(chan struct{})
 }
 
-// watchLoop long-polls /data?index= and swaps the cache on each change.
-func (c *Client) watchLoop() {
+// watchLoop long-polls /data?index= and swaps the cache on each change;
+// fetched says the cache came from meta, not from the state file. While
+// meta does not answer, it retries with a doubling pause capped at
+// RetryMaxInterval and logs each failed attempt, saying what waits.
+func (c *Client) watchLoop(fetched bool) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	c.goFunc(func() {
@@ -170,38 +244,95 @@ func (c *Client) watchLoop() {
 		case <-ctx.Done():
 		}
 	})
-	backoff := time.NewTimer(0)
-	<-backoff.C
-	defer backoff.Stop()
+	bo := c.newBackoff()
+	defer bo.stop()
+	failures := 0
+	var failingSince time.Time
+	// Until meta has answered (after Open from a saved state, or after a
+	// failure) the watch asks without an index, so the answer, or the
+	// failure and its log line, comes at once instead of after a long poll.
+	answered := fetched
 	for {
-		var index uint64
+		var index, since uint64
 		if d := c.Data(); d != nil {
 			index = d.Index
 		}
-		q := url.Values{"index": {strconv.FormatUint(index, 10)}, "timeout": {c.cfg.LongPollTimeout.String()}, "consistency": {string(ReadDefault)}}
+		if answered {
+			since = index
+		}
+		q := url.Values{"index": {strconv.FormatUint(since, 10)}, "timeout": {c.cfg.LongPollTimeout.String()}, "consistency": {string(ReadDefault)}}
 		rctx, rcancel := context.WithTimeout(ctx, c.cfg.LongPollTimeout+c.cfg.Timeout)
 		var resp DataResponse
-		_, err := c.call(rctx, http.MethodGet, "/data", q, nil, &resp)
+		_, err := c.pass(rctx, http.MethodGet, "/data", q, nil, &resp)
 		rcancel()
 		if ctx.Err() != nil {
 			return
 		}
-		if err == nil && resp.Data != nil {
+		answered = err == nil && resp.Data != nil
+		if answered {
+			if failures > 0 {
+				c.logger.Info("meta answers again", "failed_attempts", failures, "unreachable_for", time.Since(failingSince).Round(time.Millisecond))
+				failures = 0
+				bo.reset()
+			}
 			c.swap(resp.Data)
 			continue
 		}
 		if err == nil {
 			err = errors.New("empty data answer")
 		}
-		c.logger.Warn("meta watch failed", "err", err)
-		backoff.Reset(c.cfg.RetryInterval)
-		select {
-		case <-ctx.Done():
+		if failures == 0 {
+			failingSince = time.Now()
+		}
+		failures++
+		wait := bo.next()
+		c.logger.Warn("meta unreachable: serving from the cached cluster state; creating shard groups, DDL and node changes wait for a meta leader",
+			"attempt", failures, "state_index", index, "meta", c.cfg.Addrs, "retry_in", wait, "err", err)
+		if !bo.wait(ctx, nil) {
 			return
-		case <-backoff.C:
 		}
 	}
 }
+
+// backoff is a doubling pause, from RetryInterval to RetryMaxInterval.
+type backoff struct {
+	cur, min, max time.Duration
+	timer         *time.Timer
+}
+
+func (c *Client) newBackoff() *backoff {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return &backoff{min: c.cfg.RetryInterval, max: c.cfg.RetryMaxInterval, timer: t}
+}
+
+// next returns the pause before the next attempt and arms the timer for it.
+func (b *backoff) next() time.Duration {
+	if b.cur == 0 {
+		b.cur = b.min
+	} else {
+		b.cur = min(2*b.cur, b.max)
+	}
+	b.timer.Reset(b.cur)
+	return b.cur
+}
+
+func (b *backoff) reset() { b.cur = 0 }
+
+// wait blocks until the armed pause ends (true) or ctx ends or stop closes
+// (false).
+func (b *backoff) wait(ctx context.Context, stop <-chan struct{}) bool {
+	select {
+	case <-b.timer.C:
+		return true
+	case <-ctx.Done():
+	case <-stop:
+	}
+	b.timer.Stop()
+	return false
+}
+
+func (b *backoff) stop() { b.timer.Stop() }
 
 // addrOrder returns the addresses to try, leader hint first.
 func (c *Client) addrOrder() []string {
@@ -244,48 +375,64 @@ func (c *Client) remember(addr string, ok bool, leaderHint string) {
 // leader hint) until ctx (or Timeout, when ctx has no deadline) ends. Any
 // other non-200 answer is returned as an *APIError.
 func (c *Client) call(ctx context.Context, method, path string, q url.Values, body []byte, out any) (int, error) {
-	if len(c.cfg.Addrs) == 0 {
-		return 0, fmt.Errorf("meta client: no addresses: %w", ErrInvalidAddress)
-	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.cfg.Timeout)
 		defer cancel()
 	}
-	var lastErr error
 	pause := time.NewTimer(0)
 	<-pause.C
 	defer pause.Stop()
 	for {
-		for _, addr := range c.addrOrder() {
-			status, err := c.callOnce(ctx, method, addr, path, q, body, out)
-			var apiErr *APIError
-			switch {
-			case err == nil:
-				c.remember(addr, true, "")
-				return status, nil
-			case errors.As(err, &apiErr) && apiErr.StatusCode != http.StatusServiceUnavailable:
-				c.remember(addr, true, "")
-				return status, err
-			case errors.As(err, &apiErr):
-				c.remember(addr, false, apiErr.Leader)
-			default:
-				c.remember(addr, false, "")
-			}
-			lastErr = err
-			if ctx.Err() != nil {
-				return 0, fmt.Errorf("meta %s %s: %w (last error: %w)", method, path, ctx.Err(), lastErr)
-			}
+		status, err := c.pass(ctx, method, path, q, body, out)
+		var apiErr *APIError
+		switch {
+		case err == nil, errors.Is(err, ErrInvalidAddress):
+			return status, err
+		case errors.As(err, &apiErr) && apiErr.StatusCode != http.StatusServiceUnavailable:
+			return status, err
+		case ctx.Err() != nil:
+			return 0, fmt.Errorf("meta %s %s: %w (last error: %w)", method, path, ctx.Err(), err)
 		}
 		pause.Reset(c.cfg.RetryInterval)
 		select {
 		case <-ctx.Done():
-			return 0, fmt.Errorf("meta %s %s: %w (last error: %w)", method, path, ctx.Err(), lastErr)
+			return 0, fmt.Errorf("meta %s %s: %w (last error: %w)", method, path, ctx.Err(), err)
 		case <-c.stopCh:
 			return 0, ErrClosed
 		case <-pause.C:
 		}
 	}
+}
+
+// pass tries each address once, leader hint first, and returns the first
+// answer that is not a connection error or a 503 (or the last error).
+func (c *Client) pass(ctx context.Context, method, path string, q url.Values, body []byte, out any) (int, error) {
+	if len(c.cfg.Addrs) == 0 {
+		return 0, fmt.Errorf("meta client: no addresses: %w", ErrInvalidAddress)
+	}
+	var lastErr error
+	for _, addr := range c.addrOrder() {
+		status, err := c.callOnce(ctx, method, addr, path, q, body, out)
+		var apiErr *APIError
+		switch {
+		case err == nil:
+			c.remember(addr, true, "")
+			return status, nil
+		case errors.As(err, &apiErr) && apiErr.StatusCode != http.StatusServiceUnavailable:
+			c.remember(addr, true, "")
+			return status, err
+		case errors.As(err, &apiErr):
+			c.remember(addr, false, apiErr.Leader)
+		default:
+			c.remember(addr, false, "")
+		}
+		lastErr = err
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return 0, lastErr
 }
 
 func (c *Client) callOnce(ctx context.Context, method, addr, path string, q url.Values, body []byte, out any) (int, error) {

@@ -20,6 +20,12 @@ type lifecycle interface {
 	Close() error
 }
 
+// openCanceller is a server whose Open may wait long (a new data node
+// waiting for meta) and can be told to give up.
+type openCanceller interface {
+	CancelOpen()
+}
+
 // override copies each set flag's value into its config field: flags win
 // over the config file. The map is flag name → apply function.
 func override(fs *pflag.FlagSet, set map[string]func()) {
@@ -40,16 +46,34 @@ func processRegistry() *prometheus.Registry {
 
 // serve opens srv, waits for SIGINT or SIGTERM, then closes it (a graceful
 // stop: in-flight work drains, a meta leader hands over leadership).
-// started, if not nil, logs what the node is once it is open.
+// started, if not nil, logs what the node is once it is open. A signal
+// while Open still waits (a new data node waiting for meta) reaches a
+// server that can give up its start (an openCanceller); others finish
+// opening first.
 func serve(logger *slog.Logger, what string, srv lifecycle, started func()) error {
-	if err := srv.Open(); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	opened := make(chan error, 1)
+	go func() { opened <- srv.Open() }()
+	var err error
+	select {
+	case err = <-opened:
+	case <-ctx.Done():
+		logger.Info("stopping " + what + " before it started")
+		if c, ok := srv.(openCanceller); ok {
+			c.CancelOpen()
+		}
+		if err = <-opened; err != nil {
+			logger.Info(what+" stopped before it started", "reason", err)
+			return nil
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("start %s: %w", what, err)
 	}
 	if started != nil {
 		started()
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	<-ctx.Done()
 	logger.Info("shutting down " + what)
 	if err := srv.Close(); err != nil {

@@ -25,8 +25,10 @@ func SyncDir(dir string) error {
 
 // WriteFile creates or truncates path, writes data and fsyncs the file (not
 // its directory).
-func WriteFile(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+func WriteFile(path string, data []byte) error { return writeFile(path, data, 0o644) }
+
+func writeFile(path string, data []byte, perm os.FileMode) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, perm)
 	if err != nil {
 		return err
 	}
@@ -44,9 +46,14 @@ func WriteFile(path string, data []byte) error {
 // ReplaceFile atomically replaces path with data: it writes and fsyncs
 // path+".tmp", renames it over path and fsyncs the directory, so a crash
 // leaves either the old content or the new, never a torn file.
-func ReplaceFile(path string, data []byte) error {
+func ReplaceFile(path string, data []byte) error { return ReplaceFilePerm(path, data, 0o644) }
+
+// ReplaceFilePerm is ReplaceFile creating the file with permissions perm
+// (0o600 for a file that holds secrets).
+func ReplaceFilePerm(path string, data []byte, perm os.FileMode) error {
 	tmp := path + ".tmp"
-	if err := WriteFile(tmp, data); err != nil {
+	os.Remove(tmp) // a leftover keeps its old mode; the error is the one below
+	if err := writeFile(tmp, data, perm); err != nil {
 		return fmt.Errorf("write %s: %w", tmp, err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
