@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 
+	"github.com/klauspost/compress/s2"
+
 	"github.com/strata-db/strata/tsdb"
 )
 
@@ -133,3 +135,25 @@ func appendBytes(dst, b []byte) []byte {
 }
 
 func appendHeader(dst []byte, kind byte) []byte { return append(dst, WireVersion, kind) }
+
+// compress s2-encodes a message body or stream frame (docs/wire.md): the
+// series keys repeated across a message's entries compress many times
+// over.
+func compress(b []byte) []byte { return s2.Encode(nil, b) }
+
+// decompress decodes an s2 block of at most limit decoded bytes; errors
+// wrap ErrCorruptMessage.
+func decompress(b []byte, limit int) ([]byte, error) {
+	n, err := s2.DecodedLen(b)
+	if err != nil {
+		return nil, fmt.Errorf("%w: s2 block: %w", ErrCorruptMessage, err)
+	}
+	if n > limit {
+		return nil, fmt.Errorf("%w: s2 block decodes to %d bytes, over %d", ErrCorruptMessage, n, limit)
+	}
+	out, err := s2.Decode(make([]byte, n), b)
+	if err != nil {
+		return nil, fmt.Errorf("%w: s2 block: %w", ErrCorruptMessage, err)
+	}
+	return out, nil
+}

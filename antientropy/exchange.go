@@ -31,7 +31,8 @@ type exchangeResult struct {
 // call sends req to peer's path and decodes the answer into resp,
 // counting bytes both ways.
 func (s *Service) call(ctx context.Context, peer uint64, path string, req encoding.BinaryMarshaler, resp encoding.BinaryUnmarshaler) error {
-	body, _ := req.MarshalBinary()
+	raw, _ := req.MarshalBinary()
+	body := compress(raw)
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.RPCTimeout.D())
 	defer cancel()
 	rc, err := s.peers.Post(ctx, peer, path, bytes.NewReader(body))
@@ -45,6 +46,9 @@ func (s *Service) call(ctx context.Context, peer uint64, path string, req encodi
 	}
 	s.metrics.bytes.WithLabelValues("sent").Add(float64(len(body)))
 	s.metrics.bytes.WithLabelValues("received").Add(float64(len(b)))
+	if b, err = decompress(b, maxRequestSize); err != nil {
+		return fmt.Errorf("answer of node %d: %w", peer, err)
+	}
 	if err := resp.UnmarshalBinary(b); err != nil {
 		return fmt.Errorf("answer of node %d: %w", peer, err)
 	}
@@ -352,6 +356,9 @@ func (s *Service) pushShard(ctx context.Context, shard uint64, sh Shard, peer ui
 	}
 	defer rc.Close()
 	b, err := io.ReadAll(io.LimitReader(rc, 1<<10))
+	if err == nil {
+		b, err = decompress(b, 1<<10)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("stream shard %d to node %d: %w", shard, peer, err)
 	}
@@ -367,7 +374,7 @@ func (s *Service) pushShard(ctx context.Context, shard uint64, sh Shard, peer ui
 // pullShard streams peer's whole replica of shard into sh.
 func (s *Service) pullShard(ctx context.Context, shard uint64, sh Shard, peer uint64) (int, error) {
 	body, _ := (&StreamRequest{Shard: shard}).MarshalBinary()
-	rc, err := s.peers.Post(ctx, peer, ShardSendPath, bytes.NewReader(body))
+	rc, err := s.peers.Post(ctx, peer, ShardSendPath, bytes.NewReader(compress(body)))
 	if err != nil {
 		return 0, fmt.Errorf("stream shard %d from node %d: %w", shard, peer, err)
 	}

@@ -55,6 +55,9 @@ func readRequest(r *http.Request, m encoding.BinaryUnmarshaler) error {
 	if len(b) > maxRequestSize {
 		return fmt.Errorf("%w: request over %d bytes", ErrCorruptMessage, maxRequestSize)
 	}
+	if b, err = decompress(b, maxRequestSize); err != nil {
+		return err
+	}
 	return m.UnmarshalBinary(b)
 }
 
@@ -80,7 +83,7 @@ func serveMessage[T any, P interface {
 		}
 		b, _ := out.MarshalBinary()
 		w.Header().Set("Content-Type", ContentType)
-		w.Write(b)
+		w.Write(compress(b))
 	}
 }
 
@@ -273,5 +276,5 @@ func (s *Service) serveReceive(w http.ResponseWriter, r *http.Request) {
 	s.logger.Info("received shard stream", "shard_id", id, "values", st.Values, "tombstones", st.Tombstones)
 	b, _ := (&ApplyResponse{Written: uint64(st.Values)}).MarshalBinary()
 	w.Header().Set("Content-Type", ContentType)
-	w.Write(b)
+	w.Write(compress(b))
 }

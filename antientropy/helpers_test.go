@@ -83,7 +83,7 @@ func (h fakeHints) PurgedShards() []uint64 { return nil }
 
 // cluster is N nodes owning shard testShard, each with its own store.
 type cluster struct {
-	t      *testing.T
+	t      testing.TB
 	stores map[uint64]*tsdb.Store
 	svcs   map[uint64]*antientropy.Service
 	regs   map[uint64]*prometheus.Registry
@@ -101,7 +101,12 @@ func storageConfig(dir string) tsdb.Config {
 	return c
 }
 
-func newCluster(t *testing.T, n int, hints map[uint64]antientropy.Hints) *cluster {
+func newCluster(t testing.TB, n int, hints map[uint64]antientropy.Hints) *cluster {
+	return newClusterBuckets(t, n, hints, 64)
+}
+
+// newClusterBuckets is newCluster with buckets digest series buckets.
+func newClusterBuckets(t testing.TB, n int, hints map[uint64]antientropy.Hints, buckets int) *cluster {
 	t.Helper()
 	c := &cluster{t: t, stores: map[uint64]*tsdb.Store{}, svcs: map[uint64]*antientropy.Service{},
 		regs: map[uint64]*prometheus.Registry{}, peers: &handlerPeers{nodes: map[uint64]*antientropy.Service{}}}
@@ -119,6 +124,7 @@ func newCluster(t *testing.T, n int, hints map[uint64]antientropy.Hints) *cluste
 			Shards: []meta.ShardInfo{{ID: testShard, Owners: owners}}}}}}}}
 	for _, id := range owners {
 		c.tcfg = storageConfig(t.TempDir())
+		c.tcfg.DigestSeriesBuckets = buckets
 		st := tsdb.NewStore(c.tcfg, nil, prometheus.NewRegistry())
 		if err := st.Open(); err != nil {
 			t.Fatalf("open store: %v", err)
@@ -170,7 +176,7 @@ func (c *cluster) content(id uint64) []string {
 	return shardContent(c.t, c.shard(id))
 }
 
-func shardContent(t *testing.T, sh *tsdb.Shard) []string {
+func shardContent(t testing.TB, sh *tsdb.Shard) []string {
 	t.Helper()
 	var out []string
 	ix := sh.Index()
@@ -213,7 +219,7 @@ func series(host string, start int64, n int, v func(i int) int64) []models.Point
 
 // counter returns the value of a metric's child by its one label value
 // ("" for an unlabelled metric), 0 when absent.
-func counter(t *testing.T, reg *prometheus.Registry, name, label string) float64 {
+func counter(t testing.TB, reg *prometheus.Registry, name, label string) float64 {
 	t.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {

@@ -49,7 +49,8 @@ func WriteShardStream(ctx context.Context, w io.Writer, sh Shard, frameSize int,
 	if _, err := bw.Write([]byte{streamMagic0, streamMagic1, WireVersion}); err != nil {
 		return st, fmt.Errorf("write shard stream: %w", err)
 	}
-	emit := func(kind byte, payload []byte) error {
+	emit := func(kind byte, raw []byte) error {
+		payload := compress(raw)
 		if pace != nil {
 			if err := pace(len(payload)); err != nil {
 				return err
@@ -163,7 +164,11 @@ func ReadShardStream(ctx context.Context, r io.Reader, sh Shard) (StreamStats, e
 			return st, fmt.Errorf("%w: shard stream frame: %w", ErrCorruptMessage, err)
 		}
 		st.Bytes += int64(n)
-		rd := reader{b: buf}
+		frame, err := decompress(buf, maxFrameSize)
+		if err != nil {
+			return st, fmt.Errorf("shard stream frame: %w", err)
+		}
+		rd := reader{b: frame}
 		switch kind {
 		case frameTombstones:
 			var ts []tsdb.Tombstone
