@@ -134,17 +134,18 @@ func TestWindowAggregateMatchesCursor(t *testing.T) {
 }
 
 // TestWindowAggregateTimeRangeEdges aggregates values at the ends of the
-// int64 time range, where window starts and ends leave the range: the
-// window holding math.MinInt64 starts at math.MinInt64. (Two fields: a file
-// block cannot span more than math.MaxInt64 ns.)
+// time range a point may have (models.MinNanoTime, models.MaxNanoTime),
+// where window starts and ends leave the int64 range: the window holding
+// the earliest point starts at math.MinInt64. (Two fields: a file block
+// cannot span more than math.MaxInt64 ns.)
 func TestWindowAggregateTimeRangeEdges(t *testing.T) {
 	_, sh := openShard(t, testConfig(t.TempDir()))
 	key := seriesKey("a")
 	var pts []models.Point
 	for i := range int64(50) {
-		pts = append(pts, pt("a", "lo", math.MinInt64+i*3, models.IntegerValue(i)))
+		pts = append(pts, pt("a", "lo", models.MinNanoTime+i*3, models.IntegerValue(i)))
 		pts = append(pts, pt("a", "lo", i*7-400, models.IntegerValue(i*i)))
-		pts = append(pts, pt("a", "hi", math.MaxInt64-i*3, models.IntegerValue(-i)))
+		pts = append(pts, pt("a", "hi", models.MaxNanoTime-i*3, models.IntegerValue(-i)))
 		pts = append(pts, pt("a", "hi", i*7, models.IntegerValue(i*i)))
 	}
 	must(t, sh.WritePoints(pts), "write")

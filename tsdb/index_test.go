@@ -2,6 +2,8 @@ package tsdb_test
 
 import (
 	"errors"
+	"math"
+	"strings"
 	"testing"
 
 	"github.com/strata-db/strata/tsdb"
@@ -100,5 +102,39 @@ func TestInvalidFieldTypeIsPartialWrite(t *testing.T) {
 	}
 	if n := sh.SeriesN(); n != 1 {
 		t.Fatalf("SeriesN: got %d, want 1 (the invalid point created nothing)", n)
+	}
+}
+
+// TestPointsPastLimitsArePartialWrite checks the engine's own guard, for
+// callers that build points without the parser: a series key or field key
+// past models.MaxKeyLength and a timestamp outside InfluxDB's range are
+// dropped and reported, the rest of the batch is written, and all of it
+// is there after the store is reopened.
+func TestPointsPastLimitsArePartialWrite(t *testing.T) {
+	cfg := testConfig(t.TempDir())
+	s, sh := openShard(t, cfg)
+	long := strings.Repeat("y", models.MaxKeyLength)
+	batch := []models.Point{
+		pt(long, "v", 1, models.FloatValue(1)),
+		pt("a", long+"f", 1, models.FloatValue(1)),
+		pt("b", "v", models.MaxNanoTime+1, models.FloatValue(1)),
+		pt("c", "v", math.MinInt64, models.FloatValue(1)),
+		pt("ok", "v", models.MaxNanoTime, models.FloatValue(2)),
+	}
+	err := sh.WritePoints(batch)
+	var pwe *tsdb.PartialWriteError
+	if !errors.As(err, &pwe) || pwe.Dropped != 4 || !errors.Is(err, models.ErrKeyTooLong) || !errors.Is(err, models.ErrTimestampOutOfRange) {
+		t.Fatalf("write past the limits: got %v, want *PartialWriteError of 4 points (key too long, time out of range)", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openStore(t, cfg)
+	sh = s.Shard(1)
+	if n := sh.SeriesN(); n != 1 {
+		t.Fatalf("SeriesN after reopen: got %d, want 1 (only the good point's series)", n)
+	}
+	if got := readAll(t, sh, seriesKey("ok"), "v", true); len(got) != 1 || got[0].ts != models.MaxNanoTime {
+		t.Fatalf("good point after reopen: got %v", got)
 	}
 }

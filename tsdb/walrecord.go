@@ -253,11 +253,11 @@ func (d *walDecoder) decode(rec []byte, vis walVisitor) error {
 func decodePointsBody(r *byteReader, vis walVisitor) error {
 	n := r.uvarint()
 	for i := uint64(0); i < n && r.err == nil; i++ {
-		key := r.bytes()
+		key := r.key()
 		ts := int64(r.u64())
 		nf := r.uvarint()
 		for j := uint64(0); j < nf && r.err == nil; j++ {
-			field := r.bytes()
+			field := r.key()
 			v := r.value()
 			if r.err != nil {
 				break
@@ -344,6 +344,17 @@ func (r *byteReader) bytes() []byte {
 	v := r.b[:n:n]
 	r.b = r.b[n:]
 	return v
+}
+
+// key reads a series or field key of at most models.MaxKeyLength bytes,
+// the write path's limit.
+func (r *byteReader) key() []byte {
+	k := r.bytes()
+	if len(k) > models.MaxKeyLength {
+		r.fail("key")
+		return nil
+	}
+	return k
 }
 
 func (r *byteReader) value() models.Value {

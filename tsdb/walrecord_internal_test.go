@@ -220,3 +220,31 @@ func TestWALEncoderTrim(t *testing.T) {
 		t.Fatalf("encode after trim: %d values, %v", len(vals), err)
 	}
 }
+
+// TestWALRecordKeyLimit checks that the WAL reader bounds series and field
+// keys by models.MaxKeyLength, the write path's limit: keys at the limit
+// read back, longer ones are corruption.
+func TestWALRecordKeyLimit(t *testing.T) {
+	point := func(measurement, field int) models.Point {
+		return models.Point{
+			Measurement: bytes.Repeat([]byte("m"), measurement),
+			Fields:      []models.Field{{Key: bytes.Repeat([]byte("f"), field), Value: models.FloatValue(1)}},
+			Time:        1,
+		}
+	}
+	for _, tc := range []struct {
+		name     string
+		p        models.Point
+		rejected bool
+	}{
+		{"keys at the limit", point(models.MaxKeyLength, models.MaxKeyLength), false},
+		{"series key past the limit", point(models.MaxKeyLength+1, 1), true},
+		{"field key past the limit", point(1, models.MaxKeyLength+1), true},
+	} {
+		var e walEncoder
+		vals, _, err := decodeAll(t, e.encodePoints([]models.Point{tc.p}, nil))
+		if tc.rejected != errors.Is(err, ErrCorruptRecord) || (!tc.rejected && len(vals) != 1) {
+			t.Errorf("%s: decoded %d values, error %v; want rejected=%v", tc.name, len(vals), err, tc.rejected)
+		}
+	}
+}

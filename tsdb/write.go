@@ -126,29 +126,24 @@ func (s *Shard) WritePoints(points []models.Point) error {
 	return perr.orNil()
 }
 
-// validPoints returns points without those having a field of no known type
-// (the parser never produces them; a caller building points might), and
-// the error reporting them. It allocates only when some are invalid.
+// validPoints returns points without those the engine must not store (a
+// field value of no known type, a key or timestamp past models' limits:
+// the parser never produces them, but a caller building points might, and
+// the WAL and index readers would refuse them on recovery), and the error
+// reporting them. It allocates only when some are invalid.
 func validPoints(points []models.Point) ([]models.Point, *PartialWriteError) {
 	var perr *PartialWriteError
 	var good []models.Point
 	for i := range points {
-		bad := -1
-		for j := range points[i].Fields {
-			if t := points[i].Fields[j].Value.Type; t < models.FieldTypeFloat || t > models.FieldTypeBoolean {
-				bad = j
-				break
-			}
-		}
+		err := pointProblem(&points[i])
 		switch {
-		case bad >= 0 && perr == nil:
-			perr = &PartialWriteError{Reason: "invalid field value type"}
+		case err != nil && perr == nil:
+			perr = &PartialWriteError{Reason: "invalid point"}
 			good = append(make([]models.Point, 0, len(points)), points[:i]...)
 			fallthrough
-		case bad >= 0:
+		case err != nil:
 			perr.Dropped++
-			perr.Errs = append(perr.Errs, fmt.Errorf("point %d field %q type %d: %w",
-				i, points[i].Fields[bad].Key, points[i].Fields[bad].Value.Type, ErrInvalidFieldType))
+			perr.Errs = append(perr.Errs, fmt.Errorf("point %d: %w", i, err))
 		case perr != nil:
 			good = append(good, points[i])
 		}
@@ -157,6 +152,16 @@ func validPoints(points []models.Point) ([]models.Point, *PartialWriteError) {
 		return points, nil
 	}
 	return good, perr
+}
+
+// pointProblem says why p cannot be stored, or returns nil.
+func pointProblem(p *models.Point) error {
+	for j := range p.Fields {
+		if t := p.Fields[j].Value.Type; t < models.FieldTypeFloat || t > models.FieldTypeBoolean {
+			return fmt.Errorf("field %q type %d: %w", p.Fields[j].Key, t, ErrInvalidFieldType)
+		}
+	}
+	return p.CheckLimits()
 }
 
 // merge adds other's dropped points to e.

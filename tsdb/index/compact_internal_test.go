@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -392,5 +394,65 @@ func TestLogFailureIsSticky(t *testing.T) {
 	mustCreate(t, ix, "cpu,host=b usage=1 1")
 	if ix.SeriesN() != 2 {
 		t.Errorf("SeriesN after reopen: got %d; want 2", ix.SeriesN())
+	}
+}
+
+// TestReplayStopsAtDamageBeforeTheTail checks that only a torn tail is
+// truncated: a complete record that does not decode or apply, or a
+// checksum failure with records after it, fails Open with ErrCorrupt and
+// leaves the log as it was, so the records after it are not lost. (A
+// series key of 10 MB used to be logged, refused by the reader on restart
+// and truncated with every later series of the shard.)
+func TestReplayStopsAtDamageBeforeTheTail(t *testing.T) {
+	good := func(id uint64, host string) []byte {
+		return appendRecord(nil, &record{typ: recSeriesCreated, id: id, key: []byte("cpu,host=" + host)})
+	}
+	field := appendRecord(nil, &record{typ: recFieldCreated, measurement: []byte("cpu"), field: []byte("f"), fieldType: models.FieldTypeFloat})
+	longKey := appendRecord(nil, &record{typ: recSeriesCreated, id: 2, key: []byte("cpu,host=" + strings.Repeat("y", models.MaxKeyLength))})
+	flipped := good(2, "b")
+	flipped[len(flipped)-1] ^= 1
+	tests := []struct {
+		name    string
+		records [][]byte
+		torn    bool // opens, keeping the series before the damage
+	}{
+		{"key past the limit, then more", [][]byte{field, good(1, "a"), longKey, good(3, "c")}, false},
+		{"key past the limit at the end", [][]byte{field, good(1, "a"), longKey}, false},
+		{"id beyond the next id, then more", [][]byte{field, good(1, "a"), good(9, "b"), good(3, "c")}, false},
+		{"checksum failure, then more", [][]byte{field, good(1, "a"), flipped, good(3, "c")}, false},
+		{"zeros, then more", [][]byte{field, good(1, "a"), make([]byte, 20), good(3, "c")}, false},
+		{"checksum failure at the end", [][]byte{field, good(1, "a"), flipped}, true},
+		{"zeros at the end", [][]byte{field, good(1, "a"), make([]byte, 20)}, true},
+		{"cut short at the end", [][]byte{field, good(1, "a"), good(2, "b")[:12]}, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, logFileName)
+			log := slices.Concat(append([][]byte{logMagic}, tc.records...)...)
+			if err := os.WriteFile(path, log, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			ix, err := Open(dir, nil)
+			if !tc.torn {
+				if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "record 3 at offset") {
+					t.Fatalf("Open: got %v; want ErrCorrupt naming record 3", err)
+				}
+				if after, _ := os.ReadFile(path); !bytes.Equal(after, log) {
+					t.Fatalf("log changed from %d to %d bytes; want it left as it was", len(log), len(after))
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Open with a torn tail: %v", err)
+			}
+			defer ix.Close()
+			if _, ok := ix.SeriesID([]byte("cpu,host=a")); !ok {
+				t.Fatal("the series before the torn tail is lost")
+			}
+			if st, _ := os.Stat(path); st.Size() != int64(len(log)-len(tc.records[2])) {
+				t.Fatalf("log is %d bytes after open; want the torn tail cut (%d)", st.Size(), len(log)-len(tc.records[2]))
+			}
+		})
 	}
 }

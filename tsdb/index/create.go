@@ -251,12 +251,18 @@ func (ix *Index) createSlow(points []models.Point, ids []uint64) ([]PointError, 
 }
 
 // validKey checks what a stored series key needs to parse back into the
-// same measurement and tags: non-empty, sorted, unique tag keys with
+// same measurement and tags, and what the log reader accepts: keys no
+// longer than models.MaxKeyLength, non-empty, sorted, unique tag keys with
 // non-empty values, and no token ending in a backslash (which would escape
 // the separator after it). The line-protocol parser never produces others.
 func validKey(p *models.Point) error {
 	if len(p.Measurement) == 0 || len(p.Fields) == 0 {
 		return fmt.Errorf("no measurement or no fields: %w", ErrInvalidPoint)
+	}
+	if err := p.CheckKeys(); err != nil {
+		// The log reader refuses longer keys: storing one would lose the
+		// shard's index on the next open.
+		return fmt.Errorf("%w: %w", ErrInvalidPoint, err)
 	}
 	if endsInBackslash(p.Measurement) {
 		return fmt.Errorf("measurement ends in a backslash: %w", ErrInvalidPoint)

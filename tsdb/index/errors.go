@@ -12,6 +12,8 @@ var (
 	ErrClosed = errors.New("index is closed")
 	// ErrCorrupt wraps every failure to decode the index log or snapshot.
 	ErrCorrupt = errors.New("corrupt index file")
+	// errChecksum is a record whose checksum does not match its bytes.
+	errChecksum = fmt.Errorf("checksum mismatch: %w", ErrCorrupt)
 	// ErrIndexFull means the shard ran out of series ids (2^32-2 series).
 	ErrIndexFull = errors.New("index full: series ids exhausted")
 	// ErrIDsTooShort is returned by CreateSeriesAndFields when ids is shorter

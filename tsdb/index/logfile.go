@@ -2,6 +2,7 @@ package index
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -96,8 +97,11 @@ func (ix *Index) load() error {
 }
 
 // replayLog applies the log's records and returns the offset after the last
-// good record. A torn or corrupt tail is truncated there (and logged): the
-// records after it were never acknowledged.
+// good record. A torn tail (see tornTail) is truncated there and logged: it
+// was never acknowledged. Any other bad record fails the replay with
+// ErrCorrupt and changes nothing: a record in the middle of the log (or a
+// complete one at its end) that does not decode or apply is damage, and
+// truncating there would silently drop every later record.
 func (ix *Index) replayLog(f *os.File, path string) (int64, error) {
 	data, err := readAll(f)
 	if err != nil {
@@ -117,11 +121,8 @@ func (ix *Index) replayLog(f *os.File, path string) (int64, error) {
 	n := 0
 	for off < len(data) {
 		r, size, err := decodeRecord(data[off:])
-		if err == nil {
-			err = ix.applyRecord(&r)
-		}
-		if err != nil {
-			ix.logger.Warn("truncating index log", "path", path, "offset", off,
+		if err != nil && tornTail(data[off:], err) {
+			ix.logger.Warn("truncating torn index log tail", "path", path, "offset", off,
 				"dropped_bytes", len(data)-off, "records", n, "err", err)
 			if err := f.Truncate(int64(off)); err != nil {
 				return 0, fmt.Errorf("truncate index log: %w", err)
@@ -131,10 +132,35 @@ func (ix *Index) replayLog(f *os.File, path string) (int64, error) {
 			}
 			break
 		}
+		if err == nil {
+			err = ix.applyRecord(&r)
+		}
+		if err != nil {
+			return 0, fmt.Errorf("index log %s: record %d at offset %d, %d bytes before the end: %w "+
+				"(not a torn tail, so the records after it are kept and the shard is not opened; restore it from a replica)",
+				path, n+1, off, len(data)-off, errors.Join(err, ErrCorrupt))
+		}
 		off += size
 		n++
 	}
 	return int64(off), nil
+}
+
+// tornTail reports whether rest, the log from a record that failed to
+// decode with err to its end, is what a crash during an append leaves: a
+// record cut short, zeros where the file grew but the data never landed,
+// or a last record whose checksum fails. A complete record followed by
+// more bytes, or one whose checksum holds, is not.
+func tornTail(rest []byte, err error) bool {
+	switch {
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return true
+	case bytes.Count(rest, []byte{0}) == len(rest):
+		return true
+	case errors.Is(err, errChecksum):
+		return recHeaderSize+int64(binary.LittleEndian.Uint32(rest)) == int64(len(rest))
+	}
+	return false
 }
 
 func writeHeader(f *os.File, magic []byte) error {

@@ -20,8 +20,11 @@ const (
 )
 
 const (
-	recHeaderSize = 8       // length u32 + crc32c u32
-	maxRecordSize = 1 << 20 // type + payload; keys are far smaller
+	recHeaderSize = 8 // length u32 + crc32c u32
+	// maxRecordSize bounds a record's type and payload. The largest
+	// record is a field record whose measurement and field key both have
+	// models.MaxKeyLength bytes, the most the write path accepts.
+	maxRecordSize = 1 + 2*(binary.MaxVarintLen64+models.MaxKeyLength) + 1
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -80,14 +83,14 @@ func decodeRecord(b []byte) (record, int, error) {
 	}
 	body := b[recHeaderSize : recHeaderSize+int(n)]
 	if crc := crc32.Checksum(body, castagnoli); crc != binary.LittleEndian.Uint32(b[4:]) {
-		return record{}, 0, fmt.Errorf("record checksum %08x, want %08x: %w", crc, binary.LittleEndian.Uint32(b[4:]), ErrCorrupt)
+		return record{}, 0, fmt.Errorf("record checksum %08x, want %08x: %w", crc, binary.LittleEndian.Uint32(b[4:]), errChecksum)
 	}
 	r := record{typ: body[0]}
 	p := body[1:]
 	var err error
 	switch r.typ {
 	case recSeriesCreated:
-		if r.id, p, err = uvarint(p); err == nil && (r.id == 0 || r.id > maxSeriesID || len(p) == 0) {
+		if r.id, p, err = uvarint(p); err == nil && (r.id == 0 || r.id > maxSeriesID || len(p) == 0 || len(p) > models.MaxKeyLength) {
 			err = fmt.Errorf("series record: id %d, key length %d: %w", r.id, len(p), ErrCorrupt)
 		}
 		r.key = p
@@ -99,6 +102,7 @@ func decodeRecord(b []byte) (record, int, error) {
 			break
 		}
 		if len(p) != 1 || len(r.measurement) == 0 || len(r.field) == 0 ||
+			len(r.measurement) > models.MaxKeyLength || len(r.field) > models.MaxKeyLength ||
 			models.FieldType(p[0]) < models.FieldTypeFloat || models.FieldType(p[0]) > models.FieldTypeBoolean {
 			err = fmt.Errorf("field record: %w", ErrCorrupt)
 			break
@@ -109,8 +113,8 @@ func decodeRecord(b []byte) (record, int, error) {
 			err = fmt.Errorf("record type %d: %d trailing bytes: %w", r.typ, len(p), ErrCorrupt)
 		}
 	case recMeasurementDropped:
-		if len(p) == 0 {
-			err = fmt.Errorf("measurement dropped record: empty name: %w", ErrCorrupt)
+		if len(p) == 0 || len(p) > models.MaxKeyLength {
+			err = fmt.Errorf("measurement dropped record: name length %d: %w", len(p), ErrCorrupt)
 		}
 		r.measurement = p
 	default:

@@ -21,8 +21,12 @@
 //
 // Behaviour worth knowing (InfluxDB 1.x semantics unless noted):
 //   - a missing timestamp becomes the caller's "now", truncated to the
-//     precision; a timestamp that overflows int64 nanoseconds after scaling
+//     precision; a timestamp outside [MinNanoTime, MaxNanoTime] (InfluxDB's
+//     range, -9223372036854775806 to 9223372036854775806 ns) after scaling
 //     by the precision is a line error;
+//   - a series key (escaped) or a field key longer than MaxKeyLength (65,535
+//     bytes, InfluxDB's limit) is a line error: the engine's readers refuse
+//     longer keys, so they are refused before anything is acknowledged;
 //   - tags are sorted by key; a repeated tag key is a line error;
 //   - a repeated field key keeps the last value (at the first key's position);
 //   - a line without a measurement or without fields is a line error;

@@ -145,3 +145,48 @@ func BenchmarkAppendSeriesKey(b *testing.B) {
 		dst = pts[0].AppendSeriesKey(dst[:0])
 	}
 }
+
+// wideLine returns one line of measurement "wide" with integer fields
+// f0=0,f1=1,... until it is at least size bytes long, and the field count.
+func wideLine(size int) ([]byte, int) {
+	line := []byte("wide,host=a ")
+	n := 0
+	for len(line) < size {
+		if n > 0 {
+			line = append(line, ',')
+		}
+		line = fmt.Appendf(line, "f%d=%di", n, n)
+		n++
+	}
+	return append(line, " 1\n"...), n
+}
+
+// BenchmarkParseWideLine parses one line of about 10 MB holding some
+// 670,000 fields (issue 9: the duplicate-field check compared each field
+// with every earlier one, more than 10 minutes for such a line). One op is
+// the whole line; the target is under 1 s. The 1 MB case shows how the
+// time grows with the line (about 10 times for a linear parser).
+// "cpu-s/op" is the CPU time of the benchmark's thread per parse, steadier
+// than wall time on a shared machine (it leaves out the GC's own threads).
+func BenchmarkParseWideLine(b *testing.B) {
+	for _, size := range []int{1 << 20, 10 << 20} {
+		line, n := wideLine(size)
+		b.Run(fmt.Sprintf("%dMB", size>>20), func(b *testing.B) {
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			b.SetBytes(int64(len(line)))
+			var p models.Parser
+			var cpu time.Duration
+			for b.Loop() {
+				t0 := threadCPU()
+				pts, err := p.Parse(line, 1, 0)
+				cpu += threadCPU() - t0
+				if err != nil || len(pts) != 1 || len(pts[0].Fields) != n {
+					b.Fatalf("Parse: %d points, error %v; want 1 point of %d fields", len(pts), err, n)
+				}
+			}
+			b.ReportMetric(float64(n), "fields")
+			b.ReportMetric(cpu.Seconds()/float64(b.N), "cpu-s/op")
+		})
+	}
+}

@@ -96,8 +96,8 @@ func TestParseGoodLines(t *testing.T) {
 		{"missing timestamp trailing space", "m f=1i  \n", 1, []models.Point{pt("m", nil, fs(fld("f", i64(1))), testNow)}},
 		{"missing timestamp truncated to s", "m f=1i", models.PrecisionSecond, []models.Point{pt("m", nil, fs(fld("f", i64(1))), testNow/1e9*1e9)}},
 		{"negative timestamp", "m f=1i -5", 1, []models.Point{pt("m", nil, fs(fld("f", i64(1))), -5)}},
-		{"max timestamp", "m f=1i 9223372036854775807", 1, []models.Point{pt("m", nil, fs(fld("f", i64(1))), math.MaxInt64)}},
-		{"min timestamp", "m f=1i -9223372036854775808", 1, []models.Point{pt("m", nil, fs(fld("f", i64(1))), math.MinInt64)}},
+		{"max timestamp", "m f=1i 9223372036854775806", 1, []models.Point{pt("m", nil, fs(fld("f", i64(1))), models.MaxNanoTime)}},
+		{"min timestamp", "m f=1i -9223372036854775806", 1, []models.Point{pt("m", nil, fs(fld("f", i64(1))), models.MinNanoTime)}},
 		{"precision us", "m f=1i 7", models.PrecisionMicrosecond, []models.Point{pt("m", nil, fs(fld("f", i64(1))), 7e3)}},
 		{"precision ms", "m f=1i 7", models.PrecisionMillisecond, []models.Point{pt("m", nil, fs(fld("f", i64(1))), 7e6)}},
 		{"precision s", "m f=1i 7", models.PrecisionSecond, []models.Point{pt("m", nil, fs(fld("f", i64(1))), 7e9)}},
@@ -177,6 +177,13 @@ func TestParseBadLines(t *testing.T) {
 		{"timestamp overflow int64", "m f=1i 9223372036854775808", 1, []int{1}, models.ErrTimestampOutOfRange, "", 0},
 		{"timestamp overflow precision s", "m f=1i 1\nm f=1i 9223372036854776\nm f=1i 3", models.PrecisionSecond, []int{2}, models.ErrTimestampOutOfRange, "", 2},
 		{"timestamp overflow precision h negative", "m f=1i -2562048", models.PrecisionHour, []int{1}, models.ErrTimestampOutOfRange, "", 0},
+		{"timestamp max int64", "m f=1i 1\nm f=1i 9223372036854775807", 1, []int{2}, models.ErrTimestampOutOfRange, "line 2: time outside range -9223372036854775806 - 9223372036854775806", 1},
+		{"timestamp min int64", "m f=1i -9223372036854775808", 1, []int{1}, models.ErrTimestampOutOfRange, "time outside range", 0},
+		{"timestamp min int64 + 1", "m f=1i -9223372036854775807", 1, []int{1}, models.ErrTimestampOutOfRange, "time outside range", 0},
+		{"series key one byte too long", "m f=1i 1\nm,t=" + strings.Repeat("v", models.MaxKeyLength-3) + " f=1i 1", 1, []int{2}, models.ErrKeyTooLong,
+			"line 2: max key length exceeded: series key of 65536 bytes > 65535", 1},
+		{"series key too long by escapes", "m,t=" + strings.Repeat(`\ `, models.MaxKeyLength/2) + " f=1i 1", 1, []int{1}, models.ErrKeyTooLong, "", 0},
+		{"field key too long", "m " + strings.Repeat("f", models.MaxKeyLength+1) + "=1i 1", 1, []int{1}, models.ErrKeyTooLong, "field key of 65536 bytes", 0},
 		{"text after timestamp", "m f=1i 1 x", 1, []int{1}, nil, "", 0},
 		{"invalid utf8 measurement", "m\xff f=1i 1", 1, []int{1}, nil, "utf-8", 0},
 		{"invalid utf8 tag", "m,t=\xff f=1i 1", 1, []int{1}, nil, "utf-8", 0},
@@ -463,6 +470,39 @@ func TestParseInChunks(t *testing.T) {
 		checkPoints(t, got, want)
 		if err := p.Err(); fmt.Sprint(err) != fmt.Sprint(wantErr) {
 			t.Errorf("chunk %d: Err() = %v; want %v", chunk, err, wantErr)
+		}
+	}
+}
+
+// TestParseWideLineRepeatedFields checks that a line of many fields (past
+// the point where the parser indexes them by key) keeps InfluxDB's rule
+// for a repeated field key: the last value, at the first key's position.
+func TestParseWideLineRepeatedFields(t *testing.T) {
+	const n = 300
+	var line strings.Builder
+	line.WriteString("wide ")
+	for i := range n {
+		fmt.Fprintf(&line, "f%d=%di,", i, i)
+	}
+	// Repeat keys from before and after the first 64, twice for f5.
+	line.WriteString("f5=-1i,f70=-70i,f299=-299i,f5=-5i 1")
+	var p models.Parser
+	pts, err := p.Parse([]byte(line.String()), models.PrecisionNanosecond, 0)
+	if err != nil || len(pts) != 1 {
+		t.Fatalf("Parse: %d points, %v; want 1, nil", len(pts), err)
+	}
+	fields := pts[0].Fields
+	if len(fields) != n {
+		t.Fatalf("got %d fields, want %d", len(fields), n)
+	}
+	for i, f := range fields {
+		want := int64(i)
+		switch i {
+		case 5, 70, 299:
+			want = -int64(i)
+		}
+		if string(f.Key) != fmt.Sprintf("f%d", i) || f.Value.Integer() != want {
+			t.Fatalf("field %d: got %s=%d, want f%d=%d", i, f.Key, f.Value.Integer(), i, want)
 		}
 	}
 }
