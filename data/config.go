@@ -24,8 +24,6 @@ const (
 	DefaultRPCAddr = "127.0.0.1:8088"
 	// DefaultMetaAddr is the meta node asked when none is configured.
 	DefaultMetaAddr = "127.0.0.1:8091"
-	// DefaultMaxBodySize is InfluxDB's max-body-size: 25 MB.
-	DefaultMaxBodySize = 25_000_000
 	// DefaultShardPrecreateAdvance is how far ahead of a group's end the
 	// next group is created.
 	DefaultShardPrecreateAdvance = 30 * time.Minute
@@ -58,9 +56,6 @@ type Config struct {
 	RPCAdvertiseAddr string `toml:"rpc-advertise-addr"`
 	// Meta lists meta node HTTP addresses.
 	Meta []string `toml:"meta"`
-	// MaxBodySize bounds a /write body (after gzip decoding) in bytes;
-	// larger bodies get 413. 0 disables the limit.
-	MaxBodySize int64 `toml:"max-body-size"`
 	// ShardPrecreateAdvance and ShardPrecreateInterval drive the creation
 	// of the next shard group before writes need it.
 	ShardPrecreateAdvance  meta.Duration `toml:"shard-precreate-advance"`
@@ -70,18 +65,14 @@ type Config struct {
 	// DefaultReplication is the replication factor of a database created
 	// through /query without WITH REPLICATION.
 	DefaultReplication int `toml:"default-replication"`
-	// PprofEnabled serves Go's profiler under /debug/pprof/ on the client
-	// API, as InfluxDB does.
-	PprofEnabled bool `toml:"pprof-enabled"`
-	// AuthEnabled requires a user (u/p query parameters, Basic auth or
-	// "Token user:password") on every client request but /ping and /health.
-	AuthEnabled bool `toml:"auth-enabled"`
 	// GCPercent is the Go garbage collector's target (GOGC) for the
 	// process: how far, in percent of live memory, the heap may grow before
 	// a collection. Lower holds less memory and spends more CPU. The GOGC
 	// environment variable, when set, wins.
 	GCPercent int `toml:"gc-percent"`
 
+	// HTTP is InfluxDB's [http] section: client authentication and limits.
+	HTTP HTTPConfig `toml:"http"`
 	// Coordinator configures the write path and internode RPC.
 	Coordinator coordinator.Config `toml:"coordinator"`
 	// Query limits what queries may cost.
@@ -103,13 +94,12 @@ func NewConfig() Config {
 		HTTPAddr:               DefaultHTTPAddr,
 		RPCAddr:                DefaultRPCAddr,
 		Meta:                   []string{DefaultMetaAddr},
-		MaxBodySize:            DefaultMaxBodySize,
 		ShardPrecreateAdvance:  meta.Duration(DefaultShardPrecreateAdvance),
 		ShardPrecreateInterval: meta.Duration(DefaultShardPrecreateInterval),
 		ShutdownTimeout:        meta.Duration(DefaultShutdownTimeout),
 		DefaultReplication:     1,
-		PprofEnabled:           true,
 		GCPercent:              DefaultGCPercent,
+		HTTP:                   NewHTTPConfig(),
 		Coordinator:            coordinator.NewConfig(),
 		Query:                  query.NewConfig(),
 		Storage:                storageDefaults(),
@@ -130,12 +120,14 @@ func (c *Config) Validate() error {
 	req(c.HTTPAddr != "", "http-addr must be set")
 	req(c.RPCAddr != "", "rpc-addr must be set")
 	req(len(c.Meta) > 0, "meta must name at least one meta node")
-	req(c.MaxBodySize >= 0, "max-body-size must not be negative")
 	req(c.ShardPrecreateAdvance > 0, "shard-precreate-advance must be positive")
 	req(c.ShardPrecreateInterval > 0, "shard-precreate-interval must be positive")
 	req(c.ShutdownTimeout > 0, "shutdown-timeout must be positive")
 	req(c.DefaultReplication >= 1, "default-replication must be at least 1")
 	req(c.GCPercent >= 10, "gc-percent must be at least 10 (lower makes the collector run almost constantly)")
+	if err := c.HTTP.Validate(); err != nil {
+		errs = append(errs, err)
+	}
 	if err := c.Coordinator.Validate(); err != nil {
 		errs = append(errs, err)
 	}

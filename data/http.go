@@ -2,15 +2,11 @@ package data
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/pprof"
 	"strings"
-	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -22,9 +18,6 @@ import (
 // X-Influxdb-Version: the InfluxDB 1.x API level Strata speaks, so client
 // libraries that branch on it pick their 1.x code paths.
 const InfluxDBVersion = "1.8.10"
-
-// errUnauthorized is the answer to a request without valid credentials.
-var errUnauthorized = errors.New("authorization failed")
 
 // metaView is what the client API needs from the meta client.
 type metaView interface {
@@ -49,12 +42,17 @@ type handler struct {
 	shards func() []ShardStatus
 	// ddl runs cluster-state statements; queries runs SELECT and SHOW over
 	// the data; deletes runs DROP/DELETE on the owners. Nil disables them.
-	ddl     metaDDL
+	ddl metaDDL
+	// users runs the user and privilege statements (nil: unsupported).
+	users   userAdmin
 	queries queryRunner
 	deletes deleter
 }
 
 func newHandler(cfg Config, build string, mv metaView, w pointsWriter, gather prometheus.Gatherer, logger *slog.Logger, m *httpMetrics) *handler {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
 	h := &handler{cfg: cfg, build: build, meta: mv, writer: w, gather: gather, logger: logger, metrics: m}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /write", h.serveWrite)
@@ -69,7 +67,7 @@ func newHandler(cfg Config, build string, mv metaView, w pointsWriter, gather pr
 	mux.HandleFunc("GET /health", h.serveHealth)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(gather, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET "+ShardsPath, h.serveShards)
-	if cfg.PprofEnabled {
+	if cfg.HTTP.PprofEnabled {
 		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
 		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
@@ -121,85 +119,4 @@ func (h *handler) serveHealth(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(body)
-}
-
-// authCache remembers credentials that passed bcrypt against one meta
-// state, so a busy writer does not pay a bcrypt per request.
-type authCache struct {
-	mu    sync.Mutex // protects data, users
-	data  *meta.Data
-	users map[[sha256.Size]byte]*meta.UserInfo
-}
-
-// authenticate checks the request's credentials when auth is enabled and
-// returns the user (nil when auth is off).
-func (h *handler) authenticate(r *http.Request) (*meta.UserInfo, error) {
-	if !h.cfg.AuthEnabled {
-		return nil, nil
-	}
-	name, password, ok := credentials(r)
-	if !ok {
-		return nil, errUnauthorized
-	}
-	d := h.meta.Data()
-	if d == nil {
-		return nil, errUnauthorized
-	}
-	key := sha256.Sum256([]byte(name + "\x00" + password))
-	c := &h.auth
-	c.mu.Lock()
-	if c.data != d {
-		c.data, c.users = d, make(map[[sha256.Size]byte]*meta.UserInfo)
-	}
-	u := c.users[key]
-	c.mu.Unlock()
-	if u != nil {
-		return u, nil
-	}
-	u, err := d.Authenticate(name, password)
-	if err != nil {
-		return nil, errUnauthorized
-	}
-	c.mu.Lock()
-	if c.data == d {
-		c.users[key] = u
-	}
-	c.mu.Unlock()
-	return u, nil
-}
-
-// credentials extracts a user and password the ways InfluxDB 1.x accepts
-// them: u/p query parameters, HTTP Basic auth, or "Token user:password".
-func credentials(r *http.Request) (name, password string, ok bool) {
-	q := r.URL.Query()
-	if u := q.Get("u"); u != "" {
-		return u, q.Get("p"), true
-	}
-	if u, p, ok := r.BasicAuth(); ok {
-		return u, p, true
-	}
-	if tok, found := strings.CutPrefix(r.Header.Get("Authorization"), "Token "); found {
-		if u, p, ok := strings.Cut(tok, ":"); ok {
-			return u, p, true
-		}
-		if b, err := base64.StdEncoding.DecodeString(tok); err == nil {
-			if u, p, ok := strings.Cut(string(b), ":"); ok {
-				return u, p, true
-			}
-		}
-	}
-	return "", "", false
-}
-
-// authorized reports whether u may use privilege p on db (nil u means auth
-// is off).
-func authorized(u *meta.UserInfo, db string, p meta.Privilege) bool {
-	if u == nil || u.Admin {
-		return true
-	}
-	have, ok := u.Privileges[db]
-	if !ok {
-		return false
-	}
-	return have == meta.PrivilegeAll || have == p
 }

@@ -105,7 +105,7 @@ func (f *fakeWriter) WritePoints(_ context.Context, db, rp string, level coordin
 func newTestHandler(t *testing.T, mutate func(*Config)) (*handler, *fakeMeta, *fakeWriter) {
 	t.Helper()
 	cfg := NewConfig()
-	cfg.MaxBodySize = 1000
+	cfg.HTTP.MaxBodySize = 1000
 	if mutate != nil {
 		mutate(&cfg)
 	}
@@ -286,7 +286,7 @@ func TestQueryCreateAndShowDatabases(t *testing.T) {
 }
 
 func TestWriteAuth(t *testing.T) {
-	h, fm, fw := newTestHandler(t, func(c *Config) { c.AuthEnabled = true })
+	h, fm, fw := newTestHandler(t, func(c *Config) { c.HTTP.AuthEnabled = true })
 	hash, err := bcrypt.GenerateFromPassword([]byte("secret"), bcrypt.MinCost)
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ type httpMetrics struct {
 	pointsDropped prometheus.Counter
 	bodyBytes     prometheus.Counter
 	writeDuration prometheus.Histogram
+	authFailures  *prometheus.CounterVec
 }
 
 func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
@@ -38,5 +39,9 @@ func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
 			Help:    "Time to serve a successful /write, replication included.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
 		}),
+		authFailures: f.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "strata", Subsystem: "http", Name: "auth_failures_total",
+			Help: "Client requests refused by authentication or authorization, by reason.",
+		}, []string{"reason"}),
 	}
 }

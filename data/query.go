@@ -47,9 +47,9 @@ type metaDDL interface {
 // rest are not executed. Cluster-state statements go to meta; SELECT and
 // SHOW over the data go to the executor; deletes go to every owner.
 func (h *handler) serveQuery(w http.ResponseWriter, r *http.Request) {
-	user, err := h.authenticate(r)
-	if err != nil {
-		httpError(w, http.StatusUnauthorized, err.Error())
+	user, aerr := h.authenticate(r)
+	if aerr != nil {
+		h.refuse(w, r, aerr)
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxQueryBytes)
@@ -63,6 +63,7 @@ func (h *handler) serveQuery(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusBadRequest, err.Error())
 		return
 	}
+	var err error
 	chunkSize := 0
 	if r.FormValue("chunked") == "true" {
 		chunkSize = 10000
@@ -76,6 +77,10 @@ func (h *handler) serveQuery(w http.ResponseWriter, r *http.Request) {
 	q, err := influxql.ParseQuery(qs)
 	if err != nil {
 		httpError(w, http.StatusBadRequest, "error parsing query: "+err.Error())
+		return
+	}
+	if aerr := h.authorizeQuery(user, q, r.FormValue("db")); aerr != nil {
+		h.refuse(w, r, aerr)
 		return
 	}
 	opts := query.ExecutionOptions{
@@ -133,11 +138,10 @@ func (h *handler) executeStatement(r *http.Request, user *meta.UserInfo, stmt in
 		res.Err = fmt.Errorf("%s changes the database: send it with POST", statementKind(stmt))
 		return
 	}
-	if err := h.authorize(user, stmt, opts.Database); err != nil {
-		res.Err = err
-		return
+	handled, err := h.executeUserStatement(r.Context(), stmt, res)
+	if !handled {
+		handled, err = h.executeClusterStatement(r.Context(), user, stmt, opts, res)
 	}
-	handled, err := h.executeClusterStatement(r.Context(), stmt, opts, res)
 	if handled {
 		res.Err = err
 		return
@@ -180,32 +184,4 @@ func statementKind(stmt influxql.Statement) string {
 		words = words[:3]
 	}
 	return strings.Join(words, " ")
-}
-
-// authorize checks user's right to run stmt (nil user: auth is off).
-func (h *handler) authorize(user *meta.UserInfo, stmt influxql.Statement, db string) error {
-	if user == nil || user.Admin {
-		return nil
-	}
-	privs, err := stmt.RequiredPrivileges()
-	if err != nil {
-		return err
-	}
-	for _, p := range privs {
-		if p.Admin {
-			return fmt.Errorf("%q user is not authorized to execute %s", user.Name, statementKind(stmt))
-		}
-		name := p.Name
-		if name == "" {
-			name = db
-		}
-		want := meta.PrivilegeRead
-		if p.Privilege == influxql.WritePrivilege {
-			want = meta.PrivilegeWrite
-		}
-		if p.Privilege != influxql.NoPrivileges && !authorized(user, name, want) {
-			return fmt.Errorf("%q user is not authorized to execute %s on %q", user.Name, statementKind(stmt), name)
-		}
-	}
-	return nil
 }

@@ -19,7 +19,7 @@ var errNoState = errors.New("no cluster state from the meta nodes yet")
 // executeClusterStatement runs the statements that change or show the
 // cluster's state through meta, and the deletes through every owner. It
 // reports whether stmt was one of them.
-func (h *handler) executeClusterStatement(ctx context.Context, stmt influxql.Statement, opts query.ExecutionOptions, res *query.Result) (bool, error) {
+func (h *handler) executeClusterStatement(ctx context.Context, user *meta.UserInfo, stmt influxql.Statement, opts query.ExecutionOptions, res *query.Result) (bool, error) {
 	switch s := stmt.(type) {
 	case *influxql.CreateDatabaseStatement:
 		return true, h.createDatabase(ctx, s)
@@ -39,7 +39,7 @@ func (h *handler) executeClusterStatement(ctx context.Context, stmt influxql.Sta
 	case *influxql.DropRetentionPolicyStatement:
 		return true, h.ddl.DropRetentionPolicy(ctx, s.Database, s.Name)
 	case *influxql.ShowDatabasesStatement:
-		return true, h.showDatabases(res)
+		return true, h.showDatabases(user, res)
 	case *influxql.ShowRetentionPoliciesStatement:
 		return true, h.showRetentionPolicies(s, opts, res)
 	case *influxql.ShowShardsStatement:
@@ -79,14 +79,18 @@ func (h *handler) state() (*meta.Data, error) {
 	return d, nil
 }
 
-func (h *handler) showDatabases(res *query.Result) error {
+// showDatabases lists the databases user may read or write (all with auth
+// off or for an admin), as InfluxDB does.
+func (h *handler) showDatabases(user *meta.UserInfo, res *query.Result) error {
 	d, err := h.state()
 	if err != nil {
 		return err
 	}
 	row := &query.Row{Name: "databases", Columns: []string{"name"}}
 	for _, db := range d.Databases {
-		row.Values = append(row.Values, []any{db.Name})
+		if authorized(user, db.Name, meta.PrivilegeRead) || authorized(user, db.Name, meta.PrivilegeWrite) {
+			row.Values = append(row.Values, []any{db.Name})
+		}
 	}
 	res.Series = []*query.Row{row}
 	return nil

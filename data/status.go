@@ -33,8 +33,8 @@ func shardStatuses(store *tsdb.Store) []ShardStatus {
 }
 
 func (h *handler) serveShards(w http.ResponseWriter, r *http.Request) {
-	if _, err := h.authenticate(r); err != nil {
-		httpError(w, http.StatusUnauthorized, err.Error())
+	if _, aerr := h.authenticate(r); aerr != nil {
+		h.refuse(w, r, aerr)
 		return
 	}
 	var list []ShardStatus

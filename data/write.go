@@ -86,17 +86,17 @@ func (h *handler) serveWriteV2(w http.ResponseWriter, r *http.Request) {
 
 func (h *handler) write(w http.ResponseWriter, r *http.Request, db, rp, precision, consistency string) {
 	start := time.Now()
-	user, err := h.authenticate(r)
-	if err != nil {
-		httpError(w, http.StatusUnauthorized, err.Error())
+	user, aerr := h.authenticate(r)
+	if aerr != nil {
+		h.refuse(w, r, aerr)
 		return
 	}
 	if db == "" {
 		httpError(w, http.StatusBadRequest, "database is required")
 		return
 	}
-	if !authorized(user, db, meta.PrivilegeWrite) {
-		httpError(w, http.StatusForbidden, fmt.Sprintf("%q user is not authorized to write to database %q", user.Name, db))
+	if aerr := h.authorizeWrite(user, db); aerr != nil {
+		h.refuse(w, r, aerr)
 		return
 	}
 	prec, err := models.ParsePrecision(precision)
@@ -197,7 +197,7 @@ func (h *handler) write(w http.ResponseWriter, r *http.Request, db, rp, precisio
 // MaxBodySize on the decoded bytes.
 func (h *handler) readBody(r *http.Request, buf *bytes.Buffer) error {
 	buf.Reset()
-	limit := h.cfg.MaxBodySize
+	limit := h.cfg.HTTP.MaxBodySize
 	if limit > 0 && r.ContentLength > limit {
 		return errBodyTooLarge
 	}

@@ -25,7 +25,7 @@ func FuzzWrite(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		h, _, fw := newTestHandler(t, func(c *Config) { c.MaxBodySize = 1 << 16 })
+		h, _, fw := newTestHandler(t, func(c *Config) { c.HTTP.MaxBodySize = 1 << 16 })
 		req := httptest.NewRequest(http.MethodPost, "/write?db=db0", bytes.NewReader(body))
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)

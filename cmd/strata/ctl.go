@@ -86,6 +86,7 @@ the others are tried when one is down). Output is a table, or JSON with
 		newCtlUpdateDataCommand(opts),
 		newCtlTruncateShardsCommand(opts),
 		newCtlEntropyCommand(opts),
+		newCtlUserCommand(opts),
 	)
 	return cmd
 }
