@@ -3,6 +3,8 @@ package data
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/pprof"
@@ -94,6 +96,25 @@ func httpError(w http.ResponseWriter, status int, msg string) {
 	w.Header().Set("X-Influxdb-Error", strings.ReplaceAll(msg, "\n", " "))
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(map[string]string{"error": msg})
+}
+
+// readQueryForm parses /query's parameters, from the URL and a form body
+// of at most maxQueryBytes. It answers 413 for a larger body (rather than
+// reading on as if q were missing) and 400 for a malformed one, and then
+// returns false.
+func readQueryForm(w http.ResponseWriter, r *http.Request) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, maxQueryBytes)
+	err := r.ParseForm()
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		httpError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body too large: /query takes at most %d bytes", maxQueryBytes))
+		return false
+	case err != nil:
+		httpError(w, http.StatusBadRequest, "read query parameters: "+err.Error())
+		return false
+	}
+	return true
 }
 
 func (h *handler) servePing(w http.ResponseWriter, r *http.Request) {

@@ -343,3 +343,24 @@ func TestWriteToDatabaseCreatedElsewhere(t *testing.T) {
 		t.Fatalf("write to a database nobody has: got %d after %d refreshes; want 404 after a refresh", rec.Code, fm.refreshes)
 	}
 }
+
+// TestQueryBodyTooLarge checks that a /query body over the limit is
+// answered 413, not as if q were missing (issue 9: a 50 MB body got 400
+// `missing required parameter "q"`), and that a body under it is read.
+func TestQueryBodyTooLarge(t *testing.T) {
+	h, _, _ := newTestHandler(t, nil)
+	post := func(body string) *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodPost, "/query", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	pad := "&pad=" + strings.Repeat("x", maxQueryBytes)
+	if rec := post("q=SHOW+DATABASES" + pad); rec.Code != http.StatusRequestEntityTooLarge || !strings.Contains(rec.Body.String(), "1048576 bytes") {
+		t.Errorf("body over %d bytes: got %d %s; want 413 naming the limit", maxQueryBytes, rec.Code, rec.Body)
+	}
+	if rec := post("q=SHOW+DATABASES" + pad[:maxQueryBytes-100]); rec.Code != http.StatusOK {
+		t.Errorf("body under the limit: got %d %s; want 200", rec.Code, rec.Body)
+	}
+}

@@ -52,7 +52,9 @@ func (h *handler) serveQuery(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, r, aerr)
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxQueryBytes)
+	if !readQueryForm(w, r) {
+		return
+	}
 	qs := r.FormValue("q")
 	if qs == "" {
 		httpError(w, http.StatusBadRequest, `missing required parameter "q"`)
