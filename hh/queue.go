@@ -23,6 +23,9 @@ const (
 	positionSize = 20
 	// maxSpareBuffer is the largest group buffer kept for the next group.
 	maxSpareBuffer = 64 << 20
+	// maxSpares is how many group buffers are kept: one for the group
+	// being flushed and one for the group filling meanwhile.
+	maxSpares = 2
 )
 
 // segment is one segment file of a queue.
@@ -33,11 +36,10 @@ type segment struct {
 
 // group is a batch of records written with one write call and one fsync.
 type group struct {
-	buf   []byte
-	recs  int64
-	done  bool
-	err   error
-	first int64 // enqueue time of the group's first record (unix ns)
+	buf  []byte
+	recs int64
+	done bool
+	err  error
 }
 
 // Queue is the durable queue of batches for one destination node: segment
@@ -60,8 +62,8 @@ type Queue struct {
 	closed   bool
 	err      error
 	flushing bool
-	cur      *group // records waiting for the next flush
-	spare    []byte
+	cur      *group    // records waiting for the next flush
+	spares   [][]byte  // buffers of finished groups, for the next ones
 	file     *os.File  // active segment, opened for append
 	segs     []segment // every segment, ascending; the last is active
 	// activeLen counts the active segment's durable, in-flight and
@@ -343,8 +345,11 @@ func (q *Queue) append(shardID uint64, points int, payload []byte, now time.Time
 	}
 	g := q.cur
 	if g == nil {
-		g = &group{buf: q.spare[:0], first: h.enqueued}
-		q.spare, q.cur = nil, g
+		g = &group{}
+		if n := len(q.spares); n > 0 {
+			g.buf, q.spares = q.spares[n-1], q.spares[:n-1]
+		}
+		q.cur = g
 	}
 	g.buf = appendRecord(g.buf, h, payload)
 	g.recs++
@@ -394,8 +399,8 @@ func (q *Queue) finishLocked(g *group, err error) {
 	g.done, g.err = true, err
 	active := &q.segs[len(q.segs)-1]
 	n := int64(len(g.buf))
-	if cap(g.buf) <= maxSpareBuffer {
-		q.spare = g.buf[:0]
+	if cap(g.buf) <= maxSpareBuffer && len(q.spares) < maxSpares {
+		q.spares = append(q.spares, g.buf[:0])
 	}
 	g.buf = nil
 	defer q.cond.Broadcast()
