@@ -87,6 +87,7 @@ the others are tried when one is down). Output is a table, or JSON with
 		newCtlTruncateShardsCommand(opts),
 		newCtlEntropyCommand(opts),
 		newCtlUserCommand(opts),
+		newCtlHHCommand(opts),
 	)
 	return cmd
 }

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/strata-db/strata/data/clustertest"
+	"github.com/strata-db/strata/internal/faultproxy"
+)
+
+// runCtl runs `strata ctl --meta addrs args...` in process with stdin in
+// and returns its stdout and error.
+func runCtl(t *testing.T, addrs []string, in string, args ...string) (string, error) {
+	t.Helper()
+	cmd := newCtlCommand()
+	var out bytes.Buffer
+	cmd.SetIn(strings.NewReader(in))
+	cmd.SetOut(&out)
+	cmd.SetErr(&out)
+	cmd.SetArgs(append([]string{"--meta", strings.Join(addrs, ","), "--timeout", "20s"}, args...))
+	err := cmd.ExecuteContext(context.Background())
+	return out.String(), err
+}
+
+// TestCtlHH checks `strata ctl hh status` and `purge` against a cluster
+// whose node 1 is cut off while writes for it are queued on node 0.
+func TestCtlHH(t *testing.T) {
+	c := clustertest.New(t, clustertest.Options{Data: 2})
+	c.CreateDatabase("db", 2)
+	c.SetLink(1, faultproxy.Refuse)
+	ts := time.Now().Add(-time.Hour).UnixNano()
+	for i := range 3 {
+		body := fmt.Sprintf("cpu,host=a v=%d %d\ncpu,host=b v=%d %d", i, ts+int64(i), i, ts+int64(i))
+		if code, resp := c.Write(0, map[string][]string{"db": {"db"}, "consistency": {"any"}}, body); code != 204 {
+			t.Fatalf("write: %d %s", code, resp)
+		}
+	}
+	addrs := c.Meta.HTTPAddrs()
+	cut := c.NodeID(1)
+
+	out, err := runCtl(t, addrs, "", "--json", "hh", "status")
+	if err != nil {
+		t.Fatalf("hh status: %v\n%s", err, out)
+	}
+	var st struct {
+		Queues []struct {
+			Holder  uint64
+			NodeID  uint64 `json:"node_id"`
+			Records int64
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		t.Fatalf("hh status --json: %v\n%s", err, out)
+	}
+	if len(st.Queues) != 1 || st.Queues[0].NodeID != cut || st.Queues[0].Records != 3 {
+		t.Fatalf("hh status = %s; want one queue of 3 records for node %d", out, cut)
+	}
+	out, err = runCtl(t, addrs, "", "hh", "status")
+	if err != nil || !strings.Contains(out, "NODE") || !strings.Contains(out, fmt.Sprintf("\n%d ", cut)) {
+		t.Errorf("hh status table = %q, %v; want a row for node %d", out, err, cut)
+	}
+
+	out, err = runCtl(t, addrs, "n\n", "hh", "purge", fmt.Sprint(cut))
+	if err == nil || !strings.Contains(err.Error(), "cancelled") || !strings.Contains(out, "Drop 3 queued records") {
+		t.Fatalf("hh purge answered no: %q, %v; want the question and a cancelled error", out, err)
+	}
+	out, err = runCtl(t, addrs, "", "hh", "purge", fmt.Sprint(cut), "--yes")
+	if err != nil || !strings.Contains(out, "purged 3 records (6 points)") {
+		t.Fatalf("hh purge --yes: %q, %v; want 3 records (6 points) purged", out, err)
+	}
+	out, err = runCtl(t, addrs, "", "--json", "hh", "status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Queues = nil
+	if err := json.Unmarshal([]byte(out), &st); err != nil || len(st.Queues) != 1 || st.Queues[0].Records != 0 {
+		t.Errorf("hh status after purge = %s; want node %d's queue empty", out, cut)
+	}
+}
