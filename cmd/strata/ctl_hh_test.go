@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -12,20 +10,6 @@ import (
 	"github.com/strata-db/strata/data/clustertest"
 	"github.com/strata-db/strata/internal/faultproxy"
 )
-
-// runCtl runs `strata ctl --meta addrs args...` in process with stdin in
-// and returns its stdout and error.
-func runCtl(t *testing.T, addrs []string, in string, args ...string) (string, error) {
-	t.Helper()
-	cmd := newCtlCommand()
-	var out bytes.Buffer
-	cmd.SetIn(strings.NewReader(in))
-	cmd.SetOut(&out)
-	cmd.SetErr(&out)
-	cmd.SetArgs(append([]string{"--meta", strings.Join(addrs, ","), "--timeout", "20s"}, args...))
-	err := cmd.ExecuteContext(context.Background())
-	return out.String(), err
-}
 
 // TestCtlHH checks `strata ctl hh status` and `purge` against a cluster
 // whose node 1 is cut off while writes for it are queued on node 0.
