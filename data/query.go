@@ -107,10 +107,24 @@ func (h *handler) serveQuery(w http.ResponseWriter, r *http.Request) {
 		},
 		Now: time.Now(),
 	}
+	csv := strings.Contains(r.Header.Get("Accept"), "application/csv")
+	var chunks *query.ChunkWriter
+	if chunkSize > 0 && !csv {
+		// Chunked JSON streams: rows go out as the executor makes them.
+		w.Header().Set("Content-Type", "application/json")
+		if chunks, err = query.NewChunkWriter(w, format, chunkSize); err != nil {
+			httpError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		opts.Sink = chunks
+	}
 	results := make([]*query.Result, 0, len(q.Statements))
 	failed := false
 	for i, stmt := range q.Statements {
 		res := &query.Result{StatementID: i}
+		if chunks != nil {
+			chunks.Start(i)
+		}
 		switch {
 		case failed:
 			res.Err = query.ErrNotExecuted
@@ -119,19 +133,27 @@ func (h *handler) serveQuery(w http.ResponseWriter, r *http.Request) {
 			failed = res.Err != nil
 		}
 		res.StatementID = i
+		if chunks != nil {
+			if err := chunks.End(res); err != nil {
+				return // the client went away
+			}
+			continue
+		}
 		results = append(results, res)
 	}
-	switch {
-	case strings.Contains(r.Header.Get("Accept"), "application/csv"):
+	if chunks != nil {
+		return
+	}
+	if chunkSize == 0 {
+		query.LimitRows(results, h.cfg.Query.MaxRowLimit)
+	}
+	if csv {
 		w.Header().Set("Content-Type", "text/csv")
 		_ = query.WriteCSV(w, results, format)
-	case chunkSize > 0:
-		w.Header().Set("Content-Type", "application/json")
-		_ = query.WriteChunked(w, results, format, chunkSize)
-	default:
-		w.Header().Set("Content-Type", "application/json")
-		_ = query.WriteJSON(w, results, format)
+		return
 	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = query.WriteJSON(w, results, format)
 }
 
 // executeStatement runs one statement into res.

@@ -13,6 +13,8 @@ const (
 	DefaultMaxSelectSeriesN     = 0
 	DefaultMaxSelectBucketsN    = 0
 	DefaultMaxConcurrentQueries = 0
+	DefaultMaxSelectPointN      = 0
+	DefaultMaxRowLimit          = 0
 )
 
 // Config limits what queries may cost. Zero means unlimited for every
@@ -26,6 +28,12 @@ type Config struct {
 	MaxSelectBucketsN int64 `toml:"max-select-buckets"`
 	// MaxConcurrentQueries bounds the queries running at once.
 	MaxConcurrentQueries int `toml:"max-concurrent-queries"`
+	// MaxSelectPointN bounds the values one SELECT may read.
+	MaxSelectPointN int64 `toml:"max-select-point"`
+	// MaxRowLimit bounds the rows of a non-chunked /query answer: past
+	// it the answer is cut and marked "partial" (InfluxDB's [http]
+	// max-row-limit).
+	MaxRowLimit int `toml:"max-row-limit"`
 }
 
 // NewConfig returns the default Config.
@@ -35,6 +43,8 @@ func NewConfig() Config {
 		MaxSelectSeriesN:     DefaultMaxSelectSeriesN,
 		MaxSelectBucketsN:    DefaultMaxSelectBucketsN,
 		MaxConcurrentQueries: DefaultMaxConcurrentQueries,
+		MaxSelectPointN:      DefaultMaxSelectPointN,
+		MaxRowLimit:          DefaultMaxRowLimit,
 	}
 }
 
@@ -49,6 +59,10 @@ func (c Config) Validate() error {
 		return errors.New("max-select-buckets must not be negative")
 	case c.MaxConcurrentQueries < 0:
 		return errors.New("max-concurrent-queries must not be negative")
+	case c.MaxSelectPointN < 0:
+		return errors.New("max-select-point must not be negative")
+	case c.MaxRowLimit < 0:
+		return errors.New("max-row-limit must not be negative")
 	}
 	return nil
 }

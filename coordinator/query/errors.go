@@ -55,6 +55,18 @@ func (e *MaxBucketsError) Error() string {
 	return fmt.Sprintf("max-select-buckets limit exceeded: (%d/%d)", e.N, e.Limit)
 }
 
+// MaxPointsError is returned when a SELECT reads more values than
+// Config.MaxSelectPointN.
+type MaxPointsError struct {
+	N, Limit int64
+}
+
+// Error returns InfluxDB's message, its spelling included (clients match
+// on it).
+func (e *MaxPointsError) Error() string {
+	return fmt.Sprintf("max-select-point limit exceeed: (%d/%d)", e.N, e.Limit)
+}
+
 // invalidf returns an ErrInvalidQuery whose text is exactly msg, the way
 // InfluxDB words it (the sentinel is only for errors.Is).
 func invalidf(format string, args ...any) error {

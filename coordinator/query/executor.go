@@ -61,6 +61,12 @@ type ExecutionOptions struct {
 	DefaultRetentionPolicy func(db string) (string, error)
 	// Now is the query's now(); zero means time.Now().
 	Now time.Time
+	// Sink, when set, receives the rows of every SELECT as they are
+	// produced, and those statements' Result.Series stay empty: raw
+	// queries without GROUP BY tags are read and sent one time slice at
+	// a time, so a large answer streams instead of being held whole.
+	// Other statements still answer in Result.Series.
+	Sink RowSink
 }
 
 // Executor runs InfluxQL statements over a Storage.

@@ -155,69 +155,149 @@ func WriteError(w io.Writer, err error, pretty bool) error {
 	}{err.Error()}, pretty)
 }
 
-// WriteChunked writes results the way InfluxDB answers chunked=true: one
-// JSON object per line, each holding one statement's next chunk of at
-// most chunkSize values (default 10,000), which may span several series.
-// A series continued in the next chunk is marked "partial", and so is a
-// statement result that has more chunks. If w is an http.Flusher, each
-// chunk is flushed.
+// LimitRows cuts results to at most limit values in all (0: no limit),
+// as InfluxDB's max-row-limit does for a non-chunked answer: the series
+// reaching the limit keeps what fits and is marked partial, the series
+// after it in its statement are dropped, and each later statement keeps
+// one empty, partial series.
+func LimitRows(results []*Result, limit int) {
+	if limit <= 0 {
+		return
+	}
+	rows := 0
+	for _, res := range results {
+		for i, r := range res.Series {
+			if n := limit - rows; n < len(r.Values) {
+				r.Values = r.Values[:n]
+				r.Partial = true
+			}
+			rows += len(r.Values)
+			if rows >= limit {
+				res.Series = res.Series[:i+1]
+				break
+			}
+		}
+	}
+}
+
+// WriteChunked writes results the way InfluxDB answers chunked=true (see
+// ChunkWriter), all at once.
 func WriteChunked(w io.Writer, results []*Result, opts FormatOptions, chunkSize int) error {
-	unit, err := epochUnit(opts.Epoch)
+	cw, err := NewChunkWriter(w, opts, chunkSize)
 	if err != nil {
 		return err
+	}
+	for _, res := range results {
+		cw.Start(res.StatementID)
+		if err := cw.End(res); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ChunkWriter writes results the way InfluxDB answers chunked=true, as
+// they are produced: one JSON object per line, each holding one
+// statement's next chunk of at most chunkSize values (default 10,000),
+// which may span several series. A series continued in the next chunk
+// is marked "partial", and so is a statement result that has more
+// chunks. A chunk is written (and flushed, when the writer is an
+// http.Flusher) once it is full and more values follow, so at most one
+// chunk is held. Per statement: Start, then WriteRow (it is the RowSink
+// of the statement) as values come, then End.
+type ChunkWriter struct {
+	w       io.Writer
+	flusher http.Flusher
+	opts    FormatOptions
+	unit    int64
+	size    int
+	chunk   jsonResult
+	n       int  // values in chunk
+	last    *Row // series of the chunk's last values
+	written bool // a chunk of this statement is out
+}
+
+// NewChunkWriter returns a ChunkWriter writing to w.
+func NewChunkWriter(w io.Writer, opts FormatOptions, chunkSize int) (*ChunkWriter, error) {
+	unit, err := epochUnit(opts.Epoch)
+	if err != nil {
+		return nil, err
 	}
 	if chunkSize <= 0 {
 		chunkSize = 10000
 	}
-	flusher, _ := w.(http.Flusher)
-	emit := func(jr jsonResult) error {
-		if err := encodeJSON(w, jsonResponse{Results: []jsonResult{jr}}, opts.Pretty); err != nil {
+	cw := &ChunkWriter{w: w, opts: opts, unit: unit, size: chunkSize}
+	cw.flusher, _ = w.(http.Flusher)
+	return cw, nil
+}
+
+// Start begins the answer of statement statementID.
+func (c *ChunkWriter) Start(statementID int) {
+	c.chunk.StatementID = statementID
+}
+
+// WriteRow implements RowSink: r's values join the current chunk.
+func (c *ChunkWriter) WriteRow(r *Row) error {
+	vals := r.Values
+	for len(vals) > 0 {
+		if c.n == c.size {
+			if c.last != nil && sameSeries(c.last, r) {
+				c.chunk.Series[len(c.chunk.Series)-1].Partial = true
+			}
+			c.chunk.Partial = true
+			if err := c.emit(); err != nil {
+				return err
+			}
+		}
+		take := min(c.size-c.n, len(vals))
+		rendered := renderTime(r, vals[:take], c.unit, false)
+		if k := len(c.chunk.Series) - 1; k >= 0 && c.last != nil && sameSeries(c.last, r) {
+			c.chunk.Series[k].Values = append(c.chunk.Series[k].Values, rendered...)
+		} else {
+			c.chunk.Series = append(c.chunk.Series, jsonRow{Name: r.Name, Tags: r.Tags, Columns: r.Columns, Values: rendered})
+		}
+		c.chunk.Series[len(c.chunk.Series)-1].Partial = r.Partial
+		c.last = r
+		c.n += take
+		vals = vals[take:]
+	}
+	return nil
+}
+
+// End finishes the statement of res: the values streamed to WriteRow
+// and res's own Series, its messages, or its error alone.
+func (c *ChunkWriter) End(res *Result) error {
+	defer func() { c.chunk, c.n, c.last, c.written = jsonResult{}, 0, nil, false }()
+	if res.Err != nil {
+		c.chunk = toJSONResult(res, c.unit)
+		return c.emit()
+	}
+	for _, r := range res.Series {
+		if err := c.WriteRow(r); err != nil {
 			return err
 		}
-		if flusher != nil {
-			flusher.Flush()
+		if len(r.Values) == 0 { // a series with columns only
+			c.chunk.Series = append(c.chunk.Series, jsonRow{Name: r.Name, Tags: r.Tags, Columns: r.Columns, Partial: r.Partial})
+			c.last = nil
 		}
-		return nil
 	}
-	for _, res := range results {
-		if res.Err != nil || len(res.Series) == 0 {
-			if err := emit(toJSONResult(res, unit)); err != nil {
-				return err
-			}
-			continue
-		}
-		chunk := jsonResult{StatementID: res.StatementID, Messages: res.Messages}
-		n := 0 // values in chunk
-		for si, r := range res.Series {
-			vals := r.Values
-			for {
-				take := min(chunkSize-n, len(vals))
-				more := take < len(vals)
-				chunk.Series = append(chunk.Series, jsonRow{
-					Name: r.Name, Tags: r.Tags, Columns: r.Columns,
-					Values: renderTime(r, vals[:take], unit, false), Partial: more || r.Partial,
-				})
-				n += take
-				vals = vals[take:]
-				last := !more && si == len(res.Series)-1
-				if n == chunkSize && !last {
-					chunk.Partial = true
-					if err := emit(chunk); err != nil {
-						return err
-					}
-					chunk = jsonResult{StatementID: res.StatementID}
-					n = 0
-				}
-				if !more {
-					break
-				}
-			}
-		}
-		if len(chunk.Series) > 0 {
-			if err := emit(chunk); err != nil {
-				return err
-			}
-		}
+	c.chunk.Messages = res.Messages
+	if len(c.chunk.Series) > 0 || !c.written || len(res.Messages) > 0 {
+		return c.emit()
+	}
+	return nil
+}
+
+// emit writes the chunk as one line and starts the next.
+func (c *ChunkWriter) emit() error {
+	id := c.chunk.StatementID
+	err := encodeJSON(c.w, jsonResponse{Results: []jsonResult{c.chunk}}, c.opts.Pretty)
+	c.chunk, c.n, c.last, c.written = jsonResult{StatementID: id}, 0, nil, true
+	if err != nil {
+		return err
+	}
+	if c.flusher != nil {
+		c.flusher.Flush()
 	}
 	return nil
 }

@@ -178,3 +178,44 @@ measurements,,cpu
 		t.Errorf("WriteCSVError got %q, want %q", got, want)
 	}
 }
+
+// TestLimitRows checks max-row-limit's cut, as InfluxDB's handler makes
+// it: the series reaching the limit keeps what fits and is partial, the
+// series after it are dropped, a later statement keeps one empty partial
+// series, and errors stay.
+func TestLimitRows(t *testing.T) {
+	vals := func(n int) [][]any {
+		out := make([][]any, n)
+		for i := range out {
+			out[i] = []any{int64(i), float64(i)}
+		}
+		return out
+	}
+	cols := []string{"time", "v"}
+	res := []*query.Result{
+		{StatementID: 0, Series: []*query.Row{
+			{Name: "a", Columns: cols, Values: vals(3)},
+			{Name: "b", Columns: cols, Values: vals(4)},
+			{Name: "c", Columns: cols, Values: vals(2)},
+		}},
+		{StatementID: 1, Err: errors.New("boom")},
+		{StatementID: 2, Series: []*query.Row{{Name: "d", Columns: cols, Values: vals(2)}, {Name: "e", Columns: cols, Values: vals(2)}}},
+	}
+	query.LimitRows(res, 5)
+	var buf bytes.Buffer
+	if err := query.WriteJSON(&buf, res, query.FormatOptions{Epoch: "ns"}); err != nil {
+		t.Fatalf("WriteJSON: got %v, want nil", err)
+	}
+	want := `{"results":[{"statement_id":0,"series":[` +
+		`{"name":"a","columns":["time","v"],"values":[[0,0],[1,1],[2,2]]},` +
+		`{"name":"b","columns":["time","v"],"values":[[0,0],[1,1]],"partial":true}]},` +
+		`{"statement_id":1,"error":"boom"},` +
+		`{"statement_id":2,"series":[{"name":"d","columns":["time","v"],"partial":true}]}]}`
+	if got := strings.TrimSpace(buf.String()); got != want {
+		t.Errorf("\n got %s\nwant %s", got, want)
+	}
+	unlimited := []*query.Result{{Series: []*query.Row{{Name: "a", Columns: cols, Values: vals(3)}}}}
+	if query.LimitRows(unlimited, 0); len(unlimited[0].Series[0].Values) != 3 || unlimited[0].Series[0].Partial {
+		t.Errorf("limit 0: got %+v, want the rows untouched", unlimited[0].Series[0])
+	}
+}

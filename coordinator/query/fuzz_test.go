@@ -52,8 +52,9 @@ func FuzzExecuteQuery(f *testing.F) {
 // FuzzSelectTimeRange runs whole SELECT statements over extreme time
 // ranges, GROUP BY intervals and offsets (anywhere in int64, the ends
 // included), with every fill and a raw, a pushed-down and a raw-point
-// aggregate: each must answer rows or an error, never panic, and never
-// list more windows than the configured limit.
+// aggregate: each must answer rows or an error, never panic, never list
+// more windows than the configured limit, and answer the same streamed
+// (cut in time slices) as materialized.
 func FuzzSelectTimeRange(f *testing.F) {
 	day := int64(24 * time.Hour)
 	for _, s := range []struct {
@@ -72,6 +73,7 @@ func FuzzSelectTimeRange(f *testing.F) {
 	cfg := query.NewConfig()
 	cfg.MaxSelectBucketsN = fuzzMaxBuckets
 	e, _ := newExec(f, cfg, hostData)
+	query.SetSliceValues(f, 2) // hostData is cut into many slices
 	fills := []string{"", "fill(none)", "fill(previous)", "fill(linear)", "fill(7)", "fill(null)"}
 	fns := []string{"mean(usage)", "median(usage)", "max(usage), host", "derivative(mean(usage))", "count(idle)", ""}
 	f.Fuzz(func(t *testing.T, lo, hi, every, offset int64, fill, fn uint8) {
@@ -102,6 +104,9 @@ func FuzzSelectTimeRange(f *testing.F) {
 		}
 		var buf bytes.Buffer
 		_ = query.WriteJSON(&buf, res, query.FormatOptions{})
+		if got, want := chunkedAnswers(t, e, parsed, 3); got != want {
+			t.Fatalf("%q streamed:\n got %.600s\nwant %.600s", q, got, want)
+		}
 	})
 }
 

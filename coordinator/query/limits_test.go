@@ -1,8 +1,10 @@
 package query_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -262,5 +264,37 @@ func TestGroupByTimeNotPositive(t *testing.T) {
 		if res[0].Err == nil || res[0].Err.Error() != "time dimension must have positive duration" {
 			t.Errorf("%s: got %v, want %q", q, res[0].Err, "time dimension must have positive duration")
 		}
+	}
+}
+
+// TestMaxSelectPoint checks that a SELECT reading more values than
+// max-select-point fails with InfluxDB's error, raw, pushed down
+// (counting the values the windows hold) and streamed, and that one
+// within the limit answers.
+func TestMaxSelectPoint(t *testing.T) {
+	cfg := query.NewConfig()
+	cfg.MaxSelectPointN = 5
+	e, _ := newExec(t, cfg, hostData)
+	for _, q := range []string{`SELECT usage FROM cpu`, `SELECT count(usage) FROM cpu`, `SELECT median(usage) FROM cpu GROUP BY time(1m)`} {
+		res := exec(t, e, q)
+		var mpe *query.MaxPointsError
+		if !errors.As(res[0].Err, &mpe) || mpe.Limit != 5 || mpe.N <= 5 {
+			t.Fatalf("%s: got %v, want *MaxPointsError over 5", q, res[0].Err)
+		}
+		if want := fmt.Sprintf("max-select-point limit exceeed: (%d/5)", mpe.N); mpe.Error() != want {
+			t.Errorf("%s: got %q, want %q", q, mpe.Error(), want)
+		}
+	}
+	query.SetSliceValues(t, 2)
+	parsed, _ := influxql.ParseQuery(`SELECT usage FROM cpu`)
+	o := opts()
+	o.Sink, _ = query.NewChunkWriter(&bytes.Buffer{}, query.FormatOptions{}, 10)
+	res, err := e.ExecuteQuery(context.Background(), parsed, o)
+	var mpe *query.MaxPointsError
+	if err != nil || !errors.As(res[0].Err, &mpe) {
+		t.Errorf("streamed: got %v, %v; want *MaxPointsError", err, res)
+	}
+	if res := exec(t, e, `SELECT usage FROM cpu WHERE host = 'b'`); res[0].Err != nil {
+		t.Errorf("3 values: got %v, want nil", res[0].Err)
 	}
 }

@@ -31,6 +31,8 @@ type plan struct {
 	aux      int             // index of a selector with auxiliary fields, or -1
 	min, max int64
 	windowing
+	// pointN counts the values the statement read (max-select-point).
+	pointN *int64
 }
 
 // Encoded references: "\x00f<index>" for a field, "\x00t<name>" for a tag.

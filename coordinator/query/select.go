@@ -2,6 +2,7 @@ package query
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -40,14 +41,16 @@ func (e *Executor) selectFrom(ctx context.Context, st Storage, s *influxql.Selec
 		if err != nil {
 			return nil, err
 		}
-		inner, err := e.selectFrom(ctx, st, sub, opts)
+		innerOpts := opts
+		innerOpts.Sink = nil
+		inner, err := e.selectFrom(ctx, st, sub, innerOpts)
 		if err != nil {
 			return nil, err
 		}
 		outer := s.Clone()
 		outer.Sources = influxql.Sources{&influxql.Measurement{Regex: &influxql.RegexLiteral{Val: matchAll}}}
 		return e.selectFrom(ctx, newRowStorage(inner), outer, ExecutionOptions{
-			Database: rowStorageDB, RetentionPolicy: rowStorageDB, Now: opts.Now,
+			Database: rowStorageDB, RetentionPolicy: rowStorageDB, Now: opts.Now, Sink: opts.Sink,
 		})
 	}
 	// "SELECT time, x" names the implicit time column (maybe with an
@@ -87,6 +90,8 @@ func (e *Executor) selectFrom(ctx context.Context, st Storage, s *influxql.Selec
 	win := newWindowing(s.Location, int64(interval), int64(offset), min, max)
 	var rows []*Row
 	seriesN := 0
+	gate := &seriesGate{sink: opts.Sink, slimit: s.SLimit, soffset: s.SOffset}
+	var pointN int64
 	for _, src := range srcs {
 		p, err := e.newPlan(ctx, st, s, src, cond, min, max, win)
 		if err != nil {
@@ -95,12 +100,24 @@ func (e *Executor) selectFrom(ctx context.Context, st Storage, s *influxql.Selec
 		if p == nil {
 			continue
 		}
-		r, n, err := e.run(ctx, st, p, seriesN)
+		p.pointN = &pointN
+		var r []*Row
+		var n int
+		if opts.Sink != nil && p.streamable() {
+			n, err = e.stream(ctx, st, p, seriesN, gate)
+		} else if r, n, err = e.run(ctx, st, p, seriesN); err == nil && opts.Sink != nil {
+			err = gate.writeRows(r)
+		}
+		if errors.Is(err, errSLimitReached) {
+			return nil, nil
+		}
 		if err != nil {
 			return nil, err
 		}
 		seriesN += n
-		rows = append(rows, r...)
+		if opts.Sink == nil {
+			rows = append(rows, r...)
+		}
 	}
 	lo, hi := window(len(rows), s.SLimit, s.SOffset)
 	return rows[lo:hi], nil
@@ -248,6 +265,9 @@ func (e *Executor) run(ctx context.Context, st Storage, p *plan, seriesN int) ([
 			byKey[b.Key] = s
 			list = append(list, s)
 		}
+		if err := e.countPoints(p, b); err != nil {
+			return err
+		}
 		for _, c := range b.Fields {
 			i, ok := fieldIdx[c.Name]
 			if !ok {
@@ -325,6 +345,25 @@ func (e *Executor) run(ctx context.Context, st Storage, p *plan, seriesN int) ([
 		rows = append(rows, row)
 	}
 	return rows, len(list), nil
+}
+
+// countPoints adds the values of b (points, or the points its windows
+// aggregate) to the statement's count, checking max-select-point.
+func (e *Executor) countPoints(p *plan, b *SeriesBatch) error {
+	limit := e.cfg.MaxSelectPointN
+	if limit <= 0 || p.pointN == nil {
+		return nil
+	}
+	for _, c := range b.Fields {
+		*p.pointN += int64(len(c.Points))
+		for _, w := range c.Windows {
+			*p.pointN += w.Count
+		}
+	}
+	if *p.pointN > limit {
+		return &MaxPointsError{N: *p.pointN, Limit: limit}
+	}
+	return nil
 }
 
 func cmpPointTime(a, b Point) int    { return cmpInt(a.Time, b.Time) }

@@ -1,0 +1,270 @@
+package query
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"math"
+)
+
+// RowSink receives the rows of a SELECT as they are produced (see
+// ExecutionOptions.Sink). Consecutive calls for the same series (same
+// name and tags) continue it.
+type RowSink interface {
+	// WriteRow receives the next values of one series; the row is the
+	// sink's after the call.
+	WriteRow(row *Row) error
+}
+
+// sliceValues is how many values a streamed raw query reads per time
+// slice: what the executor holds of it at once.
+var sliceValues = 1 << 18
+
+// errSLimitReached stops a streamed SELECT once SLIMIT series are out.
+var errSLimitReached = errors.New("slimit reached")
+
+// seriesGate applies SLIMIT and SOFFSET to series as they are streamed.
+type seriesGate struct {
+	sink            RowSink
+	slimit, soffset int
+	n               int // series begun
+}
+
+// begin starts the next series: keep is false for a series SOFFSET
+// skips; errSLimitReached when SLIMIT series are out.
+func (g *seriesGate) begin() (keep bool, err error) {
+	g.n++
+	if g.slimit > 0 && g.n > g.soffset+g.slimit {
+		return false, errSLimitReached
+	}
+	return g.n > g.soffset, nil
+}
+
+// writeRows streams rows built whole, one series each.
+func (g *seriesGate) writeRows(rows []*Row) error {
+	for _, r := range rows {
+		keep, err := g.begin()
+		if err != nil {
+			return err
+		}
+		if keep {
+			if err := g.sink.WriteRow(r); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// streamable reports whether p's rows can be built one time slice at a
+// time: a raw query of one series per measurement (no GROUP BY, whose
+// series come one after the other) that does not take LIMIT 1's
+// first/last shortcut.
+func (p *plan) streamable() bool {
+	return !p.agg && len(p.dims) == 0 && p.edgePushdown() == 0
+}
+
+// stream sends the rows of a streamable plan to g one time slice at a
+// time, so memory holds about sliceValues values whatever the range.
+// Two cheap passes over Storage's window aggregates come first: the
+// first and last time and the count of the values (one window over all
+// time), then their count per cell of a histogramCells-cell grid over
+// that extent; the slices are runs of cells holding about sliceValues
+// values, a denser cell cut evenly. It returns the number of series read.
+func (e *Executor) stream(ctx context.Context, st Storage, p *plan, seriesN int, g *seriesGate) (int, error) {
+	first, last, count, n, err := e.extent(ctx, st, p, seriesN)
+	if err != nil || count == 0 {
+		return n, err
+	}
+	cell := int64(uint64(last-first)/histogramCells + 1)
+	hist, err := e.histogram(ctx, st, p, first, last, cell)
+	if err != nil {
+		return n, err
+	}
+	spans := timeSlices(first, last, cell, hist, int64(sliceValues))
+	// Each slice is planned with the statement's LIMIT and OFFSET off:
+	// they apply to the series as a whole, below.
+	stmt := *p.stmt
+	stmt.Limit, stmt.Offset = 0, 0
+	sp := *p
+	sp.stmt = &stmt
+	asc := p.stmt.TimeAscending()
+	skip, left := p.stmt.Offset, p.stmt.Limit
+	begun := false
+	for i := range spans {
+		if !asc {
+			i = len(spans) - 1 - i
+		}
+		sp.min, sp.max = spans[i][0], spans[i][1]
+		rows, _, err := e.run(ctx, st, &sp, seriesN)
+		if err != nil || len(rows) == 0 {
+			if err != nil {
+				return n, err
+			}
+			continue
+		}
+		vals := rows[0].Values
+		d := min(skip, len(vals))
+		vals, skip = vals[d:], skip-d
+		if left > 0 && len(vals) > left {
+			vals = vals[:left]
+		}
+		if len(vals) == 0 {
+			continue
+		}
+		if !begun {
+			begun = true
+			if keep, err := g.begin(); err != nil || !keep {
+				return n, err
+			}
+		}
+		row := *rows[0]
+		row.Values = vals
+		if err := g.sink.WriteRow(&row); err != nil {
+			return n, err
+		}
+		if left > 0 {
+			if left -= len(vals); left == 0 {
+				break
+			}
+		}
+	}
+	return n, nil
+}
+
+// histogramCells is the resolution of the density pass of a streamed
+// query.
+const histogramCells = 256
+
+// extent returns the first and last time and the number of the values p
+// reads, and the number of its series, checking max-select-series.
+func (e *Executor) extent(ctx context.Context, st Storage, p *plan, seriesN int) (first, last, count int64, n int, err error) {
+	first, last = math.MaxInt64, math.MinInt64
+	seen := make(map[string]struct{})
+	limit := e.cfg.MaxSelectSeriesN
+	err = e.scanWindows(ctx, st, p, p.min, p.max, math.MaxInt64, 0, func(b *SeriesBatch) error {
+		if _, ok := seen[b.Key]; !ok {
+			seen[b.Key] = struct{}{}
+			if limit > 0 && seriesN+len(seen) > limit {
+				return &MaxSeriesError{N: seriesN + len(seen), Limit: limit}
+			}
+		}
+		for _, c := range b.Fields {
+			for _, w := range c.Windows {
+				if w.Count > 0 {
+					count += w.Count
+					first, last = min(first, w.FirstTime), max(last, w.LastTime)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, 0, 0, len(seen), err
+	}
+	return max(first, p.min), min(last, p.max), count, len(seen), nil
+}
+
+// histogram counts the values p reads in [first, last] per cell of
+// width cell starting at first.
+func (e *Executor) histogram(ctx context.Context, st Storage, p *plan, first, last, cell int64) ([]int64, error) {
+	hist := make([]int64, histogramCells)
+	err := e.scanWindows(ctx, st, p, first, last, cell, first, func(b *SeriesBatch) error {
+		for _, c := range b.Fields {
+			for _, w := range c.Windows {
+				if k := uint64(w.Start-first) / uint64(cell); w.Start >= first && k < histogramCells {
+					hist[k] += w.Count
+				}
+			}
+		}
+		return nil
+	})
+	return hist, err
+}
+
+// scanWindows scans the count, first and last of p's fields per window
+// of [min, max].
+func (e *Executor) scanWindows(ctx context.Context, st Storage, p *plan, min, max, every, offset int64, fn func(*SeriesBatch) error) error {
+	req := ScanRequest{
+		Database: p.src.db, RetentionPolicy: p.src.rp, Measurement: p.src.name,
+		Condition: p.tagCond, Fields: p.fields, Min: min, Max: max,
+		Window: &WindowRequest{Every: every, Offset: offset, Aggregates: AggregateCount | AggregateFirst | AggregateLast},
+	}
+	err := st.Scan(ctx, req, func(b *SeriesBatch) error {
+		if err := fn(b); err != nil {
+			return err
+		}
+		return ctx.Err()
+	})
+	if err != nil {
+		return contextErrOr(ctx, fmt.Errorf("scan %q: %w", p.src.name, err))
+	}
+	return nil
+}
+
+// timeSlices cuts [first, last] into inclusive [lo, hi] ranges in time
+// order holding about budget values each, from hist, the count of values
+// per cell of width cell starting at first: runs of cells, a cell over
+// budget cut into even parts.
+func timeSlices(first, last, cell int64, hist []int64, budget int64) [][2]int64 {
+	// start(i) is cell i's first time; past last for cells after it.
+	start := func(i int) (int64, bool) {
+		off := uint64(i) * uint64(cell)
+		if off > uint64(last-first) {
+			return last, false
+		}
+		return int64(uint64(first) + off), true
+	}
+	var out [][2]int64
+	add := func(from, to int) { // cells [from, to)
+		lo, ok := start(from)
+		if !ok {
+			return
+		}
+		hi, ok := start(to)
+		if ok {
+			hi--
+		}
+		out = append(out, [2]int64{lo, hi})
+	}
+	from, acc := 0, int64(0)
+	for i, c := range hist {
+		if c > budget {
+			if i > from {
+				add(from, i)
+			}
+			lo, ok := start(i)
+			if !ok {
+				break
+			}
+			hi, ok := start(i + 1)
+			if ok {
+				hi--
+			}
+			parts := (c + budget - 1) / budget
+			w := max(int64(uint64(hi-lo)/uint64(parts)), 1)
+			a := lo
+			for ; hi-a >= w; a += w {
+				out = append(out, [2]int64{a, a + w - 1})
+			}
+			out = append(out, [2]int64{a, hi})
+			from, acc = i+1, 0
+			continue
+		}
+		if acc+c > budget && i > from {
+			add(from, i)
+			from, acc = i, 0
+		}
+		acc += c
+	}
+	if from < len(hist) {
+		add(from, len(hist))
+	}
+	return out
+}
+
+// sameSeries reports whether b continues a's series.
+func sameSeries(a, b *Row) bool {
+	return a.Name == b.Name && maps.Equal(a.Tags, b.Tags)
+}

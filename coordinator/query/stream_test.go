@@ -1,0 +1,142 @@
+package query_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/influxdata/influxql"
+
+	"github.com/strata-db/strata/coordinator/query"
+	"github.com/strata-db/strata/coordinator/query/querytest"
+)
+
+// countingStorage records how many values each Scan delivered.
+type countingStorage struct {
+	*querytest.Store
+	perScan []int
+}
+
+func (s *countingStorage) Scan(ctx context.Context, req query.ScanRequest, fn func(*query.SeriesBatch) error) error {
+	n := 0
+	err := s.Store.Scan(ctx, req, func(b *query.SeriesBatch) error {
+		for _, c := range b.Fields {
+			n += len(c.Points)
+		}
+		return fn(b)
+	})
+	s.perScan = append(s.perScan, n)
+	return err
+}
+
+// streamData is 3 hosts × 2 measurements, 1,000 points each 10 s apart
+// (hosts share timestamps, so rows tie across series), with a gap.
+func streamData() string {
+	var b strings.Builder
+	for i := range 1000 {
+		ts := int64(1767225600+10*i) * 1e9
+		if i >= 400 && i < 500 {
+			ts += 86400e9 // a day-long gap before these
+		}
+		for h := range 3 {
+			fmt.Fprintf(&b, "cpu,host=h%d usage=%d,idle=%di %d\n", h, (i*7+h)%100, i+h, ts)
+			if i%2 == 0 {
+				fmt.Fprintf(&b, "mem,host=h%d used=%d %d\n", h, i*h, ts+int64(h))
+			}
+		}
+	}
+	return b.String()
+}
+
+// TestStreamedSelect checks that a SELECT streamed to a RowSink (what a
+// chunked /query does) answers exactly what the materialized path
+// answers, chunk for chunk, and that raw queries read their range in
+// time slices of about the configured number of values, never all of it
+// at once.
+func TestStreamedSelect(t *testing.T) {
+	const budget = 300
+	query.SetSliceValues(t, budget)
+	st := &countingStorage{Store: querytest.NewStore(24 * 3600e9)}
+	if err := st.WriteLines("db0", "autogen", streamData()); err != nil {
+		t.Fatalf("WriteLines: got %v, want nil", err)
+	}
+	e := query.NewExecutor(query.NewConfig(), st, nil, nil)
+	for _, q := range []string{
+		`SELECT * FROM /.*/`,
+		`SELECT * FROM cpu ORDER BY time DESC`,
+		`SELECT usage, host FROM cpu LIMIT 50 OFFSET 1030`,
+		`SELECT usage FROM cpu ORDER BY time DESC LIMIT 7 OFFSET 3`,
+		`SELECT * FROM /.*/ SLIMIT 1 SOFFSET 1`,
+		`SELECT * FROM /.*/ SLIMIT 1`,
+		`SELECT usage, idle FROM cpu WHERE usage > 50 AND host != 'h1'`,
+		`SELECT * FROM cpu WHERE time >= '2026-01-01T00:10:00Z' AND time < '2026-01-02T01:00:00Z'`,
+		`SELECT * FROM cpu GROUP BY host`,
+		`SELECT mean(usage) FROM cpu GROUP BY time(1h)`,
+		`SELECT max(usage) FROM (SELECT usage FROM cpu)`,
+		`SELECT usage FROM cpu; SHOW MEASUREMENTS; SELECT used FROM mem LIMIT 2`,
+	} {
+		t.Run(q, func(t *testing.T) {
+			parsed, err := influxql.ParseQuery(q)
+			if err != nil {
+				t.Fatalf("ParseQuery: got %v, want nil", err)
+			}
+			if got, want := chunkedAnswers(t, e, parsed, 7); got != want {
+				t.Errorf("streamed answer differs:\n got %.600s\nwant %.600s", got, want)
+			}
+		})
+	}
+
+	// The unbounded raw query reads 9,000 values in slices of about 300.
+	st.perScan = nil
+	cw, _ := query.NewChunkWriter(&bytes.Buffer{}, query.FormatOptions{}, 100)
+	o := opts()
+	o.Sink = cw
+	parsed, _ := influxql.ParseQuery(`SELECT * FROM cpu`)
+	if _, err := e.ExecuteQuery(context.Background(), parsed, o); err != nil {
+		t.Fatalf("ExecuteQuery: got %v, want nil", err)
+	}
+	total, most := 0, 0
+	for _, n := range st.perScan {
+		total, most = total+n, max(most, n)
+	}
+	t.Logf("values per scan: %v", st.perScan)
+	if total != 6000 || most > 2*budget {
+		t.Errorf("scans delivered %v: %d values, at most %d per scan; want 6000, at most %d per scan", st.perScan, total, most, 2*budget)
+	}
+}
+
+// chunkedAnswers returns the chunked answer to q built from the
+// materialized results and the one streamed statement by statement
+// through a ChunkWriter sink, as /query does.
+func chunkedAnswers(t testing.TB, e *query.Executor, q *influxql.Query, chunkSize int) (streamed, materialized string) {
+	t.Helper()
+	res, err := e.ExecuteQuery(context.Background(), q, opts())
+	if err != nil {
+		t.Fatalf("ExecuteQuery(%q): got %v, want nil", q, err)
+	}
+	var want bytes.Buffer
+	if err := query.WriteChunked(&want, res, query.FormatOptions{Epoch: "s"}, chunkSize); err != nil {
+		t.Fatalf("WriteChunked: got %v, want nil", err)
+	}
+	var got bytes.Buffer
+	cw, err := query.NewChunkWriter(&got, query.FormatOptions{Epoch: "s"}, chunkSize)
+	if err != nil {
+		t.Fatalf("NewChunkWriter: got %v, want nil", err)
+	}
+	o := opts()
+	o.Sink = cw
+	for i, stmt := range q.Statements {
+		cw.Start(i)
+		res, err := e.ExecuteQuery(context.Background(), &influxql.Query{Statements: influxql.Statements{stmt}}, o)
+		if err != nil {
+			t.Fatalf("ExecuteQuery(%q) streamed: got %v, want nil", stmt, err)
+		}
+		res[0].StatementID = i
+		if err := cw.End(res[0]); err != nil {
+			t.Fatalf("End: got %v, want nil", err)
+		}
+	}
+	return got.String(), want.String()
+}
