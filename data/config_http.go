@@ -61,6 +61,10 @@ type HTTPConfig struct {
 	ReadTimeout meta.Duration `toml:"read-timeout"`
 	// IdleTimeout closes keep-alive connections idle this long.
 	IdleTimeout meta.Duration `toml:"idle-timeout"`
+	// MaxRowLimit bounds the rows of a non-chunked /query answer: past it
+	// the answer is cut and the last series marked partial. 0 means no
+	// bound (InfluxDB's default).
+	MaxRowLimit int `toml:"max-row-limit"`
 }
 
 // NewHTTPConfig returns the [http] defaults.
@@ -91,5 +95,6 @@ func (c *HTTPConfig) Validate() error {
 	req(c.ReadHeaderTimeout > 0, "read-header-timeout must be positive")
 	req(c.ReadTimeout >= 0, "read-timeout must not be negative")
 	req(c.IdleTimeout > 0, "idle-timeout must be positive")
+	req(c.MaxRowLimit >= 0, "max-row-limit must not be negative")
 	return errors.Join(errs...)
 }

@@ -145,7 +145,7 @@ func (h *handler) serveQuery(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if chunkSize == 0 {
-		query.LimitRows(results, h.cfg.Query.MaxRowLimit)
+		query.LimitRows(results, h.cfg.HTTP.MaxRowLimit)
 	}
 	if csv {
 		w.Header().Set("Content-Type", "text/csv")

@@ -62,7 +62,7 @@ func TestQueryRowLimitAndChunks(t *testing.T) {
 	path := datasets.Path(t, "tsbs-cpu-only-s10-1h.lp.gz")
 	const limit = 1000
 	c := clustertest.New(t, clustertest.Options{Data: 2, Configure: func(_ int, cfg *data.Config) {
-		cfg.Query.MaxRowLimit = limit
+		cfg.HTTP.MaxRowLimit = limit
 	}})
 	c.CreateDatabase("tsbs", 1)
 	writeFile(t, c, 1, "tsbs", path)

@@ -14,7 +14,6 @@ const (
 	DefaultMaxSelectBucketsN    = 0
 	DefaultMaxConcurrentQueries = 0
 	DefaultMaxSelectPointN      = 0
-	DefaultMaxRowLimit          = 0
 )
 
 // Config limits what queries may cost. Zero means unlimited for every
@@ -30,10 +29,6 @@ type Config struct {
 	MaxConcurrentQueries int `toml:"max-concurrent-queries"`
 	// MaxSelectPointN bounds the values one SELECT may read.
 	MaxSelectPointN int64 `toml:"max-select-point"`
-	// MaxRowLimit bounds the rows of a non-chunked /query answer: past
-	// it the answer is cut and marked "partial" (InfluxDB's [http]
-	// max-row-limit).
-	MaxRowLimit int `toml:"max-row-limit"`
 }
 
 // NewConfig returns the default Config.
@@ -44,7 +39,6 @@ func NewConfig() Config {
 		MaxSelectBucketsN:    DefaultMaxSelectBucketsN,
 		MaxConcurrentQueries: DefaultMaxConcurrentQueries,
 		MaxSelectPointN:      DefaultMaxSelectPointN,
-		MaxRowLimit:          DefaultMaxRowLimit,
 	}
 }
 
@@ -61,8 +55,6 @@ func (c Config) Validate() error {
 		return errors.New("max-concurrent-queries must not be negative")
 	case c.MaxSelectPointN < 0:
 		return errors.New("max-select-point must not be negative")
-	case c.MaxRowLimit < 0:
-		return errors.New("max-row-limit must not be negative")
 	}
 	return nil
 }

@@ -18,7 +18,6 @@ func TestConfigValidate(t *testing.T) {
 		"buckets": func(c *query.Config) { c.MaxSelectBucketsN = -1 },
 		"queries": func(c *query.Config) { c.MaxConcurrentQueries = -1 },
 		"points":  func(c *query.Config) { c.MaxSelectPointN = -1 },
-		"rows":    func(c *query.Config) { c.MaxRowLimit = -1 },
 	} {
 		c := query.NewConfig()
 		mut(&c)
