@@ -1,6 +1,8 @@
 package hh_test
 
 import (
+	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -43,6 +45,25 @@ func BenchmarkEnqueue(b *testing.B) {
 	for _, bt := range batches {
 		size += len(bt)
 	}
+	// The ceiling: the same bytes appended to a plain file, one write and
+	// one fsync per batch.
+	b.Run("file-ceiling", func(b *testing.B) {
+		f, err := os.Create(filepath.Join(b.TempDir(), "ceiling"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer f.Close()
+		b.SetBytes(int64(size / len(batches)))
+		for i := range b.N {
+			if _, err := f.Write(batches[i%len(batches)]); err != nil {
+				b.Fatal(err)
+			}
+			if err := f.Sync(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.N*perBatch)/b.Elapsed().Seconds(), "values/s")
+	})
 	for _, writers := range []int{1, 4} {
 		b.Run(map[int]string{1: "writers=1", 4: "writers=4"}[writers], func(b *testing.B) {
 			cfg := hh.NewConfig()
