@@ -48,11 +48,11 @@ func BenchmarkPointsWriter_WritePoints(b *testing.B) {
 	}
 	b.Run("rf1-1shard", func(b *testing.B) {
 		d := testData(1, 1, groupAt([]uint64{1}))
-		run(b, coordinator.NewPointsWriter(coordinator.NewConfig(), selfID(1), staticMeta(b, d), noopStore, nil, nil, nil, nil))
+		run(b, newPointsWriter(b, coordinator.NewConfig(), selfID(1), staticMeta(b, d), noopStore, nil, nil, nil))
 	})
 	b.Run("rf1-2shards", func(b *testing.B) {
 		d := testData(2, 1, groupAt([]uint64{1}, []uint64{1}))
-		run(b, coordinator.NewPointsWriter(coordinator.NewConfig(), selfID(1), staticMeta(b, d), noopStore, nil, nil, nil, nil))
+		run(b, newPointsWriter(b, coordinator.NewConfig(), selfID(1), staticMeta(b, d), noopStore, nil, nil, nil))
 	})
 	for _, s2 := range []bool{false, true} {
 		name := "rf2-rpc"
@@ -64,7 +64,7 @@ func BenchmarkPointsWriter_WritePoints(b *testing.B) {
 			cfg.RPCCompression = s2
 			p := startPeer(b, cfg, noopStore)
 			p.data.Databases[0].RetentionPolicies[0].ShardGroups = []meta.ShardGroupInfo{groupAt([]uint64{1, 2})}
-			w := coordinator.NewPointsWriter(cfg, selfID(1), staticMeta(b, p.data), noopStore, p.client, nil, nil, prometheus.NewRegistry())
+			w := newPointsWriter(b, cfg, selfID(1), staticMeta(b, p.data), noopStore, p.client, nil, prometheus.NewRegistry())
 			run(b, w)
 		})
 	}

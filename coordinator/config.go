@@ -13,6 +13,11 @@ const (
 	// DefaultWriteTimeout bounds one WritePoints call across all owners
 	// (InfluxDB's coordinator write-timeout).
 	DefaultWriteTimeout = 10 * time.Second
+	// DefaultMaxInFlightBytesPerNode bounds the writes in flight to one
+	// remote owner (about 35 TSBS batches of 5,000 lines), so a hung node
+	// cannot make this node buffer without bound in the ten seconds before
+	// its first write times out.
+	DefaultMaxInFlightBytesPerNode = 64 << 20
 	// DefaultRPCDialTimeout bounds establishing a connection to a peer.
 	DefaultRPCDialTimeout = 2 * time.Second
 	// DefaultRPCTimeout bounds one shard write RPC (request and response),
@@ -40,6 +45,10 @@ const (
 type Config struct {
 	// WriteTimeout bounds one WritePoints call.
 	WriteTimeout meta.Duration `toml:"write-timeout"`
+	// MaxInFlightBytesPerNode bounds the encoded bytes of remote writes
+	// still in flight to one owner; past it, that owner's writes go to its
+	// hinted-handoff queue (or fail without one).
+	MaxInFlightBytesPerNode int64 `toml:"max-in-flight-bytes-per-node"`
 	// RPCDialTimeout bounds dialing a peer's RPC port.
 	RPCDialTimeout meta.Duration `toml:"rpc-dial-timeout"`
 	// RPCTimeout bounds one shard write RPC on the client.
@@ -61,14 +70,15 @@ type Config struct {
 // NewConfig returns a Config with every default filled in.
 func NewConfig() Config {
 	return Config{
-		WriteTimeout:           meta.Duration(DefaultWriteTimeout),
-		RPCDialTimeout:         meta.Duration(DefaultRPCDialTimeout),
-		RPCTimeout:             meta.Duration(DefaultRPCTimeout),
-		RPCMaxIdleConnsPerPeer: DefaultRPCMaxIdleConnsPerPeer,
-		RPCIdleConnTimeout:     meta.Duration(DefaultRPCIdleConnTimeout),
-		RPCMaxBodySize:         DefaultRPCMaxBodySize,
-		RPCReadTimeout:         meta.Duration(DefaultRPCReadTimeout),
-		RPCCompression:         DefaultRPCCompression,
+		WriteTimeout:            meta.Duration(DefaultWriteTimeout),
+		MaxInFlightBytesPerNode: DefaultMaxInFlightBytesPerNode,
+		RPCDialTimeout:          meta.Duration(DefaultRPCDialTimeout),
+		RPCTimeout:              meta.Duration(DefaultRPCTimeout),
+		RPCMaxIdleConnsPerPeer:  DefaultRPCMaxIdleConnsPerPeer,
+		RPCIdleConnTimeout:      meta.Duration(DefaultRPCIdleConnTimeout),
+		RPCMaxBodySize:          DefaultRPCMaxBodySize,
+		RPCReadTimeout:          meta.Duration(DefaultRPCReadTimeout),
+		RPCCompression:          DefaultRPCCompression,
 	}
 }
 
@@ -86,6 +96,9 @@ func (c *Config) Validate() error {
 	positive("rpc-timeout", c.RPCTimeout)
 	positive("rpc-idle-conn-timeout", c.RPCIdleConnTimeout)
 	positive("rpc-read-timeout", c.RPCReadTimeout)
+	if c.MaxInFlightBytesPerNode < 1 {
+		errs = append(errs, fmt.Errorf("max-in-flight-bytes-per-node must be positive, got %d: %w", c.MaxInFlightBytesPerNode, ErrInvalidConfig))
+	}
 	if c.RPCMaxIdleConnsPerPeer < 1 {
 		errs = append(errs, fmt.Errorf("rpc-max-idle-conns-per-peer must be at least 1, got %d: %w", c.RPCMaxIdleConnsPerPeer, ErrInvalidConfig))
 	}

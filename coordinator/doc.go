@@ -1,8 +1,9 @@
 // Package coordinator is the replicated write path of a data node: it maps
 // points to shard groups and shards, sends each shard's points to every
 // owner in parallel (the local store, or a peer over the internode RPC),
-// parks failed replica writes in hinted handoff, and answers per the
-// write's consistency level.
+// parks failed replica writes in hinted handoff, and answers as soon as the
+// write's consistency level is met, leaving slower replica writes to finish
+// in the background on an encoded copy of the points.
 //
 // The package depends only on meta (cluster state) and tsdb/models (points).
 // Everything else it needs (the meta client, the local store, the remote

@@ -45,6 +45,12 @@ var (
 	ErrBodyTooLarge = errors.New("rpc body too large")
 	// ErrCorruptBatch wraps every failure to decode a point batch.
 	ErrCorruptBatch = errors.New("corrupt point batch")
+	// ErrClosed means the PointsWriter was closed.
+	ErrClosed = errors.New("points writer closed")
+	// ErrInFlightLimit means a remote owner had Config.MaxInFlightBytesPerNode
+	// of writes in flight already, so its write went to hinted handoff (or
+	// failed without it) instead of piling up behind a slow node.
+	ErrInFlightLimit = errors.New("too many writes in flight to the node")
 	// ErrInvalidConfig wraps every Config.Validate problem.
 	ErrInvalidConfig = errors.New("invalid coordinator config")
 )

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"compress/gzip"
 	"context"
+	"fmt"
 	"os"
 	"sync"
 	"testing"
@@ -39,27 +40,34 @@ func (f *fakeStore) WriteToShard(shardID uint64, points []models.Point) error {
 	return f.WriteToShardFn(shardID, points)
 }
 
-// fakeShardWriter implements coordinator.ShardWriter.
+// fakeShardWriter implements coordinator.ShardWriter. It decodes each
+// batch at the time of the call and hands WriteShardFn the points, so a
+// test sees exactly what would have been sent.
 type fakeShardWriter struct {
 	WriteShardFn func(ctx context.Context, nodeID, shardID uint64, points []models.Point) error
 }
 
-func (f *fakeShardWriter) WriteShard(ctx context.Context, nodeID, shardID uint64, points []models.Point) error {
-	return f.WriteShardFn(ctx, nodeID, shardID, points)
+func (f *fakeShardWriter) WriteShardBatch(ctx context.Context, nodeID, shardID uint64, batch []byte) error {
+	pts, err := coordinator.DecodePoints(batch, nil)
+	if err != nil {
+		return fmt.Errorf("fake shard writer: %w", err)
+	}
+	return f.WriteShardFn(ctx, nodeID, shardID, pts)
 }
 
-// fakeHH implements coordinator.HintedHandoff.
+// fakeHH implements coordinator.HintedHandoff; like fakeShardWriter, it
+// decodes each batch when it is called.
 type fakeHH struct {
 	WriteShardFn func(nodeID, shardID uint64, points []models.Point) error
 	PendingFn    func(nodeID uint64) bool
 }
 
 func (f *fakeHH) WriteShardBatch(nodeID, shardID uint64, batch []byte) error {
-	points, err := coordinator.DecodePoints(batch, nil)
+	pts, err := coordinator.DecodePoints(batch, nil)
 	if err != nil {
-		return err
+		return fmt.Errorf("fake hinted handoff: %w", err)
 	}
-	return f.WriteShardFn(nodeID, shardID, points)
+	return f.WriteShardFn(nodeID, shardID, pts)
 }
 
 func (f *fakeHH) Pending(nodeID uint64) bool { return f.PendingFn(nodeID) }
@@ -150,6 +158,15 @@ func testConfig() coordinator.Config {
 	c := coordinator.NewConfig()
 	c.WriteTimeout = meta.Duration(5 * time.Second)
 	return c
+}
+
+// newPointsWriter returns coordinator.NewPointsWriter(...) closed when tb
+// ends, so its background writes never outlive the test.
+func newPointsWriter(tb testing.TB, cfg coordinator.Config, nodeID func() uint64, mc coordinator.MetaClient, local coordinator.TSDBStore,
+	remote coordinator.ShardWriter, hh coordinator.HintedHandoff, reg prometheus.Registerer) *coordinator.PointsWriter {
+	w := coordinator.NewPointsWriter(cfg, nodeID, mc, local, remote, hh, nil, reg)
+	tb.Cleanup(func() { w.Close() })
+	return w
 }
 
 func selfID(id uint64) func() uint64 { return func() uint64 { return id } }

@@ -30,6 +30,7 @@ type writerMetrics struct {
 	pointsWritten   prometheus.Counter
 	replicaFailures *prometheus.CounterVec
 	hhWrites        *prometheus.CounterVec
+	inFlightBytes   *prometheus.GaugeVec
 	duration        prometheus.Histogram
 }
 
@@ -50,6 +51,10 @@ func newWriterMetrics(reg prometheus.Registerer) *writerMetrics {
 		hhWrites: f.NewCounterVec(prometheus.CounterOpts{Namespace: metricsNamespace, Subsystem: metricsSubsystem,
 			Name: "hinted_handoff_writes_total",
 			Help: "Shard writes queued in hinted handoff, by owner node id."},
+			[]string{"node"}),
+		inFlightBytes: f.NewGaugeVec(prometheus.GaugeOpts{Namespace: metricsNamespace, Subsystem: metricsSubsystem,
+			Name: "remote_write_in_flight_bytes",
+			Help: "Encoded bytes (plus a per-write overhead) of shard writes in flight to a remote owner, by owner node id; bounded by max-in-flight-bytes-per-node."},
 			[]string{"node"}),
 		duration: f.NewHistogram(prometheus.HistogramOpts{Namespace: metricsNamespace, Subsystem: metricsSubsystem,
 			Name:    "write_duration_seconds",

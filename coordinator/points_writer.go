@@ -8,10 +8,12 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/strata-db/strata/internal/freelist"
 	"github.com/strata-db/strata/meta"
 	"github.com/strata-db/strata/tsdb/models"
 )
@@ -44,36 +46,44 @@ type TSDBStore interface {
 	WriteToShard(shardID uint64, points []models.Point) error
 }
 
-// ShardWriter writes points to a shard on another data node. RPCClient
-// implements it. It must honour ctx, report a missing shard with an error
+// ShardWriter writes an encoded point batch to a shard on another data
+// node. RPCClient implements it.
+//
+// WriteShardBatch writes batch (AppendPoints' encoding) to shard shardID on
+// node nodeID. It must honour ctx, report a missing shard with an error
 // wrapping ErrShardNotFound and dropped points with a PartialWriter, and
-// not use points after it returns.
+// not use batch after it returns. It is called concurrently.
 type ShardWriter interface {
-	WriteShard(ctx context.Context, nodeID, shardID uint64, points []models.Point) error
+	WriteShardBatch(ctx context.Context, nodeID, shardID uint64, batch []byte) error
 }
 
 // HintedHandoff is the per-node durable queue of writes a peer did not
 // take. The hh package implements it; it is optional (nil).
 //
-// WriteShardBatch durably queues batch, shardID's points encoded by
-// AppendPoints (the RPC's own encoding, so replay sends it as is), for
-// node nodeID. It must return only once the batch is durable (a nil error
-// is counted as an acknowledgement for ConsistencyLevelAny) and must not
-// keep batch after it returns. A full queue returns an error.
+// WriteShardBatch durably queues batch (AppendPoints' encoding) for shard
+// shardID on node nodeID. It returns only after fsync (a nil error is
+// counted as an acknowledgement for ConsistencyLevelAny), does not retain
+// batch after it returns, and fails when the queue is full.
 //
 // Pending reports whether the queue for nodeID is not empty. While it is,
 // the PointsWriter sends that node's new writes to the queue too instead of
 // to the node, so replay, which is in order, never lets an older value
-// overwrite a newer one. It is called once per owner per write, so it
-// must be cheap (an atomic load).
+// overwrite a newer one, and a hung node costs one write timeout rather
+// than one per write. It is called once per owner per write, so it must be
+// cheap (an atomic load).
+//
+// Both are called concurrently.
 type HintedHandoff interface {
 	WriteShardBatch(nodeID, shardID uint64, batch []byte) error
 	Pending(nodeID uint64) bool
 }
 
 // PointsWriter routes points to shards and replicates them to the shards'
-// owners, answering per consistency level. It is safe for concurrent use
-// and starts no goroutine that outlives a WritePoints call.
+// owners, answering per consistency level as soon as the level is met or
+// can no longer be met. Remote owner writes still in flight then finish in
+// the background, bounded by the write timeout, on an encoded copy of the
+// points. It is safe for concurrent use; Close stops and waits for the
+// background writes.
 type PointsWriter struct {
 	cfg     Config
 	nodeID  func() uint64
@@ -84,6 +94,15 @@ type PointsWriter struct {
 	logger  *slog.Logger
 	metrics *writerMetrics
 	scratch sync.Pool // of *mapping
+	encoded freelist.List[encodedBatch]
+
+	bg   context.Context // parent of every remote owner write; Close cancels it
+	stop context.CancelFunc
+
+	mu       sync.Mutex // protects closed and inFlight, and orders wg.Add before Close's wg.Wait
+	closed   bool
+	inFlight map[uint64]int64 // bytes of remote writes in flight, by owner
+	wg       sync.WaitGroup   // WritePoints calls and the owner writes they leave running
 }
 
 // NewPointsWriter returns a PointsWriter. nodeID returns this data node's
@@ -91,7 +110,7 @@ type PointsWriter struct {
 // as remote). remote may be nil only when this node owns every shard. hh may be
 // nil (no hinted handoff: a failed replica write is only counted, and
 // ConsistencyLevelAny behaves as ConsistencyLevelOne). A nil logger
-// discards; a nil reg registers nothing.
+// discards; a nil reg registers nothing. Call Close when done.
 func NewPointsWriter(cfg Config, nodeID func() uint64, mc MetaClient, local TSDBStore, remote ShardWriter,
 	hh HintedHandoff, logger *slog.Logger, reg prometheus.Registerer) *PointsWriter {
 	if logger == nil {
@@ -100,21 +119,63 @@ func NewPointsWriter(cfg Config, nodeID func() uint64, mc MetaClient, local TSDB
 	if nodeID == nil {
 		nodeID = func() uint64 { return 0 }
 	}
+	bg, stop := context.WithCancel(context.Background())
 	return &PointsWriter{
-		cfg:     cfg,
-		nodeID:  nodeID,
-		meta:    mc,
-		local:   local,
-		remote:  remote,
-		hh:      hh,
-		logger:  logger,
-		metrics: newWriterMetrics(reg),
-		scratch: sync.Pool{New: func() any { return new(mapping) }},
+		cfg:      cfg,
+		nodeID:   nodeID,
+		meta:     mc,
+		local:    local,
+		remote:   remote,
+		hh:       hh,
+		logger:   logger,
+		metrics:  newWriterMetrics(reg),
+		scratch:  sync.Pool{New: func() any { return new(mapping) }},
+		encoded:  freelist.New[encodedBatch](),
+		bg:       bg,
+		stop:     stop,
+		inFlight: make(map[uint64]int64),
 	}
+}
+
+// Close cancels the remote owner writes still in flight (each goes to its
+// owner's hinted-handoff queue, which must stay open until Close returns)
+// and waits for them and for running WritePoints calls to end. Later
+// WritePoints calls fail with ErrClosed. It is safe to call twice.
+func (w *PointsWriter) Close() error {
+	w.mu.Lock()
+	w.closed = true
+	w.mu.Unlock()
+	w.stop()
+	w.wg.Wait()
+	return nil
+}
+
+// enter counts a WritePoints call in w.wg, or reports that w is closed.
+// Owner writes the call starts are added while it is counted, so no Add
+// races with Close's Wait.
+func (w *PointsWriter) enter() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return false
+	}
+	w.wg.Add(1)
+	return true
+}
+
+// goFunc runs f in a goroutine counted in w.wg. The caller must hold a
+// count in w.wg itself (a WritePoints call, or an owner write it started).
+func (w *PointsWriter) goFunc(f func()) {
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		f()
+	}()
 }
 
 // ownerResult is what one owner's write came to.
 type ownerResult struct {
+	done    bool   // the write answered before WritePoints did
 	acked   bool   // the owner stored the batch (maybe minus dropped points)
 	hh      bool   // hinted handoff took the batch
 	dropped int    // points the owner rejected
@@ -122,26 +183,53 @@ type ownerResult struct {
 	err     error  // why the owner did not acknowledge (nil when acked)
 }
 
+// ownerDone is an owner write's answer to its WritePoints call.
+type ownerDone struct {
+	batch, slot int // index into mapping.batches and mapping.results
+	res         ownerResult
+}
+
+// shardState tracks one shard batch's owner writes against the level.
+type shardState struct {
+	acked, queued, open int
+	decided             bool // the level was met or can no longer be met
+	expired             bool // still open when the call's context ended
+}
+
+// errInFlight is the OwnerError of an owner whose write had not answered
+// when WritePoints did.
+var errInFlight = errors.New("no answer yet (hinted handoff takes the write if it fails)")
+
 // WritePoints writes points to database db, retention policy rp ("" for
 // the default policy), at consistency level level, within
 // Config.WriteTimeout.
 //
 // Each point goes to the shard group covering its time (created through
 // meta when missing) and to the shard its series key hashes to; each
-// shard's points go to all of the shard's owners in parallel. Points older
-// than the policy's retention are dropped. WritePoints waits until every
-// owner has answered, failed, or been cut short by the deadline (a remote
-// write cut short is handed to hinted handoff), so when it returns nothing
-// uses points any longer and every owner either has the points or has them
-// queued (or failed with no hinted handoff).
+// shard's points go to all of the shard's owners in parallel: this node's
+// store, and every remote owner the shard's points encoded once. Points
+// older than the policy's retention are dropped.
+//
+// WritePoints answers as soon as every shard met its level or one can no
+// longer meet it, after the local store writes ended (they are not
+// interruptible), or at the deadline. Remote owner writes still in flight
+// then go on in the background until the deadline, and one that fails or
+// times out is handed to that owner's hinted-handoff queue. Nothing uses
+// points after WritePoints returns. At the deadline, the writes of
+// shards still undecided are waited for (they share the deadline), so a
+// queued write counts for ConsistencyLevelAny.
 //
 // It returns nil; a *PartialWriteError (some points dropped, the rest
 // written at the level); an error joining one *WriteError per shard that
 // did not meet the level (wrapping ErrTimeout or ErrConsistency); or an
 // error wrapping ErrDatabaseNotFound, ErrRetentionPolicyNotFound,
-// ErrMetaNotReady or a meta failure, in which case nothing was written.
-// Points already written or queued stay either way.
+// ErrMetaNotReady, ErrClosed or a meta failure, in which case nothing was
+// written. Points already written or queued stay either way.
 func (w *PointsWriter) WritePoints(ctx context.Context, db, rp string, level ConsistencyLevel, points []models.Point) error {
+	if !w.enter() {
+		return fmt.Errorf("write points: %w", ErrClosed)
+	}
+	defer w.wg.Done()
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, w.cfg.WriteTimeout.D())
 	defer cancel()
@@ -164,53 +252,214 @@ func (w *PointsWriter) putMapping(m *mapping) {
 	w.scratch.Put(m)
 }
 
-// writeShards fans every shard batch of m out to the shard's owners, waits
-// for them all, and evaluates the consistency level per shard.
+// remoteCall is what the remote owner writes of one WritePoints call
+// share; it outlives the call while they run.
+type remoteCall struct {
+	ctx    context.Context // w.bg with the call's deadline
+	cancel context.CancelFunc
+	done   chan<- ownerDone
+	refs   atomic.Int32 // remote owner writes not yet ended; the last cancels ctx
+}
+
+func (c *remoteCall) release() {
+	if c.refs.Add(-1) == 0 {
+		c.cancel()
+	}
+}
+
+// encodedBatch is one shard's points encoded once for all its remote
+// owners; the last of them to end puts it back on the free list.
+type encodedBatch struct {
+	buf  []byte
+	refs atomic.Int32
+}
+
+func (w *PointsWriter) releaseBatch(e *encodedBatch) {
+	if e.refs.Add(-1) == 0 {
+		if cap(e.buf) > maxIdleRPCBuffer {
+			e.buf = nil
+		}
+		w.encoded.Put(e)
+	}
+}
+
+// writeShards fans every shard batch of m out to the shard's owners and
+// collects their answers until each shard is decided (or the deadline),
+// then evaluates the consistency level per shard.
+//
+// Local owner writes run on the caller's points: all but the last in
+// goroutines, the last on this goroutine, so an RF 1 write to one shard
+// starts no goroutine. A shard with remote owners gets one goroutine that
+// encodes its points (then lets go of them) and sends the bytes to each
+// remote owner, in goroutines of their own for all but the last; those are
+// counted in w.wg and may outlive the call. Every write answers on a
+// channel sized to the number of writes, so none ever blocks on it.
 func (w *PointsWriter) writeShards(ctx context.Context, m *mapping, level ConsistencyLevel) error {
-	jobs := 0
+	self := w.nodeID()
+	jobs, remotes := 0, 0
 	for i := range m.batches {
-		if len(m.batches[i].points) > 0 {
-			jobs += len(m.batches[i].shard.Owners)
+		if len(m.batches[i].points) == 0 {
+			continue
+		}
+		for _, owner := range m.batches[i].shard.Owners {
+			jobs++
+			if owner != self {
+				remotes++
+			}
 		}
 	}
 	m.results = growResults(m.results, jobs)
-	self := w.nodeID()
+	m.states = growStates(m.states, len(m.batches))
+	if cap(m.done) < jobs {
+		m.done = make(chan ownerDone, jobs)
+	}
+	done := m.done
 
-	// Run every owner write but the last in its own goroutine and the last
-	// one here: with one owner of one shard (RF 1) no goroutine starts.
-	var wg sync.WaitGroup
+	deadline, _ := ctx.Deadline()
+	var rc *remoteCall
+	if remotes > 0 {
+		rc = &remoteCall{done: done}
+		rc.ctx, rc.cancel = context.WithDeadline(w.bg, deadline)
+		rc.refs.Store(int32(remotes))
+	}
+
+	var reading sync.WaitGroup // goroutines reading the caller's points
 	var inline func()
-	j := 0
+	undecided, j := 0, 0
 	for i := range m.batches {
 		b := &m.batches[i]
 		if len(b.points) == 0 {
 			continue
 		}
-		for _, owner := range b.shard.Owners {
-			res := &m.results[j]
-			j++
-			shardID, pts := b.shard.ID, b.points
-			run := func() { *res = w.writeOwner(ctx, self, owner, shardID, pts) }
-			if j == jobs {
-				inline = run
-				break
+		st := &m.states[i]
+		st.open = len(b.shard.Owners)
+		if st.open == 0 {
+			st.decided = true
+			continue
+		}
+		undecided++
+		first := j
+		j += len(b.shard.Owners)
+		shardID, pts := b.shard.ID, b.points
+		for k, owner := range b.shard.Owners {
+			if owner != self {
+				continue
 			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				run()
-			}()
+			if inline != nil {
+				reading.Add(1)
+				go func(run func()) {
+					defer reading.Done()
+					run()
+				}(inline)
+			}
+			batch, slot := i, first+k
+			inline = func() { done <- ownerDone{batch: batch, slot: slot, res: w.writeLocal(owner, shardID, pts)} }
+		}
+		if shard := b.shard; len(shard.Owners) > 1 || shard.Owners[0] != self {
+			reading.Add(1)
+			w.goFunc(func() { w.replicate(rc, &reading, i, first, self, shard, pts) })
 		}
 	}
 	if inline != nil {
 		inline()
 	}
-	wg.Wait()
+
+	answered := 0
+	collect := func(d ownerDone) {
+		answered++
+		r := d.res
+		r.done = true
+		m.results[d.slot] = r
+		st := &m.states[d.batch]
+		st.open--
+		switch {
+		case r.acked:
+			st.acked++
+		case r.hh:
+			st.queued++
+		}
+		if st.decided {
+			return
+		}
+		got, required := st.acked, level.required(len(m.batches[d.batch].shard.Owners))
+		if level == ConsistencyLevelAny {
+			got += st.queued
+		}
+		if got >= required || got+st.open < required {
+			st.decided = true
+			// A remote write's context shares the deadline but has its own
+			// timer, so its timeout can arrive before ctx.Done.
+			st.expired = got < required && !time.Now().Before(deadline)
+			undecided--
+		}
+	}
+wait:
+	for undecided > 0 {
+		select {
+		case d := <-done:
+			collect(d)
+		case <-ctx.Done():
+			for i := range m.states {
+				st := &m.states[i]
+				st.expired = !st.decided && st.open > 0
+			}
+			break wait
+		}
+	}
+	if undecided > 0 && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		// The open writes share the deadline, so they are ending now, the
+		// failed ones in hinted handoff: wait for those of undecided shards.
+		for undecided > 0 {
+			collect(<-done)
+		}
+	}
+	reading.Wait()
+	for answered < jobs {
+		// Take the answers already there (every local one is), so the
+		// evaluation sees them.
+		select {
+		case d := <-done:
+			collect(d)
+			continue
+		default:
+		}
+		break
+	}
+	if answered < jobs {
+		m.done = nil // writes still running will answer on it
+	}
 	return w.evaluate(ctx, m, level)
 }
 
-// evaluate judges each shard of m against level from the owners' results,
-// counts the outcome, and returns WritePoints' answer.
+// replicate encodes a shard's points for its remote owners, lets go of the
+// points (reading.Done), and writes the bytes to every remote owner,
+// answering each on rc.done.
+func (w *PointsWriter) replicate(rc *remoteCall, reading *sync.WaitGroup, batch, first int, self uint64, shard *meta.ShardInfo, pts []models.Point) {
+	e := w.encoded.Get()
+	e.buf = AppendPoints(e.buf[:0], pts)
+	reading.Done()
+	var last func()
+	for k, owner := range shard.Owners {
+		if owner == self {
+			continue
+		}
+		e.refs.Add(1)
+		if last != nil {
+			w.goFunc(last)
+		}
+		slot := first + k
+		last = func() {
+			r := w.writeRemote(rc.ctx, owner, shard.ID, e.buf)
+			rc.done <- ownerDone{batch: batch, slot: slot, res: r}
+			w.releaseBatch(e)
+			rc.release()
+		}
+	}
+	last()
+}
+
+// evaluate judges each shard of m against level from the owners' answers
+// collected so far, counts the outcome, and returns WritePoints' answer.
 func (w *PointsWriter) evaluate(ctx context.Context, m *mapping, level ConsistencyLevel) error {
 	var (
 		failures         []error
@@ -229,50 +478,49 @@ func (w *PointsWriter) evaluate(ctx context.Context, m *mapping, level Consisten
 		if len(b.points) == 0 {
 			continue
 		}
+		st := &m.states[i]
 		owners := len(b.shard.Owners)
 		results := m.results[j : j+owners]
 		j += owners
-		acked, queued, maxDropped := 0, 0, 0
+		maxDropped := 0
 		var reason string
 		var errs []error
 		for k, r := range results {
-			switch {
-			case r.acked:
-				acked++
+			if r.acked {
 				if r.dropped > maxDropped {
 					maxDropped, reason = r.dropped, r.reason
 				}
+				continue
+			}
+			err := r.err
+			switch {
+			case !r.done && ctx.Err() != nil:
+				err = fmt.Errorf("%w: %w", errInFlight, ctx.Err())
+			case !r.done:
+				err = errInFlight
+			case r.hh && r.err != nil:
+				err = fmt.Errorf("%w after: %w", ErrQueued, r.err)
 			case r.hh:
-				queued++
+				err = ErrQueued
 			}
-			if !r.acked {
-				err := r.err
-				if r.hh {
-					err = ErrQueued
-					if r.err != nil {
-						err = fmt.Errorf("%w after: %w", ErrQueued, r.err)
-					}
-				}
-				errs = append(errs, &OwnerError{OwnerID: b.shard.Owners[k], Err: err})
-			}
+			errs = append(errs, &OwnerError{OwnerID: b.shard.Owners[k], Err: err})
 		}
 		required := level.required(owners)
-		got := acked
+		got := st.acked
 		if level == ConsistencyLevelAny {
-			got += queued
+			got += st.queued
 		}
 		if owners == 0 || got < required {
-			isTimeout := ctx.Err() != nil
-			timeout = timeout || isTimeout
+			timeout = timeout || st.expired
 			if owners == 0 {
 				errs = append(errs, fmt.Errorf("shard %d has no owners: %w", b.shard.ID, ErrConsistency))
 				required = 1
 			}
 			failures = append(failures, &WriteError{Level: level, ShardID: b.shard.ID, Required: required,
-				Acked: got, Owners: owners, Timeout: isTimeout, Errs: errs})
+				Acked: got, Owners: owners, Timeout: st.expired, Errs: errs})
 			continue
 		}
-		usedHH = usedHH || queued > 0
+		usedHH = usedHH || st.queued > 0
 		written += len(b.points) - maxDropped
 		if maxDropped > 0 {
 			dropped += maxDropped
@@ -305,27 +553,41 @@ func (w *PointsWriter) evaluate(ctx context.Context, m *mapping, level Consisten
 	return nil
 }
 
-// writeOwner writes one shard's points to one owner: the local store when
-// the owner is this node, the owner's hinted-handoff queue while it is not
-// empty, and the remote shard writer otherwise, handing a failed remote
-// write to hinted handoff.
-func (w *PointsWriter) writeOwner(ctx context.Context, self, owner, shardID uint64, pts []models.Point) ownerResult {
-	if owner == self {
-		r := classify(w.local.WriteToShard(shardID, pts))
-		if !r.acked {
-			w.replicaFailed(owner, shardID, r.err)
-		}
-		return r
+// writeLocal writes one shard's points to this node's store. A failure is
+// not handed off: hinted handoff is for peers.
+func (w *PointsWriter) writeLocal(self, shardID uint64, pts []models.Point) ownerResult {
+	r := classify(w.local.WriteToShard(shardID, pts))
+	if !r.acked {
+		w.replicaFailed(self, shardID, r.err)
 	}
+	return r
+}
+
+// writeRemote writes one shard's encoded batch to a remote owner: to the
+// owner's hinted-handoff queue while it is not empty or while too many
+// bytes are in flight to the owner, else through the shard writer, handing
+// a failed write to hinted handoff.
+func (w *PointsWriter) writeRemote(ctx context.Context, owner, shardID uint64, batch []byte) ownerResult {
 	if w.hh != nil && w.hh.Pending(owner) {
-		return w.handOff(owner, shardID, pts, nil)
+		return w.handOff(owner, shardID, batch, nil)
 	}
 	if w.remote == nil {
 		err := fmt.Errorf("write shard %d to node %d: no shard writer configured: %w", shardID, owner, ErrNodeNotFound)
 		w.replicaFailed(owner, shardID, err)
 		return ownerResult{err: err}
 	}
-	r := classify(w.remote.WriteShard(ctx, owner, shardID, pts))
+	size := int64(len(batch)) + inFlightOverhead
+	if !w.reserve(owner, size) {
+		err := fmt.Errorf("write shard %d to node %d: %d bytes of writes to it in flight already: %w",
+			shardID, owner, w.cfg.MaxInFlightBytesPerNode, ErrInFlightLimit)
+		w.replicaFailed(owner, shardID, err)
+		if w.hh == nil {
+			return ownerResult{err: err}
+		}
+		return w.handOff(owner, shardID, batch, err)
+	}
+	r := classify(w.remote.WriteShardBatch(ctx, owner, shardID, batch))
+	w.unreserve(owner, size)
 	if r.acked {
 		return r
 	}
@@ -334,13 +596,44 @@ func (w *PointsWriter) writeOwner(ctx context.Context, self, owner, shardID uint
 		// No queue, or an answer a replay would get again.
 		return r
 	}
-	return w.handOff(owner, shardID, pts, r.err)
+	return w.handOff(owner, shardID, batch, r.err)
 }
 
-// handOff queues points for owner in hinted handoff; cause is the failed
+// inFlightOverhead is what one remote write costs besides its batch (its
+// goroutine, request and scratch), counted against
+// Config.MaxInFlightBytesPerNode so that many tiny writes are bounded too.
+const inFlightOverhead = 4 << 10
+
+// reserve adds size to owner's bytes in flight unless that would pass
+// Config.MaxInFlightBytesPerNode; one write is always let through.
+func (w *PointsWriter) reserve(owner uint64, size int64) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	cur := w.inFlight[owner]
+	if cur > 0 && cur+size > w.cfg.MaxInFlightBytesPerNode {
+		return false
+	}
+	w.inFlight[owner] = cur + size
+	w.metrics.inFlightBytes.WithLabelValues(nodeLabel(owner)).Set(float64(cur + size))
+	return true
+}
+
+func (w *PointsWriter) unreserve(owner uint64, size int64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	cur := w.inFlight[owner] - size
+	if cur == 0 {
+		delete(w.inFlight, owner)
+	} else {
+		w.inFlight[owner] = cur
+	}
+	w.metrics.inFlightBytes.WithLabelValues(nodeLabel(owner)).Set(float64(cur))
+}
+
+// handOff queues batch for owner in hinted handoff; cause is the failed
 // remote write that led here (nil when the queue was already pending).
-func (w *PointsWriter) handOff(owner, shardID uint64, pts []models.Point, cause error) ownerResult {
-	if err := w.hh.WriteShardBatch(owner, shardID, AppendPoints(nil, pts)); err != nil {
+func (w *PointsWriter) handOff(owner, shardID uint64, batch []byte, cause error) ownerResult {
+	if err := w.hh.WriteShardBatch(owner, shardID, batch); err != nil {
 		err = fmt.Errorf("hinted handoff for node %d: %w", owner, err)
 		w.logger.Warn("hinted handoff write failed", "owner_id", owner, "shard_id", shardID, "err", err)
 		return ownerResult{err: errors.Join(cause, err)}
@@ -385,4 +678,13 @@ func growResults(r []ownerResult, n int) []ownerResult {
 	r = r[:n]
 	clear(r)
 	return r
+}
+
+func growStates(s []shardState, n int) []shardState {
+	if cap(s) < n {
+		return make([]shardState, n)
+	}
+	s = s[:n]
+	clear(s)
+	return s
 }

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -48,7 +49,7 @@ func TestPointsWriter_Routing(t *testing.T) {
 	g2 := group(2, testGroupStart.Add(time.Hour), 20, []uint64{1}, []uint64{1}, []uint64{1})
 	d := testData(1, 1, g1, g2)
 	var rec recorder
-	w := coordinator.NewPointsWriter(testConfig(), selfID(1), staticMeta(t, d), localRecorder(1, &rec), noRemote(t), nil, nil, nil)
+	w := newPointsWriter(t, testConfig(), selfID(1), staticMeta(t, d), localRecorder(1, &rec), noRemote(t), nil, nil)
 
 	var lp strings.Builder
 	for i := range 300 {
@@ -99,7 +100,7 @@ func TestPointsWriter_SingleShardPassesPointsThrough(t *testing.T) {
 		same = len(got) == len(pts) && &got[0] == &pts[0]
 		return nil
 	}}
-	w := coordinator.NewPointsWriter(testConfig(), selfID(1), staticMeta(t, d), local, noRemote(t), nil, nil, nil)
+	w := newPointsWriter(t, testConfig(), selfID(1), staticMeta(t, d), local, noRemote(t), nil, nil)
 	if err := w.WritePoints(context.Background(), testDB, testRP, coordinator.ConsistencyLevelOne, pts); err != nil {
 		t.Fatalf("WritePoints: got %v; want nil", err)
 	}
@@ -131,7 +132,7 @@ func TestPointsWriter_CreatesMissingShardGroups(t *testing.T) {
 		},
 	}
 	var rec recorder
-	w := coordinator.NewPointsWriter(testConfig(), selfID(1), mc, localRecorder(1, &rec), remoteRecorder(&rec), nil, nil, nil)
+	w := newPointsWriter(t, testConfig(), selfID(1), mc, localRecorder(1, &rec), remoteRecorder(&rec), nil, nil)
 	base := testGroupStart.UnixNano()
 	hour := int64(time.Hour)
 	lp := fmt.Sprintf("m,t=a v=1 %d\nm,t=b v=2 %d\nm,t=c v=3 %d\nm,t=d v=4 %d\nm,t=e v=5 %d\n",
@@ -168,7 +169,7 @@ func TestPointsWriter_CreateShardGroupFails(t *testing.T) {
 		t.Error("store written although no shard group could be made")
 		return nil
 	}}
-	w := coordinator.NewPointsWriter(testConfig(), selfID(1), mc, local, noRemote(t), nil, nil, nil)
+	w := newPointsWriter(t, testConfig(), selfID(1), mc, local, noRemote(t), nil, nil)
 	err := w.WritePoints(context.Background(), testDB, "", coordinator.ConsistencyLevelOne, mustParse(t, "m v=1 1"))
 	if !errors.Is(err, boom) {
 		t.Fatalf("WritePoints: got %v; want an error wrapping %v", err, boom)
@@ -184,7 +185,7 @@ func TestPointsWriter_CreatedGroupNotCovering(t *testing.T) {
 			return &g, nil
 		},
 	}
-	w := coordinator.NewPointsWriter(testConfig(), selfID(1), mc, localRecorder(1, &recorder{}), noRemote(t), nil, nil, nil)
+	w := newPointsWriter(t, testConfig(), selfID(1), mc, localRecorder(1, &recorder{}), noRemote(t), nil, nil)
 	err := w.WritePoints(context.Background(), testDB, "", coordinator.ConsistencyLevelOne, mustParse(t, "m v=1 1"))
 	if err == nil || !strings.Contains(err.Error(), "not covering") {
 		t.Fatalf("WritePoints: got %v; want an error saying meta's group does not cover the point", err)
@@ -210,7 +211,7 @@ func TestPointsWriter_LookupErrors(t *testing.T) {
 				return nil
 			}}
 			reg := prometheus.NewRegistry()
-			w := coordinator.NewPointsWriter(testConfig(), selfID(1), staticMeta(t, tc.data), local, noRemote(t), nil, nil, reg)
+			w := newPointsWriter(t, testConfig(), selfID(1), staticMeta(t, tc.data), local, noRemote(t), nil, reg)
 			err := w.WritePoints(context.Background(), tc.db, tc.rp, coordinator.ConsistencyLevelOne, pts)
 			for _, want := range tc.want {
 				if !errors.Is(err, want) {
@@ -234,7 +235,7 @@ func TestPointsWriter_RetentionDrop(t *testing.T) {
 	d.Databases[0].RetentionPolicies[0].Duration = 2 * time.Hour
 	var rec recorder
 	reg := prometheus.NewRegistry()
-	w := coordinator.NewPointsWriter(testConfig(), selfID(1), staticMeta(t, d), localRecorder(1, &rec), noRemote(t), nil, nil, reg)
+	w := newPointsWriter(t, testConfig(), selfID(1), staticMeta(t, d), localRecorder(1, &rec), noRemote(t), nil, reg)
 
 	old := now.Add(-3 * time.Hour).UnixNano()
 	lp := fmt.Sprintf("m v=1 %d\nm v=2 %d\nm v=3 %d\n", old, cur.UnixNano(), old-1)
@@ -279,7 +280,7 @@ func TestPointsWriter_OwnerPartialWrite(t *testing.T) {
 	remote := &fakeShardWriter{WriteShardFn: func(context.Context, uint64, uint64, []models.Point) error {
 		return &coordinator.PartialWriteError{Reason: "field type conflict", Dropped: 2}
 	}}
-	w := coordinator.NewPointsWriter(testConfig(), selfID(1), staticMeta(t, d), local, remote, nil, nil, nil)
+	w := newPointsWriter(t, testConfig(), selfID(1), staticMeta(t, d), local, remote, nil, nil)
 	ts := testGroupStart.UnixNano()
 	err := w.WritePoints(context.Background(), testDB, "", coordinator.ConsistencyLevelAll,
 		mustParse(t, fmt.Sprintf("m v=1 %d\nm v=\"x\" %d\nm v=\"y\" %d", ts, ts+1, ts+2)))
@@ -299,7 +300,7 @@ func TestPointsWriter_LocalOwner(t *testing.T) {
 	d := testData(2, 2, group(1, testGroupStart, 10, []uint64{1, 2}))
 	pts := mustParse(t, fmt.Sprintf("m v=1 %d", testGroupStart.UnixNano()))
 	var rec recorder
-	w := coordinator.NewPointsWriter(testConfig(), selfID(2), staticMeta(t, d), localRecorder(2, &rec), remoteRecorder(&rec), nil, nil, nil)
+	w := newPointsWriter(t, testConfig(), selfID(2), staticMeta(t, d), localRecorder(2, &rec), remoteRecorder(&rec), nil, nil)
 	if err := w.WritePoints(context.Background(), testDB, "", coordinator.ConsistencyLevelAll, pts); err != nil {
 		t.Fatalf("WritePoints: got %v; want nil", err)
 	}
@@ -322,7 +323,7 @@ func TestPointsWriter_LocalOwner(t *testing.T) {
 		},
 	}
 	reg := prometheus.NewRegistry()
-	w = coordinator.NewPointsWriter(testConfig(), selfID(1), staticMeta(t, d), failing, remoteRecorder(&recorder{}), hh, nil, reg)
+	w = newPointsWriter(t, testConfig(), selfID(1), staticMeta(t, d), failing, remoteRecorder(&recorder{}), hh, reg)
 	err := w.WritePoints(context.Background(), testDB, "", coordinator.ConsistencyLevelAll, pts)
 	var we *coordinator.WriteError
 	if !errors.As(err, &we) || !errors.Is(err, diskFull) || we.Acked != 1 {
@@ -360,22 +361,23 @@ func TestPointsWriter_HintedHandoffPending(t *testing.T) {
 		},
 	}
 	reg := prometheus.NewRegistry()
-	w := coordinator.NewPointsWriter(testConfig(), selfID(1), staticMeta(t, d), localRecorder(1, &recorder{}), remote, hh, nil, reg)
+	w := newPointsWriter(t, testConfig(), selfID(1), staticMeta(t, d), localRecorder(1, &recorder{}), remote, hh, reg)
 	pts := mustParse(t, fmt.Sprintf("m v=1 %d", testGroupStart.UnixNano()))
 
 	if err := w.WritePoints(context.Background(), testDB, "", coordinator.ConsistencyLevelQuorum, pts); err != nil {
 		t.Fatalf("quorum with a queued owner: got %v; want nil", err)
 	}
-	if remoteCalls.Load() != 1 || queued.Load() != 1 {
-		t.Errorf("remote calls %d, queued %d; want 1 and 1", remoteCalls.Load(), queued.Load())
-	}
-	if got := metricValue(t, reg, "strata_coordinator_writes_total", "result", "hh"); got != 1 {
-		t.Errorf("writes_total{result=hh}: got %v; want 1", got)
-	}
 	// A queued write is not an owner acknowledgement.
 	err := w.WritePoints(context.Background(), testDB, "", coordinator.ConsistencyLevelAll, pts)
-	if !errors.Is(err, coordinator.ErrConsistency) {
-		t.Fatalf("level all with a queued owner: got %v; want ErrConsistency", err)
+	if !errors.Is(err, coordinator.ErrConsistency) || !errors.Is(err, coordinator.ErrQueued) {
+		t.Fatalf("level all with a queued owner: got %v; want ErrConsistency naming the queued owner", err)
+	}
+	w.Close() // the quorum write may have answered before its queued owner
+	if remoteCalls.Load() != 2 || queued.Load() != 2 {
+		t.Errorf("remote calls %d, queued %d; want 2 and 2", remoteCalls.Load(), queued.Load())
+	}
+	if got := metricValue(t, reg, "strata_coordinator_hinted_handoff_writes_total", "node", "2"); got != 2 {
+		t.Errorf("hinted_handoff_writes_total{node=2}: got %v; want 2", got)
 	}
 }
 
@@ -394,7 +396,7 @@ func TestPointsWriter_NoHandoffForPermanentErrors(t *testing.T) {
 			return nil
 		},
 	}
-	w := coordinator.NewPointsWriter(testConfig(), selfID(1), staticMeta(t, d), localRecorder(1, &recorder{}), remote, hh, nil, nil)
+	w := newPointsWriter(t, testConfig(), selfID(1), staticMeta(t, d), localRecorder(1, &recorder{}), remote, hh, nil)
 	if err := w.WritePoints(context.Background(), testDB, "", coordinator.ConsistencyLevelAny, pts); err != nil {
 		t.Fatalf("level any with the local owner ok: got %v; want nil", err)
 	}
@@ -413,7 +415,7 @@ func TestPointsWriter_NoHandoffForPermanentErrors(t *testing.T) {
 	remote.WriteShardFn = func(context.Context, uint64, uint64, []models.Point) error { return errors.New("refused") }
 	hh.WriteShardFn = func(uint64, uint64, []models.Point) error { return queueFull }
 	local := &fakeStore{WriteToShardFn: func(uint64, []models.Point) error { return errors.New("disk") }}
-	w = coordinator.NewPointsWriter(testConfig(), selfID(1), staticMeta(t, d), local, remote, hh, nil, nil)
+	w = newPointsWriter(t, testConfig(), selfID(1), staticMeta(t, d), local, remote, hh, nil)
 	err = w.WritePoints(context.Background(), testDB, "", coordinator.ConsistencyLevelAny, pts)
 	if !errors.Is(err, queueFull) || !errors.Is(err, coordinator.ErrConsistency) {
 		t.Fatalf("level any, every owner and queue failing: got %v; want ErrConsistency wrapping %v", err, queueFull)
@@ -422,7 +424,7 @@ func TestPointsWriter_NoHandoffForPermanentErrors(t *testing.T) {
 
 func TestPointsWriter_ShardWithoutOwners(t *testing.T) {
 	d := testData(1, 1, group(1, testGroupStart, 10, []uint64{}))
-	w := coordinator.NewPointsWriter(testConfig(), selfID(1), staticMeta(t, d), localRecorder(1, &recorder{}), noRemote(t), nil, nil, nil)
+	w := newPointsWriter(t, testConfig(), selfID(1), staticMeta(t, d), localRecorder(1, &recorder{}), noRemote(t), nil, nil)
 	err := w.WritePoints(context.Background(), testDB, "", coordinator.ConsistencyLevelAll,
 		mustParse(t, fmt.Sprintf("m v=1 %d", testGroupStart.UnixNano())))
 	if !errors.Is(err, coordinator.ErrConsistency) || !strings.Contains(err.Error(), "no owners") {
@@ -438,7 +440,7 @@ func TestPointsWriter_CallerCancel(t *testing.T) {
 		<-ctx.Done()
 		return ctx.Err()
 	}}
-	w := coordinator.NewPointsWriter(testConfig(), selfID(1), staticMeta(t, d), localRecorder(1, &recorder{}), remote, nil, nil, nil)
+	w := newPointsWriter(t, testConfig(), selfID(1), staticMeta(t, d), localRecorder(1, &recorder{}), remote, nil, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(10*time.Millisecond, cancel)
 	err := w.WritePoints(ctx, testDB, "", coordinator.ConsistencyLevelOne, mustParse(t, fmt.Sprintf("m v=1 %d", testGroupStart.UnixNano())))
@@ -462,7 +464,7 @@ func TestPointsWriter_Concurrent(t *testing.T) {
 	}
 	local := &fakeStore{WriteToShardFn: func(_ uint64, pts []models.Point) error { check(pts); return nil }}
 	remote := &fakeShardWriter{WriteShardFn: func(_ context.Context, _, _ uint64, pts []models.Point) error { check(pts); return nil }}
-	w := coordinator.NewPointsWriter(testConfig(), selfID(1), staticMeta(t, d), local, remote, nil, nil, nil)
+	w := newPointsWriter(t, testConfig(), selfID(1), staticMeta(t, d), local, remote, nil, nil)
 	var lp strings.Builder
 	for i := range 100 {
 		fmt.Fprintf(&lp, "m,host=h%d v=%d %d\n", i, i, testGroupStart.UnixNano()+int64(i))
@@ -488,10 +490,287 @@ func TestPointsWriter_Concurrent(t *testing.T) {
 // writer fails remote owners instead of crashing.
 func TestPointsWriter_NoRemoteWriter(t *testing.T) {
 	d := testData(2, 1, group(1, testGroupStart, 10, []uint64{2}))
-	w := coordinator.NewPointsWriter(testConfig(), nil, staticMeta(t, d), localRecorder(1, &recorder{}), nil, nil, nil, nil)
+	w := newPointsWriter(t, testConfig(), nil, staticMeta(t, d), localRecorder(1, &recorder{}), nil, nil, nil)
 	err := w.WritePoints(context.Background(), testDB, "", coordinator.ConsistencyLevelOne,
 		mustParse(t, fmt.Sprintf("m v=1 %d", testGroupStart.UnixNano())))
 	if !errors.Is(err, coordinator.ErrConsistency) || !errors.Is(err, coordinator.ErrNodeNotFound) {
 		t.Fatalf("WritePoints: got %v; want ErrConsistency wrapping ErrNodeNotFound", err)
+	}
+}
+
+// scribble overwrites points and every byte they reference, as a caller
+// reusing its parser buffers after WritePoints returned does.
+func scribble(pts []models.Point) {
+	fill := func(b []byte) {
+		for i := range b {
+			b[i] = 'X'
+		}
+	}
+	for i := range pts {
+		p := &pts[i]
+		fill(p.Measurement)
+		for _, tag := range p.Tags {
+			fill(tag.Key)
+			fill(tag.Value)
+		}
+		for j := range p.Fields {
+			fill(p.Fields[j].Key)
+			fill(p.Fields[j].Value.S)
+			p.Fields[j].Value.N = ^p.Fields[j].Value.N
+		}
+		pts[i] = models.Point{Measurement: []byte("scribbled"), Time: -1}
+	}
+}
+
+// twoShardWrite returns points for the group of twoShardData covering
+// both its shards, and each shard's points as lines, by shard id.
+func twoShardWrite(t *testing.T, d *meta.Data, value int) ([]models.Point, map[uint64][]string) {
+	t.Helper()
+	var lp strings.Builder
+	for i := range 20 {
+		fmt.Fprintf(&lp, "cpu,host=h%d usage=%d,note=\"n%d\" %d\n", i, value+i, value, testGroupStart.UnixNano()+int64(i))
+	}
+	pts := mustParse(t, lp.String())
+	want := map[uint64][]string{}
+	for i := range pts {
+		g := d.ShardGroupByTimestamp(testDB, testRP, time.Unix(0, pts[i].Time))
+		sh := d.ShardFor(g, pts[i].AppendSeriesKey(nil))
+		want[sh.ID] = append(want[sh.ID], pts[i].String())
+	}
+	if len(want) != 2 {
+		t.Fatalf("test setup: points cover %d shards; want 2", len(want))
+	}
+	return pts, want
+}
+
+// checkWrites checks rec holds exactly one write per shard of want for
+// node, with want's points.
+func checkWrites(t *testing.T, what string, rec *recorder, node uint64, want map[uint64][]string) {
+	t.Helper()
+	got := map[uint64][]string{}
+	for _, wr := range rec.all() {
+		if wr.node == node {
+			if _, dup := got[wr.shard]; dup {
+				t.Errorf("%s: shard %d written twice to node %d", what, wr.shard, node)
+			}
+			got[wr.shard] = wr.lines
+		}
+	}
+	for id, lines := range want {
+		if !slices.Equal(got[id], lines) {
+			t.Errorf("%s: node %d shard %d got %q...; want %q...", what, node, id, head(got[id]), head(lines))
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("%s: node %d got writes for %d shards; want %d", what, node, len(got), len(want))
+	}
+}
+
+// TestPointsWriter_HungOwnerDoesNotDelayLevelOne runs on virtual time:
+// node 2 hangs until the write's deadline, yet a consistency=one write
+// answers at once (shard 10 through the local owner, shard 11 through
+// node 3); node 2's batches land in hinted handoff after the timeout with
+// the points as written, although the caller overwrote them meanwhile;
+// and once node 2's queue is pending its next writes go to the queue
+// without waiting for node 2 at all.
+func TestPointsWriter_HungOwnerDoesNotDelayLevelOne(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d := testData(3, 2, group(1, testGroupStart, 10, []uint64{1, 2}, []uint64{2, 3}))
+		var sent, queued recorder
+		var node2Calls atomic.Int32
+		remote := &fakeShardWriter{WriteShardFn: func(ctx context.Context, node, shard uint64, pts []models.Point) error {
+			if node == 2 {
+				node2Calls.Add(1)
+				<-ctx.Done()
+				return fmt.Errorf("node 2 hung: %w", ctx.Err())
+			}
+			sent.add(node, shard, pts)
+			return nil
+		}}
+		var pending atomic.Bool
+		hh := &fakeHH{
+			PendingFn: func(node uint64) bool { return node == 2 && pending.Load() },
+			WriteShardFn: func(node, shard uint64, pts []models.Point) error {
+				queued.add(node, shard, pts)
+				pending.Store(node == 2)
+				return nil
+			},
+		}
+		cfg := testConfig()
+		reg := prometheus.NewRegistry()
+		w := newPointsWriter(t, cfg, selfID(1), staticMeta(t, d), localRecorder(1, &sent), remote, hh, reg)
+
+		pts, want := twoShardWrite(t, d, 0)
+		start := time.Now()
+		if err := w.WritePoints(context.Background(), testDB, "", coordinator.ConsistencyLevelOne, pts); err != nil {
+			t.Fatalf("WritePoints with node 2 hung: got %v; want nil", err)
+		}
+		if el := time.Since(start); el != 0 {
+			t.Errorf("WritePoints answered after %v of virtual time; want at once, not after node 2's timeout", el)
+		}
+		scribble(pts)
+		synctest.Wait()
+		if n := len(queued.all()); n != 0 {
+			t.Errorf("hinted handoff writes before the timeout: got %d; want 0", n)
+		}
+		time.Sleep(cfg.WriteTimeout.D())
+		synctest.Wait()
+		checkWrites(t, "hinted handoff after the timeout", &queued, 2, want)
+		checkWrites(t, "node 1", &sent, 1, map[uint64][]string{10: want[10]})
+		checkWrites(t, "node 3", &sent, 3, map[uint64][]string{11: want[11]})
+
+		queued = recorder{}
+		pts, want = twoShardWrite(t, d, 100)
+		start = time.Now()
+		if err := w.WritePoints(context.Background(), testDB, "", coordinator.ConsistencyLevelOne, pts); err != nil {
+			t.Fatalf("second WritePoints: got %v; want nil", err)
+		}
+		synctest.Wait()
+		if el := time.Since(start); el != 0 {
+			t.Errorf("second write: node 2's queue took %v of virtual time; want none", el)
+		}
+		if n := node2Calls.Load(); n != 2 {
+			t.Errorf("writes sent to node 2: got %d; want the first write's 2 only (then its queue is pending)", n)
+		}
+		checkWrites(t, "hinted handoff of the second write", &queued, 2, want)
+		if got := metricValue(t, reg, "strata_coordinator_hinted_handoff_writes_total", "node", "2"); got != 4 {
+			t.Errorf("hinted_handoff_writes_total{node=2}: got %v; want 4", got)
+		}
+	})
+}
+
+// TestPointsWriter_InFlightWritesOwnNoCallerMemory holds node 2's writes
+// until the caller has overwritten its points and made another write
+// (which reuses the writer's pooled routing scratch): node 2 still gets
+// each write's points exactly. Run with -race.
+func TestPointsWriter_InFlightWritesOwnNoCallerMemory(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d := testData(3, 2, group(1, testGroupStart, 10, []uint64{1, 2}, []uint64{2, 3}))
+		release := make(chan struct{})
+		var sent recorder
+		remote := &fakeShardWriter{WriteShardFn: func(_ context.Context, node, shard uint64, pts []models.Point) error {
+			if node == 2 {
+				<-release
+			}
+			sent.add(node, shard, pts)
+			return nil
+		}}
+		w := newPointsWriter(t, testConfig(), selfID(1), staticMeta(t, d), localRecorder(1, &recorder{}), remote, nil, nil)
+
+		first, want := twoShardWrite(t, d, 0)
+		if err := w.WritePoints(context.Background(), testDB, "", coordinator.ConsistencyLevelOne, first); err != nil {
+			t.Fatalf("WritePoints: got %v; want nil", err)
+		}
+		scribble(first)
+		second, _ := twoShardWrite(t, d, 100)
+		if err := w.WritePoints(context.Background(), testDB, "", coordinator.ConsistencyLevelOne, second); err != nil {
+			t.Fatalf("second WritePoints: got %v; want nil", err)
+		}
+		scribble(second)
+		synctest.Wait()
+		close(release)
+		w.Close()
+		var firsts recorder
+		for _, wr := range sent.all() {
+			if wr.node == 2 && strings.Contains(wr.lines[0], `note="n0"`) {
+				firsts.add(wr.node, wr.shard, mustParse(t, strings.Join(wr.lines, "\n")))
+			}
+		}
+		checkWrites(t, "node 2, first write", &firsts, 2, want)
+	})
+}
+
+// TestPointsWriter_CloseHandsOffInFlightWrites checks Close cancels a
+// remote write still in flight, which then goes to hinted handoff, and
+// that a closed writer refuses writes.
+func TestPointsWriter_CloseHandsOffInFlightWrites(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d := testData(2, 2, group(1, testGroupStart, 10, []uint64{1, 2}))
+		remote := &fakeShardWriter{WriteShardFn: func(ctx context.Context, _, _ uint64, _ []models.Point) error {
+			<-ctx.Done()
+			return ctx.Err()
+		}}
+		var queued recorder
+		hh := &fakeHH{
+			PendingFn:    func(uint64) bool { return false },
+			WriteShardFn: func(node, shard uint64, pts []models.Point) error { queued.add(node, shard, pts); return nil },
+		}
+		w := newPointsWriter(t, testConfig(), selfID(1), staticMeta(t, d), localRecorder(1, &recorder{}), remote, hh, nil)
+		pts := mustParse(t, fmt.Sprintf("m v=1 %d", testGroupStart.UnixNano()))
+		if err := w.WritePoints(context.Background(), testDB, "", coordinator.ConsistencyLevelOne, pts); err != nil {
+			t.Fatalf("WritePoints: got %v; want nil", err)
+		}
+		start := time.Now()
+		w.Close()
+		if el := time.Since(start); el != 0 {
+			t.Errorf("Close took %v of virtual time; want it to cancel the hung write, not wait for its timeout", el)
+		}
+		checkWrites(t, "hinted handoff after Close", &queued, 2, map[uint64][]string{10: {pts[0].String()}})
+		if err := w.WritePoints(context.Background(), testDB, "", coordinator.ConsistencyLevelOne, pts); !errors.Is(err, coordinator.ErrClosed) {
+			t.Errorf("WritePoints after Close: got %v; want ErrClosed", err)
+		}
+		if err := w.Close(); err != nil {
+			t.Errorf("second Close: got %v; want nil", err)
+		}
+	})
+}
+
+// TestPointsWriter_InFlightLimit checks a node with
+// max-in-flight-bytes-per-node of writes pending gets its next write
+// queued in hinted handoff (or failed without it) instead of piling up.
+func TestPointsWriter_InFlightLimit(t *testing.T) {
+	for _, withHH := range []bool{true, false} {
+		t.Run(fmt.Sprintf("hh=%t", withHH), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				d := testData(2, 2, group(1, testGroupStart, 10, []uint64{1, 2}))
+				release := make(chan struct{})
+				var calls atomic.Int32
+				remote := &fakeShardWriter{WriteShardFn: func(context.Context, uint64, uint64, []models.Point) error {
+					calls.Add(1)
+					<-release
+					return nil
+				}}
+				var queued recorder
+				var hh coordinator.HintedHandoff
+				if withHH {
+					hh = &fakeHH{
+						PendingFn:    func(uint64) bool { return false },
+						WriteShardFn: func(node, shard uint64, pts []models.Point) error { queued.add(node, shard, pts); return nil },
+					}
+				}
+				cfg := testConfig()
+				cfg.MaxInFlightBytesPerNode = 1 // one write at a time
+				reg := prometheus.NewRegistry()
+				w := newPointsWriter(t, cfg, selfID(1), staticMeta(t, d), localRecorder(1, &recorder{}), remote, hh, reg)
+				pts := mustParse(t, fmt.Sprintf("m v=1 %d", testGroupStart.UnixNano()))
+				for range 2 {
+					if err := w.WritePoints(context.Background(), testDB, "", coordinator.ConsistencyLevelOne, pts); err != nil {
+						t.Fatalf("WritePoints: got %v; want nil", err)
+					}
+					synctest.Wait()
+				}
+				if got := metricValue(t, reg, "strata_coordinator_remote_write_in_flight_bytes", "node", "2"); got <= 0 {
+					t.Errorf("remote_write_in_flight_bytes{node=2}: got %v; want > 0 while a write hangs", got)
+				}
+				err := w.WritePoints(context.Background(), testDB, "", coordinator.ConsistencyLevelAll, pts)
+				if !errors.Is(err, coordinator.ErrInFlightLimit) || withHH != errors.Is(err, coordinator.ErrQueued) {
+					t.Errorf("level all past the limit: got %v; want ErrInFlightLimit (queued: %t)", err, withHH)
+				}
+				close(release)
+				w.Close()
+				if n := calls.Load(); n != 1 {
+					t.Errorf("writes sent to node 2: got %d; want 1", n)
+				}
+				if n, want := len(queued.all()), map[bool]int{true: 2}[withHH]; n != want {
+					t.Errorf("hinted handoff writes: got %d; want %d", n, want)
+				}
+				if got := metricValue(t, reg, "strata_coordinator_replica_write_failures_total", "node", "2"); got != 2 {
+					t.Errorf("replica_write_failures_total{node=2}: got %v; want 2", got)
+				}
+				if got := metricValue(t, reg, "strata_coordinator_remote_write_in_flight_bytes", "node", "2"); got != 0 {
+					t.Errorf("remote_write_in_flight_bytes{node=2} after Close: got %v; want 0", got)
+				}
+			})
+		})
 	}
 }

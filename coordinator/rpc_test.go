@@ -346,7 +346,7 @@ func TestPointsWriter_OverRPC(t *testing.T) {
 	p := startPeer(t, rpcConfig(), localRecorder(2, &rec))
 	d := p.data
 	d.Databases[0].RetentionPolicies[0].ShardGroups = []meta.ShardGroupInfo{group(1, testGroupStart, 10, []uint64{1, 2})}
-	w := coordinator.NewPointsWriter(testConfig(), selfID(1), staticMeta(t, d), localRecorder(1, &rec), p.client, nil, nil, nil)
+	w := newPointsWriter(t, testConfig(), selfID(1), staticMeta(t, d), localRecorder(1, &rec), p.client, nil, nil)
 	var lp bytes.Buffer
 	for i := range 50 {
 		fmt.Fprintf(&lp, "cpu,host=h%d usage=%d.5,idle=%di,ok=true,msg=\"x y\" %d\n", i%7, i, i, testGroupStart.UnixNano()+int64(i))
@@ -415,7 +415,7 @@ func TestPointsWriter_PeerDownGoesToHintedHandoff(t *testing.T) {
 		},
 	}
 	reg := prometheus.NewRegistry()
-	w := coordinator.NewPointsWriter(testConfig(), selfID(1), staticMeta(t, d), localRecorder(1, &recorder{}), p.client, hh, nil, reg)
+	w := newPointsWriter(t, testConfig(), selfID(1), staticMeta(t, d), localRecorder(1, &recorder{}), p.client, hh, reg)
 	pts := mustParse(t, fmt.Sprintf("m v=1 %d", testGroupStart.UnixNano()))
 	if err := w.WritePoints(context.Background(), testDB, "", coordinator.ConsistencyLevelOne, pts); err != nil {
 		t.Fatalf("level one with the peer down: got %v; want nil", err)
@@ -428,6 +428,7 @@ func TestPointsWriter_PeerDownGoesToHintedHandoff(t *testing.T) {
 	if !strings.Contains(err.Error(), "owner 2: queued in hinted handoff after: write shard 10 to node 2") {
 		t.Errorf("error %q does not say owner 2's write failed and was queued", err)
 	}
+	w.Close() // the level-one write answered before its failed owner was queued
 	mu.Lock()
 	defer mu.Unlock()
 	if len(queued) != 2 || queued[0] != 2 || queued[1] != 2 {

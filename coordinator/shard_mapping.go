@@ -19,9 +19,11 @@ type mapping struct {
 	shardOf []int32        // per point: index into batches, or -1 when dropped
 	buf     []models.Point // backing array the batches' points are cut from
 	key     []byte         // series key scratch
-	results []ownerResult
-	counts  []int // per batch: points routed to it
-	dropped int   // points beyond the retention policy
+	results []ownerResult  // per owner write, batch by batch
+	states  []shardState   // per batch
+	done    chan ownerDone // the owner writes' answers; dropped while some may still send
+	counts  []int          // per batch: points routed to it
+	dropped int            // points beyond the retention policy
 }
 
 // groupRef is one shard group a write touches, with its bounds in ns.
@@ -46,6 +48,7 @@ func (m *mapping) reset() {
 	m.buf = m.buf[:0]
 	clear(m.results)
 	m.results = m.results[:0]
+	m.states = m.states[:0]
 	m.shardOf = m.shardOf[:0]
 	m.key = m.key[:0]
 	m.dropped = 0

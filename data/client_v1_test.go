@@ -40,7 +40,7 @@ func TestInfluxDBv1ClientWritesAndQueries(t *testing.T) {
 		}
 		return true
 	})
-	bp, _ := client.NewBatchPoints(client.BatchPointsConfig{Database: "app", Precision: "s"})
+	bp, _ := client.NewBatchPoints(client.BatchPointsConfig{Database: "app", Precision: "s", WriteConsistency: "all"})
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for i := range 60 {
 		p, _ := client.NewPoint("req", map[string]string{"host": fmt.Sprint("h", i%3)}, map[string]any{"ms": float64(i), "n": i}, t0.Add(time.Duration(i)*time.Second))
@@ -103,7 +103,7 @@ func TestGrafanaQueries(t *testing.T) {
 	for i := range 60 { // 10 minutes of 10 s points
 		fmt.Fprintf(&body, "cpu,host=a,cpu=cpu0 usage_idle=%d.5 %d\n", 90+i%5, t0.Add(time.Duration(i)*10*time.Second).UnixNano())
 	}
-	if code, resp := c.Write(0, params("db", "telegraf"), body.String()); code != 204 {
+	if code, resp := c.Write(0, params("db", "telegraf", "consistency", "all"), body.String()); code != 204 {
 		t.Fatalf("write: %d %s", code, resp)
 	}
 	get := func(q, epoch string) map[string]any {

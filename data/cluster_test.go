@@ -55,7 +55,9 @@ func TestReplicationPlacesPointsOnTheirOwners(t *testing.T) {
 	var want []string
 	for i := range c.N() {
 		body, lines := batch(40, 5, t0.Add(time.Duration(i)*time.Minute))
-		if code, resp := c.Write(i, params("db", "db"), body); code != 204 {
+		// Level all: a write answers as soon as its level is met, and this
+		// test reads every replica right after.
+		if code, resp := c.Write(i, params("db", "db", "consistency", "all"), body); code != 204 {
 			t.Fatalf("write to data node %d: got %d %s, want 204", i, code, resp)
 		}
 		want = append(want, lines...)
@@ -190,7 +192,7 @@ func TestRestartedNodeServesItsShards(t *testing.T) {
 	c := clustertest.New(t, clustertest.Options{Data: 2})
 	c.CreateDatabase("db", 2)
 	body, want := batch(20, 3, time.Now().Add(-time.Hour).Truncate(time.Second))
-	if code, resp := c.Write(0, params("db", "db"), body); code != 204 {
+	if code, resp := c.Write(0, params("db", "db", "consistency", "all"), body); code != 204 {
 		t.Fatalf("write: %d %s", code, resp)
 	}
 	id := c.NodeID(1)
@@ -241,6 +243,7 @@ func TestWriteEdgeCasesEndToEnd(t *testing.T) {
 		{name: "empty body", params: params("db", "db"), body: "", wantStatus: 204},
 	}
 	for _, tc := range tests {
+		tc.params.Set("consistency", "all") // both owners hold it when answered
 		code, resp := c.Write(0, tc.params, tc.body)
 		var body struct{ Error string }
 		if resp != "" {

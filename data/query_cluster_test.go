@@ -15,7 +15,9 @@ import (
 	"github.com/strata-db/strata/data/clustertest"
 )
 
-// writeFile posts a gzipped line-protocol file to node i in batches.
+// writeFile posts a gzipped line-protocol file to node i in batches, at
+// consistency all, so every replica holds each batch when it is answered
+// (and the next one is sent).
 func writeFile(t testing.TB, c *clustertest.Cluster, i int, db, path string) {
 	t.Helper()
 	f, err := os.Open(path)
@@ -32,7 +34,7 @@ func writeFile(t testing.TB, c *clustertest.Cluster, i int, db, path string) {
 	var b strings.Builder
 	n := 0
 	flush := func() {
-		if code, resp := c.Write(i, params("db", db), b.String()); code != 204 {
+		if code, resp := c.Write(i, params("db", db, "consistency", "all"), b.String()); code != 204 {
 			t.Fatalf("write batch: %d %s", code, resp)
 		}
 		b.Reset()

@@ -302,6 +302,11 @@ func (s *Server) shutdown() error {
 		close(s.stopCh)
 	}
 	s.wg.Wait()
+	if s.writer != nil {
+		// Remote writes still in flight are cancelled and go to hinted
+		// handoff, which must still be open.
+		errs = append(errs, s.writer.Close())
+	}
 	if s.ae != nil {
 		errs = append(errs, s.ae.Close())
 		s.aePeer.Close()
