@@ -186,6 +186,19 @@ func (p *Process) signalAndWait(sig syscall.Signal, timeout time.Duration) bool 
 	}
 }
 
+// Signal sends sig (SIGSTOP and SIGCONT freeze and thaw the process) to
+// a running process; it is a no-op on a stopped one.
+func (p *Process) Signal(sig syscall.Signal) {
+	p.mu.Lock()
+	cmd, done := p.cmd, p.done
+	p.mu.Unlock()
+	if cmd != nil && !isDone(done) {
+		if err := cmd.Process.Signal(sig); err != nil {
+			p.t.Errorf("%s: send %v: %v", p.Name, sig, err)
+		}
+	}
+}
+
 // ExitCode is the exit status of a stopped process, or -1 while it runs.
 func (p *Process) ExitCode() int {
 	p.mu.Lock()
