@@ -38,6 +38,10 @@ const (
 	CmdSetAdmin                 CommandType = "set_admin"
 	CmdGrantPrivilege           CommandType = "grant_privilege"
 	CmdRevokePrivilege          CommandType = "revoke_privilege"
+	CmdCreateContinuousQuery    CommandType = "create_continuous_query"
+	CmdDropContinuousQuery      CommandType = "drop_continuous_query"
+	CmdRecordContinuousQueryRun CommandType = "record_continuous_query_run"
+	CmdAcquireCQLease           CommandType = "acquire_cq_lease"
 )
 
 // MaxRequestIDLength bounds Command.RequestID.
@@ -184,6 +188,8 @@ type Result struct {
 	// Pruned how many long-deleted groups it removed from the state.
 	Count  int `json:"count,omitempty"`
 	Pruned int `json:"pruned,omitempty"`
+	// Lease is the continuous query lease after CmdAcquireCQLease.
+	Lease *CQLease `json:"lease,omitempty"`
 }
 
 // Err returns the result's error as a value that unwraps to its sentinel, or nil.
@@ -260,6 +266,10 @@ var payloadTypes = map[CommandType]func() any{
 	CmdSetAdmin:                 func() any { return new(SetAdminPayload) },
 	CmdGrantPrivilege:           func() any { return new(GrantPrivilegePayload) },
 	CmdRevokePrivilege:          func() any { return new(RevokePrivilegePayload) },
+	CmdCreateContinuousQuery:    func() any { return new(CreateContinuousQueryPayload) },
+	CmdDropContinuousQuery:      func() any { return new(DropContinuousQueryPayload) },
+	CmdRecordContinuousQueryRun: func() any { return new(RecordContinuousQueryRunPayload) },
+	CmdAcquireCQLease:           func() any { return new(AcquireCQLeasePayload) },
 }
 
 func strictUnmarshal(b []byte, v any) error {
@@ -344,6 +354,16 @@ func (c *Command) applyTo(d *Data) (*Result, error) {
 		err = d.grantPrivilege(p.User, p.Database, p.Privilege)
 	case *RevokePrivilegePayload:
 		err = d.revokePrivilege(p.User, p.Database)
+	case *CreateContinuousQueryPayload:
+		err = d.createContinuousQuery(p.Database, p.Name, p.Query, c.Time)
+	case *DropContinuousQueryPayload:
+		err = d.dropContinuousQuery(p.Database, p.Name)
+	case *RecordContinuousQueryRunPayload:
+		err = d.recordContinuousQueryRun(p.Database, p.Name, p.RunTime, p.Node)
+	case *AcquireCQLeasePayload:
+		if err = d.acquireCQLease(p.Node, p.Duration, c.Time); err == nil {
+			r.Lease = ptrClone(d.CQLease)
+		}
 	default:
 		panic(fmt.Sprintf("BUG: command type %q has a payload type but no apply case", c.Type))
 	}

@@ -27,6 +27,9 @@ type Data struct {
 	MaxNodeID       uint64 `json:"max_node_id"`
 	MaxShardGroupID uint64 `json:"max_shard_group_id"`
 	MaxShardID      uint64 `json:"max_shard_id"`
+
+	// CQLease is which data node runs the continuous queries, until when.
+	CQLease CQLease `json:"cq_lease,omitzero"`
 }
 
 // MetaNodeInfo describes one meta node. ID is the raft server id.
@@ -48,6 +51,7 @@ type DatabaseInfo struct {
 	Name                   string                `json:"name"`
 	DefaultRetentionPolicy string                `json:"default_retention_policy"`
 	RetentionPolicies      []RetentionPolicyInfo `json:"retention_policies"`
+	ContinuousQueries      []ContinuousQueryInfo `json:"continuous_queries,omitempty"`
 }
 
 // RetentionPolicyInfo describes one retention policy and its shard groups.
@@ -354,6 +358,7 @@ func (di DatabaseInfo) clone() DatabaseInfo {
 	for i, rpi := range di.RetentionPolicies {
 		c.RetentionPolicies[i] = rpi.clone()
 	}
+	c.ContinuousQueries = slices.Clone(di.ContinuousQueries)
 	return c
 }
 

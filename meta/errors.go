@@ -95,6 +95,8 @@ var errorCodes = []struct {
 	{"no_leader", ErrNoLeader},
 	{"closed", ErrClosed},
 	{"timeout", ErrTimeout},
+	{"continuous_query_exists", ErrContinuousQueryExists},
+	{"continuous_query_not_found", ErrContinuousQueryNotFound},
 }
 
 // ErrorCode returns the stable code of the first sentinel err wraps, or
