@@ -9,6 +9,7 @@ import (
 	"github.com/strata-db/strata/antientropy"
 	"github.com/strata-db/strata/coordinator"
 	"github.com/strata-db/strata/coordinator/query"
+	"github.com/strata-db/strata/cq"
 	"github.com/strata-db/strata/hh"
 	"github.com/strata-db/strata/meta"
 	"github.com/strata-db/strata/tsdb"
@@ -85,6 +86,9 @@ type Config struct {
 	// HintedHandoff configures the queues of writes other nodes missed.
 	// An empty dir means <dir>/hh.
 	HintedHandoff hh.Config `toml:"hinted-handoff"`
+	// ContinuousQueries configures the continuous query runner and the
+	// consistency of SELECT … INTO writes.
+	ContinuousQueries cq.Config `toml:"continuous-queries"`
 }
 
 // NewConfig returns a Config with every default filled in.
@@ -105,6 +109,7 @@ func NewConfig() Config {
 		Storage:                storageDefaults(),
 		AntiEntropy:            antientropy.NewConfig(),
 		HintedHandoff:          hh.NewConfig(),
+		ContinuousQueries:      cq.NewConfig(),
 	}
 }
 
@@ -132,6 +137,9 @@ func (c *Config) Validate() error {
 		errs = append(errs, err)
 	}
 	if err := c.Query.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.ContinuousQueries.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	if err := c.storageConfig().Validate(); err != nil {

@@ -77,6 +77,14 @@ func (f *fakeMeta) DropRetentionPolicy(_ context.Context, db, name string) error
 	return errors.New("not used by these tests")
 }
 
+func (f *fakeMeta) CreateContinuousQuery(_ context.Context, db, name, query string) error {
+	return errors.New("not used by these tests")
+}
+
+func (f *fakeMeta) DropContinuousQuery(_ context.Context, db, name string) error {
+	return errors.New("not used by these tests")
+}
+
 // writeCall is one recorded WritePoints call; the points are copied as
 // line protocol because the parser reuses their memory.
 type writeCall struct {

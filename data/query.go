@@ -40,6 +40,7 @@ type metaDDL interface {
 	CreateRetentionPolicy(ctx context.Context, db string, spec meta.RetentionPolicySpec, makeDefault bool) (*meta.RetentionPolicyInfo, error)
 	UpdateRetentionPolicy(ctx context.Context, db, name string, upd meta.RetentionPolicyUpdate, makeDefault bool) error
 	DropRetentionPolicy(ctx context.Context, db, name string) error
+	cqDDL
 }
 
 // serveQuery answers /query as InfluxDB 1.x does: every statement gets a
@@ -195,7 +196,8 @@ func isWrite(stmt influxql.Statement) bool {
 		*influxql.ShowShardGroupsStatement, *influxql.ShowQueriesStatement, *influxql.ShowMeasurementCardinalityStatement,
 		*influxql.ShowSeriesCardinalityStatement, *influxql.ShowTagKeyCardinalityStatement, *influxql.ShowTagValuesCardinalityStatement,
 		*influxql.ShowFieldKeyCardinalityStatement, *influxql.ShowUsersStatement, *influxql.ShowGrantsForUserStatement,
-		*influxql.ShowDiagnosticsStatement, *influxql.ShowStatsStatement, *influxql.ExplainStatement:
+		*influxql.ShowDiagnosticsStatement, *influxql.ShowStatsStatement, *influxql.ExplainStatement,
+		*influxql.ShowContinuousQueriesStatement:
 		return false
 	}
 	return true

@@ -46,6 +46,12 @@ func (h *handler) executeClusterStatement(ctx context.Context, user *meta.UserIn
 		return true, h.showShards(res)
 	case *influxql.ShowShardGroupsStatement:
 		return true, h.showShardGroups(res)
+	case *influxql.CreateContinuousQueryStatement:
+		return true, h.createContinuousQuery(ctx, s, opts)
+	case *influxql.DropContinuousQueryStatement:
+		return true, h.ddl.DropContinuousQuery(ctx, s.Database, s.Name)
+	case *influxql.ShowContinuousQueriesStatement:
+		return true, h.showContinuousQueries(res)
 	case *influxql.DropMeasurementStatement, *influxql.DropSeriesStatement, *influxql.DeleteSeriesStatement:
 		return true, h.delete(ctx, stmt, opts)
 	}

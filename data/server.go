@@ -18,6 +18,7 @@ import (
 	"github.com/strata-db/strata/antientropy"
 	"github.com/strata-db/strata/coordinator"
 	"github.com/strata-db/strata/coordinator/query"
+	"github.com/strata-db/strata/cq"
 	"github.com/strata-db/strata/hh"
 	"github.com/strata-db/strata/meta"
 	"github.com/strata-db/strata/tsdb"
@@ -38,6 +39,7 @@ type Server struct {
 	writer *coordinator.PointsWriter
 	hh     *hh.Service
 	ae     *antientropy.Service
+	cq     *cq.Service
 	aePeer *antientropy.HTTPPeers
 	nodeID atomic.Uint64
 
@@ -169,6 +171,12 @@ func (s *Server) open() error {
 	reader := coordinator.NewLocalShardReader(s.store)
 	storage := coordinator.NewClusterStorage(s.cfg.Coordinator, s.meta, s.NodeID, reader, s.rpc, s.logger.With("component", "query"), s.reg)
 	executor := query.NewExecutor(s.cfg.Query, storage, s.logger.With("component", "query"), s.reg)
+	level, err := s.cfg.ContinuousQueries.Consistency()
+	if err != nil {
+		return err
+	}
+	executor.SetIntoWriter(intoWriter{w: s.writer, level: level})
+	s.cq = cq.New(s.cfg.ContinuousQueries, s.NodeID, s.meta, executor, s.logger.With("component", "cq"), s.reg)
 
 	h := newHandler(s.cfg, s.build, s.meta, s.writer, s.gather, s.logger.With("component", "http"), newHTTPMetrics(s.reg))
 	h.shards = func() []ShardStatus { return shardStatuses(s.store) }
@@ -199,6 +207,7 @@ func (s *Server) open() error {
 	s.goFunc(func() { s.serve(s.httpSrv, s.httpLn, "http") })
 	s.goFunc(func() { s.serve(s.rpcSrv, s.rpcLn, "rpc") })
 	s.goFunc(s.lifecycleLoop)
+	s.cq.Open()
 	s.logger.Info("data node started", "http_addr", s.httpAddr, "rpc_addr", s.rpcAddr, "dir", s.cfg.Dir)
 	return nil
 }
@@ -302,6 +311,9 @@ func (s *Server) shutdown() error {
 		close(s.stopCh)
 	}
 	s.wg.Wait()
+	if s.cq != nil {
+		s.cq.Close() // its runs write through the writer
+	}
 	if s.writer != nil {
 		// Remote writes still in flight are cancelled and go to hinted
 		// handoff, which must still be open.

@@ -76,6 +76,7 @@ type Executor struct {
 	logger  *slog.Logger
 	metrics *metrics
 	queries *registry
+	into    IntoWriter
 }
 
 type metrics struct {
@@ -218,7 +219,7 @@ func (e *Executor) executeStatement(ctx context.Context, stmt influxql.Statement
 	switch s := stmt.(type) {
 	case *influxql.SelectStatement:
 		if s.Target != nil {
-			return nil, fmt.Errorf("SELECT INTO: %w", ErrNotHandled)
+			return e.executeInto(ctx, s, opts)
 		}
 		return e.executeSelect(ctx, s, opts)
 	case *influxql.ShowMeasurementsStatement:
