@@ -84,7 +84,7 @@ func New(cfg Config, node func() uint64, m Meta, exec Executor, logger *slog.Log
 		reg = prometheus.NewRegistry()
 	}
 	return &Service{cfg: cfg, node: node, meta: m, exec: exec, logger: logger, m: newMetrics(reg),
-		clock: time.Now,
+		clock:  time.Now,
 		parsed: make(map[string]*influxql.CreateContinuousQueryStatement), stopCh: make(chan struct{})}
 }
 
