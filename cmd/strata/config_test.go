@@ -109,10 +109,10 @@ func TestUnknownConfigKeyRefusesStart(t *testing.T) {
 		name, cmd, file string
 		want            []string
 	}{
-		{"influxdb section", "data", "[http]\nauth-enabled = true\n",
-			[]string{"unknown key [http] auth-enabled", "use auth-enabled (top level)"}},
-		{"typo", "data", "auth-enabledd = true\n",
-			[]string{"unknown key auth-enabledd (top level)", "did you mean auth-enabled (top level)?"}},
+		{"moved key", "data", "auth-enabled = true\n",
+			[]string{"auth-enabled", "[http] auth-enabled"}},
+		{"typo", "data", "[http]\nauth-enabledd = true\n",
+			[]string{"unknown key [http] auth-enabledd", "did you mean [http] auth-enabled?"}},
 		{"influxdb name", "data", "[http]\nbind-address = \":8086\"\n",
 			[]string{"unknown key [http] bind-address", "InfluxDB's name; use http-addr (top level)"}},
 		{"nested", "data", "[storage.wal]\nsegment-sise = 1\n",
