@@ -107,12 +107,17 @@ func (h hhHints) PurgedShards() []uint64 {
 	return slices.Compact(ids)
 }
 
-// removeGoneQueues deletes the queues of data nodes no longer in d.
-func removeGoneQueues(svc *hh.Service, d *meta.Data) error {
+// pruneHHState deletes the queues of data nodes no longer in d, and the
+// purged ranges of such nodes or of shards d no longer has.
+func pruneHHState(svc *hh.Service, d *meta.Data) error {
 	if d == nil {
 		return nil
 	}
-	return svc.RemoveNodesExcept(func(id uint64) bool { return d.DataNode(id) != nil })
+	return errors.Join(
+		svc.RemoveNodesExcept(func(id uint64) bool { return d.DataNode(id) != nil }),
+		svc.ForgetPurged(func(r hh.PurgedRange) bool {
+			return d.DataNode(r.NodeID) != nil && len(d.ShardOwners(r.ShardID)) > 0
+		}))
 }
 
 // mountHH serves the hinted-handoff endpoints; purge needs an admin when
@@ -158,12 +163,13 @@ func (s *Server) openHH() (coordinator.HintedHandoff, antientropy.Hints, error) 
 	return s.hh, hhHints{s.hh}, nil
 }
 
-// pruneHH deletes the queues of data nodes meta no longer lists.
+// pruneHH deletes the queues of data nodes meta no longer lists, and
+// purged ranges of nodes or shards it no longer has.
 func (s *Server) pruneHH() {
 	if s.hh == nil {
 		return
 	}
-	if err := removeGoneQueues(s.hh, s.meta.Data()); err != nil {
+	if err := pruneHHState(s.hh, s.meta.Data()); err != nil {
 		s.logger.Warn("hinted-handoff queues of removed nodes not deleted", "error", err)
 	}
 }

@@ -93,14 +93,12 @@ func (p *purgedSet) list() []PurgedRange {
 	return out
 }
 
-// clear removes r if the set still holds exactly it (a range widened since
-// it was listed stays), or every range of r's node when wholeNode is set
-// (the node was removed).
-func (p *purgedSet) clear(r PurgedRange, wholeNode bool) {
+// filter keeps only the ranges keep accepts.
+func (p *purgedSet) filter(keep func(PurgedRange) bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for k, v := range p.ranges {
-		if k.node == r.NodeID && (wholeNode || k.shard == r.ShardID && v == [2]int64{r.MinTime, r.MaxTime}) {
+		if !keep(PurgedRange{NodeID: k.node, ShardID: k.shard, MinTime: v[0], MaxTime: v[1]}) {
 			delete(p.ranges, k)
 			p.dirty = true
 		}

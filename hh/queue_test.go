@@ -200,6 +200,12 @@ func TestMaxSize(t *testing.T) {
 	s := &fakeSender{fn: down}
 	svc := openService(t, cfg, s, reg)
 	enqueue(t, svc, 0, 10, 1000)
+	for name, want := range map[string]float64{"strata_hh_queue_records": 10, "strata_hh_queue_bytes": 10 * (32 + 1000),
+		"strata_hh_points_enqueued_total": 100} {
+		if got := metric(t, reg, name); got != want {
+			t.Errorf("%s = %v; want %v", name, got, want)
+		}
+	}
 	err := svc.WriteShardBatch(2, 9, testBatch(10, 1000))
 	if !errors.Is(err, hh.ErrQueueFull) {
 		t.Fatalf("enqueue past max-size: got %v; want ErrQueueFull", err)
@@ -279,7 +285,7 @@ func TestRemoveNodesExcept(t *testing.T) {
 }
 
 // TestPurge checks an operator's purge: every record dropped and counted,
-// the shards' ranges recorded, and ClearPurged forgetting a checked range.
+// the shards' ranges recorded, and ForgetPurged forgetting a checked range.
 func TestPurge(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	s := &fakeSender{fn: down}
@@ -301,16 +307,16 @@ func TestPurge(t *testing.T) {
 	}
 	stale := want
 	stale.MaxTime = 4999
-	if err := svc.ClearPurged(stale); err != nil {
+	if err := svc.ForgetPurged(func(r hh.PurgedRange) bool { return r != stale }); err != nil {
 		t.Fatal(err)
 	}
 	if got := svc.PurgedRanges(); len(got) != 1 {
-		t.Errorf("ClearPurged of a range since widened removed it: %v", got)
+		t.Errorf("forgetting a range since widened removed it: %v", got)
 	}
-	if err := svc.ClearPurged(want); err != nil {
+	if err := svc.ForgetPurged(func(r hh.PurgedRange) bool { return r != want }); err != nil {
 		t.Fatal(err)
 	}
 	if got := svc.PurgedRanges(); len(got) != 0 {
-		t.Errorf("PurgedRanges after ClearPurged = %v; want none", got)
+		t.Errorf("PurgedRanges after ForgetPurged = %v; want none", got)
 	}
 }

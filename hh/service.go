@@ -256,7 +256,7 @@ func (s *Service) RemoveNodesExcept(keep func(nodeID uint64) bool) error {
 		if err := os.RemoveAll(nq.q.dir); err != nil {
 			errs = append(errs, fmt.Errorf("delete queue of removed node %d: %w", id, err))
 		}
-		s.purged.clear(PurgedRange{NodeID: id}, true)
+		s.purged.filter(func(r PurgedRange) bool { return r.NodeID != id })
 		s.logger.Info("hinted-handoff queue of removed node deleted", "node_id", id,
 			"records", nq.stats.records.Load(), "bytes", nq.stats.bytes.Load())
 	}
@@ -288,7 +288,7 @@ func (s *Service) Purge(ctx context.Context, nodeID uint64) (PurgeResult, error)
 
 // PurgedRanges lists the shard time ranges hinted handoff dropped writes
 // for, by node and shard. Anti-entropy checks them first, then calls
-// ClearPurged.
+// ForgetPurged.
 func (s *Service) PurgedRanges() []PurgedRange {
 	if s.purged == nil {
 		return nil
@@ -296,13 +296,15 @@ func (s *Service) PurgedRanges() []PurgedRange {
 	return s.purged.list()
 }
 
-// ClearPurged forgets r once anti-entropy has checked it, unless a later
-// drop widened it since it was listed. It persists the change.
-func (s *Service) ClearPurged(r PurgedRange) error {
+// ForgetPurged drops the purged ranges keep refuses, and persists the
+// change: anti-entropy forgets a range it has checked (keep returns
+// r != checked, so a range widened since it was listed stays), the data
+// node the ranges of shards meta dropped.
+func (s *Service) ForgetPurged(keep func(r PurgedRange) bool) error {
 	if s.purged == nil {
 		return ErrClosed
 	}
-	s.purged.clear(r, false)
+	s.purged.filter(keep)
 	return s.purged.save()
 }
 
