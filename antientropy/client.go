@@ -89,6 +89,12 @@ func NewHTTPPeers(meta MetaView, dialTimeout, headerTimeout time.Duration) *HTTP
 	return &HTTPPeers{meta: meta, client: &http.Client{Transport: tr}, tr: tr}
 }
 
+// WrapTransport puts wrap around the peers' transport, e.g. to sign every
+// request (internal/nodeauth). Call it before the first request.
+func (p *HTTPPeers) WrapTransport(wrap func(http.RoundTripper) http.RoundTripper) {
+	p.client.Transport = wrap(p.tr)
+}
+
 // Post implements Peers.
 func (p *HTTPPeers) Post(ctx context.Context, node uint64, path string, body io.Reader) (io.ReadCloser, error) {
 	d := p.meta.Data()

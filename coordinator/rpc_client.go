@@ -93,6 +93,12 @@ func NewRPCClient(cfg Config, state MetaState, logger *slog.Logger, reg promethe
 	}
 }
 
+// WrapTransport puts wrap around the client's transport, e.g. to sign every
+// request (internal/nodeauth). Call it before the first request.
+func (c *RPCClient) WrapTransport(wrap func(http.RoundTripper) http.RoundTripper) {
+	c.client.Transport = wrap(c.transport)
+}
+
 type rpcClientMetrics struct {
 	requests  *prometheus.CounterVec
 	sentBytes prometheus.Counter

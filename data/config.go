@@ -57,6 +57,12 @@ type Config struct {
 	RPCAdvertiseAddr string `toml:"rpc-advertise-addr"`
 	// Meta lists meta node HTTP addresses.
 	Meta []string `toml:"meta"`
+	// InternalSharedSecret is the cluster secret: every internode request
+	// (data↔data RPC, data→meta) carries proof of it (internal/nodeauth)
+	// and the RPC listener refuses requests without. It must equal the
+	// meta nodes' internal-shared-secret. Empty disables internode
+	// authentication.
+	InternalSharedSecret string `toml:"internal-shared-secret"`
 	// ShardPrecreateAdvance and ShardPrecreateInterval drive the creation
 	// of the next shard group before writes need it.
 	ShardPrecreateAdvance  meta.Duration `toml:"shard-precreate-advance"`

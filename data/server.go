@@ -20,6 +20,7 @@ import (
 	"github.com/strata-db/strata/coordinator/query"
 	"github.com/strata-db/strata/cq"
 	"github.com/strata-db/strata/hh"
+	"github.com/strata-db/strata/internal/nodeauth"
 	"github.com/strata-db/strata/meta"
 	"github.com/strata-db/strata/tsdb"
 )
@@ -143,7 +144,7 @@ func (s *Server) open() error {
 	}
 
 	s.meta = meta.NewClient(meta.ClientConfig{Addrs: s.cfg.Meta, Logger: s.logger.With("component", "meta-client"),
-		StatePath: filepath.Join(s.cfg.Dir, metaStateFile)})
+		StatePath: filepath.Join(s.cfg.Dir, metaStateFile), InternalSharedSecret: s.cfg.InternalSharedSecret})
 	if err := s.meta.Open(s.life); err != nil {
 		return fmt.Errorf("reach meta nodes %v: %w", s.cfg.Meta, err)
 	}
@@ -161,6 +162,8 @@ func (s *Server) open() error {
 	}
 
 	s.rpc = coordinator.NewRPCClient(s.cfg.Coordinator, s.meta, s.logger.With("component", "rpc-client"), s.reg)
+	nodeKey := nodeauth.New(s.cfg.InternalSharedSecret)
+	s.rpc.WrapTransport(nodeKey.Transport)
 	local := &localStore{store: s.store, meta: s.meta, node: s.NodeID, refresh: s.meta.Refresh}
 	handoff, hints, err := s.openHH()
 	if err != nil {
@@ -185,6 +188,7 @@ func (s *Server) open() error {
 	rpcHandler.SetShardReader(reader)
 
 	s.aePeer = antientropy.NewHTTPPeers(s.meta, s.cfg.Coordinator.RPCDialTimeout.D(), s.cfg.AntiEntropy.RPCTimeout.D())
+	s.aePeer.WrapTransport(nodeKey.Transport)
 	s.ae = antientropy.NewService(s.cfg.AntiEntropy, antientropy.Deps{
 		Node: s.NodeID, Meta: s.meta, Store: aeStore{s.store}, Peers: s.aePeer, Hints: hints,
 		Buckets: s.cfg.Storage.DigestSeriesBuckets, Window: time.Duration(s.cfg.Storage.DigestWindow),
@@ -202,7 +206,7 @@ func (s *Server) open() error {
 	rpcMux.Handle("/", rpcHandler)
 
 	s.httpSrv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn)}
-	s.rpcSrv = &http.Server{Handler: rpcMux, ReadHeaderTimeout: 10 * time.Second,
+	s.rpcSrv = &http.Server{Handler: nodeKey.Handler(rpcMux, nil), ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn)}
 	s.goFunc(func() { s.serve(s.httpSrv, s.httpLn, "http") })
 	s.goFunc(func() { s.serve(s.rpcSrv, s.rpcLn, "rpc") })

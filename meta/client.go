@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/strata-db/strata/internal/nodeauth"
 )
 
 // Client defaults.
@@ -55,6 +57,9 @@ type ClientConfig struct {
 	Logger *slog.Logger
 	// BcryptCost is the cost used to hash passwords; 0 means bcrypt.DefaultCost.
 	BcryptCost int
+	// InternalSharedSecret signs every request (internal/nodeauth) for meta
+	// nodes that require it; empty sends none.
+	InternalSharedSecret string
 }
 
 // Client talks to the meta cluster over HTTP with failover: a connection
@@ -104,9 +109,10 @@ func NewClient(cfg ClientConfig) *Client {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	return &Client{
-		cfg:     cfg,
-		logger:  logger,
-		hc:      &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4, IdleConnTimeout: 30 * time.Second}},
+		cfg:    cfg,
+		logger: logger,
+		hc: &http.Client{Transport: nodeauth.New(cfg.InternalSharedSecret).Transport(
+			&http.Transport{MaxIdleConnsPerHost: 4, IdleConnTimeout: 30 * time.Second})},
 		changed: make(chan struct{}),
 		stopCh:  make(chan struct{}),
 	}

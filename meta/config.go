@@ -77,6 +77,11 @@ type Config struct {
 	// bootstrapping a new cluster: it waits until an existing cluster adds
 	// it (strata ctl add-meta, i.e. Client.AddMetaNode).
 	NoBootstrap bool `toml:"no-bootstrap"`
+	// InternalSharedSecret, when set, must be proven (internal/nodeauth
+	// tokens) by every caller of the HTTP API but /ping, /health and
+	// /metrics: data nodes, strata ctl and the other meta nodes, which
+	// need the same secret. Empty accepts every caller.
+	InternalSharedSecret string `toml:"internal-shared-secret"`
 
 	// HeartbeatTimeout, ElectionTimeout, LeaderLeaseTimeout and
 	// CommitTimeout are passed to hashicorp/raft.

@@ -81,6 +81,16 @@ func (s *Server) handler() http.Handler {
 	return mux
 }
 
+// publicPath reports whether r needs no proof of the internal shared
+// secret: liveness and metrics, which reveal no cluster state.
+func publicPath(r *http.Request) bool {
+	switch r.URL.Path {
+	case "/ping", "/health", "/metrics":
+		return true
+	}
+	return false
+}
+
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)

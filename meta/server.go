@@ -21,6 +21,8 @@ import (
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/strata-db/strata/internal/nodeauth"
 )
 
 // nodeIDFile holds the meta node's id inside Config.Dir.
@@ -192,12 +194,13 @@ func (s *Server) Open() (err error) {
 	// A short dial timeout: a leader that just died may not answer at all
 	// (no RST from a vanished host); the 503 that follows makes the client
 	// retry, by which time a new leader is known.
-	s.fwd = &http.Client{Transport: &http.Transport{
+	key := nodeauth.New(s.cfg.InternalSharedSecret)
+	s.fwd = &http.Client{Transport: key.Transport(&http.Transport{
 		DialContext:         (&net.Dialer{Timeout: forwardDialTimeout}).DialContext,
 		MaxIdleConnsPerHost: 8,
 		IdleConnTimeout:     30 * time.Second,
-	}}
-	s.httpSrv = &http.Server{Handler: s.handler(), ReadHeaderTimeout: 10 * time.Second}
+	})}
+	s.httpSrv = &http.Server{Handler: key.Handler(s.handler(), publicPath), ReadHeaderTimeout: 10 * time.Second}
 	s.goFunc(func() {
 		if err := s.httpSrv.Serve(s.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.logger.Error("meta http server stopped", "err", err)

@@ -20,12 +20,13 @@ type ctlOptions struct {
 	json        bool
 	timeout     time.Duration
 	consistency string
+	secret      string
 }
 
 // client returns a meta client over the --meta addresses. Commands use it
 // for one request each, so it is never Opened (no watch goroutine).
 func (o *ctlOptions) client() *meta.Client {
-	return meta.NewClient(meta.ClientConfig{Addrs: splitList(o.metaAddrs), Timeout: o.timeout})
+	return meta.NewClient(meta.ClientConfig{Addrs: splitList(o.metaAddrs), Timeout: o.timeout, InternalSharedSecret: o.secret})
 }
 
 // context bounds one ctl command by --timeout.
@@ -68,6 +69,7 @@ the others are tried when one is down). Output is a table, or JSON with
 	pf.StringSliceVar(&opts.metaAddrs, "meta", []string{"127.0.0.1:8091"}, "meta node HTTP addresses (comma-separated)")
 	pf.BoolVar(&opts.json, "json", false, "print JSON instead of tables")
 	pf.DurationVar(&opts.timeout, "timeout", 10*time.Second, "give up on the command after this long")
+	pf.StringVar(&opts.secret, secretFlag, "", "the meta nodes' internal-shared-secret (or STRATA_CTL_INTERNAL_SHARED_SECRET)")
 	pf.StringVar(&opts.consistency, "consistency", string(meta.ReadDefault), "read consistency of show commands: stale (the asked node's own state), default (the leader's) or consistent (linearizable)")
 	cmd.AddCommand(
 		newCtlShowCommand(opts),

@@ -18,6 +18,7 @@ func newDataCommand() *cobra.Command {
 		httpAdv    string
 		rpcAdv     string
 		metaAddrs  []string
+		secret     string
 		logs       logOptions
 	)
 	cmd := &cobra.Command{
@@ -46,6 +47,7 @@ Precedence of settings: flags, then STRATA_DATA_* environment variables
 				"http-advertise-addr": func() { cfg.HTTPAdvertiseAddr = httpAdv },
 				"rpc-advertise-addr":  func() { cfg.RPCAdvertiseAddr = rpcAdv },
 				"meta":                func() { cfg.Meta = splitList(metaAddrs) },
+				secretFlag:            func() { cfg.InternalSharedSecret = secret },
 			})
 			if err := cfg.Validate(); err != nil {
 				return fmt.Errorf("invalid configuration: %w", err)
@@ -68,6 +70,7 @@ Precedence of settings: flags, then STRATA_DATA_* environment variables
 	fs.StringVar(&httpAdv, "http-advertise-addr", "", "client API address registered with meta (default: the bound --http-addr)")
 	fs.StringVar(&rpcAdv, "rpc-advertise-addr", "", "RPC address other data nodes dial (default: the bound --rpc-addr)")
 	fs.StringSliceVar(&metaAddrs, "meta", def.Meta, "meta node HTTP addresses (comma-separated)")
+	fs.StringVar(&secret, secretFlag, "", secretUsage)
 	logs.register(fs)
 	return cmd
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/strata-db/strata/data"
+	"github.com/strata-db/strata/internal/nodeauth"
 	"github.com/strata-db/strata/meta"
 )
 
@@ -67,9 +68,14 @@ func (o *localOptions) addr(base, i int) string {
 // start brings up the meta nodes (the first bootstraps, the rest join it)
 // and then the data nodes.
 func (o *localOptions) start(c *localCluster, logger *slog.Logger) error {
+	secret, err := localSecret(o.dir)
+	if err != nil {
+		return err
+	}
 	var join, metaAddrs []string
 	for i := range o.metaNodes {
 		cfg := meta.NewConfig()
+		cfg.InternalSharedSecret = secret
 		cfg.Dir = filepath.Join(o.dir, "meta"+strconv.Itoa(i+1))
 		cfg.HTTPAddr = o.addr(localMetaHTTPBase, i)
 		cfg.RaftAddr = o.addr(localMetaRaftBase, i)
@@ -95,6 +101,7 @@ func (o *localOptions) start(c *localCluster, logger *slog.Logger) error {
 		cfg.RPCAddr = o.addr(localDataRPCBase, i)
 		cfg.Meta = metaAddrs
 		cfg.DefaultReplication = o.replication
+		cfg.InternalSharedSecret = secret
 		if err := cfg.Validate(); err != nil {
 			return fmt.Errorf("data node %d: %w", i+1, err)
 		}
@@ -105,6 +112,30 @@ func (o *localOptions) start(c *localCluster, logger *slog.Logger) error {
 		c.datas = append(c.datas, srv)
 	}
 	return nil
+}
+
+// localSecretFile holds strata local's internode shared secret, generated
+// on the first start and reused by the next ones.
+const localSecretFile = "internal-shared-secret"
+
+// localSecret returns the cluster secret kept under dir, creating it.
+func localSecret(dir string) (string, error) {
+	path := filepath.Join(dir, localSecretFile)
+	b, err := os.ReadFile(path)
+	switch {
+	case err == nil && len(strings.TrimSpace(string(b))) > 0:
+		return strings.TrimSpace(string(b)), nil
+	case err != nil && !errors.Is(err, os.ErrNotExist):
+		return "", fmt.Errorf("read internode secret: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("create %s: %w", dir, err)
+	}
+	secret := nodeauth.GenerateSecret()
+	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write internode secret: %w", err)
+	}
+	return secret, nil
 }
 
 func newLocalCommand() *cobra.Command {
@@ -182,7 +213,9 @@ func printLocalEndpoints(w io.Writer, dir string, c *localCluster) {
 		abs = dir
 	}
 	fmt.Fprintf(w, "data under %s\n", abs)
-	fmt.Fprintf(w, "try: strata ctl --meta %s show\n", strings.Join(metaAddrs, ","))
+	fmt.Fprintf(w, "internode secret in %s\n", filepath.Join(abs, localSecretFile))
+	fmt.Fprintf(w, "try: STRATA_CTL_INTERNAL_SHARED_SECRET=$(cat %s) strata ctl --meta %s show\n",
+		filepath.Join(abs, localSecretFile), strings.Join(metaAddrs, ","))
 	if len(c.datas) > 0 {
 		fmt.Fprintf(w, "     curl -XPOST 'http://%s/query' --data-urlencode 'q=CREATE DATABASE mydb'\n", c.datas[0].HTTPAddr())
 		fmt.Fprintf(w, "     curl -XPOST 'http://%s/write?db=mydb' --data-binary 'cpu,host=a usage=0.5'\n", c.datas[0].HTTPAddr())

@@ -20,6 +20,7 @@ func newMetaCommand() *cobra.Command {
 		raftAdv    string
 		join       []string
 		noBoot     bool
+		secret     string
 		logs       logOptions
 	)
 	cmd := &cobra.Command{
@@ -49,6 +50,7 @@ Precedence of settings: flags, then STRATA_META_* environment variables
 				"raft-advertise-addr": func() { cfg.RaftAdvertiseAddr = raftAdv },
 				"join":                func() { cfg.Join = splitList(join) },
 				"no-bootstrap":        func() { cfg.NoBootstrap = noBoot },
+				secretFlag:            func() { cfg.InternalSharedSecret = secret },
 			})
 			if err := cfg.Validate(); err != nil {
 				return fmt.Errorf("invalid configuration: %w", err)
@@ -72,9 +74,17 @@ Precedence of settings: flags, then STRATA_META_* environment variables
 	fs.StringVar(&raftAdv, "raft-advertise-addr", "", "raft address the other meta nodes dial (default: the bound --raft-addr); must not change across restarts")
 	fs.StringSliceVar(&join, "join", nil, "HTTP addresses of running meta nodes to join (comma-separated)")
 	fs.BoolVar(&noBoot, "no-bootstrap", false, "with no raft state and no --join, wait to be added by `strata ctl add-meta` instead of bootstrapping a new cluster")
+	fs.StringVar(&secret, secretFlag, "", secretUsage)
 	logs.register(fs)
 	return cmd
 }
+
+// secretFlag and secretUsage name the internode shared secret the same
+// way on every command.
+const (
+	secretFlag  = "internal-shared-secret"
+	secretUsage = "cluster secret every internode and ctl-to-meta request proves (the same on every node; empty: none)"
+)
 
 // splitList flattens comma-separated values and drops empty entries.
 func splitList(values []string) []string {

@@ -38,13 +38,17 @@ type Options struct {
 	// Configure, if set, may change data node i's config before it first
 	// starts.
 	Configure func(i int, cfg *data.Config)
+	// InternalSharedSecret, if set, is every meta and data node's
+	// internal-shared-secret (the harness's own meta calls prove it too).
+	InternalSharedSecret string
 }
 
 // Cluster is an in-process cluster. Its methods call t.Fatal on failure.
 type Cluster struct {
-	t     testing.TB
-	Meta  *metatest.Cluster
-	nodes []*Node
+	t      testing.TB
+	Meta   *metatest.Cluster
+	nodes  []*Node
+	secret string
 }
 
 // Node is one data node of a Cluster.
@@ -64,7 +68,9 @@ func New(t testing.TB, opts Options) *Cluster {
 	if opts.Data == 0 {
 		opts.Data = 2
 	}
-	c := &Cluster{t: t, Meta: metatest.New(t, opts.Meta)}
+	c := &Cluster{t: t, secret: opts.InternalSharedSecret, Meta: metatest.NewWithOptions(t, opts.Meta, metatest.Options{
+		Configure: func(_ int, cfg *meta.Config) { cfg.InternalSharedSecret = opts.InternalSharedSecret },
+	})}
 	c.Meta.WaitLeader()
 	for i := range opts.Data {
 		cfg := data.NewConfig()
@@ -77,6 +83,7 @@ func New(t testing.TB, opts Options) *Cluster {
 		cfg.Coordinator.RPCTimeout = meta.Duration(2 * time.Second)
 		cfg.Coordinator.RPCDialTimeout = meta.Duration(time.Second)
 		cfg.Storage.WAL.NoSync = true
+		cfg.InternalSharedSecret = opts.InternalSharedSecret
 		if opts.Configure != nil {
 			opts.Configure(i, &cfg)
 		}
@@ -193,7 +200,7 @@ func (c *Cluster) SetLink(i int, m faultproxy.Mode) { c.nodes[i].proxy.SetMode(m
 // waits until every running data node knows it.
 func (c *Cluster) CreateDatabase(db string, rf int) {
 	c.t.Helper()
-	mc := meta.NewClient(meta.ClientConfig{Addrs: c.Meta.HTTPAddrs()})
+	mc := meta.NewClient(meta.ClientConfig{Addrs: c.Meta.HTTPAddrs(), InternalSharedSecret: c.secret})
 	defer mc.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), WaitTimeout)
 	defer cancel()

@@ -1,0 +1,146 @@
+package nodeauth
+
+import (
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+func fixedKey(secret string, now *time.Time) *Key {
+	k := New(secret)
+	k.now = func() time.Time { return *now }
+	return k
+}
+
+func TestVerifyToken(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	k := fixedKey("s3cret", &now)
+	const method, target = http.MethodPost, "/rpc/v1/shard/write?shard=1"
+	if err := k.VerifyToken(k.Token(method, target), method, target); err != nil {
+		t.Fatalf("fresh token: %v; want nil", err)
+	}
+	cases := []struct {
+		name string
+		tok  func() string
+		m, p string
+		want error
+	}{
+		{"other secret", func() string { return fixedKey("other", &now).Token(method, target) }, method, target, errBadMAC},
+		{"other shard", func() string { return k.Token(method, target) }, method, "/rpc/v1/shard/write?shard=2", errBadMAC},
+		{"other method", func() string { return k.Token(method, target) }, http.MethodGet, target, errBadMAC},
+		{"missing", func() string { return "" }, method, target, errMissing},
+		{"garbage", func() string { return "v1.x.y.z" }, method, target, errMalformed},
+		{"other version", func() string { return "v2" + k.Token(method, target)[2:] }, method, target, errMalformed},
+		{"too long", func() string { return strings.Repeat("a", 500) }, method, target, errMalformed},
+		{"expired", func() string {
+			old := now.Add(-DefaultMaxSkew - time.Second)
+			return fixedKey("s3cret", &old).Token(method, target)
+		}, method, target, errExpired},
+		{"from the future", func() string {
+			later := now.Add(DefaultMaxSkew + time.Second)
+			return fixedKey("s3cret", &later).Token(method, target)
+		}, method, target, errExpired},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := k.VerifyToken(tc.tok(), tc.m, tc.p)
+			if !errors.Is(err, tc.want) || !errors.Is(err, ErrUnauthenticated) {
+				t.Errorf("got %v; want %v (wrapping ErrUnauthenticated)", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestReplay checks that a token is accepted once, and refused again for
+// as long as its time is within the skew window.
+func TestReplay(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	k := fixedKey("s3cret", &now)
+	tok := k.Token(http.MethodGet, "/data")
+	if err := k.VerifyToken(tok, http.MethodGet, "/data"); err != nil {
+		t.Fatalf("first use: %v", err)
+	}
+	for _, step := range []time.Duration{0, DefaultMaxSkew / 2, DefaultMaxSkew / 2, DefaultMaxSkew / 2} {
+		now = now.Add(step)
+		err := k.VerifyToken(tok, http.MethodGet, "/data")
+		if !errors.Is(err, errReplayed) && !errors.Is(err, errExpired) {
+			t.Fatalf("replay after %v: %v; want replayed or expired", step, err)
+		}
+	}
+	// Memory is bounded: old generations are dropped.
+	for range 3 {
+		now = now.Add(DefaultMaxSkew)
+		if err := k.VerifyToken(k.Token(http.MethodGet, "/data"), http.MethodGet, "/data"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(k.cur) + len(k.prev); n > 2 {
+		t.Errorf("nonces kept after three windows: %d; want at most 2", n)
+	}
+}
+
+// TestHandlerAndTransport checks the server wrapper against the client
+// wrapper: signed requests pass, unsigned and wrongly signed ones get 401
+// and never reach the handler, exempt paths pass unsigned.
+func TestHandlerAndTransport(t *testing.T) {
+	var reached int
+	inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { reached++ })
+	k := New("s3cret")
+	srv := httptest.NewServer(k.Handler(inner, func(r *http.Request) bool { return r.URL.Path == "/ping" }))
+	defer srv.Close()
+	get := func(c *http.Client, path string) int {
+		t.Helper()
+		resp, err := c.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	signed := &http.Client{Transport: k.Transport(nil)}
+	wrong := &http.Client{Transport: New("other").Transport(nil)}
+	if got := get(signed, "/rpc/v1/x?shard=3"); got != 200 {
+		t.Errorf("signed: %d; want 200", got)
+	}
+	if got := get(http.DefaultClient, "/rpc/v1/x"); got != 401 {
+		t.Errorf("unsigned: %d; want 401", got)
+	}
+	if got := get(wrong, "/rpc/v1/x"); got != 401 {
+		t.Errorf("wrong secret: %d; want 401", got)
+	}
+	if got := get(http.DefaultClient, "/ping"); got != 200 {
+		t.Errorf("exempt /ping unsigned: %d; want 200", got)
+	}
+	if reached != 2 {
+		t.Errorf("requests that reached the handler: %d; want 2", reached)
+	}
+	var none *Key
+	if none.Transport(http.DefaultTransport) != http.DefaultTransport || none.Handler(inner, nil) == nil {
+		t.Errorf("a nil Key must leave transport and handler unchanged")
+	}
+	signed.CloseIdleConnections()
+	wrong.CloseIdleConnections()
+}
+
+// FuzzVerifyToken feeds arbitrary tokens: never a panic, and nothing but
+// a token made with the secret for that request is accepted.
+func FuzzVerifyToken(f *testing.F) {
+	now := time.Unix(1_800_000_000, 0)
+	k := fixedKey("s3cret", &now)
+	f.Add(k.Token("POST", "/rpc/v1/shard/write?shard=1"), "POST", "/rpc/v1/shard/write?shard=1")
+	f.Add("v1.1.2.3", "GET", "/")
+	f.Add("v1..."+strings.Repeat("0", 32)+".", "GET", "/data")
+	f.Fuzz(func(t *testing.T, tok, method, target string) {
+		if err := fixedKey("s3cret", &now).VerifyToken(tok, method, target); err == nil {
+			parts := strings.Split(tok, ".")
+			if len(parts) != 4 || !strings.HasPrefix(tok, "v1.") {
+				t.Errorf("accepted malformed token %q", tok)
+			}
+		} else if !errors.Is(err, ErrUnauthenticated) {
+			t.Errorf("error %v does not wrap ErrUnauthenticated", err)
+		}
+	})
+}
