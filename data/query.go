@@ -121,10 +121,23 @@ func (h *handler) serveQuery(w http.ResponseWriter, r *http.Request) {
 	}
 	results := make([]*query.Result, 0, len(q.Statements))
 	failed := false
+	rows, limit := 0, 0 // values so far, max-row-limit
+	if chunkSize == 0 {
+		limit = h.cfg.HTTP.MaxRowLimit
+	}
 	for i, stmt := range q.Statements {
 		res := &query.Result{StatementID: i}
+		var kept *query.RowCollector
 		if chunks != nil {
 			chunks.Start(i)
+		} else {
+			// Rows past max-row-limit are not even read (at least one is,
+			// for InfluxDB's partial mark).
+			kept = query.NewRowCollector(0)
+			if limit > 0 {
+				kept = query.NewRowCollector(max(limit-rows, 1))
+			}
+			opts.Sink = kept
 		}
 		switch {
 		case failed:
@@ -140,14 +153,18 @@ func (h *handler) serveQuery(w http.ResponseWriter, r *http.Request) {
 			}
 			continue
 		}
+		if res.Err == nil {
+			res.Series = append(kept.Rows(), res.Series...)
+		}
+		for _, s := range res.Series {
+			rows += len(s.Values)
+		}
 		results = append(results, res)
 	}
 	if chunks != nil {
 		return
 	}
-	if chunkSize == 0 {
-		query.LimitRows(results, h.cfg.HTTP.MaxRowLimit)
-	}
+	query.LimitRows(results, limit)
 	if csv {
 		w.Header().Set("Content-Type", "text/csv")
 		_ = query.WriteCSV(w, results, format)

@@ -108,7 +108,7 @@ func (e *Executor) selectFrom(ctx context.Context, st Storage, s *influxql.Selec
 		} else if r, n, err = e.run(ctx, st, p, seriesN); err == nil && opts.Sink != nil {
 			err = gate.writeRows(r)
 		}
-		if errors.Is(err, errSLimitReached) {
+		if errors.Is(err, errSLimitReached) || errors.Is(err, errRowLimitReached) {
 			return nil, nil
 		}
 		if err != nil {

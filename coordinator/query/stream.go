@@ -21,8 +21,56 @@ type RowSink interface {
 // slice: what the executor holds of it at once.
 var sliceValues = 1 << 18
 
-// errSLimitReached stops a streamed SELECT once SLIMIT series are out.
-var errSLimitReached = errors.New("slimit reached")
+// errSLimitReached stops a streamed SELECT once SLIMIT series are out;
+// errRowLimitReached once a RowCollector is full.
+var (
+	errSLimitReached   = errors.New("slimit reached")
+	errRowLimitReached = errors.New("row limit reached")
+)
+
+// RowCollector is a RowSink keeping one statement's rows as
+// Result.Series holds them, up to limit values (0: no limit), the way
+// InfluxDB's max-row-limit cuts a non-chunked answer: a series cut at
+// the limit is marked partial, and the statement stops there instead of
+// reading what would be dropped.
+type RowCollector struct {
+	limit, n int
+	rows     []*Row
+}
+
+// NewRowCollector returns a RowCollector keeping at most limit values.
+func NewRowCollector(limit int) *RowCollector { return &RowCollector{limit: limit} }
+
+// WriteRow implements RowSink.
+func (c *RowCollector) WriteRow(r *Row) error {
+	var last *Row
+	if len(c.rows) > 0 && sameSeries(c.rows[len(c.rows)-1], r) {
+		last = c.rows[len(c.rows)-1]
+	}
+	vals, cut := r.Values, false
+	if c.limit > 0 && len(vals) > c.limit-c.n {
+		vals, cut = vals[:c.limit-c.n], true
+	}
+	if c.limit > 0 && c.n == c.limit && last == nil {
+		return errRowLimitReached // a later series: dropped whole
+	}
+	if last == nil {
+		row := *r
+		row.Values = nil
+		c.rows = append(c.rows, &row)
+		last = &row
+	}
+	last.Values = append(last.Values, vals...)
+	last.Partial = last.Partial || r.Partial || cut
+	c.n += len(vals)
+	if cut {
+		return errRowLimitReached
+	}
+	return nil
+}
+
+// Rows returns the rows collected.
+func (c *RowCollector) Rows() []*Row { return c.rows }
 
 // seriesGate applies SLIMIT and SOFFSET to series as they are streamed.
 type seriesGate struct {

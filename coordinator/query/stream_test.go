@@ -140,3 +140,49 @@ func chunkedAnswers(t testing.TB, e *query.Executor, q *influxql.Query, chunkSiz
 	}
 	return got.String(), want.String()
 }
+
+// TestRowCollectorLimit checks that collecting a streamed SELECT with a
+// row limit (what a non-chunked /query with max-row-limit does, reading
+// no further than the limit) answers what cutting the whole answer
+// answers, partial marks included, and that it stops reading early.
+func TestRowCollectorLimit(t *testing.T) {
+	query.SetSliceValues(t, 300)
+	st := &countingStorage{Store: querytest.NewStore(24 * 3600e9)}
+	if err := st.WriteLines("db0", "autogen", streamData()); err != nil {
+		t.Fatalf("WriteLines: got %v, want nil", err)
+	}
+	e := query.NewExecutor(query.NewConfig(), st, nil, nil)
+	for _, q := range []string{`SELECT * FROM /.*/`, `SELECT * FROM cpu GROUP BY host`, `SELECT usage FROM cpu ORDER BY time DESC`} {
+		parsed, _ := influxql.ParseQuery(q)
+		for _, limit := range []int{1, 7, 1000, 3000, 4500, 9000} {
+			res, err := e.ExecuteQuery(context.Background(), parsed, opts())
+			if err != nil {
+				t.Fatalf("ExecuteQuery: got %v, want nil", err)
+			}
+			query.LimitRows(res, limit)
+			st.perScan = nil
+			kept := query.NewRowCollector(limit)
+			o := opts()
+			o.Sink = kept
+			got, err := e.ExecuteQuery(context.Background(), parsed, o)
+			if err != nil || got[0].Err != nil {
+				t.Fatalf("ExecuteQuery collected: got %v, %v; want nil", err, got[0].Err)
+			}
+			got[0].Series = kept.Rows()
+			query.LimitRows(got, limit)
+			var a, b bytes.Buffer
+			_ = query.WriteJSON(&a, got, query.FormatOptions{})
+			_ = query.WriteJSON(&b, res, query.FormatOptions{})
+			if a.String() != b.String() {
+				t.Errorf("%s, limit %d:\n got %.400s\nwant %.400s", q, limit, a.String(), b.String())
+			}
+			read := 0
+			for _, n := range st.perScan {
+				read += n
+			}
+			if q == `SELECT * FROM /.*/` && limit == 7 && read > 1000 {
+				t.Errorf("%s, limit %d: read %d values, want the first slices only", q, limit, read)
+			}
+		}
+	}
+}
