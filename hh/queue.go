@@ -368,6 +368,17 @@ func (q *Queue) append(shardID uint64, points int, payload []byte, now time.Time
 	return g.err
 }
 
+// waitDurable returns once every record appended before the call is
+// durable (or its write failed).
+func (q *Queue) waitDurable() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	g := q.cur
+	for q.flushing || g != nil && !g.done {
+		q.cond.Wait()
+	}
+}
+
 // flushLocked writes and syncs the waiting group with mu released, so
 // other appends fill the next group meanwhile.
 func (q *Queue) flushLocked() {

@@ -266,15 +266,17 @@ func (s *Service) RemoveNodesExcept(keep func(nodeID uint64) bool) error {
 	return errors.Join(errs...)
 }
 
-// Purge drops every durable record queued for nodeID, counting its points
-// as dropped ("purged") and recording its shards' time ranges for
-// anti-entropy. It waits for a replay send in flight.
+// Purge drops every record queued for nodeID before the call, counting
+// its points as dropped ("purged") and recording its shards' time ranges
+// for anti-entropy. It waits for records being written to be durable and
+// for a replay send in flight.
 func (s *Service) Purge(ctx context.Context, nodeID uint64) (PurgeResult, error) {
 	nq := (*s.queues.Load())[nodeID]
 	if nq == nil {
 		return PurgeResult{}, nil
 	}
 	req := purgeRequest{cutoff: time.Now().UnixNano(), reason: DropPurged, done: make(chan PurgeResult, 1)}
+	nq.q.waitDurable()
 	select {
 	case nq.proc.purgeCh <- req:
 	case <-nq.done:
