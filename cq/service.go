@@ -68,7 +68,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		points:   counter("points_written_total", "Points continuous queries wrote from this node."),
 		skipped:  counter("skipped_intervals_total", "Missed runs older than max-catch-up, never run."),
 		lag: f.NewGaugeVec(prometheus.GaugeOpts{Namespace: "strata", Subsystem: "cq", Name: "lag_seconds",
-			Help: "On the lease holder: seconds from the end of each query's last completed run to now."}, labels),
+			Help: "On the lease holder: seconds each query's last completed run is behind the newest run due (0 when up to date)."}, labels),
 		leaseHeld: f.NewGauge(prometheus.GaugeOpts{Namespace: "strata", Subsystem: "cq", Name: "lease_held",
 			Help: "1 while this node holds the continuous query lease and runs the queries."}),
 	}
@@ -200,10 +200,7 @@ func (s *Service) runDue(ctx context.Context, d *meta.Data, db string, cq meta.C
 		s.logger.Warn("continuous query cannot run", "database", db, "name", cq.Name, "err", err)
 		return
 	}
-	last := cq.LastRun
-	if last.IsZero() {
-		last = sc.floor(cq.CreatedAt)
-	}
+	last := sc.lastRun(cq)
 	runs, skipped := sc.due(last, now, s.cfg.MaxCatchUp.D())
 	if skipped > 0 {
 		s.m.skipped.WithLabelValues(db, cq.Name).Add(float64(skipped))
@@ -225,12 +222,12 @@ func (s *Service) runDue(ctx context.Context, d *meta.Data, db string, cq meta.C
 			s.logger.Warn("continuous query run failed; retried on the next tick", "database", db, "name", cq.Name, "run_time", t, "err", err)
 			break
 		}
-		last = t
+		cq.LastRun = t
 		s.m.runs.WithLabelValues(db, cq.Name).Inc()
 		s.m.points.WithLabelValues(db, cq.Name).Add(float64(written))
 		s.logger.Debug("continuous query ran", "database", db, "name", cq.Name, "run_time", t, "written", written)
 	}
-	s.m.lag.WithLabelValues(db, cq.Name).Set(now.Sub(last).Seconds())
+	s.m.lag.WithLabelValues(db, cq.Name).Set(sc.lag(cq, now).Seconds())
 }
 
 // statement parses (and caches) a stored CREATE CONTINUOUS QUERY.
@@ -238,6 +235,18 @@ func (s *Service) statement(text string) (*influxql.CreateContinuousQueryStateme
 	if st, ok := s.parsed[text]; ok {
 		return st, nil
 	}
+	st, err := parseStatement(text)
+	if err != nil {
+		return nil, err
+	}
+	if len(s.parsed) > 1000 {
+		clear(s.parsed) // queries were dropped and created; start over
+	}
+	s.parsed[text] = st
+	return st, nil
+}
+
+func parseStatement(text string) (*influxql.CreateContinuousQueryStatement, error) {
 	parsed, err := influxql.ParseStatement(text)
 	if err != nil {
 		return nil, fmt.Errorf("parse stored query: %w", err)
@@ -246,10 +255,6 @@ func (s *Service) statement(text string) (*influxql.CreateContinuousQueryStateme
 	if !ok {
 		return nil, fmt.Errorf("stored query is a %T, not CREATE CONTINUOUS QUERY", parsed)
 	}
-	if len(s.parsed) > 1000 {
-		clear(s.parsed) // queries were dropped and created; start over
-	}
-	s.parsed[text] = st
 	return st, nil
 }
 

@@ -90,6 +90,7 @@ the others are tried when one is down). Output is a table, or JSON with
 		newCtlEntropyCommand(opts),
 		newCtlUserCommand(opts),
 		newCtlHHCommand(opts),
+		newCtlShowCQsCommand(opts),
 	)
 	return cmd
 }
