@@ -29,7 +29,7 @@ func startDataNode(t *testing.T, bin, name string, metaAddrs []string) *dataProc
 	return p
 }
 
-func (p *dataProc) waitHealthy(t *testing.T) {
+func (p *dataProc) waitHealthy(t testing.TB) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -39,7 +39,7 @@ func (p *dataProc) waitHealthy(t *testing.T) {
 }
 
 // post sends body to path on the node and returns the status.
-func (p *dataProc) post(t *testing.T, path, body string) int {
+func (p *dataProc) post(t testing.TB, path, body string) int {
 	t.Helper()
 	resp, err := http.Post("http://"+p.httpAddr+path, "text/plain", strings.NewReader(body))
 	if err != nil {

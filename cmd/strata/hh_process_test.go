@@ -46,8 +46,9 @@ const hhPointsPerBatch = 100
 // one shard has two owners and one data node (the outsider) owns nothing.
 // Every data node's internode RPC is advertised through a fault proxy.
 type hhCluster struct {
-	t        *testing.T
+	t        testing.TB
 	meta     string // a meta node's HTTP address
+	metas    []*metaProc
 	data     map[uint64]*dataProc
 	proxy    map[uint64]*faultproxy.Proxy
 	shard    uint64
@@ -56,17 +57,20 @@ type hhCluster struct {
 	base     int64 // timestamp of point 0
 }
 
-func startHHCluster(t *testing.T) *hhCluster {
+// startHHCluster starts the cluster with the data nodes' config toml and
+// writes point 0 at base (ns), which makes the shard group of the points
+// from base on.
+func startHHCluster(t testing.TB, toml string, base int64) *hhCluster {
 	t.Helper()
 	bin := proctest.Build(t)
 	metas := startMetaCluster(t, bin, 3)
 	metaAddrs := []string{metas[0].httpAddr, metas[1].httpAddr, metas[2].httpAddr}
 	cfg := filepath.Join(t.TempDir(), "data.toml")
-	if err := os.WriteFile(cfg, []byte(hhTestConfig), 0o644); err != nil {
+	if err := os.WriteFile(cfg, []byte(toml), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	c := &hhCluster{t: t, meta: metas[0].httpAddr, data: map[uint64]*dataProc{}, proxy: map[uint64]*faultproxy.Proxy{},
-		base: time.Now().Add(-time.Hour).Truncate(time.Second).UnixNano()}
+	c := &hhCluster{t: t, meta: metas[0].httpAddr, metas: metas, data: map[uint64]*dataProc{}, proxy: map[uint64]*faultproxy.Proxy{},
+		base: base}
 	byHTTP := map[string]*dataProc{}
 	proxies := map[string]*faultproxy.Proxy{}
 	var first *dataProc
@@ -115,6 +119,17 @@ func startHHCluster(t *testing.T) *hhCluster {
 	return c
 }
 
+// close kills the cluster's processes and closes its proxies.
+func (c *hhCluster) close() {
+	for id, p := range c.data {
+		p.Kill()
+		c.proxy[id].Close()
+	}
+	for _, m := range c.metas {
+		m.Kill()
+	}
+}
+
 func (c *hhCluster) state() *meta.Data {
 	c.t.Helper()
 	d, err := staleState(c.meta)
@@ -124,7 +139,11 @@ func (c *hhCluster) state() *meta.Data {
 	return d
 }
 
-// value is point i's value: distinct per point and exact in a float64.
+// hhBase is the time of point 0 in the tests: an hour ago, so the points
+// are recent and in one shard group.
+func hhBase() int64 { return time.Now().Add(-time.Hour).Truncate(time.Second).UnixNano() }
+
+// hhValue is point i's value: distinct per point and exact in a float64.
 func hhValue(i int) float64 { return float64(i) + 0.25 }
 
 // lines returns points first..first+n-1 of the test series as line
@@ -346,7 +365,7 @@ func TestHintedHandoffProcesses(t *testing.T) {
 	}
 	for _, f := range hhFaults {
 		t.Run(f.name, func(t *testing.T) {
-			c := startHHCluster(t)
+			c := startHHCluster(t, hhTestConfig, hhBase())
 			victim, holder, other := c.owners[1], c.outsider, c.owners[0]
 			load := c.startLoad("one", holder, other)
 			time.Sleep(500 * time.Millisecond)
@@ -380,7 +399,7 @@ func TestHintedHandoffProcessesConsistencyAny(t *testing.T) {
 	if testing.Short() {
 		t.Skip("multi-process test skipped in -short mode")
 	}
-	c := startHHCluster(t)
+	c := startHHCluster(t, hhTestConfig, hhBase())
 	for _, id := range c.owners {
 		c.data[id].Kill()
 	}

@@ -24,7 +24,7 @@ type metaProc struct {
 
 // startMetaCluster starts n `strata meta` processes: the first bootstraps,
 // the others join it.
-func startMetaCluster(t *testing.T, bin string, n int) []*metaProc {
+func startMetaCluster(t testing.TB, bin string, n int) []*metaProc {
 	t.Helper()
 	var procs []*metaProc
 	for i := range n {
