@@ -145,55 +145,30 @@ func (r *reader) column() Column {
 }
 
 func decodeValues(t models.FieldType, b []byte) ([]models.Value, error) {
-	var vs []models.Value
 	switch t {
 	case models.FieldTypeFloat:
-		fs, err := encoding.DecodeFloats(nil, b)
-		if err != nil {
-			return nil, err
-		}
-		vs = make([]models.Value, len(fs))
-		for i, f := range fs {
-			vs[i] = models.FloatValue(f)
-		}
+		return decodeAs(b, encoding.DecodeFloats, models.FloatValue)
 	case models.FieldTypeInteger:
-		is, err := encoding.DecodeIntegers(nil, b)
-		if err != nil {
-			return nil, err
-		}
-		vs = make([]models.Value, len(is))
-		for i, v := range is {
-			vs[i] = models.IntegerValue(v)
-		}
+		return decodeAs(b, encoding.DecodeIntegers, models.IntegerValue)
 	case models.FieldTypeUnsigned:
-		us, err := encoding.DecodeUnsigneds(nil, b)
-		if err != nil {
-			return nil, err
-		}
-		vs = make([]models.Value, len(us))
-		for i, v := range us {
-			vs[i] = models.UnsignedValue(v)
-		}
+		return decodeAs(b, encoding.DecodeUnsigneds, models.UnsignedValue)
 	case models.FieldTypeBoolean:
-		bs, err := encoding.DecodeBooleans(nil, b)
-		if err != nil {
-			return nil, err
-		}
-		vs = make([]models.Value, len(bs))
-		for i, v := range bs {
-			vs[i] = models.BooleanValue(v)
-		}
+		return decodeAs(b, encoding.DecodeBooleans, models.BooleanValue)
 	case models.FieldTypeString:
-		ss, err := encoding.DecodeStrings(nil, b)
-		if err != nil {
-			return nil, err
-		}
-		vs = make([]models.Value, len(ss))
-		for i, v := range ss {
-			vs[i] = models.StringValue(v)
-		}
-	default:
-		return nil, fmt.Errorf("field type %d", t)
+		return decodeAs(b, encoding.DecodeStrings, models.StringValue)
+	}
+	return nil, fmt.Errorf("field type %d", t)
+}
+
+// decodeAs decodes a block with dec and converts each value with conv.
+func decodeAs[T any](b []byte, dec func([]T, []byte) ([]T, error), conv func(T) models.Value) ([]models.Value, error) {
+	raw, err := dec(nil, b)
+	if err != nil {
+		return nil, err
+	}
+	vs := make([]models.Value, len(raw))
+	for i, v := range raw {
+		vs[i] = conv(v)
 	}
 	return vs, nil
 }

@@ -102,7 +102,8 @@ func (s *Service) exchange(ctx context.Context, shard, peer uint64, manual bool,
 	var leaves int
 	err := s.withTree(ctx, shard, sh, true, func(t *Tree) error {
 		tree = t
-		root, local, empty = t.Root(before), t.WindowRoots(before), t.Empty()
+		root, local = t.Root(before), t.WindowRoots(before)
+		empty = t.Empty() && len(sh.Tombstones()) == 0
 		for b := range t.leaves {
 			if b.WindowStart < before {
 				leaves++
@@ -148,7 +149,7 @@ func (s *Service) exchange(ctx context.Context, shard, peer uint64, manual bool,
 	prog.step(1, 0)
 
 	// Windows whose roots differ, then down the levels.
-	windows := diffWindows(local, rr.Windows)
+	windows := differing(local, rr.Windows, windowKV)
 	var leavesDiff []tsdb.BucketID
 	var frontier []NodeRef
 	for _, w := range windows {
@@ -171,7 +172,7 @@ func (s *Service) exchange(ctx context.Context, shard, peer uint64, manual bool,
 			}
 			err := s.withTree(ctx, shard, sh, false, func(t *Tree) error {
 				for i, n := range chunk {
-					for _, idx := range diffChildren(t.Children(n), nr.Children[i]) {
+					for _, idx := range differing(t.Children(n), nr.Children[i], childKV) {
 						if n.Level == 1 {
 							leavesDiff = append(leavesDiff, tsdb.BucketID{SeriesBucket: idx, WindowStart: n.Window})
 						} else {
@@ -212,8 +213,8 @@ func (s *Service) exchange(ctx context.Context, shard, peer uint64, manual bool,
 			if err != nil {
 				return res, err
 			}
-			for _, k := range diffSeriesKeys(mine, sr.Buckets[i]) {
-				diffSeries = append(diffSeries, SeriesWindow{Key: k, Window: b.WindowStart})
+			for _, k := range differing(mine, sr.Buckets[i], seriesKV) {
+				diffSeries = append(diffSeries, SeriesWindow{Key: []byte(k), Window: b.WindowStart})
 			}
 		}
 		if err := s.budget.pause(ctx, start); err != nil {
@@ -411,64 +412,31 @@ func chunks[T any](s []T, n int) func(func([]T) bool) {
 	}
 }
 
-// diffWindows returns the starts of windows whose roots differ (or exist
-// on one side only).
-func diffWindows(a, b []WindowRoot) []int64 {
-	m := map[int64]tsdb.Digest{}
-	for _, w := range a {
-		m[w.Start] = w.Root
+// differing returns the keys of the entries of a and b whose values
+// differ, or that only one side holds; kv gives an entry's key and value.
+func differing[E any, K, V comparable](a, b []E, kv func(E) (K, V)) []K {
+	m := make(map[K]V, len(a))
+	for _, e := range a {
+		k, v := kv(e)
+		m[k] = v
 	}
-	var out []int64
-	for _, w := range b {
-		if d, ok := m[w.Start]; !ok || d != w.Root {
-			out = append(out, w.Start)
+	var out []K
+	for _, e := range b {
+		k, v := kv(e)
+		if mv, ok := m[k]; !ok || mv != v {
+			out = append(out, k)
 		}
-		delete(m, w.Start)
-	}
-	for w := range m {
-		out = append(out, w)
-	}
-	return out
-}
-
-// diffChildren returns the indexes of children that differ.
-func diffChildren(a, b []Child) []uint32 {
-	m := map[uint32]tsdb.Digest{}
-	for _, c := range a {
-		m[c.Index] = c.Digest
-	}
-	var out []uint32
-	for _, c := range b {
-		if d, ok := m[c.Index]; !ok || d != c.Digest {
-			out = append(out, c.Index)
-		}
-		delete(m, c.Index)
-	}
-	for i := range m {
-		out = append(out, i)
-	}
-	return out
-}
-
-// diffSeriesKeys returns the keys whose hashes differ (or exist on one side
-// only).
-func diffSeriesKeys(a, b []SeriesDigest) [][]byte {
-	m := map[string]SeriesHash{}
-	for _, s := range a {
-		m[string(s.Key)] = s.Hash
-	}
-	var out [][]byte
-	for _, s := range b {
-		if h, ok := m[string(s.Key)]; !ok || h != s.Hash {
-			out = append(out, bytes.Clone(s.Key))
-		}
-		delete(m, string(s.Key))
+		delete(m, k)
 	}
 	for k := range m {
-		out = append(out, []byte(k))
+		out = append(out, k)
 	}
 	return out
 }
+
+func windowKV(w WindowRoot) (int64, tsdb.Digest)   { return w.Start, w.Root }
+func childKV(c Child) (uint32, tsdb.Digest)        { return c.Index, c.Digest }
+func seriesKV(s SeriesDigest) (string, SeriesHash) { return string(s.Key), s.Hash }
 
 // diffRanges returns the time ranges of the slices that differ, adjacent
 // ones joined.

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/strata-db/strata/tsdb"
 )
 
 // Stable codes of error answers.
@@ -127,7 +129,10 @@ func (s *Service) answerRoot(r *http.Request, req *RootRequest) (encoding.Binary
 	var resp RootResponse
 	err := s.withTree(r.Context(), req.Shard, sh, true, func(t *Tree) error {
 		switch {
-		case t.Empty():
+		case t.Empty() && len(sh.Tombstones()) == 0:
+			// Nothing held, nothing deleted: the requester streams it all.
+			// A replica whose data was all deleted is not "missing": its
+			// tombstones must reach the requester through a normal exchange.
 			resp.State = RootMissing
 		case t.Root(req.Before) == req.Root:
 			resp.State = RootEqual
@@ -143,12 +148,12 @@ func (s *Service) answerRoot(r *http.Request, req *RootRequest) (encoding.Binary
 }
 
 func (s *Service) answerNodes(r *http.Request, req *NodesRequest) (encoding.BinaryMarshaler, error) {
-	sh := s.store.Shard(req.Shard)
-	if sh == nil {
-		return nil, fmt.Errorf("shard %d: %w", req.Shard, ErrShardNotFound)
+	sh, err := s.heldShard(req.Shard)
+	if err != nil {
+		return nil, err
 	}
 	resp := &NodesResponse{Children: make([][]Child, len(req.Nodes))}
-	err := s.withTree(r.Context(), req.Shard, sh, false, func(t *Tree) error {
+	err = s.withTree(r.Context(), req.Shard, sh, false, func(t *Tree) error {
 		for i, n := range req.Nodes {
 			resp.Children[i] = t.Children(n)
 		}
@@ -158,43 +163,37 @@ func (s *Service) answerNodes(r *http.Request, req *NodesRequest) (encoding.Bina
 }
 
 func (s *Service) answerSeries(r *http.Request, req *SeriesRequest) (encoding.BinaryMarshaler, error) {
-	sh := s.store.Shard(req.Shard)
-	if sh == nil {
-		return nil, fmt.Errorf("shard %d: %w", req.Shard, ErrShardNotFound)
+	sh, err := s.heldShard(req.Shard)
+	if err != nil {
+		return nil, err
 	}
 	start := time.Now()
-	resp := &SeriesResponse{Buckets: make([][]SeriesDigest, len(req.Buckets))}
-	for i, b := range req.Buckets {
-		sd, err := seriesDigests(sh, b)
-		if err != nil {
-			return nil, err
-		}
-		resp.Buckets[i] = sd
+	resp := &SeriesResponse{}
+	resp.Buckets, err = mapErr(req.Buckets, func(b tsdb.BucketID) ([]SeriesDigest, error) { return seriesDigests(sh, b) })
+	if err != nil {
+		return nil, err
 	}
 	return resp, s.budget.pause(r.Context(), start)
 }
 
 func (s *Service) answerSlices(r *http.Request, req *SlicesRequest) (encoding.BinaryMarshaler, error) {
-	sh := s.store.Shard(req.Shard)
-	if sh == nil {
-		return nil, fmt.Errorf("shard %d: %w", req.Shard, ErrShardNotFound)
+	sh, err := s.heldShard(req.Shard)
+	if err != nil {
+		return nil, err
 	}
 	start := time.Now()
-	resp := &SlicesResponse{Items: make([]SliceHashes, len(req.Items))}
-	for i, it := range req.Items {
-		h, err := seriesSlices(sh, it.Key, it.Window, s.window)
-		if err != nil {
-			return nil, err
-		}
-		resp.Items[i] = h
+	resp := &SlicesResponse{}
+	resp.Items, err = mapErr(req.Items, func(it SeriesWindow) (SliceHashes, error) { return seriesSlices(sh, it.Key, it.Window, s.window) })
+	if err != nil {
+		return nil, err
 	}
 	return resp, s.budget.pause(r.Context(), start)
 }
 
 func (s *Service) answerFetch(r *http.Request, req *FetchRequest) (encoding.BinaryMarshaler, error) {
-	sh := s.store.Shard(req.Shard)
-	if sh == nil {
-		return nil, fmt.Errorf("shard %d: %w", req.Shard, ErrShardNotFound)
+	sh, err := s.heldShard(req.Shard)
+	if err != nil {
+		return nil, err
 	}
 	start := time.Now()
 	cols, served, err := readColumns(sh, req.Ranges, s.cfg.MaxBatchSize)
@@ -206,10 +205,30 @@ func (s *Service) answerFetch(r *http.Request, req *FetchRequest) (encoding.Bina
 	return resp, s.budget.pause(r.Context(), start)
 }
 
+// heldShard returns a local shard, or an error wrapping ErrShardNotFound.
+func (s *Service) heldShard(id uint64) (Shard, error) {
+	if sh := s.store.Shard(id); sh != nil {
+		return sh, nil
+	}
+	return nil, fmt.Errorf("shard %d: %w", id, ErrShardNotFound)
+}
+
+// mapErr applies fn to each element of in, stopping at the first error.
+func mapErr[E, R any](in []E, fn func(E) (R, error)) ([]R, error) {
+	out := make([]R, len(in))
+	for i, e := range in {
+		var err error
+		if out[i], err = fn(e); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
 func (s *Service) answerApply(r *http.Request, req *ApplyRequest) (encoding.BinaryMarshaler, error) {
-	sh := s.store.Shard(req.Shard)
-	if sh == nil {
-		return nil, fmt.Errorf("shard %d: %w", req.Shard, ErrShardNotFound)
+	sh, err := s.heldShard(req.Shard)
+	if err != nil {
+		return nil, err
 	}
 	if miss := missingTombstones(sh.Tombstones(), req.Tombstones); len(miss) > 0 {
 		if err := sh.ApplyTombstones(miss); err != nil {

@@ -175,6 +175,25 @@ func covers(ts []tsdb.Tombstone, series, field []byte, t int64) bool {
 	return false
 }
 
+// dropCovered returns cols without the values a tombstone of ts deletes.
+func dropCovered(cols []Column, ts []tsdb.Tombstone) []Column {
+	if len(ts) == 0 {
+		return cols
+	}
+	var cb columnBuilder
+	for ci := range cols {
+		c := &cols[ci]
+		p := models.Point{Fields: []models.Field{{Key: c.Field}}}
+		for i, t := range c.Times {
+			if !covers(ts, c.Series, c.Field, t) {
+				p.Time, p.Fields[0].Value = t, c.Values[i]
+				cb.add(c.Series, &p)
+			}
+		}
+	}
+	return cb.cols
+}
+
 // Wins reports whether value a beats value b held by another replica for
 // the same series, field and timestamp: the greater value wins (docs/tree.md
 // "Conflicts"). Types compare first by their number; floats compare in

@@ -1,6 +1,7 @@
 package antientropy_test
 
 import (
+	"bytes"
 	"context"
 	"slices"
 	"testing"
@@ -172,5 +173,60 @@ func TestSettleHorizonAndHints(t *testing.T) {
 	c.checkAll(1)
 	if got := c.content(1); len(got) != 11 {
 		t.Fatalf("node 1 holds %d values; want the 11 settled ones and not the hot ones", len(got))
+	}
+}
+
+// TestEverythingDeletedIsNotMissing: a replica whose data was all deleted
+// holds tombstones, not nothing: the exchange deletes the data on the
+// other side instead of streaming it back.
+func TestEverythingDeletedIsNotMissing(t *testing.T) {
+	for _, initiator := range []uint64{1, 2} {
+		c := newCluster(t, 2, nil)
+		pts := series("x", base, 50, func(i int) int64 { return int64(i) })
+		c.write(1, pts...)
+		c.write(2, pts...)
+		if err := c.shard(2).DeleteSeriesRange([][]byte{seriesKey("x")}, -1<<63, 1<<63-1); err != nil {
+			t.Fatal(err)
+		}
+		if initiator == 1 {
+			c.checkAll(1)
+		} else {
+			repairAndWait(t, c.svcs[2])
+		}
+		for _, id := range []uint64{1, 2} {
+			if n := len(c.content(id)); n != 0 {
+				t.Fatalf("initiator %d: node %d holds %d deleted values; want 0", initiator, id, n)
+			}
+		}
+	}
+}
+
+// TestStreamKeepsReceiverDeletes: a shard stream does not bring back values
+// the receiver deleted (a tombstone it holds and the stream lacks).
+func TestStreamKeepsReceiverDeletes(t *testing.T) {
+	src, dst := openTestShard(t), openTestShard(t)
+	pts := series("y", base, 40, func(i int) int64 { return int64(i) })
+	if err := src.WritePoints(pts); err != nil {
+		t.Fatal(err)
+	}
+	if err := dst.WritePoints(pts); err != nil {
+		t.Fatal(err)
+	}
+	if err := dst.DeleteSeriesRange([][]byte{seriesKey("y")}, base, base+int64(100*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if _, err := antientropy.WriteShardStream(context.Background(), &buf, testShardT{src}, 1<<20, nil); err != nil {
+		t.Fatal(err)
+	}
+	st, err := antientropy.ReadShardStream(context.Background(), &buf, testShardT{dst})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Values != 40 {
+		t.Fatalf("stream carried %d values; want 40", st.Values)
+	}
+	if n := len(shardContent(t, dst)); n != 40-11 {
+		t.Fatalf("receiver holds %d values; want 29 (its deleted 11 not brought back)", n)
 	}
 }

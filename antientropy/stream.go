@@ -143,6 +143,9 @@ func ReadShardStream(ctx context.Context, r io.Reader, sh Shard) (StreamStats, e
 		return st, fmt.Errorf("%w: not a version %d shard stream", ErrCorruptMessage, WireVersion)
 	}
 	have := sh.Tombstones()
+	// Values the receiver deleted must not come back: a tombstone it holds
+	// and the stream lacks removes the values it covers from the stream.
+	localOnly := have
 	var buf []byte
 	for {
 		if err := ctx.Err(); err != nil {
@@ -178,6 +181,7 @@ func ReadShardStream(ctx context.Context, r io.Reader, sh Shard) (StreamStats, e
 			if err := rd.end(); err != nil {
 				return st, err
 			}
+			localOnly = missingTombstones(ts, have)
 			if miss := missingTombstones(have, ts); len(miss) > 0 {
 				if err := sh.ApplyTombstones(miss); err != nil {
 					return st, fmt.Errorf("apply streamed tombstones: %w", err)
@@ -192,7 +196,7 @@ func ReadShardStream(ctx context.Context, r io.Reader, sh Shard) (StreamStats, e
 			if err := rd.end(); err != nil {
 				return st, err
 			}
-			if _, _, err := writeColumns(sh, cols); err != nil {
+			if _, _, err := writeColumns(sh, dropCovered(cols, localOnly)); err != nil {
 				return st, fmt.Errorf("write streamed values: %w", err)
 			}
 			st.Values += valuesIn(cols)

@@ -6,7 +6,8 @@
 #   scripts/bench-write.sh single [runs] [extra strata bench flags...]   # 1 meta + 1 data, RF 1
 #   scripts/bench-write.sh cluster [runs] [extra strata bench flags...]  # 3 meta + 2 data, RF 2 (strata local's shape)
 #
-# FILE (default ../shared/data/tsbs-cpu-only-s100-1d.lp.gz) is the data.
+# FILE (default ../shared/data/tsbs-cpu-only-s100-1d.lp.gz) is the data;
+# DATA_CONFIG, when set, is passed to every data node as --config.
 set -euo pipefail
 mode=${1:-single}
 runs=${2:-3}
@@ -40,7 +41,7 @@ start_cluster() {
     metaaddrs+="${metaaddrs:+,}127.0.0.1:$((19091 + i * 100))"
   done
   for i in $(seq 0 $((datas - 1))); do
-    "$bin" data --dir "$dir/data$i" --meta "$metaaddrs" --http-addr 127.0.0.1:$((19086 + i * 100)) --rpc-addr 127.0.0.1:$((19088 + i * 100)) --log-level warn 2>"$dir.data$i.log" &
+    "$bin" data ${DATA_CONFIG:+--config "$DATA_CONFIG"} --dir "$dir/data$i" --meta "$metaaddrs" --http-addr 127.0.0.1:$((19086 + i * 100)) --rpc-addr 127.0.0.1:$((19088 + i * 100)) --log-level warn 2>"$dir.data$i.log" &
     pids+=($!); datapids+=($!)
     wait_http http://127.0.0.1:$((19086 + i * 100))/health
   done

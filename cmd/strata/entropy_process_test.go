@@ -30,6 +30,7 @@ const aeCheckInterval = 2 * time.Second
 type aeCluster struct {
 	t        *testing.T
 	bin      string
+	metas    []string
 	data     map[uint64]*dataProc // by node id
 	dirs     map[uint64]string
 	rpc      map[uint64]string
@@ -49,7 +50,7 @@ func startAECluster(t *testing.T) *aeCluster {
 	if err := os.WriteFile(cfg, []byte(toml), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	c := &aeCluster{t: t, bin: bin, data: map[uint64]*dataProc{}, dirs: map[uint64]string{}, rpc: map[uint64]string{},
+	c := &aeCluster{t: t, bin: bin, metas: metaAddrs, data: map[uint64]*dataProc{}, dirs: map[uint64]string{}, rpc: map[uint64]string{},
 		base: time.Now().Add(-time.Hour).Truncate(time.Second).UnixNano()}
 	byHTTP := map[string]*dataProc{}
 	dirOf := map[string]string{}
@@ -275,6 +276,49 @@ func TestAntiEntropyProcesses(t *testing.T) {
 		// And it stays deleted over further rounds.
 		time.Sleep(2 * aeCheckInterval)
 		c.waitRepaired("doomed", 0, time.Second)
+	})
+	t.Run("ctl entropy", func(t *testing.T) {
+		c.t = t
+		out := ctl(t, c.bin, c.metas, "entropy", "repair", strconv.FormatUint(c.shard, 10))
+		if !strings.Contains(out, fmt.Sprintf("repaired shard %d", c.shard)) {
+			t.Fatalf("entropy repair printed:\n%s", out)
+		}
+		var show struct {
+			Shards []struct {
+				Shard uint64
+				Node  uint64
+				State string
+				Root  string
+			}
+		}
+		if err := json.Unmarshal([]byte(ctl(t, c.bin, c.metas, "--json", "entropy", "show")), &show); err != nil {
+			t.Fatal(err)
+		}
+		roots := map[string]bool{}
+		for _, r := range show.Shards {
+			if r.Shard == c.shard {
+				roots[r.Root] = true
+			}
+		}
+		if len(show.Shards) != 2 || len(roots) != 1 {
+			t.Fatalf("entropy show: %+v; want the shard on its 2 owners with one root", show.Shards)
+		}
+		if out := ctl(t, c.bin, c.metas, "entropy", "kill-repair"); !strings.Contains(out, "no repair was running") {
+			t.Fatalf("kill-repair with nothing running printed %q", out)
+		}
+		resp, err := http.Get("http://" + c.data[healthy].httpAddr + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var b bytes.Buffer
+		b.ReadFrom(resp.Body)
+		for _, m := range []string{"strata_ae_checks_total", "strata_ae_buckets_compared_total", "strata_ae_differing_buckets_total",
+			"strata_ae_series_repaired_total", "strata_ae_points_repaired_total", "strata_ae_bytes_total", "strata_ae_exchange_duration_seconds"} {
+			if !strings.Contains(b.String(), m) {
+				t.Errorf("/metrics lacks %s", m)
+			}
+		}
 	})
 	for _, p := range c.data {
 		if !p.Stop(20 * time.Second) {
