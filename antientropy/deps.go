@@ -59,11 +59,21 @@ type Peers interface {
 
 // Hints is what anti-entropy needs from hinted handoff: whether writes for
 // a node still wait in its queue (the exchange with that node waits too,
-// since replay will deliver them in order), and which shards had queued
-// data dropped (by age or size), so they are checked first.
+// since replay will deliver them in order), and the shard time ranges
+// whose queued writes for a node were dropped (past max-age or max-size,
+// or purged), which are checked with that node first and cleared once an
+// exchange covered them.
 type Hints interface {
 	Pending(nodeID uint64) bool
-	PurgedShards() []uint64
+	PurgedRanges() []PurgedRange
+	ClearPurged(r PurgedRange) error
+}
+
+// PurgedRange is a shard's time range, [Min, Max] in ns, that node Node may
+// lack because hinted handoff dropped writes for it.
+type PurgedRange struct {
+	Node, Shard uint64
+	Min, Max    int64
 }
 
 // NoHints is the Hints of a node without hinted handoff: nothing is pending
@@ -73,5 +83,8 @@ type NoHints struct{}
 // Pending implements Hints.
 func (NoHints) Pending(uint64) bool { return false }
 
-// PurgedShards implements Hints.
-func (NoHints) PurgedShards() []uint64 { return nil }
+// PurgedRanges implements Hints.
+func (NoHints) PurgedRanges() []PurgedRange { return nil }
+
+// ClearPurged implements Hints.
+func (NoHints) ClearPurged(PurgedRange) error { return nil }

@@ -26,6 +26,7 @@ type exchangeResult struct {
 	differing int    // differing buckets
 	series    int    // series merged
 	points    int    // values written on either side
+	before    int64  // windows starting before this were compared
 }
 
 // call sends req to peer's path and decodes the answer into resp,
@@ -94,6 +95,7 @@ func (s *Service) exchange(ctx context.Context, shard, peer uint64, manual bool,
 	}
 	prog.phase(fmt.Sprintf("comparing trees with node %d", peer), 1)
 	before := s.cutoff(manual)
+	res.before = before
 	start := time.Now()
 	var tree *Tree
 	var root tsdb.Digest

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sort"
 	"testing"
 	"time"
@@ -76,10 +77,24 @@ func (p *handlerPeers) Post(ctx context.Context, node uint64, path string, body 
 	return io.NopCloser(bytes.NewReader(rec.Body.Bytes())), nil
 }
 
-type fakeHints struct{ pending map[uint64]bool }
+type fakeHints struct {
+	pending map[uint64]bool
+	purged  *[]antientropy.PurgedRange
+}
 
-func (h fakeHints) Pending(n uint64) bool  { return h.pending[n] }
-func (h fakeHints) PurgedShards() []uint64 { return nil }
+func (h fakeHints) Pending(n uint64) bool { return h.pending[n] }
+
+func (h fakeHints) PurgedRanges() []antientropy.PurgedRange {
+	if h.purged == nil {
+		return nil
+	}
+	return *h.purged
+}
+
+func (h fakeHints) ClearPurged(r antientropy.PurgedRange) error {
+	*h.purged = slices.DeleteFunc(*h.purged, func(x antientropy.PurgedRange) bool { return x == r })
+	return nil
+}
 
 // cluster is N nodes owning shard testShard, each with its own store.
 type cluster struct {

@@ -198,9 +198,10 @@ func (s *Service) loop() {
 
 // CheckAll compares every shard this node owns with each other owner of a
 // higher node id (so each pair of owners is compared once per round; a
-// round started by either side repairs both), at most
-// max-concurrent-exchanges at a time, shards whose hinted-handoff data was
-// purged first. It returns when every exchange ended.
+// round started by either side repairs both) and with each owner this
+// node's hinted handoff dropped writes for, at most
+// max-concurrent-exchanges at a time, those shards first. It returns when
+// every exchange ended.
 func (s *Service) CheckAll(ctx context.Context) {
 	d := s.meta.Data()
 	me := s.node()
@@ -208,9 +209,14 @@ func (s *Service) CheckAll(ctx context.Context) {
 		return
 	}
 	locs := d.ShardsOwnedBy(me)
-	purged := s.hints.PurgedShards()
+	purged := s.hints.PurgedRanges()
+	hasPurged := func(shard, peer uint64) bool {
+		return slices.ContainsFunc(purged, func(r PurgedRange) bool {
+			return r.Shard == shard && (peer == 0 || r.Node == peer)
+		})
+	}
 	slices.SortStableFunc(locs, func(a, b meta.ShardLocation) int {
-		pa, pb := slices.Contains(purged, a.Shard.ID), slices.Contains(purged, b.Shard.ID)
+		pa, pb := hasPurged(a.Shard.ID, 0), hasPurged(b.Shard.ID, 0)
 		switch {
 		case pa && !pb:
 			return -1
@@ -222,7 +228,7 @@ func (s *Service) CheckAll(ctx context.Context) {
 	var wg sync.WaitGroup
 	for _, loc := range locs {
 		for _, peer := range loc.Shard.Owners {
-			if peer <= me {
+			if peer == me || (peer < me && !hasPurged(loc.Shard.ID, peer)) {
 				continue
 			}
 			select {
@@ -235,11 +241,27 @@ func (s *Service) CheckAll(ctx context.Context) {
 			go func() {
 				defer wg.Done()
 				defer func() { <-s.sem }()
-				s.check(ctx, loc.Shard.ID, peer, false, nil)
+				res := s.check(ctx, loc.Shard.ID, peer, false, nil)
+				s.clearPurged(purged, loc.Shard.ID, peer, res)
 			}()
 		}
 	}
 	wg.Wait()
+}
+
+// clearPurged forgets the purged ranges of (shard, peer) an exchange that
+// ended without error or deferral covered.
+func (s *Service) clearPurged(purged []PurgedRange, shard, peer uint64, res exchangeResult) {
+	if res.state == "error" || res.state == "deferred" {
+		return
+	}
+	for _, r := range purged {
+		if r.Shard == shard && r.Node == peer && r.Max < res.before {
+			if err := s.hints.ClearPurged(r); err != nil {
+				s.logger.Warn("purged range not cleared", "shard_id", shard, "owner_id", peer, "error", err)
+			}
+		}
+	}
 }
 
 // check runs one exchange and records its outcome.

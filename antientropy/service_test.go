@@ -230,3 +230,17 @@ func TestStreamKeepsReceiverDeletes(t *testing.T) {
 		t.Fatalf("receiver holds %d values; want 29 (its deleted 11 not brought back)", n)
 	}
 }
+
+// TestPurgedRangeChecked: a range hinted handoff dropped for a node is
+// checked with that node even from the higher id, and cleared once an
+// exchange covered it.
+func TestPurgedRangeChecked(t *testing.T) {
+	purged := []antientropy.PurgedRange{{Node: 1, Shard: testShard, Min: base, Max: base + int64(time.Minute)}}
+	c := newCluster(t, 2, map[uint64]antientropy.Hints{2: fakeHints{purged: &purged}})
+	c.write(2, series("dropped", base, 6, func(i int) int64 { return int64(i) })...)
+	c.checkAll(2)
+	c.requireConverged(1, 2)
+	if len(purged) != 0 {
+		t.Fatalf("purged ranges after the exchange: %+v; want none", purged)
+	}
+}

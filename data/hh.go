@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
-	"slices"
 	"strconv"
 
 	"github.com/strata-db/strata/antientropy"
@@ -96,15 +95,19 @@ type hhHints struct{ svc *hh.Service }
 // Pending implements antientropy.Hints.
 func (h hhHints) Pending(nodeID uint64) bool { return h.svc.Pending(nodeID) }
 
-// PurgedShards implements antientropy.Hints: the shards whose writes to
-// some node hinted handoff dropped.
-func (h hhHints) PurgedShards() []uint64 {
-	var ids []uint64
+// PurgedRanges implements antientropy.Hints: the shard ranges whose
+// writes to some node hinted handoff dropped.
+func (h hhHints) PurgedRanges() []antientropy.PurgedRange {
+	var out []antientropy.PurgedRange
 	for _, r := range h.svc.PurgedRanges() {
-		ids = append(ids, r.ShardID)
+		out = append(out, antientropy.PurgedRange{Node: r.NodeID, Shard: r.ShardID, Min: r.MinTime, Max: r.MaxTime})
 	}
-	slices.Sort(ids)
-	return slices.Compact(ids)
+	return out
+}
+
+// ClearPurged implements antientropy.Hints.
+func (h hhHints) ClearPurged(r antientropy.PurgedRange) error {
+	return h.svc.ClearPurged(hh.PurgedRange{NodeID: r.Node, ShardID: r.Shard, MinTime: r.Min, MaxTime: r.Max})
 }
 
 // pruneHHState deletes the queues of data nodes no longer in d, and the

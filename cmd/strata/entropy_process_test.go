@@ -46,7 +46,8 @@ func startAECluster(t *testing.T) *aeCluster {
 	metas := startMetaCluster(t, bin, 3)
 	metaAddrs := []string{metas[0].httpAddr, metas[1].httpAddr, metas[2].httpAddr}
 	cfg := filepath.Join(t.TempDir(), "data.toml")
-	toml := fmt.Sprintf("[anti-entropy]\n  check-interval = %q\n  settle-horizon = \"0s\"\n", aeCheckInterval)
+	// Hinted handoff off: anti-entropy alone must repair.
+	toml := fmt.Sprintf("[hinted-handoff]\n  enabled = false\n[anti-entropy]\n  check-interval = %q\n  settle-horizon = \"0s\"\n", aeCheckInterval)
 	if err := os.WriteFile(cfg, []byte(toml), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +169,7 @@ func (c *aeCluster) waitRepaired(host string, want int, within time.Duration) {
 }
 
 // TestAntiEntropyProcesses runs the anti-entropy scenarios on real
-// processes (3 data nodes, RF 2, no hinted handoff): each ends with equal
+// processes (3 data nodes, RF 2, hinted handoff disabled): each ends with equal
 // roots and every acknowledged value on each owner alone.
 func TestAntiEntropyProcesses(t *testing.T) {
 	if testing.Short() {
