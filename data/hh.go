@@ -107,7 +107,8 @@ func (h hhHints) PurgedRanges() []antientropy.PurgedRange {
 
 // ClearPurged implements antientropy.Hints.
 func (h hhHints) ClearPurged(r antientropy.PurgedRange) error {
-	return h.svc.ClearPurged(hh.PurgedRange{NodeID: r.Node, ShardID: r.Shard, MinTime: r.Min, MaxTime: r.Max})
+	checked := hh.PurgedRange{NodeID: r.Node, ShardID: r.Shard, MinTime: r.Min, MaxTime: r.Max}
+	return h.svc.ForgetPurged(func(x hh.PurgedRange) bool { return x != checked })
 }
 
 // pruneHHState deletes the queues of data nodes no longer in d, and the
