@@ -19,19 +19,9 @@
 set -euo pipefail
 runs=${1:-3}
 shift $(( $# > 1 ? 1 : $# )) || true
-root=$(cd "$(dirname "$0")/.." && pwd)
-file=${FILE:-$root/../shared/data/tsbs-cpu-only-s100-1d.lp.gz}
 q=${QUERY:-SELECT * FROM /.*/}
 chunked=${CHUNKED:-true}
-[ -f "$file" ] || { echo "data file $file not found (set FILE)"; exit 1; }
-work=$(mktemp -d)
-bin=$work/strata
-(cd "$root" && CGO_ENABLED=0 go build -o "$bin" ./cmd/strata)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-
-wait_http() { for _ in $(seq 300); do curl -sf -o /dev/null "$1" && return 0; sleep 0.1; done; echo "timeout waiting for $1"; exit 1; }
+. "$(dirname "$0")/lib.sh"
 mb() { awk -v k="$2" '$1 == k":" {printf "%.0f", $2/1024}' "/proc/$1/status"; }
 
 # start_data starts data node $2 of run directory $1, recording its pid.

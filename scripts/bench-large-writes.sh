@@ -5,17 +5,8 @@
 # just under the default max-body-size) in parallel, and prints the answers
 # and the data node's peak VmRSS, sampled every 50 ms.
 set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
-file=${FILE:-$root/../shared/data/tsbs-cpu-only-s100-1d.lp.gz}
 concurrent=${CONCURRENT:-4}
-[ -f "$file" ] || { echo "data file $file not found (set FILE)"; exit 1; }
-work=$(mktemp -d)
-bin=$work/strata
-(cd "$root" && CGO_ENABLED=0 go build -o "$bin" ./cmd/strata)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-wait_http() { for _ in $(seq 100); do curl -sf -o /dev/null "$1" && return 0; sleep 0.1; done; echo "timeout waiting for $1"; exit 1; }
+. "$(dirname "$0")/lib.sh"
 
 { zcat -f "$file" || true; } | head -c 24000000 | sed '$d' >"$work/body.lp" # zcat stops at the pipe's end
 "$bin" meta --dir "$work/meta" --http-addr 127.0.0.1:19391 --raft-addr 127.0.0.1:19389 --log-level warn 2>"$work/meta.log" &

@@ -12,17 +12,7 @@ set -euo pipefail
 mode=${1:-single}
 runs=${2:-3}
 shift $(( $# > 2 ? 2 : $# )) || true
-root=$(cd "$(dirname "$0")/.." && pwd)
-file=${FILE:-$root/../shared/data/tsbs-cpu-only-s100-1d.lp.gz}
-[ -f "$file" ] || { echo "data file $file not found (set FILE)"; exit 1; }
-work=$(mktemp -d)
-bin=$work/strata
-(cd "$root" && CGO_ENABLED=0 go build -o "$bin" ./cmd/strata)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-
-wait_http() { for _ in $(seq 100); do curl -sf -o /dev/null "$1" && return 0; sleep 0.1; done; echo "timeout waiting for $1"; exit 1; }
+. "$(dirname "$0")/lib.sh"
 
 case $mode in
 single) metas=1; datas=1; rf=1 ;;
