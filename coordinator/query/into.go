@@ -53,6 +53,7 @@ func (e *Executor) executeInto(ctx context.Context, s *influxql.SelectStatement,
 	}
 	sel := s.Clone()
 	sel.Target = nil
+	opts.Sink = nil // the rows are written, not sent
 	rows, err := e.executeSelect(ctx, sel, opts)
 	if err != nil {
 		return nil, err

@@ -3,7 +3,10 @@ package query_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
+
+	"github.com/influxdata/influxql"
 
 	"github.com/strata-db/strata/coordinator/query"
 	"github.com/strata-db/strata/tsdb/models"
@@ -61,5 +64,36 @@ func TestSelectIntoWriteError(t *testing.T) {
 	bare, _ := newExec(t, query.NewConfig(), hostData)
 	if res := exec(t, bare, `SELECT usage INTO cpu_copy FROM cpu`); !errors.Is(res[0].Err, query.ErrNotHandled) {
 		t.Errorf("SELECT INTO without a writer: got %v, want ErrNotHandled", res[0].Err)
+	}
+}
+
+// sinkFunc is a RowSink made of a function.
+type sinkFunc func(*query.Row) error
+
+func (f sinkFunc) WriteRow(r *query.Row) error { return f(r) }
+
+// TestSelectIntoWithSink checks a streaming request (opts.Sink set, as
+// chunked /query answers are) still writes the rows instead of sending
+// them.
+func TestSelectIntoWithSink(t *testing.T) {
+	e, _ := newExec(t, query.NewConfig(), hostData)
+	var written int
+	e.SetIntoWriter(intoFunc(func(_ context.Context, _, _ string, pts []models.Point) error {
+		written += len(pts)
+		return nil
+	}))
+	var sent []string
+	o := opts()
+	o.Sink = sinkFunc(func(r *query.Row) error { sent = append(sent, r.Name); return nil })
+	q, err := influxql.ParseQuery(`SELECT usage INTO cpu_copy FROM cpu`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.ExecuteQuery(context.Background(), q, o)
+	if err != nil || res[0].Err != nil {
+		t.Fatalf("SELECT INTO with a sink: %v %v", err, res[0].Err)
+	}
+	if written != 7 || slices.Contains(sent, "cpu") {
+		t.Errorf("SELECT INTO with a sink wrote %d points and sent rows %v; want 7 written and no cpu rows sent", written, sent)
 	}
 }
