@@ -320,3 +320,30 @@ func TestPurge(t *testing.T) {
 		t.Errorf("PurgedRanges after ForgetPurged = %v; want none", got)
 	}
 }
+
+// TestBadPositionFile checks that a position file that fails its check
+// makes the queue replay from its start (resending is harmless), not fail
+// to open.
+func TestBadPositionFile(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(dir)
+	s := &fakeSender{}
+	svc := hh.NewService(cfg, s, testCodec{}, nil, nil)
+	if err := svc.Open(); err != nil {
+		t.Fatal(err)
+	}
+	enqueue(t, svc, 0, 3, 100)
+	waitFor(t, "the queue to drain", func() bool { return !svc.Pending(2) })
+	if err := svc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dir+"/2/position", []byte("not a position"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s2 := &fakeSender{}
+	svc2 := openService(t, cfg, s2, nil)
+	waitFor(t, "the queue to drain again", func() bool { return len(s2.seqs()) == 3 && !svc2.Pending(2) })
+	if got, want := s2.seqs(), seqRange(0, 3); !slices.Equal(got, want) {
+		t.Errorf("after a bad position file, replayed %v; want %v", got, want)
+	}
+}
