@@ -14,7 +14,8 @@ import (
 )
 
 // FuzzExecuteQuery feeds arbitrary query text (as a client sends it) to
-// the executor: whatever parses must execute and format without panic.
+// the executor: whatever parses must execute and format without panic,
+// and a SELECT must answer the same streamed as materialized.
 func FuzzExecuteQuery(f *testing.F) {
 	for _, q := range []string{
 		`SELECT * FROM cpu`,
@@ -31,6 +32,7 @@ func FuzzExecuteQuery(f *testing.F) {
 		f.Add(q)
 	}
 	e, _ := newExec(f, query.NewConfig(), hostData)
+	query.SetSliceValues(f, 2) // hostData is cut into many slices
 	f.Fuzz(func(t *testing.T, text string) {
 		if len(text) > 2000 {
 			return
@@ -46,6 +48,14 @@ func FuzzExecuteQuery(f *testing.F) {
 		var buf bytes.Buffer
 		_ = query.WriteJSON(&buf, res, query.FormatOptions{})
 		_ = query.WriteCSV(&buf, res, query.FormatOptions{Epoch: "ms"})
+		if len(q.Statements) != 1 {
+			return
+		}
+		if _, ok := q.Statements[0].(*influxql.SelectStatement); ok {
+			if got, want := chunkedAnswers(t, e, q, 2); got != want {
+				t.Fatalf("%q streamed:\n got %.600s\nwant %.600s", text, got, want)
+			}
+		}
 	})
 }
 
