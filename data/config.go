@@ -67,7 +67,8 @@ type Config struct {
 	// of the next shard group before writes need it.
 	ShardPrecreateAdvance  meta.Duration `toml:"shard-precreate-advance"`
 	ShardPrecreateInterval meta.Duration `toml:"shard-precreate-interval"`
-	// ShutdownTimeout bounds how long Close waits for in-flight requests.
+	// ShutdownTimeout bounds how long Close waits for in-flight requests;
+	// they are cancelled at half of it (see Server.Close).
 	ShutdownTimeout meta.Duration `toml:"shutdown-timeout"`
 	// DefaultReplication is the replication factor of a database created
 	// through /query without WITH REPLICATION.

@@ -97,11 +97,16 @@ type fakeWriter struct {
 	mu    sync.Mutex
 	calls []writeCall
 	err   error
+	// onCall, if set, runs at every call.
+	onCall func()
 }
 
 func (f *fakeWriter) WritePoints(_ context.Context, db, rp string, level coordinator.ConsistencyLevel, points []models.Point) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.onCall != nil {
+		f.onCall()
+	}
 	c := writeCall{db: db, rp: rp, level: level}
 	for i := range points {
 		c.lines = append(c.lines, points[i].String())
@@ -370,5 +375,23 @@ func TestQueryBodyTooLarge(t *testing.T) {
 	}
 	if rec := post("q=SHOW+DATABASES" + pad[:maxQueryBytes-100]); rec.Code != http.StatusOK {
 		t.Errorf("body under the limit: got %d %s; want 200", rec.Code, rec.Body)
+	}
+}
+
+// TestWriteStopsWhenCancelled checks that a write of several chunks stops
+// between chunks once its request is cancelled (as Close does to requests
+// still running at half of shutdown-timeout) and says so with a 503.
+func TestWriteStopsWhenCancelled(t *testing.T) {
+	h, _, fw := newTestHandler(t, func(c *Config) { c.HTTP.MaxBodySize = 0 })
+	ctx, cancel := context.WithCancelCause(context.Background())
+	fw.onCall = func() { cancel(errors.New("shutting down")) }
+	body := strings.Repeat("cpu v=1 1\n", 2*writeChunkLines+1)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/write?db=db0", strings.NewReader(body)).WithContext(ctx))
+	if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "shutting down") {
+		t.Errorf("cancelled write: got %d %s; want 503 giving the cause", rec.Code, rec.Body)
+	}
+	if len(fw.calls) != 1 {
+		t.Errorf("cancelled write: %d chunks written; want 1 (it stops at the next chunk)", len(fw.calls))
 	}
 }

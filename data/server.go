@@ -52,6 +52,11 @@ type Server struct {
 	// background calls to meta derive from it, so none delays a stop.
 	life    context.Context
 	endLife context.CancelFunc
+	// requests is the parent of every request's context; Close cancels
+	// it (with errShuttingDown) once in-flight requests have had half of
+	// shutdown-timeout to finish on their own.
+	requests     context.Context
+	stopRequests context.CancelCauseFunc
 	mu      sync.Mutex // protects opened, closed
 	opened  bool
 	closed  bool
@@ -67,7 +72,9 @@ func NewServer(cfg Config, build string, logger *slog.Logger, reg *prometheus.Re
 		logger = slog.New(slog.DiscardHandler)
 	}
 	life, endLife := context.WithCancel(context.Background())
-	return &Server{cfg: cfg, build: build, logger: logger, reg: reg, gather: reg, life: life, endLife: endLife, stopCh: make(chan struct{})}
+	requests, stopRequests := context.WithCancelCause(context.Background())
+	return &Server{cfg: cfg, build: build, logger: logger, reg: reg, gather: reg, life: life, endLife: endLife,
+		requests: requests, stopRequests: stopRequests, stopCh: make(chan struct{})}
 }
 
 // NodeID is this node's id in the cluster (0 before Open registers it).
@@ -205,8 +212,10 @@ func (s *Server) open() error {
 	rpcMux.Handle(antientropy.PathPrefix, s.ae.Handler())
 	rpcMux.Handle("/", rpcHandler)
 
-	s.httpSrv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn)}
-	s.rpcSrv = &http.Server{Handler: nodeKey.Handler(rpcMux, nil), ReadHeaderTimeout: 10 * time.Second,
+	requests := func(net.Listener) context.Context { return s.requests }
+	s.httpSrv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, BaseContext: requests,
+		ErrorLog: slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn)}
+	s.rpcSrv = &http.Server{Handler: nodeKey.Handler(rpcMux, nil), ReadHeaderTimeout: 10 * time.Second, BaseContext: requests,
 		ErrorLog: slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn)}
 	s.goFunc(func() { s.serve(s.httpSrv, s.httpLn, "http") })
 	s.goFunc(func() { s.serve(s.rpcSrv, s.rpcLn, "rpc") })
@@ -278,7 +287,8 @@ func (s *Server) updateAddresses(id uint64) {
 func (s *Server) CancelOpen() { s.endLife() }
 
 // Close stops the node: listeners stop accepting and in-flight requests
-// drain (bounded by ShutdownTimeout), background loops stop, then the
+// drain, cancelled at half of ShutdownTimeout and cut off at its end (see
+// drainRequests), background loops stop, then the
 // meta client and the store close. Called while Open waits for meta, it
 // makes Open give up.
 func (s *Server) Close() error {
@@ -297,13 +307,7 @@ func (s *Server) Close() error {
 
 func (s *Server) shutdown() error {
 	var errs []error
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout.D())
-	defer cancel()
-	for _, srv := range []*http.Server{s.httpSrv, s.rpcSrv} {
-		if srv != nil {
-			errs = append(errs, srv.Shutdown(ctx))
-		}
-	}
+	s.drainRequests()
 	for _, ln := range []net.Listener{s.httpLn, s.rpcLn} {
 		if ln != nil {
 			ln.Close() // no-op error when Shutdown closed it
@@ -340,6 +344,37 @@ func (s *Server) shutdown() error {
 		errs = append(errs, s.store.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// errShuttingDown is the cause of the cancellation of the requests still
+// running when Close has waited half of shutdown-timeout.
+var errShuttingDown = errors.New("data node shutting down")
+
+// drainRequests stops both listeners and waits for in-flight requests:
+// half of shutdown-timeout for them to finish on their own, then their
+// contexts are cancelled (a write stops between chunks and stops waiting
+// for replicas, a query stops) and they have the other half to answer.
+// Connections of requests still running at the timeout, such as one whose
+// body never arrives, are closed. Either way the node stops within the
+// timeout: a request cut short is logged, not an error of Close (issue 9:
+// one long write made Ctrl-C of strata local wait 30 s and exit 1).
+func (s *Server) drainRequests() {
+	timeout := s.cfg.ShutdownTimeout.D()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cancelRequests := time.AfterFunc(timeout/2, func() { s.stopRequests(errShuttingDown) })
+	defer cancelRequests.Stop()
+	for i, srv := range []*http.Server{s.httpSrv, s.rpcSrv} {
+		if srv == nil {
+			continue
+		}
+		if err := srv.Shutdown(ctx); err != nil {
+			s.logger.Warn("requests still running at shutdown-timeout; closing their connections",
+				"listener", []string{"http", "rpc"}[i], "shutdown_timeout", timeout, "error", err)
+			srv.Close()
+		}
+	}
+	s.stopRequests(errShuttingDown)
 }
 
 // advertise returns the address to register: the configured one, else the

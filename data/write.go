@@ -147,6 +147,13 @@ func (h *handler) write(w http.ResponseWriter, r *http.Request, db, rp, precisio
 	bufs.parser.Start(bufs.body.Bytes(), prec, time.Now().UnixNano())
 	var conflicts *coordinator.PartialWriteError // field type conflicts, summed over chunks
 	for {
+		if err := context.Cause(r.Context()); err != nil {
+			// The node is stopping (or the client left): the chunks
+			// written so far stay, the client may retry the whole body.
+			h.metrics.requests.WithLabelValues("write", "503").Inc()
+			httpError(w, http.StatusServiceUnavailable, "write stopped: "+err.Error())
+			return
+		}
 		points := bufs.parser.Next(writeChunkLines)
 		if len(points) == 0 {
 			break
