@@ -57,11 +57,11 @@ type Server struct {
 	// shutdown-timeout to finish on their own.
 	requests     context.Context
 	stopRequests context.CancelCauseFunc
-	mu      sync.Mutex // protects opened, closed
-	opened  bool
-	closed  bool
-	stopCh  chan struct{}
-	wg      sync.WaitGroup
+	mu           sync.Mutex // protects opened, closed
+	opened       bool
+	closed       bool
+	stopCh       chan struct{}
+	wg           sync.WaitGroup
 }
 
 // NewServer returns a data node for cfg. reg receives every metric of the

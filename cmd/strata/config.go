@@ -93,20 +93,27 @@ func suggestKey(key toml.Key, known [][]string) string {
 		return fmt.Sprintf(" (InfluxDB's name; use %s)", tomlKey(strings.Split(use, ".")))
 	}
 	leaf := key[len(key)-1]
-	var sameName, nearMiss []string
+	// Near misses in the key's own section come first; those elsewhere
+	// are offered only when there are none.
+	var sameName, nearHere, nearElsewhere []string
 	for _, k := range known {
 		switch {
 		case k[len(k)-1] == leaf:
 			sameName = append(sameName, tomlKey(k))
-		case slices.Equal(k[:len(k)-1], key[:len(key)-1]) && editDistance(k[len(k)-1], leaf) <= 2:
-			nearMiss = append(nearMiss, tomlKey(k))
+		case editDistance(k[len(k)-1], leaf) > 2:
+		case slices.Equal(k[:len(k)-1], key[:len(key)-1]):
+			nearHere = append(nearHere, tomlKey(k))
+		default:
+			nearElsewhere = append(nearElsewhere, tomlKey(k))
 		}
 	}
 	switch {
 	case len(sameName) > 0:
 		return " (use " + strings.Join(sameName, " or ") + ")"
-	case len(nearMiss) > 0:
-		return " (did you mean " + strings.Join(nearMiss, " or ") + "?)"
+	case len(nearHere) > 0:
+		return " (did you mean " + strings.Join(nearHere, " or ") + "?)"
+	case len(nearElsewhere) > 0:
+		return " (did you mean " + strings.Join(nearElsewhere, " or ") + "?)"
 	}
 	return ""
 }

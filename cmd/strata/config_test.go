@@ -109,10 +109,12 @@ func TestUnknownConfigKeyRefusesStart(t *testing.T) {
 		name, cmd, file string
 		want            []string
 	}{
-		{"moved key", "data", "auth-enabled = true\n",
-			[]string{"auth-enabled", "[http] auth-enabled"}},
+		{"key in another section", "data", "auth-enabled = true\n",
+			[]string{"unknown key auth-enabled (top level)", "use [http] auth-enabled"}},
 		{"typo", "data", "[http]\nauth-enabledd = true\n",
 			[]string{"unknown key [http] auth-enabledd", "did you mean [http] auth-enabled?"}},
+		{"typo in another section", "data", "auth-enabledd = true\n",
+			[]string{"unknown key auth-enabledd (top level)", "did you mean [http] auth-enabled?"}},
 		{"influxdb name", "data", "[http]\nbind-address = \":8086\"\n",
 			[]string{"unknown key [http] bind-address", "InfluxDB's name; use http-addr (top level)"}},
 		{"nested", "data", "[storage.wal]\nsegment-sise = 1\n",
