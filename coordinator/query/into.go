@@ -129,20 +129,8 @@ func intoPoint(name string, tags models.Tags, cols []string, vals []any) (models
 // intoValue converts a result value to a field value; nulls and floats
 // line protocol cannot carry (NaN, ±Inf) have none.
 func intoValue(v any) (models.Value, bool) {
-	switch v := v.(type) {
-	case float64:
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return models.Value{}, false
-		}
-		return models.FloatValue(v), true
-	case int64:
-		return models.IntegerValue(v), true
-	case uint64:
-		return models.UnsignedValue(v), true
-	case string:
-		return models.StringValue([]byte(v)), true
-	case bool:
-		return models.BooleanValue(v), true
+	if f, ok := v.(float64); ok && (math.IsNaN(f) || math.IsInf(f, 0)) {
+		return models.Value{}, false
 	}
-	return models.Value{}, false
+	return fromAny(v)
 }
