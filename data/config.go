@@ -81,6 +81,8 @@ type Config struct {
 
 	// HTTP is InfluxDB's [http] section: client authentication and limits.
 	HTTP HTTPConfig `toml:"http"`
+	// TLS encrypts the internode RPC and the calls to meta.
+	TLS TLSConfig `toml:"tls"`
 	// Coordinator configures the write path and internode RPC.
 	Coordinator coordinator.Config `toml:"coordinator"`
 	// Query limits what queries may cost.
@@ -138,6 +140,9 @@ func (c *Config) Validate() error {
 	req(c.DefaultReplication >= 1, "default-replication must be at least 1")
 	req(c.GCPercent >= 10, "gc-percent must be at least 10 (lower makes the collector run almost constantly)")
 	if err := c.HTTP.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.TLS.validate(); err != nil {
 		errs = append(errs, err)
 	}
 	if err := c.Coordinator.Validate(); err != nil {

@@ -61,6 +61,11 @@ type HTTPConfig struct {
 	ReadTimeout meta.Duration `toml:"read-timeout"`
 	// IdleTimeout closes keep-alive connections idle this long.
 	IdleTimeout meta.Duration `toml:"idle-timeout"`
+	// HTTPSEnabled serves the client API over TLS with HTTPSCertificate
+	// and HTTPSPrivateKey (PEM files); plaintext clients are refused.
+	HTTPSEnabled     bool   `toml:"https-enabled"`
+	HTTPSCertificate string `toml:"https-certificate"`
+	HTTPSPrivateKey  string `toml:"https-private-key"`
 	// MaxRowLimit bounds the rows of a non-chunked /query answer: past it
 	// the answer is cut and the last series marked partial. 0 means no
 	// bound (InfluxDB's default).
@@ -95,6 +100,7 @@ func (c *HTTPConfig) Validate() error {
 	req(c.ReadHeaderTimeout > 0, "read-header-timeout must be positive")
 	req(c.ReadTimeout >= 0, "read-timeout must not be negative")
 	req(c.IdleTimeout > 0, "idle-timeout must be positive")
+	req(!c.HTTPSEnabled || c.HTTPSCertificate != "" && c.HTTPSPrivateKey != "", "https-enabled needs https-certificate and https-private-key")
 	req(c.MaxRowLimit >= 0, "max-row-limit must not be negative")
 	return errors.Join(errs...)
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/strata-db/strata/cq"
 	"github.com/strata-db/strata/hh"
 	"github.com/strata-db/strata/internal/nodeauth"
+	"github.com/strata-db/strata/internal/tlsconfig"
 	"github.com/strata-db/strata/meta"
 	"github.com/strata-db/strata/tsdb"
 )
@@ -138,6 +139,13 @@ func (s *Server) open() error {
 	if s.rpcLn, err = net.Listen("tcp", s.cfg.RPCAddr); err != nil {
 		return fmt.Errorf("listen on rpc-addr: %w", err)
 	}
+	if err := s.secureListeners(); err != nil {
+		return err
+	}
+	rpcTLS, metaTLS, err := s.clientTLS()
+	if err != nil {
+		return err
+	}
 	if s.httpAddr, err = advertise("http", s.cfg.HTTPAdvertiseAddr, s.httpLn.Addr()); err != nil {
 		return err
 	}
@@ -151,7 +159,7 @@ func (s *Server) open() error {
 	}
 
 	s.meta = meta.NewClient(meta.ClientConfig{Addrs: s.cfg.Meta, Logger: s.logger.With("component", "meta-client"),
-		StatePath: filepath.Join(s.cfg.Dir, metaStateFile), InternalSharedSecret: s.cfg.InternalSharedSecret})
+		StatePath: filepath.Join(s.cfg.Dir, metaStateFile), InternalSharedSecret: s.cfg.InternalSharedSecret, TLS: metaTLS})
 	if err := s.meta.Open(s.life); err != nil {
 		return fmt.Errorf("reach meta nodes %v: %w", s.cfg.Meta, err)
 	}
@@ -170,7 +178,10 @@ func (s *Server) open() error {
 
 	s.rpc = coordinator.NewRPCClient(s.cfg.Coordinator, s.meta, s.logger.With("component", "rpc-client"), s.reg)
 	nodeKey := nodeauth.New(s.cfg.InternalSharedSecret)
-	s.rpc.WrapTransport(nodeKey.Transport)
+	peerTransport := func(base http.RoundTripper) http.RoundTripper {
+		return nodeKey.Transport(tlsconfig.Upgrade(base, rpcTLS))
+	}
+	s.rpc.WrapTransport(peerTransport)
 	local := &localStore{store: s.store, meta: s.meta, node: s.NodeID, refresh: s.meta.Refresh}
 	handoff, hints, err := s.openHH()
 	if err != nil {
@@ -195,7 +206,7 @@ func (s *Server) open() error {
 	rpcHandler.SetShardReader(reader)
 
 	s.aePeer = antientropy.NewHTTPPeers(s.meta, s.cfg.Coordinator.RPCDialTimeout.D(), s.cfg.AntiEntropy.RPCTimeout.D())
-	s.aePeer.WrapTransport(nodeKey.Transport)
+	s.aePeer.WrapTransport(peerTransport)
 	s.ae = antientropy.NewService(s.cfg.AntiEntropy, antientropy.Deps{
 		Node: s.NodeID, Meta: s.meta, Store: aeStore{s.store}, Peers: s.aePeer, Hints: hints,
 		Buckets: s.cfg.Storage.DigestSeriesBuckets, Window: time.Duration(s.cfg.Storage.DigestWindow),
@@ -213,8 +224,8 @@ func (s *Server) open() error {
 	rpcMux.Handle("/", rpcHandler)
 
 	requests := func(net.Listener) context.Context { return s.requests }
-	s.httpSrv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, BaseContext: requests,
-		ErrorLog: slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn)}
+	s.httpSrv = &http.Server{Handler: h, ReadHeaderTimeout: s.cfg.HTTP.ReadHeaderTimeout.D(), ReadTimeout: s.cfg.HTTP.ReadTimeout.D(),
+		IdleTimeout: s.cfg.HTTP.IdleTimeout.D(), BaseContext: requests, ErrorLog: slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn)}
 	s.rpcSrv = &http.Server{Handler: nodeKey.Handler(rpcMux, nil), ReadHeaderTimeout: 10 * time.Second, BaseContext: requests,
 		ErrorLog: slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn)}
 	s.goFunc(func() { s.serve(s.httpSrv, s.httpLn, "http") })

@@ -41,6 +41,9 @@ func newClient(cfg Config) (*client, error) {
 	if cfg.Consistency != "" {
 		q.Set("consistency", cfg.Consistency)
 	}
+	if cfg.TLS != nil && base.Scheme == "http" {
+		base.Scheme = "https"
+	}
 	w := *base
 	w.Path += "/write"
 	w.RawQuery = q.Encode()
@@ -53,6 +56,7 @@ func newClient(cfg Config) (*client, error) {
 		IdleConnTimeout:     90 * time.Second,
 		DisableCompression:  true,
 		ForceAttemptHTTP2:   false,
+		TLSClientConfig:     cfg.TLS,
 	}
 	return &client{
 		cfg:       cfg,

@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net/url"
 	"time"
@@ -33,6 +34,9 @@ type Config struct {
 	// Consistency is the consistency parameter (any, one, quorum, all);
 	// empty leaves it out (the server's default).
 	Consistency string `toml:"consistency"`
+	// TLS, if set, sends every request over TLS with it (an http:// URL
+	// is upgraded to https://).
+	TLS *tls.Config `toml:"-"`
 	// Username and Password, when Username is set, go in HTTP basic auth.
 	Username string `toml:"username"`
 	Password string `toml:"password"`

@@ -3,6 +3,7 @@ package meta
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/strata-db/strata/internal/nodeauth"
+	"github.com/strata-db/strata/internal/tlsconfig"
 )
 
 // Client defaults.
@@ -60,6 +62,8 @@ type ClientConfig struct {
 	// InternalSharedSecret signs every request (internal/nodeauth) for meta
 	// nodes that require it; empty sends none.
 	InternalSharedSecret string
+	// TLS, if set, calls the meta nodes over TLS with this config.
+	TLS *tls.Config
 }
 
 // Client talks to the meta cluster over HTTP with failover: a connection
@@ -111,8 +115,8 @@ func NewClient(cfg ClientConfig) *Client {
 	return &Client{
 		cfg:    cfg,
 		logger: logger,
-		hc: &http.Client{Transport: nodeauth.New(cfg.InternalSharedSecret).Transport(
-			&http.Transport{MaxIdleConnsPerHost: 4, IdleConnTimeout: 30 * time.Second})},
+		hc: &http.Client{Transport: nodeauth.New(cfg.InternalSharedSecret).Transport(tlsconfig.Upgrade(
+			&http.Transport{MaxIdleConnsPerHost: 4, IdleConnTimeout: 30 * time.Second}, cfg.TLS))},
 		changed: make(chan struct{}),
 		stopCh:  make(chan struct{}),
 	}

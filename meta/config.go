@@ -82,6 +82,8 @@ type Config struct {
 	// /metrics: data nodes, strata ctl and the other meta nodes, which
 	// need the same secret. Empty accepts every caller.
 	InternalSharedSecret string `toml:"internal-shared-secret"`
+	// TLS encrypts the HTTP API and raft.
+	TLS TLSConfig `toml:"tls"`
 
 	// HeartbeatTimeout, ElectionTimeout, LeaderLeaseTimeout and
 	// CommitTimeout are passed to hashicorp/raft.

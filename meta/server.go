@@ -3,6 +3,7 @@ package meta
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -23,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/strata-db/strata/internal/nodeauth"
+	"github.com/strata-db/strata/internal/tlsconfig"
 )
 
 // nodeIDFile holds the meta node's id inside Config.Dir.
@@ -115,6 +117,16 @@ func (s *Server) Open() (err error) {
 		return err
 	}
 
+	tlsServer, tlsClient, err := s.cfg.TLS.configs()
+	if err != nil {
+		return err
+	}
+	var raftTLS *tls.Config
+	if s.cfg.TLS.RaftEnabled {
+		if raftTLS, err = s.cfg.TLS.raftServer(tlsServer); err != nil {
+			return err
+		}
+	}
 	raftLn, err := net.Listen("tcp", s.cfg.RaftAddr)
 	if err != nil {
 		return fmt.Errorf("listen raft %s: %w", s.cfg.RaftAddr, err)
@@ -125,11 +137,20 @@ func (s *Server) Open() (err error) {
 		return err
 	}
 	s.raftAddr = advRaft.String()
-	s.stream = newStreamLayer(raftLn, advRaft)
+	if raftTLS != nil {
+		raftLn = tls.NewListener(raftLn, raftTLS)
+		s.stream = newStreamLayer(raftLn, advRaft)
+		s.stream.tlsClient = tlsClient
+	} else {
+		s.stream = newStreamLayer(raftLn, advRaft)
+	}
 
 	if s.httpLn, err = net.Listen("tcp", s.cfg.HTTPAddr); err != nil {
 		s.stream.Close()
 		return fmt.Errorf("listen http %s: %w", s.cfg.HTTPAddr, err)
+	}
+	if s.cfg.TLS.HTTPEnabled {
+		s.httpLn = tls.NewListener(s.httpLn, tlsServer)
 	}
 	advHTTP, err := advertiseAddr("http", s.cfg.HTTPAdvertiseAddr, s.httpLn.Addr())
 	if err != nil {
@@ -195,11 +216,15 @@ func (s *Server) Open() (err error) {
 	// (no RST from a vanished host); the 503 that follows makes the client
 	// retry, by which time a new leader is known.
 	key := nodeauth.New(s.cfg.InternalSharedSecret)
-	s.fwd = &http.Client{Transport: key.Transport(&http.Transport{
+	var fwdTLS *tls.Config
+	if s.cfg.TLS.HTTPEnabled {
+		fwdTLS = tlsClient
+	}
+	s.fwd = &http.Client{Transport: key.Transport(tlsconfig.Upgrade(&http.Transport{
 		DialContext:         (&net.Dialer{Timeout: forwardDialTimeout}).DialContext,
 		MaxIdleConnsPerHost: 8,
 		IdleConnTimeout:     30 * time.Second,
-	})}
+	}, fwdTLS))}
 	s.httpSrv = &http.Server{Handler: key.Handler(s.handler(), publicPath), ReadHeaderTimeout: 10 * time.Second}
 	s.goFunc(func() {
 		if err := s.httpSrv.Serve(s.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {

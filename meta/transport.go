@@ -1,6 +1,7 @@
 package meta
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -21,6 +22,8 @@ var errFiltered = errors.New("connection blocked by network filter")
 type streamLayer struct {
 	ln        net.Listener
 	advertise net.Addr
+	// tlsClient, if set, dials peers over TLS with it (set before use).
+	tlsClient *tls.Config
 
 	mu     sync.Mutex // protects allow, conns, closed
 	allow  func(peer string) bool
@@ -62,7 +65,13 @@ func (s *streamLayer) Dial(address raft.ServerAddress, timeout time.Duration) (n
 	if !ok {
 		return nil, fmt.Errorf("dial %s: %w", peer, errFiltered)
 	}
-	c, err := net.DialTimeout("tcp", peer, timeout)
+	var c net.Conn
+	var err error
+	if s.tlsClient != nil {
+		c, err = tls.DialWithDialer(&net.Dialer{Timeout: timeout}, "tcp", peer, s.tlsClient)
+	} else {
+		c, err = net.DialTimeout("tcp", peer, timeout)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -25,6 +25,7 @@ type benchOptions struct {
 	ceiling  bool
 	json     bool
 	progress string
+	tls      tlsFlags
 }
 
 // newBenchCommand is `strata bench`, the load generator (issue 4).
@@ -68,11 +69,17 @@ STRATA_BENCH_BATCH_SIZE).`,
 					}
 				}
 			}
+			tc, err := opts.tls.config()
+			if err != nil {
+				return err
+			}
+			cfg.TLS = tc
 			return runBench(cmd, cfg, gen, opts)
 		},
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&cfg.URL, "url", cfg.URL, "data node client API URL")
+	opts.tls.register(fs, "the data node")
 	fs.StringVar(&cfg.Database, "db", cfg.Database, "database to write to")
 	fs.StringVar(&cfg.RetentionPolicy, "rp", "", "retention policy (empty: the database's default)")
 	fs.StringVar(&cfg.Precision, "precision", "", "timestamp precision of the data and the write: n, u, ms, s, m, h (empty: ns)")

@@ -21,12 +21,15 @@ type ctlOptions struct {
 	timeout     time.Duration
 	consistency string
 	secret      string
+	tls         tlsFlags
 }
 
 // client returns a meta client over the --meta addresses. Commands use it
-// for one request each, so it is never Opened (no watch goroutine).
+// for one request each, so it is never Opened (no watch goroutine). The
+// TLS flags were checked by PersistentPreRunE.
 func (o *ctlOptions) client() *meta.Client {
-	return meta.NewClient(meta.ClientConfig{Addrs: splitList(o.metaAddrs), Timeout: o.timeout, InternalSharedSecret: o.secret})
+	tc, _ := o.tls.config()
+	return meta.NewClient(meta.ClientConfig{Addrs: splitList(o.metaAddrs), Timeout: o.timeout, InternalSharedSecret: o.secret, TLS: tc})
 }
 
 // context bounds one ctl command by --timeout.
@@ -58,6 +61,9 @@ the others are tried when one is down). Output is a table, or JSON with
 			if err := applyEnv(cmd.Flags(), "STRATA_CTL_"); err != nil {
 				return err
 			}
+			if _, err := opts.tls.config(); err != nil {
+				return err
+			}
 			switch meta.ReadConsistency(opts.consistency) {
 			case meta.ReadStale, meta.ReadDefault, meta.ReadConsistent:
 				return nil
@@ -70,6 +76,7 @@ the others are tried when one is down). Output is a table, or JSON with
 	pf.BoolVar(&opts.json, "json", false, "print JSON instead of tables")
 	pf.DurationVar(&opts.timeout, "timeout", 10*time.Second, "give up on the command after this long")
 	pf.StringVar(&opts.secret, secretFlag, "", "the meta nodes' internal-shared-secret (or STRATA_CTL_INTERNAL_SHARED_SECRET)")
+	opts.tls.register(pf, "the meta nodes")
 	pf.StringVar(&opts.consistency, "consistency", string(meta.ReadDefault), "read consistency of show commands: stale (the asked node's own state), default (the leader's) or consistent (linearizable)")
 	cmd.AddCommand(
 		newCtlShowCommand(opts),

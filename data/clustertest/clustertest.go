@@ -38,6 +38,9 @@ type Options struct {
 	// Configure, if set, may change data node i's config before it first
 	// starts.
 	Configure func(i int, cfg *data.Config)
+	// MetaConfigure, if set, may change meta node i's config before it
+	// first starts.
+	MetaConfigure func(i int, cfg *meta.Config)
 	// InternalSharedSecret, if set, is every meta and data node's
 	// internal-shared-secret (the harness's own meta calls prove it too).
 	InternalSharedSecret string
@@ -69,7 +72,12 @@ func New(t testing.TB, opts Options) *Cluster {
 		opts.Data = 2
 	}
 	c := &Cluster{t: t, secret: opts.InternalSharedSecret, Meta: metatest.NewWithOptions(t, opts.Meta, metatest.Options{
-		Configure: func(_ int, cfg *meta.Config) { cfg.InternalSharedSecret = opts.InternalSharedSecret },
+		Configure: func(i int, cfg *meta.Config) {
+			cfg.InternalSharedSecret = opts.InternalSharedSecret
+			if opts.MetaConfigure != nil {
+				opts.MetaConfigure(i, cfg)
+			}
+		},
 	})}
 	c.Meta.WaitLeader()
 	for i := range opts.Data {
