@@ -58,7 +58,7 @@ func (c TLSConfig) validate() error {
 // secureListeners puts TLS on the client and RPC listeners where enabled.
 func (s *Server) secureListeners() error {
 	h, t := s.cfg.HTTP, s.cfg.TLS
-	ln, err := listenTLS(s.httpLn, h.HTTPSEnabled, "[http] https", h.HTTPSCertificate, h.HTTPSPrivateKey)
+	ln, err := listenTLS(limitConnections(s.httpLn, h.MaxConnectionLimit), h.HTTPSEnabled, "[http] https", h.HTTPSCertificate, h.HTTPSPrivateKey)
 	if err != nil {
 		return err
 	}

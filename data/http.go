@@ -40,6 +40,7 @@ type handler struct {
 	metrics *httpMetrics
 	mux     *http.ServeMux
 	auth    authCache
+	writes  *writeLimiter
 	// shards lists the node's shards for ShardsPath (nil: none).
 	shards func() []ShardStatus
 	// ddl runs cluster-state statements; queries runs SELECT and SHOW over
@@ -55,7 +56,7 @@ func newHandler(cfg Config, build string, mv metaView, w pointsWriter, gather pr
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	h := &handler{cfg: cfg, build: build, meta: mv, writer: w, gather: gather, logger: logger, metrics: m}
+	h := &handler{cfg: cfg, build: build, meta: mv, writer: w, gather: gather, logger: logger, metrics: m, writes: newWriteLimiter(cfg.HTTP)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /write", h.serveWrite)
 	mux.HandleFunc("POST /api/v2/write", h.serveWriteV2)

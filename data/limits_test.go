@@ -1,102 +1,132 @@
-package data_test
+package data
 
 import (
-	"fmt"
-	"slices"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
-	"github.com/strata-db/strata/data/clustertest"
+	"github.com/strata-db/strata/coordinator"
+	"github.com/strata-db/strata/meta"
+	"github.com/strata-db/strata/tsdb/models"
 )
 
-// TestOversizeSeriesKeysRejectedAndLaterSeriesSurviveRestart writes a
-// series key of 10 MB and one of 100,000 tags, each refused with a 400
-// partial write naming the line, then a key of exactly the limit and 200
-// more series, all accepted; after a restart every accepted series is
-// still there. (The oversize keys used to be acknowledged, then broke the
-// index log on restart and took every later series of the shard with them.)
-func TestOversizeSeriesKeysRejectedAndLaterSeriesSurviveRestart(t *testing.T) {
-	c := clustertest.New(t, clustertest.Options{Data: 1})
-	c.CreateDatabase("db", 1)
-	const ts = " v=1 1000000000\n"
+// blockingWriter holds every write until release is closed.
+type blockingWriter struct {
+	entered chan struct{}
+	release chan struct{}
+	mu      sync.Mutex
+	n       int
+}
 
-	var many strings.Builder
-	many.WriteString("manytags")
-	for i := range 100_000 {
-		fmt.Fprintf(&many, ",t%06d=v", i)
-	}
-	for name, line := range map[string]string{
-		"10 MB tag value": "bigtag,host=" + strings.Repeat("y", 10<<20),
-		"100,000 tags":    many.String(),
-	} {
-		code, resp := c.Write(0, params("db", "db"), "ok,host=a v=1 1000000000\n"+line+ts)
-		if code != 400 || !strings.Contains(resp, "line 2: max key length exceeded") || !strings.Contains(resp, "dropped=1") {
-			t.Errorf("%s: got %d %.300s; want 400 partial write naming line 2 (max key length exceeded, dropped=1)", name, code, resp)
-		}
-	}
+func (b *blockingWriter) WritePoints(ctx context.Context, _, _ string, _ coordinator.ConsistencyLevel, _ []models.Point) error {
+	b.entered <- struct{}{}
+	<-b.release
+	b.mu.Lock()
+	b.n++
+	b.mu.Unlock()
+	return nil
+}
 
-	edge := "edge,host=" + strings.Repeat("e", 65535-len("edge,host="))
-	var body strings.Builder
-	body.WriteString(edge + ts)
-	for i := range 200 {
-		fmt.Fprintf(&body, "later,host=h%03d%s", i, ts)
+// TestWriteLimits checks max-concurrent-write-limit and
+// max-enqueued-write-limit: one write runs, one waits, the next is refused
+// at once with 503 and InfluxDB's message, and a waiting write past
+// enqueued-write-timeout is refused too; refused writes write nothing.
+func TestWriteLimits(t *testing.T) {
+	h, _, _ := newTestHandler(t, func(c *Config) {
+		c.HTTP.MaxConcurrentWriteLimit = 1
+		c.HTTP.MaxEnqueuedWriteLimit = 1
+		c.HTTP.EnqueuedWriteTimeout = meta.Duration(300 * time.Millisecond)
+	})
+	bw := &blockingWriter{entered: make(chan struct{}, 4), release: make(chan struct{})}
+	h.writer = bw
+	do := func() *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/write?db=db0", strings.NewReader("cpu v=1 1")))
+		return rec
 	}
-	if code, resp := c.Write(0, params("db", "db"), body.String()); code != 204 {
-		t.Fatalf("write of a key of exactly %d bytes and 200 series: got %d %.300s, want 204", 65535, code, resp)
+	first := make(chan int, 1)
+	go func() { first <- do().Code }()
+	<-bw.entered // the first write holds the only slot
+
+	// A second write waits past the timeout: 503.
+	if rec := do(); rec.Code != 503 || !strings.Contains(rec.Body.String(), msgTimeout) {
+		t.Errorf("write waiting past enqueued-write-timeout: %d %s; want 503 %q", rec.Code, rec.Body, msgTimeout)
 	}
-	series := func() []string {
-		var keys []string
-		for _, lines := range c.ShardPoints(0) {
-			for _, l := range lines {
-				keys = append(keys, l[:strings.IndexByte(l, ' ')])
-			}
-		}
-		slices.Sort(keys)
-		return slices.Compact(keys)
+	// A waiting write fills the queue; the next is refused at once.
+	queued := make(chan int, 1)
+	go func() { queued <- do().Code }()
+	deadline := time.Now().Add(5 * time.Second)
+	for h.writes.queued.Load() != 1 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
 	}
-	before := series()
-	if len(before) != 202 {
-		t.Fatalf("before restart: %d series stored, want 202 (ok, edge and 200 later)", len(before))
+	if rec := do(); rec.Code != 503 || !strings.Contains(rec.Body.String(), msgQueueFull) {
+		t.Errorf("write past max-enqueued-write-limit: %d %s; want 503 %q", rec.Code, rec.Body, msgQueueFull)
 	}
-	c.Stop(0)
-	c.Restart(0)
-	if after := series(); !slices.Equal(after, before) {
-		t.Fatalf("after restart: %d series, want the %d stored before", len(after), len(before))
+	close(bw.release)
+	if got := <-first; got != 204 {
+		t.Errorf("first write: %d; want 204", got)
+	}
+	if got := <-queued; got != 204 && got != 503 {
+		t.Errorf("queued write: %d; want 204 (or 503 if it timed out on a slow machine)", got)
+	}
+	bw.mu.Lock()
+	defer bw.mu.Unlock()
+	if bw.n > 2 {
+		t.Errorf("writes that reached the writer: %d; want at most 2", bw.n)
 	}
 }
 
-// TestTimestampsOutsideInfluxDBRange checks InfluxDB's valid time range,
-// [-9223372036854775806, 9223372036854775806]: a timestamp outside it is a
-// 400 partial write naming the line, and nothing of that line is stored;
-// the extremes inside it are stored and read back, also after a restart.
-func TestTimestampsOutsideInfluxDBRange(t *testing.T) {
-	c := clustertest.New(t, clustertest.Options{Data: 1})
-	c.CreateDatabase("db", 1)
-	for _, ts := range []string{"-9223372036854775808", "-9223372036854775807", "9223372036854775807"} {
-		code, resp := c.Write(0, params("db", "db"), "edge v=2 0\nedge v=1 "+ts+"\n")
-		if code != 400 || !strings.Contains(resp, "line 2: time outside range") || !strings.Contains(resp, "dropped=1") {
-			t.Errorf("timestamp %s: got %d %s; want 400 partial write naming line 2 (time outside range, dropped=1)", ts, code, resp)
+// TestConnectionLimit checks that connections past max-connection-limit
+// are closed at once while the admitted ones keep working, and that a
+// closed connection frees its slot.
+func TestConnectionLimit(t *testing.T) {
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := limitConnections(raw, 1)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") })}
+	go srv.Serve(ln)
+	defer srv.Close()
+
+	first, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(first, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 512)
+	if n, err := first.Read(buf); err != nil || !strings.Contains(string(buf[:n]), "ok") {
+		t.Fatalf("admitted connection: %q, %v; want an answer", buf[:n], err)
+	}
+	second, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	second.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := second.Read(buf); err == nil {
+		t.Errorf("connection past the limit read %q; want it closed", buf[:n])
+	}
+	second.Close()
+	first.Close()
+	// The slot frees once the server closes the first connection.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		resp, err := (&http.Client{Transport: &http.Transport{DisableKeepAlives: true}}).Get("http://" + ln.Addr().String())
+		if err == nil {
+			resp.Body.Close()
+			break
 		}
-	}
-	body := "edge v=1 -9223372036854775806\nedge v=1 9223372036854775806\n"
-	if code, resp := c.Write(0, params("db", "db"), body); code != 204 {
-		t.Fatalf("timestamps at the range's ends: got %d %s, want 204", code, resp)
-	}
-	want := []string{"edge v=1 -9223372036854775806", "edge v=1 9223372036854775806", "edge v=2 0"}
-	stored := func() []string {
-		var got []string
-		for _, lines := range c.ShardPoints(0) {
-			got = append(got, lines...)
+		if time.Now().After(deadline) {
+			t.Fatalf("no connection admitted after the first closed: %v", err)
 		}
-		slices.Sort(got)
-		return got
-	}
-	if got := stored(); !slices.Equal(got, want) {
-		t.Fatalf("stored %q, want %q", got, want)
-	}
-	c.Stop(0)
-	c.Restart(0)
-	if got := stored(); !slices.Equal(got, want) {
-		t.Fatalf("after restart: stored %q, want %q", got, want)
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -13,6 +13,8 @@ type httpMetrics struct {
 	bodyBytes     prometheus.Counter
 	writeDuration prometheus.Histogram
 	authFailures  *prometheus.CounterVec
+	// writesThrottled counts writes refused by the write limits.
+	writesThrottled prometheus.Counter
 }
 
 func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
@@ -43,5 +45,9 @@ func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
 			Namespace: "strata", Subsystem: "http", Name: "auth_failures_total",
 			Help: "Client requests refused by authentication or authorization, by reason.",
 		}, []string{"reason"}),
+		writesThrottled: f.NewCounter(prometheus.CounterOpts{
+			Namespace: "strata", Subsystem: "http", Name: "writes_throttled_total",
+			Help: "Writes refused with 503 by max-concurrent-write-limit and max-enqueued-write-limit.",
+		}),
 	}
 }

@@ -86,6 +86,12 @@ func (h *handler) serveWriteV2(w http.ResponseWriter, r *http.Request) {
 
 func (h *handler) write(w http.ResponseWriter, r *http.Request, db, rp, precision, consistency string) {
 	start := time.Now()
+	release, refused := h.writes.acquire(r.Context())
+	if refused != "" {
+		h.throttled(w, refused)
+		return
+	}
+	defer release()
 	user, aerr := h.authenticate(r)
 	if aerr != nil {
 		h.refuse(w, r, aerr)
