@@ -18,7 +18,6 @@ import (
 
 	"github.com/strata-db/strata/antientropy"
 	"github.com/strata-db/strata/data"
-	"github.com/strata-db/strata/meta"
 )
 
 func newCtlEntropyCommand(o *ctlOptions) *cobra.Command {
@@ -42,12 +41,12 @@ func newCtlEntropyShowCommand(o *ctlOptions) *cobra.Command {
 		Short: "Per shard and owner: last check, state, differing buckets, last repair",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, c, done := o.session(cmd)
-			defer done()
-			d, _, err := c.ReadData(ctx, meta.ReadConsistency(o.consistency))
+			d, err := readState(cmd, o)
 			if err != nil {
-				return failed("read cluster state", err)
+				return err
 			}
+			ctx, cancel := o.context(cmd)
+			defer cancel()
 			var rows []entropyRow
 			var down []uint64
 			var repairs []antientropy.RepairStatus
@@ -110,11 +109,9 @@ leaves the repair running (stop it with "strata ctl entropy kill-repair").`,
 			if err != nil {
 				return fmt.Errorf("SHARD must be a shard id, got %q", args[0])
 			}
-			ctx, c, done := o.session(cmd)
-			d, _, err := c.ReadData(ctx, meta.ReadConsistency(o.consistency))
-			done()
+			d, err := readState(cmd, o)
 			if err != nil {
-				return failed("read cluster state", err)
+				return err
 			}
 			owners := d.ShardOwners(id)
 			if len(owners) == 0 {
@@ -198,12 +195,12 @@ func newCtlEntropyKillCommand(o *ctlOptions) *cobra.Command {
 		Short: "Cancel the manual repair running on any data node",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, c, done := o.session(cmd)
-			defer done()
-			d, _, err := c.ReadData(ctx, meta.ReadConsistency(o.consistency))
+			d, err := readState(cmd, o)
 			if err != nil {
-				return failed("read cluster state", err)
+				return err
 			}
+			ctx, cancel := o.context(cmd)
+			defer cancel()
 			var killed []uint64
 			for _, n := range d.DataNodes {
 				var ans struct{ Killed bool }
