@@ -495,23 +495,11 @@ func cloneTags(tags models.Tags) models.Tags {
 func groupSeries(list []*series, dims []string) []*group {
 	byKey := make(map[string]*group)
 	var groups []*group
-	var sb strings.Builder
 	for _, s := range list {
-		sb.Reset()
-		for _, d := range dims {
-			sb.Write(s.tags.Get([]byte(d)))
-			sb.WriteByte(0)
-		}
-		k := sb.String()
+		k := groupKey(s.tags, dims)
 		g := byKey[k]
 		if g == nil {
-			g = &group{key: k}
-			if len(dims) > 0 {
-				g.tags = make(map[string]string, len(dims))
-				for _, d := range dims {
-					g.tags[d] = string(s.tags.Get([]byte(d)))
-				}
-			}
+			g = &group{key: k, tags: groupTags(s.tags, dims)}
 			byKey[k] = g
 			groups = append(groups, g)
 		}
@@ -522,6 +510,30 @@ func groupSeries(list []*series, dims []string) []*group {
 		sort.Slice(g.series, func(i, j int) bool { return g.series[i].key < g.series[j].key })
 	}
 	return groups
+}
+
+// groupKey is the key of the group of a series with tags: its values of
+// dims, each followed by a zero byte.
+func groupKey(tags models.Tags, dims []string) string {
+	var sb strings.Builder
+	for _, d := range dims {
+		sb.Write(tags.Get([]byte(d)))
+		sb.WriteByte(0)
+	}
+	return sb.String()
+}
+
+// groupTags is the tags of the group of a series with tags (nil without
+// dims).
+func groupTags(tags models.Tags, dims []string) map[string]string {
+	if len(dims) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(dims))
+	for _, d := range dims {
+		out[d] = string(tags.Get([]byte(d)))
+	}
+	return out
 }
 
 // pointValuer evaluates encoded references against one aligned row.

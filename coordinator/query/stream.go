@@ -6,6 +6,10 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"slices"
+	"strings"
+
+	"github.com/influxdata/influxql"
 )
 
 // RowSink receives the rows of a SELECT as they are produced (see
@@ -106,29 +110,54 @@ func (g *seriesGate) writeRows(rows []*Row) error {
 }
 
 // streamable reports whether p's rows can be built one time slice at a
-// time: a raw query of one series per measurement (no GROUP BY, whose
-// series come one after the other) that does not take LIMIT 1's
-// first/last shortcut.
+// time: a raw query that does not take LIMIT 1's first/last shortcut.
 func (p *plan) streamable() bool {
-	return !p.agg && len(p.dims) == 0 && p.edgePushdown() == 0
+	return !p.agg && p.edgePushdown() == 0
 }
 
 // stream sends the rows of a streamable plan to g one time slice at a
 // time, so memory holds about sliceValues values whatever the range.
 // Two cheap passes over Storage's window aggregates come first: the
-// first and last time and the count of the values (one window over all
-// time), then their count per cell of a histogramCells-cell grid over
-// that extent; the slices are runs of cells holding about sliceValues
-// values, a denser cell cut evenly. It returns the number of series read.
+// first and last time and the count of the values per GROUP BY group
+// (one window over all time), then, per group, their count per cell of
+// a histogramCells-cell grid over its extent; the slices are runs of
+// cells holding about sliceValues values, a denser cell cut evenly.
+// Groups go one after the other, in order, each read with its tag values
+// added to the condition. It returns the number of series read.
 func (e *Executor) stream(ctx context.Context, st Storage, p *plan, seriesN int, g *seriesGate) (int, error) {
-	first, last, count, n, err := e.extent(ctx, st, p, seriesN)
-	if err != nil || count == 0 {
+	groups, n, err := e.extent(ctx, st, p, seriesN)
+	if err != nil {
 		return n, err
 	}
+	for _, gr := range groups {
+		gp := *p
+		gp.tagCond = withTagValues(p.tagCond, p.dims, gr.tags)
+		if err := e.streamGroup(ctx, st, &gp, gr.first, gr.last, seriesN, g); err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// withTagValues adds tag = value for each of dims to cond.
+func withTagValues(cond influxql.Expr, dims []string, tags map[string]string) influxql.Expr {
+	for _, d := range dims {
+		eq := &influxql.BinaryExpr{Op: influxql.EQ, LHS: &influxql.VarRef{Val: d, Type: influxql.Tag}, RHS: &influxql.StringLiteral{Val: tags[d]}}
+		if cond == nil {
+			cond = eq
+		} else {
+			cond = &influxql.BinaryExpr{Op: influxql.AND, LHS: &influxql.ParenExpr{Expr: cond}, RHS: eq}
+		}
+	}
+	return cond
+}
+
+// streamGroup streams one group, whose values lie in [first, last].
+func (e *Executor) streamGroup(ctx context.Context, st Storage, p *plan, first, last int64, seriesN int, g *seriesGate) error {
 	cell := int64(uint64(last-first)/histogramCells + 1)
 	hist, err := e.histogram(ctx, st, p, first, last, cell)
 	if err != nil {
-		return n, err
+		return err
 	}
 	spans := timeSlices(first, last, cell, hist, int64(sliceValues))
 	// Each slice is planned with the statement's LIMIT and OFFSET off:
@@ -146,10 +175,10 @@ func (e *Executor) stream(ctx context.Context, st Storage, p *plan, seriesN int,
 		}
 		sp.min, sp.max = spans[i][0], spans[i][1]
 		rows, _, err := e.run(ctx, st, &sp, seriesN)
-		if err != nil || len(rows) == 0 {
-			if err != nil {
-				return n, err
-			}
+		if err != nil {
+			return err
+		}
+		if len(rows) == 0 {
 			continue
 		}
 		vals := rows[0].Values
@@ -164,54 +193,73 @@ func (e *Executor) stream(ctx context.Context, st Storage, p *plan, seriesN int,
 		if !begun {
 			begun = true
 			if keep, err := g.begin(); err != nil || !keep {
-				return n, err
+				return err
 			}
 		}
 		row := *rows[0]
 		row.Values = vals
 		if err := g.sink.WriteRow(&row); err != nil {
-			return n, err
+			return err
 		}
 		if left > 0 {
 			if left -= len(vals); left == 0 {
-				break
+				return nil
 			}
 		}
 	}
-	return n, nil
+	return nil
+}
+
+// groupExtent is where the values of one GROUP BY group lie.
+type groupExtent struct {
+	key         string
+	tags        map[string]string
+	first, last int64
 }
 
 // histogramCells is the resolution of the density pass of a streamed
 // query.
 const histogramCells = 256
 
-// extent returns the first and last time and the number of the values p
-// reads, and the number of its series, checking max-select-series.
-func (e *Executor) extent(ctx context.Context, st Storage, p *plan, seriesN int) (first, last, count int64, n int, err error) {
-	first, last = math.MaxInt64, math.MinInt64
+// extent returns the groups of p's series holding values, sorted as
+// groupSeries sorts them, with the first and last time of their values,
+// and the number of series, checking max-select-series.
+func (e *Executor) extent(ctx context.Context, st Storage, p *plan, seriesN int) ([]*groupExtent, int, error) {
 	seen := make(map[string]struct{})
+	byKey := make(map[string]*groupExtent)
 	limit := e.cfg.MaxSelectSeriesN
-	err = e.scanWindows(ctx, st, p, p.min, p.max, math.MaxInt64, 0, func(b *SeriesBatch) error {
+	err := e.scanWindows(ctx, st, p, p.min, p.max, math.MaxInt64, 0, func(b *SeriesBatch) error {
 		if _, ok := seen[b.Key]; !ok {
 			seen[b.Key] = struct{}{}
 			if limit > 0 && seriesN+len(seen) > limit {
 				return &MaxSeriesError{N: seriesN + len(seen), Limit: limit}
 			}
 		}
+		k := groupKey(b.Tags, p.dims)
+		gr := byKey[k]
 		for _, c := range b.Fields {
 			for _, w := range c.Windows {
-				if w.Count > 0 {
-					count += w.Count
-					first, last = min(first, w.FirstTime), max(last, w.LastTime)
+				if w.Count == 0 {
+					continue
 				}
+				if gr == nil {
+					gr = &groupExtent{key: k, tags: groupTags(b.Tags, p.dims), first: math.MaxInt64, last: math.MinInt64}
+					byKey[k] = gr
+				}
+				gr.first, gr.last = min(gr.first, w.FirstTime), max(gr.last, w.LastTime)
 			}
 		}
 		return nil
 	})
 	if err != nil {
-		return 0, 0, 0, len(seen), err
+		return nil, len(seen), err
 	}
-	return max(first, p.min), min(last, p.max), count, len(seen), nil
+	groups := slices.Collect(maps.Values(byKey))
+	slices.SortFunc(groups, func(a, b *groupExtent) int { return strings.Compare(a.key, b.key) })
+	for _, gr := range groups {
+		gr.first, gr.last = max(gr.first, p.min), min(gr.last, p.max)
+	}
+	return groups, len(seen), nil
 }
 
 // histogram counts the values p reads in [first, last] per cell of
