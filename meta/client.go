@@ -621,6 +621,19 @@ func (c *Client) DeleteDataNode(ctx context.Context, id uint64) error {
 	return err
 }
 
+// AddShardOwner makes data node node an owner of shard (idempotent).
+func (c *Client) AddShardOwner(ctx context.Context, shard, node uint64) error {
+	_, err := c.exec(ctx, CmdAddShardOwner, AddShardOwnerPayload{Shard: shard, Node: node})
+	return err
+}
+
+// RemoveShardOwner drops node from shard's owners (idempotent); it fails
+// with ErrLastShardOwner for the last owner unless force.
+func (c *Client) RemoveShardOwner(ctx context.Context, shard, node uint64, force bool) error {
+	_, err := c.exec(ctx, CmdRemoveShardOwner, RemoveShardOwnerPayload{Shard: shard, Node: node, Force: force})
+	return err
+}
+
 // AddMetaNode asks the meta node at httpAddr for its id and raft address
 // (GET /status) and adds it to the cluster as a voter via the leader.
 func (c *Client) AddMetaNode(ctx context.Context, httpAddr string) error {

@@ -42,6 +42,8 @@ const (
 	CmdDropContinuousQuery      CommandType = "drop_continuous_query"
 	CmdRecordContinuousQueryRun CommandType = "record_continuous_query_run"
 	CmdAcquireCQLease           CommandType = "acquire_cq_lease"
+	CmdAddShardOwner            CommandType = "add_shard_owner"
+	CmdRemoveShardOwner         CommandType = "remove_shard_owner"
 )
 
 // MaxRequestIDLength bounds Command.RequestID.
@@ -167,6 +169,20 @@ type (
 		User     string `json:"user"`
 		Database string `json:"database"`
 	}
+	// AddShardOwnerPayload is the payload of CmdAddShardOwner; adding an
+	// owner the shard has is a no-op.
+	AddShardOwnerPayload struct {
+		Shard uint64 `json:"shard"`
+		Node  uint64 `json:"node"`
+	}
+	// RemoveShardOwnerPayload is the payload of CmdRemoveShardOwner;
+	// removing a node that does not own the shard is a no-op. Removing the
+	// last owner fails with ErrLastShardOwner unless Force is set.
+	RemoveShardOwnerPayload struct {
+		Shard uint64 `json:"shard"`
+		Node  uint64 `json:"node"`
+		Force bool   `json:"force,omitempty"`
+	}
 )
 
 // Result is the outcome of one command: what POST /execute answers and what
@@ -270,6 +286,8 @@ var payloadTypes = map[CommandType]func() any{
 	CmdDropContinuousQuery:      func() any { return new(DropContinuousQueryPayload) },
 	CmdRecordContinuousQueryRun: func() any { return new(RecordContinuousQueryRunPayload) },
 	CmdAcquireCQLease:           func() any { return new(AcquireCQLeasePayload) },
+	CmdAddShardOwner:            func() any { return new(AddShardOwnerPayload) },
+	CmdRemoveShardOwner:         func() any { return new(RemoveShardOwnerPayload) },
 }
 
 func strictUnmarshal(b []byte, v any) error {
@@ -364,6 +382,10 @@ func (c *Command) applyTo(d *Data) (*Result, error) {
 		if err = d.acquireCQLease(p.Node, p.Duration, c.Time); err == nil {
 			r.Lease = ptrClone(d.CQLease)
 		}
+	case *AddShardOwnerPayload:
+		err = d.addShardOwner(p.Shard, p.Node)
+	case *RemoveShardOwnerPayload:
+		err = d.removeShardOwner(p.Shard, p.Node, p.Force)
 	default:
 		panic(fmt.Sprintf("BUG: command type %q has a payload type but no apply case", c.Type))
 	}

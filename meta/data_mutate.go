@@ -436,6 +436,60 @@ func (d *Data) deleteDataNode(id uint64) error {
 	return nil
 }
 
+// liveShard returns the shard with id of a live group, or an error
+// wrapping ErrShardNotFound.
+func (d *Data) liveShard(id uint64) (*ShardInfo, error) {
+	for i := range d.Databases {
+		for j := range d.Databases[i].RetentionPolicies {
+			rpi := &d.Databases[i].RetentionPolicies[j]
+			for k := range rpi.ShardGroups {
+				sg := &rpi.ShardGroups[k]
+				if sg.Deleted() {
+					continue
+				}
+				for s := range sg.Shards {
+					if sg.Shards[s].ID == id {
+						return &sg.Shards[s], nil
+					}
+				}
+			}
+		}
+	}
+	return nil, fmt.Errorf("shard %d: %w", id, ErrShardNotFound)
+}
+
+// addShardOwner makes data node node an owner of shard (a no-op when it is).
+func (d *Data) addShardOwner(shard, node uint64) error {
+	sh, err := d.liveShard(shard)
+	if err != nil {
+		return err
+	}
+	if d.DataNode(node) == nil {
+		return fmt.Errorf("data node %d: %w", node, ErrDataNodeNotFound)
+	}
+	if !slices.Contains(sh.Owners, node) {
+		sh.Owners = append(sh.Owners, node)
+	}
+	return nil
+}
+
+// removeShardOwner drops node from shard's owners (a no-op when it is not
+// one); dropping the last owner needs force.
+func (d *Data) removeShardOwner(shard, node uint64, force bool) error {
+	sh, err := d.liveShard(shard)
+	if err != nil {
+		return err
+	}
+	if !slices.Contains(sh.Owners, node) {
+		return nil
+	}
+	if len(sh.Owners) == 1 && !force {
+		return fmt.Errorf("node %d is the only owner of shard %d: %w", node, shard, ErrLastShardOwner)
+	}
+	sh.Owners = slices.DeleteFunc(sh.Owners, func(o uint64) bool { return o == node })
+	return nil
+}
+
 // addMetaNode inserts or updates (by id) a meta node.
 func (d *Data) addMetaNode(m MetaNodeInfo) error {
 	if m.ID == "" || strings.ContainsFunc(m.ID, unicode.IsControl) {

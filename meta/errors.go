@@ -63,6 +63,11 @@ var (
 	ErrClosed = errors.New("closed")
 	// ErrTimeout means a raft operation did not finish in time.
 	ErrTimeout = errors.New("timeout")
+	// ErrShardNotFound means no live shard group holds a shard with that id.
+	ErrShardNotFound = errors.New("shard not found")
+	// ErrLastShardOwner means removing an owner would leave a shard with
+	// none (refused unless forced).
+	ErrLastShardOwner = errors.New("last owner of the shard")
 )
 
 // errorCodes pairs each sentinel with the stable code it travels under in
@@ -95,6 +100,8 @@ var errorCodes = []struct {
 	{"no_leader", ErrNoLeader},
 	{"closed", ErrClosed},
 	{"timeout", ErrTimeout},
+	{"shard_not_found", ErrShardNotFound},
+	{"last_shard_owner", ErrLastShardOwner},
 	{"continuous_query_exists", ErrContinuousQueryExists},
 	{"continuous_query_not_found", ErrContinuousQueryNotFound},
 }
