@@ -1,0 +1,125 @@
+package data_test
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/strata-db/strata/data"
+	"github.com/strata-db/strata/data/clustertest"
+	"github.com/strata-db/strata/meta"
+)
+
+// repeatReader yields line over and over up to left bytes in all; sent
+// counts what it gave (read while the transport may still be sending).
+type repeatReader struct {
+	line []byte
+	left int64
+	off  int
+	sent atomic.Int64
+}
+
+func (r *repeatReader) Read(p []byte) (int, error) {
+	if r.left <= 0 {
+		return 0, io.EOF
+	}
+	n := 0
+	for n < len(p) && r.left > 0 {
+		chunk := r.line[r.off:]
+		if int64(len(chunk)) > r.left {
+			chunk = chunk[:r.left]
+		}
+		c := copy(p[n:], chunk)
+		n += c
+		r.left -= int64(c)
+		r.off = (r.off + c) % len(r.line)
+	}
+	r.sent.Add(int64(n))
+	return n, nil
+}
+
+// TestHostileClients checks that a slow-loris client is cut off after
+// [http] read-header-timeout and that a 1 GB body gets 413 after at most
+// max-body-size bytes, while the node keeps serving other clients and
+// keeps what it acknowledged.
+func TestHostileClients(t *testing.T) {
+	c := clustertest.New(t, clustertest.Options{Meta: 1, Data: 1, Configure: func(_ int, cfg *data.Config) {
+		cfg.HTTP.ReadHeaderTimeout = meta.Duration(300 * time.Millisecond)
+	}})
+	c.CreateDatabase("db0", 1)
+	if code, body := c.Write(0, url.Values{"db": {"db0"}}, "cpu,host=a v=1 1000000000"); code != 204 {
+		t.Fatalf("write: %d %s", code, body)
+	}
+	addr := strings.TrimPrefix(c.URL(0), "http://")
+
+	// Slow loris: headers trickle in and never finish.
+	loris, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer loris.Close()
+	start := time.Now()
+	io.WriteString(loris, "POST /write?db=db0 HTTP/1.1\r\nHost: x\r\n")
+	closed := make(chan time.Duration, 1)
+	go func() {
+		buf := make([]byte, 256)
+		for {
+			if _, err := io.WriteString(loris, "X-Slow: 1\r\n"); err != nil {
+				closed <- time.Since(start)
+				return
+			}
+			loris.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+			if _, err := loris.Read(buf); err != nil && !isTimeout(err) {
+				closed <- time.Since(start)
+				return
+			}
+			if time.Since(start) > 10*time.Second {
+				closed <- time.Since(start)
+				return
+			}
+		}
+	}()
+
+	// A 1 GB body, streamed: refused with 413 long before its end.
+	body := &repeatReader{line: []byte("cpu,host=big v=1 2000000000\n"), left: 1 << 30}
+	resp, err := http.Post(c.URL(0)+"/write?db=db0", "text/plain", body)
+	if err != nil {
+		t.Fatalf("1 GB body: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("1 GB body: %d; want 413", resp.StatusCode)
+	}
+	if sent := body.sent.Load(); sent > 200<<20 {
+		t.Errorf("1 GB body: the client sent %d bytes before the answer; want the node to stop reading near max-body-size", sent)
+	}
+
+	if d := <-closed; d > 5*time.Second {
+		t.Errorf("slow-loris connection closed after %v; want about read-header-timeout (300ms)", d)
+	}
+	// Other clients are served and nothing acknowledged was lost.
+	if code, body := c.Write(0, url.Values{"db": {"db0"}}, "cpu,host=b v=2 3000000000"); code != 204 {
+		t.Errorf("write after the hostile clients: %d %s", code, body)
+	}
+	resp, err = http.PostForm(c.URL(0)+"/query", url.Values{"db": {"db0"}, "q": {"SELECT count(v) FROM cpu"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !bytes.Contains(b, []byte(",2]]")) {
+		t.Errorf("count after the hostile clients: %s; want 2 (the two acknowledged points)", b)
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
