@@ -58,11 +58,19 @@ type cachePart struct {
 	_      [40]byte // keep partitions on separate cache lines
 }
 
-// cacheSeries holds the fields of one series; a series has few fields, so
-// they are searched linearly.
+// cacheSeries holds the fields of one series. A series usually has few
+// fields, searched linearly; one with cacheIndexMin or more also indexes
+// them by name (a point of 714,000 fields took more than 10 minutes to
+// cache, issue 9).
 type cacheSeries struct {
 	fields []cacheField
+	// byName maps a field's name to its index in fields; nil below
+	// cacheIndexMin fields, and reset when fields are removed.
+	byName map[string]int
 }
+
+// cacheIndexMin is the field count from which a series indexes its fields.
+const cacheIndexMin = 64
 
 type cacheField struct {
 	name string
@@ -100,9 +108,21 @@ func (cs *cacheSeries) field(name []byte, hint int, create bool) (*cacheField, i
 	if hint < len(cs.fields) && cs.fields[hint].name == string(name) {
 		return &cs.fields[hint], hint, false
 	}
-	for i := range cs.fields {
-		if cs.fields[i].name == string(name) {
+	if cs.byName == nil && len(cs.fields) >= cacheIndexMin {
+		cs.byName = make(map[string]int, len(cs.fields))
+		for i := range cs.fields {
+			cs.byName[cs.fields[i].name] = i
+		}
+	}
+	if cs.byName != nil {
+		if i, ok := cs.byName[string(name)]; ok {
 			return &cs.fields[i], i, false
+		}
+	} else {
+		for i := range cs.fields {
+			if cs.fields[i].name == string(name) {
+				return &cs.fields[i], i, false
+			}
 		}
 	}
 	if !create {
@@ -110,6 +130,9 @@ func (cs *cacheSeries) field(name []byte, hint int, create bool) (*cacheField, i
 	}
 	cs.fields = append(cs.fields, cacheField{name: string(name)})
 	i := len(cs.fields) - 1
+	if cs.byName != nil {
+		cs.byName[cs.fields[i].name] = i
+	}
 	return &cs.fields[i], i, true
 }
 
@@ -285,6 +308,7 @@ func (c *cache) deleteRange(t *Tombstone) int64 {
 	}
 	clear(cs.fields[len(kept):])
 	cs.fields = kept
+	cs.byName = nil // indexes moved; field rebuilds it
 	if len(kept) == 0 {
 		delete(pt.series, string(t.SeriesKey))
 		freed += cacheSeriesOverhead + int64(len(t.SeriesKey))

@@ -1,6 +1,7 @@
 package tsdb
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"testing"
@@ -87,5 +88,42 @@ func TestCacheSortsOnlyWhenNeeded(t *testing.T) {
 	a, _ := c.values(s, f, math.MinInt64, math.MaxInt64)
 	if !slices.Equal(a.Timestamps, []int64{0, 1, 2, 3, 5}) || a.Integers[4] != 50 {
 		t.Fatalf("after 5,0,5 again: %v %v; want [0 1 2 3 5] with the last 5 = 50", a.Timestamps, a.Integers)
+	}
+}
+
+// TestCacheWideSeries checks the cache of a series with more fields than
+// cacheIndexMin, where fields are found by name through an index: writes
+// by point and by value land on the right field, also after a delete of
+// one field has moved the others.
+func TestCacheWideSeries(t *testing.T) {
+	c := newCache()
+	series := []byte("wide")
+	const n = 3 * cacheIndexMin
+	p := models.Point{Measurement: series}
+	for i := range n {
+		p.Fields = append(p.Fields, models.Field{Key: []byte(fmt.Sprintf("f%d", i)), Value: models.IntegerValue(int64(i))})
+	}
+	p.Time = 1
+	c.writePoint(series, &p)
+	slices.Reverse(p.Fields) // out of order: the position hint misses
+	p.Time = 2
+	c.writePoint(series, &p)
+	c.deleteRange(&Tombstone{SeriesKey: series, Field: []byte("f5"), Min: math.MinInt64, Max: math.MaxInt64})
+	for i := range n {
+		c.write(series, []byte(fmt.Sprintf("f%d", i)), 3, models.IntegerValue(int64(-i)))
+	}
+	cs := c.part(series).series[string(series)]
+	if len(cs.fields) != n {
+		t.Fatalf("%d fields cached, want %d", len(cs.fields), n)
+	}
+	for i := range n {
+		a := c.normalized(series, []byte(fmt.Sprintf("f%d", i)))
+		want := []int64{1, 2, 3}
+		if i == 5 {
+			want = []int64{3} // deleted, then written again
+		}
+		if a == nil || !slices.Equal(a.Timestamps, want) || a.Integers[a.Len()-1] != int64(-i) {
+			t.Fatalf("field f%d: got %+v, want times %v ending with value %d", i, a, want, -i)
+		}
 	}
 }
