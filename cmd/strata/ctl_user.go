@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"maps"
@@ -51,27 +52,38 @@ func readPassword(cmd *cobra.Command, flag string) (string, error) {
 	return pw, nil
 }
 
-func newCtlUserCreateCommand(o *ctlOptions) *cobra.Command {
+// passwordCommand is a user command taking NAME and a password (from
+// --password or stdin) and calling run with them.
+func passwordCommand(o *ctlOptions, use, short, action, done string,
+	run func(ctx context.Context, c *meta.Client, name, password string) error) *cobra.Command {
 	var password string
-	var admin bool
 	cmd := &cobra.Command{
-		Use:   "create NAME",
-		Short: "Create a user (password from --password or stdin)",
+		Use:   use,
+		Short: short,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			pw, err := readPassword(cmd, password)
 			if err != nil {
 				return err
 			}
-			ctx, c, done := o.session(cmd)
-			defer done()
-			if err := c.CreateUser(ctx, args[0], pw, admin); err != nil {
-				return failed(fmt.Sprintf("create user %q", args[0]), err)
+			ctx, c, release := o.session(cmd)
+			defer release()
+			if err := run(ctx, c, args[0], pw); err != nil {
+				return failed(fmt.Sprintf("%s %q", action, args[0]), err)
 			}
-			return o.done(cmd.OutOrStdout(), "created user "+args[0])
+			return o.done(cmd.OutOrStdout(), done+" "+args[0])
 		},
 	}
-	cmd.Flags().StringVar(&password, "password", "", "the user's password (default: read one line from stdin)")
+	cmd.Flags().StringVar(&password, "password", "", "the password (default: read one line from stdin)")
+	return cmd
+}
+
+func newCtlUserCreateCommand(o *ctlOptions) *cobra.Command {
+	var admin bool
+	cmd := passwordCommand(o, "create NAME", "Create a user (password from --password or stdin)", "create user", "created user",
+		func(ctx context.Context, c *meta.Client, name, pw string) error {
+			return c.CreateUser(ctx, name, pw, admin)
+		})
 	cmd.Flags().BoolVar(&admin, "admin", false, "make the user an admin (WITH ALL PRIVILEGES)")
 	return cmd
 }
@@ -93,26 +105,8 @@ func newCtlUserDropCommand(o *ctlOptions) *cobra.Command {
 }
 
 func newCtlUserPasswordCommand(o *ctlOptions) *cobra.Command {
-	var password string
-	cmd := &cobra.Command{
-		Use:   "set-password NAME",
-		Short: "Change a user's password (from --password or stdin)",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			pw, err := readPassword(cmd, password)
-			if err != nil {
-				return err
-			}
-			ctx, c, done := o.session(cmd)
-			defer done()
-			if err := c.SetPassword(ctx, args[0], pw); err != nil {
-				return failed(fmt.Sprintf("set password of %q", args[0]), err)
-			}
-			return o.done(cmd.OutOrStdout(), "changed password of "+args[0])
-		},
-	}
-	cmd.Flags().StringVar(&password, "password", "", "the new password (default: read one line from stdin)")
-	return cmd
+	return passwordCommand(o, "set-password NAME", "Change a user's password (from --password or stdin)", "set password of", "changed password of",
+		func(ctx context.Context, c *meta.Client, name, pw string) error { return c.SetPassword(ctx, name, pw) })
 }
 
 // parsePrivilege reads read, write, all or admin.
