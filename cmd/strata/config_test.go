@@ -52,24 +52,11 @@ func checkSample(t *testing.T, name string, cfg any) {
 	if undecoded := md.Undecoded(); len(undecoded) > 0 {
 		t.Errorf("configs/%s has keys the config does not know: %v", name, undecoded)
 	}
-	var walk func(typ reflect.Type, prefix []string)
-	walk = func(typ reflect.Type, prefix []string) {
-		for i := range typ.NumField() {
-			f := typ.Field(i)
-			key := f.Tag.Get("toml")
-			if key == "" || key == "-" || !f.IsExported() {
-				continue
-			}
-			path := append(slices.Clone(prefix), key)
-			if !md.IsDefined(path...) {
-				t.Errorf("configs/%s does not document option %q", name, strings.Join(path, "."))
-			}
-			if f.Type.Kind() == reflect.Struct && f.Type.NumField() > 0 && f.Type.Field(0).Tag.Get("toml") != "" {
-				walk(f.Type, path)
-			}
+	for _, path := range configKeys(reflect.TypeOf(cfg).Elem(), nil) {
+		if !md.IsDefined(path...) {
+			t.Errorf("configs/%s does not document option %q", name, strings.Join(path, "."))
 		}
 	}
-	walk(reflect.TypeOf(cfg).Elem(), nil)
 }
 
 // TestSetGCPercent checks that a data node's gc-percent reaches the Go
