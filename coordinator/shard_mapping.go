@@ -66,6 +66,13 @@ func (w *PointsWriter) mapShards(ctx context.Context, m *mapping, db, rp string,
 	if di == nil {
 		return fmt.Errorf("write points to database %q: %w", db, ErrDatabaseNotFound)
 	}
+	if rp == "" {
+		name, err := di.DefaultPolicy()
+		if err != nil {
+			return fmt.Errorf("write points: %w", err)
+		}
+		rp = name
+	}
 	rpi := di.RetentionPolicy(rp)
 	if rpi == nil {
 		return fmt.Errorf("write points to %q.%q: %w", db, rp, ErrRetentionPolicyNotFound)

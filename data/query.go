@@ -104,7 +104,7 @@ func (h *handler) serveQuery(w http.ResponseWriter, r *http.Request) {
 			if di == nil {
 				return "", fmt.Errorf("%w: %s", meta.ErrDatabaseNotFound, db)
 			}
-			return di.DefaultRetentionPolicy, nil
+			return di.DefaultPolicy()
 		},
 		Now: time.Now(),
 	}
@@ -176,16 +176,15 @@ func (h *handler) serveQuery(w http.ResponseWriter, r *http.Request) {
 
 // executeStatement runs one statement into res.
 func (h *handler) executeStatement(r *http.Request, user *meta.UserInfo, stmt influxql.Statement, opts query.ExecutionOptions, res *query.Result) {
-	if r.Method != http.MethodPost && isWrite(stmt) {
-		res.Err = fmt.Errorf("%s changes the database: send it with POST", statementKind(stmt))
-		return
-	}
 	handled, err := h.executeUserStatement(r.Context(), stmt, res)
 	if !handled {
 		handled, err = h.executeClusterStatement(r.Context(), user, stmt, opts, res)
 	}
 	if handled {
 		res.Err = err
+		if err == nil && r.Method != http.MethodPost {
+			res.Messages = append(res.Messages, readOnlyWarning(stmt)...)
+		}
 		return
 	}
 	if h.queries == nil {
@@ -202,6 +201,24 @@ func (h *handler) executeStatement(r *http.Request, user *meta.UserInfo, stmt in
 			res.Err = fmt.Errorf("%w: %s", query.ErrUnsupported, statementKind(stmt))
 		}
 	}
+}
+
+// readOnlyWarning is InfluxDB 1.8's note on a statement that changes the
+// database but came by GET: it runs, and the answer carries this warning
+// (coordinator/statement_executor.go, query.ReadOnlyWarning). DELETE and
+// KILL QUERY get none there, so none here either.
+func readOnlyWarning(stmt influxql.Statement) []*query.Message {
+	switch stmt.(type) {
+	case *influxql.DeleteSeriesStatement, *influxql.KillQueryStatement:
+		return nil
+	}
+	if !isWrite(stmt) {
+		return nil
+	}
+	return []*query.Message{{
+		Level: "warning",
+		Text:  fmt.Sprintf("deprecated use of '%s' in a read only context, please use a POST request instead", stmt.String()),
+	}}
 }
 
 // isWrite reports whether stmt changes anything.

@@ -87,14 +87,18 @@ func TestQueryDDLAndDeletes(t *testing.T) {
 			t.Errorf("SHOW MEASUREMENTS after DROP on node %d: got %s", i, got)
 		}
 	}
-	// GET refuses statements that write.
+	// GET runs statements that write, with InfluxDB 1.8's warning.
 	resp, err := http.Get(c.URL(0) + "/query?" + url.Values{"db": {"shop"}, "q": {"DROP MEASUREMENT orders"}}.Encode())
 	if err != nil {
 		t.Fatal(err)
 	}
+	getBody, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if got := postQuery(t, c, 0, "shop", `SELECT count(n) FROM orders`); !strings.Contains(got, `5]]`) {
-		t.Errorf("a GET DROP MEASUREMENT changed data: count %s", got)
+	if !strings.Contains(string(getBody), `"level":"warning","text":"deprecated use of 'DROP MEASUREMENT orders' in a read only context`) {
+		t.Errorf("GET DROP MEASUREMENT: got %s; want InfluxDB's read-only warning", getBody)
+	}
+	if got := postQuery(t, c, 0, "shop", `SHOW MEASUREMENTS`); strings.Contains(got, "orders") {
+		t.Errorf("GET DROP MEASUREMENT left the measurement: %s", got)
 	}
 	resp, err = http.Post(c.URL(0)+"/api/v2/query", "application/json", strings.NewReader(`{"query":"from(bucket:\"x\")"}`))
 	if err != nil {
@@ -103,5 +107,31 @@ func TestQueryDDLAndDeletes(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusNotImplemented {
 		t.Errorf("/api/v2/query (Flux): got %d, want 501", resp.StatusCode)
+	}
+}
+
+// TestNoDefaultRetentionPolicy: after the default policy is dropped, a
+// query or write that names none says so and how to fix it.
+func TestNoDefaultRetentionPolicy(t *testing.T) {
+	c := clustertest.New(t, clustertest.Options{Data: 1})
+	if got := postQuery(t, c, 0, "", `CREATE DATABASE nodef; CREATE RETENTION POLICY other ON nodef DURATION 1d REPLICATION 1; DROP RETENTION POLICY autogen ON nodef`); strings.Contains(got, "error") {
+		t.Fatalf("setup: %s", got)
+	}
+	c.WaitFor("nodef without a default policy", func() bool {
+		d := c.Server(0).MetaData()
+		return d != nil && d.Database("nodef") != nil && d.Database("nodef").DefaultRetentionPolicy == ""
+	})
+	const want = `database \"nodef\" has no default retention policy: name one with rp= or set one with ALTER RETENTION POLICY … DEFAULT`
+	for _, q := range []string{`SHOW MEASUREMENTS`, `SELECT * FROM cpu`} {
+		if got := postQuery(t, c, 0, "nodef", q); !strings.Contains(got, want) {
+			t.Errorf("%s:\n got %s\nwant the error %s", q, got, want)
+		}
+	}
+	code, resp := c.Write(0, params("db", "nodef"), "cpu v=1\n")
+	if code != http.StatusNotFound || !strings.Contains(resp, want) {
+		t.Errorf("write without rp: got %d %s; want 404 with %s", code, resp, want)
+	}
+	if code, resp := c.Write(0, params("db", "nodef", "rp", "other"), "cpu v=1\n"); code != http.StatusNoContent {
+		t.Errorf("write with rp=other: got %d %s; want 204", code, resp)
 	}
 }

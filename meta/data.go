@@ -162,6 +162,15 @@ func (di *DatabaseInfo) RetentionPolicy(name string) *RetentionPolicyInfo {
 	return nil
 }
 
+// DefaultPolicy returns the name of di's default policy, or a
+// *NoDefaultRetentionPolicyError when it has none.
+func (di *DatabaseInfo) DefaultPolicy() (string, error) {
+	if di.DefaultRetentionPolicy == "" {
+		return "", &NoDefaultRetentionPolicyError{Database: di.Name}
+	}
+	return di.DefaultRetentionPolicy, nil
+}
+
 // ShardGroupByTimestamp returns the live (not deleted) group of db/rp that
 // contains t, or nil.
 func (d *Data) ShardGroupByTimestamp(db, rp string, t time.Time) *ShardGroupInfo {

@@ -161,3 +161,17 @@ func (e *APIError) Error() string {
 
 // Unwrap returns the sentinel for Code, or nil for an unknown code.
 func (e *APIError) Unwrap() error { return sentinelForCode(e.Code) }
+
+// NoDefaultRetentionPolicyError is returned when a statement or write names
+// no retention policy and its database has no default one (it was dropped).
+type NoDefaultRetentionPolicyError struct {
+	Database string
+}
+
+// Error implements error, telling the operator both ways out.
+func (e *NoDefaultRetentionPolicyError) Error() string {
+	return fmt.Sprintf("database %q has no default retention policy: name one with rp= or set one with ALTER RETENTION POLICY … DEFAULT", e.Database)
+}
+
+// Unwrap makes errors.Is(err, ErrRetentionPolicyNotFound) true.
+func (e *NoDefaultRetentionPolicyError) Unwrap() error { return ErrRetentionPolicyNotFound }
