@@ -70,9 +70,6 @@ type Config struct {
 	// ShutdownTimeout bounds how long Close waits for in-flight requests;
 	// they are cancelled at half of it (see Server.Close).
 	ShutdownTimeout meta.Duration `toml:"shutdown-timeout"`
-	// DefaultReplication is the replication factor of a database created
-	// through /query without WITH REPLICATION.
-	DefaultReplication int `toml:"default-replication"`
 	// GCPercent is the Go garbage collector's target (GOGC) for the
 	// process: how far, in percent of live memory, the heap may grow before
 	// a collection. Lower holds less memory and spends more CPU. The GOGC
@@ -110,7 +107,6 @@ func NewConfig() Config {
 		ShardPrecreateAdvance:  meta.Duration(DefaultShardPrecreateAdvance),
 		ShardPrecreateInterval: meta.Duration(DefaultShardPrecreateInterval),
 		ShutdownTimeout:        meta.Duration(DefaultShutdownTimeout),
-		DefaultReplication:     1,
 		GCPercent:              DefaultGCPercent,
 		HTTP:                   NewHTTPConfig(),
 		Coordinator:            coordinator.NewConfig(),
@@ -137,7 +133,6 @@ func (c *Config) Validate() error {
 	req(c.ShardPrecreateAdvance > 0, "shard-precreate-advance must be positive")
 	req(c.ShardPrecreateInterval > 0, "shard-precreate-interval must be positive")
 	req(c.ShutdownTimeout > 0, "shutdown-timeout must be positive")
-	req(c.DefaultReplication >= 1, "default-replication must be at least 1")
 	req(c.GCPercent >= 10, "gc-percent must be at least 10 (lower makes the collector run almost constantly)")
 	if err := c.HTTP.Validate(); err != nil {
 		errs = append(errs, err)

@@ -253,7 +253,7 @@ func TestPingAndHealth(t *testing.T) {
 }
 
 func TestQueryCreateAndShowDatabases(t *testing.T) {
-	h, fm, _ := newTestHandler(t, func(c *Config) { c.DefaultReplication = 2 })
+	h, fm, _ := newTestHandler(t, nil)
 	post := func(q string) *httptest.ResponseRecorder {
 		rec := httptest.NewRecorder()
 		req := httptest.NewRequest(http.MethodPost, "/query", strings.NewReader("q="+q))
@@ -265,8 +265,8 @@ func TestQueryCreateAndShowDatabases(t *testing.T) {
 	if rec.Code != 200 || strings.Contains(rec.Body.String(), "error") {
 		t.Fatalf("CREATE DATABASE: got %d %s", rec.Code, rec.Body)
 	}
-	if len(fm.created) != 1 || fm.created[0] != "newdb" || *fm.specs[0].ReplicaN != 2 {
-		t.Fatalf("meta CreateDatabase calls: got %v; want newdb with the default replication 2", fm.created)
+	if len(fm.created) != 1 || fm.created[0] != "newdb" || fm.specs[0] != nil {
+		t.Fatalf("meta CreateDatabase calls: got %v %+v; want newdb with no spec (meta's defaults)", fm.created, fm.specs)
 	}
 	post("CREATE DATABASE db0") // exists: no meta call, as InfluxDB
 	if len(fm.created) != 1 {

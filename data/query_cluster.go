@@ -62,13 +62,10 @@ func (h *handler) createDatabase(ctx context.Context, s *influxql.CreateDatabase
 	if d := h.meta.Data(); !s.RetentionPolicyCreate && d != nil && d.Database(s.Name) != nil {
 		return nil // InfluxDB: creating an existing database is a no-op
 	}
-	rf := h.cfg.DefaultReplication
-	spec := &meta.RetentionPolicySpec{ReplicaN: &rf}
+	// Without a replication factor meta gives the cluster's default.
+	var spec *meta.RetentionPolicySpec
 	if s.RetentionPolicyCreate {
-		spec.Name, spec.ShardGroupDuration = s.RetentionPolicyName, s.RetentionPolicyShardGroupDuration
-		if s.RetentionPolicyReplication != nil {
-			spec.ReplicaN = s.RetentionPolicyReplication
-		}
+		spec = &meta.RetentionPolicySpec{Name: s.RetentionPolicyName, ShardGroupDuration: s.RetentionPolicyShardGroupDuration, ReplicaN: s.RetentionPolicyReplication}
 		if s.RetentionPolicyDuration != nil {
 			spec.Duration = *s.RetentionPolicyDuration
 		}

@@ -1,6 +1,7 @@
 package data_test
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/url"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/strata-db/strata/data/clustertest"
+	"github.com/strata-db/strata/meta"
 )
 
 // postQuery sends q to node i's /query with POST and returns the body.
@@ -133,5 +135,26 @@ func TestNoDefaultRetentionPolicy(t *testing.T) {
 	}
 	if code, resp := c.Write(0, params("db", "nodef", "rp", "other"), "cpu v=1\n"); code != http.StatusNoContent {
 		t.Errorf("write with rp=other: got %d %s; want 204", code, resp)
+	}
+}
+
+// TestCreateDatabaseTakesMetaDefaultReplication: CREATE DATABASE without a
+// replication factor gets the cluster's default kept in meta.
+func TestCreateDatabaseTakesMetaDefaultReplication(t *testing.T) {
+	c := clustertest.New(t, clustertest.Options{Data: 2})
+	mc := meta.NewClient(meta.ClientConfig{Addrs: c.Meta.HTTPAddrs()})
+	defer mc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), clustertest.WaitTimeout)
+	defer cancel()
+	if err := mc.SetDefaultReplication(ctx, 2); err != nil {
+		t.Fatalf("set default replication: %v", err)
+	}
+	if got := postQuery(t, c, 0, "", `CREATE DATABASE rf; CREATE DATABASE rf1 WITH REPLICATION 1; CREATE DATABASE rfw WITH DURATION 7d`); strings.Contains(got, "error") {
+		t.Fatalf("CREATE DATABASE: %s", got)
+	}
+	for db, want := range map[string]string{"rf": `["autogen","0s","168h0m0s",2,true]`, "rf1": `["autogen","0s","168h0m0s",1,true]`, "rfw": `["autogen","168h0m0s","24h0m0s",2,true]`} {
+		if got := postQuery(t, c, 0, "", `SHOW RETENTION POLICIES ON `+db); !strings.Contains(got, want) {
+			t.Errorf("SHOW RETENTION POLICIES ON %s: got %s; want %s", db, got, want)
+		}
 	}
 }

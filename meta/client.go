@@ -9,9 +9,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -64,6 +66,15 @@ type ClientConfig struct {
 	InternalSharedSecret string
 	// TLS, if set, calls the meta nodes over TLS with this config.
 	TLS *tls.Config
+	// FailFast makes a call give up after one round in which no address
+	// answered at all (refused, unresolvable, no connection within
+	// DialTimeout), naming every address it tried. A round in which a node
+	// answered but had no leader still waits and retries until the deadline.
+	// For one-shot callers such as `strata ctl`; data nodes keep retrying.
+	FailFast bool
+	// DialTimeout bounds each connection attempt; 0 leaves it to the call's
+	// deadline.
+	DialTimeout time.Duration
 }
 
 // Client talks to the meta cluster over HTTP with failover: a connection
@@ -115,8 +126,11 @@ func NewClient(cfg ClientConfig) *Client {
 	return &Client{
 		cfg:    cfg,
 		logger: logger,
-		hc: &http.Client{Transport: nodeauth.New(cfg.InternalSharedSecret).Transport(tlsconfig.Upgrade(
-			&http.Transport{MaxIdleConnsPerHost: 4, IdleConnTimeout: 30 * time.Second}, cfg.TLS))},
+		hc: &http.Client{Transport: nodeauth.New(cfg.InternalSharedSecret).Transport(tlsconfig.Upgrade(&http.Transport{
+			DialContext:         (&net.Dialer{Timeout: cfg.DialTimeout}).DialContext,
+			MaxIdleConnsPerHost: 4,
+			IdleConnTimeout:     30 * time.Second,
+		}, cfg.TLS))},
 		changed: make(chan struct{}),
 		stopCh:  make(chan struct{}),
 	}
@@ -399,6 +413,8 @@ func (c *Client) call(ctx context.Context, method, path string, q url.Values, bo
 		switch {
 		case err == nil, errors.Is(err, ErrInvalidAddress):
 			return status, err
+		case c.cfg.FailFast && errors.As(err, new(*UnreachableError)):
+			return 0, err
 		case errors.As(err, &apiErr) && apiErr.StatusCode != http.StatusServiceUnavailable:
 			return status, err
 		case ctx.Err() != nil:
@@ -416,13 +432,17 @@ func (c *Client) call(ctx context.Context, method, path string, q url.Values, bo
 }
 
 // pass tries each address once, leader hint first, and returns the first
-// answer that is not a connection error or a 503 (or the last error).
+// answer that is not a connection error or a 503 (or the last error: an
+// *UnreachableError when no address answered at all).
 func (c *Client) pass(ctx context.Context, method, path string, q url.Values, body []byte, out any) (int, error) {
 	if len(c.cfg.Addrs) == 0 {
 		return 0, fmt.Errorf("meta client: no addresses: %w", ErrInvalidAddress)
 	}
 	var lastErr error
-	for _, addr := range c.addrOrder() {
+	addrs := c.addrOrder()
+	answered := false
+	var connErrs []error
+	for _, addr := range addrs {
 		status, err := c.callOnce(ctx, method, addr, path, q, body, out)
 		var apiErr *APIError
 		switch {
@@ -434,13 +454,18 @@ func (c *Client) pass(ctx context.Context, method, path string, q url.Values, bo
 			return status, err
 		case errors.As(err, &apiErr):
 			c.remember(addr, false, apiErr.Leader)
+			answered = true
 		default:
 			c.remember(addr, false, "")
+			connErrs = append(connErrs, err)
 		}
 		lastErr = err
 		if ctx.Err() != nil {
-			break
+			return 0, lastErr
 		}
+	}
+	if !answered {
+		return 0, &UnreachableError{Addrs: addrs, Errs: connErrs}
 	}
 	return 0, lastErr
 }
@@ -476,6 +501,36 @@ func (c *Client) callOnce(ctx context.Context, method, addr, path string, q url.
 	}
 	return resp.StatusCode, nil
 }
+
+// SetDefaultReplication sets the cluster's replication factor for new
+// databases that name none.
+func (c *Client) SetDefaultReplication(ctx context.Context, n int) error {
+	_, err := c.exec(ctx, CmdSetDefaultReplication, SetDefaultReplicationPayload{ReplicaN: n})
+	return err
+}
+
+// UnreachableError is a FailFast call's answer when no meta node answered:
+// every address tried and why each failed, on one line.
+type UnreachableError struct {
+	Addrs []string
+	Errs  []error
+}
+
+// Error implements error.
+func (e *UnreachableError) Error() string {
+	msgs := make([]string, len(e.Errs))
+	for i, err := range e.Errs {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // "dial tcp ADDR: …" without the request URL
+		}
+		msgs[i] = err.Error()
+	}
+	return "no meta node answered (tried " + strings.Join(e.Addrs, ", ") + "): " + strings.Join(msgs, "; ")
+}
+
+// Unwrap returns every attempt's error.
+func (e *UnreachableError) Unwrap() []error { return e.Errs }
 
 // Execute sends a command (through any meta node) and returns its result.
 // A rejected command comes back as an error wrapping its sentinel. The

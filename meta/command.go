@@ -44,6 +44,7 @@ const (
 	CmdAcquireCQLease           CommandType = "acquire_cq_lease"
 	CmdAddShardOwner            CommandType = "add_shard_owner"
 	CmdRemoveShardOwner         CommandType = "remove_shard_owner"
+	CmdSetDefaultReplication    CommandType = "set_default_replication"
 )
 
 // MaxRequestIDLength bounds Command.RequestID.
@@ -183,6 +184,10 @@ type (
 		Node  uint64 `json:"node"`
 		Force bool   `json:"force,omitempty"`
 	}
+	// SetDefaultReplicationPayload is the payload of CmdSetDefaultReplication.
+	SetDefaultReplicationPayload struct {
+		ReplicaN int `json:"replica_n"`
+	}
 )
 
 // Result is the outcome of one command: what POST /execute answers and what
@@ -288,6 +293,7 @@ var payloadTypes = map[CommandType]func() any{
 	CmdAcquireCQLease:           func() any { return new(AcquireCQLeasePayload) },
 	CmdAddShardOwner:            func() any { return new(AddShardOwnerPayload) },
 	CmdRemoveShardOwner:         func() any { return new(RemoveShardOwnerPayload) },
+	CmdSetDefaultReplication:    func() any { return new(SetDefaultReplicationPayload) },
 }
 
 func strictUnmarshal(b []byte, v any) error {
@@ -386,6 +392,8 @@ func (c *Command) applyTo(d *Data) (*Result, error) {
 		err = d.addShardOwner(p.Shard, p.Node)
 	case *RemoveShardOwnerPayload:
 		err = d.removeShardOwner(p.Shard, p.Node, p.Force)
+	case *SetDefaultReplicationPayload:
+		err = d.setDefaultReplication(p.ReplicaN)
 	default:
 		panic(fmt.Sprintf("BUG: command type %q has a payload type but no apply case", c.Type))
 	}

@@ -30,6 +30,19 @@ type Data struct {
 
 	// CQLease is which data node runs the continuous queries, until when.
 	CQLease CQLease `json:"cq_lease,omitzero"`
+	// DefaultReplicaN is the cluster's replication factor for a database
+	// created without one (CREATE DATABASE, strata ctl create-database);
+	// 0 means DefaultReplicaN. Set by CmdSetDefaultReplication.
+	DefaultReplicaN int `json:"default_replica_n,omitempty"`
+}
+
+// DefaultReplication returns the replication factor a new database gets
+// when it names none.
+func (d *Data) DefaultReplication() int {
+	if d.DefaultReplicaN > 0 {
+		return d.DefaultReplicaN
+	}
+	return DefaultReplicaN
 }
 
 // MetaNodeInfo describes one meta node. ID is the raft server id.

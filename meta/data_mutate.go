@@ -18,7 +18,8 @@ const (
 	// DefaultRetentionPolicyName is the policy CreateDatabase makes when
 	// given no spec (or a spec without a name).
 	DefaultRetentionPolicyName = "autogen"
-	// DefaultReplicaN is the replication factor of a spec that names none.
+	// DefaultReplicaN is the replication factor of a database created
+	// without one while the cluster has no default set.
 	DefaultReplicaN = 1
 	// MaxNameLength bounds database, retention policy and user names.
 	MaxNameLength = 255
@@ -33,7 +34,9 @@ type RetentionPolicySpec struct {
 	// ShardGroupDuration is the time span of each shard group; 0 means the
 	// InfluxDB default for Duration (see DefaultShardGroupDuration).
 	ShardGroupDuration time.Duration `json:"shard_group_duration,omitempty"`
-	// ReplicaN is the replication factor; nil means DefaultReplicaN.
+	// ReplicaN is the replication factor; nil means the cluster's default
+	// (Data.DefaultReplication) for a new database, and the database's
+	// default policy's for a new policy.
 	ReplicaN *int `json:"replica_n,omitempty"`
 }
 
@@ -93,13 +96,14 @@ func validateAddr(kind, addr string) error {
 	return nil
 }
 
-// policyFromSpec validates a spec and fills in its defaults.
-func policyFromSpec(spec RetentionPolicySpec) (RetentionPolicyInfo, error) {
+// policyFromSpec validates a spec and fills in its defaults; replicaN is
+// the replication factor when the spec names none.
+func policyFromSpec(spec RetentionPolicySpec, replicaN int) (RetentionPolicyInfo, error) {
 	rpi := RetentionPolicyInfo{
 		Name:               spec.Name,
 		Duration:           spec.Duration,
 		ShardGroupDuration: spec.ShardGroupDuration,
-		ReplicaN:           DefaultReplicaN,
+		ReplicaN:           replicaN,
 	}
 	if rpi.Name == "" {
 		rpi.Name = DefaultRetentionPolicyName
@@ -178,9 +182,9 @@ func (d *Data) createDatabase(name string, spec *RetentionPolicySpec) (*Database
 	var rpi RetentionPolicyInfo
 	var err error
 	if spec != nil {
-		rpi, err = policyFromSpec(*spec)
+		rpi, err = policyFromSpec(*spec, d.DefaultReplication())
 	} else {
-		rpi, err = policyFromSpec(RetentionPolicySpec{})
+		rpi, err = policyFromSpec(RetentionPolicySpec{}, d.DefaultReplication())
 	}
 	if err != nil {
 		return nil, err
@@ -220,7 +224,11 @@ func (d *Data) createRetentionPolicy(db string, spec RetentionPolicySpec, makeDe
 	if err != nil {
 		return nil, err
 	}
-	rpi, err := policyFromSpec(spec)
+	replicaN := d.DefaultReplication()
+	if def := di.RetentionPolicy(""); def != nil {
+		replicaN = def.ReplicaN
+	}
+	rpi, err := policyFromSpec(spec, replicaN)
 	if err != nil {
 		return nil, err
 	}
@@ -516,5 +524,15 @@ func (d *Data) removeMetaNode(id string) error {
 	if len(d.MetaNodes) == n {
 		return fmt.Errorf("meta node %q: %w", id, ErrMetaNodeNotFound)
 	}
+	return nil
+}
+
+// setDefaultReplication sets the cluster's replication factor for new
+// databases that name none.
+func (d *Data) setDefaultReplication(n int) error {
+	if n < 1 {
+		return fmt.Errorf("default replication factor %d is below 1: %w", n, ErrInvalidReplicationFactor)
+	}
+	d.DefaultReplicaN = n
 	return nil
 }

@@ -633,3 +633,53 @@ func TestData_ShardForAndClone(t *testing.T) {
 		t.Fatalf("mutating a Clone changed the original")
 	}
 }
+
+// TestFSM_DefaultReplication: the cluster's default replication factor
+// lives in meta; a database created without one gets it, and a policy
+// created without one gets its database's default policy's.
+func TestFSM_DefaultReplication(t *testing.T) {
+	tf := newTestFSM(t)
+	rfOf := func(db, rp string) int {
+		t.Helper()
+		p := tf.data().RetentionPolicy(db, rp)
+		if p == nil {
+			t.Fatalf("policy %s.%s missing", db, rp)
+		}
+		return p.ReplicaN
+	}
+	tf.mustOK(CmdCreateDatabase, CreateDatabasePayload{Name: "before"})
+	if got := rfOf("before", ""); got != DefaultReplicaN {
+		t.Errorf("database created before any default was set: got RF %d, want %d", got, DefaultReplicaN)
+	}
+	tf.mustOK(CmdSetDefaultReplication, SetDefaultReplicationPayload{ReplicaN: 3})
+	if got := tf.data().DefaultReplication(); got != 3 {
+		t.Fatalf("DefaultReplication after setting 3: got %d", got)
+	}
+	tf.mustOK(CmdCreateDatabase, CreateDatabasePayload{Name: "plain"})
+	tf.mustOK(CmdCreateDatabase, CreateDatabasePayload{Name: "week", RetentionPolicy: &RetentionPolicySpec{Name: "w", Duration: 7 * 24 * time.Hour}})
+	tf.mustOK(CmdCreateDatabase, CreateDatabasePayload{Name: "two", RetentionPolicy: &RetentionPolicySpec{ReplicaN: ptr(2)}})
+	for db, want := range map[string]int{"plain": 3, "week": 3, "two": 2, "before": 1} {
+		if got := rfOf(db, ""); got != want {
+			t.Errorf("database %s: got RF %d, want %d", db, got, want)
+		}
+	}
+	// A new policy without RF takes its database's default policy's, not
+	// the cluster's.
+	tf.mustOK(CmdCreateRetentionPolicy, CreateRetentionPolicyPayload{Database: "two", Spec: RetentionPolicySpec{Name: "day", Duration: 24 * time.Hour}})
+	tf.mustOK(CmdCreateRetentionPolicy, CreateRetentionPolicyPayload{Database: "two", Spec: RetentionPolicySpec{Name: "five", Duration: 24 * time.Hour, ReplicaN: ptr(5)}})
+	if got := rfOf("two", "day"); got != 2 {
+		t.Errorf("policy without RF on an RF 2 database: got RF %d, want 2", got)
+	}
+	if got := rfOf("two", "five"); got != 5 {
+		t.Errorf("policy with RF 5: got %d, want 5", got)
+	}
+	// No default policy left: the cluster's default.
+	tf.mustOK(CmdDropRetentionPolicy, DropRetentionPolicyPayload{Database: "two", Name: "autogen"})
+	tf.mustOK(CmdCreateRetentionPolicy, CreateRetentionPolicyPayload{Database: "two", Spec: RetentionPolicySpec{Name: "x", Duration: 24 * time.Hour}})
+	if got := rfOf("two", "x"); got != 3 {
+		t.Errorf("policy without RF on a database without a default policy: got RF %d, want the cluster's 3", got)
+	}
+	if r := tf.apply(CmdSetDefaultReplication, "", SetDefaultReplicationPayload{ReplicaN: 0}); !errors.Is(r.Err(), ErrInvalidReplicationFactor) {
+		t.Errorf("default RF 0: got %v, want ErrInvalidReplicationFactor", r.Err())
+	}
+}

@@ -42,6 +42,8 @@ func newBenchCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "bench --url URL --db NAME [--file F | --hosts N --interval D --duration D]",
 		Short: "Load generator: write TSBS-style cpu data or a line-protocol file and report the rate",
+		Example: `  strata bench --url http://127.0.0.1:8086 --db benchmark --hosts 100 --duration 1h
+  strata bench --url http://127.0.0.1:8086 --db tsbs --file tsbs-cpu-only-s100-1d.lp.gz --batch-size 5000`,
 		Long: `bench writes line protocol to /write as fast as the server takes it and reports
 values/s, lines/s, errors and batch latency percentiles, live and at the end.
 

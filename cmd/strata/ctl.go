@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -24,12 +26,46 @@ type ctlOptions struct {
 	tls         tlsFlags
 }
 
+// ctlDialTimeout bounds each connection attempt to a meta node, so a
+// command against addresses where nothing answers fails within a second.
+const ctlDialTimeout = time.Second
+
+// addrs are the --meta addresses, each with meta's HTTP port when it names
+// only a host.
+func (o *ctlOptions) addrs() []string {
+	addrs := splitList(o.metaAddrs)
+	for i, a := range addrs {
+		addrs[i] = withDefaultPort(a, defaultMetaHTTPPort())
+	}
+	return addrs
+}
+
+// defaultMetaHTTPPort is the port of DefaultHTTPAddr, for --meta hosts
+// given without one.
+func defaultMetaHTTPPort() string {
+	_, port, err := net.SplitHostPort(meta.DefaultHTTPAddr)
+	if err != nil {
+		panic("BUG: meta.DefaultHTTPAddr has no port: " + err.Error())
+	}
+	return port
+}
+
+// withDefaultPort returns addr, or addr:port when addr has no port.
+func withDefaultPort(addr, port string) string {
+	if _, _, err := net.SplitHostPort(addr); err == nil {
+		return addr
+	}
+	return net.JoinHostPort(strings.Trim(addr, "[]"), port)
+}
+
 // client returns a meta client over the --meta addresses. Commands use it
 // for one request each, so it is never Opened (no watch goroutine). The
-// TLS flags were checked by PersistentPreRunE.
+// TLS flags were checked by PersistentPreRunE. It fails at once when no
+// meta node answers, and waits (up to --timeout) only while one answers
+// without a leader.
 func (o *ctlOptions) client() *meta.Client {
 	tc, _ := o.tls.config()
-	return meta.NewClient(meta.ClientConfig{Addrs: splitList(o.metaAddrs), Timeout: o.timeout, InternalSharedSecret: o.secret, TLS: tc})
+	return meta.NewClient(meta.ClientConfig{Addrs: o.addrs(), Timeout: o.timeout, InternalSharedSecret: o.secret, TLS: tc, FailFast: true, DialTimeout: ctlDialTimeout})
 }
 
 // context bounds one ctl command by --timeout.
@@ -53,6 +89,9 @@ func newCtlCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "ctl",
 		Short: "Operate a Strata cluster: nodes, databases, retention policies, shards",
+		Example: `  strata ctl show
+  strata ctl --meta meta1,meta2,meta3 show-databases --json
+  STRATA_CTL_META=10.0.0.5 strata ctl show-shards`,
 		Long: `Operate a Strata cluster through its meta nodes, like influxd-ctl.
 Every command talks to the meta nodes named by --meta (any one will do;
 the others are tried when one is down). Output is a table, or JSON with
@@ -72,7 +111,7 @@ the others are tried when one is down). Output is a table, or JSON with
 		},
 	}
 	pf := cmd.PersistentFlags()
-	pf.StringSliceVar(&opts.metaAddrs, "meta", []string{"127.0.0.1:8091"}, "meta node HTTP addresses (comma-separated)")
+	pf.StringSliceVar(&opts.metaAddrs, "meta", []string{"127.0.0.1:8091"}, "meta node HTTP addresses, comma-separated (a host without a port means port 8091)")
 	pf.BoolVar(&opts.json, "json", false, "print JSON instead of tables")
 	pf.DurationVar(&opts.timeout, "timeout", 10*time.Second, "give up on the command after this long")
 	pf.StringVar(&opts.secret, secretFlag, "", "the meta nodes' internal-shared-secret (or STRATA_CTL_INTERNAL_SHARED_SECRET)")
@@ -83,6 +122,7 @@ the others are tried when one is down). Output is a table, or JSON with
 		newCtlAddMetaCommand(opts),
 		newCtlRemoveMetaCommand(opts),
 		newCtlCreateDatabaseCommand(opts),
+		newCtlSetDefaultReplicationCommand(opts),
 		newCtlDropDatabaseCommand(opts),
 		newCtlCreateRPCommand(opts),
 		newCtlAlterRPCommand(opts),

@@ -17,9 +17,10 @@ import (
 func newCtlAddDataCommand(o *ctlOptions) *cobra.Command {
 	var httpAddr string
 	cmd := &cobra.Command{
-		Use:   "add-data RPC_ADDR --http-addr HOST:PORT",
-		Short: "Register a data node (a starting node registers itself; this is for preparing one)",
-		Args:  cobra.ExactArgs(1),
+		Use:     "add-data RPC_ADDR --http-addr HOST:PORT",
+		Short:   "Register a data node (a starting node registers itself; this is for preparing one)",
+		Example: `  strata ctl add-data 10.0.0.21:8088 --http-addr 10.0.0.21:8086`,
+		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if httpAddr == "" {
 				return fmt.Errorf("--http-addr is required: the node's client API address")
@@ -58,7 +59,9 @@ func newCtlRemoveDataCommand(o *ctlOptions) *cobra.Command {
 	return &cobra.Command{
 		Use:   "remove-data ID|ADDR",
 		Short: "Remove a data node; its shards are then reported under-replicated (nothing is moved)",
-		Args:  cobra.ExactArgs(1),
+		Example: `  strata ctl remove-data 4
+  strata ctl remove-data 10.0.0.21:8088`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, c, done := o.session(cmd)
 			defer done()
@@ -77,9 +80,10 @@ func newCtlRemoveDataCommand(o *ctlOptions) *cobra.Command {
 func newCtlUpdateDataCommand(o *ctlOptions) *cobra.Command {
 	var httpAddr, rpcAddr string
 	cmd := &cobra.Command{
-		Use:   "update-data ID|ADDR [--http-addr HOST:PORT] [--rpc-addr HOST:PORT]",
-		Short: "Change a data node's registered addresses",
-		Args:  cobra.ExactArgs(1),
+		Use:     "update-data ID|ADDR [--http-addr HOST:PORT] [--rpc-addr HOST:PORT]",
+		Short:   "Change a data node's registered addresses",
+		Example: `  strata ctl update-data 4 --http-addr 10.0.0.31:8086 --rpc-addr 10.0.0.31:8088`,
+		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, c, done := o.session(cmd)
 			defer done()
@@ -121,6 +125,8 @@ func newCtlTruncateShardsCommand(o *ctlOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "truncate-shards [--delay D]",
 		Short: "End the current shard groups now (or after --delay) so new writes use the current placement",
+		Example: `  strata ctl truncate-shards
+  strata ctl truncate-shards --delay 1m`,
 		Long: `End every shard group that covers now (plus --delay). Writes after that
 point create new groups, placed over the data nodes registered then: this is
 how a cluster starts using nodes added since the groups were made.`,

@@ -20,14 +20,17 @@ type rpFlags struct {
 	replication   int
 }
 
-func (f *rpFlags) register(cmd *cobra.Command, durationFlag string) {
+// register adds the flags; replicationDefault says what an absent
+// --replication means.
+func (f *rpFlags) register(cmd *cobra.Command, durationFlag, replicationDefault string) {
 	cmd.Flags().StringVar(&f.duration, durationFlag, "INF", "how long data is kept (e.g. 30d, 1w, 72h; INF keeps it forever)")
 	cmd.Flags().StringVar(&f.shardDuration, "shard-duration", "", "time span of each shard group (default: InfluxDB's rule from the duration)")
-	cmd.Flags().IntVar(&f.replication, "replication", meta.DefaultReplicaN, "replication factor: how many data nodes hold each shard")
+	cmd.Flags().IntVar(&f.replication, "replication", 0, "replication factor: how many data nodes hold each shard (default: "+replicationDefault+")")
 }
 
-// spec turns the flags into a policy spec named name.
-func (f *rpFlags) spec(name, durationFlag string) (meta.RetentionPolicySpec, error) {
+// spec turns the flags into a policy spec named name; without
+// --replication meta picks the replication factor.
+func (f *rpFlags) spec(cmd *cobra.Command, name, durationFlag string) (meta.RetentionPolicySpec, error) {
 	spec := meta.RetentionPolicySpec{Name: name}
 	d, err := parseRetention(f.duration)
 	if err != nil {
@@ -41,11 +44,13 @@ func (f *rpFlags) spec(name, durationFlag string) (meta.RetentionPolicySpec, err
 		}
 		spec.ShardGroupDuration = sd
 	}
-	if f.replication < 1 {
-		return spec, fmt.Errorf("--replication must be at least 1, got %d", f.replication)
+	if cmd.Flags().Changed("replication") {
+		if f.replication < 1 {
+			return spec, fmt.Errorf("--replication must be at least 1, got %d", f.replication)
+		}
+		n := f.replication
+		spec.ReplicaN = &n
 	}
-	n := f.replication
-	spec.ReplicaN = &n
 	return spec, nil
 }
 
@@ -55,9 +60,11 @@ func newCtlCreateDatabaseCommand(o *ctlOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "create-database NAME",
 		Short: "Create a database with its default retention policy",
-		Args:  cobra.ExactArgs(1),
+		Example: `  strata ctl create-database telegraf
+  strata ctl create-database metrics --retention 30d --replication 3 --rp-name month`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			spec, err := f.spec(rpName, "retention")
+			spec, err := f.spec(cmd, rpName, "retention")
 			if err != nil {
 				return err
 			}
@@ -69,16 +76,41 @@ func newCtlCreateDatabaseCommand(o *ctlOptions) *cobra.Command {
 			return o.done(cmd.OutOrStdout(), "created database "+args[0])
 		},
 	}
-	f.register(cmd, "retention")
+	f.register(cmd, "retention", "the cluster's, see set-default-replication")
 	cmd.Flags().StringVar(&rpName, "rp-name", meta.DefaultRetentionPolicyName, "name of the default retention policy")
 	return cmd
 }
 
+func newCtlSetDefaultReplicationCommand(o *ctlOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "set-default-replication N",
+		Short: "Set the cluster's replication factor for new databases that name none",
+		Long: `Set the cluster's default replication factor, kept in meta: CREATE DATABASE
+and create-database without a replication factor use it (strata local sets
+it from --replication). Existing policies keep theirs.`,
+		Example: "  strata ctl set-default-replication 3",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			n, err := strconv.Atoi(args[0])
+			if err != nil || n < 1 {
+				return usagef(cmd, "replication factor %q: want a whole number of at least 1", args[0])
+			}
+			ctx, c, done := o.session(cmd)
+			defer done()
+			if err := c.SetDefaultReplication(ctx, n); err != nil {
+				return failed("set the default replication factor", err)
+			}
+			return o.done(cmd.OutOrStdout(), "default replication factor is now "+args[0])
+		},
+	}
+}
+
 func newCtlDropDatabaseCommand(o *ctlOptions) *cobra.Command {
 	return &cobra.Command{
-		Use:   "drop-database NAME",
-		Short: "Drop a database, its retention policies and shard groups",
-		Args:  cobra.ExactArgs(1),
+		Use:     "drop-database NAME",
+		Short:   "Drop a database, its retention policies and shard groups",
+		Example: `  strata ctl drop-database telegraf`,
+		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, c, done := o.session(cmd)
 			defer done()
@@ -96,9 +128,11 @@ func newCtlCreateRPCommand(o *ctlOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "create-retention-policy DB NAME --duration D",
 		Short: "Create a retention policy on a database",
-		Args:  cobra.ExactArgs(2),
+		Example: `  strata ctl create-retention-policy telegraf week --duration 7d
+  strata ctl create-retention-policy telegraf year --duration 52w --replication 3 --default`,
+		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			spec, err := f.spec(args[1], "duration")
+			spec, err := f.spec(cmd, args[1], "duration")
 			if err != nil {
 				return err
 			}
@@ -110,7 +144,7 @@ func newCtlCreateRPCommand(o *ctlOptions) *cobra.Command {
 			return o.done(cmd.OutOrStdout(), "created retention policy "+args[1]+" on "+args[0])
 		},
 	}
-	f.register(cmd, "duration")
+	f.register(cmd, "duration", "the database's default policy's")
 	cmd.Flags().BoolVar(&makeDefault, "default", false, "make it the database's default policy")
 	if err := cmd.MarkFlagRequired("duration"); err != nil {
 		panic("BUG: " + err.Error())
@@ -124,7 +158,9 @@ func newCtlAlterRPCommand(o *ctlOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "alter-retention-policy DB NAME [--duration D] [--shard-duration D] [--replication N] [--default]",
 		Short: "Change a retention policy's settings",
-		Args:  cobra.ExactArgs(2),
+		Example: `  strata ctl alter-retention-policy telegraf week --duration 14d
+  strata ctl alter-retention-policy telegraf week --default`,
+		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			fs := cmd.Flags()
 			var upd meta.RetentionPolicyUpdate
@@ -159,16 +195,17 @@ func newCtlAlterRPCommand(o *ctlOptions) *cobra.Command {
 			return o.done(cmd.OutOrStdout(), "altered retention policy "+args[1]+" on "+args[0])
 		},
 	}
-	f.register(cmd, "duration")
+	f.register(cmd, "duration", "unchanged")
 	cmd.Flags().BoolVar(&makeDefault, "default", false, "make it the database's default policy")
 	return cmd
 }
 
 func newCtlDropRPCommand(o *ctlOptions) *cobra.Command {
 	return &cobra.Command{
-		Use:   "drop-retention-policy DB NAME",
-		Short: "Drop a retention policy and its shard groups",
-		Args:  cobra.ExactArgs(2),
+		Use:     "drop-retention-policy DB NAME",
+		Short:   "Drop a retention policy and its shard groups",
+		Example: `  strata ctl drop-retention-policy telegraf week`,
+		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, c, done := o.session(cmd)
 			defer done()
@@ -196,7 +233,9 @@ func newCtlShowDatabasesCommand(o *ctlOptions) *cobra.Command {
 	return &cobra.Command{
 		Use:   "show-databases",
 		Short: "List databases",
-		Args:  cobra.NoArgs,
+		Example: `  strata ctl show-databases
+  strata ctl show-databases --json`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			d, err := readState(cmd, o)
 			if err != nil {
@@ -223,9 +262,10 @@ func newCtlShowDatabasesCommand(o *ctlOptions) *cobra.Command {
 
 func newCtlShowRPsCommand(o *ctlOptions) *cobra.Command {
 	return &cobra.Command{
-		Use:   "show-retention-policies DB",
-		Short: "List a database's retention policies",
-		Args:  cobra.ExactArgs(1),
+		Use:     "show-retention-policies DB",
+		Short:   "List a database's retention policies",
+		Example: `  strata ctl show-retention-policies telegraf`,
+		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			d, err := readState(cmd, o)
 			if err != nil {
@@ -277,7 +317,9 @@ func newCtlShowShardsCommand(o *ctlOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "show-shards",
 		Short: "List shards: database, policy, group, time range, owners",
-		Args:  cobra.NoArgs,
+		Example: `  strata ctl show-shards
+  strata ctl show-shards --database telegraf --json`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			d, err := readState(cmd, o)
 			if err != nil {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"text/tabwriter"
@@ -17,6 +16,9 @@ type clusterView struct {
 	Leader    string         `json:"leader"`
 	MetaNodes []metaNodeView `json:"meta_nodes"`
 	DataNodes []dataNodeView `json:"data_nodes"`
+	// DefaultReplication is the replication factor of new databases that
+	// name none.
+	DefaultReplication int `json:"default_replication"`
 	// UnderReplicated lists shards with fewer owners than their policy wants.
 	UnderReplicated []meta.ShardLocation `json:"under_replicated,omitempty"`
 }
@@ -46,18 +48,20 @@ func clusterStatus(ctx context.Context, c *meta.Client, addrs []string) (*meta.S
 		}
 		errs = append(errs, err)
 	}
-	return nil, fmt.Errorf("no meta node answered: %w", errors.Join(errs...))
+	return nil, &meta.UnreachableError{Addrs: addrs, Errs: errs}
 }
 
 func newCtlShowCommand(o *ctlOptions) *cobra.Command {
 	return &cobra.Command{
 		Use:   "show",
 		Short: "Show the meta nodes (leader marked) and data nodes",
-		Args:  cobra.NoArgs,
+		Example: `  strata ctl show
+  strata ctl --meta 10.0.0.5 show --json`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, c, done := o.session(cmd)
 			defer done()
-			st, err := clusterStatus(ctx, c, splitList(o.metaAddrs))
+			st, err := clusterStatus(ctx, c, o.addrs())
 			if err != nil {
 				return err
 			}
@@ -65,7 +69,7 @@ func newCtlShowCommand(o *ctlOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			view := clusterView{Leader: st.Leader.ID, UnderReplicated: d.UnderReplicatedShards()}
+			view := clusterView{Leader: st.Leader.ID, DefaultReplication: d.DefaultReplication(), UnderReplicated: d.UnderReplicatedShards()}
 			for _, n := range d.DataNodes {
 				v := dataNodeView{NodeInfo: n, State: "down", Shards: -1}
 				if m, ok := nodeShards(ctx, n.HTTPAddr); ok {
@@ -102,6 +106,7 @@ func newCtlShowCommand(o *ctlOptions) *cobra.Command {
 				if len(view.DataNodes) == 0 {
 					fmt.Fprintln(tw, "(none)")
 				}
+				fmt.Fprintf(tw, "\nDefault replication factor of new databases: %d\n", view.DefaultReplication)
 				if n := len(view.UnderReplicated); n > 0 {
 					fmt.Fprintf(tw, "\n%d shard(s) under-replicated; see `strata ctl show-shards`\n", n)
 				}
@@ -112,8 +117,9 @@ func newCtlShowCommand(o *ctlOptions) *cobra.Command {
 
 func newCtlAddMetaCommand(o *ctlOptions) *cobra.Command {
 	return &cobra.Command{
-		Use:   "add-meta HTTP_ADDR",
-		Short: "Add the running meta node at HTTP_ADDR to the cluster as a voter",
+		Use:     "add-meta HTTP_ADDR",
+		Short:   "Add the running meta node at HTTP_ADDR to the cluster as a voter",
+		Example: `  strata ctl add-meta 10.0.0.12:8091`,
 		Long: `Add the running meta node at HTTP_ADDR to the cluster as a voter. The node
 is asked for its id and raft address, then joined through the leader. A
 node started with --join does this by itself.`,
@@ -133,7 +139,9 @@ func newCtlRemoveMetaCommand(o *ctlOptions) *cobra.Command {
 	return &cobra.Command{
 		Use:   "remove-meta ID|HTTP_ADDR|RAFT_ADDR",
 		Short: "Remove a meta node from the raft cluster",
-		Args:  cobra.ExactArgs(1),
+		Example: `  strata ctl remove-meta meta3
+  strata ctl remove-meta 10.0.0.13:8091`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, c, done := o.session(cmd)
 			defer done()

@@ -24,6 +24,9 @@ func newDataCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "data",
 		Short: "Run a data node (shards, InfluxDB 1.x HTTP API, internode RPC)",
+		Example: `  strata data --meta 127.0.0.1:8091 --dir ./data1
+  strata data --config /etc/strata/data.toml
+  STRATA_DATA_META=meta1:8091,meta2:8091 strata data --http-addr :8086`,
 		Long: `Run a data node. It registers with the meta nodes named by --meta (its id
 is kept in --dir, so a restart is the same node), serves InfluxDB 1.x
 /write and /query on --http-addr and internode shard writes on --rpc-addr.

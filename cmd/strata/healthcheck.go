@@ -16,7 +16,9 @@ func newHealthcheckCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "healthcheck URL",
 		Short: "Exit 0 when URL answers with a 2xx status (for container healthchecks)",
-		Args:  cobra.ExactArgs(1),
+		Example: `  strata healthcheck http://127.0.0.1:8086/health
+  strata healthcheck --timeout 2s http://127.0.0.1:8091/health`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()

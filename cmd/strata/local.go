@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
@@ -58,11 +59,35 @@ type localOptions struct {
 	metaNodes   int
 	dataNodes   int
 	replication int
-	host        string
+	// replicationSet is whether --replication was given.
+	replicationSet bool
+	host           string
 }
 
 func (o *localOptions) addr(base, i int) string {
 	return o.host + ":" + strconv.Itoa(base+localPortStep*i)
+}
+
+// setDefaultReplication stores --replication as the cluster's default
+// replication factor in meta: on a new cluster, or on a restart when the
+// flag was given (a restart without it keeps what `strata ctl
+// set-default-replication` may have set since).
+func (o *localOptions) setDefaultReplication(metaAddrs []string, secret string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c := meta.NewClient(meta.ClientConfig{Addrs: metaAddrs, InternalSharedSecret: secret})
+	defer c.Close()
+	d, _, err := c.ReadData(ctx, meta.ReadDefault)
+	if err != nil {
+		return fmt.Errorf("read cluster state: %w", err)
+	}
+	if d.DefaultReplicaN != 0 && !o.replicationSet {
+		return nil
+	}
+	if err := c.SetDefaultReplication(ctx, o.replication); err != nil {
+		return fmt.Errorf("set the default replication factor: %w", err)
+	}
+	return nil
 }
 
 // start brings up the meta nodes (the first bootstraps, the rest join it)
@@ -93,6 +118,9 @@ func (o *localOptions) start(c *localCluster, logger *slog.Logger) error {
 		}
 		metaAddrs = append(metaAddrs, srv.HTTPAddr())
 	}
+	if err := o.setDefaultReplication(metaAddrs, secret); err != nil {
+		return err
+	}
 	setGCPercent(logger, data.NewConfig().GCPercent) // one process: the data nodes' setting
 	for i := range o.dataNodes {
 		cfg := data.NewConfig()
@@ -100,7 +128,6 @@ func (o *localOptions) start(c *localCluster, logger *slog.Logger) error {
 		cfg.HTTPAddr = o.addr(localDataHTTPBase, i)
 		cfg.RPCAddr = o.addr(localDataRPCBase, i)
 		cfg.Meta = metaAddrs
-		cfg.DefaultReplication = o.replication
 		cfg.InternalSharedSecret = secret
 		if err := cfg.Validate(); err != nil {
 			return fmt.Errorf("data node %d: %w", i+1, err)
@@ -146,12 +173,15 @@ func newLocalCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "local",
 		Short: "Run a whole Strata cluster on this machine, in one process",
+		Example: `  strata local
+  strata local --dir /tmp/strata --data-nodes 3 --replication 3`,
 		Long: `Run a whole Strata cluster on loopback in one process, its data under one
 folder (--dir). Meta node i (counting from 0) serves its HTTP API on
 8091+100*i and raft on 8089+100*i; data node i serves the InfluxDB API on
 8086+100*i and internode RPC on 8088+100*i, so every InfluxDB client works
-against localhost:8086. Databases created through /query without a
-replication factor get --replication (capped at the number of data nodes).
+against localhost:8086. --replication (capped at the number of data nodes)
+becomes the cluster's default replication factor, kept in meta: databases
+created without one get it.
 A second start with the same --dir reuses the cluster's data. Ctrl-C stops
 every node cleanly.`,
 		Args: cobra.NoArgs,
@@ -168,6 +198,7 @@ every node cleanly.`,
 				return fmt.Errorf("--replication must be at least 1, got %d", o.replication)
 			}
 			o.replication = min(o.replication, max(o.dataNodes, 1))
+			o.replicationSet = cmd.Flags().Changed("replication")
 			logger, err := logs.logger(os.Stderr)
 			if err != nil {
 				return err
@@ -193,7 +224,7 @@ every node cleanly.`,
 	fs.StringVar(&o.dir, "dir", "./strata-data", "folder holding every node's data")
 	fs.IntVar(&o.metaNodes, "meta-nodes", 3, "number of meta nodes")
 	fs.IntVar(&o.dataNodes, "data-nodes", 2, "number of data nodes")
-	fs.IntVar(&o.replication, "replication", 2, "default replication factor of databases created through /query")
+	fs.IntVar(&o.replication, "replication", 2, "the cluster's default replication factor for new databases (kept in meta)")
 	fs.StringVar(&o.host, "host", "127.0.0.1", "address every node listens on")
 	logs.register(fs)
 	return cmd

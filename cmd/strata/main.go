@@ -3,6 +3,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 )
@@ -10,6 +11,10 @@ import (
 func main() {
 	if err := newRootCommand().Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "strata: "+err.Error())
+		var usage *usageError
+		if errors.As(err, &usage) {
+			os.Exit(2) // a usage mistake, as flag packages and POSIX tools exit
+		}
 		os.Exit(1)
 	}
 }

@@ -26,6 +26,9 @@ func newMetaCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "meta",
 		Short: "Run a meta node (raft-replicated cluster metadata)",
+		Example: `  strata meta --dir ./meta1                                  # bootstrap a new cluster
+  strata meta --dir ./meta2 --http-addr :8191 --raft-addr :8189 --join 127.0.0.1:8091
+  strata meta --config /etc/strata/meta.toml`,
 		Long: `Run a meta node. The first node of a cluster bootstraps it; every other node
 starts with --join naming one or more running meta nodes and is added as a voter.
 A node restarted from its --dir rejoins on its own.
@@ -73,7 +76,7 @@ Precedence of settings: flags, then STRATA_META_* environment variables
 	fs.StringVar(&httpAdv, "http-advertise-addr", "", "HTTP address other nodes and clients use to reach this node (default: the bound --http-addr)")
 	fs.StringVar(&raftAdv, "raft-advertise-addr", "", "raft address the other meta nodes dial (default: the bound --raft-addr); must not change across restarts")
 	fs.StringSliceVar(&join, "join", nil, "HTTP addresses of running meta nodes to join (comma-separated)")
-	fs.BoolVar(&noBoot, "no-bootstrap", false, "with no raft state and no --join, wait to be added by `strata ctl add-meta` instead of bootstrapping a new cluster")
+	fs.BoolVar(&noBoot, "no-bootstrap", false, "with no raft state and no --join, wait to be added by 'strata ctl add-meta' instead of bootstrapping a new cluster")
 	fs.StringVar(&secret, secretFlag, "", secretUsage)
 	logs.register(fs)
 	return cmd
