@@ -22,8 +22,9 @@ import (
 
 func newCtlEntropyCommand(o *ctlOptions) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "entropy",
-		Short: "Anti-entropy: per-shard check state, manual repair",
+		Use:     "entropy",
+		Short:   "Anti-entropy: per-shard check state, manual repair",
+		Example: "  strata ctl entropy show\n  strata ctl entropy repair 12",
 	}
 	cmd.AddCommand(newCtlEntropyShowCommand(o), newCtlEntropyRepairCommand(o), newCtlEntropyKillCommand(o))
 	return cmd
@@ -37,9 +38,10 @@ type entropyRow struct {
 
 func newCtlEntropyShowCommand(o *ctlOptions) *cobra.Command {
 	return &cobra.Command{
-		Use:   "show",
-		Short: "Per shard and owner: last check, state, differing buckets, last repair",
-		Args:  cobra.NoArgs,
+		Use:     "show",
+		Short:   "Per shard and owner: last check, state, differing buckets, last repair",
+		Example: "  strata ctl entropy show\n  strata ctl entropy show --json",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			d, err := readState(cmd, o)
 			if err != nil {
@@ -97,8 +99,9 @@ func newCtlEntropyShowCommand(o *ctlOptions) *cobra.Command {
 func newCtlEntropyRepairCommand(o *ctlOptions) *cobra.Command {
 	var wait time.Duration
 	cmd := &cobra.Command{
-		Use:   "repair SHARD",
-		Short: "Compare SHARD on one owner with every other owner now and repair it, with a live progress line",
+		Use:     "repair SHARD",
+		Short:   "Compare SHARD on one owner with every other owner now and repair it, with a live progress line",
+		Example: "  strata ctl entropy repair 12\n  strata ctl entropy repair 12 --wait 10m",
 		Long: `Run anti-entropy for SHARD at once on its first owner that answers, against
 every other owner, comparing every window (the settle horizon is ignored).
 A progress line follows the repair until it ends; interrupting the command
@@ -191,9 +194,10 @@ func followRepair(cmd *cobra.Command, o *ctlOptions, addr string, shard uint64, 
 
 func newCtlEntropyKillCommand(o *ctlOptions) *cobra.Command {
 	return &cobra.Command{
-		Use:   "kill-repair",
-		Short: "Cancel the manual repair running on any data node",
-		Args:  cobra.NoArgs,
+		Use:     "kill-repair",
+		Short:   "Cancel the manual repair running on any data node",
+		Example: "  strata ctl entropy kill-repair",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			d, err := readState(cmd, o)
 			if err != nil {

@@ -18,8 +18,9 @@ import (
 
 func newCtlHHCommand(o *ctlOptions) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "hh",
-		Short: "Hinted handoff: the queues each data node keeps for the others, purge",
+		Use:     "hh",
+		Short:   "Hinted handoff: the queues each data node keeps for the others, purge",
+		Example: "  strata ctl hh status\n  strata ctl hh purge 3 --yes",
 	}
 	cmd.AddCommand(newCtlHHStatusCommand(o), newCtlHHPurgeCommand(o))
 	return cmd
@@ -53,9 +54,10 @@ func hhQueues(cmd *cobra.Command, o *ctlOptions, d *meta.Data) (rows []hhRow, do
 
 func newCtlHHStatusCommand(o *ctlOptions) *cobra.Command {
 	return &cobra.Command{
-		Use:   "status",
-		Short: "Per destination node and holder: records and bytes queued, oldest record's age, state, last error",
-		Args:  cobra.NoArgs,
+		Use:     "status",
+		Short:   "Per destination node and holder: records and bytes queued, oldest record's age, state, last error",
+		Example: "  strata ctl hh status\n  strata ctl hh status --json",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, c, done := o.session(cmd)
 			d, _, err := c.ReadData(ctx, meta.ReadConsistency(o.consistency))
@@ -96,8 +98,9 @@ func newCtlHHStatusCommand(o *ctlOptions) *cobra.Command {
 func newCtlHHPurgeCommand(o *ctlOptions) *cobra.Command {
 	var yes bool
 	cmd := &cobra.Command{
-		Use:   "purge NODE [--yes]",
-		Short: "Drop every write queued for data node NODE on every other data node (asks first)",
+		Use:     "purge NODE [--yes]",
+		Short:   "Drop every write queued for data node NODE on every other data node (asks first)",
+		Example: "  strata ctl hh purge 3\n  strata ctl hh purge 3 --yes",
 		Long: `Drop every write the data nodes hold in hinted handoff for data node NODE
 (an id or address). The dropped points are counted
 (strata_hh_points_dropped_total{reason="purged"}) and their shards' time

@@ -20,8 +20,9 @@ import (
 // directly through meta (the way back in when no admin can log in).
 func newCtlUserCommand(o *ctlOptions) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "user",
-		Short: "Manage users and their privileges",
+		Use:     "user",
+		Short:   "Manage users and their privileges",
+		Example: "  echo s3cret | strata ctl user create alice\n  strata ctl user grant alice read telegraf\n  strata ctl user list",
 	}
 	cmd.AddCommand(
 		newCtlUserCreateCommand(o),
@@ -58,9 +59,10 @@ func passwordCommand(o *ctlOptions, use, short, action, done string,
 	run func(ctx context.Context, c *meta.Client, name, password string) error) *cobra.Command {
 	var password string
 	cmd := &cobra.Command{
-		Use:   use,
-		Short: short,
-		Args:  cobra.ExactArgs(1),
+		Use:     use,
+		Short:   short,
+		Example: "  strata ctl user " + strings.Fields(use)[0] + " alice --password s3cret\n  echo s3cret | strata ctl user " + strings.Fields(use)[0] + " alice",
+		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			pw, err := readPassword(cmd, password)
 			if err != nil {
@@ -90,9 +92,10 @@ func newCtlUserCreateCommand(o *ctlOptions) *cobra.Command {
 
 func newCtlUserDropCommand(o *ctlOptions) *cobra.Command {
 	return &cobra.Command{
-		Use:   "drop NAME",
-		Short: "Drop a user",
-		Args:  cobra.ExactArgs(1),
+		Use:     "drop NAME",
+		Short:   "Drop a user",
+		Example: "  strata ctl user drop alice",
+		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, c, done := o.session(cmd)
 			defer done()
@@ -122,9 +125,10 @@ func parsePrivilege(s string) (p meta.Privilege, admin bool, err error) {
 
 func newCtlUserGrantCommand(o *ctlOptions) *cobra.Command {
 	return &cobra.Command{
-		Use:   "grant NAME read|write|all DATABASE | grant NAME admin",
-		Short: "Grant a privilege on a database, or admin (ALL PRIVILEGES)",
-		Args:  cobra.RangeArgs(2, 3),
+		Use:     "grant NAME read|write|all DATABASE | grant NAME admin",
+		Short:   "Grant a privilege on a database, or admin (ALL PRIVILEGES)",
+		Example: "  strata ctl user grant alice read telegraf\n  strata ctl user grant bob admin",
+		Args:    cobra.RangeArgs(2, 3),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, admin, err := parsePrivilege(args[1])
 			if err != nil {
@@ -150,9 +154,10 @@ func newCtlUserGrantCommand(o *ctlOptions) *cobra.Command {
 
 func newCtlUserRevokeCommand(o *ctlOptions) *cobra.Command {
 	return &cobra.Command{
-		Use:   "revoke NAME DATABASE | revoke NAME admin",
-		Short: "Revoke a user's privilege on a database, or its admin flag",
-		Args:  cobra.ExactArgs(2),
+		Use:     "revoke NAME DATABASE | revoke NAME admin",
+		Short:   "Revoke a user's privilege on a database, or its admin flag",
+		Example: "  strata ctl user revoke alice telegraf\n  strata ctl user revoke bob admin",
+		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, c, done := o.session(cmd)
 			defer done()
@@ -172,9 +177,10 @@ func newCtlUserRevokeCommand(o *ctlOptions) *cobra.Command {
 
 func newCtlUserListCommand(o *ctlOptions) *cobra.Command {
 	return &cobra.Command{
-		Use:   "list",
-		Short: "List users (SHOW USERS)",
-		Args:  cobra.NoArgs,
+		Use:     "list",
+		Short:   "List users (SHOW USERS)",
+		Example: "  strata ctl user list\n  strata ctl user list --json",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			d, err := readState(cmd, o)
 			if err != nil {
@@ -200,9 +206,10 @@ func newCtlUserListCommand(o *ctlOptions) *cobra.Command {
 
 func newCtlUserShowCommand(o *ctlOptions) *cobra.Command {
 	return &cobra.Command{
-		Use:   "grants NAME",
-		Short: "Show a user's privileges (SHOW GRANTS FOR)",
-		Args:  cobra.ExactArgs(1),
+		Use:     "grants NAME",
+		Short:   "Show a user's privileges (SHOW GRANTS FOR)",
+		Example: "  strata ctl user grants alice",
+		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			d, err := readState(cmd, o)
 			if err != nil {
