@@ -99,9 +99,21 @@ func selectIndex(c *influxql.Call, pts []Point) int {
 	}
 	switch c.Name {
 	case "first":
-		return 0
+		best := 0
+		for i := 1; i < len(pts) && pts[i].Time == pts[0].Time; i++ {
+			if tieWins(c.Name, pts[i].Value, pts[best].Value) {
+				best = i
+			}
+		}
+		return best
 	case "last":
-		return len(pts) - 1
+		best := len(pts) - 1
+		for i := best - 1; i >= 0 && pts[i].Time == pts[len(pts)-1].Time; i-- {
+			if tieWins(c.Name, pts[i].Value, pts[best].Value) {
+				best = i
+			}
+		}
+		return best
 	case "min", "max":
 		best := 0
 		for i := 1; i < len(pts); i++ {
@@ -125,6 +137,17 @@ func selectIndex(c *influxql.Call, pts []Point) int {
 		return idx[i]
 	}
 	return -1
+}
+
+// tieWins reports whether candidate beats current for first() or last()
+// when both points (of different series) have the winning time. InfluxDB
+// 1.8 keeps the greater value, except that first() prefers false to true
+// (query/call_iterator.go: FloatFirstReduce … BooleanLastReduce).
+func tieWins(name string, candidate, current models.Value) bool {
+	if name == "first" && candidate.Type == models.FieldTypeBoolean && current.Type == models.FieldTypeBoolean {
+		return less(candidate, current)
+	}
+	return less(current, candidate)
 }
 
 // topTags returns the tag arguments of a top() or bottom() with tags

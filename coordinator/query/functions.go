@@ -126,10 +126,8 @@ func aggregate(call *influxql.Call, pts []Point) (val any, t int64, ok bool) {
 			}
 		}
 		return toAny(pts[best].Value), pts[best].Time, true
-	case "first":
-		return toAny(pts[0].Value), pts[0].Time, true
-	case "last":
-		p := pts[len(pts)-1]
+	case "first", "last":
+		p := pts[selectIndex(call, pts)]
 		return toAny(p.Value), p.Time, true
 	case "percentile":
 		pct, _ := numberArg(call, 1)
@@ -151,25 +149,32 @@ func multiAggregate(call *influxql.Call, pts []Point, start int64) []tv {
 	}
 	switch call.Name {
 	case "distinct":
-		vals := make([]models.Value, 0, len(pts))
-		for _, p := range pts {
-			vals = append(vals, p.Value)
-		}
-		slices.SortFunc(vals, func(a, b models.Value) int {
+		// InfluxDB 1.8 orders the values by the time each first appeared,
+		// equal times by value (query/functions.gen.go
+		// FloatDistinctReducer.Emit sorts by floatPoints: time, then value).
+		// pts is sorted by time, so a stable sort by value and a pass that
+		// keeps each value's earliest point, then a sort by that time, give
+		// that order.
+		byValue := slices.Clone(pts)
+		slices.SortStableFunc(byValue, func(a, b Point) int {
 			switch {
-			case less(a, b):
+			case less(a.Value, b.Value):
 				return -1
-			case less(b, a):
+			case less(b.Value, a.Value):
 				return 1
 			}
 			return 0
 		})
-		out := make([]tv, 0, len(vals))
-		for i, v := range vals {
-			if i > 0 && !less(vals[i-1], v) {
-				continue
+		firsts := make([]Point, 0, len(byValue))
+		for i, p := range byValue {
+			if i == 0 || less(byValue[i-1].Value, p.Value) {
+				firsts = append(firsts, p)
 			}
-			out = append(out, tv{start, toAny(v)})
+		}
+		slices.SortStableFunc(firsts, cmpPointTime)
+		out := make([]tv, len(firsts))
+		for i, p := range firsts {
+			out[i] = tv{start, toAny(p.Value)}
 		}
 		return out
 	case "top", "bottom":

@@ -205,13 +205,12 @@ func mergeWindow(dst *Window, src Window, set AggregateSet) {
 	if set&AggregateMax != 0 && less(dst.Max, src.Max) {
 		dst.Max = src.Max
 	}
-	if set&AggregateFirst != 0 && src.FirstTime < dst.FirstTime {
+	// On equal times (points of different series) the value decides, as
+	// in the raw path: see tieWins.
+	if set&AggregateFirst != 0 && (src.FirstTime < dst.FirstTime || src.FirstTime == dst.FirstTime && tieWins("first", src.First, dst.First)) {
 		dst.First, dst.FirstTime = src.First, src.FirstTime
 	}
-	// On equal times the later partial wins for last and the earlier for
-	// first: partials are merged in series-key order, so this picks the
-	// same point as the raw path (points stably sorted by time).
-	if set&AggregateLast != 0 && src.LastTime >= dst.LastTime {
+	if set&AggregateLast != 0 && (src.LastTime > dst.LastTime || src.LastTime == dst.LastTime && tieWins("last", src.Last, dst.Last)) {
 		dst.Last, dst.LastTime = src.Last, src.LastTime
 	}
 }

@@ -120,7 +120,14 @@ func (e *Executor) selectFrom(ctx context.Context, st Storage, s *influxql.Selec
 		}
 	}
 	lo, hi := window(len(rows), s.SLimit, s.SOffset)
-	return rows[lo:hi], nil
+	rows = rows[lo:hi]
+	if !s.TimeAscending() {
+		// InfluxDB 1.8 orders series (measurement, then tags) descending
+		// too, after SLIMIT picked them in ascending order
+		// (query/iterator.gen.go sortedMergeHeap Less).
+		slices.Reverse(rows)
+	}
+	return rows, nil
 }
 
 // withOuterTimeRange adds the outer statement's time range to a

@@ -1,0 +1,52 @@
+package query_test
+
+import (
+	"testing"
+
+	"github.com/strata-db/strata/coordinator/query"
+)
+
+// influx18Data is the data the answers below were taken from: written to
+// a real InfluxDB 1.8.10 (go install
+// github.com/influxdata/influxdb/cmd/influxd@v1.8.10) and queried there.
+const influx18Data = `m,host=b v=3,s="x" 1000000000
+m,host=a v=1,s="y" 1000000000
+m,host=a v=2,s="x" 2000000000
+m,host=b v=1,s="z" 2000000000
+m,host=a v=3,s="w" 3000000000
+m,host=c v=5 3000000000
+n,host=a w=1i,v=9 1000000000
+n,host=b w=2i 2000000000
+`
+
+// TestInfluxDB18Answers pins answers where Strata used to differ from
+// InfluxDB 1.8; each want is InfluxDB 1.8.10's body for the query.
+func TestInfluxDB18Answers(t *testing.T) {
+	e, _ := newExec(t, query.NewConfig(), influx18Data)
+	tests := []struct{ name, q, want string }{
+		// distinct keeps the order values first appeared in (equal times:
+		// by value), not sorted order.
+		{"distinct order floats", `SELECT distinct(v) FROM m`,
+			`{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","distinct"],"values":[["1970-01-01T00:00:00Z",1],["1970-01-01T00:00:00Z",3],["1970-01-01T00:00:00Z",2],["1970-01-01T00:00:00Z",5]]}]}]}`},
+		{"distinct order strings", `SELECT distinct(s) FROM m`,
+			`{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","distinct"],"values":[["1970-01-01T00:00:00Z","x"],["1970-01-01T00:00:00Z","y"],["1970-01-01T00:00:00Z","z"],["1970-01-01T00:00:00Z","w"]]}]}]}`},
+		// Several series share the earliest time: first() keeps the
+		// greater value.
+		{"first tie", `SELECT first(v) FROM m`,
+			`{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","first"],"values":[["1970-01-01T00:00:01Z",3]]}]}]}`},
+		{"first and last tie", `SELECT first(v),last(v) FROM m`,
+			`{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","first","last"],"values":[["1970-01-01T00:00:00Z",3,5]]}]}]}`},
+		// ORDER BY time DESC reverses the series order too.
+		{"desc series order", `SELECT * FROM m GROUP BY host ORDER BY time DESC`,
+			`{"results":[{"statement_id":0,"series":[{"name":"m","tags":{"host":"c"},"columns":["time","s","v"],"values":[["1970-01-01T00:00:03Z",null,5]]},{"name":"m","tags":{"host":"b"},"columns":["time","s","v"],"values":[["1970-01-01T00:00:02Z","z",1],["1970-01-01T00:00:01Z","x",3]]},{"name":"m","tags":{"host":"a"},"columns":["time","s","v"],"values":[["1970-01-01T00:00:03Z","w",3],["1970-01-01T00:00:02Z","x",2],["1970-01-01T00:00:01Z","y",1]]}]}]}`},
+		{"desc measurement order", `SELECT last(v) FROM m,n GROUP BY host ORDER BY time DESC`,
+			`{"results":[{"statement_id":0,"series":[{"name":"n","tags":{"host":"a"},"columns":["time","last"],"values":[["1970-01-01T00:00:01Z",9]]},{"name":"m","tags":{"host":"c"},"columns":["time","last"],"values":[["1970-01-01T00:00:03Z",5]]},{"name":"m","tags":{"host":"b"},"columns":["time","last"],"values":[["1970-01-01T00:00:02Z",1]]},{"name":"m","tags":{"host":"a"},"columns":["time","last"],"values":[["1970-01-01T00:00:03Z",3]]}]}]}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := execJSON(t, e, tc.q, ""); got != tc.want {
+				t.Errorf("%s\n got %s\nwant %s (InfluxDB 1.8.10)", tc.q, got, tc.want)
+			}
+		})
+	}
+}
