@@ -22,7 +22,7 @@ func newCtlUserCommand(o *ctlOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "user",
 		Short:   "Manage users and their privileges",
-		Example: "  echo s3cret | strata ctl user create alice\n  strata ctl user grant alice read telegraf\n  strata ctl user list",
+		Example: "  strata ctl user create alice --password s3cret\n  strata ctl user grant alice read telegraf\n  strata ctl user list",
 	}
 	cmd.AddCommand(
 		newCtlUserCreateCommand(o),
