@@ -143,6 +143,7 @@ var ctlArgs = map[string][]string{
 	"remove-data":             {"1"},
 	"update-data":             {"1", "--http-addr", "127.0.0.1:2"},
 	"truncate-shards":         nil,
+	"show-cqs":                nil,
 	"entropy show":            nil,
 	"entropy repair":          {"1"},
 	"entropy kill-repair":     nil,

@@ -25,8 +25,9 @@ type cqView struct {
 
 func newCtlShowCQsCommand(o *ctlOptions) *cobra.Command {
 	return &cobra.Command{
-		Use:   "show-cqs",
-		Short: "List continuous queries with their last completed run, its node and their lag",
+		Use:     "show-cqs",
+		Short:   "List continuous queries with their last completed run, its node and their lag",
+		Example: "  strata ctl show-cqs\n  strata ctl show-cqs --json",
 		Long: `List every continuous query with the end of its last completed run, the data
 node that ran it, and its lag: how far that run is behind the newest run due
 (0 when up to date). The header names the data node holding the runner
