@@ -50,9 +50,9 @@ const Header = "X-Strata-Node-Auth"
 const DefaultMaxSkew = 30 * time.Second
 
 const (
-	version  = "v1"
+	version    = "v1"
 	macContext = "strata-node-auth-v1\n"
-	nonceLen = 16
+	nonceLen   = 16
 	// maxTokenLen bounds what the verifier parses.
 	maxTokenLen = 128
 )
