@@ -2,6 +2,7 @@ package data
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -77,7 +78,16 @@ func (h *handler) serveQuery(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	q, err := influxql.ParseQuery(qs)
+	parser := influxql.NewParser(strings.NewReader(qs))
+	if raw := r.FormValue("params"); raw != "" {
+		params, err := queryParams(raw)
+		if err != nil {
+			httpError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		parser.SetParams(params)
+	}
+	q, err := parser.ParseQuery()
 	if err != nil {
 		httpError(w, http.StatusBadRequest, "error parsing query: "+err.Error())
 		return
@@ -172,6 +182,34 @@ func (h *handler) serveQuery(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = query.WriteJSON(w, results, format)
+}
+
+// queryParams decodes /query's params (bound parameters, $name in q) as
+// InfluxDB 1.8 does (services/httpd/handler.go): a JSON object whose
+// numbers with a '.' are floats and the others integers.
+func queryParams(raw string) (map[string]any, error) {
+	var params map[string]any
+	dec := json.NewDecoder(strings.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(&params); err != nil {
+		return nil, fmt.Errorf("error parsing query parameters: %w", err)
+	}
+	for k, v := range params {
+		n, ok := v.(json.Number)
+		if !ok {
+			continue
+		}
+		var err error
+		if strings.Contains(string(n), ".") {
+			params[k], err = n.Float64()
+		} else {
+			params[k], err = n.Int64()
+		}
+		if err != nil {
+			return nil, fmt.Errorf("error parsing json value: %w", err)
+		}
+	}
+	return params, nil
 }
 
 // executeStatement runs one statement into res.

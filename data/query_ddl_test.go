@@ -158,3 +158,34 @@ func TestCreateDatabaseTakesMetaDefaultReplication(t *testing.T) {
 		}
 	}
 }
+
+// TestQueryBindParams: /query's params bind $names in q, as InfluxDB 1.8
+// (and python-influxdb's bind_params) send them.
+func TestQueryBindParams(t *testing.T) {
+	c := clustertest.New(t, clustertest.Options{Data: 1})
+	c.CreateDatabase("bp", 1)
+	if code, resp := c.Write(0, params("db", "bp"), "cpu,host=a v=1 1000000000\ncpu,host=b v=2.5 2000000000\n"); code != 204 {
+		t.Fatalf("write: %d %s", code, resp)
+	}
+	q := func(p string) (int, string) {
+		resp, err := http.PostForm(c.URL(0)+"/query", url.Values{"db": {"bp"}, "q": {`SELECT v FROM cpu WHERE host = $host AND v > $min`}, "params": {p}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	want := `{"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["time","v"],"values":[["1970-01-01T00:00:02Z",2.5]]}]}]}`
+	for _, p := range []string{`{"host":"b","min":1}`, `{"host":"b","min":1.5}`} {
+		if code, got := q(p); code != 200 || strings.TrimSpace(got) != want {
+			t.Errorf("params %s: got %d %s; want %s", p, code, got, want)
+		}
+	}
+	if code, got := q(`{"host":`); code != 400 || !strings.Contains(got, "error parsing query parameters") {
+		t.Errorf("bad params: got %d %s; want 400 error parsing query parameters", code, got)
+	}
+	if code, got := q(`{"host":"b"}`); code != 400 || !strings.Contains(got, "missing parameter: min") {
+		t.Errorf("a missing parameter: got %d %s; want 400 naming it", code, got)
+	}
+}
