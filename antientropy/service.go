@@ -449,3 +449,23 @@ func (s *Service) withTree(ctx context.Context, id uint64, sh Shard, refresh boo
 	}
 	return fn(lt.tree)
 }
+
+// Sync runs one exchange of shard with peer comparing every window (the
+// settle horizon ignored), whether or not this node owns the shard: a
+// missing or empty local replica is streamed whole from peer, as for an
+// owner that lost it. It returns the exchange's state (equal, streamed,
+// repaired or deferred) and the values moved either way. Shard copies use
+// it; it counts against max-concurrent-exchanges.
+func (s *Service) Sync(ctx context.Context, shard, peer uint64) (string, int, error) {
+	if !s.cfg.Enabled {
+		return "", 0, ErrDisabled
+	}
+	select {
+	case s.sem <- struct{}{}:
+	case <-ctx.Done():
+		return "", 0, ctx.Err()
+	}
+	defer func() { <-s.sem }()
+	res, err := s.exchange(ctx, shard, peer, true, nil)
+	return res.state, res.points, err
+}

@@ -41,6 +41,7 @@ type Server struct {
 	writer *coordinator.PointsWriter
 	hh     *hh.Service
 	ae     *antientropy.Service
+	copier *shardCopier
 	cq     *cq.Service
 	aePeer *antientropy.HTTPPeers
 	nodeID atomic.Uint64
@@ -172,7 +173,7 @@ func (s *Server) open() error {
 	if moved {
 		s.goFunc(func() { s.updateAddresses(id) })
 	}
-	if err := syncShards(s.meta.Data(), id, s.store, s.logger); err != nil {
+	if err := syncShards(s.meta.Data(), id, s.store, nil, s.logger); err != nil {
 		s.logger.Warn("shard sync incomplete", "error", err)
 	}
 
@@ -216,6 +217,8 @@ func (s *Server) open() error {
 		return fmt.Errorf("open anti-entropy: %w", err)
 	}
 	h.mountEntropy(s.ae)
+	s.copier = newShardCopier(s.life, s.NodeID, s.meta, s.ae, s.logger.With("component", "copy-shard"))
+	h.mountCopyShard(s.copier)
 	if s.hh != nil {
 		h.mountHH(s.hh)
 	}
@@ -261,12 +264,12 @@ func (s *Server) lifecycleLoop() {
 		case <-s.stopCh:
 			return
 		case <-changed:
-			if err := syncShards(s.meta.Data(), s.NodeID(), s.store, s.logger); err != nil {
+			if err := syncShards(s.meta.Data(), s.NodeID(), s.store, s.copier.Copying, s.logger); err != nil {
 				s.logger.Warn("shard sync incomplete", "error", err)
 			}
 			s.pruneHH()
 		case <-tick.C:
-			if err := syncShards(s.meta.Data(), s.NodeID(), s.store, s.logger); err != nil {
+			if err := syncShards(s.meta.Data(), s.NodeID(), s.store, s.copier.Copying, s.logger); err != nil {
 				s.logger.Warn("shard sync incomplete", "error", err)
 			}
 			ctx, cancel := context.WithTimeout(s.life, 30*time.Second)
@@ -337,6 +340,9 @@ func (s *Server) shutdown() error {
 		// Remote writes still in flight are cancelled and go to hinted
 		// handoff, which must still be open.
 		errs = append(errs, s.writer.Close())
+	}
+	if s.copier != nil {
+		s.copier.Close()
 	}
 	if s.ae != nil {
 		errs = append(errs, s.ae.Close())

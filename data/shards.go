@@ -47,15 +47,16 @@ func ownedShards(d *meta.Data, node uint64) map[uint64]bool {
 
 // syncShards makes the store hold exactly the shards node owns in d:
 // missing ones are created, ones it no longer owns (dropped database,
-// deleted group, removed ownership) are deleted. It returns the first
-// error but keeps going past it.
-func syncShards(d *meta.Data, node uint64, store shardStore, logger *slog.Logger) error {
+// deleted group, removed ownership) are deleted, except those keep (when
+// not nil) reports (shards being copied here). It returns the first error
+// but keeps going past it.
+func syncShards(d *meta.Data, node uint64, store shardStore, keep func(uint64) bool, logger *slog.Logger) error {
 	owned := ownedShards(d, node)
 	held := make(map[uint64]bool)
 	var errs []error
 	for _, id := range store.ShardIDs() {
 		held[id] = true
-		if owned[id] {
+		if owned[id] || (keep != nil && keep(id)) {
 			continue
 		}
 		if err := store.DeleteShard(id); err != nil && !errors.Is(err, tsdb.ErrShardNotFound) {

@@ -108,7 +108,7 @@ func TestSyncShards(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			store := newFakeStore(tc.held...)
-			if err := syncShards(stateWithShards(tc.deleted), tc.node, store, discardLogger()); err != nil {
+			if err := syncShards(stateWithShards(tc.deleted), tc.node, store, nil, discardLogger()); err != nil {
 				t.Fatalf("syncShards: %v", err)
 			}
 			if got := store.ShardIDs(); !slices.Equal(got, tc.want) {

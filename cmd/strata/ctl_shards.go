@@ -1,0 +1,239 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+
+	"github.com/strata-db/strata/data"
+	"github.com/strata-db/strata/meta"
+)
+
+// shardArg parses a SHARD argument.
+func shardArg(arg string) (uint64, error) {
+	id, err := strconv.ParseUint(arg, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("SHARD must be a shard id, got %q", arg)
+	}
+	return id, nil
+}
+
+// shardNodes resolves node arguments (id or address) and a shard id
+// against the cluster state.
+func shardNodes(cmd *cobra.Command, o *ctlOptions, nodeArgs []string, shardArgStr string) (*meta.Data, []uint64, uint64, error) {
+	shard, err := shardArg(shardArgStr)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	ctx, c, done := o.session(cmd)
+	defer done()
+	var ids []uint64
+	for _, a := range nodeArgs {
+		id, err := dataNodeID(ctx, c, a)
+		if err != nil {
+			return nil, nil, 0, err
+		}
+		ids = append(ids, id)
+	}
+	d, _, err := c.ReadData(ctx, meta.ReadConsistency(o.consistency))
+	if err != nil {
+		return nil, nil, 0, failed("read cluster state", err)
+	}
+	for _, id := range ids {
+		if d.DataNode(id) == nil {
+			return nil, nil, 0, fmt.Errorf("data node %d is not in the cluster state", id)
+		}
+	}
+	return d, ids, shard, nil
+}
+
+func newCtlCopyShardCommand(o *ctlOptions) *cobra.Command {
+	var wait time.Duration
+	var detach bool
+	cmd := &cobra.Command{
+		Use:   "copy-shard SRC DEST SHARD",
+		Short: "Copy SHARD from data node SRC to DEST, then make DEST an owner once the Merkle roots agree",
+		Long: `Copy SHARD from data node SRC (an owner) to DEST (id or address), with a
+live progress line. DEST streams the whole shard from SRC as anti-entropy
+restores a missing replica, then exchanges with SRC until their Merkle
+roots over every window are equal; only then is DEST added as an owner in
+meta, and a final exchange brings over what SRC took meanwhile. A copy that
+fails or is killed leaves DEST without the shard. Interrupting the command
+leaves the copy running (see copy-shard-status, kill-copy-shard).`,
+		Args: cobra.ExactArgs(3),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			d, ids, shard, err := shardNodes(cmd, o, args[:2], args[2])
+			if err != nil {
+				return err
+			}
+			src, dest := ids[0], ids[1]
+			if src == dest {
+				return fmt.Errorf("SRC and DEST are both data node %d", src)
+			}
+			addr := d.DataNode(dest).HTTPAddr
+			ctx, cancel := o.context(cmd)
+			err = entropyCall(ctx, http.MethodPost, addr, fmt.Sprintf("%s?shard=%d&source=%d", data.CopyShardPath, shard, src), nil)
+			cancel()
+			if err != nil {
+				return failed(fmt.Sprintf("start copy of shard %d from node %d to node %d", shard, src, dest), err)
+			}
+			if detach {
+				return o.done(cmd.OutOrStdout(), fmt.Sprintf("copying shard %d from node %d to node %d", shard, src, dest))
+			}
+			return followCopy(cmd, o, addr, shard, wait)
+		},
+	}
+	cmd.Flags().DurationVar(&wait, "wait", time.Hour, "stop following the copy after this long")
+	cmd.Flags().BoolVar(&detach, "detach", false, "start the copy and return at once")
+	return cmd
+}
+
+// followCopy polls the destination's copy status and draws a progress
+// line until the copy of shard ends.
+func followCopy(cmd *cobra.Command, o *ctlOptions, addr string, shard uint64, wait time.Duration) error {
+	out := cmd.OutOrStdout()
+	var bar *progressbar.ProgressBar
+	if !o.json {
+		bar = progressbar.NewOptions(-1, progressbar.OptionSetWriter(out), progressbar.OptionSpinnerType(14),
+			progressbar.OptionSetDescription(fmt.Sprintf("shard %d: starting", shard)), progressbar.OptionClearOnFinish())
+	}
+	ctx, cancel := context.WithTimeout(cmd.Context(), wait)
+	defer cancel()
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		var sts []data.CopyShardStatus
+		rctx, rcancel := o.context(cmd)
+		err := entropyCall(rctx, http.MethodGet, addr, data.CopyShardStatusPath, &sts)
+		rcancel()
+		if err != nil {
+			return failed("read copy progress", err)
+		}
+		for _, st := range sts {
+			if st.Shard != shard {
+				continue
+			}
+			if bar != nil {
+				bar.Describe(fmt.Sprintf("shard %d: %s, %d values, %d exchanges", shard, st.State, st.Values, st.Rounds))
+				_ = bar.Add(1)
+			}
+			if st.Running {
+				break
+			}
+			if bar != nil {
+				_ = bar.Finish()
+			}
+			if st.Error != "" {
+				return &cliError{msg: fmt.Sprintf("copy of shard %d %s: %s", shard, st.State, st.Error)}
+			}
+			return o.output(out, st, func(tw *tabwriter.Writer) {
+				fmt.Fprintf(tw, "copied shard %d from node %d to node %d: %d values in %s; node %d is an owner, Merkle roots verified equal\n",
+					shard, st.Source, st.Dest, st.Values, st.Finished.Sub(st.Started).Round(time.Millisecond), st.Dest)
+			})
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("stopped following the copy of shard %d (it keeps running): %w", shard, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+func newCtlCopyShardStatusCommand(o *ctlOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "copy-shard-status",
+		Short: "Shard copies on every data node: state, values moved, errors",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			d, err := readState(cmd, o)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := o.context(cmd)
+			defer cancel()
+			var all []data.CopyShardStatus
+			var down []uint64
+			for _, n := range d.DataNodes {
+				var sts []data.CopyShardStatus
+				if err := entropyCall(ctx, http.MethodGet, n.HTTPAddr, data.CopyShardStatusPath, &sts); err != nil {
+					down = append(down, n.ID)
+					continue
+				}
+				all = append(all, sts...)
+			}
+			return o.output(cmd.OutOrStdout(), map[string]any{"copies": all, "unreachable": down}, func(tw *tabwriter.Writer) {
+				fmt.Fprintln(tw, "SHARD\tSOURCE\tDEST\tSTATE\tVALUES\tEXCHANGES\tSTARTED\tERROR")
+				for _, s := range all {
+					fmt.Fprintf(tw, "%d\t%d\t%d\t%s\t%d\t%d\t%s\t%s\n", s.Shard, s.Source, s.Dest, s.State, s.Values, s.Rounds, ago(s.Started), s.Error)
+				}
+				for _, id := range down {
+					fmt.Fprintf(tw, "\ndata node %d did not answer\n", id)
+				}
+			})
+		},
+	}
+}
+
+func newCtlKillCopyShardCommand(o *ctlOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "kill-copy-shard SHARD",
+		Short: "Cancel the running copy of SHARD (the destination then drops its partial copy)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			shard, err := shardArg(args[0])
+			if err != nil {
+				return err
+			}
+			d, err := readState(cmd, o)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := o.context(cmd)
+			defer cancel()
+			var killed []uint64
+			for _, n := range d.DataNodes {
+				var ans struct{ Killed bool }
+				path := fmt.Sprintf("%s?shard=%d", data.CopyShardKillPath, shard)
+				if err := entropyCall(ctx, http.MethodPost, n.HTTPAddr, path, &ans); err == nil && ans.Killed {
+					killed = append(killed, n.ID)
+				}
+			}
+			if len(killed) == 0 {
+				return o.done(cmd.OutOrStdout(), fmt.Sprintf("no copy of shard %d was running", shard))
+			}
+			return o.done(cmd.OutOrStdout(), fmt.Sprintf("cancelled the copy of shard %d on data node(s) %v", shard, killed))
+		},
+	}
+}
+
+func newCtlRemoveShardCommand(o *ctlOptions) *cobra.Command {
+	var force bool
+	cmd := &cobra.Command{
+		Use:   "remove-shard NODE SHARD",
+		Short: "Remove data node NODE as an owner of SHARD (refused for the last owner unless --force)",
+		Long: `Remove data node NODE (id or address) from SHARD's owners in meta; the
+node then deletes its replica. Removing the shard's last owner loses its
+data and is refused unless --force.`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			_, ids, shard, err := shardNodes(cmd, o, args[:1], args[1])
+			if err != nil {
+				return err
+			}
+			ctx, c, done := o.session(cmd)
+			defer done()
+			if err := c.RemoveShardOwner(ctx, shard, ids[0], force); err != nil {
+				return failed(fmt.Sprintf("remove node %d from shard %d", ids[0], shard), err)
+			}
+			return o.done(cmd.OutOrStdout(), fmt.Sprintf("node %d no longer owns shard %d", ids[0], shard))
+		},
+	}
+	cmd.Flags().BoolVar(&force, "force", false, "remove the last owner too (its data is lost)")
+	return cmd
+}

@@ -1,0 +1,315 @@
+package data
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/strata-db/strata/meta"
+)
+
+// Client-API endpoints of shard copies, used by `strata ctl copy-shard`,
+// `copy-shard-status` and `kill-copy-shard`. The copy runs on the
+// destination node.
+const (
+	// CopyShardPath starts copying ?shard=ID from ?source=NODE to this
+	// node (POST, 202 with the CopyShardStatus).
+	CopyShardPath = "/strata/v1/shards/copy"
+	// CopyShardStatusPath answers GET with this node's []CopyShardStatus.
+	CopyShardStatusPath = "/strata/v1/shards/copy/status"
+	// CopyShardKillPath cancels the running copy of ?shard=ID (POST).
+	CopyShardKillPath = "/strata/v1/shards/copy/kill"
+)
+
+// Copy tuning. Before the owner change, exchanges with the source repeat
+// until the roots agree, at most copyPreRounds times: the last brings over
+// everything the source held at its start, and a source taking writes
+// never agrees exactly. After it, writes reach this node too, and
+// exchanges repeat until the roots agree, at most copyVerifyRounds times.
+const (
+	copyPreRounds    = 3
+	copyVerifyRounds = 20
+	copyRoundPause   = 250 * time.Millisecond
+)
+
+// CopyShardStatus is one shard copy on its destination node.
+type CopyShardStatus struct {
+	Shard  uint64 `json:"shard"`
+	Source uint64 `json:"source"`
+	Dest   uint64 `json:"dest"`
+	// State is copying, verifying, adding-owner, converging, done, failed
+	// or killed.
+	State    string    `json:"state"`
+	Running  bool      `json:"running"`
+	Started  time.Time `json:"started"`
+	Finished time.Time `json:"finished,omitzero"`
+	// Values counts the values moved by the stream and the exchanges;
+	// Rounds the exchanges with the source so far.
+	Values int `json:"values"`
+	Rounds int `json:"rounds"`
+	// Verified is set once the roots over every window were equal after
+	// the owner change.
+	Verified bool   `json:"verified"`
+	Error    string `json:"error,omitempty"`
+}
+
+// shardSyncer is what a copy needs of anti-entropy.
+type shardSyncer interface {
+	Sync(ctx context.Context, shard, peer uint64) (string, int, error)
+}
+
+// copyMeta is what a copy needs of meta.
+type copyMeta interface {
+	Data() *meta.Data
+	Refresh(ctx context.Context) (*meta.Data, error)
+	AddShardOwner(ctx context.Context, shard, node uint64) error
+}
+
+// shardCopier runs the shard copies whose destination is this node. A
+// shard being copied is kept by the shard sync (Copying) although this
+// node does not own it yet; a copy that fails or is killed lets the sync
+// delete it, so a shard is never half-owned. Safe for concurrent use.
+type shardCopier struct {
+	node   func() uint64
+	meta   copyMeta
+	ae     shardSyncer
+	logger *slog.Logger
+	life   context.Context
+
+	mu     sync.Mutex // protects copies, cancel
+	copies map[uint64]*CopyShardStatus
+	cancel map[uint64]context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+func newShardCopier(life context.Context, node func() uint64, m copyMeta, ae shardSyncer, logger *slog.Logger) *shardCopier {
+	return &shardCopier{node: node, meta: m, ae: ae, logger: logger, life: life,
+		copies: map[uint64]*CopyShardStatus{}, cancel: map[uint64]context.CancelFunc{}}
+}
+
+// Copying reports whether a copy of shard to this node runs.
+func (c *shardCopier) Copying(shard uint64) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st := c.copies[shard]
+	return st != nil && st.Running
+}
+
+// errCopyConflict is a copy refused for the cluster state or another copy.
+var errCopyConflict = errors.New("copy refused")
+
+// Start begins copying shard from source to this node.
+func (c *shardCopier) Start(shard, source uint64) (CopyShardStatus, error) {
+	me := c.node()
+	d := c.meta.Data()
+	if d == nil || me == 0 {
+		return CopyShardStatus{}, fmt.Errorf("%w: this node is not registered yet", errCopyConflict)
+	}
+	owners := d.ShardOwners(shard)
+	switch {
+	case owners == nil:
+		return CopyShardStatus{}, fmt.Errorf("shard %d: %w", shard, meta.ErrShardNotFound)
+	case !slices.Contains(owners, source):
+		return CopyShardStatus{}, fmt.Errorf("%w: node %d does not own shard %d (owners %v)", errCopyConflict, source, shard, owners)
+	case slices.Contains(owners, me):
+		return CopyShardStatus{}, fmt.Errorf("%w: node %d already owns shard %d", errCopyConflict, me, shard)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st := c.copies[shard]; st != nil && st.Running {
+		return CopyShardStatus{}, fmt.Errorf("%w: shard %d is being copied from node %d", errCopyConflict, shard, st.Source)
+	}
+	ctx, cancel := context.WithCancel(c.life)
+	st := &CopyShardStatus{Shard: shard, Source: source, Dest: me, State: "copying", Running: true, Started: time.Now()}
+	c.copies[shard], c.cancel[shard] = st, cancel
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		defer cancel()
+		err := c.run(ctx, st)
+		c.mu.Lock()
+		st.Running, st.Finished = false, time.Now()
+		switch {
+		case err == nil:
+			st.State = "done"
+		case ctx.Err() != nil && c.life.Err() == nil:
+			st.State, st.Error = "killed", err.Error()
+		default:
+			st.State, st.Error = "failed", err.Error()
+		}
+		c.mu.Unlock()
+		c.logger.Info("shard copy ended", "shard_id", shard, "source", source, "state", st.State, "values", st.Values, "error", st.Error)
+	}()
+	return *st, nil
+}
+
+// run copies, verifies, adds this node as an owner and converges.
+func (c *shardCopier) run(ctx context.Context, st *CopyShardStatus) error {
+	// Stream, then exchange until the Merkle roots over every window
+	// agree or the last exchange ran without error.
+	if _, err := c.syncUntilEqual(ctx, st, copyPreRounds); err != nil {
+		return err
+	}
+	c.setState(st, "adding-owner")
+	if err := c.meta.AddShardOwner(ctx, st.Shard, st.Dest); err != nil {
+		return fmt.Errorf("add node %d as owner of shard %d: %w", st.Dest, st.Shard, err)
+	}
+	// The shard sync must see the new ownership before the copy stops
+	// protecting the shard.
+	for {
+		d, err := c.meta.Refresh(ctx)
+		if err == nil && slices.Contains(d.ShardOwners(st.Shard), st.Dest) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(copyRoundPause):
+		}
+	}
+	// Writes the source took before the owner change reach this node by
+	// the exchanges; later ones arrive as to any owner, so the roots agree.
+	c.setState(st, "converging")
+	equal, err := c.syncUntilEqual(ctx, st, copyVerifyRounds)
+	if err != nil {
+		return err
+	}
+	if !equal {
+		return fmt.Errorf("node %d owns shard %d, but its Merkle root still differs from node %d's after %d exchanges (anti-entropy keeps converging them)",
+			st.Dest, st.Shard, st.Source, copyVerifyRounds)
+	}
+	c.mu.Lock()
+	st.Verified = true
+	c.mu.Unlock()
+	return nil
+}
+
+// syncUntilEqual exchanges with the source until an exchange finds the
+// roots equal, at most rounds times; it reports whether they were.
+// An exchange deferred for hinted handoff moved nothing, so rounds that
+// all end deferred are an error.
+func (c *shardCopier) syncUntilEqual(ctx context.Context, st *CopyShardStatus, rounds int) (bool, error) {
+	state := ""
+	for i := range rounds {
+		var n int
+		var err error
+		state, n, err = c.ae.Sync(ctx, st.Shard, st.Source)
+		c.mu.Lock()
+		st.Values += n
+		st.Rounds++
+		if st.State == "copying" && err == nil {
+			st.State = "verifying"
+		}
+		c.mu.Unlock()
+		if err != nil {
+			return false, fmt.Errorf("exchange shard %d with node %d: %w", st.Shard, st.Source, err)
+		}
+		if state == "equal" {
+			return true, nil
+		}
+		if i == rounds-1 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return false, ctx.Err()
+		case <-time.After(copyRoundPause):
+		}
+	}
+	if state == "deferred" {
+		return false, fmt.Errorf("exchanges of shard %d with node %d deferred: hinted handoff to node %d is not drained", st.Shard, st.Source, st.Source)
+	}
+	return false, nil
+}
+
+func (c *shardCopier) setState(st *CopyShardStatus, state string) {
+	c.mu.Lock()
+	st.State = state
+	c.mu.Unlock()
+}
+
+// Status returns every copy this node ran since it started, by shard.
+func (c *shardCopier) Status() []CopyShardStatus {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]CopyShardStatus, 0, len(c.copies))
+	for _, st := range c.copies {
+		out = append(out, *st)
+	}
+	slices.SortFunc(out, func(a, b CopyShardStatus) int { return cmp.Compare(a.Shard, b.Shard) })
+	return out
+}
+
+// Kill cancels the running copy of shard; it reports whether one ran.
+func (c *shardCopier) Kill(shard uint64) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st := c.copies[shard]
+	if st == nil || !st.Running {
+		return false
+	}
+	c.cancel[shard]()
+	return true
+}
+
+// Close cancels every copy and waits for them.
+func (c *shardCopier) Close() {
+	c.mu.Lock()
+	for _, cancel := range c.cancel {
+		cancel()
+	}
+	c.mu.Unlock()
+	c.wg.Wait()
+}
+
+// mountCopyShard serves the shard copy endpoints; starting and killing need
+// an admin when auth is enabled.
+func (h *handler) mountCopyShard(c *shardCopier) {
+	h.mux.HandleFunc("GET "+CopyShardStatusPath, func(w http.ResponseWriter, r *http.Request) {
+		if _, err := h.authenticate(r); err != nil {
+			httpError(w, http.StatusUnauthorized, err.Error())
+			return
+		}
+		writeJSON(w, http.StatusOK, c.Status())
+	})
+	h.mux.HandleFunc("POST "+CopyShardPath, func(w http.ResponseWriter, r *http.Request) {
+		if !h.admin(w, r) {
+			return
+		}
+		shard, err1 := strconv.ParseUint(r.URL.Query().Get("shard"), 10, 64)
+		source, err2 := strconv.ParseUint(r.URL.Query().Get("source"), 10, 64)
+		if err1 != nil || err2 != nil {
+			httpError(w, http.StatusBadRequest, "shard and source must be a shard id and a data node id")
+			return
+		}
+		st, err := c.Start(shard, source)
+		switch {
+		case errors.Is(err, meta.ErrShardNotFound):
+			httpError(w, http.StatusNotFound, err.Error())
+		case errors.Is(err, errCopyConflict):
+			httpError(w, http.StatusConflict, err.Error())
+		case err != nil:
+			httpError(w, http.StatusInternalServerError, err.Error())
+		default:
+			writeJSON(w, http.StatusAccepted, st)
+		}
+	})
+	h.mux.HandleFunc("POST "+CopyShardKillPath, func(w http.ResponseWriter, r *http.Request) {
+		if !h.admin(w, r) {
+			return
+		}
+		shard, err := strconv.ParseUint(r.URL.Query().Get("shard"), 10, 64)
+		if err != nil {
+			httpError(w, http.StatusBadRequest, "shard must be a shard id")
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]bool{"killed": c.Kill(shard)})
+	})
+}
