@@ -98,17 +98,19 @@ func TestSyncShards(t *testing.T) {
 		node    uint64
 		held    []uint64
 		deleted bool
+		keep    func(uint64) bool
 		want    []uint64
 	}{
 		{name: "creates owned shards", node: 1, want: []uint64{10, 12}},
 		{name: "keeps owned, deletes others", node: 2, held: []uint64{10, 12, 99}, want: []uint64{10, 11}},
 		{name: "deleted group's shard goes", node: 3, held: []uint64{11, 12}, deleted: true, want: []uint64{11}},
 		{name: "removed node holds nothing", node: 7, held: []uint64{10}, want: nil},
+		{name: "shard being copied stays", node: 7, held: []uint64{10, 11}, keep: func(id uint64) bool { return id == 11 }, want: []uint64{11}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			store := newFakeStore(tc.held...)
-			if err := syncShards(stateWithShards(tc.deleted), tc.node, store, nil, discardLogger()); err != nil {
+			if err := syncShards(stateWithShards(tc.deleted), tc.node, store, tc.keep, discardLogger()); err != nil {
 				t.Fatalf("syncShards: %v", err)
 			}
 			if got := store.ShardIDs(); !slices.Equal(got, tc.want) {

@@ -1,0 +1,156 @@
+package data
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/strata-db/strata/meta"
+)
+
+// copyFakes are the meta and anti-entropy a shardCopier talks to: Sync
+// answers the scripted states in turn (the last one repeats) or blocks
+// until its context ends when block is set; AddShardOwner edits data.
+type copyFakes struct {
+	mu     sync.Mutex
+	data   *meta.Data
+	states []string
+	block  bool
+	calls  int
+}
+
+func (f *copyFakes) Data() *meta.Data {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.data
+}
+
+func (f *copyFakes) Refresh(context.Context) (*meta.Data, error) { return f.Data(), nil }
+
+func (f *copyFakes) AddShardOwner(_ context.Context, shard, node uint64) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	sg := &f.data.Databases[0].RetentionPolicies[0].ShardGroups[0]
+	for i := range sg.Shards {
+		if sg.Shards[i].ID == shard && !slices.Contains(sg.Shards[i].Owners, node) {
+			sg.Shards[i].Owners = append(sg.Shards[i].Owners, node)
+		}
+	}
+	return nil
+}
+
+func (f *copyFakes) Sync(ctx context.Context, _, _ uint64) (string, int, error) {
+	f.mu.Lock()
+	block := f.block
+	i := min(f.calls, len(f.states)-1)
+	f.calls++
+	f.mu.Unlock()
+	if block {
+		<-ctx.Done()
+		return "", 0, ctx.Err()
+	}
+	return f.states[i], 10, nil
+}
+
+// waitCopy waits for the copy of shard to end and returns its status.
+func waitCopy(t *testing.T, c *shardCopier, shard uint64) CopyShardStatus {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, st := range c.Status() {
+			if st.Shard == shard && !st.Running {
+				return st
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("copy of shard %d did not end", shard)
+	return CopyShardStatus{}
+}
+
+func TestShardCopier(t *testing.T) {
+	// Node 3 owns nothing of stateWithShards; shard 10 is owned by 1 and 2.
+	node := func() uint64 { return 3 }
+	newCopier := func(f *copyFakes) *shardCopier {
+		c := newShardCopier(context.Background(), node, f, f, discardLogger())
+		t.Cleanup(c.Close)
+		return c
+	}
+
+	t.Run("refusals", func(t *testing.T) {
+		c := newCopier(&copyFakes{data: stateWithShards(false), states: []string{"equal"}})
+		for _, tc := range []struct {
+			shard, source uint64
+			want          error
+		}{
+			{99, 1, meta.ErrShardNotFound},
+			{10, 3, errCopyConflict}, // source does not own it
+			{11, 2, errCopyConflict}, // node 3 owns it already
+		} {
+			if _, err := c.Start(tc.shard, tc.source); !errors.Is(err, tc.want) {
+				t.Errorf("copy of shard %d from %d: %v, want %v", tc.shard, tc.source, err, tc.want)
+			}
+		}
+	})
+
+	t.Run("owner added once roots agree", func(t *testing.T) {
+		f := &copyFakes{data: stateWithShards(false), states: []string{"streamed", "repaired", "equal"}}
+		c := newCopier(f)
+		if _, err := c.Start(10, 1); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Start(10, 1); !errors.Is(err, errCopyConflict) {
+			t.Errorf("second copy of a shard being copied: %v, want a conflict", err)
+		}
+		st := waitCopy(t, c, 10)
+		if st.State != "done" || !st.Verified || st.Error != "" || st.Rounds != 4 {
+			t.Fatalf("status %+v, want done and verified after 3 exchanges before and 1 after the owner change", st)
+		}
+		if owners := f.Data().ShardOwners(10); !slices.Contains(owners, 3) {
+			t.Fatalf("owners %v, want node 3 added", owners)
+		}
+		if c.Copying(10) {
+			t.Error("Copying(10) after the copy ended")
+		}
+	})
+
+	t.Run("deferred exchanges fail without owner change", func(t *testing.T) {
+		f := &copyFakes{data: stateWithShards(false), states: []string{"deferred"}}
+		c := newCopier(f)
+		if _, err := c.Start(10, 1); err != nil {
+			t.Fatal(err)
+		}
+		if st := waitCopy(t, c, 10); st.State != "failed" || st.Error == "" {
+			t.Fatalf("status %+v, want failed", st)
+		}
+		if owners := f.Data().ShardOwners(10); slices.Contains(owners, 3) {
+			t.Fatalf("owners %v: node 3 added although nothing was copied", owners)
+		}
+	})
+
+	t.Run("kill", func(t *testing.T) {
+		f := &copyFakes{data: stateWithShards(false), block: true}
+		c := newCopier(f)
+		if _, err := c.Start(10, 1); err != nil {
+			t.Fatal(err)
+		}
+		if !c.Copying(10) {
+			t.Fatal("Copying(10) false while the copy runs")
+		}
+		if !c.Kill(10) {
+			t.Fatal("Kill found no running copy")
+		}
+		if st := waitCopy(t, c, 10); st.State != "killed" {
+			t.Fatalf("status %+v, want killed", st)
+		}
+		if c.Kill(10) {
+			t.Error("Kill of an ended copy reported one running")
+		}
+		if owners := f.Data().ShardOwners(10); slices.Contains(owners, 3) {
+			t.Fatalf("owners %v after a kill", owners)
+		}
+	})
+}
