@@ -155,41 +155,75 @@ func followRepair(cmd *cobra.Command, o *ctlOptions, addr string, shard uint64, 
 		bar = progressbar.NewOptions(-1, progressbar.OptionSetWriter(out), progressbar.OptionShowCount(),
 			progressbar.OptionSetDescription(fmt.Sprintf("shard %d: starting", shard)), progressbar.OptionClearOnFinish())
 	}
+	return follow(cmd, o, wait, fmt.Sprintf("the repair of shard %d", shard), func(ctx context.Context) (bool, error) {
+		var st antientropy.Status
+		if err := entropyCall(ctx, http.MethodGet, addr, data.EntropyPath, &st); err != nil {
+			return false, failed("read repair progress", err)
+		}
+		r := st.Repair
+		if r == nil || r.Shard != shard {
+			return false, nil
+		}
+		if bar != nil {
+			bar.ChangeMax(r.Total)
+			bar.Describe(fmt.Sprintf("shard %d: %s (%d points)", shard, r.Phase, r.Points))
+			_ = bar.Set(r.Done)
+		}
+		if r.Running {
+			return false, nil
+		}
+		if bar != nil {
+			_ = bar.Finish()
+		}
+		if r.Error != "" {
+			return true, &cliError{msg: fmt.Sprintf("repair of shard %d: %s", shard, r.Error)}
+		}
+		return true, o.output(out, r, func(tw *tabwriter.Writer) {
+			fmt.Fprintf(tw, "repaired shard %d: %d points moved in %s\n", shard, r.Points, r.Finished.Sub(r.Started).Round(time.Millisecond))
+		})
+	})
+}
+
+// follow calls step (each call bounded by --timeout) every 200ms until it
+// reports done or fails, for at most wait; what names the operation that
+// keeps running when the wait ends.
+func follow(cmd *cobra.Command, o *ctlOptions, wait time.Duration, what string, step func(ctx context.Context) (bool, error)) error {
 	ctx, cancel := context.WithTimeout(cmd.Context(), wait)
 	defer cancel()
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		var st antientropy.Status
 		rctx, rcancel := o.context(cmd)
-		err := entropyCall(rctx, http.MethodGet, addr, data.EntropyPath, &st)
+		done, err := step(rctx)
 		rcancel()
-		if err != nil {
-			return failed("read repair progress", err)
-		}
-		r := st.Repair
-		if r != nil && r.Shard == shard && bar != nil {
-			bar.ChangeMax(r.Total)
-			bar.Describe(fmt.Sprintf("shard %d: %s (%d points)", shard, r.Phase, r.Points))
-			_ = bar.Set(r.Done)
-		}
-		if r != nil && r.Shard == shard && !r.Running {
-			if bar != nil {
-				_ = bar.Finish()
-			}
-			if r.Error != "" {
-				return &cliError{msg: fmt.Sprintf("repair of shard %d: %s", shard, r.Error)}
-			}
-			return o.output(out, r, func(tw *tabwriter.Writer) {
-				fmt.Fprintf(tw, "repaired shard %d: %d points moved in %s\n", shard, r.Points, r.Finished.Sub(r.Started).Round(time.Millisecond))
-			})
+		if done || err != nil {
+			return err
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("stopped following the repair of shard %d (it keeps running): %w", shard, ctx.Err())
+			return fmt.Errorf("stopped following %s (it keeps running): %w", what, ctx.Err())
 		case <-tick.C:
 		}
 	}
+}
+
+// killOnEachDataNode posts path to every data node and returns those that
+// answered {"killed": true}.
+func killOnEachDataNode(cmd *cobra.Command, o *ctlOptions, path string) ([]uint64, error) {
+	d, err := readState(cmd, o)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := o.context(cmd)
+	defer cancel()
+	var killed []uint64
+	for _, n := range d.DataNodes {
+		var ans struct{ Killed bool }
+		if err := entropyCall(ctx, http.MethodPost, n.HTTPAddr, path, &ans); err == nil && ans.Killed {
+			killed = append(killed, n.ID)
+		}
+	}
+	return killed, nil
 }
 
 func newCtlEntropyKillCommand(o *ctlOptions) *cobra.Command {
@@ -199,18 +233,9 @@ func newCtlEntropyKillCommand(o *ctlOptions) *cobra.Command {
 		Example: "  strata ctl entropy kill-repair",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			d, err := readState(cmd, o)
+			killed, err := killOnEachDataNode(cmd, o, data.EntropyKillPath)
 			if err != nil {
 				return err
-			}
-			ctx, cancel := o.context(cmd)
-			defer cancel()
-			var killed []uint64
-			for _, n := range d.DataNodes {
-				var ans struct{ Killed bool }
-				if err := entropyCall(ctx, http.MethodPost, n.HTTPAddr, data.EntropyKillPath, &ans); err == nil && ans.Killed {
-					killed = append(killed, n.ID)
-				}
 			}
 			if len(killed) == 0 {
 				return o.done(cmd.OutOrStdout(), "no repair was running")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"text/tabwriter"
 	"time"
@@ -103,46 +104,34 @@ func followCopy(cmd *cobra.Command, o *ctlOptions, addr string, shard uint64, wa
 		bar = progressbar.NewOptions(-1, progressbar.OptionSetWriter(out), progressbar.OptionSpinnerType(14),
 			progressbar.OptionSetDescription(fmt.Sprintf("shard %d: starting", shard)), progressbar.OptionClearOnFinish())
 	}
-	ctx, cancel := context.WithTimeout(cmd.Context(), wait)
-	defer cancel()
-	tick := time.NewTicker(200 * time.Millisecond)
-	defer tick.Stop()
-	for {
+	return follow(cmd, o, wait, fmt.Sprintf("the copy of shard %d", shard), func(ctx context.Context) (bool, error) {
 		var sts []data.CopyShardStatus
-		rctx, rcancel := o.context(cmd)
-		err := entropyCall(rctx, http.MethodGet, addr, data.CopyShardStatusPath, &sts)
-		rcancel()
-		if err != nil {
-			return failed("read copy progress", err)
+		if err := entropyCall(ctx, http.MethodGet, addr, data.CopyShardStatusPath, &sts); err != nil {
+			return false, failed("read copy progress", err)
 		}
-		for _, st := range sts {
-			if st.Shard != shard {
-				continue
-			}
-			if bar != nil {
-				bar.Describe(fmt.Sprintf("shard %d: %s, %d values, %d exchanges", shard, st.State, st.Values, st.Rounds))
-				_ = bar.Add(1)
-			}
-			if st.Running {
-				break
-			}
-			if bar != nil {
-				_ = bar.Finish()
-			}
-			if st.Error != "" {
-				return &cliError{msg: fmt.Sprintf("copy of shard %d %s: %s", shard, st.State, st.Error)}
-			}
-			return o.output(out, st, func(tw *tabwriter.Writer) {
-				fmt.Fprintf(tw, "copied shard %d from node %d to node %d: %d values in %s; node %d is an owner, Merkle roots verified equal\n",
-					shard, st.Source, st.Dest, st.Values, st.Finished.Sub(st.Started).Round(time.Millisecond), st.Dest)
-			})
+		i := slices.IndexFunc(sts, func(st data.CopyShardStatus) bool { return st.Shard == shard })
+		if i < 0 {
+			return false, nil
 		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("stopped following the copy of shard %d (it keeps running): %w", shard, ctx.Err())
-		case <-tick.C:
+		st := sts[i]
+		if bar != nil {
+			bar.Describe(fmt.Sprintf("shard %d: %s, %d values, %d exchanges", shard, st.State, st.Values, st.Rounds))
+			_ = bar.Add(1)
 		}
-	}
+		if st.Running {
+			return false, nil
+		}
+		if bar != nil {
+			_ = bar.Finish()
+		}
+		if st.Error != "" {
+			return true, &cliError{msg: fmt.Sprintf("copy of shard %d %s: %s", shard, st.State, st.Error)}
+		}
+		return true, o.output(out, st, func(tw *tabwriter.Writer) {
+			fmt.Fprintf(tw, "copied shard %d from node %d to node %d: %d values in %s; node %d is an owner, Merkle roots verified equal\n",
+				shard, st.Source, st.Dest, st.Values, st.Finished.Sub(st.Started).Round(time.Millisecond), st.Dest)
+		})
+	})
 }
 
 func newCtlCopyShardStatusCommand(o *ctlOptions) *cobra.Command {
@@ -190,19 +179,9 @@ func newCtlKillCopyShardCommand(o *ctlOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			d, err := readState(cmd, o)
+			killed, err := killOnEachDataNode(cmd, o, fmt.Sprintf("%s?shard=%d", data.CopyShardKillPath, shard))
 			if err != nil {
 				return err
-			}
-			ctx, cancel := o.context(cmd)
-			defer cancel()
-			var killed []uint64
-			for _, n := range d.DataNodes {
-				var ans struct{ Killed bool }
-				path := fmt.Sprintf("%s?shard=%d", data.CopyShardKillPath, shard)
-				if err := entropyCall(ctx, http.MethodPost, n.HTTPAddr, path, &ans); err == nil && ans.Killed {
-					killed = append(killed, n.ID)
-				}
 			}
 			if len(killed) == 0 {
 				return o.done(cmd.OutOrStdout(), fmt.Sprintf("no copy of shard %d was running", shard))
