@@ -70,6 +70,7 @@ func newHandler(cfg Config, build string, mv metaView, w pointsWriter, gather pr
 	mux.HandleFunc("GET /health", h.serveHealth)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(gather, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET "+ShardsPath, h.serveShards)
+	mux.HandleFunc("GET /debug/vars", h.serveDebugVars)
 	if cfg.HTTP.PprofEnabled {
 		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)

@@ -44,6 +44,12 @@ func (h *handler) executeClusterStatement(ctx context.Context, user *meta.UserIn
 		return true, h.showRetentionPolicies(s, opts, res)
 	case *influxql.ShowShardsStatement:
 		return true, h.showShards(res)
+	case *influxql.ShowStatsStatement:
+		h.showStats(s, res)
+		return true, nil
+	case *influxql.ShowDiagnosticsStatement:
+		h.showDiagnostics(res)
+		return true, nil
 	case *influxql.ShowShardGroupsStatement:
 		return true, h.showShardGroups(res)
 	case *influxql.CreateContinuousQueryStatement:
