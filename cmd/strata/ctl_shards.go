@@ -67,7 +67,8 @@ roots over every window are equal; only then is DEST added as an owner in
 meta, and a final exchange brings over what SRC took meanwhile. A copy that
 fails or is killed leaves DEST without the shard. Interrupting the command
 leaves the copy running (see copy-shard-status, kill-copy-shard).`,
-		Args: cobra.ExactArgs(3),
+		Example: "  strata ctl copy-shard 1 3 7\n  strata ctl copy-shard 10.0.0.1:8088 10.0.0.3:8088 7 --detach",
+		Args:    cobra.ExactArgs(3),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			d, ids, shard, err := shardNodes(cmd, o, args[:2], args[2])
 			if err != nil {
@@ -136,9 +137,10 @@ func followCopy(cmd *cobra.Command, o *ctlOptions, addr string, shard uint64, wa
 
 func newCtlCopyShardStatusCommand(o *ctlOptions) *cobra.Command {
 	return &cobra.Command{
-		Use:   "copy-shard-status",
-		Short: "Shard copies on every data node: state, values moved, errors",
-		Args:  cobra.NoArgs,
+		Use:     "copy-shard-status",
+		Short:   "Shard copies on every data node: state, values moved, errors",
+		Example: "  strata ctl copy-shard-status\n  strata ctl copy-shard-status --json",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			d, err := readState(cmd, o)
 			if err != nil {
@@ -171,9 +173,10 @@ func newCtlCopyShardStatusCommand(o *ctlOptions) *cobra.Command {
 
 func newCtlKillCopyShardCommand(o *ctlOptions) *cobra.Command {
 	return &cobra.Command{
-		Use:   "kill-copy-shard SHARD",
-		Short: "Cancel the running copy of SHARD (the destination then drops its partial copy)",
-		Args:  cobra.ExactArgs(1),
+		Use:     "kill-copy-shard SHARD",
+		Short:   "Cancel the running copy of SHARD (the destination then drops its partial copy)",
+		Example: "  strata ctl kill-copy-shard 7",
+		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			shard, err := shardArg(args[0])
 			if err != nil {
@@ -199,7 +202,8 @@ func newCtlRemoveShardCommand(o *ctlOptions) *cobra.Command {
 		Long: `Remove data node NODE (id or address) from SHARD's owners in meta; the
 node then deletes its replica. Removing the shard's last owner loses its
 data and is refused unless --force.`,
-		Args: cobra.ExactArgs(2),
+		Example: "  strata ctl remove-shard 1 7\n  strata ctl remove-shard 1 7 --force",
+		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			_, ids, shard, err := shardNodes(cmd, o, args[:1], args[1])
 			if err != nil {
