@@ -244,3 +244,28 @@ func TestPurgedRangeChecked(t *testing.T) {
 		t.Fatalf("purged ranges after the exchange: %+v; want none", purged)
 	}
 }
+
+// TestSyncFromNonOwner: a node that does not hold the shard (a copy's
+// destination) gets it whole from the peer with Sync, tombstones
+// included, then the next Sync finds the roots equal.
+func TestSyncFromNonOwner(t *testing.T) {
+	c := newCluster(t, 2, nil)
+	c.write(1, testData()...)
+	if err := c.shard(1).DeleteSeriesRange([][]byte{seriesKey("a")}, base, base+int64(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.stores[2].DeleteShard(testShard); err != nil {
+		t.Fatal(err)
+	}
+	state, n, err := c.svcs[2].Sync(context.Background(), testShard, 1)
+	if err != nil || state != "streamed" || n == 0 {
+		t.Fatalf("first Sync: %q, %d values, %v; want streamed", state, n, err)
+	}
+	c.requireConverged(1, 2)
+	if got := len(c.shard(2).Tombstones()); got != 1 {
+		t.Fatalf("the copy has %d tombstones; want 1", got)
+	}
+	if state, _, err := c.svcs[2].Sync(context.Background(), testShard, 1); err != nil || state != "equal" {
+		t.Fatalf("second Sync: %q, %v; want equal", state, err)
+	}
+}
