@@ -41,6 +41,12 @@ func TestInfluxDB18Answers(t *testing.T) {
 			`{"results":[{"statement_id":0,"series":[{"name":"m","tags":{"host":"c"},"columns":["time","s","v"],"values":[["1970-01-01T00:00:03Z",null,5]]},{"name":"m","tags":{"host":"b"},"columns":["time","s","v"],"values":[["1970-01-01T00:00:02Z","z",1],["1970-01-01T00:00:01Z","x",3]]},{"name":"m","tags":{"host":"a"},"columns":["time","s","v"],"values":[["1970-01-01T00:00:03Z","w",3],["1970-01-01T00:00:02Z","x",2],["1970-01-01T00:00:01Z","y",1]]}]}]}`},
 		{"desc measurement order", `SELECT last(v) FROM m,n GROUP BY host ORDER BY time DESC`,
 			`{"results":[{"statement_id":0,"series":[{"name":"n","tags":{"host":"a"},"columns":["time","last"],"values":[["1970-01-01T00:00:01Z",9]]},{"name":"m","tags":{"host":"c"},"columns":["time","last"],"values":[["1970-01-01T00:00:03Z",5]]},{"name":"m","tags":{"host":"b"},"columns":["time","last"],"values":[["1970-01-01T00:00:02Z",1]]},{"name":"m","tags":{"host":"a"},"columns":["time","last"],"values":[["1970-01-01T00:00:03Z",3]]}]}]}`},
+		// SELECT * over several measurements: every one gets the union of
+		// their columns, null where it lacks one.
+		{"wildcard over a regex is the union", `SELECT * FROM /m|n/`,
+			`{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","host","s","v","w"],"values":[["1970-01-01T00:00:01Z","a","y",1,null],["1970-01-01T00:00:01Z","b","x",3,null],["1970-01-01T00:00:02Z","a","x",2,null],["1970-01-01T00:00:02Z","b","z",1,null],["1970-01-01T00:00:03Z","a","w",3,null],["1970-01-01T00:00:03Z","c",null,5,null]]},{"name":"n","columns":["time","host","s","v","w"],"values":[["1970-01-01T00:00:01Z","a",null,9,1],["1970-01-01T00:00:02Z","b",null,null,2]]}]}]}`},
+		{"wildcard over a list is the union", `SELECT * FROM m,n GROUP BY host`,
+			`{"results":[{"statement_id":0,"series":[{"name":"m","tags":{"host":"a"},"columns":["time","s","v","w"],"values":[["1970-01-01T00:00:01Z","y",1,null],["1970-01-01T00:00:02Z","x",2,null],["1970-01-01T00:00:03Z","w",3,null]]},{"name":"m","tags":{"host":"b"},"columns":["time","s","v","w"],"values":[["1970-01-01T00:00:01Z","x",3,null],["1970-01-01T00:00:02Z","z",1,null]]},{"name":"m","tags":{"host":"c"},"columns":["time","s","v","w"],"values":[["1970-01-01T00:00:03Z",null,5,null]]},{"name":"n","tags":{"host":"a"},"columns":["time","s","v","w"],"values":[["1970-01-01T00:00:01Z",null,9,1]]},{"name":"n","tags":{"host":"b"},"columns":["time","s","v","w"],"values":[["1970-01-01T00:00:02Z",null,null,2]]}]}]}`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -88,12 +88,27 @@ func (e *Executor) selectFrom(ctx context.Context, st Storage, s *influxql.Selec
 		return nil, err
 	}
 	win := newWindowing(s.Location, int64(interval), int64(offset), min, max)
+	var union *resolver
+	if len(srcs) > 1 {
+		if union, err = e.unionResolver(ctx, st, s, srcs, min, max); err != nil {
+			return nil, err
+		}
+	}
 	var rows []*Row
 	seriesN := 0
-	gate := &seriesGate{sink: opts.Sink, slimit: s.SLimit, soffset: s.SOffset}
+	// Under ORDER BY time DESC InfluxDB 1.8 orders the series (measurement,
+	// then tags) descending too, after SLIMIT picked them in ascending order
+	// (query/iterator.gen.go, the sorted merge heap's Less): several series
+	// are collected, then sent reversed.
+	sink := opts.Sink
+	reverse := !s.TimeAscending() && (len(srcs) > 1 || len(s.Dimensions) > 0)
+	if reverse {
+		sink = nil
+	}
+	gate := &seriesGate{sink: sink, slimit: s.SLimit, soffset: s.SOffset}
 	var pointN int64
 	for _, src := range srcs {
-		p, err := e.newPlan(ctx, st, s, src, cond, min, max, win)
+		p, err := e.newPlan(ctx, st, s, src, cond, min, max, win, union)
 		if err != nil {
 			return nil, err
 		}
@@ -103,9 +118,9 @@ func (e *Executor) selectFrom(ctx context.Context, st Storage, s *influxql.Selec
 		p.pointN = &pointN
 		var r []*Row
 		var n int
-		if opts.Sink != nil && p.streamable() {
+		if sink != nil && p.streamable() {
 			n, err = e.stream(ctx, st, p, seriesN, gate)
-		} else if r, n, err = e.run(ctx, st, p, seriesN); err == nil && opts.Sink != nil {
+		} else if r, n, err = e.run(ctx, st, p, seriesN); err == nil && sink != nil {
 			err = gate.writeRows(r)
 		}
 		if errors.Is(err, errSLimitReached) || errors.Is(err, errRowLimitReached) {
@@ -115,17 +130,20 @@ func (e *Executor) selectFrom(ctx context.Context, st Storage, s *influxql.Selec
 			return nil, err
 		}
 		seriesN += n
-		if opts.Sink == nil {
+		if sink == nil {
 			rows = append(rows, r...)
 		}
 	}
 	lo, hi := window(len(rows), s.SLimit, s.SOffset)
 	rows = rows[lo:hi]
-	if !s.TimeAscending() {
-		// InfluxDB 1.8 orders series (measurement, then tags) descending
-		// too, after SLIMIT picked them in ascending order
-		// (query/iterator.gen.go sortedMergeHeap Less).
+	if reverse {
 		slices.Reverse(rows)
+	}
+	if reverse && opts.Sink != nil {
+		if err := (&seriesGate{sink: opts.Sink}).writeRows(rows); err != nil && !errors.Is(err, errRowLimitReached) {
+			return nil, err
+		}
+		return nil, nil
 	}
 	return rows, nil
 }
@@ -175,8 +193,42 @@ func (e *Executor) sourcesOf(ctx context.Context, st Storage, s *influxql.Select
 	return srcs, nil
 }
 
+// unionResolver knows the fields and tags of every source: InfluxDB 1.8
+// expands a statement's wildcards once, over all its measurements
+// (query/compile.go, FieldMapper.FieldDimensions of the sources), so every
+// measurement answers with the union's columns, null where it lacks one.
+func (e *Executor) unionResolver(ctx context.Context, st Storage, s *influxql.SelectStatement, srcs []source, min, max int64) (*resolver, error) {
+	r := &resolver{types: make(map[string]models.FieldType)}
+	for _, src := range srcs {
+		keys, err := st.FieldKeys(ctx, src.db, src.rp, src.name, min, max)
+		if err != nil {
+			return nil, fmt.Errorf("list field keys of %q: %w", src.name, err)
+		}
+		for _, k := range keys {
+			if _, dup := r.types[k.Name]; !dup {
+				r.types[k.Name] = k.Type
+			}
+		}
+		if s.HasWildcard() || hasWildcardDim(s) {
+			tags, err := st.TagKeys(ctx, src.db, src.rp, src.name, nil, min, max)
+			if err != nil {
+				return nil, fmt.Errorf("list tag keys of %q: %w", src.name, err)
+			}
+			r.tags = append(r.tags, tags...)
+		}
+	}
+	slices.Sort(r.tags)
+	r.tags = slices.Compact(r.tags)
+	for t := range slices.Values(r.tags) {
+		delete(r.types, t) // a key that is a tag somewhere stays a tag
+	}
+	return r, nil
+}
+
 // newPlan resolves s against one measurement; nil when it has no fields.
-func (e *Executor) newPlan(ctx context.Context, st Storage, s *influxql.SelectStatement, src source, cond influxql.Expr, min, max int64, win windowing) (*plan, error) {
+// union, when not nil, names the fields and tags of all the statement's
+// measurements, for the columns.
+func (e *Executor) newPlan(ctx context.Context, st Storage, s *influxql.SelectStatement, src source, cond influxql.Expr, min, max int64, win windowing, union *resolver) (*plan, error) {
 	keys, err := st.FieldKeys(ctx, src.db, src.rp, src.name, min, max)
 	if err != nil {
 		return nil, fmt.Errorf("list field keys of %q: %w", src.name, err)
@@ -195,6 +247,9 @@ func (e *Executor) newPlan(ctx context.Context, st Storage, s *influxql.SelectSt
 		if err != nil {
 			return nil, fmt.Errorf("list tag keys of %q: %w", src.name, err)
 		}
+	}
+	if union != nil {
+		r = union
 	}
 	p := &plan{stmt: s, src: src, min: min, max: max, windowing: win}
 	p.dims = resolveDims(s, r.tags)
