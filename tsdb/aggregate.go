@@ -235,8 +235,10 @@ func markStatBlocks(blocks []blockRef, caches []tsm.Array, tombs []Tombstone, se
 			}
 		}
 		blocks[i].isolated = !covered
-		blocks[i].stat = !covered && m.MinTime >= min && m.MaxTime <= max &&
-			g.num(m.MinTime) == g.num(m.MaxTime)
+		// A string block's statistics hold no values (first and last are
+		// read from the block), so it is never folded from them.
+		blocks[i].stat = !covered && blocks[i].typ != models.FieldTypeString &&
+			m.MinTime >= min && m.MaxTime <= max && g.num(m.MinTime) == g.num(m.MaxTime)
 	}
 }
 
