@@ -32,7 +32,9 @@ func TestRestartServesWithoutMetaQuorum(t *testing.T) {
 	c.CreateDatabase("db", 2)
 	t0 := time.Now().Add(-time.Minute).Truncate(time.Second)
 	body, want := batch(5, 3, t0)
-	if code, resp := c.Write(0, params("db", "db"), body); code != 204 {
+	// At consistency all, so node 1 holds the batch before it stops (a
+	// level-one write answers before its remote copy is written).
+	if code, resp := c.Write(0, params("db", "db", "consistency", "all"), body); code != 204 {
 		t.Fatalf("write: %d %s", code, resp)
 	}
 	c.Stop(1)
