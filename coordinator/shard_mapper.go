@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -414,6 +415,19 @@ func (s *ClusterStorage) tryOwners(ctx context.Context, op string, sh meta.Shard
 	return &ShardOwnersError{Op: op, ShardID: sh.ID, Errs: errs}
 }
 
+// recoverShard runs work for one shard and turns a panic in it into an
+// error for this query, logged with its stack: a bug reached by one query's
+// input must not take the node and every other request down with it.
+func (s *ClusterStorage) recoverShard(ctx context.Context, sh meta.ShardInfo, work func(context.Context, meta.ShardInfo) error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.logger.Error("panic reading a shard; the query fails, the node goes on", "shard_id", sh.ID, "panic", p, "stack", string(debug.Stack()))
+			err = fmt.Errorf("internal error reading shard %d: %v", sh.ID, p)
+		}
+	}()
+	return work(ctx, sh)
+}
+
 // forEachShard runs work for every shard on at most s.concurrency
 // goroutines, all ended before it returns. The first error cancels the
 // others' context and is returned.
@@ -453,7 +467,7 @@ func (s *ClusterStorage) forEachShard(ctx context.Context, shards []meta.ShardIn
 				if !ok {
 					return
 				}
-				if err := work(ctx, sh); err != nil {
+				if err := s.recoverShard(ctx, sh, work); err != nil {
 					fail(err)
 					return
 				}
