@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -103,6 +105,9 @@ the others are tried when one is down). Output is a table, or JSON with
 			if _, err := opts.tls.config(); err != nil {
 				return err
 			}
+			if opts.secret == "" {
+				opts.secret = localClusterSecret()
+			}
 			switch meta.ReadConsistency(opts.consistency) {
 			case meta.ReadStale, meta.ReadDefault, meta.ReadConsistent:
 				return nil
@@ -114,7 +119,7 @@ the others are tried when one is down). Output is a table, or JSON with
 	pf.StringSliceVar(&opts.metaAddrs, "meta", []string{"127.0.0.1:8091"}, "meta node HTTP addresses, comma-separated (a host without a port means port 8091)")
 	pf.BoolVar(&opts.json, "json", false, "print JSON instead of tables")
 	pf.DurationVar(&opts.timeout, "timeout", 10*time.Second, "give up on the command after this long")
-	pf.StringVar(&opts.secret, secretFlag, "", "the meta nodes' internal-shared-secret (or STRATA_CTL_INTERNAL_SHARED_SECRET)")
+	pf.StringVar(&opts.secret, secretFlag, "", "the meta nodes' internal-shared-secret (or STRATA_CTL_INTERNAL_SHARED_SECRET; default: the one strata local keeps in ./strata-data, when present)")
 	opts.tls.register(pf, "the meta nodes")
 	pf.StringVar(&opts.consistency, "consistency", string(meta.ReadDefault), "read consistency of show commands: stale (the asked node's own state), default (the leader's) or consistent (linearizable)")
 	cmd.AddCommand(
@@ -187,4 +192,15 @@ func failed(action string, err error) error {
 		return &cliError{msg: action + ": " + apiErr.Message, err: err}
 	}
 	return &cliError{msg: action + ": " + err.Error(), err: err}
+}
+
+// localClusterSecret returns the internode secret that strata local keeps in
+// its default folder under the working directory, or "" when there is none,
+// so that ctl run beside `strata local` (as the README shows) needs no flag.
+func localClusterSecret() string {
+	b, err := os.ReadFile(filepath.Join(localDefaultDir, localSecretFile))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
 }

@@ -141,6 +141,10 @@ func (o *localOptions) start(c *localCluster, logger *slog.Logger) error {
 	return nil
 }
 
+// localDefaultDir is where strata local keeps its nodes when --dir is not
+// given.
+const localDefaultDir = "./strata-data"
+
 // localSecretFile holds strata local's internode shared secret, generated
 // on the first start and reused by the next ones.
 const localSecretFile = "internal-shared-secret"
@@ -221,7 +225,7 @@ every node cleanly.`,
 		},
 	}
 	fs := cmd.Flags()
-	fs.StringVar(&o.dir, "dir", "./strata-data", "folder holding every node's data")
+	fs.StringVar(&o.dir, "dir", localDefaultDir, "folder holding every node's data")
 	fs.IntVar(&o.metaNodes, "meta-nodes", 3, "number of meta nodes")
 	fs.IntVar(&o.dataNodes, "data-nodes", 2, "number of data nodes")
 	fs.IntVar(&o.replication, "replication", 2, "the cluster's default replication factor for new databases (kept in meta)")
