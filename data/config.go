@@ -30,6 +30,9 @@ const (
 	DefaultShardPrecreateAdvance = 30 * time.Minute
 	// DefaultShardPrecreateInterval is how often the pre-creator runs.
 	DefaultShardPrecreateInterval = 1 * time.Minute
+	// DefaultHeartbeatInterval is how often a data node tells the meta
+	// leader it is alive; meta's default data-node-timeout is five of these.
+	DefaultHeartbeatInterval = 2 * time.Second
 	// DefaultShutdownTimeout bounds the drain of in-flight requests.
 	DefaultShutdownTimeout = 30 * time.Second
 	// DefaultGCPercent is the Go garbage collector's target (GOGC) for a
@@ -67,6 +70,9 @@ type Config struct {
 	// of the next shard group before writes need it.
 	ShardPrecreateAdvance  meta.Duration `toml:"shard-precreate-advance"`
 	ShardPrecreateInterval meta.Duration `toml:"shard-precreate-interval"`
+	// HeartbeatInterval is how often the node tells the meta leader it is
+	// alive (meta's data-node-timeout should be several of these).
+	HeartbeatInterval meta.Duration `toml:"heartbeat-interval"`
 	// ShutdownTimeout bounds how long Close waits for in-flight requests;
 	// they are cancelled at half of it (see Server.Close).
 	ShutdownTimeout meta.Duration `toml:"shutdown-timeout"`
@@ -106,6 +112,7 @@ func NewConfig() Config {
 		Meta:                   []string{DefaultMetaAddr},
 		ShardPrecreateAdvance:  meta.Duration(DefaultShardPrecreateAdvance),
 		ShardPrecreateInterval: meta.Duration(DefaultShardPrecreateInterval),
+		HeartbeatInterval:      meta.Duration(DefaultHeartbeatInterval),
 		ShutdownTimeout:        meta.Duration(DefaultShutdownTimeout),
 		GCPercent:              DefaultGCPercent,
 		HTTP:                   NewHTTPConfig(),
@@ -132,6 +139,7 @@ func (c *Config) Validate() error {
 	req(len(c.Meta) > 0, "meta must name at least one meta node")
 	req(c.ShardPrecreateAdvance > 0, "shard-precreate-advance must be positive")
 	req(c.ShardPrecreateInterval > 0, "shard-precreate-interval must be positive")
+	req(c.HeartbeatInterval > 0, "heartbeat-interval must be positive")
 	req(c.ShutdownTimeout > 0, "shutdown-timeout must be positive")
 	req(c.GCPercent >= 10, "gc-percent must be at least 10 (lower makes the collector run almost constantly)")
 	if err := c.HTTP.Validate(); err != nil {

@@ -234,6 +234,7 @@ func (s *Server) open() error {
 	s.goFunc(func() { s.serve(s.httpSrv, s.httpLn, "http") })
 	s.goFunc(func() { s.serve(s.rpcSrv, s.rpcLn, "rpc") })
 	s.goFunc(s.lifecycleLoop)
+	s.goFunc(s.heartbeatLoop)
 	s.cq.Open()
 	s.logger.Info("data node started", "http_addr", s.httpAddr, "rpc_addr", s.rpcAddr, "dir", s.cfg.Dir)
 	return nil
@@ -277,6 +278,34 @@ func (s *Server) lifecycleLoop() {
 				s.logger.Warn("shard group pre-creation failed", "error", err)
 			}
 			cancel()
+		}
+	}
+}
+
+// heartbeatLoop tells the meta leader every HeartbeatInterval that this
+// node is alive and how many shards it holds; that is what `strata ctl
+// show` reports (meta/DESIGN.md, "Data node liveness"). A failed
+// heartbeat is logged once per run of failures and retried next tick.
+func (s *Server) heartbeatLoop() {
+	every := s.cfg.HeartbeatInterval.D()
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	failing := false
+	for {
+		ctx, cancel := context.WithTimeout(s.life, every)
+		err := s.meta.Heartbeat(ctx, meta.DataNodeHeartbeat{NodeID: s.NodeID(), Shards: len(s.store.ShardIDs())})
+		cancel()
+		switch {
+		case err != nil && !failing && s.life.Err() == nil:
+			s.logger.Warn("heartbeat to meta failed; meta reports this node down if it lasts", "err", err)
+		case err == nil && failing:
+			s.logger.Info("heartbeat to meta delivered again")
+		}
+		failing = err != nil
+		select {
+		case <-s.stopCh:
+			return
+		case <-tick.C:
 		}
 	}
 }

@@ -32,6 +32,10 @@ const (
 	DefaultMaxLongPollTimeout        = 5 * time.Minute
 	DefaultJoinRetryInterval         = 1 * time.Second
 	DefaultRaftLogLevel              = "warn"
+	// DefaultDataNodeTimeout is how long the leader waits without a
+	// heartbeat before it reports a data node down: five of the data
+	// nodes' default 2s heartbeat intervals.
+	DefaultDataNodeTimeout = 10 * time.Second
 )
 
 // Duration is a time.Duration that reads and writes TOML/JSON text such as
@@ -116,6 +120,10 @@ type Config struct {
 	// RaftLogLevel is the level of hashicorp/raft's own log lines
 	// (trace, debug, info, warn, error).
 	RaftLogLevel string `toml:"raft-log-level"`
+	// DataNodeTimeout is how long the leader goes without a data node's
+	// heartbeat before `strata ctl show` reports the node down. Keep it
+	// several times the data nodes' heartbeat-interval.
+	DataNodeTimeout Duration `toml:"data-node-timeout"`
 }
 
 // NewConfig returns a Config with every default filled in.
@@ -139,6 +147,7 @@ func NewConfig() Config {
 		MaxLongPollTimeout:        Duration(DefaultMaxLongPollTimeout),
 		JoinRetryInterval:         Duration(DefaultJoinRetryInterval),
 		RaftLogLevel:              DefaultRaftLogLevel,
+		DataNodeTimeout:           Duration(DefaultDataNodeTimeout),
 	}
 }
 
@@ -159,7 +168,7 @@ func (c *Config) Validate() error {
 		"apply-timeout": c.ApplyTimeout, "leadership-transfer-timeout": c.LeadershipTransferTimeout,
 		"snapshot-interval": c.SnapshotInterval, "retention-check-interval": c.RetentionCheckInterval,
 		"long-poll-timeout": c.LongPollTimeout, "max-long-poll-timeout": c.MaxLongPollTimeout,
-		"join-retry-interval": c.JoinRetryInterval,
+		"join-retry-interval": c.JoinRetryInterval, "data-node-timeout": c.DataNodeTimeout,
 	} {
 		req(d > 0, "%s must be positive, got %s", name, d.D())
 	}

@@ -72,6 +72,8 @@ func (s *Server) handler() http.Handler {
 	mux.HandleFunc("POST /join", s.handleJoin)
 	mux.HandleFunc("POST /leave", s.handleLeave)
 	mux.HandleFunc("GET /status", s.handleStatus)
+	mux.HandleFunc("POST /heartbeat", s.handleHeartbeat)
+	mux.HandleFunc("GET /data-nodes/state", s.handleDataNodeStates)
 	mux.HandleFunc("GET /ping", s.handlePing)
 	mux.HandleFunc("HEAD /ping", s.handlePing)
 	mux.HandleFunc("GET /health", s.handleHealth)

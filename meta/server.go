@@ -60,6 +60,8 @@ type Server struct {
 	// barrier: from then on its CommitIndex is authoritative for reads.
 	readyTerm  atomic.Uint64
 	leaderKick chan struct{} // cap 1: "leadership may have changed"
+	// heartbeats is what this node heard from data nodes while leader.
+	heartbeats *heartbeats
 
 	stopCh    chan struct{}
 	wg        sync.WaitGroup
@@ -83,6 +85,7 @@ func NewServer(cfg Config, logger *slog.Logger, reg prometheus.Registerer) *Serv
 		logger:     logger,
 		fsm:        newFSM(DefaultRecentRequests),
 		leaderKick: make(chan struct{}, 1),
+		heartbeats: newHeartbeats(cfg.DataNodeTimeout.D()),
 		stopCh:     make(chan struct{}),
 	}
 	if g, ok := reg.(prometheus.Gatherer); ok {

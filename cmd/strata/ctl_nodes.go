@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -23,12 +24,15 @@ type clusterView struct {
 	UnderReplicated []meta.ShardLocation `json:"under_replicated,omitempty"`
 }
 
-// dataNodeView is a data node with its state: "up" when its /health
-// answers 200, else "down".
+// dataNodeView is a data node with its state as the meta leader sees it
+// from the node's heartbeats (meta.DataNodeUp, Down or Unknown) and the
+// shard count of its last heartbeat (-1 without one).
 type dataNodeView struct {
 	meta.NodeInfo
-	State  string `json:"state"`
-	Shards int    `json:"shards"`
+	State         string        `json:"state"`
+	Shards        int           `json:"shards"`
+	LastHeartbeat time.Time     `json:"last_heartbeat,omitzero"`
+	HeartbeatAge  meta.Duration `json:"heartbeat_age,omitempty"`
 }
 
 type metaNodeView struct {
@@ -57,6 +61,11 @@ func newCtlShowCommand(o *ctlOptions) *cobra.Command {
 		Short: "Show the meta nodes (leader marked) and data nodes",
 		Example: `  strata ctl show
   strata ctl --meta 10.0.0.5 show --json`,
+		Long: `Show the meta nodes (leader marked) and data nodes. A data node's state is
+the meta leader's view of it, from the heartbeats the node sends: "up" when
+one arrived within the meta nodes' data-node-timeout, "down" when none did,
+"unknown" while a newly elected leader has not yet led that long. Nothing
+is probed from this machine, so it answers the same wherever it runs.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, c, done := o.session(cmd)
@@ -69,11 +78,19 @@ func newCtlShowCommand(o *ctlOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			states, err := c.DataNodeStates(ctx)
+			if err != nil {
+				return failed("read the data nodes' state from the meta leader", err)
+			}
+			byID := make(map[uint64]meta.DataNodeState, len(states))
+			for _, s := range states {
+				byID[s.ID] = s
+			}
 			view := clusterView{Leader: st.Leader.ID, DefaultReplication: d.DefaultReplication(), UnderReplicated: d.UnderReplicatedShards()}
 			for _, n := range d.DataNodes {
-				v := dataNodeView{NodeInfo: n, State: "down", Shards: -1}
-				if m, ok := nodeShards(ctx, n.HTTPAddr); ok {
-					v.State, v.Shards = "up", len(m)
+				v := dataNodeView{NodeInfo: n, State: meta.DataNodeUnknown, Shards: -1}
+				if s, ok := byID[n.ID]; ok {
+					v.State, v.Shards, v.LastHeartbeat, v.HeartbeatAge = s.State, s.Shards, s.LastHeartbeat, s.HeartbeatAge
 				}
 				view.DataNodes = append(view.DataNodes, v)
 			}
@@ -95,13 +112,16 @@ func newCtlShowCommand(o *ctlOptions) *cobra.Command {
 				}
 				fmt.Fprintln(tw)
 				fmt.Fprintln(tw, "Data nodes")
-				fmt.Fprintln(tw, "ID\tHTTP ADDR\tRPC ADDR\tSTATE\tSHARDS")
+				fmt.Fprintln(tw, "ID\tHTTP ADDR\tRPC ADDR\tSTATE\tSHARDS\tLAST HEARTBEAT")
 				for _, n := range view.DataNodes {
-					shards := "?"
+					shards, seen := "?", "never (by this leader)"
 					if n.Shards >= 0 {
 						shards = strconv.Itoa(n.Shards)
 					}
-					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", n.ID, n.HTTPAddr, n.RPCAddr, n.State, shards)
+					if !n.LastHeartbeat.IsZero() {
+						seen = n.HeartbeatAge.D().Round(100*time.Millisecond).String() + " ago"
+					}
+					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", n.ID, n.HTTPAddr, n.RPCAddr, n.State, shards, seen)
 				}
 				if len(view.DataNodes) == 0 {
 					fmt.Fprintln(tw, "(none)")
