@@ -31,14 +31,13 @@ type entropyService interface {
 // admin when auth is enabled.
 func (h *handler) mountEntropy(ae entropyService) {
 	h.mux.HandleFunc("GET "+EntropyPath, func(w http.ResponseWriter, r *http.Request) {
-		if _, err := h.authenticate(r); err != nil {
-			httpError(w, http.StatusUnauthorized, err.Error())
+		if !h.operator(w, r, false) {
 			return
 		}
 		writeJSON(w, http.StatusOK, ae.Status())
 	})
 	h.mux.HandleFunc("POST "+EntropyRepairPath, func(w http.ResponseWriter, r *http.Request) {
-		if !h.admin(w, r) {
+		if !h.operator(w, r, true) {
 			return
 		}
 		id, err := strconv.ParseUint(r.URL.Query().Get("shard"), 10, 64)
@@ -60,26 +59,11 @@ func (h *handler) mountEntropy(ae entropyService) {
 		}
 	})
 	h.mux.HandleFunc("POST "+EntropyKillPath, func(w http.ResponseWriter, r *http.Request) {
-		if !h.admin(w, r) {
+		if !h.operator(w, r, true) {
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]bool{"killed": ae.KillRepair()})
 	})
-}
-
-// admin answers 401/403 and returns false unless the request may run an
-// operator action.
-func (h *handler) admin(w http.ResponseWriter, r *http.Request) bool {
-	u, err := h.authenticate(r)
-	if err != nil {
-		httpError(w, http.StatusUnauthorized, err.Error())
-		return false
-	}
-	if u != nil && !u.Admin {
-		httpError(w, http.StatusForbidden, "operator actions (repairs, purges) need an admin user")
-		return false
-	}
-	return true
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -12,6 +12,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/influxdata/influxql"
 
+	"github.com/strata-db/strata/internal/nodeauth"
 	"github.com/strata-db/strata/meta"
 )
 
@@ -42,6 +43,7 @@ const (
 	reasonBadToken      = "bad_token"
 	reasonForbidden     = "forbidden"
 	reasonNoState       = "no_state"
+	reasonBadSecret     = "bad_internode_token"
 )
 
 func unauthorized(reason, user, msg string) *authError {
@@ -177,6 +179,35 @@ func (h *handler) authenticate(r *http.Request) (*meta.UserInfo, *authError) {
 		return nil, unauthorized(reasonBadPassword, creds.user, "authorization failed")
 	}
 	return u, nil
+}
+
+// operator answers 401/403 and returns false unless the request may use
+// an operator endpoint (/strata/v1/…): reading needs an authenticated user
+// and acting (repairs, purges, copies) an admin, when auth is enabled. A
+// request signed with the internal shared secret, as strata ctl signs
+// them, may do both: whoever holds the secret commands the meta nodes
+// anyway.
+func (h *handler) operator(w http.ResponseWriter, r *http.Request, act bool) bool {
+	if h.nodeKey != nil && r.Header.Get(nodeauth.Header) != "" {
+		err := h.nodeKey.Verify(r)
+		if err == nil {
+			return true
+		}
+		if _, cerr := parseCredentials(r); cerr != nil && h.cfg.HTTP.AuthEnabled {
+			h.refuse(w, r, unauthorized(reasonBadSecret, "", err.Error()))
+			return false
+		}
+	}
+	u, aerr := h.authenticate(r)
+	if aerr != nil {
+		h.refuse(w, r, aerr)
+		return false
+	}
+	if act && u != nil && !u.Admin {
+		h.refuse(w, r, forbidden(u.Name, "operator actions (repairs, purges, shard copies) need an admin user"))
+		return false
+	}
+	return true
 }
 
 // authenticateToken checks a JWT signed with [http] shared-secret and

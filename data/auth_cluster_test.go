@@ -14,6 +14,7 @@ import (
 
 	"github.com/strata-db/strata/data"
 	"github.com/strata-db/strata/data/clustertest"
+	"github.com/strata-db/strata/internal/nodeauth"
 )
 
 // authClient sends requests to one node of an auth-enabled cluster.
@@ -326,4 +327,49 @@ func noneToken(t *testing.T, exp int64) string {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// TestOperatorEndpointAuth checks who may use the operator endpoints
+// (/strata/v1/…) of an auth-enabled node with an internal shared secret:
+// any user may read, only an admin may act, and a request signed with the
+// secret (as strata ctl signs them) may do both; a request signed with
+// another secret is refused, naming why.
+func TestOperatorEndpointAuth(t *testing.T) {
+	const secret = "operator-secret"
+	c := clustertest.New(t, clustertest.Options{Meta: 1, Data: 1, InternalSharedSecret: secret, Configure: func(_ int, cfg *data.Config) {
+		cfg.HTTP.AuthEnabled = true
+	}})
+	a := authClient{t: t, base: c.URL(0)}
+	a.query("", "", "", `CREATE USER root WITH PASSWORD 'rootpw' WITH ALL PRIVILEGES`)
+	a.query("root", "rootpw", "", `CREATE USER reader WITH PASSWORD 'pw'`)
+	signed := func(key, method, path string) map[string]string {
+		return map[string]string{nodeauth.Header: nodeauth.New(key).Token(method, path)}
+	}
+	for _, tc := range []struct {
+		name, method, path string
+		user, password     string
+		header             func(method, path string) map[string]string
+		want               int
+		body               string
+	}{
+		{"read, no credentials", "GET", data.HHPath, "", "", nil, 401, "unable to parse authentication credentials"},
+		{"read as a user", "GET", data.EntropyPath, "reader", "pw", nil, 200, ""},
+		{"shards as a user", "GET", data.ShardsPath, "reader", "pw", nil, 200, ""},
+		{"read signed", "GET", data.CopyShardStatusPath, "", "", func(m, p string) map[string]string { return signed(secret, m, p) }, 200, ""},
+		{"read signed with another secret", "GET", data.HHPath, "", "", func(m, p string) map[string]string { return signed("wrong", m, p) }, 401, "internode authentication failed"},
+		{"act as a user", "POST", data.EntropyKillPath, "reader", "pw", nil, 403, "need an admin user"},
+		{"act as a user with a bad signature", "POST", data.EntropyKillPath, "reader", "pw", func(m, p string) map[string]string { return signed("wrong", m, p) }, 403, "need an admin user"},
+		{"act as admin", "POST", data.EntropyKillPath, "root", "rootpw", nil, 200, `"killed":false`},
+		{"act signed", "POST", data.HHPurgePath + "?node=7", "", "", func(m, p string) map[string]string { return signed(secret, m, p) }, 200, ""},
+		{"act signed for another path", "POST", data.HHPurgePath + "?node=7", "", "", func(m, _ string) map[string]string { return signed(secret, m, data.HHPurgePath+"?node=8") }, 401, "internode authentication failed"},
+	} {
+		var h map[string]string
+		if tc.header != nil {
+			h = tc.header(tc.method, tc.path)
+		}
+		code, body := a.do(tc.method, tc.path, "", tc.user, tc.password, h)
+		if code != tc.want || !strings.Contains(body, tc.body) {
+			t.Errorf("%s: %s %s answered %d %s; want %d %q", tc.name, tc.method, tc.path, code, body, tc.want, tc.body)
+		}
+	}
 }

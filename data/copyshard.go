@@ -273,14 +273,13 @@ func (c *shardCopier) Close() {
 // an admin when auth is enabled.
 func (h *handler) mountCopyShard(c *shardCopier) {
 	h.mux.HandleFunc("GET "+CopyShardStatusPath, func(w http.ResponseWriter, r *http.Request) {
-		if _, err := h.authenticate(r); err != nil {
-			httpError(w, http.StatusUnauthorized, err.Error())
+		if !h.operator(w, r, false) {
 			return
 		}
 		writeJSON(w, http.StatusOK, c.Status())
 	})
 	h.mux.HandleFunc("POST "+CopyShardPath, func(w http.ResponseWriter, r *http.Request) {
-		if !h.admin(w, r) {
+		if !h.operator(w, r, true) {
 			return
 		}
 		shard, err1 := strconv.ParseUint(r.URL.Query().Get("shard"), 10, 64)
@@ -302,7 +301,7 @@ func (h *handler) mountCopyShard(c *shardCopier) {
 		}
 	})
 	h.mux.HandleFunc("POST "+CopyShardKillPath, func(w http.ResponseWriter, r *http.Request) {
-		if !h.admin(w, r) {
+		if !h.operator(w, r, true) {
 			return
 		}
 		shard, err := strconv.ParseUint(r.URL.Query().Get("shard"), 10, 64)

@@ -128,14 +128,13 @@ func pruneHHState(svc *hh.Service, d *meta.Data) error {
 // auth is enabled.
 func (h *handler) mountHH(svc *hh.Service) {
 	h.mux.HandleFunc("GET "+HHPath, func(w http.ResponseWriter, r *http.Request) {
-		if _, err := h.authenticate(r); err != nil {
-			httpError(w, http.StatusUnauthorized, err.Error())
+		if !h.operator(w, r, false) {
 			return
 		}
 		writeJSON(w, http.StatusOK, svc.Status())
 	})
 	h.mux.HandleFunc("POST "+HHPurgePath, func(w http.ResponseWriter, r *http.Request) {
-		if !h.admin(w, r) {
+		if !h.operator(w, r, true) {
 			return
 		}
 		id, err := strconv.ParseUint(r.URL.Query().Get("node"), 10, 64)

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/strata-db/strata/internal/nodeauth"
 	"github.com/strata-db/strata/meta"
 )
 
@@ -40,6 +41,9 @@ type handler struct {
 	metrics *httpMetrics
 	mux     *http.ServeMux
 	auth    authCache
+	// nodeKey verifies requests signed with the internal shared secret,
+	// which the operator endpoints accept (nil: no secret).
+	nodeKey *nodeauth.Key
 	writes  *writeLimiter
 	// shards lists the node's shards for ShardsPath (nil: none).
 	shards func() []ShardStatus

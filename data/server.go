@@ -202,6 +202,7 @@ func (s *Server) open() error {
 
 	h := newHandler(s.cfg, s.build, s.meta, s.writer, s.gather, s.logger.With("component", "http"), newHTTPMetrics(s.reg))
 	h.shards = func() []ShardStatus { return shardStatuses(s.store) }
+	h.nodeKey = nodeKey
 	h.ddl, h.queries, h.deletes, h.users = s.meta, executor, storage, s.meta
 	rpcHandler := coordinator.NewRPCHandler(s.cfg.Coordinator, local, s.logger.With("component", "rpc"), s.reg)
 	rpcHandler.SetShardReader(reader)

@@ -33,8 +33,7 @@ func shardStatuses(store *tsdb.Store) []ShardStatus {
 }
 
 func (h *handler) serveShards(w http.ResponseWriter, r *http.Request) {
-	if _, aerr := h.authenticate(r); aerr != nil {
-		h.refuse(w, r, aerr)
+	if !h.operator(w, r, false) {
 		return
 	}
 	var list []ShardStatus

@@ -26,6 +26,11 @@ type ctlOptions struct {
 	consistency string
 	secret      string
 	tls         tlsFlags
+	// user and password are --user and --pwd, sent to data nodes.
+	user, password string
+	// dataNodes calls the data nodes' operator endpoints; set by
+	// PersistentPreRunE.
+	dataNodes *dataNodeClient
 }
 
 // ctlDialTimeout bounds each connection attempt to a meta node, so a
@@ -96,18 +101,23 @@ func newCtlCommand() *cobra.Command {
   STRATA_CTL_META=10.0.0.5 strata ctl show-shards`,
 		Long: `Operate a Strata cluster through its meta nodes, like influxd-ctl.
 Every command talks to the meta nodes named by --meta (any one will do;
-the others are tried when one is down). Output is a table, or JSON with
---json. A failed command prints one line and exits non-zero.`,
+the others are tried when one is down). Commands about hinted handoff,
+anti-entropy, shard copies and sizes also call each data node's HTTP API:
+over HTTPS with the TLS flags, signed with the internal-shared-secret, and
+with --user/--pwd when given. Output is a table, or JSON with --json. A
+failed command prints one line and exits non-zero.`,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			if err := applyEnv(cmd.Flags(), "STRATA_CTL_"); err != nil {
 				return err
 			}
-			if _, err := opts.tls.config(); err != nil {
+			tc, err := opts.tls.config()
+			if err != nil {
 				return err
 			}
 			if opts.secret == "" {
 				opts.secret = localClusterSecret()
 			}
+			opts.dataNodes = newDataNodeClient(tc, opts.secret, opts.user, opts.password)
 			switch meta.ReadConsistency(opts.consistency) {
 			case meta.ReadStale, meta.ReadDefault, meta.ReadConsistent:
 				return nil
@@ -120,7 +130,9 @@ the others are tried when one is down). Output is a table, or JSON with
 	pf.BoolVar(&opts.json, "json", false, "print JSON instead of tables")
 	pf.DurationVar(&opts.timeout, "timeout", 10*time.Second, "give up on the command after this long")
 	pf.StringVar(&opts.secret, secretFlag, "", "the meta nodes' internal-shared-secret (or STRATA_CTL_INTERNAL_SHARED_SECRET; default: the one strata local keeps in ./strata-data, when present)")
-	opts.tls.register(pf, "the meta nodes")
+	opts.tls.register(pf, "the meta and data nodes")
+	pf.StringVar(&opts.user, "user", "", "user (an admin for repairs, purges and copies) for data nodes with auth-enabled, when ctl lacks the internal-shared-secret (or STRATA_CTL_USER)")
+	pf.StringVar(&opts.password, "pwd", "", "password of --user (or STRATA_CTL_PWD)")
 	pf.StringVar(&opts.consistency, "consistency", string(meta.ReadDefault), "read consistency of show commands: stale (the asked node's own state), default (the leader's) or consistent (linearizable)")
 	cmd.AddCommand(
 		newCtlShowCommand(opts),

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -148,28 +147,19 @@ how a cluster starts using nodes added since the groups were made.`,
 	return cmd
 }
 
-// nodeShards asks a data node for the shards it holds; ok is false when it
-// does not answer.
-func nodeShards(ctx context.Context, httpAddr string) (map[uint64]data.ShardStatus, bool) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+httpAddr+data.ShardsPath, nil)
-	if err != nil {
-		return nil, false
+// heldShards asks every data node of d for the shards it holds: node →
+// shard → status, without the nodes that did not answer.
+func heldShards(cmd *cobra.Command, o *ctlOptions, d *meta.Data) map[uint64]map[uint64]data.ShardStatus {
+	held := make(map[uint64]map[uint64]data.ShardStatus)
+	for _, a := range askDataNodes[[]data.ShardStatus](cmd, o, d.DataNodes, http.MethodGet, data.ShardsPath) {
+		if a.Err != nil {
+			continue
+		}
+		m := make(map[uint64]data.ShardStatus, len(a.Value))
+		for _, s := range a.Value {
+			m[s.ID] = s
+		}
+		held[a.Node] = m
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, false
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, false
-	}
-	var list []data.ShardStatus
-	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
-		return nil, false
-	}
-	out := make(map[uint64]data.ShardStatus, len(list))
-	for _, s := range list {
-		out[s.ID] = s
-	}
-	return out, true
+	return held
 }

@@ -8,7 +8,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/strata-db/strata/data"
 	"github.com/strata-db/strata/meta"
 )
 
@@ -328,14 +327,7 @@ func newCtlShowShardsCommand(o *ctlOptions) *cobra.Command {
 			if database != "" && d.Database(database) == nil {
 				return fmt.Errorf("database not found: %s", database)
 			}
-			ctx, cancel := o.context(cmd)
-			defer cancel()
-			held := make(map[uint64]map[uint64]data.ShardStatus) // node → shard → status
-			for _, n := range d.DataNodes {
-				if m, ok := nodeShards(ctx, n.HTTPAddr); ok {
-					held[n.ID] = m
-				}
-			}
+			held := heldShards(cmd, o, d)
 			var views []shardView
 			for _, db := range d.Databases {
 				if database != "" && db.Name != database {

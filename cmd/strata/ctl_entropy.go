@@ -3,10 +3,8 @@ package main
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -47,22 +45,15 @@ func newCtlEntropyShowCommand(o *ctlOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ctx, cancel := o.context(cmd)
-			defer cancel()
+			answers := askDataNodes[antientropy.Status](cmd, o, d.DataNodes, http.MethodGet, data.EntropyPath)
 			var rows []entropyRow
-			var down []uint64
 			var repairs []antientropy.RepairStatus
-			for _, n := range d.DataNodes {
-				var st antientropy.Status
-				if err := entropyCall(ctx, http.MethodGet, n.HTTPAddr, data.EntropyPath, &st); err != nil {
-					down = append(down, n.ID)
-					continue
+			for _, a := range answers {
+				for _, s := range a.Value.Shards {
+					rows = append(rows, entropyRow{Node: a.Node, ShardStatus: s})
 				}
-				for _, s := range st.Shards {
-					rows = append(rows, entropyRow{Node: n.ID, ShardStatus: s})
-				}
-				if st.Repair != nil {
-					repairs = append(repairs, *st.Repair)
+				if a.Value.Repair != nil {
+					repairs = append(repairs, *a.Value.Repair)
 				}
 			}
 			slices.SortFunc(rows, func(a, b entropyRow) int {
@@ -71,7 +62,7 @@ func newCtlEntropyShowCommand(o *ctlOptions) *cobra.Command {
 				}
 				return cmp.Compare(a.Node, b.Node)
 			})
-			err = o.output(cmd.OutOrStdout(), map[string]any{"shards": rows, "repairs": repairs, "unreachable": down}, func(tw *tabwriter.Writer) {
+			err = o.output(cmd.OutOrStdout(), map[string]any{"shards": rows, "repairs": repairs, "unreachable": unanswered(answers)}, func(tw *tabwriter.Writer) {
 				fmt.Fprintln(tw, "SHARD\tNODE\tSTATE\tLAST CHECK\tDIFFERING BUCKETS\tLAST REPAIR\tPOINTS REPAIRED")
 				for _, r := range rows {
 					fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%d\t%s\t%d\n", r.Shard, r.Node, r.State, ago(r.LastCheck), r.DifferingBuckets, ago(r.LastRepair), r.PointsRepaired)
@@ -87,9 +78,7 @@ func newCtlEntropyShowCommand(o *ctlOptions) *cobra.Command {
 					}
 					fmt.Fprintln(tw)
 				}
-				for _, id := range down {
-					fmt.Fprintf(tw, "\ndata node %d did not answer\n", id)
-				}
+				printUnanswered(tw, answers)
 			})
 			return err
 		},
@@ -128,7 +117,7 @@ leaves the repair running (stop it with "strata ctl entropy kill-repair").`,
 					continue
 				}
 				ctx, cancel := o.context(cmd)
-				err := entropyCall(ctx, http.MethodPost, n.HTTPAddr, data.EntropyRepairPath+"?shard="+args[0], nil)
+				err := o.dataNodes.call(ctx, http.MethodPost, n.HTTPAddr, data.EntropyRepairPath+"?shard="+args[0], nil)
 				cancel()
 				if err == nil {
 					addr = n.HTTPAddr
@@ -157,7 +146,7 @@ func followRepair(cmd *cobra.Command, o *ctlOptions, addr string, shard uint64, 
 	}
 	return follow(cmd, o, wait, fmt.Sprintf("the repair of shard %d", shard), func(ctx context.Context) (bool, error) {
 		var st antientropy.Status
-		if err := entropyCall(ctx, http.MethodGet, addr, data.EntropyPath, &st); err != nil {
+		if err := o.dataNodes.call(ctx, http.MethodGet, addr, data.EntropyPath, &st); err != nil {
 			return false, failed("read repair progress", err)
 		}
 		r := st.Repair
@@ -214,13 +203,10 @@ func killOnEachDataNode(cmd *cobra.Command, o *ctlOptions, path string) ([]uint6
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := o.context(cmd)
-	defer cancel()
 	var killed []uint64
-	for _, n := range d.DataNodes {
-		var ans struct{ Killed bool }
-		if err := entropyCall(ctx, http.MethodPost, n.HTTPAddr, path, &ans); err == nil && ans.Killed {
-			killed = append(killed, n.ID)
+	for _, a := range askDataNodes[struct{ Killed bool }](cmd, o, d.DataNodes, http.MethodPost, path) {
+		if a.Err == nil && a.Value.Killed {
+			killed = append(killed, a.Node)
 		}
 	}
 	return killed, nil
@@ -243,32 +229,6 @@ func newCtlEntropyKillCommand(o *ctlOptions) *cobra.Command {
 			return o.done(cmd.OutOrStdout(), fmt.Sprintf("cancelled the repair on data node(s) %v", killed))
 		},
 	}
-}
-
-// entropyCall sends a request to a data node's entropy endpoint and decodes
-// the JSON answer into v (when not nil).
-func entropyCall(ctx context.Context, method, httpAddr, path string, v any) error {
-	req, err := http.NewRequestWithContext(ctx, method, "http://"+httpAddr+path, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		var e struct{ Error string }
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		if json.Unmarshal(b, &e) != nil || e.Error == "" {
-			e.Error = string(b)
-		}
-		return fmt.Errorf("%s answered %d: %s", httpAddr, resp.StatusCode, e.Error)
-	}
-	if v == nil {
-		return nil
-	}
-	return json.NewDecoder(resp.Body).Decode(v)
 }
 
 // ago formats how long ago t was ("-" for never).

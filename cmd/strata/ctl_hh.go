@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -33,23 +34,17 @@ type hhRow struct {
 	hh.QueueStatus
 }
 
-// hhQueues asks every data node of d for its queues; down lists the nodes
-// that did not answer.
-func hhQueues(cmd *cobra.Command, o *ctlOptions, d *meta.Data) (rows []hhRow, down []uint64) {
-	for _, n := range d.DataNodes {
-		ctx, cancel := o.context(cmd)
-		var st []hh.QueueStatus
-		err := entropyCall(ctx, http.MethodGet, n.HTTPAddr, data.HHPath, &st)
-		cancel()
-		if err != nil {
-			down = append(down, n.ID)
-			continue
-		}
-		for _, q := range st {
-			rows = append(rows, hhRow{Holder: n.ID, QueueStatus: q})
+// hhQueues asks every data node of d for its queues and returns them with
+// each node's answer.
+func hhQueues(cmd *cobra.Command, o *ctlOptions, d *meta.Data) ([]hhRow, []nodeAnswer[[]hh.QueueStatus]) {
+	answers := askDataNodes[[]hh.QueueStatus](cmd, o, d.DataNodes, http.MethodGet, data.HHPath)
+	var rows []hhRow
+	for _, a := range answers {
+		for _, q := range a.Value {
+			rows = append(rows, hhRow{Holder: a.Node, QueueStatus: q})
 		}
 	}
-	return rows, down
+	return rows, answers
 }
 
 func newCtlHHStatusCommand(o *ctlOptions) *cobra.Command {
@@ -65,8 +60,8 @@ func newCtlHHStatusCommand(o *ctlOptions) *cobra.Command {
 			if err != nil {
 				return failed("read cluster state", err)
 			}
-			rows, down := hhQueues(cmd, o, d)
-			return o.output(cmd.OutOrStdout(), map[string]any{"queues": rows, "unreachable": down}, func(tw *tabwriter.Writer) {
+			rows, answers := hhQueues(cmd, o, d)
+			return o.output(cmd.OutOrStdout(), map[string]any{"queues": rows, "unreachable": unanswered(answers)}, func(tw *tabwriter.Writer) {
 				fmt.Fprintln(tw, "NODE\tHELD BY\tRECORDS\tBYTES\tOLDEST\tSTATE\tREPLAYED\tDROPPED\tLAST ERROR")
 				for _, r := range rows {
 					dropped := uint64(0)
@@ -87,9 +82,7 @@ func newCtlHHStatusCommand(o *ctlOptions) *cobra.Command {
 				if len(rows) == 0 {
 					fmt.Fprintln(tw, "(no queues)")
 				}
-				for _, id := range down {
-					fmt.Fprintf(tw, "\ndata node %d did not answer\n", id)
-				}
+				printUnanswered(tw, answers)
 			})
 		},
 	}
@@ -134,22 +127,16 @@ Asks for confirmation unless --yes is given.`,
 					return &cliError{msg: "purge cancelled"}
 				}
 			}
+			others := slices.DeleteFunc(slices.Clone(d.DataNodes), func(n meta.NodeInfo) bool { return n.ID == id })
 			var total hh.PurgeResult
 			var errs []string
-			for _, n := range d.DataNodes {
-				if n.ID == id {
+			for _, a := range askDataNodes[hh.PurgeResult](cmd, o, others, http.MethodPost, data.HHPurgePath+"?node="+strconv.FormatUint(id, 10)) {
+				if a.Err != nil {
+					errs = append(errs, fmt.Sprintf("node %d: %v", a.Node, a.Err))
 					continue
 				}
-				ctx, cancel := o.context(cmd)
-				var res hh.PurgeResult
-				err := entropyCall(ctx, http.MethodPost, n.HTTPAddr, data.HHPurgePath+"?node="+strconv.FormatUint(id, 10), &res)
-				cancel()
-				if err != nil {
-					errs = append(errs, fmt.Sprintf("node %d: %v", n.ID, err))
-					continue
-				}
-				total.Records += res.Records
-				total.Points += res.Points
+				total.Records += a.Value.Records
+				total.Points += a.Value.Points
 			}
 			msg := fmt.Sprintf("purged %d records (%d points) queued for data node %d", total.Records, total.Points, id)
 			if len(errs) > 0 {

@@ -80,7 +80,7 @@ leaves the copy running (see copy-shard-status, kill-copy-shard).`,
 			}
 			addr := d.DataNode(dest).HTTPAddr
 			ctx, cancel := o.context(cmd)
-			err = entropyCall(ctx, http.MethodPost, addr, fmt.Sprintf("%s?shard=%d&source=%d", data.CopyShardPath, shard, src), nil)
+			err = o.dataNodes.call(ctx, http.MethodPost, addr, fmt.Sprintf("%s?shard=%d&source=%d", data.CopyShardPath, shard, src), nil)
 			cancel()
 			if err != nil {
 				return failed(fmt.Sprintf("start copy of shard %d from node %d to node %d", shard, src, dest), err)
@@ -107,7 +107,7 @@ func followCopy(cmd *cobra.Command, o *ctlOptions, addr string, shard uint64, wa
 	}
 	return follow(cmd, o, wait, fmt.Sprintf("the copy of shard %d", shard), func(ctx context.Context) (bool, error) {
 		var sts []data.CopyShardStatus
-		if err := entropyCall(ctx, http.MethodGet, addr, data.CopyShardStatusPath, &sts); err != nil {
+		if err := o.dataNodes.call(ctx, http.MethodGet, addr, data.CopyShardStatusPath, &sts); err != nil {
 			return false, failed("read copy progress", err)
 		}
 		i := slices.IndexFunc(sts, func(st data.CopyShardStatus) bool { return st.Shard == shard })
@@ -146,26 +146,17 @@ func newCtlCopyShardStatusCommand(o *ctlOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ctx, cancel := o.context(cmd)
-			defer cancel()
+			answers := askDataNodes[[]data.CopyShardStatus](cmd, o, d.DataNodes, http.MethodGet, data.CopyShardStatusPath)
 			var all []data.CopyShardStatus
-			var down []uint64
-			for _, n := range d.DataNodes {
-				var sts []data.CopyShardStatus
-				if err := entropyCall(ctx, http.MethodGet, n.HTTPAddr, data.CopyShardStatusPath, &sts); err != nil {
-					down = append(down, n.ID)
-					continue
-				}
-				all = append(all, sts...)
+			for _, a := range answers {
+				all = append(all, a.Value...)
 			}
-			return o.output(cmd.OutOrStdout(), map[string]any{"copies": all, "unreachable": down}, func(tw *tabwriter.Writer) {
+			return o.output(cmd.OutOrStdout(), map[string]any{"copies": all, "unreachable": unanswered(answers)}, func(tw *tabwriter.Writer) {
 				fmt.Fprintln(tw, "SHARD\tSOURCE\tDEST\tSTATE\tVALUES\tEXCHANGES\tSTARTED\tERROR")
 				for _, s := range all {
 					fmt.Fprintf(tw, "%d\t%d\t%d\t%s\t%d\t%d\t%s\t%s\n", s.Shard, s.Source, s.Dest, s.State, s.Values, s.Rounds, ago(s.Started), s.Error)
 				}
-				for _, id := range down {
-					fmt.Fprintf(tw, "\ndata node %d did not answer\n", id)
-				}
+				printUnanswered(tw, answers)
 			})
 		},
 	}
