@@ -382,7 +382,9 @@ func (s *Service) pullShard(ctx context.Context, shard uint64, sh Shard, peer ui
 		return 0, fmt.Errorf("stream shard %d from node %d: %w", shard, peer, err)
 	}
 	defer rc.Close()
-	st, err := ReadShardStream(ctx, rc, sh)
+	// Received whole-shard streams count against the rate limit as sent
+	// ones do (the sender does not pace them).
+	st, err := ReadShardStream(ctx, &pacedReader{ctx: ctx, r: rc, limiter: s.limiter}, sh)
 	s.metrics.bytes.WithLabelValues("received").Add(float64(st.Bytes))
 	s.metrics.pointsRepaired.WithLabelValues("in").Add(float64(st.Values))
 	if err != nil {

@@ -2,6 +2,7 @@ package antientropy
 
 import (
 	"context"
+	"io"
 	"sync"
 	"time"
 )
@@ -31,6 +32,24 @@ func (l *rateLimiter) wait(ctx context.Context, n int) error {
 	l.next = start.Add(cost)
 	l.mu.Unlock()
 	return sleep(ctx, start.Sub(now))
+}
+
+// pacedReader reads r at the limiter's rate: each read's bytes are paid
+// for before the next read. Not safe for concurrent use.
+type pacedReader struct {
+	ctx     context.Context
+	r       io.Reader
+	limiter *rateLimiter
+}
+
+func (p *pacedReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	if n > 0 {
+		if werr := p.limiter.wait(p.ctx, n); werr != nil {
+			return n, werr
+		}
+	}
+	return n, err
 }
 
 // cpuBudget keeps one exchange's duty cycle at or below a fraction: after a

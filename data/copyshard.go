@@ -3,15 +3,19 @@ package data
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"sync"
 	"time"
 
+	"github.com/strata-db/strata/internal/durable"
 	"github.com/strata-db/strata/meta"
 )
 
@@ -34,10 +38,51 @@ const (
 // never agrees exactly. After it, writes reach this node too, and
 // exchanges repeat until the roots agree, at most copyVerifyRounds times.
 const (
-	copyPreRounds    = 3
+	copyPreRounds    = 10
 	copyVerifyRounds = 20
-	copyRoundPause   = 250 * time.Millisecond
+	copyRoundPause   = 100 * time.Millisecond
 )
+
+// A copy whose source (or meta) stops answering retries every
+// copyRetryPause, resuming where it stopped (an exchange moves only what
+// differs), and fails once nothing succeeded for copyRetryFor: long
+// enough for a node restart, short enough that an operator is not left
+// waiting on a dead source.
+const (
+	copyRetryPause = time.Second
+	copyRetryFor   = 30 * time.Second
+)
+
+// copyIntentsFile, in the data dir, lists the copies this node runs, so a
+// node restarted mid-copy keeps the partial shard and resumes them.
+const copyIntentsFile = "shard-copies.json"
+
+// copyIntent is one running copy as copyIntentsFile records it.
+type copyIntent struct {
+	Shard  uint64 `json:"shard"`
+	Source uint64 `json:"source"`
+}
+
+// loadCopyIntents reads the copies a previous run of this node left
+// unfinished, by shard; a missing file is none.
+func loadCopyIntents(path string) (map[uint64]uint64, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return map[uint64]uint64{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read shard copies: %w", err)
+	}
+	var list []copyIntent
+	if err := json.Unmarshal(b, &list); err != nil {
+		return nil, fmt.Errorf("read shard copies %s: %w", path, err)
+	}
+	out := make(map[uint64]uint64, len(list))
+	for _, in := range list {
+		out[in.Shard] = in.Source
+	}
+	return out, nil
+}
 
 // CopyShardStatus is one shard copy on its destination node.
 type CopyShardStatus struct {
@@ -56,8 +101,14 @@ type CopyShardStatus struct {
 	Rounds int `json:"rounds"`
 	// Verified is set once the roots over every window were equal after
 	// the owner change.
-	Verified bool   `json:"verified"`
-	Error    string `json:"error,omitempty"`
+	Verified bool `json:"verified"`
+	// Resumed is set for a copy this node took up again after a restart.
+	Resumed bool `json:"resumed,omitempty"`
+	// Retries counts failed steps retried (the source or meta did not
+	// answer); Error holds the last one while the copy runs, and why it
+	// ended once it has.
+	Retries int    `json:"retries,omitempty"`
+	Error   string `json:"error,omitempty"`
 }
 
 // shardSyncer is what a copy needs of anti-entropy.
@@ -75,23 +126,30 @@ type copyMeta interface {
 // shardCopier runs the shard copies whose destination is this node. A
 // shard being copied is kept by the shard sync (Copying) although this
 // node does not own it yet; a copy that fails or is killed lets the sync
-// delete it, so a shard is never half-owned. Safe for concurrent use.
+// delete it, so a shard is never half-owned. Running copies are recorded
+// in intentsPath, so a restarted node resumes them (Resume). Safe for
+// concurrent use.
 type shardCopier struct {
-	node   func() uint64
-	meta   copyMeta
-	ae     shardSyncer
-	logger *slog.Logger
-	life   context.Context
+	node        func() uint64
+	meta        copyMeta
+	ae          shardSyncer
+	logger      *slog.Logger
+	life        context.Context
+	intentsPath string
+	// retryPause and retryFor are copyRetryPause and copyRetryFor (tests
+	// shorten them).
+	retryPause, retryFor time.Duration
 
-	mu     sync.Mutex // protects copies, cancel
-	copies map[uint64]*CopyShardStatus
-	cancel map[uint64]context.CancelFunc
-	wg     sync.WaitGroup
+	mu      sync.Mutex // protects copies, cancel, closing and the intents file
+	copies  map[uint64]*CopyShardStatus
+	cancel  map[uint64]context.CancelFunc
+	closing bool
+	wg      sync.WaitGroup
 }
 
-func newShardCopier(life context.Context, node func() uint64, m copyMeta, ae shardSyncer, logger *slog.Logger) *shardCopier {
-	return &shardCopier{node: node, meta: m, ae: ae, logger: logger, life: life,
-		copies: map[uint64]*CopyShardStatus{}, cancel: map[uint64]context.CancelFunc{}}
+func newShardCopier(life context.Context, node func() uint64, m copyMeta, ae shardSyncer, intentsPath string, logger *slog.Logger) *shardCopier {
+	return &shardCopier{node: node, meta: m, ae: ae, logger: logger, life: life, intentsPath: intentsPath,
+		retryPause: copyRetryPause, retryFor: copyRetryFor, copies: map[uint64]*CopyShardStatus{}, cancel: map[uint64]context.CancelFunc{}}
 }
 
 // Copying reports whether a copy of shard to this node runs.
@@ -102,11 +160,57 @@ func (c *shardCopier) Copying(shard uint64) bool {
 	return st != nil && st.Running
 }
 
+// saveIntentsLocked records the running copies in the intents file; c.mu
+// must be held.
+func (c *shardCopier) saveIntentsLocked() error {
+	list := []copyIntent{}
+	for _, st := range c.copies {
+		if st.Running {
+			list = append(list, copyIntent{Shard: st.Shard, Source: st.Source})
+		}
+	}
+	slices.SortFunc(list, func(a, b copyIntent) int { return cmp.Compare(a.Shard, b.Shard) })
+	b, err := json.Marshal(list)
+	if err != nil {
+		return fmt.Errorf("encode shard copies: %w", err)
+	}
+	if err := durable.ReplaceFile(c.intentsPath, b); err != nil {
+		return fmt.Errorf("record shard copies: %w", err)
+	}
+	return nil
+}
+
+// Resume takes up again the copies a previous run of this node left
+// unfinished (loadCopyIntents). A copy whose source no longer owns the
+// shard, or whose shard is gone, ends failed at once with the reason.
+func (c *shardCopier) Resume(intents map[uint64]uint64) {
+	for shard, source := range intents {
+		c.logger.Info("resuming shard copy after a restart", "shard_id", shard, "source", source)
+		if _, err := c.start(shard, source, true); err != nil {
+			c.mu.Lock()
+			now := time.Now()
+			c.copies[shard] = &CopyShardStatus{Shard: shard, Source: source, Dest: c.node(), State: "failed", Started: now, Finished: now,
+				Resumed: true, Error: "resume after restart: " + err.Error()}
+			if err := c.saveIntentsLocked(); err != nil {
+				c.logger.Warn("could not record shard copies", "error", err)
+			}
+			c.mu.Unlock()
+			c.logger.Warn("shard copy not resumed", "shard_id", shard, "source", source, "error", err)
+		}
+	}
+}
+
 // errCopyConflict is a copy refused for the cluster state or another copy.
 var errCopyConflict = errors.New("copy refused")
 
 // Start begins copying shard from source to this node.
 func (c *shardCopier) Start(shard, source uint64) (CopyShardStatus, error) {
+	return c.start(shard, source, false)
+}
+
+// start begins a copy; a resumed one may find this node an owner already
+// (it stopped after the owner change) and then only converges.
+func (c *shardCopier) start(shard, source uint64, resumed bool) (CopyShardStatus, error) {
 	me := c.node()
 	d := c.meta.Data()
 	if d == nil || me == 0 {
@@ -118,31 +222,45 @@ func (c *shardCopier) Start(shard, source uint64) (CopyShardStatus, error) {
 		return CopyShardStatus{}, fmt.Errorf("shard %d: %w", shard, meta.ErrShardNotFound)
 	case !slices.Contains(owners, source):
 		return CopyShardStatus{}, fmt.Errorf("%w: node %d does not own shard %d (owners %v)", errCopyConflict, source, shard, owners)
-	case slices.Contains(owners, me):
+	case slices.Contains(owners, me) && !resumed:
 		return CopyShardStatus{}, fmt.Errorf("%w: node %d already owns shard %d", errCopyConflict, me, shard)
 	}
+	owner := slices.Contains(owners, me)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if st := c.copies[shard]; st != nil && st.Running {
 		return CopyShardStatus{}, fmt.Errorf("%w: shard %d is being copied from node %d", errCopyConflict, shard, st.Source)
 	}
 	ctx, cancel := context.WithCancel(c.life)
-	st := &CopyShardStatus{Shard: shard, Source: source, Dest: me, State: "copying", Running: true, Started: time.Now()}
+	st := &CopyShardStatus{Shard: shard, Source: source, Dest: me, State: "copying", Running: true, Started: time.Now(), Resumed: resumed}
 	c.copies[shard], c.cancel[shard] = st, cancel
+	if err := c.saveIntentsLocked(); err != nil {
+		delete(c.copies, shard)
+		delete(c.cancel, shard)
+		cancel()
+		return CopyShardStatus{}, err
+	}
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
 		defer cancel()
-		err := c.run(ctx, st)
+		err := c.run(ctx, st, owner)
 		c.mu.Lock()
+		stopping := c.closing || c.life.Err() != nil
 		st.Running, st.Finished = false, time.Now()
 		switch {
 		case err == nil:
-			st.State = "done"
-		case ctx.Err() != nil && c.life.Err() == nil:
+			st.State, st.Error = "done", ""
+		case ctx.Err() != nil && !stopping:
 			st.State, st.Error = "killed", err.Error()
 		default:
 			st.State, st.Error = "failed", err.Error()
+		}
+		// A node shutting down keeps the copy recorded, to resume it.
+		if !stopping {
+			if err := c.saveIntentsLocked(); err != nil {
+				c.logger.Warn("could not record shard copies", "error", err)
+			}
 		}
 		c.mu.Unlock()
 		c.logger.Info("shard copy ended", "shard_id", shard, "source", source, "state", st.State, "values", st.Values, "error", st.Error)
@@ -150,16 +268,21 @@ func (c *shardCopier) Start(shard, source uint64) (CopyShardStatus, error) {
 	return *st, nil
 }
 
-// run copies, verifies, adds this node as an owner and converges.
-func (c *shardCopier) run(ctx context.Context, st *CopyShardStatus) error {
-	// Stream, then exchange until the Merkle roots over every window
-	// agree or the last exchange ran without error.
-	if _, err := c.syncUntilEqual(ctx, st, copyPreRounds); err != nil {
-		return err
-	}
-	c.setState(st, "adding-owner")
-	if err := c.meta.AddShardOwner(ctx, st.Shard, st.Dest); err != nil {
-		return fmt.Errorf("add node %d as owner of shard %d: %w", st.Dest, st.Shard, err)
+// run copies, verifies, adds this node as an owner and converges; owner
+// says this node owns the shard already (a copy resumed after the owner
+// change), which skips to converging.
+func (c *shardCopier) run(ctx context.Context, st *CopyShardStatus, owner bool) error {
+	if !owner {
+		// Stream, then exchange until the Merkle roots over every window
+		// agree or the last exchange ran without error.
+		if _, err := c.syncUntilEqual(ctx, st, copyPreRounds); err != nil {
+			return err
+		}
+		c.setState(st, "adding-owner")
+		err := c.retry(ctx, st, func() error { return c.meta.AddShardOwner(ctx, st.Shard, st.Dest) })
+		if err != nil {
+			return fmt.Errorf("add node %d as owner of shard %d: %w", st.Dest, st.Shard, err)
+		}
 	}
 	// The shard sync must see the new ownership before the copy stops
 	// protecting the shard.
@@ -198,16 +321,19 @@ func (c *shardCopier) run(ctx context.Context, st *CopyShardStatus) error {
 func (c *shardCopier) syncUntilEqual(ctx context.Context, st *CopyShardStatus, rounds int) (bool, error) {
 	state := ""
 	for i := range rounds {
-		var n int
-		var err error
-		state, n, err = c.ae.Sync(ctx, st.Shard, st.Source)
-		c.mu.Lock()
-		st.Values += n
-		st.Rounds++
-		if st.State == "copying" && err == nil {
-			st.State = "verifying"
-		}
-		c.mu.Unlock()
+		err := c.retry(ctx, st, func() error {
+			var n int
+			var err error
+			state, n, err = c.ae.Sync(ctx, st.Shard, st.Source)
+			c.mu.Lock()
+			st.Values += n
+			st.Rounds++
+			if st.State == "copying" && err == nil {
+				st.State = "verifying"
+			}
+			c.mu.Unlock()
+			return err
+		})
 		if err != nil {
 			return false, fmt.Errorf("exchange shard %d with node %d: %w", st.Shard, st.Source, err)
 		}
@@ -227,6 +353,38 @@ func (c *shardCopier) syncUntilEqual(ctx context.Context, st *CopyShardStatus, r
 		return false, fmt.Errorf("exchanges of shard %d with node %d deferred: hinted handoff to node %d is not drained", st.Shard, st.Source, st.Source)
 	}
 	return false, nil
+}
+
+// retry calls step until it succeeds, every retryPause, for at most
+// retryFor; each failure is counted and shown in st meanwhile. It
+// stops at ctx's end.
+func (c *shardCopier) retry(ctx context.Context, st *CopyShardStatus, step func() error) error {
+	deadline := time.Now().Add(c.retryFor)
+	for {
+		err := step()
+		if err == nil {
+			c.mu.Lock()
+			st.Error = ""
+			c.mu.Unlock()
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("gave up after %s of failed attempts: %w", c.retryFor, err)
+		}
+		c.mu.Lock()
+		st.Retries++
+		st.Error = err.Error()
+		c.mu.Unlock()
+		c.logger.Warn("shard copy step failed; retrying", "shard_id", st.Shard, "source", st.Source, "retry_in", c.retryPause, "error", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(c.retryPause):
+		}
+	}
 }
 
 func (c *shardCopier) setState(st *CopyShardStatus, state string) {
@@ -259,9 +417,11 @@ func (c *shardCopier) Kill(shard uint64) bool {
 	return true
 }
 
-// Close cancels every copy and waits for them.
+// Close cancels every copy and waits for them; they stay recorded, so
+// the node resumes them when it starts again.
 func (c *shardCopier) Close() {
 	c.mu.Lock()
+	c.closing = true
 	for _, cancel := range c.cancel {
 		cancel()
 	}

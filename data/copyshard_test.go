@@ -3,7 +3,10 @@ package data
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -12,13 +15,15 @@ import (
 )
 
 // copyFakes are the meta and anti-entropy a shardCopier talks to: Sync
-// answers the scripted states in turn (the last one repeats) or blocks
-// until its context ends when block is set; AddShardOwner edits data.
+// answers the scripted states in turn (the last one repeats) after
+// failing its first fails calls, or blocks until its context ends when
+// block is set; AddShardOwner edits data.
 type copyFakes struct {
 	mu     sync.Mutex
 	data   *meta.Data
 	states []string
 	block  bool
+	fails  int
 	calls  int
 }
 
@@ -45,6 +50,11 @@ func (f *copyFakes) AddShardOwner(_ context.Context, shard, node uint64) error {
 func (f *copyFakes) Sync(ctx context.Context, _, _ uint64) (string, int, error) {
 	f.mu.Lock()
 	block := f.block
+	if f.fails > 0 {
+		f.fails--
+		f.mu.Unlock()
+		return "", 0, errors.New("connection refused")
+	}
 	i := min(f.calls, len(f.states)-1)
 	f.calls++
 	f.mu.Unlock()
@@ -74,8 +84,10 @@ func waitCopy(t *testing.T, c *shardCopier, shard uint64) CopyShardStatus {
 func TestShardCopier(t *testing.T) {
 	// Node 3 owns nothing of stateWithShards; shard 10 is owned by 1 and 2.
 	node := func() uint64 { return 3 }
+	intents := filepath.Join(t.TempDir(), copyIntentsFile)
 	newCopier := func(f *copyFakes) *shardCopier {
-		c := newShardCopier(context.Background(), node, f, f, discardLogger())
+		c := newShardCopier(context.Background(), node, f, f, intents, discardLogger())
+		c.retryPause, c.retryFor = 10*time.Millisecond, 300*time.Millisecond
 		t.Cleanup(c.Close)
 		return c
 	}
@@ -126,6 +138,9 @@ func TestShardCopier(t *testing.T) {
 		if st := waitCopy(t, c, 10); st.State != "failed" || st.Error == "" {
 			t.Fatalf("status %+v, want failed", st)
 		}
+		if got, err := loadCopyIntents(intents); err != nil || len(got) != 0 {
+			t.Fatalf("recorded copies after the failure: %v %v, want none (the shard may be deleted)", got, err)
+		}
 		if owners := f.Data().ShardOwners(10); slices.Contains(owners, 3) {
 			t.Fatalf("owners %v: node 3 added although nothing was copied", owners)
 		}
@@ -151,6 +166,86 @@ func TestShardCopier(t *testing.T) {
 		}
 		if owners := f.Data().ShardOwners(10); slices.Contains(owners, 3) {
 			t.Fatalf("owners %v after a kill", owners)
+		}
+	})
+	t.Run("source unreachable for a while", func(t *testing.T) {
+		f := &copyFakes{data: stateWithShards(false), states: []string{"streamed", "equal"}, fails: 3}
+		c := newCopier(f)
+		if _, err := c.Start(10, 1); err != nil {
+			t.Fatal(err)
+		}
+		st := waitCopy(t, c, 10)
+		if st.State != "done" || !st.Verified || st.Retries != 3 || st.Error != "" {
+			t.Fatalf("status %+v, want done after 3 retries", st)
+		}
+	})
+
+	t.Run("source gone for good", func(t *testing.T) {
+		f := &copyFakes{data: stateWithShards(false), states: []string{"equal"}, fails: 1 << 30}
+		c := newCopier(f)
+		if _, err := c.Start(10, 1); err != nil {
+			t.Fatal(err)
+		}
+		st := waitCopy(t, c, 10)
+		if st.State != "failed" || !strings.Contains(st.Error, "gave up") || !strings.Contains(st.Error, "connection refused") {
+			t.Fatalf("status %+v, want failed naming the last error", st)
+		}
+		if owners := f.Data().ShardOwners(10); slices.Contains(owners, 3) {
+			t.Fatalf("owners %v after a failed copy", owners)
+		}
+	})
+
+	t.Run("resumed after a restart", func(t *testing.T) {
+		// The first node stops mid-copy: the copy stays recorded.
+		f := &copyFakes{data: stateWithShards(false), block: true}
+		c := newShardCopier(context.Background(), node, f, f, intents, discardLogger())
+		if _, err := c.Start(10, 1); err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+		got, err := loadCopyIntents(intents)
+		if err != nil || got[10] != 1 {
+			t.Fatalf("recorded copies after a stop mid-copy: %v %v, want shard 10 from node 1", got, err)
+		}
+		// The restarted node resumes it.
+		f = &copyFakes{data: stateWithShards(false), states: []string{"repaired", "equal"}}
+		c = newCopier(f)
+		c.Resume(got)
+		st := waitCopy(t, c, 10)
+		if st.State != "done" || !st.Resumed || !st.Verified {
+			t.Fatalf("status %+v, want a resumed copy done", st)
+		}
+		if owners := f.Data().ShardOwners(10); !slices.Contains(owners, 3) {
+			t.Fatalf("owners %v, want node 3 added", owners)
+		}
+		if got, err := loadCopyIntents(intents); err != nil || len(got) != 0 {
+			t.Fatalf("recorded copies after the copy: %v %v", got, err)
+		}
+	})
+
+	t.Run("resumed after the owner change", func(t *testing.T) {
+		// Node 3 owns shard 11 already: the copy only converges.
+		f := &copyFakes{data: stateWithShards(false), states: []string{"equal"}}
+		c := newCopier(f)
+		c.Resume(map[uint64]uint64{11: 2})
+		if st := waitCopy(t, c, 11); st.State != "done" || st.Rounds != 1 {
+			t.Fatalf("status %+v, want done after one exchange", st)
+		}
+	})
+
+	t.Run("resume refused when the source lost the shard", func(t *testing.T) {
+		f := &copyFakes{data: stateWithShards(false), states: []string{"equal"}}
+		c := newCopier(f)
+		c.Resume(map[uint64]uint64{10: 3})
+		st := waitCopy(t, c, 10)
+		if st.State != "failed" || !strings.Contains(st.Error, "does not own") {
+			t.Fatalf("status %+v, want failed", st)
+		}
+		if _, err := os.Stat(intents); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := loadCopyIntents(intents); len(got) != 0 {
+			t.Fatalf("recorded copies %v, want none", got)
 		}
 	})
 }

@@ -173,7 +173,13 @@ func (s *Server) open() error {
 	if moved {
 		s.goFunc(func() { s.updateAddresses(id) })
 	}
-	if err := syncShards(s.meta.Data(), id, s.store, nil, s.logger); err != nil {
+	// Shards being copied here when the node stopped are kept, to resume.
+	copyIntents, err := loadCopyIntents(filepath.Join(s.cfg.Dir, copyIntentsFile))
+	if err != nil {
+		return err
+	}
+	resuming := func(shard uint64) bool { _, ok := copyIntents[shard]; return ok }
+	if err := syncShards(s.meta.Data(), id, s.store, resuming, s.logger); err != nil {
 		s.logger.Warn("shard sync incomplete", "error", err)
 	}
 
@@ -218,7 +224,8 @@ func (s *Server) open() error {
 		return fmt.Errorf("open anti-entropy: %w", err)
 	}
 	h.mountEntropy(s.ae)
-	s.copier = newShardCopier(s.life, s.NodeID, s.meta, s.ae, s.logger.With("component", "copy-shard"))
+	s.copier = newShardCopier(s.life, s.NodeID, s.meta, s.ae, filepath.Join(s.cfg.Dir, copyIntentsFile), s.logger.With("component", "copy-shard"))
+	s.copier.Resume(copyIntents)
 	h.mountCopyShard(s.copier)
 	if s.hh != nil {
 		h.mountHH(s.hh)

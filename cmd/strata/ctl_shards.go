@@ -96,6 +96,10 @@ leaves the copy running (see copy-shard-status, kill-copy-shard).`,
 	return cmd
 }
 
+// copyFollowGrace is how long following a copy tolerates a destination
+// that does not answer (a restart, after which it resumes the copy).
+const copyFollowGrace = 40 * time.Second
+
 // followCopy polls the destination's copy status and draws a progress
 // line until the copy of shard ends.
 func followCopy(cmd *cobra.Command, o *ctlOptions, addr string, shard uint64, wait time.Duration) error {
@@ -105,18 +109,34 @@ func followCopy(cmd *cobra.Command, o *ctlOptions, addr string, shard uint64, wa
 		bar = progressbar.NewOptions(-1, progressbar.OptionSetWriter(out), progressbar.OptionSpinnerType(14),
 			progressbar.OptionSetDescription(fmt.Sprintf("shard %d: starting", shard)), progressbar.OptionClearOnFinish())
 	}
+	var unreachableSince time.Time
 	return follow(cmd, o, wait, fmt.Sprintf("the copy of shard %d", shard), func(ctx context.Context) (bool, error) {
 		var sts []data.CopyShardStatus
 		if err := o.dataNodes.call(ctx, http.MethodGet, addr, data.CopyShardStatusPath, &sts); err != nil {
-			return false, failed("read copy progress", err)
+			// The destination may be restarting: it resumes the copy.
+			if unreachableSince.IsZero() {
+				unreachableSince = time.Now()
+			}
+			if time.Since(unreachableSince) > copyFollowGrace {
+				return false, failed("read copy progress", err)
+			}
+			if bar != nil {
+				bar.Describe(fmt.Sprintf("shard %d: destination not answering (%s)", shard, time.Since(unreachableSince).Round(time.Second)))
+			}
+			return false, nil
 		}
+		unreachableSince = time.Time{}
 		i := slices.IndexFunc(sts, func(st data.CopyShardStatus) bool { return st.Shard == shard })
 		if i < 0 {
 			return false, nil
 		}
 		st := sts[i]
 		if bar != nil {
-			bar.Describe(fmt.Sprintf("shard %d: %s, %d values, %d exchanges", shard, st.State, st.Values, st.Rounds))
+			desc := fmt.Sprintf("shard %d: %s, %d values, %d exchanges", shard, st.State, st.Values, st.Rounds)
+			if st.Running && st.Error != "" {
+				desc += fmt.Sprintf(", retrying (%d): %s", st.Retries, st.Error)
+			}
+			bar.Describe(desc)
 			_ = bar.Add(1)
 		}
 		if st.Running {

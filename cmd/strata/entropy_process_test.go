@@ -42,12 +42,19 @@ type aeCluster struct {
 
 func startAECluster(t *testing.T) *aeCluster {
 	t.Helper()
+	return startAEClusterWith(t, "")
+}
+
+// startAEClusterWith is startAECluster with more [anti-entropy] settings
+// (TOML lines) in the data nodes' config.
+func startAEClusterWith(t *testing.T, aeTOML string) *aeCluster {
+	t.Helper()
 	bin := proctest.Build(t)
 	metas := startMetaCluster(t, bin, 3)
 	metaAddrs := []string{metas[0].httpAddr, metas[1].httpAddr, metas[2].httpAddr}
 	cfg := filepath.Join(t.TempDir(), "data.toml")
 	// Hinted handoff off: anti-entropy alone must repair.
-	toml := fmt.Sprintf("[hinted-handoff]\n  enabled = false\n[anti-entropy]\n  check-interval = %q\n  settle-horizon = \"0s\"\n", aeCheckInterval)
+	toml := fmt.Sprintf("[hinted-handoff]\n  enabled = false\n[anti-entropy]\n  check-interval = %q\n  settle-horizon = \"0s\"\n%s", aeCheckInterval, aeTOML)
 	if err := os.WriteFile(cfg, []byte(toml), 0o644); err != nil {
 		t.Fatal(err)
 	}
