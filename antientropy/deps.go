@@ -24,7 +24,15 @@ type Shard interface {
 	SeriesPoints(seriesKey []byte, min, max int64, fn func(models.Point) error) error
 	// SeriesKeys returns the key of every series of the shard.
 	SeriesKeys() [][]byte
-	// Tombstones returns the shard's tombstones, applied ones included.
+	// StreamTarget: its tombstones, and writes of repaired values.
+	StreamTarget
+}
+
+// StreamTarget is what ReadShardStream fills: every Shard is one, and so is
+// a restore that writes a backed-up shard through the write path.
+// Implementations must be safe for concurrent use.
+type StreamTarget interface {
+	// Tombstones returns the target's tombstones, applied ones included.
 	Tombstones() []tsdb.Tombstone
 	// ApplyTombstones records another replica's tombstones, keeping their
 	// Created times, and deletes what they cover.

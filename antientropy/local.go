@@ -317,7 +317,7 @@ func merge(local, remote []Column, localOnly []tsdb.Tombstone) mergeResult {
 
 // writeColumns writes columns into sh in batches; it returns the values
 // written and those refused for a field type conflict.
-func writeColumns(sh Shard, cols []Column) (written, dropped uint64, err error) {
+func writeColumns(sh StreamTarget, cols []Column) (written, dropped uint64, err error) {
 	const batch = 5000
 	var pts []models.Point
 	flush := func() error {

@@ -132,7 +132,7 @@ func WriteShardStream(ctx context.Context, w io.Writer, sh Shard, frameSize int,
 // error wrapping ErrCorruptMessage on bad bytes or a stream cut before its
 // trailer, whose totals it checks. Values already applied stay (writes are
 // idempotent, so a retried stream converges).
-func ReadShardStream(ctx context.Context, r io.Reader, sh Shard) (StreamStats, error) {
+func ReadShardStream(ctx context.Context, r io.Reader, sh StreamTarget) (StreamStats, error) {
 	var st StreamStats
 	br := bufio.NewReaderSize(r, 64<<10)
 	var hdr [3]byte

@@ -227,6 +227,7 @@ func (s *Server) open() error {
 	s.copier = newShardCopier(s.life, s.NodeID, s.meta, s.ae, filepath.Join(s.cfg.Dir, copyIntentsFile), s.logger.With("component", "copy-shard"))
 	s.copier.Resume(copyIntents)
 	h.mountCopyShard(s.copier)
+	h.mountBackup(backupDeps{node: s.NodeID, store: aeStore{s.store}, ae: s.ae})
 	if s.hh != nil {
 		h.mountHH(s.hh)
 	}

@@ -148,6 +148,8 @@ var ctlArgs = map[string][]string{
 	"kill-copy-shard":         {"3"},
 	"remove-shard":            {"1", "3"},
 	"show-cqs":                nil,
+	"backup":                  {"strata-backup-never-written"},
+	"restore":                 {"strata-backup-never-read"},
 	"entropy show":            nil,
 	"entropy repair":          {"1"},
 	"entropy kill-repair":     nil,

@@ -159,6 +159,8 @@ failed command prints one line and exits non-zero.`,
 		newCtlUserCommand(opts),
 		newCtlHHCommand(opts),
 		newCtlShowCQsCommand(opts),
+		newCtlBackupCommand(opts),
+		newCtlRestoreCommand(opts),
 	)
 	return cmd
 }

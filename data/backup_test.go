@@ -1,0 +1,417 @@
+package data_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/strata-db/strata/data"
+	"github.com/strata-db/strata/meta"
+)
+
+// fakeShards is a ShardSource over in-memory shard contents; a shard's
+// digest is the hash of its content. It records which shards it streamed.
+type fakeShards struct {
+	mu       sync.Mutex
+	content  map[uint64][]byte
+	cut      map[uint64]bool // streams sent without totals
+	streamed []uint64
+}
+
+func digestOf(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+func (f *fakeShards) OpenShard(_ context.Context, node meta.NodeInfo, shard uint64, digest string) (*data.ShardBackup, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	b, ok := f.content[shard]
+	if !ok {
+		return nil, &data.NodeError{Node: node.ID, StatusCode: 404, Message: "no such shard"}
+	}
+	ans := &data.ShardBackup{Digest: digestOf(b)}
+	if ans.Digest == digest {
+		return ans, nil
+	}
+	f.streamed = append(f.streamed, shard)
+	cut := f.cut[shard]
+	ans.Body = io.NopCloser(bytes.NewReader(b))
+	ans.Totals = func() (int, int, error) {
+		if cut {
+			return 0, 0, errors.New("stream cut")
+		}
+		return len(b), 0, nil
+	}
+	return ans, nil
+}
+
+// takeStreamed returns and clears the shards streamed so far.
+func (f *fakeShards) takeStreamed() []uint64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s := f.streamed
+	f.streamed = nil
+	slices.Sort(s)
+	return s
+}
+
+// backupState is a cluster state with two data nodes and, in database db
+// (policy rp, RF 2), one single-shard group per shard id; database other
+// holds shard 100.
+func backupState(ids ...uint64) *meta.Data {
+	d := &meta.Data{Index: 7, DataNodes: []meta.NodeInfo{{ID: 1, HTTPAddr: "n1"}, {ID: 2, HTTPAddr: "n2"}}}
+	rp := meta.RetentionPolicyInfo{Name: "rp", ShardGroupDuration: time.Hour, ReplicaN: 2}
+	start := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	for i, id := range ids {
+		s := start.Add(time.Duration(i) * time.Hour)
+		rp.ShardGroups = append(rp.ShardGroups, meta.ShardGroupInfo{ID: id, StartTime: s, EndTime: s.Add(time.Hour),
+			Shards: []meta.ShardInfo{{ID: id, Owners: []uint64{1, 2}}}})
+	}
+	other := meta.RetentionPolicyInfo{Name: "autogen", ReplicaN: 1, ShardGroups: []meta.ShardGroupInfo{{ID: 100,
+		StartTime: start, EndTime: start.Add(time.Hour), Shards: []meta.ShardInfo{{ID: 100, Owners: []uint64{2}}}}}}
+	d.Databases = []meta.DatabaseInfo{
+		{Name: "db", DefaultRetentionPolicy: "rp", RetentionPolicies: []meta.RetentionPolicyInfo{rp}},
+		{Name: "other", DefaultRetentionPolicy: "autogen", RetentionPolicies: []meta.RetentionPolicyInfo{other}},
+	}
+	return d
+}
+
+func runBackup(t *testing.T, dir string, src *fakeShards, d *meta.Data, f data.BackupFilter) (*data.BackupManifest, error) {
+	t.Helper()
+	return data.Backup(context.Background(), data.BackupOptions{Dir: dir, Filter: f, Started: time.Now(), State: d, Source: src})
+}
+
+func shardSequences(m *data.BackupManifest) map[uint64]int {
+	out := map[uint64]int{}
+	for _, s := range m.Shards {
+		out[s.ID] = s.Sequence
+	}
+	return out
+}
+
+// TestBackupIncrementalReadsOnlyChanges: a second backup into the same
+// folder reads only the shards whose digest changed, plus new ones; the
+// others keep their files, a dropped shard leaves the manifest, and files
+// no longer named are removed.
+func TestBackupIncrementalReadsOnlyChanges(t *testing.T) {
+	dir := t.TempDir()
+	src := &fakeShards{content: map[uint64][]byte{1: []byte("one"), 2: []byte("two"), 3: []byte("three"), 100: []byte("x")}}
+	m1, err := runBackup(t, dir, src, backupState(1, 2, 3), data.BackupFilter{Database: "db"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := src.takeStreamed(); !slices.Equal(got, []uint64{1, 2, 3}) {
+		t.Fatalf("first backup streamed shards %v, want [1 2 3]", got)
+	}
+	if m1.Sequence != 1 || m1.MetaIndex != 7 {
+		t.Fatalf("first manifest: sequence %d, meta index %d; want 1 and 7", m1.Sequence, m1.MetaIndex)
+	}
+
+	src.content[2] = []byte("two, changed")
+	src.content[4] = []byte("four")
+	m2, err := runBackup(t, dir, src, backupState(2, 3, 4), data.BackupFilter{Database: "db"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := src.takeStreamed(); !slices.Equal(got, []uint64{2, 4}) {
+		t.Fatalf("incremental backup streamed shards %v, want only the changed 2 and the new 4", got)
+	}
+	if got, want := shardSequences(m2), map[uint64]int{2: 2, 3: 1, 4: 2}; !maps.Equal(got, want) {
+		t.Fatalf("incremental manifest: shard → backup that wrote its file %v, want %v", got, want)
+	}
+	if err := m2.Verify(dir); err != nil {
+		t.Fatalf("incremental backup does not verify: %v", err)
+	}
+	for _, gone := range []string{"shards/1-1.stream", "shards/2-1.stream", "meta-1.json"} {
+		if _, err := os.Stat(filepath.Join(dir, gone)); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s is no longer named by the manifest but still there (stat: %v)", gone, err)
+		}
+	}
+	for _, s := range m2.Shards {
+		b, err := os.ReadFile(filepath.Join(dir, s.File.Name))
+		if err != nil || !bytes.Equal(b, src.content[s.ID]) {
+			t.Errorf("shard %d's file %s holds %q (%v), want %q", s.ID, s.File.Name, b, err, src.content[s.ID])
+		}
+	}
+
+	// A shard file damaged since is read again rather than kept.
+	if err := os.WriteFile(filepath.Join(dir, "shards/3-1.stream"), []byte("thrEe"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runBackup(t, dir, src, backupState(2, 3, 4), data.BackupFilter{Database: "db"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := src.takeStreamed(); !slices.Equal(got, []uint64{3}) {
+		t.Fatalf("backup over a damaged file streamed shards %v, want only 3", got)
+	}
+}
+
+// TestBackupFilters: --db, --rp, --shard and --since select shards, and
+// an incremental backup must keep the folder's filter.
+func TestBackupFilters(t *testing.T) {
+	src := &fakeShards{content: map[uint64][]byte{1: []byte("a"), 2: []byte("b"), 3: []byte("c"), 100: []byte("x")}}
+	since := time.Date(2026, 12, 1, 1, 0, 0, 0, time.UTC) // the end of shard 1's group
+	tests := []struct {
+		name   string
+		filter data.BackupFilter
+		want   []uint64
+	}{
+		{"all", data.BackupFilter{}, []uint64{1, 2, 3, 100}},
+		{"database", data.BackupFilter{Database: "other"}, []uint64{100}},
+		{"policy", data.BackupFilter{Database: "db", RetentionPolicy: "rp"}, []uint64{1, 2, 3}},
+		{"shards", data.BackupFilter{Shards: []uint64{3, 1}}, []uint64{1, 3}},
+		{"since", data.BackupFilter{Database: "db", Since: since}, []uint64{2, 3}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := runBackup(t, t.TempDir(), src, backupState(1, 2, 3), tc.filter)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []uint64
+			for _, s := range m.Shards {
+				got = append(got, s.ID)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Fatalf("filter %s backed up shards %v, want %v", tc.filter, got, tc.want)
+			}
+		})
+	}
+	dir := t.TempDir()
+	if _, err := runBackup(t, dir, src, backupState(1, 2, 3), data.BackupFilter{Database: "db"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runBackup(t, dir, src, backupState(1, 2, 3), data.BackupFilter{}); err == nil {
+		t.Fatal("an incremental backup with another filter was accepted")
+	}
+}
+
+// TestBackupCutStreamKeepsEarlierBackup: a stream that ends without its
+// totals fails the backup, and the folder still holds the earlier one.
+func TestBackupCutStreamKeepsEarlierBackup(t *testing.T) {
+	dir := t.TempDir()
+	src := &fakeShards{content: map[uint64][]byte{1: []byte("one"), 2: []byte("two")}, cut: map[uint64]bool{}}
+	if _, err := runBackup(t, dir, src, backupState(1, 2), data.BackupFilter{Database: "db"}); err != nil {
+		t.Fatal(err)
+	}
+	src.content[2], src.cut[2] = []byte("two, changed"), true
+	if _, err := runBackup(t, dir, src, backupState(1, 2), data.BackupFilter{Database: "db"}); err == nil {
+		t.Fatal("a backup whose stream was cut succeeded")
+	}
+	m, err := data.ReadBackupManifest(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Verify(dir); err != nil || m.Sequence != 1 {
+		t.Fatalf("after a failed backup the folder holds backup %d (verify: %v), want the intact backup 1", m.Sequence, err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, "shards", "*.tmp")); len(left) > 0 {
+		t.Fatalf("the failed backup left %v", left)
+	}
+}
+
+// TestBackupManifestDetectsCorruption: every damage to a backup is found,
+// and the error names the file.
+func TestBackupManifestDetectsCorruption(t *testing.T) {
+	tests := []struct {
+		name   string
+		damage func(t *testing.T, dir string, m *data.BackupManifest) string // returns the file to be named
+		want   string
+	}{
+		{"flipped byte in a shard", func(t *testing.T, dir string, m *data.BackupManifest) string {
+			f := m.Shards[1].File.Name
+			b := mustRead(t, dir, f)
+			b[0] ^= 1
+			mustWrite(t, dir, f, b)
+			return f
+		}, "checksum mismatch"},
+		{"truncated shard", func(t *testing.T, dir string, m *data.BackupManifest) string {
+			f := m.Shards[0].File.Name
+			mustWrite(t, dir, f, mustRead(t, dir, f)[:2])
+			return f
+		}, "bytes, the manifest says"},
+		{"missing shard", func(t *testing.T, dir string, m *data.BackupManifest) string {
+			f := m.Shards[0].File.Name
+			if err := os.Remove(filepath.Join(dir, f)); err != nil {
+				t.Fatal(err)
+			}
+			return f
+		}, "no such file"},
+		{"edited meta snapshot", func(t *testing.T, dir string, m *data.BackupManifest) string {
+			b := bytes.Replace(mustRead(t, dir, m.Meta.Name), []byte(`"rp"`), []byte(`"RP"`), 1)
+			mustWrite(t, dir, m.Meta.Name, b)
+			return m.Meta.Name
+		}, "checksum mismatch"},
+		{"edited manifest", func(t *testing.T, dir string, m *data.BackupManifest) string {
+			b := bytes.Replace(mustRead(t, dir, data.BackupManifestFile), []byte(`"values": 3`), []byte(`"values": 4`), 1)
+			mustWrite(t, dir, data.BackupManifestFile, b)
+			return data.BackupManifestFile
+		}, "checksum mismatch"},
+		{"manifest naming a file outside", func(t *testing.T, dir string, m *data.BackupManifest) string {
+			// Re-sealed as docs/backup.md says: the checksum is of the JSON
+			// encoding with the checksum field empty.
+			m.Meta.Name, m.Checksum = "../../etc/passwd", ""
+			b, _ := json.Marshal(m)
+			sum := sha256.Sum256(b)
+			m.Checksum = hex.EncodeToString(sum[:])
+			b, _ = json.Marshal(m)
+			mustWrite(t, dir, data.BackupManifestFile, b)
+			return data.BackupManifestFile
+		}, "leaves the backup folder"},
+		{"manifest cut short", func(t *testing.T, dir string, m *data.BackupManifest) string {
+			mustWrite(t, dir, data.BackupManifestFile, mustRead(t, dir, data.BackupManifestFile)[:40])
+			return data.BackupManifestFile
+		}, "not valid JSON"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			src := &fakeShards{content: map[uint64][]byte{1: []byte("one"), 2: []byte("two")}}
+			m, err := runBackup(t, dir, src, backupState(1, 2), data.BackupFilter{Database: "db"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			file := tc.damage(t, dir, m)
+			m, err = data.ReadBackupManifest(dir)
+			if err == nil {
+				err = m.Verify(dir)
+			}
+			var fe *data.BackupFileError
+			if !errors.As(err, &fe) || fe.File != file || !errors.Is(err, data.ErrBackupCorrupt) || !bytes.Contains([]byte(err.Error()), []byte(tc.want)) {
+				t.Fatalf("after damage: got %v; want a BackupFileError naming %s and saying %q", err, file, tc.want)
+			}
+		})
+	}
+	if _, err := data.ReadBackupManifest(t.TempDir()); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("a folder without a manifest: got %v, want fs.ErrNotExist", err)
+	}
+}
+
+func mustRead(t *testing.T, dir, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func mustWrite(t *testing.T, dir, name string, b []byte) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// fakeTarget is a target cluster: RestoreMeta over a *meta.Data and a
+// ShardSink recording what each restore wrote.
+type fakeTarget struct {
+	d       *meta.Data
+	created []string // "db" or "db.rp rf=N"
+	wrote   map[string]int
+}
+
+func (f *fakeTarget) ReadData(context.Context, meta.ReadConsistency) (*meta.Data, uint64, error) {
+	return f.d, f.d.Index, nil
+}
+
+func (f *fakeTarget) CreateDatabase(_ context.Context, name string, spec *meta.RetentionPolicySpec) (*meta.DatabaseInfo, error) {
+	f.created = append(f.created, fmt.Sprintf("%s.%s rf=%d", name, spec.Name, *spec.ReplicaN))
+	return &meta.DatabaseInfo{Name: name}, nil
+}
+
+func (f *fakeTarget) CreateRetentionPolicy(_ context.Context, db string, spec meta.RetentionPolicySpec, _ bool) (*meta.RetentionPolicyInfo, error) {
+	f.created = append(f.created, fmt.Sprintf("%s.%s rf=%d", db, spec.Name, *spec.ReplicaN))
+	return &meta.RetentionPolicyInfo{Name: spec.Name}, nil
+}
+
+func (f *fakeTarget) RestoreShard(_ context.Context, _ meta.NodeInfo, db, rp string, body io.Reader) (data.RestoreResult, error) {
+	b, err := io.ReadAll(body)
+	if err != nil {
+		return data.RestoreResult{}, err
+	}
+	if f.wrote == nil {
+		f.wrote = map[string]int{}
+	}
+	f.wrote[db+"."+rp] += len(b)
+	return data.RestoreResult{Values: len(b)}, nil
+}
+
+// TestRestoreRules: naming, replication and overwrite rules, each checked
+// before anything is created.
+func TestRestoreRules(t *testing.T) {
+	dir := t.TempDir()
+	src := &fakeShards{content: map[uint64][]byte{1: []byte("one"), 2: []byte("two"), 100: []byte("x")}}
+	if _, err := runBackup(t, dir, src, backupState(1, 2), data.BackupFilter{}); err != nil {
+		t.Fatal(err)
+	}
+	three := []meta.NodeInfo{{ID: 1}, {ID: 2}, {ID: 3}}
+	tests := []struct {
+		name    string
+		opts    data.RestoreOptions
+		nodes   []meta.NodeInfo
+		exists  string
+		err     string
+		created []string
+		wrote   map[string]int
+	}{
+		{name: "new name and replication", opts: data.RestoreOptions{SourceDatabase: "db", Database: "copy", Replication: 3}, nodes: three,
+			created: []string{"copy.rp rf=3"}, wrote: map[string]int{"copy.rp": 6}},
+		{name: "as backed up", nodes: three,
+			created: []string{"db.rp rf=2", "other.autogen rf=1"}, wrote: map[string]int{"db.rp": 6, "other.autogen": 1}},
+		{name: "rename needs one database", opts: data.RestoreOptions{Database: "copy"}, nodes: three, err: "--source-db"},
+		{name: "unknown source", opts: data.RestoreOptions{SourceDatabase: "nope"}, nodes: three, err: `no database "nope"`},
+		{name: "replication over the nodes", opts: data.RestoreOptions{SourceDatabase: "db", Replication: 4}, nodes: three, err: "has 3 data nodes"},
+		{name: "backed-up replication over the nodes", opts: data.RestoreOptions{SourceDatabase: "db"}, nodes: three[:1], err: "use --replication"},
+		{name: "existing database refused", opts: data.RestoreOptions{SourceDatabase: "db"}, nodes: three, exists: "db", err: "--force"},
+		{name: "existing database forced", opts: data.RestoreOptions{SourceDatabase: "db", Force: true}, nodes: three, exists: "db",
+			wrote: map[string]int{"db.rp": 6}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			target := &fakeTarget{d: &meta.Data{DataNodes: tc.nodes}}
+			if tc.exists != "" {
+				target.d.Databases = []meta.DatabaseInfo{{Name: tc.exists, DefaultRetentionPolicy: "rp",
+					RetentionPolicies: []meta.RetentionPolicyInfo{{Name: "rp", ReplicaN: 1}}}}
+			}
+			opts := tc.opts
+			opts.Dir, opts.Meta, opts.Sink = dir, target, target
+			_, err := data.Restore(context.Background(), opts)
+			if tc.err != "" {
+				if err == nil || !bytes.Contains([]byte(err.Error()), []byte(tc.err)) || len(target.created) > 0 || len(target.wrote) > 0 {
+					t.Fatalf("got %v after creating %v and writing %v; want an error saying %q before anything", err, target.created, target.wrote, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(target.created, tc.created) || !maps.Equal(target.wrote, tc.wrote) {
+				t.Fatalf("created %v and wrote %v, want %v and %v", target.created, target.wrote, tc.created, tc.wrote)
+			}
+		})
+	}
+
+	// A corrupt backup is refused before the target is touched.
+	mustWrite(t, dir, "shards/2-1.stream", []byte("tw0"))
+	target := &fakeTarget{d: &meta.Data{DataNodes: three}}
+	_, err := data.Restore(context.Background(), data.RestoreOptions{Dir: dir, Meta: target, Sink: target, SourceDatabase: "db", Database: "x"})
+	var fe *data.BackupFileError
+	if !errors.As(err, &fe) || fe.File != "shards/2-1.stream" || len(target.created) > 0 {
+		t.Fatalf("restore of a corrupt backup: got %v after creating %v; want an error naming shards/2-1.stream first", err, target.created)
+	}
+}
