@@ -78,7 +78,7 @@ type backupDeps struct {
 // mountBackup serves BackupShardPath and RestorePath.
 func (h *handler) mountBackup(deps backupDeps) {
 	h.mux.HandleFunc("GET "+BackupShardPath, func(w http.ResponseWriter, r *http.Request) {
-		if !h.admin(w, r) {
+		if !h.operator(w, r, true) {
 			return
 		}
 		id, err := strconv.ParseUint(r.URL.Query().Get("shard"), 10, 64)
@@ -184,7 +184,7 @@ func contentDigest(ctx context.Context, sh antientropy.Shard) (string, error) {
 
 // serveRestore writes the shard stream in the body into ?db=&rp=.
 func (h *handler) serveRestore(w http.ResponseWriter, r *http.Request) {
-	if !h.admin(w, r) {
+	if !h.operator(w, r, true) {
 		return
 	}
 	q := r.URL.Query()

@@ -21,6 +21,9 @@ type NodeClient struct {
 	HTTP *http.Client
 	// Scheme is "http" or "https" ("" means http).
 	Scheme string
+	// User and Password, when User is set, are sent as HTTP Basic
+	// credentials.
+	User, Password string
 }
 
 // NodeError is a data node's answer other than 2xx.
@@ -45,6 +48,9 @@ func (c *NodeClient) do(ctx context.Context, node meta.NodeInfo, method, path st
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
 	if err != nil {
 		return nil, fmt.Errorf("request to data node %d: %w", node.ID, err)
+	}
+	if c.User != "" {
+		req.SetBasicAuth(c.User, c.Password)
 	}
 	hc := c.HTTP
 	if hc == nil {

@@ -63,7 +63,7 @@ shards; the transfer is not bounded by --timeout.`,
 			out := cmd.OutOrStdout()
 			bar := newProgress(o, out, "backup")
 			m, err := data.Backup(cmd.Context(), data.BackupOptions{Dir: args[0], Filter: filter, Started: started, State: d,
-				Source: &data.NodeClient{}, Progress: func(p data.BackupProgress) {
+				Source: o.dataNodes.backupClient(), Progress: func(p data.BackupProgress) {
 					bar.update(p.Total, p.Done, fmt.Sprintf("shard %d (%d/%d), %s written, %d unchanged", p.Shard, p.Done, p.Total, mib(p.Bytes), p.Reused))
 				}})
 			bar.finish()
@@ -145,7 +145,7 @@ follows the bytes; the transfer is not bounded by --timeout.`,
 			defer c.Close()
 			out := cmd.OutOrStdout()
 			bar := newProgress(o, out, "restore")
-			opts.Dir, opts.Meta, opts.Sink, opts.MetaTimeout = args[0], c, &data.NodeClient{}, o.timeout
+			opts.Dir, opts.Meta, opts.Sink, opts.MetaTimeout = args[0], c, o.dataNodes.backupClient(), o.timeout
 			opts.Progress = func(p data.RestoreProgress) {
 				if p.Phase == "verifying" {
 					bar.update(-1, 0, fmt.Sprintf("verifying checksums of %s", mib(p.TotalBytes)))
@@ -173,6 +173,12 @@ follows the bytes; the transfer is not bounded by --timeout.`,
 	f.IntVar(&opts.Replication, "replication", 0, "replication factor of every restored retention policy (default: the backed-up one)")
 	f.BoolVar(&opts.Force, "force", false, "write into a database that already exists")
 	return cmd
+}
+
+// backupClient returns a client of the data nodes' backup and restore
+// endpoints with c's transport (TLS, secret signing) and credentials.
+func (c *dataNodeClient) backupClient() *data.NodeClient {
+	return &data.NodeClient{HTTP: c.client, Scheme: c.scheme, User: c.user, Password: c.password}
 }
 
 // progressLine is a live progress line for a long ctl command; with --json
