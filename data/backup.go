@@ -189,10 +189,14 @@ func (h *handler) serveRestore(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	db, rp := q.Get("db"), q.Get("rp")
-	d := h.meta.Data()
 	if db == "" || rp == "" {
 		httpError(w, http.StatusBadRequest, "db and rp are required")
 		return
+	}
+	d := h.meta.Data()
+	if d == nil || d.RetentionPolicy(db, rp) == nil {
+		// The restore may have created it an instant ago.
+		d, _ = h.meta.Refresh(r.Context())
 	}
 	if d == nil || d.RetentionPolicy(db, rp) == nil {
 		httpError(w, http.StatusNotFound, fmt.Sprintf("retention policy %q.%q does not exist", db, rp))

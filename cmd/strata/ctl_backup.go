@@ -61,7 +61,7 @@ shards; the transfer is not bounded by --timeout.`,
 				return err
 			}
 			out := cmd.OutOrStdout()
-			bar := newProgress(o, out, "backup")
+			bar := newProgress(o, cmd, "backup")
 			m, err := data.Backup(cmd.Context(), data.BackupOptions{Dir: args[0], Filter: filter, Started: started, State: d,
 				Source: o.dataNodes.backupClient(), Progress: func(p data.BackupProgress) {
 					bar.update(p.Total, p.Done, fmt.Sprintf("shard %d (%d/%d), %s written, %d unchanged", p.Shard, p.Done, p.Total, mib(p.Bytes), p.Reused))
@@ -144,7 +144,7 @@ follows the bytes; the transfer is not bounded by --timeout.`,
 			c := o.client()
 			defer c.Close()
 			out := cmd.OutOrStdout()
-			bar := newProgress(o, out, "restore")
+			bar := newProgress(o, cmd, "restore")
 			opts.Dir, opts.Meta, opts.Sink, opts.MetaTimeout = args[0], c, o.dataNodes.backupClient(), o.timeout
 			opts.Progress = func(p data.RestoreProgress) {
 				if p.Phase == "verifying" {
@@ -181,24 +181,37 @@ func (c *dataNodeClient) backupClient() *data.NodeClient {
 	return &data.NodeClient{HTTP: c.client, Scheme: c.scheme, User: c.user, Password: c.password}
 }
 
-// progressLine is a live progress line for a long ctl command; with --json
-// it draws nothing.
+// progressLine is the progress of a long ctl command: a live line on a
+// terminal, else (and with --json) a plain line on stderr every
+// plainProgressEvery.
 type progressLine struct {
 	bar *progressbar.ProgressBar
 	max int
+	// plain gets the plain lines; last is when one was written.
+	plain io.Writer
+	last  time.Time
 }
 
-func newProgress(o *ctlOptions, w io.Writer, what string) *progressLine {
-	if o.json {
-		return &progressLine{}
+// plainProgressEvery is how often a progress line is written when the
+// output is not a terminal.
+const plainProgressEvery = 10 * time.Second
+
+func newProgress(o *ctlOptions, cmd *cobra.Command, what string) *progressLine {
+	out := cmd.OutOrStdout()
+	if o.json || !isTerminal(out) {
+		return &progressLine{plain: cmd.ErrOrStderr(), last: time.Now()}
 	}
-	return &progressLine{max: -1, bar: progressbar.NewOptions(-1, progressbar.OptionSetWriter(w), progressbar.OptionSetDescription(what+": starting"),
+	return &progressLine{max: -1, bar: progressbar.NewOptions(-1, progressbar.OptionSetWriter(out), progressbar.OptionSetDescription(what+": starting"),
 		progressbar.OptionClearOnFinish(), progressbar.OptionThrottle(100*time.Millisecond))}
 }
 
 // update sets the line's total (-1 unknown), position and description.
 func (p *progressLine) update(total, done int, desc string) {
 	if p.bar == nil {
+		if time.Since(p.last) >= plainProgressEvery {
+			p.last = time.Now()
+			fmt.Fprintln(p.plain, desc)
+		}
 		return
 	}
 	if total != p.max {
