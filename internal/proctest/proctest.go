@@ -18,45 +18,66 @@ import (
 	"time"
 )
 
+// binary is one build of ./cmd/strata, made at most once per test binary.
+type binary struct {
+	once sync.Once
+	dir  string
+	path string
+	err  error
+}
+
 var (
-	buildOnce sync.Once
-	buildDir  string
-	buildPath string
-	buildErr  error
+	plainBuild binary
+	raceBuild  binary
 )
 
 // Build compiles ./cmd/strata once per test binary and returns the path of
 // the executable. Call Cleanup from TestMain to remove it.
 func Build(t testing.TB) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		buildDir, buildErr = os.MkdirTemp("", "strata-proctest-")
-		if buildErr != nil {
-			return
-		}
-		buildPath = filepath.Join(buildDir, "strata")
-		root, err := moduleRoot()
-		if err != nil {
-			buildErr = err
-			return
-		}
-		cmd := exec.Command("go", "build", "-o", buildPath, "./cmd/strata")
-		cmd.Dir = root
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build ./cmd/strata: %w\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal("build strata: " + buildErr.Error())
-	}
-	return buildPath
+	return plainBuild.build(t, "CGO_ENABLED=0")
 }
 
-// Cleanup removes the binary built by Build.
+// BuildRace is Build with the race detector compiled in (cgo on): a data
+// race in the process prints "WARNING: DATA RACE" to its log.
+func BuildRace(t testing.TB) string {
+	t.Helper()
+	return raceBuild.build(t, "CGO_ENABLED=1", "-race")
+}
+
+func (b *binary) build(t testing.TB, env string, flags ...string) string {
+	t.Helper()
+	b.once.Do(func() {
+		b.dir, b.err = os.MkdirTemp("", "strata-proctest-")
+		if b.err != nil {
+			return
+		}
+		b.path = filepath.Join(b.dir, "strata")
+		root, err := moduleRoot()
+		if err != nil {
+			b.err = err
+			return
+		}
+		args := append(append([]string{"build"}, flags...), "-o", b.path, "./cmd/strata")
+		cmd := exec.Command("go", args...)
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), env)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.err = fmt.Errorf("go %v: %w\n%s", args, err, out)
+		}
+	})
+	if b.err != nil {
+		t.Fatal("build strata: " + b.err.Error())
+	}
+	return b.path
+}
+
+// Cleanup removes the binaries built by Build and BuildRace.
 func Cleanup() {
-	if buildDir != "" {
-		os.RemoveAll(buildDir)
+	for _, b := range []*binary{&plainBuild, &raceBuild} {
+		if b.dir != "" {
+			os.RemoveAll(b.dir)
+		}
 	}
 }
 
@@ -197,6 +218,17 @@ func (p *Process) Signal(sig syscall.Signal) {
 			p.t.Errorf("%s: send %v: %v", p.Name, sig, err)
 		}
 	}
+}
+
+// PID is the operating-system id of the running process, or 0 when it is
+// stopped.
+func (p *Process) PID() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil || isDone(p.done) {
+		return 0
+	}
+	return p.cmd.Process.Pid
 }
 
 // ExitCode is the exit status of a stopped process, or -1 while it runs.

@@ -1,0 +1,175 @@
+package chaos
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/strata-db/strata/internal/faultproxy"
+)
+
+// Kind is a kind of fault.
+type Kind string
+
+// Fault kinds. Clock jumps are not among them: the data and meta
+// processes read time.Now directly (no injectable clock), and moving the
+// machine's clock would disturb every other process on it.
+const (
+	Kill9      Kind = "kill-9"      // a data node killed with SIGKILL, restarted after the hold
+	PauseShort Kind = "pause-short" // a data node SIGSTOPped for less than the write timeout
+	PauseLong  Kind = "pause-long"  // a data node SIGSTOPped for more than the write timeout
+	LinkCut    Kind = "link-cut"    // connections to a data node's RPC port refused
+	BlackHole  Kind = "black-hole"  // connections to a data node's RPC port stall
+	SlowLink   Kind = "slow-link"   // every chunk to or from a data node's RPC port delayed
+	MetaLeader Kind = "meta-leader" // the meta leader killed with SIGKILL, restarted after the hold
+	DiskFull   Kind = "disk-full"   // the tmpfs data node's file system filled up
+	slowDelay       = 300 * time.Millisecond
+)
+
+// Kinds lists every fault kind the schedule draws from.
+var Kinds = []Kind{Kill9, PauseShort, PauseLong, LinkCut, BlackHole, SlowLink, MetaLeader, DiskFull}
+
+// Fault is one entry of a schedule.
+type Fault struct {
+	Kind Kind
+	// Node is the index of the data node it hits (unused for MetaLeader;
+	// DiskFull always hits the tmpfs node).
+	Node int
+	// Hold is how long the fault lasts; Gap is the quiet time after it
+	// heals before the next fault.
+	Hold, Gap time.Duration
+}
+
+func (f Fault) String() string {
+	switch f.Kind {
+	case MetaLeader:
+		return fmt.Sprintf("%s hold %v gap %v", f.Kind, f.Hold, f.Gap)
+	case DiskFull:
+		return fmt.Sprintf("%s data0 hold %v gap %v", f.Kind, f.Hold, f.Gap)
+	}
+	return fmt.Sprintf("%s data%d hold %v gap %v", f.Kind, f.Node, f.Hold, f.Gap)
+}
+
+// Round is the faults injected while the writers run, before the cluster
+// is left to converge and checked.
+type Round []Fault
+
+// Schedule draws the rounds of a campaign from seed: faults of random
+// kinds, targets, holds and gaps, faultsPerRound to a round, until their
+// total time reaches duration. The same arguments give the same schedule.
+func Schedule(seed int64, duration time.Duration, dataNodes, faultsPerRound int) []Round {
+	rng := rand.New(rand.NewPCG(uint64(seed), 0x5eed))
+	ms := func(lo, hi time.Duration) time.Duration {
+		return lo + time.Duration(rng.Int64N(int64(hi-lo)/int64(time.Millisecond)+1))*time.Millisecond
+	}
+	var rounds []Round
+	var total time.Duration
+	for total < duration {
+		var r Round
+		for range faultsPerRound {
+			f := Fault{Kind: Kinds[rng.IntN(len(Kinds))], Node: rng.IntN(dataNodes), Gap: ms(500*time.Millisecond, 2*time.Second)}
+			switch f.Kind {
+			case PauseShort:
+				f.Hold = ms(WriteTimeout/4, WriteTimeout*3/4)
+			case PauseLong:
+				f.Hold = ms(WriteTimeout*3/2, WriteTimeout*3)
+			case Kill9, MetaLeader:
+				f.Hold = ms(500*time.Millisecond, 4*time.Second)
+			default:
+				f.Hold = ms(2*time.Second, 6*time.Second)
+			}
+			r = append(r, f)
+			total += f.Hold + f.Gap
+		}
+		rounds = append(rounds, r)
+	}
+	return rounds
+}
+
+// inject applies f, holds it, heals it and returns what it did, or an
+// error when the fault could not be injected or healed (a node that does
+// not come back is itself a finding).
+func (c *cluster) inject(f Fault) (string, error) {
+	d := c.data[f.Node]
+	switch f.Kind {
+	case Kill9:
+		d.Kill()
+		time.Sleep(f.Hold)
+		if err := c.restartData(d); err != nil {
+			return "", fmt.Errorf("%s did not come back after kill -9: %w", d.Name, err)
+		}
+	case PauseShort, PauseLong:
+		d.Signal(syscall.SIGSTOP)
+		time.Sleep(f.Hold)
+		d.Signal(syscall.SIGCONT)
+	case LinkCut, BlackHole:
+		mode := faultproxy.Refuse
+		if f.Kind == BlackHole {
+			mode = faultproxy.Blackhole
+		}
+		d.proxy.SetMode(mode)
+		time.Sleep(f.Hold)
+		d.proxy.SetMode(faultproxy.Pass)
+	case SlowLink:
+		d.proxy.SetDelay(slowDelay)
+		time.Sleep(f.Hold)
+		d.proxy.SetDelay(0)
+	case MetaLeader:
+		l := c.leader()
+		if l == nil {
+			return "", errors.New("no meta leader to kill")
+		}
+		l.Kill()
+		time.Sleep(f.Hold)
+		if err := c.restartMeta(l); err != nil {
+			return "", fmt.Errorf("%s did not come back after kill -9: %w", l.Name, err)
+		}
+		return "killed " + l.Name, nil
+	case DiskFull:
+		d = c.data[0]
+		if d.tmpfs == "" {
+			return "skipped: no tmpfs", nil
+		}
+		ballast := filepath.Join(d.tmpfs, "ballast")
+		n, err := fill(ballast)
+		if err != nil {
+			os.Remove(ballast)
+			return "", err
+		}
+		time.Sleep(f.Hold)
+		if err := os.Remove(ballast); err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("filled %s's file system with %d MiB", d.Name, n>>20), nil
+	default:
+		return "", fmt.Errorf("unknown fault kind %q", f.Kind)
+	}
+	return d.Name, nil
+}
+
+// fill writes path until its file system has no space left and returns
+// the bytes written.
+func fill(path string) (int64, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	chunk := make([]byte, 1<<20)
+	var n int64
+	for len(chunk) >= 4096 {
+		m, err := f.Write(chunk)
+		n += int64(m)
+		switch {
+		case errors.Is(err, syscall.ENOSPC):
+			chunk = chunk[:len(chunk)/16] // then fill the remainder in smaller pieces
+		case err != nil:
+			return n, err
+		}
+	}
+	return n, nil
+}

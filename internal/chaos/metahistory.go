@@ -1,0 +1,177 @@
+package chaos
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/anishathalye/porcupine"
+
+	"github.com/strata-db/strata/meta"
+)
+
+// The meta clients run DDL on a few databases of their own. Each database
+// is a register: absent, or present with the duration of its default
+// policy. CREATE with a duration succeeds when the database is absent or
+// has that duration and is refused with a conflict otherwise, so a create
+// tells what it saw; DROP always succeeds; a linearizable read
+// (consistency=consistent) returns the register.
+
+// metaKeys are the databases the meta clients work on.
+var metaKeys = []string{"chaos_ddl_0", "chaos_ddl_1", "chaos_ddl_2"}
+
+// metaDurations are the retention durations creates use.
+var metaDurations = []time.Duration{time.Hour, 2 * time.Hour, 3 * time.Hour}
+
+// metaOp kinds.
+const (
+	opCreate = "create"
+	opDrop   = "drop"
+	opRead   = "read"
+)
+
+// metaInput is one operation's invocation.
+type metaInput struct {
+	Op  string
+	Key string
+	Dur time.Duration // create: the policy duration
+}
+
+// metaOutput is one operation's answer.
+type metaOutput struct {
+	// Unknown: the client got no definite answer (the command may or may
+	// not have applied).
+	Unknown bool
+	// Conflict: a create was refused because the database had another
+	// duration.
+	Conflict bool
+	// Dur is a read's answer: 0 for absent.
+	Dur time.Duration
+}
+
+// metaModel is the sequential specification of one key.
+var metaModel = porcupine.Model{
+	Partition: func(history []porcupine.Operation) [][]porcupine.Operation {
+		byKey := map[string][]porcupine.Operation{}
+		for _, op := range history {
+			k := op.Input.(metaInput).Key
+			byKey[k] = append(byKey[k], op)
+		}
+		var out [][]porcupine.Operation
+		for _, ops := range byKey {
+			out = append(out, ops)
+		}
+		return out
+	},
+	Init: func() any { return time.Duration(0) },
+	Step: func(state, input, output any) (bool, any) {
+		cur, in, out := state.(time.Duration), input.(metaInput), output.(metaOutput)
+		switch in.Op {
+		case opCreate:
+			applied := cur
+			if cur == 0 {
+				applied = in.Dur
+			}
+			if out.Unknown {
+				return true, applied
+			}
+			if out.Conflict {
+				return cur != 0 && cur != in.Dur, cur
+			}
+			return cur == 0 || cur == in.Dur, applied
+		case opDrop:
+			return true, time.Duration(0)
+		case opRead:
+			return out.Dur == cur, cur
+		}
+		return false, cur
+	},
+	DescribeOperation: func(input, output any) string {
+		in, out := input.(metaInput), output.(metaOutput)
+		return fmt.Sprintf("%s(%s,%v) -> %+v", in.Op, in.Key, in.Dur, out)
+	},
+}
+
+// metaHistory records the meta clients' operations.
+type metaHistory struct {
+	start time.Time
+	mu    sync.Mutex // protects ops
+	ops   []porcupine.Operation
+}
+
+func (h *metaHistory) add(client int, in metaInput, out metaOutput, call, ret time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	r := ret.Sub(h.start).Nanoseconds()
+	if out.Unknown {
+		r = math.MaxInt64 // it may take effect at any time from its call on
+	}
+	h.ops = append(h.ops, porcupine.Operation{ClientId: client, Input: in, Output: out,
+		Call: call.Sub(h.start).Nanoseconds(), Return: r})
+}
+
+// runMetaClient performs random DDL and reads until stop closes.
+func (h *metaHistory) runMetaClient(id int, addrs []string, rng *rand.Rand, stop <-chan struct{}, wg *sync.WaitGroup) {
+	defer wg.Done()
+	mc := meta.NewClient(meta.ClientConfig{Addrs: addrs, Timeout: 5 * time.Second, RetryInterval: 100 * time.Millisecond})
+	defer mc.Close()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-time.After(time.Duration(50+rng.IntN(200)) * time.Millisecond):
+		}
+		in := metaInput{Key: metaKeys[rng.IntN(len(metaKeys))]}
+		switch rng.IntN(3) {
+		case 0:
+			in.Op, in.Dur = opCreate, metaDurations[rng.IntN(len(metaDurations))]
+		case 1:
+			in.Op = opDrop
+		default:
+			in.Op = opRead
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		call := time.Now()
+		var out metaOutput
+		var err error
+		switch in.Op {
+		case opCreate:
+			_, err = mc.CreateDatabase(ctx, in.Key, &meta.RetentionPolicySpec{Duration: in.Dur})
+			if errors.Is(err, meta.ErrRetentionPolicyConflict) {
+				out.Conflict, err = true, nil
+			}
+		case opDrop:
+			err = mc.DropDatabase(ctx, in.Key)
+		case opRead:
+			var d *meta.Data
+			if d, _, err = mc.ReadData(ctx, meta.ReadConsistent); err == nil {
+				if di := d.Database(in.Key); di != nil {
+					if rp := di.RetentionPolicy(di.DefaultRetentionPolicy); rp != nil {
+						out.Dur = rp.Duration
+					}
+				}
+			}
+		}
+		ret := time.Now()
+		cancel()
+		if err != nil {
+			if in.Op == opRead {
+				continue // a failed read changed nothing and tells nothing
+			}
+			out = metaOutput{Unknown: true}
+		}
+		h.add(id, in, out, call, ret)
+	}
+}
+
+// check runs porcupine over the history.
+func (h *metaHistory) check(timeout time.Duration) (porcupine.CheckResult, int) {
+	h.mu.Lock()
+	ops := append([]porcupine.Operation(nil), h.ops...)
+	h.mu.Unlock()
+	return porcupine.CheckOperationsTimeout(metaModel, ops, timeout), len(ops)
+}
