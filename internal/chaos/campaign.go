@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -32,6 +33,9 @@ type Config struct {
 	TmpfsBytes int64
 	// Race runs binaries built with the race detector.
 	Race bool
+	// LogDir, when set, receives a copy of every process log of a
+	// campaign that failed, under seed-<seed>/.
+	LogDir string
 	// Logf receives progress lines (t.Logf).
 	Logf func(format string, args ...any)
 }
@@ -254,6 +258,14 @@ rounds:
 	r.LogFindings = c.logFindings()
 	for _, x := range r.LogFindings {
 		r.fail("log: %s", x)
+	}
+	if len(r.Failures) > 0 && cfg.LogDir != "" {
+		dir := filepath.Join(cfg.LogDir, fmt.Sprint("seed-", cfg.Seed))
+		if err := c.copyLogs(dir); err != nil {
+			r.fail("keep the logs: %v", err)
+		} else {
+			r.Notes = append(r.Notes, "process logs kept in "+dir)
+		}
 	}
 	return r
 }

@@ -18,6 +18,7 @@ var (
 	raceFlag      = flag.Bool("chaos.race", false, "run strata binaries built with the race detector")
 	perRoundFlag  = flag.Int("chaos.faults-per-round", 3, "faults injected in a round before the cluster must converge")
 	dataNodesFlag = flag.Int("chaos.data-nodes", 3, "data processes (at least 3)")
+	logDirFlag    = flag.String("chaos.logs", "", "copy the process logs of a failed campaign under this directory")
 	tmpfsFlag     = flag.Int64("chaos.tmpfs-mib", 256, "size of the tmpfs under data0 for the disk-full fault; 0 leaves it out")
 )
 
@@ -44,7 +45,7 @@ func TestCampaign(t *testing.T) {
 		}
 		t.Run("seed="+strconv.FormatInt(seed, 10), func(t *testing.T) {
 			r := Run(t, Config{Seed: seed, Duration: *durationFlag, DataNodes: *dataNodesFlag,
-				FaultsPerRound: *perRoundFlag, TmpfsBytes: *tmpfsFlag << 20, Race: *raceFlag})
+				FaultsPerRound: *perRoundFlag, TmpfsBytes: *tmpfsFlag << 20, Race: *raceFlag, LogDir: *logDirFlag})
 			md := r.Markdown()
 			t.Log("\n" + md)
 			if *reportFlag != "" {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -228,9 +229,8 @@ func (c *cluster) converged(st *meta.Data, dbs []string) (bool, string) {
 	return true, ""
 }
 
-// logFindings scans every process log for panics, fatal runtime errors
-// and race reports.
-func (c *cluster) logFindings() []string {
+// logPaths lists every process's log.
+func (c *cluster) logPaths() []string {
 	var logs []string
 	for _, m := range c.metas {
 		logs = append(logs, m.LogPath)
@@ -238,8 +238,31 @@ func (c *cluster) logFindings() []string {
 	for _, d := range c.data {
 		logs = append(logs, d.LogPath)
 	}
+	return logs
+}
+
+// copyLogs copies every process log into dir.
+func (c *cluster) copyLogs(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, p := range c.logPaths() {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(p)), b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// logFindings scans every process log for panics, fatal runtime errors
+// and race reports.
+func (c *cluster) logFindings() []string {
 	var found []string
-	for _, path := range logs {
+	for _, path := range c.logPaths() {
 		f, err := os.Open(path)
 		if err != nil {
 			found = append(found, err.Error())
