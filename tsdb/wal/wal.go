@@ -35,6 +35,9 @@ type WAL struct {
 	// sync makes a segment's written bytes durable; (*os.File).Sync except in
 	// tests that need to hold a group commit open.
 	sync func(*os.File) error
+	// write writes a group to a segment; (*os.File).Write except in tests
+	// that inject a full disk.
+	writeFile func(*os.File, []byte) (int, error)
 	// recovered is the newest segment that existed before Open; Replay reads
 	// the segments up to it.
 	recovered uint64
@@ -45,16 +48,22 @@ type WAL struct {
 	cond sync.Cond
 	// closed is set by Close; no record is accepted after it.
 	closed bool
-	// err is the first write or fsync failure. It is sticky: after it the
-	// state of the segment's tail is unknown (a failed fsync may have dropped
-	// dirty pages), so nothing more is written until the WAL is reopened and
-	// the tail is checked.
+	// err is the first failure that leaves the segment's tail unknown: a
+	// failed fsync (it may have dropped dirty pages), or a failed write
+	// whose partial bytes could not be cut off. It is sticky: nothing more
+	// is written until the WAL is reopened and the tail is checked.
 	err error
+	// failed lists Write calls whose group failed to write but was cut
+	// back off the segment (a full disk): they get the error, later calls
+	// go on.
+	failed []failedCalls
 	// file is the active segment, active its id, activeLen its length
-	// counting bytes written, in flight and pending.
-	file      *os.File
-	active    uint64
-	activeLen int64
+	// counting bytes written, in flight and pending, and writtenLen its
+	// length counting only the groups written successfully.
+	file       *os.File
+	active     uint64
+	activeLen  int64
+	writtenLen int64
 	// pending holds framed records waiting for the next flush; pendingRecs
 	// counts them. spare is the buffer of the last flush, reused next.
 	pending     []byte
@@ -64,10 +73,12 @@ type WAL struct {
 	// buffer larger than maxRetainedBuffer.
 	underused int
 	// pendingSeq numbers Write calls; syncedSeq is the highest number whose
-	// record is durable. A flush covers every call numbered up to pendingSeq
-	// when it starts.
+	// group's flush ended: its record is durable unless failed names the
+	// call. A flush covers every call numbered up to pendingSeq when it
+	// starts; takenSeq is the highest number a flush has taken.
 	pendingSeq uint64
 	syncedSeq  uint64
+	takenSeq   uint64
 	// flushing is true while a writer has a group in flight with mu released.
 	flushing bool
 
@@ -114,11 +125,12 @@ func Open(dir string, cfg Config, logger *slog.Logger, reg prometheus.Registerer
 		return nil, fmt.Errorf("create wal dir: %w", err)
 	}
 	w := &WAL{
-		dir:     dir,
-		cfg:     cfg,
-		logger:  logger,
-		metrics: o.metrics,
-		sync:    (*os.File).Sync,
+		dir:       dir,
+		cfg:       cfg,
+		logger:    logger,
+		metrics:   o.metrics,
+		sync:      (*os.File).Sync,
+		writeFile: (*os.File).Write,
 	}
 	w.cond.L = &w.mu
 
@@ -153,7 +165,7 @@ func Open(dir string, cfg Config, logger *slog.Logger, reg prometheus.Registerer
 	if err != nil {
 		return nil, err
 	}
-	w.file, w.active, w.activeLen = f, next, segmentHeaderSize
+	w.file, w.active, w.activeLen, w.writtenLen = f, next, segmentHeaderSize, segmentHeaderSize
 	w.metrics.segments.Add(float64(len(w.sealed) + 1))
 	logger.Info("wal opened", "dir", dir, "segments", len(w.sealed)+1, "active_segment", next)
 	return w, nil

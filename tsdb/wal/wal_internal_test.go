@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -265,5 +266,97 @@ func TestBigGroupBufferReleased(t *testing.T) {
 	}
 	if pending, spare := bufCaps(); pending > maxRetainedBuffer || spare > maxRetainedBuffer {
 		t.Errorf("buffer caps after %d small groups = %d, %d; want both <= %d", 2*(maxUnderusedFlushes+1), pending, spare, maxRetainedBuffer)
+	}
+}
+
+// fullDisk is a segment-write hook that, while full is set, writes half
+// of the buffer and fails with ENOSPC, as a write to a file system that
+// fills up midway does.
+type fullDisk struct {
+	mu   sync.Mutex
+	full bool
+}
+
+func (d *fullDisk) set(full bool) {
+	d.mu.Lock()
+	d.full = full
+	d.mu.Unlock()
+}
+
+func (d *fullDisk) write(f *os.File, b []byte) (int, error) {
+	d.mu.Lock()
+	full := d.full
+	d.mu.Unlock()
+	if !full {
+		return f.Write(b)
+	}
+	n, err := f.Write(b[:len(b)/2])
+	if err != nil {
+		return n, err
+	}
+	return n, syscall.ENOSPC
+}
+
+// TestFullDiskIsNotSticky: writes that fail because the disk is full
+// (part of their bytes written) fail alone, also when they share a group;
+// once there is room again writes succeed without reopening, and a
+// reopened WAL replays exactly the records whose Write succeeded (the
+// half-written bytes, had they stayed, would be corruption inside the
+// sealed segment).
+func TestFullDiskIsNotSticky(t *testing.T) {
+	dir := t.TempDir()
+	w := openInternal(t, dir)
+	disk := &fullDisk{}
+	w.writeFile = disk.write
+	hook := newBlockingSync()
+	w.sync = hook.sync
+
+	// "record 0" is written and its fsync held; three more queue up as one
+	// group, and the disk fills before that group is written.
+	var wg sync.WaitGroup
+	firstErr := startWrites(w, &wg, 0, 1)
+	waitStarted(t, hook)
+	restErr := startWrites(w, &wg, 1, 3)
+	waitPending(t, w, 3)
+	disk.set(true)
+	close(hook.release)
+	wg.Wait()
+	if err := <-firstErr; err != nil {
+		t.Fatalf("Write before the disk filled: %v", err)
+	}
+	for range 3 {
+		if err := <-restErr; !errors.Is(err, syscall.ENOSPC) {
+			t.Errorf("Write of the group that hit the full disk: got %v; want ENOSPC", err)
+		}
+	}
+	if _, err := w.Write([]byte("while full")); !errors.Is(err, syscall.ENOSPC) {
+		t.Errorf("Write while the disk is full: got %v; want ENOSPC", err)
+	}
+	disk.set(false)
+	if _, err := w.Write([]byte("after")); err != nil {
+		t.Fatalf("Write once the disk has room again: %v", err)
+	}
+	if _, err := w.Rotate(); err != nil {
+		t.Fatalf("Rotate once the disk has room again: %v", err)
+	}
+	if _, err := w.Write([]byte("next segment")); err != nil {
+		t.Fatalf("Write after the rotation: %v", err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	w2 := openInternal(t, dir)
+	defer w2.Close()
+	var got []string
+	if err := w2.Replay(func(_ uint64, rec []byte) error {
+		got = append(got, string(rec))
+		return nil
+	}); err != nil {
+		t.Fatalf("Replay: %v", err)
+	}
+	want := []string{"record 0", "after", "next segment"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("replayed %q; want %q", got, want)
 	}
 }

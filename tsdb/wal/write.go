@@ -1,7 +1,9 @@
 package wal
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"time"
 )
@@ -12,8 +14,11 @@ import (
 // are grouped: one write system call and one fsync per group.
 //
 // A record over Config.MaxRecordSize fails with ErrRecordTooLarge, a closed
-// WAL with ErrClosed. A failed write or fsync is returned to every writer of
-// the group and to every later call: the WAL must be reopened.
+// WAL with ErrClosed. A failed write (a full disk) is returned to every
+// writer of the group; its partial bytes are cut off the segment and later
+// calls go on. A failed fsync, or a failed write that cannot be cut off, is
+// returned to every writer of the group and to every later call: the WAL
+// must be reopened.
 func (w *WAL) Write(rec []byte) (segment uint64, err error) {
 	one := [1][]byte{rec}
 	return w.write(one[:])
@@ -72,7 +77,34 @@ func (w *WAL) write(recs [][]byte) (uint64, error) {
 		}
 		w.flushGroupLocked()
 	}
+	if err := w.takeFailureLocked(seq); err != nil {
+		return 0, err
+	}
 	return segment, nil
+}
+
+// failedCalls are the Write calls numbered from..to whose group failed;
+// left counts those that have not yet collected err.
+type failedCalls struct {
+	from, to uint64
+	left     int
+	err      error
+}
+
+// takeFailureLocked returns the error of call seq's group if it failed.
+func (w *WAL) takeFailureLocked(seq uint64) error {
+	for i := range w.failed {
+		f := &w.failed[i]
+		if seq < f.from || seq > f.to {
+			continue
+		}
+		err := f.err
+		if f.left--; f.left == 0 {
+			w.failed = append(w.failed[:i], w.failed[i+1:]...)
+		}
+		return err
+	}
+	return nil
 }
 
 // usableLocked reports why no record may be written, if so.
@@ -85,16 +117,20 @@ func (w *WAL) usableLocked() error {
 
 // group is a batch of framed records on its way to the active segment.
 type group struct {
-	buf  []byte
-	recs int
-	upTo uint64 // pendingSeq covered
-	file *os.File
-	seg  uint64
+	buf      []byte
+	recs     int
+	from     uint64 // first Write call covered
+	upTo     uint64 // pendingSeq covered
+	file     *os.File
+	seg      uint64
+	startLen int64 // the segment's length before the group
 }
 
 // takeGroupLocked moves the pending records into a group.
 func (w *WAL) takeGroupLocked() group {
-	g := group{buf: w.pending, recs: w.pendingRecs, upTo: w.pendingSeq, file: w.file, seg: w.active}
+	g := group{buf: w.pending, recs: w.pendingRecs, from: w.takenSeq + 1, upTo: w.pendingSeq, file: w.file, seg: w.active,
+		startLen: w.writtenLen}
+	w.takenSeq = w.pendingSeq
 	w.pending, w.spare, w.pendingRecs = w.spare[:0], nil, 0
 	return g
 }
@@ -110,11 +146,26 @@ func (w *WAL) flushGroupLocked() {
 	w.finishGroupLocked(g, err)
 }
 
+// cutBackError is a failed write of a group whose bytes were cut off the
+// segment again: the segment is as before the group.
+type cutBackError struct{ err error }
+
+func (e *cutBackError) Error() string { return e.err.Error() }
+func (e *cutBackError) Unwrap() error { return e.err }
+
 // writeGroup writes a group with one write call and makes it durable with
-// one fsync. It touches no field guarded by mu.
+// one fsync. It touches no field guarded by mu. A failed write is cut off
+// the segment (a *cutBackError) when truncating it back works.
 func (w *WAL) writeGroup(g group) error {
-	if _, err := g.file.Write(g.buf); err != nil {
-		return fmt.Errorf("write segment %d: %w", g.seg, err)
+	if _, err := w.writeFile(g.file, g.buf); err != nil {
+		err = fmt.Errorf("write segment %d: %w", g.seg, err)
+		if terr := g.file.Truncate(g.startLen); terr != nil {
+			return err
+		}
+		if _, serr := g.file.Seek(g.startLen, io.SeekStart); serr != nil {
+			return err
+		}
+		return &cutBackError{err}
 	}
 	if !w.cfg.NoSync {
 		start := time.Now()
@@ -143,16 +194,33 @@ func (w *WAL) finishGroupLocked(g group, err error) {
 	default:
 		w.underused = 0 // drop the big buffer
 	}
-	if err != nil {
-		if w.err == nil {
-			w.err = err
-			w.logger.Error("wal write failed; refusing further writes until reopened",
-				"segment", g.seg, "err", err)
-		}
-	} else {
+	if err == nil {
 		w.syncedSeq = g.upTo
+		w.writtenLen += int64(len(g.buf))
+	} else {
+		w.groupFailedLocked(g, err)
 	}
 	w.cond.Broadcast()
+}
+
+// groupFailedLocked records a failed group. Cut off the segment, it fails
+// its writers alone and the next group may succeed (once the disk has room
+// again); otherwise the WAL is broken.
+func (w *WAL) groupFailedLocked(g group, err error) {
+	var cut *cutBackError
+	if errors.As(err, &cut) {
+		w.activeLen -= int64(len(g.buf))
+		w.failed = append(w.failed, failedCalls{from: g.from, to: g.upTo, left: int(g.upTo - g.from + 1), err: cut.err})
+		w.syncedSeq = g.upTo
+		w.logger.Warn("wal write failed; the group was cut off the segment and later writes are accepted",
+			"segment", g.seg, "records", g.recs, "err", cut.err)
+		return
+	}
+	if w.err == nil {
+		w.err = err
+		w.logger.Error("wal write failed; refusing further writes until reopened",
+			"segment", g.seg, "err", err)
+	}
 }
 
 // Rotate seals the active segment, after making its pending records durable,
@@ -191,6 +259,10 @@ func (w *WAL) rotateLocked() error {
 		err := w.writeGroup(g)
 		w.finishGroupLocked(g, err)
 		if err != nil {
+			var cut *cutBackError
+			if errors.As(err, &cut) {
+				return cut.err
+			}
 			return err
 		}
 	}
@@ -201,7 +273,7 @@ func (w *WAL) rotateLocked() error {
 		return fmt.Errorf("rotate wal: %w", err)
 	}
 	old, oldID, oldLen := w.file, w.active, w.activeLen
-	w.file, w.active, w.activeLen = f, next, segmentHeaderSize
+	w.file, w.active, w.activeLen, w.writtenLen = f, next, segmentHeaderSize, segmentHeaderSize
 	if err := old.Close(); err != nil {
 		// Its bytes were fsynced by the groups; a close error cannot lose them.
 		w.logger.Warn("wal closing sealed segment failed", "segment", oldID, "err", err)
