@@ -123,3 +123,43 @@ func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
 }
+
+// TestSeriesLimits checks [storage] max-series-per-database and
+// max-values-per-tag through /write on a two-node cluster (RF 2, so the
+// remote owner's refusal crosses the RPC too): points past a limit are
+// dropped with 400 and InfluxDB 1.8's message, the batch's other points
+// are written, and points of existing series still are.
+func TestSeriesLimits(t *testing.T) {
+	c := clustertest.New(t, clustertest.Options{Meta: 1, Data: 2, Configure: func(_ int, cfg *data.Config) {
+		cfg.Storage.MaxSeriesPerDatabase = 5
+		cfg.Storage.MaxValuesPerTag = 2
+	}})
+	c.CreateDatabase("db0", 2)
+	db := url.Values{"db": {"db0"}, "consistency": {"all"}}
+	for _, tc := range []struct{ body, want string }{
+		{"cpu,host=a v=1 1\ncpu,host=b v=1 1", ""},
+		{"cpu,host=a v=2 2\ncpu,host=c v=1 1\ncpu,host=b v=2 2",
+			`partial write: max-values-per-tag limit exceeded (2/2): measurement=\"cpu\" tag=\"host\" value=\"c\" dropped=1`},
+		{"mem,x=1 v=1 1\nmem,x=2 v=1 1\nmem,y=1 v=1 1\nmem,y=2 v=1 1\nmem,x=1 v=2 2",
+			"partial write: max-series-per-database limit exceeded: (5) dropped=1"},
+	} {
+		code, body := c.Write(0, db, tc.body)
+		switch {
+		case tc.want == "" && code != http.StatusNoContent:
+			t.Errorf("write %q: %d %s; want 204", tc.body, code, body)
+		case tc.want != "" && (code != http.StatusBadRequest || !strings.Contains(body, tc.want)):
+			t.Errorf("write %q: %d %s; want 400 %s", tc.body, code, body, tc.want)
+		}
+	}
+	want := []string{"cpu,host=a v=1 1", "cpu,host=a v=2 2", "cpu,host=b v=1 1", "cpu,host=b v=2 2",
+		"mem,x=1 v=1 1", "mem,x=1 v=2 2", "mem,x=2 v=1 1", "mem,y=1 v=1 1"}
+	for i := range c.N() {
+		var got []string
+		for _, lines := range c.ShardPoints(i) {
+			got = append(got, lines...)
+		}
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("node %d holds:\n%s\nwant:\n%s", i, strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	}
+}

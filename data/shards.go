@@ -96,9 +96,10 @@ type localStore struct {
 // refreshTimeout bounds the meta read behind an unknown shard.
 const refreshTimeout = 5 * time.Second
 
-// WriteToShard implements coordinator.TSDBStore. Field type conflicts
-// come back as a *coordinator.PartialWriteError (the shard took the other
-// points); a shard this node does not own is coordinator.ErrShardNotFound.
+// WriteToShard implements coordinator.TSDBStore. Field type conflicts and
+// points past the series limits come back as a
+// *coordinator.PartialWriteError (the shard took the other points); a
+// shard this node does not own is coordinator.ErrShardNotFound.
 func (s *localStore) WriteToShard(id uint64, points []models.Point) error {
 	err := s.store.WriteToShard(id, points)
 	if errors.Is(err, tsdb.ErrShardNotFound) {
@@ -114,11 +115,12 @@ func (s *localStore) WriteToShard(id uint64, points []models.Point) error {
 	if errors.As(err, &pw) {
 		reason := pw.Reason
 		if len(pw.Errs) > 0 {
-			// InfluxDB names the first conflict, in the index's words.
+			// InfluxDB names the first conflict or limit, in the index's
+			// words.
 			reason = pw.Errs[0].Error()
-			var conflict *index.FieldConflictError
-			if errors.As(pw.Errs[0], &conflict) {
-				reason = conflict.Error()
+			var pe index.PointError
+			if errors.As(pw.Errs[0], &pe) {
+				reason = pe.Err.Error()
 			}
 		}
 		return &coordinator.PartialWriteError{Reason: reason, Dropped: pw.Dropped}

@@ -41,6 +41,13 @@ const (
 	// DefaultDigestSeriesBuckets is the number of series-key hash ranges of
 	// the digest buckets.
 	DefaultDigestSeriesBuckets = 4096
+	// DefaultMaxSeriesPerDatabase is InfluxDB 1.8's default.
+	DefaultMaxSeriesPerDatabase = 1_000_000
+	// DefaultMaxValuesPerTag is 0 (no limit), where InfluxDB 1.8's is
+	// 100,000: TSBS-style data with a million hosts, which issue 17 sizes
+	// Strata for, has a million values of one tag, and a shard can never
+	// hold more values of a tag than max-series-per-database allows series.
+	DefaultMaxValuesPerTag = 0
 )
 
 // Duration is a time.Duration that reads and writes TOML as a string such as
@@ -91,6 +98,15 @@ type Config struct {
 	DigestWindow Duration `toml:"digest-window"`
 	// DigestSeriesBuckets is the number of series-key hash ranges.
 	DigestSeriesBuckets int `toml:"digest-series-buckets"`
+	// MaxSeriesPerDatabase is the most series a shard takes from writes
+	// (InfluxDB's name: in a cluster each data node enforces it on each of
+	// its shards); points of further new series are dropped and reported in
+	// a partial write. 0 means no limit.
+	MaxSeriesPerDatabase int `toml:"max-series-per-database"`
+	// MaxValuesPerTag is the most values a tag key of a measurement takes
+	// from writes in a shard; points bringing further values are dropped
+	// and reported in a partial write. 0 means no limit.
+	MaxValuesPerTag int `toml:"max-values-per-tag"`
 	// WAL configures each shard's write-ahead log.
 	WAL wal.Config `toml:"wal"`
 }
@@ -108,6 +124,8 @@ func NewConfig() Config {
 		TombstoneRetention:             Duration(DefaultTombstoneRetention),
 		DigestWindow:                   Duration(DefaultDigestWindow),
 		DigestSeriesBuckets:            DefaultDigestSeriesBuckets,
+		MaxSeriesPerDatabase:           DefaultMaxSeriesPerDatabase,
+		MaxValuesPerTag:                DefaultMaxValuesPerTag,
 		WAL:                            wal.NewConfig(),
 	}
 }
@@ -136,6 +154,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("tsdb config: digest-window %v must be > 0", time.Duration(c.DigestWindow))
 	case c.DigestSeriesBuckets < 1:
 		return fmt.Errorf("tsdb config: digest-series-buckets %d must be >= 1", c.DigestSeriesBuckets)
+	case c.MaxSeriesPerDatabase < 0:
+		return fmt.Errorf("tsdb config: max-series-per-database %d must be >= 0", c.MaxSeriesPerDatabase)
+	case c.MaxValuesPerTag < 0:
+		return fmt.Errorf("tsdb config: max-values-per-tag %d must be >= 0", c.MaxValuesPerTag)
 	}
 	if err := c.WAL.Validate(); err != nil {
 		return fmt.Errorf("tsdb config: %w", err)

@@ -97,6 +97,7 @@ func openShard(id uint64, dir string, cfg Config, logger *slog.Logger, m *metric
 	if err != nil {
 		return nil, fmt.Errorf("open shard %d index: %w", id, err)
 	}
+	idx.SetLimits(index.Limits{MaxSeries: cfg.MaxSeriesPerDatabase, MaxValuesPerTag: cfg.MaxValuesPerTag})
 	s.index = idx
 	if s.tombs, err = openTombstones(dir, logger); err != nil {
 		return nil, fmt.Errorf("open shard %d: %w", id, err)

@@ -1,15 +1,17 @@
 package tsdb
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 
+	"github.com/strata-db/strata/tsdb/index"
 	"github.com/strata-db/strata/tsdb/models"
 )
 
 // indexPoints makes the batch's series and fields durable in the index and
-// returns the drop mask of points rejected for field type conflicts (nil
-// when none) with the matching *PartialWriteError.
+// returns the drop mask of points rejected for field type conflicts or the
+// series limits (nil when none) with the matching *PartialWriteError.
 func (s *Shard) indexPoints(points []models.Point, sc *writeScratch) ([]bool, *PartialWriteError, error) {
 	sc.ids = slices.Grow(sc.ids[:0], len(points))[:len(points)]
 	conflicts, err := s.index.CreateSeriesAndFields(points, sc.ids)
@@ -22,7 +24,11 @@ func (s *Shard) indexPoints(points []models.Point, sc *writeScratch) ([]bool, *P
 	drop := slices.Grow(sc.drop[:0], len(points))[:len(points)]
 	clear(drop)
 	sc.drop = drop
-	perr := &PartialWriteError{Reason: "field type conflict", Dropped: len(conflicts)}
+	reason := "field type conflict"
+	if errors.Is(conflicts[0].Err, index.ErrLimitExceeded) {
+		reason = "series limit exceeded"
+	}
+	perr := &PartialWriteError{Reason: reason, Dropped: len(conflicts)}
 	for _, c := range conflicts {
 		drop[c.Index] = true
 		perr.Errs = append(perr.Errs, c)

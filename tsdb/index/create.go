@@ -17,7 +17,9 @@ const maxStackKey = 512
 // for a rejected point. A point with a field whose type differs from the
 // field's type in the shard (or from its type earlier in the same batch) is
 // rejected as a whole and listed in conflicts with a *FieldConflictError;
-// nothing of it is created. The other points proceed. (A point the parser
+// nothing of it is created. So is a point whose new series would pass the
+// index's Limits (a *MaxSeriesError or *MaxValuesPerTagError). The other
+// points proceed. (A point the parser
 // cannot produce — no fields, unsorted tags, a token ending in a backslash —
 // is rejected the same way, with an error wrapping ErrInvalidPoint, when it
 // would create a series or field.)
@@ -170,6 +172,7 @@ func (ix *Index) createSlow(points []models.Point, ids []uint64) ([]PointError, 
 		key        []byte
 		logBuf     = ix.scratch[:0]
 		nextID     = ix.nextID
+		limits     = limitCheck{limits: ix.limits}
 	)
 	for i := range points {
 		p := &points[i]
@@ -192,6 +195,16 @@ func (ix *Index) createSlow(points []models.Point, ids []uint64) ([]PointError, 
 		if conflict == nil {
 			conflict = validKey(p)
 		}
+		var id uint32
+		if conflict == nil {
+			key = p.AppendSeriesKey(key[:0])
+			if id = ix.series.lookup(key); id == 0 {
+				id = newSeries[string(key)]
+			}
+			if id == 0 {
+				conflict = ix.refuse(&limits, p, len(newSeries))
+			}
+		}
 		if conflict != nil {
 			ids[i] = 0
 			conflicts = append(conflicts, PointError{Index: i, Err: conflict})
@@ -210,11 +223,6 @@ func (ix *Index) createSlow(points []models.Point, ids []uint64) ([]PointError, 
 				fieldOrder = append(fieldOrder, pf)
 				logBuf = appendRecord(logBuf, &record{typ: recFieldCreated, measurement: p.Measurement, field: f.Key, fieldType: f.Value.Type})
 			}
-		}
-		key = p.AppendSeriesKey(key[:0])
-		id := ix.series.lookup(key)
-		if id == 0 {
-			id = newSeries[string(key)]
 		}
 		if id == 0 {
 			if nextID > maxSeriesID {

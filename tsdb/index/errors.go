@@ -36,8 +36,8 @@ func (e *FieldConflictError) Error() string {
 }
 
 // PointError is the rejection of one point of a batch: Index is the point's
-// position in the batch, Err is a *FieldConflictError (or wraps
-// ErrInvalidPoint).
+// position in the batch, Err is a *FieldConflictError, a limit error
+// wrapping ErrLimitExceeded, or wraps ErrInvalidPoint.
 type PointError struct {
 	Index int
 	Err   error

@@ -47,6 +47,8 @@ type Index struct {
 	compactBytes int64
 	// compacting is set while a snapshot is written outside the lock.
 	compacting bool
+	// limits bound the series writes add (see SetLimits).
+	limits Limits
 }
 
 // measurement is the index of one measurement.
