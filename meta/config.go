@@ -74,7 +74,10 @@ type Config struct {
 	// address. It must not change across restarts.
 	RaftAdvertiseAddr string `toml:"raft-advertise-addr"`
 	// Join lists HTTP addresses of existing meta nodes. Empty on the first
-	// node of a new cluster, which bootstraps. Ignored when Dir already holds
+	// node of a new cluster, which bootstraps; a node finds its own
+	// advertised HTTP address in the list and skips it, so a list naming
+	// only the node itself also bootstraps (one --join for every pod of a
+	// Kubernetes StatefulSet: the first pod's address). Ignored when Dir already holds
 	// raft state, except to re-announce this node's addresses.
 	Join []string `toml:"join"`
 	// NoBootstrap keeps a node with no raft state and no Join from

@@ -143,6 +143,22 @@ func (s *Server) DataNodeStates() ([]DataNodeState, error) {
 	return s.heartbeats.states(s.fsm.Data(), now), nil
 }
 
+// dataNodesIn counts the data nodes in state as this node sees them: 0
+// when it is not the leader.
+func (s *Server) dataNodesIn(state string) int {
+	states, err := s.DataNodeStates()
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, st := range states {
+		if st.State == state {
+			n++
+		}
+	}
+	return n
+}
+
 func (s *Server) handleHeartbeat(w http.ResponseWriter, r *http.Request) {
 	var hb DataNodeHeartbeat
 	body, ok := s.decodeBody(w, r, &hb)

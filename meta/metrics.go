@@ -34,6 +34,12 @@ func newMetrics(reg prometheus.Registerer, s *Server) *metrics {
 	f.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "fsm_state_size_bytes",
 		Help: "Size of the meta state encoded as JSON."},
 		func() float64 { return float64(s.fsm.stateSize()) })
+	for _, state := range []string{DataNodeUp, DataNodeDown, DataNodeUnknown} {
+		f.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "data_nodes",
+			Help:        "On the leader: data nodes in each state by their heartbeats (up, down, unknown); 0 on followers.",
+			ConstLabels: prometheus.Labels{"state": state}},
+			func() float64 { return float64(s.dataNodesIn(state)) })
+	}
 	return &metrics{
 		leaderChanges: f.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "leader_changes_total",
 			Help: "Times this node observed the raft leader change."}),

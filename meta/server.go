@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -99,7 +100,8 @@ func NewServer(cfg Config, logger *slog.Logger, reg prometheus.Registerer) *Serv
 }
 
 // Open validates the config, starts raft and the HTTP API, and bootstraps a
-// new cluster (no Join and no raft state in Dir) or joins one (Join set).
+// new cluster (no raft state in Dir, and Join empty or naming only this
+// node's advertised HTTP address) or joins one (Join names other nodes).
 // A node restarted from its Dir rejoins with its saved state.
 func (s *Server) Open() (err error) {
 	if err := s.cfg.Validate(); err != nil {
@@ -207,7 +209,10 @@ func (s *Server) Open() (err error) {
 	})
 	r.RegisterObserver(s.observer)
 
-	if !hasState && len(s.cfg.Join) == 0 && !s.cfg.NoBootstrap {
+	// Join naming only this node (every pod of a Kubernetes StatefulSet
+	// gets the same --join: the first pod's address) makes it the seed.
+	joinOthers := slices.DeleteFunc(slices.Clone(s.cfg.Join), func(addr string) bool { return addr == s.httpAddr })
+	if !hasState && len(joinOthers) == 0 && !s.cfg.NoBootstrap {
 		s.logger.Info("bootstrapping new meta cluster", "node_id", s.id, "raft_addr", s.raftAddr)
 		cfg := raft.Configuration{Servers: []raft.Server{{Suffrage: raft.Voter, ID: rc.LocalID, Address: raft.ServerAddress(s.raftAddr)}}}
 		if err := r.BootstrapCluster(cfg).Error(); err != nil {
@@ -236,7 +241,7 @@ func (s *Server) Open() (err error) {
 	})
 	s.goFunc(s.observeLoop)
 	s.goFunc(s.leaderLoop)
-	if len(s.cfg.Join) > 0 {
+	if len(joinOthers) > 0 {
 		s.goFunc(s.joinLoop)
 	}
 	s.kickLeader()

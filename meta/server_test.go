@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+	"github.com/strata-db/strata/internal/proctest"
 	"github.com/strata-db/strata/meta"
 	"github.com/strata-db/strata/meta/metatest"
 )
@@ -104,5 +105,38 @@ retention-check-interval = "10m"
 	// Open refuses an invalid config.
 	if err := meta.NewServer(bad, nil, nil).Open(); err == nil {
 		t.Fatalf("Open with invalid config: got nil error")
+	}
+}
+
+// TestServer_JoinNamingOnlySelfBootstraps starts two nodes with the same
+// join list, naming the first: the first finds itself there and
+// bootstraps, the second joins it (a Kubernetes StatefulSet's pods all get
+// one --join).
+func TestServer_JoinNamingOnlySelfBootstraps(t *testing.T) {
+	seedAddr := proctest.FreeAddr(t)
+	var servers []*meta.Server
+	for i := range 2 {
+		cfg := metatest.Config(t.TempDir())
+		if i == 0 {
+			cfg.HTTPAddr = seedAddr
+		}
+		cfg.Join = []string{seedAddr}
+		s := meta.NewServer(cfg, nil, nil)
+		if err := s.Open(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		servers = append(servers, s)
+	}
+	ctx := ctxT(t)
+	if err := servers[0].WaitForLeader(ctx); err != nil {
+		t.Fatalf("the seed did not bootstrap: %v", err)
+	}
+	for !servers[0].IsLeader() || len(servers[1].Data().MetaNodes) != 2 {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("seed leader %v, second node knows %d meta nodes; want the seed leading both", servers[0].IsLeader(), len(servers[1].Data().MetaNodes))
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
 }
