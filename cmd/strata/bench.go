@@ -26,6 +26,12 @@ type benchOptions struct {
 	json     bool
 	progress string
 	tls      tlsFlags
+	// Query mode (--queries).
+	queries    string
+	compareURL string
+	labels     string
+	queryCount int
+	mixed      bool
 }
 
 // newBenchCommand is `strata bench`, the load generator (issue 4).
@@ -40,10 +46,12 @@ func newBenchCommand() *cobra.Command {
 		progress: "auto",
 	}
 	cmd := &cobra.Command{
-		Use:   "bench --url URL --db NAME [--file F | --hosts N --interval D --duration D]",
-		Short: "Load generator: write TSBS-style cpu data or a line-protocol file and report the rate",
+		Use:   "bench --url URL --db NAME [--file F | --hosts N --interval D --duration D | --queries TYPES]",
+		Short: "Load generator: write TSBS-style cpu data or a line-protocol file and report the rate, or time TSBS queries",
 		Example: `  strata bench --url http://127.0.0.1:8086 --db benchmark --hosts 100 --duration 1h
-  strata bench --url http://127.0.0.1:8086 --db tsbs --file tsbs-cpu-only-s100-1d.lp.gz --batch-size 5000`,
+  strata bench --url http://127.0.0.1:8086 --db tsbs --file tsbs-cpu-only-s100-1d.lp.gz --batch-size 5000
+  strata bench --queries all --url http://127.0.0.1:8086 --compare-url http://127.0.0.1:9086 \
+      --labels strata,influxd --db tsbs --hosts 100 --duration 24h --workers 2`,
 		Long: `bench writes line protocol to /write as fast as the server takes it and reports
 values/s, lines/s, errors and batch latency percentiles, live and at the end.
 
@@ -57,12 +65,29 @@ shared and noisy, and the ratio is the comparable figure.
 
 Exits non-zero when any batch failed after --retries, or on Ctrl-C (the
 summary is printed either way; a second Ctrl-C exits at once).
+
+With --queries, bench writes nothing: it sends TSBS's cpu-only queries of
+the listed types ("all", or names such as high-cpu-1,lastpoint) to /query
+over HTTP GET with --workers clients, as TSBS's query runner does, and
+reports each type's mean and percentiles. The data is described by --hosts,
+--start and --duration (the TSBS file tsbs-cpu-only-s100-1d is --hosts 100
+--duration 24h); each query's hosts and time range are drawn from --seed.
+--compare-url sends the very same queries to a second server holding the
+same data (any InfluxDB 1.x) in the same run and reports the ratio; the
+first answer of each type from both is compared. --mixed sends all the
+types interleaved, from one client and then from --workers clients, and
+reports the concurrent p99 over the one-client mean. Exits non-zero when a
+query failed.
+
 Every flag can also be set as STRATA_BENCH_<FLAG> (--batch-size is
 STRATA_BENCH_BATCH_SIZE).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := applyEnv(cmd.Flags(), "STRATA_BENCH_"); err != nil {
 				return err
+			}
+			if opts.queries != "" {
+				return runQueryBench(cmd, cfg, gen, opts)
 			}
 			if opts.file != "" {
 				for _, name := range []string{"hosts", "interval", "duration", "start", "seed"} {
@@ -103,6 +128,11 @@ STRATA_BENCH_BATCH_SIZE).`,
 	fs.Uint64Var(&gen.Seed, "seed", gen.Seed, "generated data: random seed (same seed, same data)")
 	fs.BoolVar(&opts.ceiling, "ceiling", opts.ceiling, "first measure line-protocol/v2 decoding the same data on one core, and report the ratio")
 	fs.BoolVar(&opts.json, "json", false, "print the final summary as JSON on stdout")
+	fs.StringVar(&opts.queries, "queries", "", `query mode: TSBS cpu-only query types to time ("all" or a comma-separated list); nothing is written`)
+	fs.StringVar(&opts.compareURL, "compare-url", "", "query mode: a second server with the same data, sent the same queries")
+	fs.StringVar(&opts.labels, "labels", "url,compare", "query mode: names of --url and --compare-url in the report")
+	fs.IntVar(&opts.queryCount, "query-count", 100, "query mode: queries of each type sent to each server")
+	fs.BoolVar(&opts.mixed, "mixed", false, "query mode: send the types interleaved, from 1 client then from --workers clients")
 	fs.StringVar(&opts.progress, "progress", opts.progress, "progress line: auto, tty (rewritten every 1s), plain (a line every 10s) or off")
 	return cmd
 }

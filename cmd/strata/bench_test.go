@@ -187,3 +187,36 @@ func TestBenchFlagErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestBenchQueries(t *testing.T) {
+	a, b := newBenchSink(t), newBenchSink(t)
+	stdout, stderr, err := runBenchCmd(t, "--queries", "lastpoint,high-cpu-1", "--url", a.URL, "--compare-url", b.URL,
+		"--labels", "strata,influxd", "--db", "tsbs", "--hosts", "10", "--duration", "24h", "--query-count", "3", "--progress", "off")
+	if err != nil {
+		t.Fatalf("bench --queries: %v\nstderr: %s", err, stderr)
+	}
+	for _, s := range []*benchSink{a, b} {
+		s.mu.Lock()
+		n, writes := len(s.queries), s.writes
+		s.mu.Unlock()
+		// 3 timed queries of each type and one answer check.
+		if n != 8 || writes != 0 {
+			t.Errorf("a server got %d queries and %d writes, want 8 and none", n, writes)
+		}
+	}
+	for _, want := range []string{"strata mean ms", "influxd p99", "mean strata/influxd", "lastpoint", "high-cpu-1"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("report lacks %q:\n%s", want, stdout)
+		}
+	}
+	if _, _, err := runBenchCmd(t, "--queries", "all", "--url", a.URL, "--file", "x.lp"); err == nil || !strings.Contains(err.Error(), "--file") {
+		t.Errorf("--queries with --file: err = %v, want one naming --file", err)
+	}
+	if _, _, err := runBenchCmd(t, "--queries", "nope", "--url", a.URL); err == nil || !strings.Contains(err.Error(), `"nope"`) {
+		t.Errorf("unknown query type: err = %v, want one naming it", err)
+	}
+	stdout, _, err = runBenchCmd(t, "--queries", "lastpoint", "--mixed", "--workers", "4", "--url", a.URL, "--db", "tsbs", "--query-count", "2")
+	if err != nil || !strings.Contains(stdout, "p99 with 4 clients / mean with 1 client") {
+		t.Errorf("bench --mixed: %v\n%s", err, stdout)
+	}
+}

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Query benchmark of issue 17: starts a fresh Strata node (1 meta + 1 data)
+# and an InfluxDB 1.x (INFLUXD, default /work/bin/influxd) on free loopback
+# ports, loads the same file into both with `strata bench`, then times
+# TSBS's cpu-only queries against both in the same run with
+# `strata bench --queries` (2 workers, as TSBS's runner).
+#
+#   scripts/bench-queries.sh [strata bench query flags...]
+#   scripts/bench-queries.sh --queries high-cpu-1,lastpoint --query-count 200
+#   scripts/bench-queries.sh --queries all --mixed --workers 32 --query-count 20
+#
+# FILE (default ../shared/data/tsbs-cpu-only-s100-1d.lp.gz) is the data;
+# HOSTS and DURATION describe it (default 100 and 24h; the s10-1h file is
+# HOSTS=10 DURATION=1h). Without INFLUXD on disk only Strata is measured.
+# PROFILE_DIR, when set, gets a CPU profile (cpu.prof) and a mutex and a
+# block profile of the Strata data node taken while the queries run.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+influxd=${INFLUXD:-/work/bin/influxd}
+hosts=${HOSTS:-100}
+duration=${DURATION:-24h}
+[ $# -gt 0 ] || set -- --queries all
+
+# free_port prints a loopback TCP port nobody listens on now.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+meta_http=$(free_port) meta_raft=$(free_port) data_http=$(free_port) data_rpc=$(free_port)
+cat >"$work/data.toml" <<EOF
+[http]
+  pprof-enabled = true
+EOF
+"$bin" meta --dir "$work/meta" --http-addr 127.0.0.1:$meta_http --raft-addr 127.0.0.1:$meta_raft --log-level warn 2>"$work/meta.log" &
+pids+=($!)
+wait_http http://127.0.0.1:$meta_http/health
+"$bin" data --config "$work/data.toml" --dir "$work/data" --meta 127.0.0.1:$meta_http \
+  --http-addr 127.0.0.1:$data_http --rpc-addr 127.0.0.1:$data_rpc --log-level warn 2>"$work/data.log" &
+pids+=($!); strata_pid=$!
+wait_http http://127.0.0.1:$data_http/health
+strata=http://127.0.0.1:$data_http
+urls=(--url "$strata")
+load() {
+  echo "loading $file into $1"
+  "$bin" bench --url "$1" --db tsbs --file "$file" --workers 2 --batch-size 5000 --ceiling=false --progress off | grep -E '^  (rate|errors)'
+}
+load "$strata"
+
+if [ -x "$influxd" ]; then
+  ihttp=$(free_port) irpc=$(free_port)
+  cat >"$work/influxd.toml" <<EOF
+reporting-disabled = true
+bind-address = "127.0.0.1:$irpc"
+[meta]
+  dir = "$work/influxd/meta"
+[data]
+  dir = "$work/influxd/data"
+  wal-dir = "$work/influxd/wal"
+[monitor]
+  store-enabled = false
+[http]
+  bind-address = "127.0.0.1:$ihttp"
+EOF
+  "$influxd" run -config "$work/influxd.toml" >"$work/influxd.log" 2>&1 &
+  pids+=($!)
+  wait_http http://127.0.0.1:$ihttp/ping
+  load "http://127.0.0.1:$ihttp"
+  urls+=(--compare-url "http://127.0.0.1:$ihttp" --labels strata,influxd)
+else
+  echo "$influxd not found: measuring Strata alone"
+fi
+
+# Let the loads' snapshots and compactions settle so both are queried at rest.
+sleep "${SETTLE:-10}"
+if [ -n "${PROFILE_DIR:-}" ]; then
+  mkdir -p "$PROFILE_DIR"
+  curl -sf -o "$PROFILE_DIR/cpu.prof" "$strata/debug/pprof/profile?seconds=${PROFILE_SECONDS:-20}" &
+  prof=$!
+fi
+"$bin" bench "${urls[@]}" --db tsbs --hosts "$hosts" --duration "$duration" --workers 2 --progress off "$@"
+if [ -n "${PROFILE_DIR:-}" ]; then
+  wait "$prof" || echo "cpu profile failed"
+  curl -sf -o "$PROFILE_DIR/mutex.prof" "$strata/debug/pprof/mutex" || true
+  curl -sf -o "$PROFILE_DIR/block.prof" "$strata/debug/pprof/block" || true
+  cp "$bin" "$PROFILE_DIR/strata"
+fi
+echo "strata data node: $(awk '/VmRSS/ {printf "%.0f MB resident", $2/1024}' /proc/$strata_pid/status)"
