@@ -85,6 +85,7 @@ type scanRequestWire struct {
 	Min             int64       `json:"min"`
 	Max             int64       `json:"max"`
 	Window          *windowWire `json:"window,omitempty"`
+	Filter          string      `json:"filter,omitempty"`
 }
 
 type windowWire struct {
@@ -148,8 +149,12 @@ func (w *scanRequestWire) request() (query.ScanRequest, error) {
 	if err != nil {
 		return query.ScanRequest{}, err
 	}
+	filter, err := parseCond(w.Filter)
+	if err != nil {
+		return query.ScanRequest{}, err
+	}
 	req := query.ScanRequest{Database: w.Database, RetentionPolicy: w.RetentionPolicy, Measurement: w.Measurement,
-		Condition: cond, Fields: w.Fields, Min: w.Min, Max: w.Max}
+		Condition: cond, Fields: w.Fields, Min: w.Min, Max: w.Max, Filter: filter}
 	if w.Window != nil {
 		req.Window = &query.WindowRequest{Every: w.Window.Every, Offset: w.Window.Offset, Aggregates: query.AggregateSet(w.Window.Aggregates)}
 	}

@@ -71,6 +71,7 @@ func TestReadRPCRoundTrip(t *testing.T) {
 	for _, req := range []query.ScanRequest{
 		{Measurement: "cpu", Fields: []string{"usage", "state"}, Min: 0, Max: 100},
 		{Measurement: "cpu", Condition: cond(t, "host != 'a'"), Fields: []string{"usage"}, Min: 0, Max: 100},
+		{Measurement: "cpu", Fields: []string{"usage", "state"}, Min: 0, Max: 100, Filter: cond(t, "usage::field > 2 AND region::tag = 'eu'")},
 		{Measurement: "cpu", Fields: []string{"usage", "state"}, Min: 0, Max: 100, Window: &query.WindowRequest{Every: 20, Offset: 5, Aggregates: all}},
 		{Measurement: "mem", Fields: []string{"free"}, Min: 0, Max: 100, Window: &query.WindowRequest{Every: 25, Aggregates: all}},
 		{Measurement: "log", Fields: []string{"msg", "n"}, Min: 0, Max: 1 << 40},

@@ -12,6 +12,7 @@ import (
 	"github.com/strata-db/strata/tsdb"
 	"github.com/strata-db/strata/tsdb/index"
 	"github.com/strata-db/strata/tsdb/models"
+	"github.com/strata-db/strata/tsdb/tsm"
 )
 
 // ErrInvalidReadRequest means a shard read or delete request is malformed
@@ -158,19 +159,21 @@ func (r *LocalShardReader) ScanShard(ctx context.Context, shardID uint64, req *q
 	}
 	ix := sh.Index()
 	name := []byte(req.Measurement)
-	type fieldRef struct {
-		name  string
-		bname []byte
-		typ   models.FieldType
-	}
-	fields := make([]fieldRef, 0, len(req.Fields))
-	for _, f := range req.Fields {
+	fields := make([]scanField, 0, len(req.Fields))
+	for i, f := range req.Fields {
 		if t, ok := ix.FieldType(name, []byte(f)); ok {
-			fields = append(fields, fieldRef{name: f, bname: []byte(f), typ: t})
+			fields = append(fields, scanField{name: f, bname: []byte(f), typ: t, idx: i})
 		}
 	}
 	if len(fields) == 0 {
 		return nil
+	}
+	var filter *rowFilter
+	if req.Filter != nil && req.Window == nil {
+		if pass, ok := query.CompileRowFilter(req.Filter, req.Fields); ok {
+			filter = &rowFilter{pass: pass, fields: fields, vals: make([]models.Value, len(req.Fields)),
+				arrays: make([]tsm.Array, len(fields)), pos: make([]int, len(fields))}
+		}
 	}
 	var batch query.SeriesBatch
 	var scratch []tsdb.Window // reused by every windowed read of this scan
@@ -183,6 +186,17 @@ func (r *LocalShardReader) ScanShard(ctx context.Context, shardID uint64, req *q
 		key := ix.SeriesKey(id)
 		if key == nil {
 			continue // dropped meanwhile
+		}
+		if filter != nil {
+			if err := filter.scan(sh, key, req.Min, req.Max, &batch); err != nil {
+				return fmt.Errorf("scan shard %d series %q: %w", shardID, key, err)
+			}
+			if len(batch.Fields) > 0 {
+				if err := fn(&batch); err != nil {
+					return err
+				}
+			}
+			continue
 		}
 		batch.Fields = batch.Fields[:0]
 		for _, f := range fields {
@@ -211,6 +225,83 @@ func (r *LocalShardReader) ScanShard(ctx context.Context, shardID uint64, req *q
 			return err
 		}
 	}
+	return nil
+}
+
+// scanField is a requested field a shard has: its name, type and index
+// in the request's fields.
+type scanField struct {
+	name  string
+	bname []byte
+	typ   models.FieldType
+	idx   int
+}
+
+// rowFilter reads a series' fields as columns, aligns them by time and
+// keeps the rows its compiled ScanRequest.Filter passes: a selective
+// condition (TSBS's high-cpu) then builds points for the few rows that
+// pass instead of for every value read. Its buffers are reused from
+// series to series.
+type rowFilter struct {
+	pass   query.RowFilter
+	fields []scanField
+	vals   []models.Value // indexed as the request's fields
+	arrays []tsm.Array    // indexed as fields
+	pos    []int
+}
+
+// scan fills b with the passing rows of the series key in [min, max]:
+// one column per field holding values in them, and the key and tags.
+func (f *rowFilter) scan(sh *tsdb.Shard, key []byte, min, max int64, b *query.SeriesBatch) error {
+	b.Fields = b.Fields[:0]
+	_, tags, err := models.ParseSeriesKey(key)
+	if err != nil {
+		return fmt.Errorf("series key: %w", err)
+	}
+	found := false
+	for j, fl := range f.fields {
+		if f.arrays[j], err = sh.ReadArray(key, fl.bname, min, max); err != nil {
+			return fmt.Errorf("field %q: %w", fl.name, err)
+		}
+		f.pos[j] = 0
+		found = found || f.arrays[j].Len() > 0
+	}
+	if !found {
+		return nil
+	}
+	cols := make([][]query.Point, len(f.fields))
+	for {
+		t, some := int64(0), false
+		for j := range f.arrays {
+			if a := &f.arrays[j]; f.pos[j] < a.Len() && (!some || a.Timestamps[f.pos[j]] < t) {
+				t, some = a.Timestamps[f.pos[j]], true
+			}
+		}
+		if !some {
+			break
+		}
+		for j, fl := range f.fields {
+			f.vals[fl.idx] = models.Value{}
+			if a := &f.arrays[j]; f.pos[j] < a.Len() && a.Timestamps[f.pos[j]] == t {
+				f.vals[fl.idx] = a.Value(f.pos[j])
+				f.pos[j]++
+			}
+		}
+		if !f.pass(f.vals, tags) {
+			continue
+		}
+		for j, fl := range f.fields {
+			if v := f.vals[fl.idx]; v.Type != models.FieldTypeUnknown {
+				cols[j] = append(cols[j], query.Point{Time: t, Value: ownValue(v)})
+			}
+		}
+	}
+	for j, fl := range f.fields {
+		if len(cols[j]) > 0 {
+			b.Fields = append(b.Fields, query.FieldColumn{Name: fl.name, Type: fl.typ, Points: cols[j]})
+		}
+	}
+	b.Key, b.Tags = string(key), tags
 	return nil
 }
 

@@ -3,6 +3,7 @@ package coordinator_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"reflect"
 	"slices"
@@ -165,6 +166,71 @@ func TestLocalShardReaderScanRaw(t *testing.T) {
 	wantUsage := []query.Point{{Time: 10, Value: models.FloatValue(1.5)}, {Time: 20, Value: models.FloatValue(2.5)}, {Time: 35, Value: models.FloatValue(4)}}
 	if us.Name != "usage" || us.Type != models.FieldTypeFloat || !reflect.DeepEqual(us.Points, wantUsage) {
 		t.Errorf("usage column = %+v, want %v", us, wantUsage)
+	}
+}
+
+// rowsOf renders each series' rows as "key@time:usage/state" strings, a
+// missing value as "-".
+func rowsOf(bs []query.SeriesBatch) []string {
+	var out []string
+	for _, b := range bs {
+		byTime := map[int64][]string{}
+		var times []int64
+		for _, f := range b.Fields {
+			for _, p := range f.Points {
+				if byTime[p.Time] == nil {
+					byTime[p.Time] = []string{"-", "-"}
+					times = append(times, p.Time)
+				}
+				col := 0
+				if f.Name == "state" {
+					col = 1
+				}
+				v := fmt.Sprint(p.Value.Float())
+				if p.Value.Type == models.FieldTypeString {
+					v = string(p.Value.S)
+				}
+				byTime[p.Time][col] = v
+			}
+		}
+		slices.Sort(times)
+		for _, t := range times {
+			out = append(out, fmt.Sprintf("%s@%d:%s", b.Key, t, strings.Join(byTime[t], "/")))
+		}
+	}
+	return out
+}
+
+func TestLocalShardReaderScanFilter(t *testing.T) {
+	r := newLoadedReader(t)
+	ctx := context.Background()
+	all := []string{
+		"cpu,host=a,region=eu@10:1.5/up", "cpu,host=a,region=eu@20:2.5/down", "cpu,host=a,region=eu@35:4/-",
+		"cpu,host=b,region=us@10:10/-", "cpu,host=b,region=us@70:-3/-", "cpu,region=us@15:7/-",
+	}
+	tests := []struct {
+		filter string
+		rows   []string
+	}{
+		{"usage::field > 2", []string{"cpu,host=a,region=eu@20:2.5/down", "cpu,host=a,region=eu@35:4/-", "cpu,host=b,region=us@10:10/-", "cpu,region=us@15:7/-"}},
+		{"usage::field > 2 AND host::tag = 'a'", []string{"cpu,host=a,region=eu@20:2.5/down", "cpu,host=a,region=eu@35:4/-"}},
+		{"(usage::field < 0 OR region::tag = 'eu')", []string{all[0], all[1], all[2], "cpu,host=b,region=us@70:-3/-"}},
+		{"usage::field >= 100", nil},
+		// Not a compiled form (a string field): ignored, every row comes.
+		{"state::field = 'up'", all},
+	}
+	for _, tc := range tests {
+		t.Run(tc.filter, func(t *testing.T) {
+			req := query.ScanRequest{Measurement: "cpu", Fields: []string{"usage", "state"}, Min: 0, Max: 100, Filter: cond(t, tc.filter)}
+			got := rowsOf(collect(t, func(fn func(*query.SeriesBatch) error) error { return r.ScanShard(ctx, 1, &req, fn) }))
+			if !slices.Equal(got, tc.rows) {
+				t.Fatalf("rows = %q, want %q", got, tc.rows)
+			}
+		})
+	}
+	unfiltered := query.ScanRequest{Measurement: "cpu", Fields: []string{"usage", "state"}, Min: 0, Max: 100}
+	if got := rowsOf(collect(t, func(fn func(*query.SeriesBatch) error) error { return r.ScanShard(ctx, 1, &unfiltered, fn) })); !slices.Equal(got, all) {
+		t.Fatalf("unfiltered rows = %q, want %q", got, all)
 	}
 }
 

@@ -53,20 +53,32 @@ func (c *arrayCursor) Close() error { c.a = tsm.Array{}; return nil }
 // ascending or descending: files, the snapshotting cache and the live cache
 // merged, newest source winning on equal timestamps, tombstones applied.
 func (s *Shard) Cursor(seriesKey, field []byte, min, max int64, ascending bool) (Cursor, error) {
-	rs, err := s.acquireRead()
+	a, err := s.ReadArray(seriesKey, field, min, max)
 	if err != nil {
 		return nil, err
-	}
-	defer rs.release()
-	a, err := rs.read(seriesKey, field, min, max)
-	if err != nil {
-		return nil, fmt.Errorf("read shard %d: %w", s.id, err)
 	}
 	c := &arrayCursor{a: a, step: 1}
 	if !ascending {
 		c.i, c.step = a.Len()-1, -1
 	}
 	return c, nil
+}
+
+// ReadArray returns the values of (seriesKey, field) with min <= time <=
+// max in ascending time order, merged as Cursor merges them, as columns:
+// what a reader of many fields aligns by time without a Next call per
+// value. The array is the caller's; its string bytes do not alias files.
+func (s *Shard) ReadArray(seriesKey, field []byte, min, max int64) (tsm.Array, error) {
+	rs, err := s.acquireRead()
+	if err != nil {
+		return tsm.Array{}, err
+	}
+	defer rs.release()
+	a, err := rs.read(seriesKey, field, min, max)
+	if err != nil {
+		return tsm.Array{}, fmt.Errorf("read shard %d: %w", s.id, err)
+	}
+	return a, nil
 }
 
 // read returns the merged values of one key within [min, max]. The result

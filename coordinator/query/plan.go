@@ -173,6 +173,24 @@ func (p *plan) rewrite(expr influxql.Expr, r *resolver, fieldIdx map[string]int)
 	})
 }
 
+// namedCondition is p.cond with its encoded references named again, as
+// ScanRequest.Filter wants them: fields as influxql.AnyField references,
+// tags as influxql.Tag ones.
+func (p *plan) namedCondition() influxql.Expr {
+	return influxql.RewriteExpr(influxql.CloneExpr(p.cond), func(e influxql.Expr) influxql.Expr {
+		ref, ok := e.(*influxql.VarRef)
+		if !ok {
+			return e
+		}
+		if i, tag, isField := parseRef(ref.Val); !isField {
+			return &influxql.VarRef{Val: tag, Type: influxql.Tag}
+		} else if i >= 0 && i < len(p.fields) {
+			return &influxql.VarRef{Val: p.fields[i], Type: influxql.AnyField}
+		}
+		return e
+	})
+}
+
 // validate applies InfluxDB's compile-time rules the executor relies on.
 func validate(s *influxql.SelectStatement, fields influxql.Fields, interval int64) (agg bool, err error) {
 	calls, raw := 0, 0

@@ -20,17 +20,52 @@ type fieldPredicate func(vals []models.Value, tags models.Tags) bool
 // boolean there, does not match a numeric comparison; a missing tag reads
 // as "".
 func compileFieldPredicate(cond influxql.Expr) (fieldPredicate, bool) {
+	return compilePredicate(cond, func(r *influxql.VarRef) (int, string, bool) { return parseRef(r.Val) })
+}
+
+// refResolver says what a reference of a condition reads: the index of a
+// field in the row's values (isField), or the name of a tag.
+type refResolver func(*influxql.VarRef) (field int, tag string, isField bool)
+
+// RowFilter is a compiled ScanRequest.Filter: whether the row with the
+// values vals (one per field of the request, Type 0 where the row has
+// none) of the series with tags passes.
+type RowFilter func(vals []models.Value, tags models.Tags) bool
+
+// CompileRowFilter compiles a ScanRequest.Filter over the request's
+// fields. ok is false when the filter has a form the compiled predicates
+// do not cover; a storage then ignores it (the executor applies the
+// condition to every row it gets anyway).
+func CompileRowFilter(filter influxql.Expr, fields []string) (RowFilter, bool) {
+	idx := make(map[string]int, len(fields))
+	for i, f := range fields {
+		idx[f] = i
+	}
+	pred, ok := compilePredicate(filter, func(r *influxql.VarRef) (int, string, bool) {
+		if r.Type != influxql.Tag {
+			if i, ok := idx[r.Val]; ok {
+				return i, "", true
+			}
+		}
+		return -1, r.Val, false
+	})
+	return RowFilter(pred), ok
+}
+
+// compilePredicate is compileFieldPredicate with references resolved by
+// ref.
+func compilePredicate(cond influxql.Expr, ref refResolver) (fieldPredicate, bool) {
 	switch e := cond.(type) {
 	case *influxql.ParenExpr:
-		return compileFieldPredicate(e.Expr)
+		return compilePredicate(e.Expr, ref)
 	case *influxql.BinaryExpr:
 		switch e.Op {
 		case influxql.AND, influxql.OR:
-			l, ok := compileFieldPredicate(e.LHS)
+			l, ok := compilePredicate(e.LHS, ref)
 			if !ok {
 				return nil, false
 			}
-			r, ok := compileFieldPredicate(e.RHS)
+			r, ok := compilePredicate(e.RHS, ref)
 			if !ok {
 				return nil, false
 			}
@@ -39,16 +74,16 @@ func compileFieldPredicate(cond influxql.Expr) (fieldPredicate, bool) {
 			}
 			return func(v []models.Value, t models.Tags) bool { return l(v, t) || r(v, t) }, true
 		case influxql.GT, influxql.GTE, influxql.LT, influxql.LTE:
-			return compileComparison(e)
+			return compileComparison(e, ref)
 		case influxql.EQ, influxql.NEQ, influxql.EQREGEX, influxql.NEQREGEX:
-			return compileTagMatch(e)
+			return compileTagMatch(e, ref)
 		}
 	}
 	return nil, false
 }
 
 // compileComparison compiles `field op number` or `number op field`.
-func compileComparison(e *influxql.BinaryExpr) (fieldPredicate, bool) {
+func compileComparison(e *influxql.BinaryExpr, resolve refResolver) (fieldPredicate, bool) {
 	op := e.Op
 	ref, lit := e.LHS, e.RHS
 	if _, isRef := ref.(*influxql.VarRef); !isRef {
@@ -59,7 +94,7 @@ func compileComparison(e *influxql.BinaryExpr) (fieldPredicate, bool) {
 	if !ok {
 		return nil, false
 	}
-	i, _, isField := parseRef(r.Val)
+	i, _, isField := resolve(r)
 	if !isField || i < 0 {
 		return nil, false
 	}
@@ -117,7 +152,7 @@ func mirror(op influxql.Token) influxql.Token {
 
 // compileTagMatch compiles `tag = 'v'`, `tag != 'v'`, `tag =~ /re/` and
 // `tag !~ /re/` (the tag on either side).
-func compileTagMatch(e *influxql.BinaryExpr) (fieldPredicate, bool) {
+func compileTagMatch(e *influxql.BinaryExpr, resolve refResolver) (fieldPredicate, bool) {
 	ref, lit := e.LHS, e.RHS
 	if _, isRef := ref.(*influxql.VarRef); !isRef {
 		ref, lit = lit, ref
@@ -126,7 +161,7 @@ func compileTagMatch(e *influxql.BinaryExpr) (fieldPredicate, bool) {
 	if !ok {
 		return nil, false
 	}
-	_, tag, isField := parseRef(r.Val)
+	_, tag, isField := resolve(r)
 	if isField {
 		return nil, false
 	}

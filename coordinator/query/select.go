@@ -306,6 +306,11 @@ func (e *Executor) run(ctx context.Context, st Storage, p *plan, seriesN int) ([
 	var filter *scanFilter
 	if p.filtered {
 		filter = newScanFilter(p)
+		if filter.pred != nil {
+			// The storage may leave out the rows that fail: most do in
+			// a query such as TSBS's high-cpu.
+			req.Filter = p.namedCondition()
+		}
 	}
 	byKey := make(map[string]*series)
 	var list []*series

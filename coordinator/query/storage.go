@@ -62,6 +62,12 @@ type ScanRequest struct {
 	// Window, when set, asks for per-window partial aggregates of each
 	// field instead of raw values (aggregate pushdown).
 	Window *WindowRequest
+	// Filter, when set on a raw scan (no Window), is a condition on each
+	// row: the values of Fields at one time (a reference of type
+	// influxql.Tag, or naming no field of Fields, is a tag). A storage may
+	// leave out the rows it does not pass (see CompileRowFilter) or
+	// ignore it: the executor applies it to every row it gets.
+	Filter influxql.Expr
 }
 
 // WindowRequest asks for partial aggregates per time window. Windows start

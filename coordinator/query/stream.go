@@ -132,7 +132,7 @@ func (e *Executor) stream(ctx context.Context, st Storage, p *plan, seriesN int,
 	for _, gr := range groups {
 		gp := *p
 		gp.tagCond = withTagValues(p.tagCond, p.dims, gr.tags)
-		if err := e.streamGroup(ctx, st, &gp, gr.first, gr.last, seriesN, g); err != nil {
+		if err := e.streamGroup(ctx, st, &gp, gr, seriesN, g); err != nil {
 			return n, err
 		}
 	}
@@ -152,14 +152,20 @@ func withTagValues(cond influxql.Expr, dims []string, tags map[string]string) in
 	return cond
 }
 
-// streamGroup streams one group, whose values lie in [first, last].
-func (e *Executor) streamGroup(ctx context.Context, st Storage, p *plan, first, last int64, seriesN int, g *seriesGate) error {
-	cell := int64(uint64(last-first)/histogramCells + 1)
-	hist, err := e.histogram(ctx, st, p, first, last, cell)
-	if err != nil {
-		return err
+// streamGroup streams one group. A group of at most sliceValues values
+// is read in one slice, without the histogram pass: that pass decodes
+// every block it cuts, as dear as reading the values themselves.
+func (e *Executor) streamGroup(ctx context.Context, st Storage, p *plan, gr *groupExtent, seriesN int, g *seriesGate) error {
+	first, last := gr.first, gr.last
+	spans := [][2]int64{{first, last}}
+	if gr.count > int64(sliceValues) {
+		cell := int64(uint64(last-first)/histogramCells + 1)
+		hist, err := e.histogram(ctx, st, p, first, last, cell)
+		if err != nil {
+			return err
+		}
+		spans = timeSlices(first, last, cell, hist, int64(sliceValues))
 	}
-	spans := timeSlices(first, last, cell, hist, int64(sliceValues))
 	// Each slice is planned with the statement's LIMIT and OFFSET off:
 	// they apply to the series as a whole, below.
 	stmt := *p.stmt
@@ -210,11 +216,13 @@ func (e *Executor) streamGroup(ctx context.Context, st Storage, p *plan, first, 
 	return nil
 }
 
-// groupExtent is where the values of one GROUP BY group lie.
+// groupExtent is where the values of one GROUP BY group lie, and how
+// many there are.
 type groupExtent struct {
 	key         string
 	tags        map[string]string
 	first, last int64
+	count       int64
 }
 
 // histogramCells is the resolution of the density pass of a streamed
@@ -247,6 +255,7 @@ func (e *Executor) extent(ctx context.Context, st Storage, p *plan, seriesN int)
 					byKey[k] = gr
 				}
 				gr.first, gr.last = min(gr.first, w.FirstTime), max(gr.last, w.LastTime)
+				gr.count += w.Count
 			}
 		}
 		return nil
