@@ -83,19 +83,59 @@ func encodedSize(points []models.Point) int {
 	n := batchHeaderSize + uvarintLen(uint64(len(points))) + batchTrailerSize
 	var prev int64
 	for i := range points {
-		p := &points[i]
-		n += bytesSize(p.Measurement) + uvarintLen(uint64(len(p.Tags)))
-		for j := range p.Tags {
-			n += bytesSize(p.Tags[j].Key) + bytesSize(p.Tags[j].Value)
-		}
-		n += uvarintLen(uint64(len(p.Fields)))
-		for j := range p.Fields {
-			n += bytesSize(p.Fields[j].Key) + valueSize(p.Fields[j].Value)
-		}
-		n += varintLen(p.Time - prev)
-		prev = p.Time
+		n += pointSize(&points[i], prev)
+		prev = points[i].Time
 	}
 	return n
+}
+
+// pointSize is the length of p's encoding in a batch where the point
+// before it has time prev (0 for a batch's first point).
+func pointSize(p *models.Point, prev int64) int {
+	n := bytesSize(p.Measurement) + uvarintLen(uint64(len(p.Tags)))
+	for j := range p.Tags {
+		n += bytesSize(p.Tags[j].Key) + bytesSize(p.Tags[j].Value)
+	}
+	n += uvarintLen(uint64(len(p.Fields)))
+	for j := range p.Fields {
+		n += bytesSize(p.Fields[j].Key) + valueSize(p.Fields[j].Value)
+	}
+	return n + varintLen(p.Time-prev)
+}
+
+// appendBatches appends AppendPoints' encoding of points to dst as one
+// batch when it takes at most limit bytes, else as consecutive batches of
+// consecutive points, each of at most limit bytes, and appends the end
+// offset in dst of each batch to ends. A point whose batch alone would pass
+// limit is a batch of its own (longer than limit: the caller must not send
+// it to a node enforcing that limit). The points keep their order. This
+// is how the write path keeps every shard-write RPC within
+// Config.RPCMaxBodySize, which the receiving node enforces.
+func appendBatches(dst []byte, ends []int, points []models.Point, limit int64) ([]byte, []int) {
+	start := len(dst)
+	dst = AppendPoints(dst, points)
+	if int64(len(dst)-start) <= limit {
+		return dst, append(ends, len(dst))
+	}
+	// Rare (a body of huge lines, with max-body-size 0): encode again in
+	// parts. The count's length is bounded by its largest possible form.
+	dst = dst[:start]
+	const overhead = batchHeaderSize + binary.MaxVarintLen64 + batchTrailerSize
+	first, size := 0, overhead
+	var prev int64
+	for i := range points {
+		n := pointSize(&points[i], prev)
+		if i > first && int64(size+n) > limit {
+			dst = AppendPoints(dst, points[first:i])
+			ends = append(ends, len(dst))
+			first, size = i, overhead
+			n = pointSize(&points[i], 0)
+		}
+		size += n
+		prev = points[i].Time
+	}
+	dst = AppendPoints(dst, points[first:])
+	return dst, append(ends, len(dst))
 }
 
 // bytesSize is the length of appendBytes' encoding of b.

@@ -268,9 +268,12 @@ func (c *remoteCall) release() {
 }
 
 // encodedBatch is one shard's points encoded once for all its remote
-// owners; the last of them to end puts it back on the free list.
+// owners, as one batch or, when that would pass Config.RPCMaxBodySize, as
+// consecutive batches (ends holds each batch's end offset in buf); the last
+// owner write to end puts it back on the free list.
 type encodedBatch struct {
 	buf  []byte
+	ends []int
 	refs atomic.Int32
 }
 
@@ -436,7 +439,7 @@ wait:
 // answering each on rc.done.
 func (w *PointsWriter) replicate(rc *remoteCall, reading *sync.WaitGroup, batch, first int, self uint64, shard *meta.ShardInfo, pts []models.Point) {
 	e := w.encoded.Get()
-	e.buf = AppendPoints(e.buf[:0], pts)
+	e.buf, e.ends = appendBatches(e.buf[:0], e.ends[:0], pts, w.cfg.RPCMaxBodySize)
 	reading.Done()
 	var last func()
 	for k, owner := range shard.Owners {
@@ -449,7 +452,7 @@ func (w *PointsWriter) replicate(rc *remoteCall, reading *sync.WaitGroup, batch,
 		}
 		slot := first + k
 		last = func() {
-			r := w.writeRemote(rc.ctx, owner, shard.ID, e.buf)
+			r := w.writeRemoteBatches(rc.ctx, owner, shard.ID, e)
 			rc.done <- ownerDone{batch: batch, slot: slot, res: r}
 			w.releaseBatch(e)
 			rc.release()
@@ -561,6 +564,50 @@ func (w *PointsWriter) writeLocal(self, shardID uint64, pts []models.Point) owne
 		w.replicaFailed(self, shardID, r.err)
 	}
 	return r
+}
+
+// writeRemoteBatches writes the batches of e, in order, to a remote owner
+// with writeRemote and combines their results: acknowledged when every
+// batch was, handed off when every batch was acknowledged or handed off,
+// failed otherwise. A batch over Config.RPCMaxBodySize (a single point too
+// large for it) is not sent, since the owner would refuse it: it fails with
+// ErrBodyTooLarge.
+func (w *PointsWriter) writeRemoteBatches(ctx context.Context, owner, shardID uint64, e *encodedBatch) ownerResult {
+	res := ownerResult{acked: true}
+	failed := false
+	start := 0
+	for _, end := range e.ends {
+		batch := e.buf[start:end]
+		start = end
+		var r ownerResult
+		if int64(len(batch)) > w.cfg.RPCMaxBodySize {
+			err := fmt.Errorf("write shard %d to node %d: a point encodes to %d bytes, over rpc-max-body-size %d: %w",
+				shardID, owner, len(batch), w.cfg.RPCMaxBodySize, ErrBodyTooLarge)
+			w.replicaFailed(owner, shardID, err)
+			r = ownerResult{err: err}
+		} else {
+			r = w.writeRemote(ctx, owner, shardID, batch)
+		}
+		if len(e.ends) == 1 {
+			return r
+		}
+		res.dropped += r.dropped
+		if res.reason == "" {
+			res.reason = r.reason
+		}
+		res.err = errors.Join(res.err, r.err)
+		switch {
+		case r.acked:
+		case r.hh:
+			res.acked, res.hh = false, true
+		default:
+			failed = true
+		}
+	}
+	if failed {
+		res.acked, res.hh = false, false
+	}
+	return res
 }
 
 // writeRemote writes one shard's encoded batch to a remote owner: to the

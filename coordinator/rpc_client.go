@@ -171,6 +171,12 @@ func (c *RPCClient) roundTrip(ctx context.Context, nodeID, shardID uint64, sc *s
 		sc.comp = s2.Encode(sc.comp[:cap(sc.comp)], batch)
 		payload = sc.comp
 		encoding = RPCEncodingS2
+		if len(sc.comp) >= len(batch) {
+			// Incompressible: send it as is, so the body is never longer
+			// than the batch (the peer's rpc-max-body-size bounds both).
+			sc.comp = append(sc.comp[:0], batch...)
+			payload, encoding = sc.comp, ""
+		}
 	}
 	body.r.Reset(payload)
 
