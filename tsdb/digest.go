@@ -66,8 +66,14 @@ func newDigestState(cfg Config) *digestState {
 	}
 }
 
-func (d *digestState) bucketOf(seriesKey []byte, ts int64) BucketID {
-	return BucketID{SeriesBucket: SeriesBucket(seriesKey, d.buckets), WindowStart: floorDiv(ts, d.window) * d.window}
+// seriesBucket returns the series bucket of seriesKey.
+func (d *digestState) seriesBucket(seriesKey []byte) uint32 {
+	return SeriesBucket(seriesKey, d.buckets)
+}
+
+// bucketAt returns the bucket of a value at ts of a series in seriesBucket.
+func (d *digestState) bucketAt(seriesBucket uint32, ts int64) BucketID {
+	return BucketID{SeriesBucket: seriesBucket, WindowStart: floorDiv(ts, d.window) * d.window}
 }
 
 // markBuckets marks buckets dirty.

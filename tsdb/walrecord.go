@@ -34,10 +34,13 @@ type walEncoder struct {
 	raw  []byte
 	out  []byte
 	keys []keySpan
+	memo models.SeriesMemo // points of one series share their key
 }
 
-// keySpan locates a series key in walEncoder.raw.
-type keySpan struct{ start, end int }
+// keySpan locates a series key in walEncoder.raw; first is the index in
+// walEncoder.keys of the batch's first point found to have the same key (its
+// own index when none was), so work derived from a key can be reused.
+type keySpan struct{ start, end, first int }
 
 // trim drops the buffers grown past maxCap bytes, so an encoder kept idle
 // does not hold on to what one unusually large batch needed.
@@ -78,6 +81,7 @@ func (e *walEncoder) encodePoints(points []models.Point, drop []bool) []byte {
 		e.keys = make([]keySpan, 0, withHeadroom(n))
 	}
 	e.keys = e.keys[:0]
+	e.memo.Reset()
 	raw := e.raw[:0]
 	raw = append(raw, walRecordPoints, 0)
 	raw = binary.AppendUvarint(raw, uint64(n))
@@ -86,17 +90,29 @@ func (e *walEncoder) encodePoints(points []models.Point, drop []bool) []byte {
 		if (drop != nil && drop[i]) || len(p.Fields) == 0 {
 			continue
 		}
-		// The key's length is known only after appending it: append the
-		// key, then shift it right to make room for its uvarint length.
-		start := len(raw)
-		raw = p.AppendSeriesKey(raw)
-		keyLen := len(raw) - start
-		var lenBuf [binary.MaxVarintLen64]byte
-		ln := binary.PutUvarint(lenBuf[:], uint64(keyLen))
-		raw = append(raw, lenBuf[:ln]...)
-		copy(raw[start+ln:], raw[start:start+keyLen])
-		copy(raw[start:], lenBuf[:ln])
-		e.keys = append(e.keys, keySpan{start + ln, start + ln + keyLen})
+		k := len(e.keys)
+		if j, ok := e.memo.Recall(p, int32(k)); ok {
+			// The series of an earlier point: copy its key and length.
+			prev := e.keys[j]
+			keyLen := prev.end - prev.start
+			raw = binary.AppendUvarint(raw, uint64(keyLen))
+			start := len(raw)
+			raw = append(raw, raw[prev.start:prev.end]...)
+			e.keys = append(e.keys, keySpan{start, start + keyLen, prev.first})
+		} else {
+			// The key's length is known only after appending it: append
+			// the key, then shift it right to make room for its uvarint
+			// length.
+			start := len(raw)
+			raw = p.AppendSeriesKey(raw)
+			keyLen := len(raw) - start
+			var lenBuf [binary.MaxVarintLen64]byte
+			ln := binary.PutUvarint(lenBuf[:], uint64(keyLen))
+			raw = append(raw, lenBuf[:ln]...)
+			copy(raw[start+ln:], raw[start:start+keyLen])
+			copy(raw[start:], lenBuf[:ln])
+			e.keys = append(e.keys, keySpan{start + ln, start + ln + keyLen, k})
+		}
 		raw = binary.LittleEndian.AppendUint64(raw, uint64(p.Time))
 		raw = binary.AppendUvarint(raw, uint64(len(p.Fields)))
 		for j := range p.Fields {

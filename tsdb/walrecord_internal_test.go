@@ -4,10 +4,15 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"runtime"
 	"runtime/debug"
+	"slices"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
+	"github.com/strata-db/strata/internal/datasets"
 	"github.com/strata-db/strata/tsdb/models"
 )
 
@@ -247,4 +252,92 @@ func TestWALRecordKeyLimit(t *testing.T) {
 			t.Errorf("%s: decoded %d values, error %v; want rejected=%v", tc.name, len(vals), err, tc.rejected)
 		}
 	}
+}
+
+// TestWALEncodeSharedSeries checks that points sharing their series slices
+// (as Parser returns repeated series) encode exactly as unshared copies do,
+// and that every key's first points to an equal key.
+func TestWALEncodeSharedSeries(t *testing.T) {
+	series := make([]models.Point, 40)
+	for i := range series {
+		series[i] = models.Point{
+			Measurement: []byte("cpu x"), // escaped in the key
+			Tags:        models.Tags{{Key: []byte("host"), Value: []byte(fmt.Sprintf("h%d", i))}, {Key: []byte("rack"), Value: []byte(fmt.Sprintf("r,%d", i%3))}},
+		}
+	}
+	shared := make([]models.Point, 300)
+	copies := make([]models.Point, len(shared))
+	for i := range shared {
+		shared[i] = series[i%len(series)] // the series' slices themselves
+		shared[i].Fields = []models.Field{{Key: []byte("usage"), Value: models.IntegerValue(int64(i))}}
+		shared[i].Time = int64(i) * 1e9
+		copies[i] = shared[i].Clone()
+	}
+	drop := make([]bool, len(shared))
+	drop[45] = true // a point whose series an earlier one has
+	var a, b walEncoder
+	want := bytes.Clone(b.encodePoints(copies, drop))
+	got := a.encodePoints(shared, drop)
+	if !bytes.Equal(got, want) {
+		t.Fatalf("record of shared points differs from the record of their copies")
+	}
+	kept := slices.Delete(slices.Clone(copies), 45, 46)
+	hits := 0
+	for k := range a.keys {
+		first := a.keys[k].first
+		if string(a.seriesKey(k)) != string(kept[k].AppendSeriesKey(nil)) || !bytes.Equal(a.seriesKey(k), a.seriesKey(first)) {
+			t.Fatalf("key %d %q (first %d: %q); want %q", k, a.seriesKey(k), first, a.seriesKey(first), kept[k].AppendSeriesKey(nil))
+		}
+		if first != k {
+			hits++
+		}
+	}
+	if hits < 200 {
+		t.Fatalf("%d of %d keys found an earlier point of their series; want most of them", hits, len(a.keys))
+	}
+}
+
+// BenchmarkWALEncode encodes 5,000-line TSBS batches as /write hands them
+// to the engine: parsed, so the points of a series share their tags. One
+// op is one batch.
+func BenchmarkWALEncode(b *testing.B) {
+	bodies := datasets.Batches(b, "tsbs-cpu-only-s100-1d.lp.gz", 5000, 20000)
+	parsers := make([]models.Parser, len(bodies))
+	batches := make([][]models.Point, len(bodies))
+	values := 0
+	for i, body := range bodies {
+		pts, err := parsers[i].Parse(body, models.PrecisionNanosecond, 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		batches[i] = pts
+		for j := range pts {
+			values += len(pts[j].Fields)
+		}
+	}
+	var e walEncoder
+	size := 0
+	i := 0
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	cpu0 := threadCPU()
+	for b.Loop() {
+		size += len(e.encodePoints(batches[i%len(batches)], nil))
+		i++
+	}
+	cpu := threadCPU() - cpu0
+	b.ReportMetric(float64(size)/float64(i), "record-bytes/op")
+	// CPU time of this thread: steadier than wall time on a loaded machine.
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(i), "cpu-ns/op")
+}
+
+// threadCPU returns the CPU time used by the calling OS thread (the caller
+// must hold runtime.LockOSThread).
+func threadCPU() time.Duration {
+	var ru syscall.Rusage
+	const rusageThread = 1 // RUSAGE_THREAD
+	if err := syscall.Getrusage(rusageThread, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -14,6 +14,8 @@ type writeScratch struct {
 	ids     []uint64
 	drop    []bool
 	buckets []BucketID
+	// seriesBuckets is the series bucket of each point enc encoded.
+	seriesBuckets []uint32
 }
 
 // idleWriteScratch keeps idle writeScratch values across GCs (the GC runs
@@ -34,6 +36,9 @@ func putWriteScratch(sc *writeScratch) {
 	}
 	if cap(sc.buckets) > maxIdleWriteBuffer/8 {
 		sc.buckets = nil
+	}
+	if cap(sc.seriesBuckets) > maxIdleWriteBuffer/8 {
+		sc.seriesBuckets = nil
 	}
 	idleWriteScratch.Put(sc)
 }
@@ -97,6 +102,7 @@ func (s *Shard) WritePoints(points []models.Point) error {
 	c := s.cache
 	var added int64
 	sc.buckets = sc.buckets[:0]
+	sc.seriesBuckets = sc.seriesBuckets[:0]
 	k := 0
 	for i := range points {
 		p := &points[i]
@@ -104,9 +110,15 @@ func (s *Shard) WritePoints(points []models.Point) error {
 			continue
 		}
 		series := sc.enc.seriesKey(k)
+		// The series bucket is hashed once per series of the batch.
+		if first := sc.enc.keys[k].first; first == k {
+			sc.seriesBuckets = append(sc.seriesBuckets, s.dig.seriesBucket(series))
+		} else {
+			sc.seriesBuckets = append(sc.seriesBuckets, sc.seriesBuckets[first])
+		}
+		b := s.dig.bucketAt(sc.seriesBuckets[k], p.Time)
 		k++
 		added += c.writePoint(series, p)
-		b := s.dig.bucketOf(series, p.Time)
 		if len(sc.buckets) == 0 || sc.buckets[len(sc.buckets)-1] != b {
 			sc.buckets = append(sc.buckets, b)
 		}

@@ -35,6 +35,7 @@ func (ix *Index) CreateSeriesAndFields(points []models.Point, ids []uint64) (con
 		return nil, fmt.Errorf("create series: %d ids for %d points: %w", len(ids), len(points), ErrIDsTooShort)
 	}
 	var buf [maxStackKey]byte
+	var memo models.SeriesMemo
 	ix.mu.RLock()
 	if ix.closed {
 		ix.mu.RUnlock()
@@ -58,6 +59,10 @@ func (ix *Index) CreateSeriesAndFields(points []models.Point, ids []uint64) (con
 		if conflict != nil {
 			ids[i] = 0
 			conflicts = append(conflicts, PointError{Index: i, Err: conflict})
+			continue
+		}
+		if j, ok := memo.Recall(p, int32(i)); ok {
+			ids[i] = ids[j] // the series of an earlier point
 			continue
 		}
 		id := ix.series.lookup(p.AppendSeriesKey(buf[:0]))
