@@ -260,6 +260,17 @@ func (d *Data) ShardOwners(shardID uint64) []uint64 {
 	return owners
 }
 
+// Shards returns every shard of a live group, in the order of databases,
+// policies and groups.
+func (d *Data) Shards() []ShardLocation {
+	var out []ShardLocation
+	d.walkShards(func(loc ShardLocation) bool {
+		out = append(out, loc)
+		return true
+	})
+	return out
+}
+
 // ShardsOwnedBy returns every shard of a live group that node nodeID owns.
 func (d *Data) ShardsOwnedBy(nodeID uint64) []ShardLocation {
 	var out []ShardLocation

@@ -147,6 +147,8 @@ var ctlArgs = map[string][]string{
 	"copy-shard-status":       nil,
 	"kill-copy-shard":         {"3"},
 	"remove-shard":            {"1", "3"},
+	"rebalance":               {"--dry-run"},
+	"replace-data":            {"1", "2"},
 	"show-cqs":                nil,
 	"backup":                  {"strata-backup-never-written"},
 	"restore":                 {"strata-backup-never-read"},

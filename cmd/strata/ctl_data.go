@@ -1,13 +1,18 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"net"
 	"net/http"
+	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/strata-db/strata/data"
 	"github.com/strata-db/strata/meta"
@@ -55,11 +60,20 @@ func dataNodeID(ctx context.Context, c *meta.Client, arg string) (uint64, error)
 }
 
 func newCtlRemoveDataCommand(o *ctlOptions) *cobra.Command {
-	return &cobra.Command{
-		Use:   "remove-data ID|ADDR",
-		Short: "Remove a data node; its shards are then reported under-replicated (nothing is moved)",
-		Example: `  strata ctl remove-data 4
-  strata ctl remove-data 10.0.0.21:8088`,
+	var drain bool
+	var flags moveFlags
+	cmd := &cobra.Command{
+		Use:   "remove-data ID|ADDR [--drain]",
+		Short: "Remove a data node, with --drain after moving its shards to the other nodes",
+		Long: `Remove a data node from the cluster. With --drain, its shards are first
+moved to the other data nodes as rebalance moves them (each copied and
+verified before the node gives it up, keeping every shard's replication
+factor and an even share per node); the node is removed only once it owns
+nothing. Without --drain its shards are left under-replicated: asked on a
+terminal whether to drain first, warned otherwise.`,
+		Example: `  strata ctl remove-data 4 --drain
+  strata ctl remove-data 10.0.0.21:8088 --drain --parallel 4
+  strata ctl remove-data 4`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, c, done := o.session(cmd)
@@ -68,21 +82,87 @@ func newCtlRemoveDataCommand(o *ctlOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			d, _, err := c.ReadData(ctx, meta.ReadConsistent)
+			if err != nil {
+				return failed("read cluster state", err)
+			}
+			if d.DataNode(id) == nil {
+				return fmt.Errorf("data node %d is not in the cluster state", id)
+			}
+			if owned := len(d.ShardsOwnedBy(id)); owned > 0 && !drain {
+				drain = offerDrain(cmd, o, id, owned)
+			}
+			// A shard group created meanwhile may land on the node: each
+			// pass moves what it owns then.
+			for pass := 1; drain; pass++ {
+				if err := planAndMove(cmd, o, flags, map[uint64]bool{id: true}, false); err != nil {
+					return err
+				}
+				ctx, cancel := o.context(cmd)
+				d, _, err = c.ReadData(ctx, meta.ReadConsistent)
+				cancel()
+				if err != nil {
+					return failed("read cluster state", err)
+				}
+				left := d.ShardsOwnedBy(id)
+				if len(left) == 0 {
+					break
+				}
+				if pass == drainPasses {
+					return fmt.Errorf("data node %d still owns %d shard(s) after %d drain passes (new shard groups keep landing on it); not removed", id, len(left), pass)
+				}
+			}
+			ctx, cancel := o.context(cmd)
+			defer cancel()
 			if err := c.DeleteDataNode(ctx, id); err != nil {
 				return failed(fmt.Sprintf("remove data node %d", id), err)
 			}
 			return o.done(cmd.OutOrStdout(), fmt.Sprintf("removed data node %d", id))
 		},
 	}
+	cmd.Flags().BoolVar(&drain, "drain", false, "move the node's shards to the other data nodes first")
+	flags.register(cmd)
+	return cmd
+}
+
+// drainPasses bounds how often remove-data --drain plans again for shard
+// groups created on the node while it was being drained.
+const drainPasses = 3
+
+// offerDrain asks, on a terminal, whether to drain node id (which owns
+// owned shards) before removing it; elsewhere it warns that they become
+// under-replicated and answers no.
+func offerDrain(cmd *cobra.Command, o *ctlOptions, id uint64, owned int) bool {
+	in, ok := cmd.InOrStdin().(*os.File)
+	if ok && !o.json && term.IsTerminal(int(in.Fd())) {
+		fmt.Fprintf(cmd.OutOrStdout(), "data node %d owns %d shard(s); removing it leaves them under-replicated.\nMove them to the other data nodes first (as --drain does)? [Y/n] ", id, owned)
+		answer, _ := bufio.NewReader(in).ReadString('\n')
+		switch strings.ToLower(strings.TrimSpace(answer)) {
+		case "", "y", "yes":
+			return true
+		}
+		return false
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "warning: data node %d owns %d shard(s), now under-replicated; `strata ctl remove-data %d --drain` would have moved them first (strata ctl rebalance restores their replication factor)\n", id, owned, id)
+	return false
 }
 
 func newCtlUpdateDataCommand(o *ctlOptions) *cobra.Command {
 	var httpAddr, rpcAddr string
 	cmd := &cobra.Command{
-		Use:     "update-data ID|ADDR [--http-addr HOST:PORT] [--rpc-addr HOST:PORT]",
-		Short:   "Change a data node's registered addresses",
-		Example: `  strata ctl update-data 4 --http-addr 10.0.0.31:8086 --rpc-addr 10.0.0.31:8088`,
-		Args:    cobra.ExactArgs(1),
+		Use:   "update-data OLD_ADDR NEW_ADDR | ID|ADDR [--http-addr HOST:PORT] [--rpc-addr HOST:PORT]",
+		Short: "Change a data node's registered addresses (a node that came back at a new address)",
+		Long: `Change the addresses meta holds for a data node, for a node that came back
+at a new address: other nodes and ctl then reach it there, and it keeps its
+id and shards.
+
+With OLD_ADDR NEW_ADDR, the node whose RPC or HTTP address is OLD_ADDR gets
+NEW_ADDR in its place; when the host changed, its other address moves to
+the new host too (keeping its port). With one argument, --http-addr and
+--rpc-addr give the new addresses.`,
+		Example: `  strata ctl update-data 10.0.0.21:8088 10.0.0.31:8088
+  strata ctl update-data 4 --http-addr 10.0.0.31:8086 --rpc-addr 10.0.0.31:8088`,
+		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, c, done := o.session(cmd)
 			defer done()
@@ -99,6 +179,11 @@ func newCtlUpdateDataCommand(o *ctlOptions) *cobra.Command {
 				return fmt.Errorf("no data node has id %d", id)
 			}
 			h, r := n.HTTPAddr, n.RPCAddr
+			if len(args) == 2 {
+				if h, r, err = movedAddrs(*n, args[0], args[1]); err != nil {
+					return err
+				}
+			}
 			if cmd.Flags().Changed("http-addr") {
 				h = httpAddr
 			}
@@ -106,7 +191,7 @@ func newCtlUpdateDataCommand(o *ctlOptions) *cobra.Command {
 				r = rpcAddr
 			}
 			if h == n.HTTPAddr && r == n.RPCAddr {
-				return fmt.Errorf("nothing to change: give --http-addr or --rpc-addr with a new value")
+				return fmt.Errorf("nothing to change: give NEW_ADDR, --http-addr or --rpc-addr with a new value")
 			}
 			if err := c.UpdateDataNode(ctx, id, h, r); err != nil {
 				return failed(fmt.Sprintf("update data node %d", id), err)
@@ -117,6 +202,33 @@ func newCtlUpdateDataCommand(o *ctlOptions) *cobra.Command {
 	cmd.Flags().StringVar(&httpAddr, "http-addr", "", "new client HTTP API address")
 	cmd.Flags().StringVar(&rpcAddr, "rpc-addr", "", "new internode RPC address")
 	return cmd
+}
+
+// movedAddrs returns node n's HTTP and RPC addresses once oldAddr (one of
+// them) is replaced by newAddr; the other one follows a change of host.
+func movedAddrs(n meta.NodeInfo, oldAddr, newAddr string) (httpAddr, rpcAddr string, err error) {
+	newHost, _, err := net.SplitHostPort(newAddr)
+	if err != nil {
+		return "", "", fmt.Errorf("NEW_ADDR must be HOST:PORT, got %q", newAddr)
+	}
+	oldHost, _, err := net.SplitHostPort(oldAddr)
+	if err != nil {
+		return "", "", fmt.Errorf("OLD_ADDR must be a data node's HOST:PORT, got %q", oldAddr)
+	}
+	follow := func(addr string) string {
+		host, port, err := net.SplitHostPort(addr)
+		if err != nil || host != oldHost {
+			return addr
+		}
+		return net.JoinHostPort(newHost, port)
+	}
+	switch oldAddr {
+	case n.RPCAddr:
+		return follow(n.HTTPAddr), newAddr, nil
+	case n.HTTPAddr:
+		return newAddr, follow(n.RPCAddr), nil
+	}
+	return "", "", fmt.Errorf("OLD_ADDR %q is neither data node %d's RPC address %s nor its HTTP address %s", oldAddr, n.ID, n.RPCAddr, n.HTTPAddr)
 }
 
 func newCtlTruncateShardsCommand(o *ctlOptions) *cobra.Command {
