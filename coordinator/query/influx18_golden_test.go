@@ -56,3 +56,39 @@ func TestInfluxDB18Answers(t *testing.T) {
 		})
 	}
 }
+
+// influx18MixedTypes has field v as a float, an integer and a string in
+// three one-hour shards (InfluxDB 1.8 keeps a field's type per shard).
+const influx18MixedTypes = `m,host=a v=1.5 0
+m,host=a v=2.5 600000000000
+m,host=b v=2i 3600000000000
+m,host=c v="s" 7200000000000
+m,host=c v="t" 7800000000000
+`
+
+// TestInfluxDB18MixedFieldTypes pins how a field with different types in
+// different shards is read: as its type of highest precedence (float),
+// integers cast, strings not read — mean() of a bucket holding only the
+// strings is null like sum() and max(), not 0. Each want is InfluxDB
+// 1.8.10's body (one-hour shards, data written a line per request).
+func TestInfluxDB18MixedFieldTypes(t *testing.T) {
+	e, _ := newExec(t, query.NewConfig(), influx18MixedTypes)
+	const window = `time >= 0 AND time < '1970-01-01T03:00:00Z'`
+	tests := []struct{ name, q, want string }{
+		{"string bucket is null", `SELECT mean(v), sum(v), max(v), count(v) FROM m WHERE ` + window + ` GROUP BY time(1h)`,
+			`{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","mean","sum","max","count"],"values":[["1970-01-01T00:00:00Z",2,4,2.5,2],["1970-01-01T01:00:00Z",2,2,2,1],["1970-01-01T02:00:00Z",null,null,null,0]]}]}]}`},
+		{"string bucket is empty", `SELECT mean(v), sum(v), max(v) FROM m WHERE ` + window + ` GROUP BY time(30m) fill(none)`,
+			`{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","mean","sum","max"],"values":[["1970-01-01T00:00:00Z",2,4,2.5],["1970-01-01T01:00:00Z",2,2,2]]}]}]}`},
+		{"raw values of the type", `SELECT v FROM m`,
+			`{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","v"],"values":[["1970-01-01T00:00:00Z",1.5],["1970-01-01T00:10:00Z",2.5],["1970-01-01T01:00:00Z",2]]}]}]}`},
+		{"series of strings only is absent", `SELECT mean(v), sum(v) FROM m GROUP BY host`,
+			`{"results":[{"statement_id":0,"series":[{"name":"m","tags":{"host":"a"},"columns":["time","mean","sum"],"values":[["1970-01-01T00:00:00Z",2,4]]},{"name":"m","tags":{"host":"b"},"columns":["time","mean","sum"],"values":[["1970-01-01T00:00:00Z",2,2]]}]}]}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := execJSON(t, e, tc.q, ""); got != tc.want {
+				t.Errorf("%s\n got %s\nwant %s (InfluxDB 1.8.10)", tc.q, got, tc.want)
+			}
+		})
+	}
+}

@@ -60,6 +60,16 @@ type resolver struct {
 	tags  []string
 }
 
+// addField records a field key; a field with several types (in different
+// shards) takes the one of highest precedence, as InfluxDB 1.8's
+// influxql.DataType.LessThan orders them: float, integer, unsigned,
+// string, boolean — the order of models.FieldType's values.
+func (r *resolver) addField(k FieldKey) {
+	if cur, dup := r.types[k.Name]; !dup || (k.Type != models.FieldTypeUnknown && k.Type < cur) {
+		r.types[k.Name] = k.Type
+	}
+}
+
 func (r *resolver) isField(ref *influxql.VarRef) bool {
 	switch ref.Type {
 	case influxql.Tag:

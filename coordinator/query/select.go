@@ -205,9 +205,7 @@ func (e *Executor) unionResolver(ctx context.Context, st Storage, s *influxql.Se
 			return nil, fmt.Errorf("list field keys of %q: %w", src.name, err)
 		}
 		for _, k := range keys {
-			if _, dup := r.types[k.Name]; !dup {
-				r.types[k.Name] = k.Type
-			}
+			r.addField(k)
 		}
 		if s.HasWildcard() || hasWildcardDim(s) {
 			tags, err := st.TagKeys(ctx, src.db, src.rp, src.name, nil, min, max)
@@ -238,9 +236,7 @@ func (e *Executor) newPlan(ctx context.Context, st Storage, s *influxql.SelectSt
 	}
 	r := &resolver{types: make(map[string]models.FieldType, len(keys))}
 	for _, k := range keys {
-		if _, dup := r.types[k.Name]; !dup {
-			r.types[k.Name] = k.Type
-		}
+		r.addField(k)
 	}
 	if s.HasWildcard() || hasWildcardDim(s) {
 		r.tags, err = st.TagKeys(ctx, src.db, src.rp, src.name, nil, min, max)
@@ -338,6 +334,9 @@ func (e *Executor) run(ctx context.Context, st Storage, p *plan, seriesN int) ([
 		for _, c := range b.Fields {
 			i, ok := fieldIdx[c.Name]
 			if !ok {
+				continue
+			}
+			if c, ok = asType(c, p.types[i]); !ok {
 				continue
 			}
 			switch {
@@ -460,6 +459,63 @@ func appendPoints(dst, src []Point, min, max int64) []Point {
 		dst = append(dst, p)
 	}
 	return dst
+}
+
+// asType reads a shard's column of a field as the statement's type of the
+// field, as InfluxDB 1.8 does when a field has different types in
+// different shards: the statement takes the type of highest precedence
+// (float, integer, unsigned, string, boolean; see resolver), numeric
+// columns of another numeric type are cast to it, and other columns are
+// not read at all — so a bucket holding only a shard's strings of a float
+// field is empty, not a mean of 0 (tsdb/engine/tsm1/engine.go,
+// buildCursor). ok is false for a column to skip. It copies what it casts.
+func asType(c FieldColumn, want models.FieldType) (FieldColumn, bool) {
+	if c.Type == want || want == models.FieldTypeUnknown {
+		return c, true
+	}
+	if !isNumeric(c.Type) || !isNumeric(want) {
+		return c, false
+	}
+	out := FieldColumn{Name: c.Name, Type: want}
+	if c.Points != nil {
+		out.Points = make([]Point, len(c.Points))
+		for i, p := range c.Points {
+			out.Points[i] = Point{Time: p.Time, Value: castNumber(p.Value, want)}
+		}
+	}
+	if c.Windows != nil {
+		out.Windows = make([]Window, len(c.Windows))
+		for i, w := range c.Windows {
+			w.Sum, w.Min, w.Max = castNumber(w.Sum, want), castNumber(w.Min, want), castNumber(w.Max, want)
+			w.First, w.Last = castNumber(w.First, want), castNumber(w.Last, want)
+			out.Windows[i] = w
+		}
+	}
+	return out, true
+}
+
+// castNumber converts a numeric value to the numeric type want (Go's
+// conversions, as InfluxDB's cast cursors); other values are kept.
+func castNumber(v models.Value, want models.FieldType) models.Value {
+	if !isNumeric(v.Type) || v.Type == want {
+		return v
+	}
+	switch want {
+	case models.FieldTypeFloat:
+		f, _ := asFloat(v)
+		return models.FloatValue(f)
+	case models.FieldTypeInteger:
+		if v.Type == models.FieldTypeFloat {
+			return models.IntegerValue(int64(v.Float()))
+		}
+		return models.IntegerValue(int64(v.Unsigned()))
+	case models.FieldTypeUnsigned:
+		if v.Type == models.FieldTypeFloat {
+			return models.UnsignedValue(uint64(v.Float()))
+		}
+		return models.UnsignedValue(uint64(v.Integer()))
+	}
+	return v
 }
 
 func appendWindows(dst, src []Window) []Window {
