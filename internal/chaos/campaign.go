@@ -46,19 +46,26 @@ var databases = []struct {
 	rf   int
 }{{"rf2", 2}, {"rf3", 3}}
 
+// shardGroupDuration is the campaign databases' shard group duration.
+const shardGroupDuration = time.Hour
+
 // Growth limits of the resource checker: between the first and the last
 // sample of one process (taken with the cluster quiet, after a round
-// converged), more than this many extra goroutines or file descriptors is
-// a leak.
+// converged), more than this many extra goroutines or file descriptors,
+// plus the allowance per shard the node came to own meanwhile (a shard
+// keeps its WAL, TSM and index files open), is a leak.
 const (
 	maxGoroutineGrowth = 100
 	maxFDGrowth        = 50
+	fdsPerShard        = 10
+	goroutinesPerShard = 10
 )
 
-// resourceSample is one process's goroutines and file descriptors.
+// resourceSample is one process's goroutines, file descriptors and
+// shards owned, first and last.
 type resourceSample struct {
-	pid, fds, goroutines, n int
-	firstFDs, firstGs       int
+	pid, fds, goroutines, shards, n int
+	firstFDs, firstGs, firstShards  int
 }
 
 // Run starts a cluster, drives it through the schedule of cfg.Seed and
@@ -84,14 +91,16 @@ func Run(t testing.TB, cfg Config) *Report {
 	var dbs []string
 	for _, db := range databases {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		_, err := c.mc.CreateDatabase(ctx, db.name, &meta.RetentionPolicySpec{ReplicaN: &db.rf})
+		_, err := c.mc.CreateDatabase(ctx, db.name, &meta.RetentionPolicySpec{ReplicaN: &db.rf, ShardGroupDuration: shardGroupDuration})
 		cancel()
 		if err != nil {
 			t.Fatalf("create database %s: %v", db.name, err)
 		}
 		dbs = append(dbs, db.name)
 	}
-	base := time.Now().Add(-time.Hour).Truncate(time.Second).UnixNano()
+	// A week ago, 30 s of points before a shard group boundary: the first
+	// new group is created seconds into the first round.
+	base := time.Now().Add(-7 * 24 * time.Hour).Truncate(shardGroupDuration).Add(shardGroupDuration - 30*time.Second).UnixNano()
 	var writers []*writer
 	for _, db := range dbs {
 		for _, level := range Levels {
@@ -114,19 +123,20 @@ func Run(t testing.TB, cfg Config) *Report {
 	defer stopBackground()
 
 	resources := map[string]*resourceSample{}
-	sample := func() {
+	sample := func(st *meta.Data) {
 		for _, d := range c.data {
 			pid, fds, gs, err := d.resources()
 			if err != nil {
 				r.fail("resources of %s: %v", d.Name, err)
 				continue
 			}
+			shards := len(st.ShardsOwnedBy(d.id))
 			s := resources[d.Name]
 			if s == nil || s.pid != pid {
-				s = &resourceSample{pid: pid, firstFDs: fds, firstGs: gs}
+				s = &resourceSample{pid: pid, firstFDs: fds, firstGs: gs, firstShards: shards}
 				resources[d.Name] = s
 			}
-			s.fds, s.goroutines, s.n = fds, gs, s.n+1
+			s.fds, s.goroutines, s.shards, s.n = fds, gs, shards, s.n+1
 		}
 	}
 	// Resources are sampled after each round converged (the first sample,
@@ -148,18 +158,7 @@ rounds:
 			wg.Add(1)
 			go w.run(c, rand.New(rand.NewPCG(uint64(cfg.Seed), uint64(w.id))), stop, &wg)
 		}
-		var injectErr error
-		for _, f := range round {
-			time.Sleep(f.Gap)
-			what, err := c.inject(f)
-			r.Faults[f.Kind]++
-			r.FaultLog = append(r.FaultLog, fmt.Sprintf("round %d: %v: %s", i, f, what))
-			logf("chaos: round %d: %v: %s", i, f, what)
-			if err != nil {
-				injectErr = err
-				break
-			}
-		}
+		injectErr := c.runRound(i, round, r, logf)
 		close(stop)
 		wg.Wait()
 		r.Rounds++
@@ -167,40 +166,14 @@ rounds:
 			r.fail("round %d: %v", i, injectErr)
 			break rounds
 		}
-		healed := time.Now()
-		var last string
-		var v dataVerdict
-		for {
-			ok, why := false, ""
-			st, err := c.state()
-			if err == nil {
-				ok, why = c.converged(st, dbs)
-			} else {
-				why = err.Error()
-			}
-			if ok {
-				v, err = checkData(st, writers, fromSeq)
-				switch {
-				case err != nil:
-					ok, why = false, err.Error()
-				case v.Lost > 0 || v.Unsent > 0:
-					ok, why = false, fmt.Sprintf("%d acknowledged points missing, %d unsent points: %v", v.Lost, v.Unsent, v.Examples)
-				}
-			}
-			if ok {
-				d := time.Since(healed)
-				r.Convergence = append(r.Convergence, d)
-				logf("chaos: round %d converged %v after the last fault healed", i, d.Round(time.Millisecond))
-				break
-			}
-			last = why
-			if time.Since(healed) > ConvergenceBound {
-				r.fail("round %d: not converged within %v of the last fault healing: %s", i, ConvergenceBound, last)
-				break
-			}
-			time.Sleep(500 * time.Millisecond)
+		took, st, err := c.awaitConvergence(dbs, writers, fromSeq)
+		if err != nil {
+			r.fail("round %d: %v", i, err)
+			continue
 		}
-		sample()
+		r.Convergence = append(r.Convergence, took)
+		logf("chaos: round %d converged %v after the last fault healed", i, took.Round(time.Millisecond))
+		sample(st)
 	}
 	stopBackground()
 	r.Elapsed = time.Since(started)
@@ -243,9 +216,12 @@ rounds:
 	slices.Sort(names)
 	for _, name := range names {
 		s := resources[name]
-		line := fmt.Sprintf("%s (pid %d, %d samples): goroutines %d → %d, fds %d → %d", name, s.pid, s.n, s.firstGs, s.goroutines, s.firstFDs, s.fds)
+		line := fmt.Sprintf("%s (pid %d, %d samples): goroutines %d → %d, fds %d → %d, shards %d → %d", name, s.pid, s.n,
+			s.firstGs, s.goroutines, s.firstFDs, s.fds, s.firstShards, s.shards)
 		r.Resources = append(r.Resources, line)
-		if s.n >= 2 && (s.goroutines-s.firstGs > maxGoroutineGrowth || s.fds-s.firstFDs > maxFDGrowth) {
+		newShards := max(0, s.shards-s.firstShards)
+		if s.n >= 2 && (s.goroutines-s.firstGs > maxGoroutineGrowth+goroutinesPerShard*newShards ||
+			s.fds-s.firstFDs > maxFDGrowth+fdsPerShard*newShards) {
 			r.fail("resource growth: %s", line)
 		}
 	}
@@ -268,4 +244,74 @@ rounds:
 		}
 	}
 	return r
+}
+
+// awaitConvergence waits, from now (the last fault healed, the writers
+// stopped), until every queue is drained, every shard's owners report one
+// Merkle root and every acknowledged point from fromSeq on is on every
+// owner, and returns how long that took with the state it checked. It
+// fails after ConvergenceBound with the last reason.
+func (c *cluster) awaitConvergence(dbs []string, writers []*writer, fromSeq int) (time.Duration, *meta.Data, error) {
+	healed := time.Now()
+	for {
+		st, err := c.state()
+		ok, why := false, ""
+		if err == nil {
+			ok, why = c.converged(st, dbs)
+		} else {
+			why = err.Error()
+		}
+		if ok {
+			v, err := checkData(st, writers, fromSeq)
+			switch {
+			case err != nil:
+				ok, why = false, err.Error()
+			case v.Lost > 0 || v.Unsent > 0:
+				ok, why = false, fmt.Sprintf("%d acknowledged points missing, %d unsent points: %v", v.Lost, v.Unsent, v.Examples)
+			}
+		}
+		if ok {
+			return time.Since(healed), st, nil
+		}
+		if time.Since(healed) > ConvergenceBound {
+			return 0, nil, fmt.Errorf("not converged within %v of the last fault healing: %s", ConvergenceBound, why)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// runRound injects a round's faults in order, an overlapping one in the
+// background while the next starts, records them in r and returns the
+// first error (a node that did not come back).
+func (c *cluster) runRound(i int, round Round, r *Report, logf func(string, ...any)) error {
+	var mu sync.Mutex // protects r's fault fields and firstErr
+	var firstErr error
+	var bg sync.WaitGroup
+	do := func(f Fault) {
+		what, err := c.inject(f)
+		mu.Lock()
+		defer mu.Unlock()
+		r.Faults[f.Kind]++
+		r.FaultLog = append(r.FaultLog, fmt.Sprintf("round %d: %v: %s", i, f, what))
+		logf("chaos: round %d: %v: %s", i, f, what)
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	for _, f := range round {
+		time.Sleep(f.Gap)
+		if f.Overlap {
+			bg.Go(func() { do(f) })
+			continue
+		}
+		do(f)
+		mu.Lock()
+		failed := firstErr != nil
+		mu.Unlock()
+		if failed {
+			break
+		}
+	}
+	bg.Wait()
+	return firstErr
 }

@@ -15,7 +15,7 @@ var (
 	seedsFlag     = flag.String("chaos.seeds", "1,2", "comma-separated seeds; each runs its own campaign on a fresh cluster")
 	durationFlag  = flag.Duration("chaos.duration", 40*time.Second, "how long each seed's campaign injects faults")
 	reportFlag    = flag.String("chaos.report", "", "append each campaign's report (markdown) to this file")
-	raceFlag      = flag.Bool("chaos.race", false, "run strata binaries built with the race detector")
+	raceFlag      = flag.Bool("chaos.race", true, "run strata binaries built with the race detector")
 	perRoundFlag  = flag.Int("chaos.faults-per-round", 3, "faults injected in a round before the cluster must converge")
 	dataNodesFlag = flag.Int("chaos.data-nodes", 3, "data processes (at least 3)")
 	logDirFlag    = flag.String("chaos.logs", "", "copy the process logs of a failed campaign under this directory")

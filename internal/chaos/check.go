@@ -147,8 +147,8 @@ func verify(v *dataVerdict, db string, copies []shardCopy, sent []writerSnapshot
 				continue
 			}
 			off := k.time - s.w.base
-			seq := int(off / int64(time.Millisecond))
-			if off%int64(time.Millisecond) != 0 || seq < 0 || seq >= s.next || val != pointValue(s.w.id, seq) {
+			seq := int(off / int64(pointSpacing))
+			if off%int64(pointSpacing) != 0 || seq < 0 || seq >= s.next || val != pointValue(s.w.id, seq) {
 				v.Unsent++
 				v.example("%s: node %d holds w=%s at %d = %v, which no write sent", db, cp.owner, s.w.name, k.time, val)
 			}

@@ -189,23 +189,28 @@ func (c *cluster) state() (*meta.Data, error) {
 	return d, err
 }
 
-// leader returns the meta node leading now, or nil.
+// leader returns the meta node leading now, waiting up to 30 s for the
+// live nodes to agree on one (an election may be under way), or nil.
 func (c *cluster) leader() *metaNode {
-	for _, m := range c.metas {
-		if m.PID() == 0 {
-			continue
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		st, err := c.mc.Status(ctx, m.httpAddr)
-		cancel()
-		if err != nil || st.Leader.HTTPAddr == "" {
-			continue
-		}
-		for _, l := range c.metas {
-			if l.httpAddr == st.Leader.HTTPAddr && l.PID() != 0 {
-				return l
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, m := range c.metas {
+			if m.PID() == 0 {
+				continue
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			st, err := c.mc.Status(ctx, m.httpAddr)
+			cancel()
+			if err != nil || st.Leader.HTTPAddr == "" {
+				continue
+			}
+			for _, l := range c.metas {
+				if l.httpAddr == st.Leader.HTTPAddr && l.PID() != 0 {
+					return l
+				}
 			}
 		}
+		time.Sleep(200 * time.Millisecond)
 	}
 	return nil
 }

@@ -26,12 +26,15 @@ const (
 	BlackHole  Kind = "black-hole"  // connections to a data node's RPC port stall
 	SlowLink   Kind = "slow-link"   // every chunk to or from a data node's RPC port delayed
 	MetaLeader Kind = "meta-leader" // the meta leader killed with SIGKILL, restarted after the hold
+	MetaPause  Kind = "meta-pause"  // the meta leader SIGSTOPped for the hold
 	DiskFull   Kind = "disk-full"   // the tmpfs data node's file system filled up
-	slowDelay       = 300 * time.Millisecond
 )
 
+// slowDelay is what a slow link adds to every chunk it forwards.
+const slowDelay = 300 * time.Millisecond
+
 // Kinds lists every fault kind the schedule draws from.
-var Kinds = []Kind{Kill9, PauseShort, PauseLong, LinkCut, BlackHole, SlowLink, MetaLeader, DiskFull}
+var Kinds = []Kind{Kill9, PauseShort, PauseLong, LinkCut, BlackHole, SlowLink, MetaLeader, MetaPause, DiskFull}
 
 // Fault is one entry of a schedule.
 type Fault struct {
@@ -39,19 +42,38 @@ type Fault struct {
 	// Node is the index of the data node it hits (unused for MetaLeader;
 	// DiskFull always hits the tmpfs node).
 	Node int
-	// Hold is how long the fault lasts; Gap is the quiet time after it
-	// heals before the next fault.
-	Hold, Gap time.Duration
+	// Gap is the time before the fault starts (after the previous one
+	// healed, or started if that one overlaps); Hold is how long it lasts.
+	Gap, Hold time.Duration
+	// Overlap starts the next fault while this one holds.
+	Overlap bool
+}
+
+// target names what a fault acts on; two overlapping faults never share
+// one (a node cannot be restarted twice, there is one meta leader).
+func (f Fault) target() string {
+	switch f.Kind {
+	case MetaLeader, MetaPause:
+		return "meta"
+	case DiskFull:
+		return "disk"
+	}
+	return fmt.Sprint("data", f.Node)
 }
 
 func (f Fault) String() string {
+	on := f.target()
 	switch f.Kind {
-	case MetaLeader:
-		return fmt.Sprintf("%s hold %v gap %v", f.Kind, f.Hold, f.Gap)
+	case MetaLeader, MetaPause:
+		on = "leader"
 	case DiskFull:
-		return fmt.Sprintf("%s data0 hold %v gap %v", f.Kind, f.Hold, f.Gap)
+		on = "data0"
 	}
-	return fmt.Sprintf("%s data%d hold %v gap %v", f.Kind, f.Node, f.Hold, f.Gap)
+	s := fmt.Sprintf("%s %s hold %v gap %v", f.Kind, on, f.Hold, f.Gap)
+	if f.Overlap {
+		s += ", overlapping the next"
+	}
+	return s
 }
 
 // Round is the faults injected while the writers run, before the cluster
@@ -70,8 +92,15 @@ func Schedule(seed int64, duration time.Duration, dataNodes, faultsPerRound int)
 	var total time.Duration
 	for total < duration {
 		var r Round
-		for range faultsPerRound {
-			f := Fault{Kind: Kinds[rng.IntN(len(Kinds))], Node: rng.IntN(dataNodes), Gap: ms(500*time.Millisecond, 2*time.Second)}
+		for i := range faultsPerRound {
+			f := Fault{Kind: Kinds[rng.IntN(len(Kinds))], Node: rng.IntN(dataNodes), Gap: ms(500*time.Millisecond, 2*time.Second),
+				Overlap: i < faultsPerRound-1 && rng.IntN(3) == 0}
+			if i > 0 && r[i-1].Overlap && f.target() == r[i-1].target() {
+				f.Kind, f.Node = SlowLink, (r[i-1].Node+1)%dataNodes
+				if f.target() == r[i-1].target() { // the previous one was on data0's disk
+					f.Node = (f.Node + 1) % dataNodes
+				}
+			}
 			switch f.Kind {
 			case PauseShort:
 				f.Hold = ms(WriteTimeout/4, WriteTimeout*3/4)
@@ -118,6 +147,15 @@ func (c *cluster) inject(f Fault) (string, error) {
 		d.proxy.SetDelay(slowDelay)
 		time.Sleep(f.Hold)
 		d.proxy.SetDelay(0)
+	case MetaPause:
+		l := c.leader()
+		if l == nil {
+			return "", errors.New("no meta leader to pause")
+		}
+		l.Signal(syscall.SIGSTOP)
+		time.Sleep(f.Hold)
+		l.Signal(syscall.SIGCONT)
+		return "paused " + l.Name, nil
 	case MetaLeader:
 		l := c.leader()
 		if l == nil {

@@ -134,19 +134,19 @@ func (h *metaHistory) runMetaClient(id int, addrs []string, rng *rand.Rand, stop
 		default:
 			in.Op = opRead
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		call := time.Now()
 		var out metaOutput
 		var err error
 		switch in.Op {
 		case opCreate:
-			_, err = mc.CreateDatabase(ctx, in.Key, &meta.RetentionPolicySpec{Duration: in.Dur})
+			err = execute(mc, meta.CmdCreateDatabase, meta.CreateDatabasePayload{Name: in.Key, RetentionPolicy: &meta.RetentionPolicySpec{Duration: in.Dur}})
 			if errors.Is(err, meta.ErrRetentionPolicyConflict) {
 				out.Conflict, err = true, nil
 			}
 		case opDrop:
-			err = mc.DropDatabase(ctx, in.Key)
+			err = execute(mc, meta.CmdDropDatabase, meta.DropDatabasePayload{Name: in.Key})
 		case opRead:
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			var d *meta.Data
 			if d, _, err = mc.ReadData(ctx, meta.ReadConsistent); err == nil {
 				if di := d.Database(in.Key); di != nil {
@@ -155,9 +155,9 @@ func (h *metaHistory) runMetaClient(id int, addrs []string, rng *rand.Rand, stop
 					}
 				}
 			}
+			cancel()
 		}
 		ret := time.Now()
-		cancel()
 		if err != nil {
 			if in.Op == opRead {
 				continue // a failed read changed nothing and tells nothing
@@ -165,6 +165,27 @@ func (h *metaHistory) runMetaClient(id int, addrs []string, rng *rand.Rand, stop
 			out = metaOutput{Unknown: true}
 		}
 		h.add(id, in, out, call, ret)
+	}
+}
+
+// execute sends one command, retrying it (same request id, so it applies
+// at most once) until it gets a definite answer or 30 s pass: an outcome
+// left unknown would be concurrent with every later operation and make
+// the history costly to check.
+func execute(mc *meta.Client, typ meta.CommandType, payload any) error {
+	cmd, err := meta.NewCommand(typ, "", payload)
+	if err != nil {
+		return err
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, err = mc.Execute(ctx, cmd)
+		cancel()
+		if err == nil || errors.Is(err, meta.ErrRetentionPolicyConflict) || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 

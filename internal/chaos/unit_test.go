@@ -106,13 +106,14 @@ func TestMetaModel(t *testing.T) {
 }
 
 // TestScheduleReplays checks a seed gives the same schedule every time
-// and another seed another one, within the asked duration's bounds.
+// and another seed another one, within the asked duration's bounds, and
+// that overlapping faults never share a target.
 func TestScheduleReplays(t *testing.T) {
-	a, b := Schedule(7, time.Minute, 3, 3), Schedule(7, time.Minute, 3, 3)
+	a, b := Schedule(7, 10*time.Minute, 3, 3), Schedule(7, 10*time.Minute, 3, 3)
 	if !reflect.DeepEqual(a, b) {
 		t.Fatal("seed 7 gave two schedules")
 	}
-	if reflect.DeepEqual(a, Schedule(8, time.Minute, 3, 3)) {
+	if reflect.DeepEqual(a, Schedule(8, 10*time.Minute, 3, 3)) {
 		t.Fatal("seeds 7 and 8 gave the same schedule")
 	}
 	var total time.Duration
@@ -120,7 +121,10 @@ func TestScheduleReplays(t *testing.T) {
 		if len(r) != 3 {
 			t.Fatalf("round of %d faults, want 3", len(r))
 		}
-		for _, f := range r {
+		for i, f := range r {
+			if i > 0 && r[i-1].Overlap && f.target() == r[i-1].target() {
+				t.Fatalf("%v overlaps %v on the same target", r[i-1], f)
+			}
 			total += f.Hold + f.Gap
 			if f.Node < 0 || f.Node >= 3 {
 				t.Fatalf("fault on node %d of 3", f.Node)
@@ -130,8 +134,8 @@ func TestScheduleReplays(t *testing.T) {
 			}
 		}
 	}
-	if total < time.Minute {
-		t.Fatalf("schedule lasts %v, want at least a minute", total)
+	if total < 10*time.Minute {
+		t.Fatalf("schedule lasts %v, want at least 10 minutes", total)
 	}
 }
 

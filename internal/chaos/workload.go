@@ -38,7 +38,7 @@ type batch struct {
 
 // writer sends batches of its own series (m,w=<name>) to random data
 // nodes at one consistency level and records every outcome. Point seq of
-// a writer has time base+seq ms and value pointValue(id, seq), so any
+// a writer has time base+seq*pointSpacing and value pointValue(id, seq), so any
 // point read back names the write it came from.
 type writer struct {
 	id    int
@@ -56,8 +56,13 @@ type writer struct {
 // and exact in a float64.
 func pointValue(id, seq int) float64 { return float64(id)*1e9 + float64(seq) }
 
+// pointSpacing is the time between a writer's consecutive points: at the
+// writers' pace the points cross into a new one-hour shard group every
+// ten minutes or so, so shard groups are created while faults happen.
+const pointSpacing = 100 * time.Millisecond
+
 // pointTime is the timestamp (ns) of point seq.
-func (w *writer) pointTime(seq int) int64 { return w.base + int64(seq)*int64(time.Millisecond) }
+func (w *writer) pointTime(seq int) int64 { return w.base + int64(seq)*int64(pointSpacing) }
 
 func (w *writer) body(first int) string {
 	var b strings.Builder
