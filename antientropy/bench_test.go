@@ -37,7 +37,7 @@ func loadTSBS(tb testing.TB, sh *tsdb.Shard, keep func(ts int64) bool) {
 				kept = append(kept, p)
 			}
 		}
-		if err := sh.WritePoints(kept); err != nil {
+		if err := sh.WritePoints(context.Background(), kept); err != nil {
 			tb.Fatal(err)
 		}
 	}

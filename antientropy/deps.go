@@ -37,9 +37,10 @@ type StreamTarget interface {
 	// ApplyTombstones records another replica's tombstones, keeping their
 	// Created times, and deletes what they cover.
 	ApplyTombstones(ts []tsdb.Tombstone) error
-	// WritePoints writes points durably; a *tsdb.PartialWriteError reports
-	// values dropped for a field type conflict.
-	WritePoints(points []models.Point) error
+	// WritePoints writes points durably, waiting for room while the
+	// shard's cache is full until ctx ends; a *tsdb.PartialWriteError
+	// reports values dropped for a field type conflict.
+	WritePoints(ctx context.Context, points []models.Point) error
 }
 
 // Store is the local shard store.

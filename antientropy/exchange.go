@@ -294,7 +294,7 @@ func (s *Service) repairRanges(ctx context.Context, shard uint64, sh Shard, peer
 		if m.typeConflicts > 0 {
 			s.logger.Warn("anti-entropy found field type conflicts it cannot repair", "shard_id", shard, "owner_id", peer, "values", m.typeConflicts)
 		}
-		written, _, err := writeColumns(sh, m.toLocal)
+		written, _, err := writeColumns(ctx, sh, m.toLocal)
 		if err != nil {
 			return points, fmt.Errorf("write repaired values: %w", err)
 		}

@@ -133,7 +133,7 @@ func FuzzStreamRequest(f *testing.F) {
 // every error but a store failure wraps ErrCorruptMessage.
 func FuzzReadShardStream(f *testing.F) {
 	src := openTestShard(f)
-	if err := src.WritePoints(series("a", base, 20, func(i int) int64 { return int64(i) })); err != nil {
+	if err := src.WritePoints(context.Background(), series("a", base, 20, func(i int) int64 { return int64(i) })); err != nil {
 		f.Fatal(err)
 	}
 	if err := src.DeleteSeriesRange([][]byte{seriesKey("a")}, base, base+5); err != nil {

@@ -235,7 +235,7 @@ func (s *Service) answerApply(r *http.Request, req *ApplyRequest) (encoding.Bina
 			return nil, fmt.Errorf("apply tombstones to shard %d: %w", req.Shard, err)
 		}
 	}
-	written, dropped, err := writeColumns(sh, req.Columns)
+	written, dropped, err := writeColumns(r.Context(), sh, req.Columns)
 	if err != nil {
 		return nil, fmt.Errorf("write to shard %d: %w", req.Shard, err)
 	}

@@ -169,7 +169,7 @@ func (c *cluster) shard(id uint64) *tsdb.Shard { return c.stores[id].Shard(testS
 
 func (c *cluster) write(id uint64, pts ...models.Point) {
 	c.t.Helper()
-	if err := c.shard(id).WritePoints(pts); err != nil {
+	if err := c.shard(id).WritePoints(context.Background(), pts); err != nil {
 		c.t.Fatalf("write to node %d: %v", id, err)
 	}
 }

@@ -2,6 +2,7 @@ package antientropy
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
@@ -317,7 +318,7 @@ func merge(local, remote []Column, localOnly []tsdb.Tombstone) mergeResult {
 
 // writeColumns writes columns into sh in batches; it returns the values
 // written and those refused for a field type conflict.
-func writeColumns(sh StreamTarget, cols []Column) (written, dropped uint64, err error) {
+func writeColumns(ctx context.Context, sh StreamTarget, cols []Column) (written, dropped uint64, err error) {
 	const batch = 5000
 	var pts []models.Point
 	flush := func() error {
@@ -325,7 +326,7 @@ func writeColumns(sh StreamTarget, cols []Column) (written, dropped uint64, err 
 			return nil
 		}
 		n := uint64(len(pts))
-		werr := sh.WritePoints(pts)
+		werr := sh.WritePoints(ctx, pts)
 		pts = pts[:0]
 		var pw *tsdb.PartialWriteError
 		switch {

@@ -206,10 +206,10 @@ func TestEverythingDeletedIsNotMissing(t *testing.T) {
 func TestStreamKeepsReceiverDeletes(t *testing.T) {
 	src, dst := openTestShard(t), openTestShard(t)
 	pts := series("y", base, 40, func(i int) int64 { return int64(i) })
-	if err := src.WritePoints(pts); err != nil {
+	if err := src.WritePoints(context.Background(), pts); err != nil {
 		t.Fatal(err)
 	}
-	if err := dst.WritePoints(pts); err != nil {
+	if err := dst.WritePoints(context.Background(), pts); err != nil {
 		t.Fatal(err)
 	}
 	if err := dst.DeleteSeriesRange([][]byte{seriesKey("y")}, base, base+int64(100*time.Second)); err != nil {

@@ -196,7 +196,7 @@ func ReadShardStream(ctx context.Context, r io.Reader, sh StreamTarget) (StreamS
 			if err := rd.end(); err != nil {
 				return st, err
 			}
-			if _, _, err := writeColumns(sh, dropCovered(cols, localOnly)); err != nil {
+			if _, _, err := writeColumns(ctx, sh, dropCovered(cols, localOnly)); err != nil {
 				return st, fmt.Errorf("write streamed values: %w", err)
 			}
 			st.Values += valuesIn(cols)

@@ -51,12 +51,12 @@ func rootOf(t *testing.T, sh *tsdb.Shard) tsdb.Digest {
 func TestTreeLayoutIndependent(t *testing.T) {
 	pts := testData()
 	a := openTestShard(t)
-	if err := a.WritePoints(pts); err != nil {
+	if err := a.WritePoints(context.Background(), pts); err != nil {
 		t.Fatal(err)
 	}
 	b := openTestShard(t)
 	for i := len(pts); i > 0; i -= 700 { // newest batches first: out of order too
-		if err := b.WritePoints(pts[max(0, i-700):i]); err != nil {
+		if err := b.WritePoints(context.Background(), pts[max(0, i-700):i]); err != nil {
 			t.Fatal(err)
 		}
 		if err := b.Snapshot(); err != nil {
@@ -76,7 +76,7 @@ func TestTreeLayoutIndependent(t *testing.T) {
 func TestTreeSingleChange(t *testing.T) {
 	pts := testData()
 	ref := openTestShard(t)
-	if err := ref.WritePoints(pts); err != nil {
+	if err := ref.WritePoints(context.Background(), pts); err != nil {
 		t.Fatal(err)
 	}
 	want := rootOf(t, ref)
@@ -99,7 +99,7 @@ func TestTreeSingleChange(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			sh := openTestShard(t)
-			if err := sh.WritePoints(tc.edit(append([]models.Point(nil), pts...))); err != nil {
+			if err := sh.WritePoints(context.Background(), tc.edit(append([]models.Point(nil), pts...))); err != nil {
 				t.Fatal(err)
 			}
 			if got := rootOf(t, sh); got == want {
@@ -113,7 +113,7 @@ func TestTreeSingleChange(t *testing.T) {
 // an incrementally updated tree equals one built from scratch.
 func TestTreeUpdateRehashesDirtyLeaves(t *testing.T) {
 	sh := openTestShard(t)
-	if err := sh.WritePoints(testData()); err != nil {
+	if err := sh.WritePoints(context.Background(), testData()); err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
@@ -126,7 +126,7 @@ func TestTreeUpdateRehashesDirtyLeaves(t *testing.T) {
 	if n := tr.Update(ds); n != 0 {
 		t.Fatalf("Update of unchanged digests changed %d leaves; want 0", n)
 	}
-	if err := sh.WritePoints([]models.Point{pt("b", "usage", base+3, models.IntegerValue(1))}); err != nil {
+	if err := sh.WritePoints(context.Background(), []models.Point{pt("b", "usage", base+3, models.IntegerValue(1))}); err != nil {
 		t.Fatal(err)
 	}
 	ds, _ = sh.Digests(ctx)

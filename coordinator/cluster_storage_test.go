@@ -70,7 +70,7 @@ func TestClusterStorageDatasetEveryNode(t *testing.T) {
 			}
 		}
 		for shard, pts := range batches {
-			if err := store.WriteToShard(shard, pts); err != nil {
+			if err := store.WriteToShard(context.Background(), shard, pts); err != nil {
 				t.Fatalf("write shard %d on node %d: %v", shard, id, err)
 			}
 		}

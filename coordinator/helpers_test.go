@@ -36,7 +36,7 @@ type fakeStore struct {
 	WriteToShardFn func(shardID uint64, points []models.Point) error
 }
 
-func (f *fakeStore) WriteToShard(shardID uint64, points []models.Point) error {
+func (f *fakeStore) WriteToShard(_ context.Context, shardID uint64, points []models.Point) error {
 	return f.WriteToShardFn(shardID, points)
 }
 

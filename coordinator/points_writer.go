@@ -40,10 +40,11 @@ type MetaClient interface {
 // call (the store copies what it keeps); it is called concurrently. A
 // missing shard is reported with an error wrapping ErrShardNotFound, and a
 // batch stored except for some rejected points (field type conflicts) with
-// an error implementing PartialWriter. The data node adapts tsdb.Store to
+// an error implementing PartialWriter. A store whose memory is full may
+// make the write wait for room until ctx ends. The data node adapts tsdb.Store to
 // this (creating shards it owns on first write, as InfluxDB does).
 type TSDBStore interface {
-	WriteToShard(shardID uint64, points []models.Point) error
+	WriteToShard(ctx context.Context, shardID uint64, points []models.Point) error
 }
 
 // ShardWriter writes an encoded point batch to a shard on another data
@@ -356,7 +357,7 @@ func (w *PointsWriter) writeShards(ctx context.Context, m *mapping, level Consis
 				}(inline)
 			}
 			batch, slot := i, first+k
-			inline = func() { done <- ownerDone{batch: batch, slot: slot, res: w.writeLocal(owner, shardID, pts)} }
+			inline = func() { done <- ownerDone{batch: batch, slot: slot, res: w.writeLocal(ctx, owner, shardID, pts)} }
 		}
 		if shard := b.shard; len(shard.Owners) > 1 || shard.Owners[0] != self {
 			reading.Add(1)
@@ -556,10 +557,11 @@ func (w *PointsWriter) evaluate(ctx context.Context, m *mapping, level Consisten
 	return nil
 }
 
-// writeLocal writes one shard's points to this node's store. A failure is
-// not handed off: hinted handoff is for peers.
-func (w *PointsWriter) writeLocal(self, shardID uint64, pts []models.Point) ownerResult {
-	r := classify(w.local.WriteToShard(shardID, pts))
+// writeLocal writes one shard's points to this node's store, which may
+// wait (backpressure from a full cache) until ctx, the write timeout, ends.
+// A failure is not handed off: hinted handoff is for peers.
+func (w *PointsWriter) writeLocal(ctx context.Context, self, shardID uint64, pts []models.Point) ownerResult {
+	r := classify(w.local.WriteToShard(ctx, shardID, pts))
 	if !r.acked {
 		w.replicaFailed(self, shardID, r.err)
 	}

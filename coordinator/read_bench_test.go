@@ -19,7 +19,7 @@ import (
 func BenchmarkShardScan(b *testing.B) {
 	points := loadPoints(b, "tsbs-cpu-only-s10-1h.lp.gz", 1<<20)
 	store := openTestStore(b, 1)
-	if err := store.WriteToShard(1, points); err != nil {
+	if err := store.WriteToShard(context.Background(), 1, points); err != nil {
 		b.Fatalf("write: %v", err)
 	}
 	local := coordinator.NewLocalShardReader(store)

@@ -177,7 +177,7 @@ func (h *RPCHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, shardID, err)
 		return
 	}
-	err = h.store.WriteToShard(shardID, pts)
+	err = h.store.WriteToShard(r.Context(), shardID, pts)
 	var pw PartialWriter
 	switch {
 	case err == nil:

@@ -59,7 +59,7 @@ func TestReadRPCRoundTrip(t *testing.T) {
 	for i := range 30000 {
 		fmt.Fprintf(&big, "log,host=z msg=\"line %d of a long log with some padding\",n=%di %d\n", i, i, 1000+i)
 	}
-	if err := store.WriteToShard(1, lp(t, readerTestData+big.String())); err != nil {
+	if err := store.WriteToShard(context.Background(), 1, lp(t, readerTestData+big.String())); err != nil {
 		t.Fatalf("write: %v", err)
 	}
 	local := coordinator.NewLocalShardReader(store)
@@ -114,7 +114,7 @@ func TestReadRPCRoundTrip(t *testing.T) {
 
 func TestReadRPCErrors(t *testing.T) {
 	store := openTestStore(t, 1)
-	if err := store.WriteToShard(1, lp(t, readerTestData)); err != nil {
+	if err := store.WriteToShard(context.Background(), 1, lp(t, readerTestData)); err != nil {
 		t.Fatalf("write: %v", err)
 	}
 	srv := serveReads(t, coordinator.NewLocalShardReader(store))
@@ -275,7 +275,7 @@ func TestClusterStorageOverRPC(t *testing.T) {
 	var servers []readNode
 	for _, id := range []uint64{1, 2} {
 		store := openTestStore(t, 2)
-		if err := store.WriteToShard(2, lp(t, readerTestData)); err != nil {
+		if err := store.WriteToShard(context.Background(), 2, lp(t, readerTestData)); err != nil {
 			t.Fatalf("write: %v", err)
 		}
 		servers = append(servers, readNode{id, serveReads(t, coordinator.NewLocalShardReader(store))})
@@ -327,7 +327,7 @@ func TestClusterStorageOverRPC(t *testing.T) {
 // handler never panics and answers every request with a status.
 func FuzzReadRPCHandler(f *testing.F) {
 	store := openTestStore(f, 1)
-	if err := store.WriteToShard(1, lp(f, readerTestData)); err != nil {
+	if err := store.WriteToShard(context.Background(), 1, lp(f, readerTestData)); err != nil {
 		f.Fatalf("write: %v", err)
 	}
 	h := coordinator.NewRPCHandler(coordinator.NewConfig(), &fakeStore{}, nil, nil)

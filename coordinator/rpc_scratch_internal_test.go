@@ -18,7 +18,9 @@ import (
 
 type storeFunc func(uint64, []models.Point) error
 
-func (f storeFunc) WriteToShard(id uint64, pts []models.Point) error { return f(id, pts) }
+func (f storeFunc) WriteToShard(_ context.Context, id uint64, pts []models.Point) error {
+	return f(id, pts)
+}
 
 type staticState struct{ d *meta.Data }
 

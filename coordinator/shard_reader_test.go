@@ -117,7 +117,7 @@ func keysOf(bs []query.SeriesBatch) []string {
 func newLoadedReader(t testing.TB) *coordinator.LocalShardReader {
 	t.Helper()
 	s := openTestStore(t, 1)
-	if err := s.WriteToShard(1, lp(t, readerTestData)); err != nil {
+	if err := s.WriteToShard(context.Background(), 1, lp(t, readerTestData)); err != nil {
 		t.Fatalf("write: %v", err)
 	}
 	return coordinator.NewLocalShardReader(s)

@@ -206,7 +206,7 @@ func (h *handler) serveRestore(w http.ResponseWriter, r *http.Request) {
 	// allows a write body; this admin request is bounded by its client.
 	_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
 	ctx := r.Context()
-	target := restoreTarget{write: func(points []models.Point) error {
+	target := restoreTarget{write: func(ctx context.Context, points []models.Point) error {
 		return h.writer.WritePoints(ctx, db, rp, coordinator.ConsistencyLevelAll, points)
 	}}
 	st, err := antientropy.ReadShardStream(ctx, r.Body, target)
@@ -226,7 +226,7 @@ func (h *handler) serveRestore(w http.ResponseWriter, r *http.Request) {
 // carries only live values, and the source's deletions concern the
 // source's data, not what the target database already holds.
 type restoreTarget struct {
-	write func(points []models.Point) error
+	write func(ctx context.Context, points []models.Point) error
 }
 
 // Tombstones implements antientropy.StreamTarget.
@@ -236,8 +236,8 @@ func (restoreTarget) Tombstones() []tsdb.Tombstone { return nil }
 func (restoreTarget) ApplyTombstones([]tsdb.Tombstone) error { return nil }
 
 // WritePoints implements antientropy.StreamTarget.
-func (t restoreTarget) WritePoints(points []models.Point) error {
-	if err := t.write(points); err != nil {
+func (t restoreTarget) WritePoints(ctx context.Context, points []models.Point) error {
+	if err := t.write(ctx, points); err != nil {
 		return fmt.Errorf("write %d values: %w", len(points), err)
 	}
 	return nil

@@ -19,7 +19,7 @@ type shardStore interface {
 	CreateShard(id uint64) error
 	DeleteShard(id uint64) error
 	ShardIDs() []uint64
-	WriteToShard(id uint64, points []models.Point) error
+	WriteToShard(ctx context.Context, id uint64, points []models.Point) error
 }
 
 // ownedShards returns the ids of the shards of live groups that node owns.
@@ -100,8 +100,8 @@ const refreshTimeout = 5 * time.Second
 // points past the series limits come back as a
 // *coordinator.PartialWriteError (the shard took the other points); a
 // shard this node does not own is coordinator.ErrShardNotFound.
-func (s *localStore) WriteToShard(id uint64, points []models.Point) error {
-	err := s.store.WriteToShard(id, points)
+func (s *localStore) WriteToShard(ctx context.Context, id uint64, points []models.Point) error {
+	err := s.store.WriteToShard(ctx, id, points)
 	if errors.Is(err, tsdb.ErrShardNotFound) {
 		if !s.owns(id) {
 			return fmt.Errorf("shard %d: %w", id, coordinator.ErrShardNotFound)
@@ -109,7 +109,7 @@ func (s *localStore) WriteToShard(id uint64, points []models.Point) error {
 		if err := s.store.CreateShard(id); err != nil {
 			return err
 		}
-		err = s.store.WriteToShard(id, points)
+		err = s.store.WriteToShard(ctx, id, points)
 	}
 	var pw *tsdb.PartialWriteError
 	if errors.As(err, &pw) {

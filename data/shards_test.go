@@ -62,7 +62,7 @@ func (s *fakeStore) ShardIDs() []uint64 {
 	return ids
 }
 
-func (s *fakeStore) WriteToShard(id uint64, points []models.Point) error {
+func (s *fakeStore) WriteToShard(_ context.Context, id uint64, points []models.Point) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.writeFn != nil {
@@ -124,13 +124,13 @@ func TestLocalStoreCreatesOwnedShardOnDemand(t *testing.T) {
 	store := newFakeStore()
 	fm := &fakeMeta{data: stateWithShards(false)}
 	ls := &localStore{store: store, meta: fm, node: func() uint64 { return 1 }}
-	if err := ls.WriteToShard(10, make([]models.Point, 3)); err != nil {
+	if err := ls.WriteToShard(context.Background(), 10, make([]models.Point, 3)); err != nil {
 		t.Fatalf("write to an owned shard not yet created: %v", err)
 	}
 	if got := store.shards[10]; got != 3 {
 		t.Errorf("points in shard 10: got %d, want 3", got)
 	}
-	err := ls.WriteToShard(11, make([]models.Point, 1))
+	err := ls.WriteToShard(context.Background(), 11, make([]models.Point, 1))
 	if !errors.Is(err, coordinator.ErrShardNotFound) {
 		t.Errorf("write to a shard of other owners: got %v, want coordinator.ErrShardNotFound", err)
 	}
@@ -143,17 +143,17 @@ func TestLocalStoreCreatesOwnedShardOnDemand(t *testing.T) {
 		meta.ShardInfo{ID: 13, Owners: []uint64{1}})
 	refreshes := 0
 	ls.refresh = func(context.Context) (*meta.Data, error) { refreshes++; return newer, nil }
-	if err := ls.WriteToShard(13, make([]models.Point, 2)); err != nil || store.shards[13] != 2 || refreshes != 1 {
+	if err := ls.WriteToShard(context.Background(), 13, make([]models.Point, 2)); err != nil || store.shards[13] != 2 || refreshes != 1 {
 		t.Errorf("write to a shard only meta knows yet: err %v, %d points, %d refreshes; want nil, 2, 1", err, store.shards[13], refreshes)
 	}
-	if err := ls.WriteToShard(11, make([]models.Point, 1)); !errors.Is(err, coordinator.ErrShardNotFound) {
+	if err := ls.WriteToShard(context.Background(), 11, make([]models.Point, 1)); !errors.Is(err, coordinator.ErrShardNotFound) {
 		t.Errorf("write to another node's shard after a refresh: got %v, want ErrShardNotFound", err)
 	}
 	store.writeFn = func(uint64) error {
 		return &tsdb.PartialWriteError{Reason: "field type conflict", Dropped: 2, Errs: []error{errors.New(`field type conflict: input field "v"`)}}
 	}
 	var pw *coordinator.PartialWriteError
-	if err := ls.WriteToShard(10, nil); !errors.As(err, &pw) || pw.Dropped != 2 || pw.Reason != `field type conflict: input field "v"` {
+	if err := ls.WriteToShard(context.Background(), 10, nil); !errors.As(err, &pw) || pw.Dropped != 2 || pw.Reason != `field type conflict: input field "v"` {
 		t.Errorf("partial write: got %v, want a coordinator.PartialWriteError naming the first conflict, dropped=2", err)
 	}
 }

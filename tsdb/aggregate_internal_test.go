@@ -1,6 +1,7 @@
 package tsdb
 
 import (
+	"context"
 	"math"
 	"testing"
 
@@ -124,7 +125,7 @@ func TestWindowAggregateStatsWithOffset(t *testing.T) {
 		pts[i] = models.Point{Measurement: []byte("m"), Tags: models.Tags{{Key: []byte("t"), Value: []byte("a")}},
 			Fields: []models.Field{{Key: field, Value: models.IntegerValue(int64(i % 77))}}, Time: -5500 + int64(i)}
 	}
-	if err := sh.WritePoints(pts); err != nil {
+	if err := sh.WritePoints(context.Background(), pts); err != nil {
 		t.Fatalf("write: %v", err)
 	}
 	if err := sh.Snapshot(); err != nil {

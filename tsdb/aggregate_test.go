@@ -1,6 +1,7 @@
 package tsdb_test
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"math/big"
@@ -90,7 +91,7 @@ func TestWindowAggregateMatchesCursor(t *testing.T) {
 			pts = append(pts, pt("a", "f", ts, models.FloatValue(rng.NormFloat64()*100)))
 			pts = append(pts, pt("a", "i", ts, models.IntegerValue(rng.Int64N(1000)-500)))
 		}
-		must(t, sh.WritePoints(pts), "write")
+		must(t, sh.WritePoints(context.Background(), pts), "write")
 	}
 	const every = 10_000
 	offsets := []int64{0, 2_500, -2_500, 13_000, -37_777, 3 * every, every - 1, math.MinInt64, math.MaxInt64}
@@ -148,7 +149,7 @@ func TestWindowAggregateTimeRangeEdges(t *testing.T) {
 		pts = append(pts, pt("a", "hi", models.MaxNanoTime-i*3, models.IntegerValue(-i)))
 		pts = append(pts, pt("a", "hi", i*7, models.IntegerValue(i*i)))
 	}
-	must(t, sh.WritePoints(pts), "write")
+	must(t, sh.WritePoints(context.Background(), pts), "write")
 	for _, snapshot := range []bool{false, true} {
 		if snapshot {
 			must(t, sh.Snapshot(), "snapshot")
@@ -178,7 +179,7 @@ func TestWindowAggregateStringsFromFiles(t *testing.T) {
 	for ts := int64(0); ts < 40; ts++ {
 		pts = append(pts, pt("a", "s", ts, models.StringValue([]byte(fmt.Sprint("v", ts)))))
 	}
-	must(t, sh.WritePoints(pts), "write")
+	must(t, sh.WritePoints(context.Background(), pts), "write")
 	must(t, sh.Snapshot(), "snapshot")
 	vals := readRange(t, sh, key, "s", math.MinInt64, math.MaxInt64, true)
 	for _, every := range []int64{1_000, 20} {

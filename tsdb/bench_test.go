@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -113,7 +114,7 @@ func BenchmarkIngest(b *testing.B) {
 					defer wg.Done()
 					for range work {
 						i := next.Add(1) - 1
-						if err := sh.WritePoints(batches[int(i)%len(batches)]); err != nil {
+						if err := sh.WritePoints(context.Background(), batches[int(i)%len(batches)]); err != nil {
 							errs <- err
 							return
 						}
@@ -157,7 +158,7 @@ func loadedShard(b *testing.B) (*tsdb.Shard, int) {
 	cfg.CompactCheckInterval = 0
 	_, sh := openShard(b, cfg)
 	for _, bt := range batches {
-		if err := sh.WritePoints(bt); err != nil {
+		if err := sh.WritePoints(context.Background(), bt); err != nil {
 			b.Fatalf("write: %v", err)
 		}
 	}
@@ -297,7 +298,7 @@ func BenchmarkReopen1MSeries(b *testing.B) {
 					Time:        int64(i),
 				})
 				if len(batch) == cap(batch) {
-					must(b, sh.WritePoints(batch), "write")
+					must(b, sh.WritePoints(context.Background(), batch), "write")
 					batch = batch[:0]
 				}
 			}
@@ -332,7 +333,7 @@ func BenchmarkWritePathAllocs(b *testing.B) {
 	batch := loadBatches(b, "tsbs-cpu-only-s10-1h.lp.gz", 5000)[0]
 	cfg := testConfig(b.TempDir())
 	_, sh := openShard(b, cfg)
-	must(b, sh.WritePoints(batch), "warm-up write")
+	must(b, sh.WritePoints(context.Background(), batch), "warm-up write")
 	perBatch := countValues([][]models.Point{batch})
 	b.ReportAllocs()
 	b.SetBytes(int64(perBatch) * 8)
@@ -340,7 +341,7 @@ func BenchmarkWritePathAllocs(b *testing.B) {
 		for i := range batch {
 			batch[i].Time += int64(time.Hour)
 		}
-		if err := sh.WritePoints(batch); err != nil {
+		if err := sh.WritePoints(context.Background(), batch); err != nil {
 			b.Fatalf("write: %v", err)
 		}
 	}

@@ -4,8 +4,10 @@ import (
 	"encoding/binary"
 	"hash/maphash"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/strata-db/strata/tsdb/models"
 	"github.com/strata-db/strata/tsdb/tsm"
@@ -262,23 +264,53 @@ func (c *cache) keys() []string {
 	return out
 }
 
-// normalized returns the full normalized array of (series, field), or nil;
-// the caller must not modify it and may use it only while the cache
-// receives no writes (a snapshotting cache).
-func (c *cache) normalized(series, field []byte) *tsm.Array {
-	pt := c.part(series)
-	pt.mu.Lock()
-	defer pt.mu.Unlock()
-	cs := pt.series[string(series)]
-	if cs == nil {
-		return nil
+// forEachSorted calls fn with the normalized values of every non-empty
+// entry, in (series, field) order, the order of a data file; it stops at
+// fn's first error. The cache must receive no writes meanwhile (a
+// snapshotting cache), and fn must not modify arr or keep it. It sorts the
+// series once and each series' few fields apart, instead of sorting one
+// composite key per entry: at a million series that sort was a quarter of
+// the node's CPU (issue 17).
+func (c *cache) forEachSorted(fn func(series, field []byte, arr *tsm.Array) error) error {
+	type seriesRef struct {
+		key string
+		cs  *cacheSeries
+		pt  *cachePart
 	}
-	e, _, _ := cs.field(field, 0, false)
-	if e == nil {
-		return nil
+	var all []seriesRef
+	for i := range c.parts {
+		pt := &c.parts[i]
+		pt.mu.Lock()
+		for k, cs := range pt.series {
+			all = append(all, seriesRef{k, cs, pt})
+		}
+		pt.mu.Unlock()
 	}
-	e.normalize()
-	return &e.arr
+	slices.SortFunc(all, func(a, b seriesRef) int { return strings.Compare(a.key, b.key) })
+	var order []int
+	for _, r := range all {
+		// Readers normalize under the partition lock too.
+		r.pt.mu.Lock()
+		order = order[:0]
+		for j := range r.cs.fields {
+			r.cs.fields[j].normalize()
+			order = append(order, j)
+		}
+		r.pt.mu.Unlock()
+		fields := r.cs.fields
+		slices.SortFunc(order, func(a, b int) int { return strings.Compare(fields[a].name, fields[b].name) })
+		series := unsafe.Slice(unsafe.StringData(r.key), len(r.key))
+		for _, j := range order {
+			f := &fields[j]
+			if f.arr.Len() == 0 {
+				continue
+			}
+			if err := fn(series, unsafe.Slice(unsafe.StringData(f.name), len(f.name)), &f.arr); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // deleteRange removes the values a tombstone deletes and returns the bytes

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/strata-db/strata/tsdb/models"
+	"github.com/strata-db/strata/tsdb/tsm"
 )
 
 // TestCacheSizeCountsCapacity checks that the cache's size is the memory
@@ -117,13 +118,37 @@ func TestCacheWideSeries(t *testing.T) {
 		t.Fatalf("%d fields cached, want %d", len(cs.fields), n)
 	}
 	for i := range n {
-		a := c.normalized(series, []byte(fmt.Sprintf("f%d", i)))
+		a, ok := c.values(series, []byte(fmt.Sprintf("f%d", i)), math.MinInt64, math.MaxInt64)
 		want := []int64{1, 2, 3}
 		if i == 5 {
 			want = []int64{3} // deleted, then written again
 		}
-		if a == nil || !slices.Equal(a.Timestamps, want) || a.Integers[a.Len()-1] != int64(-i) {
+		if !ok || !slices.Equal(a.Timestamps, want) || a.Integers[a.Len()-1] != int64(-i) {
 			t.Fatalf("field f%d: got %+v, want times %v ending with value %d", i, a, want, -i)
 		}
+	}
+}
+
+// TestCacheForEachSortedOrder: a snapshot visits entries in the order of
+// the cache's sorted composite keys (the data file order), normalized.
+func TestCacheForEachSortedOrder(t *testing.T) {
+	c := newCache()
+	for i := range 200 {
+		series := []byte(fmt.Sprintf("cpu,host=h%d", (i*37)%50))
+		c.write(series, []byte(fmt.Sprintf("f%d", (i*7)%5)), int64(1000-i), models.IntegerValue(int64(i)))
+	}
+	var got []string
+	err := c.forEachSorted(func(series, field []byte, arr *tsm.Array) error {
+		if !slices.IsSorted(arr.Timestamps) {
+			t.Errorf("%s %s: timestamps %v not sorted", series, field, arr.Timestamps)
+		}
+		got = append(got, string(appendCompositeKey(nil, series, field)))
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("forEachSorted: %v", err)
+	}
+	if want := c.keys(); !slices.Equal(got, want) {
+		t.Fatalf("forEachSorted order:\n got %q\nwant %q", got, want)
 	}
 }

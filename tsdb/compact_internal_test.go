@@ -1,6 +1,7 @@
 package tsdb
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -35,7 +36,7 @@ func TestTombstonesSettledOnlyAfterInputsDeleted(t *testing.T) {
 		Fields: []models.Field{{Key: []byte("v"), Value: models.IntegerValue(1)}}}
 	for ts := range int64(3) {
 		p.Time = ts
-		if err := sh.WritePoints([]models.Point{p}); err != nil {
+		if err := sh.WritePoints(context.Background(), []models.Point{p}); err != nil {
 			t.Fatalf("write: %v", err)
 		}
 		if err := sh.Snapshot(); err != nil {
@@ -109,7 +110,7 @@ func TestCrashLeftoverCompactionInputsRemoved(t *testing.T) {
 	write := func(ts int64) {
 		p := models.Point{Measurement: []byte("m"), Tags: models.Tags{{Key: []byte("t"), Value: []byte("a")}},
 			Fields: []models.Field{{Key: []byte("v"), Value: models.IntegerValue(ts)}}, Time: ts}
-		if err := sh.WritePoints([]models.Point{p}); err != nil {
+		if err := sh.WritePoints(context.Background(), []models.Point{p}); err != nil {
 			t.Fatalf("write: %v", err)
 		}
 		if err := sh.Snapshot(); err != nil {

@@ -1,6 +1,7 @@
 package tsdb_test
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -50,7 +51,7 @@ func TestCompactionMergesAllTypes(t *testing.T) {
 				}
 			}
 		}
-		must(t, sh.WritePoints(pts), "write")
+		must(t, sh.WritePoints(context.Background(), pts), "write")
 		must(t, sh.Snapshot(), "snapshot")
 	}
 	del := func(host, field string, min, max int64) {

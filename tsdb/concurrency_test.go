@@ -65,7 +65,7 @@ func TestConcurrentWritesReadsAndCompactions(t *testing.T) {
 					ts := int64(max(r-1, 0)*perRound + i*2)
 					pts = append(pts, pt(host, "v", ts, models.IntegerValue(int64(r))))
 				}
-				if err := sh.WritePoints(pts); err != nil {
+				if err := sh.WritePoints(context.Background(), pts); err != nil {
 					t.Errorf("write: %v", err)
 					return
 				}
@@ -122,13 +122,13 @@ func TestWritesProceedDuringCompaction(t *testing.T) {
 		for h := range 50 {
 			pts = append(pts, pt("h"+strconv.Itoa(h), "v", int64(f), models.IntegerValue(int64(f))))
 		}
-		must(t, sh.WritePoints(pts), "write")
+		must(t, sh.WritePoints(context.Background(), pts), "write")
 		must(t, sh.Snapshot(), "snapshot")
 	}
 	done := make(chan error, 1)
 	go func() { done <- sh.Compact(true) }()
 	for i := range 20 {
-		must(t, sh.WritePoints([]models.Point{pt("h1", "v", int64(100+i), models.IntegerValue(1))}), "write during compaction")
+		must(t, sh.WritePoints(context.Background(), []models.Point{pt("h1", "v", int64(100+i), models.IntegerValue(1))}), "write during compaction")
 	}
 	must(t, sh.Snapshot(), "snapshot during compaction")
 	if got := readAll(t, sh, seriesKey("h1"), "v", true); len(got) != 23 {
@@ -152,7 +152,7 @@ func TestBackgroundPlannerCompactsLevels(t *testing.T) {
 	cfg.CompactCheckInterval = tsdb.Duration(5 * time.Millisecond)
 	_, sh := openShard(t, cfg)
 	for f := range 4 {
-		must(t, sh.WritePoints([]models.Point{pt("a", "v", int64(f), models.IntegerValue(int64(f)))}), "write")
+		must(t, sh.WritePoints(context.Background(), []models.Point{pt("a", "v", int64(f), models.IntegerValue(int64(f)))}), "write")
 		must(t, sh.Snapshot(), "snapshot")
 	}
 	deadline := time.Now().Add(10 * time.Second)

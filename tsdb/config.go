@@ -14,7 +14,8 @@ const (
 	// level-1 file (InfluxDB's cache-snapshot-memory-size is 25 MiB).
 	DefaultCacheSnapshotSize = 25 << 20
 	// DefaultCacheMaxSize is the hard limit of a shard's cache (live plus
-	// snapshotting); a write that would pass it fails with ErrCacheFull.
+	// snapshotting); a write that would pass it waits for a snapshot to free
+	// room, and fails with ErrCacheFull only when its deadline passes first.
 	DefaultCacheMaxSize = 1 << 30
 	// DefaultCacheSnapshotWriteColdDuration is how long a shard must go
 	// without writes before its cache is snapshotted whatever its size, which

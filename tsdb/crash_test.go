@@ -2,6 +2,7 @@ package tsdb_test
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -77,7 +78,7 @@ func crashChild() {
 	}
 	out := bufio.NewWriter(os.Stdout)
 	for b := start; ; b++ {
-		if err := st.WriteToShard(1, crashBatch(b)); err != nil {
+		if err := st.WriteToShard(context.Background(), 1, crashBatch(b)); err != nil {
 			fmt.Fprintln(out, "error", err)
 			out.Flush()
 			os.Exit(2)

@@ -32,7 +32,7 @@ func TestDigestDirtyTracking(t *testing.T) {
 			Fields: []models.Field{{Key: []byte("v"), Value: models.IntegerValue(ts)}}, Time: ts}
 	}
 	hour := int64(time.Hour)
-	if err := sh.WritePoints([]models.Point{point("a", 0), point("a", 3*hour), point("b", hour)}); err != nil {
+	if err := sh.WritePoints(context.Background(), []models.Point{point("a", 0), point("a", 3*hour), point("b", hour)}); err != nil {
 		t.Fatalf("write: %v", err)
 	}
 	if sh.dig.all != true || len(sh.dig.dirty) != 0 {
@@ -45,7 +45,7 @@ func TestDigestDirtyTracking(t *testing.T) {
 	if len(first) != 3 {
 		t.Fatalf("buckets: got %d, want 3", len(first))
 	}
-	if err := sh.WritePoints([]models.Point{point("a", 3*hour+5)}); err != nil {
+	if err := sh.WritePoints(context.Background(), []models.Point{point("a", 3*hour+5)}); err != nil {
 		t.Fatalf("write: %v", err)
 	}
 	want := BucketID{SeriesBucket: SeriesBucket([]byte("m,h=a"), 4), WindowStart: 3 * hour}

@@ -37,16 +37,16 @@ func TestDigestsIndependentOfLayout(t *testing.T) {
 	ctx := context.Background()
 	pts := digestPoints(500)
 	_, a := openShard(t, digestConfig(t.TempDir()))
-	must(t, a.WritePoints(pts), "write a")
+	must(t, a.WritePoints(context.Background(), pts), "write a")
 
 	_, b := openShard(t, digestConfig(t.TempDir()))
 	shuffled := append([]models.Point(nil), pts...)
 	rand.New(rand.NewPCG(3, 4)).Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
 	// An overwritten value and an extra, later deleted series.
-	must(t, b.WritePoints([]models.Point{pt("h1", "v", int64(1)*int64(7*time.Minute), models.IntegerValue(-1))}), "write b stale")
-	must(t, b.WritePoints([]models.Point{pt("gone", "v", 5, models.IntegerValue(1))}), "write b extra")
+	must(t, b.WritePoints(context.Background(), []models.Point{pt("h1", "v", int64(1)*int64(7*time.Minute), models.IntegerValue(-1))}), "write b stale")
+	must(t, b.WritePoints(context.Background(), []models.Point{pt("gone", "v", 5, models.IntegerValue(1))}), "write b extra")
 	for i := 0; i < len(shuffled); i += 100 {
-		must(t, b.WritePoints(shuffled[i:min(i+100, len(shuffled))]), "write b")
+		must(t, b.WritePoints(context.Background(), shuffled[i:min(i+100, len(shuffled))]), "write b")
 		if i%300 == 0 {
 			must(t, b.Snapshot(), "snapshot b")
 		}
@@ -72,7 +72,7 @@ func TestDigestsIndependentOfLayout(t *testing.T) {
 
 	// One new value changes exactly its bucket, recomputed incrementally.
 	extra := pt("h3", "v", 42, models.IntegerValue(7))
-	must(t, a.WritePoints([]models.Point{extra}), "write extra")
+	must(t, a.WritePoints(context.Background(), []models.Point{extra}), "write extra")
 	da2, err := a.Digests(ctx)
 	must(t, err, "digests a again")
 	want := tsdb.BucketID{SeriesBucket: tsdb.SeriesBucket(seriesKey("h3"), 8), WindowStart: 0}
@@ -91,7 +91,7 @@ func TestDigestsIndependentOfLayout(t *testing.T) {
 
 	// Copying that bucket's points to b makes the digests equal again.
 	must(t, a.BucketPoints(want, func(p models.Point) error {
-		return b.WritePoints([]models.Point{p})
+		return b.WritePoints(context.Background(), []models.Point{p})
 	}), "bucket points")
 	db2, err := b.Digests(ctx)
 	must(t, err, "digests b again")
@@ -129,7 +129,7 @@ func countEqual(a, b tsdb.DigestSet) int {
 // hold the same tombstone.
 func TestApplyTombstonesKeepsCreated(t *testing.T) {
 	_, sh := openShard(t, testConfig(t.TempDir()))
-	if err := sh.WritePoints([]models.Point{pt("a", "v", 10, models.IntegerValue(1)), pt("a", "v", 20, models.IntegerValue(2))}); err != nil {
+	if err := sh.WritePoints(context.Background(), []models.Point{pt("a", "v", 10, models.IntegerValue(1)), pt("a", "v", 20, models.IntegerValue(2))}); err != nil {
 		t.Fatal(err)
 	}
 	in := tsdb.Tombstone{SeriesKey: seriesKey("a"), Min: 0, Max: 15, Created: 12345}

@@ -10,10 +10,11 @@ var (
 	// ErrShardNotFound is returned for an operation on a shard id the Store
 	// does not hold.
 	ErrShardNotFound = errors.New("shard not found")
-	// ErrCacheFull is returned when a write would push a shard's cache past
-	// Config.CacheMaxSize; the write is not applied and may be retried once
-	// snapshots have drained the cache.
-	ErrCacheFull = errors.New("cache-max-memory-size exceeded: write rejected until the cache is snapshotted to disk")
+	// ErrCacheFull is returned when a write cannot fit in a shard's cache
+	// under Config.CacheMaxSize: no snapshot freed room before the write's
+	// deadline, or the batch alone is bigger than the limit. The write is
+	// not applied and may be retried.
+	ErrCacheFull = errors.New("cache-max-memory-size exceeded")
 	// ErrEngineClosed is returned by operations on a closed shard or Store.
 	ErrEngineClosed = errors.New("engine is closed")
 	// ErrStoreClosed is returned by Store methods before Open or after Close.

@@ -1,6 +1,7 @@
 package tsdb_test
 
 import (
+	"context"
 	"errors"
 	"math"
 	"strings"
@@ -13,8 +14,8 @@ import (
 
 func TestFieldTypeConflictIsPartialWrite(t *testing.T) {
 	_, sh := openShard(t, testConfig(t.TempDir()))
-	must(t, sh.WritePoints([]models.Point{pt("a", "v", 1, models.FloatValue(1))}), "first write")
-	err := sh.WritePoints([]models.Point{
+	must(t, sh.WritePoints(context.Background(), []models.Point{pt("a", "v", 1, models.FloatValue(1))}), "first write")
+	err := sh.WritePoints(context.Background(), []models.Point{
 		pt("a", "v", 2, models.IntegerValue(2)), // conflicts: v is float
 		pt("b", "v", 3, models.FloatValue(3)),
 	})
@@ -49,7 +50,7 @@ func TestDropSeriesAndMeasurement(t *testing.T) {
 		return models.AppendSeriesKey(nil, []byte("mem"), models.Tags{{Key: []byte("host"), Value: []byte(host)}})
 	}
 	for ts := range int64(5) {
-		must(t, sh.WritePoints([]models.Point{
+		must(t, sh.WritePoints(context.Background(), []models.Point{
 			pt("a", "v", ts, models.FloatValue(1)), pt("b", "v", ts, models.FloatValue(2)),
 			mem("a", ts), mem("b", ts),
 		}), "write")
@@ -83,7 +84,7 @@ func TestDropSeriesAndMeasurement(t *testing.T) {
 	// The measurement can come back with another field type.
 	p := mem("a", 9)
 	p.Fields[0].Value = models.StringValue([]byte("x"))
-	must(t, sh.WritePoints([]models.Point{p}), "rewrite dropped measurement")
+	must(t, sh.WritePoints(context.Background(), []models.Point{p}), "rewrite dropped measurement")
 	if got := readAll(t, sh, memKey("a"), "free", true); len(got) != 1 || string(got[0].v.S) != "x" {
 		t.Fatalf("re-created field: got %v, want [9=x]", got)
 	}
@@ -92,7 +93,7 @@ func TestDropSeriesAndMeasurement(t *testing.T) {
 func TestInvalidFieldTypeIsPartialWrite(t *testing.T) {
 	_, sh := openShard(t, testConfig(t.TempDir()))
 	bad := pt("a", "v", 1, models.Value{Type: 9, N: 1})
-	err := sh.WritePoints([]models.Point{bad, pt("b", "v", 2, models.FloatValue(2))})
+	err := sh.WritePoints(context.Background(), []models.Point{bad, pt("b", "v", 2, models.FloatValue(2))})
 	var pwe *tsdb.PartialWriteError
 	if !errors.As(err, &pwe) || pwe.Dropped != 1 || !errors.Is(err, tsdb.ErrInvalidFieldType) {
 		t.Fatalf("write with an invalid type: got %v, want *PartialWriteError wrapping ErrInvalidFieldType, Dropped=1", err)
@@ -121,7 +122,7 @@ func TestPointsPastLimitsArePartialWrite(t *testing.T) {
 		pt("c", "v", math.MinInt64, models.FloatValue(1)),
 		pt("ok", "v", models.MaxNanoTime, models.FloatValue(2)),
 	}
-	err := sh.WritePoints(batch)
+	err := sh.WritePoints(context.Background(), batch)
 	var pwe *tsdb.PartialWriteError
 	if !errors.As(err, &pwe) || pwe.Dropped != 4 || !errors.Is(err, models.ErrKeyTooLong) || !errors.Is(err, models.ErrTimestampOutOfRange) {
 		t.Fatalf("write past the limits: got %v, want *PartialWriteError of 4 points (key too long, time out of range)", err)

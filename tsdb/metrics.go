@@ -12,6 +12,8 @@ type metrics struct {
 	valuesWritten   prometheus.Counter
 	pointsDropped   prometheus.Counter
 	cacheFull       prometheus.Counter
+	cacheWaits      prometheus.Counter
+	cacheWaitSecs   prometheus.Counter
 	cacheBytes      prometheus.Gauge
 	snapshots       prometheus.Counter
 	snapshotErrors  prometheus.Counter
@@ -37,7 +39,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		writes:         counter("strata_tsdb_writes_total", "Point batches written to shards."),
 		valuesWritten:  counter("strata_tsdb_values_written_total", "Field values written to shards."),
 		pointsDropped:  counter("strata_tsdb_points_dropped_total", "Points rejected by field type conflicts or invalid values."),
-		cacheFull:      counter("strata_tsdb_cache_full_total", "Writes rejected because the cache hard limit was reached."),
+		cacheFull:      counter("strata_tsdb_cache_full_total", "Writes rejected because the cache stayed at its hard limit until their deadline."),
+		cacheWaits:     counter("strata_tsdb_cache_full_waits_total", "Writes that found the cache at its hard limit and waited for a snapshot."),
+		cacheWaitSecs:  counter("strata_tsdb_cache_full_wait_seconds_total", "Time writes spent waiting for a snapshot to free cache room."),
 		cacheBytes:     gauge("strata_tsdb_cache_bytes", "Bytes held by shard caches, live and snapshotting."),
 		snapshots:      counter("strata_tsdb_snapshots_total", "Cache snapshots written to level-1 files."),
 		snapshotErrors: counter("strata_tsdb_snapshot_errors_total", "Cache snapshots that failed and will be retried."),

@@ -51,6 +51,9 @@ type Shard struct {
 	files []*dataFile
 	// nextSeq is the sequence number of the next level-1 file; guarded by mu.
 	nextSeq uint64
+	// cacheFreed is closed (and replaced) when a snapshot frees cache
+	// memory, waking writers that wait for room; guarded by mu.
+	cacheFreed chan struct{}
 
 	snapMu    sync.Mutex // serializes snapshots
 	compactMu sync.Mutex // serializes compactions; protects tombDrop
@@ -82,9 +85,10 @@ func openShard(id uint64, dir string, cfg Config, logger *slog.Logger, m *metric
 	}
 	s := &Shard{
 		id: id, dir: dir, cfg: cfg, logger: logger, metrics: m, compSem: compSem,
-		cache:  newCache(),
-		snapCh: make(chan struct{}, 1),
-		stopCh: make(chan struct{}),
+		cache:      newCache(),
+		cacheFreed: make(chan struct{}),
+		snapCh:     make(chan struct{}, 1),
+		stopCh:     make(chan struct{}),
 	}
 	s.dig = newDigestState(cfg)
 	ok := false
@@ -93,36 +97,64 @@ func openShard(id uint64, dir string, cfg Config, logger *slog.Logger, m *metric
 			s.closeResources()
 		}
 	}()
-	idx, err := index.Open(filepath.Join(dir, indexDirName), logger)
-	if err != nil {
-		return nil, fmt.Errorf("open shard %d index: %w", id, err)
+	// The index loads while the data files open and the WAL replays: they
+	// do not depend on each other, and at a million series each takes
+	// seconds (issue 17: restart to first answer). Both are done before
+	// openShard returns, whatever fails.
+	type openedIndex struct {
+		idx *index.Index
+		err error
 	}
-	idx.SetLimits(index.Limits{MaxSeries: cfg.MaxSeriesPerDatabase, MaxValuesPerTag: cfg.MaxValuesPerTag})
-	s.index = idx
-	if s.tombs, err = openTombstones(dir, logger); err != nil {
-		return nil, fmt.Errorf("open shard %d: %w", id, err)
+	indexDone := make(chan openedIndex, 1)
+	go func() {
+		idx, err := index.Open(filepath.Join(dir, indexDirName), logger)
+		indexDone <- openedIndex{idx, err}
+	}()
+	dataErr := s.openData(walMetrics)
+	opened := <-indexDone
+	s.index = opened.idx
+	if opened.err != nil {
+		return nil, fmt.Errorf("open shard %d index: %w", id, opened.err)
 	}
-	if err := s.openFiles(); err != nil {
-		return nil, fmt.Errorf("open shard %d files: %w", id, err)
-	}
-	for _, t := range s.tombs.all() {
-		s.nextSeq = max(s.nextSeq, t.Seq)
-	}
-	w, err := wal.Open(filepath.Join(dir, walDirName), cfg.WAL, logger, nil, wal.WithMetrics(walMetrics))
-	if err != nil {
-		return nil, fmt.Errorf("open shard %d wal: %w", id, err)
-	}
-	s.wal = w
-	if err := s.replay(); err != nil {
-		return nil, fmt.Errorf("replay shard %d wal: %w", id, err)
+	opened.idx.SetLimits(index.Limits{MaxSeries: cfg.MaxSeriesPerDatabase, MaxValuesPerTag: cfg.MaxValuesPerTag})
+	if dataErr != nil {
+		return nil, fmt.Errorf("open shard %d: %w", id, dataErr)
 	}
 	s.metrics.cacheBytes.Add(float64(s.cache.size.Load()))
 	s.metrics.files.Add(float64(len(s.files)))
 	s.lastWrite.Store(time.Now().UnixNano())
 	s.wg.Add(1)
-	go s.background()
+	go s.snapshotLoop()
+	if cfg.CompactCheckInterval > 0 {
+		s.wg.Add(1)
+		go s.compactLoop()
+	}
 	ok = true
 	return s, nil
+}
+
+// openData opens the shard's tombstones, data files and WAL, and replays
+// the WAL into the cache.
+func (s *Shard) openData(walMetrics *wal.Metrics) error {
+	var err error
+	if s.tombs, err = openTombstones(s.dir, s.logger); err != nil {
+		return err
+	}
+	if err := s.openFiles(); err != nil {
+		return fmt.Errorf("files: %w", err)
+	}
+	for _, t := range s.tombs.all() {
+		s.nextSeq = max(s.nextSeq, t.Seq)
+	}
+	w, err := wal.Open(filepath.Join(s.dir, walDirName), s.cfg.WAL, s.logger, nil, wal.WithMetrics(walMetrics))
+	if err != nil {
+		return fmt.Errorf("wal: %w", err)
+	}
+	s.wal = w
+	if err := s.replay(); err != nil {
+		return fmt.Errorf("replay wal: %w", err)
+	}
+	return nil
 }
 
 // replay re-inserts the WAL's records into the cache, in order.
@@ -234,9 +266,11 @@ func (s *Shard) cacheBytes() int64 {
 	return n
 }
 
-// background runs snapshots when signalled and, when configured, the
-// periodic snapshot/compaction planner.
-func (s *Shard) background() {
+// snapshotLoop runs snapshots when signalled and, when the planner is
+// configured, on its tick for a big or cold cache. It is apart from
+// compactLoop so a long compaction (minutes at a million series) never
+// holds back the snapshot that frees a full cache (issue 17).
+func (s *Shard) snapshotLoop() {
 	defer s.wg.Done()
 	var tick <-chan time.Time
 	if s.cfg.CompactCheckInterval > 0 {
@@ -254,13 +288,32 @@ func (s *Shard) background() {
 			s.mu.RLock()
 			big := s.cache.size.Load() >= s.cfg.CacheSnapshotSize
 			s.mu.RUnlock()
-			idle := time.Since(time.Unix(0, s.lastWrite.Load()))
-			if big || idle >= time.Duration(s.cfg.CacheSnapshotWriteColdDuration) {
+			if big || s.idle() >= time.Duration(s.cfg.CacheSnapshotWriteColdDuration) {
 				s.snapshotLogged()
 			}
-			s.compactPlanned(idle >= time.Duration(s.cfg.CompactFullWriteColdDuration))
 		}
 	}
+}
+
+// compactLoop runs the compaction planner on its tick; it is not started
+// when the planner is off (CompactCheckInterval 0).
+func (s *Shard) compactLoop() {
+	defer s.wg.Done()
+	t := time.NewTicker(time.Duration(s.cfg.CompactCheckInterval))
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stopCh:
+			return
+		case <-t.C:
+			s.compactPlanned(s.idle() >= time.Duration(s.cfg.CompactFullWriteColdDuration))
+		}
+	}
+}
+
+// idle returns the time since the shard's last write.
+func (s *Shard) idle() time.Duration {
+	return time.Since(time.Unix(0, s.lastWrite.Load()))
 }
 
 func (s *Shard) snapshotLogged() {

@@ -1,6 +1,7 @@
 package tsdb_test
 
 import (
+	"context"
 	"errors"
 	"math"
 	"os"
@@ -37,7 +38,7 @@ func TestWriteReadAllTypesThroughEveryLayer(t *testing.T) {
 				want[k] = append(want[k], tv{int64(i) * 10, v})
 			}
 		}
-		must(t, sh.WritePoints(pts), "write")
+		must(t, sh.WritePoints(context.Background(), pts), "write")
 	}
 	check := func(stage string) {
 		t.Helper()
@@ -77,7 +78,7 @@ func TestOverwriteNewerWins(t *testing.T) {
 	st, sh := openShard(t, cfg)
 	key := seriesKey("a")
 	w := func(ts int64, v float64) {
-		must(t, sh.WritePoints([]models.Point{pt("a", "v", ts, models.FloatValue(v))}), "write")
+		must(t, sh.WritePoints(context.Background(), []models.Point{pt("a", "v", ts, models.FloatValue(v))}), "write")
 	}
 	expect := func(stage string, want map[int64]float64) {
 		t.Helper()
@@ -92,7 +93,7 @@ func TestOverwriteNewerWins(t *testing.T) {
 		}
 	}
 	// Same batch: the later point wins.
-	must(t, sh.WritePoints([]models.Point{pt("a", "v", 1, models.FloatValue(1)), pt("a", "v", 1, models.FloatValue(2))}), "write")
+	must(t, sh.WritePoints(context.Background(), []models.Point{pt("a", "v", 1, models.FloatValue(1)), pt("a", "v", 1, models.FloatValue(2))}), "write")
 	w(2, 1)
 	w(2, 2) // cache over cache
 	expect("cache", map[int64]float64{1: 2, 2: 2})
@@ -138,7 +139,7 @@ func TestSnapshotRemovesWALSegmentsAndReplayRestoresCache(t *testing.T) {
 	cfg.WAL.SegmentSize = 4096
 	st, sh := openShard(t, cfg)
 	for i := range 200 {
-		must(t, sh.WritePoints([]models.Point{pt("a", "v", int64(i), models.IntegerValue(int64(i)))}), "write")
+		must(t, sh.WritePoints(context.Background(), []models.Point{pt("a", "v", int64(i), models.IntegerValue(int64(i)))}), "write")
 	}
 	if n := walSegments(t, dir); n < 2 {
 		t.Fatalf("wal segments before snapshot: got %d, want >= 2", n)
@@ -148,7 +149,7 @@ func TestSnapshotRemovesWALSegmentsAndReplayRestoresCache(t *testing.T) {
 		t.Fatalf("wal segments after snapshot: got %d, want 1 (the active one)", n)
 	}
 	for i := 200; i < 300; i++ {
-		must(t, sh.WritePoints([]models.Point{pt("a", "v", int64(i), models.IntegerValue(int64(i)))}), "write")
+		must(t, sh.WritePoints(context.Background(), []models.Point{pt("a", "v", int64(i), models.IntegerValue(int64(i)))}), "write")
 	}
 	must(t, st.Close(), "close")
 	sh = openStore(t, cfg).Shard(1)
@@ -172,21 +173,17 @@ func TestCacheHardLimit(t *testing.T) {
 	for i := range 1000 {
 		pts = append(pts, pt("a", "v", int64(i), models.FloatValue(1)))
 	}
-	err := sh.WritePoints(pts)
+	err := sh.WritePoints(context.Background(), pts)
 	if !errors.Is(err, tsdb.ErrCacheFull) {
 		t.Fatalf("oversize batch: got %v, want ErrCacheFull", err)
 	}
 	if got := readAll(t, sh, seriesKey("a"), "v", true); len(got) != 0 {
 		t.Fatalf("rejected batch left %d values, want 0", len(got))
 	}
-	// Small batches keep going: the write path triggers snapshots.
+	// Small batches keep going: a write that finds the cache full waits
+	// for the snapshot it triggers.
 	for i := range 50 {
-		err := sh.WritePoints(pts[i*10 : i*10+10])
-		for errors.Is(err, tsdb.ErrCacheFull) {
-			must(t, sh.Snapshot(), "snapshot")
-			err = sh.WritePoints(pts[i*10 : i*10+10])
-		}
-		must(t, err, "small write")
+		must(t, sh.WritePoints(context.Background(), pts[i*10:i*10+10]), "small write")
 	}
 	if got := readAll(t, sh, seriesKey("a"), "v", true); len(got) != 500 {
 		t.Fatalf("after small writes: got %d values, want 500", len(got))
@@ -197,7 +194,7 @@ func TestDeleteSeriesRangeWithLaterWrites(t *testing.T) {
 	cfg := testConfig(t.TempDir())
 	st, sh := openShard(t, cfg)
 	for i := range 10 {
-		must(t, sh.WritePoints([]models.Point{
+		must(t, sh.WritePoints(context.Background(), []models.Point{
 			pt("a", "v", int64(i), models.IntegerValue(int64(i))),
 			pt("b", "v", int64(i), models.IntegerValue(int64(i))),
 		}), "write")
@@ -207,7 +204,7 @@ func TestDeleteSeriesRangeWithLaterWrites(t *testing.T) {
 	}
 	// 0-4 in a file, 5-9 in the cache; delete 3..6 of series a.
 	must(t, sh.DeleteSeriesRange([][]byte{seriesKey("a")}, 3, 6), "delete")
-	must(t, sh.WritePoints([]models.Point{pt("a", "v", 4, models.IntegerValue(40))}), "write after delete")
+	must(t, sh.WritePoints(context.Background(), []models.Point{pt("a", "v", 4, models.IntegerValue(40))}), "write after delete")
 	want := []int64{0, 1, 2, 4, 7, 8, 9}
 	check := func(stage string) {
 		t.Helper()
@@ -248,7 +245,7 @@ func TestCompactionLevelsKeepData(t *testing.T) {
 			ts := int64(f*50 + i) // files overlap by half
 			pts = append(pts, pt("h", "v", ts, models.IntegerValue(int64(f))))
 		}
-		must(t, sh.WritePoints(pts), "write")
+		must(t, sh.WritePoints(context.Background(), pts), "write")
 		must(t, sh.Snapshot(), "snapshot")
 		n++
 	}
@@ -283,8 +280,8 @@ func TestStoreLifecycle(t *testing.T) {
 	if got := st.ShardIDs(); !slices.Equal(got, []uint64{1, 2, 3}) {
 		t.Fatalf("ShardIDs: got %v, want [1 2 3]", got)
 	}
-	must(t, st.WriteToShard(2, []models.Point{pt("a", "v", 1, models.FloatValue(1))}), "write")
-	if err := st.WriteToShard(9, nil); !errors.Is(err, tsdb.ErrShardNotFound) {
+	must(t, st.WriteToShard(context.Background(), 2, []models.Point{pt("a", "v", 1, models.FloatValue(1))}), "write")
+	if err := st.WriteToShard(context.Background(), 9, nil); !errors.Is(err, tsdb.ErrShardNotFound) {
 		t.Fatalf("write to missing shard: got %v, want ErrShardNotFound", err)
 	}
 	must(t, st.DeleteShard(3), "delete")
@@ -311,7 +308,7 @@ func TestStoreLifecycle(t *testing.T) {
 	}
 	sh := st2.Shard(1)
 	must(t, st2.Close(), "close")
-	if err := sh.WritePoints([]models.Point{pt("a", "v", 1, models.FloatValue(1))}); !errors.Is(err, tsdb.ErrEngineClosed) {
+	if err := sh.WritePoints(context.Background(), []models.Point{pt("a", "v", 1, models.FloatValue(1))}); !errors.Is(err, tsdb.ErrEngineClosed) {
 		t.Fatalf("write to closed shard: got %v, want ErrEngineClosed", err)
 	}
 	if _, err := sh.Cursor(seriesKey("a"), []byte("v"), 0, math.MaxInt64, true); !errors.Is(err, tsdb.ErrEngineClosed) {
@@ -354,8 +351,8 @@ func TestTwoStoresShareOneRegistry(t *testing.T) {
 	defer b.Close()
 	must(t, a.CreateShard(1), "create a")
 	must(t, b.CreateShard(1), "create b")
-	must(t, a.WriteToShard(1, []models.Point{pt("x", "v", 1, models.FloatValue(1))}), "write a")
-	must(t, b.WriteToShard(1, []models.Point{pt("x", "v", 1, models.FloatValue(1))}), "write b")
+	must(t, a.WriteToShard(context.Background(), 1, []models.Point{pt("x", "v", 1, models.FloatValue(1))}), "write a")
+	must(t, b.WriteToShard(context.Background(), 1, []models.Point{pt("x", "v", 1, models.FloatValue(1))}), "write b")
 	mfs, err := reg.Gather()
 	must(t, err, "gather")
 	for _, mf := range mfs {

@@ -55,6 +55,7 @@ func (s *Shard) Snapshot() error {
 	s.files = append(s.files, f)
 	slices.SortFunc(s.files, fileOrder)
 	s.snap = nil
+	s.signalCacheFreed()
 	s.mu.Unlock()
 	s.metrics.cacheBytes.Sub(float64(snap.c.size.Load()))
 	s.metrics.files.Inc()
@@ -70,26 +71,18 @@ func (s *Shard) Snapshot() error {
 
 // writeSnapshot writes a snapshotting cache to its level-1 file.
 func (s *Shard) writeSnapshot(snap *snapState) (*dataFile, error) {
-	keys := snap.c.keys()
 	id := fileID{minSeq: snap.seq, seq: snap.seq, level: 1}
 	path := filepath.Join(s.dir, dataFileName(id.minSeq, id.seq, id.level))
 	w, err := tsm.NewWriter(path)
 	if err != nil {
 		return nil, err
 	}
-	for _, k := range keys {
-		series, field, ok := splitCompositeKey([]byte(k))
-		if !ok {
-			panic("BUG: malformed composite key in cache")
-		}
-		arr := snap.c.normalized(series, field)
-		if arr == nil || arr.Len() == 0 {
-			continue
-		}
-		if err := w.WriteValues(series, field, arr); err != nil {
-			_ = w.Remove()
-			return nil, fmt.Errorf("write %s: %w", path, err)
-		}
+	err = snap.c.forEachSorted(func(series, field []byte, arr *tsm.Array) error {
+		return w.WriteValues(series, field, arr)
+	})
+	if err != nil {
+		_ = w.Remove()
+		return nil, fmt.Errorf("write %s: %w", path, err)
 	}
 	if err := w.Close(); err != nil {
 		_ = w.Remove()

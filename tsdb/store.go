@@ -1,6 +1,7 @@
 package tsdb
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -198,12 +199,13 @@ func (s *Store) DiskSize() int64 {
 	return n
 }
 
-// WriteToShard writes points to shard id durably (see Shard.WritePoints). A
-// missing shard gives ErrShardNotFound.
-func (s *Store) WriteToShard(id uint64, points []models.Point) error {
+// WriteToShard writes points to shard id durably (see Shard.WritePoints:
+// a full cache makes it wait, bounded by ctx). A missing shard gives
+// ErrShardNotFound.
+func (s *Store) WriteToShard(ctx context.Context, id uint64, points []models.Point) error {
 	sh := s.Shard(id)
 	if sh == nil {
 		return fmt.Errorf("write to shard %d: %w", id, ErrShardNotFound)
 	}
-	return sh.WritePoints(points)
+	return sh.WritePoints(ctx, points)
 }

@@ -1,6 +1,7 @@
 package tsdb
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -46,10 +47,13 @@ func putWriteScratch(sc *writeScratch) {
 // WritePoints writes a batch durably: when it returns nil, every point is in
 // the fsynced WAL and visible to reads. Points whose field types conflict
 // with the shard's are dropped and reported in a *PartialWriteError (the rest
-// are written). It fails with ErrCacheFull, without writing anything, when
-// the batch would push the cache past Config.CacheMaxSize. Safe for
-// concurrent use; concurrent batches share WAL fsyncs (group commit).
-func (s *Shard) WritePoints(points []models.Point) error {
+// are written). When the batch would push the cache past
+// Config.CacheMaxSize it waits for snapshots to free room (backpressure);
+// it fails without writing anything, with an error wrapping ErrCacheFull
+// (and ctx's error), when ctx ends first or the batch alone is past the
+// limit. Safe for concurrent use; concurrent batches share WAL fsyncs
+// (group commit).
+func (s *Shard) WritePoints(ctx context.Context, points []models.Point) error {
 	if s.closed.Load() {
 		return ErrEngineClosed
 	}
@@ -84,16 +88,8 @@ func (s *Shard) WritePoints(points []models.Point) error {
 	}
 	rec := sc.enc.encodePoints(points, drop)
 
-	s.mu.RLock()
-	if s.closed.Load() {
-		s.mu.RUnlock()
-		return ErrEngineClosed
-	}
-	if s.cacheBytes()+need > s.cfg.CacheMaxSize {
-		s.mu.RUnlock()
-		s.metrics.cacheFull.Inc()
-		s.requestSnapshot()
-		return fmt.Errorf("write to shard %d: %w", s.id, ErrCacheFull)
+	if err := s.lockCacheRoom(ctx, need); err != nil {
+		return err
 	}
 	if _, err := s.wal.Write(rec); err != nil {
 		s.mu.RUnlock()
