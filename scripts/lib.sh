@@ -1,13 +1,13 @@
 # Shared prologue of the benchmark scripts (source it): the repository
-# root, the data FILE (default ../shared/data/tsbs-cpu-only-s100-1d.lp.gz),
-# a work directory removed on exit with every process in pids killed, the
+# root, the data FILE (default ../shared/data/tsbs-cpu-only-s100-1d.lp.gz;
+# a script that generates its data sets generated_data=1 first), a work directory removed on exit with every process in pids killed, the
 # strata binary built into it as $bin, wait_http URL, free_port (a free
 # loopback TCP port) and cpu_seconds PID (user + system CPU of a process).
 root=$(cd "$(dirname "$0")/.." && pwd)
 file=${FILE:-$root/../shared/data/tsbs-cpu-only-s100-1d.lp.gz}
 # A git worktree under a sibling directory finds the data one level up.
 [ -n "${FILE:-}" ] || [ -f "$file" ] || file=$root/../../shared/data/tsbs-cpu-only-s100-1d.lp.gz
-[ -f "$file" ] || { echo "data file $file not found (set FILE)"; exit 1; }
+[ -n "${generated_data:-}" ] || [ -f "$file" ] || { echo "data file $file not found (set FILE)"; exit 1; }
 work=$(mktemp -d)
 bin=$work/strata
 (cd "$root" && CGO_ENABLED=0 go build -o "$bin" ./cmd/strata)
