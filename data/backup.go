@@ -139,6 +139,8 @@ func (h *handler) serveBackupShard(w http.ResponseWriter, r *http.Request, deps 
 // (hinted handoff towards peer drained), so this replica holds what peer
 // held when it ran.
 func reconcile(ctx context.Context, ae shardSyncer, shard, peer uint64) error {
+	tick := time.NewTicker(backupReconcilePause)
+	defer tick.Stop()
 	for range backupReconcileTries {
 		state, _, err := ae.Sync(ctx, shard, peer)
 		if err != nil {
@@ -150,7 +152,7 @@ func reconcile(ctx context.Context, ae shardSyncer, shard, peer uint64) error {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(backupReconcilePause):
+		case <-tick.C:
 		}
 	}
 	return fmt.Errorf("exchanges with node %d deferred %d times: hinted handoff to it is not drained", peer, backupReconcileTries)

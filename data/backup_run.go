@@ -51,7 +51,8 @@ type BackupOptions struct {
 	Started time.Time
 	State   *meta.Data
 	Source  ShardSource
-	// Progress, when not nil, is called before and after each shard.
+	// Progress, when not nil, is called before and after each shard and as
+	// its stream arrives.
 	Progress func(BackupProgress)
 }
 
@@ -127,7 +128,11 @@ func Backup(ctx context.Context, opts BackupOptions) (*BackupManifest, error) {
 		if ok {
 			digest = prevShard.Digest
 		}
-		got, err := backupShard(ctx, dir, m.Sequence, opts, s, digest)
+		written := prog.Bytes
+		got, err := backupShard(ctx, dir, m.Sequence, opts, s, digest, func(n int64) {
+			prog.Bytes = written + n
+			report()
+		})
 		if err != nil {
 			return nil, err
 		}
@@ -137,6 +142,7 @@ func Backup(ctx context.Context, opts BackupOptions) (*BackupManifest, error) {
 			got = prevShard
 			prog.Reused++
 		}
+		prog.Bytes = written
 		if got.Sequence == m.Sequence {
 			prog.Bytes += got.File.Size
 		}
@@ -154,16 +160,17 @@ func Backup(ctx context.Context, opts BackupOptions) (*BackupManifest, error) {
 	return m, nil
 }
 
-// backupShard reads shard s from its first owner that answers. An
-// unchanged shard (its digest equals digest) comes back without a file.
-func backupShard(ctx context.Context, dir string, seq int, opts BackupOptions, s BackupShard, digest string) (BackupShard, error) {
+// backupShard reads shard s from its first owner that answers, calling
+// copied with the bytes of its stream so far. An unchanged shard (its
+// digest equals digest) comes back without a file.
+func backupShard(ctx context.Context, dir string, seq int, opts BackupOptions, s BackupShard, digest string, copied func(n int64)) (BackupShard, error) {
 	var errs []error
 	for _, owner := range opts.State.ShardOwners(s.ID) {
 		node := opts.State.DataNode(owner)
 		if node == nil {
 			continue
 		}
-		got, err := backupShardFrom(ctx, dir, seq, opts.Source, *node, s, digest)
+		got, err := backupShardFrom(ctx, dir, seq, opts.Source, *node, s, digest, copied)
 		if err == nil {
 			return got, nil
 		}
@@ -179,7 +186,7 @@ func backupShard(ctx context.Context, dir string, seq int, opts BackupOptions, s
 }
 
 // backupShardFrom reads shard s from node into shards/<id>-<seq>.stream.
-func backupShardFrom(ctx context.Context, dir string, seq int, src ShardSource, node meta.NodeInfo, s BackupShard, digest string) (BackupShard, error) {
+func backupShardFrom(ctx context.Context, dir string, seq int, src ShardSource, node meta.NodeInfo, s BackupShard, digest string, copied func(n int64)) (BackupShard, error) {
 	ans, err := src.OpenShard(ctx, node, s.ID, digest)
 	if err != nil {
 		return s, err
@@ -197,7 +204,12 @@ func backupShardFrom(ctx context.Context, dir string, seq int, src ShardSource, 
 	}
 	defer os.Remove(path + ".tmp") // after a failure; the rename moved it otherwise
 	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(f, h), ans.Body)
+	var n int64
+	body := &countingReader{r: ans.Body, read: func(k int) {
+		n += int64(k)
+		copied(n)
+	}}
+	_, err = io.Copy(io.MultiWriter(f, h), body)
 	if err == nil {
 		s.Values, s.Tombstones, err = ans.Totals()
 	}
