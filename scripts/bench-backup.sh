@@ -6,7 +6,8 @@
 # restore` into a second cluster (1 meta + 2 data) under a new database
 # name with RF 1. Prints, per step, the wall time and the CPU seconds of
 # every process involved (data nodes of both clusters, meta nodes, ctl),
-# the backup's size, and the values restored (checked against the source).
+# the backup's size, and the values restored (their number and the sum of
+# every field of every host checked against the source).
 #
 #   scripts/bench-backup.sh [runs]
 #
@@ -59,6 +60,10 @@ count() { # count URL DB: the number of values of cpu in DB
   curl -sf "$1/query" --data-urlencode "db=$2" --data-urlencode 'q=SELECT count(*) FROM cpu' |
     python3 -c 'import json,sys; r=json.load(sys.stdin)["results"][0]; print(sum(v for v in r["series"][0]["values"][0][1:]))'
 }
+sums() { # sums URL DB: per host, the sum of each field of cpu in DB
+  curl -sf "$1/query" --data-urlencode "db=$2" --data-urlencode 'q=SELECT sum(*) FROM cpu GROUP BY hostname' |
+    python3 -c 'import json,sys; r=json.load(sys.stdin)["results"][0]; print(sorted((s["tags"]["hostname"], s["values"][0][1:]) for s in r["series"]))' | sha256sum
+}
 
 start_cluster src 20000
 start_cluster dst 21000
@@ -67,6 +72,7 @@ curl -sf -XPOST $src/query --data-urlencode "q=CREATE DATABASE bench WITH REPLIC
 "$bin" bench --url $src --db bench --create-db=false --file "$file" --workers 2 --batch-size 5000 --progress off \
   --ceiling=false --consistency all | grep -E '^  (rate|errors)'
 want=$(count $src bench)
+wantsums=$(sums $src bench)
 echo "source: $want values in database bench (RF 2); load average $(cut -d' ' -f1-3 /proc/loadavg)"
 for r in $(seq 1 "$runs"); do
   echo "run $r (load average $(cut -d' ' -f1-3 /proc/loadavg)):"
@@ -76,6 +82,7 @@ for r in $(seq 1 "$runs"); do
   measure "restore (RF 1)" "$bin" ctl --meta 127.0.0.1:21001 restore "$work/backup$r" --db restored$r --replication 1
   got=$(count $dst restored$r)
   [ "$got" = "$want" ] || { echo "restored $got values, want $want"; exit 1; }
-  echo "    restored $got values: equal to the source"
+  [ "$(sums $dst restored$r)" = "$wantsums" ] || { echo "restored values differ from the source (sum per host and field)"; exit 1; }
+  echo "    restored $got values, with the source's sum of every field of every host"
   rm -rf "$work/backup$r"
 done
