@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -133,6 +134,10 @@ func Backup(ctx context.Context, opts BackupOptions) (*BackupManifest, error) {
 			prog.Bytes = written + n
 			report()
 		})
+		if errors.Is(err, errShardNotCreated) {
+			prog.Done++
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -165,6 +170,7 @@ func Backup(ctx context.Context, opts BackupOptions) (*BackupManifest, error) {
 // digest equals digest) comes back without a file.
 func backupShard(ctx context.Context, dir string, seq int, opts BackupOptions, s BackupShard, digest string, copied func(n int64)) (BackupShard, error) {
 	var errs []error
+	notHeld := 0
 	for _, owner := range opts.State.ShardOwners(s.ID) {
 		node := opts.State.DataNode(owner)
 		if node == nil {
@@ -177,13 +183,25 @@ func backupShard(ctx context.Context, dir string, seq int, opts BackupOptions, s
 		if ctx.Err() != nil {
 			return s, ctx.Err()
 		}
+		var ne *NodeError
+		if errors.As(err, &ne) && ne.StatusCode == http.StatusNotFound {
+			notHeld++
+		}
 		errs = append(errs, fmt.Errorf("node %d: %w", owner, err))
 	}
-	if len(errs) == 0 {
+	switch {
+	case len(errs) == 0:
 		return s, fmt.Errorf("back up shard %d: it has no owner in the cluster state", s.ID)
+	case notHeld == len(errs):
+		// No owner has created it yet (a group made an instant ago, or
+		// pre-created for the future): it holds no acknowledged point.
+		return s, errShardNotCreated
 	}
 	return s, fmt.Errorf("back up shard %d: no owner could send it: %w", s.ID, errors.Join(errs...))
 }
+
+// errShardNotCreated is a shard every owner answered it does not hold.
+var errShardNotCreated = errors.New("shard not created on any owner")
 
 // backupShardFrom reads shard s from node into shards/<id>-<seq>.stream.
 func backupShardFrom(ctx context.Context, dir string, seq int, src ShardSource, node meta.NodeInfo, s BackupShard, digest string, copied func(n int64)) (BackupShard, error) {

@@ -90,7 +90,7 @@ func backupState(ids ...uint64) *meta.Data {
 	return d
 }
 
-func runBackup(t *testing.T, dir string, src *fakeShards, d *meta.Data, f data.BackupFilter) (*data.BackupManifest, error) {
+func runBackup(t *testing.T, dir string, src data.ShardSource, d *meta.Data, f data.BackupFilter) (*data.BackupManifest, error) {
 	t.Helper()
 	return data.Backup(context.Background(), data.BackupOptions{Dir: dir, Filter: f, Started: time.Now(), State: d, Source: src})
 }
@@ -198,6 +198,37 @@ func TestBackupFilters(t *testing.T) {
 	if _, err := runBackup(t, dir, src, backupState(1, 2, 3), data.BackupFilter{}); err == nil {
 		t.Fatal("an incremental backup with another filter was accepted")
 	}
+}
+
+// TestBackupSkipsShardNoOwnerCreated: a shard every owner answers 404 for
+// (a group created an instant ago) holds nothing and is left out; a shard
+// whose owners fail otherwise fails the backup.
+func TestBackupSkipsShardNoOwnerCreated(t *testing.T) {
+	src := &fakeShards{content: map[uint64][]byte{1: []byte("one")}}
+	m, err := runBackup(t, t.TempDir(), src, backupState(1, 2), data.BackupFilter{Database: "db"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Shards) != 1 || m.Shards[0].ID != 1 {
+		t.Fatalf("backed up %+v, want shard 1 alone", m.Shards)
+	}
+	failing := &failingSource{fakeShards: src, down: 2}
+	if _, err := runBackup(t, t.TempDir(), failing, backupState(1, 2), data.BackupFilter{Database: "db"}); err == nil {
+		t.Fatal("a shard one owner lacks and the other could not be asked for was left out")
+	}
+}
+
+// failingSource is fakeShards with node down unreachable.
+type failingSource struct {
+	*fakeShards
+	down uint64
+}
+
+func (f *failingSource) OpenShard(ctx context.Context, node meta.NodeInfo, shard uint64, digest string) (*data.ShardBackup, error) {
+	if node.ID == f.down {
+		return nil, errors.New("connection refused")
+	}
+	return f.fakeShards.OpenShard(ctx, node, shard, digest)
 }
 
 // TestBackupCutStreamKeepsEarlierBackup: a stream that ends without its
