@@ -55,8 +55,15 @@ const (
 
 // RestoreResult is the answer of RestorePath.
 type RestoreResult struct {
+	// Values and Tombstones are the stream's totals.
 	Values     int `json:"values"`
 	Tombstones int `json:"tombstones"`
+	// Dropped counts the points (values of one series and timestamp) the
+	// write path refused — older than the policy's retention, a field
+	// type conflict with data already in a --force target — for
+	// DropReason.
+	Dropped    int    `json:"dropped,omitempty"`
+	DropReason string `json:"drop_reason,omitempty"`
 }
 
 // Reconciling before a backup: an exchange deferred because hinted handoff
@@ -208,10 +215,13 @@ func (h *handler) serveRestore(w http.ResponseWriter, r *http.Request) {
 	// allows a write body; this admin request is bounded by its client.
 	_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
 	ctx := r.Context()
-	target := restoreTarget{write: func(ctx context.Context, points []models.Point) error {
+	target := &restoreTarget{write: func(ctx context.Context, points []models.Point) error {
 		return h.writer.WritePoints(ctx, db, rp, coordinator.ConsistencyLevelAll, points)
 	}}
 	st, err := antientropy.ReadShardStream(ctx, r.Body, target)
+	if err == nil {
+		err = target.flush(ctx)
+	}
 	switch {
 	case errors.Is(err, antientropy.ErrCorruptMessage):
 		httpError(w, http.StatusBadRequest, fmt.Sprintf("restore into %q.%q: %s", db, rp, err))
@@ -219,28 +229,6 @@ func (h *handler) serveRestore(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusInternalServerError, fmt.Sprintf("restore into %q.%q: %s", db, rp, err))
 	default:
 		h.logger.Info("restored shard stream", "db", db, "rp", rp, "values", st.Values)
-		writeJSON(w, http.StatusOK, RestoreResult{Values: st.Values, Tombstones: st.Tombstones})
+		writeJSON(w, http.StatusOK, RestoreResult{Values: st.Values, Tombstones: st.Tombstones, Dropped: target.dropped, DropReason: target.reason})
 	}
-}
-
-// restoreTarget writes a restored shard stream through write, the write
-// path of the cluster. It holds no tombstones and applies none: a stream
-// carries only live values, and the source's deletions concern the
-// source's data, not what the target database already holds.
-type restoreTarget struct {
-	write func(ctx context.Context, points []models.Point) error
-}
-
-// Tombstones implements antientropy.StreamTarget.
-func (restoreTarget) Tombstones() []tsdb.Tombstone { return nil }
-
-// ApplyTombstones implements antientropy.StreamTarget; see restoreTarget.
-func (restoreTarget) ApplyTombstones([]tsdb.Tombstone) error { return nil }
-
-// WritePoints implements antientropy.StreamTarget.
-func (t restoreTarget) WritePoints(ctx context.Context, points []models.Point) error {
-	if err := t.write(ctx, points); err != nil {
-		return fmt.Errorf("write %d values: %w", len(points), err)
-	}
-	return nil
 }

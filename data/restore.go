@@ -63,6 +63,8 @@ type RestoreProgress struct {
 	// Done and Total count shards, Bytes and TotalBytes stream bytes.
 	Done, Total       int
 	Bytes, TotalBytes int64
+	// Warning, when set, is something the operator should read.
+	Warning string
 }
 
 // RestoreSummary is what Restore did.
@@ -71,6 +73,8 @@ type RestoreSummary struct {
 	Databases map[string]string `json:"databases"`
 	Shards    int               `json:"shards"`
 	Values    int               `json:"values"`
+	// Dropped counts the points the target refused (see RestoreResult).
+	Dropped int `json:"dropped,omitempty"`
 }
 
 // Restore writes the backup in opts.Dir into the cluster behind opts.Meta
@@ -149,6 +153,11 @@ func Restore(ctx context.Context, opts RestoreOptions) (RestoreSummary, error) {
 		}
 		sum.Shards++
 		sum.Values += res.Values
+		sum.Dropped += res.Dropped
+		if res.Dropped > 0 && opts.Progress != nil {
+			opts.Progress(RestoreProgress{Phase: "restoring", Done: prog.Done, Total: prog.Total, Bytes: prog.Bytes, TotalBytes: prog.TotalBytes,
+				Warning: fmt.Sprintf("shard %d: the target refused %d of its points: %s", s.ID, res.Dropped, res.DropReason)})
+		}
 		prog.Done++
 		report()
 	}

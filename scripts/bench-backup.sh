@@ -4,9 +4,10 @@
 # then per run: a full `strata ctl backup` into a fresh folder, an
 # incremental backup on top of it (nothing changed), and a `strata ctl
 # restore` into a second cluster (1 meta + 2 data) under a new database
-# name with RF 1. Prints, per step, the wall time and the CPU seconds of
-# every process involved (data nodes of both clusters, meta nodes, ctl),
-# the backup's size, and the values restored (their number and the sum of
+# name with RF 1. Prints, per step (the load too, as a yardstick measured
+# in the same run), the wall time and the CPU seconds of every process
+# involved (data nodes of both clusters, meta nodes, ctl or bench), the
+# backup's size, and the values restored (their number and the sum of
 # every field of every host checked against the source).
 #
 #   scripts/bench-backup.sh [runs]
@@ -52,8 +53,8 @@ measure() {
   after=$(cpu_ticks)
   own=$(awk '{print $1 + $2}' "$work/time")
   awk -v l="$label" -v s="$start" -v e="$end" -v b="$before" -v a="$after" -v o="$own" \
-    'BEGIN {printf "  %-22s wall %6.1f s   cpu %6.1f s (nodes %.1f, ctl %.1f)\n", l, e - s, (a - b) / 100 + o, (a - b) / 100, o}'
-  tail -1 "$work/out" | sed 's/^/    /'
+    'BEGIN {printf "  %-22s wall %6.1f s   cpu %6.1f s (nodes %.1f, client %.1f)\n", l, e - s, (a - b) / 100 + o, (a - b) / 100, o}'
+  grep -E '^ *(rate|backup [0-9]|[0-9]+ shards)' "$work/out" | tail -1 | sed 's/^/    /'
 }
 
 count() { # count URL DB: the number of values of cpu in DB
@@ -69,8 +70,8 @@ start_cluster src 20000
 start_cluster dst 21000
 src=http://127.0.0.1:20010 dst=http://127.0.0.1:21010
 curl -sf -XPOST $src/query --data-urlencode "q=CREATE DATABASE bench WITH REPLICATION 2" >/dev/null
-"$bin" bench --url $src --db bench --create-db=false --file "$file" --workers 2 --batch-size 5000 --progress off \
-  --ceiling=false --consistency all | grep -E '^  (rate|errors)'
+measure "load (strata bench)" "$bin" bench --url $src --db bench --create-db=false --file "$file" --workers 2 --batch-size 5000 --progress off \
+  --ceiling=false --consistency all
 want=$(count $src bench)
 wantsums=$(sums $src bench)
 echo "source: $want values in database bench (RF 2); load average $(cut -d' ' -f1-3 /proc/loadavg)"

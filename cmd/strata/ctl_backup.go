@@ -147,6 +147,9 @@ follows the bytes; the transfer is not bounded by --timeout.`,
 			bar := newProgress(o, cmd, "restore")
 			opts.Dir, opts.Meta, opts.Sink, opts.MetaTimeout = args[0], c, o.dataNodes.backupClient(), o.timeout
 			opts.Progress = func(p data.RestoreProgress) {
+				if p.Warning != "" {
+					fmt.Fprintln(cmd.ErrOrStderr(), "warning: "+p.Warning)
+				}
 				if p.Phase == "verifying" {
 					bar.update(-1, 0, fmt.Sprintf("verifying checksums of %s", mib(p.TotalBytes)))
 					return
@@ -164,6 +167,9 @@ follows the bytes; the transfer is not bounded by --timeout.`,
 					fmt.Fprintf(tw, "restored database %s as %s\n", from, to)
 				}
 				fmt.Fprintf(tw, "%d shards, %d values in %s\n", sum.Shards, sum.Values, time.Since(started).Round(time.Millisecond))
+				if sum.Dropped > 0 {
+					fmt.Fprintf(tw, "%d points refused by the target (see the warnings)\n", sum.Dropped)
+				}
 			})
 		},
 	}
