@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -20,8 +21,11 @@ import (
 // order and the blocks of one key in ascending, non-overlapping time order.
 // The data goes to path+".tmp"; Close writes the index and footer, fsyncs
 // and renames the file to path, so a file at path is always complete.
-// Remove abandons the file. The index is built in memory (a few tens of
-// bytes per block plus the keys). A Writer is not safe for concurrent use.
+// Remove abandons the file. The index is built in memory up to
+// indexSpillSize, then spilled to path+".index.tmp" and copied behind the
+// blocks by Close, so a file of a million series does not hold its
+// hundreds of MB of index in memory (issue 17). A Writer is not safe for
+// concurrent use.
 type Writer struct {
 	path, tmpPath string
 	f             *os.File
@@ -30,8 +34,11 @@ type Writer struct {
 	err           error // sticky error; the file is unusable once set
 	closed        bool
 
-	index         []byte     // finished series records
-	seriesOffsets []uint32   // start of each series record in index
+	index         []byte     // finished series records not spilled yet
+	indexSpill    *os.File   // finished series records spilled, nil until needed
+	indexSpilled  int64      // bytes in indexSpill
+	indexCRC      uint32     // CRC32-C of the spilled bytes
+	seriesOffsets []uint32   // start of each series record in the index
 	seriesBody    []byte     // finished field records of the current series
 	fieldCount    int        // field records in seriesBody
 	entries       []byte     // entries of the current key
@@ -188,12 +195,70 @@ func (w *Writer) finishKey(endSeries bool) {
 	if !endSeries {
 		return
 	}
-	w.seriesOffsets = append(w.seriesOffsets, uint32(len(w.index)))
+	w.seriesOffsets = append(w.seriesOffsets, uint32(w.indexSpilled+int64(len(w.index))))
 	w.index = binary.AppendUvarint(w.index, uint64(len(w.series)))
 	w.index = append(w.index, w.series...)
 	w.index = binary.AppendUvarint(w.index, uint64(w.fieldCount))
 	w.index = append(w.index, w.seriesBody...)
 	w.seriesBody, w.fieldCount = w.seriesBody[:0], 0
+	if len(w.index) >= indexSpillSize {
+		w.spillIndex()
+	}
+}
+
+// indexSpillSize is the in-memory index size past which the Writer moves
+// finished series records to its spill file (a variable for tests).
+var indexSpillSize = 4 << 20
+
+// spillIndex appends the in-memory series records to the spill file.
+func (w *Writer) spillIndex() {
+	if w.err != nil {
+		return
+	}
+	if w.indexSpill == nil {
+		f, err := os.OpenFile(w.path+".index.tmp", os.O_CREATE|os.O_TRUNC|os.O_RDWR, 0o644)
+		if err != nil {
+			w.err = fmt.Errorf("create tsm index spill file: %w", err)
+			return
+		}
+		w.indexSpill = f
+	}
+	if _, err := w.indexSpill.Write(w.index); err != nil {
+		w.err = fmt.Errorf("write tsm index spill file %s: %w", w.indexSpill.Name(), err)
+		return
+	}
+	w.indexCRC = crc32.Update(w.indexCRC, castagnoli, w.index)
+	w.indexSpilled += int64(len(w.index))
+	w.index = w.index[:0]
+}
+
+// copySpilledIndex writes the spill file's records behind the blocks.
+func (w *Writer) copySpilledIndex() {
+	if w.indexSpill == nil || w.err != nil {
+		return
+	}
+	if _, err := w.indexSpill.Seek(0, io.SeekStart); err != nil {
+		w.err = fmt.Errorf("rewind tsm index spill file: %w", err)
+		return
+	}
+	n, err := io.Copy(w.bw, w.indexSpill)
+	w.off += n
+	switch {
+	case err != nil:
+		w.err = fmt.Errorf("copy tsm index spill file into %s: %w", w.tmpPath, err)
+	case n != w.indexSpilled:
+		w.err = fmt.Errorf("copy tsm index spill file into %s: %d bytes, want %d", w.tmpPath, n, w.indexSpilled)
+	}
+}
+
+// removeSpill closes and deletes the index spill file, if any.
+func (w *Writer) removeSpill() {
+	if w.indexSpill == nil {
+		return
+	}
+	_ = w.indexSpill.Close()
+	_ = os.Remove(w.indexSpill.Name())
+	w.indexSpill = nil
 }
 
 // Close writes the index and footer, fsyncs, and renames the file to its
@@ -205,6 +270,7 @@ func (w *Writer) Close() error {
 	}
 	err := w.finish()
 	w.closed = true
+	w.removeSpill()
 	if err != nil {
 		_ = w.f.Close()
 		_ = os.Remove(w.tmpPath)
@@ -220,8 +286,8 @@ func (w *Writer) finish() error {
 	if w.hasKey {
 		w.finishKey(true)
 	}
-	if uint64(len(w.index)) > math.MaxUint32 || w.keyCount > math.MaxUint32 {
-		return fmt.Errorf("write tsm index: %d bytes, %d keys: %w", len(w.index), w.keyCount, errIndexTooLarge)
+	if size := w.indexSpilled + int64(len(w.index)); size > math.MaxUint32 || w.keyCount > math.MaxUint32 {
+		return fmt.Errorf("write tsm index: %d bytes, %d keys: %w", size, w.keyCount, errIndexTooLarge)
 	}
 	ft := footer{
 		indexOffset: w.off,
@@ -238,8 +304,9 @@ func (w *Writer) finish() error {
 		idx = binary.LittleEndian.AppendUint32(idx, o)
 	}
 	w.index = idx
-	ft.indexSize = int64(len(idx))
-	ft.indexCRC = crc32.Checksum(idx, castagnoli)
+	ft.indexSize = w.indexSpilled + int64(len(idx))
+	ft.indexCRC = crc32.Update(w.indexCRC, castagnoli, idx)
+	w.copySpilledIndex()
 	w.write(idx)
 	w.write(appendFooter(nil, ft))
 	if w.err != nil {
@@ -270,6 +337,7 @@ func (w *Writer) Remove() error {
 		return nil
 	}
 	w.closed = true
+	w.removeSpill()
 	_ = w.f.Close()
 	if err := os.Remove(w.tmpPath); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("remove tsm file %s: %w", w.tmpPath, err)
