@@ -26,6 +26,10 @@ const (
 	// DefaultRateLimit bounds repair traffic (values sent and received)
 	// in bytes per second.
 	DefaultRateLimit = 16 << 20
+	// DefaultCopyRateLimit bounds shard copies (copy-shard, rebalance,
+	// replace-data: operator-started, so unlimited by default) in bytes
+	// per second of stream and repair traffic.
+	DefaultCopyRateLimit = 0
 	// DefaultCPUBudget is the share of one core an exchange may keep busy:
 	// it pauses so that its work takes at most this fraction of wall time.
 	DefaultCPUBudget = 0.25
@@ -50,6 +54,10 @@ type Config struct {
 	MaxConcurrentExchanges int `toml:"max-concurrent-exchanges"`
 	// RateLimit bounds repair traffic in bytes per second; 0 is unlimited.
 	RateLimit int64 `toml:"rate-limit"`
+	// CopyRateLimit bounds a shard copy's traffic in bytes per second on
+	// the copy's destination; 0 is unlimited. Copies are not held to
+	// RateLimit or CPUBudget there.
+	CopyRateLimit int64 `toml:"copy-rate-limit"`
 	// CPUBudget is the fraction (0, 1] of wall time an exchange may spend
 	// working; it sleeps the rest.
 	CPUBudget float64 `toml:"cpu-budget"`
@@ -67,6 +75,7 @@ func NewConfig() Config {
 		SettleHorizon:          meta.Duration(DefaultSettleHorizon),
 		MaxConcurrentExchanges: DefaultMaxConcurrentExchanges,
 		RateLimit:              DefaultRateLimit,
+		CopyRateLimit:          DefaultCopyRateLimit,
 		CPUBudget:              DefaultCPUBudget,
 		MaxBatchSize:           DefaultMaxBatchSize,
 		RPCTimeout:             meta.Duration(DefaultRPCTimeout),
@@ -85,6 +94,7 @@ func (c Config) Validate() error {
 	req(c.SettleHorizon >= 0, "settle-horizon must not be negative")
 	req(c.MaxConcurrentExchanges >= 1, "max-concurrent-exchanges must be at least 1")
 	req(c.RateLimit >= 0, "rate-limit must not be negative")
+	req(c.CopyRateLimit >= 0, "copy-rate-limit must not be negative")
 	req(c.CPUBudget > 0 && c.CPUBudget <= 1, "cpu-budget %v must be in (0, 1]", c.CPUBudget)
 	req(c.MaxBatchSize >= 64<<10, "max-batch-size must be at least 65536")
 	req(c.RPCTimeout > 0, "rpc-timeout must be positive")

@@ -117,7 +117,7 @@ func (s *Service) exchange(ctx context.Context, shard, peer uint64, manual bool,
 		return res, err
 	}
 	s.metrics.bucketsCompared.Add(float64(leaves))
-	if err := s.budget.pause(ctx, start); err != nil {
+	if err := s.pause(ctx, start); err != nil {
 		return res, err
 	}
 	var rr RootResponse
@@ -219,7 +219,7 @@ func (s *Service) exchange(ctx context.Context, shard, peer uint64, manual bool,
 				diffSeries = append(diffSeries, SeriesWindow{Key: []byte(k), Window: b.WindowStart})
 			}
 		}
-		if err := s.budget.pause(ctx, start); err != nil {
+		if err := s.pause(ctx, start); err != nil {
 			return res, err
 		}
 		prog.step(len(chunk), 0)
@@ -245,7 +245,7 @@ func (s *Service) exchange(ctx context.Context, shard, peer uint64, manual bool,
 			}
 			ranges = append(ranges, diffRanges(it.Key, it.Window, s.window, mine, sl.Items[i])...)
 		}
-		if err := s.budget.pause(ctx, start); err != nil {
+		if err := s.pause(ctx, start); err != nil {
 			return res, err
 		}
 		n, err := s.repairRanges(ctx, shard, sh, peer, ranges)
@@ -274,7 +274,7 @@ func (s *Service) repairRanges(ctx context.Context, shard uint64, sh Shard, peer
 		}
 		served := ranges[:fr.Served]
 		ranges = ranges[fr.Served:]
-		if err := s.limiter.wait(ctx, valuesBytes(fr.Columns)); err != nil {
+		if err := s.limiterFor(ctx).wait(ctx, valuesBytes(fr.Columns)); err != nil {
 			return points, err
 		}
 		start := time.Now()
@@ -300,7 +300,7 @@ func (s *Service) repairRanges(ctx context.Context, shard uint64, sh Shard, peer
 		}
 		s.metrics.pointsRepaired.WithLabelValues("in").Add(float64(written))
 		points += int(written)
-		if err := s.budget.pause(ctx, start); err != nil {
+		if err := s.pause(ctx, start); err != nil {
 			return points, err
 		}
 		n, err := s.applyRemote(ctx, shard, peer, localOnly, m.toRemote)
@@ -325,7 +325,7 @@ func (s *Service) applyRemote(ctx context.Context, shard, peer uint64, ts []tsdb
 			req.Columns = append(req.Columns, cols[0])
 			cols = cols[1:]
 		}
-		if err := s.limiter.wait(ctx, size); err != nil {
+		if err := s.limiterFor(ctx).wait(ctx, size); err != nil {
 			return written, err
 		}
 		var ar ApplyResponse
@@ -346,7 +346,7 @@ func (s *Service) pushShard(ctx context.Context, shard uint64, sh Shard, peer ui
 	pr, pw := io.Pipe()
 	done := make(chan StreamStats, 1)
 	go func() {
-		st, err := WriteShardStream(ctx, pw, sh, s.cfg.MaxBatchSize, func(n int) error { return s.limiter.wait(ctx, n) })
+		st, err := WriteShardStream(ctx, pw, sh, s.cfg.MaxBatchSize, func(n int) error { return s.limiterFor(ctx).wait(ctx, n) })
 		pw.CloseWithError(err)
 		done <- st
 	}()
@@ -384,7 +384,7 @@ func (s *Service) pullShard(ctx context.Context, shard uint64, sh Shard, peer ui
 	defer rc.Close()
 	// Received whole-shard streams count against the rate limit as sent
 	// ones do (the sender does not pace them).
-	st, err := ReadShardStream(ctx, &pacedReader{ctx: ctx, r: rc, limiter: s.limiter}, sh)
+	st, err := ReadShardStream(ctx, &pacedReader{ctx: ctx, r: rc, limiter: s.limiterFor(ctx)}, sh)
 	s.metrics.bytes.WithLabelValues("received").Add(float64(st.Bytes))
 	s.metrics.pointsRepaired.WithLabelValues("in").Add(float64(st.Values))
 	if err != nil {

@@ -55,8 +55,10 @@ type Service struct {
 	logger  *slog.Logger
 	metrics *metrics
 	limiter *rateLimiter
-	budget  cpuBudget
-	sem     chan struct{}
+	// copyLimiter paces the exchanges of shard copies (Sync) instead.
+	copyLimiter *rateLimiter
+	budget      cpuBudget
+	sem         chan struct{}
 
 	treesMu sync.Mutex // protects trees
 	trees   map[uint64]*lockedTree
@@ -131,13 +133,14 @@ func NewService(cfg Config, deps Deps) *Service {
 	return &Service{
 		cfg: cfg, node: deps.Node, meta: deps.Meta, store: deps.Store, peers: deps.Peers, hints: deps.Hints,
 		buckets: deps.Buckets, window: int64(deps.Window), logger: deps.Logger,
-		metrics: newMetrics(deps.Registerer),
-		limiter: &rateLimiter{rate: cfg.RateLimit},
-		budget:  cpuBudget{fraction: cfg.CPUBudget},
-		sem:     make(chan struct{}, max(1, cfg.MaxConcurrentExchanges)),
-		trees:   map[uint64]*lockedTree{},
-		status:  map[uint64]*ShardStatus{},
-		stopCtx: ctx, stop: cancel,
+		metrics:     newMetrics(deps.Registerer),
+		limiter:     &rateLimiter{rate: cfg.RateLimit},
+		copyLimiter: &rateLimiter{rate: cfg.CopyRateLimit},
+		budget:      cpuBudget{fraction: cfg.CPUBudget},
+		sem:         make(chan struct{}, max(1, cfg.MaxConcurrentExchanges)),
+		trees:       map[uint64]*lockedTree{},
+		status:      map[uint64]*ShardStatus{},
+		stopCtx:     ctx, stop: cancel,
 	}
 }
 
@@ -455,7 +458,8 @@ func (s *Service) withTree(ctx context.Context, id uint64, sh Shard, refresh boo
 // missing or empty local replica is streamed whole from peer, as for an
 // owner that lost it. It returns the exchange's state (equal, streamed,
 // repaired or deferred) and the values moved either way. Shard copies use
-// it; it counts against max-concurrent-exchanges.
+// it; it counts against max-concurrent-exchanges, and is paced by
+// copy-rate-limit instead of rate-limit and cpu-budget.
 func (s *Service) Sync(ctx context.Context, shard, peer uint64) (string, int, error) {
 	if !s.cfg.Enabled {
 		return "", 0, ErrDisabled
@@ -466,6 +470,27 @@ func (s *Service) Sync(ctx context.Context, shard, peer uint64) (string, int, er
 		return "", 0, ctx.Err()
 	}
 	defer func() { <-s.sem }()
-	res, err := s.exchange(ctx, shard, peer, true, nil)
+	res, err := s.exchange(context.WithValue(ctx, copyExchange{}, true), shard, peer, true, nil)
 	return res.state, res.points, err
+}
+
+// copyExchange marks the context of a shard copy's exchange: it is paced
+// by copy-rate-limit and not held to the CPU budget.
+type copyExchange struct{}
+
+// limiterFor is the rate limiter of the exchange running under ctx.
+func (s *Service) limiterFor(ctx context.Context) *rateLimiter {
+	if ctx.Value(copyExchange{}) != nil {
+		return s.copyLimiter
+	}
+	return s.limiter
+}
+
+// pause sleeps off the work done since start as the CPU budget asks,
+// except in a shard copy's exchange.
+func (s *Service) pause(ctx context.Context, start time.Time) error {
+	if ctx.Value(copyExchange{}) != nil {
+		return ctx.Err()
+	}
+	return s.budget.pause(ctx, start)
 }

@@ -81,12 +81,12 @@ func TestCopyShardSurvivesKill9(t *testing.T) {
 		t.Skip("multi-process test skipped in -short mode")
 	}
 	// About 8 bytes of stream per value: random values do not compress.
-	c := startAEClusterWith(t, "  rate-limit = 100000\n  max-batch-size = 65536\n")
-	const seeded = 60000
+	c := startAEClusterWith(t, "  copy-rate-limit = 100000\n  max-batch-size = 65536\n")
+	const seeded = 30000
 	rng := rand.New(rand.NewPCG(1, 2))
-	for i := 0; i < seeded; i += 20000 {
+	for i := 0; i < seeded; i += 10000 {
 		var b strings.Builder
-		for j := i; j < i+20000; j++ {
+		for j := i; j < i+10000; j++ {
 			fmt.Fprintf(&b, "cpu,host=a v=%di %d\n", rng.Int64(), c.base+int64(j)*int64(time.Millisecond))
 		}
 		if code := c.data[c.owners[0]].post(t, "/write?db=db&precision=ns&consistency=all", b.String()); code != 204 {
