@@ -16,7 +16,10 @@ const (
 	// DefaultCacheMaxSize is the hard limit of a shard's cache (live plus
 	// snapshotting); a write that would pass it waits for a snapshot to free
 	// room, and fails with ErrCacheFull only when its deadline passes first.
-	DefaultCacheMaxSize = 1 << 30
+	// InfluxDB's default is 1 GiB, where a full cache failed writes; here a
+	// full cache only slows writers down, and 256 MiB keeps a data node
+	// under 1 GB of heap at a million series (issue 17).
+	DefaultCacheMaxSize = 256 << 20
 	// DefaultCacheSnapshotWriteColdDuration is how long a shard must go
 	// without writes before its cache is snapshotted whatever its size, which
 	// bounds the WAL a restart replays (InfluxDB's default).
