@@ -205,13 +205,14 @@ func writeManifest(dir string, m *BackupManifest) error {
 	if err != nil {
 		return fmt.Errorf("encode backup manifest: %w", err)
 	}
-	return writeFileAtomic(dir, BackupManifestFile, b)
+	return writeFileAtomic(dir, BackupManifestFile, b, 0o644)
 }
 
-// writeFileAtomic writes b to dir/name through a fsynced temporary file.
-func writeFileAtomic(dir, name string, b []byte) error {
+// writeFileAtomic writes b to dir/name, with permissions perm, through a
+// fsynced temporary file.
+func writeFileAtomic(dir, name string, b []byte, perm os.FileMode) error {
 	tmp := filepath.Join(dir, name+".tmp")
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+	if err := os.WriteFile(tmp, b, perm); err != nil {
 		return fmt.Errorf("write %s: %w", tmp, err)
 	}
 	if err := syncPath(tmp); err != nil {

@@ -78,7 +78,9 @@ type BackupProgress struct {
 func Backup(ctx context.Context, opts BackupOptions) (*BackupManifest, error) {
 	dir := opts.Dir
 	opts.Filter.Shards = slices.Sorted(slices.Values(opts.Filter.Shards))
-	if err := os.MkdirAll(filepath.Join(dir, backupShardDir), 0o755); err != nil {
+	// The backup holds every value and, in the meta snapshot, the users'
+	// password hashes: only its owner may read it.
+	if err := os.MkdirAll(filepath.Join(dir, backupShardDir), 0o700); err != nil {
 		return nil, fmt.Errorf("create backup folder: %w", err)
 	}
 	prev, err := ReadBackupManifest(dir)
@@ -105,7 +107,7 @@ func Backup(ctx context.Context, opts BackupOptions) (*BackupManifest, error) {
 		return nil, fmt.Errorf("encode meta snapshot: %w", err)
 	}
 	metaName := fmt.Sprintf("meta-%d.json", m.Sequence)
-	if err := writeFileAtomic(dir, metaName, state); err != nil {
+	if err := writeFileAtomic(dir, metaName, state, 0o600); err != nil {
 		return nil, err
 	}
 	sum := sha256.Sum256(state)

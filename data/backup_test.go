@@ -120,6 +120,14 @@ func TestBackupIncrementalReadsOnlyChanges(t *testing.T) {
 	if m1.Sequence != 1 || m1.MetaIndex != 7 {
 		t.Fatalf("first manifest: sequence %d, meta index %d; want 1 and 7", m1.Sequence, m1.MetaIndex)
 	}
+	// The meta snapshot holds password hashes.
+	st, err := os.Stat(filepath.Join(dir, m1.Meta.Name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o600 {
+		t.Fatalf("meta snapshot %s has mode %v, want 0600", m1.Meta.Name, st.Mode().Perm())
+	}
 
 	src.content[2] = []byte("two, changed")
 	src.content[4] = []byte("four")
