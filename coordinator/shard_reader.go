@@ -170,9 +170,8 @@ func (r *LocalShardReader) ScanShard(ctx context.Context, shardID uint64, req *q
 	}
 	var filter *rowFilter
 	if req.Filter != nil && req.Window == nil {
-		if pass, ok := query.CompileRowFilter(req.Filter, req.Fields); ok {
-			filter = &rowFilter{pass: pass, fields: fields, vals: make([]models.Value, len(req.Fields)),
-				arrays: make([]tsm.Array, len(fields)), pos: make([]int, len(fields))}
+		if rf, ok := query.CompileRowFilter(req.Filter, req.Fields); ok {
+			filter = newRowFilter(rf, fields, len(req.Fields))
 		}
 	}
 	var batch query.SeriesBatch
@@ -237,17 +236,26 @@ type scanField struct {
 	idx   int
 }
 
-// rowFilter reads a series' fields as columns, aligns them by time and
-// keeps the rows its compiled ScanRequest.Filter passes: a selective
-// condition (TSBS's high-cpu) then builds points for the few rows that
-// pass instead of for every value read. Its buffers are reused from
+// rowFilter keeps the rows of a series its compiled ScanRequest.Filter
+// passes, so a selective condition (TSBS's high-cpu) builds points only
+// for the few rows that pass instead of for every value read. It reads
+// the fields the filter looks at first; when a row needs one of them to
+// pass, the other fields are then read only over the span of the passing
+// rows, and not at all when none passes. Its buffers are reused from
 // series to series.
 type rowFilter struct {
-	pass   query.RowFilter
+	query.RowFilter
 	fields []scanField
 	vals   []models.Value // indexed as the request's fields
 	arrays []tsm.Array    // indexed as fields
+	names  [][]byte       // the fields a read reads, nil for the others
 	pos    []int
+	keep   []int64 // times of the passing rows
+}
+
+func newRowFilter(rf query.RowFilter, fields []scanField, nFields int) *rowFilter {
+	return &rowFilter{RowFilter: rf, fields: fields, vals: make([]models.Value, nFields),
+		arrays: make([]tsm.Array, len(fields)), names: make([][]byte, len(fields)), pos: make([]int, len(fields))}
 }
 
 // scan fills b with the passing rows of the series key in [min, max]:
@@ -258,51 +266,85 @@ func (f *rowFilter) scan(sh *tsdb.Shard, key []byte, min, max int64, b *query.Se
 	if err != nil {
 		return fmt.Errorf("series key: %w", err)
 	}
-	found := false
-	for j, fl := range f.fields {
-		if f.arrays[j], err = sh.ReadArray(key, fl.bname, min, max); err != nil {
-			return fmt.Errorf("field %q: %w", fl.name, err)
-		}
-		f.pos[j] = 0
-		found = found || f.arrays[j].Len() > 0
+	// A row holding none of the filter's fields passes or fails on the
+	// series' tags alone; when it fails, only the times of the filter's
+	// fields can pass.
+	clear(f.vals)
+	first := func(j int) bool { return f.Reads[f.fields[j].idx] }
+	if f.Pass(f.vals, tags) {
+		first = func(int) bool { return true }
 	}
-	if !found {
+	if err := f.read(sh, key, min, max, first); err != nil {
+		return err
+	}
+	f.keep = f.keep[:0]
+	f.align(first, func(t int64) {
+		if f.Pass(f.vals, tags) {
+			f.keep = append(f.keep, t)
+		}
+	})
+	if len(f.keep) == 0 {
 		return nil
 	}
-	cols := make([][]query.Point, len(f.fields))
-	for {
-		t, some := int64(0), false
-		for j := range f.arrays {
-			if a := &f.arrays[j]; f.pos[j] < a.Len() && (!some || a.Timestamps[f.pos[j]] < t) {
-				t, some = a.Timestamps[f.pos[j]], true
-			}
-		}
-		if !some {
-			break
-		}
-		for j, fl := range f.fields {
-			f.vals[fl.idx] = models.Value{}
-			if a := &f.arrays[j]; f.pos[j] < a.Len() && a.Timestamps[f.pos[j]] == t {
-				f.vals[fl.idx] = a.Value(f.pos[j])
-				f.pos[j]++
-			}
-		}
-		if !f.pass(f.vals, tags) {
-			continue
-		}
-		for j, fl := range f.fields {
-			if v := f.vals[fl.idx]; v.Type != models.FieldTypeUnknown {
-				cols[j] = append(cols[j], query.Point{Time: t, Value: ownValue(v)})
-			}
-		}
+	rest := func(j int) bool { return !first(j) }
+	if err := f.read(sh, key, f.keep[0], f.keep[len(f.keep)-1], rest); err != nil {
+		return err
 	}
 	for j, fl := range f.fields {
-		if len(cols[j]) > 0 {
-			b.Fields = append(b.Fields, query.FieldColumn{Name: fl.name, Type: fl.typ, Points: cols[j]})
+		a := &f.arrays[j]
+		var pts []query.Point
+		i := 0
+		for _, t := range f.keep {
+			for i < a.Len() && a.Timestamps[i] < t {
+				i++
+			}
+			if i < a.Len() && a.Timestamps[i] == t {
+				pts = append(pts, query.Point{Time: t, Value: ownValue(a.Value(i))})
+			}
+		}
+		if len(pts) > 0 {
+			b.Fields = append(b.Fields, query.FieldColumn{Name: fl.name, Type: fl.typ, Points: pts})
 		}
 	}
 	b.Key, b.Tags = string(key), tags
 	return nil
+}
+
+// read reads the fields which says yes to over [min, max].
+func (f *rowFilter) read(sh *tsdb.Shard, key []byte, min, max int64, which func(int) bool) error {
+	for j, fl := range f.fields {
+		f.names[j] = nil
+		if which(j) {
+			f.names[j] = fl.bname
+		}
+	}
+	return sh.ReadArrays(f.arrays, key, f.names, min, max)
+}
+
+// align calls fn for each time of the fields which says yes to, in
+// order, with f.vals holding their values at that time (Type 0 for the
+// others).
+func (f *rowFilter) align(which func(int) bool, fn func(t int64)) {
+	clear(f.pos)
+	for {
+		t, some := int64(0), false
+		for j := range f.arrays {
+			if a := &f.arrays[j]; which(j) && f.pos[j] < a.Len() && (!some || a.Timestamps[f.pos[j]] < t) {
+				t, some = a.Timestamps[f.pos[j]], true
+			}
+		}
+		if !some {
+			return
+		}
+		for j, fl := range f.fields {
+			f.vals[fl.idx] = models.Value{}
+			if a := &f.arrays[j]; which(j) && f.pos[j] < a.Len() && a.Timestamps[f.pos[j]] == t {
+				f.vals[fl.idx] = a.Value(f.pos[j])
+				f.pos[j]++
+			}
+		}
+		fn(t)
+	}
 }
 
 // readPoints returns the values of one series field in [min, max], string

@@ -202,19 +202,28 @@ func rowsOf(bs []query.SeriesBatch) []string {
 }
 
 func TestLocalShardReaderScanFilter(t *testing.T) {
-	r := newLoadedReader(t)
+	s := openTestStore(t, 1)
+	// host=d has a row without usage, and its usage row after it.
+	extra := "cpu,host=d,region=eu state=\"only\" 50\ncpu,host=d,region=eu usage=9 60\ncpu,host=d,region=eu state=\"late\" 90\n"
+	if err := s.WriteToShard(1, lp(t, readerTestData+extra)); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	r := coordinator.NewLocalShardReader(s)
 	ctx := context.Background()
 	all := []string{
 		"cpu,host=a,region=eu@10:1.5/up", "cpu,host=a,region=eu@20:2.5/down", "cpu,host=a,region=eu@35:4/-",
-		"cpu,host=b,region=us@10:10/-", "cpu,host=b,region=us@70:-3/-", "cpu,region=us@15:7/-",
+		"cpu,host=b,region=us@10:10/-", "cpu,host=b,region=us@70:-3/-",
+		"cpu,host=d,region=eu@50:-/only", "cpu,host=d,region=eu@60:9/-", "cpu,host=d,region=eu@90:-/late",
+		"cpu,region=us@15:7/-",
 	}
 	tests := []struct {
 		filter string
 		rows   []string
 	}{
-		{"usage::field > 2", []string{"cpu,host=a,region=eu@20:2.5/down", "cpu,host=a,region=eu@35:4/-", "cpu,host=b,region=us@10:10/-", "cpu,region=us@15:7/-"}},
+		{"usage::field > 2", []string{"cpu,host=a,region=eu@20:2.5/down", "cpu,host=a,region=eu@35:4/-", "cpu,host=b,region=us@10:10/-", "cpu,host=d,region=eu@60:9/-", "cpu,region=us@15:7/-"}},
 		{"usage::field > 2 AND host::tag = 'a'", []string{"cpu,host=a,region=eu@20:2.5/down", "cpu,host=a,region=eu@35:4/-"}},
-		{"(usage::field < 0 OR region::tag = 'eu')", []string{all[0], all[1], all[2], "cpu,host=b,region=us@70:-3/-"}},
+		// Rows without usage pass on region = 'eu' alone.
+		{"(usage::field < 0 OR region::tag = 'eu')", []string{all[0], all[1], all[2], "cpu,host=b,region=us@70:-3/-", all[5], all[6], all[7]}},
 		{"usage::field >= 100", nil},
 		// Not a compiled form (a string field): ignored, every row comes.
 		{"state::field = 'up'", all},

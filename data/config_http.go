@@ -38,6 +38,12 @@ type HTTPConfig struct {
 	SharedSecret string `toml:"shared-secret"`
 	// PprofEnabled serves Go's profiler under /debug/pprof/.
 	PprofEnabled bool `toml:"pprof-enabled"`
+	// PprofContentionEnabled also samples lock contention (one contended
+	// mutex in ContentionMutexFraction) and blocked goroutines (about one
+	// per ContentionBlockRate of blocking) for /debug/pprof/mutex and
+	// /debug/pprof/block: what says where concurrent queries wait. It
+	// costs a little on every contended lock, so it is off by default.
+	PprofContentionEnabled bool `toml:"pprof-contention-enabled"`
 	// MaxBodySize bounds a /write body (after gzip decoding) in bytes;
 	// larger bodies get 413. 0 disables the limit.
 	MaxBodySize int64 `toml:"max-body-size"`
@@ -71,6 +77,12 @@ type HTTPConfig struct {
 	// bound (InfluxDB's default).
 	MaxRowLimit int `toml:"max-row-limit"`
 }
+
+// Sampling rates of PprofContentionEnabled.
+const (
+	ContentionMutexFraction = 10
+	ContentionBlockRate     = 10 * time.Microsecond
+)
 
 // NewHTTPConfig returns the [http] defaults.
 func NewHTTPConfig() HTTPConfig {

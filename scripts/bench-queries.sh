@@ -12,8 +12,9 @@
 # FILE (default ../shared/data/tsbs-cpu-only-s100-1d.lp.gz) is the data;
 # HOSTS and DURATION describe it (default 100 and 24h; the s10-1h file is
 # HOSTS=10 DURATION=1h). Without INFLUXD on disk only Strata is measured.
-# PROFILE_DIR, when set, gets a CPU profile (cpu.prof) and a mutex and a
-# block profile of the Strata data node taken while the queries run.
+# PROFILE_DIR, when set, gets a CPU profile (profile.prof), a mutex and a block
+# profile (pprof-contention-enabled) of the Strata data node over the
+# first PROFILE_SECONDS (default 20) of the queries, and the binary.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 influxd=${INFLUXD:-/work/bin/influxd}
@@ -28,6 +29,7 @@ meta_http=$(free_port) meta_raft=$(free_port) data_http=$(free_port) data_rpc=$(
 cat >"$work/data.toml" <<EOF
 [http]
   pprof-enabled = true
+  pprof-contention-enabled = ${PROFILE_DIR:+true}${PROFILE_DIR:-false}
 EOF
 "$bin" meta --dir "$work/meta" --http-addr 127.0.0.1:$meta_http --raft-addr 127.0.0.1:$meta_raft --log-level warn 2>"$work/meta.log" &
 pids+=($!)
@@ -72,14 +74,16 @@ fi
 sleep "${SETTLE:-10}"
 if [ -n "${PROFILE_DIR:-}" ]; then
   mkdir -p "$PROFILE_DIR"
-  curl -sf -o "$PROFILE_DIR/cpu.prof" "$strata/debug/pprof/profile?seconds=${PROFILE_SECONDS:-20}" &
-  prof=$!
+  secs=${PROFILE_SECONDS:-20}
+  profs=()
+  for p in profile mutex block; do
+    curl -sf -o "$PROFILE_DIR/$p.prof" "$strata/debug/pprof/$p?seconds=$secs" &
+    profs+=($!)
+  done
 fi
 "$bin" bench "${urls[@]}" --db tsbs --hosts "$hosts" --duration "$duration" --workers 2 --progress off "$@"
 if [ -n "${PROFILE_DIR:-}" ]; then
-  wait "$prof" || echo "cpu profile failed"
-  curl -sf -o "$PROFILE_DIR/mutex.prof" "$strata/debug/pprof/mutex" || true
-  curl -sf -o "$PROFILE_DIR/block.prof" "$strata/debug/pprof/block" || true
+  wait "${profs[@]}" || echo "a profile failed"
   cp "$bin" "$PROFILE_DIR/strata"
 fi
 echo "strata data node: $(awk '/VmRSS/ {printf "%.0f MB resident", $2/1024}' /proc/$strata_pid/status)"

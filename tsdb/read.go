@@ -81,10 +81,37 @@ func (s *Shard) ReadArray(seriesKey, field []byte, min, max int64) (tsm.Array, e
 	return a, nil
 }
 
+// ReadArrays is ReadArray for several fields of one series at once:
+// dst[i] gets the values of fields[i] (a nil field is skipped). The
+// fields' blocks usually share their timestamps, which are then decoded
+// once.
+func (s *Shard) ReadArrays(dst []tsm.Array, seriesKey []byte, fields [][]byte, min, max int64) error {
+	rs, err := s.acquireRead()
+	if err != nil {
+		return err
+	}
+	defer rs.release()
+	var memo tsm.TimesMemo
+	for i, f := range fields {
+		if f == nil {
+			continue
+		}
+		if dst[i], err = rs.readMemo(seriesKey, f, min, max, &memo); err != nil {
+			return fmt.Errorf("read shard %d: %w", s.id, err)
+		}
+	}
+	return nil
+}
+
 // read returns the merged values of one key within [min, max]. The result
 // does not alias file mappings (string bytes are copied), so it outlives
 // the read state.
 func (rs *readState) read(seriesKey, field []byte, min, max int64) (tsm.Array, error) {
+	return rs.readMemo(seriesKey, field, min, max, nil)
+}
+
+// readMemo is read decoding timestamps through memo (nil for none).
+func (rs *readState) readMemo(seriesKey, field []byte, min, max int64, memo *tsm.TimesMemo) (tsm.Array, error) {
 	var parts []tsm.Array
 	var metas []tsm.BlockMeta
 	for _, f := range rs.files {
@@ -103,7 +130,7 @@ func (rs *readState) read(seriesKey, field []byte, min, max int64) (tsm.Array, e
 			if m.MaxTime < min || m.MinTime > max {
 				continue
 			}
-			if err := f.r.ReadArray(m, &blk); err != nil {
+			if err := f.r.ReadArrayMemo(m, &blk, memo); err != nil {
 				return tsm.Array{}, err
 			}
 			blk.Include(min, max)

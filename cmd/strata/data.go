@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime"
 
 	"github.com/spf13/cobra"
 
@@ -60,6 +61,10 @@ Precedence of settings: flags, then STRATA_DATA_* environment variables
 				return err
 			}
 			setGCPercent(logger, cfg.GCPercent)
+			if cfg.HTTP.PprofEnabled && cfg.HTTP.PprofContentionEnabled {
+				runtime.SetMutexProfileFraction(data.ContentionMutexFraction)
+				runtime.SetBlockProfileRate(int(data.ContentionBlockRate))
+			}
 			srv := data.NewServer(cfg, Version, logger, processRegistry())
 			return serve(logger, "data node", srv, nil)
 		},

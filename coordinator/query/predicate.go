@@ -27,10 +27,16 @@ func compileFieldPredicate(cond influxql.Expr) (fieldPredicate, bool) {
 // field in the row's values (isField), or the name of a tag.
 type refResolver func(*influxql.VarRef) (field int, tag string, isField bool)
 
-// RowFilter is a compiled ScanRequest.Filter: whether the row with the
-// values vals (one per field of the request, Type 0 where the row has
-// none) of the series with tags passes.
-type RowFilter func(vals []models.Value, tags models.Tags) bool
+// RowFilter is a compiled ScanRequest.Filter.
+type RowFilter struct {
+	// Pass says whether the row with the values vals (one per field of
+	// the request, Type 0 where the row has none) of the series with tags
+	// passes.
+	Pass func(vals []models.Value, tags models.Tags) bool
+	// Reads marks the fields (by index in the request's) Pass looks at;
+	// the others do not change its answer.
+	Reads []bool
+}
 
 // CompileRowFilter compiles a ScanRequest.Filter over the request's
 // fields. ok is false when the filter has a form the compiled predicates
@@ -41,15 +47,17 @@ func CompileRowFilter(filter influxql.Expr, fields []string) (RowFilter, bool) {
 	for i, f := range fields {
 		idx[f] = i
 	}
+	reads := make([]bool, len(fields))
 	pred, ok := compilePredicate(filter, func(r *influxql.VarRef) (int, string, bool) {
 		if r.Type != influxql.Tag {
 			if i, ok := idx[r.Val]; ok {
+				reads[i] = true
 				return i, "", true
 			}
 		}
 		return -1, r.Val, false
 	})
-	return RowFilter(pred), ok
+	return RowFilter{Pass: pred, Reads: reads}, ok
 }
 
 // compilePredicate is compileFieldPredicate with references resolved by

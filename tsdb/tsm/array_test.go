@@ -204,3 +204,32 @@ func referenceSortDedupe(a *tsm.Array) *tsm.Array {
 	}
 	return out
 }
+
+// TestReadArrayMemo reads blocks of several fields through one TimesMemo,
+// in an order where the timestamps repeat, change and come back, and
+// checks each against the block read alone.
+func TestReadArrayMemo(t *testing.T) {
+	a := genArray(models.FieldTypeInteger, 1500, 1000, 10, 1)
+	b := genArray(models.FieldTypeFloat, 1500, 1000, 10, 2)   // a's timestamps
+	c := genArray(models.FieldTypeInteger, 1500, 1005, 10, 3) // shifted
+	d := genArray(models.FieldTypeString, 1500, 1000, 10, 4)  // a's again
+	path := writeFile(t, t.TempDir(), "memo.tsm", []column{
+		{"s", "a", a}, {"s", "b", b}, {"s", "c", c}, {"s", "d", d},
+	})
+	r := mustOpen(t, path)
+	var memo tsm.TimesMemo
+	for _, f := range []string{"a", "b", "c", "d", "a", "c"} {
+		for _, m := range r.Entries([]byte("s"), []byte(f)) {
+			var alone, memoed tsm.Array
+			if err := r.ReadArray(m, &alone); err != nil {
+				t.Fatal(err)
+			}
+			if err := r.ReadArrayMemo(m, &memoed, &memo); err != nil {
+				t.Fatal(err)
+			}
+			if !equalArrays(&alone, &memoed) {
+				t.Fatalf("field %s block @%d: read through the memo differs from the block read alone", f, m.Offset)
+			}
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package tsm
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -52,6 +53,21 @@ func EncodeBlock(dst []byte, arr *Array) ([]byte, error) {
 // (and the codec's error); DecodeBlock never panics and allocates at most
 // MaxBlockValues values per column.
 func DecodeBlock(block []byte, arr *Array) error {
+	return decodeBlock(block, arr, nil)
+}
+
+// TimesMemo remembers the last timestamp column a read decoded: the blocks
+// of one series' fields usually hold the very same timestamps, encoded
+// the same, so a reader of several fields decodes them once and copies
+// them after. The zero value is ready to use; not safe for concurrent use.
+type TimesMemo struct {
+	enc []byte
+	ts  []int64
+}
+
+// decodeBlock is DecodeBlock, taking the timestamps from memo (when not
+// nil) if their encoding is the one it last decoded.
+func decodeBlock(block []byte, arr *Array, memo *TimesMemo) error {
 	d := newDecoder(block)
 	typ := models.FieldType(d.byte())
 	ts := d.bytes()
@@ -61,9 +77,17 @@ func DecodeBlock(block []byte, arr *Array) error {
 	vals := block[d.off:]
 	arr.Reset(typ)
 	var err error
-	arr.Timestamps, err = encoding.DecodeTimestamps(arr.Timestamps, ts)
-	if err != nil {
-		return &CorruptError{Offset: 1, Reason: "decode timestamps", Err: err}
+	if memo != nil && len(memo.enc) > 0 && bytes.Equal(memo.enc, ts) {
+		arr.Timestamps = append(arr.Timestamps, memo.ts...)
+	} else {
+		arr.Timestamps, err = encoding.DecodeTimestamps(arr.Timestamps, ts)
+		if err != nil {
+			return &CorruptError{Offset: 1, Reason: "decode timestamps", Err: err}
+		}
+		if memo != nil {
+			memo.enc = append(memo.enc[:0], ts...)
+			memo.ts = append(memo.ts[:0], arr.Timestamps...)
+		}
 	}
 	switch typ {
 	case models.FieldTypeFloat:
@@ -91,11 +115,17 @@ func DecodeBlock(block []byte, arr *Array) error {
 // range, so a block whose bytes disagree with the index is reported as
 // corrupt rather than returned.
 func (r *Reader) ReadArray(m BlockMeta, arr *Array) error {
+	return r.ReadArrayMemo(m, arr, nil)
+}
+
+// ReadArrayMemo is ReadArray decoding the timestamps through memo (nil for
+// none).
+func (r *Reader) ReadArrayMemo(m BlockMeta, arr *Array, memo *TimesMemo) error {
 	b, err := r.ReadBlock(m)
 	if err != nil {
 		return err
 	}
-	if err := DecodeBlock(b, arr); err != nil {
+	if err := decodeBlock(b, arr, memo); err != nil {
 		var ce *CorruptError
 		if errors.As(err, &ce) {
 			ce.Path, ce.Offset = r.path, m.Offset+crcSize+ce.Offset
