@@ -292,7 +292,7 @@ func (f *rowFilter) scan(sh *tsdb.Shard, key []byte, min, max int64, b *query.Se
 	}
 	for j, fl := range f.fields {
 		a := &f.arrays[j]
-		var pts []query.Point
+		pts := make([]query.Point, 0, len(f.keep))
 		i := 0
 		for _, t := range f.keep {
 			for i < a.Len() && a.Timestamps[i] < t {

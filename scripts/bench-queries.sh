@@ -26,10 +26,12 @@ duration=${DURATION:-24h}
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 meta_http=$(free_port) meta_raft=$(free_port) data_http=$(free_port) data_rpc=$(free_port)
+contention=false
+[ -z "${PROFILE_DIR:-}" ] || contention=true
 cat >"$work/data.toml" <<EOF
 [http]
   pprof-enabled = true
-  pprof-contention-enabled = ${PROFILE_DIR:+true}${PROFILE_DIR:-false}
+  pprof-contention-enabled = $contention
 EOF
 "$bin" meta --dir "$work/meta" --http-addr 127.0.0.1:$meta_http --raft-addr 127.0.0.1:$meta_raft --log-level warn 2>"$work/meta.log" &
 pids+=($!)

@@ -125,6 +125,13 @@ func (rs *readState) readMemo(seriesKey, field []byte, min, max int64, memo *tsm
 		}
 		var acc tsm.Array
 		acc.Type = typ
+		n := 0
+		for _, m := range metas {
+			if m.MaxTime >= min && m.MinTime <= max {
+				n += m.Count
+			}
+		}
+		acc.Grow(n)
 		var blk tsm.Array
 		for _, m := range metas {
 			if m.MaxTime < min || m.MinTime > max {

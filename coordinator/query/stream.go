@@ -25,6 +25,13 @@ type RowSink interface {
 // slice: what the executor holds of it at once.
 var sliceValues = 1 << 18
 
+// heldSliceValues is how many values a raw query reads in one slice when
+// its sink holds the whole answer anyway (a RowCollector without limit: a
+// non-chunked answer without max-row-limit): slicing would not bound the
+// memory held, and every slice decodes again the blocks it cuts (TSBS's
+// high-cpu-all decoded its data about four times over).
+var heldSliceValues = 1 << 23
+
 // errSLimitReached stops a streamed SELECT once SLIMIT series are out;
 // errRowLimitReached once a RowCollector is full.
 var (
@@ -153,12 +160,17 @@ func withTagValues(cond influxql.Expr, dims []string, tags map[string]string) in
 }
 
 // streamGroup streams one group. A group of at most sliceValues values
-// is read in one slice, without the histogram pass: that pass decodes
-// every block it cuts, as dear as reading the values themselves.
+// (heldSliceValues into a sink holding everything) is read in one slice,
+// without the histogram pass: that pass decodes every block it cuts, as
+// dear as reading the values themselves.
 func (e *Executor) streamGroup(ctx context.Context, st Storage, p *plan, gr *groupExtent, seriesN int, g *seriesGate) error {
 	first, last := gr.first, gr.last
 	spans := [][2]int64{{first, last}}
-	if gr.count > int64(sliceValues) {
+	budget := sliceValues
+	if c, ok := g.sink.(*RowCollector); ok && c.limit == 0 {
+		budget = max(budget, heldSliceValues)
+	}
+	if gr.count > int64(budget) {
 		cell := int64(uint64(last-first)/histogramCells + 1)
 		hist, err := e.histogram(ctx, st, p, first, last, cell)
 		if err != nil {

@@ -38,6 +38,23 @@ func (a *Array) Reset(t models.FieldType) {
 	a.Booleans = a.Booleans[:0]
 }
 
+// Grow makes room for n more values of a's type without reallocating.
+func (a *Array) Grow(n int) {
+	a.Timestamps = slices.Grow(a.Timestamps, n)
+	switch a.Type {
+	case models.FieldTypeFloat:
+		a.Floats = slices.Grow(a.Floats, n)
+	case models.FieldTypeInteger:
+		a.Integers = slices.Grow(a.Integers, n)
+	case models.FieldTypeUnsigned:
+		a.Unsigneds = slices.Grow(a.Unsigneds, n)
+	case models.FieldTypeString:
+		a.Strings = slices.Grow(a.Strings, n)
+	case models.FieldTypeBoolean:
+		a.Booleans = slices.Grow(a.Booleans, n)
+	}
+}
+
 // Append adds one value at time t. v.Type must equal a.Type (an empty
 // Array of unknown type takes v's type); otherwise Append returns
 // ErrTypeMismatch. String bytes are not copied. Append does not check

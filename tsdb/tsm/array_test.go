@@ -233,3 +233,20 @@ func TestReadArrayMemo(t *testing.T) {
 		}
 	}
 }
+
+func TestArrayGrow(t *testing.T) {
+	for _, typ := range allTypes {
+		a := tsm.Array{Type: typ}
+		a.Grow(100)
+		src := genArray(typ, 100, 0, 1, 1)
+		ts := a.Timestamps[:1]
+		for i := range 100 {
+			if err := a.Append(src.Timestamps[i], src.Value(i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if &a.Timestamps[0] != &ts[0] || !equalArrays(&a, src) {
+			t.Errorf("%v: Grow(100) then 100 appends reallocated or lost values", typ)
+		}
+	}
+}
