@@ -205,7 +205,7 @@ func TestLocalShardReaderScanFilter(t *testing.T) {
 	s := openTestStore(t, 1)
 	// host=d has a row without usage, and its usage row after it.
 	extra := "cpu,host=d,region=eu state=\"only\" 50\ncpu,host=d,region=eu usage=9 60\ncpu,host=d,region=eu state=\"late\" 90\n"
-	if err := s.WriteToShard(1, lp(t, readerTestData+extra)); err != nil {
+	if err := s.WriteToShard(context.Background(), 1, lp(t, readerTestData+extra)); err != nil {
 		t.Fatalf("write: %v", err)
 	}
 	r := coordinator.NewLocalShardReader(s)
