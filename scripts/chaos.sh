@@ -13,7 +13,7 @@
 # it between disk-full faults). The strata processes are built with the race detector unless --no-race.
 # The report goes to FILE (default chaos-report-<UTC time>.md in the
 # current directory); the test's full log beside it (FILE.log), and the
-# process logs of a failed seed under FILE.logs/. Exit status is the
+# processes' logs under FILE.logs/. Exit status is the
 # test's: non-zero when any checker failed.
 set -euo pipefail
 duration=1h seeds=1 report="" race=true nodes=3 per=3 tmpfs=1024

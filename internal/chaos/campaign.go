@@ -33,8 +33,8 @@ type Config struct {
 	TmpfsBytes int64
 	// Race runs binaries built with the race detector.
 	Race bool
-	// LogDir, when set, receives a copy of every process log of a
-	// campaign that failed, under seed-<seed>/.
+	// LogDir, when set, receives a copy of every process log, under
+	// seed-<seed>/.
 	LogDir string
 	// Logf receives progress lines (t.Logf).
 	Logf func(format string, args ...any)
@@ -235,7 +235,7 @@ rounds:
 	for _, x := range r.LogFindings {
 		r.fail("log: %s", x)
 	}
-	if len(r.Failures) > 0 && cfg.LogDir != "" {
+	if cfg.LogDir != "" {
 		dir := filepath.Join(cfg.LogDir, fmt.Sprint("seed-", cfg.Seed))
 		if err := c.copyLogs(dir); err != nil {
 			r.fail("keep the logs: %v", err)

@@ -18,7 +18,7 @@ var (
 	raceFlag      = flag.Bool("chaos.race", true, "run strata binaries built with the race detector")
 	perRoundFlag  = flag.Int("chaos.faults-per-round", 3, "faults injected in a round before the cluster must converge")
 	dataNodesFlag = flag.Int("chaos.data-nodes", 3, "data processes (at least 3)")
-	logDirFlag    = flag.String("chaos.logs", "", "copy the process logs of a failed campaign under this directory")
+	logDirFlag    = flag.String("chaos.logs", "", "copy every process log under this directory (seed-N/)")
 	tmpfsFlag     = flag.Int64("chaos.tmpfs-mib", 256, "size of the tmpfs under data0 for the disk-full fault; 0 leaves it out")
 )
 

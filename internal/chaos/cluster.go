@@ -217,14 +217,32 @@ func (c *cluster) leader() *metaNode {
 
 // restartData restarts a killed data node and waits until it answers.
 func (c *cluster) restartData(d *dataNode) error {
-	d.Restart()
-	return waitUp("http://"+d.httpAddr+"/ping", 60*time.Second)
+	return supervise(d.Process, "http://"+d.httpAddr+"/ping")
 }
 
 // restartMeta restarts a killed meta node and waits until it answers.
 func (c *cluster) restartMeta(m *metaNode) error {
-	m.Restart()
-	return waitUp("http://"+m.httpAddr+"/ping", 60*time.Second)
+	return supervise(m.Process, "http://"+m.httpAddr+"/ping")
+}
+
+// supervise starts a stopped process and waits up to a minute for url to
+// answer, starting it again a second after each exit, as a service
+// manager would (a node may refuse to start while its disk is full).
+func supervise(p *proctest.Process, url string) error {
+	deadline := time.Now().Add(time.Minute)
+	var err error
+	for starts := 1; ; starts++ {
+		p.Restart()
+		for time.Now().Before(deadline) && p.PID() != 0 {
+			if err = waitUp(url, time.Second); err == nil {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not answering a minute after %d starts: %w", starts, err)
+		}
+		time.Sleep(time.Second)
+	}
 }
 
 // waitUp polls url until it answers below 500 or within passes.
