@@ -781,3 +781,34 @@ func TestPointsWriter_InFlightLimit(t *testing.T) {
 		})
 	}
 }
+
+// storeFunc is a coordinator.TSDBStore that sees each write's context.
+type storeFunc func(ctx context.Context, shardID uint64, points []models.Point) error
+
+func (f storeFunc) WriteToShard(ctx context.Context, shardID uint64, points []models.Point) error {
+	return f(ctx, shardID, points)
+}
+
+// TestPointsWriter_LocalWriteBoundedByWriteTimeout: a local store that
+// holds a write back (a full cache waiting for a snapshot, issue 17) is
+// given the write timeout as its context, so the client gets an answer
+// naming the timeout instead of a request that hangs.
+func TestPointsWriter_LocalWriteBoundedByWriteTimeout(t *testing.T) {
+	d := testData(1, 1, group(1, testGroupStart, 10, []uint64{1}))
+	pts := mustParse(t, fmt.Sprintf("m v=1 %d", testGroupStart.UnixNano()))
+	full := storeFunc(func(ctx context.Context, _ uint64, _ []models.Point) error {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("cache full: %w", context.Cause(ctx))
+		case <-time.After(10 * time.Second):
+			return errors.New("the store never saw the write timeout")
+		}
+	})
+	cfg := testConfig()
+	cfg.WriteTimeout = meta.Duration(50 * time.Millisecond)
+	w := newPointsWriter(t, cfg, selfID(1), staticMeta(t, d), full, nil, nil, nil)
+	err := w.WritePoints(context.Background(), testDB, "", coordinator.ConsistencyLevelOne, pts)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("WritePoints into a store waiting past the write timeout: got %v; want an error wrapping DeadlineExceeded", err)
+	}
+}

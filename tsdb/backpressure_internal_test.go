@@ -48,15 +48,21 @@ func fullCacheShard(t *testing.T) (*Shard, func(from, n int) []models.Point) {
 	return st.Shard(1), batch
 }
 
-// valueCount returns how many values of the test series the shard serves.
-func valueCount(t *testing.T, sh *Shard) int {
+// wantShardState checks how many values of the test series the shard
+// serves and how many writes it rejected for a full cache.
+func wantShardState(t *testing.T, sh *Shard, values int, rejected float64) {
 	t.Helper()
 	c, err := sh.Cursor([]byte("cpu,host=a"), []byte("v"), 0, 1<<40, true)
 	if err != nil {
 		t.Fatalf("cursor: %v", err)
 	}
 	defer c.Close()
-	return c.Len()
+	if n := c.Len(); n != values {
+		t.Fatalf("shard serves %d values, want %d", n, values)
+	}
+	if got := counterValue(t, sh.metrics.cacheFull); got != rejected {
+		t.Fatalf("strata_tsdb_cache_full_total = %v, want %v", got, rejected)
+	}
 }
 
 // TestFullCacheWriteWaitsForSnapshot: a write that finds the cache full
@@ -72,30 +78,18 @@ func TestFullCacheWriteWaitsForSnapshot(t *testing.T) {
 	sh.snapMu.Lock()
 	done := make(chan error, 1)
 	go func() { done <- sh.WritePoints(context.Background(), batch(200, 300)) }()
-	for counterValue(t, sh.metrics.cacheWaits) == 0 {
-		select {
-		case err := <-done:
-			sh.snapMu.Unlock()
-			t.Fatalf("write into a full cache returned %v before any snapshot, want it to wait", err)
-		case <-time.After(time.Millisecond):
-		}
+	for counterValue(t, sh.metrics.cacheWaits) == 0 && len(done) == 0 {
+		time.Sleep(time.Millisecond)
 	}
-	select {
-	case err := <-done:
+	if len(done) > 0 {
 		sh.snapMu.Unlock()
-		t.Fatalf("write into a full cache returned %v before any snapshot, want it to wait", err)
-	default:
+		t.Fatalf("write into a full cache returned %v before any snapshot, want it to wait", <-done)
 	}
 	sh.snapMu.Unlock() // the snapshot the waiting writer asked for runs
 	if err := <-done; err != nil {
 		t.Fatalf("write after the snapshot freed room: got %v, want nil", err)
 	}
-	if n := valueCount(t, sh); n != 500 {
-		t.Fatalf("values after the delayed write: got %d, want 500", n)
-	}
-	if got := counterValue(t, sh.metrics.cacheFull); got != 0 {
-		t.Fatalf("strata_tsdb_cache_full_total = %v, want 0 (nothing rejected)", got)
-	}
+	wantShardState(t, sh, 500, 0)
 }
 
 // TestFullCacheWriteTimesOut: when no snapshot frees room before the
@@ -117,12 +111,7 @@ func TestFullCacheWriteTimesOut(t *testing.T) {
 	if !strings.Contains(err.Error(), "gave up after waiting") {
 		t.Fatalf("error %q does not say the write waited", err)
 	}
-	if n := valueCount(t, sh); n != 200 {
-		t.Fatalf("values after the rejected write: got %d, want 200", n)
-	}
-	if got := counterValue(t, sh.metrics.cacheFull); got != 1 {
-		t.Fatalf("strata_tsdb_cache_full_total = %v, want 1", got)
-	}
+	wantShardState(t, sh, 200, 1)
 }
 
 // TestOversizeBatchFailsAtOnce: a batch bigger than the whole cache cannot
@@ -133,9 +122,7 @@ func TestOversizeBatchFailsAtOnce(t *testing.T) {
 	if !errors.Is(err, ErrCacheFull) || !strings.Contains(err.Error(), "cache-max-memory-size is") {
 		t.Fatalf("oversize batch: got %v, want ErrCacheFull naming the limit", err)
 	}
-	if n := valueCount(t, sh); n != 0 {
-		t.Fatalf("rejected batch left %d values, want 0", n)
-	}
+	wantShardState(t, sh, 0, 1)
 }
 
 // counterValue reads a counter's current value.
