@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -29,6 +30,8 @@ type fakeShards struct {
 	content  map[uint64][]byte
 	cut      map[uint64]bool // streams sent without totals
 	streamed []uint64
+	// unreconciled, by shard, are owners the sender could not reconcile with.
+	unreconciled map[uint64][]uint64
 }
 
 func digestOf(b []byte) string {
@@ -43,7 +46,7 @@ func (f *fakeShards) OpenShard(_ context.Context, node meta.NodeInfo, shard uint
 	if !ok {
 		return nil, &data.NodeError{Node: node.ID, StatusCode: 404, Message: "no such shard"}
 	}
-	ans := &data.ShardBackup{Digest: digestOf(b)}
+	ans := &data.ShardBackup{Digest: digestOf(b), Unreconciled: f.unreconciled[shard]}
 	if ans.Digest == digest {
 		return ans, nil
 	}
@@ -452,5 +455,32 @@ func TestRestoreRules(t *testing.T) {
 	var fe *data.BackupFileError
 	if !errors.As(err, &fe) || fe.File != "shards/2-1.stream" || len(target.created) > 0 {
 		t.Fatalf("restore of a corrupt backup: got %v after creating %v; want an error naming shards/2-1.stream first", err, target.created)
+	}
+}
+
+// TestRestoreWarnsOfUnreconciledShards: a shard backed up without
+// reconciling with every owner is restored with a warning naming them.
+func TestRestoreWarnsOfUnreconciledShards(t *testing.T) {
+	dir := t.TempDir()
+	src := &fakeShards{content: map[uint64][]byte{1: []byte("one"), 2: []byte("two")}, unreconciled: map[uint64][]uint64{2: {1}}}
+	m, err := runBackup(t, dir, src, backupState(1, 2), data.BackupFilter{Database: "db"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(m.Shards[1].Unreconciled, []uint64{1}) || m.Shards[0].Unreconciled != nil {
+		t.Fatalf("manifest shards %+v, want shard 2 alone unreconciled with node 1", m.Shards)
+	}
+	target := &fakeTarget{d: &meta.Data{DataNodes: []meta.NodeInfo{{ID: 1}, {ID: 2}}}}
+	var warnings []string
+	_, err = data.Restore(context.Background(), data.RestoreOptions{Dir: dir, Meta: target, Sink: target, Progress: func(p data.RestoreProgress) {
+		if p.Warning != "" {
+			warnings = append(warnings, p.Warning)
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], "shard 2 ") || !strings.Contains(warnings[0], "[1]") {
+		t.Fatalf("warnings %q, want one about shard 2 and node 1", warnings)
 	}
 }

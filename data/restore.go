@@ -140,6 +140,12 @@ func Restore(ctx context.Context, opts RestoreOptions) (RestoreSummary, error) {
 		prog.TotalBytes += s.File.Size
 	}
 	report()
+	for _, s := range shards {
+		if len(s.Unreconciled) > 0 && opts.Progress != nil {
+			opts.Progress(RestoreProgress{Phase: prog.Phase, Total: prog.Total, TotalBytes: prog.TotalBytes,
+				Warning: fmt.Sprintf("shard %d was backed up from node %d without reconciling with node(s) %v: values only they held may be missing", s.ID, s.Source, s.Unreconciled)})
+		}
+	}
 	for i, s := range shards {
 		res, err := restoreShard(ctx, opts, target, i, s, sum.Databases[s.Database], func(n int) {
 			prog.Bytes += int64(n)
