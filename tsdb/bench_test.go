@@ -284,6 +284,7 @@ func BenchmarkReopen1MSeries(b *testing.B) {
 			cfg.Dir = b.TempDir()
 			cfg.CompactCheckInterval = 0
 			cfg.CacheSnapshotSize = 1 << 30
+			cfg.CacheMaxSize = 2 << 30
 			st := tsdb.NewStore(cfg, nil, nil)
 			must(b, st.Open(), "open")
 			must(b, st.CreateShard(1), "create")
