@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/strata-db/strata/internal/proctest"
+	"github.com/strata-db/strata/meta"
 )
 
 // composeProject runs docker-compose commands for one test's project.
@@ -141,6 +142,30 @@ func TestComposeCluster(t *testing.T) {
 	}
 	for _, s := range []string{"meta1", "meta2", "meta3", "data1", "data2"} {
 		waitHealthy(s)
+	}
+
+	// From the host, ctl show reports both data nodes up: meta's view of
+	// their heartbeats, though data1 and data2 resolve only in containers.
+	showDeadline := time.Now().Add(30 * time.Second)
+	for {
+		var view clusterView
+		out := ctl(t, bin, []string{"127.0.0.1:" + port}, "--json", "show")
+		if err := json.Unmarshal([]byte(out), &view); err != nil {
+			t.Fatalf("ctl show --json: %v\n%s", err, out)
+		}
+		up := 0
+		for _, n := range view.DataNodes {
+			if n.State == meta.DataNodeUp {
+				up++
+			}
+		}
+		if up == 2 && len(view.DataNodes) == 2 {
+			break
+		}
+		if time.Now().After(showDeadline) {
+			t.Fatalf("ctl show from the host: want data1 and data2 up within 30s, got %s", out)
+		}
+		time.Sleep(time.Second)
 	}
 
 	// From the host, through the published port.
