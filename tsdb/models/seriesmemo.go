@@ -9,6 +9,9 @@ const seriesMemoSlots = 1 << seriesMemoBits
 
 const seriesMemoBits = 9
 
+// seriesMemoProbes is how many slots from its hash a series may take.
+const seriesMemoProbes = 8
+
 // SeriesMemo recognises, within one batch, points that share their
 // Measurement and Tags slices with an earlier point, as the points Parser
 // returns for lines repeating a series do: such points have the same series
@@ -56,10 +59,20 @@ func (m *SeriesMemo) Recall(p *Point, value int32) (int32, bool) {
 	tp := uintptr(unsafe.Pointer(unsafe.SliceData(p.Tags)))
 	ml, tl := len(p.Measurement), len(p.Tags)
 	h := (uint64(tp) ^ uint64(mp)<<7 ^ uint64(tl)) * 0x9e3779b97f4a7c15
-	s := &m.slots[h>>(64-seriesMemoBits)]
-	if s.gen == m.gen && s.measurement == mp && s.tags == tp && s.mLen == ml && s.tLen == tl {
-		return s.value, true
+	home := int(h >> (64 - seriesMemoBits))
+	// Linear probing over a few slots: series that hash alike would
+	// otherwise evict each other on every round of a batch.
+	for k := range seriesMemoProbes {
+		s := &m.slots[(home+k)&(seriesMemoSlots-1)]
+		if s.gen != m.gen {
+			*s = seriesMemoSlot{measurement: mp, tags: tp, mLen: ml, tLen: tl, gen: m.gen, value: value}
+			return 0, false
+		}
+		if s.measurement == mp && s.tags == tp && s.mLen == ml && s.tLen == tl {
+			return s.value, true
+		}
 	}
-	*s = seriesMemoSlot{measurement: mp, tags: tp, mLen: ml, tLen: tl, gen: m.gen, value: value}
+	// The neighbourhood is full: forget its first series for this one.
+	m.slots[home] = seriesMemoSlot{measurement: mp, tags: tp, mLen: ml, tLen: tl, gen: m.gen, value: value}
 	return 0, false
 }

@@ -1,6 +1,9 @@
 package models
 
-import "testing"
+import (
+	"fmt"
+	"testing"
+)
 
 func TestSeriesMemo(t *testing.T) {
 	var p Parser
@@ -32,5 +35,30 @@ func TestSeriesMemo(t *testing.T) {
 	short.Tags = short.Tags[:0]
 	if _, ok := m.Recall(&short, 1); ok {
 		t.Fatal("point 0 without its tags was recalled as point 0")
+	}
+}
+
+// TestSeriesMemoRecallsEverySeries checks a batch cycling through 200
+// series (more than TSBS's 100 per batch) finds every repeat: series whose
+// slots collide must not keep evicting each other.
+func TestSeriesMemoRecallsEverySeries(t *testing.T) {
+	const series, rounds = 200, 10
+	var lp []byte
+	for r := range rounds {
+		for s := range series {
+			lp = fmt.Appendf(lp, "cpu,host=host_%d,rack=%d usage=%d %d\n", s, s%7, r, r)
+		}
+	}
+	var p Parser
+	pts, err := p.Parse(lp, PrecisionNanosecond, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m SeriesMemo
+	for i := range pts {
+		v, ok := m.Recall(&pts[i], int32(i))
+		if want := i >= series; ok != want || (ok && int(v) != i%series) {
+			t.Fatalf("point %d: Recall = %d, %v; want %d, %v", i, v, ok, i%series, want)
+		}
 	}
 }
