@@ -106,38 +106,38 @@ func appendValues(dst []byte, t models.FieldType, vs []models.Value) []byte {
 // readColumn decodes a column; its byte slices alias the input.
 func (r *reader) column() Column {
 	var c Column
-	c.Series = r.bytes()
-	c.Field = r.bytes()
-	c.Type = models.FieldType(r.byte1())
-	tb := r.bytes()
-	vb := r.bytes()
-	if r.err != nil {
+	c.Series = r.Bytes()
+	c.Field = r.Bytes()
+	c.Type = models.FieldType(r.Byte())
+	tb := r.Bytes()
+	vb := r.Bytes()
+	if r.Err() != nil {
 		return Column{}
 	}
 	if len(c.Series) == 0 || len(c.Field) == 0 {
-		r.fail("empty series or field key")
+		r.Fail("empty series or field key")
 		return Column{}
 	}
 	if _, _, err := models.ParseSeriesKey(c.Series); err != nil {
-		r.fail(fmt.Sprintf("series key: %v", err))
+		r.Failf("series key: %v", err)
 		return Column{}
 	}
 	var err error
 	if c.Times, err = encoding.DecodeTimestamps(nil, tb); err != nil {
-		r.fail(fmt.Sprintf("timestamps: %v", err))
+		r.Failf("timestamps: %v", err)
 		return Column{}
 	}
 	if c.Values, err = decodeValues(c.Type, vb); err != nil {
-		r.fail(fmt.Sprintf("values: %v", err))
+		r.Failf("values: %v", err)
 		return Column{}
 	}
 	if len(c.Values) != len(c.Times) || len(c.Times) == 0 {
-		r.fail(fmt.Sprintf("%d timestamps for %d values", len(c.Times), len(c.Values)))
+		r.Failf("%d timestamps for %d values", len(c.Times), len(c.Values))
 		return Column{}
 	}
 	for i := 1; i < len(c.Times); i++ {
 		if c.Times[i] <= c.Times[i-1] {
-			r.fail("timestamps not ascending")
+			r.Fail("timestamps not ascending")
 			return Column{}
 		}
 	}
@@ -209,13 +209,13 @@ func appendTombstone(dst []byte, t *tsdb.Tombstone) []byte {
 
 func (r *reader) tombstone() tsdb.Tombstone {
 	var t tsdb.Tombstone
-	t.SeriesKey = r.bytes()
-	t.Field = r.bytes()
-	t.Min = r.varint()
-	t.Max = r.varint()
-	t.Created = r.varint()
-	if r.err == nil && (len(t.SeriesKey) == 0 || t.Min > t.Max) {
-		r.fail("tombstone without series or with min > max")
+	t.SeriesKey = r.Bytes()
+	t.Field = r.Bytes()
+	t.Min = r.Varint()
+	t.Max = r.Varint()
+	t.Created = r.Varint()
+	if r.Err() == nil && (len(t.SeriesKey) == 0 || t.Min > t.Max) {
+		r.Fail("tombstone without series or with min > max")
 	}
 	return t
 }

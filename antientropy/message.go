@@ -90,11 +90,11 @@ func (m *RootRequest) MarshalBinary() ([]byte, error) {
 // UnmarshalBinary implements encoding.BinaryUnmarshaler; errors wrap
 // ErrCorruptMessage.
 func (m *RootRequest) UnmarshalBinary(data []byte) error {
-	r := reader{b: data}
+	r := newReader(data)
 	r.header(kindRootRequest)
-	*m = RootRequest{Shard: r.uvarint(), From: r.uvarint(), Buckets: r.uint32(), Window: r.varint(), Before: r.varint(), Root: r.digest()}
-	if r.err == nil && (m.Buckets == 0 || m.Window <= 0) {
-		r.fail("digest layout must be positive")
+	*m = RootRequest{Shard: r.Uvarint(), From: r.Uvarint(), Buckets: r.uint32(), Window: r.Varint(), Before: r.Varint(), Root: r.digest()}
+	if r.Err() == nil && (m.Buckets == 0 || m.Window <= 0) {
+		r.Fail("digest layout must be positive")
 	}
 	return r.end()
 }
@@ -126,15 +126,15 @@ func (m *RootResponse) MarshalBinary() ([]byte, error) {
 // UnmarshalBinary implements encoding.BinaryUnmarshaler; errors wrap
 // ErrCorruptMessage.
 func (m *RootResponse) UnmarshalBinary(data []byte) error {
-	r := reader{b: data}
+	r := newReader(data)
 	r.header(kindRootResponse)
-	*m = RootResponse{State: r.byte1()}
-	if r.err == nil && m.State > RootDeferred {
-		r.fail("unknown root state")
+	*m = RootResponse{State: r.Byte()}
+	if r.Err() == nil && m.State > RootDeferred {
+		r.Fail("unknown root state")
 	}
-	n := r.count(minWindowSize)
+	n := r.Count(minWindowSize)
 	for range n {
-		m.Windows = append(m.Windows, WindowRoot{Start: r.varint(), Root: r.digest()})
+		m.Windows = append(m.Windows, WindowRoot{Start: r.Varint(), Root: r.digest()})
 	}
 	return r.end()
 }
@@ -169,14 +169,14 @@ func (m *NodesRequest) MarshalBinary() ([]byte, error) {
 // UnmarshalBinary implements encoding.BinaryUnmarshaler; errors wrap
 // ErrCorruptMessage.
 func (m *NodesRequest) UnmarshalBinary(data []byte) error {
-	r := reader{b: data}
+	r := newReader(data)
 	r.header(kindNodesRequest)
-	*m = NodesRequest{Shard: r.uvarint()}
-	n := r.count(minNodeSize)
+	*m = NodesRequest{Shard: r.Uvarint()}
+	n := r.Count(minNodeSize)
 	for range n {
-		ref := NodeRef{Window: r.varint(), Level: r.byte1(), Index: r.uint32()}
-		if r.err == nil && ref.Level == 0 {
-			r.fail("level 0 has no children")
+		ref := NodeRef{Window: r.Varint(), Level: r.Byte(), Index: r.uint32()}
+		if r.Err() == nil && ref.Level == 0 {
+			r.Fail("level 0 has no children")
 		}
 		m.Nodes = append(m.Nodes, ref)
 	}
@@ -213,12 +213,12 @@ func (m *NodesResponse) MarshalBinary() ([]byte, error) {
 // UnmarshalBinary implements encoding.BinaryUnmarshaler; errors wrap
 // ErrCorruptMessage.
 func (m *NodesResponse) UnmarshalBinary(data []byte) error {
-	r := reader{b: data}
+	r := newReader(data)
 	r.header(kindNodesResponse)
 	*m = NodesResponse{}
-	n := r.count(1)
+	n := r.Count(1)
 	for range n {
-		k := r.count(minChildSize)
+		k := r.Count(minChildSize)
 		cs := make([]Child, 0, k)
 		for range k {
 			cs = append(cs, Child{Index: r.uint32(), Digest: r.digest()})
@@ -249,12 +249,12 @@ func (m *SeriesRequest) MarshalBinary() ([]byte, error) {
 // UnmarshalBinary implements encoding.BinaryUnmarshaler; errors wrap
 // ErrCorruptMessage.
 func (m *SeriesRequest) UnmarshalBinary(data []byte) error {
-	r := reader{b: data}
+	r := newReader(data)
 	r.header(kindSeriesRequest)
-	*m = SeriesRequest{Shard: r.uvarint()}
-	n := r.count(minBucketSize)
+	*m = SeriesRequest{Shard: r.Uvarint()}
+	n := r.Count(minBucketSize)
 	for range n {
-		m.Buckets = append(m.Buckets, tsdb.BucketID{SeriesBucket: r.uint32(), WindowStart: r.varint()})
+		m.Buckets = append(m.Buckets, tsdb.BucketID{SeriesBucket: r.uint32(), WindowStart: r.Varint()})
 	}
 	return r.end()
 }
@@ -288,21 +288,18 @@ func (m *SeriesResponse) MarshalBinary() ([]byte, error) {
 // UnmarshalBinary implements encoding.BinaryUnmarshaler; errors wrap
 // ErrCorruptMessage. Keys alias data.
 func (m *SeriesResponse) UnmarshalBinary(data []byte) error {
-	r := reader{b: data}
+	r := newReader(data)
 	r.header(kindSeriesResponse)
 	*m = SeriesResponse{}
-	n := r.count(1)
+	n := r.Count(1)
 	for range n {
-		k := r.count(minKeySize + len(SeriesHash{}))
+		k := r.Count(minKeySize + len(SeriesHash{}))
 		ss := make([]SeriesDigest, 0, k)
 		for range k {
-			s := SeriesDigest{Key: r.bytes()}
-			if len(r.b) < len(s.Hash) {
-				r.fail("truncated series hash")
-			}
-			r.b = r.b[copy(s.Hash[:], r.b):]
-			if r.err == nil && len(s.Key) == 0 {
-				r.fail("empty series key")
+			s := SeriesDigest{Key: r.Bytes()}
+			copy(s.Hash[:], r.Fixed(len(s.Hash)))
+			if r.Err() == nil && len(s.Key) == 0 {
+				r.Fail("empty series key")
 			}
 			ss = append(ss, s)
 		}
@@ -338,14 +335,14 @@ func (m *SlicesRequest) MarshalBinary() ([]byte, error) {
 // UnmarshalBinary implements encoding.BinaryUnmarshaler; errors wrap
 // ErrCorruptMessage. Keys alias data.
 func (m *SlicesRequest) UnmarshalBinary(data []byte) error {
-	r := reader{b: data}
+	r := newReader(data)
 	r.header(kindSlicesRequest)
-	*m = SlicesRequest{Shard: r.uvarint()}
-	n := r.count(minKeySize + 1)
+	*m = SlicesRequest{Shard: r.Uvarint()}
+	n := r.Count(minKeySize + 1)
 	for range n {
-		it := SeriesWindow{Key: r.bytes(), Window: r.varint()}
-		if r.err == nil && len(it.Key) == 0 {
-			r.fail("empty series key")
+		it := SeriesWindow{Key: r.Bytes(), Window: r.Varint()}
+		if r.Err() == nil && len(it.Key) == 0 {
+			r.Fail("empty series key")
 		}
 		m.Items = append(m.Items, it)
 	}
@@ -376,14 +373,14 @@ func (m *SlicesResponse) MarshalBinary() ([]byte, error) {
 // UnmarshalBinary implements encoding.BinaryUnmarshaler; errors wrap
 // ErrCorruptMessage.
 func (m *SlicesResponse) UnmarshalBinary(data []byte) error {
-	r := reader{b: data}
+	r := newReader(data)
 	r.header(kindSlicesResponse)
 	*m = SlicesResponse{}
-	n := r.count(8 * Slices)
+	n := r.Count(8 * Slices)
 	m.Items = make([]SliceHashes, n)
 	for i := range n {
 		for j := range Slices {
-			m.Items[i][j] = r.uint64le()
+			m.Items[i][j] = r.Uint64LE()
 		}
 	}
 	return r.end()
@@ -420,12 +417,12 @@ func appendRanges(b []byte, rs []SeriesRange) []byte {
 }
 
 func (r *reader) ranges() []SeriesRange {
-	n := r.count(minRangeSize)
+	n := r.Count(minRangeSize)
 	out := make([]SeriesRange, 0, n)
 	for range n {
-		sr := SeriesRange{Key: r.bytes(), Min: r.varint(), Max: r.varint()}
-		if r.err == nil && (len(sr.Key) == 0 || sr.Min > sr.Max) {
-			r.fail("range without series or with min > max")
+		sr := SeriesRange{Key: r.Bytes(), Min: r.Varint(), Max: r.Varint()}
+		if r.Err() == nil && (len(sr.Key) == 0 || sr.Min > sr.Max) {
+			r.Fail("range without series or with min > max")
 		}
 		out = append(out, sr)
 	}
@@ -435,9 +432,9 @@ func (r *reader) ranges() []SeriesRange {
 // UnmarshalBinary implements encoding.BinaryUnmarshaler; errors wrap
 // ErrCorruptMessage. Keys alias data.
 func (m *FetchRequest) UnmarshalBinary(data []byte) error {
-	r := reader{b: data}
+	r := newReader(data)
 	r.header(kindFetchRequest)
-	*m = FetchRequest{Shard: r.uvarint(), Ranges: r.ranges()}
+	*m = FetchRequest{Shard: r.Uvarint(), Ranges: r.ranges()}
 	return r.end()
 }
 
@@ -460,7 +457,7 @@ func (m *FetchResponse) MarshalBinary() ([]byte, error) {
 // UnmarshalBinary implements encoding.BinaryUnmarshaler; errors wrap
 // ErrCorruptMessage. Byte slices alias data.
 func (m *FetchResponse) UnmarshalBinary(data []byte) error {
-	r := reader{b: data}
+	r := newReader(data)
 	r.header(kindFetchResponse)
 	*m = FetchResponse{Served: r.uint32()}
 	m.Tombstones, m.Columns = r.data()
@@ -480,12 +477,12 @@ func appendData(b []byte, ts []tsdb.Tombstone, cs []Column) []byte {
 }
 
 func (r *reader) data() ([]tsdb.Tombstone, []Column) {
-	nt := r.count(minTombSize)
+	nt := r.Count(minTombSize)
 	var ts []tsdb.Tombstone
 	for range nt {
 		ts = append(ts, r.tombstone())
 	}
-	nc := r.count(minColumnSize)
+	nc := r.Count(minColumnSize)
 	var cs []Column
 	for range nc {
 		cs = append(cs, r.column())
@@ -511,9 +508,9 @@ func (m *ApplyRequest) MarshalBinary() ([]byte, error) {
 // UnmarshalBinary implements encoding.BinaryUnmarshaler; errors wrap
 // ErrCorruptMessage. Byte slices alias data.
 func (m *ApplyRequest) UnmarshalBinary(data []byte) error {
-	r := reader{b: data}
+	r := newReader(data)
 	r.header(kindApplyRequest)
-	*m = ApplyRequest{Shard: r.uvarint()}
+	*m = ApplyRequest{Shard: r.Uvarint()}
 	m.Tombstones, m.Columns = r.data()
 	return r.end()
 }
@@ -534,9 +531,9 @@ func (m *ApplyResponse) MarshalBinary() ([]byte, error) {
 // UnmarshalBinary implements encoding.BinaryUnmarshaler; errors wrap
 // ErrCorruptMessage.
 func (m *ApplyResponse) UnmarshalBinary(data []byte) error {
-	r := reader{b: data}
+	r := newReader(data)
 	r.header(kindApplyResponse)
-	*m = ApplyResponse{Written: r.uvarint(), Dropped: r.uvarint()}
+	*m = ApplyResponse{Written: r.Uvarint(), Dropped: r.Uvarint()}
 	return r.end()
 }
 
@@ -553,8 +550,8 @@ func (m *StreamRequest) MarshalBinary() ([]byte, error) {
 // UnmarshalBinary implements encoding.BinaryUnmarshaler; errors wrap
 // ErrCorruptMessage.
 func (m *StreamRequest) UnmarshalBinary(data []byte) error {
-	r := reader{b: data}
+	r := newReader(data)
 	r.header(kindStreamRequest)
-	*m = StreamRequest{Shard: r.uvarint()}
+	*m = StreamRequest{Shard: r.Uvarint()}
 	return r.end()
 }

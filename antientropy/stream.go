@@ -171,11 +171,11 @@ func ReadShardStream(ctx context.Context, r io.Reader, sh StreamTarget) (StreamS
 		if err != nil {
 			return st, fmt.Errorf("shard stream frame: %w", err)
 		}
-		rd := reader{b: frame}
+		rd := newReader(frame)
 		switch kind {
 		case frameTombstones:
 			var ts []tsdb.Tombstone
-			for range rd.count(minTombSize) {
+			for range rd.Count(minTombSize) {
 				ts = append(ts, rd.tombstone())
 			}
 			if err := rd.end(); err != nil {
@@ -190,7 +190,7 @@ func ReadShardStream(ctx context.Context, r io.Reader, sh StreamTarget) (StreamS
 			st.Tombstones += len(ts)
 		case frameColumns:
 			var cols []Column
-			for range rd.count(minColumnSize) {
+			for range rd.Count(minColumnSize) {
 				cols = append(cols, rd.column())
 			}
 			if err := rd.end(); err != nil {
@@ -201,7 +201,7 @@ func ReadShardStream(ctx context.Context, r io.Reader, sh StreamTarget) (StreamS
 			}
 			st.Values += valuesIn(cols)
 		case frameEnd:
-			tombs, values := rd.uvarint(), rd.uvarint()
+			tombs, values := rd.Uvarint(), rd.Uvarint()
 			if err := rd.end(); err != nil {
 				return st, err
 			}

@@ -6,6 +6,7 @@ import (
 	"hash/crc32"
 	"unsafe"
 
+	"github.com/strata-db/strata/internal/bytereader"
 	"github.com/strata-db/strata/tsdb/models"
 )
 
@@ -244,22 +245,22 @@ func (d *PointsDecoder) Decode(src []byte, dst []models.Point) ([]models.Point, 
 	if src[3] != 0 {
 		return dst, fmt.Errorf("decode point batch: unknown flags %#02x: %w", src[3], ErrCorruptBatch)
 	}
-	r := batchReader{b: body, off: batchHeaderSize}
-	count := r.uvarint()
-	if r.err == nil && count > uint64((len(body)-r.off)/minPointSize) {
+	r := batchReader{bytereader.New(body[batchHeaderSize:], ErrCorruptBatch)}
+	count := r.Uvarint()
+	if r.Err() == nil && count > uint64(len(r.Rest())/minPointSize) {
 		return dst, fmt.Errorf("decode point batch: count %d exceeds what %d bytes can hold: %w", count, len(body), ErrCorruptBatch)
 	}
-	if r.err != nil {
-		return dst, fmt.Errorf("decode point batch: count: %w", r.err)
+	if r.Err() != nil {
+		return dst, fmt.Errorf("decode point batch: count: %w", r.Err())
 	}
 	// Pass 1 validates and sizes the arrays; pass 2 fills them.
-	start := r.off
+	points := r.Rest()
 	nTags, nFields := r.points(int(count), nil, nil, nil)
-	if r.err != nil {
-		return dst, fmt.Errorf("decode point batch: %w", r.err)
+	if r.Err() != nil {
+		return dst, fmt.Errorf("decode point batch: %w", r.Err())
 	}
-	if r.off != len(body) {
-		return dst, fmt.Errorf("decode point batch: %d trailing bytes: %w", len(body)-r.off, ErrCorruptBatch)
+	if n := len(r.Rest()); n != 0 {
+		return dst, fmt.Errorf("decode point batch: %d trailing bytes: %w", n, ErrCorruptBatch)
 	}
 	dst = growPoints(dst, int(count))
 	if cap(d.tags) < nTags {
@@ -268,7 +269,7 @@ func (d *PointsDecoder) Decode(src []byte, dst []models.Point) ([]models.Point, 
 	if cap(d.fields) < nFields {
 		d.fields = make([]models.Field, withHeadroom(nFields))
 	}
-	r.off = start
+	r = batchReader{bytereader.New(points, ErrCorruptBatch)}
 	// Entries past this batch's, from a larger earlier one, would keep
 	// its src alive; the others are overwritten.
 	clear(d.tags[nTags:max(nTags, d.nTags)])
@@ -289,51 +290,47 @@ func growPoints(p []models.Point, n int) []models.Point {
 	return p[:n]
 }
 
-// batchReader reads a batch body; the first error sticks in err and every
-// later read returns zero values.
-type batchReader struct {
-	b   []byte
-	off int
-	err error
-}
+// batchReader reads a batch body's points with bytereader's primitives,
+// failing with ErrCorruptBatch.
+type batchReader struct{ bytereader.Reader }
 
 // points reads n points. With pts nil it only validates and counts the
 // tags and fields; otherwise it fills pts, tags and fields, which pass 1
 // sized.
 func (r *batchReader) points(n int, pts []models.Point, tags []models.Tag, fields []models.Field) (nTags, nFields int) {
 	var prev int64
-	for i := 0; i < n && r.err == nil; i++ {
-		m := r.bytes()
-		if r.err == nil && len(m) == 0 {
-			r.fail("point %d: empty measurement", i)
+	for i := 0; i < n && r.Err() == nil; i++ {
+		m := r.Bytes()
+		if r.Err() == nil && len(m) == 0 {
+			r.Failf("point %d: empty measurement", i)
 		}
-		nt := r.count(2) // a tag is at least two length bytes
+		nt := r.Count(2) // a tag is at least two length bytes
 		var pt models.Tags
 		if pts != nil {
 			pt = tags[nTags : nTags+nt : nTags+nt]
 		}
-		for j := 0; j < nt && r.err == nil; j++ {
-			k, v := r.bytes(), r.bytes()
-			if r.err == nil && len(k) == 0 {
-				r.fail("point %d: empty tag key", i)
+		for j := 0; j < nt && r.Err() == nil; j++ {
+			k, v := r.Bytes(), r.Bytes()
+			if r.Err() == nil && len(k) == 0 {
+				r.Failf("point %d: empty tag key", i)
 			}
 			if pts != nil {
 				pt[j] = models.Tag{Key: k, Value: v}
 			}
 		}
 		nTags += nt
-		nf := r.count(4) // key length, key, type, value
-		if r.err == nil && nf == 0 {
-			r.fail("point %d: no fields", i)
+		nf := r.Count(4) // key length, key, type, value
+		if r.Err() == nil && nf == 0 {
+			r.Failf("point %d: no fields", i)
 		}
 		var pf []models.Field
 		if pts != nil {
 			pf = fields[nFields : nFields+nf : nFields+nf]
 		}
-		for j := 0; j < nf && r.err == nil; j++ {
-			k := r.bytes()
-			if r.err == nil && len(k) == 0 {
-				r.fail("point %d: empty field key", i)
+		for j := 0; j < nf && r.Err() == nil; j++ {
+			k := r.Bytes()
+			if r.Err() == nil && len(k) == 0 {
+				r.Failf("point %d: empty field key", i)
 			}
 			v := r.value(i)
 			if pts != nil {
@@ -341,7 +338,7 @@ func (r *batchReader) points(n int, pts []models.Point, tags []models.Tag, field
 			}
 		}
 		nFields += nf
-		prev += r.varint()
+		prev += r.Varint()
 		if pts != nil {
 			if len(pt) == 0 {
 				pt = nil
@@ -353,75 +350,17 @@ func (r *batchReader) points(n int, pts []models.Point, tags []models.Tag, field
 }
 
 func (r *batchReader) value(point int) models.Value {
-	if r.err != nil {
+	if r.Err() != nil {
 		return models.Value{}
 	}
-	v, n, err := models.ReadValue(r.b[r.off:])
+	v, n, err := models.ReadValue(r.Rest())
 	if err != nil || v.Type == models.FieldTypeUnknown {
-		r.fail("point %d: bad field value", point)
+		r.Failf("point %d: bad field value", point)
 		return models.Value{}
 	}
-	r.off += n
+	r.Fixed(n)
 	if v.Type == models.FieldTypeString && v.S == nil {
 		v.S = []byte{}
 	}
 	return v
-}
-
-func (r *batchReader) fail(format string, args ...any) {
-	if r.err == nil {
-		r.err = fmt.Errorf("at offset %d: %s: %w", r.off, fmt.Sprintf(format, args...), ErrCorruptBatch)
-	}
-}
-
-func (r *batchReader) uvarint() uint64 {
-	if r.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(r.b[r.off:])
-	if n <= 0 {
-		r.fail("bad uvarint")
-		return 0
-	}
-	r.off += n
-	return v
-}
-
-func (r *batchReader) varint() int64 {
-	if r.err != nil {
-		return 0
-	}
-	v, n := binary.Varint(r.b[r.off:])
-	if n <= 0 {
-		r.fail("bad varint")
-		return 0
-	}
-	r.off += n
-	return v
-}
-
-// count reads an element count whose elements take at least minSize
-// bytes each, rejecting one the remaining bytes cannot hold.
-func (r *batchReader) count(minSize int) int {
-	v := r.uvarint()
-	if r.err == nil && v > uint64((len(r.b)-r.off)/minSize) {
-		r.fail("count %d exceeds remaining %d bytes", v, len(r.b)-r.off)
-		return 0
-	}
-	return int(v)
-}
-
-// bytes reads a length-prefixed byte string, aliasing r.b.
-func (r *batchReader) bytes() []byte {
-	n := r.uvarint()
-	if r.err != nil {
-		return nil
-	}
-	if n > uint64(len(r.b)-r.off) {
-		r.fail("length %d exceeds remaining %d bytes", n, len(r.b)-r.off)
-		return nil
-	}
-	b := r.b[r.off : r.off+int(n) : r.off+int(n)]
-	r.off += int(n)
-	return b
 }

@@ -61,12 +61,12 @@ func appendTombstoneBody(dst []byte, t *Tombstone) []byte {
 // readTombstoneBody decodes a tombstone; its byte slices are copies.
 func readTombstoneBody(r *byteReader) Tombstone {
 	var t Tombstone
-	t.SeriesKey = bytes.Clone(r.bytes())
-	t.Field = bytes.Clone(r.bytes())
-	t.Min = r.varint()
-	t.Max = r.varint()
-	if r.err == nil && t.Min > t.Max {
-		r.fail("tombstone range")
+	t.SeriesKey = bytes.Clone(r.Bytes())
+	t.Field = bytes.Clone(r.Bytes())
+	t.Min = r.Varint()
+	t.Max = r.Varint()
+	if r.Err() == nil && t.Min > t.Max {
+		r.Fail("tombstone range")
 	}
 	return t
 }
@@ -136,19 +136,19 @@ func decodeTombstoneFile(data []byte) (list []Tombstone, good int, err error) {
 		if crc32.Checksum(body, castagnoli) != sum {
 			return list, good, fmt.Errorf("tombstone checksum at %d: %w", good, ErrCorruptRecord)
 		}
-		r := byteReader{b: body}
-		flags := r.byte1()
+		r := newByteReader(body)
+		flags := r.Byte()
 		if flags > 1 {
-			r.fail("tombstone flags")
+			r.Fail("tombstone flags")
 		}
-		seq := r.uvarint()
-		created := r.varint()
+		seq := r.Uvarint()
+		created := r.Varint()
 		t := readTombstoneBody(&r)
-		if r.err == nil && len(r.b) != 0 {
-			r.fail("tombstone trailing bytes")
+		if r.Err() == nil && len(r.Rest()) != 0 {
+			r.Fail("tombstone trailing bytes")
 		}
-		if r.err != nil {
-			return list, good, fmt.Errorf("tombstone at %d: %w", good, r.err)
+		if r.Err() != nil {
+			return list, good, fmt.Errorf("tombstone at %d: %w", good, r.Err())
 		}
 		t.Seq, t.Created, t.Applied = seq, created, flags == 1
 		list = append(list, t)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/klauspost/compress/s2"
 
+	"github.com/strata-db/strata/internal/bytereader"
 	"github.com/strata-db/strata/tsdb/models"
 )
 
@@ -240,15 +241,15 @@ func (d *walDecoder) decode(rec []byte, vis walVisitor) error {
 		}
 		body = out
 	}
-	r := byteReader{b: body}
+	r := newByteReader(body)
 	switch kind {
 	case walRecordPoints:
 		return decodePointsBody(&r, vis)
 	case walRecordDelete:
-		n := r.uvarint()
-		for i := uint64(0); i < n && r.err == nil; i++ {
+		n := r.Uvarint()
+		for i := uint64(0); i < n && r.Err() == nil; i++ {
 			t := readTombstoneBody(&r)
-			if r.err != nil {
+			if r.Err() != nil {
 				break
 			}
 			if vis.delete != nil {
@@ -257,8 +258,8 @@ func (d *walDecoder) decode(rec []byte, vis walVisitor) error {
 				}
 			}
 		}
-		if r.err != nil {
-			return fmt.Errorf("wal delete record: %w", r.err)
+		if r.Err() != nil {
+			return fmt.Errorf("wal delete record: %w", r.Err())
 		}
 		return nil
 	default:
@@ -267,15 +268,15 @@ func (d *walDecoder) decode(rec []byte, vis walVisitor) error {
 }
 
 func decodePointsBody(r *byteReader, vis walVisitor) error {
-	n := r.uvarint()
-	for i := uint64(0); i < n && r.err == nil; i++ {
+	n := r.Uvarint()
+	for i := uint64(0); i < n && r.Err() == nil; i++ {
 		key := r.key()
-		ts := int64(r.u64())
-		nf := r.uvarint()
-		for j := uint64(0); j < nf && r.err == nil; j++ {
+		ts := int64(r.Uint64LE())
+		nf := r.Uvarint()
+		for j := uint64(0); j < nf && r.Err() == nil; j++ {
 			field := r.key()
 			v := r.value()
-			if r.err != nil {
+			if r.Err() != nil {
 				break
 			}
 			if vis.value != nil {
@@ -285,100 +286,40 @@ func decodePointsBody(r *byteReader, vis walVisitor) error {
 			}
 		}
 	}
-	if r.err != nil {
-		return fmt.Errorf("wal points record: %w", r.err)
+	if r.Err() != nil {
+		return fmt.Errorf("wal points record: %w", r.Err())
 	}
-	if len(r.b) != 0 {
-		return fmt.Errorf("wal points record: %d trailing bytes: %w", len(r.b), ErrCorruptRecord)
+	if len(r.Rest()) != 0 {
+		return fmt.Errorf("wal points record: %d trailing bytes: %w", len(r.Rest()), ErrCorruptRecord)
 	}
 	return nil
 }
 
-// byteReader reads the primitive encodings of WAL and tombstone records. The
-// first error sticks in err; later reads return zero values.
-type byteReader struct {
-	b   []byte
-	err error
-}
+// byteReader reads the primitive encodings of WAL and tombstone records
+// (bytereader's, failing with ErrCorruptRecord) and their keys and values.
+type byteReader struct{ bytereader.Reader }
 
-func (r *byteReader) fail(what string) {
-	if r.err == nil {
-		r.err = fmt.Errorf("truncated or invalid %s: %w", what, ErrCorruptRecord)
-	}
-	r.b = nil
-}
-
-func (r *byteReader) uvarint() uint64 {
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.fail("uvarint")
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *byteReader) varint() int64 {
-	v, n := binary.Varint(r.b)
-	if n <= 0 {
-		r.fail("varint")
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *byteReader) u64() uint64 {
-	if len(r.b) < 8 {
-		r.fail("uint64")
-		return 0
-	}
-	v := binary.LittleEndian.Uint64(r.b)
-	r.b = r.b[8:]
-	return v
-}
-
-func (r *byteReader) byte1() byte {
-	if len(r.b) < 1 {
-		r.fail("byte")
-		return 0
-	}
-	v := r.b[0]
-	r.b = r.b[1:]
-	return v
-}
-
-func (r *byteReader) bytes() []byte {
-	n := r.uvarint()
-	if r.err != nil {
-		return nil
-	}
-	if n > uint64(len(r.b)) {
-		r.fail("length-prefixed bytes")
-		return nil
-	}
-	v := r.b[:n:n]
-	r.b = r.b[n:]
-	return v
+func newByteReader(b []byte) byteReader {
+	return byteReader{bytereader.New(b, ErrCorruptRecord)}
 }
 
 // key reads a series or field key of at most models.MaxKeyLength bytes,
 // the write path's limit.
 func (r *byteReader) key() []byte {
-	k := r.bytes()
+	k := r.Bytes()
 	if len(k) > models.MaxKeyLength {
-		r.fail("key")
+		r.Fail("key")
 		return nil
 	}
 	return k
 }
 
 func (r *byteReader) value() models.Value {
-	v, n, err := models.ReadValue(r.b)
+	v, n, err := models.ReadValue(r.Rest())
 	if err != nil || v.Type == models.FieldTypeUnknown {
-		r.fail("value")
+		r.Fail("value")
 		return models.Value{}
 	}
-	r.b = r.b[n:]
+	r.Fixed(n)
 	return v
 }

@@ -341,3 +341,34 @@ func threadCPU() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// BenchmarkWALDecode decodes the records BenchmarkWALEncode makes, as
+// replay does. One op is one record.
+func BenchmarkWALDecode(b *testing.B) {
+	bodies := datasets.Batches(b, "tsbs-cpu-only-s100-1d.lp.gz", 5000, 20000)
+	var recs [][]byte
+	for _, body := range bodies {
+		var p models.Parser
+		pts, err := p.Parse(body, models.PrecisionNanosecond, 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var e walEncoder
+		recs = append(recs, bytes.Clone(e.encodePoints(pts, nil)))
+	}
+	var d walDecoder
+	values := 0
+	vis := walVisitor{value: func([]byte, []byte, int64, models.Value) error { values++; return nil }}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	cpu0 := threadCPU()
+	i := 0
+	for b.Loop() {
+		if err := d.decode(recs[i%len(recs)], vis); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+	b.ReportMetric(float64((threadCPU()-cpu0).Nanoseconds())/float64(i), "cpu-ns/op")
+	b.ReportMetric(float64(values)/float64(i), "values/op")
+}
