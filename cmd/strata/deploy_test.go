@@ -554,6 +554,34 @@ func TestPrometheusConfigValid(t *testing.T) {
 	}
 }
 
+// TestGrafanaDashboardQueriesParse has promtool parse every query of the
+// dashboard (as the expressions of recording rules).
+func TestGrafanaDashboardQueriesParse(t *testing.T) {
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Skip("SKIPPED: promtool is not installed (Debian package prometheus)")
+	}
+	var rules []map[string]string
+	for _, p := range dashboardPanels(readDashboard(t)) {
+		for _, target := range list(p["targets"]) {
+			// Grafana's own variable, which Prometheus never sees.
+			expr := strings.ReplaceAll(str(dig(target, "expr")), "$__rate_interval", "1m")
+			rules = append(rules, map[string]string{"record": fmt.Sprintf("dashboard:query%d", len(rules)), "expr": expr})
+		}
+	}
+	b, err := yaml.Marshal(map[string]any{"groups": []any{map[string]any{"name": "dashboard", "rules": rules}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "dashboard-rules.yml")
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(promtool, "check", "rules", path).CombinedOutput(); err != nil {
+		t.Errorf("promtool check rules on the dashboard's %d queries: %v\n%s", len(rules), err, out)
+	}
+}
+
 func readDashboard(t *testing.T) map[string]any {
 	t.Helper()
 	b, err := os.ReadFile(grafanaDashboard)
