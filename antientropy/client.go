@@ -76,12 +76,14 @@ type HTTPPeers struct {
 }
 
 // NewHTTPPeers returns peers reached through meta's node addresses;
-// dialTimeout bounds connecting and headerTimeout waiting for an answer's
-// headers.
-func NewHTTPPeers(meta MetaView, dialTimeout, headerTimeout time.Duration) *HTTPPeers {
+// dialTimeout bounds connecting, headerTimeout waiting for an answer's
+// headers, and maxConnsPerPeer (0: no bound) the connections open to one
+// peer at once (more requests wait for one).
+func NewHTTPPeers(meta MetaView, dialTimeout, headerTimeout time.Duration, maxConnsPerPeer int) *HTTPPeers {
 	tr := &http.Transport{
 		DialContext:           (&net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}).DialContext,
 		MaxIdleConnsPerHost:   4,
+		MaxConnsPerHost:       maxConnsPerPeer,
 		IdleConnTimeout:       90 * time.Second,
 		ResponseHeaderTimeout: headerTimeout,
 		DisableCompression:    true,

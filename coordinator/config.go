@@ -26,6 +26,10 @@ const (
 	// DefaultRPCMaxIdleConnsPerPeer is how many idle keep-alive
 	// connections the client keeps per peer.
 	DefaultRPCMaxIdleConnsPerPeer = 16
+	// DefaultRPCMaxConnsPerPeer bounds the connections the RPC listener
+	// serves from one peer address at once (issue 12: a peer that opens
+	// connections without end must not take every file descriptor).
+	DefaultRPCMaxConnsPerPeer = 256
 	// DefaultRPCIdleConnTimeout closes idle connections after this long.
 	DefaultRPCIdleConnTimeout = 90 * time.Second
 	// DefaultRPCMaxBodySize bounds a shard-write request body (the encoded
@@ -55,6 +59,13 @@ type Config struct {
 	RPCTimeout meta.Duration `toml:"rpc-timeout"`
 	// RPCMaxIdleConnsPerPeer is the keep-alive pool size per peer.
 	RPCMaxIdleConnsPerPeer int `toml:"rpc-max-idle-conns-per-peer"`
+	// RPCMaxConnsPerPeer bounds the connections the RPC listener serves
+	// from one peer (remote IP) at once; one more is answered 503 (code
+	// too_many_connections) and closed. Each of this node's RPC clients
+	// (shard writes and reads; anti-entropy) opens at most
+	// ClientConnsPerPeer of them to one peer, further requests waiting for
+	// a free connection. 0 means no limit.
+	RPCMaxConnsPerPeer int `toml:"rpc-max-conns-per-peer"`
 	// RPCIdleConnTimeout closes pooled connections idle this long.
 	RPCIdleConnTimeout meta.Duration `toml:"rpc-idle-conn-timeout"`
 	// RPCMaxBodySize bounds a request body on the handler, before and after
@@ -75,6 +86,7 @@ func NewConfig() Config {
 		RPCDialTimeout:          meta.Duration(DefaultRPCDialTimeout),
 		RPCTimeout:              meta.Duration(DefaultRPCTimeout),
 		RPCMaxIdleConnsPerPeer:  DefaultRPCMaxIdleConnsPerPeer,
+		RPCMaxConnsPerPeer:      DefaultRPCMaxConnsPerPeer,
 		RPCIdleConnTimeout:      meta.Duration(DefaultRPCIdleConnTimeout),
 		RPCMaxBodySize:          DefaultRPCMaxBodySize,
 		RPCReadTimeout:          meta.Duration(DefaultRPCReadTimeout),
@@ -102,8 +114,22 @@ func (c *Config) Validate() error {
 	if c.RPCMaxIdleConnsPerPeer < 1 {
 		errs = append(errs, fmt.Errorf("rpc-max-idle-conns-per-peer must be at least 1, got %d: %w", c.RPCMaxIdleConnsPerPeer, ErrInvalidConfig))
 	}
+	if c.RPCMaxConnsPerPeer < 0 {
+		errs = append(errs, fmt.Errorf("rpc-max-conns-per-peer must not be negative, got %d: %w", c.RPCMaxConnsPerPeer, ErrInvalidConfig))
+	}
 	if c.RPCMaxBodySize < minBatchSize {
 		errs = append(errs, fmt.Errorf("rpc-max-body-size must be at least %d, got %d: %w", minBatchSize, c.RPCMaxBodySize, ErrInvalidConfig))
 	}
 	return errors.Join(errs...)
+}
+
+// ClientConnsPerPeer is how many connections one of this node's RPC clients
+// may have open to one peer (0: no bound): a quarter of
+// RPCMaxConnsPerPeer, so the shard RPC and anti-entropy clients of two
+// nodes behind one address stay within what the peer serves.
+func (c *Config) ClientConnsPerPeer() int {
+	if c.RPCMaxConnsPerPeer <= 0 {
+		return 0
+	}
+	return max(1, c.RPCMaxConnsPerPeer/4)
 }

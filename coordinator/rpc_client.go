@@ -66,6 +66,7 @@ func NewRPCClient(cfg Config, state MetaState, logger *slog.Logger, reg promethe
 	tr := &http.Transport{
 		DialContext:           dialer.DialContext,
 		MaxIdleConnsPerHost:   cfg.RPCMaxIdleConnsPerPeer,
+		MaxConnsPerHost:       cfg.ClientConnsPerPeer(),
 		IdleConnTimeout:       cfg.RPCIdleConnTimeout.D(),
 		ResponseHeaderTimeout: cfg.RPCTimeout.D(),
 		DisableCompression:    true,

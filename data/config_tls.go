@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"net"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
 	"github.com/strata-db/strata/internal/tlsconfig"
 )
 
@@ -55,7 +58,8 @@ func (c TLSConfig) validate() error {
 	return nil
 }
 
-// secureListeners puts TLS on the client and RPC listeners where enabled.
+// secureListeners puts TLS on the client and RPC listeners where enabled,
+// and the connection limits on them.
 func (s *Server) secureListeners() error {
 	h, t := s.cfg.HTTP, s.cfg.TLS
 	ln, err := listenTLS(limitConnections(s.httpLn, h.MaxConnectionLimit), h.HTTPSEnabled, "[http] https", h.HTTPSCertificate, h.HTTPSPrivateKey)
@@ -66,7 +70,11 @@ func (s *Server) secureListeners() error {
 	if ln, err = listenTLS(s.rpcLn, t.RPCEnabled, "[tls] rpc", t.Certificate, t.PrivateKey); err != nil {
 		return err
 	}
-	s.rpcLn = ln
+	// Above TLS, so a refusal is answered in TLS.
+	s.rpcLn = limitPerPeer(ln, s.cfg.Coordinator.RPCMaxConnsPerPeer, promauto.With(s.reg).NewCounter(prometheus.CounterOpts{
+		Namespace: "strata", Subsystem: "rpc", Name: "peer_connections_refused_total",
+		Help: "Internode RPC connections refused because their peer had rpc-max-conns-per-peer open.",
+	}))
 	return nil
 }
 

@@ -1,12 +1,19 @@
 package data
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // writeLimiter is InfluxDB's write throttle: at most
@@ -113,3 +120,120 @@ func (h *handler) throttled(w http.ResponseWriter, msg string) {
 	h.metrics.writesThrottled.Inc()
 	httpError(w, http.StatusServiceUnavailable, msg)
 }
+
+// peerLimitListener serves at most max connections from one remote IP at
+// once (the RPC listener's [coordinator] rpc-max-conns-per-peer), so a
+// peer opening connections without end cannot take every file descriptor.
+// A connection past the limit gets a 503 naming the limit, in the RPC's
+// JSON error shape, and is closed.
+type peerLimitListener struct {
+	net.Listener
+	max     int
+	refused prometheus.Counter
+	// answering bounds the refusals being written at once; past it a
+	// refused connection is closed without an answer.
+	answering chan struct{}
+
+	mu   sync.Mutex // protects open
+	open map[string]int
+}
+
+// maxRefusalsAnswering bounds the goroutines answering refused
+// connections.
+const maxRefusalsAnswering = 64
+
+// refusalTimeout bounds writing a refusal and reading what the peer sent.
+const refusalTimeout = 2 * time.Second
+
+// limitPerPeer wraps ln when max > 0; refused counts the connections
+// turned away.
+func limitPerPeer(ln net.Listener, max int, refused prometheus.Counter) net.Listener {
+	if max <= 0 {
+		return ln
+	}
+	return &peerLimitListener{Listener: ln, max: max, refused: refused,
+		answering: make(chan struct{}, maxRefusalsAnswering), open: make(map[string]int)}
+}
+
+// Accept implements net.Listener.
+func (l *peerLimitListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		peer := remoteIP(c)
+		l.mu.Lock()
+		ok := l.open[peer] < l.max
+		if ok {
+			l.open[peer]++
+		}
+		l.mu.Unlock()
+		if ok {
+			return &limitedConn{Conn: c, release: func() { l.closed(peer) }}, nil
+		}
+		l.refused.Inc()
+		select {
+		case l.answering <- struct{}{}:
+			go func() {
+				defer func() { <-l.answering }()
+				refuseConn(c, fmt.Sprintf("too many connections from %s: rpc-max-conns-per-peer is %d", peer, l.max))
+			}()
+		default:
+			_ = c.Close()
+		}
+	}
+}
+
+func (l *peerLimitListener) closed(peer string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.open[peer]--; l.open[peer] <= 0 {
+		delete(l.open, peer)
+	}
+}
+
+// remoteIP is the peer's address without its port.
+func remoteIP(c net.Conn) string {
+	addr := c.RemoteAddr().String()
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		return host
+	}
+	return addr
+}
+
+// refuseConn answers c's first request with 503 and msg, then closes it.
+// It reads the request's head first: an answer sent before the request
+// would reach the client as an unsolicited response, not as the answer.
+func refuseConn(c net.Conn, msg string) {
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(refusalTimeout))
+	head := bufio.NewReaderSize(io.LimitReader(c, maxRefusedHead), 4096)
+	for {
+		line, err := head.ReadSlice('\n')
+		if err != nil {
+			return
+		}
+		if len(bytes.TrimRight(line, "\r\n")) == 0 {
+			break
+		}
+	}
+	body, _ := json.Marshal(map[string]string{"error": msg, "code": "too_many_connections"})
+	_, err := fmt.Fprintf(c, "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+	if err != nil {
+		return
+	}
+	// Half-close and drain the request's body, so closing does not reset
+	// the connection before the peer reads the answer.
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(c, maxRefusedBody))
+}
+
+// maxRefusedHead and maxRefusedBody bound what is read of a refused
+// connection's request.
+const (
+	maxRefusedHead = 64 << 10
+	maxRefusedBody = 1 << 20
+)

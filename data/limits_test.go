@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/strata-db/strata/coordinator"
 	"github.com/strata-db/strata/meta"
 	"github.com/strata-db/strata/tsdb/models"
@@ -126,6 +128,82 @@ func TestConnectionLimit(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("no connection admitted after the first closed: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestPeerConnectionLimit checks rpc-max-conns-per-peer on a listener: a
+// peer's connections past the limit are answered 503 with a JSON error
+// naming it, the admitted ones keep working, and a closed connection frees
+// its place.
+func TestPeerConnectionLimit(t *testing.T) {
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	refused := prometheus.NewCounter(prometheus.CounterOpts{Name: "refused"})
+	reg.MustRegister(refused)
+	ln := limitPerPeer(raw, 2, refused)
+	release := make(chan struct{})
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/block" {
+			<-release
+		}
+		io.WriteString(w, "ok")
+	})}
+	go srv.Serve(ln)
+	defer srv.Close()
+	url := "http://" + ln.Addr().String()
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 10 * time.Second}
+	get := func(path string) (int, string, error) {
+		resp, err := client.Get(url + path)
+		if err != nil {
+			return 0, "", err
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b), nil
+	}
+
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			if code, body, err := get("/block"); err != nil || code != 200 {
+				t.Errorf("admitted request: %d %s %v; want 200", code, body, err)
+			}
+		})
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		code, body, err := get("/")
+		if err == nil && code == http.StatusServiceUnavailable {
+			if !strings.Contains(body, `"code":"too_many_connections"`) || !strings.Contains(body, "rpc-max-conns-per-peer is 2") {
+				t.Errorf("refusal body %s; want the code and the limit", body)
+			}
+			break
+		}
+		// Until both blocked requests hold their connections, this one
+		// may still get in.
+		if time.Now().After(deadline) {
+			t.Fatalf("third connection: %d %s %v; want 503 once two are open", code, body, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if mfs, err := reg.Gather(); err != nil || len(mfs) != 1 || mfs[0].GetMetric()[0].GetCounter().GetValue() < 1 {
+		t.Errorf("refused counter %v (%v); want at least 1", mfs, err)
+	}
+	close(release)
+	wg.Wait()
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		code, _, err := get("/")
+		if err == nil && code == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the blocked requests ended: %d %v; want 200", code, err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -213,7 +213,8 @@ func (s *Server) open() error {
 	rpcHandler := coordinator.NewRPCHandler(s.cfg.Coordinator, local, s.logger.With("component", "rpc"), s.reg)
 	rpcHandler.SetShardReader(reader)
 
-	s.aePeer = antientropy.NewHTTPPeers(s.meta, s.cfg.Coordinator.RPCDialTimeout.D(), s.cfg.AntiEntropy.RPCTimeout.D())
+	s.aePeer = antientropy.NewHTTPPeers(s.meta, s.cfg.Coordinator.RPCDialTimeout.D(), s.cfg.AntiEntropy.RPCTimeout.D(),
+		s.cfg.Coordinator.ClientConnsPerPeer())
 	s.aePeer.WrapTransport(peerTransport)
 	s.ae = antientropy.NewService(s.cfg.AntiEntropy, antientropy.Deps{
 		Node: s.NodeID, Meta: s.meta, Store: aeStore{s.store}, Peers: s.aePeer, Hints: hints,
