@@ -146,9 +146,10 @@ func TestPeerConnectionLimit(t *testing.T) {
 	refused := prometheus.NewCounter(prometheus.CounterOpts{Name: "refused"})
 	reg.MustRegister(refused)
 	ln := limitPerPeer(raw, 2, refused)
-	release := make(chan struct{})
+	entered, release := make(chan struct{}, 2), make(chan struct{})
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/block" {
+			entered <- struct{}{}
 			<-release
 		}
 		io.WriteString(w, "ok")
@@ -175,28 +176,19 @@ func TestPeerConnectionLimit(t *testing.T) {
 			}
 		})
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		code, body, err := get("/")
-		if err == nil && code == http.StatusServiceUnavailable {
-			if !strings.Contains(body, `"code":"too_many_connections"`) || !strings.Contains(body, "rpc-max-conns-per-peer is 2") {
-				t.Errorf("refusal body %s; want the code and the limit", body)
-			}
-			break
-		}
-		// Until both blocked requests hold their connections, this one
-		// may still get in.
-		if time.Now().After(deadline) {
-			t.Fatalf("third connection: %d %s %v; want 503 once two are open", code, body, err)
-		}
-		time.Sleep(20 * time.Millisecond)
+	<-entered
+	<-entered
+	code, body, err := get("/")
+	if err != nil || code != http.StatusServiceUnavailable || !strings.Contains(body, `"code":"too_many_connections"`) ||
+		!strings.Contains(body, "rpc-max-conns-per-peer is 2") {
+		t.Errorf("third connection: %d %s %v; want 503 with the code and the limit", code, body, err)
 	}
 	if mfs, err := reg.Gather(); err != nil || len(mfs) != 1 || mfs[0].GetMetric()[0].GetCounter().GetValue() < 1 {
 		t.Errorf("refused counter %v (%v); want at least 1", mfs, err)
 	}
 	close(release)
 	wg.Wait()
-	deadline = time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	for {
 		code, _, err := get("/")
 		if err == nil && code == 200 {
