@@ -33,14 +33,17 @@ const (
 )
 
 // Copy tuning. Before the owner change, exchanges with the source repeat
-// until the roots agree, at most copyPreRounds times: the last brings over
-// everything the source held at its start, and a source taking writes
-// never agrees exactly. After it, writes reach this node too, and
-// exchanges repeat until the roots agree, at most copyVerifyRounds times.
+// until the Merkle roots over every window agree, at most copyPreRounds
+// times; a copy whose roots never agree fails without the owner change.
+// After the first exchange (the stream), the source forwards the writes
+// the shard takes to this node (copyForwarder), so a shard under a steady
+// load agrees too. After the owner change, writes reach this node as an
+// owner, and exchanges repeat until the roots agree again, at most
+// copyVerifyRounds times.
 const (
-	copyPreRounds    = 10
+	copyPreRounds    = 30
 	copyVerifyRounds = 20
-	copyRoundPause   = 100 * time.Millisecond
+	copyRoundPause   = 50 * time.Millisecond
 )
 
 // A copy whose source (or meta) stops answering retries every
@@ -100,7 +103,7 @@ type CopyShardStatus struct {
 	Values int `json:"values"`
 	Rounds int `json:"rounds"`
 	// Verified is set once the roots over every window were equal after
-	// the owner change.
+	// the owner change (they were before it, or the copy failed).
 	Verified bool `json:"verified"`
 	// Resumed is set for a copy this node took up again after a restart.
 	Resumed bool `json:"resumed,omitempty"`
@@ -139,6 +142,9 @@ type shardCopier struct {
 	// retryPause and retryFor are copyRetryPause and copyRetryFor (tests
 	// shorten them).
 	retryPause, retryFor time.Duration
+	// forward, when not nil, asks a copy's source to forward the writes
+	// the shard takes to this node (renewing the lease).
+	forward func(ctx context.Context, shard, source uint64) error
 
 	mu      sync.Mutex // protects copies, cancel, closing and the intents file
 	copies  map[uint64]*CopyShardStatus
@@ -274,12 +280,25 @@ func (c *shardCopier) start(shard, source uint64, resumed bool) (CopyShardStatus
 func (c *shardCopier) run(ctx context.Context, st *CopyShardStatus, owner bool) error {
 	if !owner {
 		// Stream, then exchange until the Merkle roots over every window
-		// agree or the last exchange ran without error.
-		if _, err := c.syncUntilEqual(ctx, st, copyPreRounds); err != nil {
+		// agree: only a verified copy becomes an owner.
+		// The stream first; then the source forwards the writes the shard
+		// takes, so the roots can agree while it keeps taking them.
+		equal, err := c.syncUntilEqual(ctx, st, 1)
+		if err == nil && !equal {
+			stop := c.keepForwarding(ctx, st)
+			equal, err = c.syncUntilEqual(ctx, st, copyPreRounds-1)
+			stop()
+		}
+		if err != nil {
 			return err
 		}
+		if !equal {
+			return fmt.Errorf("node %d's copy of shard %d still differs from node %d's after %d exchanges (the shard takes writes faster than an exchange runs; "+
+				"run strata ctl truncate-shards so it stops taking new ones, then copy it again); node %d was not made an owner",
+				st.Dest, st.Shard, st.Source, copyPreRounds, st.Dest)
+		}
 		c.setState(st, "adding-owner")
-		err := c.retry(ctx, st, func() error { return c.meta.AddShardOwner(ctx, st.Shard, st.Dest) })
+		err = c.retry(ctx, st, func() error { return c.meta.AddShardOwner(ctx, st.Shard, st.Dest) })
 		if err != nil {
 			return fmt.Errorf("add node %d as owner of shard %d: %w", st.Dest, st.Shard, err)
 		}
@@ -312,6 +331,37 @@ func (c *shardCopier) run(ctx context.Context, st *CopyShardStatus, owner bool) 
 	st.Verified = true
 	c.mu.Unlock()
 	return nil
+}
+
+// keepForwarding renews the copy's forwarding lease on its source now and
+// every copyForwardRenew until the returned stop is called; the lease
+// outlives it by up to copyForwardLease, past the owner change. A source
+// that cannot forward only makes the roots slower to agree.
+func (c *shardCopier) keepForwarding(ctx context.Context, st *CopyShardStatus) (stop func()) {
+	if c.forward == nil {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(copyForwardRenew)
+		defer tick.Stop()
+		for {
+			if err := c.forward(ctx, st.Shard, st.Source); err != nil && ctx.Err() == nil {
+				c.logger.Warn("source does not forward writes to the shard copy", "shard_id", st.Shard, "source", st.Source, "error", err)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
 }
 
 // syncUntilEqual exchanges with the source until an exchange finds the

@@ -146,6 +146,21 @@ func TestShardCopier(t *testing.T) {
 		}
 	})
 
+	t.Run("roots never agree: no owner change", func(t *testing.T) {
+		f := &copyFakes{data: stateWithShards(false), states: []string{"streamed", "repaired"}}
+		c := newCopier(f)
+		if _, err := c.Start(10, 1); err != nil {
+			t.Fatal(err)
+		}
+		st := waitCopy(t, c, 10)
+		if st.State != "failed" || !strings.Contains(st.Error, "still differs") || st.Rounds != copyPreRounds {
+			t.Fatalf("status %+v, want failed after %d exchanges", st, copyPreRounds)
+		}
+		if owners := f.Data().ShardOwners(10); slices.Contains(owners, 3) {
+			t.Fatalf("owners %v: node 3 added although its copy never matched", owners)
+		}
+	})
+
 	t.Run("kill", func(t *testing.T) {
 		f := &copyFakes{data: stateWithShards(false), block: true}
 		c := newCopier(f)

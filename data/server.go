@@ -42,9 +42,11 @@ type Server struct {
 	hh     *hh.Service
 	ae     *antientropy.Service
 	copier *shardCopier
-	cq     *cq.Service
-	aePeer *antientropy.HTTPPeers
-	nodeID atomic.Uint64
+	// forwarder sends writes to the nodes copying this node's shards.
+	forwarder *copyForwarder
+	cq        *cq.Service
+	aePeer    *antientropy.HTTPPeers
+	nodeID    atomic.Uint64
 
 	httpLn, rpcLn     net.Listener
 	httpSrv, rpcSrv   *http.Server
@@ -189,7 +191,8 @@ func (s *Server) open() error {
 		return nodeKey.Transport(tlsconfig.Upgrade(base, rpcTLS))
 	}
 	s.rpc.WrapTransport(peerTransport)
-	local := &localStore{store: s.store, meta: s.meta, node: s.NodeID, refresh: s.meta.Refresh}
+	s.forwarder = newCopyForwarder(s.rpc, s.logger.With("component", "copy-shard"))
+	local := &localStore{store: s.store, meta: s.meta, node: s.NodeID, refresh: s.meta.Refresh, forward: s.forwarder}
 	handoff, hints, err := s.openHH()
 	if err != nil {
 		return err
@@ -226,6 +229,7 @@ func (s *Server) open() error {
 	}
 	h.mountEntropy(s.ae)
 	s.copier = newShardCopier(s.life, s.NodeID, s.meta, s.ae, filepath.Join(s.cfg.Dir, copyIntentsFile), s.logger.With("component", "copy-shard"))
+	s.copier.forward = s.requestForward
 	s.copier.Resume(copyIntents)
 	h.mountCopyShard(s.copier)
 	h.mountBackup(backupDeps{node: s.NodeID, store: aeStore{s.store}, ae: s.ae})
@@ -234,6 +238,7 @@ func (s *Server) open() error {
 	}
 	rpcMux := http.NewServeMux()
 	rpcMux.Handle(antientropy.PathPrefix, s.ae.Handler())
+	rpcMux.Handle("POST "+CopyForwardPath, s.forwarder)
 	rpcMux.Handle("/", rpcHandler)
 
 	requests := func(net.Listener) context.Context { return s.requests }
@@ -383,6 +388,9 @@ func (s *Server) shutdown() error {
 	if s.copier != nil {
 		s.copier.Close()
 	}
+	if s.forwarder != nil {
+		s.forwarder.Close()
+	}
 	if s.ae != nil {
 		errs = append(errs, s.ae.Close())
 		s.aePeer.Close()
@@ -444,4 +452,14 @@ func advertise(kind, configured string, bound net.Addr) (string, error) {
 		return "", fmt.Errorf("%s address %s binds every interface: set %s-advertise-addr", kind, bound, kind)
 	}
 	return tcp.String(), nil
+}
+
+// requestForward asks source to forward the writes shard takes to this
+// node (a copy's lease, renewed while the copy runs).
+func (s *Server) requestForward(ctx context.Context, shard, source uint64) error {
+	rc, err := s.aePeer.Post(ctx, source, fmt.Sprintf("%s?shard=%d&dest=%d", CopyForwardPath, shard, s.NodeID()), nil)
+	if err != nil {
+		return err
+	}
+	return rc.Close()
 }

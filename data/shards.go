@@ -91,6 +91,9 @@ type localStore struct {
 	// refresh reads the current state from meta, bypassing the cache; nil
 	// disables the re-check.
 	refresh func(ctx context.Context) (*meta.Data, error)
+	// forward, when not nil, passes every write on to the nodes copying
+	// its shard.
+	forward *copyForwarder
 }
 
 // refreshTimeout bounds the meta read behind an unknown shard.
@@ -112,6 +115,9 @@ func (s *localStore) WriteToShard(ctx context.Context, id uint64, points []model
 		err = s.store.WriteToShard(ctx, id, points)
 	}
 	var pw *tsdb.PartialWriteError
+	if s.forward != nil && (err == nil || errors.As(err, &pw)) {
+		s.forward.Forward(id, points)
+	}
 	if errors.As(err, &pw) {
 		reason := pw.Reason
 		if len(pw.Errs) > 0 {

@@ -249,9 +249,10 @@ func progressOptions(mode string, stderr io.Writer) (loadgen.RunnerOptions, erro
 	return loadgen.RunnerOptions{}, errors.New("bench: --progress must be auto, tty, plain or off")
 }
 
-// isTerminal reports whether w is a character device (a terminal).
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
+// isTerminal reports whether stream (a reader or writer) is a character
+// device (a terminal).
+func isTerminal(stream any) bool {
+	f, ok := stream.(*os.File)
 	if !ok {
 		return false
 	}

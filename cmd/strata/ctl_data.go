@@ -6,13 +6,11 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/strata-db/strata/data"
 	"github.com/strata-db/strata/meta"
@@ -133,8 +131,8 @@ const drainPasses = 3
 // owned shards) before removing it; elsewhere it warns that they become
 // under-replicated and answers no.
 func offerDrain(cmd *cobra.Command, o *ctlOptions, id uint64, owned int) bool {
-	in, ok := cmd.InOrStdin().(*os.File)
-	if ok && !o.json && term.IsTerminal(int(in.Fd())) {
+	in := cmd.InOrStdin()
+	if !o.json && isTerminal(in) {
 		fmt.Fprintf(cmd.OutOrStdout(), "data node %d owns %d shard(s); removing it leaves them under-replicated.\nMove them to the other data nodes first (as --drain does)? [Y/n] ", id, owned)
 		answer, _ := bufio.NewReader(in).ReadString('\n')
 		switch strings.ToLower(strings.TrimSpace(answer)) {

@@ -18,7 +18,6 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/strata-db/strata/data"
 	"github.com/strata-db/strata/meta"
@@ -70,10 +69,7 @@ type moveRunner struct {
 // standard output (a bar when it is a terminal and --json is not given).
 func newMoveRunner(cmd *cobra.Command, o *ctlOptions, flags moveFlags, c *meta.Client) *moveRunner {
 	out := cmd.OutOrStdout()
-	tty := false
-	if f, ok := out.(*os.File); ok && !o.json {
-		tty = term.IsTerminal(int(f.Fd()))
-	}
+	tty := !o.json && isTerminal(out)
 	return &moveRunner{cmd: cmd, o: o, flags: flags, meta: c, out: out, tty: tty, active: map[uint64]string{}}
 }
 

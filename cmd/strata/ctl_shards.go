@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -61,11 +62,14 @@ func newCtlCopyShardCommand(o *ctlOptions) *cobra.Command {
 		Use:   "copy-shard SRC DEST SHARD",
 		Short: "Copy SHARD from data node SRC to DEST, then make DEST an owner once the Merkle roots agree",
 		Long: `Copy SHARD from data node SRC (an owner) to DEST (id or address), with a
-live progress line. DEST streams the whole shard from SRC as anti-entropy
-restores a missing replica, then exchanges with SRC until their Merkle
-roots over every window are equal; only then is DEST added as an owner in
-meta, and a final exchange brings over what SRC took meanwhile. A copy that
-fails or is killed leaves DEST without the shard. Interrupting the command
+live progress line (plain lines when the output is not a terminal). DEST
+streams the whole shard from SRC as anti-entropy restores a missing
+replica; SRC then forwards the writes the shard takes to DEST while they
+exchange until their Merkle roots over every window are equal. Only then
+is DEST added as an owner in meta, and a final exchange brings over what
+SRC took meanwhile. A copy that fails or is killed leaves DEST without the
+shard. If SRC stops answering, DEST retries for 30 s and resumes where it
+stopped; if DEST restarts, it resumes the copy. Interrupting the command
 leaves the copy running (see copy-shard-status, kill-copy-shard).`,
 		Example: "  strata ctl copy-shard 1 3 7\n  strata ctl copy-shard 10.0.0.1:8088 10.0.0.3:8088 7 --detach",
 		Args:    cobra.ExactArgs(3),
@@ -96,6 +100,46 @@ leaves the copy running (see copy-shard-status, kill-copy-shard).`,
 	return cmd
 }
 
+// statusLine shows a running operation's state: a live progress line on
+// a terminal, else one plain line each time the state changes; nothing
+// with --json.
+type statusLine struct {
+	out  io.Writer
+	bar  *progressbar.ProgressBar
+	json bool
+	last string
+}
+
+func newStatusLine(out io.Writer, json bool, start string) *statusLine {
+	l := &statusLine{out: out, json: json}
+	if !json && isTerminal(out) {
+		l.bar = progressbar.NewOptions(-1, progressbar.OptionSetWriter(out), progressbar.OptionSpinnerType(14),
+			progressbar.OptionSetDescription(start), progressbar.OptionClearOnFinish())
+	}
+	return l
+}
+
+// update shows desc; off a terminal it prints it only when key (the
+// state) changed.
+func (l *statusLine) update(key, desc string) {
+	switch {
+	case l.json:
+	case l.bar != nil:
+		l.bar.Describe(desc)
+		_ = l.bar.Add(1)
+	case key != l.last:
+		fmt.Fprintln(l.out, desc)
+	}
+	l.last = key
+}
+
+// finish clears the live line.
+func (l *statusLine) finish() {
+	if l.bar != nil {
+		_ = l.bar.Finish()
+	}
+}
+
 // copyFollowGrace is how long following a copy tolerates a destination
 // that does not answer (a restart, after which it resumes the copy).
 const copyFollowGrace = 40 * time.Second
@@ -104,11 +148,7 @@ const copyFollowGrace = 40 * time.Second
 // line until the copy of shard ends.
 func followCopy(cmd *cobra.Command, o *ctlOptions, addr string, shard uint64, wait time.Duration) error {
 	out := cmd.OutOrStdout()
-	var bar *progressbar.ProgressBar
-	if !o.json {
-		bar = progressbar.NewOptions(-1, progressbar.OptionSetWriter(out), progressbar.OptionSpinnerType(14),
-			progressbar.OptionSetDescription(fmt.Sprintf("shard %d: starting", shard)), progressbar.OptionClearOnFinish())
-	}
+	line := newStatusLine(out, o.json, fmt.Sprintf("shard %d: starting", shard))
 	var unreachableSince time.Time
 	return follow(cmd, o, wait, fmt.Sprintf("the copy of shard %d", shard), func(ctx context.Context) (bool, error) {
 		var sts []data.CopyShardStatus
@@ -120,9 +160,7 @@ func followCopy(cmd *cobra.Command, o *ctlOptions, addr string, shard uint64, wa
 			if time.Since(unreachableSince) > copyFollowGrace {
 				return false, failed("read copy progress", err)
 			}
-			if bar != nil {
-				bar.Describe(fmt.Sprintf("shard %d: destination not answering (%s)", shard, time.Since(unreachableSince).Round(time.Second)))
-			}
+			line.update("unreachable", fmt.Sprintf("shard %d: destination not answering (%s)", shard, time.Since(unreachableSince).Round(time.Second)))
 			return false, nil
 		}
 		unreachableSince = time.Time{}
@@ -131,20 +169,17 @@ func followCopy(cmd *cobra.Command, o *ctlOptions, addr string, shard uint64, wa
 			return false, nil
 		}
 		st := sts[i]
-		if bar != nil {
-			desc := fmt.Sprintf("shard %d: %s, %d values, %d exchanges", shard, st.State, st.Values, st.Rounds)
-			if st.Running && st.Error != "" {
-				desc += fmt.Sprintf(", retrying (%d): %s", st.Retries, st.Error)
-			}
-			bar.Describe(desc)
-			_ = bar.Add(1)
+		desc := fmt.Sprintf("shard %d: %s, %d values, %d exchanges", shard, st.State, st.Values, st.Rounds)
+		key := st.State
+		if st.Running && st.Error != "" {
+			desc += fmt.Sprintf(", retrying (%d): %s", st.Retries, st.Error)
+			key += " retrying"
 		}
 		if st.Running {
+			line.update(key, desc)
 			return false, nil
 		}
-		if bar != nil {
-			_ = bar.Finish()
-		}
+		line.finish()
 		if st.Error != "" {
 			return true, &cliError{msg: fmt.Sprintf("copy of shard %d %s: %s", shard, st.State, st.Error)}
 		}
