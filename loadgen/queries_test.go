@@ -174,12 +174,16 @@ func TestQueryBench(t *testing.T) {
 		}
 	}
 
-	mix, err := qb.RunMix(context.Background(), shapes[:1])
+	mix, err := qb.RunMix(context.Background(), []loadgen.QueryShape{shapes[0], shapes[2]})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(mix) != 2 || mix[0].Single.Workers != 1 || mix[0].Concurrent.Workers != 3 || mix[0].Single.Queries != 10 || mix[0].P99Ratio() <= 0 {
-		t.Errorf("mix = %+v, want 1 then 3 clients, 10 queries each, a ratio", mix)
+	if len(mix) != 2 || mix[0].Single.Workers != 1 || mix[0].Concurrent.Workers != 3 || mix[0].Single.Queries != 20 || mix[0].P99Ratio() <= 0 {
+		t.Errorf("mix = %+v, want 1 then 3 clients, 20 queries each, a ratio", mix)
+	}
+	if s := mix[0].Shapes; len(s) != 2 || s[0].Shape != "single-groupby-1-1-1" || s[1].Shape != "lastpoint" ||
+		s[0].Single.Queries != 10 || s[1].Concurrent.Queries != 10 || s[0].P99Ratio() <= 0 {
+		t.Errorf("mix by type = %+v, want single-groupby-1-1-1 and lastpoint, 10 queries each", s)
 	}
 }
 

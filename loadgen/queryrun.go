@@ -114,6 +114,23 @@ type MixResult struct {
 	// Single is the mix sent by one client, Concurrent by Workers clients.
 	Single     QueryStats `json:"single"`
 	Concurrent QueryStats `json:"concurrent"`
+	// Shapes breaks both down by query type.
+	Shapes []MixShape `json:"query_types"`
+}
+
+// MixShape is one query type's share of a MixResult.
+type MixShape struct {
+	Shape      string     `json:"query_type"`
+	Single     QueryStats `json:"single"`
+	Concurrent QueryStats `json:"concurrent"`
+}
+
+// P99Ratio is the concurrent p99 over the one-client mean.
+func (m MixShape) P99Ratio() float64 {
+	if m.Single.Mean == 0 {
+		return 0
+	}
+	return float64(m.Concurrent.P99) / float64(m.Single.Mean)
 }
 
 // P99Ratio is the concurrent p99 over the one-client mean.
@@ -196,14 +213,33 @@ func (b *QueryBench) RunMix(ctx context.Context, shapes []QueryShape) ([]MixResu
 		perShape[i] = q
 	}
 	var mix []string
+	var kinds []int
 	for j := range b.cfg.Queries {
 		for i := range shapes {
 			mix = append(mix, perShape[i][j])
+			kinds = append(kinds, i)
 		}
 	}
 	out := make([]MixResult, len(b.clients))
 	for i, c := range b.clients {
-		out[i] = MixResult{Target: c.target.Name, Single: c.run(ctx, mix, 1), Concurrent: c.run(ctx, mix, b.cfg.Workers)}
+		single, t1 := c.send(ctx, mix, 1)
+		conc, tn := c.send(ctx, mix, b.cfg.Workers)
+		r := MixResult{Target: c.target.Name, Single: single.stats(c.target.Name, 1, t1), Concurrent: conc.stats(c.target.Name, b.cfg.Workers, tn)}
+		for k, s := range shapes {
+			of := func(ls latencies) latencies {
+				var sub latencies
+				for q, kind := range kinds {
+					if kind == k {
+						sub.d = append(sub.d, ls.d[q])
+					}
+				}
+				sub.firstErr = ls.firstErr
+				return sub
+			}
+			r.Shapes = append(r.Shapes, MixShape{Shape: s.Name,
+				Single: of(single).stats(c.target.Name, 1, t1), Concurrent: of(conc).stats(c.target.Name, b.cfg.Workers, tn)})
+		}
+		out[i] = r
 		if err := ctx.Err(); err != nil {
 			return out[:i], err
 		}
@@ -288,12 +324,19 @@ func (c *queryClient) query(ctx context.Context, q string) ([]byte, error) {
 	return body, nil
 }
 
-// run sends every query once with workers clients and times each.
-func (c *queryClient) run(ctx context.Context, queries []string, workers int) QueryStats {
+// latencies are the times of a batch of queries, in the batch's order:
+// -1 for a query that failed, 0 for one not sent.
+type latencies struct {
+	d        []time.Duration
+	firstErr string
+}
+
+// send sends every query once with workers clients and times each; it
+// returns the latencies and the batch's wall time.
+func (c *queryClient) send(ctx context.Context, queries []string, workers int) (latencies, time.Duration) {
 	lat := make([]time.Duration, len(queries))
 	var (
 		next     atomic.Int64
-		errs     atomic.Int64
 		firstErr sync.Once
 		first    string
 		wg       sync.WaitGroup
@@ -308,20 +351,41 @@ func (c *queryClient) run(ctx context.Context, queries []string, workers int) Qu
 				}
 				s := time.Now()
 				_, err := c.query(ctx, queries[i])
-				lat[i] = time.Since(s)
+				lat[i] = max(time.Since(s), 1)
 				if err != nil {
 					lat[i] = -1
-					errs.Add(1)
 					firstErr.Do(func() { first = err.Error() })
 				}
 			}
 		})
 	}
 	wg.Wait()
-	st := QueryStats{Target: c.target.Name, Workers: workers, Elapsed: time.Since(t0), Errors: int(errs.Load()), FirstError: first}
-	ok := slices.DeleteFunc(lat, func(d time.Duration) bool { return d <= 0 })
+	return latencies{d: lat, firstErr: first}, time.Since(t0)
+}
+
+// run sends every query once with workers clients and times each.
+func (c *queryClient) run(ctx context.Context, queries []string, workers int) QueryStats {
+	ls, elapsed := c.send(ctx, queries, workers)
+	return ls.stats(c.target.Name, workers, elapsed)
+}
+
+// stats summarizes the latencies of a batch that took elapsed.
+func (ls latencies) stats(target string, workers int, elapsed time.Duration) QueryStats {
+	st := QueryStats{Target: target, Workers: workers, Elapsed: elapsed}
+	var ok []time.Duration
+	for _, d := range ls.d {
+		switch {
+		case d < 0:
+			st.Errors++
+		case d > 0:
+			ok = append(ok, d)
+		}
+	}
+	if st.Errors > 0 {
+		st.FirstError = ls.firstErr
+	}
 	st.Queries = len(ok) + st.Errors
-	st.Rate = float64(st.Queries) / st.Elapsed.Seconds()
+	st.Rate = float64(st.Queries) / elapsed.Seconds()
 	if len(ok) == 0 {
 		return st
 	}

@@ -183,6 +183,14 @@ func writeMixReport(w io.Writer, res []loadgen.MixResult, types int, asJSON bool
 		if _, err := fmt.Fprintf(w, "%s: p99 with %d clients / mean with 1 client = %.2f\n", r.Target, r.Concurrent.Workers, r.P99Ratio()); err != nil {
 			return err
 		}
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintf(tw, "%s by query type\t1-client mean ms\t%d-client mean\t%[2]d-client p99\tp99/1-client mean\t\n", r.Target, r.Concurrent.Workers)
+		for _, s := range r.Shapes {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.2f\t\n", s.Shape, ms(s.Single.Mean), ms(s.Concurrent.Mean), ms(s.Concurrent.P99), s.P99Ratio())
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
 		for _, st := range []loadgen.QueryStats{r.Single, r.Concurrent} {
 			if st.FirstError != "" {
 				fmt.Fprintf(w, "note: %s, %d clients: %d failed, first: %.300s\n", r.Target, st.Workers, st.Errors, st.FirstError)
