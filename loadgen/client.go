@@ -3,6 +3,7 @@ package loadgen
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -49,15 +50,7 @@ func newClient(cfg Config) (*client, error) {
 	w.RawQuery = q.Encode()
 	qu := *base
 	qu.Path += "/query"
-	tr := &http.Transport{
-		Proxy:               http.ProxyFromEnvironment,
-		MaxIdleConns:        cfg.Workers,
-		MaxIdleConnsPerHost: cfg.Workers,
-		IdleConnTimeout:     90 * time.Second,
-		DisableCompression:  true,
-		ForceAttemptHTTP2:   false,
-		TLSClientConfig:     cfg.TLS,
-	}
+	tr := newTransport(cfg.Workers, cfg.TLS)
 	return &client{
 		cfg:       cfg,
 		http:      &http.Client{Transport: tr},
@@ -65,6 +58,20 @@ func newClient(cfg Config) (*client, error) {
 		writeURL:  w.String(),
 		queryURL:  qu.String(),
 	}, nil
+}
+
+// newTransport is an HTTP/1.1 transport keeping one idle keep-alive
+// connection per worker, bodies not compressed.
+func newTransport(workers int, tlsCfg *tls.Config) *http.Transport {
+	return &http.Transport{
+		Proxy:               http.ProxyFromEnvironment,
+		MaxIdleConns:        workers,
+		MaxIdleConnsPerHost: workers,
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
+		ForceAttemptHTTP2:   false,
+		TLSClientConfig:     tlsCfg,
+	}
 }
 
 // close drops the idle connections.

@@ -281,14 +281,7 @@ type queryClient struct {
 }
 
 func newQueryClient(cfg QueryConfig, t QueryTarget) *queryClient {
-	tr := &http.Transport{
-		Proxy:               http.ProxyFromEnvironment,
-		MaxIdleConns:        cfg.Workers,
-		MaxIdleConnsPerHost: cfg.Workers,
-		IdleConnTimeout:     90 * time.Second,
-		DisableCompression:  true,
-		TLSClientConfig:     cfg.TLS,
-	}
+	tr := newTransport(cfg.Workers, cfg.TLS)
 	base := strings.TrimRight(t.URL, "/") + "/query?" + url.Values{"db": {cfg.Database}}.Encode() + "&q="
 	return &queryClient{cfg: cfg, target: t, http: &http.Client{Transport: tr}, transport: tr, base: base}
 }

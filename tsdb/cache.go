@@ -353,19 +353,4 @@ func (c *cache) deleteRange(t *Tombstone) int64 {
 // an append: entries grow by many small appends, and doubling keeps the
 // copying and zeroing of regrowth amortized low (Go's append doubles only
 // below 256 elements, then grows by about 1.25x).
-func growArray(a *tsm.Array) {
-	n := len(a.Timestamps)
-	a.Timestamps = slices.Grow(a.Timestamps, n)
-	switch a.Type {
-	case models.FieldTypeFloat:
-		a.Floats = slices.Grow(a.Floats, n)
-	case models.FieldTypeInteger:
-		a.Integers = slices.Grow(a.Integers, n)
-	case models.FieldTypeUnsigned:
-		a.Unsigneds = slices.Grow(a.Unsigneds, n)
-	case models.FieldTypeString:
-		a.Strings = slices.Grow(a.Strings, n)
-	case models.FieldTypeBoolean:
-		a.Booleans = slices.Grow(a.Booleans, n)
-	}
-}
+func growArray(a *tsm.Array) { a.Grow(a.Len()) }
