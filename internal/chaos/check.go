@@ -82,9 +82,9 @@ type dataVerdict struct {
 	// AckedAny those acknowledged at level any.
 	Acked, AckedAny int
 	// Lost counts (point, owner) pairs where an acknowledged point at
-	// level ≥ one is missing or holds another value; LostAny the same for
-	// level any (reported, not a failure: the guarantee is for
-	// ≥ one).
+	// level ≥ one is missing or holds another value (owner 0: no replica
+	// holds it); LostAny the same for level any (reported, not a failure:
+	// the guarantee is for ≥ one).
 	Lost, LostAny int
 	// Unsent counts points read back that no writer sent with that value.
 	Unsent int
@@ -167,24 +167,33 @@ func verify(v *dataVerdict, db string, copies []shardCopy, sent []writerSnapshot
 				} else {
 					v.Acked++
 				}
-				owners := 0
-				for _, cp := range copies {
-					if t < cp.start || t >= cp.end {
-						continue
+				lost := func(owner uint64, present bool, got float64) {
+					if w.level == "any" {
+						v.LostAny++
+					} else {
+						v.Lost++
 					}
-					owners++
-					if got, ok := cp.points[pointKey{w.name, t}]; !ok || got != pointValue(w.id, seq) {
-						if w.level == "any" {
-							v.LostAny++
-						} else {
-							v.Lost++
-						}
-						v.example("%s: w=%s (consistency %s) point %d acknowledged, on node %d: present=%v value=%v", db, w.name, w.level, seq, cp.owner, ok, got)
+					v.example("%s: w=%s (consistency %s) point %d acknowledged, on node %d: present=%v value=%v", db, w.name, w.level, seq, owner, present, got)
+				}
+				// A shard group may hold several shards and a series lives in
+				// one of them: the point must be on every owner of each shard
+				// of its time where any owner holds it, and there must be one.
+				held := map[uint64]bool{}
+				for _, cp := range copies {
+					if _, ok := cp.points[pointKey{w.name, t}]; ok && t >= cp.start && t < cp.end {
+						held[cp.shard] = true
 					}
 				}
-				if owners == 0 {
-					v.Lost++
-					v.example("%s: w=%s point %d acknowledged but no shard covers it", db, w.name, seq)
+				if len(held) == 0 {
+					lost(0, false, 0)
+				}
+				for _, cp := range copies {
+					if !held[cp.shard] {
+						continue
+					}
+					if got, ok := cp.points[pointKey{w.name, t}]; !ok || got != pointValue(w.id, seq) {
+						lost(cp.owner, ok, got)
+					}
 				}
 			}
 		}

@@ -58,6 +58,30 @@ func TestVerifyFindsLossAndForeignPoints(t *testing.T) {
 		t.Fatalf("broken copy: lost %d (want 2), lost at any %d (want 1), unsent %d (want 3): %v", v.Lost, v.LostAny, v.Unsent, v.Examples)
 	}
 
+	// Two shards in the group: a series lives in one of them. Held by
+	// every owner of shard 2 (and nowhere in shard 1) it is whole; missing
+	// from one owner of shard 2 it is lost there.
+	two := func(pts2b map[pointKey]float64) []shardCopy {
+		return []shardCopy{
+			{shard: 1, owner: 1, start: 0, end: 1 << 62, points: map[pointKey]float64{}},
+			{shard: 1, owner: 2, start: 0, end: 1 << 62, points: map[pointKey]float64{}},
+			{shard: 2, owner: 3, start: 0, end: 1 << 62, points: full()},
+			{shard: 2, owner: 4, start: 0, end: 1 << 62, points: pts2b},
+		}
+	}
+	v = dataVerdict{}
+	verify(&v, "rf2", two(full()), sent, 0)
+	if v.Lost != 0 || v.LostAny != 0 || v.Unsent != 0 {
+		t.Fatalf("series in the second shard of the group: %+v", v)
+	}
+	partial := full()
+	delete(partial, pointKey{w.name, w.pointTime(7)})
+	v = dataVerdict{}
+	verify(&v, "rf2", two(partial), sent, 0)
+	if v.Lost != 1 {
+		t.Fatalf("point missing from one owner of its shard: lost %d, want 1: %v", v.Lost, v.Examples)
+	}
+
 	// A point no shard covers is lost too.
 	v = dataVerdict{}
 	verify(&v, "rf2", []shardCopy{{shard: 1, owner: 1, start: w.pointTime(5), end: 1 << 62, points: full()}}, sent[:1], 0)
