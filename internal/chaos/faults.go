@@ -92,14 +92,21 @@ func Schedule(seed int64, duration time.Duration, dataNodes, faultsPerRound int)
 	var total time.Duration
 	for total < duration {
 		var r Round
+		// busy holds the targets of the round's overlapping faults so far:
+		// they may still hold when a later fault starts. At most
+		// dataNodes-1 faults overlap, so some data node is always free.
+		busy := map[string]bool{}
 		for i := range faultsPerRound {
 			f := Fault{Kind: Kinds[rng.IntN(len(Kinds))], Node: rng.IntN(dataNodes), Gap: ms(500*time.Millisecond, 2*time.Second),
-				Overlap: i < faultsPerRound-1 && rng.IntN(3) == 0}
-			if i > 0 && r[i-1].Overlap && f.target() == r[i-1].target() {
-				f.Kind, f.Node = SlowLink, (r[i-1].Node+1)%dataNodes
-				if f.target() == r[i-1].target() { // the previous one was on data0's disk
+				Overlap: i < faultsPerRound-1 && rng.IntN(3) == 0 && len(busy) < dataNodes-1}
+			if busy[f.target()] {
+				f.Kind = SlowLink
+				for busy[f.target()] {
 					f.Node = (f.Node + 1) % dataNodes
 				}
+			}
+			if f.Overlap {
+				busy[f.target()] = true
 			}
 			switch f.Kind {
 			case PauseShort:

@@ -133,6 +133,17 @@ func TestMetaModel(t *testing.T) {
 // and another seed another one, within the asked duration's bounds, and
 // that overlapping faults never share a target.
 func TestScheduleReplays(t *testing.T) {
+	for seed := range int64(50) { // overlaps with 4 faults a round on 3 nodes
+		for _, r := range Schedule(seed, 10*time.Minute, 3, 4) {
+			for i, f := range r {
+				for _, g := range r[:i] {
+					if g.Overlap && f.target() == g.target() {
+						t.Fatalf("seed %d: %v may still hold when %v starts on the same target", seed, g, f)
+					}
+				}
+			}
+		}
+	}
 	a, b := Schedule(7, 10*time.Minute, 3, 3), Schedule(7, 10*time.Minute, 3, 3)
 	if !reflect.DeepEqual(a, b) {
 		t.Fatal("seed 7 gave two schedules")
@@ -146,8 +157,10 @@ func TestScheduleReplays(t *testing.T) {
 			t.Fatalf("round of %d faults, want 3", len(r))
 		}
 		for i, f := range r {
-			if i > 0 && r[i-1].Overlap && f.target() == r[i-1].target() {
-				t.Fatalf("%v overlaps %v on the same target", r[i-1], f)
+			for _, g := range r[:i] {
+				if g.Overlap && f.target() == g.target() {
+					t.Fatalf("%v may still hold when %v starts on the same target", g, f)
+				}
 			}
 			total += f.Hold + f.Gap
 			if f.Node < 0 || f.Node >= 3 {
