@@ -129,15 +129,8 @@ func (s *Server) checkRead(ctx context.Context, rc ReadConsistency) error {
 	if rc == ReadDefault {
 		return nil
 	}
-	// A new leader's commit index is only authoritative once an entry of
-	// its own term is applied: raft appends one on election; a barrier
-	// waits for it (once per term).
-	term := r.CurrentTerm()
-	if s.readyTerm.Load() != term {
-		if err := r.Barrier(s.cfg.ApplyTimeout.D()).Error(); err != nil {
-			return s.raftError("barrier", err)
-		}
-		s.readyTerm.Store(term)
+	if err := s.termApplied(r); err != nil {
+		return err
 	}
 	commit := r.CommitIndex()
 	if err := r.VerifyLeader().Error(); err != nil {
@@ -153,6 +146,21 @@ func (s *Server) checkRead(ctx context.Context, rc ReadConsistency) error {
 			return ErrClosed
 		case <-t.C:
 		}
+	}
+	return nil
+}
+
+// termApplied makes this leader's FSM hold every entry committed before
+// its term. A new leader's commit index is only authoritative once an
+// entry of its own term is applied: raft appends one on election; a
+// barrier waits for it (once per term).
+func (s *Server) termApplied(r *raft.Raft) error {
+	term := r.CurrentTerm()
+	if s.readyTerm.Load() != term {
+		if err := r.Barrier(s.cfg.ApplyTimeout.D()).Error(); err != nil {
+			return s.raftError("barrier", err)
+		}
+		s.readyTerm.Store(term)
 	}
 	return nil
 }

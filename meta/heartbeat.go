@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/hashicorp/raft"
 )
 
 // Data node states in meta's view (GET /data-nodes/state).
@@ -118,40 +120,50 @@ func (h *heartbeats) states(d *Data, now time.Time) []DataNodeState {
 	return out
 }
 
-// notedLeadership tells h this node leads, in the current term; false
-// when it does not lead.
-func (s *Server) notedLeadership(now time.Time) bool {
+// leaderState returns the state this node holds as the leader, once it
+// has applied everything committed before its term (see termApplied),
+// after telling the heartbeat table the term it leads in. With wait
+// false it does not wait for that and answers ErrNoLeader instead.
+func (s *Server) leaderState(now time.Time, wait bool) (*Data, error) {
 	r := s.raft.Load()
-	if r == nil || !s.IsLeader() {
-		return false
-	}
-	s.heartbeats.leading(r.CurrentTerm(), now)
-	return true
-}
-
-// DataNodeStates is this node's view of the data nodes; ErrNotLeader (as
-// a *NotLeaderError) when it is not the leader, which alone hears them.
-func (s *Server) DataNodeStates() ([]DataNodeState, error) {
-	now := time.Now()
-	if !s.notedLeadership(now) {
+	if r == nil || r.State() != raft.Leader {
 		leader, err := s.leaderHTTPAddr()
 		if err != nil {
 			return nil, err
 		}
 		return nil, &NotLeaderError{Leader: leader}
 	}
-	return s.heartbeats.states(s.fsm.Data(), now), nil
+	if !wait && s.readyTerm.Load() != r.CurrentTerm() {
+		return nil, ErrNoLeader
+	}
+	if err := s.termApplied(r); err != nil {
+		return nil, err
+	}
+	s.heartbeats.leading(r.CurrentTerm(), now)
+	return s.fsm.Data(), nil
+}
+
+// DataNodeStates is the leader's view of the data nodes (a
+// *NotLeaderError on other nodes: only the leader hears heartbeats).
+func (s *Server) DataNodeStates() ([]DataNodeState, error) {
+	now := time.Now()
+	d, err := s.leaderState(now, true)
+	if err != nil {
+		return nil, err
+	}
+	return s.heartbeats.states(d, now), nil
 }
 
 // dataNodesIn counts the data nodes in state as this node sees them: 0
-// when it is not the leader.
+// when it is not a leader ready to answer.
 func (s *Server) dataNodesIn(state string) int {
-	states, err := s.DataNodeStates()
+	now := time.Now()
+	d, err := s.leaderState(now, false)
 	if err != nil {
 		return 0
 	}
 	n := 0
-	for _, st := range states {
+	for _, st := range s.heartbeats.states(d, now) {
 		if st.State == state {
 			n++
 		}
@@ -169,11 +181,12 @@ func (s *Server) handleHeartbeat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := time.Now()
-	if !s.notedLeadership(now) {
-		writeError(w, fmt.Errorf("heartbeat: %w", ErrNoLeader))
+	d, err := s.leaderState(now, true)
+	if err != nil {
+		writeError(w, fmt.Errorf("heartbeat: %w", err))
 		return
 	}
-	if s.fsm.Data().DataNode(hb.NodeID) == nil {
+	if d.DataNode(hb.NodeID) == nil {
 		writeError(w, fmt.Errorf("heartbeat from data node %d: %w", hb.NodeID, ErrDataNodeNotFound))
 		return
 	}
