@@ -189,7 +189,9 @@ func BatchLen(batch []byte) (int, error) {
 // DecodePoints decodes a batch written by AppendPoints, appending its
 // points to dst[:0] and returning the result. The points' byte slices
 // alias src (nothing is copied); their tag and field slices share two
-// arrays allocated per call (use a PointsDecoder to reuse them). src may
+// arrays allocated per call (use a PointsDecoder to reuse them), and the
+// points of a series repeated in the batch share their Measurement and Tags
+// slices, as parsed line protocol's do. src may
 // come from the network or disk: a bad checksum, an unknown version, a
 // truncated or malformed batch or trailing bytes return an error wrapping
 // ErrCorruptBatch (ErrProtocolVersion as well for a version mismatch) and
@@ -210,6 +212,9 @@ type PointsDecoder struct {
 	// nTags and nFields are the entries of tags and fields the last
 	// Decode filled (which alias its src).
 	nTags, nFields int
+	// series maps the encoded measurement and tags of each series of the
+	// last Decode (aliasing its src) to its first point.
+	series map[string]int32
 }
 
 // release drops the references the last Decode left to its src, so a
@@ -218,6 +223,7 @@ type PointsDecoder struct {
 func (d *PointsDecoder) release() {
 	clear(d.tags[:d.nTags])
 	clear(d.fields[:d.nFields])
+	clear(d.series)
 	d.nTags, d.nFields = 0, 0
 }
 
@@ -255,7 +261,7 @@ func (d *PointsDecoder) Decode(src []byte, dst []models.Point) ([]models.Point, 
 	}
 	// Pass 1 validates and sizes the arrays; pass 2 fills them.
 	points := r.Rest()
-	nTags, nFields := r.points(int(count), nil, nil, nil)
+	nTags, nFields := r.points(int(count), nil, nil, nil, nil)
 	if r.Err() != nil {
 		return dst, fmt.Errorf("decode point batch: %w", r.Err())
 	}
@@ -275,7 +281,11 @@ func (d *PointsDecoder) Decode(src []byte, dst []models.Point) ([]models.Point, 
 	clear(d.tags[nTags:max(nTags, d.nTags)])
 	clear(d.fields[nFields:max(nFields, d.nFields)])
 	d.nTags, d.nFields = nTags, nFields
-	r.points(int(count), dst, d.tags[:nTags], d.fields[:nFields])
+	if d.series == nil {
+		d.series = make(map[string]int32)
+	}
+	clear(d.series)
+	r.points(int(count), dst, d.tags[:nTags], d.fields[:nFields], d.series)
 	return dst, nil
 }
 
@@ -297,9 +307,16 @@ type batchReader struct{ bytereader.Reader }
 // points reads n points. With pts nil it only validates and counts the
 // tags and fields; otherwise it fills pts, tags and fields, which pass 1
 // sized.
-func (r *batchReader) points(n int, pts []models.Point, tags []models.Tag, fields []models.Field) (nTags, nFields int) {
+//
+// With series non-nil (pass 2), a point whose measurement and tags are
+// byte for byte those of an earlier point gets that point's Measurement
+// and Tags slices, as the line-protocol parser gives a repeated series, so
+// the storage engine derives the series key once per series of the batch
+// (models.SeriesMemo). series maps that encoded span to the earlier point.
+func (r *batchReader) points(n int, pts []models.Point, tags []models.Tag, fields []models.Field, series map[string]int32) (nTags, nFields int) {
 	var prev int64
 	for i := 0; i < n && r.Err() == nil; i++ {
+		before := r.Rest()
 		m := r.Bytes()
 		if r.Err() == nil && len(m) == 0 {
 			r.Failf("point %d: empty measurement", i)
@@ -319,6 +336,15 @@ func (r *batchReader) points(n int, pts []models.Point, tags []models.Tag, field
 			}
 		}
 		nTags += nt
+		if series != nil {
+			span := before[:len(before)-len(r.Rest())]
+			key := unsafe.String(unsafe.SliceData(span), len(span))
+			if j, ok := series[key]; ok {
+				m, pt = pts[j].Measurement, pts[j].Tags
+			} else {
+				series[key] = int32(i)
+			}
+		}
 		nf := r.Count(4) // key length, key, type, value
 		if r.Err() == nil && nf == 0 {
 			r.Failf("point %d: no fields", i)
