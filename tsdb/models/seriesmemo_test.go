@@ -41,8 +41,10 @@ func TestSeriesMemo(t *testing.T) {
 }
 
 // TestSeriesMemoRecallsEverySeries checks a batch cycling through 200
-// series (more than TSBS's 100 per batch) finds every repeat: series whose
-// slots collide must not keep evicting each other.
+// series (more than TSBS's 100 per batch) finds almost every repeat: series
+// whose slots collide must not keep evicting each other (a one-slot table
+// missed about a fifth of them). The table is a cache keyed by addresses,
+// so a rare miss is allowed; a wrong hit never is.
 func TestSeriesMemoRecallsEverySeries(t *testing.T) {
 	const series, rounds = 200, 10
 	var lp []byte
@@ -57,11 +59,20 @@ func TestSeriesMemoRecallsEverySeries(t *testing.T) {
 		t.Fatal(err)
 	}
 	var m SeriesMemo
+	misses := 0
 	for i := range pts {
 		v, ok := m.Recall(&pts[i], int32(i))
-		if want := i >= series; ok != want || (ok && int(v) != i%series) {
-			t.Fatalf("point %d: Recall = %d, %v; want %d, %v", i, v, ok, i%series, want)
+		switch {
+		case ok && i < series:
+			t.Fatalf("point %d, the first of its series, was recalled as point %d", i, v)
+		case ok && int(v)%series != i%series:
+			t.Fatalf("point %d (series %d) was recalled as point %d (series %d)", i, i%series, v, int(v)%series)
+		case !ok && i >= series:
+			misses++
 		}
+	}
+	if max := len(pts) / 100; misses > max {
+		t.Fatalf("%d of %d repeats missed; want at most %d", misses, len(pts)-series, max)
 	}
 }
 
