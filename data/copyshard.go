@@ -231,7 +231,6 @@ func (c *shardCopier) start(shard, source uint64, resumed bool) (CopyShardStatus
 	case slices.Contains(owners, me) && !resumed:
 		return CopyShardStatus{}, fmt.Errorf("%w: node %d already owns shard %d", errCopyConflict, me, shard)
 	}
-	owner := slices.Contains(owners, me)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if st := c.copies[shard]; st != nil && st.Running {
@@ -250,7 +249,7 @@ func (c *shardCopier) start(shard, source uint64, resumed bool) (CopyShardStatus
 	go func() {
 		defer c.wg.Done()
 		defer cancel()
-		err := c.run(ctx, st, owner)
+		err := c.run(ctx, st)
 		c.mu.Lock()
 		stopping := c.closing || c.life.Err() != nil
 		st.Running, st.Finished = false, time.Now()
@@ -274,10 +273,23 @@ func (c *shardCopier) start(shard, source uint64, resumed bool) (CopyShardStatus
 	return *st, nil
 }
 
-// run copies, verifies, adds this node as an owner and converges; owner
-// says this node owns the shard already (a copy resumed after the owner
-// change), which skips to converging.
-func (c *shardCopier) run(ctx context.Context, st *CopyShardStatus, owner bool) error {
+// run copies, verifies, adds this node as an owner and converges. A copy
+// resumed after the owner change only converges: meta, not the state a
+// restarted node cached, says which.
+func (c *shardCopier) run(ctx context.Context, st *CopyShardStatus) error {
+	var d *meta.Data
+	err := c.retry(ctx, st, func() (err error) {
+		d, err = c.meta.Refresh(ctx)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("read the cluster state: %w", err)
+	}
+	owners := d.ShardOwners(st.Shard)
+	owner := slices.Contains(owners, st.Dest)
+	if !owner && !slices.Contains(owners, st.Source) {
+		return fmt.Errorf("node %d no longer owns shard %d (owners %v)", st.Source, st.Shard, owners)
+	}
 	if !owner {
 		// Stream, then exchange until the Merkle roots over every window
 		// agree: only a verified copy becomes an owner.
@@ -305,10 +317,16 @@ func (c *shardCopier) run(ctx context.Context, st *CopyShardStatus, owner bool) 
 	}
 	// The shard sync must see the new ownership before the copy stops
 	// protecting the shard.
-	for {
+	for deadline := time.Now().Add(c.retryFor); ; {
 		d, err := c.meta.Refresh(ctx)
 		if err == nil && slices.Contains(d.ShardOwners(st.Shard), st.Dest) {
 			break
+		}
+		if time.Now().After(deadline) && err != nil {
+			return fmt.Errorf("read whether node %d owns shard %d: %w", st.Dest, st.Shard, err)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("meta still does not show node %d as an owner of shard %d after %s", st.Dest, st.Shard, c.retryFor)
 		}
 		select {
 		case <-ctx.Done():

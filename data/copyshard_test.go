@@ -19,8 +19,11 @@ import (
 // failing its first fails calls, or blocks until its context ends when
 // block is set; AddShardOwner edits data.
 type copyFakes struct {
-	mu     sync.Mutex
-	data   *meta.Data
+	mu   sync.Mutex
+	data *meta.Data
+	// stale, when set, is what Data answers (a restarted node's cached
+	// state); Refresh answers data.
+	stale  *meta.Data
 	states []string
 	block  bool
 	fails  int
@@ -30,10 +33,17 @@ type copyFakes struct {
 func (f *copyFakes) Data() *meta.Data {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.stale != nil {
+		return f.stale
+	}
 	return f.data
 }
 
-func (f *copyFakes) Refresh(context.Context) (*meta.Data, error) { return f.Data(), nil }
+func (f *copyFakes) Refresh(context.Context) (*meta.Data, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.data, nil
+}
 
 func (f *copyFakes) AddShardOwner(_ context.Context, shard, node uint64) error {
 	f.mu.Lock()
@@ -245,6 +255,23 @@ func TestShardCopier(t *testing.T) {
 		c.Resume(map[uint64]uint64{11: 2})
 		if st := waitCopy(t, c, 11); st.State != "done" || st.Rounds != 1 {
 			t.Fatalf("status %+v, want done after one exchange", st)
+		}
+	})
+
+	t.Run("resumed with a stale cached owner", func(t *testing.T) {
+		// The restarted node's cached state still lists it as an owner
+		// of shard 10 (from before a remove-shard); meta does not.
+		stale := stateWithShards(false)
+		stale.Databases[0].RetentionPolicies[0].ShardGroups[0].Shards[0].Owners = []uint64{1, 2, 3}
+		f := &copyFakes{data: stateWithShards(false), stale: stale, states: []string{"streamed", "equal"}}
+		c := newCopier(f)
+		c.Resume(map[uint64]uint64{10: 1})
+		if st := waitCopy(t, c, 10); st.State != "done" || st.Rounds != 3 {
+			t.Fatalf("status %+v, want done after the whole copy (3 exchanges)", st)
+		}
+		f.stale = nil
+		if owners := f.Data().ShardOwners(10); !slices.Contains(owners, 3) {
+			t.Fatalf("owners %v, want node 3 added", owners)
 		}
 	})
 

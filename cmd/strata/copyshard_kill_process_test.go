@@ -173,7 +173,8 @@ func TestCopyShardSurvivesKill9(t *testing.T) {
 		select {
 		case res = <-done:
 		case <-time.After(45 * time.Second):
-			t.Fatalf("copy-shard did not return\n%s", c.data[dest].Log())
+			st, _ := c.copyStatus(dest)
+			t.Fatalf("copy-shard did not return: %+v\n%s", st, c.data[dest].Log())
 		}
 		if res.code != 0 || !strings.Contains(res.out, "copied shard") {
 			t.Fatalf("copy-shard across the destination's restart: exit %d\n%s\n%s", res.code, res.out, c.data[dest].Log())

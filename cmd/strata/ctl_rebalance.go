@@ -260,50 +260,24 @@ func (r *moveRunner) copy(ctx context.Context, m shardMove) error {
 	case err != nil:
 		return fmt.Errorf("start copy on node %d: %w", m.Dest, err)
 	}
-	wctx, wcancel := context.WithTimeout(ctx, r.flags.wait)
-	defer wcancel()
-	var unreachableSince time.Time
-	for {
-		cctx, cancel := r.o.context(r.cmd)
-		var sts []data.CopyShardStatus
-		err := r.o.dataNodes.call(cctx, http.MethodGet, n.HTTPAddr, data.CopyShardStatusPath, &sts)
-		cancel()
-		switch {
-		case err != nil:
-			// The destination may be restarting: it resumes the copy.
-			if unreachableSince.IsZero() {
-				unreachableSince = time.Now()
-			}
-			if time.Since(unreachableSince) > copyFollowGrace {
-				return fmt.Errorf("read copy progress from node %d: %w", m.Dest, err)
-			}
+	st, err := watchCopy(ctx, r.cmd, r.o, n.HTTPAddr, m.Shard, ours.Started, r.flags.wait, func(st data.CopyShardStatus, silent time.Duration) {
+		if silent > 0 {
 			r.setActive(m.Shard, fmt.Sprintf("shard %d: node %d not answering", m.Shard, m.Dest))
-		default:
-			unreachableSince = time.Time{}
-			i := slices.IndexFunc(sts, func(st data.CopyShardStatus) bool {
-				return st.Shard == m.Shard && !st.Started.Before(ours.Started)
-			})
-			if i >= 0 {
-				st := sts[i]
-				if !st.Running {
-					if st.State != "done" {
-						return fmt.Errorf("copy to node %d %s: %s", m.Dest, st.State, st.Error)
-					}
-					return nil
-				}
-				state := fmt.Sprintf("shard %d -> node %d: %s, %d values", m.Shard, m.Dest, st.State, st.Values)
-				if st.Error != "" {
-					state += ", retrying"
-				}
-				r.setActive(m.Shard, state)
-			}
+			return
 		}
-		select {
-		case <-wctx.Done():
-			return fmt.Errorf("stopped following the copy of shard %d to node %d (it keeps running): %w", m.Shard, m.Dest, wctx.Err())
-		case <-time.After(200 * time.Millisecond):
+		state := fmt.Sprintf("shard %d -> node %d: %s, %d values", m.Shard, m.Dest, st.State, st.Values)
+		if st.Error != "" {
+			state += ", retrying"
 		}
+		r.setActive(m.Shard, state)
+	})
+	switch {
+	case err != nil:
+		return fmt.Errorf("copy to node %d: %w", m.Dest, err)
+	case st.State != "done":
+		return fmt.Errorf("copy to node %d %s: %s", m.Dest, st.State, st.Error)
 	}
+	return nil
 }
 
 // printPlan prints a plan as a table (or JSON with --json).

@@ -84,7 +84,8 @@ leaves the copy running (see copy-shard-status, kill-copy-shard).`,
 			}
 			addr := d.DataNode(dest).HTTPAddr
 			ctx, cancel := o.context(cmd)
-			err = o.dataNodes.call(ctx, http.MethodPost, addr, fmt.Sprintf("%s?shard=%d&source=%d", data.CopyShardPath, shard, src), nil)
+			var started data.CopyShardStatus
+			err = o.dataNodes.call(ctx, http.MethodPost, addr, fmt.Sprintf("%s?shard=%d&source=%d", data.CopyShardPath, shard, src), &started)
 			cancel()
 			if err != nil {
 				return failed(fmt.Sprintf("start copy of shard %d from node %d to node %d", shard, src, dest), err)
@@ -92,7 +93,7 @@ leaves the copy running (see copy-shard-status, kill-copy-shard).`,
 			if detach {
 				return o.done(cmd.OutOrStdout(), fmt.Sprintf("copying shard %d from node %d to node %d", shard, src, dest))
 			}
-			return followCopy(cmd, o, addr, shard, wait)
+			return followCopy(cmd, o, addr, shard, started.Started, wait)
 		},
 	}
 	cmd.Flags().DurationVar(&wait, "wait", time.Hour, "stop following the copy after this long")
@@ -144,50 +145,77 @@ func (l *statusLine) finish() {
 // that does not answer (a restart, after which it resumes the copy).
 const copyFollowGrace = 40 * time.Second
 
-// followCopy polls the destination's copy status and draws a progress
-// line until the copy of shard ends.
-func followCopy(cmd *cobra.Command, o *ctlOptions, addr string, shard uint64, wait time.Duration) error {
+// followCopy follows the copy of shard that the data node at addr
+// started at since, with a status line, until it ends.
+func followCopy(cmd *cobra.Command, o *ctlOptions, addr string, shard uint64, since time.Time, wait time.Duration) error {
 	out := cmd.OutOrStdout()
 	line := newStatusLine(out, o.json, fmt.Sprintf("shard %d: starting", shard))
-	var unreachableSince time.Time
-	return follow(cmd, o, wait, fmt.Sprintf("the copy of shard %d", shard), func(ctx context.Context) (bool, error) {
-		var sts []data.CopyShardStatus
-		if err := o.dataNodes.call(ctx, http.MethodGet, addr, data.CopyShardStatusPath, &sts); err != nil {
-			// The destination may be restarting: it resumes the copy.
-			if unreachableSince.IsZero() {
-				unreachableSince = time.Now()
-			}
-			if time.Since(unreachableSince) > copyFollowGrace {
-				return false, failed("read copy progress", err)
-			}
-			line.update("unreachable", fmt.Sprintf("shard %d: destination not answering (%s)", shard, time.Since(unreachableSince).Round(time.Second)))
-			return false, nil
+	st, err := watchCopy(cmd.Context(), cmd, o, addr, shard, since, wait, func(st data.CopyShardStatus, silent time.Duration) {
+		if silent > 0 {
+			line.update("unreachable", fmt.Sprintf("shard %d: destination not answering (%s)", shard, silent.Round(time.Second)))
+			return
 		}
-		unreachableSince = time.Time{}
-		i := slices.IndexFunc(sts, func(st data.CopyShardStatus) bool { return st.Shard == shard })
-		if i < 0 {
-			return false, nil
-		}
-		st := sts[i]
 		desc := fmt.Sprintf("shard %d: %s, %d values, %d exchanges", shard, st.State, st.Values, st.Rounds)
 		key := st.State
-		if st.Running && st.Error != "" {
+		if st.Error != "" {
 			desc += fmt.Sprintf(", retrying (%d): %s", st.Retries, st.Error)
 			key += " retrying"
 		}
-		if st.Running {
-			line.update(key, desc)
-			return false, nil
-		}
-		line.finish()
-		if st.Error != "" {
-			return true, &cliError{msg: fmt.Sprintf("copy of shard %d %s: %s", shard, st.State, st.Error)}
-		}
-		return true, o.output(out, st, func(tw *tabwriter.Writer) {
-			fmt.Fprintf(tw, "copied shard %d from node %d to node %d: %d values in %s; node %d is an owner, Merkle roots verified equal\n",
-				shard, st.Source, st.Dest, st.Values, st.Finished.Sub(st.Started).Round(time.Millisecond), st.Dest)
-		})
+		line.update(key, desc)
 	})
+	line.finish()
+	if err != nil {
+		return err
+	}
+	if st.Error != "" {
+		return &cliError{msg: fmt.Sprintf("copy of shard %d %s: %s", shard, st.State, st.Error)}
+	}
+	return o.output(out, st, func(tw *tabwriter.Writer) {
+		fmt.Fprintf(tw, "copied shard %d from node %d to node %d: %d values in %s; node %d is an owner, Merkle roots verified equal\n",
+			shard, st.Source, st.Dest, st.Values, st.Finished.Sub(st.Started).Round(time.Millisecond), st.Dest)
+	})
+}
+
+// watchCopy polls the data node at addr every 200 ms for its copy of
+// shard that started at since or later, until the copy ends (its final
+// status is returned), ctx ends or wait passes. show gets each running
+// state, or, while the node does not answer, for how long it has not: a
+// node restarted mid-copy resumes it, so silence fails the watch only
+// after copyFollowGrace.
+func watchCopy(ctx context.Context, cmd *cobra.Command, o *ctlOptions, addr string, shard uint64, since time.Time, wait time.Duration,
+	show func(st data.CopyShardStatus, silent time.Duration)) (data.CopyShardStatus, error) {
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	var silentSince time.Time
+	for {
+		rctx, rcancel := o.context(cmd)
+		var sts []data.CopyShardStatus
+		err := o.dataNodes.call(rctx, http.MethodGet, addr, data.CopyShardStatusPath, &sts)
+		rcancel()
+		if err != nil {
+			if silentSince.IsZero() {
+				silentSince = time.Now()
+			}
+			if time.Since(silentSince) > copyFollowGrace {
+				return data.CopyShardStatus{}, failed("read copy progress", err)
+			}
+			show(data.CopyShardStatus{Shard: shard, Running: true}, time.Since(silentSince))
+		} else {
+			silentSince = time.Time{}
+			i := slices.IndexFunc(sts, func(st data.CopyShardStatus) bool { return st.Shard == shard && !st.Started.Before(since) })
+			if i >= 0 && !sts[i].Running {
+				return sts[i], nil
+			}
+			if i >= 0 {
+				show(sts[i], 0)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return data.CopyShardStatus{}, fmt.Errorf("stopped following the copy of shard %d (it keeps running): %w", shard, ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 func newCtlCopyShardStatusCommand(o *ctlOptions) *cobra.Command {
