@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/strata-db/strata/data"
 	"github.com/strata-db/strata/meta"
@@ -131,10 +133,14 @@ const drainPasses = 3
 // owned shards) before removing it; elsewhere it warns that they become
 // under-replicated and answers no.
 func offerDrain(cmd *cobra.Command, o *ctlOptions, id uint64, owned int) bool {
-	in := cmd.InOrStdin()
-	if !o.json && isTerminal(in) {
+	in, ok := cmd.InOrStdin().(*os.File)
+	// isatty, not a character device: /dev/null is one too.
+	if ok && !o.json && term.IsTerminal(int(in.Fd())) {
 		fmt.Fprintf(cmd.OutOrStdout(), "data node %d owns %d shard(s); removing it leaves them under-replicated.\nMove them to the other data nodes first (as --drain does)? [Y/n] ", id, owned)
-		answer, _ := bufio.NewReader(in).ReadString('\n')
+		answer, err := bufio.NewReader(in).ReadString('\n')
+		if err != nil {
+			return false // no answer (end of input): nothing is moved
+		}
 		switch strings.ToLower(strings.TrimSpace(answer)) {
 		case "", "y", "yes":
 			return true

@@ -143,6 +143,7 @@ func (r *moveRunner) run(moves []shardMove) ([]moveResult, error) {
 	}
 	wg.Wait()
 	if bar != nil {
+		bar.Describe("")
 		_ = bar.Finish()
 		fmt.Fprintln(r.out)
 	}
@@ -204,6 +205,7 @@ func (r *moveRunner) finish(m shardMove, start time.Time, err error, bar *progre
 		_ = bar.Clear()
 		fmt.Fprintf(r.out, "%s: FAILED: %v\n", m, err)
 	case bar != nil:
+		bar.Describe(r.describe())
 		_ = bar.Add(1)
 	case err != nil:
 		fmt.Fprintf(r.out, "[%d/%d] %s: FAILED after %s: %v\n", done, total, m, took, err)
@@ -354,6 +356,9 @@ func planAndMove(cmd *cobra.Command, o *ctlOptions, flags moveFlags, drain map[u
 		if jerr := o.output(out, map[string]any{"moves": results, "after": p.After}, nil); jerr != nil {
 			return jerr
 		}
+	}
+	if err == nil && !o.json {
+		fmt.Fprintf(out, "done: %d moves\n", len(p.Moves))
 	}
 	return err
 }
