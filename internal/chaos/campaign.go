@@ -156,7 +156,7 @@ rounds:
 		for _, w := range writers {
 			w.next = fromSeq
 			wg.Add(1)
-			go w.run(c, rand.New(rand.NewPCG(uint64(cfg.Seed), uint64(w.id))), stop, &wg)
+			go w.run(c, rand.New(rand.NewPCG(uint64(cfg.Seed), uint64(i)<<32|uint64(w.id))), stop, &wg)
 		}
 		injectErr := c.runRound(i, round, r, logf)
 		close(stop)
