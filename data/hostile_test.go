@@ -3,11 +3,13 @@ package data_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -162,4 +164,66 @@ func TestSeriesLimits(t *testing.T) {
 			t.Errorf("node %d holds:\n%s\nwant:\n%s", i, strings.Join(got, "\n"), strings.Join(want, "\n"))
 		}
 	}
+}
+
+// TestRPCPeerConnectionBound runs many concurrent replicated writes
+// through a cluster whose rpc-max-conns-per-peer is 4: the writing node's
+// RPC client keeps to its share (one connection per peer) and queues the
+// rest, so every write is acknowledged, both replicas hold every point and
+// the peer refuses no connection.
+func TestRPCPeerConnectionBound(t *testing.T) {
+	c := clustertest.New(t, clustertest.Options{Meta: 1, Data: 2, Configure: func(_ int, cfg *data.Config) {
+		cfg.Coordinator.RPCMaxConnsPerPeer = 4
+	}})
+	c.CreateDatabase("db0", 2)
+	const writers = 50
+	var wg sync.WaitGroup
+	codes := make([]int, writers)
+	for w := range writers {
+		wg.Go(func() {
+			resp, err := http.Post(c.URL(0)+"/write?db=db0&consistency=all", "text/plain",
+				strings.NewReader(fmt.Sprintf("cpu,w=%d v=1 1000000000\ncpu,w=%d v=2 2000000000", w, w)))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			resp.Body.Close()
+			codes[w] = resp.StatusCode
+		})
+	}
+	wg.Wait()
+	for w, code := range codes {
+		if code != http.StatusNoContent {
+			t.Errorf("writer %d: %d; want 204", w, code)
+		}
+	}
+	for i := range c.N() {
+		n := 0
+		for _, lines := range c.ShardPoints(i) {
+			n += len(lines)
+		}
+		if n != 2*writers {
+			t.Errorf("node %d holds %d points; want %d", i, n, 2*writers)
+		}
+		resp, err := http.Get(c.URL(i) + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(b), "strata_rpc_peer_connections_refused_total 0") {
+			t.Errorf("node %d refused peer connections: %s", i, grepLines(string(b), "peer_connections_refused"))
+		}
+	}
+}
+
+// grepLines returns the lines of s that contain sub.
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
