@@ -92,3 +92,46 @@ func TestInfluxDB18MixedFieldTypes(t *testing.T) {
 		})
 	}
 }
+
+// influx18FieldTypes has a float, a string and a boolean field.
+const influx18FieldTypes = `m,host=a f=1.5,s="x",b=true 1000000000
+m,host=a f=2.5,s="y",b=false 2000000000
+m,host=b f=3,b=false 2000000000
+m,host=b s="z" 3000000000
+`
+
+// TestInfluxDB18FunctionFieldTypes pins which functions take string and
+// boolean fields: a function applied to a field of a type it does not
+// take fails the statement, with InfluxDB's message, instead of answering
+// (sum 0, max the greatest string); max(*) and min(*) include booleans.
+// Each want is InfluxDB 1.8.10's body (data written a line per request).
+func TestInfluxDB18FunctionFieldTypes(t *testing.T) {
+	e, _ := newExec(t, query.NewConfig(), influx18FieldTypes)
+	tests := []struct{ name, q, want string }{
+		{"mean of a string", `SELECT mean(s) FROM m`,
+			`{"results":[{"statement_id":0,"error":"unsupported mean iterator type: *query.stringInterruptIterator"}]}`},
+		{"sum of a boolean", `SELECT sum(b) FROM m`,
+			`{"results":[{"statement_id":0,"error":"unsupported sum iterator type: *query.booleanInterruptIterator"}]}`},
+		{"max of a string", `SELECT max(s) FROM m`,
+			`{"results":[{"statement_id":0,"error":"unsupported max iterator type: *query.stringInterruptIterator"}]}`},
+		{"derivative of a string", `SELECT non_negative_derivative(s) FROM m`,
+			`{"results":[{"statement_id":0,"error":"unsupported derivative iterator type: *query.stringInterruptIterator"}]}`},
+		{"moving average of a boolean", `SELECT moving_average(b, 2) FROM m`,
+			`{"results":[{"statement_id":0,"error":"unsupported moving average iterator type: *query.booleanInterruptIterator"}]}`},
+		{"nested mean of a string", `SELECT derivative(mean(s), 1s) FROM m WHERE time >= 0 AND time < 10s GROUP BY time(1s)`,
+			`{"results":[{"statement_id":0,"error":"unsupported mean iterator type: *query.stringInterruptIterator"}]}`},
+		{"max and min of booleans", `SELECT max(b), min(b) FROM m`,
+			`{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","max","min"],"values":[["1970-01-01T00:00:00Z",true,false]]}]}]}`},
+		{"max(*) includes booleans", `SELECT max(*), min(*), mean(*) FROM m`,
+			`{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","max_b","max_f","min_b","min_f","mean_f"],"values":[["1970-01-01T00:00:00Z",true,3,false,1.5,2.3333333333333335]]}]}]}`},
+		{"functions of every type", `SELECT count(s), first(b), mode(s) FROM m`,
+			`{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","count","first","mode"],"values":[["1970-01-01T00:00:00Z",3,true,"x"]]}]}]}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := execJSON(t, e, tc.q, ""); got != tc.want {
+				t.Errorf("%s\n got %s\nwant %s (InfluxDB 1.8.10)", tc.q, got, tc.want)
+			}
+		})
+	}
+}

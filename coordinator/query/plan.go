@@ -138,7 +138,7 @@ func expandFields(fields influxql.Fields, r *resolver, dims []string) (influxql.
 				continue
 			}
 			for _, n := range fieldNames {
-				if !match(n) || (needsNumeric(x.Name) && !isNumeric(r.types[n])) {
+				if !match(n) || !acceptsType(x.Name, r.types[n]) {
 					continue
 				}
 				args := slices.Clone(x.Args)
@@ -152,13 +152,67 @@ func expandFields(fields influxql.Fields, r *resolver, dims []string) (influxql.
 	return out, nil
 }
 
-// needsNumeric reports whether a function only accepts numbers.
-func needsNumeric(name string) bool {
+// acceptsType reports whether InfluxDB 1.8 runs function name over a
+// field of type t: count, first, last, distinct, elapsed, mode and sample
+// take every type, min and max numbers and booleans, the rest numbers
+// only. mean(*) expands to the fields of those types (influxql's
+// SelectStatement.RewriteFields); a named field of another type fails the
+// statement (InfluxDB 1.8's query/call_iterator.go, NewMeanIterator and
+// friends: "unsupported mean iterator type").
+func acceptsType(name string, t models.FieldType) bool {
 	switch name {
-	case "count", "distinct", "first", "last", "mode":
-		return false
+	case "count", "distinct", "first", "last", "mode", "elapsed", "sample":
+		return true
+	case "min", "max":
+		return isNumeric(t) || t == models.FieldTypeBoolean
 	}
-	return true
+	return isNumeric(t)
+}
+
+// iteratorNames are the words InfluxDB 1.8's errors name a function's
+// iterator by where they differ from the function's name.
+var iteratorNames = map[string]string{
+	"non_negative_derivative": "derivative",
+	"non_negative_difference": "difference",
+	"moving_average":          "moving average",
+	"cumulative_sum":          "cumulative sum",
+}
+
+// checkArgTypes fails a statement that applies a function to a field of
+// a type the function does not take (mean of a string field), with
+// InfluxDB 1.8's message. A field cast to another type (s::float) reads
+// no values of its own type and is not an error.
+func checkArgTypes(fields influxql.Fields, r *resolver) error {
+	var err error
+	for _, f := range fields {
+		influxql.WalkFunc(f.Expr, func(n influxql.Node) {
+			c, ok := n.(*influxql.Call)
+			if !ok || err != nil || len(c.Args) == 0 || isMath(c.Name) {
+				return
+			}
+			ref, ok := c.Args[0].(*influxql.VarRef)
+			if !ok || (ref.Type != influxql.Unknown && ref.Type != influxql.AnyField) {
+				return
+			}
+			t, isField := r.types[ref.Val]
+			var kind string
+			switch t {
+			case models.FieldTypeString:
+				kind = "string"
+			case models.FieldTypeBoolean:
+				kind = "boolean"
+			}
+			if !isField || kind == "" || acceptsType(c.Name, t) {
+				return
+			}
+			name := c.Name
+			if n, ok := iteratorNames[name]; ok {
+				name = n
+			}
+			err = invalidf("unsupported %s iterator type: *query.%sInterruptIterator", name, kind)
+		})
+	}
+	return err
 }
 
 // rewrite replaces references in expr by encoded references, registering

@@ -259,6 +259,9 @@ func (e *Executor) newPlan(ctx context.Context, st Storage, s *influxql.SelectSt
 	if p.agg, err = validate(s, fields, p.interval); err != nil {
 		return nil, err
 	}
+	if err := checkArgTypes(fields, r); err != nil {
+		return nil, err
+	}
 	p.aux = -1
 	if p.agg && len(fields) > 1 {
 		p.aux = auxSelector(fields)
