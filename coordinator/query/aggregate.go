@@ -68,8 +68,12 @@ func (p *plan) groupPoints(g *group) [][]Point {
 // aggRows computes an aggregate query for one group from raw points.
 func (p *plan) aggRows(g *group, limit int64) ([][]any, error) {
 	pts := p.groupPoints(g)
+	// A group makes a series only with points of a selected field: the
+	// rows that match a condition on another field but lack every
+	// selected one make none (InfluxDB 1.8 iterates the selected fields'
+	// points only).
 	lo, found := int64(0), false
-	for _, f := range pts {
+	for _, f := range pts[:p.selected] {
 		if len(f) > 0 && (!found || f[0].Time < lo) {
 			lo, found = f[0].Time, true
 		}
@@ -79,7 +83,7 @@ func (p *plan) aggRows(g *group, limit int64) ([][]any, error) {
 	}
 	starts, err := p.windowStarts(lo, limit, func() []int64 {
 		var times []int64
-		for _, f := range pts {
+		for _, f := range pts[:p.selected] {
 			for _, pt := range f {
 				times = append(times, pt.Time)
 			}

@@ -135,3 +135,46 @@ func TestInfluxDB18FunctionFieldTypes(t *testing.T) {
 		})
 	}
 }
+
+// influx18ConditionField has rows where the field a condition tests is
+// present but the selected field is not.
+const influx18ConditionField = `m,host=a f=1.5 1000000000
+m,host=b s="x" 1000000000
+m,host=a f=2.5,s="y" 61000000000
+m,host=b f=3,s="x" 62000000000
+`
+
+// TestInfluxDB18ConditionOnlyField pins that a field read only by the
+// WHERE clause makes no series: a group whose matching rows lack every
+// selected field answers nothing (not a row of nulls per window), as in
+// InfluxDB, whose iterators see only the selected fields' points. Each
+// want is InfluxDB 1.8.10's body.
+func TestInfluxDB18ConditionOnlyField(t *testing.T) {
+	e, _ := newExec(t, query.NewConfig(), influx18ConditionField)
+	const window = `time >= 0 AND time < 3m AND s = 'x'`
+	tests := []struct{ name, q, want string }{
+		{"a match with the field", `SELECT mean(f), max(f) FROM m WHERE ` + window + ` GROUP BY time(1m)`,
+			`{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","mean","max"],"values":[["1970-01-01T00:00:00Z",null,null],["1970-01-01T00:01:00Z",3,3],["1970-01-01T00:02:00Z",null,null]]}]}]}`},
+		{"a match with the field per host", `SELECT mean(f), max(f) FROM m WHERE ` + window + ` GROUP BY time(1m), host`,
+			`{"results":[{"statement_id":0,"series":[{"name":"m","tags":{"host":"b"},"columns":["time","mean","max"],"values":[["1970-01-01T00:00:00Z",null,null],["1970-01-01T00:01:00Z",3,3],["1970-01-01T00:02:00Z",null,null]]}]}]}`},
+		{"fill(none)", `SELECT mean(f), max(f) FROM m WHERE ` + window + ` GROUP BY time(1m) fill(none)`,
+			`{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","mean","max"],"values":[["1970-01-01T00:01:00Z",3,3]]}]}]}`},
+		{"matches without the field", `SELECT mean(f), max(f) FROM m WHERE ` + window + ` AND time < 1m GROUP BY time(1m)`,
+			`{"results":[{"statement_id":0}]}`},
+		{"matches without the field fill(0)", `SELECT mean(f), max(f) FROM m WHERE ` + window + ` AND time < 1m GROUP BY time(1m) fill(0)`,
+			`{"results":[{"statement_id":0}]}`},
+		{"count of matches without the field", `SELECT count(f) FROM m WHERE ` + window + ` AND time < 1m GROUP BY time(1m)`,
+			`{"results":[{"statement_id":0}]}`},
+		{"no window", `SELECT mean(f) FROM m WHERE ` + window + ` AND time < 1m`,
+			`{"results":[{"statement_id":0}]}`},
+		{"raw", `SELECT f FROM m WHERE ` + window + ` AND time < 1m`,
+			`{"results":[{"statement_id":0}]}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := execJSON(t, e, tc.q, ""); got != tc.want {
+				t.Errorf("%s\n got %s\nwant %s (InfluxDB 1.8.10)", tc.q, got, tc.want)
+			}
+		})
+	}
+}

@@ -19,6 +19,7 @@ type plan struct {
 	stmt     *influxql.SelectStatement
 	src      source
 	fields   []string // fields to read, by index
+	selected int      // fields[:selected] are the select list's, the rest the condition's
 	types    []models.FieldType
 	exprs    []influxql.Expr // select expressions, references rewritten
 	columns  []string        // output columns, "time" first

@@ -273,6 +273,7 @@ func (e *Executor) newPlan(ctx context.Context, st Storage, s *influxql.SelectSt
 	for _, f := range fields {
 		p.exprs = append(p.exprs, p.rewrite(f.Expr, r, idx))
 	}
+	p.selected = len(p.fields)
 	p.tagCond, p.needsPts = splitCondition(cond, r.isField)
 	if p.needsPts {
 		p.cond = p.rewrite(cond, r, idx)
