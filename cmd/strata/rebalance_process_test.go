@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"os"
@@ -200,8 +201,9 @@ func (c *rebalanceCluster) check(acked []int) map[uint64]int {
 }
 
 // TestRebalanceProcesses adds a third data node to a 2-node RF 2 cluster
-// under a steady write load and runs `strata ctl rebalance`, then drains
-// it again with `remove-data --drain`. After each, every acknowledged
+// under a steady write load and runs `strata ctl rebalance` (interrupted
+// after its first move, then again), then drains it again with
+// `remove-data --drain` and replaces a killed node with `replace-data`. After each, every acknowledged
 // point is on both owners of its shard (equal Merkle roots), every node
 // answers queries the same, and the shares are even.
 func TestRebalanceProcesses(t *testing.T) {
@@ -214,7 +216,9 @@ func TestRebalanceProcesses(t *testing.T) {
 		metas = append(metas, m.httpAddr)
 	}
 	cfg := filepath.Join(t.TempDir(), "data.toml")
-	toml := fmt.Sprintf("[anti-entropy]\n  check-interval = %q\n  settle-horizon = \"0s\"\n", aeCheckInterval)
+	// Copies slowed down (each shard's seed is ~16 KB of stream), so an
+	// interrupt lands mid-rebalance.
+	toml := fmt.Sprintf("[anti-entropy]\n  check-interval = %q\n  settle-horizon = \"0s\"\n  copy-rate-limit = 32000\n", aeCheckInterval)
 	if err := os.WriteFile(cfg, []byte(toml), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -229,11 +233,18 @@ func TestRebalanceProcesses(t *testing.T) {
 	if code := any.post(t, "/query?q="+url.QueryEscape("CREATE DATABASE db WITH REPLICATION 2 SHARD DURATION 1h"), ""); code != 200 {
 		t.Fatalf("CREATE DATABASE: status %d", code)
 	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for g := range int64(rebalanceGroups) {
+		var b strings.Builder
+		for i := range int64(2000) {
+			fmt.Fprintf(&b, "seed v=%di %d\n", rng.Int64(), c.base+g*int64(time.Hour)+i*int64(time.Millisecond))
+		}
+		if code := any.post(t, "/write?db=db&precision=ns&consistency=all", b.String()); code != 204 {
+			t.Fatalf("seed write: status %d", code)
+		}
+	}
 	stop := make(chan struct{})
 	wait := c.load(stop, 0)
-	for len(c.state().Shards()) < rebalanceGroups {
-		time.Sleep(100 * time.Millisecond)
-	}
 	third := c.addNode("data2")
 
 	t.Run("rebalance", func(t *testing.T) {
@@ -244,12 +255,26 @@ func TestRebalanceProcesses(t *testing.T) {
 		if counts := c.state().ShardsOwnedBy(third); len(counts) != 0 {
 			t.Fatalf("a dry run moved shards: node %d owns %v", third, counts)
 		}
+		// Interrupted after its first move, then run again.
+		p := proctest.Start(t, "rebalance", bin, "ctl", "--meta", strings.Join(metas, ","), "rebalance", "--parallel", "1")
+		for deadline := time.Now().Add(30 * time.Second); !strings.Contains(p.Log(), "[1/4]"); {
+			if time.Now().After(deadline) {
+				t.Fatalf("rebalance made no move:\n%s", p.Log())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if !p.Stop(20 * time.Second) {
+			t.Fatalf("rebalance did not stop on SIGTERM:\n%s", p.Log())
+		}
+		if p.ExitCode() == 0 || !strings.Contains(p.Log(), "interrupted after") || strings.Contains(p.Log(), "[4/4]") {
+			t.Fatalf("interrupted rebalance: exit %d\n%s", p.ExitCode(), p.Log())
+		}
 		out := ctl(t, bin, metas, "rebalance")
 		time.Sleep(300 * time.Millisecond) // writes after the last move too
 		close(stop)
 		acked := wait()
-		if !strings.Contains(out, "[4/4]") {
-			t.Fatalf("rebalance printed:\n%s", out)
+		if !strings.Contains(out, "done:") {
+			t.Fatalf("rebalance after the interrupted one printed:\n%s", out)
 		}
 		counts := c.check(acked)
 		for id := range c.nodes {
