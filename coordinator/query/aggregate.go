@@ -164,6 +164,9 @@ func integralWindow(c *influxql.Call, pts []Point, lo, hi int, start, end int64)
 // pushed-down queries, which have neither raw transformations nor
 // top/bottom/distinct.
 func (p *plan) buildRows(starts []int64, calls callFunc, pts [][]Point, winPts func(f, w int) []Point) [][]any {
+	if p.interval > 0 && p.stmt.Fill == influxql.NumberFill {
+		calls = numberFilled(calls, p.stmt.FillValue)
+	}
 	cols := make([][]tv, len(p.exprs))
 	fillable := make([]bool, len(p.exprs))
 	for i, e := range p.exprs {
@@ -175,6 +178,20 @@ func (p *plan) buildRows(starts []int64, calls callFunc, pts [][]Point, winPts f
 		fillable[i] = true
 	}
 	return p.fill(join(cols), fillable)
+}
+
+// numberFilled answers fill(<number>)'s value for a call in a window
+// without data: InfluxDB 1.8 fills each call's iterator before the
+// arithmetic and transformations over it (query/select.go,
+// buildCallIterator wraps every aggregate in NewFillIterator), so
+// sum(f) + 1 is 1 in an empty window.
+func numberFilled(calls callFunc, value any) callFunc {
+	return func(c *influxql.Call, w int) (any, int64, bool) {
+		if v, t, ok := calls(c, w); ok {
+			return v, t, true
+		}
+		return value, 0, true
+	}
 }
 
 // nestsSeries reports whether e holds a transformation or a multi-value
@@ -442,6 +459,22 @@ func (p *plan) fill(rows [][]any, fillable []bool) [][]any {
 		return dropEmpty(rows)
 	}
 	opt := p.stmt.Fill
+	if opt == influxql.NumberFill {
+		// The calls were filled (numberFilled); every other value missing
+		// in a row, of a transformation or of a field the series lacks
+		// altogether, takes the number too: InfluxDB's row scanner
+		// defaults a column without a point at the row's time to the
+		// fill value (query/select.go, NewIteratorScanner(…,
+		// opt.FillValue); query/cursor.go).
+		for _, r := range rows {
+			for col := 1; col < len(r); col++ {
+				if r[col] == nil {
+					r[col] = p.stmt.FillValue
+				}
+			}
+		}
+		return rows
+	}
 	for j, ok := range fillable {
 		if !ok {
 			continue
@@ -469,12 +502,6 @@ func (p *plan) fill(rows [][]any, fillable []bool) [][]any {
 					if r[col] == nil {
 						r[col] = int64(0)
 					}
-				}
-			}
-		case influxql.NumberFill:
-			for _, r := range rows {
-				if r[col] == nil {
-					r[col] = p.stmt.FillValue
 				}
 			}
 		case influxql.PreviousFill:

@@ -353,7 +353,7 @@ var groupStartData = dstLines("g,k=a",
 // first point that call has in the group, runs to the window of the upper
 // bound, and never sees a group the call has no point in
 // (iterator.gen.go.tmpl FillIterator); the cursor joins the calls by time,
-// null where a call has no row.
+// null where a call has no row (the number under fill(<number>)).
 func TestGoldenGroupByTimeStart(t *testing.T) {
 	e, _ := newExec(t, query.NewConfig(), groupStartData)
 	// 2026-01-01T02:00Z … 12:00Z (now) every 2 h.
@@ -372,10 +372,13 @@ func TestGoldenGroupByTimeStart(t *testing.T) {
 			`SELECT count(v), count(w) FROM g GROUP BY time(2h), k`,
 			series("a", `"count","count_1"`, rows(row(h2, "1", "null"), row(h4, "0", "null"), row(h6, "0", "1"), row(h8, "0", "0"), row(h10, "0", "0"), row(h12, "0", "0"))) + "," +
 				series("b", `"count","count_1"`, rows(row(h4, "1", "null"), row(h6, "0", "null"), row(h8, "0", "null"), row(h10, "0", "null"), row(h12, "0", "null")))},
-		{"number fill likewise",
+		// … but a number fill is also the row scanner's default for a
+		// call without a row (query/cursor.go): -1, not null (checked
+		// against InfluxDB 1.8.10).
+		{"number fill is every missing value",
 			`SELECT mean(v), mean(w) FROM g WHERE time <= '2026-01-01T08:00:00Z' GROUP BY time(2h), k fill(-1)`,
-			series("a", `"mean","mean_1"`, rows(row(h2, "1", "null"), row(h4, "-1", "null"), row(h6, "-1", "5"), row(h8, "-1", "-1"))) + "," +
-				series("b", `"mean","mean_1"`, rows(row(h4, "3", "null"), row(h6, "-1", "null"), row(h8, "-1", "null")))},
+			series("a", `"mean","mean_1"`, rows(row(h2, "1", "-1"), row(h4, "-1", "-1"), row(h6, "-1", "5"), row(h8, "-1", "-1"))) + "," +
+				series("b", `"mean","mean_1"`, rows(row(h4, "3", "-1"), row(h6, "-1", "-1"), row(h8, "-1", "-1")))},
 		{"a lower bound starts every call there, still none where it has no point",
 			`SELECT count(v), count(w) FROM g WHERE time >= '2026-01-01T02:00:00Z' AND time < '2026-01-01T08:00:00Z' GROUP BY time(2h), k`,
 			series("a", `"count","count_1"`, rows(row(h2, "1", "0"), row(h4, "0", "0"), row(h6, "0", "1"))) + "," +

@@ -178,3 +178,42 @@ func TestInfluxDB18ConditionOnlyField(t *testing.T) {
 		})
 	}
 }
+
+// influx18Fill has gaps per field and per host, and a measurement n
+// with a field m lacks.
+const influx18Fill = `m,host=a f=1,g=10 0
+m,host=b f=2 0
+m,host=a f=3 120000000000
+m,host=b f=4,g=20 180000000000
+n,host=a h=5 60000000000
+`
+
+// TestInfluxDB18NumberFill pins fill(<number>): each aggregate is filled
+// before arithmetic (sum(f) + 1 is 1 in an empty window), and a column a
+// series or measurement lacks altogether takes the number too, in every
+// row the other columns make. Each want is InfluxDB 1.8.10's body.
+func TestInfluxDB18NumberFill(t *testing.T) {
+	e, _ := newExec(t, query.NewConfig(), influx18Fill)
+	const window = `time >= 0 AND time < 4m`
+	tests := []struct{ name, q, want string }{
+		{"before arithmetic", `SELECT mean(f) * 2, sum(f) + 1, max(f) FROM m WHERE ` + window + ` GROUP BY time(1m) fill(0)`,
+			`{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","mean","sum","max"],"values":[["1970-01-01T00:00:00Z",3,4,2],["1970-01-01T00:01:00Z",0,1,0],["1970-01-01T00:02:00Z",6,4,3],["1970-01-01T00:03:00Z",8,5,4]]}]}]}`},
+		{"each call of a sum", `SELECT sum(f) + sum(g) FROM m WHERE ` + window + ` GROUP BY time(1m) fill(7)`,
+			`{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","sum_sum"],"values":[["1970-01-01T00:00:00Z",13],["1970-01-01T00:01:00Z",14],["1970-01-01T00:02:00Z",10],["1970-01-01T00:03:00Z",24]]}]}]}`},
+		{"a field a host lacks", `SELECT mean(f), mean(g) FROM m WHERE ` + window + ` GROUP BY time(1m), host fill(0)`,
+			`{"results":[{"statement_id":0,"series":[{"name":"m","tags":{"host":"a"},"columns":["time","mean","mean_1"],"values":[["1970-01-01T00:00:00Z",1,10],["1970-01-01T00:01:00Z",0,0],["1970-01-01T00:02:00Z",3,0],["1970-01-01T00:03:00Z",0,0]]},{"name":"m","tags":{"host":"b"},"columns":["time","mean","mean_1"],"values":[["1970-01-01T00:00:00Z",2,0],["1970-01-01T00:01:00Z",0,0],["1970-01-01T00:02:00Z",0,0],["1970-01-01T00:03:00Z",4,20]]}]}]}`},
+		{"a field a measurement lacks", `SELECT mean(f), mean(h) FROM m, n WHERE ` + window + ` GROUP BY time(1m) fill(0)`,
+			`{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","mean","mean_1"],"values":[["1970-01-01T00:00:00Z",1.5,0],["1970-01-01T00:01:00Z",0,0],["1970-01-01T00:02:00Z",3,0],["1970-01-01T00:03:00Z",4,0]]},{"name":"n","columns":["time","mean","mean_1"],"values":[["1970-01-01T00:00:00Z",0,0],["1970-01-01T00:01:00Z",0,5],["1970-01-01T00:02:00Z",0,0],["1970-01-01T00:03:00Z",0,0]]}]}]}`},
+		{"no lower bound", `SELECT mean(f), mean(g) FROM m WHERE time < 4m GROUP BY time(1m), host fill(0)`,
+			`{"results":[{"statement_id":0,"series":[{"name":"m","tags":{"host":"a"},"columns":["time","mean","mean_1"],"values":[["1970-01-01T00:00:00Z",1,10],["1970-01-01T00:01:00Z",0,0],["1970-01-01T00:02:00Z",3,0],["1970-01-01T00:03:00Z",0,0]]},{"name":"m","tags":{"host":"b"},"columns":["time","mean","mean_1"],"values":[["1970-01-01T00:00:00Z",2,0],["1970-01-01T00:01:00Z",0,0],["1970-01-01T00:02:00Z",0,0],["1970-01-01T00:03:00Z",4,20]]}]}]}`},
+		{"count", `SELECT count(g), sum(f) FROM m WHERE ` + window + ` GROUP BY time(1m), host fill(0)`,
+			`{"results":[{"statement_id":0,"series":[{"name":"m","tags":{"host":"a"},"columns":["time","count","sum"],"values":[["1970-01-01T00:00:00Z",1,1],["1970-01-01T00:01:00Z",0,0],["1970-01-01T00:02:00Z",0,3],["1970-01-01T00:03:00Z",0,0]]},{"name":"m","tags":{"host":"b"},"columns":["time","count","sum"],"values":[["1970-01-01T00:00:00Z",0,2],["1970-01-01T00:01:00Z",0,0],["1970-01-01T00:02:00Z",0,0],["1970-01-01T00:03:00Z",1,4]]}]}]}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := execJSON(t, e, tc.q, ""); got != tc.want {
+				t.Errorf("%s\n got %s\nwant %s (InfluxDB 1.8.10)", tc.q, got, tc.want)
+			}
+		})
+	}
+}
