@@ -1,6 +1,7 @@
 package query
 
 import (
+	"math"
 	"slices"
 	"sort"
 	"strconv"
@@ -177,7 +178,21 @@ func (p *plan) buildRows(starts []int64, calls callFunc, pts [][]Point, winPts f
 		cols[i] = p.exprColumn(e, starts, calls)
 		fillable[i] = true
 	}
-	return p.fill(join(cols), fillable)
+	return nanToNull(p.fill(join(cols), fillable))
+}
+
+// nanToNull answers NaN values (stddev of one point, arithmetic over
+// it) as null once the fill is done: a NaN is a value to the fill, which
+// leaves it and carries it forward as InfluxDB's fill iterator does.
+func nanToNull(rows [][]any) [][]any {
+	for _, r := range rows {
+		for i, v := range r {
+			if f, ok := v.(float64); ok && math.IsNaN(f) {
+				r[i] = nil
+			}
+		}
+	}
+	return rows
 }
 
 // numberFilled answers fill(<number>)'s value for a call in a window
@@ -416,8 +431,8 @@ func (p *plan) exprColumn(e influxql.Expr, starts []int64, calls callFunc) []tv 
 		var v any
 		if some {
 			v = ev.Eval(expr)
-			if f, ok := v.(float64); ok {
-				v = finite(f)
+			if f, ok := v.(float64); ok && !math.IsNaN(f) {
+				v = finite(f) // NaN stays until after the fill (nanToNull)
 			}
 		}
 		out[w] = tv{s, v}

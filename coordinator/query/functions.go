@@ -95,8 +95,14 @@ func aggregate(call *influxql.Call, pts []Point) (val any, t int64, ok bool) {
 		return b - a, 0, true
 	case "stddev":
 		fs := floats(pts)
-		if len(fs) < 2 {
+		switch len(fs) {
+		case 0:
 			return nil, 0, false
+		case 1:
+			// InfluxDB 1.8's stddev of one point is a NaN point
+			// (query/call_iterator.go, FloatStddevReduceSlice): a value
+			// no fill replaces, answered as null.
+			return math.NaN(), 0, true
 		}
 		mean := 0.0
 		for _, f := range fs {

@@ -217,3 +217,34 @@ func TestInfluxDB18NumberFill(t *testing.T) {
 		})
 	}
 }
+
+// TestInfluxDB18StddevOfOnePoint pins stddev() of a window holding one
+// point: null, and a value to every fill (not replaced by fill(0), carried
+// forward by fill(previous), null between it and the next value under
+// fill(linear)), as InfluxDB's NaN point is. Each want is InfluxDB
+// 1.8.10's body.
+func TestInfluxDB18StddevOfOnePoint(t *testing.T) {
+	e, _ := newExec(t, query.NewConfig(), influx18Fill)
+	const window = `time >= 0 AND time < 4m`
+	tests := []struct{ name, q, want string }{
+		{"no window", `SELECT stddev(f) FROM m WHERE host='a' AND time < 1m`,
+			`{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","stddev"],"values":[["1970-01-01T00:00:00Z",null]]}]}]}`},
+		{"fill(none)", `SELECT stddev(f) FROM m WHERE ` + window + ` AND host = 'a' GROUP BY time(1m) fill(none)`,
+			`{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","stddev"],"values":[["1970-01-01T00:00:00Z",null],["1970-01-01T00:02:00Z",null]]}]}]}`},
+		{"fill(previous)", `SELECT stddev(f), count(f) FROM m WHERE ` + window + ` AND host = 'a' GROUP BY time(1m) fill(previous)`,
+			`{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","stddev","count"],"values":[["1970-01-01T00:00:00Z",null,1],["1970-01-01T00:01:00Z",null,1],["1970-01-01T00:02:00Z",null,1],["1970-01-01T00:03:00Z",null,1]]}]}]}`},
+		{"fill(linear)", `SELECT stddev(f) FROM m WHERE ` + window + ` GROUP BY time(1m) fill(linear)`,
+			`{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","stddev"],"values":[["1970-01-01T00:00:00Z",0.7071067811865476],["1970-01-01T00:01:00Z",null],["1970-01-01T00:02:00Z",null],["1970-01-01T00:03:00Z",null]]}]}]}`},
+		{"fill(0)", `SELECT stddev(f) FROM m WHERE ` + window + ` GROUP BY time(1m) fill(0)`,
+			`{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","stddev"],"values":[["1970-01-01T00:00:00Z",0.7071067811865476],["1970-01-01T00:01:00Z",0],["1970-01-01T00:02:00Z",null],["1970-01-01T00:03:00Z",null]]}]}]}`},
+		{"fill(0) under arithmetic", `SELECT stddev(f) * 2 FROM m WHERE ` + window + ` GROUP BY time(1m) fill(0)`,
+			`{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","stddev"],"values":[["1970-01-01T00:00:00Z",1.4142135623730951],["1970-01-01T00:01:00Z",0],["1970-01-01T00:02:00Z",null],["1970-01-01T00:03:00Z",null]]}]}]}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := execJSON(t, e, tc.q, ""); got != tc.want {
+				t.Errorf("%s\n got %s\nwant %s (InfluxDB 1.8.10)", tc.q, got, tc.want)
+			}
+		})
+	}
+}
