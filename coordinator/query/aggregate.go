@@ -372,8 +372,19 @@ func (p *plan) transformColumn(c *influxql.Call, starts []int64, calls callFunc,
 	var in []tv
 	switch a := c.Args[0].(type) {
 	case *influxql.Call:
+		// fill(previous) fills the aggregate before the transformation
+		// over it: InfluxDB 1.8 wraps the aggregate's iterator in its
+		// fill iterator and derives from that (query/select.go,
+		// buildCallIterator), so a gap derives as 0.
+		carry := p.interval > 0 && p.stmt.Fill == influxql.PreviousFill
+		var prev any
 		for w, s := range starts {
 			v, _, ok := calls(a, w)
+			if ok {
+				prev = v
+			} else if carry && prev != nil {
+				v, ok = prev, true
+			}
 			if ok {
 				in = append(in, tv{s, v})
 			}
@@ -491,10 +502,17 @@ func (p *plan) fill(rows [][]any, fillable []bool) [][]any {
 		return rows
 	}
 	for j, ok := range fillable {
+		col := j + 1
 		if !ok {
+			if opt == influxql.PreviousFill {
+				// InfluxDB's row scanner leaves a column without a point
+				// at the row's time as the row before had it (SkipDefault,
+				// query/iterator.gen.go.tmpl IteratorScanner), also a
+				// transformation's.
+				carryForward(rows, col)
+			}
 			continue
 		}
-		col := j + 1
 		// InfluxDB fills each call on its own (one fill iterator per
 		// call, query/select.go), and a fill iterator sees only the series
 		// its call has points in: from the window of the lower bound, or,
@@ -520,14 +538,7 @@ func (p *plan) fill(rows [][]any, fillable []bool) [][]any {
 				}
 			}
 		case influxql.PreviousFill:
-			var prev any
-			for _, r := range rows {
-				if r[col] == nil {
-					r[col] = prev
-				} else {
-					prev = r[col]
-				}
-			}
+			carryForward(rows, col)
 		case influxql.LinearFill:
 			linearFill(rows, col)
 		}
@@ -536,6 +547,18 @@ func (p *plan) fill(rows [][]any, fillable []bool) [][]any {
 		return dropEmpty(rows)
 	}
 	return rows
+}
+
+// carryForward fills the nulls of column col with the value above them.
+func carryForward(rows [][]any, col int) {
+	var prev any
+	for _, r := range rows {
+		if r[col] == nil {
+			r[col] = prev
+		} else {
+			prev = r[col]
+		}
+	}
 }
 
 // dropEmpty removes rows whose values are all null.

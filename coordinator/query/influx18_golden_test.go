@@ -248,3 +248,35 @@ func TestInfluxDB18StddevOfOnePoint(t *testing.T) {
 		})
 	}
 }
+
+// influx18Gaps has one series with empty windows between its points.
+const influx18Gaps = `d,host=a f=1 0
+d,host=a f=4 120000000000
+d,host=a f=2 300000000000
+`
+
+// TestInfluxDB18TransformFill pins fill(previous) under a transformation:
+// the aggregate is filled before it is derived (a gap derives as 0), and
+// a row's missing value is the one of the row before (a dropped negative
+// non_negative_derivative). Each want is InfluxDB 1.8.10's body.
+func TestInfluxDB18TransformFill(t *testing.T) {
+	e, _ := newExec(t, query.NewConfig(), influx18Gaps)
+	const window = `time >= 0 AND time < 7m`
+	tests := []struct{ name, q, want string }{
+		{"derivative", `SELECT derivative(mean(f), 1m), sum(f) FROM d WHERE ` + window + ` GROUP BY time(1m) fill(previous)`,
+			`{"results":[{"statement_id":0,"series":[{"name":"d","columns":["time","derivative","sum"],"values":[["1970-01-01T00:00:00Z",null,1],["1970-01-01T00:01:00Z",0,1],["1970-01-01T00:02:00Z",3,4],["1970-01-01T00:03:00Z",0,4],["1970-01-01T00:04:00Z",0,4],["1970-01-01T00:05:00Z",-2,2],["1970-01-01T00:06:00Z",0,2]]}]}]}`},
+		{"non_negative_derivative", `SELECT non_negative_derivative(mean(f), 1m), sum(f) FROM d WHERE ` + window + ` GROUP BY time(1m) fill(previous)`,
+			`{"results":[{"statement_id":0,"series":[{"name":"d","columns":["time","non_negative_derivative","sum"],"values":[["1970-01-01T00:00:00Z",null,1],["1970-01-01T00:01:00Z",0,1],["1970-01-01T00:02:00Z",3,4],["1970-01-01T00:03:00Z",0,4],["1970-01-01T00:04:00Z",0,4],["1970-01-01T00:05:00Z",0,2],["1970-01-01T00:06:00Z",0,2]]}]}]}`},
+		{"cumulative_sum", `SELECT cumulative_sum(mean(f)) FROM d WHERE ` + window + ` GROUP BY time(1m) fill(previous)`,
+			`{"results":[{"statement_id":0,"series":[{"name":"d","columns":["time","cumulative_sum"],"values":[["1970-01-01T00:00:00Z",1],["1970-01-01T00:01:00Z",2],["1970-01-01T00:02:00Z",6],["1970-01-01T00:03:00Z",10],["1970-01-01T00:04:00Z",14],["1970-01-01T00:05:00Z",16],["1970-01-01T00:06:00Z",18]]}]}]}`},
+		{"fill(null) skips the gaps", `SELECT derivative(mean(f), 1m) FROM d WHERE ` + window + ` GROUP BY time(1m) fill(null)`,
+			`{"results":[{"statement_id":0,"series":[{"name":"d","columns":["time","derivative"],"values":[["1970-01-01T00:02:00Z",1.5],["1970-01-01T00:05:00Z",-0.6666666666666666]]}]}]}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := execJSON(t, e, tc.q, ""); got != tc.want {
+				t.Errorf("%s\n got %s\nwant %s (InfluxDB 1.8.10)", tc.q, got, tc.want)
+			}
+		})
+	}
+}
