@@ -104,6 +104,7 @@ type PointsWriter struct {
 	closed   bool
 	inFlight map[uint64]int64 // bytes of remote writes in flight, by owner
 	wg       sync.WaitGroup   // WritePoints calls and the owner writes they leave running
+	replicas replicaWrites    // remote owner writes running, by shard, for deletes to wait for
 }
 
 // NewPointsWriter returns a PointsWriter. nodeID returns this data node's
@@ -361,7 +362,8 @@ func (w *PointsWriter) writeShards(ctx context.Context, m *mapping, level Consis
 		}
 		if shard := b.shard; len(shard.Owners) > 1 || shard.Owners[0] != self {
 			reading.Add(1)
-			w.goFunc(func() { w.replicate(rc, &reading, i, first, self, shard, pts) })
+			cohort := w.replicas.begin(shard.ID, remoteOwners(shard, self))
+			w.goFunc(func() { w.replicate(rc, &reading, cohort, i, first, self, shard, pts) })
 		}
 	}
 	if inline != nil {
@@ -437,8 +439,8 @@ wait:
 
 // replicate encodes a shard's points for its remote owners, lets go of the
 // points (reading.Done), and writes the bytes to every remote owner,
-// answering each on rc.done.
-func (w *PointsWriter) replicate(rc *remoteCall, reading *sync.WaitGroup, batch, first int, self uint64, shard *meta.ShardInfo, pts []models.Point) {
+// answering each on rc.done and counting its end in cohort.
+func (w *PointsWriter) replicate(rc *remoteCall, reading *sync.WaitGroup, cohort *replicaCohort, batch, first int, self uint64, shard *meta.ShardInfo, pts []models.Point) {
 	e := w.encoded.Get()
 	e.buf, e.ends = appendBatches(e.buf[:0], e.ends[:0], pts, w.cfg.RPCMaxBodySize)
 	reading.Done()
@@ -457,6 +459,7 @@ func (w *PointsWriter) replicate(rc *remoteCall, reading *sync.WaitGroup, batch,
 			rc.done <- ownerDone{batch: batch, slot: slot, res: r}
 			w.releaseBatch(e)
 			rc.release()
+			w.replicas.end(shard.ID, cohort)
 		}
 	}
 	last()

@@ -75,6 +75,7 @@ type ClusterStorage struct {
 	logger      *slog.Logger
 	metrics     *storageMetrics
 	concurrency int
+	replicas    ReplicaWaiter // nil: deletes do not wait for replica writes
 }
 
 var _ query.Storage = (*ClusterStorage)(nil)
@@ -283,6 +284,15 @@ func (s *ClusterStorage) deleteEverywhere(ctx context.Context, db string, min, m
 	var shards []meta.ShardInfo
 	for _, rpi := range di.RetentionPolicies {
 		shards = appendShards(shards, data.ShardGroupsByTimeRange(db, rpi.Name, time.Unix(0, min), time.Unix(0, max)))
+	}
+	if s.replicas != nil {
+		ids := make([]uint64, len(shards))
+		for i, sh := range shards {
+			ids[i] = sh.ID
+		}
+		if err := s.replicas.WaitReplicaWrites(ctx, ids); err != nil {
+			return fmt.Errorf("delete in %q: wait for replica writes acknowledged before it: %w", db, err)
+		}
 	}
 	return s.forEachShard(ctx, shards, func(ctx context.Context, sh meta.ShardInfo) error {
 		var errs []error

@@ -201,6 +201,7 @@ func (s *Server) open() error {
 
 	reader := coordinator.NewLocalShardReader(s.store)
 	storage := coordinator.NewClusterStorage(s.cfg.Coordinator, s.meta, s.NodeID, reader, s.rpc, s.logger.With("component", "query"), s.reg)
+	storage.SetReplicaWaiter(s.writer)
 	executor := query.NewExecutor(s.cfg.Query, storage, s.logger.With("component", "query"), s.reg)
 	level, err := s.cfg.ContinuousQueries.Consistency()
 	if err != nil {
