@@ -381,6 +381,48 @@ func (f *fakeTarget) CreateRetentionPolicy(_ context.Context, db string, spec me
 	return &meta.RetentionPolicyInfo{Name: spec.Name}, nil
 }
 
+func (f *fakeTarget) CreateUserWithHash(_ context.Context, name, hash string, admin bool) error {
+	f.created = append(f.created, fmt.Sprintf("user %s hash=%s admin=%t", name, hash, admin))
+	return nil
+}
+
+func (f *fakeTarget) SetPasswordHash(_ context.Context, name, hash string) error {
+	f.created = append(f.created, fmt.Sprintf("password %s hash=%s", name, hash))
+	return nil
+}
+
+func (f *fakeTarget) SetAdmin(_ context.Context, name string, admin bool) error {
+	f.created = append(f.created, fmt.Sprintf("admin %s %t", name, admin))
+	return nil
+}
+
+func (f *fakeTarget) GrantPrivilege(_ context.Context, user, db string, p meta.Privilege) error {
+	f.created = append(f.created, fmt.Sprintf("grant %s on %s to %s", p, db, user))
+	return nil
+}
+
+func (f *fakeTarget) CreateContinuousQuery(_ context.Context, db, name, query string) error {
+	for _, d := range f.d.Databases {
+		for _, cq := range d.ContinuousQueries {
+			if d.Name == db && cq.Name == name && cq.Query != query {
+				return meta.ErrContinuousQueryExists
+			}
+		}
+	}
+	f.created = append(f.created, fmt.Sprintf("cq %s on %s: %s", name, db, query))
+	return nil
+}
+
+func (f *fakeTarget) DropContinuousQuery(_ context.Context, db, name string) error {
+	for i := range f.d.Databases {
+		if d := &f.d.Databases[i]; d.Name == db {
+			d.ContinuousQueries = slices.DeleteFunc(d.ContinuousQueries, func(cq meta.ContinuousQueryInfo) bool { return cq.Name == name })
+		}
+	}
+	f.created = append(f.created, fmt.Sprintf("drop cq %s on %s", name, db))
+	return nil
+}
+
 func (f *fakeTarget) RestoreShard(_ context.Context, _ meta.NodeInfo, db, rp string, body io.Reader) (data.RestoreResult, error) {
 	b, err := io.ReadAll(body)
 	if err != nil {
@@ -482,5 +524,91 @@ func TestRestoreWarnsOfUnreconciledShards(t *testing.T) {
 	}
 	if len(warnings) != 1 || !strings.Contains(warnings[0], "shard 2 ") || !strings.Contains(warnings[0], "[1]") {
 		t.Fatalf("warnings %q, want one about shard 2 and node 1", warnings)
+	}
+}
+
+// TestRestoreFull: --full brings back the backup's users with their
+// hashes, their privileges and the continuous queries under the new
+// database name; an existing user is refused before anything is written
+// unless --force, which overwrites it.
+func TestRestoreFull(t *testing.T) {
+	dir := t.TempDir()
+	state := backupState(1, 2)
+	const hashA, hashB = "$2a$04$aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "$2a$04$bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+	state.Users = []meta.UserInfo{
+		{Name: "admin", Hash: hashA, Admin: true},
+		{Name: "reader", Hash: hashB, Privileges: map[string]meta.Privilege{"db": meta.PrivilegeRead, "other": meta.PrivilegeAll}},
+	}
+	state.Databases[0].ContinuousQueries = []meta.ContinuousQueryInfo{{Name: "hourly",
+		Query: `CREATE CONTINUOUS QUERY hourly ON db BEGIN SELECT mean(v) INTO db.rp.cpu_1h FROM db.rp.cpu GROUP BY time(1h) END`}}
+	src := &fakeShards{content: map[uint64][]byte{1: []byte("one"), 2: []byte("two"), 100: []byte("x")}}
+	if _, err := runBackup(t, dir, src, state, data.BackupFilter{}); err != nil {
+		t.Fatal(err)
+	}
+	nodes := []meta.NodeInfo{{ID: 1}, {ID: 2}}
+	opts := data.RestoreOptions{Dir: dir, SourceDatabase: "db", Database: "copy", Full: true}
+
+	target := &fakeTarget{d: &meta.Data{DataNodes: nodes}}
+	opts.Meta, opts.Sink = target, target
+	var warnings []string
+	opts.Progress = func(p data.RestoreProgress) {
+		if p.Warning != "" {
+			warnings = append(warnings, p.Warning)
+		}
+	}
+	sum, err := data.Restore(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"copy.rp rf=2",
+		"user admin hash=" + hashA + " admin=true",
+		"user reader hash=" + hashB + " admin=false",
+		"grant read on copy to reader",
+		"cq hourly on copy: CREATE CONTINUOUS QUERY hourly ON copy BEGIN SELECT mean(v) INTO copy.rp.cpu_1h FROM copy.rp.cpu GROUP BY time(1h) END",
+	}
+	if !slices.Equal(target.created, want) || sum.Users != 2 || sum.ContinuousQueries != 1 {
+		t.Fatalf("full restore did %q (summary %+v), want %q", target.created, sum, want)
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], `privilege all on database "other" not restored`) {
+		t.Errorf("warnings %q, want one about reader's privilege on other", warnings)
+	}
+
+	// Without --full, the meta is left alone.
+	target = &fakeTarget{d: &meta.Data{DataNodes: nodes}}
+	plain := opts
+	plain.Full, plain.Meta, plain.Sink = false, target, target
+	if _, err := data.Restore(context.Background(), plain); err != nil || !slices.Equal(target.created, want[:1]) {
+		t.Fatalf("restore without --full: %v, did %q; want only %q", err, target.created, want[:1])
+	}
+
+	// An existing user is refused before anything is written...
+	target = &fakeTarget{d: &meta.Data{DataNodes: nodes, Users: []meta.UserInfo{{Name: "reader", Hash: hashA}}}}
+	opts.Meta, opts.Sink = target, target
+	if _, err := data.Restore(context.Background(), opts); !errors.Is(err, data.ErrRestoreUserExists) || !strings.Contains(err.Error(), "--force") ||
+		len(target.created) > 0 || len(target.wrote) > 0 {
+		t.Fatalf("full restore over user reader: got %v after %q and writing %v; want ErrRestoreUserExists naming --force before anything", err, target.created, target.wrote)
+	}
+	// ...and overwritten with --force.
+	opts.Force = true
+	if _, err := data.Restore(context.Background(), opts); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(target.created, "password reader hash="+hashB) || !slices.Contains(target.created, "admin reader false") ||
+		!slices.Contains(target.created, "grant read on copy to reader") || !slices.Contains(target.created, "user admin hash="+hashA+" admin=true") {
+		t.Fatalf("forced full restore did %q; want reader's hash, admin flag and privilege set, admin created", target.created)
+	}
+
+	// --force into a database whose query of the same name differs
+	// replaces it.
+	target = &fakeTarget{d: &meta.Data{DataNodes: nodes, Databases: []meta.DatabaseInfo{{Name: "copy", DefaultRetentionPolicy: "rp",
+		RetentionPolicies: []meta.RetentionPolicyInfo{{Name: "rp", ReplicaN: 1}},
+		ContinuousQueries: []meta.ContinuousQueryInfo{{Name: "hourly", Query: "CREATE CONTINUOUS QUERY hourly ON copy BEGIN SELECT max(v) INTO copy.rp.x FROM copy.rp.cpu GROUP BY time(1h) END"}}}}}}
+	opts.Meta, opts.Sink = target, target
+	if _, err := data.Restore(context.Background(), opts); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(target.created); n < 2 || target.created[n-2] != "drop cq hourly on copy" || !strings.HasPrefix(target.created[n-1], "cq hourly on copy: ") {
+		t.Fatalf("forced restore over a different query did %q; want it dropped and created again", target.created)
 	}
 }

@@ -25,6 +25,13 @@ type RestoreMeta interface {
 	ReadData(ctx context.Context, rc meta.ReadConsistency) (*meta.Data, uint64, error)
 	CreateDatabase(ctx context.Context, name string, spec *meta.RetentionPolicySpec) (*meta.DatabaseInfo, error)
 	CreateRetentionPolicy(ctx context.Context, db string, spec meta.RetentionPolicySpec, makeDefault bool) (*meta.RetentionPolicyInfo, error)
+	// The rest serve RestoreOptions.Full.
+	CreateUserWithHash(ctx context.Context, name, hash string, admin bool) error
+	SetPasswordHash(ctx context.Context, name, hash string) error
+	SetAdmin(ctx context.Context, name string, admin bool) error
+	GrantPrivilege(ctx context.Context, user, db string, p meta.Privilege) error
+	CreateContinuousQuery(ctx context.Context, db, name, query string) error
+	DropContinuousQuery(ctx context.Context, db, name string) error
 }
 
 // ShardSink writes shard streams into the target cluster through a data
@@ -48,8 +55,16 @@ type RestoreOptions struct {
 	// Force writes into a database that already exists (its missing
 	// policies are created; existing ones are kept as they are).
 	Force bool
-	Meta  RestoreMeta
-	Sink  ShardSink
+	// Full also restores the backup's users (their password hashes and
+	// admin flags), their privileges on the restored databases (under
+	// the new names) and those databases' continuous queries (rewritten
+	// for the new names), as influxd-ctl restore -full brings back meta.
+	// A user the target has already is refused unless Force, which sets
+	// its hash and admin flag to the backed-up ones and grants the
+	// restored privileges on top of its own.
+	Full bool
+	Meta RestoreMeta
+	Sink ShardSink
 	// MetaTimeout bounds each meta call (0: only ctx does).
 	MetaTimeout time.Duration
 	// Progress, when not nil, is called as the restore goes.
@@ -75,6 +90,9 @@ type RestoreSummary struct {
 	Values    int               `json:"values"`
 	// Dropped counts the points the target refused (see RestoreResult).
 	Dropped int `json:"dropped,omitempty"`
+	// Users and ContinuousQueries count what a full restore brought back.
+	Users             int `json:"users,omitempty"`
+	ContinuousQueries int `json:"continuous_queries,omitempty"`
 }
 
 // Restore writes the backup in opts.Dir into the cluster behind opts.Meta
@@ -83,6 +101,9 @@ type RestoreSummary struct {
 // replication factor when given), then writes each shard's values through
 // the target cluster's write path, which routes them to its own shards and
 // owners. It refuses a database that exists unless opts.Force is set.
+// With opts.Full it also restores users, privileges and continuous
+// queries (see RestoreOptions.Full), refusing existing users, like
+// existing databases, before anything is written.
 func Restore(ctx context.Context, opts RestoreOptions) (RestoreSummary, error) {
 	sum := RestoreSummary{Databases: map[string]string{}}
 	// The target first: an unreachable cluster fails before a long check.
@@ -121,12 +142,32 @@ func Restore(ctx context.Context, opts RestoreOptions) (RestoreSummary, error) {
 	if err != nil {
 		return sum, err
 	}
+	names := map[string]string{}
 	for _, db := range sources {
-		name := cmp.Or(opts.Database, db.Name)
-		if err := createDatabase(ctx, opts, target, db, name); err != nil {
+		names[db.Name] = cmp.Or(opts.Database, db.Name)
+	}
+	var plan *metaRestore
+	if opts.Full {
+		if plan, err = planMetaRestore(snap, target, names, opts); err != nil {
 			return sum, err
 		}
-		sum.Databases[db.Name] = name
+	}
+	for _, db := range sources {
+		if err := createDatabase(ctx, opts, target, db, names[db.Name]); err != nil {
+			return sum, err
+		}
+		sum.Databases[db.Name] = names[db.Name]
+	}
+	if plan != nil {
+		for _, w := range plan.warnings {
+			if opts.Progress != nil {
+				opts.Progress(RestoreProgress{Phase: "restoring", Warning: w})
+			}
+		}
+		if err := restoreUsers(ctx, opts, plan); err != nil {
+			return sum, err
+		}
+		sum.Users = len(plan.users)
 	}
 
 	var shards []BackupShard
@@ -166,6 +207,13 @@ func Restore(ctx context.Context, opts RestoreOptions) (RestoreSummary, error) {
 		}
 		prog.Done++
 		report()
+	}
+	if plan != nil {
+		// Last, so a query's first runs see the restored data.
+		if err := restoreContinuousQueries(ctx, opts, plan); err != nil {
+			return sum, err
+		}
+		sum.ContinuousQueries = len(plan.cqs)
 	}
 	return sum, nil
 }

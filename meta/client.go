@@ -733,7 +733,19 @@ func (c *Client) CreateUser(ctx context.Context, name, password string, admin bo
 	if err != nil {
 		return fmt.Errorf("hash password: %w", err)
 	}
-	_, err = c.exec(ctx, CmdCreateUser, CreateUserPayload{Name: name, Hash: string(hash), Admin: admin})
+	return c.CreateUserWithHash(ctx, name, string(hash), admin)
+}
+
+// CreateUserWithHash creates a user from a bcrypt hash computed elsewhere
+// (a restore brings users back with the hash their backup kept).
+func (c *Client) CreateUserWithHash(ctx context.Context, name, hash string, admin bool) error {
+	_, err := c.exec(ctx, CmdCreateUser, CreateUserPayload{Name: name, Hash: hash, Admin: admin})
+	return err
+}
+
+// SetPasswordHash sets a user's bcrypt password hash, computed elsewhere.
+func (c *Client) SetPasswordHash(ctx context.Context, name, hash string) error {
+	_, err := c.exec(ctx, CmdSetPassword, SetPasswordPayload{Name: name, Hash: hash})
 	return err
 }
 
@@ -749,8 +761,7 @@ func (c *Client) SetPassword(ctx context.Context, name, password string) error {
 	if err != nil {
 		return fmt.Errorf("hash password: %w", err)
 	}
-	_, err = c.exec(ctx, CmdSetPassword, SetPasswordPayload{Name: name, Hash: string(hash)})
-	return err
+	return c.SetPasswordHash(ctx, name, string(hash))
 }
 
 // SetAdmin grants or revokes a user's admin flag.

@@ -48,6 +48,12 @@ func TestBackupRestoreProcesses(t *testing.T) {
 	if code := src[0].post(t, "/query?q="+url.QueryEscape("CREATE DATABASE metrics WITH DURATION INF REPLICATION 2 SHARD DURATION 1h"), ""); code != 200 {
 		t.Fatalf("CREATE DATABASE: status %d", code)
 	}
+	// A user with a privilege and a continuous query, for restore --full.
+	setup := "CREATE USER alice WITH PASSWORD 'secret'; GRANT READ ON metrics TO alice; " +
+		"CREATE CONTINUOUS QUERY hourly ON metrics BEGIN SELECT mean(f) INTO cpu_1h FROM cpu GROUP BY time(1h) END"
+	if code := src[0].post(t, "/query?q="+url.QueryEscape(setup), ""); code != 200 {
+		t.Fatalf("%s: status %d", setup, code)
+	}
 	// Six one-hour shard groups of 8 series.
 	base := time.Now().Add(-7 * time.Hour).Truncate(time.Hour).UnixNano()
 	var mu sync.Mutex // protects written, ackedAt
@@ -149,13 +155,26 @@ func TestBackupRestoreProcesses(t *testing.T) {
 	// each group gets two shards there, so every value is re-routed.
 	dstMeta := startMetaCluster(t, bin, 1)[0].httpAddr
 	dst := []*dataProc{startDataNode(t, bin, "dst1", []string{dstMeta}), startDataNode(t, bin, "dst2", []string{dstMeta})}
-	out = ctl(t, bin, []string{dstMeta}, "restore", dir, "--db", "restored", "--replication", "1")
-	if !strings.Contains(out, "restored database metrics as restored") {
+	out = ctl(t, bin, []string{dstMeta}, "restore", dir, "--db", "restored", "--replication", "1", "--full")
+	if !strings.Contains(out, "restored database metrics as restored") || !strings.Contains(out, "1 users, 1 continuous queries restored") {
 		t.Fatalf("restore printed %q", out)
 	}
 	d, err := staleState(dstMeta)
 	if err != nil {
 		t.Fatal(err)
+	}
+	srcState, err := staleState(srcMeta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// --full: the user with its hash, its privilege and the query, all
+	// under the new name.
+	if u, was := d.User("alice"), srcState.User("alice"); u == nil || was == nil || u.Hash != was.Hash || u.Privileges["restored"] != "read" {
+		t.Errorf("restored user alice = %+v, want the hash of %+v and read on restored", u, was)
+	}
+	if db := d.Database("restored"); db == nil || len(db.ContinuousQueries) != 1 ||
+		db.ContinuousQueries[0].Query != `CREATE CONTINUOUS QUERY hourly ON restored BEGIN SELECT mean(f) INTO restored.autogen.cpu_1h FROM restored.autogen.cpu GROUP BY time(1h) END` {
+		t.Errorf("restored database %+v, want continuous query hourly rewritten for restored", db)
 	}
 	rp := d.RetentionPolicy("restored", "")
 	if rp == nil || rp.ReplicaN != 1 || rp.ShardGroupDuration != time.Hour || rp.Duration != 0 {

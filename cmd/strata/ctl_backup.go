@@ -130,12 +130,19 @@ databases and retention policies are created (--db renames the database,
 values are written through the cluster's write path at consistency all,
 so they land on the new cluster's own shards and owners. A database that
 already exists is refused unless --force, which writes into it (points
-with the same series, field and time are overwritten). A progress line
-follows the bytes; the transfer is not bounded by --timeout.`,
+with the same series, field and time are overwritten). With --full the
+backup's users come back too, with their password hashes and admin flags,
+their privileges on the restored databases (under the --db name) and the
+restored databases' continuous queries (rewritten for the --db name); a
+user the cluster has already is refused unless --force, which resets its
+password and admin flag to the backed-up ones. A progress line follows
+the bytes; the transfer is not bounded by --timeout.`,
 		Example: `  strata ctl restore /backups/strata
   strata ctl restore /backups/telegraf --db telegraf_restored --replication 3
   strata ctl restore /backups/all --source-db telegraf --db telegraf_copy
-  strata ctl restore /backups/telegraf --force`,
+  strata ctl restore /backups/telegraf --force
+  strata ctl restore /backups/strata --full
+  strata ctl restore /backups/telegraf --full --db telegraf_copy`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if opts.Replication < 0 {
@@ -167,6 +174,9 @@ follows the bytes; the transfer is not bounded by --timeout.`,
 					fmt.Fprintf(tw, "restored database %s as %s\n", from, to)
 				}
 				fmt.Fprintf(tw, "%d shards, %d values in %s\n", sum.Shards, sum.Values, time.Since(started).Round(time.Millisecond))
+				if opts.Full {
+					fmt.Fprintf(tw, "%d users, %d continuous queries restored\n", sum.Users, sum.ContinuousQueries)
+				}
 				if sum.Dropped > 0 {
 					fmt.Fprintf(tw, "%d points refused by the target (see the warnings)\n", sum.Dropped)
 				}
@@ -177,7 +187,8 @@ follows the bytes; the transfer is not bounded by --timeout.`,
 	f.StringVar(&opts.Database, "db", "", "restore the database under this new name")
 	f.StringVar(&opts.SourceDatabase, "source-db", "", "restore only this database of the backup (needed with --db when the backup holds several)")
 	f.IntVar(&opts.Replication, "replication", 0, "replication factor of every restored retention policy (default: the backed-up one)")
-	f.BoolVar(&opts.Force, "force", false, "write into a database that already exists")
+	f.BoolVar(&opts.Force, "force", false, "write into a database that already exists (and, with --full, overwrite existing users)")
+	f.BoolVar(&opts.Full, "full", false, "also restore users (with their password hashes), their privileges and the continuous queries")
 	return cmd
 }
 
