@@ -178,7 +178,11 @@ func (p *plan) buildRows(starts []int64, calls callFunc, pts [][]Point, winPts f
 		cols[i] = p.exprColumn(e, starts, calls)
 		fillable[i] = true
 	}
-	return nanToNull(p.fill(join(cols), fillable))
+	rows := join(cols)
+	for len(rows) > 0 && rows[0][0].(int64) < p.shown {
+		rows = rows[1:]
+	}
+	return nanToNull(p.fill(rows, fillable))
 }
 
 // nanToNull answers NaN values (stddev of one point, arithmetic over

@@ -280,3 +280,33 @@ func TestInfluxDB18TransformFill(t *testing.T) {
 		})
 	}
 }
+
+// TestInfluxDB18TransformWindowBefore pins that derivative, difference,
+// moving_average and friends over an aggregate start from the window
+// before the range (not shown): the first window derives against the
+// data just before it. cumulative_sum does not. Each want is InfluxDB
+// 1.8.10's body.
+func TestInfluxDB18TransformWindowBefore(t *testing.T) {
+	e, _ := newExec(t, query.NewConfig(), influx18Gaps)
+	tests := []struct{ name, q, want string }{
+		{"derivative across the range start", `SELECT derivative(mean(f), 1m) FROM d WHERE time >= 3m AND time < 7m GROUP BY time(1m)`,
+			`{"results":[{"statement_id":0,"series":[{"name":"d","columns":["time","derivative"],"values":[["1970-01-01T00:05:00Z",-0.6666666666666666]]}]}]}`},
+		{"fill(previous)", `SELECT derivative(mean(f), 1m), sum(f) FROM d WHERE time >= 1m AND time < 7m GROUP BY time(1m) fill(previous)`,
+			`{"results":[{"statement_id":0,"series":[{"name":"d","columns":["time","derivative","sum"],"values":[["1970-01-01T00:01:00Z",0,null],["1970-01-01T00:02:00Z",3,4],["1970-01-01T00:03:00Z",0,4],["1970-01-01T00:04:00Z",0,4],["1970-01-01T00:05:00Z",-2,2],["1970-01-01T00:06:00Z",0,2]]}]}]}`},
+		{"non_negative_derivative fill(0)", `SELECT non_negative_derivative(max(f), 1m) FROM d WHERE time >= 1m AND time < 7m GROUP BY time(1m) fill(0)`,
+			`{"results":[{"statement_id":0,"series":[{"name":"d","columns":["time","non_negative_derivative"],"values":[["1970-01-01T00:02:00Z",4],["1970-01-01T00:04:00Z",0],["1970-01-01T00:05:00Z",2]]}]}]}`},
+		{"difference fill(0)", `SELECT difference(mean(f)) FROM d WHERE time >= 1m AND time < 7m GROUP BY time(1m) fill(0)`,
+			`{"results":[{"statement_id":0,"series":[{"name":"d","columns":["time","difference"],"values":[["1970-01-01T00:01:00Z",-1],["1970-01-01T00:02:00Z",4],["1970-01-01T00:03:00Z",-4],["1970-01-01T00:04:00Z",0],["1970-01-01T00:05:00Z",2],["1970-01-01T00:06:00Z",-2]]}]}]}`},
+		{"moving_average fill(0)", `SELECT moving_average(mean(f), 2) FROM d WHERE time >= 2m AND time < 7m GROUP BY time(1m) fill(0)`,
+			`{"results":[{"statement_id":0,"series":[{"name":"d","columns":["time","moving_average"],"values":[["1970-01-01T00:02:00Z",2],["1970-01-01T00:03:00Z",2],["1970-01-01T00:04:00Z",0],["1970-01-01T00:05:00Z",1],["1970-01-01T00:06:00Z",1]]}]}]}`},
+		{"cumulative_sum does not", `SELECT cumulative_sum(mean(f)) FROM d WHERE time >= 1m AND time < 7m GROUP BY time(1m)`,
+			`{"results":[{"statement_id":0,"series":[{"name":"d","columns":["time","cumulative_sum"],"values":[["1970-01-01T00:02:00Z",4],["1970-01-01T00:05:00Z",6]]}]}]}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := execJSON(t, e, tc.q, ""); got != tc.want {
+				t.Errorf("%s\n got %s\nwant %s (InfluxDB 1.8.10)", tc.q, got, tc.want)
+			}
+		})
+	}
+}

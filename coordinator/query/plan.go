@@ -31,6 +31,9 @@ type plan struct {
 	agg      bool            // aggregate query (otherwise raw)
 	aux      int             // index of a selector with auxiliary fields, or -1
 	min, max int64
+	// shown is the first window the answer shows: windows before it
+	// were read only for a transformation's first value.
+	shown int64
 	windowing
 	// pointN counts the values the statement read (max-select-point).
 	pointN *int64
