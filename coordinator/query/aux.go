@@ -83,8 +83,11 @@ func (p *plan) auxRows(g *group, limit int64) ([][]any, error) {
 			case i == p.aux:
 				x = toAny(in[k].vals[f])
 			default:
-				v.vals, v.tags = in[k].vals, in[k].tags
-				x = ev.Eval(e)
+				var isTag bool
+				if x, isTag = tagColumn(e, in[k].tags); !isTag {
+					v.vals, v.tags = in[k].vals, in[k].tags
+					x = ev.Eval(e)
+				}
 			}
 			cols[i] = append(cols[i], tv{t, x})
 		}

@@ -310,3 +310,38 @@ func TestInfluxDB18TransformWindowBefore(t *testing.T) {
 		})
 	}
 }
+
+// influx18MissingTags has series that lack a tag key others have, and one
+// with no tags at all.
+const influx18MissingTags = `m,host=a f=1 0
+m,host=b,dc=x f=2 0
+m f=3 60000000000
+`
+
+// TestInfluxDB18MissingTag pins a selected tag, or an unknown name, that
+// a series lacks: null, not "" (a condition still matches it as "").
+// Each want is InfluxDB 1.8.10's body.
+func TestInfluxDB18MissingTag(t *testing.T) {
+	e, _ := newExec(t, query.NewConfig(), influx18MissingTags)
+	tests := []struct{ name, q, want string }{
+		{"tag and unknown name", `SELECT f, dc, nosuch FROM m`,
+			`{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","f","dc","nosuch"],"values":[["1970-01-01T00:00:00Z",2,"x",null],["1970-01-01T00:00:00Z",1,null,null],["1970-01-01T00:01:00Z",3,null,null]]}]}]}`},
+		{"cast to tag", `SELECT f, dc::tag, nosuch::tag FROM m`,
+			`{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","f","dc","nosuch"],"values":[["1970-01-01T00:00:00Z",2,"x",null],["1970-01-01T00:00:00Z",1,null,null],["1970-01-01T00:01:00Z",3,null,null]]}]}]}`},
+		{"series without tags", `SELECT f, host FROM m`,
+			`{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","f","host"],"values":[["1970-01-01T00:00:00Z",2,"b"],["1970-01-01T00:00:00Z",1,"a"],["1970-01-01T00:01:00Z",3,null]]}]}]}`},
+		{"selector with tags", `SELECT min(f), dc, host FROM m`,
+			`{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","min","dc","host"],"values":[["1970-01-01T00:00:00Z",1,null,"a"]]}]}]}`},
+		{"condition on the missing tag", `SELECT f, dc FROM m WHERE dc = ''`,
+			`{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","f","dc"],"values":[["1970-01-01T00:00:00Z",1,null],["1970-01-01T00:01:00Z",3,null]]}]}]}`},
+		{"wildcard", `SELECT * FROM m`,
+			`{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","dc","f","host"],"values":[["1970-01-01T00:00:00Z","x",2,"b"],["1970-01-01T00:00:00Z",null,1,"a"],["1970-01-01T00:01:00Z",null,3,null]]}]}]}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := execJSON(t, e, tc.q, ""); got != tc.want {
+				t.Errorf("%s\n got %s\nwant %s (InfluxDB 1.8.10)", tc.q, got, tc.want)
+			}
+		})
+	}
+}

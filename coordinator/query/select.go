@@ -712,6 +712,23 @@ func (v *pointValuer) Value(key string) (any, bool) {
 	return "", true
 }
 
+// tagColumn answers a select expression that is a bare tag reference:
+// the series' value, or null when the series lacks the tag (InfluxDB 1.8
+// answers null; a condition still compares a missing tag as "").
+func tagColumn(e influxql.Expr, tags models.Tags) (any, bool) {
+	r, ok := e.(*influxql.VarRef)
+	if !ok {
+		return nil, false
+	}
+	if _, tag, isField := parseRef(r.Val); !isField {
+		if v := tags.Get([]byte(tag)); v != nil {
+			return string(v), true
+		}
+		return nil, true
+	}
+	return nil, false
+}
+
 // align calls fn for each timestamp of cols with the values of every field
 // at that time (Type 0 when absent). vals is reused between calls.
 func align(cols [][]Point, fn func(t int64, vals []models.Value)) {
@@ -767,7 +784,7 @@ func (p *plan) rawRows(g *group) [][]any {
 		v.tags = s.tags
 		for i, e := range p.exprs {
 			if tagRef[i] {
-				tagVals[i] = ev.Eval(e)
+				tagVals[i], _ = tagColumn(e, s.tags)
 			}
 		}
 		align(s.cols, func(t int64, vals []models.Value) {
