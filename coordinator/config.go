@@ -39,6 +39,15 @@ const (
 	// DefaultRPCReadTimeout bounds how long the handler waits for a request
 	// body.
 	DefaultRPCReadTimeout = 10 * time.Second
+	// DefaultRPCMaxConcurrentWrites bounds the shard-write RPCs the handler
+	// decodes and applies at once, across all peers. A sender answering at
+	// consistency one runs up to max-in-flight-bytes-per-node ahead of its
+	// replica; past this bound those requests wait unread (encoded, on the
+	// sender and in the socket) instead of each being decoded in memory at
+	// once. Four keeps two cores busy with a request being read while
+	// another is applied (docs/benchmarks.md, "Replica memory at
+	// consistency one").
+	DefaultRPCMaxConcurrentWrites = 4
 	// DefaultRPCCompression compresses request bodies with s2 (see
 	// docs/benchmarks/coordinator.md for the measurement).
 	DefaultRPCCompression = true
@@ -73,6 +82,12 @@ type Config struct {
 	RPCMaxBodySize int64 `toml:"rpc-max-body-size"`
 	// RPCReadTimeout bounds reading one request body on the handler.
 	RPCReadTimeout meta.Duration `toml:"rpc-read-timeout"`
+	// RPCMaxConcurrentWrites bounds the shard-write RPCs the handler reads,
+	// decodes and applies at once (from all peers together); further ones
+	// wait unread, each at most RPCReadTimeout, and are then answered 503
+	// (code "busy"), which the sender hands to hinted handoff. 0 means no
+	// limit.
+	RPCMaxConcurrentWrites int `toml:"rpc-max-concurrent-writes"`
 	// RPCCompression makes the client send s2-compressed bodies. The
 	// handler accepts both forms whatever this says.
 	RPCCompression bool `toml:"rpc-compression"`
@@ -90,6 +105,7 @@ func NewConfig() Config {
 		RPCIdleConnTimeout:      meta.Duration(DefaultRPCIdleConnTimeout),
 		RPCMaxBodySize:          DefaultRPCMaxBodySize,
 		RPCReadTimeout:          meta.Duration(DefaultRPCReadTimeout),
+		RPCMaxConcurrentWrites:  DefaultRPCMaxConcurrentWrites,
 		RPCCompression:          DefaultRPCCompression,
 	}
 }
@@ -116,6 +132,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RPCMaxConnsPerPeer < 0 {
 		errs = append(errs, fmt.Errorf("rpc-max-conns-per-peer must not be negative, got %d: %w", c.RPCMaxConnsPerPeer, ErrInvalidConfig))
+	}
+	if c.RPCMaxConcurrentWrites < 0 {
+		errs = append(errs, fmt.Errorf("rpc-max-concurrent-writes must not be negative, got %d: %w", c.RPCMaxConcurrentWrites, ErrInvalidConfig))
 	}
 	if c.RPCMaxBodySize < minBatchSize {
 		errs = append(errs, fmt.Errorf("rpc-max-body-size must be at least %d, got %d: %w", minBatchSize, c.RPCMaxBodySize, ErrInvalidConfig))

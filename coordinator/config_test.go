@@ -37,11 +37,12 @@ func TestConfig_Validate(t *testing.T) {
 	c.WriteTimeout = 0
 	c.RPCMaxIdleConnsPerPeer = 0
 	c.RPCMaxBodySize = 3
+	c.RPCMaxConcurrentWrites = -1
 	err := c.Validate()
 	if !errors.Is(err, coordinator.ErrInvalidConfig) {
 		t.Fatalf("Validate: got %v; want ErrInvalidConfig", err)
 	}
-	for _, want := range []string{"write-timeout", "rpc-max-idle-conns-per-peer", "rpc-max-body-size"} {
+	for _, want := range []string{"write-timeout", "rpc-max-idle-conns-per-peer", "rpc-max-body-size", "rpc-max-concurrent-writes"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate error %q does not mention %s", err, want)
 		}

@@ -45,6 +45,7 @@ const (
 	rpcCodeBodyTooLarge    = "body_too_large"
 	rpcCodeBadRequest      = "bad_request"
 	rpcCodeInternal        = "internal"
+	rpcCodeBusy            = "busy"
 )
 
 // maxRPCAnswerSize bounds the JSON answer the client reads.

@@ -30,7 +30,9 @@ import (
 // another protocol or batch version, "corrupt_batch" for an undecodable
 // body, "bad_request" for a bad shard parameter or encoding; 404
 // "shard_not_found"; 413 "body_too_large" (with Connection: close, so only
-// that connection is lost); 500 "internal".
+// that connection is lost); 500 "internal"; 503 "busy" when
+// Config.RPCMaxConcurrentWrites writes stayed in progress for the whole
+// RPCReadTimeout (the body is not read).
 type RPCHandler struct {
 	cfg     Config
 	store   TSDBStore
@@ -38,6 +40,9 @@ type RPCHandler struct {
 	logger  *slog.Logger
 	metrics *rpcHandlerMetrics
 	scratch freelist.List[recvScratch]
+	// writeSlots bounds the shard writes read, decoded and applied at once
+	// (Config.RPCMaxConcurrentWrites); nil when unbounded.
+	writeSlots chan struct{}
 }
 
 // recvScratch is what one shard-write request needs, kept across requests
@@ -88,6 +93,10 @@ func NewRPCHandler(cfg Config, store TSDBStore, logger *slog.Logger, reg prometh
 		logger = slog.New(slog.DiscardHandler)
 	}
 	f := promauto.With(reg)
+	var slots chan struct{}
+	if cfg.RPCMaxConcurrentWrites > 0 {
+		slots = make(chan struct{}, cfg.RPCMaxConcurrentWrites)
+	}
 	return &RPCHandler{
 		cfg:    cfg,
 		store:  store,
@@ -100,7 +109,8 @@ func NewRPCHandler(cfg Config, store TSDBStore, logger *slog.Logger, reg prometh
 				Name: "rpc_handler_received_bytes_total",
 				Help: "Request body bytes of shard write RPCs received (before decompression)."}),
 		},
-		scratch: freelist.New[recvScratch](),
+		scratch:    freelist.New[recvScratch](),
+		writeSlots: slots,
 	}
 }
 
@@ -131,6 +141,12 @@ func (h *RPCHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.answer(w, http.StatusBadRequest, rpcCodeBadRequest, fmt.Sprintf("bad shard parameter: %v", err), 0)
 		return
 	}
+	if !h.acquireWriteSlot(r) {
+		h.answer(w, http.StatusServiceUnavailable, rpcCodeBusy,
+			fmt.Sprintf("%d shard writes in progress (rpc-max-concurrent-writes) for %s", cap(h.writeSlots), h.cfg.RPCReadTimeout.D()), 0)
+		return
+	}
+	defer h.releaseWriteSlot()
 	// Not every ResponseWriter supports deadlines (httptest recorders do
 	// not); the server's own timeouts then apply.
 	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(h.cfg.RPCReadTimeout.D()))
@@ -187,6 +203,38 @@ func (h *RPCHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.answer(w, http.StatusOK, rpcCodePartialWrite, err.Error(), pw.PartialWrite())
 	default:
 		h.fail(w, shardID, err)
+	}
+}
+
+// acquireWriteSlot waits, the body unread, until fewer than
+// Config.RPCMaxConcurrentWrites shard writes are in progress, at most
+// RPCReadTimeout or until the request ends. It reports whether it got a
+// slot. A sender at consistency one may run far ahead of this node; its
+// surplus requests wait here as encoded bytes rather than decoded batches.
+func (h *RPCHandler) acquireWriteSlot(r *http.Request) bool {
+	if h.writeSlots == nil {
+		return true
+	}
+	select {
+	case h.writeSlots <- struct{}{}:
+		return true
+	default:
+	}
+	timer := time.NewTimer(h.cfg.RPCReadTimeout.D())
+	defer timer.Stop()
+	select {
+	case h.writeSlots <- struct{}{}:
+		return true
+	case <-timer.C:
+		return false
+	case <-r.Context().Done():
+		return false
+	}
+}
+
+func (h *RPCHandler) releaseWriteSlot() {
+	if h.writeSlots != nil {
+		<-h.writeSlots
 	}
 }
 
