@@ -6,6 +6,22 @@ import (
 	"github.com/strata-db/strata/coordinator/query"
 )
 
+// influx18Case is a statement and InfluxDB 1.8.10's body for it.
+type influx18Case struct{ name, q, want string }
+
+// checkInfluxDB18 runs each case against e and compares the body with
+// InfluxDB's.
+func checkInfluxDB18(t *testing.T, e *query.Executor, tests []influx18Case) {
+	t.Helper()
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := execJSON(t, e, tc.q, ""); got != tc.want {
+				t.Errorf("%s\n got %s\nwant %s (InfluxDB 1.8.10)", tc.q, got, tc.want)
+			}
+		})
+	}
+}
+
 // influx18Data is the data the answers below were taken from: written to
 // a real InfluxDB 1.8.10 (go install
 // github.com/influxdata/influxdb/cmd/influxd@v1.8.10) and queried there.
@@ -23,7 +39,7 @@ n,host=b w=2i 2000000000
 // InfluxDB 1.8; each want is InfluxDB 1.8.10's body for the query.
 func TestInfluxDB18Answers(t *testing.T) {
 	e, _ := newExec(t, query.NewConfig(), influx18Data)
-	tests := []struct{ name, q, want string }{
+	tests := []influx18Case{
 		// distinct keeps the order values first appeared in (equal times:
 		// by value), not sorted order.
 		{"distinct order floats", `SELECT distinct(v) FROM m`,
@@ -48,13 +64,7 @@ func TestInfluxDB18Answers(t *testing.T) {
 		{"wildcard over a list is the union", `SELECT * FROM m,n GROUP BY host`,
 			`{"results":[{"statement_id":0,"series":[{"name":"m","tags":{"host":"a"},"columns":["time","s","v","w"],"values":[["1970-01-01T00:00:01Z","y",1,null],["1970-01-01T00:00:02Z","x",2,null],["1970-01-01T00:00:03Z","w",3,null]]},{"name":"m","tags":{"host":"b"},"columns":["time","s","v","w"],"values":[["1970-01-01T00:00:01Z","x",3,null],["1970-01-01T00:00:02Z","z",1,null]]},{"name":"m","tags":{"host":"c"},"columns":["time","s","v","w"],"values":[["1970-01-01T00:00:03Z",null,5,null]]},{"name":"n","tags":{"host":"a"},"columns":["time","s","v","w"],"values":[["1970-01-01T00:00:01Z",null,9,1]]},{"name":"n","tags":{"host":"b"},"columns":["time","s","v","w"],"values":[["1970-01-01T00:00:02Z",null,null,2]]}]}]}`},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := execJSON(t, e, tc.q, ""); got != tc.want {
-				t.Errorf("%s\n got %s\nwant %s (InfluxDB 1.8.10)", tc.q, got, tc.want)
-			}
-		})
-	}
+	checkInfluxDB18(t, e, tests)
 }
 
 // influx18MixedTypes has field v as a float, an integer and a string in
@@ -74,7 +84,7 @@ m,host=c v="t" 7800000000000
 func TestInfluxDB18MixedFieldTypes(t *testing.T) {
 	e, _ := newExec(t, query.NewConfig(), influx18MixedTypes)
 	const window = `time >= 0 AND time < '1970-01-01T03:00:00Z'`
-	tests := []struct{ name, q, want string }{
+	tests := []influx18Case{
 		{"string bucket is null", `SELECT mean(v), sum(v), max(v), count(v) FROM m WHERE ` + window + ` GROUP BY time(1h)`,
 			`{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","mean","sum","max","count"],"values":[["1970-01-01T00:00:00Z",2,4,2.5,2],["1970-01-01T01:00:00Z",2,2,2,1],["1970-01-01T02:00:00Z",null,null,null,0]]}]}]}`},
 		{"string bucket is empty", `SELECT mean(v), sum(v), max(v) FROM m WHERE ` + window + ` GROUP BY time(30m) fill(none)`,
@@ -84,13 +94,7 @@ func TestInfluxDB18MixedFieldTypes(t *testing.T) {
 		{"series of strings only is absent", `SELECT mean(v), sum(v) FROM m GROUP BY host`,
 			`{"results":[{"statement_id":0,"series":[{"name":"m","tags":{"host":"a"},"columns":["time","mean","sum"],"values":[["1970-01-01T00:00:00Z",2,4]]},{"name":"m","tags":{"host":"b"},"columns":["time","mean","sum"],"values":[["1970-01-01T00:00:00Z",2,2]]}]}]}`},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := execJSON(t, e, tc.q, ""); got != tc.want {
-				t.Errorf("%s\n got %s\nwant %s (InfluxDB 1.8.10)", tc.q, got, tc.want)
-			}
-		})
-	}
+	checkInfluxDB18(t, e, tests)
 }
 
 // influx18FieldTypes has a float, a string and a boolean field.
@@ -107,7 +111,7 @@ m,host=b s="z" 3000000000
 // Each want is InfluxDB 1.8.10's body (data written a line per request).
 func TestInfluxDB18FunctionFieldTypes(t *testing.T) {
 	e, _ := newExec(t, query.NewConfig(), influx18FieldTypes)
-	tests := []struct{ name, q, want string }{
+	tests := []influx18Case{
 		{"mean of a string", `SELECT mean(s) FROM m`,
 			`{"results":[{"statement_id":0,"error":"unsupported mean iterator type: *query.stringInterruptIterator"}]}`},
 		{"sum of a boolean", `SELECT sum(b) FROM m`,
@@ -127,13 +131,7 @@ func TestInfluxDB18FunctionFieldTypes(t *testing.T) {
 		{"functions of every type", `SELECT count(s), first(b), mode(s) FROM m`,
 			`{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","count","first","mode"],"values":[["1970-01-01T00:00:00Z",3,true,"x"]]}]}]}`},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := execJSON(t, e, tc.q, ""); got != tc.want {
-				t.Errorf("%s\n got %s\nwant %s (InfluxDB 1.8.10)", tc.q, got, tc.want)
-			}
-		})
-	}
+	checkInfluxDB18(t, e, tests)
 }
 
 // influx18ConditionField has rows where the field a condition tests is
@@ -152,7 +150,7 @@ m,host=b f=3,s="x" 62000000000
 func TestInfluxDB18ConditionOnlyField(t *testing.T) {
 	e, _ := newExec(t, query.NewConfig(), influx18ConditionField)
 	const window = `time >= 0 AND time < 3m AND s = 'x'`
-	tests := []struct{ name, q, want string }{
+	tests := []influx18Case{
 		{"a match with the field", `SELECT mean(f), max(f) FROM m WHERE ` + window + ` GROUP BY time(1m)`,
 			`{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","mean","max"],"values":[["1970-01-01T00:00:00Z",null,null],["1970-01-01T00:01:00Z",3,3],["1970-01-01T00:02:00Z",null,null]]}]}]}`},
 		{"a match with the field per host", `SELECT mean(f), max(f) FROM m WHERE ` + window + ` GROUP BY time(1m), host`,
@@ -170,13 +168,7 @@ func TestInfluxDB18ConditionOnlyField(t *testing.T) {
 		{"raw", `SELECT f FROM m WHERE ` + window + ` AND time < 1m`,
 			`{"results":[{"statement_id":0}]}`},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := execJSON(t, e, tc.q, ""); got != tc.want {
-				t.Errorf("%s\n got %s\nwant %s (InfluxDB 1.8.10)", tc.q, got, tc.want)
-			}
-		})
-	}
+	checkInfluxDB18(t, e, tests)
 }
 
 // influx18Fill has gaps per field and per host, and a measurement n
@@ -195,7 +187,7 @@ n,host=a h=5 60000000000
 func TestInfluxDB18NumberFill(t *testing.T) {
 	e, _ := newExec(t, query.NewConfig(), influx18Fill)
 	const window = `time >= 0 AND time < 4m`
-	tests := []struct{ name, q, want string }{
+	tests := []influx18Case{
 		{"before arithmetic", `SELECT mean(f) * 2, sum(f) + 1, max(f) FROM m WHERE ` + window + ` GROUP BY time(1m) fill(0)`,
 			`{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","mean","sum","max"],"values":[["1970-01-01T00:00:00Z",3,4,2],["1970-01-01T00:01:00Z",0,1,0],["1970-01-01T00:02:00Z",6,4,3],["1970-01-01T00:03:00Z",8,5,4]]}]}]}`},
 		{"each call of a sum", `SELECT sum(f) + sum(g) FROM m WHERE ` + window + ` GROUP BY time(1m) fill(7)`,
@@ -209,13 +201,7 @@ func TestInfluxDB18NumberFill(t *testing.T) {
 		{"count", `SELECT count(g), sum(f) FROM m WHERE ` + window + ` GROUP BY time(1m), host fill(0)`,
 			`{"results":[{"statement_id":0,"series":[{"name":"m","tags":{"host":"a"},"columns":["time","count","sum"],"values":[["1970-01-01T00:00:00Z",1,1],["1970-01-01T00:01:00Z",0,0],["1970-01-01T00:02:00Z",0,3],["1970-01-01T00:03:00Z",0,0]]},{"name":"m","tags":{"host":"b"},"columns":["time","count","sum"],"values":[["1970-01-01T00:00:00Z",0,2],["1970-01-01T00:01:00Z",0,0],["1970-01-01T00:02:00Z",0,0],["1970-01-01T00:03:00Z",1,4]]}]}]}`},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := execJSON(t, e, tc.q, ""); got != tc.want {
-				t.Errorf("%s\n got %s\nwant %s (InfluxDB 1.8.10)", tc.q, got, tc.want)
-			}
-		})
-	}
+	checkInfluxDB18(t, e, tests)
 }
 
 // TestInfluxDB18StddevOfOnePoint pins stddev() of a window holding one
@@ -226,7 +212,7 @@ func TestInfluxDB18NumberFill(t *testing.T) {
 func TestInfluxDB18StddevOfOnePoint(t *testing.T) {
 	e, _ := newExec(t, query.NewConfig(), influx18Fill)
 	const window = `time >= 0 AND time < 4m`
-	tests := []struct{ name, q, want string }{
+	tests := []influx18Case{
 		{"no window", `SELECT stddev(f) FROM m WHERE host='a' AND time < 1m`,
 			`{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","stddev"],"values":[["1970-01-01T00:00:00Z",null]]}]}]}`},
 		{"fill(none)", `SELECT stddev(f) FROM m WHERE ` + window + ` AND host = 'a' GROUP BY time(1m) fill(none)`,
@@ -240,13 +226,7 @@ func TestInfluxDB18StddevOfOnePoint(t *testing.T) {
 		{"fill(0) under arithmetic", `SELECT stddev(f) * 2 FROM m WHERE ` + window + ` GROUP BY time(1m) fill(0)`,
 			`{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","stddev"],"values":[["1970-01-01T00:00:00Z",1.4142135623730951],["1970-01-01T00:01:00Z",0],["1970-01-01T00:02:00Z",null],["1970-01-01T00:03:00Z",null]]}]}]}`},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := execJSON(t, e, tc.q, ""); got != tc.want {
-				t.Errorf("%s\n got %s\nwant %s (InfluxDB 1.8.10)", tc.q, got, tc.want)
-			}
-		})
-	}
+	checkInfluxDB18(t, e, tests)
 }
 
 // influx18Gaps has one series with empty windows between its points.
@@ -262,7 +242,7 @@ d,host=a f=2 300000000000
 func TestInfluxDB18TransformFill(t *testing.T) {
 	e, _ := newExec(t, query.NewConfig(), influx18Gaps)
 	const window = `time >= 0 AND time < 7m`
-	tests := []struct{ name, q, want string }{
+	tests := []influx18Case{
 		{"derivative", `SELECT derivative(mean(f), 1m), sum(f) FROM d WHERE ` + window + ` GROUP BY time(1m) fill(previous)`,
 			`{"results":[{"statement_id":0,"series":[{"name":"d","columns":["time","derivative","sum"],"values":[["1970-01-01T00:00:00Z",null,1],["1970-01-01T00:01:00Z",0,1],["1970-01-01T00:02:00Z",3,4],["1970-01-01T00:03:00Z",0,4],["1970-01-01T00:04:00Z",0,4],["1970-01-01T00:05:00Z",-2,2],["1970-01-01T00:06:00Z",0,2]]}]}]}`},
 		{"non_negative_derivative", `SELECT non_negative_derivative(mean(f), 1m), sum(f) FROM d WHERE ` + window + ` GROUP BY time(1m) fill(previous)`,
@@ -272,13 +252,7 @@ func TestInfluxDB18TransformFill(t *testing.T) {
 		{"fill(null) skips the gaps", `SELECT derivative(mean(f), 1m) FROM d WHERE ` + window + ` GROUP BY time(1m) fill(null)`,
 			`{"results":[{"statement_id":0,"series":[{"name":"d","columns":["time","derivative"],"values":[["1970-01-01T00:02:00Z",1.5],["1970-01-01T00:05:00Z",-0.6666666666666666]]}]}]}`},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := execJSON(t, e, tc.q, ""); got != tc.want {
-				t.Errorf("%s\n got %s\nwant %s (InfluxDB 1.8.10)", tc.q, got, tc.want)
-			}
-		})
-	}
+	checkInfluxDB18(t, e, tests)
 }
 
 // TestInfluxDB18TransformWindowBefore pins that derivative, difference,
@@ -288,7 +262,7 @@ func TestInfluxDB18TransformFill(t *testing.T) {
 // 1.8.10's body.
 func TestInfluxDB18TransformWindowBefore(t *testing.T) {
 	e, _ := newExec(t, query.NewConfig(), influx18Gaps)
-	tests := []struct{ name, q, want string }{
+	tests := []influx18Case{
 		{"derivative across the range start", `SELECT derivative(mean(f), 1m) FROM d WHERE time >= 3m AND time < 7m GROUP BY time(1m)`,
 			`{"results":[{"statement_id":0,"series":[{"name":"d","columns":["time","derivative"],"values":[["1970-01-01T00:05:00Z",-0.6666666666666666]]}]}]}`},
 		{"fill(previous)", `SELECT derivative(mean(f), 1m), sum(f) FROM d WHERE time >= 1m AND time < 7m GROUP BY time(1m) fill(previous)`,
@@ -302,13 +276,7 @@ func TestInfluxDB18TransformWindowBefore(t *testing.T) {
 		{"cumulative_sum does not", `SELECT cumulative_sum(mean(f)) FROM d WHERE time >= 1m AND time < 7m GROUP BY time(1m)`,
 			`{"results":[{"statement_id":0,"series":[{"name":"d","columns":["time","cumulative_sum"],"values":[["1970-01-01T00:02:00Z",4],["1970-01-01T00:05:00Z",6]]}]}]}`},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := execJSON(t, e, tc.q, ""); got != tc.want {
-				t.Errorf("%s\n got %s\nwant %s (InfluxDB 1.8.10)", tc.q, got, tc.want)
-			}
-		})
-	}
+	checkInfluxDB18(t, e, tests)
 }
 
 // influx18MissingTags has series that lack a tag key others have, and one
@@ -323,7 +291,7 @@ m f=3 60000000000
 // Each want is InfluxDB 1.8.10's body.
 func TestInfluxDB18MissingTag(t *testing.T) {
 	e, _ := newExec(t, query.NewConfig(), influx18MissingTags)
-	tests := []struct{ name, q, want string }{
+	tests := []influx18Case{
 		{"tag and unknown name", `SELECT f, dc, nosuch FROM m`,
 			`{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","f","dc","nosuch"],"values":[["1970-01-01T00:00:00Z",2,"x",null],["1970-01-01T00:00:00Z",1,null,null],["1970-01-01T00:01:00Z",3,null,null]]}]}]}`},
 		{"cast to tag", `SELECT f, dc::tag, nosuch::tag FROM m`,
@@ -337,11 +305,5 @@ func TestInfluxDB18MissingTag(t *testing.T) {
 		{"wildcard", `SELECT * FROM m`,
 			`{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","dc","f","host"],"values":[["1970-01-01T00:00:00Z","x",2,"b"],["1970-01-01T00:00:00Z",null,1,"a"],["1970-01-01T00:01:00Z",null,3,null]]}]}]}`},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := execJSON(t, e, tc.q, ""); got != tc.want {
-				t.Errorf("%s\n got %s\nwant %s (InfluxDB 1.8.10)", tc.q, got, tc.want)
-			}
-		})
-	}
+	checkInfluxDB18(t, e, tests)
 }
