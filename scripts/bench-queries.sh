@@ -12,6 +12,9 @@
 # FILE (default ../shared/data/tsbs-cpu-only-s100-1d.lp.gz) is the data;
 # HOSTS and DURATION describe it (default 100 and 24h; the s10-1h file is
 # HOSTS=10 DURATION=1h). Without INFLUXD on disk only Strata is measured.
+# CPU_TYPES (a comma-separated list of query types) instead reports each
+# server's CPU time per query of each type (CPU_QUERIES of each, default
+# 20), the figure a loaded machine does not distort.
 # PROFILE_DIR, when set, gets a CPU profile (profile.prof), a mutex and a block
 # profile (pprof-contention-enabled) of the Strata data node over the
 # first PROFILE_SECONDS (default 20) of the queries, and the binary.
@@ -64,7 +67,7 @@ bind-address = "127.0.0.1:$irpc"
   bind-address = "127.0.0.1:$ihttp"
 EOF
   "$influxd" run -config "$work/influxd.toml" >"$work/influxd.log" 2>&1 &
-  pids+=($!)
+  pids+=($!); influxd_pid=$!
   wait_http http://127.0.0.1:$ihttp/ping
   load "http://127.0.0.1:$ihttp"
   urls+=(--compare-url "http://127.0.0.1:$ihttp" --labels strata,influxd)
@@ -83,7 +86,26 @@ if [ -n "${PROFILE_DIR:-}" ]; then
     profs+=($!)
   done
 fi
-"$bin" bench "${urls[@]}" --db tsbs --hosts "$hosts" --duration "$duration" --workers 2 --progress off "$@"
+if [ -n "${CPU_TYPES:-}" ]; then
+  # Server CPU per query, type by type: each server's user + system CPU
+  # time around a run of one type (both servers are sent the same
+  # queries; each does only its own). Independent of the machine's load,
+  # unlike latency.
+  cpu_ms() { awk '{printf "%d", ($14 + $15) * 1000 / '"$(getconf CLK_TCK)"'}' "/proc/$1/stat"; }
+  echo "server CPU per query (ms), ${CPU_QUERIES:-20} queries of each type"
+  printf '%-24s %10s %10s %8s\n' "query type" strata influxd ratio
+  for t in ${CPU_TYPES//,/ }; do
+    s0=$(cpu_ms "$strata_pid"); i0=$(cpu_ms "${influxd_pid:-$strata_pid}")
+    "$bin" bench "${urls[@]}" --db tsbs --hosts "$hosts" --duration "$duration" --workers 2 --progress off \
+      --queries "$t" --query-count "${CPU_QUERIES:-20}" >/dev/null
+    s1=$(cpu_ms "$strata_pid"); i1=$(cpu_ms "${influxd_pid:-$strata_pid}")
+    n=$(( ${CPU_QUERIES:-20} + 1 ))
+    awk -v t="$t" -v s=$((s1 - s0)) -v i=$((i1 - i0)) -v n=$n \
+      'BEGIN { printf "%-24s %10.2f %10.2f %8.2f\n", t, s / n, i / n, (i > 0 ? s / i : 0) }'
+  done
+else
+  "$bin" bench "${urls[@]}" --db tsbs --hosts "$hosts" --duration "$duration" --workers 2 --progress off "$@"
+fi
 if [ -n "${PROFILE_DIR:-}" ]; then
   wait "${profs[@]}" || echo "a profile failed"
   cp "$bin" "$PROFILE_DIR/strata"
