@@ -24,6 +24,10 @@ const (
 	// DefaultWriteConsistency is the consistency level of the points a
 	// continuous query or SELECT … INTO writes.
 	DefaultWriteConsistency = "one"
+	// DefaultSettleDelay is how long after an interval ends its run waits:
+	// the coordinator's default write timeout, by when every acknowledged
+	// write has reached each owner or its hinted handoff queue.
+	DefaultSettleDelay = coordinator.DefaultWriteTimeout
 )
 
 // Config is the [continuous-queries] section of a data node's config.
@@ -42,6 +46,12 @@ type Config struct {
 	// WriteConsistency is the consistency level (any, one, quorum, all) of
 	// what continuous queries and SELECT … INTO write.
 	WriteConsistency string `toml:"write-consistency"`
+	// SettleDelay is how long after an interval ends it is run. A write
+	// acknowledged at consistency one may still be on its way to the other
+	// owners of its shard, and the run reads each shard from one owner; at
+	// least the coordinator's write-timeout, the run sees every write
+	// acknowledged for the interval.
+	SettleDelay meta.Duration `toml:"settle-delay"`
 }
 
 // NewConfig returns the defaults.
@@ -52,6 +62,7 @@ func NewConfig() Config {
 		MaxCatchUp:       meta.Duration(DefaultMaxCatchUp),
 		LeaseDuration:    meta.Duration(DefaultLeaseDuration),
 		WriteConsistency: DefaultWriteConsistency,
+		SettleDelay:      meta.Duration(DefaultSettleDelay),
 	}
 }
 
@@ -63,6 +74,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxCatchUp < 0 {
 		errs = append(errs, errors.New("continuous-queries max-catch-up must not be negative"))
+	}
+	if c.SettleDelay < 0 {
+		errs = append(errs, errors.New("continuous-queries settle-delay must not be negative"))
 	}
 	if c.LeaseDuration < 2*c.RunInterval {
 		errs = append(errs, fmt.Errorf("continuous-queries lease-duration (%v) must be at least twice run-interval (%v)", c.LeaseDuration.D(), c.RunInterval.D()))

@@ -4,6 +4,18 @@
 // records each completed run in meta, so the node that takes over after a
 // failure runs what was missed (within max-catch-up) and nothing twice
 // with different results: a rerun overwrites the same points.
+//
+// An interval runs settle-delay after it ends, not at once. The run reads
+// each shard from one owner (this node's copy first), and a write
+// acknowledged at consistency one is on one owner when it is acknowledged
+// while its other owners get it in the background, within the
+// coordinator's write-timeout, or through hinted handoff when that fails.
+// Run at once, an interval could miss points a later direct SELECT of the
+// same aggregate sees, and being recorded as done it would never be run
+// again. With settle-delay at least write-timeout every acknowledged write
+// has reached each owner by then unless one failed; what an owner gets
+// later through hinted handoff is only in the roll-up when RESAMPLE FOR
+// covers it.
 package cq
 
 import (
@@ -200,8 +212,11 @@ func (s *Service) runDue(ctx context.Context, d *meta.Data, db string, cq meta.C
 		s.logger.Warn("continuous query cannot run", "database", db, "name", cq.Name, "err", err)
 		return
 	}
+	// An interval is due once it has ended and settled: a write
+	// acknowledged for it may still be reaching the owner this run reads.
+	settled := now.Add(-s.cfg.SettleDelay.D())
 	last := sc.lastRun(cq)
-	runs, skipped := sc.due(last, now, s.cfg.MaxCatchUp.D())
+	runs, skipped := sc.due(last, settled, s.cfg.MaxCatchUp.D())
 	if skipped > 0 {
 		s.m.skipped.WithLabelValues(db, cq.Name).Add(float64(skipped))
 		s.logger.Warn("continuous query runs older than max-catch-up skipped", "database", db, "name", cq.Name,
@@ -227,7 +242,7 @@ func (s *Service) runDue(ctx context.Context, d *meta.Data, db string, cq meta.C
 		s.m.points.WithLabelValues(db, cq.Name).Add(float64(written))
 		s.logger.Debug("continuous query ran", "database", db, "name", cq.Name, "run_time", t, "written", written)
 	}
-	s.m.lag.WithLabelValues(db, cq.Name).Set(sc.lag(cq, now).Seconds())
+	s.m.lag.WithLabelValues(db, cq.Name).Set(sc.lag(cq, settled).Seconds())
 }
 
 // statement parses (and caches) a stored CREATE CONTINUOUS QUERY.

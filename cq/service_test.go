@@ -79,10 +79,39 @@ func (f *fakeExec) ExecuteQuery(_ context.Context, q *influxql.Query, _ query.Ex
 
 const cqText = `CREATE CONTINUOUS QUERY c ON db BEGIN SELECT mean(v) INTO db.autogen.m FROM db.autogen.cpu GROUP BY time(10s) END`
 
+// testConfig runs intervals as soon as they end (no settle delay), which
+// the tests of scheduling other than the delay assume.
 func testConfig() Config {
 	c := NewConfig()
 	c.MaxCatchUp = meta.Duration(time.Minute)
+	c.SettleDelay = 0
 	return c
+}
+
+// TestRunnerWaitsSettleDelay checks an interval is run only settle-delay
+// after it ends, when every write acknowledged for it at consistency one
+// has reached all the owners the run may read, and not at its end.
+func TestRunnerWaitsSettleDelay(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 3, 0, time.UTC)
+	fm := newFakeMeta(t0, meta.ContinuousQueryInfo{Name: "c", Query: cqText, CreatedAt: t0})
+	fx := &fakeExec{}
+	cfg := testConfig()
+	cfg.SettleDelay = meta.Duration(4 * time.Second)
+	s := New(cfg, func() uint64 { return 1 }, fm, fx, nil, nil)
+	s.clock = fm.clock
+	ctx := context.Background()
+
+	fm.now = t0.Add(8 * time.Second) // 00:00:11: the run at :10 has ended but not settled
+	s.tick(ctx)
+	if len(fx.stmts) != 0 || len(fm.records) != 0 {
+		t.Fatalf("1 s after its interval ended, with settle-delay 4s, the run at :10 ran: %q, recorded %v", fx.stmts, fm.records)
+	}
+	fm.now = t0.Add(11 * time.Second) // 00:00:14: settled
+	s.tick(ctx)
+	want := []string{`SELECT mean(v) INTO db.autogen.m FROM db.autogen.cpu WHERE time >= '2026-01-01T00:00:00Z' AND time < '2026-01-01T00:00:10Z' GROUP BY time(10s)`}
+	if !slices.Equal(fx.stmts, want) || !slices.Equal(fm.records, []string{"00:00:10"}) {
+		t.Errorf("once settled ran %q, recorded %v; want\n%q once", fx.stmts, fm.records, want)
+	}
 }
 
 func TestRunnerRunsEachIntervalOnce(t *testing.T) {

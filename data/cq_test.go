@@ -8,6 +8,7 @@ import (
 
 	"github.com/strata-db/strata/data"
 	"github.com/strata-db/strata/data/clustertest"
+	"github.com/strata-db/strata/internal/faultproxy"
 	"github.com/strata-db/strata/meta"
 )
 
@@ -49,11 +50,15 @@ func TestContinuousQueryStatements(t *testing.T) {
 
 // TestContinuousQueryRollsUp runs a 1 s continuous query over points
 // written ahead of time and checks the roll-up equals a direct SELECT of
-// the same aggregate, window by window.
+// the same aggregate, window by window. The write is acknowledged at
+// consistency one, so without settle-delay (here the write timeout) a
+// run on the other node could read its copy before replication reached
+// it and miss points.
 func TestContinuousQueryRollsUp(t *testing.T) {
 	c := clustertest.New(t, clustertest.Options{Data: 2, Configure: func(_ int, cfg *data.Config) {
 		cfg.ContinuousQueries.RunInterval = meta.Duration(100 * time.Millisecond)
 		cfg.ContinuousQueries.LeaseDuration = meta.Duration(time.Second)
+		cfg.ContinuousQueries.SettleDelay = cfg.Coordinator.WriteTimeout
 	}})
 	c.CreateDatabase("db", 2)
 	if got := postQuery(t, c, 0, "db", `CREATE CONTINUOUS QUERY roll ON db BEGIN SELECT mean(v), count(v) INTO roll FROM cpu GROUP BY time(1s), * END`); !strings.Contains(got, `"statement_id":0}`) {
@@ -78,5 +83,54 @@ func TestContinuousQueryRollsUp(t *testing.T) {
 	rolled := queryNode(t, c, 1, "db", `SELECT mean, count FROM roll GROUP BY *`)
 	if strings.ReplaceAll(direct, `"name":"cpu"`, `"name":"roll"`) != rolled {
 		t.Errorf("roll-up differs from the direct SELECT\n rolled %s\n direct %s", rolled, direct)
+	}
+}
+
+// TestContinuousQueryWaitsForReplication holds back the copy of a write
+// acknowledged at consistency one on its way to the node running the
+// continuous query until after its interval has ended, and checks the
+// roll-up still equals a direct SELECT: the run waits settle-delay, so it
+// does not read that node's copy before the write reaches it and record
+// the interval as done without the points.
+func TestContinuousQueryWaitsForReplication(t *testing.T) {
+	const timeout = 5 * time.Second
+	c := clustertest.New(t, clustertest.Options{Data: 2, Configure: func(i int, cfg *data.Config) {
+		cfg.Coordinator.WriteTimeout = meta.Duration(timeout)
+		cfg.Coordinator.RPCTimeout = meta.Duration(timeout)
+		cfg.ContinuousQueries.Enabled = i == 0 // node 0 runs the query, reading its own copy
+		cfg.ContinuousQueries.RunInterval = meta.Duration(100 * time.Millisecond)
+		cfg.ContinuousQueries.LeaseDuration = meta.Duration(time.Second)
+		cfg.ContinuousQueries.SettleDelay = cfg.Coordinator.WriteTimeout
+	}})
+	c.CreateDatabase("db", 2)
+	if got := postQuery(t, c, 0, "db", `CREATE CONTINUOUS QUERY roll ON db BEGIN SELECT count(v) INTO roll FROM cpu GROUP BY time(1s) END`); !strings.Contains(got, `"statement_id":0}`) {
+		t.Fatalf("create: %s", got)
+	}
+	start := time.Now().Truncate(time.Second).Add(time.Second)
+	// A first point on both nodes, so node 0 holds the shard and reads it.
+	if code, resp := c.Write(1, params("db", "db", "consistency", "all"), fmt.Sprintf("cpu v=0 %d\n", start.UnixNano())); code != 204 {
+		t.Fatalf("write at consistency all: %d %s", code, resp)
+	}
+	c.SetLink(0, faultproxy.Blackhole)
+	time.Sleep(time.Until(start))
+	var body strings.Builder
+	for i := 1; i <= 10; i++ {
+		fmt.Fprintf(&body, "cpu v=%d %d\n", i, start.Add(time.Duration(i)*50*time.Millisecond).UnixNano())
+	}
+	if code, resp := c.Write(1, params("db", "db"), body.String()); code != 204 {
+		t.Fatalf("write at consistency one: %d %s", code, resp)
+	}
+	// Node 0 gets its copy after the interval has ended, well within the
+	// write timeout.
+	time.Sleep(time.Until(start.Add(1600 * time.Millisecond)))
+	c.SetLink(0, faultproxy.Pass)
+	c.WaitFor("the interval rolled up", func() bool {
+		return strings.Contains(queryNode(t, c, 1, "db", `SELECT count FROM roll`), start.UTC().Format(time.RFC3339))
+	})
+	direct := queryNode(t, c, 1, "db", fmt.Sprintf(`SELECT count(v) FROM cpu WHERE time >= '%s' AND time < '%s' GROUP BY time(1s) fill(none)`,
+		start.UTC().Format(time.RFC3339Nano), start.Add(time.Second).UTC().Format(time.RFC3339Nano)))
+	rolled := queryNode(t, c, 1, "db", `SELECT count FROM roll`)
+	if want := strings.ReplaceAll(direct, `"name":"cpu","columns":["time","count"]`, `"name":"roll","columns":["time","count"]`); rolled != want || !strings.Contains(direct, ",11]") {
+		t.Errorf("roll-up of an interval whose points reached the runner's copy late\n rolled %s\n direct %s (want count 11)", rolled, direct)
 	}
 }
