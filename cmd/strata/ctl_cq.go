@@ -29,9 +29,10 @@ func newCtlShowCQsCommand(o *ctlOptions) *cobra.Command {
 		Short:   "List continuous queries with their last completed run, its node and their lag",
 		Example: "  strata ctl show-cqs\n  strata ctl show-cqs --json",
 		Long: `List every continuous query with the end of its last completed run, the data
-node that ran it, and its lag: how far that run is behind the newest run due
-(0 when up to date). The header names the data node holding the runner
-lease and until when.`,
+node that ran it, and its lag: how far that run is behind the newest interval
+that has ended. Each interval runs [continuous-queries] settle-delay after it
+ends, so an up-to-date query shows up to that much lag here. The header names
+the data node holding the runner lease and until when.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			d, err := readState(cmd, o)
