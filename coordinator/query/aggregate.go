@@ -117,6 +117,10 @@ func (p *plan) aggRows(g *group, limit int64) ([][]any, error) {
 			return nil, 0, false
 		}
 		wp := winPts(f, w)
+		if starts[w] < p.lower && !p.inputs[c] {
+			// Read from the window before for a transformation only.
+			wp = wp[sort.Search(len(wp), func(i int) bool { return wp[i].Time >= p.lower }):]
+		}
 		if c.Name == "integral" && p.interval > 0 {
 			return integralWindow(c, pts[f], bounds[f][w], bounds[f][w+1], starts[w], p.windowEnd(starts[w]))
 		}
@@ -129,6 +133,23 @@ func (p *plan) aggRows(g *group, limit int64) ([][]any, error) {
 		return aggregate(c, wp)
 	}
 	return p.buildRows(starts, calls, pts, winPts), nil
+}
+
+// transformInputs returns the aggregate calls that are the argument of a
+// transformation that reads the window before the range (mean(f) in
+// derivative(mean(f), 1s)); cumulative_sum does not read it.
+func transformInputs(exprs []influxql.Expr) map[*influxql.Call]bool {
+	inputs := make(map[*influxql.Call]bool)
+	for _, e := range exprs {
+		influxql.WalkFunc(e, func(n influxql.Node) {
+			if c, ok := n.(*influxql.Call); ok && transforms[c.Name] && c.Name != "cumulative_sum" && len(c.Args) > 0 {
+				if inner, ok := c.Args[0].(*influxql.Call); ok {
+					inputs[inner] = true
+				}
+			}
+		})
+	}
+	return inputs
 }
 
 // integralWindow is integral() over one GROUP BY time window, as
@@ -167,6 +188,17 @@ func integralWindow(c *influxql.Call, pts []Point, lo, hi int, start, end int64)
 func (p *plan) buildRows(starts []int64, calls callFunc, pts [][]Point, winPts func(f, w int) []Point) [][]any {
 	if p.interval > 0 && p.stmt.Fill == influxql.NumberFill {
 		calls = numberFilled(calls, p.stmt.FillValue)
+	}
+	if p.shown > influxql.MinTime {
+		// The windows before shown were read for a transformation's
+		// input only.
+		all := calls
+		calls = func(c *influxql.Call, w int) (any, int64, bool) {
+			if starts[w] < p.shown && !p.inputs[c] {
+				return nil, 0, false
+			}
+			return all(c, w)
+		}
 	}
 	cols := make([][]tv, len(p.exprs))
 	fillable := make([]bool, len(p.exprs))

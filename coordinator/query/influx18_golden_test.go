@@ -273,6 +273,12 @@ func TestInfluxDB18TransformWindowBefore(t *testing.T) {
 			`{"results":[{"statement_id":0,"series":[{"name":"d","columns":["time","difference"],"values":[["1970-01-01T00:01:00Z",-1],["1970-01-01T00:02:00Z",4],["1970-01-01T00:03:00Z",-4],["1970-01-01T00:04:00Z",0],["1970-01-01T00:05:00Z",2],["1970-01-01T00:06:00Z",-2]]}]}]}`},
 		{"moving_average fill(0)", `SELECT moving_average(mean(f), 2) FROM d WHERE time >= 2m AND time < 7m GROUP BY time(1m) fill(0)`,
 			`{"results":[{"statement_id":0,"series":[{"name":"d","columns":["time","moving_average"],"values":[["1970-01-01T00:02:00Z",2],["1970-01-01T00:03:00Z",2],["1970-01-01T00:04:00Z",0],["1970-01-01T00:05:00Z",1],["1970-01-01T00:06:00Z",1]]}]}]}`},
+		{"other aggregates keep an unaligned lower bound", `SELECT derivative(mean(f), 1m), sum(f) FROM d WHERE time >= 30s AND time < 4m GROUP BY time(1m)`,
+			`{"results":[{"statement_id":0,"series":[{"name":"d","columns":["time","derivative","sum"],"values":[["1970-01-01T00:00:00Z",null,null],["1970-01-01T00:01:00Z",null,null],["1970-01-01T00:02:00Z",1.5,4],["1970-01-01T00:03:00Z",null,null]]}]}]}`},
+		{"one interval before an unaligned bound", `SELECT derivative(mean(f), 1m) FROM d WHERE time >= 90s AND time < 4m GROUP BY time(1m)`,
+			`{"results":[{"statement_id":0}]}`},
+		{"cumulative_sum beside derivative", `SELECT derivative(mean(f), 1m), cumulative_sum(mean(f)) FROM d WHERE time >= 1m AND time < 7m GROUP BY time(1m)`,
+			`{"results":[{"statement_id":0,"series":[{"name":"d","columns":["time","derivative","cumulative_sum"],"values":[["1970-01-01T00:02:00Z",1.5,4],["1970-01-01T00:05:00Z",-0.6666666666666666,6]]}]}]}`},
 		{"cumulative_sum does not", `SELECT cumulative_sum(mean(f)) FROM d WHERE time >= 1m AND time < 7m GROUP BY time(1m)`,
 			`{"results":[{"statement_id":0,"series":[{"name":"d","columns":["time","cumulative_sum"],"values":[["1970-01-01T00:02:00Z",4],["1970-01-01T00:05:00Z",6]]}]}]}`},
 	}

@@ -32,8 +32,12 @@ type plan struct {
 	aux      int             // index of a selector with auxiliary fields, or -1
 	min, max int64
 	// shown is the first window the answer shows: windows before it
-	// were read only for a transformation's first value.
-	shown int64
+	// were read only for a transformation's first value. lower is then
+	// the statement's own lower bound, which the other aggregates keep.
+	shown, lower int64
+	// inputs are the aggregates that read the windows before shown: the
+	// arguments of those transformations.
+	inputs map[*influxql.Call]bool
 	windowing
 	// pointN counts the values the statement read (max-select-point).
 	pointN *int64

@@ -33,6 +33,12 @@ func (p *plan) pushdown() AggregateSet {
 	if !p.agg || p.needsPts || p.aux >= 0 {
 		return 0
 	}
+	if p.lower > p.shown {
+		// The first window's plain aggregates count from the lower bound
+		// inside it, a transformation's input from a window earlier:
+		// partials of whole windows cannot answer both.
+		return 0
+	}
 	if p.loc != nil && p.gridEvery == 0 {
 		// Windows that follow the zone's changes and no grid under them.
 		return 0

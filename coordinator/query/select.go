@@ -247,7 +247,7 @@ func (e *Executor) newPlan(ctx context.Context, st Storage, s *influxql.SelectSt
 	if union != nil {
 		r = union
 	}
-	p := &plan{stmt: s, src: src, min: min, max: max, shown: influxql.MinTime, windowing: win}
+	p := &plan{stmt: s, src: src, min: min, max: max, shown: influxql.MinTime, lower: influxql.MinTime, windowing: win}
 	p.dims = resolveDims(s, r.tags)
 	fields, err := expandFields(s.Fields, r, p.dims)
 	if err != nil {
@@ -282,35 +282,18 @@ func (e *Executor) newPlan(ctx context.Context, st Storage, s *influxql.SelectSt
 		// Only tags selected: InfluxDB returns nothing.
 		return nil, nil
 	}
-	if p.agg && p.interval > 0 && p.min != influxql.MinTime && s.TimeAscending() && derivesAggregate(p.exprs) {
+	if inputs := transformInputs(p.exprs); p.agg && p.interval > 0 && p.min != influxql.MinTime && s.TimeAscending() && len(inputs) > 0 {
 		// A transformation over an aggregate starts from the window
 		// before the range, read but not shown, as InfluxDB 1.8 does
 		// (query/select.go, buildCallIterator moves opt.StartTime back
 		// an interval for derivative and friends): the first window's
 		// derivative is against the data just before it.
-		p.shown = p.windowStart(p.min)
+		p.shown, p.lower, p.inputs = p.windowStart(p.min), p.min, inputs
 		if p.min > influxql.MinTime+p.interval {
 			p.min -= p.interval
 		}
 	}
 	return p, nil
-}
-
-// derivesAggregate reports whether an expression applies a
-// transformation that reads the window before the range to an aggregate
-// (derivative(mean(f), 1s)); cumulative_sum does not.
-func derivesAggregate(exprs []influxql.Expr) bool {
-	found := false
-	for _, e := range exprs {
-		influxql.WalkFunc(e, func(n influxql.Node) {
-			if c, ok := n.(*influxql.Call); ok && transforms[c.Name] && c.Name != "cumulative_sum" && len(c.Args) > 0 {
-				if _, inner := c.Args[0].(*influxql.Call); inner {
-					found = true
-				}
-			}
-		})
-	}
-	return found
 }
 
 // run scans the plan's measurement and builds its rows. seriesN is the
