@@ -53,6 +53,7 @@ func (ix *Index) load() error {
 	if err := os.MkdirAll(ix.dir, 0o755); err != nil {
 		return fmt.Errorf("create index dir: %w", err)
 	}
+	ix.loading = true
 	// A leftover temporary file is an interrupted snapshot; the previous
 	// snapshot and log are still complete.
 	for _, name := range []string{snapshotFileName + tmpSuffix, logFileName + tmpSuffix} {
@@ -87,6 +88,8 @@ func (ix *Index) load() error {
 		return fmt.Errorf("seek index log: %w", err)
 	}
 	ix.log = &logFile{f: f, size: good}
+	ix.buildPostings()
+	ix.loading = false
 	if good > ix.compactBytes {
 		if err := ix.compactNow(); err != nil {
 			ix.log.close()
