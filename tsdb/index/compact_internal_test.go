@@ -55,6 +55,30 @@ func state(ix *Index) string {
 	return b.String()
 }
 
+// reopenSame closes ix, opens its directory again and reports an error
+// (saying when) unless the reopened index has the same state; it returns
+// the reopened index.
+func reopenSame(t *testing.T, ix *Index, when string) *Index {
+	t.Helper()
+	want := state(ix)
+	ix.Close()
+	reopened, err := Open(ix.dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := state(reopened); got != want {
+		t.Errorf("%s:\ngot:\n%s\nwant:\n%s", when, got, want)
+	}
+	return reopened
+}
+
+// setCompactBytes sets the log size past which ix writes a snapshot.
+func setCompactBytes(ix *Index, n int64) {
+	ix.mu.Lock()
+	ix.compactBytes = n
+	ix.mu.Unlock()
+}
+
 func sortedKeys[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
@@ -89,9 +113,7 @@ func TestCompactionAndCrashBetweenFiles(t *testing.T) {
 	want := state(ix)
 
 	// Force a snapshot on the next creation.
-	ix.mu.Lock()
-	ix.compactBytes = 1
-	ix.mu.Unlock()
+	setCompactBytes(ix, 1)
 	mustCreate(t, ix, "cpu,host=d usage=1 1")
 	want2 := state(ix)
 	if _, err := os.Stat(filepath.Join(dir, snapshotFileName)); err != nil {
@@ -105,9 +127,7 @@ func TestCompactionAndCrashBetweenFiles(t *testing.T) {
 		t.Errorf("log after snapshot: got %d bytes; want just the header", len(newLog))
 	}
 	// Writes after the snapshot go to the new log.
-	ix.mu.Lock()
-	ix.compactBytes = defaultCompactBytes
-	ix.mu.Unlock()
+	setCompactBytes(ix, defaultCompactBytes)
 	mustCreate(t, ix, "cpu,host=e usage=1 1")
 	want3 := state(ix)
 	ix.Close()
@@ -276,16 +296,8 @@ func TestSnapshotHandOver(t *testing.T) {
 	}
 	ix.mu.Unlock()
 	mustCreate(t, ix, "cpu,host=d usage=1 1")
-	want := state(ix)
-	ix.Close()
-	ix, err = Open(dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ix = reopenSame(t, ix, "after hand-over and reopen")
 	defer ix.Close()
-	if got := state(ix); got != want {
-		t.Errorf("after hand-over and reopen:\ngot:\n%s\nwant:\n%s", got, want)
-	}
 	if _, ok := ix.SeriesID([]byte("cpu,host=a")); ok {
 		t.Errorf("series dropped during the snapshot came back")
 	}
@@ -300,9 +312,7 @@ func TestConcurrentWritesWithSnapshots(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ix.mu.Lock()
-	ix.compactBytes = 2048
-	ix.mu.Unlock()
+	setCompactBytes(ix, 2048)
 	var wg sync.WaitGroup
 	for w := range 4 {
 		wg.Add(1)
@@ -488,16 +498,12 @@ func TestReopenRebuildsPostings(t *testing.T) {
 	if err := ix.DropMeasurement([]byte("mem")); err != nil {
 		t.Fatal(err)
 	}
-	ix.mu.Lock()
-	ix.compactBytes = 1
-	ix.mu.Unlock()
+	setCompactBytes(ix, 1)
 	mustCreate(t, ix, batch(2000, 500))
 	if _, err := os.Stat(filepath.Join(dir, snapshotFileName)); err != nil {
 		t.Fatalf("snapshot not written: %v", err)
 	}
-	ix.mu.Lock()
-	ix.compactBytes = defaultCompactBytes
-	ix.mu.Unlock()
+	setCompactBytes(ix, defaultCompactBytes)
 	// After the snapshot, in the log: more series, drops that empty a
 	// region's list down to nothing and a re-created measurement.
 	mustCreate(t, ix, batch(2500, 1500))
@@ -506,17 +512,8 @@ func TestReopenRebuildsPostings(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustCreate(t, ix, "mem,host=h1 free=1i 1\ncpu,host=h1,region=r1 usage=1 1")
-	want := state(ix)
-	ix.Close()
-
-	ix, err = Open(dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ix = reopenSame(t, ix, "after reopen")
 	defer ix.Close()
-	if got := state(ix); got != want {
-		t.Errorf("after reopen:\ngot:\n%s\nwant:\n%s", got, want)
-	}
 	if got := ix.MatchSeries([]byte("cpu"), r1); len(got) != 1 {
 		t.Errorf("cpu series with region=r1 after reopen: got %d; want 1 (the re-created one)", len(got))
 	}
