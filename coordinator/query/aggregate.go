@@ -432,7 +432,18 @@ func (p *plan) transformColumn(c *influxql.Call, starts []int64, calls callFunc,
 			}
 		}
 	}
-	return transform(c, in, timeDuration(p.interval))
+	if p.stmt.TimeAscending() {
+		return transform(c, in, timeDuration(p.interval), true)
+	}
+	// Under ORDER BY time DESC InfluxDB 1.8 runs a transformation over
+	// the values in descending order: each against the later one, at
+	// the earlier one's time (query/functions.go,
+	// FloatDerivativeReducer.Emit negates the elapsed time when not
+	// ascending).
+	slices.Reverse(in)
+	out := transform(c, in, timeDuration(p.interval), false)
+	slices.Reverse(out)
+	return out
 }
 
 // exprColumn evaluates a select expression made of aggregate calls for

@@ -299,9 +299,10 @@ func numberArg(call *influxql.Call, i int) (float64, bool) {
 }
 
 // transform applies a transformation to a series of values sorted by
-// time; nil values are skipped. interval is the GROUP BY time interval (0
-// for raw values), the default unit of the derivatives.
-func transform(call *influxql.Call, in []tv, interval time.Duration) []tv {
+// time, ascending or (ascending false) descending; nil values are
+// skipped. interval is the GROUP BY time interval (0 for raw values), the
+// default unit of the derivatives.
+func transform(call *influxql.Call, in []tv, interval time.Duration, ascending bool) []tv {
 	vals := make([]tv, 0, len(in))
 	for _, x := range in {
 		if x.v != nil {
@@ -320,6 +321,9 @@ func transform(call *influxql.Call, in []tv, interval time.Duration) []tv {
 			a, _ := anyFloat(vals[i-1].v)
 			b, _ := anyFloat(vals[i].v)
 			dt := nsBetween(vals[i-1].t, vals[i].t)
+			if !ascending {
+				dt = -dt
+			}
 			if dt == 0 {
 				continue
 			}

@@ -313,3 +313,25 @@ func TestInfluxDB18MissingTag(t *testing.T) {
 	}
 	checkInfluxDB18(t, e, tests)
 }
+
+// TestInfluxDB18TransformDescending pins transformations under ORDER BY
+// time DESC: run over the values in descending order, each against the
+// later one, shown at the earlier one's time. Each want is InfluxDB
+// 1.8.10's body.
+func TestInfluxDB18TransformDescending(t *testing.T) {
+	e, _ := newExec(t, query.NewConfig(), influx18Gaps)
+	checkInfluxDB18(t, e, []influx18Case{
+		{"over aggregates", `SELECT derivative(mean(f), 1m), difference(mean(f)), moving_average(mean(f), 2), cumulative_sum(mean(f)), elapsed(mean(f), 1m) FROM d WHERE time >= 0 AND time < 7m GROUP BY time(1m) ORDER BY time DESC`,
+			`{"results":[{"statement_id":0,"series":[{"name":"d","columns":["time","derivative","difference","moving_average","cumulative_sum","elapsed"],"values":[["1970-01-01T00:05:00Z",null,null,null,2,null],["1970-01-01T00:02:00Z",0.6666666666666666,2,3,6,-3],["1970-01-01T00:00:00Z",-1.5,-3,2.5,7,-2]]}]}]}`},
+		{"non_negative_derivative", `SELECT non_negative_derivative(mean(f), 1m) FROM d WHERE time >= 0 AND time < 7m GROUP BY time(1m) ORDER BY time DESC`,
+			`{"results":[{"statement_id":0,"series":[{"name":"d","columns":["time","non_negative_derivative"],"values":[["1970-01-01T00:02:00Z",0.6666666666666666]]}]}]}`},
+		{"raw derivative", `SELECT derivative(f, 1m) FROM d ORDER BY time DESC`,
+			`{"results":[{"statement_id":0,"series":[{"name":"d","columns":["time","derivative"],"values":[["1970-01-01T00:02:00Z",0.6666666666666666],["1970-01-01T00:00:00Z",-1.5]]}]}]}`},
+		{"raw difference", `SELECT difference(f), non_negative_difference(f) FROM d ORDER BY time DESC`,
+			`{"results":[{"statement_id":0,"series":[{"name":"d","columns":["time","difference","non_negative_difference"],"values":[["1970-01-01T00:02:00Z",2,2],["1970-01-01T00:00:00Z",-3,null]]}]}]}`},
+		{"raw elapsed", `SELECT elapsed(f, 1s) FROM d ORDER BY time DESC`,
+			`{"results":[{"statement_id":0,"series":[{"name":"d","columns":["time","elapsed"],"values":[["1970-01-01T00:02:00Z",-180],["1970-01-01T00:00:00Z",-120]]}]}]}`},
+		{"raw cumulative_sum and moving_average", `SELECT cumulative_sum(f), moving_average(f, 2) FROM d ORDER BY time DESC`,
+			`{"results":[{"statement_id":0,"series":[{"name":"d","columns":["time","cumulative_sum","moving_average"],"values":[["1970-01-01T00:05:00Z",2,null],["1970-01-01T00:02:00Z",6,3],["1970-01-01T00:00:00Z",7,2.5]]}]}]}`},
+	})
+}
