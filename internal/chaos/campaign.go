@@ -204,7 +204,7 @@ rounds:
 			r.fail("final: %d acknowledged (point, owner) pairs missing or wrong, %d points no writer sent: %v", r.Final.Lost, r.Final.Unsent, r.Final.Examples)
 		}
 	}
-	res, n := hist.check(2 * time.Minute)
+	res, n := hist.check(metaModel, 2*time.Minute)
 	r.MetaOps, r.MetaResult = n, res
 	if res == porcupine.Illegal {
 		r.fail("meta history of %d operations is not linearizable", n)

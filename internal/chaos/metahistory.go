@@ -96,18 +96,20 @@ var metaModel = porcupine.Model{
 	},
 }
 
-// metaHistory records the meta clients' operations.
+// metaHistory records the meta clients' operations (of any model).
 type metaHistory struct {
 	start time.Time
 	mu    sync.Mutex // protects ops
 	ops   []porcupine.Operation
 }
 
-func (h *metaHistory) add(client int, in metaInput, out metaOutput, call, ret time.Time) {
+// add records one operation; unknown says the client got no definite
+// answer, so the operation may take effect at any time from its call on.
+func (h *metaHistory) add(client int, in, out any, unknown bool, call, ret time.Time) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	r := ret.Sub(h.start).Nanoseconds()
-	if out.Unknown {
+	if unknown {
 		r = math.MaxInt64 // it may take effect at any time from its call on
 	}
 	h.ops = append(h.ops, porcupine.Operation{ClientId: client, Input: in, Output: out,
@@ -139,12 +141,12 @@ func (h *metaHistory) runMetaClient(id int, addrs []string, rng *rand.Rand, stop
 		var err error
 		switch in.Op {
 		case opCreate:
-			err = execute(mc, meta.CmdCreateDatabase, meta.CreateDatabasePayload{Name: in.Key, RetentionPolicy: &meta.RetentionPolicySpec{Duration: in.Dur}})
+			_, err = execute(mc, meta.CmdCreateDatabase, meta.CreateDatabasePayload{Name: in.Key, RetentionPolicy: &meta.RetentionPolicySpec{Duration: in.Dur}}, meta.ErrRetentionPolicyConflict)
 			if errors.Is(err, meta.ErrRetentionPolicyConflict) {
 				out.Conflict, err = true, nil
 			}
 		case opDrop:
-			err = execute(mc, meta.CmdDropDatabase, meta.DropDatabasePayload{Name: in.Key})
+			_, err = execute(mc, meta.CmdDropDatabase, meta.DropDatabasePayload{Name: in.Key})
 		case opRead:
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			var d *meta.Data
@@ -164,35 +166,40 @@ func (h *metaHistory) runMetaClient(id int, addrs []string, rng *rand.Rand, stop
 			}
 			out = metaOutput{Unknown: true}
 		}
-		h.add(id, in, out, call, ret)
+		h.add(id, in, out, out.Unknown, call, ret)
 	}
 }
 
 // execute sends one command, retrying it (same request id, so it applies
-// at most once) until it gets a definite answer or 30 s pass: an outcome
-// left unknown would be concurrent with every later operation and make
-// the history costly to check.
-func execute(mc *meta.Client, typ meta.CommandType, payload any) error {
+// at most once) until it succeeds, is refused with one of the definite
+// errors, or 30 s pass: an outcome left unknown would be concurrent with
+// every later operation and make the history costly to check.
+func execute(mc *meta.Client, typ meta.CommandType, payload any, definite ...error) (*meta.Result, error) {
 	cmd, err := meta.NewCommand(typ, "", payload)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_, err = mc.Execute(ctx, cmd)
+		res, err := mc.Execute(ctx, cmd)
 		cancel()
-		if err == nil || errors.Is(err, meta.ErrRetentionPolicyConflict) || time.Now().After(deadline) {
-			return err
+		if err == nil || time.Now().After(deadline) {
+			return res, err
+		}
+		for _, d := range definite {
+			if errors.Is(err, d) {
+				return nil, err
+			}
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 }
 
-// check runs porcupine over the history.
-func (h *metaHistory) check(timeout time.Duration) (porcupine.CheckResult, int) {
+// check runs porcupine with model over the history.
+func (h *metaHistory) check(model porcupine.Model, timeout time.Duration) (porcupine.CheckResult, int) {
 	h.mu.Lock()
 	ops := append([]porcupine.Operation(nil), h.ops...)
 	h.mu.Unlock()
-	return porcupine.CheckOperationsTimeout(metaModel, ops, timeout), len(ops)
+	return porcupine.CheckOperationsTimeout(model, ops, timeout), len(ops)
 }
