@@ -81,3 +81,27 @@ func sleep(ctx context.Context, d time.Duration) error {
 		return nil
 	}
 }
+
+// PaceCopy returns r read at copy-rate-limit, the pace of a shard copy's
+// traffic on its destination (a file-level copy's transfer uses it, as
+// the copy's exchanges do). Reads are cut to pacedChunk bytes, so a
+// large read from a fast connection does not outrun the limit.
+func (s *Service) PaceCopy(ctx context.Context, r io.Reader) io.Reader {
+	if s.copyLimiter.rate <= 0 {
+		return r
+	}
+	return &pacedReader{ctx: ctx, r: chunkedReader{r}, limiter: s.copyLimiter}
+}
+
+// pacedChunk bounds one read of a paced copy.
+const pacedChunk = 16 << 10
+
+// chunkedReader reads at most pacedChunk bytes a call.
+type chunkedReader struct{ r io.Reader }
+
+func (c chunkedReader) Read(b []byte) (int, error) {
+	if len(b) > pacedChunk {
+		b = b[:pacedChunk]
+	}
+	return c.r.Read(b)
+}

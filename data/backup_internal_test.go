@@ -9,35 +9,18 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/strata-db/strata/antientropy"
 	"github.com/strata-db/strata/coordinator"
-	"github.com/strata-db/strata/tsdb"
-	"github.com/strata-db/strata/tsdb/models"
 )
 
 // shardStream returns the shard stream of a shard holding lines.
 func shardStream(t *testing.T, lines string) []byte {
 	t.Helper()
-	cfg := tsdb.NewConfig()
-	cfg.Dir = t.TempDir()
-	st := tsdb.NewStore(cfg, nil, prometheus.NewRegistry())
-	if err := st.Open(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st, _ := openTestStore(t)
 	if err := st.CreateShard(1); err != nil {
 		t.Fatal(err)
 	}
-	var p models.Parser
-	pts, err := p.Parse([]byte(lines), models.PrecisionNanosecond, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.WriteToShard(context.Background(), 1, pts); err != nil {
-		t.Fatal(err)
-	}
+	writeTestLines(t, st, 1, lines)
 	var b bytes.Buffer
 	if _, err := antientropy.WriteShardStream(context.Background(), &b, aeShard{st.Shard(1)}, 1<<20, nil); err != nil {
 		t.Fatal(err)

@@ -101,7 +101,10 @@ type CopyShardStatus struct {
 	// Values counts the values moved by the stream and the exchanges;
 	// Rounds the exchanges with the source so far.
 	Values int `json:"values"`
-	Rounds int `json:"rounds"`
+	// Bytes counts the bytes of shard files received by the file-level
+	// copy that comes before them (retried transfers included).
+	Bytes  int64 `json:"bytes,omitempty"`
+	Rounds int   `json:"rounds"`
 	// Verified is set once the roots over every window were equal after
 	// the owner change (they were before it, or the copy failed).
 	Verified bool `json:"verified"`
@@ -145,6 +148,9 @@ type shardCopier struct {
 	// forward, when not nil, asks a copy's source to forward the writes
 	// the shard takes to this node (renewing the lease).
 	forward func(ctx context.Context, shard, source uint64) error
+	// files, when not nil, installs the shard from its source's files
+	// (copyFilesFrom): it reports whether it did and the bytes received.
+	files func(ctx context.Context, shard, source uint64) (bool, int64, error)
 
 	mu      sync.Mutex // protects copies, cancel, closing and the intents file
 	copies  map[uint64]*CopyShardStatus
@@ -291,6 +297,9 @@ func (c *shardCopier) run(ctx context.Context, st *CopyShardStatus) error {
 		return fmt.Errorf("node %d no longer owns shard %d (owners %v)", st.Source, st.Shard, owners)
 	}
 	if !owner {
+		if err := c.copyFiles(ctx, st); err != nil {
+			return err
+		}
 		// Stream, then exchange until the Merkle roots over every window
 		// agree: only a verified copy becomes an owner.
 		// The stream first; then the source forwards the writes the shard
@@ -348,6 +357,41 @@ func (c *shardCopier) run(ctx context.Context, st *CopyShardStatus) error {
 	c.mu.Lock()
 	st.Verified = true
 	c.mu.Unlock()
+	return nil
+}
+
+// copyFiles installs the shard from the source's files when this node
+// does not hold it yet, so the exchanges that follow only move what was
+// written since (without it, the first exchange streams every value). A
+// transfer that fails is retried from the start; one whose bytes are
+// corrupt fails the copy, leaving no shard behind.
+func (c *shardCopier) copyFiles(ctx context.Context, st *CopyShardStatus) error {
+	if c.files == nil {
+		return nil
+	}
+	var corrupt error
+	installed := false
+	err := c.retry(ctx, st, func() error {
+		ok, n, err := c.files(ctx, st.Shard, st.Source)
+		c.mu.Lock()
+		st.Bytes += n
+		c.mu.Unlock()
+		if errors.Is(err, errCopyCorrupt) {
+			corrupt = err
+			return nil
+		}
+		installed = ok
+		return err
+	})
+	if corrupt != nil {
+		err = corrupt
+	}
+	if err != nil {
+		return fmt.Errorf("copy shard %d's files from node %d: %w; node %d was not made an owner", st.Shard, st.Source, err, st.Dest)
+	}
+	if installed {
+		c.logger.Info("shard installed from its source's files", "shard_id", st.Shard, "source", st.Source, "bytes", st.Bytes)
+	}
 	return nil
 }
 

@@ -231,6 +231,9 @@ func (s *Server) open() error {
 	h.mountEntropy(s.ae)
 	s.copier = newShardCopier(s.life, s.NodeID, s.meta, s.ae, filepath.Join(s.cfg.Dir, copyIntentsFile), s.logger.With("component", "copy-shard"))
 	s.copier.forward = s.requestForward
+	s.copier.files = func(ctx context.Context, shard, source uint64) (bool, int64, error) {
+		return copyFilesFrom(ctx, s.store, s.aePeer, s.ae.PaceCopy, shard, source)
+	}
 	s.copier.Resume(copyIntents)
 	h.mountCopyShard(s.copier)
 	h.mountBackup(backupDeps{node: s.NodeID, store: aeStore{s.store}, ae: s.ae})
@@ -240,6 +243,7 @@ func (s *Server) open() error {
 	rpcMux := http.NewServeMux()
 	rpcMux.Handle(antientropy.PathPrefix, s.ae.Handler())
 	rpcMux.Handle("POST "+CopyForwardPath, s.forwarder)
+	rpcMux.Handle("POST "+CopyFilesPath, serveShardFiles(s.store, s.logger.With("component", "copy-shard")))
 	rpcMux.Handle("/", rpcHandler)
 
 	requests := func(net.Listener) context.Context { return s.requests }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -75,6 +76,13 @@ func (s *Store) Open() error {
 		return fmt.Errorf("list store dir: %w", err)
 	}
 	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), installPrefix) {
+			// A shard install a crash interrupted: never a shard.
+			if err := os.RemoveAll(filepath.Join(s.cfg.Dir, e.Name())); err != nil {
+				return fmt.Errorf("remove interrupted shard install: %w", err)
+			}
+			continue
+		}
 		id, err := strconv.ParseUint(e.Name(), 10, 64)
 		if err != nil || !e.IsDir() {
 			continue

@@ -71,7 +71,7 @@ func (c *aeCluster) owns(id uint64) bool {
 }
 
 // TestCopyShardSurvivesKill9 kill -9s the source and then the destination
-// of a shard copy mid-stream (the anti-entropy rate limit slows the copy
+// of a shard copy mid-transfer (the copy rate limit slows the copy
 // down). Each time the destination is not an owner while the copy is
 // unfinished, the copy resumes once the node is back, and the destination
 // ends an owner holding every value, with `strata ctl copy-shard`

@@ -155,7 +155,7 @@ func followCopy(cmd *cobra.Command, o *ctlOptions, addr string, shard uint64, si
 			line.update("unreachable", fmt.Sprintf("shard %d: destination not answering (%s)", shard, silent.Round(time.Second)))
 			return
 		}
-		desc := fmt.Sprintf("shard %d: %s, %d values, %d exchanges", shard, st.State, st.Values, st.Rounds)
+		desc := fmt.Sprintf("shard %d: %s, %d file bytes, %d values, %d exchanges", shard, st.State, st.Bytes, st.Values, st.Rounds)
 		key := st.State
 		if st.Error != "" {
 			desc += fmt.Sprintf(", retrying (%d): %s", st.Retries, st.Error)
@@ -171,8 +171,8 @@ func followCopy(cmd *cobra.Command, o *ctlOptions, addr string, shard uint64, si
 		return &cliError{msg: fmt.Sprintf("copy of shard %d %s: %s", shard, st.State, st.Error)}
 	}
 	return o.output(out, st, func(tw *tabwriter.Writer) {
-		fmt.Fprintf(tw, "copied shard %d from node %d to node %d: %d values in %s; node %d is an owner, Merkle roots verified equal\n",
-			shard, st.Source, st.Dest, st.Values, st.Finished.Sub(st.Started).Round(time.Millisecond), st.Dest)
+		fmt.Fprintf(tw, "copied shard %d from node %d to node %d: %d file bytes and %d values in %s; node %d is an owner, Merkle roots verified equal\n",
+			shard, st.Source, st.Dest, st.Bytes, st.Values, st.Finished.Sub(st.Started).Round(time.Millisecond), st.Dest)
 	})
 }
 
@@ -235,9 +235,9 @@ func newCtlCopyShardStatusCommand(o *ctlOptions) *cobra.Command {
 				all = append(all, a.Value...)
 			}
 			return o.output(cmd.OutOrStdout(), map[string]any{"copies": all, "unreachable": unanswered(answers)}, func(tw *tabwriter.Writer) {
-				fmt.Fprintln(tw, "SHARD\tSOURCE\tDEST\tSTATE\tVALUES\tEXCHANGES\tSTARTED\tERROR")
+				fmt.Fprintln(tw, "SHARD\tSOURCE\tDEST\tSTATE\tFILE BYTES\tVALUES\tEXCHANGES\tSTARTED\tERROR")
 				for _, s := range all {
-					fmt.Fprintf(tw, "%d\t%d\t%d\t%s\t%d\t%d\t%s\t%s\n", s.Shard, s.Source, s.Dest, s.State, s.Values, s.Rounds, ago(s.Started), s.Error)
+					fmt.Fprintf(tw, "%d\t%d\t%d\t%s\t%d\t%d\t%d\t%s\t%s\n", s.Shard, s.Source, s.Dest, s.State, s.Bytes, s.Values, s.Rounds, ago(s.Started), s.Error)
 				}
 				printUnanswered(tw, answers)
 			})
