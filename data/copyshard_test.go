@@ -3,6 +3,8 @@ package data
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -168,6 +170,43 @@ func TestShardCopier(t *testing.T) {
 		}
 		if owners := f.Data().ShardOwners(10); slices.Contains(owners, 3) {
 			t.Fatalf("owners %v: node 3 added although its copy never matched", owners)
+		}
+	})
+
+	t.Run("file copy: a cut transfer is retried, a corrupt one fails without owner change", func(t *testing.T) {
+		f := &copyFakes{data: stateWithShards(false), states: []string{"equal"}}
+		c := newCopier(f)
+		var calls int
+		c.files = func(context.Context, uint64, uint64) (bool, int64, error) {
+			calls++
+			if calls == 1 {
+				return false, 100, io.ErrUnexpectedEOF
+			}
+			return false, 50, fmt.Errorf("receive x.tsm: %w: checksum mismatch", errCopyCorrupt)
+		}
+		if _, err := c.Start(10, 1); err != nil {
+			t.Fatal(err)
+		}
+		st := waitCopy(t, c, 10)
+		if st.State != "failed" || !strings.Contains(st.Error, "checksum mismatch") || !strings.Contains(st.Error, "not made an owner") ||
+			calls != 2 || st.Retries != 1 || st.Bytes != 150 || st.Rounds != 0 {
+			t.Fatalf("status %+v after %d transfers, want failed on the checksum after one retry, no exchange", st, calls)
+		}
+		if owners := f.Data().ShardOwners(10); slices.Contains(owners, 3) {
+			t.Fatalf("owners %v: node 3 added after a corrupt transfer", owners)
+		}
+	})
+
+	t.Run("file copy installed: exchanges follow", func(t *testing.T) {
+		f := &copyFakes{data: stateWithShards(false), states: []string{"equal"}}
+		c := newCopier(f)
+		c.files = func(context.Context, uint64, uint64) (bool, int64, error) { return true, 4096, nil }
+		if _, err := c.Start(10, 1); err != nil {
+			t.Fatal(err)
+		}
+		st := waitCopy(t, c, 10)
+		if st.State != "done" || !st.Verified || st.Bytes != 4096 || st.Rounds != 2 {
+			t.Fatalf("status %+v, want done and verified with 4096 file bytes and 2 exchanges", st)
 		}
 	})
 
