@@ -32,8 +32,9 @@ type WAL struct {
 	cfg     Config
 	logger  *slog.Logger
 	metrics *Metrics
-	// sync makes a segment's written bytes durable; (*os.File).Sync except in
-	// tests that need to hold a group commit open.
+	// sync makes a group's written bytes durable; (*os.File).Sync except in
+	// tests that need to hold a group commit open. A new segment's header is
+	// synced directly.
 	sync func(*os.File) error
 	// write writes a group to a segment; (*os.File).Write except in tests
 	// that inject a full disk.
@@ -59,7 +60,8 @@ type WAL struct {
 	failed []failedCalls
 	// file is the active segment, active its id, activeLen its length
 	// counting bytes written, in flight and pending, and writtenLen its
-	// length counting only the groups written successfully.
+	// length counting only the groups written successfully. file is nil
+	// (and both lengths 0) until the first write after Open creates it.
 	file       *os.File
 	active     uint64
 	activeLen  int64
@@ -99,8 +101,10 @@ type segmentInfo struct {
 
 // Open opens (creating it if needed) the WAL in dir. It checks the newest
 // segment and truncates a torn or corrupt tail (logged, counted in
-// strata_wal_corrupt_tail_truncations_total), then starts a new active
-// segment; the older segments are checked by Replay. A nil logger discards;
+// strata_wal_corrupt_tail_truncations_total); the older segments are
+// checked by Replay. Records go to a new active segment, whose file the
+// first Write creates, so Open itself writes nothing and succeeds on a full
+// disk (a Write then fails until there is room). A nil logger discards;
 // a nil reg leaves the metrics unregistered (see Metrics for sharing a
 // registry among many WALs).
 func Open(dir string, cfg Config, logger *slog.Logger, reg prometheus.Registerer, opts ...Option) (*WAL, error) {
@@ -161,14 +165,28 @@ func Open(dir string, cfg Config, logger *slog.Logger, reg prometheus.Registerer
 		w.sealed = append(w.sealed, segmentInfo{id: id, size: fi.Size()})
 		w.recovered = id
 	}
-	f, err := w.createSegment(next)
-	if err != nil {
-		return nil, err
-	}
-	w.file, w.active, w.activeLen, w.writtenLen = f, next, segmentHeaderSize, segmentHeaderSize
-	w.metrics.segments.Add(float64(len(w.sealed) + 1))
-	logger.Info("wal opened", "dir", dir, "segments", len(w.sealed)+1, "active_segment", next)
+	// The active segment's file is created by the first write: Open writes
+	// nothing, so a shard on a full disk still opens and serves reads.
+	w.active = next
+	w.metrics.segments.Add(float64(len(w.sealed)))
+	logger.Info("wal opened", "dir", dir, "segments", len(w.sealed), "active_segment", next)
 	return w, nil
+}
+
+// createActiveLocked creates the active segment's file if it does not exist
+// yet (no record has been written since Open). On failure (a full disk) no
+// file is left behind, and the next write tries again.
+func (w *WAL) createActiveLocked() error {
+	if w.file != nil {
+		return nil
+	}
+	f, err := w.createSegment(w.active)
+	if err != nil {
+		return err
+	}
+	w.file, w.activeLen, w.writtenLen = f, segmentHeaderSize, segmentHeaderSize
+	w.metrics.segments.Inc()
+	return nil
 }
 
 // repairLast scans the newest segment and truncates it after its last valid
@@ -251,11 +269,11 @@ func (w *WAL) createSegment(id uint64) (*os.File, error) {
 		return nil, err
 	}
 	var hdr [segmentHeaderSize]byte
-	if _, err := f.Write(appendSegmentHeader(hdr[:0])); err != nil {
+	if _, err := w.writeFile(f, appendSegmentHeader(hdr[:0])); err != nil {
 		return fail(fmt.Errorf("write segment %d header: %w", id, err))
 	}
 	if !w.cfg.NoSync {
-		if err := w.sync(f); err != nil {
+		if err := f.Sync(); err != nil {
 			return fail(fmt.Errorf("fsync segment %d: %w", id, err))
 		}
 		if err := durable.SyncDir(w.dir); err != nil {

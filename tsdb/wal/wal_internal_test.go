@@ -346,15 +346,7 @@ func TestFullDiskIsNotSticky(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	w2 := openInternal(t, dir)
-	defer w2.Close()
-	var got []string
-	if err := w2.Replay(func(_ uint64, rec []byte) error {
-		got = append(got, string(rec))
-		return nil
-	}); err != nil {
-		t.Fatalf("Replay: %v", err)
-	}
+	got := replayAll(t, dir)
 	want := []string{"record 0", "after", "next segment"}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("replayed %q; want %q", got, want)

@@ -47,6 +47,9 @@ func (w *WAL) write(recs [][]byte) (uint64, error) {
 		if len(recs) == 0 {
 			return w.active, nil
 		}
+		if err := w.createActiveLocked(); err != nil {
+			return 0, err
+		}
 		if w.activeLen == segmentHeaderSize || w.activeLen+size <= w.cfg.SegmentSize {
 			break
 		}
@@ -227,7 +230,9 @@ func (w *WAL) groupFailedLocked(g group, err error) {
 // and starts a new one; it returns the id of the sealed segment. Records
 // written after Rotate returns go to the new segment, so once everything
 // Write returned before the call is in the engine's files,
-// RemoveThrough(sealed) may delete it.
+// RemoveThrough(sealed) may delete it. If nothing was written since Open,
+// the active segment has no file yet; Rotate then seals nothing and returns
+// the newest older segment (0 if none), which holds every record so far.
 func (w *WAL) Rotate() (sealed uint64, err error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -239,6 +244,11 @@ func (w *WAL) Rotate() (sealed uint64, err error) {
 			break
 		}
 		w.cond.Wait()
+	}
+	if w.file == nil {
+		// Nothing was written since Open: every record is in an older
+		// segment, and the active one is still to be created.
+		return w.active - 1, nil
 	}
 	sealed = w.active
 	if err := w.rotateLocked(); err != nil {
@@ -304,10 +314,15 @@ func (w *WAL) Close() error {
 		w.flushGroupLocked()
 	}
 	w.segMu.Lock()
-	n := len(w.sealed) + 1
+	n := len(w.sealed)
 	w.segClosed = true
 	w.segMu.Unlock()
-	w.metrics.segments.Sub(float64(n))
+	if w.file == nil {
+		w.metrics.segments.Sub(float64(n))
+		w.logger.Info("wal closed", "dir", w.dir)
+		return nil
+	}
+	w.metrics.segments.Sub(float64(n + 1))
 	if err := w.file.Close(); err != nil {
 		return fmt.Errorf("close segment %d: %w", w.active, err)
 	}
