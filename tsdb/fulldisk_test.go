@@ -5,12 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 
+	"github.com/strata-db/strata/internal/disktest"
 	"github.com/strata-db/strata/tsdb/models"
 )
 
@@ -19,12 +18,7 @@ import (
 // segment header at open); a write fails with ENOSPC, and once space is
 // freed writes succeed without reopening and survive a reopen.
 func TestStoreOpensOnFullDisk(t *testing.T) {
-	mnt := t.TempDir()
-	out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", mnt).CombinedOutput()
-	if err != nil {
-		t.Skipf("SKIPPED: cannot mount a tmpfs (needs root): %v: %s", err, strings.TrimSpace(string(out)))
-	}
-	t.Cleanup(func() { _ = exec.Command("umount", "-l", mnt).Run() })
+	mnt := disktest.MountTmpfsOrSkip(t, 4<<20)
 	cfg := testConfig(filepath.Join(mnt, "data"))
 	write := func(sh interface {
 		WritePoints(context.Context, []models.Point) error
@@ -35,18 +29,7 @@ func TestStoreOpensOnFullDisk(t *testing.T) {
 	must(t, write(sh, 1), "write before the disk fills")
 	must(t, st.Close(), "close")
 
-	filler, err := os.Create(filepath.Join(mnt, "filler"))
-	must(t, err, "create filler")
-	chunk := make([]byte, 4096)
-	for {
-		if _, err := filler.Write(chunk); err != nil {
-			if !errors.Is(err, syscall.ENOSPC) {
-				t.Fatalf("filling the disk: %v", err)
-			}
-			break
-		}
-	}
-	must(t, filler.Close(), "close filler")
+	filler := disktest.Fill(t, mnt)
 
 	st = openStore(t, cfg)
 	sh = st.Shard(1)
@@ -59,7 +42,7 @@ func TestStoreOpensOnFullDisk(t *testing.T) {
 	if err := write(sh, 2); !errors.Is(err, syscall.ENOSPC) {
 		t.Fatalf("write on a full disk: got %v; want ENOSPC", err)
 	}
-	must(t, os.Remove(filler.Name()), "free space")
+	must(t, os.Remove(filler), "free space")
 	must(t, write(sh, 3), "write once space is freed")
 	must(t, st.Close(), "close")
 

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -18,6 +17,7 @@ import (
 	"github.com/strata-db/strata/antientropy"
 	"github.com/strata-db/strata/data"
 	"github.com/strata-db/strata/hh"
+	"github.com/strata-db/strata/internal/disktest"
 	"github.com/strata-db/strata/internal/faultproxy"
 	"github.com/strata-db/strata/internal/proctest"
 	"github.com/strata-db/strata/meta"
@@ -120,7 +120,7 @@ func startCluster(t testing.TB, bin string, n int, tmpfsBytes int64) (*cluster, 
 		var mnt string
 		if i == 0 && tmpfsBytes > 0 {
 			var err error
-			if mnt, err = mountTmpfs(t, tmpfsBytes); err != nil {
+			if mnt, err = disktest.MountTmpfs(t, tmpfsBytes); err != nil {
 				note = "disk-full: skipped, cannot mount a tmpfs here: " + err.Error()
 			} else {
 				note = fmt.Sprintf("disk-full: data0's directory is a %d MiB tmpfs, filled by a ballast file", tmpfsBytes>>20)
@@ -158,19 +158,6 @@ func startCluster(t testing.TB, bin string, n int, tmpfsBytes int64) (*cluster, 
 		}
 	}
 	return c, note
-}
-
-// mountTmpfs mounts a tmpfs of size bytes on a fresh directory and
-// unmounts it when the test ends (after the processes using it are
-// killed: cleanups run last-registered first).
-func mountTmpfs(t testing.TB, size int64) (string, error) {
-	dir := t.TempDir()
-	out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+strconv.FormatInt(size, 10), "tmpfs", dir).CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("%w: %s", err, strings.TrimSpace(string(out)))
-	}
-	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
-	return dir, nil
 }
 
 func (c *cluster) metaAddrs() []string {

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/anishathalye/porcupine"
+
+	"github.com/strata-db/strata/internal/disktest"
 )
 
 // TestVerifyFindsLossAndForeignPoints feeds the data checker owners'
@@ -179,10 +181,7 @@ func TestScheduleReplays(t *testing.T) {
 // TestFillLeavesNoSpace fills a 1 MiB tmpfs: afterwards not one more
 // byte fits.
 func TestFillLeavesNoSpace(t *testing.T) {
-	mnt, err := mountTmpfs(t, 1<<20)
-	if err != nil {
-		t.Skip("SKIPPED: cannot mount a tmpfs here: " + err.Error())
-	}
+	mnt := disktest.MountTmpfsOrSkip(t, 1<<20)
 	n, err := fill(filepath.Join(mnt, "ballast"))
 	if err != nil {
 		t.Fatal(err)

@@ -4,45 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/strata-db/strata/internal/disktest"
 )
-
-// mountTinyTmpfs mounts a tmpfs of size bytes on a temporary directory
-// (unmounted at cleanup), or skips the test where mounting is not allowed.
-func mountTinyTmpfs(t *testing.T, size int) string {
-	t.Helper()
-	dir := t.TempDir()
-	out, err := exec.Command("mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=%d", size), "tmpfs", dir).CombinedOutput()
-	if err != nil {
-		t.Skipf("SKIPPED: cannot mount a tmpfs (needs root): %v: %s", err, strings.TrimSpace(string(out)))
-	}
-	t.Cleanup(func() { _ = exec.Command("umount", "-l", dir).Run() })
-	return dir
-}
-
-// fillDisk writes a file in dir until the file system is full.
-func fillDisk(t *testing.T, dir string) string {
-	t.Helper()
-	path := filepath.Join(dir, "filler")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	chunk := make([]byte, 4096)
-	for {
-		if _, err := f.Write(chunk); err != nil {
-			if !errors.Is(err, syscall.ENOSPC) {
-				t.Fatalf("filling the disk: %v", err)
-			}
-			return path
-		}
-	}
-}
 
 // replayed returns the records w replays.
 func replayed(t *testing.T, w *WAL) []string {
@@ -71,7 +39,7 @@ func replayAll(t *testing.T, dir string) []string {
 // succeed without reopening and survive a reopen. (Open used to create the
 // active segment itself and failed, so the node could not start.)
 func TestOpenOnFullDisk(t *testing.T) {
-	mnt := mountTinyTmpfs(t, 256<<10)
+	mnt := disktest.MountTmpfsOrSkip(t, 256<<10)
 	dir := filepath.Join(mnt, "wal")
 	w := openInternal(t, dir)
 	if _, err := w.Write([]byte("before")); err != nil {
@@ -80,7 +48,7 @@ func TestOpenOnFullDisk(t *testing.T) {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	filler := fillDisk(t, mnt)
+	filler := disktest.Fill(t, mnt)
 
 	w = openInternal(t, dir)
 	got := replayed(t, w)
