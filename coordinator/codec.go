@@ -12,17 +12,25 @@ import (
 
 // Point-batch format constants; docs/wire.md is the spec.
 const (
-	// BatchVersion is the version byte of the batches AppendPoints writes
-	// and the only one DecodePoints reads. Bump it when the layout changes;
-	// hinted-handoff segments on disk hold batches, so a new version must
-	// keep decoding the old one.
-	BatchVersion = 1
+	// BatchVersion is the version byte of the batches AppendPoints writes.
+	// Version 2 added the time the coordinator accepted the write.
+	// DecodePoints reads it and version 1 (hinted-handoff segments on disk
+	// hold batches, so a new version must keep decoding the old ones).
+	BatchVersion = 2
+	// batchVersion1 is the layout before the accepted time.
+	batchVersion1 = 1
 
 	batchMagic0, batchMagic1 = 'S', 'B'
-	batchHeaderSize          = 4 // magic (2), version (1), flags (1)
-	batchTrailerSize         = 4 // CRC32-C
+	// batchHeaderSize is the header of a version-2 batch: magic (2),
+	// version (1), flags (1), accepted time (8, little-endian ns).
+	batchHeaderSize = 12
+	// batchHeaderSizeV1 is the header of a version-1 batch.
+	batchHeaderSizeV1 = 4
+	batchTrailerSize  = 4 // CRC32-C
 	// minBatchSize is an empty batch: header, count 0, trailer.
 	minBatchSize = batchHeaderSize + 1 + batchTrailerSize
+	// minBatchSizeV1 is an empty version-1 batch.
+	minBatchSizeV1 = batchHeaderSizeV1 + 1 + batchTrailerSize
 	// minPointSize is the smallest encoded point: a 1-byte measurement,
 	// no tags, one field with a 1-byte key and a 1-byte value, and a
 	// 1-byte time delta. It bounds the count a batch may claim.
@@ -41,11 +49,20 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // with a non-empty key and a known type to be decodable; parsed points
 // always do.
 func AppendPoints(dst []byte, points []models.Point) []byte {
+	return AppendAcceptedPoints(dst, points, 0)
+}
+
+// AppendAcceptedPoints appends points as AppendPoints does, recording
+// accepted (ns since the epoch) as the time the coordinator accepted their
+// write: the owner drops the values a delete issued after that time covers
+// (tsdb.Shard.WriteReplicaPoints). 0 means unknown and drops nothing.
+func AppendAcceptedPoints(dst []byte, points []models.Point, accepted int64) []byte {
 	if cap(dst) == len(dst) {
 		dst = append(make([]byte, 0, len(dst)+withHeadroom(encodedSize(points))), dst...)
 	}
 	start := len(dst)
 	dst = append(dst, batchMagic0, batchMagic1, BatchVersion, 0)
+	dst = binary.LittleEndian.AppendUint64(dst, uint64(accepted))
 	dst = binary.AppendUvarint(dst, uint64(len(points)))
 	var prev int64
 	for i := range points {
@@ -112,9 +129,9 @@ func pointSize(p *models.Point, prev int64) int {
 // it to a node enforcing that limit). The points keep their order. This
 // is how the write path keeps every shard-write RPC within
 // Config.RPCMaxBodySize, which the receiving node enforces.
-func appendBatches(dst []byte, ends []int, points []models.Point, limit int64) ([]byte, []int) {
+func appendBatches(dst []byte, ends []int, points []models.Point, limit, accepted int64) ([]byte, []int) {
 	start := len(dst)
-	dst = AppendPoints(dst, points)
+	dst = AppendAcceptedPoints(dst, points, accepted)
 	if int64(len(dst)-start) <= limit {
 		return dst, append(ends, len(dst))
 	}
@@ -127,7 +144,7 @@ func appendBatches(dst []byte, ends []int, points []models.Point, limit int64) (
 	for i := range points {
 		n := pointSize(&points[i], prev)
 		if i > first && int64(size+n) > limit {
-			dst = AppendPoints(dst, points[first:i])
+			dst = AppendAcceptedPoints(dst, points[first:i], accepted)
 			ends = append(ends, len(dst))
 			first, size = i, overhead
 			n = pointSize(&points[i], 0)
@@ -135,7 +152,7 @@ func appendBatches(dst []byte, ends []int, points []models.Point, limit int64) (
 		size += n
 		prev = points[i].Time
 	}
-	dst = AppendPoints(dst, points[first:])
+	dst = AppendAcceptedPoints(dst, points[first:], accepted)
 	return dst, append(ends, len(dst))
 }
 
@@ -176,14 +193,41 @@ func varintLen(x int64) int {
 // header, or with another magic or version, or claiming more points than
 // its length can hold, returns an error wrapping ErrCorruptBatch.
 func BatchLen(batch []byte) (int, error) {
-	if len(batch) < minBatchSize || batch[0] != batchMagic0 || batch[1] != batchMagic1 || batch[2] != BatchVersion {
+	hdr := batchHeaderLen(batch)
+	if hdr == 0 || len(batch) < hdr+1+batchTrailerSize {
 		return 0, fmt.Errorf("read point batch header: %w", ErrCorruptBatch)
 	}
-	n, k := binary.Uvarint(batch[batchHeaderSize:])
+	n, k := binary.Uvarint(batch[hdr:])
 	if k <= 0 || n > uint64(len(batch)/minPointSize) {
 		return 0, fmt.Errorf("read point batch count: %w", ErrCorruptBatch)
 	}
 	return int(n), nil
+}
+
+// batchHeaderLen returns the header length of batch's version, or 0 for a
+// batch too short for its magic and version, or with another magic or an
+// unknown version.
+func batchHeaderLen(batch []byte) int {
+	if len(batch) < batchHeaderSizeV1 || batch[0] != batchMagic0 || batch[1] != batchMagic1 {
+		return 0
+	}
+	switch batch[2] {
+	case BatchVersion:
+		return batchHeaderSize
+	case batchVersion1:
+		return batchHeaderSizeV1
+	}
+	return 0
+}
+
+// BatchAccepted returns the time (ns since the epoch) the coordinator
+// accepted the write of a batch DecodePoints accepted, as
+// AppendAcceptedPoints recorded it; 0 (unknown) for a version-1 batch.
+func BatchAccepted(batch []byte) int64 {
+	if batchHeaderLen(batch) != batchHeaderSize || len(batch) < batchHeaderSize {
+		return 0
+	}
+	return int64(binary.LittleEndian.Uint64(batch[4:batchHeaderSize]))
 }
 
 // DecodePoints decodes a batch written by AppendPoints, appending its
@@ -235,14 +279,18 @@ func (d *PointsDecoder) retainedBytes() int {
 // Decode decodes src into dst[:0] as DecodePoints does.
 func (d *PointsDecoder) Decode(src []byte, dst []models.Point) ([]models.Point, error) {
 	dst = dst[:0]
-	if len(src) < minBatchSize {
-		return dst, fmt.Errorf("decode point batch: %d bytes, need at least %d: %w", len(src), minBatchSize, ErrCorruptBatch)
+	if len(src) < minBatchSizeV1 {
+		return dst, fmt.Errorf("decode point batch: %d bytes, need at least %d: %w", len(src), minBatchSizeV1, ErrCorruptBatch)
 	}
 	if src[0] != batchMagic0 || src[1] != batchMagic1 {
 		return dst, fmt.Errorf("decode point batch: bad magic %#x%02x: %w", src[0], src[1], ErrCorruptBatch)
 	}
-	if src[2] != BatchVersion {
-		return dst, fmt.Errorf("decode point batch: version %d, want %d: %w", src[2], BatchVersion, errCorruptVersion)
+	hdr := batchHeaderLen(src)
+	if hdr == 0 {
+		return dst, fmt.Errorf("decode point batch: version %d, want %d or %d: %w", src[2], batchVersion1, BatchVersion, errCorruptVersion)
+	}
+	if len(src) < hdr+1+batchTrailerSize {
+		return dst, fmt.Errorf("decode point batch: %d bytes, need at least %d: %w", len(src), hdr+1+batchTrailerSize, ErrCorruptBatch)
 	}
 	body := src[:len(src)-batchTrailerSize]
 	if want, got := binary.LittleEndian.Uint32(src[len(body):]), crc32.Checksum(body, castagnoli); want != got {
@@ -251,7 +299,7 @@ func (d *PointsDecoder) Decode(src []byte, dst []models.Point) ([]models.Point, 
 	if src[3] != 0 {
 		return dst, fmt.Errorf("decode point batch: unknown flags %#02x: %w", src[3], ErrCorruptBatch)
 	}
-	r := batchReader{bytereader.New(body[batchHeaderSize:], ErrCorruptBatch)}
+	r := batchReader{bytereader.New(body[hdr:], ErrCorruptBatch)}
 	count := r.Uvarint()
 	if r.Err() == nil && count > uint64(len(r.Rest())/minPointSize) {
 		return dst, fmt.Errorf("decode point batch: count %d exceeds what %d bytes can hold: %w", count, len(body), ErrCorruptBatch)

@@ -115,7 +115,7 @@ func TestCodec_Corrupt(t *testing.T) {
 	good := coordinator.AppendPoints(nil, samplePoints())
 	one := coordinator.AppendPoints(nil, []models.Point{{Measurement: []byte("m"),
 		Fields: []models.Field{{Key: []byte("v"), Value: models.BooleanValue(true)}}, Time: 5}})
-	// one's layout: magic(2) version flags count=1 | 1 'm' | 0 tags | 1 field: 1 'v' type=5 value=1 | time=10 (zigzag) | crc
+	// one's layout: magic(2) version flags accepted(8) count=1 | 1 'm' | 0 tags | 1 field: 1 'v' type=5 value=1 | time=10 (zigzag) | crc
 	edit := func(b []byte, f func([]byte) []byte) []byte {
 		return f(append([]byte(nil), b...))
 	}
@@ -125,18 +125,18 @@ func TestCodec_Corrupt(t *testing.T) {
 		wantVer bool
 	}{
 		{"empty", nil, false},
-		{"short", good[:5], false},
+		{"short", good[:13], false},
 		{"bad magic", edit(good, func(b []byte) []byte { b[0] = 'X'; return reseal(b) }), false},
 		{"flipped bit", edit(good, func(b []byte) []byte { b[len(b)/2] ^= 0x10; return b }), false},
 		{"bad crc", edit(good, func(b []byte) []byte { b[len(b)-1] ^= 1; return b }), false},
-		{"version 2", edit(good, func(b []byte) []byte { b[2] = 2; return reseal(b) }), true},
+		{"version 3", edit(good, func(b []byte) []byte { b[2] = 3; return reseal(b) }), true},
 		{"unknown flags", edit(good, func(b []byte) []byte { b[3] = 1; return reseal(b) }), false},
-		{"count too large", edit(one, func(b []byte) []byte { b[4] = 0x7f; return reseal(b) }), false},
-		{"count above data", edit(one, func(b []byte) []byte { b[4] = 2; return reseal(b) }), false},
-		{"empty measurement", edit(one, func(b []byte) []byte { b[5] = 0; return reseal(b) }), false},
-		{"no fields", edit(one, func(b []byte) []byte { b[8] = 0; return reseal(b) }), false},
-		{"unknown field type", edit(one, func(b []byte) []byte { b[11] = 9; return reseal(b) }), false},
-		{"bad boolean", edit(one, func(b []byte) []byte { b[12] = 2; return reseal(b) }), false},
+		{"count too large", edit(one, func(b []byte) []byte { b[12] = 0x7f; return reseal(b) }), false},
+		{"count above data", edit(one, func(b []byte) []byte { b[12] = 2; return reseal(b) }), false},
+		{"empty measurement", edit(one, func(b []byte) []byte { b[13] = 0; return reseal(b) }), false},
+		{"no fields", edit(one, func(b []byte) []byte { b[16] = 0; return reseal(b) }), false},
+		{"unknown field type", edit(one, func(b []byte) []byte { b[19] = 9; return reseal(b) }), false},
+		{"bad boolean", edit(one, func(b []byte) []byte { b[20] = 2; return reseal(b) }), false},
 		{"trailing bytes", reseal(append(append([]byte(nil), one[:len(one)-4]...), 0, 0, 0, 0, 0)), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -156,7 +156,7 @@ func TestCodec_Corrupt(t *testing.T) {
 		}
 	}
 	// The hand-computed offsets above assume this layout.
-	if len(one) != 18 || one[11] != byte(models.FieldTypeBoolean) {
+	if len(one) != 26 || one[19] != byte(models.FieldTypeBoolean) {
 		t.Fatalf("single-point batch layout changed: % x", one)
 	}
 }
@@ -209,13 +209,41 @@ func TestBatchLen(t *testing.T) {
 		}
 	}
 	batch := coordinator.AppendPoints(nil, pts)
-	lying := append([]byte(nil), batch[:4]...)
+	lying := append([]byte(nil), batch[:12]...)
 	lying = binary.AppendUvarint(lying, 1<<40)
 	lying = append(lying, make([]byte, 8)...)
-	for name, b := range map[string][]byte{"empty": nil, "short": batch[:5], "bad magic": append([]byte("XX"), batch[2:]...),
+	for name, b := range map[string][]byte{"empty": nil, "short": batch[:13], "bad magic": append([]byte("XX"), batch[2:]...),
 		"count past length": lying} {
 		if _, err := coordinator.BatchLen(b); !errors.Is(err, coordinator.ErrCorruptBatch) {
 			t.Errorf("BatchLen(%s) error = %v; want ErrCorruptBatch", name, err)
 		}
+	}
+}
+
+// TestCodec_AcceptedTime: a batch carries the time its write was accepted
+// (BatchAccepted), and a version-1 batch, without it, as hinted-handoff
+// queues written before version 2 hold, still decodes, its time unknown.
+func TestCodec_AcceptedTime(t *testing.T) {
+	pts := samplePoints()
+	const accepted = int64(1767571260123456789)
+	batch := coordinator.AppendAcceptedPoints(nil, pts, accepted)
+	if got := coordinator.BatchAccepted(batch); got != accepted {
+		t.Errorf("BatchAccepted = %d, want %d", got, accepted)
+	}
+	if got := coordinator.BatchAccepted(coordinator.AppendPoints(nil, pts)); got != 0 {
+		t.Errorf("BatchAccepted of AppendPoints' batch = %d, want 0", got)
+	}
+	// Version 1: the same batch without the 8 bytes of accepted time.
+	v1 := append([]byte{batch[0], batch[1], 1, 0}, batch[12:]...)
+	v1 = reseal(v1)
+	got, err := coordinator.DecodePoints(v1, nil)
+	if err != nil || !pointsEqual(got, pts) {
+		t.Fatalf("version-1 batch: %d points, error %v; want the %d points", len(got), err, len(pts))
+	}
+	if n, err := coordinator.BatchLen(v1); n != len(pts) || err != nil {
+		t.Errorf("BatchLen(version 1) = %d, %v; want %d", n, err, len(pts))
+	}
+	if got := coordinator.BatchAccepted(v1); got != 0 {
+		t.Errorf("BatchAccepted(version 1) = %d, want 0 (unknown)", got)
 	}
 }

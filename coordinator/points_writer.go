@@ -47,6 +47,17 @@ type TSDBStore interface {
 	WriteToShard(ctx context.Context, shardID uint64, points []models.Point) error
 }
 
+// ReplicaStore is a TSDBStore that can order a replica copy after the
+// deletes issued before its write was accepted. The RPC handler uses it
+// when its store implements it.
+type ReplicaStore interface {
+	TSDBStore
+	// WriteReplicaToShard writes points as WriteToShard does, less the
+	// values a tombstone created after accepted (ns since the epoch, the
+	// accepting coordinator's clock; 0: unknown) covers.
+	WriteReplicaToShard(ctx context.Context, shardID uint64, points []models.Point, accepted int64) error
+}
+
 // ShardWriter writes an encoded point batch to a shard on another data
 // node. RPCClient implements it.
 //
@@ -241,7 +252,7 @@ func (w *PointsWriter) WritePoints(ctx context.Context, db, rp string, level Con
 
 	err := w.mapShards(ctx, m, db, rp, points, start)
 	if err == nil {
-		err = w.writeShards(ctx, m, level)
+		err = w.writeShards(ctx, m, level, start.UnixNano())
 	} else {
 		w.metrics.writes[resultFailed].Inc()
 	}
@@ -299,7 +310,9 @@ func (w *PointsWriter) releaseBatch(e *encodedBatch) {
 // remote owner, in goroutines of their own for all but the last; those are
 // counted in w.wg and may outlive the call. Every write answers on a
 // channel sized to the number of writes, so none ever blocks on it.
-func (w *PointsWriter) writeShards(ctx context.Context, m *mapping, level ConsistencyLevel) error {
+// accepted is the time the write was accepted, recorded in the remote
+// owners' batches.
+func (w *PointsWriter) writeShards(ctx context.Context, m *mapping, level ConsistencyLevel, accepted int64) error {
 	self := w.nodeID()
 	jobs, remotes := 0, 0
 	for i := range m.batches {
@@ -363,7 +376,7 @@ func (w *PointsWriter) writeShards(ctx context.Context, m *mapping, level Consis
 		if shard := b.shard; len(shard.Owners) > 1 || shard.Owners[0] != self {
 			reading.Add(1)
 			cohort := w.replicas.begin(shard.ID, remoteOwners(shard, self))
-			w.goFunc(func() { w.replicate(rc, &reading, cohort, i, first, self, shard, pts) })
+			w.goFunc(func() { w.replicate(rc, &reading, cohort, i, first, self, shard, pts, accepted) })
 		}
 	}
 	if inline != nil {
@@ -440,9 +453,9 @@ wait:
 // replicate encodes a shard's points for its remote owners, lets go of the
 // points (reading.Done), and writes the bytes to every remote owner,
 // answering each on rc.done and counting its end in cohort.
-func (w *PointsWriter) replicate(rc *remoteCall, reading *sync.WaitGroup, cohort *replicaCohort, batch, first int, self uint64, shard *meta.ShardInfo, pts []models.Point) {
+func (w *PointsWriter) replicate(rc *remoteCall, reading *sync.WaitGroup, cohort *replicaCohort, batch, first int, self uint64, shard *meta.ShardInfo, pts []models.Point, accepted int64) {
 	e := w.encoded.Get()
-	e.buf, e.ends = appendBatches(e.buf[:0], e.ends[:0], pts, w.cfg.RPCMaxBodySize)
+	e.buf, e.ends = appendBatches(e.buf[:0], e.ends[:0], pts, w.cfg.RPCMaxBodySize, accepted)
 	reading.Done()
 	var last func()
 	for k, owner := range shard.Owners {

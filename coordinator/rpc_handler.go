@@ -193,7 +193,11 @@ func (h *RPCHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, shardID, err)
 		return
 	}
-	err = h.store.WriteToShard(r.Context(), shardID, pts)
+	if rs, ok := h.store.(ReplicaStore); ok {
+		err = rs.WriteReplicaToShard(r.Context(), shardID, pts, BatchAccepted(body))
+	} else {
+		err = h.store.WriteToShard(r.Context(), shardID, pts)
+	}
 	var pw PartialWriter
 	switch {
 	case err == nil:

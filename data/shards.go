@@ -19,7 +19,7 @@ type shardStore interface {
 	CreateShard(id uint64) error
 	DeleteShard(id uint64) error
 	ShardIDs() []uint64
-	WriteToShard(ctx context.Context, id uint64, points []models.Point) error
+	WriteReplicaToShard(ctx context.Context, id uint64, points []models.Point, accepted int64) error
 }
 
 // ownedShards returns the ids of the shards of live groups that node owns.
@@ -104,7 +104,14 @@ const refreshTimeout = 5 * time.Second
 // *coordinator.PartialWriteError (the shard took the other points); a
 // shard this node does not own is coordinator.ErrShardNotFound.
 func (s *localStore) WriteToShard(ctx context.Context, id uint64, points []models.Point) error {
-	err := s.store.WriteToShard(ctx, id, points)
+	return s.WriteReplicaToShard(ctx, id, points, 0)
+}
+
+// WriteReplicaToShard implements coordinator.ReplicaStore: it writes as
+// WriteToShard does, less the values deleted after accepted (see
+// tsdb.Shard.WriteReplicaPoints; 0 drops nothing).
+func (s *localStore) WriteReplicaToShard(ctx context.Context, id uint64, points []models.Point, accepted int64) error {
+	err := s.store.WriteReplicaToShard(ctx, id, points, accepted)
 	if errors.Is(err, tsdb.ErrShardNotFound) {
 		if !s.owns(id) {
 			return fmt.Errorf("shard %d: %w", id, coordinator.ErrShardNotFound)
@@ -112,7 +119,7 @@ func (s *localStore) WriteToShard(ctx context.Context, id uint64, points []model
 		if err := s.store.CreateShard(id); err != nil {
 			return err
 		}
-		err = s.store.WriteToShard(ctx, id, points)
+		err = s.store.WriteReplicaToShard(ctx, id, points, accepted)
 	}
 	var pw *tsdb.PartialWriteError
 	if s.forward != nil && (err == nil || errors.As(err, &pw)) {

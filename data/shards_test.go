@@ -62,7 +62,7 @@ func (s *fakeStore) ShardIDs() []uint64 {
 	return ids
 }
 
-func (s *fakeStore) WriteToShard(_ context.Context, id uint64, points []models.Point) error {
+func (s *fakeStore) WriteReplicaToShard(_ context.Context, id uint64, points []models.Point, _ int64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.writeFn != nil {

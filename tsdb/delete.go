@@ -62,6 +62,8 @@ func (s *Shard) ApplyTombstones(ts []Tombstone) error {
 // deleteTombstones records ts (a zero Created becomes now) and deletes what
 // they cover.
 func (s *Shard) deleteTombstones(ts []Tombstone) error {
+	s.deleteOrder.Lock()
+	defer s.deleteOrder.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed.Load() {

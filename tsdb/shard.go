@@ -42,6 +42,11 @@ type Shard struct {
 	// Writers hold it shared from their WAL write to their cache insert, so
 	// a snapshot (exclusive) never separates a WAL record from its values.
 	mu sync.RWMutex
+	// deleteOrder is held exclusively by deletes and shared by replica
+	// writes from their tombstone filter to their cache insert
+	// (WriteReplicaPoints), so a delete is either seen by the filter or
+	// applied after the write's values are in the cache.
+	deleteOrder sync.RWMutex
 	// cache receives new writes; guarded by mu (the pointer), internally
 	// locked (the content).
 	cache *cache
