@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/strata-db/strata/internal/clock"
 	"github.com/strata-db/strata/tsdb"
 )
 
@@ -62,7 +63,7 @@ func (s *Service) cutoff(manual bool) int64 {
 	if manual {
 		return math.MaxInt64
 	}
-	edge := time.Now().Add(-s.cfg.SettleHorizon.D()).UnixNano()
+	edge := clock.Now().Add(-s.cfg.SettleHorizon.D()).UnixNano()
 	// A window [w, w+window) is settled when w+window <= edge, that is
 	// when it starts before the window holding edge.
 	return floorDiv(edge, s.window) * s.window

@@ -30,6 +30,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/strata-db/strata/coordinator/query"
+	"github.com/strata-db/strata/internal/clock"
 	"github.com/strata-db/strata/meta"
 )
 
@@ -53,7 +54,7 @@ type Service struct {
 	exec   Executor
 	logger *slog.Logger
 	m      *metrics
-	clock  func() time.Time // time.Now; tests replace it
+	clock  func() time.Time // clock.Now; tests replace it
 
 	parsed map[string]*influxql.CreateContinuousQueryStatement // by query text; loop goroutine only
 
@@ -96,7 +97,7 @@ func New(cfg Config, node func() uint64, m Meta, exec Executor, logger *slog.Log
 		reg = prometheus.NewRegistry()
 	}
 	return &Service{cfg: cfg, node: node, meta: m, exec: exec, logger: logger, m: newMetrics(reg),
-		clock:  time.Now,
+		clock:  clock.Now,
 		parsed: make(map[string]*influxql.CreateContinuousQueryStatement), stopCh: make(chan struct{})}
 }
 

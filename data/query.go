@@ -8,11 +8,11 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/influxdata/influxql"
 
 	"github.com/strata-db/strata/coordinator/query"
+	"github.com/strata-db/strata/internal/clock"
 	"github.com/strata-db/strata/meta"
 )
 
@@ -116,7 +116,7 @@ func (h *handler) serveQuery(w http.ResponseWriter, r *http.Request) {
 			}
 			return di.DefaultPolicy()
 		},
-		Now: time.Now(),
+		Now: clock.Now(),
 	}
 	csv := strings.Contains(r.Header.Get("Accept"), "application/csv")
 	var chunks *query.ChunkWriter

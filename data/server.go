@@ -20,6 +20,7 @@ import (
 	"github.com/strata-db/strata/coordinator/query"
 	"github.com/strata-db/strata/cq"
 	"github.com/strata-db/strata/hh"
+	"github.com/strata-db/strata/internal/clock"
 	"github.com/strata-db/strata/internal/nodeauth"
 	"github.com/strata-db/strata/internal/tlsconfig"
 	"github.com/strata-db/strata/meta"
@@ -294,7 +295,7 @@ func (s *Server) lifecycleLoop() {
 				s.logger.Warn("shard sync incomplete", "error", err)
 			}
 			ctx, cancel := context.WithTimeout(s.life, 30*time.Second)
-			if err := precreateShardGroups(ctx, s.meta, time.Now(), s.cfg.ShardPrecreateAdvance.D()); err != nil {
+			if err := precreateShardGroups(ctx, s.meta, clock.Now(), s.cfg.ShardPrecreateAdvance.D()); err != nil {
 				s.logger.Warn("shard group pre-creation failed", "error", err)
 			}
 			cancel()

@@ -15,6 +15,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 
 	"github.com/strata-db/strata/coordinator"
+	"github.com/strata-db/strata/internal/clock"
 	"github.com/strata-db/strata/internal/freelist"
 	"github.com/strata-db/strata/meta"
 	"github.com/strata-db/strata/tsdb/models"
@@ -150,7 +151,7 @@ func (h *handler) write(w http.ResponseWriter, r *http.Request, db, rp, precisio
 	// large body never has all its points in memory at once (a 5,000-line
 	// batch is one chunk). Bad lines are skipped and reported at the end,
 	// after the good ones are written, as InfluxDB does.
-	bufs.parser.Start(bufs.body.Bytes(), prec, time.Now().UnixNano())
+	bufs.parser.Start(bufs.body.Bytes(), prec, clock.Now().UnixNano())
 	var conflicts *coordinator.PartialWriteError // field type conflicts, summed over chunks
 	for {
 		if err := context.Cause(r.Context()); err != nil {

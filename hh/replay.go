@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"math"
 	"time"
+
+	"github.com/strata-db/strata/internal/clock"
 )
 
 // Sender delivers a queued batch to its destination node.
@@ -180,7 +182,7 @@ func (p *processor) round(ctx context.Context) (acked int, caughtUp bool, err er
 
 // purgeAged drops the records older than max-age.
 func (p *processor) purgeAged() {
-	p.purge(time.Now().Add(-p.cfg.MaxAge.D()).UnixNano(), DropMaxAge)
+	p.purge(clock.Now().Add(-p.cfg.MaxAge.D()).UnixNano(), DropMaxAge)
 }
 
 // purge drops the durable records enqueued before cutoff, counting their

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,6 +16,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/strata-db/strata/internal/clock"
 )
 
 // nodeQueue is one destination node's queue and its replay goroutine.
@@ -213,7 +216,7 @@ func (s *Service) WriteShardBatch(nodeID, shardID uint64, batch []byte) error {
 	if s.codec != nil {
 		points = s.codec.PointCount(batch)
 	}
-	err = nq.q.append(shardID, points, batch, time.Now())
+	err = nq.q.append(shardID, points, batch, clock.Now())
 	if errors.Is(err, ErrQueueFull) {
 		nq.stats.drop(DropQueueFull, points)
 		minT, maxT := batchTimeRange(s.codec, batch)
@@ -266,16 +269,18 @@ func (s *Service) RemoveNodesExcept(keep func(nodeID uint64) bool) error {
 	return errors.Join(errs...)
 }
 
-// Purge drops every record queued for nodeID before the call, counting
-// its points as dropped ("purged") and recording its shards' time ranges
-// for anti-entropy. It waits for records being written to be durable and
-// for a replay send in flight.
+// Purge drops every record queued for nodeID, counting its points as
+// dropped ("purged") and recording its shards' time ranges for
+// anti-entropy. It waits for records being written to be durable and for
+// a replay send in flight; records queued meanwhile are dropped too. What
+// it drops does not depend on the records' enqueue times, so a clock that
+// stepped back since they were queued does not keep them.
 func (s *Service) Purge(ctx context.Context, nodeID uint64) (PurgeResult, error) {
 	nq := (*s.queues.Load())[nodeID]
 	if nq == nil {
 		return PurgeResult{}, nil
 	}
-	req := purgeRequest{cutoff: time.Now().UnixNano(), reason: DropPurged, done: make(chan PurgeResult, 1)}
+	req := purgeRequest{cutoff: math.MaxInt64, reason: DropPurged, done: make(chan PurgeResult, 1)}
 	nq.q.waitDurable()
 	select {
 	case nq.proc.purgeCh <- req:

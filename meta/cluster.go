@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/strata-db/strata/internal/clock"
 )
 
 // ReadConsistency selects how fresh a state read must be.
@@ -245,7 +247,7 @@ func (s *Server) leaderLoop() {
 			s.registerSelf()
 		case <-ret.C:
 			if s.IsLeader() {
-				s.enforceRetention(time.Now())
+				s.enforceRetention(clock.Now())
 			}
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/strata-db/strata/data"
+	"github.com/strata-db/strata/internal/clock"
 )
 
 func newDataCommand() *cobra.Command {
@@ -65,6 +66,7 @@ Precedence of settings: flags, then STRATA_DATA_* environment variables
 				runtime.SetMutexProfileFraction(data.ContentionMutexFraction)
 				runtime.SetBlockProfileRate(int(data.ContentionBlockRate))
 			}
+			defer clock.WatchFaultFile(cfg.Dir, logger)()
 			srv := data.NewServer(cfg, Version, logger, processRegistry())
 			return serve(logger, "data node", srv, nil)
 		},

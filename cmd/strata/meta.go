@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/strata-db/strata/internal/clock"
 	"github.com/strata-db/strata/meta"
 )
 
@@ -62,6 +63,7 @@ Precedence of settings: flags, then STRATA_META_* environment variables
 			if err != nil {
 				return err
 			}
+			defer clock.WatchFaultFile(cfg.Dir, logger)()
 			srv := meta.NewServer(cfg, logger, processRegistry())
 			return serve(logger, "meta node", srv, func() {
 				logger.Info("meta node started", "id", srv.ID(), "http_addr", srv.HTTPAddr(), "raft_addr", srv.RaftAddr(), "dir", cfg.Dir)

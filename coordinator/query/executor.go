@@ -10,6 +10,8 @@ import (
 
 	"github.com/influxdata/influxql"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/strata-db/strata/internal/clock"
 )
 
 // Result is the answer to one statement.
@@ -149,7 +151,7 @@ func (e *Executor) ExecuteQuery(ctx context.Context, q *influxql.Query, opts Exe
 		return nil, nil
 	}
 	if opts.Now.IsZero() {
-		opts.Now = time.Now().UTC()
+		opts.Now = clock.Now().UTC()
 	}
 	task, err := e.queries.attach(ctx, q.String(), opts.Database, e.cfg.MaxConcurrentQueries)
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/strata-db/strata/antientropy"
 	"github.com/strata-db/strata/data"
 	"github.com/strata-db/strata/hh"
+	"github.com/strata-db/strata/internal/clock"
 	"github.com/strata-db/strata/internal/disktest"
 	"github.com/strata-db/strata/internal/faultproxy"
 	"github.com/strata-db/strata/internal/proctest"
@@ -75,6 +76,9 @@ type dataNode struct {
 	// tmpfs is the size-limited file system holding the node's directory,
 	// or "" when the node's directory is an ordinary one.
 	tmpfs string
+	// dir is the node's --dir, where the clock-jump fault writes its
+	// clock.FaultFile.
+	dir string
 }
 
 // cluster is the campaign's processes.
@@ -112,6 +116,8 @@ func startCluster(t testing.TB, bin string, n int, tmpfsBytes int64) (*cluster, 
 	if err := os.WriteFile(cfg, []byte(dataConfig), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// Data nodes follow their clock fault file (the clock-jump fault).
+	t.Setenv(clock.FaultEnv, "1")
 	note := "disk-full: not requested"
 	byHTTP := map[string]*dataNode{}
 	for i := range n {
@@ -133,7 +139,7 @@ func startCluster(t testing.TB, bin string, n int, tmpfsBytes int64) (*cluster, 
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { px.Close() })
-		d := &dataNode{httpAddr: httpAddr, proxy: px, tmpfs: mnt,
+		d := &dataNode{httpAddr: httpAddr, proxy: px, tmpfs: mnt, dir: dir,
 			Process: proctest.Start(t, name, bin, "data", "--config", cfg, "--dir", dir,
 				"--meta", strings.Join(c.metaAddrs(), ","), "--http-addr", httpAddr,
 				"--rpc-addr", rpcAddr, "--rpc-advertise-addr", px.Addr())}

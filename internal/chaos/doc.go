@@ -4,9 +4,9 @@
 // outcome, readers, meta clients recording a DDL history, and a fault
 // schedule drawn from a seed (kill -9, SIGSTOP shorter and longer than
 // the write timeout, cut, black-holed and slow links, meta leader kills,
-// a full disk). After every round of faults the cluster must converge
-// within a stated bound, and checkers that only read what each owner
-// holds decide whether an acknowledged write was lost, whether anything
+// a full disk, a data node's clock jumping through internal/clock). After
+// every round of faults the cluster must converge within a stated bound,
+// and checkers that only read what each owner holds decide whether an acknowledged write was lost, whether anything
 // appeared that no writer sent, whether the replicas' Merkle roots agree,
 // whether the meta history is linearizable (porcupine), and whether a
 // process leaked goroutines or file descriptors or logged a panic or race.

@@ -9,15 +9,15 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/strata-db/strata/internal/clock"
 	"github.com/strata-db/strata/internal/faultproxy"
+	"github.com/strata-db/strata/internal/nodeauth"
 )
 
 // Kind is a kind of fault.
 type Kind string
 
-// Fault kinds. Clock jumps are not among them: the data and meta
-// processes read time.Now directly (no injectable clock), and moving the
-// machine's clock would disturb every other process on it.
+// Fault kinds.
 const (
 	Kill9      Kind = "kill-9"      // a data node killed with SIGKILL, restarted after the hold
 	PauseShort Kind = "pause-short" // a data node SIGSTOPped for less than the write timeout
@@ -28,13 +28,24 @@ const (
 	MetaLeader Kind = "meta-leader" // the meta leader killed with SIGKILL, restarted after the hold
 	MetaPause  Kind = "meta-pause"  // the meta leader SIGSTOPped for the hold
 	DiskFull   Kind = "disk-full"   // the tmpfs data node's file system filled up
+	// ClockJump moves a data node's wall clock (internal/clock, through
+	// its fault file) by Fault.Jump for the hold, then back.
+	ClockJump Kind = "clock-jump"
 )
 
 // slowDelay is what a slow link adds to every chunk it forwards.
 const slowDelay = 300 * time.Millisecond
 
 // Kinds lists every fault kind the schedule draws from.
-var Kinds = []Kind{Kill9, PauseShort, PauseLong, LinkCut, BlackHole, SlowLink, MetaLeader, MetaPause, DiskFull}
+var Kinds = []Kind{Kill9, PauseShort, PauseLong, LinkCut, BlackHole, SlowLink, MetaLeader, MetaPause, DiskFull, ClockJump}
+
+// Clock jumps are drawn within the internode auth window
+// (nodeauth.DefaultMaxSkew, 30 s) or beyond it, up to maxClockJump, in
+// either direction.
+const (
+	minClockJump = 2 * time.Second
+	maxClockJump = 5 * time.Minute
+)
 
 // Fault is one entry of a schedule.
 type Fault struct {
@@ -47,6 +58,8 @@ type Fault struct {
 	Gap, Hold time.Duration
 	// Overlap starts the next fault while this one holds.
 	Overlap bool
+	// Jump is how far a ClockJump moves the node's clock (negative: back).
+	Jump time.Duration
 }
 
 // target names what a fault acts on; two overlapping faults never share
@@ -70,6 +83,9 @@ func (f Fault) String() string {
 		on = "data0"
 	}
 	s := fmt.Sprintf("%s %s hold %v gap %v", f.Kind, on, f.Hold, f.Gap)
+	if f.Kind == ClockJump {
+		s = fmt.Sprintf("%s %s by %v hold %v gap %v", f.Kind, on, f.Jump, f.Hold, f.Gap)
+	}
 	if f.Overlap {
 		s += ", overlapping the next"
 	}
@@ -117,6 +133,15 @@ func Schedule(seed int64, duration time.Duration, dataNodes, faultsPerRound int)
 				f.Hold = ms(500*time.Millisecond, 4*time.Second)
 			default:
 				f.Hold = ms(2*time.Second, 6*time.Second)
+			}
+			if f.Kind == ClockJump {
+				f.Jump = ms(minClockJump, nodeauth.DefaultMaxSkew-5*time.Second)
+				if rng.IntN(2) == 0 {
+					f.Jump = ms(nodeauth.DefaultMaxSkew+15*time.Second, maxClockJump)
+				}
+				if rng.IntN(2) == 0 {
+					f.Jump = -f.Jump
+				}
 			}
 			r = append(r, f)
 			total += f.Hold + f.Gap
@@ -174,6 +199,17 @@ func (c *cluster) inject(f Fault) (string, error) {
 			return "", fmt.Errorf("%s did not come back after kill -9: %w", l.Name, err)
 		}
 		return "killed " + l.Name, nil
+	case ClockJump:
+		if err := d.setClockOffset(f.Jump); errors.Is(err, syscall.ENOSPC) {
+			return fmt.Sprintf("skipped: %s's disk is full (an overlapping disk-full)", d.Name), nil
+		} else if err != nil {
+			return "", err
+		}
+		time.Sleep(f.Hold)
+		if err := d.setClockOffset(0); err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("moved %s's clock by %v", d.Name, f.Jump), nil
 	case DiskFull:
 		d = c.data[0]
 		if d.tmpfs == "" {
@@ -217,4 +253,29 @@ func fill(path string) (int64, error) {
 		}
 	}
 	return n, nil
+}
+
+// setClockOffset sets the node's clock offset through its clock fault file
+// (the node was started with clock.FaultEnv) and waits long enough for the
+// node's poll to pick it up. Zero removes the file, which works on a full
+// disk too.
+func (d *dataNode) setClockOffset(off time.Duration) error {
+	path := filepath.Join(d.dir, clock.FaultFile)
+	if off == 0 {
+		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("%s: clock jump: %w", d.Name, err)
+		}
+	} else {
+		tmp := path + ".tmp"
+		err := os.WriteFile(tmp, []byte(off.String()), 0o644)
+		if err == nil {
+			err = os.Rename(tmp, path)
+		}
+		if err != nil {
+			os.Remove(tmp)
+			return fmt.Errorf("%s: clock jump: %w", d.Name, err)
+		}
+	}
+	time.Sleep(2 * clock.PollInterval)
+	return nil
 }

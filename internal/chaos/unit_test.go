@@ -13,6 +13,7 @@ import (
 	"github.com/anishathalye/porcupine"
 
 	"github.com/strata-db/strata/internal/disktest"
+	"github.com/strata-db/strata/internal/nodeauth"
 )
 
 // TestVerifyFindsLossAndForeignPoints feeds the data checker owners'
@@ -175,6 +176,37 @@ func TestScheduleReplays(t *testing.T) {
 	}
 	if total < 10*time.Minute {
 		t.Fatalf("schedule lasts %v, want at least 10 minutes", total)
+	}
+}
+
+// TestScheduleClockJumps checks the clock-jump fault's magnitudes: every
+// jump within [minClockJump, maxClockJump] and outside the band just around
+// the auth window's edge, and the schedule drawing each of forward and
+// back, within and beyond nodeauth.DefaultMaxSkew.
+func TestScheduleClockJumps(t *testing.T) {
+	seen := map[[2]bool]int{} // {forward, beyond the auth window}
+	for seed := range int64(50) {
+		for _, r := range Schedule(seed, 10*time.Minute, 3, 3) {
+			for _, f := range r {
+				if f.Kind != ClockJump {
+					if f.Jump != 0 {
+						t.Fatalf("%v carries a clock jump", f)
+					}
+					continue
+				}
+				mag := f.Jump.Abs()
+				if mag < minClockJump || mag > maxClockJump {
+					t.Fatalf("%v: jump outside [%v, %v]", f, minClockJump, maxClockJump)
+				}
+				if mag > nodeauth.DefaultMaxSkew-5*time.Second && mag < nodeauth.DefaultMaxSkew+15*time.Second {
+					t.Fatalf("%v: jump too near the auth window's edge %v", f, nodeauth.DefaultMaxSkew)
+				}
+				seen[[2]bool{f.Jump > 0, mag > nodeauth.DefaultMaxSkew}]++
+			}
+		}
+	}
+	if len(seen) != 4 {
+		t.Fatalf("50 seeds drew clock jumps of only these {forward, beyond the auth window} kinds: %v", seen)
 	}
 }
 

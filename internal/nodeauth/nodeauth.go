@@ -40,6 +40,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/strata-db/strata/internal/clock"
 )
 
 // Header carries the token.
@@ -88,7 +90,7 @@ func New(secret string) *Key {
 	if secret == "" {
 		return nil
 	}
-	return &Key{secret: []byte(secret), maxSkew: DefaultMaxSkew, now: time.Now,
+	return &Key{secret: []byte(secret), maxSkew: DefaultMaxSkew, now: clock.Now,
 		cur: make(map[[nonceLen]byte]struct{}), prev: make(map[[nonceLen]byte]struct{})}
 }
 

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/strata-db/strata/internal/clock"
 )
 
 func fixedKey(secret string, now *time.Time) *Key {
@@ -143,4 +145,35 @@ func FuzzVerifyToken(f *testing.F) {
 			t.Errorf("error %v does not wrap ErrUnauthenticated", err)
 		}
 	})
+}
+
+// TestClockJump moves the process clock (internal/clock, the chaos
+// campaign's clock-jump fault) beyond the skew window: tokens signed
+// across the jump are refused, and once the clock is back, fresh tokens
+// pass again (a jump does not lock peers out for good).
+func TestClockJump(t *testing.T) {
+	t.Cleanup(func() { clock.SetOffset(0) })
+	signer, verifier := New("s3cret"), New("s3cret")
+	const method, target = http.MethodPost, "/rpc/v1/shard/write?shard=1"
+	clock.SetOffset(DefaultMaxSkew + 15*time.Second)
+	ahead := signer.Token(method, target)
+	clock.SetOffset(0)
+	if err := verifier.VerifyToken(ahead, method, target); !errors.Is(err, errExpired) {
+		t.Fatalf("token signed %v ahead: %v; want %v", DefaultMaxSkew+15*time.Second, err, errExpired)
+	}
+	before := signer.Token(method, target)
+	clock.SetOffset(-2 * time.Minute)
+	if err := verifier.VerifyToken(before, method, target); !errors.Is(err, errExpired) {
+		t.Fatalf("token verified 2m behind: %v; want %v", err, errExpired)
+	}
+	clock.SetOffset(20 * time.Second) // within the window
+	if err := verifier.VerifyToken(before, method, target); err != nil {
+		t.Fatalf("token verified 20s ahead: %v; want nil", err)
+	}
+	clock.SetOffset(0)
+	for i := range 3 {
+		if err := verifier.VerifyToken(signer.Token(method, target), method, target); err != nil {
+			t.Fatalf("fresh token %d after the clock came back: %v", i, err)
+		}
+	}
 }
