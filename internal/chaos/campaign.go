@@ -87,7 +87,7 @@ func Run(t testing.TB, cfg Config) *Report {
 	started := time.Now()
 	c, note := startCluster(t, bin, cfg.DataNodes, cfg.TmpfsBytes)
 	r.Notes = append(r.Notes, note,
-		"clock jumps: not injected: strata reads time.Now directly (no clock seam), and setting the machine clock would disturb every other process on the host")
+		"clock jumps: a data node's internal/clock offset, set through its fault-clock-offset file (the host clock is left alone)")
 	var dbs []string
 	for _, db := range databases {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
