@@ -676,6 +676,13 @@ func (c *Client) DeleteDataNode(ctx context.Context, id uint64) error {
 	return err
 }
 
+// SetDataNodeDraining marks data node id as draining (no shard of a group
+// created afterwards is placed on it) or clears the mark.
+func (c *Client) SetDataNodeDraining(ctx context.Context, id uint64, draining bool) error {
+	_, err := c.exec(ctx, CmdSetDataNodeDraining, SetDataNodeDrainingPayload{ID: id, Draining: draining})
+	return err
+}
+
 // AddShardOwner makes data node node an owner of shard (idempotent).
 func (c *Client) AddShardOwner(ctx context.Context, shard, node uint64) error {
 	_, err := c.exec(ctx, CmdAddShardOwner, AddShardOwnerPayload{Shard: shard, Node: node})

@@ -30,6 +30,7 @@ const (
 	CmdCreateDataNode           CommandType = "create_data_node"
 	CmdUpdateDataNode           CommandType = "update_data_node"
 	CmdDeleteDataNode           CommandType = "delete_data_node"
+	CmdSetDataNodeDraining      CommandType = "set_data_node_draining"
 	CmdAddMetaNode              CommandType = "add_meta_node"
 	CmdRemoveMetaNode           CommandType = "remove_meta_node"
 	CmdCreateUser               CommandType = "create_user"
@@ -132,6 +133,12 @@ type (
 	// DeleteDataNodePayload is the payload of CmdDeleteDataNode.
 	DeleteDataNodePayload struct {
 		ID uint64 `json:"id"`
+	}
+	// SetDataNodeDrainingPayload is the payload of CmdSetDataNodeDraining:
+	// a draining node is given no shard of a group created afterwards.
+	SetDataNodeDrainingPayload struct {
+		ID       uint64 `json:"id"`
+		Draining bool   `json:"draining"`
 	}
 	// AddMetaNodePayload is the payload of CmdAddMetaNode.
 	AddMetaNodePayload = MetaNodeInfo
@@ -279,6 +286,7 @@ var payloadTypes = map[CommandType]func() any{
 	CmdCreateDataNode:           func() any { return new(CreateDataNodePayload) },
 	CmdUpdateDataNode:           func() any { return new(UpdateDataNodePayload) },
 	CmdDeleteDataNode:           func() any { return new(DeleteDataNodePayload) },
+	CmdSetDataNodeDraining:      func() any { return new(SetDataNodeDrainingPayload) },
 	CmdAddMetaNode:              func() any { return new(AddMetaNodePayload) },
 	CmdRemoveMetaNode:           func() any { return new(RemoveMetaNodePayload) },
 	CmdCreateUser:               func() any { return new(CreateUserPayload) },
@@ -362,6 +370,8 @@ func (c *Command) applyTo(d *Data) (*Result, error) {
 		}
 	case *DeleteDataNodePayload:
 		err = d.deleteDataNode(p.ID)
+	case *SetDataNodeDrainingPayload:
+		err = d.setDataNodeDraining(p.ID, p.Draining)
 	case *AddMetaNodePayload:
 		err = d.addMetaNode(*p)
 	case *RemoveMetaNodePayload:

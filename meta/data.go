@@ -57,6 +57,9 @@ type NodeInfo struct {
 	ID       uint64 `json:"id"`
 	HTTPAddr string `json:"http_addr"`
 	RPCAddr  string `json:"rpc_addr"`
+	// Draining marks a node being emptied (remove-data --drain): new
+	// shard groups are placed on the other nodes.
+	Draining bool `json:"draining,omitempty"`
 }
 
 // DatabaseInfo describes one database and its retention policies.

@@ -423,6 +423,16 @@ func (d *Data) updateDataNode(id uint64, httpAddr, rpcAddr string) (*NodeInfo, e
 	return n, nil
 }
 
+// setDataNodeDraining marks data node id as draining or not.
+func (d *Data) setDataNodeDraining(id uint64, draining bool) error {
+	n := d.DataNode(id)
+	if n == nil {
+		return fmt.Errorf("data node %d: %w", id, ErrDataNodeNotFound)
+	}
+	n.Draining = draining
+	return nil
+}
+
 // deleteDataNode removes a data node and drops it from every shard's owners.
 // Nothing is reassigned: those shards become under-replicated.
 func (d *Data) deleteDataNode(id uint64) error {

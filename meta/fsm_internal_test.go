@@ -550,6 +550,26 @@ func (s *memSink) ID() string    { return "mem" }
 func (s *memSink) Cancel() error { return nil }
 func (s *memSink) Close() error  { return nil }
 
+// snapshotRestore snapshots tf's FSM and restores the snapshot into a new
+// one, which it returns with the snapshot's bytes.
+func (tf *testFSM) snapshotRestore() (*testFSM, []byte) {
+	tf.t.Helper()
+	snap, err := tf.f.Snapshot()
+	if err != nil {
+		tf.t.Fatalf("Snapshot: %v", err)
+	}
+	var sink memSink
+	if err := snap.Persist(&sink); err != nil {
+		tf.t.Fatalf("Persist: %v", err)
+	}
+	snap.Release()
+	restored := newTestFSM(tf.t)
+	if err := restored.f.Restore(io.NopCloser(bytes.NewReader(sink.Bytes()))); err != nil {
+		tf.t.Fatalf("Restore: %v", err)
+	}
+	return restored, sink.Bytes()
+}
+
 func TestFSM_SnapshotRestore(t *testing.T) {
 	tf := newTestFSM(t)
 	tf.addNodes(3)
@@ -559,20 +579,7 @@ func TestFSM_SnapshotRestore(t *testing.T) {
 	tf.mustOK(CmdCreateUser, CreateUserPayload{Name: "u", Hash: "$2a$x"})
 	tf.mustOK(CmdGrantPrivilege, GrantPrivilegePayload{User: "u", Database: "db", Privilege: PrivilegeRead})
 
-	snap, err := tf.f.Snapshot()
-	if err != nil {
-		t.Fatalf("Snapshot: %v", err)
-	}
-	var sink memSink
-	if err := snap.Persist(&sink); err != nil {
-		t.Fatalf("Persist: %v", err)
-	}
-	snap.Release()
-
-	restored := newTestFSM(t)
-	if err := restored.f.Restore(io.NopCloser(bytes.NewReader(sink.Bytes()))); err != nil {
-		t.Fatalf("Restore: %v", err)
-	}
+	restored, snapshot := tf.snapshotRestore()
 	if !reflect.DeepEqual(normalize(t, tf.data()), normalize(t, restored.data())) {
 		t.Fatalf("restored state differs:\n got %+v\nwant %+v", restored.data(), tf.data())
 	}
@@ -583,7 +590,7 @@ func TestFSM_SnapshotRestore(t *testing.T) {
 		t.Fatalf("restored request id db-req: got %+v (found %v), want %+v", got, ok, want)
 	}
 	// Corrupt snapshots are errors, not panics.
-	if err := restored.f.Restore(io.NopCloser(bytes.NewReader(sink.Bytes()[:10]))); err == nil {
+	if err := restored.f.Restore(io.NopCloser(bytes.NewReader(snapshot[:10]))); err == nil {
 		t.Fatalf("Restore of a truncated snapshot: got nil error, want one")
 	}
 }
@@ -681,5 +688,66 @@ func TestFSM_DefaultReplication(t *testing.T) {
 	}
 	if r := tf.apply(CmdSetDefaultReplication, "", SetDefaultReplicationPayload{ReplicaN: 0}); !errors.Is(r.Err(), ErrInvalidReplicationFactor) {
 		t.Errorf("default RF 0: got %v, want ErrInvalidReplicationFactor", r.Err())
+	}
+}
+
+// TestFSM_DrainingNodeGetsNoNewShardGroups: a data node marked draining
+// (remove-data --drain) owns no shard of a group created afterwards, the
+// mark survives a snapshot and restore, and clearing it makes the node a
+// placement target again.
+func TestFSM_DrainingNodeGetsNoNewShardGroups(t *testing.T) {
+	tf := newTestFSM(t)
+	tf.addNodes(3)
+	tf.mustOK(CmdCreateDatabase, CreateDatabasePayload{Name: "db", RetentionPolicy: &RetentionPolicySpec{ShardGroupDuration: time.Hour, ReplicaN: ptr(2)}})
+	const drained = 2
+	tf.mustOK(CmdSetDataNodeDraining, SetDataNodeDrainingPayload{ID: drained, Draining: true})
+	if r := tf.apply(CmdSetDataNodeDraining, "", SetDataNodeDrainingPayload{ID: 99, Draining: true}); !errors.Is(r.Err(), ErrDataNodeNotFound) {
+		t.Fatalf("draining an unknown node: got %v, want ErrDataNodeNotFound", r.Err())
+	}
+	ownersOfNewGroups := func(fsm *testFSM, from time.Time) map[uint64]int {
+		owners := map[uint64]int{}
+		for g := range 6 {
+			sg := fsm.mustOK(CmdCreateShardGroup, CreateShardGroupPayload{Database: "db", Timestamp: from.Add(time.Duration(g) * time.Hour)}).ShardGroup
+			for _, sh := range sg.Shards {
+				if len(sh.Owners) != 2 {
+					t.Fatalf("group %d shard %d: got owners %v, want 2 (rf 2 on the 2 nodes not draining)", sg.ID, sh.ID, sh.Owners)
+				}
+				for _, o := range sh.Owners {
+					owners[o]++
+				}
+			}
+		}
+		return owners
+	}
+	if got := ownersOfNewGroups(tf, tf.now); got[drained] != 0 || got[1] == 0 || got[3] == 0 {
+		t.Fatalf("replicas per node of groups created while node %d drains: got %v, want none on it", drained, got)
+	}
+
+	restored, _ := tf.snapshotRestore()
+	if n := restored.data().DataNode(drained); n == nil || !n.Draining {
+		t.Fatalf("node %d after snapshot and restore: got %+v, want draining", drained, n)
+	}
+	if got := ownersOfNewGroups(restored, tf.now.Add(24*time.Hour)); got[drained] != 0 {
+		t.Fatalf("replicas per node of groups created after restore: got %v, want none on node %d", got, drained)
+	}
+
+	// A node re-registering at start (same RPC address) stays draining.
+	n := tf.data().DataNode(drained)
+	tf.mustOK(CmdCreateDataNode, CreateDataNodePayload{HTTPAddr: n.HTTPAddr, RPCAddr: n.RPCAddr})
+	if !tf.data().DataNode(drained).Draining {
+		t.Fatalf("node %d lost its draining mark when it registered again", drained)
+	}
+	tf.mustOK(CmdSetDataNodeDraining, SetDataNodeDrainingPayload{ID: drained, Draining: false})
+	if got := ownersOfNewGroups(tf, tf.now.Add(48*time.Hour)); got[drained] == 0 {
+		t.Fatalf("replicas per node after the drain was cancelled: got %v, want some on node %d", got, drained)
+	}
+
+	// With every node draining, groups still get placed (on all of them):
+	// writes must not fail.
+	for id := uint64(1); id <= 3; id++ {
+		tf.mustOK(CmdSetDataNodeDraining, SetDataNodeDrainingPayload{ID: id, Draining: true})
+	}
+	if got := ownersOfNewGroups(tf, tf.now.Add(72*time.Hour)); len(got) != 3 {
+		t.Fatalf("replicas per node with every node draining: got %v, want all 3 nodes used", got)
 	}
 }

@@ -16,10 +16,11 @@ import (
 // inside it the new group ends where that one starts, so live groups never
 // overlap.
 //
-// Placement: with n data nodes (sorted by id) and rf = min(ReplicaN, n), the
-// group gets max(1, n/rf) shards; shard i is owned by nodes
-// (offset + i*rf + j) mod n for j in [0, rf), where offset = group id mod n
-// rotates from one group to the next.
+// Placement: with n data nodes not draining (sorted by id; all data nodes
+// when every one drains, so writes keep a place to go) and
+// rf = min(ReplicaN, n), the group gets max(1, n/rf) shards; shard i is
+// owned by nodes (offset + i*rf + j) mod n for j in [0, rf), where
+// offset = group id mod n rotates from one group to the next.
 func (d *Data) createShardGroup(db, rp string, t time.Time) (*ShardGroupInfo, error) {
 	rpi, err := d.mustRetentionPolicy(db, rp)
 	if err != nil {
@@ -48,7 +49,8 @@ func (d *Data) createShardGroup(db, rp string, t time.Time) (*ShardGroupInfo, er
 
 	d.MaxShardGroupID++
 	sg := ShardGroupInfo{ID: d.MaxShardGroupID, StartTime: start, EndTime: end}
-	n := len(d.DataNodes)
+	nodes := d.placementNodes()
+	n := len(nodes)
 	rf := min(rpi.ReplicaN, n)
 	shardN := max(1, n/rf)
 	offset := int(sg.ID % uint64(n))
@@ -57,7 +59,7 @@ func (d *Data) createShardGroup(db, rp string, t time.Time) (*ShardGroupInfo, er
 		d.MaxShardID++
 		owners := make([]uint64, rf)
 		for j := range owners {
-			owners[j] = d.DataNodes[(offset+i*rf+j)%n].ID
+			owners[j] = nodes[(offset+i*rf+j)%n]
 		}
 		sg.Shards[i] = ShardInfo{ID: d.MaxShardID, Owners: owners}
 	}
@@ -70,6 +72,23 @@ func (d *Data) createShardGroup(db, rp string, t time.Time) (*ShardGroupInfo, er
 	})
 	rpi.ShardGroups = slices.Insert(rpi.ShardGroups, i, sg)
 	return &rpi.ShardGroups[i], nil
+}
+
+// placementNodes returns the ids of the data nodes new shard groups go to:
+// those not draining, or every data node when all of them drain.
+func (d *Data) placementNodes() []uint64 {
+	ids := make([]uint64, 0, len(d.DataNodes))
+	for _, n := range d.DataNodes {
+		if !n.Draining {
+			ids = append(ids, n.ID)
+		}
+	}
+	if len(ids) == 0 {
+		for _, n := range d.DataNodes {
+			ids = append(ids, n.ID)
+		}
+	}
+	return ids
 }
 
 func cmpUint64(a, b uint64) int {

@@ -65,12 +65,16 @@ func newCtlRemoveDataCommand(o *ctlOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "remove-data ID|ADDR [--drain]",
 		Short: "Remove a data node, with --drain after moving its shards to the other nodes",
-		Long: `Remove a data node from the cluster. With --drain, its shards are first
-moved to the other data nodes as rebalance moves them (each copied and
-verified before the node gives it up, keeping every shard's replication
-factor and an even share per node); the node is removed only once it owns
-nothing. Without --drain its shards are left under-replicated: asked on a
-terminal whether to drain first, warned otherwise.`,
+		Long: `Remove a data node from the cluster. With --drain, the node is first marked
+draining in meta, so no shard group created from then on is placed on it,
+and its shards are moved to the other data nodes as rebalance moves them
+(each copied and verified before the node gives it up, keeping every
+shard's replication factor and an even share per node); the node is
+removed only once it owns nothing. An interrupted or failed drain leaves
+the mark: run the command again to finish, or clear it with
+"strata ctl update-data ID --draining=false". Without --drain its shards
+are left under-replicated: asked on a terminal whether to drain first,
+warned otherwise.`,
 		Example: `  strata ctl remove-data 4 --drain
   strata ctl remove-data 10.0.0.21:8088 --drain --parallel 4
   strata ctl remove-data 4`,
@@ -92,24 +96,9 @@ terminal whether to drain first, warned otherwise.`,
 			if owned := len(d.ShardsOwnedBy(id)); owned > 0 && !drain {
 				drain = offerDrain(cmd, o, id, owned)
 			}
-			// A shard group created meanwhile may land on the node: each
-			// pass moves what it owns then.
-			for pass := 1; drain; pass++ {
-				if err := planAndMove(cmd, o, flags, map[uint64]bool{id: true}, false); err != nil {
+			if drain {
+				if err := drainDataNode(cmd, o, c, flags, id); err != nil {
 					return err
-				}
-				ctx, cancel := o.context(cmd)
-				d, _, err = c.ReadData(ctx, meta.ReadConsistent)
-				cancel()
-				if err != nil {
-					return failed("read cluster state", err)
-				}
-				left := d.ShardsOwnedBy(id)
-				if len(left) == 0 {
-					break
-				}
-				if pass == drainPasses {
-					return fmt.Errorf("data node %d still owns %d shard(s) after %d drain passes (new shard groups keep landing on it); not removed", id, len(left), pass)
 				}
 			}
 			ctx, cancel := o.context(cmd)
@@ -125,9 +114,31 @@ terminal whether to drain first, warned otherwise.`,
 	return cmd
 }
 
-// drainPasses bounds how often remove-data --drain plans again for shard
-// groups created on the node while it was being drained.
-const drainPasses = 3
+// drainDataNode marks data node id draining in meta, so no shard group
+// created from then on is placed on it, then moves every shard it owns to
+// the other data nodes. On failure the node stays marked: running the
+// command again finishes the drain.
+func drainDataNode(cmd *cobra.Command, o *ctlOptions, c *meta.Client, flags moveFlags, id uint64) error {
+	ctx, cancel := o.context(cmd)
+	err := c.SetDataNodeDraining(ctx, id, true)
+	cancel()
+	if err != nil {
+		return failed(fmt.Sprintf("mark data node %d draining", id), err)
+	}
+	if err := planAndMove(cmd, o, flags, map[uint64]bool{id: true}, false); err != nil {
+		return fmt.Errorf("drain data node %d (it stays marked draining, so new shard groups avoid it; `strata ctl update-data %d --draining=false` cancels that): %w", id, id, err)
+	}
+	ctx, cancel = o.context(cmd)
+	d, _, err := c.ReadData(ctx, meta.ReadConsistent)
+	cancel()
+	if err != nil {
+		return failed("read cluster state", err)
+	}
+	if left := d.ShardsOwnedBy(id); len(left) > 0 {
+		return fmt.Errorf("data node %d still owns %d shard(s) after the drain; not removed (run the command again)", id, len(left))
+	}
+	return nil
+}
 
 // offerDrain asks, on a terminal, whether to drain node id (which owns
 // owned shards) before removing it; elsewhere it warns that they become
@@ -153,9 +164,10 @@ func offerDrain(cmd *cobra.Command, o *ctlOptions, id uint64, owned int) bool {
 
 func newCtlUpdateDataCommand(o *ctlOptions) *cobra.Command {
 	var httpAddr, rpcAddr string
+	var draining bool
 	cmd := &cobra.Command{
-		Use:   "update-data OLD_ADDR NEW_ADDR | ID|ADDR [--http-addr HOST:PORT] [--rpc-addr HOST:PORT]",
-		Short: "Change a data node's registered addresses (a node that came back at a new address)",
+		Use:   "update-data OLD_ADDR NEW_ADDR | ID|ADDR [--http-addr HOST:PORT] [--rpc-addr HOST:PORT] [--draining=BOOL]",
+		Short: "Change a data node's registered addresses (a node that came back at a new address) or draining mark",
 		Long: `Change the addresses meta holds for a data node, for a node that came back
 at a new address: other nodes and ctl then reach it there, and it keeps its
 id and shards.
@@ -163,9 +175,15 @@ id and shards.
 With OLD_ADDR NEW_ADDR, the node whose RPC or HTTP address is OLD_ADDR gets
 NEW_ADDR in its place; when the host changed, its other address moves to
 the new host too (keeping its port). With one argument, --http-addr and
---rpc-addr give the new addresses.`,
+--rpc-addr give the new addresses.
+
+--draining sets or clears the mark "remove-data --drain" puts on a node:
+a draining node gets no shard of a shard group created afterwards, and
+rebalance moves its shards away. --draining=false cancels an interrupted
+drain (what was already moved stays moved; rebalance evens it out again).`,
 		Example: `  strata ctl update-data 10.0.0.21:8088 10.0.0.31:8088
-  strata ctl update-data 4 --http-addr 10.0.0.31:8086 --rpc-addr 10.0.0.31:8088`,
+  strata ctl update-data 4 --http-addr 10.0.0.31:8086 --rpc-addr 10.0.0.31:8088
+  strata ctl update-data 4 --draining=false`,
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, c, done := o.session(cmd)
@@ -194,17 +212,29 @@ the new host too (keeping its port). With one argument, --http-addr and
 			if cmd.Flags().Changed("rpc-addr") {
 				r = rpcAddr
 			}
-			if h == n.HTTPAddr && r == n.RPCAddr {
-				return fmt.Errorf("nothing to change: give NEW_ADDR, --http-addr or --rpc-addr with a new value")
+			setDraining := cmd.Flags().Changed("draining")
+			if h == n.HTTPAddr && r == n.RPCAddr && !setDraining {
+				return fmt.Errorf("nothing to change: give NEW_ADDR, --http-addr, --rpc-addr or --draining with a new value")
 			}
-			if err := c.UpdateDataNode(ctx, id, h, r); err != nil {
-				return failed(fmt.Sprintf("update data node %d", id), err)
+			var changed []string
+			if h != n.HTTPAddr || r != n.RPCAddr {
+				if err := c.UpdateDataNode(ctx, id, h, r); err != nil {
+					return failed(fmt.Sprintf("update data node %d", id), err)
+				}
+				changed = append(changed, fmt.Sprintf("rpc %s, http %s", r, h))
 			}
-			return o.done(cmd.OutOrStdout(), fmt.Sprintf("updated data node %d (rpc %s, http %s)", id, r, h))
+			if setDraining {
+				if err := c.SetDataNodeDraining(ctx, id, draining); err != nil {
+					return failed(fmt.Sprintf("update data node %d", id), err)
+				}
+				changed = append(changed, fmt.Sprintf("draining %t", draining))
+			}
+			return o.done(cmd.OutOrStdout(), fmt.Sprintf("updated data node %d (%s)", id, strings.Join(changed, "; ")))
 		},
 	}
 	cmd.Flags().StringVar(&httpAddr, "http-addr", "", "new client HTTP API address")
 	cmd.Flags().StringVar(&rpcAddr, "rpc-addr", "", "new internode RPC address")
+	cmd.Flags().BoolVar(&draining, "draining", false, "mark the node draining (true) or clear the mark (false)")
 	return cmd
 }
 

@@ -123,7 +123,11 @@ is probed from this machine, so it answers the same wherever it runs.`,
 					if !n.LastHeartbeat.IsZero() {
 						seen = n.HeartbeatAge.D().Round(100*time.Millisecond).String() + " ago"
 					}
-					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", n.ID, n.HTTPAddr, n.RPCAddr, n.State, shards, seen)
+					state := n.State
+					if n.Draining {
+						state += " (draining)"
+					}
+					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", n.ID, n.HTTPAddr, n.RPCAddr, state, shards, seen)
 				}
 				if len(view.DataNodes) == 0 {
 					fmt.Fprintln(tw, "(none)")

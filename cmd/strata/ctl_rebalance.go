@@ -380,7 +380,9 @@ verified by Merkle root, then added as an owner) and only then removes the
 old owner. Interrupting is safe: a copy already started finishes on its
 destination, and running rebalance again plans from the cluster as it is
 then (dropping the surplus replica an interrupted move left). Run it after
-adding a data node; before removing one, use remove-data --drain.`,
+adding a data node; before removing one, use remove-data --drain. A node
+marked draining (by an unfinished remove-data --drain) gets no replicas:
+rebalance moves its shards away too.`,
 		Example: `  strata ctl rebalance --dry-run
   strata ctl rebalance
   strata ctl rebalance --parallel 4 --json`,

@@ -44,9 +44,9 @@ type rebalancePlan struct {
 }
 
 // planRebalance plans moves that leave every shard of a live group with
-// min(replication factor, data nodes) owners among the data nodes not in
-// drain, and every such node with an even share of the replicas (counts
-// differing by at most one). Owners in drain, and owners no longer in
+// min(replication factor, data nodes) owners among the data nodes neither
+// in drain nor marked draining in meta, and every such node with an even share of the replicas (counts
+// differing by at most one). Owners draining, and owners no longer in
 // the cluster, give their replicas up; surplus replicas (a rebalance
 // interrupted between a copy and its removal) are dropped from the most
 // loaded owner. Older shards move first. The plan is deterministic.
@@ -55,7 +55,7 @@ func planRebalance(d *meta.Data, drain map[uint64]bool) (*rebalancePlan, error) 
 	present := map[uint64]bool{}
 	for _, n := range d.DataNodes {
 		present[n.ID] = true
-		if !drain[n.ID] {
+		if !drain[n.ID] && !n.Draining {
 			nodes = append(nodes, n.ID)
 		}
 	}

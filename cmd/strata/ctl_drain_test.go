@@ -1,0 +1,82 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/strata-db/strata/meta"
+	"github.com/strata-db/strata/meta/metatest"
+)
+
+// TestCtlRemoveDataDrainMarksNode checks that remove-data --drain marks the
+// node draining in meta before it moves anything, so a shard group created
+// while the drain runs (or after it failed) is never placed on the node,
+// and that update-data --draining=false clears the mark. The moves here
+// fail at once (the registered data nodes do not run), which leaves the
+// drain unfinished as an interrupted one would.
+func TestCtlRemoveDataDrainMarksNode(t *testing.T) {
+	mc := metatest.New(t, 1)
+	mc.WaitLeader()
+	addrs := mc.HTTPAddrs()
+	client := meta.NewClient(meta.ClientConfig{Addrs: addrs})
+	defer client.Close()
+	ctx := context.Background()
+	for i := range 3 {
+		// Closed local ports: a copy request to these nodes fails fast.
+		if _, err := client.CreateDataNode(ctx, fmt.Sprintf("127.0.0.1:%d", 9+2*i), fmt.Sprintf("127.0.0.1:%d", 10+2*i)); err != nil {
+			t.Fatalf("register data node %d: %v", i+1, err)
+		}
+	}
+	if _, err := client.CreateDatabase(ctx, "db", &meta.RetentionPolicySpec{ShardGroupDuration: time.Hour, ReplicaN: new(1)}); err != nil {
+		t.Fatalf("create database: %v", err)
+	}
+	start := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	// groupOwners creates the group holding hour h and returns its owners.
+	groupOwners := func(h int) []uint64 {
+		t.Helper()
+		sg, err := client.CreateShardGroup(ctx, "db", "", start.Add(time.Duration(h)*time.Hour))
+		if err != nil {
+			t.Fatalf("create shard group: %v", err)
+		}
+		var owners []uint64
+		for _, sh := range sg.Shards {
+			owners = append(owners, sh.Owners...)
+		}
+		return owners
+	}
+	const drained = 3
+	if owners := groupOwners(0); !slices.Contains(owners, drained) {
+		t.Fatalf("owners of the first group: got %v, want node %d among them (rf 1 over 3 nodes)", owners, drained)
+	}
+
+	out, err := runCtl(t, addrs, "", "remove-data", fmt.Sprint(drained), "--drain", "--wait", "5s")
+	if err == nil {
+		t.Fatalf("remove-data --drain with unreachable destinations: got success, want a failed move\n%s", out)
+	}
+	if !strings.Contains(err.Error(), "stays marked draining") {
+		t.Errorf("remove-data --drain error: got %q, want it to say the node stays marked draining", err)
+	}
+	d, _, err := client.ReadData(ctx, meta.ReadConsistent)
+	if err != nil {
+		t.Fatalf("read state: %v", err)
+	}
+	if n := d.DataNode(drained); n == nil || !n.Draining {
+		t.Fatalf("data node %d after an unfinished drain: got %+v, want it present and draining", drained, n)
+	}
+	for h := 1; h <= 3; h++ {
+		if owners := groupOwners(h); slices.Contains(owners, drained) {
+			t.Fatalf("group created after the drain started: got owners %v, want none on draining node %d", owners, drained)
+		}
+	}
+
+	if out, err := runCtl(t, addrs, "", "update-data", fmt.Sprint(drained), "--draining=false"); err != nil {
+		t.Fatalf("update-data --draining=false: %v\n%s", err, out)
+	}
+	if owners := groupOwners(4); !slices.Contains(owners, drained) {
+		t.Fatalf("group created after the drain was cancelled: got owners %v, want node %d among them", owners, drained)
+	}
+}
