@@ -14,10 +14,18 @@
 # HOSTS=10 DURATION=1h). Without INFLUXD on disk only Strata is measured.
 # CPU_TYPES (a comma-separated list of query types) instead reports each
 # server's CPU time per query of each type (CPU_QUERIES of each, default
-# 20), the figure a loaded machine does not distort.
+# 20), the figure a loaded machine does not distort. COLD (e.g. 5s, with
+# SETTLE=30) queries the data at rest in fully compacted files.
 # PROFILE_DIR, when set, gets a CPU profile (profile.prof), a mutex and a block
 # profile (pprof-contention-enabled) of the Strata data node over the
-# first PROFILE_SECONDS (default 20) of the queries, and the binary.
+# PROFILE_SECONDS (default 20) from PROFILE_DELAY seconds (default 0) into
+# the queries (with --mixed, a delay past the one-client phase profiles the
+# many-clients phase alone), its heap allocation
+# profiles before and after the queries (allocs-before.prof, allocs.prof:
+# `go tool pprof -sample_index=alloc_space -diff_base allocs-before.prof
+# strata allocs.prof` is what the queries allocated), and the binary.
+# Whatever the mode, the last lines say what the data node spent on the
+# queries: CPU-seconds, bytes allocated and garbage collections.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 influxd=${INFLUXD:-/work/bin/influxd}
@@ -36,6 +44,16 @@ cat >"$work/data.toml" <<EOF
   pprof-enabled = true
   pprof-contention-enabled = $contention
 EOF
+if [ -n "${COLD:-}" ]; then
+  # Snapshot and fully compact after COLD without writes, so that every run
+  # queries the same fully compacted files (otherwise what the cache still
+  # holds when the queries start varies from run to run).
+  cat >>"$work/data.toml" <<EOF
+[storage]
+  cache-snapshot-write-cold-duration = "$COLD"
+  compact-full-write-cold-duration = "$COLD"
+EOF
+fi
 "$bin" meta --dir "$work/meta" --http-addr 127.0.0.1:$meta_http --raft-addr 127.0.0.1:$meta_raft --log-level warn 2>"$work/meta.log" &
 pids+=($!)
 wait_http http://127.0.0.1:$meta_http/health
@@ -77,12 +95,16 @@ fi
 
 # Let the loads' snapshots and compactions settle so both are queried at rest.
 sleep "${SETTLE:-10}"
+# metric NAME prints the data node's Prometheus sample NAME (no labels).
+metric() { curl -sf "$strata/metrics" | awk -v m="$1" '$1 == m { printf "%.0f", $2 }'; }
+cpu0=$(cpu_seconds "$strata_pid") alloc0=$(metric go_memstats_alloc_bytes_total) gc0=$(metric go_gc_duration_seconds_count)
 if [ -n "${PROFILE_DIR:-}" ]; then
   mkdir -p "$PROFILE_DIR"
+  curl -sf -o "$PROFILE_DIR/allocs-before.prof" "$strata/debug/pprof/allocs"
   secs=${PROFILE_SECONDS:-20}
   profs=()
   for p in profile mutex block; do
-    curl -sf -o "$PROFILE_DIR/$p.prof" "$strata/debug/pprof/$p?seconds=$secs" &
+    (sleep "${PROFILE_DELAY:-0}"; curl -sf -o "$PROFILE_DIR/$p.prof" "$strata/debug/pprof/$p?seconds=$secs") &
     profs+=($!)
   done
 fi
@@ -104,10 +126,16 @@ if [ -n "${CPU_TYPES:-}" ]; then
       'BEGIN { printf "%-24s %10.2f %10.2f %8.2f\n", t, s / n, i / n, (i > 0 ? s / i : 0) }'
   done
 else
-  "$bin" bench "${urls[@]}" --db tsbs --hosts "$hosts" --duration "$duration" --workers 2 --progress off "$@"
+  # A failed query fails the script, after the figures below.
+  "$bin" bench "${urls[@]}" --db tsbs --hosts "$hosts" --duration "$duration" --workers 2 --progress off "$@" || status=$?
 fi
+cpu1=$(cpu_seconds "$strata_pid") alloc1=$(metric go_memstats_alloc_bytes_total) gc1=$(metric go_gc_duration_seconds_count)
+echo "strata data node during the queries: $(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN { printf "%.2f", b - a }') CPU-s," \
+  "$(( (alloc1 - alloc0) >> 20 )) MB allocated, $((gc1 - gc0)) garbage collections"
 if [ -n "${PROFILE_DIR:-}" ]; then
+  curl -sf -o "$PROFILE_DIR/allocs.prof" "$strata/debug/pprof/allocs"
   wait "${profs[@]}" || echo "a profile failed"
   cp "$bin" "$PROFILE_DIR/strata"
 fi
 echo "strata data node: $(awk '/VmRSS/ {printf "%.0f MB resident", $2/1024}' /proc/$strata_pid/status)"
+exit "${status:-0}"

@@ -1,7 +1,7 @@
 # Shared prologue of the benchmark scripts (source it): the repository
 # root, the data FILE (default ../shared/data/tsbs-cpu-only-s100-1d.lp.gz;
 # a script that generates its data sets generated_data=1 first), a work directory removed on exit with every process in pids killed, the
-# strata binary built into it as $bin, wait_http URL, free_port (a free
+# strata binary built into it (or STRATA_BIN copied) as $bin, wait_http URL, free_port (a free
 # loopback TCP port) and cpu_seconds PID (user + system CPU of a process).
 root=$(cd "$(dirname "$0")/.." && pwd)
 file=${FILE:-$root/../shared/data/tsbs-cpu-only-s100-1d.lp.gz}
@@ -10,7 +10,8 @@ file=${FILE:-$root/../shared/data/tsbs-cpu-only-s100-1d.lp.gz}
 [ -n "${generated_data:-}" ] || [ -f "$file" ] || { echo "data file $file not found (set FILE)"; exit 1; }
 work=$(mktemp -d)
 bin=$work/strata
-(cd "$root" && CGO_ENABLED=0 go build -o "$bin" ./cmd/strata)
+# STRATA_BIN, when set, is a strata binary to run instead (A/B of two builds).
+if [ -n "${STRATA_BIN:-}" ]; then cp "$STRATA_BIN" "$bin"; else (cd "$root" && CGO_ENABLED=0 go build -o "$bin" ./cmd/strata); fi
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT

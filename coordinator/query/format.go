@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -61,42 +62,66 @@ type jsonResult struct {
 	Err         string     `json:"error,omitempty"`
 }
 
+// jsonRow is one series of a JSON answer; appendJSONRow encodes it (its
+// MarshalJSON too, for the pretty output of encoding/json).
 type jsonRow struct {
-	Name    string            `json:"name,omitempty"`
-	Tags    map[string]string `json:"tags,omitempty"`
-	Columns []string          `json:"columns"`
-	Values  jsonValues        `json:"values,omitempty"`
-	Partial bool              `json:"partial,omitempty"`
+	Name    string
+	Tags    map[string]string
+	Columns []string
+	Values  [][]any
+	Partial bool
+	// time says how the first value of each row is written.
+	time timeFormat
 }
 
-// renderTime converts the time column of rows whose first column is
-// "time" (int64 ns) to its output form.
-func renderTime(r *Row, vals [][]any, unit int64, csvMode bool) [][]any {
-	if !r.hasTime && (len(r.Columns) == 0 || r.Columns[0] != "time") {
-		return vals
+// MarshalJSON implements json.Marshaler.
+func (r jsonRow) MarshalJSON() ([]byte, error) { return appendJSONRow(nil, &r) }
+
+// timeFormat says how a row's time column (int64 ns since the epoch) is
+// written: it is rendered as the row is encoded, not copied beforehand.
+type timeFormat struct {
+	// on marks rows whose first column is a time: a SELECT's, or any
+	// whose first column is named "time".
+	on bool
+	// unit is the epoch unit of an integer time; 0 renders RFC3339Nano.
+	unit int64
+	// loc is the zone of an RFC3339Nano time (a tz() clause); nil is UTC.
+	loc *time.Location
+}
+
+func timeFormatOf(r *Row, unit int64) timeFormat {
+	return timeFormat{on: r.hasTime || (len(r.Columns) > 0 && r.Columns[0] == "time"), unit: unit, loc: r.loc}
+}
+
+// appendJSON appends v, a row's first value, as a time; ok is false when
+// f does not render it (no time column, or v is not an int64).
+func (f timeFormat) appendJSON(b []byte, v any) (_ []byte, ok bool) {
+	t, ok := v.(int64)
+	if !f.on || !ok {
+		return b, false
 	}
-	out := make([][]any, len(vals))
-	for i, v := range vals {
-		t, ok := v[0].(int64)
-		if !ok {
-			out[i] = v
-			continue
-		}
-		nv := make([]any, len(v))
-		copy(nv, v)
-		switch {
-		case unit > 0:
-			nv[0] = t / unit
-		case csvMode:
-			nv[0] = t
-		case r.loc != nil:
-			nv[0] = time.Unix(0, t).In(r.loc).Format(time.RFC3339Nano)
-		default:
-			nv[0] = time.Unix(0, t).UTC().Format(time.RFC3339Nano)
-		}
-		out[i] = nv
+	if f.unit > 0 {
+		return strconv.AppendInt(b, t/f.unit, 10), true
 	}
-	return out
+	tm := time.Unix(0, t).UTC()
+	if f.loc != nil {
+		tm = tm.In(f.loc)
+	}
+	b = append(b, '"')
+	return append(tm.AppendFormat(b, time.RFC3339Nano), '"'), true // no character of it needs escaping
+}
+
+// csv returns v, a row's first value, as CSV writes a time (integer
+// nanoseconds, or the epoch unit's); ok is false when f does not render it.
+func (f timeFormat) csv(v any) (_ string, ok bool) {
+	t, ok := v.(int64)
+	if !f.on || !ok {
+		return "", false
+	}
+	if f.unit > 0 {
+		t /= f.unit
+	}
+	return strconv.FormatInt(t, 10), true
 }
 
 func toJSONResult(res *Result, unit int64) jsonResult {
@@ -108,7 +133,7 @@ func toJSONResult(res *Result, unit int64) jsonResult {
 	for _, r := range res.Series {
 		jr.Series = append(jr.Series, jsonRow{
 			Name: r.Name, Tags: r.Tags, Columns: r.Columns,
-			Values: renderTime(r, r.Values, unit, false), Partial: r.Partial,
+			Values: r.Values, Partial: r.Partial, time: timeFormatOf(r, unit),
 		})
 	}
 	return jr
@@ -124,17 +149,35 @@ func WriteJSON(w io.Writer, results []*Result, opts FormatOptions) error {
 	for _, res := range results {
 		resp.Results = append(resp.Results, toJSONResult(res, unit))
 	}
-	if opts.Pretty {
+	return writeResponse(w, &resp, opts.Pretty)
+}
+
+// responseBuffers recycles the buffers compact answers are encoded into,
+// up to maxPooledResponse bytes each (a larger one goes to the collector).
+var responseBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+const maxPooledResponse = 1 << 20
+
+// writeResponse writes resp as one JSON document: compact (the direct
+// encoder, into a pooled buffer, written at once) or pretty (encoding/json).
+func writeResponse(w io.Writer, resp *jsonResponse, pretty bool) error {
+	if pretty {
 		return encodeJSON(w, resp, true)
 	}
-	b, err := appendJSONResponse(nil, &resp)
-	if err != nil {
-		return fmt.Errorf("encode json: %w", err)
+	buf := responseBuffers.Get().(*[]byte)
+	b, err := appendJSONResponse((*buf)[:0], resp)
+	if err == nil {
+		if _, err = w.Write(b); err != nil {
+			err = fmt.Errorf("write json: %w", err)
+		}
+	} else {
+		err = fmt.Errorf("encode json: %w", err)
 	}
-	if _, err := w.Write(b); err != nil {
-		return fmt.Errorf("write json: %w", err)
+	if cap(b) <= maxPooledResponse {
+		*buf = b
+		responseBuffers.Put(buf)
 	}
-	return nil
+	return err
 }
 
 func encodeJSON(w io.Writer, v any, pretty bool) error {
@@ -250,11 +293,11 @@ func (c *ChunkWriter) WriteRow(r *Row) error {
 			}
 		}
 		take := min(c.size-c.n, len(vals))
-		rendered := renderTime(r, vals[:take], c.unit, false)
 		if k := len(c.chunk.Series) - 1; k >= 0 && c.last != nil && sameSeries(c.last, r) {
-			c.chunk.Series[k].Values = append(c.chunk.Series[k].Values, rendered...)
+			c.chunk.Series[k].Values = append(c.chunk.Series[k].Values, vals[:take]...)
 		} else {
-			c.chunk.Series = append(c.chunk.Series, jsonRow{Name: r.Name, Tags: r.Tags, Columns: r.Columns, Values: rendered})
+			c.chunk.Series = append(c.chunk.Series, jsonRow{Name: r.Name, Tags: r.Tags, Columns: r.Columns,
+				Values: vals[:take:take], time: timeFormatOf(r, c.unit)})
 		}
 		c.chunk.Series[len(c.chunk.Series)-1].Partial = r.Partial
 		c.last = r
@@ -291,7 +334,7 @@ func (c *ChunkWriter) End(res *Result) error {
 // emit writes the chunk as one line and starts the next.
 func (c *ChunkWriter) emit() error {
 	id := c.chunk.StatementID
-	err := encodeJSON(c.w, jsonResponse{Results: []jsonResult{c.chunk}}, c.opts.Pretty)
+	err := writeResponse(c.w, &jsonResponse{Results: []jsonResult{c.chunk}}, c.opts.Pretty)
 	c.chunk, c.n, c.last, c.written = jsonResult{StatementID: id}, 0, nil, true
 	if err != nil {
 		return err
@@ -344,10 +387,15 @@ func WriteCSV(w io.Writer, results []*Result, opts FormatOptions) error {
 				}
 			}
 			tags := formatTags(r.Tags)
-			for _, v := range renderTime(r, r.Values, unit, true) {
+			tf := timeFormatOf(r, unit)
+			for _, v := range r.Values {
 				rec := make([]string, 0, len(v)+2)
 				rec = append(rec, r.Name, tags)
-				for _, x := range v {
+				for j, x := range v {
+					if t, ok := tf.csv(x); ok && j == 0 {
+						rec = append(rec, t)
+						continue
+					}
 					rec = append(rec, csvValue(x))
 				}
 				if err := cw.Write(rec); err != nil {

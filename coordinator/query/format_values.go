@@ -8,20 +8,12 @@ import (
 	"unicode/utf8"
 )
 
-// jsonValues is a series' rows. It encodes the value types rows hold
-// (nil, bool, integers, floats, strings) itself, byte for byte as
-// encoding/json would, and anything else through encoding/json: the
-// reflection encoder costs a type lookup per value, which dominated the
-// encoding of wide raw results.
-type jsonValues [][]any
-
-// MarshalJSON implements json.Marshaler.
-func (rows jsonValues) MarshalJSON() ([]byte, error) {
-	width := 1
-	if len(rows) > 0 {
-		width = max(1, len(rows[0]))
-	}
-	b := make([]byte, 0, 16*len(rows)*width)
+// appendJSONValues appends a series' rows, their first values written as
+// tf says. It encodes the value types rows hold (nil, bool, integers,
+// floats, strings) itself, byte for byte as encoding/json would, and
+// anything else through encoding/json: the reflection encoder costs a type
+// lookup per value, which dominated the encoding of wide raw results.
+func appendJSONValues(b []byte, rows [][]any, tf timeFormat) ([]byte, error) {
 	b = append(b, '[')
 	for i, row := range rows {
 		if i > 0 {
@@ -31,6 +23,9 @@ func (rows jsonValues) MarshalJSON() ([]byte, error) {
 		for j, v := range row {
 			if j > 0 {
 				b = append(b, ',')
+			} else if tb, ok := tf.appendJSON(b, v); ok {
+				b = tb
+				continue
 			}
 			var err error
 			if b, err = appendJSONValue(b, v); err != nil {
@@ -234,11 +229,10 @@ func appendJSONRow(b []byte, r *jsonRow) ([]byte, error) {
 	}
 	if len(r.Values) > 0 {
 		b = append(b, `,"values":`...)
-		vals, err := r.Values.MarshalJSON()
-		if err != nil {
+		var err error
+		if b, err = appendJSONValues(b, r.Values, r.time); err != nil {
 			return nil, err
 		}
-		b = append(b, vals...)
 	}
 	if r.Partial {
 		b = append(b, `,"partial":true`...)

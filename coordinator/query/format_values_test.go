@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math"
 	"testing"
+	"time"
 )
 
 // TestJSONValuesMatchEncodingJSON checks the hand-written row encoder
@@ -16,22 +17,52 @@ func TestJSONValuesMatchEncodingJSON(t *testing.T) {
 		{"", "plain", `q"uote\back`, "<a href='x'>&</a>", "tab\tnl\nret\rbs\bff\f", "\x00\x01\x1f\x7f", "é ☃ 𝄞", "\xff\xfe bad", "line\u2028sep\u2029"},
 		{"2026-01-01T00:00:00Z", int64(1767225600000), map[string]any{"k": 1}, []string{"x"}},
 	}
-	got, err := json.Marshal(jsonValues(rows))
+	got, err := appendJSONValues(nil, rows, timeFormat{})
 	if err != nil {
-		t.Fatalf("marshal jsonValues: %v", err)
+		t.Fatalf("appendJSONValues: %v", err)
 	}
 	want, err := json.Marshal(rows)
 	if err != nil {
 		t.Fatalf("marshal [][]any: %v", err)
 	}
 	if string(got) != string(want) {
-		t.Fatalf("jsonValues encoding differs from encoding/json:\n got %s\nwant %s", got, want)
+		t.Fatalf("appendJSONValues differs from encoding/json:\n got %s\nwant %s", got, want)
 	}
-	if got, err := json.Marshal(jsonValues{}); err != nil || string(got) != "[]" {
+	if got, err := appendJSONValues(nil, nil, timeFormat{}); err != nil || string(got) != "[]" {
 		t.Errorf("empty rows: got %s, %v; want []", got, err)
 	}
-	if _, err := json.Marshal(jsonValues{{math.NaN()}}); err == nil {
+	if _, err := appendJSONValues(nil, [][]any{{math.NaN()}}, timeFormat{}); err == nil {
 		t.Error("NaN encoded without error; encoding/json refuses it")
+	}
+}
+
+// TestJSONTimesRenderedAsWritten checks that a row's time is written as
+// the RFC3339Nano string of its zone or the integer of its epoch unit, and
+// that only a row's first value is taken for a time.
+func TestJSONTimesRenderedAsWritten(t *testing.T) {
+	const ns = int64(1767225600123456789)
+	paris, err := time.LoadLocation("Europe/Paris")
+	if err != nil {
+		t.Skipf("no time zone database: %v", err)
+	}
+	for _, tc := range []struct {
+		tf   timeFormat
+		want any
+	}{
+		{timeFormat{on: true}, time.Unix(0, ns).UTC().Format(time.RFC3339Nano)},
+		{timeFormat{on: true, loc: paris}, time.Unix(0, ns).In(paris).Format(time.RFC3339Nano)},
+		{timeFormat{on: true, unit: int64(time.Millisecond)}, ns / int64(time.Millisecond)},
+		{timeFormat{on: true, unit: 1}, ns},
+		{timeFormat{}, ns},
+	} {
+		got, err := appendJSONValues(nil, [][]any{{ns, ns}, {"not a time", ns}}, tc.tf)
+		if err != nil {
+			t.Fatalf("appendJSONValues(%+v): %v", tc.tf, err)
+		}
+		want, _ := json.Marshal([][]any{{tc.want, ns}, {"not a time", ns}})
+		if string(got) != string(want) {
+			t.Errorf("time format %+v:\n got %s\nwant %s", tc.tf, got, want)
+		}
 	}
 }
 
@@ -63,26 +94,58 @@ func FuzzJSONFloat(f *testing.F) {
 }
 
 // TestJSONResponseMatchesEncodingJSON checks the direct response writer
-// against encoding/json on results using every optional part.
+// against encoding/json on results using every optional part, and the
+// pretty output (encoding/json through jsonRow's MarshalJSON) against
+// encoding/json's indentation of the same document.
 func TestJSONResponseMatchesEncodingJSON(t *testing.T) {
 	resp := jsonResponse{Results: []jsonResult{
 		{StatementID: 0},
 		{StatementID: 1, Err: "bad <query> & \"more\""},
 		{StatementID: 2, Messages: []*Message{{Level: "warning", Text: "deprecated <x>"}}, Partial: true, Series: []jsonRow{
-			{Name: "cpu", Tags: map[string]string{"z": "1", "a": "é<", "m": ""}, Columns: []string{"time", "v"}, Values: jsonValues{{"2026-01-01T00:00:00Z", 1.5}, {"x", nil}}, Partial: true},
+			{Name: "cpu", Tags: map[string]string{"z": "1", "a": "é<", "m": ""}, Columns: []string{"time", "v"},
+				Values: [][]any{{int64(1767225600000000000), 1.5}, {"x", nil}}, Partial: true, time: timeFormat{on: true}},
 			{Columns: nil},
-			{Name: "m", Columns: []string{}, Values: jsonValues{}},
+			{Name: "m", Columns: []string{}, Values: [][]any{}},
 		}},
 	}}
-	var want bytes.Buffer
-	if err := encodeJSON(&want, resp, false); err != nil {
-		t.Fatal(err)
+	// The same document as plain values, the time already a string.
+	type refRow struct {
+		Name    string            `json:"name,omitempty"`
+		Tags    map[string]string `json:"tags,omitempty"`
+		Columns []string          `json:"columns"`
+		Values  [][]any           `json:"values,omitempty"`
+		Partial bool              `json:"partial,omitempty"`
 	}
-	got, err := appendJSONResponse(nil, &resp)
-	if err != nil {
-		t.Fatal(err)
+	type refResult struct {
+		StatementID int        `json:"statement_id"`
+		Series      []refRow   `json:"series,omitempty"`
+		Messages    []*Message `json:"messages,omitempty"`
+		Partial     bool       `json:"partial,omitempty"`
+		Err         string     `json:"error,omitempty"`
 	}
-	if string(got) != want.String() {
-		t.Fatalf("direct JSON differs from encoding/json:\n got %s\nwant %s", got, want.String())
+	ref := struct {
+		Results []refResult `json:"results"`
+	}{Results: []refResult{
+		{StatementID: 0},
+		{StatementID: 1, Err: resp.Results[1].Err},
+		{StatementID: 2, Messages: resp.Results[2].Messages, Partial: true, Series: []refRow{
+			{Name: "cpu", Tags: resp.Results[2].Series[0].Tags, Columns: []string{"time", "v"},
+				Values: [][]any{{"2026-01-01T00:00:00Z", 1.5}, {"x", nil}}, Partial: true},
+			{Columns: nil},
+			{Name: "m", Columns: []string{}, Values: [][]any{}},
+		}},
+	}}
+	for _, pretty := range []bool{false, true} {
+		var want bytes.Buffer
+		if err := encodeJSON(&want, ref, pretty); err != nil {
+			t.Fatal(err)
+		}
+		var got bytes.Buffer
+		if err := writeResponse(&got, &resp, pretty); err != nil {
+			t.Fatal(err)
+		}
+		if got.String() != want.String() {
+			t.Fatalf("pretty=%v: JSON differs from encoding/json:\n got %s\nwant %s", pretty, got.String(), want.String())
+		}
 	}
 }
