@@ -69,14 +69,30 @@ type dataFile struct {
 	obsolete atomic.Bool
 }
 
+// openDataFile opens and validates the data file at path.
 func openDataFile(path string, id fileID) (*dataFile, error) {
 	r, err := tsm.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	f := &dataFile{r: r, path: path, minSeq: id.minSeq, seq: id.seq, level: id.level, size: r.Size()}
+	return newDataFile(r, id), nil
+}
+
+// openWrittenFile opens the file w has just written and closed, trusting
+// the index w built (tsm.Writer.OpenReader): a snapshot or compaction
+// output need not be validated again the moment it is written.
+func openWrittenFile(w *tsm.Writer, id fileID) (*dataFile, error) {
+	r, err := w.OpenReader()
+	if err != nil {
+		return nil, err
+	}
+	return newDataFile(r, id), nil
+}
+
+func newDataFile(r *tsm.Reader, id fileID) *dataFile {
+	f := &dataFile{r: r, path: r.Path(), minSeq: id.minSeq, seq: id.seq, level: id.level, size: r.Size()}
 	f.refs.Store(1)
-	return f, nil
+	return f
 }
 
 func (f *dataFile) acquire() { f.refs.Add(1) }

@@ -88,7 +88,7 @@ func (s *Shard) writeSnapshot(snap *snapState) (*dataFile, error) {
 		_ = w.Remove()
 		return nil, fmt.Errorf("close %s: %w", path, err)
 	}
-	f, err := openDataFile(path, id)
+	f, err := openWrittenFile(w, id)
 	if err != nil {
 		return nil, fmt.Errorf("reopen %s: %w", path, err)
 	}

@@ -39,6 +39,12 @@ type Reader struct {
 // Open maps the file at path and validates it. A malformed file yields an
 // error wrapping ErrCorrupt (a *CorruptError).
 func Open(path string) (*Reader, error) {
+	return mapReader(path, func(data []byte) (*Reader, error) { return newReader(path, data) })
+}
+
+// mapReader maps the file at path and returns what build makes of its
+// bytes; the file is unmapped again when build fails.
+func mapReader(path string, build func(data []byte) (*Reader, error)) (*Reader, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("open tsm file: %w", err)
@@ -59,7 +65,7 @@ func Open(path string) (*Reader, error) {
 	if err != nil {
 		return nil, fmt.Errorf("map tsm file %s: %w", path, err)
 	}
-	r, err := newReader(path, data)
+	r, err := build(data)
 	if err != nil {
 		_ = unmapFile(data)
 		return nil, err
@@ -69,49 +75,20 @@ func Open(path string) (*Reader, error) {
 
 // newReader validates data, the complete contents of a file.
 func newReader(path string, data []byte) (*Reader, error) {
+	r, ft, err := layout(path, data)
+	if err != nil {
+		return nil, err
+	}
 	bad := func(off int64, reason string) error {
 		return &CorruptError{Path: path, Offset: off, Reason: reason}
 	}
-	size := int64(len(data))
-	if size < headerSize+footerSize {
-		return nil, bad(size, "file too short")
-	}
-	if [4]byte(data[:4]) != magic {
-		return nil, bad(0, "bad header magic")
-	}
-	if data[4] != Version {
-		return nil, bad(4, "unsupported version")
-	}
-	if data[5]|data[6]|data[7] != 0 {
-		return nil, bad(5, "reserved header bytes not zero")
-	}
-	ft, reason := parseFooter(data[size-footerSize:])
-	if reason != "" {
-		return nil, bad(size-footerSize, reason)
-	}
-	if ft.indexOffset < headerSize || ft.indexSize < 0 || ft.indexOffset > size-footerSize ||
-		ft.indexSize != size-footerSize-ft.indexOffset {
-		return nil, bad(size-footerSize, "index bounds do not fit the file")
-	}
-	idx := data[ft.indexOffset : ft.indexOffset+ft.indexSize]
-	if crc32.Checksum(idx, castagnoli) != ft.indexCRC {
+	if crc32.Checksum(data[ft.indexOffset:ft.indexOffset+ft.indexSize], castagnoli) != ft.indexCRC {
 		return nil, bad(ft.indexOffset, "index checksum mismatch")
-	}
-	if uint64(ft.seriesCount)*4 > uint64(len(idx)) {
-		return nil, bad(ft.indexOffset, "series count exceeds index size")
-	}
-	split := len(idx) - int(ft.seriesCount)*4
-	r := &Reader{
-		path:    path,
-		data:    data,
-		records: idx[:split],
-		offsets: idx[split:],
-		dataEnd: ft.indexOffset,
-		nSeries: int(ft.seriesCount),
 	}
 	if err := r.validate(); err != nil {
 		return nil, err
 	}
+	size := r.Size()
 	if uint64(r.nKeys) != uint64(ft.keyCount) {
 		return nil, bad(size-footerSize, "key count does not match index")
 	}
@@ -122,6 +99,49 @@ func newReader(path string, data []byte) (*Reader, error) {
 		return nil, bad(size-footerSize, "time range does not match index")
 	}
 	return r, nil
+}
+
+// layout checks the header and footer of data, the complete contents of a
+// file, and returns a Reader over it (index not validated) and the footer.
+func layout(path string, data []byte) (*Reader, footer, error) {
+	bad := func(off int64, reason string) error {
+		return &CorruptError{Path: path, Offset: off, Reason: reason}
+	}
+	size := int64(len(data))
+	if size < headerSize+footerSize {
+		return nil, footer{}, bad(size, "file too short")
+	}
+	if [4]byte(data[:4]) != magic {
+		return nil, footer{}, bad(0, "bad header magic")
+	}
+	if data[4] != Version {
+		return nil, footer{}, bad(4, "unsupported version")
+	}
+	if data[5]|data[6]|data[7] != 0 {
+		return nil, footer{}, bad(5, "reserved header bytes not zero")
+	}
+	ft, reason := parseFooter(data[size-footerSize:])
+	if reason != "" {
+		return nil, footer{}, bad(size-footerSize, reason)
+	}
+	if ft.indexOffset < headerSize || ft.indexSize < 0 || ft.indexOffset > size-footerSize ||
+		ft.indexSize != size-footerSize-ft.indexOffset {
+		return nil, footer{}, bad(size-footerSize, "index bounds do not fit the file")
+	}
+	if uint64(ft.seriesCount)*4 > uint64(ft.indexSize) {
+		return nil, footer{}, bad(ft.indexOffset, "series count exceeds index size")
+	}
+	idx := data[ft.indexOffset : ft.indexOffset+ft.indexSize]
+	split := len(idx) - int(ft.seriesCount)*4
+	r := &Reader{
+		path:    path,
+		data:    data,
+		records: idx[:split],
+		offsets: idx[split:],
+		dataEnd: ft.indexOffset,
+		nSeries: int(ft.seriesCount),
+	}
+	return r, ft, nil
 }
 
 // validate walks the whole index once: offsets table, key order, field

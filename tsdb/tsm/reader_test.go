@@ -483,3 +483,76 @@ func TestBlockSpanningMoreThanMaxInt64(t *testing.T) {
 		t.Errorf("file time range = [%d, %d]; want the whole int64 range", r.MinTime(), r.MaxTime())
 	}
 }
+
+// TestWriterOpenReader checks that the Reader a Writer opens on the file it
+// wrote, without walking the index, reports what Open's validation derives
+// (counts, time range) and reads the same values; that it refuses a writer
+// whose Close did not succeed; and that it notices a file replaced on disk
+// since Close.
+func TestWriterOpenReader(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "w.tsm")
+	w, err := tsm.NewWriter(path)
+	if err != nil {
+		t.Fatalf("NewWriter: %v", err)
+	}
+	var cols []column
+	for s := range 50 {
+		for f, typ := range allTypes {
+			n := 1 + s%3*tsm.MaxPointsPerBlock // some keys span several blocks
+			cols = append(cols, column{fmt.Sprintf("m,host=h%03d", s), fmt.Sprintf("f%d", f),
+				genArray(typ, n, int64(s*10), 7, uint64(s))})
+		}
+	}
+	if _, err := w.OpenReader(); err == nil {
+		t.Fatal("OpenReader before Close: got nil error; want one")
+	}
+	for _, c := range cols {
+		if err := w.WriteValues([]byte(c.series), []byte(c.field), c.arr); err != nil {
+			t.Fatalf("WriteValues: %v", err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	got, err := w.OpenReader()
+	if err != nil {
+		t.Fatalf("OpenReader: %v", err)
+	}
+	defer got.Close()
+	want := mustOpen(t, path)
+	type summary struct {
+		keys, series, blocks int
+		min, max             int64
+		size                 int64
+	}
+	sum := func(r *tsm.Reader) summary {
+		return summary{r.KeyCount(), r.SeriesCount(), r.BlockCount(), r.MinTime(), r.MaxTime(), r.Size()}
+	}
+	if sum(got) != sum(want) {
+		t.Fatalf("OpenReader: %+v; Open: %+v", sum(got), sum(want))
+	}
+	for _, c := range cols {
+		if a := readColumn(t, got, c.series, c.field); !equalArrays(a, c.arr) {
+			t.Fatalf("%s/%s read through OpenReader differs from what was written", c.series, c.field)
+		}
+	}
+
+	// A file of the same name written since (another writer's output) is
+	// not the file this Writer finished.
+	other := writeFile(t, dir, "w.tsm", cols[:5])
+	if _, err := w.OpenReader(); !errors.Is(err, tsm.ErrCorrupt) {
+		t.Fatalf("OpenReader of %s replaced since Close: got %v; want ErrCorrupt", other, err)
+	}
+
+	failed, err := tsm.NewWriter(filepath.Join(dir, "failed.tsm"))
+	if err != nil {
+		t.Fatalf("NewWriter: %v", err)
+	}
+	if err := failed.Remove(); err != nil {
+		t.Fatalf("Remove: %v", err)
+	}
+	if _, err := failed.OpenReader(); err == nil {
+		t.Fatal("OpenReader after Remove: got nil error; want one")
+	}
+}

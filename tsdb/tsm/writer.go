@@ -49,8 +49,10 @@ type Writer struct {
 	typ           models.FieldType
 	hasKey        bool
 	keyCount      int
+	blockTotal    int // blocks written, all keys
 	minTime       int64
 	maxTime       int64
+	footer        footer // what Close wrote, for OpenReader
 
 	scratch []byte // block bytes for WriteValues
 	hdr     [crcSize]byte
@@ -174,6 +176,7 @@ func (w *Writer) startBlock(series, field []byte, typ models.FieldType, meta *Bl
 func (w *Writer) addEntry(meta *BlockMeta) {
 	w.entries = appendEntry(w.entries, w.typ, meta, &w.state)
 	w.blockCount++
+	w.blockTotal++
 	w.prev = *meta
 	w.minTime = min(w.minTime, meta.MinTime)
 	w.maxTime = max(w.maxTime, meta.MaxTime)
@@ -309,6 +312,7 @@ func (w *Writer) finish() error {
 	w.copySpilledIndex()
 	w.write(idx)
 	w.write(appendFooter(nil, ft))
+	w.footer = ft
 	if w.err != nil {
 		return w.err
 	}
@@ -326,6 +330,34 @@ func (w *Writer) finish() error {
 	}
 	return durable.SyncDir(filepath.Dir(w.path))
 }
+
+// OpenReader maps the file a successful Close wrote and returns a Reader
+// for it without the index checksum and walk that Open does: this Writer
+// built the index in order from checked blocks and fsynced it, so the walk
+// would only re-derive the counts and time range the Writer already has.
+// At a million series the walk was a tenth of the CPU of writing a file,
+// and it brought every index page into the process's resident memory
+// (issue 17). The header and footer are still checked.
+func (w *Writer) OpenReader() (*Reader, error) {
+	if !w.closed || w.footer.indexOffset == 0 {
+		return nil, fmt.Errorf("open tsm file %s: %w", w.path, errNotWritten)
+	}
+	return mapReader(w.path, func(data []byte) (*Reader, error) {
+		r, ft, err := layout(w.path, data)
+		if err != nil {
+			return nil, err
+		}
+		if ft != w.footer {
+			return nil, &CorruptError{Path: w.path, Offset: r.Size() - footerSize, Reason: "footer differs from the one written"}
+		}
+		r.nKeys, r.nBlocks = w.keyCount, w.blockTotal
+		r.minTime, r.maxTime = ft.minTime, ft.maxTime
+		return r, nil
+	})
+}
+
+// errNotWritten reports OpenReader on a Writer whose Close did not succeed.
+var errNotWritten = errors.New("tsm: writer did not finish the file")
 
 // errIndexTooLarge reports an index past the format's 4 GiB limit.
 var errIndexTooLarge = errors.New("tsm: index exceeds 4 GiB")
