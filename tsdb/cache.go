@@ -287,18 +287,27 @@ func (c *cache) forEachSorted(fn func(series, field []byte, arr *tsm.Array) erro
 		pt.mu.Unlock()
 	}
 	slices.SortFunc(all, func(a, b seriesRef) int { return strings.Compare(a.key, b.key) })
+	// order is the sorted order of the fields named names (in cache
+	// order): series usually list the same fields in the same order, so it
+	// is kept for the next series instead of sorted again.
 	var order []int
+	var names []string
 	for _, r := range all {
 		// Readers normalize under the partition lock too.
 		r.pt.mu.Lock()
-		order = order[:0]
 		for j := range r.cs.fields {
 			r.cs.fields[j].normalize()
-			order = append(order, j)
 		}
 		r.pt.mu.Unlock()
 		fields := r.cs.fields
-		slices.SortFunc(order, func(a, b int) int { return strings.Compare(fields[a].name, fields[b].name) })
+		if !sameFieldNames(names, fields) {
+			names, order = names[:0], order[:0]
+			for j := range fields {
+				names = append(names, fields[j].name)
+				order = append(order, j)
+			}
+			slices.SortFunc(order, func(a, b int) int { return strings.Compare(fields[a].name, fields[b].name) })
+		}
 		series := unsafe.Slice(unsafe.StringData(r.key), len(r.key))
 		for _, j := range order {
 			f := &fields[j]
@@ -311,6 +320,19 @@ func (c *cache) forEachSorted(fn func(series, field []byte, arr *tsm.Array) erro
 		}
 	}
 	return nil
+}
+
+// sameFieldNames reports whether fields are named names, in that order.
+func sameFieldNames(names []string, fields []cacheField) bool {
+	if len(names) != len(fields) {
+		return false
+	}
+	for i := range fields {
+		if fields[i].name != names[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // deleteRange removes the values a tombstone deletes and returns the bytes

@@ -130,12 +130,21 @@ func TestCacheWideSeries(t *testing.T) {
 }
 
 // TestCacheForEachSortedOrder: a snapshot visits entries in the order of
-// the cache's sorted composite keys (the data file order), normalized.
+// the cache's sorted composite keys (the data file order), normalized,
+// whether series list their fields in one order, each in its own, or have
+// different fields.
 func TestCacheForEachSortedOrder(t *testing.T) {
 	c := newCache()
 	for i := range 200 {
 		series := []byte(fmt.Sprintf("cpu,host=h%d", (i*37)%50))
 		c.write(series, []byte(fmt.Sprintf("f%d", (i*7)%5)), int64(1000-i), models.IntegerValue(int64(i)))
+	}
+	for s := range 30 {
+		series := []byte(fmt.Sprintf("mem,host=h%d", s))
+		for f := range 4 + s%2 {
+			name := fmt.Sprintf("g%d", (f+s/3)%(4+s%2)) // runs of series with one order
+			c.write(series, []byte(name), int64(s), models.IntegerValue(int64(f)))
+		}
 	}
 	var got []string
 	err := c.forEachSorted(func(series, field []byte, arr *tsm.Array) error {
