@@ -16,7 +16,10 @@
 # the rates compare: --duration is LINES / hosts x 10 s (20s at 1 M hosts,
 # the issue's load; 55h33m20s at 100 hosts). Extra `strata bench` flags go
 # in BENCH_FLAGS; DATA_CONFIG, when set, is passed to the data node as --config; KEEP=1
-# keeps each run's directory (data, logs, heap profiles) for inspection.
+# keeps each run's directory (data, logs, profiles) for inspection;
+# PROFILE=1 records CPU profiles of the data node through the whole load,
+# in 10 s parts merged into cpu.pprof, and a heap profile when the load
+# ends (heap.pprof).
 set -euo pipefail
 runs=${1:-1}
 shift $(( $# > 0 ? 1 : 0 )) || true
@@ -65,6 +68,12 @@ for n in "${hosts[@]}"; do
     }
     start_data
     wait_http http://127.0.0.1:$dhttp/health
+    if [ -n "${PROFILE:-}" ]; then
+      (i=0; while [ ! -e "$dir/loaded" ]; do
+        curl -s -o "$dir/cpu.$i.pprof" "http://127.0.0.1:$dhttp/debug/pprof/profile?seconds=10"; i=$((i + 1))
+      done) &
+      profpid=$!
+    fi
     # shellcheck disable=SC2086
     set +e
     "$bin" bench --url http://127.0.0.1:$dhttp --db bench --hosts "$n" --duration "$(( ${LINES:-2000000} / n * 10 ))s" ${BENCH_FLAGS:-} \
@@ -72,6 +81,12 @@ for n in "${hosts[@]}"; do
     set -e
     read -r rate errs values < <(python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); print(round(s.get("values_per_sec",0)), s.get("batches_failed",0), s.get("values",0))' "$dir/bench.json" 2>/dev/null || echo "0 ? 0")
     read -r rss anon file hwm cpu < <(proc_stat "$dpid")
+    if [ -n "${PROFILE:-}" ]; then
+      touch "$dir/loaded"
+      curl -s -o "$dir/heap.pprof" "http://127.0.0.1:$dhttp/debug/pprof/heap"
+      wait "$profpid" || true
+      go tool pprof -proto "$bin" "$dir"/cpu.*.pprof >"$dir/cpu.pprof" 2>/dev/null && rm -f "$dir"/cpu.*.pprof
+    fi
     waited=$(curl -s http://127.0.0.1:$dhttp/metrics | awk '/^strata_tsdb_cache_full_wait_seconds_total / {printf "%.1f", $2}')
     per=$(awk -v c="$cpu" -v v="$values" 'BEGIN {if (v > 0) printf "%.2f", c / v * 1e6; else print "-"}')
     # Restart: stop the data node (SIGTERM, a clean close), start it again
