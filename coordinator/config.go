@@ -69,8 +69,9 @@ type Config struct {
 	// RPCMaxIdleConnsPerPeer is the keep-alive pool size per peer.
 	RPCMaxIdleConnsPerPeer int `toml:"rpc-max-idle-conns-per-peer"`
 	// RPCMaxConnsPerPeer bounds the connections the RPC listener serves
-	// from one peer (remote IP) at once; one more is answered 503 (code
-	// too_many_connections) and closed. Each of this node's RPC clients
+	// from one peer at once: a data node naming itself with the internal
+	// shared secret's proof, else a remote IP. One more is answered 503
+	// (code too_many_connections) and closed. Each of this node's RPC clients
 	// (shard writes and reads; anti-entropy) opens at most
 	// ClientConnsPerPeer of them to one peer, further requests waiting for
 	// a free connection. 0 means no limit.

@@ -121,11 +121,18 @@ func (h *handler) throttled(w http.ResponseWriter, msg string) {
 	httpError(w, http.StatusServiceUnavailable, msg)
 }
 
-// peerLimitListener serves at most max connections from one remote IP at
-// once (the RPC listener's [coordinator] rpc-max-conns-per-peer), so a
-// peer opening connections without end cannot take every file descriptor.
-// A connection past the limit gets a 503 naming the limit, in the RPC's
-// JSON error shape, and is closed.
+// peerLimitListener serves at most max connections from one peer at once
+// (the RPC listener's [coordinator] rpc-max-conns-per-peer), so a peer
+// opening connections without end cannot take every file descriptor.
+//
+// A connection counts against its remote IP from accept until its first
+// request names a node identity proven with the cluster secret
+// (nodeauth.IdentityHeader, checked by identifyPeers); from then on it
+// counts against that node. So data nodes sharing an address (a loopback
+// cluster, NAT) each get the whole limit, while connections that name no
+// node (no internal-shared-secret, a flood of silent connections) stay
+// bounded per IP. A connection past the limit gets a 503 naming the limit,
+// in the RPC's JSON error shape, and is closed.
 type peerLimitListener struct {
 	net.Listener
 	max     int
@@ -134,7 +141,9 @@ type peerLimitListener struct {
 	// refused connection is closed without an answer.
 	answering chan struct{}
 
-	mu   sync.Mutex // protects open
+	mu sync.Mutex // protects open and each peerConn's peer and closed
+	// open counts the connections per peer key: an IP, or "node " + a
+	// node identity.
 	open map[string]int
 }
 
@@ -170,14 +179,14 @@ func (l *peerLimitListener) Accept() (net.Conn, error) {
 		}
 		l.mu.Unlock()
 		if ok {
-			return &limitedConn{Conn: c, release: func() { l.closed(peer) }}, nil
+			return &peerConn{Conn: c, l: l, peer: peer}, nil
 		}
 		l.refused.Inc()
 		select {
 		case l.answering <- struct{}{}:
 			go func() {
 				defer func() { <-l.answering }()
-				refuseConn(c, fmt.Sprintf("too many connections from %s: rpc-max-conns-per-peer is %d", peer, l.max))
+				refuseConn(c, l.refusal(peer))
 			}()
 		default:
 			_ = c.Close()
@@ -185,12 +194,89 @@ func (l *peerLimitListener) Accept() (net.Conn, error) {
 	}
 }
 
-func (l *peerLimitListener) closed(peer string) {
+// refusal is the message a connection from peer past the limit gets.
+func (l *peerLimitListener) refusal(peer string) string {
+	return fmt.Sprintf("too many connections from %s: rpc-max-conns-per-peer is %d", peer, l.max)
+}
+
+// identify moves c from the count of its IP to that of node; false (c
+// staying counted as before) when node has max connections open already.
+func (l *peerLimitListener) identify(c *peerConn, node string) bool {
+	key := "node " + node
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if c.closed || c.peer == key {
+		return true
+	}
+	if l.open[key] >= l.max {
+		return false
+	}
+	l.release(c.peer)
+	l.open[key]++
+	c.peer = key
+	return true
+}
+
+// release drops one connection from peer's count; l.mu is held.
+func (l *peerLimitListener) release(peer string) {
 	if l.open[peer]--; l.open[peer] <= 0 {
 		delete(l.open, peer)
 	}
+}
+
+// peerConn is a connection peerLimitListener admitted.
+type peerConn struct {
+	net.Conn
+	l *peerLimitListener
+	// checked is set once the first request was looked at for an
+	// identity; only the goroutine serving the connection touches it.
+	checked bool
+
+	peer   string // guarded by l.mu
+	closed bool   // guarded by l.mu
+}
+
+// Close implements net.Conn and frees the connection's place once.
+func (c *peerConn) Close() error {
+	c.l.mu.Lock()
+	if !c.closed {
+		c.closed = true
+		c.l.release(c.peer)
+	}
+	c.l.mu.Unlock()
+	return c.Conn.Close()
+}
+
+type peerConnKey struct{}
+
+// withPeerConn is the RPC server's ConnContext: it makes the connection
+// known to identifyPeers.
+func withPeerConn(ctx context.Context, c net.Conn) context.Context {
+	if pc, ok := c.(*peerConn); ok {
+		return context.WithValue(ctx, peerConnKey{}, pc)
+	}
+	return ctx
+}
+
+// identifyPeers counts a connection against the node its first request
+// names (identity returns it, "" for none) instead of its IP, refusing
+// the request with 503 and closing the connection when that node has
+// rpc-max-conns-per-peer open already. It must run after the request's
+// authentication was verified.
+func identifyPeers(next http.Handler, identity func(*http.Request) string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, ok := r.Context().Value(peerConnKey{}).(*peerConn)
+		if ok && !c.checked {
+			c.checked = true
+			if node := identity(r); node != "" && !c.l.identify(c, node) {
+				c.l.refused.Inc()
+				w.Header().Set("Connection", "close")
+				writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": c.l.refusal("node " + node), "code": "too_many_connections"})
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // remoteIP is the peer's address without its port.

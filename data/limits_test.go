@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/strata-db/strata/coordinator"
+	"github.com/strata-db/strata/internal/nodeauth"
 	"github.com/strata-db/strata/meta"
 	"github.com/strata-db/strata/tsdb/models"
 )
@@ -133,64 +134,95 @@ func TestConnectionLimit(t *testing.T) {
 	}
 }
 
+// peerLimitServer serves a handler behind limitPerPeer(max) as the RPC
+// server is wired (key verifying requests and naming their node; nil: no
+// secret). A request to /block waits, after sending its name on entered,
+// until release is closed.
+type peerLimitServer struct {
+	url string
+	// reg holds the refused connections counter.
+	reg     *prometheus.Registry
+	entered chan struct{}
+	release chan struct{}
+}
+
+func newPeerLimitServer(t *testing.T, max int, key *nodeauth.Key) *peerLimitServer {
+	t.Helper()
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &peerLimitServer{reg: prometheus.NewRegistry(), entered: make(chan struct{}, 16), release: make(chan struct{})}
+	refused := prometheus.NewCounter(prometheus.CounterOpts{Name: "refused"})
+	s.reg.MustRegister(refused)
+	ln := limitPerPeer(raw, max, refused)
+	srv := &http.Server{ConnContext: withPeerConn, Handler: key.Handler(identifyPeers(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/block" {
+			s.entered <- struct{}{}
+			<-s.release
+		}
+		io.WriteString(w, "ok")
+	}), key.Identity), nil)}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	s.url = "http://" + ln.Addr().String()
+	return s
+}
+
+// get sends one request on a new connection, signed as node identity with
+// key (when not nil), and returns the answer's status and body.
+func (s *peerLimitServer) get(key *nodeauth.Key, identity, path string) (int, string, error) {
+	client := &http.Client{Transport: key.TransportAs(&http.Transport{DisableKeepAlives: true}, identity), Timeout: 10 * time.Second}
+	resp, err := client.Get(s.url + path)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), nil
+}
+
+// block starts n requests to /block from node identity and waits until
+// they are all being served; wg ends when they have been answered 200.
+func (s *peerLimitServer) block(t *testing.T, wg *sync.WaitGroup, key *nodeauth.Key, identity string, n int) {
+	t.Helper()
+	for range n {
+		wg.Go(func() {
+			if code, body, err := s.get(key, identity, "/block"); err != nil || code != 200 {
+				t.Errorf("admitted request of node %q: %d %s %v; want 200", identity, code, body, err)
+			}
+		})
+	}
+	for range n {
+		select {
+		case <-s.entered:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("a request of node %q was not admitted within 10s", identity)
+		}
+	}
+}
+
 // TestPeerConnectionLimit checks rpc-max-conns-per-peer on a listener: a
 // peer's connections past the limit are answered 503 with a JSON error
 // naming it, the admitted ones keep working, and a closed connection frees
 // its place.
 func TestPeerConnectionLimit(t *testing.T) {
-	raw, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg := prometheus.NewRegistry()
-	refused := prometheus.NewCounter(prometheus.CounterOpts{Name: "refused"})
-	reg.MustRegister(refused)
-	ln := limitPerPeer(raw, 2, refused)
-	entered, release := make(chan struct{}, 2), make(chan struct{})
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/block" {
-			entered <- struct{}{}
-			<-release
-		}
-		io.WriteString(w, "ok")
-	})}
-	go srv.Serve(ln)
-	defer srv.Close()
-	url := "http://" + ln.Addr().String()
-	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 10 * time.Second}
-	get := func(path string) (int, string, error) {
-		resp, err := client.Get(url + path)
-		if err != nil {
-			return 0, "", err
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b), nil
-	}
-
+	s := newPeerLimitServer(t, 2, nil)
 	var wg sync.WaitGroup
-	for range 2 {
-		wg.Go(func() {
-			if code, body, err := get("/block"); err != nil || code != 200 {
-				t.Errorf("admitted request: %d %s %v; want 200", code, body, err)
-			}
-		})
-	}
-	<-entered
-	<-entered
-	code, body, err := get("/")
+	s.block(t, &wg, nil, "", 2)
+	code, body, err := s.get(nil, "", "/")
 	if err != nil || code != http.StatusServiceUnavailable || !strings.Contains(body, `"code":"too_many_connections"`) ||
 		!strings.Contains(body, "rpc-max-conns-per-peer is 2") {
 		t.Errorf("third connection: %d %s %v; want 503 with the code and the limit", code, body, err)
 	}
-	if mfs, err := reg.Gather(); err != nil || len(mfs) != 1 || mfs[0].GetMetric()[0].GetCounter().GetValue() < 1 {
+	if mfs, err := s.reg.Gather(); err != nil || len(mfs) != 1 || mfs[0].GetMetric()[0].GetCounter().GetValue() < 1 {
 		t.Errorf("refused counter %v (%v); want at least 1", mfs, err)
 	}
-	close(release)
+	close(s.release)
 	wg.Wait()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		code, _, err := get("/")
+		code, _, err := s.get(nil, "", "/")
 		if err == nil && code == 200 {
 			break
 		}
@@ -199,4 +231,31 @@ func TestPeerConnectionLimit(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// TestPeerConnectionLimitPerNode checks that connections whose requests
+// name a node (signed with the cluster secret) count against that node,
+// not their IP: two nodes on one address each get the whole limit, a
+// node past it is refused by name, and a connection naming no node still
+// counts against its IP.
+func TestPeerConnectionLimitPerNode(t *testing.T) {
+	key := nodeauth.New("s3cret")
+	s := newPeerLimitServer(t, 2, key)
+	var wg sync.WaitGroup
+	s.block(t, &wg, key, "1", 2)
+	s.block(t, &wg, key, "2", 2)
+	code, body, err := s.get(key, "1", "/")
+	if err != nil || code != http.StatusServiceUnavailable || !strings.Contains(body, `"code":"too_many_connections"`) ||
+		!strings.Contains(body, "too many connections from node 1: rpc-max-conns-per-peer is 2") {
+		t.Errorf("third connection of node 1: %d %s %v; want 503 naming node 1 and the limit", code, body, err)
+	}
+	if code, body, err := s.get(key, "", "/"); err != nil || code != 200 {
+		t.Errorf("connection naming no node, while its IP has none open: %d %s %v; want 200", code, body, err)
+	}
+	s.block(t, &wg, key, "", 2)
+	if code, body, err := s.get(key, "", "/"); err != nil || code != http.StatusServiceUnavailable || !strings.Contains(body, "too many connections from 127.0.0.1") {
+		t.Errorf("third connection naming no node: %d %s %v; want 503 naming the IP", code, body, err)
+	}
+	close(s.release)
+	wg.Wait()
 }

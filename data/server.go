@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -188,8 +189,10 @@ func (s *Server) open() error {
 
 	s.rpc = coordinator.NewRPCClient(s.cfg.Coordinator, s.meta, s.logger.With("component", "rpc-client"), s.reg)
 	nodeKey := nodeauth.New(s.cfg.InternalSharedSecret)
+	// Calls to peers name this node, so their per-peer connection limit
+	// counts them apart from other nodes at the same address.
 	peerTransport := func(base http.RoundTripper) http.RoundTripper {
-		return nodeKey.Transport(tlsconfig.Upgrade(base, rpcTLS))
+		return nodeKey.TransportAs(tlsconfig.Upgrade(base, rpcTLS), strconv.FormatUint(id, 10))
 	}
 	s.rpc.WrapTransport(peerTransport)
 	s.forwarder = newCopyForwarder(s.rpc, s.logger.With("component", "copy-shard"))
@@ -250,8 +253,8 @@ func (s *Server) open() error {
 	requests := func(net.Listener) context.Context { return s.requests }
 	s.httpSrv = &http.Server{Handler: h, ReadHeaderTimeout: s.cfg.HTTP.ReadHeaderTimeout.D(), ReadTimeout: s.cfg.HTTP.ReadTimeout.D(),
 		IdleTimeout: s.cfg.HTTP.IdleTimeout.D(), BaseContext: requests, ErrorLog: slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn)}
-	s.rpcSrv = &http.Server{Handler: nodeKey.Handler(rpcMux, nil), ReadHeaderTimeout: 10 * time.Second, BaseContext: requests,
-		ErrorLog: slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn)}
+	s.rpcSrv = &http.Server{Handler: nodeKey.Handler(identifyPeers(rpcMux, nodeKey.Identity), nil), ReadHeaderTimeout: 10 * time.Second,
+		BaseContext: requests, ConnContext: withPeerConn, ErrorLog: slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn)}
 	s.goFunc(func() { s.serve(s.httpSrv, s.httpLn, "http") })
 	s.goFunc(func() { s.serve(s.rpcSrv, s.rpcLn, "rpc") })
 	s.goFunc(s.lifecycleLoop)

@@ -24,6 +24,23 @@
 //
 // The body is not covered: run internode links over TLS where an attacker
 // may sit on the path and rewrite requests.
+//
+// # Identity
+//
+// A caller that is a cluster node may also say which one, in a second
+// header bound to the token:
+//
+//	X-Strata-Node-Identity: <identity>.<mac>
+//
+//	identity  1 to 64 of [A-Za-z0-9_-] (a data node sends its id)
+//	mac       base64url (no padding) of HMAC-SHA256(secret,
+//	          "strata-node-identity-v1\n" + identity + "\n" + nonce)
+//
+// where nonce is the token's. Only a holder of the secret can name an
+// identity, and the header cannot be moved to another request (its token's
+// nonce is used once). Verifiers that predate it ignore it, so it needs no
+// new token version. The receiving data node keys its per-peer connection
+// limit by it (see data/limits.go).
 package nodeauth
 
 import (
@@ -47,14 +64,21 @@ import (
 // Header carries the token.
 const Header = "X-Strata-Node-Auth"
 
+// IdentityHeader carries the caller's node identity, bound to the token.
+const IdentityHeader = "X-Strata-Node-Identity"
+
+// maxIdentityLen bounds an identity.
+const maxIdentityLen = 64
+
 // DefaultMaxSkew is how far a token's time may be from the verifier's
 // clock, either way.
 const DefaultMaxSkew = 30 * time.Second
 
 const (
-	version    = "v1"
-	macContext = "strata-node-auth-v1\n"
-	nonceLen   = 16
+	version            = "v1"
+	macContext         = "strata-node-auth-v1\n"
+	identityMACContext = "strata-node-identity-v1\n"
+	nonceLen           = 16
 	// maxTokenLen bounds what the verifier parses.
 	maxTokenLen = 128
 )
@@ -119,10 +143,65 @@ func (k *Key) Token(method, target string) string {
 
 // Sign sets r's token header. A nil Key does nothing.
 func (k *Key) Sign(r *http.Request) {
+	k.SignAs(r, "")
+}
+
+// SignAs sets r's token header and, when identity is valid (1 to 64 of
+// [A-Za-z0-9_-]; see ValidIdentity), the identity header naming it. A nil
+// Key does nothing.
+func (k *Key) SignAs(r *http.Request, identity string) {
 	if k == nil {
 		return
 	}
-	r.Header.Set(Header, k.Token(r.Method, r.URL.RequestURI()))
+	tok := k.Token(r.Method, r.URL.RequestURI())
+	r.Header.Set(Header, tok)
+	if ValidIdentity(identity) {
+		nonce := strings.Split(tok, ".")[2]
+		r.Header.Set(IdentityHeader, identity+"."+base64.RawURLEncoding.EncodeToString(k.identityMAC(identity, nonce)))
+	}
+}
+
+func (k *Key) identityMAC(identity, nonce string) []byte {
+	m := hmac.New(sha256.New, k.secret)
+	m.Write([]byte(identityMACContext + identity + "\n" + nonce))
+	return m.Sum(nil)
+}
+
+// ValidIdentity reports whether id can be sent as an identity.
+func ValidIdentity(id string) bool {
+	if id == "" || len(id) > maxIdentityLen {
+		return false
+	}
+	for _, c := range id {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// Identity returns the node identity r names in IdentityHeader, or "" when
+// it names none or its proof does not match r's token and this secret. It
+// does not verify the token itself: call it on a request Verify (or
+// Handler) accepted. A nil Key trusts no identity and returns "".
+func (k *Key) Identity(r *http.Request) string {
+	if k == nil {
+		return ""
+	}
+	h := r.Header.Get(IdentityHeader)
+	id, macB64, ok := strings.Cut(h, ".")
+	if !ok || !ValidIdentity(id) {
+		return ""
+	}
+	parts := strings.Split(r.Header.Get(Header), ".")
+	if len(parts) != 4 {
+		return ""
+	}
+	got, err := base64.RawURLEncoding.DecodeString(macB64)
+	if err != nil || !hmac.Equal(got, k.identityMAC(id, parts[2])) {
+		return ""
+	}
+	return id
 }
 
 // Verify checks r's token; the error wraps ErrUnauthenticated. A nil Key
@@ -219,25 +298,32 @@ func (k *Key) Handler(next http.Handler, exempt func(*http.Request) bool) http.H
 // Transport signs every request sent through base (nil: http.DefaultTransport).
 // A nil Key returns base unchanged.
 func (k *Key) Transport(base http.RoundTripper) http.RoundTripper {
+	return k.TransportAs(base, "")
+}
+
+// TransportAs is Transport with every request also naming identity (see
+// SignAs; "" names none).
+func (k *Key) TransportAs(base http.RoundTripper, identity string) http.RoundTripper {
 	if k == nil {
 		return base
 	}
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	return &transport{key: k, base: base}
+	return &transport{key: k, base: base, identity: identity}
 }
 
 type transport struct {
-	key  *Key
-	base http.RoundTripper
+	key      *Key
+	base     http.RoundTripper
+	identity string
 }
 
 // RoundTrip implements http.RoundTripper on a copy of r (a RoundTripper
 // must not change its request).
 func (t *transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	r2 := r.Clone(r.Context())
-	t.key.Sign(r2)
+	t.key.SignAs(r2, t.identity)
 	return t.base.RoundTrip(r2)
 }
 

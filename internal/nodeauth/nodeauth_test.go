@@ -177,3 +177,40 @@ func TestClockJump(t *testing.T) {
 		}
 	}
 }
+
+// TestIdentity checks that a node identity signed with the token is read
+// back, and that one not proven with this secret for this very token is
+// ignored.
+func TestIdentity(t *testing.T) {
+	k := New("s3cret")
+	signed := func(key *Key, identity string) *http.Request {
+		r := httptest.NewRequest(http.MethodPost, "/rpc/v1/shard/write?shard=1", nil)
+		key.SignAs(r, identity)
+		return r
+	}
+	if got := k.Identity(signed(k, "3")); got != "3" {
+		t.Fatalf("identity of a request signed as 3: got %q, want %q", got, "3")
+	}
+	if r := signed(k, "3"); k.Verify(r) != nil {
+		t.Fatalf("a request signed with an identity does not verify: %v", k.Verify(r))
+	}
+	moved := signed(k, "")
+	moved.Header.Set(IdentityHeader, signed(k, "3").Header.Get(IdentityHeader))
+	tampered := signed(k, "3")
+	tampered.Header.Set(IdentityHeader, "4"+tampered.Header.Get(IdentityHeader)[1:])
+	for name, r := range map[string]*http.Request{
+		"none":                           signed(k, ""),
+		"invalid identity":               signed(k, "a.b"),
+		"other secret":                   signed(New("other"), "3"),
+		"identity of another token":      moved,
+		"identity changed after signing": tampered,
+	} {
+		if got := k.Identity(r); got != "" {
+			t.Errorf("%s: got identity %q, want none", name, got)
+		}
+	}
+	var none *Key
+	if got := none.Identity(signed(k, "3")); got != "" {
+		t.Errorf("without a secret: got identity %q, want none (nothing proves it)", got)
+	}
+}
