@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,7 +17,7 @@ import (
 	"github.com/strata-db/strata/tsdb/models"
 )
 
-func mustCreate(t *testing.T, ix *Index, lp string) {
+func mustCreate(t testing.TB, ix *Index, lp string) {
 	t.Helper()
 	var p models.Parser
 	pts, err := p.Parse([]byte(lp), 1, 1)
@@ -79,18 +80,7 @@ func setCompactBytes(ix *Index, n int64) {
 	ix.mu.Unlock()
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	for i := 1; i < len(out); i++ {
-		for j := i; j > 0 && out[j-1] > out[j]; j-- {
-			out[j-1], out[j] = out[j], out[j-1]
-		}
-	}
-	return out
-}
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
 
 func TestCompactionAndCrashBetweenFiles(t *testing.T) {
 	dir := t.TempDir()
@@ -166,13 +156,15 @@ func TestRecordRoundTrip(t *testing.T) {
 		{typ: recMeasurementDropped, measurement: []byte("m e")},
 		{typ: recNextID, id: 9},
 		{typ: recSnapshotEnd, id: 4},
+		{typ: recMeasurementSeries, measurement: []byte("cpu"), entries: appendIDs(nil, []uint32{1, 5, 300})},
+		{typ: recTagValues, measurement: []byte("cpu"), field: []byte("host"), id: 2, entries: []byte{2, 'a', 1, 1}},
 	}
 	var buf []byte
 	for i := range recs {
 		buf = appendRecord(buf, &recs[i])
 	}
 	for i, want := range recs {
-		got, n, err := decodeRecord(buf)
+		got, n, err := decodeRecord(buf, maxSnapshotRecordSize)
 		if err != nil {
 			t.Fatalf("record %d: got error %v", i, err)
 		}
@@ -181,7 +173,7 @@ func TestRecordRoundTrip(t *testing.T) {
 		}
 		// Every proper prefix is a torn record.
 		for cut := 0; cut < n; cut++ {
-			if _, _, err := decodeRecord(buf[:cut]); !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, ErrCorrupt) {
+			if _, _, err := decodeRecord(buf[:cut], maxRecordSize); !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, ErrCorrupt) {
 				t.Errorf("record %d cut at %d: got %v; want ErrUnexpectedEOF or ErrCorrupt", i, cut, err)
 			}
 		}
@@ -200,13 +192,15 @@ func FuzzDecodeRecord(f *testing.F) {
 		{typ: recMeasurementDropped, measurement: []byte("cpu")},
 		{typ: recNextID, id: 300},
 		{typ: recSnapshotEnd, id: 2},
+		{typ: recMeasurementSeries, measurement: []byte("cpu"), entries: appendIDs(nil, []uint32{1, 2})},
+		{typ: recTagValues, measurement: []byte("cpu"), field: []byte("host"), id: 1, entries: []byte{2, 'a', 1, 1}},
 	} {
 		f.Add(appendRecord(nil, &r))
 	}
 	f.Add([]byte{})
 	f.Add([]byte{1, 0, 0, 0, 0, 0, 0, 0, 1})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		r, n, err := decodeRecord(b)
+		r, n, err := decodeRecord(b, maxSnapshotRecordSize)
 		if err != nil {
 			if !errors.Is(err, ErrCorrupt) && !errors.Is(err, io.ErrUnexpectedEOF) {
 				t.Fatalf("error %v is neither ErrCorrupt nor io.ErrUnexpectedEOF", err)
@@ -218,7 +212,7 @@ func FuzzDecodeRecord(f *testing.F) {
 		}
 		if again := appendRecord(nil, &r); !bytes.Equal(again, b[:n]) {
 			// Uvarints have non-canonical encodings; accept those only.
-			r2, _, err := decodeRecord(again)
+			r2, _, err := decodeRecord(again, maxSnapshotRecordSize)
 			if err != nil || fmt.Sprint(r2) != fmt.Sprint(r) {
 				t.Fatalf("re-encoded record differs: %+v vs %+v (%v)", r2, r, err)
 			}

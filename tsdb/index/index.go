@@ -52,7 +52,8 @@ type Index struct {
 	limits Limits
 	// loading is set while Open replays the snapshot and log: series
 	// records then skip the tag postings, which buildPostings makes once
-	// the live series are known.
+	// the live series are known (a format 2 snapshot brings its series'
+	// postings along).
 	loading bool
 }
 
@@ -65,6 +66,9 @@ type measurement struct {
 	// lists holds the sorted id postings of tag values with two series or
 	// more (see valueRef); an emptied list stays as a nil hole until reopen.
 	lists [][]uint32
+	// unindexed holds, while Open replays, the series added without their
+	// tag postings (see Index.loading).
+	unindexed []uint32
 	// sigs caches up to maxFieldSigs field-key lists seen in complete
 	// points, so the write hot path checks a point's field types with a few
 	// byte comparisons instead of a map lookup per field. Written under the
@@ -128,7 +132,14 @@ func Open(dir string, logger *slog.Logger) (*Index, error) {
 	return ix, nil
 }
 
-// Close closes the log. It is idempotent.
+// closeSnapshotBytes is the log size past which Close folds the log into a
+// snapshot, so that the next Open loads the index instead of replaying
+// (and re-indexing) the log: a million short series keys fit under
+// defaultCompactBytes (issue 17: restart at a million series).
+const closeSnapshotBytes = 1 << 20
+
+// Close closes the log, first writing a snapshot if the log holds more
+// than closeSnapshotBytes. It is idempotent.
 func (ix *Index) Close() error {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
@@ -138,6 +149,13 @@ func (ix *Index) Close() error {
 	ix.closed = true
 	if ix.log == nil {
 		return nil
+	}
+	// A snapshot in progress outside the lock gives up once it sees
+	// closed; the log still holds everything then, as after a failure here.
+	if ix.err == nil && !ix.compacting && ix.log.size > closeSnapshotBytes {
+		if err := ix.compactNow(); err != nil {
+			ix.logger.Warn("index snapshot at close failed; the log still holds every change", "dir", ix.dir, "err", err)
+		}
 	}
 	if err := ix.log.close(); err != nil {
 		return fmt.Errorf("close index %s: %w", ix.dir, err)
@@ -303,7 +321,9 @@ func (ix *Index) applySeries(id uint32, key []byte) error {
 	ix.tagBuf = tags[:0]
 	m := ix.measurementFor(name)
 	m.ids = insertSorted(m.ids, id)
-	if !ix.loading {
+	if ix.loading {
+		m.unindexed = append(m.unindexed, id)
+	} else {
 		m.addTags(id, tags)
 	}
 	return nil
@@ -326,25 +346,35 @@ func (m *measurement) addTags(id uint32, tags models.Tags) {
 // before it sizes the value maps of its high-cardinality tag keys.
 const presizeProbe = 1024
 
-// buildPostings makes the tag postings of every live series, after Open
-// replayed the snapshot and log without them (see loading). Building them
-// from the final series, in id order, skips the postings of series dropped
-// later in the log, appends every id to the end of its list, and lets the
-// maps of tag keys with a value per series (host names) be allocated at
-// their final size instead of growing a million entries through a dozen
-// rehashes, which was a quarter of the index's load time.
+// buildPostings makes the tag postings of the series Open replayed without
+// them (see loading): those of a format 1 snapshot and of the log. Building
+// them from the final series, in id order, skips the postings of series
+// dropped later in the log, appends every id to the end of its list, and
+// lets the maps of tag keys with a value per series (host names) be
+// allocated at their final size instead of growing a million entries
+// through a dozen rehashes, which was a quarter of the index's load time.
 func (ix *Index) buildPostings() {
 	for _, m := range ix.measurements {
-		for i, id := range m.ids {
-			if i == presizeProbe {
-				m.presizeTags(i, len(m.ids))
+		// Presize only maps this build starts: one a snapshot loaded
+		// already has its size.
+		presize := len(m.tags) == 0
+		built := 0
+		for _, id := range m.unindexed {
+			key := ix.series.key(id)
+			if key == nil {
+				continue // dropped later in the log
+			}
+			if built == presizeProbe && presize {
+				m.presizeTags(built, len(m.unindexed))
 			}
 			// The key parsed when applySeries stored it, and the slab's
 			// bytes never change.
-			_, tags, _ := models.ParseSeriesKeyAppend(ix.tagBuf[:0], ix.series.key(id))
+			_, tags, _ := models.ParseSeriesKeyAppend(ix.tagBuf[:0], key)
 			ix.tagBuf = tags[:0]
 			m.addTags(id, tags)
+			built++
 		}
+		m.unindexed = nil
 	}
 }
 

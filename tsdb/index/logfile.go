@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 
 	"github.com/strata-db/strata/internal/durable"
 )
@@ -20,11 +19,8 @@ const (
 	tmpSuffix        = ".tmp"
 )
 
-// File headers: 8 magic bytes each, the last one the format version.
-var (
-	logMagic      = []byte("STRXILG1")
-	snapshotMagic = []byte("STRXISN1")
-)
+// logMagic heads the log: 8 bytes, the last one the format version.
+var logMagic = []byte("STRXILG1")
 
 // logFile is the open, append-only index log.
 type logFile struct {
@@ -123,7 +119,7 @@ func (ix *Index) replayLog(f *os.File, path string) (int64, error) {
 	off := len(logMagic)
 	n := 0
 	for off < len(data) {
-		r, size, err := decodeRecord(data[off:])
+		r, size, err := decodeRecord(data[off:], maxRecordSize)
 		if err != nil && tornTail(data[off:], err) {
 			ix.logger.Warn("truncating torn index log tail", "path", path, "offset", off,
 				"dropped_bytes", len(data)-off, "records", n, "err", err)
@@ -177,35 +173,6 @@ func writeHeader(f *os.File, magic []byte) error {
 		return fmt.Errorf("sync index log: %w", err)
 	}
 	return nil
-}
-
-// replaySnapshot applies a snapshot file. Unlike the log, a snapshot is
-// written completely before it is renamed into place, so any defect is
-// corruption.
-func (ix *Index) replaySnapshot(data []byte) error {
-	if !bytes.HasPrefix(data, snapshotMagic) {
-		return fmt.Errorf("bad snapshot header: %w", ErrCorrupt)
-	}
-	off := len(snapshotMagic)
-	var n uint64
-	for off < len(data) {
-		r, size, err := decodeRecord(data[off:])
-		if err != nil {
-			return fmt.Errorf("snapshot offset %d: %w", off, errors.Join(err, ErrCorrupt))
-		}
-		off += size
-		if r.typ == recSnapshotEnd {
-			if r.id != n || off != len(data) {
-				return fmt.Errorf("snapshot end: %d records (%d bytes after), want %d (0): %w", r.id, len(data)-off, n, ErrCorrupt)
-			}
-			return nil
-		}
-		if err := ix.applyRecord(&r); err != nil {
-			return fmt.Errorf("snapshot offset %d: %w", off-size, err)
-		}
-		n++
-	}
-	return fmt.Errorf("snapshot has no end record: %w", ErrCorrupt)
 }
 
 // applyRecord applies one decoded record to memory.
@@ -288,41 +255,6 @@ func (ix *Index) compactNow() error {
 		return fmt.Errorf("write index snapshot: %w", err)
 	}
 	return ix.switchLog(ix.log.size)
-}
-
-// encodeSnapshot encodes the whole index. The caller holds ix.mu.
-func (ix *Index) encodeSnapshot() []byte {
-	var buf []byte
-	buf = append(buf, snapshotMagic...)
-	var n uint64
-	names := make([]string, 0, len(ix.measurements))
-	for name := range ix.measurements {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	for _, name := range names {
-		m := ix.measurements[name]
-		fields := make([]string, 0, len(m.fields))
-		for f := range m.fields {
-			fields = append(fields, f)
-		}
-		slices.Sort(fields)
-		for _, f := range fields {
-			buf = appendRecord(buf, &record{typ: recFieldCreated, measurement: m.name, field: []byte(f), fieldType: m.fields[f]})
-			n++
-		}
-	}
-	// The next id comes before the series, so that replay can check that
-	// no series record names an id past it.
-	buf = appendRecord(buf, &record{typ: recNextID, id: uint64(ix.nextID)})
-	n++
-	for id := uint32(1); id < uint32(len(ix.series.locs)); id++ {
-		if key := ix.series.key(id); key != nil {
-			buf = appendRecord(buf, &record{typ: recSeriesCreated, id: uint64(id), key: key})
-			n++
-		}
-	}
-	return appendRecord(buf, &record{typ: recSnapshotEnd, id: n})
 }
 
 // switchLog installs the snapshot written to its temporary file and starts

@@ -17,6 +17,8 @@ const (
 	recMeasurementDropped byte = 4
 	recNextID             byte = 5
 	recSnapshotEnd        byte = 6
+	recMeasurementSeries  byte = 7
+	recTagValues          byte = 8
 )
 
 const (
@@ -25,6 +27,11 @@ const (
 	// record is a field record whose measurement and field key both have
 	// models.MaxKeyLength bytes, the most the write path accepts.
 	maxRecordSize = 1 + 2*(binary.MaxVarintLen64+models.MaxKeyLength) + 1
+	// maxSnapshotRecordSize bounds a snapshot record. Its id lists and tag
+	// values are split into records of about snapshotChunk bytes past
+	// their measurement and tag key (see appendPostings), so the largest
+	// is two keys, a chunk and one entry: well under 1 MiB.
+	maxSnapshotRecordSize = 1 << 20
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -32,11 +39,12 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // record is one decoded log record. Byte slices alias the decoded buffer.
 type record struct {
 	typ         byte
-	id          uint64 // series created/dropped, next id, snapshot count
+	id          uint64 // series created/dropped, next id, snapshot count, tag value count
 	key         []byte // series created
-	measurement []byte // field created, measurement dropped
-	field       []byte // field created
+	measurement []byte // field created, measurement dropped, measurement series, tag values
+	field       []byte // field created; the tag key of tag values
 	fieldType   models.FieldType
+	entries     []byte // measurement series: an id list; tag values: value entries
 }
 
 // appendRecord appends the framed encoding of r to dst.
@@ -48,15 +56,21 @@ func appendRecord(dst []byte, r *record) []byte {
 		dst = binary.AppendUvarint(dst, r.id)
 		dst = append(dst, r.key...)
 	case recFieldCreated:
-		dst = binary.AppendUvarint(dst, uint64(len(r.measurement)))
-		dst = append(dst, r.measurement...)
-		dst = binary.AppendUvarint(dst, uint64(len(r.field)))
-		dst = append(dst, r.field...)
+		dst = appendLenBytes(dst, r.measurement)
+		dst = appendLenBytes(dst, r.field)
 		dst = append(dst, byte(r.fieldType))
 	case recSeriesDropped, recNextID, recSnapshotEnd:
 		dst = binary.AppendUvarint(dst, r.id)
 	case recMeasurementDropped:
 		dst = append(dst, r.measurement...)
+	case recMeasurementSeries:
+		dst = appendLenBytes(dst, r.measurement)
+		dst = append(dst, r.entries...)
+	case recTagValues:
+		dst = appendLenBytes(dst, r.measurement)
+		dst = appendLenBytes(dst, r.field)
+		dst = binary.AppendUvarint(dst, r.id)
+		dst = append(dst, r.entries...)
 	default:
 		panic(fmt.Sprintf("BUG: append index record of unknown type %d", r.typ))
 	}
@@ -66,16 +80,22 @@ func appendRecord(dst []byte, r *record) []byte {
 	return dst
 }
 
+func appendLenBytes(dst, b []byte) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(b)))
+	return append(dst, b...)
+}
+
 // decodeRecord decodes the record at the start of b and returns it with its
 // encoded size. A record cut short by the end of b returns
-// io.ErrUnexpectedEOF (a torn tail); a bad length, checksum or payload
+// io.ErrUnexpectedEOF (a torn tail); a length past limit (maxRecordSize in
+// the log, maxSnapshotRecordSize in a snapshot), a bad checksum or payload
 // returns an error wrapping ErrCorrupt.
-func decodeRecord(b []byte) (record, int, error) {
+func decodeRecord(b []byte, limit uint32) (record, int, error) {
 	if len(b) < recHeaderSize {
 		return record{}, 0, io.ErrUnexpectedEOF
 	}
 	n := binary.LittleEndian.Uint32(b)
-	if n == 0 || n > maxRecordSize {
+	if n == 0 || n > limit {
 		return record{}, 0, fmt.Errorf("record length %d: %w", n, ErrCorrupt)
 	}
 	if uint64(len(b)-recHeaderSize) < uint64(n) {
@@ -117,6 +137,23 @@ func decodeRecord(b []byte) (record, int, error) {
 			err = fmt.Errorf("measurement dropped record: name length %d: %w", len(p), ErrCorrupt)
 		}
 		r.measurement = p
+	case recMeasurementSeries:
+		if r.measurement, p, err = lenBytes(p); err == nil && (len(r.measurement) == 0 || len(r.measurement) > models.MaxKeyLength) {
+			err = fmt.Errorf("measurement series record: name length %d: %w", len(r.measurement), ErrCorrupt)
+		}
+		r.entries = p
+	case recTagValues:
+		if r.measurement, p, err = lenBytes(p); err != nil {
+			break
+		}
+		if r.field, p, err = lenBytes(p); err != nil {
+			break
+		}
+		if r.id, p, err = uvarint(p); err == nil && (len(r.measurement) == 0 || len(r.field) == 0 ||
+			len(r.measurement) > models.MaxKeyLength || len(r.field) > models.MaxKeyLength) {
+			err = fmt.Errorf("tag values record: %w", ErrCorrupt)
+		}
+		r.entries = p
 	default:
 		err = fmt.Errorf("record type %d: %w", r.typ, ErrCorrupt)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"hash/maphash"
+	"slices"
 )
 
 // slabSize is the size of one key slab. Keys are never split across slabs;
@@ -63,6 +64,11 @@ func (t *seriesTable) key(id uint32) []byte {
 	return slab[start : start+int(n) : start+int(n)]
 }
 
+// has reports whether id is a live series.
+func (t *seriesTable) has(id uint32) bool {
+	return int(id) < len(t.locs) && t.locs[id] != deletedLoc
+}
+
 // lookup returns the id of key, or 0.
 func (t *seriesTable) lookup(key []byte) uint32 {
 	if len(t.slots) == 0 {
@@ -116,9 +122,26 @@ func (t *seriesTable) grow() {
 	if t.live*2 < t.used {
 		n = len(t.slots) // mostly tombstones: rebuild in place size
 	}
-	if n < 1024 {
-		n = 1024
+	t.rehash(max(n, 1024))
+}
+
+// reserve makes room for series ids up to n, so that inserting n series
+// does not grow the table.
+func (t *seriesTable) reserve(n int) {
+	size := max(len(t.slots), 1024)
+	for (n+1)*4 >= size*3 {
+		size *= 2
 	}
+	if size > len(t.slots) {
+		t.rehash(size)
+	}
+	if n >= len(t.locs) {
+		t.locs = slices.Grow(t.locs, n+1-len(t.locs))
+	}
+}
+
+// rehash moves the entries to a table of n slots.
+func (t *seriesTable) rehash(n int) {
 	old := t.slots
 	t.slots = make([]uint64, n)
 	t.used = 0

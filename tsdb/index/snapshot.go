@@ -1,0 +1,398 @@
+package index
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"unsafe"
+)
+
+// Snapshot headers: 8 magic bytes, the last one the format version.
+// Format 2 stores each measurement's series ids and tag postings, which
+// Open loads as they are; format 1 (written before issue 17) holds only
+// fields and series keys, and Open rebuilds the rest from the keys.
+var (
+	snapshotMagic   = []byte("STRXISN2")
+	snapshotMagicV1 = []byte("STRXISN1")
+)
+
+const (
+	// snapshotChunk is the size of id lists and tag value entries past
+	// which a snapshot continues them in another record.
+	snapshotChunk = 64 << 10
+	// maxChunkIDs bounds the ids of one id list in a snapshot record, so
+	// that an entry stays well under maxSnapshotRecordSize.
+	maxChunkIDs = 8192
+)
+
+// encodeSnapshot encodes the whole index in snapshot format 2 (see
+// docs/index-log.md). The caller holds ix.mu.
+func (ix *Index) encodeSnapshot() []byte {
+	var buf []byte
+	buf = append(buf, snapshotMagic...)
+	var n uint64
+	add := func(r *record) {
+		buf = appendRecord(buf, r)
+		n++
+	}
+	names := slices.Sorted(maps.Keys(ix.measurements))
+	for _, name := range names {
+		m := ix.measurements[name]
+		for _, f := range slices.Sorted(maps.Keys(m.fields)) {
+			add(&record{typ: recFieldCreated, measurement: m.name, field: []byte(f), fieldType: m.fields[f]})
+		}
+	}
+	// The next id comes before the series, so that replay can check that
+	// no series record names an id past it.
+	add(&record{typ: recNextID, id: uint64(ix.nextID)})
+	for id := uint32(1); id < uint32(len(ix.series.locs)); id++ {
+		if key := ix.series.key(id); key != nil {
+			add(&record{typ: recSeriesCreated, id: uint64(id), key: key})
+		}
+	}
+	var entries []byte
+	for _, name := range names {
+		m := ix.measurements[name]
+		for ids := m.ids; len(ids) > 0; {
+			chunk := ids[:min(len(ids), maxChunkIDs)]
+			ids = ids[len(chunk):]
+			entries = appendIDs(entries[:0], chunk)
+			add(&record{typ: recMeasurementSeries, measurement: m.name, entries: entries})
+		}
+		for _, key := range slices.Sorted(maps.Keys(m.tags)) {
+			tv := m.tags[key]
+			flush := func() {
+				add(&record{typ: recTagValues, measurement: m.name, field: []byte(key), id: uint64(len(tv.values)), entries: entries})
+				entries = entries[:0]
+			}
+			entries = entries[:0]
+			for _, sv := range m.valuesByFirstID(tv) {
+				ids := m.postingsIn(sv.ref, sv.one[:0])
+				owner := ids[0]
+				for first := true; len(ids) > 0; first = false {
+					if len(entries) >= snapshotChunk {
+						flush()
+					}
+					chunk := ids[:min(len(ids), maxChunkIDs)]
+					ids = ids[len(chunk):]
+					if first {
+						entries = ix.appendTagValue(entries, sv.value, owner)
+					} else {
+						entries = append(entries, continuedValue)
+					}
+					entries = appendIDs(entries, chunk)
+				}
+			}
+			if len(entries) > 0 {
+				flush()
+			}
+		}
+	}
+	return appendRecord(buf, &record{typ: recSnapshotEnd, id: n})
+}
+
+// snapValue is a tag value being written to a snapshot.
+type snapValue struct {
+	value string
+	ref   valueRef
+	first uint32    // its first series
+	one   [1]uint32 // room for an inline id's list
+}
+
+// valuesByFirstID returns tv's values ordered by their first series, so
+// that Open reads the keys holding them (see appendTagValue) in order.
+func (m *measurement) valuesByFirstID(tv *tagValues) []snapValue {
+	out := make([]snapValue, 0, len(tv.values))
+	for v, ref := range tv.values {
+		sv := snapValue{value: v, ref: ref}
+		sv.first = m.postingsIn(ref, sv.one[:0])[0]
+		out = append(out, sv)
+	}
+	slices.SortFunc(out, func(a, b snapValue) int { return cmp.Compare(a.first, b.first) })
+	return out
+}
+
+// postingsIn returns the series of a tag value, using one (of capacity 1)
+// for an inline id. The result may alias index memory.
+func (m *measurement) postingsIn(r valueRef, one []uint32) []uint32 {
+	if id, inline := r.inline(); inline {
+		return append(one, id)
+	}
+	return m.lists[r]
+}
+
+// appendIDs appends an id list: its length, the first id, then the
+// difference of each id from the one before (ids are sorted and unique).
+func appendIDs(dst []byte, ids []uint32) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(ids)))
+	prev := uint32(0)
+	for _, id := range ids {
+		dst = binary.AppendUvarint(dst, uint64(id-prev))
+		prev = id
+	}
+	return dst
+}
+
+// continuedValue starts a tag value entry that holds more series of the
+// value before it (a list longer than maxChunkIDs).
+const continuedValue = 0
+
+// appendTagValue appends the value part of the snapshot entry of tag value
+// v. A value whose bytes lie in the key of series owner (as those
+// applySeries indexed do) is stored as that place, so that Open can alias
+// the key again instead of allocating a string per value; others (values
+// that were unescaped, or whose key was dropped) are stored as bytes.
+func (ix *Index) appendTagValue(dst []byte, v string, owner uint32) []byte {
+	if off, ok := ix.offsetInKey(v, owner); ok {
+		dst = binary.AppendUvarint(dst, uint64(len(v))<<1|1)
+		dst = binary.AppendUvarint(dst, uint64(owner))
+		return binary.AppendUvarint(dst, uint64(off))
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(v))<<1)
+	return append(dst, v...)
+}
+
+// offsetInKey reports where the bytes of v lie inside the stored key of
+// series id, if they do.
+func (ix *Index) offsetInKey(v string, id uint32) (int, bool) {
+	key := ix.series.key(id)
+	if key == nil || len(v) == 0 {
+		return 0, false
+	}
+	k := uintptr(unsafe.Pointer(unsafe.SliceData(key)))
+	p := uintptr(unsafe.Pointer(unsafe.StringData(v)))
+	if p < k || p+uintptr(len(v)) > k+uintptr(len(key)) {
+		return 0, false
+	}
+	return int(p - k), true
+}
+
+// replaySnapshot applies a snapshot file. Unlike the log, a snapshot is
+// written completely before it is renamed into place, so any defect is
+// corruption.
+func (ix *Index) replaySnapshot(data []byte) error {
+	withPostings := bytes.HasPrefix(data, snapshotMagic)
+	if !withPostings && !bytes.HasPrefix(data, snapshotMagicV1) {
+		return fmt.Errorf("bad snapshot header: %w", ErrCorrupt)
+	}
+	ld := snapshotLoad{ix: ix, maxSeries: len(data) / minSeriesRecord}
+	off := len(snapshotMagic)
+	var n uint64
+	for off < len(data) {
+		r, size, err := decodeRecord(data[off:], maxSnapshotRecordSize)
+		if err != nil {
+			return fmt.Errorf("snapshot offset %d: %w", off, errors.Join(err, ErrCorrupt))
+		}
+		off += size
+		if r.typ == recSnapshotEnd {
+			if r.id != n || off != len(data) {
+				return fmt.Errorf("snapshot end: %d records (%d bytes after), want %d (0): %w", r.id, len(data)-off, n, ErrCorrupt)
+			}
+			if withPostings && ld.listed != ix.series.live {
+				return fmt.Errorf("snapshot lists %d series under measurements, holds %d: %w", ld.listed, ix.series.live, ErrCorrupt)
+			}
+			return nil
+		}
+		if withPostings {
+			err = ld.apply(&r)
+		} else {
+			err = ix.applyRecord(&r)
+		}
+		if err != nil {
+			return fmt.Errorf("snapshot offset %d: %w", off-size, err)
+		}
+		n++
+	}
+	return fmt.Errorf("snapshot has no end record: %w", ErrCorrupt)
+}
+
+// minSeriesRecord is the size of the smallest series record (a one-byte
+// id and key): a snapshot of n bytes holds at most n/minSeriesRecord series.
+const minSeriesRecord = recHeaderSize + 3
+
+// snapshotLoad loads a format 2 snapshot into ix. Series go into the key
+// table only, and the measurement series and tag values records after
+// them fill in each measurement's ids and postings as they were, so
+// nothing is parsed or built. Every id those records name must be a series
+// of the snapshot, in ascending order, or the snapshot is corrupt.
+type snapshotLoad struct {
+	ix        *Index
+	maxSeries int      // bound on the series the snapshot can hold
+	lastID    uint32   // of the last series record: they come in id order
+	live      []uint64 // bitmap of the series loaded, for checking ids
+	listed    int      // series ids listed by measurement series records
+	// lastTags and lastList are the tag key and list (an index into
+	// m.lists, or -1) of the last value loaded, which a continued entry
+	// extends.
+	lastTags *tagValues
+	lastList int
+}
+
+// apply applies one record of a format 2 snapshot.
+func (ld *snapshotLoad) apply(r *record) error {
+	ix := ld.ix
+	switch r.typ {
+	case recNextID:
+		if err := ix.applyRecord(r); err != nil {
+			return err
+		}
+		ix.series.reserve(min(int(ix.nextID), ld.maxSeries))
+		return nil
+	case recSeriesCreated:
+		if r.id <= uint64(ld.lastID) || r.id >= uint64(ix.nextID) {
+			return fmt.Errorf("series record id %d after %d or not below next id %d: %w", r.id, ld.lastID, ix.nextID, ErrCorrupt)
+		}
+		id := uint32(r.id)
+		ld.lastID = id
+		ix.series.insert(id, r.key)
+		for int(id/64) >= len(ld.live) {
+			ld.live = append(ld.live, 0)
+		}
+		ld.live[id/64] |= 1 << (id % 64)
+		return nil
+	case recMeasurementSeries:
+		m := ix.measurementFor(r.measurement)
+		ids, rest, err := ld.decodeIDs(m.ids, r.entries)
+		if err == nil && len(rest) != 0 {
+			err = fmt.Errorf("%d bytes after the id list: %w", len(rest), ErrCorrupt)
+		}
+		if err != nil {
+			return fmt.Errorf("series of measurement %q: %w", r.measurement, err)
+		}
+		ld.listed += len(ids) - len(m.ids)
+		m.ids = ids
+		return nil
+	case recTagValues:
+		m := ix.measurements[string(r.measurement)]
+		if m == nil {
+			return fmt.Errorf("tag values of unknown measurement %q: %w", r.measurement, ErrCorrupt)
+		}
+		if err := ld.loadTagValues(m, r.field, int(min(r.id, uint64(len(m.ids)))), r.entries); err != nil {
+			return fmt.Errorf("tag %q of measurement %q: %w", r.field, r.measurement, err)
+		}
+		return nil
+	}
+	return ix.applyRecord(r)
+}
+
+// loadTagValues adds the value entries p of a tag values record to tag key
+// of m, whose value map is created with room for size values.
+func (ld *snapshotLoad) loadTagValues(m *measurement, key []byte, size int, p []byte) error {
+	if len(p) == 0 {
+		return fmt.Errorf("no values: %w", ErrCorrupt)
+	}
+	tv := m.tags[string(key)]
+	if tv == nil {
+		tv = &tagValues{values: make(map[string]valueRef, size)}
+		m.tags[string(key)] = tv
+	}
+	var one [1]uint32 // an inline id's list, without an allocation per value
+	for len(p) > 0 {
+		h, rest, err := uvarint(p)
+		if err != nil {
+			return err
+		}
+		if h == continuedValue {
+			if ld.lastTags != tv || ld.lastList < 0 {
+				return fmt.Errorf("continued entry after no list of this tag: %w", ErrCorrupt)
+			}
+			list, rest, err := ld.decodeIDs(m.lists[ld.lastList], rest)
+			if err != nil {
+				return err
+			}
+			m.lists[ld.lastList], p = list, rest
+			continue
+		}
+		v, inKey, rest, err := ld.decodeTagValue(h, rest)
+		if err != nil {
+			return err
+		}
+		ids, rest, err := ld.decodeIDs(one[:0], rest)
+		if err != nil {
+			return fmt.Errorf("value %q: %w", v, err)
+		}
+		p = rest
+		vs := bytesString(v) // the key slab never changes
+		if !inKey {
+			vs = string(v)
+		}
+		ref, list := inlineRef|valueRef(ids[0]), -1
+		if len(ids) > 1 {
+			ref, list = valueRef(len(m.lists)), len(m.lists)
+			m.lists = append(m.lists, ids)
+		}
+		n := len(tv.values)
+		if tv.values[vs] = ref; len(tv.values) == n {
+			return fmt.Errorf("value %q twice: %w", v, ErrCorrupt)
+		}
+		ld.lastTags, ld.lastList = tv, list
+	}
+	return nil
+}
+
+// decodeTagValue decodes the value of a tag value entry whose first uvarint
+// was h: its bytes and whether they alias a series key.
+func (ld *snapshotLoad) decodeTagValue(h uint64, p []byte) (v []byte, inKey bool, rest []byte, err error) {
+	n := h >> 1
+	if n == 0 {
+		return nil, false, nil, fmt.Errorf("empty tag value: %w", ErrCorrupt)
+	}
+	if h&1 == 0 {
+		if n > uint64(len(p)) {
+			return nil, false, nil, fmt.Errorf("tag value length %d exceeds record: %w", n, ErrCorrupt)
+		}
+		return p[:n], false, p[n:], nil
+	}
+	id, p, err := uvarint(p)
+	if err != nil {
+		return nil, false, nil, err
+	}
+	off, p, err := uvarint(p)
+	if err != nil {
+		return nil, false, nil, err
+	}
+	var key []byte
+	if id <= maxSeriesID {
+		key = ld.ix.series.key(uint32(id))
+	}
+	if key == nil || off > uint64(len(key)) || n > uint64(len(key))-off {
+		return nil, false, nil, fmt.Errorf("tag value at %d+%d of series %d (%d key bytes): %w", off, n, id, len(key), ErrCorrupt)
+	}
+	return key[off : off+n], true, p, nil
+}
+
+// decodeIDs appends the id list at the start of p (see appendIDs) to dst
+// and returns the rest of p. Each id must be a series of the snapshot and
+// greater than the one before, starting with dst's last.
+func (ld *snapshotLoad) decodeIDs(dst []uint32, p []byte) ([]uint32, []byte, error) {
+	count, p, err := uvarint(p)
+	if err != nil {
+		return nil, nil, err
+	}
+	if count == 0 || count > uint64(len(p)) { // an id takes a byte at least
+		return nil, nil, fmt.Errorf("id list of %d ids in %d bytes: %w", count, len(p), ErrCorrupt)
+	}
+	after := uint64(0)
+	if len(dst) > 0 {
+		after = uint64(dst[len(dst)-1])
+	}
+	dst = slices.Grow(dst, int(count))
+	id := uint64(0)
+	for range count {
+		var delta uint64
+		if delta, p, err = uvarint(p); err != nil {
+			return nil, nil, err
+		}
+		id += delta
+		if id <= after || id/64 >= uint64(len(ld.live)) || ld.live[id/64]&(1<<(id%64)) == 0 {
+			return nil, nil, fmt.Errorf("id %d after %d: not ascending or not a series: %w", id, after, ErrCorrupt)
+		}
+		dst = append(dst, uint32(id))
+		after = id
+	}
+	return dst, p, nil
+}

@@ -1,0 +1,496 @@
+package index
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/strata-db/strata/tsdb/models"
+)
+
+// builtState renders the state ix would have if every live series were
+// indexed afresh, one at a time, in id order (as the writes build it).
+func builtState(t *testing.T, ix *Index) string {
+	t.Helper()
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	fresh := &Index{series: newSeriesTable(), measurements: map[string]*measurement{}, nextID: 1}
+	for id := uint32(1); id < uint32(len(ix.series.locs)); id++ {
+		if key := ix.series.key(id); key != nil {
+			if err := fresh.applySeries(id, key); err != nil {
+				t.Fatalf("series %d %q: %v", id, key, err)
+			}
+		}
+	}
+	for _, m := range ix.measurements {
+		for f, typ := range m.fields {
+			fresh.applyField(m.name, []byte(f), typ)
+		}
+	}
+	fresh.nextID = ix.nextID
+	return state(fresh)
+}
+
+// mustOpenIndex opens the index in dir; the caller closes it.
+func mustOpenIndex(t *testing.T, dir string) *Index {
+	t.Helper()
+	ix, err := Open(dir, nil)
+	if err != nil {
+		t.Fatalf("Open(%s): %v", dir, err)
+	}
+	return ix
+}
+
+// snapshotNow writes a snapshot of ix and empties its log.
+func snapshotNow(t *testing.T, ix *Index) {
+	t.Helper()
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if err := ix.compactNow(); err != nil {
+		t.Fatalf("snapshot: %v", err)
+	}
+}
+
+// loadSnapshotOnly replays the snapshot in dir into an empty index without
+// building any postings afterwards.
+func loadSnapshotOnly(t *testing.T, dir string) *Index {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, snapshotFileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix := &Index{series: newSeriesTable(), measurements: map[string]*measurement{}, nextID: 1}
+	if err := ix.replaySnapshot(data); err != nil {
+		t.Fatalf("replay snapshot: %v", err)
+	}
+	return ix
+}
+
+// snapshotWorkload writes series to ix that cover each kind of posting a
+// snapshot stores: inline ids (host), lists longer than maxChunkIDs (one
+// region), escaped tag values (stored as bytes), values whose first series
+// was dropped, a dropped measurement and a second measurement.
+func snapshotWorkload(t *testing.T, ix *Index) {
+	t.Helper()
+	var b strings.Builder
+	for i := range 2*maxChunkIDs + 100 {
+		region := "r" + strconv.Itoa(i%3)
+		if i%2 == 0 {
+			region = "big"
+		}
+		fmt.Fprintf(&b, "cpu,host=h%d,region=%s,os=a\\ b%d usage=1 1\n", i, region, i%5)
+		if i%1000 == 0 {
+			fmt.Fprintf(&b, "mem,host=h%d free=1i 1\ndisk,host=h%d used=1i 1\n", i, i)
+		}
+	}
+	mustCreate(t, ix, b.String())
+	// Drop the first series of some lists, so their values' bytes alias
+	// the key of a dropped series.
+	if err := ix.DropSeries([]uint64{1, 2, 3, 4}); err != nil {
+		t.Fatal(err)
+	}
+	if err := ix.DropMeasurement([]byte("disk")); err != nil {
+		t.Fatal(err)
+	}
+	mustCreate(t, ix, "disk,host=late used=1i 1\ncpu,host=h0,region=r9 usage=1 1")
+}
+
+// TestSnapshotStoresPostings checks that a snapshot holds the tag postings
+// and measurement series lists themselves: replaying it alone, with nothing
+// built afterwards, gives the state the writes built; and that Open of it
+// (with a log written after it) gives that state too.
+func TestSnapshotStoresPostings(t *testing.T) {
+	dir := t.TempDir()
+	ix := mustOpenIndex(t, dir)
+	snapshotWorkload(t, ix)
+	want := state(ix)
+	if built := builtState(t, ix); built != want {
+		t.Fatalf("the writes' state differs from a fresh build:\ngot:\n%s\nwant:\n%s", want, built)
+	}
+	snapshotNow(t, ix)
+	loaded := loadSnapshotOnly(t, dir)
+	if got := state(loaded); got != want {
+		t.Errorf("snapshot replayed alone:\ngot:\n%s\nwant:\n%s", got, want)
+	}
+	if len(loaded.measurements["cpu"].tags["host"].values) == 0 {
+		t.Fatal("no host postings loaded")
+	}
+	// Values stored as places in series keys alias the key slab again.
+	cpu := loaded.measurements["cpu"]
+	for v, r := range cpu.tags["host"].values {
+		id, _ := r.inline()
+		if _, ok := loaded.offsetInKey(v, id); !ok && v != "h0" {
+			t.Errorf("host value %q of series %d does not alias its key", v, id)
+			break
+		}
+	}
+	// A log after the snapshot: new series, drops of loaded ones and of a
+	// series with an escaped value.
+	mustCreate(t, ix, "cpu,host=new,region=big usage=1 1\ncpu,host=new2,region=r1 usage=1 1")
+	if err := ix.DropSeries([]uint64{5, 7}); err != nil {
+		t.Fatal(err)
+	}
+	ix = reopenSame(t, ix, "snapshot and log reopened")
+	defer ix.Close()
+	if built := builtState(t, ix); built != state(ix) {
+		t.Errorf("reopened state differs from a fresh build:\ngot:\n%s\nwant:\n%s", state(ix), built)
+	}
+}
+
+// encodeSnapshotV1 encodes ix in snapshot format 1 (fields, next id and
+// series keys, no postings), as indexes written before format 2 hold.
+func encodeSnapshotV1(ix *Index) []byte {
+	buf := bytes.Clone(snapshotMagicV1)
+	var n uint64
+	for _, name := range sortedKeys(ix.measurements) {
+		m := ix.measurements[name]
+		for _, f := range sortedKeys(m.fields) {
+			buf = appendRecord(buf, &record{typ: recFieldCreated, measurement: m.name, field: []byte(f), fieldType: m.fields[f]})
+			n++
+		}
+	}
+	buf = appendRecord(buf, &record{typ: recNextID, id: uint64(ix.nextID)})
+	n++
+	for id := uint32(1); id < uint32(len(ix.series.locs)); id++ {
+		if key := ix.series.key(id); key != nil {
+			buf = appendRecord(buf, &record{typ: recSeriesCreated, id: uint64(id), key: key})
+			n++
+		}
+	}
+	return appendRecord(buf, &record{typ: recSnapshotEnd, id: n})
+}
+
+// TestOpenSnapshotFormat1 checks that a format 1 snapshot (no postings)
+// still opens, with its postings rebuilt, and that the next snapshot is
+// written in format 2.
+func TestOpenSnapshotFormat1(t *testing.T) {
+	dir := t.TempDir()
+	ix := mustOpenIndex(t, dir)
+	snapshotWorkload(t, ix)
+	want := state(ix)
+	v1 := encodeSnapshotV1(ix)
+	ix.Close()
+	if err := os.WriteFile(filepath.Join(dir, snapshotFileName), v1, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, logFileName), logMagic, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ix = mustOpenIndex(t, dir)
+	if got := state(ix); got != want {
+		t.Errorf("format 1 snapshot opened:\ngot:\n%s\nwant:\n%s", got, want)
+	}
+	snapshotNow(t, ix)
+	ix.Close()
+	snap, _ := os.ReadFile(filepath.Join(dir, snapshotFileName))
+	if !bytes.HasPrefix(snap, snapshotMagic) {
+		t.Errorf("snapshot after a format 1 open starts %q; want %q", snap[:8], snapshotMagic)
+	}
+	if got := state(loadSnapshotOnly(t, dir)); got != want {
+		t.Errorf("format 2 snapshot of a format 1 index:\ngot:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// TestCloseWritesSnapshot checks that Close folds a log past
+// closeSnapshotBytes into a snapshot and leaves a short log, and leaves a
+// short log alone.
+func TestCloseWritesSnapshot(t *testing.T) {
+	dir := t.TempDir()
+	ix := mustOpenIndex(t, dir)
+	mustCreate(t, ix, "cpu,host=a usage=1 1")
+	ix.Close()
+	if _, err := os.Stat(filepath.Join(dir, snapshotFileName)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("snapshot after closing a short log: %v; want none", err)
+	}
+	ix = mustOpenIndex(t, dir)
+	var b strings.Builder
+	for i := 0; b.Len() < closeSnapshotBytes; i++ {
+		fmt.Fprintf(&b, "cpu,host=h%d,region=r%d usage=1 1\n", i, i%4)
+	}
+	mustCreate(t, ix, b.String())
+	ix = reopenSame(t, ix, "reopened after close")
+	defer ix.Close()
+	logData, err := os.ReadFile(filepath.Join(dir, logFileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(logData, logMagic) {
+		t.Errorf("log after close: %d bytes; want just the header", len(logData))
+	}
+	if got, want := state(loadSnapshotOnly(t, dir)), state(ix); got != want {
+		t.Errorf("snapshot written at close:\ngot:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// TestSnapshotCorruption checks that a format 2 snapshot whose postings
+// name what it does not hold fails Open with ErrCorrupt (and no panic).
+func TestSnapshotCorruption(t *testing.T) {
+	head := func(recs ...*record) []byte {
+		buf := bytes.Clone(snapshotMagic)
+		base := []*record{
+			{typ: recFieldCreated, measurement: []byte("cpu"), field: []byte("f"), fieldType: models.FieldTypeFloat},
+			{typ: recNextID, id: 3},
+			{typ: recSeriesCreated, id: 1, key: []byte("cpu,host=a")},
+			{typ: recSeriesCreated, id: 2, key: []byte("cpu,host=b")},
+		}
+		n := uint64(0)
+		for _, r := range append(base, recs...) {
+			buf = appendRecord(buf, r)
+			n++
+		}
+		return appendRecord(buf, &record{typ: recSnapshotEnd, id: n})
+	}
+	series := func(ids ...uint32) *record {
+		return &record{typ: recMeasurementSeries, measurement: []byte("cpu"), entries: appendIDs(nil, ids)}
+	}
+	values := func(name string, entries ...byte) *record {
+		return &record{typ: recTagValues, measurement: []byte(name), field: []byte("host"), id: 2, entries: entries}
+	}
+	tests := []struct {
+		name string
+		data []byte
+	}{
+		{"series listed twice", head(series(1, 2), series(2))},
+		{"series not listed", head(series(1))},
+		{"id not a series", head(series(1, 2, 3))},
+		{"ids not ascending", head(series(2, 1))},
+		{"tag values of an unknown measurement", head(series(1, 2), values("mem", 2, 'a', 1, 1))},
+		{"tag value of a missing series", head(series(1, 2), values("cpu", 2, 'a', 1, 7))},
+		{"tag value outside its key", head(series(1, 2), values("cpu", 3, 1, 10, 1, 1))},
+		{"empty tag value", head(series(1, 2), values("cpu", 0, 1, 1))},
+		{"id list longer than the record", head(series(1, 2), values("cpu", 2, 'a', 5, 1))},
+		{"series record out of order", func() []byte {
+			buf := bytes.Clone(snapshotMagic)
+			for _, r := range []*record{{typ: recNextID, id: 3}, {typ: recSeriesCreated, id: 2, key: []byte("cpu,host=b")},
+				{typ: recSeriesCreated, id: 1, key: []byte("cpu,host=a")}} {
+				buf = appendRecord(buf, r)
+			}
+			return appendRecord(buf, &record{typ: recSnapshotEnd, id: 3})
+		}()},
+		{"tag values record without values", head(series(1, 2), values("cpu"))},
+		{"continued entry without a list before it", head(series(1, 2), values("cpu", 2, 'a', 1, 1, 0, 1, 2))},
+		{"value twice", head(series(1, 2), values("cpu", 2, 'a', 1, 1, 2, 'a', 1, 2))},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, snapshotFileName), tc.data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			ix, err := Open(dir, nil)
+			if err == nil {
+				ix.Close()
+				t.Fatalf("Open: got no error; want ErrCorrupt")
+			}
+			if !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("Open: got %v; want ErrCorrupt", err)
+			}
+		})
+	}
+	// The same records, consistent, open.
+	dir := t.TempDir()
+	good := head(series(1, 2), values("cpu", 2, 'a', 1, 1, 2, 'b', 1, 2))
+	if err := os.WriteFile(filepath.Join(dir, snapshotFileName), good, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ix, err := Open(dir, nil)
+	if err != nil {
+		t.Fatalf("Open of a consistent snapshot: %v", err)
+	}
+	defer ix.Close()
+	if built := builtState(t, ix); built != state(ix) {
+		t.Errorf("hand-written snapshot:\ngot:\n%s\nwant:\n%s", state(ix), built)
+	}
+}
+
+// FuzzReplaySnapshot checks that Open never panics on an arbitrary
+// snapshot and either fails with ErrCorrupt or opens an index whose
+// postings are those its series keys give.
+func FuzzReplaySnapshot(f *testing.F) {
+	dir := f.TempDir()
+	ix, err := Open(dir, nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	mustCreate(f, ix, "cpu,host=a,dc=x usage=1 1\ncpu,host=b,dc=x usage=1 1\nmem,host=a\\ b free=1i 1")
+	ix.mu.Lock()
+	f.Add(ix.encodeSnapshot())
+	ix.mu.Unlock()
+	ix.Close()
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if len(b) > 1<<16 {
+			t.Skip("input too large")
+		}
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, snapshotFileName), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		ix, err := Open(dir, nil)
+		if err != nil {
+			if !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("Open: error %v is not ErrCorrupt", err)
+			}
+			return
+		}
+		ix.Close()
+	})
+}
+
+const (
+	crashChildEnv = "STRATA_INDEX_CRASH_CHILD_DIR"
+	crashStartEnv = "STRATA_INDEX_CRASH_START"
+	crashBatch    = 200 // series per batch
+)
+
+// crashLines is batch b of the crash test: crashBatch new series.
+func crashLines(b int) string {
+	var s strings.Builder
+	for i := b * crashBatch; i < (b+1)*crashBatch; i++ {
+		fmt.Fprintf(&s, "cpu,host=h%d,region=r%d,rack=%d usage=1 1\n", i, i%7, i%100)
+	}
+	return s.String()
+}
+
+// crashDropped is the first series key of batch b, which the child drops
+// after the batch is acknowledged when b is a multiple of 3.
+func crashDropped(b int) string {
+	return fmt.Sprintf("cpu,host=h%d,rack=0,region=r%d", b*crashBatch, (b*crashBatch)%7)
+}
+
+// crashChild writes batches into the index in dir, with snapshots every
+// few batches, printing "ack B" when batch B's series are durable and
+// "drop B" when the drop of its first series is; it runs until killed.
+func crashChild(dir string, start int) {
+	ix, err := Open(dir, nil)
+	if err != nil {
+		fmt.Println("error", err)
+		os.Exit(2)
+	}
+	setCompactBytes(ix, 16<<10)
+	out := bufio.NewWriter(os.Stdout)
+	var p models.Parser
+	for b := start; ; b++ {
+		pts, err := p.Parse([]byte(crashLines(b)), 1, 1)
+		if err != nil {
+			fmt.Println("error", err)
+			os.Exit(2)
+		}
+		if c, err := ix.CreateSeriesAndFields(pts, make([]uint64, len(pts))); err != nil || len(c) != 0 {
+			fmt.Println("error", c, err)
+			os.Exit(2)
+		}
+		fmt.Fprintln(out, "ack", b)
+		out.Flush()
+		if b%3 == 0 {
+			id, _ := ix.SeriesID([]byte(crashDropped(b)))
+			if err := ix.DropSeries([]uint64{id}); err != nil {
+				fmt.Println("error", err)
+				os.Exit(2)
+			}
+			fmt.Fprintln(out, "drop", b)
+			out.Flush()
+		}
+	}
+}
+
+// TestCrashDuringSnapshot kills (SIGKILL) a process writing series into an
+// index that snapshots every 16 KiB of log, at random moments, most of
+// them while a snapshot is being written, and checks after each kill that
+// the index opens with every acknowledged series, without the dropped
+// ones, and with postings equal to those its keys give.
+func TestCrashDuringSnapshot(t *testing.T) {
+	if dir := os.Getenv(crashChildEnv); dir != "" {
+		start, _ := strconv.Atoi(os.Getenv(crashStartEnv))
+		crashChild(dir, start)
+		return
+	}
+	if testing.Short() {
+		t.Skip("spawns processes")
+	}
+	dir := t.TempDir()
+	acked, dropped := -1, map[int]bool{}
+	midSnapshot := 0
+	for round := 0; round < 10 || midSnapshot == 0 && round < 30; round++ {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashDuringSnapshot$")
+		cmd.Env = append(os.Environ(), crashChildEnv+"="+dir, crashStartEnv+"="+strconv.Itoa(acked+1))
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		lines := make(chan string)
+		go func() {
+			defer close(lines)
+			sc := bufio.NewScanner(stdout)
+			for sc.Scan() {
+				lines <- sc.Text()
+			}
+		}()
+		// Let it write a few snapshots, then kill it at a random moment.
+		kill := time.After(time.Duration(100+rand.IntN(500)) * time.Millisecond)
+	read:
+		for {
+			select {
+			case line, ok := <-lines:
+				if !ok {
+					break read
+				}
+				var b int
+				switch {
+				case strings.HasPrefix(line, "ack "):
+					b, _ = strconv.Atoi(line[4:])
+					acked = b
+				case strings.HasPrefix(line, "drop "):
+					b, _ = strconv.Atoi(line[5:])
+					dropped[b] = true
+				default:
+					t.Fatalf("child: %s", line)
+				}
+			case <-kill:
+				if _, err := os.Stat(filepath.Join(dir, snapshotFileName+tmpSuffix)); err == nil {
+					midSnapshot++
+				}
+				cmd.Process.Kill()
+				kill = nil
+			}
+		}
+		cmd.Wait()
+
+		ix, err := Open(dir, nil)
+		if err != nil {
+			t.Fatalf("round %d: open after kill: %v", round, err)
+		}
+		for b := 0; b <= acked; b++ {
+			second := fmt.Sprintf("cpu,host=h%d,rack=1,region=r%d", b*crashBatch+1, (b*crashBatch+1)%7)
+			if _, ok := ix.SeriesID([]byte(second)); !ok {
+				t.Fatalf("round %d: series %s of acknowledged batch %d is lost", round, second, b)
+			}
+			_, ok := ix.SeriesID([]byte(crashDropped(b)))
+			if dropped[b] && ok {
+				t.Fatalf("round %d: series %s came back after its drop returned", round, crashDropped(b))
+			}
+			if b%3 != 0 && !ok {
+				t.Fatalf("round %d: series %s of acknowledged batch %d is lost", round, crashDropped(b), b)
+			}
+		}
+		if got, want := state(ix), builtState(t, ix); got != want {
+			t.Fatalf("round %d: postings differ from a fresh build:\ngot:\n%s\nwant:\n%s", round, got, want)
+		}
+		ix.Close()
+	}
+	t.Logf("%d batches acknowledged; %d kills landed while a snapshot was being written", acked+1, midSnapshot)
+	if midSnapshot == 0 {
+		t.Errorf("no kill landed during a snapshot; the test did not exercise the crash")
+	}
+}
