@@ -320,6 +320,8 @@ func (s *Server) heartbeatLoop() {
 		err := s.meta.Heartbeat(ctx, meta.DataNodeHeartbeat{NodeID: s.NodeID(), Shards: len(s.store.ShardIDs())})
 		cancel()
 		switch {
+		case err != nil && !failing && errors.Is(err, meta.ErrDataNodeNotFound):
+			s.logger.Error("this data node was removed from the cluster (strata ctl remove-data or replace-data): it owns no shards; stop it (restarted with an empty --dir it joins as a new node)", "err", err)
 		case err != nil && !failing && s.life.Err() == nil:
 			s.logger.Warn("heartbeat to meta failed; meta reports this node down if it lasts", "err", err)
 		case err == nil && failing:

@@ -128,7 +128,7 @@ failed command prints one line and exits non-zero.`,
 	pf := cmd.PersistentFlags()
 	pf.StringSliceVar(&opts.metaAddrs, "meta", []string{"127.0.0.1:8091"}, "meta node HTTP addresses, comma-separated (a host without a port means port 8091)")
 	pf.BoolVar(&opts.json, "json", false, "print JSON instead of tables")
-	pf.DurationVar(&opts.timeout, "timeout", 10*time.Second, "give up on the command after this long")
+	pf.DurationVar(&opts.timeout, "timeout", 10*time.Second, "give up on a call to a meta or data node after this long (shard moves wait up to their --wait; backup and restore transfers are not bounded)")
 	pf.StringVar(&opts.secret, secretFlag, "", "the meta nodes' internal-shared-secret (or STRATA_CTL_INTERNAL_SHARED_SECRET; default: the one strata local keeps in ./strata-data, when present)")
 	opts.tls.register(pf, "the meta and data nodes")
 	pf.StringVar(&opts.user, "user", "", "user (an admin for repairs, purges and copies) for data nodes with auth-enabled, when ctl lacks the internal-shared-secret (or STRATA_CTL_USER)")

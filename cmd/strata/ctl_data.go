@@ -106,7 +106,7 @@ warned otherwise.`,
 			if err := c.DeleteDataNode(ctx, id); err != nil {
 				return failed(fmt.Sprintf("remove data node %d", id), err)
 			}
-			return o.done(cmd.OutOrStdout(), fmt.Sprintf("removed data node %d", id))
+			return o.done(cmd.OutOrStdout(), fmt.Sprintf("removed data node %d; stop its process (it no longer owns shards, and restarted with the same --dir it refuses to start; an empty --dir joins as a new node)", id))
 		},
 	}
 	cmd.Flags().BoolVar(&drain, "drain", false, "move the node's shards to the other data nodes first")
@@ -126,7 +126,7 @@ func drainDataNode(cmd *cobra.Command, o *ctlOptions, c *meta.Client, flags move
 		return failed(fmt.Sprintf("mark data node %d draining", id), err)
 	}
 	if err := planAndMove(cmd, o, flags, map[uint64]bool{id: true}, false); err != nil {
-		return fmt.Errorf("drain data node %d (it stays marked draining, so new shard groups avoid it; `strata ctl update-data %d --draining=false` cancels that): %w", id, id, err)
+		return fmt.Errorf("%w\ndata node %d stays marked draining, so new shard groups avoid it (`strata ctl update-data %d --draining=false` cancels the drain)", err, id, id)
 	}
 	ctx, cancel = o.context(cmd)
 	d, _, err := c.ReadData(ctx, meta.ReadConsistent)

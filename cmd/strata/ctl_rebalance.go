@@ -133,7 +133,7 @@ func (r *moveRunner) run(moves []shardMove) ([]moveResult, error) {
 				start := time.Now()
 				results[i].shardMove = moves[i]
 				err := r.move(ctx, moves[i])
-				r.finish(moves[i], start, err, bar, len(moves))
+				r.finish(moves[i], start, err, ctx.Err() != nil && errors.Is(err, context.Canceled), bar, len(moves))
 				if err != nil {
 					results[i].Error = err.Error()
 					return // later moves of this shard depend on this one
@@ -189,8 +189,10 @@ func (r *moveRunner) setActive(shard uint64, state string) {
 	r.active[shard] = state
 }
 
-// finish counts an ended move and reports it.
-func (r *moveRunner) finish(m shardMove, start time.Time, err error, bar *progressbar.ProgressBar, total int) {
+// finish counts an ended move and reports it; interrupted says err is the
+// run's interruption, which left the move's copy running on its
+// destination rather than failing it.
+func (r *moveRunner) finish(m shardMove, start time.Time, err error, interrupted bool, bar *progressbar.ProgressBar, total int) {
 	r.setActive(m.Shard, "")
 	r.mu.Lock()
 	if err == nil {
@@ -199,8 +201,14 @@ func (r *moveRunner) finish(m shardMove, start time.Time, err error, bar *progre
 	done := r.done
 	r.mu.Unlock()
 	took := time.Since(start).Round(time.Millisecond)
+	left := fmt.Sprintf("%s: interrupted; its copy keeps running on node %d", m, m.Dest)
 	switch {
 	case r.o.json:
+	case bar != nil && err != nil && interrupted:
+		_ = bar.Clear()
+		fmt.Fprintln(r.out, left)
+	case err != nil && interrupted:
+		fmt.Fprintf(r.out, "[%d/%d] %s\n", done, total, left)
 	case bar != nil && err != nil:
 		_ = bar.Clear()
 		fmt.Fprintf(r.out, "%s: FAILED: %v\n", m, err)
