@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"compress/gzip"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/strata-db/strata/tsdb/models"
@@ -155,5 +157,102 @@ func checkWellFormed(t *testing.T, p *models.Point) {
 		if fl.Value.Type == models.FieldTypeFloat && (math.IsNaN(fl.Value.Float()) || math.IsInf(fl.Value.Float(), 0)) {
 			t.Fatalf("accepted non-finite float in %q", p.String())
 		}
+	}
+}
+
+// simpleLines are lines at the edges of the form parseSimpleLine reads
+// itself: each is either read by it or left to the decoder, and both must
+// give the same points and errors. A line the decoder takes over hands it
+// the rest of the body too, so each is tested in bodies of its own.
+var simpleLines = []string{
+	`cpu,host=a,region=us usage=1.5,idle=2i,count=3u,ok=true,note="hi" 1700000000000000000`,
+	`cpu,host=a,region=us usage=2.5,idle=-3i,count=4u,ok=F,note="" -1700000000000000001`,
+	`m,b=2,a=1 f=1i 1`, `m,a=1,b=2 f=3i 3`, `m,a=1,a=2 f=1i 1`, `m,b=1,a=2,b=3 f=1i 1`,
+	`m f=1i`, `m f=2i `, `m f=3i 3 `, `m  f=4i  4  ` + "\r", `m f=5i` + "\r", `m f=6i 6` + "\r\r",
+	`m,a=1 f=1i,f=2i 2`, `m,a=1 f=1i,g=2i,f=3 3`, `m,a=1 f=1i,g=2i,f="x",g=4u 3`,
+	` m,a=1 f=1i 2`, `#c`, `#m f=1 1`, `# m f=1 1`, `#c` + "\x01",
+	`m,a=1, f=1 1`, `m,=1 f=1 1`, `m,a= f=1 1`, `m,a=1=2 f=1 1`, `,a=1 f=1 1`, `m, f=1`, `m,a f=1`, `m,a=1,b f=1`, `m,a,b f=1 1`, `m,a=b=c=d f=1 1`,
+	`m f=1, 1`, `m f= 1`, `m f=1 1 2`, `m f=1 -`, `m f=1 1x`, `m f=1 --1`, `m f=1i` + "\t1", `m f=1` + "\t" + `g=2 1`,
+	`m f`, `m f=`, `m f 1 1`, `m a,1 1`, `m f=1 1 x`, `m f="a"1`, `m =1`, `m f=1,=2`, `m f==1`, `m f=1,,g=2`, `m ,f=1`,
+	`m f="a"x 1`, `m f="a,b c" 1`, `m f="a`, `m f="a\"b" 1`, `m f="a\\" 1`, `m f="a` + "\r" + `" 1`, `m f="a\b" 1`, `m f="` + "\x01" + `"`,
+	`m f=NaN 1`, `m f=1e999 1`, `m f=99999999999999999999i 1`, `m f=-1u 1`, `m f=tru 1`, `m f=.5 1`, `m f=-.5e3 1`,
+	`m f=0x1p-2 1`, `m f=1_0 1`, `m f=inf 1`, `m f=+1 1`, `m f=1ii 1`, `m f=i 1`, `m f=-i 1`, `m f=TRUE,g=False,h=t 1`,
+	`m f=1 99999999999999999999`, `m f=1 -9223372036854775807`, `m f=1 9223372036854775806`, `m f=1 9223372036854775`,
+	`c=pu,t="v" "f"=1 1`, `m\ x f=1 1`, `m\,a=b f=1 1`, `m,a=b\,c=d f=1 1`, `m\a,b\c=d\e f\g=1 1`,
+	`m,a=b\ c f=1 1`, `m,a=1 f\=g=1 1`, `m f=1,g\,h=2 1`, `m,a\=b=c f=1 1`,
+	`mé,tä=vö fü="ß" 1`, "m\xff f=1 1", "m,a=\xc3 f=1 1", "m,\xc3=a f=1 1", "m f\xc3=1 1", "m f=\"\xff\" 1",
+	"m\x01 f=1 1", "m,a=\x7f f=1 1", "m,a\x7f=1 f=1 1", "m f\x1f=1 1", "m f=\"\x01\" 1", "m\r f=1 1", "m f=1\rg=2 1", "m f=1 1\r2",
+}
+
+// simpleLineBodies returns bodies testing line: alone, after a good line,
+// and twice (the second time its series may be known).
+func simpleLineBodies(line string) []string {
+	return []string{line, "m,a=1 f=1i 1\n" + line + "\n", line + "\n" + line, line + "\r\n\n" + line + "\n"}
+}
+
+// FuzzParseSimpleLines checks that Parse gives the same points and errors
+// (lines, messages, dropped count) as a Parser that reads every line with
+// the line-protocol/v2 decoder, whole and in chunks: parseSimpleLine must
+// never accept what the decoder refuses, read a line differently, or
+// shift the line numbers of the errors after it.
+func FuzzParseSimpleLines(f *testing.F) {
+	for _, line := range simpleLines {
+		for _, body := range simpleLineBodies(line) {
+			f.Add([]byte(body), int64(0))
+		}
+	}
+	addFuzzSeeds(f)
+	f.Fuzz(func(t *testing.T, body []byte, chunk int64) {
+		if len(body) > maxFuzzInput {
+			t.Skip("input larger than maxFuzzInput")
+		}
+		compareWithDecoderParser(t, body, int(uint64(chunk)%3))
+	})
+}
+
+// TestParseSimpleLinesMatchDecoder runs FuzzParseSimpleLines' check on its
+// seeds with every chunk size, in every test run.
+func TestParseSimpleLinesMatchDecoder(t *testing.T) {
+	for _, line := range simpleLines {
+		for _, body := range simpleLineBodies(line) {
+			for chunk := range 3 {
+				compareWithDecoderParser(t, []byte(body), chunk)
+			}
+		}
+	}
+}
+
+// compareWithDecoderParser parses body with a Parser and with
+// NewDecoderParser, chunk lines at a time (all at once when 0), and fails
+// on any difference.
+func compareWithDecoderParser(t *testing.T, body []byte, chunk int) {
+	t.Helper()
+	parse := func(p *models.Parser) (string, string) {
+		p.Start(body, models.PrecisionSecond, 1_700_000_000_000_000_000)
+		var out strings.Builder
+		for {
+			pts := p.Next(chunk)
+			if len(pts) == 0 {
+				break
+			}
+			for i := range pts {
+				fmt.Fprintf(&out, "%s|%d tags|%d fields\n", pts[i].String(), len(pts[i].Tags), len(pts[i].Fields))
+			}
+		}
+		var msg string
+		if err := p.Err(); err != nil {
+			var pe *models.PartialParseError
+			if !errors.As(err, &pe) {
+				t.Fatalf("Parse: got error of type %T (%v); want *PartialParseError", err, err)
+			}
+			msg = fmt.Sprintf("%v (%d lines listed)", err, len(pe.Lines))
+		}
+		return out.String(), msg
+	}
+	var simple models.Parser
+	gotPts, gotErr := parse(&simple)
+	wantPts, wantErr := parse(models.NewDecoderParser())
+	if gotPts != wantPts || gotErr != wantErr {
+		t.Fatalf("body %q in chunks of %d:\ngot points\n%s error %q\nwant (decoder)\n%s error %q", body, chunk, gotPts, gotErr, wantPts, wantErr)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
+	"unicode/utf8"
 	"unsafe"
 
 	"github.com/influxdata/line-protocol/v2/lineprotocol"
@@ -54,6 +56,16 @@ type Parser struct {
 	defaultTime int64
 	done        bool
 	dropped     int
+
+	// Where the body is: lines are read by parseSimpleLine from offset off
+	// until one is not in its simple form; from there on (decoding) the
+	// decoder reads the rest of the body, whose first line is line
+	// decLine+1 of the body.
+	off      int
+	decoding bool
+	decLine  int
+	// decodeOnly makes the decoder read every line (tests compare both ways).
+	decodeOnly bool
 }
 
 // entry tracks where the line being decoded is, for error reporting.
@@ -84,8 +96,19 @@ func (p *Parser) Parse(body []byte, prec Precision, now int64) ([]Point, error) 
 func (p *Parser) Start(body []byte, prec Precision, now int64) {
 	p.reset(body)
 	p.prec, p.defaultTime = prec, prec.truncate(now)
-	p.dec = *lineprotocol.NewDecoderWithBytes(body)
 	p.done, p.dropped = false, 0
+	p.off, p.decoding, p.decLine = 0, false, 0
+	if p.decodeOnly {
+		p.decodeFrom(0)
+	}
+}
+
+// decodeFrom hands the rest of the body, from offset off (the start of a
+// line), to the decoder.
+func (p *Parser) decodeFrom(off int) {
+	p.decLine = p.lineOf(entry{anchor: off}) - 1
+	p.dec = *lineprotocol.NewDecoderWithBytes(p.body[off:])
+	p.decoding = true
 }
 
 // Next returns the points of the next max good lines of the body given to
@@ -106,10 +129,26 @@ func (p *Parser) Next(max int) []Point {
 	}
 	p.arena = p.arena[:0]
 	for max <= 0 || len(p.points) < max {
+		if !p.decoding {
+			if p.off >= len(p.body) {
+				p.finish()
+				break
+			}
+			end := len(p.body)
+			if i := bytes.IndexByte(p.body[p.off:], '\n'); i >= 0 {
+				end = p.off + i
+			}
+			if end == p.off || p.parseSimpleLine(p.off, end) {
+				p.off = end + 1
+				if len(p.points) == 1 {
+					p.presize(len(p.body), max)
+				}
+				continue
+			}
+			p.decodeFrom(p.off)
+		}
 		if !p.dec.Next() {
-			p.done = true
-			p.body = nil
-			clear(p.series) // its keys alias body
+			p.finish()
 			break
 		}
 		nt, nf, na := len(p.tags), len(p.fields), len(p.arena)
@@ -129,6 +168,13 @@ func (p *Parser) Next(max int) []Point {
 		}
 	}
 	return p.points
+}
+
+// finish marks the body done.
+func (p *Parser) finish() {
+	p.done = true
+	p.body = nil
+	clear(p.series) // its keys alias body
 }
 
 // Err returns, once Next has returned no points (or after Parse), a
@@ -177,14 +223,14 @@ func (p *Parser) reset(body []byte) {
 	p.lineOff, p.lineNo = 0, 1
 }
 
-// parseEntry decodes one line. On failure it returns the 1-based line number
-// and the reason.
+// parseEntry decodes one line with the decoder. On failure it returns the
+// 1-based line number and the reason.
 func (p *Parser) parseEntry(prec Precision, defaultTime int64) (int, error) {
 	d := &p.dec
 	e := entry{anchor: -1}
 	m, err := d.Measurement()
 	if err != nil {
-		return decodeErrLine(err), err
+		return p.decodeErrLine(err), err
 	}
 	p.locate(&e, m)
 	na := len(p.arena)
@@ -198,7 +244,7 @@ func (p *Parser) parseEntry(prec Precision, defaultTime int64) (int, error) {
 	for {
 		k, v, err := d.NextTag()
 		if err != nil {
-			return decodeErrLine(err), err
+			return p.decodeErrLine(err), err
 		}
 		if k == nil {
 			break
@@ -220,27 +266,20 @@ func (p *Parser) parseEntry(prec Precision, defaultTime int64) (int, error) {
 	}
 	var tags Tags
 	var semErr error
-	if i, ok := p.series[raw]; ok && raw != "" {
+	if n, t, ok := p.knownSeries(raw); ok {
 		// An earlier good line had these very bytes: share its series.
 		p.tags, p.arena = p.tags[:t0], p.arena[:na]
-		name, tags = p.points[i].Measurement, p.points[i].Tags
+		name, tags = n, t
 	} else {
-		tags = Tags(p.tags[t0:len(p.tags):len(p.tags)])
-		if semErr = p.sortTags(tags); semErr == nil {
-			semErr = checkSeriesKey(name, tags)
-		}
+		tags, semErr = p.ownTags(name, t0)
 	}
 
 	f0 := len(p.fields)
-	var seen uint64 // bloom filter of this line's field keys
-	// byKey indexes the line's fields by key once it has fieldIndexMin of
-	// them, so a repeated key is found without comparing it with every
-	// earlier one (a 10 MB line of 714,000 fields took over 10 minutes).
-	var byKey map[string]int
+	var lf lineFields
 	for {
 		k, kind, data, err := d.NextFieldBytes()
 		if err != nil {
-			return decodeErrLine(err), err
+			return p.decodeErrLine(err), err
 		}
 		if k == nil {
 			break
@@ -262,20 +301,7 @@ func (p *Parser) parseEntry(prec Precision, defaultTime int64) (int, error) {
 				return p.lineOf(e), fmt.Errorf("field %q: %w", k, err)
 			}
 		}
-		if n := len(p.fields) - f0; n >= fieldIndexMin {
-			if byKey == nil {
-				byKey = p.indexFields(f0, p.fieldsLeft(e, k, n))
-			}
-			p.setFieldByKey(byKey, f0, k, fv)
-			continue
-		}
-		bit := uint64(1) << ((uint(len(k)) ^ uint(k[len(k)-1])*7 ^ uint(k[len(k)/2])*13) & 63)
-		if seen&bit == 0 {
-			seen |= bit
-			p.fields = append(p.fields, Field{Key: p.fieldKey(f0, k), Value: fv})
-		} else {
-			p.setField(f0, k, fv)
-		}
+		p.addField(&lf, e, f0, k, fv)
 	}
 	if len(p.fields) == f0 {
 		// line-protocol/v2 already rejects a line without fields; keep the
@@ -285,26 +311,74 @@ func (p *Parser) parseEntry(prec Precision, defaultTime int64) (int, error) {
 
 	tb, err := d.TimeBytes()
 	if err != nil {
-		return decodeErrLine(err), err
+		return p.decodeErrLine(err), err
 	}
 	ts := defaultTime
 	if tb != nil {
 		p.locate(&e, tb)
-		raw, err := parseTimestamp(tb)
-		if err != nil {
-			return p.lineOf(e), err
-		}
-		var ok bool
-		if ts, ok = prec.scale(raw); !ok {
-			return p.lineOf(e), timeRangeError(fmt.Sprintf("%d at precision %dns", raw, max(int64(prec), 1)))
-		}
-		if err := checkTime(ts); err != nil {
+		if ts, err = prec.timestamp(tb); err != nil {
 			return p.lineOf(e), err
 		}
 	}
 	if semErr != nil {
 		return p.lineOf(e), semErr
 	}
+	p.appendPoint(raw, name, tags, f0, ts)
+	return 0, nil
+}
+
+// knownSeries returns the measurement and tags of an earlier good line
+// whose raw "measurement,tags" text is raw (never the empty string).
+func (p *Parser) knownSeries(raw string) ([]byte, Tags, bool) {
+	if i, ok := p.series[raw]; ok && raw != "" {
+		return p.points[i].Measurement, p.points[i].Tags, true
+	}
+	return nil, nil, false
+}
+
+// ownTags sorts the tags a line appended from p.tags[t0] and returns them
+// with the reason its series cannot be stored, if any.
+func (p *Parser) ownTags(name []byte, t0 int) (Tags, error) {
+	tags := Tags(p.tags[t0:len(p.tags):len(p.tags)])
+	err := p.sortTags(tags)
+	if err == nil {
+		err = checkSeriesKey(name, tags)
+	}
+	return tags, err
+}
+
+// lineFields is what addField keeps about the fields of one line.
+type lineFields struct {
+	seen uint64 // bloom filter of the line's field keys
+	// byKey indexes the line's fields by key once it has fieldIndexMin of
+	// them, so a repeated key is found without comparing it with every
+	// earlier one (a 10 MB line of 714,000 fields took over 10 minutes).
+	byKey map[string]int
+}
+
+// addField adds field k = v to the line of entry e, whose fields start at
+// p.fields[f0]; a repeated key keeps the last value.
+func (p *Parser) addField(lf *lineFields, e entry, f0 int, k []byte, v Value) {
+	if n := len(p.fields) - f0; n >= fieldIndexMin {
+		if lf.byKey == nil {
+			lf.byKey = p.indexFields(f0, p.fieldsLeft(e, k, n))
+		}
+		p.setFieldByKey(lf.byKey, f0, k, v)
+		return
+	}
+	bit := uint64(1) << ((uint(len(k)) ^ uint(k[len(k)-1])*7 ^ uint(k[len(k)/2])*13) & 63)
+	if lf.seen&bit == 0 {
+		lf.seen |= bit
+		p.fields = append(p.fields, Field{Key: p.fieldKey(f0, k), Value: v})
+	} else {
+		p.setField(f0, k, v)
+	}
+}
+
+// appendPoint appends the point of a good line, whose raw
+// "measurement,tags" text (empty when not in the body as is) the series
+// cache learns.
+func (p *Parser) appendPoint(raw string, name []byte, tags Tags, f0 int, ts int64) {
 	if raw != "" {
 		if _, ok := p.series[raw]; !ok {
 			if p.series == nil {
@@ -319,8 +393,219 @@ func (p *Parser) parseEntry(prec Precision, defaultTime int64) (int, error) {
 		Fields:      p.fields[f0:len(p.fields):len(p.fields)],
 		Time:        ts,
 	})
-	return 0, nil
 }
+
+// parseSimpleLine parses the line body[start:end] (end is at its newline or
+// the body's end) when it has the form nearly every writer sends: a
+// measurement, tags and fields of printable bytes without a backslash
+// (outside string values too) or a space in them, single-line string
+// values, and an optional timestamp. It then appends the line's point and
+// returns true; for any other line (escapes, a comment, a leading space, a
+// bad line) it changes nothing and returns false, and the decoder reads
+// the line. Of the lines in that form it accepts exactly those the
+// decoder accepts and makes the same points (FuzzParseSimpleLines checks
+// it), at a fraction of the decoder's cost: a line repeating an earlier
+// line's series is recognised by its raw bytes before they are parsed.
+func (p *Parser) parseSimpleLine(start, end int) bool {
+	line := p.body[start:end]
+	if n := len(line); n > 0 && line[n-1] == '\r' {
+		line = line[:n-1]
+	}
+	sp := bytes.IndexByte(line, ' ')
+	if sp <= 0 {
+		return false
+	}
+	t0, f0, na := len(p.tags), len(p.fields), len(p.arena)
+	raw := unsafe.String(&line[0], sp)
+	name, tags, ok := p.knownSeries(raw)
+	if !ok {
+		if name, ok = p.scanSimpleSeries(line[:sp]); ok {
+			var err error
+			tags, err = p.ownTags(name, t0)
+			ok = err == nil
+		}
+		if !ok {
+			return p.rejectSimple(t0, f0, na)
+		}
+	}
+
+	i := sp + 1
+	for i < len(line) && line[i] == ' ' {
+		i++
+	}
+	e := entry{anchor: start}
+	var lf lineFields
+	for {
+		k0 := i
+		var high byte
+		for i < len(line) && simpleClass[line[i]]&inKey != 0 {
+			high |= line[i]
+			i++
+		}
+		if i == k0 || i+1 >= len(line) || line[i] != '=' {
+			return p.rejectSimple(t0, f0, na)
+		}
+		k := line[k0:i]
+		if high >= utf8.RuneSelf && !utf8.Valid(k) || checkFieldKey(k) != nil {
+			return p.rejectSimple(t0, f0, na)
+		}
+		i++
+		var v Value
+		if line[i] == '"' {
+			n := bytes.IndexByte(line[i+1:], '"')
+			if n < 0 {
+				return p.rejectSimple(t0, f0, na)
+			}
+			s := line[i+1 : i+1+n]
+			if bytes.IndexByte(s, '\\') >= 0 || !utf8.Valid(s) {
+				return p.rejectSimple(t0, f0, na)
+			}
+			v = StringValue(p.save(s))
+			i += n + 2
+		} else {
+			v0 := i
+			for i < len(line) && line[i] != ',' && line[i] != ' ' {
+				i++
+			}
+			if v, ok = simpleValue(line[v0:i]); !ok {
+				return p.rejectSimple(t0, f0, na)
+			}
+		}
+		p.addField(&lf, e, f0, k, v)
+		if i == len(line) || line[i] != ',' {
+			break
+		}
+		i++
+	}
+
+	ts := p.defaultTime
+	if i < len(line) {
+		if line[i] != ' ' {
+			return p.rejectSimple(t0, f0, na)
+		}
+		for i < len(line) && line[i] == ' ' {
+			i++
+		}
+		if i < len(line) {
+			tb := line[i:]
+			if n := bytes.IndexByte(tb, ' '); n >= 0 {
+				if strings.TrimLeft(unsafe.String(&tb[n], len(tb)-n), " ") != "" {
+					return p.rejectSimple(t0, f0, na)
+				}
+				tb = tb[:n]
+			}
+			var err error
+			if ts, err = p.prec.timestamp(tb); err != nil {
+				return p.rejectSimple(t0, f0, na)
+			}
+		}
+	}
+	p.appendPoint(raw, name, tags, f0, ts)
+	return true
+}
+
+// rejectSimple drops what parseSimpleLine added for a line it leaves to
+// the decoder, and returns false.
+func (p *Parser) rejectSimple(t0, f0, na int) bool {
+	p.tags, p.fields, p.arena = p.tags[:t0], p.fields[:f0], p.arena[:na]
+	p.orderKeys = p.orderKeys[:0] // they may be slices of the dropped arena
+	return false
+}
+
+// scanSimpleSeries saves the measurement and appends the tags of ks, the
+// "measurement,tags" text of a line, and returns the measurement; ok is
+// false when ks is not in parseSimpleLine's form or the decoder would
+// refuse it.
+func (p *Parser) scanSimpleSeries(ks []byte) (name []byte, ok bool) {
+	if ks[0] == '#' { // a comment line
+		return nil, false
+	}
+	var high byte
+	i := 0
+	for i < len(ks) && simpleClass[ks[i]]&inMeasurement != 0 {
+		high |= ks[i]
+		i++
+	}
+	if i == 0 {
+		return nil, false
+	}
+	name = p.save(ks[:i])
+	for i < len(ks) {
+		if ks[i] != ',' {
+			return nil, false
+		}
+		i++
+		k0 := i
+		for i < len(ks) && simpleClass[ks[i]]&inKey != 0 {
+			high |= ks[i]
+			i++
+		}
+		if i == k0 || i == len(ks) || ks[i] != '=' {
+			return nil, false
+		}
+		k := ks[k0:i]
+		i++
+		v0 := i
+		for i < len(ks) && simpleClass[ks[i]]&inKey != 0 {
+			high |= ks[i]
+			i++
+		}
+		if i == v0 {
+			return nil, false
+		}
+		p.appendTag(Tag{Key: p.save(k), Value: p.save(ks[v0:i])})
+	}
+	// The separators are ASCII, so the text is valid UTF-8 exactly when
+	// every token is, as the decoder checks.
+	return name, high < utf8.RuneSelf || utf8.Valid(ks)
+}
+
+// simpleValue parses a non-string field value token as the decoder and
+// parseValue do; ok is false when either would refuse it.
+func simpleValue(b []byte) (Value, bool) {
+	if len(b) == 0 {
+		return Value{}, false
+	}
+	var kind lineprotocol.ValueKind
+	switch c := b[0]; {
+	case c == 't' || c == 'T' || c == 'f' || c == 'F':
+		kind = lineprotocol.Bool
+	case c == '-' || c == '.' || c >= '0' && c <= '9':
+		switch b[len(b)-1] {
+		case 'i':
+			kind, b = lineprotocol.Int, b[:len(b)-1]
+		case 'u':
+			kind, b = lineprotocol.Uint, b[:len(b)-1]
+		default:
+			kind = lineprotocol.Float
+		}
+	default:
+		return Value{}, false
+	}
+	v, err := parseValue(kind, b)
+	return v, err == nil
+}
+
+// Byte classes of parseSimpleLine's form: simpleClass[c] says where byte c
+// may appear. Bytes from 0x80 may appear anywhere a name may, when the
+// name is valid UTF-8.
+const (
+	inMeasurement = 1 << iota // in a measurement
+	inKey                     // in a tag key, a tag value or a field key
+)
+
+var simpleClass = func() (t [256]uint8) {
+	for c := range t {
+		switch {
+		case c < 0x20 || c == 0x7f || c == ' ' || c == ',' || c == '\\':
+		case c == '=':
+			t[c] = inMeasurement
+		default:
+			t[c] = inMeasurement | inKey
+		}
+	}
+	return t
+}()
 
 // appendTag appends t to the tag array, doubling its capacity when full:
 // points keep slices of the older arrays until the next Parse, and doubling
@@ -460,10 +745,13 @@ func (p *Parser) lineOf(e entry) int {
 	return max(p.lineNo-e.nlBefore, 1)
 }
 
-// decodeErrLine returns the line of a line-protocol/v2 decode error.
-func decodeErrLine(err error) int {
+// decodeErrLine returns the line in the body of a line-protocol/v2 decode
+// error, which it corrects to that line (the decoder started at line
+// decLine+1).
+func (p *Parser) decodeErrLine(err error) int {
 	var de *lineprotocol.DecodeError
 	if errors.As(err, &de) {
+		de.Line += int64(p.decLine)
 		return int(de.Line)
 	}
 	return 0
@@ -525,6 +813,23 @@ func sameKeys(tags Tags, keys [][]byte) bool {
 		}
 	}
 	return true
+}
+
+// timestamp returns tb, a line's timestamp in units of prec, in
+// nanoseconds, or why it is not one in [MinNanoTime, MaxNanoTime].
+func (prec Precision) timestamp(tb []byte) (int64, error) {
+	raw, err := parseTimestamp(tb)
+	if err != nil {
+		return 0, err
+	}
+	ts, ok := prec.scale(raw)
+	if !ok {
+		return 0, timeRangeError(fmt.Sprintf("%d at precision %dns", raw, max(int64(prec), 1)))
+	}
+	if err := checkTime(ts); err != nil {
+		return 0, err
+	}
+	return ts, nil
 }
 
 // parseTimestamp parses a decimal int64 without allocating.

@@ -30,3 +30,22 @@ func TestChunkedParseIsBounded(t *testing.T) {
 		t.Fatalf("parsed %d lines, err %v; want 20000, nil", lines, p.Err())
 	}
 }
+
+// TestParseSimpleLinesSkipDecoder checks that lines in the usual form are
+// read by parseSimpleLine, not handed to the decoder (which gives the same
+// points, only slower), and that a line in another form hands it the rest.
+func TestParseSimpleLinesSkipDecoder(t *testing.T) {
+	body := []byte("cpu,host=a,dc=x usage=1.5,idle=2i,n=3u,ok=true,s=\"a b\" 1\r\n" +
+		"cpu,host=a,dc=x usage=2.5,idle=3i,n=4u,ok=F,s=\"\" 2\n\n" +
+		"cpu,dc=y,host=b usage=3 3\n")
+	var p Parser
+	pts, err := p.Parse(body, 1, 0)
+	if err != nil || len(pts) != 3 || p.decoding {
+		t.Fatalf("Parse: %d points, error %v, decoder used %v; want 3 points, no error, no decoder", len(pts), err, p.decoding)
+	}
+	pts, err = p.Parse(append(body, "cpu,host=a\\ b usage=4 4\ncpu,host=a,dc=x usage=5 5\n"...), 1, 0)
+	if err != nil || len(pts) != 5 || !p.decoding || p.decLine != 4 {
+		t.Fatalf("Parse with an escape on line 5: %d points, error %v, decoder used %v from line %d; want 5 points, no error, decoder from line 5",
+			len(pts), err, p.decoding, p.decLine+1)
+	}
+}
