@@ -125,6 +125,11 @@ func (s *Store) InstallShard(id uint64, fill func(dir string) error) error {
 	if err := fill(tmp); err != nil {
 		return fmt.Errorf("install shard %d: %w", id, err)
 	}
+	// Copied files are validated in full when the shard opens, whatever
+	// the sender says about them.
+	if err := os.Remove(filepath.Join(tmp, validatedFileName)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("install shard %d: %w", id, err)
+	}
 	for _, dir := range []string{filepath.Join(tmp, indexDirName), tmp} {
 		if err := durable.SyncDir(dir); err != nil {
 			return fmt.Errorf("install shard %d: %w", id, err)

@@ -69,15 +69,6 @@ type dataFile struct {
 	obsolete atomic.Bool
 }
 
-// openDataFile opens and validates the data file at path.
-func openDataFile(path string, id fileID) (*dataFile, error) {
-	r, err := tsm.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	return newDataFile(r, id), nil
-}
-
 // openWrittenFile opens the file w has just written and closed, trusting
 // the index w built (tsm.Writer.OpenReader): a snapshot or compaction
 // output need not be validated again the moment it is written.
@@ -165,12 +156,21 @@ func (s *Shard) openFiles() error {
 			return err
 		}
 	}
+	// Files the last clean close listed as validated get their checksums
+	// checked but not their indexes walked again (see validatedFileName).
+	validated := s.readValidated()
 	for name, id := range ids {
-		f, err := openDataFile(filepath.Join(s.dir, name), id)
+		path := filepath.Join(s.dir, name)
+		var r *tsm.Reader
+		if v, ok := validated[name]; ok {
+			r, err = tsm.OpenValidated(path, v)
+		} else {
+			r, err = tsm.Open(path)
+		}
 		if err != nil {
 			return fmt.Errorf("open data file %s: %w", name, err)
 		}
-		s.files = append(s.files, f)
+		s.files = append(s.files, newDataFile(r, id))
 		s.nextSeq = max(s.nextSeq, id.seq)
 	}
 	slices.SortFunc(s.files, fileOrder)

@@ -226,7 +226,11 @@ func (s *Shard) Close() error {
 		s.mu.Lock()
 		s.metrics.cacheBytes.Sub(float64(s.cacheBytes()))
 		s.metrics.files.Sub(float64(len(s.files)))
+		verr := s.writeValidated()
 		s.mu.Unlock()
+		if verr != nil {
+			s.logger.Warn("the next open will validate every data file", "err", verr)
+		}
 		err = s.closeResources()
 		s.compactMu.Unlock()
 		s.snapMu.Unlock()

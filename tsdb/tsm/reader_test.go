@@ -295,13 +295,16 @@ func smallFile(t testing.TB) []byte {
 
 // openAndReadAll opens b as a file and reads every block; it returns the
 // first error.
-func openAndReadAll(t testing.TB, b []byte) error {
+func openAndReadAll(t testing.TB, b []byte) error { return openWithAndReadAll(t, b, tsm.Open) }
+
+// openWithAndReadAll is openAndReadAll opening the file with open.
+func openWithAndReadAll(t testing.TB, b []byte, open func(path string) (*tsm.Reader, error)) error {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "c.tsm")
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatalf("WriteFile: got error %v; want nil", err)
 	}
-	r, err := tsm.Open(path)
+	r, err := open(path)
 	if err != nil {
 		return err
 	}
@@ -521,16 +524,8 @@ func TestWriterOpenReader(t *testing.T) {
 	}
 	defer got.Close()
 	want := mustOpen(t, path)
-	type summary struct {
-		keys, series, blocks int
-		min, max             int64
-		size                 int64
-	}
-	sum := func(r *tsm.Reader) summary {
-		return summary{r.KeyCount(), r.SeriesCount(), r.BlockCount(), r.MinTime(), r.MaxTime(), r.Size()}
-	}
-	if sum(got) != sum(want) {
-		t.Fatalf("OpenReader: %+v; Open: %+v", sum(got), sum(want))
+	if summarize(got) != summarize(want) {
+		t.Fatalf("OpenReader: %+v; Open: %+v", summarize(got), summarize(want))
 	}
 	for _, c := range cols {
 		if a := readColumn(t, got, c.series, c.field); !equalArrays(a, c.arr) {
@@ -554,5 +549,79 @@ func TestWriterOpenReader(t *testing.T) {
 	}
 	if _, err := failed.OpenReader(); err == nil {
 		t.Fatal("OpenReader after Remove: got nil error; want one")
+	}
+}
+
+// readerSummary is what a Reader knows about its file without a lookup.
+type readerSummary struct {
+	keys, series, blocks int
+	min, max             int64
+	size                 int64
+}
+
+func summarize(r *tsm.Reader) readerSummary {
+	return readerSummary{r.KeyCount(), r.SeriesCount(), r.BlockCount(), r.MinTime(), r.MaxTime(), r.Size()}
+}
+
+// TestOpenValidated checks that OpenValidated, given what Open (or the
+// Writer) established about a file, opens it to the same Reader, and that
+// it still refuses every truncation and bit flip of the file (by its
+// size, header, footer, index CRC or block CRCs), as Open does.
+func TestOpenValidated(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "v.tsm")
+	w, err := tsm.NewWriter(path)
+	if err != nil {
+		t.Fatalf("NewWriter: %v", err)
+	}
+	for s := range 20 {
+		arr := genArray(models.FieldTypeFloat, 1+s%3*tsm.MaxPointsPerBlock, int64(s), 5, uint64(s))
+		if err := w.WriteValues(fmt.Appendf(nil, "m,host=h%02d", s), []byte("f"), arr); err != nil {
+			t.Fatalf("WriteValues: %v", err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	written, err := w.OpenReader()
+	if err != nil {
+		t.Fatalf("OpenReader: %v", err)
+	}
+	defer written.Close()
+	full := mustOpen(t, path)
+	if written.Validated() != full.Validated() {
+		t.Fatalf("Validated of the Writer's reader %+v differs from Open's %+v", written.Validated(), full.Validated())
+	}
+	r, err := tsm.OpenValidated(path, full.Validated())
+	if err != nil {
+		t.Fatalf("OpenValidated: %v", err)
+	}
+	defer r.Close()
+	if summarize(r) != summarize(full) {
+		t.Fatalf("OpenValidated: %+v; Open: %+v", summarize(r), summarize(full))
+	}
+	if a, b := readColumn(t, r, "m,host=h04", "f"), readColumn(t, full, "m,host=h04", "f"); !equalArrays(a, b) {
+		t.Fatal("a column read through OpenValidated differs from Open's")
+	}
+
+	b := smallFile(t)
+	intact := filepath.Join(dir, "small.tsm")
+	if err := os.WriteFile(intact, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	v := mustOpen(t, intact).Validated()
+	openValidated := func(path string) (*tsm.Reader, error) { return tsm.OpenValidated(path, v) }
+	for n := range len(b) {
+		if err := openWithAndReadAll(t, b[:n], openValidated); !errors.Is(err, tsm.ErrCorrupt) {
+			t.Fatalf("file truncated to %d of %d bytes: got error %v; want ErrCorrupt", n, len(b), err)
+		}
+	}
+	c := make([]byte, len(b))
+	for i := range len(b) {
+		copy(c, b)
+		c[i] ^= 0x10
+		if err := openWithAndReadAll(t, c, openValidated); !errors.Is(err, tsm.ErrCorrupt) {
+			t.Fatalf("bit flip at offset %d of %d: got error %v; want ErrCorrupt", i, len(b), err)
+		}
 	}
 }
