@@ -41,6 +41,11 @@ const (
 	// few percent more CPU (docs/benchmarks.md); VictoriaMetrics ships the
 	// same default.
 	DefaultGCPercent = 30
+	// DefaultQueryGCPercent is the collector's target while queries run:
+	// Go's own default. Their garbage is short-lived; at 30 the collector
+	// took a quarter of a node's CPU under 32 concurrent TSBS queries
+	// (issue 17 item 4, docs/benchmarks.md).
+	DefaultQueryGCPercent = 100
 )
 
 // Config configures a data node. Start from NewConfig.
@@ -81,6 +86,11 @@ type Config struct {
 	// a collection. Lower holds less memory and spends more CPU. The GOGC
 	// environment variable, when set, wins.
 	GCPercent int `toml:"gc-percent"`
+	// QueryGCPercent is the collector's target while a query (or a shard
+	// scan for another node's query) runs: the first raises it, the end of
+	// the last sets gc-percent back. 0 keeps gc-percent throughout. The
+	// GOGC environment variable, when set, wins here too.
+	QueryGCPercent int `toml:"query-gc-percent"`
 
 	// HTTP is InfluxDB's [http] section: client authentication and limits.
 	HTTP HTTPConfig `toml:"http"`
@@ -115,6 +125,7 @@ func NewConfig() Config {
 		HeartbeatInterval:      meta.Duration(DefaultHeartbeatInterval),
 		ShutdownTimeout:        meta.Duration(DefaultShutdownTimeout),
 		GCPercent:              DefaultGCPercent,
+		QueryGCPercent:         DefaultQueryGCPercent,
 		HTTP:                   NewHTTPConfig(),
 		Coordinator:            coordinator.NewConfig(),
 		Query:                  query.NewConfig(),
@@ -142,6 +153,7 @@ func (c *Config) Validate() error {
 	req(c.HeartbeatInterval > 0, "heartbeat-interval must be positive")
 	req(c.ShutdownTimeout > 0, "shutdown-timeout must be positive")
 	req(c.GCPercent >= 10, "gc-percent must be at least 10 (lower makes the collector run almost constantly)")
+	req(c.QueryGCPercent == 0 || c.QueryGCPercent >= 10, "query-gc-percent must be 0 (off) or at least 10")
 	if err := c.HTTP.Validate(); err != nil {
 		errs = append(errs, err)
 	}

@@ -64,8 +64,8 @@ func newHandler(cfg Config, build string, mv metaView, w pointsWriter, gather pr
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /write", h.serveWrite)
 	mux.HandleFunc("POST /api/v2/write", h.serveWriteV2)
-	mux.HandleFunc("GET /query", h.serveQuery)
-	mux.HandleFunc("POST /query", h.serveQuery)
+	mux.Handle("GET /query", pacedQueries(http.HandlerFunc(h.serveQuery)))
+	mux.Handle("POST /query", pacedQueries(http.HandlerFunc(h.serveQuery)))
 	mux.HandleFunc("POST /api/v2/query", func(w http.ResponseWriter, _ *http.Request) {
 		httpError(w, http.StatusNotImplemented, "Flux is not supported: send InfluxQL to /query (InfluxDB 1.x API)")
 	})

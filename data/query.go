@@ -13,6 +13,7 @@ import (
 
 	"github.com/strata-db/strata/coordinator/query"
 	"github.com/strata-db/strata/internal/clock"
+	"github.com/strata-db/strata/internal/gcpace"
 	"github.com/strata-db/strata/meta"
 )
 
@@ -182,6 +183,15 @@ func (h *handler) serveQuery(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = query.WriteJSON(w, results, format)
+}
+
+// pacedQueries counts each request to next as a query while it runs, for
+// the collector's target (query-gc-percent, internal/gcpace).
+func pacedQueries(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer gcpace.Begin()()
+		next.ServeHTTP(w, r)
+	})
 }
 
 // queryParams decodes /query's params (bound parameters, $name in q) as

@@ -248,6 +248,7 @@ func (s *Server) open() error {
 	rpcMux.Handle(antientropy.PathPrefix, s.ae.Handler())
 	rpcMux.Handle("POST "+CopyForwardPath, s.forwarder)
 	rpcMux.Handle("POST "+CopyFilesPath, serveShardFiles(s.store, s.logger.With("component", "copy-shard")))
+	rpcMux.Handle("POST "+coordinator.RPCShardScanPath, pacedQueries(rpcHandler))
 	rpcMux.Handle("/", rpcHandler)
 
 	requests := func(net.Listener) context.Context { return s.requests }

@@ -66,13 +66,13 @@ func TestSetGCPercent(t *testing.T) {
 	defer debug.SetGCPercent(debug.SetGCPercent(100))
 
 	t.Setenv("GOGC", "")
-	setGCPercent(logger, 42)
+	setGCPercent(logger, 42, 0)
 	if got := debug.SetGCPercent(100); got != 42 {
-		t.Errorf("gc percent after setGCPercent(42) = %d; want 42", got)
+		t.Errorf("gc percent after setGCPercent(42, 0) = %d; want 42", got)
 	}
 
 	t.Setenv("GOGC", "77")
-	setGCPercent(logger, 42)
+	setGCPercent(logger, 42, 0)
 	if got := debug.SetGCPercent(100); got != 100 {
 		t.Errorf("gc percent with GOGC set = %d; want 100 (unchanged)", got)
 	}

@@ -61,7 +61,7 @@ Precedence of settings: flags, then STRATA_DATA_* environment variables
 			if err != nil {
 				return err
 			}
-			setGCPercent(logger, cfg.GCPercent)
+			setGCPercent(logger, cfg.GCPercent, cfg.QueryGCPercent)
 			if cfg.HTTP.PprofEnabled && cfg.HTTP.PprofContentionEnabled {
 				runtime.SetMutexProfileFraction(data.ContentionMutexFraction)
 				runtime.SetBlockProfileRate(int(data.ContentionBlockRate))

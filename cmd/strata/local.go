@@ -121,7 +121,7 @@ func (o *localOptions) start(c *localCluster, logger *slog.Logger) error {
 	if err := o.setDefaultReplication(metaAddrs, secret); err != nil {
 		return err
 	}
-	setGCPercent(logger, data.NewConfig().GCPercent) // one process: the data nodes' setting
+	setGCPercent(logger, data.NewConfig().GCPercent, data.NewConfig().QueryGCPercent) // one process: the data nodes' setting
 	for i := range o.dataNodes {
 		cfg := data.NewConfig()
 		cfg.Dir = filepath.Join(o.dir, "data"+strconv.Itoa(i+1))

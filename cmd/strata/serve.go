@@ -6,12 +6,13 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/pflag"
+
+	"github.com/strata-db/strata/internal/gcpace"
 )
 
 // lifecycle is a server as the process runs it.
@@ -84,11 +85,12 @@ func serve(logger *slog.Logger, what string, srv lifecycle, started func()) erro
 }
 
 // setGCPercent sets the process's garbage collector target from a data
-// node's config unless the operator set GOGC, which wins.
-func setGCPercent(logger *slog.Logger, percent int) {
+// node's config, percent and queryPercent while queries run (gcpace),
+// unless the operator set GOGC, which wins.
+func setGCPercent(logger *slog.Logger, percent, queryPercent int) {
 	if env := os.Getenv("GOGC"); env != "" {
-		logger.Info("GOGC is set; gc-percent ignored", "GOGC", env)
+		logger.Info("GOGC is set; gc-percent and query-gc-percent ignored", "GOGC", env)
 		return
 	}
-	debug.SetGCPercent(percent)
+	gcpace.Configure(percent, queryPercent)
 }
