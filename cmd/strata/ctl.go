@@ -26,6 +26,9 @@ type ctlOptions struct {
 	consistency string
 	secret      string
 	tls         tlsFlags
+	// metaTLS and dataTLS are --meta-tls and --data-tls: TLS towards one
+	// tier only.
+	metaTLS, dataTLS bool
 	// user and password are --user and --pwd, sent to data nodes.
 	user, password string
 	// dataNodes calls the data nodes' operator endpoints; set by
@@ -71,7 +74,7 @@ func withDefaultPort(addr, port string) string {
 // meta node answers, and waits (up to --timeout) only while one answers
 // without a leader.
 func (o *ctlOptions) client() *meta.Client {
-	tc, _ := o.tls.config()
+	tc, _ := o.tls.tierConfig(o.metaTLS, o.dataTLS)
 	return meta.NewClient(meta.ClientConfig{Addrs: o.addrs(), Timeout: o.timeout, InternalSharedSecret: o.secret, TLS: tc, FailFast: true, DialTimeout: ctlDialTimeout})
 }
 
@@ -105,12 +108,21 @@ the others are tried when one is down). Commands about hinted handoff,
 anti-entropy, shard copies and sizes also call each data node's HTTP API:
 over HTTPS with the TLS flags, signed with the internal-shared-secret, and
 with --user/--pwd when given. Output is a table, or JSON with --json. A
-failed command prints one line and exits non-zero.`,
+failed command prints one line and exits non-zero.
+
+TLS: --tls (or --ca-cert, --insecure-skip-verify alone) talks TLS to both
+tiers. Where only one tier serves TLS, --meta-tls or --data-tls picks it
+(--ca-cert and --insecure-skip-verify then apply to that tier); where the
+tiers' certificates come from different CAs, give --ca-cert a file holding
+both.`,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			if err := applyEnv(cmd.Flags(), "STRATA_CTL_"); err != nil {
 				return err
 			}
-			tc, err := opts.tls.config()
+			if _, err := opts.tls.tierConfig(opts.metaTLS, opts.dataTLS); err != nil {
+				return err
+			}
+			tc, err := opts.tls.tierConfig(opts.dataTLS, opts.metaTLS)
 			if err != nil {
 				return err
 			}
@@ -131,6 +143,8 @@ failed command prints one line and exits non-zero.`,
 	pf.DurationVar(&opts.timeout, "timeout", 10*time.Second, "give up on a call to a meta or data node after this long (shard moves wait up to their --wait; backup and restore transfers are not bounded)")
 	pf.StringVar(&opts.secret, secretFlag, "", "the meta nodes' internal-shared-secret (or STRATA_CTL_INTERNAL_SHARED_SECRET; default: the one strata local keeps in ./strata-data, when present)")
 	opts.tls.register(pf, "the meta and data nodes")
+	pf.BoolVar(&opts.metaTLS, "meta-tls", false, "talk to the meta nodes only over TLS (meta [tls] http-enabled; the data nodes then over plain HTTP unless --data-tls)")
+	pf.BoolVar(&opts.dataTLS, "data-tls", false, "talk to the data nodes only over TLS ([http] https-enabled; the meta nodes then over plain HTTP unless --meta-tls)")
 	pf.StringVar(&opts.user, "user", "", "user (an admin for repairs, purges and copies) for data nodes with auth-enabled, when ctl lacks the internal-shared-secret (or STRATA_CTL_USER)")
 	pf.StringVar(&opts.password, "pwd", "", "password of --user (or STRATA_CTL_PWD)")
 	pf.StringVar(&opts.consistency, "consistency", string(meta.ReadDefault), "read consistency of show commands: stale (the asked node's own state), default (the leader's) or consistent (linearizable)")

@@ -12,21 +12,19 @@ import (
 	"github.com/strata-db/strata/meta/metatest"
 )
 
-// TestCtlRemoveDataDrainMarksNode checks that remove-data --drain marks the
-// node draining in meta before it moves anything, so a shard group created
-// while the drain runs (or after it failed) is never placed on the node,
-// and that update-data --draining=false clears the mark. The moves here
-// fail at once (the registered data nodes do not run), which leaves the
-// drain unfinished as an interrupted one would.
-func TestCtlRemoveDataDrainMarksNode(t *testing.T) {
+// metaWithDataNodes starts one meta node holding n registered data nodes
+// that do not run (their addresses are closed local ports, so a call to
+// them fails fast) and a database "db" of replication factor 1 with
+// hourly shard groups; it returns the meta address and a client.
+func metaWithDataNodes(t *testing.T, n int) ([]string, *meta.Client) {
+	t.Helper()
 	mc := metatest.New(t, 1)
 	mc.WaitLeader()
 	addrs := mc.HTTPAddrs()
 	client := meta.NewClient(meta.ClientConfig{Addrs: addrs})
-	defer client.Close()
+	t.Cleanup(func() { client.Close() })
 	ctx := context.Background()
-	for i := range 3 {
-		// Closed local ports: a copy request to these nodes fails fast.
+	for i := range n {
 		if _, err := client.CreateDataNode(ctx, fmt.Sprintf("127.0.0.1:%d", 9+2*i), fmt.Sprintf("127.0.0.1:%d", 10+2*i)); err != nil {
 			t.Fatalf("register data node %d: %v", i+1, err)
 		}
@@ -34,6 +32,18 @@ func TestCtlRemoveDataDrainMarksNode(t *testing.T) {
 	if _, err := client.CreateDatabase(ctx, "db", &meta.RetentionPolicySpec{ShardGroupDuration: time.Hour, ReplicaN: new(1)}); err != nil {
 		t.Fatalf("create database: %v", err)
 	}
+	return addrs, client
+}
+
+// TestCtlRemoveDataDrainMarksNode checks that remove-data --drain marks the
+// node draining in meta before it moves anything, so a shard group created
+// while the drain runs (or after it failed) is never placed on the node,
+// and that update-data --draining=false clears the mark. The moves here
+// fail at once (the registered data nodes do not run), which leaves the
+// drain unfinished as an interrupted one would.
+func TestCtlRemoveDataDrainMarksNode(t *testing.T) {
+	addrs, client := metaWithDataNodes(t, 3)
+	ctx := context.Background()
 	start := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
 	// groupOwners creates the group holding hour h and returns its owners.
 	groupOwners := func(h int) []uint64 {

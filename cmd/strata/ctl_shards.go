@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -286,6 +287,9 @@ data and is refused unless --force.`,
 			ctx, c, done := o.session(cmd)
 			defer done()
 			if err := c.RemoveShardOwner(ctx, shard, ids[0], force); err != nil {
+				if errors.Is(err, meta.ErrLastShardOwner) {
+					return &cliError{msg: fmt.Sprintf("remove node %d from shard %d: it is the shard's only owner, so its data would be lost; copy the shard to another node first (strata ctl copy-shard), or give --force", ids[0], shard), err: err}
+				}
 				return failed(fmt.Sprintf("remove node %d from shard %d", ids[0], shard), err)
 			}
 			return o.done(cmd.OutOrStdout(), fmt.Sprintf("node %d no longer owns shard %d", ids[0], shard))

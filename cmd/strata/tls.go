@@ -24,7 +24,15 @@ func (f *tlsFlags) register(fs *pflag.FlagSet, server string) {
 
 // config returns the client TLS config, or nil without TLS.
 func (f *tlsFlags) config() (*tls.Config, error) {
-	if !f.enabled && f.caCert == "" && !f.insecure {
+	return f.tierConfig(false, false)
+}
+
+// tierConfig returns the client TLS config of calls to one tier of a
+// cluster whose tiers may differ (ctl's --meta-tls and --data-tls): TLS is
+// on with --tls, with this tier's flag, or, when no tier flag is given,
+// with --ca-cert or --insecure-skip-verify. Nil means plain HTTP.
+func (f *tlsFlags) tierConfig(tier, otherTier bool) (*tls.Config, error) {
+	if !f.enabled && !tier && (otherTier || f.caCert == "" && !f.insecure) {
 		return nil, nil
 	}
 	return tlsconfig.Client(f.caCert, f.insecure)
