@@ -34,3 +34,23 @@ func TestDecodeSharesRepeatedSeries(t *testing.T) {
 		}
 	}
 }
+
+// TestCodec_SeriesWithChangingFields round-trips a series whose points
+// change their field keys back and forth (each change a new schema of the
+// same series) between points of other series.
+func TestCodec_SeriesWithChangingFields(t *testing.T) {
+	pts := mustParse(t, "m,t=a v=1 1\nm,t=a w=2i 2\nm,t=b v=3 2\nm,t=a v=4 3\nm,t=a v=5,w=6i 4\nm,t=b v=7 5\nm,t=a w=8i 6\n")
+	b := coordinator.AppendPoints(nil, pts)
+	got, err := coordinator.DecodePoints(b, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range pts {
+		if got[i].String() != pts[i].String() {
+			t.Fatalf("point %d: got %q; want %q", i, got[i].String(), pts[i].String())
+		}
+	}
+	if &got[0].Tags[0] != &got[6].Tags[0] || &got[2].Tags[0] != &got[5].Tags[0] {
+		t.Error("points of one series do not share their tags")
+	}
+}

@@ -83,9 +83,10 @@ func TestCodec_RoundTrip(t *testing.T) {
 }
 
 // TestCodec_TSBS round-trips real TSBS devops data (integers and floats,
-// nine measurements) and checks the encoding is compact.
+// nine measurements), as parsed from a /write body, and checks the
+// encoding is compact.
 func TestCodec_TSBS(t *testing.T) {
-	pts := loadPoints(t, "tsbs-devops-s10-1h.lp.gz", 5000)
+	pts := loadParsedPoints(t, "tsbs-devops-s10-1h.lp.gz", 5000)
 	b := coordinator.AppendPoints(nil, pts)
 	got, err := coordinator.DecodePoints(b, nil)
 	if err != nil {
@@ -98,8 +99,10 @@ func TestCodec_TSBS(t *testing.T) {
 	for i := range pts {
 		lpSize += len(pts[i].AppendLine(nil))
 	}
-	if len(b) >= lpSize {
-		t.Errorf("encoded size %d bytes; want less than the %d bytes of line protocol", len(b), lpSize)
+	// 100 hosts: each series and field-key list is spelled once, the
+	// other points refer to it (about 11% of line protocol).
+	if len(b) >= lpSize/4 {
+		t.Errorf("encoded size %d bytes; want less than a quarter of the %d bytes of line protocol", len(b), lpSize)
 	}
 	t.Logf("%d points: %d bytes line protocol, %d bytes encoded, %d bytes s2-compressed", len(pts), lpSize, len(b), len(s2.Encode(nil, b)))
 }
@@ -115,7 +118,13 @@ func TestCodec_Corrupt(t *testing.T) {
 	good := coordinator.AppendPoints(nil, samplePoints())
 	one := coordinator.AppendPoints(nil, []models.Point{{Measurement: []byte("m"),
 		Fields: []models.Field{{Key: []byte("v"), Value: models.BooleanValue(true)}}, Time: 5}})
-	// one's layout: magic(2) version flags accepted(8) count=1 | 1 'm' | 0 tags | 1 field: 1 'v' type=5 value=1 | time=10 (zigzag) | crc
+	// one's layout: magic(2) version flags accepted(8) count=1 | new schema 0, new series 0 | 1 'm' | 0 tags |
+	// 1 field key: 1 'v' | value: type=5 1 | time=10 (zigzag) | crc
+	m := []byte("m")
+	two := coordinator.AppendPoints(nil, []models.Point{{Measurement: m,
+		Fields: []models.Field{{Key: []byte("v"), Value: models.BooleanValue(true)}}, Time: 5}, {Measurement: m,
+		Fields: []models.Field{{Key: []byte("w"), Value: models.BooleanValue(true)}}, Time: 6}})
+	// two: one's point, then (at 24) a new schema (0) of the series of schema 1 (1), 1 key 'w', value, time.
 	edit := func(b []byte, f func([]byte) []byte) []byte {
 		return f(append([]byte(nil), b...))
 	}
@@ -129,14 +138,17 @@ func TestCodec_Corrupt(t *testing.T) {
 		{"bad magic", edit(good, func(b []byte) []byte { b[0] = 'X'; return reseal(b) }), false},
 		{"flipped bit", edit(good, func(b []byte) []byte { b[len(b)/2] ^= 0x10; return b }), false},
 		{"bad crc", edit(good, func(b []byte) []byte { b[len(b)-1] ^= 1; return b }), false},
-		{"version 3", edit(good, func(b []byte) []byte { b[2] = 3; return reseal(b) }), true},
+		{"version 4", edit(good, func(b []byte) []byte { b[2] = 4; return reseal(b) }), true},
 		{"unknown flags", edit(good, func(b []byte) []byte { b[3] = 1; return reseal(b) }), false},
 		{"count too large", edit(one, func(b []byte) []byte { b[12] = 0x7f; return reseal(b) }), false},
 		{"count above data", edit(one, func(b []byte) []byte { b[12] = 2; return reseal(b) }), false},
-		{"empty measurement", edit(one, func(b []byte) []byte { b[13] = 0; return reseal(b) }), false},
-		{"no fields", edit(one, func(b []byte) []byte { b[16] = 0; return reseal(b) }), false},
-		{"unknown field type", edit(one, func(b []byte) []byte { b[19] = 9; return reseal(b) }), false},
-		{"bad boolean", edit(one, func(b []byte) []byte { b[20] = 2; return reseal(b) }), false},
+		{"empty measurement", edit(one, func(b []byte) []byte { b[15] = 0; return reseal(b) }), false},
+		{"no fields", edit(one, func(b []byte) []byte { b[18] = 0; return reseal(b) }), false},
+		{"empty field key", edit(one, func(b []byte) []byte { b[19] = 0; return reseal(b) }), false},
+		{"unknown field type", edit(one, func(b []byte) []byte { b[21] = 9; return reseal(b) }), false},
+		{"bad boolean", edit(one, func(b []byte) []byte { b[22] = 2; return reseal(b) }), false},
+		{"schema not defined", edit(two, func(b []byte) []byte { b[24] = 2; return reseal(b) }), false},
+		{"series of a schema not defined", edit(two, func(b []byte) []byte { b[25] = 2; return reseal(b) }), false},
 		{"trailing bytes", reseal(append(append([]byte(nil), one[:len(one)-4]...), 0, 0, 0, 0, 0)), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -156,13 +168,15 @@ func TestCodec_Corrupt(t *testing.T) {
 		}
 	}
 	// The hand-computed offsets above assume this layout.
-	if len(one) != 26 || one[19] != byte(models.FieldTypeBoolean) {
-		t.Fatalf("single-point batch layout changed: % x", one)
+	if len(one) != 28 || one[21] != byte(models.FieldTypeBoolean) || len(two) != 36 || two[24] != 0 || two[25] != 1 {
+		t.Fatalf("batch layout changed: % x, % x", one, two)
 	}
 }
 
 func FuzzDecodePoints(f *testing.F) {
 	f.Add(coordinator.AppendPoints(nil, samplePoints()))
+	f.Add(coordinator.AppendPoints(nil, mustParse(f, "m,t=a v=1,w=2i 1\nm,t=b v=2 1\nm,t=a v=3,w=4i 2\nm,t=a s=\"x\" 3\nm,t=a v=5,w=6i 4\n")))
+	f.Add(coordinator.AppendPointsV2(samplePoints()))
 	f.Add(coordinator.AppendPoints(nil, nil))
 	f.Add([]byte("SB\x01\x00"))
 	f.Fuzz(func(t *testing.T, in []byte) {
@@ -174,7 +188,7 @@ func FuzzDecodePoints(f *testing.F) {
 			return
 		}
 		// Bounded: a batch cannot claim more points than its bytes hold.
-		if len(pts) > len(in)/9 {
+		if len(pts) > len(in)/4 {
 			t.Fatalf("decoded %d points from %d bytes", len(pts), len(in))
 		}
 		again, err := coordinator.DecodePoints(coordinator.AppendPoints(nil, pts), nil)
@@ -233,8 +247,9 @@ func TestCodec_AcceptedTime(t *testing.T) {
 	if got := coordinator.BatchAccepted(coordinator.AppendPoints(nil, pts)); got != 0 {
 		t.Errorf("BatchAccepted of AppendPoints' batch = %d, want 0", got)
 	}
-	// Version 1: the same batch without the 8 bytes of accepted time.
-	v1 := append([]byte{batch[0], batch[1], 1, 0}, batch[12:]...)
+	// Version 1: a version-2 batch without the 8 bytes of accepted time.
+	v2 := coordinator.AppendPointsV2(pts)
+	v1 := append([]byte{v2[0], v2[1], 1, 0}, v2[12:]...)
 	v1 = reseal(v1)
 	got, err := coordinator.DecodePoints(v1, nil)
 	if err != nil || !pointsEqual(got, pts) {

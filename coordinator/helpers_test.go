@@ -191,6 +191,19 @@ func mustParse(t testing.TB, lp string) []models.Point {
 // cloned points.
 func loadPoints(tb testing.TB, name string, max int) []models.Point {
 	tb.Helper()
+	pts := loadParsedPoints(tb, name, max)
+	out := make([]models.Point, len(pts))
+	for i := range pts {
+		out[i] = pts[i].Clone()
+	}
+	return out
+}
+
+// loadParsedPoints returns the first max lines of a dataset as the
+// line-protocol parser gives them to the write path: the points of a
+// series share their Measurement and Tags slices.
+func loadParsedPoints(tb testing.TB, name string, max int) []models.Point {
+	tb.Helper()
 	f, err := os.Open(datasets.Path(tb, name))
 	if err != nil {
 		tb.Fatalf("open dataset: %v", err)
@@ -216,11 +229,7 @@ func loadPoints(tb testing.TB, name string, max int) []models.Point {
 	if err != nil {
 		tb.Fatalf("parse dataset: %v", err)
 	}
-	out := make([]models.Point, len(pts))
-	for i := range pts {
-		out[i] = pts[i].Clone()
-	}
-	return out
+	return pts
 }
 
 // metricValue returns the value of the counter or gauge name whose label

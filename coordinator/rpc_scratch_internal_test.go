@@ -159,24 +159,17 @@ func TestRPCHandler_ScratchRelease(t *testing.T) {
 	if cap(sc.decoded) > maxIdleRPCBuffer {
 		t.Fatalf("idle scratch kept a decoded body of %d bytes, limit %d", cap(sc.decoded), maxIdleRPCBuffer)
 	}
-	if cap(sc.dec.tags) == 0 {
+	if cap(sc.dec.tags.buf) == 0 {
 		t.Fatal("small decoder arrays were dropped")
 	}
-	for i, tg := range sc.dec.tags[:cap(sc.dec.tags)] {
-		if tg.Key != nil || tg.Value != nil {
-			t.Fatalf("idle tag %d still references the dropped body", i)
-		}
-	}
-	for i, f := range sc.dec.fields[:cap(sc.dec.fields)] {
-		if f.Key != nil || f.Value.S != nil {
-			t.Fatalf("idle field %d still references the dropped body", i)
-		}
+	if refs := decoderRefs(&sc.dec, false); len(refs) > 0 {
+		t.Fatalf("idle decoder still references the dropped body: %v", refs)
 	}
 
 	// A batch decoding past maxIdleRPCBuffer and maxIdleDecoder: its
 	// buffers are dropped, not kept for the next request.
 	big := scratchBatch(40000)
-	if n := encodedSize(big); n <= maxIdleRPCBuffer {
+	if n := len(AppendPoints(nil, big)); n <= maxIdleRPCBuffer {
 		t.Fatalf("big batch is %d bytes, want > %d", n, maxIdleRPCBuffer)
 	}
 	serve(big)
@@ -184,9 +177,9 @@ func TestRPCHandler_ScratchRelease(t *testing.T) {
 	if cap(sc.decoded) > maxIdleRPCBuffer || cap(sc.body) > maxIdleRPCBuffer {
 		t.Fatalf("idle scratch kept body %d, decoded %d bytes, limit %d", cap(sc.body), cap(sc.decoded), maxIdleRPCBuffer)
 	}
-	if cap(sc.dec.tags) != 0 || cap(sc.dec.fields) != 0 || cap(sc.points) != 0 {
-		t.Fatalf("idle scratch kept decoder arrays of %d tags, %d fields, %d points past %d bytes",
-			cap(sc.dec.tags), cap(sc.dec.fields), cap(sc.points), maxIdleDecoder)
+	if sc.dec.retainedBytes() != 0 || cap(sc.points) != 0 {
+		t.Fatalf("idle scratch kept decoder arrays of %d bytes, %d points past %d bytes",
+			sc.dec.retainedBytes(), cap(sc.points), maxIdleDecoder)
 	}
 	serve(scratchBatch(100)) // and it still works
 }

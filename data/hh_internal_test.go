@@ -22,6 +22,10 @@ func TestRejectPermanent(t *testing.T) {
 		{"ok", nil, "", 0},
 		{"transport", refused, "", 0},
 		{"timeout", fmt.Errorf("write: %w", coordinator.ErrTimeout), "", 0},
+		// A node not upgraded yet refuses a newer batch version: kept
+		// until it is upgraded, never skipped as corrupt.
+		{"older node", fmt.Errorf("write: %w", &coordinator.RPCError{StatusCode: 400, Code: "protocol_version",
+			Message: "decode point batch: version 3, want 1 or 2: rpc protocol version mismatch: corrupt point batch"}), "", 0},
 		{"shard gone", fmt.Errorf("write: %w", coordinator.ErrShardNotFound), "shard_not_found", 0},
 		{"corrupt", fmt.Errorf("write: %w", coordinator.ErrCorruptBatch), "corrupt_batch", 0},
 		{"too large", fmt.Errorf("write: %w", coordinator.ErrBodyTooLarge), "corrupt_batch", 0},

@@ -35,7 +35,7 @@ fi
 # first data node's client API is $url.
 start_strata() {
   local dir=$work/$1 metas=$2 datas=$3 join i http raft first=""
-  pids=(); servers=(); metaaddrs=""
+  pids=(); servers=(); urls=(); metaaddrs=""
   for i in $(seq 0 $((metas - 1))); do
     http=$(free_port); raft=$(free_port)
     join=(); [ -n "$first" ] && join=(--join "$first")
@@ -49,7 +49,7 @@ start_strata() {
   for i in $(seq 0 $((datas - 1))); do
     http=$(free_port)
     "$bin" data ${data_config:+--config "$data_config"} --dir "$dir/data$i" --meta "$metaaddrs" --http-addr "127.0.0.1:$http" --rpc-addr "127.0.0.1:$(free_port)" --log-level warn 2>"$dir.data$i.log" &
-    pids+=($!); servers+=("data$i:$!")
+    pids+=($!); servers+=("data$i:$!"); urls+=("http://127.0.0.1:$http")
     wait_http "http://127.0.0.1:$http/health"
     url=${url:-http://127.0.0.1:$http}
   done
@@ -76,7 +76,7 @@ bind-address = "127.0.0.1:$(free_port)"
 [monitor]
   store-enabled = false
 EOF
-  pids=(); servers=()
+  pids=(); servers=(); urls=()
   "$influxd" run -config "$dir/influxdb.conf" 2>"$dir.log" >&2 &
   pids+=($!); servers+=("influxd:$!")
   url=http://127.0.0.1:$http
@@ -105,10 +105,14 @@ for r in $(seq 1 "$runs"); do
     curl -sf -XPOST "$url/query" --data-urlencode "q=CREATE DATABASE bench WITH REPLICATION $rf" >/dev/null
     declare -A cpu0=()
     for s in "${servers[@]}"; do cpu0[${s%%:*}]=$(cpu_seconds "${s#*:}"); done
-    profiler=""
+    profilers=()
     if [ -n "${PROFILE:-}" ] && [ "$mode" != influxd ]; then
-      curl -sf -o "$PROFILE/$mode-run$r.pprof" "$url/debug/pprof/profile?seconds=${PROFILE_SECONDS:-20}" &
-      profiler=$!
+      for i in "${!urls[@]}"; do
+        out=$PROFILE/$mode-run$r.pprof
+        [ "$i" = 0 ] || out=$PROFILE/$mode-run$r-data$i.pprof
+        curl -sf -o "$out" "${urls[$i]}/debug/pprof/profile?seconds=${PROFILE_SECONDS:-20}" &
+        profilers+=($!)
+      done
     fi
     "$bin" bench --url "$url" --db bench --create-db=false --file "$file" --workers 2 --batch-size 5000 --progress off "$@" \
       >"$work/summary"
@@ -127,7 +131,7 @@ for r in $(seq 1 "$runs"); do
         printf "  %-8s cpu %.2f s at the load end (%.3f us/value), %.2f s %ss later (%.3f us/value); resident memory after the load %s\n",
           n, b - a, (b - a) * 1e6 / v, c - a, settle, (c - a) * 1e6 / v, rss }'
     done
-    [ -z "$profiler" ] || wait "$profiler" || echo "  profile failed (load longer than PROFILE_SECONDS?)"
+    for p in "${profilers[@]}"; do wait "$p" || echo "  profile failed (load longer than PROFILE_SECONDS?)"; done
     stop_servers
   done
 done
