@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/strata-db/strata/coordinator"
+	"github.com/strata-db/strata/internal/cputime"
 	"github.com/strata-db/strata/meta"
 	"github.com/strata-db/strata/tsdb/models"
 )
@@ -76,9 +77,9 @@ func BenchmarkPointsWriter_WritePoints(b *testing.B) {
 func reportThreadCPU(b *testing.B, loop func()) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	start := threadCPU()
+	start := cputime.Thread()
 	loop()
-	b.ReportMetric(float64((threadCPU()-start).Nanoseconds())/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64((cputime.Thread()-start).Nanoseconds())/float64(b.N), "cpu-ns/op")
 }
 
 func BenchmarkAppendPoints(b *testing.B) {

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/influxdata/line-protocol/v2/lineprotocol"
+
+	"github.com/strata-db/strata/internal/cputime"
 )
 
 // MinCeilingTime is the least time MeasureCeiling decodes for: a small
@@ -51,7 +53,7 @@ func MeasureCeiling(w *Workload) (*Ceiling, error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	c := &Ceiling{}
-	cpu0 := threadCPU()
+	cpu0 := cputime.Thread()
 	start := time.Now()
 	for c.Passes == 0 || time.Since(start) < MinCeilingTime {
 		for i := range w.Batches {
@@ -63,7 +65,7 @@ func MeasureCeiling(w *Workload) (*Ceiling, error) {
 	}
 	c.Elapsed = time.Since(start)
 	if cpu0 > 0 {
-		c.CPUTime = threadCPU() - cpu0
+		c.CPUTime = cputime.Thread() - cpu0
 	}
 	if secs := c.CPUTime.Seconds(); secs > 0 {
 		c.ValuesPerCPUSec = float64(c.Values) / secs

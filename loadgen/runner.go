@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/strata-db/strata/internal/cputime"
 )
 
 // Progress intervals: a TTY line is rewritten every second; a log file or
@@ -99,7 +101,7 @@ func (r *Runner) Run(ctx context.Context, w *Workload) (*Summary, error) {
 	// reports on every batch it started.
 	sendCtx := context.WithoutCancel(ctx)
 	r.logger.Info("load started", "batches", len(w.Batches), "lines", w.Lines, "values", w.Values, "workers", r.cfg.Workers)
-	cpu0 := processCPU()
+	cpu0 := cputime.Process()
 	start := time.Now()
 	for range r.cfg.Workers {
 		workers.Go(func() {
@@ -123,7 +125,7 @@ func (r *Runner) Run(ctx context.Context, w *Workload) (*Summary, error) {
 
 	s := st.summary(r.cfg, w, elapsed)
 	if cpu0 > 0 {
-		s.ClientCPU = processCPU() - cpu0
+		s.ClientCPU = cputime.Process() - cpu0
 	}
 	r.logger.Info("load finished", "lines", s.Lines, "values", s.Values, "failed_batches", s.BatchesFailed, "elapsed", elapsed)
 	var errs []error

@@ -1,4 +1,7 @@
-package loadgen
+// Package cputime reads the CPU time of the calling thread or of the whole
+// process: on a shared, noisy machine a far steadier measure of work than
+// wall time.
+package cputime
 
 import (
 	"syscall"
@@ -8,15 +11,15 @@ import (
 // rusageThread is Linux's RUSAGE_THREAD: the calling thread only.
 const rusageThread = 1
 
-// threadCPU returns the user+system CPU time of the calling OS thread (the
+// Thread returns the user+system CPU time of the calling OS thread (the
 // caller holds runtime.LockOSThread), or 0 when it cannot be read.
-func threadCPU() time.Duration {
+func Thread() time.Duration {
 	return rusage(rusageThread)
 }
 
-// processCPU returns the user+system CPU time of the whole process, or 0
-// when it cannot be read.
-func processCPU() time.Duration {
+// Process returns the user+system CPU time of the whole process, or 0 when
+// it cannot be read.
+func Process() time.Duration {
 	return rusage(syscall.RUSAGE_SELF)
 }
 
