@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -97,7 +98,7 @@ warned otherwise.`,
 				drain = offerDrain(cmd, o, id, owned)
 			}
 			if drain {
-				if err := drainDataNode(cmd, o, c, flags, id); err != nil {
+				if err := drainDataNode(cmd, o, c, d, flags, id); err != nil {
 					return err
 				}
 			}
@@ -114,11 +115,15 @@ warned otherwise.`,
 	return cmd
 }
 
-// drainDataNode marks data node id draining in meta, so no shard group
-// created from then on is placed on it, then moves every shard it owns to
-// the other data nodes. On failure the node stays marked: running the
-// command again finishes the drain.
-func drainDataNode(cmd *cobra.Command, o *ctlOptions, c *meta.Client, flags moveFlags, id uint64) error {
+// drainDataNode checks in d that another data node can take data node
+// id's shards, marks id draining in meta, so no shard group created from
+// then on is placed on it, then moves every shard it owns to the other
+// data nodes. On failure the node stays marked: running the command again
+// finishes the drain.
+func drainDataNode(cmd *cobra.Command, o *ctlOptions, c *meta.Client, d *meta.Data, flags moveFlags, id uint64) error {
+	if !slices.ContainsFunc(d.DataNodes, func(n meta.NodeInfo) bool { return n.ID != id && !n.Draining }) {
+		return fmt.Errorf("cannot drain data node %d: no other data node (not itself draining) would be left to hold its shards", id)
+	}
 	ctx, cancel := o.context(cmd)
 	err := c.SetDataNodeDraining(ctx, id, true)
 	cancel()
@@ -129,7 +134,7 @@ func drainDataNode(cmd *cobra.Command, o *ctlOptions, c *meta.Client, flags move
 		return fmt.Errorf("%w\ndata node %d stays marked draining, so new shard groups avoid it (`strata ctl update-data %d --draining=false` cancels the drain)", err, id, id)
 	}
 	ctx, cancel = o.context(cmd)
-	d, _, err := c.ReadData(ctx, meta.ReadConsistent)
+	d, _, err = c.ReadData(ctx, meta.ReadConsistent)
 	cancel()
 	if err != nil {
 		return failed("read cluster state", err)

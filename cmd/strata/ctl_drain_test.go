@@ -90,3 +90,21 @@ func TestCtlRemoveDataDrainMarksNode(t *testing.T) {
 		t.Fatalf("group created after the drain was cancelled: got owners %v, want node %d among them", owners, drained)
 	}
 }
+
+// TestCtlRemoveDataDrainLastNode checks that draining the only data node
+// is refused before the node is marked, so a refused drain leaves nothing
+// behind.
+func TestCtlRemoveDataDrainLastNode(t *testing.T) {
+	addrs, client := metaWithDataNodes(t, 1)
+	out, err := runCtl(t, addrs, "", "remove-data", "1", "--drain")
+	if err == nil || !strings.Contains(err.Error(), "no other data node") {
+		t.Fatalf("remove-data --drain of the only data node: got %v (%s), want a refusal saying no other node is left", err, out)
+	}
+	d, _, err := client.ReadData(context.Background(), meta.ReadConsistent)
+	if err != nil {
+		t.Fatalf("read state: %v", err)
+	}
+	if n := d.DataNode(1); n == nil || n.Draining {
+		t.Fatalf("data node 1 after a refused drain: got %+v, want it present and not draining", n)
+	}
+}
