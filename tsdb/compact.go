@@ -129,14 +129,18 @@ func (s *Shard) compact(inputs []*dataFile, level int, full bool) error {
 	if err != nil {
 		return fmt.Errorf("compact shard %d: %w", s.id, err)
 	}
-	if err := s.mergeInto(w, inputs, tombs, start); err != nil {
+	dm := newDigestMerge(inputs, path, s.dig.window)
+	if err := s.mergeInto(w, dm, inputs, tombs, start); err != nil {
+		dm.close()
 		_ = w.Remove()
 		return fmt.Errorf("compact shard %d into %s: %w", s.id, path, err)
 	}
 	if err := w.Close(); err != nil {
+		dm.close()
 		_ = w.Remove()
 		return fmt.Errorf("compact shard %d: %w", s.id, err)
 	}
+	s.finishDigestFile(dm.finish())
 	out, err := openWrittenFile(w, id)
 	if err != nil {
 		return fmt.Errorf("compact shard %d: reopen %s: %w", s.id, path, err)
@@ -217,16 +221,19 @@ func (s *Shard) inputsGone(paths []string) bool {
 	return true
 }
 
-// mergeInto writes the merged content of inputs to w. It walks the inputs'
-// key iterators side by side (each file is sorted by (series, field)), so
-// it holds no key set: collecting and sorting every key of the inputs cost
-// gigabytes and most of the compaction's CPU at a million series (issue 17).
-func (s *Shard) mergeInto(w *tsm.Writer, inputs []*dataFile, tombs []Tombstone, start time.Time) error {
+// mergeInto writes the merged content of inputs to w, and their digest
+// records to dm. It walks the inputs' key iterators side by side (each
+// file is sorted by (series, field)), so it holds no key set: collecting
+// and sorting every key of the inputs cost gigabytes and most of the
+// compaction's CPU at a million series (issue 17).
+func (s *Shard) mergeInto(w *tsm.Writer, dm *digestMerge, inputs []*dataFile, tombs []Tombstone, start time.Time) error {
 	its := make([]*tsm.Iterator, len(inputs))
 	live := make([]bool, len(inputs))
 	for i, f := range inputs {
 		its[i] = f.r.Iterator()
-		live[i] = its[i].Next()
+		if live[i] = its[i].Next(); live[i] {
+			dm.next(i)
+		}
 	}
 	// atKey reports whether input i's iterator is at (series, field).
 	atKey := func(i int, series, field []byte) bool {
@@ -234,6 +241,7 @@ func (s *Shard) mergeInto(w *tsm.Writer, inputs []*dataFile, tombs []Tombstone, 
 	}
 
 	type source struct {
+		in    int // index in inputs
 		f     *dataFile
 		typ   models.FieldType
 		metas []tsm.BlockMeta
@@ -275,12 +283,13 @@ func (s *Shard) mergeInto(w *tsm.Writer, inputs []*dataFile, tombs []Tombstone, 
 		for i, f := range inputs {
 			if atKey(i, series, field) {
 				metas[i] = append(metas[i][:0], its[i].Entries()...)
-				srcs = append(srcs, source{f: f, typ: its[i].Type(), metas: metas[i]})
+				srcs = append(srcs, source{in: i, f: f, typ: its[i].Type(), metas: metas[i]})
 			}
 		}
 		if len(srcs) == 1 && !tombstoned(tombs, srcs[0].f.seq, series, field) {
 			// Only one input holds the key and nothing deletes from it: copy
 			// its blocks without decoding.
+			dm.copyKey(srcs[0].in)
 			for _, m := range srcs[0].metas {
 				raw, err := srcs[0].f.r.ReadBlock(m)
 				if err != nil {
@@ -305,6 +314,7 @@ func (s *Shard) mergeInto(w *tsm.Writer, inputs []*dataFile, tombs []Tombstone, 
 				parts = append(parts, *acc)
 			}
 			merged := bufs.merge(parts)
+			dm.addArray(&merged)
 			if err := w.WriteValues(series, field, &merged); err != nil {
 				return err
 			}
@@ -324,7 +334,9 @@ func (s *Shard) mergeInto(w *tsm.Writer, inputs []*dataFile, tombs []Tombstone, 
 		}
 		for i := range its {
 			if atKey(i, series, field) {
-				live[i] = its[i].Next()
+				if live[i] = its[i].Next(); live[i] {
+					dm.next(i)
+				}
 			}
 		}
 	}

@@ -4,17 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/binary"
-	"fmt"
-	"hash"
 	"maps"
-	"math"
 	"slices"
 	"sync"
 	"time"
-
-	"github.com/strata-db/strata/tsdb/models"
-	"github.com/strata-db/strata/tsdb/tsm"
 )
 
 // BucketID names a digest bucket: the series whose fnv64a(series key) modulo
@@ -145,119 +138,6 @@ func (s *Shard) Digests(ctx context.Context) (DigestSet, error) {
 		}
 	}
 	return maps.Clone(d.clean), nil
-}
-
-// computeDigests hashes the buckets in dirty (or all buckets).
-func (s *Shard) computeDigests(ctx context.Context, all bool, dirty map[BucketID]struct{}) (DigestSet, error) {
-	if !all && len(dirty) == 0 {
-		return DigestSet{}, nil
-	}
-	// Per series bucket, the window range to read.
-	type span struct{ lo, hi int64 }
-	spans := map[uint32]span{}
-	for b := range dirty {
-		sp, ok := spans[b.SeriesBucket]
-		if !ok {
-			sp = span{lo: b.WindowStart, hi: b.WindowStart}
-		}
-		sp.lo, sp.hi = min(sp.lo, b.WindowStart), max(sp.hi, b.WindowStart)
-		spans[b.SeriesBucket] = sp
-	}
-	rs, err := s.acquireRead()
-	if err != nil {
-		return nil, err
-	}
-	defer rs.release()
-	window := s.dig.window
-	hashers := map[BucketID]*bucketHasher{}
-	err = rs.forEachKey(func(series []byte) bool {
-		if all {
-			return true
-		}
-		_, ok := spans[SeriesBucket(series, s.dig.buckets)]
-		return ok
-	}, func(series, field []byte) error {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		sb := SeriesBucket(series, s.dig.buckets)
-		lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
-		if !all {
-			sp := spans[sb]
-			lo, hi = sp.lo, sp.hi+window-1
-		}
-		a, err := rs.read(series, field, lo, hi)
-		if err != nil {
-			return err
-		}
-		for i := 0; i < a.Len(); {
-			b := BucketID{SeriesBucket: sb, WindowStart: floorDiv(a.Timestamps[i], window) * window}
-			j := i
-			for j < a.Len() && a.Timestamps[j] < b.WindowStart+window {
-				j++
-			}
-			if _, ok := dirty[b]; all || ok {
-				h := hashers[b]
-				if h == nil {
-					h = newBucketHasher()
-					hashers[b] = h
-				}
-				h.add(series, field, &a, i, j)
-			}
-			i = j
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("digests of shard %d: %w", s.id, err)
-	}
-	out := make(DigestSet, len(hashers))
-	for b, h := range hashers {
-		out[b] = h.sum()
-	}
-	return out, nil
-}
-
-// bucketHasher hashes the canonical content of one bucket.
-type bucketHasher struct {
-	h   hash.Hash
-	buf []byte
-}
-
-func newBucketHasher() *bucketHasher { return &bucketHasher{h: sha256.New()} }
-
-// add hashes values [i, j) of (series, field): the key once, then each
-// timestamp and value (docs/digest.md).
-func (bh *bucketHasher) add(series, field []byte, a *tsm.Array, i, j int) {
-	b := bh.buf[:0]
-	b = binary.AppendUvarint(b, uint64(len(series)))
-	b = append(b, series...)
-	b = binary.AppendUvarint(b, uint64(len(field)))
-	b = append(b, field...)
-	b = append(b, byte(a.Type))
-	b = binary.AppendUvarint(b, uint64(j-i))
-	for k := i; k < j; k++ {
-		b = binary.LittleEndian.AppendUint64(b, uint64(a.Timestamps[k]))
-		v := a.Value(k)
-		if v.Type == models.FieldTypeString {
-			b = binary.AppendUvarint(b, uint64(len(v.S)))
-			b = append(b, v.S...)
-		} else {
-			b = binary.LittleEndian.AppendUint64(b, v.N)
-		}
-		if len(b) >= 32<<10 {
-			bh.h.Write(b)
-			b = b[:0]
-		}
-	}
-	bh.h.Write(b)
-	bh.buf = b[:0]
-}
-
-func (bh *bucketHasher) sum() Digest {
-	var d Digest
-	bh.h.Sum(d[:0])
-	return d
 }
 
 // forEachKey calls fn for every (series, field) held by the read state's

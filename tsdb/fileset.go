@@ -1,12 +1,14 @@
 package tsdb
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/strata-db/strata/internal/durable"
@@ -67,6 +69,9 @@ type dataFile struct {
 	size     int64
 	refs     atomic.Int64
 	obsolete atomic.Bool
+
+	digestsMu sync.Mutex  // serializes making the digest file
+	digestsOK atomic.Bool // the digest file was checked (ensureDigests)
 }
 
 // openWrittenFile opens the file w has just written and closed, trusting
@@ -101,6 +106,7 @@ func (f *dataFile) release() {
 	_ = f.r.Close()
 	if f.obsolete.Load() {
 		_ = os.Remove(f.path)
+		_ = os.Remove(digestFilePath(f.path))
 	}
 }
 
@@ -148,6 +154,17 @@ func (s *Shard) openFiles() error {
 				delete(ids, name)
 				removed = true
 				break
+			}
+		}
+	}
+	// A digest file without its data file (its data file was deleted, and
+	// a crash came before the digest file was) could otherwise be taken
+	// for a later file of the same name.
+	for _, e := range entries {
+		base, ok := strings.CutSuffix(e.Name(), digestFileExt)
+		if _, live := ids[base+dataFileExt]; ok && !live {
+			if err := os.Remove(filepath.Join(s.dir, e.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("remove orphaned %s: %w", e.Name(), err)
 			}
 		}
 	}

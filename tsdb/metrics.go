@@ -22,6 +22,7 @@ type metrics struct {
 	files           prometheus.Gauge
 	shards          prometheus.Gauge
 	replayErrors    prometheus.Counter
+	digestDecoded   prometheus.Counter
 }
 
 // newMetrics builds the metrics and registers them with reg (nil: not
@@ -51,6 +52,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		files:           gauge("strata_tsdb_files", "Data files of all open shards."),
 		shards:          gauge("strata_tsdb_shards", "Open shards."),
 		replayErrors:    counter("strata_tsdb_wal_replay_errors_total", "WAL records skipped on replay because they did not decode."),
+		digestDecoded: counter("strata_tsdb_digest_decoded_windows_total",
+			"Anti-entropy digest contributions (one key in one window) hashed from decoded values instead of combined from digest files."),
 	}
 }
 

@@ -77,17 +77,22 @@ func (s *Shard) writeSnapshot(snap *snapState) (*dataFile, error) {
 	if err != nil {
 		return nil, err
 	}
+	dw := newDigestFileWriter(path, s.dig.window)
 	err = snap.c.forEachSorted(func(series, field []byte, arr *tsm.Array) error {
+		dw.addArray(arr)
 		return w.WriteValues(series, field, arr)
 	})
 	if err != nil {
+		dw.abort()
 		_ = w.Remove()
 		return nil, fmt.Errorf("write %s: %w", path, err)
 	}
 	if err := w.Close(); err != nil {
+		dw.abort()
 		_ = w.Remove()
 		return nil, fmt.Errorf("close %s: %w", path, err)
 	}
+	s.finishDigestFile(dw.finish())
 	f, err := openWrittenFile(w, id)
 	if err != nil {
 		return nil, fmt.Errorf("reopen %s: %w", path, err)

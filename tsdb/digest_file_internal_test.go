@@ -1,0 +1,319 @@
+package tsdb
+
+import (
+	"context"
+	"maps"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/strata-db/strata/tsdb/models"
+)
+
+// digestTestShard opens shard 1 of a fresh store in dir (8 series buckets
+// of 1 h) with the planner off; reopen with the same dir to restart it.
+func digestTestShard(t *testing.T, dir string) *Shard {
+	t.Helper()
+	cfg := NewConfig()
+	cfg.Dir = dir
+	cfg.CompactCheckInterval = 0
+	cfg.CompactThroughput = 0
+	cfg.DigestSeriesBuckets = 8
+	cfg.DigestWindow = Duration(time.Hour)
+	st := NewStore(cfg, nil, prometheus.NewRegistry())
+	if err := st.Open(); err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := st.CreateShard(1); err != nil {
+		t.Fatalf("create shard: %v", err)
+	}
+	return st.Shard(1)
+}
+
+func digestTestPoint(host, field string, ts int64, v models.Value) models.Point {
+	return models.Point{Measurement: []byte("m"), Tags: models.Tags{{Key: []byte("h"), Value: []byte(host)}},
+		Fields: []models.Field{{Key: []byte(field), Value: v}}, Time: ts}
+}
+
+// digestTestKey is the series key of digestTestPoint(host, ...).
+func digestTestKey(host string) []byte { return []byte("m,h=" + host) }
+
+// digestTestValues are 12 series × 3 fields (float, integer, string) at
+// 10-minute steps over 6 hours, each value a function of (host, ts, gen):
+// gen 1 overwrites gen 0 with other values.
+func digestTestValues(from, to int64, gen int) []models.Point {
+	var pts []models.Point
+	for h := range 12 {
+		host := "h" + strconv.Itoa(h)
+		for ts := from; ts < to; ts += int64(10 * time.Minute) {
+			n := ts/int64(time.Minute) + int64(h) + int64(gen)*1000
+			pts = append(pts,
+				digestTestPoint(host, "f", ts, models.FloatValue(float64(n)/3)),
+				digestTestPoint(host, "i", ts, models.IntegerValue(n)),
+				digestTestPoint(host, "s", ts, models.StringValue([]byte("v"+strconv.FormatInt(n, 10)))))
+		}
+	}
+	return pts
+}
+
+// write writes points to sh in batches.
+func digestTestWrite(t *testing.T, sh *Shard, pts []models.Point) {
+	t.Helper()
+	for i := 0; i < len(pts); i += 500 {
+		if err := sh.WritePoints(context.Background(), pts[i:min(i+500, len(pts))]); err != nil {
+			t.Fatalf("write: %v", err)
+		}
+	}
+}
+
+func digestsOf(t *testing.T, sh *Shard) DigestSet {
+	t.Helper()
+	ds, err := sh.Digests(context.Background())
+	if err != nil {
+		t.Fatalf("digests: %v", err)
+	}
+	return ds
+}
+
+// TestDigestFilesStayRight gives shards histories that make per-file
+// digests wrong if they are combined where they must not be (an overwrite
+// across files, a delete, a compaction, a digest file that
+// belongs to another data file) and checks every digest against a shard
+// that holds the same live values in its cache only, where they are
+// hashed value by value.
+func TestDigestFilesStayRight(t *testing.T) {
+	hour := int64(time.Hour)
+	tests := []struct {
+		name string
+		// history builds the shard under test; want writes the live
+		// content the same history leaves into a fresh shard.
+		history func(t *testing.T, sh *Shard, dir string) *Shard
+		want    func(t *testing.T, sh *Shard)
+		// combined: the last Digests must not decode any value.
+		combined bool
+	}{{
+		name: "disjoint files combined without decoding",
+		history: func(t *testing.T, sh *Shard, _ string) *Shard {
+			for start := int64(0); start < 6*hour; start += hour / 2 {
+				digestTestWrite(t, sh, digestTestValues(start, start+hour/2, 0))
+				digestMust(t, sh.Snapshot())
+			}
+			return sh
+		},
+		want:     func(t *testing.T, sh *Shard) { digestTestWrite(t, sh, digestTestValues(0, 6*hour, 0)) },
+		combined: true,
+	}, {
+		name: "overwrite across files",
+		history: func(t *testing.T, sh *Shard, _ string) *Shard {
+			digestTestWrite(t, sh, digestTestValues(0, 6*hour, 0))
+			digestMust(t, sh.Snapshot())
+			digestTestWrite(t, sh, digestTestValues(2*hour, 3*hour, 1))
+			digestMust(t, sh.Snapshot())
+			return sh
+		},
+		want: func(t *testing.T, sh *Shard) {
+			digestTestWrite(t, sh, digestTestValues(0, 2*hour, 0))
+			digestTestWrite(t, sh, digestTestValues(2*hour, 3*hour, 1))
+			digestTestWrite(t, sh, digestTestValues(3*hour, 6*hour, 0))
+		},
+	}, {
+		name: "overwrite from the cache",
+		history: func(t *testing.T, sh *Shard, _ string) *Shard {
+			digestTestWrite(t, sh, digestTestValues(0, 6*hour, 0))
+			digestMust(t, sh.Snapshot())
+			digestTestWrite(t, sh, digestTestValues(5*hour, 6*hour, 1))
+			return sh
+		},
+		want: func(t *testing.T, sh *Shard) {
+			digestTestWrite(t, sh, digestTestValues(0, 5*hour, 0))
+			digestTestWrite(t, sh, digestTestValues(5*hour, 6*hour, 1))
+		},
+	}, {
+		name: "delete over files",
+		history: func(t *testing.T, sh *Shard, _ string) *Shard {
+			digestTestWrite(t, sh, digestTestValues(0, 6*hour, 0))
+			digestMust(t, sh.Snapshot())
+			digestMust(t, sh.DeleteSeriesRange([][]byte{digestTestKey("h3")}, hour+1, 4*hour))
+			return sh
+		},
+		want: func(t *testing.T, sh *Shard) {
+			digestTestWrite(t, sh, digestTestValues(0, 6*hour, 0))
+			digestMust(t, sh.DeleteSeriesRange([][]byte{digestTestKey("h3")}, hour+1, 4*hour))
+		},
+	}, {
+		name: "delete applied by a full compaction",
+		history: func(t *testing.T, sh *Shard, _ string) *Shard {
+			digestTestWrite(t, sh, digestTestValues(0, 3*hour, 0))
+			digestMust(t, sh.Snapshot())
+			digestTestWrite(t, sh, digestTestValues(3*hour, 6*hour, 0))
+			digestMust(t, sh.Snapshot())
+			digestMust(t, sh.DeleteSeriesRange([][]byte{digestTestKey("h5")}, 0, 5*hour))
+			digestMust(t, sh.Compact(true))
+			return sh
+		},
+		want: func(t *testing.T, sh *Shard) {
+			digestTestWrite(t, sh, digestTestValues(0, 6*hour, 0))
+			digestMust(t, sh.DeleteSeriesRange([][]byte{digestTestKey("h5")}, 0, 5*hour))
+		},
+	}, {
+		name: "level and full compactions of overwrites",
+		history: func(t *testing.T, sh *Shard, _ string) *Shard {
+			for gen := range 2 {
+				for start := int64(0); start < 6*hour; start += 2 * hour {
+					digestTestWrite(t, sh, digestTestValues(start, start+hour, gen))
+					digestMust(t, sh.Snapshot())
+				}
+			}
+			digestMust(t, sh.Compact(false))
+			digestMust(t, sh.Compact(true))
+			return sh
+		},
+		want: func(t *testing.T, sh *Shard) {
+			for start := int64(0); start < 6*hour; start += 2 * hour {
+				digestTestWrite(t, sh, digestTestValues(start, start+hour, 1))
+			}
+		},
+		combined: true,
+	}, {
+		name: "compaction copying the blocks of keys in one input",
+		history: func(t *testing.T, sh *Shard, _ string) *Shard {
+			all := digestTestValues(0, 6*hour, 0)
+			for _, half := range [][]models.Point{all[:len(all)/2], all[len(all)/2:]} {
+				digestTestWrite(t, sh, half)
+				digestMust(t, sh.Snapshot())
+			}
+			digestMust(t, sh.Compact(true))
+			return sh
+		},
+		want:     func(t *testing.T, sh *Shard) { digestTestWrite(t, sh, digestTestValues(0, 6*hour, 0)) },
+		combined: true,
+	}, {
+		name: "digest files lost",
+		history: func(t *testing.T, sh *Shard, dir string) *Shard {
+			for start := int64(0); start < 6*hour; start += 2 * hour {
+				digestTestWrite(t, sh, digestTestValues(start, start+2*hour, 0))
+				digestMust(t, sh.Snapshot())
+			}
+			digestMust(t, sh.Close())
+			removeDigestFiles(t, sh.Path())
+			return digestTestShard(t, dir)
+		},
+		want: func(t *testing.T, sh *Shard) { digestTestWrite(t, sh, digestTestValues(0, 6*hour, 0)) },
+	}, {
+		name: "digest file of another data file",
+		history: func(t *testing.T, sh *Shard, dir string) *Shard {
+			digestTestWrite(t, sh, digestTestValues(0, 3*hour, 0))
+			digestMust(t, sh.Snapshot())
+			digestTestWrite(t, sh, digestTestValues(3*hour, 6*hour, 1))
+			digestMust(t, sh.Snapshot())
+			digestMust(t, sh.Close())
+			digs, _ := filepath.Glob(filepath.Join(sh.Path(), "*"+digestFileExt))
+			if len(digs) != 2 {
+				t.Fatalf("digest files: %v, want 2", digs)
+			}
+			b, err := os.ReadFile(digs[0])
+			digestMust(t, err)
+			digestMust(t, os.WriteFile(digs[1], b, 0o644))
+			return digestTestShard(t, dir)
+		},
+		want: func(t *testing.T, sh *Shard) {
+			digestTestWrite(t, sh, digestTestValues(0, 3*hour, 0))
+			digestTestWrite(t, sh, digestTestValues(3*hour, 6*hour, 1))
+		},
+	}}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			sh := tc.history(t, digestTestShard(t, dir), dir)
+			ref := digestTestShard(t, t.TempDir())
+			tc.want(t, ref)
+			want := digestsOf(t, ref)
+			if len(want) < 2 {
+				t.Fatalf("reference shard has %d buckets, want several", len(want))
+			}
+			before := counterValue(t, sh.metrics.digestDecoded)
+			got := digestsOf(t, sh)
+			if !maps.Equal(got, want) {
+				diff := 0
+				for b, d := range want {
+					if got[b] != d {
+						diff++
+					}
+				}
+				t.Fatalf("digests: %d of %d buckets differ from the shard holding the same values (%d buckets)", diff, len(want), len(got))
+			}
+			if decoded := counterValue(t, sh.metrics.digestDecoded) - before; tc.combined && decoded != 0 {
+				t.Fatalf("digests decoded %v key windows, want all combined from digest files", decoded)
+			}
+			// After a restart (digests computed afresh from the files).
+			digestMust(t, sh.Close())
+			if got := digestsOf(t, digestTestShard(t, dir)); !maps.Equal(got, want) {
+				t.Fatalf("digests after reopen differ from the shard holding the same values")
+			}
+		})
+	}
+}
+
+func removeDigestFiles(t *testing.T, dir string) {
+	t.Helper()
+	digs, err := filepath.Glob(filepath.Join(dir, "*"+digestFileExt))
+	digestMust(t, err)
+	if len(digs) == 0 {
+		t.Fatalf("no digest file in %s", dir)
+	}
+	for _, p := range digs {
+		digestMust(t, os.Remove(p))
+	}
+}
+
+// TestDigestFilesWrittenAndRemoved: snapshots and compactions write a
+// digest file beside each data file, a lost one is written again on
+// demand, compacted inputs lose theirs, and an orphan is removed on open.
+func TestDigestFilesWrittenAndRemoved(t *testing.T) {
+	dir := t.TempDir()
+	sh := digestTestShard(t, dir)
+	hour := int64(time.Hour)
+	for start := int64(0); start < 4*hour; start += hour {
+		digestTestWrite(t, sh, digestTestValues(start, start+hour, 0))
+		digestMust(t, sh.Snapshot())
+	}
+	countFiles := func(ext string) int {
+		m, err := filepath.Glob(filepath.Join(sh.Path(), "*"+ext))
+		digestMust(t, err)
+		return len(m)
+	}
+	if n, d := countFiles(dataFileExt), countFiles(digestFileExt); n != 4 || d != 4 {
+		t.Fatalf("after 4 snapshots: %d data files, %d digest files; want 4 and 4", n, d)
+	}
+	digestMust(t, sh.Compact(true))
+	want := digestsOf(t, sh)
+	if n, d := countFiles(dataFileExt), countFiles(digestFileExt); n != 1 || d != 1 {
+		t.Fatalf("after a full compaction: %d data files, %d digest files; want 1 and 1", n, d)
+	}
+	digestMust(t, sh.Close())
+	removeDigestFiles(t, sh.Path())
+	orphan := filepath.Join(sh.Path(), dataFileName(90, 90, 1)[:len(dataFileName(90, 90, 1))-len(dataFileExt)]+digestFileExt)
+	digestMust(t, os.WriteFile(orphan, []byte("left by a crash"), 0o644))
+	sh = digestTestShard(t, dir)
+	if _, err := os.Stat(orphan); !os.IsNotExist(err) {
+		t.Fatalf("orphaned digest file still there after open (stat: %v)", err)
+	}
+	if got := digestsOf(t, sh); !maps.Equal(got, want) {
+		t.Fatalf("digests after the digest file was lost differ")
+	}
+	if d := countFiles(digestFileExt); d != 1 {
+		t.Fatalf("digest files after Digests recomputed the lost one: %d, want 1", d)
+	}
+}
+
+func digestMust(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
