@@ -19,9 +19,12 @@ import (
 )
 
 // CopyFilesPath is the internode endpoint a copy's destination calls on
-// its source (POST ?shard=ID) for the shard's files: the source snapshots
-// the shard's cache, pins its immutable files (tsdb.Shard.ExportFiles)
-// and streams them as a shard file stream.
+// its source (POST ?shard=ID[&digests=1]) for the shard's files: the
+// source snapshots the shard's cache, pins its immutable files
+// (tsdb.Shard.ExportFiles) and streams them as a shard file stream. With
+// digests=1 the data files' digest files come too, so the destination
+// computes its Merkle root without decoding values; a destination of an
+// older version does not ask for them (it would refuse their names).
 //
 // A shard file stream is "SCF" and a version byte, the file count
 // (uvarint), then per file its name (uvarint length, bytes), its size
@@ -192,7 +195,7 @@ func serveShardFiles(store *tsdb.Store, logger *slog.Logger) http.Handler {
 			httpError(w, http.StatusNotFound, fmt.Sprintf("shard %d: %v", id, tsdb.ErrShardNotFound))
 			return
 		}
-		set, err := sh.ExportFiles()
+		set, err := sh.ExportFiles(tsdb.ExportOptions{Digests: r.URL.Query().Get("digests") == "1"})
 		if err != nil {
 			httpError(w, http.StatusInternalServerError, err.Error())
 			return
@@ -218,7 +221,7 @@ func copyFilesFrom(ctx context.Context, store *tsdb.Store, peers *antientropy.HT
 	if store.Shard(shard) != nil {
 		return false, 0, nil
 	}
-	rc, err := peers.Post(ctx, source, CopyFilesPath+"?shard="+strconv.FormatUint(shard, 10), nil)
+	rc, err := peers.Post(ctx, source, CopyFilesPath+"?digests=1&shard="+strconv.FormatUint(shard, 10), nil)
 	if pe := (*antientropy.PeerError)(nil); errors.As(err, &pe) && (pe.StatusCode == http.StatusNotFound || pe.StatusCode == http.StatusMethodNotAllowed) && pe.Code == "" {
 		return false, 0, nil
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -94,7 +95,7 @@ func TestShardFileCopy(t *testing.T) {
 	// In the cache only when the files are exported.
 	writeTestLines(t, src, 7, "disk,host=h9 used=1 6000\n")
 
-	set, err := sh.ExportFiles()
+	set, err := sh.ExportFiles(tsdb.ExportOptions{Digests: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,6 +116,12 @@ func TestShardFileCopy(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Each data file came with its digest file.
+	tsms, _ := filepath.Glob(filepath.Join(dst.Shard(7).Path(), "*.tsm"))
+	digs, _ := filepath.Glob(filepath.Join(dst.Shard(7).Path(), "*.digest"))
+	if len(tsms) == 0 || len(digs) != len(tsms) {
+		t.Fatalf("installed %d data files and %d digest files, want one digest file each", len(tsms), len(digs))
 	}
 	want, got := shardContent(t, sh), shardContent(t, dst.Shard(7))
 	if !strings.Contains(want, "disk,host=h9") || strings.Contains(want, "cpu,host=h3 [{usage") {

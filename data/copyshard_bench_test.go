@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"os"
@@ -24,6 +25,10 @@ import (
 // loads (10 values a line); STRATA_COPY_BENCH_LINES overrides it.
 const copyBenchLines = 200_000
 
+// copyBenchRandomSeries is how many series the random-float data of
+// STRATA_COPY_BENCH_RANDOM_LINES spreads its lines over.
+const copyBenchRandomSeries = 1000
+
 // BenchmarkCopyShard copies a shard of TSBS cpu-only data between two
 // in-process data nodes over loopback, as `strata ctl copy-shard` does
 // (stream, Merkle-root verification, owner change), and reports the
@@ -31,7 +36,10 @@ const copyBenchLines = 200_000
 // snapshotted and fully compacted), the bytes of shard files the copy
 // received (file-bytes/op) and the values its exchanges moved
 // (values-moved/op: 0 when the file-level copy brought everything). Each
-// iteration removes the copy again. The anti-entropy settings are the defaults. On a shared machine
+// iteration removes the copy again. STRATA_COPY_BENCH_RANDOM_LINES=n
+// loads n generated lines of 10 random floats each instead (about 8
+// bytes a value in the files where TSBS takes 0.35, for shards of
+// hundreds of MB). The anti-entropy settings are the defaults. On a shared machine
 // the CPU-second metrics (the whole process: both nodes and meta) are the
 // ones to compare.
 func BenchmarkCopyShard(b *testing.B) {
@@ -43,12 +51,22 @@ func BenchmarkCopyShard(b *testing.B) {
 		}
 		lines = n
 	}
-	batches := datasets.Batches(b, "tsbs-cpu-only-s100-1d.lp.gz", 5000, lines)
 	c := clustertest.New(b, clustertest.Options{Meta: 1, Data: 2})
 	c.CreateDatabase("db", 1)
-	for _, body := range batches {
+	write := func(body []byte) {
 		if code, msg := c.Write(0, url.Values{"db": {"db"}}, string(body)); code != http.StatusNoContent {
 			b.Fatalf("write: %d %s", code, msg)
+		}
+	}
+	if s := os.Getenv("STRATA_COPY_BENCH_RANDOM_LINES"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			b.Fatalf("STRATA_COPY_BENCH_RANDOM_LINES: %v", err)
+		}
+		writeRandomLines(n, write)
+	} else {
+		for _, body := range datasets.Batches(b, "tsbs-cpu-only-s100-1d.lp.gz", 5000, lines) {
+			write(body)
 		}
 	}
 	d := c.Server(0).MetaData()
@@ -159,4 +177,28 @@ func tsmBytes(b *testing.B, dir string) int64 {
 		b.Fatalf("no .tsm file in %s", dir)
 	}
 	return n
+}
+
+// writeRandomLines passes n lines of 10 random float fields, over
+// copyBenchRandomSeries series and one day, to write in batches of 5,000.
+func writeRandomLines(n int, write func([]byte)) {
+	rng := rand.New(rand.NewPCG(14, 50))
+	step := int64(24*time.Hour) / int64(max(1, n/copyBenchRandomSeries))
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano()
+	var buf []byte
+	for i := range n {
+		buf = fmt.Appendf(buf, "rnd,host=h%d ", i%copyBenchRandomSeries)
+		for f := range 10 {
+			if f > 0 {
+				buf = append(buf, ',')
+			}
+			buf = fmt.Appendf(buf, "f%d=", f)
+			buf = strconv.AppendFloat(buf, rng.Float64()*100, 'g', -1, 64)
+		}
+		buf = fmt.Appendf(buf, " %d\n", start+int64(i/copyBenchRandomSeries)*step)
+		if (i+1)%5000 == 0 || i == n-1 {
+			write(buf)
+			buf = buf[:0]
+		}
+	}
 }

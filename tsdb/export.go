@@ -44,10 +44,19 @@ func (e *ExportedFiles) Release() {
 	e.data = nil
 }
 
+// ExportOptions choose what ExportFiles includes besides the data files,
+// tombstones and index.
+type ExportOptions struct {
+	// Digests adds each data file's digest file (docs/digest.md), made
+	// first where missing, so the receiver's digests need not decode the
+	// data files. Receivers of an older version refuse the names.
+	Digests bool
+}
+
 // ExportFiles snapshots the shard's cache to a data file and pins the
 // shard's files for a file-level copy (see ExportedFiles). Writes that
 // arrive meanwhile are not in the set.
-func (s *Shard) ExportFiles() (*ExportedFiles, error) {
+func (s *Shard) ExportFiles(opts ExportOptions) (*ExportedFiles, error) {
 	if err := s.Snapshot(); err != nil {
 		return nil, err
 	}
@@ -57,8 +66,22 @@ func (s *Shard) ExportFiles() (*ExportedFiles, error) {
 	}
 	e := &ExportedFiles{data: rs.files}
 	for _, f := range rs.files {
-		e.Files = append(e.Files, ExportedFile{Name: filepath.Base(f.path), Size: f.size,
-			open: func() (io.ReadCloser, error) { return os.Open(f.path) }})
+		e.Files = append(e.Files, fileToExport(f.path, f.size))
+		if !opts.Digests {
+			continue
+		}
+		if err := f.ensureDigests(s.dig.window); err != nil {
+			// The receiver computes it from the data file.
+			s.logger.Warn("exporting a data file without its digest file", "file", f.path, "err", err)
+			continue
+		}
+		dp := digestFilePath(f.path)
+		fi, err := os.Stat(dp)
+		if err != nil {
+			e.Release()
+			return nil, fmt.Errorf("export shard %d: %w", s.id, err)
+		}
+		e.Files = append(e.Files, fileToExport(dp, fi.Size()))
 	}
 	// The tombstones as read with the files: a fresh sidecar holding them.
 	var tombs []byte
@@ -76,17 +99,27 @@ func (s *Shard) ExportFiles() (*ExportedFiles, error) {
 	return e, nil
 }
 
+// fileToExport is the file at p, named by its base name.
+func fileToExport(p string, size int64) ExportedFile {
+	return ExportedFile{Name: filepath.Base(p), Size: size,
+		open: func() (io.ReadCloser, error) { return os.Open(p) }}
+}
+
 func bytesFile(name string, b []byte) ExportedFile {
 	return ExportedFile{Name: name, Size: int64(len(b)),
 		open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }}
 }
 
 // ValidExportedFileName reports whether name is one ExportFiles produces:
-// a data file, the tombstones or the index snapshot. Anything else (a
-// path leaving the directory among them) is refused by an installer.
+// a data file, a data file's digest file, the tombstones or the index
+// snapshot. Anything else (a path leaving the directory among them) is
+// refused by an installer.
 func ValidExportedFileName(name string) bool {
 	if name == tombstoneFileName || name == path.Join(indexDirName, index.SnapshotFileName) {
 		return true
+	}
+	if base, ok := strings.CutSuffix(name, digestFileExt); ok {
+		name = base + dataFileExt
 	}
 	_, ok := parseDataFileName(name)
 	return ok && !strings.ContainsAny(name, `/\`)

@@ -81,7 +81,7 @@ func TestCleanCloseListsValidatedFiles(t *testing.T) {
 func TestInstallShardDropsValidatedList(t *testing.T) {
 	_, sh := openShard(t, testConfig(t.TempDir()))
 	must(t, sh.WritePoints(t.Context(), []models.Point{pt("a", "v", 1, models.IntegerValue(1))}), "write")
-	exp, err := sh.ExportFiles()
+	exp, err := sh.ExportFiles(tsdb.ExportOptions{})
 	must(t, err, "export")
 	defer exp.Release()
 	dst := openStore(t, testConfig(t.TempDir()))
