@@ -56,10 +56,11 @@ type Config struct {
 	RateLimit int64 `toml:"rate-limit"`
 	// CopyRateLimit bounds a shard copy's traffic in bytes per second on
 	// the copy's destination; 0 is unlimited. Copies are not held to
-	// RateLimit or CPUBudget there.
+	// RateLimit there, nor to CPUBudget on either node.
 	CopyRateLimit int64 `toml:"copy-rate-limit"`
-	// CPUBudget is the fraction (0, 1] of wall time an exchange may spend
-	// working; it sleeps the rest.
+	// CPUBudget is the fraction (0, 1] of wall time an exchange (and the
+	// answers to another node's) may spend working; it sleeps the rest.
+	// Shard copies' exchanges do not sleep, on either node.
 	CPUBudget float64 `toml:"cpu-budget"`
 	// MaxBatchSize bounds one fetch or apply message in bytes.
 	MaxBatchSize int `toml:"max-batch-size"`

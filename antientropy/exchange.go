@@ -37,7 +37,7 @@ func (s *Service) call(ctx context.Context, peer uint64, path string, req encodi
 	body := compress(raw)
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.RPCTimeout.D())
 	defer cancel()
-	rc, err := s.peers.Post(ctx, peer, path, bytes.NewReader(body))
+	rc, err := s.peers.Post(ctx, peer, copyPath(ctx, path), bytes.NewReader(body))
 	if err != nil {
 		return err
 	}

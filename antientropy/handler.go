@@ -144,7 +144,7 @@ func (s *Service) answerRoot(r *http.Request, req *RootRequest) (encoding.Binary
 	if err != nil {
 		return nil, err
 	}
-	return &resp, s.budget.pause(r.Context(), start)
+	return &resp, s.answerPause(r, start)
 }
 
 func (s *Service) answerNodes(r *http.Request, req *NodesRequest) (encoding.BinaryMarshaler, error) {
@@ -173,7 +173,7 @@ func (s *Service) answerSeries(r *http.Request, req *SeriesRequest) (encoding.Bi
 	if err != nil {
 		return nil, err
 	}
-	return resp, s.budget.pause(r.Context(), start)
+	return resp, s.answerPause(r, start)
 }
 
 func (s *Service) answerSlices(r *http.Request, req *SlicesRequest) (encoding.BinaryMarshaler, error) {
@@ -187,7 +187,7 @@ func (s *Service) answerSlices(r *http.Request, req *SlicesRequest) (encoding.Bi
 	if err != nil {
 		return nil, err
 	}
-	return resp, s.budget.pause(r.Context(), start)
+	return resp, s.answerPause(r, start)
 }
 
 func (s *Service) answerFetch(r *http.Request, req *FetchRequest) (encoding.BinaryMarshaler, error) {
@@ -202,7 +202,13 @@ func (s *Service) answerFetch(r *http.Request, req *FetchRequest) (encoding.Bina
 	}
 	resp := &FetchResponse{Served: uint32(served), Columns: cols,
 		Tombstones: tombstonesFor(sh.Tombstones(), req.Ranges[:served])}
-	return resp, s.budget.pause(r.Context(), start)
+	return resp, s.answerPause(r, start)
+}
+
+// answerPause sleeps off an answer's work since start as the CPU budget
+// asks, unless the request serves a shard copy (copyParam).
+func (s *Service) answerPause(r *http.Request, start time.Time) error {
+	return s.pauseUnlessCopy(r.Context(), r.URL.Query().Get(copyParam) == "1", start)
 }
 
 // heldShard returns a local shard, or an error wrapping ErrShardNotFound.

@@ -122,12 +122,19 @@ func newCluster(t testing.TB, n int, hints map[uint64]antientropy.Hints) *cluste
 
 // newClusterBuckets is newCluster with buckets digest series buckets.
 func newClusterBuckets(t testing.TB, n int, hints map[uint64]antientropy.Hints, buckets int) *cluster {
+	return newClusterConfig(t, n, hints, buckets, func(*antientropy.Config) {})
+}
+
+// newClusterConfig is newClusterBuckets with the services' configuration
+// (no cpu-budget or rate-limit) changed by configure.
+func newClusterConfig(t testing.TB, n int, hints map[uint64]antientropy.Hints, buckets int, configure func(*antientropy.Config)) *cluster {
 	t.Helper()
 	c := &cluster{t: t, stores: map[uint64]*tsdb.Store{}, svcs: map[uint64]*antientropy.Service{},
 		regs: map[uint64]*prometheus.Registry{}, peers: &handlerPeers{nodes: map[uint64]*antientropy.Service{}}}
 	c.cfg = antientropy.NewConfig()
 	c.cfg.CPUBudget = 1
 	c.cfg.RateLimit = 0
+	configure(&c.cfg)
 	d := &meta.Data{}
 	var owners []uint64
 	for id := uint64(1); id <= uint64(n); id++ {

@@ -58,13 +58,12 @@ type cpuBudget struct {
 	fraction float64
 }
 
-// pause sleeps off the work done since start; it returns ctx's error.
-func (b cpuBudget) pause(ctx context.Context, start time.Time) error {
+// pause returns how long to sleep off the work done since start.
+func (b cpuBudget) pause(start time.Time) time.Duration {
 	if b.fraction >= 1 {
-		return ctx.Err()
+		return 0
 	}
-	worked := time.Since(start)
-	return sleep(ctx, time.Duration(float64(worked)*(1-b.fraction)/b.fraction))
+	return time.Duration(float64(time.Since(start)) * (1 - b.fraction) / b.fraction)
 }
 
 // sleep waits d or until ctx ends.

@@ -13,6 +13,7 @@ type metrics struct {
 	pointsRepaired   *prometheus.CounterVec
 	bytes            *prometheus.CounterVec
 	duration         prometheus.Histogram
+	budgetSleep      prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -34,5 +35,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		duration: f.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "exchange_duration_seconds",
 			Help:    "Duration of one shard exchange with one other owner.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 4, 10)}),
+		budgetSleep: f.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "budget_sleep_seconds_total",
+			Help: "Time exchanges and the answers to other nodes' exchanges slept to stay within cpu-budget (shard copies' exchanges do not)."}),
 	}
 }

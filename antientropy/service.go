@@ -489,8 +489,29 @@ func (s *Service) limiterFor(ctx context.Context) *rateLimiter {
 // pause sleeps off the work done since start as the CPU budget asks,
 // except in a shard copy's exchange.
 func (s *Service) pause(ctx context.Context, start time.Time) error {
-	if ctx.Value(copyExchange{}) != nil {
+	return s.pauseUnlessCopy(ctx, ctx.Value(copyExchange{}) != nil, start)
+}
+
+// pauseUnlessCopy sleeps off the work done since start as the CPU budget
+// asks, unless the work serves a shard copy.
+func (s *Service) pauseUnlessCopy(ctx context.Context, copying bool, start time.Time) error {
+	d := s.budget.pause(start)
+	if copying || d <= 0 {
 		return ctx.Err()
 	}
-	return s.budget.pause(ctx, start)
+	s.metrics.budgetSleep.Add(d.Seconds())
+	return sleep(ctx, d)
+}
+
+// copyParam is the query parameter (=1) by which an exchange's requests
+// say they serve a shard copy, so the answering node does not hold them
+// to its cpu-budget either.
+const copyParam = "copy"
+
+// copyPath is path marked as serving a shard copy when ctx is a copy's.
+func copyPath(ctx context.Context, path string) string {
+	if ctx.Value(copyExchange{}) != nil {
+		return path + "?" + copyParam + "=1"
+	}
+	return path
 }

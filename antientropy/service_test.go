@@ -269,3 +269,23 @@ func TestSyncFromNonOwner(t *testing.T) {
 		t.Fatalf("second Sync: %q, %v; want equal", state, err)
 	}
 }
+
+// TestCopyExchangeNotHeldToBudget: a shard copy's exchange sleeps under
+// cpu-budget on neither node, while a background exchange does on both.
+func TestCopyExchangeNotHeldToBudget(t *testing.T) {
+	c := newClusterConfig(t, 2, nil, 64, func(cfg *antientropy.Config) { cfg.CPUBudget = 0.5 })
+	c.write(1, testData()...)
+	c.write(2, series("z", base, 50, func(i int) int64 { return int64(i) })...)
+	slept := func(id uint64) float64 { return counter(t, c.regs[id], "strata_ae_budget_sleep_seconds_total", "") }
+	if state, _, err := c.svcs[2].Sync(context.Background(), testShard, 1); err != nil || state != "repaired" {
+		t.Fatalf("copy exchange: %q, %v; want repaired", state, err)
+	}
+	if s1, s2 := slept(1), slept(2); s1 != 0 || s2 != 0 {
+		t.Fatalf("a copy exchange slept %vs on its source and %vs on its destination; want 0 on both", s1, s2)
+	}
+	c.write(2, pt("z", "usage", base+1, models.IntegerValue(-7)))
+	c.checkAll(1)
+	if s1, s2 := slept(1), slept(2); s1 == 0 || s2 == 0 {
+		t.Fatalf("a background exchange slept %vs on its initiator and %vs on the answering node; want both > 0", s1, s2)
+	}
+}
