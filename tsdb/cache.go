@@ -138,18 +138,34 @@ func (cs *cacheSeries) field(name []byte, hint int, create bool) (*cacheField, i
 	return &cs.fields[i], i, true
 }
 
+// cacheRef is where a series' entries are: its partition and entry.
+type cacheRef struct {
+	pt *cachePart
+	cs *cacheSeries
+}
+
 // writePoint appends every field of p to series' entries and returns the
-// bytes added to the cache.
-func (c *cache) writePoint(series []byte, p *models.Point) int64 {
-	pt := c.part(series)
-	pt.mu.Lock()
-	cs := pt.series[string(series)]
+// bytes added and the series' entry. ref is that entry when known (as
+// writePoint returned it for an earlier point of the series), else the
+// zero cacheRef. A known
+// entry saves hashing and looking up the series key again, but is only
+// valid while nothing removes entries from the cache: the write path holds
+// the shard's read lock, and deletes take its write lock.
+func (c *cache) writePoint(ref cacheRef, series []byte, p *models.Point) (int64, cacheRef) {
 	var add int64
-	if cs == nil {
-		cs = &cacheSeries{fields: make([]cacheField, 0, len(p.Fields))}
-		pt.series[string(series)] = cs
-		add += cacheSeriesOverhead + int64(len(series))
+	if ref.pt == nil {
+		ref.pt = c.part(series)
 	}
+	ref.pt.mu.Lock()
+	if ref.cs == nil {
+		ref.cs = ref.pt.series[string(series)]
+		if ref.cs == nil {
+			ref.cs = &cacheSeries{fields: make([]cacheField, 0, len(p.Fields))}
+			ref.pt.series[string(series)] = ref.cs
+			add += cacheSeriesOverhead + int64(len(series))
+		}
+	}
+	cs := ref.cs
 	for j := range p.Fields {
 		f := &p.Fields[j]
 		e, _, created := cs.field(f.Key, j, true)
@@ -158,9 +174,9 @@ func (c *cache) writePoint(series []byte, p *models.Point) int64 {
 		}
 		add += appendCached(e, p.Time, f.Value)
 	}
-	pt.mu.Unlock()
+	ref.pt.mu.Unlock()
 	c.size.Add(add)
-	return add
+	return add, ref
 }
 
 // write appends one value and returns the bytes it added.

@@ -105,10 +105,10 @@ func TestCacheWideSeries(t *testing.T) {
 		p.Fields = append(p.Fields, models.Field{Key: []byte(fmt.Sprintf("f%d", i)), Value: models.IntegerValue(int64(i))})
 	}
 	p.Time = 1
-	c.writePoint(series, &p)
+	c.writePoint(cacheRef{}, series, &p)
 	slices.Reverse(p.Fields) // out of order: the position hint misses
 	p.Time = 2
-	c.writePoint(series, &p)
+	c.writePoint(cacheRef{}, series, &p)
 	c.deleteRange(&Tombstone{SeriesKey: series, Field: []byte("f5"), Min: math.MinInt64, Max: math.MaxInt64})
 	for i := range n {
 		c.write(series, []byte(fmt.Sprintf("f%d", i)), 3, models.IntegerValue(int64(-i)))

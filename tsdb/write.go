@@ -17,6 +17,8 @@ type writeScratch struct {
 	buckets []BucketID
 	// seriesBuckets is the series bucket of each point enc encoded.
 	seriesBuckets []uint32
+	// cacheRefs is the cache entry of each point enc encoded.
+	cacheRefs []cacheRef
 }
 
 // idleWriteScratch keeps idle writeScratch values across GCs (the GC runs
@@ -40,6 +42,11 @@ func putWriteScratch(sc *writeScratch) {
 	}
 	if cap(sc.seriesBuckets) > maxIdleWriteBuffer/8 {
 		sc.seriesBuckets = nil
+	}
+	// The entries are only valid during one write.
+	clear(sc.cacheRefs)
+	if cap(sc.cacheRefs) > maxIdleWriteBuffer/16 {
+		sc.cacheRefs = nil
 	}
 	idleWriteScratch.Put(sc)
 }
@@ -99,6 +106,7 @@ func (s *Shard) WritePoints(ctx context.Context, points []models.Point) error {
 	var added int64
 	sc.buckets = sc.buckets[:0]
 	sc.seriesBuckets = sc.seriesBuckets[:0]
+	sc.cacheRefs = sc.cacheRefs[:0]
 	k := 0
 	for i := range points {
 		p := &points[i]
@@ -106,15 +114,20 @@ func (s *Shard) WritePoints(ctx context.Context, points []models.Point) error {
 			continue
 		}
 		series := sc.enc.seriesKey(k)
-		// The series bucket is hashed once per series of the batch.
+		// The series bucket is hashed, and the cache entry looked up,
+		// once per series of the batch.
+		var ref cacheRef
 		if first := sc.enc.keys[k].first; first == k {
 			sc.seriesBuckets = append(sc.seriesBuckets, s.dig.seriesBucket(series))
 		} else {
 			sc.seriesBuckets = append(sc.seriesBuckets, sc.seriesBuckets[first])
+			ref = sc.cacheRefs[first]
 		}
 		b := s.dig.bucketAt(sc.seriesBuckets[k], p.Time)
+		add, ref := c.writePoint(ref, series, p)
+		sc.cacheRefs = append(sc.cacheRefs, ref)
+		added += add
 		k++
-		added += c.writePoint(series, p)
 		if len(sc.buckets) == 0 || sc.buckets[len(sc.buckets)-1] != b {
 			sc.buckets = append(sc.buckets, b)
 		}

@@ -269,7 +269,7 @@ func (p *Parser) parseEntry(prec Precision, defaultTime int64) (int, error) {
 	if n, t, ok := p.knownSeries(raw); ok {
 		// An earlier good line had these very bytes: share its series.
 		p.tags, p.arena = p.tags[:t0], p.arena[:na]
-		name, tags = n, t
+		name, tags, raw = n, t, ""
 	} else {
 		tags, semErr = p.ownTags(name, t0)
 	}
@@ -375,17 +375,15 @@ func (p *Parser) addField(lf *lineFields, e entry, f0 int, k []byte, v Value) {
 	}
 }
 
-// appendPoint appends the point of a good line, whose raw
-// "measurement,tags" text (empty when not in the body as is) the series
-// cache learns.
-func (p *Parser) appendPoint(raw string, name []byte, tags Tags, f0 int, ts int64) {
-	if raw != "" {
-		if _, ok := p.series[raw]; !ok {
-			if p.series == nil {
-				p.series = make(map[string]int32)
-			}
-			p.series[raw] = int32(len(p.points))
+// appendPoint appends the point of a good line. newRaw is the line's raw
+// "measurement,tags" text for the series cache to learn, or empty when
+// the cache knows it already or it is not in the body as is.
+func (p *Parser) appendPoint(newRaw string, name []byte, tags Tags, f0 int, ts int64) {
+	if newRaw != "" {
+		if p.series == nil {
+			p.series = make(map[string]int32)
 		}
+		p.series[newRaw] = int32(len(p.points))
 	}
 	p.points = append(p.points, Point{
 		Measurement: name,
@@ -417,8 +415,9 @@ func (p *Parser) parseSimpleLine(start, end int) bool {
 	}
 	t0, f0, na := len(p.tags), len(p.fields), len(p.arena)
 	raw := unsafe.String(&line[0], sp)
-	name, tags, ok := p.knownSeries(raw)
-	if !ok {
+	name, tags, known := p.knownSeries(raw)
+	if !known {
+		var ok bool
 		if name, ok = p.scanSimpleSeries(line[:sp]); ok {
 			var err error
 			tags, err = p.ownTags(name, t0)
@@ -467,6 +466,7 @@ func (p *Parser) parseSimpleLine(start, end int) bool {
 			for i < len(line) && line[i] != ',' && line[i] != ' ' {
 				i++
 			}
+			var ok bool
 			if v, ok = simpleValue(line[v0:i]); !ok {
 				return p.rejectSimple(t0, f0, na)
 			}
@@ -499,6 +499,9 @@ func (p *Parser) parseSimpleLine(start, end int) bool {
 				return p.rejectSimple(t0, f0, na)
 			}
 		}
+	}
+	if known {
+		raw = ""
 	}
 	p.appendPoint(raw, name, tags, f0, ts)
 	return true
