@@ -137,13 +137,17 @@ func TestConnectionLimit(t *testing.T) {
 // peerLimitServer serves a handler behind limitPerPeer(max) as the RPC
 // server is wired (key verifying requests and naming their node; nil: no
 // secret). A request to /block waits, after sending its name on entered,
-// until release is closed.
+// until unblock is called (at the latest when the test ends).
 type peerLimitServer struct {
 	url string
+	ln  *peerLimitListener
 	// reg holds the refused connections counter.
 	reg     *prometheus.Registry
 	entered chan struct{}
 	release chan struct{}
+	once    sync.Once
+	// blocked tracks the requests block started.
+	blocked sync.WaitGroup
 }
 
 func newPeerLimitServer(t *testing.T, max int, key *nodeauth.Key) *peerLimitServer {
@@ -155,7 +159,7 @@ func newPeerLimitServer(t *testing.T, max int, key *nodeauth.Key) *peerLimitServ
 	s := &peerLimitServer{reg: prometheus.NewRegistry(), entered: make(chan struct{}, 16), release: make(chan struct{})}
 	refused := prometheus.NewCounter(prometheus.CounterOpts{Name: "refused"})
 	s.reg.MustRegister(refused)
-	ln := limitPerPeer(raw, max, refused)
+	s.ln = limitPerPeer(raw, max, refused).(*peerLimitListener)
 	srv := &http.Server{ConnContext: withPeerConn, Handler: key.Handler(identifyPeers(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/block" {
 			s.entered <- struct{}{}
@@ -163,10 +167,36 @@ func newPeerLimitServer(t *testing.T, max int, key *nodeauth.Key) *peerLimitServ
 		}
 		io.WriteString(w, "ok")
 	}), key.Identity), nil)}
-	go srv.Serve(ln)
+	go srv.Serve(s.ln)
 	t.Cleanup(func() { srv.Close() })
-	s.url = "http://" + ln.Addr().String()
+	t.Cleanup(s.unblock) // first: answers the blocked requests
+	s.url = "http://" + s.ln.Addr().String()
 	return s
+}
+
+// unblock answers every blocked request and waits for their clients.
+func (s *peerLimitServer) unblock() {
+	s.once.Do(func() { close(s.release) })
+	s.blocked.Wait()
+}
+
+// waitClosed waits until the server has closed every connection counted
+// against peer (a client sees an answer before the server closes).
+func (s *peerLimitServer) waitClosed(t *testing.T, peer string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s.ln.mu.Lock()
+		n := s.ln.open[peer]
+		s.ln.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections of %s still open after 10s", n, peer)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // get sends one request on a new connection, signed as node identity with
@@ -183,11 +213,11 @@ func (s *peerLimitServer) get(key *nodeauth.Key, identity, path string) (int, st
 }
 
 // block starts n requests to /block from node identity and waits until
-// they are all being served; wg ends when they have been answered 200.
-func (s *peerLimitServer) block(t *testing.T, wg *sync.WaitGroup, key *nodeauth.Key, identity string, n int) {
+// they are all being served; each must be answered 200 once unblocked.
+func (s *peerLimitServer) block(t *testing.T, key *nodeauth.Key, identity string, n int) {
 	t.Helper()
 	for range n {
-		wg.Go(func() {
+		s.blocked.Go(func() {
 			if code, body, err := s.get(key, identity, "/block"); err != nil || code != 200 {
 				t.Errorf("admitted request of node %q: %d %s %v; want 200", identity, code, body, err)
 			}
@@ -208,8 +238,7 @@ func (s *peerLimitServer) block(t *testing.T, wg *sync.WaitGroup, key *nodeauth.
 // its place.
 func TestPeerConnectionLimit(t *testing.T) {
 	s := newPeerLimitServer(t, 2, nil)
-	var wg sync.WaitGroup
-	s.block(t, &wg, nil, "", 2)
+	s.block(t, nil, "", 2)
 	code, body, err := s.get(nil, "", "/")
 	if err != nil || code != http.StatusServiceUnavailable || !strings.Contains(body, `"code":"too_many_connections"`) ||
 		!strings.Contains(body, "rpc-max-conns-per-peer is 2") {
@@ -218,8 +247,7 @@ func TestPeerConnectionLimit(t *testing.T) {
 	if mfs, err := s.reg.Gather(); err != nil || len(mfs) != 1 || mfs[0].GetMetric()[0].GetCounter().GetValue() < 1 {
 		t.Errorf("refused counter %v (%v); want at least 1", mfs, err)
 	}
-	close(s.release)
-	wg.Wait()
+	s.unblock()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		code, _, err := s.get(nil, "", "/")
@@ -241,21 +269,20 @@ func TestPeerConnectionLimit(t *testing.T) {
 func TestPeerConnectionLimitPerNode(t *testing.T) {
 	key := nodeauth.New("s3cret")
 	s := newPeerLimitServer(t, 2, key)
-	var wg sync.WaitGroup
-	s.block(t, &wg, key, "1", 2)
-	s.block(t, &wg, key, "2", 2)
+	s.block(t, key, "1", 2)
+	s.block(t, key, "2", 2)
 	code, body, err := s.get(key, "1", "/")
 	if err != nil || code != http.StatusServiceUnavailable || !strings.Contains(body, `"code":"too_many_connections"`) ||
 		!strings.Contains(body, "too many connections from node 1: rpc-max-conns-per-peer is 2") {
 		t.Errorf("third connection of node 1: %d %s %v; want 503 naming node 1 and the limit", code, body, err)
 	}
+	s.waitClosed(t, "127.0.0.1") // the refused connection
 	if code, body, err := s.get(key, "", "/"); err != nil || code != 200 {
 		t.Errorf("connection naming no node, while its IP has none open: %d %s %v; want 200", code, body, err)
 	}
-	s.block(t, &wg, key, "", 2)
+	s.waitClosed(t, "127.0.0.1")
+	s.block(t, key, "", 2)
 	if code, body, err := s.get(key, "", "/"); err != nil || code != http.StatusServiceUnavailable || !strings.Contains(body, "too many connections from 127.0.0.1") {
 		t.Errorf("third connection naming no node: %d %s %v; want 503 naming the IP", code, body, err)
 	}
-	close(s.release)
-	wg.Wait()
 }
