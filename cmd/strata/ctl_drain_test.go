@@ -108,3 +108,24 @@ func TestCtlRemoveDataDrainLastNode(t *testing.T) {
 		t.Fatalf("data node 1 after a refused drain: got %+v, want it present and not draining", n)
 	}
 }
+
+// TestCtlReplaceDataRefusesDrainingNode checks that replace-data does not
+// give a dead node's shards to a node marked draining (which rebalance
+// would move away again), and says how to clear the mark.
+func TestCtlReplaceDataRefusesDrainingNode(t *testing.T) {
+	addrs, client := metaWithDataNodes(t, 2)
+	if err := client.SetDataNodeDraining(context.Background(), 2, true); err != nil {
+		t.Fatalf("mark node 2 draining: %v", err)
+	}
+	out, err := runCtl(t, addrs, "", "replace-data", "1", "2")
+	if err == nil || !strings.Contains(err.Error(), "draining") || !strings.Contains(err.Error(), "--draining=false") {
+		t.Fatalf("replace-data onto a draining node: got %v (%s), want a refusal naming the mark and how to clear it", err, out)
+	}
+	d, _, err := client.ReadData(context.Background(), meta.ReadConsistent)
+	if err != nil {
+		t.Fatalf("read state: %v", err)
+	}
+	if d.DataNode(1) == nil {
+		t.Fatalf("data node 1 was removed by a refused replace-data")
+	}
+}

@@ -448,6 +448,9 @@ refuses unless --force, which gives NEW those shards empty.`,
 					return fmt.Errorf("data node %d is not in the cluster state", id)
 				}
 			}
+			if d.DataNode(repl).Draining {
+				return fmt.Errorf("data node %d is marked draining, so it would give the shards away again; clear the mark first (strata ctl update-data %d --draining=false)", repl, repl)
+			}
 			moves, orphans := replacementMoves(d, dead, repl)
 			if len(orphans) > 0 && !force {
 				return fmt.Errorf("node %d is the only owner of shard(s) %v: their data cannot be copied; give them to node %d empty with --force, or bring node %d back", dead, orphans, repl, dead)
