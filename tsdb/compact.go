@@ -1,7 +1,6 @@
 package tsdb
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -25,6 +24,23 @@ const (
 	// maxPlannedLevel is the highest level a level compaction produces;
 	// full compactions go above it.
 	maxPlannedLevel = 4
+	// sparseLevelRun is the run of sparse level-1 files (fewer than
+	// sparseValuesPerKey values per key) that triggers their compaction,
+	// and the most one compaction merges. A burst of new series makes
+	// such files: a snapshot of a million series holds a value or two per
+	// key, so a compaction rewrites a key's block and index entry for each
+	// value, once per level. Merging them in runs of 16 rather than 4
+	// rewrites each key once where runs of 4 rewrote it two or three times
+	// during the burst (issue 17).
+	sparseLevelRun = 16
+	// sparseValuesPerKey is the average values per key under which a
+	// level-1 file of at least sparseMinKeys keys is sparse.
+	sparseValuesPerKey = 4
+	sparseMinKeys      = 10_000
+	// sparseIdle is how long a shard must go without writes before a run
+	// of sparse level-1 files shorter than sparseLevelRun (but at least
+	// levelRun) is compacted anyway.
+	sparseIdle = time.Minute
 )
 
 // errCompactionAborted is returned when Close interrupts a compaction.
@@ -78,21 +94,36 @@ func (s *Shard) compactPlanned(cold bool) {
 // one level below maxPlannedLevel, and the level to write. Adjacent in
 // sequence order matters: merging non-adjacent files would let the output
 // (which takes its newest input's sequence) shadow a newer file between
-// them.
+// them. A run of sparse level-1 files waits until it is sparseLevelRun
+// long or the shard has been idle for sparseIdle.
 func (s *Shard) planLevel() ([]*dataFile, int) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	for i := 0; i < len(s.files); {
 		j := i
-		for j < len(s.files) && s.files[j].level == s.files[i].level {
+		for j < len(s.files) && s.files[j].level == s.files[i].level && sparse(s.files[j]) == sparse(s.files[i]) {
 			j++
 		}
-		if lvl := s.files[i].level; lvl < maxPlannedLevel && j-i >= levelRun {
-			return slices.Clone(s.files[i:min(j, i+maxRun)]), lvl + 1
+		lvl, run, width := s.files[i].level, levelRun, maxRun
+		if sparse(s.files[i]) {
+			run, width = sparseLevelRun, sparseLevelRun
+			if s.idle() >= sparseIdle {
+				run = levelRun
+			}
+		}
+		if lvl < maxPlannedLevel && j-i >= run {
+			return slices.Clone(s.files[i:min(j, i+width)]), lvl + 1
 		}
 		i = j
 	}
 	return nil, 0
+}
+
+// sparse reports whether f is a level-1 file of many keys of few values
+// (a file whose value count is unknown, opened at start, is not).
+func sparse(f *dataFile) bool {
+	keys, values := int64(f.r.KeyCount()), f.r.ValueCount()
+	return f.level == 1 && keys >= sparseMinKeys && values >= 0 && values < sparseValuesPerKey*keys
 }
 
 // compactFull merges every file into one when there is more than one file
@@ -228,17 +259,15 @@ func (s *Shard) inputsGone(paths []string) bool {
 // compaction's CPU at a million series (issue 17).
 func (s *Shard) mergeInto(w *tsm.Writer, dm *digestMerge, inputs []*dataFile, tombs []Tombstone, start time.Time) error {
 	its := make([]*tsm.Iterator, len(inputs))
-	live := make([]bool, len(inputs))
+	next := keyHeap{its: its}
 	for i, f := range inputs {
 		its[i] = f.r.Iterator()
-		if live[i] = its[i].Next(); live[i] {
+		if its[i].Next() {
+			next.push(i)
 			dm.next(i)
 		}
 	}
-	// atKey reports whether input i's iterator is at (series, field).
-	atKey := func(i int, series, field []byte) bool {
-		return live[i] && bytes.Equal(its[i].Series(), series) && bytes.Equal(its[i].Field(), field)
-	}
+	var at []int // the inputs at the current key, in input order
 
 	type source struct {
 		in    int // index in inputs
@@ -260,31 +289,22 @@ func (s *Shard) mergeInto(w *tsm.Writer, dm *digestMerge, inputs []*dataFile, to
 	var blk tsm.Array
 	throttled := int64(-throttleCheckBytes) // w.Size() at the last check; the first key checks
 	for {
-		// The smallest key at the inputs' iterators is the next one; its
-		// bytes alias the input's mapping, valid for the whole merge.
-		var series, field []byte
-		found := false
-		for i, it := range its {
-			if !live[i] {
-				continue
-			}
-			c := bytes.Compare(it.Series(), series)
-			if c == 0 {
-				c = bytes.Compare(it.Field(), field)
-			}
-			if !found || c < 0 {
-				series, field, found = it.Series(), it.Field(), true
-			}
-		}
-		if !found {
+		if len(next.idx) == 0 {
 			return nil
 		}
+		// The smallest key at the inputs' iterators is the next one; its
+		// bytes alias the input's mapping, valid for the whole merge.
+		top := its[next.idx[0]]
+		series, field := top.Series(), top.Field()
+		at = at[:0]
+		for len(next.idx) > 0 && compareKey(its[next.idx[0]].Series(), its[next.idx[0]].Field(), series, field) == 0 {
+			at = append(at, next.pop())
+		}
+		slices.Sort(at)
 		srcs = srcs[:0]
-		for i, f := range inputs {
-			if atKey(i, series, field) {
-				metas[i] = append(metas[i][:0], its[i].Entries()...)
-				srcs = append(srcs, source{in: i, f: f, typ: its[i].Type(), metas: metas[i]})
-			}
+		for _, i := range at {
+			metas[i] = append(metas[i][:0], its[i].Entries()...)
+			srcs = append(srcs, source{in: i, f: inputs[i], typ: its[i].Type(), metas: metas[i]})
 		}
 		if len(srcs) == 1 && !tombstoned(tombs, srcs[0].f.seq, series, field) {
 			// Only one input holds the key and nothing deletes from it: copy
@@ -332,14 +352,64 @@ func (s *Shard) mergeInto(w *tsm.Writer, dm *digestMerge, inputs []*dataFile, to
 				return err
 			}
 		}
-		for i := range its {
-			if atKey(i, series, field) {
-				if live[i] = its[i].Next(); live[i] {
-					dm.next(i)
-				}
+		for _, i := range at {
+			if its[i].Next() {
+				next.push(i)
+				dm.next(i)
 			}
 		}
 	}
+}
+
+// keyHeap is a binary min-heap of merge inputs (indexes into its) ordered
+// by their iterators' current keys, ties by index: a merge of k inputs
+// finds its next key in O(log k) comparisons, where a scan of every input
+// took k (sparse level-1 runs merge sparseLevelRun files at once).
+type keyHeap struct {
+	its []*tsm.Iterator
+	idx []int
+}
+
+func (h *keyHeap) less(a, b int) bool {
+	ia, ib := h.idx[a], h.idx[b]
+	if c := compareKey(h.its[ia].Series(), h.its[ia].Field(), h.its[ib].Series(), h.its[ib].Field()); c != 0 {
+		return c < 0
+	}
+	return ia < ib
+}
+
+func (h *keyHeap) push(i int) {
+	h.idx = append(h.idx, i)
+	for j := len(h.idx) - 1; j > 0; {
+		parent := (j - 1) / 2
+		if !h.less(j, parent) {
+			break
+		}
+		h.idx[j], h.idx[parent] = h.idx[parent], h.idx[j]
+		j = parent
+	}
+}
+
+func (h *keyHeap) pop() int {
+	top := h.idx[0]
+	last := len(h.idx) - 1
+	h.idx[0] = h.idx[last]
+	h.idx = h.idx[:last]
+	for j := 0; ; {
+		l, m := 2*j+1, j
+		if l < last && h.less(l, m) {
+			m = l
+		}
+		if l+1 < last && h.less(l+1, m) {
+			m = l + 1
+		}
+		if m == j {
+			break
+		}
+		h.idx[j], h.idx[m] = h.idx[m], h.idx[j]
+		j = m
+	}
+	return top
 }
 
 // tombstoned reports whether any tombstone deletes from (series, field) in

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -253,5 +255,91 @@ func TestMergeBufsReuse(t *testing.T) {
 				t.Fatalf("round %d: input value %d changed by the merge", round, j)
 			}
 		}
+	}
+}
+
+// TestPlanSparseLevelRuns checks the planner's rule for level-1 files of
+// many keys of few values (a burst of new series): such a run waits until
+// it is sparseLevelRun files long, or the shard has been idle for
+// sparseIdle, and is then merged whole; dense files are still merged in
+// runs of levelRun.
+func TestPlanSparseLevelRuns(t *testing.T) {
+	dir := t.TempDir()
+	cfg := NewConfig()
+	cfg.Dir = dir
+	cfg.CompactCheckInterval = 0
+	shardDir := filepath.Join(dir, "1")
+	if err := os.MkdirAll(shardDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// writeL1 writes the level-1 file of sequence seq: keys of one value
+	// each, or of sparseValuesPerKey values (dense).
+	writeL1 := func(seq uint64, keys, values int) {
+		w, err := tsm.NewWriter(filepath.Join(shardDir, dataFileName(seq, seq, 1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k := range keys {
+			var a tsm.Array
+			for v := range values {
+				if err := a.Append(int64(seq)*100+int64(v), models.IntegerValue(int64(k))); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := w.WriteValues([]byte(fmt.Sprintf("m,host=h%06d", k)), []byte("v"), &a); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	open := func() (*Store, *Shard) {
+		st := NewStore(cfg, nil, prometheus.NewRegistry())
+		if err := st.Open(); err != nil {
+			t.Fatalf("open: %v", err)
+		}
+		return st, st.Shard(1)
+	}
+	// Four dense files, then sparseLevelRun-1 sparse ones.
+	for seq := uint64(1); seq <= 4; seq++ {
+		writeL1(seq, 10, sparseValuesPerKey)
+	}
+	for seq := uint64(5); seq < 5+sparseLevelRun-1; seq++ {
+		writeL1(seq, sparseMinKeys, 1)
+	}
+	st, sh := open()
+	inputs, level := sh.planLevel()
+	if len(inputs) != 4 || inputs[0].seq != 1 || level != 2 || sparse(inputs[0]) {
+		t.Fatalf("first plan: %d inputs from seq %d to level %d; want the 4 dense files to level 2", len(inputs), inputs[0].seq, level)
+	}
+	if err := sh.compact(inputs, level, false); err != nil {
+		t.Fatalf("compact: %v", err)
+	}
+	if inputs, _ := sh.planLevel(); inputs != nil {
+		t.Fatalf("plan with %d sparse files: got %d inputs from seq %d; want none", sparseLevelRun-1, len(inputs), inputs[0].seq)
+	}
+	sh.lastWrite.Store(time.Now().Add(-sparseIdle).UnixNano())
+	if inputs, _ := sh.planLevel(); len(inputs) != sparseLevelRun-1 {
+		t.Fatalf("plan with %d sparse files, shard idle: got %d inputs; want all of them", sparseLevelRun-1, len(inputs))
+	}
+	sh.lastWrite.Store(time.Now().UnixNano())
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Two more: the run is full and merges sparseLevelRun files (the last
+	// waits for the next run). Files opened through the list of validated
+	// files have no value count and are not sparse: remove the list.
+	writeL1(5+sparseLevelRun-1, sparseMinKeys, 1)
+	writeL1(5+sparseLevelRun, sparseMinKeys, 1)
+	if err := os.Remove(filepath.Join(shardDir, validatedFileName)); err != nil {
+		t.Fatal(err)
+	}
+	st, sh = open()
+	defer st.Close()
+	inputs, level = sh.planLevel()
+	if len(inputs) != sparseLevelRun || inputs[0].seq != 5 || level != 2 {
+		t.Fatalf("plan with %d sparse files: got %d inputs from seq %d to level %d; want %d from seq 5 to level 2",
+			sparseLevelRun+1, len(inputs), inputs[0].seq, level, sparseLevelRun)
 	}
 }

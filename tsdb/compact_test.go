@@ -15,7 +15,8 @@ import (
 // in time, overlap, overwrite each other and are partly deleted, for every
 // field type (strings of varying length: compaction reuses its buffers
 // across keys and shares string bytes), and checks every key against a
-// model of what was written, after level and full compactions.
+// model of what was written, after level and full compactions, the last
+// of 15 files.
 func TestCompactionMergesAllTypes(t *testing.T) {
 	_, sh := openShard(t, testConfig(t.TempDir()))
 	rng := rand.New(rand.NewPCG(7, 8))
@@ -102,6 +103,13 @@ func TestCompactionMergesAllTypes(t *testing.T) {
 	write(12_000, 12_100, 1, hosts)
 	must(t, sh.Compact(true), "second full compaction")
 	check("second full compaction")
+	// A wide merge: 14 overlapping files and the full one, the keys of each
+	// in some of them (compaction orders its inputs' keys in a heap).
+	for i := range int64(14) {
+		write(i*300, i*300+900, 1+i%3, hosts[i%4:])
+	}
+	must(t, sh.Compact(true), "wide full compaction")
+	check("wide full compaction")
 }
 
 func firstDiff(a, b []tv) string {

@@ -31,6 +31,7 @@ type Reader struct {
 	nSeries  int
 	nKeys    int
 	nBlocks  int
+	nValues  int64
 	minTime  int64
 	maxTime  int64
 	unmapped bool
@@ -80,7 +81,7 @@ func OpenValidated(path string, v Validated) (*Reader, error) {
 		if err := r.checkIndexCRC(ft); err != nil {
 			return nil, err
 		}
-		r.nKeys, r.nBlocks = int(ft.keyCount), v.Blocks
+		r.nKeys, r.nBlocks, r.nValues = int(ft.keyCount), v.Blocks, -1
 		r.minTime, r.maxTime = ft.minTime, ft.maxTime
 		return r, nil
 	})
@@ -239,6 +240,9 @@ func (r *Reader) validate() error {
 			}
 			r.minTime = min(r.minTime, entries[0].MinTime)
 			r.maxTime = max(r.maxTime, entries[len(entries)-1].MaxTime)
+			for k := range entries {
+				r.nValues += int64(entries[k].Count)
+			}
 			r.nKeys++
 			r.nBlocks += nb
 		}
@@ -300,6 +304,10 @@ func (r *Reader) SeriesCount() int { return r.nSeries }
 
 // BlockCount returns the number of blocks in the file.
 func (r *Reader) BlockCount() int { return r.nBlocks }
+
+// ValueCount returns the number of values in the file's blocks, or -1 when
+// the file was opened by OpenValidated (which does not walk the index).
+func (r *Reader) ValueCount() int64 { return r.nValues }
 
 // Close unmaps the file. It is idempotent. See the Reader doc for the
 // rule on concurrent use.

@@ -527,6 +527,13 @@ func TestWriterOpenReader(t *testing.T) {
 	if summarize(got) != summarize(want) {
 		t.Fatalf("OpenReader: %+v; Open: %+v", summarize(got), summarize(want))
 	}
+	var values int64
+	for _, c := range cols {
+		values += int64(c.arr.Len())
+	}
+	if want.ValueCount() != values || got.ValueCount() != values {
+		t.Fatalf("ValueCount(): Open %d, OpenReader %d; want %d", want.ValueCount(), got.ValueCount(), values)
+	}
 	for _, c := range cols {
 		if a := readColumn(t, got, c.series, c.field); !equalArrays(a, c.arr) {
 			t.Fatalf("%s/%s read through OpenReader differs from what was written", c.series, c.field)

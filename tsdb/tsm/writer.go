@@ -49,7 +49,8 @@ type Writer struct {
 	typ           models.FieldType
 	hasKey        bool
 	keyCount      int
-	blockTotal    int // blocks written, all keys
+	blockTotal    int   // blocks written, all keys
+	valueTotal    int64 // values in them
 	minTime       int64
 	maxTime       int64
 	footer        footer // what Close wrote, for OpenReader
@@ -177,6 +178,7 @@ func (w *Writer) addEntry(meta *BlockMeta) {
 	w.entries = appendEntry(w.entries, w.typ, meta, &w.state)
 	w.blockCount++
 	w.blockTotal++
+	w.valueTotal += int64(meta.Count)
 	w.prev = *meta
 	w.minTime = min(w.minTime, meta.MinTime)
 	w.maxTime = max(w.maxTime, meta.MaxTime)
@@ -350,7 +352,7 @@ func (w *Writer) OpenReader() (*Reader, error) {
 		if ft != w.footer {
 			return nil, &CorruptError{Path: w.path, Offset: r.Size() - footerSize, Reason: "footer differs from the one written"}
 		}
-		r.nKeys, r.nBlocks = w.keyCount, w.blockTotal
+		r.nKeys, r.nBlocks, r.nValues = w.keyCount, w.blockTotal, w.valueTotal
 		r.minTime, r.maxTime = ft.minTime, ft.maxTime
 		return r, nil
 	})
