@@ -288,6 +288,8 @@ func (s *Shard) mergeInto(w *tsm.Writer, dm *digestMerge, inputs []*dataFile, to
 	var bufs mergeBufs
 	var blk tsm.Array
 	throttled := int64(-throttleCheckBytes) // w.Size() at the last check; the first key checks
+	var dropped int64                       // w.Size() when the inputs' pages were last dropped
+	defer dropInputPages(inputs)
 	for {
 		if len(next.idx) == 0 {
 			return nil
@@ -351,6 +353,10 @@ func (s *Shard) mergeInto(w *tsm.Writer, dm *digestMerge, inputs []*dataFile, to
 			if err := s.throttle(throttled, start); err != nil {
 				return err
 			}
+			if throttled-dropped >= dropPagesBytes {
+				dropped = throttled
+				dropInputPages(inputs)
+			}
 		}
 		for _, i := range at {
 			if its[i].Next() {
@@ -358,6 +364,19 @@ func (s *Shard) mergeInto(w *tsm.Writer, dm *digestMerge, inputs []*dataFile, to
 				dm.next(i)
 			}
 		}
+	}
+}
+
+// dropPagesBytes is how much a compaction writes between two releases of
+// its inputs' resident pages.
+const dropPagesBytes = 64 << 20
+
+// dropInputPages releases the resident pages of a compaction's inputs: a
+// compaction reads them whole, and at a million series they are gigabytes
+// (issue 17). Failing to is harmless (the pages stay until unmapped).
+func dropInputPages(inputs []*dataFile) {
+	for _, f := range inputs {
+		_ = f.r.DropPages()
 	}
 }
 

@@ -324,6 +324,22 @@ func (r *Reader) Close() error {
 	return nil
 }
 
+// DropPages releases the resident memory the file's mapping holds (the
+// pages read so far) without unmapping it: the data stays in the page
+// cache and is read back on the next access. A compaction reads its inputs
+// whole; dropping their pages as it goes keeps them out of the process's
+// resident memory (issue 17: 1.1 GB of a data node's 2 GB at a million
+// series). Safe for concurrent use with reads.
+func (r *Reader) DropPages() error {
+	if r.unmapped || len(r.data) == 0 {
+		return nil
+	}
+	if err := dropPages(r.data); err != nil {
+		return fmt.Errorf("drop pages of tsm file %s: %w", r.path, err)
+	}
+	return nil
+}
+
 // seriesAt returns the i-th series key and a decoder positioned after it
 // (at the field count).
 func (r *Reader) seriesAt(i int) ([]byte, decoder) {
