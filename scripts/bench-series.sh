@@ -19,7 +19,8 @@
 # keeps each run's directory (data, logs, profiles) for inspection;
 # PROFILE=1 records CPU profiles of the data node through the whole load,
 # in 10 s parts merged into cpu.pprof, and a heap profile when the load
-# ends (heap.pprof).
+# ends (heap.pprof). STRATA_BIN runs that binary instead of building the
+# tree's (A/B comparisons).
 set -euo pipefail
 runs=${1:-1}
 shift $(( $# > 0 ? 1 : 0 )) || true
@@ -28,7 +29,7 @@ hosts=("$@")
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
 bin=$work/strata
-(cd "$root" && CGO_ENABLED=0 go build -o "$bin" ./cmd/strata)
+if [ -n "${STRATA_BIN:-}" ]; then cp "$STRATA_BIN" "$bin"; else (cd "$root" && CGO_ENABLED=0 go build -o "$bin" ./cmd/strata); fi
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
