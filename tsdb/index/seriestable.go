@@ -93,16 +93,29 @@ func (t *seriesTable) lookup(key []byte) uint32 {
 // insert records key under id, which must be new and not yet in the table.
 // It copies key.
 func (t *seriesTable) insert(id uint32, key []byte) {
+	t.add(id, key)
+	t.index(id, key)
+}
+
+// add stores key under id, which must be new, without making it found by
+// lookup: index does that. It copies key.
+func (t *seriesTable) add(id uint32, key []byte) {
 	for int(id) >= len(t.locs) {
 		t.locs = append(t.locs, deletedLoc)
 	}
 	t.locs[id] = t.store(key)
+	t.live++
+}
+
+// index makes series id, stored by add, found by lookup of its key. It
+// writes the hash slots only, so it may run while another goroutine reads
+// keys (key, has), as Open does.
+func (t *seriesTable) index(id uint32, key []byte) {
 	if (t.used+1)*4 >= len(t.slots)*3 {
 		t.grow()
 	}
 	t.place(t.hash(key), id)
 	t.used++
-	t.live++
 }
 
 func (t *seriesTable) place(h, id uint32) {
