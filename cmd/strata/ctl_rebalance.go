@@ -329,6 +329,26 @@ func nodeOrDash(id uint64) string {
 	return strconv.FormatUint(id, 10)
 }
 
+// downDataNodes returns the data nodes the meta leader sees as down (no
+// heartbeat within its data-node-timeout), so moves copy from the others;
+// none when the leader does not answer.
+func downDataNodes(cmd *cobra.Command, o *ctlOptions, c *meta.Client) map[uint64]bool {
+	ctx, cancel := o.context(cmd)
+	defer cancel()
+	states, err := c.DataNodeStates(ctx)
+	if err != nil {
+		fmt.Fprintf(cmd.ErrOrStderr(), "warning: data node states unknown (%v): copies may be planned from a node that is down\n", err)
+		return nil
+	}
+	down := map[uint64]bool{}
+	for _, s := range states {
+		if s.State == meta.DataNodeDown {
+			down[s.ID] = true
+		}
+	}
+	return down
+}
+
 // planAndMove reads the cluster state, plans a rebalance that drains the
 // nodes in drain, prints the plan and, unless dryRun, executes it.
 func planAndMove(cmd *cobra.Command, o *ctlOptions, flags moveFlags, drain map[uint64]bool, dryRun bool) error {
@@ -343,7 +363,7 @@ func planAndMove(cmd *cobra.Command, o *ctlOptions, flags moveFlags, drain map[u
 	if err != nil {
 		return failed("read cluster state", err)
 	}
-	p, err := planRebalance(d, drain)
+	p, err := planRebalance(d, drain, downDataNodes(cmd, o, c))
 	if err != nil {
 		return err
 	}
@@ -451,7 +471,7 @@ refuses unless --force, which gives NEW those shards empty.`,
 			if d.DataNode(repl).Draining {
 				return fmt.Errorf("data node %d is marked draining, so it would give the shards away again; clear the mark first (strata ctl update-data %d --draining=false)", repl, repl)
 			}
-			moves, orphans := replacementMoves(d, dead, repl)
+			moves, orphans := replacementMoves(d, dead, repl, downDataNodes(cmd, o, c))
 			if len(orphans) > 0 && !force {
 				return fmt.Errorf("node %d is the only owner of shard(s) %v: their data cannot be copied; give them to node %d empty with --force, or bring node %d back", dead, orphans, repl, dead)
 			}
@@ -492,19 +512,20 @@ refuses unless --force, which gives NEW those shards empty.`,
 }
 
 // replacementMoves returns the moves that give node dead's shards to repl
-// (copied from another owner), and the shards dead alone owns.
-func replacementMoves(d *meta.Data, dead, repl uint64) ([]shardMove, []uint64) {
+// (copied from another owner, one not in down when there is one), and the
+// shards dead alone owns.
+func replacementMoves(d *meta.Data, dead, repl uint64, down map[uint64]bool) ([]shardMove, []uint64) {
 	var moves []shardMove
 	var orphans []uint64
 	for _, loc := range d.ShardsOwnedBy(dead) {
 		m := shardMove{Shard: loc.Shard.ID, Database: loc.Database, Policy: loc.RetentionPolicy, Remove: dead}
 		if !slices.Contains(loc.Shard.Owners, repl) {
-			i := slices.IndexFunc(loc.Shard.Owners, func(o uint64) bool { return o != dead && d.DataNode(o) != nil })
-			if i < 0 {
+			others := slices.DeleteFunc(slices.Clone(loc.Shard.Owners), func(o uint64) bool { return o == dead || d.DataNode(o) == nil })
+			if len(others) == 0 {
 				orphans = append(orphans, loc.Shard.ID)
 				continue
 			}
-			m.Source, m.Dest = loc.Shard.Owners[i], repl
+			m.Source, m.Dest = liveSource(others, 0, down), repl
 		}
 		moves = append(moves, m)
 	}

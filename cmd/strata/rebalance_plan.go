@@ -49,8 +49,11 @@ type rebalancePlan struct {
 // differing by at most one). Owners draining, and owners no longer in
 // the cluster, give their replicas up; surplus replicas (a rebalance
 // interrupted between a copy and its removal) are dropped from the most
-// loaded owner. Older shards move first. The plan is deterministic.
-func planRebalance(d *meta.Data, drain map[uint64]bool) (*rebalancePlan, error) {
+// loaded owner. Older shards move first. A copy's source is an owner not
+// in down (meta's view of the data nodes' heartbeats) when the shard has
+// one: a copy from a node that does not answer can only fail. The plan is
+// deterministic.
+func planRebalance(d *meta.Data, drain, down map[uint64]bool) (*rebalancePlan, error) {
 	var nodes []uint64
 	present := map[uint64]bool{}
 	for _, n := range d.DataNodes {
@@ -120,11 +123,9 @@ func planRebalance(d *meta.Data, drain map[uint64]bool) (*rebalancePlan, error) 
 		}
 		// Copy from a staying owner when there is one, else from a
 		// leaving one that is still in the cluster.
-		var source uint64
-		if len(keep) > 0 {
-			source = keep[0]
-		} else if j := slices.IndexFunc(leaving, func(o uint64) bool { return present[o] }); j >= 0 {
-			source = leaving[j]
+		source := liveSource(keep, 0, down)
+		if source == 0 {
+			source = liveSource(slices.DeleteFunc(slices.Clone(leaving), func(o uint64) bool { return !present[o] }), 0, down)
 		}
 		for range want - len(keep) {
 			if source == 0 {
@@ -169,10 +170,29 @@ func planRebalance(d *meta.Data, drain map[uint64]bool) (*rebalancePlan, error) 
 		if i < 0 {
 			panic("BUG: the most loaded node owns no shard the least loaded one lacks")
 		}
-		move(i, shardMove{Source: hi, Dest: lo, Remove: hi})
+		move(i, shardMove{Source: liveSource(slices.DeleteFunc(slices.Clone(owners[i]), func(o uint64) bool { return !present[o] }), hi, down), Dest: lo, Remove: hi})
 	}
 	for _, n := range nodes {
 		p.After[n] = load[n]
 	}
 	return p, nil
+}
+
+// liveSource picks the owner to copy from among owners: prefer when it is
+// one of them and not down, else the first owner not down, else prefer
+// or the first owner (0 when there is none).
+func liveSource(owners []uint64, prefer uint64, down map[uint64]bool) uint64 {
+	if prefer != 0 && slices.Contains(owners, prefer) && !down[prefer] {
+		return prefer
+	}
+	if i := slices.IndexFunc(owners, func(o uint64) bool { return !down[o] }); i >= 0 {
+		return owners[i]
+	}
+	if prefer != 0 && slices.Contains(owners, prefer) {
+		return prefer
+	}
+	if len(owners) > 0 {
+		return owners[0]
+	}
+	return 0
 }

@@ -96,7 +96,7 @@ func TestPlanRebalance(t *testing.T) {
 					staying++
 				}
 			}
-			p, err := planRebalance(tc.state, tc.drain)
+			p, err := planRebalance(tc.state, tc.drain, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -118,13 +118,13 @@ func TestPlanRebalance(t *testing.T) {
 					t.Errorf("shard %d ends with owners %v, below its replication factor", id, o)
 				}
 			}
-			again, err := planRebalance(tc.state, tc.drain)
+			again, err := planRebalance(tc.state, tc.drain, nil)
 			if err != nil || !slices.Equal(again.Moves, p.Moves) {
 				t.Errorf("a second plan differs: %v", again.Moves)
 			}
 		})
 	}
-	if _, err := planRebalance(planState([]uint64{1}, 1, []uint64{1}), map[uint64]bool{1: true}); err == nil {
+	if _, err := planRebalance(planState([]uint64{1}, 1, []uint64{1}), map[uint64]bool{1: true}, nil); err == nil {
 		t.Error("draining the only data node was planned")
 	}
 }
@@ -133,6 +133,37 @@ func TestPlanRebalance(t *testing.T) {
 func markDraining(d *meta.Data, id uint64) *meta.Data {
 	d.DataNode(id).Draining = true
 	return d
+}
+
+// TestPlanCopiesFromLiveOwners checks that a copy is planned from an owner
+// meta does not see as down whenever the shard has one, in the replication
+// and the balancing phases and in a replacement: a copy from a node that
+// does not answer can only fail, every time the command is run again.
+func TestPlanCopiesFromLiveOwners(t *testing.T) {
+	down := map[uint64]bool{1: true}
+	both := []uint64{1, 2}
+	for name, state := range map[string]*meta.Data{
+		"balance onto a new node": planState([]uint64{1, 2, 3}, 2, both, both, both, both, both, both),
+		"restore the replication": planState([]uint64{1, 2, 3}, 3, both, both),
+	} {
+		p, err := planRebalance(state, nil, down)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Moves) == 0 {
+			t.Fatalf("%s: no moves planned", name)
+		}
+		for _, m := range p.Moves {
+			if m.Dest != 0 && m.Source == 1 {
+				t.Errorf("%s: move %v copies from node 1, which is down, while node 2 also owns the shard", name, m)
+			}
+		}
+		applyPlan(t, state, p)
+	}
+	moves, _ := replacementMoves(planState([]uint64{1, 2, 3, 4}, 3, []uint64{1, 2, 3}), 2, 4, down)
+	if len(moves) != 1 || moves[0].Source != 3 {
+		t.Errorf("replacement of node 2 with node 1 down: got %v, want a copy from node 3", moves)
+	}
 }
 
 func TestMovedAddrs(t *testing.T) {
@@ -162,7 +193,7 @@ func TestMovedAddrs(t *testing.T) {
 
 func TestReplacementMoves(t *testing.T) {
 	d := planState([]uint64{1, 2, 3, 4}, 2, []uint64{1, 2}, []uint64{2, 3}, []uint64{2}, []uint64{2, 4})
-	moves, orphans := replacementMoves(d, 2, 4)
+	moves, orphans := replacementMoves(d, 2, 4, nil)
 	want := []shardMove{
 		{Shard: 1, Database: "db", Policy: "rp", Source: 1, Dest: 4, Remove: 2},
 		{Shard: 2, Database: "db", Policy: "rp", Source: 3, Dest: 4, Remove: 2},
