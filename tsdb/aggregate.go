@@ -22,6 +22,10 @@ const (
 	AggMax
 	AggFirst
 	AggLast
+	// AggTimes asks for FirstTime and LastTime without First and Last:
+	// with AggCount alone, blocks are counted from their timestamps, their
+	// values left undecoded.
+	AggTimes
 
 	AggMean = AggSum | AggCount
 	AggAll  = AggCount | AggSum | AggMin | AggMax | AggFirst | AggLast
@@ -153,6 +157,8 @@ func (rs *readState) aggregate(wa *windowAgg, seriesKey, field []byte, min, max 
 	// values; the rest are merged per file with the caches, newest winning.
 	var parts []tsm.Array
 	var blk tsm.Array
+	var times []int64
+	timesOnly := wa.aggs&^(AggCount|AggTimes) == 0
 	for i := 0; i < len(blocks); {
 		f := blocks[i].file
 		var acc tsm.Array
@@ -163,6 +169,19 @@ func (rs *readState) aggregate(wa *windowAgg, seriesKey, field []byte, min, max 
 			}
 			if b.stat {
 				wa.addStats(&b.meta)
+				continue
+			}
+			if timesOnly && b.isolated {
+				var err error
+				if times, err = f.r.AppendTimes(times[:0], b.meta); err != nil {
+					return err
+				}
+				lo, _ := slices.BinarySearch(times, min)
+				hi := lo
+				for hi < len(times) && times[hi] <= max {
+					hi++
+				}
+				wa.addTimes(times[lo:hi])
 				continue
 			}
 			if err := f.r.ReadArray(b.meta, &blk); err != nil {

@@ -105,6 +105,20 @@ func TestWindowAggregateMatchesCursor(t *testing.T) {
 					must(t, err, "window aggregate")
 					want := naiveWindows(vals, every, off)
 					checkWindows(t, fmt.Sprintf("%s field %s range %v offset %d", stage, f, r, off), got, want, f == "f")
+					// Count and times alone (blocks counted from their
+					// timestamps) agree with the full aggregate.
+					times, err := sh.WindowAggregate(key, []byte(f), r[0], r[1], every, off, tsdb.AggCount|tsdb.AggTimes)
+					must(t, err, "window aggregate of count and times")
+					if len(times) != len(got) {
+						t.Fatalf("%s field %s range %v offset %d: %d windows of count and times, %d of all aggregates", stage, f, r, off, len(times), len(got))
+					}
+					for i, w := range times {
+						g := got[i]
+						if w.Start != g.Start || w.Count != g.Count || w.FirstTime != g.FirstTime || w.LastTime != g.LastTime || w.First.Type != models.FieldTypeUnknown {
+							t.Fatalf("%s field %s range %v offset %d: window %d of count and times = %+v, want start %d count %d times %d..%d and no values",
+								stage, f, r, off, i, w, g.Start, g.Count, g.FirstTime, g.LastTime)
+						}
+					}
 				}
 			}
 		}

@@ -2,6 +2,7 @@ package tsdb
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/strata-db/strata/tsdb/models"
 	"github.com/strata-db/strata/tsdb/tsm"
@@ -82,10 +83,24 @@ func (s *Shard) ReadArray(seriesKey, field []byte, min, max int64) (tsm.Array, e
 }
 
 // ReadArrays is ReadArray for several fields of one series at once:
-// dst[i] gets the values of fields[i] (a nil field is skipped). The
-// fields' blocks usually share their timestamps, which are then decoded
-// once.
+// dst[i] gets the values of fields[i] (a nil field is skipped), reusing
+// dst[i]'s capacity. The fields' blocks usually share their timestamps,
+// which are then decoded once.
 func (s *Shard) ReadArrays(dst []tsm.Array, seriesKey []byte, fields [][]byte, min, max int64) error {
+	return s.readArrays(dst, seriesKey, fields, min, max, nil)
+}
+
+// ReadArraysAt is ReadArrays for the values at times (ascending, not
+// empty): over [times[0], times[len(times)-1]], it decodes only the file
+// blocks whose time range holds one of times, so dst[i] holds fields[i]'s
+// values at those times and maybe others. What a reader picking a few
+// rows out of a long range needs.
+func (s *Shard) ReadArraysAt(dst []tsm.Array, seriesKey []byte, fields [][]byte, times []int64) error {
+	return s.readArrays(dst, seriesKey, fields, times[0], times[len(times)-1], times)
+}
+
+// readArrays is ReadArrays, or ReadArraysAt when at is not nil.
+func (s *Shard) readArrays(dst []tsm.Array, seriesKey []byte, fields [][]byte, min, max int64, at []int64) error {
 	rs, err := s.acquireRead()
 	if err != nil {
 		return err
@@ -96,7 +111,7 @@ func (s *Shard) ReadArrays(dst []tsm.Array, seriesKey []byte, fields [][]byte, m
 		if f == nil {
 			continue
 		}
-		if dst[i], err = rs.readMemo(seriesKey, f, min, max, &memo); err != nil {
+		if err := rs.readInto(&dst[i], seriesKey, f, min, max, at, &memo); err != nil {
 			return fmt.Errorf("read shard %d: %w", s.id, err)
 		}
 	}
@@ -107,13 +122,29 @@ func (s *Shard) ReadArrays(dst []tsm.Array, seriesKey []byte, fields [][]byte, m
 // does not alias file mappings (string bytes are copied), so it outlives
 // the read state.
 func (rs *readState) read(seriesKey, field []byte, min, max int64) (tsm.Array, error) {
-	return rs.readMemo(seriesKey, field, min, max, nil)
+	var a tsm.Array
+	err := rs.readInto(&a, seriesKey, field, min, max, nil, nil)
+	return a, err
 }
 
-// readMemo is read decoding timestamps through memo (nil for none).
-func (rs *readState) readMemo(seriesKey, field []byte, min, max int64, memo *tsm.TimesMemo) (tsm.Array, error) {
+// readInto is read into dst, reusing its capacity for the values of the
+// first file that has any (all of them, once the files are compacted),
+// decoding timestamps through memo (nil for none). With at not nil it
+// skips the file blocks whose time range holds none of at (ascending).
+func (rs *readState) readInto(dst *tsm.Array, seriesKey, field []byte, min, max int64, at []int64, memo *tsm.TimesMemo) error {
+	wanted := func(m *tsm.BlockMeta) bool {
+		if m.MaxTime < min || m.MinTime > max {
+			return false
+		}
+		if at == nil {
+			return true
+		}
+		i, _ := slices.BinarySearch(at, m.MinTime)
+		return i < len(at) && at[i] <= m.MaxTime
+	}
 	var parts []tsm.Array
 	var metas []tsm.BlockMeta
+	var blk tsm.Array // a block that straddles min or max
 	for _, f := range rs.files {
 		if f.r.MaxTime() < min || f.r.MinTime() > max {
 			continue
@@ -124,21 +155,32 @@ func (rs *readState) readMemo(seriesKey, field []byte, min, max int64, memo *tsm
 			continue
 		}
 		var acc tsm.Array
-		acc.Type = typ
+		if len(parts) == 0 {
+			acc = *dst
+		}
+		acc.Reset(typ)
 		n := 0
-		for _, m := range metas {
-			if m.MaxTime >= min && m.MinTime <= max {
-				n += m.Count
+		for i := range metas {
+			if wanted(&metas[i]) {
+				n += metas[i].Count
 			}
 		}
 		acc.Grow(n)
-		var blk tsm.Array
 		for _, m := range metas {
-			if m.MaxTime < min || m.MinTime > max {
+			if !wanted(&m) {
 				continue
 			}
-			if err := f.r.ReadArrayMemo(m, &blk, memo); err != nil {
-				return tsm.Array{}, err
+			if m.MinTime >= min && m.MaxTime <= max {
+				// Wholly inside: decode in place (string bytes are the
+				// decoder's own, never the file's).
+				if err := f.r.AppendArrayMemo(m, &acc, memo); err != nil {
+					return err
+				}
+				continue
+			}
+			blk.Reset(typ)
+			if err := f.r.AppendArrayMemo(m, &blk, memo); err != nil {
+				return err
 			}
 			blk.Include(min, max)
 			appendOwned(&acc, &blk)
@@ -155,7 +197,15 @@ func (rs *readState) readMemo(seriesKey, field []byte, min, max int64, memo *tsm
 	if a, ok := rs.cache.values(seriesKey, field, min, max); ok {
 		parts = append(parts, a)
 	}
-	return mergeNewestWins(parts), nil
+	switch {
+	case len(parts) == 0:
+		dst.Reset(models.FieldTypeUnknown)
+	case len(parts) == 1:
+		*dst = parts[0]
+	default:
+		*dst = mergeNewestWins(parts)
+	}
+	return nil
 }
 
 // appendOwned appends b's values to a, copying string bytes out of the

@@ -138,7 +138,22 @@ func (wa *windowAgg) addStats(m *tsm.BlockMeta) {
 
 // addArray folds time-ordered values into their windows.
 func (wa *windowAgg) addArray(a *tsm.Array) {
-	ts := a.Timestamps
+	wa.eachWindow(a.Timestamps, func(w *winAcc, i, j int) { wa.foldRun(w, a, i, j) })
+}
+
+// addTimes folds ascending timestamps into their windows' counts and
+// first and last times (aggregates of values other than Count are not
+// asked for).
+func (wa *windowAgg) addTimes(ts []int64) {
+	wa.eachWindow(ts, func(w *winAcc, i, j int) {
+		w.count += int64(j - i)
+		w.firstTime, w.lastTime = min(w.firstTime, ts[i]), max(w.lastTime, ts[j-1])
+	})
+}
+
+// eachWindow calls fn for each run [i, j) of ascending ts that falls in
+// one window, with that window's accumulator.
+func (wa *windowAgg) eachWindow(ts []int64, fn func(w *winAcc, i, j int)) {
 	for i := 0; i < len(ts); {
 		n := wa.grid.num(ts[i])
 		end := wa.grid.end(n)
@@ -146,7 +161,7 @@ func (wa *windowAgg) addArray(a *tsm.Array) {
 		for j < len(ts) && ts[j] <= end {
 			j++
 		}
-		wa.foldRun(wa.window(n), a, i, j)
+		fn(wa.window(n), i, j)
 		i = j
 	}
 }
@@ -339,10 +354,14 @@ func (wa *windowAgg) fill(out *Window, n int64, w *winAcc) {
 	}
 	if wa.aggs&AggFirst != 0 {
 		wa.set(&out.First, w.first)
-		out.FirstTime = w.firstTime
 	}
 	if wa.aggs&AggLast != 0 {
 		wa.set(&out.Last, w.last)
+	}
+	if wa.aggs&(AggFirst|AggTimes) != 0 {
+		out.FirstTime = w.firstTime
+	}
+	if wa.aggs&(AggLast|AggTimes) != 0 {
 		out.LastTime = w.lastTime
 	}
 }

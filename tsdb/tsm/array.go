@@ -154,6 +154,19 @@ func (a *Array) Slice(i, j int) Array {
 	return s
 }
 
+// truncate keeps at most the first n values of each column.
+func (a *Array) truncate(n int) {
+	a.Timestamps = a.Timestamps[:min(n, len(a.Timestamps))]
+	a.Floats = a.Floats[:min(n, len(a.Floats))]
+	a.Integers = a.Integers[:min(n, len(a.Integers))]
+	a.Unsigneds = a.Unsigneds[:min(n, len(a.Unsigneds))]
+	if n < len(a.Strings) {
+		clear(a.Strings[n:]) // drop references to the cut string bytes
+		a.Strings = a.Strings[:n]
+	}
+	a.Booleans = a.Booleans[:min(n, len(a.Booleans))]
+}
+
 // search returns the index of the first timestamp >= t.
 func (a *Array) search(t int64) int {
 	i, _ := slices.BinarySearch(a.Timestamps, t)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"testing"
 
@@ -205,32 +206,57 @@ func referenceSortDedupe(a *tsm.Array) *tsm.Array {
 	return out
 }
 
-// TestReadArrayMemo reads blocks of several fields through one TimesMemo,
-// in an order where the timestamps repeat, change and come back, and
-// checks each against the block read alone.
-func TestReadArrayMemo(t *testing.T) {
+// TestAppendArrayMemo reads blocks of several fields through one
+// TimesMemo, in an order where the timestamps repeat, change and come
+// back, and checks each against the block read alone; it also appends
+// every block of a field to one array, which must equal the field's
+// values.
+func TestAppendArrayMemo(t *testing.T) {
 	a := genArray(models.FieldTypeInteger, 1500, 1000, 10, 1)
 	b := genArray(models.FieldTypeFloat, 1500, 1000, 10, 2)   // a's timestamps
 	c := genArray(models.FieldTypeInteger, 1500, 1005, 10, 3) // shifted
 	d := genArray(models.FieldTypeString, 1500, 1000, 10, 4)  // a's again
+	cols := map[string]*tsm.Array{"a": a, "b": b, "c": c, "d": d}
 	path := writeFile(t, t.TempDir(), "memo.tsm", []column{
 		{"s", "a", a}, {"s", "b", b}, {"s", "c", c}, {"s", "d", d},
 	})
 	r := mustOpen(t, path)
 	var memo tsm.TimesMemo
 	for _, f := range []string{"a", "b", "c", "d", "a", "c"} {
+		var all tsm.Array
 		for _, m := range r.Entries([]byte("s"), []byte(f)) {
 			var alone, memoed tsm.Array
 			if err := r.ReadArray(m, &alone); err != nil {
 				t.Fatal(err)
 			}
-			if err := r.ReadArrayMemo(m, &memoed, &memo); err != nil {
+			if err := r.AppendArrayMemo(m, &memoed, &memo); err != nil {
 				t.Fatal(err)
 			}
 			if !equalArrays(&alone, &memoed) {
 				t.Fatalf("field %s block @%d: read through the memo differs from the block read alone", f, m.Offset)
 			}
+			if err := r.AppendArrayMemo(m, &all, &memo); err != nil {
+				t.Fatal(err)
+			}
 		}
+		if !equalArrays(&all, cols[f]) {
+			t.Fatalf("field %s: its blocks appended to one array differ from the values written", f)
+		}
+	}
+}
+
+// TestAppendArrayMemoTypeMismatch appends a block to values of another
+// type: an error wrapping ErrCorrupt, and the values left as they were.
+func TestAppendArrayMemoTypeMismatch(t *testing.T) {
+	a := genArray(models.FieldTypeInteger, 100, 1000, 10, 1)
+	path := writeFile(t, t.TempDir(), "mix.tsm", []column{{"s", "a", a}})
+	r := mustOpen(t, path)
+	before := genArray(models.FieldTypeFloat, 10, 0, 1, 2)
+	got := before.Slice(0, before.Len())
+	got.Timestamps, got.Floats = slices.Clone(got.Timestamps), slices.Clone(got.Floats)
+	err := r.AppendArrayMemo(r.Entries([]byte("s"), []byte("a"))[0], &got, nil)
+	if !errors.Is(err, tsm.ErrCorrupt) || !equalArrays(&got, before) {
+		t.Fatalf("integer block appended to floats: err %v, %d values (want ErrCorrupt, the 10 values before)", err, got.Len())
 	}
 }
 

@@ -53,7 +53,8 @@ func EncodeBlock(dst []byte, arr *Array) ([]byte, error) {
 // (and the codec's error); DecodeBlock never panics and allocates at most
 // MaxBlockValues values per column.
 func DecodeBlock(block []byte, arr *Array) error {
-	return decodeBlock(block, arr, nil)
+	arr.Reset(models.FieldTypeUnknown)
+	return appendBlock(block, arr, nil)
 }
 
 // TimesMemo remembers the last timestamp column a read decoded: the blocks
@@ -65,18 +66,30 @@ type TimesMemo struct {
 	ts  []int64
 }
 
-// decodeBlock is DecodeBlock, taking the timestamps from memo (when not
-// nil) if their encoding is the one it last decoded.
-func decodeBlock(block []byte, arr *Array, memo *TimesMemo) error {
+// appendBlock decodes block and appends its values to arr, which must be
+// empty or of the block's type (ErrCorrupt otherwise); an empty arr takes
+// the block's type. Timestamps come from memo (when not nil) if their
+// encoding is the one it last decoded. On error arr is left with its
+// values before the call.
+func appendBlock(block []byte, arr *Array, memo *TimesMemo) (err error) {
 	d := newDecoder(block)
 	typ := models.FieldType(d.byte())
 	ts := d.bytes()
 	if !d.ok || !validType(typ) {
 		return &CorruptError{Offset: int64(d.off), Reason: "malformed block header"}
 	}
+	n0 := arr.Len()
+	if n0 == 0 {
+		arr.Reset(typ)
+	} else if arr.Type != typ {
+		return &CorruptError{Offset: 0, Reason: fmt.Sprintf("block of type %s read into %s values", typ, arr.Type)}
+	}
+	defer func() {
+		if err != nil {
+			arr.truncate(n0)
+		}
+	}()
 	vals := block[d.off:]
-	arr.Reset(typ)
-	var err error
 	if memo != nil && len(memo.enc) > 0 && bytes.Equal(memo.enc, ts) {
 		arr.Timestamps = append(arr.Timestamps, memo.ts...)
 	} else {
@@ -86,7 +99,7 @@ func decodeBlock(block []byte, arr *Array, memo *TimesMemo) error {
 		}
 		if memo != nil {
 			memo.enc = append(memo.enc[:0], ts...)
-			memo.ts = append(memo.ts[:0], arr.Timestamps...)
+			memo.ts = append(memo.ts[:0], arr.Timestamps[n0:]...)
 		}
 	}
 	switch typ {
@@ -105,7 +118,7 @@ func decodeBlock(block []byte, arr *Array, memo *TimesMemo) error {
 		return &CorruptError{Offset: int64(d.off), Reason: "decode " + typ.String() + " values", Err: err}
 	}
 	if arr.valueLen() != arr.Len() {
-		return &CorruptError{Offset: int64(d.off), Reason: fmt.Sprintf("%d timestamps but %d values", arr.Len(), arr.valueLen())}
+		return &CorruptError{Offset: int64(d.off), Reason: fmt.Sprintf("%d timestamps but %d values", arr.Len()-n0, arr.valueLen()-n0)}
 	}
 	return nil
 }
@@ -115,27 +128,57 @@ func decodeBlock(block []byte, arr *Array, memo *TimesMemo) error {
 // range, so a block whose bytes disagree with the index is reported as
 // corrupt rather than returned.
 func (r *Reader) ReadArray(m BlockMeta, arr *Array) error {
-	return r.ReadArrayMemo(m, arr, nil)
+	arr.Reset(models.FieldTypeUnknown)
+	return r.AppendArrayMemo(m, arr, nil)
 }
 
-// ReadArrayMemo is ReadArray decoding the timestamps through memo (nil for
-// none).
-func (r *Reader) ReadArrayMemo(m BlockMeta, arr *Array, memo *TimesMemo) error {
+// AppendArrayMemo is ReadArray appending the block's values to arr
+// instead of replacing them (arr must be empty or of the block's type,
+// and the caller keeps its times ascending), decoding the timestamps
+// through memo (nil for none). On error arr keeps its earlier values.
+func (r *Reader) AppendArrayMemo(m BlockMeta, arr *Array, memo *TimesMemo) error {
 	b, err := r.ReadBlock(m)
 	if err != nil {
 		return err
 	}
-	if err := decodeBlock(b, arr, memo); err != nil {
+	n0 := arr.Len()
+	if err := appendBlock(b, arr, memo); err != nil {
 		var ce *CorruptError
 		if errors.As(err, &ce) {
 			ce.Path, ce.Offset = r.path, m.Offset+crcSize+ce.Offset
 		}
 		return err
 	}
-	if n := arr.Len(); n != m.Count || arr.Timestamps[0] != m.MinTime || arr.Timestamps[n-1] != m.MaxTime {
+	if n := arr.Len() - n0; n == 0 || n != m.Count || arr.Timestamps[n0] != m.MinTime || arr.Timestamps[arr.Len()-1] != m.MaxTime {
+		arr.truncate(n0)
 		return &CorruptError{Path: r.path, Offset: m.Offset, Reason: "block contents disagree with index entry"}
 	}
 	return nil
+}
+
+// AppendTimes reads and checks the block m describes and appends only its
+// timestamps to dst, leaving its values undecoded: what counting the
+// values of a time range needs. A block whose header or timestamps
+// disagree with m is reported as corrupt (dst returned as it came).
+func (r *Reader) AppendTimes(dst []int64, m BlockMeta) ([]int64, error) {
+	b, err := r.ReadBlock(m)
+	if err != nil {
+		return dst, err
+	}
+	d := newDecoder(b)
+	typ := models.FieldType(d.byte())
+	ts := d.bytes()
+	if !d.ok || !validType(typ) {
+		return dst, &CorruptError{Path: r.path, Offset: m.Offset + crcSize + int64(d.off), Reason: "malformed block header"}
+	}
+	n0 := len(dst)
+	if dst, err = encoding.DecodeTimestamps(dst, ts); err != nil {
+		return dst[:n0], &CorruptError{Path: r.path, Offset: m.Offset + crcSize + 1, Reason: "decode timestamps", Err: err}
+	}
+	if n := len(dst) - n0; n == 0 || n != m.Count || dst[n0] != m.MinTime || dst[len(dst)-1] != m.MaxTime {
+		return dst[:n0], &CorruptError{Path: r.path, Offset: m.Offset, Reason: "block contents disagree with index entry"}
+	}
+	return dst, nil
 }
 
 // ComputeMeta returns the time range, count and statistics of arr, which
