@@ -197,7 +197,7 @@ func (r *LocalShardReader) ScanShard(ctx context.Context, shardID uint64, req *q
 			}
 			continue
 		}
-		batch.Fields = batch.Fields[:0]
+		batch.Fields, batch.Filtered = batch.Fields[:0], false
 		for _, f := range fields {
 			col := query.FieldColumn{Name: f.name, Type: f.typ}
 			if req.Window == nil {
@@ -240,9 +240,9 @@ type scanField struct {
 // passes, so a selective condition (TSBS's high-cpu) builds points only
 // for the few rows that pass instead of for every value read. It reads
 // the fields the filter looks at first; when a row needs one of them to
-// pass, the other fields are then read only over the span of the passing
-// rows, and not at all when none passes. Its buffers are reused from
-// series to series.
+// pass, the other fields are then read only from the blocks holding a
+// passing row, and not at all when none passes. Its buffers are reused
+// from series to series.
 type rowFilter struct {
 	query.RowFilter
 	fields []scanField
@@ -251,11 +251,23 @@ type rowFilter struct {
 	names  [][]byte       // the fields a read reads, nil for the others
 	pos    []int
 	keep   []int64 // times of the passing rows
+	// cond lists the fields (indexes in fields) the filter reads, rest
+	// the others; all is every field.
+	cond, rest, all []int
 }
 
 func newRowFilter(rf query.RowFilter, fields []scanField, nFields int) *rowFilter {
-	return &rowFilter{RowFilter: rf, fields: fields, vals: make([]models.Value, nFields),
+	f := &rowFilter{RowFilter: rf, fields: fields, vals: make([]models.Value, nFields),
 		arrays: make([]tsm.Array, len(fields)), names: make([][]byte, len(fields)), pos: make([]int, len(fields))}
+	for j, fl := range fields {
+		if rf.Reads[fl.idx] {
+			f.cond = append(f.cond, j)
+		} else {
+			f.rest = append(f.rest, j)
+		}
+		f.all = append(f.all, j)
+	}
+	return f
 }
 
 // scan fills b with the passing rows of the series key in [min, max]:
@@ -270,11 +282,12 @@ func (f *rowFilter) scan(sh *tsdb.Shard, key []byte, min, max int64, b *query.Se
 	// series' tags alone; when it fails, only the times of the filter's
 	// fields can pass.
 	clear(f.vals)
-	first := func(j int) bool { return f.Reads[f.fields[j].idx] }
+	first, rest := f.cond, f.rest
 	if f.Pass(f.vals, tags) {
-		first = func(int) bool { return true }
+		first, rest = f.all, nil
 	}
-	if err := f.read(sh, key, min, max, first); err != nil {
+	f.name(first)
+	if err := sh.ReadArrays(f.arrays, key, f.names, min, max); err != nil {
 		return err
 	}
 	f.keep = f.keep[:0]
@@ -286,13 +299,17 @@ func (f *rowFilter) scan(sh *tsdb.Shard, key []byte, min, max int64, b *query.Se
 	if len(f.keep) == 0 {
 		return nil
 	}
-	rest := func(j int) bool { return !first(j) }
-	if err := f.read(sh, key, f.keep[0], f.keep[len(f.keep)-1], rest); err != nil {
+	// The other fields are read only where a row passed.
+	f.name(rest)
+	if err := sh.ReadArraysAt(f.arrays, key, f.names, f.keep); err != nil {
 		return err
 	}
+	// One backing array holds every column's points: a series' columns
+	// live and die together.
+	pts := make([]query.Point, 0, len(f.keep)*len(f.fields))
 	for j, fl := range f.fields {
 		a := &f.arrays[j]
-		pts := make([]query.Point, 0, len(f.keep))
+		start := len(pts)
 		i := 0
 		for _, t := range f.keep {
 			for i < a.Len() && a.Timestamps[i] < t {
@@ -302,44 +319,54 @@ func (f *rowFilter) scan(sh *tsdb.Shard, key []byte, min, max int64, b *query.Se
 				pts = append(pts, query.Point{Time: t, Value: ownValue(a.Value(i))})
 			}
 		}
-		if len(pts) > 0 {
-			b.Fields = append(b.Fields, query.FieldColumn{Name: fl.name, Type: fl.typ, Points: pts})
+		if len(pts) > start {
+			b.Fields = append(b.Fields, query.FieldColumn{Name: fl.name, Type: fl.typ, Points: pts[start:len(pts):len(pts)]})
 		}
 	}
-	b.Key, b.Tags = string(key), tags
+	b.Key, b.Tags, b.Filtered = string(key), tags, true
 	return nil
 }
 
-// read reads the fields which says yes to over [min, max].
-func (f *rowFilter) read(sh *tsdb.Shard, key []byte, min, max int64, which func(int) bool) error {
-	for j, fl := range f.fields {
-		f.names[j] = nil
-		if which(j) {
-			f.names[j] = fl.bname
-		}
+// name sets f.names to the fields listed in which (indexes in f.fields),
+// nil for the others: what a read then reads.
+func (f *rowFilter) name(which []int) {
+	clear(f.names)
+	for _, j := range which {
+		f.names[j] = f.fields[j].bname
 	}
-	return sh.ReadArrays(f.arrays, key, f.names, min, max)
 }
 
-// align calls fn for each time of the fields which says yes to, in
-// order, with f.vals holding their values at that time (Type 0 for the
-// others).
-func (f *rowFilter) align(which func(int) bool, fn func(t int64)) {
-	clear(f.pos)
+// align calls fn for each time of the fields listed in which (indexes in
+// f.fields), in order, with f.vals holding their values at that time
+// (Type 0 for a field without one; the others' entries are left alone).
+func (f *rowFilter) align(which []int, fn func(t int64)) {
+	if len(which) == 1 {
+		// One field (a condition on one field): no merge of times.
+		a, v := &f.arrays[which[0]], &f.vals[f.fields[which[0]].idx]
+		for i, t := range a.Timestamps {
+			*v = a.Value(i)
+			fn(t)
+		}
+		return
+	}
+	for _, j := range which {
+		f.pos[j] = 0
+	}
 	for {
 		t, some := int64(0), false
-		for j := range f.arrays {
-			if a := &f.arrays[j]; which(j) && f.pos[j] < a.Len() && (!some || a.Timestamps[f.pos[j]] < t) {
+		for _, j := range which {
+			if a := &f.arrays[j]; f.pos[j] < a.Len() && (!some || a.Timestamps[f.pos[j]] < t) {
 				t, some = a.Timestamps[f.pos[j]], true
 			}
 		}
 		if !some {
 			return
 		}
-		for j, fl := range f.fields {
-			f.vals[fl.idx] = models.Value{}
-			if a := &f.arrays[j]; which(j) && f.pos[j] < a.Len() && a.Timestamps[f.pos[j]] == t {
-				f.vals[fl.idx] = a.Value(f.pos[j])
+		for _, j := range which {
+			v := &f.vals[f.fields[j].idx]
+			*v = models.Value{}
+			if a := &f.arrays[j]; f.pos[j] < a.Len() && a.Timestamps[f.pos[j]] == t {
+				*v = a.Value(f.pos[j])
 				f.pos[j]++
 			}
 		}
@@ -410,6 +437,7 @@ func tsdbAggregates(a query.AggregateSet) tsdb.AggregateSet {
 		{query.AggregateCount, tsdb.AggCount}, {query.AggregateSum, tsdb.AggSum},
 		{query.AggregateMin, tsdb.AggMin}, {query.AggregateMax, tsdb.AggMax},
 		{query.AggregateFirst, tsdb.AggFirst}, {query.AggregateLast, tsdb.AggLast},
+		{query.AggregateTimes, tsdb.AggTimes},
 	} {
 		if a&m.q != 0 {
 			out |= m.t

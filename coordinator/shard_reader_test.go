@@ -219,21 +219,35 @@ func TestLocalShardReaderScanFilter(t *testing.T) {
 	tests := []struct {
 		filter string
 		rows   []string
+		// filtered: the filter compiles, so the batches say they hold
+		// only passing rows.
+		filtered bool
 	}{
-		{"usage::field > 2", []string{"cpu,host=a,region=eu@20:2.5/down", "cpu,host=a,region=eu@35:4/-", "cpu,host=b,region=us@10:10/-", "cpu,host=d,region=eu@60:9/-", "cpu,region=us@15:7/-"}},
-		{"usage::field > 2 AND host::tag = 'a'", []string{"cpu,host=a,region=eu@20:2.5/down", "cpu,host=a,region=eu@35:4/-"}},
+		{"usage::field > 2", []string{"cpu,host=a,region=eu@20:2.5/down", "cpu,host=a,region=eu@35:4/-", "cpu,host=b,region=us@10:10/-", "cpu,host=d,region=eu@60:9/-", "cpu,region=us@15:7/-"}, true},
+		{"usage::field > 2 AND host::tag = 'a'", []string{"cpu,host=a,region=eu@20:2.5/down", "cpu,host=a,region=eu@35:4/-"}, true},
 		// Rows without usage pass on region = 'eu' alone.
-		{"(usage::field < 0 OR region::tag = 'eu')", []string{all[0], all[1], all[2], "cpu,host=b,region=us@70:-3/-", all[5], all[6], all[7]}},
-		{"usage::field >= 100", nil},
+		{"(usage::field < 0 OR region::tag = 'eu')", []string{all[0], all[1], all[2], "cpu,host=b,region=us@70:-3/-", all[5], all[6], all[7]}, true},
+		{"usage::field >= 100", nil, true},
 		// Not a compiled form (a string field): ignored, every row comes.
-		{"state::field = 'up'", all},
+		{"state::field = 'up'", all, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.filter, func(t *testing.T) {
 			req := query.ScanRequest{Measurement: "cpu", Fields: []string{"usage", "state"}, Min: 0, Max: 100, Filter: cond(t, tc.filter)}
-			got := rowsOf(collect(t, func(fn func(*query.SeriesBatch) error) error { return r.ScanShard(ctx, 1, &req, fn) }))
+			var filtered []bool
+			got := rowsOf(collect(t, func(fn func(*query.SeriesBatch) error) error {
+				return r.ScanShard(ctx, 1, &req, func(b *query.SeriesBatch) error {
+					filtered = append(filtered, b.Filtered)
+					return fn(b)
+				})
+			}))
 			if !slices.Equal(got, tc.rows) {
 				t.Fatalf("rows = %q, want %q", got, tc.rows)
+			}
+			for i, f := range filtered {
+				if f != tc.filtered {
+					t.Fatalf("batch %d: Filtered = %v, want %v", i, f, tc.filtered)
+				}
 			}
 		})
 	}

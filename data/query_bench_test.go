@@ -39,6 +39,7 @@ func tsbsQueries() []struct{ name, q string } {
 		{"cpu-max-all-8", "SELECT " + maxOf(10) + " FROM cpu WHERE (" + strings.Join(hosts8, " OR ") + ") AND " + rng(8*time.Hour) + " GROUP BY time(1h)"},
 		{"double-groupby-1", "SELECT mean(usage_user) FROM cpu WHERE " + rng(12*time.Hour) + " GROUP BY time(1h), hostname"},
 		{"high-cpu-1", "SELECT * FROM cpu WHERE usage_user > 90.0 AND hostname = 'host_7' AND " + rng(12*time.Hour)},
+		{"high-cpu-all", "SELECT * FROM cpu WHERE usage_user > 90.0 AND " + rng(12*time.Hour)},
 		{"lastpoint", "SELECT * FROM cpu GROUP BY hostname ORDER BY time DESC LIMIT 1"},
 	}
 }

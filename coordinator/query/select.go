@@ -359,13 +359,13 @@ func (e *Executor) run(ctx context.Context, st Storage, p *plan, seriesN int) ([
 				s.wins[i] = appendWindows(s.wins[i], c.Windows)
 			case edge != 0:
 				s.cols[i] = appendEdges(s.cols[i], c.Windows, edge)
-			case filter != nil:
+			case filter != nil && !b.Filtered:
 				filter.cols[i] = c.Points
 			default:
 				s.cols[i] = appendPoints(s.cols[i], edgePoints(c.Points, keep, p.stmt.TimeAscending()), p.min, p.max)
 			}
 		}
-		if filter != nil {
+		if filter != nil && !b.Filtered {
 			filter.apply(s)
 		}
 		return ctx.Err()
@@ -763,6 +763,9 @@ func (p *plan) rawRows(g *group) [][]any {
 			}
 		}
 	}
+	var times []int64 // out's times
+	var ends []int    // where each series' rows end in out
+	var slab []any    // the next rows' backing, rowSlab rows at a time
 	for _, s := range g.series {
 		v.tags = s.tags
 		for i, e := range p.exprs {
@@ -775,7 +778,12 @@ func (p *plan) rawRows(g *group) [][]any {
 			if p.needsPts && !p.filtered && !ev.EvalBool(p.cond) {
 				return
 			}
-			row := make([]any, len(p.exprs)+1)
+			w := len(p.exprs) + 1
+			if len(slab) < w {
+				slab = make([]any, w*rowSlab)
+			}
+			row := slab[:w:w]
+			slab = slab[w:]
 			row[0] = t
 			some := false
 			for i, e := range p.exprs {
@@ -795,13 +803,61 @@ func (p *plan) rawRows(g *group) [][]any {
 			}
 			if some {
 				out = append(out, row)
+				times = append(times, t)
 			}
 		})
+		ends = append(ends, len(out))
 	}
-	if len(g.series) > 1 {
-		sort.SliceStable(out, func(i, j int) bool { return out[i][0].(int64) < out[j][0].(int64) })
+	return mergeRuns(out, times, ends)
+}
+
+// rowSlab is how many rows rawRows allocates at once: one object for
+// many rows, less for the garbage collector to track.
+const rowSlab = 256
+
+// mergeRuns orders rows stably by their times, rows being consecutive
+// runs already in time order (run i ends at ends[i]): neighbouring runs
+// are merged pairwise until one is left, O(n log runs) with no
+// comparison through the rows' boxed times.
+func mergeRuns(rows [][]any, times []int64, ends []int) [][]any {
+	if len(ends) <= 1 {
+		return rows
 	}
-	return out
+	bufRows, bufTimes := make([][]any, len(rows)), make([]int64, len(times))
+	for len(ends) > 1 {
+		next := ends[:0] // entry k/2 is written after entries k and k+1 are read
+		start := 0
+		for k := 0; k < len(ends); k += 2 {
+			if k+1 == len(ends) {
+				copy(bufRows[start:], rows[start:ends[k]])
+				copy(bufTimes[start:], times[start:ends[k]])
+				next = append(next, ends[k])
+				break
+			}
+			mid, end := ends[k], ends[k+1]
+			i, j, o := start, mid, start
+			for i < mid && j < end {
+				if times[j] < times[i] {
+					bufRows[o], bufTimes[o] = rows[j], times[j]
+					j++
+				} else {
+					bufRows[o], bufTimes[o] = rows[i], times[i]
+					i++
+				}
+				o++
+			}
+			copy(bufTimes[o:], times[i:mid])
+			o += copy(bufRows[o:], rows[i:mid])
+			copy(bufRows[o:], rows[j:end])
+			copy(bufTimes[o:], times[j:end])
+			next = append(next, end)
+			start = end
+		}
+		rows, bufRows = bufRows, rows
+		times, bufTimes = bufTimes, times
+		ends = next
+	}
+	return rows
 }
 
 // hardMaxBuckets bounds the windows of one series whatever the

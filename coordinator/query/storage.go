@@ -90,6 +90,10 @@ const (
 	AggregateMax
 	AggregateFirst
 	AggregateLast
+	// AggregateTimes is FirstTime and LastTime without First and Last
+	// (what a count of values and their extent needs: a storage may then
+	// leave the values undecoded).
+	AggregateTimes
 )
 
 // SeriesBatch is the data of one series from one shard.
@@ -100,6 +104,9 @@ type SeriesBatch struct {
 	Tags models.Tags
 	// Fields holds one column per requested field the series has.
 	Fields []FieldColumn
+	// Filtered says the storage kept only the rows the request's Filter
+	// passes, so the executor need not evaluate it again.
+	Filtered bool
 }
 
 // FieldColumn is one field's values in a SeriesBatch: raw points (sorted

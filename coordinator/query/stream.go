@@ -300,13 +300,13 @@ func (e *Executor) histogram(ctx context.Context, st Storage, p *plan, first, la
 	return hist, err
 }
 
-// scanWindows scans the count, first and last of p's fields per window
-// of [min, max].
+// scanWindows scans the count and the first and last time of p's fields
+// per window of [min, max].
 func (e *Executor) scanWindows(ctx context.Context, st Storage, p *plan, min, max, every, offset int64, fn func(*SeriesBatch) error) error {
 	req := ScanRequest{
 		Database: p.src.db, RetentionPolicy: p.src.rp, Measurement: p.src.name,
 		Condition: p.tagCond, Fields: p.fields, Min: min, Max: max,
-		Window: &WindowRequest{Every: every, Offset: offset, Aggregates: AggregateCount | AggregateFirst | AggregateLast},
+		Window: &WindowRequest{Every: every, Offset: offset, Aggregates: AggregateCount | AggregateTimes},
 	}
 	err := st.Scan(ctx, req, func(b *SeriesBatch) error {
 		if err := fn(b); err != nil {
