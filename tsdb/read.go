@@ -106,12 +106,12 @@ func (s *Shard) readArrays(dst []tsm.Array, seriesKey []byte, fields [][]byte, m
 		return err
 	}
 	defer rs.release()
-	var memo tsm.TimesMemo
+	bufs := readBufs{memo: new(tsm.TimesMemo)}
 	for i, f := range fields {
 		if f == nil {
 			continue
 		}
-		if err := rs.readInto(&dst[i], seriesKey, f, min, max, at, &memo); err != nil {
+		if err := rs.readInto(&dst[i], seriesKey, f, min, max, at, &bufs); err != nil {
 			return fmt.Errorf("read shard %d: %w", s.id, err)
 		}
 	}
@@ -123,15 +123,22 @@ func (s *Shard) readArrays(dst []tsm.Array, seriesKey []byte, fields [][]byte, m
 // the read state.
 func (rs *readState) read(seriesKey, field []byte, min, max int64) (tsm.Array, error) {
 	var a tsm.Array
-	err := rs.readInto(&a, seriesKey, field, min, max, nil, nil)
+	err := rs.readInto(&a, seriesKey, field, min, max, nil, &readBufs{})
 	return a, err
+}
+
+// readBufs are the buffers of a read, reused from field to field.
+type readBufs struct {
+	memo  *tsm.TimesMemo // nil for none
+	metas []tsm.BlockMeta
+	blk   tsm.Array // a block that straddles the range's ends
 }
 
 // readInto is read into dst, reusing its capacity for the values of the
 // first file that has any (all of them, once the files are compacted),
-// decoding timestamps through memo (nil for none). With at not nil it
-// skips the file blocks whose time range holds none of at (ascending).
-func (rs *readState) readInto(dst *tsm.Array, seriesKey, field []byte, min, max int64, at []int64, memo *tsm.TimesMemo) error {
+// decoding timestamps through bufs.memo. With at not nil it skips the
+// file blocks whose time range holds none of at (ascending).
+func (rs *readState) readInto(dst *tsm.Array, seriesKey, field []byte, min, max int64, at []int64, bufs *readBufs) error {
 	wanted := func(m *tsm.BlockMeta) bool {
 		if m.MaxTime < min || m.MinTime > max {
 			return false
@@ -143,8 +150,8 @@ func (rs *readState) readInto(dst *tsm.Array, seriesKey, field []byte, min, max 
 		return i < len(at) && at[i] <= m.MaxTime
 	}
 	var parts []tsm.Array
-	var metas []tsm.BlockMeta
-	var blk tsm.Array // a block that straddles min or max
+	metas, blk, memo := bufs.metas, &bufs.blk, bufs.memo
+	defer func() { bufs.metas = metas }()
 	for _, f := range rs.files {
 		if f.r.MaxTime() < min || f.r.MinTime() > max {
 			continue
@@ -179,11 +186,11 @@ func (rs *readState) readInto(dst *tsm.Array, seriesKey, field []byte, min, max 
 				continue
 			}
 			blk.Reset(typ)
-			if err := f.r.AppendArrayMemo(m, &blk, memo); err != nil {
+			if err := f.r.AppendArrayMemo(m, blk, memo); err != nil {
 				return err
 			}
 			blk.Include(min, max)
-			appendOwned(&acc, &blk)
+			appendOwned(&acc, blk)
 		}
 		applyTombstones(&acc, rs.tombs, f.seq, seriesKey, field)
 		parts = append(parts, acc)
