@@ -46,7 +46,8 @@ func tsbsQueries() []struct{ name, q string } {
 
 // BenchmarkTSBSQueries loads tsbs-cpu-only-s100-1d into an in-process
 // cluster shaped like `strata local` (2 data nodes, RF 2) and into a
-// single data node, then times each TSBS query shape over HTTP /query.
+// single data node, then times each TSBS query shape over HTTP /query
+// (wall and process CPU time per query).
 //
 //	go test -run XXX -bench TSBSQueries -benchtime 3s ./data
 func BenchmarkTSBSQueries(b *testing.B) {
@@ -67,10 +68,15 @@ func BenchmarkTSBSQueries(b *testing.B) {
 						b.Fatalf("%s answered %.300s", q.name, body)
 					}
 					b.ReportAllocs()
+					cpu0 := cpuTime(b)
 					for b.Loop() {
 						get(b, u)
 					}
 					b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/1000, "ms/query")
+					// The process's CPU per query (client, server and any
+					// background work): steadier than wall time on a busy
+					// machine.
+					b.ReportMetric(float64((cpuTime(b)-cpu0).Microseconds())/float64(b.N)/1000, "cpu-ms/query")
 				})
 			}
 		})
