@@ -14,15 +14,16 @@ import (
 	"github.com/strata-db/strata/tsdb/models"
 )
 
-// digestTestShard opens shard 1 of a fresh store in dir (8 series buckets
-// of 1 h) with the planner off; reopen with the same dir to restart it.
-func digestTestShard(t *testing.T, dir string) *Shard {
+// digestTestShard opens shard 1 of a store in dir (buckets series
+// buckets, windows of 1 h) with the planner off; opened again on the same
+// dir, it restarts the shard.
+func digestTestShard(t *testing.T, dir string, buckets int) *Shard {
 	t.Helper()
 	cfg := NewConfig()
 	cfg.Dir = dir
 	cfg.CompactCheckInterval = 0
 	cfg.CompactThroughput = 0
-	cfg.DigestSeriesBuckets = 8
+	cfg.DigestSeriesBuckets = buckets
 	cfg.DigestWindow = Duration(time.Hour)
 	st := NewStore(cfg, nil, prometheus.NewRegistry())
 	if err := st.Open(); err != nil {
@@ -201,7 +202,7 @@ func TestDigestFilesStayRight(t *testing.T) {
 			}
 			digestMust(t, sh.Close())
 			removeDigestFiles(t, sh.Path())
-			return digestTestShard(t, dir)
+			return digestTestShard(t, dir, 8)
 		},
 		want: func(t *testing.T, sh *Shard) { digestTestWrite(t, sh, digestTestValues(0, 6*hour, 0)) },
 	}, {
@@ -219,7 +220,7 @@ func TestDigestFilesStayRight(t *testing.T) {
 			b, err := os.ReadFile(digs[0])
 			digestMust(t, err)
 			digestMust(t, os.WriteFile(digs[1], b, 0o644))
-			return digestTestShard(t, dir)
+			return digestTestShard(t, dir, 8)
 		},
 		want: func(t *testing.T, sh *Shard) {
 			digestTestWrite(t, sh, digestTestValues(0, 3*hour, 0))
@@ -229,8 +230,8 @@ func TestDigestFilesStayRight(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			sh := tc.history(t, digestTestShard(t, dir), dir)
-			ref := digestTestShard(t, t.TempDir())
+			sh := tc.history(t, digestTestShard(t, dir, 8), dir)
+			ref := digestTestShard(t, t.TempDir(), 8)
 			tc.want(t, ref)
 			want := digestsOf(t, ref)
 			if len(want) < 2 {
@@ -252,7 +253,7 @@ func TestDigestFilesStayRight(t *testing.T) {
 			}
 			// After a restart (digests computed afresh from the files).
 			digestMust(t, sh.Close())
-			if got := digestsOf(t, digestTestShard(t, dir)); !maps.Equal(got, want) {
+			if got := digestsOf(t, digestTestShard(t, dir, 8)); !maps.Equal(got, want) {
 				t.Fatalf("digests after reopen differ from the shard holding the same values")
 			}
 		})
@@ -276,7 +277,7 @@ func removeDigestFiles(t *testing.T, dir string) {
 // demand, compacted inputs lose theirs, and an orphan is removed on open.
 func TestDigestFilesWrittenAndRemoved(t *testing.T) {
 	dir := t.TempDir()
-	sh := digestTestShard(t, dir)
+	sh := digestTestShard(t, dir, 8)
 	hour := int64(time.Hour)
 	for start := int64(0); start < 4*hour; start += hour {
 		digestTestWrite(t, sh, digestTestValues(start, start+hour, 0))
@@ -299,7 +300,7 @@ func TestDigestFilesWrittenAndRemoved(t *testing.T) {
 	removeDigestFiles(t, sh.Path())
 	orphan := filepath.Join(sh.Path(), dataFileName(90, 90, 1)[:len(dataFileName(90, 90, 1))-len(dataFileExt)]+digestFileExt)
 	digestMust(t, os.WriteFile(orphan, []byte("left by a crash"), 0o644))
-	sh = digestTestShard(t, dir)
+	sh = digestTestShard(t, dir, 8)
 	if _, err := os.Stat(orphan); !os.IsNotExist(err) {
 		t.Fatalf("orphaned digest file still there after open (stat: %v)", err)
 	}

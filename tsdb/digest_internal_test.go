@@ -5,31 +5,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/strata-db/strata/tsdb/models"
 )
 
 // TestDigestDirtyTracking checks that only buckets touched by writes and
 // deletes since the last Digests call are recomputed.
 func TestDigestDirtyTracking(t *testing.T) {
-	cfg := NewConfig()
-	cfg.Dir = t.TempDir()
-	cfg.CompactCheckInterval = 0
-	cfg.DigestSeriesBuckets = 4
-	cfg.DigestWindow = Duration(time.Hour)
-	st := NewStore(cfg, nil, prometheus.NewRegistry())
-	if err := st.Open(); err != nil {
-		t.Fatalf("open: %v", err)
-	}
-	defer st.Close()
-	if err := st.CreateShard(1); err != nil {
-		t.Fatalf("create: %v", err)
-	}
-	sh := st.Shard(1)
+	sh := digestTestShard(t, t.TempDir(), 4)
 	point := func(host string, ts int64) models.Point {
-		return models.Point{Measurement: []byte("m"), Tags: models.Tags{{Key: []byte("h"), Value: []byte(host)}},
-			Fields: []models.Field{{Key: []byte("v"), Value: models.IntegerValue(ts)}}, Time: ts}
+		return digestTestPoint(host, "v", ts, models.IntegerValue(ts))
 	}
 	hour := int64(time.Hour)
 	if err := sh.WritePoints(context.Background(), []models.Point{point("a", 0), point("a", 3*hour), point("b", hour)}); err != nil {
