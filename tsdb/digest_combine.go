@@ -56,11 +56,13 @@ func (s *Shard) computeDigests(ctx context.Context, all bool, dirty map[BucketID
 			continue
 		}
 		src := &digestSource{f: f, it: f.r.Iterator()}
-		if err := f.ensureDigests(window); err != nil {
+		err := f.ensureDigests(window)
+		if err == nil {
+			src.dr, err = openDigestFile(f.path, window)
+		}
+		if err != nil {
 			// The file's keys are decoded as they come instead.
 			s.logger.Warn("data file without digest file", "file", f.path, "err", err)
-		} else if src.dr, err = openDigestFile(f.path, window); err != nil {
-			return nil, fmt.Errorf("digests of shard %d: %w", s.id, err)
 		}
 		p.files = append(p.files, src)
 		if err := src.advance(); err != nil {
@@ -87,13 +89,19 @@ type digestSource struct {
 	dr   *digestFileReader // nil: decode the file's keys
 }
 
-// advance moves to the next key (and its digest record).
+// advance moves to the next key (and its digest record). A digest file
+// that does not decode is checked again (and rewritten) by the next
+// computation.
 func (src *digestSource) advance() error {
 	src.live = src.it.Next()
-	if src.live && src.dr != nil {
-		return src.dr.next()
+	if !src.live || src.dr == nil {
+		return nil
 	}
-	return nil
+	err := src.dr.next()
+	if err != nil {
+		src.f.digestsOK.Store(false)
+	}
+	return err
 }
 
 // atKey reports whether src is at (series, field).
