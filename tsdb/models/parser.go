@@ -576,6 +576,10 @@ func simpleValue(b []byte) (Value, bool) {
 	case c == '-' || c == '.' || c >= '0' && c <= '9':
 		switch b[len(b)-1] {
 		case 'i':
+			// The usual integer, without parseValue's error plumbing.
+			if u, ok := parseDigits(b[:len(b)-1]); ok && u <= math.MaxInt64 {
+				return IntegerValue(int64(u)), true
+			}
 			kind, b = lineprotocol.Int, b[:len(b)-1]
 		case 'u':
 			kind, b = lineprotocol.Uint, b[:len(b)-1]
