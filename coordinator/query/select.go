@@ -773,6 +773,10 @@ func (p *plan) rawRows(g *group) [][]any {
 				tagVals[i], _ = tagColumn(e, s.tags)
 			}
 		}
+		rows := 1 // at least the longest column's length, up to rowSlab
+		for _, c := range s.cols {
+			rows = min(max(rows, len(c)), rowSlab)
+		}
 		align(s.cols, func(t int64, vals []models.Value) {
 			v.vals = vals
 			if p.needsPts && !p.filtered && !ev.EvalBool(p.cond) {
@@ -780,7 +784,7 @@ func (p *plan) rawRows(g *group) [][]any {
 			}
 			w := len(p.exprs) + 1
 			if len(slab) < w {
-				slab = make([]any, w*rowSlab)
+				slab = make([]any, w*rows)
 			}
 			row := slab[:w:w]
 			slab = slab[w:]
@@ -811,8 +815,9 @@ func (p *plan) rawRows(g *group) [][]any {
 	return mergeRuns(out, times, ends)
 }
 
-// rowSlab is how many rows rawRows allocates at once: one object for
-// many rows, less for the garbage collector to track.
+// rowSlab is how many rows rawRows allocates at once at most (fewer for
+// a series with fewer values): one object for many rows, less for the
+// garbage collector to track.
 const rowSlab = 256
 
 // mergeRuns orders rows stably by their times, rows being consecutive
