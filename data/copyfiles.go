@@ -92,94 +92,90 @@ func writeShardFiles(w io.Writer, files []tsdb.ExportedFile) (int64, error) {
 }
 
 // readShardFiles writes the files of a shard file stream into dir,
-// checking names, sizes, checksums and the end mark; it returns the bytes
-// of file content received. Bad bytes are an error wrapping
-// errCopyCorrupt; the caller discards dir on any error.
-func readShardFiles(ctx context.Context, r io.Reader, dir string) (int64, error) {
+// checking names, sizes, checksums and the end mark. Bad bytes are an
+// error wrapping errCopyCorrupt; the caller discards dir on any error.
+func readShardFiles(ctx context.Context, r io.Reader, dir string) error {
 	br := bufio.NewReaderSize(r, 1<<20)
 	magic := make([]byte, len(fileStreamMagic))
 	if _, err := io.ReadFull(br, magic); err != nil {
-		return 0, fmt.Errorf("shard file stream header: %w", err)
+		return fmt.Errorf("shard file stream header: %w", err)
 	}
 	if string(magic) != string(fileStreamMagic) {
-		return 0, fmt.Errorf("%w: not a version %d shard file stream", errCopyCorrupt, fileStreamMagic[3])
+		return fmt.Errorf("%w: not a version %d shard file stream", errCopyCorrupt, fileStreamMagic[3])
 	}
 	count, err := binary.ReadUvarint(br)
 	if err != nil {
-		return 0, fmt.Errorf("shard file stream header: %w", err)
+		return fmt.Errorf("shard file stream header: %w", err)
 	}
 	if count > maxCopiedFiles {
-		return 0, fmt.Errorf("%w: %d files", errCopyCorrupt, count)
+		return fmt.Errorf("%w: %d files", errCopyCorrupt, count)
 	}
-	var total int64
 	seen := map[string]bool{}
 	for range count {
 		if err := ctx.Err(); err != nil {
-			return total, err
+			return err
 		}
 		nameLen, err := binary.ReadUvarint(br)
 		if err != nil {
-			return total, fmt.Errorf("shard file stream: %w", err)
+			return fmt.Errorf("shard file stream: %w", err)
 		}
 		if nameLen > maxCopiedName {
-			return total, fmt.Errorf("%w: file name of %d bytes", errCopyCorrupt, nameLen)
+			return fmt.Errorf("%w: file name of %d bytes", errCopyCorrupt, nameLen)
 		}
 		nb := make([]byte, nameLen)
 		if _, err := io.ReadFull(br, nb); err != nil {
-			return total, fmt.Errorf("shard file stream: %w", err)
+			return fmt.Errorf("shard file stream: %w", err)
 		}
 		name := string(nb)
 		if !tsdb.ValidExportedFileName(name) || seen[name] {
-			return total, fmt.Errorf("%w: file name %q", errCopyCorrupt, name)
+			return fmt.Errorf("%w: file name %q", errCopyCorrupt, name)
 		}
 		seen[name] = true
 		size, err := binary.ReadUvarint(br)
 		if err != nil {
-			return total, fmt.Errorf("shard file stream: %w", err)
+			return fmt.Errorf("shard file stream: %w", err)
 		}
-		n, err := receiveFile(br, filepath.Join(dir, filepath.FromSlash(name)), int64(size))
-		total += n
-		if err != nil {
-			return total, fmt.Errorf("receive %s: %w", name, err)
+		if err := receiveFile(br, filepath.Join(dir, filepath.FromSlash(name)), int64(size)); err != nil {
+			return fmt.Errorf("receive %s: %w", name, err)
 		}
 	}
 	end := make([]byte, len(fileStreamEnd))
 	if _, err := io.ReadFull(br, end); err != nil {
-		return total, fmt.Errorf("shard file stream cut before its end mark: %w", err)
+		return fmt.Errorf("shard file stream cut before its end mark: %w", err)
 	}
 	if string(end) != string(fileStreamEnd) {
-		return total, fmt.Errorf("%w: bad end mark", errCopyCorrupt)
+		return fmt.Errorf("%w: bad end mark", errCopyCorrupt)
 	}
-	return total, nil
+	return nil
 }
 
 // receiveFile writes size bytes of br to path, then checks them against
 // the SHA-256 that follows, and syncs the file.
-func receiveFile(br *bufio.Reader, path string, size int64) (int64, error) {
+func receiveFile(br *bufio.Reader, path string, size int64) error {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	defer f.Close()
 	sum := sha256.New()
 	n, err := io.Copy(io.MultiWriter(f, sum), io.LimitReader(br, size))
 	if err != nil {
-		return n, err
+		return err
 	}
 	if n != size {
-		return n, fmt.Errorf("stream cut after %d of %d bytes: %w", n, size, io.ErrUnexpectedEOF)
+		return fmt.Errorf("stream cut after %d of %d bytes: %w", n, size, io.ErrUnexpectedEOF)
 	}
 	want := make([]byte, sha256.Size)
 	if _, err := io.ReadFull(br, want); err != nil {
-		return n, fmt.Errorf("checksum: %w", err)
+		return fmt.Errorf("checksum: %w", err)
 	}
 	if string(want) != string(sum.Sum(nil)) {
-		return n, fmt.Errorf("%w: checksum mismatch", errCopyCorrupt)
+		return fmt.Errorf("%w: checksum mismatch", errCopyCorrupt)
 	}
 	if err := f.Sync(); err != nil {
-		return n, err
+		return err
 	}
-	return n, f.Close()
+	return f.Close()
 }
 
 // serveShardFiles is CopyFilesPath on a copy's source.
@@ -213,30 +209,42 @@ func serveShardFiles(store *tsdb.Store, logger *slog.Logger) http.Handler {
 }
 
 // copyFilesFrom installs shard from source's files (the file-level copy),
-// reading them through pace (copy-rate-limit). It reports false, and does
-// nothing, when this node holds the shard already (the copy then moves
-// values) or the source does not serve files (an older version).
+// reading them through pace (copy-rate-limit) and telling received how
+// many bytes of the stream arrived as they arrive. It reports false, and
+// does nothing, when this node holds the shard already (the copy then
+// moves values) or the source does not serve files (an older version).
 func copyFilesFrom(ctx context.Context, store *tsdb.Store, peers *antientropy.HTTPPeers, pace func(context.Context, io.Reader) io.Reader,
-	shard, source uint64) (bool, int64, error) {
+	shard, source uint64, received func(int64)) (bool, error) {
 	if store.Shard(shard) != nil {
-		return false, 0, nil
+		return false, nil
 	}
 	rc, err := peers.Post(ctx, source, CopyFilesPath+"?digests=1&shard="+strconv.FormatUint(shard, 10), nil)
 	if pe := (*antientropy.PeerError)(nil); errors.As(err, &pe) && (pe.StatusCode == http.StatusNotFound || pe.StatusCode == http.StatusMethodNotAllowed) && pe.Code == "" {
-		return false, 0, nil
+		return false, nil
 	}
 	if err != nil {
-		return false, 0, err
+		return false, err
 	}
 	defer rc.Close()
-	var n int64
 	err = store.InstallShard(shard, func(dir string) error {
-		var err error
-		n, err = readShardFiles(ctx, pace(ctx, rc), dir)
-		return err
+		return readShardFiles(ctx, progressReader{pace(ctx, rc), received}, dir)
 	})
 	if errors.Is(err, tsdb.ErrShardExists) {
-		return false, n, nil
+		return false, nil
 	}
-	return err == nil, n, err
+	return err == nil, err
+}
+
+// progressReader tells received how many bytes each Read returned.
+type progressReader struct {
+	r        io.Reader
+	received func(int64)
+}
+
+func (p progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	if n > 0 {
+		p.received(int64(n))
+	}
+	return n, err
 }

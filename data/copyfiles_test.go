@@ -111,8 +111,7 @@ func TestShardFileCopy(t *testing.T) {
 
 	dst, _ := openTestStore(t)
 	err = dst.InstallShard(7, func(dir string) error {
-		_, err := readShardFiles(ctx, bytes.NewReader(stream.Bytes()), dir)
-		return err
+		return readShardFiles(ctx, bytes.NewReader(stream.Bytes()), dir)
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -151,8 +150,7 @@ func TestShardFileCopy(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			st, dir := openTestStore(t)
 			err := st.InstallShard(7, func(dir string) error {
-				_, err := readShardFiles(ctx, bytes.NewReader(body), dir)
-				return err
+				return readShardFiles(ctx, bytes.NewReader(body), dir)
 			})
 			if err == nil {
 				t.Fatal("installed a bad stream")

@@ -101,8 +101,9 @@ type CopyShardStatus struct {
 	// Values counts the values moved by the stream and the exchanges;
 	// Rounds the exchanges with the source so far.
 	Values int `json:"values"`
-	// Bytes counts the bytes of shard files received by the file-level
-	// copy that comes before them (retried transfers included).
+	// Bytes counts the bytes of the shard file stream received so far by
+	// the file-level copy that comes before them (retried transfers
+	// included); it grows while a file arrives.
 	Bytes  int64 `json:"bytes,omitempty"`
 	Rounds int   `json:"rounds"`
 	// Verified is set once the roots over every window were equal after
@@ -150,7 +151,7 @@ type shardCopier struct {
 	forward func(ctx context.Context, shard, source uint64) error
 	// files, when not nil, installs the shard from its source's files
 	// (copyFilesFrom): it reports whether it did and the bytes received.
-	files func(ctx context.Context, shard, source uint64) (bool, int64, error)
+	files func(ctx context.Context, shard, source uint64, received func(n int64)) (bool, error)
 
 	mu      sync.Mutex // protects copies, cancel, closing and the intents file
 	copies  map[uint64]*CopyShardStatus
@@ -263,7 +264,7 @@ func (c *shardCopier) start(shard, source uint64, resumed bool) (CopyShardStatus
 		case err == nil:
 			st.State, st.Error = "done", ""
 		case ctx.Err() != nil && !stopping:
-			st.State, st.Error = "killed", err.Error()
+			st.State, st.Error = "killed", "killed by kill-copy-shard ("+err.Error()+")"
 		default:
 			st.State, st.Error = "failed", err.Error()
 		}
@@ -372,10 +373,11 @@ func (c *shardCopier) copyFiles(ctx context.Context, st *CopyShardStatus) error 
 	var corrupt error
 	installed := false
 	err := c.retry(ctx, st, func() error {
-		ok, n, err := c.files(ctx, st.Shard, st.Source)
-		c.mu.Lock()
-		st.Bytes += n
-		c.mu.Unlock()
+		ok, err := c.files(ctx, st.Shard, st.Source, func(n int64) {
+			c.mu.Lock()
+			st.Bytes += n
+			c.mu.Unlock()
+		})
 		if errors.Is(err, errCopyCorrupt) {
 			corrupt = err
 			return nil

@@ -177,12 +177,15 @@ func TestShardCopier(t *testing.T) {
 		f := &copyFakes{data: stateWithShards(false), states: []string{"equal"}}
 		c := newCopier(f)
 		var calls int
-		c.files = func(context.Context, uint64, uint64) (bool, int64, error) {
+		c.files = func(_ context.Context, _, _ uint64, received func(int64)) (bool, error) {
 			calls++
 			if calls == 1 {
-				return false, 100, io.ErrUnexpectedEOF
+				received(60)
+				received(40)
+				return false, io.ErrUnexpectedEOF
 			}
-			return false, 50, fmt.Errorf("receive x.tsm: %w: checksum mismatch", errCopyCorrupt)
+			received(50)
+			return false, fmt.Errorf("receive x.tsm: %w: checksum mismatch", errCopyCorrupt)
 		}
 		if _, err := c.Start(10, 1); err != nil {
 			t.Fatal(err)
@@ -200,7 +203,10 @@ func TestShardCopier(t *testing.T) {
 	t.Run("file copy installed: exchanges follow", func(t *testing.T) {
 		f := &copyFakes{data: stateWithShards(false), states: []string{"equal"}}
 		c := newCopier(f)
-		c.files = func(context.Context, uint64, uint64) (bool, int64, error) { return true, 4096, nil }
+		c.files = func(_ context.Context, _, _ uint64, received func(int64)) (bool, error) {
+			received(4096)
+			return true, nil
+		}
 		if _, err := c.Start(10, 1); err != nil {
 			t.Fatal(err)
 		}
@@ -222,8 +228,8 @@ func TestShardCopier(t *testing.T) {
 		if !c.Kill(10) {
 			t.Fatal("Kill found no running copy")
 		}
-		if st := waitCopy(t, c, 10); st.State != "killed" {
-			t.Fatalf("status %+v, want killed", st)
+		if st := waitCopy(t, c, 10); st.State != "killed" || !strings.Contains(st.Error, "killed by kill-copy-shard") {
+			t.Fatalf("status %+v, want killed, saying by what", st)
 		}
 		if c.Kill(10) {
 			t.Error("Kill of an ended copy reported one running")
@@ -231,6 +237,31 @@ func TestShardCopier(t *testing.T) {
 		if owners := f.Data().ShardOwners(10); slices.Contains(owners, 3) {
 			t.Fatalf("owners %v after a kill", owners)
 		}
+	})
+	t.Run("file copy: status counts bytes while they arrive", func(t *testing.T) {
+		f := &copyFakes{data: stateWithShards(false), states: []string{"equal"}}
+		c := newCopier(f)
+		c.files = func(ctx context.Context, _, _ uint64, received func(int64)) (bool, error) {
+			received(1000)
+			<-ctx.Done()
+			return false, ctx.Err()
+		}
+		if _, err := c.Start(10, 1); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			st := c.Status()[0]
+			if st.Running && st.Bytes == 1000 {
+				break
+			}
+			if !st.Running || time.Now().After(deadline) {
+				t.Fatalf("status %+v: the 1000 bytes received so far are not shown while the transfer runs", st)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		c.Kill(10)
+		waitCopy(t, c, 10)
 	})
 	t.Run("source unreachable for a while", func(t *testing.T) {
 		f := &copyFakes{data: stateWithShards(false), states: []string{"streamed", "equal"}, fails: 3}

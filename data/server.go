@@ -235,8 +235,8 @@ func (s *Server) open() error {
 	h.mountEntropy(s.ae)
 	s.copier = newShardCopier(s.life, s.NodeID, s.meta, s.ae, filepath.Join(s.cfg.Dir, copyIntentsFile), s.logger.With("component", "copy-shard"))
 	s.copier.forward = s.requestForward
-	s.copier.files = func(ctx context.Context, shard, source uint64) (bool, int64, error) {
-		return copyFilesFrom(ctx, s.store, s.aePeer, s.ae.PaceCopy, shard, source)
+	s.copier.files = func(ctx context.Context, shard, source uint64, received func(int64)) (bool, error) {
+		return copyFilesFrom(ctx, s.store, s.aePeer, s.ae.PaceCopy, shard, source, received)
 	}
 	s.copier.Resume(copyIntents)
 	h.mountCopyShard(s.copier)
