@@ -15,9 +15,13 @@ import (
 // accepted and its SELECT refused, wrong credentials refused.
 func TestAuthThroughClientLibrary(t *testing.T) {
 	c, _ := newAuthCluster(t, "")
+	// CREATE USER and the first request with each credential run a bcrypt
+	// at the default cost, 10–15 s under the race detector on a loaded
+	// machine (load average 28): the client must wait for it.
+	const timeout = 2 * time.Minute
 	connect := func(user, password string) client.Client {
 		t.Helper()
-		cl, err := client.NewHTTPClient(client.HTTPConfig{Addr: c.URL(0), Username: user, Password: password, Timeout: 10 * time.Second})
+		cl, err := client.NewHTTPClient(client.HTTPConfig{Addr: c.URL(0), Username: user, Password: password, Timeout: timeout})
 		if err != nil {
 			t.Fatal(err)
 		}

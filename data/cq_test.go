@@ -55,7 +55,11 @@ func TestContinuousQueryStatements(t *testing.T) {
 // run on the other node could read its copy before replication reached
 // it and miss points.
 func TestContinuousQueryRollsUp(t *testing.T) {
+	// Short enough that the four windows roll up within the harness's
+	// wait, long enough for the copy to reach the other node under load.
+	const timeout = 5 * time.Second
 	c := clustertest.New(t, clustertest.Options{Data: 2, Configure: func(_ int, cfg *data.Config) {
+		cfg.Coordinator.WriteTimeout = meta.Duration(timeout)
 		cfg.ContinuousQueries.RunInterval = meta.Duration(100 * time.Millisecond)
 		cfg.ContinuousQueries.LeaseDuration = meta.Duration(time.Second)
 		cfg.ContinuousQueries.SettleDelay = cfg.Coordinator.WriteTimeout

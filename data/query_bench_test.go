@@ -57,7 +57,7 @@ func BenchmarkTSBSQueries(b *testing.B) {
 		nodes, rf int
 	}{{"local-2-nodes-rf2", 2, 2}, {"one-node", 1, 1}} {
 		b.Run(shape.name, func(b *testing.B) {
-			c := clustertest.New(b, clustertest.Options{Data: shape.nodes, Configure: loadTimeouts})
+			c := clustertest.New(b, clustertest.Options{Data: shape.nodes})
 			c.CreateDatabase("tsbs", shape.rf)
 			writeFile(b, c, 0, "tsbs", path)
 			for _, q := range tsbsQueries() {

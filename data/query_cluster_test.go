@@ -9,11 +9,8 @@ import (
 	"os"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/strata-db/strata/data"
 	"github.com/strata-db/strata/internal/datasets"
-	"github.com/strata-db/strata/meta"
 
 	"github.com/strata-db/strata/data/clustertest"
 )
@@ -55,16 +52,6 @@ func writeFile(t testing.TB, c *clustertest.Cluster, i int, db, path string) {
 	}
 }
 
-// loadTimeouts gives a cluster that loads a whole dataset at consistency
-// all the write timeouts of a production node: under the race detector on
-// a busy machine a 5,000-line batch can take longer than the harness's
-// short RPC timeout, which would fail the load rather than what the test
-// checks.
-func loadTimeouts(_ int, cfg *data.Config) {
-	cfg.Coordinator.WriteTimeout = meta.Duration(30 * time.Second)
-	cfg.Coordinator.RPCTimeout = meta.Duration(20 * time.Second)
-}
-
 // queryNode runs q against node i and returns the JSON body.
 func queryNode(t *testing.T, c *clustertest.Cluster, i int, db, q string) string {
 	t.Helper()
@@ -82,7 +69,7 @@ func queryNode(t *testing.T, c *clustertest.Cluster, i int, db, q string) string
 // and still does with one data node stopped.
 func TestQueriesAgreeAcrossNodes(t *testing.T) {
 	path := datasets.Path(t, "tsbs-devops-s10-1h.lp.gz")
-	c := clustertest.New(t, clustertest.Options{Data: 3, Configure: loadTimeouts})
+	c := clustertest.New(t, clustertest.Options{Data: 3})
 	c.CreateDatabase("devops", 2)
 	writeFile(t, c, 0, "devops", path)
 

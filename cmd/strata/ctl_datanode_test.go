@@ -37,7 +37,7 @@ func TestCtlDataNodesTLSAuth(t *testing.T) {
 	addrs := c.Meta.HTTPAddrs()
 	ctl := func(args ...string) (string, error) {
 		t.Helper()
-		return runCtl(t, addrs, "", append([]string{"--timeout", "10s", "--ca-cert", caFile, "--internal-shared-secret", secret}, args...)...)
+		return runCtl(t, addrs, "", append([]string{"--ca-cert", caFile, "--internal-shared-secret", secret}, args...)...)
 	}
 	mustCtl := func(args ...string) string {
 		t.Helper()

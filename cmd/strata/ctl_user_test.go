@@ -10,8 +10,15 @@ import (
 	"github.com/strata-db/strata/meta/metatest"
 )
 
-// runCtl runs `strata ctl --meta addrs args...` in process with stdin and
-// returns its output and error.
+// ctlTestTimeout is the --timeout runCtl passes unless args set their
+// own: `user create` and `user set-password` bcrypt the password at the
+// default cost inside --timeout, and under the race detector on a loaded
+// machine that alone took 10–15 s (load average 28), past ctl's 10 s
+// default.
+const ctlTestTimeout = "2m"
+
+// runCtl runs `strata ctl --meta addrs --timeout ctlTestTimeout args...`
+// in process with stdin and returns its output and error.
 func runCtl(t *testing.T, addrs []string, stdin string, args ...string) (string, error) {
 	t.Helper()
 	cmd := newRootCommand()
@@ -19,7 +26,7 @@ func runCtl(t *testing.T, addrs []string, stdin string, args ...string) (string,
 	cmd.SetOut(&out)
 	cmd.SetErr(&out)
 	cmd.SetIn(strings.NewReader(stdin))
-	cmd.SetArgs(append([]string{"ctl", "--meta", strings.Join(addrs, ",")}, args...))
+	cmd.SetArgs(append([]string{"ctl", "--meta", strings.Join(addrs, ","), "--timeout", ctlTestTimeout}, args...))
 	err := cmd.Execute()
 	return out.String(), err
 }

@@ -31,6 +31,18 @@ import (
 // WaitTimeout bounds every wait of the harness.
 const WaitTimeout = 20 * time.Second
 
+// WriteTimeout and RPCTimeout are every data node's coordinator
+// write-timeout and rpc-timeout unless Options.Configure changes them.
+// They are longer than a production node's: under the race detector on a
+// loaded 2-core machine a 5,000-line batch at consistency all, or the
+// first write of a database creating its shard group through meta, can
+// take several seconds, which would fail the write rather than what the
+// test checks. A test about timing out sets its own.
+const (
+	WriteTimeout = 30 * time.Second
+	RPCTimeout   = 20 * time.Second
+)
+
 // Options configures a Cluster.
 type Options struct {
 	// Meta and Data are the node counts (defaults 3 and 2).
@@ -87,9 +99,8 @@ func New(t testing.TB, opts Options) *Cluster {
 		cfg.RPCAddr = "127.0.0.1:0"
 		cfg.Meta = c.Meta.HTTPAddrs()
 		cfg.ShutdownTimeout = meta.Duration(5 * time.Second)
-		cfg.Coordinator.WriteTimeout = meta.Duration(3 * time.Second)
-		cfg.Coordinator.RPCTimeout = meta.Duration(2 * time.Second)
-		cfg.Coordinator.RPCDialTimeout = meta.Duration(time.Second)
+		cfg.Coordinator.WriteTimeout = meta.Duration(WriteTimeout)
+		cfg.Coordinator.RPCTimeout = meta.Duration(RPCTimeout)
 		cfg.Storage.WAL.NoSync = true
 		cfg.InternalSharedSecret = opts.InternalSharedSecret
 		if opts.Configure != nil {
