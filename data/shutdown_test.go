@@ -34,6 +34,14 @@ func TestCloseCancelsInFlightRequests(t *testing.T) {
 	c.CreateDatabase("db", 2)
 	c.SetLink(1, faultproxy.Blackhole)
 
+	// A request whose body never finishes.
+	stalled, err := net.Dial("tcp", strings.TrimPrefix(c.URL(0), "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stalled.Close()
+	fmt.Fprintf(stalled, "POST /write?db=db HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\ncpu v=")
+
 	answered := make(chan string, 1)
 	go func() {
 		resp, err := http.Post(c.URL(0)+"/write?db=db&consistency=all", "text/plain", strings.NewReader("cpu v=1"))
@@ -45,13 +53,21 @@ func TestCloseCancelsInFlightRequests(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		answered <- fmt.Sprintf("%d %s", resp.StatusCode, b)
 	}()
-	stalled, err := net.Dial("tcp", strings.TrimPrefix(c.URL(0), "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stalled.Close()
-	fmt.Fprintf(stalled, "POST /write?db=db HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\ncpu v=")
-	time.Sleep(500 * time.Millisecond) // both requests are in their handlers
+	// The write is in its handler once its copy for node 1 is in flight.
+	// A fixed pause may end first on a loaded machine: Close would then
+	// refuse the write's connection and no 5xx would come. The stalled
+	// request went first, so it reaches its handler meanwhile.
+	gauge := fmt.Sprintf(`strata_coordinator_remote_write_in_flight_bytes{node="%d"} `, c.NodeID(1))
+	c.WaitFor("the write's copy for the black-holed node in flight", func() bool {
+		resp, err := http.Get(c.URL(0) + "/metrics")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		line := grepLines(string(b), gauge)
+		return line != "" && line != gauge+"0"
+	})
 
 	start := time.Now()
 	err = c.Server(0).Close()

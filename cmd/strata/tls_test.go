@@ -32,7 +32,7 @@ func TestCtlTLS(t *testing.T) {
 		{[]string{"--tls", "--insecure-skip-verify", "show-databases"}, true},
 		{[]string{"--ca-cert", certFile + ".missing", "show-databases"}, false},
 	} {
-		out, err := runCtl(t, addrs, "", append([]string{"--timeout", "3s"}, tc.args...)...)
+		out, err := runCtl(t, addrs, "", tc.args...)
 		if (err == nil) != tc.ok {
 			t.Errorf("ctl %v: %v (%s); want ok=%v", tc.args, err, out, tc.ok)
 		}
