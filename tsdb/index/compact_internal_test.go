@@ -234,23 +234,13 @@ func FuzzReplayLog(f *testing.F) {
 	f.Add(seed)
 	f.Add(logMagic[:3])
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if len(b) > 1<<16 {
-			t.Skip("input too large")
-		}
-		dir := t.TempDir()
-		if err := os.WriteFile(filepath.Join(dir, logFileName), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		ix, err := Open(dir, nil)
-		if err != nil {
-			if !errors.Is(err, ErrCorrupt) {
-				t.Fatalf("Open: error %v is not ErrCorrupt", err)
-			}
+		ix, dir := openFuzzed(t, logFileName, b)
+		if ix == nil {
 			return
 		}
 		want := state(ix)
 		ix.Close()
-		ix, err = Open(dir, nil)
+		ix, err := Open(dir, nil)
 		if err != nil {
 			t.Fatalf("reopen: %v", err)
 		}
@@ -511,4 +501,26 @@ func TestReopenRebuildsPostings(t *testing.T) {
 	if got := ix.MatchSeries([]byte("cpu"), r1); len(got) != 1 {
 		t.Errorf("cpu series with region=r1 after reopen: got %d; want 1 (the re-created one)", len(got))
 	}
+}
+
+// openFuzzed writes b as the file name of a fresh directory and opens an
+// index there; Open may refuse it only with ErrCorrupt, and then openFuzzed
+// returns a nil index.
+func openFuzzed(t *testing.T, name string, b []byte) (*Index, string) {
+	t.Helper()
+	if len(b) > 1<<16 {
+		t.Skip("input too large")
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ix, err := Open(dir, nil)
+	if err != nil {
+		if !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("Open: error %v is not ErrCorrupt", err)
+		}
+		return nil, dir
+	}
+	return ix, dir
 }
