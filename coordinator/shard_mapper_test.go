@@ -420,15 +420,22 @@ func TestClusterStorageDeletesReachEveryOwner(t *testing.T) {
 // a shard (a storage bug reached by one query's input) becomes that query's
 // error instead of ending the process: `SELECT first(v) … GROUP BY time`
 // over a string field once took a whole node down from a read goroutine.
+// Both ways of reading are covered: one shard (on the caller's goroutine)
+// and several (on read goroutines).
 func TestClusterStoragePanicFailsOnlyTheQuery(t *testing.T) {
-	d := clusterData([]meta.ShardInfo{{ID: 2, Owners: []uint64{1}}}, []meta.ShardInfo{{ID: 3, Owners: []uint64{1}}})
-	local := &fakeReader{ScanShardFn: func(context.Context, uint64, *query.ScanRequest, func(*query.SeriesBatch) error) error {
-		var windows []int
-		_ = windows[len(windows)] // index out of range
-		return nil
-	}}
-	_, err := scanAll(t, newStorage(d, 1, local, nil), 0, int64(2*hour))
-	if err == nil || !strings.Contains(err.Error(), "internal error reading shard") || !strings.Contains(err.Error(), "index out of range") {
-		t.Fatalf("scan whose shard read panics: got %v; want an internal error naming the panic", err)
+	for _, groups := range [][][]meta.ShardInfo{
+		{{{ID: 2, Owners: []uint64{1}}}},
+		{{{ID: 2, Owners: []uint64{1}}}, {{ID: 3, Owners: []uint64{1}}}},
+	} {
+		d := clusterData(groups...)
+		local := &fakeReader{ScanShardFn: func(context.Context, uint64, *query.ScanRequest, func(*query.SeriesBatch) error) error {
+			var windows []int
+			_ = windows[len(windows)] // index out of range
+			return nil
+		}}
+		_, err := scanAll(t, newStorage(d, 1, local, nil), 0, int64(2*hour))
+		if err == nil || !strings.Contains(err.Error(), "internal error reading shard") || !strings.Contains(err.Error(), "index out of range") {
+			t.Fatalf("scan of %d shard groups whose shard read panics: got %v; want an internal error naming the panic", len(groups), err)
+		}
 	}
 }
