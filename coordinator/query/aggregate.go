@@ -499,10 +499,20 @@ func (p *plan) exprColumn(e influxql.Expr, starts []int64, calls callFunc) []tv 
 }
 
 // join merges columns sorted by time into rows: each row takes the next
-// value of every column at the smallest pending time.
+// value of every column at the smallest pending time. The rows are cut
+// from slabs sized for the longest column (at least that many rows), not
+// allocated one by one.
 func join(cols [][]tv) [][]any {
 	pos := make([]int, len(cols))
-	var rows [][]any
+	width, most := len(cols)+1, 0
+	for _, c := range cols {
+		most = max(most, len(c))
+	}
+	var rows [][]any // nil when there are none
+	if most > 0 {
+		rows = make([][]any, 0, most)
+	}
+	var slab []any
 	for {
 		t, found := int64(0), false
 		for i, c := range cols {
@@ -513,7 +523,11 @@ func join(cols [][]tv) [][]any {
 		if !found {
 			return rows
 		}
-		row := make([]any, len(cols)+1)
+		if len(slab) < width {
+			slab = make([]any, width*max(most-len(rows), 1))
+		}
+		row := slab[:width:width]
+		slab = slab[width:]
 		row[0] = t
 		for i, c := range cols {
 			if pos[i] < len(c) && c[pos[i]].t == t {
