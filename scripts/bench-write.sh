@@ -3,7 +3,8 @@
 # processes on free loopback ports, loads the file once with `strata bench`,
 # and prints the run's summary, every server process's CPU time for the load
 # (user + system, at the load's end and again SETTLE seconds later, with the
-# CPU per value) and its resident memory when the load ends.
+# CPU per value) and its resident memory when the load ends; for Strata
+# also the first data node's snapshots, compactions and GC cycles so far.
 #
 #   scripts/bench-write.sh single [runs] [extra strata bench flags...]   # 1 meta + 1 data, RF 1
 #   scripts/bench-write.sh cluster [runs] [extra strata bench flags...]  # 3 meta + 2 data, RF 2 (strata local's shape)
@@ -123,6 +124,12 @@ for r in $(seq 1 "$runs"); do
       cpu1[${s%%:*}]=$(cpu_seconds "${s#*:}")
       rss[${s%%:*}]=$(awk '/VmRSS/ {printf "%.0f MB", $2/1024}' "/proc/${s#*:}/status")
     done
+    if [ "$mode" != influxd ]; then
+      # What of the background work had run when the load ended: it runs
+      # on its own timing, so a slower load ends after more of it.
+      curl -sf "${urls[0]}/metrics" | awk '/^strata_tsdb_snapshots_total / {s = $2} /^strata_tsdb_compactions_total\{/ {c += $2}
+        /^go_gc_duration_seconds_count / {g = $2} END {printf "  data0    at the load end: %d snapshots, %d compactions, %d GC cycles\n", s, c, g}'
+    fi
     sleep "$settle"
     for s in "${servers[@]}"; do
       n=${s%%:*}
