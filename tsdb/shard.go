@@ -99,7 +99,7 @@ func openShard(id uint64, dir string, cfg Config, logger *slog.Logger, m *metric
 	ok := false
 	defer func() {
 		if !ok {
-			s.closeResources()
+			s.closeResources(true)
 		}
 	}()
 	// The index loads while the data files open and the WAL replays: they
@@ -215,7 +215,13 @@ func (s *Shard) DiskSize() int64 {
 
 // Close stops background work and closes the WAL, files and index. It is
 // idempotent; the cache is not snapshotted (the WAL still holds it).
-func (s *Shard) Close() error {
+func (s *Shard) Close() error { return s.close(true) }
+
+// close stops the shard's work and closes its files. reopen says the
+// shard will be opened again, so the list of validated data files and the
+// index snapshot that speed that open are written; a shard being deleted
+// skips them.
+func (s *Shard) close(reopen bool) error {
 	var err error
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
@@ -226,20 +232,24 @@ func (s *Shard) Close() error {
 		s.mu.Lock()
 		s.metrics.cacheBytes.Sub(float64(s.cacheBytes()))
 		s.metrics.files.Sub(float64(len(s.files)))
-		verr := s.writeValidated()
+		var verr error
+		if reopen {
+			verr = s.writeValidated()
+		}
 		s.mu.Unlock()
 		if verr != nil {
 			s.logger.Warn("the next open will validate every data file", "err", verr)
 		}
-		err = s.closeResources()
+		err = s.closeResources(reopen)
 		s.compactMu.Unlock()
 		s.snapMu.Unlock()
 	})
 	return err
 }
 
-// closeResources closes whatever openShard managed to open.
-func (s *Shard) closeResources() error {
+// closeResources closes whatever openShard managed to open; reopen as
+// for close.
+func (s *Shard) closeResources(reopen bool) error {
 	var errs []error
 	if s.wal != nil {
 		if err := s.wal.Close(); err != nil {
@@ -258,7 +268,11 @@ func (s *Shard) closeResources() error {
 		}
 	}
 	if s.index != nil {
-		if err := s.index.Close(); err != nil {
+		closeIndex := s.index.Close
+		if !reopen {
+			closeIndex = s.index.Discard
+		}
+		if err := closeIndex(); err != nil {
 			errs = append(errs, fmt.Errorf("close index: %w", err))
 		}
 	}

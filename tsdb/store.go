@@ -186,7 +186,7 @@ func (s *Store) DeleteShard(id uint64) error {
 		return fmt.Errorf("delete shard %d: %w", id, ErrShardNotFound)
 	}
 	s.metrics.shards.Dec()
-	if err := sh.Close(); err != nil {
+	if err := sh.close(false); err != nil {
 		s.logger.Warn("closing deleted shard failed", "shard_id", id, "err", err)
 	}
 	if err := os.RemoveAll(sh.dir); err != nil {

@@ -140,7 +140,13 @@ const closeSnapshotBytes = 1 << 20
 
 // Close closes the log, first writing a snapshot if the log holds more
 // than closeSnapshotBytes. It is idempotent.
-func (ix *Index) Close() error {
+func (ix *Index) Close() error { return ix.close(true) }
+
+// Discard closes the index of a shard about to be deleted: as Close, but
+// without the snapshot that only serves the next open.
+func (ix *Index) Discard() error { return ix.close(false) }
+
+func (ix *Index) close(snapshot bool) error {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	if ix.closed {
@@ -152,7 +158,7 @@ func (ix *Index) Close() error {
 	}
 	// A snapshot in progress outside the lock gives up once it sees
 	// closed; the log still holds everything then, as after a failure here.
-	if ix.err == nil && !ix.compacting && ix.log.size > closeSnapshotBytes {
+	if snapshot && ix.err == nil && !ix.compacting && ix.log.size > closeSnapshotBytes {
 		if err := ix.compactNow(); err != nil {
 			ix.logger.Warn("index snapshot at close failed; the log still holds every change", "dir", ix.dir, "err", err)
 		}

@@ -231,6 +231,27 @@ func TestCloseWritesSnapshot(t *testing.T) {
 	}
 }
 
+// TestDiscardWritesNoSnapshot checks that Discard (a shard being deleted)
+// closes a log past closeSnapshotBytes without folding it into a snapshot.
+func TestDiscardWritesNoSnapshot(t *testing.T) {
+	dir := t.TempDir()
+	ix := mustOpenIndex(t, dir)
+	var b strings.Builder
+	for i := 0; b.Len() < closeSnapshotBytes; i++ {
+		fmt.Fprintf(&b, "cpu,host=h%d usage=1 1\n", i)
+	}
+	mustCreate(t, ix, b.String())
+	if err := ix.Discard(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, snapshotFileName)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("snapshot after Discard: %v; want none", err)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, logFileName)); err != nil || fi.Size() <= int64(len(logMagic)) {
+		t.Fatalf("log after Discard: %v, %v; want it kept as it was", fi, err)
+	}
+}
+
 // TestSnapshotCorruption checks that a format 2 snapshot whose postings
 // name what it does not hold fails Open with ErrCorrupt (and no panic).
 func TestSnapshotCorruption(t *testing.T) {
