@@ -446,11 +446,25 @@ func TestCrashDuringSnapshot(t *testing.T) {
 				lines <- sc.Text()
 			}
 		}()
-		// Let it write a few snapshots, then kill it at a random moment.
+		// Let it write a few snapshots, then kill it at a random moment; in
+		// odd rounds, the moment a snapshot is seen being written (a random
+		// moment alone can miss every snapshot on a busy machine).
 		kill := time.After(time.Duration(100+rand.IntN(500)) * time.Millisecond)
+		var poll <-chan time.Time
+		ticker := time.NewTicker(time.Millisecond)
+		if round%2 == 1 {
+			kill = time.After(5 * time.Second)
+			poll = ticker.C
+		}
 	read:
 		for {
 			select {
+			case <-poll:
+				if _, err := os.Stat(filepath.Join(dir, snapshotFileName+tmpSuffix)); err == nil {
+					midSnapshot++
+					cmd.Process.Kill()
+					kill, poll = nil, nil
+				}
 			case line, ok := <-lines:
 				if !ok {
 					break read
@@ -471,9 +485,10 @@ func TestCrashDuringSnapshot(t *testing.T) {
 					midSnapshot++
 				}
 				cmd.Process.Kill()
-				kill = nil
+				kill, poll = nil, nil
 			}
 		}
+		ticker.Stop()
 		cmd.Wait()
 
 		ix, err := Open(dir, nil)
