@@ -2,8 +2,11 @@ package tsdb
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"slices"
@@ -151,6 +154,13 @@ func FuzzWALRecordDecode(f *testing.F) {
 	f.Add(bytes.Clone(e.encodePoints(testPoints(2, 0), nil)))
 	f.Add(bytes.Clone(e.encodePoints(testPoints(50, 20), nil)))
 	f.Add(bytes.Clone(e.encodeDelete([]Tombstone{{SeriesKey: []byte("a"), Min: 1, Max: 2}})))
+	for _, name := range []string{"wal-points-kind1.rec", "wal-points-kind1-s2.rec"} {
+		rec, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(rec)
+	}
 	f.Fuzz(func(t *testing.T, rec []byte) {
 		if len(rec) > 1<<20 {
 			return
@@ -185,7 +195,10 @@ func TestWALEncodePresized(t *testing.T) {
 		var e walEncoder
 		e.encodePoints(pts[i:i+1], nil)
 		want := len(e.raw) - 2 - 1 // kind, flags, count 1
-		if got := pointRecordSize(&pts[i]); got != want {
+		// The bound assumes the longest time delta; the first point's
+		// delta is its time.
+		got := pointRecordSize(&pts[i]) - binary.MaxVarintLen64 + len(binary.AppendVarint(nil, pts[i].Time))
+		if got != want {
 			t.Fatalf("point %d: pointRecordSize %d, entry is %d bytes", i, got, want)
 		}
 	}
@@ -200,8 +213,8 @@ func TestWALEncodePresized(t *testing.T) {
 		if n := testing.AllocsPerRun(10, func() {
 			var e walEncoder
 			e.encodePoints(batch, nil)
-		}); n > 3 {
-			t.Fatalf("%d points: a fresh encoder made %v allocations, want at most 3 (raw, keys, out)", len(batch), n)
+		}); n > 5 {
+			t.Fatalf("%d points: a fresh encoder made %v allocations, want at most 5 (raw, keys, series, schemas, out)", len(batch), n)
 		}
 	}
 }
@@ -255,8 +268,9 @@ func TestWALRecordKeyLimit(t *testing.T) {
 }
 
 // TestWALEncodeSharedSeries checks that points sharing their series slices
-// (as Parser returns repeated series) encode exactly as unshared copies do,
-// and that every key's first points to an equal key.
+// (as Parser returns repeated series) decode as unshared copies do, refer
+// to their series instead of spelling it again, and that every key's first
+// points to an equal key.
 func TestWALEncodeSharedSeries(t *testing.T) {
 	series := make([]models.Point, 40)
 	for i := range series {
@@ -276,10 +290,22 @@ func TestWALEncodeSharedSeries(t *testing.T) {
 	drop := make([]bool, len(shared))
 	drop[45] = true // a point whose series an earlier one has
 	var a, b walEncoder
-	want := bytes.Clone(b.encodePoints(copies, drop))
-	got := a.encodePoints(shared, drop)
-	if !bytes.Equal(got, want) {
-		t.Fatalf("record of shared points differs from the record of their copies")
+	want, _, err := decodeAll(t, b.encodePoints(copies, drop))
+	if err != nil {
+		t.Fatal(err)
+	}
+	copiesSize := len(b.raw)
+	got, _, err := decodeAll(t, a.encodePoints(shared, drop))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.EqualFunc(got, want, func(g, w decodedValue) bool {
+		return g.key == w.key && g.field == w.field && g.ts == w.ts && g.v.Equal(w.v)
+	}) {
+		t.Fatalf("record of shared points decodes differently from the record of their copies")
+	}
+	if len(a.raw) > copiesSize/3 {
+		t.Fatalf("record of shared points takes %d bytes, of copies %d: want under a third", len(a.raw), copiesSize)
 	}
 	kept := slices.Delete(slices.Clone(copies), 45, 46)
 	hits := 0
@@ -294,6 +320,102 @@ func TestWALEncodeSharedSeries(t *testing.T) {
 	}
 	if hits < 200 {
 		t.Fatalf("%d of %d keys found an earlier point of their series; want most of them", hits, len(a.keys))
+	}
+}
+
+// TestWALRecordSchemas checks the round trip of points that share a series
+// with other field keys, change their keys' order, go back to earlier keys
+// and jump between the extreme times (whose difference overflows int64),
+// and that each series key and each list of field keys is spelled once per
+// schema.
+func TestWALRecordSchemas(t *testing.T) {
+	series := []models.Point{
+		{Measurement: []byte("cpu"), Tags: models.Tags{{Key: []byte("host"), Value: []byte("a")}}},
+		{Measurement: []byte("mem")},
+	}
+	fields := [][]models.Field{
+		{{Key: []byte("user"), Value: models.IntegerValue(1)}, {Key: []byte("system"), Value: models.FloatValue(2.5)}},
+		{{Key: []byte("system"), Value: models.FloatValue(-1)}, {Key: []byte("user"), Value: models.IntegerValue(-7)}},
+		{{Key: []byte("idle"), Value: models.StringValue([]byte("x"))}},
+	}
+	times := []int64{models.MinNanoTime, models.MaxNanoTime, 0, -1, models.MaxNanoTime, models.MinNanoTime}
+	var pts []models.Point
+	for i := range 60 {
+		p := series[i%2]
+		p.Fields = slices.Clone(fields[(i/2)%3])
+		p.Fields[0].Value = models.IntegerValue(int64(i))
+		p.Time = times[i%len(times)]
+		pts = append(pts, p)
+	}
+	var e walEncoder
+	rec := bytes.Clone(e.encodePoints(pts, nil))
+	if rec[0] != walRecordSchemaPoints {
+		t.Fatalf("record kind %d, want %d", rec[0], walRecordSchemaPoints)
+	}
+	vals, _, err := decodeAll(t, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []decodedValue
+	for _, p := range pts {
+		for _, f := range p.Fields {
+			want = append(want, decodedValue{string(p.AppendSeriesKey(nil)), string(f.Key), p.Time, f.Value})
+		}
+	}
+	if !slices.EqualFunc(vals, want, func(g, w decodedValue) bool {
+		return g.key == w.key && g.field == w.field && g.ts == w.ts && g.v.Equal(w.v)
+	}) {
+		t.Fatalf("decoded %+v\nwant %+v", vals, want)
+	}
+	// Each series spells its key once; every change of field keys (each
+	// series goes through the three lists 10 times) defines a schema.
+	body := e.raw[2:]
+	if n := bytes.Count(body, []byte("cpu,host=a")); n != 1 {
+		t.Fatalf("series key spelled %d times, want once", n)
+	}
+	if n := bytes.Count(body, []byte("idle")); n != 20 {
+		t.Fatalf("field key idle spelled %d times, want 20 (one per schema)", n)
+	}
+}
+
+// TestWALRecordReadsKind1 checks that records of the first points layout,
+// written by the encoder before schemas (testdata, made from
+// testPoints(50, 20) without point 3, s2-compressed, and testPoints(2, 0)),
+// still decode: a WAL written before an upgrade is replayed after it.
+func TestWALRecordReadsKind1(t *testing.T) {
+	for _, tc := range []struct {
+		file string
+		pts  []models.Point
+		drop int
+	}{
+		{"wal-points-kind1-s2.rec", testPoints(50, 20), 3},
+		{"wal-points-kind1.rec", testPoints(2, 0), -1},
+	} {
+		rec, err := os.ReadFile(filepath.Join("testdata", tc.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec[0] != walRecordPoints {
+			t.Fatalf("%s: kind %d, want %d", tc.file, rec[0], walRecordPoints)
+		}
+		vals, _, err := decodeAll(t, rec)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.file, err)
+		}
+		var want []decodedValue
+		for i, p := range tc.pts {
+			if i == tc.drop {
+				continue
+			}
+			for _, f := range p.Fields {
+				want = append(want, decodedValue{string(p.AppendSeriesKey(nil)), string(f.Key), p.Time, f.Value})
+			}
+		}
+		if !slices.EqualFunc(vals, want, func(g, w decodedValue) bool {
+			return g.key == w.key && g.field == w.field && g.ts == w.ts && g.v.Equal(w.v)
+		}) {
+			t.Fatalf("%s: decoded %d values, want %d: %+v", tc.file, len(vals), len(want), vals)
+		}
 	}
 }
 
