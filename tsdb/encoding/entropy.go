@@ -16,7 +16,8 @@ import (
 // entropyCoder is the per-goroutine state of the entropy packings.
 type entropyCoder struct {
 	huff huff0.Scratch
-	fse  fse.Scratch
+	fse  fse.Scratch // compression
+	dec  *fseDecoder // decompression, made on first use
 	buf  []byte
 }
 
@@ -81,15 +82,17 @@ func (e *entropyCoder) decodeHuff0(src []byte, m int) ([]byte, error) {
 }
 
 // decodeFSE decodes src, which must hold exactly m symbols, into the coder's
-// scratch space.
+// buffer.
 func (e *entropyCoder) decodeFSE(src []byte, m int) ([]byte, error) {
-	e.fse.DecompressLimit = m + 1
-	out, err := fse.Decompress(src, &e.fse)
-	if err != nil {
-		return nil, corruptf("decode fse stream: %w", err)
+	if e.dec == nil {
+		e.dec = new(fseDecoder)
 	}
-	if len(out) != m {
-		return nil, corruptf("fse stream holds %d values, want %d: %w", len(out), m, errEntropySize)
+	if cap(e.buf) < m {
+		e.buf = make([]byte, 0, m)
+	}
+	out := e.buf[:m]
+	if err := e.dec.decode(out, src); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
