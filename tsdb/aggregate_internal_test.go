@@ -29,7 +29,7 @@ func TestMarkStatBlocks(t *testing.T) {
 	}
 	cache := tsm.Array{Type: models.FieldTypeFloat, Timestamps: []int64{44}, Floats: []float64{1}}
 	tombs := []Tombstone{{Seq: 5, SeriesKey: []byte("k"), Min: 52, Max: 52}}
-	markStatBlocks(blocks, []tsm.Array{cache}, tombs, []byte("k"), []byte("f"), 0, 72, newGrid(10, 0))
+	markStatBlocks(blocks, []tsm.Array{cache}, tombs, []byte("k"), []byte("f"), 0, 72, newGrid(10, 0), nil)
 	wantStat := []bool{true, false, false, false, false, true, false, false}
 	wantIsolated := []bool{true, true, false, false, false, true, false, true}
 	for i, b := range blocks {
@@ -50,7 +50,7 @@ func TestMarkStatBlocksOffset(t *testing.T) {
 	}
 	for _, off := range []int64{5, -5, 25, -1_000_005} {
 		blocks := []blockRef{blk(0, 9), blk(15, 24), blk(-15, -6), blk(25, 35), blk(40, 44)}
-		markStatBlocks(blocks, nil, nil, []byte("k"), []byte("f"), math.MinInt64, math.MaxInt64, newGrid(10, off))
+		markStatBlocks(blocks, nil, nil, []byte("k"), []byte("f"), math.MinInt64, math.MaxInt64, newGrid(10, off), nil)
 		wantStat := []bool{false, true, true, false, true}
 		for i, b := range blocks {
 			if !b.isolated || b.stat != wantStat[i] {
@@ -178,5 +178,57 @@ func TestWindowAggregateStatsWithOffset(t *testing.T) {
 				t.Fatalf("offset %d window %d: got %+v, want %+v", off, i, g, d)
 			}
 		}
+	}
+}
+
+// TestWindowAggregateReusesBuffers checks that aggregating a key whose
+// blocks must be decoded (every window boundary inside a block) reuses
+// the previous aggregation's buffers: the decoded block, the block lists
+// the index entries and the window accumulators' pool box. A query aggregates every series it reads, and
+// allocating them anew per key was a third of TSBS double-groupby's CPU.
+func TestWindowAggregateReusesBuffers(t *testing.T) {
+	cfg := NewConfig()
+	cfg.Dir = t.TempDir()
+	cfg.CompactCheckInterval = 0
+	st := NewStore(cfg, nil, prometheus.NewRegistry())
+	if err := st.Open(); err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	defer st.Close()
+	if err := st.CreateShard(1); err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	sh := st.Shard(1)
+	key, field := []byte("m,t=a"), []byte("v")
+	const n = 10 * tsm.MaxPointsPerBlock
+	pts := make([]models.Point, n)
+	for i := range pts {
+		pts[i] = models.Point{Measurement: []byte("m"), Tags: models.Tags{{Key: []byte("t"), Value: []byte("a")}},
+			Fields: []models.Field{{Key: field, Value: models.FloatValue(float64(i%91) / 4)}}, Time: int64(i)}
+	}
+	if err := sh.WritePoints(context.Background(), pts); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	if err := sh.Snapshot(); err != nil {
+		t.Fatalf("snapshot: %v", err)
+	}
+	every := int64(tsm.MaxPointsPerBlock/3 + 1) // boundaries inside every block
+	var dst []Window
+	aggregate := func() {
+		var err error
+		if dst, err = sh.AppendWindowAggregate(dst[:0], key, field, 0, n, every, 0, AggMean); err != nil {
+			t.Fatalf("aggregate: %v", err)
+		}
+	}
+	aggregate()
+	if want := int((n + every - 1) / every); len(dst) != want {
+		t.Fatalf("%d windows, want %d", len(dst), want)
+	}
+	if raceEnabled {
+		return
+	}
+	// The read state and its file list are all it allocates.
+	if allocs := testing.AllocsPerRun(20, aggregate); allocs > 2 {
+		t.Fatalf("%.1f allocations per aggregation of %d blocks, want at most 2", allocs, n/tsm.MaxPointsPerBlock)
 	}
 }

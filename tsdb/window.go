@@ -32,8 +32,9 @@ type windowAgg struct {
 	grid   grid
 	aggs   AggregateSet
 	typ    models.FieldType
-	base   int64    // window number of dense[0]
-	dense  []winAcc // nil when all windows are sparse
+	base   int64     // window number of dense[0]
+	dense  []winAcc  // nil when all windows are sparse
+	pooled *[]winAcc // what dense came from (and goes back to) in winAccPool
 	sparse map[int64]*winAcc
 	strs   [][]byte // first/last string values
 	stats  int      // blocks folded from their statistics
@@ -58,12 +59,17 @@ func (wa *windowAgg) plan(blocks []blockRef, caches []tsm.Array, min, max int64)
 	if uint64(last-first) < maxDenseWindows { // last-first may not fit an int64
 		wa.base = first
 		n := int(last - first + 1)
-		if p, ok := winAccPool.Get().(*[]winAcc); ok && cap(*p) >= n {
+		p, ok := winAccPool.Get().(*[]winAcc)
+		if !ok {
+			p = new([]winAcc)
+		}
+		if cap(*p) >= n {
 			wa.dense = (*p)[:n]
 			clear(wa.dense)
 		} else {
 			wa.dense = make([]winAcc, n)
 		}
+		wa.pooled = p
 	}
 }
 
@@ -72,10 +78,10 @@ var winAccPool sync.Pool
 
 // release returns the accumulators to the pool; wa must not be used after.
 func (wa *windowAgg) release() {
-	if wa.dense != nil {
-		d := wa.dense
-		wa.dense = nil
-		winAccPool.Put(&d)
+	if wa.pooled != nil {
+		*wa.pooled = wa.dense
+		winAccPool.Put(wa.pooled)
+		wa.dense, wa.pooled = nil, nil
 	}
 }
 
