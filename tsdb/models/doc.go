@@ -23,10 +23,13 @@
 // its decoder: a line in the form nearly every writer sends (no escapes,
 // no control characters, single-line string values) is read by a scanner
 // of that form alone, which recognises a line repeating an earlier line's
-// series from its raw bytes and skips parsing its tags. From the first line
+// series from its raw bytes and skips parsing its tags; field keys that
+// repeat the previous line's, in order, are recognised by comparing bytes;
+// small non-negative integers and a timestamp repeating the previous
+// line's skip the general number parsing. From the first line
 // in any other form, the decoder reads the rest of the body. Both give the
 // same points and errors for every input (FuzzParseSimpleLines); the
-// scanner takes about half the CPU of the bare decoder on TSBS data.
+// scanner takes about a quarter of the CPU of the bare decoder on TSBS data.
 //
 // Behaviour worth knowing (InfluxDB 1.x semantics unless noted):
 //   - a missing timestamp becomes the caller's "now", truncated to the

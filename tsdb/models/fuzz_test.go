@@ -165,6 +165,13 @@ func checkWellFormed(t *testing.T, p *models.Point) {
 // give the same points and errors. A line the decoder takes over hands it
 // the rest of the body too, so each is tested in bodies of its own.
 var simpleLines = []string{
+	// Integers read by shortInteger, or not, and repeated timestamps.
+	`m f=123456789012345678i 1`, `m f=1234567890123456789i 1`, `m f=9223372036854775807i 1`, `m f=9223372036854775808i 1`,
+	`m f=12i3 1`, `m f=12ix 1`, `m f=007i 1`, `m f=1i,g=2 1`, `m f=5i`, `m f=5i,g=-5i 5`, `m f=0i 1`, `m f=1i 1`, `m f=1i 01`, `m f=1i 99999999999`,
+	// Field keys against the previous line's (see simpleLineBodies).
+	`m,a=1 f=1i,g=2i,h=3i 1`, `m,a=1 f=1i,g=2i,f=3i 1`, `m,a=1 f=1i,g=2i,h=3i,g=9i 1`, `m,a=1 f=1i,gg=2i,h=3i 1`,
+	`m,a=1 f=1i,g=2i,h= 1`, `m,a=1 f=1i,g=2i,h`, `m,a=1 f=1i,g=2i,h=`, `m,a=1 f=1i,g=2i,hh=3i 1`, `m,a=1 g=1i,f=2i 1`,
+	`m,a=1 f=1i,g=2i,h=3i,i=4i 1`, `m,a=1 f=1i,g="x",h=3i 1`, `m,a=1 f=1i,g=2i,h=3i,f=4i,g=5i,h=6i 1`, `m,a=1 f=1i,g=2i,h=3i,h=4i 1`,
 	`cpu,host=a,region=us usage=1.5,idle=2i,count=3u,ok=true,note="hi" 1700000000000000000`,
 	`cpu,host=a,region=us usage=2.5,idle=-3i,count=4u,ok=F,note="" -1700000000000000001`,
 	`m,b=2,a=1 f=1i 1`, `m,a=1,b=2 f=3i 3`, `m,a=1,a=2 f=1i 1`, `m,b=1,a=2,b=3 f=1i 1`,
@@ -187,7 +194,8 @@ var simpleLines = []string{
 // simpleLineBodies returns bodies testing line: alone, after a good line,
 // and twice (the second time its series may be known).
 func simpleLineBodies(line string) []string {
-	return []string{line, "m,a=1 f=1i 1\n" + line + "\n", line + "\n" + line, line + "\r\n\n" + line + "\n"}
+	return []string{line, "m,a=1 f=1i 1\n" + line + "\n", line + "\n" + line, line + "\r\n\n" + line + "\n",
+		"m,a=1 f=1i,g=2i,h=3i 1\n" + line + "\n"}
 }
 
 // FuzzParseSimpleLines checks that Parse gives the same points and errors

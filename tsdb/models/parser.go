@@ -66,6 +66,12 @@ type Parser struct {
 	decLine  int
 	// decodeOnly makes the decoder read every line (tests compare both ways).
 	decodeOnly bool
+	// lastSimple says parseSimpleLine made the last point of p.points.
+	lastSimple bool
+	// lastTimeText is the timestamp text of the body's last simple line
+	// with one (a slice of the body, so reset with it), lastTime its value.
+	lastTimeText []byte
+	lastTime     int64
 }
 
 // entry tracks where the line being decoded is, for error reporting.
@@ -173,7 +179,7 @@ func (p *Parser) Next(max int) []Point {
 // finish marks the body done.
 func (p *Parser) finish() {
 	p.done = true
-	p.body = nil
+	p.body, p.lastTimeText = nil, nil
 	clear(p.series) // its keys alias body
 }
 
@@ -221,6 +227,7 @@ func (p *Parser) reset(body []byte) {
 	p.arena = p.arena[:0]
 	p.body = body
 	p.lineOff, p.lineNo = 0, 1
+	p.lastTimeText = nil
 }
 
 // parseEntry decodes one line with the decoder. On failure it returns the
@@ -324,6 +331,7 @@ func (p *Parser) parseEntry(prec Precision, defaultTime int64) (int, error) {
 		return p.lineOf(e), semErr
 	}
 	p.appendPoint(raw, name, tags, f0, ts)
+	p.lastSimple = false
 	return 0, nil
 }
 
@@ -366,12 +374,28 @@ func (p *Parser) addField(lf *lineFields, e entry, f0 int, k []byte, v Value) {
 		p.setFieldByKey(lf.byKey, f0, k, v)
 		return
 	}
-	bit := uint64(1) << ((uint(len(k)) ^ uint(k[len(k)-1])*7 ^ uint(k[len(k)/2])*13) & 63)
-	if lf.seen&bit == 0 {
+	if bit := fieldBit(k); lf.seen&bit == 0 {
 		lf.seen |= bit
 		p.fields = append(p.fields, Field{Key: p.fieldKey(f0, k), Value: v})
 	} else {
 		p.setField(f0, k, v)
+	}
+}
+
+// fieldBit is key k's bit in lineFields.seen.
+func fieldBit(k []byte) uint64 {
+	return uint64(1) << ((uint(len(k)) ^ uint(k[len(k)-1])*7 ^ uint(k[len(k)/2])*13) & 63)
+}
+
+// learn adds the keys of fields, a line's distinct first fields added
+// without addField, to the bloom filter. (From fieldIndexMin fields on,
+// addField indexes the line's fields itself.)
+func (lf *lineFields) learn(fields []Field) {
+	if len(fields) >= fieldIndexMin {
+		return
+	}
+	for i := range fields {
+		lf.seen |= fieldBit(fields[i].Key)
 	}
 }
 
@@ -434,19 +458,38 @@ func (p *Parser) parseSimpleLine(start, end int) bool {
 	}
 	e := entry{anchor: start}
 	var lf lineFields
+	// While the line's field keys are, in order, those of the previous
+	// point (which this function made, so they are in its form, and are
+	// distinct), a key is recognised by comparing bytes: it needs no
+	// scan, no check and no duplicate search.
+	var prevFields []Field
+	if len(p.points) > 0 && p.lastSimple {
+		prevFields = p.points[len(p.points)-1].Fields
+	}
+	same := true
 	for {
-		k0 := i
-		var high byte
-		for i < len(line) && simpleClass[line[i]]&inKey != 0 {
-			high |= line[i]
-			i++
-		}
-		if i == k0 || i+1 >= len(line) || line[i] != '=' {
-			return p.rejectSimple(t0, f0, na)
-		}
-		k := line[k0:i]
-		if high >= utf8.RuneSelf && !utf8.Valid(k) || checkFieldKey(k) != nil {
-			return p.rejectSimple(t0, f0, na)
+		var k []byte
+		if n := len(p.fields) - f0; same && n < len(prevFields) && keyAt(line, i, prevFields[n].Key) {
+			k = prevFields[n].Key
+			i += len(k)
+		} else {
+			if same {
+				same = false
+				lf.learn(p.fields[f0:])
+			}
+			k0 := i
+			var high byte
+			for i < len(line) && simpleClass[line[i]]&inKey != 0 {
+				high |= line[i]
+				i++
+			}
+			if i == k0 || i+1 >= len(line) || line[i] != '=' {
+				return p.rejectSimple(t0, f0, na)
+			}
+			k = line[k0:i]
+			if high >= utf8.RuneSelf && !utf8.Valid(k) || checkFieldKey(k) != nil {
+				return p.rejectSimple(t0, f0, na)
+			}
 		}
 		i++
 		var v Value
@@ -461,6 +504,9 @@ func (p *Parser) parseSimpleLine(start, end int) bool {
 			}
 			v = StringValue(p.save(s))
 			i += n + 2
+		} else if u, n := shortInteger(line[i:]); n > 0 {
+			v = IntegerValue(int64(u))
+			i += n
 		} else {
 			v0 := i
 			for i < len(line) && line[i] != ',' && line[i] != ' ' {
@@ -471,7 +517,11 @@ func (p *Parser) parseSimpleLine(start, end int) bool {
 				return p.rejectSimple(t0, f0, na)
 			}
 		}
-		p.addField(&lf, e, f0, k, v)
+		if same {
+			p.fields = append(p.fields, Field{Key: k, Value: v})
+		} else {
+			p.addField(&lf, e, f0, k, v)
+		}
 		if i == len(line) || line[i] != ',' {
 			break
 		}
@@ -494,9 +544,15 @@ func (p *Parser) parseSimpleLine(start, end int) bool {
 				}
 				tb = tb[:n]
 			}
-			var err error
-			if ts, err = p.prec.timestamp(tb); err != nil {
-				return p.rejectSimple(t0, f0, na)
+			if string(tb) == string(p.lastTimeText) {
+				// Lines of a batch often share their timestamp.
+				ts = p.lastTime
+			} else {
+				var err error
+				if ts, err = p.prec.timestamp(tb); err != nil {
+					return p.rejectSimple(t0, f0, na)
+				}
+				p.lastTimeText, p.lastTime = tb, ts
 			}
 		}
 	}
@@ -504,7 +560,31 @@ func (p *Parser) parseSimpleLine(start, end int) bool {
 		raw = ""
 	}
 	p.appendPoint(raw, name, tags, f0, ts)
+	p.lastSimple = true
 	return true
+}
+
+// shortInteger reads the usual field value, a non-negative integer of at
+// most 18 digits ("58i", so it fits an int64), from the start of b up to
+// the ',' or ' ' after it or b's end, and returns it with the bytes it
+// took; n is 0 when b does not start with one (simpleValue reads it).
+func shortInteger(b []byte) (u uint64, n int) {
+	for n < len(b) && n < 18 && b[n]-'0' <= 9 {
+		u = u*10 + uint64(b[n]-'0')
+		n++
+	}
+	if n == 0 || n == len(b) || b[n] != 'i' || n+1 < len(b) && b[n+1] != ',' && b[n+1] != ' ' {
+		return 0, 0
+	}
+	return u, n + 1
+}
+
+// keyAt reports whether line holds key k at offset i, followed by '=' and
+// at least one more byte (a value), as parseSimpleLine's scan of a field
+// key would find it.
+func keyAt(line []byte, i int, k []byte) bool {
+	j := i + len(k)
+	return j+1 < len(line) && line[j] == '=' && string(line[i:j]) == string(k)
 }
 
 // rejectSimple drops what parseSimpleLine added for a line it leaves to

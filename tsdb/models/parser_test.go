@@ -306,6 +306,23 @@ func TestParserReuse(t *testing.T) {
 	checkPoints(t, got3[1:], []models.Point{pt("b", tg("u", "2"), fs(fld("g", i64(2))), 2)})
 }
 
+// TestParserReuseRewrittenBody checks that a body rewritten in place
+// between two Parse calls is read afresh: the parser remembers the last
+// timestamp text of a body (a slice of it) only while parsing that body.
+func TestParserReuseRewrittenBody(t *testing.T) {
+	var p models.Parser
+	body := []byte("m f=1i 5\n")
+	if _, err := p.Parse(body, 1, testNow); err != nil {
+		t.Fatal(err)
+	}
+	body[7] = '7'
+	got, err := p.Parse(body, 1, testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkPoints(t, got, []models.Point{pt("m", nil, fs(fld("f", i64(1))), 7)})
+}
+
 func TestParsePrecision(t *testing.T) {
 	tests := []struct {
 		in   string
