@@ -119,6 +119,23 @@ func TestWindowAggregateMatchesCursor(t *testing.T) {
 								stage, f, r, off, i, w, g.Start, g.Count, g.FirstTime, g.LastTime)
 						}
 					}
+					// A part of the aggregates (folded without the others)
+					// equals the same part of all of them, bit for bit.
+					for _, aggs := range []tsdb.AggregateSet{tsdb.AggMean, tsdb.AggMax, tsdb.AggMin | tsdb.AggCount} {
+						part, err := sh.WindowAggregate(key, []byte(f), r[0], r[1], every, off, aggs)
+						must(t, err, "window aggregate of a part")
+						if len(part) != len(got) {
+							t.Fatalf("%s field %s range %v offset %d aggs %b: %d windows, want %d", stage, f, r, off, aggs, len(part), len(got))
+						}
+						for i, w := range part {
+							g := got[i]
+							if w.Start != g.Start || (aggs&tsdb.AggCount != 0 && w.Count != g.Count) ||
+								(aggs&tsdb.AggSum != 0 && !w.Sum.Equal(g.Sum)) || (aggs&tsdb.AggMin != 0 && !w.Min.Equal(g.Min)) ||
+								(aggs&tsdb.AggMax != 0 && !w.Max.Equal(g.Max)) {
+								t.Fatalf("%s field %s range %v offset %d aggs %b: window %d = %+v, want the parts of %+v", stage, f, r, off, aggs, i, w, g)
+							}
+						}
+					}
 				}
 			}
 		}

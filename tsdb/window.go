@@ -172,7 +172,8 @@ func (wa *windowAgg) eachWindow(ts []int64, fn func(w *winAcc, i, j int)) {
 	}
 }
 
-// foldRun folds values [i, j) of a, all in window w.
+// foldRun folds values [i, j) of a, all in window w, computing only the
+// sums and extremes asked for.
 func (wa *windowAgg) foldRun(w *winAcc, a *tsm.Array, i, j int) {
 	first := w.count == 0
 	w.count += int64(j - i)
@@ -184,45 +185,65 @@ func (wa *windowAgg) foldRun(w *winAcc, a *tsm.Array, i, j int) {
 	if setLast {
 		w.lastTime = a.Timestamps[j-1]
 	}
+	sum, minMax := wa.aggs&AggSum != 0, wa.aggs&(AggMin|AggMax) != 0
 	switch a.Type {
 	case models.FieldTypeFloat:
 		vs := a.Floats[i:j]
-		sum, lo, hi := 0.0, math.NaN(), math.NaN()
-		for _, v := range vs {
-			sum += v
-			if v < lo || lo != lo {
-				lo = v
+		if sum {
+			s := 0.0
+			for _, v := range vs {
+				s += v
 			}
-			if v > hi || hi != hi {
-				hi = v
-			}
+			wa.foldSum(w, math.Float64bits(s), first)
 		}
-		wa.foldSum(w, math.Float64bits(sum), first)
-		if lo == lo {
-			wa.foldMinMax(w, math.Float64bits(lo), math.Float64bits(hi))
+		if minMax {
+			lo, hi := math.NaN(), math.NaN()
+			for _, v := range vs {
+				if v < lo || lo != lo {
+					lo = v
+				}
+				if v > hi || hi != hi {
+					hi = v
+				}
+			}
+			if lo == lo {
+				wa.foldMinMax(w, math.Float64bits(lo), math.Float64bits(hi))
+			}
 		}
 		setEnds(w, setFirst, setLast, math.Float64bits(vs[0]), math.Float64bits(vs[len(vs)-1]))
 	case models.FieldTypeInteger:
 		vs := a.Integers[i:j]
-		var sum int64
-		lo, hi := vs[0], vs[0]
-		for _, v := range vs {
-			sum += v
-			lo, hi = min(lo, v), max(hi, v)
+		if sum {
+			var s int64
+			for _, v := range vs {
+				s += v
+			}
+			wa.foldSum(w, uint64(s), first)
 		}
-		wa.foldSum(w, uint64(sum), first)
-		wa.foldMinMax(w, uint64(lo), uint64(hi))
+		if minMax {
+			lo, hi := vs[0], vs[0]
+			for _, v := range vs {
+				lo, hi = min(lo, v), max(hi, v)
+			}
+			wa.foldMinMax(w, uint64(lo), uint64(hi))
+		}
 		setEnds(w, setFirst, setLast, uint64(vs[0]), uint64(vs[len(vs)-1]))
 	case models.FieldTypeUnsigned:
 		vs := a.Unsigneds[i:j]
-		var sum uint64
-		lo, hi := vs[0], vs[0]
-		for _, v := range vs {
-			sum += v
-			lo, hi = min(lo, v), max(hi, v)
+		if sum {
+			var s uint64
+			for _, v := range vs {
+				s += v
+			}
+			wa.foldSum(w, s, first)
 		}
-		wa.foldSum(w, sum, first)
-		wa.foldMinMax(w, lo, hi)
+		if minMax {
+			lo, hi := vs[0], vs[0]
+			for _, v := range vs {
+				lo, hi = min(lo, v), max(hi, v)
+			}
+			wa.foldMinMax(w, lo, hi)
+		}
 		setEnds(w, setFirst, setLast, vs[0], vs[len(vs)-1])
 	case models.FieldTypeBoolean:
 		setEnds(w, setFirst, setLast, b2u(a.Booleans[i]), b2u(a.Booleans[j-1]))
