@@ -87,9 +87,10 @@ type Config struct {
 	// environment variable, when set, wins.
 	GCPercent int `toml:"gc-percent"`
 	// QueryGCPercent is the collector's target while a query (or a shard
-	// scan for another node's query) runs: the first raises it, the end of
-	// the last sets gc-percent back. 0 keeps gc-percent throughout. The
-	// GOGC environment variable, when set, wins here too.
+	// scan for another node's query) runs: the first raises it, and
+	// gc-percent is set back once none has run for gcpace.Hold (1 s). 0
+	// keeps gc-percent throughout. The GOGC environment variable, when set,
+	// wins here too.
 	QueryGCPercent int `toml:"query-gc-percent"`
 
 	// HTTP is InfluxDB's [http] section: client authentication and limits.
