@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/influxdata/influxql"
 
@@ -175,7 +176,8 @@ func (r *LocalShardReader) ScanShard(ctx context.Context, shardID uint64, req *q
 		}
 	}
 	var batch query.SeriesBatch
-	var scratch []tsdb.Window // reused by every windowed read of this scan
+	scratch := takeWindowScratch() // reused by every windowed read of this scan
+	defer putWindowScratch(scratch)
 	for i, id := range ix.MatchSeries(name, expr) {
 		if i%ctxCheckEvery == 0 {
 			if err := ctx.Err(); err != nil {
@@ -203,7 +205,7 @@ func (r *LocalShardReader) ScanShard(ctx context.Context, shardID uint64, req *q
 			if req.Window == nil {
 				col.Points, err = readPoints(sh, key, f.bname, req.Min, req.Max)
 			} else {
-				col.Windows, err = readWindows(sh, key, f.bname, req.Min, req.Max, req.Window, &scratch)
+				col.Windows, err = readWindows(sh, key, f.bname, req.Min, req.Max, req.Window, scratch)
 			}
 			if err != nil {
 				return fmt.Errorf("scan shard %d series %q field %q: %w", shardID, key, f.name, err)
@@ -219,7 +221,8 @@ func (r *LocalShardReader) ScanShard(ctx context.Context, shardID uint64, req *q
 		if err != nil {
 			return fmt.Errorf("scan shard %d: series key %q: %w", shardID, key, err)
 		}
-		batch.Key, batch.Tags = string(key), tags
+		// readWindows makes each column's windows afresh.
+		batch.Key, batch.Tags, batch.Owned = string(key), tags, req.Window != nil
 		if err := fn(&batch); err != nil {
 			return err
 		}
@@ -425,6 +428,33 @@ func readWindows(sh *tsdb.Shard, key, field []byte, min, max int64, w *query.Win
 			First: ownValue(x.First), Last: ownValue(x.Last), FirstTime: x.FirstTime, LastTime: x.LastTime}
 	}
 	return out, nil
+}
+
+// windowScratch recycles readWindows' tsdb buffers across scans: a small
+// query's scan reads one series, so a buffer made per scan was one more
+// copy of its windows to allocate (issue 17 item 1).
+var windowScratch sync.Pool
+
+// maxPooledWindows bounds the buffers kept in windowScratch, so that one
+// large scan does not leave a large buffer behind.
+const maxPooledWindows = 4096
+
+// takeWindowScratch returns an empty buffer for readWindows.
+func takeWindowScratch() *[]tsdb.Window {
+	if p, ok := windowScratch.Get().(*[]tsdb.Window); ok {
+		return p
+	}
+	return new([]tsdb.Window)
+}
+
+// putWindowScratch gives a buffer of takeWindowScratch back.
+func putWindowScratch(p *[]tsdb.Window) {
+	if cap(*p) > maxPooledWindows {
+		return
+	}
+	clear((*p)[:cap(*p)]) // no string of a read kept alive
+	*p = (*p)[:0]
+	windowScratch.Put(p)
 }
 
 // tsdbAggregates maps the query's aggregate set onto tsdb's.

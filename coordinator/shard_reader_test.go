@@ -352,6 +352,38 @@ func TestLocalShardReaderScanWindows(t *testing.T) {
 	}
 }
 
+// TestLocalShardReaderWindowsOwned checks that windowed batches say
+// Owned and keep that promise: windows kept past the call, without a
+// copy, are still the same after the scan and after more scans (which
+// reuse the reader's buffers).
+func TestLocalShardReaderWindowsOwned(t *testing.T) {
+	r := newLoadedReader(t)
+	ctx := context.Background()
+	req := &query.ScanRequest{Measurement: "cpu", Fields: []string{"usage"}, Min: 0, Max: 100,
+		Window: &query.WindowRequest{Every: 20, Aggregates: query.AggregateCount | query.AggregateMax | query.AggregateFirst | query.AggregateLast}}
+	kept := map[string][]query.Window{}
+	if err := r.ScanShard(ctx, 1, req, func(b *query.SeriesBatch) error {
+		if !b.Owned {
+			t.Errorf("series %s: windowed batch not Owned", b.Key)
+		}
+		kept[b.Key] = b.Fields[0].Windows
+		return nil
+	}); err != nil {
+		t.Fatalf("scan: %v", err)
+	}
+	if len(kept) < 2 {
+		t.Fatalf("scan gave %d series, want at least 2", len(kept))
+	}
+	for range 3 {
+		want := collect(t, func(fn func(*query.SeriesBatch) error) error { return r.ScanShard(ctx, 1, req, fn) })
+		for _, b := range want {
+			if got := kept[b.Key]; !reflect.DeepEqual(got, b.Fields[0].Windows) {
+				t.Fatalf("series %s: kept windows changed to\n%+v\nwant %+v", b.Key, got, b.Fields[0].Windows)
+			}
+		}
+	}
+}
+
 func collectErr(r coordinator.ShardReader, req *query.ScanRequest) (int, error) {
 	n := 0
 	err := r.ScanShard(context.Background(), 1, req, func(*query.SeriesBatch) error { n++; return nil })

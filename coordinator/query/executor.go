@@ -153,7 +153,7 @@ func (e *Executor) ExecuteQuery(ctx context.Context, q *influxql.Query, opts Exe
 	if opts.Now.IsZero() {
 		opts.Now = clock.Now().UTC()
 	}
-	task, err := e.queries.attach(ctx, q.String(), opts.Database, e.cfg.MaxConcurrentQueries)
+	task, err := e.queries.attach(ctx, q, opts.Database, e.cfg.MaxConcurrentQueries)
 	if err != nil {
 		return nil, err
 	}

@@ -234,6 +234,20 @@ func addValues(a, b models.Value) models.Value {
 	return models.FloatValue(x + y)
 }
 
+// sameStarts reports whether ws holds exactly one window for each of
+// starts, in order.
+func sameStarts(ws []Window, starts []int64) bool {
+	if len(ws) != len(starts) {
+		return false
+	}
+	for i := range ws {
+		if ws[i].Start != starts[i] {
+			return false
+		}
+	}
+	return true
+}
+
 // windowRows computes a pushed-down aggregate query for one group from
 // the windows Storage returned.
 func (p *plan) windowRows(g *group, limit int64) ([][]any, error) {
@@ -266,6 +280,12 @@ func (p *plan) windowRows(g *group, limit int64) ([][]any, error) {
 	merged := make([][]Window, len(p.fields))
 	set := p.pushdown()
 	for f := range merged {
+		if len(g.series) == 1 && p.loc == nil && sameStarts(g.series[0].wins[f], starts) {
+			// One series' windows, one per window of the answer:
+			// merging would copy each into an empty window.
+			merged[f] = g.series[0].wins[f]
+			continue
+		}
 		merged[f] = make([]Window, len(starts))
 		for _, s := range g.series {
 			for _, w := range s.wins[f] {

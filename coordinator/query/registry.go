@@ -6,6 +6,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/influxdata/influxql"
 )
 
 // registry tracks running queries for SHOW QUERIES, KILL QUERY and the
@@ -17,12 +19,17 @@ type registry struct {
 }
 
 type task struct {
-	id       uint64
-	text, db string
-	start    time.Time
-	ctx      context.Context
-	cancel   context.CancelCauseFunc
-	r        *registry
+	id uint64
+	// q is the query; text its String(), formatted by the first SHOW
+	// QUERIES that lists it rather than for every query (the executor
+	// never changes q). Both are guarded by the registry's mu.
+	q      *influxql.Query
+	text   string
+	db     string
+	start  time.Time
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	r      *registry
 }
 
 func newRegistry() *registry {
@@ -30,14 +37,14 @@ func newRegistry() *registry {
 }
 
 // attach registers a query, or fails when limit (0 = none) queries run.
-func (r *registry) attach(ctx context.Context, text, db string, limit int) (*task, error) {
+func (r *registry) attach(ctx context.Context, q *influxql.Query, db string, limit int) (*task, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if limit > 0 && len(r.tasks) >= limit {
 		return nil, fmt.Errorf("%w(%d, %d)", ErrMaxConcurrentQueries, len(r.tasks), limit)
 	}
 	cctx, cancel := context.WithCancelCause(ctx)
-	t := &task{id: r.nextID, text: text, db: db, start: time.Now(), ctx: cctx, cancel: cancel, r: r}
+	t := &task{id: r.nextID, q: q, db: db, start: time.Now(), ctx: cctx, cancel: cancel, r: r}
 	r.nextID++
 	r.tasks[t.id] = t
 	return t, nil
@@ -76,6 +83,9 @@ func (r *registry) show() []*Row {
 		status := "running"
 		if t.ctx.Err() != nil {
 			status = "killed"
+		}
+		if t.q != nil {
+			t.text, t.q = t.q.String(), nil
 		}
 		row.Values = append(row.Values, []any{int64(t.id), t.text, t.db, formatDuration(now.Sub(t.start)), status})
 	}

@@ -355,6 +355,8 @@ func (e *Executor) run(ctx context.Context, st Storage, p *plan, seriesN int) ([
 				continue
 			}
 			switch {
+			case pd != 0 && b.Owned && s.wins[i] == nil:
+				s.wins[i] = c.Windows // the first batch of the series: kept as is
 			case pd != 0:
 				s.wins[i] = appendWindows(s.wins[i], c.Windows)
 			case edge != 0:

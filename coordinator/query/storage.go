@@ -39,7 +39,7 @@ type Storage interface {
 	// matches req.Condition. fn may be called several times for one series
 	// (once per shard holding it; different shards of one series cover
 	// disjoint time ranges), in no particular order, never concurrently.
-	// The batch is only valid during the call.
+	// The batch is only valid during the call, unless it says Owned.
 	Scan(ctx context.Context, req ScanRequest, fn func(*SeriesBatch) error) error
 }
 
@@ -107,6 +107,11 @@ type SeriesBatch struct {
 	// Filtered says the storage kept only the rows the request's Filter
 	// passes, so the executor need not evaluate it again.
 	Filtered bool
+	// Owned says the Windows of Fields (string bytes included) were made
+	// for this batch alone: the executor may keep them past the call
+	// instead of copying them. The storage neither reuses nor changes
+	// them.
+	Owned bool
 }
 
 // FieldColumn is one field's values in a SeriesBatch: raw points (sorted
