@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/bits"
+	"unsafe"
 
 	"github.com/klauspost/compress/s2"
 
@@ -45,10 +46,18 @@ type walEncoder struct {
 	// series is, per series the record being encoded defined (in order),
 	// the span of its key and its latest schema.
 	series []walSeries
-	// schemas is, per schema the record defined (in order), the index in
-	// points of the point that defined it.
-	schemas []int32
+	// schemas is, per schema the record defined (in order), where its
+	// field keys are in fieldKeys.
+	schemas []walSchemaKeys
+	// fieldKeys are the field keys of the schemas, slices of the points'
+	// keys, kept apart so that comparing a point's keys with its schema's
+	// reads a small hot array rather than the defining point's fields
+	// (another cache line per field); cleared after each encode.
+	fieldKeys [][]byte
 }
+
+// walSchemaKeys locates a schema's field keys in walEncoder.fieldKeys.
+type walSchemaKeys struct{ start, end int32 }
 
 // walSeries is a series a points record defined.
 type walSeries struct {
@@ -76,8 +85,11 @@ func (e *walEncoder) trim(maxCap int) {
 	if cap(e.series) > maxCap/32 {
 		e.series = nil
 	}
-	if cap(e.schemas) > maxCap/4 {
+	if cap(e.schemas) > maxCap/8 {
 		e.schemas = nil
+	}
+	if cap(e.fieldKeys) > maxCap/24 {
+		e.fieldKeys = nil
 	}
 }
 
@@ -133,7 +145,14 @@ func (e *walEncoder) encodePoints(points []models.Point, drop []bool) []byte {
 	}
 	if cap(e.series) < n || cap(e.schemas) < n {
 		e.series = make([]walSeries, 0, withHeadroom(n))
-		e.schemas = make([]int32, 0, withHeadroom(n))
+		e.schemas = make([]walSchemaKeys, 0, withHeadroom(n))
+	}
+	if n > 0 {
+		// Room for the keys of 64 schemas like the first point's: batches
+		// usually hold a few schemas; more grow the array.
+		if want := min(n, 64) * len(points[first].Fields); cap(e.fieldKeys) < want {
+			e.fieldKeys = make([][]byte, 0, want)
+		}
 	}
 	e.keys = e.keys[:0]
 	e.series, e.schemas = e.series[:0], e.schemas[:0]
@@ -149,7 +168,7 @@ func (e *walEncoder) encodePoints(points []models.Point, drop []bool) []byte {
 		}
 		s, seen := e.memo.Recall(p, int32(len(e.series)))
 		switch {
-		case seen && sameFieldKeys(points[e.schemas[e.series[s].schema]].Fields, p.Fields):
+		case seen && e.sameFieldKeys(e.series[s].schema, p.Fields):
 			raw = binary.AppendUvarint(raw, uint64(e.series[s].schema)+1)
 		case seen:
 			// The series of an earlier point with other field keys.
@@ -179,12 +198,20 @@ func (e *walEncoder) encodePoints(points []models.Point, drop []bool) []byte {
 		raw = binary.AppendVarint(raw, p.Time-prev)
 		prev = p.Time
 		for j := range p.Fields {
-			if p.Fields[j].Value.Type == models.FieldTypeUnknown {
+			switch v := &p.Fields[j].Value; v.Type {
+			case models.FieldTypeInteger:
+				// The usual type, written here: models.AppendValue's
+				// encoding, without its call and switch.
+				raw = binary.AppendVarint(append(raw, byte(v.Type)), int64(v.N))
+			case models.FieldTypeUnknown:
 				panic("BUG: wal encode of a value without a type") // the write path drops such points first
+			default:
+				raw = models.AppendValue(raw, *v)
 			}
-			raw = models.AppendValue(raw, p.Fields[j].Value)
 		}
 	}
+	clear(e.fieldKeys) // they alias the points
+	e.fieldKeys = e.fieldKeys[:0]
 	e.raw = raw
 	return e.finish(raw)
 }
@@ -193,25 +220,31 @@ func (e *walEncoder) encodePoints(points []models.Point, drop []bool) []byte {
 // makes it series s's latest.
 func (e *walEncoder) defineSchema(raw []byte, s int32, points []models.Point, i int) []byte {
 	e.series[s].schema = int32(len(e.schemas))
-	e.schemas = append(e.schemas, int32(i))
+	start := len(e.fieldKeys)
 	fields := points[i].Fields
 	raw = binary.AppendUvarint(raw, uint64(len(fields)))
 	for j := range fields {
-		raw = binary.AppendUvarint(raw, uint64(len(fields[j].Key)))
-		raw = append(raw, fields[j].Key...)
+		k := fields[j].Key
+		raw = binary.AppendUvarint(raw, uint64(len(k)))
+		raw = append(raw, k...)
+		e.fieldKeys = append(e.fieldKeys, k)
 	}
+	e.schemas = append(e.schemas, walSchemaKeys{int32(start), int32(len(e.fieldKeys))})
 	return raw
 }
 
-// sameFieldKeys reports whether a and b have the same keys in the same
+// sameFieldKeys reports whether fields have schema's keys in the same
 // order. The parser gives the points of a batch the same key slices, so
-// the comparisons usually end at their pointers.
-func sameFieldKeys(a, b []models.Field) bool {
-	if len(a) != len(b) {
+// the comparisons usually end at their addresses.
+func (e *walEncoder) sameFieldKeys(schema int32, fields []models.Field) bool {
+	sk := e.schemas[schema]
+	keys := e.fieldKeys[sk.start:sk.end]
+	if len(keys) != len(fields) {
 		return false
 	}
-	for i := range a {
-		if string(a[i].Key) != string(b[i].Key) {
+	for i, k := range keys {
+		f := fields[i].Key
+		if len(k) != len(f) || unsafe.SliceData(k) != unsafe.SliceData(f) && string(k) != string(f) {
 			return false
 		}
 	}
