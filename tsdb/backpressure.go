@@ -39,7 +39,7 @@ func (s *Shard) lockCacheRoom(ctx context.Context, need int64) error {
 			waitStart = time.Now()
 			s.metrics.cacheWaits.Inc()
 		}
-		s.requestSnapshot()
+		s.forceSnapshot()
 		select {
 		case <-freed:
 		case <-s.stopCh:

@@ -52,12 +52,27 @@ func splitCompositeKey(key []byte) (seriesKey, field []byte, ok bool) {
 type cache struct {
 	size  atomic.Int64
 	parts [cachePartitions]cachePart
+	// prev is the cache this one replaced, being snapshotted, nil when
+	// there is none or its file is installed: a field created here
+	// reserves capacity for prevScale times the values it held there, so
+	// arrays do not regrow by doubling after every snapshot.
+	prev      atomic.Pointer[cache]
+	prevScale float64
+	// reserveFull is set when a field has filled its reservation to
+	// reserveFullAt: the reservations are sized to fill the cache
+	// together, so it is nearly full (see full).
+	reserveFull atomic.Bool
 }
 
 type cachePart struct {
 	mu     sync.Mutex // protects series and the entries in it
 	series map[string]*cacheSeries
-	_      [40]byte // keep partitions on separate cache lines
+	// values and fixed count the values appended to the partition and
+	// the bytes of its series and field overheads; they size the
+	// reservations of the next cache (newCacheAfter).
+	values int64
+	fixed  int64
+	_      [24]byte // keep partitions on separate cache lines
 }
 
 // cacheSeries holds the fields of one series. A series usually has few
@@ -81,6 +96,10 @@ type cacheField struct {
 	// reads sort (normalize) only entries that need it instead of scanning
 	// every entry they read.
 	unsorted bool
+	// reserved is set when the entry was created with a reservation of
+	// at least reserveSignalMin values, whose filling reports the cache
+	// nearly full.
+	reserved bool
 }
 
 // normalize sorts and dedupes the entry's values if an append left them
@@ -98,6 +117,64 @@ func newCache() *cache {
 		c.parts[i].series = make(map[string]*cacheSeries)
 	}
 	return c
+}
+
+// Reservations of a cache that follows a snapshotted one: together they
+// take at most reserveShare of the snapshot size, less the previous
+// cache's overheads, and at most reserveMaxScale times the values a field
+// held before (the previous cache may have been snapshotted early, by a
+// cold shard or a caller). A field reserving at least reserveSignalMin
+// values reports the cache nearly full when it reaches reserveFullAt of
+// its reservation: the fields of a steady load fill their reservations
+// together, and snapshotting them just before they overflow is what saves
+// the regrowth (otherwise they all overflow within one batch).
+const (
+	reserveShare     = 7.0 / 8
+	reserveMaxScale  = 4
+	reserveSignalMin = 256
+)
+
+// reserveFullAt is the length at which an array reserved with capacity n
+// reports its reservation nearly used: 7/8 of it, leaving room for the
+// values that arrive before the snapshot swaps the cache.
+func reserveFullAt(n int) int { return n - n/8 }
+
+// newCacheAfter returns an empty cache to replace prev, which is being
+// snapshotted and receives no more writes. snapshotSize is the size at
+// which a cache is snapshotted. Fields created in the new cache reserve
+// room for their share of the values of prev (see reserveShare), and prev
+// is kept for that until dropPrev.
+func newCacheAfter(prev *cache, snapshotSize int64) *cache {
+	c := newCache()
+	var values, fixed int64
+	for i := range prev.parts {
+		pt := &prev.parts[i]
+		pt.mu.Lock()
+		values += pt.values
+		fixed += pt.fixed
+		pt.mu.Unlock()
+	}
+	// 16 bytes a value: a timestamp and a number (string values also
+	// reserve 24 bytes for their slice header, a bit more than budgeted).
+	budget := reserveShare*float64(snapshotSize) - float64(fixed)
+	if values == 0 || budget <= 0 {
+		return c // nothing to go by, or overheads fill the cache (a million sparse series)
+	}
+	c.prevScale = min(budget/float64(16*values), reserveMaxScale)
+	c.prev.Store(prev)
+	return c
+}
+
+// dropPrev forgets the previous cache (its snapshot is installed), so it
+// can be freed.
+func (c *cache) dropPrev() { c.prev.Store(nil) }
+
+// full reports whether the cache should be snapshotted: its size reached
+// snapshotSize, or its fields have nearly filled their reservations and
+// it holds at least half of snapshotSize.
+func (c *cache) full(snapshotSize int64) bool {
+	size := c.size.Load()
+	return size >= snapshotSize || (size >= snapshotSize/2 && c.reserveFull.Load())
 }
 
 func (c *cache) part(series []byte) *cachePart {
@@ -157,12 +234,20 @@ func (c *cache) writePoint(ref cacheRef, series []byte, p *models.Point) (int64,
 		ref.pt = c.part(series)
 	}
 	ref.pt.mu.Lock()
+	var prev *cacheSeries // the series in the previous cache, for reservations
+	var prevPart *cachePart
 	if ref.cs == nil {
 		ref.cs = ref.pt.series[string(series)]
 		if ref.cs == nil {
 			ref.cs = &cacheSeries{fields: make([]cacheField, 0, len(p.Fields))}
 			ref.pt.series[string(series)] = ref.cs
 			add += cacheSeriesOverhead + int64(len(series))
+			ref.pt.fixed += cacheSeriesOverhead + int64(len(series))
+			if pc := c.prev.Load(); pc != nil {
+				prevPart = pc.part(series)
+				prevPart.mu.Lock()
+				prev = prevPart.series[string(series)]
+			}
 		}
 	}
 	cs := ref.cs
@@ -171,12 +256,42 @@ func (c *cache) writePoint(ref cacheRef, series []byte, p *models.Point) (int64,
 		e, _, created := cs.field(f.Key, j, true)
 		if created {
 			add += cacheFieldOverhead + int64(len(f.Key))
+			ref.pt.fixed += cacheFieldOverhead + int64(len(f.Key))
+			if prev != nil {
+				add += c.reserve(e, prev, f, j)
+			}
 		}
 		add += appendCached(e, p.Time, f.Value)
+		if e.reserved && len(e.arr.Timestamps) == reserveFullAt(cap(e.arr.Timestamps)) {
+			c.reserveFull.Store(true)
+		}
 	}
+	if prevPart != nil {
+		prevPart.mu.Unlock()
+	}
+	ref.pt.values += int64(len(p.Fields))
 	ref.pt.mu.Unlock()
 	c.size.Add(add)
 	return add, ref
+}
+
+// reserve gives a new entry e for field f (at index hint of its point)
+// room for its share of the values that prev, the series' entry in the
+// previous cache, held for the field, and returns the bytes reserved.
+// The previous cache's partition is locked.
+func (c *cache) reserve(e *cacheField, prev *cacheSeries, f *models.Field, hint int) int64 {
+	pf, _, _ := prev.field(f.Key, hint, false)
+	if pf == nil || pf.arr.Type != f.Value.Type {
+		return 0
+	}
+	n := int(float64(pf.arr.Len())*c.prevScale + 0.5)
+	if n <= 1 {
+		return 0
+	}
+	e.arr.Type = f.Value.Type
+	e.arr.Grow(n)
+	e.reserved = n >= reserveSignalMin
+	return arrayCapacity(&e.arr)
 }
 
 // write appends one value and returns the bytes it added.
@@ -189,12 +304,15 @@ func (c *cache) write(series, field []byte, ts int64, v models.Value) int64 {
 		cs = &cacheSeries{}
 		pt.series[string(series)] = cs
 		add += cacheSeriesOverhead + int64(len(series))
+		pt.fixed += cacheSeriesOverhead + int64(len(series))
 	}
 	e, _, created := cs.field(field, 0, true)
 	if created {
 		add += cacheFieldOverhead + int64(len(field))
+		pt.fixed += cacheFieldOverhead + int64(len(field))
 	}
 	add += appendCached(e, ts, v)
+	pt.values++
 	pt.mu.Unlock()
 	c.size.Add(add)
 	return add
@@ -211,7 +329,7 @@ func appendCached(e *cacheField, ts int64, v models.Value) int64 {
 	if a.Type != v.Type {
 		add -= arraySize(a)
 		*a = tsm.Array{Type: v.Type}
-		e.unsorted = false
+		e.unsorted, e.reserved = false, false
 	}
 	if n := len(a.Timestamps); n > 0 && ts <= a.Timestamps[n-1] {
 		e.unsorted = true
@@ -371,6 +489,7 @@ func (c *cache) deleteRange(t *Tombstone) int64 {
 			freed += before - arraySize(&f.arr)
 			if f.arr.Len() == 0 {
 				freed += arraySize(&f.arr) + cacheFieldOverhead + int64(len(f.name))
+				pt.fixed -= cacheFieldOverhead + int64(len(f.name))
 				continue
 			}
 		}
@@ -382,6 +501,7 @@ func (c *cache) deleteRange(t *Tombstone) int64 {
 	if len(kept) == 0 {
 		delete(pt.series, string(t.SeriesKey))
 		freed += cacheSeriesOverhead + int64(len(t.SeriesKey))
+		pt.fixed -= cacheSeriesOverhead + int64(len(t.SeriesKey))
 	}
 	c.size.Add(-freed)
 	return freed

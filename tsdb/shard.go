@@ -69,9 +69,12 @@ type Shard struct {
 	lastWrite atomic.Int64 // unix ns of the last write, for cold detection
 	closed    atomic.Bool
 	snapCh    chan struct{}
-	stopCh    chan struct{}
-	wg        sync.WaitGroup
-	closeOnce sync.Once
+	// snapForced is set by forceSnapshot: the requested snapshot runs
+	// even if the cache is not full.
+	snapForced atomic.Bool
+	stopCh     chan struct{}
+	wg         sync.WaitGroup
+	closeOnce  sync.Once
 }
 
 // snapState is a cache swapped out for a snapshot: readable, never written.
@@ -306,10 +309,12 @@ func (s *Shard) snapshotLoop() {
 		case <-s.stopCh:
 			return
 		case <-s.snapCh:
-			s.snapshotLogged()
+			if s.snapshotDue() {
+				s.snapshotLogged()
+			}
 		case <-tick:
 			s.mu.RLock()
-			big := s.cache.size.Load() >= s.cfg.CacheSnapshotSize
+			big := s.cache.full(s.cfg.CacheSnapshotSize)
 			s.mu.RUnlock()
 			if big || s.idle() >= time.Duration(s.cfg.CacheSnapshotWriteColdDuration) {
 				s.snapshotLogged()

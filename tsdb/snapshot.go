@@ -10,13 +10,35 @@ import (
 	"github.com/strata-db/strata/tsdb/tsm"
 )
 
-// requestSnapshot asks the background goroutine for a snapshot without
-// waiting.
+// requestSnapshot asks the background goroutine for a snapshot of a full
+// cache without waiting; the request lapses if the cache is no longer full
+// when it is served (see snapshotDue).
 func (s *Shard) requestSnapshot() {
 	select {
 	case s.snapCh <- struct{}{}:
 	default:
 	}
+}
+
+// forceSnapshot is requestSnapshot for a writer waiting for room: the
+// snapshot runs whatever the live cache's size.
+func (s *Shard) forceSnapshot() {
+	s.snapForced.Store(true) // before the send, so the request that serves it sees it
+	s.requestSnapshot()
+}
+
+// snapshotDue reports whether a requested snapshot is still due when the
+// background goroutine serves it: the live cache is full, a failed
+// snapshot awaits its retry, or a writer waiting for room forced it.
+// Writers that find the cache full keep requesting until a snapshot swaps
+// it out, so a request left pending by them asks for the fresh cache;
+// serving it wrote every other snapshot of the 1-node load with a fifth
+// of the values of the others (issue 17).
+func (s *Shard) snapshotDue() bool {
+	forced := s.snapForced.Swap(false)
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return forced || s.snap != nil || s.cache.full(s.cfg.CacheSnapshotSize)
 }
 
 // Snapshot writes the cache to a new level-1 file and then removes the WAL
@@ -42,7 +64,7 @@ func (s *Shard) Snapshot() error {
 		}
 		s.snap = &snapState{c: s.cache, seq: s.nextSeq, walSeg: seg}
 		s.nextSeq++
-		s.cache = newCache()
+		s.cache = newCacheAfter(s.cache, s.cfg.CacheSnapshotSize)
 	}
 	snap := s.snap
 	s.mu.Unlock()
@@ -55,6 +77,7 @@ func (s *Shard) Snapshot() error {
 	s.files = append(s.files, f)
 	slices.SortFunc(s.files, fileOrder)
 	s.snap = nil
+	s.cache.dropPrev()
 	s.signalCacheFreed()
 	s.mu.Unlock()
 	s.metrics.cacheBytes.Sub(float64(snap.c.size.Load()))

@@ -132,7 +132,7 @@ func (s *Shard) WritePoints(ctx context.Context, points []models.Point) error {
 			sc.buckets = append(sc.buckets, b)
 		}
 	}
-	size := c.size.Load()
+	full := c.full(s.cfg.CacheSnapshotSize)
 	s.mu.RUnlock()
 
 	s.dig.markBuckets(sc.buckets)
@@ -141,7 +141,7 @@ func (s *Shard) WritePoints(ctx context.Context, points []models.Point) error {
 	s.metrics.writes.Inc()
 	s.metrics.valuesWritten.Add(float64(nvals))
 	s.lastWrite.Store(time.Now().UnixNano())
-	if size >= s.cfg.CacheSnapshotSize {
+	if full {
 		s.requestSnapshot()
 	}
 	return perr.orNil()
