@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -375,6 +376,58 @@ func TestWALRecordSchemas(t *testing.T) {
 	}
 	if n := bytes.Count(body, []byte("idle")); n != 20 {
 		t.Fatalf("field key idle spelled %d times, want 20 (one per schema)", n)
+	}
+}
+
+// TestWALRecordRandomBatches round-trips random batches: points drawn from
+// a few series (sharing their slices, as parsed points do, or copies),
+// each with a random list of field keys of random types, random times and
+// random drops, through one reused encoder.
+func TestWALRecordRandomBatches(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	series := make([]models.Point, 12)
+	for i := range series {
+		series[i] = models.Point{Measurement: []byte(fmt.Sprintf("m%d", i%3))}
+		for j := range i % 4 {
+			series[i].Tags = append(series[i].Tags, models.Tag{Key: []byte(fmt.Sprintf("t%d", j)), Value: []byte(fmt.Sprintf("v %d", i))})
+		}
+	}
+	keys := [][]byte{[]byte("a"), []byte("b"), []byte("c"), []byte("dd")}
+	values := []models.Value{models.FloatValue(1.5), models.IntegerValue(-3), models.UnsignedValue(7), models.StringValue([]byte("s")), models.BooleanValue(true)}
+	var e walEncoder
+	for round := range 200 {
+		pts := make([]models.Point, 1+rng.IntN(300))
+		drop := make([]bool, len(pts))
+		for i := range pts {
+			p := series[rng.IntN(len(series))]
+			if rng.IntN(10) == 0 {
+				p = p.Clone() // a series the memo cannot recognise
+			}
+			for _, k := range rng.Perm(len(keys))[:1+rng.IntN(len(keys))] {
+				p.Fields = append(p.Fields, models.Field{Key: keys[k], Value: values[rng.IntN(len(values))]})
+			}
+			p.Time = rng.Int64() - rng.Int64()
+			pts[i] = p
+			drop[i] = rng.IntN(8) == 0
+		}
+		vals, _, err := decodeAll(t, e.encodePoints(pts, drop))
+		if err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		var want []decodedValue
+		for i, p := range pts {
+			if drop[i] {
+				continue
+			}
+			for _, f := range p.Fields {
+				want = append(want, decodedValue{string(p.AppendSeriesKey(nil)), string(f.Key), p.Time, f.Value})
+			}
+		}
+		if !slices.EqualFunc(vals, want, func(g, w decodedValue) bool {
+			return g.key == w.key && g.field == w.field && g.ts == w.ts && g.v.Equal(w.v)
+		}) {
+			t.Fatalf("round %d: decoded %d values, want %d", round, len(vals), len(want))
+		}
 	}
 }
 
