@@ -13,7 +13,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/strata-db/strata/internal/durable"
 	"github.com/strata-db/strata/tsdb/models"
 )
 
@@ -271,7 +270,7 @@ func TestSnapshotHandOver(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Steps 2 and 3.
-	if err := durable.WriteFile(filepath.Join(dir, snapshotFileName+tmpSuffix), snap); err != nil {
+	if err := snap.writeFile(filepath.Join(dir, snapshotFileName+tmpSuffix)); err != nil {
 		t.Fatal(err)
 	}
 	ix.mu.Lock()
@@ -523,4 +522,72 @@ func openFuzzed(t *testing.T, name string, b []byte) (*Index, string) {
 		return nil, dir
 	}
 	return ix, dir
+}
+
+// TestLogGrowsToSnapshotSize checks that after a snapshot larger than
+// compactBytes the log may grow to the snapshot's size before the next
+// one (a burst of new series no longer re-encodes the whole index every
+// compactBytes of log), that the next snapshot comes once it does, and
+// that a reopen loads the snapshot's size as the limit.
+func TestLogGrowsToSnapshotSize(t *testing.T) {
+	dir := t.TempDir()
+	ix, err := Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { ix.Close() }()
+	series := func(first, n int) string {
+		var b strings.Builder
+		for i := first; i < first+n; i++ {
+			fmt.Fprintf(&b, "cpu,host=h%d,region=r%d usage=1 1\n", i, i%3)
+		}
+		return b.String()
+	}
+	const limit = 4 << 10
+	setCompactBytes(ix, limit)
+	mustCreate(t, ix, series(0, 2000))
+	snapPath := filepath.Join(dir, snapshotFileName)
+	st, err := os.Stat(snapPath)
+	if err != nil {
+		t.Fatalf("snapshot not written: %v", err)
+	}
+	if st.Size() < 4*limit {
+		t.Fatalf("snapshot of %d bytes; the test needs one well over %d", st.Size(), limit)
+	}
+	logSize := func() int64 {
+		ix.mu.RLock()
+		defer ix.mu.RUnlock()
+		return ix.log.size
+	}
+	// Past compactBytes, under the snapshot's size: no snapshot.
+	next := 2000
+	for logSize() <= 2*limit {
+		mustCreate(t, ix, series(next, 10))
+		next += 10
+		if st2, err := os.Stat(snapPath); err != nil || !os.SameFile(st, st2) {
+			t.Fatalf("snapshot rewritten with a log of %d bytes (limit %d, snapshot %d bytes): %v", logSize(), limit, st.Size(), err)
+		}
+	}
+	ix = reopenSame(t, ix, "reopen with a log under the snapshot's size")
+	setCompactBytes(ix, limit)
+	if got := logSize(); got <= limit {
+		t.Fatalf("log of %d bytes after reopen; want the one over %d left by the writes", got, limit)
+	}
+	mustCreate(t, ix, series(next, 10))
+	next += 10
+	if st2, err := os.Stat(snapPath); err != nil || !os.SameFile(st, st2) {
+		t.Fatalf("snapshot rewritten after reopen with a log of %d bytes (snapshot %d bytes): %v", logSize(), st.Size(), err)
+	}
+	// Past the snapshot's size: the next snapshot.
+	for logSize() <= st.Size() && logSize() > limit {
+		mustCreate(t, ix, series(next, 50))
+		next += 50
+	}
+	if st2, err := os.Stat(snapPath); err != nil || os.SameFile(st, st2) {
+		t.Fatalf("no new snapshot once the log passed the snapshot's %d bytes: %v", st.Size(), err)
+	}
+	if got := logSize(); got != int64(len(logMagic)) {
+		t.Errorf("log after the snapshot: %d bytes; want just its header", got)
+	}
+	ix = reopenSame(t, ix, "reopen after the second snapshot")
 }

@@ -13,5 +13,5 @@ func (ix *Index) ExportSnapshot() ([]byte, error) {
 	if ix.closed {
 		return nil, ErrClosed
 	}
-	return ix.encodeSnapshot(), nil
+	return ix.encodeSnapshot().bytes(), nil
 }

@@ -44,8 +44,16 @@ type Index struct {
 	scratch []byte
 	// tagBuf is reused to parse series keys (guarded by mu).
 	tagBuf models.Tags
-	// compactBytes is the log size that triggers a snapshot.
+	// compactBytes is the log size that triggers a snapshot, unless the
+	// last snapshot was larger: then the log may grow to that size. A
+	// snapshot encodes the whole index (under the lock) and a log record
+	// is about as large as a series' part of a snapshot, so the log
+	// growing in proportion bounds the snapshots' work at a constant
+	// factor of the log's, where a fixed 64 MiB made a burst of a million
+	// new series encode the growing index three times (issue 17).
 	compactBytes int64
+	// snapBytes is the size of the snapshot last loaded or written.
+	snapBytes int64
 	// compacting is set while a snapshot is written outside the lock.
 	compacting bool
 	// limits bound the series writes add (see SetLimits).

@@ -67,6 +67,7 @@ func (ix *Index) load() error {
 		if err := ix.replaySnapshot(snap); err != nil {
 			return fmt.Errorf("replay %s: %w", snapPath, err)
 		}
+		ix.snapBytes = int64(len(snap))
 	}
 
 	logPath := filepath.Join(ix.dir, logFileName)
@@ -214,7 +215,7 @@ func (ix *Index) applyRecord(r *record) error {
 // hand-over).
 func (ix *Index) maybeCompact() {
 	ix.mu.Lock()
-	if ix.closed || ix.err != nil || ix.compacting || ix.log.size <= ix.compactBytes {
+	if ix.closed || ix.err != nil || ix.compacting || ix.log.size <= max(ix.compactBytes, ix.snapBytes) {
 		ix.mu.Unlock()
 		return
 	}
@@ -223,7 +224,7 @@ func (ix *Index) maybeCompact() {
 	off := ix.log.size
 	ix.mu.Unlock()
 
-	err := durable.WriteFile(filepath.Join(ix.dir, snapshotFileName+tmpSuffix), snap)
+	err := snap.writeFile(filepath.Join(ix.dir, snapshotFileName+tmpSuffix))
 
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
@@ -239,7 +240,8 @@ func (ix *Index) maybeCompact() {
 			ix.logger.Error("index snapshot failed; refusing changes until reopened", "dir", ix.dir, "err", err)
 			return
 		}
-		ix.logger.Info("index snapshot written", "dir", ix.dir, "series", ix.series.live, "bytes", len(snap))
+		ix.snapBytes = snap.size()
+		ix.logger.Info("index snapshot written", "dir", ix.dir, "series", ix.series.live, "bytes", ix.snapBytes)
 		return
 	}
 	os.Remove(filepath.Join(ix.dir, snapshotFileName+tmpSuffix))
@@ -251,10 +253,15 @@ func (ix *Index) maybeCompact() {
 // compactNow writes a snapshot synchronously; for Open, before the index
 // is shared.
 func (ix *Index) compactNow() error {
-	if err := durable.WriteFile(filepath.Join(ix.dir, snapshotFileName+tmpSuffix), ix.encodeSnapshot()); err != nil {
+	snap := ix.encodeSnapshot()
+	if err := snap.writeFile(filepath.Join(ix.dir, snapshotFileName+tmpSuffix)); err != nil {
 		return fmt.Errorf("write index snapshot: %w", err)
 	}
-	return ix.switchLog(ix.log.size)
+	if err := ix.switchLog(ix.log.size); err != nil {
+		return err
+	}
+	ix.snapBytes = snap.size()
+	return nil
 }
 
 // switchLog installs the snapshot written to its temporary file and starts

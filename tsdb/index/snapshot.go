@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"os"
 	"slices"
 	"unsafe"
 )
@@ -29,16 +30,80 @@ const (
 	maxChunkIDs = 8192
 )
 
+// snapshotBuf holds an encoded snapshot as a list of chunks of about
+// snapshotBufChunk bytes. One growing slice copied itself at every
+// doubling and held the old and the new copy at once: at a million series
+// that was 1.1 GB allocated and 2.2 CPU-s of copying for the three
+// snapshots of the load, and a ~400 MB transient at the peak of the data
+// node's memory (issue 17).
+type snapshotBuf struct {
+	full [][]byte // finished chunks
+	cur  []byte   // the chunk being filled
+	n    uint64   // records appended
+}
+
+// snapshotBufChunk is the size past which a snapshotBuf starts a chunk.
+const snapshotBufChunk = 1 << 20
+
+// add appends the encoding of r.
+func (b *snapshotBuf) add(r *record) {
+	if len(b.cur) >= snapshotBufChunk {
+		b.full = append(b.full, b.cur)
+		b.cur = nil
+	}
+	if b.cur == nil {
+		b.cur = newSnapshotChunk()
+	}
+	b.cur = appendRecord(b.cur, r)
+	b.n++
+}
+
+// newSnapshotChunk returns an empty chunk. A record is at most
+// maxSnapshotRecordSize plus its header: with this room a chunk never
+// grows by copying.
+func newSnapshotChunk() []byte {
+	return make([]byte, 0, snapshotBufChunk+maxSnapshotRecordSize+recHeaderSize)
+}
+
+// writeFile writes the snapshot to a new file at path and fsyncs it.
+func (b *snapshotBuf) writeFile(path string) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	for _, c := range b.chunks() {
+		if _, err := f.Write(c); err != nil {
+			f.Close()
+			return err
+		}
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// chunks returns the snapshot's bytes, in order.
+func (b *snapshotBuf) chunks() [][]byte { return append(b.full, b.cur) }
+
+// size returns the snapshot's length in bytes.
+func (b *snapshotBuf) size() int64 {
+	n := int64(len(b.cur))
+	for _, c := range b.full {
+		n += int64(len(c))
+	}
+	return n
+}
+
+// bytes returns the snapshot as one slice.
+func (b *snapshotBuf) bytes() []byte { return bytes.Join(b.chunks(), nil) }
+
 // encodeSnapshot encodes the whole index in snapshot format 2 (see
 // docs/index-log.md). The caller holds ix.mu.
-func (ix *Index) encodeSnapshot() []byte {
-	var buf []byte
-	buf = append(buf, snapshotMagic...)
-	var n uint64
-	add := func(r *record) {
-		buf = appendRecord(buf, r)
-		n++
-	}
+func (ix *Index) encodeSnapshot() *snapshotBuf {
+	buf := &snapshotBuf{cur: append(newSnapshotChunk(), snapshotMagic...)}
+	add := buf.add
 	names := slices.Sorted(maps.Keys(ix.measurements))
 	for _, name := range names {
 		m := ix.measurements[name]
@@ -92,7 +157,8 @@ func (ix *Index) encodeSnapshot() []byte {
 			}
 		}
 	}
-	return appendRecord(buf, &record{typ: recSnapshotEnd, id: n})
+	buf.add(&record{typ: recSnapshotEnd, id: buf.n})
+	return buf
 }
 
 // snapValue is a tag value being written to a snapshot.

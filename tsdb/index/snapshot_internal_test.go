@@ -344,7 +344,7 @@ func FuzzReplaySnapshot(f *testing.F) {
 	}
 	mustCreate(f, ix, "cpu,host=a,dc=x usage=1 1\ncpu,host=b,dc=x usage=1 1\nmem,host=a\\ b free=1i 1")
 	ix.mu.Lock()
-	f.Add(ix.encodeSnapshot())
+	f.Add(ix.encodeSnapshot().bytes())
 	ix.mu.Unlock()
 	ix.Close()
 	f.Fuzz(func(t *testing.T, b []byte) {
