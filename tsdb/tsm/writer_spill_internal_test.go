@@ -15,7 +15,52 @@ import (
 func TestWriterSpillsIndex(t *testing.T) {
 	defer func(n int) { indexSpillSize = n }(indexSpillSize)
 	indexSpillSize = 512
-	path := filepath.Join(t.TempDir(), "spill.tsm")
+	writeSpilledFile(t, filepath.Join(t.TempDir(), "spill.tsm"), 0)
+}
+
+// TestWritersShareIndexBuffers: Writers that take their index buffer from
+// the ones earlier Writers released (in sequence and side by side) write
+// files that read back whole, each with its own content.
+func TestWritersShareIndexBuffers(t *testing.T) {
+	defer func(n int) { indexSpillSize = n }(indexSpillSize)
+	indexSpillSize = 512
+	dir := t.TempDir()
+	for i := range 3 {
+		writeSpilledFile(t, filepath.Join(dir, fmt.Sprintf("seq%d.tsm", i)), i)
+	}
+	t.Run("side by side", func(t *testing.T) {
+		for i := range 4 {
+			t.Run(fmt.Sprint(i), func(t *testing.T) {
+				t.Parallel()
+				writeSpilledFile(t, filepath.Join(dir, fmt.Sprintf("par%d.tsm", i)), 10+i)
+			})
+		}
+	})
+	// An abandoned Writer's buffer is released too; the next file is whole.
+	w, err := NewWriter(filepath.Join(dir, "removed.tsm"))
+	if err != nil {
+		t.Fatalf("new writer: %v", err)
+	}
+	var a Array
+	a.Reset(models.FieldTypeInteger)
+	if err := a.Append(1, models.IntegerValue(1)); err != nil {
+		t.Fatalf("append: %v", err)
+	}
+	for s := range 100 {
+		if err := w.WriteValues([]byte(fmt.Sprintf("x,host=h%04d", s)), []byte("f"), &a); err != nil {
+			t.Fatalf("write values: %v", err)
+		}
+	}
+	if err := w.Remove(); err != nil {
+		t.Fatalf("remove: %v", err)
+	}
+	writeSpilledFile(t, filepath.Join(dir, "after-remove.tsm"), 20)
+}
+
+// writeSpilledFile writes a file of 500 series x 3 fields (values offset
+// by salt) whose index spills, and checks that it reads back whole.
+func writeSpilledFile(t *testing.T, path string, salt int) {
+	t.Helper()
 	w, err := NewWriter(path)
 	if err != nil {
 		t.Fatalf("new writer: %v", err)
@@ -26,7 +71,7 @@ func TestWriterSpillsIndex(t *testing.T) {
 			var a Array
 			a.Reset(models.FieldTypeInteger)
 			for i := range 3 {
-				if err := a.Append(int64(i), models.IntegerValue(int64(s*100+f*10+i))); err != nil {
+				if err := a.Append(int64(i), models.IntegerValue(int64(salt*100000+s*100+f*10+i))); err != nil {
 					t.Fatalf("append: %v", err)
 				}
 			}
@@ -64,8 +109,8 @@ func TestWriterSpillsIndex(t *testing.T) {
 			if err := r.ReadArray(ms[0], &a); err != nil {
 				t.Fatalf("%s %s: read: %v", series, field, err)
 			}
-			if a.Len() != 3 || a.Integers[2] != int64(s*100+f*10+2) {
-				t.Fatalf("%s %s: got %v, want 3 values ending %d", series, field, a.Integers, s*100+f*10+2)
+			if a.Len() != 3 || a.Integers[2] != int64(salt*100000+s*100+f*10+2) {
+				t.Fatalf("%s %s: got %v, want 3 values ending %d", series, field, a.Integers, salt*100000+s*100+f*10+2)
 			}
 		}
 	}
