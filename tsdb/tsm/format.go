@@ -10,8 +10,15 @@ import (
 
 // Format constants; docs/format.md is the specification.
 const (
-	// Version is the format version this package writes and reads.
-	Version = 1
+	// Version is the format version this package writes. Version 2
+	// stores the statistics of a numeric block of one or two values as
+	// those values (see appendEntry); readers read versions 1 and 2.
+	Version = 2
+
+	// smallStatsVersion is the first version whose numeric blocks of at
+	// most smallStatsMax values store their values instead of statistics.
+	smallStatsVersion = 2
+	smallStatsMax     = 2
 
 	// MaxPointsPerBlock is the number of values WriteValues and Merge put
 	// into each block (the last block of a key may hold fewer).
@@ -75,6 +82,7 @@ type footer struct {
 	minTime     int64
 	maxTime     int64
 	indexCRC    uint32
+	version     byte
 }
 
 // appendFooter encodes f:
@@ -91,7 +99,7 @@ func appendFooter(dst []byte, f footer) []byte {
 	dst = binary.LittleEndian.AppendUint64(dst, uint64(f.minTime))
 	dst = binary.LittleEndian.AppendUint64(dst, uint64(f.maxTime))
 	dst = binary.LittleEndian.AppendUint32(dst, f.indexCRC)
-	dst = append(dst, Version, 0, 0, 0)
+	dst = append(dst, f.version, 0, 0, 0)
 	dst = binary.LittleEndian.AppendUint32(dst, crc32.Checksum(dst[start:], castagnoli))
 	return append(dst, magic[:]...)
 }
@@ -108,9 +116,10 @@ func parseFooter(b []byte) (footer, string) {
 	if crc32.Checksum(b[:48], castagnoli) != binary.LittleEndian.Uint32(b[48:52]) {
 		return f, "footer checksum mismatch"
 	}
-	if b[44] != Version {
+	if !knownVersion(b[44]) {
 		return f, "unsupported version"
 	}
+	f.version = b[44]
 	f.indexOffset = int64(binary.LittleEndian.Uint64(b[0:]))
 	f.indexSize = int64(binary.LittleEndian.Uint64(b[8:]))
 	f.seriesCount = binary.LittleEndian.Uint32(b[16:])
@@ -122,10 +131,13 @@ func parseFooter(b []byte) (footer, string) {
 }
 
 // appendHeader encodes the file header: magic, version, 3 reserved zeros.
-func appendHeader(dst []byte) []byte {
+func appendHeader(dst []byte, version byte) []byte {
 	dst = append(dst, magic[:]...)
-	return append(dst, Version, 0, 0, 0)
+	return append(dst, version, 0, 0, 0)
 }
+
+// knownVersion reports whether v is a version this package reads.
+func knownVersion(v byte) bool { return v == 1 || v == Version }
 
 // entryState carries what an entry is encoded against: the previous
 // entry of the same column. The zero value is the state before the first
@@ -146,8 +158,13 @@ func (st *entryState) next(m *BlockMeta, gap uint64) {
 }
 
 // appendEntry encodes m against st (and advances st), using the statistics
-// layout of typ.
-func appendEntry(dst []byte, typ models.FieldType, m *BlockMeta, st *entryState) []byte {
+// layout of typ in file format version. From version 2 a float, integer
+// or unsigned block of at most smallStatsMax values stores its first (and
+// last) value instead of its statistics, which readers recompute from
+// them: the five statistics of a one-value float block were 40 of the
+// ~60 bytes of its entry, and a burst of new series writes one such block
+// per (series, field) in every file (issue 17).
+func appendEntry(dst []byte, typ models.FieldType, m *BlockMeta, st *entryState, version byte) []byte {
 	gap := uint64(m.MinTime) - uint64(st.maxTime)
 	span := uint64(m.MaxTime) - uint64(m.MinTime)
 	dst = binary.AppendVarint(dst, int64(gap-st.gap))
@@ -157,6 +174,9 @@ func appendEntry(dst []byte, typ models.FieldType, m *BlockMeta, st *entryState)
 	dst = binary.AppendUvarint(dst, uint64(m.Size))
 	st.next(m, gap)
 	s := &m.Stats
+	if smallStats(typ, m.Count, version) {
+		return appendSmallStats(dst, typ, m.Count, s)
+	}
 	switch typ {
 	case models.FieldTypeFloat:
 		for _, v := range [...]uint64{s.Min, s.Max, s.Sum, s.First, s.Last} {
@@ -178,6 +198,58 @@ func appendEntry(dst []byte, typ models.FieldType, m *BlockMeta, st *entryState)
 		dst = append(dst, byte(s.First&1)|byte(s.Last&1)<<1|byte(s.Min&1)<<2|byte(s.Max&1)<<3)
 	}
 	return dst
+}
+
+// smallStats reports whether an entry of a block of typ holding count
+// values stores the values instead of statistics in file format version.
+func smallStats(typ models.FieldType, count int, version byte) bool {
+	return version >= smallStatsVersion && count <= smallStatsMax &&
+		(typ == models.FieldTypeFloat || typ == models.FieldTypeInteger || typ == models.FieldTypeUnsigned)
+}
+
+// appendSmallStats appends the values of a block of count (1 or 2)
+// values, given its statistics: First, and Last if count is 2.
+func appendSmallStats(dst []byte, typ models.FieldType, count int, s *Stats) []byte {
+	vals := [2]uint64{s.First, s.Last}
+	for _, v := range vals[:count] {
+		switch typ {
+		case models.FieldTypeFloat:
+			dst = binary.LittleEndian.AppendUint64(dst, v)
+		case models.FieldTypeInteger:
+			dst = binary.AppendVarint(dst, int64(v))
+		case models.FieldTypeUnsigned:
+			dst = binary.AppendUvarint(dst, v)
+		}
+	}
+	return dst
+}
+
+// readSmallStats reads what appendSmallStats wrote and sets s to the
+// statistics ComputeMeta gives for those values.
+func (d *decoder) readSmallStats(typ models.FieldType, count int, s *Stats) {
+	var vals [2]uint64
+	for i := range count {
+		switch typ {
+		case models.FieldTypeFloat:
+			vals[i] = d.u64()
+		case models.FieldTypeInteger:
+			vals[i] = uint64(d.varint())
+		case models.FieldTypeUnsigned:
+			vals[i] = d.uvarint()
+		}
+	}
+	switch typ {
+	case models.FieldTypeFloat:
+		fs := [2]float64{math.Float64frombits(vals[0]), math.Float64frombits(vals[1])}
+		*s = floatStats(fs[:count])
+	case models.FieldTypeInteger:
+		is := [2]int64{int64(vals[0]), int64(vals[1])}
+		lo, hi, sum := intStats(is[:count])
+		*s = Stats{Min: uint64(lo), Max: uint64(hi), Sum: uint64(sum), First: vals[0], Last: vals[count-1]}
+	case models.FieldTypeUnsigned:
+		lo, hi, sum := intStats(vals[:count])
+		*s = Stats{Min: lo, Max: hi, Sum: sum, First: vals[0], Last: vals[count-1]}
+	}
 }
 
 // decoder reads varints and fixed-size fields from an untrusted byte slice.
@@ -253,10 +325,11 @@ func (d *decoder) bytes() []byte {
 func (d *decoder) done() bool { return d.ok && d.off == len(d.b) }
 
 // readEntry decodes one entry written by appendEntry against st (and
-// advances st). It reports false when the bytes are malformed or the entry
-// is inconsistent (not after the previous entry, MinTime > MaxTime, zero or
-// too many values, a block outside [headerSize, dataEnd)).
-func (d *decoder) readEntry(typ models.FieldType, m *BlockMeta, st *entryState, first bool, dataEnd int64) bool {
+// advances st) in file format version. It reports false when the bytes
+// are malformed or the entry is inconsistent (not after the previous
+// entry, MinTime > MaxTime, zero or too many values, a block outside
+// [headerSize, dataEnd)).
+func (d *decoder) readEntry(typ models.FieldType, m *BlockMeta, st *entryState, first bool, dataEnd int64, version byte) bool {
 	gap := st.gap + uint64(d.varint())
 	span := st.span + uint64(d.varint())
 	count := st.count + uint64(d.varint())
@@ -289,6 +362,10 @@ func (d *decoder) readEntry(typ models.FieldType, m *BlockMeta, st *entryState, 
 	st.next(m, gap)
 	s := &m.Stats
 	*s = Stats{}
+	if smallStats(typ, m.Count, version) {
+		d.readSmallStats(typ, m.Count, s)
+		return d.ok
+	}
 	switch typ {
 	case models.FieldTypeFloat:
 		s.Min, s.Max, s.Sum, s.First, s.Last = d.u64(), d.u64(), d.u64(), d.u64(), d.u64()

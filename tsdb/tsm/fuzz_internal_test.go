@@ -87,13 +87,13 @@ func FuzzIndex(f *testing.F) {
 		if len(blocks)+len(index) > 1<<16 {
 			return
 		}
-		b := appendHeader(nil)
+		b := appendHeader(nil, Version)
 		b = append(b, blocks...)
 		b = append(b, index...)
 		b = appendFooter(b, footer{
 			indexOffset: int64(headerSize + len(blocks)), indexSize: int64(len(index)),
 			seriesCount: nSeries, keyCount: nKeys, minTime: minT, maxTime: maxT,
-			indexCRC: crc32Checksum(index),
+			indexCRC: crc32Checksum(index), version: Version,
 		})
 		r, err := newReader("fuzz", b)
 		if err != nil {

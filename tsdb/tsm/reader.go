@@ -29,6 +29,7 @@ type Reader struct {
 	offsets  []byte // seriesCount little-endian uint32 offsets into records
 	dataEnd  int64  // end of the block area (index offset)
 	nSeries  int
+	version  byte // file format version
 	nKeys    int
 	nBlocks  int
 	nValues  int64
@@ -167,7 +168,7 @@ func layout(path string, data []byte) (*Reader, footer, error) {
 	if [4]byte(data[:4]) != magic {
 		return nil, footer{}, bad(0, "bad header magic")
 	}
-	if data[4] != Version {
+	if !knownVersion(data[4]) {
 		return nil, footer{}, bad(4, "unsupported version")
 	}
 	if data[5]|data[6]|data[7] != 0 {
@@ -176,6 +177,9 @@ func layout(path string, data []byte) (*Reader, footer, error) {
 	ft, reason := parseFooter(data[size-footerSize:])
 	if reason != "" {
 		return nil, footer{}, bad(size-footerSize, reason)
+	}
+	if ft.version != data[4] {
+		return nil, footer{}, bad(size-footerSize, "footer version differs from header version")
 	}
 	if ft.indexOffset < headerSize || ft.indexSize < 0 || ft.indexOffset > size-footerSize ||
 		ft.indexSize != size-footerSize-ft.indexOffset {
@@ -193,6 +197,7 @@ func layout(path string, data []byte) (*Reader, footer, error) {
 		offsets: idx[split:],
 		dataEnd: ft.indexOffset,
 		nSeries: int(ft.seriesCount),
+		version: ft.version,
 	}
 	return r, ft, nil
 }
@@ -234,7 +239,7 @@ func (r *Reader) validate() error {
 			}
 			prevField = field
 			var ok bool
-			entries, ok = appendEntries(entries[:0], typ, nb, raw, r.dataEnd)
+			entries, ok = appendEntries(entries[:0], typ, nb, raw, r.dataEnd, r.version)
 			if !ok {
 				return bad(start, "malformed block entry")
 			}
@@ -267,14 +272,15 @@ func (d *decoder) fieldRecord() (field []byte, typ models.FieldType, nBlocks int
 	return field, typ, int(nb), entries
 }
 
-// appendEntries decodes n entries of a column of type typ from raw.
-func appendEntries(dst []BlockMeta, typ models.FieldType, n int, raw []byte, dataEnd int64) ([]BlockMeta, bool) {
+// appendEntries decodes n entries of a column of type typ from raw, in
+// file format version.
+func appendEntries(dst []BlockMeta, typ models.FieldType, n int, raw []byte, dataEnd int64, version byte) ([]BlockMeta, bool) {
 	d := newDecoder(raw)
 	start := len(dst)
 	var st entryState
 	for i := range n {
 		dst = append(dst, BlockMeta{})
-		if !d.readEntry(typ, &dst[start+i], &st, i == 0, dataEnd) {
+		if !d.readEntry(typ, &dst[start+i], &st, i == 0, dataEnd, version) {
 			return dst[:start], false
 		}
 	}
@@ -384,7 +390,7 @@ func (r *Reader) AppendEntries(dst []BlockMeta, series, field []byte) (models.Fi
 		}
 		switch c := bytes.Compare(f, field); {
 		case c == 0:
-			out, ok := appendEntries(dst, typ, nb, raw, r.dataEnd)
+			out, ok := appendEntries(dst, typ, nb, raw, r.dataEnd, r.version)
 			if !ok {
 				return models.FieldTypeUnknown, dst
 			}
@@ -507,7 +513,7 @@ func (it *Iterator) Type() models.FieldType { return it.typ }
 // is reused by the next call to Next.
 func (it *Iterator) Entries() []BlockMeta {
 	if !it.decoded {
-		it.entries, _ = appendEntries(it.entries[:0], it.typ, it.nBlocks, it.raw, it.r.dataEnd)
+		it.entries, _ = appendEntries(it.entries[:0], it.typ, it.nBlocks, it.raw, it.r.dataEnd, it.r.version)
 		it.decoded = true
 	}
 	return it.entries

@@ -55,6 +55,7 @@ type Writer struct {
 	minTime       int64
 	maxTime       int64
 	footer        footer // what Close wrote, for OpenReader
+	version       byte   // file format version written (Version; 1 in tests)
 
 	scratch []byte // block bytes for WriteValues
 	hdr     [crcSize]byte
@@ -62,7 +63,11 @@ type Writer struct {
 
 // NewWriter creates path+".tmp" (truncating any leftover) and returns a
 // Writer for it.
-func NewWriter(path string) (*Writer, error) {
+func NewWriter(path string) (*Writer, error) { return newWriter(path, Version) }
+
+// newWriter returns a Writer of a file in format version (tests write
+// older versions).
+func newWriter(path string, version byte) (*Writer, error) {
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
 	if err != nil {
@@ -72,8 +77,9 @@ func NewWriter(path string) (*Writer, error) {
 		path: path, tmpPath: tmp, f: f,
 		bw:      bufio.NewWriterSize(f, 1<<20),
 		minTime: math.MaxInt64, maxTime: math.MinInt64,
+		version: version,
 	}
-	w.write(appendHeader(nil))
+	w.write(appendHeader(nil, w.version))
 	if w.err != nil {
 		_ = w.Remove()
 		return nil, w.err
@@ -176,7 +182,7 @@ func (w *Writer) startBlock(series, field []byte, typ models.FieldType, meta *Bl
 
 // addEntry records meta in the current key's index entries.
 func (w *Writer) addEntry(meta *BlockMeta) {
-	w.entries = appendEntry(w.entries, w.typ, meta, &w.state)
+	w.entries = appendEntry(w.entries, w.typ, meta, &w.state, w.version)
 	w.blockCount++
 	w.blockTotal++
 	w.valueTotal += int64(meta.Count)
@@ -327,6 +333,7 @@ func (w *Writer) finish() error {
 		indexOffset: w.off,
 		seriesCount: uint32(len(w.seriesOffsets)),
 		keyCount:    uint32(w.keyCount),
+		version:     w.version,
 		minTime:     w.minTime,
 		maxTime:     w.maxTime,
 	}
