@@ -500,6 +500,10 @@ func (it *Iterator) Next() bool {
 	return it.d.ok
 }
 
+// IndexRead returns how many bytes of the file's index the iterator has
+// passed.
+func (it *Iterator) IndexRead() int64 { return int64(it.d.off) }
+
 // Series returns the current series key (aliasing the mapping).
 func (it *Iterator) Series() []byte { return it.series }
 

@@ -115,3 +115,31 @@ func writeSpilledFile(t *testing.T, path string, salt int) {
 		}
 	}
 }
+
+// TestIteratorIndexRead: an iterator's IndexRead grows with every key and
+// ends at the size of the index's series records.
+func TestIteratorIndexRead(t *testing.T) {
+	defer func(n int) { indexSpillSize = n }(indexSpillSize)
+	indexSpillSize = 512
+	path := filepath.Join(t.TempDir(), "it.tsm")
+	writeSpilledFile(t, path, 0)
+	r, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	it := r.Iterator()
+	prev := it.IndexRead()
+	if prev != 0 {
+		t.Fatalf("IndexRead before the first key: %d; want 0", prev)
+	}
+	for it.Next() {
+		if n := it.IndexRead(); n <= prev {
+			t.Fatalf("IndexRead at %s %s: %d, not past %d", it.Series(), it.Field(), n, prev)
+		}
+		prev = it.IndexRead()
+	}
+	if want := int64(len(r.records)); prev != want {
+		t.Errorf("IndexRead at the end: %d; want %d", prev, want)
+	}
+}
