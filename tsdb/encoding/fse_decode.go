@@ -8,7 +8,7 @@ import (
 // The fse packing's decoder. Streams are written by klauspost/compress's
 // fse.Compress in zstd's FSE format (RFC 8878, 4.1: a table description of
 // normalized counts, then a backward bit stream read by two interleaved
-// states). Decoding was the largest cost of windowed aggregates (half of
+// states). Decoding was the largest cost of windowed aggregates (two fifths of
 // TSBS double-groupby's CPU went to fse.Decompress), so the stream is
 // decoded here knowing what fse.Decompress cannot: the block header's
 // symbol count. The loop then needs no end-of-stream test per symbol,
