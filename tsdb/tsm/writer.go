@@ -153,9 +153,11 @@ func (w *Writer) startBlock(series, field []byte, typ models.FieldType, meta *Bl
 	case meta.MinTime > meta.MaxTime:
 		return fmt.Errorf("%w: min time %d after max time %d", ErrInvalidBlock, meta.MinTime, meta.MaxTime)
 	}
+	sameSeries := false
 	if w.hasKey {
 		c := bytes.Compare(series, w.series)
-		if c == 0 {
+		sameSeries = c == 0
+		if sameSeries {
 			c = bytes.Compare(field, w.field)
 		}
 		switch {
@@ -171,9 +173,13 @@ func (w *Writer) startBlock(series, field []byte, typ models.FieldType, meta *Bl
 			}
 			return nil
 		}
-		w.finishKey(!bytes.Equal(series, w.series))
+		w.finishKey(!sameSeries)
 	}
-	w.series = append(w.series[:0], series...)
+	if !sameSeries {
+		// The next field of a series (ten in a row for TSBS) keeps the
+		// copy: a series key is ~200 bytes, a field key ~10.
+		w.series = append(w.series[:0], series...)
+	}
 	w.field = append(w.field[:0], field...)
 	w.typ = typ
 	w.hasKey = true
