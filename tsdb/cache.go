@@ -72,7 +72,10 @@ type cachePart struct {
 	// reservations of the next cache (newCacheAfter).
 	values int64
 	fixed  int64
-	_      [24]byte // keep partitions on separate cache lines
+	// names are the field names of the series last created in the
+	// partition, in its order: a new series listing the same fields
+	// takes them (see writePoint).
+	names []string
 }
 
 // cacheSeries holds the fields of one series. A series usually has few
@@ -236,9 +239,11 @@ func (c *cache) writePoint(ref cacheRef, series []byte, p *models.Point) (int64,
 	ref.pt.mu.Lock()
 	var prev *cacheSeries // the series in the previous cache, for reservations
 	var prevPart *cachePart
+	newSeries := false
 	if ref.cs == nil {
 		ref.cs = ref.pt.series[string(series)]
 		if ref.cs == nil {
+			newSeries = true
 			ref.cs = &cacheSeries{fields: make([]cacheField, 0, len(p.Fields))}
 			ref.pt.series[string(series)] = ref.cs
 			add += cacheSeriesOverhead + int64(len(series))
@@ -251,9 +256,27 @@ func (c *cache) writePoint(ref cacheRef, series []byte, p *models.Point) (int64,
 		}
 	}
 	cs := ref.cs
+	// A new series whose fields are those of the partition's last new
+	// series, in the same order, takes their names: they are distinct,
+	// so it needs no search for duplicates, and it shares the strings
+	// (at a million series the searches and copies were 3.5 % of the
+	// data node's CPU, issue 17).
+	names, follow := ref.pt.names, newSeries
 	for j := range p.Fields {
 		f := &p.Fields[j]
-		e, _, created := cs.field(f.Key, j, true)
+		var e *cacheField
+		var created bool
+		if follow && j < len(names) && j < cap(cs.fields) && names[j] == string(f.Key) {
+			// In place: the new series' slice is zeroed up to its
+			// capacity, and copying a whole cacheField cost more than
+			// the search it saves.
+			cs.fields = cs.fields[:j+1]
+			e, created = &cs.fields[j], true
+			e.name = names[j]
+		} else {
+			follow = false
+			e, _, created = cs.field(f.Key, j, true)
+		}
 		if created {
 			add += cacheFieldOverhead + int64(len(f.Key))
 			ref.pt.fixed += cacheFieldOverhead + int64(len(f.Key))
@@ -268,6 +291,12 @@ func (c *cache) writePoint(ref cacheRef, series []byte, p *models.Point) (int64,
 	}
 	if prevPart != nil {
 		prevPart.mu.Unlock()
+	}
+	if newSeries && (!follow || len(cs.fields) != len(names)) {
+		ref.pt.names = names[:0]
+		for j := range cs.fields {
+			ref.pt.names = append(ref.pt.names, cs.fields[j].name)
+		}
 	}
 	ref.pt.values += int64(len(p.Fields))
 	ref.pt.mu.Unlock()

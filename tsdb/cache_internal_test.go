@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/strata-db/strata/tsdb/models"
 	"github.com/strata-db/strata/tsdb/tsm"
@@ -493,4 +494,58 @@ func TestSnapshotRequestLapses(t *testing.T) {
 		t.Fatalf("a request left over from the full cache is due for the fresh one")
 	}
 	wantShardState(t, sh, 410, 0)
+}
+
+// TestCacheNewSeriesShareFieldNames: a new series listing the fields of
+// the last new series of its partition shares their names instead of
+// copying them, and points that list fields in another order, fewer or
+// more of them, or one twice, still get one entry per field with the
+// last value of a duplicate winning.
+func TestCacheNewSeriesShareFieldNames(t *testing.T) {
+	c := newCache()
+	var keys [][]byte // series keys of one partition
+	for i := 0; len(keys) < 6; i++ {
+		k := []byte(fmt.Sprintf("cpu,host=h%d", i))
+		if c.part(k) == &c.parts[0] {
+			keys = append(keys, k)
+		}
+	}
+	point := func(fields ...string) models.Point {
+		p := models.Point{Time: 1}
+		for i, f := range fields {
+			// Names of one byte are never copied (Go interns them).
+			p.Fields = append(p.Fields, models.Field{Key: []byte("usage_" + f), Value: models.IntegerValue(int64(i))})
+		}
+		return p
+	}
+	lists := [][]string{{"a", "b", "c"}, {"a", "b", "c"}, {"a", "b", "a", "c"}, {"b", "a"}, {"a", "b", "c", "d"}, {"a", "b", "c", "d"}}
+	for i, fields := range lists {
+		p := point(fields...)
+		c.writePoint(cacheRef{}, keys[i], &p)
+	}
+	entry := func(i int) []cacheField { return c.parts[0].series[string(keys[i])].fields }
+	if a, b := entry(0), entry(1); unsafe.StringData(a[2].name) != unsafe.StringData(b[2].name) {
+		t.Fatalf("the second series with fields a, b, c copied the name c instead of sharing it")
+	}
+	if a, b := entry(4), entry(5); unsafe.StringData(a[3].name) != unsafe.StringData(b[3].name) {
+		t.Fatalf("the second series with fields a, b, c, d copied the name d instead of sharing it")
+	}
+	for i, fields := range lists {
+		want := map[string]int64{}
+		for j, f := range fields {
+			want["usage_"+f] = int64(j)
+		}
+		if got := len(entry(i)); got != len(want) {
+			t.Fatalf("series %d (fields %v): %d entries, want %d", i, fields, got, len(want))
+		}
+		for f, v := range want {
+			a, ok := c.values(keys[i], []byte(f), math.MinInt64, math.MaxInt64)
+			if !ok || a.Len() != 1 || a.Integers[0] != v {
+				t.Fatalf("series %d (fields %v), field %s: %+v, want one value %d", i, fields, f, a, v)
+			}
+		}
+	}
+	if got, want := c.size.Load(), heldBytes(c); got != want {
+		t.Fatalf("size %d; want %d", got, want)
+	}
 }
