@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"sort"
 	"strconv"
@@ -75,7 +76,7 @@ type jsonRow struct {
 }
 
 // MarshalJSON implements json.Marshaler.
-func (r jsonRow) MarshalJSON() ([]byte, error) { return appendJSONRow(nil, &r) }
+func (r jsonRow) MarshalJSON() ([]byte, error) { return appendJSONRow(nil, &r, nil) }
 
 // timeFormat says how a row's time column (int64 ns since the epoch) is
 // written: it is rendered as the row is encoded, not copied beforehand.
@@ -159,25 +160,58 @@ var responseBuffers = sync.Pool{New: func() any { return new([]byte) }}
 const maxPooledResponse = 1 << 20
 
 // writeResponse writes resp as one JSON document: compact (the direct
-// encoder, into a pooled buffer, written at once) or pretty (encoding/json).
+// encoder, through a pooled buffer) or pretty (encoding/json). A compact
+// answer whose values all encode is streamed, written whenever
+// streamChunk bytes are ready; one holding a value encoding/json refuses
+// (NaN, ±Inf) or one the direct encoder hands to encoding/json is encoded
+// whole first, so that its error still comes before any byte is written.
 func writeResponse(w io.Writer, resp *jsonResponse, pretty bool) error {
 	if pretty {
 		return encodeJSON(w, resp, true)
 	}
+	var out io.Writer
+	if encodesDirectly(resp) {
+		out = w
+	}
 	buf := responseBuffers.Get().(*[]byte)
-	b, err := appendJSONResponse((*buf)[:0], resp)
-	if err == nil {
+	b, err := appendJSONResponse((*buf)[:0], resp, out)
+	switch {
+	case err != nil && out == nil:
+		err = fmt.Errorf("encode json: %w", err)
+	case err == nil:
 		if _, err = w.Write(b); err != nil {
 			err = fmt.Errorf("write json: %w", err)
 		}
-	} else {
-		err = fmt.Errorf("encode json: %w", err)
 	}
 	if cap(b) <= maxPooledResponse {
-		*buf = b
+		*buf = b[:0]
 		responseBuffers.Put(buf)
 	}
 	return err
+}
+
+// encodesDirectly reports whether every value of resp is one the direct
+// encoder writes without error (nil, bool, integers, finite floats,
+// strings).
+func encodesDirectly(resp *jsonResponse) bool {
+	for i := range resp.Results {
+		for j := range resp.Results[i].Series {
+			for _, row := range resp.Results[i].Series[j].Values {
+				for _, v := range row {
+					switch v := v.(type) {
+					case nil, bool, int64, int, uint64, string:
+					case float64:
+						if math.IsNaN(v) || math.IsInf(v, 0) {
+							return false
+						}
+					default:
+						return false
+					}
+				}
+			}
+		}
+	}
+	return true
 }
 
 func encodeJSON(w io.Writer, v any, pretty bool) error {

@@ -2,6 +2,8 @@ package query
 
 import (
 	"encoding/json"
+	"fmt"
+	"io"
 	"math"
 	"slices"
 	"strconv"
@@ -13,11 +15,16 @@ import (
 // floats, strings) itself, byte for byte as encoding/json would, and
 // anything else through encoding/json: the reflection encoder costs a type
 // lookup per value, which dominated the encoding of wide raw results.
-func appendJSONValues(b []byte, rows [][]any, tf timeFormat) ([]byte, error) {
+// With a non-nil out, the bytes so far are written to out and dropped
+// from b whenever they reach streamChunk between two rows.
+func appendJSONValues(b []byte, rows [][]any, tf timeFormat, out io.Writer) ([]byte, error) {
 	b = append(b, '[')
 	for i, row := range rows {
 		if i > 0 {
-			b = append(b, ',')
+			var err error
+			if b, err = spill(append(b, ','), out); err != nil {
+				return nil, err
+			}
 		}
 		b = append(b, '[')
 		for j, v := range row {
@@ -143,31 +150,33 @@ func appendJSONString(b []byte, s string) []byte {
 // appendJSONResponse appends resp as encoding/json encodes it (compact,
 // with its trailing newline), writing the result structure directly: going
 // through encoding/json would re-validate every row's bytes.
-func appendJSONResponse(b []byte, resp *jsonResponse) ([]byte, error) {
+func appendJSONResponse(b []byte, resp *jsonResponse, out io.Writer) ([]byte, error) {
 	b = append(b, `{"results":[`...)
 	for i := range resp.Results {
 		if i > 0 {
 			b = append(b, ',')
 		}
 		var err error
-		if b, err = appendJSONResult(b, &resp.Results[i]); err != nil {
+		if b, err = appendJSONResult(b, &resp.Results[i], out); err != nil {
 			return nil, err
 		}
 	}
 	return append(b, "]}\n"...), nil
 }
 
-func appendJSONResult(b []byte, r *jsonResult) ([]byte, error) {
+func appendJSONResult(b []byte, r *jsonResult, out io.Writer) ([]byte, error) {
 	b = append(b, `{"statement_id":`...)
 	b = strconv.AppendInt(b, int64(r.StatementID), 10)
 	if len(r.Series) > 0 {
 		b = append(b, `,"series":[`...)
 		for i := range r.Series {
-			if i > 0 {
-				b = append(b, ',')
-			}
 			var err error
-			if b, err = appendJSONRow(b, &r.Series[i]); err != nil {
+			if i > 0 {
+				if b, err = spill(append(b, ','), out); err != nil {
+					return nil, err
+				}
+			}
+			if b, err = appendJSONRow(b, &r.Series[i], out); err != nil {
 				return nil, err
 			}
 		}
@@ -190,7 +199,7 @@ func appendJSONResult(b []byte, r *jsonResult) ([]byte, error) {
 	return append(b, '}'), nil
 }
 
-func appendJSONRow(b []byte, r *jsonRow) ([]byte, error) {
+func appendJSONRow(b []byte, r *jsonRow, out io.Writer) ([]byte, error) {
 	b = append(b, '{')
 	if r.Name != "" {
 		b = append(b, `"name":`...)
@@ -230,7 +239,7 @@ func appendJSONRow(b []byte, r *jsonRow) ([]byte, error) {
 	if len(r.Values) > 0 {
 		b = append(b, `,"values":`...)
 		var err error
-		if b, err = appendJSONValues(b, r.Values, r.time); err != nil {
+		if b, err = appendJSONValues(b, r.Values, r.time, out); err != nil {
 			return nil, err
 		}
 	}
@@ -238,4 +247,21 @@ func appendJSONRow(b []byte, r *jsonRow) ([]byte, error) {
 		b = append(b, `,"partial":true`...)
 	}
 	return append(b, '}'), nil
+}
+
+// streamChunk is how many bytes of a streamed answer are held before they
+// are written: an answer of many megabytes (high-cpu-all's ~6 MB) is no
+// longer grown by doubling into one buffer.
+const streamChunk = 32 << 10
+
+// spill writes b to out and returns it emptied once it holds streamChunk
+// bytes; with a nil out, or fewer bytes, it returns b as is.
+func spill(b []byte, out io.Writer) ([]byte, error) {
+	if out == nil || len(b) < streamChunk {
+		return b, nil
+	}
+	if _, err := out.Write(b); err != nil {
+		return nil, fmt.Errorf("write json: %w", err)
+	}
+	return b[:0], nil
 }

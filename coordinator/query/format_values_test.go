@@ -3,7 +3,10 @@ package query
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"math"
+	"strings"
 	"testing"
 	"time"
 )
@@ -17,7 +20,7 @@ func TestJSONValuesMatchEncodingJSON(t *testing.T) {
 		{"", "plain", `q"uote\back`, "<a href='x'>&</a>", "tab\tnl\nret\rbs\bff\f", "\x00\x01\x1f\x7f", "é ☃ 𝄞", "\xff\xfe bad", "line\u2028sep\u2029"},
 		{"2026-01-01T00:00:00Z", int64(1767225600000), map[string]any{"k": 1}, []string{"x"}},
 	}
-	got, err := appendJSONValues(nil, rows, timeFormat{})
+	got, err := appendJSONValues(nil, rows, timeFormat{}, nil)
 	if err != nil {
 		t.Fatalf("appendJSONValues: %v", err)
 	}
@@ -28,10 +31,10 @@ func TestJSONValuesMatchEncodingJSON(t *testing.T) {
 	if string(got) != string(want) {
 		t.Fatalf("appendJSONValues differs from encoding/json:\n got %s\nwant %s", got, want)
 	}
-	if got, err := appendJSONValues(nil, nil, timeFormat{}); err != nil || string(got) != "[]" {
+	if got, err := appendJSONValues(nil, nil, timeFormat{}, nil); err != nil || string(got) != "[]" {
 		t.Errorf("empty rows: got %s, %v; want []", got, err)
 	}
-	if _, err := appendJSONValues(nil, [][]any{{math.NaN()}}, timeFormat{}); err == nil {
+	if _, err := appendJSONValues(nil, [][]any{{math.NaN()}}, timeFormat{}, nil); err == nil {
 		t.Error("NaN encoded without error; encoding/json refuses it")
 	}
 }
@@ -55,7 +58,7 @@ func TestJSONTimesRenderedAsWritten(t *testing.T) {
 		{timeFormat{on: true, unit: 1}, ns},
 		{timeFormat{}, ns},
 	} {
-		got, err := appendJSONValues(nil, [][]any{{ns, ns}, {"not a time", ns}}, tc.tf)
+		got, err := appendJSONValues(nil, [][]any{{ns, ns}, {"not a time", ns}}, tc.tf, nil)
 		if err != nil {
 			t.Fatalf("appendJSONValues(%+v): %v", tc.tf, err)
 		}
@@ -147,5 +150,68 @@ func TestJSONResponseMatchesEncodingJSON(t *testing.T) {
 		if got.String() != want.String() {
 			t.Fatalf("pretty=%v: JSON differs from encoding/json:\n got %s\nwant %s", pretty, got.String(), want.String())
 		}
+	}
+}
+
+// pieceWriter records the pieces written to it.
+type pieceWriter struct {
+	all    bytes.Buffer
+	pieces []int
+	fail   bool
+}
+
+func (w *pieceWriter) Write(p []byte) (int, error) {
+	if w.fail {
+		return 0, errors.New("client gone")
+	}
+	w.pieces = append(w.pieces, len(p))
+	return w.all.Write(p)
+}
+
+// TestWriteJSONStreamsLargeAnswers checks that a large compact answer is
+// written in pieces of about streamChunk bytes, cut between rows and
+// series, whose bytes are those of the answer encoded whole; that an
+// answer with a value encoding/json refuses writes nothing and fails; and
+// that a failed write ends the answer with its error.
+func TestWriteJSONStreamsLargeAnswers(t *testing.T) {
+	var series []*Row
+	for s := 0; s < 40; s++ {
+		r := &Row{Name: "cpu", Tags: map[string]string{"hostname": fmt.Sprintf("host_%d", s)},
+			Columns: []string{"time", "usage_user", "region", "n"}, hasTime: true}
+		for i := 0; i < 1000; i++ {
+			r.Values = append(r.Values, []any{int64(i) * 1e10, 90.5 + float64(i)/7, "eu-west-1", int64(i)})
+		}
+		series = append(series, r)
+	}
+	results := []*Result{{StatementID: 0, Series: series}, {StatementID: 1, Err: errors.New("boom")}}
+	whole, err := appendJSONResponse(nil, &jsonResponse{Results: []jsonResult{toJSONResult(results[0], 0), toJSONResult(results[1], 0)}}, nil)
+	if err != nil {
+		t.Fatalf("encode whole: %v", err)
+	}
+	var w pieceWriter
+	if err := WriteJSON(&w, results, FormatOptions{}); err != nil {
+		t.Fatalf("WriteJSON: %v", err)
+	}
+	if !bytes.Equal(w.all.Bytes(), whole) {
+		t.Fatalf("streamed answer differs from the whole one (%d vs %d bytes)", w.all.Len(), len(whole))
+	}
+	if len(w.pieces) < len(whole)/streamChunk {
+		t.Errorf("%d bytes written in %d pieces, want at least %d", len(whole), len(w.pieces), len(whole)/streamChunk)
+	}
+	for _, n := range w.pieces {
+		if n > streamChunk+1024 {
+			t.Errorf("a piece of %d bytes, want at most a row over %d", n, streamChunk)
+		}
+	}
+
+	series[30].Values[500][1] = math.Inf(1)
+	w = pieceWriter{}
+	if err := WriteJSON(&w, results, FormatOptions{}); err == nil || w.all.Len() > 0 {
+		t.Errorf("answer holding +Inf: got %v and %d bytes written, want an error and none", err, w.all.Len())
+	}
+	series[30].Values[500][1] = 1.0
+	w = pieceWriter{fail: true}
+	if err := WriteJSON(&w, results, FormatOptions{}); err == nil || !strings.Contains(err.Error(), "client gone") {
+		t.Errorf("failing writer: got %v, want its error", err)
 	}
 }
