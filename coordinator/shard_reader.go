@@ -245,7 +245,7 @@ type scanField struct {
 // the fields the filter looks at first; when a row needs one of them to
 // pass, the other fields are then read only from the blocks holding a
 // passing row, and not at all when none passes. Its buffers are reused
-// from series to series.
+// from series to series, its batches' points included.
 type rowFilter struct {
 	query.RowFilter
 	fields []scanField
@@ -253,7 +253,8 @@ type rowFilter struct {
 	arrays []tsm.Array    // indexed as fields
 	names  [][]byte       // the fields a read reads, nil for the others
 	pos    []int
-	keep   []int64 // times of the passing rows
+	keep   []int64       // times of the passing rows
+	pts    []query.Point // the last batch's points
 	// cond lists the fields (indexes in fields) the filter reads, rest
 	// the others; all is every field.
 	cond, rest, all []int
@@ -307,9 +308,10 @@ func (f *rowFilter) scan(sh *tsdb.Shard, key []byte, min, max int64, b *query.Se
 	if err := sh.ReadArraysAt(f.arrays, key, f.names, f.keep); err != nil {
 		return err
 	}
-	// One backing array holds every column's points: a series' columns
-	// live and die together.
-	pts := make([]query.Point, 0, len(f.keep)*len(f.fields))
+	// One backing array holds every column's points, reused from series
+	// to series: a batch is valid only during its call, and one filtered
+	// batch is not Owned, so the executor copies what it keeps.
+	pts := slices.Grow(f.pts[:0], len(f.keep)*len(f.fields))
 	for j, fl := range f.fields {
 		a := &f.arrays[j]
 		start := len(pts)
@@ -326,6 +328,7 @@ func (f *rowFilter) scan(sh *tsdb.Shard, key []byte, min, max int64, b *query.Se
 			b.Fields = append(b.Fields, query.FieldColumn{Name: fl.name, Type: fl.typ, Points: pts[start:len(pts):len(pts)]})
 		}
 	}
+	f.pts = pts
 	b.Key, b.Tags, b.Filtered = string(key), tags, true
 	return nil
 }

@@ -495,3 +495,42 @@ func TestLocalShardReaderDeletes(t *testing.T) {
 		t.Errorf("after drop measurement, cpu keys = %q, want none", got)
 	}
 }
+
+// TestLocalShardReaderFilterReusesPoints checks that a filtered scan
+// builds each series' points in one buffer reused from series to series
+// (a batch is valid only during its call), not in a new one per series:
+// high-cpu-all's 100 series allocated one each.
+func TestLocalShardReaderFilterReusesPoints(t *testing.T) {
+	s := openTestStore(t, 1)
+	var lines strings.Builder
+	for h := range 8 {
+		for ts := range 20 {
+			fmt.Fprintf(&lines, "cpu,host=h%d usage=%d,idle=%d %d\n", h, 80+ts, ts, 10+ts)
+		}
+	}
+	if err := s.WriteToShard(context.Background(), 1, lp(t, lines.String())); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	r := coordinator.NewLocalShardReader(s)
+	req := query.ScanRequest{Measurement: "cpu", Fields: []string{"usage", "idle"}, Min: 0, Max: 100, Filter: cond(t, "usage::field > 90")}
+	var first *query.Point
+	n := 0
+	if err := r.ScanShard(context.Background(), 1, &req, func(b *query.SeriesBatch) error {
+		if len(b.Fields) != 2 || len(b.Fields[0].Points) != 9 {
+			t.Fatalf("series %s: %d fields, want 2 of 9 points", b.Key, len(b.Fields))
+		}
+		p := &b.Fields[0].Points[0]
+		if first == nil {
+			first = p
+		} else if p != first {
+			t.Errorf("series %s: points in a new buffer, want the first series' reused", b.Key)
+		}
+		n++
+		return nil
+	}); err != nil {
+		t.Fatalf("scan: %v", err)
+	}
+	if n != 8 {
+		t.Fatalf("scan gave %d series, want 8", n)
+	}
+}
