@@ -18,10 +18,10 @@ import (
 const cachePartitions = 32
 
 // Accounting overheads of a series entry (map slot, key, struct) and of a
-// field entry (name, Array header).
+// field entry (its slot in the series' fields; its name is counted apart).
 const (
 	cacheSeriesOverhead = 96
-	cacheFieldOverhead  = 160
+	cacheFieldOverhead  = int64(unsafe.Sizeof(cacheField{}))
 )
 
 var cacheSeed = maphash.MakeSeed()

@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"runtime"
 	"slices"
 	"sync"
 	"testing"
@@ -548,4 +549,40 @@ func TestCacheNewSeriesShareFieldNames(t *testing.T) {
 	if got, want := c.size.Load(), heldBytes(c); got != want {
 		t.Fatalf("size %d; want %d", got, want)
 	}
+}
+
+// TestCacheSizeCoversHeap: the cache's size is at least the heap it
+// holds, for TSBS-like series of ten fields with two values each (what a
+// million series keep in the cache): backpressure bounds memory by it.
+// A field's overhead counted 160 bytes for a 176-byte entry, so the size
+// fell 9 % short.
+func TestCacheSizeCoversHeap(t *testing.T) {
+	const n = 20000
+	keys := make([][]byte, n)
+	for i := range keys {
+		keys[i] = []byte(fmt.Sprintf("cpu,arch=x64,datacenter=eu-central-1a,hostname=host_%d,os=Ubuntu16.10,rack=6,region=eu-central-1,service=19,service_environment=test,service_version=1,team=NYC", i))
+	}
+	p := models.Point{}
+	for _, f := range []string{"usage_user", "usage_system", "usage_idle", "usage_nice", "usage_iowait", "usage_irq", "usage_softirq", "usage_steal", "usage_guest", "usage_guest_nice"} {
+		p.Fields = append(p.Fields, models.Field{Key: []byte(f), Value: models.FloatValue(1)})
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	c := newCache()
+	for ts := range 2 {
+		p.Time = int64(ts)
+		for _, k := range keys {
+			c.writePoint(cacheRef{}, k, &p)
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	held := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+	if size := c.size.Load(); size < held {
+		t.Fatalf("cache size %d bytes, but it holds %d bytes of heap (%.0f per series counted, %.0f held)",
+			size, held, float64(size)/n, float64(held)/n)
+	}
+	runtime.KeepAlive(c)
+	runtime.KeepAlive(keys)
 }
