@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"sync"
 
@@ -311,21 +312,34 @@ func (f *rowFilter) scan(sh *tsdb.Shard, key []byte, min, max int64, b *query.Se
 	// One backing array holds every column's points, reused from series
 	// to series: a batch is valid only during its call, and one filtered
 	// batch is not Owned, so the executor copies what it keeps.
-	pts := slices.Grow(f.pts[:0], len(f.keep)*len(f.fields))
+	// Its points are cleared once and their numbers then set field by
+	// field: storing whole values, string slice included, cost a write
+	// barrier per point while the collector ran.
+	total := len(f.keep) * len(f.fields)
+	pts := slices.Grow(f.pts[:0], total)[:total]
+	clear(pts)
+	n := 0
 	for j, fl := range f.fields {
 		a := &f.arrays[j]
-		start := len(pts)
+		start := n
 		i := 0
 		for _, t := range f.keep {
-			for i < a.Len() && a.Timestamps[i] < t {
+			for i < len(a.Timestamps) && a.Timestamps[i] < t {
 				i++
 			}
-			if i < a.Len() && a.Timestamps[i] == t {
-				pts = append(pts, query.Point{Time: t, Value: ownValue(a.Value(i))})
+			if i < len(a.Timestamps) && a.Timestamps[i] == t {
+				p := &pts[n]
+				p.Time = t
+				if a.Type == models.FieldTypeString {
+					p.Value = ownValue(a.Value(i))
+				} else {
+					p.Value.Type, p.Value.N = a.Type, numBits(a, i)
+				}
+				n++
 			}
 		}
-		if len(pts) > start {
-			b.Fields = append(b.Fields, query.FieldColumn{Name: fl.name, Type: fl.typ, Points: pts[start:len(pts):len(pts)]})
+		if n > start {
+			b.Fields = append(b.Fields, query.FieldColumn{Name: fl.name, Type: fl.typ, Points: pts[start:n:n]})
 		}
 	}
 	f.pts = pts
@@ -349,8 +363,18 @@ func (f *rowFilter) align(which []int, fn func(t int64)) {
 	if len(which) == 1 {
 		// One field (a condition on one field): no merge of times.
 		a, v := &f.arrays[which[0]], &f.vals[f.fields[which[0]].idx]
+		if a.Type == models.FieldTypeString {
+			for i, t := range a.Timestamps {
+				*v = a.Value(i)
+				fn(t)
+			}
+			return
+		}
+		// Only the number changes from row to row: no write barrier
+		// for the value's string slice.
+		*v = models.Value{Type: a.Type}
 		for i, t := range a.Timestamps {
-			*v = a.Value(i)
+			v.N = numBits(a, i)
 			fn(t)
 		}
 		return
@@ -378,6 +402,20 @@ func (f *rowFilter) align(which []int, fn func(t int64)) {
 		}
 		fn(t)
 	}
+}
+
+// numBits returns the i-th value of a, an array of any type but string,
+// as models.Value holds it (N).
+func numBits(a *tsm.Array, i int) uint64 {
+	switch a.Type {
+	case models.FieldTypeFloat:
+		return math.Float64bits(a.Floats[i])
+	case models.FieldTypeInteger:
+		return uint64(a.Integers[i])
+	case models.FieldTypeUnsigned:
+		return a.Unsigneds[i]
+	}
+	return a.Value(i).N
 }
 
 // readPoints returns the values of one series field in [min, max], string

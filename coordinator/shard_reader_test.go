@@ -534,3 +534,37 @@ func TestLocalShardReaderFilterReusesPoints(t *testing.T) {
 		t.Fatalf("scan gave %d series, want 8", n)
 	}
 }
+
+// TestLocalShardReaderFilterReusedPointsClean checks that a numeric
+// point built where the reused buffer held a string point of an earlier
+// series carries no string bytes.
+func TestLocalShardReaderFilterReusedPointsClean(t *testing.T) {
+	s := openTestStore(t, 1)
+	var lines strings.Builder
+	for ts := range 4 {
+		fmt.Fprintf(&lines, "cpu,host=a v=95,s=\"str%d\" %d\n", ts, 10+ts)
+	}
+	for ts := range 8 {
+		fmt.Fprintf(&lines, "cpu,host=b v=95 %d\n", 10+ts)
+	}
+	if err := s.WriteToShard(context.Background(), 1, lp(t, lines.String())); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	r := coordinator.NewLocalShardReader(s)
+	ctx := context.Background()
+	req := query.ScanRequest{Measurement: "cpu", Fields: []string{"v", "s"}, Min: 0, Max: 100, Filter: cond(t, "v::field > 90")}
+	// Series come in index order: a, whose string points fill the
+	// buffer's second half, then b.
+	if err := r.ScanShard(ctx, 1, &req, func(b *query.SeriesBatch) error {
+		for _, c := range b.Fields {
+			for _, p := range c.Points {
+				if (p.Value.S != nil) != (c.Type == models.FieldTypeString) {
+					t.Fatalf("series %s field %s: point %+v", b.Key, c.Name, p)
+				}
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatalf("scan: %v", err)
+	}
+}
