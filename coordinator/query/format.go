@@ -95,8 +95,9 @@ func timeFormatOf(r *Row, unit int64) timeFormat {
 }
 
 // appendJSON appends v, a row's first value, as a time; ok is false when
-// f does not render it (no time column, or v is not an int64).
-func (f timeFormat) appendJSON(b []byte, v any) (_ []byte, ok bool) {
+// f does not render it (no time column, or v is not an int64). d carries
+// the date of the previous UTC time from row to row.
+func (f timeFormat) appendJSON(b []byte, v any, d *utcDate) (_ []byte, ok bool) {
 	t, ok := v.(int64)
 	if !f.on || !ok {
 		return b, false
@@ -104,12 +105,54 @@ func (f timeFormat) appendJSON(b []byte, v any) (_ []byte, ok bool) {
 	if f.unit > 0 {
 		return strconv.AppendInt(b, t/f.unit, 10), true
 	}
+	if f.loc == nil && t >= 0 {
+		return append(d.appendRFC3339Nano(append(b, '"'), t), '"'), true
+	}
 	tm := time.Unix(0, t).UTC()
 	if f.loc != nil {
 		tm = tm.In(f.loc)
 	}
 	b = append(b, '"')
 	return append(tm.AppendFormat(b, time.RFC3339Nano), '"'), true // no character of it needs escaping
+}
+
+// utcDate formats UTC times as time.RFC3339Nano does, keeping the text of
+// the last date written: a raw answer's rows mostly share their date, and
+// time.Time.AppendFormat computed it anew for every row.
+type utcDate struct {
+	day  int64  // days since the epoch of text, when text is set
+	text []byte // "2006-01-02T"
+}
+
+const nsPerDay = 24 * int64(time.Hour)
+
+// appendRFC3339Nano appends t (>= 0, ns since the epoch) as
+// time.Unix(0, t).UTC().AppendFormat(b, time.RFC3339Nano) does.
+func (d *utcDate) appendRFC3339Nano(b []byte, t int64) []byte {
+	day := t / nsPerDay
+	if d.text == nil || d.day != day {
+		d.text = time.Unix(0, day*nsPerDay).UTC().AppendFormat(d.text[:0], "2006-01-02T")
+		d.day = day
+	}
+	b = append(b, d.text...)
+	rem := t - day*nsPerDay
+	s, ns := rem/int64(time.Second), rem%int64(time.Second)
+	b = append(b, byte('0'+s/36000), byte('0'+s/3600%10), ':', byte('0'+s/600%6), byte('0'+s/60%10), ':',
+		byte('0'+s%60/10), byte('0'+s%10))
+	if ns != 0 { // the fraction without its trailing zeros
+		var frac [10]byte
+		frac[0] = '.'
+		for k := 9; k > 0; k-- {
+			frac[k] = byte('0' + ns%10)
+			ns /= 10
+		}
+		n := len(frac)
+		for frac[n-1] == '0' {
+			n--
+		}
+		b = append(b, frac[:n]...)
+	}
+	return append(b, 'Z')
 }
 
 // csv returns v, a row's first value, as CSV writes a time (integer

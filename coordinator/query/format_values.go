@@ -18,6 +18,7 @@ import (
 // With a non-nil out, the bytes so far are written to out and dropped
 // from b whenever they reach streamChunk between two rows.
 func appendJSONValues(b []byte, rows [][]any, tf timeFormat, out io.Writer) ([]byte, error) {
+	var date utcDate
 	b = append(b, '[')
 	for i, row := range rows {
 		if i > 0 {
@@ -30,7 +31,7 @@ func appendJSONValues(b []byte, rows [][]any, tf timeFormat, out io.Writer) ([]b
 		for j, v := range row {
 			if j > 0 {
 				b = append(b, ',')
-			} else if tb, ok := tf.appendJSON(b, v); ok {
+			} else if tb, ok := tf.appendJSON(b, v, &date); ok {
 				b = tb
 				continue
 			}

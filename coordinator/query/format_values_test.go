@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -213,5 +215,84 @@ func TestWriteJSONStreamsLargeAnswers(t *testing.T) {
 	w = pieceWriter{fail: true}
 	if err := WriteJSON(&w, results, FormatOptions{}); err == nil || !strings.Contains(err.Error(), "client gone") {
 		t.Errorf("failing writer: got %v, want its error", err)
+	}
+}
+
+// BenchmarkWriteJSONRaw encodes an answer shaped as TSBS high-cpu-all's:
+// one series of 3,300 rows of a time, ten tag strings and ten integers.
+func BenchmarkWriteJSONRaw(b *testing.B) {
+	cols := []string{"time"}
+	var rows [][]any
+	for i := range 3300 {
+		row := []any{int64(1451606400e9) + int64(i)*10e9}
+		for tg := range 10 {
+			row = append(row, fmt.Sprintf("tag_%d_value_%d", tg, i/330))
+		}
+		for f := range 10 {
+			row = append(row, int64(i*7+f)%100)
+		}
+		rows = append(rows, row)
+	}
+	for tg := range 10 {
+		cols = append(cols, fmt.Sprintf("tag_%d", tg))
+	}
+	for f := range 10 {
+		cols = append(cols, fmt.Sprintf("usage_%d", f))
+	}
+	results := []*Result{{Series: []*Row{{Name: "cpu", Columns: cols, Values: rows, hasTime: true}}}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := WriteJSON(io.Discard, results, FormatOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestUTCDateMatchesAppendFormat checks the cached-date RFC3339Nano
+// writer against time.Time.AppendFormat over times in and out of order,
+// across days, with and without fractions, up to the last int64.
+func TestUTCDateMatchesAppendFormat(t *testing.T) {
+	ts := []int64{0, 1, 999999999, 1e9, nsPerDay - 1, nsPerDay, nsPerDay + 1, 1451606400e9, 1451606400e9 + 100,
+		1767225600123456789, 1767225600120000000, math.MaxInt64, math.MaxInt64 - nsPerDay, 951782400e9 - 1, 951782400e9}
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 20000 {
+		switch r.IntN(3) {
+		case 0:
+			ts = append(ts, r.Int64())
+		case 1:
+			ts = append(ts, r.Int64N(4e18)/1e9*1e9) // whole seconds
+		default:
+			ts = append(ts, ts[len(ts)-1]+r.Int64N(30e9)) // the next row
+		}
+	}
+	var d utcDate
+	for _, x := range ts {
+		got := string(d.appendRFC3339Nano(nil, x))
+		if want := time.Unix(0, x).UTC().Format(time.RFC3339Nano); got != want {
+			t.Fatalf("time %d: got %s, want %s", x, got, want)
+		}
+	}
+}
+
+// TestJSONRepeatedStringsMatchEncodingJSON checks that strings copied
+// from the previous row's encoding in their column encode as
+// encoding/json does: repeated, changing, escaped, and in columns that
+// also hold other types.
+func TestJSONRepeatedStringsMatchEncodingJSON(t *testing.T) {
+	vals := []any{"a", "a", "b<>", "b<>", "", "", nil, "q\"x", int64(3), "q\"x", "\xff", "\xff", "é", "a"}
+	var rows [][]any
+	for i := range 40 {
+		rows = append(rows, []any{vals[i%len(vals)], vals[(i/3)%len(vals)], "fixed", vals[(i*5)%len(vals)]})
+	}
+	got, err := appendJSONValues(nil, rows, timeFormat{}, nil)
+	if err != nil {
+		t.Fatalf("appendJSONValues: %v", err)
+	}
+	want, err := json.Marshal(rows)
+	if err != nil {
+		t.Fatalf("marshal: %v", err)
+	}
+	if string(got) != string(want) {
+		t.Fatalf("got  %s\nwant %s", got, want)
 	}
 }
