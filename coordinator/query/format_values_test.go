@@ -274,10 +274,9 @@ func TestUTCDateMatchesAppendFormat(t *testing.T) {
 	}
 }
 
-// TestJSONRepeatedStringsMatchEncodingJSON checks that strings copied
-// from the previous row's encoding in their column encode as
-// encoding/json does: repeated, changing, escaped, and in columns that
-// also hold other types.
+// TestJSONRepeatedStringsMatchEncodingJSON checks columns of strings as
+// raw answers hold them (a tag's value repeated, changing, escaped, and
+// mixed with other types) against encoding/json.
 func TestJSONRepeatedStringsMatchEncodingJSON(t *testing.T) {
 	vals := []any{"a", "a", "b<>", "b<>", "", "", nil, "q\"x", int64(3), "q\"x", "\xff", "\xff", "é", "a"}
 	var rows [][]any
