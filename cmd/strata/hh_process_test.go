@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -239,6 +241,32 @@ func (c *hhCluster) queued(holder, target uint64) int64 {
 	return 0
 }
 
+// inFlightBytes returns node id's remote_write_in_flight_bytes gauge for
+// node target (-1 while the metrics cannot be read).
+func (c *hhCluster) inFlightBytes(id, target uint64) float64 {
+	c.t.Helper()
+	resp, err := http.Get("http://" + c.data[id].httpAddr + "/metrics")
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return -1
+	}
+	prefix := fmt.Sprintf(`strata_coordinator_remote_write_in_flight_bytes{node="%d"} `, target)
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, prefix); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				return -1
+			}
+			return f
+		}
+	}
+	return 0 // no write to target yet: the gauge has no series
+}
+
 // waitFor polls cond every 100 ms until it holds or within passes.
 func (c *hhCluster) waitFor(what string, within time.Duration, cond func() bool) {
 	c.t.Helper()
@@ -372,6 +400,13 @@ func TestHintedHandoffProcesses(t *testing.T) {
 			f.start(c, victim)
 			c.waitFor(fmt.Sprintf("node %d to queue writes for node %d", holder, victim), 10*time.Second,
 				func() bool { return c.queued(holder, victim) > 0 })
+			// Copies for the victim sent before the first timeout are still
+			// in flight, in the holder's memory only, until their own
+			// timeouts queue them; a kill -9 before then loses them from
+			// hinted handoff (anti-entropy, off here, repairs that). This
+			// test is about the queue, so the kill waits for them.
+			c.waitFor(fmt.Sprintf("node %d's copies for node %d to be queued", holder, victim), 10*time.Second,
+				func() bool { return c.inFlightBytes(holder, victim) == 0 })
 			time.Sleep(500 * time.Millisecond)
 
 			c.data[holder].Kill()
