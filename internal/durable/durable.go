@@ -25,16 +25,22 @@ func SyncDir(dir string) error {
 
 // WriteFile creates or truncates path, writes data and fsyncs the file (not
 // its directory).
-func WriteFile(path string, data []byte) error { return writeFile(path, data, 0o644) }
+func WriteFile(path string, data []byte) error { return writeFile(path, 0o644, data) }
 
-func writeFile(path string, data []byte, perm os.FileMode) error {
+// WriteChunks is WriteFile of the concatenation of chunks, written one
+// after the other without joining them.
+func WriteChunks(path string, chunks ...[]byte) error { return writeFile(path, 0o644, chunks...) }
+
+func writeFile(path string, perm os.FileMode, chunks ...[]byte) error {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, perm)
 	if err != nil {
 		return err
 	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
+	for _, c := range chunks {
+		if _, err := f.Write(c); err != nil {
+			f.Close()
+			return err
+		}
 	}
 	if err := f.Sync(); err != nil {
 		f.Close()
@@ -53,7 +59,7 @@ func ReplaceFile(path string, data []byte) error { return ReplaceFilePerm(path, 
 func ReplaceFilePerm(path string, data []byte, perm os.FileMode) error {
 	tmp := path + ".tmp"
 	os.Remove(tmp) // a leftover keeps its old mode; the error is the one below
-	if err := writeFile(tmp, data, perm); err != nil {
+	if err := writeFile(tmp, perm, data); err != nil {
 		return fmt.Errorf("write %s: %w", tmp, err)
 	}
 	if err := os.Rename(tmp, path); err != nil {

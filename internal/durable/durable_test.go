@@ -28,3 +28,16 @@ func TestReplaceFile(t *testing.T) {
 		t.Error("ReplaceFile into a missing directory: got no error")
 	}
 }
+
+func TestWriteChunks(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "snapshot")
+	if err := os.WriteFile(p, []byte("an older, longer content"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteChunks(p, []byte("one,"), nil, []byte("two")); err != nil {
+		t.Fatalf("WriteChunks: %v", err)
+	}
+	if got, err := os.ReadFile(p); err != nil || string(got) != "one,two" {
+		t.Fatalf("after WriteChunks: read %q, %v; want %q", got, err, "one,two")
+	}
+}

@@ -7,9 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"os"
 	"slices"
 	"unsafe"
+
+	"github.com/strata-db/strata/internal/durable"
 )
 
 // Snapshot headers: 8 magic bytes, the last one the format version.
@@ -66,23 +67,7 @@ func newSnapshotChunk() []byte {
 }
 
 // writeFile writes the snapshot to a new file at path and fsyncs it.
-func (b *snapshotBuf) writeFile(path string) error {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
-	if err != nil {
-		return err
-	}
-	for _, c := range b.chunks() {
-		if _, err := f.Write(c); err != nil {
-			f.Close()
-			return err
-		}
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
+func (b *snapshotBuf) writeFile(path string) error { return durable.WriteChunks(path, b.chunks()...) }
 
 // chunks returns the snapshot's bytes, in order.
 func (b *snapshotBuf) chunks() [][]byte { return append(b.full, b.cur) }
