@@ -335,3 +335,46 @@ func TestInfluxDB18TransformDescending(t *testing.T) {
 			`{"results":[{"statement_id":0,"series":[{"name":"d","columns":["time","cumulative_sum","moving_average"],"values":[["1970-01-01T00:05:00Z",2,null],["1970-01-01T00:02:00Z",6,3],["1970-01-01T00:00:00Z",7,2.5]]}]}]}`},
 	})
 }
+
+// influx18NullResults has a point whose math has no real answer (sqrt of
+// a negative) and points that carry only some of the fields.
+const influx18NullResults = `m v=-1 1000000000
+m2 a=1,c=2 1000000000
+m2 b=5 2000000000
+m2 c=3 3000000000
+`
+
+// TestInfluxDB18RawNullResults pins which rows a raw query answers: every
+// time at which some field a selected expression reads has a value, even
+// when the expression comes out null (sqrt(-1), a + b with b absent);
+// a time at which only other fields have values makes no row; and that a
+// field reading no field or tag is refused. Each want is InfluxDB
+// 1.8.10's body.
+func TestInfluxDB18RawNullResults(t *testing.T) {
+	e, _ := newExec(t, query.NewConfig(), influx18NullResults)
+	tests := []influx18Case{
+		{"sqrt of a negative", `SELECT sqrt(v) FROM m`,
+			`{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","sqrt"],"values":[["1970-01-01T00:00:01Z",null]]}]}]}`},
+		{"sqrt of a negative beside the field", `SELECT v, sqrt(v) FROM m`,
+			`{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","v","sqrt"],"values":[["1970-01-01T00:00:01Z",-1,null]]}]}]}`},
+		{"a sum with one side absent", `SELECT a + b FROM m2`,
+			`{"results":[{"statement_id":0,"series":[{"name":"m2","columns":["time","a_b"],"values":[["1970-01-01T00:00:01Z",null],["1970-01-01T00:00:02Z",null]]}]}]}`},
+		{"a null sum beside a field", `SELECT a + b, c FROM m2`,
+			`{"results":[{"statement_id":0,"series":[{"name":"m2","columns":["time","a_b","c"],"values":[["1970-01-01T00:00:01Z",null,2],["1970-01-01T00:00:02Z",null,null],["1970-01-01T00:00:03Z",null,3]]}]}]}`},
+		{"null math beside a field", `SELECT sqrt(a - 5), b FROM m2`,
+			`{"results":[{"statement_id":0,"series":[{"name":"m2","columns":["time","sqrt","b"],"values":[["1970-01-01T00:00:01Z",null,null],["1970-01-01T00:00:02Z",null,5]]}]}]}`},
+		{"a condition on another field", `SELECT a + b FROM m2 WHERE c > 1`,
+			`{"results":[{"statement_id":0,"series":[{"name":"m2","columns":["time","a_b"],"values":[["1970-01-01T00:00:01Z",null]]}]}]}`},
+		{"a constant", `SELECT 1 FROM m`,
+			`{"results":[{"statement_id":0,"error":"field must contain at least one variable"}]}`},
+		{"a constant beside a field", `SELECT v, 2 FROM m`,
+			`{"results":[{"statement_id":0,"error":"field must contain at least one variable"}]}`},
+		{"a constant beside an aggregate", `SELECT count(v), 1 FROM m`,
+			`{"results":[{"statement_id":0,"error":"field must contain at least one variable"}]}`},
+		{"math of constants beside a field", `SELECT acos(2), v FROM m`,
+			`{"results":[{"statement_id":0,"error":"field must contain at least one variable"}]}`},
+		{"a field absent where the condition holds", `SELECT a FROM m2 WHERE c > 1`,
+			`{"results":[{"statement_id":0,"series":[{"name":"m2","columns":["time","a"],"values":[["1970-01-01T00:00:01Z",1]]}]}]}`},
+	}
+	checkInfluxDB18(t, e, tests)
+}

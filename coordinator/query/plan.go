@@ -265,6 +265,11 @@ func (p *plan) namedCondition() influxql.Expr {
 
 // validate applies InfluxDB's compile-time rules the executor relies on.
 func validate(s *influxql.SelectStatement, fields influxql.Fields, interval int64) (agg bool, err error) {
+	for _, f := range fields {
+		if isConstant(f.Expr) {
+			return false, invalidf("field must contain at least one variable")
+		}
+	}
 	calls, raw := 0, 0
 	for _, f := range fields {
 		c, r := countRefs(f.Expr, false)
@@ -296,6 +301,24 @@ func validate(s *influxql.SelectStatement, fields influxql.Fields, interval int6
 		}
 	}
 	return calls > 0, nil
+}
+
+// isConstant reports whether expr reads no field or tag and calls nothing
+// but math functions: InfluxDB folds such a field to a literal and refuses
+// it (1, acos(2), 2 * 3).
+func isConstant(expr influxql.Expr) bool {
+	constant := true
+	influxql.WalkFunc(expr, func(n influxql.Node) {
+		switch n := n.(type) {
+		case *influxql.VarRef, *influxql.Wildcard, *influxql.RegexLiteral:
+			constant = false
+		case *influxql.Call:
+			if !isMath(n.Name) {
+				constant = false
+			}
+		}
+	})
+	return constant
 }
 
 // auxSelector returns the index of the lone selector of a query that

@@ -746,15 +746,18 @@ func (p *plan) rawRows(g *group) [][]any {
 	var out [][]any
 	v := &pointValuer{}
 	ev := influxql.ValuerEval{Valuer: mathValuer{v}, IntegerFloatDivision: true}
-	hasField := make([]bool, len(p.exprs))
+	// A time makes a row when a field some selected expression reads has
+	// a value there, even if the expression comes out null (sqrt(-1),
+	// a + b without b), as InfluxDB's iterators of the selected fields do.
+	var selected []int
 	direct := make([]int, len(p.exprs))  // field index of a bare field reference, or -1
 	tagRef := make([]bool, len(p.exprs)) // a bare tag reference: one value per series
 	tagVals := make([]any, len(p.exprs)) // those values, for the current series
 	for i, e := range p.exprs {
 		direct[i] = -1
 		for _, r := range varRefs(e) {
-			if _, _, ok := parseRef(r.Val); ok {
-				hasField[i] = true
+			if fi, _, ok := parseRef(r.Val); ok && !slices.Contains(selected, fi) {
+				selected = append(selected, fi)
 			}
 		}
 		if r, ok := e.(*influxql.VarRef); ok {
@@ -780,6 +783,16 @@ func (p *plan) rawRows(g *group) [][]any {
 			rows = min(max(rows, len(c)), rowSlab)
 		}
 		align(s.cols, func(t int64, vals []models.Value) {
+			some := false
+			for _, fi := range selected {
+				if vals[fi].Type != models.FieldTypeUnknown {
+					some = true
+					break
+				}
+			}
+			if !some {
+				return
+			}
 			v.vals = vals
 			if p.needsPts && !p.filtered && !ev.EvalBool(p.cond) {
 				return
@@ -791,26 +804,18 @@ func (p *plan) rawRows(g *group) [][]any {
 			row := slab[:w:w]
 			slab = slab[w:]
 			row[0] = t
-			some := false
 			for i, e := range p.exprs {
-				var x any
 				switch {
 				case direct[i] >= 0:
-					x = toAny(vals[direct[i]])
+					row[i+1] = toAny(vals[direct[i]])
 				case tagRef[i]:
-					x = tagVals[i]
+					row[i+1] = tagVals[i]
 				default:
-					x = ev.Eval(e)
-				}
-				row[i+1] = x
-				if x != nil && hasField[i] {
-					some = true
+					row[i+1] = ev.Eval(e)
 				}
 			}
-			if some {
-				out = append(out, row)
-				times = append(times, t)
-			}
+			out = append(out, row)
+			times = append(times, t)
 		})
 		ends = append(ends, len(out))
 	}
