@@ -5,8 +5,6 @@ import (
 	"math"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/strata-db/strata/tsdb/models"
 	"github.com/strata-db/strata/tsdb/tsm"
 )
@@ -106,15 +104,7 @@ func TestWindowAggregateStatsWithOffset(t *testing.T) {
 	cfg := NewConfig()
 	cfg.Dir = t.TempDir()
 	cfg.CompactCheckInterval = 0
-	st := NewStore(cfg, nil, prometheus.NewRegistry())
-	if err := st.Open(); err != nil {
-		t.Fatalf("open: %v", err)
-	}
-	defer st.Close()
-	if err := st.CreateShard(1); err != nil {
-		t.Fatalf("create: %v", err)
-	}
-	sh := st.Shard(1)
+	sh := openTestShard(t, cfg)
 	key, field := []byte("m,t=a"), []byte("v")
 	// Blocks of tsm.MaxPointsPerBlock values at times -5500+k*1000 ..:
 	// each lies inside one window [500+k*1000, 1500+k*1000), none in a
@@ -190,15 +180,7 @@ func TestWindowAggregateReusesBuffers(t *testing.T) {
 	cfg := NewConfig()
 	cfg.Dir = t.TempDir()
 	cfg.CompactCheckInterval = 0
-	st := NewStore(cfg, nil, prometheus.NewRegistry())
-	if err := st.Open(); err != nil {
-		t.Fatalf("open: %v", err)
-	}
-	defer st.Close()
-	if err := st.CreateShard(1); err != nil {
-		t.Fatalf("create: %v", err)
-	}
-	sh := st.Shard(1)
+	sh := openTestShard(t, cfg)
 	key, field := []byte("m,t=a"), []byte("v")
 	const n = 10 * tsm.MaxPointsPerBlock
 	pts := make([]models.Point, n)

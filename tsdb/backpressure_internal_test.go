@@ -25,14 +25,7 @@ func fullCacheShard(t *testing.T) (*Shard, func(from, n int) []models.Point) {
 	// when one can run.
 	cfg.CacheSnapshotSize = 8 << 10
 	cfg.CacheMaxSize = 8 << 10
-	st := NewStore(cfg, nil, prometheus.NewRegistry())
-	if err := st.Open(); err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	if err := st.CreateShard(1); err != nil {
-		t.Fatalf("create shard: %v", err)
-	}
+	sh := openTestShard(t, cfg)
 	batch := func(from, n int) []models.Point {
 		pts := make([]models.Point, n)
 		for i := range pts {
@@ -45,7 +38,7 @@ func fullCacheShard(t *testing.T) (*Shard, func(from, n int) []models.Point) {
 		}
 		return pts
 	}
-	return st.Shard(1), batch
+	return sh, batch
 }
 
 // wantShardState checks how many values of the test series the shard

@@ -24,15 +24,7 @@ func TestTombstonesSettledOnlyAfterInputsDeleted(t *testing.T) {
 	cfg := NewConfig()
 	cfg.Dir = t.TempDir()
 	cfg.CompactCheckInterval = 0
-	st := NewStore(cfg, nil, prometheus.NewRegistry())
-	if err := st.Open(); err != nil {
-		t.Fatalf("open: %v", err)
-	}
-	defer st.Close()
-	if err := st.CreateShard(1); err != nil {
-		t.Fatalf("create: %v", err)
-	}
-	sh := st.Shard(1)
+	sh := openTestShard(t, cfg)
 	key := []byte("m,t=a")
 	p := models.Point{Measurement: []byte("m"), Tags: models.Tags{{Key: []byte("t"), Value: []byte("a")}},
 		Fields: []models.Field{{Key: []byte("v"), Value: models.IntegerValue(1)}}}

@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/strata-db/strata/tsdb/models"
 )
 
@@ -25,15 +23,7 @@ func digestTestShard(t *testing.T, dir string, buckets int) *Shard {
 	cfg.CompactThroughput = 0
 	cfg.DigestSeriesBuckets = buckets
 	cfg.DigestWindow = Duration(time.Hour)
-	st := NewStore(cfg, nil, prometheus.NewRegistry())
-	if err := st.Open(); err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if err := st.CreateShard(1); err != nil {
-		t.Fatalf("create shard: %v", err)
-	}
-	return st.Shard(1)
+	return openTestShard(t, cfg)
 }
 
 func digestTestPoint(host, field string, ts int64, v models.Value) models.Point {

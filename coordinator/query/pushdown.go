@@ -237,15 +237,7 @@ func addValues(a, b models.Value) models.Value {
 // sameStarts reports whether ws holds exactly one window for each of
 // starts, in order.
 func sameStarts(ws []Window, starts []int64) bool {
-	if len(ws) != len(starts) {
-		return false
-	}
-	for i := range ws {
-		if ws[i].Start != starts[i] {
-			return false
-		}
-	}
-	return true
+	return slices.EqualFunc(ws, starts, func(w Window, start int64) bool { return w.Start == start })
 }
 
 // windowRows computes a pushed-down aggregate query for one group from
