@@ -1,15 +1,15 @@
 package tsdb
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash"
 	"hash/crc32"
 	"io"
+	"math"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/strata-db/strata/tsdb/models"
@@ -57,15 +57,18 @@ func digestFilePath(tsmPath string) string {
 // concurrent use.
 type digestFileWriter struct {
 	tsmPath string
-	window  int64
+	finder  windowFinder
 	f       *os.File
-	bw      *bufio.Writer
-	crc     hash.Hash32
+	crc     uint32 // of the bytes written to f
 	keys    uint64
-	buf     []byte
+	buf     []byte // bytes not yet written to f
 	sums    []windowSum
 	err     error
 }
+
+// digestWriteBuffer is how many bytes a digest file writer gathers per
+// write to its file.
+const digestWriteBuffer = 64 << 10
 
 // newDigestFileWriter starts the digest file of the data file at tsmPath;
 // it returns nil when the file cannot be created (the data file then has
@@ -75,17 +78,26 @@ func newDigestFileWriter(tsmPath string, window int64) *digestFileWriter {
 	if err != nil {
 		return nil
 	}
-	w := &digestFileWriter{tsmPath: tsmPath, window: window, f: f, crc: crc32.New(castagnoli)}
-	w.bw = bufio.NewWriterSize(io.MultiWriter(f, w.crc), 64<<10)
-	hdr := append(bytes.Clone(digestFileMagic), make([]byte, 8)...)
-	binary.LittleEndian.PutUint64(hdr[4:], uint64(window))
-	w.write(hdr)
+	w := &digestFileWriter{tsmPath: tsmPath, finder: newWindowFinder(window), f: f,
+		buf: make([]byte, 0, digestWriteBuffer)}
+	w.buf = append(w.buf, digestFileMagic...)
+	w.buf = binary.LittleEndian.AppendUint64(w.buf, uint64(window))
 	return w
 }
 
-func (w *digestFileWriter) write(b []byte) {
+// flush writes the gathered bytes to the file.
+func (w *digestFileWriter) flush() {
+	w.crc = crc32.Update(w.crc, castagnoli, w.buf)
 	if w.err == nil {
-		_, w.err = w.bw.Write(b)
+		_, w.err = w.f.Write(w.buf)
+	}
+	w.buf = w.buf[:0]
+}
+
+// flushIfFull writes the gathered bytes once they fill the buffer.
+func (w *digestFileWriter) flushIfFull() {
+	if len(w.buf) >= digestWriteBuffer {
+		w.flush()
 	}
 }
 
@@ -95,10 +107,10 @@ func (w *digestFileWriter) addArray(a *tsm.Array) {
 	if w == nil || a.Len() == 0 {
 		return // the data file gets no key for no values either
 	}
-	w.sums = appendWindowSums(w.sums[:0], a, w.window)
-	w.buf = appendDigestRecord(w.buf[:0], w.sums, w.window)
-	w.write(w.buf)
+	w.sums = w.finder.appendWindowSums(w.sums[:0], a)
+	w.buf = appendDigestRecord(w.buf, w.sums, &w.finder)
 	w.keys++
+	w.flushIfFull()
 }
 
 // addRecord records the next key with a record read from another digest
@@ -107,8 +119,9 @@ func (w *digestFileWriter) addRecord(rec []byte) {
 	if w == nil {
 		return
 	}
-	w.write(rec)
+	w.buf = append(w.buf, rec...)
 	w.keys++
+	w.flushIfFull()
 }
 
 // finish completes the digest file once its data file is in place and
@@ -122,15 +135,11 @@ func (w *digestFileWriter) finish() error {
 		w.abort()
 		return err
 	}
-	var tr []byte
-	tr = binary.LittleEndian.AppendUint64(tr, w.keys)
-	tr = binary.LittleEndian.AppendUint64(tr, uint64(size))
-	tr = append(tr, tail[:]...)
-	w.write(tr)
-	if w.err == nil {
-		w.err = w.bw.Flush()
-	}
-	w.buf = binary.LittleEndian.AppendUint32(w.buf[:0], w.crc.Sum32())
+	w.buf = binary.LittleEndian.AppendUint64(w.buf, w.keys)
+	w.buf = binary.LittleEndian.AppendUint64(w.buf, uint64(size))
+	w.buf = append(w.buf, tail[:]...)
+	crc := crc32.Update(w.crc, castagnoli, w.buf)
+	w.buf = binary.LittleEndian.AppendUint32(w.buf, crc)
 	w.buf = append(w.buf, digestFileEnd...)
 	if w.err == nil {
 		_, w.err = w.f.Write(w.buf)
@@ -163,11 +172,11 @@ func (w *digestFileWriter) abort() {
 // appendDigestRecord appends one key record: uvarint window count, then
 // per window (ascending) varint(window index - previous index, the first
 // from 0), uvarint count, a u64 LE, b u64 LE.
-func appendDigestRecord(dst []byte, sums []windowSum, window int64) []byte {
+func appendDigestRecord(dst []byte, sums []windowSum, f *windowFinder) []byte {
 	dst = binary.AppendUvarint(dst, uint64(len(sums)))
 	prev := int64(0)
 	for i := range sums {
-		idx := floorDiv(sums[i].start, window)
+		idx := f.index(sums[i].start)
 		dst = binary.AppendVarint(dst, idx-prev)
 		prev = idx
 		dst = binary.AppendUvarint(dst, sums[i].count)
@@ -239,11 +248,18 @@ func checkDigestFile(tsmPath string, size int64, keys int, window int64) bool {
 // Not safe for concurrent use.
 type digestFileReader struct {
 	f      *os.File
-	br     *bufio.Reader
+	src    io.Reader // the records not read into buf yet
+	left   int64     // how many bytes src still holds
+	buf    []byte    // records read from src; buf[pos:] not parsed yet
+	pos    int
 	window int64
-	rec    []byte // the current key's record, as stored
+	rec    []byte // the current key's record, as stored (valid until the next read)
 	sums   []windowSum
 }
+
+// digestReadBuffer is how many bytes a digest file reader reads at a time
+// (more for a record that does not fit).
+const digestReadBuffer = 64 << 10
 
 // openDigestFile opens the digest file of the data file at tsmPath, which
 // checkDigestFile accepted.
@@ -258,8 +274,8 @@ func openDigestFile(tsmPath string, window int64) (*digestFileReader, error) {
 		return nil, err
 	}
 	records := fi.Size() - digestHeaderSize - digestTrailerSize
-	r := &digestFileReader{f: f, window: window}
-	r.br = bufio.NewReaderSize(io.NewSectionReader(f, digestHeaderSize, records), 64<<10)
+	r := &digestFileReader{f: f, window: window, left: records,
+		src: io.NewSectionReader(f, digestHeaderSize, records)}
 	return r, nil
 }
 
@@ -270,70 +286,99 @@ func (r *digestFileReader) close() {
 }
 
 // next reads the next key's record into rec and sums.
-func (r *digestFileReader) next() error {
-	r.rec = r.rec[:0]
+func (r *digestFileReader) next() error { return r.read(true) }
+
+// skip reads the next key's record into rec only (sums is left empty).
+func (r *digestFileReader) skip() error { return r.read(false) }
+
+// read reads the next key's record, decoding its sums if decode.
+func (r *digestFileReader) read(decode bool) error {
+	for {
+		size, need, err := r.parse(r.buf[r.pos:], decode)
+		if err != nil {
+			return fmt.Errorf("%w: %w", errDigestFile, err)
+		}
+		if need == 0 {
+			r.rec = r.buf[r.pos : r.pos+size]
+			r.pos += size
+			return nil
+		}
+		if err := r.fill(need); err != nil {
+			return err
+		}
+	}
+}
+
+// fill reads from src until buf holds at least need unparsed bytes, or
+// fails if src does not have them.
+func (r *digestFileReader) fill(need int) error {
+	if int64(need) > int64(len(r.buf)-r.pos)+r.left {
+		return fmt.Errorf("%w: record runs past the end", errDigestFile)
+	}
+	r.buf = append(r.buf[:0], r.buf[r.pos:]...)
+	r.pos = 0
+	if c := max(need, digestReadBuffer); cap(r.buf) < c {
+		r.buf = slices.Grow(r.buf, c-len(r.buf))
+	}
+	for len(r.buf) < need {
+		n, err := r.src.Read(r.buf[len(r.buf):min(cap(r.buf), len(r.buf)+int(min(r.left, math.MaxInt32)))])
+		r.buf = r.buf[:len(r.buf)+n]
+		r.left -= int64(n)
+		if err != nil && len(r.buf) < need {
+			return fmt.Errorf("%w: %w", errDigestFile, err)
+		}
+	}
+	return nil
+}
+
+// parse decodes the key record at the start of b (uvarint window count,
+// then per window varint index delta, uvarint count, a and b as u64 LE)
+// into r.sums if decode, returning its size; when b holds only part of it,
+// need is how many bytes it knows the record needs at least.
+func (r *digestFileReader) parse(b []byte, decode bool) (size, need int, err error) {
 	r.sums = r.sums[:0]
-	n, err := r.uvarint()
-	if err != nil {
-		return err
+	n, k := binary.Uvarint(b)
+	if k == 0 {
+		return 0, len(b) + 1, nil
 	}
-	if n > maxDigestWindows {
-		return fmt.Errorf("%w: %d windows in a key record", errDigestFile, n)
+	if k < 0 || n > maxDigestWindows {
+		return 0, 0, fmt.Errorf("bad window count %d", n)
 	}
-	idx := int64(0)
+	const minWindow = 1 + 1 + 16 // index delta, count, a, b
+	if least := k + int(n)*minWindow; len(b) < least {
+		return 0, least, nil
+	}
+	pos, idx := k, int64(0)
 	for range n {
-		d, err := r.varint()
-		if err != nil {
-			return err
+		d, k := binary.Varint(b[pos:])
+		if k == 0 {
+			return 0, len(b) + 1, nil
 		}
-		idx += d
-		count, err := r.uvarint()
-		if err != nil {
-			return err
+		if k < 0 {
+			return 0, 0, errors.New("bad varint")
 		}
-		var ab [16]byte
-		if err := r.read(ab[:]); err != nil {
-			return err
+		pos += k
+		count, k := binary.Uvarint(b[pos:])
+		if k == 0 {
+			return 0, len(b) + 1, nil
 		}
-		start := idx * r.window
-		r.sums = append(r.sums, windowSum{start: start, count: count,
-			a: binary.LittleEndian.Uint64(ab[:8]), b: binary.LittleEndian.Uint64(ab[8:]),
-			minT: start, maxT: start + r.window - 1})
+		if k < 0 {
+			return 0, 0, errors.New("bad varint")
+		}
+		pos += k
+		if len(b) < pos+16 {
+			return 0, pos + 16, nil
+		}
+		if decode {
+			idx += d
+			start := idx * r.window
+			r.sums = append(r.sums, windowSum{start: start, count: count,
+				a: binary.LittleEndian.Uint64(b[pos:]), b: binary.LittleEndian.Uint64(b[pos+8:]),
+				minT: start, maxT: start + r.window - 1})
+		}
+		pos += 16
 	}
-	return nil
-}
-
-func (r *digestFileReader) read(b []byte) error {
-	if _, err := io.ReadFull(r.br, b); err != nil {
-		return fmt.Errorf("%w: %w", errDigestFile, err)
-	}
-	r.rec = append(r.rec, b...)
-	return nil
-}
-
-func (r *digestFileReader) uvarint() (uint64, error) {
-	v, err := binary.ReadUvarint(r)
-	if err != nil {
-		return 0, fmt.Errorf("%w: %w", errDigestFile, err)
-	}
-	return v, nil
-}
-
-func (r *digestFileReader) varint() (int64, error) {
-	v, err := binary.ReadVarint(r)
-	if err != nil {
-		return 0, fmt.Errorf("%w: %w", errDigestFile, err)
-	}
-	return v, nil
-}
-
-// ReadByte reads one record byte, for the varint decoders.
-func (r *digestFileReader) ReadByte() (byte, error) {
-	c, err := r.br.ReadByte()
-	if err == nil {
-		r.rec = append(r.rec, c)
-	}
-	return c, err
+	return pos, 0, nil
 }
 
 // hasDigests reports whether f has a checked digest file for window,
@@ -434,12 +479,13 @@ func newDigestMerge(inputs []*dataFile, outPath string, window int64) *digestMer
 	return m
 }
 
-// next reads input i's record of the key its iterator just moved to.
+// next reads input i's record of the key its iterator just moved to
+// (not decoded: a compaction copies records or computes new ones).
 func (m *digestMerge) next(i int) {
 	if m.out == nil {
 		return
 	}
-	if err := m.ins[i].next(); err != nil {
+	if err := m.ins[i].skip(); err != nil {
 		m.close()
 	}
 }
