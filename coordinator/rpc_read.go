@@ -66,7 +66,8 @@ const (
 	colPoints  = 0
 	colWindows = 1
 
-	partMore = 1 // flags bit: the next frame continues this series
+	partMore     = 1 // flags bit: the next frame continues this series
+	partFiltered = 2 // flags bit: the series holds only the rows its Filter passes
 
 	// scanFlushInterval is the longest a scan holds encoded frames back,
 	// and the longest it stays silent (heartbeats); it must stay well
@@ -86,6 +87,10 @@ type scanRequestWire struct {
 	Max             int64       `json:"max"`
 	Window          *windowWire `json:"window,omitempty"`
 	Filter          string      `json:"filter,omitempty"`
+	// MarkFiltered says the client reads the partFiltered flag; a client
+	// that does not send it (an older one) gets no such bit, which it
+	// would reject.
+	MarkFiltered bool `json:"mark_filtered,omitempty"`
 }
 
 type windowWire struct {
@@ -193,7 +198,7 @@ func (h *RPCHandler) serveRead(w http.ResponseWriter, r *http.Request) {
 			h.failRead(w, wr.Shard, err)
 			return
 		}
-		h.serveScan(w, r, wr.Shard, &req)
+		h.serveScan(w, r, wr.Shard, &req, wr.MarkFiltered)
 	case RPCShardMetaPath:
 		var wr metaRequestWire
 		if err := json.Unmarshal(body, &wr); err != nil {
@@ -243,15 +248,16 @@ func (h *RPCHandler) serveRead(w http.ResponseWriter, r *http.Request) {
 // client's response-header timeout), and while the scan runs a heartbeat
 // frame goes out whenever nothing was flushed for scanFlushInterval, so
 // the client's idle timeout catches a dead peer or link but not a slow
-// scan. Frames are flushed at least that often too.
-func (h *RPCHandler) serveScan(w http.ResponseWriter, r *http.Request, shardID uint64, req *query.ScanRequest) {
+// scan. Frames are flushed at least that often too. markFiltered says the
+// client reads the partFiltered flag.
+func (h *RPCHandler) serveScan(w http.ResponseWriter, r *http.Request, shardID uint64, req *query.ScanRequest, markFiltered bool) {
 	w.Header().Set("Content-Type", RPCScanContentType)
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
 	bw := bufio.NewWriterSize(w, 64<<10)
 	var (
 		mu        sync.Mutex // protects enc, bw, lastFlush, first
-		enc       = scanEncoder{w: bw}
+		enc       = scanEncoder{w: bw, markFiltered: markFiltered}
 		lastFlush time.Time
 		first     = true // the first series is flushed at once
 	)
@@ -363,11 +369,14 @@ func (h *RPCHandler) failRead(w http.ResponseWriter, shardID uint64, err error) 
 // scanEncoder writes a scan stream: series frames, then an end or an
 // error frame. Not safe for concurrent use.
 type scanEncoder struct {
-	w     io.Writer
-	frame []byte // header, payload being built
-	ncols int    // columns in the current part
-	colAt int    // offset of the current column's count
-	colN  uint32 // items in the current column
+	w io.Writer
+	// markFiltered sets partFiltered on the parts of a Filtered batch.
+	markFiltered bool
+	flags        byte   // partFiltered or 0, for the current series
+	frame        []byte // header, payload being built
+	ncols        int    // columns in the current part
+	colAt        int    // offset of the current column's count
+	colN         uint32 // items in the current column
 }
 
 // startPart begins a series frame for key.
@@ -397,8 +406,9 @@ func (e *scanEncoder) endColumn() {
 // endPart patches the part's counts and writes it as a frame.
 func (e *scanEncoder) endPart(key string, more bool) error {
 	p := frameHeaderSize
+	e.frame[p] = e.flags
 	if more {
-		e.frame[p] = partMore
+		e.frame[p] |= partMore
 	}
 	p += 1 + uvarintLen(uint64(len(key))) + len(key)
 	binary.LittleEndian.PutUint32(e.frame[p:], uint32(e.ncols))
@@ -415,6 +425,10 @@ func (e *scanEncoder) flush() error {
 
 // writeSeries writes one series batch, in several frames when large.
 func (e *scanEncoder) writeSeries(b *query.SeriesBatch) error {
+	e.flags = 0
+	if e.markFiltered && b.Filtered {
+		e.flags = partFiltered
+	}
 	e.startPart(b.Key)
 	for i := range b.Fields {
 		col := &b.Fields[i]
@@ -650,16 +664,17 @@ const (
 func decodeSeriesPart(payload []byte, b *query.SeriesBatch, continuing bool) (more bool, err error) {
 	p := partReader{b: payload}
 	flags := p.byte1("flags")
-	if flags&^partMore != 0 {
+	if flags&^(partMore|partFiltered) != 0 {
 		return false, fmt.Errorf("series frame flags %#x: %w", flags, ErrCorruptStream)
 	}
 	key := p.bytes("key")
 	if p.err != nil {
 		return false, p.err
 	}
+	filtered := flags&partFiltered != 0
 	if continuing {
-		if string(key) != b.Key {
-			return false, fmt.Errorf("series frame continues %q with %q: %w", b.Key, key, ErrCorruptStream)
+		if string(key) != b.Key || filtered != b.Filtered {
+			return false, fmt.Errorf("series frame continues %q (filtered %t) with %q (filtered %t): %w", b.Key, b.Filtered, key, filtered, ErrCorruptStream)
 		}
 	} else {
 		owned := append([]byte(nil), key...)
@@ -667,7 +682,7 @@ func decodeSeriesPart(payload []byte, b *query.SeriesBatch, continuing bool) (mo
 		if err != nil {
 			return false, fmt.Errorf("series frame: %w: %w", ErrCorruptStream, err)
 		}
-		b.Key, b.Tags, b.Fields = string(owned), tags, b.Fields[:0]
+		b.Key, b.Tags, b.Fields, b.Filtered = string(owned), tags, b.Fields[:0], filtered
 	}
 	ncols := p.u32("column count")
 	if p.err != nil || uint64(ncols) > uint64(len(p.b)/minColumnSize) {

@@ -25,7 +25,7 @@ var _ RemoteShardReader = (*RPCClient)(nil)
 func (c *RPCClient) ScanShard(ctx context.Context, nodeID, shardID uint64, req *query.ScanRequest, fn func(*query.SeriesBatch) error) error {
 	wr := scanRequestWire{Shard: shardID, Database: req.Database, RetentionPolicy: req.RetentionPolicy,
 		Measurement: req.Measurement, Condition: condString(req.Condition), Fields: req.Fields, Min: req.Min, Max: req.Max,
-		Filter: condString(req.Filter)}
+		Filter: condString(req.Filter), MarkFiltered: req.Filter != nil}
 	if req.Window != nil {
 		wr.Window = &windowWire{Every: req.Window.Every, Offset: req.Window.Offset, Aggregates: uint8(req.Window.Aggregates)}
 	}

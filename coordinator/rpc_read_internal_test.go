@@ -91,6 +91,46 @@ func TestScanStreamRoundTrip(t *testing.T) {
 	}
 }
 
+// TestScanStreamFilteredFlag checks that a Filtered batch stays Filtered
+// through the stream, every part of a long one included, and that an
+// encoder for a client that did not ask for the flag (an older one, which
+// rejects unknown flag bits) leaves it out.
+func TestScanStreamFilteredFlag(t *testing.T) {
+	in := sampleBatches()
+	in[0].Filtered = true
+	long := query.SeriesBatch{Key: "log,host=z", Filtered: true}
+	col := query.FieldColumn{Name: "s", Type: models.FieldTypeString}
+	for i := range 20000 {
+		col.Points = append(col.Points, query.Point{Time: int64(i), Value: models.StringValue([]byte(strings.Repeat("v", 40)))})
+	}
+	long.Fields = append(long.Fields, col)
+	in = append(in, long)
+	for _, mark := range []bool{true, false} {
+		var buf bytes.Buffer
+		enc := scanEncoder{w: &buf, markFiltered: mark}
+		for i := range in {
+			if err := enc.writeSeries(&in[i]); err != nil {
+				t.Fatalf("encode: %v", err)
+			}
+		}
+		if err := enc.writeEnd(); err != nil {
+			t.Fatalf("encode end: %v", err)
+		}
+		if frames := bytes.Count(buf.Bytes(), []byte(long.Key)); frames < 2 {
+			t.Fatalf("long series in %d frames, want several", frames)
+		}
+		got, err := decodeAll(buf.Bytes())
+		if err != nil || len(got) != len(in) {
+			t.Fatalf("mark %t: decode: %d series, %v; want %d", mark, len(got), err, len(in))
+		}
+		for i := range in {
+			if want := mark && in[i].Filtered; got[i].Filtered != want {
+				t.Errorf("mark %t: series %s decoded Filtered %t, want %t", mark, in[i].Key, got[i].Filtered, want)
+			}
+		}
+	}
+}
+
 func TestScanStreamRejects(t *testing.T) {
 	good := encodeStream(t, sampleBatches())
 	flip := func(i int) []byte { b := bytes.Clone(good); b[i] ^= 0x40; return b }

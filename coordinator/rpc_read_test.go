@@ -75,6 +75,7 @@ func TestReadRPCRoundTrip(t *testing.T) {
 		{Measurement: "cpu", Fields: []string{"usage", "state"}, Min: 0, Max: 100, Window: &query.WindowRequest{Every: 20, Offset: 5, Aggregates: all}},
 		{Measurement: "mem", Fields: []string{"free"}, Min: 0, Max: 100, Window: &query.WindowRequest{Every: 25, Aggregates: all}},
 		{Measurement: "log", Fields: []string{"msg", "n"}, Min: 0, Max: 1 << 40},
+		{Measurement: "log", Fields: []string{"msg", "n"}, Min: 0, Max: 1 << 40, Filter: cond(t, "n::field >= 100")},
 		{Measurement: "log", Fields: []string{"n", "msg"}, Min: 0, Max: 1 << 40, Window: &query.WindowRequest{Every: 7, Aggregates: all}},
 	} {
 		want := collect(t, func(fn func(*query.SeriesBatch) error) error { return local.ScanShard(ctx, 1, &req, fn) })
@@ -83,7 +84,7 @@ func TestReadRPCRoundTrip(t *testing.T) {
 			t.Fatalf("%s: local scan found nothing", req.Measurement)
 		}
 		if !reflect.DeepEqual(got, want) {
-			t.Errorf("scan %+v over rpc differs from the local scan:\n got %d series %.300v\nwant %d series %.300v", req, len(got), got, len(want), want)
+			t.Errorf("scan %+v over rpc differs from the local scan:\n got %s\nwant %s", req, batchesSummary(got), batchesSummary(want))
 		}
 	}
 
@@ -110,6 +111,20 @@ func TestReadRPCRoundTrip(t *testing.T) {
 	if want := []string{"cpu,host=a,region=eu", "cpu,region=us"}; err != nil || !slices.Equal(res.Values, want) {
 		t.Errorf("series after drop over rpc = %q, %v; want %q", res.Values, err, want)
 	}
+}
+
+// batchesSummary describes batches briefly: key, Filtered and the length
+// of each column (a %v of the batches themselves can be gigabytes).
+func batchesSummary(bs []query.SeriesBatch) string {
+	var sb strings.Builder
+	for _, b := range bs {
+		fmt.Fprintf(&sb, "[%s filtered=%t", b.Key, b.Filtered)
+		for _, c := range b.Fields {
+			fmt.Fprintf(&sb, " %s:%d/%d", c.Name, len(c.Points), len(c.Windows))
+		}
+		sb.WriteString("] ")
+	}
+	return sb.String()
 }
 
 func TestReadRPCErrors(t *testing.T) {

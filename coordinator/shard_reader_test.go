@@ -82,7 +82,7 @@ func collect(t testing.TB, scan func(fn func(*query.SeriesBatch) error) error) [
 	t.Helper()
 	var out []query.SeriesBatch
 	if err := scan(func(b *query.SeriesBatch) error {
-		c := query.SeriesBatch{Key: b.Key}
+		c := query.SeriesBatch{Key: b.Key, Filtered: b.Filtered}
 		for _, tg := range b.Tags {
 			c.Tags = append(c.Tags, models.Tag{Key: slices.Clone(tg.Key), Value: slices.Clone(tg.Value)})
 		}
