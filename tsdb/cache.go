@@ -17,12 +17,21 @@ import (
 // concurrent writers rarely contend.
 const cachePartitions = 32
 
-// Accounting overheads of a series entry (map slot, key, struct) and of a
-// field entry (its slot in the series' fields; its name is counted apart).
+// Accounting overheads of a series entry (map slot, key, struct), of a
+// field entry (its slot in the series' fields, inline values included; its
+// name is counted apart) and of a field's own array (tsm.Array's 152 bytes
+// take a 160-byte allocation; its capacity is counted apart).
 const (
 	cacheSeriesOverhead = 96
 	cacheFieldOverhead  = int64(unsafe.Sizeof(cacheField{}))
+	cacheArrayOverhead  = 160
 )
+
+// cacheInline is how many values a numeric field holds in its entry before
+// they move to an array of its own: at a million series each field gets one
+// or two values, and an array for them cost two allocations and 152 bytes
+// of slice headers a field (issue 17).
+const cacheInline = 2
 
 var cacheSeed = maphash.MakeSeed()
 
@@ -92,9 +101,19 @@ type cacheSeries struct {
 // cacheIndexMin is the field count from which a series indexes its fields.
 const cacheIndexMin = 64
 
+// cacheField holds the values of one field: up to cacheInline float,
+// integer or unsigned values inline (no allocation, no pointer for the GC
+// to follow), more of them, strings and booleans in an array of its own.
 type cacheField struct {
 	name string
-	arr  tsm.Array
+	// arr holds the values once they do not fit inline; nil before.
+	arr *tsm.Array
+	// times and bits hold n values of type typ (their 8 bytes: the bits of
+	// a float, an integer, an unsigned) while arr is nil.
+	times [cacheInline]int64
+	bits  [cacheInline]uint64
+	typ   models.FieldType
+	n     uint8
 	// unsorted is set when a value arrives at or before the last one, so
 	// reads sort (normalize) only entries that need it instead of scanning
 	// every entry they read.
@@ -105,12 +124,79 @@ type cacheField struct {
 	reserved bool
 }
 
+// inlineType reports whether values of type t can be held inline.
+func inlineType(t models.FieldType) bool {
+	return t == models.FieldTypeFloat || t == models.FieldTypeInteger || t == models.FieldTypeUnsigned
+}
+
+// len returns the number of values.
+func (f *cacheField) len() int {
+	if f.arr != nil {
+		return f.arr.Len()
+	}
+	return int(f.n)
+}
+
+// valueType returns the type of the values.
+func (f *cacheField) valueType() models.FieldType {
+	if f.arr != nil {
+		return f.arr.Type
+	}
+	return f.typ
+}
+
+// values returns the field's values: its array, or view set to alias the
+// inline values (then valid until f changes or moves; in-place changes
+// through it, sorting or excluding, need f.n set to its length after).
+func (f *cacheField) values(view *tsm.Array) *tsm.Array {
+	if f.arr != nil {
+		return f.arr
+	}
+	*view = tsm.Array{Type: f.typ, Timestamps: f.times[:f.n:f.n]}
+	bits := unsafe.Pointer(&f.bits[0])
+	switch f.typ {
+	case models.FieldTypeFloat:
+		view.Floats = unsafe.Slice((*float64)(bits), f.n)
+	case models.FieldTypeInteger:
+		view.Integers = unsafe.Slice((*int64)(bits), f.n)
+	case models.FieldTypeUnsigned:
+		view.Unsigneds = f.bits[:f.n:f.n]
+	}
+	return view
+}
+
+// arraySize is the bytes the field holds beyond its entry: its array's
+// header, capacity and string bytes.
+func (f *cacheField) arraySize() int64 {
+	if f.arr == nil {
+		return 0
+	}
+	return cacheArrayOverhead + arraySize(f.arr)
+}
+
 // normalize sorts and dedupes the entry's values if an append left them
 // out of order.
 func (f *cacheField) normalize() {
-	if f.unsorted {
-		f.arr.SortDedupe()
-		f.unsorted = false
+	if !f.unsorted {
+		return
+	}
+	var view tsm.Array
+	a := f.values(&view)
+	a.SortDedupe()
+	if f.arr == nil {
+		f.n = uint8(a.Len())
+	}
+	f.unsorted = false
+}
+
+// exclude normalizes the values and removes those with min <= time <= max.
+func (f *cacheField) exclude(min, max int64) {
+	f.normalize()
+	var view tsm.Array
+	a := f.values(&view)
+	a.Exclude(min, max)
+	if f.arr == nil {
+		f.n = uint8(a.Len())
 	}
 }
 
@@ -310,17 +396,17 @@ func (c *cache) writePoint(ref cacheRef, series []byte, p *models.Point) (int64,
 // The previous cache's partition is locked.
 func (c *cache) reserve(e *cacheField, prev *cacheSeries, f *models.Field, hint int) int64 {
 	pf, _, _ := prev.field(f.Key, hint, false)
-	if pf == nil || pf.arr.Type != f.Value.Type {
+	if pf == nil || pf.valueType() != f.Value.Type {
 		return 0
 	}
-	n := int(float64(pf.arr.Len())*c.prevScale + 0.5)
-	if n <= 1 {
+	n := int(float64(pf.len())*c.prevScale + 0.5)
+	if n <= 1 || (n <= cacheInline && inlineType(f.Value.Type)) {
 		return 0
 	}
-	e.arr.Type = f.Value.Type
+	e.arr = &tsm.Array{Type: f.Value.Type}
 	e.arr.Grow(n)
 	e.reserved = n >= reserveSignalMin
-	return arrayCapacity(&e.arr)
+	return e.arraySize()
 }
 
 // write appends one value and returns the bytes it added.
@@ -350,10 +436,44 @@ func (c *cache) write(series, field []byte, ts int64, v models.Value) int64 {
 // appendCached appends one value to a cache entry and returns the bytes
 // added: the growth of the array's capacity (what the process really holds,
 // so the snapshot threshold bounds memory, not just values) plus a string's
-// bytes. A value whose type differs from the array's replaces the array's
-// values (the field was dropped and re-created with another type).
+// bytes; inline values add nothing (the entry's overhead counts them). A
+// value whose type differs from the entry's replaces its values (the field
+// was dropped and re-created with another type).
 func appendCached(e *cacheField, ts int64, v models.Value) int64 {
-	a := &e.arr
+	if e.arr != nil {
+		return appendArray(e, ts, v)
+	}
+	if e.n > 0 && e.typ != v.Type {
+		e.n, e.unsorted = 0, false
+	}
+	if int(e.n) == cacheInline || !inlineType(v.Type) {
+		return e.spill(v.Type) + appendArray(e, ts, v)
+	}
+	if e.n > 0 && ts <= e.times[e.n-1] {
+		e.unsorted = true
+	}
+	e.typ = v.Type
+	e.times[e.n], e.bits[e.n] = ts, v.N
+	e.n++
+	return 0
+}
+
+// spill moves the entry's inline values, of type t, to an array of its own
+// and returns the bytes that adds.
+func (e *cacheField) spill(t models.FieldType) int64 {
+	a := &tsm.Array{Type: t}
+	if e.n > 0 {
+		var view tsm.Array
+		a.Grow(2 * cacheInline)
+		appendShared(a, e.values(&view))
+	}
+	e.arr, e.n = a, 0
+	return e.arraySize()
+}
+
+// appendArray is appendCached for an entry with an array of its own.
+func appendArray(e *cacheField, ts int64, v models.Value) int64 {
+	a := e.arr
 	var add int64
 	if a.Type != v.Type {
 		add -= arraySize(a)
@@ -401,8 +521,10 @@ func (c *cache) valuesInto(dst *tsm.Array, series, field []byte, min, max int64)
 		return false
 	}
 	e.normalize()
-	lo, hi := arrayWindow(&e.arr, min, max)
-	v := e.arr.Slice(lo, hi)
+	var view tsm.Array
+	a := e.values(&view)
+	lo, hi := arrayWindow(a, min, max)
+	v := a.Slice(lo, hi)
 	dst.Reset(v.Type)
 	appendShared(dst, &v)
 	return true
@@ -440,7 +562,13 @@ func (c *cache) forEachSorted(fn func(series, field []byte, arr *tsm.Array) erro
 		cs  *cacheSeries
 		pt  *cachePart
 	}
-	var all []seriesRef
+	n := 0
+	for i := range c.parts {
+		c.parts[i].mu.Lock()
+		n += len(c.parts[i].series)
+		c.parts[i].mu.Unlock()
+	}
+	all := make([]seriesRef, 0, n)
 	for i := range c.parts {
 		pt := &c.parts[i]
 		pt.mu.Lock()
@@ -455,6 +583,7 @@ func (c *cache) forEachSorted(fn func(series, field []byte, arr *tsm.Array) erro
 	// is kept for the next series instead of sorted again.
 	var order []int
 	var names []string
+	var view tsm.Array
 	for _, r := range all {
 		// Readers normalize under the partition lock too.
 		r.pt.mu.Lock()
@@ -474,10 +603,10 @@ func (c *cache) forEachSorted(fn func(series, field []byte, arr *tsm.Array) erro
 		series := unsafe.Slice(unsafe.StringData(r.key), len(r.key))
 		for _, j := range order {
 			f := &fields[j]
-			if f.arr.Len() == 0 {
+			if f.len() == 0 {
 				continue
 			}
-			if err := fn(series, unsafe.Slice(unsafe.StringData(f.name), len(f.name)), &f.arr); err != nil {
+			if err := fn(series, unsafe.Slice(unsafe.StringData(f.name), len(f.name)), f.values(&view)); err != nil {
 				return err
 			}
 		}
@@ -512,12 +641,11 @@ func (c *cache) deleteRange(t *Tombstone) int64 {
 	kept := cs.fields[:0]
 	for _, f := range cs.fields {
 		if len(t.Field) == 0 || f.name == string(t.Field) {
-			before := arraySize(&f.arr)
-			f.normalize()
-			f.arr.Exclude(t.Min, t.Max)
-			freed += before - arraySize(&f.arr)
-			if f.arr.Len() == 0 {
-				freed += arraySize(&f.arr) + cacheFieldOverhead + int64(len(f.name))
+			before := f.arraySize()
+			f.exclude(t.Min, t.Max)
+			freed += before - f.arraySize()
+			if f.len() == 0 {
+				freed += f.arraySize() + cacheFieldOverhead + int64(len(f.name))
 				pt.fixed -= cacheFieldOverhead + int64(len(f.name))
 				continue
 			}

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 	"unsafe"
@@ -31,7 +32,7 @@ func TestCacheSizeCountsCapacity(t *testing.T) {
 	var held int64
 	cs := c.part(series).series[string(series)]
 	for _, f := range cs.fields {
-		held += arraySize(&f.arr) + cacheFieldOverhead + int64(len(f.name))
+		held += f.arraySize() + cacheFieldOverhead + int64(len(f.name))
 	}
 	held += cacheSeriesOverhead + int64(len(series))
 	if got := c.size.Load(); got != held {
@@ -187,7 +188,7 @@ func heldBytes(c *cache) int64 {
 		for s, cs := range c.parts[i].series {
 			held += cacheSeriesOverhead + int64(len(s))
 			for _, f := range cs.fields {
-				held += arraySize(&f.arr) + cacheFieldOverhead + int64(len(f.name))
+				held += f.arraySize() + cacheFieldOverhead + int64(len(f.name))
 			}
 		}
 	}
@@ -270,8 +271,8 @@ func TestCacheReservesOnlyWhatFits(t *testing.T) {
 	series := []byte("cpu,host=h1")
 	p := tenFieldPoint(series, 0)
 	c.writePoint(cacheRef{}, series, &p)
-	if got := cap(c.part(series).series[string(series)].fields[0].arr.Timestamps); got > 1 {
-		t.Fatalf("sparse series: a field that held 2 values reserves %d; want none", got)
+	if arr := c.part(series).series[string(series)].fields[0].arr; arr != nil {
+		t.Fatalf("sparse series: a field that held 2 values reserves %d; want none (inline)", cap(arr.Timestamps))
 	}
 	// A tiny previous cache (snapshotted early) against a big size.
 	c = newCacheAfter(prev, 1<<30)
@@ -585,4 +586,64 @@ func TestCacheSizeCoversHeap(t *testing.T) {
 	}
 	runtime.KeepAlive(c)
 	runtime.KeepAlive(keys)
+}
+
+// BenchmarkCacheSparseSeries is the cache's share of the 1 M-series load
+// (issue 17): series=100000 new TSBS-like series of ten integer fields,
+// one point each, are cached (insert) and then visited in data-file order
+// as a snapshot does (snapshot). bytes/series is the cache's accounted
+// size a series: it decides how many series a snapshot holds. cpu-ns/series
+// is the process's CPU time (GC included), the figure that holds on a
+// loaded machine.
+func BenchmarkCacheSparseSeries(b *testing.B) {
+	const n = 100_000
+	keys := make([][]byte, n)
+	for i := range keys {
+		keys[i] = []byte(fmt.Sprintf("cpu,arch=x64,datacenter=eu-central-1a,hostname=host_%d,os=Ubuntu16.10,rack=6,region=eu-central-1,service=19,service_environment=test,service_version=1,team=NYC", i))
+	}
+	p := models.Point{Time: 1}
+	for i, f := range []string{"usage_user", "usage_system", "usage_idle", "usage_nice", "usage_iowait", "usage_irq", "usage_softirq", "usage_steal", "usage_guest", "usage_guest_nice"} {
+		p.Fields = append(p.Fields, models.Field{Key: []byte(f), Value: models.IntegerValue(int64(i))})
+	}
+	fill := func() *cache {
+		c := newCache()
+		for _, k := range keys {
+			c.writePoint(cacheRef{}, k, &p)
+		}
+		return c
+	}
+	b.Run("insert", func(b *testing.B) {
+		var c *cache
+		cpu0 := processCPU(b)
+		for b.Loop() {
+			c = fill()
+		}
+		b.ReportMetric(float64(processCPU(b)-cpu0)/float64(b.N)/n, "cpu-ns/series")
+		b.ReportMetric(float64(c.size.Load())/n, "bytes/series")
+	})
+	b.Run("snapshot", func(b *testing.B) {
+		c := fill()
+		runtime.GC()
+		cpu0 := processCPU(b)
+		for b.Loop() {
+			values := 0
+			err := c.forEachSorted(func(series, field []byte, arr *tsm.Array) error {
+				values += arr.Len()
+				return nil
+			})
+			if err != nil || values != 10*n {
+				b.Fatalf("visited %d values (err %v); want %d", values, err, 10*n)
+			}
+		}
+		b.ReportMetric(float64(processCPU(b)-cpu0)/float64(b.N)/n, "cpu-ns/series")
+	})
+}
+
+// processCPU returns the user+system CPU time the process has used.
+func processCPU(tb testing.TB) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		tb.Fatalf("getrusage: %v", err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
