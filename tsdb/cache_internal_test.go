@@ -588,6 +588,170 @@ func TestCacheSizeCoversHeap(t *testing.T) {
 	runtime.KeepAlive(keys)
 }
 
+// TestCacheSmallEntries: entries of a few values (numeric ones held in
+// the entry up to cacheInline, then moved to an array of their own) read
+// and snapshot as a model of the writes says: sorted, the last write
+// winning on equal timestamps, a type change replacing the values, deletes
+// removing theirs; and the cache's size stays what its entries hold.
+func TestCacheSmallEntries(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 17))
+	types := []models.FieldType{models.FieldTypeFloat, models.FieldTypeInteger, models.FieldTypeUnsigned,
+		models.FieldTypeString, models.FieldTypeBoolean}
+	value := func(typ models.FieldType, op int) models.Value {
+		switch typ {
+		case models.FieldTypeFloat:
+			return models.FloatValue(float64(op) + 0.5)
+		case models.FieldTypeInteger:
+			return models.IntegerValue(int64(-op))
+		case models.FieldTypeUnsigned:
+			return models.UnsignedValue(uint64(op))
+		case models.FieldTypeString:
+			return models.StringValue([]byte(fmt.Sprint("s", op)))
+		}
+		return models.BooleanValue(op%2 == 0)
+	}
+	type key struct{ series, field string }
+	for round := range 300 {
+		c := newCache()
+		model := map[key]map[int64]models.Value{}
+		typeOf := map[key]models.FieldType{}
+		wroteStrings := false
+		put := func(k key, ts int64, v models.Value) {
+			if typeOf[k] != v.Type {
+				model[k] = nil // a type change replaces the field's values
+			}
+			wroteStrings = wroteStrings || v.Type == models.FieldTypeString
+			typeOf[k] = v.Type
+			if model[k] == nil {
+				model[k] = map[int64]models.Value{}
+			}
+			model[k][ts] = v
+		}
+		check := func(k key, got tsm.Array, ok bool) {
+			t.Helper()
+			m := model[k]
+			if !ok {
+				if len(m) > 0 {
+					t.Fatalf("round %d, %v: not cached; want %d values", round, k, len(m))
+				}
+				return
+			}
+			times := slices.Sorted(maps.Keys(m))
+			if !slices.Equal(got.Timestamps, times) {
+				t.Fatalf("round %d, %v: times %v; want %v", round, k, got.Timestamps, times)
+			}
+			for i, ts := range times {
+				if w, g := m[ts], got.Value(i); g.Type != w.Type || g.N != w.N || string(g.S) != string(w.S) {
+					t.Fatalf("round %d, %v at %d: %+v; want %+v", round, k, ts, g, w)
+				}
+			}
+		}
+		for op := range 16 {
+			series := fmt.Sprint("cpu,host=h", rng.IntN(3))
+			typ := types[rng.IntN(2)] // mostly float or integer
+			if rng.IntN(5) == 0 {
+				typ = types[rng.IntN(len(types))]
+			}
+			ts := int64(rng.IntN(5))
+			switch r := rng.IntN(10); {
+			case r < 4: // a point of every field, one of them maybe twice
+				p := models.Point{Time: ts}
+				for f := range 3 {
+					k := key{series, fmt.Sprint("f", f)}
+					ft := typeOf[k] // mostly the field's type
+					if ft == models.FieldTypeUnknown || rng.IntN(8) == 0 {
+						ft = typ
+					}
+					p.Fields = append(p.Fields, models.Field{Key: []byte(k.field), Value: value(ft, op)})
+				}
+				if rng.IntN(4) == 0 {
+					p.Fields = append(p.Fields, models.Field{Key: []byte("f1"), Value: value(typ, op+1000)})
+				}
+				for _, f := range p.Fields {
+					put(key{series, string(f.Key)}, ts, f.Value)
+				}
+				c.writePoint(cacheRef{}, []byte(series), &p)
+			case r < 8: // one value
+				k := key{series, fmt.Sprint("f", rng.IntN(3))}
+				v := value(typ, op)
+				c.write([]byte(k.series), []byte(k.field), ts, v)
+				put(k, ts, v)
+			case r < 9: // a read, which normalizes the entry
+				k := key{series, fmt.Sprint("f", rng.IntN(3))}
+				got, ok := c.values([]byte(k.series), []byte(k.field), math.MinInt64, math.MaxInt64)
+				check(k, got, ok)
+			default:
+				tomb := Tombstone{SeriesKey: []byte(series), Min: ts, Max: ts + int64(rng.IntN(2))}
+				if rng.IntN(2) == 0 {
+					tomb.Field = []byte(fmt.Sprint("f", rng.IntN(3)))
+				}
+				c.deleteRange(&tomb)
+				for k, m := range model {
+					if k.series == series && (tomb.Field == nil || k.field == string(tomb.Field)) {
+						for ts := range m {
+							if ts >= tomb.Min && ts <= tomb.Max {
+								delete(m, ts)
+							}
+						}
+						if len(m) == 0 {
+							delete(typeOf, k) // the entry is removed
+						}
+					}
+				}
+			}
+			// A read that dedupes string values frees their bytes
+			// without counting them off (until the snapshot): the size
+			// may then be more than held, never less.
+			if got, want := c.size.Load(), heldBytes(c); got < want || (got != want && !wroteStrings) {
+				t.Fatalf("round %d, op %d: size %d; want %d", round, op, got, want)
+			}
+		}
+		seen := 0
+		err := c.forEachSorted(func(series, field []byte, arr *tsm.Array) error {
+			check(key{string(series), string(field)}, *arr, true)
+			seen++
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		nonEmpty := 0
+		for k := range model {
+			if len(model[k]) > 0 {
+				nonEmpty++
+			}
+			got, ok := c.values([]byte(k.series), []byte(k.field), math.MinInt64, math.MaxInt64)
+			check(k, got, ok)
+		}
+		if seen != nonEmpty {
+			t.Fatalf("round %d: snapshot visited %d entries; want %d", round, seen, nonEmpty)
+		}
+	}
+}
+
+// TestCacheNewSeriesAllocations: caching a new series of numeric fields
+// allocates for the series (its key, entry and field list), not for each
+// field (two arrays a field at a million series, issue 17).
+func TestCacheNewSeriesAllocations(t *testing.T) {
+	c := newCache()
+	p := tenFieldPoint(nil, 1)
+	keys := make([][]byte, 20000) // maps grow rarely at the end
+	for i := range keys {
+		keys[i] = []byte(fmt.Sprint("cpu,host=h", i))
+	}
+	i := 0
+	for ; i < len(keys)-1000; i++ {
+		c.writePoint(cacheRef{}, keys[i], &p)
+	}
+	allocs := testing.AllocsPerRun(999, func() {
+		c.writePoint(cacheRef{}, keys[i], &p)
+		i++
+	})
+	if allocs > 4 {
+		t.Fatalf("a new series of 10 fields: %.0f allocations; want at most 4", allocs)
+	}
+}
+
 // BenchmarkCacheSparseSeries is the cache's share of the 1 M-series load
 // (issue 17): series=100000 new TSBS-like series of ten integer fields,
 // one point each, are cached (insert) and then visited in data-file order
