@@ -11,7 +11,6 @@ import (
 
 	"github.com/strata-db/strata/internal/durable"
 
-	"github.com/strata-db/strata/tsdb/models"
 	"github.com/strata-db/strata/tsdb/tsm"
 )
 
@@ -257,6 +256,12 @@ func (s *Shard) inputsGone(paths []string) bool {
 // file is sorted by (series, field)), so it holds no key set: collecting
 // and sorting every key of the inputs cost gigabytes and most of the
 // compaction's CPU at a million series (issue 17).
+//
+// When the smallest key is at one input only, that input's keys are copied
+// one after another, block bytes unchanged, for as long as they sort before
+// every other input's current key (a run), with one comparison per key and
+// no heap operation. The snapshots of a burst of new series hold disjoint
+// sets of series, and the keys of one input come in runs of thousands.
 func (s *Shard) mergeInto(w *tsm.Writer, dm *digestMerge, inputs []*dataFile, tombs []Tombstone, start time.Time) error {
 	its := make([]*tsm.Iterator, len(inputs))
 	next := keyHeap{its: its}
@@ -267,100 +272,40 @@ func (s *Shard) mergeInto(w *tsm.Writer, dm *digestMerge, inputs []*dataFile, to
 			dm.next(i)
 		}
 	}
-	var at []int // the inputs at the current key, in input order
-
-	type source struct {
-		in    int // index in inputs
-		f     *dataFile
-		typ   models.FieldType
-		metas []tsm.BlockMeta
-	}
-	// Scratch reused across keys: the block entries of each input, the
-	// values of each source slot and the merge buffers. A key's values are
-	// dead once WriteValues returns (it encodes them into the file and
-	// keeps no reference to them), so the next key may overwrite them.
-	// String bytes are shared, not copied: tsm.DecodeBlock puts each
-	// block's strings in fresh memory that no later decode reuses.
-	srcs := make([]source, 0, len(inputs))
-	metas := make([][]tsm.BlockMeta, len(inputs))
-	accs := make([]tsm.Array, len(inputs))
-	parts := make([]tsm.Array, 0, len(inputs))
-	var bufs mergeBufs
-	var blk tsm.Array
-	throttled := int64(-throttleCheckBytes) // w.Size() at the last check; the first key checks
-	var blocksRead int64                    // bytes of the inputs' blocks read so far
-	var dropped int64                       // inputRead when the inputs' pages were last dropped
+	m := keyMerger{s: s, w: w, dm: dm, inputs: inputs, its: its, tombs: tombs, start: start,
+		throttled: -throttleCheckBytes, metas: make([][]tsm.BlockMeta, len(inputs)),
+		accs: make([]tsm.Array, len(inputs))}
 	defer dropInputPages(inputs)
-	for {
-		if len(next.idx) == 0 {
-			return nil
+	var at []int // the inputs at the current key, in input order
+	for len(next.idx) > 0 {
+		i := next.pop()
+		if len(next.idx) == 0 || m.before(i, next.idx[0]) {
+			// Only input i holds the smallest key: copy its run.
+			for {
+				if err := m.copyKey(i); err != nil {
+					return err
+				}
+				if !its[i].Next() {
+					break
+				}
+				dm.next(i)
+				if len(next.idx) > 0 && !m.before(i, next.idx[0]) {
+					next.push(i)
+					break
+				}
+			}
+			continue
 		}
-		// The smallest key at the inputs' iterators is the next one; its
-		// bytes alias the input's mapping, valid for the whole merge.
-		top := its[next.idx[0]]
-		series, field := top.Series(), top.Field()
-		at = at[:0]
+		// The smallest key's bytes alias input i's mapping, valid for the
+		// whole merge.
+		series, field := its[i].Series(), its[i].Field()
+		at = append(at[:0], i)
 		for len(next.idx) > 0 && compareKey(its[next.idx[0]].Series(), its[next.idx[0]].Field(), series, field) == 0 {
 			at = append(at, next.pop())
 		}
 		slices.Sort(at)
-		srcs = srcs[:0]
-		for _, i := range at {
-			metas[i] = append(metas[i][:0], its[i].Entries()...)
-			srcs = append(srcs, source{in: i, f: inputs[i], typ: its[i].Type(), metas: metas[i]})
-			for _, m := range metas[i] {
-				blocksRead += m.Size
-			}
-		}
-		if len(srcs) == 1 && !tombstoned(tombs, srcs[0].f.seq, series, field) {
-			// Only one input holds the key and nothing deletes from it: copy
-			// its blocks without decoding.
-			dm.copyKey(srcs[0].in)
-			for _, m := range srcs[0].metas {
-				raw, err := srcs[0].f.r.ReadBlock(m)
-				if err != nil {
-					return err
-				}
-				if err := w.WriteBlock(series, field, srcs[0].typ, m, raw); err != nil {
-					return err
-				}
-			}
-		} else {
-			parts = parts[:0]
-			for i, src := range srcs {
-				acc := &accs[i]
-				acc.Reset(src.typ)
-				for _, m := range src.metas {
-					if err := src.f.r.ReadArray(m, &blk); err != nil {
-						return err
-					}
-					appendShared(acc, &blk)
-				}
-				applyTombstones(acc, tombs, src.f.seq, series, field)
-				parts = append(parts, *acc)
-			}
-			merged := bufs.merge(parts)
-			dm.addArray(&merged)
-			if err := w.WriteValues(series, field, &merged); err != nil {
-				return err
-			}
-		}
-		// Checking for Close and the clock per key was 10 % of a
-		// compaction of tiny keys (issue 17).
-		if w.Size()-throttled >= throttleCheckBytes {
-			throttled = w.Size()
-			select {
-			case <-s.stopCh:
-				return errCompactionAborted
-			default:
-			}
-			if err := s.throttle(throttled, start); err != nil {
-				return err
-			}
-			if read := inputRead(its, blocksRead); read-dropped >= dropPagesBytes {
-				dropped = read
-				dropInputPages(inputs)
-			}
+		if err := m.mergeKey(at); err != nil {
+			return err
 		}
 		for _, i := range at {
 			if its[i].Next() {
@@ -369,6 +314,107 @@ func (s *Shard) mergeInto(w *tsm.Writer, dm *digestMerge, inputs []*dataFile, to
 			}
 		}
 	}
+	return nil
+}
+
+// keyMerger writes the keys of a merge, one at a time, and throttles it.
+type keyMerger struct {
+	s      *Shard
+	w      *tsm.Writer
+	dm     *digestMerge
+	inputs []*dataFile
+	its    []*tsm.Iterator
+	tombs  []Tombstone
+	start  time.Time
+
+	// Scratch reused across keys: the block entries of each input, the
+	// values of each source slot and the merge buffers. A key's values
+	// are dead once WriteValues returns (it encodes them into the file and
+	// keeps no reference to them), so the next key may overwrite them.
+	// String bytes are shared, not copied: tsm.DecodeBlock puts each
+	// block's strings in fresh memory that no later decode reuses.
+	metas [][]tsm.BlockMeta
+	accs  []tsm.Array
+	parts []tsm.Array
+	bufs  mergeBufs
+	blk   tsm.Array
+
+	throttled  int64 // w.Size() at the last check; the first key checks
+	blocksRead int64 // bytes of the inputs' blocks read so far
+	dropped    int64 // inputRead when the inputs' pages were last dropped
+}
+
+// before reports whether input a's current key sorts before input b's.
+func (m *keyMerger) before(a, b int) bool {
+	ia, ib := m.its[a], m.its[b]
+	return compareKey(ia.Series(), ia.Field(), ib.Series(), ib.Field()) < 0
+}
+
+// copyKey writes input i's current key, which no other input holds: its
+// blocks unchanged unless a tombstone deletes from it.
+func (m *keyMerger) copyKey(i int) error {
+	it, f := m.its[i], m.inputs[i]
+	if tombstoned(m.tombs, f.seq, it.Series(), it.Field()) {
+		return m.mergeKey([]int{i})
+	}
+	before := m.w.Size()
+	if err := m.w.CopyKey(it); err != nil {
+		return err
+	}
+	m.dm.copyKey(i)
+	m.blocksRead += m.w.Size() - before
+	return m.check()
+}
+
+// mergeKey writes the key the inputs at (in input order) are at, merging
+// their values (the newest input's win) and applying tombstones.
+func (m *keyMerger) mergeKey(at []int) error {
+	series, field := m.its[at[0]].Series(), m.its[at[0]].Field()
+	m.parts = m.parts[:0]
+	for n, i := range at {
+		it, f := m.its[i], m.inputs[i]
+		m.metas[i] = append(m.metas[i][:0], it.Entries()...)
+		acc := &m.accs[n]
+		acc.Reset(it.Type())
+		for _, b := range m.metas[i] {
+			m.blocksRead += b.Size
+			if err := f.r.ReadArray(b, &m.blk); err != nil {
+				return err
+			}
+			appendShared(acc, &m.blk)
+		}
+		applyTombstones(acc, m.tombs, f.seq, series, field)
+		m.parts = append(m.parts, *acc)
+	}
+	merged := m.bufs.merge(m.parts)
+	m.dm.addArray(&merged)
+	if err := m.w.WriteValues(series, field, &merged); err != nil {
+		return err
+	}
+	return m.check()
+}
+
+// check stops the merge when the shard closes, throttles it and releases
+// the inputs' pages, every throttleCheckBytes written: checking for Close
+// and the clock per key was 10 % of a compaction of tiny keys (issue 17).
+func (m *keyMerger) check() error {
+	if m.w.Size()-m.throttled < throttleCheckBytes {
+		return nil
+	}
+	m.throttled = m.w.Size()
+	select {
+	case <-m.s.stopCh:
+		return errCompactionAborted
+	default:
+	}
+	if err := m.s.throttle(m.throttled, m.start); err != nil {
+		return err
+	}
+	if read := inputRead(m.its, m.blocksRead); read-m.dropped >= dropPagesBytes {
+		m.dropped = read
+		dropInputPages(m.inputs)
+	}
+	return nil
 }
 
 // dropPagesBytes is how much of its inputs a compaction reads between two

@@ -120,3 +120,74 @@ func firstDiff(a, b []tv) string {
 	}
 	return "index " + strconv.Itoa(min(len(a), len(b)))
 }
+
+// TestCompactionCopiesRuns compacts files that hold mostly disjoint hosts,
+// as the snapshots of a burst of new series do, so that compaction copies
+// runs of keys from one input: a run must stop at a key another input
+// also holds (an overwrite at the same time, where the newer file wins,
+// and a key with values in two files), and a key in a run that a
+// tombstone deletes from must lose those values, while a value written
+// after the delete stays.
+func TestCompactionCopiesRuns(t *testing.T) {
+	_, sh := openShard(t, testConfig(t.TempDir()))
+	fields := []string{"a", "b", "c"}
+	model := map[string]map[int64]float64{} // host/field -> time -> value
+	var pts []models.Point
+	add := func(host, field string, ts int64, v float64) {
+		pts = append(pts, pt(host, field, ts, models.FloatValue(v)))
+		if model[host+"/"+field] == nil {
+			model[host+"/"+field] = map[int64]float64{}
+		}
+		model[host+"/"+field][ts] = v
+	}
+	host := func(i int) string { return fmt.Sprintf("h%02d", i) }
+	snapshot := func() {
+		must(t, sh.WritePoints(context.Background(), pts), "write")
+		must(t, sh.Snapshot(), "snapshot")
+		pts = nil
+	}
+	for file := range 4 {
+		for h := file * 10; h < file*10+10; h++ {
+			for j, f := range fields {
+				add(host(h), f, int64(file+1), float64(h*10+j))
+			}
+		}
+		switch file {
+		case 1:
+			add(host(5), "b", 1, -1) // overwrites file 0's value
+		case 2:
+			add(host(15), "a", 100, -2) // a second value of a file 1 key
+			snapshot()
+			must(t, sh.DeleteFieldRange(seriesKey(host(3)), []byte("a"), 0, 1000), "delete")
+			delete(model, host(3)+"/a")
+			must(t, sh.DeleteFieldRange(seriesKey(host(27)), nil, 0, 1000), "delete")
+			for _, f := range fields {
+				delete(model, host(27)+"/"+f)
+			}
+			continue
+		case 3:
+			add(host(3), "a", 50, -3) // written after the delete
+		}
+		snapshot()
+	}
+	check := func(stage string) {
+		t.Helper()
+		for h := range 40 {
+			for _, f := range fields {
+				var want []tv
+				for ts, v := range model[host(h)+"/"+f] {
+					want = append(want, tv{ts, models.FloatValue(v)})
+				}
+				slices.SortFunc(want, func(a, b tv) int { return int(a.ts - b.ts) })
+				if got := readAll(t, sh, seriesKey(host(h)), f, true); !equalTV(got, want) {
+					t.Fatalf("%s: %s/%s: got %v, want %v", stage, host(h), f, got, want)
+				}
+			}
+		}
+	}
+	check("files")
+	must(t, sh.Compact(false), "level compaction")
+	check("level compaction")
+	must(t, sh.Compact(true), "full compaction")
+	check("full compaction")
+}

@@ -1,0 +1,134 @@
+package tsdb
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/strata-db/strata/tsdb/models"
+	"github.com/strata-db/strata/tsdb/tsm"
+)
+
+// benchFields are the ten field names of a TSBS cpu point.
+var benchFields = []string{"usage_user", "usage_system", "usage_idle", "usage_nice", "usage_iowait",
+	"usage_irq", "usage_softirq", "usage_steal", "usage_guest", "usage_guest_nice"}
+
+// sparseFiles writes one data file per element of hostsOf, each holding
+// one value per field of every host hostsOf(i) lists, at time ts(i), the
+// way a burst of new series snapshots (issue 17).
+func sparseFiles(tb testing.TB, nFiles int, hostsOf func(file int) []int, ts func(file int) int64) (*Shard, []*dataFile) {
+	tb.Helper()
+	cfg := NewConfig()
+	cfg.Dir = tb.TempDir()
+	cfg.CompactCheckInterval = 0
+	cfg.CacheSnapshotSize = 1 << 30
+	cfg.CacheMaxSize = 2 << 30
+	cfg.CompactThroughput = 0
+	st := NewStore(cfg, nil, prometheus.NewRegistry())
+	if err := st.Open(); err != nil {
+		tb.Fatalf("open store: %v", err)
+	}
+	tb.Cleanup(func() { _ = st.Close() })
+	if err := st.CreateShard(1); err != nil {
+		tb.Fatalf("create shard: %v", err)
+	}
+	s := st.Shard(1)
+	for i := range nFiles {
+		var pts []models.Point
+		for _, h := range hostsOf(i) {
+			p := models.Point{
+				Measurement: []byte("cpu"),
+				Tags:        models.Tags{{Key: []byte("hostname"), Value: fmt.Appendf(nil, "host_%07d", h)}},
+				Time:        ts(i),
+			}
+			for j, f := range benchFields {
+				p.Fields = append(p.Fields, models.Field{Key: []byte(f), Value: models.FloatValue(float64(h*10 + j))})
+			}
+			pts = append(pts, p)
+		}
+		if err := s.WritePoints(context.Background(), pts); err != nil {
+			tb.Fatalf("write: %v", err)
+		}
+		if err := s.Snapshot(); err != nil {
+			tb.Fatalf("snapshot: %v", err)
+		}
+	}
+	s.mu.RLock()
+	files := slices.Clone(s.files)
+	s.mu.RUnlock()
+	if len(files) != nFiles {
+		tb.Fatalf("%d files, want %d", len(files), nFiles)
+	}
+	return s, files
+}
+
+// BenchmarkCompactSparse merges two sparse level-1 files of 20,000 new
+// series × 10 fields, one value per key, as a million-series load makes
+// them: "disjoint" holds a contiguous range of hosts per file (the load's
+// snapshots: long runs of keys from one input), "alternating" puts even
+// hosts in one file and odd in the other (runs of one series), "same"
+// writes every host to both files at two times (every key merges). One op
+// is one merge, with its digest file.
+func BenchmarkCompactSparse(b *testing.B) {
+	const hosts = 20_000
+	layouts := []struct {
+		name    string
+		hostsOf func(int) []int
+		ts      func(int) int64
+	}{
+		{"disjoint", func(f int) []int { return hostRange(f*hosts/2, (f+1)*hosts/2, 1) }, func(int) int64 { return 1e9 }},
+		{"alternating", func(f int) []int { return hostRange(f, hosts, 2) }, func(int) int64 { return 1e9 }},
+		{"same", func(int) []int { return hostRange(0, hosts/2, 1) }, func(f int) int64 { return int64(f+1) * 1e10 }},
+	}
+	for _, l := range layouts {
+		b.Run(l.name, func(b *testing.B) {
+			s, inputs := sparseFiles(b, 2, l.hostsOf, l.ts)
+			path := filepath.Join(b.TempDir(), dataFileName(1, 2, 2))
+			keys := 0
+			cpu := benchCPU(b)
+			for b.Loop() {
+				w, err := tsm.NewWriter(path)
+				if err != nil {
+					b.Fatal(err)
+				}
+				dm := newDigestMerge(inputs, path, s.dig.window)
+				if err := s.mergeInto(w, dm, inputs, nil, time.Now()); err != nil {
+					b.Fatal(err)
+				}
+				keys = w.KeyCount()
+				if err := w.Close(); err != nil {
+					b.Fatal(err)
+				}
+				if err := dm.finish(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64((benchCPU(b)-cpu).Nanoseconds())/float64(b.N*keys), "cpu-ns/key")
+		})
+	}
+}
+
+// benchCPU returns the user+system CPU time this process has used (the
+// merge's fsyncs make its wall time noisy).
+func benchCPU(tb testing.TB) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		tb.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// hostRange returns the hosts from, from+step, ... below to.
+func hostRange(from, to, step int) []int {
+	var hs []int
+	for h := from; h < to; h += step {
+		hs = append(hs, h)
+	}
+	return hs
+}
