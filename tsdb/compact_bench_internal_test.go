@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
-	"syscall"
 	"testing"
 	"time"
 
@@ -91,7 +90,7 @@ func BenchmarkCompactSparse(b *testing.B) {
 			s, inputs := sparseFiles(b, 2, l.hostsOf, l.ts)
 			path := filepath.Join(b.TempDir(), dataFileName(1, 2, 2))
 			keys := 0
-			cpu := benchCPU(b)
+			cpu := processCPU(b)
 			for b.Loop() {
 				w, err := tsm.NewWriter(path)
 				if err != nil {
@@ -109,19 +108,9 @@ func BenchmarkCompactSparse(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			b.ReportMetric(float64((benchCPU(b)-cpu).Nanoseconds())/float64(b.N*keys), "cpu-ns/key")
+			b.ReportMetric(float64((processCPU(b)-cpu).Nanoseconds())/float64(b.N*keys), "cpu-ns/key")
 		})
 	}
-}
-
-// benchCPU returns the user+system CPU time this process has used (the
-// merge's fsyncs make its wall time noisy).
-func benchCPU(tb testing.TB) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		tb.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // hostRange returns the hosts from, from+step, ... below to.
