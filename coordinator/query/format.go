@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -183,7 +184,9 @@ func toJSONResult(res *Result, unit int64) jsonResult {
 	return jr
 }
 
-// WriteJSON writes results as InfluxDB 1.x's JSON response body.
+// WriteJSON writes results as InfluxDB 1.x's JSON response body. An
+// answer holding a value JSON cannot carry (±Inf) is written as InfluxDB
+// 1.8 writes it: the error alone, {"error":"json: unsupported value: +Inf"}.
 func WriteJSON(w io.Writer, results []*Result, opts FormatOptions) error {
 	unit, err := epochUnit(opts.Epoch)
 	if err != nil {
@@ -208,9 +211,19 @@ const maxPooledResponse = 1 << 20
 // streamChunk bytes are ready; one holding a value encoding/json refuses
 // (NaN, ±Inf) or one the direct encoder hands to encoding/json is encoded
 // whole first, so that its error still comes before any byte is written.
+// Such an error is then written instead of resp, as InfluxDB 1.8 does
+// (WriteError with encoding/json's message); only a failed write is
+// returned.
 func writeResponse(w io.Writer, resp *jsonResponse, pretty bool) error {
 	if pretty {
-		return encodeJSON(w, resp, true)
+		b, err := json.MarshalIndent(resp, "", "    ")
+		if err != nil {
+			return writeEncodeError(w, err, true)
+		}
+		if _, err := w.Write(append(b, '\n')); err != nil {
+			return fmt.Errorf("write json: %w", err)
+		}
+		return nil
 	}
 	var out io.Writer
 	if encodesDirectly(resp) {
@@ -220,7 +233,7 @@ func writeResponse(w io.Writer, resp *jsonResponse, pretty bool) error {
 	b, err := appendJSONResponse((*buf)[:0], resp, out)
 	switch {
 	case err != nil && out == nil:
-		err = fmt.Errorf("encode json: %w", err)
+		err = writeEncodeError(w, err, false)
 	case err == nil:
 		if _, err = w.Write(b); err != nil {
 			err = fmt.Errorf("write json: %w", err)
@@ -255,6 +268,18 @@ func encodesDirectly(resp *jsonResponse) bool {
 		}
 	}
 	return true
+}
+
+// writeEncodeError writes the failure to encode an answer (nothing of it
+// written) as InfluxDB 1.8 does: {"error": …} with encoding/json's own
+// message ("json: unsupported value: +Inf"), not the wrapping of a
+// MarshalJSON call.
+func writeEncodeError(w io.Writer, err error, pretty bool) error {
+	var unsupported *json.UnsupportedValueError
+	if errors.As(err, &unsupported) {
+		err = unsupported
+	}
+	return WriteError(w, err, pretty)
 }
 
 func encodeJSON(w io.Writer, v any, pretty bool) error {

@@ -378,3 +378,14 @@ func TestInfluxDB18RawNullResults(t *testing.T) {
 	}
 	checkInfluxDB18(t, e, tests)
 }
+
+// TestInfluxDB18InfiniteValue pins the answer holding +Inf (a product
+// past the largest float), which JSON cannot carry: InfluxDB 1.8.10's
+// body is encoding/json's error alone (HTTP 200), not an empty one.
+func TestInfluxDB18InfiniteValue(t *testing.T) {
+	e, _ := newExec(t, query.NewConfig(), "big f=1e200 1000000000\nbig f=2 2000000000\n")
+	checkInfluxDB18(t, e, []influx18Case{
+		{"overflowing product", `SELECT f*f FROM big`, `{"error":"json: unsupported value: +Inf"}`},
+		{"overflowing product beside a finite statement", `SELECT f FROM big; SELECT f*f FROM big`, `{"error":"json: unsupported value: +Inf"}`},
+	})
+}
