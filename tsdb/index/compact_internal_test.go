@@ -16,6 +16,8 @@ import (
 	"github.com/strata-db/strata/tsdb/models"
 )
 
+// mustCreate indexes lp, failing on conflicts or errors, and waits for
+// the background snapshot it may have started, so tests see its files.
 func mustCreate(t testing.TB, ix *Index, lp string) {
 	t.Helper()
 	var p models.Parser
@@ -27,6 +29,7 @@ func mustCreate(t testing.TB, ix *Index, lp string) {
 	if c, err := ix.CreateSeriesAndFields(pts, ids); err != nil || len(c) != 0 {
 		t.Fatalf("create %q: conflicts %v, error %v", lp, c, err)
 	}
+	ix.compactions.Wait()
 }
 
 // state renders the index's whole content for comparisons.
@@ -44,8 +47,9 @@ func state(ix *Index) string {
 		m := ix.measurements[name]
 		fmt.Fprintf(&b, "m %s ids=%v\n", name, m.ids)
 		for _, k := range sortedKeys(m.tags) {
-			for _, v := range sortedKeys(m.tags[k].values) {
-				fmt.Fprintf(&b, "  %s=%s %v\n", k, v, m.postingsOf(m.tags[k].values[v]))
+			values := maps.Collect(m.tags[k].values.all())
+			for _, v := range sortedKeys(values) {
+				fmt.Fprintf(&b, "  %s=%s %v\n", k, v, m.postingsOf(values[v]))
 			}
 		}
 		for _, f := range sortedKeys(m.fields) {
@@ -325,6 +329,7 @@ func TestConcurrentWritesWithSnapshots(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	ix.compactions.Wait()
 	if _, err := os.Stat(filepath.Join(dir, snapshotFileName)); err != nil {
 		t.Fatalf("no snapshot was written: %v", err)
 	}

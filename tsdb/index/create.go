@@ -76,11 +76,7 @@ func (ix *Index) CreateSeriesAndFields(points []models.Point, ids []uint64) (con
 	if complete {
 		return conflicts, nil
 	}
-	conflicts, err = ix.createSlow(points, ids)
-	if err == nil {
-		ix.maybeCompact()
-	}
-	return conflicts, err
+	return ix.createSlow(points, ids)
 }
 
 // checkFields checks p's field types against m's fields under the read
@@ -174,10 +170,13 @@ func (ix *Index) createSlow(points []models.Point, ids []uint64) ([]PointError, 
 		fieldOrder []pendingField
 		newSeries  = map[string]uint32{}
 		seriesList []int // index of the first point of each new series
-		key        []byte
-		logBuf     = ix.scratch[:0]
-		nextID     = ix.nextID
-		limits     = limitCheck{limits: ix.limits}
+		// keys holds the keys of the new series, back to back (keyEnds);
+		// bytes once appended never change, so newSeries aliases them.
+		keys    []byte
+		keyEnds []int
+		logBuf  = ix.scratch[:0]
+		nextID  = ix.nextID
+		limits  = limitCheck{limits: ix.limits}
 	)
 	for i := range points {
 		p := &points[i]
@@ -201,14 +200,18 @@ func (ix *Index) createSlow(points []models.Point, ids []uint64) ([]PointError, 
 			conflict = validKey(p)
 		}
 		var id uint32
+		start := len(keys)
 		if conflict == nil {
-			key = p.AppendSeriesKey(key[:0])
-			if id = ix.series.lookup(key); id == 0 {
-				id = newSeries[string(key)]
+			keys = p.AppendSeriesKey(keys)
+			if id = ix.series.lookup(keys[start:]); id == 0 {
+				id = newSeries[string(keys[start:])]
 			}
 			if id == 0 {
 				conflict = ix.refuse(&limits, p, len(newSeries))
 			}
+		}
+		if id != 0 || conflict != nil {
+			keys = keys[:start] // not a new series
 		}
 		if conflict != nil {
 			ids[i] = 0
@@ -230,13 +233,15 @@ func (ix *Index) createSlow(points []models.Point, ids []uint64) ([]PointError, 
 			}
 		}
 		if id == 0 {
+			key := keys[start:]
 			if nextID > maxSeriesID {
 				return nil, fmt.Errorf("create series %q: %w", key, ErrIndexFull)
 			}
 			id = nextID
 			nextID++
-			newSeries[string(key)] = id
+			newSeries[bytesString(key)] = id
 			seriesList = append(seriesList, i)
+			keyEnds = append(keyEnds, len(keys))
 			logBuf = appendRecord(logBuf, &record{typ: recSeriesCreated, id: uint64(id), key: key})
 		}
 		ids[i] = uint64(id)
@@ -253,13 +258,12 @@ func (ix *Index) createSlow(points []models.Point, ids []uint64) ([]PointError, 
 	for _, pf := range fieldOrder {
 		ix.applyField([]byte(pf.measurement), []byte(pf.field), newFields[pf])
 	}
-	for _, i := range seriesList {
-		key = points[i].AppendSeriesKey(key[:0])
-		if err := ix.applySeries(uint32(ids[i]), key); err != nil {
-			// validKey admitted the point, so its key parses.
-			panic(fmt.Sprintf("BUG: series key %q of a valid point: %v", key, err))
-		}
+	start := 0
+	for k, i := range seriesList {
+		ix.addSeries(uint32(ids[i]), keys[start:keyEnds[k]], &points[i])
+		start = keyEnds[k]
 	}
+	ix.maybeCompact()
 	return conflicts, nil
 }
 

@@ -94,7 +94,7 @@ func (m *measurement) matchTag(e *TagMatch) []uint32 {
 		negate = e.Op == NotEqual
 		emptyMatch = e.Value == ""
 		if tv != nil {
-			if r, ok := tv.values[e.Value]; ok {
+			if r, ok := tv.values.get(e.Value); ok {
 				hit = m.postingsOf(r)
 			}
 		}
@@ -106,7 +106,7 @@ func (m *measurement) matchTag(e *TagMatch) []uint32 {
 		emptyMatch = e.Regex.MatchString("")
 		if tv != nil {
 			var lists [][]uint32
-			for v, r := range tv.values {
+			for v, r := range tv.values.all() {
 				if e.Regex.MatchString(v) {
 					lists = append(lists, m.postingsOf(r))
 				}
@@ -131,8 +131,8 @@ func (m *measurement) withTag(tv *tagValues) []uint32 {
 	if tv == nil {
 		return nil
 	}
-	lists := make([][]uint32, 0, len(tv.values))
-	for _, r := range tv.values {
+	lists := make([][]uint32, 0, tv.values.len())
+	for _, r := range tv.values.all() {
 		lists = append(lists, m.postingsOf(r))
 	}
 	return unionAll(lists)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
 	"math"
 	"slices"
 	"sync"
@@ -54,8 +53,11 @@ type Index struct {
 	compactBytes int64
 	// snapBytes is the size of the snapshot last loaded or written.
 	snapBytes int64
-	// compacting is set while a snapshot is written outside the lock.
+	// compacting is set while a background snapshot runs (compact).
 	compacting bool
+	// compactions counts the background snapshots running (zero or one);
+	// Close waits for them.
+	compactions sync.WaitGroup
 	// limits bound the series writes add (see SetLimits).
 	limits Limits
 	// loading is set while Open replays the snapshot and log: series
@@ -97,7 +99,7 @@ const maxFieldSigs = 4
 
 // tagValues indexes one tag key of a measurement.
 type tagValues struct {
-	values map[string]valueRef
+	values valueMap
 }
 
 // valueRef locates the series of one tag value: the id itself when only one
@@ -156,16 +158,20 @@ func (ix *Index) Discard() error { return ix.close(false) }
 
 func (ix *Index) close(snapshot bool) error {
 	ix.mu.Lock()
-	defer ix.mu.Unlock()
 	if ix.closed {
+		ix.mu.Unlock()
 		return nil
 	}
 	ix.closed = true
+	ix.mu.Unlock()
+	// A background snapshot that has not started gives up once it sees
+	// closed; one under way finishes (the log is still open).
+	ix.compactions.Wait()
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
 	if ix.log == nil {
 		return nil
 	}
-	// A snapshot in progress outside the lock gives up once it sees
-	// closed; the log still holds everything then, as after a failure here.
 	if snapshot && ix.err == nil && !ix.compacting && ix.log.size > closeSnapshotBytes {
 		if err := ix.compactNow(); err != nil {
 			ix.logger.Warn("index snapshot at close failed; the log still holds every change", "dir", ix.dir, "err", err)
@@ -256,8 +262,8 @@ func (ix *Index) TagValues(name, key []byte) [][]byte {
 	if tv == nil {
 		return nil
 	}
-	out := make([][]byte, 0, len(tv.values))
-	for v := range tv.values {
+	out := make([][]byte, 0, tv.values.len())
+	for v := range tv.values.all() {
 		out = append(out, []byte(v))
 	}
 	slices.SortFunc(out, bytes.Compare)
@@ -343,13 +349,59 @@ func (ix *Index) applySeries(id uint32, key []byte) error {
 	return nil
 }
 
+// addSeries adds a new series, created from point p and logged, to memory:
+// id is above every id in the index and key, p's series key, is not in it.
+// The tags are found in the stored key without parsing it (see tagsInKey).
+func (ix *Index) addSeries(id uint32, key []byte, p *models.Point) {
+	ix.series.insert(id, key)
+	stored := ix.series.key(id)
+	name, tags, ok := tagsInKey(ix.tagBuf[:0], stored, p)
+	if !ok {
+		var err error
+		if name, tags, err = models.ParseSeriesKeyAppend(ix.tagBuf[:0], stored); err != nil {
+			// validKey admitted the point, so its key parses.
+			panic(fmt.Sprintf("BUG: series key %q of a valid point: %v", stored, err))
+		}
+	}
+	ix.nextID = max(ix.nextID, id+1)
+	ix.tagBuf = tags[:0]
+	m := ix.measurementFor(name)
+	m.ids = append(m.ids, id)
+	m.addTags(id, tags)
+}
+
+// tagsInKey returns p's measurement and tags as slices of key, p's series
+// key, when no token of it needed escaping (the key is then exactly the
+// tokens and their separators, and they lie at known offsets); ok is false
+// otherwise, and the caller parses the key.
+func tagsInKey(dst models.Tags, key []byte, p *models.Point) (name []byte, tags models.Tags, ok bool) {
+	n := len(p.Measurement)
+	for _, t := range p.Tags {
+		n += 2 + len(t.Key) + len(t.Value)
+	}
+	if n != len(key) {
+		return nil, dst, false // escapes made it longer
+	}
+	off := len(p.Measurement)
+	name = key[:off:off]
+	tags = dst
+	for _, t := range p.Tags {
+		k := key[off+1 : off+1+len(t.Key) : off+1+len(t.Key)]
+		off += 2 + len(t.Key)
+		v := key[off : off+len(t.Value) : off+len(t.Value)]
+		off += len(t.Value)
+		tags = append(tags, models.Tag{Key: k, Value: v})
+	}
+	return name, tags, true
+}
+
 // addTags records the tags of series id in the measurement's postings.
 // The tags must alias the index's key slab (see applySeries).
 func (m *measurement) addTags(id uint32, tags models.Tags) {
 	for _, t := range tags {
 		tv := m.tags[string(t.Key)]
 		if tv == nil {
-			tv = &tagValues{values: make(map[string]valueRef)}
+			tv = &tagValues{}
 			m.tags[bytesString(t.Key)] = tv
 		}
 		m.addPosting(tv, t.Value, id)
@@ -398,10 +450,8 @@ func (ix *Index) buildPostings() {
 // rate projects for all total series (at most total entries).
 func (m *measurement) presizeTags(seen, total int) {
 	for _, tv := range m.tags {
-		if n := len(tv.values); n*2 > seen {
-			sized := make(map[string]valueRef, n*total/seen)
-			maps.Copy(sized, tv.values)
-			tv.values = sized
+		if n := tv.values.len(); n*2 > seen {
+			tv.values.reserve(n * total / seen)
 		}
 	}
 }
@@ -458,13 +508,13 @@ func (ix *Index) applyDropSeries(ids []uint32) {
 			if tv == nil {
 				continue
 			}
-			r, ok := tv.values[string(t.Value)]
+			r, ok := tv.values.get(bytesString(t.Value))
 			if !ok {
 				continue
 			}
 			if one, inline := r.inline(); inline {
 				if one == id {
-					delete(tv.values, string(t.Value))
+					tv.values.delete(bytesString(t.Value))
 					d.touched = append(d.touched, touchedValue{key: string(t.Key)})
 				}
 				continue
@@ -489,16 +539,16 @@ func (ix *Index) applyDropSeries(ids []uint32) {
 			}
 			// A value is touched once per dropped series that had it; act
 			// only while it still refers to its list.
-			if r, ok := tv.values[tc.value]; ok && r == tc.ref {
+			if r, ok := tv.values.get(tc.value); ok && r == tc.ref {
 				switch l := d.m.lists[uint32(tc.ref)]; len(l) {
 				case 0:
-					delete(tv.values, tc.value)
+					tv.values.delete(tc.value)
 				case 1:
-					tv.values[tc.value] = inlineRef | valueRef(l[0])
+					tv.values.set(tc.value, inlineRef|valueRef(l[0]))
 					d.m.lists[uint32(tc.ref)] = nil
 				}
 			}
-			if len(tv.values) == 0 {
+			if tv.values.len() == 0 {
 				delete(d.m.tags, tc.key)
 			}
 		}

@@ -89,10 +89,10 @@ func (ix *Index) refuse(lc *limitCheck, p *models.Point, pending int) error {
 		n := 0
 		if m != nil {
 			if tv := m.tags[string(t.Key)]; tv != nil {
-				if _, ok := tv.values[string(t.Value)]; ok {
+				if _, ok := tv.values.get(bytesString(t.Value)); ok {
 					continue
 				}
-				n = len(tv.values)
+				n = tv.values.len()
 			}
 		}
 		k := [3]string{string(p.Measurement), string(t.Key), string(t.Value)}

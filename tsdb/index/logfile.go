@@ -207,30 +207,46 @@ func (ix *Index) applyRecord(r *record) error {
 	return nil
 }
 
-// maybeCompact folds the log into a snapshot when the log has grown past
-// compactBytes. It is called without ix.mu held, by the writer whose batch
-// pushed the log over the limit: that writer waits for the snapshot, other
-// writers and readers do not, because the snapshot is encoded under the
-// lock but written and fsynced outside it (see switchLog for the
-// hand-over).
+// maybeCompact starts folding the log into a snapshot in the background
+// (compact) when the log has grown past compactBytes, or past the last
+// snapshot's size when that is larger. The caller holds ix.mu; the writer
+// whose batch pushed the log over the limit does not wait for the snapshot.
 func (ix *Index) maybeCompact() {
-	ix.mu.Lock()
 	if ix.closed || ix.err != nil || ix.compacting || ix.log.size <= max(ix.compactBytes, ix.snapBytes) {
-		ix.mu.Unlock()
 		return
 	}
 	ix.compacting = true
-	snap := ix.encodeSnapshot()
-	off := ix.log.size
-	ix.mu.Unlock()
+	ix.compactions.Add(1)
+	go ix.compact()
+}
 
-	err := snap.writeFile(filepath.Join(ix.dir, snapshotFileName+tmpSuffix))
+// compact writes a snapshot and hands the log over to a new one (see
+// switchLog). It encodes under the read lock, so reads and writes of
+// existing series go on (new series wait), and writes and fsyncs the file
+// without the lock. Until the hand-over the log holds every change, so a
+// crash at any point loses nothing.
+func (ix *Index) compact() {
+	defer ix.compactions.Done()
+	ix.mu.RLock()
+	closed := ix.closed
+	var snap *snapshotBuf
+	var off int64
+	if !closed {
+		snap = ix.encodeSnapshot()
+		off = ix.log.size
+	}
+	ix.mu.RUnlock()
+
+	err := ErrClosed
+	if !closed {
+		err = snap.writeFile(filepath.Join(ix.dir, snapshotFileName+tmpSuffix))
+	}
 
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	ix.compacting = false
-	if err == nil && ix.closed {
-		err = ErrClosed
+	if err == nil && ix.err != nil {
+		err = fmt.Errorf("index log failed during the snapshot: %w", ix.err)
 	}
 	if err == nil {
 		if err = ix.switchLog(off); err != nil {

@@ -102,21 +102,20 @@ func insertSorted(a []uint32, id uint32) []uint32 {
 
 // addPosting records that series id has tag value v in tv.
 func (m *measurement) addPosting(tv *tagValues, v []byte, id uint32) {
-	r, ok := tv.values[string(v)]
-	if !ok {
-		tv.values[bytesString(v)] = inlineRef | valueRef(id)
+	e, added := tv.values.entry(bytesString(v))
+	if added {
+		e.ref = inlineRef | valueRef(id)
 		return
 	}
-	if one, inline := r.inline(); inline {
+	if one, inline := e.ref.inline(); inline {
 		if one == id {
 			return
 		}
-		li := valueRef(len(m.lists))
+		e.ref = valueRef(len(m.lists))
 		m.lists = append(m.lists, insertSorted([]uint32{one}, id))
-		tv.values[bytesString(v)] = li
 		return
 	}
-	m.lists[r] = insertSorted(m.lists[r], id)
+	m.lists[e.ref] = insertSorted(m.lists[e.ref], id)
 }
 
 // postingsOf returns the series of a tag value. The result may alias index

@@ -116,7 +116,7 @@ func (ix *Index) encodeSnapshot() *snapshotBuf {
 		for _, key := range slices.Sorted(maps.Keys(m.tags)) {
 			tv := m.tags[key]
 			flush := func() {
-				add(&record{typ: recTagValues, measurement: m.name, field: []byte(key), id: uint64(len(tv.values)), entries: entries})
+				add(&record{typ: recTagValues, measurement: m.name, field: []byte(key), id: uint64(tv.values.len()), entries: entries})
 				entries = entries[:0]
 			}
 			entries = entries[:0]
@@ -156,14 +156,21 @@ type snapValue struct {
 
 // valuesByFirstID returns tv's values ordered by their first series, so
 // that Open reads the keys holding them (see appendTagValue) in order.
+// Values are added when their first series is, in id order, so they are
+// in that order already unless drops moved them: only then is there
+// anything to sort.
 func (m *measurement) valuesByFirstID(tv *tagValues) []snapValue {
-	out := make([]snapValue, 0, len(tv.values))
-	for v, ref := range tv.values {
+	out := make([]snapValue, 0, tv.values.len())
+	sorted := true
+	for v, ref := range tv.values.all() {
 		sv := snapValue{value: v, ref: ref}
 		sv.first = m.postingsIn(ref, sv.one[:0])[0]
+		sorted = sorted && (len(out) == 0 || out[len(out)-1].first < sv.first)
 		out = append(out, sv)
 	}
-	slices.SortFunc(out, func(a, b snapValue) int { return cmp.Compare(a.first, b.first) })
+	if !sorted {
+		slices.SortFunc(out, func(a, b snapValue) int { return cmp.Compare(a.first, b.first) })
+	}
 	return out
 }
 
@@ -381,7 +388,8 @@ func (ld *snapshotLoad) loadTagValues(m *measurement, key []byte, size int, p []
 	}
 	tv := m.tags[string(key)]
 	if tv == nil {
-		tv = &tagValues{values: make(map[string]valueRef, size)}
+		tv = &tagValues{}
+		tv.values.reserve(size)
 		m.tags[string(key)] = tv
 	}
 	var one [1]uint32 // an inline id's list, without an allocation per value
@@ -419,8 +427,7 @@ func (ld *snapshotLoad) loadTagValues(m *measurement, key []byte, size int, p []
 			ref, list = valueRef(len(m.lists)), len(m.lists)
 			m.lists = append(m.lists, ids)
 		}
-		n := len(tv.values)
-		if tv.values[vs] = ref; len(tv.values) == n {
+		if !tv.values.set(vs, ref) {
 			return fmt.Errorf("value %q twice: %w", v, ErrCorrupt)
 		}
 		ld.lastTags, ld.lastList = tv, list

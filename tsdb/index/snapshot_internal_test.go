@@ -121,12 +121,12 @@ func TestSnapshotStoresPostings(t *testing.T) {
 	if got := state(loaded); got != want {
 		t.Errorf("snapshot replayed alone:\ngot:\n%s\nwant:\n%s", got, want)
 	}
-	if len(loaded.measurements["cpu"].tags["host"].values) == 0 {
+	if loaded.measurements["cpu"].tags["host"].values.len() == 0 {
 		t.Fatal("no host postings loaded")
 	}
 	// Values stored as places in series keys alias the key slab again.
 	cpu := loaded.measurements["cpu"]
-	for v, r := range cpu.tags["host"].values {
+	for v, r := range cpu.tags["host"].values.all() {
 		id, _ := r.inline()
 		if _, ok := loaded.offsetInKey(v, id); !ok && v != "h0" {
 			t.Errorf("host value %q of series %d does not alias its key", v, id)
