@@ -366,8 +366,8 @@ func TestLogFailureIsSticky(t *testing.T) {
 	if _, err := ix.CreateSeriesAndFields(pts, make([]uint64, 1)); err == nil {
 		t.Fatalf("create with a broken log: got nil error")
 	}
-	if _, ok := ix.SeriesID([]byte("cpu,host=b")); ok {
-		t.Errorf("series of a failed write is visible")
+	if _, ok := ix.SeriesID([]byte("cpu,host=b")); ok || ix.SeriesN() != 1 {
+		t.Errorf("series of a failed write is visible (found %v, SeriesN %d)", ok, ix.SeriesN())
 	}
 	pts, _ = p.Parse([]byte("cpu,host=c usage=1 1"), 1, 1)
 	if _, err := ix.CreateSeriesAndFields(pts, make([]uint64, 1)); err == nil {
@@ -530,8 +530,8 @@ func openFuzzed(t *testing.T, name string, b []byte) (*Index, string) {
 }
 
 // TestLogGrowsToSnapshotSize checks that after a snapshot larger than
-// compactBytes the log may grow to the snapshot's size before the next
-// one (a burst of new series no longer re-encodes the whole index every
+// compactBytes the log may grow to snapshotGrowth times the snapshot's
+// size before the next one (a burst of new series no longer re-encodes the whole index every
 // compactBytes of log), that the next snapshot comes once it does, and
 // that a reopen loads the snapshot's size as the limit.
 func TestLogGrowsToSnapshotSize(t *testing.T) {
@@ -564,9 +564,10 @@ func TestLogGrowsToSnapshotSize(t *testing.T) {
 		defer ix.mu.RUnlock()
 		return ix.log.size
 	}
-	// Past compactBytes, under the snapshot's size: no snapshot.
+	// Past compactBytes, under snapshotGrowth times the snapshot's size:
+	// no snapshot.
 	next := 2000
-	for logSize() <= 2*limit {
+	for logSize() <= st.Size()+limit {
 		mustCreate(t, ix, series(next, 10))
 		next += 10
 		if st2, err := os.Stat(snapPath); err != nil || !os.SameFile(st, st2) {
@@ -583,13 +584,13 @@ func TestLogGrowsToSnapshotSize(t *testing.T) {
 	if st2, err := os.Stat(snapPath); err != nil || !os.SameFile(st, st2) {
 		t.Fatalf("snapshot rewritten after reopen with a log of %d bytes (snapshot %d bytes): %v", logSize(), st.Size(), err)
 	}
-	// Past the snapshot's size: the next snapshot.
-	for logSize() <= st.Size() && logSize() > limit {
+	// Past snapshotGrowth times the snapshot's size: the next snapshot.
+	for logSize() <= snapshotGrowth*st.Size() && logSize() > limit {
 		mustCreate(t, ix, series(next, 50))
 		next += 50
 	}
 	if st2, err := os.Stat(snapPath); err != nil || os.SameFile(st, st2) {
-		t.Fatalf("no new snapshot once the log passed the snapshot's %d bytes: %v", st.Size(), err)
+		t.Fatalf("no new snapshot once the log passed %d times the snapshot's %d bytes: %v", snapshotGrowth, st.Size(), err)
 	}
 	if got := logSize(); got != int64(len(logMagic)) {
 		t.Errorf("log after the snapshot: %d bytes; want just its header", got)

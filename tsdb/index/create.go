@@ -154,8 +154,11 @@ type pendingField struct {
 
 // createSlow is CreateSeriesAndFields when something must be created: under
 // the write lock it resolves every point again, logs what is new with one
-// fsync, then applies it to memory.
-func (ix *Index) createSlow(points []models.Point, ids []uint64) ([]PointError, error) {
+// fsync, then applies it to memory. A new series goes into the key table
+// as soon as it is found, so that later points of the batch find it there;
+// if the batch then fails, those entries are removed again (nobody saw
+// them: the lock is held throughout).
+func (ix *Index) createSlow(points []models.Point, ids []uint64) (_ []PointError, err error) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	if ix.closed {
@@ -168,57 +171,48 @@ func (ix *Index) createSlow(points []models.Point, ids []uint64) ([]PointError, 
 		conflicts  []PointError
 		newFields  = map[pendingField]models.FieldType{}
 		fieldOrder []pendingField
-		newSeries  = map[string]uint32{}
 		seriesList []int // index of the first point of each new series
-		// keys holds the keys of the new series, back to back (keyEnds);
-		// bytes once appended never change, so newSeries aliases them.
-		keys    []byte
-		keyEnds []int
-		logBuf  = ix.scratch[:0]
-		nextID  = ix.nextID
-		limits  = limitCheck{limits: ix.limits}
+		key        []byte
+		logBuf     = ix.scratch[:0]
+		nextID     = ix.nextID
+		limits     = limitCheck{limits: ix.limits}
 	)
+	defer func() {
+		if err != nil {
+			for _, i := range seriesList {
+				ix.series.remove(uint32(ids[i]))
+			}
+		}
+	}()
 	for i := range points {
 		p := &points[i]
 		m := ix.measurements[string(p.Measurement)]
 		var conflict error
-		for j := range p.Fields {
-			f := &p.Fields[j]
-			t, ok := models.FieldTypeUnknown, false
-			if m != nil {
-				t, ok = m.fields[string(f.Key)]
-			}
-			if !ok {
-				t, ok = newFields[pendingField{string(p.Measurement), string(f.Key)}]
-			}
-			if ok && t != f.Value.Type {
-				conflict = &FieldConflictError{Measurement: string(p.Measurement), Field: string(f.Key), Existing: t, Got: f.Value.Type}
-				break
-			}
+		// Usually every field exists: the field-key lists cached for the
+		// hot path say so in a few comparisons.
+		fieldsExist := false
+		if m != nil {
+			conflict, fieldsExist = m.checkFields(p)
+		}
+		if !fieldsExist {
+			conflict = checkNewFields(m, p, newFields)
 		}
 		if conflict == nil {
 			conflict = validKey(p)
 		}
 		var id uint32
-		start := len(keys)
 		if conflict == nil {
-			keys = p.AppendSeriesKey(keys)
-			if id = ix.series.lookup(keys[start:]); id == 0 {
-				id = newSeries[string(keys[start:])]
+			key = p.AppendSeriesKey(key[:0])
+			if id = ix.series.lookup(key); id == 0 {
+				conflict = ix.refuse(&limits, p)
 			}
-			if id == 0 {
-				conflict = ix.refuse(&limits, p, len(newSeries))
-			}
-		}
-		if id != 0 || conflict != nil {
-			keys = keys[:start] // not a new series
 		}
 		if conflict != nil {
 			ids[i] = 0
 			conflicts = append(conflicts, PointError{Index: i, Err: conflict})
 			continue
 		}
-		for j := range p.Fields {
+		for j := 0; !fieldsExist && j < len(p.Fields); j++ {
 			f := &p.Fields[j]
 			if m != nil {
 				if _, ok := m.fields[string(f.Key)]; ok {
@@ -233,15 +227,13 @@ func (ix *Index) createSlow(points []models.Point, ids []uint64) ([]PointError, 
 			}
 		}
 		if id == 0 {
-			key := keys[start:]
 			if nextID > maxSeriesID {
 				return nil, fmt.Errorf("create series %q: %w", key, ErrIndexFull)
 			}
 			id = nextID
 			nextID++
-			newSeries[bytesString(key)] = id
+			ix.series.insert(id, key)
 			seriesList = append(seriesList, i)
-			keyEnds = append(keyEnds, len(keys))
 			logBuf = appendRecord(logBuf, &record{typ: recSeriesCreated, id: uint64(id), key: key})
 		}
 		ids[i] = uint64(id)
@@ -258,13 +250,30 @@ func (ix *Index) createSlow(points []models.Point, ids []uint64) ([]PointError, 
 	for _, pf := range fieldOrder {
 		ix.applyField([]byte(pf.measurement), []byte(pf.field), newFields[pf])
 	}
-	start := 0
-	for k, i := range seriesList {
-		ix.addSeries(uint32(ids[i]), keys[start:keyEnds[k]], &points[i])
-		start = keyEnds[k]
+	for _, i := range seriesList {
+		ix.addSeries(uint32(ids[i]), &points[i])
 	}
 	ix.maybeCompact()
 	return conflicts, nil
+}
+
+// checkNewFields returns the first field of p whose type differs from the
+// field's type in m (which may be nil) or in the batch so far (newFields).
+func checkNewFields(m *measurement, p *models.Point, newFields map[pendingField]models.FieldType) error {
+	for j := range p.Fields {
+		f := &p.Fields[j]
+		t, ok := models.FieldTypeUnknown, false
+		if m != nil {
+			t, ok = m.fields[string(f.Key)]
+		}
+		if !ok {
+			t, ok = newFields[pendingField{string(p.Measurement), string(f.Key)}]
+		}
+		if ok && t != f.Value.Type {
+			return &FieldConflictError{Measurement: string(p.Measurement), Field: string(f.Key), Existing: t, Got: f.Value.Type}
+		}
+	}
+	return nil
 }
 
 // validKey checks what a stored series key needs to parse back into the

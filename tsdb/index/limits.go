@@ -72,11 +72,12 @@ type limitCheck struct {
 	seen      map[[3]string]struct{}
 }
 
-// refuse returns why the new series of p may not be created, or nil;
-// pending is the number of series the batch creates before it. When it
-// returns nil, p's new tag values count against later points.
-func (ix *Index) refuse(lc *limitCheck, p *models.Point, pending int) error {
-	if limit := lc.limits.MaxSeries; limit > 0 && ix.series.live+pending >= limit {
+// refuse returns why the new series of p may not be created, or nil. The
+// series the batch creates before p are in the key table already (see
+// createSlow). When it returns nil, p's new tag values count against later
+// points.
+func (ix *Index) refuse(lc *limitCheck, p *models.Point) error {
+	if limit := lc.limits.MaxSeries; limit > 0 && ix.series.live >= limit {
 		return &MaxSeriesError{Limit: limit}
 	}
 	limit := lc.limits.MaxValuesPerTag

@@ -212,7 +212,7 @@ func (ix *Index) applyRecord(r *record) error {
 // snapshot's size when that is larger. The caller holds ix.mu; the writer
 // whose batch pushed the log over the limit does not wait for the snapshot.
 func (ix *Index) maybeCompact() {
-	if ix.closed || ix.err != nil || ix.compacting || ix.log.size <= max(ix.compactBytes, ix.snapBytes) {
+	if ix.closed || ix.err != nil || ix.compacting || ix.log.size <= max(ix.compactBytes, snapshotGrowth*ix.snapBytes) {
 		return
 	}
 	ix.compacting = true
