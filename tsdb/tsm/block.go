@@ -137,6 +137,15 @@ func (r *Reader) ReadArray(m BlockMeta, arr *Array) error {
 // and the caller keeps its times ascending), decoding the timestamps
 // through memo (nil for none). On error arr keeps its earlier values.
 func (r *Reader) AppendArrayMemo(m BlockMeta, arr *Array, memo *TimesMemo) error {
+	if m.Inline() {
+		if arr.Len() == 0 {
+			arr.Reset(m.inline)
+		} else if arr.Type != m.inline {
+			return &CorruptError{Path: r.path, Offset: 0, Reason: fmt.Sprintf("block of type %s read into %s values", m.inline, arr.Type)}
+		}
+		m.appendInline(arr)
+		return nil
+	}
 	b, err := r.ReadBlock(m)
 	if err != nil {
 		return err
@@ -161,6 +170,13 @@ func (r *Reader) AppendArrayMemo(m BlockMeta, arr *Array, memo *TimesMemo) error
 // values of a time range needs. A block whose header or timestamps
 // disagree with m is reported as corrupt (dst returned as it came).
 func (r *Reader) AppendTimes(dst []int64, m BlockMeta) ([]int64, error) {
+	if m.Inline() {
+		dst = append(dst, m.MinTime)
+		if m.Count == 2 {
+			dst = append(dst, m.MaxTime)
+		}
+		return dst, nil
+	}
 	b, err := r.ReadBlock(m)
 	if err != nil {
 		return dst, err
@@ -179,6 +195,25 @@ func (r *Reader) AppendTimes(dst []int64, m BlockMeta) ([]int64, error) {
 		return dst[:n0], &CorruptError{Path: r.path, Offset: m.Offset, Reason: "block contents disagree with index entry"}
 	}
 	return dst, nil
+}
+
+// appendInline appends the values of an inline block (m.Inline()) to
+// arr, of m's type: First at MinTime and, for two values, Last at MaxTime.
+func (m *BlockMeta) appendInline(arr *Array) {
+	vals := [2]uint64{m.Stats.First, m.Stats.Last}
+	for i, v := range vals[:m.Count] {
+		arr.Timestamps = append(arr.Timestamps, [2]int64{m.MinTime, m.MaxTime}[i])
+		switch m.inline {
+		case models.FieldTypeFloat:
+			arr.Floats = append(arr.Floats, math.Float64frombits(v))
+		case models.FieldTypeInteger:
+			arr.Integers = append(arr.Integers, int64(v))
+		case models.FieldTypeUnsigned:
+			arr.Unsigneds = append(arr.Unsigneds, v)
+		case models.FieldTypeBoolean:
+			arr.Booleans = append(arr.Booleans, v != 0)
+		}
+	}
 }
 
 // ComputeMeta returns the time range, count and statistics of arr, which
@@ -272,6 +307,9 @@ func (w *Writer) WriteValues(series, field []byte, arr *Array) error {
 
 // writeArray encodes and writes one block of already validated values.
 func (w *Writer) writeArray(series, field []byte, arr *Array) error {
+	if inlineEntry(arr.Type, arr.Len(), w.version) {
+		return w.WriteBlock(series, field, arr.Type, ComputeMeta(arr), nil)
+	}
 	var err error
 	w.scratch, err = EncodeBlock(w.scratch[:0], arr)
 	if err != nil {

@@ -12,13 +12,23 @@ import (
 const (
 	// Version is the format version this package writes. Version 2
 	// stores the statistics of a numeric block of one or two values as
-	// those values (see appendEntry); readers read versions 1 and 2.
-	Version = 2
+	// those values (see appendEntry); version 3 keeps such blocks (and
+	// boolean ones) in the index entry only, and encodes each key's first
+	// entry against the previous key of its series. Readers read versions
+	// 1 to 3.
+	Version = 3
 
 	// smallStatsVersion is the first version whose numeric blocks of at
 	// most smallStatsMax values store their values instead of statistics.
 	smallStatsVersion = 2
 	smallStatsMax     = 2
+
+	// inlineVersion is the first version whose blocks of at most
+	// smallStatsMax values of any type but string have no bytes in the
+	// data area: their index entry holds the values (see appendEntry),
+	// and whose keys after the first of a series encode their first
+	// MinTime against the previous key's (see entryState).
+	inlineVersion = 3
 
 	// MaxPointsPerBlock is the number of values WriteValues and Merge put
 	// into each block (the last block of a key may hold fewer).
@@ -48,7 +58,20 @@ type BlockMeta struct {
 	Offset  int64 // file offset of the block (its CRC); set by the Writer
 	Size    int64 // bytes of the block including its 4-byte CRC; set by the Writer
 	Stats   Stats // value statistics; meaning depends on the column type
+
+	// inline is the column type of a block whose values are its index
+	// entry's (format version 3, at most smallStatsMax values, not
+	// string): it has no bytes in the file, Offset and Size are 0.
+	// FieldTypeUnknown for a block stored in the data area.
+	inline models.FieldType
 }
+
+// Inline reports whether the block's values live in its index entry
+// rather than in the file's data area (format version 3 stores blocks of
+// one or two values of any type but string so): Offset and Size are 0,
+// Reader.ReadBlock encodes the block from the entry, and Writer.WriteBlock
+// takes such a meta without the block bytes.
+func (m *BlockMeta) Inline() bool { return m.inline != models.FieldTypeUnknown }
 
 // Stats are a block's value statistics. Each field holds a value in the
 // encoding of models.Value.N: float64 bits for floats, int64 (two's
@@ -137,11 +160,13 @@ func appendHeader(dst []byte, version byte) []byte {
 }
 
 // knownVersion reports whether v is a version this package reads.
-func knownVersion(v byte) bool { return v == 1 || v == Version }
+func knownVersion(v byte) bool { return v >= 1 && v <= Version }
 
 // entryState carries what an entry is encoded against: the previous
 // entry of the same column. The zero value is the state before the first
-// entry. Time gaps, spans and counts are stored as differences from the
+// entry of a key, except that from version 3 a key other than the first
+// of its series starts from keyState(the previous key's first MinTime).
+// Time gaps, spans and counts are stored as differences from the
 // previous entry's (delta-of-delta), so regular series cost one byte each.
 type entryState struct {
 	maxTime int64  // previous MaxTime
@@ -151,10 +176,28 @@ type entryState struct {
 	count   uint64 // previous Count
 }
 
-// next records m as the previous entry.
-func (st *entryState) next(m *BlockMeta, gap uint64) {
-	st.maxTime, st.end, st.gap = m.MaxTime, m.Offset+m.Size, gap
+// keyState returns the state before a key's first entry: base is the
+// first MinTime of the previous key of the same series in version 3 (0
+// for the first key of a series, and in older versions). The fields of a
+// series usually share their timestamps, so the first entry's gap takes
+// one byte instead of nine.
+func keyState(base int64) entryState { return entryState{maxTime: base} }
+
+// next records m as the previous entry; an inline entry (no bytes in the
+// data area) leaves the previous block end as it was.
+func (st *entryState) next(m *BlockMeta, gap uint64, inline bool) {
+	st.maxTime, st.gap = m.MaxTime, gap
+	if !inline {
+		st.end = m.Offset + m.Size
+	}
 	st.span, st.count = uint64(m.MaxTime)-uint64(m.MinTime), uint64(m.Count)
+}
+
+// firstMinTime returns the MinTime of the first entry in raw (a key's
+// entries, already validated) of a key whose state started at base.
+func firstMinTime(raw []byte, base int64) int64 {
+	d := newDecoder(raw)
+	return int64(uint64(base) + uint64(d.varint()))
 }
 
 // appendEntry encodes m against st (and advances st), using the statistics
@@ -163,18 +206,23 @@ func (st *entryState) next(m *BlockMeta, gap uint64) {
 // last) value instead of its statistics, which readers recompute from
 // them: the five statistics of a one-value float block were 40 of the
 // ~60 bytes of its entry, and a burst of new series writes one such block
-// per (series, field) in every file (issue 17).
+// per (series, field) in every file (issue 17). From version 3 such a
+// block (and a boolean one) has no bytes in the data area, so its entry
+// has no offset and size: the entry is the block.
 func appendEntry(dst []byte, typ models.FieldType, m *BlockMeta, st *entryState, version byte) []byte {
 	gap := uint64(m.MinTime) - uint64(st.maxTime)
 	span := uint64(m.MaxTime) - uint64(m.MinTime)
 	dst = binary.AppendVarint(dst, int64(gap-st.gap))
 	dst = binary.AppendVarint(dst, int64(span-st.span))
 	dst = binary.AppendVarint(dst, int64(uint64(m.Count)-st.count))
-	dst = binary.AppendUvarint(dst, uint64(m.Offset-st.end))
-	dst = binary.AppendUvarint(dst, uint64(m.Size))
-	st.next(m, gap)
+	inline := inlineEntry(typ, m.Count, version)
+	if !inline {
+		dst = binary.AppendUvarint(dst, uint64(m.Offset-st.end))
+		dst = binary.AppendUvarint(dst, uint64(m.Size))
+	}
+	st.next(m, gap, inline)
 	s := &m.Stats
-	if smallStats(typ, m.Count, version) {
+	if inline || smallStats(typ, m.Count, version) {
 		return appendSmallStats(dst, typ, m.Count, s)
 	}
 	switch typ {
@@ -207,9 +255,24 @@ func smallStats(typ models.FieldType, count int, version byte) bool {
 		(typ == models.FieldTypeFloat || typ == models.FieldTypeInteger || typ == models.FieldTypeUnsigned)
 }
 
+// inlineEntry reports whether a block of typ holding count values lives
+// in its index entry, without bytes in the data area, in file format
+// version.
+func inlineEntry(typ models.FieldType, count int, version byte) bool {
+	return version >= inlineVersion && count <= smallStatsMax && typ != models.FieldTypeString
+}
+
 // appendSmallStats appends the values of a block of count (1 or 2)
-// values, given its statistics: First, and Last if count is 2.
+// values, given its statistics: First, and Last if count is 2. A boolean
+// block's values take one byte: bit 0 First, bit 1 Last (count 2).
 func appendSmallStats(dst []byte, typ models.FieldType, count int, s *Stats) []byte {
+	if typ == models.FieldTypeBoolean {
+		c := byte(s.First & 1)
+		if count == 2 {
+			c |= byte(s.Last&1) << 1
+		}
+		return append(dst, c)
+	}
 	vals := [2]uint64{s.First, s.Last}
 	for _, v := range vals[:count] {
 		switch typ {
@@ -227,6 +290,15 @@ func appendSmallStats(dst []byte, typ models.FieldType, count int, s *Stats) []b
 // readSmallStats reads what appendSmallStats wrote and sets s to the
 // statistics ComputeMeta gives for those values.
 func (d *decoder) readSmallStats(typ models.FieldType, count int, s *Stats) {
+	if typ == models.FieldTypeBoolean {
+		c := d.byte()
+		if c>>count != 0 {
+			d.ok = false
+		}
+		first, last := uint64(c&1), uint64(c>>(count-1)&1)
+		*s = Stats{Min: first & last, Max: first | last, First: first, Last: last}
+		return
+	}
 	var vals [2]uint64
 	for i := range count {
 		switch typ {
@@ -250,6 +322,23 @@ func (d *decoder) readSmallStats(typ models.FieldType, count int, s *Stats) {
 		lo, hi, sum := intStats(vals[:count])
 		*s = Stats{Min: lo, Max: hi, Sum: sum, First: vals[0], Last: vals[count-1]}
 	}
+}
+
+// readInlineEntry is readEntry of an entry whose block it holds (version
+// 3, see inlineEntry), after the time gap, span and count. Its values
+// must have distinct times: one value spans nothing, two span something.
+func (d *decoder) readInlineEntry(typ models.FieldType, m *BlockMeta, st *entryState, first bool, gap, span uint64, count int) bool {
+	m.MinTime = int64(uint64(st.maxTime) + gap)
+	if (!first && m.MinTime <= st.maxTime) || (count == 1) != (span == 0) ||
+		span > uint64(math.MaxInt64)-uint64(m.MinTime) {
+		d.ok = false
+		return false
+	}
+	m.MaxTime = int64(uint64(m.MinTime) + span)
+	m.Count, m.Offset, m.Size, m.inline = count, 0, 0, typ
+	st.next(m, gap, true)
+	d.readSmallStats(typ, count, &m.Stats)
+	return d.ok
 }
 
 // decoder reads varints and fixed-size fields from an untrusted byte slice.
@@ -333,10 +422,16 @@ func (d *decoder) readEntry(typ models.FieldType, m *BlockMeta, st *entryState, 
 	gap := st.gap + uint64(d.varint())
 	span := st.span + uint64(d.varint())
 	count := st.count + uint64(d.varint())
+	if !d.ok || count == 0 || count > MaxBlockValues {
+		d.ok = false
+		return false
+	}
+	if inlineEntry(typ, int(count), version) {
+		return d.readInlineEntry(typ, m, st, first, gap, span, int(count))
+	}
 	off := d.uvarint()
 	size := d.uvarint()
-	if !d.ok || count == 0 || count > MaxBlockValues ||
-		size <= crcSize || size > uint64(dataEnd) || off > uint64(dataEnd) {
+	if !d.ok || size <= crcSize || size > uint64(dataEnd) || off > uint64(dataEnd) {
 		d.ok = false
 		return false
 	}
@@ -355,11 +450,12 @@ func (d *decoder) readEntry(typ models.FieldType, m *BlockMeta, st *entryState, 
 	m.MaxTime = int64(uint64(m.MinTime) + span)
 	m.Offset = st.end + int64(off)
 	m.Count, m.Size = int(count), int64(size)
+	m.inline = models.FieldTypeUnknown
 	if m.Offset < headerSize || m.Offset > dataEnd-m.Size {
 		d.ok = false
 		return false
 	}
-	st.next(m, gap)
+	st.next(m, gap, false)
 	s := &m.Stats
 	*s = Stats{}
 	if smallStats(typ, m.Count, version) {

@@ -5,6 +5,7 @@ import (
 	"hash/crc32"
 	"os"
 	"path/filepath"
+	"sort"
 	"testing"
 
 	"github.com/strata-db/strata/tsdb/models"
@@ -14,7 +15,9 @@ import (
 // Open, skipping the file system so the fuzzer runs fast) and reads every
 // block: it must never panic, and every error must wrap ErrCorrupt.
 func FuzzOpen(f *testing.F) {
-	f.Add(fuzzSeedFile(f))
+	for v := byte(1); v <= Version; v++ {
+		f.Add(fuzzSeedFile(f, v))
+	}
 	f.Add([]byte("STSM\x01\x00\x00\x00"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if len(b) > 1<<16 {
@@ -40,27 +43,30 @@ func FuzzOpen(f *testing.F) {
 	})
 }
 
-// fuzzSeedFile returns a small valid file with every type.
-func fuzzSeedFile(f *testing.F) []byte {
+// fuzzSeedFile returns a small valid file of format version with keys of
+// one, two and three values of every type (in version 3 the first two are
+// inline entries).
+func fuzzSeedFile(f *testing.F, version byte) []byte {
 	path := filepath.Join(f.TempDir(), "seed.tsm")
-	w, err := NewWriter(path)
+	w, err := newWriter(path, version)
 	if err != nil {
 		f.Fatalf("NewWriter: got error %v; want nil", err)
 	}
 	types := []models.FieldType{models.FieldTypeFloat, models.FieldTypeInteger, models.FieldTypeUnsigned, models.FieldTypeString, models.FieldTypeBoolean}
-	for i, typ := range types {
+	for k := range 3 * len(types) {
+		series, typ, n := k/5, types[k/3], 1+k%3
 		a := Array{Type: typ}
-		for j := range 3 {
-			v := models.Value{Type: typ, N: uint64(j * i)}
+		for j := range n {
+			v := models.Value{Type: typ, N: uint64(j * k)}
 			if typ == models.FieldTypeBoolean {
 				v.N &= 1
 			}
 			if typ == models.FieldTypeString {
 				v.S = []byte("x")
 			}
-			_ = a.Append(int64(j*10+i), v)
+			_ = a.Append(int64(j*10+k), v)
 		}
-		if err := w.WriteValues([]byte("s"), []byte{'a' + byte(i)}, &a); err != nil {
+		if err := w.WriteValues([]byte{'s', '0' + byte(series)}, []byte{'a' + byte(k)}, &a); err != nil {
 			f.Fatalf("WriteValues: got error %v; want nil", err)
 		}
 	}
@@ -79,7 +85,7 @@ func fuzzSeedFile(f *testing.F) []byte {
 // decoder behind the CRC. It must never panic; errors wrap ErrCorrupt; an
 // accepted index only yields blocks inside the data area.
 func FuzzIndex(f *testing.F) {
-	seed := fuzzSeedFile(f)
+	seed := fuzzSeedFile(f, Version)
 	ft, _ := parseFooter(seed[len(seed)-footerSize:])
 	f.Add(seed[headerSize:ft.indexOffset], seed[ft.indexOffset:ft.indexOffset+ft.indexSize],
 		ft.seriesCount, ft.keyCount, ft.minTime, ft.maxTime)
@@ -107,8 +113,20 @@ func FuzzIndex(f *testing.F) {
 		for it.Next() {
 			keys++
 			for _, m := range it.Entries() {
-				if m.Offset < headerSize || m.Offset+m.Size > r.dataEnd || m.Count < 1 || m.MinTime > m.MaxTime {
-					t.Fatalf("accepted entry %+v outside data area [%d, %d) or inconsistent", m, headerSize, r.dataEnd)
+				if m.Count < 1 || m.MinTime > m.MaxTime {
+					t.Fatalf("accepted inconsistent entry %+v", m)
+				}
+				if m.Inline() {
+					var a Array
+					if err := r.ReadArray(m, &a); err != nil || a.Len() != m.Count || a.Timestamps[0] != m.MinTime ||
+						a.Timestamps[a.Len()-1] != m.MaxTime || !sort.SliceIsSorted(a.Timestamps, func(i, j int) bool { return a.Timestamps[i] <= a.Timestamps[j] }) {
+						t.Fatalf("accepted inline entry %+v reads as %v, %v", m, a, err)
+					}
+					if m.Count > smallStatsMax || m.Offset != 0 || m.Size != 0 {
+						t.Fatalf("accepted inline entry %+v of more than %d values or with a block", m, smallStatsMax)
+					}
+				} else if m.Offset < headerSize || m.Offset+m.Size > r.dataEnd {
+					t.Fatalf("accepted entry %+v outside data area [%d, %d)", m, headerSize, r.dataEnd)
 				}
 			}
 		}

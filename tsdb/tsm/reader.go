@@ -228,6 +228,7 @@ func (r *Reader) validate() error {
 		}
 		prevSeries = series
 		var prevField []byte
+		var base int64 // first MinTime of the previous key (version 3)
 		for j := range int(nf) {
 			start := d.off
 			field, typ, nb, raw := d.fieldRecord()
@@ -239,10 +240,11 @@ func (r *Reader) validate() error {
 			}
 			prevField = field
 			var ok bool
-			entries, ok = appendEntries(entries[:0], typ, nb, raw, r.dataEnd, r.version)
+			entries, ok = appendEntries(entries[:0], typ, nb, raw, r.dataEnd, r.version, base)
 			if !ok {
 				return bad(start, "malformed block entry")
 			}
+			base = r.nextBase(entries[0].MinTime)
 			r.minTime = min(r.minTime, entries[0].MinTime)
 			r.maxTime = max(r.maxTime, entries[len(entries)-1].MaxTime)
 			for k := range entries {
@@ -273,11 +275,11 @@ func (d *decoder) fieldRecord() (field []byte, typ models.FieldType, nBlocks int
 }
 
 // appendEntries decodes n entries of a column of type typ from raw, in
-// file format version.
-func appendEntries(dst []BlockMeta, typ models.FieldType, n int, raw []byte, dataEnd int64, version byte) ([]BlockMeta, bool) {
+// file format version, base being the key's keyState base.
+func appendEntries(dst []BlockMeta, typ models.FieldType, n int, raw []byte, dataEnd int64, version byte, base int64) ([]BlockMeta, bool) {
 	d := newDecoder(raw)
 	start := len(dst)
-	var st entryState
+	st := keyState(base)
 	for i := range n {
 		dst = append(dst, BlockMeta{})
 		if !d.readEntry(typ, &dst[start+i], &st, i == 0, dataEnd, version) {
@@ -285,6 +287,15 @@ func appendEntries(dst []BlockMeta, typ models.FieldType, n int, raw []byte, dat
 		}
 	}
 	return dst, d.done()
+}
+
+// nextBase returns the keyState base of the key after one whose first
+// block starts at minTime, in the same series.
+func (r *Reader) nextBase(minTime int64) int64 {
+	if r.version < inlineVersion {
+		return 0
+	}
+	return minTime
 }
 
 // Path returns the file's path.
@@ -383,6 +394,7 @@ func (r *Reader) AppendEntries(dst []BlockMeta, series, field []byte) (models.Fi
 		return models.FieldTypeUnknown, dst
 	}
 	nf := d.uvarint()
+	var base int64
 	for range nf {
 		f, typ, nb, raw := d.fieldRecord()
 		if !d.ok {
@@ -390,7 +402,7 @@ func (r *Reader) AppendEntries(dst []BlockMeta, series, field []byte) (models.Fi
 		}
 		switch c := bytes.Compare(f, field); {
 		case c == 0:
-			out, ok := appendEntries(dst, typ, nb, raw, r.dataEnd, r.version)
+			out, ok := appendEntries(dst, typ, nb, raw, r.dataEnd, r.version, base)
 			if !ok {
 				return models.FieldTypeUnknown, dst
 			}
@@ -398,6 +410,7 @@ func (r *Reader) AppendEntries(dst []BlockMeta, series, field []byte) (models.Fi
 		case c > 0:
 			return models.FieldTypeUnknown, dst
 		}
+		base = r.nextBase(firstMinTime(raw, base))
 	}
 	return models.FieldTypeUnknown, dst
 }
@@ -445,10 +458,17 @@ func (r *Reader) SeriesKeys() iter.Seq[[]byte] {
 // ReadBlock returns the bytes of the block m describes (without its CRC),
 // after checking the CRC. The slice aliases the mapping: it must not be
 // modified or used after Close. m normally comes from this file's index; a
-// block outside the file's block area yields ErrCorrupt.
+// block outside the file's block area yields ErrCorrupt. An inline block
+// (m.Inline()) is encoded afresh from m into a new slice; a copy of it
+// needs no bytes (see Writer.WriteBlock).
 func (r *Reader) ReadBlock(m BlockMeta) ([]byte, error) {
 	if r.unmapped {
 		return nil, ErrClosed
+	}
+	if m.Inline() {
+		arr := Array{Type: m.inline}
+		m.appendInline(&arr)
+		return EncodeBlock(nil, &arr)
 	}
 	if m.Offset < headerSize || m.Size <= crcSize || m.Offset > r.dataEnd || m.Size > r.dataEnd-m.Offset {
 		return nil, &CorruptError{Path: r.path, Offset: m.Offset, Reason: "block outside the data area"}
@@ -480,12 +500,16 @@ type Iterator struct {
 	typ        models.FieldType
 	nBlocks    int
 	raw        []byte
+	base       int64 // the current key's keyState base
 	entries    []BlockMeta
 	decoded    bool
 }
 
 // Next advances to the next key and reports whether there is one.
 func (it *Iterator) Next() bool {
+	if it.fieldsLeft > 0 { // the next key of the same series
+		it.base = it.r.nextBase(firstMinTime(it.raw, it.base))
+	}
 	for it.fieldsLeft == 0 {
 		if it.seriesLeft == 0 || !it.d.ok {
 			return false
@@ -493,6 +517,7 @@ func (it *Iterator) Next() bool {
 		it.seriesLeft--
 		it.series = it.d.bytes()
 		it.fieldsLeft = it.d.uvarint()
+		it.base = 0
 	}
 	it.fieldsLeft--
 	it.field, it.typ, it.nBlocks, it.raw = it.d.fieldRecord()
@@ -517,7 +542,7 @@ func (it *Iterator) Type() models.FieldType { return it.typ }
 // is reused by the next call to Next.
 func (it *Iterator) Entries() []BlockMeta {
 	if !it.decoded {
-		it.entries, _ = appendEntries(it.entries[:0], it.typ, it.nBlocks, it.raw, it.r.dataEnd, it.r.version)
+		it.entries, _ = appendEntries(it.entries[:0], it.typ, it.nBlocks, it.raw, it.r.dataEnd, it.r.version, it.base)
 		it.decoded = true
 	}
 	return it.entries

@@ -173,3 +173,157 @@ func BenchmarkEntries(b *testing.B) {
 		i++
 	}
 }
+
+// sparseSeries and sparseFields shape the sparse benchmarks: a burst of
+// new series (issue 17, a million hosts) where every (series, field) key
+// holds one or two values, 1 M keys in all.
+const sparseSeries = 100_000
+
+var sparseFields = []string{
+	"usage_guest", "usage_guest_nice", "usage_idle", "usage_iowait", "usage_irq",
+	"usage_nice", "usage_softirq", "usage_steal", "usage_system", "usage_user",
+}
+
+// sparseColumns returns the sparse dataset in key order: integer keys of
+// TSBS cpu series, one value each, two for every third series.
+func sparseColumns() []column {
+	cols := make([]column, 0, sparseSeries*len(sparseFields))
+	const start = 1_767_225_600_000_000_000
+	for s := range sparseSeries {
+		series := fmt.Sprintf("cpu,arch=x64,datacenter=eu-west-1a,hostname=host_%07d,os=Ubuntu16.04LTS,rack=%d,region=eu-west-1,service=%d,service_environment=production,service_version=1,team=LON", s, s%100, s%20)
+		n := 1 + s%3/2
+		for f, field := range sparseFields {
+			arr := &tsm.Array{Type: models.FieldTypeInteger}
+			for i := range n {
+				_ = arr.Append(start+int64(s)*1000+int64(i)*10_000_000_000, models.Value{Type: models.FieldTypeInteger, N: uint64(s*7 + f + i)})
+			}
+			cols = append(cols, column{series, field, arr})
+		}
+	}
+	return cols
+}
+
+// BenchmarkWriteSparse writes the sparse dataset (1 M keys of one or two
+// values) as one file, as a snapshot of a million new series does.
+func BenchmarkWriteSparse(b *testing.B) {
+	cols := sparseColumns()
+	keys := make([][2][]byte, len(cols))
+	for i, c := range cols {
+		keys[i] = [2][]byte{[]byte(c.series), []byte(c.field)}
+	}
+	path := filepath.Join(b.TempDir(), "w.tsm")
+	b.ReportAllocs()
+	var size, index int64
+	cpu0 := processCPU()
+	for b.Loop() {
+		w, err := tsm.NewWriter(path)
+		if err != nil {
+			b.Fatalf("NewWriter: got error %v; want nil", err)
+		}
+		for i, c := range cols {
+			if err := w.WriteValues(keys[i][0], keys[i][1], c.arr); err != nil {
+				b.Fatalf("WriteValues: got error %v; want nil", err)
+			}
+		}
+		if err := w.Close(); err != nil {
+			b.Fatalf("Close: got error %v; want nil", err)
+		}
+		r, err := w.OpenReader()
+		if err != nil {
+			b.Fatalf("OpenReader: got error %v; want nil", err)
+		}
+		size, index = r.Size(), r.IndexSize()
+		_ = r.Close()
+	}
+	reportCPU(b, cpu0, len(cols))
+	b.ReportMetric(float64(size)/float64(len(cols)), "B/key")
+	b.ReportMetric(float64(index)/float64(len(cols)), "index-B/key")
+}
+
+// sparseReader writes the sparse dataset once per benchmark and opens it.
+func sparseReader(b *testing.B) (*tsm.Reader, []column) {
+	b.Helper()
+	cols := sparseColumns()
+	return mustOpen(b, writeFile(b, b.TempDir(), "sparse.tsm", cols)), cols
+}
+
+// BenchmarkCopySparse copies every key of the sparse file into a new one
+// block by block, as a compaction does with keys only one input holds.
+func BenchmarkCopySparse(b *testing.B) {
+	r, cols := sparseReader(b)
+	path := filepath.Join(b.TempDir(), "c.tsm")
+	b.ReportAllocs()
+	cpu0 := processCPU()
+	for b.Loop() {
+		w, err := tsm.NewWriter(path)
+		if err != nil {
+			b.Fatalf("NewWriter: got error %v; want nil", err)
+		}
+		it := r.Iterator()
+		for it.Next() {
+			for _, m := range it.Entries() {
+				var raw []byte // an inline block is copied from its entry
+				if !m.Inline() {
+					var err error
+					if raw, err = r.ReadBlock(m); err != nil {
+						b.Fatalf("ReadBlock: got error %v; want nil", err)
+					}
+				}
+				if err := w.WriteBlock(it.Series(), it.Field(), it.Type(), m, raw); err != nil {
+					b.Fatalf("WriteBlock: got error %v; want nil", err)
+				}
+			}
+		}
+		if err := w.Close(); err != nil {
+			b.Fatalf("Close: got error %v; want nil", err)
+		}
+	}
+	reportCPU(b, cpu0, len(cols))
+}
+
+// BenchmarkReadSparse reads every key of the sparse file through the
+// iterator and ReadArray, as a merge of overlapping keys or a digest does.
+func BenchmarkReadSparse(b *testing.B) {
+	r, cols := sparseReader(b)
+	var arr tsm.Array
+	b.ReportAllocs()
+	cpu0 := processCPU()
+	for b.Loop() {
+		it := r.Iterator()
+		for it.Next() {
+			for _, m := range it.Entries() {
+				if err := r.ReadArray(m, &arr); err != nil {
+					b.Fatalf("ReadArray: got error %v; want nil", err)
+				}
+			}
+		}
+	}
+	reportCPU(b, cpu0, len(cols))
+}
+
+// BenchmarkEntriesSparse looks up one key's index entries and values in
+// the sparse file, as a query of one series does.
+func BenchmarkEntriesSparse(b *testing.B) {
+	r, cols := sparseReader(b)
+	var dst []tsm.BlockMeta
+	var arr tsm.Array
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		c := cols[(i*7919)%len(cols)]
+		_, dst = r.AppendEntries(dst[:0], []byte(c.series), []byte(c.field))
+		for _, m := range dst {
+			if err := r.ReadArray(m, &arr); err != nil {
+				b.Fatalf("ReadArray: got error %v; want nil", err)
+			}
+		}
+		i++
+	}
+}
+
+// reportCPU reports elapsed and CPU nanoseconds per key since cpu0.
+func reportCPU(b *testing.B, cpu0 time.Duration, keys int) {
+	n := float64(b.N * keys)
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/n, "ns/key")
+	b.ReportMetric(float64(processCPU()-cpu0)/n, "cpu-ns/key")
+}

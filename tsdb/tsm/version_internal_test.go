@@ -73,50 +73,85 @@ func writeVersion(t *testing.T, dir string, version byte, arrs map[string]*Array
 	return r
 }
 
-// TestVersion2SmallBlockStats: a version 2 file stores a numeric block of
-// one or two values without its statistics, and reads back the very
-// entries (statistics bit for bit) and values of a version 1 file of the
-// same blocks, which still opens.
-func TestVersion2SmallBlockStats(t *testing.T) {
+// TestVersionsSmallBlocks: a version 2 file stores a numeric block of one
+// or two values without its statistics, a version 3 file keeps such
+// blocks (and boolean ones) in their index entries only; both read back
+// the very entries (statistics bit for bit) and values of a version 1
+// file of the same blocks, which still opens.
+func TestVersionsSmallBlocks(t *testing.T) {
 	arrs := smallBlockArrays()
 	dir := t.TempDir()
-	v1 := writeVersion(t, dir, 1, arrs)
-	v2 := writeVersion(t, dir, Version, arrs)
-	if v1.version != 1 || v2.version != 2 {
-		t.Fatalf("versions %d, %d; want 1, 2", v1.version, v2.version)
+	var readers []*Reader
+	for v := byte(1); v <= Version; v++ {
+		r := writeVersion(t, dir, v, arrs)
+		if r.version != v {
+			t.Fatalf("version %d; want %d", r.version, v)
+		}
+		readers = append(readers, r)
 	}
 	for f, a := range arrs {
 		want := ComputeMeta(a)
-		for _, r := range []*Reader{v1, v2} {
+		for _, r := range readers {
 			ms := r.Entries([]byte("m,host=a"), []byte(f))
 			if len(ms) != 1 {
 				t.Fatalf("v%d %s: %d entries", r.version, f, len(ms))
 			}
-			if ms[0].Stats != want.Stats || ms[0].Count != want.Count || ms[0].MinTime != want.MinTime || ms[0].MaxTime != want.MaxTime {
-				t.Errorf("v%d %s: entry %+v; want %+v", r.version, f, ms[0], want)
+			m := ms[0]
+			if m.Stats != want.Stats || m.Count != want.Count || m.MinTime != want.MinTime || m.MaxTime != want.MaxTime {
+				t.Errorf("v%d %s: entry %+v; want %+v", r.version, f, m, want)
+			}
+			if wantInline := r.version >= 3 && a.Len() <= 2 && a.Type != models.FieldTypeString; m.Inline() != wantInline || (wantInline && m.Size != 0) {
+				t.Errorf("v%d %s: entry %+v inline %v; want %v", r.version, f, m, m.Inline(), wantInline)
 			}
 			var got Array
-			if err := r.ReadArray(ms[0], &got); err != nil {
+			if err := r.ReadArray(m, &got); err != nil {
 				t.Fatalf("v%d %s: read: %v", r.version, f, err)
 			}
-			if fmt.Sprint(got.Timestamps, got.Floats, got.Integers, got.Unsigneds, got.Booleans) !=
-				fmt.Sprint(a.Timestamps, a.Floats, a.Integers, a.Unsigneds, a.Booleans) {
-				t.Errorf("v%d %s: values %v; want %v", r.version, f, got, a)
+			blk, err := r.ReadBlock(m)
+			if err != nil {
+				t.Fatalf("v%d %s: read block: %v", r.version, f, err)
+			}
+			var dec Array
+			if err := DecodeBlock(blk, &dec); err != nil {
+				t.Fatalf("v%d %s: decode block: %v", r.version, f, err)
+			}
+			times, err := r.AppendTimes(nil, m)
+			if err != nil {
+				t.Fatalf("v%d %s: read times: %v", r.version, f, err)
+			}
+			for _, g := range []*Array{&got, &dec, {Type: a.Type, Timestamps: times}} {
+				if g.Type != a.Type || fmt.Sprint(g.Timestamps) != fmt.Sprint(a.Timestamps) {
+					t.Errorf("v%d %s: read %v; want %v", r.version, f, g, a)
+				}
+			}
+			for _, g := range []*Array{&got, &dec} {
+				if fmt.Sprint(g.Floats, g.Integers, g.Unsigneds, g.Booleans) != fmt.Sprint(a.Floats, a.Integers, a.Unsigneds, a.Booleans) {
+					t.Errorf("v%d %s: values %v; want %v", r.version, f, g, a)
+				}
 			}
 		}
-		if !reflect.DeepEqual(v1.Entries([]byte("m,host=a"), []byte(f)), v2.Entries([]byte("m,host=a"), []byte(f))) {
+		if !reflect.DeepEqual(readers[0].Entries([]byte("m,host=a"), []byte(f)), readers[1].Entries([]byte("m,host=a"), []byte(f))) {
 			t.Errorf("%s: version 1 and 2 entries differ", f)
 		}
 	}
-	// One-value float blocks: 8 bytes of value instead of 40 of statistics.
+	// One-value float blocks: 8 bytes of value instead of 40 of
+	// statistics in version 2; in version 3 no block, no offset and size
+	// in the entry, and the first time against the previous key's.
 	one := map[string]*Array{}
 	for i := range 100 {
 		one[fmt.Sprintf("f%03d", i)] = &Array{Type: models.FieldTypeFloat, Timestamps: []int64{1e18}, Floats: []float64{float64(i)}}
 	}
-	o1, o2 := writeVersion(t, t.TempDir(), 1, one), writeVersion(t, t.TempDir(), Version, one)
+	o1, o2, o3 := writeVersion(t, t.TempDir(), 1, one), writeVersion(t, t.TempDir(), 2, one), writeVersion(t, t.TempDir(), 3, one)
 	if saved := o1.IndexSize() - o2.IndexSize(); saved != 100*32 {
 		t.Errorf("index of 100 one-value float keys: version 1 %d bytes, version 2 %d; want 3200 fewer", o1.IndexSize(), o2.IndexSize())
 	}
+	if o3.dataEnd != headerSize {
+		t.Errorf("version 3 file of 100 one-value float keys: %d bytes of blocks; want 0", o3.dataEnd-headerSize)
+	}
+	if saved := o2.IndexSize() - o3.IndexSize(); saved < 100*2+99*8 {
+		t.Errorf("index of 100 one-value float keys: version 2 %d bytes, version 3 %d; want at least %d fewer", o2.IndexSize(), o3.IndexSize(), 100*2+99*8)
+	}
+	t.Logf("100 one-value float keys: file %d, %d, %d bytes; index %d, %d, %d", o1.Size(), o2.Size(), o3.Size(), o1.IndexSize(), o2.IndexSize(), o3.IndexSize())
 }
 
 // TestVersionChecks: an unknown version is refused, and so is a footer
@@ -131,7 +166,7 @@ func TestVersionChecks(t *testing.T) {
 	for _, tc := range []struct {
 		name           string
 		header, footer byte
-	}{{"version 3", 3, 3}, {"header 2, footer 1", 2, 1}, {"header 1, footer 2", 1, 2}} {
+	}{{"version 4", 4, 4}, {"version 0", 0, 0}, {"header 3, footer 2", 3, 2}, {"header 2, footer 1", 2, 1}, {"header 1, footer 2", 1, 2}} {
 		b := append([]byte(nil), data...)
 		b[4] = tc.header
 		ft, _ := parseFooter(b[len(b)-footerSize:])
