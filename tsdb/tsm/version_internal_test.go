@@ -1,6 +1,7 @@
 package tsm
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -176,4 +177,143 @@ func TestVersionChecks(t *testing.T) {
 			t.Errorf("%s: got %v; want ErrCorrupt", tc.name, err)
 		}
 	}
+}
+
+// TestVersion3KeyBase: in version 3 each key's first entry is encoded
+// against the previous key of its series; keys whose first times go back,
+// forward, far and to the extremes, of inline, stored and multi-block
+// columns, read back through lookups and the iterator (whether or not it
+// decoded the previous key) as the version 2 file of the same data.
+func TestVersion3KeyBase(t *testing.T) {
+	arrs := map[string]*Array{}
+	starts := []int64{1e18, 5, 1e18 + 7, math.MinInt64, math.MaxInt64 - 3000, -1, 0, 1e18}
+	for i, start := range starts {
+		for j, n := range []int{1, 2, 3, 1500} {
+			typ := allTypesInternal[(i+j)%len(allTypesInternal)]
+			a := &Array{Type: typ}
+			for k := range n {
+				v := models.Value{Type: typ, N: uint64(i*k + j)}
+				switch typ {
+				case models.FieldTypeBoolean:
+					v.N &= 1
+				case models.FieldTypeString:
+					v.S = []byte{byte('a' + k%26)}
+				}
+				if err := a.Append(start+int64(k), v); err != nil {
+					t.Fatal(err)
+				}
+			}
+			arrs[fmt.Sprintf("f%d_%d", i, j)] = a
+		}
+	}
+	dir := t.TempDir()
+	v2, v3 := writeVersion(t, dir, 2, arrs), writeVersion(t, dir, 3, arrs)
+	series := []byte("m,host=a")
+	strip := func(ms []BlockMeta) []BlockMeta {
+		out := make([]BlockMeta, len(ms))
+		for i, m := range ms {
+			out[i] = BlockMeta{MinTime: m.MinTime, MaxTime: m.MaxTime, Count: m.Count, Stats: m.Stats}
+		}
+		return out
+	}
+	for _, decodeEach := range []bool{true, false} {
+		it2, it3 := v2.Iterator(), v3.Iterator()
+		i := 0
+		for it3.Next() {
+			if !it2.Next() || !bytes.Equal(it2.Field(), it3.Field()) {
+				t.Fatalf("key %d: version 3 iterator at %q, version 2 at %q", i, it3.Field(), it2.Field())
+			}
+			i++
+			if !decodeEach && i%2 == 0 {
+				continue // leave this key's entries undecoded
+			}
+			f := it3.Field()
+			want := strip(v2.Entries(series, f))
+			if got := strip(it3.Entries()); !reflect.DeepEqual(got, want) {
+				t.Errorf("%s: iterator entries %+v; want %+v", f, got, want)
+			}
+			if got := strip(v3.Entries(series, f)); !reflect.DeepEqual(got, want) {
+				t.Errorf("%s: lookup entries %+v; want %+v", f, got, want)
+			}
+			var got Array
+			if err := v3.ReadValues(series, f, TimeRange{math.MinInt64, math.MaxInt64}, &got, nil); err != nil {
+				t.Fatalf("%s: read: %v", f, err)
+			}
+			if a := arrs[string(f)]; fmt.Sprint(got) != fmt.Sprint(*a) {
+				t.Errorf("%s: values %v; want %v", f, got, a)
+			}
+		}
+		if i != len(arrs) {
+			t.Fatalf("iterated %d keys; want %d", i, len(arrs))
+		}
+	}
+	if v3.IndexSize() >= v2.IndexSize() || v3.dataEnd >= v2.dataEnd {
+		t.Errorf("version 3 index %d, blocks %d bytes; want fewer than version 2's %d, %d",
+			v3.IndexSize(), v3.dataEnd, v2.IndexSize(), v2.dataEnd)
+	}
+}
+
+// allTypesInternal lists every column type.
+var allTypesInternal = []models.FieldType{
+	models.FieldTypeFloat, models.FieldTypeInteger, models.FieldTypeUnsigned,
+	models.FieldTypeString, models.FieldTypeBoolean,
+}
+
+// TestWriteBlockInline: WriteBlock keeps a block of one or two values
+// (not string) from its meta alone, so a copy of a file that skips
+// reading its inline blocks, as a compaction does, holds the same values;
+// a stored block still needs its bytes.
+func TestWriteBlockInline(t *testing.T) {
+	r := writeVersion(t, t.TempDir(), Version, smallBlockArrays())
+	path := filepath.Join(t.TempDir(), "copy.tsm")
+	w, err := NewWriter(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	it := r.Iterator()
+	inline := 0
+	for it.Next() {
+		for _, m := range it.Entries() {
+			var raw []byte
+			if m.Inline() {
+				inline++
+			} else if raw, err = r.ReadBlock(m); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.WriteBlock(it.Series(), it.Field(), it.Type(), m, raw); err != nil {
+				t.Fatalf("%s: WriteBlock: %v", it.Field(), err)
+			}
+		}
+	}
+	if err := w.WriteBlock([]byte("z"), []byte("f"), models.FieldTypeFloat, BlockMeta{MinTime: 1, MaxTime: 3, Count: 3}, nil); !errors.Is(err, ErrInvalidBlock) {
+		t.Errorf("WriteBlock of three values without bytes: got %v; want ErrInvalidBlock", err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	c := mustOpenInternal(t, path)
+	if inline == 0 || c.dataEnd != r.dataEnd {
+		t.Errorf("%d inline blocks; copy has %d bytes of blocks, original %d", inline, c.dataEnd, r.dataEnd)
+	}
+	for f, a := range smallBlockArrays() {
+		var got Array
+		if err := c.ReadValues([]byte("m,host=a"), []byte(f), TimeRange{math.MinInt64, math.MaxInt64}, &got, nil); err != nil {
+			t.Fatalf("%s: read: %v", f, err)
+		}
+		if fmt.Sprint(got.Timestamps, got.Floats, got.Integers, got.Unsigneds, got.Booleans) !=
+			fmt.Sprint(a.Timestamps, a.Floats, a.Integers, a.Unsigneds, a.Booleans) {
+			t.Errorf("%s: copy holds %v; want %v", f, got, a)
+		}
+	}
+}
+
+// mustOpenInternal opens path and closes it at the end of the test.
+func mustOpenInternal(t *testing.T, path string) *Reader {
+	t.Helper()
+	r, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
 }
