@@ -2,6 +2,7 @@ package tsm
 
 import (
 	"encoding/binary"
+	"fmt"
 	"hash/crc32"
 )
 
@@ -9,36 +10,53 @@ import (
 // to w unchanged: the bytes of its blocks, checksums included (in one
 // write when the blocks lie back to back, as a Writer lays them), and its
 // index entries at their new offsets. Each block's checksum is verified;
-// no block is decoded or encoded. Compaction copies the keys that only one
-// of its inputs holds this way, which at a million sparse series is nearly
-// every key (issue 17). The key must sort after the last one written, as
-// for WriteBlock (same errors); a malformed entry or block yields
-// ErrCorrupt. The iterator's Reader must stay open during the call.
+// no block is decoded or encoded. A block w keeps in its index entry
+// (format version 3: one or two values, not string) is copied as its entry
+// alone. Compaction copies the keys that only one of its inputs holds this
+// way, which at a million sparse series is nearly every key (issue 17).
+// The key must sort after the last one written, as for WriteBlock (same
+// errors); a malformed entry or block yields ErrCorrupt. The iterator's
+// Reader must stay open during the call.
 func (w *Writer) CopyKey(it *Iterator) error {
 	r := it.r
 	if r.unmapped {
 		return ErrClosed
 	}
-	metas, ok := appendEntries(it.entries[:0], it.typ, it.nBlocks, it.raw, r.dataEnd, r.version)
+	metas, ok := appendEntries(it.entries[:0], it.typ, it.nBlocks, it.raw, r.dataEnd, r.version, it.base)
 	it.entries, it.decoded = metas, true
 	if !ok || len(metas) == 0 {
 		return &CorruptError{Path: r.path, Offset: r.dataEnd + int64(it.d.off), Reason: "malformed index entries"}
 	}
+	// The blocks w stores (not in their entries) must be in the file,
+	// intact; they are copied in one write if they lie back to back.
 	contiguous := true
+	var first, last int64 // byte range of the stored blocks
+	stored := 0
 	for i := range metas {
 		m := &metas[i]
+		if inlineEntry(it.typ, m.Count, w.version) {
+			contiguous = false
+			continue
+		}
+		if m.Inline() {
+			return fmt.Errorf("%w: inline block of %q/%q into a version %d file", ErrInvalidBlock, it.series, it.field, w.version)
+		}
 		b := r.data[m.Offset : m.Offset+m.Size]
 		if crc32.Checksum(b[crcSize:], castagnoli) != binary.LittleEndian.Uint32(b) {
 			return &CorruptError{Path: r.path, Offset: m.Offset, Reason: "block checksum mismatch"}
 		}
-		if i > 0 && m.Offset != metas[i-1].Offset+metas[i-1].Size {
+		if stored > 0 && m.Offset != last {
 			contiguous = false
 		}
+		if stored == 0 {
+			first = m.Offset
+		}
+		last = m.Offset + m.Size
+		stored++
 	}
 	if err := w.startBlock(it.series, it.field, it.typ, &metas[0]); err != nil {
 		return err
 	}
-	first, last := metas[0].Offset, metas[len(metas)-1].Offset+metas[len(metas)-1].Size
 	if contiguous {
 		shift := w.off - first
 		w.write(r.data[first:last])
@@ -54,11 +72,15 @@ func (w *Writer) CopyKey(it *Iterator) error {
 	}
 	for i := range metas {
 		m := metas[i]
-		b := r.data[m.Offset : m.Offset+m.Size]
-		m.Offset = w.off
-		w.write(b)
-		if w.err != nil {
-			return w.err
+		if inlineEntry(it.typ, m.Count, w.version) {
+			m.Offset, m.Size, m.inline = 0, 0, it.typ
+		} else {
+			b := r.data[m.Offset : m.Offset+m.Size]
+			m.Offset = w.off
+			w.write(b)
+			if w.err != nil {
+				return w.err
+			}
 		}
 		w.addEntry(&m)
 	}
