@@ -67,28 +67,31 @@ func sparseFiles(tb testing.TB, nFiles int, hostsOf func(file int) []int, ts fun
 	return s, files
 }
 
-// BenchmarkCompactSparse merges two sparse level-1 files of 20,000 new
-// series × 10 fields, one value per key, as a million-series load makes
-// them: "disjoint" holds a contiguous range of hosts per file (the load's
-// snapshots: long runs of keys from one input), "alternating" puts even
-// hosts in one file and odd in the other (runs of one series), "same"
-// writes every host to both files at two times (every key merges). One op
-// is one merge, with its digest file.
+// BenchmarkCompactSparse merges sparse level-1 files of 20,000 new series
+// × 10 fields in all, one value per key, as a million-series load makes
+// them: "disjoint" gives each of two files a contiguous range of hosts
+// (the load's snapshots: long runs of keys from one input), "disjoint16"
+// the same over sixteen files (a sparse level-1 run), "alternating" puts
+// even hosts in one file and odd in the other (runs of one series), and
+// "same" writes every host to both files at two times (every key merges).
+// One op is one merge, with its digest file.
 func BenchmarkCompactSparse(b *testing.B) {
 	const hosts = 20_000
 	layouts := []struct {
 		name    string
+		files   int
 		hostsOf func(int) []int
 		ts      func(int) int64
 	}{
-		{"disjoint", func(f int) []int { return hostRange(f*hosts/2, (f+1)*hosts/2, 1) }, func(int) int64 { return 1e9 }},
-		{"alternating", func(f int) []int { return hostRange(f, hosts, 2) }, func(int) int64 { return 1e9 }},
-		{"same", func(int) []int { return hostRange(0, hosts/2, 1) }, func(f int) int64 { return int64(f+1) * 1e10 }},
+		{"disjoint", 2, func(f int) []int { return hostRange(f*hosts/2, (f+1)*hosts/2, 1) }, func(int) int64 { return 1e9 }},
+		{"disjoint16", 16, func(f int) []int { return hostRange(f*hosts/16, (f+1)*hosts/16, 1) }, func(int) int64 { return 1e9 }},
+		{"alternating", 2, func(f int) []int { return hostRange(f, hosts, 2) }, func(int) int64 { return 1e9 }},
+		{"same", 2, func(int) []int { return hostRange(0, hosts/2, 1) }, func(f int) int64 { return int64(f+1) * 1e10 }},
 	}
 	for _, l := range layouts {
 		b.Run(l.name, func(b *testing.B) {
-			s, inputs := sparseFiles(b, 2, l.hostsOf, l.ts)
-			path := filepath.Join(b.TempDir(), dataFileName(1, 2, 2))
+			s, inputs := sparseFiles(b, l.files, l.hostsOf, l.ts)
+			path := filepath.Join(b.TempDir(), dataFileName(1, uint64(l.files), 2))
 			keys := 0
 			cpu := processCPU(b)
 			for b.Loop() {
