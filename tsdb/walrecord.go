@@ -178,18 +178,10 @@ func (e *walEncoder) encodePoints(points []models.Point, drop []bool) []byte {
 		default:
 			s = int32(len(e.series))
 			raw = append(raw, 0, 0)
-			// The key's length is known only after appending it: append
-			// the key, then shift it right to make room for its uvarint
-			// length.
-			start := len(raw)
-			raw = p.AppendSeriesKey(raw)
-			keyLen := len(raw) - start
-			var lenBuf [binary.MaxVarintLen64]byte
-			ln := binary.PutUvarint(lenBuf[:], uint64(keyLen))
-			raw = append(raw, lenBuf[:ln]...)
-			copy(raw[start+ln:], raw[start:start+keyLen])
-			copy(raw[start:], lenBuf[:ln])
-			e.series = append(e.series, walSeries{span: keySpan{start + ln, start + ln + keyLen, len(e.keys)}})
+			var span keySpan
+			raw, span = appendSeriesKey(raw, p)
+			span.first = len(e.keys)
+			e.series = append(e.series, walSeries{span: span})
 			raw = e.defineSchema(raw, s, points, i)
 		}
 		e.keys = append(e.keys, e.series[s].span)
@@ -214,6 +206,28 @@ func (e *walEncoder) encodePoints(points []models.Point, drop []bool) []byte {
 	e.fieldKeys = e.fieldKeys[:0]
 	e.raw = raw
 	return e.finish(raw)
+}
+
+// appendSeriesKey appends p's series key with its uvarint length and
+// returns where the key is in raw.
+func appendSeriesKey(raw []byte, p *models.Point) ([]byte, keySpan) {
+	if p.Key != nil {
+		raw = binary.AppendUvarint(raw, uint64(len(p.Key)))
+		start := len(raw)
+		raw = append(raw, p.Key...)
+		return raw, keySpan{start: start, end: len(raw)}
+	}
+	// The key's length is known only after building it: append the key,
+	// then shift it right to make room for its uvarint length.
+	start := len(raw)
+	raw = p.AppendSeriesKey(raw)
+	keyLen := len(raw) - start
+	var lenBuf [binary.MaxVarintLen64]byte
+	ln := binary.PutUvarint(lenBuf[:], uint64(keyLen))
+	raw = append(raw, lenBuf[:ln]...)
+	copy(raw[start+ln:], raw[start:start+keyLen])
+	copy(raw[start:], lenBuf[:ln])
+	return raw, keySpan{start: start + ln, end: start + ln + keyLen}
 }
 
 // defineSchema appends the field keys of points[i], the next schema, and

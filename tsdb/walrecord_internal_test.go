@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/strata-db/strata/internal/datasets"
+	"github.com/strata-db/strata/loadgen"
 	"github.com/strata-db/strata/tsdb/models"
 )
 
@@ -324,6 +325,39 @@ func TestWALEncodeSharedSeries(t *testing.T) {
 	}
 }
 
+// TestWALEncodeUsesPointKey checks that a record of parsed points, which
+// carry their series key, is the record of the same points without it (the
+// encoder then builds the keys), for keys with and without escapes.
+func TestWALEncodeUsesPointKey(t *testing.T) {
+	body := []byte("cpu,host=a,rack=1 f=1i 1\n" +
+		"cpu\\ x,host=b\\,c,rack=2 f=2i,g=1 2\n" +
+		"cpu,host=a,rack=1 f=3i 3\n" +
+		"mem,host=c used=4i 4\n")
+	var p models.Parser
+	pts, err := p.Parse(body, models.PrecisionNanosecond, 0)
+	if err != nil || len(pts) != 4 {
+		t.Fatalf("Parse: %d points, error %v; want 4, none", len(pts), err)
+	}
+	bare := make([]models.Point, len(pts))
+	for i := range pts {
+		if pts[i].Key == nil {
+			t.Fatalf("point %d has no Key", i)
+		}
+		bare[i] = pts[i]
+		bare[i].Key = nil
+	}
+	var a, b walEncoder
+	want := bytes.Clone(b.encodePoints(bare, nil))
+	if got := a.encodePoints(pts, nil); !bytes.Equal(got, want) {
+		t.Fatalf("record of points with their Key:\n%q\nwant (built keys):\n%q", got, want)
+	}
+	for k := range a.keys {
+		if string(a.seriesKey(k)) != string(b.seriesKey(k)) {
+			t.Fatalf("key %d %q, want %q", k, a.seriesKey(k), b.seriesKey(k))
+		}
+	}
+}
+
 // TestWALRecordSchemas checks the round trip of points that share a series
 // with other field keys, change their keys' order, go back to earlier keys
 // and jump between the extreme times (whose difference overflows int64),
@@ -474,9 +508,46 @@ func TestWALRecordReadsKind1(t *testing.T) {
 
 // BenchmarkWALEncode encodes 5,000-line TSBS batches as /write hands them
 // to the engine: parsed, so the points of a series share their tags. One
-// op is one batch.
+// op is one batch. In tsbs-cpu a batch holds 100 series; in
+// tsbs-cpu-new-series (the issue's 1 M-series load) every line is a series
+// of its own.
 func BenchmarkWALEncode(b *testing.B) {
-	bodies := datasets.Batches(b, "tsbs-cpu-only-s100-1d.lp.gz", 5000, 20000)
+	b.Run("tsbs-cpu", func(b *testing.B) {
+		benchWALEncode(b, datasets.Batches(b, "tsbs-cpu-only-s100-1d.lp.gz", 5000, 20000))
+	})
+	b.Run("tsbs-cpu-new-series", func(b *testing.B) {
+		benchWALEncode(b, newSeriesBodies(b, 20000, 5000))
+	})
+}
+
+// newSeriesBodies returns lines of `strata bench --hosts N` for lines
+// hosts at one time step, in batches of batch lines: every line is a
+// series of its own.
+func newSeriesBodies(b *testing.B, lines, batch int) [][]byte {
+	cfg := loadgen.NewCPUConfig()
+	cfg.Hosts, cfg.Duration = lines, cfg.Interval
+	g, err := loadgen.NewCPUGenerator(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var bodies [][]byte
+	for done := false; !done; {
+		var body []byte
+		for range batch {
+			var ok bool
+			if body, ok = g.Next(body); !ok {
+				done = true
+				break
+			}
+		}
+		if len(body) > 0 {
+			bodies = append(bodies, body)
+		}
+	}
+	return bodies
+}
+
+func benchWALEncode(b *testing.B, bodies [][]byte) {
 	parsers := make([]models.Parser, len(bodies))
 	batches := make([][]models.Point, len(bodies))
 	values := 0

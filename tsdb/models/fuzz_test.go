@@ -230,6 +230,15 @@ func TestParseSimpleLinesMatchDecoder(t *testing.T) {
 	}
 }
 
+// checkPointKey fails unless p's Key is the series key of its measurement
+// and tags.
+func checkPointKey(t *testing.T, p *models.Point) {
+	t.Helper()
+	if want := models.AppendSeriesKey(nil, p.Measurement, p.Tags); p.Key == nil || string(p.Key) != string(want) {
+		t.Fatalf("point %s: Key %q, want %q", p.String(), p.Key, want)
+	}
+}
+
 // compareWithDecoderParser parses body with a Parser and with
 // NewDecoderParser, chunk lines at a time (all at once when 0), and fails
 // on any difference.
@@ -245,6 +254,7 @@ func compareWithDecoderParser(t *testing.T, body []byte, chunk int) {
 			}
 			for i := range pts {
 				fmt.Fprintf(&out, "%s|%d tags|%d fields\n", pts[i].String(), len(pts[i].Tags), len(pts[i].Fields))
+				checkPointKey(t, &pts[i])
 			}
 		}
 		var msg string

@@ -19,6 +19,7 @@ import (
 // points it returns, and every byte slice in them, are valid until its next
 // call: the parser reuses the point slice, the tag and field backing arrays
 // and one byte arena, so steady-state parsing allocates nothing per point.
+// Every point has its series key in Key (the points of one series share it).
 type Parser struct {
 	dec    lineprotocol.Decoder
 	points []Point
@@ -30,8 +31,8 @@ type Parser struct {
 	// Tag-order cache: bodies usually repeat one tag-key order line after
 	// line (TSBS, Telegraf), so the sorting permutation of the previous good
 	// line is tried first. orderKeys are that line's tag keys in input order
-	// (arena slices, so only valid within one Parse and reset whenever a
-	// line is rolled back); order[i] is the input index of the i-th tag in
+	// (slices of the body or the arena, so only valid within one Parse and
+	// reset whenever a line is rolled back); order[i] is the input index of the i-th tag in
 	// sorted order.
 	orderKeys [][]byte
 	order     []int32
@@ -129,8 +130,9 @@ func (p *Parser) Next(max int) []Point {
 		return nil
 	}
 	if max <= 0 && cap(p.arena) < len(p.body) {
-		// Unescaped tokens are never longer than the body, so the arena
-		// does not grow during the call and its slices stay put.
+		// Unescaped tokens and series keys are about as long as the
+		// body's text of them, so the arena rarely grows during the call
+		// (points keep slices of an outgrown arena, which stay valid).
 		p.arena = make([]byte, 0, len(p.body))
 	}
 	p.arena = p.arena[:0]
@@ -272,11 +274,12 @@ func (p *Parser) parseEntry(prec Precision, defaultTime int64) (int, error) {
 		raw = unsafe.String(&p.body[rawStart], rawEnd-rawStart)
 	}
 	var tags Tags
+	var key []byte
 	var semErr error
-	if n, t, ok := p.knownSeries(raw); ok {
+	if n, t, k, ok := p.knownSeries(raw); ok {
 		// An earlier good line had these very bytes: share its series.
 		p.tags, p.arena = p.tags[:t0], p.arena[:na]
-		name, tags, raw = n, t, ""
+		name, tags, key, raw = n, t, k, ""
 	} else {
 		tags, semErr = p.ownTags(name, t0)
 	}
@@ -330,18 +333,57 @@ func (p *Parser) parseEntry(prec Precision, defaultTime int64) (int, error) {
 	if semErr != nil {
 		return p.lineOf(e), semErr
 	}
-	p.appendPoint(raw, name, tags, f0, ts)
+	if key == nil {
+		key = p.saveKey(name, tags)
+	}
+	p.appendPoint(raw, name, tags, key, f0, ts)
 	p.lastSimple = false
 	return 0, nil
 }
 
-// knownSeries returns the measurement and tags of an earlier good line
-// whose raw "measurement,tags" text is raw (never the empty string).
-func (p *Parser) knownSeries(raw string) ([]byte, Tags, bool) {
+// knownSeries returns the measurement, tags and series key of an earlier
+// good line whose raw "measurement,tags" text is raw (never the empty
+// string).
+func (p *Parser) knownSeries(raw string) ([]byte, Tags, []byte, bool) {
 	if i, ok := p.series[raw]; ok && raw != "" {
-		return p.points[i].Measurement, p.points[i].Tags, true
+		pt := &p.points[i]
+		return pt.Measurement, pt.Tags, pt.Key, true
 	}
-	return nil, nil, false
+	return nil, nil, nil, false
+}
+
+// saveKey appends the series key of name and tags to the arena and
+// returns it.
+func (p *Parser) saveKey(name []byte, tags Tags) []byte {
+	start := len(p.arena)
+	p.arena = AppendSeriesKey(p.arena, name, tags)
+	return p.arena[start:len(p.arena):len(p.arena)]
+}
+
+// saveSimpleSeries copies the series key of name and tags (slices of the
+// body in parseSimpleLine's form, which has nothing to escape; tags
+// sorted) into the arena, and returns it with name and tags pointed at
+// their bytes in it: one copy serves as the point's Key and its tokens.
+func (p *Parser) saveSimpleSeries(name []byte, tags Tags) (savedName, key []byte) {
+	start := len(p.arena)
+	arena := append(p.arena, name...)
+	for i := range tags {
+		arena = append(arena, ',')
+		arena = append(arena, tags[i].Key...)
+		arena = append(arena, '=')
+		arena = append(arena, tags[i].Value...)
+	}
+	p.arena = arena
+	key = arena[start:len(arena):len(arena)]
+	off := len(name)
+	for i := range tags {
+		k0 := off + 1
+		k1 := k0 + len(tags[i].Key)
+		v1 := k1 + 1 + len(tags[i].Value)
+		tags[i] = Tag{Key: key[k0:k1:k1], Value: key[k1+1 : v1 : v1]}
+		off = v1
+	}
+	return key[:len(name):len(name)], key
 }
 
 // ownTags sorts the tags a line appended from p.tags[t0] and returns them
@@ -401,8 +443,9 @@ func (lf *lineFields) learn(fields []Field) {
 
 // appendPoint appends the point of a good line. newRaw is the line's raw
 // "measurement,tags" text for the series cache to learn, or empty when
-// the cache knows it already or it is not in the body as is.
-func (p *Parser) appendPoint(newRaw string, name []byte, tags Tags, f0 int, ts int64) {
+// the cache knows it already or it is not in the body as is; key is the
+// series key of name and tags.
+func (p *Parser) appendPoint(newRaw string, name []byte, tags Tags, key []byte, f0 int, ts int64) {
 	if newRaw != "" {
 		if p.series == nil {
 			p.series = make(map[string]int32)
@@ -414,6 +457,7 @@ func (p *Parser) appendPoint(newRaw string, name []byte, tags Tags, f0 int, ts i
 		Tags:        tags,
 		Fields:      p.fields[f0:len(p.fields):len(p.fields)],
 		Time:        ts,
+		Key:         key,
 	})
 }
 
@@ -439,7 +483,7 @@ func (p *Parser) parseSimpleLine(start, end int) bool {
 	}
 	t0, f0, na := len(p.tags), len(p.fields), len(p.arena)
 	raw := unsafe.String(&line[0], sp)
-	name, tags, known := p.knownSeries(raw)
+	name, tags, key, known := p.knownSeries(raw)
 	if !known {
 		var ok bool
 		if name, ok = p.scanSimpleSeries(line[:sp]); ok {
@@ -450,6 +494,7 @@ func (p *Parser) parseSimpleLine(start, end int) bool {
 		if !ok {
 			return p.rejectSimple(t0, f0, na)
 		}
+		name, key = p.saveSimpleSeries(name, tags)
 	}
 
 	i := sp + 1
@@ -559,7 +604,7 @@ func (p *Parser) parseSimpleLine(start, end int) bool {
 	if known {
 		raw = ""
 	}
-	p.appendPoint(raw, name, tags, f0, ts)
+	p.appendPoint(raw, name, tags, key, f0, ts)
 	p.lastSimple = true
 	return true
 }
@@ -595,10 +640,9 @@ func (p *Parser) rejectSimple(t0, f0, na int) bool {
 	return false
 }
 
-// scanSimpleSeries saves the measurement and appends the tags of ks, the
-// "measurement,tags" text of a line, and returns the measurement; ok is
-// false when ks is not in parseSimpleLine's form or the decoder would
-// refuse it.
+// scanSimpleSeries appends the tags of ks, the "measurement,tags" text of
+// a line, and returns the measurement, all as slices of ks; ok is false
+// when ks is not in parseSimpleLine's form or the decoder would refuse it.
 func (p *Parser) scanSimpleSeries(ks []byte) (name []byte, ok bool) {
 	if ks[0] == '#' { // a comment line
 		return nil, false
@@ -612,7 +656,7 @@ func (p *Parser) scanSimpleSeries(ks []byte) (name []byte, ok bool) {
 	if i == 0 {
 		return nil, false
 	}
-	name = p.save(ks[:i])
+	name = ks[:i:i]
 	for i < len(ks) {
 		if ks[i] != ',' {
 			return nil, false
@@ -636,7 +680,7 @@ func (p *Parser) scanSimpleSeries(ks []byte) (name []byte, ok bool) {
 		if i == v0 {
 			return nil, false
 		}
-		p.appendTag(Tag{Key: p.save(k), Value: p.save(ks[v0:i])})
+		p.appendTag(Tag{Key: k[:len(k):len(k)], Value: ks[v0:i:i]})
 	}
 	// The separators are ASCII, so the text is valid UTF-8 exactly when
 	// every token is, as the decoder checks.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/strata-db/strata/internal/datasets"
+	"github.com/strata-db/strata/loadgen"
 
 	"github.com/influxdata/line-protocol/v2/lineprotocol"
 
@@ -122,6 +123,9 @@ func BenchmarkParse(b *testing.B) {
 		batches := datasets.Batches(b, "tsbs-cpu-only-s100-1d.lp.gz", benchBatch, 40*benchBatch)
 		benchParse(b, batches)
 	})
+	b.Run("tsbs-cpu-new-series", func(b *testing.B) {
+		benchParse(b, newSeriesBatches(b, 4*benchBatch))
+	})
 	b.Run("synthetic", func(b *testing.B) {
 		var body []byte
 		for i := range benchBatch {
@@ -130,6 +134,33 @@ func BenchmarkParse(b *testing.B) {
 		}
 		benchParse(b, [][]byte{body})
 	})
+}
+
+// newSeriesBatches returns lines of `strata bench --hosts N` for lines
+// hosts at one time step, in batches of benchBatch: every line is a series
+// of its own, as in the issue's 1 M-series load.
+func newSeriesBatches(b *testing.B, lines int) [][]byte {
+	cfg := loadgen.NewCPUConfig()
+	cfg.Hosts, cfg.Duration = lines, cfg.Interval
+	g, err := loadgen.NewCPUGenerator(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var batches [][]byte
+	for done := false; !done; {
+		var body []byte
+		for range benchBatch {
+			var ok bool
+			if body, ok = g.Next(body); !ok {
+				done = true
+				break
+			}
+		}
+		if len(body) > 0 {
+			batches = append(batches, body)
+		}
+	}
+	return batches
 }
 
 func BenchmarkAppendSeriesKey(b *testing.B) {

@@ -45,10 +45,19 @@ type Point struct {
 	Tags        Tags
 	Fields      []Field
 	Time        int64
+	// Key is the series key of Measurement and Tags (AppendSeriesKey's
+	// form) when the point's maker built it, as Parser does, or nil. It
+	// lets every stage of a write (index, WAL, cache) share one key
+	// instead of building it again; code that changes Measurement or Tags
+	// must set it to nil.
+	Key []byte
 }
 
 // AppendSeriesKey appends the point's series key to dst (see AppendSeriesKey).
 func (p *Point) AppendSeriesKey(dst []byte) []byte {
+	if p.Key != nil {
+		return append(dst, p.Key...)
+	}
 	return AppendSeriesKey(dst, p.Measurement, p.Tags)
 }
 
@@ -105,7 +114,7 @@ func (p *Point) String() string {
 // Clone returns a deep copy of p that shares no memory with p, using one
 // allocation for all bytes. Use it to keep a parsed point past the next Parse.
 func (p *Point) Clone() Point {
-	n := len(p.Measurement)
+	n := len(p.Measurement) + len(p.Key)
 	for _, t := range p.Tags {
 		n += len(t.Key) + len(t.Value)
 	}
@@ -121,7 +130,7 @@ func (p *Point) Clone() Point {
 		buf = append(buf, b...)
 		return buf[start:len(buf):len(buf)]
 	}
-	c := Point{Measurement: cp(p.Measurement), Time: p.Time}
+	c := Point{Measurement: cp(p.Measurement), Key: cp(p.Key), Time: p.Time}
 	if p.Tags != nil {
 		c.Tags = make(Tags, len(p.Tags))
 		for i, t := range p.Tags {

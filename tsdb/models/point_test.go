@@ -114,6 +114,22 @@ func TestPointClone(t *testing.T) {
 	if c.String() != want {
 		t.Errorf("clone after reparse: got %q; want %q", c.String(), want)
 	}
+	if string(c.Key) != "m,t=v" {
+		t.Errorf("clone after reparse: Key %q; want %q", c.Key, "m,t=v")
+	}
+}
+
+// TestPointAppendSeriesKeyUsesKey checks that a point's Key, when set, is
+// its series key, and that a point without one gets it built.
+func TestPointAppendSeriesKeyUsesKey(t *testing.T) {
+	p := pt("cpu x", tg("host", "a,b"), fs(fld("v", i64(1))), 1)
+	if got, want := string(p.AppendSeriesKey([]byte("<"))), `<cpu\ x,host=a\,b`; got != want {
+		t.Errorf("AppendSeriesKey without Key: %q; want %q", got, want)
+	}
+	p.Key = []byte("given")
+	if got := string(p.AppendSeriesKey([]byte("<"))); got != "<given" {
+		t.Errorf("AppendSeriesKey with Key %q: %q; want %q", p.Key, got, "<given")
+	}
 }
 
 func TestTagsGet(t *testing.T) {
