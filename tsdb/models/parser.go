@@ -38,6 +38,16 @@ type Parser struct {
 	order     []int32
 	tagTmp    []Tag
 
+	// Tags of a line in parseSimpleLine's form, kept free of pointers so
+	// that the GC neither scans nor write-barriers them: simpleTags are the
+	// line's tags in input order, simpleOrder[i] the input index of its
+	// i-th tag in sorted order, and prevTagKeys the tag keys of the last
+	// line sorted, in input order, each followed by '=' (simple keys have
+	// none), whose order is tried first.
+	simpleTags  []simpleTag
+	simpleOrder []int32
+	prevTagKeys []byte
+
 	// Series cache: bodies repeat a few series many times (every TSBS or
 	// Telegraf batch does), so a line whose measurement and tags are, byte
 	// for byte, those of an earlier good line shares that point's
@@ -360,32 +370,6 @@ func (p *Parser) saveKey(name []byte, tags Tags) []byte {
 	return p.arena[start:len(p.arena):len(p.arena)]
 }
 
-// saveSimpleSeries copies the series key of name and tags (slices of the
-// body in parseSimpleLine's form, which has nothing to escape; tags
-// sorted) into the arena, and returns it with name and tags pointed at
-// their bytes in it: one copy serves as the point's Key and its tokens.
-func (p *Parser) saveSimpleSeries(name []byte, tags Tags) (savedName, key []byte) {
-	start := len(p.arena)
-	arena := append(p.arena, name...)
-	for i := range tags {
-		arena = append(arena, ',')
-		arena = append(arena, tags[i].Key...)
-		arena = append(arena, '=')
-		arena = append(arena, tags[i].Value...)
-	}
-	p.arena = arena
-	key = arena[start:len(arena):len(arena)]
-	off := len(name)
-	for i := range tags {
-		k0 := off + 1
-		k1 := k0 + len(tags[i].Key)
-		v1 := k1 + 1 + len(tags[i].Value)
-		tags[i] = Tag{Key: key[k0:k1:k1], Value: key[k1+1 : v1 : v1]}
-		off = v1
-	}
-	return key[:len(name):len(name)], key
-}
-
 // ownTags sorts the tags a line appended from p.tags[t0] and returns them
 // with the reason its series cannot be stored, if any.
 func (p *Parser) ownTags(name []byte, t0 int) (Tags, error) {
@@ -485,16 +469,13 @@ func (p *Parser) parseSimpleLine(start, end int) bool {
 	raw := unsafe.String(&line[0], sp)
 	name, tags, key, known := p.knownSeries(raw)
 	if !known {
-		var ok bool
-		if name, ok = p.scanSimpleSeries(line[:sp]); ok {
-			var err error
-			tags, err = p.ownTags(name, t0)
-			ok = err == nil
-		}
-		if !ok {
+		// Without escapes the key is as long as the line's text of it.
+		ks := line[:sp]
+		nameLen, ok := p.scanSimpleSeries(ks)
+		if !ok || !p.sortSimpleTags(ks) || len(ks) > MaxKeyLength {
 			return p.rejectSimple(t0, f0, na)
 		}
-		name, key = p.saveSimpleSeries(name, tags)
+		name, tags, key = p.saveSimpleSeries(ks, nameLen)
 	}
 
 	i := sp + 1
@@ -636,16 +617,20 @@ func keyAt(line []byte, i int, k []byte) bool {
 // the decoder, and returns false.
 func (p *Parser) rejectSimple(t0, f0, na int) bool {
 	p.tags, p.fields, p.arena = p.tags[:t0], p.fields[:f0], p.arena[:na]
-	p.orderKeys = p.orderKeys[:0] // they may be slices of the dropped arena
 	return false
 }
 
-// scanSimpleSeries appends the tags of ks, the "measurement,tags" text of
-// a line, and returns the measurement, all as slices of ks; ok is false
-// when ks is not in parseSimpleLine's form or the decoder would refuse it.
-func (p *Parser) scanSimpleSeries(ks []byte) (name []byte, ok bool) {
+// simpleTag locates a tag in the "measurement,tags" text of a line in
+// parseSimpleLine's form: its key is text[key:eq], its value
+// text[eq+1:end].
+type simpleTag struct{ key, eq, end int }
+
+// scanSimpleSeries reads ks, the "measurement,tags" text of a line, into
+// p.simpleTags and returns the length of its measurement; ok is false when
+// ks is not in parseSimpleLine's form or the decoder would refuse it.
+func (p *Parser) scanSimpleSeries(ks []byte) (nameLen int, ok bool) {
 	if ks[0] == '#' { // a comment line
-		return nil, false
+		return 0, false
 	}
 	var high byte
 	i := 0
@@ -654,12 +639,13 @@ func (p *Parser) scanSimpleSeries(ks []byte) (name []byte, ok bool) {
 		i++
 	}
 	if i == 0 {
-		return nil, false
+		return 0, false
 	}
-	name = ks[:i:i]
+	nameLen = i
+	p.simpleTags = p.simpleTags[:0]
 	for i < len(ks) {
 		if ks[i] != ',' {
-			return nil, false
+			return 0, false
 		}
 		i++
 		k0 := i
@@ -668,9 +654,9 @@ func (p *Parser) scanSimpleSeries(ks []byte) (name []byte, ok bool) {
 			i++
 		}
 		if i == k0 || i == len(ks) || ks[i] != '=' {
-			return nil, false
+			return 0, false
 		}
-		k := ks[k0:i]
+		eq := i
 		i++
 		v0 := i
 		for i < len(ks) && simpleClass[ks[i]]&inKey != 0 {
@@ -678,13 +664,93 @@ func (p *Parser) scanSimpleSeries(ks []byte) (name []byte, ok bool) {
 			i++
 		}
 		if i == v0 {
-			return nil, false
+			return 0, false
 		}
-		p.appendTag(Tag{Key: k[:len(k):len(k)], Value: ks[v0:i:i]})
+		p.simpleTags = append(p.simpleTags, simpleTag{key: k0, eq: eq, end: i})
 	}
 	// The separators are ASCII, so the text is valid UTF-8 exactly when
 	// every token is, as the decoder checks.
-	return name, high < utf8.RuneSelf || utf8.Valid(ks)
+	return nameLen, high < utf8.RuneSelf || utf8.Valid(ks)
+}
+
+// sortSimpleTags sets p.simpleOrder to the sorted order of the tags
+// scanSimpleSeries read from ks, reusing the last order when the keys come
+// as they did then; it reports false when two tags have the same key.
+func (p *Parser) sortSimpleTags(ks []byte) bool {
+	tags := p.simpleTags
+	if p.sameTagKeys(ks) {
+		return true
+	}
+	order := p.simpleOrder[:0]
+	for i := range tags {
+		order = append(order, int32(i))
+	}
+	key := func(i int32) string { t := tags[i]; return unsafe.String(&ks[t.key], t.eq-t.key) }
+	if len(order) <= 64 {
+		for i := 1; i < len(order); i++ {
+			for j := i; j > 0 && key(order[j-1]) > key(order[j]); j-- {
+				order[j-1], order[j] = order[j], order[j-1]
+			}
+		}
+	} else {
+		slices.SortFunc(order, func(a, b int32) int { return strings.Compare(key(a), key(b)) })
+	}
+	p.simpleOrder = order
+	p.prevTagKeys = p.prevTagKeys[:0]
+	for i := 1; i < len(order); i++ {
+		if key(order[i-1]) == key(order[i]) {
+			return false
+		}
+	}
+	for _, t := range tags {
+		p.prevTagKeys = append(p.prevTagKeys, ks[t.key:t.eq+1]...)
+	}
+	return true
+}
+
+// sameTagKeys reports whether the tags scanSimpleSeries read from ks have
+// the keys, in order, of the last line sortSimpleTags sorted.
+func (p *Parser) sameTagKeys(ks []byte) bool {
+	prev := p.prevTagKeys
+	if len(p.simpleOrder) != len(p.simpleTags) || len(prev) == 0 && len(p.simpleTags) > 0 {
+		return false
+	}
+	off := 0
+	for _, t := range p.simpleTags {
+		k := ks[t.key : t.eq+1] // with its '='
+		if len(prev)-off < len(k) || string(prev[off:off+len(k)]) != string(k) {
+			return false
+		}
+		off += len(k)
+	}
+	return off == len(prev)
+}
+
+// saveSimpleSeries copies the series key of ks, a line's "measurement,
+// tags" text read by scanSimpleSeries and sortSimpleTags, into the arena
+// (tags sorted; there is nothing to escape), appends the tags, and returns
+// the measurement and the tags pointing at their bytes in the key: one
+// copy serves as the point's Key and its tokens.
+func (p *Parser) saveSimpleSeries(ks []byte, nameLen int) (name []byte, tags Tags, key []byte) {
+	start := len(p.arena)
+	arena := append(p.arena, ks[:nameLen]...)
+	for _, j := range p.simpleOrder {
+		t := p.simpleTags[j]
+		arena = append(append(arena, ','), ks[t.key:t.end]...)
+	}
+	p.arena = arena
+	key = arena[start:len(arena):len(arena)]
+	t0 := len(p.tags)
+	off := nameLen
+	for _, j := range p.simpleOrder {
+		t := p.simpleTags[j]
+		k0 := off + 1
+		eq := k0 + t.eq - t.key
+		end := k0 + t.end - t.key
+		p.appendTag(Tag{Key: key[k0:eq:eq], Value: key[eq+1 : end : end]})
+		off = end
+	}
+	return key[:nameLen:nameLen], p.tags[t0:len(p.tags):len(p.tags)], key
 }
 
 // simpleValue parses a non-string field value token as the decoder and
