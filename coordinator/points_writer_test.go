@@ -65,7 +65,7 @@ func TestPointsWriter_Routing(t *testing.T) {
 	for i := range pts {
 		p := &pts[i]
 		g := d.ShardGroupByTimestamp(testDB, testRP, time.Unix(0, p.Time))
-		sh := d.ShardFor(g, p.AppendSeriesKey(nil))
+		sh := d.ShardFor(g, models.AppendSeriesKey(nil, p.Measurement, p.Tags)) // built, not the parser's Key
 		want[sh.ID] = append(want[sh.ID], p.String())
 	}
 	got := map[uint64][]string{}

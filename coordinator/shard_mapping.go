@@ -106,8 +106,12 @@ func (w *PointsWriter) mapShards(ctx context.Context, m *mapping, db, rp string,
 			m.shardOf[i] = int32(cur.base)
 			continue
 		}
-		m.key = p.AppendSeriesKey(m.key[:0])
-		m.shardOf[i] = int32(cur.base + int(fnv64a(m.key)%uint64(n)))
+		key := p.Key // the parser's, when it made the point
+		if key == nil {
+			m.key = p.AppendSeriesKey(m.key[:0])
+			key = m.key
+		}
+		m.shardOf[i] = int32(cur.base + int(fnv64a(key)%uint64(n)))
 	}
 	m.fill(points)
 	return nil
