@@ -610,6 +610,14 @@ func TestCacheSmallEntries(t *testing.T) {
 		return models.BooleanValue(op%2 == 0)
 	}
 	type key struct{ series, field string }
+	var sameSlab []string // series of one partition: their entries share slabs
+	parts := newCache()
+	for i := 0; len(sameSlab) < 3; i++ {
+		k := fmt.Sprint("cpu,host=h", i)
+		if parts.part([]byte(k)) == &parts.parts[0] {
+			sameSlab = append(sameSlab, k)
+		}
+	}
 	for round := range 300 {
 		c := newCache()
 		model := map[key]map[int64]models.Value{}
@@ -646,16 +654,19 @@ func TestCacheSmallEntries(t *testing.T) {
 			}
 		}
 		for op := range 16 {
-			series := fmt.Sprint("cpu,host=h", rng.IntN(3))
+			series := sameSlab[rng.IntN(len(sameSlab))]
 			typ := types[rng.IntN(2)] // mostly float or integer
 			if rng.IntN(5) == 0 {
 				typ = types[rng.IntN(len(types))]
 			}
 			ts := int64(rng.IntN(5))
 			switch r := rng.IntN(10); {
-			case r < 4: // a point of every field, one of them maybe twice
+			case r < 4: // a point of some fields (later ones add fields to the series), one maybe twice
 				p := models.Point{Time: ts}
 				for f := range 3 {
+					if f > 0 && rng.IntN(3) == 0 {
+						continue
+					}
 					k := key{series, fmt.Sprint("f", f)}
 					ft := typeOf[k] // mostly the field's type
 					if ft == models.FieldTypeUnknown || rng.IntN(8) == 0 {
