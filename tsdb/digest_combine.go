@@ -24,7 +24,7 @@ func (s *Shard) computeDigests(ctx context.Context, all bool, dirty map[BucketID
 		return DigestSet{}, nil
 	}
 	window := s.dig.window
-	p := &digestPass{shard: s, all: all, dirty: dirty, window: window, finder: newWindowFinder(window),
+	p := &digestPass{shard: s, all: all, dirty: dirty, window: window,
 		lo: math.MinInt64, hi: math.MaxInt64, hashers: map[BucketID]hash.Hash{}}
 	if !all {
 		p.seriesBuckets = map[uint32]struct{}{}
@@ -116,7 +116,6 @@ type digestPass struct {
 	all    bool
 	dirty  map[BucketID]struct{}
 	window int64
-	finder windowFinder
 	// seriesBuckets are the dirty buckets' series buckets and [lo, hi]
 	// their time range (everything when all).
 	seriesBuckets map[uint32]struct{}
@@ -242,7 +241,7 @@ func (p *digestPass) key(series, field []byte, sb uint32, inCache bool) error {
 			if err := readKeyRaw(src.f.r, part.typ, part.metas, &p.acc, &p.blk); err != nil {
 				return err
 			}
-			part.sums = p.finder.appendWindowSums(nil, &p.acc)
+			part.sums = appendWindowSums(nil, &p.acc, p.window)
 			p.shard.metrics.digestDecoded.Add(float64(len(part.sums)))
 		}
 		p.parts = append(p.parts, part)
@@ -256,7 +255,7 @@ func (p *digestPass) key(series, field []byte, sb uint32, inCache bool) error {
 			if c == nil || !c.valuesInto(&p.cacheArr[i], series, field, p.lo, p.hi) || p.cacheArr[i].Len() == 0 {
 				continue
 			}
-			p.cacheSums[i] = p.finder.appendWindowSums(p.cacheSums[i][:0], &p.cacheArr[i])
+			p.cacheSums[i] = appendWindowSums(p.cacheSums[i][:0], &p.cacheArr[i], p.window)
 			part := keyPart{typ: p.cacheArr[i].Type, sums: p.cacheSums[i]}
 			if i == 0 {
 				part.seq, part.tombs = p.rs.snap.seq, true
@@ -355,7 +354,7 @@ func (p *digestPass) decode(series, field []byte, sb uint32, lo, hi int64) error
 	if err != nil {
 		return err
 	}
-	p.decodeSums = p.finder.appendWindowSums(p.decodeSums[:0], &a)
+	p.decodeSums = appendWindowSums(p.decodeSums[:0], &a, p.window)
 	p.shard.metrics.digestDecoded.Add(float64(len(p.decodeSums)))
 	for i := range p.decodeSums {
 		b := BucketID{SeriesBucket: sb, WindowStart: p.decodeSums[i].start}

@@ -1,13 +1,14 @@
 package tsdb
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash"
 	"hash/crc32"
 	"io"
-	"math"
 	"os"
 	"slices"
 	"strings"
@@ -57,18 +58,15 @@ func digestFilePath(tsmPath string) string {
 // concurrent use.
 type digestFileWriter struct {
 	tsmPath string
-	finder  windowFinder
+	window  int64
 	f       *os.File
-	crc     uint32 // of the bytes written to f
+	bw      *bufio.Writer
+	crc     hash.Hash32
 	keys    uint64
-	buf     []byte // bytes not yet written to f
+	buf     []byte
 	sums    []windowSum
 	err     error
 }
-
-// digestWriteBuffer is how many bytes a digest file writer gathers per
-// write to its file.
-const digestWriteBuffer = 64 << 10
 
 // newDigestFileWriter starts the digest file of the data file at tsmPath;
 // it returns nil when the file cannot be created (the data file then has
@@ -78,26 +76,17 @@ func newDigestFileWriter(tsmPath string, window int64) *digestFileWriter {
 	if err != nil {
 		return nil
 	}
-	w := &digestFileWriter{tsmPath: tsmPath, finder: newWindowFinder(window), f: f,
-		buf: make([]byte, 0, digestWriteBuffer)}
-	w.buf = append(w.buf, digestFileMagic...)
-	w.buf = binary.LittleEndian.AppendUint64(w.buf, uint64(window))
+	w := &digestFileWriter{tsmPath: tsmPath, window: window, f: f, crc: crc32.New(castagnoli)}
+	w.bw = bufio.NewWriterSize(io.MultiWriter(f, w.crc), 64<<10)
+	hdr := append(bytes.Clone(digestFileMagic), make([]byte, 8)...)
+	binary.LittleEndian.PutUint64(hdr[4:], uint64(window))
+	w.write(hdr)
 	return w
 }
 
-// flush writes the gathered bytes to the file.
-func (w *digestFileWriter) flush() {
-	w.crc = crc32.Update(w.crc, castagnoli, w.buf)
+func (w *digestFileWriter) write(b []byte) {
 	if w.err == nil {
-		_, w.err = w.f.Write(w.buf)
-	}
-	w.buf = w.buf[:0]
-}
-
-// flushIfFull writes the gathered bytes once they fill the buffer.
-func (w *digestFileWriter) flushIfFull() {
-	if len(w.buf) >= digestWriteBuffer {
-		w.flush()
+		_, w.err = w.bw.Write(b)
 	}
 }
 
@@ -107,10 +96,10 @@ func (w *digestFileWriter) addArray(a *tsm.Array) {
 	if w == nil || a.Len() == 0 {
 		return // the data file gets no key for no values either
 	}
-	w.sums = w.finder.appendWindowSums(w.sums[:0], a)
-	w.buf = appendDigestRecord(w.buf, w.sums, &w.finder)
+	w.sums = appendWindowSums(w.sums[:0], a, w.window)
+	w.buf = appendDigestRecord(w.buf[:0], w.sums, w.window)
+	w.write(w.buf)
 	w.keys++
-	w.flushIfFull()
 }
 
 // addRecord records the next key with a record read from another digest
@@ -119,9 +108,8 @@ func (w *digestFileWriter) addRecord(rec []byte) {
 	if w == nil {
 		return
 	}
-	w.buf = append(w.buf, rec...)
+	w.write(rec)
 	w.keys++
-	w.flushIfFull()
 }
 
 // finish completes the digest file once its data file is in place and
@@ -135,11 +123,15 @@ func (w *digestFileWriter) finish() error {
 		w.abort()
 		return err
 	}
-	w.buf = binary.LittleEndian.AppendUint64(w.buf, w.keys)
-	w.buf = binary.LittleEndian.AppendUint64(w.buf, uint64(size))
-	w.buf = append(w.buf, tail[:]...)
-	crc := crc32.Update(w.crc, castagnoli, w.buf)
-	w.buf = binary.LittleEndian.AppendUint32(w.buf, crc)
+	var tr []byte
+	tr = binary.LittleEndian.AppendUint64(tr, w.keys)
+	tr = binary.LittleEndian.AppendUint64(tr, uint64(size))
+	tr = append(tr, tail[:]...)
+	w.write(tr)
+	if w.err == nil {
+		w.err = w.bw.Flush()
+	}
+	w.buf = binary.LittleEndian.AppendUint32(w.buf[:0], w.crc.Sum32())
 	w.buf = append(w.buf, digestFileEnd...)
 	if w.err == nil {
 		_, w.err = w.f.Write(w.buf)
@@ -172,11 +164,11 @@ func (w *digestFileWriter) abort() {
 // appendDigestRecord appends one key record: uvarint window count, then
 // per window (ascending) varint(window index - previous index, the first
 // from 0), uvarint count, a u64 LE, b u64 LE.
-func appendDigestRecord(dst []byte, sums []windowSum, f *windowFinder) []byte {
+func appendDigestRecord(dst []byte, sums []windowSum, window int64) []byte {
 	dst = binary.AppendUvarint(dst, uint64(len(sums)))
 	prev := int64(0)
 	for i := range sums {
-		idx := f.index(sums[i].start)
+		idx := floorDiv(sums[i].start, window)
 		dst = binary.AppendVarint(dst, idx-prev)
 		prev = idx
 		dst = binary.AppendUvarint(dst, sums[i].count)
@@ -321,7 +313,8 @@ func (r *digestFileReader) fill(need int) error {
 		r.buf = slices.Grow(r.buf, c-len(r.buf))
 	}
 	for len(r.buf) < need {
-		n, err := r.src.Read(r.buf[len(r.buf):min(cap(r.buf), len(r.buf)+int(min(r.left, math.MaxInt32)))])
+		room := int(min(r.left, int64(cap(r.buf)-len(r.buf))))
+		n, err := r.src.Read(r.buf[len(r.buf) : len(r.buf)+room])
 		r.buf = r.buf[:len(r.buf)+n]
 		r.left -= int64(n)
 		if err != nil && len(r.buf) < need {

@@ -53,91 +53,48 @@ func valueHashes(ts int64, va, vb uint64) (uint64, uint64) {
 	return mix64(t ^ va), mix64(t*0x9e3779b97f4a7c15 + (vb ^ sumSeedB))
 }
 
-// windowFinder finds the digest window of a time, remembering the last
-// window found: the keys of a file mostly fall in the same few windows,
-// and a key of one or two values then needs no division.
-type windowFinder struct {
-	window     int64
-	start, end int64 // the last window found, end inclusive
-	idx        int64 // start / window
-}
-
-// newWindowFinder returns a finder of windows of width window.
-func newWindowFinder(window int64) windowFinder {
-	return windowFinder{window: window, start: 0, end: -1} // none found yet
-}
-
-// find makes the window holding ts the last one found and returns its
-// start.
-func (f *windowFinder) find(ts int64) int64 {
-	if ts >= f.start && ts <= f.end {
-		return f.start
-	}
-	f.start = floorDiv(ts, f.window) * f.window
-	f.idx = floorDiv(f.start, f.window) // not the quotient above where start wraps
-	f.end = math.MaxInt64               // the last window reaches the end of time
-	if f.start <= math.MaxInt64-f.window {
-		f.end = f.start + f.window - 1
-	}
-	return f.start
-}
-
-// index returns the index (start / window) of the window at start.
-func (f *windowFinder) index(start int64) int64 {
-	if start == f.start && f.end >= f.start {
-		return f.idx
-	}
-	return floorDiv(start, f.window)
-}
-
 // appendWindowSums appends the per-window sums of a's values (sorted,
-// unique timestamps) to dst, ascending by window. Keys whose values all
-// fall in the last window found (most, at a million sparse series) take
-// one comparison per key to place.
-func (f *windowFinder) appendWindowSums(dst []windowSum, a *tsm.Array) []windowSum {
+// unique timestamps) to dst, ascending by window.
+func appendWindowSums(dst []windowSum, a *tsm.Array, window int64) []windowSum {
 	n := a.Len()
 	for i := 0; i < n; {
-		start := f.find(a.Timestamps[i])
-		j := n
-		if a.Timestamps[n-1] > f.end {
-			j = i + 1
-			for a.Timestamps[j] <= f.end {
+		start := floorDiv(a.Timestamps[i], window) * window
+		j := i + 1
+		if start <= math.MaxInt64-window {
+			for j < n && a.Timestamps[j] < start+window {
 				j++
 			}
+		} else {
+			j = n // the last window reaches the end of time
 		}
 		w := windowSum{start: start, count: uint64(j - i), minT: a.Timestamps[i], maxT: a.Timestamps[j-1]}
-		addValueHashes(&w, a, i, j)
+		ts := a.Timestamps[i:j]
+		switch a.Type {
+		case models.FieldTypeFloat:
+			sumValues(&w, ts, a.Floats[i:j], math.Float64bits)
+		case models.FieldTypeInteger:
+			sumValues(&w, ts, a.Integers[i:j], func(v int64) uint64 { return uint64(v) })
+		case models.FieldTypeUnsigned:
+			sumValues(&w, ts, a.Unsigneds[i:j], func(v uint64) uint64 { return v })
+		case models.FieldTypeBoolean:
+			sumValues(&w, ts, a.Booleans[i:j], func(v bool) uint64 {
+				if v {
+					return 1
+				}
+				return 0
+			})
+		case models.FieldTypeString:
+			for k, s := range a.Strings[i:j] {
+				sum := sha256.Sum256(s)
+				ha, hb := valueHashes(ts[k], binary.LittleEndian.Uint64(sum[:8]), binary.LittleEndian.Uint64(sum[8:16]))
+				w.a += ha
+				w.b += hb
+			}
+		}
 		dst = append(dst, w)
 		i = j
 	}
 	return dst
-}
-
-// addValueHashes adds the hashes of a's values [i, j) to w.
-func addValueHashes(w *windowSum, a *tsm.Array, i, j int) {
-	ts := a.Timestamps[i:j]
-	switch a.Type {
-	case models.FieldTypeFloat:
-		sumValues(w, ts, a.Floats[i:j], math.Float64bits)
-	case models.FieldTypeInteger:
-		sumValues(w, ts, a.Integers[i:j], func(v int64) uint64 { return uint64(v) })
-	case models.FieldTypeUnsigned:
-		sumValues(w, ts, a.Unsigneds[i:j], func(v uint64) uint64 { return v })
-	case models.FieldTypeBoolean:
-		sumValues(w, ts, a.Booleans[i:j], func(v bool) uint64 {
-			if v {
-				return 1
-			}
-			return 0
-		})
-	case models.FieldTypeString:
-		for k, s := range a.Strings[i:j] {
-			sum := sha256.Sum256(s)
-			ha, hb := valueHashes(ts[k], binary.LittleEndian.Uint64(sum[:8]), binary.LittleEndian.Uint64(sum[8:16]))
-			w.a += ha
-			w.b += hb
-		}
-	}
 }
 
 // sumValues adds the hashes of numeric values vs at times ts to w.
