@@ -281,6 +281,30 @@ func BenchmarkCopySparse(b *testing.B) {
 	reportCPU(b, cpu0, len(cols))
 }
 
+// BenchmarkCopyKeySparse copies every key of the sparse file into a new
+// one with CopyKey, as a compaction does with keys only one input holds.
+func BenchmarkCopyKeySparse(b *testing.B) {
+	r, cols := sparseReader(b)
+	path := filepath.Join(b.TempDir(), "c.tsm")
+	b.ReportAllocs()
+	cpu0 := processCPU()
+	for b.Loop() {
+		w, err := tsm.NewWriter(path)
+		if err != nil {
+			b.Fatalf("NewWriter: got error %v; want nil", err)
+		}
+		for it := r.Iterator(); it.Next(); {
+			if err := w.CopyKey(it); err != nil {
+				b.Fatalf("CopyKey: got error %v; want nil", err)
+			}
+		}
+		if err := w.Close(); err != nil {
+			b.Fatalf("Close: got error %v; want nil", err)
+		}
+	}
+	reportCPU(b, cpu0, len(cols))
+}
+
 // BenchmarkReadSparse reads every key of the sparse file through the
 // iterator and ReadArray, as a merge of overlapping keys or a digest does.
 func BenchmarkReadSparse(b *testing.B) {
