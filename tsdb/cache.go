@@ -612,14 +612,21 @@ func (c *cache) forEachSorted(fn func(series, field []byte, arr *tsm.Array) erro
 		}
 		pt.mu.Unlock()
 	}
-	slices.SortFunc(all, func(a, b seriesRef) int { return strings.Compare(a.key, b.key) })
+	keys := make([]string, len(all))
+	for i := range all {
+		keys[i] = all[i].key
+	}
+	sorted := make([]seriesRef, len(all))
+	for j, i := range sortKeyOrder(keys) {
+		sorted[j] = all[i]
+	}
 	// order is the sorted order of the fields named names (in cache
 	// order): series usually list the same fields in the same order, so it
 	// is kept for the next series instead of sorted again.
 	var order []int
 	var names []string
 	var view tsm.Array
-	for _, r := range all {
+	for _, r := range sorted {
 		// Readers normalize under the partition lock too.
 		r.pt.mu.Lock()
 		for j := range r.cs.fields {

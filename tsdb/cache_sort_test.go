@@ -1,0 +1,98 @@
+package tsdb
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sort"
+	"testing"
+)
+
+// TestSortKeyOrder checks sortKeyOrder against sort.Strings on random keys
+// built from few pieces, so they share long prefixes, are prefixes of one
+// another, end inside and at the edge of a chunk, and hold zero bytes
+// (which pad a short chunk); every third round they all share a prefix.
+func TestSortKeyOrder(t *testing.T) {
+	pieces := []string{"", "a", "b", "\x00", "\xff", "cpu,arch=x64,", "hostname=host_", "12345678", "1234567", "123456789"}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for round := range 300 {
+		n := rng.IntN(200)
+		seen := map[string]bool{}
+		var keys []string
+		for range n {
+			var k []byte
+			if round%3 == 0 {
+				k = append(k, "cpu,arch=x64,datacenter="...) // a prefix all share
+			}
+			for range rng.IntN(6) {
+				k = append(k, pieces[rng.IntN(len(pieces))]...)
+			}
+			if round%2 == 0 && seen[string(k)] {
+				continue // cache keys are distinct; odd rounds check duplicates too
+			}
+			seen[string(k)] = true
+			keys = append(keys, string(k))
+		}
+		want := slices.Clone(keys)
+		sort.Strings(want)
+		order := sortKeyOrder(keys)
+		got := make([]string, len(order))
+		for j, i := range order {
+			got[j] = keys[i]
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("round %d: sortKeyOrder(%q)\n got %q\nwant %q", round, keys, got, want)
+		}
+		if slices.Sort(order); !slices.Equal(order, indexes(len(keys))) {
+			t.Fatalf("round %d: order %v is not a permutation of the %d keys", round, order, len(keys))
+		}
+	}
+}
+
+// TestCommonPrefixLen checks commonPrefixLen on strings that differ at
+// each position of their first 8-byte words, or where one ends.
+func TestCommonPrefixLen(t *testing.T) {
+	a := "0123456789abcdefghij"
+	for i := 0; i <= len(a); i++ {
+		b := a[:i] + "\x80" + a[i:]
+		if got := commonPrefixLen(a, b); got != i {
+			t.Errorf("commonPrefixLen(%q, %q) = %d; want %d", a, b, got, i)
+		}
+		if got := commonPrefixLen(a[:i], a); got != i {
+			t.Errorf("commonPrefixLen(%q, %q) = %d; want %d", a[:i], a, got, i)
+		}
+	}
+}
+
+// indexes returns 0, 1, ..., n-1.
+func indexes(n int) []uint32 {
+	out := make([]uint32, n)
+	for i := range out {
+		out[i] = uint32(i)
+	}
+	return out
+}
+
+// BenchmarkSortSeriesKeys sorts 100,000 TSBS-like series keys, in the
+// scattered memory a cache's keys sit in, as a snapshot does: by
+// sortKeyOrder (chunks) and by a comparison sort (compare), for reference.
+func BenchmarkSortSeriesKeys(b *testing.B) {
+	const n = 100_000
+	rng := rand.New(rand.NewPCG(3, 4))
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("cpu,arch=x%d,datacenter=eu-central-1%c,hostname=host_%d,os=Ubuntu16.10,rack=%d,region=eu-central-1,service=%d,service_environment=test,service_version=1,team=NYC",
+			rng.IntN(3), 'a'+rng.IntN(3), i, rng.IntN(100), rng.IntN(20))
+	}
+	rng.Shuffle(n, func(i, j int) { keys[i], keys[j] = keys[j], keys[i] })
+	b.Run("chunks", func(b *testing.B) {
+		for b.Loop() {
+			sortKeyOrder(keys)
+		}
+	})
+	b.Run("compare", func(b *testing.B) {
+		for b.Loop() {
+			sort.Strings(slices.Clone(keys))
+		}
+	})
+}
