@@ -58,13 +58,15 @@ func (ix *Index) load() error {
 		}
 	}
 	snapPath := filepath.Join(ix.dir, snapshotFileName)
-	snap, err := os.ReadFile(snapPath)
+	snap, release, err := readSnapshotFile(snapPath)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 	case err != nil:
 		return fmt.Errorf("read snapshot: %w", err)
 	default:
-		if err := ix.replaySnapshot(snap); err != nil {
+		err := ix.replaySnapshot(snap)
+		release()
+		if err != nil {
 			return fmt.Errorf("replay %s: %w", snapPath, err)
 		}
 		ix.snapBytes = int64(len(snap))

@@ -518,3 +518,34 @@ func TestCrashDuringSnapshot(t *testing.T) {
 		t.Errorf("no kill landed during a snapshot; the test did not exercise the crash")
 	}
 }
+
+// TestSnapshotLoadKeepsNoBytesOfTheFile checks that nothing loaded from a
+// snapshot refers to the bytes it was loaded from: Open maps the file and
+// unmaps it after the load, so a key, name or tag value left pointing into
+// it would read freed memory. The test overwrites the buffer after the
+// load and expects the same state.
+func TestSnapshotLoadKeepsNoBytesOfTheFile(t *testing.T) {
+	dir := t.TempDir()
+	ix := mustOpenIndex(t, dir)
+	snapshotWorkload(t, ix)
+	mustCreate(t, ix, "cpu,host=f1 a=1,b=2i,c=\"s\",d=true 1")
+	want := state(ix)
+	snapshotNow(t, ix)
+	if err := ix.Close(); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, snapshotFileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	loaded := &Index{series: newSeriesTable(), measurements: map[string]*measurement{}, nextID: 1}
+	if err := loaded.replaySnapshot(data); err != nil {
+		t.Fatalf("replay snapshot: %v", err)
+	}
+	for i := range data {
+		data[i] = 0xA5
+	}
+	if got := state(loaded); got != want {
+		t.Errorf("state after the snapshot's bytes were overwritten:\ngot:\n%s\nwant:\n%s", got, want)
+	}
+}
