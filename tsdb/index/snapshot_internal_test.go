@@ -68,6 +68,12 @@ func loadSnapshotOnly(t *testing.T, dir string) *Index {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return replaySnapshotBytes(t, data)
+}
+
+// replaySnapshotBytes replays the snapshot data into an empty index.
+func replaySnapshotBytes(t *testing.T, data []byte) *Index {
+	t.Helper()
 	ix := &Index{series: newSeriesTable(), measurements: map[string]*measurement{}, nextID: 1}
 	if err := ix.replaySnapshot(data); err != nil {
 		t.Fatalf("replay snapshot: %v", err)
@@ -538,10 +544,7 @@ func TestSnapshotLoadKeepsNoBytesOfTheFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	loaded := &Index{series: newSeriesTable(), measurements: map[string]*measurement{}, nextID: 1}
-	if err := loaded.replaySnapshot(data); err != nil {
-		t.Fatalf("replay snapshot: %v", err)
-	}
+	loaded := replaySnapshotBytes(t, data)
 	for i := range data {
 		data[i] = 0xA5
 	}
