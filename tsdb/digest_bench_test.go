@@ -1,6 +1,7 @@
 package tsdb
 
 import (
+	"context"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -127,4 +128,50 @@ func BenchmarkDigestMergeCopy(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(processCPU(b)-cpu)/float64(b.N*inputs*keys), "cpu-ns/key")
+}
+
+// BenchmarkDigestsSparse computes every bucket digest of a shard whose
+// two data files hold 50 k sparse keys (10 k series × 5 fields, one or
+// two values each): the combine a restart or a shard copy runs.
+func BenchmarkDigestsSparse(b *testing.B) {
+	cfg := NewConfig()
+	cfg.Dir = b.TempDir()
+	cfg.CompactCheckInterval = 0
+	cfg.DigestWindow = Duration(time.Hour)
+	sh := openTestShard(b, cfg)
+	base := time.Date(2026, 12, 7, 4, 0, 0, 0, time.UTC).UnixNano()
+	const series = 10_000
+	for half := range 2 {
+		var pts []models.Point
+		for i := half * series / 2; i < (half+1)*series/2; i++ {
+			tags := models.Tags{{Key: []byte("host"), Value: []byte("host_" + strconv.Itoa(i))}}
+			for k := range 1 + i%2 {
+				ts := base + int64(i)*int64(time.Second) + int64(k)*int64(10*time.Second)
+				pts = append(pts, models.Point{Measurement: []byte("cpu"), Tags: tags, Time: ts, Fields: []models.Field{
+					{Key: []byte("f"), Value: models.FloatValue(float64(i) / 3)},
+					{Key: []byte("i"), Value: models.IntegerValue(int64(i))},
+					{Key: []byte("u"), Value: models.UnsignedValue(uint64(i))},
+					{Key: []byte("b"), Value: models.BooleanValue(i%3 == 0)},
+					{Key: []byte("g"), Value: models.FloatValue(float64(k))},
+				}})
+			}
+		}
+		if err := sh.WritePoints(context.Background(), pts); err != nil {
+			b.Fatal(err)
+		}
+		if err := sh.Snapshot(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	ctx := context.Background()
+	if _, err := sh.computeDigests(ctx, true, nil); err != nil { // digest files checked
+		b.Fatal(err)
+	}
+	cpu := processCPU(b)
+	for b.Loop() {
+		if _, err := sh.computeDigests(ctx, true, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(processCPU(b)-cpu)/float64(b.N*series*5), "cpu-ns/key")
 }

@@ -87,6 +87,7 @@ type digestSource struct {
 	it   *tsm.Iterator
 	live bool
 	dr   *digestFileReader // nil: decode the file's keys
+	sums []windowSum       // the current key's sums when its record is derived
 }
 
 // advance moves to the next key (and its digest record). A digest file
@@ -235,9 +236,21 @@ func (p *digestPass) key(series, field []byte, sb uint32, inCache bool) error {
 			continue
 		}
 		part := keyPart{typ: src.it.Type(), metas: src.it.Entries(), seq: src.f.seq, tombs: true}
-		if src.dr != nil {
+		switch {
+		case src.dr != nil && !src.dr.derived:
 			part.sums = src.dr.sums
-		} else {
+		case src.dr != nil:
+			// A key of a value or two: its values are in its index entry
+			// (or, in a file of an older format, its blocks).
+			var ok bool
+			if src.sums, ok = appendInlineSums(src.sums[:0], part.metas, p.window); !ok {
+				if err := readKeyRaw(src.f.r, part.typ, part.metas, &p.acc, &p.blk); err != nil {
+					return err
+				}
+				src.sums = appendWindowSums(src.sums[:0], &p.acc, p.window)
+			}
+			part.sums = src.sums
+		default:
 			if err := readKeyRaw(src.f.r, part.typ, part.metas, &p.acc, &p.blk); err != nil {
 				return err
 			}

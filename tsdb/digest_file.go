@@ -27,9 +27,15 @@ import (
 const digestFileExt = ".digest"
 
 var (
-	digestFileMagic = []byte{'S', 'D', 'G', 1}
+	// digestFileMagic opens a digest file of the version written; its last
+	// byte is the version. Version 1 files (no derived records) are read
+	// too: their records are all version 2 records.
+	digestFileMagic = []byte{'S', 'D', 'G', 2}
 	digestFileEnd   = []byte("SDGE")
 )
+
+// digestFileOldVersion is the digest file version still read.
+const digestFileOldVersion = 1
 
 const (
 	// digestTailSize is how many of the data file's last bytes (its
@@ -90,11 +96,21 @@ func (w *digestFileWriter) write(b []byte) {
 	}
 }
 
+// derivedMax is the most values of a key that gets a derived record: a
+// key of at most this many values, of any type but string, has its values
+// in its data file's index entry (format version 3), from which its sums
+// are computed when they are combined instead of being stored.
+const derivedMax = 2
+
 // addArray records the next key, whose values (as written to the data
 // file) are a.
 func (w *digestFileWriter) addArray(a *tsm.Array) {
 	if w == nil || a.Len() == 0 {
 		return // the data file gets no key for no values either
+	}
+	if a.Len() <= derivedMax && a.Type != models.FieldTypeString {
+		w.addRecord(derivedRecord)
+		return
 	}
 	w.sums = appendWindowSums(w.sums[:0], a, w.window)
 	w.buf = appendDigestRecord(w.buf[:0], w.sums, w.window)
@@ -161,6 +177,11 @@ func (w *digestFileWriter) abort() {
 	_ = os.Remove(w.f.Name())
 }
 
+// derivedRecord is the record of a key whose sums are derived from its
+// data file's values when needed (a window count of 0: a key of the data
+// file has at least one value, so no stored record has none).
+var derivedRecord = []byte{0}
+
 // appendDigestRecord appends one key record: uvarint window count, then
 // per window (ascending) varint(window index - previous index, the first
 // from 0), uvarint count, a u64 LE, b u64 LE.
@@ -220,7 +241,7 @@ func checkDigestFile(tsmPath string, size int64, keys int, window int64) bool {
 	if _, err := f.ReadAt(tr[:], n-digestTrailerSize); err != nil {
 		return false
 	}
-	if !bytes.Equal(hdr[:4], digestFileMagic) || int64(binary.LittleEndian.Uint64(hdr[4:])) != window ||
+	if !bytes.Equal(hdr[:3], digestFileMagic[:3]) || (hdr[3] != digestFileMagic[3] && hdr[3] != digestFileOldVersion) || int64(binary.LittleEndian.Uint64(hdr[4:])) != window ||
 		!bytes.Equal(tr[digestTrailerSize-4:], digestFileEnd) ||
 		binary.LittleEndian.Uint64(tr[0:]) != uint64(keys) || int64(binary.LittleEndian.Uint64(tr[8:])) != size {
 		return false
@@ -247,6 +268,9 @@ type digestFileReader struct {
 	window int64
 	rec    []byte // the current key's record, as stored (valid until the next read)
 	sums   []windowSum
+	// derived: the current key's record is derivedRecord (sums is empty;
+	// they are computed from the data file's values of the key).
+	derived bool
 }
 
 // digestReadBuffer is how many bytes a digest file reader reads at a time
@@ -327,7 +351,8 @@ func (r *digestFileReader) fill(need int) error {
 // parse decodes the key record at the start of b (uvarint window count,
 // then per window varint index delta, uvarint count, a and b as u64 LE)
 // into r.sums if decode, returning its size; when b holds only part of it,
-// need is how many bytes it knows the record needs at least.
+// need is how many bytes it knows the record needs at least. A window
+// count of 0 is derivedRecord.
 func (r *digestFileReader) parse(b []byte, decode bool) (size, need int, err error) {
 	r.sums = r.sums[:0]
 	n, k := binary.Uvarint(b)
@@ -337,6 +362,7 @@ func (r *digestFileReader) parse(b []byte, decode bool) (size, need int, err err
 	if k < 0 || n > maxDigestWindows {
 		return 0, 0, fmt.Errorf("bad window count %d", n)
 	}
+	r.derived = n == 0
 	const minWindow = 1 + 1 + 16 // index delta, count, a, b
 	if least := k + int(n)*minWindow; len(b) < least {
 		return 0, least, nil

@@ -2,6 +2,8 @@ package tsdb
 
 import (
 	"context"
+	"encoding/binary"
+	"hash/crc32"
 	"maps"
 	"os"
 	"path/filepath"
@@ -10,6 +12,7 @@ import (
 	"time"
 
 	"github.com/strata-db/strata/tsdb/models"
+	"github.com/strata-db/strata/tsdb/tsm"
 )
 
 // digestTestShard opens shard 1 of a store in dir (buckets series
@@ -47,6 +50,30 @@ func digestTestValues(from, to int64, gen int) []models.Point {
 				digestTestPoint(host, "f", ts, models.FloatValue(float64(n)/3)),
 				digestTestPoint(host, "i", ts, models.IntegerValue(n)),
 				digestTestPoint(host, "s", ts, models.StringValue([]byte("v"+strconv.FormatInt(n, 10)))))
+		}
+	}
+	return pts
+}
+
+// digestSparseValues are 60 series × 5 fields (float, integer, unsigned,
+// boolean, string) with one or two values each in [from, to), at a time
+// that depends on the series: keys whose digest records are derived from
+// their data file's index entries (all but the strings). gen 1 overwrites
+// gen 0 with other values.
+func digestSparseValues(from, to int64, gen int) []models.Point {
+	var pts []models.Point
+	for h := range 60 {
+		host := "s" + strconv.Itoa(h)
+		ts := from + int64(h)*int64(37*time.Minute)%(to-from)
+		for k := range 1 + h%2 {
+			t := ts + int64(k)*int64(10*time.Second)
+			n := t/int64(time.Second) + int64(h) + int64(gen)*1000
+			pts = append(pts,
+				digestTestPoint(host, "f", t, models.FloatValue(float64(n)/7)),
+				digestTestPoint(host, "i", t, models.IntegerValue(n)),
+				digestTestPoint(host, "u", t, models.UnsignedValue(uint64(n)*3)),
+				digestTestPoint(host, "b", t, models.BooleanValue(n%3 == 0)),
+				digestTestPoint(host, "s", t, models.StringValue([]byte("v"+strconv.FormatInt(n, 10)))))
 		}
 	}
 	return pts
@@ -184,6 +211,63 @@ func TestDigestFilesStayRight(t *testing.T) {
 		want:     func(t *testing.T, sh *Shard) { digestTestWrite(t, sh, digestTestValues(0, 6*hour, 0)) },
 		combined: true,
 	}, {
+		name: "sparse keys in disjoint files combined without decoding",
+		history: func(t *testing.T, sh *Shard, _ string) *Shard {
+			// Two files a window: a key's derived sums add up.
+			for start := int64(0); start < 6*hour; start += hour / 2 {
+				digestTestWrite(t, sh, digestSparseValues(start, start+hour/2, 0))
+				digestMust(t, sh.Snapshot())
+			}
+			return sh
+		},
+		want: func(t *testing.T, sh *Shard) {
+			for start := int64(0); start < 6*hour; start += hour / 2 {
+				digestTestWrite(t, sh, digestSparseValues(start, start+hour/2, 0))
+			}
+		},
+		combined: true,
+	}, {
+		name: "sparse keys overwritten across files",
+		history: func(t *testing.T, sh *Shard, _ string) *Shard {
+			digestTestWrite(t, sh, digestSparseValues(0, 3*hour, 0))
+			digestMust(t, sh.Snapshot())
+			digestTestWrite(t, sh, digestSparseValues(0, 3*hour, 1))
+			digestMust(t, sh.Snapshot())
+			return sh
+		},
+		want: func(t *testing.T, sh *Shard) { digestTestWrite(t, sh, digestSparseValues(0, 3*hour, 1)) },
+	}, {
+		name: "sparse keys through level and full compactions",
+		history: func(t *testing.T, sh *Shard, _ string) *Shard {
+			for gen := range 2 {
+				for start := int64(0); start < 6*hour; start += 2 * hour {
+					digestTestWrite(t, sh, digestSparseValues(start, start+hour, gen))
+					digestMust(t, sh.Snapshot())
+				}
+			}
+			digestMust(t, sh.Compact(false))
+			digestMust(t, sh.Compact(true))
+			return sh
+		},
+		want: func(t *testing.T, sh *Shard) {
+			for start := int64(0); start < 6*hour; start += 2 * hour {
+				digestTestWrite(t, sh, digestSparseValues(start, start+hour, 1))
+			}
+		},
+		combined: true,
+	}, {
+		name: "delete over sparse keys",
+		history: func(t *testing.T, sh *Shard, _ string) *Shard {
+			digestTestWrite(t, sh, digestSparseValues(0, 6*hour, 0))
+			digestMust(t, sh.Snapshot())
+			digestMust(t, sh.DeleteSeriesRange([][]byte{digestTestKey("s3"), digestTestKey("s8")}, 0, 3*hour))
+			return sh
+		},
+		want: func(t *testing.T, sh *Shard) {
+			digestTestWrite(t, sh, digestSparseValues(0, 6*hour, 0))
+			digestMust(t, sh.DeleteSeriesRange([][]byte{digestTestKey("s3"), digestTestKey("s8")}, 0, 3*hour))
+		},
+	}, {
 		name: "digest files lost",
 		history: func(t *testing.T, sh *Shard, dir string) *Shard {
 			for start := int64(0); start < 6*hour; start += 2 * hour {
@@ -306,5 +390,70 @@ func digestMust(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// writeDigestFileV1 writes the digest file of the data file at tsmPath in
+// version 1 (every key's sums stored, none derived), as a binary before
+// derived records wrote it.
+func writeDigestFileV1(t *testing.T, tsmPath string, window int64) {
+	t.Helper()
+	r, err := tsm.Open(tsmPath)
+	digestMust(t, err)
+	defer r.Close()
+	b := binary.LittleEndian.AppendUint64([]byte{'S', 'D', 'G', digestFileOldVersion}, uint64(window))
+	var acc, blk tsm.Array
+	it := r.Iterator()
+	for it.Next() {
+		digestMust(t, readKeyRaw(r, it.Type(), it.Entries(), &acc, &blk))
+		b = appendDigestRecord(b, appendWindowSums(nil, &acc, window), window)
+	}
+	size, tail, err := dataFileTail(tsmPath)
+	digestMust(t, err)
+	b = binary.LittleEndian.AppendUint64(b, uint64(r.KeyCount()))
+	b = binary.LittleEndian.AppendUint64(b, uint64(size))
+	b = append(b, tail[:]...)
+	b = binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+	digestMust(t, os.WriteFile(digestFilePath(tsmPath), append(b, digestFileEnd...), 0o644))
+}
+
+// TestDigestFileVersion1Read: digest files of version 1 (no derived
+// records) are read as they are, not computed again, and give the digests
+// of the same values.
+func TestDigestFileVersion1Read(t *testing.T) {
+	hour := int64(time.Hour)
+	dir := t.TempDir()
+	sh := digestTestShard(t, dir, 8)
+	ref := digestTestShard(t, t.TempDir(), 8)
+	for start := int64(0); start < 4*hour; start += 2 * hour {
+		for _, s := range []*Shard{sh, ref} {
+			digestTestWrite(t, s, digestSparseValues(start, start+2*hour, 0))
+			digestTestWrite(t, s, digestTestValues(start, start+2*hour, 0))
+		}
+		digestMust(t, sh.Snapshot())
+	}
+	digestMust(t, sh.Close())
+	files, err := filepath.Glob(filepath.Join(sh.Path(), "*"+dataFileExt))
+	digestMust(t, err)
+	if len(files) != 2 {
+		t.Fatalf("data files: %v, want 2", files)
+	}
+	for _, f := range files {
+		writeDigestFileV1(t, f, hour)
+	}
+	sh = digestTestShard(t, dir, 8)
+	before := counterValue(t, sh.metrics.digestDecoded)
+	if got, want := digestsOf(t, sh), digestsOf(t, ref); !maps.Equal(got, want) {
+		t.Fatalf("digests from version 1 digest files differ from the shard holding the same values")
+	}
+	if decoded := counterValue(t, sh.metrics.digestDecoded) - before; decoded != 0 {
+		t.Fatalf("digests decoded %v key windows, want all combined from the version 1 files", decoded)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(digestFilePath(f))
+		digestMust(t, err)
+		if b[3] != digestFileOldVersion {
+			t.Fatalf("%s: version %d after Digests, want the version 1 file kept", f, b[3])
+		}
 	}
 }

@@ -119,3 +119,35 @@ func appendBucketRecord(dst, series, field []byte, typ models.FieldType, w *wind
 	dst = binary.LittleEndian.AppendUint64(dst, w.a)
 	return binary.LittleEndian.AppendUint64(dst, w.b)
 }
+
+// appendInlineSums appends the per-window sums of a key whose blocks are
+// metas to dst, computed from the blocks' index entries, as
+// appendWindowSums would from their values; ok is false (dst returned as
+// it came) unless every block is inline, its values in its entry: First
+// at MinTime and, for two values, Last at MaxTime, in the bits of
+// models.Value.N that the hashes take.
+func appendInlineSums(dst []windowSum, metas []tsm.BlockMeta, window int64) ([]windowSum, bool) {
+	n0 := len(dst)
+	for i := range metas {
+		m := &metas[i]
+		if !m.Inline() {
+			return dst[:n0], false
+		}
+		vals := [2]uint64{m.Stats.First, m.Stats.Last}
+		times := [2]int64{m.MinTime, m.MaxTime}
+		for k := range min(m.Count, 2) {
+			ts := times[k]
+			start := floorDiv(ts, window) * window
+			if len(dst) == n0 || dst[len(dst)-1].start != start {
+				dst = append(dst, windowSum{start: start, minT: ts})
+			}
+			w := &dst[len(dst)-1]
+			ha, hb := valueHashes(ts, vals[k], vals[k])
+			w.count++
+			w.a += ha
+			w.b += hb
+			w.maxT = ts
+		}
+	}
+	return dst, true
+}

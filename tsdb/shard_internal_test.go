@@ -8,7 +8,7 @@ import (
 
 // openTestShard opens a store with cfg, creates shard 1 in it and returns
 // the shard; the store closes when the test ends.
-func openTestShard(t *testing.T, cfg Config) *Shard {
+func openTestShard(t testing.TB, cfg Config) *Shard {
 	t.Helper()
 	st := NewStore(cfg, nil, prometheus.NewRegistry())
 	if err := st.Open(); err != nil {
