@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/influxdata/influxql"
@@ -462,7 +463,7 @@ func readWindows(sh *tsdb.Shard, key, field []byte, min, max int64, w *query.Win
 	if len(ws) == 0 {
 		return nil, nil
 	}
-	out := make([]query.Window, len(ws))
+	out := query.MakeWindows(len(ws))
 	for i := range ws {
 		x := &ws[i]
 		out[i] = query.Window{Start: x.Start, Count: x.Count, Sum: x.Sum, Min: x.Min, Max: x.Max,
@@ -538,9 +539,12 @@ func (r *LocalShardReader) ShardMeta(ctx context.Context, shardID uint64, req *M
 			}
 		}
 	case MetaFieldKeys:
-		for _, f := range ix.Fields(name) {
-			res.Fields = append(res.Fields, query.FieldKey{Name: string(f.Name), Type: f.Type})
-		}
+		// The index's own strings: a small query lists its measurement's
+		// fields on every run.
+		ix.EachField(name, func(f string, t models.FieldType) {
+			res.Fields = append(res.Fields, query.FieldKey{Name: f, Type: t})
+		})
+		slices.SortFunc(res.Fields, func(a, b query.FieldKey) int { return strings.Compare(a.Name, b.Name) })
 	case MetaTagKeys:
 		if expr == nil {
 			res.Values = stringsOf(ix.TagKeys(name))

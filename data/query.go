@@ -1,6 +1,7 @@
 package data
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/influxdata/influxql"
 
@@ -79,16 +81,14 @@ func (h *handler) serveQuery(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	parser := influxql.NewParser(strings.NewReader(qs))
+	var params map[string]any
 	if raw := r.FormValue("params"); raw != "" {
-		params, err := queryParams(raw)
-		if err != nil {
+		if params, err = queryParams(raw); err != nil {
 			httpError(w, http.StatusBadRequest, err.Error())
 			return
 		}
-		parser.SetParams(params)
 	}
-	q, err := parser.ParseQuery()
+	q, err := parseQuery(qs, params)
 	if err != nil {
 		httpError(w, http.StatusBadRequest, "error parsing query: "+err.Error())
 		return
@@ -183,6 +183,24 @@ func (h *handler) serveQuery(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = query.WriteJSON(w, results, format)
+}
+
+// queryReaders recycles the parser's read buffers: influxql's scanner
+// reads through a *bufio.Reader of 4 KB, and takes one it is given instead
+// of allocating its own (a tenth of the bytes a small query allocated).
+var queryReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
+
+// parseQuery parses qs with the bound parameters params (nil for none).
+func parseQuery(qs string, params map[string]any) (*influxql.Query, error) {
+	br := queryReaders.Get().(*bufio.Reader)
+	defer queryReaders.Put(br)
+	br.Reset(strings.NewReader(qs))
+	defer br.Reset(nil)
+	parser := influxql.NewParser(br)
+	if params != nil {
+		parser.SetParams(params)
+	}
+	return parser.ParseQuery()
 }
 
 // pacedQueries counts each request to next as a query while it runs, for

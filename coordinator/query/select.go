@@ -54,9 +54,12 @@ func (e *Executor) selectFrom(ctx context.Context, st Storage, s *influxql.Selec
 		})
 	}
 	// "SELECT time, x" names the implicit time column (maybe with an
-	// alias); it is not a field or tag.
-	s = s.Clone()
-	s.RewriteTimeFields()
+	// alias); it is not a field or tag. Only such a statement is copied
+	// to drop it: nothing below changes s.
+	if namesTime(s.Fields) {
+		s = s.Clone()
+		s.RewriteTimeFields()
+	}
 	if len(s.Fields) == 0 {
 		return nil, invalidf("at least 1 non-time field must be queried")
 	}
@@ -146,6 +149,17 @@ func (e *Executor) selectFrom(ctx context.Context, st Storage, s *influxql.Selec
 		return nil, nil
 	}
 	return rows, nil
+}
+
+// namesTime reports whether the select list has a bare "time", which
+// influxql's RewriteTimeFields takes out of it.
+func namesTime(fields influxql.Fields) bool {
+	for _, f := range fields {
+		if ref, ok := f.Expr.(*influxql.VarRef); ok && ref.Val == "time" {
+			return true
+		}
+	}
+	return false
 }
 
 // withOuterTimeRange adds the outer statement's time range to a
@@ -266,7 +280,7 @@ func (e *Executor) newPlan(ctx context.Context, st Storage, s *influxql.SelectSt
 	if p.agg && len(fields) > 1 {
 		p.aux = auxSelector(fields)
 	}
-	named := s.Clone()
+	named := *s // ColumnNames only reads
 	named.Fields = fields
 	p.columns = named.ColumnNames()
 	idx := make(map[string]int)
@@ -330,6 +344,7 @@ func (e *Executor) run(ctx context.Context, st Storage, p *plan, seriesN int) ([
 		fieldIdx[f] = i
 	}
 	limit := e.cfg.MaxSelectSeriesN
+	var adopted [][]Window // owned windows, recycled once the rows are built
 	err := st.Scan(ctx, req, func(b *SeriesBatch) error {
 		s := byKey[b.Key]
 		if s == nil {
@@ -357,6 +372,7 @@ func (e *Executor) run(ctx context.Context, st Storage, p *plan, seriesN int) ([
 			switch {
 			case pd != 0 && b.Owned && s.wins[i] == nil:
 				s.wins[i] = c.Windows // the first batch of the series: kept as is
+				adopted = append(adopted, c.Windows)
 			case pd != 0:
 				s.wins[i] = appendWindows(s.wins[i], c.Windows)
 			case edge != 0:
@@ -426,6 +442,11 @@ func (e *Executor) run(ctx context.Context, st Storage, p *plan, seriesN int) ([
 			row.Tags = g.tags
 		}
 		rows = append(rows, row)
+	}
+	// The rows hold copies of the windows' values (toAny), none of the
+	// windows themselves.
+	for _, ws := range adopted {
+		recycleWindows(ws)
 	}
 	return rows, len(list), nil
 }

@@ -2,6 +2,7 @@ package query
 
 import (
 	"context"
+	"sync"
 
 	"github.com/influxdata/influxql"
 
@@ -109,9 +110,39 @@ type SeriesBatch struct {
 	Filtered bool
 	// Owned says the Windows of Fields (string bytes included) were made
 	// for this batch alone: the executor may keep them past the call
-	// instead of copying them. The storage neither reuses nor changes
-	// them.
+	// instead of copying them, and reuse them (MakeWindows) once its
+	// rows are built. The storage neither reuses nor changes them.
 	Owned bool
+}
+
+// windowBufs holds the window buffers of owned batches whose rows are
+// built: a small windowed query's answer comes from one series' windows,
+// a third of the bytes such a query allocated (issue 17 item 1).
+var windowBufs sync.Pool
+
+// maxPooledWindows bounds the buffers windowBufs keeps, so that one large
+// scan leaves no large buffer behind.
+const maxPooledWindows = 4096
+
+// MakeWindows returns n windows for the Fields of a batch that says
+// Owned, recycled from an earlier query when one fits. Their contents are
+// left over: the caller sets every field of each.
+func MakeWindows(n int) []Window {
+	if p, ok := windowBufs.Get().(*[]Window); ok && cap(*p) >= n {
+		return (*p)[:n]
+	}
+	return make([]Window, n)
+}
+
+// recycleWindows gives ws, which nothing references any more, to
+// MakeWindows.
+func recycleWindows(ws []Window) {
+	if cap(ws) == 0 || cap(ws) > maxPooledWindows {
+		return
+	}
+	ws = ws[:cap(ws)]
+	clear(ws) // no string of a query kept alive
+	windowBufs.Put(&ws)
 }
 
 // FieldColumn is one field's values in a SeriesBatch: raw points (sorted

@@ -307,6 +307,19 @@ func (ix *Index) Fields(name []byte) []FieldInfo {
 	return out
 }
 
+// EachField calls fn for each field of a measurement, in no particular
+// order, with the index's own string of its name (nothing is copied), under
+// the index's read lock: fn must not call the index.
+func (ix *Index) EachField(name []byte, fn func(field string, t models.FieldType)) {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	if m := ix.measurements[string(name)]; m != nil {
+		for f, t := range m.fields {
+			fn(f, t)
+		}
+	}
+}
+
 func widen(ids []uint32) []uint64 {
 	out := make([]uint64, len(ids))
 	for i, id := range ids {
