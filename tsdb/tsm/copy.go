@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
+	"math"
 )
 
 // CopyKey appends the current key of it, an iterator over another file,
@@ -21,6 +22,9 @@ func (w *Writer) CopyKey(it *Iterator) error {
 	r := it.r
 	if r.unmapped {
 		return ErrClosed
+	}
+	if ok, err := w.copyInlineKey(it); ok {
+		return err
 	}
 	metas, ok := appendEntries(it.entries[:0], it.typ, it.nBlocks, it.raw, r.dataEnd, r.version, it.base)
 	it.entries, it.decoded = metas, true
@@ -85,4 +89,38 @@ func (w *Writer) CopyKey(it *Iterator) error {
 		w.addEntry(&m)
 	}
 	return nil
+}
+
+// copyInlineKey copies the current key of it if it is one block kept in
+// its index entry, the key of a million sparse series (issue 17), and
+// reports whether it did (err is the copy's). The entry's values are
+// copied as bytes instead of being decoded to statistics and encoded
+// again; only its times and count, which are encoded against the previous
+// key of the series, are encoded again against w's. A malformed entry is
+// left to CopyKey's decoding, which reports it.
+func (w *Writer) copyInlineKey(it *Iterator) (bool, error) {
+	if it.nBlocks != 1 || it.r.version != w.version || w.version < inlineVersion {
+		return false, nil
+	}
+	d := newDecoder(it.raw)
+	gap := uint64(d.varint()) // a key's first entry: the state's gap, span and count are 0
+	span := uint64(d.varint())
+	count := uint64(d.varint())
+	if !d.ok || count == 0 || count > smallStatsMax || !inlineEntry(it.typ, int(count), w.version) {
+		return false, nil
+	}
+	vals := d.off
+	d.skipSmallStats(it.typ, int(count))
+	m := BlockMeta{MinTime: int64(uint64(it.base) + gap), Count: int(count), inline: it.typ}
+	if !d.done() || (count == 1) != (span == 0) || span > uint64(math.MaxInt64)-uint64(m.MinTime) {
+		return false, nil
+	}
+	m.MaxTime = int64(uint64(m.MinTime) + span)
+	if err := w.startBlock(it.series, it.field, it.typ, &m); err != nil {
+		return true, err
+	}
+	w.entries = appendEntryHead(w.entries, &m, &w.state, true)
+	w.entries = append(w.entries, it.raw[vals:]...)
+	w.noteEntry(&m)
+	return true, nil
 }

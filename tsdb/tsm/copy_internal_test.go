@@ -252,3 +252,85 @@ func TestCopyKeyErrors(t *testing.T) {
 		t.Errorf("CopyKey of a corrupt block: got %v, want ErrCorrupt", err)
 	}
 }
+
+// TestCopyKeyInlineSeriesOfTwoFiles copies one-block inline keys of one
+// series from two files, skipping the series' first key in the first, so
+// that keys are first of their series in the copy but not in their file
+// and the reverse: the entries' times, encoded against the previous key
+// of the series, must be encoded anew, their values copied as they are.
+func TestCopyKeyInlineSeriesOfTwoFiles(t *testing.T) {
+	dir := t.TempDir()
+	series := []byte("m,host=a")
+	write := func(name string, fields []string, t0 int64) *Reader {
+		w, err := NewWriter(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, f := range fields {
+			ts := []int64{t0 + int64(i)*1000, t0 + int64(i)*1000 + 7}[:1+i%2]
+			var arr *Array
+			switch i % 4 {
+			case 0:
+				arr = &Array{Type: models.FieldTypeFloat, Timestamps: ts, Floats: []float64{1.5, -2}[:len(ts)]}
+			case 1:
+				arr = &Array{Type: models.FieldTypeInteger, Timestamps: ts, Integers: []int64{-300, 5}[:len(ts)]}
+			case 2:
+				arr = &Array{Type: models.FieldTypeBoolean, Timestamps: ts, Booleans: []bool{true, false}[:len(ts)]}
+			case 3:
+				arr = &Array{Type: models.FieldTypeUnsigned, Timestamps: ts, Unsigneds: []uint64{1 << 40, 3}[:len(ts)]}
+			}
+			if err := w.WriteValues(series, []byte(f), arr); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		r, err := Open(w.Path())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { r.Close() })
+		return r
+	}
+	a := write("a.tsm", []string{"f0", "f1", "f2", "f3"}, -5000)
+	b := write("b.tsm", []string{"f4", "f5", "f6"}, 1<<40)
+	w, err := NewWriter(filepath.Join(dir, "copy.tsm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []*Reader{a, b} {
+		for it := r.Iterator(); it.Next(); {
+			if string(it.Field()) == "f0" {
+				continue
+			}
+			if err := w.CopyKey(it); err != nil {
+				t.Fatalf("CopyKey(%s/%s): %v", it.Series(), it.Field(), err)
+			}
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	cp, err := Open(w.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cp.Close()
+	if cp.KeyCount() != 6 || cp.BlockCount() != 6 {
+		t.Fatalf("copy holds %d keys, %d blocks; want 6, 6", cp.KeyCount(), cp.BlockCount())
+	}
+	sameKeys(t, b, cp)
+	for it := a.Iterator(); it.Next(); {
+		we, ge := it.Entries(), cp.Entries(it.Series(), it.Field())
+		if string(it.Field()) == "f0" {
+			if len(ge) != 0 {
+				t.Errorf("f0, not copied, has %d blocks in the copy", len(ge))
+			}
+			continue
+		}
+		if len(ge) != 1 || ge[0] != we[0] {
+			t.Errorf("%s: entries %+v in the copy, want %+v", it.Field(), ge, we)
+		}
+	}
+}

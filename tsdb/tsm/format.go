@@ -210,17 +210,8 @@ func firstMinTime(raw []byte, base int64) int64 {
 // block (and a boolean one) has no bytes in the data area, so its entry
 // has no offset and size: the entry is the block.
 func appendEntry(dst []byte, typ models.FieldType, m *BlockMeta, st *entryState, version byte) []byte {
-	gap := uint64(m.MinTime) - uint64(st.maxTime)
-	span := uint64(m.MaxTime) - uint64(m.MinTime)
-	dst = binary.AppendVarint(dst, int64(gap-st.gap))
-	dst = binary.AppendVarint(dst, int64(span-st.span))
-	dst = binary.AppendVarint(dst, int64(uint64(m.Count)-st.count))
 	inline := inlineEntry(typ, m.Count, version)
-	if !inline {
-		dst = binary.AppendUvarint(dst, uint64(m.Offset-st.end))
-		dst = binary.AppendUvarint(dst, uint64(m.Size))
-	}
-	st.next(m, gap, inline)
+	dst = appendEntryHead(dst, m, st, inline)
 	s := &m.Stats
 	if inline || smallStats(typ, m.Count, version) {
 		return appendSmallStats(dst, typ, m.Count, s)
@@ -245,6 +236,23 @@ func appendEntry(dst []byte, typ models.FieldType, m *BlockMeta, st *entryState,
 	case models.FieldTypeBoolean:
 		dst = append(dst, byte(s.First&1)|byte(s.Last&1)<<1|byte(s.Min&1)<<2|byte(s.Max&1)<<3)
 	}
+	return dst
+}
+
+// appendEntryHead appends the part of m's entry that is encoded against
+// st, and advances st: times, count and, unless the block is inline, its
+// offset and size. The statistics or values follow it.
+func appendEntryHead(dst []byte, m *BlockMeta, st *entryState, inline bool) []byte {
+	gap := uint64(m.MinTime) - uint64(st.maxTime)
+	span := uint64(m.MaxTime) - uint64(m.MinTime)
+	dst = binary.AppendVarint(dst, int64(gap-st.gap))
+	dst = binary.AppendVarint(dst, int64(span-st.span))
+	dst = binary.AppendVarint(dst, int64(uint64(m.Count)-st.count))
+	if !inline {
+		dst = binary.AppendUvarint(dst, uint64(m.Offset-st.end))
+		dst = binary.AppendUvarint(dst, uint64(m.Size))
+	}
+	st.next(m, gap, inline)
 	return dst
 }
 
@@ -321,6 +329,29 @@ func (d *decoder) readSmallStats(typ models.FieldType, count int, s *Stats) {
 	case models.FieldTypeUnsigned:
 		lo, hi, sum := intStats(vals[:count])
 		*s = Stats{Min: lo, Max: hi, Sum: sum, First: vals[0], Last: vals[count-1]}
+	}
+}
+
+// skipSmallStats passes over what appendSmallStats wrote, checking it as
+// readSmallStats does without computing statistics.
+func (d *decoder) skipSmallStats(typ models.FieldType, count int) {
+	switch typ {
+	case models.FieldTypeBoolean:
+		if d.byte()>>count != 0 {
+			d.ok = false
+		}
+	case models.FieldTypeFloat:
+		for range count {
+			d.u64()
+		}
+	case models.FieldTypeInteger:
+		for range count {
+			d.varint()
+		}
+	case models.FieldTypeUnsigned:
+		for range count {
+			d.uvarint()
+		}
 	}
 }
 

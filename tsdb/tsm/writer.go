@@ -23,10 +23,13 @@ import (
 // The data goes to path+".tmp"; Close writes the index and footer, fsyncs
 // and renames the file to path, so a file at path is always complete.
 // Remove abandons the file. The index is built in memory up to
-// indexSpillSize, then spilled to path+".index.tmp" and copied behind the
-// blocks by Close, so a file of a million series does not hold its
-// hundreds of MB of index in memory (issue 17). A Writer is not safe for
-// concurrent use.
+// indexSpillSize, then spilled to path+".index.tmp", so a file of a
+// million series does not hold its hundreds of MB of index in memory
+// (issue 17). When the blocks are a small part of the file (sparse
+// series keep theirs in their entries), the spill file leaves room for
+// them in front and Close copies the blocks there and makes it the file,
+// so the index is written once; otherwise Close copies the spilled index
+// behind the blocks. A Writer is not safe for concurrent use.
 type Writer struct {
 	path, tmpPath string
 	f             *os.File
@@ -35,9 +38,12 @@ type Writer struct {
 	err           error // sticky error; the file is unusable once set
 	closed        bool
 
-	index         []byte     // finished series records not spilled yet
+	index         []byte     // index chunk being filled (finished series records)
+	indexChunks   [][]byte   // full index chunks before index, not spilled yet
+	indexHeld     int        // bytes in indexChunks and index
 	indexSpill    *os.File   // finished series records spilled, nil until needed
 	indexSpilled  int64      // bytes in indexSpill
+	spillAt       int64      // offset of the spilled records in indexSpill
 	indexCRC      uint32     // CRC32-C of the spilled bytes
 	seriesOffsets []uint32   // start of each series record in the index
 	seriesBody    []byte     // finished field records of the current series
@@ -70,7 +76,7 @@ func NewWriter(path string) (*Writer, error) { return newWriter(path, Version) }
 // older versions).
 func newWriter(path string, version byte) (*Writer, error) {
 	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_RDWR, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("create tsm file: %w", err)
 	}
@@ -99,7 +105,7 @@ func (w *Writer) Size() int64 {
 	if w.closed {
 		return w.off
 	}
-	return w.off + w.indexSpilled + int64(len(w.index)+len(w.seriesBody)+len(w.entries))
+	return w.off + w.indexSpilled + int64(w.indexHeld+len(w.seriesBody)+len(w.entries))
 }
 
 // KeyCount returns the number of keys written so far.
@@ -206,10 +212,16 @@ func (w *Writer) startBlock(series, field []byte, typ models.FieldType, meta *Bl
 
 // addEntry records meta in the current key's index entries.
 func (w *Writer) addEntry(meta *BlockMeta) {
+	w.entries = appendEntry(w.entries, w.typ, meta, &w.state, w.version)
+	w.noteEntry(meta)
+}
+
+// noteEntry counts the block of meta, whose entry the current key's
+// entries end in, and makes it the key's previous block.
+func (w *Writer) noteEntry(meta *BlockMeta) {
 	if w.blockCount == 0 {
 		w.keyMinTime = meta.MinTime
 	}
-	w.entries = appendEntry(w.entries, w.typ, meta, &w.state, w.version)
 	w.blockCount++
 	w.blockTotal++
 	w.valueTotal += int64(meta.Count)
@@ -237,79 +249,72 @@ func (w *Writer) finishKey(endSeries bool) {
 		}
 		return
 	}
-	w.reserveIndex(uvarintLen(len(w.series)) + len(w.series) + uvarintLen(w.fieldCount) + len(w.seriesBody))
-	w.seriesOffsets = append(w.seriesOffsets, uint32(w.indexSpilled+int64(len(w.index))))
-	w.index = binary.AppendUvarint(w.index, uint64(len(w.series)))
-	w.index = append(w.index, w.series...)
-	w.index = binary.AppendUvarint(w.index, uint64(w.fieldCount))
-	w.index = append(w.index, w.seriesBody...)
+	w.seriesOffsets = append(w.seriesOffsets, uint32(w.indexSpilled+int64(w.indexHeld)))
+	var hdr [binary.MaxVarintLen64]byte
+	w.appendIndex(binary.AppendUvarint(hdr[:0], uint64(len(w.series))))
+	w.appendIndex(w.series)
+	w.appendIndex(binary.AppendUvarint(hdr[:0], uint64(w.fieldCount)))
+	w.appendIndex(w.seriesBody)
 	w.seriesBody, w.fieldCount = w.seriesBody[:0], 0
 }
 
-// uvarintLen returns the length of n's uvarint encoding.
-func uvarintLen(n int) int {
-	var b [binary.MaxVarintLen64]byte
-	return binary.PutUvarint(b[:], uint64(n))
+// appendIndex appends b to the index bytes held in memory: to the chunk
+// being filled, then to fresh chunks. When the chunks held reach
+// indexSpillSize they move to the spill file first.
+func (w *Writer) appendIndex(b []byte) {
+	for len(b) > 0 {
+		if len(w.index) == cap(w.index) {
+			if len(w.index) > 0 {
+				w.indexChunks = append(w.indexChunks, w.index)
+			}
+			if w.indexHeld >= indexSpillSize {
+				w.spillIndex()
+			}
+			w.index = takeIndexChunk()
+		}
+		n := copy(w.index[len(w.index):cap(w.index)], b)
+		w.index = w.index[:len(w.index)+n]
+		w.indexHeld += n
+		b = b[n:]
+	}
 }
 
-// reserveIndex makes room for n more bytes of series records in the
-// in-memory index: it spills the index first when they would take it past
-// indexSpillSize, and grows it straight to indexSpillSize once it passes
-// a quarter of that (growing by doubling copied and cleared a buffer ten
-// times per file: 0.7 CPU-s of a million-series load, issue 17).
-func (w *Writer) reserveIndex(n int) {
-	if len(w.index)+n <= cap(w.index) {
-		return
-	}
-	if w.index == nil {
-		if w.index = takeIndexBuf(); n <= cap(w.index) {
-			return
-		}
-	}
-	if len(w.index) > 0 && len(w.index)+n > indexSpillSize {
-		w.spillIndex()
-		if len(w.index)+n <= cap(w.index) {
-			return
-		}
-	}
-	c := max(2*cap(w.index), len(w.index)+n, 4<<10)
-	if c > indexSpillSize/4 {
-		c = max(c, indexSpillSize)
-	}
-	b := make([]byte, len(w.index), c)
-	copy(b, w.index)
-	w.index = b
-}
-
-// indexSpillSize is the in-memory index size past which the Writer moves
-// finished series records to its spill file (a variable for tests).
+// indexSpillSize is the most index bytes a Writer holds in memory: past
+// it the full chunks move to the spill file (a variable for tests).
 var indexSpillSize = 4 << 20
 
-// indexBufs recycles the in-memory index buffers of Writers that grew one
-// to indexSpillSize: each file of a million series grew a fresh one by
-// doubling, ~1 GB of allocations and 0.8 CPU-s of copying and clearing
-// over a million-series load (issue 17). It holds *[]byte.
-var indexBufs sync.Pool
+// indexChunkSize is the size of the chunks a Writer holds its index in
+// (a variable for tests). Chunks, unlike one growing buffer, are never
+// copied to grow, and Writers pass them on through indexChunks.
+var indexChunkSize = 1 << 20
 
-// takeIndexBuf returns a recycled index buffer (empty), or nil.
-func takeIndexBuf() []byte {
-	if b, ok := indexBufs.Get().(*[]byte); ok {
+// indexChunks recycles the index chunks of closed Writers: each file of
+// a million series would otherwise allocate and clear tens of MB (issue
+// 17). It holds *[]byte.
+var indexChunks sync.Pool
+
+// takeIndexChunk returns an empty chunk of indexChunkSize bytes' capacity.
+func takeIndexChunk() []byte {
+	if b, ok := indexChunks.Get().(*[]byte); ok && cap(*b) == indexChunkSize {
 		return (*b)[:0]
 	}
-	return nil
+	return make([]byte, 0, indexChunkSize)
 }
 
-// releaseIndex hands the index buffer to indexBufs if it grew to the
-// spill size (smaller ones are not worth keeping). The Writer no longer
-// needs it: Close has written it, or Remove abandoned it.
+// releaseIndex hands the Writer's index chunks to indexChunks. The Writer
+// no longer needs them: Close has written them, or Remove abandoned them.
 func (w *Writer) releaseIndex() {
-	if b := w.index; cap(b) >= indexSpillSize {
-		indexBufs.Put(&b)
+	for _, b := range w.indexChunks {
+		indexChunks.Put(&b)
 	}
-	w.index = nil
+	if b := w.index; cap(b) > 0 {
+		indexChunks.Put(&b)
+	}
+	w.indexChunks, w.index, w.indexHeld = nil, nil, 0
 }
 
-// spillIndex appends the in-memory series records to the spill file.
+// spillIndex appends the full index chunks to the spill file and releases
+// them.
 func (w *Writer) spillIndex() {
 	if w.err != nil {
 		return
@@ -321,26 +326,71 @@ func (w *Writer) spillIndex() {
 			return
 		}
 		w.indexSpill = f
+		if 16*w.off <= int64(w.indexHeld) {
+			// The blocks take a small part of the file (a million new
+			// series: they live in their entries). Reserve room for
+			// them in front of the records so that Close can make this
+			// file the data file (adoptSpill) instead of copying the
+			// records behind the blocks: the index is written once.
+			w.spillAt = (16*w.off + 64<<10 + 4095) &^ 4095
+			if _, err := f.Seek(w.spillAt, io.SeekStart); err != nil {
+				w.err = fmt.Errorf("seek tsm index spill file: %w", err)
+				return
+			}
+		}
 	}
-	if _, err := w.indexSpill.Write(w.index); err != nil {
-		w.err = fmt.Errorf("write tsm index spill file %s: %w", w.indexSpill.Name(), err)
-		return
+	for _, b := range w.indexChunks {
+		if _, err := w.indexSpill.Write(b); err != nil {
+			w.err = fmt.Errorf("write tsm index spill file %s: %w", w.indexSpill.Name(), err)
+			return
+		}
+		w.indexCRC = crc32.Update(w.indexCRC, castagnoli, b)
+		w.indexSpilled += int64(len(b))
+		w.indexHeld -= len(b)
 	}
-	w.indexCRC = crc32.Update(w.indexCRC, castagnoli, w.index)
-	w.indexSpilled += int64(len(w.index))
-	w.index = w.index[:0]
+	for _, b := range w.indexChunks {
+		indexChunks.Put(&b)
+	}
+	clear(w.indexChunks)
+	w.indexChunks = w.indexChunks[:0]
 }
 
-// copySpilledIndex writes the spill file's records behind the blocks.
+// flush writes the buffered bytes to the file.
+func (w *Writer) flush() {
+	if w.err != nil {
+		return
+	}
+	if err := w.bw.Flush(); err != nil {
+		w.err = fmt.Errorf("flush tsm file %s: %w", w.tmpPath, err)
+	}
+}
+
+// writeDirect writes b to the file past the buffer, which must be empty
+// (flush): the index chunks are already whole writes.
+func (w *Writer) writeDirect(b []byte) {
+	if w.err != nil {
+		return
+	}
+	n, err := w.f.Write(b)
+	w.off += int64(n)
+	if err != nil {
+		w.err = fmt.Errorf("write tsm file %s: %w", w.tmpPath, err)
+	}
+}
+
+// copySpilledIndex writes the spill file's records behind the blocks,
+// past the buffer, which must be empty (flush): the file copies them
+// without passing them through user space where it can (copy_file_range
+// on Linux).
 func (w *Writer) copySpilledIndex() {
 	if w.indexSpill == nil || w.err != nil {
 		return
 	}
-	if _, err := w.indexSpill.Seek(0, io.SeekStart); err != nil {
+	if _, err := w.indexSpill.Seek(w.spillAt, io.SeekStart); err != nil {
 		w.err = fmt.Errorf("rewind tsm index spill file: %w", err)
 		return
 	}
-	n, err := io.Copy(w.bw, w.indexSpill)
+	n, err := w.f.ReadFrom(w.indexSpill)
 	w.off += n
 	switch {
 	case err != nil:
@@ -348,6 +398,42 @@ func (w *Writer) copySpilledIndex() {
 	case n != w.indexSpilled:
 		w.err = fmt.Errorf("copy tsm index spill file into %s: %d bytes, want %d", w.tmpPath, n, w.indexSpilled)
 	}
+}
+
+// adoptSpill makes the spill file the data file when its reserved room
+// holds the header and blocks: it copies them to the spill file's start
+// (copy_file_range on Linux), in front of the spilled records with a hole
+// between (readers only reach blocks through the index), and leaves the
+// old data file to removeSpill. The buffer must be empty (flush).
+func (w *Writer) adoptSpill() {
+	if w.err != nil {
+		return
+	}
+	if _, err := w.f.Seek(0, io.SeekStart); err != nil {
+		w.err = fmt.Errorf("rewind tsm file %s: %w", w.tmpPath, err)
+		return
+	}
+	if _, err := w.indexSpill.Seek(0, io.SeekStart); err != nil {
+		w.err = fmt.Errorf("rewind tsm index spill file: %w", err)
+		return
+	}
+	n, err := w.indexSpill.ReadFrom(io.LimitReader(w.f, w.off))
+	switch {
+	case err != nil:
+		w.err = fmt.Errorf("copy tsm blocks into %s: %w", w.indexSpill.Name(), err)
+		return
+	case n != w.off:
+		w.err = fmt.Errorf("copy tsm blocks into %s: %d bytes, want %d", w.indexSpill.Name(), n, w.off)
+		return
+	}
+	w.off = w.spillAt + w.indexSpilled
+	if _, err := w.indexSpill.Seek(w.off, io.SeekStart); err != nil {
+		w.err = fmt.Errorf("seek tsm index spill file: %w", err)
+		return
+	}
+	w.f, w.indexSpill = w.indexSpill, w.f
+	w.tmpPath = w.f.Name()
+	w.bw.Reset(w.f)
 }
 
 // removeSpill closes and deletes the index spill file, if any.
@@ -386,7 +472,7 @@ func (w *Writer) finish() error {
 	if w.hasKey {
 		w.finishKey(true)
 	}
-	if size := w.indexSpilled + int64(len(w.index)); size > math.MaxUint32 || w.keyCount > math.MaxUint32 {
+	if size := w.indexSpilled + int64(w.indexHeld); size > math.MaxUint32 || w.keyCount > math.MaxUint32 {
 		return fmt.Errorf("write tsm index: %d bytes, %d keys: %w", size, w.keyCount, errIndexTooLarge)
 	}
 	ft := footer{
@@ -400,15 +486,30 @@ func (w *Writer) finish() error {
 	if w.keyCount == 0 {
 		ft.minTime, ft.maxTime = 0, 0
 	}
-	idx := w.index
-	for _, o := range w.seriesOffsets {
-		idx = binary.LittleEndian.AppendUint32(idx, o)
+	var tbl [1024]byte
+	for o := w.seriesOffsets; len(o) > 0; {
+		n := min(len(o), len(tbl)/4)
+		for i, v := range o[:n] {
+			binary.LittleEndian.PutUint32(tbl[4*i:], v)
+		}
+		w.appendIndex(tbl[:4*n])
+		o = o[n:]
 	}
-	w.index = idx
-	ft.indexSize = w.indexSpilled + int64(len(idx))
-	ft.indexCRC = crc32.Update(w.indexCRC, castagnoli, idx)
-	w.copySpilledIndex()
-	w.write(idx)
+	ft.indexSize = w.indexSpilled + int64(w.indexHeld)
+	ft.indexCRC = w.indexCRC
+	w.flush()
+	if w.indexSpill != nil && w.off <= w.spillAt {
+		ft.indexOffset = w.spillAt
+		w.adoptSpill()
+	} else {
+		w.copySpilledIndex()
+	}
+	for _, b := range w.indexChunks {
+		ft.indexCRC = crc32.Update(ft.indexCRC, castagnoli, b)
+		w.writeDirect(b)
+	}
+	ft.indexCRC = crc32.Update(ft.indexCRC, castagnoli, w.index)
+	w.write(w.index)
 	w.write(appendFooter(nil, ft))
 	w.footer = ft
 	if w.err != nil {

@@ -13,17 +13,42 @@ import (
 // written with the index spilled to a side file and copied back by Close;
 // it reads back whole, and the side file is gone.
 func TestWriterSpillsIndex(t *testing.T) {
-	defer func(n int) { indexSpillSize = n }(indexSpillSize)
-	indexSpillSize = 512
+	smallIndexChunks(t)
 	writeSpilledFile(t, filepath.Join(t.TempDir(), "spill.tsm"), 0)
+}
+
+// TestWriterAdoptsSpill: a file whose blocks take a small part of it
+// (one value per key, kept in the entries) reserves room for them in front
+// of its spilled index, and Close makes the spill file the data file; one
+// whose blocks outgrow that room has its index copied behind them. Both
+// read back whole and leave no temporary file.
+func TestWriterAdoptsSpill(t *testing.T) {
+	smallIndexChunks(t)
+	for _, tc := range []struct {
+		name    string
+		values  func(series int) int
+		adopted bool
+	}{
+		{"inline", func(int) int { return 1 }, true},
+		{"outgrown", func(s int) int { return map[bool]int{true: 1, false: 900}[s < 100] }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := writeSeries(t, filepath.Join(t.TempDir(), "a.tsm"), 0, tc.values)
+			if w.spillAt == 0 {
+				t.Fatalf("no room reserved in the spill file of a file with %d bytes of blocks", w.off)
+			}
+			if got := w.footer.indexOffset == w.spillAt; got != tc.adopted {
+				t.Errorf("index at %d, spill room %d: adopted %v; want %v", w.footer.indexOffset, w.spillAt, got, tc.adopted)
+			}
+		})
+	}
 }
 
 // TestWritersShareIndexBuffers: Writers that take their index buffer from
 // the ones earlier Writers released (in sequence and side by side) write
 // files that read back whole, each with its own content.
 func TestWritersShareIndexBuffers(t *testing.T) {
-	defer func(n int) { indexSpillSize = n }(indexSpillSize)
-	indexSpillSize = 512
+	smallIndexChunks(t)
 	dir := t.TempDir()
 	for i := range 3 {
 		writeSpilledFile(t, filepath.Join(dir, fmt.Sprintf("seq%d.tsm", i)), i)
@@ -57,9 +82,30 @@ func TestWritersShareIndexBuffers(t *testing.T) {
 	writeSpilledFile(t, filepath.Join(dir, "after-remove.tsm"), 20)
 }
 
-// writeSpilledFile writes a file of 500 series x 3 fields (values offset
-// by salt) whose index spills, and checks that it reads back whole.
+// smallIndexChunks makes Writers hold their index in 64-byte chunks and
+// spill past 512 bytes until the test ends, so that series records
+// straddle chunks and small files spill.
+func smallIndexChunks(t *testing.T) {
+	t.Helper()
+	size, chunk := indexSpillSize, indexChunkSize
+	t.Cleanup(func() { indexSpillSize, indexChunkSize = size, chunk })
+	indexSpillSize, indexChunkSize = 512, 64
+}
+
+// writeSpilledFile writes a file of 500 series x 3 fields of 3 values
+// (offset by salt) whose index spills, and checks that it reads back
+// whole.
 func writeSpilledFile(t *testing.T, path string, salt int) {
+	t.Helper()
+	writeSeries(t, path, salt, func(int) int { return 3 })
+}
+
+// writeSeries writes a file of 500 series x 3 fields, values(s) values
+// in each field of series s (offset by salt, irregular so that large
+// blocks do not compress to nothing), whose index spills, checks
+// that it reads back whole and that no temporary file remains, and
+// returns the closed Writer.
+func writeSeries(t *testing.T, path string, salt int, values func(int) int) *Writer {
 	t.Helper()
 	w, err := NewWriter(path)
 	if err != nil {
@@ -70,8 +116,8 @@ func writeSpilledFile(t *testing.T, path string, salt int) {
 		for f := range nFields {
 			var a Array
 			a.Reset(models.FieldTypeInteger)
-			for i := range 3 {
-				if err := a.Append(int64(i), models.IntegerValue(int64(salt*100000+s*100+f*10+i))); err != nil {
+			for i := range values(s) {
+				if err := a.Append(int64(i), models.IntegerValue(int64(salt*100000+s*100+f*10+i*i%1013*1000))); err != nil {
 					t.Fatalf("append: %v", err)
 				}
 			}
@@ -87,8 +133,10 @@ func writeSpilledFile(t *testing.T, path string, salt int) {
 	if err := w.Close(); err != nil {
 		t.Fatalf("close: %v", err)
 	}
-	if _, err := os.Stat(spill); !os.IsNotExist(err) {
-		t.Fatalf("spill file %s still there after Close (stat: %v)", spill, err)
+	for _, tmp := range []string{spill, path + ".tmp"} {
+		if _, err := os.Stat(tmp); !os.IsNotExist(err) {
+			t.Fatalf("temporary file %s still there after Close (stat: %v)", tmp, err)
+		}
 	}
 	r, err := Open(path)
 	if err != nil {
@@ -109,18 +157,19 @@ func writeSpilledFile(t *testing.T, path string, salt int) {
 			if err := r.ReadArray(ms[0], &a); err != nil {
 				t.Fatalf("%s %s: read: %v", series, field, err)
 			}
-			if a.Len() != 3 || a.Integers[2] != int64(salt*100000+s*100+f*10+2) {
-				t.Fatalf("%s %s: got %v, want 3 values ending %d", series, field, a.Integers, salt*100000+s*100+f*10+2)
+			n := values(s)
+			if last := int64(salt*100000 + s*100 + f*10 + (n-1)*(n-1)%1013*1000); a.Len() != n || a.Integers[n-1] != last {
+				t.Fatalf("%s %s: got %v, want %d values ending %d", series, field, a.Integers, n, last)
 			}
 		}
 	}
+	return w
 }
 
 // TestIteratorIndexRead: an iterator's IndexRead grows with every key and
 // ends at the size of the index's series records.
 func TestIteratorIndexRead(t *testing.T) {
-	defer func(n int) { indexSpillSize = n }(indexSpillSize)
-	indexSpillSize = 512
+	smallIndexChunks(t)
 	path := filepath.Join(t.TempDir(), "it.tsm")
 	writeSpilledFile(t, path, 0)
 	r, err := Open(path)
