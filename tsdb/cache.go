@@ -74,41 +74,147 @@ type cache struct {
 }
 
 type cachePart struct {
-	mu     sync.Mutex // protects series and the entries in it
-	series map[string]*cacheSeries
+	mu sync.Mutex // protects the table, the entries and the fields below
+	// table finds a series' entry from its key's hash (open addressing,
+	// linear probing): a slot holds the hash's top 32 bits, whose low bits
+	// are its home slot, and 1 + the entry's index in slabs; 0 is empty.
+	// It holds no pointer, so the GC never scans it, and a new series
+	// costs one hash for the partition, the lookup and the insert (a Go
+	// map of string keys hashed the key twice more and copied it into a
+	// string of its own, issue 17).
+	table []uint64
+	count int // entries in table
+	// slabs hold the series entries in creation order, seriesSlabLen a
+	// slab: the snapshot reads them in the order they sit in memory.
+	slabs [][]cacheSeries
+	// keys is where new series keys are copied, in creation order; the
+	// entries' key strings point into it.
+	keys []byte
 	// values and fixed count the values appended to the partition and
 	// the bytes of its series and field overheads; they size the
 	// reservations of the next cache (newCacheAfter).
 	values int64
 	fixed  int64
+	// unsorted is set when an entry got a value at or before its last
+	// one, so the snapshot normalizes the partition's entries; at a
+	// million series none needs it, and touching every entry to find out
+	// was 4 % of the data node's CPU.
+	unsorted bool
 	// names are the field names of the series last created in the
 	// partition, in its order: a new series listing the same fields
 	// takes them (see writePoint).
 	names []string
-	// seriesSlab and fieldSlab are where new series take their entry and
-	// their fields' entries from: one allocation for many series instead
-	// of two a series (see newSeries).
-	seriesSlab []cacheSeries
-	fieldSlab  []cacheField
+	// fieldSlab is where new series take their fields' entries from:
+	// one allocation for many series instead of one a series (see
+	// newSeries).
+	fieldSlab []cacheField
 }
 
-// Entries a slab holds: 256 series entries take 8 KB, 1,024 field
-// entries 64 KB.
+// Entries a slab holds: 256 series entries take 12 KB, 1,024 field
+// entries 64 KB. A key arena takes keyArenaLen bytes (a longer key gets
+// its own).
 const (
 	seriesSlabLen = 256
 	fieldSlabLen  = 1024
+	keyArenaLen   = 32 << 10
 )
+
+// seriesHash is the hash of a series key that picks its partition (low
+// bits) and its slot (top bits).
+func seriesHash(series []byte) uint64 { return maphash.Bytes(cacheSeed, series) }
+
+// at returns the entry of index i.
+func (pt *cachePart) at(i uint32) *cacheSeries {
+	return &pt.slabs[i/seriesSlabLen][i%seriesSlabLen]
+}
+
+// find returns the entry of series, whose hash is h, or nil and the slot
+// where it would go.
+func (pt *cachePart) find(h uint64, series []byte) (*cacheSeries, int) {
+	if len(pt.table) == 0 {
+		return nil, -1
+	}
+	mask := uint32(len(pt.table) - 1)
+	top := uint32(h >> 32)
+	for i := top & mask; ; i = (i + 1) & mask {
+		slot := pt.table[i]
+		if slot == 0 {
+			return nil, int(i)
+		}
+		if uint32(slot>>32) == top {
+			if cs := pt.at(uint32(slot) - 1); cs.key == string(series) {
+				return cs, int(i)
+			}
+		}
+	}
+}
+
+// presize sizes an empty partition's table for n series (the previous
+// cache's count): growing it from empty rehashed every series again.
+func (pt *cachePart) presize(n int) {
+	size := 8
+	for size*3/4 < n {
+		size *= 2
+	}
+	pt.table = make([]uint64, size)
+}
+
+// insert adds an entry for series, whose hash is h and which find did not
+// find (slot is where it would go), with room for n fields.
+func (pt *cachePart) insert(h uint64, slot int, series []byte, n int) *cacheSeries {
+	if (pt.count+1)*4 > len(pt.table)*3 {
+		pt.grow()
+		_, slot = pt.find(h, series)
+	}
+	cs := pt.newSeries(n)
+	i := (len(pt.slabs)-1)*seriesSlabLen + len(pt.slabs[len(pt.slabs)-1]) - 1
+	pt.table[slot] = h>>32<<32 | uint64(i+1)
+	pt.count++
+	cs.key = pt.copyKey(series)
+	return cs
+}
+
+// grow doubles the table (or makes the first).
+func (pt *cachePart) grow() {
+	old := pt.table
+	pt.table = make([]uint64, max(8, 2*len(old)))
+	mask := uint32(len(pt.table) - 1)
+	for _, slot := range old {
+		if slot == 0 {
+			continue
+		}
+		i := uint32(slot>>32) & mask
+		for pt.table[i] != 0 {
+			i = (i + 1) & mask
+		}
+		pt.table[i] = slot
+	}
+}
+
+// copyKey returns a copy of key in the partition's key arena.
+func (pt *cachePart) copyKey(key []byte) string {
+	if len(key) > keyArenaLen/8 {
+		return string(key)
+	}
+	if cap(pt.keys)-len(pt.keys) < len(key) {
+		pt.keys = make([]byte, 0, keyArenaLen)
+	}
+	i := len(pt.keys)
+	pt.keys = append(pt.keys, key...)
+	return unsafe.String(unsafe.SliceData(pt.keys[i:]), len(key))
+}
 
 // newSeries returns an empty series entry with room for n fields, taken
 // from the partition's slabs. A slab lives as long as any entry in it;
-// entries are removed only by deletes, which are rare, and the cache is
+// entries are emptied only by deletes, which are rare, and the cache is
 // dropped whole after its snapshot.
 func (pt *cachePart) newSeries(n int) *cacheSeries {
-	if len(pt.seriesSlab) == cap(pt.seriesSlab) {
-		pt.seriesSlab = make([]cacheSeries, 0, seriesSlabLen)
+	if len(pt.slabs) == 0 || len(pt.slabs[len(pt.slabs)-1]) == seriesSlabLen {
+		pt.slabs = append(pt.slabs, make([]cacheSeries, 0, seriesSlabLen))
 	}
-	pt.seriesSlab = append(pt.seriesSlab, cacheSeries{})
-	cs := &pt.seriesSlab[len(pt.seriesSlab)-1]
+	last := &pt.slabs[len(pt.slabs)-1]
+	*last = append(*last, cacheSeries{})
+	cs := &(*last)[len(*last)-1]
 	if n > fieldSlabLen/16 {
 		cs.fields = make([]cacheField, 0, n)
 		return cs
@@ -125,8 +231,10 @@ func (pt *cachePart) newSeries(n int) *cacheSeries {
 // cacheSeries holds the fields of one series. A series usually has few
 // fields, searched linearly; one with cacheIndexMin or more also indexes
 // them by name (a point of 714,000 fields took more than 10 minutes to
-// cache, issue 9).
+// cache, issue 9). A series whose fields were all deleted keeps its entry,
+// empty, until it is written again.
 type cacheSeries struct {
+	key    string
 	fields []cacheField
 	// byName maps a field's name to its index in fields; nil below
 	// cacheIndexMin fields, and reset when fields are removed.
@@ -235,13 +343,7 @@ func (f *cacheField) exclude(min, max int64) {
 	}
 }
 
-func newCache() *cache {
-	c := &cache{}
-	for i := range c.parts {
-		c.parts[i].series = make(map[string]*cacheSeries)
-	}
-	return c
-}
+func newCache() *cache { return &cache{} }
 
 // Reservations of a cache that follows a snapshotted one: together they
 // take at most reserveShare of the snapshot size, less the previous
@@ -276,6 +378,7 @@ func newCacheAfter(prev *cache, snapshotSize int64) *cache {
 		pt.mu.Lock()
 		values += pt.values
 		fixed += pt.fixed
+		c.parts[i].presize(pt.count)
 		pt.mu.Unlock()
 	}
 	// 16 bytes a value: a timestamp and a number (string values also
@@ -301,9 +404,8 @@ func (c *cache) full(snapshotSize int64) bool {
 	return size >= snapshotSize || (size >= snapshotSize/2 && c.reserveFull.Load())
 }
 
-func (c *cache) part(series []byte) *cachePart {
-	return &c.parts[maphash.Bytes(cacheSeed, series)%cachePartitions]
-}
+// part returns the partition of the series whose hash is h.
+func (c *cache) part(h uint64) *cachePart { return &c.parts[h%cachePartitions] }
 
 // field returns the entry of field in cs, creating it (hint is the index
 // where the field probably is: points usually list fields in one order).
@@ -354,25 +456,29 @@ type cacheRef struct {
 // the shard's read lock, and deletes take its write lock.
 func (c *cache) writePoint(ref cacheRef, series []byte, p *models.Point) (int64, cacheRef) {
 	var add int64
-	if ref.pt == nil {
-		ref.pt = c.part(series)
+	var h uint64
+	if ref.cs == nil {
+		h = seriesHash(series)
+		ref.pt = c.part(h)
 	}
 	ref.pt.mu.Lock()
 	var prev *cacheSeries // the series in the previous cache, for reservations
 	var prevPart *cachePart
 	newSeries := false
 	if ref.cs == nil {
-		ref.cs = ref.pt.series[string(series)]
-		if ref.cs == nil {
+		cs, slot := ref.pt.find(h, series)
+		if cs == nil {
+			cs = ref.pt.insert(h, slot, series, len(p.Fields))
+		}
+		ref.cs = cs
+		if len(cs.fields) == 0 { // new, or emptied by deletes
 			newSeries = true
-			ref.cs = ref.pt.newSeries(len(p.Fields))
-			ref.pt.series[string(series)] = ref.cs
 			add += cacheSeriesOverhead + int64(len(series))
 			ref.pt.fixed += cacheSeriesOverhead + int64(len(series))
 			if pc := c.prev.Load(); pc != nil {
-				prevPart = pc.part(series)
+				prevPart = pc.part(h)
 				prevPart.mu.Lock()
-				prev = prevPart.series[string(series)]
+				prev, _ = prevPart.find(h, series)
 			}
 		}
 	}
@@ -406,6 +512,9 @@ func (c *cache) writePoint(ref cacheRef, series []byte, p *models.Point) (int64,
 			}
 		}
 		add += appendCached(e, p.Time, f.Value)
+		if e.unsorted {
+			ref.pt.unsorted = true
+		}
 		if e.reserved && len(e.arr.Timestamps) == reserveFullAt(cap(e.arr.Timestamps)) {
 			c.reserveFull.Store(true)
 		}
@@ -446,13 +555,15 @@ func (c *cache) reserve(e *cacheField, prev *cacheSeries, f *models.Field, hint 
 
 // write appends one value and returns the bytes it added.
 func (c *cache) write(series, field []byte, ts int64, v models.Value) int64 {
-	pt := c.part(series)
+	h := seriesHash(series)
+	pt := c.part(h)
 	pt.mu.Lock()
-	cs := pt.series[string(series)]
-	var add int64
+	cs, slot := pt.find(h, series)
 	if cs == nil {
-		cs = &cacheSeries{}
-		pt.series[string(series)] = cs
+		cs = pt.insert(h, slot, series, 0)
+	}
+	var add int64
+	if len(cs.fields) == 0 {
 		add += cacheSeriesOverhead + int64(len(series))
 		pt.fixed += cacheSeriesOverhead + int64(len(series))
 	}
@@ -462,6 +573,9 @@ func (c *cache) write(series, field []byte, ts int64, v models.Value) int64 {
 		pt.fixed += cacheFieldOverhead + int64(len(field))
 	}
 	add += appendCached(e, ts, v)
+	if e.unsorted {
+		pt.unsorted = true
+	}
 	pt.values++
 	pt.mu.Unlock()
 	c.size.Add(add)
@@ -544,10 +658,11 @@ func (c *cache) values(series, field []byte, min, max int64) (tsm.Array, bool) {
 // valuesInto is values copying into dst, whose capacity it reuses (its old
 // content is replaced).
 func (c *cache) valuesInto(dst *tsm.Array, series, field []byte, min, max int64) bool {
-	pt := c.part(series)
+	h := seriesHash(series)
+	pt := c.part(h)
 	pt.mu.Lock()
 	defer pt.mu.Unlock()
-	cs := pt.series[string(series)]
+	cs, _ := pt.find(h, series)
 	if cs == nil {
 		return false
 	}
@@ -572,10 +687,12 @@ func (c *cache) keys() []string {
 	for i := range c.parts {
 		pt := &c.parts[i]
 		pt.mu.Lock()
-		for s, cs := range pt.series {
-			for _, f := range cs.fields {
-				kb = appendCompositeKey(kb[:0], []byte(s), []byte(f.name))
-				out = append(out, string(kb))
+		for _, slab := range pt.slabs {
+			for j := range slab {
+				for _, f := range slab[j].fields {
+					kb = appendCompositeKey(kb[:0], []byte(slab[j].key), []byte(f.name))
+					out = append(out, string(kb))
+				}
 			}
 		}
 		pt.mu.Unlock()
@@ -592,29 +709,38 @@ func (c *cache) keys() []string {
 // composite key per entry: at a million series that sort was a quarter of
 // the node's CPU (issue 17).
 func (c *cache) forEachSorted(fn func(series, field []byte, arr *tsm.Array) error) error {
-	type seriesRef struct {
-		key string
-		cs  *cacheSeries
-		pt  *cachePart
-	}
 	n := 0
 	for i := range c.parts {
 		c.parts[i].mu.Lock()
-		n += len(c.parts[i].series)
+		n += c.parts[i].count
 		c.parts[i].mu.Unlock()
 	}
+	// The entries are gathered in the order they sit in memory, and
+	// normalized then (under the partition lock, as readers do) when an
+	// append left some out of order: nothing changes them after that, so
+	// the walk in key order reads them without locks.
 	all := make([]seriesRef, 0, n)
+	keys := make([]string, 0, n)
 	for i := range c.parts {
 		pt := &c.parts[i]
 		pt.mu.Lock()
-		for k, cs := range pt.series {
-			all = append(all, seriesRef{k, cs, pt})
+		for _, slab := range pt.slabs {
+			for j := range slab {
+				cs := &slab[j]
+				if len(cs.fields) == 0 {
+					continue
+				}
+				if pt.unsorted {
+					for k := range cs.fields {
+						cs.fields[k].normalize()
+					}
+				}
+				all = append(all, seriesRef{cs.key, cs.fields})
+				keys = append(keys, cs.key)
+			}
 		}
+		pt.unsorted = false
 		pt.mu.Unlock()
-	}
-	keys := make([]string, len(all))
-	for i := range all {
-		keys[i] = all[i].key
 	}
 	sorted := make([]seriesRef, len(all))
 	for j, i := range sortKeyOrder(keys) {
@@ -626,14 +752,9 @@ func (c *cache) forEachSorted(fn func(series, field []byte, arr *tsm.Array) erro
 	var order []int
 	var names []string
 	var view tsm.Array
-	for _, r := range sorted {
-		// Readers normalize under the partition lock too.
-		r.pt.mu.Lock()
-		for j := range r.cs.fields {
-			r.cs.fields[j].normalize()
-		}
-		r.pt.mu.Unlock()
-		fields := r.cs.fields
+	for s := range sorted {
+		r := &sorted[s]
+		fields := r.fields
 		if !sameFieldNames(names, fields) {
 			names, order = names[:0], order[:0]
 			for j := range fields {
@@ -656,6 +777,12 @@ func (c *cache) forEachSorted(fn func(series, field []byte, arr *tsm.Array) erro
 	return nil
 }
 
+// seriesRef is a series' key and fields in forEachSorted.
+type seriesRef struct {
+	key    string
+	fields []cacheField
+}
+
 // sameFieldNames reports whether fields are named names, in that order.
 func sameFieldNames(names []string, fields []cacheField) bool {
 	if len(names) != len(fields) {
@@ -672,11 +799,12 @@ func sameFieldNames(names []string, fields []cacheField) bool {
 // deleteRange removes the values a tombstone deletes and returns the bytes
 // freed.
 func (c *cache) deleteRange(t *Tombstone) int64 {
-	pt := c.part(t.SeriesKey)
+	h := seriesHash(t.SeriesKey)
+	pt := c.part(h)
 	pt.mu.Lock()
 	defer pt.mu.Unlock()
-	cs := pt.series[string(t.SeriesKey)]
-	if cs == nil {
+	cs, _ := pt.find(h, t.SeriesKey)
+	if cs == nil || len(cs.fields) == 0 {
 		return 0
 	}
 	var freed int64
@@ -696,9 +824,8 @@ func (c *cache) deleteRange(t *Tombstone) int64 {
 	}
 	clear(cs.fields[len(kept):])
 	cs.fields = kept
-	cs.byName = nil // indexes moved; field rebuilds it
-	if len(kept) == 0 {
-		delete(pt.series, string(t.SeriesKey))
+	cs.byName = nil     // indexes moved; field rebuilds it
+	if len(kept) == 0 { // the entry stays, empty (see cacheSeries)
 		freed += cacheSeriesOverhead + int64(len(t.SeriesKey))
 		pt.fixed -= cacheSeriesOverhead + int64(len(t.SeriesKey))
 	}

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"math"
 	"math/rand/v2"
+	"path/filepath"
 	"reflect"
 	"runtime"
 	"slices"
@@ -29,7 +30,7 @@ func TestCacheSizeCountsCapacity(t *testing.T) {
 		c.write(series, []byte("s"), int64(i), models.StringValue([]byte("abc")))
 	}
 	var held int64
-	cs := c.part(series).series[string(series)]
+	cs := c.entry(series)
 	for _, f := range cs.fields {
 		held += f.arraySize() + cacheFieldOverhead + int64(len(f.name))
 	}
@@ -121,7 +122,7 @@ func TestCacheWideSeries(t *testing.T) {
 	for i := range n {
 		c.write(series, []byte(fmt.Sprintf("f%d", i)), 3, models.IntegerValue(int64(-i)))
 	}
-	cs := c.part(series).series[string(series)]
+	cs := c.entry(series)
 	if len(cs.fields) != n {
 		t.Fatalf("%d fields cached, want %d", len(cs.fields), n)
 	}
@@ -184,14 +185,25 @@ func tenFieldPoint(series []byte, ts int64) models.Point {
 func heldBytes(c *cache) int64 {
 	var held int64
 	for i := range c.parts {
-		for s, cs := range c.parts[i].series {
-			held += cacheSeriesOverhead + int64(len(s))
-			for _, f := range cs.fields {
-				held += f.arraySize() + cacheFieldOverhead + int64(len(f.name))
+		for _, slab := range c.parts[i].slabs {
+			for _, cs := range slab {
+				if len(cs.fields) > 0 {
+					held += cacheSeriesOverhead + int64(len(cs.key))
+				}
+				for _, f := range cs.fields {
+					held += f.arraySize() + cacheFieldOverhead + int64(len(f.name))
+				}
 			}
 		}
 	}
 	return held
+}
+
+// entry returns the cache's entry of series, nil when it has none.
+func (c *cache) entry(series []byte) *cacheSeries {
+	h := seriesHash(series)
+	cs, _ := c.part(h).find(h, series)
+	return cs
 }
 
 // TestCacheReservesFromPrevious: a cache that replaces a snapshotted one
@@ -213,7 +225,7 @@ func TestCacheReservesFromPrevious(t *testing.T) {
 	// for each of the 10,000 values: about 1.4 times as many again.
 	p := tenFieldPoint(series, 0)
 	c.writePoint(cacheRef{}, series, &p)
-	cs := c.part(series).series[string(series)]
+	cs := c.entry(series)
 	reserved := cap(cs.fields[0].arr.Timestamps)
 	if reserved < 1400 || reserved > 1700 {
 		t.Fatalf("a field that held 1,000 values reserves %d; want about 1,400 (its share of the budget)", reserved)
@@ -270,13 +282,13 @@ func TestCacheReservesOnlyWhatFits(t *testing.T) {
 	series := []byte("cpu,host=h1")
 	p := tenFieldPoint(series, 0)
 	c.writePoint(cacheRef{}, series, &p)
-	if arr := c.part(series).series[string(series)].fields[0].arr; arr != nil {
+	if arr := c.entry(series).fields[0].arr; arr != nil {
 		t.Fatalf("sparse series: a field that held 2 values reserves %d; want none (inline)", cap(arr.Timestamps))
 	}
 	// A tiny previous cache (snapshotted early) against a big size.
 	c = newCacheAfter(prev, 1<<30)
 	c.writePoint(cacheRef{}, series, &p)
-	if got := cap(c.part(series).series[string(series)].fields[0].arr.Timestamps); got != 2*reserveMaxScale {
+	if got := cap(c.entry(series).fields[0].arr.Timestamps); got != 2*reserveMaxScale {
 		t.Fatalf("a field that held 2 values of a small cache reserves %d; want %d", got, 2*reserveMaxScale)
 	}
 	if c.full(1 << 30) {
@@ -507,7 +519,7 @@ func TestCacheNewSeriesShareFieldNames(t *testing.T) {
 	var keys [][]byte // series keys of one partition
 	for i := 0; len(keys) < 6; i++ {
 		k := []byte(fmt.Sprintf("cpu,host=h%d", i))
-		if c.part(k) == &c.parts[0] {
+		if c.part(seriesHash(k)) == &c.parts[0] {
 			keys = append(keys, k)
 		}
 	}
@@ -524,7 +536,7 @@ func TestCacheNewSeriesShareFieldNames(t *testing.T) {
 		p := point(fields...)
 		c.writePoint(cacheRef{}, keys[i], &p)
 	}
-	entry := func(i int) []cacheField { return c.parts[0].series[string(keys[i])].fields }
+	entry := func(i int) []cacheField { return c.entry(keys[i]).fields }
 	if a, b := entry(0), entry(1); unsafe.StringData(a[2].name) != unsafe.StringData(b[2].name) {
 		t.Fatalf("the second series with fields a, b, c copied the name c instead of sharing it")
 	}
@@ -614,7 +626,7 @@ func TestCacheSmallEntries(t *testing.T) {
 	parts := newCache()
 	for i := 0; len(sameSlab) < 3; i++ {
 		k := fmt.Sprint("cpu,host=h", i)
-		if parts.part([]byte(k)) == &parts.parts[0] {
+		if parts.part(seriesHash([]byte(k))) == &parts.parts[0] {
 			sameSlab = append(sameSlab, k)
 		}
 	}
@@ -807,6 +819,27 @@ func BenchmarkCacheSparseSeries(b *testing.B) {
 			})
 			if err != nil || values != 10*n {
 				b.Fatalf("visited %d values (err %v); want %d", values, err, 10*n)
+			}
+		}
+		b.ReportMetric(float64(processCPU(b)-cpu0)/float64(b.N)/n, "cpu-ns/series")
+	})
+	// file: the walk feeding a data file writer, as a snapshot does (the
+	// writer's work between series is what the walk's loads contend with).
+	b.Run("file", func(b *testing.B) {
+		c := fill()
+		runtime.GC()
+		dir := b.TempDir()
+		cpu0 := processCPU(b)
+		for b.Loop() {
+			w, err := tsm.NewWriter(filepath.Join(dir, "snap.tsm"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := c.forEachSorted(w.WriteValues); err != nil {
+				b.Fatal(err)
+			}
+			if err := w.Remove(); err != nil {
+				b.Fatal(err)
 			}
 		}
 		b.ReportMetric(float64(processCPU(b)-cpu0)/float64(b.N)/n, "cpu-ns/series")
