@@ -17,14 +17,15 @@ import (
 // concurrent writers rarely contend.
 const cachePartitions = 32
 
-// Accounting overheads of a series entry (map slot, key, struct), of a
-// field entry (its slot in the series' fields, inline values included; its
-// name is counted apart) and of a field's own array (tsm.Array's 152 bytes
-// take a 160-byte allocation; its capacity is counted apart).
+// Accounting overheads of a series entry (table slot, struct; its key is
+// counted apart), of a field entry (its slot in the series' fields, inline
+// values included; its name is counted apart) and of a field's own array
+// (tsm.Array's 152 bytes take a 160-byte allocation, and its slot in the
+// partition's arrays 8; its capacity is counted apart).
 const (
 	cacheSeriesOverhead = 96
 	cacheFieldOverhead  = int64(unsafe.Sizeof(cacheField{}))
-	cacheArrayOverhead  = 160
+	cacheArrayOverhead  = 168
 )
 
 // cacheInline is how many values a numeric field holds in its entry before
@@ -100,14 +101,45 @@ type cachePart struct {
 	// million series none needs it, and touching every entry to find out
 	// was 4 % of the data node's CPU.
 	unsorted bool
-	// names are the field names of the series last created in the
-	// partition, in its order: a new series listing the same fields
+	// names are the partition's field names, a field entry naming its
+	// field by index, and nameIDs their indexes; arrays are the arrays of
+	// entries whose values do not fit inline, an entry naming its own by
+	// index. So field entries hold no pointer, and the GC does not scan
+	// the slabs they sit in (at a million series it scanned every entry
+	// of both caches in every cycle, issue 17).
+	names   []string
+	nameIDs map[string]uint32
+	arrays  []*tsm.Array
+	// last are the name indexes of the fields of the series last created
+	// in the partition, in its order: a new series listing the same fields
 	// takes them (see writePoint).
-	names []string
+	last []uint32
 	// fieldSlab is where new series take their fields' entries from:
 	// one allocation for many series instead of one a series (see
 	// newSeries).
 	fieldSlab []cacheField
+}
+
+// nameID returns the index of the field name in pt.names, adding it.
+func (pt *cachePart) nameID(name []byte) uint32 {
+	if id, ok := pt.nameIDs[string(name)]; ok {
+		return id
+	}
+	if pt.nameIDs == nil {
+		pt.nameIDs = make(map[string]uint32)
+	}
+	id := uint32(len(pt.names))
+	pt.names = append(pt.names, string(name))
+	pt.nameIDs[pt.names[id]] = id
+	return id
+}
+
+// newArray gives e a new array of values of type t.
+func (pt *cachePart) newArray(e *cacheField, t models.FieldType) *tsm.Array {
+	a := &tsm.Array{Type: t}
+	pt.arrays = append(pt.arrays, a)
+	e.arr = uint32(len(pt.arrays))
+	return a
 }
 
 // Entries a slab holds: 256 series entries take 12 KB, 1,024 field
@@ -245,18 +277,21 @@ type cacheSeries struct {
 const cacheIndexMin = 64
 
 // cacheField holds the values of one field: up to cacheInline float,
-// integer or unsigned values inline (no allocation, no pointer for the GC
-// to follow), more of them, strings and booleans in an array of its own.
+// integer or unsigned values inline (no allocation), more of them,
+// strings and booleans in an array of its own. It holds no pointer: its
+// name and array are indexes into its partition's (see cachePart.names).
 type cacheField struct {
-	name string
-	// arr holds the values once they do not fit inline; nil before.
-	arr *tsm.Array
 	// times and bits hold n values of type typ (their 8 bytes: the bits of
-	// a float, an integer, an unsigned) while arr is nil.
+	// a float, an integer, an unsigned) while arr is 0.
 	times [cacheInline]int64
 	bits  [cacheInline]uint64
-	typ   models.FieldType
-	n     uint8
+	// name is the index of the field's name in the partition's names.
+	name uint32
+	// arr is 1 + the index in the partition's arrays of the array holding
+	// the values once they do not fit inline; 0 before.
+	arr uint32
+	typ models.FieldType
+	n   uint8
 	// unsorted is set when a value arrives at or before the last one, so
 	// reads sort (normalize) only entries that need it instead of scanning
 	// every entry they read.
@@ -272,18 +307,27 @@ func inlineType(t models.FieldType) bool {
 	return t == models.FieldTypeFloat || t == models.FieldTypeInteger || t == models.FieldTypeUnsigned
 }
 
+// array returns the field's own array, nil when its values are inline;
+// pt is its partition.
+func (f *cacheField) array(pt *cachePart) *tsm.Array {
+	if f.arr == 0 {
+		return nil
+	}
+	return pt.arrays[f.arr-1]
+}
+
 // len returns the number of values.
-func (f *cacheField) len() int {
-	if f.arr != nil {
-		return f.arr.Len()
+func (f *cacheField) len(pt *cachePart) int {
+	if a := f.array(pt); a != nil {
+		return a.Len()
 	}
 	return int(f.n)
 }
 
 // valueType returns the type of the values.
-func (f *cacheField) valueType() models.FieldType {
-	if f.arr != nil {
-		return f.arr.Type
+func (f *cacheField) valueType(pt *cachePart) models.FieldType {
+	if a := f.array(pt); a != nil {
+		return a.Type
 	}
 	return f.typ
 }
@@ -291,9 +335,9 @@ func (f *cacheField) valueType() models.FieldType {
 // values returns the field's values: its array, or view set to alias the
 // inline values (then valid until f changes or moves; in-place changes
 // through it, sorting or excluding, need f.n set to its length after).
-func (f *cacheField) values(view *tsm.Array) *tsm.Array {
-	if f.arr != nil {
-		return f.arr
+func (f *cacheField) values(pt *cachePart, view *tsm.Array) *tsm.Array {
+	if a := f.array(pt); a != nil {
+		return a
 	}
 	*view = tsm.Array{Type: f.typ, Timestamps: f.times[:f.n:f.n]}
 	bits := unsafe.Pointer(&f.bits[0])
@@ -310,35 +354,36 @@ func (f *cacheField) values(view *tsm.Array) *tsm.Array {
 
 // arraySize is the bytes the field holds beyond its entry: its array's
 // header, capacity and string bytes.
-func (f *cacheField) arraySize() int64 {
-	if f.arr == nil {
+func (f *cacheField) arraySize(pt *cachePart) int64 {
+	a := f.array(pt)
+	if a == nil {
 		return 0
 	}
-	return cacheArrayOverhead + arraySize(f.arr)
+	return cacheArrayOverhead + arraySize(a)
 }
 
 // normalize sorts and dedupes the entry's values if an append left them
 // out of order.
-func (f *cacheField) normalize() {
+func (f *cacheField) normalize(pt *cachePart) {
 	if !f.unsorted {
 		return
 	}
 	var view tsm.Array
-	a := f.values(&view)
+	a := f.values(pt, &view)
 	a.SortDedupe()
-	if f.arr == nil {
+	if f.arr == 0 {
 		f.n = uint8(a.Len())
 	}
 	f.unsorted = false
 }
 
 // exclude normalizes the values and removes those with min <= time <= max.
-func (f *cacheField) exclude(min, max int64) {
-	f.normalize()
+func (f *cacheField) exclude(pt *cachePart, min, max int64) {
+	f.normalize(pt)
 	var view tsm.Array
-	a := f.values(&view)
+	a := f.values(pt, &view)
 	a.Exclude(min, max)
-	if f.arr == nil {
+	if f.arr == 0 {
 		f.n = uint8(a.Len())
 	}
 }
@@ -409,14 +454,15 @@ func (c *cache) part(h uint64) *cachePart { return &c.parts[h%cachePartitions] }
 
 // field returns the entry of field in cs, creating it (hint is the index
 // where the field probably is: points usually list fields in one order).
-func (cs *cacheSeries) field(name []byte, hint int, create bool) (*cacheField, int, bool) {
-	if hint < len(cs.fields) && cs.fields[hint].name == string(name) {
+// pt is the series' partition.
+func (cs *cacheSeries) field(pt *cachePart, name []byte, hint int, create bool) (*cacheField, int, bool) {
+	if hint < len(cs.fields) && pt.names[cs.fields[hint].name] == string(name) {
 		return &cs.fields[hint], hint, false
 	}
 	if cs.byName == nil && len(cs.fields) >= cacheIndexMin {
 		cs.byName = make(map[string]int, len(cs.fields))
 		for i := range cs.fields {
-			cs.byName[cs.fields[i].name] = i
+			cs.byName[pt.names[cs.fields[i].name]] = i
 		}
 	}
 	if cs.byName != nil {
@@ -425,7 +471,7 @@ func (cs *cacheSeries) field(name []byte, hint int, create bool) (*cacheField, i
 		}
 	} else {
 		for i := range cs.fields {
-			if cs.fields[i].name == string(name) {
+			if pt.names[cs.fields[i].name] == string(name) {
 				return &cs.fields[i], i, false
 			}
 		}
@@ -433,10 +479,10 @@ func (cs *cacheSeries) field(name []byte, hint int, create bool) (*cacheField, i
 	if !create {
 		return nil, -1, false
 	}
-	cs.fields = append(cs.fields, cacheField{name: string(name)})
+	cs.fields = append(cs.fields, cacheField{name: pt.nameID(name)})
 	i := len(cs.fields) - 1
 	if cs.byName != nil {
-		cs.byName[cs.fields[i].name] = i
+		cs.byName[pt.names[cs.fields[i].name]] = i
 	}
 	return &cs.fields[i], i, true
 }
@@ -485,47 +531,50 @@ func (c *cache) writePoint(ref cacheRef, series []byte, p *models.Point) (int64,
 	cs := ref.cs
 	// A new series whose fields are those of the partition's last new
 	// series, in the same order, takes their names: they are distinct,
-	// so it needs no search for duplicates, and it shares the strings
-	// (at a million series the searches and copies were 3.5 % of the
-	// data node's CPU, issue 17).
-	names, follow := ref.pt.names, newSeries
+	// so it needs no search for duplicates (at a million series the
+	// searches and the names' copies were 3.5 % of the data node's CPU,
+	// issue 17).
+	pt := ref.pt
+	last, follow := pt.last, newSeries
 	for j := range p.Fields {
 		f := &p.Fields[j]
 		var e *cacheField
 		var created bool
-		if follow && j < len(names) && j < cap(cs.fields) && names[j] == string(f.Key) {
+		if follow && j < len(last) && j < cap(cs.fields) && pt.names[last[j]] == string(f.Key) {
 			// In place: the new series' slice is zeroed up to its
 			// capacity, and copying a whole cacheField cost more than
 			// the search it saves.
 			cs.fields = cs.fields[:j+1]
 			e, created = &cs.fields[j], true
-			e.name = names[j]
+			e.name = last[j]
 		} else {
 			follow = false
-			e, _, created = cs.field(f.Key, j, true)
+			e, _, created = cs.field(pt, f.Key, j, true)
 		}
 		if created {
 			add += cacheFieldOverhead + int64(len(f.Key))
-			ref.pt.fixed += cacheFieldOverhead + int64(len(f.Key))
+			pt.fixed += cacheFieldOverhead + int64(len(f.Key))
 			if prev != nil {
-				add += c.reserve(e, prev, f, j)
+				add += c.reserve(pt, e, prevPart, prev, f, j)
 			}
 		}
-		add += appendCached(e, p.Time, f.Value)
+		add += appendCached(pt, e, p.Time, f.Value)
 		if e.unsorted {
-			ref.pt.unsorted = true
+			pt.unsorted = true
 		}
-		if e.reserved && len(e.arr.Timestamps) == reserveFullAt(cap(e.arr.Timestamps)) {
-			c.reserveFull.Store(true)
+		if e.reserved {
+			if a := e.array(pt); len(a.Timestamps) == reserveFullAt(cap(a.Timestamps)) {
+				c.reserveFull.Store(true)
+			}
 		}
 	}
 	if prevPart != nil {
 		prevPart.mu.Unlock()
 	}
-	if newSeries && (!follow || len(cs.fields) != len(names)) {
-		ref.pt.names = names[:0]
+	if newSeries && (!follow || len(cs.fields) != len(last)) {
+		pt.last = last[:0]
 		for j := range cs.fields {
-			ref.pt.names = append(ref.pt.names, cs.fields[j].name)
+			pt.last = append(pt.last, cs.fields[j].name)
 		}
 	}
 	ref.pt.values += int64(len(p.Fields))
@@ -537,20 +586,19 @@ func (c *cache) writePoint(ref cacheRef, series []byte, p *models.Point) (int64,
 // reserve gives a new entry e for field f (at index hint of its point)
 // room for its share of the values that prev, the series' entry in the
 // previous cache, held for the field, and returns the bytes reserved.
-// The previous cache's partition is locked.
-func (c *cache) reserve(e *cacheField, prev *cacheSeries, f *models.Field, hint int) int64 {
-	pf, _, _ := prev.field(f.Key, hint, false)
-	if pf == nil || pf.valueType() != f.Value.Type {
+// pt is e's partition, prevPart prev's, which is locked.
+func (c *cache) reserve(pt *cachePart, e *cacheField, prevPart *cachePart, prev *cacheSeries, f *models.Field, hint int) int64 {
+	pf, _, _ := prev.field(prevPart, f.Key, hint, false)
+	if pf == nil || pf.valueType(prevPart) != f.Value.Type {
 		return 0
 	}
-	n := int(float64(pf.len())*c.prevScale + 0.5)
+	n := int(float64(pf.len(prevPart))*c.prevScale + 0.5)
 	if n <= 1 || (n <= cacheInline && inlineType(f.Value.Type)) {
 		return 0
 	}
-	e.arr = &tsm.Array{Type: f.Value.Type}
-	e.arr.Grow(n)
+	pt.newArray(e, f.Value.Type).Grow(n)
 	e.reserved = n >= reserveSignalMin
-	return e.arraySize()
+	return e.arraySize(pt)
 }
 
 // write appends one value and returns the bytes it added.
@@ -567,12 +615,12 @@ func (c *cache) write(series, field []byte, ts int64, v models.Value) int64 {
 		add += cacheSeriesOverhead + int64(len(series))
 		pt.fixed += cacheSeriesOverhead + int64(len(series))
 	}
-	e, _, created := cs.field(field, 0, true)
+	e, _, created := cs.field(pt, field, 0, true)
 	if created {
 		add += cacheFieldOverhead + int64(len(field))
 		pt.fixed += cacheFieldOverhead + int64(len(field))
 	}
-	add += appendCached(e, ts, v)
+	add += appendCached(pt, e, ts, v)
 	if e.unsorted {
 		pt.unsorted = true
 	}
@@ -587,16 +635,17 @@ func (c *cache) write(series, field []byte, ts int64, v models.Value) int64 {
 // so the snapshot threshold bounds memory, not just values) plus a string's
 // bytes; inline values add nothing (the entry's overhead counts them). A
 // value whose type differs from the entry's replaces its values (the field
-// was dropped and re-created with another type).
-func appendCached(e *cacheField, ts int64, v models.Value) int64 {
-	if e.arr != nil {
-		return appendArray(e, ts, v)
+// was dropped and re-created with another type). pt is e's partition.
+func appendCached(pt *cachePart, e *cacheField, ts int64, v models.Value) int64 {
+	if a := e.array(pt); a != nil {
+		return appendArray(e, a, ts, v)
 	}
 	if e.n > 0 && e.typ != v.Type {
 		e.n, e.unsorted = 0, false
 	}
 	if int(e.n) == cacheInline || !inlineType(v.Type) {
-		return e.spill(v.Type) + appendArray(e, ts, v)
+		add := e.spill(pt, v.Type)
+		return add + appendArray(e, e.array(pt), ts, v)
 	}
 	if e.n > 0 && ts <= e.times[e.n-1] {
 		e.unsorted = true
@@ -609,20 +658,20 @@ func appendCached(e *cacheField, ts int64, v models.Value) int64 {
 
 // spill moves the entry's inline values, of type t, to an array of its own
 // and returns the bytes that adds.
-func (e *cacheField) spill(t models.FieldType) int64 {
-	a := &tsm.Array{Type: t}
+func (e *cacheField) spill(pt *cachePart, t models.FieldType) int64 {
+	var view tsm.Array
+	inline := e.values(pt, &view)
+	a := pt.newArray(e, t)
 	if e.n > 0 {
-		var view tsm.Array
 		a.Grow(2 * cacheInline)
-		appendShared(a, e.values(&view))
+		appendShared(a, inline)
 	}
-	e.arr, e.n = a, 0
-	return e.arraySize()
+	e.n = 0
+	return e.arraySize(pt)
 }
 
-// appendArray is appendCached for an entry with an array of its own.
-func appendArray(e *cacheField, ts int64, v models.Value) int64 {
-	a := e.arr
+// appendArray is appendCached for an entry with an array of its own, a.
+func appendArray(e *cacheField, a *tsm.Array, ts int64, v models.Value) int64 {
 	var add int64
 	if a.Type != v.Type {
 		add -= arraySize(a)
@@ -666,13 +715,13 @@ func (c *cache) valuesInto(dst *tsm.Array, series, field []byte, min, max int64)
 	if cs == nil {
 		return false
 	}
-	e, _, _ := cs.field(field, 0, false)
+	e, _, _ := cs.field(pt, field, 0, false)
 	if e == nil {
 		return false
 	}
-	e.normalize()
+	e.normalize(pt)
 	var view tsm.Array
-	a := e.values(&view)
+	a := e.values(pt, &view)
 	lo, hi := arrayWindow(a, min, max)
 	v := a.Slice(lo, hi)
 	dst.Reset(v.Type)
@@ -690,7 +739,7 @@ func (c *cache) keys() []string {
 		for _, slab := range pt.slabs {
 			for j := range slab {
 				for _, f := range slab[j].fields {
-					kb = appendCompositeKey(kb[:0], []byte(slab[j].key), []byte(f.name))
+					kb = appendCompositeKey(kb[:0], []byte(slab[j].key), []byte(pt.names[f.name]))
 					out = append(out, string(kb))
 				}
 			}
@@ -732,10 +781,10 @@ func (c *cache) forEachSorted(fn func(series, field []byte, arr *tsm.Array) erro
 				}
 				if pt.unsorted {
 					for k := range cs.fields {
-						cs.fields[k].normalize()
+						cs.fields[k].normalize(pt)
 					}
 				}
-				all = append(all, seriesRef{cs.key, cs.fields})
+				all = append(all, seriesRef{cs.key, cs.fields, pt})
 				keys = append(keys, cs.key)
 			}
 		}
@@ -754,22 +803,22 @@ func (c *cache) forEachSorted(fn func(series, field []byte, arr *tsm.Array) erro
 	var view tsm.Array
 	for s := range sorted {
 		r := &sorted[s]
-		fields := r.fields
-		if !sameFieldNames(names, fields) {
+		fields, pt := r.fields, r.pt
+		if !sameFieldNames(names, pt, fields) {
 			names, order = names[:0], order[:0]
 			for j := range fields {
-				names = append(names, fields[j].name)
+				names = append(names, pt.names[fields[j].name])
 				order = append(order, j)
 			}
-			slices.SortFunc(order, func(a, b int) int { return strings.Compare(fields[a].name, fields[b].name) })
+			slices.SortFunc(order, func(a, b int) int { return strings.Compare(names[a], names[b]) })
 		}
 		series := unsafe.Slice(unsafe.StringData(r.key), len(r.key))
 		for _, j := range order {
 			f := &fields[j]
-			if f.len() == 0 {
+			if f.len(pt) == 0 {
 				continue
 			}
-			if err := fn(series, unsafe.Slice(unsafe.StringData(f.name), len(f.name)), f.values(&view)); err != nil {
+			if err := fn(series, unsafe.Slice(unsafe.StringData(names[j]), len(names[j])), f.values(pt, &view)); err != nil {
 				return err
 			}
 		}
@@ -777,19 +826,21 @@ func (c *cache) forEachSorted(fn func(series, field []byte, arr *tsm.Array) erro
 	return nil
 }
 
-// seriesRef is a series' key and fields in forEachSorted.
+// seriesRef is a series' key, fields and partition in forEachSorted.
 type seriesRef struct {
 	key    string
 	fields []cacheField
+	pt     *cachePart
 }
 
-// sameFieldNames reports whether fields are named names, in that order.
-func sameFieldNames(names []string, fields []cacheField) bool {
+// sameFieldNames reports whether fields, of partition pt, are named
+// names, in that order.
+func sameFieldNames(names []string, pt *cachePart, fields []cacheField) bool {
 	if len(names) != len(fields) {
 		return false
 	}
 	for i := range fields {
-		if fields[i].name != names[i] {
+		if pt.names[fields[i].name] != names[i] {
 			return false
 		}
 	}
@@ -810,13 +861,16 @@ func (c *cache) deleteRange(t *Tombstone) int64 {
 	var freed int64
 	kept := cs.fields[:0]
 	for _, f := range cs.fields {
-		if len(t.Field) == 0 || f.name == string(t.Field) {
-			before := f.arraySize()
-			f.exclude(t.Min, t.Max)
-			freed += before - f.arraySize()
-			if f.len() == 0 {
-				freed += f.arraySize() + cacheFieldOverhead + int64(len(f.name))
-				pt.fixed -= cacheFieldOverhead + int64(len(f.name))
+		if name := pt.names[f.name]; len(t.Field) == 0 || name == string(t.Field) {
+			before := f.arraySize(pt)
+			f.exclude(pt, t.Min, t.Max)
+			freed += before - f.arraySize(pt)
+			if f.len(pt) == 0 {
+				freed += f.arraySize(pt) + cacheFieldOverhead + int64(len(name))
+				pt.fixed -= cacheFieldOverhead + int64(len(name))
+				if f.arr != 0 {
+					pt.arrays[f.arr-1] = nil
+				}
 				continue
 			}
 		}

@@ -13,7 +13,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-	"unsafe"
 
 	"github.com/strata-db/strata/tsdb/models"
 	"github.com/strata-db/strata/tsdb/tsm"
@@ -30,9 +29,9 @@ func TestCacheSizeCountsCapacity(t *testing.T) {
 		c.write(series, []byte("s"), int64(i), models.StringValue([]byte("abc")))
 	}
 	var held int64
-	cs := c.entry(series)
+	cs, pt := c.entry(series), c.part(seriesHash(series))
 	for _, f := range cs.fields {
-		held += f.arraySize() + cacheFieldOverhead + int64(len(f.name))
+		held += f.arraySize(pt) + cacheFieldOverhead + int64(len(pt.names[f.name]))
 	}
 	held += cacheSeriesOverhead + int64(len(series))
 	if got := c.size.Load(); got != held {
@@ -185,13 +184,14 @@ func tenFieldPoint(series []byte, ts int64) models.Point {
 func heldBytes(c *cache) int64 {
 	var held int64
 	for i := range c.parts {
-		for _, slab := range c.parts[i].slabs {
+		pt := &c.parts[i]
+		for _, slab := range pt.slabs {
 			for _, cs := range slab {
 				if len(cs.fields) > 0 {
 					held += cacheSeriesOverhead + int64(len(cs.key))
 				}
 				for _, f := range cs.fields {
-					held += f.arraySize() + cacheFieldOverhead + int64(len(f.name))
+					held += f.arraySize(pt) + cacheFieldOverhead + int64(len(pt.names[f.name]))
 				}
 			}
 		}
@@ -204,6 +204,12 @@ func (c *cache) entry(series []byte) *cacheSeries {
 	h := seriesHash(series)
 	cs, _ := c.part(h).find(h, series)
 	return cs
+}
+
+// fieldArray returns the own array of series' field i, nil when its values
+// are inline.
+func (c *cache) fieldArray(series []byte, i int) *tsm.Array {
+	return c.entry(series).fields[i].array(c.part(seriesHash(series)))
 }
 
 // TestCacheReservesFromPrevious: a cache that replaces a snapshotted one
@@ -226,7 +232,7 @@ func TestCacheReservesFromPrevious(t *testing.T) {
 	p := tenFieldPoint(series, 0)
 	c.writePoint(cacheRef{}, series, &p)
 	cs := c.entry(series)
-	reserved := cap(cs.fields[0].arr.Timestamps)
+	reserved := cap(c.fieldArray(series, 0).Timestamps)
 	if reserved < 1400 || reserved > 1700 {
 		t.Fatalf("a field that held 1,000 values reserves %d; want about 1,400 (its share of the budget)", reserved)
 	}
@@ -244,10 +250,10 @@ func TestCacheReservesFromPrevious(t *testing.T) {
 		p := tenFieldPoint(series, int64(ts))
 		c.writePoint(cacheRef{}, series, &p)
 	}
-	for _, f := range cs.fields {
-		if cap(f.arr.Timestamps) != reserved || cap(f.arr.Floats) != reserved {
-			t.Fatalf("field %s: capacity %d/%d after %d values; want the reserved %d (no regrowth)",
-				f.name, cap(f.arr.Timestamps), cap(f.arr.Floats), f.arr.Len(), reserved)
+	for i := range cs.fields {
+		if a := c.fieldArray(series, i); cap(a.Timestamps) != reserved || cap(a.Floats) != reserved {
+			t.Fatalf("field %d: capacity %d/%d after %d values; want the reserved %d (no regrowth)",
+				i, cap(a.Timestamps), cap(a.Floats), a.Len(), reserved)
 		}
 	}
 	if got, want := c.size.Load(), heldBytes(c); got != want {
@@ -282,13 +288,13 @@ func TestCacheReservesOnlyWhatFits(t *testing.T) {
 	series := []byte("cpu,host=h1")
 	p := tenFieldPoint(series, 0)
 	c.writePoint(cacheRef{}, series, &p)
-	if arr := c.entry(series).fields[0].arr; arr != nil {
+	if arr := c.fieldArray(series, 0); arr != nil {
 		t.Fatalf("sparse series: a field that held 2 values reserves %d; want none (inline)", cap(arr.Timestamps))
 	}
 	// A tiny previous cache (snapshotted early) against a big size.
 	c = newCacheAfter(prev, 1<<30)
 	c.writePoint(cacheRef{}, series, &p)
-	if got := cap(c.entry(series).fields[0].arr.Timestamps); got != 2*reserveMaxScale {
+	if got := cap(c.fieldArray(series, 0).Timestamps); got != 2*reserveMaxScale {
 		t.Fatalf("a field that held 2 values of a small cache reserves %d; want %d", got, 2*reserveMaxScale)
 	}
 	if c.full(1 << 30) {
@@ -537,11 +543,8 @@ func TestCacheNewSeriesShareFieldNames(t *testing.T) {
 		c.writePoint(cacheRef{}, keys[i], &p)
 	}
 	entry := func(i int) []cacheField { return c.entry(keys[i]).fields }
-	if a, b := entry(0), entry(1); unsafe.StringData(a[2].name) != unsafe.StringData(b[2].name) {
-		t.Fatalf("the second series with fields a, b, c copied the name c instead of sharing it")
-	}
-	if a, b := entry(4), entry(5); unsafe.StringData(a[3].name) != unsafe.StringData(b[3].name) {
-		t.Fatalf("the second series with fields a, b, c, d copied the name d instead of sharing it")
+	if got := c.parts[0].names; len(got) != 4 {
+		t.Fatalf("the partition holds the names %q; want each of the 4 field names once", got)
 	}
 	for i, fields := range lists {
 		want := map[string]int64{}
