@@ -91,20 +91,43 @@ func appendLenBytes(dst, b []byte) []byte {
 // the log, maxSnapshotRecordSize in a snapshot), a bad checksum or payload
 // returns an error wrapping ErrCorrupt.
 func decodeRecord(b []byte, limit uint32) (record, int, error) {
+	body, err := recordBody(b, limit)
+	if err == nil {
+		err = checkSum(b, body)
+	}
+	if err != nil {
+		return record{}, 0, err
+	}
+	return decodeBody(body)
+}
+
+// recordBody returns the type and payload of the record at the start of b,
+// without checking its checksum; errors as decodeRecord.
+func recordBody(b []byte, limit uint32) ([]byte, error) {
 	if len(b) < recHeaderSize {
-		return record{}, 0, io.ErrUnexpectedEOF
+		return nil, io.ErrUnexpectedEOF
 	}
 	n := binary.LittleEndian.Uint32(b)
 	if n == 0 || n > limit {
-		return record{}, 0, fmt.Errorf("record length %d: %w", n, ErrCorrupt)
+		return nil, fmt.Errorf("record length %d: %w", n, ErrCorrupt)
 	}
 	if uint64(len(b)-recHeaderSize) < uint64(n) {
-		return record{}, 0, io.ErrUnexpectedEOF
+		return nil, io.ErrUnexpectedEOF
 	}
-	body := b[recHeaderSize : recHeaderSize+int(n)]
+	return b[recHeaderSize : recHeaderSize+int(n)], nil
+}
+
+// checkSum checks the checksum in the header b of the record with body.
+func checkSum(b, body []byte) error {
 	if crc := crc32.Checksum(body, castagnoli); crc != binary.LittleEndian.Uint32(b[4:]) {
-		return record{}, 0, fmt.Errorf("record checksum %08x, want %08x: %w", crc, binary.LittleEndian.Uint32(b[4:]), errChecksum)
+		return fmt.Errorf("record checksum %08x, want %08x: %w", crc, binary.LittleEndian.Uint32(b[4:]), errChecksum)
 	}
+	return nil
+}
+
+// decodeBody decodes a record's type and payload (see recordBody) and
+// returns it with its encoded size.
+func decodeBody(body []byte) (record, int, error) {
 	r := record{typ: body[0]}
 	p := body[1:]
 	var err error
@@ -160,7 +183,7 @@ func decodeRecord(b []byte, limit uint32) (record, int, error) {
 	if err != nil {
 		return record{}, 0, err
 	}
-	return r, recHeaderSize + int(n), nil
+	return r, recHeaderSize + len(body), nil
 }
 
 func uvarint(p []byte) (uint64, []byte, error) {

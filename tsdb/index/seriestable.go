@@ -100,11 +100,20 @@ func (t *seriesTable) insert(id uint32, key []byte) {
 // add stores key under id, which must be new, without making it found by
 // lookup: index does that. It copies key.
 func (t *seriesTable) add(id uint32, key []byte) {
+	si, off := t.addPlace(id, len(key))
+	putKey(t.slabs[si][off:], key)
+}
+
+// addPlace is add of a key of n bytes that the caller writes (putKey) at
+// the place returned (see reserveKey) before anything reads it.
+func (t *seriesTable) addPlace(id uint32, n int) (slab, off int) {
 	for int(id) >= len(t.locs) {
 		t.locs = append(t.locs, deletedLoc)
 	}
-	t.locs[id] = t.store(key)
+	slab, off = t.reserveKey(n)
+	t.locs[id] = uint64(slab)<<32 | uint64(off)
 	t.live++
+	return slab, off
 }
 
 // index makes series id, stored by add, found by lookup of its key. It
@@ -190,17 +199,33 @@ func (t *seriesTable) remove(id uint32) {
 	t.locs[id] = deletedLoc
 }
 
-// store appends key with its length prefix to the current slab.
-func (t *seriesTable) store(key []byte) uint64 {
-	need := binary.MaxVarintLen64 + len(key)
+// reserveKey makes room for a key of n bytes and its length prefix at the
+// end of the current slab, starting a slab when they do not fit, and
+// returns where they go. The caller writes them there (putKey) before the
+// key is read.
+func (t *seriesTable) reserveKey(n int) (slab, off int) {
+	need := binary.MaxVarintLen64 + n
 	if len(t.slabs) == 0 || cap(t.slabs[len(t.slabs)-1])-len(t.slabs[len(t.slabs)-1]) < need {
 		t.slabs = append(t.slabs, make([]byte, 0, max(slabSize, need)))
 	}
 	si := len(t.slabs) - 1
-	slab := t.slabs[si]
-	off := len(slab)
-	slab = binary.AppendUvarint(slab, uint64(len(key)))
-	slab = append(slab, key...)
-	t.slabs[si] = slab
-	return uint64(si)<<32 | uint64(off)
+	off = len(t.slabs[si])
+	t.slabs[si] = t.slabs[si][:off+uvarintLen(uint64(n))+n]
+	return si, off
+}
+
+// putKey writes key with its length prefix at the start of dst and returns
+// the number of bytes written.
+func putKey(dst, key []byte) int {
+	w := binary.PutUvarint(dst, uint64(len(key)))
+	return w + copy(dst[w:], key)
+}
+
+// uvarintLen returns the length of the uvarint encoding of v.
+func uvarintLen(v uint64) int {
+	n := 1
+	for ; v >= 0x80; v >>= 7 {
+		n++
+	}
+	return n
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -550,5 +551,90 @@ func TestSnapshotLoadKeepsNoBytesOfTheFile(t *testing.T) {
 	}
 	if got := state(loaded); got != want {
 		t.Errorf("state after the snapshot's bytes were overwritten:\ngot:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// TestSnapshotLoadAcrossSlabs checks a load whose keys fill several slabs,
+// copied partly by the helper goroutine and partly by the load itself (a
+// queue of one slab): the keys and the values aliasing them are those
+// written.
+func TestSnapshotLoadAcrossSlabs(t *testing.T) {
+	defer func(q int) { keyJobQueue = q }(keyJobQueue)
+	keyJobQueue = 1
+	dir := t.TempDir()
+	ix := mustOpenIndex(t, dir)
+	pad := strings.Repeat("p", 4000)
+	var b strings.Builder
+	for i := range 2000 { // about 8 MB of keys: 8 slabs
+		fmt.Fprintf(&b, "cpu,host=h%d,pad=%s%d,region=r%d usage=1 1\n", i, pad, i, i%3)
+	}
+	mustCreate(t, ix, b.String())
+	want := state(ix)
+	snapshotNow(t, ix)
+	if n := len(ix.series.slabs); n < 4 {
+		t.Fatalf("keys in %d slabs; the test wants several", n)
+	}
+	if got := state(loadSnapshotOnly(t, dir)); got != want {
+		t.Errorf("snapshot loaded across slabs:\ngot:\n%s\nwant:\n%s", got, want)
+	}
+	reopenSame(t, ix, "reopened across slabs").Close()
+}
+
+// TestSnapshotChecksums checks that a snapshot record whose checksum fails
+// is refused even when its bytes are intact (the checksums are checked
+// apart from the decoding), and that of two defects the one first in the
+// file decides the error, as when each record was checked before its
+// decoding.
+func TestSnapshotChecksums(t *testing.T) {
+	records := []*record{
+		{typ: recFieldCreated, measurement: []byte("cpu"), field: []byte("f"), fieldType: models.FieldTypeFloat},
+		{typ: recNextID, id: 3},
+		{typ: recSeriesCreated, id: 1, key: []byte("cpu,host=a")},
+		{typ: recSeriesCreated, id: 2, key: []byte("cpu,host=b")},
+		{typ: recMeasurementSeries, measurement: []byte("cpu"), entries: appendIDs(nil, []uint32{1, 2})},
+		{typ: recTagValues, measurement: []byte("cpu"), field: []byte("host"), id: 2, entries: []byte{2, 'a', 1, 1, 2, 'b', 1, 2}},
+		{typ: recSnapshotEnd, id: 6},
+	}
+	// encode encodes rs with the checksum of record badSum (if any) wrong.
+	encode := func(rs []*record, badSum int) []byte {
+		buf := bytes.Clone(snapshotMagic)
+		for i, r := range rs {
+			start := len(buf)
+			buf = appendRecord(buf, r)
+			if i == badSum {
+				buf[start+4] ^= 1
+			}
+		}
+		return buf
+	}
+	openErr := func(data []byte) error {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, snapshotFileName), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		ix, err := Open(dir, nil)
+		if err == nil {
+			ix.Close()
+		}
+		return err
+	}
+	if err := openErr(encode(records, -1)); err != nil {
+		t.Fatalf("intact snapshot: %v", err)
+	}
+	for i := range records {
+		if err := openErr(encode(records, i)); !errors.Is(err, errChecksum) {
+			t.Errorf("checksum of record %d (type %d) wrong: got %v; want a checksum error", i, records[i].typ, err)
+		}
+	}
+	// Record 3 names an id past the next id: a defect the decoding finds.
+	bad := slices.Clone(records)
+	bad[3] = &record{typ: recSeriesCreated, id: 7, key: []byte("cpu,host=b")}
+	if err := openErr(encode(bad, 5)); err == nil || errors.Is(err, errChecksum) {
+		t.Errorf("bad record 3, checksum of record 5 wrong: got %v; want record 3's error", err)
+	}
+	for _, i := range []int{2, 3} {
+		if err := openErr(encode(bad, i)); !errors.Is(err, errChecksum) {
+			t.Errorf("bad record 3, checksum of record %d wrong: got %v; want a checksum error", i, err)
+		}
 	}
 }
