@@ -39,6 +39,7 @@ func (s *Shard) lockCacheRoom(ctx context.Context, need int64) error {
 			waitStart = time.Now()
 			s.metrics.cacheWaits.Inc()
 		}
+		s.lastBehind.Store(time.Now().UnixNano())
 		s.forceSnapshot()
 		select {
 		case <-freed:

@@ -24,14 +24,26 @@ const (
 	// full compactions go above it.
 	maxPlannedLevel = 4
 	// sparseLevelRun is the run of sparse level-1 files (fewer than
-	// sparseValuesPerKey values per key) that triggers their compaction,
-	// and the most one compaction merges. A burst of new series makes
-	// such files: a snapshot of a million series holds a value or two per
-	// key, so a compaction rewrites a key's block and index entry for each
-	// value, once per level. Merging them in runs of 16 rather than 4
-	// rewrites each key once where runs of 4 rewrote it two or three times
-	// during the burst (issue 17).
+	// sparseValuesPerKey values per key) that triggers their compaction.
+	// A burst of new series makes such files: a snapshot of a million
+	// series holds a value or two per key, so a compaction rewrites a
+	// key's block and index entry for each value, once per level. Merging
+	// them in runs of 16 rather than 4 rewrites each key once where runs
+	// of 4 rewrote it two or three times during the burst (issue 17).
 	sparseLevelRun = 16
+	// sparseMaxRun is the run of sparse level-1 files that triggers their
+	// compaction while ingest outruns the snapshots (see sparseHot), and
+	// the most one compaction merges. Such a burst is CPU-bound, and
+	// merging its files then only takes the CPU from the snapshots the
+	// writers depend on; the merge waits for the burst to ease, up to
+	// this bound on the file count (a point read pays a lookup in each
+	// file: ~0.2 µs CPU a file).
+	sparseMaxRun = 64
+	// sparseHot is how long after ingest last outran the snapshots (a
+	// write left the live cache full while a snapshot was being written,
+	// or a writer waited for cache room) sparse level-1 runs wait for
+	// sparseMaxRun files.
+	sparseHot = 10 * time.Second
 	// sparseValuesPerKey is the average values per key under which a
 	// level-1 file of at least sparseMinKeys keys is sparse.
 	sparseValuesPerKey = 4
@@ -94,8 +106,10 @@ func (s *Shard) compactPlanned(cold bool) {
 // sequence order matters: merging non-adjacent files would let the output
 // (which takes its newest input's sequence) shadow a newer file between
 // them. A run of sparse level-1 files waits until it is sparseLevelRun
-// long or the shard has been idle for sparseIdle.
+// long (sparseMaxRun while ingest outruns the snapshots) or the shard has
+// been idle for sparseIdle, and merges up to sparseMaxRun files.
 func (s *Shard) planLevel() ([]*dataFile, int) {
+	hot := time.Since(time.Unix(0, s.lastBehind.Load())) < sparseHot
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	for i := 0; i < len(s.files); {
@@ -105,7 +119,10 @@ func (s *Shard) planLevel() ([]*dataFile, int) {
 		}
 		lvl, run, width := s.files[i].level, levelRun, maxRun
 		if sparse(s.files[i]) {
-			run, width = sparseLevelRun, sparseLevelRun
+			run, width = sparseLevelRun, sparseMaxRun
+			if hot {
+				run = sparseMaxRun
+			}
 			if s.idle() >= sparseIdle {
 				run = levelRun
 			}
@@ -119,9 +136,10 @@ func (s *Shard) planLevel() ([]*dataFile, int) {
 }
 
 // sparse reports whether f is a level-1 file of many keys of few values
-// (a file whose value count is unknown, opened at start, is not).
+// (a file whose value count is unknown is not: one a list of validated
+// files written before value counts were listed).
 func sparse(f *dataFile) bool {
-	keys, values := int64(f.r.KeyCount()), f.r.ValueCount()
+	keys, values := int64(f.r.KeyCount()), f.values
 	return f.level == 1 && keys >= sparseMinKeys && values >= 0 && values < sparseValuesPerKey*keys
 }
 

@@ -124,3 +124,37 @@ func hostRange(from, to, step int) []int {
 	}
 	return hs
 }
+
+// BenchmarkReadSparseFiles reads one field of one series (a point query)
+// from 64,000 series written as 64 sparse level-1 files, then from the
+// same data compacted into 16 files and into one: what leaving a burst's
+// files unmerged costs a query.
+func BenchmarkReadSparseFiles(b *testing.B) {
+	const hosts, nFiles = 64_000, 64
+	s, files := sparseFiles(b, nFiles, func(f int) []int { return hostRange(f*hosts/nFiles, (f+1)*hosts/nFiles, 1) },
+		func(int) int64 { return 1e9 })
+	read := func(b *testing.B) {
+		cpu := processCPU(b)
+		h := 0
+		for b.Loop() {
+			key := fmt.Appendf(nil, "cpu,hostname=host_%07d", h%hosts)
+			a, err := s.ReadArray(key, []byte("usage_user"), 0, 2e9)
+			if err != nil || a.Len() != 1 {
+				b.Fatalf("read %s: %d values, %v", key, a.Len(), err)
+			}
+			h += 7919
+		}
+		b.ReportMetric(float64((processCPU(b)-cpu).Nanoseconds())/float64(b.N), "cpu-ns/op")
+	}
+	b.Run("files=64", read)
+	for i := 0; i < nFiles; i += 4 {
+		if err := s.compact(files[i:i+4], 2, false); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Run("files=16", read)
+	if err := s.Compact(true); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("files=1", read)
+}

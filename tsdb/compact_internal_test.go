@@ -252,9 +252,9 @@ func TestMergeBufsReuse(t *testing.T) {
 
 // TestPlanSparseLevelRuns checks the planner's rule for level-1 files of
 // many keys of few values (a burst of new series): such a run waits until
-// it is sparseLevelRun files long, or the shard has been idle for
-// sparseIdle, and is then merged whole; dense files are still merged in
-// runs of levelRun.
+// it is sparseLevelRun files long (sparseMaxRun while ingest outruns the
+// snapshots), or the shard has been idle for sparseIdle, and is then
+// merged whole; dense files are still merged in runs of levelRun.
 func TestPlanSparseLevelRuns(t *testing.T) {
 	dir := t.TempDir()
 	cfg := NewConfig()
@@ -320,18 +320,153 @@ func TestPlanSparseLevelRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Two more: the run is full and merges sparseLevelRun files (the last
-	// waits for the next run). Files opened through the list of validated
-	// files have no value count and are not sparse: remove the list.
+	// waits for the next run). The files opened through the list of
+	// validated files (not walked) are sparse still: the list gives their
+	// value counts.
 	writeL1(5+sparseLevelRun-1, sparseMinKeys, 1)
 	writeL1(5+sparseLevelRun, sparseMinKeys, 1)
-	if err := os.Remove(filepath.Join(shardDir, validatedFileName)); err != nil {
-		t.Fatal(err)
-	}
 	st, sh = open()
 	defer st.Close()
+	// Ingest outrunning the snapshots holds the run back until it is
+	// sparseMaxRun long; then it merges whole.
+	sh.lastBehind.Store(time.Now().UnixNano())
+	if inputs, _ := sh.planLevel(); inputs != nil {
+		t.Fatalf("plan with %d sparse files, ingest behind: got %d inputs; want none", sparseLevelRun+1, len(inputs))
+	}
+	sh.lastBehind.Store(time.Now().Add(-sparseHot).UnixNano())
 	inputs, level = sh.planLevel()
-	if len(inputs) != sparseLevelRun || inputs[0].seq != 5 || level != 2 {
-		t.Fatalf("plan with %d sparse files: got %d inputs from seq %d to level %d; want %d from seq 5 to level 2",
-			sparseLevelRun+1, len(inputs), inputs[0].seq, level, sparseLevelRun)
+	if len(inputs) != sparseLevelRun+1 || inputs[0].seq != 5 || level != 2 {
+		t.Fatalf("plan with %d sparse files: got %d inputs from seq %d to level %d; want all from seq 5 to level 2",
+			sparseLevelRun+1, len(inputs), inputs[0].seq, level)
+	}
+}
+
+// TestSparseRunsBounded checks that a shard that never goes idle while a
+// burst of new series snapshots to sparse level-1 files, its ingest
+// outrunning the snapshots all along, keeps their count bounded: after each
+// planner step fewer than sparseMaxRun level-1 files remain.
+func TestSparseRunsBounded(t *testing.T) {
+	cfg := NewConfig()
+	cfg.Dir = t.TempDir()
+	cfg.CompactCheckInterval = 0
+	cfg.CompactThroughput = 0
+	st := NewStore(cfg, nil, prometheus.NewRegistry())
+	if err := st.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.CreateShard(1); err != nil {
+		t.Fatal(err)
+	}
+	sh := st.Shard(1)
+	host := 0
+	// snapshot installs a level-1 file of sparseMinKeys new series of one
+	// value, as a snapshot during the burst would.
+	snapshot := func() {
+		sh.mu.Lock()
+		id := fileID{minSeq: sh.nextSeq, seq: sh.nextSeq, level: 1}
+		sh.nextSeq++
+		sh.mu.Unlock()
+		w, err := tsm.NewWriter(filepath.Join(sh.dir, dataFileName(id.minSeq, id.seq, id.level)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range sparseMinKeys {
+			var a tsm.Array
+			if err := a.Append(int64(id.seq), models.FloatValue(1)); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.WriteValues(fmt.Appendf(nil, "m,host=h%08d", host), []byte("v"), &a); err != nil {
+				t.Fatal(err)
+			}
+			host++
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		f, err := openWrittenFile(w, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sh.replaceFiles(nil, []*dataFile{f}); err != nil {
+			t.Fatal(err)
+		}
+		sh.lastWrite.Store(time.Now().UnixNano())
+		sh.lastBehind.Store(time.Now().UnixNano())
+	}
+	levels := func() map[int]int {
+		sh.mu.RLock()
+		defer sh.mu.RUnlock()
+		n := map[int]int{}
+		for _, f := range sh.files {
+			n[f.level]++
+		}
+		return n
+	}
+	for i := range sparseMaxRun + 1 {
+		snapshot()
+		for {
+			inputs, level := sh.planLevel()
+			if inputs == nil {
+				break
+			}
+			if err := sh.compact(inputs, level, false); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := levels(); n[1] >= sparseMaxRun {
+			t.Fatalf("after %d snapshots: files by level %v; want fewer than %d at level 1", i+1, n, sparseMaxRun)
+		}
+	}
+	if n := levels(); n[1] != 1 || n[2] != 1 {
+		t.Fatalf("files by level %v; want one run merged into level 2 and one level-1 file", n)
+	}
+}
+
+// TestIngestBehindSnapshots checks what marks ingest as outrunning the
+// snapshots (sparseHot): a write that leaves the live cache full while a
+// snapshot is being written does; one that fills it with no snapshot
+// running does not.
+func TestIngestBehindSnapshots(t *testing.T) {
+	cfg := NewConfig()
+	cfg.Dir = t.TempDir()
+	cfg.CompactCheckInterval = 0
+	cfg.CacheSnapshotSize = 1 << 10
+	st := NewStore(cfg, nil, prometheus.NewRegistry())
+	if err := st.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.CreateShard(1); err != nil {
+		t.Fatal(err)
+	}
+	sh := st.Shard(1)
+	// Hold the snapshot lock so that the snapshot the full cache requests
+	// waits, and the test decides whether one is being written.
+	sh.snapMu.Lock()
+	defer sh.snapMu.Unlock()
+	write := func(n int) {
+		var pts []models.Point
+		for i := range n {
+			pts = append(pts, models.Point{Measurement: []byte("m"), Time: int64(i + 1),
+				Fields: []models.Field{{Key: []byte("v"), Value: models.FloatValue(1)}}})
+		}
+		if err := sh.WritePoints(context.Background(), pts); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(100)
+	if sh.lastBehind.Load() != 0 {
+		t.Fatal("a write that filled the cache with no snapshot running marked ingest behind")
+	}
+	sh.mu.Lock()
+	sh.snap = &snapState{c: newCache(), seq: sh.nextSeq}
+	sh.mu.Unlock()
+	write(100)
+	sh.mu.Lock()
+	sh.snap = nil
+	sh.mu.Unlock()
+	if time.Since(time.Unix(0, sh.lastBehind.Load())) > time.Minute {
+		t.Fatal("a write that left the cache full during a snapshot did not mark ingest behind")
 	}
 }

@@ -67,6 +67,7 @@ type dataFile struct {
 	seq      uint64 // last one: the file's place in the newest-wins order
 	level    int
 	size     int64
+	values   int64 // values in the file, -1 if unknown (see sparse)
 	refs     atomic.Int64
 	obsolete atomic.Bool
 
@@ -86,7 +87,8 @@ func openWrittenFile(w *tsm.Writer, id fileID) (*dataFile, error) {
 }
 
 func newDataFile(r *tsm.Reader, id fileID) *dataFile {
-	f := &dataFile{r: r, path: r.Path(), minSeq: id.minSeq, seq: id.seq, level: id.level, size: r.Size()}
+	f := &dataFile{r: r, path: r.Path(), minSeq: id.minSeq, seq: id.seq, level: id.level, size: r.Size(),
+		values: r.ValueCount()}
 	f.refs.Store(1)
 	return f
 }
@@ -174,20 +176,26 @@ func (s *Shard) openFiles() error {
 		}
 	}
 	// Files the last clean close listed as validated get their checksums
-	// checked but not their indexes walked again (see validatedFileName).
+	// checked but not their indexes walked again (see validatedFileName);
+	// their value counts come from the list.
 	validated := s.readValidated()
 	for name, id := range ids {
 		path := filepath.Join(s.dir, name)
 		var r *tsm.Reader
-		if v, ok := validated[name]; ok {
-			r, err = tsm.OpenValidated(path, v)
+		v, listed := validated[name]
+		if listed {
+			r, err = tsm.OpenValidated(path, v.v)
 		} else {
 			r, err = tsm.Open(path)
 		}
 		if err != nil {
 			return fmt.Errorf("open data file %s: %w", name, err)
 		}
-		s.files = append(s.files, newDataFile(r, id))
+		f := newDataFile(r, id)
+		if f.values < 0 && listed {
+			f.values = v.values
+		}
+		s.files = append(s.files, f)
 		s.nextSeq = max(s.nextSeq, id.seq)
 	}
 	slices.SortFunc(s.files, fileOrder)

@@ -67,8 +67,13 @@ type Shard struct {
 	tombDrop *tombstoneDrop
 
 	lastWrite atomic.Int64 // unix ns of the last write, for cold detection
-	closed    atomic.Bool
-	snapCh    chan struct{}
+	// lastBehind is the unix ns at which ingest last outran the
+	// snapshots: a write left the live cache full while a snapshot was
+	// being written, or a writer waited for cache room (compaction
+	// planning: sparseHot).
+	lastBehind atomic.Int64
+	closed     atomic.Bool
+	snapCh     chan struct{}
 	// snapForced is set by forceSnapshot: the requested snapshot runs
 	// even if the cache is not full.
 	snapForced atomic.Bool

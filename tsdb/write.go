@@ -133,6 +133,7 @@ func (s *Shard) WritePoints(ctx context.Context, points []models.Point) error {
 		}
 	}
 	full := c.full(s.cfg.CacheSnapshotSize)
+	behind := full && s.snap != nil
 	s.mu.RUnlock()
 
 	s.dig.markBuckets(sc.buckets)
@@ -140,7 +141,11 @@ func (s *Shard) WritePoints(ctx context.Context, points []models.Point) error {
 	s.metrics.cacheBytes.Add(float64(added))
 	s.metrics.writes.Inc()
 	s.metrics.valuesWritten.Add(float64(nvals))
-	s.lastWrite.Store(time.Now().UnixNano())
+	now := time.Now().UnixNano()
+	s.lastWrite.Store(now)
+	if behind {
+		s.lastBehind.Store(now)
+	}
 	if full {
 		s.requestSnapshot()
 	}
