@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -47,6 +48,9 @@ type digestState struct {
 	all   bool       // no digest computed yet: compute every bucket
 	dirty map[BucketID]struct{}
 	clean DigestSet
+	// tracked is set by the first Digests call, before it reads the
+	// shard (see tracking).
+	tracked atomic.Bool
 }
 
 func newDigestState(cfg Config) *digestState {
@@ -68,6 +72,14 @@ func (d *digestState) seriesBucket(seriesKey []byte) uint32 {
 func (d *digestState) bucketAt(seriesBucket uint32, ts int64) BucketID {
 	return BucketID{SeriesBucket: seriesBucket, WindowStart: floorDiv(ts, d.window) * d.window}
 }
+
+// tracking reports whether writes must mark the buckets they touch dirty:
+// not before the first Digests call, which computes every bucket (so a
+// shard whose digests nobody asks for, as with one owner, hashes no
+// series key on its writes). A write checks it once its values are in the
+// cache: either the Digests call that set it reads those values, or the
+// write sees it set and marks them.
+func (d *digestState) tracking() bool { return d.tracked.Load() }
 
 // markBuckets marks buckets dirty.
 func (d *digestState) markBuckets(ids []BucketID) {
@@ -110,6 +122,7 @@ func (s *Shard) Digests(ctx context.Context) (DigestSet, error) {
 	all := d.all
 	dirty := d.dirty
 	d.all = false
+	d.tracked.Store(true)
 	d.dirty = make(map[BucketID]struct{})
 	d.mu.Unlock()
 

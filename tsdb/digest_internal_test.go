@@ -19,8 +19,8 @@ func TestDigestDirtyTracking(t *testing.T) {
 	if err := sh.WritePoints(context.Background(), []models.Point{point("a", 0), point("a", 3*hour), point("b", hour)}); err != nil {
 		t.Fatalf("write: %v", err)
 	}
-	if sh.dig.all != true || len(sh.dig.dirty) != 0 {
-		t.Fatalf("before the first Digests: all=%v dirty=%d, want all=true and no marks", sh.dig.all, len(sh.dig.dirty))
+	if sh.dig.all != true || len(sh.dig.dirty) != 0 || sh.dig.tracking() {
+		t.Fatalf("before the first Digests: all=%v dirty=%d tracking=%v, want all=true, no marks, not tracking", sh.dig.all, len(sh.dig.dirty), sh.dig.tracking())
 	}
 	first, err := sh.Digests(context.Background())
 	if err != nil {

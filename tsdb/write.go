@@ -51,6 +51,32 @@ func putWriteScratch(sc *writeScratch) {
 	idleWriteScratch.Put(sc)
 }
 
+// markWritten marks the digest buckets of the points a write put in the
+// cache dirty, hashing each series' bucket once per batch.
+func (s *Shard) markWritten(sc *writeScratch, points []models.Point, drop []bool) {
+	sc.buckets = sc.buckets[:0]
+	sc.seriesBuckets = sc.seriesBuckets[:0]
+	k := 0
+	for i := range points {
+		p := &points[i]
+		if (drop != nil && drop[i]) || len(p.Fields) == 0 {
+			continue
+		}
+		if first := sc.enc.keys[k].first; first == k {
+			sc.seriesBuckets = append(sc.seriesBuckets, s.dig.seriesBucket(sc.enc.seriesKey(k)))
+		} else {
+			sc.seriesBuckets = append(sc.seriesBuckets, sc.seriesBuckets[first])
+		}
+		b := s.dig.bucketAt(sc.seriesBuckets[k], p.Time)
+		k++
+		if len(sc.buckets) == 0 || sc.buckets[len(sc.buckets)-1] != b {
+			sc.buckets = append(sc.buckets, b)
+		}
+	}
+	s.dig.markBuckets(sc.buckets)
+	sc.buckets = sc.buckets[:0]
+}
+
 // WritePoints writes a batch durably: when it returns nil, every point is in
 // the fsynced WAL and visible to reads. Points whose field types conflict
 // with the shard's are dropped and reported in a *PartialWriteError (the rest
@@ -104,8 +130,6 @@ func (s *Shard) WritePoints(ctx context.Context, points []models.Point) error {
 	}
 	c := s.cache
 	var added int64
-	sc.buckets = sc.buckets[:0]
-	sc.seriesBuckets = sc.seriesBuckets[:0]
 	sc.cacheRefs = sc.cacheRefs[:0]
 	k := 0
 	for i := range points {
@@ -113,31 +137,24 @@ func (s *Shard) WritePoints(ctx context.Context, points []models.Point) error {
 		if (drop != nil && drop[i]) || len(p.Fields) == 0 {
 			continue
 		}
-		series := sc.enc.seriesKey(k)
-		// The series bucket is hashed, and the cache entry looked up,
-		// once per series of the batch.
+		// The cache entry is looked up once per series of the batch.
 		var ref cacheRef
-		if first := sc.enc.keys[k].first; first == k {
-			sc.seriesBuckets = append(sc.seriesBuckets, s.dig.seriesBucket(series))
-		} else {
-			sc.seriesBuckets = append(sc.seriesBuckets, sc.seriesBuckets[first])
+		if first := sc.enc.keys[k].first; first != k {
 			ref = sc.cacheRefs[first]
 		}
-		b := s.dig.bucketAt(sc.seriesBuckets[k], p.Time)
-		add, ref := c.writePoint(ref, series, p)
+		add, ref := c.writePoint(ref, sc.enc.seriesKey(k), p)
 		sc.cacheRefs = append(sc.cacheRefs, ref)
 		added += add
 		k++
-		if len(sc.buckets) == 0 || sc.buckets[len(sc.buckets)-1] != b {
-			sc.buckets = append(sc.buckets, b)
-		}
 	}
 	full := c.full(s.cfg.CacheSnapshotSize)
 	behind := full && s.snap != nil
 	s.mu.RUnlock()
 
-	s.dig.markBuckets(sc.buckets)
-	sc.buckets = sc.buckets[:0]
+	// Checked now that the values are in the cache (digestState.tracking).
+	if s.dig.tracking() {
+		s.markWritten(sc, points, drop)
+	}
 	s.metrics.cacheBytes.Add(float64(added))
 	s.metrics.writes.Inc()
 	s.metrics.valuesWritten.Add(float64(nvals))
