@@ -66,12 +66,18 @@ func (c *RowCollector) WriteRow(r *Row) error {
 		return errRowLimitReached // a later series: dropped whole
 	}
 	if last == nil {
+		// The row is the sink's: its values are kept, not copied (clipped,
+		// so that a later part of the series is appended to a copy).
 		row := *r
 		row.Values = nil
+		if len(vals) > 0 {
+			row.Values = slices.Clip(vals)
+		}
 		c.rows = append(c.rows, &row)
 		last = &row
+	} else {
+		last.Values = append(last.Values, vals...)
 	}
-	last.Values = append(last.Values, vals...)
 	last.Partial = last.Partial || r.Partial || cut
 	c.n += len(vals)
 	if cut {

@@ -193,3 +193,24 @@ func TestRowCollectorLimit(t *testing.T) {
 		}
 	}
 }
+
+// TestRowCollectorKeepsRows checks that the collector keeps a series'
+// first row as it came and continues the series in a copy: the values
+// past the row's length in the array it came in stay as they were.
+func TestRowCollectorKeepsRows(t *testing.T) {
+	buf := [][]any{{int64(1), 1.0}, {int64(9), "not the row's"}}
+	c := query.NewRowCollector(0)
+	if err := c.WriteRow(&query.Row{Name: "cpu", Columns: []string{"time", "v"}, Values: buf[:1]}); err != nil {
+		t.Fatalf("WriteRow: %v", err)
+	}
+	if err := c.WriteRow(&query.Row{Name: "cpu", Columns: []string{"time", "v"}, Values: [][]any{{int64(2), 2.0}}}); err != nil {
+		t.Fatalf("WriteRow: %v", err)
+	}
+	rows := c.Rows()
+	if len(rows) != 1 || fmt.Sprint(rows[0].Values) != "[[1 1] [2 2]]" {
+		t.Fatalf("rows = %v, want one series of two values", rows)
+	}
+	if fmt.Sprint(buf[1]) != "[9 not the row's]" {
+		t.Errorf("the first row's array past its length = %v, want it untouched", buf[1])
+	}
+}
