@@ -137,8 +137,10 @@ func appendInlineSums(dst []windowSum, metas []tsm.BlockMeta, window int64) ([]w
 		times := [2]int64{m.MinTime, m.MaxTime}
 		for k := range min(m.Count, 2) {
 			ts := times[k]
+			// As in appendWindowSums, a window starting past
+			// MaxInt64-window (or wrapped there) takes every later value.
 			start := floorDiv(ts, window) * window
-			if len(dst) == n0 || dst[len(dst)-1].start != start {
+			if n := len(dst); n == n0 || (dst[n-1].start != start && dst[n-1].start <= math.MaxInt64-window) {
 				dst = append(dst, windowSum{start: start, minT: ts})
 			}
 			w := &dst[len(dst)-1]

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -109,6 +110,49 @@ func TestWindowSumsMatchReference(t *testing.T) {
 				if got, want := appendWindowSums(nil, a, window), referenceWindowSums(a, window); !slices.Equal(got, want) {
 					t.Fatalf("window %d, times %v:\n got  %+v\n want %+v", window, a.Timestamps, got, want)
 				}
+			}
+		}
+	}
+}
+
+// TestInlineSumsMatchReference writes keys of one or two values (inline
+// blocks of every type that has them) at times around zero, today and the
+// ends of time to a data file, and checks appendInlineSums of each key's
+// entries against the value-by-value reference for many windows.
+func TestInlineSumsMatchReference(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 4))
+	now := time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC).UnixNano()
+	path := filepath.Join(t.TempDir(), "f"+dataFileExt)
+	w, err := tsm.NewWriter(path)
+	digestMust(t, err)
+	var arrs []*tsm.Array
+	for i := range 2000 {
+		base := []int64{-50, now, math.MinInt64 + 2, math.MaxInt64 - 1}[i%4]
+		if base > 0 {
+			base -= rng.Int64N(int64(3 * time.Hour))
+		} else {
+			base += rng.Int64N(int64(3 * time.Hour))
+		}
+		a := randomDigestArray(rng, base, []int64{1, int64(time.Hour), math.MaxInt64 / 4}[i%3], 2)
+		if a.Type == models.FieldTypeString {
+			a = &tsm.Array{Type: models.FieldTypeBoolean, Timestamps: a.Timestamps, Booleans: make([]bool, len(a.Timestamps))}
+		}
+		arrs = append(arrs, a)
+		digestMust(t, w.WriteValues([]byte(fmt.Sprintf("k%05d", i)), []byte("f"), a))
+	}
+	digestMust(t, w.Close())
+	r, err := tsm.Open(path)
+	digestMust(t, err)
+	defer r.Close()
+	for _, window := range []int64{1, 7, int64(time.Hour), math.MaxInt64 / 3, math.MaxInt64} {
+		it := r.Iterator()
+		for i := 0; it.Next(); i++ {
+			got, ok := appendInlineSums(nil, it.Entries(), window)
+			if !ok {
+				t.Fatalf("key %d (%d values): blocks not inline", i, arrs[i].Len())
+			}
+			if want := referenceWindowSums(arrs[i], window); !slices.Equal(got, want) {
+				t.Fatalf("window %d, times %v:\n got  %+v\n want %+v", window, arrs[i].Timestamps, got, want)
 			}
 		}
 	}
