@@ -644,10 +644,22 @@ func appendEdges(dst []Point, ws []Window, edge AggregateSet) []Point {
 	return dst
 }
 
+// cloneTags copies a batch's tags, which are only valid during the call.
 func cloneTags(tags models.Tags) models.Tags {
+	n := 0
+	for _, t := range tags {
+		n += len(t.Key) + len(t.Value)
+	}
+	// One array for every key and value (a series of TSBS's cpu has ten
+	// tags: 2 allocations instead of 21), each slice capped at its end.
+	buf := make([]byte, 0, n)
+	take := func(b []byte) []byte {
+		buf = append(buf, b...)
+		return buf[len(buf)-len(b) : len(buf) : len(buf)]
+	}
 	out := make(models.Tags, len(tags))
 	for i, t := range tags {
-		out[i] = models.Tag{Key: slices.Clone(t.Key), Value: slices.Clone(t.Value)}
+		out[i] = models.Tag{Key: take(t.Key), Value: take(t.Value)}
 	}
 	return out
 }

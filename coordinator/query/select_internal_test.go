@@ -3,7 +3,10 @@ package query
 import (
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
+
+	"github.com/strata-db/strata/tsdb/models"
 )
 
 // TestMergeRuns merges random runs of time-ordered rows (empty runs and
@@ -37,4 +40,32 @@ func TestMergeRuns(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestCloneTags checks that the copy shares no byte with the batch's tags
+// and that its slices, cut from one array, do not run into each other.
+func TestCloneTags(t *testing.T) {
+	src := models.Tags{{Key: []byte("empty"), Value: []byte{}}, {Key: []byte("host"), Value: []byte("a")}, {Key: []byte("region"), Value: []byte("east")}}
+	got := cloneTags(src)
+	for i := range src {
+		for j := range src[i].Key {
+			src[i].Key[j] = 'x'
+		}
+		for j := range src[i].Value {
+			src[i].Value[j] = 'x'
+		}
+	}
+	_ = append(got[0].Key, "zzzz"...)
+	_ = append(got[1].Value, "zzzz"...)
+	if want := "empty=,host=a,region=east"; tagsString(got) != want {
+		t.Errorf("clone = %s, want %s", tagsString(got), want)
+	}
+}
+
+func tagsString(tags models.Tags) string {
+	var s []string
+	for _, t := range tags {
+		s = append(s, string(t.Key)+"="+string(t.Value))
+	}
+	return strings.Join(s, ",")
 }
