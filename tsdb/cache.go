@@ -60,7 +60,10 @@ func splitCompositeKey(key []byte) (seriesKey, field []byte, ok bool) {
 // grouped by series so a point costs one map lookup and one lock for all
 // its fields. Safe for concurrent use.
 type cache struct {
-	size  atomic.Int64
+	size atomic.Int64
+	// refs counts the shard's reference (until the cache's snapshot is
+	// installed) and those of readers (see release).
+	refs  atomic.Int32
 	parts [cachePartitions]cachePart
 	// prev is the cache this one replaced, being snapshotted, nil when
 	// there is none or its file is installed: a field created here
@@ -89,8 +92,12 @@ type cachePart struct {
 	// slab: the snapshot reads them in the order they sit in memory.
 	slabs [][]cacheSeries
 	// keys is where new series keys are copied, in creation order; the
-	// entries' key strings point into it.
-	keys []byte
+	// entries' key strings point into it. arenas are all the partition's
+	// key arenas and fieldSlabs all its field slabs, recycled when the
+	// cache is released (see cache.release).
+	keys       []byte
+	arenas     []*[keyArenaLen]byte
+	fieldSlabs []*[fieldSlabLen]cacheField
 	// values and fixed count the values appended to the partition and
 	// the bytes of its series and field overheads; they size the
 	// reservations of the next cache (newCacheAfter).
@@ -143,7 +150,7 @@ func (pt *cachePart) newArray(e *cacheField, t models.FieldType) *tsm.Array {
 }
 
 // Entries a slab holds: 256 series entries take 12 KB, 1,024 field
-// entries 64 KB. A key arena takes keyArenaLen bytes (a longer key gets
+// entries 48 KB. A key arena takes keyArenaLen bytes (a longer key gets
 // its own).
 const (
 	seriesSlabLen = 256
@@ -229,7 +236,12 @@ func (pt *cachePart) copyKey(key []byte) string {
 		return string(key)
 	}
 	if cap(pt.keys)-len(pt.keys) < len(key) {
-		pt.keys = make([]byte, 0, keyArenaLen)
+		arena, _ := keyArenas.Get().(*[keyArenaLen]byte)
+		if arena == nil {
+			arena = new([keyArenaLen]byte)
+		}
+		pt.arenas = append(pt.arenas, arena)
+		pt.keys = arena[:0]
 	}
 	i := len(pt.keys)
 	pt.keys = append(pt.keys, key...)
@@ -252,7 +264,14 @@ func (pt *cachePart) newSeries(n int) *cacheSeries {
 		return cs
 	}
 	if cap(pt.fieldSlab)-len(pt.fieldSlab) < n {
-		pt.fieldSlab = make([]cacheField, 0, fieldSlabLen)
+		slab, _ := fieldSlabs.Get().(*[fieldSlabLen]cacheField)
+		if slab == nil {
+			slab = new([fieldSlabLen]cacheField)
+		} else {
+			clear(slab[:]) // entries are created in place, zeroed
+		}
+		pt.fieldSlabs = append(pt.fieldSlabs, slab)
+		pt.fieldSlab = slab[:0]
 	}
 	i := len(pt.fieldSlab)
 	pt.fieldSlab = pt.fieldSlab[:i+n]
@@ -388,7 +407,46 @@ func (f *cacheField) exclude(pt *cachePart, min, max int64) {
 	}
 }
 
-func newCache() *cache { return &cache{} }
+func newCache() *cache {
+	c := &cache{}
+	c.refs.Store(1)
+	return c
+}
+
+// Field slabs and key arenas of released caches, for new caches to take
+// instead of fresh memory: at a million series every series is new to the
+// cache, and the first touch of fresh slabs and arenas (page faults) was
+// most of the cost of caching one, while released caches left as much
+// memory to the GC (issue 17).
+var (
+	fieldSlabs sync.Pool // *[fieldSlabLen]cacheField
+	keyArenas  sync.Pool // *[keyArenaLen]byte
+)
+
+// acquire takes a reference to the cache for a reader; release it when
+// done.
+func (c *cache) acquire() { c.refs.Add(1) }
+
+// release drops a reference: a reader's, or the shard's once the cache's
+// snapshot is installed. The last one recycles the cache's field slabs and
+// key arenas, so nothing may use the cache after its release.
+func (c *cache) release() {
+	if c.refs.Add(-1) != 0 {
+		return
+	}
+	for i := range c.parts {
+		pt := &c.parts[i]
+		pt.mu.Lock()
+		for _, slab := range pt.fieldSlabs {
+			fieldSlabs.Put(slab)
+		}
+		for _, arena := range pt.arenas {
+			keyArenas.Put(arena)
+		}
+		pt.fieldSlabs, pt.arenas, pt.fieldSlab, pt.keys, pt.slabs, pt.table = nil, nil, nil, nil, nil, nil
+		pt.mu.Unlock()
+	}
+}
 
 // Reservations of a cache that follows a snapshotted one: together they
 // take at most reserveShare of the snapshot size, less the previous

@@ -805,6 +805,9 @@ func BenchmarkCacheSparseSeries(b *testing.B) {
 		var c *cache
 		cpu0 := processCPU(b)
 		for b.Loop() {
+			if c != nil {
+				c.release() // snapshotted: its memory goes to the next
+			}
 			c = fill()
 		}
 		b.ReportMetric(float64(processCPU(b)-cpu0)/float64(b.N)/n, "cpu-ns/series")
@@ -847,4 +850,52 @@ func BenchmarkCacheSparseSeries(b *testing.B) {
 		}
 		b.ReportMetric(float64(processCPU(b)-cpu0)/float64(b.N)/n, "cpu-ns/series")
 	})
+}
+
+// TestCacheHeldByReader: a reader's state keeps the cache it reads until it
+// is released, though the cache's snapshot is installed meanwhile and new
+// series fill the next cache (taking the field slabs and key arenas of
+// released caches); once released by its last holder, the cache hands its
+// memory over.
+func TestCacheHeldByReader(t *testing.T) {
+	cfg := NewConfig()
+	cfg.Dir = t.TempDir()
+	cfg.CompactCheckInterval = 0
+	sh := openTestShard(t, cfg)
+	const n = 2000
+	write := func(host string) {
+		t.Helper()
+		pts := make([]models.Point, n)
+		for i := range pts {
+			p := tenFieldPoint([]byte("cpu"), int64(i))
+			p.Tags = models.Tags{{Key: []byte("host"), Value: []byte(fmt.Sprint(host, i))}}
+			pts[i] = p
+		}
+		if err := sh.WritePoints(context.Background(), pts); err != nil {
+			t.Fatalf("write: %v", err)
+		}
+	}
+	write("a")
+	rs, err := sh.acquireRead()
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := rs.cache
+	if err := sh.Snapshot(); err != nil {
+		t.Fatalf("snapshot: %v", err)
+	}
+	write("b")
+	write("c")
+	for i := range n {
+		a, ok := held.values([]byte(fmt.Sprint("cpu,host=a", i)), []byte("f3"), math.MinInt64, math.MaxInt64)
+		if !ok || a.Len() != 1 || a.Timestamps[0] != int64(i) || a.Floats[0] != float64(i) {
+			t.Fatalf("series a%d read through the held cache: %+v (found %v); want one value %d at %d", i, a, ok, i, i)
+		}
+	}
+	rs.release()
+	for i := range held.parts {
+		if pt := &held.parts[i]; pt.fieldSlabs != nil || pt.arenas != nil {
+			t.Fatalf("partition %d of a cache no one holds keeps its slabs", i)
+		}
+	}
 }

@@ -210,6 +210,8 @@ type readState struct {
 	snap  *snapState
 	cache *cache
 	tombs []Tombstone
+	// held are the caches the state holds a reference to until release.
+	held [2]*cache
 }
 
 // acquireRead returns the current read state; release it when done.
@@ -223,6 +225,15 @@ func (s *Shard) acquireRead() (*readState, error) {
 	for _, f := range rs.files {
 		f.acquire()
 	}
+	rs.held[0] = s.cache
+	if s.snap != nil {
+		rs.held[1] = s.snap.c
+	}
+	for _, c := range rs.held {
+		if c != nil {
+			c.acquire()
+		}
+	}
 	return rs, nil
 }
 
@@ -231,6 +242,12 @@ func (rs *readState) release() {
 		f.release()
 	}
 	rs.files = nil
+	for i, c := range rs.held {
+		if c != nil {
+			c.release()
+			rs.held[i] = nil
+		}
+	}
 }
 
 // replaceFiles swaps old files for new ones in the file set (a snapshot has

@@ -81,6 +81,7 @@ func (s *Shard) Snapshot() error {
 	s.signalCacheFreed()
 	s.mu.Unlock()
 	s.metrics.cacheBytes.Sub(float64(snap.c.size.Load()))
+	snap.c.release()
 	s.metrics.files.Inc()
 	s.metrics.snapshots.Inc()
 	if err := s.wal.RemoveThrough(snap.walSeg); err != nil {
