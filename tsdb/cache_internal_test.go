@@ -779,8 +779,9 @@ func TestCacheNewSeriesAllocations(t *testing.T) {
 
 // BenchmarkCacheSparseSeries is the cache's share of the 1 M-series load
 // (issue 17): series=100000 new TSBS-like series of ten integer fields,
-// one point each, are cached (insert) and then visited in data-file order
-// as a snapshot does (snapshot). bytes/series is the cache's accounted
+// one point each, are cached (insert, each round releasing the previous
+// round's cache as a snapshot does) and then visited in data-file order
+// (snapshot; file: feeding a data file writer). bytes/series is the cache's accounted
 // size a series: it decides how many series a snapshot holds. cpu-ns/series
 // is the process's CPU time (GC included), the figure that holds on a
 // loaded machine.
