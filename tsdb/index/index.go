@@ -387,7 +387,7 @@ func (ix *Index) addSeries(id uint32, p *models.Point) {
 	ix.nextID = max(ix.nextID, id+1)
 	ix.tagBuf = tags[:0]
 	m := ix.measurementFor(name)
-	m.ids = append(m.ids, id)
+	m.ids = appendID(m.ids, id)
 	m.addTags(id, tags)
 }
 

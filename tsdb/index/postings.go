@@ -1,5 +1,7 @@
 package index
 
+import "slices"
+
 // Postings are sorted, duplicate-free lists of series ids. Ids are assigned
 // in increasing order, so appending a new id keeps a list sorted.
 
@@ -77,10 +79,21 @@ func removeSorted(a, drop []uint32) []uint32 {
 	return out
 }
 
+// appendID appends id to the list a, doubling a full list's capacity:
+// append grows a long slice by a quarter, which copied each posting list
+// of a value shared by many series about four times over as the series
+// were created, with a fresh allocation at each growth (issue 17).
+func appendID(a []uint32, id uint32) []uint32 {
+	if len(a) == cap(a) {
+		a = slices.Grow(a, max(len(a), 4))
+	}
+	return append(a, id)
+}
+
 // insertSorted adds id to a keeping it sorted (a no-op if present).
 func insertSorted(a []uint32, id uint32) []uint32 {
 	if n := len(a); n == 0 || a[n-1] < id {
-		return append(a, id)
+		return appendID(a, id)
 	}
 	lo, hi := 0, len(a)
 	for lo < hi {

@@ -107,8 +107,15 @@ func (t *seriesTable) add(id uint32, key []byte) {
 // addPlace is add of a key of n bytes that the caller writes (putKey) at
 // the place returned (see reserveKey) before anything reads it.
 func (t *seriesTable) addPlace(id uint32, n int) (slab, off int) {
-	for int(id) >= len(t.locs) {
-		t.locs = append(t.locs, deletedLoc)
+	if have := len(t.locs); int(id) >= have {
+		if int(id) >= cap(t.locs) {
+			// Doubling, not append's quarter: see appendID.
+			t.locs = slices.Grow(t.locs, max(int(id)+1, 2*have)-have)
+		}
+		t.locs = t.locs[:id+1]
+		for i := have; i < int(id); i++ {
+			t.locs[i] = deletedLoc
+		}
 	}
 	slab, off = t.reserveKey(n)
 	t.locs[id] = uint64(slab)<<32 | uint64(off)

@@ -19,10 +19,22 @@ var valueSeed = maphash.MakeSeed()
 type valueMap struct {
 	// slots holds hash<<32 | entry index+1; emptySlot and tombSlot (see
 	// seriesTable) mark free and deleted slots.
-	slots   []uint64
-	entries []valueEntry
-	used    int // slots holding an entry or a tombstone
+	slots []uint64
+	// pages hold the entries, entryPage to a page (the first grows up to
+	// that), so that the entries of a growing map are never copied: as one
+	// slice, the million entries of a tag with a value per series were
+	// copied four times over by append's growth, with a fresh allocation
+	// each time (issue 17).
+	pages [][]valueEntry
+	n     int // entries
+	used  int // slots holding an entry or a tombstone
 }
+
+// entryPage is the number of entries in a full page.
+const (
+	entryPageBits = 10
+	entryPage     = 1 << entryPageBits
+)
 
 // valueEntry is one tag value and its series.
 type valueEntry struct {
@@ -40,12 +52,29 @@ func hashValue(v string) uint32 {
 }
 
 // len returns the number of values.
-func (vm *valueMap) len() int { return len(vm.entries) }
+func (vm *valueMap) len() int { return vm.n }
+
+// at returns entry i.
+func (vm *valueMap) at(i int) *valueEntry { return &vm.pages[i>>entryPageBits][i&(entryPage-1)] }
+
+// push appends an entry.
+func (vm *valueMap) push(e valueEntry) {
+	p := vm.n >> entryPageBits
+	if p == len(vm.pages) {
+		var page []valueEntry
+		if p > 0 {
+			page = make([]valueEntry, 0, entryPage)
+		}
+		vm.pages = append(vm.pages, page)
+	}
+	vm.pages[p] = append(vm.pages[p], e)
+	vm.n++
+}
 
 // get returns the series of value v.
 func (vm *valueMap) get(v string) (valueRef, bool) {
 	if i := vm.find(v, hashValue(v)); i >= 0 {
-		return vm.entries[vm.entryOf(i)].ref, true
+		return vm.at(vm.entryOf(i)).ref, true
 	}
 	return 0, false
 }
@@ -56,15 +85,15 @@ func (vm *valueMap) get(v string) (valueRef, bool) {
 func (vm *valueMap) entry(v string) (e *valueEntry, added bool) {
 	h := hashValue(v)
 	if i := vm.find(v, h); i >= 0 {
-		return &vm.entries[vm.entryOf(i)], false
+		return vm.at(vm.entryOf(i)), false
 	}
 	if (vm.used+1)*4 >= len(vm.slots)*3 {
 		vm.grow()
 	}
-	vm.entries = append(vm.entries, valueEntry{value: v, hash: h})
-	vm.place(h, len(vm.entries))
+	vm.push(valueEntry{value: v, hash: h})
+	vm.place(h, vm.n)
 	vm.used++
-	return &vm.entries[len(vm.entries)-1], true
+	return vm.at(vm.n - 1), true
 }
 
 // set makes r the series of value v (kept; see entry) and reports whether
@@ -83,24 +112,28 @@ func (vm *valueMap) delete(v string) {
 	}
 	ei := vm.entryOf(i)
 	vm.slots[i] = tombSlot
-	last := len(vm.entries) - 1
+	last := vm.n - 1
 	if ei != last {
-		moved := vm.entries[last]
+		moved := *vm.at(last)
 		mi := vm.slotOf(moved.hash, last+1)
 		vm.slots[mi] = uint64(moved.hash)<<32 | uint64(ei+1)
-		vm.entries[ei] = moved
+		*vm.at(ei) = moved
 	}
-	vm.entries[last] = valueEntry{}
-	vm.entries = vm.entries[:last]
+	*vm.at(last) = valueEntry{}
+	p := last >> entryPageBits
+	vm.pages[p] = vm.pages[p][:len(vm.pages[p])-1]
+	vm.n--
 }
 
 // all yields each value and its series, in no particular order. The map
 // must not change during the iteration.
 func (vm *valueMap) all() iter.Seq2[string, valueRef] {
 	return func(yield func(string, valueRef) bool) {
-		for _, e := range vm.entries {
-			if !yield(e.value, e.ref) {
-				return
+		for _, page := range vm.pages {
+			for _, e := range page {
+				if !yield(e.value, e.ref) {
+					return
+				}
 			}
 		}
 	}
@@ -120,7 +153,7 @@ func (vm *valueMap) find(v string, h uint32) int {
 		if s == emptySlot {
 			return -1
 		}
-		if s != tombSlot && uint32(s>>32) == h && vm.entries[uint32(s)-1].value == v {
+		if s != tombSlot && uint32(s>>32) == h && vm.at(int(uint32(s))-1).value == v {
 			return i
 		}
 	}
@@ -152,7 +185,7 @@ func (vm *valueMap) place(h uint32, ei1 int) {
 // fill it.
 func (vm *valueMap) grow() {
 	n := len(vm.slots) * 2
-	if len(vm.entries)*2 < vm.used {
+	if vm.n*2 < vm.used {
 		n = len(vm.slots)
 	}
 	vm.rehash(max(n, minValueSlots))
@@ -167,19 +200,14 @@ func (vm *valueMap) reserve(n int) {
 	if size > len(vm.slots) {
 		vm.rehash(size)
 	}
-	if n > cap(vm.entries) {
-		entries := make([]valueEntry, len(vm.entries), n)
-		copy(entries, vm.entries)
-		vm.entries = entries
-	}
 }
 
 // rehash moves the entries to a table of n slots, using their stored
 // hashes.
 func (vm *valueMap) rehash(n int) {
 	vm.slots = make([]uint64, n)
-	for i := range vm.entries {
-		vm.place(vm.entries[i].hash, i+1)
+	for i := range vm.n {
+		vm.place(vm.at(i).hash, i+1)
 	}
-	vm.used = len(vm.entries)
+	vm.used = vm.n
 }
