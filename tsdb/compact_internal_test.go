@@ -350,15 +350,7 @@ func TestSparseRunsBounded(t *testing.T) {
 	cfg.Dir = t.TempDir()
 	cfg.CompactCheckInterval = 0
 	cfg.CompactThroughput = 0
-	st := NewStore(cfg, nil, prometheus.NewRegistry())
-	if err := st.Open(); err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if err := st.CreateShard(1); err != nil {
-		t.Fatal(err)
-	}
-	sh := st.Shard(1)
+	sh := openTestShard(t, cfg)
 	host := 0
 	// snapshot installs a level-1 file of sparseMinKeys new series of one
 	// value, as a snapshot during the burst would.
@@ -432,15 +424,7 @@ func TestIngestBehindSnapshots(t *testing.T) {
 	cfg.Dir = t.TempDir()
 	cfg.CompactCheckInterval = 0
 	cfg.CacheSnapshotSize = 1 << 10
-	st := NewStore(cfg, nil, prometheus.NewRegistry())
-	if err := st.Open(); err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if err := st.CreateShard(1); err != nil {
-		t.Fatal(err)
-	}
-	sh := st.Shard(1)
+	sh := openTestShard(t, cfg)
 	// Hold the snapshot lock so that the snapshot the full cache requests
 	// waits, and the test decides whether one is being written.
 	sh.snapMu.Lock()
