@@ -60,12 +60,8 @@ func appendWindowSums(dst []windowSum, a *tsm.Array, window int64) []windowSum {
 	for i := 0; i < n; {
 		start := floorDiv(a.Timestamps[i], window) * window
 		j := i + 1
-		if start <= math.MaxInt64-window {
-			for j < n && a.Timestamps[j] < start+window {
-				j++
-			}
-		} else {
-			j = n // the last window reaches the end of time
+		for j < n && windowHolds(start, window, a.Timestamps[j]) {
+			j++
 		}
 		w := windowSum{start: start, count: uint64(j - i), minT: a.Timestamps[i], maxT: a.Timestamps[j-1]}
 		ts := a.Timestamps[i:j]
@@ -95,6 +91,13 @@ func appendWindowSums(dst []windowSum, a *tsm.Array, window int64) []windowSum {
 		i = j
 	}
 	return dst
+}
+
+// windowHolds reports whether ts, at or after the start of the window at
+// start, falls in that window: the window starting past MaxInt64-window
+// (or wrapped there from the start of time) reaches the end of time.
+func windowHolds(start, window, ts int64) bool {
+	return start > math.MaxInt64-window || ts < start+window
 }
 
 // sumValues adds the hashes of numeric values vs at times ts to w.
@@ -137,11 +140,8 @@ func appendInlineSums(dst []windowSum, metas []tsm.BlockMeta, window int64) ([]w
 		times := [2]int64{m.MinTime, m.MaxTime}
 		for k := range min(m.Count, 2) {
 			ts := times[k]
-			// As in appendWindowSums, a window starting past
-			// MaxInt64-window (or wrapped there) takes every later value.
-			start := floorDiv(ts, window) * window
-			if n := len(dst); n == n0 || (dst[n-1].start != start && dst[n-1].start <= math.MaxInt64-window) {
-				dst = append(dst, windowSum{start: start, minT: ts})
+			if n := len(dst); n == n0 || !windowHolds(dst[n-1].start, window, ts) {
+				dst = append(dst, windowSum{start: floorDiv(ts, window) * window, minT: ts})
 			}
 			w := &dst[len(dst)-1]
 			ha, hb := valueHashes(ts, vals[k], vals[k])
