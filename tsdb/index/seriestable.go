@@ -64,11 +64,6 @@ func (t *seriesTable) key(id uint32) []byte {
 	return slab[start : start+int(n) : start+int(n)]
 }
 
-// has reports whether id is a live series.
-func (t *seriesTable) has(id uint32) bool {
-	return int(id) < len(t.locs) && t.locs[id] != deletedLoc
-}
-
 // lookup returns the id of key, or 0.
 func (t *seriesTable) lookup(key []byte) uint32 {
 	if len(t.slots) == 0 {
