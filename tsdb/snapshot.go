@@ -101,6 +101,7 @@ func (s *Shard) writeSnapshot(snap *snapState) (*dataFile, error) {
 	if err != nil {
 		return nil, err
 	}
+	w.StableSeriesKeys() // the cache's keys, one string per series, outlive w
 	dw := newDigestFileWriter(path, s.dig.window)
 	err = snap.c.forEachSorted(func(series, field []byte, arr *tsm.Array) error {
 		dw.addArray(arr)

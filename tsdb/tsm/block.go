@@ -290,14 +290,18 @@ func floatStats(vs []float64) Stats {
 // timestamps must strictly ascend and start after the key's previous block
 // (ErrBlockOrder otherwise). An empty arr writes nothing.
 func (w *Writer) WriteValues(series, field []byte, arr *Array) error {
-	if arr.Len() == 0 {
+	n := arr.Len()
+	if n == 0 {
 		return nil
 	}
 	if err := arr.Validate(); err != nil {
 		return err
 	}
-	for i := 0; i < arr.Len(); i += MaxPointsPerBlock {
-		part := arr.Slice(i, min(i+MaxPointsPerBlock, arr.Len()))
+	if n <= MaxPointsPerBlock {
+		return w.writeArray(series, field, arr)
+	}
+	for i := 0; i < n; i += MaxPointsPerBlock {
+		part := arr.Slice(i, min(i+MaxPointsPerBlock, n))
 		if err := w.writeArray(series, field, &part); err != nil {
 			return err
 		}
@@ -305,10 +309,34 @@ func (w *Writer) WriteValues(series, field []byte, arr *Array) error {
 	return nil
 }
 
+// writeInline writes arr, already validated and of one or two values,
+// as a block kept in its index entry. The entry holds the values, not
+// statistics, so they are not computed: a snapshot of a million new
+// series writes ten such blocks per series (issue 17).
+func (w *Writer) writeInline(series, field []byte, arr *Array) error {
+	n := arr.Len()
+	m := BlockMeta{MinTime: arr.Timestamps[0], MaxTime: arr.Timestamps[n-1], Count: n, inline: arr.Type}
+	switch arr.Type {
+	case models.FieldTypeFloat:
+		m.Stats.First, m.Stats.Last = math.Float64bits(arr.Floats[0]), math.Float64bits(arr.Floats[n-1])
+	case models.FieldTypeInteger:
+		m.Stats.First, m.Stats.Last = uint64(arr.Integers[0]), uint64(arr.Integers[n-1])
+	case models.FieldTypeUnsigned:
+		m.Stats.First, m.Stats.Last = arr.Unsigneds[0], arr.Unsigneds[n-1]
+	case models.FieldTypeBoolean:
+		m.Stats.First, m.Stats.Last = b2u(arr.Booleans[0]), b2u(arr.Booleans[n-1])
+	}
+	if err := w.startBlock(series, field, arr.Type, &m); err != nil {
+		return err
+	}
+	w.addEntry(&m)
+	return nil
+}
+
 // writeArray encodes and writes one block of already validated values.
 func (w *Writer) writeArray(series, field []byte, arr *Array) error {
 	if inlineEntry(arr.Type, arr.Len(), w.version) {
-		return w.WriteBlock(series, field, arr.Type, ComputeMeta(arr), nil)
+		return w.writeInline(series, field, arr)
 	}
 	var err error
 	w.scratch, err = EncodeBlock(w.scratch[:0], arr)
