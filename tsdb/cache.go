@@ -19,9 +19,9 @@ const cachePartitions = 32
 
 // Accounting overheads of a series entry (table slot, struct; its key is
 // counted apart), of a field entry (its slot in the series' fields, inline
-// values included; its name is counted apart) and of a field's own array
-// (tsm.Array's 152 bytes take a 160-byte allocation, and its slot in the
-// partition's arrays 8; its capacity is counted apart).
+// values included; its name is counted apart) and of a string or boolean
+// field's own array (tsm.Array's 152 bytes take a 160-byte allocation, and
+// its slot in the partition's arrays 8; its capacity is counted apart).
 const (
 	cacheSeriesOverhead = 96
 	cacheFieldOverhead  = int64(unsafe.Sizeof(cacheField{}))
@@ -29,10 +29,19 @@ const (
 )
 
 // cacheInline is how many values a numeric field holds in its entry before
-// they move to an array of its own: at a million series each field gets one
-// or two values, and an array for them cost two allocations and 152 bytes
-// of slice headers a field (issue 17).
+// they move to a run of its partition's value chunks: at a million series
+// each field gets one or two values, and an array for them cost two
+// allocations and 152 bytes of slice headers a field (issue 17).
 const cacheInline = 2
+
+// Value chunks: a run of at most runChunkLen/8 words (256 values) is cut
+// from a shared chunk of runChunkLen words (32 KiB), a longer one gets a
+// chunk of its own. A run of n values takes 2n words: n timestamps, then
+// the n values' 8 bytes.
+const (
+	runChunkLen  = 4096
+	runSharedMax = runChunkLen / 8
+)
 
 var cacheSeed = maphash.MakeSeed()
 
@@ -117,6 +126,20 @@ type cachePart struct {
 	names   []string
 	nameIDs map[string]uint32
 	arrays  []*tsm.Array
+	// chunks hold the runs of numeric values that outgrew their entries
+	// (see valueRun), an entry naming its run's chunk by index: no
+	// allocation and no slice headers a field (a tsm.Array of its own took
+	// 168 bytes a field, which at 10,000 series of ten fields filled the
+	// 25 MB snapshot size at ~2.7 values a field, issue 17). runSlabs are
+	// the shared chunks, recycled when the cache is released; runUsed is
+	// how many words of the last one are taken. A run that grows or
+	// changes type leaves its old place behind: a chunk of its own is
+	// freed, a part of a shared one stays held, counted in spare.
+	chunks   [][]uint64
+	runSlabs []*[runChunkLen]uint64
+	runCur   uint32 // the index in chunks of the last shared chunk
+	runUsed  uint32
+	spare    int64
 	// last are the name indexes of the fields of the series last created
 	// in the partition, in its order: a new series listing the same fields
 	// takes them (see writePoint).
@@ -147,6 +170,93 @@ func (pt *cachePart) newArray(e *cacheField, t models.FieldType) *tsm.Array {
 	pt.arrays = append(pt.arrays, a)
 	e.arr = uint32(len(pt.arrays))
 	return a
+}
+
+// newRun gives e, whose values are inline or gone, a run with room for n
+// values of type t and returns the bytes that adds.
+func (pt *cachePart) newRun(e *cacheField, t models.FieldType, n int) int64 {
+	r := e.run()
+	r.chunk, r.off = pt.allocRun(n)
+	r.cap, r.n = uint32(n), 0
+	e.inRun, e.typ, e.n = true, t, 0
+	return 16 * int64(n)
+}
+
+// allocRun returns the chunk and offset of 2n free words.
+func (pt *cachePart) allocRun(n int) (chunk, off uint32) {
+	words := uint32(2 * n)
+	if words > runSharedMax {
+		pt.chunks = append(pt.chunks, make([]uint64, words))
+		return uint32(len(pt.chunks) - 1), 0
+	}
+	if len(pt.runSlabs) == 0 || runChunkLen-pt.runUsed < words {
+		slab, _ := runSlabs.Get().(*[runChunkLen]uint64)
+		if slab == nil {
+			slab = new([runChunkLen]uint64)
+		}
+		pt.runSlabs = append(pt.runSlabs, slab)
+		pt.chunks = append(pt.chunks, slab[:])
+		pt.runCur, pt.runUsed = uint32(len(pt.chunks)-1), 0
+	}
+	off = pt.runUsed
+	pt.runUsed += words
+	return pt.runCur, off
+}
+
+// dropRun leaves e's run and returns the bytes that frees: a chunk of its
+// own is freed, a part of a shared one stays held (counted in spare).
+func (pt *cachePart) dropRun(e *cacheField) int64 {
+	r := *e.run()
+	*e.run() = valueRun{}
+	e.inRun = false
+	size := 16 * int64(r.cap)
+	if 2*r.cap > runSharedMax {
+		pt.chunks[r.chunk] = nil
+		return size
+	}
+	pt.spare += size
+	return 0
+}
+
+// growRun moves e's run to one with room for n values and returns the
+// bytes that adds. The last run cut from the current shared chunk grows
+// in place (a series written alone leaves nothing behind).
+func (pt *cachePart) growRun(e *cacheField, n int) int64 {
+	old := *e.run()
+	if words := uint32(2 * n); len(pt.runSlabs) > 0 && old.chunk == pt.runCur && old.off+2*old.cap == pt.runUsed &&
+		words <= runSharedMax && old.off+words <= runChunkLen {
+		c := pt.chunks[old.chunk]
+		copy(c[old.off+uint32(n):], c[old.off+old.cap:old.off+old.cap+old.n])
+		pt.runUsed = old.off + words
+		e.run().cap = uint32(n)
+		return 16 * int64(uint32(n)-old.cap)
+	}
+	chunk, off := pt.allocRun(n)
+	src, dst := pt.chunks[old.chunk], pt.chunks[chunk]
+	copy(dst[off:], src[old.off:old.off+old.n])
+	copy(dst[off+uint32(n):], src[old.off+old.cap:old.off+old.cap+old.n])
+	freed := pt.dropRun(e)
+	*e.run() = valueRun{chunk: chunk, off: off, cap: uint32(n), n: old.n}
+	e.inRun = true
+	return 16*int64(n) - freed
+}
+
+// appendRun appends one value's time and 8 bytes to e's run and returns
+// the bytes added: the growth of the run, doubling when full.
+func (pt *cachePart) appendRun(e *cacheField, ts int64, bits uint64) int64 {
+	var add int64
+	r := e.run()
+	if r.n == r.cap {
+		add = pt.growRun(e, 2*int(r.cap))
+	}
+	c := pt.chunks[r.chunk]
+	if r.n > 0 && ts <= int64(c[r.off+r.n-1]) {
+		e.unsorted = true
+	}
+	c[r.off+r.n] = uint64(ts)
+	c[r.off+r.cap+r.n] = bits
+	r.n++
+	return add
 }
 
 // Entries a slab holds: 256 series entries take 12 KB, 1,024 field
@@ -296,21 +406,25 @@ type cacheSeries struct {
 const cacheIndexMin = 64
 
 // cacheField holds the values of one field: up to cacheInline float,
-// integer or unsigned values inline (no allocation), more of them,
-// strings and booleans in an array of its own. It holds no pointer: its
-// name and array are indexes into its partition's (see cachePart.names).
+// integer or unsigned values inline (no allocation), more of them in a
+// run of its partition's value chunks, strings and booleans in an array of
+// its own. It holds no pointer: its name, run and array are indexes into
+// its partition's (see cachePart.names).
 type cacheField struct {
 	// times and bits hold n values of type typ (their 8 bytes: the bits of
-	// a float, an integer, an unsigned) while arr is 0.
+	// a float, an integer, an unsigned) while the values are inline; once
+	// they are in a run, times holds the run's place (see run).
 	times [cacheInline]int64
 	bits  [cacheInline]uint64
 	// name is the index of the field's name in the partition's names.
 	name uint32
 	// arr is 1 + the index in the partition's arrays of the array holding
-	// the values once they do not fit inline; 0 before.
+	// string or boolean values; 0 when there is none.
 	arr uint32
 	typ models.FieldType
 	n   uint8
+	// inRun is set when the values (of type typ) are in a run.
+	inRun bool
 	// unsorted is set when a value arrives at or before the last one, so
 	// reads sort (normalize) only entries that need it instead of scanning
 	// every entry they read.
@@ -321,13 +435,27 @@ type cacheField struct {
 	reserved bool
 }
 
-// inlineType reports whether values of type t can be held inline.
+// valueRun is where a field's run is: cap timestamps from word off of its
+// partition's chunk chunk, then cap values' 8 bytes, n of each used.
+type valueRun struct {
+	chunk, off, cap, n uint32
+}
+
+// run returns the place of the field's run, held where its inline times
+// were (16 bytes either way): a field in a run has no inline values, and a
+// field entry stays 48 bytes.
+func (f *cacheField) run() *valueRun {
+	return (*valueRun)(unsafe.Pointer(&f.times))
+}
+
+// inlineType reports whether values of type t can be held inline (and in
+// a run).
 func inlineType(t models.FieldType) bool {
 	return t == models.FieldTypeFloat || t == models.FieldTypeInteger || t == models.FieldTypeUnsigned
 }
 
-// array returns the field's own array, nil when its values are inline;
-// pt is its partition.
+// array returns the field's own array, nil when its values are inline or
+// in a run; pt is its partition.
 func (f *cacheField) array(pt *cachePart) *tsm.Array {
 	if f.arr == 0 {
 		return nil
@@ -340,7 +468,33 @@ func (f *cacheField) len(pt *cachePart) int {
 	if a := f.array(pt); a != nil {
 		return a.Len()
 	}
+	if f.inRun {
+		return int(f.run().n)
+	}
 	return int(f.n)
+}
+
+// capacity returns how many values the field holds without growing.
+func (f *cacheField) capacity(pt *cachePart) int {
+	if a := f.array(pt); a != nil {
+		return cap(a.Timestamps)
+	}
+	if f.inRun {
+		return int(f.run().cap)
+	}
+	return cacheInline
+}
+
+// setLen records that in-place changes through a view (sorting,
+// excluding) left n values.
+func (f *cacheField) setLen(n int) {
+	switch {
+	case f.arr != 0:
+	case f.inRun:
+		f.run().n = uint32(n)
+	default:
+		f.n = uint8(n)
+	}
 }
 
 // valueType returns the type of the values.
@@ -352,28 +506,40 @@ func (f *cacheField) valueType(pt *cachePart) models.FieldType {
 }
 
 // values returns the field's values: its array, or view set to alias the
-// inline values (then valid until f changes or moves; in-place changes
-// through it, sorting or excluding, need f.n set to its length after).
+// inline values or the run (then valid until f changes or moves; in-place
+// changes through it, sorting or excluding, need setLen after).
 func (f *cacheField) values(pt *cachePart, view *tsm.Array) *tsm.Array {
 	if a := f.array(pt); a != nil {
 		return a
 	}
-	*view = tsm.Array{Type: f.typ, Timestamps: f.times[:f.n:f.n]}
-	bits := unsafe.Pointer(&f.bits[0])
+	var times []int64
+	var bits []uint64
+	if f.inRun {
+		r := f.run()
+		c := pt.chunks[r.chunk]
+		bits = c[r.off+r.cap : r.off+r.cap+r.n : r.off+r.cap+r.n]
+		times = unsafe.Slice((*int64)(unsafe.Pointer(unsafe.SliceData(c[r.off:]))), r.n)
+	} else {
+		times, bits = f.times[:f.n:f.n], f.bits[:f.n:f.n]
+	}
+	*view = tsm.Array{Type: f.typ, Timestamps: times}
 	switch f.typ {
 	case models.FieldTypeFloat:
-		view.Floats = unsafe.Slice((*float64)(bits), f.n)
+		view.Floats = unsafe.Slice((*float64)(unsafe.Pointer(unsafe.SliceData(bits))), len(bits))
 	case models.FieldTypeInteger:
-		view.Integers = unsafe.Slice((*int64)(bits), f.n)
+		view.Integers = unsafe.Slice((*int64)(unsafe.Pointer(unsafe.SliceData(bits))), len(bits))
 	case models.FieldTypeUnsigned:
-		view.Unsigneds = f.bits[:f.n:f.n]
+		view.Unsigneds = bits
 	}
 	return view
 }
 
-// arraySize is the bytes the field holds beyond its entry: its array's
-// header, capacity and string bytes.
+// arraySize is the bytes the field holds beyond its entry: its run's
+// capacity, or its array's header, capacity and string bytes.
 func (f *cacheField) arraySize(pt *cachePart) int64 {
+	if f.inRun {
+		return 16 * int64(f.run().cap)
+	}
 	a := f.array(pt)
 	if a == nil {
 		return 0
@@ -390,9 +556,7 @@ func (f *cacheField) normalize(pt *cachePart) {
 	var view tsm.Array
 	a := f.values(pt, &view)
 	a.SortDedupe()
-	if f.arr == 0 {
-		f.n = uint8(a.Len())
-	}
+	f.setLen(a.Len())
 	f.unsorted = false
 }
 
@@ -402,9 +566,7 @@ func (f *cacheField) exclude(pt *cachePart, min, max int64) {
 	var view tsm.Array
 	a := f.values(pt, &view)
 	a.Exclude(min, max)
-	if f.arr == 0 {
-		f.n = uint8(a.Len())
-	}
+	f.setLen(a.Len())
 }
 
 func newCache() *cache {
@@ -421,6 +583,7 @@ func newCache() *cache {
 var (
 	fieldSlabs sync.Pool // *[fieldSlabLen]cacheField
 	keyArenas  sync.Pool // *[keyArenaLen]byte
+	runSlabs   sync.Pool // *[runChunkLen]uint64
 )
 
 // acquire takes a reference to the cache for a reader; release it when
@@ -428,8 +591,9 @@ var (
 func (c *cache) acquire() { c.refs.Add(1) }
 
 // release drops a reference: a reader's, or the shard's once the cache's
-// snapshot is installed. The last one recycles the cache's field slabs and
-// key arenas, so nothing may use the cache after its release.
+// snapshot is installed. The last one recycles the cache's field slabs,
+// key arenas and shared value chunks, so nothing may use the cache after
+// its release.
 func (c *cache) release() {
 	if c.refs.Add(-1) != 0 {
 		return
@@ -443,7 +607,11 @@ func (c *cache) release() {
 		for _, arena := range pt.arenas {
 			keyArenas.Put(arena)
 		}
+		for _, slab := range pt.runSlabs {
+			runSlabs.Put(slab)
+		}
 		pt.fieldSlabs, pt.arenas, pt.fieldSlab, pt.keys, pt.slabs, pt.table = nil, nil, nil, nil, nil, nil
+		pt.runSlabs, pt.chunks = nil, nil
 		pt.mu.Unlock()
 	}
 }
@@ -620,10 +788,8 @@ func (c *cache) writePoint(ref cacheRef, series []byte, p *models.Point) (int64,
 		if e.unsorted {
 			pt.unsorted = true
 		}
-		if e.reserved {
-			if a := e.array(pt); len(a.Timestamps) == reserveFullAt(cap(a.Timestamps)) {
-				c.reserveFull.Store(true)
-			}
+		if e.reserved && e.len(pt) == reserveFullAt(e.capacity(pt)) {
+			c.reserveFull.Store(true)
 		}
 	}
 	if prevPart != nil {
@@ -654,8 +820,11 @@ func (c *cache) reserve(pt *cachePart, e *cacheField, prevPart *cachePart, prev 
 	if n <= 1 || (n <= cacheInline && inlineType(f.Value.Type)) {
 		return 0
 	}
-	pt.newArray(e, f.Value.Type).Grow(n)
 	e.reserved = n >= reserveSignalMin
+	if inlineType(f.Value.Type) {
+		return pt.newRun(e, f.Value.Type, n)
+	}
+	pt.newArray(e, f.Value.Type).Grow(n)
 	return e.arraySize(pt)
 }
 
@@ -689,21 +858,34 @@ func (c *cache) write(series, field []byte, ts int64, v models.Value) int64 {
 }
 
 // appendCached appends one value to a cache entry and returns the bytes
-// added: the growth of the array's capacity (what the process really holds,
-// so the snapshot threshold bounds memory, not just values) plus a string's
-// bytes; inline values add nothing (the entry's overhead counts them). A
-// value whose type differs from the entry's replaces its values (the field
-// was dropped and re-created with another type). pt is e's partition.
+// added: the growth of its run's or array's capacity (what the process
+// really holds, so the snapshot threshold bounds memory, not just values)
+// plus a string's bytes; inline values add nothing (the entry's overhead
+// counts them). A value whose type differs from the entry's replaces its
+// values (the field was dropped and re-created with another type). pt is
+// e's partition.
 func appendCached(pt *cachePart, e *cacheField, ts int64, v models.Value) int64 {
 	if a := e.array(pt); a != nil {
 		return appendArray(e, a, ts, v)
 	}
+	if e.inRun {
+		if e.typ != v.Type {
+			if !inlineType(v.Type) {
+				freed := pt.dropRun(e)
+				return cacheArrayOverhead + appendArray(e, pt.newArray(e, v.Type), ts, v) - freed
+			}
+			e.run().n, e.typ, e.unsorted = 0, v.Type, false
+		}
+		return pt.appendRun(e, ts, v.N)
+	}
 	if e.n > 0 && e.typ != v.Type {
 		e.n, e.unsorted = 0, false
 	}
-	if int(e.n) == cacheInline || !inlineType(v.Type) {
-		add := e.spill(pt, v.Type)
-		return add + appendArray(e, e.array(pt), ts, v)
+	if !inlineType(v.Type) {
+		return cacheArrayOverhead + appendArray(e, pt.newArray(e, v.Type), ts, v)
+	}
+	if int(e.n) == cacheInline {
+		return e.spill(pt) + pt.appendRun(e, ts, v.N)
 	}
 	if e.n > 0 && ts <= e.times[e.n-1] {
 		e.unsorted = true
@@ -714,18 +896,18 @@ func appendCached(pt *cachePart, e *cacheField, ts int64, v models.Value) int64 
 	return 0
 }
 
-// spill moves the entry's inline values, of type t, to an array of its own
-// and returns the bytes that adds.
-func (e *cacheField) spill(pt *cachePart, t models.FieldType) int64 {
-	var view tsm.Array
-	inline := e.values(pt, &view)
-	a := pt.newArray(e, t)
-	if e.n > 0 {
-		a.Grow(2 * cacheInline)
-		appendShared(a, inline)
+// spill moves the entry's cacheInline values to a run with room for twice
+// as many and returns the bytes that adds.
+func (e *cacheField) spill(pt *cachePart) int64 {
+	times, bits := e.times, e.bits
+	add := pt.newRun(e, e.typ, 2*cacheInline)
+	r := e.run()
+	c := pt.chunks[r.chunk]
+	for i := range cacheInline {
+		c[r.off+uint32(i)], c[r.off+r.cap+uint32(i)] = uint64(times[i]), bits[i]
 	}
-	e.n = 0
-	return e.arraySize(pt)
+	r.n = cacheInline
+	return add
 }
 
 // appendArray is appendCached for an entry with an array of its own, a.
@@ -924,9 +1106,13 @@ func (c *cache) deleteRange(t *Tombstone) int64 {
 			f.exclude(pt, t.Min, t.Max)
 			freed += before - f.arraySize(pt)
 			if f.len(pt) == 0 {
-				freed += f.arraySize(pt) + cacheFieldOverhead + int64(len(name))
+				freed += cacheFieldOverhead + int64(len(name))
 				pt.fixed -= cacheFieldOverhead + int64(len(name))
+				if f.inRun {
+					freed += pt.dropRun(&f)
+				}
 				if f.arr != 0 {
+					freed += f.arraySize(pt)
 					pt.arrays[f.arr-1] = nil
 				}
 				continue

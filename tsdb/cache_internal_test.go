@@ -19,8 +19,10 @@ import (
 )
 
 // TestCacheSizeCountsCapacity checks that the cache's size is the memory
-// its arrays really hold (capacity, not just values), so the snapshot
-// threshold bounds memory, and that deleting everything gives it all back.
+// its runs and arrays really hold (capacity, and the places a run grew
+// out of, not just values), so the snapshot threshold bounds memory, and
+// that deleting everything gives back all but what the cache holds until
+// it is released.
 func TestCacheSizeCountsCapacity(t *testing.T) {
 	c := newCache()
 	series := []byte("cpu,host=a")
@@ -33,7 +35,10 @@ func TestCacheSizeCountsCapacity(t *testing.T) {
 	for _, f := range cs.fields {
 		held += f.arraySize(pt) + cacheFieldOverhead + int64(len(pt.names[f.name]))
 	}
-	held += cacheSeriesOverhead + int64(len(series))
+	held += cacheSeriesOverhead + int64(len(series)) + pt.spare
+	if pt.spare == 0 {
+		t.Fatalf("a run that grew from 4 to 4,096 values left no place behind")
+	}
 	if got := c.size.Load(); got != held {
 		t.Fatalf("cache size = %d; want %d (capacity of its arrays plus overheads)", got, held)
 	}
@@ -41,8 +46,9 @@ func TestCacheSizeCountsCapacity(t *testing.T) {
 		t.Fatalf("cache size = %d; want more than the %d bytes of values alone (arrays have spare capacity)", c.size.Load(), values)
 	}
 	freed := c.deleteRange(&Tombstone{SeriesKey: series, Min: math.MinInt64, Max: math.MaxInt64})
-	if freed != held || c.size.Load() != 0 {
-		t.Fatalf("after deleting everything: freed %d, size %d; want %d freed, size 0", freed, c.size.Load(), held)
+	if freed != held-pt.spare || c.size.Load() != pt.spare {
+		t.Fatalf("after deleting everything: freed %d, size %d; want %d freed, size %d (the places in shared chunks)",
+			freed, c.size.Load(), held-pt.spare, pt.spare)
 	}
 }
 
@@ -180,11 +186,13 @@ func tenFieldPoint(series []byte, ts int64) models.Point {
 }
 
 // heldBytes recomputes what a cache's size must be from its entries:
-// their arrays' capacity and string bytes plus the overheads.
+// their runs' and arrays' capacity and string bytes plus the overheads,
+// and the places in shared chunks that runs left.
 func heldBytes(c *cache) int64 {
 	var held int64
 	for i := range c.parts {
 		pt := &c.parts[i]
+		held += pt.spare
 		for _, slab := range pt.slabs {
 			for _, cs := range slab {
 				if len(cs.fields) > 0 {
@@ -206,10 +214,14 @@ func (c *cache) entry(series []byte) *cacheSeries {
 	return cs
 }
 
-// fieldArray returns the own array of series' field i, nil when its values
-// are inline.
-func (c *cache) fieldArray(series []byte, i int) *tsm.Array {
-	return c.entry(series).fields[i].array(c.part(seriesHash(series)))
+// fieldCap returns the capacity and length of series' field i; the
+// capacity is 0 while its values are inline.
+func (c *cache) fieldCap(series []byte, i int) (capacity, n int) {
+	f, pt := &c.entry(series).fields[i], c.part(seriesHash(series))
+	if !f.inRun && f.arr == 0 {
+		return 0, f.len(pt)
+	}
+	return f.capacity(pt), f.len(pt)
 }
 
 // TestCacheReservesFromPrevious: a cache that replaces a snapshotted one
@@ -232,7 +244,7 @@ func TestCacheReservesFromPrevious(t *testing.T) {
 	p := tenFieldPoint(series, 0)
 	c.writePoint(cacheRef{}, series, &p)
 	cs := c.entry(series)
-	reserved := cap(c.fieldArray(series, 0).Timestamps)
+	reserved, _ := c.fieldCap(series, 0)
 	if reserved < 1400 || reserved > 1700 {
 		t.Fatalf("a field that held 1,000 values reserves %d; want about 1,400 (its share of the budget)", reserved)
 	}
@@ -251,9 +263,8 @@ func TestCacheReservesFromPrevious(t *testing.T) {
 		c.writePoint(cacheRef{}, series, &p)
 	}
 	for i := range cs.fields {
-		if a := c.fieldArray(series, i); cap(a.Timestamps) != reserved || cap(a.Floats) != reserved {
-			t.Fatalf("field %d: capacity %d/%d after %d values; want the reserved %d (no regrowth)",
-				i, cap(a.Timestamps), cap(a.Floats), a.Len(), reserved)
+		if got, n := c.fieldCap(series, i); got != reserved {
+			t.Fatalf("field %d: capacity %d after %d values; want the reserved %d (no regrowth)", i, got, n, reserved)
 		}
 	}
 	if got, want := c.size.Load(), heldBytes(c); got != want {
@@ -288,13 +299,13 @@ func TestCacheReservesOnlyWhatFits(t *testing.T) {
 	series := []byte("cpu,host=h1")
 	p := tenFieldPoint(series, 0)
 	c.writePoint(cacheRef{}, series, &p)
-	if arr := c.fieldArray(series, 0); arr != nil {
-		t.Fatalf("sparse series: a field that held 2 values reserves %d; want none (inline)", cap(arr.Timestamps))
+	if got, _ := c.fieldCap(series, 0); got != 0 {
+		t.Fatalf("sparse series: a field that held 2 values reserves %d; want none (inline)", got)
 	}
 	// A tiny previous cache (snapshotted early) against a big size.
 	c = newCacheAfter(prev, 1<<30)
 	c.writePoint(cacheRef{}, series, &p)
-	if got := cap(c.fieldArray(series, 0).Timestamps); got != 2*reserveMaxScale {
+	if got, _ := c.fieldCap(series, 0); got != 2*reserveMaxScale {
 		t.Fatalf("a field that held 2 values of a small cache reserves %d; want %d", got, 2*reserveMaxScale)
 	}
 	if c.full(1 << 30) {
@@ -751,6 +762,72 @@ func TestCacheSmallEntries(t *testing.T) {
 		if seen != nonEmpty {
 			t.Fatalf("round %d: snapshot visited %d entries; want %d", round, seen, nonEmpty)
 		}
+	}
+}
+
+// TestCacheRunsCostTheirValues: numeric values past the entry's inline
+// room sit in runs of shared chunks, so a field costs its values'
+// capacity and nothing more, and moving a third value out of the entry
+// allocates nothing (a tsm.Array of its own cost 168 bytes and two
+// allocations a field: at 10,000 series the 25 MB snapshot size filled at
+// ~2.7 values a field, issue 17).
+func TestCacheRunsCostTheirValues(t *testing.T) {
+	const series, values = 500, 12
+	keys := make([][]byte, series)
+	for i := range keys {
+		keys[i] = []byte(fmt.Sprint("cpu,host=h", i))
+	}
+	key := func(i int) []byte { return keys[i] }
+	prev := newCache()
+	for ts := range values {
+		for i := range series {
+			p := tenFieldPoint(key(i), int64(ts))
+			prev.writePoint(cacheRef{}, key(i), &p)
+		}
+	}
+	c := newCacheAfter(prev, 2<<20) // reservations of 1.5 times the values
+	var points []models.Point
+	for i := range series {
+		points = append(points, tenFieldPoint(key(i), 0))
+	}
+	for ts := range values {
+		for i := range points {
+			points[i].Time = int64(ts)
+			c.writePoint(cacheRef{}, key(i), &points[i])
+		}
+	}
+	var overheads, capacity int64
+	for i := range series {
+		overheads += cacheSeriesOverhead + int64(len(key(i)))
+		for j, f := range c.entry(key(i)).fields {
+			overheads += cacheFieldOverhead + int64(len(c.part(seriesHash(key(i))).names[f.name]))
+			n, got := c.fieldCap(key(i), j)
+			if got != values || n < values || n > 2*values {
+				t.Fatalf("series %d field %d: %d values, capacity %d; want %d values in about 1.5 times the room", i, j, got, n, values)
+			}
+			capacity += int64(n)
+		}
+	}
+	if got, want := c.size.Load()-overheads, 16*capacity; got != want {
+		t.Fatalf("fields hold %d bytes beyond their entries for a capacity of %d values; want %d (16 a value, nothing a field)", got, capacity, want)
+	}
+	// A third value moves the two inline ones to a run: no allocation
+	// but a shared chunk's now and then.
+	c = newCache()
+	for ts := range 2 {
+		for i := range points {
+			points[i].Time = int64(ts)
+			c.writePoint(cacheRef{}, key(i), &points[i])
+		}
+	}
+	i := 0
+	allocs := testing.AllocsPerRun(series-1, func() {
+		points[i].Time = 2
+		c.writePoint(cacheRef{}, key(i), &points[i])
+		i++
+	})
+	if allocs > 0.5 {
+		t.Fatalf("a third value for each of ten fields: %.2f allocations a point; want nearly none", allocs)
 	}
 }
 
