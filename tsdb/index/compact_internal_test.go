@@ -263,18 +263,22 @@ func TestSnapshotHandOver(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustCreate(t, ix, "cpu,host=a usage=1 1\ncpu,host=b usage=1 1")
-	// Step 1 of maybeCompact: encode under the lock, remember the offset.
+	// Step 1 of maybeCompact: encode and write under the lock, remember
+	// the offset.
 	ix.mu.Lock()
-	snap := ix.encodeSnapshot()
+	f, _, err := ix.writeSnapshot(filepath.Join(dir, snapshotFileName+tmpSuffix))
 	off := ix.log.size
 	ix.mu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
 	// Meanwhile other writers go on.
 	mustCreate(t, ix, "cpu,host=c usage=1 1\nmem,host=a free=1i 1")
 	if err := ix.DropSeries([]uint64{1}); err != nil {
 		t.Fatal(err)
 	}
 	// Steps 2 and 3.
-	if err := snap.writeFile(filepath.Join(dir, snapshotFileName+tmpSuffix)); err != nil {
+	if err := syncClose(f); err != nil {
 		t.Fatal(err)
 	}
 	ix.mu.Lock()

@@ -200,10 +200,11 @@ func (ix *Index) createSlow(points []models.Point, ids []uint64) (_ []PointError
 		if conflict == nil {
 			conflict = validKey(p)
 		}
-		var id uint32
+		var id, h uint32
 		if conflict == nil {
 			key = p.AppendSeriesKey(key[:0])
-			if id = ix.series.lookup(key); id == 0 {
+			h = ix.series.hash(key)
+			if id = ix.series.lookupHash(key, h); id == 0 {
 				conflict = ix.refuse(&limits, p)
 			}
 		}
@@ -232,7 +233,7 @@ func (ix *Index) createSlow(points []models.Point, ids []uint64) (_ []PointError
 			}
 			id = nextID
 			nextID++
-			ix.series.insert(id, key)
+			ix.series.insertHash(id, key, h)
 			seriesList = append(seriesList, i)
 			logBuf = appendRecord(logBuf, &record{typ: recSeriesCreated, id: uint64(id), key: key})
 		}
@@ -250,8 +251,9 @@ func (ix *Index) createSlow(points []models.Point, ids []uint64) (_ []PointError
 	for _, pf := range fieldOrder {
 		ix.applyField([]byte(pf.measurement), []byte(pf.field), newFields[pf])
 	}
+	var tk tagKeys
 	for _, i := range seriesList {
-		ix.addSeries(uint32(ids[i]), &points[i])
+		ix.addSeries(uint32(ids[i]), &points[i], &tk)
 	}
 	ix.maybeCompact()
 	return conflicts, nil

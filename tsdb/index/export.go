@@ -13,5 +13,5 @@ func (ix *Index) ExportSnapshot() ([]byte, error) {
 	if ix.closed {
 		return nil, ErrClosed
 	}
-	return ix.encodeSnapshot().bytes(), nil
+	return ix.encodeSnapshot(nil).bytes(), nil
 }

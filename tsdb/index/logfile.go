@@ -229,19 +229,22 @@ func (ix *Index) maybeCompact() {
 // crash at any point loses nothing.
 func (ix *Index) compact() {
 	defer ix.compactions.Done()
+	tmp := filepath.Join(ix.dir, snapshotFileName+tmpSuffix)
 	ix.mu.RLock()
 	closed := ix.closed
-	var snap *snapshotBuf
-	var off int64
+	var (
+		f    *os.File
+		size int64
+		off  int64
+		err  = ErrClosed
+	)
 	if !closed {
-		snap = ix.encodeSnapshot()
+		f, size, err = ix.writeSnapshot(tmp)
 		off = ix.log.size
 	}
 	ix.mu.RUnlock()
-
-	err := ErrClosed
-	if !closed {
-		err = snap.writeFile(filepath.Join(ix.dir, snapshotFileName+tmpSuffix))
+	if err == nil {
+		err = syncClose(f)
 	}
 
 	ix.mu.Lock()
@@ -258,11 +261,11 @@ func (ix *Index) compact() {
 			ix.logger.Error("index snapshot failed; refusing changes until reopened", "dir", ix.dir, "err", err)
 			return
 		}
-		ix.snapBytes = snap.size()
+		ix.snapBytes = size
 		ix.logger.Info("index snapshot written", "dir", ix.dir, "series", ix.series.live, "bytes", ix.snapBytes)
 		return
 	}
-	os.Remove(filepath.Join(ix.dir, snapshotFileName+tmpSuffix))
+	os.Remove(tmp)
 	if !errors.Is(err, ErrClosed) {
 		ix.logger.Error("index snapshot failed", "dir", ix.dir, "err", err)
 	}
@@ -271,14 +274,17 @@ func (ix *Index) compact() {
 // compactNow writes a snapshot synchronously; for Open, before the index
 // is shared.
 func (ix *Index) compactNow() error {
-	snap := ix.encodeSnapshot()
-	if err := snap.writeFile(filepath.Join(ix.dir, snapshotFileName+tmpSuffix)); err != nil {
-		return fmt.Errorf("write index snapshot: %w", err)
+	f, size, err := ix.writeSnapshot(filepath.Join(ix.dir, snapshotFileName+tmpSuffix))
+	if err == nil {
+		err = syncClose(f)
+	}
+	if err != nil {
+		return err
 	}
 	if err := ix.switchLog(ix.log.size); err != nil {
 		return err
 	}
-	ix.snapBytes = snap.size()
+	ix.snapBytes = size
 	return nil
 }
 

@@ -65,11 +65,13 @@ func (t *seriesTable) key(id uint32) []byte {
 }
 
 // lookup returns the id of key, or 0.
-func (t *seriesTable) lookup(key []byte) uint32 {
+func (t *seriesTable) lookup(key []byte) uint32 { return t.lookupHash(key, t.hash(key)) }
+
+// lookupHash is lookup of key, whose hash is h.
+func (t *seriesTable) lookupHash(key []byte, h uint32) uint32 {
 	if len(t.slots) == 0 {
 		return 0
 	}
-	h := t.hash(key)
 	mask := uint32(len(t.slots) - 1)
 	for i := h & mask; ; i = (i + 1) & mask {
 		s := t.slots[i]
@@ -87,9 +89,13 @@ func (t *seriesTable) lookup(key []byte) uint32 {
 
 // insert records key under id, which must be new and not yet in the table.
 // It copies key.
-func (t *seriesTable) insert(id uint32, key []byte) {
+func (t *seriesTable) insert(id uint32, key []byte) { t.insertHash(id, key, t.hash(key)) }
+
+// insertHash is insert of key, whose hash is h: createSlow hashes a key
+// once for its lookup and its insertion.
+func (t *seriesTable) insertHash(id uint32, key []byte, h uint32) {
 	t.add(id, key)
-	t.index(id, key)
+	t.indexHash(id, h)
 }
 
 // add stores key under id, which must be new, without making it found by
@@ -121,11 +127,14 @@ func (t *seriesTable) addPlace(id uint32, n int) (slab, off int) {
 // index makes series id, stored by add, found by lookup of its key. It
 // writes the hash slots only, so it may run while another goroutine reads
 // keys (key, has), as Open does.
-func (t *seriesTable) index(id uint32, key []byte) {
+func (t *seriesTable) index(id uint32, key []byte) { t.indexHash(id, t.hash(key)) }
+
+// indexHash is index of a key whose hash is h.
+func (t *seriesTable) indexHash(id, h uint32) {
 	if (t.used+1)*4 >= len(t.slots)*3 {
 		t.grow()
 	}
-	t.place(t.hash(key), id)
+	t.place(h, id)
 	t.used++
 }
 

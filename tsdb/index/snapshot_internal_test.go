@@ -351,7 +351,7 @@ func FuzzReplaySnapshot(f *testing.F) {
 	}
 	mustCreate(f, ix, "cpu,host=a,dc=x usage=1 1\ncpu,host=b,dc=x usage=1 1\nmem,host=a\\ b free=1i 1")
 	ix.mu.Lock()
-	f.Add(ix.encodeSnapshot().bytes())
+	f.Add(ix.encodeSnapshot(nil).bytes())
 	ix.mu.Unlock()
 	ix.Close()
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -638,3 +638,50 @@ func TestSnapshotChecksums(t *testing.T) {
 		}
 	}
 }
+
+// TestSnapshotWrittenAsEncoded checks that a snapshot streamed to its file
+// a chunk at a time through one reused buffer (writeSnapshot) holds the
+// bytes of the whole encoding, over several chunks, and that a write error
+// is reported.
+func TestSnapshotWrittenAsEncoded(t *testing.T) {
+	dir := t.TempDir()
+	ix := mustOpenIndex(t, dir)
+	defer ix.Close()
+	pad := strings.Repeat("p", 1000)
+	var b strings.Builder
+	for i := range 4000 { // about 4 MB of series records: 4 chunks
+		fmt.Fprintf(&b, "cpu,host=h%d,pad=%s,region=r%d usage=1 1\n", i, pad, i%3)
+	}
+	mustCreate(t, ix, b.String())
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	want := ix.encodeSnapshot(nil).bytes()
+	if len(want) < 3*snapshotBufChunk {
+		t.Fatalf("snapshot of %d bytes; the test wants several chunks", len(want))
+	}
+	path := filepath.Join(dir, "streamed")
+	f, size, err := ix.writeSnapshot(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syncClose(f); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) || size != int64(len(want)) {
+		t.Errorf("streamed snapshot: %d bytes (size %d), equal %v; want the %d bytes of the encoding",
+			len(got), size, bytes.Equal(got, want), len(want))
+	}
+	failing := errors.New("disk full")
+	if snap := ix.encodeSnapshot(failingWriter{failing}); !errors.Is(snap.err, failing) {
+		t.Errorf("encode to a failing writer: error %v; want %v", snap.err, failing)
+	}
+}
+
+// failingWriter fails every write with err.
+type failingWriter struct{ err error }
+
+func (w failingWriter) Write([]byte) (int, error) { return 0, w.err }
