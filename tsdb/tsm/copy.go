@@ -99,7 +99,7 @@ func (w *Writer) CopyKey(it *Iterator) error {
 // key of the series, are encoded again against w's. A malformed entry is
 // left to CopyKey's decoding, which reports it.
 func (w *Writer) copyInlineKey(it *Iterator) (bool, error) {
-	if it.nBlocks != 1 || it.r.version != w.version || w.version < inlineVersion {
+	if it.nBlocks != 1 || it.r.version < inlineVersion || w.version < inlineVersion {
 		return false, nil
 	}
 	d := newDecoder(it.raw)

@@ -14,9 +14,10 @@ const (
 	// stores the statistics of a numeric block of one or two values as
 	// those values (see appendEntry); version 3 keeps such blocks (and
 	// boolean ones) in the index entry only, and encodes each key's first
-	// entry against the previous key of its series. Readers read versions
-	// 1 to 3.
-	Version = 3
+	// entry against the previous key of its series; version 4 names the
+	// field key and type of each field record by its number in a
+	// dictionary at the end of the index. Readers read versions 1 to 4.
+	Version = 4
 
 	// smallStatsVersion is the first version whose numeric blocks of at
 	// most smallStatsMax values store their values instead of statistics.
@@ -29,6 +30,11 @@ const (
 	// and whose keys after the first of a series encode their first
 	// MinTime against the previous key's (see entryState).
 	inlineVersion = 3
+
+	// dictVersion is the first version whose field records name their
+	// field key and type by a number in the index's field dictionary
+	// (see Writer.fieldID) instead of spelling them out.
+	dictVersion = 4
 
 	// MaxPointsPerBlock is the number of values WriteValues and Merge put
 	// into each block (the last block of a key may hold fewer).

@@ -24,10 +24,11 @@ import (
 // no query or compaction holds it.
 type Reader struct {
 	path     string
-	data     []byte // whole file
-	records  []byte // series records of the index
-	offsets  []byte // seriesCount little-endian uint32 offsets into records
-	dataEnd  int64  // end of the block area (index offset)
+	data     []byte      // whole file
+	records  []byte      // series records of the index
+	fields   []readField // field dictionary (version 4)
+	offsets  []byte      // seriesCount little-endian uint32 offsets into records
+	dataEnd  int64       // end of the block area (index offset)
 	nSeries  int
 	version  byte // file format version
 	nKeys    int
@@ -199,7 +200,53 @@ func layout(path string, data []byte) (*Reader, footer, error) {
 		nSeries: int(ft.seriesCount),
 		version: ft.version,
 	}
+	if r.version >= dictVersion {
+		if reason := r.readFieldDict(); reason != "" {
+			return nil, footer{}, bad(ft.indexOffset+int64(len(r.records)), reason)
+		}
+	}
 	return r, ft, nil
+}
+
+// readField is a field key (aliasing the mapping) and type of the field
+// dictionary.
+type readField struct {
+	name []byte
+	typ  models.FieldType
+}
+
+// readFieldDict splits the field dictionary (version 4) off the end of
+// r.records and decodes it into r.fields; it returns why the dictionary
+// is malformed, or "". Each field takes at least two bytes, which bounds
+// the allocation by the index size.
+func (r *Reader) readFieldDict() string {
+	n := len(r.records)
+	if n < 4 {
+		return "missing field dictionary"
+	}
+	size := binary.LittleEndian.Uint32(r.records[n-4:])
+	if uint64(size) > uint64(n-4) {
+		return "field dictionary exceeds index"
+	}
+	start := n - 4 - int(size)
+	d := newDecoder(r.records[start : n-4])
+	count := d.uvarint()
+	if !d.ok || count > uint64(size)/2 {
+		return "malformed field dictionary"
+	}
+	fields := make([]readField, count)
+	for i := range fields {
+		fields[i].name = d.bytes()
+		fields[i].typ = models.FieldType(d.byte())
+		if !d.ok || !validType(fields[i].typ) {
+			return "malformed field dictionary"
+		}
+	}
+	if !d.done() {
+		return "trailing bytes in field dictionary"
+	}
+	r.records, r.fields = r.records[:start], fields
+	return ""
 }
 
 // validate walks the whole index once: offsets table, key order, field
@@ -231,7 +278,7 @@ func (r *Reader) validate() error {
 		var base int64 // first MinTime of the previous key (version 3)
 		for j := range int(nf) {
 			start := d.off
-			field, typ, nb, raw := d.fieldRecord()
+			field, typ, nb, raw := r.fieldRecord(&d)
 			if !d.ok || !validType(typ) || nb == 0 || nb > len(raw) {
 				return bad(start, "malformed field record")
 			}
@@ -260,11 +307,21 @@ func (r *Reader) validate() error {
 	return nil
 }
 
-// fieldRecord reads one field record: key, type, block count and the raw
-// entry bytes.
-func (d *decoder) fieldRecord() (field []byte, typ models.FieldType, nBlocks int, entries []byte) {
-	field = d.bytes()
-	typ = models.FieldType(d.byte())
+// fieldRecord reads one field record of r at d: key, type, block count
+// and the raw entry bytes. The key aliases the mapping.
+func (r *Reader) fieldRecord(d *decoder) (field []byte, typ models.FieldType, nBlocks int, entries []byte) {
+	if r.version >= dictVersion {
+		id := d.uvarint()
+		if !d.ok || id >= uint64(len(r.fields)) {
+			d.ok = false
+			return nil, models.FieldTypeUnknown, 0, nil
+		}
+		f := &r.fields[id]
+		field, typ = f.name, f.typ
+	} else {
+		field = d.bytes()
+		typ = models.FieldType(d.byte())
+	}
 	nb := d.uvarint()
 	entries = d.bytes()
 	if nb > uint64(len(entries)) { // every entry takes at least one byte
@@ -334,7 +391,7 @@ func (r *Reader) Close() error {
 	}
 	r.unmapped = true
 	data := r.data
-	r.data, r.records, r.offsets, r.nSeries = nil, nil, nil, 0
+	r.data, r.records, r.offsets, r.fields, r.nSeries = nil, nil, nil, nil, 0
 	if err := unmapFile(data); err != nil {
 		return fmt.Errorf("unmap tsm file %s: %w", r.path, err)
 	}
@@ -396,7 +453,7 @@ func (r *Reader) AppendEntries(dst []BlockMeta, series, field []byte) (models.Fi
 	nf := d.uvarint()
 	var base int64
 	for range nf {
-		f, typ, nb, raw := d.fieldRecord()
+		f, typ, nb, raw := r.fieldRecord(&d)
 		if !d.ok {
 			break
 		}
@@ -431,7 +488,7 @@ func (r *Reader) Type(series, field []byte) models.FieldType {
 	}
 	nf := d.uvarint()
 	for range nf {
-		f, typ, _, _ := d.fieldRecord()
+		f, typ, _, _ := r.fieldRecord(&d)
 		if !d.ok {
 			break
 		}
@@ -520,7 +577,7 @@ func (it *Iterator) Next() bool {
 		it.base = 0
 	}
 	it.fieldsLeft--
-	it.field, it.typ, it.nBlocks, it.raw = it.d.fieldRecord()
+	it.field, it.typ, it.nBlocks, it.raw = it.r.fieldRecord(&it.d)
 	it.decoded = false
 	return it.d.ok
 }

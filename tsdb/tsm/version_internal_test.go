@@ -2,6 +2,7 @@ package tsm
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -167,7 +168,7 @@ func TestVersionChecks(t *testing.T) {
 	for _, tc := range []struct {
 		name           string
 		header, footer byte
-	}{{"version 4", 4, 4}, {"version 0", 0, 0}, {"header 3, footer 2", 3, 2}, {"header 2, footer 1", 2, 1}, {"header 1, footer 2", 1, 2}} {
+	}{{"version 5", 5, 5}, {"version 0", 0, 0}, {"header 4, footer 3", 4, 3}, {"header 3, footer 2", 3, 2}, {"header 2, footer 1", 2, 1}, {"header 1, footer 2", 1, 2}} {
 		b := append([]byte(nil), data...)
 		b[4] = tc.header
 		ft, _ := parseFooter(b[len(b)-footerSize:])
@@ -316,4 +317,137 @@ func mustOpenInternal(t *testing.T, path string) *Reader {
 	}
 	t.Cleanup(func() { r.Close() })
 	return r
+}
+
+// TestVersion4FieldDict: a version 4 file names each field record's key
+// and type by a number in its field dictionary. Series that list the same
+// fields, other fields, fewer fields and a field key under another type
+// read back through the iterator, lookups, Type and CopyKey as the
+// version 3 file of the same data, in fewer index bytes; a dictionary
+// that does not fit, an unknown type in it or a record naming a number
+// past it is refused.
+func TestVersion4FieldDict(t *testing.T) {
+	type key struct {
+		series, field string
+		typ           models.FieldType
+	}
+	var keys []key
+	for s := range 40 {
+		series := fmt.Sprintf("m,host=h%02d", s)
+		fields := []string{"idle", "system", "user"}
+		switch s % 5 {
+		case 1:
+			fields = []string{"idle", "user"}
+		case 2:
+			fields = []string{"a", "idle", "system", "user", "zz"}
+		}
+		for _, f := range fields {
+			typ := models.FieldTypeFloat
+			if f == "user" && s%4 == 3 {
+				typ = models.FieldTypeInteger // the same key under another type
+			}
+			keys = append(keys, key{series, f, typ})
+		}
+	}
+	write := func(version byte, copyFrom *Reader) *Reader {
+		path := filepath.Join(t.TempDir(), fmt.Sprintf("v%d.tsm", version))
+		w, err := newWriter(path, version)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if copyFrom != nil {
+			for it := copyFrom.Iterator(); it.Next(); {
+				if err := w.CopyKey(it); err != nil {
+					t.Fatalf("CopyKey: %v", err)
+				}
+			}
+		}
+		for i, k := range keys {
+			if copyFrom != nil {
+				break
+			}
+			a := Array{Type: k.typ}
+			for j := range 1 + i%3*600 {
+				_ = a.Append(int64(1000+j*10), models.Value{Type: k.typ, N: uint64(i + j)})
+			}
+			if err := w.WriteValues([]byte(k.series), []byte(k.field), &a); err != nil {
+				t.Fatalf("write %v: %v", k, err)
+			}
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return mustOpenInternal(t, path)
+	}
+	v3 := write(3, nil)
+	v4 := write(Version, nil)
+	copied := write(Version, v3)
+	if v4.version != dictVersion || len(v4.fields) != 6 {
+		t.Fatalf("version %d file with %d dictionary fields; want version %d with 6", v4.version, len(v4.fields), dictVersion)
+	}
+	for _, r := range []*Reader{v4, copied} {
+		it, i := r.Iterator(), 0
+		for ; it.Next(); i++ {
+			k := keys[i]
+			if string(it.Series()) != k.series || string(it.Field()) != k.field || it.Type() != k.typ {
+				t.Fatalf("key %d: iterator at %s/%s %s; want %v", i, it.Series(), it.Field(), it.Type(), k)
+			}
+			want := v3.Entries([]byte(k.series), []byte(k.field))
+			if got := it.Entries(); len(got) != len(want) || got[0].MinTime != want[0].MinTime || got[len(got)-1].Stats != want[len(want)-1].Stats {
+				t.Errorf("%v: entries %+v; want %+v", k, got, want)
+			}
+			if got := r.Type([]byte(k.series), []byte(k.field)); got != k.typ {
+				t.Errorf("%v: Type %s", k, got)
+			}
+			var got, wantVals Array
+			tr := TimeRange{math.MinInt64, math.MaxInt64}
+			if err := r.ReadValues([]byte(k.series), []byte(k.field), tr, &got, nil); err != nil {
+				t.Fatal(err)
+			}
+			if err := v3.ReadValues([]byte(k.series), []byte(k.field), tr, &wantVals, nil); err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(wantVals) {
+				t.Errorf("%v: values %v; want %v", k, got, wantVals)
+			}
+		}
+		if i != len(keys) || r.KeyCount() != len(keys) {
+			t.Errorf("iterated %d keys, KeyCount %d; want %d", i, r.KeyCount(), len(keys))
+		}
+	}
+	if v4.IndexSize() >= v3.IndexSize()-int64(len(keys))*4 {
+		t.Errorf("version 4 index %d bytes; want at least %d fewer than version 3's %d", v4.IndexSize(), len(keys)*4, v3.IndexSize())
+	}
+
+	data, err := os.ReadFile(v4.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ft, _ := parseFooter(data[len(data)-footerSize:])
+	dictEnd := int(ft.indexOffset) + len(v4.records) + int(binary.LittleEndian.Uint32(data[int(ft.indexOffset+ft.indexSize)-4*v4.nSeries-4:])) + 4
+	typeAt := dictEnd - 5 // the last field's type byte, before the u32 size
+	for _, tc := range []struct {
+		name string
+		edit func(b []byte)
+	}{
+		{"dictionary size past the index", func(b []byte) { binary.LittleEndian.PutUint32(b[dictEnd-4:], 1<<30) }},
+		{"unknown type", func(b []byte) { b[typeAt] = 9 }},
+		{"number past the dictionary", func(b []byte) {
+			// The first field record's number follows the series key
+			// and the field count.
+			d := newDecoder(b[ft.indexOffset:])
+			d.bytes()
+			d.uvarint()
+			b[int(ft.indexOffset)+d.off] = 6
+		}},
+	} {
+		b := append([]byte(nil), data...)
+		tc.edit(b)
+		ft := ft
+		ft.indexCRC = crc32Checksum(b[ft.indexOffset : ft.indexOffset+ft.indexSize])
+		b = appendFooter(b[:len(b)-footerSize], ft)
+		if _, err := newReader("x", b); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("%s: got %v; want ErrCorrupt", tc.name, err)
+		}
+	}
 }

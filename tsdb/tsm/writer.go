@@ -66,6 +66,17 @@ type Writer struct {
 	footer        footer // what Close wrote, for OpenReader
 	version       byte   // file format version written (Version; 1 in tests)
 
+	// The field dictionary (version 4): fieldDefs in number order,
+	// fieldIDs maps field key + type byte to the number, and fieldNext
+	// holds for each number the one that last followed it (noField if
+	// none), which is the next one again when series list the same
+	// fields.
+	fieldIDs  map[string]uint32
+	fieldDefs []fieldDef
+	fieldNext []uint32
+	lastField uint32 // number of the previous key's field, noField first
+	fieldKey  []byte // field key + type byte, for fieldIDs
+
 	scratch []byte // block bytes for WriteValues
 	hdr     [crcSize]byte
 }
@@ -86,7 +97,7 @@ func newWriter(path string, version byte) (*Writer, error) {
 		path: path, tmpPath: tmp, f: f,
 		bw:      bufio.NewWriterSize(f, 1<<20),
 		minTime: math.MaxInt64, maxTime: math.MinInt64,
-		version: version,
+		version: version, lastField: noField,
 	}
 	w.write(appendHeader(nil, w.version))
 	if w.err != nil {
@@ -258,9 +269,13 @@ func (w *Writer) noteEntry(meta *BlockMeta) {
 // endSeries, the series record into the index.
 func (w *Writer) finishKey(endSeries bool) {
 	b := w.seriesBody
-	b = binary.AppendUvarint(b, uint64(len(w.field)))
-	b = append(b, w.field...)
-	b = append(b, byte(w.typ))
+	if w.version >= dictVersion {
+		b = binary.AppendUvarint(b, uint64(w.fieldID()))
+	} else {
+		b = binary.AppendUvarint(b, uint64(len(w.field)))
+		b = append(b, w.field...)
+		b = append(b, byte(w.typ))
+	}
 	b = binary.AppendUvarint(b, uint64(w.blockCount))
 	b = binary.AppendUvarint(b, uint64(len(w.entries)))
 	w.seriesBody = append(b, w.entries...)
@@ -280,6 +295,60 @@ func (w *Writer) finishKey(endSeries bool) {
 	w.appendIndex(binary.AppendUvarint(hdr[:0], uint64(w.fieldCount)))
 	w.appendIndex(w.seriesBody)
 	w.seriesBody, w.fieldCount = w.seriesBody[:0], 0
+}
+
+// fieldDef is a field key and type of the field dictionary.
+type fieldDef struct {
+	name string
+	typ  models.FieldType
+}
+
+// noField is the number of no field in the dictionary.
+const noField = math.MaxUint32
+
+// fieldID returns the dictionary number of the current key's field key
+// and type, adding them to the dictionary if new. A field record then
+// names its field in one byte instead of the ~12 of its key and type, a
+// third of a one-value key's index bytes (issue 17). The series of a
+// measurement list the same fields, so the number that followed the
+// previous key's last time is tried before the map.
+func (w *Writer) fieldID() uint32 {
+	prev := w.lastField
+	if prev != noField {
+		if id := w.fieldNext[prev]; id != noField && w.fieldDefs[id].typ == w.typ && w.fieldDefs[id].name == string(w.field) {
+			w.lastField = id
+			return id
+		}
+	}
+	w.fieldKey = append(append(w.fieldKey[:0], w.field...), byte(w.typ))
+	id, ok := w.fieldIDs[string(w.fieldKey)]
+	if !ok {
+		if w.fieldIDs == nil {
+			w.fieldIDs = make(map[string]uint32)
+		}
+		id = uint32(len(w.fieldDefs))
+		w.fieldIDs[string(w.fieldKey)] = id
+		w.fieldDefs = append(w.fieldDefs, fieldDef{name: string(w.field), typ: w.typ})
+		w.fieldNext = append(w.fieldNext, noField)
+	}
+	if prev != noField {
+		w.fieldNext[prev] = id
+	}
+	w.lastField = id
+	return id
+}
+
+// appendFieldDict appends the field dictionary and its length (version
+// 4): the number of fields, each field key and type, and a u32 of the
+// bytes before it.
+func (w *Writer) appendFieldDict() {
+	b := binary.AppendUvarint(nil, uint64(len(w.fieldDefs)))
+	for _, f := range w.fieldDefs {
+		b = binary.AppendUvarint(b, uint64(len(f.name)))
+		b = append(b, f.name...)
+		b = append(b, byte(f.typ))
+	}
+	w.appendIndex(binary.LittleEndian.AppendUint32(b, uint32(len(b))))
 }
 
 // appendIndex appends b to the index bytes held in memory: to the chunk
@@ -495,6 +564,9 @@ func (w *Writer) finish() error {
 	}
 	if w.hasKey {
 		w.finishKey(true)
+	}
+	if w.version >= dictVersion {
+		w.appendFieldDict()
 	}
 	if size := w.indexSpilled + int64(w.indexHeld); size > math.MaxUint32 || w.keyCount > math.MaxUint32 {
 		return fmt.Errorf("write tsm index: %d bytes, %d keys: %w", size, w.keyCount, errIndexTooLarge)
