@@ -24,13 +24,14 @@ import (
 // The data goes to path+".tmp"; Close writes the index and footer, fsyncs
 // and renames the file to path, so a file at path is always complete.
 // Remove abandons the file. The index is built in memory up to
-// indexSpillSize, then spilled to path+".index.tmp", so a file of a
-// million series does not hold its hundreds of MB of index in memory
-// (issue 17). When the blocks are a small part of the file (sparse
-// series keep theirs in their entries), the spill file leaves room for
-// them in front and Close copies the blocks there and makes it the file,
-// so the index is written once; otherwise Close copies the spilled index
-// behind the blocks. A Writer is not safe for concurrent use.
+// indexSpillSize, then spilled to path+".index.tmp" by a goroutine of
+// the Writer's, so a file of a million series does not hold its hundreds
+// of MB of index in memory (issue 17). When the blocks are a small part
+// of the file (sparse series keep theirs in their entries), the spill
+// file leaves room for them in front and Close copies the blocks there
+// and makes it the file, so the index is written once; otherwise Close
+// copies the spilled index behind the blocks. A Writer is not safe for
+// concurrent use.
 type Writer struct {
 	path, tmpPath string
 	f             *os.File
@@ -39,23 +40,26 @@ type Writer struct {
 	err           error // sticky error; the file is unusable once set
 	closed        bool
 
-	index         []byte     // index chunk being filled (finished series records)
-	indexChunks   [][]byte   // full index chunks before index, not spilled yet
-	indexHeld     int        // bytes in indexChunks and index
-	indexSpill    *os.File   // finished series records spilled, nil until needed
-	indexSpilled  int64      // bytes in indexSpill
-	spillAt       int64      // offset of the spilled records in indexSpill
-	indexCRC      uint32     // CRC32-C of the spilled bytes
-	seriesOffsets []uint32   // start of each series record in the index
-	seriesBody    []byte     // finished field records of the current series
-	fieldCount    int        // field records in seriesBody
-	entries       []byte     // entries of the current key
-	blockCount    int        // entries in entries
-	keyMinTime    int64      // MinTime of the current key's first block
-	prevMaxTime   int64      // MaxTime of the current key's last block
-	state         entryState // index encoding state of the current key
-	series, field []byte     // current key (owned copies; series the caller's if stableKeys)
-	stableKeys    bool       // series keys stay unchanged until Close (StableSeriesKeys)
+	index         []byte        // index chunk being filled (finished series records)
+	indexChunks   [][]byte      // full index chunks before index, not spilled yet
+	indexHeld     int           // bytes in indexChunks and index
+	indexSpill    *os.File      // finished series records spilled, nil until needed
+	indexSpilled  int64         // bytes handed to spillLoop for indexSpill
+	spillAt       int64         // offset of the spilled records in indexSpill
+	spillQ        chan [][]byte // full index chunks for spillLoop, nil when it is not running
+	spillDone     chan struct{} // closed when spillLoop has ended
+	spillErr      error         // spillLoop's first error; read after spillDone
+	indexCRC      uint32        // CRC32-C of the spilled bytes (spillLoop's until spillDone)
+	seriesOffsets []uint32      // start of each series record in the index
+	seriesBody    []byte        // finished field records of the current series
+	fieldCount    int           // field records in seriesBody
+	entries       []byte        // entries of the current key
+	blockCount    int           // entries in entries
+	keyMinTime    int64         // MinTime of the current key's first block
+	prevMaxTime   int64         // MaxTime of the current key's last block
+	state         entryState    // index encoding state of the current key
+	series, field []byte        // current key (owned copies; series the caller's if stableKeys)
+	stableKeys    bool          // series keys stay unchanged until Close (StableSeriesKeys)
 	typ           models.FieldType
 	hasKey        bool
 	keyCount      int
@@ -406,8 +410,8 @@ func (w *Writer) releaseIndex() {
 	w.indexChunks, w.index, w.indexHeld = nil, nil, 0
 }
 
-// spillIndex appends the full index chunks to the spill file and releases
-// them.
+// spillIndex hands the full index chunks to spillLoop, which appends
+// them to the spill file and releases them, starting it first if need be.
 func (w *Writer) spillIndex() {
 	if w.err != nil {
 		return
@@ -431,21 +435,55 @@ func (w *Writer) spillIndex() {
 				return
 			}
 		}
+		w.spillQ, w.spillDone = make(chan [][]byte, spillQueue), make(chan struct{})
+		go w.spillLoop(f)
 	}
 	for _, b := range w.indexChunks {
-		if _, err := w.indexSpill.Write(b); err != nil {
-			w.err = fmt.Errorf("write tsm index spill file %s: %w", w.indexSpill.Name(), err)
-			return
-		}
-		w.indexCRC = crc32.Update(w.indexCRC, castagnoli, b)
 		w.indexSpilled += int64(len(b))
 		w.indexHeld -= len(b)
 	}
-	for _, b := range w.indexChunks {
-		indexChunks.Put(&b)
+	w.spillQ <- w.indexChunks
+	w.indexChunks = nil
+}
+
+// spillQueue is how many batches of full index chunks (indexSpillSize
+// bytes each) may wait for spillLoop: it bounds the index a Writer holds
+// in memory to (spillQueue + 2) × indexSpillSize.
+const spillQueue = 2
+
+// spillLoop appends the batches of index chunks from w.spillQ to f, the
+// spill file, and releases them, until w.spillQ is closed. The write
+// system calls cost the kernel per byte, most of a million-series
+// snapshot's index time (issue 17); here they overlap the encoding of
+// the next records on another core. After an error it only releases the
+// chunks. It owns w.indexCRC and w.spillErr until it closes w.spillDone.
+func (w *Writer) spillLoop(f *os.File) {
+	defer close(w.spillDone)
+	for batch := range w.spillQ {
+		for _, b := range batch {
+			if w.spillErr == nil {
+				if _, err := f.Write(b); err != nil {
+					w.spillErr = fmt.Errorf("write tsm index spill file %s: %w", f.Name(), err)
+				}
+				w.indexCRC = crc32.Update(w.indexCRC, castagnoli, b)
+			}
+			indexChunks.Put(&b)
+		}
 	}
-	clear(w.indexChunks)
-	w.indexChunks = w.indexChunks[:0]
+}
+
+// waitSpill stops spillLoop, if running, after it has written what it
+// was given, and takes its error.
+func (w *Writer) waitSpill() {
+	if w.spillQ == nil {
+		return
+	}
+	close(w.spillQ)
+	<-w.spillDone
+	w.spillQ = nil
+	if w.spillErr != nil && w.err == nil {
+		w.err = w.spillErr
+	}
 }
 
 // flush writes the buffered bytes to the file.
@@ -531,6 +569,7 @@ func (w *Writer) adoptSpill() {
 
 // removeSpill closes and deletes the index spill file, if any.
 func (w *Writer) removeSpill() {
+	w.waitSpill()
 	if w.indexSpill == nil {
 		return
 	}
@@ -592,6 +631,7 @@ func (w *Writer) finish() error {
 		o = o[n:]
 	}
 	ft.indexSize = w.indexSpilled + int64(w.indexHeld)
+	w.waitSpill()
 	ft.indexCRC = w.indexCRC
 	w.flush()
 	if w.indexSpill != nil && w.off <= w.spillAt {

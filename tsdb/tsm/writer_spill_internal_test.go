@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/strata-db/strata/tsdb/models"
@@ -190,5 +191,43 @@ func TestIteratorIndexRead(t *testing.T) {
 	}
 	if want := int64(len(r.records)); prev != want {
 		t.Errorf("IndexRead at the end: %d; want %d", prev, want)
+	}
+}
+
+// TestWriterSpillWriteError: the spilled index is written in the
+// background, and a failed write of it (here its file closed under the
+// Writer) fails Close, which leaves no file behind.
+func TestWriterSpillWriteError(t *testing.T) {
+	smallIndexChunks(t)
+	path := filepath.Join(t.TempDir(), "e.tsm")
+	w, err := NewWriter(path)
+	if err != nil {
+		t.Fatalf("new writer: %v", err)
+	}
+	var a Array
+	a.Reset(models.FieldTypeInteger)
+	if err := a.Append(1, models.IntegerValue(1)); err != nil {
+		t.Fatalf("append: %v", err)
+	}
+	for s := range 1000 {
+		if s == 200 {
+			if w.indexSpill == nil {
+				t.Fatalf("index of %d series was not spilled at a %d-byte threshold", s, indexSpillSize)
+			}
+			_ = w.indexSpill.Close()
+		}
+		if err := w.WriteValues([]byte(fmt.Sprintf("cpu,host=h%04d", s)), []byte("f"), &a); err != nil {
+			t.Fatalf("write values: %v", err)
+		}
+	}
+	spill := w.indexSpill.Name()
+	// The spill's own error, not a later one of using the closed file.
+	if err := w.Close(); err == nil || !strings.Contains(err.Error(), "write tsm index spill file") {
+		t.Fatalf("close after a failed index spill: got error %v; want the spill's write error", err)
+	}
+	for _, p := range []string{path, path + ".tmp", spill} {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("%s exists after the failed Close (stat: %v)", p, err)
+		}
 	}
 }
