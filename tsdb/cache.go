@@ -990,14 +990,13 @@ func (c *cache) keys() []string {
 	return out
 }
 
-// forEachSorted calls fn with the normalized values of every non-empty
-// entry, in (series, field) order, the order of a data file; it stops at
-// fn's first error. The cache must receive no writes meanwhile (a
-// snapshotting cache), and fn must not modify arr or keep it. It sorts the
-// series once and each series' few fields apart, instead of sorting one
+// sorted returns the cache's non-empty series in key order, the order of
+// a data file, their values normalized. The cache must receive no writes
+// meanwhile (a snapshotting cache). It sorts the series once and each
+// series' few fields apart when walked (forEach), instead of sorting one
 // composite key per entry: at a million series that sort was a quarter of
 // the node's CPU (issue 17).
-func (c *cache) forEachSorted(fn func(series, field []byte, arr *tsm.Array) error) error {
+func (c *cache) sorted() sortedSeries {
 	n := 0
 	for i := range c.parts {
 		c.parts[i].mu.Lock()
@@ -1031,20 +1030,38 @@ func (c *cache) forEachSorted(fn func(series, field []byte, arr *tsm.Array) erro
 		pt.unsorted = false
 		pt.mu.Unlock()
 	}
-	sorted := make([]seriesRef, len(all))
-	for j, i := range sortKeyOrder(keys) {
-		sorted[j] = all[i]
-	}
+	return sortedSeries{refs: all, order: sortKeyOrder(keys)}
+}
+
+// sortedSeries are the series of a snapshotting cache in key order (see
+// cache.sorted): refs in the order gathered, order their indexes in key
+// order. A snapshot written as several files walks a range of them for
+// each, at once.
+type sortedSeries struct {
+	refs  []seriesRef
+	order []uint32
+}
+
+// slice returns the series of key ranks lo to hi.
+func (ss sortedSeries) slice(lo, hi int) sortedSeries {
+	return sortedSeries{refs: ss.refs, order: ss.order[lo:hi]}
+}
+
+// forEach calls fn with the values of every non-empty field of the series,
+// in (series, field) order; it stops at fn's first error. fn must not
+// modify arr or keep it.
+func (ss sortedSeries) forEach(fn func(series, field []byte, arr *tsm.Array) error) error {
 	// order is the sorted order of the fields named names (in cache
-	// order): series usually list the same fields in the same order, so it
-	// is kept for the next series instead of sorted again.
+	// order): series usually list the same fields in the same order as
+	// the series before, so it is kept instead of sorted again.
 	var order []int
 	var names []string
 	var view tsm.Array
-	for s := range sorted {
-		r := &sorted[s]
+	var prev *seriesRef
+	for _, i := range ss.order {
+		r := &ss.refs[i]
 		fields, pt := r.fields, r.pt
-		if !sameFieldNames(names, pt, fields) {
+		if prev == nil || !sameFieldNames(prev, r) {
 			names, order = names[:0], order[:0]
 			for j := range fields {
 				names = append(names, pt.names[fields[j].name])
@@ -1052,6 +1069,7 @@ func (c *cache) forEachSorted(fn func(series, field []byte, arr *tsm.Array) erro
 			}
 			slices.SortFunc(order, func(a, b int) int { return strings.Compare(names[a], names[b]) })
 		}
+		prev = r
 		series := unsafe.Slice(unsafe.StringData(r.key), len(r.key))
 		for _, j := range order {
 			f := &fields[j]
@@ -1066,21 +1084,29 @@ func (c *cache) forEachSorted(fn func(series, field []byte, arr *tsm.Array) erro
 	return nil
 }
 
-// seriesRef is a series' key, fields and partition in forEachSorted.
+// seriesRef is a series' key, fields and partition in sortedSeries.
 type seriesRef struct {
 	key    string
 	fields []cacheField
 	pt     *cachePart
 }
 
-// sameFieldNames reports whether fields, of partition pt, are named
-// names, in that order.
-func sameFieldNames(names []string, pt *cachePart, fields []cacheField) bool {
-	if len(names) != len(fields) {
+// sameFieldNames reports whether series a and b list fields of the same
+// names in the same order.
+func sameFieldNames(a, b *seriesRef) bool {
+	if len(a.fields) != len(b.fields) {
 		return false
 	}
-	for i := range fields {
-		if pt.names[fields[i].name] != names[i] {
+	if a.pt == b.pt { // one partition: names are the same when their indexes are
+		for i := range a.fields {
+			if a.fields[i].name != b.fields[i].name {
+				return false
+			}
+		}
+		return true
+	}
+	for i := range a.fields {
+		if a.pt.names[a.fields[i].name] != b.pt.names[b.fields[i].name] {
 			return false
 		}
 	}

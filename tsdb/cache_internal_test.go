@@ -161,7 +161,7 @@ func TestCacheForEachSortedOrder(t *testing.T) {
 		}
 	}
 	var got []string
-	err := c.forEachSorted(func(series, field []byte, arr *tsm.Array) error {
+	err := c.sorted().forEach(func(series, field []byte, arr *tsm.Array) error {
 		if !slices.IsSorted(arr.Timestamps) {
 			t.Errorf("%s %s: timestamps %v not sorted", series, field, arr.Timestamps)
 		}
@@ -169,10 +169,10 @@ func TestCacheForEachSortedOrder(t *testing.T) {
 		return nil
 	})
 	if err != nil {
-		t.Fatalf("forEachSorted: %v", err)
+		t.Fatalf("sorted().forEach: %v", err)
 	}
 	if want := c.keys(); !slices.Equal(got, want) {
-		t.Fatalf("forEachSorted order:\n got %q\nwant %q", got, want)
+		t.Fatalf("sorted().forEach order:\n got %q\nwant %q", got, want)
 	}
 }
 
@@ -406,7 +406,7 @@ func TestCacheReservedReadsMatchSnapshot(t *testing.T) {
 		return a
 	}
 	seen := 0
-	err := c.forEachSorted(func(series, field []byte, arr *tsm.Array) error {
+	err := c.sorted().forEach(func(series, field []byte, arr *tsm.Array) error {
 		k := key{string(series), string(field)}
 		w := want(k)
 		if arr.Type != w.Type || !slices.Equal(arr.Timestamps, w.Timestamps) ||
@@ -467,7 +467,7 @@ func TestCacheReservesWhilePreviousSnapshots(t *testing.T) {
 	go func() {
 		defer wg.Done()
 		n := 0
-		_ = prev.forEachSorted(func(series, field []byte, arr *tsm.Array) error {
+		_ = prev.sorted().forEach(func(series, field []byte, arr *tsm.Array) error {
 			n += arr.Len()
 			_, _ = prev.values(series, field, 0, 10)
 			return nil
@@ -743,7 +743,7 @@ func TestCacheSmallEntries(t *testing.T) {
 			}
 		}
 		seen := 0
-		err := c.forEachSorted(func(series, field []byte, arr *tsm.Array) error {
+		err := c.sorted().forEach(func(series, field []byte, arr *tsm.Array) error {
 			check(key{string(series), string(field)}, *arr, true)
 			seen++
 			return nil
@@ -897,7 +897,7 @@ func BenchmarkCacheSparseSeries(b *testing.B) {
 		cpu0 := processCPU(b)
 		for b.Loop() {
 			values := 0
-			err := c.forEachSorted(func(series, field []byte, arr *tsm.Array) error {
+			err := c.sorted().forEach(func(series, field []byte, arr *tsm.Array) error {
 				values += arr.Len()
 				return nil
 			})
@@ -919,7 +919,7 @@ func BenchmarkCacheSparseSeries(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			if err := c.forEachSorted(w.WriteValues); err != nil {
+			if err := c.sorted().forEach(w.WriteValues); err != nil {
 				b.Fatal(err)
 			}
 			if err := w.Remove(); err != nil {

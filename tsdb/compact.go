@@ -41,8 +41,8 @@ const (
 	sparseMaxRun = 64
 	// sparseHot is how long after ingest last outran the snapshots (a
 	// write left the live cache full while a snapshot was being written,
-	// or a writer waited for cache room) sparse level-1 runs wait for
-	// sparseMaxRun files.
+	// a writer waited for cache room, or a snapshot was split into
+	// parts) sparse level-1 runs wait for sparseMaxRun files.
 	sparseHot = 10 * time.Second
 	// sparseValuesPerKey is the average values per key under which a
 	// level-1 file of at least sparseMinKeys keys is sparse.

@@ -69,8 +69,8 @@ type Shard struct {
 	lastWrite atomic.Int64 // unix ns of the last write, for cold detection
 	// lastBehind is the unix ns at which ingest last outran the
 	// snapshots: a write left the live cache full while a snapshot was
-	// being written, or a writer waited for cache room (compaction
-	// planning: sparseHot).
+	// being written, a writer waited for cache room, or a snapshot was
+	// split into parts (compaction planning: sparseHot).
 	lastBehind atomic.Int64
 	closed     atomic.Bool
 	snapCh     chan struct{}
@@ -85,7 +85,8 @@ type Shard struct {
 // snapState is a cache swapped out for a snapshot: readable, never written.
 type snapState struct {
 	c      *cache
-	seq    uint64 // sequence of the file it becomes
+	seq    uint64 // sequence of the (first) file it becomes
+	parts  int    // files it becomes, of sequences seq, seq+1, ... (see snapshotParts)
 	walSeg uint64 // WAL segments up to this one are in c
 }
 

@@ -2,9 +2,13 @@ package tsdb
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"sync"
+	"time"
 	"unsafe"
 
 	"github.com/strata-db/strata/tsdb/tsm"
@@ -41,9 +45,10 @@ func (s *Shard) snapshotDue() bool {
 	return forced || s.snap != nil || s.cache.full(s.cfg.CacheSnapshotSize)
 }
 
-// Snapshot writes the cache to a new level-1 file and then removes the WAL
-// segments the file covers. Writes continue into a fresh cache while the
-// file is written. A snapshot that fails keeps its cache readable and is
+// Snapshot writes the cache to new level-1 files (one, or several of
+// disjoint key ranges at once when the cache is big: see snapshotParts),
+// installs them together and then removes the WAL segments they cover.
+// Writes continue into a fresh cache while the files are written. A snapshot that fails keeps its cache readable and is
 // retried by the next call. Safe for concurrent use (snapshots serialize).
 func (s *Shard) Snapshot() error {
 	s.snapMu.Lock()
@@ -62,19 +67,28 @@ func (s *Shard) Snapshot() error {
 			s.mu.Unlock()
 			return fmt.Errorf("snapshot shard %d: %w", s.id, err)
 		}
-		s.snap = &snapState{c: s.cache, seq: s.nextSeq, walSeg: seg}
-		s.nextSeq++
+		parts := snapshotParts(s.cache.size.Load(), s.cfg.CacheSnapshotSize)
+		if parts > 1 {
+			// The cache outgrew the snapshot size while the last
+			// snapshot was written: ingest outruns the snapshots, so
+			// sparse runs wait (planLevel), as when writers find the
+			// cache full. Splitting the snapshot lets writers wait less,
+			// which must not let merges take the CPU it freed.
+			s.lastBehind.Store(time.Now().UnixNano())
+		}
+		s.snap = &snapState{c: s.cache, seq: s.nextSeq, parts: parts, walSeg: seg}
+		s.nextSeq += uint64(parts)
 		s.cache = newCacheAfter(s.cache, s.cfg.CacheSnapshotSize)
 	}
 	snap := s.snap
 	s.mu.Unlock()
 
-	f, err := s.writeSnapshot(snap)
+	files, err := s.writeSnapshot(snap)
 	if err != nil {
 		return fmt.Errorf("snapshot shard %d: %w", s.id, err)
 	}
 	s.mu.Lock()
-	s.files = append(s.files, f)
+	s.files = append(s.files, files...)
 	slices.SortFunc(s.files, fileOrder)
 	s.snap = nil
 	s.cache.dropPrev()
@@ -82,20 +96,67 @@ func (s *Shard) Snapshot() error {
 	s.mu.Unlock()
 	s.metrics.cacheBytes.Sub(float64(snap.c.size.Load()))
 	snap.c.release()
-	s.metrics.files.Inc()
+	s.metrics.files.Add(float64(len(files)))
 	s.metrics.snapshots.Inc()
 	if err := s.wal.RemoveThrough(snap.walSeg); err != nil {
-		// The data is safe in the file; the segments are replayed
+		// The data is safe in the files; the segments are replayed
 		// harmlessly (same values) and removed by the next snapshot.
 		s.logger.Warn("removing snapshotted wal segments failed", "segment", snap.walSeg, "err", err)
 	}
-	s.logger.Debug("cache snapshotted", "file", f.path, "bytes", f.size)
+	s.logger.Debug("cache snapshotted", "files", len(files), "first", files[0].path)
 	return nil
 }
 
-// writeSnapshot writes a snapshotting cache to its level-1 file.
-func (s *Shard) writeSnapshot(snap *snapState) (*dataFile, error) {
-	id := fileID{minSeq: snap.seq, seq: snap.seq, level: 1}
+// maxSnapshotParts bounds the files one snapshot is written as.
+const maxSnapshotParts = 4
+
+// snapshotParts returns how many files a cache of size bytes is written
+// as, at once: one per CacheSnapshotSize it holds, up to the processors
+// and maxSnapshotParts. A cache that grew past the snapshot size while
+// the previous snapshot was written means ingest outruns one goroutine
+// writing files, and writers then wait for room (backpressure) while the
+// other processors idle (issue 17: at a million series one snapshot
+// goroutine used one of two cores while writers waited 1.5 s). A cache
+// of the snapshot size stays one file, so a steady load makes no more
+// files than before.
+func snapshotParts(size, snapshotSize int64) int {
+	n := min(int64(min(runtime.GOMAXPROCS(0), maxSnapshotParts)), size/snapshotSize)
+	return int(max(n, 1))
+}
+
+// writeSnapshot writes a snapshotting cache to its level-1 files: the
+// cache's series in key order, cut into snap.parts consecutive ranges of
+// as many series, each written to its file by a goroutine of its own, the
+// first file taking snap.seq and each next one the next sequence. The
+// files hold disjoint keys, so their order among themselves does not
+// matter to newest-wins reads. On error every file written is removed.
+func (s *Shard) writeSnapshot(snap *snapState) ([]*dataFile, error) {
+	series := snap.c.sorted()
+	n := len(series.order)
+	parts := max(min(snap.parts, n), 1)
+	files := make([]*dataFile, parts)
+	errs := make([]error, parts)
+	var wg sync.WaitGroup
+	for i := range parts {
+		part := series.slice(n*i/parts, n*(i+1)/parts)
+		wg.Go(func() { files[i], errs[i] = s.writeSnapshotFile(snap.seq+uint64(i), part) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		for _, f := range files {
+			if f != nil {
+				f.obsolete.Store(true)
+				f.release()
+			}
+		}
+		return nil, err
+	}
+	return files, nil
+}
+
+// writeSnapshotFile writes series to the level-1 file of sequence seq.
+func (s *Shard) writeSnapshotFile(seq uint64, series sortedSeries) (*dataFile, error) {
+	id := fileID{minSeq: seq, seq: seq, level: 1}
 	path := filepath.Join(s.dir, dataFileName(id.minSeq, id.seq, id.level))
 	w, err := tsm.NewWriter(path)
 	if err != nil {
@@ -103,7 +164,7 @@ func (s *Shard) writeSnapshot(snap *snapState) (*dataFile, error) {
 	}
 	w.StableSeriesKeys() // the cache's keys, one string per series, outlive w
 	dw := newDigestFileWriter(path, s.dig.window)
-	err = snap.c.forEachSorted(func(series, field []byte, arr *tsm.Array) error {
+	err = series.forEach(func(series, field []byte, arr *tsm.Array) error {
 		dw.addArray(arr)
 		return w.WriteValues(series, field, arr)
 	})

@@ -1,0 +1,150 @@
+package tsdb
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/strata-db/strata/tsdb/models"
+)
+
+// TestSnapshotParts: a cache that grew to several snapshot sizes is written
+// as several level-1 files at once, of consecutive key ranges and
+// sequences, installed together; a part that fails removes the parts
+// written and keeps the cache readable, and the retry writes them all;
+// the split marks ingest as outrunning the snapshots; reads and a reopen
+// see every value, and the next snapshot takes the sequence after the
+// parts.
+func TestSnapshotParts(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	cfg := NewConfig()
+	cfg.Dir = t.TempDir()
+	cfg.CompactCheckInterval = 0
+	cfg.CacheSnapshotSize = 64 << 10
+	st := NewStore(cfg, nil, prometheus.NewRegistry())
+	if err := st.Open(); err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	defer func() { _ = st.Close() }()
+	if err := st.CreateShard(1); err != nil {
+		t.Fatalf("create shard: %v", err)
+	}
+	sh := st.Shard(1)
+	const n = 1000
+	write := func(sh *Shard, from int) {
+		t.Helper()
+		pts := make([]models.Point, n)
+		for i := range pts {
+			p := tenFieldPoint([]byte("cpu"), int64(from+i))
+			p.Tags = models.Tags{{Key: []byte("host"), Value: []byte(fmt.Sprint("h", from+i))}}
+			pts[i] = p
+		}
+		if err := sh.WritePoints(context.Background(), pts); err != nil {
+			t.Fatalf("write: %v", err)
+		}
+	}
+	wantValues := func(sh *Shard, series int) {
+		t.Helper()
+		for i := range series {
+			c, err := sh.Cursor([]byte(fmt.Sprint("cpu,host=h", i)), []byte("f7"), 0, 1<<40, true)
+			if err != nil {
+				t.Fatalf("cursor: %v", err)
+			}
+			if got := c.Len(); got != 1 {
+				t.Fatalf("series h%d serves %d values of f7, want 1", i, got)
+			}
+			c.Close()
+		}
+	}
+	// The second part cannot be created: the whole snapshot fails.
+	seq := sh.nextSeq
+	blocked := filepath.Join(sh.dir, dataFileName(seq+1, seq+1, 1)+".tmp")
+	if err := os.Mkdir(blocked, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write(sh, 0) // past twice the snapshot size in one batch
+	if size := sh.cache.size.Load(); size < 2*cfg.CacheSnapshotSize {
+		t.Fatalf("cache holds %d bytes; the test needs at least %d", size, 2*cfg.CacheSnapshotSize)
+	}
+	if err := sh.Snapshot(); err == nil {
+		t.Fatal("snapshot with a part that cannot be created succeeded")
+	}
+	if tsm, _ := filepath.Glob(filepath.Join(sh.dir, "*.tsm")); len(tsm) != 0 {
+		t.Fatalf("a failed snapshot left %v", tsm)
+	}
+	wantValues(sh, n)
+	if err := os.Remove(blocked); err != nil {
+		t.Fatal(err)
+	}
+	if err := sh.Snapshot(); err != nil {
+		t.Fatalf("retried snapshot: %v", err)
+	}
+	sh.mu.RLock()
+	files := slices.Clone(sh.files)
+	sh.mu.RUnlock()
+	if len(files) != 2 || files[0].seq != seq || files[1].seq != seq+1 || sh.nextSeq != seq+2 {
+		t.Fatalf("snapshot wrote %d files, next sequence %d; want sequences %d and %d, next %d", len(files), sh.nextSeq, seq, seq+1, seq+2)
+	}
+	if sh.lastBehind.Load() == 0 {
+		t.Fatal("a snapshot split into parts did not mark ingest as outrunning the snapshots (sparse runs would merge during the burst)")
+	}
+	var last []byte
+	for _, f := range files {
+		if f.r.SeriesCount() < n/4 {
+			t.Fatalf("%s holds %d of %d series; want the series cut in halves", f.path, f.r.SeriesCount(), n)
+		}
+		for key := range f.r.SeriesKeys() {
+			if bytes.Compare(key, last) <= 0 {
+				t.Fatalf("%s: series %q after %q: the parts' key ranges overlap or are out of order", f.path, key, last)
+			}
+			last = append(last[:0], key...)
+		}
+	}
+	wantValues(sh, n)
+
+	// A reopen opens both parts; the next snapshot follows them.
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st = NewStore(cfg, nil, prometheus.NewRegistry())
+	if err := st.Open(); err != nil {
+		t.Fatalf("reopen store: %v", err)
+	}
+	sh = st.Shard(1)
+	wantValues(sh, n)
+	if sh.nextSeq != seq+2 {
+		t.Fatalf("reopened shard's next sequence is %d, want %d", sh.nextSeq, seq+2)
+	}
+}
+
+// TestSnapshotPartsCount: a snapshot is one file per snapshot size its
+// cache holds, bounded by the processors and maxSnapshotParts, and never
+// fewer than one.
+func TestSnapshotPartsCount(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	for _, tc := range []struct {
+		size, snapshot int64
+		want           int
+	}{
+		{0, 100, 1}, {100, 100, 1}, {199, 100, 1}, {200, 100, 2}, {1000, 100, 2},
+	} {
+		if got := snapshotParts(tc.size, tc.snapshot); got != tc.want {
+			t.Errorf("snapshotParts(%d, %d) with 2 processors = %d, want %d", tc.size, tc.snapshot, got, tc.want)
+		}
+	}
+	runtime.GOMAXPROCS(16)
+	if got := snapshotParts(1000, 100); got != maxSnapshotParts {
+		t.Errorf("snapshotParts(1000, 100) with 16 processors = %d, want %d", got, maxSnapshotParts)
+	}
+	runtime.GOMAXPROCS(1)
+	if got := snapshotParts(1000, 100); got != 1 {
+		t.Errorf("snapshotParts(1000, 100) with 1 processor = %d, want 1", got)
+	}
+}
