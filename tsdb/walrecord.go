@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/bits"
+	"slices"
 	"unsafe"
 
 	"github.com/klauspost/compress/s2"
@@ -19,9 +20,20 @@ const (
 	// versions stay in a WAL until their segment is snapshotted.
 	walRecordPoints byte = 1
 	walRecordDelete byte = 2
-	// walRecordSchemaPoints is the points layout encodePoints writes: a
-	// record spells each series key and each list of field keys once.
+	// walRecordSchemaPoints is the second points layout, in which a record
+	// spells each series key once and a list of field keys once per series
+	// using it. Only read, as walRecordPoints.
 	walRecordSchemaPoints byte = 3
+	// walRecordSchemaSection is the points layout encodePoints writes: the
+	// points, then the schemas they refer to in a section of their own,
+	// the only part s2 compresses (series keys compress several times;
+	// values hardly, at a third of the s2 time of a TSBS batch), and a new
+	// schema may take the field keys of an earlier one (a batch of new
+	// series with the same fields spells them once).
+	walRecordSchemaSection byte = 4
+	// walSchemaSectionHeader is the size of the header of a
+	// walRecordSchemaSection record: kind, flags and the points' length.
+	walSchemaSectionHeader = 2 + 4
 
 	walFlagS2 byte = 1 << 0
 
@@ -39,8 +51,12 @@ const (
 // so the steady-state write path does not allocate. Not safe for concurrent
 // use; the engine keeps a sync.Pool of them.
 type walEncoder struct {
-	raw  []byte
-	out  []byte
+	raw []byte
+	out []byte
+	// defs holds the schema definitions of the points record being
+	// encoded (its schema section before compression), series keys
+	// included.
+	defs []byte
 	keys []keySpan
 	memo models.SeriesMemo // points of one series share their key
 	// series is, per series the record being encoded defined (in order),
@@ -65,7 +81,7 @@ type walSeries struct {
 	schema int32
 }
 
-// keySpan locates a series key in walEncoder.raw; first is the index in
+// keySpan locates a series key in walEncoder.defs; first is the index in
 // walEncoder.keys of the batch's first point found to have the same key (its
 // own index when none was), so work derived from a key can be reused.
 type keySpan struct{ start, end, first int }
@@ -78,6 +94,9 @@ func (e *walEncoder) trim(maxCap int) {
 	}
 	if cap(e.out) > maxCap {
 		e.out = nil
+	}
+	if cap(e.defs) > maxCap {
+		e.defs = nil
 	}
 	if cap(e.keys) > maxCap/16 {
 		e.keys = nil
@@ -94,19 +113,20 @@ func (e *walEncoder) trim(maxCap int) {
 }
 
 // seriesKey returns the series key of the i-th encoded point.
-func (e *walEncoder) seriesKey(i int) []byte { return e.raw[e.keys[i].start:e.keys[i].end] }
+func (e *walEncoder) seriesKey(i int) []byte { return e.defs[e.keys[i].start:e.keys[i].end] }
 
 // encodePoints encodes the points whose drop[i] is false (drop may be nil)
 // and returns the record, valid until the next call on e. e.keys receives,
-// per encoded point, the span of its series key in e.raw, so the caller can
-// reuse the key instead of building it again.
+// per encoded point, the span of its series key in e.defs, so the caller
+// can reuse the key instead of building it again.
 //
 // A point whose Measurement and Tags slices are those of an earlier point
 // (as the parser gives the points of a series repeated in a batch) refers
 // to that point's series, and to its field keys when they are the same
 // (a schema), instead of spelling them again: a 5,000-line TSBS batch
-// takes 10 % of the bytes it took when every point spelled its keys, which
-// is what s2 then compresses.
+// takes 10 % of the bytes it took when every point spelled its keys. A new
+// schema with the field keys of the schema defined before it refers to
+// those (a batch of new series usually has one list of field keys).
 func (e *walEncoder) encodePoints(points []models.Point, drop []bool) []byte {
 	n, first := 0, -1
 	for i := range points {
@@ -119,26 +139,30 @@ func (e *walEncoder) encodePoints(points []models.Point, drop []bool) []byte {
 	}
 	// Grow the buffers once to what the batch needs rather than by
 	// doubling as it is appended (escapes in series keys may still add a
-	// little). Points of a batch are usually alike, so a buffer with room
-	// for n times the first point is kept without summing every point's
-	// size (3 % of a node's CPU on the TSBS load); appends still grow it
+	// little). Points of a batch are usually alike, so buffers with room
+	// for n times the first point are kept without summing every point's
+	// size (3 % of a node's CPU on the TSBS load); appends still grow them
 	// for a batch larger than that. Sizes assume every point defines its
 	// series and schema, so a batch repeating series fits with room to
 	// spare.
-	size := 2 + binary.MaxVarintLen64
+	size, defSize := 0, 0
 	if n > 0 {
-		size += n * pointRecordSize(&points[first])
+		size, defSize = n*pointEntrySize(&points[first]), n*schemaDefSize(&points[first])
 	}
-	if cap(e.raw) < size {
-		size = 2 + binary.MaxVarintLen64
+	if cap(e.raw) < pointsRecordSize(size, defSize) || cap(e.defs) < defSize {
+		size, defSize = 0, 0
 		for i := range points {
 			if (drop == nil || !drop[i]) && len(points[i].Fields) > 0 {
-				size += pointRecordSize(&points[i])
+				size += pointEntrySize(&points[i])
+				defSize += schemaDefSize(&points[i])
 			}
 		}
 	}
-	if cap(e.raw) < size {
-		e.raw = make([]byte, 0, withHeadroom(size))
+	if need := pointsRecordSize(size, defSize); cap(e.raw) < need {
+		e.raw = make([]byte, 0, withHeadroom(need))
+	}
+	if cap(e.defs) < defSize {
+		e.defs = make([]byte, 0, withHeadroom(defSize))
 	}
 	if cap(e.keys) < n {
 		e.keys = make([]keySpan, 0, withHeadroom(n))
@@ -157,9 +181,10 @@ func (e *walEncoder) encodePoints(points []models.Point, drop []bool) []byte {
 	e.keys = e.keys[:0]
 	e.series, e.schemas = e.series[:0], e.schemas[:0]
 	e.memo.Reset()
-	raw := e.raw[:0]
-	raw = append(raw, walRecordSchemaPoints, 0)
+	// The points' length is set when they are all in.
+	raw := append(e.raw[:0], walRecordSchemaSection, 0, 0, 0, 0, 0)
 	raw = binary.AppendUvarint(raw, uint64(n))
+	defs := e.defs[:0]
 	var prev int64
 	for i := range points {
 		p := &points[i]
@@ -169,22 +194,21 @@ func (e *walEncoder) encodePoints(points []models.Point, drop []bool) []byte {
 		s, seen := e.memo.Recall(p, int32(len(e.series)))
 		switch {
 		case seen && e.sameFieldKeys(e.series[s].schema, p.Fields):
-			raw = binary.AppendUvarint(raw, uint64(e.series[s].schema)+1)
 		case seen:
 			// The series of an earlier point with other field keys.
-			raw = append(raw, 0)
-			raw = binary.AppendUvarint(raw, uint64(e.series[s].schema)+1)
-			raw = e.defineSchema(raw, s, points, i)
+			defs = binary.AppendUvarint(defs, uint64(e.series[s].schema)+1)
+			defs = e.defineSchema(defs, s, p.Fields)
 		default:
 			s = int32(len(e.series))
-			raw = append(raw, 0, 0)
+			defs = append(defs, 0)
 			var span keySpan
-			raw, span = appendSeriesKey(raw, p)
+			defs, span = appendSeriesKey(defs, p)
 			span.first = len(e.keys)
 			e.series = append(e.series, walSeries{span: span})
-			raw = e.defineSchema(raw, s, points, i)
+			defs = e.defineSchema(defs, s, p.Fields)
 		}
 		e.keys = append(e.keys, e.series[s].span)
+		raw = binary.AppendUvarint(raw, uint64(e.series[s].schema)+1)
 		// Wrapping arithmetic: the decoder's prev + delta is p.Time for
 		// any two times.
 		raw = binary.AppendVarint(raw, p.Time-prev)
@@ -204,8 +228,28 @@ func (e *walEncoder) encodePoints(points []models.Point, drop []bool) []byte {
 	}
 	clear(e.fieldKeys) // they alias the points
 	e.fieldKeys = e.fieldKeys[:0]
-	e.raw = raw
-	return e.finish(raw)
+	// A record past 4 GiB is past every WAL's MaxRecordSize: the WAL
+	// refuses it, whatever this says.
+	binary.LittleEndian.PutUint32(raw[2:walSchemaSectionHeader], uint32(len(raw)-walSchemaSectionHeader))
+	e.defs = defs
+	e.raw = appendSchemaSection(raw, defs)
+	return e.raw
+}
+
+// appendSchemaSection appends defs, the schema section of a points record,
+// to raw, the record's header and points, s2-compressed (and flagged so)
+// when it is at least walCompressMin bytes and within walMaxRatio.
+func appendSchemaSection(raw, defs []byte) []byte {
+	if m := s2.MaxEncodedLen(len(defs)); len(defs) >= walCompressMin && m > 0 {
+		raw = slices.Grow(raw, m)
+		// Encoded in place: dst has room for any encoding.
+		enc := s2.Encode(raw[len(raw):len(raw)+m], defs)
+		if len(defs) <= walMaxRatio*len(enc)+walRatioSlack {
+			raw[1] = walFlagS2
+			return raw[:len(raw)+len(enc)]
+		}
+	}
+	return append(raw, defs...)
 }
 
 // appendSeriesKey appends p's series key with its uvarint length and
@@ -230,21 +274,28 @@ func appendSeriesKey(raw []byte, p *models.Point) ([]byte, keySpan) {
 	return raw, keySpan{start: start + ln, end: start + ln + keyLen}
 }
 
-// defineSchema appends the field keys of points[i], the next schema, and
-// makes it series s's latest.
-func (e *walEncoder) defineSchema(raw []byte, s int32, points []models.Point, i int) []byte {
-	e.series[s].schema = int32(len(e.schemas))
+// defineSchema appends the field keys of the next schema, fields, to
+// defs, and makes it series s's latest. When they are the keys of the
+// schema defined last (the points of a batch usually have the same
+// fields, whatever their series) it refers to that schema instead.
+func (e *walEncoder) defineSchema(defs []byte, s int32, fields []models.Field) []byte {
+	last := int32(len(e.schemas)) - 1
+	e.series[s].schema = last + 1
+	if last >= 0 && e.sameFieldKeys(last, fields) {
+		e.schemas = append(e.schemas, e.schemas[last])
+		return binary.AppendUvarint(defs, uint64(last)+1)
+	}
 	start := len(e.fieldKeys)
-	fields := points[i].Fields
-	raw = binary.AppendUvarint(raw, uint64(len(fields)))
+	defs = append(defs, 0)
+	defs = binary.AppendUvarint(defs, uint64(len(fields)))
 	for j := range fields {
 		k := fields[j].Key
-		raw = binary.AppendUvarint(raw, uint64(len(k)))
-		raw = append(raw, k...)
+		defs = binary.AppendUvarint(defs, uint64(len(k)))
+		defs = append(defs, k...)
 		e.fieldKeys = append(e.fieldKeys, k)
 	}
 	e.schemas = append(e.schemas, walSchemaKeys{int32(start), int32(len(e.fieldKeys))})
-	return raw
+	return defs
 }
 
 // sameFieldKeys reports whether fields have schema's keys in the same
@@ -270,18 +321,34 @@ func (e *walEncoder) sameFieldKeys(schema int32, fields []models.Field) bool {
 // than the last, does not reallocate it again.
 func withHeadroom(n int) int { return n + n/8 }
 
-// pointRecordSize bounds the size of p's entry in a points record when its
-// series key needs no escapes (escapes only add to it): the size when p
-// defines its series and schema, with the longest time delta.
-func pointRecordSize(p *models.Point) int {
+// pointsRecordSize bounds the size of a points record whose points take
+// size bytes and whose schema section takes defSize before compression.
+func pointsRecordSize(size, defSize int) int {
+	return walSchemaSectionHeader + binary.MaxVarintLen64 + size + max(defSize, s2.MaxEncodedLen(defSize))
+}
+
+// pointEntrySize bounds the size of p's entry in the points of a points
+// record: with the longest time delta and a schema number of up to 4
+// bytes (2^28 schemas; a larger batch only grows the buffer).
+func pointEntrySize(p *models.Point) int {
+	n := 4 + binary.MaxVarintLen64
+	for i := range p.Fields {
+		n += encodedValueLen(p.Fields[i].Value)
+	}
+	return n
+}
+
+// schemaDefSize bounds the size of the schema p defines in a points
+// record when its series key needs no escapes (escapes only add to it):
+// the size when p defines its series and field keys.
+func schemaDefSize(p *models.Point) int {
 	key := len(p.Measurement)
 	for i := range p.Tags {
 		key += 2 + len(p.Tags[i].Key) + len(p.Tags[i].Value) // ",k=v"
 	}
-	n := 2 + uvarintLen(uint64(key)) + key + binary.MaxVarintLen64 + uvarintLen(uint64(len(p.Fields)))
+	n := 2 + uvarintLen(uint64(key)) + key + uvarintLen(uint64(len(p.Fields)))
 	for i := range p.Fields {
-		f := &p.Fields[i]
-		n += uvarintLen(uint64(len(f.Key))) + len(f.Key) + encodedValueLen(f.Value)
+		n += uvarintLen(uint64(len(p.Fields[i].Key))) + len(p.Fields[i].Key)
 	}
 	return n
 }
@@ -375,19 +442,14 @@ func (d *walDecoder) decode(rec []byte, vis walVisitor) error {
 	if flags&^walFlagS2 != 0 {
 		return fmt.Errorf("wal record flags %#x: %w", flags, ErrCorruptRecord)
 	}
+	if kind == walRecordSchemaSection {
+		return d.decodeSchemaSection(body, flags&walFlagS2 != 0, vis)
+	}
 	if flags&walFlagS2 != 0 {
-		n, err := s2.DecodedLen(body)
-		if err != nil || n > walMaxRatio*len(body)+walRatioSlack {
-			return fmt.Errorf("wal record s2 header: %w", ErrCorruptRecord)
+		var err error
+		if body, err = d.uncompress(body); err != nil {
+			return err
 		}
-		if cap(d.buf) < n {
-			d.buf = make([]byte, n)
-		}
-		out, err := s2.Decode(d.buf[:n], body)
-		if err != nil {
-			return fmt.Errorf("wal record s2 payload: %w: %w", ErrCorruptRecord, err)
-		}
-		body = out
 	}
 	r := newByteReader(body)
 	switch kind {
@@ -414,6 +476,119 @@ func (d *walDecoder) decode(rec []byte, vis walVisitor) error {
 		return nil
 	default:
 		return fmt.Errorf("wal record kind %d: %w", kind, ErrCorruptRecord)
+	}
+}
+
+// uncompress returns the s2 block b decoded into d.buf.
+func (d *walDecoder) uncompress(b []byte) ([]byte, error) {
+	n, err := s2.DecodedLen(b)
+	if err != nil || n > walMaxRatio*len(b)+walRatioSlack {
+		return nil, fmt.Errorf("wal record s2 header: %w", ErrCorruptRecord)
+	}
+	if cap(d.buf) < n {
+		d.buf = make([]byte, n)
+	}
+	out, err := s2.Decode(d.buf[:n], b)
+	if err != nil {
+		return nil, fmt.Errorf("wal record s2 payload: %w: %w", ErrCorruptRecord, err)
+	}
+	return out, nil
+}
+
+// decodeSchemaSection decodes the body of a walRecordSchemaSection record,
+// whose schema section is s2-compressed when compressed is true.
+func (d *walDecoder) decodeSchemaSection(body []byte, compressed bool, vis walVisitor) error {
+	r := newByteReader(body)
+	points := r.Fixed(4)
+	if r.Err() != nil {
+		return fmt.Errorf("wal points record: %w", r.Err())
+	}
+	n := binary.LittleEndian.Uint32(points)
+	if uint64(n) > uint64(len(r.Rest())) {
+		return fmt.Errorf("wal points record: points of %d bytes in %d: %w", n, len(r.Rest()), ErrCorruptRecord)
+	}
+	points, defs := r.Rest()[:n], r.Rest()[n:]
+	if compressed {
+		var err error
+		if defs, err = d.uncompress(defs); err != nil {
+			return err
+		}
+	}
+	d.schemas = d.schemas[:0]
+	defer func() { clear(d.schemas) }() // they alias the record
+	sr := newByteReader(defs)
+	for len(sr.Rest()) > 0 && sr.Err() == nil {
+		d.readSchemaDef(&sr)
+	}
+	if sr.Err() != nil {
+		return fmt.Errorf("wal points record schemas: %w", sr.Err())
+	}
+	pr := newByteReader(points)
+	// A point is at least a schema number and a time delta.
+	count := pr.Count(2)
+	var ts int64
+	for i := 0; i < count && pr.Err() == nil; i++ {
+		ref := pr.Uvarint()
+		if ref == 0 || ref > uint64(len(d.schemas)) {
+			pr.Fail("schema number")
+			break
+		}
+		sc := d.schemas[ref-1]
+		ts += pr.Varint()
+		keys := newByteReader(sc.fields)
+		for j := 0; j < sc.nfields && pr.Err() == nil; j++ {
+			field := keys.key()
+			v := pr.value()
+			if pr.Err() != nil {
+				break
+			}
+			if vis.value != nil {
+				if err := vis.value(sc.key, field, ts, v); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if pr.Err() != nil {
+		return fmt.Errorf("wal points record: %w", pr.Err())
+	}
+	if len(pr.Rest()) != 0 {
+		return fmt.Errorf("wal points record: %d trailing bytes: %w", len(pr.Rest()), ErrCorruptRecord)
+	}
+	return nil
+}
+
+// readSchemaDef reads the next schema of a walRecordSchemaSection record's
+// schema section and adds it to d.schemas.
+func (d *walDecoder) readSchemaDef(r *byteReader) {
+	var sc walSchema
+	switch series := r.Uvarint(); {
+	case series == 0:
+		sc.key = r.key()
+	case series > uint64(len(d.schemas)):
+		r.Fail("series number")
+		return
+	default:
+		sc.key = d.schemas[series-1].key
+	}
+	switch fields := r.Uvarint(); {
+	case fields > uint64(len(d.schemas)):
+		r.Fail("field keys number")
+		return
+	case fields > 0:
+		sc.fields, sc.nfields = d.schemas[fields-1].fields, d.schemas[fields-1].nfields
+	default:
+		sc.nfields = r.Count(1)
+		before := r.Rest()
+		for range sc.nfields {
+			if r.key(); r.Err() != nil {
+				return
+			}
+		}
+		sc.fields = before[:len(before)-len(r.Rest())]
+	}
+	if r.Err() == nil {
+		d.schemas = append(d.schemas, sc)
 	}
 }
 

@@ -67,6 +67,35 @@ func testPoints(n int, tagLen int) []models.Point {
 	return pts
 }
 
+// schemaTestPoints returns n points that alternate between two series
+// (sharing their slices, as parsed points do) and, every two points,
+// between three lists of field keys: user and system, the same in the
+// other order, and idle; point i has the values user = i, system = i/2,
+// idle = "x<i>" at time i seconds.
+func schemaTestPoints(n int) []models.Point {
+	series := []models.Point{
+		{Measurement: []byte("cpu"), Tags: models.Tags{{Key: []byte("host"), Value: []byte("a")}}},
+		{Measurement: []byte("mem")},
+	}
+	var pts []models.Point
+	for i := range n {
+		p := series[i%2]
+		user := models.Field{Key: []byte("user"), Value: models.IntegerValue(int64(i))}
+		system := models.Field{Key: []byte("system"), Value: models.FloatValue(float64(i) / 2)}
+		switch (i / 2) % 3 {
+		case 0:
+			p.Fields = []models.Field{user, system}
+		case 1:
+			p.Fields = []models.Field{system, user}
+		default:
+			p.Fields = []models.Field{{Key: []byte("idle"), Value: models.StringValue([]byte(fmt.Sprintf("x%d", i)))}}
+		}
+		p.Time = int64(i) * 1e9
+		pts = append(pts, p)
+	}
+	return pts
+}
+
 func TestWALRecordPointsRoundTrip(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
@@ -156,7 +185,7 @@ func FuzzWALRecordDecode(f *testing.F) {
 	f.Add(bytes.Clone(e.encodePoints(testPoints(2, 0), nil)))
 	f.Add(bytes.Clone(e.encodePoints(testPoints(50, 20), nil)))
 	f.Add(bytes.Clone(e.encodeDelete([]Tombstone{{SeriesKey: []byte("a"), Min: 1, Max: 2}})))
-	for _, name := range []string{"wal-points-kind1.rec", "wal-points-kind1-s2.rec"} {
+	for _, name := range []string{"wal-points-kind1.rec", "wal-points-kind1-s2.rec", "wal-points-kind3.rec", "wal-points-kind3-s2.rec"} {
 		rec, err := os.ReadFile(filepath.Join("testdata", name))
 		if err != nil {
 			f.Fatal(err)
@@ -175,8 +204,9 @@ func FuzzWALRecordDecode(f *testing.F) {
 }
 
 // TestWALEncodePresized checks that a fresh encoder sizes its buffers from
-// the batch: pointRecordSize is exact for a series key without escapes, and
-// the encode allocates each buffer once instead of regrowing it.
+// the batch: schemaDefSize is exact for a series key without escapes and
+// pointEntrySize for a one-byte schema number and the longest time delta,
+// and the encode allocates each buffer once instead of regrowing it.
 func TestWALEncodePresized(t *testing.T) {
 	var pts []models.Point
 	for i, v := range []int64{0, -1, 63, -64, 64, -65, 1 << 40, -1 << 62, 1<<63 - 1, -1 << 63} {
@@ -196,12 +226,15 @@ func TestWALEncodePresized(t *testing.T) {
 	for i := range pts {
 		var e walEncoder
 		e.encodePoints(pts[i:i+1], nil)
-		want := len(e.raw) - 2 - 1 // kind, flags, count 1
-		// The bound assumes the longest time delta; the first point's
-		// delta is its time.
-		got := pointRecordSize(&pts[i]) - binary.MaxVarintLen64 + len(binary.AppendVarint(nil, pts[i].Time))
+		if got, want := schemaDefSize(&pts[i]), len(e.defs); got != want {
+			t.Fatalf("point %d: schemaDefSize %d, schema is %d bytes", i, got, want)
+		}
+		want := int(binary.LittleEndian.Uint32(e.raw[2:])) - 1 // count 1
+		// The bound assumes a 4-byte schema number and the longest time
+		// delta; the first point's delta is its time.
+		got := pointEntrySize(&pts[i]) - 3 - binary.MaxVarintLen64 + len(binary.AppendVarint(nil, pts[i].Time))
 		if got != want {
-			t.Fatalf("point %d: pointRecordSize %d, entry is %d bytes", i, got, want)
+			t.Fatalf("point %d: pointEntrySize %d, entry is %d bytes", i, got, want)
 		}
 	}
 	big := make([]models.Point, 0, 2000)
@@ -216,7 +249,7 @@ func TestWALEncodePresized(t *testing.T) {
 			var e walEncoder
 			e.encodePoints(batch, nil)
 		}); n > 6 {
-			t.Fatalf("%d points: a fresh encoder made %v allocations, want at most 6 (raw, keys, series, schemas, field keys, out)", len(batch), n)
+			t.Fatalf("%d points: a fresh encoder made %v allocations, want at most 6 (raw, defs, keys, series, schemas, field keys)", len(batch), n)
 		}
 	}
 }
@@ -224,16 +257,16 @@ func TestWALEncodePresized(t *testing.T) {
 func TestWALEncoderTrim(t *testing.T) {
 	var e walEncoder
 	e.encodePoints(testPoints(2000, 20), nil)
-	if cap(e.raw) == 0 || cap(e.out) == 0 || cap(e.keys) == 0 {
+	if cap(e.raw) == 0 || cap(e.defs) == 0 || cap(e.keys) == 0 {
 		t.Fatal("encode left no buffers")
 	}
 	e.trim(1 << 30)
-	if cap(e.raw) == 0 || cap(e.out) == 0 || cap(e.keys) == 0 {
+	if cap(e.raw) == 0 || cap(e.defs) == 0 || cap(e.keys) == 0 {
 		t.Fatal("trim under the limit dropped buffers")
 	}
 	e.trim(1024)
-	if e.raw != nil || e.out != nil || e.keys != nil {
-		t.Fatalf("trim to 1 KiB kept raw %d, out %d, keys %d", cap(e.raw), cap(e.out), cap(e.keys))
+	if e.raw != nil || e.defs != nil || e.keys != nil {
+		t.Fatalf("trim to 1 KiB kept raw %d, defs %d, keys %d", cap(e.raw), cap(e.defs), cap(e.keys))
 	}
 	rec := e.encodePoints(testPoints(3, 0), nil)
 	if vals, _, err := decodeAll(t, rec); err != nil || len(vals) != 15 {
@@ -296,7 +329,7 @@ func TestWALEncodeSharedSeries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	copiesSize := len(b.raw)
+	copiesSize := len(b.defs)
 	got, _, err := decodeAll(t, a.encodePoints(shared, drop))
 	if err != nil {
 		t.Fatal(err)
@@ -306,8 +339,8 @@ func TestWALEncodeSharedSeries(t *testing.T) {
 	}) {
 		t.Fatalf("record of shared points decodes differently from the record of their copies")
 	}
-	if len(a.raw) > copiesSize/3 {
-		t.Fatalf("record of shared points takes %d bytes, of copies %d: want under a third", len(a.raw), copiesSize)
+	if len(a.defs) > copiesSize/3 {
+		t.Fatalf("schemas of shared points take %d bytes, of copies %d: want under a third", len(a.defs), copiesSize)
 	}
 	kept := slices.Delete(slices.Clone(copies), 45, 46)
 	hits := 0
@@ -361,8 +394,9 @@ func TestWALEncodeUsesPointKey(t *testing.T) {
 // TestWALRecordSchemas checks the round trip of points that share a series
 // with other field keys, change their keys' order, go back to earlier keys
 // and jump between the extreme times (whose difference overflows int64),
-// and that each series key and each list of field keys is spelled once per
-// schema.
+// and that each series key is spelled once and each list of field keys
+// once per change: the other series' schema with the same keys refers to
+// them.
 func TestWALRecordSchemas(t *testing.T) {
 	series := []models.Point{
 		{Measurement: []byte("cpu"), Tags: models.Tags{{Key: []byte("host"), Value: []byte("a")}}},
@@ -384,8 +418,8 @@ func TestWALRecordSchemas(t *testing.T) {
 	}
 	var e walEncoder
 	rec := bytes.Clone(e.encodePoints(pts, nil))
-	if rec[0] != walRecordSchemaPoints {
-		t.Fatalf("record kind %d, want %d", rec[0], walRecordSchemaPoints)
+	if rec[0] != walRecordSchemaSection {
+		t.Fatalf("record kind %d, want %d", rec[0], walRecordSchemaSection)
 	}
 	vals, _, err := decodeAll(t, rec)
 	if err != nil {
@@ -403,13 +437,14 @@ func TestWALRecordSchemas(t *testing.T) {
 		t.Fatalf("decoded %+v\nwant %+v", vals, want)
 	}
 	// Each series spells its key once; every change of field keys (each
-	// series goes through the three lists 10 times) defines a schema.
-	body := e.raw[2:]
+	// series goes through the three lists 10 times) defines a schema, and
+	// mem's takes the keys of the schema cpu defined just before.
+	body := e.defs
 	if n := bytes.Count(body, []byte("cpu,host=a")); n != 1 {
 		t.Fatalf("series key spelled %d times, want once", n)
 	}
-	if n := bytes.Count(body, []byte("idle")); n != 20 {
-		t.Fatalf("field key idle spelled %d times, want 20 (one per schema)", n)
+	if n := bytes.Count(body, []byte("idle")); n != 10 {
+		t.Fatalf("field key idle spelled %d times, want 10 (once per pair of schemas)", n)
 	}
 }
 
@@ -465,25 +500,30 @@ func TestWALRecordRandomBatches(t *testing.T) {
 	}
 }
 
-// TestWALRecordReadsKind1 checks that records of the first points layout,
-// written by the encoder before schemas (testdata, made from
-// testPoints(50, 20) without point 3, s2-compressed, and testPoints(2, 0)),
-// still decode: a WAL written before an upgrade is replayed after it.
-func TestWALRecordReadsKind1(t *testing.T) {
+// TestWALRecordReadsOlderKinds checks that records of the earlier points
+// layouts still decode, so a WAL written before an upgrade is replayed
+// after it: kind 1, written by the encoder before schemas, and kind 3,
+// written before schemas shared field keys (testdata, made from
+// testPoints(50, 20) without point 3, s2-compressed, testPoints(2, 0) and
+// schemaTestPoints(12)).
+func TestWALRecordReadsOlderKinds(t *testing.T) {
 	for _, tc := range []struct {
 		file string
+		kind byte
 		pts  []models.Point
 		drop int
 	}{
-		{"wal-points-kind1-s2.rec", testPoints(50, 20), 3},
-		{"wal-points-kind1.rec", testPoints(2, 0), -1},
+		{"wal-points-kind1-s2.rec", walRecordPoints, testPoints(50, 20), 3},
+		{"wal-points-kind1.rec", walRecordPoints, testPoints(2, 0), -1},
+		{"wal-points-kind3-s2.rec", walRecordSchemaPoints, testPoints(50, 20), 3},
+		{"wal-points-kind3.rec", walRecordSchemaPoints, schemaTestPoints(12), -1},
 	} {
 		rec, err := os.ReadFile(filepath.Join("testdata", tc.file))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if rec[0] != walRecordPoints {
-			t.Fatalf("%s: kind %d, want %d", tc.file, rec[0], walRecordPoints)
+		if rec[0] != tc.kind {
+			t.Fatalf("%s: kind %d, want %d", tc.file, rec[0], tc.kind)
 		}
 		vals, _, err := decodeAll(t, rec)
 		if err != nil {
@@ -617,4 +657,59 @@ func BenchmarkWALDecode(b *testing.B) {
 	}
 	b.ReportMetric(float64((threadCPU()-cpu0).Nanoseconds())/float64(i), "cpu-ns/op")
 	b.ReportMetric(float64(values)/float64(i), "values/op")
+}
+
+// TestWALEncodeNewSeriesShareFieldKeys checks that a batch of new series
+// with the same field keys (as copies, not shared slices) spells the keys
+// once, again after a point with other keys, and decodes to its points;
+// and that a schema taking the field keys of a schema not yet defined is
+// corruption.
+func TestWALEncodeNewSeriesShareFieldKeys(t *testing.T) {
+	var pts []models.Point
+	for i := range 100 {
+		p := models.Point{
+			Measurement: []byte("cpu"),
+			Tags:        models.Tags{{Key: []byte("host"), Value: []byte(fmt.Sprintf("h%d", i))}},
+			Fields: []models.Field{
+				{Key: []byte("usage_user"), Value: models.IntegerValue(int64(i))},
+				{Key: []byte("usage_system"), Value: models.FloatValue(float64(i))},
+			},
+			Time: int64(i),
+		}
+		if i == 50 {
+			p.Fields = p.Fields[1:]
+		}
+		pts = append(pts, p)
+	}
+	var e walEncoder
+	vals, _, err := decodeAll(t, e.encodePoints(pts, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []decodedValue
+	for _, p := range pts {
+		for _, f := range p.Fields {
+			want = append(want, decodedValue{string(p.AppendSeriesKey(nil)), string(f.Key), p.Time, f.Value})
+		}
+	}
+	if !slices.EqualFunc(vals, want, func(g, w decodedValue) bool {
+		return g.key == w.key && g.field == w.field && g.ts == w.ts && g.v.Equal(w.v)
+	}) {
+		t.Fatalf("decoded %d values, want %d", len(vals), len(want))
+	}
+	if n := bytes.Count(e.defs, []byte("usage_user")); n != 2 {
+		t.Fatalf("field key usage_user spelled %d times, want 2 (before and after point 50)", n)
+	}
+	// One point, of schema 1 at time delta 0 with f = true; schema 1 is
+	// series key "m" and its own field keys, one: "f". Then the same with
+	// schema 1 taking the field keys of schema 1, not yet defined.
+	points := []byte{1, 1, 0, byte(models.FieldTypeBoolean), 1}
+	good := slices.Concat([]byte{walRecordSchemaSection, 0, byte(len(points)), 0, 0, 0}, points, []byte{0, 1, 'm', 0, 1, 1, 'f'})
+	if vals, _, err := decodeAll(t, good); err != nil || len(vals) != 1 || vals[0].key != "m" || vals[0].field != "f" {
+		t.Fatalf("hand-made record: %+v, %v; want m f=true", vals, err)
+	}
+	bad := slices.Concat(good[:len(good)-4], []byte{1})
+	if _, _, err := decodeAll(t, bad); !errors.Is(err, ErrCorruptRecord) {
+		t.Fatalf("field keys of an undefined schema: got %v, want ErrCorruptRecord", err)
+	}
 }

@@ -12,9 +12,9 @@ import (
 )
 
 // TestReplayMixesWALRecordKinds checks an upgrade: a shard whose WAL holds
-// points records of the first layout (kind 1, from testdata, written by
-// the encoder before kind 3) followed by records the current encoder
-// writes replays both on open.
+// a record the current encoder writes followed by points records of the
+// earlier layouts (from testdata: kind 1, written by the encoder before
+// kind 3, and kind 3, written before kind 4) replays them all on open.
 func TestReplayMixesWALRecordKinds(t *testing.T) {
 	dir := t.TempDir()
 	cfg := testConfig(dir)
@@ -26,7 +26,7 @@ func TestReplayMixesWALRecordKinds(t *testing.T) {
 	// upgrade would have left them.
 	w, err := wal.Open(filepath.Join(dir, "1", "wal"), cfg.WAL, slog.New(slog.DiscardHandler), nil)
 	must(t, err, "open wal")
-	for _, name := range []string{"wal-points-kind1.rec", "wal-points-kind1-s2.rec"} {
+	for _, name := range []string{"wal-points-kind1.rec", "wal-points-kind1-s2.rec", "wal-points-kind3.rec"} {
 		rec, err := os.ReadFile(filepath.Join("testdata", name))
 		must(t, err, "read "+name)
 		_, err = w.Write(rec)
@@ -36,7 +36,7 @@ func TestReplayMixesWALRecordKinds(t *testing.T) {
 
 	sh = openStore(t, cfg).Shard(1)
 	if got := readAll(t, sh, seriesKey("new"), "v", true); len(got) != 1 || got[0].ts != 7 || got[0].v.Integer() != 70 {
-		t.Fatalf("kind-3 value after reopen: got %v, want [7=70]", got)
+		t.Fatalf("kind-4 value after reopen: got %v, want [7=70]", got)
 	}
 	// The kind-1 records hold points i of series cpu\,x,host=h\ <i%7>
 	// (padded with 20 z's in the second file) with integer field i =
@@ -50,5 +50,15 @@ func TestReplayMixesWALRecordKinds(t *testing.T) {
 	}
 	if got := readAll(t, sh, key("h 3zzzzzzzzzzzzzzzzzzzz"), "i", true); len(got) != 6 {
 		t.Fatalf("kind-1 s2 values of h 3 after reopen: got %d (%v), want 6 (points 10, 17, ... 45; 3 was dropped)", len(got), got)
+	}
+	// The kind-3 record holds schemaTestPoints(12): series cpu,host=a
+	// and mem take turns; point i has user = i, or idle = "x<i>" when
+	// (i/2)%3 is 2, at time i seconds.
+	if got := readAll(t, sh, []byte("mem"), "user", true); len(got) != 4 || got[3].ts != 9e9 || got[3].v.Integer() != 9 {
+		t.Fatalf("kind-3 user values of mem after reopen: got %v, want 1, 3, 7, 9 at those seconds", got)
+	}
+	cpu := models.AppendSeriesKey(nil, []byte("cpu"), models.Tags{{Key: []byte("host"), Value: []byte("a")}})
+	if got := readAll(t, sh, cpu, "idle", true); len(got) != 2 || got[1].ts != 10e9 || string(got[1].v.S) != "x10" {
+		t.Fatalf("kind-3 idle values of cpu,host=a after reopen: got %v, want x4, x10", got)
 	}
 }

@@ -104,7 +104,12 @@ func (p *Point) CheckLimits() error {
 // CheckKeys reports a series key or a field key of p longer than
 // MaxKeyLength (ErrKeyTooLong), or returns nil.
 func (p *Point) CheckKeys() error {
-	if err := checkSeriesKey(p.Measurement, p.Tags); err != nil {
+	if p.Key != nil {
+		// The key the engine stores: its length, without reading the tags.
+		if len(p.Key) > MaxKeyLength {
+			return fmt.Errorf("%w: series key of %d bytes > %d", ErrKeyTooLong, len(p.Key), MaxKeyLength)
+		}
+	} else if err := checkSeriesKey(p.Measurement, p.Tags); err != nil {
 		return err
 	}
 	for i := range p.Fields {

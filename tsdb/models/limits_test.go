@@ -50,6 +50,10 @@ func TestCheckLimits(t *testing.T) {
 		{"tags past limit", func(p *models.Point) { p.Tags = models.Tags{{Key: []byte("t"), Value: long[3:]}} }, models.ErrKeyTooLong},
 		{"field key at limit", func(p *models.Point) { p.Fields[0].Key = long }, nil},
 		{"field key past limit", func(p *models.Point) { p.Fields[0].Key = append(long, 'x') }, models.ErrKeyTooLong},
+		// With Key set (its measurement is short here), its length is
+		// the series key's.
+		{"key at limit", func(p *models.Point) { p.Key = long }, nil},
+		{"key past limit", func(p *models.Point) { p.Key = append(long, 'x') }, models.ErrKeyTooLong},
 	}
 	for _, tc := range tests {
 		p := ok()
