@@ -732,25 +732,28 @@ func (p *Parser) sameTagKeys(ks []byte) bool {
 // the measurement and the tags pointing at their bytes in the key: one
 // copy serves as the point's Key and its tokens.
 func (p *Parser) saveSimpleSeries(ks []byte, nameLen int) (name []byte, tags Tags, key []byte) {
+	// Both arrays are grown once, so the key's tags can point into it as
+	// it is copied: the key is as long as ks.
 	start := len(p.arena)
-	arena := append(p.arena, ks[:nameLen]...)
-	for _, j := range p.simpleOrder {
+	arena := slices.Grow(p.arena, len(ks))
+	t0, n := len(p.tags), len(p.simpleOrder)
+	if cap(p.tags)-t0 < n {
+		// Doubled, as appendTag does.
+		p.tags = slices.Grow(p.tags, max(len(p.tags), 64, n))
+	}
+	tags = p.tags[t0 : t0+n : t0+n]
+	p.tags = p.tags[:t0+n]
+	arena = append(arena, ks[:nameLen]...)
+	for i, j := range p.simpleOrder {
 		t := p.simpleTags[j]
+		k0 := len(arena) + 1
 		arena = append(append(arena, ','), ks[t.key:t.end]...)
+		eq := k0 + t.eq - t.key
+		tags[i] = Tag{Key: arena[k0:eq:eq], Value: arena[eq+1 : len(arena) : len(arena)]}
 	}
 	p.arena = arena
 	key = arena[start:len(arena):len(arena)]
-	t0 := len(p.tags)
-	off := nameLen
-	for _, j := range p.simpleOrder {
-		t := p.simpleTags[j]
-		k0 := off + 1
-		eq := k0 + t.eq - t.key
-		end := k0 + t.end - t.key
-		p.appendTag(Tag{Key: key[k0:eq:eq], Value: key[eq+1 : end : end]})
-		off = end
-	}
-	return key[:nameLen:nameLen], p.tags[t0:len(p.tags):len(p.tags)], key
+	return key[:nameLen:nameLen], tags, key
 }
 
 // simpleValue parses a non-string field value token as the decoder and
