@@ -140,6 +140,12 @@ type cachePart struct {
 	runCur   uint32 // the index in chunks of the last shared chunk
 	runUsed  uint32
 	spare    int64
+	// written is the series last written by write and writtenField the
+	// index of its field written last: a replayed WAL record lists a
+	// point's fields together, so the next value is most often of the same
+	// series and the next field (no table lookup, no search of the fields).
+	written      *cacheSeries
+	writtenField int
 	// last are the name indexes of the fields of the series last created
 	// in the partition, in its order: a new series listing the same fields
 	// takes them (see writePoint).
@@ -611,7 +617,7 @@ func (c *cache) release() {
 			runSlabs.Put(slab)
 		}
 		pt.fieldSlabs, pt.arenas, pt.fieldSlab, pt.keys, pt.slabs, pt.table = nil, nil, nil, nil, nil, nil
-		pt.runSlabs, pt.chunks = nil, nil
+		pt.runSlabs, pt.chunks, pt.written = nil, nil, nil
 		pt.mu.Unlock()
 	}
 }
@@ -833,16 +839,21 @@ func (c *cache) write(series, field []byte, ts int64, v models.Value) int64 {
 	h := seriesHash(series)
 	pt := c.part(h)
 	pt.mu.Lock()
-	cs, slot := pt.find(h, series)
-	if cs == nil {
-		cs = pt.insert(h, slot, series, 0)
+	cs := pt.written
+	if cs == nil || cs.key != string(series) {
+		var slot int
+		if cs, slot = pt.find(h, series); cs == nil {
+			cs = pt.insert(h, slot, series, 0)
+		}
+		pt.written, pt.writtenField = cs, -1
 	}
 	var add int64
 	if len(cs.fields) == 0 {
 		add += cacheSeriesOverhead + int64(len(series))
 		pt.fixed += cacheSeriesOverhead + int64(len(series))
 	}
-	e, _, created := cs.field(pt, field, 0, true)
+	e, i, created := cs.field(pt, field, pt.writtenField+1, true)
+	pt.writtenField = i
 	if created {
 		add += cacheFieldOverhead + int64(len(field))
 		pt.fixed += cacheFieldOverhead + int64(len(field))

@@ -977,3 +977,30 @@ func TestCacheHeldByReader(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkCacheReplay is the cache's share of a restart: the values of
+// 10,000 TSBS-like series of ten fields, ten points each, written one at a
+// time in WAL order (a point's fields together), as the WAL replay does.
+func BenchmarkCacheReplay(b *testing.B) {
+	const series, points = 10_000, 10
+	keys := make([][]byte, series)
+	for i := range keys {
+		keys[i] = []byte(fmt.Sprintf("cpu,arch=x64,datacenter=eu-central-1a,hostname=host_%d,os=Ubuntu16.10,rack=6,region=eu-central-1,service=19,service_environment=test,service_version=1,team=NYC", i))
+	}
+	fields := make([][]byte, 10)
+	for i := range fields {
+		fields[i] = []byte(fmt.Sprint("usage_", i))
+	}
+	cpu0 := processCPU(b)
+	for b.Loop() {
+		c := newCache()
+		for ts := range points {
+			for _, k := range keys {
+				for j, f := range fields {
+					c.write(k, f, int64(ts), models.FloatValue(float64(j)))
+				}
+			}
+		}
+	}
+	b.ReportMetric(float64(processCPU(b)-cpu0)/float64(b.N)/(series*points*10), "cpu-ns/value")
+}
