@@ -11,12 +11,16 @@ import (
 // TestSortKeyOrder checks sortKeyOrder against sort.Strings on random keys
 // built from few pieces, so they share long prefixes, are prefixes of one
 // another, end inside and at the edge of a chunk, and hold zero bytes
-// (which pad a short chunk); every third round they all share a prefix.
+// (which pad a short chunk); every third round they all share a prefix,
+// every tenth holds enough keys to sort by radix.
 func TestSortKeyOrder(t *testing.T) {
 	pieces := []string{"", "a", "b", "\x00", "\xff", "cpu,arch=x64,", "hostname=host_", "12345678", "1234567", "123456789"}
 	rng := rand.New(rand.NewPCG(1, 2))
 	for round := range 300 {
 		n := rng.IntN(200)
+		if round%10 == 0 { // past radixMin: the counting sort
+			n = radixMin + rng.IntN(2000)
+		}
 		seen := map[string]bool{}
 		var keys []string
 		for range n {
