@@ -64,20 +64,28 @@ func TestSnapshotParts(t *testing.T) {
 		}
 	}
 	// The second part cannot be created: the whole snapshot fails.
+	sh.mu.RLock()
 	seq := sh.nextSeq
+	sh.mu.RUnlock()
 	blocked := filepath.Join(sh.dir, dataFileName(seq+1, seq+1, 1)+".tmp")
 	if err := os.Mkdir(blocked, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	write(sh, 0) // past twice the snapshot size in one batch
-	if size := sh.cache.size.Load(); size < 2*cfg.CacheSnapshotSize {
+	sh.mu.RLock()
+	size := sh.cacheBytes() // the background snapshot may have swapped it out
+	sh.mu.RUnlock()
+	if size < 2*cfg.CacheSnapshotSize {
 		t.Fatalf("cache holds %d bytes; the test needs at least %d", size, 2*cfg.CacheSnapshotSize)
 	}
 	if err := sh.Snapshot(); err == nil {
 		t.Fatal("snapshot with a part that cannot be created succeeded")
 	}
-	if tsm, _ := filepath.Glob(filepath.Join(sh.dir, "*.tsm")); len(tsm) != 0 {
-		t.Fatalf("a failed snapshot left %v", tsm)
+	sh.snapMu.Lock() // the background goroutine's attempt may be under way
+	left, _ := filepath.Glob(filepath.Join(sh.dir, "*.tsm"))
+	sh.snapMu.Unlock()
+	if len(left) != 0 {
+		t.Fatalf("a failed snapshot left %v", left)
 	}
 	wantValues(sh, n)
 	if err := os.Remove(blocked); err != nil {
@@ -87,10 +95,10 @@ func TestSnapshotParts(t *testing.T) {
 		t.Fatalf("retried snapshot: %v", err)
 	}
 	sh.mu.RLock()
-	files := slices.Clone(sh.files)
+	files, next := slices.Clone(sh.files), sh.nextSeq
 	sh.mu.RUnlock()
-	if len(files) != 2 || files[0].seq != seq || files[1].seq != seq+1 || sh.nextSeq != seq+2 {
-		t.Fatalf("snapshot wrote %d files, next sequence %d; want sequences %d and %d, next %d", len(files), sh.nextSeq, seq, seq+1, seq+2)
+	if len(files) != 2 || files[0].seq != seq || files[1].seq != seq+1 || next != seq+2 {
+		t.Fatalf("snapshot wrote %d files, next sequence %d; want sequences %d and %d, next %d", len(files), next, seq, seq+1, seq+2)
 	}
 	if sh.lastBehind.Load() == 0 {
 		t.Fatal("a snapshot split into parts did not mark ingest as outrunning the snapshots (sparse runs would merge during the burst)")
@@ -119,8 +127,11 @@ func TestSnapshotParts(t *testing.T) {
 	}
 	sh = st.Shard(1)
 	wantValues(sh, n)
-	if sh.nextSeq != seq+2 {
-		t.Fatalf("reopened shard's next sequence is %d, want %d", sh.nextSeq, seq+2)
+	sh.mu.RLock()
+	next = sh.nextSeq
+	sh.mu.RUnlock()
+	if next != seq+2 {
+		t.Fatalf("reopened shard's next sequence is %d, want %d", next, seq+2)
 	}
 }
 
