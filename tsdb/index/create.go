@@ -147,6 +147,55 @@ func (m *measurement) addSig(fields []models.Field) {
 	m.sigs.CompareAndSwap(old, &sigs)
 }
 
+// lookAhead is the number of points whose series keys createSlow hashes,
+// and whose key-table slots it loads, before it resolves them.
+const lookAhead = 16
+
+// keyAhead holds the series keys and their hashes of the next points
+// createSlow resolves. Loading their key-table slots one after the other
+// (touch) lets the cache misses of those loads overlap: at a million series
+// the table is far larger than the cache, and one miss after the other
+// was most of the cost of a lookup.
+type keyAhead struct {
+	keys   []byte
+	ends   [lookAhead]int
+	hashes [lookAhead]uint32
+	first  int
+	n      int
+}
+
+// key returns the series key of points[i] and its hash. The key is valid
+// until the next call.
+func (ka *keyAhead) key(t *seriesTable, points []models.Point, i int) ([]byte, uint32) {
+	if i < ka.first || i >= ka.first+ka.n {
+		ka.fill(t, points, i)
+	}
+	j := i - ka.first
+	start := 0
+	if j > 0 {
+		start = ka.ends[j-1]
+	}
+	return ka.keys[start:ka.ends[j]:ka.ends[j]], ka.hashes[j]
+}
+
+// fill builds the keys of the points from first on, then touches their
+// slots.
+func (ka *keyAhead) fill(t *seriesTable, points []models.Point, first int) {
+	ka.first, ka.n = first, min(lookAhead, len(points)-first)
+	ka.keys = ka.keys[:0]
+	for j := range ka.n {
+		start := len(ka.keys)
+		ka.keys = points[first+j].AppendSeriesKey(ka.keys)
+		ka.ends[j] = len(ka.keys)
+		ka.hashes[j] = t.hash(ka.keys[start:])
+	}
+	// A loop of its own, so that the loads are close enough together for
+	// the processor to have them in flight at once.
+	for _, h := range ka.hashes[:ka.n] {
+		t.touch(h)
+	}
+}
+
 // pendingField is a field created by the batch being processed.
 type pendingField struct {
 	measurement, field string
@@ -173,6 +222,7 @@ func (ix *Index) createSlow(points []models.Point, ids []uint64) (_ []PointError
 		fieldOrder []pendingField
 		seriesList []int // index of the first point of each new series
 		key        []byte
+		ahead      keyAhead
 		logBuf     = ix.scratch[:0]
 		nextID     = ix.nextID
 		limits     = limitCheck{limits: ix.limits}
@@ -202,8 +252,7 @@ func (ix *Index) createSlow(points []models.Point, ids []uint64) (_ []PointError
 		}
 		var id, h uint32
 		if conflict == nil {
-			key = p.AppendSeriesKey(key[:0])
-			h = ix.series.hash(key)
+			key, h = ahead.key(ix.series, points, i)
 			if id = ix.series.lookupHash(key, h); id == 0 {
 				conflict = ix.refuse(&limits, p)
 			}

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"hash/maphash"
 	"slices"
+	"sync/atomic"
 )
 
 // slabSize is the size of one key slab. Keys are never split across slabs;
@@ -84,6 +85,15 @@ func (t *seriesTable) lookupHash(key []byte, h uint32) uint32 {
 				return id
 			}
 		}
+	}
+}
+
+// touch loads the slot where a lookup of hash h starts, so that the cache
+// misses of the lookups of several keys overlap (see keyAhead). The load
+// is atomic only so that the compiler keeps it.
+func (t *seriesTable) touch(h uint32) {
+	if len(t.slots) > 0 {
+		atomic.LoadUint64(&t.slots[h&uint32(len(t.slots)-1)])
 	}
 }
 

@@ -202,12 +202,18 @@ func (vm *valueMap) reserve(n int) {
 	}
 }
 
-// rehash moves the entries to a table of n slots, using their stored
-// hashes.
+// rehash moves the entries to a table of n slots, using the hashes their
+// slots hold. It reads the old slots in order, so the new ones are written
+// in a few ascending runs: placed in entry order, each landed at a random
+// place of a table too large for the cache (the map of a tag with a value
+// per series), a quarter of indexing such a value at a million (issue 17).
 func (vm *valueMap) rehash(n int) {
+	old := vm.slots
 	vm.slots = make([]uint64, n)
-	for i := range vm.n {
-		vm.place(vm.at(i).hash, i+1)
+	for _, s := range old {
+		if s != emptySlot && s != tombSlot {
+			vm.place(uint32(s>>32), int(uint32(s)))
+		}
 	}
 	vm.used = vm.n
 }
