@@ -196,6 +196,55 @@ func (ka *keyAhead) fill(t *seriesTable, points []models.Point, first int) {
 	}
 }
 
+// tagAhead holds the tags of the next new series createSlow indexes (at
+// most lookAhead), their measurements and the hashes of their values, all
+// found before any of them is indexed, so that the slots of the large
+// value maps they go to are loaded together (see keyAhead): the map of a
+// tag with a value per series (host names) is far larger than the cache.
+type tagAhead struct {
+	tags    models.Tags // the series' tags, one series after the other
+	ends    [lookAhead]int
+	ms      [lookAhead]*measurement
+	hashes  []uint32 // one per tag
+	touches []valueTouch
+}
+
+// valueTouch is a slot load tagsAhead makes.
+type valueTouch struct {
+	vm *valueMap
+	h  uint32
+}
+
+// touchSlots is the table size from which tagsAhead loads a value map's
+// slot ahead (512 KiB): smaller tables stay in the cache.
+const touchSlots = 1 << 16
+
+// tagsAhead fills ta for the new series of the points group (see
+// createSlow) and loads the slots their values' searches start at, in
+// the maps tk already knows.
+func (ix *Index) tagsAhead(ta *tagAhead, group []int, points []models.Point, ids []uint64, tk *tagKeys) {
+	ta.tags, ta.hashes, ta.touches = ta.tags[:0], ta.hashes[:0], ta.touches[:0]
+	start := 0
+	for k, i := range group {
+		var name []byte
+		name, ta.tags = ix.seriesTags(ta.tags, uint32(ids[i]), &points[i])
+		ta.ms[k] = ix.measurementFor(name)
+		ta.ends[k] = len(ta.tags)
+		for j, t := range ta.tags[start:] {
+			h := hashValue(bytesString(t.Value))
+			ta.hashes = append(ta.hashes, h)
+			if tv := tk.at(ta.ms[k], j, t.Key); tv != nil && len(tv.values.slots) >= touchSlots {
+				ta.touches = append(ta.touches, valueTouch{&tv.values, h})
+			}
+		}
+		start = ta.ends[k]
+	}
+	// A loop of its own: see keyAhead.fill.
+	for _, t := range ta.touches {
+		t.vm.touch(t.h)
+	}
+}
+
 // pendingField is a field created by the batch being processed.
 type pendingField struct {
 	measurement, field string
@@ -300,9 +349,22 @@ func (ix *Index) createSlow(points []models.Point, ids []uint64) (_ []PointError
 	for _, pf := range fieldOrder {
 		ix.applyField([]byte(pf.measurement), []byte(pf.field), newFields[pf])
 	}
-	var tk tagKeys
-	for _, i := range seriesList {
-		ix.addSeries(uint32(ids[i]), &points[i], &tk)
+	var (
+		tk tagKeys
+		ta tagAhead
+	)
+	for g := 0; g < len(seriesList); g += lookAhead {
+		group := seriesList[g:min(g+lookAhead, len(seriesList))]
+		ix.tagsAhead(&ta, group, points, ids, &tk)
+		start := 0
+		for k, i := range group {
+			id := uint32(ids[i])
+			ix.nextID = max(ix.nextID, id+1)
+			m := ta.ms[k]
+			m.ids = appendID(m.ids, id)
+			m.addTags(id, ta.tags[start:ta.ends[k]], ta.hashes[start:ta.ends[k]], &tk)
+			start = ta.ends[k]
+		}
 	}
 	ix.maybeCompact()
 	return conflicts, nil

@@ -366,30 +366,26 @@ func (ix *Index) applySeries(id uint32, key []byte) error {
 	if ix.loading {
 		m.unindexed = append(m.unindexed, id)
 	} else {
-		m.addTags(id, tags, &tagKeys{})
+		m.addTags(id, tags, nil, &tagKeys{})
 	}
 	return nil
 }
 
-// addSeries indexes a new series, created from point p, logged and in the
-// key table already (see createSlow): id is above every other id. The
-// tags are found in the stored key without parsing it (see tagsInKey).
-// tk carries the tag keys from one series of the batch to the next.
-func (ix *Index) addSeries(id uint32, p *models.Point, tk *tagKeys) {
+// seriesTags appends to dst the tags of a new series, created from point
+// p, logged and in the key table already (see createSlow), as slices of
+// its stored key, found without parsing it (see tagsInKey), and returns
+// them with its measurement.
+func (ix *Index) seriesTags(dst models.Tags, id uint32, p *models.Point) ([]byte, models.Tags) {
 	stored := ix.series.key(id)
-	name, tags, ok := tagsInKey(ix.tagBuf[:0], stored, p)
+	name, tags, ok := tagsInKey(dst, stored, p)
 	if !ok {
 		var err error
-		if name, tags, err = models.ParseSeriesKeyAppend(ix.tagBuf[:0], stored); err != nil {
+		if name, tags, err = models.ParseSeriesKeyAppend(dst, stored); err != nil {
 			// validKey admitted the point, so its key parses.
 			panic(fmt.Sprintf("BUG: series key %q of a valid point: %v", stored, err))
 		}
 	}
-	ix.nextID = max(ix.nextID, id+1)
-	ix.tagBuf = tags[:0]
-	m := ix.measurementFor(name)
-	m.ids = appendID(m.ids, id)
-	m.addTags(id, tags, tk)
+	return name, tags
 }
 
 // tagsInKey returns p's measurement and tags as slices of key, p's series
@@ -431,29 +427,51 @@ type tagKeys struct {
 }
 
 // addTags records the tags of series id in the measurement's postings.
-// The tags must alias the index's key slab (see applySeries).
-func (m *measurement) addTags(id uint32, tags models.Tags, tk *tagKeys) {
+// The tags must alias the index's key slab (see applySeries). hashes holds
+// the hashes of their values (hashValue), or is nil.
+func (m *measurement) addTags(id uint32, tags models.Tags, hashes []uint32, tk *tagKeys) {
+	for i, t := range tags {
+		var h uint32
+		if hashes != nil {
+			h = hashes[i]
+		} else {
+			h = hashValue(bytesString(t.Value))
+		}
+		m.addPosting(m.tagValuesAt(tk, i, t.Key), t.Value, h, id)
+	}
+}
+
+// tagValuesAt returns the tagValues of key, the i-th tag key of a series
+// of m, creating it if needed, and remembers it in tk. The tag keys of a
+// series are visited in order.
+func (m *measurement) tagValuesAt(tk *tagKeys, i int, key []byte) *tagValues {
 	if tk.m != m {
 		*tk = tagKeys{m: m, keys: tk.keys[:0], tvs: tk.tvs[:0]}
 	}
-	for i, t := range tags {
-		// len(tk.keys) >= i: each position before i was matched or set.
-		if i < len(tk.keys) && tk.keys[i] == string(t.Key) {
-			m.addPosting(tk.tvs[i], t.Value, id)
-			continue
-		}
-		tv := m.tags[string(t.Key)]
-		if tv == nil {
-			tv = &tagValues{}
-			m.tags[bytesString(t.Key)] = tv
-		}
-		if i < len(tk.keys) {
-			tk.keys[i], tk.tvs[i] = bytesString(t.Key), tv
-		} else {
-			tk.keys, tk.tvs = append(tk.keys, bytesString(t.Key)), append(tk.tvs, tv)
-		}
-		m.addPosting(tv, t.Value, id)
+	if tv := tk.at(m, i, key); tv != nil {
+		return tv
 	}
+	tv := m.tags[string(key)]
+	if tv == nil {
+		tv = &tagValues{}
+		m.tags[bytesString(key)] = tv
+	}
+	// len(tk.keys) >= i: each position before i was matched or set.
+	if i < len(tk.keys) {
+		tk.keys[i], tk.tvs[i] = bytesString(key), tv
+	} else {
+		tk.keys, tk.tvs = append(tk.keys, bytesString(key)), append(tk.tvs, tv)
+	}
+	return tv
+}
+
+// at returns the tagValues tk remembers for key at position i of a series
+// of m, or nil.
+func (tk *tagKeys) at(m *measurement, i int, key []byte) *tagValues {
+	if tk.m == m && i < len(tk.keys) && tk.keys[i] == string(key) {
+		return tk.tvs[i]
+	}
+	return nil
 }
 
 // presizeProbe is how many of a measurement's series buildPostings indexes
@@ -486,7 +504,7 @@ func (ix *Index) buildPostings() {
 			// bytes never change.
 			_, tags, _ := models.ParseSeriesKeyAppend(ix.tagBuf[:0], key)
 			ix.tagBuf = tags[:0]
-			m.addTags(id, tags, &tk)
+			m.addTags(id, tags, nil, &tk)
 			built++
 		}
 		m.unindexed = nil

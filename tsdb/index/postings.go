@@ -113,9 +113,10 @@ func insertSorted(a []uint32, id uint32) []uint32 {
 	return a
 }
 
-// addPosting records that series id has tag value v in tv.
-func (m *measurement) addPosting(tv *tagValues, v []byte, id uint32) {
-	e, added := tv.values.entry(bytesString(v))
+// addPosting records that series id has tag value v, whose hash is h
+// (hashValue), in tv.
+func (m *measurement) addPosting(tv *tagValues, v []byte, h, id uint32) {
+	e, added := tv.values.entryHash(bytesString(v), h)
 	if added {
 		e.ref = inlineRef | valueRef(id)
 		return

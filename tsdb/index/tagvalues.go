@@ -3,6 +3,7 @@ package index
 import (
 	"hash/maphash"
 	"iter"
+	"sync/atomic"
 )
 
 // valueSeed seeds the hashes of tag values.
@@ -83,7 +84,11 @@ func (vm *valueMap) get(v string) (valueRef, bool) {
 // is none; added reports which. v is kept: it must never be modified. The
 // pointer is valid until the next change to the map.
 func (vm *valueMap) entry(v string) (e *valueEntry, added bool) {
-	h := hashValue(v)
+	return vm.entryHash(v, hashValue(v))
+}
+
+// entryHash is entry of value v, whose hash is h.
+func (vm *valueMap) entryHash(v string, h uint32) (e *valueEntry, added bool) {
 	if i := vm.find(v, h); i >= 0 {
 		return vm.at(vm.entryOf(i)), false
 	}
@@ -136,6 +141,15 @@ func (vm *valueMap) all() iter.Seq2[string, valueRef] {
 				}
 			}
 		}
+	}
+}
+
+// touch loads the slot where a search for hash h starts, so that the
+// cache misses of several searches overlap (see tagAhead). The load is
+// atomic only so that the compiler keeps it.
+func (vm *valueMap) touch(h uint32) {
+	if len(vm.slots) > 0 {
+		atomic.LoadUint64(&vm.slots[int(h)&(len(vm.slots)-1)])
 	}
 }
 
