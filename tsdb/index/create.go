@@ -34,7 +34,7 @@ func (ix *Index) CreateSeriesAndFields(points []models.Point, ids []uint64) (con
 	if len(ids) < len(points) {
 		return nil, fmt.Errorf("create series: %d ids for %d points: %w", len(ids), len(points), ErrIDsTooShort)
 	}
-	var buf [maxStackKey]byte
+	var look lookups
 	var memo models.SeriesMemo
 	ix.mu.RLock()
 	if ix.closed {
@@ -62,21 +62,114 @@ func (ix *Index) CreateSeriesAndFields(points []models.Point, ids []uint64) (con
 			continue
 		}
 		if j, ok := memo.Recall(p, int32(i)); ok {
-			ids[i] = ids[j] // the series of an earlier point
+			// The series of an earlier point.
+			if complete = look.repeat(ix.series, int32(i), j, ids); !complete {
+				break
+			}
 			continue
 		}
-		id := ix.series.lookup(p.AppendSeriesKey(buf[:0]))
-		if id == 0 {
-			complete = false
+		if complete = look.add(ix.series, p, i, ids); !complete {
 			break
 		}
-		ids[i] = uint64(id)
+	}
+	if complete {
+		complete = look.flush(ix.series, ids)
 	}
 	ix.mu.RUnlock()
 	if complete {
 		return conflicts, nil
 	}
 	return ix.createSlow(points, ids)
+}
+
+// lookupBuf is the size of the stack buffer that holds the series keys
+// lookups has queued: room for lookAhead keys of 256 bytes.
+const lookupBuf = lookAhead*256 + maxStackKey
+
+// lookups queues the series lookups of the hot path, up to lookAhead at a
+// time (see keyAhead): their keys are built into a stack buffer, then
+// hashed, then their key-table slots are loaded together, and only then
+// are they looked up, so that the cache misses overlap. Points repeating
+// the series of a queued point (SeriesMemo) wait for it.
+type lookups struct {
+	buf     [lookupBuf]byte
+	n       int // bytes of buf used
+	np      int
+	points  [lookAhead]int32
+	ends    [lookAhead]int32
+	hashes  [lookAhead]uint32
+	nr      int
+	repeats [lookAhead][2]int32 // point, earlier point of its series
+}
+
+// add queues the lookup of points[i]'s (p's) series. It returns false
+// when a lookup it had to make found no series.
+func (l *lookups) add(t *seriesTable, p *models.Point, i int, ids []uint64) bool {
+	if l.np == lookAhead || len(l.buf)-l.n < maxStackKey {
+		if !l.flush(t, ids) {
+			return false
+		}
+	}
+	key := p.AppendSeriesKey(l.buf[l.n:l.n])
+	if len(key) > len(l.buf)-l.n {
+		// Longer than the room left, so it went to the heap: look it up
+		// now.
+		id := t.lookup(key)
+		ids[i] = uint64(id)
+		return id != 0
+	}
+	l.n += len(key)
+	l.points[l.np], l.ends[l.np] = int32(i), int32(l.n)
+	l.np++
+	return true
+}
+
+// repeat gives point i the series of the earlier point j, now if it is
+// known, else once it is. It returns false when a lookup it had to make
+// found no series.
+func (l *lookups) repeat(t *seriesTable, i, j int32, ids []uint64) bool {
+	if l.np == 0 || j < l.points[0] {
+		ids[i] = ids[j]
+		return true
+	}
+	if l.nr == lookAhead {
+		if !l.flush(t, ids) {
+			return false
+		}
+		ids[i] = ids[j]
+		return true
+	}
+	l.repeats[l.nr] = [2]int32{i, j}
+	l.nr++
+	return true
+}
+
+// flush makes the queued lookups. It returns false when one found no
+// series.
+func (l *lookups) flush(t *seriesTable, ids []uint64) bool {
+	start := int32(0)
+	for k, end := range l.ends[:l.np] {
+		l.hashes[k] = t.hash(l.buf[start:end])
+		start = end
+	}
+	// A loop of its own: see keyAhead.fill.
+	for _, h := range l.hashes[:l.np] {
+		t.touch(h)
+	}
+	start = 0
+	for k, end := range l.ends[:l.np] {
+		id := t.lookupHash(l.buf[start:end], l.hashes[k])
+		if id == 0 {
+			return false
+		}
+		ids[l.points[k]] = uint64(id)
+		start = end
+	}
+	for _, r := range l.repeats[:l.nr] {
+		ids[r[0]] = ids[r[1]]
+	}
+	l.n, l.np, l.nr = 0, 0, 0
+	return true
 }
 
 // checkFields checks p's field types against m's fields under the read

@@ -60,6 +60,37 @@ func BenchmarkCreateSeriesAndFieldsExisting(b *testing.B) {
 	b.ReportMetric(float64(len(pts))*float64(b.N)/cpu.Seconds(), "points/cpu-s")
 }
 
+// BenchmarkCreateSeriesAndFieldsExistingMillion is the hot path at a
+// million series, the second half of issue 17's load: batches of 5,000
+// points of distinct existing series, in the order they were created, so
+// that every lookup reads a key-table slot the cache does not hold.
+func BenchmarkCreateSeriesAndFieldsExistingMillion(b *testing.B) {
+	const n = 1_000_000
+	ix := openIndex(b, b.TempDir())
+	createSeries(b, ix, n)
+	batches := make([][]models.Point, 0, n/benchBatch)
+	for first := 0; first < n; first += benchBatch {
+		var p models.Parser // one per batch: a parser reuses its points
+		pts, err := p.Parse(tsbsBatch(nil, first, benchBatch), 1, 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		batches = append(batches, pts)
+	}
+	ids := make([]uint64, benchBatch)
+	b.ReportAllocs()
+	startCPU := processCPU()
+	i := 0
+	for b.Loop() {
+		if _, err := ix.CreateSeriesAndFields(batches[i%len(batches)], ids); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+	cpu := processCPU() - startCPU
+	b.ReportMetric(float64(benchBatch)*float64(b.N)/cpu.Seconds(), "points/cpu-s")
+}
+
 // createSeries indexes n distinct TSBS-style series in batches of 5,000 and
 // returns the wall time spent inside CreateSeriesAndFields and the process
 // CPU time of the whole run: making and parsing the batches too (about a
