@@ -2,10 +2,12 @@ package index_test
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -481,4 +483,47 @@ m,h=f,z=3 f=1 1
 	check(ix)
 	ix.Close()
 	check(openIndex(t, dir))
+}
+
+// TestHotPathQueuedLookups checks the ids the hot path gives when it
+// queues lookups: more distinct existing series than one queue holds,
+// points repeating a queued series (the parser's shared slices), keys too
+// long for the queue's buffer, and a missing series after queued ones
+// (the batch then goes to the slow path, which creates it).
+func TestHotPathQueuedLookups(t *testing.T) {
+	ix := openIndex(t, t.TempDir())
+	long := strings.Repeat("x", 700)
+	var b strings.Builder
+	for i := range 50 {
+		fmt.Fprintf(&b, "cpu,host=h%d v=1 1\n", i)
+		if i%7 == 0 {
+			fmt.Fprintf(&b, "cpu,host=%s%d v=1 1\n", long, i)
+		}
+	}
+	create(t, ix, b.String())
+	// Each series three times, in rounds, as a batch of a few hosts is.
+	var lines strings.Builder
+	for range 3 {
+		lines.WriteString(b.String())
+	}
+	var p models.Parser
+	pts, err := p.Parse([]byte(lines.String()+"cpu,host=new v=1 1\n"), 1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{len(pts) - 1, len(pts)} { // existing only, then with the new series
+		ids := make([]uint64, n)
+		if c, err := ix.CreateSeriesAndFields(pts[:n], ids); err != nil || len(c) != 0 {
+			t.Fatalf("create: conflicts %v, error %v", c, err)
+		}
+		for i := range n {
+			key := pts[i].AppendSeriesKey(nil)
+			if want, ok := ix.SeriesID(key); !ok || ids[i] != want {
+				t.Fatalf("%d points: point %d (%.20s): id %d; want %d (%v)", n, i, key, ids[i], want, ok)
+			}
+		}
+	}
+	if got := ix.SeriesN(); got != 50+8+1 {
+		t.Errorf("SeriesN: got %d; want %d", got, 50+8+1)
+	}
 }
