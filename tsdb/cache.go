@@ -214,7 +214,7 @@ func (pt *cachePart) allocRun(n int) (chunk, off uint32) {
 func (pt *cachePart) dropRun(e *cacheField) int64 {
 	r := *e.run()
 	*e.run() = valueRun{}
-	e.inRun = false
+	e.inRun, e.reserved = false, false // the reservation goes with the run
 	size := 16 * int64(r.cap)
 	if 2*r.cap > runSharedMax {
 		pt.chunks[r.chunk] = nil
@@ -241,9 +241,10 @@ func (pt *cachePart) growRun(e *cacheField, n int) int64 {
 	src, dst := pt.chunks[old.chunk], pt.chunks[chunk]
 	copy(dst[off:], src[old.off:old.off+old.n])
 	copy(dst[off+uint32(n):], src[old.off+old.cap:old.off+old.cap+old.n])
+	reserved := e.reserved
 	freed := pt.dropRun(e)
 	*e.run() = valueRun{chunk: chunk, off: off, cap: uint32(n), n: old.n}
-	e.inRun = true
+	e.inRun, e.reserved = true, reserved
 	return 16*int64(n) - freed
 }
 

@@ -281,6 +281,36 @@ func TestCacheReservesFromPrevious(t *testing.T) {
 	}
 }
 
+// TestCacheReservationGoesWithItsRun: a reserved field whose values turn
+// to strings (dropped and re-created with another type) leaves its run
+// and its reservation, so its small new array does not report the cache
+// nearly full.
+func TestCacheReservationGoesWithItsRun(t *testing.T) {
+	series := []byte("cpu,host=a")
+	prev := newCache()
+	for ts := range 1000 {
+		p := tenFieldPoint(series, int64(ts))
+		prev.writePoint(cacheRef{}, series, &p)
+	}
+	c := newCacheAfter(prev, 256<<10)
+	p := tenFieldPoint(series, 0)
+	c.writePoint(cacheRef{}, series, &p)
+	if n, _ := c.fieldCap(series, 3); n < reserveSignalMin {
+		t.Fatalf("field f3 reserved %d values; want at least %d", n, reserveSignalMin)
+	}
+	p.Fields[3].Value = models.StringValue([]byte("x"))
+	for ts := 1; ts <= 4; ts++ {
+		p.Time = int64(ts)
+		c.writePoint(cacheRef{}, series, &p)
+		if c.reserveFull.Load() {
+			t.Fatalf("after %d string values in a field that had reserved room: the cache reports its reservations nearly used", ts)
+		}
+	}
+	if got, want := c.size.Load(), heldBytes(c); got != want {
+		t.Fatalf("size %d; want %d", got, want)
+	}
+}
+
 // TestCacheReservesOnlyWhatFits: no reservation when the previous cache
 // was mostly overheads (a million sparse series: a field that got one
 // value must not reserve hundreds), and a field never reserves more than
