@@ -1059,6 +1059,13 @@ func (ss sortedSeries) slice(lo, hi int) sortedSeries {
 	return sortedSeries{refs: ss.refs, order: ss.order[lo:hi]}
 }
 
+// walkBatch is how many series forEach loads ahead at once.
+const walkBatch = 32
+
+// walkTouched receives what forEach's loads ahead read, so they are not
+// optimized away.
+var walkTouched atomic.Uint32
+
 // forEach calls fn with the values of every non-empty field of the series,
 // in (series, field) order; it stops at fn's first error. fn must not
 // modify arr or keep it.
@@ -1069,27 +1076,52 @@ func (ss sortedSeries) forEach(fn func(series, field []byte, arr *tsm.Array) err
 	var order []int
 	var names []string
 	var view tsm.Array
-	var prev *seriesRef
-	for _, i := range ss.order {
-		r := &ss.refs[i]
-		fields, pt := r.fields, r.pt
-		if prev == nil || !sameFieldNames(prev, r) {
-			names, order = names[:0], order[:0]
-			for j := range fields {
-				names = append(names, pt.names[fields[j].name])
-				order = append(order, j)
-			}
-			slices.SortFunc(order, func(a, b int) int { return strings.Compare(names[a], names[b]) })
+	var prev seriesRef
+	var batch [walkBatch]seriesRef
+	for lo := 0; lo < len(ss.order); lo += walkBatch {
+		idx := ss.order[lo:min(lo+walkBatch, len(ss.order))]
+		// Key order is random memory order: the series' entries, their
+		// fields and their keys are cache misses. Loaded here for a batch
+		// of series in loops that do nothing else, the loads do not wait
+		// on one another and the misses overlap; met one at a time
+		// between fn's calls they did not (issue 17: the walk's misses
+		// were ~1.4 s of the data node's CPU at a million series; loading
+		// ahead took a third off the walk writing a file of 400,000
+		// series whose keys sort apart from their creation order).
+		for k, i := range idx {
+			batch[k] = ss.refs[i]
 		}
-		prev = r
-		series := unsafe.Slice(unsafe.StringData(r.key), len(r.key))
-		for _, j := range order {
-			f := &fields[j]
-			if f.len(pt) == 0 {
-				continue
+		var touched uint32
+		for k := range idx {
+			for j := range batch[k].fields {
+				touched += batch[k].fields[j].name
 			}
-			if err := fn(series, unsafe.Slice(unsafe.StringData(names[j]), len(names[j])), f.values(pt, &view)); err != nil {
-				return err
+			if key := batch[k].key; key != "" {
+				touched += uint32(key[0])
+			}
+		}
+		walkTouched.Add(touched)
+		for k := range idx {
+			r := &batch[k]
+			fields, pt := r.fields, r.pt
+			if (lo == 0 && k == 0) || !sameFieldNames(&prev, r) {
+				names, order = names[:0], order[:0]
+				for j := range fields {
+					names = append(names, pt.names[fields[j].name])
+					order = append(order, j)
+				}
+				slices.SortFunc(order, func(a, b int) int { return strings.Compare(names[a], names[b]) })
+			}
+			prev = *r
+			series := unsafe.Slice(unsafe.StringData(r.key), len(r.key))
+			for _, j := range order {
+				f := &fields[j]
+				if f.len(pt) == 0 {
+					continue
+				}
+				if err := fn(series, unsafe.Slice(unsafe.StringData(names[j]), len(names[j])), f.values(pt, &view)); err != nil {
+					return err
+				}
 			}
 		}
 	}
