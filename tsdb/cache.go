@@ -964,10 +964,31 @@ func (c *cache) valuesInto(dst *tsm.Array, series, field []byte, min, max int64)
 	pt.mu.Lock()
 	defer pt.mu.Unlock()
 	cs, _ := pt.find(h, series)
-	if cs == nil {
-		return false
+	return cs != nil && cs.valuesInto(pt, dst, field, 0, min, max)
+}
+
+// seriesValuesInto is valuesInto for several fields of one series, read at
+// one moment: dst[i] gets fields[i]'s values and ok[i] whether the cache
+// has the entry (a nil field is skipped). A point's fields are appended
+// under its series' partition lock, held here for all the fields, so no
+// point is seen with only some of them (read one by one, the first fields
+// could be read before a point arrived and the last ones after).
+func (c *cache) seriesValuesInto(dst []tsm.Array, ok []bool, series []byte, fields [][]byte, min, max int64) {
+	h := seriesHash(series)
+	pt := c.part(h)
+	pt.mu.Lock()
+	defer pt.mu.Unlock()
+	cs, _ := pt.find(h, series)
+	for i, f := range fields {
+		ok[i] = cs != nil && f != nil && cs.valuesInto(pt, &dst[i], f, i, min, max)
 	}
-	e, _, _ := cs.field(pt, field, 0, false)
+}
+
+// valuesInto copies field's values within [min, max] into dst, as
+// cache.valuesInto does; hint is where the field probably is. pt is the
+// series' partition, which is locked.
+func (cs *cacheSeries) valuesInto(pt *cachePart, dst *tsm.Array, field []byte, hint int, min, max int64) bool {
+	e, _, _ := cs.field(pt, field, hint, false)
 	if e == nil {
 		return false
 	}

@@ -106,13 +106,31 @@ func (s *Shard) readArrays(dst []tsm.Array, seriesKey []byte, fields [][]byte, m
 		return err
 	}
 	defer rs.release()
-	bufs := readBufs{memo: new(tsm.TimesMemo)}
+	if err := rs.readSeriesInto(dst, seriesKey, fields, min, max, at, &readBufs{memo: new(tsm.TimesMemo)}); err != nil {
+		return fmt.Errorf("read shard %d: %w", s.id, err)
+	}
+	return nil
+}
+
+// readSeriesInto is readInto for several fields of one series (a nil
+// field is skipped), into dst[i] for fields[i]. The live cache's values of
+// all the fields are read at one moment, so a point written meanwhile is
+// read with all its fields or none (see cache.seriesValuesInto); the rest
+// of the read state does not change.
+func (rs *readState) readSeriesInto(dst []tsm.Array, seriesKey []byte, fields [][]byte, min, max int64, at []int64, bufs *readBufs) error {
+	live := make([]tsm.Array, len(fields))
+	ok := make([]bool, len(fields))
+	rs.cache.seriesValuesInto(live, ok, seriesKey, fields, min, max)
 	for i, f := range fields {
 		if f == nil {
 			continue
 		}
-		if err := rs.readInto(&dst[i], seriesKey, f, min, max, at, &bufs); err != nil {
-			return fmt.Errorf("read shard %d: %w", s.id, err)
+		var l *tsm.Array
+		if ok[i] {
+			l = &live[i]
+		}
+		if err := rs.mergeInto(&dst[i], seriesKey, f, min, max, at, bufs, l); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -139,6 +157,16 @@ type readBufs struct {
 // decoding timestamps through bufs.memo. With at not nil it skips the
 // file blocks whose time range holds none of at (ascending).
 func (rs *readState) readInto(dst *tsm.Array, seriesKey, field []byte, min, max int64, at []int64, bufs *readBufs) error {
+	var live tsm.Array
+	if !rs.cache.valuesInto(&live, seriesKey, field, min, max) {
+		return rs.mergeInto(dst, seriesKey, field, min, max, at, bufs, nil)
+	}
+	return rs.mergeInto(dst, seriesKey, field, min, max, at, bufs, &live)
+}
+
+// mergeInto is readInto with the live cache's values already read: live
+// (nil when the live cache has no such entry).
+func (rs *readState) mergeInto(dst *tsm.Array, seriesKey, field []byte, min, max int64, at []int64, bufs *readBufs, live *tsm.Array) error {
 	wanted := func(m *tsm.BlockMeta) bool {
 		if m.MaxTime < min || m.MinTime > max {
 			return false
@@ -201,8 +229,8 @@ func (rs *readState) readInto(dst *tsm.Array, seriesKey, field []byte, min, max 
 			parts = append(parts, a)
 		}
 	}
-	if a, ok := rs.cache.values(seriesKey, field, min, max); ok {
-		parts = append(parts, a)
+	if live != nil {
+		parts = append(parts, *live)
 	}
 	switch {
 	case len(parts) == 0:

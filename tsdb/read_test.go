@@ -2,6 +2,8 @@ package tsdb_test
 
 import (
 	"context"
+	"fmt"
+	"math"
 	"testing"
 
 	"github.com/strata-db/strata/tsdb/models"
@@ -67,4 +69,75 @@ func valueAt(a *tsm.Array, ts int64) (models.Value, bool) {
 		}
 	}
 	return models.Value{}, false
+}
+
+// TestSeriesReadsSeeWholePoints reads a series' four fields while points
+// of those fields arrive one by one: SeriesPoints (what shard streams,
+// so backups and anti-entropy, carry) and ReadArrays (what queries read)
+// must see each point with all of its fields or none of them. Reading
+// field by field from the live cache saw the first fields before a point
+// arrived and the last one after: a restored backup held points with only
+// their string field.
+func TestSeriesReadsSeeWholePoints(t *testing.T) {
+	_, sh := openShard(t, testConfig(t.TempDir()))
+	key := seriesKey("a")
+	names := [][]byte{[]byte("b"), []byte("f"), []byte("i"), []byte("s")}
+	const points = 1000
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		for ts := int64(1); ts <= points; ts++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			p := pt("a", "b", ts, models.BooleanValue(ts%2 == 0))
+			p.Fields = append(p.Fields,
+				models.Field{Key: names[1], Value: models.FloatValue(float64(ts))},
+				models.Field{Key: names[2], Value: models.IntegerValue(-ts)},
+				models.Field{Key: names[3], Value: models.StringValue([]byte("v"))})
+			if err := sh.WritePoints(context.Background(), []models.Point{p}); err != nil {
+				t.Errorf("write %d: %v", ts, err)
+				return
+			}
+		}
+	}()
+	arrays := make([]tsm.Array, len(names))
+	torn := func() error {
+		counts := map[int64]int{}
+		if err := sh.SeriesPoints(key, math.MinInt64, math.MaxInt64, func(p models.Point) error {
+			counts[p.Time]++
+			return nil
+		}); err != nil {
+			return err
+		}
+		for ts, n := range counts {
+			if n != len(names) {
+				return fmt.Errorf("SeriesPoints read point %d with %d of its %d fields", ts, n, len(names))
+			}
+		}
+		if err := sh.ReadArrays(arrays, key, names, math.MinInt64, math.MaxInt64); err != nil {
+			return err
+		}
+		for i := range arrays {
+			// The points' times are 1, 2, ...: equal counts are equal times.
+			if arrays[i].Len() != arrays[0].Len() {
+				return fmt.Errorf("ReadArrays read %d values of field %s and %d of field %s", arrays[0].Len(), names[0], arrays[i].Len(), names[i])
+			}
+		}
+		return nil
+	}
+	for {
+		select {
+		case <-done:
+			return
+		default:
+		}
+		if err := torn(); err != nil {
+			close(stop)
+			<-done
+			t.Fatal(err)
+		}
+	}
 }
