@@ -533,27 +533,38 @@ func (d *walDecoder) decodeSchemaSection(body []byte, compressed bool, vis walVi
 			pr.Fail("schema number")
 			break
 		}
-		sc := d.schemas[ref-1]
 		ts += pr.Varint()
-		keys := newByteReader(sc.fields)
-		for j := 0; j < sc.nfields && pr.Err() == nil; j++ {
-			field := keys.key()
-			v := pr.value()
-			if pr.Err() != nil {
-				break
-			}
-			if vis.value != nil {
-				if err := vis.value(sc.key, field, ts, v); err != nil {
-					return err
-				}
+		if err := visitSchemaPoint(&pr, d.schemas[ref-1], ts, vis); err != nil {
+			return err
+		}
+	}
+	return pointsEnd(&pr)
+}
+
+// visitSchemaPoint reads the values of a point of schema sc at time ts
+// from r, in the order of the schema's field keys, and hands them to vis.
+func visitSchemaPoint(r *byteReader, sc walSchema, ts int64, vis walVisitor) error {
+	keys := newByteReader(sc.fields)
+	for j := 0; j < sc.nfields && r.Err() == nil; j++ {
+		field := keys.key()
+		v := r.value()
+		if r.Err() == nil && vis.value != nil {
+			if err := vis.value(sc.key, field, ts, v); err != nil {
+				return err
 			}
 		}
 	}
-	if pr.Err() != nil {
-		return fmt.Errorf("wal points record: %w", pr.Err())
+	return nil
+}
+
+// pointsEnd returns the error of r, the reader of a points record's points,
+// once they are read: its decoding error, or bytes left over.
+func pointsEnd(r *byteReader) error {
+	if r.Err() != nil {
+		return fmt.Errorf("wal points record: %w", r.Err())
 	}
-	if len(pr.Rest()) != 0 {
-		return fmt.Errorf("wal points record: %d trailing bytes: %w", len(pr.Rest()), ErrCorruptRecord)
+	if len(r.Rest()) != 0 {
+		return fmt.Errorf("wal points record: %d trailing bytes: %w", len(r.Rest()), ErrCorruptRecord)
 	}
 	return nil
 }
@@ -611,13 +622,7 @@ func decodePointsBody(r *byteReader, vis walVisitor) error {
 			}
 		}
 	}
-	if r.Err() != nil {
-		return fmt.Errorf("wal points record: %w", r.Err())
-	}
-	if len(r.Rest()) != 0 {
-		return fmt.Errorf("wal points record: %d trailing bytes: %w", len(r.Rest()), ErrCorruptRecord)
-	}
-	return nil
+	return pointsEnd(r)
 }
 
 // decodeSchemaPointsBody decodes the body of a walRecordSchemaPoints record.
@@ -629,28 +634,13 @@ func (d *walDecoder) decodeSchemaPointsBody(r *byteReader, vis walVisitor) error
 	for i := 0; i < n && r.Err() == nil; i++ {
 		sc := d.readSchemaRef(r)
 		ts += r.Varint()
-		keys := newByteReader(sc.fields)
-		for j := 0; j < sc.nfields && r.Err() == nil; j++ {
-			field := keys.key()
-			v := r.value()
-			if r.Err() != nil {
-				break
-			}
-			if vis.value != nil {
-				if err := vis.value(sc.key, field, ts, v); err != nil {
-					return err
-				}
-			}
+		if err := visitSchemaPoint(r, sc, ts, vis); err != nil {
+			clear(d.schemas)
+			return err
 		}
 	}
 	clear(d.schemas) // they alias the record
-	if r.Err() != nil {
-		return fmt.Errorf("wal points record: %w", r.Err())
-	}
-	if len(r.Rest()) != 0 {
-		return fmt.Errorf("wal points record: %d trailing bytes: %w", len(r.Rest()), ErrCorruptRecord)
-	}
-	return nil
+	return pointsEnd(r)
 }
 
 // readSchemaRef reads a point's schema: a reference to an earlier one, or
