@@ -11,7 +11,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
 	"github.com/strata-db/strata/antientropy"
@@ -139,11 +138,7 @@ leaves the repair running (stop it with "strata ctl entropy kill-repair").`,
 // until the repair ends.
 func followRepair(cmd *cobra.Command, o *ctlOptions, addr string, shard uint64, wait time.Duration) error {
 	out := cmd.OutOrStdout()
-	var bar *progressbar.ProgressBar
-	if !o.json {
-		bar = progressbar.NewOptions(-1, progressbar.OptionSetWriter(out), progressbar.OptionShowCount(),
-			progressbar.OptionSetDescription(fmt.Sprintf("shard %d: starting", shard)), progressbar.OptionClearOnFinish())
-	}
+	progress := newProgress(o, cmd, fmt.Sprintf("shard %d", shard))
 	return follow(cmd, o, wait, fmt.Sprintf("the repair of shard %d", shard), func(ctx context.Context) (bool, error) {
 		var st antientropy.Status
 		if err := o.dataNodes.call(ctx, http.MethodGet, addr, data.EntropyPath, &st); err != nil {
@@ -153,17 +148,11 @@ func followRepair(cmd *cobra.Command, o *ctlOptions, addr string, shard uint64, 
 		if r == nil || r.Shard != shard {
 			return false, nil
 		}
-		if bar != nil {
-			bar.ChangeMax(r.Total)
-			bar.Describe(fmt.Sprintf("shard %d: %s (%d points)", shard, r.Phase, r.Points))
-			_ = bar.Set(r.Done)
-		}
+		progress.update(r.Total, r.Done, fmt.Sprintf("shard %d: %s (%d points)", shard, r.Phase, r.Points))
 		if r.Running {
 			return false, nil
 		}
-		if bar != nil {
-			_ = bar.Finish()
-		}
+		progress.finish()
 		if r.Error != "" {
 			return true, &cliError{msg: fmt.Sprintf("repair of shard %d: %s", shard, r.Error)}
 		}
