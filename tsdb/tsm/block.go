@@ -329,7 +329,8 @@ func (w *Writer) writeInline(series, field []byte, arr *Array) error {
 	if err := w.startBlock(series, field, arr.Type, &m); err != nil {
 		return err
 	}
-	w.addEntry(&m)
+	w.entries = appendSmallStats(appendEntryHead(w.entries, &m, &w.state, true), arr.Type, n, &m.Stats)
+	w.noteEntry(&m)
 	return nil
 }
 

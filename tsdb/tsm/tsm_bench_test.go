@@ -1,9 +1,12 @@
 package tsm_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -245,6 +248,61 @@ func BenchmarkWriteSparse(b *testing.B) {
 	reportCPU(b, cpu0, len(cols))
 	b.ReportMetric(float64(size)/float64(len(cols)), "B/key")
 	b.ReportMetric(float64(index)/float64(len(cols)), "index-B/key")
+}
+
+// BenchmarkWriteSnapshotSparse writes what one 25 MiB cache snapshot holds
+// at a million hosts (issue 17): 42,000 TSBS cpu series of varied tags
+// (strata bench's), ten integer fields each, one value per key. The keys
+// are allocated in host order, as ingest creates them, and written in key
+// order, so the Writer meets each series key in cold memory as a snapshot
+// does. cpu-ns/key is the Writer's CPU per key, Close included.
+func BenchmarkWriteSnapshotSparse(b *testing.B) {
+	const hosts = 42_000
+	regions := [...]string{"ap-northeast-1", "ap-southeast-1", "ap-southeast-2", "eu-central-1",
+		"eu-west-1", "sa-east-1", "us-east-1", "us-west-1", "us-west-2"}
+	rng := rand.New(rand.NewPCG(1, 2))
+	series := make([][]byte, hosts)
+	for h := range series {
+		r := regions[rng.IntN(len(regions))]
+		series[h] = fmt.Appendf(nil, "cpu,arch=%s,datacenter=%s%c,hostname=host_%d,os=%s,rack=%d,region=%s,"+
+			"service=%d,service_environment=%s,service_version=%d,team=%s",
+			[...]string{"x64", "x86"}[rng.IntN(2)], r, 'a'+rng.IntN(3), 420_000+h,
+			[...]string{"Ubuntu16.10", "Ubuntu16.04LTS", "Ubuntu15.10"}[rng.IntN(3)], rng.IntN(100), r,
+			rng.IntN(20), [...]string{"production", "staging", "test"}[rng.IntN(3)], rng.IntN(2),
+			[...]string{"SF", "NYC", "LON", "CHI"}[rng.IntN(4)])
+	}
+	slices.SortFunc(series, bytes.Compare)
+	fields := make([][]byte, len(sparseFields))
+	for i, f := range sparseFields {
+		fields[i] = []byte(f)
+	}
+	arrs := make([]tsm.Array, hosts*len(fields))
+	for i := range arrs {
+		arrs[i] = tsm.Array{Type: models.FieldTypeInteger, Timestamps: []int64{1_767_225_600_000_000_000},
+			Integers: []int64{int64(rng.IntN(101))}}
+	}
+	path := filepath.Join(b.TempDir(), "w.tsm")
+	b.ReportAllocs()
+	var size int64
+	cpu0 := processCPU()
+	for b.Loop() {
+		w, err := tsm.NewWriter(path)
+		if err != nil {
+			b.Fatalf("NewWriter: got error %v; want nil", err)
+		}
+		w.StableSeriesKeys()
+		for i := range arrs {
+			if err := w.WriteValues(series[i/len(fields)], fields[i%len(fields)], &arrs[i]); err != nil {
+				b.Fatalf("WriteValues: got error %v; want nil", err)
+			}
+		}
+		if err := w.Close(); err != nil {
+			b.Fatalf("Close: got error %v; want nil", err)
+		}
+		size = w.Size()
+	}
+	reportCPU(b, cpu0, len(arrs))
+	b.ReportMetric(float64(size)/float64(len(arrs)), "B/key")
 }
 
 // sparseReader writes the sparse dataset once per benchmark and opens it.
