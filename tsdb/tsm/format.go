@@ -280,22 +280,28 @@ func inlineEntry(typ models.FieldType, count int, version byte) bool {
 // values, given its statistics: First, and Last if count is 2. A boolean
 // block's values take one byte: bit 0 First, bit 1 Last (count 2).
 func appendSmallStats(dst []byte, typ models.FieldType, count int, s *Stats) []byte {
-	if typ == models.FieldTypeBoolean {
+	two := count == 2
+	switch typ {
+	case models.FieldTypeBoolean:
 		c := byte(s.First & 1)
-		if count == 2 {
+		if two {
 			c |= byte(s.Last&1) << 1
 		}
-		return append(dst, c)
-	}
-	vals := [2]uint64{s.First, s.Last}
-	for _, v := range vals[:count] {
-		switch typ {
-		case models.FieldTypeFloat:
-			dst = binary.LittleEndian.AppendUint64(dst, v)
-		case models.FieldTypeInteger:
-			dst = binary.AppendVarint(dst, int64(v))
-		case models.FieldTypeUnsigned:
-			dst = binary.AppendUvarint(dst, v)
+		dst = append(dst, c)
+	case models.FieldTypeFloat:
+		dst = binary.LittleEndian.AppendUint64(dst, s.First)
+		if two {
+			dst = binary.LittleEndian.AppendUint64(dst, s.Last)
+		}
+	case models.FieldTypeInteger:
+		dst = binary.AppendVarint(dst, int64(s.First))
+		if two {
+			dst = binary.AppendVarint(dst, int64(s.Last))
+		}
+	case models.FieldTypeUnsigned:
+		dst = binary.AppendUvarint(dst, s.First)
+		if two {
+			dst = binary.AppendUvarint(dst, s.Last)
 		}
 	}
 	return dst

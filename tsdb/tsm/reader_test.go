@@ -637,6 +637,35 @@ func TestOpenValidated(t *testing.T) {
 // StableSeriesKeys, the fields of a series passing one key slice as a
 // snapshot does: the files are identical, and keys out of order are still
 // refused, whether the series key is the previous slice or a new one.
+// TestFieldOrderAcrossSeries checks that a field that followed another
+// one across two series (the last field of one, the first of the next)
+// is not taken as sorting after it within a later series: the Writer
+// skips the order check only for a field that followed the current one
+// within a series.
+func TestFieldOrderAcrossSeries(t *testing.T) {
+	one := genArray(models.FieldTypeInteger, 1, 5, 1, 1)
+	for _, stable := range []bool{false, true} {
+		w, err := tsm.NewWriter(filepath.Join(t.TempDir(), "x.tsm"))
+		if err != nil {
+			t.Fatalf("NewWriter: got error %v; want nil", err)
+		}
+		if stable {
+			w.StableSeriesKeys()
+		}
+		a, b, c := []byte("a"), []byte("b"), []byte("c")
+		for _, k := range [][2][]byte{{a, []byte("x")}, {a, []byte("y")}, {b, []byte("x")}, {c, []byte("y")}} {
+			if err := w.WriteValues(k[0], k[1], one); err != nil {
+				t.Fatalf("WriteValues %s/%s: got error %v; want nil", k[0], k[1], err)
+			}
+		}
+		// y was followed by x (a/y, b/x), but x sorts before y.
+		if err := w.WriteValues(c, []byte("x"), one); !errors.Is(err, tsm.ErrKeyOrder) {
+			t.Errorf("stable keys %v: c/x after c/y: got error %v; want ErrKeyOrder", stable, err)
+		}
+		_ = w.Remove()
+	}
+}
+
 func TestStableSeriesKeys(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name string, stable bool) []byte {

@@ -323,6 +323,9 @@ func (w *Writer) finishKey(endSeries bool) {
 	if !endSeries {
 		return
 	}
+	if w.seriesOffsets == nil {
+		w.seriesOffsets = takeSeriesOffsets()
+	}
 	w.seriesOffsets = append(w.seriesOffsets, uint32(w.indexSpilled+int64(w.indexHeld)))
 	var hdr [binary.MaxVarintLen64]byte
 	w.appendIndex(binary.AppendUvarint(hdr[:0], uint64(len(w.series))))
@@ -436,9 +439,28 @@ func takeIndexChunk() []byte {
 	return make([]byte, 0, indexChunkSize)
 }
 
-// releaseIndex hands the Writer's index chunks to indexChunks. The Writer
-// no longer needs them: Close has written them, or Remove abandoned them.
+// seriesOffsetTables recycles the series offset tables of closed
+// Writers: a file of 40,000 series grew one of 160 kB from nothing, a
+// twentieth of the Writer's CPU at a million series (issue 17). It holds
+// *[]uint32.
+var seriesOffsetTables sync.Pool
+
+// takeSeriesOffsets returns an empty series offset table.
+func takeSeriesOffsets() []uint32 {
+	if b, ok := seriesOffsetTables.Get().(*[]uint32); ok {
+		return (*b)[:0]
+	}
+	return make([]uint32, 0, 1024)
+}
+
+// releaseIndex hands the Writer's index chunks to indexChunks and its
+// series offset table to seriesOffsetTables. The Writer no longer needs
+// them: Close has written them, or Remove abandoned them.
 func (w *Writer) releaseIndex() {
+	if b := w.seriesOffsets; cap(b) > 0 {
+		seriesOffsetTables.Put(&b)
+	}
+	w.seriesOffsets = nil
 	for _, b := range w.indexChunks {
 		indexChunks.Put(&b)
 	}
