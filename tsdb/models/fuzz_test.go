@@ -209,6 +209,7 @@ func FuzzParseSimpleLines(f *testing.F) {
 			f.Add([]byte(body), int64(0))
 		}
 	}
+	f.Add([]byte(tagKeyChangesBody), int64(0))
 	addFuzzSeeds(f)
 	f.Fuzz(func(t *testing.T, body []byte, chunk int64) {
 		if len(body) > maxFuzzInput {
@@ -227,6 +228,47 @@ func TestParseSimpleLinesMatchDecoder(t *testing.T) {
 				compareWithDecoderParser(t, []byte(body), chunk)
 			}
 		}
+	}
+}
+
+// tagKeyChangesBody is a body of lines that each start a series, as a batch
+// of new series does, whose tag keys are those of the line before or
+// differ from them a little: parseSimpleLine recognises the previous
+// line's keys by their bytes and reuses their order.
+const tagKeyChangesBody = "m,b=1,a=2 f=1 1\n" +
+	"m,b=3,a=4 f=1 1\n" + // the same keys
+	"m,bb=3,a=4 f=1 1\n" + // a longer first key with the same start
+	"m,bb=5,a=6 f=1 1\n" +
+	"m,b=5,a=6 f=1 1\n" + // a shorter one
+	"m,b=5,aa=6 f=1 1\n" +
+	"m,b=7 f=1 1\n" + // fewer tags
+	"m,b=7,a=8,c=9 f=1 1\n" + // more
+	"m,b=8,a=8,c=9 f=1 1\n" +
+	"m,c=9,b=8,a=7 f=1 1\n" + // the same keys in another order
+	"m,b=1,a=2,a=3 f=1 1\n" + // a repeated key
+	"m,b=1,a=2 f=1 1\n" +
+	"m,b=1,b=2 f=1 1\n" +
+	"m,b=2,a=2 f=1 1\n" +
+	"m,b=2,a= f=1 1\n" + // no value
+	"m,b=2,a==1 f=1 1\n" +
+	"m,b=2,a f=1 1\n" +
+	"m,b=2,a=1 f=1 1\n" +
+	"n,b=3,a=1 f=1 1\n" + // another measurement
+	"nn,b=3,a=1 f=1 1\n" +
+	"m,b=3,\u00e9=1 f=1 1\n" + // a UTF-8 key, then its line's keys again
+	"m,b=4,\u00e9=\u00e8 f=1 1\n" +
+	"m,b=4,\u00e9=\xff f=1 1\n" + // not UTF-8
+	"m,b=5,\u00e9=2 f=1 1\n" +
+	"m f=1 1\n" + // no tags
+	"m f=2 2\n" +
+	"m,a=1 f=1 1\n"
+
+// TestParseSimpleLinesTagKeyChanges checks that lines whose tag keys
+// change from one line to the next give the decoder's points, whole and
+// in chunks.
+func TestParseSimpleLinesTagKeyChanges(t *testing.T) {
+	for chunk := range 4 {
+		compareWithDecoderParser(t, []byte(tagKeyChangesBody), chunk)
 	}
 }
 

@@ -43,10 +43,12 @@ type Parser struct {
 	// line's tags in input order, simpleOrder[i] the input index of its
 	// i-th tag in sorted order, and prevTagKeys the tag keys of the last
 	// line sorted, in input order, each followed by '=' (simple keys have
-	// none), whose order is tried first.
-	simpleTags  []simpleTag
-	simpleOrder []int32
-	prevTagKeys []byte
+	// none), whose order is tried first; prevTagKeyLens are their lengths
+	// with the '='.
+	simpleTags     []simpleTag
+	simpleOrder    []int32
+	prevTagKeys    []byte
+	prevTagKeyLens []int32
 
 	// Series cache: bodies repeat a few series many times (every TSBS or
 	// Telegraf batch does), so a line whose measurement and tags are, byte
@@ -471,8 +473,8 @@ func (p *Parser) parseSimpleLine(start, end int) bool {
 	if !known {
 		// Without escapes the key is as long as the line's text of it.
 		ks := line[:sp]
-		nameLen, ok := p.scanSimpleSeries(ks)
-		if !ok || !p.sortSimpleTags(ks) || len(ks) > MaxKeyLength {
+		nameLen, sameKeys, ok := p.scanSimpleSeries(ks)
+		if !ok || !sameKeys && !p.sortSimpleTags(ks) || len(ks) > MaxKeyLength {
 			return p.rejectSimple(t0, f0, na)
 		}
 		name, tags, key = p.saveSimpleSeries(ks, nameLen)
@@ -628,9 +630,13 @@ type simpleTag struct{ key, eq, end int }
 // scanSimpleSeries reads ks, the "measurement,tags" text of a line, into
 // p.simpleTags and returns the length of its measurement; ok is false when
 // ks is not in parseSimpleLine's form or the decoder would refuse it.
-func (p *Parser) scanSimpleSeries(ks []byte) (nameLen int, ok bool) {
+// sameKeys reports that the tags have the keys, in order, of the last line
+// sortSimpleTags sorted, so p.simpleOrder is their order: those keys are
+// recognised by comparing bytes rather than scanned (a batch of new series
+// repeats one list of tag keys line after line).
+func (p *Parser) scanSimpleSeries(ks []byte) (nameLen int, sameKeys, ok bool) {
 	if ks[0] == '#' { // a comment line
-		return 0, false
+		return 0, false, false
 	}
 	var high byte
 	i := 0
@@ -639,48 +645,60 @@ func (p *Parser) scanSimpleSeries(ks []byte) (nameLen int, ok bool) {
 		i++
 	}
 	if i == 0 {
-		return 0, false
+		return 0, false, false
 	}
 	nameLen = i
 	p.simpleTags = p.simpleTags[:0]
+	prev, prevLens := p.prevTagKeys, p.prevTagKeyLens
+	// same holds while the tags read so far have the keys of prev.
+	same := len(p.simpleOrder) == len(prevLens)
+	prevOff := 0
 	for i < len(ks) {
 		if ks[i] != ',' {
-			return 0, false
+			return 0, false, false
 		}
 		i++
 		k0 := i
-		for i < len(ks) && simpleClass[ks[i]]&inKey != 0 {
-			high |= ks[i]
-			i++
+		var eq int
+		if t := len(p.simpleTags); same && t < len(prevLens) && i+int(prevLens[t]) <= len(ks) &&
+			string(ks[i:i+int(prevLens[t])]) == string(prev[prevOff:prevOff+int(prevLens[t])]) {
+			// The previous line's key, with its '=': checked then.
+			prevOff += int(prevLens[t])
+			eq = i + int(prevLens[t]) - 1
+		} else {
+			same = false
+			for i < len(ks) && simpleClass[ks[i]]&inKey != 0 {
+				high |= ks[i]
+				i++
+			}
+			if i == k0 || i == len(ks) || ks[i] != '=' {
+				return 0, false, false
+			}
+			eq = i
 		}
-		if i == k0 || i == len(ks) || ks[i] != '=' {
-			return 0, false
-		}
-		eq := i
-		i++
+		i = eq + 1
 		v0 := i
 		for i < len(ks) && simpleClass[ks[i]]&inKey != 0 {
 			high |= ks[i]
 			i++
 		}
 		if i == v0 {
-			return 0, false
+			return 0, false, false
 		}
 		p.simpleTags = append(p.simpleTags, simpleTag{key: k0, eq: eq, end: i})
 	}
 	// The separators are ASCII, so the text is valid UTF-8 exactly when
-	// every token is, as the decoder checks.
-	return nameLen, high < utf8.RuneSelf || utf8.Valid(ks)
+	// every token is, as the decoder checks (the keys compared with the
+	// previous line's were).
+	return nameLen, same && len(p.simpleTags) == len(prevLens), high < utf8.RuneSelf || utf8.Valid(ks)
 }
 
 // sortSimpleTags sets p.simpleOrder to the sorted order of the tags
-// scanSimpleSeries read from ks, reusing the last order when the keys come
-// as they did then; it reports false when two tags have the same key.
+// scanSimpleSeries read from ks (whose keys are not those of the last line
+// sorted) and remembers their keys for scanSimpleSeries; it reports false
+// when two tags have the same key.
 func (p *Parser) sortSimpleTags(ks []byte) bool {
 	tags := p.simpleTags
-	if p.sameTagKeys(ks) {
-		return true
-	}
 	order := p.simpleOrder[:0]
 	for i := range tags {
 		order = append(order, int32(i))
@@ -696,34 +714,19 @@ func (p *Parser) sortSimpleTags(ks []byte) bool {
 		slices.SortFunc(order, func(a, b int32) int { return strings.Compare(key(a), key(b)) })
 	}
 	p.simpleOrder = order
-	p.prevTagKeys = p.prevTagKeys[:0]
+	p.prevTagKeys, p.prevTagKeyLens = p.prevTagKeys[:0], p.prevTagKeyLens[:0]
 	for i := 1; i < len(order); i++ {
 		if key(order[i-1]) == key(order[i]) {
+			// No keys to try: simpleOrder's length differs from theirs
+			// (the line has tags).
 			return false
 		}
 	}
 	for _, t := range tags {
 		p.prevTagKeys = append(p.prevTagKeys, ks[t.key:t.eq+1]...)
+		p.prevTagKeyLens = append(p.prevTagKeyLens, int32(t.eq+1-t.key))
 	}
 	return true
-}
-
-// sameTagKeys reports whether the tags scanSimpleSeries read from ks have
-// the keys, in order, of the last line sortSimpleTags sorted.
-func (p *Parser) sameTagKeys(ks []byte) bool {
-	prev := p.prevTagKeys
-	if len(p.simpleOrder) != len(p.simpleTags) || len(prev) == 0 && len(p.simpleTags) > 0 {
-		return false
-	}
-	off := 0
-	for _, t := range p.simpleTags {
-		k := ks[t.key : t.eq+1] // with its '='
-		if len(prev)-off < len(k) || string(prev[off:off+len(k)]) != string(k) {
-			return false
-		}
-		off += len(k)
-	}
-	return off == len(prev)
 }
 
 // saveSimpleSeries copies the series key of ks, a line's "measurement,
