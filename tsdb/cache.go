@@ -371,7 +371,11 @@ func (pt *cachePart) copyKey(key []byte) string {
 // dropped whole after its snapshot.
 func (pt *cachePart) newSeries(n int) *cacheSeries {
 	if len(pt.slabs) == 0 || len(pt.slabs[len(pt.slabs)-1]) == seriesSlabLen {
-		pt.slabs = append(pt.slabs, make([]cacheSeries, 0, seriesSlabLen))
+		slab, _ := seriesSlabs.Get().(*[seriesSlabLen]cacheSeries)
+		if slab == nil {
+			slab = new([seriesSlabLen]cacheSeries)
+		}
+		pt.slabs = append(pt.slabs, slab[:0])
 	}
 	last := &pt.slabs[len(pt.slabs)-1]
 	*last = append(*last, cacheSeries{})
@@ -582,15 +586,18 @@ func newCache() *cache {
 	return c
 }
 
-// Field slabs and key arenas of released caches, for new caches to take
-// instead of fresh memory: at a million series every series is new to the
-// cache, and the first touch of fresh slabs and arenas (page faults) was
-// most of the cost of caching one, while released caches left as much
-// memory to the GC (issue 17).
+// Series slabs, field slabs and key arenas of released caches, for new
+// caches to take instead of fresh memory: at a million series every series
+// is new to the cache, and the first touch of fresh slabs and arenas (page
+// faults) was most of the cost of caching one, while released caches left
+// as much memory to the GC (issue 17).
 var (
-	fieldSlabs sync.Pool // *[fieldSlabLen]cacheField
-	keyArenas  sync.Pool // *[keyArenaLen]byte
-	runSlabs   sync.Pool // *[runChunkLen]uint64
+	// seriesSlabs are emptied when released: their entries point into the
+	// released cache.
+	seriesSlabs sync.Pool // *[seriesSlabLen]cacheSeries
+	fieldSlabs  sync.Pool // *[fieldSlabLen]cacheField
+	keyArenas   sync.Pool // *[keyArenaLen]byte
+	runSlabs    sync.Pool // *[runChunkLen]uint64
 )
 
 // acquire takes a reference to the cache for a reader; release it when
@@ -608,6 +615,11 @@ func (c *cache) release() {
 	for i := range c.parts {
 		pt := &c.parts[i]
 		pt.mu.Lock()
+		for _, slab := range pt.slabs {
+			full := (*[seriesSlabLen]cacheSeries)(slab[:seriesSlabLen])
+			clear(full[:len(slab)])
+			seriesSlabs.Put(full)
+		}
 		for _, slab := range pt.fieldSlabs {
 			fieldSlabs.Put(slab)
 		}

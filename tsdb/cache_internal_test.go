@@ -962,9 +962,9 @@ func BenchmarkCacheSparseSeries(b *testing.B) {
 
 // TestCacheHeldByReader: a reader's state keeps the cache it reads until it
 // is released, though the cache's snapshot is installed meanwhile and new
-// series fill the next cache (taking the field slabs and key arenas of
-// released caches); once released by its last holder, the cache hands its
-// memory over.
+// series fill the next cache (taking the series and field slabs and key
+// arenas of released caches); once released by its last holder, the cache
+// hands its memory over, its series slabs emptied.
 func TestCacheHeldByReader(t *testing.T) {
 	cfg := NewConfig()
 	cfg.Dir = t.TempDir()
@@ -1000,10 +1000,23 @@ func TestCacheHeldByReader(t *testing.T) {
 			t.Fatalf("series a%d read through the held cache: %+v (found %v); want one value %d at %d", i, a, ok, i, i)
 		}
 	}
+	var slabs [][]cacheSeries
+	for i := range held.parts {
+		slabs = append(slabs, held.parts[i].slabs...)
+	}
 	rs.release()
 	for i := range held.parts {
-		if pt := &held.parts[i]; pt.fieldSlabs != nil || pt.arenas != nil {
+		if pt := &held.parts[i]; pt.fieldSlabs != nil || pt.arenas != nil || pt.slabs != nil {
 			t.Fatalf("partition %d of a cache no one holds keeps its slabs", i)
+		}
+	}
+	// Its series slabs go to the next caches emptied, so they keep
+	// nothing of it alive.
+	for _, slab := range slabs {
+		for j := range slab {
+			if cs := &slab[j]; cs.key != "" || cs.fields != nil || cs.byName != nil {
+				t.Fatalf("released series slab entry %d: %q with %d fields; want empty", j, cs.key, len(cs.fields))
+			}
 		}
 	}
 }
