@@ -1129,8 +1129,13 @@ func (ss sortedSeries) forEach(fn func(series, field []byte, arr *tsm.Array) err
 			for j := range batch[k].fields {
 				touched += batch[k].fields[j].name
 			}
+			// Every cache line of the key: the writer compares it with
+			// the key before, past their shared prefix, then copies it.
 			if key := batch[k].key; key != "" {
-				touched += uint32(key[0])
+				for o := 0; o < len(key); o += 64 {
+					touched += uint32(key[o])
+				}
+				touched += uint32(key[len(key)-1])
 			}
 		}
 		walkTouched.Add(touched)

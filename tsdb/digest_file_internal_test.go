@@ -457,3 +457,56 @@ func TestDigestFileVersion1Read(t *testing.T) {
 		}
 	}
 }
+
+// TestDigestFileDerivedRuns: derived records, counted and written in runs,
+// keep their places among stored records: runs longer than a write, one
+// between two stored records, and one that ends the file are all read
+// back in order, and the trailer counts every key.
+func TestDigestFileDerivedRuns(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "f"+dataFileExt)
+	if err := os.WriteFile(path, make([]byte, 100), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	window := int64(time.Hour)
+	derived := &tsm.Array{Type: models.FieldTypeFloat, Timestamps: []int64{1}, Floats: []float64{1}}
+	stored := &tsm.Array{Type: models.FieldTypeInteger, Timestamps: []int64{1, 2, 3}, Integers: []int64{4, 5, 6}}
+	var want []bool // per key: derived
+	for _, run := range []int{3000, 1, 0, 1024, 5, 2500} {
+		for range run {
+			want = append(want, true)
+		}
+		want = append(want, false)
+	}
+	want = append(want, true, true, true) // a run that ends the file
+	w := newDigestFileWriter(path, window)
+	for _, d := range want {
+		if d {
+			w.addArray(derived)
+		} else {
+			w.addArray(stored)
+		}
+	}
+	if err := w.finish(); err != nil {
+		t.Fatal(err)
+	}
+	if !checkDigestFile(path, 100, len(want), window) {
+		t.Fatalf("digest file of %d keys does not check", len(want))
+	}
+	r, err := openDigestFile(path, window)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.close()
+	for i, d := range want {
+		if err := r.next(); err != nil {
+			t.Fatalf("key %d: %v", i, err)
+		}
+		if r.derived != d || (!d && len(r.sums) != 1) {
+			t.Fatalf("key %d: derived %v with %d sums, want derived %v", i, r.derived, len(r.sums), d)
+		}
+	}
+	if err := r.next(); err == nil {
+		t.Fatalf("a record after the %d keys written", len(want))
+	}
+}

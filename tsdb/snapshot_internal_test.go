@@ -200,3 +200,42 @@ func BenchmarkSnapshotWalk(b *testing.B) {
 	}
 	b.ReportMetric(float64(processCPU(b)-cpu0)/float64(b.N)/n, "cpu-ns/series")
 }
+
+// BenchmarkSnapshotFile writes a snapshot the size of those of the
+// million-series load (issue 17): 50,000 new TSBS-like series of ten
+// fields with one value each, created in host order, to a level-1 file
+// and its digest file (sort, walk, writers). cpu-ns/key is the process's
+// CPU time a key.
+func BenchmarkSnapshotFile(b *testing.B) {
+	const n = 50_000
+	cfg := NewConfig()
+	cfg.Dir = b.TempDir()
+	cfg.CompactCheckInterval = 0
+	sh := openTestShard(b, cfg)
+	rng := rand.New(rand.NewPCG(1, 2))
+	c := newCache()
+	p := models.Point{Time: 1}
+	for i, f := range []string{"usage_user", "usage_system", "usage_idle", "usage_nice", "usage_iowait", "usage_irq", "usage_softirq", "usage_steal", "usage_guest", "usage_guest_nice"} {
+		p.Fields = append(p.Fields, models.Field{Key: []byte(f), Value: models.IntegerValue(int64(i))})
+	}
+	for i := range n {
+		key := fmt.Sprintf("cpu,arch=x%d,datacenter=eu-central-1%c,hostname=host_%d,os=Ubuntu16.10,rack=%d,region=eu-central-1,service=%d,service_environment=test,service_version=1,team=NYC",
+			rng.IntN(3), 'a'+rng.IntN(10), i, rng.IntN(100), rng.IntN(20))
+		c.writePoint(cacheRef{}, []byte(key), &p)
+	}
+	runtime.GC()
+	cpu0 := processCPU(b)
+	seq := uint64(1000)
+	for b.Loop() {
+		files, err := sh.writeSnapshot(&snapState{c: c, seq: seq, parts: 1})
+		if err != nil {
+			b.Fatal(err)
+		}
+		seq++
+		for _, f := range files {
+			f.obsolete.Store(true)
+			f.release()
+		}
+	}
+	b.ReportMetric(float64(processCPU(b)-cpu0)/float64(b.N)/(10*n), "cpu-ns/key")
+}
