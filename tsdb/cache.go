@@ -1036,11 +1036,12 @@ func (c *cache) keys() []string {
 }
 
 // sorted returns the cache's non-empty series in key order, the order of
-// a data file, their values normalized. The cache must receive no writes
-// meanwhile (a snapshotting cache). It sorts the series once and each
-// series' few fields apart when walked (forEach), instead of sorting one
-// composite key per entry: at a million series that sort was a quarter of
-// the node's CPU (issue 17).
+// a data file, their values normalized; release returns its buffers once
+// it is no longer used. The cache must receive no writes meanwhile (a
+// snapshotting cache). It sorts the series once and each series' few
+// fields apart when walked (forEach), instead of sorting one composite
+// key per entry: at a million series that sort was a quarter of the
+// node's CPU (issue 17).
 func (c *cache) sorted() sortedSeries {
 	n := 0
 	for i := range c.parts {
@@ -1052,8 +1053,9 @@ func (c *cache) sorted() sortedSeries {
 	// normalized then (under the partition lock, as readers do) when an
 	// append left some out of order: nothing changes them after that, so
 	// the walk in key order reads them without locks.
-	all := make([]seriesRef, 0, n)
-	keys := make([]string, 0, n)
+	sc := sortScratches.Get().(*sortScratch)
+	all := slices.Grow(sc.refs[:0], n)
+	keys := slices.Grow(sc.keys[:0], n)
 	for i := range c.parts {
 		pt := &c.parts[i]
 		pt.mu.Lock()
@@ -1075,7 +1077,8 @@ func (c *cache) sorted() sortedSeries {
 		pt.unsorted = false
 		pt.mu.Unlock()
 	}
-	return sortedSeries{refs: all, order: sortKeyOrder(keys)}
+	sc.refs, sc.keys = all, keys
+	return sortedSeries{refs: all, order: sortKeyOrder(keys, sc), scratch: sc}
 }
 
 // sortedSeries are the series of a snapshotting cache in key order (see
@@ -1083,13 +1086,22 @@ func (c *cache) sorted() sortedSeries {
 // order. A snapshot written as several files walks a range of them for
 // each, at once.
 type sortedSeries struct {
-	refs  []seriesRef
-	order []uint32
+	refs    []seriesRef
+	order   []uint32
+	scratch *sortScratch // the buffers refs and order are held in
 }
 
 // slice returns the series of key ranks lo to hi.
 func (ss sortedSeries) slice(lo, hi int) sortedSeries {
 	return sortedSeries{refs: ss.refs, order: ss.order[lo:hi]}
+}
+
+// release returns the buffers of series from sorted for reuse: neither
+// ss nor a slice of it may be used afterwards.
+func (ss sortedSeries) release() {
+	if ss.scratch != nil {
+		ss.scratch.release()
+	}
 }
 
 // walkBatch is how many series forEach loads ahead at once.

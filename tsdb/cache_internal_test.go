@@ -176,6 +176,46 @@ func TestCacheForEachSortedOrder(t *testing.T) {
 	}
 }
 
+// TestCacheSortedReusesScratch: a snapshot's sort and walk reuse the
+// buffers an earlier, bigger one released, left holding its series, and
+// still visit exactly the new cache's entries in key order; a release
+// drops the references to the snapshotted cache.
+func TestCacheSortedReusesScratch(t *testing.T) {
+	write := func(c *cache, prefix string, n int) {
+		for i := range n {
+			series := []byte(fmt.Sprintf("%s,host=h%d", prefix, (i*7919)%n))
+			c.write(series, []byte("f"), int64(i), models.IntegerValue(int64(i)))
+		}
+	}
+	big := newCache()
+	write(big, "zz", 3000) // past radixMin, sorting after the next cache's keys
+	ss := big.sorted()
+	sc := ss.scratch
+	ss.release()
+	if len(sc.refs) != 0 || cap(sc.refs) < 3000 || slices.ContainsFunc(sc.refs[:cap(sc.refs)], func(r seriesRef) bool { return r.pt != nil }) ||
+		slices.ContainsFunc(sc.keys[:cap(sc.keys)], func(k string) bool { return k != "" }) {
+		t.Fatal("a released scratch still refers to the snapshotted cache")
+	}
+	c := newCache()
+	write(c, "cpu", 500)
+	ss = c.sorted()
+	defer ss.release()
+	if ss.scratch != sc {
+		t.Skip("the pool did not hand the released scratch back (a GC ran)")
+	}
+	var got []string
+	err := ss.forEach(func(series, field []byte, arr *tsm.Array) error {
+		got = append(got, string(appendCompositeKey(nil, series, field)))
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("forEach: %v", err)
+	}
+	if want := c.keys(); !slices.Equal(got, want) {
+		t.Fatalf("forEach over reused buffers visited %d keys, want %d: first %q, want %q", len(got), len(want), got[:min(3, len(got))], want[:3])
+	}
+}
+
 // tenFieldPoint is a point of series with fields f0..f9 (floats) at ts.
 func tenFieldPoint(series []byte, ts int64) models.Point {
 	p := models.Point{Measurement: series, Time: ts}

@@ -132,6 +132,7 @@ func snapshotParts(size, snapshotSize int64) int {
 // matter to newest-wins reads. On error every file written is removed.
 func (s *Shard) writeSnapshot(snap *snapState) ([]*dataFile, error) {
 	series := snap.c.sorted()
+	defer series.release()
 	n := len(series.order)
 	parts := max(min(snap.parts, n), 1)
 	files := make([]*dataFile, parts)
