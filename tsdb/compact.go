@@ -42,8 +42,14 @@ const (
 	// sparseHot is how long after ingest last outran the snapshots (a
 	// write left the live cache full while a snapshot was being written,
 	// a writer waited for cache room, or a snapshot was split into
-	// parts) sparse level-1 runs wait for sparseMaxRun files.
+	// parts) or the last snapshot of a burst of new series (see
+	// sparseBurstFill) sparse level-1 runs wait for sparseMaxRun files.
 	sparseHot = 10 * time.Second
+	// sparseBurstFill: a snapshot of sparse files whose cache filled
+	// within this time of the previous snapshot's end is of a burst of
+	// new series (at a million series a cache fills in about half a
+	// second).
+	sparseBurstFill = 2 * time.Second
 	// sparseValuesPerKey is the average values per key under which a
 	// level-1 file of at least sparseMinKeys keys is sparse.
 	sparseValuesPerKey = 4
@@ -106,10 +112,11 @@ func (s *Shard) compactPlanned(cold bool) {
 // sequence order matters: merging non-adjacent files would let the output
 // (which takes its newest input's sequence) shadow a newer file between
 // them. A run of sparse level-1 files waits until it is sparseLevelRun
-// long (sparseMaxRun while ingest outruns the snapshots) or the shard has
+// long (sparseMaxRun while ingest outruns the snapshots or a burst of new
+// series goes on) or the shard has
 // been idle for sparseIdle, and merges up to sparseMaxRun files.
 func (s *Shard) planLevel() ([]*dataFile, int) {
-	hot := time.Since(time.Unix(0, s.lastBehind.Load())) < sparseHot
+	hot := time.Since(time.Unix(0, max(s.lastBehind.Load(), s.lastBurst.Load()))) < sparseHot
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	for i := 0; i < len(s.files); {

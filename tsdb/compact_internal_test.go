@@ -454,3 +454,70 @@ func TestIngestBehindSnapshots(t *testing.T) {
 		t.Fatal("a write that left the cache full during a snapshot did not mark ingest behind")
 	}
 }
+
+// TestSparseBurstMarked checks what marks a burst of new series
+// (sparseHot) at the snapshots: a snapshot of sparse files whose cache
+// filled within sparseBurstFill of the previous snapshot does; the first
+// snapshot, a slow one and one of dense files do not. The planner then
+// holds a sparse run back as when ingest outruns the snapshots.
+func TestSparseBurstMarked(t *testing.T) {
+	cfg := NewConfig()
+	cfg.Dir = t.TempDir()
+	cfg.CompactCheckInterval = 0
+	cfg.CompactThroughput = 0
+	sh := openTestShard(t, cfg)
+	host := 0
+	// write writes series new series of values values each, and snapshots.
+	write := func(series, values int) {
+		t.Helper()
+		var pts []models.Point
+		for range series {
+			for v := range values {
+				pts = append(pts, models.Point{Measurement: []byte("m"), Time: int64(v + 1),
+					Tags:   models.Tags{{Key: []byte("host"), Value: fmt.Appendf(nil, "h%08d", host)}},
+					Fields: []models.Field{{Key: []byte("v"), Value: models.FloatValue(1)}}})
+			}
+			host++
+		}
+		for i := 0; i < len(pts); i += 5000 {
+			if err := sh.WritePoints(context.Background(), pts[i:min(i+5000, len(pts))]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := sh.Snapshot(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(sparseMinKeys, 1)
+	if sh.lastBurst.Load() != 0 {
+		t.Fatal("the first snapshot marked a burst")
+	}
+	write(10, sparseValuesPerKey) // dense, right after
+	if sh.lastBurst.Load() != 0 {
+		t.Fatal("a dense snapshot marked a burst")
+	}
+	sh.snapMu.Lock()
+	sh.snapEnded = time.Now().Add(-sparseBurstFill)
+	sh.snapMu.Unlock()
+	write(sparseMinKeys, 1) // sparse, its cache filled slowly
+	if sh.lastBurst.Load() != 0 {
+		t.Fatal("a sparse snapshot of a cache that filled slowly marked a burst")
+	}
+	write(sparseMinKeys, 1) // sparse, right after
+	if time.Since(time.Unix(0, sh.lastBurst.Load())) > time.Minute {
+		t.Fatal("a sparse snapshot right after the last one did not mark a burst")
+	}
+	if sh.lastBehind.Load() != 0 {
+		t.Fatal("the test's writes marked ingest behind; the burst mark is not what it checks")
+	}
+	for range sparseLevelRun - 2 { // a full sparse run
+		write(sparseMinKeys, 1)
+	}
+	if inputs, _ := sh.planLevel(); inputs != nil {
+		t.Fatalf("plan during a burst: %d inputs; want the sparse run held back", len(inputs))
+	}
+	sh.lastBurst.Store(time.Now().Add(-sparseHot).UnixNano())
+	if inputs, _ := sh.planLevel(); len(inputs) != sparseLevelRun {
+		t.Fatalf("plan once the burst is over: %d inputs; want the %d sparse files", len(inputs), sparseLevelRun)
+	}
+}

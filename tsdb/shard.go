@@ -72,8 +72,16 @@ type Shard struct {
 	// being written, a writer waited for cache room, or a snapshot was
 	// split into parts (compaction planning: sparseHot).
 	lastBehind atomic.Int64
-	closed     atomic.Bool
-	snapCh     chan struct{}
+	// lastBurst is the unix ns of the last snapshot of a burst of new
+	// series: sparse files from a cache that filled within
+	// sparseBurstFill of the previous snapshot (compaction planning:
+	// sparseHot).
+	lastBurst atomic.Int64
+	// snapEnded is when the last snapshot's files were installed;
+	// guarded by snapMu.
+	snapEnded time.Time
+	closed    atomic.Bool
+	snapCh    chan struct{}
 	// snapForced is set by forceSnapshot: the requested snapshot runs
 	// even if the cache is not full.
 	snapForced atomic.Bool
@@ -88,6 +96,9 @@ type snapState struct {
 	seq    uint64 // sequence of the (first) file it becomes
 	parts  int    // files it becomes, of sequences seq, seq+1, ... (see snapshotParts)
 	walSeg uint64 // WAL segments up to this one are in c
+	// quick is set when c filled within sparseBurstFill of the previous
+	// snapshot's end.
+	quick bool
 }
 
 // openShard opens (creating if needed) the shard in dir and replays its WAL.

@@ -76,7 +76,8 @@ func (s *Shard) Snapshot() error {
 			// which must not let merges take the CPU it freed.
 			s.lastBehind.Store(time.Now().UnixNano())
 		}
-		s.snap = &snapState{c: s.cache, seq: s.nextSeq, parts: parts, walSeg: seg}
+		quick := !s.snapEnded.IsZero() && time.Since(s.snapEnded) < sparseBurstFill
+		s.snap = &snapState{c: s.cache, seq: s.nextSeq, parts: parts, walSeg: seg, quick: quick}
 		s.nextSeq += uint64(parts)
 		s.cache = newCacheAfter(s.cache, s.cfg.CacheSnapshotSize)
 	}
@@ -94,6 +95,14 @@ func (s *Shard) Snapshot() error {
 	s.cache.dropPrev()
 	s.signalCacheFreed()
 	s.mu.Unlock()
+	s.snapEnded = time.Now()
+	if snap.quick && !slices.ContainsFunc(files, func(f *dataFile) bool { return !sparse(f) }) {
+		// A burst of new series: its sparse runs wait (planLevel) even
+		// when the snapshots keep up with it, which they did at a
+		// million series until merging the first sparseLevelRun files
+		// took 1 CPU-s from them during the load (issue 17).
+		s.lastBurst.Store(s.snapEnded.UnixNano())
+	}
 	s.metrics.cacheBytes.Sub(float64(snap.c.size.Load()))
 	snap.c.release()
 	s.metrics.files.Add(float64(len(files)))
