@@ -19,7 +19,8 @@ import (
 // points it returns, and every byte slice in them, are valid until its next
 // call: the parser reuses the point slice, the tag and field backing arrays
 // and one byte arena, so steady-state parsing allocates nothing per point.
-// Every point has its series key in Key (the points of one series share it).
+// Every point has its series key in Key (the points of one series share it,
+// but for a duplicate point of a chunk's first timestamp: see sameTime).
 type Parser struct {
 	dec    lineprotocol.Decoder
 	points []Point
@@ -56,6 +57,17 @@ type Parser struct {
 	// Measurement and Tags instead of copying and sorting them again.
 	// Keys alias the body being parsed; the map is emptied by each Next.
 	series map[string]int32 // raw "measurement,tags" text → index in points
+	// The series cache is filled lazily: while every line of the chunk
+	// has the timestamp text of its first line (sameTime, set by Next;
+	// firstTime is that text), a line can repeat an earlier line's series
+	// only as a duplicate point, so lines are not looked up and their raw
+	// text is only noted (pendingSeries); the first line with another
+	// timestamp, or one the decoder reads, puts them in the map. A batch
+	// of new series (one timestamp of a million hosts, issue 17) then
+	// never hashes them.
+	sameTime      bool
+	firstTime     []byte
+	pendingSeries []pendingSeries
 
 	// Line-number bookkeeping for errors detected here rather than by the
 	// decoder: lineOff is an offset into body known to be on line lineNo.
@@ -85,6 +97,13 @@ type Parser struct {
 	// with one (a slice of the body, so reset with it), lastTime its value.
 	lastTimeText []byte
 	lastTime     int64
+}
+
+// pendingSeries is a good line's raw "measurement,tags" text,
+// body[off:off+n], not yet in the series cache, and the index of its point.
+type pendingSeries struct {
+	off, n int
+	point  int32
 }
 
 // entry tracks where the line being decoded is, for error reporting.
@@ -138,6 +157,7 @@ func (p *Parser) Next(max int) []Point {
 	p.points, p.tags, p.fields = p.points[:0], p.tags[:0], p.fields[:0]
 	p.orderKeys = p.orderKeys[:0]
 	clear(p.series) // it indexes p.points
+	p.sameTime, p.pendingSeries = true, p.pendingSeries[:0]
 	if p.done {
 		return nil
 	}
@@ -193,7 +213,7 @@ func (p *Parser) Next(max int) []Point {
 // finish marks the body done.
 func (p *Parser) finish() {
 	p.done = true
-	p.body, p.lastTimeText = nil, nil
+	p.body, p.lastTimeText, p.firstTime = nil, nil, nil
 	clear(p.series) // its keys alias body
 }
 
@@ -288,6 +308,7 @@ func (p *Parser) parseEntry(prec Precision, defaultTime int64) (int, error) {
 	var tags Tags
 	var key []byte
 	var semErr error
+	p.endSameTime()
 	if n, t, k, ok := p.knownSeries(raw); ok {
 		// An earlier good line had these very bytes: share its series.
 		p.tags, p.arena = p.tags[:t0], p.arena[:na]
@@ -364,6 +385,41 @@ func (p *Parser) knownSeries(raw string) ([]byte, Tags, []byte, bool) {
 	return nil, nil, nil, false
 }
 
+// checkSameTime ends the chunk's first timestamp (see Parser.sameTime)
+// unless line, in parseSimpleLine's form, ends with the same text as the
+// chunk's first line, which line is when first is true. That text is the
+// timestamp; a first line without one (its last text has a field's '=')
+// ends it at once, since lines without a timestamp may repeat a series.
+func (p *Parser) checkSameTime(line []byte, first bool) {
+	line = bytes.TrimRight(line, " ")
+	t := line[bytes.LastIndexByte(line, ' ')+1:]
+	switch {
+	case first && bytes.IndexByte(t, '=') < 0:
+		p.firstTime = t
+	case first || string(t) != string(p.firstTime):
+		p.endSameTime()
+	}
+}
+
+// endSameTime puts the series noted while the lines of the chunk had its
+// first timestamp in the series cache, and fills it directly from now on.
+func (p *Parser) endSameTime() {
+	if !p.sameTime {
+		return
+	}
+	p.sameTime = false
+	if len(p.pendingSeries) > 0 && p.series == nil {
+		p.series = make(map[string]int32, len(p.pendingSeries))
+	}
+	// Backwards, so a text noted twice (a duplicate point) ends on its
+	// first point, as when the cache was filled line by line.
+	for i := len(p.pendingSeries) - 1; i >= 0; i-- {
+		ps := p.pendingSeries[i]
+		p.series[unsafe.String(&p.body[ps.off], ps.n)] = ps.point
+	}
+	p.pendingSeries = p.pendingSeries[:0]
+}
+
 // saveKey appends the series key of name and tags to the arena and
 // returns it.
 func (p *Parser) saveKey(name []byte, tags Tags) []byte {
@@ -432,7 +488,10 @@ func (lf *lineFields) learn(fields []Field) {
 // the cache knows it already or it is not in the body as is; key is the
 // series key of name and tags.
 func (p *Parser) appendPoint(newRaw string, name []byte, tags Tags, key []byte, f0 int, ts int64) {
-	if newRaw != "" {
+	if newRaw != "" && p.sameTime {
+		off := int(uintptr(unsafe.Pointer(unsafe.StringData(newRaw))) - uintptr(unsafe.Pointer(unsafe.SliceData(p.body))))
+		p.pendingSeries = append(p.pendingSeries, pendingSeries{off: off, n: len(newRaw), point: int32(len(p.points))})
+	} else if newRaw != "" {
 		if p.series == nil {
 			p.series = make(map[string]int32)
 		}
@@ -469,7 +528,15 @@ func (p *Parser) parseSimpleLine(start, end int) bool {
 	}
 	t0, f0, na := len(p.tags), len(p.fields), len(p.arena)
 	raw := unsafe.String(&line[0], sp)
-	name, tags, key, known := p.knownSeries(raw)
+	if p.sameTime {
+		p.checkSameTime(line, len(p.points) == 0)
+	}
+	var name, key []byte
+	var tags Tags
+	var known bool
+	if !p.sameTime {
+		name, tags, key, known = p.knownSeries(raw)
+	}
 	if !known {
 		// Without escapes the key is as long as the line's text of it.
 		ks := line[:sp]

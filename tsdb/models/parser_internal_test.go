@@ -49,3 +49,61 @@ func TestParseSimpleLinesSkipDecoder(t *testing.T) {
 			len(pts), err, p.decoding, p.decLine+1)
 	}
 }
+
+// TestParseSeriesCacheAfterFirstTimestamp checks that lines with the
+// timestamp of the chunk's first line are not put in the series cache
+// (a batch of new series never hashes them) until a line has another
+// timestamp: then the lines repeating their series share their tags, and
+// the points are those of the decoder, duplicate points included. Lines
+// without a timestamp are put in the cache at once.
+func TestParseSeriesCacheAfterFirstTimestamp(t *testing.T) {
+	var body []byte
+	for i := range 100 {
+		body = fmt.Appendf(body, "cpu,host=h%d,dc=x v=%di 10 \n", i, i)
+	}
+	body = append(body, "cpu,host=h7,dc=x v=1i 10\n"...) // a duplicate point
+	var p Parser
+	pts, err := p.Parse(body, 1, 0)
+	if err != nil || len(pts) != 101 || len(p.series) != 0 || !p.sameTime {
+		t.Fatalf("one timestamp: %d points, error %v, %d series in the cache; want 101, nil, none", len(pts), err, len(p.series))
+	}
+	for i := range 100 {
+		body = fmt.Appendf(body, "cpu,host=h%d,dc=x v=%di 20\n", i, i)
+	}
+	pts, err = p.Parse(body, 1, 0)
+	if err != nil || len(pts) != 201 || p.sameTime {
+		t.Fatalf("two timestamps: %d points, error %v; want 201, nil", len(pts), err)
+	}
+	for i := range 100 {
+		if &pts[101+i].Tags[0] != &pts[i].Tags[0] {
+			t.Fatalf("line %d repeats line %d's series but does not share its tags", 102+i, i+1)
+		}
+	}
+	noTime := []byte("cpu,host=a v=1i\ncpu,host=a v=1i\n")
+	if pts, err := p.Parse(noTime, 1, 0); err != nil || len(pts) != 2 || &pts[1].Tags[0] != &pts[0].Tags[0] {
+		t.Fatalf("lines without a timestamp: %d points, error %v; want 2 sharing their tags", len(pts), err)
+	}
+	for chunk := range 4 {
+		dec := NewDecoderParser()
+		want, _ := dec.Parse(body, 1, 0)
+		p.Start(body, 1, 0)
+		var got []Point
+		for {
+			c := p.Next(chunk * 40)
+			if len(c) == 0 {
+				break
+			}
+			for i := range c {
+				got = append(got, c[i].Clone())
+			}
+		}
+		if len(got) != len(want) {
+			t.Fatalf("chunks of %d: %d points, want %d", chunk*40, len(got), len(want))
+		}
+		for i := range want {
+			if got[i].String() != want[i].String() || string(got[i].Key) != string(want[i].Key) {
+				t.Fatalf("chunks of %d: point %d is %s (key %s), want %s", chunk*40, i, got[i].String(), got[i].Key, want[i].String())
+			}
+		}
+	}
+}
