@@ -3,6 +3,7 @@ package index
 import (
 	"bytes"
 	"fmt"
+	"sync"
 
 	"github.com/strata-db/strata/tsdb/models"
 )
@@ -75,8 +76,12 @@ func (ix *Index) CreateSeriesAndFields(points []models.Point, ids []uint64) (con
 	if complete {
 		complete = look.flush(ix.series, ids)
 	}
+	l := ix.log
 	ix.mu.RUnlock()
 	if complete {
+		if err := waitDurable(l, ids[:len(points)]); err != nil {
+			return nil, err
+		}
 		return conflicts, nil
 	}
 	return ix.createSlow(points, ids)
@@ -312,21 +317,19 @@ type valueTouch struct {
 // slot ahead (512 KiB): smaller tables stay in the cache.
 const touchSlots = 1 << 16
 
-// tagsAhead fills ta for the new series of the points group (see
-// createSlow) and loads the slots their values' searches start at, in
-// the maps tk already knows.
-func (ix *Index) tagsAhead(ta *tagAhead, group []int, points []models.Point, ids []uint64, tk *tagKeys) {
+// tagsAhead fills ta for the new series group (see createSlow) and loads
+// the slots their values' searches start at, in the maps tk already knows.
+func tagsAhead(ta *tagAhead, group []newSeries, points []models.Point, tk *tagKeys) {
 	ta.tags, ta.hashes, ta.touches = ta.tags[:0], ta.hashes[:0], ta.touches[:0]
 	start := 0
-	for k, i := range group {
-		var name []byte
-		name, ta.tags = ix.seriesTags(ta.tags, uint32(ids[i]), &points[i])
-		ta.ms[k] = ix.measurementFor(name)
+	for k, ns := range group {
+		ta.tags = seriesTags(ta.tags, ns.key, &points[ns.point])
+		ta.ms[k] = ns.m
 		ta.ends[k] = len(ta.tags)
 		for j, t := range ta.tags[start:] {
 			h := hashValue(bytesString(t.Value))
 			ta.hashes = append(ta.hashes, h)
-			if tv := tk.at(ta.ms[k], j, t.Key); tv != nil && len(tv.values.slots) >= touchSlots {
+			if tv := tk.at(ns.m, j, t.Key); tv != nil && len(tv.values.slots) >= touchSlots {
 				ta.touches = append(ta.touches, valueTouch{&tv.values, h})
 			}
 		}
@@ -344,38 +347,175 @@ type pendingField struct {
 }
 
 // createSlow is CreateSeriesAndFields when something must be created: under
-// the write lock it resolves every point again, logs what is new with one
-// fsync, then applies it to memory. A new series goes into the key table
-// as soon as it is found, so that later points of the batch find it there;
-// if the batch then fails, those entries are removed again (nobody saw
-// them: the lock is held throughout).
-func (ix *Index) createSlow(points []models.Point, ids []uint64) (_ []PointError, err error) {
+// the write lock it resolves every point again and puts each new series in
+// the key table as soon as it is found, so that later points of the batch
+// find it there; then it adds the new series to the postings and logs
+// what is new with one fsync.
+//
+// A batch that creates only series does the last two steps after the
+// write lock is released, one after the other, so that the next writer
+// resolves its batch meanwhile (at a million new series one of the two
+// writers was waiting for the lock most of the time): the postings under
+// pmu, in the order of the batches' ids (a ticket taken under the lock:
+// ids are appended to the lists), then the log write and fsync (see
+// logFile). The
+// series are in memory before they are durable, so every caller that
+// finds a series not yet durable waits for it (waitDurable), and if the
+// write fails they are removed again. A batch that creates a field logs it
+// first and applies it after, all under the lock as before: a field's
+// type must not be seen before it is durable, as the hot path caches it
+// (sigs).
+func (ix *Index) createSlow(points []models.Point, ids []uint64) ([]PointError, error) {
+	lb := logBufs.Get().(*createBuf)
+	defer logBufs.Put(lb)
+	ix.series.prepareSlab()
 	ix.mu.Lock()
-	defer ix.mu.Unlock()
+	// The limit on values per tag reads the postings.
+	postingsLocked := ix.limits.MaxValuesPerTag > 0
+	if postingsLocked {
+		ix.lockPostings()
+	}
+	r := ix.resolve(points, ids, lb)
+	if r.err != nil || len(lb.log) == 0 {
+		if postingsLocked {
+			ix.pmu.Unlock()
+		}
+		l := ix.log
+		ix.mu.Unlock()
+		if r.err != nil {
+			return nil, r.err
+		}
+		// Every series exists, but some may have been created by a batch
+		// whose write is under way.
+		if err := waitDurable(l, ids[:len(points)]); err != nil {
+			return nil, err
+		}
+		return r.conflicts, nil
+	}
+	if len(r.fieldOrder) > 0 {
+		if !postingsLocked {
+			ix.lockPostings()
+		}
+		defer ix.unlockAll()
+		if err := ix.log.append(lb.log, ix.nextID); err != nil {
+			for _, ns := range lb.series {
+				ix.series.remove(ns.id)
+			}
+			return nil, ix.logFailed(err)
+		}
+		for _, pf := range r.fieldOrder {
+			ix.applyField([]byte(pf.measurement), []byte(pf.field), r.newFields[pf])
+		}
+		ix.indexNewSeries(points, lb.series)
+		ix.maybeCompact()
+		// The series found may be of a batch whose write was under way:
+		// append waited for it, and it failed unless append did.
+		return r.conflicts, nil
+	}
+	if postingsLocked {
+		ix.pmu.Unlock()
+	}
+	l, ticket := ix.log, ix.tickets
+	ix.tickets++
+	end := l.queue(lb.log, ix.nextID)
+	ix.maybeCompact()
+	ix.mu.Unlock()
+	ix.pmu.Lock()
+	for ix.turn != ticket {
+		ix.turnDone.Wait()
+	}
+	ix.indexNewSeries(points, lb.series)
+	ix.turn++
+	ix.turnDone.Broadcast()
+	ix.pmu.Unlock()
+	if err := l.sync(end); err != nil {
+		ix.lockAll()
+		defer ix.unlockAll()
+		dropped := make([]uint32, len(lb.series))
+		for k, ns := range lb.series {
+			dropped[k] = ns.id
+		}
+		ix.applyDropSeries(dropped)
+		return nil, ix.logFailed(err)
+	}
+	// The series found that others created were queued before these, so
+	// they are durable too.
+	return r.conflicts, nil
+}
+
+// createBuf holds what createSlow builds for the new series and fields of
+// a batch, reused: their log records and the new series.
+type createBuf struct {
+	log    []byte
+	series []newSeries
+}
+
+// newSeries is a series createSlow creates.
+type newSeries struct {
+	point int          // its first point
+	id    uint32       //
+	key   []byte       // its stored key (see seriesTable.insertHash)
+	m     *measurement // its measurement
+}
+
+// logBufs holds createSlow's buffers: one is in use by each batch being
+// created, which may outlast the lock.
+var logBufs = sync.Pool{New: func() any { return new(createBuf) }}
+
+// logFailed makes a failure to log new series sticky and returns the error
+// for the caller. The caller holds mu.
+func (ix *Index) logFailed(err error) error {
+	if ix.err == nil {
+		ix.err = err
+		ix.logger.Error("index log write failed; refusing new series until reopened", "dir", ix.dir, "err", err)
+	}
+	return fmt.Errorf("create series: %w", err)
+}
+
+// waitDurable returns once the series of ids, found in memory when the log
+// was l, are durable, or with the error of the write that should have made
+// them so. A series is in memory before its write ends (see createSlow).
+func waitDurable(l *logFile, ids []uint64) error {
+	top := uint64(0)
+	for _, id := range ids {
+		top = max(top, id)
+	}
+	if err := l.syncID(uint32(top)); err != nil {
+		return fmt.Errorf("create series: %w", err)
+	}
+	return nil
+}
+
+// resolved is what resolve found in a batch besides its new series.
+type resolved struct {
+	conflicts  []PointError
+	newFields  map[pendingField]models.FieldType
+	fieldOrder []pendingField
+	err        error
+}
+
+// resolve resolves every point of a batch under the write lock, checking
+// its fields and the limits, gives each new series an id and puts it in
+// the key table and its measurement in ix.measurements, and fills buf
+// with the new series and the log records of what is new. On error it
+// removes the series it put in the table.
+func (ix *Index) resolve(points []models.Point, ids []uint64, buf *createBuf) (r resolved) {
+	buf.log, buf.series = buf.log[:0], buf.series[:0]
 	if ix.closed {
-		return nil, ErrClosed
+		r.err = ErrClosed
+		return r
 	}
 	if ix.err != nil {
-		return nil, fmt.Errorf("create series: index log failed earlier: %w", ix.err)
+		r.err = fmt.Errorf("create series: index log failed earlier: %w", ix.err)
+		return r
 	}
 	var (
-		conflicts  []PointError
-		newFields  = map[pendingField]models.FieldType{}
-		fieldOrder []pendingField
-		seriesList []int // index of the first point of each new series
-		key        []byte
-		ahead      keyAhead
-		logBuf     = ix.scratch[:0]
-		nextID     = ix.nextID
-		limits     = limitCheck{limits: ix.limits}
+		key    []byte
+		ahead  keyAhead
+		nextID = ix.nextID
+		limits = limitCheck{limits: ix.limits}
 	)
-	defer func() {
-		if err != nil {
-			for _, i := range seriesList {
-				ix.series.remove(uint32(ids[i]))
-			}
-		}
-	}()
+	r.newFields = map[pendingField]models.FieldType{}
 	for i := range points {
 		p := &points[i]
 		m := ix.measurements[string(p.Measurement)]
@@ -387,7 +527,7 @@ func (ix *Index) createSlow(points []models.Point, ids []uint64) (_ []PointError
 			conflict, fieldsExist = m.checkFields(p)
 		}
 		if !fieldsExist {
-			conflict = checkNewFields(m, p, newFields)
+			conflict = checkNewFields(m, p, r.newFields)
 		}
 		if conflict == nil {
 			conflict = validKey(p)
@@ -401,7 +541,7 @@ func (ix *Index) createSlow(points []models.Point, ids []uint64) (_ []PointError
 		}
 		if conflict != nil {
 			ids[i] = 0
-			conflicts = append(conflicts, PointError{Index: i, Err: conflict})
+			r.conflicts = append(r.conflicts, PointError{Index: i, Err: conflict})
 			continue
 		}
 		for j := 0; !fieldsExist && j < len(p.Fields); j++ {
@@ -412,55 +552,53 @@ func (ix *Index) createSlow(points []models.Point, ids []uint64) (_ []PointError
 				}
 			}
 			pf := pendingField{string(p.Measurement), string(f.Key)}
-			if _, ok := newFields[pf]; !ok {
-				newFields[pf] = f.Value.Type
-				fieldOrder = append(fieldOrder, pf)
-				logBuf = appendRecord(logBuf, &record{typ: recFieldCreated, measurement: p.Measurement, field: f.Key, fieldType: f.Value.Type})
+			if _, ok := r.newFields[pf]; !ok {
+				r.newFields[pf] = f.Value.Type
+				r.fieldOrder = append(r.fieldOrder, pf)
+				buf.log = appendRecord(buf.log, &record{typ: recFieldCreated, measurement: p.Measurement, field: f.Key, fieldType: f.Value.Type})
 			}
 		}
 		if id == 0 {
 			if nextID > maxSeriesID {
-				return nil, fmt.Errorf("create series %q: %w", key, ErrIndexFull)
+				for _, ns := range buf.series {
+					ix.series.remove(ns.id)
+				}
+				r.err = fmt.Errorf("create series %q: %w", key, ErrIndexFull)
+				return r
 			}
 			id = nextID
 			nextID++
-			ix.series.insertHash(id, key, h)
-			seriesList = append(seriesList, i)
-			logBuf = appendRecord(logBuf, &record{typ: recSeriesCreated, id: uint64(id), key: key})
+			if m == nil {
+				m = ix.measurementFor(p.Measurement)
+			}
+			stored := ix.series.insertHash(id, key, h)
+			buf.series = append(buf.series, newSeries{point: i, id: id, key: stored, m: m})
+			buf.log = appendRecord(buf.log, &record{typ: recSeriesCreated, id: uint64(id), key: key})
 		}
 		ids[i] = uint64(id)
 	}
-	ix.scratch = logBuf[:0]
-	if len(logBuf) == 0 {
-		return conflicts, nil
-	}
-	if err := ix.log.append(logBuf); err != nil {
-		ix.err = err
-		ix.logger.Error("index log write failed; refusing new series until reopened", "dir", ix.dir, "err", err)
-		return nil, fmt.Errorf("create series: %w", err)
-	}
-	for _, pf := range fieldOrder {
-		ix.applyField([]byte(pf.measurement), []byte(pf.field), newFields[pf])
-	}
+	ix.nextID = nextID
+	return r
+}
+
+// indexNewSeries adds the series resolve created to their measurements and
+// tag postings. The caller holds pmu for writing.
+func (ix *Index) indexNewSeries(points []models.Point, series []newSeries) {
 	var (
 		tk tagKeys
 		ta tagAhead
 	)
-	for g := 0; g < len(seriesList); g += lookAhead {
-		group := seriesList[g:min(g+lookAhead, len(seriesList))]
-		ix.tagsAhead(&ta, group, points, ids, &tk)
+	for g := 0; g < len(series); g += lookAhead {
+		group := series[g:min(g+lookAhead, len(series))]
+		tagsAhead(&ta, group, points, &tk)
 		start := 0
-		for k, i := range group {
-			id := uint32(ids[i])
-			ix.nextID = max(ix.nextID, id+1)
+		for k, ns := range group {
 			m := ta.ms[k]
-			m.ids = appendID(m.ids, id)
-			m.addTags(id, ta.tags[start:ta.ends[k]], ta.hashes[start:ta.ends[k]], &tk)
+			m.ids = appendID(m.ids, ns.id)
+			m.addTags(ns.id, ta.tags[start:ta.ends[k]], ta.hashes[start:ta.ends[k]], &tk)
 			start = ta.ends[k]
 		}
 	}
-	ix.maybeCompact()
-	return conflicts, nil
 }
 
 // checkNewFields returns the first field of p whose type differs from the

@@ -8,8 +8,8 @@ const SnapshotFileName = snapshotFileName
 // directory holding only these bytes under SnapshotFileName opens to the
 // index as it is now (a file-level shard copy ships it).
 func (ix *Index) ExportSnapshot() ([]byte, error) {
-	ix.mu.RLock()
-	defer ix.mu.RUnlock()
+	ix.rlockPostings()
+	defer ix.runlockPostings()
 	if ix.closed {
 		return nil, ErrClosed
 	}

@@ -48,8 +48,8 @@ func (Or) tagExpr()       {}
 // expr; a nil expr matches all of them. A RegexMatch/RegexNotMatch without a
 // Regex, or an unknown expression type, matches nothing.
 func (ix *Index) MatchSeries(name []byte, expr TagExpr) []uint64 {
-	ix.mu.RLock()
-	defer ix.mu.RUnlock()
+	ix.rlockPostings()
+	defer ix.runlockPostings()
 	m := ix.measurements[string(name)]
 	if m == nil || len(m.ids) == 0 {
 		return nil
@@ -162,8 +162,8 @@ func unionAll(lists [][]uint32) []uint32 {
 // DropSeries removes series by id, durably (logged and fsynced before it
 // returns). Unknown ids are ignored.
 func (ix *Index) DropSeries(ids []uint64) error {
-	ix.mu.Lock()
-	defer ix.mu.Unlock()
+	ix.lockAll()
+	defer ix.unlockAll()
 	if err := ix.writable(); err != nil {
 		return fmt.Errorf("drop series: %w", err)
 	}
@@ -190,8 +190,8 @@ func (ix *Index) DropSeries(ids []uint64) error {
 // DropMeasurement removes a measurement with all its series and fields,
 // durably. Dropping an unknown measurement is not an error.
 func (ix *Index) DropMeasurement(name []byte) error {
-	ix.mu.Lock()
-	defer ix.mu.Unlock()
+	ix.lockAll()
+	defer ix.unlockAll()
 	if err := ix.writable(); err != nil {
 		return fmt.Errorf("drop measurement: %w", err)
 	}
@@ -220,7 +220,7 @@ func (ix *Index) writable() error {
 
 // logChange appends records durably, making a failure sticky. Caller holds mu.
 func (ix *Index) logChange(b []byte) error {
-	if err := ix.log.append(b); err != nil {
+	if err := ix.log.append(b, ix.nextID); err != nil {
 		ix.err = err
 		ix.logger.Error("index log write failed; refusing changes until reopened", "dir", ix.dir, "err", err)
 		return err

@@ -28,7 +28,20 @@ type Index struct {
 	dir    string
 	logger *slog.Logger
 
-	mu sync.RWMutex // protects every field below
+	mu sync.RWMutex // protects every field below, except the postings
+	// pmu protects the postings: each measurement's ids, tags, lists and
+	// unindexed, and turn. It is taken after mu, by readers of the
+	// postings together with mu, and alone by a batch adding its new
+	// series to the postings after it released mu (see createSlow).
+	pmu sync.RWMutex
+	// tickets (guarded by mu) numbers the batches that add new series to
+	// the postings after releasing mu, in the order of their ids; turn is
+	// the ticket whose batch is next, and turnDone (on pmu) signals that
+	// it advanced. Holders of mu and pmu wait until turn reaches tickets:
+	// then the postings hold every series of the key table.
+	tickets  uint64
+	turn     uint64
+	turnDone sync.Cond
 	// series maps keys to ids and back.
 	series *seriesTable
 	// measurements holds every measurement with series or fields.
@@ -67,7 +80,8 @@ type Index struct {
 	loading bool
 }
 
-// measurement is the index of one measurement.
+// measurement is the index of one measurement. ids, tags, lists and
+// unindexed are guarded by Index.pmu, the rest by Index.mu.
 type measurement struct {
 	name   []byte
 	ids    []uint32 // live series, sorted
@@ -145,6 +159,7 @@ func Open(dir string, logger *slog.Logger) (*Index, error) {
 		nextID:       1,
 		compactBytes: defaultCompactBytes,
 	}
+	ix.turnDone.L = &ix.pmu
 	if err := ix.load(); err != nil {
 		return nil, fmt.Errorf("open index %s: %w", dir, err)
 	}
@@ -176,8 +191,8 @@ func (ix *Index) close(snapshot bool) error {
 	// A background snapshot that has not started gives up once it sees
 	// closed; one under way finishes (the log is still open).
 	ix.compactions.Wait()
-	ix.mu.Lock()
-	defer ix.mu.Unlock()
+	ix.lockAll()
+	defer ix.unlockAll()
 	if ix.log == nil {
 		return nil
 	}
@@ -220,8 +235,8 @@ func (ix *Index) SeriesKey(id uint64) []byte {
 // Measurements returns the names of the measurements that have series,
 // sorted.
 func (ix *Index) Measurements() [][]byte {
-	ix.mu.RLock()
-	defer ix.mu.RUnlock()
+	ix.rlockPostings()
+	defer ix.runlockPostings()
 	out := make([][]byte, 0, len(ix.measurements))
 	for _, m := range ix.measurements {
 		if len(m.ids) > 0 {
@@ -234,8 +249,8 @@ func (ix *Index) Measurements() [][]byte {
 
 // MeasurementSeriesIDs returns the sorted ids of a measurement's series.
 func (ix *Index) MeasurementSeriesIDs(name []byte) []uint64 {
-	ix.mu.RLock()
-	defer ix.mu.RUnlock()
+	ix.rlockPostings()
+	defer ix.runlockPostings()
 	m := ix.measurements[string(name)]
 	if m == nil {
 		return nil
@@ -245,8 +260,8 @@ func (ix *Index) MeasurementSeriesIDs(name []byte) []uint64 {
 
 // TagKeys returns a measurement's tag keys, sorted.
 func (ix *Index) TagKeys(name []byte) [][]byte {
-	ix.mu.RLock()
-	defer ix.mu.RUnlock()
+	ix.rlockPostings()
+	defer ix.runlockPostings()
 	m := ix.measurements[string(name)]
 	if m == nil {
 		return nil
@@ -261,8 +276,8 @@ func (ix *Index) TagKeys(name []byte) [][]byte {
 
 // TagValues returns the values of a measurement's tag key, sorted.
 func (ix *Index) TagValues(name, key []byte) [][]byte {
-	ix.mu.RLock()
-	defer ix.mu.RUnlock()
+	ix.rlockPostings()
+	defer ix.runlockPostings()
 	m := ix.measurements[string(name)]
 	if m == nil {
 		return nil
@@ -320,6 +335,47 @@ func (ix *Index) EachField(name []byte, fn func(field string, t models.FieldType
 	}
 }
 
+// rlockPostings takes the read locks of the index and of its postings,
+// once the postings hold every series of the key table.
+func (ix *Index) rlockPostings() {
+	ix.mu.RLock()
+	ix.pmu.RLock()
+	for ix.turn != ix.tickets {
+		ix.pmu.RUnlock()
+		ix.lockPostings()
+		ix.pmu.Unlock()
+		ix.pmu.RLock()
+	}
+}
+
+// lockPostings takes pmu for writing once the postings hold every series
+// of the key table. The caller holds mu.
+func (ix *Index) lockPostings() {
+	ix.pmu.Lock()
+	for ix.turn != ix.tickets {
+		ix.turnDone.Wait()
+	}
+}
+
+// runlockPostings releases what rlockPostings took.
+func (ix *Index) runlockPostings() {
+	ix.pmu.RUnlock()
+	ix.mu.RUnlock()
+}
+
+// lockAll takes the write locks of the index and of its postings (see
+// lockPostings).
+func (ix *Index) lockAll() {
+	ix.mu.Lock()
+	ix.lockPostings()
+}
+
+// unlockAll releases what lockAll took.
+func (ix *Index) unlockAll() {
+	ix.pmu.Unlock()
+	ix.mu.Unlock()
+}
+
 func widen(ids []uint32) []uint64 {
 	out := make([]uint64, len(ids))
 	for i, id := range ids {
@@ -372,20 +428,18 @@ func (ix *Index) applySeries(id uint32, key []byte) error {
 }
 
 // seriesTags appends to dst the tags of a new series, created from point
-// p, logged and in the key table already (see createSlow), as slices of
-// its stored key, found without parsing it (see tagsInKey), and returns
-// them with its measurement.
-func (ix *Index) seriesTags(dst models.Tags, id uint32, p *models.Point) ([]byte, models.Tags) {
-	stored := ix.series.key(id)
-	name, tags, ok := tagsInKey(dst, stored, p)
+// p, as slices of its stored key (which aliases the key table's slab),
+// found without parsing it (see tagsInKey), and returns them.
+func seriesTags(dst models.Tags, stored []byte, p *models.Point) models.Tags {
+	_, tags, ok := tagsInKey(dst, stored, p)
 	if !ok {
 		var err error
-		if name, tags, err = models.ParseSeriesKeyAppend(dst, stored); err != nil {
+		if _, tags, err = models.ParseSeriesKeyAppend(dst, stored); err != nil {
 			// validKey admitted the point, so its key parses.
 			panic(fmt.Sprintf("BUG: series key %q of a valid point: %v", stored, err))
 		}
 	}
-	return name, tags
+	return tags
 }
 
 // tagsInKey returns p's measurement and tags as slices of key, p's series

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -162,6 +163,59 @@ func BenchmarkCreateSeries(b *testing.B) {
 			b.ReportMetric(perSeries, "heap-B/series")
 		})
 	}
+}
+
+// BenchmarkCreateSeriesTwoWriters is issue 17's load on the index alone:
+// two writers, as strata bench runs them, each making, parsing and
+// creating every other batch of 5,000 new series until a million exist
+// (one op). It reports series/s (wall time, so it shows how long the
+// writers wait for each other) and series per CPU-second of the process.
+func BenchmarkCreateSeriesTwoWriters(b *testing.B) {
+	const n = 1_000_000
+	var spent, spentCPU time.Duration
+	for b.Loop() {
+		b.StopTimer()
+		ix, err := index.Open(b.TempDir(), nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		start, startCPU := time.Now(), processCPU()
+		var wg sync.WaitGroup
+		for w := range 2 {
+			wg.Go(func() {
+				var (
+					p    models.Parser
+					body []byte
+					ids  = make([]uint64, benchBatch)
+				)
+				for first := w * benchBatch; first < n; first += 2 * benchBatch {
+					body = tsbsBatch(body[:0], first, benchBatch)
+					pts, err := p.Parse(body, 1, 0)
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					if c, err := ix.CreateSeriesAndFields(pts, ids); err != nil || len(c) != 0 {
+						b.Errorf("create: conflicts %v, error %v", c, err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		ix.WaitCompaction()
+		spent += time.Since(start)
+		spentCPU += processCPU() - startCPU
+		b.StopTimer()
+		if ix.SeriesN() != n {
+			b.Fatalf("SeriesN: got %d; want %d", ix.SeriesN(), n)
+		}
+		ix.Close()
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(n)*float64(b.N)/spent.Seconds(), "series/s")
+	b.ReportMetric(float64(n)*float64(b.N)/spentCPU.Seconds(), "series/cpu-s")
 }
 
 // BenchmarkReopen measures Open of an index holding N series (replaying its

@@ -8,6 +8,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 
 	"github.com/strata-db/strata/internal/durable"
 )
@@ -23,25 +25,129 @@ const (
 var logMagic = []byte("STRXILG1")
 
 // logFile is the open, append-only index log.
+//
+// Changes are queued to it in the order they are made in memory, under
+// Index.mu, and written and fsynced by sync, which a batch of new series
+// calls after it released Index.mu (see createSlow), so that the other
+// writers need not wait for the disk. Whoever syncs writes everything
+// queued so far, one write and one fsync for all the batches waiting
+// (group commit); the others wait for it.
 type logFile struct {
-	f    *os.File
+	f *os.File
+	// size is the log's length once every record queued is written
+	// (guarded by Index.mu).
 	size int64
+	// durable is the series id below which every series is durable.
+	durable atomic.Uint32
+
+	mu   sync.Mutex // guards the fields below
+	cond sync.Cond  // signalled when a write ends
+	// pending holds the records queued and not yet being written; queued
+	// is the log's length after them and queuedID the next series id when
+	// they were queued.
+	pending  []byte
+	queued   int64
+	queuedID uint32
+	spare    []byte // a buffer for pending while a write uses the other
+	synced   int64  // the length written and fsynced
+	writing  bool
+	// failed is the first failed write or fsync: the log's content after
+	// the last good record is then unknown, so no later record may follow
+	// it.
+	failed error
 }
 
-// append writes b and fsyncs it.
-func (l *logFile) append(b []byte) error {
-	n, err := l.f.Write(b)
-	l.size += int64(n)
-	if err != nil {
-		return fmt.Errorf("write index log: %w", err)
-	}
-	if err := l.f.Sync(); err != nil {
-		return fmt.Errorf("sync index log: %w", err)
+// newLogFile returns the log of f, whose length is size, holding every
+// series below nextID.
+func newLogFile(f *os.File, size int64, nextID uint32) *logFile {
+	l := &logFile{f: f, size: size, queued: size, synced: size}
+	l.cond.L = &l.mu
+	l.durable.Store(nextID)
+	return l
+}
+
+// append writes b, the records of changes made with series ids below
+// nextID, and fsyncs it. The caller holds Index.mu for writing.
+func (l *logFile) append(b []byte, nextID uint32) error {
+	return l.sync(l.queue(b, nextID))
+}
+
+// queue copies b, the records of changes made with series ids below nextID,
+// to the pending records, and returns the log's length after them, for
+// sync. The caller holds Index.mu for writing.
+func (l *logFile) queue(b []byte, nextID uint32) int64 {
+	l.size += int64(len(b))
+	l.mu.Lock()
+	l.pending = append(l.pending, b...)
+	l.queued, l.queuedID = l.size, nextID
+	l.mu.Unlock()
+	return l.size
+}
+
+// sync returns once the log is written and fsynced up to length end, or
+// with the failure that keeps it from being so.
+func (l *logFile) sync(end int64) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for l.synced < end {
+		switch {
+		case l.failed != nil:
+			return fmt.Errorf("index log failed earlier: %w", l.failed)
+		case l.writing:
+			l.cond.Wait()
+		default:
+			l.writePending()
+		}
 	}
 	return nil
 }
 
-func (l *logFile) close() error { return l.f.Close() }
+// syncID returns once every series below id+1 is durable (see sync); it
+// was in memory when the caller last held Index.mu, so it is queued.
+func (l *logFile) syncID(id uint32) error {
+	if id < l.durable.Load() {
+		return nil
+	}
+	l.mu.Lock()
+	end := l.queued
+	l.mu.Unlock()
+	return l.sync(end)
+}
+
+// writePending writes and fsyncs the pending records, releasing mu
+// meanwhile. The caller holds mu.
+func (l *logFile) writePending() {
+	buf, end, id := l.pending, l.queued, l.queuedID
+	l.pending = l.spare[:0]
+	l.writing = true
+	l.mu.Unlock()
+	_, err := l.f.Write(buf)
+	if err != nil {
+		err = fmt.Errorf("write index log: %w", err)
+	} else if err = l.f.Sync(); err != nil {
+		err = fmt.Errorf("sync index log: %w", err)
+	}
+	l.mu.Lock()
+	l.spare = buf[:0]
+	l.writing = false
+	if err != nil {
+		l.failed = err
+	} else {
+		l.synced = end
+		l.durable.Store(id)
+	}
+	l.cond.Broadcast()
+}
+
+// close writes what is queued and closes the file. The caller holds
+// Index.mu for writing.
+func (l *logFile) close() error {
+	err := l.sync(l.size)
+	if cerr := l.f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
 
 // load reads the snapshot and the log into memory and opens the log for
 // appending. Called once, by Open.
@@ -86,7 +192,7 @@ func (ix *Index) load() error {
 		f.Close()
 		return fmt.Errorf("seek index log: %w", err)
 	}
-	ix.log = &logFile{f: f, size: good}
+	ix.log = newLogFile(f, good, ix.nextID)
 	ix.buildPostings()
 	ix.loading = false
 	if good > ix.compactBytes {
@@ -230,7 +336,7 @@ func (ix *Index) maybeCompact() {
 func (ix *Index) compact() {
 	defer ix.compactions.Done()
 	tmp := filepath.Join(ix.dir, snapshotFileName+tmpSuffix)
-	ix.mu.RLock()
+	ix.rlockPostings()
 	closed := ix.closed
 	var (
 		f    *os.File
@@ -242,7 +348,7 @@ func (ix *Index) compact() {
 		f, size, err = ix.writeSnapshot(tmp)
 		off = ix.log.size
 	}
-	ix.mu.RUnlock()
+	ix.runlockPostings()
 	if err == nil {
 		err = syncClose(f)
 	}
@@ -295,6 +401,11 @@ func (ix *Index) compactNow() error {
 // snapshot's rename and before the log's, the directory holds the new
 // snapshot and the whole old log, and replaying that is idempotent.
 func (ix *Index) switchLog(off int64) error {
+	// Batches of new series may still be writing their records (see
+	// createSlow).
+	if err := ix.log.sync(ix.log.size); err != nil {
+		return err
+	}
 	tail := make([]byte, len(logMagic)+int(ix.log.size-off))
 	copy(tail, logMagic)
 	if _, err := ix.log.f.ReadAt(tail[len(logMagic):], off); err != nil {
@@ -320,7 +431,7 @@ func (ix *Index) switchLog(off int64) error {
 		return fmt.Errorf("seek index log: %w", err)
 	}
 	ix.log.close()
-	ix.log = &logFile{f: f, size: int64(len(tail))}
+	ix.log = newLogFile(f, int64(len(tail)), ix.nextID)
 	return nil
 }
 

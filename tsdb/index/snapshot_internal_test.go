@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -362,9 +363,10 @@ func FuzzReplaySnapshot(f *testing.F) {
 }
 
 const (
-	crashChildEnv = "STRATA_INDEX_CRASH_CHILD_DIR"
-	crashStartEnv = "STRATA_INDEX_CRASH_START"
-	crashBatch    = 200 // series per batch
+	crashChildEnv  = "STRATA_INDEX_CRASH_CHILD_DIR"
+	crashStartEnv  = "STRATA_INDEX_CRASH_START"
+	crashStart2Env = "STRATA_INDEX_CRASH_START2"
+	crashBatch     = 200 // series per batch
 )
 
 // crashLines is batch b of the crash test: crashBatch new series.
@@ -376,6 +378,18 @@ func crashLines(b int) string {
 	return s.String()
 }
 
+// crashLines2 is batch b of the crash test's second writer: crashBatch new
+// series of the same measurement and tags as crashLines', other hosts.
+func crashLines2(b int) string {
+	return strings.ReplaceAll(crashLines(b), "host=h", "host=g")
+}
+
+// crashKey2 is the key of the first series of the second writer's batch b.
+func crashKey2(b int) string {
+	i := b * crashBatch
+	return fmt.Sprintf("cpu,host=g%d,rack=%d,region=r%d", i, i%100, i%7)
+}
+
 // crashDropped is the first series key of batch b, which the child drops
 // after the batch is acknowledged when b is a multiple of 3.
 func crashDropped(b int) string {
@@ -384,60 +398,84 @@ func crashDropped(b int) string {
 
 // crashChild writes batches into the index in dir, with snapshots every
 // few batches, printing "ack B" when batch B's series are durable and
-// "drop B" when the drop of its first series is; it runs until killed.
-func crashChild(dir string, start int) {
+// "drop B" when the drop of its first series is; meanwhile a second writer
+// writes crashLines2 batches from start2 on, printing "ack2 B". It runs
+// until killed.
+func crashChild(dir string, start, start2 int) {
 	ix, err := Open(dir, nil)
 	if err != nil {
 		fmt.Println("error", err)
 		os.Exit(2)
 	}
 	setCompactBytes(ix, 16<<10)
+	var outMu sync.Mutex
 	out := bufio.NewWriter(os.Stdout)
+	say := func(a ...any) {
+		outMu.Lock()
+		defer outMu.Unlock()
+		fmt.Fprintln(out, a...)
+		out.Flush()
+	}
+	go func() {
+		var p models.Parser
+		for b := start2; ; b++ {
+			pts, err := p.Parse([]byte(crashLines2(b)), 1, 1)
+			if err != nil {
+				say("error", err)
+				os.Exit(2)
+			}
+			if c, err := ix.CreateSeriesAndFields(pts, make([]uint64, len(pts))); err != nil || len(c) != 0 {
+				say("error", c, err)
+				os.Exit(2)
+			}
+			say("ack2", b)
+		}
+	}()
 	var p models.Parser
 	for b := start; ; b++ {
 		pts, err := p.Parse([]byte(crashLines(b)), 1, 1)
 		if err != nil {
-			fmt.Println("error", err)
+			say("error", err)
 			os.Exit(2)
 		}
 		if c, err := ix.CreateSeriesAndFields(pts, make([]uint64, len(pts))); err != nil || len(c) != 0 {
-			fmt.Println("error", c, err)
+			say("error", c, err)
 			os.Exit(2)
 		}
-		fmt.Fprintln(out, "ack", b)
-		out.Flush()
+		say("ack", b)
 		if b%3 == 0 {
 			id, _ := ix.SeriesID([]byte(crashDropped(b)))
 			if err := ix.DropSeries([]uint64{id}); err != nil {
-				fmt.Println("error", err)
+				say("error", err)
 				os.Exit(2)
 			}
-			fmt.Fprintln(out, "drop", b)
-			out.Flush()
+			say("drop", b)
 		}
 	}
 }
 
-// TestCrashDuringSnapshot kills (SIGKILL) a process writing series into an
-// index that snapshots every 16 KiB of log, at random moments, most of
-// them while a snapshot is being written, and checks after each kill that
-// the index opens with every acknowledged series, without the dropped
-// ones, and with postings equal to those its keys give.
+// TestCrashDuringSnapshot kills (SIGKILL) a process where two writers
+// create series in an index that snapshots every 16 KiB of log, at random
+// moments, most of them while a snapshot is being written, and checks after
+// each kill that the index opens with every acknowledged series, without
+// the dropped ones, and with postings equal to those its keys give.
 func TestCrashDuringSnapshot(t *testing.T) {
 	if dir := os.Getenv(crashChildEnv); dir != "" {
 		start, _ := strconv.Atoi(os.Getenv(crashStartEnv))
-		crashChild(dir, start)
+		start2, _ := strconv.Atoi(os.Getenv(crashStart2Env))
+		crashChild(dir, start, start2)
 		return
 	}
 	if testing.Short() {
 		t.Skip("spawns processes")
 	}
 	dir := t.TempDir()
-	acked, dropped := -1, map[int]bool{}
+	acked, acked2, dropped := -1, -1, map[int]bool{}
 	midSnapshot := 0
 	for round := 0; round < 10 || midSnapshot == 0 && round < 30; round++ {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashDuringSnapshot$")
-		cmd.Env = append(os.Environ(), crashChildEnv+"="+dir, crashStartEnv+"="+strconv.Itoa(acked+1))
+		cmd.Env = append(os.Environ(), crashChildEnv+"="+dir, crashStartEnv+"="+strconv.Itoa(acked+1),
+			crashStart2Env+"="+strconv.Itoa(acked2+1))
 		stdout, err := cmd.StdoutPipe()
 		if err != nil {
 			t.Fatal(err)
@@ -481,6 +519,8 @@ func TestCrashDuringSnapshot(t *testing.T) {
 				case strings.HasPrefix(line, "ack "):
 					b, _ = strconv.Atoi(line[4:])
 					acked = b
+				case strings.HasPrefix(line, "ack2 "):
+					acked2, _ = strconv.Atoi(line[5:])
 				case strings.HasPrefix(line, "drop "):
 					b, _ = strconv.Atoi(line[5:])
 					dropped[b] = true
@@ -515,12 +555,17 @@ func TestCrashDuringSnapshot(t *testing.T) {
 				t.Fatalf("round %d: series %s of acknowledged batch %d is lost", round, crashDropped(b), b)
 			}
 		}
+		for b := 0; b <= acked2; b++ {
+			if _, ok := ix.SeriesID([]byte(crashKey2(b))); !ok {
+				t.Fatalf("round %d: series %s of the second writer's acknowledged batch %d is lost", round, crashKey2(b), b)
+			}
+		}
 		if got, want := state(ix), builtState(t, ix); got != want {
 			t.Fatalf("round %d: postings differ from a fresh build:\ngot:\n%s\nwant:\n%s", round, got, want)
 		}
 		ix.Close()
 	}
-	t.Logf("%d batches acknowledged; %d kills landed while a snapshot was being written", acked+1, midSnapshot)
+	t.Logf("%d + %d batches acknowledged; %d kills landed while a snapshot was being written", acked+1, acked2+1, midSnapshot)
 	if midSnapshot == 0 {
 		t.Errorf("no kill landed during a snapshot; the test did not exercise the crash")
 	}
