@@ -162,14 +162,12 @@ func TestSnapshotPartsCount(t *testing.T) {
 	}
 }
 
-// BenchmarkSnapshotWalk is a snapshot's walk of 400,000 new TSBS-like
-// series of ten integer fields feeding a data file writer, as at a million
-// series (issue 17): the series are created in host order, and their keys
-// (arch and datacenter before hostname) sort them apart from it, so the
-// walk in key order reads the cache in random memory order. cpu-ns/series
-// is the process's CPU time.
-func BenchmarkSnapshotWalk(b *testing.B) {
-	const n = 400_000
+// newSparseTSBSCache returns a cache of n new TSBS-like series of ten
+// integer fields with one value each, created in host order: their keys
+// (arch and datacenter before hostname) sort them apart from it, so a walk
+// in key order reads the cache in random memory order, as a snapshot at a
+// million series does (issue 17).
+func newSparseTSBSCache(n int) *cache {
 	rng := rand.New(rand.NewPCG(1, 2))
 	c := newCache()
 	p := models.Point{Time: 1}
@@ -181,6 +179,15 @@ func BenchmarkSnapshotWalk(b *testing.B) {
 			rng.IntN(3), 'a'+rng.IntN(10), i, rng.IntN(100), rng.IntN(20))
 		c.writePoint(cacheRef{}, []byte(key), &p)
 	}
+	return c
+}
+
+// BenchmarkSnapshotWalk is a snapshot's walk of 400,000 new TSBS-like
+// series (newSparseTSBSCache) feeding a data file writer, as at a million
+// series (issue 17). cpu-ns/series is the process's CPU time.
+func BenchmarkSnapshotWalk(b *testing.B) {
+	const n = 400_000
+	c := newSparseTSBSCache(n)
 	series := c.sorted()
 	path := filepath.Join(b.TempDir(), "snap.tsm")
 	runtime.GC()
@@ -202,27 +209,16 @@ func BenchmarkSnapshotWalk(b *testing.B) {
 }
 
 // BenchmarkSnapshotFile writes a snapshot the size of those of the
-// million-series load (issue 17): 50,000 new TSBS-like series of ten
-// fields with one value each, created in host order, to a level-1 file
-// and its digest file (sort, walk, writers). cpu-ns/key is the process's
-// CPU time a key.
+// million-series load (issue 17): 50,000 new TSBS-like series
+// (newSparseTSBSCache) to a level-1 file and its digest file (sort, walk,
+// writers). cpu-ns/key is the process's CPU time a key.
 func BenchmarkSnapshotFile(b *testing.B) {
 	const n = 50_000
 	cfg := NewConfig()
 	cfg.Dir = b.TempDir()
 	cfg.CompactCheckInterval = 0
 	sh := openTestShard(b, cfg)
-	rng := rand.New(rand.NewPCG(1, 2))
-	c := newCache()
-	p := models.Point{Time: 1}
-	for i, f := range []string{"usage_user", "usage_system", "usage_idle", "usage_nice", "usage_iowait", "usage_irq", "usage_softirq", "usage_steal", "usage_guest", "usage_guest_nice"} {
-		p.Fields = append(p.Fields, models.Field{Key: []byte(f), Value: models.IntegerValue(int64(i))})
-	}
-	for i := range n {
-		key := fmt.Sprintf("cpu,arch=x%d,datacenter=eu-central-1%c,hostname=host_%d,os=Ubuntu16.10,rack=%d,region=eu-central-1,service=%d,service_environment=test,service_version=1,team=NYC",
-			rng.IntN(3), 'a'+rng.IntN(10), i, rng.IntN(100), rng.IntN(20))
-		c.writePoint(cacheRef{}, []byte(key), &p)
-	}
+	c := newSparseTSBSCache(n)
 	runtime.GC()
 	cpu0 := processCPU(b)
 	seq := uint64(1000)

@@ -416,24 +416,9 @@ func crashChild(dir string, start, start2 int) {
 		fmt.Fprintln(out, a...)
 		out.Flush()
 	}
-	go func() {
-		var p models.Parser
-		for b := start2; ; b++ {
-			pts, err := p.Parse([]byte(crashLines2(b)), 1, 1)
-			if err != nil {
-				say("error", err)
-				os.Exit(2)
-			}
-			if c, err := ix.CreateSeriesAndFields(pts, make([]uint64, len(pts))); err != nil || len(c) != 0 {
-				say("error", c, err)
-				os.Exit(2)
-			}
-			say("ack2", b)
-		}
-	}()
-	var p models.Parser
-	for b := start; ; b++ {
-		pts, err := p.Parse([]byte(crashLines(b)), 1, 1)
+	// create creates the series of lines, exiting on any failure.
+	create := func(p *models.Parser, lines string) {
+		pts, err := p.Parse([]byte(lines), 1, 1)
 		if err != nil {
 			say("error", err)
 			os.Exit(2)
@@ -442,6 +427,17 @@ func crashChild(dir string, start, start2 int) {
 			say("error", c, err)
 			os.Exit(2)
 		}
+	}
+	go func() {
+		var p models.Parser
+		for b := start2; ; b++ {
+			create(&p, crashLines2(b))
+			say("ack2", b)
+		}
+	}()
+	var p models.Parser
+	for b := start; ; b++ {
+		create(&p, crashLines(b))
 		say("ack", b)
 		if b%3 == 0 {
 			id, _ := ix.SeriesID([]byte(crashDropped(b)))
