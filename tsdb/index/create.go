@@ -3,6 +3,7 @@ package index
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/strata-db/strata/tsdb/models"
@@ -294,51 +295,75 @@ func (ka *keyAhead) fill(t *seriesTable, points []models.Point, first int) {
 	}
 }
 
-// tagAhead holds the tags of the next new series createSlow indexes (at
-// most lookAhead), their measurements and the hashes of their values, all
-// found before any of them is indexed, so that the slots of the large
-// value maps they go to are loaded together (see keyAhead): the map of a
-// tag with a value per series (host names) is far larger than the cache.
-type tagAhead struct {
-	tags    models.Tags // the series' tags, one series after the other
-	ends    [lookAhead]int
-	ms      [lookAhead]*measurement
-	hashes  []uint32 // one per tag
-	touches []valueTouch
-}
-
-// valueTouch is a slot load tagsAhead makes.
+// valueTouch is a slot load touchValues makes.
 type valueTouch struct {
 	vm *valueMap
 	h  uint32
 }
 
-// touchSlots is the table size from which tagsAhead loads a value map's
+// touchSlots is the table size from which touchValues loads a value map's
 // slot ahead (512 KiB): smaller tables stay in the cache.
 const touchSlots = 1 << 16
 
-// tagsAhead fills ta for the new series group (see createSlow) and loads
-// the slots their values' searches start at, in the maps tk already knows.
-func tagsAhead(ta *tagAhead, group []newSeries, points []models.Point, tk *tagKeys) {
-	ta.tags, ta.hashes, ta.touches = ta.tags[:0], ta.hashes[:0], ta.touches[:0]
-	start := 0
+// touchValues loads the slots the searches for the tag values of the next
+// new series (at most lookAhead, group) start at, in the maps tk already
+// knows, before any of them is indexed, so that the loads overlap (see
+// keyAhead): the map of a tag with a value per series (host names) is far
+// larger than the cache. The group's first series is series first of tags;
+// touches is reused.
+func touchValues(touches []valueTouch, group []newSeries, first int, tags *batchTags, tk *tagKeys) []valueTouch {
+	touches = touches[:0]
 	for k, ns := range group {
-		ta.tags = seriesTags(ta.tags, ns.key, &points[ns.point])
-		ta.ms[k] = ns.m
-		ta.ends[k] = len(ta.tags)
-		for j, t := range ta.tags[start:] {
-			h := hashValue(bytesString(t.Value))
-			ta.hashes = append(ta.hashes, h)
+		start, end := tags.span(first + k)
+		for j, t := range tags.tags[start:end] {
 			if tv := tk.at(ns.m, j, t.Key); tv != nil && len(tv.values.slots) >= touchSlots {
-				ta.touches = append(ta.touches, valueTouch{&tv.values, h})
+				touches = append(touches, valueTouch{&tv.values, tags.hashes[start+j]})
 			}
 		}
-		start = ta.ends[k]
 	}
 	// A loop of its own: see keyAhead.fill.
-	for _, t := range ta.touches {
+	for _, t := range touches {
 		t.vm.touch(t.h)
 	}
+	return touches
+}
+
+// batchTags holds the tags of a batch's new series, one series after the
+// other, as slices of their stored keys, and the hashes of their values
+// (hashValue). createSlow finds them before it takes pmu, so that the
+// postings stage, serialized between the writers, only adds them (at a
+// million new series parsing and hashing them were a sixth of it).
+type batchTags struct {
+	tags   models.Tags
+	hashes []uint32 // one per tag
+	ends   []int    // ends[k] is where the tags of series k end
+}
+
+// find fills bt with the tags of the new series. It reads only their
+// points and their stored keys, which no one modifies, so it needs no lock.
+func (bt *batchTags) find(points []models.Point, series []newSeries) {
+	n := 0
+	for _, ns := range series {
+		n += len(points[ns.point].Tags)
+	}
+	bt.tags = slices.Grow(bt.tags[:0], n)
+	bt.hashes = slices.Grow(bt.hashes[:0], n)
+	bt.ends = slices.Grow(bt.ends[:0], len(series))
+	for _, ns := range series {
+		bt.tags = seriesTags(bt.tags, ns.key, &points[ns.point])
+		for _, t := range bt.tags[len(bt.hashes):] {
+			bt.hashes = append(bt.hashes, hashValue(bytesString(t.Value)))
+		}
+		bt.ends = append(bt.ends, len(bt.tags))
+	}
+}
+
+// span returns the range of bt.tags of series k.
+func (bt *batchTags) span(k int) (start, end int) {
+	if k > 0 {
+		start = bt.ends[k-1]
+	}
+	return start, bt.ends[k]
 }
 
 // pendingField is a field created by the batch being processed.
@@ -366,8 +391,8 @@ type pendingField struct {
 // type must not be seen before it is durable, as the hot path caches it
 // (sigs).
 func (ix *Index) createSlow(points []models.Point, ids []uint64) ([]PointError, error) {
-	lb := logBufs.Get().(*createBuf)
-	defer logBufs.Put(lb)
+	lb := createBufs.get()
+	defer createBufs.put(lb)
 	ix.series.prepareSlab()
 	ix.mu.Lock()
 	// The limit on values per tag reads the postings.
@@ -406,7 +431,8 @@ func (ix *Index) createSlow(points []models.Point, ids []uint64) ([]PointError, 
 		for _, pf := range r.fieldOrder {
 			ix.applyField([]byte(pf.measurement), []byte(pf.field), r.newFields[pf])
 		}
-		ix.indexNewSeries(points, lb.series)
+		lb.tags.find(points, lb.series)
+		ix.indexNewSeries(lb.series, &lb.tags)
 		ix.maybeCompact()
 		// The series found may be of a batch whose write was under way:
 		// append waited for it, and it failed unless append did.
@@ -420,11 +446,12 @@ func (ix *Index) createSlow(points []models.Point, ids []uint64) ([]PointError, 
 	end := l.queue(lb.log, ix.nextID)
 	ix.maybeCompact()
 	ix.mu.Unlock()
+	lb.tags.find(points, lb.series)
 	ix.pmu.Lock()
 	for ix.turn != ticket {
 		ix.turnDone.Wait()
 	}
-	ix.indexNewSeries(points, lb.series)
+	ix.indexNewSeries(lb.series, &lb.tags)
 	ix.turn++
 	ix.turnDone.Broadcast()
 	ix.pmu.Unlock()
@@ -444,10 +471,11 @@ func (ix *Index) createSlow(points []models.Point, ids []uint64) ([]PointError, 
 }
 
 // createBuf holds what createSlow builds for the new series and fields of
-// a batch, reused: their log records and the new series.
+// a batch, reused: their log records, the new series and their tags.
 type createBuf struct {
 	log    []byte
 	series []newSeries
+	tags   batchTags
 }
 
 // newSeries is a series createSlow creates.
@@ -458,9 +486,48 @@ type newSeries struct {
 	m     *measurement // its measurement
 }
 
-// logBufs holds createSlow's buffers: one is in use by each batch being
-// created, which may outlast the lock.
-var logBufs = sync.Pool{New: func() any { return new(createBuf) }}
+// createBufs holds createSlow's buffers: one is in use by each batch
+// being created, which may outlast the lock.
+var createBufs bufList
+
+// maxFreeBufs is the number of unused createBufs kept: one per writer
+// usually suffices.
+const maxFreeBufs = 4
+
+// bufList is a free list of createBufs. Unlike a sync.Pool, which empties
+// at every garbage collection, it keeps them: at a million new series a
+// collection came every few batches, and the batch's tags (2.4 MB at 5,000
+// new series) were then allocated again in fresh memory, its pages faulted
+// in (see prepareSlab), and grown.
+type bufList struct {
+	mu   sync.Mutex
+	free []*createBuf
+}
+
+// get returns an unused buffer.
+func (bl *bufList) get() *createBuf {
+	bl.mu.Lock()
+	defer bl.mu.Unlock()
+	if n := len(bl.free); n > 0 {
+		b := bl.free[n-1]
+		bl.free = bl.free[:n-1]
+		return b
+	}
+	return new(createBuf)
+}
+
+// put returns b, unused, to the list, or drops it if the list is full.
+// A kept buffer refers to no index memory (keys, measurements), so that a
+// closed index can be collected.
+func (bl *bufList) put(b *createBuf) {
+	clear(b.series[:cap(b.series)])
+	clear(b.tags.tags[:cap(b.tags.tags)])
+	bl.mu.Lock()
+	defer bl.mu.Unlock()
+	if len(bl.free) < maxFreeBufs {
+		bl.free = append(bl.free, b)
+	}
+}
 
 // logFailed makes a failure to log new series sticky and returns the error
 // for the caller. The caller holds mu.
@@ -582,21 +649,20 @@ func (ix *Index) resolve(points []models.Point, ids []uint64, buf *createBuf) (r
 }
 
 // indexNewSeries adds the series resolve created to their measurements and
-// tag postings. The caller holds pmu for writing.
-func (ix *Index) indexNewSeries(points []models.Point, series []newSeries) {
+// tag postings; tags holds their tags (batchTags.find). The caller holds
+// pmu for writing.
+func (ix *Index) indexNewSeries(series []newSeries, tags *batchTags) {
 	var (
-		tk tagKeys
-		ta tagAhead
+		tk      tagKeys
+		touches []valueTouch
 	)
 	for g := 0; g < len(series); g += lookAhead {
 		group := series[g:min(g+lookAhead, len(series))]
-		tagsAhead(&ta, group, points, &tk)
-		start := 0
+		touches = touchValues(touches, group, g, tags, &tk)
 		for k, ns := range group {
-			m := ta.ms[k]
-			m.ids = appendID(m.ids, ns.id)
-			m.addTags(ns.id, ta.tags[start:ta.ends[k]], ta.hashes[start:ta.ends[k]], &tk)
-			start = ta.ends[k]
+			start, end := tags.span(g + k)
+			ns.m.ids = appendID(ns.m.ids, ns.id)
+			ns.m.addTags(ns.id, tags.tags[start:end], tags.hashes[start:end], &tk)
 		}
 	}
 }
