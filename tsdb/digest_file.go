@@ -179,9 +179,12 @@ func (w *digestFileWriter) finish() error {
 	return nil
 }
 
-// writeDerived writes the derived records counted (see addArray).
+// writeDerived writes the derived records counted (see addArray). A
+// derived record, one 0 byte (a window count of 0: a key of the data file
+// has at least one value, so no stored record has none), is that of a key
+// whose sums are derived from its data file's values when needed.
 func (w *digestFileWriter) writeDerived() {
-	var zeros [1024]byte // derivedRecord is one 0 byte
+	var zeros [1024]byte
 	for w.derived > 0 && w.err == nil {
 		n := min(w.derived, len(zeros))
 		_, w.err = w.bw.Write(zeros[:n])
@@ -198,11 +201,6 @@ func (w *digestFileWriter) abort() {
 	_ = w.f.Close()
 	_ = os.Remove(w.f.Name())
 }
-
-// derivedRecord is the record of a key whose sums are derived from its
-// data file's values when needed (a window count of 0: a key of the data
-// file has at least one value, so no stored record has none).
-var derivedRecord = []byte{0}
 
 // appendDigestRecord appends one key record: uvarint window count, then
 // per window (ascending) varint(window index - previous index, the first
@@ -290,7 +288,7 @@ type digestFileReader struct {
 	window int64
 	rec    []byte // the current key's record, as stored (valid until the next read)
 	sums   []windowSum
-	// derived: the current key's record is derivedRecord (sums is empty;
+	// derived: the current key's record is a derived one (sums is empty;
 	// they are computed from the data file's values of the key).
 	derived bool
 }
@@ -374,7 +372,7 @@ func (r *digestFileReader) fill(need int) error {
 // then per window varint index delta, uvarint count, a and b as u64 LE)
 // into r.sums if decode, returning its size; when b holds only part of it,
 // need is how many bytes it knows the record needs at least. A window
-// count of 0 is derivedRecord.
+// count of 0 is a derived record (see writeDerived).
 func (r *digestFileReader) parse(b []byte, decode bool) (size, need int, err error) {
 	r.sums = r.sums[:0]
 	n, k := binary.Uvarint(b)
