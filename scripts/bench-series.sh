@@ -5,7 +5,8 @@
 # prints per run: the write rate, failed batches, the seconds writers spent
 # waiting for a full cache (backpressure), the data node's resident memory
 # (total, anonymous, file-backed, peak) and CPU-seconds when the load ends,
-# and CPU per value; then it stops the data node (SIGTERM), starts it again
+# and CPU per value (the last two columns: the system part of the
+# CPU-seconds and the minor page faults, in thousands); then it stops the data node (SIGTERM), starts it again
 # and prints the milliseconds from that start to the first answer of a
 # query that reads the data, and the CPU-seconds the new process used by
 # then (the figure that holds on a loaded machine).
@@ -40,19 +41,20 @@ trap cleanup EXIT
 wait_http() { for _ in $(seq 600); do curl -sf -o /dev/null "$1" && return 0; sleep 0.1; done; echo "timeout waiting for $1"; exit 1; }
 # free_port prints a loopback port nobody listens on (the kernel's choice).
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-# proc_stat prints "rss_MB anon_MB file_MB peak_MB cpu_s" of process $1:
-# resident memory, its anonymous part (heap, stacks) and its file-backed
-# part (mapped data files, which the kernel can drop), peak resident, and
-# user+system CPU-seconds.
+# proc_stat prints "rss_MB anon_MB file_MB peak_MB cpu_s sys_s minflt_k" of
+# process $1: resident memory, its anonymous part (heap, stacks) and its
+# file-backed part (mapped data files, which the kernel can drop), peak
+# resident, user+system CPU-seconds, the system part of them, and the
+# thousands of minor page faults it took (first touches of memory).
 proc_stat() {
-  awk -v hz="$(getconf CLK_TCK)" -v stat="$(cut -d' ' -f14,15 /proc/$1/stat)" '
+  awk -v hz="$(getconf CLK_TCK)" -v stat="$(cut -d' ' -f10,14,15 /proc/$1/stat)" '
     /^VmRSS/ {rss = $2} /^RssAnon/ {anon = $2} /^RssFile/ {file = $2} /^VmHWM/ {hwm = $2}
-    END {split(stat, t, " "); printf "%d %d %d %d %.1f\n", rss / 1024, anon / 1024, file / 1024, hwm / 1024, (t[1] + t[2]) / hz}' /proc/$1/status
+    END {split(stat, t, " "); printf "%d %d %d %d %.1f %.1f %d\n", rss / 1024, anon / 1024, file / 1024, hwm / 1024, (t[2] + t[3]) / hz, t[3] / hz, t[1] / 1000}' /proc/$1/status
 }
 # now_ms prints the wall clock in milliseconds.
 now_ms() { date +%s%3N; }
 
-printf '%-8s %-4s %10s %6s %9s %7s %8s %8s %8s %7s %8s %10s %13s\n' hosts run 'values/s' failed 'wait s' 'RSS MB' 'anon MB' 'file MB' 'peak MB' 'CPU-s' 'µs/value' 'restart ms' 'restart CPU-s'
+printf '%-8s %-4s %10s %6s %9s %7s %8s %8s %8s %7s %8s %10s %13s %6s %8s\n' hosts run 'values/s' failed 'wait s' 'RSS MB' 'anon MB' 'file MB' 'peak MB' 'CPU-s' 'µs/value' 'restart ms' 'restart CPU-s' 'sys s' 'faults k'
 for n in "${hosts[@]}"; do
   for r in $(seq 1 "$runs"); do
     dir=$work/h$n-r$r
@@ -81,7 +83,7 @@ for n in "${hosts[@]}"; do
       --progress off --ceiling=false --json >"$dir/bench.json" 2>"$dir/bench.err"
     set -e
     read -r rate errs values < <(python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); print(round(s.get("values_per_sec",0)), s.get("batches_failed",0), s.get("values",0))' "$dir/bench.json" 2>/dev/null || echo "0 ? 0")
-    read -r rss anon file hwm cpu < <(proc_stat "$dpid")
+    read -r rss anon file hwm cpu sys faults < <(proc_stat "$dpid")
     if [ -n "${PROFILE:-}" ]; then
       touch "$dir/loaded"
       curl -s -o "$dir/heap.pprof" "http://127.0.0.1:$dhttp/debug/pprof/heap"
@@ -101,12 +103,12 @@ for n in "${hosts[@]}"; do
         --data-urlencode "q=SELECT last(usage_user) FROM cpu WHERE hostname = 'host_0'" 2>/dev/null &&
         grep -q '"values"' "$dir/q.json"; then
         restart=$(( $(now_ms) - t0 ))
-        read -r _ _ _ _ restart_cpu < <(proc_stat "$dpid")
+        read -r _ _ _ _ restart_cpu _ _ < <(proc_stat "$dpid")
         break
       fi
       sleep 0.05
     done
-    printf '%-8s %-4s %10s %6s %9s %7s %8s %8s %8s %7s %8s %10s %13s\n' "$n" "$r" "$rate" "$errs" "${waited:-0}" "$rss" "$anon" "$file" "$hwm" "$cpu" "$per" "$restart" "$restart_cpu"
+    printf '%-8s %-4s %10s %6s %9s %7s %8s %8s %8s %7s %8s %10s %13s %6s %8s\n' "$n" "$r" "$rate" "$errs" "${waited:-0}" "$rss" "$anon" "$file" "$hwm" "$cpu" "$per" "$restart" "$restart_cpu" "$sys" "$faults"
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
     pids=()
