@@ -518,7 +518,8 @@ func (f *cacheField) valueType(pt *cachePart) models.FieldType {
 
 // values returns the field's values: its array, or view set to alias the
 // inline values or the run (then valid until f changes or moves; in-place
-// changes through it, sorting or excluding, need setLen after).
+// changes through it, sorting or excluding, need setLen after). view must
+// be zero or set by values before.
 func (f *cacheField) values(pt *cachePart, view *tsm.Array) *tsm.Array {
 	if a := f.array(pt); a != nil {
 		return a
@@ -533,7 +534,13 @@ func (f *cacheField) values(pt *cachePart, view *tsm.Array) *tsm.Array {
 	} else {
 		times, bits = f.times[:f.n:f.n], f.bits[:f.n:f.n]
 	}
-	*view = tsm.Array{Type: f.typ, Timestamps: times}
+	if view.Type != f.typ {
+		*view = tsm.Array{Type: f.typ}
+	}
+	// Only the type's columns are set, the others being empty since the
+	// view took the type: clearing the whole view for every field was a
+	// tenth of a snapshot walk's own time (issue 17).
+	view.Timestamps = times
 	switch f.typ {
 	case models.FieldTypeFloat:
 		view.Floats = unsafe.Slice((*float64)(unsafe.Pointer(unsafe.SliceData(bits))), len(bits))
@@ -1122,6 +1129,7 @@ func (ss sortedSeries) forEach(fn func(series, field []byte, arr *tsm.Array) err
 	// fields' names as strings was 0.13 s of the walk at a million
 	// series (issue 17).
 	var orders [walkOrderSlots]fieldOrder
+	names := make(map[string][]byte) // one slice per field name (see fieldOrder)
 	var view tsm.Array
 	var batch [walkBatch]seriesRef
 	for lo := 0; lo < len(ss.order); lo += walkBatch {
@@ -1157,16 +1165,15 @@ func (ss sortedSeries) forEach(fn func(series, field []byte, arr *tsm.Array) err
 			fields, pt := r.fields, r.pt
 			o := &orders[uintptr(unsafe.Pointer(pt))/unsafe.Sizeof(cachePart{})%walkOrderSlots]
 			if o.pt != pt || !o.sameIDs(fields) {
-				o.set(pt, fields)
+				o.set(pt, fields, names)
 			}
 			series := unsafe.Slice(unsafe.StringData(r.key), len(r.key))
-			for _, j := range o.order {
+			for at, j := range o.order {
 				f := &fields[j]
 				if f.len(pt) == 0 {
 					continue
 				}
-				name := pt.names[f.name]
-				if err := fn(series, unsafe.Slice(unsafe.StringData(name), len(name)), f.values(pt, &view)); err != nil {
+				if err := fn(series, o.names[at], f.values(pt, &view)); err != nil {
 					return err
 				}
 			}
@@ -1187,11 +1194,16 @@ type seriesRef struct {
 const walkOrderSlots = 64
 
 // fieldOrder is the key order of the fields of a series of partition pt
-// whose fields have the name indexes ids: order holds their indexes.
+// whose fields have the name indexes ids: order holds their indexes, and
+// names their names in that order, one slice per name for all partitions
+// of the walk (each partition holds a string of its own), so a data file
+// Writer told its keys are stable (tsm.Writer.StableKeys) knows a field
+// by the address of its name.
 type fieldOrder struct {
 	pt    *cachePart
 	ids   []uint32
 	order []int
+	names [][]byte
 }
 
 // sameIDs reports whether fields have o's name indexes, in o's order.
@@ -1207,14 +1219,24 @@ func (o *fieldOrder) sameIDs(fields []cacheField) bool {
 	return true
 }
 
-// set makes o the order of fields, of partition pt.
-func (o *fieldOrder) set(pt *cachePart, fields []cacheField) {
-	o.pt, o.ids, o.order = pt, o.ids[:0], o.order[:0]
+// set makes o the order of fields, of partition pt; names maps each field
+// name met in the walk to its one slice, and gains the new ones.
+func (o *fieldOrder) set(pt *cachePart, fields []cacheField, names map[string][]byte) {
+	o.pt, o.ids, o.order, o.names = pt, o.ids[:0], o.order[:0], o.names[:0]
 	for j := range fields {
 		o.ids = append(o.ids, fields[j].name)
 		o.order = append(o.order, j)
 	}
 	slices.SortFunc(o.order, func(a, b int) int { return strings.Compare(pt.names[o.ids[a]], pt.names[o.ids[b]]) })
+	for _, j := range o.order {
+		name := pt.names[o.ids[j]]
+		b, ok := names[name]
+		if !ok {
+			b = unsafe.Slice(unsafe.StringData(name), len(name))
+			names[name] = b
+		}
+		o.names = append(o.names, b)
+	}
 }
 
 // deleteRange removes the values a tombstone deletes and returns the bytes

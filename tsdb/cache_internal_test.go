@@ -13,6 +13,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/strata-db/strata/tsdb/models"
 	"github.com/strata-db/strata/tsdb/tsm"
@@ -146,7 +147,8 @@ func TestCacheWideSeries(t *testing.T) {
 // TestCacheForEachSortedOrder: a snapshot visits entries in the order of
 // the cache's sorted composite keys (the data file order), normalized,
 // whether series list their fields in one order, each in its own, or have
-// different fields.
+// different fields; a field name comes in one slice whatever the series'
+// partition (tsm.Writer.StableKeys knows it by its address).
 func TestCacheForEachSortedOrder(t *testing.T) {
 	c := newCache()
 	for i := range 200 {
@@ -161,11 +163,16 @@ func TestCacheForEachSortedOrder(t *testing.T) {
 		}
 	}
 	var got []string
+	names := make(map[string]*byte) // the address each field name came at
 	err := c.sorted().forEach(func(series, field []byte, arr *tsm.Array) error {
 		if !slices.IsSorted(arr.Timestamps) {
 			t.Errorf("%s %s: timestamps %v not sorted", series, field, arr.Timestamps)
 		}
 		got = append(got, string(appendCompositeKey(nil, series, field)))
+		if p, ok := names[string(field)]; ok && p != unsafe.SliceData(field) {
+			t.Errorf("%s %s: field name at another address than before", series, field)
+		}
+		names[string(field)] = unsafe.SliceData(field)
 		return nil
 	})
 	if err != nil {

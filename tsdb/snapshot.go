@@ -172,7 +172,7 @@ func (s *Shard) writeSnapshotFile(seq uint64, series sortedSeries) (*dataFile, e
 	if err != nil {
 		return nil, err
 	}
-	w.StableSeriesKeys() // the cache's keys, one string per series, outlive w
+	w.StableKeys() // the cache's keys, one string per series, outlive w
 	dw := newDigestFileWriter(path, s.dig.window)
 	err = series.forEach(func(series, field []byte, arr *tsm.Array) error {
 		dw.addArray(arr)

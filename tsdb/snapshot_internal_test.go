@@ -197,7 +197,7 @@ func BenchmarkSnapshotWalk(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		w.StableSeriesKeys()
+		w.StableKeys()
 		if err := series.forEach(w.WriteValues); err != nil {
 			b.Fatal(err)
 		}

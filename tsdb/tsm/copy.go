@@ -119,8 +119,8 @@ func (w *Writer) copyInlineKey(it *Iterator) (bool, error) {
 	if err := w.startBlock(it.series, it.field, it.typ, &m); err != nil {
 		return true, err
 	}
-	w.entries = appendEntryHead(w.entries, &m, &w.state, true)
-	w.entries = append(w.entries, it.raw[vals:]...)
+	w.seriesBody = appendEntryHead(w.seriesBody, &m, &w.state, true)
+	w.seriesBody = append(w.seriesBody, it.raw[vals:]...)
 	w.noteEntry(&m)
 	return true, nil
 }

@@ -251,9 +251,16 @@ func appendEntry(dst []byte, typ models.FieldType, m *BlockMeta, st *entryState,
 func appendEntryHead(dst []byte, m *BlockMeta, st *entryState, inline bool) []byte {
 	gap := uint64(m.MinTime) - uint64(st.maxTime)
 	span := uint64(m.MaxTime) - uint64(m.MinTime)
-	dst = binary.AppendVarint(dst, int64(gap-st.gap))
-	dst = binary.AppendVarint(dst, int64(span-st.span))
-	dst = binary.AppendVarint(dst, int64(uint64(m.Count)-st.count))
+	dGap, dSpan, dCount := int64(gap-st.gap), int64(span-st.span), int64(uint64(m.Count)-st.count)
+	if oneByteVarint(dGap) && oneByteVarint(dSpan) && oneByteVarint(dCount) {
+		// The usual entry of a sparse key (the times of the series'
+		// previous key, one value): three bytes in one append.
+		dst = append(dst, zigzag(dGap), zigzag(dSpan), zigzag(dCount))
+	} else {
+		dst = binary.AppendVarint(dst, dGap)
+		dst = binary.AppendVarint(dst, dSpan)
+		dst = binary.AppendVarint(dst, dCount)
+	}
 	if !inline {
 		dst = binary.AppendUvarint(dst, uint64(m.Offset-st.end))
 		dst = binary.AppendUvarint(dst, uint64(m.Size))
@@ -261,6 +268,13 @@ func appendEntryHead(dst []byte, m *BlockMeta, st *entryState, inline bool) []by
 	st.next(m, gap, inline)
 	return dst
 }
+
+// oneByteVarint reports whether binary.AppendVarint writes x in one byte.
+func oneByteVarint(x int64) bool { return x >= -64 && x < 64 }
+
+// zigzag returns the one byte binary.AppendVarint writes for x, which
+// oneByteVarint accepts.
+func zigzag(x int64) byte { return byte(x<<1 ^ x>>63) }
 
 // smallStats reports whether an entry of a block of typ holding count
 // values stores the values instead of statistics in file format version.

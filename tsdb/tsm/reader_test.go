@@ -633,10 +633,6 @@ func TestOpenValidated(t *testing.T) {
 	}
 }
 
-// TestStableSeriesKeys writes the same keys with and without
-// StableSeriesKeys, the fields of a series passing one key slice as a
-// snapshot does: the files are identical, and keys out of order are still
-// refused, whether the series key is the previous slice or a new one.
 // TestFieldOrderAcrossSeries checks that a field that followed another
 // one across two series (the last field of one, the first of the next)
 // is not taken as sorting after it within a later series: the Writer
@@ -650,7 +646,7 @@ func TestFieldOrderAcrossSeries(t *testing.T) {
 			t.Fatalf("NewWriter: got error %v; want nil", err)
 		}
 		if stable {
-			w.StableSeriesKeys()
+			w.StableKeys()
 		}
 		a, b, c := []byte("a"), []byte("b"), []byte("c")
 		for _, k := range [][2][]byte{{a, []byte("x")}, {a, []byte("y")}, {b, []byte("x")}, {c, []byte("y")}} {
@@ -666,21 +662,32 @@ func TestFieldOrderAcrossSeries(t *testing.T) {
 	}
 }
 
-func TestStableSeriesKeys(t *testing.T) {
+// TestStableKeys writes the same keys with and without StableKeys, the
+// fields of a series passing one key slice as a snapshot does and each
+// field name one of two slices (a snapshot passes one, the cache's
+// partitions each hold one): the files are identical, and keys out of
+// order are still refused, whether the series key is the previous slice
+// or a new one.
+func TestStableKeys(t *testing.T) {
 	dir := t.TempDir()
+	fieldSlices := [2][][]byte{{[]byte("a"), []byte("b"), []byte("c")}, {[]byte("a"), []byte("b"), []byte("c")}}
 	write := func(name string, stable bool) []byte {
 		w, err := tsm.NewWriter(filepath.Join(dir, name))
 		if err != nil {
 			t.Fatalf("NewWriter: got error %v; want nil", err)
 		}
 		if stable {
-			w.StableSeriesKeys()
+			w.StableKeys()
 		}
 		for s := range 50 {
 			series := fmt.Appendf(nil, "cpu,host=h%03d", s)
 			for f, field := range []string{"a", "b", "c"} {
 				arr := genArray(models.FieldTypeFloat, 1+(s+f)%3*600, 1000, 10, uint64(s*3+f))
-				if err := w.WriteValues(series, []byte(field), arr); err != nil {
+				key := []byte(field)
+				if stable {
+					key = fieldSlices[s/3%2][f]
+				}
+				if err := w.WriteValues(series, key, arr); err != nil {
 					t.Fatalf("WriteValues: got error %v; want nil", err)
 				}
 			}
@@ -695,7 +702,7 @@ func TestStableSeriesKeys(t *testing.T) {
 		return b
 	}
 	if a, b := write("copied.tsm", false), write("stable.tsm", true); !bytes.Equal(a, b) {
-		t.Errorf("file with StableSeriesKeys differs from the one without (%d vs %d bytes)", len(b), len(a))
+		t.Errorf("file with StableKeys differs from the one without (%d vs %d bytes)", len(b), len(a))
 	}
 	one := genArray(models.FieldTypeInteger, 1, 5, 1, 1)
 	for _, tc := range []struct {
@@ -714,7 +721,7 @@ func TestStableSeriesKeys(t *testing.T) {
 				t.Fatalf("NewWriter: got error %v; want nil", err)
 			}
 			defer w.Remove()
-			w.StableSeriesKeys()
+			w.StableKeys()
 			first := []byte("b")
 			if err := w.WriteValues(first, []byte(tc.fieldA), one); err != nil {
 				t.Fatalf("first WriteValues: got error %v; want nil", err)

@@ -209,7 +209,7 @@ func sparseColumns() []column {
 // BenchmarkWriteSparse writes the sparse dataset (1 M keys of one or two
 // values) as one file, as a snapshot of a million new series does: the
 // fields of a series pass the same key bytes (the cache's one string per
-// series) to a Writer told so (StableSeriesKeys).
+// series) to a Writer told so (StableKeys).
 func BenchmarkWriteSparse(b *testing.B) {
 	cols := sparseColumns()
 	keys := make([][2][]byte, len(cols))
@@ -229,7 +229,7 @@ func BenchmarkWriteSparse(b *testing.B) {
 		if err != nil {
 			b.Fatalf("NewWriter: got error %v; want nil", err)
 		}
-		w.StableSeriesKeys()
+		w.StableKeys()
 		for i, c := range cols {
 			if err := w.WriteValues(keys[i][0], keys[i][1], c.arr); err != nil {
 				b.Fatalf("WriteValues: got error %v; want nil", err)
@@ -290,7 +290,7 @@ func BenchmarkWriteSnapshotSparse(b *testing.B) {
 		if err != nil {
 			b.Fatalf("NewWriter: got error %v; want nil", err)
 		}
-		w.StableSeriesKeys()
+		w.StableKeys()
 		for i := range arrs {
 			if err := w.WriteValues(series[i/len(fields)], fields[i%len(fields)], &arrs[i]); err != nil {
 				b.Fatalf("WriteValues: got error %v; want nil", err)

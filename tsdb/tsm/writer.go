@@ -11,6 +11,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"unsafe"
 
@@ -51,15 +52,17 @@ type Writer struct {
 	spillErr      error         // spillLoop's first error; read after spillDone
 	indexCRC      uint32        // CRC32-C of the spilled bytes (spillLoop's until spillDone)
 	seriesOffsets []uint32      // start of each series record in the index
-	seriesBody    []byte        // finished field records of the current series
-	fieldCount    int           // field records in seriesBody
-	entries       []byte        // entries of the current key
-	blockCount    int           // entries in entries
+	seriesBody    []byte        // field records of the current series, the current key's last (see openKey)
+	fieldCount    int           // finished field records in seriesBody
+	keyStart      int           // offset in seriesBody of the current key's record
+	keyHead       []byte        // scratch for a record head longer than keyHeadRoom
+	blockCount    int           // entries in the current key's record
 	keyMinTime    int64         // MinTime of the current key's first block
 	prevMaxTime   int64         // MaxTime of the current key's last block
 	state         entryState    // index encoding state of the current key
-	series, field []byte        // current key (owned copies; series the caller's if stableKeys)
-	stableKeys    bool          // series keys stay unchanged until Close (StableSeriesKeys)
+	series, field []byte        // current key (owned, the caller's if stableKeys, or field the dictionary's)
+	fieldBuf      []byte        // owned copy of a field key
+	stableKeys    bool          // keys stay unchanged until Close (StableKeys)
 	typ           models.FieldType
 	hasKey        bool
 	keyCount      int
@@ -124,7 +127,7 @@ func (w *Writer) Size() int64 {
 	if w.closed {
 		return w.off
 	}
-	return w.off + w.indexSpilled + int64(w.indexHeld+len(w.seriesBody)+len(w.entries))
+	return w.off + w.indexSpilled + int64(w.indexHeld+len(w.seriesBody))
 }
 
 // KeyCount returns the number of keys written so far.
@@ -182,15 +185,16 @@ func (w *Writer) WriteBlock(series, field []byte, typ models.FieldType, meta Blo
 	return nil
 }
 
-// StableSeriesKeys tells w that every series key passed to it stays
-// unchanged, and its bytes readable, until Close or Remove, and that a
-// key at the address and of the length of the previous one is the same
-// key (a snapshot passes the cache's immutable keys, one per series, for
-// each of its fields). w then keeps the caller's key instead of copying
-// it and takes the next field of the series without comparing the ~165
-// bytes of its key again: at a million series of ten fields the
-// comparison was a sixth of the Writer's CPU (issue 17).
-func (w *Writer) StableSeriesKeys() { w.stableKeys = true }
+// StableKeys tells w that every series and field key passed to it stays
+// unchanged, and its bytes readable, until Close or Remove, and that keys
+// at the same address and of the same length are the same key (a
+// snapshot passes the cache's immutable keys, one per series, for each of
+// its fields, and one slice per field name). w then keeps the caller's
+// series key instead of copying it and takes the next field of the series
+// without comparing the ~165 bytes of its key again (at a million series
+// of ten fields the comparison was a sixth of the Writer's CPU, issue
+// 17), and knows a field key it has compared once by its address.
+func (w *Writer) StableKeys() { w.stableKeys = true }
 
 // sameSlice reports whether a and b are the same bytes of memory.
 func sameSlice(a, b []byte) bool {
@@ -248,13 +252,35 @@ func (w *Writer) startBlock(series, field []byte, typ models.FieldType, meta *Bl
 	default:
 		w.series = append(w.series[:0], series...)
 	}
-	w.field = append(w.field[:0], field...)
+	if w.stableKeys {
+		w.field = field
+	} else {
+		w.fieldBuf = append(w.fieldBuf[:0], field...)
+		w.field = w.fieldBuf
+	}
 	w.typ = typ
 	w.hasKey = true
 	if w.version >= dictVersion {
 		w.numberField(sameSeries)
 	}
+	w.openKey()
 	return nil
+}
+
+// keyHeadRoom is the room openKey leaves for a field record's head: the
+// dictionary number, block count and entry bytes of a key of fewer than
+// 128 of each, one byte each.
+const keyHeadRoom = 3
+
+// openKey starts the record of a new current key at the end of
+// seriesBody, leaving keyHeadRoom bytes for its head, which finishKey
+// fills in once the entries that follow are known: the entries are
+// encoded in place rather than in a buffer of their own copied after the
+// head, the copy a sixth of a one-value key's cost in the Writer (issue
+// 17).
+func (w *Writer) openKey() {
+	w.keyStart = len(w.seriesBody)
+	w.seriesBody = append(w.seriesBody, 0, 0, 0)
 }
 
 // nextField switches to the key of field and typ in the current series if
@@ -268,19 +294,28 @@ func (w *Writer) nextField(field []byte, typ models.FieldType) bool {
 		return false
 	}
 	id := w.fieldNext[w.fieldNum]
-	if id == noField || w.fieldDefs[id].typ != typ || w.fieldDefs[id].name != string(field) {
+	if id == noField || !w.isField(id, field, typ) {
 		return false
 	}
 	w.finishKey(false)
-	w.field = append(w.field[:0], field...)
+	// The dictionary's copy of the key: nothing writes through w.field.
+	w.field = unsafe.Slice(unsafe.StringData(w.fieldDefs[id].name), len(field))
 	w.typ = typ
 	w.fieldNum = id
+	w.openKey()
 	return true
+}
+
+// nextStableField is nextField for a block of series known to be the
+// current series by its address (StableKeys), without startBlock's
+// checks of the block, which its caller has made.
+func (w *Writer) nextStableField(series, field []byte, typ models.FieldType) bool {
+	return w.stableKeys && w.hasKey && w.err == nil && !w.closed && sameSlice(series, w.series) && w.nextField(field, typ)
 }
 
 // addEntry records meta in the current key's index entries.
 func (w *Writer) addEntry(meta *BlockMeta) {
-	w.entries = appendEntry(w.entries, w.typ, meta, &w.state, w.version)
+	w.seriesBody = appendEntry(w.seriesBody, w.typ, meta, &w.state, w.version)
 	w.noteEntry(meta)
 }
 
@@ -298,23 +333,34 @@ func (w *Writer) noteEntry(meta *BlockMeta) {
 	w.maxTime = max(w.maxTime, meta.MaxTime)
 }
 
-// finishKey moves the current key's entries into the series record and, if
-// endSeries, the series record into the index.
+// finishKey writes the head of the current key's record (see openKey)
+// and, if endSeries, moves the series record into the index.
 func (w *Writer) finishKey(endSeries bool) {
-	b := w.seriesBody
-	if w.version >= dictVersion {
-		b = binary.AppendUvarint(b, uint64(w.fieldNum))
+	b, k := w.seriesBody, w.keyStart
+	n := len(b) - k - keyHeadRoom // entry bytes
+	if w.version >= dictVersion && w.fieldNum < 0x80 && w.blockCount < 0x80 && n < 0x80 {
+		b[k], b[k+1], b[k+2] = byte(w.fieldNum), byte(w.blockCount), byte(n) // their uvarints
 	} else {
-		b = binary.AppendUvarint(b, uint64(len(w.field)))
-		b = append(b, w.field...)
-		b = append(b, byte(w.typ))
+		h := w.keyHead[:0]
+		if w.version >= dictVersion {
+			h = binary.AppendUvarint(h, uint64(w.fieldNum))
+		} else {
+			h = binary.AppendUvarint(h, uint64(len(w.field)))
+			h = append(h, w.field...)
+			h = append(h, byte(w.typ))
+		}
+		h = binary.AppendUvarint(h, uint64(w.blockCount))
+		h = binary.AppendUvarint(h, uint64(n))
+		grow := len(h) - keyHeadRoom // ≥ 0: each of the three takes a byte at least
+		b = slices.Grow(b, grow)[:len(b)+grow]
+		copy(b[k+len(h):], b[k+keyHeadRoom:len(b)-grow])
+		copy(b[k:], h)
+		w.keyHead = h
 	}
-	b = binary.AppendUvarint(b, uint64(w.blockCount))
-	b = binary.AppendUvarint(b, uint64(len(w.entries)))
-	w.seriesBody = append(b, w.entries...)
+	w.seriesBody = b
 	w.fieldCount++
 	w.keyCount++
-	w.entries, w.blockCount = w.entries[:0], 0
+	w.blockCount = 0
 	if !endSeries && w.version >= inlineVersion {
 		w.state = keyState(w.keyMinTime)
 	} else {
@@ -335,10 +381,47 @@ func (w *Writer) finishKey(endSeries bool) {
 	w.seriesBody, w.fieldCount = w.seriesBody[:0], 0
 }
 
+// isField reports whether field and typ are those of dictionary number
+// id. With StableKeys, a field key equal to the number's is remembered by
+// its address, which the next keys of the field then match without
+// reading their bytes.
+func (w *Writer) isField(id uint32, field []byte, typ models.FieldType) bool {
+	def := &w.fieldDefs[id]
+	switch {
+	case def.typ != typ:
+		return false
+	case len(def.seen) > 0 && sameSlice(field, def.seen):
+		return true
+	case !sameFieldKey(def.name, field):
+		return false
+	}
+	if w.stableKeys {
+		def.seen = field
+	}
+	return true
+}
+
+// sameFieldKey reports whether name and field are the same bytes. A key
+// of 8 to 16 bytes, most field keys, is compared as two overlapping
+// 8-byte words without a call: every key of a million-series snapshot
+// compares its field with the dictionary's (issue 17).
+func sameFieldKey(name string, field []byte) bool {
+	n := len(name)
+	switch {
+	case n != len(field):
+		return false
+	case n >= 8 && n <= 16:
+		return binary.LittleEndian.Uint64([]byte(name[:8])) == binary.LittleEndian.Uint64(field) &&
+			binary.LittleEndian.Uint64([]byte(name[n-8:])) == binary.LittleEndian.Uint64(field[n-8:])
+	}
+	return name == string(field)
+}
+
 // fieldDef is a field key and type of the field dictionary.
 type fieldDef struct {
 	name string
 	typ  models.FieldType
+	seen []byte // a caller's stable slice holding name (see isField)
 }
 
 // noField is the number of no field in the dictionary.
@@ -366,7 +449,7 @@ func (w *Writer) numberField(sameSeries bool) {
 // is tried before the map for a series' first key (nextField takes the
 // others).
 func (w *Writer) fieldID() uint32 {
-	if id := w.seriesFirst; id != noField && w.fieldDefs[id].typ == w.typ && w.fieldDefs[id].name == string(w.field) {
+	if id := w.seriesFirst; id != noField && w.isField(id, w.field, w.typ) {
 		return id
 	}
 	w.fieldKey = append(append(w.fieldKey[:0], w.field...), byte(w.typ))
