@@ -1,10 +1,17 @@
 package tsdb
 
 import (
+	"context"
+	"fmt"
 	"runtime"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/strata-db/strata/internal/freelist"
+	"github.com/strata-db/strata/loadgen"
+	"github.com/strata-db/strata/tsdb/models"
 )
 
 // TestWriteScratchKeptAcrossGC guards the write path's steady state: the
@@ -54,4 +61,62 @@ func TestWriteScratchKeptAcrossGC(t *testing.T) {
 	if got := idleWriteScratch.Idle(); got != freelist.DefaultSize {
 		t.Fatalf("%d idle scratches, want %d", got, freelist.DefaultSize)
 	}
+}
+
+// BenchmarkWriteNewSeries is the data node's share of the 1 M-series load
+// of issue 17 without HTTP: writers (1, or 2 as in the issue's load) each
+// parse and write batches of 5,000 lines of `strata bench --hosts N` at
+// one timestamp (every line a series new to the shard) through the index,
+// the fsynced WAL and the cache, snapshots running. One op is one batch.
+// values/s is wall-clock; values/cpu-s counts the process's CPU
+// (snapshots and GC included).
+func BenchmarkWriteNewSeries(b *testing.B) {
+	for _, writers := range []int{1, 2} {
+		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) { benchWriteNewSeries(b, writers) })
+	}
+}
+
+func benchWriteNewSeries(b *testing.B, writers int) {
+	const lines = 5000
+	gcfg := loadgen.NewCPUConfig()
+	gcfg.Hosts, gcfg.Duration = b.N*lines, gcfg.Interval
+	g, err := loadgen.NewCPUGenerator(gcfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	bodies := make([][]byte, b.N)
+	for i := range bodies {
+		for range lines {
+			bodies[i], _ = g.Next(bodies[i])
+		}
+	}
+	cfg := NewConfig()
+	cfg.Dir = b.TempDir()
+	sh := openTestShard(b, cfg)
+	var next, values atomic.Int64
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	start, cpu0 := time.Now(), processCPU(b)
+	for range writers {
+		wg.Go(func() {
+			var p models.Parser
+			for i := next.Add(1) - 1; i < int64(len(bodies)); i = next.Add(1) - 1 {
+				pts, err := p.Parse(bodies[i], models.PrecisionNanosecond, 0)
+				if err == nil {
+					err = sh.WritePoints(context.Background(), pts)
+				}
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				for j := range pts {
+					values.Add(int64(len(pts[j].Fields)))
+				}
+			}
+		})
+	}
+	wg.Wait()
+	elapsed, cpu := time.Since(start), processCPU(b)-cpu0
+	b.ReportMetric(float64(values.Load())/elapsed.Seconds(), "values/s")
+	b.ReportMetric(float64(values.Load())/cpu.Seconds(), "values/cpu-s")
 }
