@@ -3,7 +3,6 @@ package index
 import (
 	"bytes"
 	"fmt"
-	"slices"
 	"sync"
 
 	"github.com/strata-db/strata/tsdb/models"
@@ -295,77 +294,6 @@ func (ka *keyAhead) fill(t *seriesTable, points []models.Point, first int) {
 	}
 }
 
-// valueTouch is a slot load touchValues makes.
-type valueTouch struct {
-	vm *valueMap
-	h  uint32
-}
-
-// touchSlots is the table size from which touchValues loads a value map's
-// slot ahead (512 KiB): smaller tables stay in the cache.
-const touchSlots = 1 << 16
-
-// touchValues loads the slots the searches for the tag values of the next
-// new series (at most lookAhead, group) start at, in the maps tk already
-// knows, before any of them is indexed, so that the loads overlap (see
-// keyAhead): the map of a tag with a value per series (host names) is far
-// larger than the cache. The group's first series is series first of tags;
-// touches is reused.
-func touchValues(touches []valueTouch, group []newSeries, first int, tags *batchTags, tk *tagKeys) []valueTouch {
-	touches = touches[:0]
-	for k, ns := range group {
-		start, end := tags.span(first + k)
-		for j, t := range tags.tags[start:end] {
-			if tv := tk.at(ns.m, j, t.Key); tv != nil && len(tv.values.slots) >= touchSlots {
-				touches = append(touches, valueTouch{&tv.values, tags.hashes[start+j]})
-			}
-		}
-	}
-	// A loop of its own: see keyAhead.fill.
-	for _, t := range touches {
-		t.vm.touch(t.h)
-	}
-	return touches
-}
-
-// batchTags holds the tags of a batch's new series, one series after the
-// other, as slices of their stored keys, and the hashes of their values
-// (hashValue). createSlow finds them before it takes pmu, so that the
-// postings stage, serialized between the writers, only adds them (at a
-// million new series parsing and hashing them were a sixth of it).
-type batchTags struct {
-	tags   models.Tags
-	hashes []uint32 // one per tag
-	ends   []int    // ends[k] is where the tags of series k end
-}
-
-// find fills bt with the tags of the new series. It reads only their
-// points and their stored keys, which no one modifies, so it needs no lock.
-func (bt *batchTags) find(points []models.Point, series []newSeries) {
-	n := 0
-	for _, ns := range series {
-		n += len(points[ns.point].Tags)
-	}
-	bt.tags = slices.Grow(bt.tags[:0], n)
-	bt.hashes = slices.Grow(bt.hashes[:0], n)
-	bt.ends = slices.Grow(bt.ends[:0], len(series))
-	for _, ns := range series {
-		bt.tags = seriesTags(bt.tags, ns.key, &points[ns.point])
-		for _, t := range bt.tags[len(bt.hashes):] {
-			bt.hashes = append(bt.hashes, hashValue(bytesString(t.Value)))
-		}
-		bt.ends = append(bt.ends, len(bt.tags))
-	}
-}
-
-// span returns the range of bt.tags of series k.
-func (bt *batchTags) span(k int) (start, end int) {
-	if k > 0 {
-		start = bt.ends[k-1]
-	}
-	return start, bt.ends[k]
-}
-
 // pendingField is a field created by the batch being processed.
 type pendingField struct {
 	measurement, field string
@@ -520,8 +448,10 @@ func (bl *bufList) get() *createBuf {
 // A kept buffer refers to no index memory (keys, measurements), so that a
 // closed index can be collected.
 func (bl *bufList) put(b *createBuf) {
-	clear(b.series[:cap(b.series)])
-	clear(b.tags.tags[:cap(b.tags.tags)])
+	// Only what the batch used: each put clears what its batch wrote, so
+	// nothing past it refers to anything.
+	clear(b.series)
+	b.tags.clear()
 	bl.mu.Lock()
 	defer bl.mu.Unlock()
 	if len(bl.free) < maxFreeBufs {
@@ -649,22 +579,13 @@ func (ix *Index) resolve(points []models.Point, ids []uint64, buf *createBuf) (r
 }
 
 // indexNewSeries adds the series resolve created to their measurements and
-// tag postings; tags holds their tags (batchTags.find). The caller holds
-// pmu for writing.
+// tag postings; tags holds their tags, grouped (batchTags.find). The
+// caller holds pmu for writing.
 func (ix *Index) indexNewSeries(series []newSeries, tags *batchTags) {
-	var (
-		tk      tagKeys
-		touches []valueTouch
-	)
-	for g := 0; g < len(series); g += lookAhead {
-		group := series[g:min(g+lookAhead, len(series))]
-		touches = touchValues(touches, group, g, tags, &tk)
-		for k, ns := range group {
-			start, end := tags.span(g + k)
-			ns.m.ids = appendID(ns.m.ids, ns.id)
-			ns.m.addTags(ns.id, tags.tags[start:end], tags.hashes[start:end], &tk)
-		}
+	for _, ns := range series {
+		ns.m.ids = appendID(ns.m.ids, ns.id)
 	}
+	tags.addPostings()
 }
 
 // checkNewFields returns the first field of p whose type differs from the

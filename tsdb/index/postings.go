@@ -140,3 +140,41 @@ func (m *measurement) postingsOf(r valueRef) []uint32 {
 	}
 	return m.lists[r]
 }
+
+// addPostings records that the series ids (sorted, at least one) have tag
+// value v, whose hash is h (hashValue), in tv: addPosting for a batch's
+// series of one value, with one lookup and one copy.
+func (m *measurement) addPostings(tv *tagValues, v []byte, h uint32, ids []uint32) {
+	e, added := tv.values.entryHash(bytesString(v), h)
+	if added {
+		if len(ids) == 1 {
+			e.ref = inlineRef | valueRef(ids[0])
+			return
+		}
+		e.ref = valueRef(len(m.lists))
+		m.lists = append(m.lists, slices.Clone(ids))
+		return
+	}
+	if one, inline := e.ref.inline(); inline {
+		e.ref = valueRef(len(m.lists))
+		m.lists = append(m.lists, mergeIDs([]uint32{one}, ids))
+		return
+	}
+	m.lists[e.ref] = mergeIDs(m.lists[e.ref], ids)
+}
+
+// mergeIDs adds the sorted ids to the list a and returns it. Ids above all
+// of a's, the usual case, are appended, growing a full list to at least
+// twice its length (see appendID).
+func mergeIDs(a, ids []uint32) []uint32 {
+	if n := len(a); n > 0 && a[n-1] >= ids[0] {
+		for _, id := range ids {
+			a = insertSorted(a, id)
+		}
+		return a
+	}
+	if len(a)+len(ids) > cap(a) {
+		a = slices.Grow(a, max(len(a), len(ids)))
+	}
+	return append(a, ids...)
+}
