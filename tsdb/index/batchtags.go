@@ -186,7 +186,7 @@ const touchSlots = 1 << 16
 // above those of every list. The slots of the value maps larger than
 // touchSlots (host names, a value per series) are loaded lookAhead groups
 // at a time before any of them is searched, so that the cache misses
-// overlap (see keyAhead).
+// overlap (see batchKeys.touch).
 func (bt *batchTags) addPostings() {
 	bt.tvs = bt.tvs[:0]
 	for _, k := range bt.keys {
@@ -199,7 +199,7 @@ func (bt *batchTags) addPostings() {
 	}
 	for g0 := 0; g0 < len(bt.groups); g0 += lookAhead {
 		groups := bt.groups[g0:min(g0+lookAhead, len(bt.groups))]
-		// A loop of its own: see keyAhead.fill.
+		// A loop of its own: see batchKeys.touch.
 		for _, g := range groups {
 			if vm := &bt.tvs[g.key].values; len(vm.slots) >= touchSlots {
 				vm.touch(bt.hashes[g.tag])

@@ -3,6 +3,7 @@ package index
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/strata-db/strata/tsdb/models"
@@ -92,7 +93,7 @@ func (ix *Index) CreateSeriesAndFields(points []models.Point, ids []uint64) (con
 const lookupBuf = lookAhead*256 + maxStackKey
 
 // lookups queues the series lookups of the hot path, up to lookAhead at a
-// time (see keyAhead): their keys are built into a stack buffer, then
+// time (see batchKeys.touch): their keys are built into a stack buffer, then
 // hashed, then their key-table slots are loaded together, and only then
 // are they looked up, so that the cache misses overlap. Points repeating
 // the series of a queued point (SeriesMemo) wait for it.
@@ -157,7 +158,7 @@ func (l *lookups) flush(t *seriesTable, ids []uint64) bool {
 		l.hashes[k] = t.hash(l.buf[start:end])
 		start = end
 	}
-	// A loop of its own: see keyAhead.fill.
+	// A loop of its own: see batchKeys.touch.
 	for _, h := range l.hashes[:l.np] {
 		t.touch(h)
 	}
@@ -249,47 +250,77 @@ func (m *measurement) addSig(fields []models.Field) {
 // and whose key-table slots it loads, before it resolves them.
 const lookAhead = 16
 
-// keyAhead holds the series keys and their hashes of the next points
-// createSlow resolves. Loading their key-table slots one after the other
-// (touch) lets the cache misses of those loads overlap: at a million series
-// the table is far larger than the cache, and one miss after the other
-// was most of the cost of a lookup.
-type keyAhead struct {
-	keys   []byte
-	ends   [lookAhead]int
-	hashes [lookAhead]uint32
-	first  int
-	n      int
+// batchKeys holds the series keys of a batch's points, their hashes and
+// what validKey found wrong with them. createSlow finds them before it
+// takes the write lock (find), so that resolving the batch under the lock
+// only looks the keys up: building, hashing and checking them there was a
+// third of the time every other writer waited for it (issue 17).
+type batchKeys struct {
+	keys   [][]byte // the points' Key, or slices of buf
+	hashes []uint32
+	buf    []byte
+	bad    []pointError // the invalid points, in order
+	next   int          // the first of bad that invalid may return
 }
 
-// key returns the series key of points[i] and its hash. The key is valid
-// until the next call.
-func (ka *keyAhead) key(t *seriesTable, points []models.Point, i int) ([]byte, uint32) {
-	if i < ka.first || i >= ka.first+ka.n {
-		ka.fill(t, points, i)
-	}
-	j := i - ka.first
-	start := 0
-	if j > 0 {
-		start = ka.ends[j-1]
-	}
-	return ka.keys[start:ka.ends[j]:ka.ends[j]], ka.hashes[j]
+// pointError is what is wrong with point i.
+type pointError struct {
+	i   int
+	err error
 }
 
-// fill builds the keys of the points from first on, then touches their
-// slots.
-func (ka *keyAhead) fill(t *seriesTable, points []models.Point, first int) {
-	ka.first, ka.n = first, min(lookAhead, len(points)-first)
-	ka.keys = ka.keys[:0]
-	for j := range ka.n {
-		start := len(ka.keys)
-		ka.keys = points[first+j].AppendSeriesKey(ka.keys)
-		ka.ends[j] = len(ka.keys)
-		ka.hashes[j] = t.hash(ka.keys[start:])
+// find fills bk for points, hashing their keys with t's seed (which never
+// changes). It reads only the points, so it needs no lock.
+func (bk *batchKeys) find(t *seriesTable, points []models.Point) {
+	bk.keys = slices.Grow(bk.keys[:0], len(points))
+	bk.hashes = slices.Grow(bk.hashes[:0], len(points))
+	bk.bad, bk.next = bk.bad[:0], 0
+	n := 0
+	for i := range points {
+		if p := &points[i]; p.Key == nil {
+			n += len(p.Measurement)
+			for _, t := range p.Tags {
+				n += 2 + len(t.Key) + len(t.Value)
+			}
+		}
 	}
-	// A loop of its own, so that the loads are close enough together for
-	// the processor to have them in flight at once.
-	for _, h := range ka.hashes[:ka.n] {
+	// Room enough that buf does not move unless escapes make keys longer.
+	bk.buf = slices.Grow(bk.buf[:0], n)
+	for i := range points {
+		p := &points[i]
+		if err := validKey(p); err != nil {
+			bk.bad = append(bk.bad, pointError{i, err})
+		}
+		key := p.Key
+		if key == nil {
+			start := len(bk.buf)
+			bk.buf = p.AppendSeriesKey(bk.buf)
+			key = bk.buf[start:len(bk.buf):len(bk.buf)]
+		}
+		bk.keys = append(bk.keys, key)
+		bk.hashes = append(bk.hashes, t.hash(key))
+	}
+}
+
+// invalid returns what is wrong with point i, or nil; calls must ask for
+// ascending i.
+func (bk *batchKeys) invalid(i int) error {
+	for bk.next < len(bk.bad) && bk.bad[bk.next].i < i {
+		bk.next++
+	}
+	if bk.next < len(bk.bad) && bk.bad[bk.next].i == i {
+		return bk.bad[bk.next].err
+	}
+	return nil
+}
+
+// touch loads the key-table slots of the lookAhead points from i on,
+// one after the other, before any of them is looked up: at a million
+// series the table is far larger than the cache, and the loads, issued
+// close together, are in flight at once, where one lookup after the
+// other paid each miss in full.
+func (bk *batchKeys) touch(t *seriesTable, i int) {
+	for _, h := range bk.hashes[i:min(i+lookAhead, len(bk.hashes))] {
 		t.touch(h)
 	}
 }
@@ -322,6 +353,7 @@ func (ix *Index) createSlow(points []models.Point, ids []uint64) ([]PointError, 
 	lb := createBufs.get()
 	defer createBufs.put(lb)
 	ix.series.prepareSlab()
+	lb.keys.find(ix.series, points)
 	ix.mu.Lock()
 	// The limit on values per tag reads the postings.
 	postingsLocked := ix.limits.MaxValuesPerTag > 0
@@ -399,8 +431,10 @@ func (ix *Index) createSlow(points []models.Point, ids []uint64) ([]PointError, 
 }
 
 // createBuf holds what createSlow builds for the new series and fields of
-// a batch, reused: their log records, the new series and their tags.
+// a batch, reused: the points' keys, the log records, the new series and
+// their tags.
 type createBuf struct {
+	keys   batchKeys
 	log    []byte
 	series []newSeries
 	tags   batchTags
@@ -450,6 +484,8 @@ func (bl *bufList) get() *createBuf {
 func (bl *bufList) put(b *createBuf) {
 	// Only what the batch used: each put clears what its batch wrote, so
 	// nothing past it refers to anything.
+	clear(b.keys.keys)
+	clear(b.keys.bad)
 	clear(b.series)
 	b.tags.clear()
 	bl.mu.Lock()
@@ -508,12 +544,15 @@ func (ix *Index) resolve(points []models.Point, ids []uint64, buf *createBuf) (r
 	}
 	var (
 		key    []byte
-		ahead  keyAhead
+		keys   = &buf.keys
 		nextID = ix.nextID
 		limits = limitCheck{limits: ix.limits}
 	)
 	r.newFields = map[pendingField]models.FieldType{}
 	for i := range points {
+		if i%lookAhead == 0 {
+			keys.touch(ix.series, i)
+		}
 		p := &points[i]
 		m := ix.measurements[string(p.Measurement)]
 		var conflict error
@@ -527,11 +566,11 @@ func (ix *Index) resolve(points []models.Point, ids []uint64, buf *createBuf) (r
 			conflict = checkNewFields(m, p, r.newFields)
 		}
 		if conflict == nil {
-			conflict = validKey(p)
+			conflict = keys.invalid(i)
 		}
 		var id, h uint32
 		if conflict == nil {
-			key, h = ahead.key(ix.series, points, i)
+			key, h = keys.keys[i], keys.hashes[i]
 			if id = ix.series.lookupHash(key, h); id == 0 {
 				conflict = ix.refuse(&limits, p)
 			}

@@ -112,7 +112,7 @@ func (t *seriesTable) lookupHash(key []byte, h uint32) uint32 {
 }
 
 // touch loads the slot where a lookup of hash h starts, so that the cache
-// misses of the lookups of several keys overlap (see keyAhead). The load
+// misses of the lookups of several keys overlap (see batchKeys.touch). The load
 // is atomic only so that the compiler keeps it.
 func (t *seriesTable) touch(h uint32) {
 	if len(t.slots) > 0 {
