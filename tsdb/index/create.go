@@ -381,7 +381,10 @@ func (ix *Index) createSlow(points []models.Point, ids []uint64) ([]PointError, 
 		if !postingsLocked {
 			ix.lockPostings()
 		}
-		defer ix.unlockAll()
+		defer func() {
+			ix.pmu.Unlock()
+			ix.mu.Unlock()
+		}()
 		if err := ix.log.append(lb.log, ix.nextID); err != nil {
 			for _, ns := range lb.series {
 				ix.series.remove(ns.id)

@@ -68,6 +68,10 @@ type Index struct {
 	snapBytes int64
 	// compacting is set while a background snapshot runs (compact).
 	compacting bool
+	// snapMu is held by a background snapshot while it encodes, part of it
+	// without mu (see snapshotCut), and taken before mu by whatever drops
+	// series, so that no series key the snapshot reads is dropped under it.
+	snapMu sync.Mutex
 	// compactions counts the background snapshots running (zero or one);
 	// Close waits for them.
 	compactions sync.WaitGroup
@@ -366,6 +370,7 @@ func (ix *Index) runlockPostings() {
 // lockAll takes the write locks of the index and of its postings (see
 // lockPostings).
 func (ix *Index) lockAll() {
+	ix.snapMu.Lock()
 	ix.mu.Lock()
 	ix.lockPostings()
 }
@@ -374,6 +379,7 @@ func (ix *Index) lockAll() {
 func (ix *Index) unlockAll() {
 	ix.pmu.Unlock()
 	ix.mu.Unlock()
+	ix.snapMu.Unlock()
 }
 
 func widen(ids []uint32) []uint64 {
@@ -422,7 +428,7 @@ func (ix *Index) applySeries(id uint32, key []byte) error {
 	if ix.loading {
 		m.unindexed = append(m.unindexed, id)
 	} else {
-		m.addTags(id, tags, nil, &tagKeys{})
+		m.addTags(id, tags, &tagKeys{})
 	}
 	return nil
 }
@@ -481,17 +487,10 @@ type tagKeys struct {
 }
 
 // addTags records the tags of series id in the measurement's postings.
-// The tags must alias the index's key slab (see applySeries). hashes holds
-// the hashes of their values (hashValue), or is nil.
-func (m *measurement) addTags(id uint32, tags models.Tags, hashes []uint32, tk *tagKeys) {
+// The tags must alias the index's key slab (see applySeries).
+func (m *measurement) addTags(id uint32, tags models.Tags, tk *tagKeys) {
 	for i, t := range tags {
-		var h uint32
-		if hashes != nil {
-			h = hashes[i]
-		} else {
-			h = hashValue(bytesString(t.Value))
-		}
-		m.addPosting(m.tagValuesAt(tk, i, t.Key), t.Value, h, id)
+		m.addPosting(m.tagValuesAt(tk, i, t.Key), t.Value, hashValue(bytesString(t.Value)), id)
 	}
 }
 
@@ -558,7 +557,7 @@ func (ix *Index) buildPostings() {
 			// bytes never change.
 			_, tags, _ := models.ParseSeriesKeyAppend(ix.tagBuf[:0], key)
 			ix.tagBuf = tags[:0]
-			m.addTags(id, tags, nil, &tk)
+			m.addTags(id, tags, &tk)
 			built++
 		}
 		m.unindexed = nil

@@ -329,26 +329,41 @@ func (ix *Index) maybeCompact() {
 }
 
 // compact writes a snapshot and hands the log over to a new one (see
-// switchLog). It encodes under the read lock, so reads and writes of
-// existing series go on (new series wait), and writes and fsyncs the file
-// without the lock. Until the hand-over the log holds every change, so a
-// crash at any point loses nothing.
+// switchLog). It encodes the fields and the postings under the read locks
+// and the series records, most of the snapshot, under no index lock (see
+// snapshotCut), so writes of new series go on meanwhile (at a million new
+// series both writers waited for the encoding); it holds snapMu
+// throughout, so drops wait. It writes and fsyncs the file without the
+// locks. Until the hand-over the log holds every change, so a crash at
+// any point loses nothing.
 func (ix *Index) compact() {
 	defer ix.compactions.Done()
 	tmp := filepath.Join(ix.dir, snapshotFileName+tmpSuffix)
+	ix.snapMu.Lock()
 	ix.rlockPostings()
-	closed := ix.closed
 	var (
 		f    *os.File
+		buf  *snapshotBuf
+		cut  *snapshotCut
 		size int64
 		off  int64
 		err  = ErrClosed
 	)
-	if !closed {
-		f, size, err = ix.writeSnapshot(tmp)
-		off = ix.log.size
+	if !ix.closed {
+		if f, err = createSnapshot(tmp); err == nil {
+			buf, cut = ix.encodeHead(f)
+			off = ix.log.size
+		}
 	}
 	ix.runlockPostings()
+	if err == nil {
+		encodeSeries(buf, cut)
+		ix.rlockPostings()
+		ix.encodePostings(buf, cut)
+		ix.runlockPostings()
+		size, err = snapshotWritten(f, buf)
+	}
+	ix.snapMu.Unlock()
 	if err == nil {
 		err = syncClose(f)
 	}

@@ -77,11 +77,16 @@ func (t *seriesTable) key(id uint32) []byte {
 	if int(id) >= len(t.locs) {
 		return nil
 	}
-	loc := t.locs[id]
+	return keyAt(t.slabs, t.locs[id])
+}
+
+// keyAt returns the key at location loc of slabs (see seriesTable.locs), or
+// nil for deletedLoc.
+func keyAt(slabs [][]byte, loc uint64) []byte {
 	if loc == deletedLoc {
 		return nil
 	}
-	slab := t.slabs[loc>>32]
+	slab := slabs[loc>>32]
 	off := int(uint32(loc))
 	n, w := binary.Uvarint(slab[off:])
 	start := off + w

@@ -108,16 +108,31 @@ func (b *snapshotBuf) bytes() []byte { return bytes.Join(b.chunks(), nil) }
 // snapshotBuf) and returns it written but not synced (syncClose), with
 // its size. On error the file is closed. The caller holds ix.mu.
 func (ix *Index) writeSnapshot(path string) (*os.File, int64, error) {
+	f, err := createSnapshot(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	size, err := snapshotWritten(f, ix.encodeSnapshot(f))
+	return f, size, err
+}
+
+// createSnapshot creates the file a snapshot is written to.
+func createSnapshot(path string) (*os.File, error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
 	if err != nil {
-		return nil, 0, fmt.Errorf("create index snapshot: %w", err)
+		return nil, fmt.Errorf("create index snapshot: %w", err)
 	}
-	snap := ix.encodeSnapshot(f)
+	return f, nil
+}
+
+// snapshotWritten returns the size of snap, encoded to f, or, closing f,
+// the error of its writes.
+func snapshotWritten(f *os.File, snap *snapshotBuf) (int64, error) {
 	if snap.err != nil {
 		f.Close()
-		return nil, 0, fmt.Errorf("write index snapshot: %w", snap.err)
+		return 0, fmt.Errorf("write index snapshot: %w", snap.err)
 	}
-	return f, snap.size(), nil
+	return snap.size(), nil
 }
 
 // syncClose fsyncs and closes a file writeSnapshot wrote.
@@ -134,29 +149,71 @@ func syncClose(f *os.File) error {
 
 // encodeSnapshot encodes the whole index in snapshot format 2 (see
 // docs/index-log.md), into memory or, when w is not nil, to w (then the
-// result holds its size and error). The caller holds ix.mu.
+// result holds its size and error). The caller holds ix.mu and the
+// postings (rlockPostings or lockAll).
 func (ix *Index) encodeSnapshot(w io.Writer) *snapshotBuf {
+	buf, cut := ix.encodeHead(w)
+	encodeSeries(buf, cut)
+	ix.encodePostings(buf, cut)
+	return buf
+}
+
+// snapshotCut is the index as a snapshot encodes it: its measurements and
+// its series below nextID, with the key table's places of their keys.
+// Their keys never change, so encodeSeries reads them without the index's
+// locks while other series are created, as long as none is dropped (see
+// Index.snapMu); encodePostings leaves out later series.
+type snapshotCut struct {
+	names  []string
+	nextID uint32
+	slabs  [][]byte // the slab headers at the cut (copied: the last grows)
+	locs   []uint64 // the key table's locations, up to nextID
+}
+
+// encodeHead starts a snapshot: it encodes the fields and the next id and
+// returns the cut encodeSeries and encodePostings encode the rest of. The
+// caller holds ix.mu and the postings.
+func (ix *Index) encodeHead(w io.Writer) (*snapshotBuf, *snapshotCut) {
 	buf := &snapshotBuf{cur: append(newSnapshotChunk(), snapshotMagic...), w: w}
-	add := buf.add
-	names := slices.Sorted(maps.Keys(ix.measurements))
-	for _, name := range names {
+	cut := &snapshotCut{
+		names:  slices.Sorted(maps.Keys(ix.measurements)),
+		nextID: ix.nextID,
+		slabs:  slices.Clone(ix.series.slabs),
+		locs:   ix.series.locs[:min(len(ix.series.locs), int(ix.nextID))],
+	}
+	for _, name := range cut.names {
 		m := ix.measurements[name]
 		for _, f := range slices.Sorted(maps.Keys(m.fields)) {
-			add(&record{typ: recFieldCreated, measurement: m.name, field: []byte(f), fieldType: m.fields[f]})
+			buf.add(&record{typ: recFieldCreated, measurement: m.name, field: []byte(f), fieldType: m.fields[f]})
 		}
 	}
 	// The next id comes before the series, so that replay can check that
 	// no series record names an id past it.
-	add(&record{typ: recNextID, id: uint64(ix.nextID)})
-	for id := uint32(1); id < uint32(len(ix.series.locs)); id++ {
-		if key := ix.series.key(id); key != nil {
-			add(&record{typ: recSeriesCreated, id: uint64(id), key: key})
+	buf.add(&record{typ: recNextID, id: uint64(cut.nextID)})
+	return buf, cut
+}
+
+// encodeSeries encodes the series records of the cut. It reads only what
+// the cut holds, so it needs no lock of the index, only that no series is
+// dropped meanwhile (see Index.snapMu).
+func encodeSeries(buf *snapshotBuf, cut *snapshotCut) {
+	for id := uint32(1); id < uint32(len(cut.locs)); id++ {
+		if key := keyAt(cut.slabs, cut.locs[id]); key != nil {
+			buf.add(&record{typ: recSeriesCreated, id: uint64(id), key: key})
 		}
 	}
+}
+
+// encodePostings encodes the cut's measurements' series and tag postings,
+// leaving out series created since, and ends the snapshot. The caller
+// holds ix.mu and the postings.
+func (ix *Index) encodePostings(buf *snapshotBuf, cut *snapshotCut) {
+	add := buf.add
 	var entries []byte
-	for _, name := range names {
+	for _, name := range cut.names {
 		m := ix.measurements[name]
-		for ids := m.ids; len(ids) > 0; {
+		all := m.ids[:cutIDs(m.ids, cut.nextID)]
+		for ids := all; len(ids) > 0; {
 			chunk := ids[:min(len(ids), maxChunkIDs)]
 			ids = ids[len(chunk):]
 			entries = appendIDs(entries[:0], chunk)
@@ -164,13 +221,15 @@ func (ix *Index) encodeSnapshot(w io.Writer) *snapshotBuf {
 		}
 		for _, key := range slices.Sorted(maps.Keys(m.tags)) {
 			tv := m.tags[key]
+			values := m.valuesByFirstID(tv, cut.nextID)
 			flush := func() {
-				add(&record{typ: recTagValues, measurement: m.name, field: []byte(key), id: uint64(tv.values.len()), entries: entries})
+				add(&record{typ: recTagValues, measurement: m.name, field: []byte(key), id: uint64(len(values)), entries: entries})
 				entries = entries[:0]
 			}
 			entries = entries[:0]
-			for _, sv := range m.valuesByFirstID(tv) {
+			for _, sv := range values {
 				ids := m.postingsIn(sv.ref, sv.one[:0])
+				ids = ids[:cutIDs(ids, cut.nextID)]
 				owner := ids[0]
 				for first := true; len(ids) > 0; first = false {
 					if len(entries) >= snapshotChunk {
@@ -192,10 +251,18 @@ func (ix *Index) encodeSnapshot(w io.Writer) *snapshotBuf {
 		}
 	}
 	buf.add(&record{typ: recSnapshotEnd, id: buf.n})
-	if w != nil {
+	if buf.w != nil {
 		buf.flush()
 	}
-	return buf
+}
+
+// cutIDs returns how many of the sorted ids are below next.
+func cutIDs(ids []uint32, next uint32) int {
+	if n := len(ids); n == 0 || ids[n-1] < next {
+		return n
+	}
+	i, _ := slices.BinarySearch(ids, next)
+	return i
 }
 
 // snapValue is a tag value being written to a snapshot.
@@ -206,17 +273,19 @@ type snapValue struct {
 	one   [1]uint32 // room for an inline id's list
 }
 
-// valuesByFirstID returns tv's values ordered by their first series, so
-// that Open reads the keys holding them (see appendTagValue) in order.
-// Values are added when their first series is, in id order, so they are
-// in that order already unless drops moved them: only then is there
-// anything to sort.
-func (m *measurement) valuesByFirstID(tv *tagValues) []snapValue {
+// valuesByFirstID returns tv's values of a series below next, ordered by
+// their first series, so that Open reads the keys holding them (see
+// appendTagValue) in order. Values are added when their first series is,
+// in id order, so they are in that order already unless drops moved them:
+// only then is there anything to sort.
+func (m *measurement) valuesByFirstID(tv *tagValues, next uint32) []snapValue {
 	out := make([]snapValue, 0, tv.values.len())
 	sorted := true
 	for v, ref := range tv.values.all() {
 		sv := snapValue{value: v, ref: ref}
-		sv.first = m.postingsIn(ref, sv.one[:0])[0]
+		if sv.first = m.postingsIn(ref, sv.one[:0])[0]; sv.first >= next {
+			continue
+		}
 		sorted = sorted && (len(out) == 0 || out[len(out)-1].first < sv.first)
 		out = append(out, sv)
 	}

@@ -726,3 +726,46 @@ func TestSnapshotWrittenAsEncoded(t *testing.T) {
 type failingWriter struct{ err error }
 
 func (w failingWriter) Write([]byte) (int, error) { return 0, w.err }
+
+// TestSnapshotLeavesOutSeriesAfterItsCut encodes a snapshot the way a
+// background one does, while series are created after its cut (new values,
+// tag keys, a measurement and a field, and new series of existing values):
+// it must equal the snapshot of an index that holds only the series before
+// the cut.
+func TestSnapshotLeavesOutSeriesAfterItsCut(t *testing.T) {
+	var before, after strings.Builder
+	for i := range 300 {
+		fmt.Fprintf(&before, "cpu,host=h%d,region=r%d usage=1 1\n", i, i%3)
+	}
+	fmt.Fprintf(&before, "mem,host=h0 free=1 1\n")
+	for i := 300; i < 600; i++ {
+		fmt.Fprintf(&after, "cpu,host=h%d,rack=k%d,region=r%d usage=1,idle=2 1\n", i, i%2, i%5)
+		fmt.Fprintf(&after, "disk,host=h%d used=1 1\n", i)
+	}
+	want := mustOpenIndex(t, t.TempDir())
+	defer want.Close()
+	mustCreate(t, want, before.String())
+	ix := mustOpenIndex(t, t.TempDir())
+	defer ix.Close()
+	mustCreate(t, ix, before.String())
+
+	ix.rlockPostings()
+	buf, cut := ix.encodeHead(nil)
+	ix.runlockPostings()
+	created := make(chan struct{})
+	go func() {
+		defer close(created)
+		mustCreate(t, ix, after.String())
+	}()
+	encodeSeries(buf, cut)
+	<-created
+	ix.rlockPostings()
+	ix.encodePostings(buf, cut)
+	ix.runlockPostings()
+
+	want.mu.RLock()
+	defer want.mu.RUnlock()
+	if got, want := buf.bytes(), want.encodeSnapshot(nil).bytes(); !bytes.Equal(got, want) {
+		t.Errorf("snapshot with series after its cut: %d bytes; want the %d bytes of the index before the cut", len(got), len(want))
+	}
+}

@@ -145,7 +145,7 @@ func (vm *valueMap) all() iter.Seq2[string, valueRef] {
 }
 
 // touch loads the slot where a search for hash h starts, so that the
-// cache misses of several searches overlap (see touchValues). The load is
+// cache misses of several searches overlap (see batchTags.addPostings). The load is
 // atomic only so that the compiler keeps it.
 func (vm *valueMap) touch(h uint32) {
 	if len(vm.slots) > 0 {
