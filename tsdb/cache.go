@@ -1147,8 +1147,14 @@ func (ss sortedSeries) forEach(fn func(series, field []byte, arr *tsm.Array) err
 		}
 		var touched uint32
 		for k := range idx {
-			for j := range batch[k].fields {
-				touched += batch[k].fields[j].name
+			// Every cache line of the fields: a 48-byte entry's inline
+			// values can sit in another line than its name.
+			if fields := batch[k].fields; len(fields) > 0 {
+				b := unsafe.Slice((*byte)(unsafe.Pointer(&fields[0])), uintptr(len(fields))*unsafe.Sizeof(cacheField{}))
+				for o := 0; o < len(b); o += 64 {
+					touched += uint32(b[o])
+				}
+				touched += uint32(b[len(b)-1])
 			}
 			// Every cache line of the key: the writer compares it with
 			// the key before, past their shared prefix, then copies it.
