@@ -127,17 +127,121 @@ func (c CPUConfig) steps() int64 {
 // Each field is a random walk with normally distributed steps, clamped to
 // [0, 100] and written as an integer. The output depends only on the
 // config. A CPUGenerator is not safe for concurrent use.
+//
+// A line costs the same whatever the host count: a host keeps 4 bytes of
+// tag choices and its ten field values (84 bytes per host, in two slices),
+// and its line is copied together from pieces shared by all hosts (the
+// host number is counted up in decimal, never formatted), so 1 M hosts
+// neither allocate 1 M line prefixes nor read them back from memory.
 type CPUGenerator struct {
-	prefixes [][]byte    // per host: "cpu,<tags> "
-	state    [][]float64 // per host: current value of each field
+	tags     []hostTags // per host
+	state    []float64  // per host, len(cpuFields) each: current value of each field
 	rng      *rand.Rand
-	unit     int64 // nanoseconds per timestamp unit
-	start    int64 // ns
-	interval int64 // ns
+	hostNum  decimal // number of the next host
+	tsSuffix []byte  // " <timestamp>\n" of the current step
+	unit     int64   // nanoseconds per timestamp unit
+	start    int64   // ns
+	interval int64   // ns
 	steps    int64
 	step     int64 // current timestamp index
 	host     int   // next host at step
 }
+
+// hostTags are one host's tag values, as indices into the piece tables
+// below.
+type hostTags struct {
+	regionDC uint8 // regionDCPieces
+	rack     uint8 // smallInts
+	machine  uint8 // machinePieces: os, arch, team
+	service  uint8 // servicePieces: service, service_version, service_environment
+}
+
+// The pieces a line is copied from: after "cpu,hostname=host_<n>" come a
+// regionDCPieces entry, the rack number, a machinePieces entry and a
+// servicePieces entry (each holds one combination of its tags' values),
+// then the ten fieldPieces and "i <timestamp>\n".
+var (
+	regionDCPieces []string // ",region=R,datacenter=D,rack=", by regionDCIndex
+	regionDCIndex  [len(regions)]int
+	machinePieces  []string // ",os=O,arch=A,team=T", by (os*len(hostArch)+arch)*len(hostTeam)+team
+	servicePieces  []string // ",service=S,service_version=V,service_environment=E ", by (service*serviceVersions+version)*len(hostEnv)+env
+	// fieldPieces[i][v] is field cpuFields[i] with the value v ("usage_user=57"),
+	// after the previous value's "i" and ',' from the second field on.
+	fieldPieces [len(cpuFields)][101]string
+	// smallInts are the decimal forms of 0 to 100: rack numbers and field
+	// values.
+	smallInts [101]string
+)
+
+// serviceCount and serviceVersions are the numbers of TSBS service and
+// service_version values.
+const (
+	serviceCount    = 20
+	serviceVersions = 2
+)
+
+func init() {
+	for i := range smallInts {
+		smallInts[i] = strconv.Itoa(i)
+	}
+	for r := range regions {
+		regionDCIndex[r] = len(regionDCPieces)
+		for _, dc := range regions[r].datacenters {
+			regionDCPieces = append(regionDCPieces, ",region="+regions[r].name+",datacenter="+dc+",rack=")
+		}
+	}
+	for _, osName := range hostOS {
+		for _, arch := range hostArch {
+			for _, team := range hostTeam {
+				machinePieces = append(machinePieces, ",os="+osName+",arch="+arch+",team="+team)
+			}
+		}
+	}
+	for s := range serviceCount {
+		for v := range serviceVersions {
+			for _, env := range hostEnv {
+				servicePieces = append(servicePieces, ",service="+smallInts[s]+",service_version="+smallInts[v]+",service_environment="+env+" ")
+			}
+		}
+	}
+	for i, f := range cpuFields {
+		if i > 0 {
+			f = "i," + f
+		}
+		for v, digits := range smallInts {
+			fieldPieces[i][v] = f + "=" + digits
+		}
+	}
+}
+
+// decimal is a non-negative integer kept as its decimal digits, for
+// counting up without formatting.
+type decimal struct {
+	buf   [20]byte // digits right-aligned
+	first int      // index of the first digit in buf
+}
+
+// reset sets d to 0.
+func (d *decimal) reset() {
+	d.first = len(d.buf) - 1
+	d.buf[d.first] = '0'
+}
+
+// inc adds one to d.
+func (d *decimal) inc() {
+	for i := len(d.buf) - 1; i >= d.first; i-- {
+		if d.buf[i] < '9' {
+			d.buf[i]++
+			return
+		}
+		d.buf[i] = '0'
+	}
+	d.first--
+	d.buf[d.first] = '1'
+}
+
+// digits returns d's decimal digits, valid until the next inc or reset.
+func (d *decimal) digits() []byte { return d.buf[d.first:] }
 
 // NewCPUGenerator validates cfg and returns a generator positioned at the
 // first line.
@@ -152,45 +256,46 @@ func NewCPUGenerator(cfg CPUConfig) (*CPUGenerator, error) {
 		start:    cfg.Start.UnixNano(),
 		interval: int64(cfg.Interval),
 		steps:    cfg.steps(),
-		prefixes: make([][]byte, cfg.Hosts),
-		state:    make([][]float64, cfg.Hosts),
+		tags:     make([]hostTags, cfg.Hosts),
+		state:    make([]float64, cfg.Hosts*len(cpuFields)),
+		tsSuffix: make([]byte, 0, 22),
 	}
 	for h := range cfg.Hosts {
-		g.prefixes[h] = g.hostPrefix(h)
-		st := make([]float64, len(cpuFields))
-		for i := range st {
-			st[i] = g.rng.Float64() * 100
+		g.tags[h] = g.drawTags()
+		for i := range len(cpuFields) {
+			g.state[h*len(cpuFields)+i] = g.rng.Float64() * 100
 		}
-		g.state[h] = st
 	}
+	g.hostNum.reset()
+	g.setStep(0)
 	return g, nil
 }
 
-// hostPrefix draws host h's tags, TSBS style, and returns the line prefix.
-func (g *CPUGenerator) hostPrefix(h int) []byte {
-	r := &regions[g.rng.IntN(len(regions))]
-	b := make([]byte, 0, 256)
-	b = append(b, "cpu,hostname=host_"...)
-	b = strconv.AppendInt(b, int64(h), 10)
-	b = append(b, ",region="...)
-	b = append(b, r.name...)
-	b = append(b, ",datacenter="...)
-	b = append(b, r.datacenters[g.rng.IntN(len(r.datacenters))]...)
-	b = append(b, ",rack="...)
-	b = strconv.AppendInt(b, int64(g.rng.IntN(100)), 10)
-	b = append(b, ",os="...)
-	b = append(b, hostOS[g.rng.IntN(len(hostOS))]...)
-	b = append(b, ",arch="...)
-	b = append(b, hostArch[g.rng.IntN(len(hostArch))]...)
-	b = append(b, ",team="...)
-	b = append(b, hostTeam[g.rng.IntN(len(hostTeam))]...)
-	b = append(b, ",service="...)
-	b = strconv.AppendInt(b, int64(g.rng.IntN(20)), 10)
-	b = append(b, ",service_version="...)
-	b = strconv.AppendInt(b, int64(g.rng.IntN(2)), 10)
-	b = append(b, ",service_environment="...)
-	b = append(b, hostEnv[g.rng.IntN(len(hostEnv))]...)
-	return append(b, ' ')
+// drawTags draws one host's tags, TSBS style.
+func (g *CPUGenerator) drawTags() hostTags {
+	r := g.rng.IntN(len(regions))
+	dc := g.rng.IntN(len(regions[r].datacenters))
+	rack := g.rng.IntN(100)
+	osIdx := g.rng.IntN(len(hostOS))
+	arch := g.rng.IntN(len(hostArch))
+	team := g.rng.IntN(len(hostTeam))
+	service := g.rng.IntN(serviceCount)
+	version := g.rng.IntN(serviceVersions)
+	env := g.rng.IntN(len(hostEnv))
+	return hostTags{
+		regionDC: uint8(regionDCIndex[r] + dc),
+		rack:     uint8(rack),
+		machine:  uint8((osIdx*len(hostArch)+arch)*len(hostTeam) + team),
+		service:  uint8((service*serviceVersions+version)*len(hostEnv) + env),
+	}
+}
+
+// setStep positions g at the first host of timestamp index step.
+func (g *CPUGenerator) setStep(step int64) {
+	g.step = step
+	g.tsSuffix = append(g.tsSuffix[:0], ' ')
+	g.tsSuffix = strconv.AppendInt(g.tsSuffix, (g.start+step*g.interval)/g.unit, 10)
+	g.tsSuffix = append(g.tsSuffix, '\n')
 }
 
 // Next appends the next line, newline included, to dst and returns it with
@@ -200,26 +305,26 @@ func (g *CPUGenerator) Next(dst []byte) ([]byte, bool) {
 		return dst, false
 	}
 	h := g.host
-	dst = append(dst, g.prefixes[h]...)
-	st := g.state[h]
+	t := g.tags[h]
+	dst = append(dst, "cpu,hostname=host_"...)
+	dst = append(dst, g.hostNum.digits()...)
+	dst = append(dst, regionDCPieces[t.regionDC]...)
+	dst = append(dst, smallInts[t.rack]...)
+	dst = append(dst, machinePieces[t.machine]...)
+	dst = append(dst, servicePieces[t.service]...)
+	st := g.state[h*len(cpuFields) : (h+1)*len(cpuFields)]
 	for i := range st {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = append(dst, cpuFields[i]...)
-		dst = append(dst, '=')
-		dst = strconv.AppendInt(dst, int64(st[i]), 10)
-		dst = append(dst, 'i')
+		dst = append(dst, fieldPieces[i][int(st[i])]...) // st[i] is in [0, 100]
 		st[i] = min(100, max(0, st[i]+g.rng.NormFloat64()))
 	}
-	dst = append(dst, ' ')
-	ts := (g.start + g.step*g.interval) / g.unit
-	dst = strconv.AppendInt(dst, ts, 10)
-	dst = append(dst, '\n')
+	dst = append(dst, 'i')
+	dst = append(dst, g.tsSuffix...)
 	g.host++
-	if g.host == len(g.prefixes) {
+	g.hostNum.inc()
+	if g.host == len(g.tags) {
 		g.host = 0
-		g.step++
+		g.hostNum.reset()
+		g.setStep(g.step + 1)
 	}
 	return dst, true
 }
