@@ -313,11 +313,11 @@ func (q *Queue) readPosition() (uint64, int64, error) {
 // returns once it is fsynced. Concurrent calls share one write and one
 // fsync (group commit).
 func (q *Queue) append(shardID uint64, points int, payload []byte, now time.Time) error {
-	if len(payload) > maxRecordSize {
+	if int64(len(payload)) > maxRecordSize {
 		return fmt.Errorf("queue %d-byte batch: %w", len(payload), ErrRecordTooLarge)
 	}
 	h := recordHeader{size: uint32(len(payload)), shardID: shardID, enqueued: now.UnixNano(),
-		points: uint32(min(points, 1<<32-1)), crc: crcOf(payload)}
+		points: uint32(min(uint64(points), 1<<32-1)), crc: crcOf(payload)}
 	size := int64(recordHeaderSize + len(payload))
 
 	q.mu.Lock()

@@ -750,7 +750,7 @@ func (w *Writer) finish() error {
 	if w.version >= dictVersion {
 		w.appendFieldDict()
 	}
-	if size := w.indexSpilled + int64(w.indexHeld); size > math.MaxUint32 || w.keyCount > math.MaxUint32 {
+	if size := w.indexSpilled + int64(w.indexHeld); size > math.MaxUint32 || uint64(w.keyCount) > math.MaxUint32 {
 		return fmt.Errorf("write tsm index: %d bytes, %d keys: %w", size, w.keyCount, errIndexTooLarge)
 	}
 	ft := footer{

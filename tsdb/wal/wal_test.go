@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"sync"
 	"testing"
 
@@ -364,7 +366,7 @@ func TestConfigValidate(t *testing.T) {
 		{"segment size too small", func(c *wal.Config) { c.SegmentSize = wal.MinSegmentSize - 1 }, false},
 		{"segment size minimum", func(c *wal.Config) { c.SegmentSize = wal.MinSegmentSize }, true},
 		{"zero max record", func(c *wal.Config) { c.MaxRecordSize = 0 }, false},
-		{"max record past uint32", func(c *wal.Config) { c.MaxRecordSize = 1 << 32 }, false},
+		{"max record past uint32", func(c *wal.Config) { c.MaxRecordSize = math.MaxInt }, strconv.IntSize < 64},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
