@@ -121,22 +121,23 @@ func (bt *batchTags) keyIndex(m *measurement, key []byte) int32 {
 
 // group fills groups, groupOf and ids.
 func (bt *batchTags) group(series []newSeries) {
-	size := 16
-	for size < 2*len(bt.tags) {
+	// Room for a value per series and tag key of the first series, at
+	// most 3/4 full: a TSBS batch has a new host name per series and ~200
+	// other values; the table grows if there are more.
+	size := 64
+	for size < 4*len(series) {
 		size *= 2
 	}
-	if cap(bt.slots) < size {
-		bt.slots = make([]int32, size)
-	} else {
-		bt.slots = bt.slots[:size]
-		clear(bt.slots)
-	}
-	mask := uint32(size - 1)
+	bt.resetSlots(size)
 	bt.groups = bt.groups[:0]
 	bt.groupOf = slices.Grow(bt.groupOf[:0], len(bt.tags))
 	for j, t := range bt.tags {
+		if (len(bt.groups)+1)*4 >= len(bt.slots)*3 {
+			bt.growSlots()
+		}
 		ki, h := bt.keyOf[j], bt.hashes[j]
-		for i := (h ^ uint32(ki)*0x9e3779b9) & mask; ; i = (i + 1) & mask {
+		mask := uint32(len(bt.slots) - 1)
+		for i := groupHash(ki, h) & mask; ; i = (i + 1) & mask {
 			s := bt.slots[i]
 			if s == 0 {
 				bt.slots[i] = int32(len(bt.groups)) + 1
@@ -165,6 +166,33 @@ func (bt *batchTags) group(series []newSeries) {
 			bt.ids[g.start+g.n] = ns.id
 			g.n++
 		}
+	}
+}
+
+// groupHash is the hash of a group's slot: its value's, mixed with its
+// tag key's index.
+func groupHash(key int32, h uint32) uint32 { return h ^ uint32(key)*0x9e3779b9 }
+
+// resetSlots empties the group table and sizes it to size slots.
+func (bt *batchTags) resetSlots(size int) {
+	if cap(bt.slots) < size {
+		bt.slots = make([]int32, size)
+	} else {
+		bt.slots = bt.slots[:size]
+		clear(bt.slots)
+	}
+}
+
+// growSlots doubles the group table.
+func (bt *batchTags) growSlots() {
+	bt.resetSlots(2 * len(bt.slots))
+	mask := uint32(len(bt.slots) - 1)
+	for gi, g := range bt.groups {
+		i := groupHash(g.key, bt.hashes[g.tag]) & mask
+		for bt.slots[i] != 0 {
+			i = (i + 1) & mask
+		}
+		bt.slots[i] = int32(gi) + 1
 	}
 }
 

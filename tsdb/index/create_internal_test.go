@@ -2,6 +2,7 @@ package index
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/strata-db/strata/tsdb/models"
@@ -43,5 +44,26 @@ func TestTagsInKey(t *testing.T) {
 		if got, want := fmt.Sprintf("%s %s", name, tags), fmt.Sprintf("%s %s", wantName, wantTags); got != want {
 			t.Errorf("%q: got %s; want %s", tc.line, got, want)
 		}
+	}
+}
+
+// TestBatchGroupsGrow creates batches with more distinct tag values than
+// the group table starts with room for (six per series, each new, the same
+// under each tag key, and values shared by a few series): the table must
+// grow (a full one is searched forever), and the postings must be those of
+// the series indexed one at a time.
+func TestBatchGroupsGrow(t *testing.T) {
+	ix := mustOpenIndex(t, t.TempDir())
+	defer ix.Close()
+	for batch := range 3 {
+		var b strings.Builder
+		for i := range 500 {
+			n := batch*500 + i
+			fmt.Fprintf(&b, "cpu,a=%d,b=%d,c=%d,d=%d,e=%d,f=%d,g=%d v=1 1\n", n, n, n, n, n, n, n%7)
+		}
+		mustCreate(t, ix, b.String())
+	}
+	if got, want := state(ix), builtState(t, ix); got != want {
+		t.Errorf("postings of batches with many values differ from those indexed one series at a time:\n%s\nwant\n%s", got, want)
 	}
 }
