@@ -310,48 +310,32 @@ func (w *Writer) WriteValues(series, field []byte, arr *Array) error {
 }
 
 // writeInline writes arr, already validated and of one or two values,
-// as a block kept in its index entry. The entry holds the values, not
-// statistics, so none are computed, and the next field of the current
-// series is taken without startBlock's checks of the block, which
-// WriteValues made (nextStableField): a snapshot of a million new series
-// writes ten such blocks per series (issue 17).
+// as a block kept in its index entry. The entry holds the values (as
+// their first and last), not statistics, so none are computed, and the
+// next field of the current series is taken without startBlock's checks
+// of the block, which WriteValues made (nextStableField): a snapshot of a
+// million new series writes ten such blocks per series (issue 17).
 func (w *Writer) writeInline(series, field []byte, arr *Array) error {
 	n := arr.Len()
 	m := BlockMeta{MinTime: arr.Timestamps[0], MaxTime: arr.Timestamps[n-1], Count: n, inline: arr.Type}
+	switch arr.Type {
+	case models.FieldTypeFloat:
+		m.Stats.First, m.Stats.Last = math.Float64bits(arr.Floats[0]), math.Float64bits(arr.Floats[n-1])
+	case models.FieldTypeInteger:
+		m.Stats.First, m.Stats.Last = uint64(arr.Integers[0]), uint64(arr.Integers[n-1])
+	case models.FieldTypeUnsigned:
+		m.Stats.First, m.Stats.Last = arr.Unsigneds[0], arr.Unsigneds[n-1]
+	case models.FieldTypeBoolean:
+		m.Stats.First, m.Stats.Last = b2u(arr.Booleans[0]), b2u(arr.Booleans[n-1])
+	}
 	if !w.nextStableField(series, field, arr.Type) {
 		if err := w.startBlock(series, field, arr.Type, &m); err != nil {
 			return err
 		}
 	}
-	w.seriesBody = appendInlineValues(appendEntryHead(w.seriesBody, &m, &w.state, true), arr)
+	w.seriesBody = appendSmallStats(appendEntryHead(w.seriesBody, &m, &w.state, true), arr.Type, n, &m.Stats)
 	w.noteEntry(&m)
 	return nil
-}
-
-// appendInlineValues appends the values of arr, of one or two values, as
-// appendSmallStats does from their statistics.
-func appendInlineValues(dst []byte, arr *Array) []byte {
-	switch arr.Type {
-	case models.FieldTypeBoolean:
-		c := b2u(arr.Booleans[0])
-		if len(arr.Booleans) == 2 {
-			c |= b2u(arr.Booleans[1]) << 1
-		}
-		dst = append(dst, byte(c))
-	case models.FieldTypeFloat:
-		for _, v := range arr.Floats {
-			dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(v))
-		}
-	case models.FieldTypeInteger:
-		for _, v := range arr.Integers {
-			dst = binary.AppendVarint(dst, v)
-		}
-	case models.FieldTypeUnsigned:
-		for _, v := range arr.Unsigneds {
-			dst = binary.AppendUvarint(dst, v)
-		}
-	}
-	return dst
 }
 
 // writeArray encodes and writes one block of already validated values.
