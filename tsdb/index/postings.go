@@ -116,20 +116,7 @@ func insertSorted(a []uint32, id uint32) []uint32 {
 // addPosting records that series id has tag value v, whose hash is h
 // (hashValue), in tv.
 func (m *measurement) addPosting(tv *tagValues, v []byte, h, id uint32) {
-	e, added := tv.values.entryHash(bytesString(v), h)
-	if added {
-		e.ref = inlineRef | valueRef(id)
-		return
-	}
-	if one, inline := e.ref.inline(); inline {
-		if one == id {
-			return
-		}
-		e.ref = valueRef(len(m.lists))
-		m.lists = append(m.lists, insertSorted([]uint32{one}, id))
-		return
-	}
-	m.lists[e.ref] = insertSorted(m.lists[e.ref], id)
+	m.addPostings(tv, v, h, []uint32{id})
 }
 
 // postingsOf returns the series of a tag value. The result may alias index
@@ -142,8 +129,8 @@ func (m *measurement) postingsOf(r valueRef) []uint32 {
 }
 
 // addPostings records that the series ids (sorted, at least one) have tag
-// value v, whose hash is h (hashValue), in tv: addPosting for a batch's
-// series of one value, with one lookup and one copy.
+// value v, whose hash is h (hashValue), in tv, with one lookup and one
+// copy.
 func (m *measurement) addPostings(tv *tagValues, v []byte, h uint32, ids []uint32) {
 	e, added := tv.values.entryHash(bytesString(v), h)
 	if added {
@@ -156,6 +143,9 @@ func (m *measurement) addPostings(tv *tagValues, v []byte, h uint32, ids []uint3
 		return
 	}
 	if one, inline := e.ref.inline(); inline {
+		if len(ids) == 1 && ids[0] == one {
+			return // a replayed series: already there
+		}
 		e.ref = valueRef(len(m.lists))
 		m.lists = append(m.lists, mergeIDs([]uint32{one}, ids))
 		return
