@@ -342,10 +342,9 @@ type pendingField struct {
 // writers was waiting for the lock most of the time): the postings under
 // pmu, in the order of the batches' ids (a ticket taken under the lock:
 // ids are appended to the lists), then the log write and fsync (see
-// logFile). The
-// series are in memory before they are durable, so every caller that
-// finds a series not yet durable waits for it (waitDurable), and if the
-// write fails they are removed again. A batch that creates a field logs it
+// logFile). The series are in memory before they are durable, so every
+// caller that finds a series not yet durable waits for it (waitDurable),
+// and if the write fails they are removed again. A batch that creates a field logs it
 // first and applies it after, all under the lock as before: a field's
 // type must not be seen before it is durable, as the hot path caches it
 // (sigs).
@@ -446,7 +445,7 @@ type createBuf struct {
 // newSeries is a series createSlow creates.
 type newSeries struct {
 	point int          // its first point
-	id    uint32       //
+	id    uint32       // its series id
 	key   []byte       // its stored key (see seriesTable.insertHash)
 	m     *measurement // its measurement
 }

@@ -19,10 +19,7 @@ import (
 // reads them and whose fsync fails.
 func TestSeriesWaitForTheirLogWrite(t *testing.T) {
 	dir := t.TempDir()
-	ix, err := Open(dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ix := mustOpenIndex(t, dir)
 	mustCreate(t, ix, "cpu,host=a usage=1 1")
 	r, w, err := os.Pipe()
 	if err != nil {
@@ -86,10 +83,7 @@ func TestSeriesWaitForTheirLogWrite(t *testing.T) {
 	ix.mu.Unlock()
 	w.Close()
 	ix.Close()
-	ix, err = Open(dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ix = mustOpenIndex(t, dir)
 	defer ix.Close()
 	if ix.SeriesN() != 1 {
 		t.Errorf("SeriesN after reopen: got %d; want 1", ix.SeriesN())
