@@ -38,8 +38,11 @@ func crashConfig(dir string) tsdb.Config {
 	return cfg
 }
 
+// crashBatch is batch b: for each host the timestamps of batches b-1 and
+// b, and a point of a series of its own, created by the batch (its WAL
+// record names the series by the index id the batch gave it).
 func crashBatch(b int64) []models.Point {
-	var pts []models.Point
+	pts := []models.Point{pt(crashNewSeries(b), "v", b, models.IntegerValue(crashValue(b, b)))}
 	for h := range crashHosts {
 		host := "h" + strconv.Itoa(h)
 		for _, base := range []int64{b - 1, b} {
@@ -54,6 +57,9 @@ func crashBatch(b int64) []models.Point {
 	}
 	return pts
 }
+
+// crashNewSeries is the host of the series batch b creates.
+func crashNewSeries(b int64) string { return "n" + strconv.FormatInt(b, 10) }
 
 // crashDeleted is the batch whose timestamps of host h0 the child deletes
 // after acknowledging batch b, if any (nothing rewrites them afterwards).
@@ -214,6 +220,15 @@ func TestCrashAcknowledgedWritesSurvive(t *testing.T) {
 				case b == last && v != crashValue(b, ts) && v != crashValue(b+1, ts):
 					t.Fatalf("round %d host %d ts %d: got %d, want %d or the unacked overwrite %d", round, h, ts, v, crashValue(b, ts), crashValue(b+1, ts))
 				}
+			}
+		}
+		for b := int64(0); b <= last; b++ {
+			if skipped[b] {
+				continue
+			}
+			got := readAll(t, sh, seriesKey(crashNewSeries(b)), "v", true)
+			if len(got) != 1 || got[0].ts != b || got[0].v.Integer() != crashValue(b, b) {
+				t.Fatalf("round %d: series %s of acknowledged batch %d: got %v, want [%d=%d]", round, crashNewSeries(b), b, got, b, crashValue(b, b))
 			}
 		}
 		must(t, st.Close(), "close")

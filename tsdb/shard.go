@@ -122,9 +122,10 @@ func openShard(id uint64, dir string, cfg Config, logger *slog.Logger, m *metric
 			s.closeResources(true)
 		}
 	}()
-	// The index loads while the data files open and the WAL replays: they
-	// do not depend on each other, and at a million series each takes
-	// seconds (issue 17: restart to first answer). Both are done before
+	// The index loads while the data files open and the WAL replays: at a
+	// million series each takes seconds (issue 17: restart to first
+	// answer). Replay waits for the index at the first record naming
+	// series by index id (walRecordSeriesIDs). Both are done before
 	// openShard returns, whatever fails.
 	type openedIndex struct {
 		idx *index.Index
@@ -135,8 +136,21 @@ func openShard(id uint64, dir string, cfg Config, logger *slog.Logger, m *metric
 		idx, err := index.Open(filepath.Join(dir, indexDirName), logger)
 		indexDone <- openedIndex{idx, err}
 	}()
-	dataErr := s.openData(walMetrics)
-	opened := <-indexDone
+	var opened openedIndex
+	received := false
+	waitIndex := func() openedIndex {
+		if !received {
+			opened, received = <-indexDone, true
+		}
+		return opened
+	}
+	dataErr := s.openData(walMetrics, func(id uint64) []byte {
+		if ix := waitIndex().idx; ix != nil {
+			return ix.SeriesKey(id)
+		}
+		return nil // the index did not open: so does not the shard
+	})
+	waitIndex()
 	s.index = opened.idx
 	if opened.err != nil {
 		return nil, fmt.Errorf("open shard %d index: %w", id, opened.err)
@@ -159,8 +173,8 @@ func openShard(id uint64, dir string, cfg Config, logger *slog.Logger, m *metric
 }
 
 // openData opens the shard's tombstones, data files and WAL, and replays
-// the WAL into the cache.
-func (s *Shard) openData(walMetrics *wal.Metrics) error {
+// the WAL into the cache, resolving series ids with seriesKey.
+func (s *Shard) openData(walMetrics *wal.Metrics, seriesKey func(id uint64) []byte) error {
 	var err error
 	if s.tombs, err = openTombstones(s.dir, s.logger); err != nil {
 		return err
@@ -176,15 +190,16 @@ func (s *Shard) openData(walMetrics *wal.Metrics) error {
 		return fmt.Errorf("wal: %w", err)
 	}
 	s.wal = w
-	if err := s.replay(); err != nil {
+	if err := s.replay(seriesKey); err != nil {
 		return fmt.Errorf("replay wal: %w", err)
 	}
 	return nil
 }
 
-// replay re-inserts the WAL's records into the cache, in order.
-func (s *Shard) replay() error {
-	var dec walDecoder
+// replay re-inserts the WAL's records into the cache, in order, finding
+// the keys of series named by index id with seriesKey.
+func (s *Shard) replay(seriesKey func(id uint64) []byte) error {
+	dec := walDecoder{seriesKey: seriesKey}
 	vis := walVisitor{
 		value: func(seriesKey, field []byte, ts int64, v models.Value) error {
 			s.cache.write(seriesKey, field, ts, v)
@@ -195,7 +210,7 @@ func (s *Shard) replay() error {
 			return nil
 		},
 	}
-	return s.wal.Replay(func(seg uint64, rec []byte) error {
+	err := s.wal.Replay(func(seg uint64, rec []byte) error {
 		if err := dec.decode(rec, vis); err != nil {
 			// The WAL checksummed the record, so this is a bug or a format
 			// from the future; skip the record rather than refuse to open.
@@ -204,6 +219,10 @@ func (s *Shard) replay() error {
 		}
 		return nil
 	})
+	if dec.unknownSeries > 0 {
+		s.logger.Info("skipped wal values of dropped series", "values", dec.unknownSeries)
+	}
+	return err
 }
 
 // ID returns the shard id.

@@ -2,9 +2,9 @@ package tsdb
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math/bits"
-	"slices"
 	"unsafe"
 
 	"github.com/klauspost/compress/s2"
@@ -24,13 +24,18 @@ const (
 	// spells each series key once and a list of field keys once per series
 	// using it. Only read, as walRecordPoints.
 	walRecordSchemaPoints byte = 3
-	// walRecordSchemaSection is the points layout encodePoints writes: the
-	// points, then the schemas they refer to in a section of their own,
-	// the only part s2 compresses (series keys compress several times;
-	// values hardly, at a third of the s2 time of a TSBS batch), and a new
-	// schema may take the field keys of an earlier one (a batch of new
-	// series with the same fields spells them once).
+	// walRecordSchemaSection is the third points layout: the points, then
+	// the schemas they refer to in a section of their own, the only part
+	// s2 compresses, and a new schema may take the field keys of an
+	// earlier one (a batch of new series with the same fields spells them
+	// once). Only read, as walRecordPoints.
 	walRecordSchemaSection byte = 4
+	// walRecordSeriesIDs is the points layout encodePoints writes:
+	// walRecordSchemaSection's, in which a new series is named by its id
+	// in the shard's index instead of its key. The index makes a batch's
+	// series durable before the batch is written to the WAL, and never
+	// gives an id to another series, so replay finds every key there.
+	walRecordSeriesIDs byte = 5
 	// walSchemaSectionHeader is the size of the header of a
 	// walRecordSchemaSection record: kind, flags and the points' length.
 	walSchemaSectionHeader = 2 + 4
@@ -47,6 +52,10 @@ const (
 	walRatioSlack = 4096
 )
 
+// errNoSeriesResolver is returned when a walRecordSeriesIDs record is
+// decoded without walDecoder.seriesKey.
+var errNoSeriesResolver = errors.New("no series index to resolve series ids")
+
 // walEncoder encodes point batches into WAL records with reusable buffers,
 // so the steady-state write path does not allocate. Not safe for concurrent
 // use; the engine keeps a sync.Pool of them.
@@ -54,13 +63,16 @@ type walEncoder struct {
 	raw []byte
 	out []byte
 	// defs holds the schema definitions of the points record being
-	// encoded (its schema section before compression), series keys
-	// included.
+	// encoded (its schema section).
 	defs []byte
-	keys []keySpan
-	memo models.SeriesMemo // points of one series share their key
+	// keys is, per point encoded, its series in series.
+	keys []pointSeries
+	// keyBuf holds the series keys encodePoints built for points without
+	// a Key.
+	keyBuf []byte
+	memo   models.SeriesMemo // points of one series share their key
 	// series is, per series the record being encoded defined (in order),
-	// the span of its key and its latest schema.
+	// its key and its latest schema.
 	series []walSeries
 	// schemas is, per schema the record defined (in order), where its
 	// field keys are in fieldKeys.
@@ -75,20 +87,30 @@ type walEncoder struct {
 // walSchemaKeys locates a schema's field keys in walEncoder.fieldKeys.
 type walSchemaKeys struct{ start, end int32 }
 
-// walSeries is a series a points record defined.
+// walSeries is a series a points record defined: its key (a point's Key,
+// or, while built is true, keyBuf[start:end]) and its latest schema.
 type walSeries struct {
-	span   keySpan
-	schema int32
+	key        []byte
+	start, end int32
+	built      bool
+	schema     int32
+	first      int // index in walEncoder.keys of its first point
 }
 
-// keySpan locates a series key in walEncoder.defs; first is the index in
-// walEncoder.keys of the batch's first point found to have the same key (its
-// own index when none was), so work derived from a key can be reused.
-type keySpan struct{ start, end, first int }
+// pointSeries is the series of an encoded point, an index in
+// walEncoder.series; first is the index in walEncoder.keys of the batch's
+// first point found to have the same series (its own index when none
+// was), so work derived from a key can be reused.
+type pointSeries struct {
+	series int32
+	first  int
+}
 
 // trim drops the buffers grown past maxCap bytes, so an encoder kept idle
-// does not hold on to what one unusually large batch needed.
+// does not hold on to what one unusually large batch needed, and the
+// series keys of the last batch, which may alias its points.
 func (e *walEncoder) trim(maxCap int) {
+	clear(e.series)
 	if cap(e.raw) > maxCap {
 		e.raw = nil
 	}
@@ -98,10 +120,13 @@ func (e *walEncoder) trim(maxCap int) {
 	if cap(e.defs) > maxCap {
 		e.defs = nil
 	}
+	if cap(e.keyBuf) > maxCap {
+		e.keyBuf = nil
+	}
 	if cap(e.keys) > maxCap/16 {
 		e.keys = nil
 	}
-	if cap(e.series) > maxCap/32 {
+	if cap(e.series) > maxCap/48 {
 		e.series = nil
 	}
 	if cap(e.schemas) > maxCap/8 {
@@ -113,12 +138,13 @@ func (e *walEncoder) trim(maxCap int) {
 }
 
 // seriesKey returns the series key of the i-th encoded point.
-func (e *walEncoder) seriesKey(i int) []byte { return e.defs[e.keys[i].start:e.keys[i].end] }
+func (e *walEncoder) seriesKey(i int) []byte { return e.series[e.keys[i].series].key }
 
-// encodePoints encodes the points whose drop[i] is false (drop may be nil)
-// and returns the record, valid until the next call on e. e.keys receives,
-// per encoded point, the span of its series key in e.defs, so the caller
-// can reuse the key instead of building it again.
+// encodePoints encodes the points whose drop[i] is false (drop may be nil),
+// ids[i] being the index id of points[i]'s series, and returns the
+// record, valid until the next call on e. e.keys receives, per encoded
+// point, its series, whose key seriesKey returns, so the caller can reuse
+// the key instead of building it again.
 //
 // A point whose Measurement and Tags slices are those of an earlier point
 // (as the parser gives the points of a series repeated in a batch) refers
@@ -127,7 +153,7 @@ func (e *walEncoder) seriesKey(i int) []byte { return e.defs[e.keys[i].start:e.k
 // takes 10 % of the bytes it took when every point spelled its keys. A new
 // schema with the field keys of the schema defined before it refers to
 // those (a batch of new series usually has one list of field keys).
-func (e *walEncoder) encodePoints(points []models.Point, drop []bool) []byte {
+func (e *walEncoder) encodePoints(points []models.Point, drop []bool, ids []uint64) []byte {
 	n, first := 0, -1
 	for i := range points {
 		if (drop == nil || !drop[i]) && len(points[i].Fields) > 0 {
@@ -145,16 +171,17 @@ func (e *walEncoder) encodePoints(points []models.Point, drop []bool) []byte {
 	// for a batch larger than that. Sizes assume every point defines its
 	// series and schema, so a batch repeating series fits with room to
 	// spare.
-	size, defSize := 0, 0
+	size, defSize, keySize := 0, 0, 0
 	if n > 0 {
-		size, defSize = n*pointEntrySize(&points[first]), n*schemaDefSize(&points[first])
+		size, defSize, keySize = n*pointEntrySize(&points[first]), n*schemaDefSize(&points[first]), n*builtKeySize(&points[first])
 	}
-	if cap(e.raw) < pointsRecordSize(size, defSize) || cap(e.defs) < defSize {
-		size, defSize = 0, 0
+	if cap(e.raw) < pointsRecordSize(size, defSize) || cap(e.defs) < defSize || cap(e.keyBuf) < keySize {
+		size, defSize, keySize = 0, 0, 0
 		for i := range points {
 			if (drop == nil || !drop[i]) && len(points[i].Fields) > 0 {
 				size += pointEntrySize(&points[i])
 				defSize += schemaDefSize(&points[i])
+				keySize += builtKeySize(&points[i])
 			}
 		}
 	}
@@ -164,8 +191,11 @@ func (e *walEncoder) encodePoints(points []models.Point, drop []bool) []byte {
 	if cap(e.defs) < defSize {
 		e.defs = make([]byte, 0, withHeadroom(defSize))
 	}
+	if cap(e.keyBuf) < keySize {
+		e.keyBuf = make([]byte, 0, withHeadroom(keySize))
+	}
 	if cap(e.keys) < n {
-		e.keys = make([]keySpan, 0, withHeadroom(n))
+		e.keys = make([]pointSeries, 0, withHeadroom(n))
 	}
 	if cap(e.series) < n || cap(e.schemas) < n {
 		e.series = make([]walSeries, 0, withHeadroom(n))
@@ -180,9 +210,11 @@ func (e *walEncoder) encodePoints(points []models.Point, drop []bool) []byte {
 	}
 	e.keys = e.keys[:0]
 	e.series, e.schemas = e.series[:0], e.schemas[:0]
+	e.keyBuf = e.keyBuf[:0]
+	built := false
 	e.memo.Reset()
 	// The points' length is set when they are all in.
-	raw := append(e.raw[:0], walRecordSchemaSection, 0, 0, 0, 0, 0)
+	raw := append(e.raw[:0], walRecordSeriesIDs, 0, 0, 0, 0, 0)
 	raw = binary.AppendUvarint(raw, uint64(n))
 	defs := e.defs[:0]
 	var prev int64
@@ -200,14 +232,19 @@ func (e *walEncoder) encodePoints(points []models.Point, drop []bool) []byte {
 			defs = e.defineSchema(defs, s, p.Fields)
 		default:
 			s = int32(len(e.series))
-			defs = append(defs, 0)
-			var span keySpan
-			defs, span = appendSeriesKey(defs, p)
-			span.first = len(e.keys)
-			e.series = append(e.series, walSeries{span: span})
+			defs = binary.AppendUvarint(append(defs, 0), ids[i])
+			ws := walSeries{key: p.Key, first: len(e.keys)}
+			if p.Key == nil {
+				// Built apart: keyBuf may move as it grows.
+				start := len(e.keyBuf)
+				e.keyBuf = p.AppendSeriesKey(e.keyBuf)
+				ws.start, ws.end, ws.built = int32(start), int32(len(e.keyBuf)), true
+				built = true
+			}
+			e.series = append(e.series, ws)
 			defs = e.defineSchema(defs, s, p.Fields)
 		}
-		e.keys = append(e.keys, e.series[s].span)
+		e.keys = append(e.keys, pointSeries{series: s, first: e.series[s].first})
 		raw = binary.AppendUvarint(raw, uint64(e.series[s].schema)+1)
 		// Wrapping arithmetic: the decoder's prev + delta is p.Time for
 		// any two times.
@@ -232,46 +269,17 @@ func (e *walEncoder) encodePoints(points []models.Point, drop []bool) []byte {
 	// refuses it, whatever this says.
 	binary.LittleEndian.PutUint32(raw[2:walSchemaSectionHeader], uint32(len(raw)-walSchemaSectionHeader))
 	e.defs = defs
-	e.raw = appendSchemaSection(raw, defs)
-	return e.raw
-}
-
-// appendSchemaSection appends defs, the schema section of a points record,
-// to raw, the record's header and points, s2-compressed (and flagged so)
-// when it is at least walCompressMin bytes and within walMaxRatio.
-func appendSchemaSection(raw, defs []byte) []byte {
-	if m := s2.MaxEncodedLen(len(defs)); len(defs) >= walCompressMin && m > 0 {
-		raw = slices.Grow(raw, m)
-		// Encoded in place: dst has room for any encoding.
-		enc := s2.Encode(raw[len(raw):len(raw)+m], defs)
-		if len(defs) <= walMaxRatio*len(enc)+walRatioSlack {
-			raw[1] = walFlagS2
-			return raw[:len(raw)+len(enc)]
+	if built {
+		for i := range e.series {
+			if ws := &e.series[i]; ws.built {
+				ws.key = e.keyBuf[ws.start:ws.end:ws.end]
+			}
 		}
 	}
-	return append(raw, defs...)
-}
-
-// appendSeriesKey appends p's series key with its uvarint length and
-// returns where the key is in raw.
-func appendSeriesKey(raw []byte, p *models.Point) ([]byte, keySpan) {
-	if p.Key != nil {
-		raw = binary.AppendUvarint(raw, uint64(len(p.Key)))
-		start := len(raw)
-		raw = append(raw, p.Key...)
-		return raw, keySpan{start: start, end: len(raw)}
-	}
-	// The key's length is known only after building it: append the key,
-	// then shift it right to make room for its uvarint length.
-	start := len(raw)
-	raw = p.AppendSeriesKey(raw)
-	keyLen := len(raw) - start
-	var lenBuf [binary.MaxVarintLen64]byte
-	ln := binary.PutUvarint(lenBuf[:], uint64(keyLen))
-	raw = append(raw, lenBuf[:ln]...)
-	copy(raw[start+ln:], raw[start:start+keyLen])
-	copy(raw[start:], lenBuf[:ln])
-	return raw, keySpan{start: start + ln, end: start + ln + keyLen}
+	// The schema section is not compressed: series ids and field keys
+	// spelled once a batch leave s2 little to gain.
+	e.raw = append(raw, defs...)
+	return e.raw
 }
 
 // defineSchema appends the field keys of the next schema, fields, to
@@ -322,9 +330,9 @@ func (e *walEncoder) sameFieldKeys(schema int32, fields []models.Field) bool {
 func withHeadroom(n int) int { return n + n/8 }
 
 // pointsRecordSize bounds the size of a points record whose points take
-// size bytes and whose schema section takes defSize before compression.
+// size bytes and whose schema section takes defSize.
 func pointsRecordSize(size, defSize int) int {
-	return walSchemaSectionHeader + binary.MaxVarintLen64 + size + max(defSize, s2.MaxEncodedLen(defSize))
+	return walSchemaSectionHeader + binary.MaxVarintLen64 + size + defSize
 }
 
 // pointEntrySize bounds the size of p's entry in the points of a points
@@ -339,16 +347,25 @@ func pointEntrySize(p *models.Point) int {
 }
 
 // schemaDefSize bounds the size of the schema p defines in a points
-// record when its series key needs no escapes (escapes only add to it):
-// the size when p defines its series and field keys.
+// record: the size when p defines its series and field keys.
 func schemaDefSize(p *models.Point) int {
-	key := len(p.Measurement)
-	for i := range p.Tags {
-		key += 2 + len(p.Tags[i].Key) + len(p.Tags[i].Value) // ",k=v"
-	}
-	n := 2 + uvarintLen(uint64(key)) + key + uvarintLen(uint64(len(p.Fields)))
+	n := 2 + binary.MaxVarintLen64 + uvarintLen(uint64(len(p.Fields)))
 	for i := range p.Fields {
 		n += uvarintLen(uint64(len(p.Fields[i].Key))) + len(p.Fields[i].Key)
+	}
+	return n
+}
+
+// builtKeySize is the size of the series key encodePoints builds for p:
+// none when p has its Key, else its length when it needs no escapes
+// (escapes only add to it).
+func builtKeySize(p *models.Point) int {
+	if p.Key != nil {
+		return 0
+	}
+	n := len(p.Measurement)
+	for i := range p.Tags {
+		n += 2 + len(p.Tags[i].Key) + len(p.Tags[i].Value) // ",k=v"
 	}
 	return n
 }
@@ -410,7 +427,15 @@ func (e *walEncoder) finish(raw []byte) []byte {
 
 // walDecoder decodes WAL records; its buffers are reused between records.
 type walDecoder struct {
-	buf []byte
+	// seriesKey returns the key of a series by its index id, or nil when
+	// the index has no such series (it was dropped): walRecordSeriesIDs
+	// records need it. The key must stay valid while the record is
+	// decoded.
+	seriesKey func(id uint64) []byte
+	// unknownSeries counts the values of walRecordSeriesIDs records
+	// skipped because seriesKey did not know their series.
+	unknownSeries int
+	buf           []byte
 	// schemas are the schemas of the points record being decoded.
 	schemas []walSchema
 }
@@ -419,6 +444,9 @@ type walDecoder struct {
 // defined once for the points that refer to it.
 type walSchema struct {
 	key []byte
+	// unknown says the index no longer has the series (it was dropped):
+	// its values are skipped.
+	unknown bool
 	// fields is the encoded list of nfields field keys, read again for
 	// each point (cheaper than a slice per key, and bounded by the record).
 	fields  []byte
@@ -442,8 +470,8 @@ func (d *walDecoder) decode(rec []byte, vis walVisitor) error {
 	if flags&^walFlagS2 != 0 {
 		return fmt.Errorf("wal record flags %#x: %w", flags, ErrCorruptRecord)
 	}
-	if kind == walRecordSchemaSection {
-		return d.decodeSchemaSection(body, flags&walFlagS2 != 0, vis)
+	if kind == walRecordSchemaSection || kind == walRecordSeriesIDs {
+		return d.decodeSchemaSection(body, flags&walFlagS2 != 0, kind == walRecordSeriesIDs, vis)
 	}
 	if flags&walFlagS2 != 0 {
 		var err error
@@ -496,8 +524,12 @@ func (d *walDecoder) uncompress(b []byte) ([]byte, error) {
 }
 
 // decodeSchemaSection decodes the body of a walRecordSchemaSection record,
-// whose schema section is s2-compressed when compressed is true.
-func (d *walDecoder) decodeSchemaSection(body []byte, compressed bool, vis walVisitor) error {
+// or of a walRecordSeriesIDs record when byID is true, whose schema section
+// is s2-compressed when compressed is true.
+func (d *walDecoder) decodeSchemaSection(body []byte, compressed, byID bool, vis walVisitor) error {
+	if byID && d.seriesKey == nil {
+		return fmt.Errorf("wal points record with series ids: %w", errNoSeriesResolver)
+	}
 	r := newByteReader(body)
 	points := r.Fixed(4)
 	if r.Err() != nil {
@@ -518,7 +550,7 @@ func (d *walDecoder) decodeSchemaSection(body []byte, compressed bool, vis walVi
 	defer func() { clear(d.schemas) }() // they alias the record
 	sr := newByteReader(defs)
 	for len(sr.Rest()) > 0 && sr.Err() == nil {
-		d.readSchemaDef(&sr)
+		d.readSchemaDef(&sr, byID)
 	}
 	if sr.Err() != nil {
 		return fmt.Errorf("wal points record schemas: %w", sr.Err())
@@ -534,7 +566,16 @@ func (d *walDecoder) decodeSchemaSection(body []byte, compressed bool, vis walVi
 			break
 		}
 		ts += pr.Varint()
-		if err := visitSchemaPoint(&pr, d.schemas[ref-1], ts, vis); err != nil {
+		sc := d.schemas[ref-1]
+		if sc.unknown {
+			// A dropped series: its values are read, not visited.
+			d.unknownSeries += sc.nfields
+			if err := visitSchemaPoint(&pr, sc, ts, walVisitor{}); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := visitSchemaPoint(&pr, sc, ts, vis); err != nil {
 			return err
 		}
 	}
@@ -570,17 +611,25 @@ func pointsEnd(r *byteReader) error {
 }
 
 // readSchemaDef reads the next schema of a walRecordSchemaSection record's
-// schema section and adds it to d.schemas.
-func (d *walDecoder) readSchemaDef(r *byteReader) {
+// schema section, or of a walRecordSeriesIDs record's when byID is true,
+// and adds it to d.schemas.
+func (d *walDecoder) readSchemaDef(r *byteReader, byID bool) {
 	var sc walSchema
 	switch series := r.Uvarint(); {
+	case series == 0 && byID:
+		if id := r.Uvarint(); id == 0 {
+			r.Fail("series id")
+		} else if r.Err() == nil {
+			sc.key = d.seriesKey(id)
+			sc.unknown = sc.key == nil
+		}
 	case series == 0:
 		sc.key = r.key()
 	case series > uint64(len(d.schemas)):
 		r.Fail("series number")
 		return
 	default:
-		sc.key = d.schemas[series-1].key
+		sc.key, sc.unknown = d.schemas[series-1].key, d.schemas[series-1].unknown
 	}
 	switch fields := r.Uvarint(); {
 	case fields > uint64(len(d.schemas)):

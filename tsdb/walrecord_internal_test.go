@@ -12,6 +12,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -31,7 +32,7 @@ func decodeAll(t testing.TB, rec []byte) ([]decodedValue, []Tombstone, error) {
 	t.Helper()
 	var vals []decodedValue
 	var tombs []Tombstone
-	var d walDecoder
+	d := walDecoder{seriesKey: walTestIndex.key}
 	err := d.decode(rec, walVisitor{
 		value: func(key, field []byte, ts int64, v models.Value) error {
 			v.S = bytes.Clone(v.S)
@@ -44,6 +45,46 @@ func decodeAll(t testing.TB, rec []byte) ([]decodedValue, []Tombstone, error) {
 		},
 	})
 	return vals, tombs, err
+}
+
+// walTestIndex stands in for a shard's index in the WAL record tests: it
+// gives each series key an id, as Index.CreateSeriesAndFields does, for
+// the encoder, and finds the keys of ids for the decoder.
+var walTestIndex = &testSeriesIndex{ids: map[string]uint64{}, keys: [][]byte{nil}}
+
+type testSeriesIndex struct {
+	mu   sync.Mutex // protects ids, keys
+	ids  map[string]uint64
+	keys [][]byte // by id; id 0 is none
+}
+
+// testIDs returns the ids of pts's series in walTestIndex.
+func testIDs(pts []models.Point) []uint64 {
+	ix := walTestIndex
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	ids := make([]uint64, len(pts))
+	for i := range pts {
+		key := pts[i].AppendSeriesKey(nil)
+		id, ok := ix.ids[string(key)]
+		if !ok {
+			id = uint64(len(ix.keys))
+			ix.ids[string(key)] = id
+			ix.keys = append(ix.keys, key)
+		}
+		ids[i] = id
+	}
+	return ids
+}
+
+// key returns the key of series id, or nil for an unknown id.
+func (ix *testSeriesIndex) key(id uint64) []byte {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if id >= uint64(len(ix.keys)) {
+		return nil
+	}
+	return ix.keys[id]
 }
 
 func testPoints(n int, tagLen int) []models.Point {
@@ -98,21 +139,20 @@ func schemaTestPoints(n int) []models.Point {
 
 func TestWALRecordPointsRoundTrip(t *testing.T) {
 	for _, tc := range []struct {
-		name       string
-		n, tagLen  int
-		compressed bool
+		name      string
+		n, tagLen int
 	}{
-		{"small uncompressed", 2, 0, false},
-		{"large s2", 200, 30, true},
+		{"small", 2, 0},
+		{"large", 200, 30},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			pts := testPoints(tc.n, tc.tagLen)
 			drop := make([]bool, len(pts))
 			drop[1] = true
 			var e walEncoder
-			rec := e.encodePoints(pts, drop)
-			if got := rec[1]&walFlagS2 != 0; got != tc.compressed {
-				t.Fatalf("compressed flag: got %v, want %v", got, tc.compressed)
+			rec := e.encodePoints(pts, drop, testIDs(pts))
+			if rec[0] != walRecordSeriesIDs || rec[1] != 0 {
+				t.Fatalf("kind %d, flags %d: want %d, 0 (uncompressed)", rec[0], rec[1], walRecordSeriesIDs)
 			}
 			vals, _, err := decodeAll(t, rec)
 			if err != nil {
@@ -158,7 +198,8 @@ func TestWALRecordDeleteRoundTrip(t *testing.T) {
 
 func TestWALRecordCorruptIsErrorNotPanic(t *testing.T) {
 	var e walEncoder
-	rec := bytes.Clone(e.encodePoints(testPoints(3, 0), nil))
+	pts := testPoints(3, 0)
+	rec := bytes.Clone(e.encodePoints(pts, nil, testIDs(pts)))
 	for cut := 0; cut < len(rec); cut++ {
 		if _, _, err := decodeAll(t, rec[:cut]); !errors.Is(err, ErrCorruptRecord) {
 			t.Fatalf("record cut at %d of %d: got %v, want ErrCorruptRecord", cut, len(rec), err)
@@ -171,21 +212,72 @@ func TestWALRecordCorruptIsErrorNotPanic(t *testing.T) {
 	}
 }
 
+// TestWALRecordSeriesIDs checks how a record naming series by index id
+// decodes: the values of a series the index no longer has (dropped) are
+// skipped and counted, the others decode; an id of 0 is corruption, and a
+// decoder without the index refuses the record.
+func TestWALRecordSeriesIDs(t *testing.T) {
+	pts := testPoints(14, 0) // series h 0 to h 6, twice each
+	ids := testIDs(pts)
+	var e walEncoder
+	rec := bytes.Clone(e.encodePoints(pts, nil, ids))
+	dropped := ids[3]
+	d := walDecoder{seriesKey: func(id uint64) []byte {
+		if id == dropped {
+			return nil
+		}
+		return walTestIndex.key(id)
+	}}
+	var got []string
+	err := d.decode(rec, walVisitor{value: func(key, field []byte, ts int64, v models.Value) error {
+		if field[0] == 'i' {
+			got = append(got, fmt.Sprintf("%s@%d", key, ts))
+		}
+		return nil
+	}})
+	var want []string
+	for i := range pts {
+		if ids[i] != dropped {
+			want = append(want, fmt.Sprintf("%s@%d", pts[i].AppendSeriesKey(nil), pts[i].Time))
+		}
+	}
+	if err != nil || !slices.Equal(got, want) || d.unknownSeries != 2*len(pts[3].Fields) {
+		t.Fatalf("decoded %v (%d values of unknown series), %v; want %v (%d)", got, d.unknownSeries, err, want, 2*len(pts[3].Fields))
+	}
+
+	// The first schema defined: series 0, then its id.
+	defs := e.defs
+	if defs[0] != 0 || defs[1] != byte(ids[0]) {
+		t.Fatalf("schema section starts %v, want [0 %d ...] (test ids below 128)", defs[:2], ids[0])
+	}
+	zero := bytes.Clone(rec)
+	zero[len(rec)-len(defs)+1] = 0
+	if _, _, err := decodeAll(t, zero); !errors.Is(err, ErrCorruptRecord) {
+		t.Fatalf("series id 0: got %v, want ErrCorruptRecord", err)
+	}
+	var bare walDecoder
+	if err := bare.decode(rec, walVisitor{}); !errors.Is(err, errNoSeriesResolver) {
+		t.Fatalf("decoder without the index: got %v, want errNoSeriesResolver", err)
+	}
+}
+
 func TestWALEncodeAllocationFree(t *testing.T) {
 	pts := testPoints(100, 20)
 	var e walEncoder
-	e.encodePoints(pts, nil)
-	if n := testing.AllocsPerRun(20, func() { e.encodePoints(pts, nil) }); n != 0 {
+	ids := testIDs(pts)
+	e.encodePoints(pts, nil, ids)
+	if n := testing.AllocsPerRun(20, func() { e.encodePoints(pts, nil, ids) }); n != 0 {
 		t.Fatalf("allocations per encode: got %v, want 0", n)
 	}
 }
 
 func FuzzWALRecordDecode(f *testing.F) {
 	var e walEncoder
-	f.Add(bytes.Clone(e.encodePoints(testPoints(2, 0), nil)))
-	f.Add(bytes.Clone(e.encodePoints(testPoints(50, 20), nil)))
+	for _, pts := range [][]models.Point{testPoints(2, 0), testPoints(50, 20)} {
+		f.Add(bytes.Clone(e.encodePoints(pts, nil, testIDs(pts))))
+	}
 	f.Add(bytes.Clone(e.encodeDelete([]Tombstone{{SeriesKey: []byte("a"), Min: 1, Max: 2}})))
-	for _, name := range []string{"wal-points-kind1.rec", "wal-points-kind1-s2.rec", "wal-points-kind3.rec", "wal-points-kind3-s2.rec"} {
+	for _, name := range []string{"wal-points-kind1.rec", "wal-points-kind1-s2.rec", "wal-points-kind3.rec", "wal-points-kind3-s2.rec", "wal-points-kind4.rec", "wal-points-kind4-s2.rec"} {
 		rec, err := os.ReadFile(filepath.Join("testdata", name))
 		if err != nil {
 			f.Fatal(err)
@@ -204,7 +296,7 @@ func FuzzWALRecordDecode(f *testing.F) {
 }
 
 // TestWALEncodePresized checks that a fresh encoder sizes its buffers from
-// the batch: schemaDefSize is exact for a series key without escapes and
+// the batch: schemaDefSize is exact for the longest series id and
 // pointEntrySize for a one-byte schema number and the longest time delta,
 // and the encode allocates each buffer once instead of regrowing it.
 func TestWALEncodePresized(t *testing.T) {
@@ -225,8 +317,9 @@ func TestWALEncodePresized(t *testing.T) {
 	}
 	for i := range pts {
 		var e walEncoder
-		e.encodePoints(pts[i:i+1], nil)
-		if got, want := schemaDefSize(&pts[i]), len(e.defs); got != want {
+		ids := testIDs(pts[i : i+1])
+		e.encodePoints(pts[i:i+1], nil, ids)
+		if got, want := schemaDefSize(&pts[i]), len(e.defs)+binary.MaxVarintLen64-uvarintLen(ids[0]); got != want {
 			t.Fatalf("point %d: schemaDefSize %d, schema is %d bytes", i, got, want)
 		}
 		want := int(binary.LittleEndian.Uint32(e.raw[2:])) - 1 // count 1
@@ -245,18 +338,20 @@ func TestWALEncodePresized(t *testing.T) {
 	// count its allocation.
 	defer debug.SetGCPercent(debug.SetGCPercent(-1))
 	for _, batch := range [][]models.Point{pts, big} {
+		ids := testIDs(batch)
 		if n := testing.AllocsPerRun(10, func() {
 			var e walEncoder
-			e.encodePoints(batch, nil)
-		}); n > 6 {
-			t.Fatalf("%d points: a fresh encoder made %v allocations, want at most 6 (raw, defs, keys, series, schemas, field keys)", len(batch), n)
+			e.encodePoints(batch, nil, ids)
+		}); n > 7 {
+			t.Fatalf("%d points: a fresh encoder made %v allocations, want at most 7 (raw, defs, keys, series, schemas, field keys, keys built)", len(batch), n)
 		}
 	}
 }
 
 func TestWALEncoderTrim(t *testing.T) {
 	var e walEncoder
-	e.encodePoints(testPoints(2000, 20), nil)
+	pts := testPoints(2000, 20)
+	e.encodePoints(pts, nil, testIDs(pts))
 	if cap(e.raw) == 0 || cap(e.defs) == 0 || cap(e.keys) == 0 {
 		t.Fatal("encode left no buffers")
 	}
@@ -268,15 +363,17 @@ func TestWALEncoderTrim(t *testing.T) {
 	if e.raw != nil || e.defs != nil || e.keys != nil {
 		t.Fatalf("trim to 1 KiB kept raw %d, defs %d, keys %d", cap(e.raw), cap(e.defs), cap(e.keys))
 	}
-	rec := e.encodePoints(testPoints(3, 0), nil)
+	pts = testPoints(3, 0)
+	rec := e.encodePoints(pts, nil, testIDs(pts))
 	if vals, _, err := decodeAll(t, rec); err != nil || len(vals) != 15 {
 		t.Fatalf("encode after trim: %d values, %v", len(vals), err)
 	}
 }
 
-// TestWALRecordKeyLimit checks that the WAL reader bounds series and field
-// keys by models.MaxKeyLength, the write path's limit: keys at the limit
-// read back, longer ones are corruption.
+// TestWALRecordKeyLimit checks that the WAL reader bounds field keys, and
+// the series keys of older records, by models.MaxKeyLength, the write
+// path's limit: keys at the limit read back, longer ones are corruption.
+// (Records with series ids take their series keys from the index.)
 func TestWALRecordKeyLimit(t *testing.T) {
 	point := func(measurement, field int) models.Point {
 		return models.Point{
@@ -291,15 +388,30 @@ func TestWALRecordKeyLimit(t *testing.T) {
 		rejected bool
 	}{
 		{"keys at the limit", point(models.MaxKeyLength, models.MaxKeyLength), false},
-		{"series key past the limit", point(models.MaxKeyLength+1, 1), true},
 		{"field key past the limit", point(1, models.MaxKeyLength+1), true},
 	} {
 		var e walEncoder
-		vals, _, err := decodeAll(t, e.encodePoints([]models.Point{tc.p}, nil))
+		pts := []models.Point{tc.p}
+		vals, _, err := decodeAll(t, e.encodePoints(pts, nil, testIDs(pts)))
 		if tc.rejected != errors.Is(err, ErrCorruptRecord) || (!tc.rejected && len(vals) != 1) {
 			t.Errorf("%s: decoded %d values, error %v; want rejected=%v", tc.name, len(vals), err, tc.rejected)
 		}
 	}
+	for _, n := range []int{models.MaxKeyLength, models.MaxKeyLength + 1} {
+		key := bytes.Repeat([]byte("m"), n)
+		defs := slices.Concat([]byte{0}, binary.AppendUvarint(nil, uint64(n)), key, []byte{0, 1, 1, 'f'})
+		vals, _, err := decodeAll(t, kind4Record(defs))
+		if n > models.MaxKeyLength != errors.Is(err, ErrCorruptRecord) || err == nil && len(vals) != 1 {
+			t.Errorf("kind-4 series key of %d bytes: decoded %d values, error %v", n, len(vals), err)
+		}
+	}
+}
+
+// kind4Record returns a walRecordSchemaSection record of one point, of
+// schema 1 at time delta 0 with f = true, whose schema section is defs.
+func kind4Record(defs []byte) []byte {
+	points := []byte{1, 1, 0, byte(models.FieldTypeBoolean), 1}
+	return slices.Concat([]byte{walRecordSchemaSection, 0, byte(len(points)), 0, 0, 0}, points, defs)
 }
 
 // TestWALEncodeSharedSeries checks that points sharing their series slices
@@ -325,12 +437,12 @@ func TestWALEncodeSharedSeries(t *testing.T) {
 	drop := make([]bool, len(shared))
 	drop[45] = true // a point whose series an earlier one has
 	var a, b walEncoder
-	want, _, err := decodeAll(t, b.encodePoints(copies, drop))
+	want, _, err := decodeAll(t, b.encodePoints(copies, drop, testIDs(copies)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	copiesSize := len(b.defs)
-	got, _, err := decodeAll(t, a.encodePoints(shared, drop))
+	got, _, err := decodeAll(t, a.encodePoints(shared, drop, testIDs(shared)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -380,8 +492,8 @@ func TestWALEncodeUsesPointKey(t *testing.T) {
 		bare[i].Key = nil
 	}
 	var a, b walEncoder
-	want := bytes.Clone(b.encodePoints(bare, nil))
-	if got := a.encodePoints(pts, nil); !bytes.Equal(got, want) {
+	want := bytes.Clone(b.encodePoints(bare, nil, testIDs(bare)))
+	if got := a.encodePoints(pts, nil, testIDs(pts)); !bytes.Equal(got, want) {
 		t.Fatalf("record of points with their Key:\n%q\nwant (built keys):\n%q", got, want)
 	}
 	for k := range a.keys {
@@ -417,9 +529,9 @@ func TestWALRecordSchemas(t *testing.T) {
 		pts = append(pts, p)
 	}
 	var e walEncoder
-	rec := bytes.Clone(e.encodePoints(pts, nil))
-	if rec[0] != walRecordSchemaSection {
-		t.Fatalf("record kind %d, want %d", rec[0], walRecordSchemaSection)
+	rec := bytes.Clone(e.encodePoints(pts, nil, testIDs(pts)))
+	if rec[0] != walRecordSeriesIDs {
+		t.Fatalf("record kind %d, want %d", rec[0], walRecordSeriesIDs)
 	}
 	vals, _, err := decodeAll(t, rec)
 	if err != nil {
@@ -436,12 +548,12 @@ func TestWALRecordSchemas(t *testing.T) {
 	}) {
 		t.Fatalf("decoded %+v\nwant %+v", vals, want)
 	}
-	// Each series spells its key once; every change of field keys (each
+	// Each series is defined once; every change of field keys (each
 	// series goes through the three lists 10 times) defines a schema, and
 	// mem's takes the keys of the schema cpu defined just before.
 	body := e.defs
-	if n := bytes.Count(body, []byte("cpu,host=a")); n != 1 {
-		t.Fatalf("series key spelled %d times, want once", n)
+	if len(e.series) != 2 {
+		t.Fatalf("%d series defined, want 2", len(e.series))
 	}
 	if n := bytes.Count(body, []byte("idle")); n != 10 {
 		t.Fatalf("field key idle spelled %d times, want 10 (once per pair of schemas)", n)
@@ -479,7 +591,7 @@ func TestWALRecordRandomBatches(t *testing.T) {
 			pts[i] = p
 			drop[i] = rng.IntN(8) == 0
 		}
-		vals, _, err := decodeAll(t, e.encodePoints(pts, drop))
+		vals, _, err := decodeAll(t, e.encodePoints(pts, drop, testIDs(pts)))
 		if err != nil {
 			t.Fatalf("round %d: %v", round, err)
 		}
@@ -502,9 +614,10 @@ func TestWALRecordRandomBatches(t *testing.T) {
 
 // TestWALRecordReadsOlderKinds checks that records of the earlier points
 // layouts still decode, so a WAL written before an upgrade is replayed
-// after it: kind 1, written by the encoder before schemas, and kind 3,
-// written before schemas shared field keys (testdata, made from
-// testPoints(50, 20) without point 3, s2-compressed, testPoints(2, 0) and
+// after it: kind 1, written by the encoder before schemas, kind 3,
+// written before schemas shared field keys, and kind 4, written before
+// series were named by index id (testdata, made from testPoints(50, 20)
+// without point 3, s2-compressed, testPoints(2, 0) and
 // schemaTestPoints(12)).
 func TestWALRecordReadsOlderKinds(t *testing.T) {
 	for _, tc := range []struct {
@@ -517,6 +630,8 @@ func TestWALRecordReadsOlderKinds(t *testing.T) {
 		{"wal-points-kind1.rec", walRecordPoints, testPoints(2, 0), -1},
 		{"wal-points-kind3-s2.rec", walRecordSchemaPoints, testPoints(50, 20), 3},
 		{"wal-points-kind3.rec", walRecordSchemaPoints, schemaTestPoints(12), -1},
+		{"wal-points-kind4-s2.rec", walRecordSchemaSection, testPoints(50, 20), 3},
+		{"wal-points-kind4.rec", walRecordSchemaSection, schemaTestPoints(12), -1},
 	} {
 		rec, err := os.ReadFile(filepath.Join("testdata", tc.file))
 		if err != nil {
@@ -601,6 +716,10 @@ func benchWALEncode(b *testing.B, bodies [][]byte) {
 			values += len(pts[j].Fields)
 		}
 	}
+	ids := make([][]uint64, len(batches))
+	for i, pts := range batches {
+		ids[i] = testIDs(pts)
+	}
 	var e walEncoder
 	size := 0
 	i := 0
@@ -608,7 +727,7 @@ func benchWALEncode(b *testing.B, bodies [][]byte) {
 	defer runtime.UnlockOSThread()
 	cpu0 := threadCPU()
 	for b.Loop() {
-		size += len(e.encodePoints(batches[i%len(batches)], nil))
+		size += len(e.encodePoints(batches[i%len(batches)], nil, ids[i%len(batches)]))
 		i++
 	}
 	cpu := threadCPU() - cpu0
@@ -640,9 +759,9 @@ func BenchmarkWALDecode(b *testing.B) {
 			b.Fatal(err)
 		}
 		var e walEncoder
-		recs = append(recs, bytes.Clone(e.encodePoints(pts, nil)))
+		recs = append(recs, bytes.Clone(e.encodePoints(pts, nil, testIDs(pts))))
 	}
-	var d walDecoder
+	d := walDecoder{seriesKey: walTestIndex.key}
 	values := 0
 	vis := walVisitor{value: func([]byte, []byte, int64, models.Value) error { values++; return nil }}
 	runtime.LockOSThread()
@@ -682,7 +801,7 @@ func TestWALEncodeNewSeriesShareFieldKeys(t *testing.T) {
 		pts = append(pts, p)
 	}
 	var e walEncoder
-	vals, _, err := decodeAll(t, e.encodePoints(pts, nil))
+	vals, _, err := decodeAll(t, e.encodePoints(pts, nil, testIDs(pts)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -703,8 +822,7 @@ func TestWALEncodeNewSeriesShareFieldKeys(t *testing.T) {
 	// One point, of schema 1 at time delta 0 with f = true; schema 1 is
 	// series key "m" and its own field keys, one: "f". Then the same with
 	// schema 1 taking the field keys of schema 1, not yet defined.
-	points := []byte{1, 1, 0, byte(models.FieldTypeBoolean), 1}
-	good := slices.Concat([]byte{walRecordSchemaSection, 0, byte(len(points)), 0, 0, 0}, points, []byte{0, 1, 'm', 0, 1, 1, 'f'})
+	good := kind4Record([]byte{0, 1, 'm', 0, 1, 1, 'f'})
 	if vals, _, err := decodeAll(t, good); err != nil || len(vals) != 1 || vals[0].key != "m" || vals[0].field != "f" {
 		t.Fatalf("hand-made record: %+v, %v; want m f=true", vals, err)
 	}

@@ -119,7 +119,7 @@ func (s *Shard) WritePoints(ctx context.Context, points []models.Point) error {
 	if nvals == 0 {
 		return perr.orNil()
 	}
-	rec := sc.enc.encodePoints(points, drop)
+	rec := sc.enc.encodePoints(points, drop, sc.ids)
 
 	if err := s.lockCacheRoom(ctx, need); err != nil {
 		return err

@@ -23,7 +23,8 @@ func TestWriteScratchKeptAcrossGC(t *testing.T) {
 	for idleWriteScratch.TryGet() != nil {
 	}
 	sc := idleWriteScratch.Get()
-	sc.enc.encodePoints(testPoints(1000, 20), nil)
+	pts := testPoints(1000, 20)
+	sc.enc.encodePoints(pts, nil, testIDs(pts))
 	sc.ids = make([]uint64, 1000)
 	rawCap := cap(sc.enc.raw)
 	putWriteScratch(sc)
@@ -34,7 +35,8 @@ func TestWriteScratchKeptAcrossGC(t *testing.T) {
 	}
 	// The next batch, a little larger, fits the headroom.
 	outCap := cap(sc.enc.out)
-	sc.enc.encodePoints(testPoints(1040, 20), nil)
+	pts = testPoints(1040, 20)
+	sc.enc.encodePoints(pts, nil, testIDs(pts))
 	if cap(sc.enc.raw) != rawCap || cap(sc.enc.out) != outCap {
 		t.Fatalf("a 4%% larger batch regrew raw %d -> %d, out %d -> %d", rawCap, cap(sc.enc.raw), outCap, cap(sc.enc.out))
 	}
