@@ -232,6 +232,11 @@ func (e *walEncoder) encodePoints(points []models.Point, drop []bool, ids []uint
 			defs = e.defineSchema(defs, s, p.Fields)
 		default:
 			s = int32(len(e.series))
+			if ids[i] == 0 {
+				// Replay would refuse the whole record: the index gives
+				// every point it did not reject an id.
+				panic("BUG: wal encode of a point without a series id")
+			}
 			defs = binary.AppendUvarint(append(defs, 0), ids[i])
 			ws := walSeries{key: p.Key, first: len(e.keys)}
 			if p.Key == nil {
