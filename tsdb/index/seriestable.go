@@ -8,9 +8,16 @@ import (
 	"sync/atomic"
 )
 
-// slabSize is the size of one key slab. Keys are never split across slabs;
-// a key longer than a slab gets a slab of its own.
-const slabSize = 1 << 20
+// Key slab sizes. Keys are never split across slabs; a key longer than a
+// slab gets a slab of its own. The first smallSlabs slabs of a table are
+// slabSize, the later ones bigSlabSize, which newSlab backs by huge pages
+// where it can: a shard with few series holds little, one with many pays
+// fewer page faults.
+const (
+	slabSize    = 1 << 20
+	bigSlabSize = 8 << 20
+	smallSlabs  = 8
+)
 
 // deletedLoc marks the location of a dropped series.
 const deletedLoc = ^uint64(0)
@@ -38,9 +45,10 @@ type seriesTable struct {
 	used  int // live entries plus tombstones in slots
 	live  int
 	// spare is a slab whose pages prepareSlab wrote, taken by the next key
-	// that needs a slab. It is the only field safe to use without the
-	// index's lock.
+	// that needs a slab; big is set once slabs are bigSlabSize. They are
+	// the only fields safe to use without the index's lock.
 	spare atomic.Pointer[[]byte]
+	big   atomic.Bool
 }
 
 // pageSize is the memory page size prepareSlab assumes.
@@ -55,11 +63,20 @@ func (t *seriesTable) prepareSlab() {
 	if t.spare.Load() != nil {
 		return
 	}
-	slab := make([]byte, slabSize)
+	slab := newSlab(t.nextSlabSize())
 	for i := 0; i < len(slab); i += pageSize {
 		slab[i] = 0
 	}
 	t.spare.CompareAndSwap(nil, &slab)
+}
+
+// nextSlabSize returns the size of the table's next slab. Safe for concurrent
+// use.
+func (t *seriesTable) nextSlabSize() int {
+	if t.big.Load() {
+		return bigSlabSize
+	}
+	return slabSize
 }
 
 func newSeriesTable() *seriesTable {
@@ -217,7 +234,7 @@ func (t *seriesTable) reserve(n int) {
 // rehash moves the entries to a table of n slots.
 func (t *seriesTable) rehash(n int) {
 	old := t.slots
-	t.slots = make([]uint64, n)
+	t.slots = newSlots(n)
 	t.used = 0
 	for _, s := range old {
 		if s != emptySlot && s != tombSlot {
@@ -262,9 +279,12 @@ func (t *seriesTable) reserveKey(n int) (slab, off int) {
 		if spare := t.spare.Swap(nil); spare != nil && len(*spare) >= need {
 			slab = (*spare)[:0]
 		} else {
-			slab = make([]byte, 0, max(slabSize, need))
+			slab = newSlab(max(t.nextSlabSize(), need))[:0]
 		}
 		t.slabs = append(t.slabs, slab)
+		if len(t.slabs) == smallSlabs {
+			t.big.Store(true)
+		}
 	}
 	si := len(t.slabs) - 1
 	off = len(t.slabs[si])
