@@ -26,7 +26,7 @@ func (w *Writer) CopyKey(it *Iterator) error {
 	if ok, err := w.copyInlineKey(it); ok {
 		return err
 	}
-	metas, ok := appendEntries(it.entries[:0], it.typ, it.nBlocks, it.raw, r.dataEnd, r.version, it.base)
+	metas, ok := appendEntries(it.entries[:0], &it.rec, r.dataEnd, r.version, it.base)
 	it.entries, it.decoded = metas, true
 	if !ok || len(metas) == 0 {
 		return &CorruptError{Path: r.path, Offset: r.dataEnd + int64(it.d.off), Reason: "malformed index entries"}
@@ -38,12 +38,12 @@ func (w *Writer) CopyKey(it *Iterator) error {
 	stored := 0
 	for i := range metas {
 		m := &metas[i]
-		if inlineEntry(it.typ, m.Count, w.version) {
+		if inlineEntry(it.rec.typ, m.Count, w.version) {
 			contiguous = false
 			continue
 		}
 		if m.Inline() {
-			return fmt.Errorf("%w: inline block of %q/%q into a version %d file", ErrInvalidBlock, it.series, it.field, w.version)
+			return fmt.Errorf("%w: inline block of %q/%q into a version %d file", ErrInvalidBlock, it.series, it.rec.field, w.version)
 		}
 		b := r.data[m.Offset : m.Offset+m.Size]
 		if crc32.Checksum(b[crcSize:], castagnoli) != binary.LittleEndian.Uint32(b) {
@@ -58,7 +58,7 @@ func (w *Writer) CopyKey(it *Iterator) error {
 		last = m.Offset + m.Size
 		stored++
 	}
-	if err := w.startBlock(it.series, it.field, it.typ, &metas[0]); err != nil {
+	if err := w.startBlock(it.series, it.rec.field, it.rec.typ, &metas[0]); err != nil {
 		return err
 	}
 	if contiguous {
@@ -76,8 +76,8 @@ func (w *Writer) CopyKey(it *Iterator) error {
 	}
 	for i := range metas {
 		m := metas[i]
-		if inlineEntry(it.typ, m.Count, w.version) {
-			m.Offset, m.Size, m.inline = 0, 0, it.typ
+		if inlineEntry(it.rec.typ, m.Count, w.version) {
+			m.Offset, m.Size, m.inline = 0, 0, it.rec.typ
 		} else {
 			b := r.data[m.Offset : m.Offset+m.Size]
 			m.Offset = w.off
@@ -99,28 +99,35 @@ func (w *Writer) CopyKey(it *Iterator) error {
 // key of the series, are encoded again against w's. A malformed entry is
 // left to CopyKey's decoding, which reports it.
 func (w *Writer) copyInlineKey(it *Iterator) (bool, error) {
-	if it.nBlocks != 1 || it.r.version < inlineVersion || w.version < inlineVersion {
+	rec := &it.rec
+	if rec.blocks != 1 || it.r.version < inlineVersion || w.version < inlineVersion {
 		return false, nil
 	}
-	d := newDecoder(it.raw)
-	gap := uint64(d.varint()) // a key's first entry: the state's gap, span and count are 0
-	span := uint64(d.varint())
-	count := uint64(d.varint())
-	if !d.ok || count == 0 || count > smallStatsMax || !inlineEntry(it.typ, int(count), w.version) {
+	d := newDecoder(rec.raw)
+	var gap, span, count uint64 = 0, 0, 1 // a one-value record (version 5)
+	switch rec.kind {
+	case recordBlocks: // a key's first entry: the state's gap, span and count are 0
+		gap = uint64(d.varint())
+		span = uint64(d.varint())
+		count = uint64(d.varint())
+	case recordOneWithGap:
+		gap = uint64(d.varint())
+	}
+	if !d.ok || count == 0 || count > smallStatsMax || !inlineEntry(rec.typ, int(count), w.version) {
 		return false, nil
 	}
 	vals := d.off
-	d.skipSmallStats(it.typ, int(count))
-	m := BlockMeta{MinTime: int64(uint64(it.base) + gap), Count: int(count), inline: it.typ}
+	d.skipSmallStats(rec.typ, int(count))
+	m := BlockMeta{MinTime: int64(uint64(it.base) + gap), Count: int(count), inline: rec.typ}
 	if !d.done() || (count == 1) != (span == 0) || span > uint64(math.MaxInt64)-uint64(m.MinTime) {
 		return false, nil
 	}
 	m.MaxTime = int64(uint64(m.MinTime) + span)
-	if err := w.startBlock(it.series, it.field, it.typ, &m); err != nil {
+	if err := w.startBlock(it.series, rec.field, rec.typ, &m); err != nil {
 		return true, err
 	}
 	w.seriesBody = appendEntryHead(w.seriesBody, &m, &w.state, true)
-	w.seriesBody = append(w.seriesBody, it.raw[vals:]...)
+	w.seriesBody = append(w.seriesBody, rec.raw[vals:]...)
 	w.noteEntry(&m)
 	return true, nil
 }

@@ -16,8 +16,11 @@ const (
 	// boolean ones) in the index entry only, and encodes each key's first
 	// entry against the previous key of its series; version 4 names the
 	// field key and type of each field record by its number in a
-	// dictionary at the end of the index. Readers read versions 1 to 4.
-	Version = 4
+	// dictionary at the end of the index; version 5 writes a key of one
+	// value in a block of its entry as a one-value field record (its
+	// field number, time gap and value only). Readers read versions 1
+	// to 5.
+	Version = 5
 
 	// smallStatsVersion is the first version whose numeric blocks of at
 	// most smallStatsMax values store their values instead of statistics.
@@ -35,6 +38,13 @@ const (
 	// field key and type by a number in the index's field dictionary
 	// (see Writer.fieldID) instead of spelling them out.
 	dictVersion = 4
+
+	// oneValueVersion is the first version whose field records may be
+	// one-value records (see Writer.finishOneValue): a key of one inline
+	// value is its field number and kind, its first time's gap unless
+	// that is 0, and its value, without block count, entry length, span
+	// and count.
+	oneValueVersion = 5
 
 	// MaxPointsPerBlock is the number of values WriteValues and Merge put
 	// into each block (the last block of a key may hold fewer).
@@ -199,12 +209,26 @@ func (st *entryState) next(m *BlockMeta, gap uint64, inline bool) {
 	st.span, st.count = uint64(m.MaxTime)-uint64(m.MinTime), uint64(m.Count)
 }
 
-// firstMinTime returns the MinTime of the first entry in raw (a key's
-// entries, already validated) of a key whose state started at base.
-func firstMinTime(raw []byte, base int64) int64 {
-	d := newDecoder(raw)
+// firstMinTime returns the MinTime of the first entry of rec (already
+// validated), a key whose state started at base.
+func (rec *fieldRec) firstMinTime(base int64) int64 {
+	if rec.kind == recordOneAtBase {
+		return base
+	}
+	d := newDecoder(rec.raw) // both other kinds start with the gap
 	return int64(uint64(base) + uint64(d.varint()))
 }
+
+// The kinds of a field record in version 5, the low two bits of the
+// uvarint that starts it (the field number is the rest): a record of
+// blocks as in version 4, or a one-value record, whose one inline value
+// is at the key's base time (keyState) or at a gap from it, a varint.
+const (
+	recordBlocks     = 0
+	recordOneAtBase  = 1
+	recordOneWithGap = 2
+	recordKindBits   = 2
+)
 
 // appendEntry encodes m against st (and advances st), using the statistics
 // layout of typ in file format version. From version 2 a float, integer

@@ -278,16 +278,16 @@ func (r *Reader) validate() error {
 		var base int64 // first MinTime of the previous key (version 3)
 		for j := range int(nf) {
 			start := d.off
-			field, typ, nb, raw := r.fieldRecord(&d)
-			if !d.ok || !validType(typ) || nb == 0 || nb > len(raw) {
+			rec := r.fieldRecord(&d)
+			if !d.ok || !validType(rec.typ) || rec.blocks == 0 || rec.blocks > len(rec.raw) {
 				return bad(start, "malformed field record")
 			}
-			if j > 0 && bytes.Compare(field, prevField) <= 0 {
+			if j > 0 && bytes.Compare(rec.field, prevField) <= 0 {
 				return bad(start, "field keys out of order")
 			}
-			prevField = field
+			prevField = rec.field
 			var ok bool
-			entries, ok = appendEntries(entries[:0], typ, nb, raw, r.dataEnd, r.version, base)
+			entries, ok = appendEntries(entries[:0], &rec, r.dataEnd, r.version, base)
 			if !ok {
 				return bad(start, "malformed block entry")
 			}
@@ -298,7 +298,7 @@ func (r *Reader) validate() error {
 				r.nValues += int64(entries[k].Count)
 			}
 			r.nKeys++
-			r.nBlocks += nb
+			r.nBlocks += rec.blocks
 		}
 	}
 	if !d.done() {
@@ -307,39 +307,82 @@ func (r *Reader) validate() error {
 	return nil
 }
 
-// fieldRecord reads one field record of r at d: key, type, block count
-// and the raw entry bytes. The key aliases the mapping.
-func (r *Reader) fieldRecord(d *decoder) (field []byte, typ models.FieldType, nBlocks int, entries []byte) {
+// fieldRec is one field record of an index: its field key (aliasing the
+// mapping) and type, its block count, and its raw entry bytes, or for a
+// one-value record (version 5) the varint gap (recordOneWithGap) and the
+// value that stand for its one entry.
+type fieldRec struct {
+	field  []byte
+	typ    models.FieldType
+	blocks int
+	raw    []byte
+	kind   uint64 // recordBlocks, recordOneAtBase or recordOneWithGap
+}
+
+// fieldRecord reads one field record of r at d.
+func (r *Reader) fieldRecord(d *decoder) fieldRec {
+	var rec fieldRec
 	if r.version >= dictVersion {
 		id := d.uvarint()
-		if !d.ok || id >= uint64(len(r.fields)) {
+		if r.version >= oneValueVersion {
+			id, rec.kind = id>>recordKindBits, id&(1<<recordKindBits-1)
+		}
+		if !d.ok || id >= uint64(len(r.fields)) || rec.kind > recordOneWithGap {
 			d.ok = false
-			return nil, models.FieldTypeUnknown, 0, nil
+			return fieldRec{}
 		}
 		f := &r.fields[id]
-		field, typ = f.name, f.typ
+		rec.field, rec.typ = f.name, f.typ
 	} else {
-		field = d.bytes()
-		typ = models.FieldType(d.byte())
+		rec.field = d.bytes()
+		rec.typ = models.FieldType(d.byte())
+	}
+	if rec.kind != recordBlocks {
+		if !inlineEntry(rec.typ, 1, r.version) {
+			d.ok = false
+			return fieldRec{}
+		}
+		start := d.off
+		if rec.kind == recordOneWithGap {
+			d.varint()
+		}
+		d.skipSmallStats(rec.typ, 1)
+		if !d.ok {
+			return fieldRec{}
+		}
+		rec.blocks, rec.raw = 1, d.b[start:d.off]
+		return rec
 	}
 	nb := d.uvarint()
-	entries = d.bytes()
-	if nb > uint64(len(entries)) { // every entry takes at least one byte
+	rec.raw = d.bytes()
+	if nb > uint64(len(rec.raw)) { // every entry takes at least one byte
 		d.ok = false
 		nb = 0
 	}
-	return field, typ, int(nb), entries
+	rec.blocks = int(nb)
+	return rec
 }
 
-// appendEntries decodes n entries of a column of type typ from raw, in
-// file format version, base being the key's keyState base.
-func appendEntries(dst []BlockMeta, typ models.FieldType, n int, raw []byte, dataEnd int64, version byte, base int64) ([]BlockMeta, bool) {
-	d := newDecoder(raw)
+// appendEntries decodes the entries of rec from its raw bytes, in file
+// format version, base being the key's keyState base.
+func appendEntries(dst []BlockMeta, rec *fieldRec, dataEnd int64, version byte, base int64) ([]BlockMeta, bool) {
+	d := newDecoder(rec.raw)
 	start := len(dst)
 	st := keyState(base)
-	for i := range n {
+	if rec.kind != recordBlocks {
+		var gap uint64
+		if rec.kind == recordOneWithGap {
+			gap = uint64(d.varint())
+		}
 		dst = append(dst, BlockMeta{})
-		if !d.readEntry(typ, &dst[start+i], &st, i == 0, dataEnd, version) {
+		if !d.readInlineEntry(rec.typ, &dst[start], &st, true, gap, 0, 1) {
+			return dst[:start], false
+		}
+		return dst, d.done()
+	}
+	for i := range rec.blocks {
+		dst = append(dst, BlockMeta{})
+		if !d.readEntry(rec.typ, &dst[start+i], &st, i == 0, dataEnd, version) {
 			return dst[:start], false
 		}
 	}
@@ -453,21 +496,21 @@ func (r *Reader) AppendEntries(dst []BlockMeta, series, field []byte) (models.Fi
 	nf := d.uvarint()
 	var base int64
 	for range nf {
-		f, typ, nb, raw := r.fieldRecord(&d)
+		rec := r.fieldRecord(&d)
 		if !d.ok {
 			break
 		}
-		switch c := bytes.Compare(f, field); {
+		switch c := bytes.Compare(rec.field, field); {
 		case c == 0:
-			out, ok := appendEntries(dst, typ, nb, raw, r.dataEnd, r.version, base)
+			out, ok := appendEntries(dst, &rec, r.dataEnd, r.version, base)
 			if !ok {
 				return models.FieldTypeUnknown, dst
 			}
-			return typ, out
+			return rec.typ, out
 		case c > 0:
 			return models.FieldTypeUnknown, dst
 		}
-		base = r.nextBase(firstMinTime(raw, base))
+		base = r.nextBase(rec.firstMinTime(base))
 	}
 	return models.FieldTypeUnknown, dst
 }
@@ -488,12 +531,12 @@ func (r *Reader) Type(series, field []byte) models.FieldType {
 	}
 	nf := d.uvarint()
 	for range nf {
-		f, typ, _, _ := r.fieldRecord(&d)
+		rec := r.fieldRecord(&d)
 		if !d.ok {
 			break
 		}
-		if bytes.Equal(f, field) {
-			return typ
+		if bytes.Equal(rec.field, field) {
+			return rec.typ
 		}
 	}
 	return models.FieldTypeUnknown
@@ -553,11 +596,8 @@ type Iterator struct {
 	seriesLeft int
 	fieldsLeft uint64
 	series     []byte
-	field      []byte
-	typ        models.FieldType
-	nBlocks    int
-	raw        []byte
-	base       int64 // the current key's keyState base
+	rec        fieldRec // the current key's field record
+	base       int64    // the current key's keyState base
 	entries    []BlockMeta
 	decoded    bool
 }
@@ -565,7 +605,7 @@ type Iterator struct {
 // Next advances to the next key and reports whether there is one.
 func (it *Iterator) Next() bool {
 	if it.fieldsLeft > 0 { // the next key of the same series
-		it.base = it.r.nextBase(firstMinTime(it.raw, it.base))
+		it.base = it.r.nextBase(it.rec.firstMinTime(it.base))
 	}
 	for it.fieldsLeft == 0 {
 		if it.seriesLeft == 0 || !it.d.ok {
@@ -577,7 +617,7 @@ func (it *Iterator) Next() bool {
 		it.base = 0
 	}
 	it.fieldsLeft--
-	it.field, it.typ, it.nBlocks, it.raw = it.r.fieldRecord(&it.d)
+	it.rec = it.r.fieldRecord(&it.d)
 	it.decoded = false
 	return it.d.ok
 }
@@ -590,16 +630,16 @@ func (it *Iterator) IndexRead() int64 { return int64(it.d.off) }
 func (it *Iterator) Series() []byte { return it.series }
 
 // Field returns the current field key (aliasing the mapping).
-func (it *Iterator) Field() []byte { return it.field }
+func (it *Iterator) Field() []byte { return it.rec.field }
 
 // Type returns the current key's field type.
-func (it *Iterator) Type() models.FieldType { return it.typ }
+func (it *Iterator) Type() models.FieldType { return it.rec.typ }
 
 // Entries returns the current key's block entries in time order. The slice
 // is reused by the next call to Next.
 func (it *Iterator) Entries() []BlockMeta {
 	if !it.decoded {
-		it.entries, _ = appendEntries(it.entries[:0], it.typ, it.nBlocks, it.raw, it.r.dataEnd, it.r.version, it.base)
+		it.entries, _ = appendEntries(it.entries[:0], &it.rec, it.r.dataEnd, it.r.version, it.base)
 		it.decoded = true
 	}
 	return it.entries

@@ -380,8 +380,8 @@ func TestVersion4FieldDict(t *testing.T) {
 		return mustOpenInternal(t, path)
 	}
 	v3 := write(3, nil)
-	v4 := write(Version, nil)
-	copied := write(Version, v3)
+	v4 := write(dictVersion, nil)
+	copied := write(dictVersion, v3)
 	if v4.version != dictVersion || len(v4.fields) != 6 {
 		t.Fatalf("version %d file with %d dictionary fields; want version %d with 6", v4.version, len(v4.fields), dictVersion)
 	}
@@ -440,6 +440,158 @@ func TestVersion4FieldDict(t *testing.T) {
 			d.uvarint()
 			b[int(ft.indexOffset)+d.off] = 6
 		}},
+	} {
+		b := append([]byte(nil), data...)
+		tc.edit(b)
+		ft := ft
+		ft.indexCRC = crc32Checksum(b[ft.indexOffset : ft.indexOffset+ft.indexSize])
+		b = appendFooter(b[:len(b)-footerSize], ft)
+		if _, err := newReader("x", b); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("%s: got %v; want ErrCorrupt", tc.name, err)
+		}
+	}
+}
+
+// TestVersion5OneValueRecords: a version 5 file writes a key of one
+// inline value as a one-value record, at the key's base time or at a gap
+// from it (before it, too), and every other key as in version 4 (two
+// values, many blocks, a string, field numbers past oneValueFields). The
+// keys read back through the iterator, lookups and Type as the version 4
+// file's, CopyKey copies them between the versions either way, the index
+// is smaller by the bytes the records save, and a record of an unknown
+// kind or a string one-value record is refused.
+func TestVersion5OneValueRecords(t *testing.T) {
+	type key struct {
+		series, field string
+		arr           *Array
+	}
+	var keys []key
+	for s := range 30 {
+		series := fmt.Sprintf("m,host=h%02d", s)
+		nf := 4
+		if s == 7 {
+			nf = oneValueFields + 5 // numbers past what a one-byte head holds
+		}
+		for f := range nf {
+			typ := []models.FieldType{models.FieldTypeFloat, models.FieldTypeInteger, models.FieldTypeUnsigned, models.FieldTypeBoolean}[(s+f)%4]
+			if s == 9 && f == 2 {
+				typ = models.FieldTypeString
+			}
+			a := &Array{Type: typ}
+			t0 := int64(1_000_000)
+			switch {
+			case s%6 == 1 && f == 2:
+				t0 -= 77 // before the previous key's time
+			case s%6 == 2 && f > 0:
+				t0 += int64(f) * 1 << 40 // gaps of several bytes
+			}
+			n := 1
+			switch {
+			case s%5 == 3 && f == 1:
+				n = 2
+			case s%5 == 4 && f == 3:
+				n = 2500
+			}
+			for j := range n {
+				v := models.Value{Type: typ, N: uint64(s*31 + f + j)}
+				if typ == models.FieldTypeBoolean {
+					v.N &= 1
+				}
+				if typ == models.FieldTypeString {
+					v.S = []byte("x")
+				}
+				_ = a.Append(t0+int64(j)*10, v)
+			}
+			keys = append(keys, key{series, fmt.Sprintf("f%02d", f), a})
+		}
+	}
+	write := func(version byte, copyFrom *Reader) *Reader {
+		path := filepath.Join(t.TempDir(), fmt.Sprintf("v%d.tsm", version))
+		w, err := newWriter(path, version)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if copyFrom != nil {
+			for it := copyFrom.Iterator(); it.Next(); {
+				if err := w.CopyKey(it); err != nil {
+					t.Fatalf("CopyKey: %v", err)
+				}
+			}
+		} else {
+			for _, k := range keys {
+				if err := w.WriteValues([]byte(k.series), []byte(k.field), k.arr); err != nil {
+					t.Fatalf("write %s/%s: %v", k.series, k.field, err)
+				}
+			}
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return mustOpenInternal(t, path)
+	}
+	v4 := write(dictVersion, nil)
+	v5 := write(oneValueVersion, nil)
+	for _, r := range []*Reader{v5, write(oneValueVersion, v4), write(dictVersion, v5), write(oneValueVersion, v5)} {
+		it, i := r.Iterator(), 0
+		kinds := map[uint64]int{}
+		for ; it.Next(); i++ {
+			k := keys[i]
+			kinds[it.rec.kind]++
+			if string(it.Series()) != k.series || string(it.Field()) != k.field || it.Type() != k.arr.Type {
+				t.Fatalf("v%d key %d: iterator at %s/%s %s; want %s/%s %s", r.version, i, it.Series(), it.Field(), it.Type(), k.series, k.field, k.arr.Type)
+			}
+			want := v4.Entries([]byte(k.series), []byte(k.field))
+			if got := it.Entries(); !reflect.DeepEqual(got, want) {
+				t.Errorf("v%d %s/%s: iterator entries %+v; want %+v", r.version, k.series, k.field, got, want)
+			}
+			if got := r.Entries([]byte(k.series), []byte(k.field)); !reflect.DeepEqual(got, want) {
+				t.Errorf("v%d %s/%s: entries %+v; want %+v", r.version, k.series, k.field, got, want)
+			}
+			if got := r.Type([]byte(k.series), []byte(k.field)); got != k.arr.Type {
+				t.Errorf("v%d %s/%s: Type %s", r.version, k.series, k.field, got)
+			}
+			var got Array
+			if err := r.ReadValues([]byte(k.series), []byte(k.field), TimeRange{math.MinInt64, math.MaxInt64}, &got, nil); err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(*k.arr) {
+				t.Errorf("v%d %s/%s: values %v; want %v", r.version, k.series, k.field, got, *k.arr)
+			}
+		}
+		if i != len(keys) || r.KeyCount() != len(keys) {
+			t.Errorf("v%d: iterated %d keys, KeyCount %d; want %d", r.version, i, r.KeyCount(), len(keys))
+		}
+		if r.version == oneValueVersion && (kinds[recordOneAtBase] < 60 || kinds[recordOneWithGap] < 30 || kinds[recordBlocks] < 20) {
+			t.Errorf("v%d: records by kind %v; want each kind", r.version, kinds)
+		}
+	}
+	if saved := v4.IndexSize() - v5.IndexSize(); saved < 4*90 {
+		t.Errorf("version 5 index %d bytes, version 4 %d; want at least %d fewer", v5.IndexSize(), v4.IndexSize(), 4*90)
+	}
+
+	data, err := os.ReadFile(v5.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ft, _ := parseFooter(data[len(data)-footerSize:])
+	// The first record of h09's third field, a string: its head.
+	d := newDecoder(data[ft.indexOffset:])
+	d.off = int(binary.LittleEndian.Uint32(v5.offsets[4*9:]))
+	d.bytes()
+	d.uvarint()
+	for range 2 {
+		v5.fieldRecord(&d)
+	}
+	stringHead := int(ft.indexOffset) + d.off
+	if rec := v5.fieldRecord(&d); rec.typ != models.FieldTypeString || !d.ok {
+		t.Fatalf("record %+v; want h09's string", rec)
+	}
+	for _, tc := range []struct {
+		name string
+		edit func(b []byte)
+	}{
+		{"unknown record kind", func(b []byte) { b[stringHead] |= 3 }},
+		{"string one-value record", func(b []byte) { b[stringHead] |= recordOneAtBase }},
 	} {
 		b := append([]byte(nil), data...)
 		tc.edit(b)

@@ -57,6 +57,7 @@ type Writer struct {
 	keyStart      int           // offset in seriesBody of the current key's record
 	keyHead       []byte        // scratch for a record head longer than keyHeadRoom
 	blockCount    int           // entries in the current key's record
+	keyOne        bool          // the current key's first block is inline, of one value
 	keyMinTime    int64         // MinTime of the current key's first block
 	prevMaxTime   int64         // MaxTime of the current key's last block
 	state         entryState    // index encoding state of the current key
@@ -324,6 +325,7 @@ func (w *Writer) addEntry(meta *BlockMeta) {
 func (w *Writer) noteEntry(meta *BlockMeta) {
 	if w.blockCount == 0 {
 		w.keyMinTime = meta.MinTime
+		w.keyOne = meta.Count == 1 && meta.Inline()
 	}
 	w.blockCount++
 	w.blockTotal++
@@ -338,12 +340,14 @@ func (w *Writer) noteEntry(meta *BlockMeta) {
 func (w *Writer) finishKey(endSeries bool) {
 	b, k := w.seriesBody, w.keyStart
 	n := len(b) - k - keyHeadRoom // entry bytes
-	if w.version >= dictVersion && w.fieldNum < 0x80 && w.blockCount < 0x80 && n < 0x80 {
-		b[k], b[k+1], b[k+2] = byte(w.fieldNum), byte(w.blockCount), byte(n) // their uvarints
+	if w.keyOne && w.blockCount == 1 && w.version >= oneValueVersion && w.fieldNum < oneValueFields {
+		b = oneValueRecord(b, k, w.fieldNum)
+	} else if head := w.recordHead(); w.version >= dictVersion && head < 0x80 && w.blockCount < 0x80 && n < 0x80 {
+		b[k], b[k+1], b[k+2] = byte(head), byte(w.blockCount), byte(n) // their uvarints
 	} else {
 		h := w.keyHead[:0]
 		if w.version >= dictVersion {
-			h = binary.AppendUvarint(h, uint64(w.fieldNum))
+			h = binary.AppendUvarint(h, head)
 		} else {
 			h = binary.AppendUvarint(h, uint64(len(w.field)))
 			h = append(h, w.field...)
@@ -379,6 +383,47 @@ func (w *Writer) finishKey(endSeries bool) {
 	w.appendIndex(binary.AppendUvarint(hdr[:0], uint64(w.fieldCount)))
 	w.appendIndex(w.seriesBody)
 	w.seriesBody, w.fieldCount = w.seriesBody[:0], 0
+}
+
+// recordHead returns the number that starts the current key's field
+// record of blocks in version 4 and later: its field number, from
+// version 5 with the record kind (recordBlocks) in its low bits.
+func (w *Writer) recordHead() uint64 {
+	if w.version >= oneValueVersion {
+		return uint64(w.fieldNum)<<recordKindBits | recordBlocks
+	}
+	return uint64(w.fieldNum)
+}
+
+// oneValueFields bounds the field numbers whose one-value records
+// (version 5) finishKey writes: their head, the number and the record
+// kind, takes one byte.
+const oneValueFields = 1 << (7 - recordKindBits)
+
+// oneValueRecord turns the record at b[k:], the end of b, of a key whose
+// one block is an inline entry of one value, into a one-value record of
+// field number num (below oneValueFields) and returns b shortened. The
+// record holds keyHeadRoom bytes of room for its head and the entry:
+// varint gap (against the key's base, keyState), a zero span and a count
+// of one (varint 1 against 0), and the value. A one-value record keeps
+// the head byte, the gap unless it is 0 and the value: at a million new
+// series, where nearly every key is such an entry at the time of the
+// series' previous key, 2–3 bytes of a key's record instead of 7–8
+// (issue 17).
+func oneValueRecord(b []byte, k int, num uint32) []byte {
+	e := k + keyHeadRoom // the entry
+	gapLen := 1
+	for b[e+gapLen-1] >= 0x80 {
+		gapLen++
+	}
+	val := e + gapLen + 2 // past the span and the count
+	if b[e] == 0 {
+		b[k] = byte(num<<recordKindBits | recordOneAtBase)
+		return b[:k+1+copy(b[k+1:], b[val:])]
+	}
+	b[k] = byte(num<<recordKindBits | recordOneWithGap)
+	copy(b[k+1:], b[e:e+gapLen])
+	return b[:k+1+gapLen+copy(b[k+1+gapLen:], b[val:])]
 }
 
 // isField reports whether field and typ are those of dictionary number
