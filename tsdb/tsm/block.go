@@ -333,6 +333,12 @@ func (w *Writer) writeInline(series, field []byte, arr *Array) error {
 			return err
 		}
 	}
+	if w.oneValueEntry(n, true) {
+		var value [binary.MaxVarintLen64]byte
+		w.writeOneValue(&m, appendSmallStats(value[:0], arr.Type, 1, &m.Stats))
+		return nil
+	}
+	w.expandOneValue()
 	w.seriesBody = appendSmallStats(appendEntryHead(w.seriesBody, &m, &w.state, true), arr.Type, n, &m.Stats)
 	w.noteEntry(&m)
 	return nil

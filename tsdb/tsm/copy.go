@@ -126,6 +126,11 @@ func (w *Writer) copyInlineKey(it *Iterator) (bool, error) {
 	if err := w.startBlock(it.series, rec.field, rec.typ, &m); err != nil {
 		return true, err
 	}
+	if w.oneValueEntry(m.Count, true) {
+		w.writeOneValue(&m, rec.raw[vals:])
+		return true, nil
+	}
+	w.expandOneValue()
 	w.seriesBody = appendEntryHead(w.seriesBody, &m, &w.state, true)
 	w.seriesBody = append(w.seriesBody, rec.raw[vals:]...)
 	w.noteEntry(&m)

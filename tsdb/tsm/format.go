@@ -40,7 +40,7 @@ const (
 	dictVersion = 4
 
 	// oneValueVersion is the first version whose field records may be
-	// one-value records (see Writer.finishOneValue): a key of one inline
+	// one-value records (see Writer.writeOneValue): a key of one inline
 	// value is its field number and kind, its first time's gap unless
 	// that is 0, and its value, without block count, entry length, span
 	// and count.

@@ -463,7 +463,7 @@ func TestVersion4FieldDict(t *testing.T) {
 func TestVersion5OneValueRecords(t *testing.T) {
 	type key struct {
 		series, field string
-		arr           *Array
+		arr, more     *Array // more, if any, is written after arr: another block
 	}
 	var keys []key
 	for s := range 30 {
@@ -502,7 +502,16 @@ func TestVersion5OneValueRecords(t *testing.T) {
 				}
 				_ = a.Append(t0+int64(j)*10, v)
 			}
-			keys = append(keys, key{series, fmt.Sprintf("f%02d", f), a})
+			k := key{series: series, field: fmt.Sprintf("f%02d", f), arr: a}
+			if s%7 == 6 && f < 2 && n == 1 && typ != models.FieldTypeString {
+				// A one-value record that gets a second block, of one
+				// value or of three.
+				k.more = &Array{Type: typ}
+				for j := range 1 + 2*f {
+					_ = k.more.Append(t0+int64(100+j), a.Value(0))
+				}
+			}
+			keys = append(keys, k)
 		}
 	}
 	write := func(version byte, copyFrom *Reader) *Reader {
@@ -519,8 +528,13 @@ func TestVersion5OneValueRecords(t *testing.T) {
 			}
 		} else {
 			for _, k := range keys {
-				if err := w.WriteValues([]byte(k.series), []byte(k.field), k.arr); err != nil {
-					t.Fatalf("write %s/%s: %v", k.series, k.field, err)
+				for _, a := range []*Array{k.arr, k.more} {
+					if a == nil {
+						continue
+					}
+					if err := w.WriteValues([]byte(k.series), []byte(k.field), a); err != nil {
+						t.Fatalf("write %s/%s: %v", k.series, k.field, err)
+					}
 				}
 			}
 		}
@@ -554,8 +568,17 @@ func TestVersion5OneValueRecords(t *testing.T) {
 			if err := r.ReadValues([]byte(k.series), []byte(k.field), TimeRange{math.MinInt64, math.MaxInt64}, &got, nil); err != nil {
 				t.Fatal(err)
 			}
-			if fmt.Sprint(got) != fmt.Sprint(*k.arr) {
-				t.Errorf("v%d %s/%s: values %v; want %v", r.version, k.series, k.field, got, *k.arr)
+			want2 := *k.arr
+			if k.more != nil {
+				want2 = Array{Type: k.arr.Type}
+				appendArray(&want2, k.arr, 0, k.arr.Len())
+				appendArray(&want2, k.more, 0, k.more.Len())
+				if len(want) != 2 {
+					t.Errorf("v%d %s/%s: %d entries; want 2", r.version, k.series, k.field, len(want))
+				}
+			}
+			if fmt.Sprint(got) != fmt.Sprint(want2) {
+				t.Errorf("v%d %s/%s: values %v; want %v", r.version, k.series, k.field, got, want2)
 			}
 		}
 		if i != len(keys) || r.KeyCount() != len(keys) {

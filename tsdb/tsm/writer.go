@@ -57,7 +57,7 @@ type Writer struct {
 	keyStart      int           // offset in seriesBody of the current key's record
 	keyHead       []byte        // scratch for a record head longer than keyHeadRoom
 	blockCount    int           // entries in the current key's record
-	keyOne        bool          // the current key's first block is inline, of one value
+	oneValue      bool          // the current key's record is a one-value record (writeOneValue)
 	keyMinTime    int64         // MinTime of the current key's first block
 	prevMaxTime   int64         // MaxTime of the current key's last block
 	state         entryState    // index encoding state of the current key
@@ -316,6 +316,12 @@ func (w *Writer) nextStableField(series, field []byte, typ models.FieldType) boo
 
 // addEntry records meta in the current key's index entries.
 func (w *Writer) addEntry(meta *BlockMeta) {
+	if w.oneValueEntry(meta.Count, meta.Inline()) {
+		var value [binary.MaxVarintLen64]byte
+		w.writeOneValue(meta, appendSmallStats(value[:0], w.typ, 1, &meta.Stats))
+		return
+	}
+	w.expandOneValue()
 	w.seriesBody = appendEntry(w.seriesBody, w.typ, meta, &w.state, w.version)
 	w.noteEntry(meta)
 }
@@ -325,7 +331,6 @@ func (w *Writer) addEntry(meta *BlockMeta) {
 func (w *Writer) noteEntry(meta *BlockMeta) {
 	if w.blockCount == 0 {
 		w.keyMinTime = meta.MinTime
-		w.keyOne = meta.Count == 1 && meta.Inline()
 	}
 	w.blockCount++
 	w.blockTotal++
@@ -340,8 +345,8 @@ func (w *Writer) noteEntry(meta *BlockMeta) {
 func (w *Writer) finishKey(endSeries bool) {
 	b, k := w.seriesBody, w.keyStart
 	n := len(b) - k - keyHeadRoom // entry bytes
-	if w.keyOne && w.blockCount == 1 && w.version >= oneValueVersion && w.fieldNum < oneValueFields {
-		b = oneValueRecord(b, k, w.fieldNum)
+	if w.oneValue {
+		w.oneValue = false // the record is whole
 	} else if head := w.recordHead(); w.version >= dictVersion && head < 0x80 && w.blockCount < 0x80 && n < 0x80 {
 		b[k], b[k+1], b[k+2] = byte(head), byte(w.blockCount), byte(n) // their uvarints
 	} else {
@@ -396,34 +401,59 @@ func (w *Writer) recordHead() uint64 {
 }
 
 // oneValueFields bounds the field numbers whose one-value records
-// (version 5) finishKey writes: their head, the number and the record
+// (version 5) the Writer writes: their head, the number and the record
 // kind, takes one byte.
 const oneValueFields = 1 << (7 - recordKindBits)
 
-// oneValueRecord turns the record at b[k:], the end of b, of a key whose
-// one block is an inline entry of one value, into a one-value record of
-// field number num (below oneValueFields) and returns b shortened. The
-// record holds keyHeadRoom bytes of room for its head and the entry:
-// varint gap (against the key's base, keyState), a zero span and a count
-// of one (varint 1 against 0), and the value. A one-value record keeps
-// the head byte, the gap unless it is 0 and the value: at a million new
-// series, where nearly every key is such an entry at the time of the
-// series' previous key, 2–3 bytes of a key's record instead of 7–8
-// (issue 17).
-func oneValueRecord(b []byte, k int, num uint32) []byte {
-	e := k + keyHeadRoom // the entry
-	gapLen := 1
-	for b[e+gapLen-1] >= 0x80 {
-		gapLen++
+// oneValueEntry reports whether the current key's next block, of count
+// values and kept in its entry (inline), is to be written as a
+// one-value record (writeOneValue): the key's first block, of one value.
+func (w *Writer) oneValueEntry(count int, inline bool) bool {
+	return inline && count == 1 && w.blockCount == 0 && w.version >= oneValueVersion && w.fieldNum < oneValueFields
+}
+
+// writeOneValue writes the record of the current key, whose first block
+// m is one value kept in its entry, as a one-value record in place of
+// the head room openKey left: the head (field number and kind), the time
+// gap from the key's base unless it is 0, and the value's bytes (as
+// appendSmallStats encodes one value). At a million new series, where nearly every key is such
+// a block at the time of the series' previous key, that is 2–3 bytes
+// where version 4's record took 7–8 (issue 17). A second block of the
+// key turns it back into a record of blocks (expandOneValue).
+func (w *Writer) writeOneValue(m *BlockMeta, value []byte) {
+	gap := uint64(m.MinTime) - uint64(w.state.maxTime)
+	head := byte(w.fieldNum << recordKindBits)
+	b := w.seriesBody[:w.keyStart]
+	if gap == 0 {
+		b = append(b, head|recordOneAtBase)
+	} else {
+		b = binary.AppendVarint(append(b, head|recordOneWithGap), int64(gap))
 	}
-	val := e + gapLen + 2 // past the span and the count
-	if b[e] == 0 {
-		b[k] = byte(num<<recordKindBits | recordOneAtBase)
-		return b[:k+1+copy(b[k+1:], b[val:])]
+	w.seriesBody = append(b, value...)
+	w.state.next(m, gap, true)
+	w.oneValue = true
+	w.noteEntry(m)
+}
+
+// expandOneValue turns the current key's one-value record, if it is
+// one, back into a record of blocks (head room and entry) before another
+// block of the key is added: the entry is its one inline value encoded
+// against the key's base, whose state w.state already follows.
+func (w *Writer) expandOneValue() {
+	if !w.oneValue {
+		return
 	}
-	b[k] = byte(num<<recordKindBits | recordOneWithGap)
-	copy(b[k+1:], b[e:e+gapLen])
-	return b[:k+1+gapLen+copy(b[k+1+gapLen:], b[val:])]
+	b, k := w.seriesBody, w.keyStart
+	d := newDecoder(b[k+1:])
+	var gap int64
+	if b[k]&(1<<recordKindBits-1) == recordOneWithGap {
+		gap = d.varint()
+	}
+	w.keyHead = append(w.keyHead[:0], d.b[d.off:]...) // the value
+	b = binary.AppendVarint(append(b[:k], 0, 0, 0), gap)
+	b = append(b, zigzag(0), zigzag(1)) // span 0, count 1 against a key's first state
+	w.seriesBody = append(b, w.keyHead...)
+	w.oneValue = false
 }
 
 // isField reports whether field and typ are those of dictionary number
