@@ -278,7 +278,8 @@ func (r *Reader) validate() error {
 		var base int64 // first MinTime of the previous key (version 3)
 		for j := range int(nf) {
 			start := d.off
-			rec := r.fieldRecord(&d)
+			var rec fieldRec
+			r.fieldRecord(&d, &rec)
 			if !d.ok || !validType(rec.typ) || rec.blocks == 0 || rec.blocks > len(rec.raw) {
 				return bad(start, "malformed field record")
 			}
@@ -319,17 +320,18 @@ type fieldRec struct {
 	kind   uint64 // recordBlocks, recordOneAtBase or recordOneWithGap
 }
 
-// fieldRecord reads one field record of r at d.
-func (r *Reader) fieldRecord(d *decoder) fieldRec {
-	var rec fieldRec
+// fieldRecord reads one field record of r at d into rec.
+func (r *Reader) fieldRecord(d *decoder, rec *fieldRec) {
+	rec.kind = recordBlocks
 	if r.version >= dictVersion {
 		id := d.uvarint()
 		if r.version >= oneValueVersion {
 			id, rec.kind = id>>recordKindBits, id&(1<<recordKindBits-1)
 		}
-		if !d.ok || id >= uint64(len(r.fields)) || rec.kind > recordOneWithGap {
+		if !d.ok || id >= uint64(len(r.fields)) {
 			d.ok = false
-			return fieldRec{}
+			*rec = fieldRec{}
+			return
 		}
 		f := &r.fields[id]
 		rec.field, rec.typ = f.name, f.typ
@@ -338,20 +340,8 @@ func (r *Reader) fieldRecord(d *decoder) fieldRec {
 		rec.typ = models.FieldType(d.byte())
 	}
 	if rec.kind != recordBlocks {
-		if !inlineEntry(rec.typ, 1, r.version) {
-			d.ok = false
-			return fieldRec{}
-		}
-		start := d.off
-		if rec.kind == recordOneWithGap {
-			d.varint()
-		}
-		d.skipSmallStats(rec.typ, 1)
-		if !d.ok {
-			return fieldRec{}
-		}
-		rec.blocks, rec.raw = 1, d.b[start:d.off]
-		return rec
+		r.oneValueRecord(d, rec)
+		return
 	}
 	nb := d.uvarint()
 	rec.raw = d.bytes()
@@ -360,7 +350,26 @@ func (r *Reader) fieldRecord(d *decoder) fieldRec {
 		nb = 0
 	}
 	rec.blocks = int(nb)
-	return rec
+}
+
+// oneValueRecord reads the rest of a one-value record (version 5) into
+// rec, whose kind, field and type are set.
+func (r *Reader) oneValueRecord(d *decoder, rec *fieldRec) {
+	if rec.kind > recordOneWithGap || !inlineEntry(rec.typ, 1, r.version) {
+		d.ok = false
+		*rec = fieldRec{}
+		return
+	}
+	start := d.off
+	if rec.kind == recordOneWithGap {
+		d.varint()
+	}
+	d.skipSmallStats(rec.typ, 1)
+	if !d.ok {
+		*rec = fieldRec{}
+		return
+	}
+	rec.blocks, rec.raw = 1, d.b[start:d.off]
 }
 
 // appendEntries decodes the entries of rec from its raw bytes, in file
@@ -495,8 +504,9 @@ func (r *Reader) AppendEntries(dst []BlockMeta, series, field []byte) (models.Fi
 	}
 	nf := d.uvarint()
 	var base int64
+	var rec fieldRec
 	for range nf {
-		rec := r.fieldRecord(&d)
+		r.fieldRecord(&d, &rec)
 		if !d.ok {
 			break
 		}
@@ -530,8 +540,9 @@ func (r *Reader) Type(series, field []byte) models.FieldType {
 		return models.FieldTypeUnknown
 	}
 	nf := d.uvarint()
+	var rec fieldRec
 	for range nf {
-		rec := r.fieldRecord(&d)
+		r.fieldRecord(&d, &rec)
 		if !d.ok {
 			break
 		}
@@ -617,7 +628,7 @@ func (it *Iterator) Next() bool {
 		it.base = 0
 	}
 	it.fieldsLeft--
-	it.rec = it.r.fieldRecord(&it.d)
+	it.r.fieldRecord(&it.d, &it.rec)
 	it.decoded = false
 	return it.d.ok
 }

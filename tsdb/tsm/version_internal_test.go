@@ -602,11 +602,12 @@ func TestVersion5OneValueRecords(t *testing.T) {
 	d.off = int(binary.LittleEndian.Uint32(v5.offsets[4*9:]))
 	d.bytes()
 	d.uvarint()
+	var rec fieldRec
 	for range 2 {
-		v5.fieldRecord(&d)
+		v5.fieldRecord(&d, &rec)
 	}
 	stringHead := int(ft.indexOffset) + d.off
-	if rec := v5.fieldRecord(&d); rec.typ != models.FieldTypeString || !d.ok {
+	if v5.fieldRecord(&d, &rec); rec.typ != models.FieldTypeString || !d.ok {
 		t.Fatalf("record %+v; want h09's string", rec)
 	}
 	for _, tc := range []struct {
