@@ -130,6 +130,7 @@ type digestPass struct {
 	starts     []int64
 	inWindow   []keyPart
 	buf        []byte
+	series     []byte // the current key's series, copied from its iterator
 	cacheArr   [2]tsm.Array
 	cacheSums  [2][]windowSum
 	decodeSums []windowSum
@@ -183,6 +184,11 @@ func (p *digestPass) run(ctx context.Context) error {
 		if !found {
 			return nil
 		}
+		// A file's series key may be its iterator's buffer (tsm format
+		// version 6), which advancing that file below overwrites while
+		// the other files are compared with it.
+		p.series = append(p.series[:0], series...)
+		series = p.series
 		sb := SeriesBucket(series, p.shard.dig.buckets)
 		if _, ok := p.seriesBuckets[sb]; p.all || ok {
 			if err := p.key(series, field, sb, inCache); err != nil {

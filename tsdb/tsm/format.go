@@ -18,9 +18,10 @@ const (
 	// field key and type of each field record by its number in a
 	// dictionary at the end of the index; version 5 writes a key of one
 	// value in a block of its entry as a one-value field record (its
-	// field number, time gap and value only). Readers read versions 1
-	// to 5.
-	Version = 5
+	// field number, time gap and value only); version 6 stores a series
+	// key as the length of the prefix it shares with its restart
+	// record's key and the rest. Readers read versions 1 to 6.
+	Version = 6
 
 	// smallStatsVersion is the first version whose numeric blocks of at
 	// most smallStatsMax values store their values instead of statistics.
@@ -45,6 +46,14 @@ const (
 	// that is 0, and its value, without block count, entry length, span
 	// and count.
 	oneValueVersion = 5
+
+	// prefixVersion is the first version whose series records store
+	// their series key as the length of the prefix it shares with the
+	// key of its restart record and the rest of it (see
+	// Writer.appendSeriesKey). Record i's restart record is record
+	// i - i%restartInterval, which stores its whole key (a prefix of 0).
+	prefixVersion   = 6
+	restartInterval = 16
 
 	// MaxPointsPerBlock is the number of values WriteValues and Merge put
 	// into each block (the last block of a key may hold fewer).

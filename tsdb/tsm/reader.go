@@ -259,21 +259,32 @@ func (r *Reader) validate() error {
 	}
 	r.minTime, r.maxTime = math.MaxInt64, math.MinInt64
 	d := newDecoder(r.records)
-	var prevSeries []byte
+	var prevSeries, restart []byte
 	var entries []BlockMeta
 	for i := range r.nSeries {
 		if int(binary.LittleEndian.Uint32(r.offsets[4*i:])) != d.off {
 			return bad(d.off, "series offset table mismatch")
 		}
-		series := d.bytes()
+		var shared uint64
+		if r.version >= prefixVersion {
+			shared = d.uvarint()
+		}
+		rest := d.bytes()
 		nf := d.uvarint()
 		if !d.ok || nf == 0 || nf > uint64(len(r.records)-d.off) {
 			return bad(d.off, "malformed series record")
 		}
-		if i > 0 && bytes.Compare(series, prevSeries) <= 0 {
+		if i%restartInterval == 0 {
+			restart = rest
+		}
+		if shared > 0 && (i%restartInterval == 0 || shared > uint64(len(restart))) {
+			return bad(d.off, "series key prefix past its restart key")
+		}
+		key := seriesKey{prefix: restart[:shared], rest: rest}
+		if i > 0 && key.compare(prevSeries) <= 0 {
 			return bad(d.off, "series keys out of order")
 		}
-		prevSeries = series
+		prevSeries = key.appendTo(prevSeries[:0])
 		var prevField []byte
 		var base int64 // first MinTime of the previous key (version 3)
 		for j := range int(nf) {
@@ -466,12 +477,55 @@ func (r *Reader) DropPages() error {
 	return nil
 }
 
-// seriesAt returns the i-th series key and a decoder positioned after it
-// (at the field count).
-func (r *Reader) seriesAt(i int) ([]byte, decoder) {
+// seriesKey is a series key of the index in two parts: the prefix it
+// shares with its restart record's key, and the rest (version 6; the
+// whole key is rest before, and in a restart record). Both alias the
+// mapping.
+type seriesKey struct{ prefix, rest []byte }
+
+// compare returns the order of k against b, as bytes.Compare.
+func (k seriesKey) compare(b []byte) int {
+	p := len(k.prefix)
+	if len(b) < p {
+		if c := bytes.Compare(k.prefix[:len(b)], b); c != 0 {
+			return c
+		}
+		return 1 // b is a proper prefix of k
+	}
+	if c := bytes.Compare(k.prefix, b[:p]); c != 0 {
+		return c
+	}
+	return bytes.Compare(k.rest, b[p:])
+}
+
+// appendTo appends the key's bytes to dst.
+func (k seriesKey) appendTo(dst []byte) []byte {
+	return append(append(dst, k.prefix...), k.rest...)
+}
+
+// recordAt returns a decoder at the start of the i-th series record.
+func (r *Reader) recordAt(i int) decoder {
 	d := newDecoder(r.records)
 	d.off = int(binary.LittleEndian.Uint32(r.offsets[4*i:]))
-	return d.bytes(), d
+	return d
+}
+
+// seriesAt returns the i-th series key and a decoder positioned after it
+// (at the field count). From version 6 the key's prefix is read from
+// its restart record's key: any key is two records away.
+func (r *Reader) seriesAt(i int) (seriesKey, decoder) {
+	d := r.recordAt(i)
+	if r.version < prefixVersion {
+		return seriesKey{rest: d.bytes()}, d
+	}
+	shared := d.uvarint()
+	rest := d.bytes()
+	if shared == 0 {
+		return seriesKey{rest: rest}, d
+	}
+	rd := r.recordAt(i - i%restartInterval)
+	rd.uvarint()
+	return seriesKey{prefix: rd.bytes()[:shared], rest: rest}, d // validated: shared fits
 }
 
 // findSeries binary-searches for series; it returns a decoder positioned
@@ -479,13 +533,13 @@ func (r *Reader) seriesAt(i int) ([]byte, decoder) {
 func (r *Reader) findSeries(series []byte) (decoder, bool) {
 	i := sort.Search(r.nSeries, func(i int) bool {
 		k, _ := r.seriesAt(i)
-		return bytes.Compare(k, series) >= 0
+		return k.compare(series) >= 0
 	})
 	if i == r.nSeries {
 		return decoder{}, false
 	}
 	k, d := r.seriesAt(i)
-	return d, bytes.Equal(k, series)
+	return d, k.compare(series) == 0
 }
 
 // HasSeries reports whether the file holds any field of series.
@@ -554,12 +608,19 @@ func (r *Reader) Type(series, field []byte) models.FieldType {
 }
 
 // SeriesKeys yields every series key in ascending order. The slices alias
-// the mapping and must not be modified or kept past Close.
+// the mapping or a buffer the next key overwrites: they must not be
+// modified or kept past the next key.
 func (r *Reader) SeriesKeys() iter.Seq[[]byte] {
 	return func(yield func([]byte) bool) {
+		var buf []byte
 		for i := range r.nSeries {
 			k, _ := r.seriesAt(i)
-			if !yield(k) {
+			key := k.rest
+			if len(k.prefix) > 0 {
+				buf = k.appendTo(buf[:0])
+				key = buf
+			}
+			if !yield(key) {
 				return
 			}
 		}
@@ -606,7 +667,9 @@ type Iterator struct {
 	d          decoder
 	seriesLeft int
 	fieldsLeft uint64
-	series     []byte
+	series     []byte   // the current series key: the mapping's or keyBuf
+	restart    []byte   // key of the current series' restart record (version 6)
+	keyBuf     []byte   // the current series key when it has a prefix
 	rec        fieldRec // the current key's field record
 	base       int64    // the current key's keyState base
 	entries    []BlockMeta
@@ -623,7 +686,7 @@ func (it *Iterator) Next() bool {
 			return false
 		}
 		it.seriesLeft--
-		it.series = it.d.bytes()
+		it.series = it.nextSeriesKey()
 		it.fieldsLeft = it.d.uvarint()
 		it.base = 0
 	}
@@ -633,11 +696,31 @@ func (it *Iterator) Next() bool {
 	return it.d.ok
 }
 
+// nextSeriesKey reads the series key of the next series record, whose
+// index seriesLeft has just been decremented to follow.
+func (it *Iterator) nextSeriesKey() []byte {
+	if it.r.version < prefixVersion {
+		return it.d.bytes()
+	}
+	shared := it.d.uvarint()
+	rest := it.d.bytes()
+	if (it.r.nSeries-it.seriesLeft-1)%restartInterval == 0 {
+		it.restart = rest
+	}
+	if shared == 0 || shared > uint64(len(it.restart)) { // validated: the latter does not happen
+		return rest
+	}
+	it.keyBuf = append(append(it.keyBuf[:0], it.restart[:shared]...), rest...)
+	return it.keyBuf
+}
+
 // IndexRead returns how many bytes of the file's index the iterator has
 // passed.
 func (it *Iterator) IndexRead() int64 { return int64(it.d.off) }
 
-// Series returns the current series key (aliasing the mapping).
+// Series returns the current series key. It aliases the mapping or a
+// buffer of the iterator's (format version 6): it must not be modified,
+// and holds the key only until the next call to Next.
 func (it *Iterator) Series() []byte { return it.series }
 
 // Field returns the current field key (aliasing the mapping).

@@ -627,3 +627,132 @@ func TestVersion5OneValueRecords(t *testing.T) {
 		}
 	}
 }
+
+// TestVersion6SeriesPrefix: a version 6 file stores each series key as
+// the prefix it shares with its restart record's key and the rest. Keys
+// longer and shorter than their neighbours, a key that is a prefix of
+// the next, and many restart records read back through the iterator,
+// SeriesKeys, lookups of present and absent keys and CopyKey as the
+// version 5 file's, written with and without StableKeys, in fewer index
+// bytes; a restart record with a prefix, or a prefix past its restart
+// key, is refused.
+func TestVersion6SeriesPrefix(t *testing.T) {
+	var series []string
+	for i := range 90 {
+		s := fmt.Sprintf("cpu,dc=eu-%d,hostname=host_%04d,rack=%d", i/40, i*7, i%13)
+		if i%17 == 5 {
+			s = fmt.Sprintf("cpu,dc=eu-%d,hostname=host_%04d", i/40, i*7) // shorter than the keys around it
+		}
+		series = append(series, s)
+		if i%23 == 0 {
+			series = append(series, s+"x") // its predecessor is its prefix
+		}
+	}
+	series = append(series, "d", "mem")
+	slices.Sort(series)
+	fields := [][]byte{[]byte("a"), []byte("b")}
+	write := func(version byte, stable bool, copyFrom *Reader) *Reader {
+		path := filepath.Join(t.TempDir(), fmt.Sprintf("v%d.tsm", version))
+		w, err := newWriter(path, version)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if stable {
+			w.StableKeys()
+		}
+		if copyFrom != nil {
+			for it := copyFrom.Iterator(); it.Next(); {
+				if err := w.CopyKey(it); err != nil {
+					t.Fatalf("CopyKey: %v", err)
+				}
+			}
+		} else {
+			for i, s := range series {
+				key := []byte(s)
+				for j, f := range fields {
+					a := Array{Type: models.FieldTypeInteger, Timestamps: []int64{int64(1000 + j)}, Integers: []int64{int64(i)}}
+					if err := w.WriteValues(key, f, &a); err != nil {
+						t.Fatalf("write %s: %v", s, err)
+					}
+				}
+			}
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return mustOpenInternal(t, path)
+	}
+	v5 := write(oneValueVersion, false, nil)
+	v6 := write(prefixVersion, true, nil)
+	for _, r := range []*Reader{v6, write(prefixVersion, false, nil), write(prefixVersion, false, v5), write(oneValueVersion, false, v6), write(prefixVersion, false, v6)} {
+		var got []string
+		for k := range r.SeriesKeys() {
+			got = append(got, string(k))
+		}
+		if !slices.Equal(got, series) {
+			t.Fatalf("v%d: SeriesKeys %q; want %q", r.version, got, series)
+		}
+		it, i := r.Iterator(), 0
+		for ; it.Next(); i++ {
+			s := series[i/len(fields)]
+			if string(it.Series()) != s || string(it.Field()) != string(fields[i%len(fields)]) {
+				t.Fatalf("v%d key %d: iterator at %s/%s; want %s/%s", r.version, i, it.Series(), it.Field(), s, fields[i%len(fields)])
+			}
+			want := v5.Entries([]byte(s), fields[i%len(fields)])
+			if got := it.Entries(); !reflect.DeepEqual(got, want) {
+				t.Errorf("v%d %s: iterator entries %+v; want %+v", r.version, s, got, want)
+			}
+		}
+		if i != len(series)*len(fields) {
+			t.Errorf("v%d: iterated %d keys; want %d", r.version, i, len(series)*len(fields))
+		}
+		for i, s := range series {
+			if !r.HasSeries([]byte(s)) {
+				t.Errorf("v%d: HasSeries(%q) false", r.version, s)
+			}
+			if got := r.Entries([]byte(s), fields[1]); len(got) != 1 || got[0].Stats.First != uint64(i) {
+				t.Errorf("v%d %s: entries %+v; want the value %d", r.version, s, got, i)
+			}
+			for _, absent := range []string{s + "\x00", s[:len(s)-1], s + "y"} {
+				if !slices.Contains(series, absent) && (r.HasSeries([]byte(absent)) || r.Entries([]byte(absent), fields[0]) != nil) {
+					t.Errorf("v%d: absent series %q found", r.version, absent)
+				}
+			}
+		}
+		for _, absent := range []string{"", "a", "cpu", "cpu,dc=eu-9", "zzz"} {
+			if r.HasSeries([]byte(absent)) {
+				t.Errorf("v%d: absent series %q found", r.version, absent)
+			}
+		}
+	}
+	if v6.IndexSize() >= v5.IndexSize()-int64(len(series))*10 {
+		t.Errorf("version 6 index %d bytes; want at least %d fewer than version 5's %d", v6.IndexSize(), len(series)*10, v5.IndexSize())
+	}
+
+	data, err := os.ReadFile(v6.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ft, _ := parseFooter(data[len(data)-footerSize:])
+	record := func(i int) int { return int(ft.indexOffset) + int(binary.LittleEndian.Uint32(v6.offsets[4*i:])) }
+	if data[record(1)] == 0 || data[record(restartInterval)] != 0 {
+		t.Fatalf("prefixes %d of record 1, %d of record %d; want some, none", data[record(1)], data[record(restartInterval)], restartInterval)
+	}
+	for _, tc := range []struct {
+		name string
+		edit func(b []byte)
+	}{
+		{"restart record with a prefix", func(b []byte) { b[record(restartInterval)] = 1 }},
+		{"prefix past the restart key", func(b []byte) { b[record(restartInterval+1)] = 120 }},
+		{"keys out of order", func(b []byte) { b[record(2)]-- }},
+	} {
+		b := append([]byte(nil), data...)
+		tc.edit(b)
+		ft := ft
+		ft.indexCRC = crc32Checksum(b[ft.indexOffset : ft.indexOffset+ft.indexSize])
+		b = appendFooter(b[:len(b)-footerSize], ft)
+		if _, err := newReader("x", b); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("%s: got %v; want ErrCorrupt", tc.name, err)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"hash/crc32"
 	"io"
 	"math"
+	"math/bits"
 	"os"
 	"path/filepath"
 	"slices"
@@ -62,6 +63,8 @@ type Writer struct {
 	prevMaxTime   int64         // MaxTime of the current key's last block
 	state         entryState    // index encoding state of the current key
 	series, field []byte        // current key (owned, the caller's if stableKeys, or field the dictionary's)
+	restartKey    []byte        // series key of the last restart record (version 6), the caller's if stableKeys
+	restartBuf    []byte        // owned copy of restartKey unless stableKeys
 	fieldBuf      []byte        // owned copy of a field key
 	stableKeys    bool          // keys stay unchanged until Close (StableKeys)
 	typ           models.FieldType
@@ -382,12 +385,58 @@ func (w *Writer) finishKey(endSeries bool) {
 		w.seriesOffsets = takeSeriesOffsets()
 	}
 	w.seriesOffsets = append(w.seriesOffsets, uint32(w.indexSpilled+int64(w.indexHeld)))
+	w.appendSeriesKey()
 	var hdr [binary.MaxVarintLen64]byte
-	w.appendIndex(binary.AppendUvarint(hdr[:0], uint64(len(w.series))))
-	w.appendIndex(w.series)
 	w.appendIndex(binary.AppendUvarint(hdr[:0], uint64(w.fieldCount)))
 	w.appendIndex(w.seriesBody)
 	w.seriesBody, w.fieldCount = w.seriesBody[:0], 0
+}
+
+// appendSeriesKey appends the current series key to the index, where its
+// series record starts: its length and bytes, or from version 6 the
+// length of the prefix it shares with the key of its restart record
+// (the last one; a restart record's own key shares nothing) and the
+// length and bytes of the rest. At a million new series, neighbouring
+// keys share ~50 of their ~165 bytes (up to the host name), which every
+// snapshot file wrote again for each series (issue 17); a lookup still
+// finds any key from two records (Reader.seriesAt).
+func (w *Writer) appendSeriesKey() {
+	var hdr [2 * binary.MaxVarintLen64]byte
+	key := w.series
+	if w.version < prefixVersion {
+		w.appendIndex(binary.AppendUvarint(hdr[:0], uint64(len(key))))
+		w.appendIndex(key)
+		return
+	}
+	shared := 0
+	switch {
+	case (len(w.seriesOffsets)-1)%restartInterval != 0:
+		shared = commonPrefixLen(w.restartKey, key)
+	case w.stableKeys:
+		w.restartKey = key
+	default:
+		w.restartBuf = append(w.restartBuf[:0], key...)
+		w.restartKey = w.restartBuf
+	}
+	h := binary.AppendUvarint(hdr[:0], uint64(shared))
+	w.appendIndex(binary.AppendUvarint(h, uint64(len(key)-shared)))
+	w.appendIndex(key[shared:])
+}
+
+// commonPrefixLen returns the number of leading bytes a and b share,
+// comparing 8 bytes at a time.
+func commonPrefixLen(a, b []byte) int {
+	n := min(len(a), len(b))
+	i := 0
+	for ; i+8 <= n; i += 8 {
+		if x := binary.LittleEndian.Uint64(a[i:]) ^ binary.LittleEndian.Uint64(b[i:]); x != 0 {
+			return i + bits.TrailingZeros64(x)/8
+		}
+	}
+	for i < n && a[i] == b[i] {
+		i++
+	}
+	return i
 }
 
 // recordHead returns the number that starts the current key's field
