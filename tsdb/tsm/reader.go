@@ -531,6 +531,9 @@ func (r *Reader) seriesAt(i int) (seriesKey, decoder) {
 // findSeries binary-searches for series; it returns a decoder positioned
 // at the series' field count.
 func (r *Reader) findSeries(series []byte) (decoder, bool) {
+	if r.version >= prefixVersion {
+		return r.findPrefixed(series)
+	}
 	i := sort.Search(r.nSeries, func(i int) bool {
 		k, _ := r.seriesAt(i)
 		return k.compare(series) >= 0
@@ -540,6 +543,41 @@ func (r *Reader) findSeries(series []byte) (decoder, bool) {
 	}
 	k, d := r.seriesAt(i)
 	return d, k.compare(series) == 0
+}
+
+// findPrefixed is findSeries in version 6: it searches the restart
+// records, then the records of the last one not after series, each
+// against that restart record's key, read once.
+func (r *Reader) findPrefixed(series []byte) (decoder, bool) {
+	g := sort.Search((r.nSeries+restartInterval-1)/restartInterval, func(g int) bool {
+		return r.keyAt(g*restartInterval, nil).compare(series) > 0
+	}) - 1
+	if g < 0 {
+		return decoder{}, false
+	}
+	lo := g * restartInterval
+	hi := min(lo+restartInterval, r.nSeries)
+	restart := r.keyAt(lo, nil).rest
+	i := lo + sort.Search(hi-lo, func(j int) bool {
+		return r.keyAt(lo+j, restart).compare(series) >= 0
+	})
+	if i == hi || r.keyAt(i, restart).compare(series) != 0 {
+		return decoder{}, false
+	}
+	d := r.recordAt(i)
+	d.uvarint()
+	d.bytes()
+	return d, true
+}
+
+// keyAt returns the series key of record i (version 6) given the key of
+// its restart record (nil if i is a restart record), for a validated
+// index.
+func (r *Reader) keyAt(i int, restart []byte) seriesKey {
+	b := r.records[binary.LittleEndian.Uint32(r.offsets[4*i:]):]
+	shared, n := binary.Uvarint(b)
+	size, m := binary.Uvarint(b[n:])
+	return seriesKey{prefix: restart[:shared], rest: b[n+m : n+m+int(size)]}
 }
 
 // HasSeries reports whether the file holds any field of series.
