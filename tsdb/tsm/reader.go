@@ -546,22 +546,34 @@ func (r *Reader) findSeries(series []byte) (decoder, bool) {
 }
 
 // findPrefixed is findSeries in version 6: it searches the restart
-// records, then the records of the last one not after series, each
-// against that restart record's key, read once.
+// records, then the records of the last one not after series. Those
+// share a prefix of the restart record's key, which series shares up to
+// cp bytes, so a record is compared by its prefix length and rest alone.
 func (r *Reader) findPrefixed(series []byte) (decoder, bool) {
 	g := sort.Search((r.nSeries+restartInterval-1)/restartInterval, func(g int) bool {
-		return r.keyAt(g*restartInterval, nil).compare(series) > 0
+		_, k := r.keyAt(g * restartInterval)
+		return bytes.Compare(k, series) > 0
 	}) - 1
 	if g < 0 {
 		return decoder{}, false
 	}
 	lo := g * restartInterval
 	hi := min(lo+restartInterval, r.nSeries)
-	restart := r.keyAt(lo, nil).rest
-	i := lo + sort.Search(hi-lo, func(j int) bool {
-		return r.keyAt(lo+j, restart).compare(series) >= 0
-	})
-	if i == hi || r.keyAt(i, restart).compare(series) != 0 {
+	_, restart := r.keyAt(lo)
+	cp := commonPrefixLen(restart, series)
+	// compare orders record i's key against series. The restart key is
+	// not after series, so where they differ (cp) its byte is smaller: a
+	// key sharing more than cp bytes with it is before series; one
+	// sharing at most cp bytes equals series up to them.
+	compare := func(i int) int {
+		shared, rest := r.keyAt(i)
+		if shared > cp {
+			return -1
+		}
+		return bytes.Compare(rest, series[shared:])
+	}
+	i := lo + sort.Search(hi-lo, func(j int) bool { return compare(lo+j) >= 0 })
+	if i == hi || compare(i) != 0 {
 		return decoder{}, false
 	}
 	d := r.recordAt(i)
@@ -570,14 +582,13 @@ func (r *Reader) findPrefixed(series []byte) (decoder, bool) {
 	return d, true
 }
 
-// keyAt returns the series key of record i (version 6) given the key of
-// its restart record (nil if i is a restart record), for a validated
-// index.
-func (r *Reader) keyAt(i int, restart []byte) seriesKey {
+// keyAt returns the prefix length (0 in a restart record) and the rest
+// of record i's series key (version 6), in a validated index.
+func (r *Reader) keyAt(i int) (int, []byte) {
 	b := r.records[binary.LittleEndian.Uint32(r.offsets[4*i:]):]
 	shared, n := binary.Uvarint(b)
 	size, m := binary.Uvarint(b[n:])
-	return seriesKey{prefix: restart[:shared], rest: b[n+m : n+m+int(size)]}
+	return int(shared), b[n+m : n+m+int(size)]
 }
 
 // HasSeries reports whether the file holds any field of series.
