@@ -321,8 +321,8 @@ func (s *Shard) mergeInto(w *tsm.Writer, dm *digestMerge, inputs []*dataFile, to
 			}
 			continue
 		}
-		// The smallest key's bytes alias input i's mapping, valid for the
-		// whole merge.
+		// The smallest key's bytes alias input i's mapping or iterator
+		// buffer: valid until input i's next Next, after mergeKey.
 		series, field := its[i].Series(), its[i].Field()
 		at = append(at[:0], i)
 		for len(next.idx) > 0 && compareKey(its[next.idx[0]].Series(), its[next.idx[0]].Field(), series, field) == 0 {

@@ -45,6 +45,31 @@ func smallBlockArrays() map[string]*Array {
 	return out
 }
 
+// writeTestFile writes a file of the given format version, holding
+// copyFrom's keys (CopyKey) when copyFrom is not nil and else what add
+// writes, and opens it.
+func writeTestFile(t *testing.T, version byte, copyFrom *Reader, add func(*Writer)) *Reader {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), fmt.Sprintf("v%d.tsm", version))
+	w, err := newWriter(path, version)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if copyFrom != nil {
+		for it := copyFrom.Iterator(); it.Next(); {
+			if err := w.CopyKey(it); err != nil {
+				t.Fatalf("CopyKey: %v", err)
+			}
+		}
+	} else {
+		add(w)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return mustOpenInternal(t, path)
+}
+
 // writeVersion writes the arrays (one key each, field = map key) to a file
 // of the given format version and opens it.
 func writeVersion(t *testing.T, dir string, version byte, arrs map[string]*Array) *Reader {
@@ -350,34 +375,17 @@ func TestVersion4FieldDict(t *testing.T) {
 		}
 	}
 	write := func(version byte, copyFrom *Reader) *Reader {
-		path := filepath.Join(t.TempDir(), fmt.Sprintf("v%d.tsm", version))
-		w, err := newWriter(path, version)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if copyFrom != nil {
-			for it := copyFrom.Iterator(); it.Next(); {
-				if err := w.CopyKey(it); err != nil {
-					t.Fatalf("CopyKey: %v", err)
+		return writeTestFile(t, version, copyFrom, func(w *Writer) {
+			for i, k := range keys {
+				a := Array{Type: k.typ}
+				for j := range 1 + i%3*600 {
+					_ = a.Append(int64(1000+j*10), models.Value{Type: k.typ, N: uint64(i + j)})
+				}
+				if err := w.WriteValues([]byte(k.series), []byte(k.field), &a); err != nil {
+					t.Fatalf("write %v: %v", k, err)
 				}
 			}
-		}
-		for i, k := range keys {
-			if copyFrom != nil {
-				break
-			}
-			a := Array{Type: k.typ}
-			for j := range 1 + i%3*600 {
-				_ = a.Append(int64(1000+j*10), models.Value{Type: k.typ, N: uint64(i + j)})
-			}
-			if err := w.WriteValues([]byte(k.series), []byte(k.field), &a); err != nil {
-				t.Fatalf("write %v: %v", k, err)
-			}
-		}
-		if err := w.Close(); err != nil {
-			t.Fatal(err)
-		}
-		return mustOpenInternal(t, path)
+		})
 	}
 	v3 := write(3, nil)
 	v4 := write(dictVersion, nil)
@@ -515,18 +523,7 @@ func TestVersion5OneValueRecords(t *testing.T) {
 		}
 	}
 	write := func(version byte, copyFrom *Reader) *Reader {
-		path := filepath.Join(t.TempDir(), fmt.Sprintf("v%d.tsm", version))
-		w, err := newWriter(path, version)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if copyFrom != nil {
-			for it := copyFrom.Iterator(); it.Next(); {
-				if err := w.CopyKey(it); err != nil {
-					t.Fatalf("CopyKey: %v", err)
-				}
-			}
-		} else {
+		return writeTestFile(t, version, copyFrom, func(w *Writer) {
 			for _, k := range keys {
 				for _, a := range []*Array{k.arr, k.more} {
 					if a == nil {
@@ -537,11 +534,7 @@ func TestVersion5OneValueRecords(t *testing.T) {
 					}
 				}
 			}
-		}
-		if err := w.Close(); err != nil {
-			t.Fatal(err)
-		}
-		return mustOpenInternal(t, path)
+		})
 	}
 	v4 := write(dictVersion, nil)
 	v5 := write(oneValueVersion, nil)
@@ -652,21 +645,10 @@ func TestVersion6SeriesPrefix(t *testing.T) {
 	slices.Sort(series)
 	fields := [][]byte{[]byte("a"), []byte("b")}
 	write := func(version byte, stable bool, copyFrom *Reader) *Reader {
-		path := filepath.Join(t.TempDir(), fmt.Sprintf("v%d.tsm", version))
-		w, err := newWriter(path, version)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if stable {
-			w.StableKeys()
-		}
-		if copyFrom != nil {
-			for it := copyFrom.Iterator(); it.Next(); {
-				if err := w.CopyKey(it); err != nil {
-					t.Fatalf("CopyKey: %v", err)
-				}
+		return writeTestFile(t, version, copyFrom, func(w *Writer) {
+			if stable {
+				w.StableKeys()
 			}
-		} else {
 			for i, s := range series {
 				key := []byte(s)
 				for j, f := range fields {
@@ -676,11 +658,7 @@ func TestVersion6SeriesPrefix(t *testing.T) {
 					}
 				}
 			}
-		}
-		if err := w.Close(); err != nil {
-			t.Fatal(err)
-		}
-		return mustOpenInternal(t, path)
+		})
 	}
 	v5 := write(oneValueVersion, false, nil)
 	v6 := write(prefixVersion, true, nil)
