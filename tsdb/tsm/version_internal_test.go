@@ -70,6 +70,30 @@ func writeTestFile(t *testing.T, version byte, copyFrom *Reader, add func(*Write
 	return mustOpenInternal(t, path)
 }
 
+// indexEdit is a named change to a data file's bytes.
+type indexEdit struct {
+	name string
+	edit func(b []byte)
+}
+
+// wantCorruptEdits applies each edit to a copy of data, a whole file with
+// footer ft, gives the edited index a valid checksum, and checks that the
+// reader refuses the file with ErrCorrupt: the checks behind the checksum
+// must catch what the edit breaks.
+func wantCorruptEdits(t *testing.T, data []byte, ft footer, edits []indexEdit) {
+	t.Helper()
+	for _, tc := range edits {
+		b := append([]byte(nil), data...)
+		tc.edit(b)
+		ft := ft
+		ft.indexCRC = crc32Checksum(b[ft.indexOffset : ft.indexOffset+ft.indexSize])
+		b = appendFooter(b[:len(b)-footerSize], ft)
+		if _, err := newReader("x", b); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("%s: got %v; want ErrCorrupt", tc.name, err)
+		}
+	}
+}
+
 // writeVersion writes the arrays (one key each, field = map key) to a file
 // of the given format version and opens it.
 func writeVersion(t *testing.T, dir string, version byte, arrs map[string]*Array) *Reader {
@@ -434,10 +458,7 @@ func TestVersion4FieldDict(t *testing.T) {
 	ft, _ := parseFooter(data[len(data)-footerSize:])
 	dictEnd := int(ft.indexOffset) + len(v4.records) + int(binary.LittleEndian.Uint32(data[int(ft.indexOffset+ft.indexSize)-4*v4.nSeries-4:])) + 4
 	typeAt := dictEnd - 5 // the last field's type byte, before the u32 size
-	for _, tc := range []struct {
-		name string
-		edit func(b []byte)
-	}{
+	wantCorruptEdits(t, data, ft, []indexEdit{
 		{"dictionary size past the index", func(b []byte) { binary.LittleEndian.PutUint32(b[dictEnd-4:], 1<<30) }},
 		{"unknown type", func(b []byte) { b[typeAt] = 9 }},
 		{"number past the dictionary", func(b []byte) {
@@ -448,16 +469,7 @@ func TestVersion4FieldDict(t *testing.T) {
 			d.uvarint()
 			b[int(ft.indexOffset)+d.off] = 6
 		}},
-	} {
-		b := append([]byte(nil), data...)
-		tc.edit(b)
-		ft := ft
-		ft.indexCRC = crc32Checksum(b[ft.indexOffset : ft.indexOffset+ft.indexSize])
-		b = appendFooter(b[:len(b)-footerSize], ft)
-		if _, err := newReader("x", b); !errors.Is(err, ErrCorrupt) {
-			t.Errorf("%s: got %v; want ErrCorrupt", tc.name, err)
-		}
-	}
+	})
 }
 
 // TestVersion5OneValueRecords: a version 5 file writes a key of one
@@ -603,22 +615,10 @@ func TestVersion5OneValueRecords(t *testing.T) {
 	if v5.fieldRecord(&d, &rec); rec.typ != models.FieldTypeString || !d.ok {
 		t.Fatalf("record %+v; want h09's string", rec)
 	}
-	for _, tc := range []struct {
-		name string
-		edit func(b []byte)
-	}{
+	wantCorruptEdits(t, data, ft, []indexEdit{
 		{"unknown record kind", func(b []byte) { b[stringHead] |= 3 }},
 		{"string one-value record", func(b []byte) { b[stringHead] |= recordOneAtBase }},
-	} {
-		b := append([]byte(nil), data...)
-		tc.edit(b)
-		ft := ft
-		ft.indexCRC = crc32Checksum(b[ft.indexOffset : ft.indexOffset+ft.indexSize])
-		b = appendFooter(b[:len(b)-footerSize], ft)
-		if _, err := newReader("x", b); !errors.Is(err, ErrCorrupt) {
-			t.Errorf("%s: got %v; want ErrCorrupt", tc.name, err)
-		}
-	}
+	})
 }
 
 // TestVersion6SeriesPrefix: a version 6 file stores each series key as
@@ -716,21 +716,9 @@ func TestVersion6SeriesPrefix(t *testing.T) {
 	if data[record(1)] == 0 || data[record(restartInterval)] != 0 {
 		t.Fatalf("prefixes %d of record 1, %d of record %d; want some, none", data[record(1)], data[record(restartInterval)], restartInterval)
 	}
-	for _, tc := range []struct {
-		name string
-		edit func(b []byte)
-	}{
+	wantCorruptEdits(t, data, ft, []indexEdit{
 		{"restart record with a prefix", func(b []byte) { b[record(restartInterval)] = 1 }},
 		{"prefix past the restart key", func(b []byte) { b[record(restartInterval+1)] = 120 }},
 		{"keys out of order", func(b []byte) { b[record(2)]-- }},
-	} {
-		b := append([]byte(nil), data...)
-		tc.edit(b)
-		ft := ft
-		ft.indexCRC = crc32Checksum(b[ft.indexOffset : ft.indexOffset+ft.indexSize])
-		b = appendFooter(b[:len(b)-footerSize], ft)
-		if _, err := newReader("x", b); !errors.Is(err, ErrCorrupt) {
-			t.Errorf("%s: got %v; want ErrCorrupt", tc.name, err)
-		}
-	}
+	})
 }
