@@ -47,7 +47,8 @@ func parseConsistency(s string) (ReadConsistency, error) {
 // (else a *NotLeaderError). It fills in RequestID (random) and Time (now)
 // when they are empty, answers a remembered RequestID with its first result,
 // and validates c against the current state before raft so a bad command
-// costs no log entry.
+// is not logged (it is refused only after a barrier, so never from a
+// lagging state).
 //
 // A returned Result with Error set is a rejected command: nothing changed.
 // A returned error means the outcome is unknown or the node could not try
@@ -77,17 +78,31 @@ func (s *Server) Execute(ctx context.Context, c *Command) (*Result, error) {
 		c.Time = time.Now().UTC()
 	}
 	if err := s.fsm.simulate(c); err != nil {
-		return errorResult(err), nil
+		// A refusal is a definite answer: it must hold for a state with
+		// every acknowledged command, and this FSM may lag. A new leader
+		// (above all one just restarted from an old snapshot) applies the
+		// entries committed before its term only once one of its own term
+		// commits; a deposed leader misses its successor's commands.
+		// Refusing from such a state broke linearizability (a register
+		// refused for an HTTP address an acknowledged remove had freed,
+		// internal/chaos TestMetaNodeChanges). A barrier commits only while
+		// this node leads and returns once the FSM has applied everything
+		// before it, so look and check again after one.
+		if err := r.Barrier(s.applyTimeout(ctx)).Error(); err != nil {
+			return nil, s.raftError("confirm refusal", err)
+		}
+		if prev, ok := s.fsm.lookup(c.RequestID); ok {
+			return &prev, nil
+		}
+		if err := s.fsm.simulate(c); err != nil {
+			return errorResult(err), nil
+		}
 	}
 	b, err := json.Marshal(c)
 	if err != nil {
 		return nil, fmt.Errorf("encode command: %w", err)
 	}
-	timeout := s.cfg.ApplyTimeout.D()
-	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < timeout {
-		timeout = max(time.Until(dl), time.Millisecond)
-	}
-	f := r.Apply(b, timeout)
+	f := r.Apply(b, s.applyTimeout(ctx))
 	if err := f.Error(); err != nil {
 		return nil, s.raftError("apply command", err)
 	}
@@ -96,6 +111,16 @@ func (s *Server) Execute(ctx context.Context, c *Command) (*Result, error) {
 		panic(fmt.Sprintf("BUG: fsm returned %T, want *Result", f.Response()))
 	}
 	return res, nil
+}
+
+// applyTimeout is how long raft may take to enqueue a log entry: the
+// configured ApplyTimeout, or less if ctx ends sooner.
+func (s *Server) applyTimeout(ctx context.Context) time.Duration {
+	timeout := s.cfg.ApplyTimeout.D()
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < timeout {
+		timeout = max(time.Until(dl), time.Millisecond)
+	}
+	return timeout
 }
 
 // raftError maps raft's errors onto this package's sentinels.
