@@ -1122,6 +1122,18 @@ var walkTouched atomic.Uint32
 // in (series, field) order; it stops at fn's first error. fn must not
 // modify arr or keep it.
 func (ss sortedSeries) forEach(fn func(series, field []byte, arr *tsm.Array) error) error {
+	return ss.walk(fn, nil)
+}
+
+// oneValueFunc receives a field of one value (see sortedSeries.walk): its
+// type, time and 8 bytes (the bits of a float, an integer, an unsigned).
+type oneValueFunc func(series, field []byte, typ models.FieldType, t int64, v uint64) error
+
+// walk is forEach, except that a field holding one value in its entry
+// goes to one instead of fn, when one is not nil: a snapshot at a million
+// series is ~400,000 such fields, and making each a view Array was a
+// tenth of the walk's CPU (issue 17).
+func (ss sortedSeries) walk(fn func(series, field []byte, arr *tsm.Array) error, one oneValueFunc) error {
 	// The sorted order of a series' fields is kept for the next series
 	// of its partition, whose fields usually have the same name indexes
 	// (the series of a partition share its names): consecutive series
@@ -1176,6 +1188,12 @@ func (ss sortedSeries) forEach(fn func(series, field []byte, arr *tsm.Array) err
 			series := unsafe.Slice(unsafe.StringData(r.key), len(r.key))
 			for at, j := range o.order {
 				f := &fields[j]
+				if one != nil && f.n == 1 && f.arr == 0 && !f.inRun {
+					if err := one(series, o.names[at], f.typ, f.times[0], f.bits[0]); err != nil {
+						return err
+					}
+					continue
+				}
 				if f.len(pt) == 0 {
 					continue
 				}

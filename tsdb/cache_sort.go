@@ -27,6 +27,8 @@ type sortScratch struct {
 	chunks []keyChunk
 	tmp    []keyChunk
 	order  []uint32
+	pre    []uint64 // the keys' first chunks (see chunkTable)
+	lens   []uint32 // the keys' lengths
 }
 
 // sortScratches are the sortScratch not in use.
@@ -56,8 +58,9 @@ func resized[T any](s []T, n int) []T {
 // chunks were equal, their next chunk. A comparison sort of a snapshot's
 // series keys was 1.1 s of the data node's CPU at a million series (issue
 // 17): each comparison read two keys that sit apart in memory and share
-// long prefixes. This reads each key once a level, with independent
-// loads, and sorts 16-byte values held together.
+// long prefixes. This sorts 16-byte values held together, and reads the
+// chunks of the first levels from a table filled in one pass over the
+// keys in their order (see chunkTable).
 func sortKeyOrder(keys []string, sc *sortScratch) []uint32 {
 	sc.chunks = resized(sc.chunks, len(keys))
 	sc.tmp = resized(sc.tmp, len(keys))
@@ -65,16 +68,8 @@ func sortKeyOrder(keys []string, sc *sortScratch) []uint32 {
 	for i := range chunks {
 		chunks[i].i = uint32(i)
 	}
-	// Start past the bytes the keys all share: the series keys of a load
-	// share long prefixes (a measurement and its first tags).
-	shared := 0
-	if len(keys) > 0 {
-		shared = len(keys[0])
-		for _, k := range keys[1:] {
-			shared = commonPrefixLen(keys[0][:shared], k)
-		}
-	}
-	sortChunks(keys, chunks, sc.tmp, shared)
+	t := newChunkTable(keys, sc)
+	t.sort(chunks, sc.tmp, t.shared&^7)
 	sc.order = resized(sc.order, len(chunks))
 	for j := range chunks {
 		sc.order[j] = chunks[j].i
@@ -82,13 +77,83 @@ func sortKeyOrder(keys []string, sc *sortScratch) []uint32 {
 	return sc.order
 }
 
-// sortChunks sorts chunks, whose keys are equal before depth, by the rest
-// of their keys; tmp is scratch of chunks' length.
-func sortChunks(keys []string, chunks, tmp []keyChunk, depth int) {
+// sortTableBytes bounds the memory of a chunkTable's chunks (a variable
+// for tests).
+var sortTableBytes = 16 << 20
+
+// sortTableLevels is the most levels of chunks a chunkTable holds: a
+// key's first 64 bytes, as far as a TSBS series key's host name.
+const sortTableLevels = 8
+
+// chunkTable gives the chunks of the keys being sorted (keyChunkAt). It
+// holds those of the keys' first levels of 8 bytes, read in one pass over
+// the keys in their order, which is the order they sit in memory
+// (cache.sorted gathers them so): the sort reads each key a level at a
+// time in key order, random memory order, and those reads were most of
+// the sort's CPU at a million series (issue 17), where a level's chunks
+// of 40,000 keys fit the processor's caches.
+type chunkTable struct {
+	keys   []string
+	shared int      // the length of the prefix all keys share
+	levels int      // the levels held in pre
+	pre    []uint64 // the chunk of key i at depth 8l at l*len(keys)+i
+	lens   []uint32 // the keys' lengths
+}
+
+// newChunkTable returns the chunkTable of keys, held in sc's buffers.
+func newChunkTable(keys []string, sc *sortScratch) chunkTable {
+	n := len(keys)
+	t := chunkTable{keys: keys, levels: min(sortTableLevels, sortTableBytes/(8*max(n, 1)))}
+	if n == 0 {
+		return t
+	}
+	t.pre = resized(sc.pre, t.levels*n)
+	t.lens = resized(sc.lens, n)
+	sc.pre, sc.lens = t.pre, t.lens
+	// The length of the prefix all keys share, found in the same pass:
+	// the series keys of a load share long prefixes (a measurement and
+	// its first tags), which the sort starts past.
+	var first [sortTableLevels]uint64
+	for l := range t.levels {
+		first[l], _ = keyChunkAt(keys[0], min(8*l, len(keys[0])))
+	}
+	t.shared = len(keys[0])
+	for i, k := range keys {
+		t.lens[i] = uint32(len(k))
+		t.shared = min(t.shared, len(k))
+		for l := range t.levels {
+			var c uint64
+			if d := 8 * l; d < len(k) {
+				c, _ = keyChunkAt(k, d)
+			}
+			t.pre[l*n+i] = c
+			if x := c ^ first[l]; x != 0 && 8*l < t.shared {
+				t.shared = min(t.shared, 8*l+bits.LeadingZeros64(x)/8)
+			}
+		}
+		if 8*t.levels < t.shared {
+			t.shared = 8*t.levels + commonPrefixLen(keys[0][8*t.levels:t.shared], k[8*t.levels:])
+		}
+	}
+	return t
+}
+
+// chunk returns keyChunkAt(keys[i], depth), depth being a multiple of 8
+// and at most the key's length.
+func (t *chunkTable) chunk(i uint32, depth int) (uint64, uint32) {
+	if l := depth >> 3; l < t.levels {
+		return t.pre[l*len(t.keys)+int(i)], uint32(min(int(t.lens[i])-depth, 8))
+	}
+	return keyChunkAt(t.keys[i], depth)
+}
+
+// sort sorts chunks, whose keys are equal before depth, by the rest of
+// their keys; tmp is scratch of chunks' length.
+func (t *chunkTable) sort(chunks, tmp []keyChunk, depth int) {
 	for len(chunks) > 1 {
 		same := true
 		for j := range chunks {
-			chunks[j].bytes, chunks[j].rem = keyChunkAt(keys[chunks[j].i], depth)
+			chunks[j].bytes, chunks[j].rem = t.chunk(chunks[j].i, depth)
 			same = same && chunks[j].rem == 8 && chunks[j].bytes == chunks[0].bytes
 		}
 		if same { // nothing to sort here: go on to the next chunk
@@ -104,7 +169,7 @@ func sortChunks(keys []string, chunks, tmp []keyChunk, depth int) {
 		for j := range chunks {
 			if start >= 0 && chunks[j].bytes != chunks[start].bytes {
 				if j-start > 1 {
-					sortChunks(keys, chunks[start:j], tmp[start:j], depth)
+					t.sort(chunks[start:j], tmp[start:j], depth)
 				}
 				start = -1
 			}

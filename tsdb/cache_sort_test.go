@@ -12,9 +12,12 @@ import (
 // built from few pieces, so they share long prefixes, are prefixes of one
 // another, end inside and at the edge of a chunk, and hold zero bytes
 // (which pad a short chunk); every third round they all share a prefix,
-// every tenth holds enough keys to sort by radix. The rounds share one
-// scratch, so most sort in buffers a bigger round left its values in.
+// every tenth holds enough keys to sort by radix, and the rounds take
+// their chunks from tables of 0 to sortTableLevels levels, so keys end
+// inside, at and past a table's last level. The rounds share one scratch,
+// so most sort in buffers a bigger round left its values in.
 func TestSortKeyOrder(t *testing.T) {
+	defer func(b int) { sortTableBytes = b }(sortTableBytes)
 	sc := new(sortScratch)
 	pieces := []string{"", "a", "b", "\x00", "\xff", "cpu,arch=x64,", "hostname=host_", "12345678", "1234567", "123456789"}
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -39,6 +42,7 @@ func TestSortKeyOrder(t *testing.T) {
 			seen[string(k)] = true
 			keys = append(keys, string(k))
 		}
+		sortTableBytes = 8 * len(keys) * (round % (sortTableLevels + 1))
 		want := slices.Clone(keys)
 		sort.Strings(want)
 		order := sortKeyOrder(keys, sc)
@@ -51,6 +55,31 @@ func TestSortKeyOrder(t *testing.T) {
 		}
 		if slices.Sort(order); !slices.Equal(order, indexes(len(keys))) {
 			t.Fatalf("round %d: order %v is not a permutation of the %d keys", round, order, len(keys))
+		}
+	}
+}
+
+// TestChunkTableShared checks the shared prefix newChunkTable finds, in
+// and past its levels, against commonPrefixLen: keys of one to three
+// words of a prefix and a byte that differs at every place, or a key that
+// ends there.
+func TestChunkTableShared(t *testing.T) {
+	defer func(b int) { sortTableBytes = b }(sortTableBytes)
+	sc := new(sortScratch)
+	base := "cpu,arch=x64,datacenter=eu-central-1a,hostname=host_1"
+	for levels := range sortTableLevels + 1 {
+		for at := range len(base) + 1 {
+			for _, other := range []string{base[:at] + "\x00", base[:at] + "\xff", base[:at]} {
+				keys := []string{base, base + "z", other, base[:len(base)-1]}
+				sortTableBytes = 8 * len(keys) * levels
+				want := len(keys[0])
+				for _, k := range keys[1:] {
+					want = min(want, commonPrefixLen(keys[0], k))
+				}
+				if got := newChunkTable(keys, sc).shared; got != want {
+					t.Fatalf("%d levels, keys %q: shared %d, want %d", levels, keys, got, want)
+				}
+			}
 		}
 	}
 }
@@ -79,9 +108,11 @@ func indexes(n int) []uint32 {
 	return out
 }
 
-// BenchmarkSortSeriesKeys sorts 100,000 TSBS-like series keys, in the
-// scattered memory a cache's keys sit in, as a snapshot does: by
-// sortKeyOrder (chunks) and by a comparison sort (compare), for reference.
+// BenchmarkSortSeriesKeys sorts 100,000 TSBS-like series keys as a
+// snapshot does: by sortKeyOrder (chunks) and by a comparison sort
+// (compare), for reference. The keys are in the order they were created
+// and sit in memory in, as cache.sorted gathers them; their key order is
+// another (arch and datacenter sort before the host name).
 func BenchmarkSortSeriesKeys(b *testing.B) {
 	const n = 100_000
 	rng := rand.New(rand.NewPCG(3, 4))
@@ -90,7 +121,6 @@ func BenchmarkSortSeriesKeys(b *testing.B) {
 		keys[i] = fmt.Sprintf("cpu,arch=x%d,datacenter=eu-central-1%c,hostname=host_%d,os=Ubuntu16.10,rack=%d,region=eu-central-1,service=%d,service_environment=test,service_version=1,team=NYC",
 			rng.IntN(3), 'a'+rng.IntN(3), i, rng.IntN(100), rng.IntN(20))
 	}
-	rng.Shuffle(n, func(i, j int) { keys[i], keys[j] = keys[j], keys[i] })
 	b.Run("chunks", func(b *testing.B) {
 		sc := new(sortScratch)
 		for b.Loop() {

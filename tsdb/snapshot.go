@@ -11,6 +11,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/strata-db/strata/tsdb/models"
 	"github.com/strata-db/strata/tsdb/tsm"
 )
 
@@ -174,9 +175,12 @@ func (s *Shard) writeSnapshotFile(seq uint64, series sortedSeries) (*dataFile, e
 	}
 	w.StableKeys() // the cache's keys, one string per series, outlive w
 	dw := newDigestFileWriter(path, s.dig.window)
-	err = series.forEach(func(series, field []byte, arr *tsm.Array) error {
+	err = series.walk(func(series, field []byte, arr *tsm.Array) error {
 		dw.addArray(arr)
 		return w.WriteValues(series, field, arr)
+	}, func(series, field []byte, typ models.FieldType, t int64, v uint64) error {
+		dw.addDerived()
+		return w.WriteOneValue(series, field, typ, t, v)
 	})
 	if err != nil {
 		dw.abort()

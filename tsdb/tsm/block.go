@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"unsafe"
 
 	"github.com/strata-db/strata/tsdb/encoding"
 	"github.com/strata-db/strata/tsdb/models"
@@ -311,10 +312,7 @@ func (w *Writer) WriteValues(series, field []byte, arr *Array) error {
 
 // writeInline writes arr, already validated and of one or two values,
 // as a block kept in its index entry. The entry holds the values (as
-// their first and last), not statistics, so none are computed, and the
-// next field of the current series is taken without startBlock's checks
-// of the block, which WriteValues made (nextStableField): a snapshot of a
-// million new series writes ten such blocks per series (issue 17).
+// their first and last), not statistics, so none are computed.
 func (w *Writer) writeInline(series, field []byte, arr *Array) error {
 	n := arr.Len()
 	m := BlockMeta{MinTime: arr.Timestamps[0], MaxTime: arr.Timestamps[n-1], Count: n, inline: arr.Type}
@@ -328,20 +326,108 @@ func (w *Writer) writeInline(series, field []byte, arr *Array) error {
 	case models.FieldTypeBoolean:
 		m.Stats.First, m.Stats.Last = b2u(arr.Booleans[0]), b2u(arr.Booleans[n-1])
 	}
-	if !w.nextStableField(series, field, arr.Type) {
-		if err := w.startBlock(series, field, arr.Type, &m); err != nil {
+	return w.writeInlineMeta(series, field, &m)
+}
+
+// writeInlineMeta writes the block of m, of one or two values of type
+// m.inline given as its Stats' First and Last and already validated, in
+// its index entry. The next field of the current series is taken without
+// startBlock's checks of the block, which its callers made
+// (nextStableField): a snapshot of a million new series writes ten such
+// blocks per series (issue 17).
+func (w *Writer) writeInlineMeta(series, field []byte, m *BlockMeta) error {
+	if !w.nextStableField(series, field, m.inline) {
+		if err := w.startBlock(series, field, m.inline, m); err != nil {
 			return err
 		}
 	}
-	if w.oneValueEntry(n, true) {
+	if w.oneValueEntry(m.Count, true) {
 		var value [binary.MaxVarintLen64]byte
-		w.writeOneValue(&m, appendSmallStats(value[:0], arr.Type, 1, &m.Stats))
+		w.writeOneValue(m, appendSmallStats(value[:0], m.inline, 1, &m.Stats))
 		return nil
 	}
 	w.expandOneValue()
-	w.seriesBody = appendSmallStats(appendEntryHead(w.seriesBody, &m, &w.state, true), arr.Type, n, &m.Stats)
-	w.noteEntry(&m)
+	w.seriesBody = appendSmallStats(appendEntryHead(w.seriesBody, m, &w.state, true), m.inline, m.Count, &m.Stats)
+	w.noteEntry(m)
 	return nil
+}
+
+// WriteOneValue writes one value for (series, field) of type typ, any but
+// string, at time t: v is the value's 8 bytes (the bits of a float, an
+// integer or an unsigned; 0 or 1 for a boolean). It is WriteValues of an
+// Array of that value, without one: a snapshot at a million series is
+// ~400,000 keys of one value each, where the Array and its checks, the
+// block metadata and the calls of the general path were most of the
+// Writer's CPU (issue 17). The key that follows the current key of a
+// one-value record in its series, as in earlier series (see nextField),
+// is written here at once.
+func (w *Writer) WriteOneValue(series, field []byte, typ models.FieldType, t int64, v uint64) error {
+	switch {
+	case typ == models.FieldTypeString || !validType(typ):
+		return fmt.Errorf("%w: WriteOneValue of field type %d", ErrInvalidBlock, typ)
+	case !inlineEntry(typ, 1, w.version): // versions 1 and 2 (tests)
+		a := Array{Type: typ, Timestamps: []int64{t}}
+		switch typ {
+		case models.FieldTypeFloat:
+			a.Floats = []float64{math.Float64frombits(v)}
+		case models.FieldTypeInteger:
+			a.Integers = []int64{int64(v)}
+		case models.FieldTypeUnsigned:
+			a.Unsigneds = []uint64{v}
+		default:
+			a.Booleans = []bool{v&1 != 0}
+		}
+		return w.WriteValues(series, field, &a)
+	}
+	if w.oneValue && w.stableKeys && w.err == nil && !w.closed && sameSlice(series, w.series) {
+		if id := w.fieldNext[w.fieldNum]; id < oneValueFields && w.isField(id, field, typ) {
+			w.nextOneValue(id, typ, t, v)
+			return nil
+		}
+	}
+	m := BlockMeta{MinTime: t, MaxTime: t, Count: 1, inline: typ}
+	m.Stats.First, m.Stats.Last = v, v
+	if typ == models.FieldTypeBoolean {
+		m.Stats.First, m.Stats.Last = v&1, v&1
+	}
+	return w.writeInlineMeta(series, field, &m)
+}
+
+// nextOneValue finishes the current key, of a one-value record, and
+// writes the one-value record of the next field of its series, id of type
+// typ, for the value v at time t: what finishKey, openKey, writeOneValue
+// and noteEntry do for such keys, without their general cases.
+func (w *Writer) nextOneValue(id uint32, typ models.FieldType, t int64, v uint64) {
+	w.fieldCount++
+	w.keyCount++
+	// The dictionary's copy of the key: nothing writes through w.field.
+	w.field = unsafe.Slice(unsafe.StringData(w.fieldDefs[id].name), len(w.fieldDefs[id].name))
+	w.typ, w.fieldNum = typ, id
+	b := w.seriesBody
+	w.keyStart = len(b)
+	head := byte(id << recordKindBits)
+	gap := uint64(t) - uint64(w.keyMinTime) // from the previous key's base (keyState)
+	if gap == 0 {
+		b = append(b, head|recordOneAtBase)
+	} else {
+		b = binary.AppendVarint(append(b, head|recordOneWithGap), int64(gap))
+	}
+	switch typ {
+	case models.FieldTypeFloat:
+		b = binary.LittleEndian.AppendUint64(b, v)
+	case models.FieldTypeInteger:
+		b = binary.AppendVarint(b, int64(v))
+	case models.FieldTypeUnsigned:
+		b = binary.AppendUvarint(b, v)
+	default: // boolean
+		b = append(b, byte(v&1))
+	}
+	w.seriesBody = b
+	w.state = entryState{maxTime: t, gap: gap, count: 1}
+	w.keyMinTime, w.prevMaxTime, w.blockCount = t, t, 1
+	w.blockTotal++
+	w.valueTotal++
+	w.minTime, w.maxTime = min(w.minTime, t), max(w.maxTime, t)
 }
 
 // writeArray encodes and writes one block of already validated values.
