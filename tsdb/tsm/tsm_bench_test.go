@@ -257,6 +257,22 @@ func BenchmarkWriteSparse(b *testing.B) {
 // order, so the Writer meets each series key in cold memory as a snapshot
 // does. cpu-ns/key is the Writer's CPU per key, Close included.
 func BenchmarkWriteSnapshotSparse(b *testing.B) {
+	benchmarkWriteSnapshotSparse(b, func(w *tsm.Writer, series, field []byte, arr *tsm.Array) error {
+		return w.WriteValues(series, field, arr)
+	})
+}
+
+// BenchmarkWriteSnapshotSparseOne is BenchmarkWriteSnapshotSparse writing
+// each key with WriteOneValue, as a snapshot does.
+func BenchmarkWriteSnapshotSparseOne(b *testing.B) {
+	benchmarkWriteSnapshotSparse(b, func(w *tsm.Writer, series, field []byte, arr *tsm.Array) error {
+		return w.WriteOneValue(series, field, arr.Type, arr.Timestamps[0], uint64(arr.Integers[0]))
+	})
+}
+
+// benchmarkWriteSnapshotSparse writes the keys of
+// BenchmarkWriteSnapshotSparse with write.
+func benchmarkWriteSnapshotSparse(b *testing.B, write func(w *tsm.Writer, series, field []byte, arr *tsm.Array) error) {
 	const hosts = 42_000
 	regions := [...]string{"ap-northeast-1", "ap-southeast-1", "ap-southeast-2", "eu-central-1",
 		"eu-west-1", "sa-east-1", "us-east-1", "us-west-1", "us-west-2"}
@@ -292,8 +308,8 @@ func BenchmarkWriteSnapshotSparse(b *testing.B) {
 		}
 		w.StableKeys()
 		for i := range arrs {
-			if err := w.WriteValues(series[i/len(fields)], fields[i%len(fields)], &arrs[i]); err != nil {
-				b.Fatalf("WriteValues: got error %v; want nil", err)
+			if err := write(w, series[i/len(fields)], fields[i%len(fields)], &arrs[i]); err != nil {
+				b.Fatalf("writing a key: got error %v; want nil", err)
 			}
 		}
 		if err := w.Close(); err != nil {
