@@ -2,9 +2,11 @@ package models
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -497,13 +499,15 @@ func (p *Parser) appendPoint(newRaw string, name []byte, tags Tags, key []byte, 
 		}
 		p.series[newRaw] = int32(len(p.points))
 	}
-	p.points = append(p.points, Point{
-		Measurement: name,
-		Tags:        tags,
-		Fields:      p.fields[f0:len(p.fields):len(p.fields)],
-		Time:        ts,
-		Key:         key,
-	})
+	n := len(p.points)
+	if n == cap(p.points) {
+		p.points = slices.Grow(p.points, 1)
+	}
+	p.points = p.points[:n+1]
+	// Member by member, as parseSimpleLine appends a field.
+	pt := &p.points[n]
+	pt.Measurement, pt.Tags, pt.Fields = name, tags, p.fields[f0:len(p.fields):len(p.fields)]
+	pt.Time, pt.Key = ts, key
 }
 
 // parseSimpleLine parses the line body[start:end] (end is at its newline or
@@ -613,7 +617,17 @@ func (p *Parser) parseSimpleLine(start, end int) bool {
 			}
 		}
 		if same {
-			p.fields = append(p.fields, Field{Key: k, Value: v})
+			// Appended member by member: append(p.fields, Field{...})
+			// builds the field on the stack with 8-byte stores and
+			// copies it with 16-byte loads, which wait for those stores
+			// to complete (a failed store forward), and that copy was
+			// most of the cost of a field.
+			if len(p.fields) == cap(p.fields) {
+				p.fields = slices.Grow(p.fields, 1)
+			}
+			p.fields = p.fields[:len(p.fields)+1]
+			f := &p.fields[len(p.fields)-1]
+			f.Key, f.Value.Type, f.Value.N, f.Value.S = k, v.Type, v.N, v.S
 		} else {
 			p.addField(&lf, e, f0, k, v)
 		}
@@ -705,10 +719,10 @@ func (p *Parser) scanSimpleSeries(ks []byte) (nameLen int, sameKeys, ok bool) {
 	if ks[0] == '#' { // a comment line
 		return 0, false, false
 	}
-	var high byte
+	var high uint64 // the OR of bytes read, to tell whether they are all ASCII
 	i := 0
 	for i < len(ks) && simpleClass[ks[i]]&inMeasurement != 0 {
-		high |= ks[i]
+		high |= uint64(ks[i])
 		i++
 	}
 	if i == 0 {
@@ -734,10 +748,9 @@ func (p *Parser) scanSimpleSeries(ks []byte) (nameLen int, sameKeys, ok bool) {
 			eq = i + int(prevLens[t]) - 1
 		} else {
 			same = false
-			for i < len(ks) && simpleClass[ks[i]]&inKey != 0 {
-				high |= ks[i]
-				i++
-			}
+			var h uint64
+			i, h = keyTextEnd(ks, i)
+			high |= h
 			if i == k0 || i == len(ks) || ks[i] != '=' {
 				return 0, false, false
 			}
@@ -745,19 +758,83 @@ func (p *Parser) scanSimpleSeries(ks []byte) (nameLen int, sameKeys, ok bool) {
 		}
 		i = eq + 1
 		v0 := i
-		for i < len(ks) && simpleClass[ks[i]]&inKey != 0 {
-			high |= ks[i]
-			i++
-		}
+		var h uint64
+		i, h = keyTextEnd(ks, i)
+		high |= h
 		if i == v0 {
 			return 0, false, false
 		}
-		p.simpleTags = append(p.simpleTags, simpleTag{key: k0, eq: eq, end: i})
+		// Member by member, as parseSimpleLine appends a field.
+		t := len(p.simpleTags)
+		if t == cap(p.simpleTags) {
+			p.simpleTags = slices.Grow(p.simpleTags, 1)
+		}
+		p.simpleTags = p.simpleTags[:t+1]
+		st := &p.simpleTags[t]
+		st.key, st.eq, st.end = k0, eq, i
 	}
 	// The separators are ASCII, so the text is valid UTF-8 exactly when
 	// every token is, as the decoder checks (the keys compared with the
-	// previous line's were).
-	return nameLen, same && len(p.simpleTags) == len(prevLens), high < utf8.RuneSelf || utf8.Valid(ks)
+	// previous line's were). high may have more of ks's bytes than were
+	// read, which only costs the check of the whole text.
+	return nameLen, same && len(p.simpleTags) == len(prevLens), high&hi8 == 0 || utf8.Valid(ks)
+}
+
+// Every byte of a word: lo8 has its low bit set, hi8 its high bit.
+const (
+	lo8 = 0x0101010101010101
+	hi8 = 0x8080808080808080
+)
+
+// keyTextEnd returns the offset of the first byte of b from offset i that
+// may not be in a tag key, a tag value or a field key of parseSimpleLine's
+// form (see simpleClass), or len(b), and the OR of the bytes it read
+// (which may include bytes of b past that offset). It reads b eight bytes
+// at a time: a byte loop through simpleClass was the largest part of the
+// scan of a new series' tags.
+func keyTextEnd(b []byte, i int) (int, uint64) {
+	var high uint64
+	for ; i+8 <= len(b); i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:])
+		high |= x
+		if m := notInKey(x); m != 0 {
+			return i + bits.TrailingZeros64(m)>>3, high
+		}
+	}
+	if r := len(b) - i; r > 0 && len(b) >= 8 {
+		// The last r bytes, from the last word of b: the zero bytes
+		// shifted in are below the end, as notInKey sees them.
+		x := binary.LittleEndian.Uint64(b[len(b)-8:]) >> (8 * (8 - r))
+		high |= x
+		if m := notInKey(x); m != 0 {
+			return min(i+bits.TrailingZeros64(m)>>3, len(b)), high
+		}
+		return len(b), high
+	}
+	for i < len(b) && simpleClass[b[i]]&inKey != 0 {
+		high |= uint64(b[i])
+		i++
+	}
+	return i, high
+}
+
+// notInKey returns x, eight bytes, with the high bit of its first byte
+// (the lowest) that simpleClass puts out of keys set, or 0 when there is
+// none; the bits of the bytes after that one mean nothing. Each test is
+// the usual "has a zero byte" trick, exact up to the first byte it finds:
+// (v - lo8) &^ v has the high bit of v's first zero byte set, and of no
+// byte before it.
+func notInKey(x uint64) uint64 {
+	m := (x - 0x21*lo8) &^ x // below 0x21: control bytes and ' '
+	v := x ^ (',' * lo8)
+	m |= (v - lo8) &^ v
+	v = x ^ ('=' * lo8)
+	m |= (v - lo8) &^ v
+	v = x ^ ('\\' * lo8)
+	m |= (v - lo8) &^ v
+	v = x ^ (0x7f * lo8)
+	m |= (v - lo8) &^ v
+	return m & hi8
 }
 
 // sortSimpleTags sets p.simpleOrder to the sorted order of the tags
@@ -819,7 +896,10 @@ func (p *Parser) saveSimpleSeries(ks []byte, nameLen int) (name []byte, tags Tag
 		k0 := len(arena) + 1
 		arena = append(append(arena, ','), ks[t.key:t.end]...)
 		eq := k0 + t.eq - t.key
-		tags[i] = Tag{Key: arena[k0:eq:eq], Value: arena[eq+1 : len(arena) : len(arena)]}
+		// Member by member: a composite literal is built on the stack
+		// and copied in 16-byte moves that wait on its 8-byte stores.
+		tg := &tags[i]
+		tg.Key, tg.Value = arena[k0:eq:eq], arena[eq+1:len(arena):len(arena)]
 	}
 	p.arena = arena
 	key = arena[start:len(arena):len(arena)]
