@@ -798,6 +798,16 @@ func (c *cache) writePoint(ref cacheRef, series []byte, p *models.Point) (int64,
 			// the search it saves.
 			cs.fields = cs.fields[:j+1]
 			e, created = &cs.fields[j], true
+			if prev == nil && inlineType(f.Value.Type) {
+				// What appendCached does to a zeroed entry, member by
+				// member: the usual field of a new series, whose
+				// value is its only one.
+				e.times[0], e.bits[0] = p.Time, f.Value.N
+				e.name, e.typ, e.n = last[j], f.Value.Type, 1
+				add += cacheFieldOverhead + int64(len(f.Key))
+				pt.fixed += cacheFieldOverhead + int64(len(f.Key))
+				continue
+			}
 			e.name = last[j]
 		} else {
 			follow = false

@@ -110,22 +110,28 @@ func TestInvalidFieldTypeIsPartialWrite(t *testing.T) {
 // callers that build points without the parser: a series key or field key
 // past models.MaxKeyLength and a timestamp outside InfluxDB's range are
 // dropped and reported, the rest of the batch is written, and all of it
-// is there after the store is reopened.
+// is there after the store is reopened. The bad points come twice: as
+// callers build them, and with their Key set, as the parser makes them.
 func TestPointsPastLimitsArePartialWrite(t *testing.T) {
 	cfg := testConfig(t.TempDir())
 	s, sh := openShard(t, cfg)
 	long := strings.Repeat("y", models.MaxKeyLength)
-	batch := []models.Point{
+	bad := []models.Point{
 		pt(long, "v", 1, models.FloatValue(1)),
 		pt("a", long+"f", 1, models.FloatValue(1)),
 		pt("b", "v", models.MaxNanoTime+1, models.FloatValue(1)),
 		pt("c", "v", math.MinInt64, models.FloatValue(1)),
-		pt("ok", "v", models.MaxNanoTime, models.FloatValue(2)),
 	}
+	batch := append([]models.Point(nil), bad...)
+	for _, p := range bad {
+		p.Key = models.AppendSeriesKey(nil, p.Measurement, p.Tags)
+		batch = append(batch, p)
+	}
+	batch = append(batch, pt("ok", "v", models.MaxNanoTime, models.FloatValue(2)))
 	err := sh.WritePoints(context.Background(), batch)
 	var pwe *tsdb.PartialWriteError
-	if !errors.As(err, &pwe) || pwe.Dropped != 4 || !errors.Is(err, models.ErrKeyTooLong) || !errors.Is(err, models.ErrTimestampOutOfRange) {
-		t.Fatalf("write past the limits: got %v, want *PartialWriteError of 4 points (key too long, time out of range)", err)
+	if !errors.As(err, &pwe) || pwe.Dropped != 8 || !errors.Is(err, models.ErrKeyTooLong) || !errors.Is(err, models.ErrTimestampOutOfRange) {
+		t.Fatalf("write past the limits: got %v, want *PartialWriteError of 8 points (key too long, time out of range)", err)
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)

@@ -197,14 +197,22 @@ func validPoints(points []models.Point) ([]models.Point, *PartialWriteError) {
 	return good, perr
 }
 
-// pointProblem says why p cannot be stored, or returns nil.
+// pointProblem says why p cannot be stored, or returns nil. A point with
+// its Key, as the parser makes them, is checked in one pass over its
+// fields; p.CheckLimits says what is wrong when something is.
 func pointProblem(p *models.Point) error {
+	longKey := p.Key == nil || len(p.Key) > models.MaxKeyLength
 	for j := range p.Fields {
-		if t := p.Fields[j].Value.Type; t < models.FieldTypeFloat || t > models.FieldTypeBoolean {
-			return fmt.Errorf("field %q type %d: %w", p.Fields[j].Key, t, ErrInvalidFieldType)
+		f := &p.Fields[j]
+		if t := f.Value.Type; t < models.FieldTypeFloat || t > models.FieldTypeBoolean {
+			return fmt.Errorf("field %q type %d: %w", f.Key, t, ErrInvalidFieldType)
 		}
+		longKey = longKey || len(f.Key) > models.MaxKeyLength
 	}
-	return p.CheckLimits()
+	if longKey || p.Time < models.MinNanoTime || p.Time > models.MaxNanoTime {
+		return p.CheckLimits()
+	}
+	return nil
 }
 
 // merge adds other's dropped points to e.
