@@ -362,6 +362,17 @@ func (w *Writer) writeInlineMeta(series, field []byte, m *BlockMeta) error {
 // one-value record in its series, as in earlier series (see nextField),
 // is written here at once.
 func (w *Writer) WriteOneValue(series, field []byte, typ models.FieldType, t int64, v uint64) error {
+	// The test of the common case is small enough to be inlined in the
+	// caller: a call less per key.
+	if w.oneValue && typ != models.FieldTypeString && w.stableKeys && sameSlice(series, w.series) && w.nextOneValue(field, typ, t, v) {
+		return nil
+	}
+	return w.writeOneValue1(series, field, typ, t, v)
+}
+
+// writeOneValue1 is WriteOneValue for a key other than the next field of
+// a one-value record's series.
+func (w *Writer) writeOneValue1(series, field []byte, typ models.FieldType, t int64, v uint64) error {
 	switch {
 	case typ == models.FieldTypeString || !validType(typ):
 		return fmt.Errorf("%w: WriteOneValue of field type %d", ErrInvalidBlock, typ)
@@ -379,11 +390,8 @@ func (w *Writer) WriteOneValue(series, field []byte, typ models.FieldType, t int
 		}
 		return w.WriteValues(series, field, &a)
 	}
-	if w.oneValue && w.stableKeys && w.err == nil && !w.closed && sameSlice(series, w.series) {
-		if id := w.fieldNext[w.fieldNum]; id < oneValueFields && w.isField(id, field, typ) {
-			w.nextOneValue(id, typ, t, v)
-			return nil
-		}
+	if w.firstOneValue(series, field, typ, t, v) {
+		return nil
 	}
 	m := BlockMeta{MinTime: t, MaxTime: t, Count: 1, inline: typ}
 	m.Stats.First, m.Stats.Last = v, v
@@ -393,20 +401,33 @@ func (w *Writer) WriteOneValue(series, field []byte, typ models.FieldType, t int
 	return w.writeInlineMeta(series, field, &m)
 }
 
-// nextOneValue finishes the current key, of a one-value record, and
-// writes the one-value record of the next field of its series, id of type
-// typ, for the value v at time t: what finishKey, openKey, writeOneValue
-// and noteEntry do for such keys, without their general cases.
-func (w *Writer) nextOneValue(id uint32, typ models.FieldType, t int64, v uint64) {
-	w.fieldCount++
-	w.keyCount++
-	// The dictionary's copy of the key: nothing writes through w.field.
+// firstOneValue writes field's value v of type typ, not a string, at
+// time t as the first key of series if the current key is of a one-value
+// record, series sorts after the current series and field is the first
+// field of the previous series, and reports whether it did: what
+// startBlock and writeOneValue do for the first key of each series of a
+// snapshot at a million series, without their general cases.
+func (w *Writer) firstOneValue(series, field []byte, typ models.FieldType, t int64, v uint64) bool {
+	id := w.seriesFirst
+	if !w.oneValue || !w.stableKeys || w.err != nil || w.closed || id >= oneValueFields ||
+		!w.isField(id, field, typ) || bytes.Compare(series, w.series) <= 0 {
+		return false
+	}
+	w.finishKey(true)
+	w.series = series
 	w.field = unsafe.Slice(unsafe.StringData(w.fieldDefs[id].name), len(w.fieldDefs[id].name))
 	w.typ, w.fieldNum = typ, id
-	b := w.seriesBody
-	w.keyStart = len(b)
-	head := byte(id << recordKindBits)
-	gap := uint64(t) - uint64(w.keyMinTime) // from the previous key's base (keyState)
+	w.keyStart = 0
+	w.seriesBody = appendOneValueRecord(w.seriesBody[:0], byte(id<<recordKindBits), uint64(t), typ, v)
+	w.state = entryState{maxTime: t, gap: uint64(t), count: 1}
+	w.noteOneValue(t)
+	return true
+}
+
+// appendOneValueRecord appends a one-value record of head (the field
+// number and no kind) for the value v of type typ at gap from the key's
+// base time.
+func appendOneValueRecord(b []byte, head byte, gap uint64, typ models.FieldType, v uint64) []byte {
 	if gap == 0 {
 		b = append(b, head|recordOneAtBase)
 	} else {
@@ -414,20 +435,47 @@ func (w *Writer) nextOneValue(id uint32, typ models.FieldType, t int64, v uint64
 	}
 	switch typ {
 	case models.FieldTypeFloat:
-		b = binary.LittleEndian.AppendUint64(b, v)
+		return binary.LittleEndian.AppendUint64(b, v)
 	case models.FieldTypeInteger:
-		b = binary.AppendVarint(b, int64(v))
+		return binary.AppendVarint(b, int64(v))
 	case models.FieldTypeUnsigned:
-		b = binary.AppendUvarint(b, v)
-	default: // boolean
-		b = append(b, byte(v&1))
+		return binary.AppendUvarint(b, v)
 	}
-	w.seriesBody = b
-	w.state = entryState{maxTime: t, gap: gap, count: 1}
+	return append(b, byte(v&1)) // boolean
+}
+
+// noteOneValue is noteEntry for the one block, of one value at time t,
+// of a new current key.
+func (w *Writer) noteOneValue(t int64) {
+	w.oneValue = true
 	w.keyMinTime, w.prevMaxTime, w.blockCount = t, t, 1
 	w.blockTotal++
 	w.valueTotal++
 	w.minTime, w.maxTime = min(w.minTime, t), max(w.maxTime, t)
+}
+
+// nextOneValue writes field's value v of type typ, not a string, at time
+// t if field is the next field of the current series (see nextField),
+// whose current key is of a one-value record (oneValue), and reports
+// whether it did: it finishes the current key and writes the next one's
+// one-value record, what finishKey, openKey, writeOneValue and noteEntry
+// do for such keys, without their general cases.
+func (w *Writer) nextOneValue(field []byte, typ models.FieldType, t int64, v uint64) bool {
+	id := w.fieldNext[w.fieldNum]
+	if id >= oneValueFields || w.err != nil || w.closed || !w.isField(id, field, typ) {
+		return false
+	}
+	w.fieldCount++
+	w.keyCount++
+	// The dictionary's copy of the key: nothing writes through w.field.
+	w.field = unsafe.Slice(unsafe.StringData(w.fieldDefs[id].name), len(w.fieldDefs[id].name))
+	w.typ, w.fieldNum = typ, id
+	w.keyStart = len(w.seriesBody)
+	gap := uint64(t) - uint64(w.keyMinTime) // from the previous key's base (keyState)
+	w.seriesBody = appendOneValueRecord(w.seriesBody, byte(id<<recordKindBits), gap, typ, v)
+	w.state = entryState{maxTime: t, gap: gap, count: 1}
+	w.noteOneValue(t)
+	return true
 }
 
 // writeArray encodes and writes one block of already validated values.

@@ -21,11 +21,10 @@ type oneValueKey struct {
 }
 
 // oneValueKeys returns random keys in order for TestWriteOneValue: series
-// of 0 to 40 of the fields, mostly one value per key, of every type, at
+// of some of the fields, mostly one value per key, of every type, at
 // the time of the series' previous key or off it by small and large gaps,
-// some keys of two or three values or of a string, some given a second
-// block of one value just after their first, and fields enough
-// (40) that some numbers are past those of one-value records.
+// some keys of two or three values or of a string, and some given a
+// second block of one value just after their first.
 func oneValueKeys(rng *rand.Rand, fields int) []oneValueKey {
 	var keys []oneValueKey
 	for s := range 300 {
@@ -90,10 +89,17 @@ func valueBits(a *Array) uint64 {
 // WriteOneValue for every key of one value that is not a string, in every
 // format version, with StableKeys and without, and wants the same file
 // bytes: WriteOneValue's own path for the next field of a one-value
-// record must write what the general one does.
+// record must write what the general one does. The keys are of 10
+// fields, whose records are all one-value records, and of 40.
 func TestWriteOneValue(t *testing.T) {
-	rng := rand.New(rand.NewPCG(5, 6))
-	const fields = 40
+	for _, fields := range []int{10, 40} {
+		t.Run(fmt.Sprint(fields), func(t *testing.T) { testWriteOneValue(t, fields) })
+	}
+}
+
+// testWriteOneValue is TestWriteOneValue for keys of the given fields.
+func testWriteOneValue(t *testing.T, fields int) {
+	rng := rand.New(rand.NewPCG(5, uint64(fields)))
 	keys := oneValueKeys(rng, fields)
 	series := make([][]byte, 300)
 	for s := range series {
