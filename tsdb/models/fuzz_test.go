@@ -259,7 +259,7 @@ const tagKeyChangesBody = "m,b=1,a=2 f=1 1\n" +
 	"m,b=4,\u00e9=\u00e8 f=1 1\n" +
 	"m,b=4,\u00e9=\xff f=1 1\n" + // not UTF-8
 	"m,b=5,\u00e9=2 f=1 1\n" +
-	"m,b=abcdefghijklmnop,a=qrstuvwxyz012345 f=1 1\n" + // tokens read a word at a time
+	"m,b=abcdefghijklmnop,a=qrstuvwxyz012345 f=1 1\n" + // long tokens, then bytes the simple form refuses in them
 	"m,b=abcdefghijklm\x7fop,a=qrstuvwxyz012345 f=1 1\n" +
 	"m,b=abcdefghijklmnop,a=qrstuvwxyz01234\\5 f=1 1\n" +
 	"m,b=abcdefgh=jklmnop,a=qrstuvwxyz012345 f=1 1\n" +

@@ -2,11 +2,9 @@ package models
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
-	"math/bits"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -719,10 +717,10 @@ func (p *Parser) scanSimpleSeries(ks []byte) (nameLen int, sameKeys, ok bool) {
 	if ks[0] == '#' { // a comment line
 		return 0, false, false
 	}
-	var high uint64 // the OR of bytes read, to tell whether they are all ASCII
+	var high byte
 	i := 0
 	for i < len(ks) && simpleClass[ks[i]]&inMeasurement != 0 {
-		high |= uint64(ks[i])
+		high |= ks[i]
 		i++
 	}
 	if i == 0 {
@@ -748,9 +746,10 @@ func (p *Parser) scanSimpleSeries(ks []byte) (nameLen int, sameKeys, ok bool) {
 			eq = i + int(prevLens[t]) - 1
 		} else {
 			same = false
-			var h uint64
-			i, h = keyTextEnd(ks, i)
-			high |= h
+			for i < len(ks) && simpleClass[ks[i]]&inKey != 0 {
+				high |= ks[i]
+				i++
+			}
 			if i == k0 || i == len(ks) || ks[i] != '=' {
 				return 0, false, false
 			}
@@ -758,9 +757,10 @@ func (p *Parser) scanSimpleSeries(ks []byte) (nameLen int, sameKeys, ok bool) {
 		}
 		i = eq + 1
 		v0 := i
-		var h uint64
-		i, h = keyTextEnd(ks, i)
-		high |= h
+		for i < len(ks) && simpleClass[ks[i]]&inKey != 0 {
+			high |= ks[i]
+			i++
+		}
 		if i == v0 {
 			return 0, false, false
 		}
@@ -775,66 +775,8 @@ func (p *Parser) scanSimpleSeries(ks []byte) (nameLen int, sameKeys, ok bool) {
 	}
 	// The separators are ASCII, so the text is valid UTF-8 exactly when
 	// every token is, as the decoder checks (the keys compared with the
-	// previous line's were). high may have more of ks's bytes than were
-	// read, which only costs the check of the whole text.
-	return nameLen, same && len(p.simpleTags) == len(prevLens), high&hi8 == 0 || utf8.Valid(ks)
-}
-
-// Every byte of a word: lo8 has its low bit set, hi8 its high bit.
-const (
-	lo8 = 0x0101010101010101
-	hi8 = 0x8080808080808080
-)
-
-// keyTextEnd returns the offset of the first byte of b from offset i that
-// may not be in a tag key, a tag value or a field key of parseSimpleLine's
-// form (see simpleClass), or len(b), and the OR of the bytes it read
-// (which may include bytes of b past that offset). It reads b eight bytes
-// at a time: a byte loop through simpleClass was the largest part of the
-// scan of a new series' tags.
-func keyTextEnd(b []byte, i int) (int, uint64) {
-	var high uint64
-	for ; i+8 <= len(b); i += 8 {
-		x := binary.LittleEndian.Uint64(b[i:])
-		high |= x
-		if m := notInKey(x); m != 0 {
-			return i + bits.TrailingZeros64(m)>>3, high
-		}
-	}
-	if r := len(b) - i; r > 0 && len(b) >= 8 {
-		// The last r bytes, from the last word of b: the zero bytes
-		// shifted in are below the end, as notInKey sees them.
-		x := binary.LittleEndian.Uint64(b[len(b)-8:]) >> (8 * (8 - r))
-		high |= x
-		if m := notInKey(x); m != 0 {
-			return min(i+bits.TrailingZeros64(m)>>3, len(b)), high
-		}
-		return len(b), high
-	}
-	for i < len(b) && simpleClass[b[i]]&inKey != 0 {
-		high |= uint64(b[i])
-		i++
-	}
-	return i, high
-}
-
-// notInKey returns x, eight bytes, with the high bit of its first byte
-// (the lowest) that simpleClass puts out of keys set, or 0 when there is
-// none; the bits of the bytes after that one mean nothing. Each test is
-// the usual "has a zero byte" trick, exact up to the first byte it finds:
-// (v - lo8) &^ v has the high bit of v's first zero byte set, and of no
-// byte before it.
-func notInKey(x uint64) uint64 {
-	m := (x - 0x21*lo8) &^ x // below 0x21: control bytes and ' '
-	v := x ^ (',' * lo8)
-	m |= (v - lo8) &^ v
-	v = x ^ ('=' * lo8)
-	m |= (v - lo8) &^ v
-	v = x ^ ('\\' * lo8)
-	m |= (v - lo8) &^ v
-	v = x ^ (0x7f * lo8)
-	m |= (v - lo8) &^ v
-	return m & hi8
+	// previous line's were).
+	return nameLen, same && len(p.simpleTags) == len(prevLens), high < utf8.RuneSelf || utf8.Valid(ks)
 }
 
 // sortSimpleTags sets p.simpleOrder to the sorted order of the tags

@@ -107,35 +107,3 @@ func TestParseSeriesCacheAfterFirstTimestamp(t *testing.T) {
 		}
 	}
 }
-
-// TestKeyTextEnd checks the word-at-a-time scan of key text against a
-// byte loop through simpleClass, from every offset of texts holding every
-// byte value at every position of a word and near the end.
-func TestKeyTextEnd(t *testing.T) {
-	byteLoop := func(b []byte, i int) int {
-		for i < len(b) && simpleClass[b[i]]&inKey != 0 {
-			i++
-		}
-		return i
-	}
-	for n := range 20 {
-		for pos := range n {
-			for c := range 256 {
-				b := make([]byte, n)
-				for i := range b {
-					b[i] = 'a' + byte(i%26)
-				}
-				b[pos] = byte(c)
-				for i := range n + 1 {
-					got, high := keyTextEnd(b, i)
-					if want := byteLoop(b, i); got != want {
-						t.Fatalf("keyTextEnd(%q, %d) = %d; want %d", b, i, got, want)
-					}
-					if c >= 0x80 && pos >= i && pos < got && high&hi8 == 0 {
-						t.Fatalf("keyTextEnd(%q, %d): high %#x lacks byte %#x it read", b, i, high, c)
-					}
-				}
-			}
-		}
-	}
-}
