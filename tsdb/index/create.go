@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"unsafe"
 
 	"github.com/strata-db/strata/tsdb/models"
 )
@@ -36,8 +37,11 @@ func (ix *Index) CreateSeriesAndFields(points []models.Point, ids []uint64) (con
 	if len(ids) < len(points) {
 		return nil, fmt.Errorf("create series: %d ids for %d points: %w", len(ids), len(points), ErrIDsTooShort)
 	}
-	var look lookups
-	var memo models.SeriesMemo
+	var (
+		look   lookups
+		memo   models.SeriesMemo
+		fields fieldMemo
+	)
 	ix.mu.RLock()
 	if ix.closed {
 		ix.mu.RUnlock()
@@ -53,7 +57,7 @@ func (ix *Index) CreateSeriesAndFields(points []models.Point, ids []uint64) (con
 				break
 			}
 		}
-		conflict, ok := m.checkFields(p)
+		conflict, ok := m.checkFields(p, &fields)
 		if !ok {
 			complete = false
 			break
@@ -178,19 +182,48 @@ func (l *lookups) flush(t *seriesTable, ids []uint64) bool {
 	return true
 }
 
+// fieldMemo remembers, for the points of one call, the field-key list
+// (fieldSig) of m that the last point checked had, and that point's fields.
+// The parser gives a line with the previous line's field keys the very
+// same key slices, so the next point's keys are recognised by their
+// addresses and lengths, with no byte comparison: comparing the ten keys
+// of a TSBS point with a cached list was a twentieth of a million-series
+// load's index time (issue 17). The points do not change during the call,
+// so equal slices hold equal bytes.
+type fieldMemo struct {
+	m      *measurement
+	sig    *fieldSig
+	fields []models.Field
+}
+
+// same reports whether fields are the memo's measurement's fields held by
+// the same memory as the memo's.
+func (fm *fieldMemo) same(m *measurement, fields []models.Field) bool {
+	if fm.m != m || len(fields) != len(fm.fields) {
+		return false
+	}
+	for j := range fields {
+		a, b := fields[j].Key, fm.fields[j].Key
+		if len(a) != len(b) || unsafe.SliceData(a) != unsafe.SliceData(b) {
+			return false
+		}
+	}
+	return true
+}
+
 // checkFields checks p's field types against m's fields under the read
 // lock. ok is false when a field does not exist yet; otherwise conflict is
-// the first type mismatch, or nil.
-func (m *measurement) checkFields(p *models.Point) (conflict error, ok bool) {
+// the first type mismatch, or nil. memo carries what the call's points
+// before p found (see fieldMemo).
+func (m *measurement) checkFields(p *models.Point, memo *fieldMemo) (conflict error, ok bool) {
+	if memo.same(m, p.Fields) {
+		return m.checkTypes(memo.sig, p), true
+	}
 	if sigs := m.sigs.Load(); sigs != nil {
 		for _, sig := range *sigs {
 			if sig.matches(p.Fields) {
-				for j := range p.Fields {
-					if t := sig.types[j]; t != p.Fields[j].Value.Type {
-						return m.conflict(p.Fields[j].Key, t, p.Fields[j].Value.Type), true
-					}
-				}
-				return nil, true
+				*memo = fieldMemo{m: m, sig: sig, fields: p.Fields}
+				return m.checkTypes(sig, p), true
 			}
 		}
 	}
@@ -206,6 +239,17 @@ func (m *measurement) checkFields(p *models.Point) (conflict error, ok bool) {
 	}
 	m.addSig(p.Fields)
 	return conflict, true
+}
+
+// checkTypes returns the first field of p, whose field keys are sig's,
+// whose type differs from sig's, or nil.
+func (m *measurement) checkTypes(sig *fieldSig, p *models.Point) error {
+	for j := range p.Fields {
+		if t := sig.types[j]; t != p.Fields[j].Value.Type {
+			return m.conflict(p.Fields[j].Key, t, p.Fields[j].Value.Type)
+		}
+	}
+	return nil
 }
 
 func (m *measurement) conflict(field []byte, existing, got models.FieldType) error {
@@ -549,6 +593,7 @@ func (ix *Index) resolve(points []models.Point, ids []uint64, buf *createBuf) (r
 		keys   = &buf.keys
 		nextID = ix.nextID
 		limits = limitCheck{limits: ix.limits}
+		fields fieldMemo
 	)
 	r.newFields = map[pendingField]models.FieldType{}
 	for i := range points {
@@ -562,7 +607,7 @@ func (ix *Index) resolve(points []models.Point, ids []uint64, buf *createBuf) (r
 		// hot path say so in a few comparisons.
 		fieldsExist := false
 		if m != nil {
-			conflict, fieldsExist = m.checkFields(p)
+			conflict, fieldsExist = m.checkFields(p, &fields)
 		}
 		if !fieldsExist {
 			conflict = checkNewFields(m, p, r.newFields)

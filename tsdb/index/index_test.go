@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"unsafe"
 
 	"github.com/strata-db/strata/tsdb/index"
 	"github.com/strata-db/strata/tsdb/models"
@@ -133,6 +134,45 @@ cpu,host=a idle=3i 1
 	conflicts, err = ix.CreateSeriesAndFields(pts, ids)
 	if err != nil || len(conflicts) != 1 || conflicts[0].Index != 0 || ids[1] != 1 {
 		t.Errorf("fast path: got conflicts %v, ids %v, error %v; want one conflict at 0 and id 1 for point 1", conflicts, ids, err)
+	}
+}
+
+// TestFieldConflictsSharedKeys checks the field types of points whose
+// field keys are the very slices of the point before, as the parser gives
+// them (see fieldMemo): recognised by address, their types must still be
+// checked, on the hot path (every series exists) and when series are new.
+func TestFieldConflictsSharedKeys(t *testing.T) {
+	ix := openIndex(t, t.TempDir())
+	create(t, ix, "cpu,host=a usage=1,idle=2i 1")
+	for _, tc := range []struct{ name, lp string }{
+		{"hot path", "cpu,host=a usage=1,idle=2i 1\ncpu,host=a usage=1i,idle=2i 2\ncpu,host=a usage=1,idle=3 3\ncpu,host=a usage=1,idle=2i 4\n"},
+		{"new series", "cpu,host=b usage=1,idle=2i 1\ncpu,host=c usage=1i,idle=2i 1\ncpu,host=d usage=1,idle=3 1\ncpu,host=e usage=1,idle=2i 1\n"},
+	} {
+		var p models.Parser // its points, not copies: their keys are shared
+		pts, err := p.Parse([]byte(tc.lp), 1, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 1; i < len(pts); i++ {
+			if unsafe.SliceData(pts[i].Fields[1].Key) != unsafe.SliceData(pts[0].Fields[1].Key) {
+				t.Fatalf("%s: the parser no longer shares the field keys of point %d with point 0; the test needs them shared", tc.name, i)
+			}
+		}
+		ids := make([]uint64, len(pts))
+		conflicts, err := ix.CreateSeriesAndFields(pts, ids)
+		if err != nil {
+			t.Fatalf("%s: CreateSeriesAndFields: %v", tc.name, err)
+		}
+		var got []int
+		for _, c := range conflicts {
+			got = append(got, c.Index)
+		}
+		if want := []int{1, 2}; !slices.Equal(got, want) {
+			t.Errorf("%s: conflicting points: got %v; want %v", tc.name, got, want)
+		}
+		if ids[0] == 0 || ids[1] != 0 || ids[2] != 0 || ids[3] == 0 {
+			t.Errorf("%s: ids: got %v; want 0 only for points 1 and 2", tc.name, ids)
+		}
 	}
 }
 
