@@ -10,9 +10,9 @@ import (
 
 // Key slab sizes. Keys are never split across slabs; a key longer than a
 // slab gets a slab of its own. The first smallSlabs slabs of a table are
-// slabSize, the later ones bigSlabSize, which newSlab backs by huge pages
-// where it can: a shard with few series holds little, one with many pays
-// fewer page faults.
+// slabSize, the later ones bigSlabSize: a shard with few series holds
+// little, one with many takes fewer slabs. They are not advised huge
+// pages (see DESIGN.md).
 const (
 	slabSize    = 1 << 20
 	bigSlabSize = 8 << 20
@@ -63,7 +63,7 @@ func (t *seriesTable) prepareSlab() {
 	if t.spare.Load() != nil {
 		return
 	}
-	slab := newSlab(t.nextSlabSize())
+	slab := make([]byte, t.nextSlabSize())
 	for i := 0; i < len(slab); i += pageSize {
 		slab[i] = 0
 	}
@@ -234,7 +234,7 @@ func (t *seriesTable) reserve(n int) {
 // rehash moves the entries to a table of n slots.
 func (t *seriesTable) rehash(n int) {
 	old := t.slots
-	t.slots = newSlots(n)
+	t.slots = make([]uint64, n)
 	t.used = 0
 	for _, s := range old {
 		if s != emptySlot && s != tombSlot {
@@ -279,7 +279,7 @@ func (t *seriesTable) reserveKey(n int) (slab, off int) {
 		if spare := t.spare.Swap(nil); spare != nil && len(*spare) >= need {
 			slab = (*spare)[:0]
 		} else {
-			slab = newSlab(max(t.nextSlabSize(), need))[:0]
+			slab = make([]byte, 0, max(t.nextSlabSize(), need))
 		}
 		t.slabs = append(t.slabs, slab)
 		if len(t.slabs) == smallSlabs {
