@@ -86,22 +86,27 @@ func (bt *batchTags) find(points []models.Point, series []newSeries) {
 	bt.ends = slices.Grow(bt.ends[:0], len(series))
 	var prev *measurement
 	for _, ns := range series {
-		bt.tags = seriesTags(bt.tags[:0], ns.key, &points[ns.point])
-		for j, t := range bt.tags {
-			var ki int32
-			if ns.m == prev && j < len(bt.prevKeys) && string(bt.keys[bt.prevKeys[j]].key) == string(t.Key) {
-				ki = bt.prevKeys[j]
-			} else {
-				ki = bt.keyIndex(ns.m, t.Key)
-				if j < len(bt.prevKeys) {
-					bt.prevKeys[j] = ki
-				} else {
-					bt.prevKeys = append(bt.prevKeys, ki)
-				}
+		// The tags are taken from the stored key one by one, not gathered
+		// in a slice first: storing a tag's two slices in the heap (with
+		// the garbage collector's write barriers, and collections come
+		// every few batches) was a third of this loop at a million series.
+		p := &points[ns.point]
+		nt := len(p.Tags)
+		if unescapedKey(ns.key, p) {
+			off := len(p.Measurement)
+			for j := range p.Tags {
+				var k, v []byte
+				k, v, off = tagAt(ns.key, &p.Tags[j], off)
+				bt.add(ns.m, prev, j, k, v)
 			}
-			bt.groupOf = append(bt.groupOf, bt.group(ki, t.Value, hashValue(bytesString(t.Value))))
+		} else {
+			bt.tags = parseStored(bt.tags[:0], ns.key)
+			nt = len(bt.tags)
+			for j := range bt.tags {
+				bt.add(ns.m, prev, j, bt.tags[j].Key, bt.tags[j].Value)
+			}
 		}
-		bt.prevKeys = bt.prevKeys[:len(bt.tags)]
+		bt.prevKeys = bt.prevKeys[:nt]
 		prev = ns.m
 		bt.ends = append(bt.ends, len(bt.groupOf))
 	}
@@ -121,6 +126,23 @@ func (bt *batchTags) find(points []models.Point, series []newSeries) {
 		}
 		prevEnd = bt.ends[k]
 	}
+}
+
+// add counts the j-th tag, key k and value v, of a new series of m, whose
+// series before is of prev, in its group. k and v alias a stored key.
+func (bt *batchTags) add(m, prev *measurement, j int, k, v []byte) {
+	var ki int32
+	if m == prev && j < len(bt.prevKeys) && string(bt.keys[bt.prevKeys[j]].key) == string(k) {
+		ki = bt.prevKeys[j]
+	} else {
+		ki = bt.keyIndex(m, k)
+		if j < len(bt.prevKeys) {
+			bt.prevKeys[j] = ki
+		} else {
+			bt.prevKeys = append(bt.prevKeys, ki)
+		}
+	}
+	bt.groupOf = append(bt.groupOf, bt.group(ki, v, hashValue(bytesString(v))))
 }
 
 // keyIndex returns the index in keys of m's tag key key, adding it if

@@ -8,9 +8,9 @@ import (
 	"github.com/strata-db/strata/tsdb/models"
 )
 
-// TestTagsInKey checks that the tags addSeries takes from a stored key
-// without parsing it are those the parser finds, and that keys whose
-// tokens were escaped are left to the parser.
+// TestTagsInKey checks that the tags batchTags.find takes from a stored
+// key without parsing it (tagAt) are those the parser finds, and that keys
+// whose tokens were escaped are left to the parser (unescapedKey).
 func TestTagsInKey(t *testing.T) {
 	for _, tc := range []struct {
 		line    string
@@ -30,19 +30,29 @@ func TestTagsInKey(t *testing.T) {
 			t.Fatalf("parse %q: %d points, %v", tc.line, len(pts), err)
 		}
 		key := pts[0].AppendSeriesKey(nil)
-		name, tags, ok := tagsInKey(nil, key, &pts[0])
+		ok := unescapedKey(key, &pts[0])
 		if ok != tc.inPlace {
 			t.Errorf("%q: in place %v; want %v", tc.line, ok, tc.inPlace)
 		}
 		if !ok {
 			continue
 		}
+		off := len(pts[0].Measurement)
+		var tags models.Tags
+		for j := range pts[0].Tags {
+			var k, v []byte
+			k, v, off = tagAt(key, &pts[0].Tags[j], off)
+			tags = append(tags, models.Tag{Key: k, Value: v})
+		}
 		wantName, wantTags, err := models.ParseSeriesKey(key)
 		if err != nil {
 			t.Fatalf("parse key %q: %v", key, err)
 		}
-		if got, want := fmt.Sprintf("%s %s", name, tags), fmt.Sprintf("%s %s", wantName, wantTags); got != want {
+		if got, want := fmt.Sprintf("%s %s", key[:len(pts[0].Measurement)], tags), fmt.Sprintf("%s %s", wantName, wantTags); got != want {
 			t.Errorf("%q: got %s; want %s", tc.line, got, want)
+		}
+		if off != len(key) {
+			t.Errorf("%q: the last tag ends at %d; want %d", tc.line, off, len(key))
 		}
 	}
 }

@@ -433,44 +433,38 @@ func (ix *Index) applySeries(id uint32, key []byte) error {
 	return nil
 }
 
-// seriesTags appends to dst the tags of a new series, created from point
-// p, as slices of its stored key (which aliases the key table's slab),
-// found without parsing it (see tagsInKey), and returns them.
-func seriesTags(dst models.Tags, stored []byte, p *models.Point) models.Tags {
-	_, tags, ok := tagsInKey(dst, stored, p)
-	if !ok {
-		var err error
-		if _, tags, err = models.ParseSeriesKeyAppend(dst, stored); err != nil {
-			// validKey admitted the point, so its key parses.
-			panic(fmt.Sprintf("BUG: series key %q of a valid point: %v", stored, err))
-		}
+// parseStored parses stored, the stored key of a new series whose
+// tokens needed escaping (see unescapedKey), appending its tags to dst.
+func parseStored(dst models.Tags, stored []byte) models.Tags {
+	_, tags, err := models.ParseSeriesKeyAppend(dst, stored)
+	if err != nil {
+		// validKey admitted the point, so its key parses.
+		panic(fmt.Sprintf("BUG: series key %q of a valid point: %v", stored, err))
 	}
 	return tags
 }
 
-// tagsInKey returns p's measurement and tags as slices of key, p's series
-// key, when no token of it needed escaping (the key is then exactly the
-// tokens and their separators, and they lie at known offsets); ok is false
-// otherwise, and the caller parses the key.
-func tagsInKey(dst models.Tags, key []byte, p *models.Point) (name []byte, tags models.Tags, ok bool) {
+// unescapedKey reports whether key, p's series key, holds p's measurement
+// and tags as they are, no token of it having needed escaping: the key is
+// then exactly the tokens and their separators, and tagAt finds each tag
+// at a known offset without parsing the key.
+func unescapedKey(key []byte, p *models.Point) bool {
 	n := len(p.Measurement)
 	for _, t := range p.Tags {
 		n += 2 + len(t.Key) + len(t.Value)
 	}
-	if n != len(key) {
-		return nil, dst, false // escapes made it longer
-	}
-	off := len(p.Measurement)
-	name = key[:off:off]
-	tags = dst
-	for _, t := range p.Tags {
-		k := key[off+1 : off+1+len(t.Key) : off+1+len(t.Key)]
-		off += 2 + len(t.Key)
-		v := key[off : off+len(t.Value) : off+len(t.Value)]
-		off += len(t.Value)
-		tags = append(tags, models.Tag{Key: k, Value: v})
-	}
-	return name, tags, true
+	return n == len(key) // escapes make it longer
+}
+
+// tagAt returns tag t of a point as slices of key, the point's unescaped
+// series key (see unescapedKey), given off, the offset of the comma before
+// it (the measurement's length for the first tag), and the offset of the
+// comma after it, for the next tag.
+func tagAt(key []byte, t *models.Tag, off int) (k, v []byte, next int) {
+	k = key[off+1 : off+1+len(t.Key) : off+1+len(t.Key)]
+	off += 2 + len(t.Key)
+	v = key[off : off+len(t.Value) : off+len(t.Value)]
+	return k, v, off + len(t.Value)
 }
 
 // tagKeys remembers, by position, the tag keys of the series last indexed
