@@ -199,12 +199,18 @@ type fieldMemo struct {
 // same reports whether fields are the memo's measurement's fields held by
 // the same memory as the memo's.
 func (fm *fieldMemo) same(m *measurement, fields []models.Field) bool {
-	if fm.m != m || len(fields) != len(fm.fields) {
+	return fm.m == m && sameKeySlices(fields, fm.fields)
+}
+
+// sameKeySlices reports whether the keys of a and b are the same slices:
+// the same memory and length.
+func sameKeySlices(a, b []models.Field) bool {
+	if len(a) != len(b) {
 		return false
 	}
-	for j := range fields {
-		a, b := fields[j].Key, fm.fields[j].Key
-		if len(a) != len(b) || unsafe.SliceData(a) != unsafe.SliceData(b) {
+	for j := range a {
+		ka, kb := a[j].Key, b[j].Key
+		if len(ka) != len(kb) || unsafe.SliceData(ka) != unsafe.SliceData(kb) {
 			return false
 		}
 	}
@@ -330,9 +336,10 @@ func (bk *batchKeys) find(t *seriesTable, points []models.Point) {
 	}
 	// Room enough that buf does not move unless escapes make keys longer.
 	bk.buf = slices.Grow(bk.buf[:0], n)
+	var checked []models.Field
 	for i := range points {
 		p := &points[i]
-		if err := validKey(p); err != nil {
+		if err := validKey(p, &checked); err != nil {
 			bk.bad = append(bk.bad, pointError{i, err})
 		}
 		key := p.Key
@@ -698,14 +705,22 @@ func checkNewFields(m *measurement, p *models.Point, newFields map[pendingField]
 // longer than models.MaxKeyLength, non-empty, sorted, unique tag keys with
 // non-empty values, and no token ending in a backslash (which would escape
 // the separator after it). The line-protocol parser never produces others.
-func validKey(p *models.Point) error {
+// checked holds the fields of a point of the batch whose keys passed: the
+// field keys of a point with the very same key slices (see fieldMemo) are
+// not checked again.
+func validKey(p *models.Point, checked *[]models.Field) error {
 	if len(p.Measurement) == 0 || len(p.Fields) == 0 {
 		return fmt.Errorf("no measurement or no fields: %w", ErrInvalidPoint)
 	}
-	if err := p.CheckKeys(); err != nil {
-		// The log reader refuses longer keys: storing one would lose the
-		// shard's index on the next open.
-		return fmt.Errorf("%w: %w", ErrInvalidPoint, err)
+	// With its series key given, CheckKeys checks only that key's length
+	// and the field keys.
+	if p.Key == nil || len(p.Key) > models.MaxKeyLength || !sameKeySlices(p.Fields, *checked) {
+		if err := p.CheckKeys(); err != nil {
+			// The log reader refuses longer keys: storing one would lose
+			// the shard's index on the next open.
+			return fmt.Errorf("%w: %w", ErrInvalidPoint, err)
+		}
+		*checked = p.Fields
 	}
 	if endsInBackslash(p.Measurement) {
 		return fmt.Errorf("measurement ends in a backslash: %w", ErrInvalidPoint)
@@ -717,7 +732,8 @@ func validKey(p *models.Point) error {
 		if endsInBackslash(t.Key) || endsInBackslash(t.Value) {
 			return fmt.Errorf("tag %q ends in a backslash: %w", t.Key, ErrInvalidPoint)
 		}
-		if i > 0 && string(p.Tags[i-1].Key) >= string(t.Key) {
+		// Keys are not empty: most differ in their first byte.
+		if i > 0 && (p.Tags[i-1].Key[0] > t.Key[0] || p.Tags[i-1].Key[0] == t.Key[0] && string(p.Tags[i-1].Key) >= string(t.Key)) {
 			return fmt.Errorf("tags not sorted or not unique at %q: %w", t.Key, ErrInvalidPoint)
 		}
 	}

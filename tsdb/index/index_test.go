@@ -1,6 +1,7 @@
 package index_test
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -450,14 +451,24 @@ func TestShortIDs(t *testing.T) {
 
 func TestInvalidPointsRejected(t *testing.T) {
 	ix := openIndex(t, t.TempDir())
+	// Points 0 and 1 share their field keys, as the parser's points do:
+	// that point 0's passed must not pass point 1's too long series key.
+	fields := []models.Field{{Key: []byte("f"), Value: models.FloatValue(1)}}
 	pts := []models.Point{
-		{Measurement: []byte("m"), Fields: []models.Field{{Key: []byte("f"), Value: models.FloatValue(1)}}},
+		{Measurement: []byte("m"), Fields: fields, Key: []byte("m")},
+		{Measurement: []byte("m"), Fields: fields, Key: []byte("m" + strings.Repeat("x", models.MaxKeyLength))}, // series key too long
 		{Measurement: []byte("m")}, // no fields
 		{Measurement: []byte("m"), Tags: models.Tags{{Key: []byte("b"), Value: []byte("1")}, {Key: []byte("a"), Value: []byte("2")}},
 			Fields: []models.Field{{Key: []byte("f"), Value: models.FloatValue(1)}}}, // unsorted tags
 		{Measurement: []byte(`m\`), Fields: []models.Field{{Key: []byte("f"), Value: models.FloatValue(1)}}}, // trailing backslash
 		{Measurement: []byte("m"), Tags: models.Tags{{Key: []byte("a"), Value: []byte{}}},
 			Fields: []models.Field{{Key: []byte("f"), Value: models.FloatValue(1)}}}, // empty tag value
+		{Measurement: []byte("m"), Tags: models.Tags{{Key: []byte("ab"), Value: []byte("1")}, {Key: []byte("aa"), Value: []byte("2")}},
+			Fields: []models.Field{{Key: []byte("f"), Value: models.FloatValue(1)}}}, // unsorted tags, same first byte
+		{Measurement: []byte("m"), Tags: models.Tags{{Key: []byte("a"), Value: []byte("1")}, {Key: []byte("a"), Value: []byte("2")}},
+			Fields: []models.Field{{Key: []byte("f"), Value: models.FloatValue(1)}}}, // repeated tag key
+		{Measurement: []byte("m"), Fields: []models.Field{{Key: bytes.Repeat([]byte("f"), models.MaxKeyLength+1), Value: models.FloatValue(1)}},
+			Key: []byte("m")}, // field key too long
 	}
 	ids := make([]uint64, len(pts))
 	conflicts, err := ix.CreateSeriesAndFields(pts, ids)
@@ -471,7 +482,7 @@ func TestInvalidPointsRejected(t *testing.T) {
 			t.Errorf("point %d: got error %v; want ErrInvalidPoint", c.Index, c.Err)
 		}
 	}
-	if want := []int{1, 2, 3, 4}; !slices.Equal(got, want) {
+	if want := []int{1, 2, 3, 4, 5, 6, 7, 8}; !slices.Equal(got, want) {
 		t.Errorf("rejected points: got %v; want %v", got, want)
 	}
 	if ids[0] == 0 || ix.SeriesN() != 1 {
