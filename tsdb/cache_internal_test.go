@@ -652,6 +652,22 @@ func TestCacheNewSeriesShareFieldNames(t *testing.T) {
 	if got, want := c.size.Load(), heldBytes(c); got != want {
 		t.Fatalf("size %d; want %d", got, want)
 	}
+	// A series created so takes more values like any other: an earlier
+	// one marks it unsorted, reads sort them.
+	p := point("a", "b", "c")
+	p.Time = 0
+	p.Fields[0].Value = models.IntegerValue(7)
+	c.writePoint(cacheRef{}, keys[1], &p)
+	if !c.parts[0].unsorted {
+		t.Fatalf("a value before a new series' first one did not mark the partition unsorted")
+	}
+	a, ok := c.values(keys[1], []byte("usage_a"), math.MinInt64, math.MaxInt64)
+	if !ok || a.Len() != 2 || a.Timestamps[0] != 0 || a.Integers[0] != 7 || a.Timestamps[1] != 1 || a.Integers[1] != 0 {
+		t.Fatalf("series 1, field usage_a after a second point: %+v; want 7 at 0, 0 at 1", a)
+	}
+	if got, want := c.size.Load(), heldBytes(c); got != want {
+		t.Fatalf("size after a second point %d; want %d", got, want)
+	}
 }
 
 // TestCacheSizeCoversHeap: the cache's size is at least the heap it
