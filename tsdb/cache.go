@@ -1135,15 +1135,16 @@ func (ss sortedSeries) forEach(fn func(series, field []byte, arr *tsm.Array) err
 	return ss.walk(fn, nil)
 }
 
-// oneValueFunc receives a field of one value (see sortedSeries.walk): its
-// type, time and 8 bytes (the bits of a float, an integer, an unsigned).
-type oneValueFunc func(series, field []byte, typ models.FieldType, t int64, v uint64) error
+// oneValuesFunc receives consecutive fields of a series that hold one
+// value each (see sortedSeries.walk), in order. It must not keep vals.
+type oneValuesFunc func(series []byte, vals []tsm.OneValue) error
 
-// walk is forEach, except that a field holding one value in its entry
-// goes to one instead of fn, when one is not nil: a snapshot at a million
-// series is ~400,000 such fields, and making each a view Array was a
-// tenth of the walk's CPU (issue 17).
-func (ss sortedSeries) walk(fn func(series, field []byte, arr *tsm.Array) error, one oneValueFunc) error {
+// walk is forEach, except that the fields holding one value in their
+// entry go to one instead of fn, when one is not nil, those of a series
+// that follow one another in one call: a snapshot at a million series is
+// ~400,000 such fields, and making each a view Array was a tenth of the
+// walk's CPU (issue 17).
+func (ss sortedSeries) walk(fn func(series, field []byte, arr *tsm.Array) error, one oneValuesFunc) error {
 	// The sorted order of a series' fields is kept for the next series
 	// of its partition, whose fields usually have the same name indexes
 	// (the series of a partition share its names): consecutive series
@@ -1154,6 +1155,7 @@ func (ss sortedSeries) walk(fn func(series, field []byte, arr *tsm.Array) error,
 	names := make(map[string][]byte) // one slice per field name (see fieldOrder)
 	var view tsm.Array
 	var batch [walkBatch]seriesRef
+	var vals []tsm.OneValue
 	for lo := 0; lo < len(ss.order); lo += walkBatch {
 		idx := ss.order[lo:min(lo+walkBatch, len(ss.order))]
 		// Key order is random memory order: the series' entries, their
@@ -1196,18 +1198,28 @@ func (ss sortedSeries) walk(fn func(series, field []byte, arr *tsm.Array) error,
 				o.set(pt, fields, names)
 			}
 			series := unsafe.Slice(unsafe.StringData(r.key), len(r.key))
+			vals = vals[:0]
 			for at, j := range o.order {
 				f := &fields[j]
 				if one != nil && f.n == 1 && f.arr == 0 && !f.inRun {
-					if err := one(series, o.names[at], f.typ, f.times[0], f.bits[0]); err != nil {
-						return err
-					}
+					vals = append(vals, tsm.OneValue{Field: o.names[at], Time: f.times[0], Bits: f.bits[0], Type: f.typ})
 					continue
 				}
 				if f.len(pt) == 0 {
 					continue
 				}
+				if len(vals) > 0 {
+					if err := one(series, vals); err != nil {
+						return err
+					}
+					vals = vals[:0]
+				}
 				if err := fn(series, o.names[at], f.values(pt, &view)); err != nil {
+					return err
+				}
+			}
+			if len(vals) > 0 {
+				if err := one(series, vals); err != nil {
 					return err
 				}
 			}

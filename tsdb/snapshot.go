@@ -11,7 +11,6 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/strata-db/strata/tsdb/models"
 	"github.com/strata-db/strata/tsdb/tsm"
 )
 
@@ -178,9 +177,9 @@ func (s *Shard) writeSnapshotFile(seq uint64, series sortedSeries) (*dataFile, e
 	err = series.walk(func(series, field []byte, arr *tsm.Array) error {
 		dw.addArray(arr)
 		return w.WriteValues(series, field, arr)
-	}, func(series, field []byte, typ models.FieldType, t int64, v uint64) error {
-		dw.addDerived()
-		return w.WriteOneValue(series, field, typ, t, v)
+	}, func(series []byte, vals []tsm.OneValue) error {
+		dw.addDerived(len(vals))
+		return w.WriteOneValues(series, vals)
 	})
 	if err != nil {
 		dw.abort()

@@ -86,7 +86,8 @@ func valueBits(a *Array) uint64 {
 }
 
 // TestWriteOneValue writes the same keys with WriteValues, and with
-// WriteOneValue for every key of one value that is not a string, in every
+// WriteOneValue or WriteOneValues for every key of one value that is not a
+// string, in every
 // format version, with StableKeys and without, and wants the same file
 // bytes: WriteOneValue's own path for the next field of a one-value
 // record must write what the general one does. The keys are of 10
@@ -110,7 +111,10 @@ func testWriteOneValue(t *testing.T, fields int) {
 		names[f] = fmt.Appendf(nil, "field_%02d", f)
 	}
 	dir := t.TempDir()
-	write := func(name string, version byte, stable, one bool) []byte {
+	// write writes the keys with WriteValues (mode 0), with WriteOneValue
+	// for the keys of one value but strings (1), or with WriteOneValues
+	// for runs of such keys of a series, cut at random (2).
+	write := func(name string, version byte, stable bool, mode int) []byte {
 		path := filepath.Join(dir, name)
 		w, err := newWriter(path, version)
 		if err != nil {
@@ -119,20 +123,39 @@ func testWriteOneValue(t *testing.T, fields int) {
 		if stable {
 			w.StableKeys()
 		}
+		var run []OneValue
+		var runSeries []byte
+		flush := func() {
+			if len(run) > 0 {
+				if err := w.WriteOneValues(runSeries, run); err != nil {
+					t.Fatalf("%s: WriteOneValues of %q: %v", name, runSeries, err)
+				}
+			}
+			run = run[:0]
+		}
 		for _, k := range keys {
 			s, f := series[k.series], names[k.field]
 			if !stable { // other slices of the same keys
 				s, f = bytes.Clone(s), bytes.Clone(f)
 			}
-			if one && k.arr.Len() == 1 && k.arr.Type != models.FieldTypeString {
+			one := k.arr.Len() == 1 && k.arr.Type != models.FieldTypeString
+			if mode == 2 && (!one || !bytes.Equal(s, runSeries) || rng.IntN(5) == 0) {
+				flush()
+			}
+			switch {
+			case mode == 2 && one:
+				run, runSeries = append(run, OneValue{f, k.arr.Timestamps[0], valueBits(k.arr), k.arr.Type}), s
+				continue
+			case mode > 0 && one:
 				err = w.WriteOneValue(s, f, k.arr.Type, k.arr.Timestamps[0], valueBits(k.arr))
-			} else {
+			default:
 				err = w.WriteValues(s, f, k.arr)
 			}
 			if err != nil {
 				t.Fatalf("%s: key %q/%q: %v", name, s, f, err)
 			}
 		}
+		flush()
 		if err := w.Close(); err != nil {
 			t.Fatal(err)
 		}
@@ -145,9 +168,12 @@ func testWriteOneValue(t *testing.T, fields int) {
 	for version := byte(1); version <= Version; version++ {
 		for _, stable := range []bool{false, true} {
 			name := fmt.Sprintf("v%d-stable%v", version, stable)
-			want := write(name+"-values.tsm", version, stable, false)
-			if got := write(name+"-one.tsm", version, stable, true); !bytes.Equal(got, want) {
+			want := write(name+"-values.tsm", version, stable, 0)
+			if got := write(name+"-one.tsm", version, stable, 1); !bytes.Equal(got, want) {
 				t.Errorf("%s: WriteOneValue wrote %d bytes unlike WriteValues' %d", name, len(got), len(want))
+			}
+			if got := write(name+"-ones.tsm", version, stable, 2); !bytes.Equal(got, want) {
+				t.Errorf("%s: WriteOneValues wrote %d bytes unlike WriteValues' %d", name, len(got), len(want))
 			}
 		}
 	}
