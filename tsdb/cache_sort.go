@@ -138,25 +138,34 @@ func newChunkTable(keys []string, sc *sortScratch) chunkTable {
 	return t
 }
 
-// chunk returns keyChunkAt(keys[i], depth), depth being a multiple of 8
-// and at most the key's length.
-func (t *chunkTable) chunk(i uint32, depth int) (uint64, uint32) {
+// load sets the bytes and rem of chunks to their keys' chunk at depth
+// (keyChunkAt), depth being a multiple of 8 and at most the keys'
+// lengths, and reports whether they are all the same 8 bytes of keys that
+// go on past them.
+func (t *chunkTable) load(chunks []keyChunk, depth int) bool {
+	same := true
 	if l := depth >> 3; l < t.levels {
-		return t.pre[l*len(t.keys)+int(i)], uint32(min(int(t.lens[i])-depth, 8))
+		n := len(t.keys)
+		pre, lens := t.pre[l*n:(l+1)*n], t.lens[:n]
+		for j := range chunks {
+			i := chunks[j].i
+			chunks[j].bytes, chunks[j].rem = pre[i], uint32(min(int(lens[i])-depth, 8))
+			same = same && chunks[j].rem == 8 && chunks[j].bytes == chunks[0].bytes
+		}
+		return same
 	}
-	return keyChunkAt(t.keys[i], depth)
+	for j := range chunks {
+		chunks[j].bytes, chunks[j].rem = keyChunkAt(t.keys[chunks[j].i], depth)
+		same = same && chunks[j].rem == 8 && chunks[j].bytes == chunks[0].bytes
+	}
+	return same
 }
 
 // sort sorts chunks, whose keys are equal before depth, by the rest of
 // their keys; tmp is scratch of chunks' length.
 func (t *chunkTable) sort(chunks, tmp []keyChunk, depth int) {
 	for len(chunks) > 1 {
-		same := true
-		for j := range chunks {
-			chunks[j].bytes, chunks[j].rem = t.chunk(chunks[j].i, depth)
-			same = same && chunks[j].rem == 8 && chunks[j].bytes == chunks[0].bytes
-		}
-		if same { // nothing to sort here: go on to the next chunk
+		if t.load(chunks, depth) { // nothing to sort here: go on to the next chunk
 			depth += 8
 			continue
 		}
