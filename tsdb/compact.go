@@ -54,6 +54,21 @@ const (
 	// level-1 file of at least sparseMinKeys keys is sparse.
 	sparseValuesPerKey = 4
 	sparseMinKeys      = 10_000
+	// mediumValuesPerKey is the average values per key under which a
+	// level-1 file of at least sparseMinKeys keys that is not sparse is
+	// medium-sparse: the snapshots of ten thousand series hold ~10 values
+	// a key, and runs of levelRun decoded and encoded each value again at
+	// levels 2, 3 and 4 on its way to blocks of hundreds of values, 2 of
+	// the 7 CPU-seconds of the 10 k-series load (issue 17). Such files
+	// merge in runs of mediumLevelRun, of up to ~1000 values a key (a
+	// full block, tsm.MaxPointsPerBlock) from files of fewer than 64.
+	mediumValuesPerKey = 64
+	// mediumLevelRun is the run of medium-sparse level-1 files that
+	// triggers their compaction, and the most one compaction merges. It
+	// is levelRun squared: such a run is written at level 3, as if two
+	// levels of runs of levelRun had merged it, so each value is encoded
+	// twice on its way to level 4 where it was encoded three times.
+	mediumLevelRun = levelRun * levelRun
 	// sparseIdle is how long a shard must go without writes before a run
 	// of sparse level-1 files shorter than sparseLevelRun (but at least
 	// levelRun) is compacted anyway.
@@ -113,33 +128,67 @@ func (s *Shard) compactPlanned(cold bool) {
 // (which takes its newest input's sequence) shadow a newer file between
 // them. A run of sparse level-1 files waits until it is sparseLevelRun
 // long (sparseMaxRun while ingest outruns the snapshots or a burst of new
-// series goes on) or the shard has
-// been idle for sparseIdle, and merges up to sparseMaxRun files.
+// series goes on) or the shard has been idle for sparseIdle, and merges up
+// to sparseMaxRun files; a run of medium-sparse ones waits until it is
+// mediumLevelRun long (merged into level 3) or the shard has been idle for
+// sparseIdle (merged into level 2), and merges up to mediumLevelRun files.
 func (s *Shard) planLevel() ([]*dataFile, int) {
 	hot := time.Since(time.Unix(0, max(s.lastBehind.Load(), s.lastBurst.Load()))) < sparseHot
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	for i := 0; i < len(s.files); {
-		j := i
-		for j < len(s.files) && s.files[j].level == s.files[i].level && sparse(s.files[j]) == sparse(s.files[i]) {
+		j, class := i, sizeClass(s.files[i])
+		for j < len(s.files) && s.files[j].level == s.files[i].level && sizeClass(s.files[j]) == class {
 			j++
 		}
 		lvl, run, width := s.files[i].level, levelRun, maxRun
-		if sparse(s.files[i]) {
+		switch class {
+		case classSparse:
 			run, width = sparseLevelRun, sparseMaxRun
 			if hot {
 				run = sparseMaxRun
 			}
-			if s.idle() >= sparseIdle {
-				run = levelRun
-			}
+		case classMedium:
+			run, width = mediumLevelRun, mediumLevelRun
+		}
+		if class != classDense && s.idle() >= sparseIdle {
+			run = levelRun
 		}
 		if lvl < maxPlannedLevel && j-i >= run {
-			return slices.Clone(s.files[i:min(j, i+width)]), lvl + 1
+			out := lvl + 1
+			if class == classMedium && j-i >= mediumLevelRun {
+				// As many values a key as two levels of runs of
+				// levelRun would hold, in one merge.
+				out = lvl + 2
+			}
+			return slices.Clone(s.files[i:min(j, i+width)]), out
 		}
 		i = j
 	}
 	return nil, 0
+}
+
+// The size classes of data files the planner merges in runs of different
+// lengths (sizeClass).
+const (
+	classDense = iota
+	classMedium
+	classSparse
+)
+
+// sizeClass returns classSparse for a sparse file, classMedium for a
+// level-1 file of at least sparseMinKeys keys of fewer than
+// mediumValuesPerKey values on average, and classDense for any other
+// (a file whose value count is unknown included).
+func sizeClass(f *dataFile) int {
+	keys, values := int64(f.r.KeyCount()), f.values
+	switch {
+	case f.level != 1 || keys < sparseMinKeys || values < 0 || values >= mediumValuesPerKey*keys:
+		return classDense
+	case values < sparseValuesPerKey*keys:
+		return classSparse
+	}
+	return classMedium
 }
 
 // sparse reports whether f is a level-1 file of many keys of few values

@@ -266,26 +266,7 @@ func TestPlanSparseLevelRuns(t *testing.T) {
 	}
 	// writeL1 writes the level-1 file of sequence seq: keys of one value
 	// each, or of sparseValuesPerKey values (dense).
-	writeL1 := func(seq uint64, keys, values int) {
-		w, err := tsm.NewWriter(filepath.Join(shardDir, dataFileName(seq, seq, 1)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for k := range keys {
-			var a tsm.Array
-			for v := range values {
-				if err := a.Append(int64(seq)*100+int64(v), models.IntegerValue(int64(k))); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if err := w.WriteValues([]byte(fmt.Sprintf("m,host=h%06d", k)), []byte("v"), &a); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := w.Close(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	writeL1 := func(seq uint64, keys, values int) { writeLevel1(t, shardDir, seq, keys, values) }
 	open := func() (*Store, *Shard) {
 		st := NewStore(cfg, nil, prometheus.NewRegistry())
 		if err := st.Open(); err != nil {
@@ -338,6 +319,98 @@ func TestPlanSparseLevelRuns(t *testing.T) {
 	if len(inputs) != sparseLevelRun+1 || inputs[0].seq != 5 || level != 2 {
 		t.Fatalf("plan with %d sparse files: got %d inputs from seq %d to level %d; want all from seq 5 to level 2",
 			sparseLevelRun+1, len(inputs), inputs[0].seq, level)
+	}
+}
+
+// writeLevel1 writes the level-1 file of sequence seq in dir: keys keys of
+// values values each.
+func writeLevel1(t *testing.T, dir string, seq uint64, keys, values int) {
+	t.Helper()
+	w, err := tsm.NewWriter(filepath.Join(dir, dataFileName(seq, seq, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k := range keys {
+		var a tsm.Array
+		for v := range values {
+			if err := a.Append(int64(seq)*100+int64(v), models.IntegerValue(int64(k))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.WriteValues([]byte(fmt.Sprintf("m,host=h%06d", k)), []byte("v"), &a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestPlanMediumLevelRuns checks the planner's rule for medium-sparse
+// level-1 files (many keys of sparseValuesPerKey to mediumValuesPerKey
+// values, the snapshots of ten thousand series): such a run waits until it
+// is mediumLevelRun files long (then merged into level 3), or the shard has
+// been idle for sparseIdle (into level 2), and merges at most
+// mediumLevelRun files; a file of mediumValuesPerKey
+// values a key is dense and merges in runs of levelRun.
+func TestPlanMediumLevelRuns(t *testing.T) {
+	dir := t.TempDir()
+	cfg := NewConfig()
+	cfg.Dir = dir
+	cfg.CompactCheckInterval = 0
+	shardDir := filepath.Join(dir, "1")
+	if err := os.MkdirAll(shardDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	open := func() (*Store, *Shard) {
+		st := NewStore(cfg, nil, prometheus.NewRegistry())
+		if err := st.Open(); err != nil {
+			t.Fatalf("open: %v", err)
+		}
+		return st, st.Shard(1)
+	}
+	for seq := uint64(1); seq < mediumLevelRun; seq++ {
+		writeLevel1(t, shardDir, seq, sparseMinKeys, sparseValuesPerKey)
+	}
+	st, sh := open()
+	if c := sizeClass(sh.files[0]); c != classMedium {
+		t.Fatalf("file of %d values a key: class %d; want medium", sparseValuesPerKey, c)
+	}
+	if inputs, _ := sh.planLevel(); inputs != nil {
+		t.Fatalf("plan with %d medium files: got %d inputs from seq %d; want none", mediumLevelRun-1, len(inputs), inputs[0].seq)
+	}
+	sh.lastWrite.Store(time.Now().Add(-sparseIdle).UnixNano())
+	if inputs, level := sh.planLevel(); len(inputs) != mediumLevelRun-1 || level != 2 {
+		t.Fatalf("plan with %d medium files, shard idle: got %d inputs to level %d; want all of them to level 2", mediumLevelRun-1, len(inputs), level)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Two more: the run merges mediumLevelRun files (the last waits).
+	writeLevel1(t, shardDir, mediumLevelRun, sparseMinKeys, sparseValuesPerKey)
+	writeLevel1(t, shardDir, mediumLevelRun+1, sparseMinKeys, sparseValuesPerKey)
+	st, sh = open()
+	inputs, level := sh.planLevel()
+	if len(inputs) != mediumLevelRun || inputs[0].seq != 1 || level != 3 {
+		t.Fatalf("plan with %d medium files: got %d inputs from seq %d to level %d; want %d from seq 1 to level 3",
+			mediumLevelRun+1, len(inputs), inputs[0].seq, level, mediumLevelRun)
+	}
+	if err := sh.compact(inputs, level, false); err != nil {
+		t.Fatalf("compact: %v", err)
+	}
+	// Files of mediumValuesPerKey values a key merge in runs of levelRun.
+	for seq := uint64(mediumLevelRun + 2); seq < mediumLevelRun+2+levelRun; seq++ {
+		writeLevel1(t, shardDir, seq, sparseMinKeys, mediumValuesPerKey)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st, sh = open()
+	defer st.Close()
+	inputs, level = sh.planLevel()
+	if len(inputs) != levelRun || inputs[0].seq != mediumLevelRun+2 || level != 2 {
+		t.Fatalf("plan with %d dense files after a medium one: got %d inputs from seq %d to level %d; want the dense ones to level 2",
+			levelRun, len(inputs), inputs[0].seq, level)
 	}
 }
 
