@@ -165,6 +165,20 @@ func (s *Shard) planLevel() ([]*dataFile, int) {
 		}
 		i = j
 	}
+	// Files of one level whose classes alternate (their values a key
+	// hover at a class bound) make no run of one class: merge them once
+	// they are sparseMaxRun long, so that a point read's file count stays
+	// bounded.
+	for i := 0; i < len(s.files); {
+		j := i
+		for j < len(s.files) && s.files[j].level == s.files[i].level {
+			j++
+		}
+		if lvl := s.files[i].level; lvl < maxPlannedLevel && j-i >= sparseMaxRun {
+			return slices.Clone(s.files[i : i+sparseMaxRun]), lvl + 1
+		}
+		i = j
+	}
 	return nil, 0
 }
 

@@ -414,6 +414,56 @@ func TestPlanMediumLevelRuns(t *testing.T) {
 	}
 }
 
+// TestPlanAlternatingClasses checks that level-1 files whose size classes
+// alternate, so that no run of one class grows, are merged once
+// sparseMaxRun of them are adjacent, even while ingest outruns the
+// snapshots.
+func TestPlanAlternatingClasses(t *testing.T) {
+	dir := t.TempDir()
+	cfg := NewConfig()
+	cfg.Dir = dir
+	cfg.CompactCheckInterval = 0
+	shardDir := filepath.Join(dir, "1")
+	if err := os.MkdirAll(shardDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write := func(seq uint64) {
+		if seq%2 == 0 {
+			writeLevel1(t, shardDir, seq, sparseMinKeys, 1) // sparse
+		} else {
+			writeLevel1(t, shardDir, seq, 10, 1) // dense
+		}
+	}
+	for seq := uint64(1); seq < sparseMaxRun; seq++ {
+		write(seq)
+	}
+	open := func() (*Store, *Shard) {
+		st := NewStore(cfg, nil, prometheus.NewRegistry())
+		if err := st.Open(); err != nil {
+			t.Fatalf("open: %v", err)
+		}
+		return st, st.Shard(1)
+	}
+	st, sh := open()
+	sh.lastBehind.Store(time.Now().UnixNano())
+	if inputs, _ := sh.planLevel(); inputs != nil {
+		t.Fatalf("plan with %d alternating files: got %d inputs; want none", sparseMaxRun-1, len(inputs))
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	write(sparseMaxRun)
+	write(sparseMaxRun + 1)
+	st, sh = open()
+	defer st.Close()
+	sh.lastBehind.Store(time.Now().UnixNano())
+	inputs, level := sh.planLevel()
+	if len(inputs) != sparseMaxRun || inputs[0].seq != 1 || level != 2 {
+		t.Fatalf("plan with %d alternating files: got %d inputs to level %d; want the first %d to level 2",
+			sparseMaxRun+1, len(inputs), level, sparseMaxRun)
+	}
+}
+
 // TestSparseRunsBounded checks that a shard that never goes idle while a
 // burst of new series snapshots to sparse level-1 files, its ingest
 // outrunning the snapshots all along, keeps their count bounded: after each
