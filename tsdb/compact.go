@@ -130,8 +130,8 @@ func (s *Shard) compactPlanned(cold bool) {
 // long (sparseMaxRun while ingest outruns the snapshots or a burst of new
 // series goes on) or the shard has been idle for sparseIdle, and merges up
 // to sparseMaxRun files; a run of medium-sparse ones waits until it is
-// mediumLevelRun long (merged into level 3) or the shard has been idle for
-// sparseIdle (merged into level 2), and merges up to mediumLevelRun files.
+// mediumLevelRun long or the shard has been idle for sparseIdle, and
+// merges up to mediumLevelRun files into level 3.
 func (s *Shard) planLevel() ([]*dataFile, int) {
 	hot := time.Since(time.Unix(0, max(s.lastBehind.Load(), s.lastBurst.Load()))) < sparseHot
 	s.mu.RLock()
@@ -156,9 +156,12 @@ func (s *Shard) planLevel() ([]*dataFile, int) {
 		}
 		if lvl < maxPlannedLevel && j-i >= run {
 			out := lvl + 1
-			if class == classMedium && j-i >= mediumLevelRun {
+			if class == classMedium {
 				// As many values a key as two levels of runs of
-				// levelRun would hold, in one merge.
+				// levelRun would hold, in one merge; a run merged
+				// idle goes to level 3 too, next to the runs before
+				// and after it (a level-2 file between them would
+				// keep them from merging into level 4).
 				out = lvl + 2
 			}
 			return slices.Clone(s.files[i:min(j, i+width)]), out

@@ -349,9 +349,8 @@ func writeLevel1(t *testing.T, dir string, seq uint64, keys, values int) {
 // TestPlanMediumLevelRuns checks the planner's rule for medium-sparse
 // level-1 files (many keys of sparseValuesPerKey to mediumValuesPerKey
 // values, the snapshots of ten thousand series): such a run waits until it
-// is mediumLevelRun files long (then merged into level 3), or the shard has
-// been idle for sparseIdle (into level 2), and merges at most
-// mediumLevelRun files; a file of mediumValuesPerKey
+// is mediumLevelRun files long or the shard has been idle for sparseIdle,
+// and merges at most mediumLevelRun files into level 3; a file of mediumValuesPerKey
 // values a key is dense and merges in runs of levelRun.
 func TestPlanMediumLevelRuns(t *testing.T) {
 	dir := t.TempDir()
@@ -380,8 +379,8 @@ func TestPlanMediumLevelRuns(t *testing.T) {
 		t.Fatalf("plan with %d medium files: got %d inputs from seq %d; want none", mediumLevelRun-1, len(inputs), inputs[0].seq)
 	}
 	sh.lastWrite.Store(time.Now().Add(-sparseIdle).UnixNano())
-	if inputs, level := sh.planLevel(); len(inputs) != mediumLevelRun-1 || level != 2 {
-		t.Fatalf("plan with %d medium files, shard idle: got %d inputs to level %d; want all of them to level 2", mediumLevelRun-1, len(inputs), level)
+	if inputs, level := sh.planLevel(); len(inputs) != mediumLevelRun-1 || level != 3 {
+		t.Fatalf("plan with %d medium files, shard idle: got %d inputs to level %d; want all of them to level 3", mediumLevelRun-1, len(inputs), level)
 	}
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
