@@ -377,8 +377,10 @@ func (pt *cachePart) newSeries(n int) *cacheSeries {
 		}
 		pt.slabs = append(pt.slabs, slab[:0])
 	}
+	// Past their length, slabs are zeroed (cache.release clears the
+	// entries it recycles): the entry is taken as it is.
 	last := &pt.slabs[len(pt.slabs)-1]
-	*last = append(*last, cacheSeries{})
+	*last = (*last)[:len(*last)+1]
 	cs := &(*last)[len(*last)-1]
 	if n > fieldSlabLen/16 {
 		cs.fields = make([]cacheField, 0, n)
@@ -763,6 +765,7 @@ func (c *cache) writePoint(ref cacheRef, series []byte, p *models.Point) (int64,
 	var prev *cacheSeries // the series in the previous cache, for reservations
 	var prevPart *cachePart
 	newSeries := false
+	var fixed int64 // overheads of the entries created, added to add and pt.fixed at the end
 	if ref.cs == nil {
 		cs, slot := ref.pt.find(h, series)
 		if cs == nil {
@@ -771,8 +774,7 @@ func (c *cache) writePoint(ref cacheRef, series []byte, p *models.Point) (int64,
 		ref.cs = cs
 		if len(cs.fields) == 0 { // new, or emptied by deletes
 			newSeries = true
-			add += cacheSeriesOverhead + int64(len(series))
-			ref.pt.fixed += cacheSeriesOverhead + int64(len(series))
+			fixed += cacheSeriesOverhead + int64(len(series))
 			if pc := c.prev.Load(); pc != nil {
 				prevPart = pc.part(h)
 				prevPart.mu.Lock()
@@ -788,34 +790,38 @@ func (c *cache) writePoint(ref cacheRef, series []byte, p *models.Point) (int64,
 	// issue 17).
 	pt := ref.pt
 	last, follow := pt.last, newSeries
+	// While following, the entries are taken in place from fs, the new
+	// series' slice up to its capacity (zeroed), and cs.fields is set
+	// once: copying a whole cacheField cost more than the search it
+	// saves.
+	var fs []cacheField
+	if follow {
+		fs = cs.fields[:cap(cs.fields)]
+	}
 	for j := range p.Fields {
 		f := &p.Fields[j]
 		var e *cacheField
 		var created bool
-		if follow && j < len(last) && j < cap(cs.fields) && pt.names[last[j]] == string(f.Key) {
-			// In place: the new series' slice is zeroed up to its
-			// capacity, and copying a whole cacheField cost more than
-			// the search it saves.
-			cs.fields = cs.fields[:j+1]
-			e, created = &cs.fields[j], true
+		if follow && j < len(last) && j < len(fs) && pt.names[last[j]] == string(f.Key) {
+			e, created = &fs[j], true
 			if prev == nil && inlineType(f.Value.Type) {
 				// What appendCached does to a zeroed entry, member by
 				// member: the usual field of a new series, whose
 				// value is its only one.
 				e.times[0], e.bits[0] = p.Time, f.Value.N
 				e.name, e.typ, e.n = last[j], f.Value.Type, 1
-				add += cacheFieldOverhead + int64(len(f.Key))
-				pt.fixed += cacheFieldOverhead + int64(len(f.Key))
+				fixed += cacheFieldOverhead + int64(len(f.Key))
 				continue
 			}
 			e.name = last[j]
 		} else {
-			follow = false
+			if follow {
+				cs.fields, follow = fs[:j], false
+			}
 			e, _, created = cs.field(pt, f.Key, j, true)
 		}
 		if created {
-			add += cacheFieldOverhead + int64(len(f.Key))
-			pt.fixed += cacheFieldOverhead + int64(len(f.Key))
+			fixed += cacheFieldOverhead + int64(len(f.Key))
 			if prev != nil {
 				add += c.reserve(pt, e, prevPart, prev, f, j)
 			}
@@ -828,6 +834,11 @@ func (c *cache) writePoint(ref cacheRef, series []byte, p *models.Point) (int64,
 			c.reserveFull.Store(true)
 		}
 	}
+	if follow {
+		cs.fields = fs[:len(p.Fields)]
+	}
+	add += fixed
+	pt.fixed += fixed
 	if prevPart != nil {
 		prevPart.mu.Unlock()
 	}
