@@ -802,7 +802,7 @@ func (c *cache) writePoint(ref cacheRef, series []byte, p *models.Point) (int64,
 		f := &p.Fields[j]
 		var e *cacheField
 		var created bool
-		if follow && j < len(last) && j < len(fs) && pt.names[last[j]] == string(f.Key) {
+		if follow && j < len(last) && j < len(fs) && sameName(pt.names[last[j]], f.Key) {
 			e, created = &fs[j], true
 			if prev == nil && inlineType(f.Value.Type) {
 				// What appendCached does to a zeroed entry, member by
@@ -852,6 +852,24 @@ func (c *cache) writePoint(ref cacheRef, series []byte, p *models.Point) (int64,
 	ref.pt.mu.Unlock()
 	c.size.Add(add)
 	return add, ref
+}
+
+// sameName reports whether name == string(key). Names of 8 to 16 bytes
+// (TSBS's field names) are compared as two overlapping words, without the
+// call a string comparison makes: a new series compares each of its
+// fields' names (issue 17).
+func sameName(name string, key []byte) bool {
+	n := len(name)
+	if n != len(key) {
+		return false
+	}
+	if n < 8 || n > 16 {
+		return name == string(key)
+	}
+	a, b := unsafe.Pointer(unsafe.StringData(name)), unsafe.Pointer(unsafe.SliceData(key))
+	lo := *(*uint64)(a) ^ *(*uint64)(b)
+	hi := *(*uint64)(unsafe.Add(a, n-8)) ^ *(*uint64)(unsafe.Add(b, n-8))
+	return lo|hi == 0
 }
 
 // reserve gives a new entry e for field f (at index hint of its point)

@@ -1110,3 +1110,26 @@ func BenchmarkCacheReplay(b *testing.B) {
 	}
 	b.ReportMetric(float64(processCPU(b)-cpu0)/float64(b.N)/(series*points*10), "cpu-ns/value")
 }
+
+// TestSameName checks sameName against a string comparison for names of
+// every length around its word loads, equal and differing in each byte.
+func TestSameName(t *testing.T) {
+	for n := range 20 {
+		name := []byte("abcdefghijklmnopqrst"[:n])
+		for _, m := range []int{n - 1, n + 1} {
+			if m >= 0 && sameName(string(name), []byte("abcdefghijklmnopqrstu"[:m])) {
+				t.Fatalf("%q and a key of %d bytes: same", name, m)
+			}
+		}
+		if !sameName(string(name), slices.Clone(name)) {
+			t.Fatalf("%q: not the same as its copy", name)
+		}
+		for i := range n {
+			key := slices.Clone(name)
+			key[i] ^= 0x20
+			if sameName(string(name), key) {
+				t.Fatalf("%q and %q: same", name, key)
+			}
+		}
+	}
+}
