@@ -60,7 +60,7 @@ func newHandler(cfg Config, build string, mv metaView, w pointsWriter, gather pr
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	h := &handler{cfg: cfg, build: build, meta: mv, writer: w, gather: gather, logger: logger, metrics: m, writes: newWriteLimiter(cfg.HTTP)}
+	h := &handler{cfg: cfg, build: build, meta: mv, writer: w, gather: gather, logger: logger, metrics: m, writes: newWriteLimiter(cfg.HTTP, m)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /write", h.serveWrite)
 	mux.HandleFunc("POST /api/v2/write", h.serveWriteV2)

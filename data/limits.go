@@ -26,10 +26,13 @@ type writeLimiter struct {
 	queued    atomic.Int64
 	maxQueued int64 // 0: no bound
 	timeout   time.Duration
+	// active and waiting show the slots taken and the queue's length.
+	active, waiting prometheus.Gauge
 }
 
-func newWriteLimiter(cfg HTTPConfig) *writeLimiter {
-	l := &writeLimiter{maxQueued: int64(cfg.MaxEnqueuedWriteLimit), timeout: cfg.EnqueuedWriteTimeout.D()}
+func newWriteLimiter(cfg HTTPConfig, m *httpMetrics) *writeLimiter {
+	l := &writeLimiter{maxQueued: int64(cfg.MaxEnqueuedWriteLimit), timeout: cfg.EnqueuedWriteTimeout.D(),
+		active: m.writesActive, waiting: m.writesQueued}
 	if cfg.MaxConcurrentWriteLimit > 0 {
 		l.slots = make(chan struct{}, cfg.MaxConcurrentWriteLimit)
 	}
@@ -48,9 +51,13 @@ func (l *writeLimiter) acquire(ctx context.Context) (release func(), refused str
 	if l.slots == nil {
 		return func() {}, ""
 	}
-	release = func() { <-l.slots }
+	release = func() {
+		l.active.Dec()
+		<-l.slots
+	}
 	select {
 	case l.slots <- struct{}{}:
+		l.active.Inc()
 		return release, ""
 	default:
 	}
@@ -58,11 +65,16 @@ func (l *writeLimiter) acquire(ctx context.Context) (release func(), refused str
 		l.queued.Add(-1)
 		return nil, msgQueueFull
 	}
-	defer l.queued.Add(-1)
+	l.waiting.Inc()
+	defer func() {
+		l.waiting.Dec()
+		l.queued.Add(-1)
+	}()
 	timer := time.NewTimer(l.timeout)
 	defer timer.Stop()
 	select {
 	case l.slots <- struct{}{}:
+		l.active.Inc()
 		return release, ""
 	case <-timer.C:
 		return nil, msgTimeout

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/strata-db/strata/coordinator"
 	"github.com/strata-db/strata/internal/nodeauth"
@@ -71,12 +72,28 @@ func TestWriteLimits(t *testing.T) {
 	if rec := do(); rec.Code != 503 || !strings.Contains(rec.Body.String(), msgQueueFull) {
 		t.Errorf("write past max-enqueued-write-limit: %d %s; want 503 %q", rec.Code, rec.Body, msgQueueFull)
 	}
+	gauges := func() (active, queued float64) {
+		var a, q dto.Metric
+		if err := h.metrics.writesActive.Write(&a); err != nil {
+			t.Fatal(err)
+		}
+		if err := h.metrics.writesQueued.Write(&q); err != nil {
+			t.Fatal(err)
+		}
+		return a.GetGauge().GetValue(), q.GetGauge().GetValue()
+	}
+	if active, queued := gauges(); active != 1 || queued != 1 {
+		t.Errorf("writes active %v, queued %v; want 1 and 1", active, queued)
+	}
 	close(bw.release)
 	if got := <-first; got != 204 {
 		t.Errorf("first write: %d; want 204", got)
 	}
 	if got := <-queued; got != 204 && got != 503 {
 		t.Errorf("queued write: %d; want 204 (or 503 if it timed out on a slow machine)", got)
+	}
+	if active, queued := gauges(); active != 0 || queued != 0 {
+		t.Errorf("after the writes: writes active %v, queued %v; want 0 and 0", active, queued)
 	}
 	bw.mu.Lock()
 	defer bw.mu.Unlock()

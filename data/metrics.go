@@ -15,6 +15,9 @@ type httpMetrics struct {
 	authFailures  *prometheus.CounterVec
 	// writesThrottled counts writes refused by the write limits.
 	writesThrottled prometheus.Counter
+	// writesActive and writesQueued are the writes holding a slot of
+	// max-concurrent-write-limit and those waiting for one.
+	writesActive, writesQueued prometheus.Gauge
 }
 
 func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
@@ -48,6 +51,14 @@ func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
 		writesThrottled: f.NewCounter(prometheus.CounterOpts{
 			Namespace: "strata", Subsystem: "http", Name: "writes_throttled_total",
 			Help: "Writes refused with 503 by max-concurrent-write-limit and max-enqueued-write-limit.",
+		}),
+		writesActive: f.NewGauge(prometheus.GaugeOpts{
+			Namespace: "strata", Subsystem: "http", Name: "writes_active",
+			Help: "Writes holding a slot of max-concurrent-write-limit (0 when it is 0: no limit).",
+		}),
+		writesQueued: f.NewGauge(prometheus.GaugeOpts{
+			Namespace: "strata", Subsystem: "http", Name: "writes_queued",
+			Help: "Writes waiting for a slot of max-concurrent-write-limit (at most max-enqueued-write-limit).",
 		}),
 	}
 }

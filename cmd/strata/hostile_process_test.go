@@ -26,6 +26,10 @@ const hostileFullEnv = "STRATA_HOSTILE_FULL"
 // hostileWriters is how many clients write at once.
 const hostileWriters = 10_000
 
+// hostileWriteSlots is the node's max-concurrent-write-limit under the
+// hostile load.
+const hostileWriteSlots = 8
+
 // TestHostileLoadProcesses runs a data node process under hostile load:
 // 10,000 concurrent writers against max-concurrent-write-limit and
 // max-enqueued-write-limit (each answered 204 or 503; a refused write
@@ -47,12 +51,12 @@ func TestHostileLoadProcesses(t *testing.T) {
 	cfg := filepath.Join(t.TempDir(), "data.toml")
 	toml := fmt.Sprintf(`
 [http]
-  max-concurrent-write-limit = 8
+  max-concurrent-write-limit = %d
   max-enqueued-write-limit = 200
   enqueued-write-timeout = "20s"
 [storage]
   max-series-per-database = %d
-`, seriesLimit)
+`, hostileWriteSlots, seriesLimit)
 	if err := os.WriteFile(cfg, []byte(toml), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -98,6 +102,35 @@ func TestHostileLoadProcesses(t *testing.T) {
 			}
 		}
 	})
+	// Writes whose bodies stay open hold every write slot until the
+	// burst's first refusal, so the burst finds the slots taken and the
+	// queue filling however fast this machine serves writes (without
+	// them a fast node served all 10,000 and refused none).
+	holders := make([]*io.PipeWriter, hostileWriteSlots)
+	holderCodes := make(chan int, hostileWriteSlots)
+	for i := range holders {
+		pr, pw := io.Pipe()
+		holders[i] = pw
+		go func() {
+			code := 0
+			if resp, err := client.Post("http://"+httpAddr+"/write?db=load", "text/plain", pr); err == nil {
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				code = resp.StatusCode
+			}
+			holderCodes <- code
+		}()
+		fmt.Fprintf(pw, "hold,holder=%d v=1 %d\n", i, base)
+	}
+	waitGauge(t, node, "strata_http_writes_active", hostileWriteSlots)
+	var releaseOnce sync.Once
+	releaseHolders := func() {
+		releaseOnce.Do(func() {
+			for _, pw := range holders {
+				pw.Close()
+			}
+		})
+	}
 	var wg sync.WaitGroup
 	start := make(chan struct{})
 	for w := range hostileWriters {
@@ -122,8 +155,11 @@ func TestHostileLoadProcesses(t *testing.T) {
 				b, _ := io.ReadAll(resp.Body)
 				resp.Body.Close()
 				answers[w] = resp.StatusCode
-				if resp.StatusCode == http.StatusServiceUnavailable && strings.Contains(string(b), "request throttled") {
-					throttledBodies.Add(1)
+				if resp.StatusCode == http.StatusServiceUnavailable {
+					if strings.Contains(string(b), "request throttled") {
+						throttledBodies.Add(1)
+					}
+					releaseHolders()
 				}
 				return
 			}
@@ -131,8 +167,14 @@ func TestHostileLoadProcesses(t *testing.T) {
 	}
 	close(start)
 	wg.Wait()
+	releaseHolders()
 	close(stop)
 	others.Wait()
+	for range holders {
+		if code := <-holderCodes; code != http.StatusNoContent {
+			t.Errorf("a write holding a slot was answered %d; want 204", code)
+		}
+	}
 
 	counts := map[int]int{}
 	for _, code := range answers {
@@ -260,4 +302,33 @@ func procMemory(p *proctest.Process) (rss, peak string) {
 		}
 	}
 	return rss, peak
+}
+
+// waitGauge waits until the node's /metrics shows gauge name at want.
+func waitGauge(t *testing.T, node *dataProc, name string, want int) {
+	t.Helper()
+	line := fmt.Sprintf("%s %d\n", name, want)
+	var body string
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		resp, err := http.Get("http://" + node.httpAddr + "/metrics")
+		if err != nil {
+			continue
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if body = string(b); strings.Contains(body, "\n"+line) {
+			return
+		}
+	}
+	t.Fatalf("%s never reached %d; /metrics has %q", name, want, gaugeLine(body, name))
+}
+
+// gaugeLine returns the line of /metrics body that gives name's value.
+func gaugeLine(body, name string) string {
+	for l := range strings.Lines(body) {
+		if strings.HasPrefix(l, name+" ") {
+			return strings.TrimSpace(l)
+		}
+	}
+	return ""
 }
