@@ -250,30 +250,37 @@ func TestMergeBufsReuse(t *testing.T) {
 	}
 }
 
-// TestPlanSparseLevelRuns checks the planner's rule for level-1 files of
-// many keys of few values (a burst of new series): such a run waits until
-// it is sparseLevelRun files long (sparseMaxRun while ingest outruns the
-// snapshots), or the shard has been idle for sparseIdle, and is then
-// merged whole; dense files are still merged in runs of levelRun.
-func TestPlanSparseLevelRuns(t *testing.T) {
-	dir := t.TempDir()
+// planTestShard returns the directory of shard 1 of a store without
+// background compaction, in which a test writes level-1 files, and open,
+// which opens the store and returns it and the shard.
+func planTestShard(t *testing.T) (shardDir string, open func() (*Store, *Shard)) {
+	t.Helper()
 	cfg := NewConfig()
-	cfg.Dir = dir
+	cfg.Dir = t.TempDir()
 	cfg.CompactCheckInterval = 0
-	shardDir := filepath.Join(dir, "1")
+	shardDir = filepath.Join(cfg.Dir, "1")
 	if err := os.MkdirAll(shardDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	// writeL1 writes the level-1 file of sequence seq: keys of one value
-	// each, or of sparseValuesPerKey values (dense).
-	writeL1 := func(seq uint64, keys, values int) { writeLevel1(t, shardDir, seq, keys, values) }
-	open := func() (*Store, *Shard) {
+	return shardDir, func() (*Store, *Shard) {
 		st := NewStore(cfg, nil, prometheus.NewRegistry())
 		if err := st.Open(); err != nil {
 			t.Fatalf("open: %v", err)
 		}
 		return st, st.Shard(1)
 	}
+}
+
+// TestPlanSparseLevelRuns checks the planner's rule for level-1 files of
+// many keys of few values (a burst of new series): such a run waits until
+// it is sparseLevelRun files long (sparseMaxRun while ingest outruns the
+// snapshots), or the shard has been idle for sparseIdle, and is then
+// merged whole; dense files are still merged in runs of levelRun.
+func TestPlanSparseLevelRuns(t *testing.T) {
+	shardDir, open := planTestShard(t)
+	// writeL1 writes the level-1 file of sequence seq: keys of one value
+	// each, or of sparseValuesPerKey values (dense).
+	writeL1 := func(seq uint64, keys, values int) { writeLevel1(t, shardDir, seq, keys, values) }
 	// Four dense files, then sparseLevelRun-1 sparse ones.
 	for seq := uint64(1); seq <= 4; seq++ {
 		writeL1(seq, 10, sparseValuesPerKey)
@@ -353,21 +360,7 @@ func writeLevel1(t *testing.T, dir string, seq uint64, keys, values int) {
 // and merges at most mediumLevelRun files into level 3; a file of mediumValuesPerKey
 // values a key is dense and merges in runs of levelRun.
 func TestPlanMediumLevelRuns(t *testing.T) {
-	dir := t.TempDir()
-	cfg := NewConfig()
-	cfg.Dir = dir
-	cfg.CompactCheckInterval = 0
-	shardDir := filepath.Join(dir, "1")
-	if err := os.MkdirAll(shardDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	open := func() (*Store, *Shard) {
-		st := NewStore(cfg, nil, prometheus.NewRegistry())
-		if err := st.Open(); err != nil {
-			t.Fatalf("open: %v", err)
-		}
-		return st, st.Shard(1)
-	}
+	shardDir, open := planTestShard(t)
 	for seq := uint64(1); seq < mediumLevelRun; seq++ {
 		writeLevel1(t, shardDir, seq, sparseMinKeys, sparseValuesPerKey)
 	}
@@ -418,14 +411,7 @@ func TestPlanMediumLevelRuns(t *testing.T) {
 // sparseMaxRun of them are adjacent, even while ingest outruns the
 // snapshots.
 func TestPlanAlternatingClasses(t *testing.T) {
-	dir := t.TempDir()
-	cfg := NewConfig()
-	cfg.Dir = dir
-	cfg.CompactCheckInterval = 0
-	shardDir := filepath.Join(dir, "1")
-	if err := os.MkdirAll(shardDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	shardDir, open := planTestShard(t)
 	write := func(seq uint64) {
 		if seq%2 == 0 {
 			writeLevel1(t, shardDir, seq, sparseMinKeys, 1) // sparse
@@ -435,13 +421,6 @@ func TestPlanAlternatingClasses(t *testing.T) {
 	}
 	for seq := uint64(1); seq < sparseMaxRun; seq++ {
 		write(seq)
-	}
-	open := func() (*Store, *Shard) {
-		st := NewStore(cfg, nil, prometheus.NewRegistry())
-		if err := st.Open(); err != nil {
-			t.Fatalf("open: %v", err)
-		}
-		return st, st.Shard(1)
 	}
 	st, sh := open()
 	sh.lastBehind.Store(time.Now().UnixNano())
