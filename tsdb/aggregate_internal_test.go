@@ -213,4 +213,18 @@ func TestWindowAggregateReusesBuffers(t *testing.T) {
 	if allocs := testing.AllocsPerRun(20, aggregate); allocs > 2 {
 		t.Fatalf("%.1f allocations per aggregation of %d blocks, want at most 2", allocs, n/tsm.MaxPointsPerBlock)
 	}
+	// Cached points inside the file's last block (late arrivals across a
+	// snapshot) make that block merge with the cache: into the reused
+	// buffers, not fresh arrays each time.
+	late := pts[n-tsm.MaxPointsPerBlock/2 : n : n]
+	for i := range late {
+		late[i].Fields = []models.Field{{Key: field, Value: models.FloatValue(-1)}}
+	}
+	if err := sh.WritePoints(context.Background(), late); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	aggregate()
+	if allocs := testing.AllocsPerRun(20, aggregate); allocs > 2 {
+		t.Fatalf("%.1f allocations per aggregation of %d blocks, the last merged with the cache, want at most 2", allocs, n/tsm.MaxPointsPerBlock)
+	}
 }
