@@ -507,15 +507,21 @@ func (w *Writer) firstOneValue(series, field []byte, typ models.FieldType, t int
 	return true
 }
 
+// appendOneValueHead appends the head of a one-value record: head (the
+// field number and no kind) with the record's kind, and the gap from the
+// key's base time when it is not 0.
+func appendOneValueHead(b []byte, head byte, gap uint64) []byte {
+	if gap == 0 {
+		return append(b, head|recordOneAtBase)
+	}
+	return binary.AppendVarint(append(b, head|recordOneWithGap), int64(gap))
+}
+
 // appendOneValueRecord appends a one-value record of head (the field
 // number and no kind) for the value v of type typ at gap from the key's
 // base time.
 func appendOneValueRecord(b []byte, head byte, gap uint64, typ models.FieldType, v uint64) []byte {
-	if gap == 0 {
-		b = append(b, head|recordOneAtBase)
-	} else {
-		b = binary.AppendVarint(append(b, head|recordOneWithGap), int64(gap))
-	}
+	b = appendOneValueHead(b, head, gap)
 	switch typ {
 	case models.FieldTypeFloat:
 		return binary.LittleEndian.AppendUint64(b, v)

@@ -472,13 +472,7 @@ func (w *Writer) oneValueEntry(count int, inline bool) bool {
 func (w *Writer) writeOneValue(m *BlockMeta, value []byte) {
 	gap := uint64(m.MinTime) - uint64(w.state.maxTime)
 	head := byte(w.fieldNum << recordKindBits)
-	b := w.seriesBody[:w.keyStart]
-	if gap == 0 {
-		b = append(b, head|recordOneAtBase)
-	} else {
-		b = binary.AppendVarint(append(b, head|recordOneWithGap), int64(gap))
-	}
-	w.seriesBody = append(b, value...)
+	w.seriesBody = append(appendOneValueHead(w.seriesBody[:w.keyStart], head, gap), value...)
 	w.state.next(m, gap, true)
 	w.oneValue = true
 	w.noteEntry(m)
