@@ -30,9 +30,16 @@ const (
 
 // cacheInline is how many values a numeric field holds in its entry before
 // they move to a run of its partition's value chunks: at a million series
-// each field gets one or two values, and an array for them cost two
-// allocations and 152 bytes of slice headers a field (issue 17).
-const cacheInline = 2
+// each field of a cache gets one value, and an array for it cost two
+// allocations and 152 bytes of slice headers a field (issue 17). One, not
+// two: a field entry is then 32 bytes instead of 48, and at a million
+// series the entries were half the memory a new series' point writes and
+// the snapshot's walk reads back in random order.
+const cacheInline = 1
+
+// spillRunLen is the capacity of the run a field's inline values move to
+// when the next arrives.
+const spillRunLen = 4
 
 // Value chunks: a run of at most runChunkLen/8 words (256 values) is cut
 // from a shared chunk of runChunkLen words (32 KiB), a longer one gets a
@@ -267,7 +274,7 @@ func (pt *cachePart) appendRun(e *cacheField, ts int64, bits uint64) int64 {
 }
 
 // Entries a slab holds: 256 series entries take 12 KB, 1,024 field
-// entries 48 KB. A key arena takes keyArenaLen bytes (a longer key gets
+// entries 32 KB. A key arena takes keyArenaLen bytes (a longer key gets
 // its own).
 const (
 	seriesSlabLen = 256
@@ -426,7 +433,7 @@ const cacheIndexMin = 64
 type cacheField struct {
 	// times and bits hold n values of type typ (their 8 bytes: the bits of
 	// a float, an integer, an unsigned) while the values are inline; once
-	// they are in a run, times holds the run's place (see run).
+	// they are in a run, times and bits hold the run's place (see run).
 	times [cacheInline]int64
 	bits  [cacheInline]uint64
 	// name is the index of the field's name in the partition's names.
@@ -454,9 +461,9 @@ type valueRun struct {
 	chunk, off, cap, n uint32
 }
 
-// run returns the place of the field's run, held where its inline times
-// were (16 bytes either way): a field in a run has no inline values, and a
-// field entry stays 48 bytes.
+// run returns the place of the field's run, held where its inline time
+// and value were (16 bytes either way): a field in a run has no inline
+// values, and a field entry stays 32 bytes.
 func (f *cacheField) run() *valueRun {
 	return (*valueRun)(unsafe.Pointer(&f.times))
 }
@@ -966,11 +973,11 @@ func appendCached(pt *cachePart, e *cacheField, ts int64, v models.Value) int64 
 	return 0
 }
 
-// spill moves the entry's cacheInline values to a run with room for twice
-// as many and returns the bytes that adds.
+// spill moves the entry's cacheInline values to a run with room for
+// spillRunLen and returns the bytes that adds.
 func (e *cacheField) spill(pt *cachePart) int64 {
 	times, bits := e.times, e.bits
-	add := pt.newRun(e, e.typ, 2*cacheInline)
+	add := pt.newRun(e, e.typ, spillRunLen)
 	r := e.run()
 	c := pt.chunks[r.chunk]
 	for i := range cacheInline {
@@ -1200,8 +1207,8 @@ func (ss sortedSeries) walk(fn func(series, field []byte, arr *tsm.Array) error,
 		}
 		var touched uint32
 		for k := range idx {
-			// Every cache line of the fields: a 48-byte entry's inline
-			// values can sit in another line than its name.
+			// Every cache line of the fields: a series' ten entries
+			// span five lines.
 			if fields := batch[k].fields; len(fields) > 0 {
 				b := unsafe.Slice((*byte)(unsafe.Pointer(&fields[0])), uintptr(len(fields))*unsafe.Sizeof(cacheField{}))
 				for o := 0; o < len(b); o += 64 {

@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -363,21 +364,24 @@ func TestCacheReservationGoesWithItsRun(t *testing.T) {
 // value must not reserve hundreds), and a field never reserves more than
 // reserveMaxScale times what it held, however small the previous cache.
 func TestCacheReservesOnlyWhatFits(t *testing.T) {
+	// Series keys of 6 KB: the overheads (about 6.4 KB a series; the
+	// runs of the fields' two values take 640 bytes) are past 7/8 of the
+	// size.
+	pad := strings.Repeat("x", 6000)
 	prev := newCache()
 	for h := range 1000 {
-		series := []byte(fmt.Sprintf("cpu,host=h%d", h))
+		series := []byte(fmt.Sprintf("cpu,host=h%d,pad=%s", h, pad))
 		for ts := range 2 {
 			p := tenFieldPoint(series, int64(ts))
 			prev.writePoint(cacheRef{}, series, &p)
 		}
 	}
-	// The overheads (about 2 KB a series) are past 7/8 of the size.
 	c := newCacheAfter(prev, prev.size.Load())
-	series := []byte("cpu,host=h1")
+	series := []byte("cpu,host=h1,pad=" + pad)
 	p := tenFieldPoint(series, 0)
 	c.writePoint(cacheRef{}, series, &p)
 	if got, _ := c.fieldCap(series, 0); got != 0 {
-		t.Fatalf("sparse series: a field that held 2 values reserves %d; want none (inline)", got)
+		t.Fatalf("sparse series: a field that held 2 values reserves %d; want none", got)
 	}
 	// A tiny previous cache (snapshotted early) against a big size.
 	c = newCacheAfter(prev, 1<<30)
@@ -983,6 +987,32 @@ func BenchmarkCacheSparseSeries(b *testing.B) {
 		}
 		b.ReportMetric(float64(processCPU(b)-cpu0)/float64(b.N)/n, "cpu-ns/series")
 		b.ReportMetric(float64(c.size.Load())/n, "bytes/series")
+	})
+	// insert2: the same series written by two goroutines at once, each
+	// half of them in batches of 5,000 as the write path does, into one
+	// cache: what the partitions' locks and shared counters cost two
+	// writers (issue 17).
+	b.Run("insert2", func(b *testing.B) {
+		var c *cache
+		cpu0 := processCPU(b)
+		for b.Loop() {
+			if c != nil {
+				c.release()
+			}
+			c = newCache()
+			var wg sync.WaitGroup
+			for w := range 2 {
+				wg.Go(func() {
+					for lo := w * 5000; lo < n; lo += 10000 {
+						for _, k := range keys[lo:min(lo+5000, n)] {
+							c.writePoint(cacheRef{}, k, &p)
+						}
+					}
+				})
+			}
+			wg.Wait()
+		}
+		b.ReportMetric(float64(processCPU(b)-cpu0)/float64(b.N)/n, "cpu-ns/series")
 	})
 	b.Run("snapshot", func(b *testing.B) {
 		c := fill()
