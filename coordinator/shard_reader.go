@@ -510,6 +510,7 @@ func tsdbAggregates(a query.AggregateSet) tsdb.AggregateSet {
 		{query.AggregateMin, tsdb.AggMin}, {query.AggregateMax, tsdb.AggMax},
 		{query.AggregateFirst, tsdb.AggFirst}, {query.AggregateLast, tsdb.AggLast},
 		{query.AggregateTimes, tsdb.AggTimes},
+		{query.AggregateCountAny, tsdb.AggCountAny},
 	} {
 		if a&m.q != 0 {
 			out |= m.t

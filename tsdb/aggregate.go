@@ -26,6 +26,13 @@ const (
 	// with AggCount alone, blocks are counted from their timestamps, their
 	// values left undecoded.
 	AggTimes
+	// AggCountAny relaxes AggCount: a window holding values need only
+	// have a Count of at least 1, not their number. With First and Last
+	// alone besides, over data lying in one window, the aggregate is then
+	// read from each source's edge values, newest source first, without
+	// reading every value (what a raw query's LIMIT 1 needs: TSBS
+	// lastpoint).
+	AggCountAny
 
 	AggMean = AggSum | AggCount
 	AggAll  = AggCount | AggSum | AggMin | AggMax | AggFirst | AggLast
@@ -72,6 +79,18 @@ func (s *Shard) AppendWindowAggregate(dst []Window, seriesKey, field []byte, min
 		return nil, err
 	}
 	defer rs.release()
+	if edgeAggregates(aggs) {
+		w, ok, err := rs.edgeWindow(seriesKey, field, min, max, newGrid(every, offset), aggs)
+		if err != nil {
+			return nil, fmt.Errorf("window aggregate shard %d: %w", s.id, err)
+		}
+		if ok {
+			if w.Count > 0 {
+				dst = append(dst, w)
+			}
+			return dst, nil
+		}
+	}
 	wa := windowAgg{grid: newGrid(every, offset), aggs: aggs}
 	defer wa.release()
 	if err := rs.aggregate(&wa, seriesKey, field, min, max); err != nil {
@@ -245,6 +264,267 @@ func (rs *readState) aggregate(wa *windowAgg, seriesKey, field []byte, min, max 
 		wa.addArray(&merged)
 	}
 	return nil
+}
+
+// edgeAggregates reports whether aggs asks for First or Last (or both)
+// and a relaxed count alone: what edgeWindow answers.
+func edgeAggregates(aggs AggregateSet) bool {
+	const count = AggCount | AggCountAny
+	return aggs&count == count && aggs&(AggFirst|AggLast) != 0 && aggs&^(count|AggFirst|AggLast) == 0
+}
+
+// edgeValue is a value at one end of a key's values in [min, max]: the
+// newest or the oldest.
+type edgeValue struct {
+	found bool
+	t     int64
+	v     models.Value
+}
+
+// edgeWindow answers a window aggregate that asks for First or Last (or
+// both) and a relaxed count (see edgeAggregates) from the sources' edge
+// values alone: see edge. ok is false when the general path must answer
+// instead: edge could not, or the key's values in [min, max] may span
+// more than one window of g. The window's Count is 1 (0, with no window,
+// when the key has no values in [min, max]).
+func (rs *readState) edgeWindow(seriesKey, field []byte, min, max int64, g grid, aggs AggregateSet) (Window, bool, error) {
+	sc := aggScratches.Get()
+	defer sc.release()
+	var first, last edgeValue
+	var typ models.FieldType
+	lo, hi := int64(math.MaxInt64), int64(math.MinInt64)
+	for _, newest := range [...]bool{true, false} {
+		want := AggFirst
+		if newest {
+			want = AggLast
+		}
+		if aggs&want == 0 {
+			continue
+		}
+		e, t, elo, ehi, ok, err := rs.edge(sc, seriesKey, field, min, max, newest)
+		if err != nil || !ok {
+			return Window{}, false, err
+		}
+		if !newest && aggs&AggLast != 0 && (t != typ || e.found != last.found) {
+			return Window{}, false, nil // a write between the two reads of the live cache
+		}
+		typ, lo, hi = t, minI64(lo, elo), maxI64(hi, ehi)
+		if newest {
+			last, hi = e, e.t
+		} else {
+			first, lo = e, e.t
+		}
+	}
+	if !first.found && !last.found {
+		return Window{}, true, nil
+	}
+	lo, hi = maxI64(lo, min), minI64(hi, max)
+	n := g.num(hi)
+	if g.num(lo) != n {
+		return Window{}, false, nil
+	}
+	w := Window{Start: g.start(n), Count: 1}
+	if aggs&AggFirst != 0 {
+		w.First, w.FirstTime = ownedValue(first.v), first.t
+	}
+	if aggs&AggLast != 0 {
+		w.Last, w.LastTime = ownedValue(last.v), last.t
+	}
+	return w, true, nil
+}
+
+// ownedValue returns v with its string bytes copied.
+func ownedValue(v models.Value) models.Value {
+	if v.Type == models.FieldTypeString {
+		v.S = append([]byte{}, v.S...)
+	}
+	return v
+}
+
+// edge returns the newest (or, newest false, the oldest) value of
+// (seriesKey, field) in [min, max] and the type of the key's values, as
+// the general path reads them: files, the snapshotting cache and the live
+// cache merged, the newest source winning on equal times, tombstones
+// applied. It reads the sources newest first (live cache, snapshotting
+// cache, files from the newest) and each only at its edge: a file's from
+// its index statistics, decoding only a block that straddles min or max
+// (or holds strings); a file whose time range cannot hold a strictly
+// later (earlier) time than the best so far is not read at all. lo and hi
+// bound the key's times in [min, max] (lo at most the oldest, hi at least
+// the newest). ok is false when the general path must answer: a tombstone
+// deletes the edge value, sources' types differ, or a file's blocks
+// overlap at its edge (their order on equal times is the merge's).
+func (rs *readState) edge(sc *aggScratch, seriesKey, field []byte, min, max int64, newest bool) (best edgeValue, typ models.FieldType, lo, hi int64, ok bool, err error) {
+	lo, hi = math.MaxInt64, math.MinInt64
+	// beats reports whether time t of a source older than best's wins.
+	beats := func(t int64) bool {
+		return !best.found || newest && t > best.t || !newest && t < best.t
+	}
+	var snap *cache
+	if rs.snap != nil {
+		snap = rs.snap.c
+	}
+	for i, c := range [...]*cache{rs.cache, snap} {
+		if c == nil {
+			continue
+		}
+		ce := c.edge(seriesKey, field, min, max, newest)
+		if ce.n == 0 {
+			continue
+		}
+		if typ != models.FieldTypeUnknown && ce.typ != typ {
+			return edgeValue{}, typ, lo, hi, false, nil
+		}
+		typ, lo, hi = ce.typ, minI64(lo, ce.first), maxI64(hi, ce.last)
+		t := ce.first
+		if newest {
+			t = ce.last
+		}
+		if !beats(t) {
+			continue
+		}
+		// The live cache holds no deleted value; the snapshotting one
+		// may.
+		if i == 1 && rs.deleted(seriesKey, field, rs.snap.seq, t) {
+			return edgeValue{}, typ, lo, hi, false, nil
+		}
+		best = edgeValue{found: true, t: t, v: ownedValue(ce.v)}
+	}
+	for k := len(rs.files) - 1; k >= 0; k-- {
+		f := rs.files[k]
+		fmin, fmax := f.r.MinTime(), f.r.MaxTime()
+		if fmax < min || fmin > max {
+			continue
+		}
+		lo, hi = minI64(lo, fmin), maxI64(hi, fmax)
+		if best.found && (newest && fmax <= best.t || !newest && fmin >= best.t) {
+			continue // it cannot hold a time that beats best's
+		}
+		var t models.FieldType
+		t, sc.metas = f.r.AppendEntries(sc.metas[:0], seriesKey, field)
+		if t == models.FieldTypeUnknown {
+			continue
+		}
+		if typ != models.FieldTypeUnknown && t != typ {
+			return edgeValue{}, typ, lo, hi, false, nil
+		}
+		typ = t
+		e, ok, err := fileEdge(f.r, sc.metas, t, min, max, newest, &sc.blk)
+		if err != nil || !ok {
+			return edgeValue{}, typ, lo, hi, false, err
+		}
+		if !e.found || !beats(e.t) {
+			continue
+		}
+		if rs.deleted(seriesKey, field, f.seq, e.t) {
+			return edgeValue{}, typ, lo, hi, false, nil
+		}
+		best = e
+	}
+	return best, typ, lo, hi, true, nil
+}
+
+// deleted reports whether a tombstone deletes time t of (seriesKey,
+// field) from a source of sequence seq.
+func (rs *readState) deleted(seriesKey, field []byte, seq uint64, t int64) bool {
+	for i := range rs.tombs {
+		tb := &rs.tombs[i]
+		if tb.Min <= t && t <= tb.Max && tb.appliesTo(seq, seriesKey, field) {
+			return true
+		}
+	}
+	return false
+}
+
+// fileEdge returns the newest (or oldest) value in [min, max] of a key
+// whose index entries in r are metas (in time order, values of type typ),
+// string bytes owned; blk is a decoding buffer. ok is false when another
+// of the key's blocks may hold the value's time or one beyond it.
+func fileEdge(r *tsm.Reader, metas []tsm.BlockMeta, typ models.FieldType, min, max int64, newest bool, blk *tsm.Array) (edgeValue, bool, error) {
+	n := len(metas)
+	for k := range n {
+		i := k
+		if newest {
+			i = n - 1 - k
+		}
+		m := &metas[i]
+		if m.MaxTime < min || m.MinTime > max {
+			continue
+		}
+		var e edgeValue
+		if typ != models.FieldTypeString && m.MinTime >= min && m.MaxTime <= max {
+			// Wholly inside: the statistics hold both ends.
+			e = edgeValue{found: true, t: m.MinTime, v: models.Value{Type: typ, N: m.Stats.First}}
+			if newest {
+				e.t, e.v.N = m.MaxTime, m.Stats.Last
+			}
+		} else {
+			if err := r.ReadArray(*m, blk); err != nil {
+				return edgeValue{}, false, err
+			}
+			blk.Include(min, max)
+			if blk.Len() == 0 {
+				continue // straddles the range, holds nothing in it
+			}
+			j := 0
+			if newest {
+				j = blk.Len() - 1
+			}
+			e = edgeValue{found: true, t: blk.Timestamps[j], v: ownedValue(blk.Value(j))}
+		}
+		// The blocks not yet seen must lie wholly before (after) it.
+		for o := range n {
+			if newest && o < i && metas[o].MaxTime >= e.t || !newest && o > i && metas[o].MinTime <= e.t {
+				return edgeValue{}, false, nil
+			}
+		}
+		return e, true, nil
+	}
+	return edgeValue{}, true, nil
+}
+
+// cacheEdge is what cache.edge reads of one key.
+type cacheEdge struct {
+	typ         models.FieldType
+	n           int          // values in [min, max]
+	first, last int64        // the times of the first and last of them
+	v           models.Value // the value at first or last; string bytes shared
+}
+
+// edge reads the values of (series, field) in [min, max] at one end: the
+// newest, or with newest false the oldest (n is 0 without any).
+func (c *cache) edge(series, field []byte, min, max int64, newest bool) cacheEdge {
+	h := seriesHash(series)
+	pt := c.part(h)
+	pt.mu.Lock()
+	defer pt.mu.Unlock()
+	cs, _ := pt.find(h, series)
+	if cs == nil {
+		return cacheEdge{}
+	}
+	e, _, _ := cs.field(pt, field, 0, false)
+	if e == nil {
+		return cacheEdge{}
+	}
+	e.normalize(pt)
+	var view tsm.Array
+	a := e.values(pt, &view)
+	n := a.Len()
+	if n == 0 || a.Timestamps[0] > max || a.Timestamps[n-1] < min {
+		return cacheEdge{}
+	}
+	lo, hi := 0, n
+	if a.Timestamps[0] < min || a.Timestamps[n-1] > max { // else all of them, the usual case
+		lo, hi = arrayWindow(a, min, max)
+		if hi <= lo {
+			return cacheEdge{}
+		}
+	}
+	ce := cacheEdge{typ: a.Type, n: hi - lo, first: a.Timestamps[lo], last: a.Timestamps[hi-1], v: a.Value(lo)}
+	if newest {
+		ce.v = a.Value(hi - 1)
+	}
+	return ce
 }
 
 // markStatBlocks sets isolated on the blocks that overlap no other block

@@ -158,8 +158,17 @@ func (wa *windowAgg) addTimes(ts []int64) {
 }
 
 // eachWindow calls fn for each run [i, j) of ascending ts that falls in
-// one window, with that window's accumulator.
+// one window, with that window's accumulator. Times lying wholly in one
+// window (all of them, aggregating over all time) are one run without a
+// scan.
 func (wa *windowAgg) eachWindow(ts []int64, fn func(w *winAcc, i, j int)) {
+	if len(ts) == 0 {
+		return
+	}
+	if n := wa.grid.num(ts[0]); n == wa.grid.num(ts[len(ts)-1]) {
+		fn(wa.window(n), 0, len(ts))
+		return
+	}
 	for i := 0; i < len(ts); {
 		n := wa.grid.num(ts[i])
 		end := wa.grid.end(n)

@@ -324,7 +324,9 @@ func (e *Executor) run(ctx context.Context, st Storage, p *plan, seriesN int) ([
 	}
 	edge := p.edgePushdown()
 	if edge != 0 {
-		req.Window = &WindowRequest{Every: math.MaxInt64, Aggregates: edge}
+		// The edge point is all the rows need, not how many points there
+		// are.
+		req.Window = &WindowRequest{Every: math.MaxInt64, Aggregates: edge | AggregateCountAny}
 	}
 	keep := p.rawKeep()
 	p.filtered = p.needsPts && req.Window == nil

@@ -95,6 +95,11 @@ const (
 	// (what a count of values and their extent needs: a storage may then
 	// leave the values undecoded).
 	AggregateTimes
+	// AggregateCountAny relaxes AggregateCount: a window holding values
+	// need only have a Count of at least 1, not their number, so that a
+	// storage may read First or Last from its sources' edges alone (the
+	// one point per field and series a raw LIMIT 1 query needs).
+	AggregateCountAny
 )
 
 // SeriesBatch is the data of one series from one shard.
