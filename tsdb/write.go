@@ -93,7 +93,7 @@ func (s *Shard) WritePoints(ctx context.Context, points []models.Point) error {
 	if len(points) == 0 {
 		return nil
 	}
-	points, invalid := validPoints(points)
+	points, need, invalid := validPoints(points)
 	sc := idleWriteScratch.Get()
 	defer putWriteScratch(sc)
 
@@ -105,23 +105,22 @@ func (s *Shard) WritePoints(ctx context.Context, points []models.Point) error {
 		s.metrics.pointsDropped.Add(float64(invalid.Dropped))
 		perr = invalid.merge(perr)
 	}
-	var need int64
-	nvals := 0
-	for i := range points {
-		if drop != nil && drop[i] {
-			continue
+	if drop != nil {
+		// Field type conflicts (rare): the room of the points kept.
+		need = pointsRoom{}
+		for i := range points {
+			if !drop[i] {
+				need.add(&points[i])
+			}
 		}
-		for j := range points[i].Fields {
-			need += valueSize(points[i].Fields[j].Value)
-		}
-		nvals += len(points[i].Fields)
 	}
+	nvals := need.values
 	if nvals == 0 {
 		return perr.orNil()
 	}
 	rec := sc.enc.encodePoints(points, drop, sc.ids)
 
-	if err := s.lockCacheRoom(ctx, need); err != nil {
+	if err := s.lockCacheRoom(ctx, need.bytes); err != nil {
 		return err
 	}
 	if _, err := s.wal.Write(rec); err != nil {
@@ -169,16 +168,35 @@ func (s *Shard) WritePoints(ctx context.Context, points []models.Point) error {
 	return perr.orNil()
 }
 
+// pointsRoom is what a batch's points take in the cache: their values and
+// the bytes those values are accounted at (valueSize).
+type pointsRoom struct {
+	values int
+	bytes  int64
+}
+
+// add adds p's values to r.
+func (r *pointsRoom) add(p *models.Point) {
+	r.values += len(p.Fields)
+	for j := range p.Fields {
+		r.bytes += valueSize(p.Fields[j].Value)
+	}
+}
+
 // validPoints returns points without those the engine must not store (a
 // field value of no known type, a key or timestamp past models' limits:
 // the parser never produces them, but a caller building points might, and
-// the WAL and index readers would refuse them on recovery), and the error
-// reporting them. It allocates only when some are invalid.
-func validPoints(points []models.Point) ([]models.Point, *PartialWriteError) {
+// the WAL and index readers would refuse them on recovery), the room the
+// points returned take in the cache (found in the same pass over their
+// fields, which the write path reads several times), and the error
+// reporting the others. It allocates only when some are invalid.
+func validPoints(points []models.Point) ([]models.Point, pointsRoom, *PartialWriteError) {
 	var perr *PartialWriteError
 	var good []models.Point
+	var room pointsRoom
 	for i := range points {
-		err := pointProblem(&points[i])
+		p := &points[i]
+		bytes, err := pointProblem(p)
 		switch {
 		case err != nil && perr == nil:
 			perr = &PartialWriteError{Reason: "invalid point"}
@@ -187,32 +205,40 @@ func validPoints(points []models.Point) ([]models.Point, *PartialWriteError) {
 		case err != nil:
 			perr.Dropped++
 			perr.Errs = append(perr.Errs, fmt.Errorf("point %d: %w", i, err))
+			continue
 		case perr != nil:
-			good = append(good, points[i])
+			good = append(good, *p)
 		}
+		room.values += len(p.Fields)
+		room.bytes += bytes
 	}
 	if perr == nil {
-		return points, nil
+		return points, room, nil
 	}
-	return good, perr
+	return good, room, perr
 }
 
-// pointProblem says why p cannot be stored, or returns nil. A point with
-// its Key, as the parser makes them, is checked in one pass over its
-// fields; p.CheckLimits says what is wrong when something is.
-func pointProblem(p *models.Point) error {
+// pointProblem says why p cannot be stored, or returns the sum of
+// valueSize over its fields. A point with its Key, as the parser makes
+// them, is checked in one pass over its fields; p.CheckLimits says what
+// is wrong when something is.
+func pointProblem(p *models.Point) (int64, error) {
 	longKey := p.Key == nil || len(p.Key) > models.MaxKeyLength
+	var bytes int64
 	for j := range p.Fields {
 		f := &p.Fields[j]
 		if t := f.Value.Type; t < models.FieldTypeFloat || t > models.FieldTypeBoolean {
-			return fmt.Errorf("field %q type %d: %w", f.Key, t, ErrInvalidFieldType)
+			return 0, fmt.Errorf("field %q type %d: %w", f.Key, t, ErrInvalidFieldType)
 		}
+		bytes += valueSize(f.Value)
 		longKey = longKey || len(f.Key) > models.MaxKeyLength
 	}
 	if longKey || p.Time < models.MinNanoTime || p.Time > models.MaxNanoTime {
-		return p.CheckLimits()
+		if err := p.CheckLimits(); err != nil {
+			return 0, err
+		}
 	}
-	return nil
+	return bytes, nil
 }
 
 // merge adds other's dropped points to e.

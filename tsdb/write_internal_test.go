@@ -2,6 +2,7 @@ package tsdb
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"sync"
@@ -121,4 +122,53 @@ func benchWriteNewSeries(b *testing.B, writers int) {
 	elapsed, cpu := time.Since(start), processCPU(b)-cpu0
 	b.ReportMetric(float64(values.Load())/elapsed.Seconds(), "values/s")
 	b.ReportMetric(float64(values.Load())/cpu.Seconds(), "values/cpu-s")
+}
+
+// TestWriteCacheRoomCountsKeptPoints: the cache room a batch waits for
+// is that of the points it keeps. Points dropped as invalid or for a field
+// type conflict are not counted: each of those here alone needs more than
+// the whole cache, so counting either fails the batch with ErrCacheFull;
+// nor are their values counted as written.
+func TestWriteCacheRoomCountsKeptPoints(t *testing.T) {
+	cfg := NewConfig()
+	cfg.Dir = t.TempDir()
+	cfg.CompactCheckInterval = 0
+	cfg.CacheSnapshotSize = 8 << 10
+	cfg.CacheMaxSize = 8 << 10
+	sh := openTestShard(t, cfg)
+	point := func(host string, fields ...models.Field) models.Point {
+		return models.Point{
+			Measurement: []byte("cpu"),
+			Tags:        models.Tags{{Key: []byte("host"), Value: []byte(host)}},
+			Fields:      fields,
+			Time:        1,
+		}
+	}
+	big := models.StringValue(make([]byte, cfg.CacheMaxSize))
+	if err := sh.WritePoints(context.Background(), []models.Point{point("a", models.Field{Key: []byte("v"), Value: models.FloatValue(1)})}); err != nil {
+		t.Fatalf("first write: %v", err)
+	}
+	batch := []models.Point{
+		// Invalid: its second field has no type.
+		point("b", models.Field{Key: []byte("s"), Value: big}, models.Field{Key: []byte("u")}),
+		// A conflict: v is a float.
+		point("c", models.Field{Key: []byte("v"), Value: big}),
+		point("d", models.Field{Key: []byte("v"), Value: models.FloatValue(2)}),
+	}
+	err := sh.WritePoints(context.Background(), batch)
+	var pwe *PartialWriteError
+	if !errors.As(err, &pwe) || pwe.Dropped != 2 || errors.Is(err, ErrCacheFull) {
+		t.Fatalf("write: got %v; want a *PartialWriteError of 2 dropped points", err)
+	}
+	c, err := sh.Cursor([]byte("cpu,host=d"), []byte("v"), 0, 10, true)
+	if err != nil {
+		t.Fatalf("cursor: %v", err)
+	}
+	defer c.Close()
+	if n := c.Len(); n != 1 {
+		t.Fatalf("the kept point: %d values, want 1", n)
+	}
+	if got := counterValue(t, sh.metrics.valuesWritten); got != 2 {
+		t.Fatalf("values written: %v, want 2", got)
+	}
 }
