@@ -238,3 +238,32 @@ func TestEdgeWindowMatchesGeneralPath(t *testing.T) {
 		})
 	})
 }
+
+// TestWindowAggregateEdgePath checks that AppendWindowAggregate answers
+// First and Last with a relaxed count from the edges (Count 1 where the
+// key holds thousands of values) and with the general path's values, and
+// counts exactly when the count is not relaxed.
+func TestWindowAggregateEdgePath(t *testing.T) {
+	sh := edgeShard(t)
+	writeEdge(t, sh, 0, 3000, 1, 0)
+	snapshotEdge(t, sh)
+	writeEdge(t, sh, 2500, 3500, 1, 1)
+	for _, ends := range []AggregateSet{AggLast, AggFirst} {
+		edge, err := sh.WindowAggregate(edgeKey, []byte("f"), math.MinInt64, math.MaxInt64, math.MaxInt64, 0, ends|AggCount|AggCountAny)
+		if err != nil {
+			t.Fatalf("edge: %v", err)
+		}
+		exact, err := sh.WindowAggregate(edgeKey, []byte("f"), math.MinInt64, math.MaxInt64, math.MaxInt64, 0, ends|AggCount)
+		if err != nil {
+			t.Fatalf("exact: %v", err)
+		}
+		if len(edge) != 1 || len(exact) != 1 || edge[0].Count != 1 || exact[0].Count != 3500 {
+			t.Fatalf("ends %b: edge %+v, exact %+v: want counts 1 and 3500", ends, edge, exact)
+		}
+		edge[0].Count = exact[0].Count
+		if !edge[0].First.Equal(exact[0].First) || !edge[0].Last.Equal(exact[0].Last) || edge[0].Start != exact[0].Start ||
+			edge[0].FirstTime != exact[0].FirstTime || edge[0].LastTime != exact[0].LastTime {
+			t.Fatalf("ends %b: edge %+v, exact %+v", ends, edge[0], exact[0])
+		}
+	}
+}
