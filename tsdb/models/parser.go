@@ -2,6 +2,7 @@ package models
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -691,7 +692,18 @@ func shortInteger(b []byte) (u uint64, n int) {
 // key would find it.
 func keyAt(line []byte, i int, k []byte) bool {
 	j := i + len(k)
-	return j+1 < len(line) && line[j] == '=' && string(line[i:j]) == string(k)
+	return j+1 < len(line) && line[j] == '=' && sameShort(line[i:j], k)
+}
+
+// sameShort reports whether a and b hold the same bytes. Keys of 8 to 16
+// bytes, the usual tag and field keys, are compared with two overlapping
+// loads of each instead of a call.
+func sameShort(a, b []byte) bool {
+	if n := len(a); n >= 8 && n <= 16 && len(b) == n {
+		return binary.LittleEndian.Uint64(a) == binary.LittleEndian.Uint64(b) &&
+			binary.LittleEndian.Uint64(a[n-8:]) == binary.LittleEndian.Uint64(b[n-8:])
+	}
+	return string(a) == string(b)
 }
 
 // rejectSimple drops what parseSimpleLine added for a line it leaves to
@@ -740,7 +752,7 @@ func (p *Parser) scanSimpleSeries(ks []byte) (nameLen int, sameKeys, ok bool) {
 		k0 := i
 		var eq int
 		if t := len(p.simpleTags); same && t < len(prevLens) && i+int(prevLens[t]) <= len(ks) &&
-			string(ks[i:i+int(prevLens[t])]) == string(prev[prevOff:prevOff+int(prevLens[t])]) {
+			sameShort(ks[i:i+int(prevLens[t])], prev[prevOff:prevOff+int(prevLens[t])]) {
 			// The previous line's key, with its '=': checked then.
 			prevOff += int(prevLens[t])
 			eq = i + int(prevLens[t]) - 1

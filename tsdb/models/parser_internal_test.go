@@ -107,3 +107,28 @@ func TestParseSeriesCacheAfterFirstTimestamp(t *testing.T) {
 		}
 	}
 }
+
+// TestSameShort checks sameShort against == for every length up to 19,
+// equal bytes and a difference in each byte, and for lengths that differ.
+func TestSameShort(t *testing.T) {
+	for n := range 20 {
+		a := make([]byte, n)
+		for i := range a {
+			a[i] = byte('a' + i)
+		}
+		b := append([]byte(nil), a...)
+		if !sameShort(a, b) {
+			t.Fatalf("len %d: equal bytes reported different", n)
+		}
+		for i := range n {
+			b[i]++
+			if sameShort(a, b) {
+				t.Fatalf("len %d: a difference at byte %d not seen", n, i)
+			}
+			b[i]--
+		}
+		if n > 0 && sameShort(a, b[:n-1]) {
+			t.Fatalf("len %d: a shorter b reported equal", n)
+		}
+	}
+}
