@@ -26,8 +26,15 @@ const seriesMemoProbes = 8
 // hit is likely but not certain; callers must treat a miss as "compute".
 // The zero value is ready; it is not safe for concurrent use.
 type SeriesMemo struct {
-	gen   uint32
-	slots [seriesMemoSlots]seriesMemoSlot
+	gen uint32
+	// filled counts the slots of the current generation, and maxTags is
+	// the highest Tags address recalled in it: a point whose Tags lie
+	// above it is new, and is remembered without comparing it with any
+	// slot (a batch of new series, whose tags the parser appends one
+	// series after the other, has nearly only such points).
+	filled  int
+	maxTags uintptr
+	slots   [seriesMemoSlots]seriesMemoSlot
 }
 
 // seriesMemoSlot identifies a point's slices by address (a uintptr, so an
@@ -41,6 +48,7 @@ type seriesMemoSlot struct {
 
 // Reset forgets every point remembered so far, in constant time.
 func (m *SeriesMemo) Reset() {
+	m.filled, m.maxTags = 0, 0
 	m.gen++
 	if m.gen == 0 { // wrapped: stale slots could look current
 		m.slots = [seriesMemoSlots]seriesMemoSlot{}
@@ -62,17 +70,39 @@ func (m *SeriesMemo) Recall(p *Point, value int32) (int32, bool) {
 	home := int(h >> (64 - seriesMemoBits))
 	// Linear probing over a few slots: series that hash alike would
 	// otherwise evict each other on every round of a batch.
-	for k := range seriesMemoProbes {
-		s := &m.slots[(home+k)&(seriesMemoSlots-1)]
-		if s.gen != m.gen {
-			*s = seriesMemoSlot{measurement: mp, tags: tp, mLen: ml, tLen: tl, gen: m.gen, value: value}
-			return 0, false
+	if tp > m.maxTags {
+		// Not seen: the slot the probe would take.
+		m.maxTags = tp
+		if m.filled < seriesMemoSlots {
+			for k := range seriesMemoProbes {
+				if s := &m.slots[(home+k)&(seriesMemoSlots-1)]; s.gen != m.gen {
+					m.fill(s, mp, tp, ml, tl, value)
+					m.filled++
+					return 0, false
+				}
+			}
 		}
-		if s.measurement == mp && s.tags == tp && s.mLen == ml && s.tLen == tl {
-			return s.value, true
+	} else {
+		for k := range seriesMemoProbes {
+			s := &m.slots[(home+k)&(seriesMemoSlots-1)]
+			if s.gen != m.gen {
+				m.fill(s, mp, tp, ml, tl, value)
+				m.filled++
+				return 0, false
+			}
+			if s.measurement == mp && s.tags == tp && s.mLen == ml && s.tLen == tl {
+				return s.value, true
+			}
 		}
 	}
 	// The neighbourhood is full: forget its first series for this one.
-	m.slots[home] = seriesMemoSlot{measurement: mp, tags: tp, mLen: ml, tLen: tl, gen: m.gen, value: value}
+	m.fill(&m.slots[home], mp, tp, ml, tl, value)
 	return 0, false
+}
+
+// fill remembers value for a point's slices in slot s, member by member
+// (a composite literal is built on the stack and copied with loads that
+// wait for those stores).
+func (m *SeriesMemo) fill(s *seriesMemoSlot, mp, tp uintptr, ml, tl int, value int32) {
+	s.measurement, s.tags, s.mLen, s.tLen, s.gen, s.value = mp, tp, ml, tl, m.gen, value
 }

@@ -78,6 +78,47 @@ func TestSeriesMemoRecallsEverySeries(t *testing.T) {
 	}
 }
 
+// TestSeriesMemoTagAddresses checks the memo's shortcut for points whose
+// Tags lie above every address seen (remembered without a search): a
+// point at the highest address is recalled when it comes again, points
+// below it are searched for, and a full table of distinct series never
+// recalls one wrongly.
+func TestSeriesMemoTagAddresses(t *testing.T) {
+	const n = 3 * seriesMemoSlots
+	tags := make(Tags, n)
+	point := func(i int) *Point {
+		return &Point{Measurement: []byte("cpu"), Tags: tags[i : i+1]}
+	}
+	var m SeriesMemo
+	// Descending addresses: none takes the shortcut after the first.
+	for i := n - 1; i >= 0; i-- {
+		if v, ok := m.Recall(point(i), int32(i)); ok {
+			t.Fatalf("distinct series %d recalled as %d", i, v)
+		}
+	}
+	m.Reset()
+	hi, lo := point(n-1), point(0)
+	for i, want := range []struct {
+		p  *Point
+		ok bool
+	}{{hi, false}, {lo, false}, {hi, true}, {lo, true}} {
+		if _, ok := m.Recall(want.p, int32(i)); ok != want.ok {
+			t.Fatalf("recall %d: got %v, want %v", i, ok, want.ok)
+		}
+	}
+	// Ascending addresses, past a full table: only the shortcut, never a
+	// wrong hit, and the last series is still there.
+	m.Reset()
+	for i := range n {
+		if v, ok := m.Recall(point(i), int32(i)); ok {
+			t.Fatalf("distinct series %d recalled as %d", i, v)
+		}
+	}
+	if v, ok := m.Recall(point(n-1), -1); !ok || v != n-1 {
+		t.Fatalf("the last series: got %d, %v; want %d, true", v, ok, n-1)
+	}
+}
+
 // BenchmarkSeriesMemo is the cost of a Recall per point of a 5,000-line
 // batch: of 100 series repeated (TSBS), or of 5,000 series each seen once
 // (a million-series load), where every Recall misses.
