@@ -392,6 +392,11 @@ func (p *Parser) knownSeries(raw string) ([]byte, Tags, []byte, bool) {
 // timestamp; a first line without one (its last text has a field's '=')
 // ends it at once, since lines without a timestamp may repeat a series.
 func (p *Parser) checkSameTime(line []byte, first bool) {
+	if n := len(line) - len(p.firstTime); !first && n > 0 && line[n-1] == ' ' && string(line[n:]) == string(p.firstTime) {
+		// The usual line: it ends with a space and the first timestamp
+		// (which has no space), so that is its last text.
+		return
+	}
 	line = bytes.TrimRight(line, " ")
 	t := line[bytes.LastIndexByte(line, ' ')+1:]
 	switch {
