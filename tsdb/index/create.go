@@ -110,6 +110,19 @@ type lookups struct {
 	hashes  [lookAhead]uint32
 	nr      int
 	repeats [lookAhead][2]int32 // point, earlier point of its series
+	// last is the id the last queued lookup found, or 0; missed holds the
+	// queued lookups the next id did not answer (see flush).
+	last   uint32
+	missed [lookAhead]int32
+}
+
+// queued returns the key of queued lookup k.
+func (l *lookups) queued(k int32) []byte {
+	start := int32(0)
+	if k > 0 {
+		start = l.ends[k-1]
+	}
+	return l.buf[start:l.ends[k]]
 }
 
 // add queues the lookup of points[i]'s (p's) series. It returns false
@@ -156,24 +169,42 @@ func (l *lookups) repeat(t *seriesTable, i, j int32, ids []uint64) bool {
 
 // flush makes the queued lookups. It returns false when one found no
 // series.
+//
+// A load that writes its series in the order they were created (each
+// round of a TSBS load) finds each at the id after the one before, so a
+// lookup first compares its key with that id's: those keys are read in
+// the order they were stored, where the key table's slot of each is a
+// cache and TLB miss at a million series. The comparison decides, so
+// any order is found correctly; the lookups the next id does not
+// answer, and those after them in the queue, go to the key table.
 func (l *lookups) flush(t *seriesTable, ids []uint64) bool {
 	start := int32(0)
+	nm := 0
 	for k, end := range l.ends[:l.np] {
-		l.hashes[k] = t.hash(l.buf[start:end])
+		if next := l.last + 1; l.last != 0 && bytes.Equal(t.key(next), l.buf[start:end]) {
+			ids[l.points[k]] = uint64(next)
+			l.last = next
+		} else {
+			l.last = 0
+			l.missed[nm] = int32(k)
+			nm++
+		}
 		start = end
 	}
-	// A loop of its own: see batchKeys.touch.
-	for _, h := range l.hashes[:l.np] {
-		t.touch(h)
+	for _, k := range l.missed[:nm] {
+		l.hashes[k] = t.hash(l.queued(k))
 	}
-	start = 0
-	for k, end := range l.ends[:l.np] {
-		id := t.lookupHash(l.buf[start:end], l.hashes[k])
+	// A loop of its own: see batchKeys.touch.
+	for _, k := range l.missed[:nm] {
+		t.touch(l.hashes[k])
+	}
+	for _, k := range l.missed[:nm] {
+		id := t.lookupHash(l.queued(k), l.hashes[k])
 		if id == 0 {
 			return false
 		}
 		ids[l.points[k]] = uint64(id)
-		start = end
+		l.last = id
 	}
 	for _, r := range l.repeats[:l.nr] {
 		ids[r[0]] = ids[r[1]]

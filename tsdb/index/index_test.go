@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -576,5 +577,56 @@ func TestHotPathQueuedLookups(t *testing.T) {
 	}
 	if got := ix.SeriesN(); got != 50+8+1 {
 		t.Errorf("SeriesN: got %d; want %d", got, 50+8+1)
+	}
+}
+
+// TestHotPathNextIDGuess checks the hot path's guess that a point's series
+// has the id after the previous point's (see lookups.flush) against
+// batches that make it right, wrong and unanswerable: series in creation
+// order, in reverse, shuffled, with a dropped series between two, a key
+// that is a prefix of the next series' key, and the last series (the
+// guess past every id).
+func TestHotPathNextIDGuess(t *testing.T) {
+	ix := openIndex(t, t.TempDir())
+	var lines []string
+	for i := range 60 {
+		lines = append(lines, fmt.Sprintf("cpu,host=h%d v=1 1", i))
+		if i%10 == 0 {
+			lines = append(lines, fmt.Sprintf("cpu,host=h%d0 v=1 1", i)) // h0 then h00: h0 a prefix of h00
+		}
+	}
+	create(t, ix, strings.Join(lines, "\n"))
+	drop, ok := ix.SeriesID([]byte("cpu,host=h30"))
+	if !ok {
+		t.Fatal("series h30 missing")
+	}
+	if err := ix.DropSeries([]uint64{drop}); err != nil {
+		t.Fatal(err)
+	}
+	var live []string
+	for _, l := range lines {
+		if !strings.HasPrefix(l, "cpu,host=h30 ") {
+			live = append(live, l)
+		}
+	}
+	reversed := slices.Clone(live)
+	slices.Reverse(reversed)
+	shuffled := slices.Clone(live)
+	rand.New(rand.NewPCG(1, 2)).Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
+	for name, batch := range map[string][]string{"created": live, "reversed": reversed, "shuffled": shuffled} {
+		pts := parse(t, strings.Join(batch, "\n"))
+		ids := make([]uint64, len(pts))
+		if c, err := ix.CreateSeriesAndFields(pts, ids); err != nil || len(c) != 0 {
+			t.Fatalf("%s: conflicts %v, error %v", name, c, err)
+		}
+		for i := range pts {
+			key := pts[i].AppendSeriesKey(nil)
+			if want, ok := ix.SeriesID(key); !ok || ids[i] != want {
+				t.Fatalf("%s: point %d (%s): id %d; want %d (%v)", name, i, key, ids[i], want, ok)
+			}
+		}
+	}
+	if got := ix.SeriesN(); got != len(live) {
+		t.Errorf("SeriesN: got %d; want %d (a lookup created a series)", got, len(live))
 	}
 }
