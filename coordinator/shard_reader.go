@@ -175,6 +175,7 @@ func (r *LocalShardReader) ScanShard(ctx context.Context, shardID uint64, req *q
 	if req.Filter != nil && req.Window == nil {
 		if rf, ok := query.CompileRowFilter(req.Filter, req.Fields); ok {
 			filter = newRowFilter(rf, fields, len(req.Fields))
+			defer filter.release()
 		}
 	}
 	var batch query.SeriesBatch
@@ -247,7 +248,9 @@ type scanField struct {
 // the fields the filter looks at first; when a row needs one of them to
 // pass, the other fields are then read only from the blocks holding a
 // passing row, and not at all when none passes. Its buffers are reused
-// from series to series, its batches' points included.
+// from series to series, its batches' points included, and from scan to
+// scan: a scan's rowFilter comes from a pool and goes back to it when the
+// scan ends, when none of its batches may be referred to any more.
 type rowFilter struct {
 	query.RowFilter
 	fields []scanField
@@ -262,9 +265,19 @@ type rowFilter struct {
 	cond, rest, all []int
 }
 
+// rowFilters holds released rowFilters, whose buffers a scan reuses.
+var rowFilters = sync.Pool{New: func() any { return new(rowFilter) }}
+
+// newRowFilter returns a rowFilter from the pool (release puts it back)
+// set for rf and fields, of the request's nFields.
 func newRowFilter(rf query.RowFilter, fields []scanField, nFields int) *rowFilter {
-	f := &rowFilter{RowFilter: rf, fields: fields, vals: make([]models.Value, nFields),
-		arrays: make([]tsm.Array, len(fields)), names: make([][]byte, len(fields)), pos: make([]int, len(fields))}
+	f := rowFilters.Get().(*rowFilter)
+	f.RowFilter, f.fields = rf, fields
+	f.vals = resize(f.vals, nFields)
+	f.arrays = resize(f.arrays, len(fields)) // capacity kept
+	f.names = resize(f.names, len(fields))
+	f.pos = resize(f.pos, len(fields))
+	f.cond, f.rest, f.all = f.cond[:0], f.rest[:0], f.all[:0]
 	for j, fl := range fields {
 		if rf.Reads[fl.idx] {
 			f.cond = append(f.cond, j)
@@ -274,6 +287,27 @@ func newRowFilter(rf query.RowFilter, fields []scanField, nFields int) *rowFilte
 		f.all = append(f.all, j)
 	}
 	return f
+}
+
+// release puts f back in the pool, dropping its references to the
+// request and to values read. The batches its scans made must no longer
+// be referred to.
+func (f *rowFilter) release() {
+	f.RowFilter, f.fields = query.RowFilter{}, nil
+	clear(f.vals)
+	for i := range f.arrays {
+		f.arrays[i].Reset(models.FieldTypeUnknown)
+	}
+	clear(f.names)
+	// f.pts is left as it is: clearing it would cost what reusing it
+	// saves, and the next scan clears what it uses.
+	rowFilters.Put(f)
+}
+
+// resize returns s of length n, reusing its capacity; the elements kept
+// from earlier use are left as they were.
+func resize[E any](s []E, n int) []E {
+	return slices.Grow(s[:0], n)[:n]
 }
 
 // scan fills b with the passing rows of the series key in [min, max]:

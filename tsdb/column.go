@@ -46,21 +46,15 @@ func arrayWindow(a *tsm.Array, min, max int64) (lo, hi int) {
 	return lo, hi
 }
 
-// mergeNewestWins merges sorted arrays ordered oldest first into one; on
-// equal timestamps the newer array wins. Arrays of a type other than the
-// newest non-empty array's are skipped (a field dropped and re-created with
-// another type).
-func mergeNewestWins(arrs []tsm.Array) tsm.Array {
-	var bufs mergeBufs
-	return bufs.merge(arrs)
-}
-
-// mergeBufs is the scratch of mergeNewestWins: two arrays that successive
-// merge steps write in turn, so merging many keys with one mergeBufs
-// allocates only while the buffers grow.
+// mergeBufs is the scratch of merge: two arrays that successive merge
+// steps write in turn, so merging many keys with one mergeBufs allocates
+// only while the buffers grow.
 type mergeBufs [2]tsm.Array
 
-// merge is mergeNewestWins writing into the buffers. The result may alias
+// merge merges sorted arrays ordered oldest first into one; on equal
+// timestamps the newer array wins. Arrays of a type other than the newest
+// non-empty array's are skipped (a field dropped and re-created with
+// another type). The result may alias
 // the buffers, arrs' elements and their string bytes: it is valid until the
 // next merge with b and as long as arrs is. String bytes are shared, not
 // copied.

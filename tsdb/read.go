@@ -3,6 +3,7 @@ package tsdb
 import (
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/strata-db/strata/tsdb/models"
 	"github.com/strata-db/strata/tsdb/tsm"
@@ -106,11 +107,22 @@ func (s *Shard) readArrays(dst []tsm.Array, seriesKey []byte, fields [][]byte, m
 		return err
 	}
 	defer rs.release()
-	if err := rs.readSeriesInto(dst, seriesKey, fields, min, max, at, &readBufs{memo: new(tsm.TimesMemo)}); err != nil {
+	// The buffers go back to the pool once the read is done: dst then
+	// holds its values in its own memory, and nothing else refers to them.
+	bufs := readBufsPool.Get().(*readBufs)
+	defer readBufsPool.Put(bufs)
+	defer bufs.reset()
+	bufs.memo = new(tsm.TimesMemo)
+	if err := rs.readSeriesInto(dst, seriesKey, fields, min, max, at, bufs); err != nil {
 		return fmt.Errorf("read shard %d: %w", s.id, err)
 	}
 	return nil
 }
+
+// readBufsPool holds the readBufs of ReadArrays and ReadArraysAt, so a
+// query's read reuses the capacity of earlier ones instead of allocating
+// and zeroing its arrays afresh.
+var readBufsPool = sync.Pool{New: func() any { return new(readBufs) }}
 
 // readSeriesInto is readInto for several fields of one series (a nil
 // field is skipped), into dst[i] for fields[i]. The live cache's values of
@@ -118,8 +130,9 @@ func (s *Shard) readArrays(dst []tsm.Array, seriesKey []byte, fields [][]byte, m
 // read with all its fields or none (see cache.seriesValuesInto); the rest
 // of the read state does not change.
 func (rs *readState) readSeriesInto(dst []tsm.Array, seriesKey []byte, fields [][]byte, min, max int64, at []int64, bufs *readBufs) error {
-	live := make([]tsm.Array, len(fields))
-	ok := make([]bool, len(fields))
+	live := slices.Grow(bufs.live[:0], len(fields))[:len(fields)]
+	ok := slices.Grow(bufs.liveOK[:0], len(fields))[:len(fields)]
+	bufs.live, bufs.liveOK = live, ok
 	rs.cache.seriesValuesInto(live, ok, seriesKey, fields, min, max)
 	for i, f := range fields {
 		if f == nil {
@@ -140,16 +153,45 @@ func (rs *readState) readSeriesInto(dst []tsm.Array, seriesKey []byte, fields []
 // does not alias file mappings (string bytes are copied), so it outlives
 // the read state.
 func (rs *readState) read(seriesKey, field []byte, min, max int64) (tsm.Array, error) {
+	bufs := readBufsPool.Get().(*readBufs)
+	defer readBufsPool.Put(bufs)
+	defer bufs.reset()
 	var a tsm.Array
-	err := rs.readInto(&a, seriesKey, field, min, max, nil, &readBufs{})
+	err := rs.readInto(&a, seriesKey, field, min, max, nil, bufs)
 	return a, err
 }
 
-// readBufs are the buffers of a read, reused from field to field.
+// readBufs are the buffers of a read, reused from field to field. What a
+// read returns never refers to them.
 type readBufs struct {
 	memo  *tsm.TimesMemo // nil for none
 	metas []tsm.BlockMeta
 	blk   tsm.Array // a block that straddles the range's ends
+	// live and liveOK are the live cache's values of a series' fields
+	// and whether it has them (readSeriesInto).
+	live   []tsm.Array
+	liveOK []bool
+	// files are the values of the files after the first holding some,
+	// parts the arrays merged and merge the buffers merging them.
+	files []tsm.Array
+	parts []tsm.Array
+	merge mergeBufs
+}
+
+// reset drops b's references to values (string bytes included) and
+// keeps its capacity.
+func (b *readBufs) reset() {
+	b.memo = nil
+	b.blk.Reset(models.FieldTypeUnknown)
+	for i := range b.live {
+		b.live[i].Reset(models.FieldTypeUnknown)
+	}
+	for i := range b.files {
+		b.files[i].Reset(models.FieldTypeUnknown)
+	}
+	clear(b.parts[:cap(b.parts)])
+	b.merge[0].Reset(models.FieldTypeUnknown)
+	b.merge[1].Reset(models.FieldTypeUnknown)
 }
 
 // readInto is read into dst, reusing its capacity for the values of the
@@ -177,9 +219,10 @@ func (rs *readState) mergeInto(dst *tsm.Array, seriesKey, field []byte, min, max
 		i, _ := slices.BinarySearch(at, m.MinTime)
 		return i < len(at) && at[i] <= m.MaxTime
 	}
-	var parts []tsm.Array
+	parts := bufs.parts[:0]
 	metas, blk, memo := bufs.metas, &bufs.blk, bufs.memo
-	defer func() { bufs.metas = metas }()
+	defer func() { bufs.metas, bufs.parts = metas, parts[:0] }()
+	nFiles := 0 // of bufs.files in use
 	for _, f := range rs.files {
 		if f.r.MaxTime() < min || f.r.MinTime() > max {
 			continue
@@ -189,9 +232,16 @@ func (rs *readState) mergeInto(dst *tsm.Array, seriesKey, field []byte, min, max
 		if typ == models.FieldTypeUnknown {
 			continue
 		}
+		// The first file's values go to dst's memory, the others' to
+		// bufs.files.
 		var acc tsm.Array
 		if len(parts) == 0 {
 			acc = *dst
+		} else {
+			if nFiles == len(bufs.files) {
+				bufs.files = append(bufs.files, tsm.Array{})
+			}
+			acc = bufs.files[nFiles]
 		}
 		acc.Reset(typ)
 		n := 0
@@ -221,6 +271,12 @@ func (rs *readState) mergeInto(dst *tsm.Array, seriesKey, field []byte, min, max
 			appendOwned(&acc, blk)
 		}
 		applyTombstones(&acc, rs.tombs, f.seq, seriesKey, field)
+		if len(parts) == 0 {
+			*dst = acc
+		} else {
+			bufs.files[nFiles] = acc
+			nFiles++
+		}
 		parts = append(parts, acc)
 	}
 	if rs.snap != nil {
@@ -236,11 +292,22 @@ func (rs *readState) mergeInto(dst *tsm.Array, seriesKey, field []byte, min, max
 	case len(parts) == 0:
 		dst.Reset(models.FieldTypeUnknown)
 	case len(parts) == 1:
-		*dst = parts[0]
+		setArray(dst, parts[0])
 	default:
-		*dst = mergeNewestWins(parts)
+		setArray(dst, bufs.merge.merge(parts))
 	}
 	return nil
+}
+
+// setArray sets dst to a's values held in dst's own memory: a itself
+// when it is dst's, else a copy (string bytes shared).
+func setArray(dst *tsm.Array, a tsm.Array) {
+	if cap(a.Timestamps) > 0 && cap(dst.Timestamps) > 0 && &a.Timestamps[:1][0] == &dst.Timestamps[:1][0] {
+		*dst = a
+		return
+	}
+	dst.Reset(a.Type)
+	appendShared(dst, &a)
 }
 
 // appendOwned appends b's values to a, copying string bytes out of the

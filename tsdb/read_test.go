@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/strata-db/strata/tsdb/models"
@@ -138,6 +139,45 @@ func TestSeriesReadsSeeWholePoints(t *testing.T) {
 			close(stop)
 			<-done
 			t.Fatal(err)
+		}
+	}
+}
+
+// TestReadArraysOwnTheirValues checks that what ReadArrays returns is
+// held in the caller's arrays, not in the pooled buffers of the read: a
+// later read of another series leaves it as it was. Series a is merged
+// from two files and the cache, b is in the cache only.
+func TestReadArraysOwnTheirValues(t *testing.T) {
+	_, sh := openShard(t, testConfig(t.TempDir()))
+	write := func(series string, from, to int64, base float64) {
+		var pts []models.Point
+		for ts := from; ts < to; ts++ {
+			pts = append(pts, pt(series, "f", ts, models.FloatValue(base+float64(ts))))
+		}
+		must(t, sh.WritePoints(context.Background(), pts), "write")
+	}
+	write("a", 0, 100, 0)
+	write("z", 0, 100, 500)
+	must(t, sh.Snapshot(), "snapshot")
+	write("a", 100, 200, 0)
+	write("z", 100, 200, 500)
+	must(t, sh.Snapshot(), "snapshot")
+	write("a", 200, 300, 0)
+	write("b", 200, 300, 0)
+	write("z", 200, 300, 500)
+	fields := [][]byte{[]byte("f")}
+	for _, s := range []string{"a", "b"} {
+		var got [1]tsm.Array
+		must(t, sh.ReadArrays(got[:], seriesKey(s), fields, 0, 1000), "read "+s)
+		want := slices.Clone(got[0].Floats)
+		// Series z has other values in the same places.
+		write("z", 0, 300, 1000)
+		for range 3 {
+			var other [1]tsm.Array
+			must(t, sh.ReadArrays(other[:], seriesKey("z"), fields, 0, 1000), "read z")
+		}
+		if !slices.Equal(got[0].Floats, want) {
+			t.Errorf("series %s: values changed by a read of another series", s)
 		}
 	}
 }
