@@ -130,12 +130,7 @@ func benchWriteNewSeries(b *testing.B, writers int) {
 // the whole cache, so counting either fails the batch with ErrCacheFull;
 // nor are their values counted as written.
 func TestWriteCacheRoomCountsKeptPoints(t *testing.T) {
-	cfg := NewConfig()
-	cfg.Dir = t.TempDir()
-	cfg.CompactCheckInterval = 0
-	cfg.CacheSnapshotSize = 8 << 10
-	cfg.CacheMaxSize = 8 << 10
-	sh := openTestShard(t, cfg)
+	sh, _ := fullCacheShard(t)
 	point := func(host string, fields ...models.Field) models.Point {
 		return models.Point{
 			Measurement: []byte("cpu"),
@@ -144,7 +139,7 @@ func TestWriteCacheRoomCountsKeptPoints(t *testing.T) {
 			Time:        1,
 		}
 	}
-	big := models.StringValue(make([]byte, cfg.CacheMaxSize))
+	big := models.StringValue(make([]byte, 8<<10)) // the whole cache's size
 	if err := sh.WritePoints(context.Background(), []models.Point{point("a", models.Field{Key: []byte("v"), Value: models.FloatValue(1)})}); err != nil {
 		t.Fatalf("first write: %v", err)
 	}
