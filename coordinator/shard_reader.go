@@ -351,7 +351,7 @@ func (f *rowFilter) scan(sh *tsdb.Shard, key []byte, min, max int64, b *query.Se
 	// field: storing whole values, string slice included, cost a write
 	// barrier per point while the collector ran.
 	total := len(f.keep) * len(f.fields)
-	pts := slices.Grow(f.pts[:0], total)[:total]
+	pts := resize(f.pts, total)
 	clear(pts)
 	n := 0
 	for j, fl := range f.fields {

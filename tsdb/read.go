@@ -130,8 +130,8 @@ var readBufsPool = sync.Pool{New: func() any { return new(readBufs) }}
 // read with all its fields or none (see cache.seriesValuesInto); the rest
 // of the read state does not change.
 func (rs *readState) readSeriesInto(dst []tsm.Array, seriesKey []byte, fields [][]byte, min, max int64, at []int64, bufs *readBufs) error {
-	live := slices.Grow(bufs.live[:0], len(fields))[:len(fields)]
-	ok := slices.Grow(bufs.liveOK[:0], len(fields))[:len(fields)]
+	live := resized(bufs.live, len(fields))
+	ok := resized(bufs.liveOK, len(fields))
 	bufs.live, bufs.liveOK = live, ok
 	rs.cache.seriesValuesInto(live, ok, seriesKey, fields, min, max)
 	for i, f := range fields {
