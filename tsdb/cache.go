@@ -155,8 +155,18 @@ type cachePart struct {
 	writtenField int
 	// last are the name indexes of the fields of the series last created
 	// in the partition, in its order: a new series listing the same fields
-	// takes them (see writePoint).
-	last []uint32
+	// takes them (see writePoint). lastTypes are their first values'
+	// types, lastOne is set when a point of those fields and types can be
+	// held as a cacheOne (all numeric, at most cacheOneMax), and
+	// lastSchema is 1 + the index in schemas of (last, lastTypes), 0 until
+	// a cacheOne takes it.
+	last       []uint32
+	lastTypes  []models.FieldType
+	lastOne    bool
+	lastSchema uint32
+	// schemas name and type the fields of the partition's cacheOne
+	// records; a schema never changes once made.
+	schemas []cacheSchema
 	// fieldSlab is where new series take their fields' entries from:
 	// one allocation for many series instead of one a series (see
 	// newSeries).
@@ -196,8 +206,11 @@ func (pt *cachePart) newRun(e *cacheField, t models.FieldType, n int) int64 {
 }
 
 // allocRun returns the chunk and offset of 2n free words.
-func (pt *cachePart) allocRun(n int) (chunk, off uint32) {
-	words := uint32(2 * n)
+func (pt *cachePart) allocRun(n int) (chunk, off uint32) { return pt.allocWords(uint32(2 * n)) }
+
+// allocWords returns the chunk and offset of words free words: cut from
+// the current shared chunk, or a chunk of their own past runSharedMax.
+func (pt *cachePart) allocWords(words uint32) (chunk, off uint32) {
 	if words > runSharedMax {
 		pt.chunks = append(pt.chunks, make([]uint64, words))
 		return uint32(len(pt.chunks) - 1), 0
@@ -389,9 +402,18 @@ func (pt *cachePart) newSeries(n int) *cacheSeries {
 	last := &pt.slabs[len(pt.slabs)-1]
 	*last = (*last)[:len(*last)+1]
 	cs := &(*last)[len(*last)-1]
+	cs.fields = pt.takeFields(n)
+	return cs
+}
+
+// takeFields returns an empty slice with room for n zeroed field entries,
+// cut from the partition's field slab (a slice of its own for many).
+func (pt *cachePart) takeFields(n int) []cacheField {
+	if n == 0 {
+		return nil
+	}
 	if n > fieldSlabLen/16 {
-		cs.fields = make([]cacheField, 0, n)
-		return cs
+		return make([]cacheField, 0, n)
 	}
 	if cap(pt.fieldSlab)-len(pt.fieldSlab) < n {
 		slab, _ := fieldSlabs.Get().(*[fieldSlabLen]cacheField)
@@ -405,8 +427,7 @@ func (pt *cachePart) newSeries(n int) *cacheSeries {
 	}
 	i := len(pt.fieldSlab)
 	pt.fieldSlab = pt.fieldSlab[:i+n]
-	cs.fields = pt.fieldSlab[i : i : i+n]
-	return cs
+	return pt.fieldSlab[i : i : i+n]
 }
 
 // cacheSeries holds the fields of one series. A series usually has few
@@ -420,6 +441,136 @@ type cacheSeries struct {
 	// byName maps a field's name to its index in fields; nil below
 	// cacheIndexMin fields, and reset when fields are removed.
 	byName map[string]int
+	// one holds the series' only point while it has had no other, its
+	// fields then empty (see cacheOne).
+	one *cacheOne
+}
+
+// cacheOneMax is the most fields a cacheOne holds.
+const cacheOneMax = 64
+
+// cacheOne is the one point of a new series whose fields are named and
+// typed (all numeric) as those of the partition's last new series: its
+// time and each field's 8 bytes, n+2 words of a shared value chunk, its
+// fields' names and types in its partition's schema sch. At a million
+// series every series of a cache has one point (the next comes a million
+// series later, in another cache): a field entry each (32 bytes, their
+// own time each) was most of the memory a new series' point wrote and
+// the snapshot's walk read back in random order (issue 17). A second
+// point, a delete or a replayed value moves it to field entries
+// (promote).
+type cacheOne struct {
+	time int64
+	sch  uint32
+	n    uint32
+	// followed by n words: the fields' values' 8 bytes
+}
+
+// cacheOneHead is the words of a cacheOne before its values.
+const cacheOneHead = 2
+
+// bits returns the values' 8 bytes, in the schema's field order.
+func (o *cacheOne) bits() []uint64 {
+	return unsafe.Slice((*uint64)(unsafe.Add(unsafe.Pointer(o), 8*cacheOneHead)), o.n)
+}
+
+// size is the bytes the record takes in its chunk.
+func (o *cacheOne) size() int64 { return 8 * int64(cacheOneHead+o.n) }
+
+// cacheSchema names (indexes into the partition's names) and types the
+// fields of cacheOne records.
+type cacheSchema struct {
+	names []uint32
+	types []models.FieldType
+}
+
+// size is the bytes counted for a schema: its two slices' headers and
+// elements.
+func (sc *cacheSchema) size() int64 { return 48 + 5*int64(len(sc.names)) }
+
+// field returns the index of the field name in sc, -1 when it has none;
+// hint is where it probably is.
+func (sc *cacheSchema) field(pt *cachePart, name []byte, hint int) int {
+	if hint >= 0 && hint < len(sc.names) && pt.names[sc.names[hint]] == string(name) {
+		return hint
+	}
+	for j, id := range sc.names {
+		if pt.names[id] == string(name) {
+			return j
+		}
+	}
+	return -1
+}
+
+// oneFits reports whether p's fields are those of the partition's last
+// new series, with the same types, all numeric: a new series' point then
+// becomes a cacheOne.
+func (pt *cachePart) oneFits(p *models.Point) bool {
+	if !pt.lastOne || len(p.Fields) != len(pt.last) {
+		return false
+	}
+	for j := range p.Fields {
+		f := &p.Fields[j]
+		if f.Value.Type != pt.lastTypes[j] || !sameName(pt.names[pt.last[j]], f.Key) {
+			return false
+		}
+	}
+	return true
+}
+
+// insertOne adds an entry for series, whose hash is h and which find did
+// not find (slot is where it would go), holding p as a cacheOne (oneFits
+// is true), and returns the bytes added.
+func (pt *cachePart) insertOne(h uint64, slot int, series []byte, p *models.Point) (*cacheSeries, int64) {
+	var add int64
+	if pt.lastSchema == 0 {
+		pt.schemas = append(pt.schemas, cacheSchema{names: slices.Clone(pt.last), types: slices.Clone(pt.lastTypes)})
+		pt.lastSchema = uint32(len(pt.schemas))
+		add += pt.schemas[len(pt.schemas)-1].size()
+	}
+	cs := pt.insert(h, slot, series, 0)
+	n := uint32(len(p.Fields))
+	chunk, off := pt.allocWords(cacheOneHead + n)
+	o := (*cacheOne)(unsafe.Pointer(&pt.chunks[chunk][off]))
+	o.time, o.sch, o.n = p.Time, pt.lastSchema-1, n
+	bits := o.bits()
+	for j := range p.Fields {
+		f := &p.Fields[j]
+		bits[j] = f.Value.N
+		add += int64(len(f.Key))
+	}
+	cs.one = o
+	add += cacheSeriesOverhead + int64(len(series)) + o.size()
+	pt.fixed += add
+	return cs, add
+}
+
+// promote moves the series' cacheOne to field entries and returns the
+// bytes that adds; the record's place stays held (counted in spare).
+func (pt *cachePart) promote(cs *cacheSeries) int64 {
+	o := cs.one
+	sc := &pt.schemas[o.sch]
+	n := int(o.n)
+	fields := pt.takeFields(n)[:n]
+	for j, b := range o.bits() {
+		e := &fields[j]
+		e.times[0], e.bits[0] = o.time, b
+		e.name, e.typ, e.n = sc.names[j], sc.types[j], 1
+	}
+	cs.fields, cs.one = fields, nil
+	add := int64(n) * cacheFieldOverhead
+	pt.fixed += add - o.size()
+	pt.spare += o.size()
+	return add
+}
+
+// oneValues returns the value of field j of o as a view (see
+// cacheField.values).
+func (o *cacheOne) values(pt *cachePart, j int, view *tsm.Array) *tsm.Array {
+	times := unsafe.Slice(&o.time, 1)
+	bits := o.bits()[j : j+1 : j+1]
+	setView(view, pt.schemas[o.sch].types[j], times, bits)
+	return view
 }
 
 // cacheIndexMin is the field count from which a series indexes its fields.
@@ -543,14 +694,21 @@ func (f *cacheField) values(pt *cachePart, view *tsm.Array) *tsm.Array {
 	} else {
 		times, bits = f.times[:f.n:f.n], f.bits[:f.n:f.n]
 	}
-	if view.Type != f.typ {
-		*view = tsm.Array{Type: f.typ}
+	setView(view, f.typ, times, bits)
+	return view
+}
+
+// setView sets view to alias times and bits, values of type typ; view
+// must be zero or set by setView before.
+func setView(view *tsm.Array, typ models.FieldType, times []int64, bits []uint64) {
+	if view.Type != typ {
+		*view = tsm.Array{Type: typ}
 	}
 	// Only the type's columns are set, the others being empty since the
 	// view took the type: clearing the whole view for every field was a
 	// tenth of a snapshot walk's own time (issue 17).
 	view.Timestamps = times
-	switch f.typ {
+	switch typ {
 	case models.FieldTypeFloat:
 		view.Floats = unsafe.Slice((*float64)(unsafe.Pointer(unsafe.SliceData(bits))), len(bits))
 	case models.FieldTypeInteger:
@@ -558,7 +716,6 @@ func (f *cacheField) values(pt *cachePart, view *tsm.Array) *tsm.Array {
 	case models.FieldTypeUnsigned:
 		view.Unsigneds = bits
 	}
-	return view
 }
 
 // arraySize is the bytes the field holds beyond its entry: its run's
@@ -776,10 +933,17 @@ func (c *cache) writePoint(ref cacheRef, series []byte, p *models.Point) (int64,
 	if ref.cs == nil {
 		cs, slot := ref.pt.find(h, series)
 		if cs == nil {
+			if ref.pt.oneFits(p) && c.prev.Load() == nil { // no reservation to make
+				cs, add = ref.pt.insertOne(h, slot, series, p)
+				ref.pt.values += int64(len(p.Fields))
+				ref.pt.mu.Unlock()
+				c.size.Add(add)
+				return add, cacheRef{ref.pt, cs}
+			}
 			cs = ref.pt.insert(h, slot, series, len(p.Fields))
 		}
 		ref.cs = cs
-		if len(cs.fields) == 0 { // new, or emptied by deletes
+		if len(cs.fields) == 0 && cs.one == nil { // new, or emptied by deletes
 			newSeries = true
 			fixed += cacheSeriesOverhead + int64(len(series))
 			if pc := c.prev.Load(); pc != nil {
@@ -790,6 +954,9 @@ func (c *cache) writePoint(ref cacheRef, series []byte, p *models.Point) (int64,
 		}
 	}
 	cs := ref.cs
+	if cs.one != nil { // a second point
+		add += ref.pt.promote(cs)
+	}
 	// A new series whose fields are those of the partition's last new
 	// series, in the same order, takes their names: they are distinct,
 	// so it needs no search for duplicates (at a million series the
@@ -850,9 +1017,13 @@ func (c *cache) writePoint(ref cacheRef, series []byte, p *models.Point) (int64,
 		prevPart.mu.Unlock()
 	}
 	if newSeries && (!follow || len(cs.fields) != len(last)) {
-		pt.last = last[:0]
+		pt.last, pt.lastTypes = last[:0], pt.lastTypes[:0]
+		pt.lastOne, pt.lastSchema = len(cs.fields) > 0 && len(cs.fields) <= cacheOneMax, 0
 		for j := range cs.fields {
+			t := cs.fields[j].valueType(pt)
 			pt.last = append(pt.last, cs.fields[j].name)
+			pt.lastTypes = append(pt.lastTypes, t)
+			pt.lastOne = pt.lastOne && inlineType(t)
 		}
 	}
 	ref.pt.values += int64(len(p.Fields))
@@ -884,11 +1055,20 @@ func sameName(name string, key []byte) bool {
 // previous cache, held for the field, and returns the bytes reserved.
 // pt is e's partition, prevPart prev's, which is locked.
 func (c *cache) reserve(pt *cachePart, e *cacheField, prevPart *cachePart, prev *cacheSeries, f *models.Field, hint int) int64 {
-	pf, _, _ := prev.field(prevPart, f.Key, hint, false)
-	if pf == nil || pf.valueType(prevPart) != f.Value.Type {
-		return 0
+	had := 1 // the values prev held
+	if o := prev.one; o != nil {
+		sc := &prevPart.schemas[o.sch]
+		if j := sc.field(prevPart, f.Key, hint); j < 0 || sc.types[j] != f.Value.Type {
+			return 0
+		}
+	} else {
+		pf, _, _ := prev.field(prevPart, f.Key, hint, false)
+		if pf == nil || pf.valueType(prevPart) != f.Value.Type {
+			return 0
+		}
+		had = pf.len(prevPart)
 	}
-	n := int(float64(pf.len(prevPart))*c.prevScale + 0.5)
+	n := int(float64(had)*c.prevScale + 0.5)
 	if n <= 1 || (n <= cacheInline && inlineType(f.Value.Type)) {
 		return 0
 	}
@@ -914,6 +1094,9 @@ func (c *cache) write(series, field []byte, ts int64, v models.Value) int64 {
 		pt.written, pt.writtenField = cs, -1
 	}
 	var add int64
+	if cs.one != nil {
+		add += pt.promote(cs)
+	}
 	if len(cs.fields) == 0 {
 		add += cacheSeriesOverhead + int64(len(series))
 		pt.fixed += cacheSeriesOverhead + int64(len(series))
@@ -1053,13 +1236,22 @@ func (c *cache) seriesValuesInto(dst []tsm.Array, ok []bool, series []byte, fiel
 // cache.valuesInto does; hint is where the field probably is. pt is the
 // series' partition, which is locked.
 func (cs *cacheSeries) valuesInto(pt *cachePart, dst *tsm.Array, field []byte, hint int, min, max int64) bool {
-	e, _, _ := cs.field(pt, field, hint, false)
-	if e == nil {
-		return false
-	}
-	e.normalize(pt)
 	var view tsm.Array
-	a := e.values(pt, &view)
+	var a *tsm.Array
+	if o := cs.one; o != nil {
+		j := pt.schemas[o.sch].field(pt, field, hint)
+		if j < 0 {
+			return false
+		}
+		a = o.values(pt, j, &view)
+	} else {
+		e, _, _ := cs.field(pt, field, hint, false)
+		if e == nil {
+			return false
+		}
+		e.normalize(pt)
+		a = e.values(pt, &view)
+	}
 	lo, hi := arrayWindow(a, min, max)
 	v := a.Slice(lo, hi)
 	dst.Reset(v.Type)
@@ -1079,6 +1271,12 @@ func (c *cache) keys() []string {
 				for _, f := range slab[j].fields {
 					kb = appendCompositeKey(kb[:0], []byte(slab[j].key), []byte(pt.names[f.name]))
 					out = append(out, string(kb))
+				}
+				if o := slab[j].one; o != nil {
+					for _, id := range pt.schemas[o.sch].names {
+						kb = appendCompositeKey(kb[:0], []byte(slab[j].key), []byte(pt.names[id]))
+						out = append(out, string(kb))
+					}
 				}
 			}
 		}
@@ -1115,7 +1313,7 @@ func (c *cache) sorted() sortedSeries {
 		for _, slab := range pt.slabs {
 			for j := range slab {
 				cs := &slab[j]
-				if len(cs.fields) == 0 {
+				if len(cs.fields) == 0 && cs.one == nil {
 					continue
 				}
 				if pt.unsorted {
@@ -1123,7 +1321,7 @@ func (c *cache) sorted() sortedSeries {
 						cs.fields[k].normalize(pt)
 					}
 				}
-				all = append(all, seriesRef{cs.key, cs.fields, pt})
+				all = append(all, seriesRef{cs.key, cs.fields, pt, cs.one})
 				keys = append(keys, cs.key)
 			}
 		}
@@ -1192,6 +1390,7 @@ func (ss sortedSeries) walk(fn func(series, field []byte, arr *tsm.Array) error,
 	var view tsm.Array
 	var batch [walkBatch]seriesRef
 	var vals []tsm.OneValue
+	var ids []uint32
 	for lo := 0; lo < len(ss.order); lo += walkBatch {
 		idx := ss.order[lo:min(lo+walkBatch, len(ss.order))]
 		// Key order is random memory order: the series' entries, their
@@ -1207,9 +1406,15 @@ func (ss sortedSeries) walk(fn func(series, field []byte, arr *tsm.Array) error,
 		}
 		var touched uint32
 		for k := range idx {
-			// Every cache line of the fields: a series' ten entries
-			// span five lines.
-			if fields := batch[k].fields; len(fields) > 0 {
+			// Every cache line of the one point, or of the fields: a
+			// series' ten entries span five lines.
+			if o := batch[k].one; o != nil {
+				b := unsafe.Slice((*byte)(unsafe.Pointer(o)), o.size())
+				for at := 0; at < len(b); at += 64 {
+					touched += uint32(b[at])
+				}
+				touched += uint32(b[len(b)-1])
+			} else if fields := batch[k].fields; len(fields) > 0 {
 				b := unsafe.Slice((*byte)(unsafe.Pointer(&fields[0])), uintptr(len(fields))*unsafe.Sizeof(cacheField{}))
 				for o := 0; o < len(b); o += 64 {
 					touched += uint32(b[o])
@@ -1230,10 +1435,37 @@ func (ss sortedSeries) walk(fn func(series, field []byte, arr *tsm.Array) error,
 			r := &batch[k]
 			fields, pt := r.fields, r.pt
 			o := &orders[uintptr(unsafe.Pointer(pt))/unsafe.Sizeof(cachePart{})%walkOrderSlots]
-			if o.pt != pt || !o.sameIDs(fields) {
-				o.set(pt, fields, names)
-			}
 			series := unsafe.Slice(unsafe.StringData(r.key), len(r.key))
+			if rec := r.one; rec != nil {
+				if o.pt != pt || o.sch != rec.sch+1 {
+					o.set(pt, pt.schemas[rec.sch].names, rec.sch+1, names)
+				}
+				types, bits := pt.schemas[rec.sch].types, rec.bits()
+				if one == nil {
+					for at, j := range o.order {
+						if err := fn(series, o.names[at], rec.values(pt, j, &view)); err != nil {
+							return err
+						}
+					}
+					continue
+				}
+				vals = slices.Grow(vals[:0], len(o.order))[:len(o.order)]
+				for at, j := range o.order {
+					v := &vals[at]
+					v.Field, v.Time, v.Bits, v.Type = o.names[at], rec.time, bits[j], types[j]
+				}
+				if err := one(series, vals); err != nil {
+					return err
+				}
+				continue
+			}
+			if o.pt != pt || o.sch != 0 || !o.sameIDs(fields) {
+				ids = ids[:0]
+				for j := range fields {
+					ids = append(ids, fields[j].name)
+				}
+				o.set(pt, ids, 0, names)
+			}
 			vals = vals[:0]
 			for at, j := range o.order {
 				f := &fields[j]
@@ -1277,6 +1509,7 @@ type seriesRef struct {
 	key    string
 	fields []cacheField
 	pt     *cachePart
+	one    *cacheOne // the series' one point, its fields then empty
 }
 
 // walkOrderSlots is how many fieldOrder forEach keeps, a power of two
@@ -1284,13 +1517,15 @@ type seriesRef struct {
 const walkOrderSlots = 64
 
 // fieldOrder is the key order of the fields of a series of partition pt
-// whose fields have the name indexes ids: order holds their indexes, and
+// whose fields have the name indexes ids (those of schema sch-1 for a
+// cacheOne, sch 0 for field entries): order holds their indexes, and
 // names their names in that order, one slice per name for all partitions
 // of the walk (each partition holds a string of its own), so a data file
 // Writer told its keys are stable (tsm.Writer.StableKeys) knows a field
 // by the address of its name.
 type fieldOrder struct {
 	pt    *cachePart
+	sch   uint32
 	ids   []uint32
 	order []int
 	names [][]byte
@@ -1309,12 +1544,12 @@ func (o *fieldOrder) sameIDs(fields []cacheField) bool {
 	return true
 }
 
-// set makes o the order of fields, of partition pt; names maps each field
-// name met in the walk to its one slice, and gains the new ones.
-func (o *fieldOrder) set(pt *cachePart, fields []cacheField, names map[string][]byte) {
-	o.pt, o.ids, o.order, o.names = pt, o.ids[:0], o.order[:0], o.names[:0]
-	for j := range fields {
-		o.ids = append(o.ids, fields[j].name)
+// set makes o the order of fields of name indexes ids, of partition pt
+// and schema sch (see fieldOrder); names maps each field name met in the
+// walk to its one slice, and gains the new ones.
+func (o *fieldOrder) set(pt *cachePart, ids []uint32, sch uint32, names map[string][]byte) {
+	o.pt, o.sch, o.ids, o.order, o.names = pt, sch, append(o.ids[:0], ids...), o.order[:0], o.names[:0]
+	for j := range ids {
 		o.order = append(o.order, j)
 	}
 	slices.SortFunc(o.order, func(a, b int) int { return strings.Compare(pt.names[o.ids[a]], pt.names[o.ids[b]]) })
@@ -1337,10 +1572,14 @@ func (c *cache) deleteRange(t *Tombstone) int64 {
 	pt.mu.Lock()
 	defer pt.mu.Unlock()
 	cs, _ := pt.find(h, t.SeriesKey)
-	if cs == nil || len(cs.fields) == 0 {
-		return 0
-	}
 	var freed int64
+	if cs != nil && cs.one != nil {
+		freed -= pt.promote(cs)
+	}
+	if cs == nil || len(cs.fields) == 0 {
+		c.size.Add(-freed)
+		return freed
+	}
 	kept := cs.fields[:0]
 	for _, f := range cs.fields {
 		if name := pt.names[f.name]; len(t.Field) == 0 || name == string(t.Field) {

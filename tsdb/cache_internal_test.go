@@ -241,10 +241,19 @@ func heldBytes(c *cache) int64 {
 	for i := range c.parts {
 		pt := &c.parts[i]
 		held += pt.spare
+		for _, sc := range pt.schemas {
+			held += sc.size()
+		}
 		for _, slab := range pt.slabs {
 			for _, cs := range slab {
-				if len(cs.fields) > 0 {
+				if len(cs.fields) > 0 || cs.one != nil {
 					held += cacheSeriesOverhead + int64(len(cs.key))
+				}
+				if o := cs.one; o != nil {
+					held += o.size()
+					for _, id := range pt.schemas[o.sch].names {
+						held += int64(len(pt.names[id]))
+					}
 				}
 				for _, f := range cs.fields {
 					held += f.arraySize(pt) + cacheFieldOverhead + int64(len(pt.names[f.name]))
@@ -634,7 +643,13 @@ func TestCacheNewSeriesShareFieldNames(t *testing.T) {
 		p := point(fields...)
 		c.writePoint(cacheRef{}, keys[i], &p)
 	}
-	entry := func(i int) []cacheField { return c.entry(keys[i]).fields }
+	entries := func(i int) int { // a series following the one before is a cacheOne
+		cs := c.entry(keys[i])
+		if cs.one != nil {
+			return int(cs.one.n)
+		}
+		return len(cs.fields)
+	}
 	if got := c.parts[0].names; len(got) != 4 {
 		t.Fatalf("the partition holds the names %q; want each of the 4 field names once", got)
 	}
@@ -643,7 +658,7 @@ func TestCacheNewSeriesShareFieldNames(t *testing.T) {
 		for j, f := range fields {
 			want["usage_"+f] = int64(j)
 		}
-		if got := len(entry(i)); got != len(want) {
+		if got := entries(i); got != len(want) {
 			t.Fatalf("series %d (fields %v): %d entries, want %d", i, fields, got, len(want))
 		}
 		for f, v := range want {
@@ -1107,7 +1122,7 @@ func TestCacheHeldByReader(t *testing.T) {
 	// nothing of it alive.
 	for _, slab := range slabs {
 		for j := range slab {
-			if cs := &slab[j]; cs.key != "" || cs.fields != nil || cs.byName != nil {
+			if cs := &slab[j]; cs.key != "" || cs.fields != nil || cs.byName != nil || cs.one != nil {
 				t.Fatalf("released series slab entry %d: %q with %d fields; want empty", j, cs.key, len(cs.fields))
 			}
 		}
@@ -1161,5 +1176,201 @@ func TestSameName(t *testing.T) {
 				t.Fatalf("%q and %q: same", name, key)
 			}
 		}
+	}
+}
+
+// TestCacheOnePoint: a new series whose point has the fields and types of
+// the partition's last new series is held as a cacheOne (its time and
+// values in one record, no field entries), counted for what it holds, and
+// reads, keys and snapshots see its values as field entries'; a second
+// point, a replayed value or a delete moves it to field entries, and a
+// cache following it reserves from it. A record's schema outlives the
+// partition's next new series.
+func TestCacheOnePoint(t *testing.T) {
+	c := newCache()
+	var keys [][]byte // series keys of one partition
+	for i := 0; len(keys) < 8; i++ {
+		k := []byte(fmt.Sprintf("cpu,host=h%d", i))
+		if c.part(seriesHash(k)) == &c.parts[0] {
+			keys = append(keys, k)
+		}
+	}
+	point := func(ts int64, fields ...string) models.Point {
+		p := models.Point{Time: ts}
+		for i, f := range fields {
+			v := models.IntegerValue(int64(100*ts) + int64(i))
+			if f == "usage_e_f" { // a float
+				f, v = "usage_e", models.FloatValue(float64(ts))
+			}
+			p.Fields = append(p.Fields, models.Field{Key: []byte(f), Value: v})
+		}
+		return p
+	}
+	abc, def := []string{"usage_a", "usage_b", "usage_c"}, []string{"usage_d", "usage_e", "usage_f"}
+	lists := [][]string{abc, abc, def, def, {"usage_d", "usage_e_f", "usage_f"}, def}
+	one := []bool{false, true, false, true, false, true}
+	for i, fields := range lists {
+		p := point(int64(i+1), fields...)
+		size := c.size.Load()
+		c.writePoint(cacheRef{}, keys[i], &p)
+		cs := c.entry(keys[i])
+		if got := cs.one != nil; got != one[i] || (got && len(cs.fields) != 0) {
+			t.Fatalf("series %d (%v): one point held as a record %v with %d field entries; want %v", i, fields, got, len(cs.fields), one[i])
+		}
+		if one[i] {
+			want := cacheSeriesOverhead + int64(len(keys[i])) + 8*(2+3) + 3*7
+			if cs.one.sch == uint32(len(c.parts[0].schemas)-1) && (i == 1 || i == 3) {
+				want += c.parts[0].schemas[cs.one.sch].size()
+			}
+			if got := c.size.Load() - size; got != want {
+				t.Fatalf("series %d: added %d bytes; want %d", i, got, want)
+			}
+		}
+		if got, want := c.size.Load(), heldBytes(c); got != want {
+			t.Fatalf("series %d: size %d; want %d", i, got, want)
+		}
+	}
+	// What each series holds: field -> times -> value.
+	model := make([]map[string]map[int64]models.Value, len(keys))
+	for i, fields := range lists {
+		p := point(int64(i+1), fields...)
+		model[i] = map[string]map[int64]models.Value{}
+		for _, f := range p.Fields {
+			model[i][string(f.Key)] = map[int64]models.Value{p.Time: f.Value}
+		}
+	}
+	check := func(when string) {
+		t.Helper()
+		for i := range lists {
+			for f, m := range model[i] {
+				a, ok := c.values(keys[i], []byte(f), math.MinInt64, math.MaxInt64)
+				times := slices.Sorted(maps.Keys(m))
+				if !ok || !slices.Equal(a.Timestamps, times) {
+					t.Fatalf("%s: series %d field %s: %v (found %v); want times %v", when, i, f, a.Timestamps, ok, times)
+				}
+				for j, ts := range times {
+					if g := a.Value(j); g.Type != m[ts].Type || g.N != m[ts].N {
+						t.Fatalf("%s: series %d field %s at %d: %+v; want %+v", when, i, f, ts, g, m[ts])
+					}
+				}
+				if a, ok := c.values(keys[i], []byte(f), times[len(times)-1]+1, math.MaxInt64); !ok || a.Len() != 0 {
+					t.Fatalf("%s: series %d field %s past its values: %d values (found %v); want none", when, i, f, a.Len(), ok)
+				}
+			}
+			if _, ok := c.values(keys[i], []byte("usage_z"), math.MinInt64, math.MaxInt64); ok {
+				t.Fatalf("%s: series %d has a field usage_z", when, i)
+			}
+		}
+		var want []string
+		for i := range lists {
+			for f := range model[i] {
+				want = append(want, string(appendCompositeKey(nil, keys[i], []byte(f))))
+			}
+		}
+		slices.SortFunc(want, compareCompositeKeys)
+		if got := c.keys(); !slices.Equal(got, want) {
+			t.Fatalf("%s: keys %q; want %q", when, got, want)
+		}
+		// The snapshot's walk, with and without the one-value path.
+		for _, withOne := range []bool{false, true} {
+			var got []string
+			add := func(series, field []byte, ts int64, v models.Value) {
+				got = append(got, fmt.Sprintf("%s %s %d %v %d", series, field, ts, v.Type, v.N))
+			}
+			var oneFn oneValuesFunc
+			if withOne {
+				oneFn = func(series []byte, vals []tsm.OneValue) error {
+					for _, v := range vals {
+						add(series, v.Field, v.Time, models.Value{Type: v.Type, N: v.Bits})
+					}
+					return nil
+				}
+			}
+			ss := c.sorted()
+			err := ss.walk(func(series, field []byte, arr *tsm.Array) error {
+				for j := range arr.Len() {
+					add(series, field, arr.Timestamps[j], arr.Value(j))
+				}
+				return nil
+			}, oneFn)
+			ss.release()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want []string
+			for _, k := range c.keys() {
+				series, field, _ := splitCompositeKey([]byte(k))
+				i := slices.IndexFunc(keys, func(s []byte) bool { return string(s) == string(series) })
+				m := model[i][string(field)]
+				for _, ts := range slices.Sorted(maps.Keys(m)) {
+					want = append(want, fmt.Sprintf("%s %s %d %v %d", series, field, ts, m[ts].Type, m[ts].N))
+				}
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("%s: walk (one-value path %v) gave\n%q\nwant\n%q", when, withOne, got, want)
+			}
+		}
+		if got, want := c.size.Load(), heldBytes(c); got != want {
+			t.Fatalf("%s: size %d; want %d", when, got, want)
+		}
+	}
+	check("records")
+	// A second point, earlier, through the ref of the first (series 7
+	// is a record, following series 6).
+	for i := 6; i < 8; i++ {
+		p := point(1, abc...)
+		_, ref := c.writePoint(cacheRef{}, keys[i], &p)
+		if got := c.entry(keys[i]).one != nil; got != (i == 7) {
+			t.Fatalf("series %d: held as a record %v; want %v", i, got, i == 7)
+		}
+		p = point(0, abc...)
+		c.writePoint(ref, keys[i], &p)
+		model[i] = map[string]map[int64]models.Value{}
+		for _, ts := range []int64{1, 0} {
+			for _, f := range point(ts, abc...).Fields {
+				if model[i][string(f.Key)] == nil {
+					model[i][string(f.Key)] = map[int64]models.Value{}
+				}
+				model[i][string(f.Key)][ts] = f.Value
+			}
+		}
+		lists = append(lists, abc)
+		if cs := c.entry(keys[i]); cs.one != nil || len(cs.fields) != 3 {
+			t.Fatalf("series %d: a second point left %d field entries (record %v); want 3", i, len(cs.fields), cs.one != nil)
+		}
+	}
+	p := point(7, abc...)
+	c.writePoint(cacheRef{}, keys[1], &p)
+	for _, f := range p.Fields {
+		model[1][string(f.Key)][7] = f.Value
+	}
+	check("second points")
+	// A replayed value, and a delete.
+	c.write(keys[3], []byte("usage_e"), 9, models.IntegerValue(-9))
+	model[3]["usage_e"][9] = models.IntegerValue(-9)
+	c.deleteRange(&Tombstone{SeriesKey: keys[5], Field: []byte("usage_e"), Min: math.MinInt64, Max: math.MaxInt64})
+	delete(model[5], "usage_e")
+	for _, i := range []int{3, 5} {
+		if cs := c.entry(keys[i]); cs.one != nil {
+			t.Fatalf("series %d is still a record after a replayed value or a delete", i)
+		}
+	}
+	check("replay and delete")
+
+	// A cache following one of records reserves from them.
+	prev := newCache()
+	p = point(1, abc...)
+	prev.writePoint(cacheRef{}, keys[0], &p)
+	prev.writePoint(cacheRef{}, keys[1], &p)
+	if prev.entry(keys[1]).one == nil {
+		t.Fatalf("series 1 is not a record in the previous cache")
+	}
+	next := newCacheAfter(prev, 1<<20)
+	if next.prevScale < 2 {
+		t.Fatalf("scale %v; want room for 2 or more values a field", next.prevScale)
+	}
+	next.writePoint(cacheRef{}, keys[1], &p)
+	if capacity, n := next.fieldCap(keys[1], 2); capacity < 2 || n != 1 {
+		t.Fatalf("a field following a record reserved %d values (holds %d); want room for 2 or more", capacity, n)
 	}
 }
