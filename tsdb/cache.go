@@ -167,8 +167,6 @@ type cachePart struct {
 	// schemas name and type the fields of the partition's cacheOne
 	// records; a schema never changes once made.
 	schemas []cacheSchema
-	// touched receives what loadAhead reads, so it is not optimized away.
-	touched uint64
 	// fieldSlab is where new series take their fields' entries from:
 	// one allocation for many series instead of one a series (see
 	// newSeries).
@@ -544,38 +542,41 @@ func (pt *cachePart) insertOne(h uint64, slot int, series []byte, p *models.Poin
 	cs.one = o
 	add += cacheSeriesOverhead + int64(len(series)) + o.size()
 	pt.fixed += add
+	pt.prefetchNext(len(series), cacheOneHead+len(p.Fields))
 	return cs, add
 }
 
-// loadAhead loads the cache lines a new series of a key of keyLen bytes
-// and a cacheOne of words words would be written to (its entry, its key's
-// place in the arena, its record's in the value chunk), so their misses
-// overlap with one another and with find's: met by the stores, they were
-// waited for one after another when the unlock drained the stores (half
-// the CPU of caching a new series, issue 17).
-func (pt *cachePart) loadAhead(keyLen, words int) {
-	var t uint64
+// prefetchNext asks for the cache lines the partition's next new series
+// will be written to (its entry, its key's place in the arena, its
+// record's in the value chunk), assuming a key and record the size of the
+// last. A new series writes to recycled slabs whose lines are no longer
+// in the processor's caches, and the partition's unlock waited for those
+// stores' misses: half the CPU of caching a new series (issue 17). A
+// prefetch is not waited for, so the lines arrive while the points of
+// other partitions are cached (the next new series of this one comes
+// about cachePartitions points later).
+func (pt *cachePart) prefetchNext(keyLen, words int) {
 	if n := len(pt.slabs); n > 0 {
 		if s := pt.slabs[n-1]; len(s) < cap(s) {
 			e := &s[:len(s)+1][len(s)]
-			t += uint64(len(e.key)) + uint64(uintptr(unsafe.Pointer(e.one)))
+			prefetch(unsafe.Pointer(e))
+			prefetch(unsafe.Add(unsafe.Pointer(e), unsafe.Sizeof(*e)-1))
 		}
 	}
 	if n := len(pt.keys); keyLen > 0 && cap(pt.keys)-n >= keyLen {
 		b := pt.keys[n : n+keyLen]
 		for o := 0; o < keyLen; o += 64 {
-			t += uint64(b[o])
+			prefetch(unsafe.Pointer(&b[o]))
 		}
-		t += uint64(b[keyLen-1])
+		prefetch(unsafe.Pointer(&b[keyLen-1]))
 	}
 	if len(pt.runSlabs) > 0 && int(runChunkLen-pt.runUsed) >= words {
 		c := pt.chunks[pt.runCur][pt.runUsed : int(pt.runUsed)+words]
 		for o := 0; o < words; o += 8 {
-			t += c[o]
+			prefetch(unsafe.Pointer(&c[o]))
 		}
-		t += c[words-1]
+		prefetch(unsafe.Pointer(&c[words-1]))
 	}
-	pt.touched = t
 }
 
 // promote moves the series' cacheOne to field entries and returns the
@@ -964,7 +965,6 @@ func (c *cache) writePoint(ref cacheRef, series []byte, p *models.Point) (int64,
 	newSeries := false
 	var fixed int64 // overheads of the entries created, added to add and pt.fixed at the end
 	if ref.cs == nil {
-		ref.pt.loadAhead(len(series), cacheOneHead+len(p.Fields))
 		cs, slot := ref.pt.find(h, series)
 		if cs == nil {
 			if ref.pt.oneFits(p) && c.prev.Load() == nil { // no reservation to make
