@@ -502,13 +502,11 @@ func (c *cache) edge(series, field []byte, min, max int64, newest bool) cacheEdg
 	if cs == nil {
 		return cacheEdge{}
 	}
-	e, _, _ := cs.field(pt, field, 0, false)
-	if e == nil {
+	var view tsm.Array
+	a := cs.fieldValues(pt, field, 0, &view)
+	if a == nil {
 		return cacheEdge{}
 	}
-	e.normalize(pt)
-	var view tsm.Array
-	a := e.values(pt, &view)
 	n := a.Len()
 	if n == 0 || a.Timestamps[0] > max || a.Timestamps[n-1] < min {
 		return cacheEdge{}

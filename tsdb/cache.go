@@ -1271,26 +1271,35 @@ func (c *cache) seriesValuesInto(dst []tsm.Array, ok []bool, series []byte, fiel
 // series' partition, which is locked.
 func (cs *cacheSeries) valuesInto(pt *cachePart, dst *tsm.Array, field []byte, hint int, min, max int64) bool {
 	var view tsm.Array
-	var a *tsm.Array
-	if o := cs.one; o != nil {
-		j := pt.schemas[o.sch].field(pt, field, hint)
-		if j < 0 {
-			return false
-		}
-		a = o.values(pt, j, &view)
-	} else {
-		e, _, _ := cs.field(pt, field, hint, false)
-		if e == nil {
-			return false
-		}
-		e.normalize(pt)
-		a = e.values(pt, &view)
+	a := cs.fieldValues(pt, field, hint, &view)
+	if a == nil {
+		return false
 	}
 	lo, hi := arrayWindow(a, min, max)
 	v := a.Slice(lo, hi)
 	dst.Reset(v.Type)
 	appendShared(dst, &v)
 	return true
+}
+
+// fieldValues returns field's values, normalized, in the series' record
+// or entry: nil when it has none, else its array or view set to alias
+// them (see cacheField.values); hint is where the field probably is. pt
+// is the series' partition, which is locked.
+func (cs *cacheSeries) fieldValues(pt *cachePart, field []byte, hint int, view *tsm.Array) *tsm.Array {
+	if o := cs.one; o != nil {
+		j := pt.schemas[o.sch].field(pt, field, hint)
+		if j < 0 {
+			return nil
+		}
+		return o.values(pt, j, view)
+	}
+	e, _, _ := cs.field(pt, field, hint, false)
+	if e == nil {
+		return nil
+	}
+	e.normalize(pt)
+	return e.values(pt, view)
 }
 
 // keys returns the composite keys of every entry, in (series, field) order.

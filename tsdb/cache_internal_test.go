@@ -1257,6 +1257,19 @@ func TestCacheOnePoint(t *testing.T) {
 					t.Fatalf("%s: series %d field %s past its values: %d values (found %v); want none", when, i, f, a.Len(), ok)
 				}
 			}
+			for f, m := range model[i] { // last() and first() read the cache's edges
+				times := slices.Sorted(maps.Keys(m))
+				for _, newest := range []bool{false, true} {
+					ts := times[0]
+					if newest {
+						ts = times[len(times)-1]
+					}
+					e := c.edge(keys[i], []byte(f), math.MinInt64, math.MaxInt64, newest)
+					if e.n != len(times) || e.first != times[0] || e.last != times[len(times)-1] || e.v.N != m[ts].N || e.typ != m[ts].Type {
+						t.Fatalf("%s: series %d field %s, edge (newest %v): %+v; want %d values, %v at %d", when, i, f, newest, e, len(times), m[ts], ts)
+					}
+				}
+			}
 			if _, ok := c.values(keys[i], []byte("usage_z"), math.MinInt64, math.MaxInt64); ok {
 				t.Fatalf("%s: series %d has a field usage_z", when, i)
 			}
