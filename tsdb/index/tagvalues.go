@@ -223,7 +223,7 @@ func (vm *valueMap) reserve(n int) {
 // per series), a quarter of indexing such a value at a million (issue 17).
 func (vm *valueMap) rehash(n int) {
 	old := vm.slots
-	vm.slots = make([]uint64, n)
+	vm.slots = newSlots(n)
 	for _, s := range old {
 		if s != emptySlot && s != tombSlot {
 			vm.place(uint32(s>>32), int(uint32(s)))
