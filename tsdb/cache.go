@@ -104,6 +104,10 @@ type cachePart struct {
 	// string of its own, issue 17).
 	table []uint64
 	count int // entries in table
+	// tableView is table as last made, published for prefetchSlot, which
+	// reads it without the lock: a slot it prefetches may be stale (a
+	// harmless hint), the slice header never is.
+	tableView atomic.Pointer[[]uint64]
 	// slabs hold the series entries in creation order, seriesSlabLen a
 	// slab: the snapshot reads them in the order they sit in memory.
 	slabs [][]cacheSeries
@@ -332,7 +336,34 @@ func (pt *cachePart) presize(n int) {
 	for size*3/4 < n {
 		size *= 2
 	}
-	pt.table = make([]uint64, size)
+	pt.setTable(make([]uint64, size))
+}
+
+// setTable makes t the partition's table and publishes it to prefetchSlot.
+func (pt *cachePart) setTable(t []uint64) {
+	pt.table = t
+	pt.tableView.Store(&t)
+}
+
+// prefetchSlot asks for the line of the table slot where the series whose
+// hash is h is looked up first, in this cache and in the previous one
+// (whose entry a new series reserves from), without the partitions' locks.
+// The write path calls it for a point a few ahead of the one it caches, so
+// that the slot's miss (at a million series every table is far out of the
+// processor's caches) overlaps the points between (issue 17).
+func (c *cache) prefetchSlot(h uint64) {
+	c.part(h).prefetchSlot(h)
+	if pc := c.prev.Load(); pc != nil {
+		pc.part(h).prefetchSlot(h)
+	}
+}
+
+// prefetchSlot prefetches the home slot of hash h in the published table.
+func (pt *cachePart) prefetchSlot(h uint64) {
+	if t := pt.tableView.Load(); t != nil && len(*t) > 0 {
+		tab := *t
+		prefetch(unsafe.Pointer(&tab[uint32(h>>32)&uint32(len(tab)-1)]))
+	}
 }
 
 // insert adds an entry for series, whose hash is h and which find did not
@@ -353,7 +384,7 @@ func (pt *cachePart) insert(h uint64, slot int, series []byte, n int) *cacheSeri
 // grow doubles the table (or makes the first).
 func (pt *cachePart) grow() {
 	old := pt.table
-	pt.table = make([]uint64, max(8, 2*len(old)))
+	pt.setTable(make([]uint64, max(8, 2*len(old))))
 	mask := uint32(len(pt.table) - 1)
 	for _, slot := range old {
 		if slot == 0 {
@@ -837,6 +868,7 @@ func (c *cache) release() {
 			runSlabs.Put(slab)
 		}
 		pt.fieldSlabs, pt.arenas, pt.fieldSlab, pt.keys, pt.slabs, pt.table = nil, nil, nil, nil, nil, nil
+		pt.tableView.Store(nil)
 		pt.runSlabs, pt.chunks, pt.written = nil, nil, nil
 		pt.mu.Unlock()
 	}
@@ -948,15 +980,13 @@ type cacheRef struct {
 // writePoint appends every field of p to series' entries and returns the
 // bytes added and the series' entry. ref is that entry when known (as
 // writePoint returned it for an earlier point of the series), else the
-// zero cacheRef. A known
+// zero cacheRef, and then h must be seriesHash(series). A known
 // entry saves hashing and looking up the series key again, but is only
 // valid while nothing removes entries from the cache: the write path holds
 // the shard's read lock, and deletes take its write lock.
-func (c *cache) writePoint(ref cacheRef, series []byte, p *models.Point) (int64, cacheRef) {
+func (c *cache) writePoint(ref cacheRef, h uint64, series []byte, p *models.Point) (int64, cacheRef) {
 	var add int64
-	var h uint64
 	if ref.cs == nil {
-		h = seriesHash(series)
 		ref.pt = c.part(h)
 	}
 	ref.pt.mu.Lock()

@@ -121,10 +121,10 @@ func TestCacheWideSeries(t *testing.T) {
 		p.Fields = append(p.Fields, models.Field{Key: []byte(fmt.Sprintf("f%d", i)), Value: models.IntegerValue(int64(i))})
 	}
 	p.Time = 1
-	c.writePoint(cacheRef{}, series, &p)
+	c.writePoint(cacheRef{}, seriesHash(series), series, &p)
 	slices.Reverse(p.Fields) // out of order: the position hint misses
 	p.Time = 2
-	c.writePoint(cacheRef{}, series, &p)
+	c.writePoint(cacheRef{}, seriesHash(series), series, &p)
 	c.deleteRange(&Tombstone{SeriesKey: series, Field: []byte("f5"), Min: math.MinInt64, Max: math.MaxInt64})
 	for i := range n {
 		c.write(series, []byte(fmt.Sprintf("f%d", i)), 3, models.IntegerValue(int64(-i)))
@@ -292,14 +292,14 @@ func TestCacheReservesFromPrevious(t *testing.T) {
 	prev := newCache()
 	for ts := range 1000 {
 		p := tenFieldPoint(series, int64(ts))
-		prev.writePoint(cacheRef{}, series, &p)
+		prev.writePoint(cacheRef{}, seriesHash(series), series, &p)
 	}
 	const snapshotSize = 256 << 10
 	c := newCacheAfter(prev, snapshotSize)
 	// The budget is 7/8 of 256 KiB less the overheads, over 16 bytes
 	// for each of the 10,000 values: about 1.4 times as many again.
 	p := tenFieldPoint(series, 0)
-	c.writePoint(cacheRef{}, series, &p)
+	c.writePoint(cacheRef{}, seriesHash(series), series, &p)
 	cs := c.entry(series)
 	reserved, _ := c.fieldCap(series, 0)
 	if reserved < 1400 || reserved > 1700 {
@@ -317,7 +317,7 @@ func TestCacheReservesFromPrevious(t *testing.T) {
 			t.Fatalf("with %d values per field: full = %v, want %v", ts, got, want)
 		}
 		p := tenFieldPoint(series, int64(ts))
-		c.writePoint(cacheRef{}, series, &p)
+		c.writePoint(cacheRef{}, seriesHash(series), series, &p)
 	}
 	for i := range cs.fields {
 		if got, n := c.fieldCap(series, i); got != reserved {
@@ -347,18 +347,18 @@ func TestCacheReservationGoesWithItsRun(t *testing.T) {
 	prev := newCache()
 	for ts := range 1000 {
 		p := tenFieldPoint(series, int64(ts))
-		prev.writePoint(cacheRef{}, series, &p)
+		prev.writePoint(cacheRef{}, seriesHash(series), series, &p)
 	}
 	c := newCacheAfter(prev, 256<<10)
 	p := tenFieldPoint(series, 0)
-	c.writePoint(cacheRef{}, series, &p)
+	c.writePoint(cacheRef{}, seriesHash(series), series, &p)
 	if n, _ := c.fieldCap(series, 3); n < reserveSignalMin {
 		t.Fatalf("field f3 reserved %d values; want at least %d", n, reserveSignalMin)
 	}
 	p.Fields[3].Value = models.StringValue([]byte("x"))
 	for ts := 1; ts <= 4; ts++ {
 		p.Time = int64(ts)
-		c.writePoint(cacheRef{}, series, &p)
+		c.writePoint(cacheRef{}, seriesHash(series), series, &p)
 		if c.reserveFull.Load() {
 			t.Fatalf("after %d string values in a field that had reserved room: the cache reports its reservations nearly used", ts)
 		}
@@ -382,19 +382,19 @@ func TestCacheReservesOnlyWhatFits(t *testing.T) {
 		series := []byte(fmt.Sprintf("cpu,host=h%d,pad=%s", h, pad))
 		for ts := range 2 {
 			p := tenFieldPoint(series, int64(ts))
-			prev.writePoint(cacheRef{}, series, &p)
+			prev.writePoint(cacheRef{}, seriesHash(series), series, &p)
 		}
 	}
 	c := newCacheAfter(prev, prev.size.Load())
 	series := []byte("cpu,host=h1,pad=" + pad)
 	p := tenFieldPoint(series, 0)
-	c.writePoint(cacheRef{}, series, &p)
+	c.writePoint(cacheRef{}, seriesHash(series), series, &p)
 	if got, _ := c.fieldCap(series, 0); got != 0 {
 		t.Fatalf("sparse series: a field that held 2 values reserves %d; want none", got)
 	}
 	// A tiny previous cache (snapshotted early) against a big size.
 	c = newCacheAfter(prev, 1<<30)
-	c.writePoint(cacheRef{}, series, &p)
+	c.writePoint(cacheRef{}, seriesHash(series), series, &p)
 	if got, _ := c.fieldCap(series, 0); got != 2*reserveMaxScale {
 		t.Fatalf("a field that held 2 values of a small cache reserves %d; want %d", got, 2*reserveMaxScale)
 	}
@@ -420,7 +420,7 @@ func TestCacheReservedReadsMatchSnapshot(t *testing.T) {
 		series := []byte(fmt.Sprintf("cpu,host=h%d", h))
 		for ts := range 300 {
 			p := tenFieldPoint(series, int64(ts))
-			prev.writePoint(cacheRef{}, series, &p)
+			prev.writePoint(cacheRef{}, seriesHash(series), series, &p)
 		}
 	}
 	c := newCacheAfter(prev, 1<<20)
@@ -458,7 +458,7 @@ func TestCacheReservedReadsMatchSnapshot(t *testing.T) {
 				p.Fields[i].Value = models.FloatValue(float64(op))
 				put(key{string(series), fmt.Sprintf("f%d", i)}, ts, val{models.FieldTypeFloat, int64(op)})
 			}
-			c.writePoint(cacheRef{}, series, &p)
+			c.writePoint(cacheRef{}, seriesHash(series), series, &p)
 		case r < 98: // one value, sometimes of another type
 			field := fmt.Sprintf("f%d", rng.IntN(10))
 			v := val{models.FieldTypeFloat, int64(op)}
@@ -534,7 +534,7 @@ func TestCacheReservesWhilePreviousSnapshots(t *testing.T) {
 		series := []byte(fmt.Sprintf("cpu,host=h%d", h))
 		for ts := range 300 {
 			p := tenFieldPoint(series, int64(ts))
-			prev.writePoint(cacheRef{}, series, &p)
+			prev.writePoint(cacheRef{}, seriesHash(series), series, &p)
 		}
 	}
 	c := newCacheAfter(prev, 1<<20)
@@ -548,7 +548,7 @@ func TestCacheReservesWhilePreviousSnapshots(t *testing.T) {
 				var ref cacheRef
 				for ts := range 100 {
 					p := tenFieldPoint(series, int64(ts))
-					_, ref = c.writePoint(ref, series, &p)
+					_, ref = c.writePoint(ref, seriesHash(series), series, &p)
 				}
 			}
 		}()
@@ -641,7 +641,7 @@ func TestCacheNewSeriesShareFieldNames(t *testing.T) {
 	lists := [][]string{{"a", "b", "c"}, {"a", "b", "c"}, {"a", "b", "a", "c"}, {"b", "a"}, {"a", "b", "c", "d"}, {"a", "b", "c", "d"}}
 	for i, fields := range lists {
 		p := point(fields...)
-		c.writePoint(cacheRef{}, keys[i], &p)
+		c.writePoint(cacheRef{}, seriesHash(keys[i]), keys[i], &p)
 	}
 	entries := func(i int) int { // a series following the one before is a cacheOne
 		cs := c.entry(keys[i])
@@ -676,7 +676,7 @@ func TestCacheNewSeriesShareFieldNames(t *testing.T) {
 	p := point("a", "b", "c")
 	p.Time = 0
 	p.Fields[0].Value = models.IntegerValue(7)
-	c.writePoint(cacheRef{}, keys[1], &p)
+	c.writePoint(cacheRef{}, seriesHash(keys[1]), keys[1], &p)
 	if !c.parts[0].unsorted {
 		t.Fatalf("a value before a new series' first one did not mark the partition unsorted")
 	}
@@ -711,7 +711,7 @@ func TestCacheSizeCoversHeap(t *testing.T) {
 	for ts := range 2 {
 		p.Time = int64(ts)
 		for _, k := range keys {
-			c.writePoint(cacheRef{}, k, &p)
+			c.writePoint(cacheRef{}, seriesHash(k), k, &p)
 		}
 	}
 	runtime.GC()
@@ -818,7 +818,7 @@ func TestCacheSmallEntries(t *testing.T) {
 				for _, f := range p.Fields {
 					put(key{series, string(f.Key)}, ts, f.Value)
 				}
-				c.writePoint(cacheRef{}, []byte(series), &p)
+				c.writePoint(cacheRef{}, seriesHash([]byte(series)), []byte(series), &p)
 			case r < 8: // one value
 				k := key{series, fmt.Sprint("f", rng.IntN(3))}
 				v := value(typ, op)
@@ -894,7 +894,7 @@ func TestCacheRunsCostTheirValues(t *testing.T) {
 	for ts := range values {
 		for i := range series {
 			p := tenFieldPoint(key(i), int64(ts))
-			prev.writePoint(cacheRef{}, key(i), &p)
+			prev.writePoint(cacheRef{}, seriesHash(key(i)), key(i), &p)
 		}
 	}
 	c := newCacheAfter(prev, 2<<20) // reservations of 1.5 times the values
@@ -905,7 +905,7 @@ func TestCacheRunsCostTheirValues(t *testing.T) {
 	for ts := range values {
 		for i := range points {
 			points[i].Time = int64(ts)
-			c.writePoint(cacheRef{}, key(i), &points[i])
+			c.writePoint(cacheRef{}, seriesHash(key(i)), key(i), &points[i])
 		}
 	}
 	var overheads, capacity int64
@@ -929,13 +929,13 @@ func TestCacheRunsCostTheirValues(t *testing.T) {
 	for ts := range 2 {
 		for i := range points {
 			points[i].Time = int64(ts)
-			c.writePoint(cacheRef{}, key(i), &points[i])
+			c.writePoint(cacheRef{}, seriesHash(key(i)), key(i), &points[i])
 		}
 	}
 	i := 0
 	allocs := testing.AllocsPerRun(series-1, func() {
 		points[i].Time = 2
-		c.writePoint(cacheRef{}, key(i), &points[i])
+		c.writePoint(cacheRef{}, seriesHash(key(i)), key(i), &points[i])
 		i++
 	})
 	if allocs > 0.5 {
@@ -955,10 +955,10 @@ func TestCacheNewSeriesAllocations(t *testing.T) {
 	}
 	i := 0
 	for ; i < len(keys)-1000; i++ {
-		c.writePoint(cacheRef{}, keys[i], &p)
+		c.writePoint(cacheRef{}, seriesHash(keys[i]), keys[i], &p)
 	}
 	allocs := testing.AllocsPerRun(999, func() {
-		c.writePoint(cacheRef{}, keys[i], &p)
+		c.writePoint(cacheRef{}, seriesHash(keys[i]), keys[i], &p)
 		i++
 	})
 	if allocs > 4 {
@@ -984,10 +984,24 @@ func BenchmarkCacheSparseSeries(b *testing.B) {
 	for i, f := range []string{"usage_user", "usage_system", "usage_idle", "usage_nice", "usage_iowait", "usage_irq", "usage_softirq", "usage_steal", "usage_guest", "usage_guest_nice"} {
 		p.Fields = append(p.Fields, models.Field{Key: []byte(f), Value: models.IntegerValue(int64(i))})
 	}
+	// fill caches the series as the write path does: each series is
+	// hashed, and its table slot prefetched, cacheAhead series before it
+	// is cached.
+	hashes := make([]uint64, n)
+	ahead := func(c *cache, a int) {
+		if a < n {
+			hashes[a] = seriesHash(keys[a])
+			c.prefetchSlot(hashes[a])
+		}
+	}
 	fill := func() *cache {
 		c := newCache()
-		for _, k := range keys {
-			c.writePoint(cacheRef{}, k, &p)
+		for a := range cacheAhead {
+			ahead(c, a)
+		}
+		for i, k := range keys {
+			ahead(c, i+cacheAhead)
+			c.writePoint(cacheRef{}, hashes[i], k, &p)
 		}
 		return c
 	}
@@ -1020,7 +1034,7 @@ func BenchmarkCacheSparseSeries(b *testing.B) {
 				wg.Go(func() {
 					for lo := w * 5000; lo < n; lo += 10000 {
 						for _, k := range keys[lo:min(lo+5000, n)] {
-							c.writePoint(cacheRef{}, k, &p)
+							c.writePoint(cacheRef{}, seriesHash(k), k, &p)
 						}
 					}
 				})
@@ -1212,7 +1226,7 @@ func TestCacheOnePoint(t *testing.T) {
 	for i, fields := range lists {
 		p := point(int64(i+1), fields...)
 		size := c.size.Load()
-		c.writePoint(cacheRef{}, keys[i], &p)
+		c.writePoint(cacheRef{}, seriesHash(keys[i]), keys[i], &p)
 		cs := c.entry(keys[i])
 		if got := cs.one != nil; got != one[i] || (got && len(cs.fields) != 0) {
 			t.Fatalf("series %d (%v): one point held as a record %v with %d field entries; want %v", i, fields, got, len(cs.fields), one[i])
@@ -1332,12 +1346,12 @@ func TestCacheOnePoint(t *testing.T) {
 	// is a record, following series 6).
 	for i := 6; i < 8; i++ {
 		p := point(1, abc...)
-		_, ref := c.writePoint(cacheRef{}, keys[i], &p)
+		_, ref := c.writePoint(cacheRef{}, seriesHash(keys[i]), keys[i], &p)
 		if got := c.entry(keys[i]).one != nil; got != (i == 7) {
 			t.Fatalf("series %d: held as a record %v; want %v", i, got, i == 7)
 		}
 		p = point(0, abc...)
-		c.writePoint(ref, keys[i], &p)
+		c.writePoint(ref, seriesHash(keys[i]), keys[i], &p)
 		model[i] = map[string]map[int64]models.Value{}
 		for _, ts := range []int64{1, 0} {
 			for _, f := range point(ts, abc...).Fields {
@@ -1353,7 +1367,7 @@ func TestCacheOnePoint(t *testing.T) {
 		}
 	}
 	p := point(7, abc...)
-	c.writePoint(cacheRef{}, keys[1], &p)
+	c.writePoint(cacheRef{}, seriesHash(keys[1]), keys[1], &p)
 	for _, f := range p.Fields {
 		model[1][string(f.Key)][7] = f.Value
 	}
@@ -1373,8 +1387,8 @@ func TestCacheOnePoint(t *testing.T) {
 	// A cache following one of records reserves from them.
 	prev := newCache()
 	p = point(1, abc...)
-	prev.writePoint(cacheRef{}, keys[0], &p)
-	prev.writePoint(cacheRef{}, keys[1], &p)
+	prev.writePoint(cacheRef{}, seriesHash(keys[0]), keys[0], &p)
+	prev.writePoint(cacheRef{}, seriesHash(keys[1]), keys[1], &p)
 	if prev.entry(keys[1]).one == nil {
 		t.Fatalf("series 1 is not a record in the previous cache")
 	}
@@ -1382,8 +1396,59 @@ func TestCacheOnePoint(t *testing.T) {
 	if next.prevScale < 2 {
 		t.Fatalf("scale %v; want room for 2 or more values a field", next.prevScale)
 	}
-	next.writePoint(cacheRef{}, keys[1], &p)
+	next.writePoint(cacheRef{}, seriesHash(keys[1]), keys[1], &p)
 	if capacity, n := next.fieldCap(keys[1], 2); capacity < 2 || n != 1 {
 		t.Fatalf("a field following a record reserved %d values (holds %d); want room for 2 or more", capacity, n)
+	}
+}
+
+// TestCachePrefetchSlotUnlocked: the write path prefetches table slots
+// without the partitions' locks while other writers grow the tables, so
+// prefetchSlot must read only the published table (under -race, a read of
+// the table the lock guards fails here), which must be the table find
+// probes (else the prefetch asks for stale lines), and a released cache
+// must not keep its tables through it.
+func TestCachePrefetchSlotUnlocked(t *testing.T) {
+	keys := make([][]byte, 20_000)
+	for i := range keys {
+		keys[i] = fmt.Appendf(nil, "cpu,host=h%d", i)
+	}
+	p := models.Point{Time: 1, Fields: []models.Field{{Key: []byte("v"), Value: models.IntegerValue(1)}}}
+	prev := newCache()
+	for _, k := range keys[:100] {
+		prev.writePoint(cacheRef{}, seriesHash(k), k, &p)
+	}
+	c := newCacheAfter(prev, 1<<30)
+	var wg sync.WaitGroup
+	done := make(chan struct{})
+	wg.Go(func() {
+		for {
+			for _, k := range keys {
+				c.prefetchSlot(seriesHash(k))
+			}
+			select {
+			case <-done:
+				return
+			default:
+			}
+		}
+	})
+	for _, k := range keys {
+		c.writePoint(cacheRef{}, seriesHash(k), k, &p)
+	}
+	close(done)
+	wg.Wait()
+	for i := range c.parts {
+		pt := &c.parts[i]
+		view := pt.tableView.Load()
+		if view == nil || len(*view) != len(pt.table) || &(*view)[0] != &pt.table[0] {
+			t.Fatalf("partition %d: published table is not the table (%d slots)", i, len(pt.table))
+		}
+	}
+	c.release()
+	for i := range c.parts {
+		if c.parts[i].tableView.Load() != nil {
+			t.Fatalf("partition %d: released cache still publishes its table", i)
+		}
 	}
 }

@@ -177,7 +177,7 @@ func newSparseTSBSCache(n int) *cache {
 	for i := range n {
 		key := fmt.Sprintf("cpu,arch=x%d,datacenter=eu-central-1%c,hostname=host_%d,os=Ubuntu16.10,rack=%d,region=eu-central-1,service=%d,service_environment=test,service_version=1,team=NYC",
 			rng.IntN(3), 'a'+rng.IntN(10), i, rng.IntN(100), rng.IntN(20))
-		c.writePoint(cacheRef{}, []byte(key), &p)
+		c.writePoint(cacheRef{}, seriesHash([]byte(key)), []byte(key), &p)
 	}
 	return c
 }

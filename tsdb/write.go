@@ -3,6 +3,7 @@ package tsdb
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/strata-db/strata/internal/freelist"
@@ -19,7 +20,15 @@ type writeScratch struct {
 	seriesBuckets []uint32
 	// cacheRefs is the cache entry of each point enc encoded.
 	cacheRefs []cacheRef
+	// hashes is the seriesHash of each point enc encoded that is the
+	// first of its series in the batch (the others use its cacheRef).
+	hashes []uint64
 }
+
+// cacheAhead is how many points ahead of the one it caches the write path
+// hashes a point's series and prefetches its cache table slot (see
+// cache.prefetchSlot).
+const cacheAhead = 8
 
 // idleWriteScratch keeps idle writeScratch values across GCs (the GC runs
 // every ~100 ms on a loaded data node, and a scratch holds a WAL record
@@ -48,7 +57,20 @@ func putWriteScratch(sc *writeScratch) {
 	if cap(sc.cacheRefs) > maxIdleWriteBuffer/16 {
 		sc.cacheRefs = nil
 	}
+	if cap(sc.hashes) > maxIdleWriteBuffer/8 {
+		sc.hashes = nil
+	}
 	idleWriteScratch.Put(sc)
+}
+
+// hashAhead hashes the series of encoded point k when it is the first of
+// its series in the batch, and prefetches its slot in c's tables.
+func (sc *writeScratch) hashAhead(c *cache, k int) {
+	if sc.enc.keys[k].first == k {
+		h := seriesHash(sc.enc.seriesKey(k))
+		sc.hashes[k] = h
+		c.prefetchSlot(h)
+	}
 }
 
 // markWritten marks the digest buckets of the points a write put in the
@@ -130,18 +152,28 @@ func (s *Shard) WritePoints(ctx context.Context, points []models.Point) error {
 	c := s.cache
 	var added int64
 	sc.cacheRefs = sc.cacheRefs[:0]
+	// The series of the point cacheAhead points on is hashed, and its
+	// table slot prefetched, before each point is cached (issue 17).
+	n := len(sc.enc.keys)
+	sc.hashes = slices.Grow(sc.hashes[:0], n)[:n]
+	for a := range min(cacheAhead, n) {
+		sc.hashAhead(c, a)
+	}
 	k := 0
 	for i := range points {
 		p := &points[i]
 		if (drop != nil && drop[i]) || len(p.Fields) == 0 {
 			continue
 		}
+		if a := k + cacheAhead; a < n {
+			sc.hashAhead(c, a)
+		}
 		// The cache entry is looked up once per series of the batch.
 		var ref cacheRef
 		if first := sc.enc.keys[k].first; first != k {
 			ref = sc.cacheRefs[first]
 		}
-		add, ref := c.writePoint(ref, sc.enc.seriesKey(k), p)
+		add, ref := c.writePoint(ref, sc.hashes[k], sc.enc.seriesKey(k), p)
 		sc.cacheRefs = append(sc.cacheRefs, ref)
 		added += add
 		k++
