@@ -46,9 +46,14 @@ type Parser struct {
 	// i-th tag in sorted order, and prevTagKeys the tag keys of the last
 	// line sorted, in input order, each followed by '=' (simple keys have
 	// none), whose order is tried first; prevTagKeyLens are their lengths
-	// with the '='.
-	simpleTags     []simpleTag
-	simpleOrder    []int32
+	// with the '='. simpleSorted reports that simpleOrder is the identity
+	// and keysInBody holds: a new series' key is then a slice of the body.
+	simpleTags   []simpleTag
+	simpleOrder  []int32
+	simpleSorted bool
+	// keysInBody reports that points may refer to the body (Start's
+	// contract), not Parse's, whose results outlive the body.
+	keysInBody     bool
 	prevTagKeys    []byte
 	prevTagKeyLens []int32
 
@@ -125,15 +130,18 @@ type entry struct {
 // referenced after Parse returns.
 func (p *Parser) Parse(body []byte, prec Precision, now int64) ([]Point, error) {
 	p.Start(body, prec, now)
+	p.keysInBody = false
 	points := p.Next(0)
 	return points, p.Err()
 }
 
 // Start begins decoding body as Parse does; Next then returns its points a
 // chunk at a time, so a large body never has all its points in memory at
-// once. body must not change until Next has returned no points.
+// once. body must not change until Next has returned no points: unlike
+// Parse's, the points may refer to it.
 func (p *Parser) Start(body []byte, prec Precision, now int64) {
 	p.reset(body)
+	p.keysInBody, p.simpleSorted, p.prevTagKeyLens = true, false, p.prevTagKeyLens[:0]
 	p.prec, p.defaultTime = prec, prec.truncate(now)
 	p.done, p.dropped = false, 0
 	p.off, p.decoding, p.decLine = 0, false, 0
@@ -238,7 +246,9 @@ func (p *Parser) Err() error {
 // 7 MB per parser).
 func (p *Parser) presize(bodyLen, maxLines int) {
 	first := &p.points[0]
-	lineLen := max(len(p.arena), 16) // the first line's saved bytes, a lower bound of its length
+	// The first line's saved bytes (its key, in the arena unless it is
+	// a slice of the body), a lower bound of its length.
+	lineLen := max(len(p.arena), len(first.Key), 16)
 	// The first line and the rest, with headroom so a reused parser
 	// settles on one size; a body of one wide line needs no more room.
 	lines := 1 + (bodyLen-lineLen)/lineLen*5/4
@@ -817,6 +827,13 @@ func (p *Parser) sortSimpleTags(ks []byte) bool {
 		slices.SortFunc(order, func(a, b int32) int { return strings.Compare(key(a), key(b)) })
 	}
 	p.simpleOrder = order
+	p.simpleSorted = p.keysInBody
+	for i, j := range order {
+		if int(j) != i {
+			p.simpleSorted = false
+			break
+		}
+	}
 	p.prevTagKeys, p.prevTagKeyLens = p.prevTagKeys[:0], p.prevTagKeyLens[:0]
 	for i := 1; i < len(order); i++ {
 		if key(order[i-1]) == key(order[i]) {
@@ -836,12 +853,13 @@ func (p *Parser) sortSimpleTags(ks []byte) bool {
 // tags" text read by scanSimpleSeries and sortSimpleTags, into the arena
 // (tags sorted; there is nothing to escape), appends the tags, and returns
 // the measurement and the tags pointing at their bytes in the key: one
-// copy serves as the point's Key and its tokens.
+// copy serves as the point's Key and its tokens. When the tags are in
+// sorted order already (Telegraf and the Go client sort them; TSBS does
+// not) and the points may refer to the body (Start, not Parse), ks is the
+// key byte for byte and is used without a copy: the body, which it is a
+// slice of, does not change until Next has returned no points, longer
+// than the arena lives, which each Next reuses.
 func (p *Parser) saveSimpleSeries(ks []byte, nameLen int) (name []byte, tags Tags, key []byte) {
-	// Both arrays are grown once, so the key's tags can point into it as
-	// it is copied: the key is as long as ks.
-	start := len(p.arena)
-	arena := slices.Grow(p.arena, len(ks))
 	t0, n := len(p.tags), len(p.simpleOrder)
 	if cap(p.tags)-t0 < n {
 		// Doubled, as appendTag does.
@@ -849,6 +867,18 @@ func (p *Parser) saveSimpleSeries(ks []byte, nameLen int) (name []byte, tags Tag
 	}
 	tags = p.tags[t0 : t0+n : t0+n]
 	p.tags = p.tags[:t0+n]
+	if p.simpleSorted {
+		for i, t := range p.simpleTags[:n] {
+			tg := &tags[i]
+			tg.Key, tg.Value = ks[t.key:t.eq:t.eq], ks[t.eq+1:t.end:t.end]
+		}
+		key = ks[:len(ks):len(ks)]
+		return key[:nameLen:nameLen], tags, key
+	}
+	// The arena is grown once, so the key's tags can point into it as it
+	// is copied: the key is as long as ks.
+	start := len(p.arena)
+	arena := slices.Grow(p.arena, len(ks))
 	arena = append(arena, ks[:nameLen]...)
 	for i, j := range p.simpleOrder {
 		t := p.simpleTags[j]

@@ -84,6 +84,24 @@ func benchParse(b *testing.B, batches [][]byte) {
 		}
 		b.ReportMetric(float64(values)/float64(len(batches))*float64(b.N)/b.Elapsed().Seconds(), "values/s")
 	})
+	// next reads each batch as the write handler does, with Start and Next,
+	// whose points may refer to the body (a new series' key among them).
+	b.Run("next", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(size / len(batches)))
+		var p models.Parser
+		i := 0
+		for b.Loop() {
+			p.Start(batches[i%len(batches)], 1, 0)
+			for len(p.Next(0)) > 0 {
+			}
+			if err := p.Err(); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+		b.ReportMetric(float64(values)/float64(len(batches))*float64(b.N)/b.Elapsed().Seconds(), "values/s")
+	})
 	// vs-raw alternates the bare decoder and Parser on the same batch,
 	// measuring the CPU time of the benchmark's thread, and reports both
 	// speeds in values per CPU-second and Parser's as a fraction of the
