@@ -1482,26 +1482,13 @@ func (ss sortedSeries) walk(fn func(series, field []byte, arr *tsm.Array) error,
 			// Every cache line of the one point, or of the fields: a
 			// series' ten entries span five lines.
 			if o := batch[k].one; o != nil {
-				b := unsafe.Slice((*byte)(unsafe.Pointer(o)), o.size())
-				for at := 0; at < len(b); at += 64 {
-					touched += uint32(b[at])
-				}
-				touched += uint32(b[len(b)-1])
+				touched += touchLines((*byte)(unsafe.Pointer(o)), int(o.size()))
 			} else if fields := batch[k].fields; len(fields) > 0 {
-				b := unsafe.Slice((*byte)(unsafe.Pointer(&fields[0])), uintptr(len(fields))*unsafe.Sizeof(cacheField{}))
-				for o := 0; o < len(b); o += 64 {
-					touched += uint32(b[o])
-				}
-				touched += uint32(b[len(b)-1])
+				touched += touchLines((*byte)(unsafe.Pointer(&fields[0])), len(fields)*int(unsafe.Sizeof(cacheField{})))
 			}
 			// Every cache line of the key: the writer compares it with
 			// the key before, past their shared prefix, then copies it.
-			if key := batch[k].key; key != "" {
-				for o := 0; o < len(key); o += 64 {
-					touched += uint32(key[o])
-				}
-				touched += uint32(key[len(key)-1])
-			}
+			touched += touchLines(unsafe.StringData(batch[k].key), len(batch[k].key))
 		}
 		walkTouched.Add(touched)
 		for k := range idx {
@@ -1575,6 +1562,21 @@ func (ss sortedSeries) walk(fn func(series, field []byte, arr *tsm.Array) error,
 		}
 	}
 	return nil
+}
+
+// touchLines loads a byte of each 64-byte line of the n bytes at p, and
+// their last, and returns their sum (for walkTouched, so the loads are
+// kept): the walk's loads ahead of use.
+func touchLines(p *byte, n int) uint32 {
+	if n == 0 {
+		return 0
+	}
+	b := unsafe.Slice(p, n)
+	var sum uint32
+	for o := 0; o < n; o += 64 {
+		sum += uint32(b[o])
+	}
+	return sum + uint32(b[n-1])
 }
 
 // seriesRef is a series' key, fields and partition in sortedSeries.
