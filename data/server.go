@@ -183,7 +183,7 @@ func (s *Server) open() error {
 		return err
 	}
 	resuming := func(shard uint64) bool { _, ok := copyIntents[shard]; return ok }
-	if err := syncShards(s.meta.Data(), id, s.store, resuming, s.logger); err != nil {
+	if err := syncShards(s.meta.Data(), id, s.store, keepUntilAnswered(s.meta, resuming), s.logger); err != nil {
 		s.logger.Warn("shard sync incomplete", "error", err)
 	}
 
@@ -290,12 +290,12 @@ func (s *Server) lifecycleLoop() {
 		case <-s.stopCh:
 			return
 		case <-changed:
-			if err := syncShards(s.meta.Data(), s.NodeID(), s.store, s.copier.Copying, s.logger); err != nil {
+			if err := syncShards(s.meta.Data(), s.NodeID(), s.store, keepUntilAnswered(s.meta, s.copier.Copying), s.logger); err != nil {
 				s.logger.Warn("shard sync incomplete", "error", err)
 			}
 			s.pruneHH()
 		case <-tick.C:
-			if err := syncShards(s.meta.Data(), s.NodeID(), s.store, s.copier.Copying, s.logger); err != nil {
+			if err := syncShards(s.meta.Data(), s.NodeID(), s.store, keepUntilAnswered(s.meta, s.copier.Copying), s.logger); err != nil {
 				s.logger.Warn("shard sync incomplete", "error", err)
 			}
 			ctx, cancel := context.WithTimeout(s.life, 30*time.Second)

@@ -78,6 +78,16 @@ func syncShards(d *meta.Data, node uint64, store shardStore, keep func(uint64) b
 	return errors.Join(errs...)
 }
 
+// keepUntilAnswered returns keep, extended to every shard while m has not
+// heard from meta since the node started: the state saved at the last
+// stop can be older than the shards on disk (a group created, and written
+// to, after the save; a kill -9 seconds after a new group deleted its
+// acknowledged points at the restart), so a shard it does not list is no
+// proof that the node lost it. Deletions wait for meta's answer.
+func keepUntilAnswered(m interface{ Answered() bool }, keep func(uint64) bool) func(uint64) bool {
+	return func(id uint64) bool { return !m.Answered() || (keep != nil && keep(id)) }
+}
+
 // localStore writes to this node's shards, creating a shard that meta says
 // this node owns but the lifecycle loop has not created yet. A write can
 // race the loop right after a new group appears, and it can even arrive

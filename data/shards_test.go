@@ -92,6 +92,11 @@ func stateWithShards(deleted bool) *meta.Data {
 		RetentionPolicies: []meta.RetentionPolicyInfo{{Name: "rp", ReplicaN: 2, ShardGroupDuration: time.Hour, ShardGroups: []meta.ShardGroupInfo{g1, g2}}}}}}
 }
 
+// answered is a meta client whose Answered is fixed.
+type answered bool
+
+func (a answered) Answered() bool { return bool(a) }
+
 func TestSyncShards(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -106,6 +111,11 @@ func TestSyncShards(t *testing.T) {
 		{name: "deleted group's shard goes", node: 3, held: []uint64{11, 12}, deleted: true, want: []uint64{11}},
 		{name: "removed node holds nothing", node: 7, held: []uint64{10}, want: nil},
 		{name: "shard being copied stays", node: 7, held: []uint64{10, 11}, keep: func(id uint64) bool { return id == 11 }, want: []uint64{11}},
+		// A state meta has not confirmed since the start (the one saved at
+		// the last stop) may predate shards on disk: none is deleted.
+		{name: "unconfirmed state deletes nothing", node: 2, held: []uint64{10, 12, 99}, keep: keepUntilAnswered(answered(false), nil), want: []uint64{10, 11, 12, 99}},
+		{name: "confirmed state deletes", node: 2, held: []uint64{10, 12, 99}, keep: keepUntilAnswered(answered(true), nil), want: []uint64{10, 11}},
+		{name: "confirmed state keeps a copied shard", node: 7, held: []uint64{10, 11}, keep: keepUntilAnswered(answered(true), func(id uint64) bool { return id == 11 }), want: []uint64{11}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

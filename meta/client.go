@@ -93,9 +93,12 @@ type Client struct {
 	hint    string     // leader address learned from a not-leader answer
 	changed chan struct{}
 
-	stopCh    chan struct{}
-	wg        sync.WaitGroup
-	opened    atomic.Bool
+	stopCh chan struct{}
+	wg     sync.WaitGroup
+	opened atomic.Bool
+	// answered is set once a meta node has answered since Open (see
+	// Answered).
+	answered  atomic.Bool
 	closeOnce sync.Once
 }
 
@@ -155,6 +158,7 @@ func (c *Client) Open(ctx context.Context) error {
 			return fmt.Errorf("open meta client: %w", err)
 		}
 		c.swap(d)
+		c.answered.Store(true)
 	}
 	c.goFunc(func() { c.watchLoop(saved == nil) })
 	if c.cfg.StatePath != "" {
@@ -221,6 +225,13 @@ func (c *Client) goFunc(fn func()) {
 // never nil after. The value is immutable; Clone it to change it.
 func (c *Client) Data() *Data { return c.data.Load() }
 
+// Answered reports whether a meta node has answered since Open. Until one
+// has, Data may be the state saved before the process last stopped, which
+// lacks what changed after that save: a shard group created, and written
+// to, in the seconds before a crash. A data node therefore deletes no
+// shard on a state meta has not confirmed.
+func (c *Client) Answered() bool { return c.answered.Load() }
+
 // WaitForDataChanged returns a channel closed when the cached state next
 // changes.
 func (c *Client) WaitForDataChanged() <-chan struct{} {
@@ -239,6 +250,7 @@ func (c *Client) Refresh(ctx context.Context) (*Data, error) {
 		return nil, err
 	}
 	c.swap(d)
+	c.answered.Store(true)
 	return c.Data(), nil
 }
 
@@ -300,6 +312,7 @@ func (c *Client) watchLoop(fetched bool) {
 				bo.reset()
 			}
 			c.swap(resp.Data)
+			c.answered.Store(true)
 			continue
 		}
 		if err == nil {

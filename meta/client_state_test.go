@@ -35,7 +35,8 @@ func (b *lockedBuffer) String() string {
 
 // TestClient_StartsFromSavedState saves the state a client saw, then opens
 // a client on the same file with no meta node to ask: it starts at once
-// from the saved state and logs each attempt to reach meta.
+// from the saved state, unconfirmed (Answered false), and logs each
+// attempt to reach meta; with meta reachable the state is confirmed.
 func TestClient_StartsFromSavedState(t *testing.T) {
 	c := metatest.New(t, 1)
 	c.WaitLeader()
@@ -43,6 +44,9 @@ func TestClient_StartsFromSavedState(t *testing.T) {
 	cl := meta.NewClient(meta.ClientConfig{Addrs: c.HTTPAddrs(), StatePath: path, StateSaveInterval: 50 * time.Millisecond})
 	if err := cl.Open(ctxT(t)); err != nil {
 		t.Fatalf("Open: %v", err)
+	}
+	if !cl.Answered() {
+		t.Error("Answered is false after Open fetched the state from meta")
 	}
 	if _, err := cl.CreateDatabase(ctxT(t), "kept", nil); err != nil {
 		t.Fatalf("CreateDatabase: %v", err)
@@ -72,12 +76,28 @@ func TestClient_StartsFromSavedState(t *testing.T) {
 	if d := off.Data(); d.Index != want || d.Database("kept") == nil {
 		t.Fatalf("state from file: index %d, database kept %v; want index %d with it", d.Index, d.Database("kept") != nil, want)
 	}
+	if off.Answered() {
+		t.Error("Answered is true for a client started from its saved state that meta never answered")
+	}
 	deadline := time.Now().Add(5 * time.Second)
 	for strings.Count(logs.String(), "meta unreachable") < 3 {
 		if time.Now().After(deadline) {
 			t.Fatalf("fewer than 3 'meta unreachable' lines in 5 s; logs:\n%s", logs.String())
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+
+	// From the saved state with meta reachable, the watch's first answer
+	// confirms it.
+	on := meta.NewClient(meta.ClientConfig{Addrs: c.HTTPAddrs(), StatePath: path, RetryInterval: 10 * time.Millisecond})
+	defer on.Close()
+	if err := on.Open(ctxT(t)); err != nil {
+		t.Fatalf("Open from the saved state with meta reachable: %v", err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); !on.Answered(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("Answered still false 5 s after opening with meta reachable")
+		}
 	}
 
 	// A corrupt file is ignored: the client waits for meta as a new one.

@@ -172,6 +172,9 @@ func (c *Cluster) Server(i int) *data.Server { return c.nodes[i].server }
 // URL is data node i's client API base URL.
 func (c *Cluster) URL(i int) string { return "http://" + c.nodes[i].cfg.HTTPAddr }
 
+// Dir is data node i's directory.
+func (c *Cluster) Dir(i int) string { return c.nodes[i].cfg.Dir }
+
 // NodeID is data node i's cluster id.
 func (c *Cluster) NodeID(i int) uint64 { return c.nodes[i].server.NodeID() }
 
